@@ -1,0 +1,460 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/google/uuid"
+	"golang.org/x/crypto/ssh"
+)
+
+// querier is the seam between the shared SQL and a driver. Queries use $N
+// placeholders, which both PostgreSQL and SQLite accept.
+type querier interface {
+	exec(ctx context.Context, q string, args ...any) (int64, error)
+	query(ctx context.Context, q string, args ...any) (rowsIter, error)
+	queryRow(ctx context.Context, q string, args ...any) rowScanner
+}
+
+type rowsIter interface {
+	Next() bool
+	Scan(dest ...any) error
+	Err() error
+	Close()
+}
+
+type rowScanner interface {
+	Scan(dest ...any) error
+}
+
+// queries implements Queries over a querier. atomic runs fn in a
+// transaction: a new one on a Store, the current one inside a Tx.
+type queries struct {
+	q         querier
+	translate func(error) error
+	atomic    func(ctx context.Context, fn func(*queries) error) error
+}
+
+// timeCol scans a time stored as unix microseconds (SQLite) or timestamptz (PostgreSQL).
+type timeCol struct{ t *time.Time }
+
+func (c timeCol) Scan(v any) error {
+	switch x := v.(type) {
+	case int64:
+		*c.t = time.UnixMicro(x).UTC()
+	case time.Time:
+		*c.t = x.UTC()
+	case nil:
+		*c.t = time.Time{}
+	default:
+		return fmt.Errorf("store: cannot scan %T as time", v)
+	}
+	return nil
+}
+
+var _ sql.Scanner = timeCol{}
+
+func now() time.Time { return time.Now().UTC().Truncate(time.Microsecond) }
+
+func (s *queries) err(op string, err error) error {
+	if err == nil {
+		return nil
+	}
+	return fmt.Errorf("store: %s: %w", op, s.translate(err))
+}
+
+// ValidPartnerID reports whether id can name a partner: 1 to 64 characters
+// of letters, digits, '.', '_' and '-', starting with a letter or digit. The
+// ID becomes an SFTP user name and a folder name, so nothing else is allowed.
+func ValidPartnerID(id string) error {
+	if id == "" || len(id) > 64 {
+		return fmt.Errorf("%w: partner id %q must be 1 to 64 characters", ErrInvalid, id)
+	}
+	for i, r := range id {
+		ok := r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || (i > 0 && (r == '.' || r == '_' || r == '-'))
+		if !ok {
+			return fmt.Errorf("%w: partner id %q: character %q at position %d is not allowed (use letters, digits, '.', '_', '-')", ErrInvalid, id, r, i+1)
+		}
+	}
+	return nil
+}
+
+// ParseSSHKey parses one authorized_keys line and returns its SHA256
+// fingerprint and the normalised line (type, base64, comment).
+func ParseSSHKey(line string) (fingerprint, normalised string, err error) {
+	pk, comment, _, _, err := ssh.ParseAuthorizedKey([]byte(line))
+	if err != nil {
+		return "", "", fmt.Errorf("%w: ssh public key: %v", ErrInvalid, err)
+	}
+	norm := strings.TrimSpace(string(ssh.MarshalAuthorizedKey(pk)))
+	if comment != "" {
+		norm += " " + comment
+	}
+	return ssh.FingerprintSHA256(pk), norm, nil
+}
+
+func (s *queries) UpsertPartner(ctx context.Context, p *Partner) error {
+	if err := ValidPartnerID(p.ID); err != nil {
+		return fmt.Errorf("store: upsert partner: %w", err)
+	}
+	type key struct{ fp, line string }
+	var keys []key
+	for _, line := range p.SSHKeys {
+		fp, norm, err := ParseSSHKey(line)
+		if err != nil {
+			return fmt.Errorf("store: upsert partner %s: %w", p.ID, err)
+		}
+		keys = append(keys, key{fp, norm})
+	}
+	for _, x := range p.X12IDs {
+		if x.Qualifier == "" || x.ID == "" {
+			return fmt.Errorf("store: upsert partner %s: %w: x12 id %q needs QUALIFIER:ID", p.ID, ErrInvalid, x.String())
+		}
+	}
+	if p.Source == "" {
+		p.Source = "cli"
+	}
+	t := now()
+	return s.atomic(ctx, func(q *queries) error {
+		created := t
+		err := q.q.queryRow(ctx, `SELECT created_at FROM partners WHERE id = $1`, p.ID).Scan(timeCol{&created})
+		if err != nil && q.translate(err) != ErrNotFound {
+			return q.err("upsert partner "+p.ID, err)
+		}
+		if _, err := q.q.exec(ctx, `INSERT INTO partners (id, name, source, created_at, updated_at) VALUES ($1, $2, $3, $4, $5)
+			ON CONFLICT (id) DO UPDATE SET name = excluded.name, source = excluded.source, updated_at = excluded.updated_at`,
+			p.ID, p.Name, p.Source, created, t); err != nil {
+			return q.err("upsert partner "+p.ID, err)
+		}
+		if _, err := q.q.exec(ctx, `DELETE FROM partner_x12_ids WHERE partner_id = $1`, p.ID); err != nil {
+			return q.err("upsert partner "+p.ID, err)
+		}
+		for _, x := range p.X12IDs {
+			if _, err := q.q.exec(ctx, `INSERT INTO partner_x12_ids (partner_id, qualifier, ident) VALUES ($1, $2, $3)`, p.ID, x.Qualifier, x.ID); err != nil {
+				err = q.translate(err)
+				if err == ErrConflict {
+					owner, _ := q.PartnerByX12ID(ctx, x)
+					if owner != nil {
+						return fmt.Errorf("store: upsert partner %s: %w: x12 id %s already belongs to partner %s", p.ID, ErrConflict, x, owner.ID)
+					}
+				}
+				return fmt.Errorf("store: upsert partner %s: x12 id %s: %w", p.ID, x, err)
+			}
+		}
+		if _, err := q.q.exec(ctx, `DELETE FROM partner_ssh_keys WHERE partner_id = $1`, p.ID); err != nil {
+			return q.err("upsert partner "+p.ID, err)
+		}
+		for i, k := range keys {
+			if _, err := q.q.exec(ctx, `INSERT INTO partner_ssh_keys (fingerprint, partner_id, authorized_key, position) VALUES ($1, $2, $3, $4)`, k.fp, p.ID, k.line, i); err != nil {
+				err = q.translate(err)
+				if err == ErrConflict {
+					return fmt.Errorf("store: upsert partner %s: %w: ssh key %s is already registered (to this or another partner)", p.ID, ErrConflict, k.fp)
+				}
+				return fmt.Errorf("store: upsert partner %s: ssh key: %w", p.ID, err)
+			}
+		}
+		p.CreatedAt, p.UpdatedAt = created, t
+		return nil
+	})
+}
+
+func (s *queries) GetPartner(ctx context.Context, id string) (*Partner, error) {
+	ps, err := s.partners(ctx, `WHERE id = $1`, id)
+	if err != nil {
+		return nil, err
+	}
+	if len(ps) == 0 {
+		return nil, fmt.Errorf("store: partner %q: %w", id, ErrNotFound)
+	}
+	return ps[0], nil
+}
+
+func (s *queries) ListPartners(ctx context.Context) ([]*Partner, error) {
+	return s.partners(ctx, ``)
+}
+
+func (s *queries) PartnerByX12ID(ctx context.Context, x X12ID) (*Partner, error) {
+	ps, err := s.partners(ctx, `WHERE id = (SELECT partner_id FROM partner_x12_ids WHERE qualifier = $1 AND ident = $2)`, x.Qualifier, x.ID)
+	if err != nil {
+		return nil, err
+	}
+	if len(ps) == 0 {
+		return nil, fmt.Errorf("store: partner with x12 id %s: %w", x, ErrNotFound)
+	}
+	return ps[0], nil
+}
+
+func (s *queries) PartnerBySSHKey(ctx context.Context, fingerprint string) (*Partner, error) {
+	ps, err := s.partners(ctx, `WHERE id = (SELECT partner_id FROM partner_ssh_keys WHERE fingerprint = $1)`, fingerprint)
+	if err != nil {
+		return nil, err
+	}
+	if len(ps) == 0 {
+		return nil, fmt.Errorf("store: partner with ssh key %s: %w", fingerprint, ErrNotFound)
+	}
+	return ps[0], nil
+}
+
+func (s *queries) partners(ctx context.Context, where string, args ...any) ([]*Partner, error) {
+	rows, err := s.q.query(ctx, `SELECT id, name, source, created_at, updated_at FROM partners `+where+` ORDER BY id`, args...)
+	if err != nil {
+		return nil, s.err("list partners", err)
+	}
+	var out []*Partner
+	byID := map[string]*Partner{}
+	for rows.Next() {
+		p := &Partner{}
+		if err := rows.Scan(&p.ID, &p.Name, &p.Source, timeCol{&p.CreatedAt}, timeCol{&p.UpdatedAt}); err != nil {
+			rows.Close()
+			return nil, s.err("list partners", err)
+		}
+		out = append(out, p)
+		byID[p.ID] = p
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return nil, s.err("list partners", err)
+	}
+	if len(out) == 0 {
+		return nil, nil
+	}
+	// Children: one query each, filtered the same way as the parents.
+	sub := `SELECT id FROM partners ` + where
+	rows, err = s.q.query(ctx, `SELECT partner_id, qualifier, ident FROM partner_x12_ids WHERE partner_id IN (`+sub+`) ORDER BY partner_id, qualifier, ident`, args...)
+	if err != nil {
+		return nil, s.err("list partner x12 ids", err)
+	}
+	for rows.Next() {
+		var pid string
+		var x X12ID
+		if err := rows.Scan(&pid, &x.Qualifier, &x.ID); err != nil {
+			rows.Close()
+			return nil, s.err("list partner x12 ids", err)
+		}
+		byID[pid].X12IDs = append(byID[pid].X12IDs, x)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return nil, s.err("list partner x12 ids", err)
+	}
+	rows, err = s.q.query(ctx, `SELECT partner_id, authorized_key FROM partner_ssh_keys WHERE partner_id IN (`+sub+`) ORDER BY partner_id, position`, args...)
+	if err != nil {
+		return nil, s.err("list partner ssh keys", err)
+	}
+	for rows.Next() {
+		var pid, line string
+		if err := rows.Scan(&pid, &line); err != nil {
+			rows.Close()
+			return nil, s.err("list partner ssh keys", err)
+		}
+		byID[pid].SSHKeys = append(byID[pid].SSHKeys, line)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return nil, s.err("list partner ssh keys", err)
+	}
+	return out, nil
+}
+
+func (s *queries) NextCounter(ctx context.Context, partnerID, name string) (int64, error) {
+	var v int64
+	err := s.q.queryRow(ctx, `INSERT INTO counters (partner_id, name, value) VALUES ($1, $2, 1)
+		ON CONFLICT (partner_id, name) DO UPDATE SET value = counters.value + 1 RETURNING value`, partnerID, name).Scan(&v)
+	if err != nil {
+		return 0, s.err("next counter "+partnerID+"/"+name, err)
+	}
+	return v, nil
+}
+
+// NewID returns a new time-ordered message id.
+func NewID() string { return uuid.Must(uuid.NewV7()).String() }
+
+func (s *queries) InsertMessage(ctx context.Context, m *Message) error {
+	if m.ID == "" {
+		m.ID = NewID()
+	}
+	if m.Direction != Inbound && m.Direction != Outbound {
+		return fmt.Errorf("store: insert message: %w: direction %q must be in or out", ErrInvalid, m.Direction)
+	}
+	if m.ReceivedAt.IsZero() {
+		m.ReceivedAt = now()
+	}
+	m.ReceivedAt = m.ReceivedAt.UTC().Truncate(time.Microsecond)
+	_, err := s.q.exec(ctx, `INSERT INTO messages (id, partner_id, direction, transport, remote_name, size, sha256, blob_ref, status,
+		correlation_id, format, doc_types, parent_id, received_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)`,
+		m.ID, m.PartnerID, string(m.Direction), m.Transport, m.RemoteName, m.Size, m.SHA256, m.BlobRef, m.Status,
+		m.CorrelationID, m.Format, strings.Join(m.DocTypes, ","), m.ParentID, m.ReceivedAt)
+	return s.err("insert message", err)
+}
+
+const messageCols = `id, partner_id, direction, transport, remote_name, size, sha256, blob_ref, status, correlation_id, format, doc_types, parent_id, received_at`
+
+func scanMessage(r rowScanner) (*Message, error) {
+	m := &Message{}
+	var dir, docTypes string
+	if err := r.Scan(&m.ID, &m.PartnerID, &dir, &m.Transport, &m.RemoteName, &m.Size, &m.SHA256, &m.BlobRef, &m.Status,
+		&m.CorrelationID, &m.Format, &docTypes, &m.ParentID, timeCol{&m.ReceivedAt}); err != nil {
+		return nil, err
+	}
+	m.Direction = Direction(dir)
+	if docTypes != "" {
+		m.DocTypes = strings.Split(docTypes, ",")
+	}
+	return m, nil
+}
+
+func (s *queries) GetMessage(ctx context.Context, id string) (*Message, error) {
+	m, err := scanMessage(s.q.queryRow(ctx, `SELECT `+messageCols+` FROM messages WHERE id = $1`, id))
+	if err != nil {
+		return nil, fmt.Errorf("store: message %s: %w", id, s.translate(err))
+	}
+	return m, nil
+}
+
+func (s *queries) SetMessageStatus(ctx context.Context, id, status string) error {
+	n, err := s.q.exec(ctx, `UPDATE messages SET status = $1 WHERE id = $2`, status, id)
+	if err != nil {
+		return s.err("set message status", err)
+	}
+	if n == 0 {
+		return fmt.Errorf("store: message %s: %w", id, ErrNotFound)
+	}
+	return nil
+}
+
+func (s *queries) SearchMessages(ctx context.Context, f MessageFilter) ([]*Message, error) {
+	var where []string
+	var args []any
+	add := func(cond string, v any) {
+		args = append(args, v)
+		where = append(where, strings.ReplaceAll(cond, "?", fmt.Sprintf("$%d", len(args))))
+	}
+	if f.PartnerID != "" {
+		add("partner_id = ?", f.PartnerID)
+	}
+	if f.Direction != "" {
+		add("direction = ?", string(f.Direction))
+	}
+	if !f.Since.IsZero() {
+		add("received_at >= ?", f.Since.UTC())
+	}
+	if !f.Until.IsZero() {
+		add("received_at < ?", f.Until.UTC())
+	}
+	if f.Key != "" {
+		add("id IN (SELECT message_id FROM message_keys WHERE value = ?)", f.Key)
+	}
+	if !f.Before.IsZero() {
+		args = append(args, f.Before.UTC(), f.BeforeID)
+		n := len(args)
+		where = append(where, fmt.Sprintf("(received_at < $%d OR (received_at = $%d AND id < $%d))", n-1, n-1, n))
+	}
+	limit := f.Limit
+	if limit <= 0 {
+		limit = 100
+	}
+	limit = min(limit, 1000)
+	q := `SELECT ` + messageCols + ` FROM messages`
+	if len(where) > 0 {
+		q += ` WHERE ` + strings.Join(where, " AND ")
+	}
+	q += fmt.Sprintf(` ORDER BY received_at DESC, id DESC LIMIT %d`, limit)
+	rows, err := s.q.query(ctx, q, args...)
+	if err != nil {
+		return nil, s.err("search messages", err)
+	}
+	defer rows.Close()
+	var out []*Message
+	for rows.Next() {
+		m, err := scanMessage(rows)
+		if err != nil {
+			return nil, s.err("search messages", err)
+		}
+		out = append(out, m)
+	}
+	return out, s.err("search messages", rows.Err())
+}
+
+func (s *queries) AddMessageKeys(ctx context.Context, messageID string, keys []Key) error {
+	return s.atomic(ctx, func(q *queries) error {
+		for _, k := range keys {
+			if k.Kind == "" || k.Value == "" {
+				return fmt.Errorf("store: add key to message %s: %w: kind and value are required", messageID, ErrInvalid)
+			}
+			if _, err := q.q.exec(ctx, `INSERT INTO message_keys (message_id, kind, value) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING`,
+				messageID, k.Kind, k.Value); err != nil {
+				return q.err("add key to message "+messageID, err)
+			}
+		}
+		return nil
+	})
+}
+
+func (s *queries) MessageKeys(ctx context.Context, messageID string) ([]Key, error) {
+	rows, err := s.q.query(ctx, `SELECT kind, value FROM message_keys WHERE message_id = $1 ORDER BY kind, value`, messageID)
+	if err != nil {
+		return nil, s.err("message keys", err)
+	}
+	defer rows.Close()
+	var out []Key
+	for rows.Next() {
+		var k Key
+		if err := rows.Scan(&k.Kind, &k.Value); err != nil {
+			return nil, s.err("message keys", err)
+		}
+		out = append(out, k)
+	}
+	return out, s.err("message keys", rows.Err())
+}
+
+func (s *queries) AppendEvent(ctx context.Context, e *Event) error {
+	if e.Kind == "" {
+		return fmt.Errorf("store: append event: %w: kind is required", ErrInvalid)
+	}
+	if e.At.IsZero() {
+		e.At = now()
+	}
+	e.At = e.At.UTC().Truncate(time.Microsecond)
+	err := s.q.queryRow(ctx, `INSERT INTO message_events (message_id, at, kind, detail) VALUES ($1, $2, $3, $4) RETURNING id`,
+		e.MessageID, e.At, e.Kind, e.Detail).Scan(&e.ID)
+	return s.err("append event to message "+e.MessageID, err)
+}
+
+func (s *queries) Events(ctx context.Context, messageID string) ([]*Event, error) {
+	rows, err := s.q.query(ctx, `SELECT id, message_id, at, kind, detail FROM message_events WHERE message_id = $1 ORDER BY id`, messageID)
+	if err != nil {
+		return nil, s.err("events", err)
+	}
+	defer rows.Close()
+	var out []*Event
+	for rows.Next() {
+		e := &Event{}
+		if err := rows.Scan(&e.ID, &e.MessageID, timeCol{&e.At}, &e.Kind, &e.Detail); err != nil {
+			return nil, s.err("events", err)
+		}
+		out = append(out, e)
+	}
+	return out, s.err("events", rows.Err())
+}
+
+func (s *queries) ScheduleLastRun(ctx context.Context, name string) (time.Time, bool, error) {
+	var t time.Time
+	err := s.q.queryRow(ctx, `SELECT last_slot FROM schedule_runs WHERE name = $1`, name).Scan(timeCol{&t})
+	if err != nil {
+		if s.translate(err) == ErrNotFound {
+			return time.Time{}, false, nil
+		}
+		return time.Time{}, false, s.err("schedule last run", err)
+	}
+	return t, true, nil
+}
+
+func (s *queries) RecordScheduleRun(ctx context.Context, name string, slot time.Time) error {
+	slot = slot.UTC().Truncate(time.Microsecond)
+	_, err := s.q.exec(ctx, `INSERT INTO schedule_runs (name, last_slot) VALUES ($1, $2)
+		ON CONFLICT (name) DO UPDATE SET last_slot = excluded.last_slot WHERE schedule_runs.last_slot < excluded.last_slot`, name, slot)
+	return s.err("record schedule run "+name, err)
+}

@@ -1,0 +1,167 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"net/url"
+	"os"
+	"path/filepath"
+	"time"
+
+	"modernc.org/sqlite"
+	sqlite3 "modernc.org/sqlite/lib"
+)
+
+type sqlExecer interface {
+	ExecContext(ctx context.Context, q string, args ...any) (sql.Result, error)
+	QueryContext(ctx context.Context, q string, args ...any) (*sql.Rows, error)
+	QueryRowContext(ctx context.Context, q string, args ...any) *sql.Row
+}
+
+// sqliteQ adapts database/sql to the querier; times become unix microseconds.
+type sqliteQ struct{ db sqlExecer }
+
+func sqliteArgs(args []any) []any {
+	for i, a := range args {
+		if t, ok := a.(time.Time); ok {
+			args[i] = t.UnixMicro()
+		}
+	}
+	return args
+}
+
+func (s sqliteQ) exec(ctx context.Context, q string, args ...any) (int64, error) {
+	r, err := s.db.ExecContext(ctx, q, sqliteArgs(args)...)
+	if err != nil {
+		return 0, err
+	}
+	return r.RowsAffected()
+}
+
+func (s sqliteQ) query(ctx context.Context, q string, args ...any) (rowsIter, error) {
+	r, err := s.db.QueryContext(ctx, q, sqliteArgs(args)...)
+	if err != nil {
+		return nil, err
+	}
+	return sqlRows{r}, nil
+}
+
+func (s sqliteQ) queryRow(ctx context.Context, q string, args ...any) rowScanner {
+	return s.db.QueryRowContext(ctx, q, sqliteArgs(args)...)
+}
+
+type sqlRows struct{ *sql.Rows }
+
+func (r sqlRows) Close() { _ = r.Rows.Close() }
+
+func sqliteTranslate(err error) error {
+	if err == nil {
+		return nil
+	}
+	if errors.Is(err, sql.ErrNoRows) {
+		return ErrNotFound
+	}
+	var se *sqlite.Error
+	if errors.As(err, &se) {
+		switch se.Code() {
+		case sqlite3.SQLITE_CONSTRAINT_PRIMARYKEY, sqlite3.SQLITE_CONSTRAINT_UNIQUE:
+			return ErrConflict
+		}
+	}
+	return err
+}
+
+type sqliteStore struct {
+	queries
+	db   *sql.DB
+	path string
+}
+
+// openSQLite opens (creating if needed) the SQLite database at path in WAL
+// mode. Transactions begin IMMEDIATE so that a writer never has to upgrade a
+// read lock, and a busy timeout lets a second process (the CLI while the
+// server runs) wait its turn instead of failing.
+func openSQLite(ctx context.Context, path string) (Store, error) {
+	if path == "" {
+		return nil, fmt.Errorf("store: empty database path")
+	}
+	if dir := filepath.Dir(path); dir != "" {
+		if _, err := os.Stat(dir); err != nil {
+			return nil, fmt.Errorf("store: database folder %s: %w", dir, err)
+		}
+	}
+	v := url.Values{}
+	v.Add("_pragma", "busy_timeout(15000)")
+	v.Add("_pragma", "journal_mode(WAL)")
+	v.Add("_pragma", "synchronous(FULL)")
+	v.Add("_pragma", "foreign_keys(1)")
+	v.Set("_txlock", "immediate")
+	db, err := sql.Open("sqlite", "file:"+path+"?"+v.Encode())
+	if err != nil {
+		return nil, fmt.Errorf("store: open sqlite %s: %w", path, err)
+	}
+	// SQLite allows one writer at a time; River's SQLite driver recommends a
+	// single connection, and so does our own use of transactions.
+	db.SetMaxOpenConns(1)
+	db.SetConnMaxIdleTime(0)
+	if err := db.PingContext(ctx); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("store: open sqlite %s: %w", path, err)
+	}
+	s := &sqliteStore{db: db, path: path}
+	s.queries = queries{q: sqliteQ{db}, translate: sqliteTranslate, atomic: s.atomic}
+	begin := func(ctx context.Context) (querier, func(bool) error, error) {
+		tx, err := db.BeginTx(ctx, nil)
+		if err != nil {
+			return nil, nil, err
+		}
+		return sqliteQ{tx}, func(commit bool) error {
+			if commit {
+				return tx.Commit()
+			}
+			return tx.Rollback()
+		}, nil
+	}
+	if err := migrate(ctx, "sqlite", begin, "", sqliteTranslate); err != nil {
+		db.Close()
+		return nil, err
+	}
+	return s, nil
+}
+
+func (s *sqliteStore) atomic(ctx context.Context, fn func(*queries) error) error {
+	return s.WithTx(ctx, func(tx Tx) error { return fn(&tx.(*sqliteTx).queries) })
+}
+
+type sqliteTx struct {
+	queries
+	tx *sql.Tx
+}
+
+func (t *sqliteTx) Raw() any { return t.tx }
+
+func (s *sqliteStore) WithTx(ctx context.Context, fn func(Tx) error) error {
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("store: begin: %w", sqliteTranslate(err))
+	}
+	t := &sqliteTx{tx: tx}
+	t.queries = queries{q: sqliteQ{tx}, translate: sqliteTranslate}
+	t.queries.atomic = func(ctx context.Context, fn func(*queries) error) error { return fn(&t.queries) }
+	if err := fn(t); err != nil {
+		_ = tx.Rollback()
+		return err
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("store: commit: %w", sqliteTranslate(err))
+	}
+	return nil
+}
+
+func (s *sqliteStore) Driver() string                 { return "sqlite" }
+func (s *sqliteStore) Handle() any                    { return s.db }
+func (s *sqliteStore) Describe() string               { return "sqlite " + s.path }
+func (s *sqliteStore) Ping(ctx context.Context) error { return s.db.PingContext(ctx) }
+func (s *sqliteStore) Close() error                   { return s.db.Close() }

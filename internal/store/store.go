@@ -1,0 +1,170 @@
+// Package store owns Wharf's relational state: trading partners, per-partner
+// control-number counters, the message index with its append-only event
+// history, and the bookkeeping the job runtime needs (schedule runs).
+//
+// There is one API ([Store], [Tx], [Queries]) and two drivers chosen by
+// [Open]: SQLite (modernc.org/sqlite, WAL, the embedded default) and
+// PostgreSQL (pgx/v5). Both run the same SQL through a small querier seam;
+// only the schema migrations (embedded, versioned, applied at open) and the
+// error translation differ per driver. The package storetest holds the one
+// conformance suite both drivers pass.
+//
+// Concurrency: a Store is safe for concurrent use. Inside [Store.WithTx] use
+// only the Tx passed to the function: on SQLite the pool holds a single
+// connection, so touching the Store from inside a transaction deadlocks.
+// Several processes (the server and the CLI) may open the same database.
+package store
+
+import (
+	"context"
+	"errors"
+	"time"
+)
+
+// Sentinel errors. Drivers translate their native errors to these in one place.
+var (
+	// ErrNotFound: the row asked for does not exist.
+	ErrNotFound = errors.New("not found")
+	// ErrConflict: a uniqueness rule would be broken (for example an X12 ID
+	// already claimed by another partner).
+	ErrConflict = errors.New("conflict")
+	// ErrInvalid: the caller passed a value the store refuses.
+	ErrInvalid = errors.New("invalid")
+)
+
+// Partner is a trading partner or an internal system Wharf exchanges files with.
+type Partner struct {
+	ID      string   // short, stable, used as SFTP user name and in paths
+	Name    string   // display name
+	X12IDs  []X12ID  // interchange IDs (ISA05/06 and ISA07/08) this partner uses
+	SSHKeys []string // authorized_keys lines (public keys) for SFTP login
+	// Source says where the partner was last written from: "config" for
+	// partners declared in the configuration file, "cli" for `wharf partner add`.
+	Source    string
+	CreatedAt time.Time
+	UpdatedAt time.Time
+}
+
+// X12ID is an interchange ID qualifier and ID pair such as ZZ:ACME.
+type X12ID struct {
+	Qualifier string
+	ID        string
+}
+
+func (x X12ID) String() string { return x.Qualifier + ":" + x.ID }
+
+// Direction of a message relative to Wharf.
+type Direction string
+
+const (
+	Inbound  Direction = "in"
+	Outbound Direction = "out"
+)
+
+// Message is one entry of the message index: a file or payload received or
+// sent, whose bytes live in the archive.
+type Message struct {
+	ID            string // time-ordered unique id (UUIDv7 text); assigned by InsertMessage when empty
+	PartnerID     string
+	Direction     Direction
+	Transport     string // sftp, as2, s3, folder, http, cli, ...
+	RemoteName    string // file name or path as the remote side named it
+	Size          int64
+	SHA256        string // hex
+	BlobRef       string // where the archive keeps the bytes
+	Status        string // received, processed, failed, delivered, ...
+	CorrelationID string
+	Format        string   // detected format: x12, csv, flat, json, unknown
+	DocTypes      []string // e.g. 204, 214, order
+	ParentID      string   // the message this one replays or derives from
+	ReceivedAt    time.Time
+}
+
+// Key is a business key or control number attached to a message.
+type Key struct {
+	Kind  string // isa13, gs06, st02, po, bol, pro, shipment, invoice, ...
+	Value string
+}
+
+// Event is one entry of a message's append-only history.
+type Event struct {
+	ID        int64
+	MessageID string
+	At        time.Time
+	Kind      string // received, parsed, acknowledged, mapped, delivered, failed, ...
+	Detail    string // human-readable detail, or JSON
+}
+
+// MessageFilter selects messages for SearchMessages. Zero fields do not filter.
+// Results are newest first; pass the last result's ReceivedAt and ID as
+// Before/BeforeID to fetch the next page.
+type MessageFilter struct {
+	PartnerID string
+	Direction Direction
+	Since     time.Time
+	Until     time.Time
+	Key       string // any indexed business key or control number value
+	Before    time.Time
+	BeforeID  string
+	Limit     int // default 100, at most 1000
+}
+
+// Queries are the operations available both on a Store and inside a Tx.
+type Queries interface {
+	// UpsertPartner creates or replaces the partner with p.ID, including its
+	// X12 IDs and SSH keys. ErrConflict when an X12 ID or key belongs to
+	// another partner.
+	UpsertPartner(ctx context.Context, p *Partner) error
+	GetPartner(ctx context.Context, id string) (*Partner, error)
+	ListPartners(ctx context.Context) ([]*Partner, error)
+	PartnerByX12ID(ctx context.Context, id X12ID) (*Partner, error)
+	// PartnerBySSHKey finds the partner holding the public key with the given
+	// SHA256 fingerprint (ssh.FingerprintSHA256 format).
+	PartnerBySSHKey(ctx context.Context, fingerprint string) (*Partner, error)
+
+	// NextCounter atomically increments and returns the partner's named
+	// counter (isa13, gs06, ...). The first value is 1. Values are never
+	// handed out twice, across restarts and processes.
+	NextCounter(ctx context.Context, partnerID, name string) (int64, error)
+
+	InsertMessage(ctx context.Context, m *Message) error
+	GetMessage(ctx context.Context, id string) (*Message, error)
+	SetMessageStatus(ctx context.Context, id, status string) error
+	SearchMessages(ctx context.Context, f MessageFilter) ([]*Message, error)
+	AddMessageKeys(ctx context.Context, messageID string, keys []Key) error
+	MessageKeys(ctx context.Context, messageID string) ([]Key, error)
+	// AppendEvent adds to the message's history; events are never updated.
+	AppendEvent(ctx context.Context, e *Event) error
+	// Events returns the message's history, oldest first.
+	Events(ctx context.Context, messageID string) ([]*Event, error)
+
+	// ScheduleLastRun returns the latest slot recorded for a schedule.
+	ScheduleLastRun(ctx context.Context, name string) (time.Time, bool, error)
+	// RecordScheduleRun records that the schedule's slot ran; the stored
+	// value only moves forward.
+	RecordScheduleRun(ctx context.Context, name string, slot time.Time) error
+}
+
+// Store is the database. Open one with Open.
+type Store interface {
+	Queries
+	// WithTx runs fn in a transaction, committed when fn returns nil.
+	WithTx(ctx context.Context, fn func(Tx) error) error
+	// Driver names the driver: "sqlite" or "postgres".
+	Driver() string
+	// Handle is the underlying pool, for components that share the database
+	// (the job runtime): *sql.DB for SQLite, *pgxpool.Pool for PostgreSQL.
+	Handle() any
+	// Describe says where the database is, without credentials.
+	Describe() string
+	Ping(ctx context.Context) error
+	Close() error
+}
+
+// Tx is a transaction. Raw returns the driver's transaction (*sql.Tx or
+// pgx.Tx) so jobs can be enqueued in the same transaction as the rows they
+// depend on.
+type Tx interface {
+	Queries
+	Raw() any
+}

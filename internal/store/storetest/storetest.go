@@ -1,0 +1,412 @@
+// Package storetest is the conformance suite every store driver passes.
+// A driver's test calls Exercise with a function that returns the DSN of a
+// fresh, empty database for each test.
+package storetest
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/wharfedi/wharf/internal/store"
+)
+
+// Test keys (not secrets: public halves of throwaway test keys).
+const (
+	KeyA = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIC9zzgc16E+9TDf6d0Y+6VZ4t3dgMWQpniUXbQs1DdqW test-a"
+	KeyB = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOpObXfa9wJYJ2/2JMYLN81mhGrOcjy4MLjPD83oZygz test-b"
+)
+
+// Exercise runs the conformance suite. fresh returns the DSN of a new empty database.
+func Exercise(t *testing.T, fresh func(t *testing.T) string) {
+	open := func(t *testing.T) (store.Store, string) {
+		t.Helper()
+		dsn := fresh(t)
+		s, err := store.Open(context.Background(), dsn)
+		if err != nil {
+			t.Fatalf("open: %v", err)
+		}
+		t.Cleanup(func() { s.Close() })
+		return s, dsn
+	}
+	ctx := context.Background()
+
+	t.Run("Partners", func(t *testing.T) {
+		s, _ := open(t)
+		p := &store.Partner{ID: "acme", Name: "ACME Freight", X12IDs: []store.X12ID{x12("ZZ", "ACME"), x12("01", "123456789")}, SSHKeys: []string{KeyA}}
+		if err := s.UpsertPartner(ctx, p); err != nil {
+			t.Fatal(err)
+		}
+		if p.CreatedAt.IsZero() || p.Source != "cli" {
+			t.Fatalf("upsert did not fill CreatedAt/Source: %+v", p)
+		}
+		got, err := s.GetPartner(ctx, "acme")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got.Name != "ACME Freight" || len(got.X12IDs) != 2 || len(got.SSHKeys) != 1 || got.Source != "cli" {
+			t.Fatalf("got %+v", got)
+		}
+		if got.X12IDs[0] != (x12("01", "123456789")) {
+			t.Fatalf("x12 ids not sorted by qualifier: %v", got.X12IDs)
+		}
+		// Update replaces the lists and keeps CreatedAt.
+		created := got.CreatedAt
+		time.Sleep(2 * time.Millisecond)
+		if err := s.UpsertPartner(ctx, &store.Partner{ID: "acme", Name: "ACME", X12IDs: []store.X12ID{x12("ZZ", "ACME2")}, SSHKeys: []string{KeyB}, Source: "config"}); err != nil {
+			t.Fatal(err)
+		}
+		got, _ = s.GetPartner(ctx, "acme")
+		if got.Name != "ACME" || len(got.X12IDs) != 1 || got.X12IDs[0].ID != "ACME2" || got.Source != "config" || !got.CreatedAt.Equal(created) || !got.UpdatedAt.After(created) {
+			t.Fatalf("after update got %+v (created %v)", got, created)
+		}
+		if _, err := s.PartnerByX12ID(ctx, x12("ZZ", "ACME")); !errors.Is(err, store.ErrNotFound) {
+			t.Fatalf("old x12 id still resolves: %v", err)
+		}
+		byX, err := s.PartnerByX12ID(ctx, x12("ZZ", "ACME2"))
+		if err != nil || byX.ID != "acme" {
+			t.Fatalf("by x12 id: %v %v", byX, err)
+		}
+		fp, _, err := store.ParseSSHKey(KeyB)
+		if err != nil {
+			t.Fatal(err)
+		}
+		byK, err := s.PartnerBySSHKey(ctx, fp)
+		if err != nil || byK.ID != "acme" {
+			t.Fatalf("by ssh key: %v %v", byK, err)
+		}
+		// Another partner cannot claim acme's X12 ID or key, and the failed
+		// upsert leaves nothing behind.
+		err = s.UpsertPartner(ctx, &store.Partner{ID: "beta", X12IDs: []store.X12ID{x12("ZZ", "ACME2")}})
+		if !errors.Is(err, store.ErrConflict) {
+			t.Fatalf("duplicate x12 id: want ErrConflict, got %v", err)
+		}
+		if _, err := s.GetPartner(ctx, "beta"); !errors.Is(err, store.ErrNotFound) {
+			t.Fatalf("failed upsert left partner beta: %v", err)
+		}
+		if err := s.UpsertPartner(ctx, &store.Partner{ID: "beta", SSHKeys: []string{KeyB}}); !errors.Is(err, store.ErrConflict) {
+			t.Fatalf("duplicate ssh key: want ErrConflict, got %v", err)
+		}
+		if err := s.UpsertPartner(ctx, &store.Partner{ID: "beta"}); err != nil {
+			t.Fatal(err)
+		}
+		list, err := s.ListPartners(ctx)
+		if err != nil || len(list) != 2 || list[0].ID != "acme" || list[1].ID != "beta" || len(list[0].SSHKeys) != 1 {
+			t.Fatalf("list: %v %v", list, err)
+		}
+		if _, err := s.GetPartner(ctx, "nope"); !errors.Is(err, store.ErrNotFound) {
+			t.Fatalf("missing partner: want ErrNotFound, got %v", err)
+		}
+		for _, bad := range []string{"", "../x", "a b", "-x", string(make([]byte, 65))} {
+			if err := s.UpsertPartner(ctx, &store.Partner{ID: bad}); !errors.Is(err, store.ErrInvalid) {
+				t.Errorf("id %q: want ErrInvalid, got %v", bad, err)
+			}
+		}
+		if err := s.UpsertPartner(ctx, &store.Partner{ID: "gamma", SSHKeys: []string{"not a key"}}); !errors.Is(err, store.ErrInvalid) {
+			t.Errorf("bad ssh key: want ErrInvalid, got %v", err)
+		}
+	})
+
+	t.Run("Counters", func(t *testing.T) {
+		s, _ := open(t)
+		for want := int64(1); want <= 3; want++ {
+			got, err := s.NextCounter(ctx, "acme", "isa13")
+			if err != nil || got != want {
+				t.Fatalf("NextCounter = %d, %v; want %d", got, err, want)
+			}
+		}
+		if got, _ := s.NextCounter(ctx, "acme", "gs06"); got != 1 {
+			t.Fatalf("independent counter started at %d", got)
+		}
+		if got, _ := s.NextCounter(ctx, "beta", "isa13"); got != 1 {
+			t.Fatalf("per-partner counter started at %d", got)
+		}
+		// Concurrent callers never get the same value.
+		const workers, each = 8, 25
+		seen := make(chan int64, workers*each)
+		var wg sync.WaitGroup
+		for range workers {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				for range each {
+					v, err := s.NextCounter(ctx, "acme", "st02")
+					if err != nil {
+						t.Error(err)
+						return
+					}
+					seen <- v
+				}
+			}()
+		}
+		wg.Wait()
+		close(seen)
+		uniq := map[int64]bool{}
+		for v := range seen {
+			if uniq[v] {
+				t.Fatalf("counter value %d handed out twice", v)
+			}
+			uniq[v] = true
+		}
+		if len(uniq) != workers*each {
+			t.Fatalf("got %d values, want %d", len(uniq), workers*each)
+		}
+	})
+
+	t.Run("Messages", func(t *testing.T) {
+		s, _ := open(t)
+		base := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+		var ids []string
+		for i := range 5 {
+			partner := "acme"
+			if i%2 == 1 {
+				partner = "beta"
+			}
+			m := &store.Message{PartnerID: partner, Direction: store.Inbound, Transport: "sftp", RemoteName: fmt.Sprintf("f%d.edi", i),
+				Size: int64(100 + i), SHA256: fmt.Sprintf("%064d", i), Status: "received", Format: "x12", DocTypes: []string{"204", "214"},
+				ReceivedAt: base.Add(time.Duration(i) * time.Minute)}
+			if err := s.InsertMessage(ctx, m); err != nil {
+				t.Fatal(err)
+			}
+			ids = append(ids, m.ID)
+		}
+		got, err := s.GetMessage(ctx, ids[2])
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got.RemoteName != "f2.edi" || got.Size != 102 || !got.ReceivedAt.Equal(base.Add(2*time.Minute)) || len(got.DocTypes) != 2 || got.Direction != store.Inbound {
+			t.Fatalf("got %+v", got)
+		}
+		if _, err := s.GetMessage(ctx, "missing"); !errors.Is(err, store.ErrNotFound) {
+			t.Fatalf("want ErrNotFound, got %v", err)
+		}
+		if err := s.InsertMessage(ctx, &store.Message{ID: ids[0], PartnerID: "x", Direction: store.Inbound}); !errors.Is(err, store.ErrConflict) {
+			t.Fatalf("duplicate id: want ErrConflict, got %v", err)
+		}
+		if err := s.InsertMessage(ctx, &store.Message{PartnerID: "x", Direction: "sideways"}); !errors.Is(err, store.ErrInvalid) {
+			t.Fatalf("bad direction: want ErrInvalid, got %v", err)
+		}
+		if err := s.SetMessageStatus(ctx, ids[2], "processed"); err != nil {
+			t.Fatal(err)
+		}
+		if got, _ := s.GetMessage(ctx, ids[2]); got.Status != "processed" {
+			t.Fatalf("status %q", got.Status)
+		}
+		if err := s.SetMessageStatus(ctx, "missing", "x"); !errors.Is(err, store.ErrNotFound) {
+			t.Fatalf("want ErrNotFound, got %v", err)
+		}
+
+		all, err := s.SearchMessages(ctx, store.MessageFilter{})
+		if err != nil || len(all) != 5 || all[0].ID != ids[4] || all[4].ID != ids[0] {
+			t.Fatalf("search all (newest first): %v %v", msgIDs(all), err)
+		}
+		acme, _ := s.SearchMessages(ctx, store.MessageFilter{PartnerID: "acme"})
+		if len(acme) != 3 {
+			t.Fatalf("partner filter: %d", len(acme))
+		}
+		win, _ := s.SearchMessages(ctx, store.MessageFilter{Since: base.Add(time.Minute), Until: base.Add(3 * time.Minute)})
+		if len(win) != 2 || win[0].ID != ids[2] || win[1].ID != ids[1] {
+			t.Fatalf("time window: %v", msgIDs(win))
+		}
+		// Paging: two at a time walks all five exactly once.
+		var paged []string
+		f := store.MessageFilter{Limit: 2}
+		for {
+			page, err := s.SearchMessages(ctx, f)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(page) == 0 {
+				break
+			}
+			paged = append(paged, msgIDs(page)...)
+			last := page[len(page)-1]
+			f.Before, f.BeforeID = last.ReceivedAt, last.ID
+		}
+		if fmt.Sprint(paged) != fmt.Sprint(msgIDs(all)) {
+			t.Fatalf("paging %v != %v", paged, msgIDs(all))
+		}
+		// Keys.
+		if err := s.AddMessageKeys(ctx, ids[1], []store.Key{key("bol", "BOL123"), key("isa13", "000000042"), key("bol", "BOL123")}); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.AddMessageKeys(ctx, ids[3], []store.Key{key("po", "BOL123")}); err != nil {
+			t.Fatal(err)
+		}
+		byKey, _ := s.SearchMessages(ctx, store.MessageFilter{Key: "BOL123"})
+		if len(byKey) != 2 || byKey[0].ID != ids[3] || byKey[1].ID != ids[1] {
+			t.Fatalf("by key: %v", msgIDs(byKey))
+		}
+		byKey, _ = s.SearchMessages(ctx, store.MessageFilter{Key: "BOL123", PartnerID: "beta", Direction: store.Outbound})
+		if len(byKey) != 0 {
+			t.Fatalf("key+direction filter: %v", msgIDs(byKey))
+		}
+		keys, _ := s.MessageKeys(ctx, ids[1])
+		if len(keys) != 2 || keys[0] != (key("bol", "BOL123")) {
+			t.Fatalf("keys %v", keys)
+		}
+	})
+
+	t.Run("EventsAppendOnly", func(t *testing.T) {
+		s, _ := open(t)
+		m := &store.Message{PartnerID: "acme", Direction: store.Outbound}
+		if err := s.InsertMessage(ctx, m); err != nil {
+			t.Fatal(err)
+		}
+		for _, k := range []string{"received", "parsed", "acknowledged"} {
+			if err := s.AppendEvent(ctx, &store.Event{MessageID: m.ID, Kind: k, Detail: "d-" + k}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		evs, err := s.Events(ctx, m.ID)
+		if err != nil || len(evs) != 3 || evs[0].Kind != "received" || evs[2].Kind != "acknowledged" || evs[1].Detail != "d-parsed" || evs[0].At.IsZero() {
+			t.Fatalf("events %v %v", evs, err)
+		}
+		if err := s.AppendEvent(ctx, &store.Event{MessageID: "missing", Kind: "x"}); err == nil {
+			t.Fatal("event for a missing message was accepted")
+		}
+		// The database itself refuses to rewrite history.
+		for _, stmt := range []string{"UPDATE message_events SET kind = 'forged'", "DELETE FROM message_events"} {
+			err := s.WithTx(ctx, func(tx store.Tx) error { return rawExec(ctx, tx, stmt) })
+			if err == nil {
+				t.Errorf("%s: succeeded on an append-only table", stmt)
+			}
+		}
+		evs, _ = s.Events(ctx, m.ID)
+		if len(evs) != 3 || evs[0].Kind != "received" {
+			t.Fatalf("history changed: %v", evs)
+		}
+	})
+
+	t.Run("TxRollback", func(t *testing.T) {
+		s, _ := open(t)
+		var id string
+		boom := errors.New("boom")
+		err := s.WithTx(ctx, func(tx store.Tx) error {
+			m := &store.Message{PartnerID: "acme", Direction: store.Inbound}
+			if err := tx.InsertMessage(ctx, m); err != nil {
+				return err
+			}
+			id = m.ID
+			if _, err := tx.NextCounter(ctx, "acme", "isa13"); err != nil {
+				return err
+			}
+			if _, err := tx.GetMessage(ctx, id); err != nil {
+				return fmt.Errorf("own write not visible inside tx: %w", err)
+			}
+			return boom
+		})
+		if !errors.Is(err, boom) {
+			t.Fatalf("WithTx returned %v", err)
+		}
+		if _, err := s.GetMessage(ctx, id); !errors.Is(err, store.ErrNotFound) {
+			t.Fatalf("rolled-back message exists: %v", err)
+		}
+		if v, _ := s.NextCounter(ctx, "acme", "isa13"); v != 1 {
+			t.Fatalf("rolled-back counter increment kept: %d", v)
+		}
+		// Multi-statement operations called on a Tx use that Tx.
+		err = s.WithTx(ctx, func(tx store.Tx) error {
+			if err := tx.UpsertPartner(ctx, &store.Partner{ID: "acme", X12IDs: []store.X12ID{x12("ZZ", "A")}}); err != nil {
+				return err
+			}
+			return boom
+		})
+		if !errors.Is(err, boom) {
+			t.Fatal(err)
+		}
+		if _, err := s.GetPartner(ctx, "acme"); !errors.Is(err, store.ErrNotFound) {
+			t.Fatalf("rolled-back partner exists: %v", err)
+		}
+	})
+
+	t.Run("ScheduleRuns", func(t *testing.T) {
+		s, _ := open(t)
+		if _, ok, err := s.ScheduleLastRun(ctx, "nightly"); ok || err != nil {
+			t.Fatalf("fresh schedule: %v %v", ok, err)
+		}
+		t1 := time.Date(2026, 3, 1, 6, 0, 0, 0, time.UTC)
+		if err := s.RecordScheduleRun(ctx, "nightly", t1); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.RecordScheduleRun(ctx, "nightly", t1.Add(-time.Hour)); err != nil {
+			t.Fatal(err)
+		}
+		got, ok, err := s.ScheduleLastRun(ctx, "nightly")
+		if !ok || err != nil || !got.Equal(t1) {
+			t.Fatalf("last run moved backwards or lost: %v %v %v", got, ok, err)
+		}
+		if err := s.RecordScheduleRun(ctx, "nightly", t1.Add(24*time.Hour)); err != nil {
+			t.Fatal(err)
+		}
+		if got, _, _ := s.ScheduleLastRun(ctx, "nightly"); !got.Equal(t1.Add(24 * time.Hour)) {
+			t.Fatalf("last run did not move forward: %v", got)
+		}
+	})
+
+	t.Run("SecondProcess", func(t *testing.T) {
+		// Two independent opens of one database (the server and the CLI)
+		// write concurrently without errors, and migrations run once.
+		s1, dsn := open(t)
+		s2, err := store.Open(ctx, dsn)
+		if err != nil {
+			t.Fatalf("second open: %v", err)
+		}
+		defer s2.Close()
+		var wg sync.WaitGroup
+		for i, s := range []store.Store{s1, s2} {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				for j := range 20 {
+					if err := s.UpsertPartner(ctx, &store.Partner{ID: fmt.Sprintf("p%d-%d", i, j)}); err != nil {
+						t.Error(err)
+						return
+					}
+					if _, err := s.NextCounter(ctx, "shared", "isa13"); err != nil {
+						t.Error(err)
+						return
+					}
+				}
+			}()
+		}
+		wg.Wait()
+		list, _ := s2.ListPartners(ctx)
+		if len(list) != 40 {
+			t.Fatalf("partners seen by the second process: %d", len(list))
+		}
+		if v, _ := s1.NextCounter(ctx, "shared", "isa13"); v != 41 {
+			t.Fatalf("counter after 40 shared increments: %d", v)
+		}
+	})
+}
+
+func msgIDs(ms []*store.Message) []string {
+	var out []string
+	for _, m := range ms {
+		out = append(out, m.ID)
+	}
+	return out
+}
+
+func rawExec(ctx context.Context, tx store.Tx, stmt string) error {
+	switch r := tx.Raw().(type) {
+	case *sql.Tx:
+		_, err := r.ExecContext(ctx, stmt)
+		return err
+	case pgx.Tx:
+		_, err := r.Exec(ctx, stmt)
+		return err
+	}
+	return fmt.Errorf("unknown tx type %T", tx.Raw())
+}
+
+func x12(q, id string) store.X12ID { return store.X12ID{Qualifier: q, ID: id} }
+
+func key(kind, value string) store.Key { return store.Key{Kind: kind, Value: value} }
