@@ -1,0 +1,436 @@
+// Package config loads Wharf's one YAML configuration file: where data and
+// listeners live, the database and archive, partners and schedules.
+//
+// Lifecycle: Default fills the embedded defaults; Load decodes a file on top
+// of them strictly (an unknown key is an error naming file:line and the
+// field); ApplyEnv applies the WHARF_* environment overrides; Validate returns
+// the first problem, again with file:line and the field. Nothing is silently
+// replaced. Secrets are never read from the file itself: a database password
+// comes from WHARF_DATABASE_URL or database.url_file.
+package config
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/robfig/cron/v3"
+	"go.yaml.in/yaml/v3"
+
+	"github.com/wharfedi/wharf/internal/store"
+)
+
+// Config is the whole configuration.
+type Config struct {
+	// Data is the data folder: SQLite database, archive, SSH host key.
+	Data      string          `yaml:"data"`
+	Log       Log             `yaml:"log"`
+	HTTP      Listener        `yaml:"http"`
+	SFTP      Listener        `yaml:"sftp"`
+	Database  Database        `yaml:"database"`
+	Archive   Archive         `yaml:"archive"`
+	Partners  []Partner       `yaml:"partners"`
+	Schedules []Schedule      `yaml:"schedules"`
+	Jobs      JobsConfig      `yaml:"jobs"`
+	src       *source         // where values came from, for error positions
+	env       map[string]bool // fields set from the environment
+}
+
+// Log selects the log format and level.
+type Log struct {
+	Format string `yaml:"format"` // text (default) or json
+	Level  string `yaml:"level"`  // debug, info (default), warn, error
+}
+
+// Listener is a TCP listen address (host:port).
+type Listener struct {
+	Addr string `yaml:"addr"`
+}
+
+// Database selects PostgreSQL; without it Wharf uses SQLite in the data folder.
+type Database struct {
+	// URL is a postgres:// URL without a password.
+	URL string `yaml:"url"`
+	// URLFile names a file holding the full URL (password included).
+	URLFile string `yaml:"url_file"`
+}
+
+// Archive says where archived bytes live: a folder (default: DATA/archive)
+// or s3://BUCKET/PREFIX?endpoint=HOST:PORT.
+type Archive struct {
+	URL string `yaml:"url"`
+}
+
+// JobsConfig tunes the job runtime.
+type JobsConfig struct {
+	Workers int `yaml:"workers"` // concurrent jobs; default 10
+}
+
+// Partner declares a trading partner; it is upserted into the store at start.
+type Partner struct {
+	ID          string   `yaml:"id"`
+	Name        string   `yaml:"name"`
+	X12IDs      []string `yaml:"x12_ids"`       // QUALIFIER:ID, e.g. ZZ:ACME
+	SSHKeys     []string `yaml:"ssh_keys"`      // authorized_keys lines
+	SSHKeyFiles []string `yaml:"ssh_key_files"` // files of authorized_keys lines
+}
+
+// Schedule runs a job on a cron schedule in a time zone.
+type Schedule struct {
+	Name     string `yaml:"name"`
+	Cron     string `yaml:"cron"`     // 5 fields (minute hour day-of-month month day-of-week) or @hourly, @daily, ...
+	Timezone string `yaml:"timezone"` // IANA name; default UTC
+	Job      string `yaml:"job"`      // job name, see `wharf config check` for the list
+}
+
+// Default returns the embedded defaults: everything works with no file.
+func Default() *Config {
+	return &Config{
+		Data: "wharf-data",
+		Log:  Log{Format: "text", Level: "info"},
+		HTTP: Listener{Addr: "127.0.0.1:8080"},
+		SFTP: Listener{Addr: "127.0.0.1:2222"},
+		Jobs: JobsConfig{Workers: 10},
+	}
+}
+
+// Error is a configuration problem with its position.
+type Error struct {
+	File  string // config file, or "environment"
+	Line  int    // 0 when unknown
+	Field string // e.g. schedules[1].cron
+	Msg   string
+}
+
+func (e *Error) Error() string {
+	var b strings.Builder
+	if e.File != "" {
+		b.WriteString(e.File)
+		if e.Line > 0 {
+			fmt.Fprintf(&b, ":%d", e.Line)
+		}
+		b.WriteString(": ")
+	}
+	if e.Field != "" {
+		b.WriteString(e.Field + ": ")
+	}
+	b.WriteString(e.Msg)
+	return b.String()
+}
+
+// Load reads the file at path over the defaults. An empty path returns the defaults.
+func Load(path string) (*Config, error) {
+	c := Default()
+	if path == "" {
+		return c, nil
+	}
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, &Error{File: path, Msg: fmt.Sprintf("cannot read config: %v", errors.Unwrap(err))}
+	}
+	if err := c.decode(path, b); err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+func (c *Config) decode(path string, b []byte) error {
+	var doc yaml.Node
+	if err := yaml.Unmarshal(b, &doc); err != nil {
+		return &Error{File: path, Msg: strings.TrimPrefix(err.Error(), "yaml: ")}
+	}
+	src := &source{file: path, lines: map[string]int{}}
+	c.src = src
+	if len(doc.Content) == 0 {
+		return nil // empty file: defaults
+	}
+	root := doc.Content[0]
+	if err := src.check(root, typeOf(c), ""); err != nil {
+		return err
+	}
+	if err := root.Decode(c); err != nil {
+		var te *yaml.TypeError
+		if errors.As(err, &te) && len(te.Errors) > 0 {
+			return &Error{File: path, Msg: te.Errors[0]}
+		}
+		return &Error{File: path, Msg: err.Error()}
+	}
+	return nil
+}
+
+// Env lists the environment overrides, in the order they are applied.
+var Env = []string{"WHARF_DATA", "WHARF_DATABASE_URL", "WHARF_ARCHIVE_URL", "WHARF_HTTP_ADDR", "WHARF_SFTP_ADDR", "WHARF_LOG_FORMAT", "WHARF_LOG_LEVEL"}
+
+// ApplyEnv applies WHARF_* overrides from getenv (os.Getenv in production).
+func (c *Config) ApplyEnv(getenv func(string) string) {
+	if c.env == nil {
+		c.env = map[string]bool{}
+	}
+	set := func(field, name string, dst *string) {
+		if v := getenv(name); v != "" {
+			*dst = v
+			c.env[field] = true
+		}
+	}
+	set("data", "WHARF_DATA", &c.Data)
+	set("database.url", "WHARF_DATABASE_URL", &c.Database.URL)
+	set("archive.url", "WHARF_ARCHIVE_URL", &c.Archive.URL)
+	set("http.addr", "WHARF_HTTP_ADDR", &c.HTTP.Addr)
+	set("sftp.addr", "WHARF_SFTP_ADDR", &c.SFTP.Addr)
+	set("log.format", "WHARF_LOG_FORMAT", &c.Log.Format)
+	set("log.level", "WHARF_LOG_LEVEL", &c.Log.Level)
+}
+
+// SetData overrides the data folder (the --data flag).
+func (c *Config) SetData(dir string) {
+	c.Data = dir
+	if c.env == nil {
+		c.env = map[string]bool{}
+	}
+	c.env["data"] = true
+}
+
+func (c *Config) errAt(field, format string, args ...any) *Error {
+	e := &Error{Field: field, Msg: fmt.Sprintf(format, args...)}
+	if c.env[field] {
+		e.File = "environment"
+		return e
+	}
+	if c.src != nil {
+		e.File = c.src.file
+		e.Line = c.src.line(field)
+	}
+	return e
+}
+
+// ValidateOptions carries what Validate cannot know by itself.
+type ValidateOptions struct {
+	// Jobs are the job names a schedule may run.
+	Jobs []string
+}
+
+// Validate returns the first problem in the configuration.
+func (c *Config) Validate(opts ValidateOptions) error {
+	if strings.TrimSpace(c.Data) == "" {
+		return c.errAt("data", "must name a folder")
+	}
+	switch c.Log.Format {
+	case "text", "json":
+	default:
+		return c.errAt("log.format", "%q is not a log format: use text or json", c.Log.Format)
+	}
+	switch c.Log.Level {
+	case "debug", "info", "warn", "error":
+	default:
+		return c.errAt("log.level", "%q is not a log level: use debug, info, warn or error", c.Log.Level)
+	}
+	for field, addr := range map[string]string{"http.addr": c.HTTP.Addr, "sftp.addr": c.SFTP.Addr} {
+		if _, _, err := net.SplitHostPort(addr); err != nil {
+			return c.errAt(field, "%q is not HOST:PORT: %v", addr, errors.Unwrap(err))
+		}
+	}
+	if c.Jobs.Workers < 1 || c.Jobs.Workers > 1000 {
+		return c.errAt("jobs.workers", "%d is out of range 1..1000", c.Jobs.Workers)
+	}
+	if err := c.validateDatabase(); err != nil {
+		return err
+	}
+	if u := c.Archive.URL; u != "" && strings.Contains(u, "://") && !strings.HasPrefix(u, "s3://") {
+		return c.errAt("archive.url", "%q: use a folder path or s3://BUCKET/PREFIX?endpoint=HOST:PORT", u)
+	}
+	seen := map[string]int{}
+	for i, p := range c.Partners {
+		f := fmt.Sprintf("partners[%d]", i)
+		if err := store.ValidPartnerID(p.ID); err != nil {
+			return c.errAt(f+".id", "%v", strings.TrimPrefix(err.Error(), "invalid: "))
+		}
+		if j, dup := seen[p.ID]; dup {
+			return c.errAt(f+".id", "partner %q is declared twice (also partners[%d])", p.ID, j)
+		}
+		seen[p.ID] = i
+		for j, x := range p.X12IDs {
+			if _, err := ParseX12ID(x); err != nil {
+				return c.errAt(fmt.Sprintf("%s.x12_ids[%d]", f, j), "%v", err)
+			}
+		}
+		for j, k := range p.SSHKeys {
+			if _, _, err := store.ParseSSHKey(k); err != nil {
+				return c.errAt(fmt.Sprintf("%s.ssh_keys[%d]", f, j), "not an authorized_keys line: %v", errors.Unwrap(err))
+			}
+		}
+		for j, kf := range p.SSHKeyFiles {
+			if _, err := readKeyFile(c.rel(kf)); err != nil {
+				return c.errAt(fmt.Sprintf("%s.ssh_key_files[%d]", f, j), "%v", err)
+			}
+		}
+	}
+	jobs := map[string]bool{}
+	for _, j := range opts.Jobs {
+		jobs[j] = true
+	}
+	names := map[string]bool{}
+	for i, s := range c.Schedules {
+		f := fmt.Sprintf("schedules[%d]", i)
+		if s.Name == "" {
+			return c.errAt(f+".name", "is required")
+		}
+		if names[s.Name] {
+			return c.errAt(f+".name", "schedule %q is declared twice", s.Name)
+		}
+		names[s.Name] = true
+		if _, err := s.Parse(); err != nil {
+			field := f + ".cron"
+			if strings.Contains(err.Error(), "time zone") {
+				field = f + ".timezone"
+			}
+			return c.errAt(field, "%v", err)
+		}
+		if !jobs[s.Job] {
+			return c.errAt(f+".job", "unknown job %q (known: %s)", s.Job, strings.Join(opts.Jobs, ", "))
+		}
+	}
+	return nil
+}
+
+func (c *Config) validateDatabase() error {
+	if c.Database.URL != "" && c.Database.URLFile != "" && !c.env["database.url"] {
+		return c.errAt("database", "set url or url_file, not both")
+	}
+	if u := c.Database.URL; u != "" {
+		pu, err := url.Parse(u)
+		if err != nil || (pu.Scheme != "postgres" && pu.Scheme != "postgresql") || pu.Host == "" {
+			return c.errAt("database.url", "%s is not a postgres://USER@HOST:PORT/DATABASE URL", store.RedactURL(u))
+		}
+		if _, has := pu.User.Password(); has && !c.env["database.url"] {
+			return c.errAt("database.url", "holds a password: keep secrets out of the config file (use WHARF_DATABASE_URL or database.url_file)")
+		}
+	}
+	if f := c.Database.URLFile; f != "" {
+		if _, err := os.ReadFile(c.rel(f)); err != nil {
+			return c.errAt("database.url_file", "cannot read %s: %v", f, errors.Unwrap(err))
+		}
+	}
+	return nil
+}
+
+// rel resolves a path relative to the config file's folder.
+func (c *Config) rel(p string) string {
+	if filepath.IsAbs(p) || c.src == nil || c.src.file == "" {
+		return p
+	}
+	return filepath.Join(filepath.Dir(c.src.file), p)
+}
+
+// DatabaseURL returns the PostgreSQL URL, or "" for SQLite.
+func (c *Config) DatabaseURL() (string, error) {
+	if c.Database.URL != "" {
+		return c.Database.URL, nil
+	}
+	if f := c.Database.URLFile; f != "" {
+		b, err := os.ReadFile(c.rel(f))
+		if err != nil {
+			return "", c.errAt("database.url_file", "cannot read %s: %v", f, errors.Unwrap(err))
+		}
+		return strings.TrimSpace(string(b)), nil
+	}
+	return "", nil
+}
+
+// SQLitePath is the SQLite database file inside the data folder.
+func (c *Config) SQLitePath() string { return filepath.Join(c.Data, "wharf.db") }
+
+// ArchiveURL is the archive location: the configured one, or DATA/archive.
+func (c *Config) ArchiveURL() string {
+	if c.Archive.URL != "" {
+		return c.Archive.URL
+	}
+	return filepath.Join(c.Data, "archive")
+}
+
+// StorePartners converts the declared partners for the store, reading key files.
+func (c *Config) StorePartners() ([]*store.Partner, error) {
+	var out []*store.Partner
+	for i, p := range c.Partners {
+		sp := &store.Partner{ID: p.ID, Name: p.Name, Source: "config", SSHKeys: append([]string(nil), p.SSHKeys...)}
+		for _, x := range p.X12IDs {
+			id, err := ParseX12ID(x)
+			if err != nil {
+				return nil, c.errAt(fmt.Sprintf("partners[%d].x12_ids", i), "%v", err)
+			}
+			sp.X12IDs = append(sp.X12IDs, id)
+		}
+		for j, kf := range p.SSHKeyFiles {
+			keys, err := readKeyFile(c.rel(kf))
+			if err != nil {
+				return nil, c.errAt(fmt.Sprintf("partners[%d].ssh_key_files[%d]", i, j), "%v", err)
+			}
+			sp.SSHKeys = append(sp.SSHKeys, keys...)
+		}
+		out = append(out, sp)
+	}
+	return out, nil
+}
+
+// ParseX12ID parses QUALIFIER:ID as used in ISA05/06 and ISA07/08.
+func ParseX12ID(s string) (store.X12ID, error) {
+	q, id, ok := strings.Cut(s, ":")
+	q, id = strings.TrimSpace(q), strings.TrimSpace(id)
+	if !ok || q == "" || id == "" {
+		return store.X12ID{}, fmt.Errorf("%q: expected QUALIFIER:ID such as ZZ:ACME", s)
+	}
+	if len(q) != 2 {
+		return store.X12ID{}, fmt.Errorf("%q: the qualifier (ISA05/ISA07) has 2 characters, got %q", s, q)
+	}
+	if len(id) > 15 {
+		return store.X12ID{}, fmt.Errorf("%q: the interchange ID (ISA06/ISA08) has at most 15 characters, got %d", s, len(id))
+	}
+	return store.X12ID{Qualifier: strings.ToUpper(q), ID: id}, nil
+}
+
+func readKeyFile(path string) ([]string, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("cannot read %s: %v", path, errors.Unwrap(err))
+	}
+	var keys []string
+	for n, line := range strings.Split(string(b), "\n") {
+		line = strings.TrimSpace(line)
+		if line == "" || strings.HasPrefix(line, "#") {
+			continue
+		}
+		if _, _, err := store.ParseSSHKey(line); err != nil {
+			return nil, fmt.Errorf("%s:%d: not an authorized_keys line: %v", path, n+1, errors.Unwrap(err))
+		}
+		keys = append(keys, line)
+	}
+	if len(keys) == 0 {
+		return nil, fmt.Errorf("%s holds no public key", path)
+	}
+	return keys, nil
+}
+
+// Parse returns the schedule's cron schedule in its time zone.
+func (s Schedule) Parse() (cron.Schedule, error) {
+	if strings.Contains(s.Cron, "TZ=") {
+		return nil, errors.New("set the time zone with the timezone field, not inside the cron expression")
+	}
+	tz := s.Timezone
+	if tz == "" {
+		tz = "UTC"
+	}
+	if _, err := time.LoadLocation(tz); err != nil {
+		return nil, fmt.Errorf("unknown time zone %q (use an IANA name such as Europe/Berlin)", tz)
+	}
+	sched, err := cronParser.Parse("CRON_TZ=" + tz + " " + s.Cron)
+	if err != nil {
+		return nil, fmt.Errorf("bad cron expression %q: %v (use 5 fields: minute hour day-of-month month day-of-week, or @hourly, @daily, @weekly, @monthly)", s.Cron, err)
+	}
+	return sched, nil
+}
+
+var cronParser = cron.NewParser(cron.Minute | cron.Hour | cron.Dom | cron.Month | cron.Dow | cron.Descriptor)

@@ -1,0 +1,151 @@
+package config
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+var jobs = ValidateOptions{Jobs: []string{"db.maintenance"}}
+
+func write(t *testing.T, body string) string {
+	t.Helper()
+	p := filepath.Join(t.TempDir(), "wharf.yaml")
+	if err := os.WriteFile(p, []byte(body), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+func TestDefaultsValidate(t *testing.T) {
+	c, err := Load("")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Validate(jobs); err != nil {
+		t.Fatal(err)
+	}
+	if c.HTTP.Addr != "127.0.0.1:8080" || c.SFTP.Addr != "127.0.0.1:2222" || c.Data != "wharf-data" {
+		t.Fatalf("defaults changed: %+v", c)
+	}
+	if u, _ := c.DatabaseURL(); u != "" {
+		t.Fatalf("default database is not SQLite: %q", u)
+	}
+}
+
+func TestFullFile(t *testing.T) {
+	dir := t.TempDir()
+	keyFile := filepath.Join(dir, "acme.pub")
+	os.WriteFile(keyFile, []byte("# acme's key\nssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIC9zzgc16E+9TDf6d0Y+6VZ4t3dgMWQpniUXbQs1DdqW test-a\n"), 0o600)
+	p := filepath.Join(dir, "wharf.yaml")
+	os.WriteFile(p, []byte(`
+data: /var/lib/wharf
+log: {format: json, level: debug}
+http: {addr: "0.0.0.0:8080"}
+partners:
+  - id: acme
+    name: ACME Freight
+    x12_ids: ["zz:ACME", "01:123456789"]
+    ssh_key_files: [acme.pub]
+schedules:
+  - name: nightly
+    cron: "0 3 * * *"
+    timezone: America/Chicago
+    job: db.maintenance
+`), 0o600)
+	c, err := Load(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Validate(jobs); err != nil {
+		t.Fatal(err)
+	}
+	ps, err := c.StorePartners()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(ps) != 1 || ps[0].X12IDs[0].Qualifier != "ZZ" || len(ps[0].SSHKeys) != 1 || ps[0].Source != "config" {
+		t.Fatalf("partners %+v", ps[0])
+	}
+	s, _ := c.Schedules[0].Parse()
+	from := time.Date(2026, 7, 1, 12, 0, 0, 0, time.UTC)
+	if got := s.Next(from); !got.Equal(time.Date(2026, 7, 2, 8, 0, 0, 0, time.UTC)) { // 03:00 CDT = 08:00 UTC
+		t.Fatalf("next run in America/Chicago: %v", got.UTC())
+	}
+}
+
+func TestErrorsNameFileLineAndField(t *testing.T) {
+	cases := []struct {
+		name, body, want string
+	}{
+		{"unknown key", "http:\n  adr: x\n", `wharf.yaml:2: http.adr: unknown key "adr"`},
+		{"unknown top key", "data: x\nflows: []\n", `wharf.yaml:2: flows: unknown key "flows"`},
+		{"bad cron", "schedules:\n  - name: a\n    job: db.maintenance\n    cron: \"61 * * * *\"\n", `wharf.yaml:4: schedules[0].cron: bad cron expression "61 * * * *"`},
+		{"bad tz", "schedules:\n  - name: a\n    job: db.maintenance\n    cron: \"@daily\"\n    timezone: Mars/Olympus\n", `wharf.yaml:5: schedules[0].timezone: unknown time zone "Mars/Olympus"`},
+		{"unknown job", "schedules:\n  - name: a\n    cron: \"@daily\"\n    job: nope\n", `wharf.yaml:4: schedules[0].job: unknown job "nope"`},
+		{"dup partner", "partners:\n  - id: a\n  - id: a\n", `wharf.yaml:3: partners[1].id: partner "a" is declared twice`},
+		{"bad partner id", "partners:\n  - id: ../etc\n", `wharf.yaml:2: partners[0].id: partner id "../etc"`},
+		{"bad x12 id", "partners:\n  - id: a\n    x12_ids: [ACME]\n", `wharf.yaml:3: partners[0].x12_ids[0]: "ACME": expected QUALIFIER:ID`},
+		{"bad key", "partners:\n  - id: a\n    ssh_keys: [\"ssh-rsa nope\"]\n", `wharf.yaml:3: partners[0].ssh_keys[0]: not an authorized_keys line`},
+		{"password in file", "database:\n  url: postgres://u:hunter2@db/wharf\n", `wharf.yaml:2: database.url: holds a password`},
+		{"bad addr", "sftp:\n  addr: 2222\n", `wharf.yaml:2: sftp.addr: "2222" is not HOST:PORT`},
+		{"wrong shape", "partners:\n  id: a\n", `wharf.yaml:2: partners: expected a list`},
+		{"bad int", "jobs:\n  workers: many\n", `wharf.yaml:2: jobs.workers: expected a whole number`},
+		{"syntax", "http: [\n", `wharf.yaml: `},
+		{"dup key", "data: a\ndata: b\n", `wharf.yaml:2: data: key given twice`},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			p := write(t, tc.body)
+			c, err := Load(p)
+			if err == nil {
+				err = c.Validate(jobs)
+			}
+			if err == nil {
+				t.Fatal("no error")
+			}
+			msg := strings.ReplaceAll(err.Error(), p, "wharf.yaml")
+			if !strings.Contains(msg, tc.want) {
+				t.Fatalf("error %q\nwant it to contain %q", msg, tc.want)
+			}
+			if strings.Contains(msg, "hunter2") {
+				t.Fatalf("error leaks the secret: %q", msg)
+			}
+		})
+	}
+}
+
+func TestEnvOverrides(t *testing.T) {
+	p := write(t, "http: {addr: \"127.0.0.1:9\"}\n")
+	c, err := Load(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	env := map[string]string{"WHARF_HTTP_ADDR": "127.0.0.1:18080", "WHARF_DATABASE_URL": "postgres://u:pw@127.0.0.1/db", "WHARF_DATA": "/tmp/d"}
+	c.ApplyEnv(func(k string) string { return env[k] })
+	if err := c.Validate(jobs); err != nil {
+		t.Fatalf("a password in WHARF_DATABASE_URL is allowed: %v", err)
+	}
+	if c.HTTP.Addr != "127.0.0.1:18080" || c.Data != "/tmp/d" {
+		t.Fatalf("%+v", c)
+	}
+	env["WHARF_SFTP_ADDR"] = "nope"
+	c.ApplyEnv(func(k string) string { return env[k] })
+	if err := c.Validate(jobs); err == nil || !strings.HasPrefix(err.Error(), "environment: sftp.addr") {
+		t.Fatalf("env error does not say environment: %v", err)
+	}
+}
+
+func FuzzLoad(f *testing.F) {
+	f.Add("data: x\npartners:\n  - id: a\n    x12_ids: [ZZ:A]\n")
+	f.Add("schedules: [{name: a, cron: '@daily', job: db.maintenance}]")
+	f.Fuzz(func(t *testing.T, body string) {
+		c := Default()
+		if err := c.decode("f.yaml", []byte(body)); err != nil {
+			return
+		}
+		_ = c.Validate(jobs)
+	})
+}
