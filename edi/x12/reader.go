@@ -1,0 +1,563 @@
+package x12
+
+import (
+	"bytes"
+	"errors"
+	"io"
+)
+
+// Delimiters are the four separator characters of an interchange.
+// A zero Component or Repetition means the interchange has none.
+type Delimiters struct {
+	Element    byte // ISA byte 4 (after "ISA")
+	Component  byte // ISA16
+	Repetition byte // ISA11 from control version 00402 on, when not alphanumeric
+	Segment    byte // the byte after ISA16; CR for CRLF
+}
+
+// DefaultDelimiters are the customary '*', ':', '^' and '~'.
+var DefaultDelimiters = Delimiters{Element: '*', Component: ':', Repetition: '^', Segment: '~'}
+
+func (d Delimiters) valid() bool {
+	bs := []byte{d.Element, d.Segment}
+	if d.Component != 0 {
+		bs = append(bs, d.Component)
+	}
+	if d.Repetition != 0 {
+		bs = append(bs, d.Repetition)
+	}
+	for i, b := range bs {
+		if isAlnum(b) || b == ' ' {
+			return false
+		}
+		for _, c := range bs[:i] {
+			if c == b {
+				return false
+			}
+		}
+	}
+	return true
+}
+
+const (
+	defaultMaxSegment = 1 << 20
+	minBuffer         = 64 << 10
+	isaMax            = 256 // longest unpadded/over-padded ISA accepted, CR/LF excluded
+)
+
+// A Reader reads segments from X12 input. Set the exported fields before the
+// first call to Read. A Reader buffers its input; it uses constant memory
+// bounded by MaxSegmentSize.
+type Reader struct {
+	// Delimiters, when Element is non-zero before the first Read, are used
+	// for the whole input and ISA detection is off; this reads bare
+	// segments (for example ST..SE without envelopes). Otherwise each ISA
+	// sets the delimiters of its interchange.
+	Delimiters Delimiters
+
+	// MaxSegmentSize is the longest segment accepted, in bytes (default 1 MiB).
+	MaxSegmentSize int
+
+	// OnWarning, if set, is called for each leniency applied (text outside
+	// interchanges, unpadded ISA, missing final terminator, ...). The
+	// *ParseError wraps one of the warning sentinels.
+	OnWarning func(*ParseError)
+
+	r        io.Reader
+	buf      []byte
+	start    int   // first unread byte
+	end      int   // end of buffered data
+	base     int64 // input offset of buf[0]
+	eof      bool
+	readErr  error
+	started  bool
+	preset   bool
+	seeking  bool // looking for the next ISA
+	sawISA   bool
+	d        Delimiters
+	seg      Segment
+	nseg     int64
+	pos      int // position in the current set
+	isaBuf   [isaMax]byte
+	ctl      [3]ctlNum // interchange, group, set control numbers
+	pendingX int       // index of ctl to clear after this segment (IEA/GE/SE), -1 none
+}
+
+type ctlNum struct {
+	b [16]byte
+	n int
+}
+
+func (c *ctlNum) set(v []byte) {
+	c.n = copy(c.b[:], v)
+}
+
+func (c *ctlNum) String() string { return string(c.b[:c.n]) }
+
+// NewReader returns a Reader reading from r.
+func NewReader(r io.Reader) *Reader {
+	return &Reader{r: r, pendingX: -1}
+}
+
+// Delims returns the delimiters in effect for the current interchange.
+func (r *Reader) Delims() Delimiters { return r.d }
+
+// InputOffset returns the input offset of the end of the last segment read
+// (its terminator included).
+func (r *Reader) InputOffset() int64 { return r.base + int64(r.start) }
+
+// SegmentIndex returns the 1-based index in the input of the last segment read.
+func (r *Reader) SegmentIndex() int64 { return r.nseg }
+
+// SetPosition returns the position of the last segment read within its
+// transaction set (ST = 1), or 0 outside a set.
+func (r *Reader) SetPosition() int { return r.pos }
+
+// Control numbers of the enclosing envelopes of the last segment read.
+func (r *Reader) Control() (interchange, group, set string) {
+	return r.ctl[0].String(), r.ctl[1].String(), r.ctl[2].String()
+}
+
+func (r *Reader) perr(off int64, elem int, id string, err error) *ParseError {
+	return &ParseError{
+		Offset: off, Segment: r.nseg, Position: r.pos, Element: elem, SegmentID: id,
+		Interchange: r.ctl[0].String(), Group: r.ctl[1].String(), Set: r.ctl[2].String(),
+		Err: err,
+	}
+}
+
+func (r *Reader) warn(off int64, err error) {
+	if r.OnWarning != nil {
+		r.OnWarning(r.perr(off, 0, "", err))
+	}
+}
+
+// fill reads more input, keeping buf[r.start:r.end]. It returns false at end
+// of input (or on a read error, kept in r.readErr).
+func (r *Reader) fill() bool {
+	if r.eof {
+		return false
+	}
+	if r.buf == nil {
+		n := minBuffer
+		if r.maxSeg()+isaMax > n {
+			n = min(r.maxSeg()+isaMax, 4<<20)
+		}
+		r.buf = make([]byte, n)
+	}
+	if r.start > 0 {
+		n := copy(r.buf, r.buf[r.start:r.end])
+		r.base += int64(r.start)
+		r.start, r.end = 0, n
+	}
+	if r.end == len(r.buf) {
+		if len(r.buf) >= r.maxSeg()+isaMax {
+			return false
+		}
+		nb := make([]byte, min(2*len(r.buf), r.maxSeg()+isaMax))
+		copy(nb, r.buf[:r.end])
+		r.buf = nb
+	}
+	for tries := 0; tries < 100; tries++ {
+		n, err := r.r.Read(r.buf[r.end:])
+		r.end += n
+		if err != nil {
+			r.eof = true
+			if err != io.EOF {
+				r.readErr = err
+			}
+			return n > 0
+		}
+		if n > 0 {
+			return true
+		}
+	}
+	r.eof = true
+	r.readErr = io.ErrNoProgress
+	return false
+}
+
+func (r *Reader) maxSeg() int {
+	if r.MaxSegmentSize > 0 {
+		return r.MaxSegmentSize
+	}
+	return defaultMaxSegment
+}
+
+// Read returns the next segment. The segment and the slices it returns are
+// valid only until the next call to Read. At the end of input Read returns
+// (nil, io.EOF). A *ParseError from Read wrapping ErrSegmentTooLong or
+// ErrBadISA is not fatal: calling Read again continues after the bad part.
+func (r *Reader) Read() (*Segment, error) {
+	if !r.started {
+		r.started = true
+		if r.Delimiters.Element != 0 {
+			r.preset = true
+			r.d = r.Delimiters
+		} else {
+			r.seeking = true
+		}
+	}
+	if r.pendingX >= 0 {
+		for i := r.pendingX; i < 3; i++ {
+			r.ctl[i].n = 0
+		}
+		if r.pendingX == 0 && !r.preset {
+			r.seeking = true
+		}
+		r.pendingX = -1
+	}
+	if r.pos > 0 && r.ctl[2].n == 0 {
+		r.pos = 0
+	}
+	for {
+		if r.seeking {
+			ok, err := r.seekISA()
+			if err != nil {
+				return nil, err
+			}
+			if !ok {
+				return nil, r.eofErr()
+			}
+			return r.readISA()
+		}
+		// Skip CR/LF between segments.
+		for {
+			for r.start < r.end && (r.buf[r.start] == '\n' || r.buf[r.start] == '\r') && r.buf[r.start] != r.d.Segment {
+				r.start++
+			}
+			if r.start < r.end || !r.fill() {
+				break
+			}
+		}
+		if r.start >= r.end {
+			return nil, r.eofErr()
+		}
+		if !r.preset {
+			if r.end-r.start < 4 {
+				r.fill()
+			}
+			if r.end-r.start >= 4 && r.buf[r.start] == 'I' && r.buf[r.start+1] == 'S' && r.buf[r.start+2] == 'A' && !isAlnum(r.buf[r.start+3]) {
+				return r.readISA()
+			}
+		}
+		seg, err := r.readSegment()
+		if seg == nil && err == nil {
+			continue // empty segment
+		}
+		return seg, err
+	}
+}
+
+func (r *Reader) eofErr() error {
+	if r.readErr != nil {
+		return r.readErr
+	}
+	if !r.sawISA && !r.preset {
+		return r.perr(r.InputOffset(), 0, "", ErrNoISA)
+	}
+	return io.EOF
+}
+
+// seekISA skips to the next "ISA" followed by a non-alphanumeric byte. It
+// reports skipped non-blank text as a warning.
+func (r *Reader) seekISA() (bool, error) {
+	warned := false
+	first := !r.sawISA
+	// Skip a UTF-8 BOM at the very start.
+	if r.base == 0 && r.start == 0 && first {
+		if r.end < 3 {
+			r.fill()
+		}
+		if r.end >= 3 && r.buf[0] == 0xEF && r.buf[1] == 0xBB && r.buf[2] == 0xBF {
+			r.start = 3
+		}
+	}
+	for {
+		for r.start < r.end {
+			c := r.buf[r.start]
+			if c == 'I' {
+				if r.end-r.start < 4 {
+					break
+				}
+				if r.buf[r.start+1] == 'S' && r.buf[r.start+2] == 'A' && !isAlnum(r.buf[r.start+3]) && r.buf[r.start+3] != ' ' {
+					r.seeking = false
+					return true, nil
+				}
+			}
+			if !warned && c != '\n' && c != '\r' && c != ' ' && c != '\t' && c != 0 && c != 0x1a {
+				warned = true
+				if first {
+					r.warn(r.base+int64(r.start), ErrTextBeforeISA)
+				} else {
+					r.warn(r.base+int64(r.start), ErrTextAfterIEA)
+				}
+			}
+			r.start++
+		}
+		if !r.fill() {
+			if r.end-r.start > 0 && r.end-r.start < 4 {
+				r.start = r.end
+			}
+			return false, nil
+		}
+	}
+}
+
+// readISA parses the ISA at r.start by counting element separators, so that
+// unpadded ISAs and ISAs broken across lines are read.
+func (r *Reader) readISA() (*Segment, error) {
+	if r.end-r.start < isaMax+8 {
+		for r.end-r.start < isaMax+8 && r.fill() {
+		}
+	}
+	off := r.base + int64(r.start)
+	b := r.buf[r.start:r.end]
+	sep := b[3]
+	n := 0     // bytes copied to isaBuf
+	count := 0 // separators seen
+	i := 0
+	raw := 0 // raw length consumed
+	var comp, term byte
+	bad := func(msg string) (*Segment, error) {
+		// Skip past "ISA" so reading can go on.
+		r.start += 3
+		r.nseg++
+		r.seeking = !r.preset
+		return nil, r.perr(off, 0, "ISA", wrapf(ErrBadISA, "%s", msg))
+	}
+	for ; i < len(b); i++ {
+		c := b[i]
+		if c == '\r' || c == '\n' {
+			continue
+		}
+		if n >= isaMax-2 {
+			return bad("too long")
+		}
+		r.isaBuf[n] = c
+		n++
+		if c == sep {
+			count++
+			if count == 16 {
+				i++
+				break
+			}
+		}
+	}
+	if count < 16 || i >= len(b) {
+		return bad("fewer than 16 elements")
+	}
+	padded, noComp := true, false
+	c := b[i]
+	if c == '\r' || c == '\n' {
+		// ISA16 missing; the line break ends the ISA.
+		term = c
+		comp = 0
+		raw = i + 1
+		noComp = true
+	} else {
+		comp = c
+		r.isaBuf[n] = c
+		n++
+		if i+1 >= len(b) {
+			return bad("no segment terminator")
+		}
+		term = b[i+1]
+		raw = i + 2
+		if (term == '\r' || term == '\n') && isTerminatorLike(comp) && r.nextLineEndsWith(raw, comp, term) {
+			// "...*P*~" + LF where every other segment ends "~" + LF: the
+			// sender left out ISA16 and '~' is the terminator.
+			n--
+			term = comp
+			comp = 0
+			raw = i + 1
+			noComp = true
+		}
+	}
+	isa := r.isaBuf[:n]
+	d := Delimiters{Element: sep, Component: comp, Segment: term}
+	// Split the ISA into elements.
+	r.seg.reset(isa, off, d)
+	r.seg.split()
+	if r.seg.Len() != 17 {
+		return bad("wrong element count")
+	}
+	if n != 105 || raw != 106 {
+		padded = false
+	}
+	ver := r.seg.Element(12)
+	rep := r.seg.Element(11)
+	if len(ver) == 5 && string(ver) >= "00402" && len(rep) == 1 && !isAlnum(rep[0]) && rep[0] != ' ' {
+		d.Repetition = rep[0]
+	}
+	r.seg.d = d
+	if !d.valid() {
+		r.start += raw
+		r.nseg++
+		r.seeking = !r.preset
+		return nil, r.perr(off, 16, "ISA", ErrBadDelimiters)
+	}
+	if !r.preset {
+		r.d = d
+	}
+	r.start += raw
+	r.nseg++
+	r.sawISA = true
+	r.seeking = false
+	r.ctl[0].set(trimSpace(r.seg.Element(13)))
+	r.ctl[1].n, r.ctl[2].n = 0, 0
+	r.pos = 0
+	if noComp {
+		r.warn(off, ErrISA16Missing)
+	}
+	if !padded {
+		r.warn(off, ErrISANotPadded)
+	}
+	return &r.seg, nil
+}
+
+func isTerminatorLike(c byte) bool {
+	return c == '~' || c == '\'' || c == '!' || c == '$'
+}
+
+// nextLineEndsWith reports whether the segment after the ISA (starting at
+// raw bytes after r.start) ends with c immediately before a line break.
+func (r *Reader) nextLineEndsWith(raw int, c, lb byte) bool {
+	b := r.buf[r.start+raw : r.end]
+	for len(b) > 0 && (b[0] == '\r' || b[0] == '\n') {
+		b = b[1:]
+	}
+	j := bytes.IndexByte(b, '\n')
+	if j < 0 {
+		return false
+	}
+	line := b[:j]
+	line = bytes.TrimSuffix(line, []byte{'\r'})
+	return len(line) > 0 && line[len(line)-1] == c
+}
+
+// readSegment reads the segment at r.start. It returns (nil, nil) for an
+// empty segment.
+func (r *Reader) readSegment() (*Segment, error) {
+	term := r.d.Segment
+	searched := 0
+	for {
+		j := bytes.IndexByte(r.buf[r.start+searched:r.end], term)
+		if j >= 0 {
+			j += r.start + searched
+			return r.finish(r.start, j, j+1)
+		}
+		searched = r.end - r.start
+		if searched > r.maxSeg() {
+			return nil, r.skipLong()
+		}
+		if !r.fill() {
+			if r.readErr != nil {
+				return nil, r.readErr
+			}
+			if r.start >= r.end {
+				return nil, nil
+			}
+			r.warn(r.base+int64(r.start), ErrNoTerminator)
+			return r.finish(r.start, r.end, r.end)
+		}
+	}
+}
+
+func (r *Reader) skipLong() error {
+	off := r.base + int64(r.start)
+	r.nseg++
+	err := r.perr(off, 0, "", ErrSegmentTooLong)
+	for {
+		j := bytes.IndexByte(r.buf[r.start:r.end], r.d.Segment)
+		if j >= 0 {
+			r.start += j + 1
+			return err
+		}
+		r.start = r.end
+		if !r.fill() {
+			return err
+		}
+	}
+}
+
+// finish makes buf[s:e] the current segment and moves past next.
+func (r *Reader) finish(s, e, next int) (*Segment, error) {
+	off := r.base + int64(s)
+	b := r.buf[s:e]
+	r.start = next
+	// Drop CR and LF that are not the terminator (lines wrapped by senders).
+	if r.d.Segment != '\n' && bytes.IndexByte(b, '\n') >= 0 || r.d.Segment != '\r' && bytes.IndexByte(b, '\r') >= 0 {
+		b = dropCRLF(b)
+	}
+	if len(b) == 0 {
+		r.warn(off, ErrEmptySegment)
+		return nil, nil
+	}
+	r.nseg++
+	r.seg.reset(b, off, r.d)
+	r.seg.split()
+	r.track()
+	return &r.seg, nil
+}
+
+func dropCRLF(b []byte) []byte {
+	w := 0
+	for _, c := range b {
+		if c != '\r' && c != '\n' {
+			b[w] = c
+			w++
+		}
+	}
+	return b[:w]
+}
+
+// track follows envelope segments for error positions.
+func (r *Reader) track() {
+	id := r.seg.ID()
+	if r.pos > 0 {
+		r.pos++
+	}
+	if len(id) == 2 {
+		switch {
+		case id[0] == 'G' && id[1] == 'S':
+			r.ctl[1].set(trimSpace(r.seg.Element(6)))
+			r.ctl[2].n = 0
+		case id[0] == 'S' && id[1] == 'T':
+			r.ctl[2].set(trimSpace(r.seg.Element(2)))
+			r.pos = 1
+		case id[0] == 'S' && id[1] == 'E':
+			r.pendingX = 2
+		case id[0] == 'G' && id[1] == 'E':
+			r.pendingX = 1
+		}
+	} else if len(id) == 3 && id[0] == 'I' && id[1] == 'E' && id[2] == 'A' {
+		r.pendingX = 0
+	}
+}
+
+// Errorf returns a *ParseError positioned at the last segment read, with
+// element elem (0 for the whole segment).
+func (r *Reader) Errorf(elem int, err error) *ParseError {
+	id := ""
+	if r.seg.raw != nil {
+		id = string(r.seg.ID())
+	}
+	return r.perr(r.seg.Offset, elem, id, err)
+}
+
+func isAlnum(c byte) bool {
+	return c >= '0' && c <= '9' || c >= 'A' && c <= 'Z' || c >= 'a' && c <= 'z'
+}
+
+func trimSpace(b []byte) []byte {
+	for len(b) > 0 && b[0] == ' ' {
+		b = b[1:]
+	}
+	for len(b) > 0 && b[len(b)-1] == ' ' {
+		b = b[:len(b)-1]
+	}
+	return b
+}
+
+var _ = errors.Is

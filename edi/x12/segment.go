@@ -1,0 +1,154 @@
+package x12
+
+import "bytes"
+
+// A Segment is one segment as returned by [Reader.Read]: a view of the
+// reader's buffer. It and every slice it returns are valid only until the
+// next Read; copy what you keep (for example with [Segment.Clone] or
+// string conversions). Accessors do not allocate.
+//
+// Element 0 is the segment ID; elements are numbered from 1 as in the X12
+// standards (for example Element(2) of "ST*204*0001" is "0001").
+type Segment struct {
+	Offset int64 // input offset of the segment's first byte
+	raw    []byte
+	ends   []int32 // ends[i] = end of element i in raw
+	d      Delimiters
+}
+
+func (s *Segment) reset(b []byte, off int64, d Delimiters) {
+	s.raw = b
+	s.Offset = off
+	s.d = d
+	s.ends = s.ends[:0]
+}
+
+func (s *Segment) split() {
+	b := s.raw
+	sep := s.d.Element
+	p := 0
+	for {
+		j := bytes.IndexByte(b[p:], sep)
+		if j < 0 {
+			s.ends = append(s.ends, int32(len(b)))
+			return
+		}
+		p += j
+		s.ends = append(s.ends, int32(p))
+		p++
+	}
+}
+
+// Bytes returns the segment's bytes without terminator (and without CR/LF
+// that were not delimiters).
+func (s *Segment) Bytes() []byte { return s.raw }
+
+// String returns the segment as a string, without terminator.
+func (s *Segment) String() string { return string(s.raw) }
+
+// Delimiters returns the delimiters of the segment's interchange.
+func (s *Segment) Delimiters() Delimiters { return s.d }
+
+// ID returns the segment ID (element 0).
+func (s *Segment) ID() []byte { return s.raw[:s.ends[0]] }
+
+// Len returns the number of elements including the ID: "N1*ST*X" has Len 3.
+// Trailing empty elements written by the sender count.
+func (s *Segment) Len() int { return len(s.ends) }
+
+// Element returns element i (0 = ID), or nil when absent.
+func (s *Segment) Element(i int) []byte {
+	if i < 0 || i >= len(s.ends) {
+		return nil
+	}
+	st := 0
+	if i > 0 {
+		st = int(s.ends[i-1]) + 1
+	}
+	return s.raw[st:s.ends[i]]
+}
+
+// Component returns component j (1-based) of the first repetition of
+// element i, or nil. Component(i, 1) of a simple element is the element.
+func (s *Segment) Component(i, j int) []byte {
+	return s.RepComponent(i, 0, j)
+}
+
+// Repetitions returns how many repetitions element i holds (1 when it has
+// no repetition separator, 0 when absent or empty).
+func (s *Segment) Repetitions(i int) int {
+	e := s.Element(i)
+	if len(e) == 0 {
+		return 0
+	}
+	if s.d.Repetition == 0 {
+		return 1
+	}
+	return bytes.Count(e, []byte{s.d.Repetition}) + 1
+}
+
+// Repetition returns repetition k (0-based) of element i, or nil.
+func (s *Segment) Repetition(i, k int) []byte {
+	e := s.Element(i)
+	if s.d.Repetition == 0 {
+		if k == 0 {
+			return e
+		}
+		return nil
+	}
+	return nth(e, s.d.Repetition, k)
+}
+
+// RepComponent returns component j (1-based) of repetition k of element i.
+func (s *Segment) RepComponent(i, k, j int) []byte {
+	e := s.Repetition(i, k)
+	if e == nil || j < 1 {
+		return nil
+	}
+	if s.d.Component == 0 {
+		if j == 1 {
+			return e
+		}
+		return nil
+	}
+	return nth(e, s.d.Component, j-1)
+}
+
+// Components returns the number of components of element i's first repetition.
+func (s *Segment) Components(i int) int {
+	e := s.Repetition(i, 0)
+	if len(e) == 0 {
+		return 0
+	}
+	if s.d.Component == 0 {
+		return 1
+	}
+	return bytes.Count(e, []byte{s.d.Component}) + 1
+}
+
+func nth(b []byte, sep byte, k int) []byte {
+	for ; k > 0; k-- {
+		j := bytes.IndexByte(b, sep)
+		if j < 0 {
+			return nil
+		}
+		b = b[j+1:]
+	}
+	if j := bytes.IndexByte(b, sep); j >= 0 {
+		return b[:j]
+	}
+	return b
+}
+
+// Is reports whether the segment's ID is id.
+func (s *Segment) Is(id string) bool {
+	return string(s.ID()) == id
+}
+
+// Clone returns a copy of the segment that stays valid after the next Read.
+func (s *Segment) Clone() *Segment {
+	c := &Segment{Offset: s.Offset, d: s.d}
+	c.raw = append([]byte(nil), s.raw...)
+	c.ends = append([]int32(nil), s.ends...)
+	return c
+}
