@@ -137,9 +137,6 @@ func ackDelimiters(ic *Interchange) Delimiters {
 	if ic.Version >= "00402" && d.Repetition == 0 {
 		d.Repetition = pick()
 	}
-	if d.Segment == '\r' || d.Segment == '\n' {
-		// A line break as terminator is kept: the partner reads it.
-	}
 	return d
 }
 
@@ -203,7 +200,16 @@ func writeFA(ctx context.Context, w *Writer, kind string, g *Group) error {
 	if declared < 0 {
 		declared = g.Received
 	}
-	ak9 := []string{string(g.Status), strconv.Itoa(declared), strconv.Itoa(g.Received), strconv.Itoa(g.AcceptedSets)}
+	gs := g.Status
+	if gs == AcceptedWithErrors && len(g.Codes) == 0 {
+		gs = Accepted
+		for _, st := range g.Sets {
+			if setAckStatus(st) != Accepted {
+				gs = AcceptedWithErrors
+			}
+		}
+	}
+	ak9 := []string{string(gs), strconv.Itoa(declared), strconv.Itoa(g.Received), strconv.Itoa(g.AcceptedSets)}
 	ak9 = append(ak9, first(g.Codes, 5)...)
 	if err := w.WriteSegment("AK9", ak9...); err != nil {
 		return err

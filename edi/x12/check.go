@@ -125,23 +125,23 @@ type Set struct {
 
 // SegmentError is one AK3/IK3 loop of a 997/999.
 type SegmentError struct {
-	ID       string // AK301 segment ID
-	Position int    // AK302 position in the set (ST = 1)
-	Loop     string // AK303 loop identifier
-	Code     string // AK304 (720/620), "" when only element errors
-	Elements []ElementError
-	Warning  bool
+	ID       string         `json:"segment_id"`     // AK301 segment ID
+	Position int            `json:"position"`       // AK302 position in the set (ST = 1)
+	Loop     string         `json:"loop,omitempty"` // AK303 loop identifier
+	Code     string         `json:"code"`           // AK304 (720/620)
+	Elements []ElementError `json:"elements,omitempty"`
+	Warning  bool           `json:"warning,omitempty"`
 }
 
 // ElementError is one AK4/IK4.
 type ElementError struct {
-	Position   int    // AK401-1
-	Component  int    // AK401-2, 0 when not a composite
-	Repetition int    // AK401-3, 0 when not repeated
-	Ref        string // AK402 data element reference number
-	Code       string // AK403 (723/621)
-	Copy       string // AK404 copy of the bad data
-	Warning    bool
+	Position   int    `json:"position"`             // AK401-1
+	Component  int    `json:"component,omitempty"`  // AK401-2, 0 when not a composite
+	Repetition int    `json:"repetition,omitempty"` // AK401-3, 0 when not repeated
+	Ref        string `json:"ref,omitempty"`        // AK402 data element reference number
+	Code       string `json:"code"`                 // AK403 (723/621)
+	Copy       string `json:"copy,omitempty"`       // AK404 copy of the bad data
+	Warning    bool   `json:"warning,omitempty"`
 }
 
 // Report is the result of checking a whole input.
@@ -537,7 +537,7 @@ func (s *checkState) openGroup(seg *Segment) {
 	if seg.Len() < 9 || len(g.Version) < 6 {
 		s.note("024", false, s.perr(8, wrapf(ErrBadValue, "GS08 version %q", g.Version)))
 	}
-	if !validDate(seg.Element(4), s.ic.Version >= "00401") {
+	if !validDate(seg.Element(4), true) {
 		s.note("024", false, s.perr(4, wrapf(ErrBadValue, "GS04 date %q", seg.Element(4))))
 	}
 	if !validTime(seg.Element(5)) {
@@ -582,20 +582,11 @@ func (s *checkState) closeSet(pe *ParseError) {
 
 func (s *checkState) finishSet() {
 	st := s.st
-	if st.Status != Rejected {
-		for _, e := range st.Errors {
-			if !e.Warning {
-				st.Status = Rejected
-				break
-			}
-			for _, el := range e.Elements {
-				if !el.Warning {
-					st.Status = Rejected
-				}
-			}
-		}
-		if st.Status == Rejected {
+	for _, e := range st.Errors {
+		if !e.Warning {
+			st.Status = Rejected
 			st.Codes = appendCode(st.Codes, "5")
+			break
 		}
 	}
 	if st.Status == Accepted {
