@@ -138,3 +138,10 @@ func (s *pgStore) Handle() any                    { return s.pool }
 func (s *pgStore) Describe() string               { return s.desc }
 func (s *pgStore) Ping(ctx context.Context) error { return s.pool.Ping(ctx) }
 func (s *pgStore) Close() error                   { s.pool.Close(); return nil }
+
+func (s *pgStore) Maintain(ctx context.Context) error {
+	if _, err := s.pool.Exec(ctx, `ANALYZE`); err != nil {
+		return fmt.Errorf("store: maintain %s: %w", s.desc, err)
+	}
+	return nil
+}

@@ -165,3 +165,10 @@ func (s *sqliteStore) Handle() any                    { return s.db }
 func (s *sqliteStore) Describe() string               { return "sqlite " + s.path }
 func (s *sqliteStore) Ping(ctx context.Context) error { return s.db.PingContext(ctx) }
 func (s *sqliteStore) Close() error                   { return s.db.Close() }
+
+func (s *sqliteStore) Maintain(ctx context.Context) error {
+	if _, err := s.db.ExecContext(ctx, `PRAGMA optimize; PRAGMA wal_checkpoint(TRUNCATE);`); err != nil {
+		return fmt.Errorf("store: maintain %s: %w", s.path, err)
+	}
+	return nil
+}

@@ -158,6 +158,8 @@ type Store interface {
 	// Describe says where the database is, without credentials.
 	Describe() string
 	Ping(ctx context.Context) error
+	// Maintain refreshes planner statistics and, on SQLite, checkpoints the WAL.
+	Maintain(ctx context.Context) error
 	Close() error
 }
 

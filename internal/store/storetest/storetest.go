@@ -348,6 +348,9 @@ func Exercise(t *testing.T, fresh func(t *testing.T) string) {
 		if got, _, _ := s.ScheduleLastRun(ctx, "nightly"); !got.Equal(t1.Add(24 * time.Hour)) {
 			t.Fatalf("last run did not move forward: %v", got)
 		}
+		if err := s.Maintain(ctx); err != nil {
+			t.Fatalf("maintain: %v", err)
+		}
 	})
 
 	t.Run("SecondProcess", func(t *testing.T) {

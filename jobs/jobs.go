@@ -1,0 +1,293 @@
+// Package jobs is Wharf's job runtime: River on the same database as the
+// store (riversqlite or riverpgxv5, picked from the store's driver), cron
+// schedules as River periodic jobs, and the catch-up of runs missed while no
+// server was up.
+//
+// Work moves through jobs, never through in-memory hand-offs: a job is
+// inserted in the same transaction as the rows it depends on (InsertTx with
+// the store.Tx), so a crash either keeps both or neither.
+//
+// Lifecycle: New, then Register each worker, then Start; Stop lets running
+// jobs finish (or returns them to the queue) before it returns. A Runtime
+// that is never started can still insert jobs (the CLI does this).
+package jobs
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/riverqueue/river"
+	"github.com/riverqueue/river/riverdriver"
+	"github.com/riverqueue/river/riverdriver/riverpgxv5"
+	"github.com/riverqueue/river/riverdriver/riversqlite"
+	"github.com/riverqueue/river/rivermigrate"
+	"github.com/riverqueue/river/rivertype"
+	"github.com/robfig/cron/v3"
+
+	"github.com/wharfedi/wharf/internal/store"
+)
+
+// Task is what a schedule runs. It must be idempotent: a run may be retried.
+type Task func(ctx context.Context) error
+
+// Schedule is a named cron schedule (in its time zone) that runs a task.
+type Schedule struct {
+	Name     string
+	Schedule cron.Schedule
+	Task     string // name of a task in Options.Tasks
+}
+
+// Options configure a Runtime.
+type Options struct {
+	Workers   int // concurrent jobs; default 10
+	Logger    *slog.Logger
+	Tasks     map[string]Task
+	Schedules []Schedule
+	// Metrics, when set, receives the job counters.
+	Metrics prometheus.Registerer
+	// Now is the clock used for schedule catch-up; tests set it.
+	Now func() time.Time
+}
+
+// Runtime owns the River client.
+type Runtime struct {
+	st      store.Store
+	opts    Options
+	log     *slog.Logger
+	workers *river.Workers
+
+	mu      sync.Mutex
+	c       client
+	started bool
+
+	jobsDone *prometheus.CounterVec
+}
+
+// client hides River's transaction type parameter (*sql.Tx or pgx.Tx).
+type client interface {
+	start(ctx context.Context) error
+	stop(ctx context.Context) error
+	insert(ctx context.Context, args river.JobArgs, opts *river.InsertOpts) (*rivertype.JobInsertResult, error)
+	insertTx(ctx context.Context, tx store.Tx, args river.JobArgs, opts *river.InsertOpts) (*rivertype.JobInsertResult, error)
+	list(ctx context.Context, p *river.JobListParams) (*river.JobListResult, error)
+	subscribe(kinds ...river.EventKind) (<-chan *river.Event, func())
+}
+
+type clientOf[TTx any] struct{ c *river.Client[TTx] }
+
+func (c clientOf[TTx]) start(ctx context.Context) error { return c.c.Start(ctx) }
+func (c clientOf[TTx]) stop(ctx context.Context) error  { return c.c.Stop(ctx) }
+func (c clientOf[TTx]) insert(ctx context.Context, a river.JobArgs, o *river.InsertOpts) (*rivertype.JobInsertResult, error) {
+	return c.c.Insert(ctx, a, o)
+}
+func (c clientOf[TTx]) insertTx(ctx context.Context, tx store.Tx, a river.JobArgs, o *river.InsertOpts) (*rivertype.JobInsertResult, error) {
+	raw, ok := tx.Raw().(TTx)
+	if !ok {
+		return nil, fmt.Errorf("jobs: transaction of type %T does not belong to this database", tx.Raw())
+	}
+	return c.c.InsertTx(ctx, raw, a, o)
+}
+func (c clientOf[TTx]) list(ctx context.Context, p *river.JobListParams) (*river.JobListResult, error) {
+	return c.c.JobList(ctx, p)
+}
+func (c clientOf[TTx]) subscribe(kinds ...river.EventKind) (<-chan *river.Event, func()) {
+	return c.c.Subscribe(kinds...)
+}
+
+// Migrate applies River's own migrations to the store's database.
+func Migrate(ctx context.Context, st store.Store) error {
+	var err error
+	switch h := st.Handle().(type) {
+	case *sql.DB:
+		err = migrateWith(ctx, riversqlite.New(h))
+	case *pgxpool.Pool:
+		err = migrateWith(ctx, riverpgxv5.New(h))
+	default:
+		err = fmt.Errorf("unsupported database handle %T", h)
+	}
+	if err != nil {
+		return fmt.Errorf("jobs: migrate %s: %w", st.Describe(), err)
+	}
+	return nil
+}
+
+func migrateWith[TTx any](ctx context.Context, d riverdriver.Driver[TTx]) error {
+	m, err := rivermigrate.New(d, &rivermigrate.Config{Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		return err
+	}
+	_, err = m.Migrate(ctx, rivermigrate.DirectionUp, nil)
+	return err
+}
+
+// New returns a runtime on the store's database. Register workers before Start.
+func New(st store.Store, opts Options) *Runtime {
+	if opts.Workers <= 0 {
+		opts.Workers = 10
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.DiscardHandler)
+	}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	rt := &Runtime{st: st, opts: opts, log: opts.Logger, workers: river.NewWorkers()}
+	river.AddWorker(rt.workers, &scheduledWorker{rt: rt})
+	rt.jobsDone = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "wharf_jobs_finished_total",
+		Help: "Jobs finished, by kind and outcome (completed, failed, cancelled, discarded).",
+	}, []string{"kind", "outcome"})
+	if opts.Metrics != nil {
+		opts.Metrics.MustRegister(rt.jobsDone)
+	}
+	return rt
+}
+
+// Register adds a worker. It must be called before Start or any insert.
+func Register[T river.JobArgs](rt *Runtime, w river.Worker[T]) {
+	rt.mu.Lock()
+	defer rt.mu.Unlock()
+	if rt.c != nil {
+		panic("jobs: Register after the client was created")
+	}
+	river.AddWorker(rt.workers, w)
+}
+
+func (rt *Runtime) client() (client, error) {
+	rt.mu.Lock()
+	defer rt.mu.Unlock()
+	if rt.c != nil {
+		return rt.c, nil
+	}
+	cfg := &river.Config{
+		Logger:       rt.log.With("component", "river"),
+		Queues:       map[string]river.QueueConfig{river.QueueDefault: {MaxWorkers: rt.opts.Workers}},
+		Workers:      rt.workers,
+		PeriodicJobs: rt.periodicJobs(),
+		JobTimeout:   30 * time.Minute,
+		MaxAttempts:  10,
+		// Completed jobs are kept a week for operators; failures longer.
+		CompletedJobRetentionPeriod: 7 * 24 * time.Hour,
+		DiscardedJobRetentionPeriod: 30 * 24 * time.Hour,
+	}
+	var err error
+	switch h := rt.st.Handle().(type) {
+	case *sql.DB:
+		cfg.FetchPollInterval = 500 * time.Millisecond // SQLite has no LISTEN/NOTIFY
+		var c *river.Client[*sql.Tx]
+		c, err = river.NewClient(riversqlite.New(h), cfg)
+		rt.c = clientOf[*sql.Tx]{c}
+	case *pgxpool.Pool:
+		var c *river.Client[pgx.Tx]
+		c, err = river.NewClient(riverpgxv5.New(h), cfg)
+		rt.c = clientOf[pgx.Tx]{c}
+	default:
+		err = fmt.Errorf("unsupported database handle %T", h)
+	}
+	if err != nil {
+		rt.c = nil
+		return nil, fmt.Errorf("jobs: %w", err)
+	}
+	return rt.c, nil
+}
+
+// InsertTx enqueues a job in the caller's transaction: it exists if and only
+// if the transaction commits.
+func (rt *Runtime) InsertTx(ctx context.Context, tx store.Tx, args river.JobArgs, opts *river.InsertOpts) (*rivertype.JobInsertResult, error) {
+	c, err := rt.client()
+	if err != nil {
+		return nil, err
+	}
+	res, err := c.insertTx(ctx, tx, args, opts)
+	if err != nil {
+		return nil, fmt.Errorf("jobs: insert %s: %w", args.Kind(), err)
+	}
+	return res, nil
+}
+
+// Insert enqueues a job on its own.
+func (rt *Runtime) Insert(ctx context.Context, args river.JobArgs, opts *river.InsertOpts) (*rivertype.JobInsertResult, error) {
+	c, err := rt.client()
+	if err != nil {
+		return nil, err
+	}
+	res, err := c.insert(ctx, args, opts)
+	if err != nil {
+		return nil, fmt.Errorf("jobs: insert %s: %w", args.Kind(), err)
+	}
+	return res, nil
+}
+
+// List lists jobs (for operators and tests).
+func (rt *Runtime) List(ctx context.Context, p *river.JobListParams) ([]*rivertype.JobRow, error) {
+	c, err := rt.client()
+	if err != nil {
+		return nil, err
+	}
+	res, err := c.list(ctx, p)
+	if err != nil {
+		return nil, fmt.Errorf("jobs: list: %w", err)
+	}
+	return res.Jobs, nil
+}
+
+// Start catches up missed schedules, then starts working jobs.
+func (rt *Runtime) Start(ctx context.Context) error {
+	c, err := rt.client()
+	if err != nil {
+		return err
+	}
+	if err := rt.catchUp(ctx); err != nil {
+		return err
+	}
+	events, cancel := c.subscribe(river.EventKindJobCompleted, river.EventKindJobFailed, river.EventKindJobCancelled)
+	go func() {
+		defer cancel()
+		for ev := range events {
+			if ev == nil || ev.Job == nil {
+				continue
+			}
+			outcome := string(ev.Kind)
+			switch {
+			case ev.Kind == river.EventKindJobCompleted:
+				outcome = "completed"
+			case ev.Kind == river.EventKindJobCancelled:
+				outcome = "cancelled"
+			case ev.Job.State == rivertype.JobStateDiscarded:
+				outcome = "discarded"
+			default:
+				outcome = "failed"
+			}
+			rt.jobsDone.WithLabelValues(ev.Job.Kind, outcome).Inc()
+		}
+	}()
+	if err := c.start(ctx); err != nil {
+		return fmt.Errorf("jobs: start: %w", err)
+	}
+	rt.mu.Lock()
+	rt.started = true
+	rt.mu.Unlock()
+	return nil
+}
+
+// Stop stops fetching new jobs and waits for running ones until ctx is done.
+func (rt *Runtime) Stop(ctx context.Context) error {
+	rt.mu.Lock()
+	c, started := rt.c, rt.started
+	rt.mu.Unlock()
+	if !started {
+		return nil
+	}
+	if err := c.stop(ctx); err != nil && !errors.Is(err, context.Canceled) {
+		return fmt.Errorf("jobs: stop: %w", err)
+	}
+	return nil
+}

@@ -1,0 +1,153 @@
+package jobs
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"time"
+
+	"github.com/riverqueue/river"
+	"github.com/riverqueue/river/rivertype"
+	"github.com/robfig/cron/v3"
+)
+
+// ScheduledArgs is the job a schedule inserts for one slot (the time it was due).
+type ScheduledArgs struct {
+	Schedule string    `json:"schedule" river:"unique"`
+	Slot     time.Time `json:"slot" river:"unique"`
+	// Missed counts the slots this run stands for when it catches up after
+	// downtime (0 for an on-time run).
+	Missed int `json:"missed,omitempty"`
+}
+
+// Kind implements river.JobArgs.
+func (ScheduledArgs) Kind() string { return "wharf_scheduled" }
+
+var scheduledUnique = &river.InsertOpts{UniqueOpts: river.UniqueOpts{ByArgs: true}}
+
+func (rt *Runtime) schedule(name string) (Schedule, bool) {
+	for _, s := range rt.opts.Schedules {
+		if s.Name == name {
+			return s, true
+		}
+	}
+	return Schedule{}, false
+}
+
+func (rt *Runtime) periodicJobs() []*river.PeriodicJob {
+	var out []*river.PeriodicJob
+	for _, s := range rt.opts.Schedules {
+		s := s
+		out = append(out, river.NewPeriodicJob(s.Schedule, func() (river.JobArgs, *river.InsertOpts) {
+			return ScheduledArgs{Schedule: s.Name, Slot: dueSlot(s.Schedule, time.Now())}, scheduledUnique
+		}, &river.PeriodicJobOpts{ID: "schedule:" + s.Name}))
+	}
+	return out
+}
+
+// dueSlot is the latest time at or before now that the schedule named, within
+// the last hour (River fires periodic jobs about on time); else now itself.
+func dueSlot(s cron.Schedule, now time.Time) time.Time {
+	t := s.Next(now.Add(-time.Hour))
+	if t.After(now) {
+		return now.UTC().Truncate(time.Second)
+	}
+	for {
+		n := s.Next(t)
+		if n.After(now) || !n.After(t) {
+			return t.UTC()
+		}
+		t = n
+	}
+}
+
+// catchUp runs once at start: a schedule whose next slot after its last
+// recorded run is already past missed runs while no server was up. It gets
+// ONE job for the latest missed slot, not one per missed slot, unless a job
+// for it is still queued from before the downtime (that one will run).
+// A schedule seen for the first time records now as its baseline.
+func (rt *Runtime) catchUp(ctx context.Context) error {
+	now := rt.opts.Now().UTC()
+	for _, s := range rt.opts.Schedules {
+		last, ok, err := rt.st.ScheduleLastRun(ctx, s.Name)
+		if err != nil {
+			return fmt.Errorf("jobs: catch up schedule %s: %w", s.Name, err)
+		}
+		if !ok {
+			if err := rt.st.RecordScheduleRun(ctx, s.Name, now); err != nil {
+				return fmt.Errorf("jobs: catch up schedule %s: %w", s.Name, err)
+			}
+			continue
+		}
+		first := s.Schedule.Next(last)
+		if first.After(now) || first.IsZero() {
+			continue
+		}
+		latest, missed := first, 1
+		for missed < 1_000_000 {
+			n := s.Schedule.Next(latest)
+			if n.After(now) || !n.After(latest) {
+				break
+			}
+			latest, missed = n, missed+1
+		}
+		pending, err := rt.pendingFor(ctx, s.Name)
+		if err != nil {
+			return err
+		}
+		if pending {
+			rt.log.Info("schedule missed runs while down; a queued run is still pending and covers them",
+				"schedule", s.Name, "missed", missed, "first_missed", first)
+			continue
+		}
+		if _, err := rt.Insert(ctx, ScheduledArgs{Schedule: s.Name, Slot: latest.UTC(), Missed: missed}, scheduledUnique); err != nil {
+			return fmt.Errorf("jobs: catch up schedule %s: %w", s.Name, err)
+		}
+		rt.log.Info("schedule missed runs while down; running it once now",
+			"schedule", s.Name, "missed", missed, "first_missed", first, "last_missed", latest)
+	}
+	return nil
+}
+
+func (rt *Runtime) pendingFor(ctx context.Context, name string) (bool, error) {
+	p := river.NewJobListParams().Kinds(ScheduledArgs{}.Kind()).First(1000).States(
+		rivertype.JobStateAvailable, rivertype.JobStateScheduled, rivertype.JobStateRetryable,
+		rivertype.JobStateRunning, rivertype.JobStatePending)
+	jobs, err := rt.List(ctx, p)
+	if err != nil {
+		return false, err
+	}
+	for _, j := range jobs {
+		var a ScheduledArgs
+		if err := json.Unmarshal(j.EncodedArgs, &a); err == nil && a.Schedule == name {
+			return true, nil
+		}
+	}
+	return false, nil
+}
+
+type scheduledWorker struct {
+	river.WorkerDefaults[ScheduledArgs]
+	rt *Runtime
+}
+
+func (w *scheduledWorker) Work(ctx context.Context, j *river.Job[ScheduledArgs]) error {
+	s, ok := w.rt.schedule(j.Args.Schedule)
+	if !ok {
+		return river.JobCancel(fmt.Errorf("schedule %q is no longer configured", j.Args.Schedule))
+	}
+	task, ok := w.rt.opts.Tasks[s.Task]
+	if !ok {
+		return river.JobCancel(fmt.Errorf("schedule %q: job %q is unknown", s.Name, s.Task))
+	}
+	// The slot counts as run once its job starts: retries of a failed run
+	// are River's business, catch-up must not add another.
+	if err := w.rt.st.RecordScheduleRun(ctx, s.Name, j.Args.Slot); err != nil {
+		return err
+	}
+	w.rt.log.Info("scheduled job running", "schedule", s.Name, "job", s.Task, "slot", j.Args.Slot, "missed", j.Args.Missed, "attempt", j.Attempt)
+	if err := task(ctx); err != nil {
+		return fmt.Errorf("schedule %s: job %s: %w", s.Name, s.Task, err)
+	}
+	return nil
+}
