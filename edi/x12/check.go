@@ -328,7 +328,9 @@ func (s *checkState) segment(ctx context.Context, seg *Segment) error {
 	id := seg.ID()
 	switch string(id) {
 	case "ISA":
-		s.closeInterchange(s.perr(0, wrapf(ErrMissingTrailer, "IEA missing before next ISA")))
+		if s.ic != nil {
+			s.closeInterchange(s.perr(0, wrapf(ErrMissingTrailer, "IEA missing before next ISA")))
+		}
 		return s.openInterchange(ctx, seg)
 	case "IEA":
 		if s.ic == nil {
@@ -336,7 +338,9 @@ func (s *checkState) segment(ctx context.Context, seg *Segment) error {
 			s.rep.Rejected = true
 			return nil
 		}
-		s.closeGroup(s.perr(0, wrapf(ErrMissingTrailer, "GE missing before IEA")))
+		if s.g != nil {
+			s.closeGroup(s.perr(0, wrapf(ErrMissingTrailer, "GE missing before IEA")))
+		}
 		ic := s.ic
 		if n, ok := atoi(seg.Element(1)); !ok || n != ic.GroupCount {
 			s.note("021", true, s.perr(1, wrapf(ErrCountMismatch, "IEA01 is %q, %d groups counted", seg.Element(1), ic.GroupCount)))
@@ -354,7 +358,9 @@ func (s *checkState) segment(ctx context.Context, seg *Segment) error {
 	}
 	switch string(id) {
 	case "GS":
-		s.closeGroup(s.perr(0, wrapf(ErrMissingTrailer, "GE missing before next GS")))
+		if s.g != nil {
+			s.closeGroup(s.perr(0, wrapf(ErrMissingTrailer, "GE missing before next GS")))
+		}
 		s.openGroup(seg)
 		return nil
 	case "GE":
@@ -362,7 +368,9 @@ func (s *checkState) segment(ctx context.Context, seg *Segment) error {
 			s.note("024", true, s.perr(0, wrapf(ErrUnexpectedSegment, "GE without GS")))
 			return nil
 		}
-		s.closeSet(s.perr(0, wrapf(ErrMissingTrailer, "SE missing before GE")))
+		if s.st != nil {
+			s.closeSet(s.perr(0, wrapf(ErrMissingTrailer, "SE missing before GE")))
+		}
 		g := s.g
 		n, ok := atoi(seg.Element(1))
 		g.Declared = n
@@ -381,7 +389,9 @@ func (s *checkState) segment(ctx context.Context, seg *Segment) error {
 	}
 	switch string(id) {
 	case "ST":
-		s.closeSet(s.perr(0, wrapf(ErrMissingTrailer, "SE missing before next ST")))
+		if s.st != nil {
+			s.closeSet(s.perr(0, wrapf(ErrMissingTrailer, "SE missing before next ST")))
+		}
 		s.openSet(seg)
 		return nil
 	case "SE":
@@ -621,7 +631,9 @@ func (s *checkState) closeGroup(pe *ParseError) {
 	if s.g == nil {
 		return
 	}
-	s.closeSet(&ParseError{Offset: pe.Offset, Segment: pe.Segment, Interchange: pe.Interchange, Group: pe.Group, Set: s.r.ctl[2].String(), Err: wrapf(ErrMissingTrailer, "SE missing")})
+	if s.st != nil {
+		s.closeSet(&ParseError{Offset: pe.Offset, Segment: pe.Segment, Interchange: pe.Interchange, Group: pe.Group, Set: s.r.ctl[2].String(), Err: wrapf(ErrMissingTrailer, "SE missing")})
+	}
 	s.groupErr("3", pe)
 	s.finishGroup()
 }

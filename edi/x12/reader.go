@@ -486,17 +486,17 @@ func (r *Reader) finish(s, e, next int) (*Segment, error) {
 	off := r.base + int64(s)
 	b := r.buf[s:e]
 	r.start = next
-	// Drop CR and LF that are not the terminator (lines wrapped by senders).
-	if r.d.Segment != '\n' && bytes.IndexByte(b, '\n') >= 0 || r.d.Segment != '\r' && bytes.IndexByte(b, '\r') >= 0 {
-		b = dropCRLF(b)
+	r.seg.reset(b, off, r.d)
+	if r.seg.split() {
+		// Drop CR and LF that are not the terminator (lines wrapped by senders).
+		r.seg.reset(dropCRLF(b), off, r.d)
+		r.seg.split()
 	}
-	if len(b) == 0 {
+	if len(r.seg.raw) == 0 {
 		r.warn(off, ErrEmptySegment)
 		return nil, nil
 	}
 	r.nseg++
-	r.seg.reset(b, off, r.d)
-	r.seg.split()
 	r.track()
 	return &r.seg, nil
 }

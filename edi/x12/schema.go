@@ -21,6 +21,7 @@ type Schemas struct {
 	sets  map[string]*Schema // "204/004010"
 	segs  map[string]*SegmentDef
 	codes map[string]*CodeList
+	once  sync.Once
 }
 
 // Schema describes one transaction set in one version.
@@ -33,6 +34,7 @@ type Schema struct {
 	Segments  []string // segment IDs allowed in the set, in document order
 	Mandatory []string // segment IDs that must appear
 	allowed   map[string]bool
+	info      map[string]segInfo
 	s         *Schemas
 }
 
@@ -211,14 +213,38 @@ func (s *Schemas) Names() []string {
 	return n
 }
 
+// segInfo is what validation needs per segment ID of a set, found with one
+// map lookup per segment.
+type segInfo struct {
+	def  *SegmentDef
+	mand int // index in Mandatory, -1 if optional
+}
+
 type setValidator struct {
 	sch    *Schema
 	strict bool
-	seen   map[string]bool
+	seen   []bool // by index in Mandatory
 }
 
 func (sch *Schema) start(strict bool) *setValidator {
-	return &setValidator{sch: sch, strict: strict, seen: make(map[string]bool, len(sch.Mandatory))}
+	if sch.info == nil {
+		sch.s.once.Do(sch.s.index)
+	}
+	return &setValidator{sch: sch, strict: strict, seen: make([]bool, len(sch.Mandatory))}
+}
+
+func (s *Schemas) index() {
+	for _, sch := range s.sets {
+		sch.info = map[string]segInfo{}
+		for _, id := range sch.Segments {
+			sch.info[id] = segInfo{def: s.segs[id], mand: -1}
+		}
+		for i, id := range sch.Mandatory {
+			si := sch.info[id]
+			si.mand = i
+			sch.info[id] = si
+		}
+	}
 }
 
 const maxSegmentErrors = 100
@@ -248,7 +274,8 @@ func (v *setValidator) segment(s *checkState, seg *Segment, pos int) {
 		return
 	}
 	sch := v.sch
-	if !sch.allowed[string(id)] {
+	si, ok := sch.info[string(id)]
+	if !ok {
 		// The schemas list the segments of each set as far as known; an
 		// unknown one is a warning unless strict (see the package doc).
 		if v.strict {
@@ -256,10 +283,11 @@ func (v *setValidator) segment(s *checkState, seg *Segment, pos int) {
 		} else if len(s.st.Issues) < s.maxIssues() {
 			s.st.Issues = append(s.st.Issues, Issue{Warning: true, Code: "2", ParseError: s.perr(0, wrapf(ErrUnexpectedSegment, "%s is not in schema %s", id, sch.Name))})
 		}
-	} else if !v.seen[string(id)] {
-		v.seen[string(id)] = true
+		si.def = sch.s.segs[string(id)]
+	} else if si.mand >= 0 {
+		v.seen[si.mand] = true
 	}
-	d := sch.s.segs[string(id)]
+	d := si.def
 	if d == nil {
 		return
 	}
@@ -346,11 +374,11 @@ func (v *setValidator) checkValue(ed *ElementDef, val []byte, d Delimiters) stri
 }
 
 func (v *setValidator) finish(s *checkState, sePos int) {
-	for _, m := range v.sch.Mandatory {
+	for i, m := range v.sch.Mandatory {
 		if m == "ST" || m == "SE" {
 			continue
 		}
-		if !v.seen[m] {
+		if !v.seen[i] {
 			v.add(s, SegmentError{ID: m, Position: sePos, Code: "3"})
 		}
 	}

@@ -23,20 +23,21 @@ func (s *Segment) reset(b []byte, off int64, d Delimiters) {
 	s.ends = s.ends[:0]
 }
 
-func (s *Segment) split() {
+// split records element ends; it reports whether the segment holds CR or LF.
+func (s *Segment) split() bool {
 	b := s.raw
 	sep := s.d.Element
-	p := 0
-	for {
-		j := bytes.IndexByte(b[p:], sep)
-		if j < 0 {
-			s.ends = append(s.ends, int32(len(b)))
-			return
+	crlf := false
+	ends := s.ends[:0]
+	for i, c := range b {
+		if c == sep {
+			ends = append(ends, int32(i))
+		} else if c <= '\r' && (c == '\r' || c == '\n') {
+			crlf = true
 		}
-		p += j
-		s.ends = append(s.ends, int32(p))
-		p++
 	}
+	s.ends = append(ends, int32(len(b)))
+	return crlf
 }
 
 // Bytes returns the segment's bytes without terminator (and without CR/LF

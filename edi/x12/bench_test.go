@@ -1,0 +1,76 @@
+package x12
+
+import (
+	"bytes"
+	"context"
+	"io"
+	"os"
+	"testing"
+)
+
+// benchInput is a generated logistics file of a few MB (bench/x12/gen's shape),
+// built with the Writer so the benchmark needs no file.
+func benchInput(b *testing.B) []byte {
+	b.Helper()
+	var buf bytes.Buffer
+	w := NewWriter(&buf)
+	w.Newline = true
+	w.Numbers = &MemoryControlNumbers{}
+	ctx := context.Background()
+	for i := 0; i < 20; i++ {
+		w.BeginInterchange(ctx, ISAHeader{SenderID: "A", ReceiverID: "B"})
+		w.BeginGroup(ctx, GSHeader{FunctionalID: "SM", Sender: "A", Receiver: "B", Version: "004010"})
+		for j := 0; j < 200; j++ {
+			w.BeginSet(ctx, "204", 0, "")
+			w.WriteSegment("B2", "", "ABCD", "", "SHP1", "", "PP")
+			w.WriteSegment("B2A", "00", "LT")
+			for k := 1; k <= 4; k++ {
+				w.WriteSegment("S5", "1", "LD", "12000", "L", "10", "PC")
+				w.WriteSegment("G62", "69", "20260105", "U", "0800", "LT")
+				w.WriteSegment("N1", "SH", "ACME DISTRIBUTION CENTER", "93", "DC01")
+				w.WriteSegment("N3", "1200 INDUSTRIAL PARKWAY", "DOCK 7")
+				w.WriteSegment("N4", "COLUMBUS", "OH", "43215", "US")
+				w.WriteSegment("L11", "PO11", "PO")
+			}
+			w.EndSet()
+		}
+		w.EndGroup()
+		if err := w.EndInterchange(); err != nil {
+			b.Fatal(err)
+		}
+	}
+	return buf.Bytes()
+}
+
+func BenchmarkReader(b *testing.B) {
+	in := benchInput(b)
+	b.SetBytes(int64(len(in)))
+	b.ReportAllocs()
+	for b.Loop() {
+		r := NewReader(bytes.NewReader(in))
+		for {
+			_, err := r.Read()
+			if err == io.EOF {
+				break
+			}
+			if err != nil {
+				b.Fatal(err)
+			}
+		}
+	}
+}
+
+func BenchmarkCheck(b *testing.B) {
+	in := benchInput(b)
+	if f := os.Getenv("X12BENCHFILE"); f != "" {
+		in, _ = os.ReadFile(f)
+	}
+	b.SetBytes(int64(len(in)))
+	b.ReportAllocs()
+	for b.Loop() {
+		rep, err := (&Checker{Discard: true}).Check(context.Background(), NewReader(bytes.NewReader(in)))
+		if err != nil || rep.Rejected {
+			b.Fatal(err, rep.Rejected)
+		}
+	}
+}
