@@ -1,7 +1,7 @@
 // Streams FILE through node-x12's X12Parser and counts segments.
 const fs = require('fs');
 const { X12Parser } = require('node-x12');
-const parser = new X12Parser(true);
+const parser = new X12Parser(false);
 let n = 0;
 fs.createReadStream(process.argv[2])
   .pipe(parser)

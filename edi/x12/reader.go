@@ -445,6 +445,12 @@ func (r *Reader) readSegment() (*Segment, error) {
 		j := bytes.IndexByte(r.buf[r.start+searched:r.end], term)
 		if j >= 0 {
 			j += r.start + searched
+			if j-r.start > r.maxSeg() {
+				off := r.base + int64(r.start)
+				r.start = j + 1
+				r.nseg++
+				return nil, r.perr(off, 0, "", ErrSegmentTooLong)
+			}
 			return r.finish(r.start, j, j+1)
 		}
 		searched = r.end - r.start

@@ -1,0 +1,297 @@
+package x12
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"flag"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+var update = flag.Bool("update", false, "rewrite golden files under testdata/")
+
+// TestReaderPositions: inputs carry a § marker where the reported problem is;
+// the marker is removed and its byte offset is the expected ParseError.Offset.
+func TestReaderPositions(t *testing.T) {
+	isa := "ISA*00*          *00*          *ZZ*S              *ZZ*R              *260101*1200*^*00501*000000001*0*P*:~"
+	tests := []struct {
+		name string
+		in   string
+		err  error // returned by Read, or reported as warning
+		warn bool
+	}{
+		{"text before ISA", "§hello\n" + isa, ErrTextBeforeISA, true},
+		{"no ISA", "ST*204*0001~§", ErrNoISA, false},
+		{"unpadded ISA", "§ISA*00**00**ZZ*S*ZZ*R*260101*1200*^*00501*000000001*0*P*:~", ErrISANotPadded, true},
+		{"no terminator at end", isa + "GS*SM*S*R*20260101*1200*1*X*005010~§IEA*1*000000001", ErrNoTerminator, true},
+		{"empty segment", isa + "§~IEA*0*000000001~", ErrEmptySegment, true},
+		{"text after IEA", isa + "IEA*0*000000001~\n§junk", ErrTextAfterIEA, true},
+		{"too long", isa + "§NTE*" + strings.Repeat("x", 300) + "~", ErrSegmentTooLong, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			want := int64(strings.Index(tt.in, "§"))
+			in := strings.Replace(tt.in, "§", "", 1)
+			r := NewReader(strings.NewReader(in))
+			r.MaxSegmentSize = 200
+			var got *ParseError
+			r.OnWarning = func(e *ParseError) {
+				if got == nil && errors.Is(e, tt.err) {
+					got = e
+				}
+			}
+			for {
+				_, err := r.Read()
+				if err == io.EOF {
+					break
+				}
+				if err != nil {
+					var pe *ParseError
+					if errors.As(err, &pe) && errors.Is(err, tt.err) && got == nil {
+						got = pe
+					}
+					if errors.Is(err, ErrNoISA) {
+						break
+					}
+				}
+			}
+			if got == nil {
+				t.Fatalf("no %v reported", tt.err)
+			}
+			if got.Offset != want {
+				t.Errorf("offset %d, want %d (%v)", got.Offset, want, got)
+			}
+		})
+	}
+}
+
+func TestDelimitersAndAccess(t *testing.T) {
+	in := "\xEF\xBB\xBFISA|00|          |00|          |ZZ|S              |ZZ|R              |260101|1200|>|00501|000000001|0|P|!\r\n" +
+		"GS|SM|S|R|20260101|1200|1|X|005010\r\nST|204|0001\r\nN9|PO|A!B>C!D|x\r\nSE|3|0001\r\nGE|1|1\r\nIEA|1|000000001\r\n"
+	r := NewReader(strings.NewReader(in))
+	var n9 *Segment
+	for {
+		s, err := r.Read()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		if s.Is("N9") {
+			n9 = s.Clone()
+		}
+	}
+	d := r.Delims()
+	if d != (Delimiters{Element: '|', Component: '!', Repetition: '>', Segment: '\r'}) {
+		t.Fatalf("delimiters %q", []byte{d.Element, d.Component, d.Repetition, d.Segment})
+	}
+	if got := string(n9.RepComponent(2, 1, 2)); got != "D" || n9.Repetitions(2) != 2 || string(n9.Component(2, 2)) != "B" {
+		t.Errorf("access: %q reps=%d", got, n9.Repetitions(2))
+	}
+}
+
+func TestWriterRoundTrip(t *testing.T) {
+	var b bytes.Buffer
+	w := NewWriter(&b)
+	w.Delimiters = Delimiters{Element: 0x1E, Component: 0x1D, Repetition: 0x1F, Segment: '\n'}
+	w.Numbers = &MemoryControlNumbers{}
+	ctx := context.Background()
+	at := time.Date(2026, 1, 2, 3, 4, 0, 0, time.UTC)
+	must := func(err error) {
+		t.Helper()
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	must(w.BeginInterchange(ctx, ISAHeader{SenderID: "ME", ReceiverID: "YOU", Version: "00501", Time: at}))
+	must(w.BeginGroup(ctx, GSHeader{FunctionalID: "QM", Sender: "ME", Receiver: "YOU", Version: "005010", Time: at}))
+	must(w.BeginSet(ctx, "214", 0, ""))
+	must(w.WriteSegment("B10", "PRO1", "SHP1", "ABCD"))
+	must(w.EndSet())
+	must(w.EndGroup())
+	must(w.EndInterchange())
+	if n := bytes.IndexByte(b.Bytes(), '\n'); n != 105 {
+		t.Fatalf("ISA is %d bytes, want 105 + terminator", n)
+	}
+	rep, err := (&Checker{}).Check(ctx, NewReader(&b))
+	if err != nil || rep.Rejected || rep.Warnings {
+		t.Fatalf("round trip: %v %s", err, summary(rep))
+	}
+}
+
+func TestDuplicateInterchange(t *testing.T) {
+	data, _ := os.ReadFile(filepath.Join(corpusDir, "stupidedi_204_SM204_pass_1.edi"))
+	c := &Checker{Seen: seenAll{}}
+	rep, err := c.Check(context.Background(), NewReader(bytes.NewReader(data)))
+	if err != nil || summary(rep) != "I000000001:R:025 G1:A S204/0001:A" {
+		t.Fatalf("%v %s", err, summary(rep))
+	}
+	// Twice in one file is a duplicate even without a store.
+	rep, _ = (&Checker{}).Check(context.Background(), NewReader(bytes.NewReader(append(append([]byte{}, data...), data...))))
+	if !strings.Contains(summary(rep), "I000000001:R:025") {
+		t.Fatal(summary(rep))
+	}
+}
+
+type seenAll struct{}
+
+func (seenAll) SeenInterchange(context.Context, string, string, string, time.Duration) (bool, error) {
+	return true, nil
+}
+
+// TestAckGolden writes the 997 and 999 for chosen corpus files and compares
+// them with testdata/*.golden (go test -update rewrites them).
+func TestAckGolden(t *testing.T) {
+	files := []string{"stupidedi_856_SH856_fail_2.edi", "x12types_940_test_940_1_1edisource.edi",
+		"x12types_940_test_940_3_generalmills-new.edi", "stupidedi_204_SM204_pass_1.edi", "stupidedi_850_003050_PO850_fail_1.edi"}
+	for _, f := range files {
+		for _, kind := range []string{"997", "999"} {
+			t.Run(f+"/"+kind, func(t *testing.T) {
+				rep := checkFile(t, filepath.Join(corpusDir, f))
+				var b bytes.Buffer
+				err := WriteAcks(context.Background(), &b, rep, AckOptions{Kind: kind, Newline: true,
+					Now: func() time.Time { return time.Date(2026, 1, 2, 3, 4, 0, 0, time.UTC) }})
+				if err != nil {
+					t.Fatal(err)
+				}
+				golden := filepath.Join("testdata", strings.TrimSuffix(f, filepath.Ext(f))+"."+kind+".golden")
+				if *update {
+					os.WriteFile(golden, b.Bytes(), 0o644)
+				}
+				want, err := os.ReadFile(golden)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if !bytes.Equal(b.Bytes(), want) {
+					t.Errorf("ack differs from %s:\n%s", golden, b.String())
+				}
+				// Our own acks are valid X12 and read back.
+				if _, err := ReadAcks(NewReader(bytes.NewReader(b.Bytes()))); err != nil {
+					t.Error(err)
+				}
+			})
+		}
+	}
+}
+
+func TestReadAcks(t *testing.T) {
+	f, _ := os.Open(filepath.Join(corpusDir, "stupidedi_999_X231_1-good.txt"))
+	defer f.Close()
+	acks, err := ReadAcks(NewReader(f))
+	if err != nil || len(acks.Groups) != 1 {
+		t.Fatal(err)
+	}
+	g := acks.Groups[0]
+	if g.Kind != "999" || g.Control != "17456" || g.Status != Partial || len(g.Sets) != 3 || g.Sets[1].Status != Rejected ||
+		g.Sets[1].Errors[0].ID != "CLM" || g.Sets[1].Errors[0].Elements[0].Code != "782" && g.Sets[1].Errors[0].Elements[0].Ref != "782" {
+		t.Fatalf("%+v", g)
+	}
+}
+
+func FuzzReader(f *testing.F) {
+	files, _ := filepath.Glob(filepath.Join(corpusDir, "*"))
+	for _, p := range files {
+		if b, err := os.ReadFile(p); err == nil {
+			f.Add(b)
+		}
+	}
+	f.Fuzz(func(t *testing.T, in []byte) {
+		r := NewReader(bytes.NewReader(in))
+		r.MaxSegmentSize = 512
+		for i := 0; i < 100000; i++ {
+			s, err := r.Read()
+			if err == io.EOF {
+				return
+			}
+			if err != nil {
+				var pe *ParseError
+				if !errors.As(err, &pe) {
+					t.Fatalf("error not a *ParseError: %v", err)
+				}
+				if errors.Is(err, ErrNoISA) {
+					return
+				}
+				continue
+			}
+			for j := 0; j < s.Len(); j++ {
+				s.Component(j, 2)
+				s.Repetition(j, 1)
+			}
+		}
+		t.Fatal("no progress")
+	})
+}
+
+func FuzzCheck(f *testing.F) {
+	files, _ := filepath.Glob(filepath.Join(corpusDir, "*"))
+	for _, p := range files {
+		if b, err := os.ReadFile(p); err == nil {
+			f.Add(b)
+		}
+	}
+	f.Fuzz(func(t *testing.T, in []byte) {
+		rep, err := (&Checker{}).Check(context.Background(), NewReader(bytes.NewReader(in)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var b bytes.Buffer
+		if err := WriteAcks(context.Background(), &b, rep, AckOptions{}); err != nil {
+			return // e.g. partner IDs too long to echo into an ISA
+		}
+		if b.Len() > 0 {
+			if _, err := ReadAcks(NewReader(&b)); err != nil {
+				t.Fatalf("ack unreadable: %v", err)
+			}
+		}
+	})
+}
+
+func FuzzWriteRead(f *testing.F) {
+	f.Add("B10", "PRO1", "SHP*1", "ABCD")
+	f.Add("N1", "SH", "ACME:CO", "")
+	f.Fuzz(func(t *testing.T, id, e1, e2, e3 string) {
+		var b bytes.Buffer
+		w := NewWriter(&b)
+		w.Numbers = &MemoryControlNumbers{}
+		ctx := context.Background()
+		if w.BeginInterchange(ctx, ISAHeader{SenderID: "A", ReceiverID: "B"}) != nil ||
+			w.BeginGroup(ctx, GSHeader{FunctionalID: "QM", Sender: "A", Receiver: "B", Version: "004010"}) != nil ||
+			w.BeginSet(ctx, "214", 0, "") != nil {
+			t.Fatal("envelope")
+		}
+		if !validID([]byte(id)) || strings.ContainsAny(e1+e2+e3, "\r\n") {
+			return
+		}
+		if err := w.WriteSegment(id, e1, e2, e3); err != nil {
+			return // a delimiter inside an element is refused
+		}
+		w.EndSet()
+		w.EndGroup()
+		w.EndInterchange()
+		r := NewReader(bytes.NewReader(b.Bytes()))
+		for {
+			s, err := r.Read()
+			if err != nil {
+				t.Fatalf("segment %s not read back: %v", id, err)
+			}
+			if string(s.ID()) == id && !s.Is("ST") {
+				want := []string{e1, e2, e3}
+				for len(want) > 0 && want[len(want)-1] == "" {
+					want = want[:len(want)-1]
+				}
+				for i, v := range want {
+					if string(s.Element(i+1)) != v {
+						t.Fatalf("element %d = %q, want %q", i+1, s.Element(i+1), v)
+					}
+				}
+				return
+			}
+		}
+	})
+}
