@@ -75,6 +75,7 @@ type Runtime struct {
 type client interface {
 	start(ctx context.Context) error
 	stop(ctx context.Context) error
+	stopAndCancel(ctx context.Context) error
 	insert(ctx context.Context, args river.JobArgs, opts *river.InsertOpts) (*rivertype.JobInsertResult, error)
 	insertTx(ctx context.Context, tx store.Tx, args river.JobArgs, opts *river.InsertOpts) (*rivertype.JobInsertResult, error)
 	list(ctx context.Context, p *river.JobListParams) (*river.JobListResult, error)
@@ -85,6 +86,9 @@ type clientOf[TTx any] struct{ c *river.Client[TTx] }
 
 func (c clientOf[TTx]) start(ctx context.Context) error { return c.c.Start(ctx) }
 func (c clientOf[TTx]) stop(ctx context.Context) error  { return c.c.Stop(ctx) }
+func (c clientOf[TTx]) stopAndCancel(ctx context.Context) error {
+	return c.c.StopAndCancel(ctx)
+}
 func (c clientOf[TTx]) insert(ctx context.Context, a river.JobArgs, o *river.InsertOpts) (*rivertype.JobInsertResult, error) {
 	return c.c.Insert(ctx, a, o)
 }
@@ -278,16 +282,24 @@ func (rt *Runtime) Start(ctx context.Context) error {
 	return nil
 }
 
-// Stop stops fetching new jobs and waits for running ones until ctx is done.
+// Stop stops fetching new jobs and waits for running ones until ctx is
+// done; then it cancels those still running, which River retries later.
 func (rt *Runtime) Stop(ctx context.Context) error {
 	rt.mu.Lock()
 	c, started := rt.c, rt.started
+	rt.started = false
 	rt.mu.Unlock()
 	if !started {
 		return nil
 	}
-	if err := c.stop(ctx); err != nil && !errors.Is(err, context.Canceled) {
-		return fmt.Errorf("jobs: stop: %w", err)
+	err := c.stop(ctx)
+	if err == nil {
+		return nil
 	}
-	return nil
+	hard, cancel := context.WithTimeout(context.WithoutCancel(ctx), 3*time.Second)
+	defer cancel()
+	if err2 := c.stopAndCancel(hard); err2 != nil && !errors.Is(err2, context.Canceled) {
+		return fmt.Errorf("jobs: stop: %w (then: %v)", err, err2)
+	}
+	return fmt.Errorf("jobs: stop: running jobs were cancelled and will be retried: %w", err)
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
@@ -70,6 +71,9 @@ func openPostgres(ctx context.Context, dsn string) (Store, error) {
 	cfg, err := pgxpool.ParseConfig(dsn)
 	if err != nil {
 		return nil, fmt.Errorf("store: %s: %w", desc, errors.New("invalid URL (expected postgres://USER[:PASSWORD]@HOST:PORT/DATABASE)"))
+	}
+	if cfg.ConnConfig.ConnectTimeout == 0 {
+		cfg.ConnConfig.ConnectTimeout = 10 * time.Second // an unroutable host must not hang start-up
 	}
 	if cfg.MaxConns < 8 {
 		cfg.MaxConns = 8

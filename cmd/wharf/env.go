@@ -1,0 +1,110 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"sort"
+
+	"github.com/wharfedi/wharf/internal/config"
+	"github.com/wharfedi/wharf/internal/store"
+	"github.com/wharfedi/wharf/jobs"
+)
+
+type commonFlags struct {
+	config string
+	data   string
+}
+
+// loadConfig resolves the configuration: defaults, file, environment, flags.
+func (f *commonFlags) loadConfig() (*config.Config, error) {
+	path := f.config
+	if path == "" {
+		path = os.Getenv("WHARF_CONFIG")
+	}
+	c, err := config.Load(path)
+	if err != nil {
+		return nil, err
+	}
+	c.ApplyEnv(os.Getenv)
+	if f.data != "" {
+		c.SetData(f.data)
+	}
+	if err := c.Validate(config.ValidateOptions{Jobs: taskNames()}); err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+// taskDocs names the jobs a schedule can run, with what they do.
+var taskDocs = map[string]string{
+	"db.maintenance": "refresh database statistics (and checkpoint SQLite's WAL)",
+}
+
+// tasks returns the jobs a schedule can run, by name.
+func tasks(st store.Store) map[string]jobs.Task {
+	return map[string]jobs.Task{
+		"db.maintenance": func(ctx context.Context) error { return st.Maintain(ctx) },
+	}
+}
+
+func taskNames() []string {
+	var names []string
+	for n := range taskDocs {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	return names
+}
+
+// prepareData creates the data folder if needed and proves it is writable.
+func prepareData(dir string) error {
+	if err := os.MkdirAll(dir, 0o750); err != nil {
+		return fmt.Errorf("data folder %s: %v (choose another with --data or WHARF_DATA)", dir, unwrapPath(err))
+	}
+	f, err := os.CreateTemp(dir, ".write-check-*")
+	if err != nil {
+		return fmt.Errorf("data folder %s is not writable: %v (choose another with --data or WHARF_DATA)", dir, unwrapPath(err))
+	}
+	name := f.Name()
+	f.Close()
+	return os.Remove(name)
+}
+
+func unwrapPath(err error) error {
+	var pe *fs.PathError
+	if errors.As(err, &pe) {
+		return pe.Err
+	}
+	return err
+}
+
+// openStore opens the configured database: PostgreSQL when a URL is set,
+// otherwise SQLite inside the data folder (created if needed).
+func openStore(ctx context.Context, c *config.Config) (store.Store, error) {
+	dsn, err := c.DatabaseURL()
+	if err != nil {
+		return nil, err
+	}
+	if dsn == "" {
+		if err := prepareData(c.Data); err != nil {
+			return nil, err
+		}
+		dsn = c.SQLitePath()
+	}
+	st, err := store.Open(ctx, dsn)
+	if err != nil {
+		return nil, err
+	}
+	return st, nil
+}
+
+func absPath(p string) string {
+	if a, err := filepath.Abs(p); err == nil {
+		return a
+	}
+	return p
+}

@@ -1,0 +1,142 @@
+// Command wharf is Wharf's single binary: the server (`wharf serve`) and
+// the tools operators, integration engineers and auditors use beside it.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"runtime/debug"
+	"strings"
+	"syscall"
+)
+
+const usage = `Wharf: EDI and file-based B2B integration server.
+
+Usage:
+  wharf serve [--config FILE] [--data DIR] [--log-format text|json]
+  wharf config check [--config FILE]
+  wharf partner add ID [--name TEXT] [--x12-id QUALIFIER:ID]... [--sftp-key PUBLIC_KEY_FILE]...
+  wharf partner list [--json]
+  wharf x12 validate [--json] FILE...
+  wharf x12 ack [--999] FILE
+  wharf x12 fmt FILE
+  wharf version
+
+Every command takes --config FILE (or WHARF_CONFIG) and --data DIR (or WHARF_DATA)
+and works against the same data folder or database while 'wharf serve' runs.
+`
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	code := run(ctx, os.Args[1:], os.Stdin, os.Stdout, os.Stderr)
+	stop()
+	os.Exit(code)
+}
+
+// run dispatches a command line; it returns the process exit code:
+// 0 success, 1 the command ran and found a problem, 2 usage or I/O error.
+func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	if len(args) == 0 {
+		fmt.Fprint(stderr, usage)
+		return 2
+	}
+	switch args[0] {
+	case "serve":
+		return runServe(ctx, args[1:], stdout, stderr)
+	case "config":
+		return runConfig(ctx, args[1:], stdout, stderr)
+	case "partner":
+		return runPartner(ctx, args[1:], stdout, stderr)
+	case "x12":
+		return runX12(ctx, args[1:], stdin, stdout, stderr)
+	case "version", "--version":
+		fmt.Fprintln(stdout, versionString())
+		return 0
+	case "help", "-h", "--help":
+		fmt.Fprint(stdout, usage)
+		return 0
+	}
+	fmt.Fprintf(stderr, "wharf: unknown command %q\n\n%s", args[0], usage)
+	return 2
+}
+
+// version is set at build time with -ldflags "-X main.version=v1.2.3".
+var version = ""
+
+func versionString() string {
+	v, rev, goV := version, "", ""
+	if bi, ok := debug.ReadBuildInfo(); ok {
+		goV = bi.GoVersion
+		if v == "" && bi.Main.Version != "" && bi.Main.Version != "(devel)" {
+			v = bi.Main.Version
+		}
+		for _, s := range bi.Settings {
+			if s.Key == "vcs.revision" && len(s.Value) >= 12 {
+				rev = s.Value[:12]
+			}
+			if s.Key == "vcs.modified" && s.Value == "true" {
+				rev += "+dirty"
+			}
+		}
+	}
+	if v == "" {
+		v = "dev"
+	}
+	out := "wharf " + v
+	if rev != "" {
+		out += " (" + rev + ")"
+	}
+	return out + " " + goV
+}
+
+// stringList is a repeatable flag.
+type stringList []string
+
+func (s *stringList) String() string     { return strings.Join(*s, ",") }
+func (s *stringList) Set(v string) error { *s = append(*s, v); return nil }
+
+// parseArgs parses flags that may come before or after positional arguments
+// (`wharf partner add acme --name ACME`), returning the positionals.
+func parseArgs(fs *flag.FlagSet, args []string) ([]string, error) {
+	var pos []string
+	for {
+		if err := fs.Parse(args); err != nil {
+			return nil, err
+		}
+		rest := fs.Args()
+		if len(rest) == 0 {
+			return pos, nil
+		}
+		if rest[0] == "--" {
+			return append(pos, rest[1:]...), nil
+		}
+		pos = append(pos, rest[0])
+		args = rest[1:]
+	}
+}
+
+// newFlags returns a flag set that prints usage errors to stderr and
+// carries the common --config and --data flags.
+func newFlags(name string, stderr io.Writer) (*flag.FlagSet, *commonFlags) {
+	fs := flag.NewFlagSet("wharf "+name, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	c := &commonFlags{}
+	fs.StringVar(&c.config, "config", "", "configuration file (default $WHARF_CONFIG, or none: embedded defaults)")
+	fs.StringVar(&c.data, "data", "", "data folder (default $WHARF_DATA, or the config's data, or ./wharf-data)")
+	return fs, c
+}
+
+// fail prints one clear line and returns exit code 1.
+func fail(stderr io.Writer, err error) int {
+	msg := strings.Join(strings.Fields(strings.ReplaceAll(err.Error(), "\n", " ; ")), " ")
+	fmt.Fprintf(stderr, "wharf: %s\n", msg)
+	return 1
+}
+
+// usageErr reports whether err came from flag parsing (exit 2).
+func usageErr(err error) bool { return err != nil && !errors.Is(err, flag.ErrHelp) }
