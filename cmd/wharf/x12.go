@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"runtime/debug"
 	"strings"
 
 	"github.com/wharfedi/wharf/edi/x12"
@@ -139,6 +140,8 @@ func x12Validate(ctx context.Context, args []string, stdin io.Reader, stdout, st
 		fmt.Fprintln(stderr, "wharf x12 validate: no FILE given")
 		return 2
 	}
+	// validate streams: its live heap stays small, so collect less often.
+	defer debug.SetGCPercent(debug.SetGCPercent(400))
 	out := bufio.NewWriter(stdout)
 	defer out.Flush()
 	enc := json.NewEncoder(out)

@@ -196,6 +196,10 @@ type checkState struct {
 	ctrls  ctrlSet
 	seenIC map[string]bool
 	gctl   map[string]bool
+
+	svBuf           setValidator // reused for every set
+	lastID, lastVer string       // cache of the last schema lookup
+	lastSchema      *Schema
 }
 
 // Check reads r to the end and checks everything in it.
@@ -573,9 +577,14 @@ func (s *checkState) openSet(seg *Segment) {
 		g.Codes = appendCode(g.Codes, "23")
 	}
 	s.sv = nil
-	if sc := s.c.Schemas.Lookup(st.ID, g.Version); sc != nil {
+	if s.lastID != st.ID || s.lastVer != g.Version {
+		s.lastID, s.lastVer = st.ID, g.Version
+		s.lastSchema = s.c.Schemas.Lookup(st.ID, g.Version)
+	}
+	if sc := s.lastSchema; sc != nil {
 		st.Schema = sc.Name
-		s.sv = sc.start(s.c.Strict)
+		s.svBuf.reset(sc, s.c.Strict)
+		s.sv = &s.svBuf
 	} else {
 		st.Issues = append(st.Issues, Issue{Warning: true, ParseError: s.perr(1, wrapf(ErrUnsupported, "no schema for %s version %s: envelope checked only", st.ID, g.Version))})
 	}

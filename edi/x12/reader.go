@@ -41,7 +41,7 @@ func (d Delimiters) valid() bool {
 
 const (
 	defaultMaxSegment = 1 << 20
-	minBuffer         = 64 << 10
+	minBuffer         = 128 << 10
 	isaMax            = 256 // longest unpadded/over-padded ISA accepted, CR/LF excluded
 )
 
@@ -139,11 +139,7 @@ func (r *Reader) fill() bool {
 		return false
 	}
 	if r.buf == nil {
-		n := minBuffer
-		if r.maxSeg()+isaMax > n {
-			n = min(r.maxSeg()+isaMax, 4<<20)
-		}
-		r.buf = make([]byte, n)
+		r.buf = make([]byte, min(minBuffer, r.maxSeg()+isaMax))
 	}
 	if r.start > 0 {
 		n := copy(r.buf, r.buf[r.start:r.end])
@@ -390,7 +386,7 @@ func (r *Reader) readISA() (*Segment, error) {
 	if len(ver) == 5 && string(ver) >= "00402" && len(rep) == 1 && !isAlnum(rep[0]) && rep[0] != ' ' {
 		d.Repetition = rep[0]
 	}
-	r.seg.d = d
+	r.seg.d, r.seg.class = d, nil
 	if !d.valid() {
 		r.start += raw
 		r.nseg++

@@ -22,6 +22,54 @@ type Schemas struct {
 	segs  map[string]*SegmentDef
 	codes map[string]*CodeList
 	once  sync.Once
+	ids   idTable
+}
+
+// idTable interns segment IDs (2-3 characters A-Z, 0-9) to small numbers
+// so that validation finds a segment's definition by array index.
+type idTable struct {
+	slot [37 * 37 * 37 * 37]uint16 // by packed ID; 0 = unknown
+	n    int
+}
+
+func packID(id []byte) int {
+	if len(id) < 2 || len(id) > 3 {
+		return -1
+	}
+	k := 0
+	for _, c := range id {
+		var v int
+		switch {
+		case c >= 'A' && c <= 'Z':
+			v = int(c-'A') + 1
+		case c >= '0' && c <= '9':
+			v = int(c-'0') + 27
+		default:
+			return -1
+		}
+		k = k*37 + v
+	}
+	return k
+}
+
+func (t *idTable) intern(id string) int {
+	k := packID([]byte(id))
+	if k < 0 {
+		return 0
+	}
+	if t.slot[k] == 0 {
+		t.n++
+		t.slot[k] = uint16(t.n)
+	}
+	return int(t.slot[k])
+}
+
+func (t *idTable) lookup(id []byte) int {
+	k := packID(id)
+	if k < 0 {
+		return 0
+	}
+	return int(t.slot[k])
 }
 
 // Schema describes one transaction set in one version.
@@ -34,7 +82,7 @@ type Schema struct {
 	Segments  []string // segment IDs allowed in the set, in document order
 	Mandatory []string // segment IDs that must appear
 	allowed   map[string]bool
-	info      map[string]segInfo
+	info      []segInfo // by interned segment ID
 	s         *Schemas
 }
 
@@ -51,6 +99,9 @@ type ElementDef struct {
 	Type     string // AN, ID, Nn, R, DT, TM, C (composite, not checked), B
 	Min, Max int
 	Req      byte // 'M' mandatory, 'O' optional, 'X' conditional
+
+	kind  byte      // precomputed from Type: 'N', 'R', 'D', 'T', 'I', 'A', 'C'
+	codes *CodeList // closed code list checked, nil if none
 }
 
 // CodeList is the code values of one data element. Mapping uses Codes'
@@ -213,11 +264,12 @@ func (s *Schemas) Names() []string {
 	return n
 }
 
-// segInfo is what validation needs per segment ID of a set, found with one
-// map lookup per segment.
+// segInfo is what validation needs per segment ID of a set, found by
+// array index.
 type segInfo struct {
-	def  *SegmentDef
-	mand int // index in Mandatory, -1 if optional
+	def   *SegmentDef
+	mand  int // index in Mandatory, -1 if optional
+	known bool
 }
 
 type setValidator struct {
@@ -233,16 +285,58 @@ func (sch *Schema) start(strict bool) *setValidator {
 	return &setValidator{sch: sch, strict: strict, seen: make([]bool, len(sch.Mandatory))}
 }
 
+// reset reuses v for a new set of schema sch.
+func (v *setValidator) reset(sch *Schema, strict bool) {
+	if sch.info == nil {
+		sch.s.once.Do(sch.s.index)
+	}
+	v.sch, v.strict = sch, strict
+	if cap(v.seen) >= len(sch.Mandatory) {
+		v.seen = v.seen[:len(sch.Mandatory)]
+		clear(v.seen)
+	} else {
+		v.seen = make([]bool, len(sch.Mandatory))
+	}
+}
+
 func (s *Schemas) index() {
+	for _, d := range s.segs {
+		s.ids.intern(d.ID)
+		for i := range d.Elements {
+			e := &d.Elements[i]
+			switch {
+			case e.Type == "R":
+				e.kind = 'R'
+			case e.Type[0] == 'N':
+				e.kind = 'N'
+			case e.Type == "DT":
+				e.kind = 'D'
+			case e.Type == "TM":
+				e.kind = 'T'
+			case e.Type == "ID":
+				e.kind = 'I'
+				if cl := s.codes[e.Ref]; cl != nil && cl.Closed {
+					e.codes = cl
+				}
+			case e.Type == "C" || e.Type == "B":
+				e.kind = 'C'
+			default:
+				e.kind = 'A'
+			}
+		}
+	}
 	for _, sch := range s.sets {
-		sch.info = map[string]segInfo{}
 		for _, id := range sch.Segments {
-			sch.info[id] = segInfo{def: s.segs[id], mand: -1}
+			s.ids.intern(id)
+		}
+	}
+	for _, sch := range s.sets {
+		sch.info = make([]segInfo, s.ids.n+1)
+		for _, id := range sch.Segments {
+			sch.info[s.ids.intern(id)] = segInfo{def: s.segs[id], mand: -1, known: true}
 		}
 		for i, id := range sch.Mandatory {
-			si := sch.info[id]
-			si.mand = i
-			sch.info[id] = si
+			sch.info[s.ids.intern(id)].mand = i
 		}
 	}
 }
@@ -274,8 +368,8 @@ func (v *setValidator) segment(s *checkState, seg *Segment, pos int) {
 		return
 	}
 	sch := v.sch
-	si, ok := sch.info[string(id)]
-	if !ok {
+	si := sch.info[sch.s.ids.lookup(id)]
+	if !si.known {
 		// The schemas list the segments of each set as far as known; an
 		// unknown one is a warning unless strict (see the package doc).
 		if v.strict {
@@ -305,7 +399,7 @@ func (v *setValidator) segment(s *checkState, seg *Segment, pos int) {
 			}
 			continue
 		}
-		if code := v.checkValue(ed, val, seg.d); code != "" {
+		if code := v.checkValue(ed, val, seg); code != "" {
 			errs = append(errs, ElementError{Position: i + 1, Ref: ed.Ref, Code: code, Copy: clip(string(val), 99), Warning: !v.strict})
 		}
 	}
@@ -326,20 +420,21 @@ func clip(s string, n int) string {
 }
 
 // checkValue returns the AK403 code for a bad value, or "".
-func (v *setValidator) checkValue(ed *ElementDef, val []byte, d Delimiters) string {
-	if d.Component != 0 && bytes.IndexByte(val, d.Component) >= 0 || d.Repetition != 0 && bytes.IndexByte(val, d.Repetition) >= 0 || ed.Type == "C" || ed.Type == "B" {
+func (v *setValidator) checkValue(ed *ElementDef, val []byte, seg *Segment) string {
+	d := seg.d
+	if ed.kind == 'C' || seg.nested && (d.Component != 0 && bytes.IndexByte(val, d.Component) >= 0 || d.Repetition != 0 && bytes.IndexByte(val, d.Repetition) >= 0) {
 		return ""
 	}
 	n := len(val)
-	switch {
-	case ed.Type == "R" || ed.Type[0] == 'N':
+	switch ed.kind {
+	case 'R', 'N':
 		digits, dots := 0, 0
 		for i, c := range val {
 			switch {
 			case c >= '0' && c <= '9':
 				digits++
 			case c == '-' && i == 0:
-			case c == '.' && ed.Type == "R":
+			case c == '.' && ed.kind == 'R':
 				dots++
 			default:
 				return "6"
@@ -349,17 +444,17 @@ func (v *setValidator) checkValue(ed *ElementDef, val []byte, d Delimiters) stri
 			return "6"
 		}
 		n = digits
-	case ed.Type == "DT":
+	case 'D':
 		if !validDate(val, true) || n != ed.Min && n != ed.Max {
 			return "8"
 		}
-	case ed.Type == "TM":
+	case 'T':
 		if !validTime(val) {
 			return "9"
 		}
-	case ed.Type == "ID":
-		if cl := v.sch.s.codes[ed.Ref]; cl != nil && cl.Closed {
-			if _, ok := cl.Codes[string(val)]; !ok {
+	case 'I':
+		if ed.codes != nil {
+			if _, ok := ed.codes.Codes[string(val)]; !ok {
 				return "7"
 			}
 		}

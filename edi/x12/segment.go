@@ -14,11 +14,37 @@ type Segment struct {
 	raw    []byte
 	ends   []int32 // ends[i] = end of element i in raw
 	d      Delimiters
+	class  *[256]byte // byte classes of d (see Reader.setClass)
+	nested bool       // holds a component or repetition separator
+}
+
+// Byte classes used by split.
+const (
+	clNone = iota
+	clElem
+	clCRLF
+	clNested
+)
+
+func classOf(d Delimiters) *[256]byte {
+	var t [256]byte
+	t['\r'], t['\n'] = clCRLF, clCRLF
+	if d.Component != 0 {
+		t[d.Component] = clNested
+	}
+	if d.Repetition != 0 {
+		t[d.Repetition] = clNested
+	}
+	t[d.Element] = clElem
+	return &t
 }
 
 func (s *Segment) reset(b []byte, off int64, d Delimiters) {
 	s.raw = b
 	s.Offset = off
+	if d != s.d {
+		s.class = nil
+	}
 	s.d = d
 	s.ends = s.ends[:0]
 }
@@ -26,18 +52,22 @@ func (s *Segment) reset(b []byte, off int64, d Delimiters) {
 // split records element ends; it reports whether the segment holds CR or LF.
 func (s *Segment) split() bool {
 	b := s.raw
-	sep := s.d.Element
-	crlf := false
+	if s.class == nil {
+		s.class = classOf(s.d)
+	}
+	cl := s.class
+	var seen byte
 	ends := s.ends[:0]
 	for i, c := range b {
-		if c == sep {
+		k := cl[c]
+		if k == clElem {
 			ends = append(ends, int32(i))
-		} else if c <= '\r' && (c == '\r' || c == '\n') {
-			crlf = true
 		}
+		seen |= 1 << k
 	}
 	s.ends = append(ends, int32(len(b)))
-	return crlf
+	s.nested = seen&(1<<clNested) != 0
+	return seen&(1<<clCRLF) != 0
 }
 
 // Bytes returns the segment's bytes without terminator (and without CR/LF
@@ -148,7 +178,7 @@ func (s *Segment) Is(id string) bool {
 
 // Clone returns a copy of the segment that stays valid after the next Read.
 func (s *Segment) Clone() *Segment {
-	c := &Segment{Offset: s.Offset, d: s.d}
+	c := &Segment{Offset: s.Offset, d: s.d, class: s.class, nested: s.nested}
 	c.raw = append([]byte(nil), s.raw...)
 	c.ends = append([]int32(nil), s.ends...)
 	return c
