@@ -278,13 +278,6 @@ type setValidator struct {
 	seen   []bool // by index in Mandatory
 }
 
-func (sch *Schema) start(strict bool) *setValidator {
-	if sch.info == nil {
-		sch.s.once.Do(sch.s.index)
-	}
-	return &setValidator{sch: sch, strict: strict, seen: make([]bool, len(sch.Mandatory))}
-}
-
 // reset reuses v for a new set of schema sch.
 func (v *setValidator) reset(sch *Schema, strict bool) {
 	if sch.info == nil {
