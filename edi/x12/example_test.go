@@ -54,7 +54,7 @@ func ExampleWriteAcks() {
 	rep, _ := (&x12.Checker{}).Check(context.Background(), x12.NewReader(strings.NewReader(sample)))
 	x12.WriteAcks(context.Background(), os.Stdout, rep, x12.AckOptions{
 		Kind: "997", Newline: true,
-		Now:  func() time.Time { return time.Date(2026, 1, 2, 4, 0, 0, 0, time.UTC) },
+		Now: func() time.Time { return time.Date(2026, 1, 2, 4, 0, 0, 0, time.UTC) },
 	})
 	// Output:
 	// ISA*00*          *00*          *ZZ*CARRIER        *ZZ*SHIPPER        *260102*0400*U*00401*000000001*0*P*>~
