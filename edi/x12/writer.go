@@ -107,18 +107,32 @@ func (w *Writer) delims() Delimiters {
 	return w.Delimiters
 }
 
-// WriteSegment writes one segment. Trailing empty elements are dropped.
+// WriteSegment writes one segment inside a transaction set (or a TA1
+// between ISA and the first GS). Trailing empty elements are dropped.
 // Elements may hold the component and repetition separators (to write
 // composites) but never the element separator or segment terminator.
+// Envelope segments are written by the Begin and End methods.
 func (w *Writer) WriteSegment(id string, elems ...string) error {
-	d := w.delims()
-	if !w.inSet && id != "ISA" && id != "IEA" && id != "GS" && id != "GE" && id != "TA1" {
-		return fmt.Errorf("%w: %s outside a transaction set", ErrWriterState, id)
+	switch id {
+	case "ISA", "IEA", "GS", "GE", "ST", "SE":
+		return fmt.Errorf("%w: write %s with the Begin and End methods", ErrWriterState, id)
+	case "TA1":
+		if !w.inIC || w.inGroup {
+			return fmt.Errorf("%w: TA1 outside an interchange", ErrWriterState)
+		}
+	default:
+		if !w.inSet {
+			return fmt.Errorf("%w: %s outside a transaction set", ErrWriterState, id)
+		}
 	}
+	return w.segment(id, elems)
+}
+
+func (w *Writer) segment(id string, elems []string) error {
 	for len(elems) > 0 && elems[len(elems)-1] == "" {
 		elems = elems[:len(elems)-1]
 	}
-	return w.put(d, id, elems)
+	return w.put(w.delims(), id, elems)
 }
 
 func (w *Writer) put(d Delimiters, id string, elems []string) error {
@@ -257,7 +271,7 @@ func (w *Writer) BeginSet(ctx context.Context, id string, control int64, ref str
 	w.st = fmt.Sprintf("%04d", ctl)
 	w.inSet, w.segs = true, 0
 	w.sets++
-	return w.WriteSegment("ST", id, w.st, ref)
+	return w.segment("ST", []string{id, w.st, ref})
 }
 
 // SetControl returns the ST02 of the open set.
@@ -268,7 +282,7 @@ func (w *Writer) EndSet() error {
 	if !w.inSet {
 		return fmt.Errorf("%w: SE", ErrWriterState)
 	}
-	err := w.WriteSegment("SE", strconv.Itoa(w.segs+1), w.st)
+	err := w.segment("SE", []string{strconv.Itoa(w.segs+1), w.st})
 	w.inSet = false
 	return err
 }
