@@ -143,6 +143,8 @@ type Queries interface {
 	// RecordScheduleRun records that the schedule's slot ran; the stored
 	// value only moves forward.
 	RecordScheduleRun(ctx context.Context, name string, slot time.Time) error
+
+	ArchiveQueries // archive.go
 }
 
 // Store is the database. Open one with Open.

@@ -353,6 +353,8 @@ func Exercise(t *testing.T, fresh func(t *testing.T) string) {
 		}
 	})
 
+	exerciseArchive(t, open)
+
 	t.Run("SecondProcess", func(t *testing.T) {
 		// Two independent opens of one database (the server and the CLI)
 		// write concurrently without errors, and migrations run once.

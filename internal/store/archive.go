@@ -1,0 +1,313 @@
+package store
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"time"
+)
+
+// The archive's tables (migration 0002): archive_entries holds per-message
+// archive bookkeeping (idempotency key, duplicate flag, tombstone),
+// archive_chain the append-only hash chain, archive_head its single-row head.
+// The store keeps the rows; package archive owns what the hashes cover.
+
+// GenesisHash is the PrevHash of the first chain record.
+const GenesisHash = "0000000000000000000000000000000000000000000000000000000000000000"
+
+// Chain record kinds.
+const (
+	ChainEntry     = "entry"     // a message was archived
+	ChainTombstone = "tombstone" // retention removed a message's blob
+)
+
+// ChainLink is a position in the archive's hash chain.
+type ChainLink struct {
+	Seq  int64 // 0 before the first record
+	Hash string
+}
+
+// ChainRecord is one record of the hash chain.
+type ChainRecord struct {
+	Seq       int64
+	Kind      string // ChainEntry or ChainTombstone
+	MessageID string
+	At        time.Time
+	Detail    string
+	PrevHash  string
+	Hash      string
+}
+
+// ArchiveEntry is the archive's bookkeeping for one message.
+type ArchiveEntry struct {
+	MessageID   string
+	PartnerID   string
+	IdemKey     string    // the caller's idempotency key, "" for none
+	DuplicateOf string    // earlier message of the same partner with the same content
+	PurgedAt    time.Time // zero while the blob is kept
+}
+
+// ArchiveQueries are the archive's operations, part of [Queries].
+type ArchiveQueries interface {
+	// LockChain locks the chain head until the transaction ends and returns
+	// it. Call it inside WithTx: appends, purges and blob deletions that hold
+	// this lock are serial across processes.
+	LockChain(ctx context.Context) (ChainLink, error)
+	// AppendChain adds r after the head and moves the head to it. r.Seq must
+	// be head.Seq+1 and r.PrevHash the head's hash, else ErrConflict.
+	AppendChain(ctx context.Context, r *ChainRecord) error
+	// ChainHead returns the head without locking it.
+	ChainHead(ctx context.Context) (ChainLink, error)
+	// ChainRecords returns up to limit records with Seq > after, in order,
+	// each with its message and archive entry.
+	ChainRecords(ctx context.Context, after int64, limit int) ([]*ChainedMessage, error)
+	// UnchainedMessages lists messages that no chain entry record names.
+	UnchainedMessages(ctx context.Context, limit int) ([]string, error)
+
+	// InsertArchiveEntry records a message's archive bookkeeping;
+	// ErrConflict when the partner already used the idempotency key.
+	InsertArchiveEntry(ctx context.Context, e *ArchiveEntry) error
+	GetArchiveEntry(ctx context.Context, messageID string) (*ArchiveEntry, error)
+	ArchiveEntryByKey(ctx context.Context, partnerID, idemKey string) (*ArchiveEntry, error)
+	// FirstWithContent returns the earliest message of the partner with this
+	// sha256, or "" when there is none.
+	FirstWithContent(ctx context.Context, partnerID, sha256 string) (string, error)
+	// SetBlobRef records where a message's blob now lives.
+	SetBlobRef(ctx context.Context, messageID, ref string) error
+	// MarkPurged makes the entry a tombstone; ErrNotFound when it is missing
+	// or already purged.
+	MarkPurged(ctx context.Context, messageID string, at time.Time) error
+	// CountBlobRefs counts unpurged messages whose blob ref is ref.
+	CountBlobRefs(ctx context.Context, ref string) (int, error)
+	// MessagesWithBlobPrefix lists messages whose blob ref starts with prefix, oldest first.
+	MessagesWithBlobPrefix(ctx context.Context, prefix string, limit int) ([]*Message, error)
+	// PurgeCandidates lists unpurged messages received before the time, of
+	// one partner or ("") all, oldest first.
+	PurgeCandidates(ctx context.Context, partnerID string, before time.Time, limit int) ([]*Message, error)
+}
+
+// ChainedMessage is a chain record with the message it names (for verify).
+type ChainedMessage struct {
+	ChainRecord
+	Message *Message
+	Entry   *ArchiveEntry // nil when the message has no archive entry
+}
+
+func (s *queries) LockChain(ctx context.Context) (ChainLink, error) {
+	var l ChainLink
+	// An UPDATE takes the row lock on PostgreSQL; SQLite transactions are
+	// already exclusive (BEGIN IMMEDIATE).
+	err := s.q.queryRow(ctx, `UPDATE archive_head SET seq = seq WHERE id = 1 RETURNING seq, hash`).Scan(&l.Seq, &l.Hash)
+	if err != nil {
+		return l, s.err("lock archive chain", err)
+	}
+	return l, nil
+}
+
+func (s *queries) AppendChain(ctx context.Context, r *ChainRecord) error {
+	if r.Kind != ChainEntry && r.Kind != ChainTombstone {
+		return fmt.Errorf("store: append chain: %w: kind %q", ErrInvalid, r.Kind)
+	}
+	if r.Hash == "" || r.PrevHash == "" || r.Seq < 1 {
+		return fmt.Errorf("store: append chain: %w: seq, prev hash and hash are required", ErrInvalid)
+	}
+	r.At = r.At.UTC().Truncate(time.Microsecond)
+	return s.atomic(ctx, func(q *queries) error {
+		n, err := q.q.exec(ctx, `UPDATE archive_head SET seq = $1, hash = $2 WHERE id = 1 AND seq = $3 AND hash = $4`,
+			r.Seq, r.Hash, r.Seq-1, r.PrevHash)
+		if err != nil {
+			return q.err("append chain", err)
+		}
+		if n != 1 {
+			return fmt.Errorf("store: append chain: %w: record %d does not follow the chain head", ErrConflict, r.Seq)
+		}
+		_, err = q.q.exec(ctx, `INSERT INTO archive_chain (seq, kind, message_id, at, detail, prev_hash, hash) VALUES ($1, $2, $3, $4, $5, $6, $7)`,
+			r.Seq, r.Kind, r.MessageID, r.At, r.Detail, r.PrevHash, r.Hash)
+		return q.err("append chain", err)
+	})
+}
+
+func (s *queries) ChainHead(ctx context.Context) (ChainLink, error) {
+	var l ChainLink
+	err := s.q.queryRow(ctx, `SELECT seq, hash FROM archive_head WHERE id = 1`).Scan(&l.Seq, &l.Hash)
+	return l, s.err("archive chain head", err)
+}
+
+var chainedCols = `c.seq, c.kind, c.message_id, c.at, c.detail, c.prev_hash, c.hash, m.` +
+	strings.ReplaceAll(messageCols, ", ", ", m.") + `, e.message_id, e.idem_key, e.duplicate_of, e.purged_at`
+
+func (s *queries) ChainRecords(ctx context.Context, after int64, limit int) ([]*ChainedMessage, error) {
+	if limit <= 0 {
+		limit = 1000
+	}
+	rows, err := s.q.query(ctx, `SELECT `+chainedCols+` FROM archive_chain c
+		JOIN messages m ON m.id = c.message_id
+		LEFT JOIN archive_entries e ON e.message_id = c.message_id
+		WHERE c.seq > $1 ORDER BY c.seq LIMIT `+fmt.Sprint(limit), after)
+	if err != nil {
+		return nil, s.err("chain records", err)
+	}
+	defer rows.Close()
+	var out []*ChainedMessage
+	for rows.Next() {
+		cm := &ChainedMessage{Message: &Message{}}
+		m := cm.Message
+		var dir, docTypes string
+		var eID, eKey, eDup *string
+		var purged time.Time
+		if err := rows.Scan(&cm.Seq, &cm.Kind, &cm.MessageID, timeCol{&cm.At}, &cm.Detail, &cm.PrevHash, &cm.Hash,
+			&m.ID, &m.PartnerID, &dir, &m.Transport, &m.RemoteName, &m.Size, &m.SHA256, &m.BlobRef, &m.Status,
+			&m.CorrelationID, &m.Format, &docTypes, &m.ParentID, timeCol{&m.ReceivedAt},
+			&eID, &eKey, &eDup, timeCol{&purged}); err != nil {
+			return nil, s.err("chain records", err)
+		}
+		m.Direction = Direction(dir)
+		if docTypes != "" {
+			m.DocTypes = strings.Split(docTypes, ",")
+		}
+		if eID != nil {
+			cm.Entry = &ArchiveEntry{MessageID: *eID, PartnerID: m.PartnerID, IdemKey: *eKey, DuplicateOf: *eDup, PurgedAt: purged}
+		}
+		out = append(out, cm)
+	}
+	return out, s.err("chain records", rows.Err())
+}
+
+func (s *queries) UnchainedMessages(ctx context.Context, limit int) ([]string, error) {
+	if limit <= 0 {
+		limit = 100
+	}
+	rows, err := s.q.query(ctx, `SELECT id FROM messages m WHERE NOT EXISTS
+		(SELECT 1 FROM archive_chain c WHERE c.message_id = m.id AND c.kind = 'entry') ORDER BY id LIMIT `+fmt.Sprint(limit))
+	if err != nil {
+		return nil, s.err("unchained messages", err)
+	}
+	defer rows.Close()
+	var out []string
+	for rows.Next() {
+		var id string
+		if err := rows.Scan(&id); err != nil {
+			return nil, s.err("unchained messages", err)
+		}
+		out = append(out, id)
+	}
+	return out, s.err("unchained messages", rows.Err())
+}
+
+func (s *queries) InsertArchiveEntry(ctx context.Context, e *ArchiveEntry) error {
+	var purged any
+	if !e.PurgedAt.IsZero() {
+		purged = e.PurgedAt.UTC().Truncate(time.Microsecond)
+	}
+	_, err := s.q.exec(ctx, `INSERT INTO archive_entries (message_id, partner_id, idem_key, duplicate_of, purged_at) VALUES ($1, $2, $3, $4, $5)`,
+		e.MessageID, e.PartnerID, e.IdemKey, e.DuplicateOf, purged)
+	return s.err("insert archive entry "+e.MessageID, err)
+}
+
+const entryCols = `message_id, partner_id, idem_key, duplicate_of, purged_at`
+
+func scanEntry(r rowScanner) (*ArchiveEntry, error) {
+	e := &ArchiveEntry{}
+	if err := r.Scan(&e.MessageID, &e.PartnerID, &e.IdemKey, &e.DuplicateOf, timeCol{&e.PurgedAt}); err != nil {
+		return nil, err
+	}
+	return e, nil
+}
+
+func (s *queries) GetArchiveEntry(ctx context.Context, messageID string) (*ArchiveEntry, error) {
+	e, err := scanEntry(s.q.queryRow(ctx, `SELECT `+entryCols+` FROM archive_entries WHERE message_id = $1`, messageID))
+	if err != nil {
+		return nil, fmt.Errorf("store: archive entry %s: %w", messageID, s.translate(err))
+	}
+	return e, nil
+}
+
+func (s *queries) ArchiveEntryByKey(ctx context.Context, partnerID, idemKey string) (*ArchiveEntry, error) {
+	e, err := scanEntry(s.q.queryRow(ctx, `SELECT `+entryCols+` FROM archive_entries WHERE partner_id = $1 AND idem_key = $2 AND idem_key <> ''`, partnerID, idemKey))
+	if err != nil {
+		return nil, fmt.Errorf("store: archive entry %s/%s: %w", partnerID, idemKey, s.translate(err))
+	}
+	return e, nil
+}
+
+func (s *queries) FirstWithContent(ctx context.Context, partnerID, sha256 string) (string, error) {
+	var id string
+	err := s.q.queryRow(ctx, `SELECT id FROM messages WHERE partner_id = $1 AND sha256 = $2 ORDER BY received_at, id LIMIT 1`, partnerID, sha256).Scan(&id)
+	if err != nil {
+		if s.translate(err) == ErrNotFound {
+			return "", nil
+		}
+		return "", s.err("first with content", err)
+	}
+	return id, nil
+}
+
+func (s *queries) SetBlobRef(ctx context.Context, messageID, ref string) error {
+	n, err := s.q.exec(ctx, `UPDATE messages SET blob_ref = $1 WHERE id = $2`, ref, messageID)
+	if err != nil {
+		return s.err("set blob ref", err)
+	}
+	if n == 0 {
+		return fmt.Errorf("store: message %s: %w", messageID, ErrNotFound)
+	}
+	return nil
+}
+
+func (s *queries) MarkPurged(ctx context.Context, messageID string, at time.Time) error {
+	n, err := s.q.exec(ctx, `UPDATE archive_entries SET purged_at = $1 WHERE message_id = $2 AND purged_at IS NULL`,
+		at.UTC().Truncate(time.Microsecond), messageID)
+	if err != nil {
+		return s.err("mark purged", err)
+	}
+	if n == 0 {
+		return fmt.Errorf("store: archive entry %s: %w (missing or already purged)", messageID, ErrNotFound)
+	}
+	return nil
+}
+
+func (s *queries) CountBlobRefs(ctx context.Context, ref string) (int, error) {
+	var n int
+	err := s.q.queryRow(ctx, `SELECT count(*) FROM messages m JOIN archive_entries e ON e.message_id = m.id
+		WHERE m.blob_ref = $1 AND e.purged_at IS NULL`, ref).Scan(&n)
+	return n, s.err("count blob refs", err)
+}
+
+func (s *queries) MessagesWithBlobPrefix(ctx context.Context, prefix string, limit int) ([]*Message, error) {
+	if limit <= 0 {
+		limit = 100
+	}
+	return s.messageList(ctx, "messages with blob prefix", `SELECT `+messageCols+` FROM messages
+		WHERE blob_ref LIKE $1 ORDER BY received_at, id LIMIT `+fmt.Sprint(limit), prefix+"%")
+}
+
+func (s *queries) PurgeCandidates(ctx context.Context, partnerID string, before time.Time, limit int) ([]*Message, error) {
+	if limit <= 0 {
+		limit = 1000
+	}
+	q := `SELECT m.` + strings.ReplaceAll(messageCols, ", ", ", m.") + ` FROM messages m JOIN archive_entries e ON e.message_id = m.id
+		WHERE e.purged_at IS NULL AND m.received_at < $1`
+	args := []any{before.UTC()}
+	if partnerID != "" {
+		q += ` AND m.partner_id = $2`
+		args = append(args, partnerID)
+	}
+	q += ` ORDER BY m.received_at, m.id LIMIT ` + fmt.Sprint(limit)
+	return s.messageList(ctx, "purge candidates", q, args...)
+}
+
+func (s *queries) messageList(ctx context.Context, op, q string, args ...any) ([]*Message, error) {
+	rows, err := s.q.query(ctx, q, args...)
+	if err != nil {
+		return nil, s.err(op, err)
+	}
+	defer rows.Close()
+	var out []*Message
+	for rows.Next() {
+		m, err := scanMessage(rows)
+		if err != nil {
+			return nil, s.err(op, err)
+		}
+		out = append(out, m)
+	}
+	return out, s.err(op, rows.Err())
+}

@@ -1,0 +1,198 @@
+package storetest
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/wharfedi/wharf/internal/store"
+)
+
+// exerciseArchive covers the archive's tables: chain appends and their
+// ordering under concurrency, append-only chain, idempotency keys, blob refs,
+// tombstones and purge candidates.
+func exerciseArchive(t *testing.T, open func(t *testing.T) (store.Store, string)) {
+	ctx := context.Background()
+
+	// put inserts a message, its entry and a chain record in one transaction,
+	// the way package archive does (with a toy hash).
+	put := func(s store.Store, m *store.Message, key string) (*store.ChainRecord, error) {
+		var rec *store.ChainRecord
+		err := s.WithTx(ctx, func(tx store.Tx) error {
+			head, err := tx.LockChain(ctx)
+			if err != nil {
+				return err
+			}
+			if err := tx.InsertMessage(ctx, m); err != nil {
+				return err
+			}
+			if err := tx.InsertArchiveEntry(ctx, &store.ArchiveEntry{MessageID: m.ID, PartnerID: m.PartnerID, IdemKey: key}); err != nil {
+				return err
+			}
+			rec = &store.ChainRecord{Seq: head.Seq + 1, Kind: store.ChainEntry, MessageID: m.ID, At: m.ReceivedAt,
+				PrevHash: head.Hash, Hash: fmt.Sprintf("%064d", head.Seq+1)}
+			return tx.AppendChain(ctx, rec)
+		})
+		return rec, err
+	}
+
+	t.Run("ArchiveChain", func(t *testing.T) {
+		s, dsn := open(t)
+		head, err := s.ChainHead(ctx)
+		if err != nil || head.Seq != 0 || head.Hash != store.GenesisHash {
+			t.Fatalf("fresh head %+v %v", head, err)
+		}
+		// Concurrent appends from two opens of the database get seq 1..N
+		// with no gaps, each linked to the one before.
+		s2, err := store.Open(ctx, dsn)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer s2.Close()
+		var wg sync.WaitGroup
+		for i, st := range []store.Store{s, s2, s, s2} {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				for j := range 10 {
+					m := &store.Message{PartnerID: "acme", Direction: store.Inbound, SHA256: fmt.Sprintf("%064d", i*100+j), BlobRef: "fs:x"}
+					if _, err := put(st, m, ""); err != nil {
+						t.Error(err)
+						return
+					}
+				}
+			}()
+		}
+		wg.Wait()
+		recs, err := s.ChainRecords(ctx, 0, 0)
+		if err != nil || len(recs) != 40 {
+			t.Fatalf("chain records: %d %v", len(recs), err)
+		}
+		prev := store.GenesisHash
+		for i, r := range recs {
+			if r.Seq != int64(i+1) || r.PrevHash != prev || r.Message == nil || r.Message.ID != r.MessageID || r.Entry == nil {
+				t.Fatalf("record %d: %+v", i, r)
+			}
+			prev = r.Hash
+		}
+		page, _ := s.ChainRecords(ctx, 38, 5)
+		if len(page) != 2 || page[0].Seq != 39 {
+			t.Fatalf("page after 38: %d", len(page))
+		}
+		// A record that does not follow the head is refused.
+		err = s.WithTx(ctx, func(tx store.Tx) error {
+			return tx.AppendChain(ctx, &store.ChainRecord{Seq: 5, Kind: store.ChainEntry, MessageID: recs[0].MessageID, PrevHash: "x", Hash: "y"})
+		})
+		if !errors.Is(err, store.ErrConflict) {
+			t.Fatalf("out-of-order append: want ErrConflict, got %v", err)
+		}
+		// The chain is append-only at the database.
+		for _, stmt := range []string{"UPDATE archive_chain SET hash = 'forged'", "DELETE FROM archive_chain"} {
+			if err := s.WithTx(ctx, func(tx store.Tx) error { return rawExec(ctx, tx, stmt) }); err == nil {
+				t.Errorf("%s: succeeded on the append-only chain", stmt)
+			}
+		}
+		// A message written around the archive shows up as unchained.
+		if err := s.InsertMessage(ctx, &store.Message{ID: "rogue", PartnerID: "acme", Direction: store.Inbound}); err != nil {
+			t.Fatal(err)
+		}
+		if ids, err := s.UnchainedMessages(ctx, 10); err != nil || len(ids) != 1 || ids[0] != "rogue" {
+			t.Fatalf("unchained: %v %v", ids, err)
+		}
+	})
+
+	t.Run("ArchiveEntries", func(t *testing.T) {
+		s, _ := open(t)
+		base := time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC)
+		var ids []string
+		for i := range 4 {
+			partner := "acme"
+			if i == 3 {
+				partner = "beta"
+			}
+			m := &store.Message{PartnerID: partner, Direction: store.Inbound, SHA256: "same", BlobRef: "spool:sha256/same",
+				ReceivedAt: base.Add(time.Duration(i) * 24 * time.Hour)}
+			if _, err := put(s, m, fmt.Sprintf("k%d", i)); err != nil {
+				t.Fatal(err)
+			}
+			ids = append(ids, m.ID)
+		}
+		// Idempotency keys are unique per partner.
+		_, err := put(s, &store.Message{PartnerID: "acme", Direction: store.Inbound}, "k1")
+		if !errors.Is(err, store.ErrConflict) {
+			t.Fatalf("reused key: want ErrConflict, got %v", err)
+		}
+		if _, err := put(s, &store.Message{PartnerID: "beta", Direction: store.Inbound}, "k1"); err != nil {
+			t.Fatalf("same key, other partner: %v", err)
+		}
+		e, err := s.ArchiveEntryByKey(ctx, "acme", "k1")
+		if err != nil || e.MessageID != ids[1] {
+			t.Fatalf("by key: %+v %v", e, err)
+		}
+		if _, err := s.ArchiveEntryByKey(ctx, "acme", ""); !errors.Is(err, store.ErrNotFound) {
+			t.Fatalf("empty key must never match: %v", err)
+		}
+		if first, err := s.FirstWithContent(ctx, "acme", "same"); err != nil || first != ids[0] {
+			t.Fatalf("first with content: %q %v", first, err)
+		}
+		if first, _ := s.FirstWithContent(ctx, "acme", "other"); first != "" {
+			t.Fatalf("first with unknown content: %q", first)
+		}
+		// Blob refs move (spool to S3) and can be counted and listed.
+		if n, _ := s.CountBlobRefs(ctx, "spool:sha256/same"); n != 4 {
+			t.Fatalf("refs %d", n)
+		}
+		if err := s.SetBlobRef(ctx, ids[0], "s3:sha256/same"); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.SetBlobRef(ctx, "missing", "x"); !errors.Is(err, store.ErrNotFound) {
+			t.Fatalf("set blob ref of missing message: %v", err)
+		}
+		spooled, err := s.MessagesWithBlobPrefix(ctx, "spool:", 10)
+		if err != nil || len(spooled) != 3 || spooled[0].ID != ids[1] {
+			t.Fatalf("spooled: %v %v", msgIDs(spooled), err)
+		}
+		// Tombstones: purged entries leave the candidates and the ref count,
+		// a second purge is refused, and counters are untouched.
+		if _, err := s.NextCounter(ctx, "acme", "isa13"); err != nil {
+			t.Fatal(err)
+		}
+		cands, err := s.PurgeCandidates(ctx, "acme", base.Add(48*time.Hour), 0)
+		if err != nil || len(cands) != 2 || cands[0].ID != ids[0] {
+			t.Fatalf("candidates: %v %v", msgIDs(cands), err)
+		}
+		if all, _ := s.PurgeCandidates(ctx, "", base.Add(100*time.Hour), 0); len(all) != 4 {
+			t.Fatalf("global candidates: %v", msgIDs(all))
+		}
+		at := base.Add(1000 * time.Hour)
+		if err := s.MarkPurged(ctx, ids[1], at); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.MarkPurged(ctx, ids[1], at); !errors.Is(err, store.ErrNotFound) {
+			t.Fatalf("second purge: %v", err)
+		}
+		e, _ = s.GetArchiveEntry(ctx, ids[1])
+		if !e.PurgedAt.Equal(at) {
+			t.Fatalf("purged at %v", e.PurgedAt)
+		}
+		if e, _ := s.GetArchiveEntry(ctx, ids[2]); !e.PurgedAt.IsZero() {
+			t.Fatalf("unpurged entry has purged_at %v", e.PurgedAt)
+		}
+		if n, _ := s.CountBlobRefs(ctx, "spool:sha256/same"); n != 2 {
+			t.Fatalf("refs after purge %d", n)
+		}
+		cands, _ = s.PurgeCandidates(ctx, "acme", base.Add(48*time.Hour), 0)
+		if len(cands) != 1 || cands[0].ID != ids[0] {
+			t.Fatalf("candidates after purge: %v", msgIDs(cands))
+		}
+		if v, _ := s.NextCounter(ctx, "acme", "isa13"); v != 2 {
+			t.Fatalf("counter after purge: %d", v)
+		}
+		if _, err := s.GetArchiveEntry(ctx, "missing"); !errors.Is(err, store.ErrNotFound) {
+			t.Fatalf("missing entry: %v", err)
+		}
+	})
+}
