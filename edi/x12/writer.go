@@ -282,7 +282,7 @@ func (w *Writer) EndSet() error {
 	if !w.inSet {
 		return fmt.Errorf("%w: SE", ErrWriterState)
 	}
-	err := w.segment("SE", []string{strconv.Itoa(w.segs+1), w.st})
+	err := w.segment("SE", []string{strconv.Itoa(w.segs + 1), w.st})
 	w.inSet = false
 	return err
 }
