@@ -79,11 +79,11 @@ type ArchiveQueries interface {
 	MarkPurged(ctx context.Context, messageID string, at time.Time) error
 	// CountBlobRefs counts unpurged messages whose blob ref is ref.
 	CountBlobRefs(ctx context.Context, ref string) (int, error)
-	// MessagesWithBlobPrefix lists messages whose blob ref starts with prefix, oldest first.
+	// MessagesWithBlobPrefix lists unpurged messages whose blob ref starts with prefix, oldest first.
 	MessagesWithBlobPrefix(ctx context.Context, prefix string, limit int) ([]*Message, error)
-	// PurgeCandidates lists unpurged messages received before the time, of
-	// one partner or ("") all, oldest first.
-	PurgeCandidates(ctx context.Context, partnerID string, before time.Time, limit int) ([]*Message, error)
+	// PurgeCandidates lists unpurged messages received before f.Before, of
+	// one partner or ("") all, oldest first, after the cursor f.After/AfterID.
+	PurgeCandidates(ctx context.Context, f PurgeFilter) ([]*Message, error)
 }
 
 // ChainedMessage is a chain record with the message it names (for verify).
@@ -276,20 +276,35 @@ func (s *queries) MessagesWithBlobPrefix(ctx context.Context, prefix string, lim
 	if limit <= 0 {
 		limit = 100
 	}
-	return s.messageList(ctx, "messages with blob prefix", `SELECT `+messageCols+` FROM messages
-		WHERE blob_ref LIKE $1 ORDER BY received_at, id LIMIT `+fmt.Sprint(limit), prefix+"%")
+	return s.messageList(ctx, "messages with blob prefix", `SELECT m.`+strings.ReplaceAll(messageCols, ", ", ", m.")+` FROM messages m
+		JOIN archive_entries e ON e.message_id = m.id
+		WHERE m.blob_ref LIKE $1 AND e.purged_at IS NULL ORDER BY m.received_at, m.id LIMIT `+fmt.Sprint(limit), prefix+"%")
 }
 
-func (s *queries) PurgeCandidates(ctx context.Context, partnerID string, before time.Time, limit int) ([]*Message, error) {
+// PurgeFilter selects purge candidates.
+type PurgeFilter struct {
+	PartnerID string // "" for all partners
+	Before    time.Time
+	After     time.Time // cursor: the last candidate's ReceivedAt
+	AfterID   string    // and ID
+	Limit     int       // default 1000
+}
+
+func (s *queries) PurgeCandidates(ctx context.Context, f PurgeFilter) ([]*Message, error) {
+	limit := f.Limit
 	if limit <= 0 {
 		limit = 1000
 	}
 	q := `SELECT m.` + strings.ReplaceAll(messageCols, ", ", ", m.") + ` FROM messages m JOIN archive_entries e ON e.message_id = m.id
 		WHERE e.purged_at IS NULL AND m.received_at < $1`
-	args := []any{before.UTC()}
-	if partnerID != "" {
-		q += ` AND m.partner_id = $2`
-		args = append(args, partnerID)
+	args := []any{f.Before.UTC()}
+	if f.PartnerID != "" {
+		args = append(args, f.PartnerID)
+		q += fmt.Sprintf(` AND m.partner_id = $%d`, len(args))
+	}
+	if f.AfterID != "" {
+		args = append(args, f.After.UTC(), f.AfterID)
+		q += fmt.Sprintf(` AND (m.received_at > $%d OR (m.received_at = $%d AND m.id > $%d))`, len(args)-1, len(args)-1, len(args))
 	}
 	q += ` ORDER BY m.received_at, m.id LIMIT ` + fmt.Sprint(limit)
 	return s.messageList(ctx, "purge candidates", q, args...)

@@ -160,12 +160,16 @@ func exerciseArchive(t *testing.T, open func(t *testing.T) (store.Store, string)
 		if _, err := s.NextCounter(ctx, "acme", "isa13"); err != nil {
 			t.Fatal(err)
 		}
-		cands, err := s.PurgeCandidates(ctx, "acme", base.Add(48*time.Hour), 0)
+		cands, err := s.PurgeCandidates(ctx, store.PurgeFilter{PartnerID: "acme", Before: base.Add(48 * time.Hour)})
 		if err != nil || len(cands) != 2 || cands[0].ID != ids[0] {
 			t.Fatalf("candidates: %v %v", msgIDs(cands), err)
 		}
-		if all, _ := s.PurgeCandidates(ctx, "", base.Add(100*time.Hour), 0); len(all) != 4 {
+		if all, _ := s.PurgeCandidates(ctx, store.PurgeFilter{Before: base.Add(100 * time.Hour)}); len(all) != 4 {
 			t.Fatalf("global candidates: %v", msgIDs(all))
+		}
+		next, _ := s.PurgeCandidates(ctx, store.PurgeFilter{Before: base.Add(100 * time.Hour), After: cands[0].ReceivedAt, AfterID: cands[0].ID, Limit: 2})
+		if len(next) != 2 || next[0].ID != ids[1] || next[1].ID != ids[2] {
+			t.Fatalf("candidates after cursor: %v", msgIDs(next))
 		}
 		at := base.Add(1000 * time.Hour)
 		if err := s.MarkPurged(ctx, ids[1], at); err != nil {
@@ -184,7 +188,7 @@ func exerciseArchive(t *testing.T, open func(t *testing.T) (store.Store, string)
 		if n, _ := s.CountBlobRefs(ctx, "spool:sha256/same"); n != 2 {
 			t.Fatalf("refs after purge %d", n)
 		}
-		cands, _ = s.PurgeCandidates(ctx, "acme", base.Add(48*time.Hour), 0)
+		cands, _ = s.PurgeCandidates(ctx, store.PurgeFilter{PartnerID: "acme", Before: base.Add(48 * time.Hour)})
 		if len(cands) != 1 || cands[0].ID != ids[0] {
 			t.Fatalf("candidates after purge: %v", msgIDs(cands))
 		}

@@ -1,0 +1,463 @@
+// Package archive owns every byte Wharf receives or sends: blob stores (the
+// filesystem and S3-compatible object storage), the message index with its
+// append-only event history (kept by package store), the hash chain that
+// makes tampering evident, the local spool that keeps Put working while S3
+// is unreachable, and retention.
+//
+// Put streams content to a temporary file beside the blob store (constant
+// memory), computing its sha256 while writing, fsyncs it, makes it a
+// content-addressed blob (sha256/ab/cd/abcd...), and then commits the index
+// row, its hash-chain record, its first event and the caller's job (the
+// OnCommit hook) in ONE database transaction. Only then does Put return: a
+// crash at any point leaves either a complete entry whose blob exists, or
+// no entry at all (at worst an unreferenced blob or temporary file).
+//
+// Get returns the original bytes and fails at the end if they no longer
+// match the recorded sha256. Verify re-hashes every blob and walks the chain.
+//
+// The archive does not know about jobs or formats: callers enqueue work in
+// OnCommit and attach business keys later through the store.
+package archive
+
+import (
+	"bufio"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"hash"
+	"io"
+	"log/slog"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/wharfedi/wharf/internal/store"
+)
+
+// Errors.
+var (
+	// ErrPurged: retention removed the blob; the entry is a tombstone.
+	ErrPurged = errors.New("purged by retention")
+	// ErrCorrupt: the stored bytes no longer match the recorded sha256.
+	ErrCorrupt = errors.New("blob does not match its sha256")
+	// ErrRetention: a purge would remove entries a keep-at-least rule protects.
+	ErrRetention = errors.New("refused by retention rule")
+)
+
+// Meta describes content handed to Put.
+type Meta struct {
+	Partner       string          // partner ID (required)
+	Direction     store.Direction // in (default) or out
+	Transport     string          // sftp, as2, s3, folder, http, cli, ...
+	RemoteName    string          // the name the remote side used
+	CorrelationID string
+	ParentID      string // message this one derives from or replays
+	// IdempotencyKey makes Put safe to retry: a second Put with the same key
+	// for the same partner returns the first entry instead of a new one.
+	// Use what identifies the delivery (AS2 Message-ID, SFTP path+mtime+size, ...).
+	IdempotencyKey string
+	ReceivedAt     time.Time   // default: now
+	Keys           []store.Key // business keys already known at receipt
+}
+
+// Entry is an archived message.
+type Entry struct {
+	*store.Message
+	DuplicateOf string    // earlier message of the same partner with the same content
+	PurgedAt    time.Time // non-zero for tombstones
+	IdemKey     string
+	// Existing is set by Put when the idempotency key matched an earlier entry.
+	Existing bool
+}
+
+// Spooled reports whether the entry's blob waits in the local spool for upload.
+func (e *Entry) Spooled() bool { return strings.HasPrefix(e.BlobRef, "spool:") }
+
+// Options configure an Archive.
+type Options struct {
+	// Blobs is where blobs live (required).
+	Blobs BlobStore
+	// Spool is a local folder for temporary files and, when Blobs fails,
+	// for blobs waiting to be uploaded. Required unless Blobs is an *FS
+	// (whose own .tmp folder is used, and which never spools).
+	Spool *FS
+	// OnCommit runs inside the transaction that records a new entry
+	// (not for an idempotent repeat). Enqueue the processing job here.
+	OnCommit func(ctx context.Context, tx store.Tx, e *Entry) error
+	// Retention rules for Purge (keep-at-least / delete-after, per partner or global).
+	Retention []Rule
+	Logger    *slog.Logger
+	Metrics   prometheus.Registerer
+	Now       func() time.Time
+}
+
+// Archive is safe for concurrent use.
+type Archive struct {
+	st      store.Store
+	opts    Options
+	blobs   BlobStore
+	spool   *FS
+	tmpDir  string
+	log     *slog.Logger
+	metrics *metrics
+}
+
+// New returns an archive over the store and the blob store in opts.
+func New(st store.Store, opts Options) (*Archive, error) {
+	if opts.Blobs == nil {
+		return nil, errors.New("archive: no blob store")
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.DiscardHandler)
+	}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	if err := validateRules(opts.Retention); err != nil {
+		return nil, err
+	}
+	a := &Archive{st: st, opts: opts, blobs: opts.Blobs, spool: opts.Spool, log: opts.Logger}
+	if fsb, ok := opts.Blobs.(*FS); ok {
+		a.tmpDir = fsb.TempDir()
+		a.spool = nil
+	} else {
+		if opts.Spool == nil {
+			return nil, fmt.Errorf("archive: blob store %s needs a local spool folder", opts.Blobs.Describe())
+		}
+		a.tmpDir = opts.Spool.TempDir()
+	}
+	a.metrics = newMetrics(opts.Metrics)
+	return a, nil
+}
+
+// Store returns the index's store.
+func (a *Archive) Store() store.Store { return a.st }
+
+// Describe says where blobs live.
+func (a *Archive) Describe() string {
+	if a.spool != nil {
+		return a.blobs.Describe() + " (spool " + a.spool.Describe() + ")"
+	}
+	return a.blobs.Describe()
+}
+
+func (a *Archive) now() time.Time { return a.opts.Now().UTC().Truncate(time.Microsecond) }
+
+// storeFor returns the blob store a ref names, and the key inside it.
+func (a *Archive) storeFor(ref string) (BlobStore, string, error) {
+	kind, key, ok := strings.Cut(ref, ":")
+	if !ok || key == "" {
+		return nil, "", fmt.Errorf("archive: blob ref %q is malformed", ref)
+	}
+	switch {
+	case kind == a.blobs.Kind():
+		return a.blobs, key, nil
+	case kind == "spool" && a.spool != nil:
+		return a.spool, key, nil
+	}
+	return nil, "", fmt.Errorf("archive: blob ref %q names a %s store, but this archive is %s", ref, kind, a.Describe())
+}
+
+// Put archives the content read from r. See the package documentation for
+// what it guarantees. An error means nothing was recorded (a blob or
+// temporary file may remain; neither is referenced).
+func (a *Archive) Put(ctx context.Context, r io.Reader, m Meta) (*Entry, error) {
+	if err := store.ValidPartnerID(m.Partner); err != nil {
+		return nil, fmt.Errorf("archive: put: %w", err)
+	}
+	if m.Direction == "" {
+		m.Direction = store.Inbound
+	}
+	if m.Direction != store.Inbound && m.Direction != store.Outbound {
+		return nil, fmt.Errorf("archive: put: %w: direction %q must be in or out", store.ErrInvalid, m.Direction)
+	}
+	if m.IdempotencyKey != "" {
+		if e, err := a.existing(ctx, m); e != nil || err != nil {
+			return e, err
+		}
+	}
+	start := time.Now()
+	tmp, sum, size, err := a.writeTemp(ctx, r)
+	if err != nil {
+		a.metrics.putErrors.Inc()
+		return nil, err
+	}
+	defer os.Remove(tmp)
+	key := blobKey(sum)
+	ref, err := a.placeBlob(ctx, key, tmp, size)
+	if err != nil {
+		a.metrics.putErrors.Inc()
+		return nil, err
+	}
+	msg := &store.Message{
+		ID: store.NewID(), PartnerID: m.Partner, Direction: m.Direction, Transport: m.Transport, RemoteName: m.RemoteName,
+		Size: size, SHA256: sum, BlobRef: ref, Status: "received", CorrelationID: m.CorrelationID, ParentID: m.ParentID,
+		ReceivedAt: m.ReceivedAt,
+	}
+	if msg.ReceivedAt.IsZero() {
+		msg.ReceivedAt = a.now()
+	}
+	msg.ReceivedAt = msg.ReceivedAt.UTC().Truncate(time.Microsecond)
+	e := &Entry{Message: msg, IdemKey: m.IdempotencyKey}
+	err = a.st.WithTx(ctx, func(tx store.Tx) error { return a.record(ctx, tx, e, tmp, m.Keys) })
+	if errors.Is(err, store.ErrConflict) && m.IdempotencyKey != "" {
+		// A concurrent Put with the same key won the race.
+		if prev, perr := a.existing(ctx, m); prev != nil {
+			return prev, nil
+		} else if perr != nil {
+			return nil, perr
+		}
+	}
+	if err != nil {
+		a.metrics.putErrors.Inc()
+		return nil, fmt.Errorf("archive: put %s: %w", m.Partner, err)
+	}
+	a.metrics.puts.WithLabelValues(strings.SplitN(ref, ":", 2)[0]).Inc()
+	a.metrics.putBytes.Add(float64(size))
+	a.log.Debug("archived", "id", msg.ID, "partner", m.Partner, "size", size, "sha256", sum, "blob", ref, "took", time.Since(start))
+	return e, nil
+}
+
+func (a *Archive) existing(ctx context.Context, m Meta) (*Entry, error) {
+	ae, err := a.st.ArchiveEntryByKey(ctx, m.Partner, m.IdempotencyKey)
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("archive: put: %w", err)
+	}
+	e, err := a.Entry(ctx, ae.MessageID)
+	if err != nil {
+		return nil, err
+	}
+	e.Existing = true
+	return e, nil
+}
+
+// writeTemp streams r to an fsync'd temporary file, hashing as it goes.
+func (a *Archive) writeTemp(ctx context.Context, r io.Reader) (path, sum string, size int64, err error) {
+	f, err := os.CreateTemp(a.tmpDir, "put-*")
+	if err != nil {
+		return "", "", 0, fmt.Errorf("archive: put: temporary file: %w", err)
+	}
+	name := f.Name()
+	defer func() {
+		if err != nil {
+			f.Close()
+			os.Remove(name)
+		}
+	}()
+	h := sha256.New()
+	bw := bufio.NewWriterSize(io.MultiWriter(f, h), 1<<20)
+	size, err = io.Copy(bw, ctxReader{ctx, r})
+	if err == nil {
+		err = bw.Flush()
+	}
+	if err != nil {
+		return "", "", 0, fmt.Errorf("archive: put: writing %s: %w", name, err)
+	}
+	if err = f.Sync(); err != nil {
+		return "", "", 0, fmt.Errorf("archive: put: fsync: %w", err)
+	}
+	if err = f.Close(); err != nil {
+		return "", "", 0, fmt.Errorf("archive: put: close: %w", err)
+	}
+	return name, hex.EncodeToString(h.Sum(nil)), size, nil
+}
+
+// placeBlob stores the file in the blob store, or in the spool when the
+// blob store fails (S3 down). It returns the blob ref for the index.
+func (a *Archive) placeBlob(ctx context.Context, key, path string, size int64) (string, error) {
+	err := a.blobs.Put(ctx, key, path, size)
+	if err == nil {
+		return a.blobs.Kind() + ":" + key, nil
+	}
+	if a.spool == nil || ctx.Err() != nil {
+		return "", fmt.Errorf("archive: put: %w", err)
+	}
+	if serr := a.spool.Put(ctx, key, path, size); serr != nil {
+		return "", fmt.Errorf("archive: put: %w; and the local spool failed too: %v", err, serr)
+	}
+	a.metrics.spooled.Inc()
+	a.log.Warn("blob store failed; blob spooled locally for upload later", "store", a.blobs.Describe(), "key", key, "err", err)
+	return "spool:" + key, nil
+}
+
+// record writes the index row, its entry, keys, first events and chain
+// record, and runs OnCommit, all in tx. It holds the chain lock, which
+// purges also take before deleting blobs: so the blob is checked (and put
+// back from the temporary file if a purge removed it meanwhile) under it.
+func (a *Archive) record(ctx context.Context, tx store.Tx, e *Entry, tmp string, keys []store.Key) error {
+	head, err := tx.LockChain(ctx)
+	if err != nil {
+		return err
+	}
+	bs, key, err := a.storeFor(e.BlobRef)
+	if err != nil {
+		return err
+	}
+	if _, err := bs.Stat(ctx, key); errors.Is(err, ErrBlobNotFound) {
+		if err := bs.Put(ctx, key, tmp, e.Size); err != nil {
+			return err
+		}
+	} else if err != nil {
+		return err
+	}
+	dup, err := tx.FirstWithContent(ctx, e.PartnerID, e.SHA256)
+	if err != nil {
+		return err
+	}
+	e.DuplicateOf = dup
+	if err := tx.InsertMessage(ctx, e.Message); err != nil {
+		return err
+	}
+	if err := tx.InsertArchiveEntry(ctx, &store.ArchiveEntry{MessageID: e.ID, PartnerID: e.PartnerID, IdemKey: e.IdemKey, DuplicateOf: dup}); err != nil {
+		return err
+	}
+	if len(keys) > 0 {
+		if err := tx.AddMessageKeys(ctx, e.ID, keys); err != nil {
+			return err
+		}
+	}
+	detail, _ := json.Marshal(map[string]any{"transport": e.Transport, "remote_name": e.RemoteName, "size": e.Size, "sha256": e.SHA256, "blob": e.BlobRef})
+	if err := tx.AppendEvent(ctx, &store.Event{MessageID: e.ID, At: e.ReceivedAt, Kind: "received", Detail: string(detail)}); err != nil {
+		return err
+	}
+	if dup != "" {
+		if err := tx.AppendEvent(ctx, &store.Event{MessageID: e.ID, Kind: "duplicate", Detail: "same content as " + dup + " from the same partner"}); err != nil {
+			return err
+		}
+	}
+	rec := &store.ChainRecord{Seq: head.Seq + 1, Kind: store.ChainEntry, MessageID: e.ID, At: e.ReceivedAt, PrevHash: head.Hash}
+	rec.Hash = chainHash(rec, e.Message)
+	if err := tx.AppendChain(ctx, rec); err != nil {
+		return err
+	}
+	if a.opts.OnCommit != nil {
+		if err := a.opts.OnCommit(ctx, tx, e); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// Entry returns the archived message with its archive bookkeeping.
+func (a *Archive) Entry(ctx context.Context, id string) (*Entry, error) {
+	m, err := a.st.GetMessage(ctx, id)
+	if err != nil {
+		return nil, fmt.Errorf("archive: %w", err)
+	}
+	return a.entryOf(ctx, m)
+}
+
+func (a *Archive) entryOf(ctx context.Context, m *store.Message) (*Entry, error) {
+	e := &Entry{Message: m}
+	ae, err := a.st.GetArchiveEntry(ctx, m.ID)
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+	case err != nil:
+		return nil, fmt.Errorf("archive: %w", err)
+	default:
+		e.DuplicateOf, e.PurgedAt, e.IdemKey = ae.DuplicateOf, ae.PurgedAt, ae.IdemKey
+	}
+	return e, nil
+}
+
+// Get returns the original bytes of message id. The reader fails with
+// ErrCorrupt at the end if they do not match the recorded sha256 and size.
+func (a *Archive) Get(ctx context.Context, id string) (io.ReadCloser, *Entry, error) {
+	e, err := a.Entry(ctx, id)
+	if err != nil {
+		return nil, nil, err
+	}
+	if !e.PurgedAt.IsZero() {
+		return nil, e, fmt.Errorf("archive: message %s: %w on %s", id, ErrPurged, e.PurgedAt.Format(time.RFC3339))
+	}
+	rc, err := a.open(ctx, e.Message)
+	if err != nil {
+		return nil, e, err
+	}
+	return &checkedReader{rc: rc, h: sha256.New(), want: e.SHA256, size: e.Size, id: id}, e, nil
+}
+
+func (a *Archive) open(ctx context.Context, m *store.Message) (io.ReadCloser, error) {
+	bs, key, err := a.storeFor(m.BlobRef)
+	if err != nil {
+		return nil, err
+	}
+	rc, err := bs.Open(ctx, key)
+	if err != nil {
+		return nil, fmt.Errorf("archive: message %s: %w", m.ID, err)
+	}
+	return rc, nil
+}
+
+// Search lists entries, newest first (see store.MessageFilter for paging).
+func (a *Archive) Search(ctx context.Context, f store.MessageFilter) ([]*Entry, error) {
+	ms, err := a.st.SearchMessages(ctx, f)
+	if err != nil {
+		return nil, fmt.Errorf("archive: search: %w", err)
+	}
+	out := make([]*Entry, 0, len(ms))
+	for _, m := range ms {
+		e, err := a.entryOf(ctx, m)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, e)
+	}
+	return out, nil
+}
+
+// Events returns the message's history, oldest first.
+func (a *Archive) Events(ctx context.Context, id string) ([]*store.Event, error) {
+	if _, err := a.st.GetMessage(ctx, id); err != nil {
+		return nil, fmt.Errorf("archive: %w", err)
+	}
+	evs, err := a.st.Events(ctx, id)
+	if err != nil {
+		return nil, fmt.Errorf("archive: %w", err)
+	}
+	return evs, nil
+}
+
+type checkedReader struct {
+	rc   io.ReadCloser
+	h    hash.Hash
+	n    int64
+	want string
+	size int64
+	id   string
+}
+
+func (c *checkedReader) Read(p []byte) (int, error) {
+	n, err := c.rc.Read(p)
+	c.h.Write(p[:n])
+	c.n += int64(n)
+	if err == io.EOF {
+		if got := hex.EncodeToString(c.h.Sum(nil)); got != c.want || c.n != c.size {
+			return n, fmt.Errorf("archive: message %s: %w (read %d bytes with sha256 %s; recorded %d bytes, %s)", c.id, ErrCorrupt, c.n, got, c.size, c.want)
+		}
+	}
+	return n, err
+}
+
+func (c *checkedReader) Close() error { return c.rc.Close() }
+
+// ctxReader stops a long copy when ctx is cancelled.
+type ctxReader struct {
+	ctx context.Context
+	r   io.Reader
+}
+
+func (c ctxReader) Read(p []byte) (int, error) {
+	if err := c.ctx.Err(); err != nil {
+		return 0, err
+	}
+	return c.r.Read(p)
+}

@@ -1,0 +1,223 @@
+package archive
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/url"
+	"os"
+	"path"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/minio/minio-go/v7"
+	"github.com/minio/minio-go/v7/pkg/credentials"
+)
+
+// S3Config configures an S3-compatible blob store.
+type S3Config struct {
+	Endpoint  string // host:port
+	Secure    bool   // https
+	Region    string
+	Bucket    string
+	Prefix    string // keys are PREFIX/sha256/ab/cd/...
+	AccessKey string
+	SecretKey string
+	// LockMode and LockFor store every blob under Object Lock (WORM) until
+	// upload time + LockFor: "GOVERNANCE" or "COMPLIANCE". The bucket must
+	// have been created with Object Lock enabled.
+	LockMode string
+	LockFor  time.Duration
+	// PartSize is the multipart part size (default 16 MiB); objects larger
+	// than one part are uploaded in parts, two at a time.
+	PartSize uint64
+}
+
+// S3 is a BlobStore in an S3-compatible bucket (AWS S3, MinIO, versitygw).
+type S3 struct {
+	c   *minio.Client
+	cfg S3Config
+}
+
+// NewS3 returns an S3 store. It does not contact the server: an unreachable
+// server makes Put fail (and the archive spool) rather than stopping start-up.
+func NewS3(cfg S3Config) (*S3, error) {
+	if cfg.Endpoint == "" || cfg.Bucket == "" {
+		return nil, errors.New("archive: s3 needs an endpoint and a bucket")
+	}
+	if cfg.PartSize == 0 {
+		cfg.PartSize = 16 << 20
+	}
+	switch cfg.LockMode {
+	case "", "GOVERNANCE", "COMPLIANCE":
+	default:
+		return nil, fmt.Errorf("archive: s3 object lock mode %q: use GOVERNANCE or COMPLIANCE", cfg.LockMode)
+	}
+	if cfg.LockMode != "" && cfg.LockFor <= 0 {
+		return nil, errors.New("archive: s3 object lock needs a retention period")
+	}
+	c, err := minio.New(cfg.Endpoint, &minio.Options{
+		Creds:  credentials.NewStaticV4(cfg.AccessKey, cfg.SecretKey, ""),
+		Secure: cfg.Secure,
+		Region: cfg.Region,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("archive: s3 %s: %w", cfg.Endpoint, err)
+	}
+	cfg.Prefix = strings.Trim(cfg.Prefix, "/")
+	return &S3{c: c, cfg: cfg}, nil
+}
+
+// ParseS3URL reads s3://BUCKET/PREFIX?endpoint=HOST:PORT[&secure=true][&region=R]
+// [&lock=GOVERNANCE|COMPLIANCE&retain=7y]. Credentials come from
+// WHARF_S3_ACCESS_KEY/WHARF_S3_SECRET_KEY, else AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY.
+func ParseS3URL(raw string, getenv func(string) string) (S3Config, error) {
+	var cfg S3Config
+	u, err := url.Parse(raw)
+	if err != nil || u.Scheme != "s3" || u.Host == "" {
+		return cfg, fmt.Errorf("archive: %q is not s3://BUCKET/PREFIX?endpoint=HOST:PORT", raw)
+	}
+	q := u.Query()
+	cfg.Bucket, cfg.Prefix = u.Host, strings.Trim(u.Path, "/")
+	cfg.Endpoint, cfg.Region = q.Get("endpoint"), q.Get("region")
+	if cfg.Endpoint == "" {
+		cfg.Endpoint = "s3.amazonaws.com"
+		cfg.Secure = true
+	}
+	if s := q.Get("secure"); s != "" {
+		if cfg.Secure, err = strconv.ParseBool(s); err != nil {
+			return cfg, fmt.Errorf("archive: %s: secure=%q is not true or false", raw, s)
+		}
+	}
+	cfg.LockMode = strings.ToUpper(q.Get("lock"))
+	if r := q.Get("retain"); r != "" {
+		if cfg.LockFor, err = ParseDays(r); err != nil {
+			return cfg, fmt.Errorf("archive: %s: retain: %w", raw, err)
+		}
+	}
+	cfg.AccessKey, cfg.SecretKey = getenv("WHARF_S3_ACCESS_KEY"), getenv("WHARF_S3_SECRET_KEY")
+	if cfg.AccessKey == "" {
+		cfg.AccessKey, cfg.SecretKey = getenv("AWS_ACCESS_KEY_ID"), getenv("AWS_SECRET_ACCESS_KEY")
+	}
+	return cfg, nil
+}
+
+func (s *S3) Kind() string { return "s3" }
+
+func (s *S3) Describe() string {
+	scheme := "http"
+	if s.cfg.Secure {
+		scheme = "https"
+	}
+	return fmt.Sprintf("s3://%s/%s (%s://%s)", s.cfg.Bucket, s.cfg.Prefix, scheme, s.cfg.Endpoint)
+}
+
+func (s *S3) object(key string) string {
+	if s.cfg.Prefix == "" {
+		return key
+	}
+	return path.Join(s.cfg.Prefix, key)
+}
+
+// Check reports whether the bucket is reachable and exists.
+func (s *S3) Check(ctx context.Context) error {
+	ok, err := s.c.BucketExists(ctx, s.cfg.Bucket)
+	if err != nil {
+		return fmt.Errorf("archive: s3 %s: %w", s.Describe(), err)
+	}
+	if !ok {
+		return fmt.Errorf("archive: s3 bucket %s does not exist", s.cfg.Bucket)
+	}
+	return nil
+}
+
+func (s *S3) Put(ctx context.Context, key, file string, size int64) error {
+	f, err := os.Open(file)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	opts := minio.PutObjectOptions{
+		ContentType: "application/octet-stream",
+		PartSize:    s.cfg.PartSize,
+		NumThreads:  2,
+		UserMetadata: map[string]string{
+			"wharf-sha256": path.Base(key),
+		},
+	}
+	if s.cfg.LockMode != "" {
+		opts.Mode = minio.RetentionMode(s.cfg.LockMode)
+		opts.RetainUntilDate = time.Now().Add(s.cfg.LockFor).UTC()
+	}
+	if _, err := s.c.PutObject(ctx, s.cfg.Bucket, s.object(key), f, size, opts); err != nil {
+		return fmt.Errorf("archive: s3 put %s: %w", key, err)
+	}
+	return nil
+}
+
+func notFound(err error) bool {
+	code := minio.ToErrorResponse(err).Code
+	return code == "NoSuchKey" || code == "NotFound"
+}
+
+func (s *S3) Open(ctx context.Context, key string) (io.ReadCloser, error) {
+	o, err := s.c.GetObject(ctx, s.cfg.Bucket, s.object(key), minio.GetObjectOptions{})
+	if err != nil {
+		return nil, fmt.Errorf("archive: s3 get %s: %w", key, err)
+	}
+	// GetObject is lazy: Stat surfaces a missing object now, not at the first Read.
+	if _, err := o.Stat(); err != nil {
+		o.Close()
+		if notFound(err) {
+			return nil, fmt.Errorf("archive: s3 %s: %w", key, ErrBlobNotFound)
+		}
+		return nil, fmt.Errorf("archive: s3 get %s: %w", key, err)
+	}
+	return o, nil
+}
+
+func (s *S3) Stat(ctx context.Context, key string) (int64, error) {
+	info, err := s.c.StatObject(ctx, s.cfg.Bucket, s.object(key), minio.StatObjectOptions{})
+	if err != nil {
+		if notFound(err) {
+			return 0, fmt.Errorf("archive: s3 %s: %w", key, ErrBlobNotFound)
+		}
+		return 0, fmt.Errorf("archive: s3 stat %s: %w", key, err)
+	}
+	return info.Size, nil
+}
+
+func (s *S3) Delete(ctx context.Context, key string) error {
+	if err := s.c.RemoveObject(ctx, s.cfg.Bucket, s.object(key), minio.RemoveObjectOptions{}); err != nil && !notFound(err) {
+		return fmt.Errorf("archive: s3 delete %s: %w", key, err)
+	}
+	return nil
+}
+
+var _ BlobStore = (*S3)(nil)
+
+// OpenBlobs opens the blob store an archive URL names: a folder, or
+// s3://BUCKET/PREFIX?endpoint=HOST:PORT. For S3 it also opens the local
+// spool in spoolDir.
+func OpenBlobs(archiveURL, spoolDir string, getenv func(string) string) (BlobStore, *FS, error) {
+	if !strings.HasPrefix(archiveURL, "s3://") {
+		fsb, err := NewFS(archiveURL)
+		return fsb, nil, err
+	}
+	cfg, err := ParseS3URL(archiveURL, getenv)
+	if err != nil {
+		return nil, nil, err
+	}
+	s3b, err := NewS3(cfg)
+	if err != nil {
+		return nil, nil, err
+	}
+	spool, err := newFS(filepath.Clean(spoolDir), "spool")
+	if err != nil {
+		return nil, nil, err
+	}
+	return s3b, spool, nil
+}

@@ -1,0 +1,66 @@
+package archive
+
+import (
+	"context"
+	"fmt"
+	"strings"
+
+	"github.com/wharfedi/wharf/internal/store"
+)
+
+// SpoolPending counts entries whose blob waits in the spool (up to limit).
+func (a *Archive) SpoolPending(ctx context.Context, limit int) (int, error) {
+	ms, err := a.st.MessagesWithBlobPrefix(ctx, "spool:", limit)
+	return len(ms), err
+}
+
+// UploadSpool moves spooled blobs to the blob store, oldest first: upload,
+// then (one transaction) point the index at the uploaded blob and append an
+// "uploaded" event, then delete the spool copy once nothing refers to it.
+// It stops at the first upload error (the blob store is still down) and
+// returns how many entries moved. Safe to run concurrently and repeatedly:
+// uploads are idempotent (keys name content).
+func (a *Archive) UploadSpool(ctx context.Context) (int, error) {
+	if a.spool == nil {
+		return 0, nil
+	}
+	moved := 0
+	for {
+		ms, err := a.st.MessagesWithBlobPrefix(ctx, "spool:", 100)
+		if err != nil {
+			return moved, fmt.Errorf("archive: spool: %w", err)
+		}
+		if len(ms) == 0 {
+			return moved, nil
+		}
+		for _, m := range ms {
+			key := strings.TrimPrefix(m.BlobRef, "spool:")
+			path, err := a.spool.path(key)
+			if err != nil {
+				return moved, err
+			}
+			if err := a.blobs.Put(ctx, key, path, m.Size); err != nil {
+				return moved, fmt.Errorf("archive: spool upload of %s to %s: %w", m.ID, a.blobs.Describe(), err)
+			}
+			ref := a.blobs.Kind() + ":" + key
+			err = a.st.WithTx(ctx, func(tx store.Tx) error {
+				cur, err := tx.GetMessage(ctx, m.ID)
+				if err != nil || cur.BlobRef != m.BlobRef {
+					return err // moved by a concurrent run
+				}
+				if err := tx.SetBlobRef(ctx, m.ID, ref); err != nil {
+					return err
+				}
+				return tx.AppendEvent(ctx, &store.Event{MessageID: m.ID, Kind: "uploaded", Detail: "blob moved from the local spool to " + ref})
+			})
+			if err != nil {
+				return moved, fmt.Errorf("archive: spool: %w", err)
+			}
+			moved++
+			a.metrics.uploaded.Inc()
+			if err := a.deleteIfUnreferenced(ctx, m.BlobRef); err != nil {
+				return moved, err
+			}
+		}
+	}
+}
