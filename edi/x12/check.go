@@ -176,6 +176,8 @@ type Checker struct {
 	DuplicateWindow time.Duration
 	// Discard drops sets, groups and interchanges from the results once
 	// their callbacks ran, so memory stays constant on inputs of any size.
+	// With Discard, the *Set given to OnSet is reused for the next set:
+	// copy what you keep.
 	Discard bool
 	// Callbacks, run as each set, group and interchange closes.
 	OnSet         func(*Set)
@@ -198,6 +200,8 @@ type checkState struct {
 	gctl   map[string]bool
 
 	svBuf           setValidator // reused for every set
+	setBuf          Set          // reused for every set with Discard
+	lastSetID       string       // ST01 of the last set, shared
 	lastID, lastVer string       // cache of the last schema lookup
 	lastSchema      *Schema
 }
@@ -561,8 +565,19 @@ func (s *checkState) openGroup(seg *Segment) {
 
 func (s *checkState) openSet(seg *Segment) {
 	g := s.g
-	st := &Set{Group: g, ID: string(seg.Element(1)), Control: string(seg.Element(2)),
-		Reference: string(seg.Element(3)), Segments: 1, Offset: seg.Offset, Status: Accepted}
+	st := &Set{}
+	if s.c.Discard {
+		st = &s.setBuf
+		*st = Set{Issues: st.Issues[:0], Errors: st.Errors[:0], Codes: st.Codes[:0]}
+	}
+	id := seg.Element(1)
+	if string(id) != s.lastSetID {
+		s.lastSetID = string(id)
+	}
+	st.Group, st.ID, st.Control, st.Segments, st.Offset, st.Status = g, s.lastSetID, string(seg.Element(2)), 1, seg.Offset, Accepted
+	if ref := seg.Element(3); len(ref) > 0 {
+		st.Reference = string(ref)
+	}
 	s.st = st
 	g.Received++
 	s.rep.Count.Sets++
