@@ -37,13 +37,16 @@ measure() { # name command...
   local name=$1; shift
   local log; log=$(mktemp)
   /usr/bin/time -v "$@" >/dev/null 2>"$log" || { echo "$name failed:"; tail -5 "$log"; }
-  local wall rss
+  local wall rss usr sys
   wall=$(grep 'Elapsed (wall clock)' "$log" | awk '{print $NF}')
   rss=$(grep 'Maximum resident set size' "$log" | awk '{print $NF}')
-  printf '| %-26s | %10s | %8d MB |\n' "$name" "$wall" $((rss / 1024))
+  usr=$(grep 'User time' "$log" | awk '{print $NF}')
+  sys=$(grep 'System time' "$log" | awk '{print $NF}')
+  printf '| %-26s | %10s | %7.2f s | %8d MB |\n' "$name" "$wall" "$(echo "$usr + $sys" | bc)" $((rss / 1024))
   rm -f "$log"
 }
 
+echo "load before: $(cut -d' ' -f1-3 /proc/loadavg)"
 echo "machine: $(nproc) cores, $(uname -sr), $(go version | awk '{print $3}'), node $(node --version 2>/dev/null || echo none)"
 for mb in "${sizes[@]}"; do
   f="$dir/x12-bench-$mb.edi"
@@ -52,8 +55,8 @@ for mb in "${sizes[@]}"; do
   echo
   echo "### $mb MiB: $(stat -c %s "$f") bytes"
   echo
-  echo "| tool | wall (m:ss) | peak RSS |"
-  echo "|---|---|---|"
+  echo "| tool | wall (m:ss) | CPU (user+sys) | peak RSS |"
+  echo "|---|---|---|---|"
   measure "sha256sum" sha256sum "$f"
   measure "wharf x12 validate" "$dir/wharf" x12 validate "$f"
   measure "sha256sum (again)" sha256sum "$f"
