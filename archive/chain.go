@@ -188,6 +188,13 @@ walk:
 	}
 	sortProblems(rep.Problems)
 	a.metrics.observeVerify(rep, a.now())
+	if !rep.OK() {
+		// Until Wharf has an exceptions model, the exception is this error
+		// log line and the wharf_archive_verify_ok gauge at 0.
+		a.log.Error("archive verify FAILED", "first_broken", rep.Problems[0].String(), "problems", len(rep.Problems), "records", rep.Records)
+	} else {
+		a.log.Info("archive verify passed", "entries", rep.Entries, "tombstones", rep.Tombstones, "blobs", rep.Blobs, "head", rep.Head.Seq)
+	}
 	return rep, nil
 }
 

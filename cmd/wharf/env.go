@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"sort"
 
+	"github.com/wharfedi/wharf/archive"
 	"github.com/wharfedi/wharf/internal/config"
 	"github.com/wharfedi/wharf/internal/store"
 	"github.com/wharfedi/wharf/jobs"
@@ -41,13 +42,21 @@ func (f *commonFlags) loadConfig() (*config.Config, error) {
 
 // taskDocs names the jobs a schedule can run, with what they do.
 var taskDocs = map[string]string{
-	"db.maintenance": "refresh database statistics (and checkpoint SQLite's WAL)",
+	"db.maintenance":    "refresh database statistics (and checkpoint SQLite's WAL)",
+	"archive.verify":    "re-hash every archived blob and walk the hash chain (metric wharf_archive_verify_ok; logs an error naming the first broken entry)",
+	"archive.retention": "purge archive entries past their retention rule's delete-after (tombstones stay in the hash chain)",
+	"archive.spool":     "upload blobs spooled locally while S3 was unreachable",
 }
 
 // tasks returns the jobs a schedule can run, by name.
-func tasks(st store.Store) map[string]jobs.Task {
+func tasks(st store.Store, a *archive.Archive) map[string]jobs.Task {
 	return map[string]jobs.Task{
 		"db.maintenance": func(ctx context.Context) error { return st.Maintain(ctx) },
+		// A broken archive is not a job failure to retry: Verify sets the
+		// metric and logs the exception; the job fails only if it cannot run.
+		"archive.verify":    func(ctx context.Context) error { _, err := a.Verify(ctx, archive.VerifyOptions{}); return err },
+		"archive.retention": func(ctx context.Context) error { _, err := a.PurgeExpired(ctx); return err },
+		"archive.spool":     func(ctx context.Context) error { _, err := a.UploadSpool(ctx); return err },
 	}
 }
 

@@ -25,6 +25,11 @@ Usage:
   wharf x12 validate [--json] FILE...
   wharf x12 ack [--999] FILE
   wharf x12 fmt FILE
+  wharf archive put --partner ID [--direction in|out] [--transport NAME] FILE
+  wharf archive search [--partner ID] [--since RFC3339] [--until RFC3339] [--key VALUE] [--json]
+  wharf archive get ID
+  wharf archive events ID [--json]
+  wharf archive verify
   wharf version
 
 Every command takes --config FILE (or WHARF_CONFIG) and --data DIR (or WHARF_DATA)
@@ -54,6 +59,8 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		return runPartner(ctx, args[1:], stdout, stderr)
 	case "x12":
 		return runX12(ctx, args[1:], stdin, stdout, stderr)
+	case "archive":
+		return runArchive(ctx, args[1:], stdin, stdout, stderr)
 	case "version", "--version":
 		fmt.Fprintln(stdout, versionString())
 		return 0

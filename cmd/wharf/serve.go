@@ -8,7 +8,6 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
-	"os"
 	"syscall"
 	"time"
 
@@ -94,9 +93,6 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	if err != nil {
 		return fail(stderr, err)
 	}
-	if err := os.MkdirAll(c.ArchiveURL(), 0o750); err != nil && c.Archive.URL == "" {
-		return fail(stderr, fmt.Errorf("archive folder: %w", err))
-	}
 
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
@@ -110,13 +106,27 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		sched, _ := s.Parse() // validated
 		schedules = append(schedules, jobs.Schedule{Name: s.Name, Schedule: sched, Task: s.Job})
 	}
-	rt := jobs.New(st, jobs.Options{
-		Workers: c.Jobs.Workers, Logger: log, Tasks: tasks(st), Schedules: schedules, Metrics: reg,
+	// Archive: blobs in c.ArchiveURL() (folder or S3 with a local spool); each
+	// new inbound entry enqueues its processing job through rt in the same
+	// transaction, a spooled one also the spool upload job.
+	var rt *jobs.Runtime
+	arch, err := openArchive(c, st, func() *jobs.Runtime { return rt }, log.With("component", "archive"), reg)
+	if err != nil {
+		return fail(stderr, err)
+	}
+	rt = jobs.New(st, jobs.Options{
+		Workers: c.Jobs.Workers, Logger: log, Tasks: tasks(st, arch), Schedules: schedules, Metrics: reg,
 	})
+	registerArchiveJobs(rt, st, arch)
 	runCtx, cancelRun := context.WithCancel(context.WithoutCancel(ctx))
 	defer cancelRun()
 	if err := rt.Start(runCtx); err != nil {
 		return fail(stderr, err)
+	}
+	if n, err := arch.SpoolPending(ctx, 1); err == nil && n > 0 { // blobs spooled before a restart
+		if _, err := rt.Insert(ctx, jobs.SpoolUploadArgs{}, jobs.SpoolUploadOpts); err != nil {
+			log.Warn("archive: cannot enqueue the spool upload", "err", err)
+		}
 	}
 
 	h := server.NewHTTP(reg, map[string]server.Checker{"database": st.Ping})
@@ -141,7 +151,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		"sftp_host_key", ssh.FingerprintSHA256(hostKey.PublicKey()),
 		"data", absPath(c.Data),
 		"database", st.Describe(),
-		"archive", c.ArchiveURL(),
+		"archive", arch.Describe(),
 		"schedules", len(schedules),
 		"startup_ms", time.Since(started).Milliseconds())
 

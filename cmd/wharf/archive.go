@@ -1,0 +1,489 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/wharfedi/wharf/archive"
+	"github.com/wharfedi/wharf/internal/config"
+	"github.com/wharfedi/wharf/internal/store"
+	"github.com/wharfedi/wharf/jobs"
+)
+
+const archiveUsage = `usage:
+  wharf archive put --partner ID [--direction in|out] [--transport NAME] [--idempotency-key KEY] FILE|-
+  wharf archive search [--partner ID] [--direction in|out] [--since RFC3339] [--until RFC3339] [--key VALUE] [--limit N] [--json]
+  wharf archive get ID
+  wharf archive events ID [--json]
+  wharf archive verify [--skip-blobs]
+  wharf archive purge (--older-than DURATION [--partner ID] | --expired)`
+
+func runArchive(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	if len(args) == 0 {
+		fmt.Fprintln(stderr, archiveUsage)
+		return 2
+	}
+	switch args[0] {
+	case "put":
+		return archivePut(ctx, args[1:], stdin, stdout, stderr)
+	case "search":
+		return archiveSearch(ctx, args[1:], stdout, stderr)
+	case "get":
+		return archiveGet(ctx, args[1:], stdout, stderr)
+	case "events":
+		return archiveEvents(ctx, args[1:], stdout, stderr)
+	case "verify":
+		return archiveVerify(ctx, args[1:], stdout, stderr)
+	case "purge":
+		return archivePurge(ctx, args[1:], stdout, stderr)
+	}
+	fmt.Fprintf(stderr, "wharf archive: unknown subcommand %q\n%s\n", args[0], archiveUsage)
+	return 2
+}
+
+// archiveSpoolDir is where an S3 archive spools blobs while S3 is unreachable.
+func archiveSpoolDir(c *config.Config) string { return filepath.Join(c.Data, "archive-spool") }
+
+// archiveRetention reads the retention rules. Until the config file has an
+// archive.retention field they come from WHARF_ARCHIVE_RETENTION, e.g.
+// "keep=7y,delete=10y;acme:keep=30d,delete=90d".
+func archiveRetention() ([]archive.Rule, error) {
+	s := os.Getenv("WHARF_ARCHIVE_RETENTION")
+	if s == "" {
+		return nil, nil
+	}
+	r, err := archive.ParseRules(s)
+	if err != nil {
+		return nil, fmt.Errorf("WHARF_ARCHIVE_RETENTION: %w", err)
+	}
+	return r, nil
+}
+
+// openArchive opens the configured archive. rt, when non-nil, returns the
+// job runtime: each new inbound entry then gets its processing job (and a
+// spooled one an upload job) in the transaction that records it.
+func openArchive(c *config.Config, st store.Store, rt func() *jobs.Runtime, log *slog.Logger, reg prometheus.Registerer) (*archive.Archive, error) {
+	if err := prepareData(c.Data); err != nil {
+		return nil, err
+	}
+	blobs, spool, err := archive.OpenBlobs(c.ArchiveURL(), archiveSpoolDir(c), os.Getenv)
+	if err != nil {
+		return nil, err
+	}
+	rules, err := archiveRetention()
+	if err != nil {
+		return nil, err
+	}
+	opts := archive.Options{Blobs: blobs, Spool: spool, Retention: rules, Logger: log, Metrics: reg}
+	if rt != nil {
+		opts.OnCommit = func(ctx context.Context, tx store.Tx, e *archive.Entry) error {
+			if e.Direction == store.Inbound {
+				if _, err := rt().InsertTx(ctx, tx, jobs.ProcessArgs{MessageID: e.ID}, nil); err != nil {
+					return err
+				}
+			}
+			if e.Spooled() {
+				if _, err := rt().InsertTx(ctx, tx, jobs.SpoolUploadArgs{}, jobs.SpoolUploadOpts); err != nil {
+					return err
+				}
+			}
+			return nil
+		}
+	}
+	return archive.New(st, opts)
+}
+
+// registerArchiveJobs adds the archive's workers to the runtime.
+func registerArchiveJobs(rt *jobs.Runtime, st store.Store, a *archive.Archive) {
+	jobs.Register(rt, &jobs.ProcessWorker{Store: st})
+	jobs.Register(rt, &jobs.SpoolUploadWorker{Archive: a})
+}
+
+// archiveEnv opens the store and the archive for a CLI command.
+func archiveEnv(ctx context.Context, common *commonFlags, withJobs bool) (*archive.Archive, func(), error) {
+	c, err := common.loadConfig()
+	if err != nil {
+		return nil, nil, err
+	}
+	st, err := openStore(ctx, c)
+	if err != nil {
+		return nil, nil, err
+	}
+	var rt *jobs.Runtime
+	var rtf func() *jobs.Runtime
+	if withJobs {
+		if err := jobs.Migrate(ctx, st); err != nil {
+			st.Close()
+			return nil, nil, err
+		}
+		rt = jobs.New(st, jobs.Options{})
+		rtf = func() *jobs.Runtime { return rt }
+	}
+	a, err := openArchive(c, st, rtf, nil, nil)
+	if err != nil {
+		st.Close()
+		return nil, nil, err
+	}
+	if rt != nil {
+		registerArchiveJobs(rt, st, a)
+	}
+	return a, func() { st.Close() }, nil
+}
+
+func archivePut(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	fs, common := newFlags("archive put", stderr)
+	partner := fs.String("partner", "", "partner ID (required)")
+	direction := fs.String("direction", "in", "in (received) or out (sent)")
+	transport := fs.String("transport", "cli", "transport name recorded with the entry")
+	idem := fs.String("idempotency-key", "", "a retried put with the same key returns the first entry instead of a new one")
+	asJSON := fs.Bool("json", false, "print the entry as JSON")
+	pos, err := parseArgs(fs, args)
+	if err != nil {
+		if usageErr(err) {
+			return 2
+		}
+		return 0
+	}
+	if len(pos) != 1 || *partner == "" {
+		fmt.Fprintln(stderr, "usage: wharf archive put --partner ID [--direction in|out] [--transport NAME] [--idempotency-key KEY] FILE|-")
+		return 2
+	}
+	if *direction != "in" && *direction != "out" {
+		fmt.Fprintf(stderr, "wharf archive put: --direction %q: use in or out\n", *direction)
+		return 2
+	}
+	var r io.Reader = stdin
+	name := pos[0]
+	if name != "-" {
+		f, err := os.Open(name)
+		if err != nil {
+			return fail(stderr, fmt.Errorf("archive put: %v", err))
+		}
+		defer f.Close()
+		if st, err := f.Stat(); err == nil && st.IsDir() {
+			return fail(stderr, fmt.Errorf("archive put: %s is a folder", name))
+		}
+		r = f
+		name = filepath.Base(name)
+	} else {
+		name = ""
+	}
+	a, done, err := archiveEnv(ctx, common, true)
+	if err != nil {
+		return fail(stderr, err)
+	}
+	defer done()
+	if _, err := a.Store().GetPartner(ctx, *partner); errors.Is(err, store.ErrNotFound) {
+		return fail(stderr, fmt.Errorf("archive put: partner %q is not registered (add it with 'wharf partner add %s' or in the config file)", *partner, *partner))
+	} else if err != nil {
+		return fail(stderr, err)
+	}
+	e, err := a.Put(ctx, r, archive.Meta{Partner: *partner, Direction: store.Direction(*direction), Transport: *transport,
+		RemoteName: name, IdempotencyKey: *idem})
+	if err != nil {
+		return fail(stderr, err)
+	}
+	if *asJSON {
+		return printJSON(stdout, stderr, entryJSON(e))
+	}
+	switch {
+	case e.Existing:
+		fmt.Fprintf(stdout, "already archived as %s (same idempotency key); nothing new recorded\n", e.ID)
+	default:
+		fmt.Fprintf(stdout, "archived %s: %d bytes, sha256 %s\n", e.ID, e.Size, e.SHA256)
+		if e.DuplicateOf != "" {
+			fmt.Fprintf(stdout, "note: same content as %s from partner %s (flagged as a duplicate)\n", e.DuplicateOf, e.PartnerID)
+		}
+		if e.Spooled() {
+			fmt.Fprintln(stdout, "note: the blob store was unreachable; the file is spooled locally and 'wharf serve' uploads it later")
+		}
+		if e.Direction == store.Inbound {
+			fmt.Fprintln(stdout, "queued for processing")
+		}
+	}
+	return 0
+}
+
+type entryOut struct {
+	ID            string   `json:"id"`
+	Partner       string   `json:"partner"`
+	Direction     string   `json:"direction"`
+	ReceivedAt    string   `json:"received_at"`
+	Size          int64    `json:"size"`
+	SHA256        string   `json:"sha256"`
+	Filename      string   `json:"filename"`
+	Status        string   `json:"status"`
+	Transport     string   `json:"transport"`
+	CorrelationID string   `json:"correlation_id,omitempty"`
+	Format        string   `json:"format,omitempty"`
+	DocTypes      []string `json:"doc_types,omitempty"`
+	Blob          string   `json:"blob"`
+	DuplicateOf   string   `json:"duplicate_of,omitempty"`
+	PurgedAt      string   `json:"purged_at,omitempty"`
+	Existing      bool     `json:"existing,omitempty"`
+}
+
+func entryJSON(e *archive.Entry) entryOut {
+	o := entryOut{ID: e.ID, Partner: e.PartnerID, Direction: string(e.Direction), ReceivedAt: e.ReceivedAt.Format(time.RFC3339Nano),
+		Size: e.Size, SHA256: e.SHA256, Filename: e.RemoteName, Status: e.Status, Transport: e.Transport,
+		CorrelationID: e.CorrelationID, Format: e.Format, DocTypes: e.DocTypes, Blob: e.BlobRef, DuplicateOf: e.DuplicateOf, Existing: e.Existing}
+	if !e.PurgedAt.IsZero() {
+		o.PurgedAt = e.PurgedAt.Format(time.RFC3339Nano)
+		o.Status = "purged"
+	}
+	return o
+}
+
+func printJSON(stdout, stderr io.Writer, v any) int {
+	if err := json.NewEncoder(stdout).Encode(v); err != nil {
+		return fail(stderr, err)
+	}
+	return 0
+}
+
+func archiveSearch(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	fs, common := newFlags("archive search", stderr)
+	var f store.MessageFilter
+	fs.StringVar(&f.PartnerID, "partner", "", "only this partner")
+	direction := fs.String("direction", "", "only in or out")
+	since := fs.String("since", "", "received at or after (RFC 3339, e.g. 2026-01-31T00:00:00Z)")
+	until := fs.String("until", "", "received before (RFC 3339)")
+	fs.StringVar(&f.Key, "key", "", "business key or control number (PO, BOL, PRO, shipment, invoice, ISA13, GS06, ST02)")
+	limit := fs.Int("limit", 100, "at most this many entries (newest first; at most 1000)")
+	asJSON := fs.Bool("json", false, "JSON Lines output")
+	pos, err := parseArgs(fs, args)
+	if err != nil {
+		if usageErr(err) {
+			return 2
+		}
+		return 0
+	}
+	if len(pos) > 0 {
+		fmt.Fprintf(stderr, "wharf archive search: unexpected argument %q (use --key VALUE to search by key)\n", pos[0])
+		return 2
+	}
+	for _, t := range []struct {
+		flag, v string
+		dst     *time.Time
+	}{{"since", *since, &f.Since}, {"until", *until, &f.Until}} {
+		if t.v == "" {
+			continue
+		}
+		v, err := time.Parse(time.RFC3339, t.v)
+		if err != nil {
+			fmt.Fprintf(stderr, "wharf archive search: --%s %q is not an RFC 3339 time such as 2026-01-31T00:00:00Z\n", t.flag, t.v)
+			return 2
+		}
+		*t.dst = v
+	}
+	if *direction != "" && *direction != "in" && *direction != "out" {
+		fmt.Fprintf(stderr, "wharf archive search: --direction %q: use in or out\n", *direction)
+		return 2
+	}
+	f.Direction = store.Direction(*direction)
+	f.Limit = *limit
+	a, done, err := archiveEnv(ctx, common, false)
+	if err != nil {
+		return fail(stderr, err)
+	}
+	defer done()
+	es, err := a.Search(ctx, f)
+	if err != nil {
+		return fail(stderr, err)
+	}
+	if *asJSON {
+		enc := json.NewEncoder(stdout)
+		for _, e := range es {
+			if err := enc.Encode(entryJSON(e)); err != nil {
+				return fail(stderr, err)
+			}
+		}
+		return 0
+	}
+	if len(es) == 0 {
+		fmt.Fprintln(stderr, "no matching entries")
+		return 0
+	}
+	tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "ID\tRECEIVED\tPARTNER\tDIR\tSIZE\tSTATUS\tFILENAME\tNOTE")
+	for _, e := range es {
+		o := entryJSON(e)
+		note := ""
+		if e.DuplicateOf != "" {
+			note = "duplicate of " + e.DuplicateOf
+		}
+		if e.Spooled() {
+			note = strings.TrimSpace(note + " spooled")
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\t%s\t%s\t%s\n", e.ID, e.ReceivedAt.Format(time.RFC3339), e.PartnerID, e.Direction, e.Size, o.Status, e.RemoteName, note)
+	}
+	tw.Flush()
+	return 0
+}
+
+func oneID(name string, pos []string, stderr io.Writer) (string, bool) {
+	if len(pos) != 1 {
+		fmt.Fprintf(stderr, "usage: wharf archive %s ID\n", name)
+		return "", false
+	}
+	return pos[0], true
+}
+
+func archiveGet(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	fs, common := newFlags("archive get", stderr)
+	pos, err := parseArgs(fs, args)
+	if err != nil {
+		if usageErr(err) {
+			return 2
+		}
+		return 0
+	}
+	id, ok := oneID("get", pos, stderr)
+	if !ok {
+		return 2
+	}
+	a, done, err := archiveEnv(ctx, common, false)
+	if err != nil {
+		return fail(stderr, err)
+	}
+	defer done()
+	rc, _, err := a.Get(ctx, id)
+	if err != nil {
+		return fail(stderr, err)
+	}
+	defer rc.Close()
+	if _, err := io.Copy(stdout, rc); err != nil {
+		// The bytes written so far are not the original: say so loudly.
+		return fail(stderr, fmt.Errorf("%w (the output is NOT the original)", err))
+	}
+	return 0
+}
+
+func archiveEvents(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	fs, common := newFlags("archive events", stderr)
+	asJSON := fs.Bool("json", false, "JSON Lines output")
+	pos, err := parseArgs(fs, args)
+	if err != nil {
+		if usageErr(err) {
+			return 2
+		}
+		return 0
+	}
+	id, ok := oneID("events", pos, stderr)
+	if !ok {
+		return 2
+	}
+	a, done, err := archiveEnv(ctx, common, false)
+	if err != nil {
+		return fail(stderr, err)
+	}
+	defer done()
+	evs, err := a.Events(ctx, id)
+	if err != nil {
+		return fail(stderr, err)
+	}
+	enc := json.NewEncoder(stdout)
+	for _, e := range evs {
+		if *asJSON {
+			if err := enc.Encode(map[string]any{"id": e.ID, "message_id": e.MessageID, "at": e.At.Format(time.RFC3339Nano), "kind": e.Kind, "detail": e.Detail}); err != nil {
+				return fail(stderr, err)
+			}
+			continue
+		}
+		fmt.Fprintf(stdout, "%s  %-12s %s\n", e.At.Format(time.RFC3339Nano), e.Kind, e.Detail)
+	}
+	return 0
+}
+
+func archiveVerify(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	fs, common := newFlags("archive verify", stderr)
+	skip := fs.Bool("skip-blobs", false, "check the hash chain only, without re-hashing blobs")
+	pos, err := parseArgs(fs, args)
+	if err != nil {
+		if usageErr(err) {
+			return 2
+		}
+		return 0
+	}
+	if len(pos) > 0 {
+		fmt.Fprintf(stderr, "wharf archive verify: unexpected argument %q\n", pos[0])
+		return 2
+	}
+	a, done, err := archiveEnv(ctx, common, false)
+	if err != nil {
+		return fail(stderr, err)
+	}
+	defer done()
+	rep, err := a.Verify(ctx, archive.VerifyOptions{SkipBlobs: *skip})
+	if err != nil {
+		return fail(stderr, err)
+	}
+	return printVerify(rep, *skip, stdout, stderr)
+}
+
+func printVerify(rep *archive.Report, skip bool, stdout, stderr io.Writer) int {
+	blobs := fmt.Sprintf("%d blobs re-hashed (%d bytes)", rep.Blobs, rep.Bytes)
+	if skip {
+		blobs = "blobs not checked (--skip-blobs)"
+	}
+	if rep.OK() {
+		fmt.Fprintf(stdout, "archive intact: %d entries, %d tombstones, %s; chain head %d %s\n", rep.Entries, rep.Tombstones, blobs, rep.Head.Seq, rep.Head.Hash)
+		return 0
+	}
+	fmt.Fprintf(stderr, "wharf: archive verify FAILED: first broken entry: %s\n", rep.Problems[0])
+	for _, p := range rep.Problems[1:] {
+		fmt.Fprintf(stderr, "  also: %s\n", p)
+	}
+	fmt.Fprintf(stdout, "archive NOT intact: %d problems in %d records (%d entries, %d tombstones, %s)\n", len(rep.Problems), rep.Records, rep.Entries, rep.Tombstones, blobs)
+	return 1
+}
+
+func archivePurge(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	fs, common := newFlags("archive purge", stderr)
+	partner := fs.String("partner", "", "only this partner's entries")
+	olderThan := fs.String("older-than", "", "purge entries received longer ago than this (e.g. 90d, 7y)")
+	expired := fs.Bool("expired", false, "apply the retention rules' delete-after (what the archive.retention job does)")
+	pos, err := parseArgs(fs, args)
+	if err != nil {
+		if usageErr(err) {
+			return 2
+		}
+		return 0
+	}
+	if len(pos) > 0 || (*olderThan == "") == !*expired {
+		fmt.Fprintln(stderr, "usage: wharf archive purge (--older-than DURATION [--partner ID] | --expired)")
+		return 2
+	}
+	a, done, err := archiveEnv(ctx, common, false)
+	if err != nil {
+		return fail(stderr, err)
+	}
+	defer done()
+	var n int
+	if *expired {
+		n, err = a.PurgeExpired(ctx)
+	} else {
+		d, perr := archive.ParseDays(*olderThan)
+		if perr != nil {
+			fmt.Fprintf(stderr, "wharf archive purge: --older-than: %v\n", perr)
+			return 2
+		}
+		n, err = a.Purge(ctx, *partner, time.Now().Add(-d), "manual purge: older than "+*olderThan)
+	}
+	if err != nil {
+		return fail(stderr, err)
+	}
+	fmt.Fprintf(stdout, "purged %d entries (tombstones kept in the index and the hash chain)\n", n)
+	return 0
+}

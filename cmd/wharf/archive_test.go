@@ -1,0 +1,145 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/riverqueue/river"
+
+	"github.com/wharfedi/wharf/internal/store"
+	"github.com/wharfedi/wharf/internal/testenv"
+	"github.com/wharfedi/wharf/jobs"
+)
+
+func TestArchiveCLI(t *testing.T) {
+	for _, db := range []string{"SQLite", "Postgres"} {
+		t.Run(db, func(t *testing.T) {
+			dir := t.TempDir()
+			data := filepath.Join(dir, "data")
+			t.Setenv("WHARF_DATABASE_URL", "")
+			t.Setenv("WHARF_ARCHIVE_URL", "")
+			if db == "Postgres" {
+				t.Setenv("WHARF_DATABASE_URL", testenv.Postgres(t))
+			}
+			testArchiveCLI(t, dir, data)
+		})
+	}
+}
+
+func testArchiveCLI(t *testing.T, dir, data string) {
+	file := filepath.Join(dir, "po 1.edi")
+	content := "ISA*00*~GS*PO~ST*850*0001~\r\n\x00\xff"
+	os.WriteFile(file, []byte(content), 0o600)
+
+	if _, errs, code := runIn(t, "archive", "put", "--partner", "acme", file, "--data", data); code != 1 || !strings.Contains(errs, `partner "acme" is not registered`) {
+		t.Fatalf("unknown partner: %d %q", code, errs)
+	}
+	if _, errs, code := runIn(t, "partner", "add", "acme", "--data", data); code != 0 {
+		t.Fatal(errs)
+	}
+	out, errs, code := runIn(t, "archive", "put", "--partner", "acme", "--transport", "sftp", file, "--data", data, "--json")
+	if code != 0 {
+		t.Fatalf("put: %d %s", code, errs)
+	}
+	var e entryOut
+	if err := json.Unmarshal([]byte(out), &e); err != nil || e.ID == "" || e.Filename != "po 1.edi" || e.Size != int64(len(content)) || e.Transport != "sftp" {
+		t.Fatalf("put output %q: %v", out, err)
+	}
+	out, _, code = runIn(t, "archive", "put", "--partner", "acme", "--direction", "out", file, "--data", data)
+	if code != 0 || !strings.Contains(out, "duplicate") {
+		t.Fatalf("second put: %d %q", code, out)
+	}
+	// get: byte for byte.
+	out, errs, code = runIn(t, "archive", "get", e.ID, "--data", data)
+	if code != 0 || out != content {
+		t.Fatalf("get: %d %q %q", code, out, errs)
+	}
+	if _, errs, code := runIn(t, "archive", "get", "nope", "--data", data); code != 1 || !strings.Contains(errs, "not found") {
+		t.Fatalf("get missing: %d %q", code, errs)
+	}
+	// search: newest first, JSON Lines with the contract's fields.
+	out, _, code = runIn(t, "archive", "search", "--partner", "acme", "--json", "--data", data)
+	lines := strings.Split(strings.TrimSpace(out), "\n")
+	if code != 0 || len(lines) != 2 {
+		t.Fatalf("search: %d %q", code, out)
+	}
+	var first map[string]any
+	json.Unmarshal([]byte(lines[0]), &first)
+	for _, f := range []string{"id", "partner", "direction", "received_at", "size", "sha256", "filename", "status"} {
+		if _, ok := first[f]; !ok {
+			t.Errorf("search --json lacks %q: %s", f, lines[0])
+		}
+	}
+	if first["direction"] != "out" || first["duplicate_of"] != e.ID {
+		t.Fatalf("newest first / duplicate flag: %s", lines[0])
+	}
+	if out, _, _ := runIn(t, "archive", "search", "--since", "2000-01-01T00:00:00Z", "--until", "2001-01-01T00:00:00Z", "--data", data); out != "" {
+		t.Fatalf("time window: %q", out)
+	}
+	if _, errs, code := runIn(t, "archive", "search", "--since", "yesterday", "--data", data); code != 2 || !strings.Contains(errs, "RFC 3339") {
+		t.Fatalf("bad --since: %d %q", code, errs)
+	}
+	// --key finds messages by a business key attached later.
+	withStore(t, data, func(st store.Store) {
+		if err := st.AddMessageKeys(context.Background(), e.ID, []store.Key{{Kind: "po", Value: "PO-77"}}); err != nil {
+			t.Fatal(err)
+		}
+	})
+	out, _, _ = runIn(t, "archive", "search", "--key", "PO-77", "--data", data)
+	if !strings.Contains(out, e.ID) || strings.Count(out, "\n") != 2 {
+		t.Fatalf("search --key: %q", out)
+	}
+	// events, oldest first.
+	out, _, code = runIn(t, "archive", "events", e.ID, "--json", "--data", data)
+	if code != 0 || !strings.Contains(strings.Split(out, "\n")[0], `"kind":"received"`) {
+		t.Fatalf("events: %d %q", code, out)
+	}
+	// put enqueued the processing job for the inbound entry only.
+	withStore(t, data, func(st store.Store) {
+		rt := jobs.New(st, jobs.Options{})
+		js, err := rt.List(context.Background(), river.NewJobListParams().Kinds(jobs.ProcessArgs{}.Kind()))
+		if err != nil || len(js) != 1 || !strings.Contains(string(js[0].EncodedArgs), e.ID) {
+			t.Fatalf("processing jobs: %v %v", js, err)
+		}
+	})
+	// verify: intact, then broken.
+	out, errs, code = runIn(t, "archive", "verify", "--data", data)
+	if code != 0 || !strings.Contains(out, "archive intact: 2 entries") {
+		t.Fatalf("verify: %d %q %q", code, out, errs)
+	}
+	blob := filepath.Join(data, "archive", "sha256", e.SHA256[:2], e.SHA256[2:4], e.SHA256)
+	if err := os.WriteFile(blob, []byte("tampered"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	_, errs, code = runIn(t, "archive", "verify", "--data", data)
+	if code != 1 || !strings.Contains(errs, "first broken entry: entry 1 (message "+e.ID+")") {
+		t.Fatalf("verify tampered: %d %q", code, errs)
+	}
+	if _, errs, code := runIn(t, "archive", "get", e.ID, "--data", data); code != 1 || !strings.Contains(errs, "NOT the original") {
+		t.Fatalf("get tampered: %d %q", code, errs)
+	}
+	// usage errors.
+	for _, args := range [][]string{{"archive"}, {"archive", "frob"}, {"archive", "put", file}, {"archive", "get"}, {"archive", "put", "--partner", "acme", "--direction", "up", file}} {
+		if _, _, code := runIn(t, args...); code != 2 {
+			t.Errorf("%v: exit %d, want 2", args, code)
+		}
+	}
+}
+
+func withStore(t *testing.T, data string, f func(st store.Store)) {
+	t.Helper()
+	dsn := os.Getenv("WHARF_DATABASE_URL")
+	if dsn == "" {
+		dsn = filepath.Join(data, "wharf.db")
+	}
+	st, err := store.Open(context.Background(), dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	f(st)
+}

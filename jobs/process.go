@@ -1,0 +1,75 @@
+package jobs
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/riverqueue/river"
+
+	"github.com/wharfedi/wharf/internal/store"
+)
+
+// ProcessArgs is the job that processes an archived message (detect, parse,
+// acknowledge, map, route). The archive's OnCommit hook inserts it in the
+// same transaction as the message's index row.
+type ProcessArgs struct {
+	MessageID string `json:"message_id"`
+}
+
+// Kind implements river.JobArgs.
+func (ProcessArgs) Kind() string { return "wharf_process" }
+
+// ProcessWorker works ProcessArgs. Until formats register processors (the
+// X12 issue), it only records in the message's history that it ran.
+type ProcessWorker struct {
+	river.WorkerDefaults[ProcessArgs]
+	Store store.Store
+}
+
+// Work implements river.Worker.
+func (w *ProcessWorker) Work(ctx context.Context, j *river.Job[ProcessArgs]) error {
+	if _, err := w.Store.GetMessage(ctx, j.Args.MessageID); err != nil {
+		return river.JobCancel(fmt.Errorf("process: %w", err))
+	}
+	return w.Store.AppendEvent(ctx, &store.Event{MessageID: j.Args.MessageID, Kind: "queued",
+		Detail: "queued for processing; no processor is registered yet"})
+}
+
+// SpoolUploadArgs uploads the archive's local spool to its blob store.
+type SpoolUploadArgs struct{}
+
+// Kind implements river.JobArgs.
+func (SpoolUploadArgs) Kind() string { return "wharf_archive_spool_upload" }
+
+// SpoolUploadOpts make at most one upload job per minute: insert it whenever
+// a blob was spooled (in the same transaction); one run uploads everything.
+var SpoolUploadOpts = &river.InsertOpts{UniqueOpts: river.UniqueOpts{ByArgs: true, ByPeriod: time.Minute}}
+
+// SpoolUploader is what the spool upload job drives (an *archive.Archive).
+type SpoolUploader interface {
+	UploadSpool(ctx context.Context) (int, error)
+}
+
+// SpoolUploadWorker works SpoolUploadArgs; while the blob store stays
+// unreachable it snoozes (which does not use up attempts) and tries again.
+type SpoolUploadWorker struct {
+	river.WorkerDefaults[SpoolUploadArgs]
+	Archive SpoolUploader
+	Retry   time.Duration // default 1 minute
+}
+
+// Work implements river.Worker.
+func (w *SpoolUploadWorker) Work(ctx context.Context, j *river.Job[SpoolUploadArgs]) error {
+	if _, err := w.Archive.UploadSpool(ctx); err != nil {
+		if ctx.Err() != nil {
+			return err
+		}
+		retry := w.Retry
+		if retry <= 0 {
+			retry = time.Minute
+		}
+		return river.JobSnooze(retry)
+	}
+	return nil
+}
