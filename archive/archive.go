@@ -32,6 +32,7 @@ import (
 	"log/slog"
 	"os"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -105,6 +106,8 @@ type Archive struct {
 	tmpDir  string
 	log     *slog.Logger
 	metrics *metrics
+
+	downUntil atomic.Int64 // unix nanos: until then Put spools without trying blobs
 }
 
 // New returns an archive over the store and the blob store in opts.
@@ -273,13 +276,25 @@ func (a *Archive) writeTemp(ctx context.Context, r io.Reader) (path, sum string,
 // placeBlob stores the file in the blob store, or in the spool when the
 // blob store fails (S3 down). It returns the blob ref for the index.
 func (a *Archive) placeBlob(ctx context.Context, key, path string, size int64) (string, error) {
-	err := a.blobs.Put(ctx, key, path, size)
-	if err == nil {
+	var err error
+	if a.spool != nil && time.Now().UnixNano() < a.downUntil.Load() {
+		err = errors.New("blob store failed recently; spooling without trying it")
+	} else if err = a.blobs.Put(ctx, key, path, size); err == nil {
 		return a.blobs.Kind() + ":" + key, nil
 	}
 	if a.spool == nil || ctx.Err() != nil {
 		return "", fmt.Errorf("archive: put: %w", err)
 	}
+	// For a while, later Puts spool straight away instead of waiting for
+	// the blob store to fail again; the spool upload clears this.
+	a.downUntil.Store(time.Now().Add(downFor).UnixNano())
+	return a.spoolBlob(ctx, key, path, size, err)
+}
+
+// downFor is how long Puts skip a blob store that just failed.
+const downFor = 30 * time.Second
+
+func (a *Archive) spoolBlob(ctx context.Context, key, path string, size int64, err error) (string, error) {
 	if serr := a.spool.Put(ctx, key, path, size); serr != nil {
 		return "", fmt.Errorf("archive: put: %w; and the local spool failed too: %v", err, serr)
 	}
@@ -302,11 +317,22 @@ func (a *Archive) record(ctx context.Context, tx store.Tx, e *Entry, tmp string,
 		return err
 	}
 	if _, err := bs.Stat(ctx, key); errors.Is(err, ErrBlobNotFound) {
-		if err := bs.Put(ctx, key, tmp, e.Size); err != nil {
+		err = bs.Put(ctx, key, tmp, e.Size)
+		if err != nil && a.spool != nil && bs != a.spool {
+			e.BlobRef, err = a.spoolBlob(ctx, key, tmp, e.Size, err)
+		}
+		if err != nil {
 			return err
 		}
 	} else if err != nil {
-		return err
+		// The blob store went away since the upload: we cannot prove the
+		// blob is still there, so keep a copy we can prove.
+		if a.spool == nil || bs == a.spool {
+			return err
+		}
+		if e.BlobRef, err = a.spoolBlob(ctx, key, tmp, e.Size, err); err != nil {
+			return err
+		}
 	}
 	dup, err := tx.FirstWithContent(ctx, e.PartnerID, e.SHA256)
 	if err != nil {

@@ -56,6 +56,12 @@ func NewFS(dir string) (*FS, error) {
 	return newFS(dir, "fs")
 }
 
+// NewSpool returns the local spool in dir for a remote blob store: where
+// blobs wait while it is unreachable (refs "spool:...").
+func NewSpool(dir string) (*FS, error) {
+	return newFS(dir, "spool")
+}
+
 func newFS(dir, kind string) (*FS, error) {
 	for _, d := range []string{dir, filepath.Join(dir, ".tmp")} {
 		if err := os.MkdirAll(d, 0o750); err != nil {

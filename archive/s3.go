@@ -34,6 +34,9 @@ type S3Config struct {
 	// PartSize is the multipart part size (default 16 MiB); objects larger
 	// than one part are uploaded in parts, two at a time.
 	PartSize uint64
+	// MaxRetries per request (default 2): an unreachable server must make
+	// Put spool quickly, not keep a partner's upload waiting.
+	MaxRetries int
 }
 
 // S3 is a BlobStore in an S3-compatible bucket (AWS S3, MinIO, versitygw).
@@ -59,10 +62,14 @@ func NewS3(cfg S3Config) (*S3, error) {
 	if cfg.LockMode != "" && cfg.LockFor <= 0 {
 		return nil, errors.New("archive: s3 object lock needs a retention period")
 	}
+	if cfg.MaxRetries <= 0 {
+		cfg.MaxRetries = 2
+	}
 	c, err := minio.New(cfg.Endpoint, &minio.Options{
-		Creds:  credentials.NewStaticV4(cfg.AccessKey, cfg.SecretKey, ""),
-		Secure: cfg.Secure,
-		Region: cfg.Region,
+		Creds:      credentials.NewStaticV4(cfg.AccessKey, cfg.SecretKey, ""),
+		Secure:     cfg.Secure,
+		Region:     cfg.Region,
+		MaxRetries: cfg.MaxRetries,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("archive: s3 %s: %w", cfg.Endpoint, err)
@@ -215,7 +222,7 @@ func OpenBlobs(archiveURL, spoolDir string, getenv func(string) string) (BlobSto
 	if err != nil {
 		return nil, nil, err
 	}
-	spool, err := newFS(filepath.Clean(spoolDir), "spool")
+	spool, err := NewSpool(filepath.Clean(spoolDir))
 	if err != nil {
 		return nil, nil, err
 	}

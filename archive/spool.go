@@ -57,6 +57,7 @@ func (a *Archive) UploadSpool(ctx context.Context) (int, error) {
 				return moved, fmt.Errorf("archive: spool: %w", err)
 			}
 			moved++
+			a.downUntil.Store(0)
 			a.metrics.uploaded.Inc()
 			if err := a.deleteIfUnreferenced(ctx, m.BlobRef); err != nil {
 				return moved, err

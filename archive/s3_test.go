@@ -1,0 +1,156 @@
+package archive_test
+
+import (
+	"bytes"
+	"crypto/rand"
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/minio/minio-go/v7"
+
+	"github.com/wharfedi/wharf/archive"
+	"github.com/wharfedi/wharf/internal/store"
+	"github.com/wharfedi/wharf/internal/testenv"
+)
+
+func s3Archive(t *testing.T, st store.Store, cfg archive.S3Config, spoolDir string) *archive.Archive {
+	t.Helper()
+	s3b, err := archive.NewS3(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	spool, err := archive.NewSpool(spoolDir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, err := archive.New(st, archive.Options{Blobs: s3b, Spool: spool})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return a
+}
+
+func s3Config(env testenv.S3Env, prefix string) archive.S3Config {
+	return archive.S3Config{Endpoint: env.Endpoint, Bucket: env.Bucket, Prefix: prefix, AccessKey: env.AccessKey, SecretKey: env.SecretKey, PartSize: 5 << 20}
+}
+
+func TestS3PutGetVerify(t *testing.T) {
+	env := testenv.S3(t)
+	forEachDB(t, func(t *testing.T, st store.Store) {
+		prefix := "wharf/" + strings.ToLower(t.Name()[len(t.Name())-6:])
+		a := s3Archive(t, st, s3Config(env, prefix), t.TempDir())
+		small := put(t, a, "hello s3", archive.Meta{Partner: "acme"})
+		// 12 MiB with 5 MiB parts: a multipart upload of three parts.
+		big := make([]byte, 12<<20)
+		rand.Read(big)
+		e, err := a.Put(ctx, bytes.NewReader(big), archive.Meta{Partner: "acme", RemoteName: "big.bin"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, x := range []*archive.Entry{small, e} {
+			if !strings.HasPrefix(x.BlobRef, "s3:sha256/") || x.Spooled() {
+				t.Fatalf("blob ref %q", x.BlobRef)
+			}
+		}
+		if get(t, a, small.ID) != "hello s3" || get(t, a, e.ID) != string(big) {
+			t.Fatal("get returned other bytes")
+		}
+		info, err := env.Client.StatObject(ctx, env.Bucket, prefix+"/"+strings.TrimPrefix(e.BlobRef, "s3:"), minio.StatObjectOptions{})
+		if err != nil || info.Size != int64(len(big)) {
+			t.Fatalf("object in bucket: %v %v", info.Size, err)
+		}
+		rep, err := a.Verify(ctx, archive.VerifyOptions{})
+		if err != nil || !rep.OK() || rep.Blobs != 2 {
+			t.Fatalf("verify %+v %v", rep, err)
+		}
+		// An object altered or removed behind the archive's back is found.
+		if _, err := env.Client.PutObject(ctx, env.Bucket, prefix+"/"+strings.TrimPrefix(small.BlobRef, "s3:"), strings.NewReader("HELLO s3"), 8, minio.PutObjectOptions{}); err != nil {
+			t.Fatal(err)
+		}
+		env.Client.RemoveObject(ctx, env.Bucket, prefix+"/"+strings.TrimPrefix(e.BlobRef, "s3:"), minio.RemoveObjectOptions{})
+		rep, _ = a.Verify(ctx, archive.VerifyOptions{})
+		if len(rep.Problems) != 2 || !strings.Contains(rep.Problems[0].What, "does not match") || !strings.Contains(rep.Problems[1].What, "missing") {
+			t.Fatalf("tampered bucket: %+v", rep.Problems)
+		}
+		if _, _, err := a.Get(ctx, e.ID); !errors.Is(err, archive.ErrBlobNotFound) {
+			t.Fatalf("get of removed object: %v", err)
+		}
+	})
+}
+
+// TestS3DownSpools: with S3 unreachable (or refusing), Put still succeeds
+// durably into the local spool; the upload job moves the blobs once S3 is
+// back, and the index follows where each blob lives.
+func TestS3DownSpools(t *testing.T) {
+	env := testenv.S3(t)
+	forEachDB(t, func(t *testing.T, st store.Store) {
+		spoolDir := t.TempDir()
+		down := archive.S3Config{Endpoint: "127.0.0.1:1", Bucket: env.Bucket, AccessKey: "k", SecretKey: "x", MaxRetries: 1}
+		a := s3Archive(t, st, down, spoolDir)
+		e1 := put(t, a, "while down 1", archive.Meta{Partner: "acme"})
+		e2 := put(t, a, "while down 2", archive.Meta{Partner: "acme"})
+		dup := put(t, a, "while down 1", archive.Meta{Partner: "beta"})
+		for _, e := range []*archive.Entry{e1, e2, dup} {
+			if !e.Spooled() {
+				t.Fatalf("blob ref %q, want spool:", e.BlobRef)
+			}
+		}
+		if get(t, a, e1.ID) != "while down 1" {
+			t.Fatal("get from spool")
+		}
+		if rep, _ := a.Verify(ctx, archive.VerifyOptions{}); !rep.OK() || rep.Blobs != 3 {
+			t.Fatalf("verify with spooled blobs: %+v", rep)
+		}
+		if n, err := a.UploadSpool(ctx); n != 0 || err == nil {
+			t.Fatalf("upload while down: %d %v", n, err)
+		}
+		// Wrong credentials are an S3 error too: Put spools.
+		refused := s3Config(env, "p")
+		refused.SecretKey = "wrong"
+		if e := put(t, s3Archive(t, st, refused, spoolDir), "refused", archive.Meta{Partner: "acme"}); !e.Spooled() {
+			t.Fatalf("put with refused credentials: %q", e.BlobRef)
+		}
+		// S3 is back.
+		up := s3Archive(t, st, s3Config(env, "p"), spoolDir)
+		n, err := up.UploadSpool(ctx)
+		if err != nil || n != 4 {
+			t.Fatalf("upload: %d %v", n, err)
+		}
+		if p, _ := up.SpoolPending(ctx, 10); p != 0 {
+			t.Fatalf("still pending: %d", p)
+		}
+		for _, id := range []string{e1.ID, e2.ID, dup.ID} {
+			e, _ := up.Entry(ctx, id)
+			if !strings.HasPrefix(e.BlobRef, "s3:") {
+				t.Fatalf("index still says %q", e.BlobRef)
+			}
+		}
+		if get(t, up, dup.ID) != "while down 1" {
+			t.Fatal("get after upload")
+		}
+		if left := countFiles(t, filepath.Join(spoolDir, "sha256")); left != 0 {
+			t.Fatalf("%d spool files left after upload", left)
+		}
+		evs, _ := up.Events(ctx, e1.ID)
+		if len(evs) != 2 || evs[1].Kind != "uploaded" {
+			t.Fatalf("events %v", evs)
+		}
+		if rep, _ := up.Verify(ctx, archive.VerifyOptions{}); !rep.OK() || rep.Blobs != 4 {
+			t.Fatalf("verify after upload: %+v", rep.Problems)
+		}
+	})
+}
+
+func countFiles(t *testing.T, dir string) int {
+	n := 0
+	filepath.WalkDir(dir, func(p string, d os.DirEntry, err error) error {
+		if err == nil && !d.IsDir() {
+			n++
+		}
+		return nil
+	})
+	return n
+}
