@@ -1,0 +1,112 @@
+package server
+
+import (
+	"context"
+	"crypto/ed25519"
+	"crypto/rand"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"golang.org/x/crypto/ssh"
+
+	"github.com/wharfedi/wharf/internal/store"
+)
+
+func TestHostKeyIsGeneratedOnce(t *testing.T) {
+	dir := t.TempDir()
+	k1, err := LoadOrCreateHostKey(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	k2, err := LoadOrCreateHostKey(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ssh.FingerprintSHA256(k1.PublicKey()) != ssh.FingerprintSHA256(k2.PublicKey()) {
+		t.Fatal("host key changed between loads")
+	}
+	if _, err := LoadOrCreateHostKey(filepath.Join(dir, "missing")); err == nil {
+		t.Fatal("a missing folder was accepted")
+	}
+}
+
+func TestHealthWaitsForReadyAndChecks(t *testing.T) {
+	var dbErr error
+	h := NewHTTP(prometheus.NewRegistry(), map[string]Checker{"database": func(context.Context) error { return dbErr }})
+	get := func() (int, string) {
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/healthz", nil))
+		b, _ := io.ReadAll(rec.Body)
+		return rec.Code, string(b)
+	}
+	if code, _ := get(); code != 503 {
+		t.Fatalf("before ready: %d", code)
+	}
+	h.Ready.Store(true)
+	if code, body := get(); code != 200 || body != "ok\n" {
+		t.Fatalf("ready: %d %q", code, body)
+	}
+	dbErr = io.ErrUnexpectedEOF
+	if code, body := get(); code != 503 || !strings.Contains(body, "database") {
+		t.Fatalf("database down: %d %q", code, body)
+	}
+}
+
+func TestSFTPAuthenticatesRegisteredKeysOnly(t *testing.T) {
+	ctx := context.Background()
+	st, err := store.Open(ctx, filepath.Join(t.TempDir(), "wharf.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	hostKey, err := LoadOrCreateHostKey(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, priv, _ := ed25519.GenerateKey(rand.Reader)
+	signer, _ := ssh.NewSignerFromKey(priv)
+	_, other, _ := ed25519.GenerateKey(rand.Reader)
+	otherSigner, _ := ssh.NewSignerFromKey(other)
+	if err := st.UpsertPartner(ctx, &store.Partner{ID: "acme", SSHKeys: []string{string(ssh.MarshalAuthorizedKey(signer.PublicKey()))}}); err != nil {
+		t.Fatal(err)
+	}
+	if err := st.UpsertPartner(ctx, &store.Partner{ID: "beta"}); err != nil {
+		t.Fatal(err)
+	}
+	srv := NewSFTP(st, hostKey, slog.New(slog.DiscardHandler), nil)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	go srv.Serve(ln)
+	defer srv.Close()
+
+	dial := func(user string, key ssh.Signer) (*ssh.Client, error) {
+		return ssh.Dial("tcp", ln.Addr().String(), &ssh.ClientConfig{
+			User: user, Auth: []ssh.AuthMethod{ssh.PublicKeys(key)},
+			HostKeyCallback: ssh.FixedHostKey(hostKey.PublicKey()), Timeout: 5 * time.Second,
+		})
+	}
+	c, err := dial("acme", signer)
+	if err != nil {
+		t.Fatalf("registered key refused: %v", err)
+	}
+	if _, err := c.NewSession(); err == nil || !strings.Contains(err.Error(), "no SFTP service") {
+		t.Fatalf("session: %v", err)
+	}
+	c.Close()
+	if _, err := dial("beta", signer); err == nil {
+		t.Fatal("acme's key logged in as beta")
+	}
+	if _, err := dial("acme", otherSigner); err == nil {
+		t.Fatal("an unregistered key logged in")
+	}
+}
