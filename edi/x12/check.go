@@ -565,10 +565,12 @@ func (s *checkState) openGroup(seg *Segment) {
 
 func (s *checkState) openSet(seg *Segment) {
 	g := s.g
-	st := &Set{}
+	var st *Set
 	if s.c.Discard {
 		st = &s.setBuf
 		*st = Set{Issues: st.Issues[:0], Errors: st.Errors[:0], Codes: st.Codes[:0]}
+	} else {
+		st = &Set{}
 	}
 	id := seg.Element(1)
 	if string(id) != s.lastSetID {

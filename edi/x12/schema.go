@@ -383,9 +383,13 @@ func (v *setValidator) segment(s *checkState, seg *Segment, pos int) {
 	if d.MaxElements > 0 && n > d.MaxElements {
 		errs = append(errs, ElementError{Position: d.MaxElements + 1, Code: "3", Copy: clip(string(seg.Element(d.MaxElements+1)), 99)})
 	}
+	raw, ends := seg.raw, seg.ends
 	for i := range d.Elements {
 		ed := &d.Elements[i]
-		val := seg.Element(i + 1)
+		var val []byte
+		if i+1 < len(ends) {
+			val = raw[ends[i]+1 : ends[i+1]]
+		}
 		if len(val) == 0 {
 			if ed.Req == 'M' {
 				errs = append(errs, ElementError{Position: i + 1, Ref: ed.Ref, Code: "1"})

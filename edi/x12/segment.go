@@ -73,15 +73,16 @@ func (s *Segment) split() bool {
 	}
 	d := s.d
 	sep := swarLo * uint64(d.Element)
-	cr, lf := swarLo*uint64('\r'), swarLo*uint64('\n')
-	comp, rep := cr, cr // absent separators fall back to CR, already tested
+	// Absent separators test for NUL instead: harmless, since checkValue
+	// looks only for separators that exist.
+	var comp, rep uint64
 	if d.Component != 0 {
 		comp = swarLo * uint64(d.Component)
 	}
 	if d.Repetition != 0 {
 		rep = swarLo * uint64(d.Repetition)
 	}
-	var crlf, nested uint64
+	var ctl, nested uint64
 	ends := s.ends[:0]
 	i := 0
 	for ; i+8 <= len(b); i += 8 {
@@ -89,8 +90,18 @@ func (s *Segment) split() bool {
 		for m := zeroBytes(v ^ sep); m != 0; m &= m - 1 {
 			ends = append(ends, int32(i+bits.TrailingZeros64(m)>>3))
 		}
-		crlf |= zeroBytes(v^cr) | zeroBytes(v^lf)
+		ctl |= (v - swarLo*0x0E) &^ v // high bit set when some byte < 0x0E (CR, LF, ...)
 		nested |= zeroBytes(v^comp) | zeroBytes(v^rep)
+	}
+	crlf := uint64(0)
+	if ctl&(swarLo*0x80) != 0 {
+		// Rare: a byte below 0x0E; look for CR and LF exactly.
+		for j := 0; j < i; j++ {
+			if b[j] == '\r' || b[j] == '\n' {
+				crlf = 1
+				break
+			}
+		}
 	}
 	cl := s.class
 	var seen byte
