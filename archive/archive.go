@@ -6,7 +6,7 @@
 //
 // Put streams content to a temporary file beside the blob store (constant
 // memory), computing its sha256 while writing, fsyncs it, makes it a
-// content-addressed blob (sha256/ab/cd/abcd...), and then commits the index
+// content-addressed blob (sha256/ab/abcd...), and then commits the index
 // row, its hash-chain record, its first event and the caller's job (the
 // OnCommit hook) in ONE database transaction. Only then does Put return: a
 // crash at any point leaves either a complete entry whose blob exists, or
@@ -20,7 +20,6 @@
 package archive
 
 import (
-	"bufio"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -32,6 +31,7 @@ import (
 	"log/slog"
 	"os"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -108,6 +108,12 @@ type Archive struct {
 	metrics *metrics
 
 	downUntil atomic.Int64 // unix nanos: until then Put spools without trying blobs
+
+	cm struct { // group commit, see commit
+		sync.Mutex
+		queue   []*pending
+		leading bool
+	}
 }
 
 // New returns an archive over the store and the blob store in opts.
@@ -192,7 +198,10 @@ func (a *Archive) Put(ctx context.Context, r io.Reader, m Meta) (*Entry, error) 
 	}
 	defer os.Remove(tmp)
 	key := blobKey(sum)
-	ref, err := a.placeBlob(ctx, key, tmp, size)
+	ref, dir, err := a.placeBlob(ctx, key, tmp, size)
+	if err == nil && dir != "" {
+		err = syncDir(dir)
+	}
 	if err != nil {
 		a.metrics.putErrors.Inc()
 		return nil, err
@@ -207,7 +216,7 @@ func (a *Archive) Put(ctx context.Context, r io.Reader, m Meta) (*Entry, error) 
 	}
 	msg.ReceivedAt = msg.ReceivedAt.UTC().Truncate(time.Microsecond)
 	e := &Entry{Message: msg, IdemKey: m.IdempotencyKey}
-	err = a.st.WithTx(ctx, func(tx store.Tx) error { return a.record(ctx, tx, e, tmp, m.Keys) })
+	err = a.commit(&pending{ctx: ctx, e: e, tmp: tmp, keys: m.Keys, done: make(chan error, 1)})
 	if errors.Is(err, store.ErrConflict) && m.IdempotencyKey != "" {
 		// A concurrent Put with the same key won the race.
 		if prev, perr := a.existing(ctx, m); prev != nil {
@@ -242,6 +251,10 @@ func (a *Archive) existing(ctx context.Context, m Meta) (*Entry, error) {
 	return e, nil
 }
 
+// copyBufs are Put's copy buffers: 256 KiB, large enough for big files to
+// stream in few system calls, reused so small files do not pay for them.
+var copyBufs = sync.Pool{New: func() any { b := make([]byte, 256<<10); return &b }}
+
 // writeTemp streams r to an fsync'd temporary file, hashing as it goes.
 func (a *Archive) writeTemp(ctx context.Context, r io.Reader) (path, sum string, size int64, err error) {
 	f, err := os.CreateTemp(a.tmpDir, "put-*")
@@ -256,11 +269,9 @@ func (a *Archive) writeTemp(ctx context.Context, r io.Reader) (path, sum string,
 		}
 	}()
 	h := sha256.New()
-	bw := bufio.NewWriterSize(io.MultiWriter(f, h), 1<<20)
-	size, err = io.Copy(bw, ctxReader{ctx, r})
-	if err == nil {
-		err = bw.Flush()
-	}
+	buf := copyBufs.Get().(*[]byte)
+	size, err = io.CopyBuffer(io.MultiWriter(f, h), ctxReader{ctx, r}, *buf)
+	copyBufs.Put(buf)
 	if err != nil {
 		return "", "", 0, fmt.Errorf("archive: put: writing %s: %w", name, err)
 	}
@@ -275,20 +286,29 @@ func (a *Archive) writeTemp(ctx context.Context, r io.Reader) (path, sum string,
 
 // placeBlob stores the file in the blob store, or in the spool when the
 // blob store fails (S3 down). It returns the blob ref for the index.
-func (a *Archive) placeBlob(ctx context.Context, key, path string, size int64) (string, error) {
-	var err error
+// A filesystem store leaves the fsync of the blob's folder to the group
+// commit, and returns the folder.
+func (a *Archive) placeBlob(ctx context.Context, key, path string, size int64) (ref, syncDir string, err error) {
+	if fsb, ok := a.blobs.(*FS); ok {
+		dir, err := fsb.link(ctx, key, path, size)
+		if err != nil {
+			return "", "", fmt.Errorf("archive: put: %w", err)
+		}
+		return fsb.Kind() + ":" + key, dir, nil
+	}
 	if a.spool != nil && time.Now().UnixNano() < a.downUntil.Load() {
 		err = errors.New("blob store failed recently; spooling without trying it")
 	} else if err = a.blobs.Put(ctx, key, path, size); err == nil {
-		return a.blobs.Kind() + ":" + key, nil
+		return a.blobs.Kind() + ":" + key, "", nil
 	}
 	if a.spool == nil || ctx.Err() != nil {
-		return "", fmt.Errorf("archive: put: %w", err)
+		return "", "", fmt.Errorf("archive: put: %w", err)
 	}
 	// For a while, later Puts spool straight away instead of waiting for
 	// the blob store to fail again; the spool upload clears this.
 	a.downUntil.Store(time.Now().Add(downFor).UnixNano())
-	return a.spoolBlob(ctx, key, path, size, err)
+	ref, err = a.spoolBlob(ctx, key, path, size, err)
+	return ref, "", err
 }
 
 // downFor is how long Puts skip a blob store that just failed.
@@ -303,15 +323,11 @@ func (a *Archive) spoolBlob(ctx context.Context, key, path string, size int64, e
 	return "spool:" + key, nil
 }
 
-// record writes the index row, its entry, keys, first events and chain
+// record (with the chain locked at head, which it advances) writes the index row, its entry, keys, first events and chain
 // record, and runs OnCommit, all in tx. It holds the chain lock, which
 // purges also take before deleting blobs: so the blob is checked (and put
 // back from the temporary file if a purge removed it meanwhile) under it.
-func (a *Archive) record(ctx context.Context, tx store.Tx, e *Entry, tmp string, keys []store.Key) error {
-	head, err := tx.LockChain(ctx)
-	if err != nil {
-		return err
-	}
+func (a *Archive) record(ctx context.Context, tx store.Tx, head *store.ChainLink, e *Entry, tmp string, keys []store.Key) error {
 	bs, key, err := a.storeFor(e.BlobRef)
 	if err != nil {
 		return err
@@ -364,6 +380,7 @@ func (a *Archive) record(ctx context.Context, tx store.Tx, e *Entry, tmp string,
 	if err := tx.AppendChain(ctx, rec); err != nil {
 		return err
 	}
+	*head = store.ChainLink{Seq: rec.Seq, Hash: rec.Hash}
 	if a.opts.OnCommit != nil {
 		if err := a.opts.OnCommit(ctx, tx, e); err != nil {
 			return err

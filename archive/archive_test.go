@@ -95,10 +95,10 @@ func TestPutGetSearchEvents(t *testing.T) {
 		if e.SHA256 != sum(content) || e.Size != int64(len(content)) || e.Direction != store.Inbound || e.Status != "received" || e.DuplicateOf != "" {
 			t.Fatalf("entry %+v", e.Message)
 		}
-		if want := "fs:sha256/" + e.SHA256[:2] + "/" + e.SHA256[2:4] + "/" + e.SHA256; e.BlobRef != want {
+		if want := "fs:sha256/" + e.SHA256[:2] + "/" + e.SHA256; e.BlobRef != want {
 			t.Fatalf("blob ref %q, want %q", e.BlobRef, want)
 		}
-		if _, err := os.Stat(filepath.Join(dir, "sha256", e.SHA256[:2], e.SHA256[2:4], e.SHA256)); err != nil {
+		if _, err := os.Stat(filepath.Join(dir, "sha256", e.SHA256[:2], e.SHA256)); err != nil {
 			t.Fatalf("content-addressed blob: %v", err)
 		}
 		if tmps, _ := os.ReadDir(filepath.Join(dir, ".tmp")); len(tmps) != 0 {

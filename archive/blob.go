@@ -15,7 +15,7 @@ import (
 var ErrBlobNotFound = errors.New("blob not found")
 
 // BlobStore keeps immutable blobs under content-addressed keys
-// ("sha256/ab/cd/abcd..."). Implementations: the filesystem ([FS]) and
+// ("sha256/ab/abcd..."). Implementations: the filesystem ([FS]) and
 // S3-compatible object storage ([S3]).
 //
 // Contract: Put is given a complete, fsync'd local file and returns only
@@ -37,9 +37,11 @@ type BlobStore interface {
 	Describe() string
 }
 
-// blobKey is the content-addressed key of a sha256 (hex).
+// blobKey is the content-addressed key of a sha256 (hex): one level of 256
+// folders, as git does, so that the folders exist after warm-up and a Put
+// creates no folder (each new folder costs an fsync of its parent).
 func blobKey(sum string) string {
-	return "sha256/" + sum[:2] + "/" + sum[2:4] + "/" + sum
+	return "sha256/" + sum[:2] + "/" + sum
 }
 
 // FS is a BlobStore in a local folder. Blobs are hard links to the archive's
@@ -85,35 +87,45 @@ func (f *FS) path(key string) (string, error) {
 }
 
 func (f *FS) Put(ctx context.Context, key, path string, size int64) error {
-	dst, err := f.path(key)
+	dir, err := f.link(ctx, key, path, size)
 	if err != nil {
 		return err
 	}
+	return syncDir(dir)
+}
+
+// link makes the blob without the final fsync of its folder, which it
+// returns: the archive fsyncs the folders of a whole group commit at once.
+func (f *FS) link(ctx context.Context, key, path string, size int64) (string, error) {
+	dst, err := f.path(key)
+	if err != nil {
+		return "", err
+	}
 	if err := ctx.Err(); err != nil {
-		return err
+		return "", err
 	}
 	dir := filepath.Dir(dst)
 	if err := mkdirAllSync(dir); err != nil {
-		return fmt.Errorf("archive: %w", err)
+		return "", fmt.Errorf("archive: %w", err)
 	}
 	err = os.Link(path, dst)
 	if errors.Is(err, fs.ErrExist) {
 		// Same key, same content. A file of another size here is not ours
 		// (or was damaged): replace it atomically.
 		if st, serr := os.Stat(dst); serr == nil && st.Size() == size {
-			return syncDir(dir)
+			return dir, nil
 		}
 		tmp := dst + ".replace"
 		_ = os.Remove(tmp)
 		if err := os.Link(path, tmp); err != nil {
-			return fmt.Errorf("archive: store blob %s: %w", key, err)
+			return "", fmt.Errorf("archive: store blob %s: %w", key, err)
 		}
 		err = os.Rename(tmp, dst)
 	}
 	if err != nil {
-		return fmt.Errorf("archive: store blob %s: %w", key, err)
+		return "", fmt.Errorf("archive: store blob %s: %w", key, err)
 	}
-	return syncDir(dir)
+	return dir, nil
 }
 
 func (f *FS) Open(ctx context.Context, key string) (io.ReadCloser, error) {

@@ -23,7 +23,7 @@ type S3Config struct {
 	Secure    bool   // https
 	Region    string
 	Bucket    string
-	Prefix    string // keys are PREFIX/sha256/ab/cd/...
+	Prefix    string // keys are PREFIX/sha256/ab/...
 	AccessKey string
 	SecretKey string
 	// LockMode and LockFor store every blob under Object Lock (WORM) until

@@ -111,7 +111,7 @@ func testArchiveCLI(t *testing.T, dir, data string) {
 	if code != 0 || !strings.Contains(out, "archive intact: 2 entries") {
 		t.Fatalf("verify: %d %q %q", code, out, errs)
 	}
-	blob := filepath.Join(data, "archive", "sha256", e.SHA256[:2], e.SHA256[2:4], e.SHA256)
+	blob := filepath.Join(data, "archive", "sha256", e.SHA256[:2], e.SHA256)
 	if err := os.WriteFile(blob, []byte("tampered"), 0o600); err != nil {
 		t.Fatal(err)
 	}

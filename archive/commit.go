@@ -1,0 +1,123 @@
+package archive
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/wharfedi/wharf/internal/store"
+)
+
+// pending is a Put waiting for its index transaction.
+type pending struct {
+	ctx  context.Context
+	e    *Entry
+	tmp  string
+	keys []store.Key
+	// syncDir is the blob's folder, to fsync before the commit ("" if done).
+	syncDir string
+	done    chan error
+}
+
+// commit records p's entry. Concurrent Puts share transactions (group
+// commit): the first caller becomes the leader and commits everything that
+// queued up meanwhile in one transaction, so N writers pay for one database
+// commit (one fsync on SQLite) instead of N. Each Put still returns only
+// after the transaction holding its entry has committed. If a shared
+// transaction fails, its entries are retried one per transaction so that
+// each Put gets its own outcome (an idempotency conflict, a failing
+// OnCommit) and one failure never fails another Put.
+func (a *Archive) commit(p *pending) error {
+	a.cm.Lock()
+	a.cm.queue = append(a.cm.queue, p)
+	if a.cm.leading {
+		a.cm.Unlock()
+		return <-p.done
+	}
+	a.cm.leading = true
+	for {
+		batch := a.cm.queue
+		a.cm.queue = nil
+		if len(batch) == 0 {
+			a.cm.leading = false
+			a.cm.Unlock()
+			break
+		}
+		a.cm.Unlock()
+		a.commitBatch(batch)
+		a.cm.Lock()
+	}
+	return <-p.done
+}
+
+const maxBatch = 256
+
+func (a *Archive) commitBatch(batch []*pending) {
+	for len(batch) > maxBatch {
+		a.commitBatch(batch[:maxBatch])
+		batch = batch[maxBatch:]
+	}
+	var live []*pending
+	for _, p := range batch {
+		if err := p.ctx.Err(); err != nil {
+			p.done <- err
+			continue
+		}
+		live = append(live, p)
+	}
+	if len(live) == 0 {
+		return
+	}
+	// The blobs' folder entries must be durable before the index points to
+	// them. After the first fsync commits the filesystem journal, the
+	// others find little left to do.
+	synced := map[string]error{}
+	var ok []*pending
+	for _, p := range live {
+		if p.syncDir != "" {
+			if _, done := synced[p.syncDir]; !done {
+				synced[p.syncDir] = syncDir(p.syncDir)
+			}
+			if err := synced[p.syncDir]; err != nil {
+				p.done <- fmt.Errorf("archive: put: %w", err)
+				continue
+			}
+		}
+		ok = append(ok, p)
+	}
+	live = ok
+	if len(live) == 0 {
+		return
+	}
+	if len(live) > 1 {
+		// The shared transaction must not die with one caller's context.
+		ctx := context.WithoutCancel(live[0].ctx)
+		err := a.st.WithTx(ctx, func(tx store.Tx) error { return a.recordAll(ctx, tx, live) })
+		if err == nil {
+			for _, p := range live {
+				p.done <- nil
+			}
+			return
+		}
+		// Retry one by one; fields set by the failed attempt are reset.
+		for _, p := range live {
+			p.e.DuplicateOf = ""
+		}
+	}
+	for _, p := range live {
+		p.done <- a.st.WithTx(p.ctx, func(tx store.Tx) error { return a.recordAll(p.ctx, tx, []*pending{p}) })
+	}
+}
+
+// recordAll locks the chain once and records each entry after the other.
+func (a *Archive) recordAll(ctx context.Context, tx store.Tx, ps []*pending) error {
+	head, err := tx.LockChain(ctx)
+	if err != nil {
+		return err
+	}
+	for _, p := range ps {
+		if err := a.record(ctx, tx, &head, p.e, p.tmp, p.keys); err != nil {
+			return err
+		}
+	}
+	return nil
+}
