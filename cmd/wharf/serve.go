@@ -17,6 +17,7 @@ import (
 	_ "time/tzdata" // schedules name IANA time zones; containers may lack zoneinfo
 
 	"github.com/wharfedi/wharf/internal/config"
+	"github.com/wharfedi/wharf/internal/gateway"
 	"github.com/wharfedi/wharf/internal/server"
 	"github.com/wharfedi/wharf/internal/store"
 	"github.com/wharfedi/wharf/jobs"
@@ -131,7 +132,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 
 	h := server.NewHTTP(reg, map[string]server.Checker{"database": st.Ping})
 	httpSrv := server.NewHTTPServer(h)
-	sftpSrv := server.NewSFTP(st, hostKey, log.With("component", "sftp"), reg)
+	sftpSrv := server.NewSFTP(st, hostKey, sftpOptions(c, &gateway.Gateway{Archive: arch, Store: st}, log.With("component", "sftp"), reg))
 	errc := make(chan error, 2)
 	go func() {
 		if err := httpSrv.Serve(httpLn); err != nil && !errors.Is(err, http.ErrServerClosed) {

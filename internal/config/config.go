@@ -31,7 +31,7 @@ type Config struct {
 	Data      string          `yaml:"data"`
 	Log       Log             `yaml:"log"`
 	HTTP      Listener        `yaml:"http"`
-	SFTP      Listener        `yaml:"sftp"`
+	SFTP      SFTPServer      `yaml:"sftp"`
 	Database  Database        `yaml:"database"`
 	Archive   Archive         `yaml:"archive"`
 	Partners  []Partner       `yaml:"partners"`
@@ -73,11 +73,13 @@ type JobsConfig struct {
 
 // Partner declares a trading partner; it is upserted into the store at start.
 type Partner struct {
-	ID          string   `yaml:"id"`
-	Name        string   `yaml:"name"`
-	X12IDs      []string `yaml:"x12_ids"`       // QUALIFIER:ID, e.g. ZZ:ACME
-	SSHKeys     []string `yaml:"ssh_keys"`      // authorized_keys lines
-	SSHKeyFiles []string `yaml:"ssh_key_files"` // files of authorized_keys lines
+	ID          string      `yaml:"id"`
+	Name        string      `yaml:"name"`
+	X12IDs      []string    `yaml:"x12_ids"`       // QUALIFIER:ID, e.g. ZZ:ACME
+	SSHKeys     []string    `yaml:"ssh_keys"`      // authorized_keys lines
+	SSHKeyFiles []string    `yaml:"ssh_key_files"` // files of authorized_keys lines
+	SFTP        PartnerSFTP `yaml:"sftp"`
+	X12         PartnerX12  `yaml:"x12"`
 }
 
 // Schedule runs a job on a cron schedule in a time zone.
@@ -94,7 +96,7 @@ func Default() *Config {
 		Data: "wharf-data",
 		Log:  Log{Format: "text", Level: "info"},
 		HTTP: Listener{Addr: "127.0.0.1:8080"},
-		SFTP: Listener{Addr: "127.0.0.1:2222"},
+		SFTP: SFTPServer{Addr: "127.0.0.1:2222", MaxSessions: 64, IdleTimeout: "10m", LockoutAttempts: 5, LockoutWindow: "15m"},
 		Jobs: JobsConfig{Workers: 10},
 	}
 }
@@ -234,6 +236,9 @@ func (c *Config) Validate(opts ValidateOptions) error {
 			return c.errAt(field, "%q is not HOST:PORT: %v", addr, errors.Unwrap(err))
 		}
 	}
+	if err := c.validateSFTP(); err != nil {
+		return err
+	}
 	if c.Jobs.Workers < 1 || c.Jobs.Workers > 1000 {
 		return c.errAt("jobs.workers", "%d is out of range 1..1000", c.Jobs.Workers)
 	}
@@ -267,6 +272,9 @@ func (c *Config) Validate(opts ValidateOptions) error {
 			if _, err := readKeyFile(c.rel(kf)); err != nil {
 				return c.errAt(fmt.Sprintf("%s.ssh_key_files[%d]", f, j), "%v", err)
 			}
+		}
+		if err := c.validatePartnerPolicy(f, p); err != nil {
+			return err
 		}
 	}
 	jobs := map[string]bool{}

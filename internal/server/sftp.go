@@ -6,40 +6,90 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"net/netip"
 	"sync"
 	"time"
 
+	"github.com/pkg/sftp"
 	"github.com/prometheus/client_golang/prometheus"
 	"golang.org/x/crypto/ssh"
 
 	"github.com/wharfedi/wharf/internal/store"
+	"github.com/wharfedi/wharf/transports"
+	wsftp "github.com/wharfedi/wharf/transports/sftp"
 )
 
-// SFTP is the partner-facing SSH listener. It presents the persisted host
-// key and authenticates partners by the public keys registered for them
-// (user name = partner ID). The SFTP subsystem that serves their inbound/
-// and outbound/ folders is added by the SFTP transport; until then an
-// authenticated session is refused with a message saying so.
-type SFTP struct {
-	cfg    *ssh.ServerConfig
-	st     store.Store
-	log    *slog.Logger
-	logins *prometheus.CounterVec
-
-	mu    sync.Mutex
-	ln    net.Listener
-	conns map[net.Conn]struct{}
-	wg    sync.WaitGroup
+// PartnerPolicy is what the SFTP server enforces per partner.
+type PartnerPolicy struct {
+	AllowIPs    []netip.Prefix // empty: any address
+	AllowDelete bool           // may delete documents from outbound/
 }
 
-// NewSFTP returns the listener's server; call Serve with a bound listener.
-func NewSFTP(st store.Store, hostKey ssh.Signer, log *slog.Logger, reg prometheus.Registerer) *SFTP {
-	s := &SFTP{st: st, log: log, conns: map[net.Conn]struct{}{}}
+// SFTPOptions configure the partner-facing SFTP server.
+type SFTPOptions struct {
+	Receiver    transports.Receiver
+	Outbox      transports.Outbox
+	SpoolDir    string        // staging for uploads and downloads
+	MaxFileSize int64         // bytes; 0 means no limit
+	MaxSessions int           // concurrent connections; default 64
+	IdleTimeout time.Duration // default 10 minutes
+	// LockoutAttempts failed logins from one address within LockoutWindow
+	// lock that address out for LockoutWindow. Defaults 5 and 15 minutes.
+	LockoutAttempts int
+	LockoutWindow   time.Duration
+	Policy          func(partner string) PartnerPolicy
+	Logger          *slog.Logger
+	Metrics         prometheus.Registerer
+}
+
+// SFTP is the partner-facing SSH/SFTP server. It presents the persisted host
+// key, authenticates partners by their registered public keys (user name =
+// partner ID), and serves each one a virtual home with inbound/ and
+// outbound/ (package transports/sftp).
+type SFTP struct {
+	o        SFTPOptions
+	cfg      *ssh.ServerConfig
+	st       store.Store
+	log      *slog.Logger
+	logins   *prometheus.CounterVec
+	sessions *prometheus.CounterVec
+
+	mu       sync.Mutex
+	ln       net.Listener
+	conns    map[net.Conn]struct{}
+	failures map[string][]time.Time // by remote IP
+	wg       sync.WaitGroup
+}
+
+// NewSFTP returns the server; call Serve with a bound listener.
+func NewSFTP(st store.Store, hostKey ssh.Signer, o SFTPOptions) *SFTP {
+	if o.MaxSessions <= 0 {
+		o.MaxSessions = 64
+	}
+	if o.IdleTimeout <= 0 {
+		o.IdleTimeout = 10 * time.Minute
+	}
+	if o.LockoutAttempts <= 0 {
+		o.LockoutAttempts = 5
+	}
+	if o.LockoutWindow <= 0 {
+		o.LockoutWindow = 15 * time.Minute
+	}
+	if o.Policy == nil {
+		o.Policy = func(string) PartnerPolicy { return PartnerPolicy{} }
+	}
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	s := &SFTP{o: o, st: st, log: o.Logger, conns: map[net.Conn]struct{}{}, failures: map[string][]time.Time{}}
 	s.logins = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "wharf_sftp_logins_total", Help: "SFTP login attempts by outcome.",
 	}, []string{"outcome"})
-	if reg != nil {
-		reg.MustRegister(s.logins)
+	s.sessions = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "wharf_sftp_sessions_total", Help: "SFTP sessions by partner.",
+	}, []string{"partner"})
+	if o.Metrics != nil {
+		o.Metrics.MustRegister(s.logins, s.sessions)
 	}
 	s.cfg = &ssh.ServerConfig{
 		PublicKeyCallback: s.authKey,
@@ -50,15 +100,73 @@ func NewSFTP(st store.Store, hostKey ssh.Signer, log *slog.Logger, reg prometheu
 	return s
 }
 
+func remoteIP(a net.Addr) string {
+	if ta, ok := a.(*net.TCPAddr); ok {
+		return ta.IP.String()
+	}
+	h, _, _ := net.SplitHostPort(a.String())
+	return h
+}
+
+func (s *SFTP) lockedOut(ip string) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	cut := time.Now().Add(-s.o.LockoutWindow)
+	fs := s.failures[ip][:0]
+	for _, t := range s.failures[ip] {
+		if t.After(cut) {
+			fs = append(fs, t)
+		}
+	}
+	s.failures[ip] = fs
+	if len(fs) == 0 {
+		delete(s.failures, ip)
+	}
+	return len(fs) >= s.o.LockoutAttempts
+}
+
+func (s *SFTP) failed(ip string) {
+	s.mu.Lock()
+	s.failures[ip] = append(s.failures[ip], time.Now())
+	s.mu.Unlock()
+}
+
+// errAuth is what a refused client learns: nothing about why.
+var errAuth = errors.New("authentication failed")
+
 func (s *SFTP) authKey(meta ssh.ConnMetadata, key ssh.PublicKey) (*ssh.Permissions, error) {
+	ip := remoteIP(meta.RemoteAddr())
+	log := s.log.With("user", meta.User(), "remote", meta.RemoteAddr().String())
+	if s.lockedOut(ip) {
+		s.logins.WithLabelValues("locked_out").Inc()
+		log.Warn("sftp login refused: address locked out after repeated failures", "window", s.o.LockoutWindow)
+		return nil, errAuth
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	fp := ssh.FingerprintSHA256(key)
 	p, err := s.st.PartnerBySSHKey(ctx, fp)
 	if err != nil || p.ID != meta.User() {
+		// Clients offer several keys in turn: only count one failure per
+		// connection's last try by counting every refusal but allowing a
+		// margin (LockoutAttempts) above MaxAuthTries' handful.
+		s.failed(ip)
 		s.logins.WithLabelValues("rejected").Inc()
-		s.log.Warn("sftp login rejected", "user", meta.User(), "remote", meta.RemoteAddr().String(), "key", fp)
-		return nil, fmt.Errorf("key %s is not registered for %q", fp, meta.User())
+		log.Warn("sftp login rejected: key not registered for this user", "key", fp)
+		return nil, errAuth
+	}
+	if pol := s.o.Policy(p.ID); len(pol.AllowIPs) > 0 {
+		addr, err := netip.ParseAddr(ip)
+		ok := false
+		for _, pre := range pol.AllowIPs {
+			ok = ok || (err == nil && pre.Contains(addr.Unmap()))
+		}
+		if !ok {
+			s.failed(ip)
+			s.logins.WithLabelValues("address_refused").Inc()
+			log.Warn("sftp login refused: address not in the partner's allow-list", "partner", p.ID)
+			return nil, errAuth
+		}
 	}
 	return &ssh.Permissions{Extensions: map[string]string{"partner": p.ID, "key": fp}}, nil
 }
@@ -82,6 +190,12 @@ func (s *SFTP) Serve(ln net.Listener) error {
 			return err
 		}
 		s.mu.Lock()
+		if len(s.conns) >= s.o.MaxSessions {
+			s.mu.Unlock()
+			s.log.Warn("sftp connection refused: maximum concurrent sessions reached", "remote", c.RemoteAddr().String(), "max", s.o.MaxSessions)
+			c.Close()
+			continue
+		}
 		s.conns[c] = struct{}{}
 		s.mu.Unlock()
 		s.wg.Add(1)
@@ -93,13 +207,24 @@ func (s *SFTP) Serve(ln net.Listener) error {
 				s.mu.Unlock()
 				c.Close()
 			}()
-			s.handle(c)
+			s.handle(&idleConn{Conn: c, idle: s.o.IdleTimeout})
 		}()
 	}
 }
 
+// idleConn closes a connection that sends nothing for the idle timeout.
+type idleConn struct {
+	net.Conn
+	idle time.Duration
+}
+
+func (c *idleConn) Read(p []byte) (int, error) {
+	_ = c.Conn.SetReadDeadline(time.Now().Add(c.idle))
+	return c.Conn.Read(p)
+}
+
 func (s *SFTP) handle(c net.Conn) {
-	_ = c.SetDeadline(time.Now().Add(30 * time.Second)) // handshake and auth
+	_ = c.SetDeadline(time.Now().Add(30 * time.Second)) // handshake and authentication
 	sc, chans, reqs, err := ssh.NewServerConn(c, s.cfg)
 	if err != nil {
 		return
@@ -107,11 +232,61 @@ func (s *SFTP) handle(c net.Conn) {
 	_ = c.SetDeadline(time.Time{})
 	defer sc.Close()
 	partner := sc.Permissions.Extensions["partner"]
+	remote := sc.RemoteAddr().String()
 	s.logins.WithLabelValues("accepted").Inc()
-	s.log.Info("sftp login", "partner", partner, "remote", sc.RemoteAddr().String(), "key", sc.Permissions.Extensions["key"])
+	s.sessions.WithLabelValues(partner).Inc()
+	s.log.Info("sftp login", "partner", partner, "remote", remote, "key", sc.Permissions.Extensions["key"])
 	go ssh.DiscardRequests(reqs)
+	var wg sync.WaitGroup
 	for nc := range chans {
-		_ = nc.Reject(ssh.Prohibited, "this Wharf has no SFTP service for partners yet")
+		if nc.ChannelType() != "session" {
+			_ = nc.Reject(ssh.UnknownChannelType, "only session channels")
+			continue
+		}
+		ch, creqs, err := nc.Accept()
+		if err != nil {
+			continue
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			s.session(ch, creqs, partner, remote)
+		}()
+	}
+	wg.Wait()
+	s.log.Info("sftp logout", "partner", partner, "remote", remote)
+}
+
+func (s *SFTP) session(ch ssh.Channel, reqs <-chan *ssh.Request, partner, remote string) {
+	defer ch.Close()
+	for req := range reqs {
+		if req.Type != "subsystem" || len(req.Payload) < 4 || string(req.Payload[4:]) != "sftp" {
+			// No shell, no exec, no port forwarding: SFTP only.
+			if req.WantReply {
+				_ = req.Reply(false, nil)
+			}
+			if req.Type == "exec" || req.Type == "shell" {
+				fmt.Fprintf(ch.Stderr(), "This server offers SFTP only.\r\n")
+				_, _ = ch.SendRequest("exit-status", false, []byte{0, 0, 0, 1})
+				return
+			}
+			continue
+		}
+		_ = req.Reply(true, nil)
+		pol := s.o.Policy(partner)
+		sess := wsftp.NewSession(wsftp.ServerOptions{
+			Partner: partner, RemoteAddr: remote, Receiver: s.o.Receiver, Outbox: s.o.Outbox,
+			SpoolDir: s.o.SpoolDir, MaxFileSize: s.o.MaxFileSize, AllowDelete: pol.AllowDelete, Log: s.log,
+		})
+		rs := sftp.NewRequestServer(ch, sess.Handlers(), sftp.WithStartDirectory("/"))
+		err := rs.Serve()
+		sess.Discard()
+		_ = rs.Close()
+		if err != nil && !errors.Is(err, context.Canceled) && err.Error() != "EOF" {
+			s.log.Debug("sftp session ended", "partner", partner, "remote", remote, "err", err)
+		}
+		_, _ = ch.SendRequest("exit-status", false, []byte{0, 0, 0, 0})
+		return
 	}
 }
 

@@ -347,6 +347,17 @@ func (s *queries) SearchMessages(ctx context.Context, f MessageFilter) ([]*Messa
 	if f.Key != "" {
 		add("id IN (SELECT message_id FROM message_keys WHERE value = ?)", f.Key)
 	}
+	if f.Transport != "" {
+		add("transport = ?", f.Transport)
+	}
+	if len(f.Statuses) > 0 {
+		var ph []string
+		for _, st := range f.Statuses {
+			args = append(args, st)
+			ph = append(ph, fmt.Sprintf("$%d", len(args)))
+		}
+		where = append(where, "status IN ("+strings.Join(ph, ", ")+")")
+	}
 	if !f.Before.IsZero() {
 		args = append(args, f.Before.UTC(), f.BeforeID)
 		n := len(args)

@@ -104,6 +104,8 @@ type MessageFilter struct {
 	Since     time.Time
 	Until     time.Time
 	Key       string // any indexed business key or control number value
+	Transport string
+	Statuses  []string // any of these statuses
 	Before    time.Time
 	BeforeID  string
 	Limit     int // default 100, at most 1000

@@ -243,6 +243,12 @@ func Exercise(t *testing.T, fresh func(t *testing.T) string) {
 		if len(byKey) != 2 || byKey[0].ID != ids[3] || byKey[1].ID != ids[1] {
 			t.Fatalf("by key: %v", msgIDs(byKey))
 		}
+		if got, _ := s.SearchMessages(ctx, store.MessageFilter{Transport: "sftp", Statuses: []string{"processed", "nope"}}); len(got) != 1 || got[0].ID != ids[2] {
+			t.Fatalf("transport+statuses filter: %v", msgIDs(got))
+		}
+		if got, _ := s.SearchMessages(ctx, store.MessageFilter{Transport: "as2"}); len(got) != 0 {
+			t.Fatalf("transport filter: %v", msgIDs(got))
+		}
 		byKey, _ = s.SearchMessages(ctx, store.MessageFilter{Key: "BOL123", PartnerID: "beta", Direction: store.Outbound})
 		if len(byKey) != 0 {
 			t.Fatalf("key+direction filter: %v", msgIDs(byKey))

@@ -1,0 +1,117 @@
+// Package gateway connects listening transports to the archive: what a
+// partner hands Wharf is archived (and its processing committed) before the
+// transport acknowledges it, and what waits for a partner is served from
+// the archived bytes, with every fetch and removal in the message's history.
+package gateway
+
+import (
+	"context"
+	"fmt"
+	"io"
+
+	"github.com/wharfedi/wharf/archive"
+	"github.com/wharfedi/wharf/internal/store"
+	"github.com/wharfedi/wharf/transports"
+)
+
+// Message statuses of outbound documents that partners fetch.
+const (
+	StatusWaiting   = "waiting"   // ready for the partner to fetch
+	StatusDelivered = "delivered" // fetched completely
+	StatusRemoved   = "removed"   // deleted from the partner's folder before a fetch
+)
+
+// Gateway implements transports.Receiver and transports.Outbox.
+type Gateway struct {
+	Archive *archive.Archive
+	Store   store.Store
+}
+
+var (
+	_ transports.Receiver = (*Gateway)(nil)
+	_ transports.Outbox   = (*Gateway)(nil)
+)
+
+// Receive archives the bytes; the archive's commit hook enqueues processing
+// in the same transaction.
+func (g *Gateway) Receive(ctx context.Context, in transports.Incoming, r io.Reader) (string, error) {
+	e, err := g.Archive.Put(ctx, r, archive.Meta{
+		Partner: in.Partner, Direction: store.Inbound, Transport: in.Transport,
+		RemoteName: in.RemoteName, IdempotencyKey: in.IdempotencyKey,
+	})
+	if err != nil {
+		return "", err
+	}
+	detail := fmt.Sprintf("received over %s from %s as %s (%d bytes)", in.Transport, in.RemoteAddr, in.RemoteName, e.Size)
+	if err := g.Store.AppendEvent(ctx, &store.Event{MessageID: e.ID, Kind: "transport", Detail: detail}); err != nil {
+		return e.ID, nil // archived and committed: the sender may be told so
+	}
+	return e.ID, nil
+}
+
+// Waiting lists outbound documents for the partner on that transport that
+// have been neither fetched nor removed, oldest first.
+func (g *Gateway) Waiting(ctx context.Context, partner, transport string) ([]transports.Waiting, error) {
+	var out []transports.Waiting
+	f := store.MessageFilter{PartnerID: partner, Direction: store.Outbound, Transport: transport,
+		Statuses: []string{"received", StatusWaiting}, Limit: 1000}
+	for {
+		page, err := g.Store.SearchMessages(ctx, f)
+		if err != nil {
+			return nil, err
+		}
+		for _, m := range page {
+			out = append(out, transports.Waiting{MessageID: m.ID, Name: baseName(m.RemoteName, m.ID), Size: m.Size, Created: m.ReceivedAt})
+		}
+		if len(page) < f.Limit || len(out) >= 10000 {
+			break
+		}
+		last := page[len(page)-1]
+		f.Before, f.BeforeID = last.ReceivedAt, last.ID
+	}
+	for i, j := 0, len(out)-1; i < j; i, j = i+1, j-1 {
+		out[i], out[j] = out[j], out[i]
+	}
+	return out, nil
+}
+
+func baseName(remote, id string) string {
+	for i := len(remote) - 1; i >= 0; i-- {
+		if remote[i] == '/' {
+			remote = remote[i+1:]
+			break
+		}
+	}
+	if remote == "" {
+		return id
+	}
+	return remote
+}
+
+// Open streams the archived bytes (verified against their sha256 at the end).
+func (g *Gateway) Open(ctx context.Context, id string) (io.ReadCloser, error) {
+	rc, _, err := g.Archive.Get(ctx, id)
+	return rc, err
+}
+
+// Fetched records a complete download: delivered.
+func (g *Gateway) Fetched(ctx context.Context, id, remoteAddr string, n int64) error {
+	return g.Store.WithTx(ctx, func(tx store.Tx) error {
+		if err := tx.SetMessageStatus(ctx, id, StatusDelivered); err != nil {
+			return err
+		}
+		return tx.AppendEvent(ctx, &store.Event{MessageID: id, Kind: "delivered",
+			Detail: fmt.Sprintf("fetched by the partner from %s (%d bytes)", remoteAddr, n)})
+	})
+}
+
+// Removed records that the partner deleted the document unfetched.
+func (g *Gateway) Removed(ctx context.Context, id, remoteAddr string) error {
+	return g.Store.WithTx(ctx, func(tx store.Tx) error {
+		if err := tx.SetMessageStatus(ctx, id, StatusRemoved); err != nil {
+			return err
+		}
+		return tx.AppendEvent(ctx, &store.Event{MessageID: id, Kind: "removed",
+			Detail: "deleted by the partner from its outbound folder (from " + remoteAddr + "); the archived copy is kept"})
+	})
+}

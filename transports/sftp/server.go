@@ -1,0 +1,502 @@
+// Package sftp is Wharf's SFTP transport: the partner-facing server's
+// virtual file system (this file) and the client that polls and pushes to
+// partners' servers (client.go).
+package sftp
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"io/fs"
+	"log/slog"
+	"os"
+	"path"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/pkg/sftp"
+
+	"github.com/wharfedi/wharf/transports"
+)
+
+// ServerOptions configure one partner's session.
+type ServerOptions struct {
+	Partner     string
+	RemoteAddr  string
+	Receiver    transports.Receiver
+	Outbox      transports.Outbox
+	SpoolDir    string // where uploads are staged until archived
+	MaxFileSize int64  // 0: no limit
+	AllowDelete bool   // may the partner delete documents from outbound/
+	Log         *slog.Logger
+}
+
+// Session is one partner's view: a home with inbound/ and outbound/, and
+// nothing else. Paths never map to the server's file system, so no path,
+// "..", or link can reach anything outside it.
+type Session struct {
+	o ServerOptions
+
+	mu       sync.Mutex
+	uploaded map[string]int64   // inbound names archived in this session, for Stat
+	staged   map[string]*upload // uploads under a temporary name, archived on rename
+}
+
+// NewSession returns the handlers for one SFTP session.
+func NewSession(o ServerOptions) *Session {
+	if o.Log == nil {
+		o.Log = slog.New(slog.DiscardHandler)
+	}
+	return &Session{o: o, uploaded: map[string]int64{}, staged: map[string]*upload{}}
+}
+
+// Handlers returns the pkg/sftp request-server handlers.
+func (s *Session) Handlers() sftp.Handlers {
+	return sftp.Handlers{FileGet: s, FilePut: s, FileCmd: s, FileList: s}
+}
+
+var (
+	_ sftp.FileReader         = (*Session)(nil)
+	_ sftp.FileWriter         = (*Session)(nil)
+	_ sftp.FileCmder          = (*Session)(nil)
+	_ sftp.FileLister         = (*Session)(nil)
+	_ sftp.RealPathFileLister = (*Session)(nil)
+)
+
+// errDenied is sent to the client as SSH_FX_PERMISSION_DENIED.
+var errDenied = sftp.ErrSSHFxPermissionDenied
+
+// split returns the top folder ("inbound", "outbound", "" for the home) and
+// the file name inside it; nested paths are refused.
+func split(p string) (dir, name string, err error) {
+	p = path.Clean("/" + p)
+	if p == "/" {
+		return "", "", nil
+	}
+	parts := strings.Split(strings.TrimPrefix(p, "/"), "/")
+	if parts[0] != "inbound" && parts[0] != "outbound" {
+		return "", "", fmt.Errorf("%w: only inbound/ and outbound/ exist here", os.ErrNotExist)
+	}
+	switch len(parts) {
+	case 1:
+		return parts[0], "", nil
+	case 2:
+		return parts[0], parts[1], nil
+	}
+	return "", "", fmt.Errorf("%w: no sub-folders in %s/", os.ErrNotExist, parts[0])
+}
+
+// RealPath keeps every path inside the virtual home.
+func (s *Session) RealPath(p string) (string, error) { return path.Clean("/" + p), nil }
+
+// isTempName tells names that clients use while an upload is in progress
+// (WinSCP's .filepart, FileZilla-like .part/.tmp): such an upload is
+// archived only when renamed to its final name.
+func isTempName(name string) bool {
+	l := strings.ToLower(name)
+	return strings.HasSuffix(l, ".filepart") || strings.HasSuffix(l, ".part") || strings.HasSuffix(l, ".tmp") || strings.HasPrefix(name, ".")
+}
+
+// Filewrite starts an upload into inbound/. Bytes go to a staging file; the
+// upload is archived (and its processing committed) in Close, and Close's
+// result is what the client's CLOSE returns: OK means durable.
+func (s *Session) Filewrite(r *sftp.Request) (io.WriterAt, error) {
+	dir, name, err := split(r.Filepath)
+	if err != nil {
+		return nil, err
+	}
+	if dir != "inbound" || name == "" {
+		return nil, fmt.Errorf("%w: upload into inbound/", errDenied)
+	}
+	if r.Pflags().Append {
+		return nil, fmt.Errorf("%w: appending is not supported; upload the whole file", errDenied)
+	}
+	if err := os.MkdirAll(s.o.SpoolDir, 0o750); err != nil {
+		return nil, err
+	}
+	f, err := os.CreateTemp(s.o.SpoolDir, "upload-*")
+	if err != nil {
+		return nil, fmt.Errorf("cannot stage upload: %w", err)
+	}
+	return &upload{s: s, name: name, f: f, started: time.Now()}, nil
+}
+
+type upload struct {
+	s       *Session
+	name    string
+	f       *os.File
+	started time.Time
+
+	mu      sync.Mutex
+	size    int64
+	failed  error
+	aborted error
+	closed  bool
+}
+
+func (u *upload) WriteAt(p []byte, off int64) (int, error) {
+	u.mu.Lock()
+	if u.failed != nil {
+		u.mu.Unlock()
+		return 0, u.failed
+	}
+	end := off + int64(len(p))
+	if max := u.s.o.MaxFileSize; max > 0 && end > max {
+		u.failed = fmt.Errorf("file exceeds the maximum size of %d bytes", max)
+		u.mu.Unlock()
+		return 0, u.failed
+	}
+	u.mu.Unlock()
+	n, err := u.f.WriteAt(p, off)
+	u.mu.Lock()
+	if err != nil && u.failed == nil {
+		u.failed = fmt.Errorf("cannot stage upload: %w", err)
+	}
+	if e := off + int64(n); e > u.size {
+		u.size = e
+	}
+	u.mu.Unlock()
+	return n, err
+}
+
+// TransferError is called by pkg/sftp when the session ends with the file
+// still open (dropped connection): the upload is incomplete and discarded.
+func (u *upload) TransferError(err error) {
+	u.mu.Lock()
+	u.aborted = err
+	u.mu.Unlock()
+}
+
+func (u *upload) discard() {
+	u.f.Close()
+	os.Remove(u.f.Name())
+}
+
+func (u *upload) Close() error {
+	u.mu.Lock()
+	if u.closed {
+		u.mu.Unlock()
+		return nil
+	}
+	u.closed = true
+	failed, aborted := u.failed, u.aborted
+	u.mu.Unlock()
+	log := u.s.o.Log.With("partner", u.s.o.Partner, "remote", u.s.o.RemoteAddr, "file", "inbound/"+u.name)
+	if aborted != nil {
+		u.discard()
+		log.Warn("sftp upload aborted; discarded, not processed", "reason", aborted, "bytes", u.size)
+		return aborted
+	}
+	if failed != nil {
+		u.discard()
+		log.Warn("sftp upload failed; discarded, not processed", "reason", failed)
+		return failed
+	}
+	if isTempName(u.name) {
+		// Kept until the client renames it to its final name.
+		u.s.mu.Lock()
+		if old := u.s.staged[u.name]; old != nil {
+			old.discard()
+		}
+		u.s.staged[u.name] = u
+		u.s.mu.Unlock()
+		return nil
+	}
+	return u.archive(u.name)
+}
+
+// archive hands the staged bytes to the receiver under the final name.
+func (u *upload) archive(final string) error {
+	defer u.discard()
+	log := u.s.o.Log.With("partner", u.s.o.Partner, "remote", u.s.o.RemoteAddr, "file", "inbound/"+final)
+	if err := u.f.Sync(); err != nil {
+		return fmt.Errorf("cannot stage upload: %w", err)
+	}
+	if _, err := u.f.Seek(0, io.SeekStart); err != nil {
+		return err
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
+	defer cancel()
+	id, err := u.s.o.Receiver.Receive(ctx, transports.Incoming{
+		Partner: u.s.o.Partner, Transport: "sftp", RemoteName: "inbound/" + final, RemoteAddr: u.s.o.RemoteAddr,
+	}, u.f)
+	if err != nil {
+		log.Error("sftp upload NOT accepted: archiving failed; the client is told the upload failed", "err", err)
+		return fmt.Errorf("upload not accepted, try again later: %w", err)
+	}
+	u.s.mu.Lock()
+	u.s.uploaded[final] = u.size
+	u.s.mu.Unlock()
+	log.Info("sftp upload received", "message", id, "bytes", u.size, "seconds", time.Since(u.started).Seconds())
+	return nil
+}
+
+// Discard drops uploads still staged under temporary names (session end).
+func (s *Session) Discard() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for name, u := range s.staged {
+		s.o.Log.Warn("sftp upload left under a temporary name at session end; discarded", "partner", s.o.Partner, "file", "inbound/"+name)
+		u.discard()
+		delete(s.staged, name)
+	}
+}
+
+// Fileread serves a download from outbound/.
+func (s *Session) Fileread(r *sftp.Request) (io.ReaderAt, error) {
+	dir, name, err := split(r.Filepath)
+	if err != nil {
+		return nil, err
+	}
+	if dir != "outbound" || name == "" {
+		return nil, fmt.Errorf("%w: download from outbound/", os.ErrNotExist)
+	}
+	w, err := s.find(r.Context(), name)
+	if err != nil {
+		return nil, err
+	}
+	rc, err := s.o.Outbox.Open(r.Context(), w.MessageID)
+	if err != nil {
+		return nil, err
+	}
+	defer rc.Close()
+	// Clients read out of order; serve from a local copy of the archived bytes.
+	f, err := os.CreateTemp(s.o.SpoolDir, "download-*")
+	if err != nil {
+		return nil, err
+	}
+	os.Remove(f.Name())
+	if _, err := io.Copy(f, rc); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("cannot read %s from the archive: %w", name, err)
+	}
+	return &download{s: s, w: w, f: f}, nil
+}
+
+type download struct {
+	s *Session
+	w transports.Waiting
+
+	mu      sync.Mutex
+	f       *os.File
+	served  int64 // highest offset served
+	aborted error
+}
+
+func (d *download) ReadAt(p []byte, off int64) (int, error) {
+	n, err := d.f.ReadAt(p, off)
+	d.mu.Lock()
+	if e := off + int64(n); e > d.served {
+		d.served = e
+	}
+	d.mu.Unlock()
+	return n, err
+}
+
+func (d *download) TransferError(err error) {
+	d.mu.Lock()
+	d.aborted = err
+	d.mu.Unlock()
+}
+
+func (d *download) Close() error {
+	d.f.Close()
+	d.mu.Lock()
+	complete := d.aborted == nil && d.served >= d.w.Size
+	d.mu.Unlock()
+	if !complete {
+		return nil
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	if err := d.s.o.Outbox.Fetched(ctx, d.w.MessageID, d.s.o.RemoteAddr, d.w.Size); err != nil {
+		d.s.o.Log.Error("sftp download: cannot record delivery", "partner", d.s.o.Partner, "message", d.w.MessageID, "err", err)
+		return nil // the partner has its bytes; the record is ours to fix
+	}
+	d.s.o.Log.Info("sftp download complete", "partner", d.s.o.Partner, "remote", d.s.o.RemoteAddr, "file", "outbound/"+d.w.Name, "message", d.w.MessageID, "bytes", d.w.Size)
+	return nil
+}
+
+// find resolves an outbound name to its newest waiting document.
+func (s *Session) find(ctx context.Context, name string) (transports.Waiting, error) {
+	ws, err := s.o.Outbox.Waiting(ctx, s.o.Partner, "sftp")
+	if err != nil {
+		return transports.Waiting{}, err
+	}
+	for i := len(ws) - 1; i >= 0; i-- {
+		if ws[i].Name == name {
+			return ws[i], nil
+		}
+	}
+	return transports.Waiting{}, fmt.Errorf("%w: outbound/%s", os.ErrNotExist, name)
+}
+
+// Filecmd handles rename (of temporary uploads), remove (outbound, if
+// allowed) and setstat (accepted and ignored: timestamps are Wharf's).
+func (s *Session) Filecmd(r *sftp.Request) error {
+	dir, name, err := split(r.Filepath)
+	if err != nil {
+		return err
+	}
+	switch r.Method {
+	case "Setstat":
+		return nil
+	case "Rename", "PosixRename":
+		tdir, tname, err := split(r.Target)
+		if err != nil {
+			return err
+		}
+		if dir != "inbound" || tdir != "inbound" || name == "" || tname == "" {
+			return fmt.Errorf("%w: only uploads in inbound/ can be renamed", errDenied)
+		}
+		s.mu.Lock()
+		u := s.staged[name]
+		delete(s.staged, name)
+		s.mu.Unlock()
+		if u == nil {
+			return fmt.Errorf("%w: inbound/%s (only an upload under a temporary name can be renamed)", os.ErrNotExist, name)
+		}
+		if isTempName(tname) {
+			s.mu.Lock()
+			s.staged[tname] = u
+			s.mu.Unlock()
+			return nil
+		}
+		return u.archive(tname)
+	case "Remove":
+		if dir == "inbound" && name != "" {
+			s.mu.Lock()
+			u := s.staged[name]
+			delete(s.staged, name)
+			_, done := s.uploaded[name]
+			s.mu.Unlock()
+			if u != nil {
+				u.discard()
+				return nil
+			}
+			if done {
+				return fmt.Errorf("%w: inbound/%s was received and archived; it cannot be taken back", errDenied, name)
+			}
+			return fmt.Errorf("%w: inbound/%s", os.ErrNotExist, name)
+		}
+		if dir != "outbound" || name == "" {
+			return errDenied
+		}
+		if !s.o.AllowDelete {
+			return fmt.Errorf("%w: deleting from outbound/ is not enabled for %s", errDenied, s.o.Partner)
+		}
+		w, err := s.find(r.Context(), name)
+		if err != nil {
+			return err
+		}
+		return s.o.Outbox.Removed(r.Context(), w.MessageID, s.o.RemoteAddr)
+	}
+	return fmt.Errorf("%w: %s is not supported here", errDenied, strings.ToLower(r.Method))
+}
+
+// Filelist lists and stats the virtual home.
+func (s *Session) Filelist(r *sftp.Request) (sftp.ListerAt, error) {
+	dir, name, err := split(r.Filepath)
+	if err != nil {
+		return nil, err
+	}
+	switch r.Method {
+	case "List":
+		if name != "" {
+			return nil, fmt.Errorf("%w: %s is a file", errDenied, r.Filepath)
+		}
+		switch dir {
+		case "":
+			return lister{dirInfo("inbound"), dirInfo("outbound")}, nil
+		case "inbound":
+			return lister(s.inboundFiles()), nil
+		default:
+			ws, err := s.o.Outbox.Waiting(r.Context(), s.o.Partner, "sftp")
+			if err != nil {
+				return nil, err
+			}
+			seen := map[string]bool{}
+			var out lister
+			for i := len(ws) - 1; i >= 0; i-- { // newest wins a name
+				if !seen[ws[i].Name] {
+					seen[ws[i].Name] = true
+					out = append(out, fileInfo{name: ws[i].Name, size: ws[i].Size, mod: ws[i].Created})
+				}
+			}
+			sort.Slice(out, func(i, j int) bool { return out[i].Name() < out[j].Name() })
+			return out, nil
+		}
+	case "Stat", "Lstat":
+		if name == "" {
+			if dir == "" {
+				return lister{dirInfo("/")}, nil
+			}
+			return lister{dirInfo(dir)}, nil
+		}
+		if dir == "inbound" {
+			for _, fi := range s.inboundFiles() {
+				if fi.Name() == name {
+					return lister{fi}, nil
+				}
+			}
+			return nil, os.ErrNotExist
+		}
+		w, err := s.find(r.Context(), name)
+		if err != nil {
+			return nil, err
+		}
+		return lister{fileInfo{name: w.Name, size: w.Size, mod: w.Created}}, nil
+	}
+	return nil, fmt.Errorf("%w: %s is not supported here", errDenied, strings.ToLower(r.Method))
+}
+
+func (s *Session) inboundFiles() []os.FileInfo {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var out []os.FileInfo
+	for n, size := range s.uploaded {
+		out = append(out, fileInfo{name: n, size: size, mod: time.Now()})
+	}
+	for n, u := range s.staged {
+		out = append(out, fileInfo{name: n, size: u.size, mod: u.started})
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Name() < out[j].Name() })
+	return out
+}
+
+type lister []os.FileInfo
+
+func (l lister) ListAt(out []os.FileInfo, off int64) (int, error) {
+	if off >= int64(len(l)) {
+		return 0, io.EOF
+	}
+	n := copy(out, l[off:])
+	if n+int(off) >= len(l) {
+		return n, io.EOF
+	}
+	return n, nil
+}
+
+type fileInfo struct {
+	name string
+	size int64
+	mod  time.Time
+	dir  bool
+}
+
+func dirInfo(name string) fileInfo { return fileInfo{name: name, dir: true, mod: time.Now()} }
+
+func (f fileInfo) Name() string       { return f.name }
+func (f fileInfo) Size() int64        { return f.size }
+func (f fileInfo) ModTime() time.Time { return f.mod }
+func (f fileInfo) IsDir() bool        { return f.dir }
+func (f fileInfo) Sys() any           { return nil }
+func (f fileInfo) Mode() fs.FileMode {
+	if f.dir {
+		return fs.ModeDir | 0o750
+	}
+	return 0o640
+}
+

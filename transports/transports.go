@@ -1,0 +1,96 @@
+// Package transports defines how Wharf moves bytes to and from partners
+// and internal systems: one small, context-first Transport interface that
+// every client transport (SFTP, S3, folders, HTTP, AS2) implements, optional
+// capabilities discovered by type assertion, and the seams a listening
+// transport (Wharf's own SFTP server, the AS2 endpoint) uses to hand what it
+// received to the archive and to serve what waits for the partner.
+//
+// Transports know nothing of formats, mapping or storage: they move bytes,
+// and compute checksums on Wharf's side while streaming, never by running
+// commands on a partner's server.
+package transports
+
+import (
+	"context"
+	"errors"
+	"io"
+	"time"
+)
+
+// Sentinel errors, translated by each transport at its boundary.
+var (
+	// ErrNotFound: the remote object does not exist.
+	ErrNotFound = errors.New("not found")
+	// ErrPermission: the remote side refused (credentials, rights).
+	ErrPermission = errors.New("permission denied")
+)
+
+// Object is a remote file.
+type Object struct {
+	Name    string // path relative to the transport's root, with '/' separators
+	Size    int64
+	ModTime time.Time
+}
+
+// Transport is a remote folder-like endpoint.
+//
+// Every method takes a context; cancelling it aborts the operation. A
+// Transport is safe for concurrent use unless its doc says otherwise. Put
+// must not leave a partial object under the final name: transports that can
+// rename write to a temporary name first; those that cannot (S3) rely on the
+// store's atomic object creation.
+type Transport interface {
+	// List returns the objects directly inside dir ("" is the root).
+	List(ctx context.Context, dir string) ([]Object, error)
+	// Open streams an object's content. The caller closes the reader.
+	Open(ctx context.Context, name string) (io.ReadCloser, error)
+	// Put stores content under name, complete or not at all.
+	Put(ctx context.Context, name string, r io.Reader) error
+	// Remove deletes an object; ErrNotFound when it is already gone.
+	Remove(ctx context.Context, name string) error
+	// Close releases connections.
+	Close() error
+}
+
+// Renamer is implemented by transports that can rename (move) objects.
+type Renamer interface {
+	Rename(ctx context.Context, from, to string) error
+}
+
+// Incoming describes bytes a listening transport received.
+type Incoming struct {
+	Partner    string
+	Transport  string // "sftp", "as2", ...
+	RemoteName string // the name the partner used, e.g. inbound/ORDERS.edi
+	RemoteAddr string
+	// IdempotencyKey identifies this delivery so a retried hand-off archives once.
+	IdempotencyKey string
+}
+
+// Receiver takes received bytes: it archives them durably and commits their
+// processing before returning. Only then may the transport acknowledge the
+// sender (SFTP close OK, AS2 MDN, HTTP 2xx).
+type Receiver interface {
+	Receive(ctx context.Context, in Incoming, r io.Reader) (messageID string, err error)
+}
+
+// Waiting is an outbound document waiting for a partner to fetch it.
+type Waiting struct {
+	MessageID string
+	Name      string
+	Size      int64
+	Created   time.Time
+}
+
+// Outbox serves the documents partners fetch from Wharf (the SFTP server's
+// outbound/ folder).
+type Outbox interface {
+	// Waiting lists the partner's documents not yet removed, oldest first.
+	Waiting(ctx context.Context, partner, transport string) ([]Waiting, error)
+	// Open streams a document's archived bytes.
+	Open(ctx context.Context, messageID string) (io.ReadCloser, error)
+	// Fetched records a complete download.
+	Fetched(ctx context.Context, messageID, remoteAddr string, bytes int64) error
+	// Removed records that the partner deleted the document from its folder.
+	Removed(ctx context.Context, messageID, remoteAddr string) error
+}
