@@ -27,9 +27,6 @@ type PartnerSFTP struct {
 type PartnerX12 struct {
 	// Ack is the functional acknowledgment sent per group: 997 (default), 999 or none.
 	Ack string `yaml:"ack"`
-	// TA1 is when an interchange acknowledgment is sent: errors (default:
-	// envelope errors, or when ISA14 asks), always, or never.
-	TA1 string `yaml:"ta1"`
 	// Strict turns length and code-list warnings into errors.
 	Strict bool `yaml:"strict"`
 }
@@ -79,11 +76,6 @@ func (c *Config) validatePartnerPolicy(f string, p Partner) error {
 	case "", "997", "999", "none":
 	default:
 		return c.errAt(f+".x12.ack", "%q: use 997, 999 or none", p.X12.Ack)
-	}
-	switch p.X12.TA1 {
-	case "", "errors", "always", "never":
-	default:
-		return c.errAt(f+".x12.ta1", "%q: use errors, always or never", p.X12.TA1)
 	}
 	return nil
 }

@@ -140,6 +140,10 @@ type Queries interface {
 	// Events returns the message's history, oldest first.
 	Events(ctx context.Context, messageID string) ([]*Event, error)
 
+	// RecordInterchange records an X12 interchange control number from a
+	// sender and reports another message that carried it within the window.
+	RecordInterchange(ctx context.Context, senderQual, senderID, control, messageID string, within time.Duration) (duplicateOf string, err error)
+
 	// ScheduleLastRun returns the latest slot recorded for a schedule.
 	ScheduleLastRun(ctx context.Context, name string) (time.Time, bool, error)
 	// RecordScheduleRun records that the schedule's slot ran; the stored

@@ -332,6 +332,25 @@ func Exercise(t *testing.T, fresh func(t *testing.T) string) {
 		}
 	})
 
+	t.Run("Interchanges", func(t *testing.T) {
+		s, _ := open(t)
+		if dup, err := s.RecordInterchange(ctx, "ZZ", "ACME", "000000001", "m1", time.Hour); dup != "" || err != nil {
+			t.Fatalf("first: %q %v", dup, err)
+		}
+		if dup, _ := s.RecordInterchange(ctx, "ZZ", "ACME", "000000001", "m1", time.Hour); dup != "" {
+			t.Fatalf("the same message again is not a duplicate: %q", dup)
+		}
+		if dup, _ := s.RecordInterchange(ctx, "ZZ", "ACME", "000000001", "m2", time.Hour); dup != "m1" {
+			t.Fatalf("repeat from the same sender: %q, want m1", dup)
+		}
+		if dup, _ := s.RecordInterchange(ctx, "ZZ", "OTHER", "000000001", "m3", time.Hour); dup != "" {
+			t.Fatalf("another sender's number is not a duplicate: %q", dup)
+		}
+		if dup, _ := s.RecordInterchange(ctx, "ZZ", "ACME", "000000001", "m4", time.Nanosecond); dup != "" {
+			t.Fatalf("outside the window: %q", dup)
+		}
+	})
+
 	t.Run("ScheduleRuns", func(t *testing.T) {
 		s, _ := open(t)
 		if _, ok, err := s.ScheduleLastRun(ctx, "nightly"); ok || err != nil {
