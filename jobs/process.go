@@ -20,17 +20,26 @@ type ProcessArgs struct {
 // Kind implements river.JobArgs.
 func (ProcessArgs) Kind() string { return "wharf_process" }
 
-// ProcessWorker works ProcessArgs. Until formats register processors (the
-// X12 issue), it only records in the message's history that it ran.
+// Processor processes one archived message (package process).
+type Processor interface {
+	Process(ctx context.Context, messageID string) error
+}
+
+// ProcessWorker works ProcessArgs through its Processor; without one it
+// only records in the message's history that it ran.
 type ProcessWorker struct {
 	river.WorkerDefaults[ProcessArgs]
-	Store store.Store
+	Store     store.Store
+	Processor Processor
 }
 
 // Work implements river.Worker.
 func (w *ProcessWorker) Work(ctx context.Context, j *river.Job[ProcessArgs]) error {
 	if _, err := w.Store.GetMessage(ctx, j.Args.MessageID); err != nil {
 		return river.JobCancel(fmt.Errorf("process: %w", err))
+	}
+	if w.Processor != nil {
+		return w.Processor.Process(ctx, j.Args.MessageID)
 	}
 	return w.Store.AppendEvent(ctx, &store.Event{MessageID: j.Args.MessageID, Kind: "queued",
 		Detail: "queued for processing; no processor is registered yet"})

@@ -105,8 +105,9 @@ func openArchive(c *config.Config, st store.Store, rt func() *jobs.Runtime, log 
 }
 
 // registerArchiveJobs adds the archive's workers to the runtime.
-func registerArchiveJobs(rt *jobs.Runtime, st store.Store, a *archive.Archive) {
-	jobs.Register(rt, &jobs.ProcessWorker{Store: st})
+// proc processes inbound messages (nil in CLI commands, which only insert).
+func registerArchiveJobs(rt *jobs.Runtime, st store.Store, a *archive.Archive, proc jobs.Processor) {
+	jobs.Register(rt, &jobs.ProcessWorker{Store: st, Processor: proc})
 	jobs.Register(rt, &jobs.SpoolUploadWorker{Archive: a})
 }
 
@@ -136,7 +137,7 @@ func archiveEnv(ctx context.Context, common *commonFlags, withJobs bool) (*archi
 		return nil, nil, err
 	}
 	if rt != nil {
-		registerArchiveJobs(rt, st, a)
+		registerArchiveJobs(rt, st, a, nil)
 	}
 	return a, func() { st.Close() }, nil
 }

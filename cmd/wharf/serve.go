@@ -118,7 +118,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	rt = jobs.New(st, jobs.Options{
 		Workers: c.Jobs.Workers, Logger: log, Tasks: tasks(st, arch), Schedules: schedules, Metrics: reg,
 	})
-	registerArchiveJobs(rt, st, arch)
+	registerArchiveJobs(rt, st, arch, newProcessor(c, st, arch, log.With("component", "process")))
 	runCtx, cancelRun := context.WithCancel(context.WithoutCancel(ctx))
 	defer cancelRun()
 	if err := rt.Start(runCtx); err != nil {

@@ -6,10 +6,24 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/wharfedi/wharf/archive"
 	"github.com/wharfedi/wharf/internal/config"
 	"github.com/wharfedi/wharf/internal/gateway"
 	"github.com/wharfedi/wharf/internal/server"
+	"github.com/wharfedi/wharf/internal/store"
+	"github.com/wharfedi/wharf/process"
 )
+
+// newProcessor returns the processing stage with the partners' X12 policies.
+func newProcessor(c *config.Config, st store.Store, a *archive.Archive, log *slog.Logger) *process.Processor {
+	return &process.Processor{
+		Archive: a, Store: st, Logger: log,
+		Policy: func(partner string) process.Policy {
+			p, _ := c.PartnerByID(partner)
+			return process.Policy{Ack: p.X12.Ack, Strict: p.X12.Strict}
+		},
+	}
+}
 
 // sftpOptions turns the configuration into the SFTP server's options.
 func sftpOptions(c *config.Config, g *gateway.Gateway, log *slog.Logger, reg prometheus.Registerer) server.SFTPOptions {

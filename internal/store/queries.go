@@ -325,6 +325,17 @@ func (s *queries) SetMessageStatus(ctx context.Context, id, status string) error
 	return nil
 }
 
+func (s *queries) SetMessageFormat(ctx context.Context, id, format string, docTypes []string) error {
+	n, err := s.q.exec(ctx, `UPDATE messages SET format = $1, doc_types = $2 WHERE id = $3`, format, strings.Join(docTypes, ","), id)
+	if err != nil {
+		return s.err("set message format", err)
+	}
+	if n == 0 {
+		return fmt.Errorf("store: message %s: %w", id, ErrNotFound)
+	}
+	return nil
+}
+
 func (s *queries) SearchMessages(ctx context.Context, f MessageFilter) ([]*Message, error) {
 	var where []string
 	var args []any

@@ -132,6 +132,8 @@ type Queries interface {
 	InsertMessage(ctx context.Context, m *Message) error
 	GetMessage(ctx context.Context, id string) (*Message, error)
 	SetMessageStatus(ctx context.Context, id, status string) error
+	// SetMessageFormat records the detected format and document types.
+	SetMessageFormat(ctx context.Context, id, format string, docTypes []string) error
 	SearchMessages(ctx context.Context, f MessageFilter) ([]*Message, error)
 	AddMessageKeys(ctx context.Context, messageID string, keys []Key) error
 	MessageKeys(ctx context.Context, messageID string) ([]Key, error)

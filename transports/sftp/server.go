@@ -77,7 +77,7 @@ func split(p string) (dir, name string, err error) {
 	}
 	parts := strings.Split(strings.TrimPrefix(p, "/"), "/")
 	if parts[0] != "inbound" && parts[0] != "outbound" {
-		return "", "", fmt.Errorf("%w: only inbound/ and outbound/ exist here", os.ErrNotExist)
+		return "", "", fmt.Errorf("%w: only inbound/ and outbound/ exist here", sftp.ErrSSHFxNoSuchFile)
 	}
 	switch len(parts) {
 	case 1:
@@ -85,7 +85,7 @@ func split(p string) (dir, name string, err error) {
 	case 2:
 		return parts[0], parts[1], nil
 	}
-	return "", "", fmt.Errorf("%w: no sub-folders in %s/", os.ErrNotExist, parts[0])
+	return "", "", fmt.Errorf("%w: no sub-folders in %s/", sftp.ErrSSHFxNoSuchFile, parts[0])
 }
 
 // RealPath keeps every path inside the virtual home.
@@ -251,7 +251,7 @@ func (s *Session) Fileread(r *sftp.Request) (io.ReaderAt, error) {
 		return nil, err
 	}
 	if dir != "outbound" || name == "" {
-		return nil, fmt.Errorf("%w: download from outbound/", os.ErrNotExist)
+		return nil, fmt.Errorf("%w: download from outbound/", sftp.ErrSSHFxNoSuchFile)
 	}
 	w, err := s.find(r.Context(), name)
 	if err != nil {
@@ -330,7 +330,7 @@ func (s *Session) find(ctx context.Context, name string) (transports.Waiting, er
 			return ws[i], nil
 		}
 	}
-	return transports.Waiting{}, fmt.Errorf("%w: outbound/%s", os.ErrNotExist, name)
+	return transports.Waiting{}, fmt.Errorf("%w: outbound/%s", sftp.ErrSSHFxNoSuchFile, name)
 }
 
 // Filecmd handles rename (of temporary uploads), remove (outbound, if

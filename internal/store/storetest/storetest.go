@@ -198,6 +198,12 @@ func Exercise(t *testing.T, fresh func(t *testing.T) string) {
 		if got, _ := s.GetMessage(ctx, ids[2]); got.Status != "processed" {
 			t.Fatalf("status %q", got.Status)
 		}
+		if err := s.SetMessageFormat(ctx, ids[2], "x12", []string{"204", "990"}); err != nil {
+			t.Fatal(err)
+		}
+		if got, _ := s.GetMessage(ctx, ids[2]); got.Format != "x12" || fmt.Sprint(got.DocTypes) != "[204 990]" {
+			t.Fatalf("format %q %v", got.Format, got.DocTypes)
+		}
 		if err := s.SetMessageStatus(ctx, "missing", "x"); !errors.Is(err, store.ErrNotFound) {
 			t.Fatalf("want ErrNotFound, got %v", err)
 		}

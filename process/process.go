@@ -1,0 +1,272 @@
+// Package process is the "understand" stage of the flow: for an archived
+// inbound message it detects the format, validates X12 envelopes and
+// syntax, records control numbers and business keys in the index, and
+// archives the acknowledgments (TA1, 997 or 999) as outbound documents for
+// the partner. It reads the archived bytes, never the transport's copy.
+// Mapping to canonical documents and routing plug in after it.
+package process
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"path"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/wharfedi/wharf/archive"
+	"github.com/wharfedi/wharf/edi/x12"
+	"github.com/wharfedi/wharf/internal/store"
+)
+
+// Policy is how a partner's X12 is checked and acknowledged.
+type Policy struct {
+	Ack    string // "997" (default), "999" or "none"
+	Strict bool
+}
+
+// Processor processes archived inbound messages.
+type Processor struct {
+	Archive *archive.Archive
+	Store   store.Store
+	Policy  func(partner string) Policy
+	// DuplicateWindow: a repeated ISA13 from a sender within it is a duplicate (default 30 days).
+	DuplicateWindow time.Duration
+	Logger          *slog.Logger
+	Now             func() time.Time
+}
+
+// Statuses a processed inbound message ends in.
+const (
+	StatusProcessed    = "processed"    // accepted, possibly with warnings
+	StatusRejected     = "rejected"     // something in it was rejected; the acks say what
+	StatusUnrecognized = "unrecognized" // not a format Wharf reads yet
+)
+
+// ErrPermanent marks failures that retrying will not fix.
+var ErrPermanent = errors.New("permanent")
+
+// Process runs the stage for one message. It is idempotent: a retry
+// re-validates and finds its acknowledgment already archived.
+func (p *Processor) Process(ctx context.Context, id string) error {
+	m, err := p.Store.GetMessage(ctx, id)
+	if err != nil {
+		return fmt.Errorf("%w: %v", ErrPermanent, err)
+	}
+	if m.Direction != store.Inbound {
+		return nil
+	}
+	rc, _, err := p.Archive.Get(ctx, id)
+	if err != nil {
+		return fmt.Errorf("process %s: %w", id, err)
+	}
+	defer rc.Close()
+	br := bufio.NewReaderSize(rc, 64<<10)
+	head, _ := br.Peek(4096)
+	if !looksX12(head) {
+		return p.finish(ctx, m, StatusUnrecognized, nil, "parsed",
+			"not X12 (no ISA segment at the start); kept in the archive, no acknowledgment sent")
+	}
+	return p.x12(ctx, m, br)
+}
+
+// looksX12 tells whether the content starts (after a BOM, blanks or a few
+// lines of prose) with an ISA segment.
+func looksX12(head []byte) bool {
+	head = bytes.TrimPrefix(head, []byte("\xEF\xBB\xBF"))
+	i := bytes.Index(head, []byte("ISA"))
+	return i >= 0 && i+4 <= len(head) && !isAlnum(head[i+3])
+}
+
+func isAlnum(b byte) bool {
+	return b >= '0' && b <= '9' || b >= 'A' && b <= 'Z' || b >= 'a' && b <= 'z'
+}
+
+func (p *Processor) policy(partner string) Policy {
+	if p.Policy == nil {
+		return Policy{}
+	}
+	return p.Policy(partner)
+}
+
+// seen adapts the store to x12.InterchangeSeen for one message.
+type seen struct {
+	st      store.Store
+	message string
+	dupOf   map[string]string
+}
+
+func (s *seen) SeenInterchange(ctx context.Context, qual, id, control string, within time.Duration) (bool, error) {
+	dup, err := s.st.RecordInterchange(ctx, qual, id, control, s.message, within)
+	if dup != "" {
+		s.dupOf[control] = dup
+	}
+	return dup != "", err
+}
+
+// counters adapts the store's per-partner counters to x12.ControlNumbers.
+type counters struct{ st store.Store }
+
+func (c counters) Next(ctx context.Context, partner, kind string) (int64, error) {
+	return c.st.NextCounter(ctx, partner, strings.ToLower(kind))
+}
+
+func (p *Processor) x12(ctx context.Context, m *store.Message, r io.Reader) error {
+	pol := p.policy(m.PartnerID)
+	sn := &seen{st: p.Store, message: m.ID, dupOf: map[string]string{}}
+	chk := &x12.Checker{Strict: pol.Strict, Seen: sn, DuplicateWindow: p.DuplicateWindow}
+	rep, err := chk.Check(ctx, x12.NewReader(r))
+	if err != nil {
+		// Not a syntax problem (those are in the report): an I/O or
+		// archive failure. Retry.
+		return fmt.Errorf("process %s: read: %w", m.ID, err)
+	}
+
+	var keys []store.Key
+	docTypes := map[string]bool{}
+	var accepted, rejected, sets int
+	for _, ic := range rep.Interchanges {
+		keys = append(keys, store.Key{Kind: "isa13", Value: ic.Control})
+		for _, g := range ic.Groups {
+			keys = append(keys, store.Key{Kind: "gs06", Value: g.Control})
+			for _, s := range g.Sets {
+				sets++
+				docTypes[s.ID] = true
+				keys = append(keys, store.Key{Kind: "st02", Value: s.Control})
+				if s.Key != "" {
+					keys = append(keys, store.Key{Kind: strings.ToLower(s.KeyRef), Value: s.Key})
+				}
+				if s.Status == x12.Rejected {
+					rejected++
+				} else {
+					accepted++
+				}
+			}
+		}
+	}
+	if len(keys) > 10000 {
+		keys = keys[:10000]
+	}
+	if err := p.Store.AddMessageKeys(ctx, m.ID, dedupe(keys)); err != nil {
+		return err
+	}
+	summary := fmt.Sprintf("X12: %d interchange(s), %d group(s), %d set(s): %d accepted, %d rejected",
+		rep.Count.Interchanges, rep.Count.Groups, sets, accepted, rejected)
+	if rep.Warnings {
+		summary += "; with warnings"
+	}
+	for ctl, dup := range sn.dupOf {
+		summary += fmt.Sprintf("; interchange %s repeats message %s", ctl, dup)
+	}
+	status := StatusProcessed
+	if rep.Rejected {
+		status = StatusRejected
+	}
+	var detail []string
+	for _, is := range rep.Issues {
+		detail = append(detail, is.String())
+	}
+	for _, ic := range rep.Interchanges {
+		for _, is := range ic.Issues {
+			detail = append(detail, is.String())
+		}
+	}
+	if len(detail) > 0 {
+		summary += "\n" + strings.Join(first(detail, 20), "\n")
+	}
+
+	if pol.Ack != "none" {
+		if err := p.acknowledge(ctx, m, rep, pol); err != nil {
+			return err
+		}
+	}
+	return p.finish(ctx, m, status, docTypes, "validated", summary)
+}
+
+func first(s []string, n int) []string {
+	if len(s) > n {
+		return append(s[:n:n], fmt.Sprintf("... and %d more", len(s)-n))
+	}
+	return s
+}
+
+func dedupe(keys []store.Key) []store.Key {
+	seen := map[store.Key]bool{}
+	out := keys[:0]
+	for _, k := range keys {
+		if k.Value == "" || seen[k] {
+			continue
+		}
+		seen[k] = true
+		out = append(out, k)
+	}
+	return out
+}
+
+// acknowledge archives the TA1/997/999 for the partner as one outbound
+// document on the transport the message came in on (for SFTP partners it
+// appears in outbound/). The idempotency key makes a retried job find it.
+func (p *Processor) acknowledge(ctx context.Context, m *store.Message, rep *x12.Report, pol Policy) error {
+	var buf bytes.Buffer
+	opt := x12.AckOptions{Kind: pol.Ack, Numbers: counters{p.Store}, Partner: m.PartnerID, Newline: true, Now: p.Now}
+	if err := x12.WriteAcks(ctx, &buf, rep, opt); err != nil {
+		return fmt.Errorf("process %s: acknowledgments: %w", m.ID, err)
+	}
+	if buf.Len() == 0 {
+		return nil // nothing to acknowledge (an FA group, or no groups)
+	}
+	kind := pol.Ack
+	if kind == "" {
+		kind = "997"
+	}
+	name := ackName(m.RemoteName, m.ID, kind)
+	e, err := p.Archive.Put(ctx, &buf, archive.Meta{
+		Partner: m.PartnerID, Direction: store.Outbound, Transport: m.Transport, RemoteName: name,
+		CorrelationID: m.CorrelationID, ParentID: m.ID, IdempotencyKey: "ack:" + m.ID,
+		Keys: []store.Key{{Kind: "acknowledges", Value: m.ID}},
+	})
+	if err != nil {
+		return fmt.Errorf("process %s: archive acknowledgment: %w", m.ID, err)
+	}
+	if !e.Existing {
+		_ = p.Store.AppendEvent(ctx, &store.Event{MessageID: e.ID, Kind: "generated",
+			Detail: fmt.Sprintf("acknowledgment (%s) of message %s", kind, m.ID)})
+	}
+	return p.Store.AppendEvent(ctx, &store.Event{MessageID: m.ID, Kind: "acknowledged",
+		Detail: fmt.Sprintf("acknowledgment %s archived as message %s (%s, %d bytes)", kind, e.ID, name, e.Size)})
+}
+
+// ackName names the acknowledgment after what it acknowledges.
+func ackName(remote, id, kind string) string {
+	base := path.Base(remote)
+	if base == "." || base == "/" || base == "" {
+		base = id
+	}
+	return kind + "_" + base
+}
+
+func (p *Processor) finish(ctx context.Context, m *store.Message, status string, docTypes map[string]bool, kind, detail string) error {
+	format := "x12"
+	if status == StatusUnrecognized {
+		format = "unknown"
+	}
+	var types []string
+	for t := range docTypes {
+		types = append(types, t)
+	}
+	sort.Strings(types)
+	return p.Store.WithTx(ctx, func(tx store.Tx) error {
+		if err := tx.SetMessageStatus(ctx, m.ID, status); err != nil {
+			return err
+		}
+		if err := tx.SetMessageFormat(ctx, m.ID, format, types); err != nil {
+			return err
+		}
+		return tx.AppendEvent(ctx, &store.Event{MessageID: m.ID, Kind: kind, Detail: detail})
+	})
+}
