@@ -2,7 +2,6 @@ package archive
 
 import (
 	"context"
-	"fmt"
 
 	"github.com/wharfedi/wharf/internal/store"
 )
@@ -13,9 +12,7 @@ type pending struct {
 	e    *Entry
 	tmp  string
 	keys []store.Key
-	// syncDir is the blob's folder, to fsync before the commit ("" if done).
-	syncDir string
-	done    chan error
+	done chan error
 }
 
 // commit records p's entry. Concurrent Puts share transactions (group
@@ -64,27 +61,6 @@ func (a *Archive) commitBatch(batch []*pending) {
 		}
 		live = append(live, p)
 	}
-	if len(live) == 0 {
-		return
-	}
-	// The blobs' folder entries must be durable before the index points to
-	// them. After the first fsync commits the filesystem journal, the
-	// others find little left to do.
-	synced := map[string]error{}
-	var ok []*pending
-	for _, p := range live {
-		if p.syncDir != "" {
-			if _, done := synced[p.syncDir]; !done {
-				synced[p.syncDir] = syncDir(p.syncDir)
-			}
-			if err := synced[p.syncDir]; err != nil {
-				p.done <- fmt.Errorf("archive: put: %w", err)
-				continue
-			}
-		}
-		ok = append(ok, p)
-	}
-	live = ok
 	if len(live) == 0 {
 		return
 	}
