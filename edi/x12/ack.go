@@ -173,6 +173,12 @@ func writeFA(ctx context.Context, w *Writer, kind string, g *Group) error {
 			if err := w.WriteSegment(seg3, se.ID, strconv.Itoa(se.Position), se.Loop, se.Code); err != nil {
 				return err
 			}
+			if kind == "999" && st.Key != "" {
+				// Business unit identifier (X231 loop 2100 CTX): the set's key.
+				if err := w.WriteSegment("CTX", st.KeyRef+comp+sanitize(clip(st.Key, 35), w.Delimiters)); err != nil {
+					return err
+				}
+			}
 			for _, ee := range se.Elements {
 				pos := strconv.Itoa(ee.Position)
 				if ee.Component > 0 || ee.Repetition > 0 {

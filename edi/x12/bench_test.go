@@ -26,11 +26,11 @@ func benchInput(b *testing.B) []byte {
 			w.WriteSegment("B2A", "00", "LT")
 			for k := 1; k <= 4; k++ {
 				w.WriteSegment("S5", "1", "LD", "12000", "L", "10", "PC")
+				w.WriteSegment("L11", "PO11", "PO")
 				w.WriteSegment("G62", "69", "20260105", "U", "0800", "LT")
 				w.WriteSegment("N1", "SH", "ACME DISTRIBUTION CENTER", "93", "DC01")
 				w.WriteSegment("N3", "1200 INDUSTRIAL PARKWAY", "DOCK 7")
 				w.WriteSegment("N4", "COLUMBUS", "OH", "43215", "US")
-				w.WriteSegment("L11", "PO11", "PO")
 			}
 			w.EndSet()
 		}
@@ -69,8 +69,8 @@ func BenchmarkCheck(b *testing.B) {
 	b.ReportAllocs()
 	for b.Loop() {
 		rep, err := (&Checker{Discard: true}).Check(context.Background(), NewReader(bytes.NewReader(in)))
-		if err != nil || rep.Rejected {
-			b.Fatal(err, rep.Rejected)
+		if err != nil || rep.Rejected || rep.Warnings {
+			b.Fatal(err, rep.Rejected, rep.Warnings)
 		}
 	}
 }

@@ -116,6 +116,8 @@ type Set struct {
 	Segments  int    // segments counted, ST and SE included
 	Offset    int64
 	Schema    string // name of the schema used, "" when none
+	Key       string // business key (e.g. the shipment ID in B204), when the schema names one
+	KeyRef    string // where Key came from, e.g. "B204"
 
 	Status Status
 	Codes  []string // AK502.. codes

@@ -69,7 +69,7 @@ var corpusWant = []struct {
 	{"stupidedi_997_X230_1-good.txt", false, true, "I000000286:A G287:A S997/2870001:A", ""},
 	{"stupidedi_999_X231_1-bad.txt", false, true, "I000000286:E G287:A S999/2870001:A", ""},
 	{"stupidedi_999_X231_1-good.txt", false, true, "I000000286:E G287:A S999/2870001:A", ""},
-	{"x12types_204_test3_import.edi", false, false, "I000136909:A G136909:A S204/136581:A", ""},
+	{"x12types_204_test3_import.edi", false, true, "I000136909:A G136909:E S204/136581:E", ""}, // LH1 outside its L5 loop: out of sequence (warning),
 	{"x12types_204_test_parse_204_no-envelope.edi", true, true, "none", ""},
 	{"x12types_204_v005010_full_transmission_minimal.edi", true, false, "I000000001:A G1:R S204/18711:R:4", ""},
 	{"x12types_214_parse_214_1_1edisource.edi", true, false, "I000003438:R:001 G2510:A S214/0001:A", "R 001"},

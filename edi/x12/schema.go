@@ -16,13 +16,15 @@ import (
 var schemaFS embed.FS
 
 // Schemas is a set of transaction set schemas, read from text (see
-// schemas/README.txt in the package source for the format).
+// schemas/FORMAT.md in the package source for the format). A Schemas is
+// read-only once loaded and safe for concurrent use.
 type Schemas struct {
 	sets  map[string]*Schema // "204/004010"
 	segs  map[string]*SegmentDef
 	codes map[string]*CodeList
 	once  sync.Once
 	ids   idTable
+	defs  []*SegmentDef // by interned ID
 }
 
 // idTable interns segment IDs (2-3 characters A-Z, 0-9) to small numbers
@@ -72,18 +74,60 @@ func (t *idTable) lookup(id []byte) int {
 	return int(t.slot[k])
 }
 
-// Schema describes one transaction set in one version.
+// Schema describes one transaction set in one version: its segments in
+// document order, grouped in loops, with requirement and maximum use.
 type Schema struct {
-	Name      string // e.g. "204/004010"
-	ID        string // ST01
-	Group     string // GS01 functional identifier
-	Version   string // 6-character version/release, e.g. 004010
-	Title     string
-	Segments  []string // segment IDs allowed in the set, in document order
-	Mandatory []string // segment IDs that must appear
-	allowed   map[string]bool
-	info      []segInfo // by interned segment ID
-	s         *Schemas
+	Name    string // e.g. "204/004010"
+	ID      string // ST01
+	Group   string // GS01 functional identifier
+	Version string // 6-character version/release, e.g. 004010
+	Title   string
+	Root    *Node // the set's top level (a loop without trigger): ST first, SE last
+	// KeySegment and KeyElement name the element holding the set's
+	// business key (for example B2 element 4, the shipment ID of a 204);
+	// empty when none is defined.
+	KeySegment string
+	KeyElement int
+	keyRef     string // e.g. "B204"
+
+	known []bool // by interned segment ID: appears somewhere in the set
+	s     *Schemas
+}
+
+// Node is a segment or a loop in a Schema. A loop's first child is the
+// segment that starts it.
+type Node struct {
+	Segment  string  // segment ID; "" for a loop
+	Loop     string  // loop identifier (AK303), for loops
+	Required bool    // mandatory (for a loop: the loop must occur)
+	Max      int     // maximum use (for a loop: repetitions); 0 = not limited
+	Children []*Node // for loops
+	idx      int     // interned segment ID (segments) or of the trigger (loops)
+}
+
+// IsLoop reports whether n is a loop.
+func (n *Node) IsLoop() bool { return n.Segment == "" }
+
+// Segments lists the IDs of the segments a schema holds, in document order,
+// each once.
+func (sch *Schema) Segments() []string {
+	var out []string
+	seen := map[string]bool{}
+	var walk func(n *Node)
+	walk = func(n *Node) {
+		if !n.IsLoop() {
+			if !seen[n.Segment] {
+				seen[n.Segment] = true
+				out = append(out, n.Segment)
+			}
+			return
+		}
+		for _, k := range n.Children {
+			walk(k)
+		}
+	}
+	walk(sch.Root)
+	return out
 }
 
 // SegmentDef describes a segment's elements.
@@ -155,6 +199,15 @@ func (s *Schemas) parse(name string, b []byte) error {
 	sc := bufio.NewScanner(bytes.NewReader(b))
 	line := 0
 	var cur []*Schema
+	var stack []*Node // open loops of the set being read
+	bad := func(msg string) error { return fmt.Errorf("x12: schema %s:%d: %s", name, line, msg) }
+	closeSet := func() error {
+		if cur != nil && len(stack) != 1 {
+			return bad("unclosed loop in set " + cur[0].ID)
+		}
+		cur, stack = nil, nil
+		return nil
+	}
 	for sc.Scan() {
 		line++
 		text := sc.Text()
@@ -165,37 +218,37 @@ func (s *Schemas) parse(name string, b []byte) error {
 		if len(f) == 0 {
 			continue
 		}
-		bad := func(msg string) error { return fmt.Errorf("x12: schema %s:%d: %s", name, line, msg) }
 		indented := text[0] == ' ' || text[0] == '\t'
 		if indented {
 			if cur == nil {
 				return bad("segment list outside a set")
 			}
-			for _, id := range f {
-				m := strings.HasPrefix(id, "!")
-				id = strings.TrimPrefix(id, "!")
-				for _, sch := range cur {
-					sch.Segments = append(sch.Segments, id)
-					sch.allowed[id] = true
-					if m {
-						sch.Mandatory = append(sch.Mandatory, id)
-					}
+			for _, tok := range f {
+				if err := s.token(cur, &stack, tok); err != nil {
+					return bad(err.Error())
 				}
 			}
 			continue
 		}
-		cur = nil
+		if err := closeSet(); err != nil {
+			return err
+		}
 		switch f[0] {
 		case "set": // set ID GROUP VERSIONS TITLE...
 			if len(f) < 4 {
 				return bad("want: set ID GROUP VERSION[,VERSION] TITLE")
 			}
+			root := &Node{Loop: "", Required: true, Max: 1}
 			for _, v := range strings.Split(f[3], ",") {
 				sch := &Schema{Name: f[1] + "/" + v, ID: f[1], Group: f[2], Version: v,
-					Title: strings.Join(f[4:], " "), allowed: map[string]bool{}, s: s}
+					Title: strings.Join(f[4:], " "), Root: root, s: s}
+				if s.sets[sch.Name] != nil {
+					return bad("schema " + sch.Name + " defined twice")
+				}
 				s.sets[sch.Name] = sch
 				cur = append(cur, sch)
 			}
+			stack = []*Node{root}
 		case "seg": // seg ID MAX ELEMENT...
 			if len(f) < 3 {
 				return bad("want: seg ID MAX ELEMENT...")
@@ -236,7 +289,67 @@ func (s *Schemas) parse(name string, b []byte) error {
 			return bad("unknown directive " + f[0])
 		}
 	}
+	if err := closeSet(); err != nil {
+		return err
+	}
 	return sc.Err()
+}
+
+// token reads one token of a set's structure: "ID", "ID!", "ID*5",
+// "[NAME" (with the same suffixes) opening a loop, "]" closing it, or
+// "key:SEG.N" naming the business key element.
+func (s *Schemas) token(cur []*Schema, stack *[]*Node, tok string) error {
+	top := (*stack)[len(*stack)-1]
+	switch {
+	case tok == "]":
+		if len(*stack) == 1 {
+			return fmt.Errorf("unbalanced ]")
+		}
+		if len(top.Children) == 0 || top.Children[0].IsLoop() {
+			return fmt.Errorf("loop %s does not start with a segment", top.Loop)
+		}
+		*stack = (*stack)[:len(*stack)-1]
+		return nil
+	case strings.HasPrefix(tok, "key:"):
+		seg, el, ok := strings.Cut(tok[4:], ".")
+		n, err := strconv.Atoi(el)
+		if !ok || err != nil {
+			return fmt.Errorf("bad %s: want key:SEG.N", tok)
+		}
+		for _, sch := range cur {
+			sch.KeySegment, sch.KeyElement = seg, n
+			sch.keyRef = fmt.Sprintf("%s%02d", seg, n)
+		}
+		return nil
+	}
+	loop := strings.HasPrefix(tok, "[")
+	name := strings.TrimPrefix(tok, "[")
+	n := &Node{}
+	if i := strings.IndexByte(name, '*'); i >= 0 {
+		m, err := strconv.Atoi(name[i+1:])
+		if err != nil {
+			return fmt.Errorf("bad maximum in %s", tok)
+		}
+		n.Max = m
+		name = name[:i]
+	}
+	if strings.HasSuffix(name, "!") {
+		n.Required = true
+		name = strings.TrimSuffix(name, "!")
+	}
+	if name == "" {
+		return fmt.Errorf("bad token %q", tok)
+	}
+	if loop {
+		n.Loop = name
+	} else {
+		n.Segment = name
+	}
+	top.Children = append(top.Children, n)
+	if loop {
+		*stack = append(*stack, n)
+	}
+	return nil
 }
 
 // Lookup returns the schema for transaction set id in the version of
@@ -264,34 +377,8 @@ func (s *Schemas) Names() []string {
 	return n
 }
 
-// segInfo is what validation needs per segment ID of a set, found by
-// array index.
-type segInfo struct {
-	def   *SegmentDef
-	mand  int // index in Mandatory, -1 if optional
-	known bool
-}
-
-type setValidator struct {
-	sch    *Schema
-	strict bool
-	seen   []bool // by index in Mandatory
-}
-
-// reset reuses v for a new set of schema sch.
-func (v *setValidator) reset(sch *Schema, strict bool) {
-	if sch.info == nil {
-		sch.s.once.Do(sch.s.index)
-	}
-	v.sch, v.strict = sch, strict
-	if cap(v.seen) >= len(sch.Mandatory) {
-		v.seen = v.seen[:len(sch.Mandatory)]
-		clear(v.seen)
-	} else {
-		v.seen = make([]bool, len(sch.Mandatory))
-	}
-}
-
+// index interns segment IDs and precomputes what validation looks up per
+// segment. It runs once, on first use.
 func (s *Schemas) index() {
 	for _, d := range s.segs {
 		s.ids.intern(d.ID)
@@ -318,27 +405,35 @@ func (s *Schemas) index() {
 			}
 		}
 	}
-	for _, sch := range s.sets {
-		for _, id := range sch.Segments {
-			s.ids.intern(id)
+	var walk func(n *Node)
+	walk = func(n *Node) {
+		if !n.IsLoop() {
+			n.idx = s.ids.intern(n.Segment)
+			return
+		}
+		for _, k := range n.Children {
+			walk(k)
+		}
+		if len(n.Children) > 0 {
+			n.idx = n.Children[0].idx
 		}
 	}
+	done := map[*Node]bool{}
 	for _, sch := range s.sets {
-		sch.info = make([]segInfo, s.ids.n+1)
-		for _, id := range sch.Segments {
-			sch.info[s.ids.intern(id)] = segInfo{def: s.segs[id], mand: -1, known: true}
-		}
-		for i, id := range sch.Mandatory {
-			sch.info[s.ids.intern(id)].mand = i
+		if !done[sch.Root] {
+			walk(sch.Root)
+			done[sch.Root] = true
 		}
 	}
-}
-
-const maxSegmentErrors = 100
-
-func (v *setValidator) add(s *checkState, e SegmentError) {
-	if len(s.st.Errors) < maxSegmentErrors {
-		s.st.Errors = append(s.st.Errors, e)
+	s.defs = make([]*SegmentDef, s.ids.n+1)
+	for id, d := range s.segs {
+		s.defs[s.ids.intern(id)] = d
+	}
+	for _, sch := range s.sets {
+		sch.known = make([]bool, s.ids.n+1)
+		for _, id := range sch.Segments() {
+			sch.known[s.ids.intern(id)] = true
+		}
 	}
 }
 
@@ -354,124 +449,9 @@ func validID(id []byte) bool {
 	return true
 }
 
-func (v *setValidator) segment(s *checkState, seg *Segment, pos int) {
-	id := seg.ID()
-	if !validID(id) {
-		v.add(s, SegmentError{ID: clip(string(id), 3), Position: pos, Code: "1"})
-		return
-	}
-	sch := v.sch
-	si := sch.info[sch.s.ids.lookup(id)]
-	if !si.known {
-		// The schemas list the segments of each set as far as known; an
-		// unknown one is a warning unless strict (see the package doc).
-		if v.strict {
-			v.add(s, SegmentError{ID: string(id), Position: pos, Code: "2"})
-		} else if len(s.st.Issues) < s.maxIssues() {
-			s.st.Issues = append(s.st.Issues, Issue{Warning: true, Code: "2", ParseError: s.perr(0, wrapf(ErrUnexpectedSegment, "%s is not in schema %s", id, sch.Name))})
-		}
-		si.def = sch.s.segs[string(id)]
-	} else if si.mand >= 0 {
-		v.seen[si.mand] = true
-	}
-	d := si.def
-	if d == nil {
-		return
-	}
-	var errs []ElementError
-	n := seg.Len() - 1
-	if d.MaxElements > 0 && n > d.MaxElements {
-		errs = append(errs, ElementError{Position: d.MaxElements + 1, Code: "3", Copy: clip(string(seg.Element(d.MaxElements+1)), 99)})
-	}
-	raw, ends := seg.raw, seg.ends
-	for i := range d.Elements {
-		ed := &d.Elements[i]
-		var val []byte
-		if i+1 < len(ends) {
-			val = raw[ends[i]+1 : ends[i+1]]
-		}
-		if len(val) == 0 {
-			if ed.Req == 'M' {
-				errs = append(errs, ElementError{Position: i + 1, Ref: ed.Ref, Code: "1"})
-			}
-			continue
-		}
-		if code := v.checkValue(ed, val, seg); code != "" {
-			errs = append(errs, ElementError{Position: i + 1, Ref: ed.Ref, Code: code, Copy: clip(string(val), 99), Warning: !v.strict})
-		}
-	}
-	if errs != nil {
-		w := true
-		for _, e := range errs {
-			w = w && e.Warning
-		}
-		v.add(s, SegmentError{ID: string(id), Position: pos, Code: "8", Elements: errs, Warning: w})
-	}
-}
-
 func clip(s string, n int) string {
 	if len(s) > n {
 		return s[:n]
 	}
 	return s
-}
-
-// checkValue returns the AK403 code for a bad value, or "".
-func (v *setValidator) checkValue(ed *ElementDef, val []byte, seg *Segment) string {
-	d := seg.d
-	if ed.kind == 'C' || seg.nested && (d.Component != 0 && bytes.IndexByte(val, d.Component) >= 0 || d.Repetition != 0 && bytes.IndexByte(val, d.Repetition) >= 0) {
-		return ""
-	}
-	n := len(val)
-	switch ed.kind {
-	case 'R', 'N':
-		digits, dots := 0, 0
-		for i, c := range val {
-			switch {
-			case c >= '0' && c <= '9':
-				digits++
-			case c == '-' && i == 0:
-			case c == '.' && ed.kind == 'R':
-				dots++
-			default:
-				return "6"
-			}
-		}
-		if digits == 0 || dots > 1 {
-			return "6"
-		}
-		n = digits
-	case 'D':
-		if !validDate(val, true) || n != ed.Min && n != ed.Max {
-			return "8"
-		}
-	case 'T':
-		if !validTime(val) {
-			return "9"
-		}
-	case 'I':
-		if ed.codes != nil {
-			if _, ok := ed.codes.Codes[string(val)]; !ok {
-				return "7"
-			}
-		}
-	}
-	if n < ed.Min {
-		return "4"
-	}
-	if ed.Max > 0 && n > ed.Max {
-		return "5"
-	}
-	return ""
-}
-
-func (v *setValidator) finish(s *checkState, sePos int) {
-	for i, m := range v.sch.Mandatory {
-		if m == "ST" || m == "SE" {
-			continue
-		}
-		if !v.seen[i] {
-			v.add(s, SegmentError{ID: m, Position: sePos, Code: "3"})
-		}
-	}
 }

@@ -82,12 +82,12 @@ func body(w *x12.Writer, id string, n int) {
 	ref := "SHP" + strconv.Itoa(n)
 	stop := func(i int, typ string) {
 		seg(w, "S5", strconv.Itoa(i), typ, "12000", "L", "10", "PC")
+		seg(w, "L11", "PO"+strconv.Itoa(n*10+i), "PO")
 		seg(w, "G62", "69", "20260105", "U", "0800", "LT")
 		seg(w, "N1", "SH", "ACME DISTRIBUTION CENTER", "93", "DC0"+strconv.Itoa(i))
 		seg(w, "N3", "1200 INDUSTRIAL PARKWAY", "DOCK 7")
 		seg(w, "N4", "COLUMBUS", "OH", "43215", "US")
 		seg(w, "G61", "SH", "RECEIVING DESK", "TE", "6145550100")
-		seg(w, "L11", "PO"+strconv.Itoa(n*10+i), "PO")
 	}
 	switch id {
 	case "204":
