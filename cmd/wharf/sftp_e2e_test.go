@@ -1,0 +1,259 @@
+package main
+
+import (
+	"crypto/ed25519"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"encoding/pem"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"golang.org/x/crypto/ssh"
+
+	"github.com/wharfedi/wharf/internal/testenv"
+)
+
+// sshKey writes an OpenSSH private key and its .pub beside it.
+func sshKey(t *testing.T, path string) {
+	t.Helper()
+	pub, priv, err := ed25519.GenerateKey(rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	blk, err := ssh.MarshalPrivateKey(priv, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(path, pem.EncodeToMemory(blk), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	sp, _ := ssh.NewPublicKey(pub)
+	if err := os.WriteFile(path+".pub", ssh.MarshalAuthorizedKey(sp), 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+type sftpClient struct {
+	t     *testing.T
+	dir   string
+	port  string
+	known string
+}
+
+// run runs OpenSSH's sftp in batch mode as user with key; it returns the
+// output and whether sftp exited 0.
+func (c *sftpClient) run(user, key string, cmds ...string) (string, bool) {
+	c.t.Helper()
+	batch := filepath.Join(c.dir, "batch-"+user)
+	os.WriteFile(batch, []byte(strings.Join(cmds, "\n")+"\n"), 0o600)
+	cmd := exec.Command("sftp", "-b", batch, "-P", c.port, "-i", key,
+		"-o", "UserKnownHostsFile="+c.known, "-o", "StrictHostKeyChecking=yes", "-o", "IdentitiesOnly=yes",
+		"-o", "BatchMode=yes", "-o", "ConnectTimeout=10", user+"@127.0.0.1")
+	cmd.Dir = c.dir
+	out, err := cmd.CombinedOutput()
+	return string(out), err == nil
+}
+
+func requireTool(t *testing.T, name, install string) {
+	t.Helper()
+	if _, err := exec.LookPath(name); err != nil {
+		testenv.Missing(t, name, install, err)
+	}
+}
+
+type archived struct {
+	ID        string   `json:"id"`
+	Direction string   `json:"direction"`
+	SHA256    string   `json:"sha256"`
+	Filename  string   `json:"filename"`
+	Status    string   `json:"status"`
+	Transport string   `json:"transport"`
+	DocTypes  []string `json:"doc_types"`
+}
+
+func searchArchive(t *testing.T, dir string, args ...string) []archived {
+	t.Helper()
+	out, code := runCLI(t, dir, nil, append([]string{"archive", "search", "--config", "wharf.yaml", "--json"}, args...)...)
+	if code != 0 {
+		t.Fatalf("archive search: %s", out)
+	}
+	var res []archived
+	for _, line := range strings.Split(strings.TrimSpace(out), "\n") {
+		if line == "" {
+			continue
+		}
+		var a archived
+		if err := json.Unmarshal([]byte(line), &a); err != nil {
+			t.Fatalf("archive search line %q: %v", line, err)
+		}
+		res = append(res, a)
+	}
+	return res
+}
+
+func TestSFTPServerWithOpenSSHClient(t *testing.T) {
+	requireTool(t, "sftp", "apt-get install openssh-client")
+	dir := t.TempDir()
+	for _, k := range []string{"acme_key", "beta_key", "stranger_key"} {
+		sshKey(t, filepath.Join(dir, k))
+	}
+	os.WriteFile(filepath.Join(dir, "wharf.yaml"), []byte(`
+partners:
+  - id: acme
+    x12_ids: ["14:SENDER000111111"]
+    ssh_key_files: [acme_key.pub]
+    sftp: {allow_delete: true}
+  - id: beta
+    ssh_key_files: [beta_key.pub]
+    x12: {ack: "999"}
+`), 0o600)
+	srv := startServer(t, dir, nil, "--config", "wharf.yaml")
+	defer srv.stop(t)
+
+	hostKey, err := os.ReadFile(filepath.Join(dir, "wharf-data", "ssh_host_ed25519_key"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	signer, err := ssh.ParsePrivateKey(hostKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	port := srv.sftp[strings.LastIndex(srv.sftp, ":")+1:]
+	known := filepath.Join(dir, "known_hosts")
+	os.WriteFile(known, []byte("[127.0.0.1]:"+port+" "+string(ssh.MarshalAuthorizedKey(signer.PublicKey()))), 0o600)
+	c := &sftpClient{t: t, dir: dir, port: port, known: known}
+
+	load, _ := os.ReadFile("../../../shared/corpus/x12/stupidedi_204_SM204_case_1.edi")
+	if len(load) == 0 {
+		t.Fatal("corpus file missing: ../shared/corpus/x12/stupidedi_204_SM204_case_1.edi")
+	}
+	os.WriteFile(filepath.Join(dir, "load.edi"), load, 0o600)
+	sum := sha256.Sum256(load)
+
+	// Upload, and every way out of the home refused.
+	out, ok := c.run("acme", "acme_key",
+		"put load.edi inbound/load.edi",
+		"-put load.edi /etc/evil",
+		"-put load.edi ../evil",
+		"-put load.edi outbound/evil",
+		"-mkdir inbound/sub",
+		"-symlink inbound/load.edi outbound/link",
+		"-get /etc/passwd passwd",
+		"-get ../../../../etc/passwd passwd",
+		"-cd /..",
+		"pwd",
+	)
+	if !ok {
+		t.Fatalf("sftp session failed:\n%s", out)
+	}
+	for _, want := range []string{`"/etc/evil": No such file`, `"/outbound/evil": Permission denied`, `mkdir "/inbound/sub": Permission denied`, `symlink`, `Permission denied`, `"/etc/passwd" not found`, "Remote working directory: /"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("sftp output lacks %q:\n%s", want, out)
+		}
+	}
+	if _, err := os.Stat(filepath.Join(dir, "passwd")); err == nil {
+		t.Fatal("a file outside the home was downloaded")
+	}
+
+	// Exactly one archived inbound message, byte for byte.
+	ins := searchArchive(t, dir, "--partner", "acme")
+	var in *archived
+	for i := range ins {
+		if ins[i].Direction == "in" {
+			if in != nil {
+				t.Fatalf("upload archived twice: %+v", ins)
+			}
+			in = &ins[i]
+		}
+	}
+	if in == nil || in.SHA256 != hex.EncodeToString(sum[:]) || in.Transport != "sftp" || in.Filename != "inbound/load.edi" {
+		t.Fatalf("archived inbound: %+v", ins)
+	}
+	got, code := runCLI(t, dir, nil, "archive", "get", "--config", "wharf.yaml", in.ID)
+	if code != 0 || got != string(load) {
+		t.Fatalf("archive get differs from the upload (code %d)", code)
+	}
+
+	// The 997 appears in outbound/ once processed; a complete download
+	// delivers it and it leaves the folder.
+	waitFor(t, "the 997 in outbound/", func() bool {
+		out, _ := c.run("acme", "acme_key", "ls outbound")
+		return strings.Contains(out, "997_load.edi")
+	})
+	out, ok = c.run("acme", "acme_key", "get outbound/997_load.edi ack.edi", "ls -l outbound")
+	if !ok {
+		t.Fatalf("download: %s", out)
+	}
+	ack, _ := os.ReadFile(filepath.Join(dir, "ack.edi"))
+	if !strings.HasPrefix(string(ack), "ISA*") || !strings.Contains(string(ack), "AK2*204*13309~") || !strings.Contains(string(ack), "AK5*A~") {
+		t.Fatalf("997:\n%s", ack)
+	}
+	if strings.Contains(out[strings.Index(out, "ls -l outbound"):], "997_load.edi") {
+		t.Fatalf("a delivered document is still listed:\n%s", out)
+	}
+	outs := searchArchive(t, dir, "--partner", "acme")
+	for _, a := range outs {
+		if a.Direction == "out" && a.Status != "delivered" {
+			t.Fatalf("downloaded 997 not delivered: %+v", a)
+		}
+		if a.Direction == "in" && (a.Status != "processed" || len(a.DocTypes) != 1 || a.DocTypes[0] != "204") {
+			t.Fatalf("inbound not processed: %+v", a)
+		}
+	}
+
+	// beta may not delete from outbound/; its bad file gets a rejecting 999.
+	bad, _ := os.ReadFile("../../../shared/corpus/x12/x12types_214_v005010_full_transmission_minimal.edi")
+	os.WriteFile(filepath.Join(dir, "bad.edi"), bad, 0o600)
+	if out, ok := c.run("beta", "beta_key", "put bad.edi inbound/bad.edi"); !ok {
+		t.Fatalf("beta upload: %s", out)
+	}
+	waitFor(t, "beta's 999", func() bool {
+		out, _ := c.run("beta", "beta_key", "ls outbound")
+		return strings.Contains(out, "999_bad.edi")
+	})
+	out, _ = c.run("beta", "beta_key", "-rm outbound/999_bad.edi", "get outbound/999_bad.edi ack999.edi")
+	if !strings.Contains(out, "Permission denied") {
+		t.Fatalf("beta deleted from outbound/:\n%s", out)
+	}
+	ack999, _ := os.ReadFile(filepath.Join(dir, "ack999.edi"))
+	if !strings.Contains(string(ack999), "ST*999*") || !strings.Contains(string(ack999), "IK5*R") {
+		t.Fatalf("999 for a set with a wrong SE01:\n%s", ack999)
+	}
+
+	// acme may delete a waiting document; the archive keeps it.
+	if out, ok := c.run("acme", "acme_key", "put load.edi inbound/load2.edi"); !ok {
+		t.Fatalf("second upload: %s", out)
+	}
+	waitFor(t, "the second 997", func() bool {
+		out, _ := c.run("acme", "acme_key", "ls outbound")
+		return strings.Contains(out, "997_load2.edi")
+	})
+	if out, ok := c.run("acme", "acme_key", "rm outbound/997_load2.edi", "ls outbound"); !ok || strings.Contains(out[strings.Index(out, "ls outbound"):], "997_load2.edi") {
+		t.Fatalf("acme delete: %v\n%s", ok, out)
+	}
+
+	// Keys that are not registered, or registered to another partner, are refused.
+	if out, ok := c.run("acme", "stranger_key", "ls"); ok {
+		t.Fatalf("an unregistered key logged in:\n%s", out)
+	}
+	if out, ok := c.run("acme", "beta_key", "ls"); ok {
+		t.Fatalf("beta's key logged in as acme:\n%s", out)
+	}
+}
+
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(60 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+}
