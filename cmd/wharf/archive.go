@@ -55,17 +55,24 @@ func runArchive(ctx context.Context, args []string, stdin io.Reader, stdout, std
 // archiveSpoolDir is where an S3 archive spools blobs while S3 is unreachable.
 func archiveSpoolDir(c *config.Config) string { return filepath.Join(c.Data, "archive-spool") }
 
-// archiveRetention reads the retention rules. Until the config file has an
-// archive.retention field they come from WHARF_ARCHIVE_RETENTION, e.g.
+// archiveRetention reads the retention rules from the config's
+// archive.retention, or from WHARF_ARCHIVE_RETENTION when set (it wins), e.g.
 // "keep=7y,delete=10y;acme:keep=30d,delete=90d".
-func archiveRetention() ([]archive.Rule, error) {
-	s := os.Getenv("WHARF_ARCHIVE_RETENTION")
+func archiveRetention(c *config.Config) ([]archive.Rule, error) {
+	if s := os.Getenv("WHARF_ARCHIVE_RETENTION"); s != "" {
+		r, err := archive.ParseRules(s)
+		if err != nil {
+			return nil, fmt.Errorf("WHARF_ARCHIVE_RETENTION: %w", err)
+		}
+		return r, nil
+	}
+	s := c.Archive.RetentionSpec()
 	if s == "" {
 		return nil, nil
 	}
 	r, err := archive.ParseRules(s)
 	if err != nil {
-		return nil, fmt.Errorf("WHARF_ARCHIVE_RETENTION: %w", err)
+		return nil, fmt.Errorf("archive.retention: %w", err)
 	}
 	return r, nil
 }
@@ -81,7 +88,7 @@ func openArchive(c *config.Config, st store.Store, rt func() *jobs.Runtime, log 
 	if err != nil {
 		return nil, err
 	}
-	rules, err := archiveRetention()
+	rules, err := archiveRetention(c)
 	if err != nil {
 		return nil, err
 	}

@@ -64,6 +64,37 @@ type Database struct {
 // or s3://BUCKET/PREFIX?endpoint=HOST:PORT.
 type Archive struct {
 	URL string `yaml:"url"`
+	// Retention rules: one without a partner (the default) and one per
+	// partner at most. Durations take h, d, w or y (365 days).
+	Retention []RetentionRule `yaml:"retention"`
+}
+
+// RetentionRule keeps archived entries at least Keep and purges them after Delete.
+type RetentionRule struct {
+	Partner string `yaml:"partner"` // empty: every partner without a rule of its own
+	Keep    string `yaml:"keep"`    // a purge refuses younger entries, e.g. 7y
+	Delete  string `yaml:"delete"`  // the retention job purges older entries, e.g. 10y; empty: never
+}
+
+// RetentionSpec renders the rules in the archive's rule syntax
+// ("keep=7y,delete=10y;acme:keep=30d").
+func (a Archive) RetentionSpec() string {
+	var parts []string
+	for _, r := range a.Retention {
+		var kv []string
+		if r.Keep != "" {
+			kv = append(kv, "keep="+r.Keep)
+		}
+		if r.Delete != "" {
+			kv = append(kv, "delete="+r.Delete)
+		}
+		p := strings.Join(kv, ",")
+		if r.Partner != "" {
+			p = r.Partner + ":" + p
+		}
+		parts = append(parts, p)
+	}
+	return strings.Join(parts, ";")
 }
 
 // JobsConfig tunes the job runtime.
@@ -247,6 +278,9 @@ func (c *Config) Validate(opts ValidateOptions) error {
 	}
 	if u := c.Archive.URL; u != "" && strings.Contains(u, "://") && !strings.HasPrefix(u, "s3://") {
 		return c.errAt("archive.url", "%q: use a folder path or s3://BUCKET/PREFIX?endpoint=HOST:PORT", u)
+	}
+	if err := c.validateRetention(); err != nil {
+		return err
 	}
 	seen := map[string]int{}
 	for i, p := range c.Partners {

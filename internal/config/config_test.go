@@ -92,6 +92,8 @@ func TestErrorsNameFileLineAndField(t *testing.T) {
 		{"password in file", "database:\n  url: postgres://u:hunter2@db/wharf\n", `wharf.yaml:2: database.url: holds a password`},
 		{"bad addr", "sftp:\n  addr: 2222\n", `wharf.yaml:2: sftp.addr: "2222" is not HOST:PORT`},
 		{"wrong shape", "partners:\n  id: a\n", `wharf.yaml:2: partners: expected a list`},
+		{"bad retention", "archive:\n  retention:\n    - keep: 7 years\n", `wharf.yaml:3: archive.retention[0].keep: "7 years" is not a duration`},
+		{"dup retention", "archive:\n  retention:\n    - keep: 7y\n    - delete: 1y\n", `wharf.yaml:4: archive.retention[1].partner: a second rule for ""`},
 		{"bad int", "jobs:\n  workers: many\n", `wharf.yaml:2: jobs.workers: expected a whole number`},
 		{"syntax", "http: [\n", `wharf.yaml: `},
 		{"dup key", "data: a\ndata: b\n", `wharf.yaml:2: data: key given twice`},

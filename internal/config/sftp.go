@@ -3,6 +3,7 @@ package config
 import (
 	"fmt"
 	"net/netip"
+	"regexp"
 	"strings"
 	"time"
 )
@@ -105,3 +106,27 @@ func (c *Config) PartnerByID(id string) (Partner, bool) {
 	}
 	return Partner{}, false
 }
+
+// validateRetention checks the archive's retention rules' shape; the
+// archive parses the durations (h, d, w, y).
+func (c *Config) validateRetention() error {
+	seen := map[string]bool{}
+	for i, r := range c.Archive.Retention {
+		f := fmt.Sprintf("archive.retention[%d]", i)
+		if seen[r.Partner] {
+			return c.errAt(f+".partner", "a second rule for %q: one rule per partner, and one default", r.Partner)
+		}
+		seen[r.Partner] = true
+		if r.Keep == "" && r.Delete == "" {
+			return c.errAt(f, "set keep, delete or both")
+		}
+		for field, v := range map[string]string{"keep": r.Keep, "delete": r.Delete} {
+			if v != "" && !retentionRe.MatchString(v) {
+				return c.errAt(f+"."+field, "%q is not a duration such as 30d, 12w or 7y", v)
+			}
+		}
+	}
+	return nil
+}
+
+var retentionRe = regexp.MustCompile(`^[0-9]+(h|d|w|y)$`)
