@@ -70,7 +70,11 @@ func (v *setValidator) structure(s *checkState, id string, pos int, loop, code, 
 func (v *setValidator) place(s *checkState, idx int, id []byte, pos int) bool {
 	for d := len(v.stack) - 1; d >= 0; d-- {
 		kids := v.stack[d].n.Children
-		for c := v.stack[d].pos; c < len(kids); c++ {
+		c := v.stack[d].pos
+		if d > 0 && c == 0 {
+			c = 1 // a loop's first segment again starts a new iteration: the parent's business
+		}
+		for ; c < len(kids); c++ {
 			k := kids[c]
 			if k.idx != idx || idx == 0 {
 				continue
