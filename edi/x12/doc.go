@@ -33,10 +33,12 @@
 //   - ISA13 with fewer than 9 digits, and ISA11 other than U before 00402
 //     (TA1 note 016, interchange accepted with errors) are accepted.
 //   - Length, character, date, time and closed code-list problems are
-//     warnings (AK5/IK5 E) unless Checker.Strict; segments a schema does not
-//     list are warnings (AK3 code 2 only when strict), because the embedded
-//     schemas list segments as far as known and do not yet encode loops or
-//     segment order. Sets without a schema get envelope checks only.
+//     warnings (AK5/IK5 E with AK3/AK4) unless Checker.Strict.
+//   - Segment order, loop and maximum-use problems (AK304 codes 4, 5, 6 and
+//     7) are warnings without AK3 unless Checker.Strict, because the embedded
+//     schemas encode the standards' tables only as far as known; a missing
+//     mandatory segment or loop (code 3) is always an error.
+//   - Sets without a schema get envelope checks only (and a warning).
 //
 // Envelope errors are never lenient: a control number or count mismatch, a
 // missing trailer or a repeated ISA13 from the same sender rejects the
