@@ -85,6 +85,8 @@ type jsonRecord struct {
 	Set         string             `json:"set,omitempty"`
 	SetID       string             `json:"set_id,omitempty"`
 	Schema      string             `json:"schema,omitempty"`
+	Key         string             `json:"key,omitempty"`
+	KeyRef      string             `json:"key_ref,omitempty"`
 	Notes       []string           `json:"ta1_notes,omitempty"`
 	Codes       []string           `json:"codes,omitempty"`
 	Errors      []x12.SegmentError `json:"segment_errors,omitempty"`
@@ -177,7 +179,7 @@ func validateFile(ctx context.Context, name string, stdin io.Reader, out *bufio.
 		c.OnSet = func(s *x12.Set) {
 			g := s.Group
 			enc.Encode(jsonRecord{File: name, Kind: "set", Status: statusName(s.Status), Interchange: g.Interchange.Control,
-				Group: g.Control, Set: s.Control, SetID: s.ID, Schema: s.Schema, Codes: s.Codes, Errors: s.Errors, Issues: issuesJSON(s.Issues)})
+				Group: g.Control, Set: s.Control, SetID: s.ID, Schema: s.Schema, Key: s.Key, KeyRef: s.KeyRef, Codes: s.Codes, Errors: s.Errors, Issues: issuesJSON(s.Issues)})
 		}
 		c.OnGroup = func(g *x12.Group) {
 			enc.Encode(jsonRecord{File: name, Kind: "group", Status: statusName(g.Status), Interchange: g.Interchange.Control,

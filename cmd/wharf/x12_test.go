@@ -60,16 +60,16 @@ func TestX12ValidateJSON(t *testing.T) {
 	var kinds []string
 	for _, line := range strings.Split(strings.TrimSpace(out), "\n") {
 		var rec struct {
-			Kind, Status string
-			Codes        []string
-			Errors       []x12.SegmentError `json:"segment_errors"`
-			Issues       []struct{ Position, Element int }
+			Kind, Status, Key string
+			Codes             []string
+			Errors            []x12.SegmentError `json:"segment_errors"`
+			Issues            []struct{ Position, Element int }
 		}
 		if err := json.Unmarshal([]byte(line), &rec); err != nil {
 			t.Fatalf("%q: %v", line, err)
 		}
 		kinds = append(kinds, rec.Kind+":"+rec.Status)
-		if rec.Kind == "set" && (strings.Join(rec.Codes, ",") != "4,5" || rec.Errors[0].ID != "N1" || rec.Issues[0].Position != 22) {
+		if rec.Kind == "set" && (strings.Join(rec.Codes, ",") != "4,5" || rec.Errors[0].ID != "N1" || len(rec.Issues) != 2 || rec.Issues[1].Position != 22 || rec.Key != "861554") {
 			t.Errorf("set record: %s", line)
 		}
 	}
