@@ -323,6 +323,7 @@ type InventoryMovement struct {
 	Movement string          `json:"movement"` // transfer, receipt, adjustment
 	Number   string          `json:"number"`
 	Carrier  string          `json:"carrier,omitempty"`
+	Mode     string          `json:"mode,omitempty"`
 	Lines    []WarehouseLine `json:"lines,omitempty"`
 	Totals   *Measures       `json:"totals,omitempty"`
 }

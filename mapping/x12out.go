@@ -1,0 +1,429 @@
+package mapping
+
+import (
+	"context"
+	"fmt"
+	"reflect"
+	"strings"
+	"time"
+
+	"github.com/wharfedi/wharf/edi/x12"
+	"github.com/wharfedi/wharf/mapping/canonical"
+)
+
+// outMap describes one outbound transaction set: the canonical type it
+// takes, its functional group and the function writing its segments.
+type outMap struct {
+	docType string
+	group   string
+	write   func(c *outCtx, d canonical.Document)
+}
+
+var outMaps = map[string]outMap{
+	"204": {canonical.TypeShipment, "SM", out204},
+	"990": {canonical.TypeTenderResponse, "GF", out990},
+	"214": {canonical.TypeShipmentStatus, "QM", out214},
+	"210": {canonical.TypeFreightInvoice, "IM", out210},
+	"940": {canonical.TypeWarehouseOrder, "OW", out940},
+	"945": {canonical.TypeShipConfirmation, "SW", out945},
+	"943": {canonical.TypeInventoryMovement, "AR", out943},
+	"944": {canonical.TypeInventoryMovement, "RE", out944},
+	"846": {canonical.TypeInventoryBalance, "IB", out846},
+	"856": {canonical.TypeShipNotice, "SH", out856},
+	"850": {canonical.TypeOrder, "PO", out850},
+	"810": {canonical.TypeInvoice, "IN", out810},
+}
+
+// OutboundSets lists the X12 transaction sets ToX12 writes.
+func OutboundSets() []string {
+	return []string{"204", "210", "214", "810", "846", "850", "856", "940", "943", "944", "945", "990"}
+}
+
+// SetFor returns the canonical document type an outbound set takes and
+// its GS01 functional identifier.
+func SetFor(set string) (docType, group string, ok bool) {
+	m, ok := outMaps[set]
+	return m.docType, m.group, ok
+}
+
+type outSeg struct {
+	id string
+	el []string
+}
+
+// outCtx collects the segments of one set before any is written, so a
+// document with errors never leaves half a set in the output.
+type outCtx struct {
+	p    *Profile
+	d    x12.Delimiters
+	doc  string
+	segs []outSeg
+	errs []*Error
+}
+
+func (c *outCtx) fail(field string, err error) {
+	c.errs = append(c.errs, &Error{Partner: c.p.Partner, Document: c.doc, Field: field, Err: err})
+}
+
+// seg queues a segment; field names the canonical field for errors about
+// delimiters inside values.
+func (c *outCtx) seg(id string, el ...string) {
+	for i, e := range el {
+		if strings.IndexByte(e, c.d.Element) >= 0 || strings.IndexByte(e, c.d.Segment) >= 0 ||
+			(c.d.Component != 0 && strings.IndexByte(e, c.d.Component) >= 0) {
+			c.fail(fmt.Sprintf("%s%02d", id, i+1), fmt.Errorf("%w: %q holds a delimiter of the interchange", ErrBadValue, e))
+		}
+	}
+	c.segs = append(c.segs, outSeg{id, el})
+}
+
+func (c *outCtx) need(field, v string) {
+	if v == "" {
+		c.fail(field, ErrMissing)
+	}
+}
+
+func (c *outCtx) code(tbl, canon string) string {
+	if canon == "" {
+		return ""
+	}
+	v, _ := c.p.Out(tbl, canon)
+	return v
+}
+
+func (c *outCtx) refQual(r canonical.Reference, field string) string {
+	if r.Type == canonical.RefOther || r.Qualifier != "" {
+		if r.Qualifier == "" {
+			c.fail(field+".qualifier", fmt.Errorf("%w: a reference of type other needs its qualifier", ErrMissing))
+		}
+		return r.Qualifier
+	}
+	q, ok := c.p.Out(TableReferences, r.Type)
+	if !ok {
+		c.fail(field+".type", fmt.Errorf("%w: reference type %q has no qualifier (add it to the partner's references table)", ErrBadValue, r.Type))
+	}
+	return q
+}
+
+func (c *outCtx) dateQual(tbl string, d canonical.Date, field string) string {
+	if d.Type == "other" || d.Qualifier != "" {
+		if d.Qualifier == "" {
+			c.fail(field+".qualifier", fmt.Errorf("%w: a date of type other needs its qualifier", ErrMissing))
+		}
+		return d.Qualifier
+	}
+	q, ok := c.p.Out(tbl, d.Type)
+	if !ok {
+		c.fail(field+".type", fmt.Errorf("%w: date type %q has no %s qualifier", ErrBadValue, d.Type, tbl))
+	}
+	return q
+}
+
+// when splits a time into X12 date, time and time code, in the partner's
+// zone: local time (LT) when the partner has a zone, UT otherwise.
+func (c *outCtx) when(t *canonical.Time) (date, tm, code string) {
+	if t == nil || t.IsZero() {
+		return "", "", ""
+	}
+	if t.DateOnly {
+		return t.Format("20060102"), "", ""
+	}
+	v := t.In(c.p.Location)
+	tm = v.Format("1504")
+	if v.Second() != 0 {
+		tm = v.Format("150405")
+	}
+	code = "LT"
+	if c.p.Location == time.UTC {
+		code = "UT"
+	}
+	return v.Format("20060102"), tm, code
+}
+
+func (c *outCtx) implied(d canonical.Decimal, n int, field string) string {
+	v, err := d.Implied(n)
+	if err != nil {
+		c.fail(field, fmt.Errorf("%w: %v", ErrBadValue, err))
+	}
+	return v
+}
+
+func (c *outCtx) refs(seg string, refs []canonical.Reference, field string) {
+	for i, r := range refs {
+		f := fmt.Sprintf("%s[%d]", field, i)
+		q := c.refQual(r, f)
+		c.need(f+".value", r.Value)
+		switch seg {
+		case "L11":
+			c.seg("L11", r.Value, q, r.Description)
+		case "N9":
+			c.seg("N9", q, r.Value, r.Description)
+		case "REF":
+			c.seg("REF", q, r.Value, r.Description)
+		}
+	}
+}
+
+func (c *outCtx) g62s(dates []canonical.Date, field string) {
+	for i, d := range dates {
+		f := fmt.Sprintf("%s[%d]", field, i)
+		q := c.dateQual(TableDates, d, f)
+		ds, ts, zs := c.when(&d.Time)
+		c.need(f+".time", ds)
+		tq := ""
+		if ts != "" {
+			tq = c.p.Envelope.G62TimeQualifier
+		}
+		c.seg("G62", q, ds, tq, ts, zs)
+	}
+}
+
+func (c *outCtx) dtms(dates []canonical.Date, field string) {
+	for i, d := range dates {
+		f := fmt.Sprintf("%s[%d]", field, i)
+		q := c.dateQual(TableDTM, d, f)
+		ds, ts, zs := c.when(&d.Time)
+		c.need(f+".time", ds)
+		c.seg("DTM", q, ds, ts, zs)
+	}
+}
+
+func (c *outCtx) partyCode(pt canonical.Party, field string) string {
+	if pt.Role == "other" || pt.Qualifier != "" {
+		if pt.Qualifier == "" {
+			c.fail(field+".qualifier", fmt.Errorf("%w: a party of role other needs its entity code", ErrMissing))
+		}
+		return pt.Qualifier
+	}
+	q, ok := c.p.Out(TableParties, pt.Role)
+	if !ok {
+		c.fail(field+".role", fmt.Errorf("%w: party role %q has no entity code", ErrBadValue, pt.Role))
+	}
+	return q
+}
+
+// parties writes N1 loops; contact is "G61" or "PER".
+func (c *outCtx) parties(ps []canonical.Party, contact, field string) {
+	for i, pt := range ps {
+		c.party(pt, contact, fmt.Sprintf("%s[%d]", field, i))
+	}
+}
+
+func (c *outCtx) party(pt canonical.Party, contact, field string) {
+	c.seg("N1", c.partyCode(pt, field), pt.Name, pt.IDQualifier, pt.ID)
+	if a := pt.Address; a != nil {
+		for i := 0; i < len(a.Lines); i += 2 {
+			l2 := ""
+			if i+1 < len(a.Lines) {
+				l2 = a.Lines[i+1]
+			}
+			c.seg("N3", a.Lines[i], l2)
+		}
+		if a.City != "" || a.State != "" || a.PostalCode != "" || a.Country != "" {
+			c.seg("N4", a.City, a.State, a.PostalCode, a.Country)
+		}
+	}
+	for _, ct := range pt.Contacts {
+		el := []string{ct.Role, ct.Name}
+		if ct.Phone != "" {
+			el = append(el, "TE", ct.Phone)
+		}
+		if ct.Email != "" {
+			if contact == "G61" && ct.Phone != "" {
+				c.seg(contact, el...)
+				el = []string{ct.Role, ct.Name}
+			}
+			el = append(el, "EM", ct.Email)
+		}
+		c.seg(contact, el...)
+	}
+}
+
+// RenderOptions configure writing canonical documents as X12.
+type RenderOptions struct {
+	Profile *Profile
+	// Set is the transaction set to write (204, 214, ...).
+	Set string
+	// Numbers allocates ISA13, GS06 and ST02 for Partner (the store's
+	// counters in production; x12.MemoryControlNumbers in tests).
+	Numbers x12.ControlNumbers
+	// Now gives the envelope date and time; nil means time.Now.
+	Now func() time.Time
+	// Newline writes a line break after each segment.
+	Newline    bool
+	Delimiters x12.Delimiters
+}
+
+// X12Renderer writes canonical documents of one type as one X12
+// interchange with one functional group; the envelope opens with the
+// first good document and closes with Close.
+type X12Renderer struct {
+	o    RenderOptions
+	p    *Profile
+	m    outMap
+	w    *x12.Writer
+	open bool
+	n    int
+	Outcome
+}
+
+// NewX12Renderer returns a renderer writing to w.
+func NewX12Renderer(w *x12.Writer, o RenderOptions) (*X12Renderer, error) {
+	m, ok := outMaps[o.Set]
+	if !ok {
+		return nil, fmt.Errorf("mapping: %w: no outbound map for X12 %s (maps exist for %s)", ErrUnsupported, o.Set, strings.Join(OutboundSets(), ", "))
+	}
+	if o.Profile == nil {
+		o.Profile = DefaultProfile()
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	if o.Delimiters.Element != 0 {
+		w.Delimiters = o.Delimiters
+	}
+	if w.Delimiters.Element == 0 {
+		w.Delimiters = x12.DefaultDelimiters
+	}
+	w.Numbers, w.Partner, w.Newline = o.Numbers, o.Profile.Partner, o.Newline
+	r := &X12Renderer{o: o, p: o.Profile, m: m, w: w}
+	r.Outcome.Partner, r.Outcome.Policy = o.Profile.Partner, o.Profile.Policy.String()
+	return r, nil
+}
+
+// Render maps one document. A document with errors is not written; its
+// errors are returned (and counted in the Outcome), and with the Reject
+// policy the caller must discard the whole output.
+func (r *X12Renderer) Render(ctx context.Context, d canonical.Document) ([]*Error, error) {
+	r.n++
+	h := d.Head()
+	c := &outCtx{p: r.p, d: r.w.Delimiters, doc: fmt.Sprintf("%s #%d", h.Type, r.n)}
+	if h.Type != r.m.docType {
+		c.fail("type", fmt.Errorf("%w: X12 %s takes %s documents, got %q", ErrBadValue, r.o.Set, r.m.docType, h.Type))
+	} else {
+		d = withDefaults(r.p, d)
+		r.m.write(c, d)
+	}
+	if len(c.errs) > 0 {
+		r.Errors += len(c.errs)
+		r.Quarantined = append(r.Quarantined, Quarantined{Document: c.doc, Errors: c.errs})
+		if r.p.Policy == Reject {
+			r.Rejected = true
+		}
+		return c.errs, nil
+	}
+	if !r.open {
+		env := r.p.Envelope
+		now := r.o.Now()
+		if err := r.w.BeginInterchange(ctx, x12.ISAHeader{SenderQual: env.SenderQual, SenderID: env.SenderID,
+			ReceiverQual: env.ReceiverQual, ReceiverID: env.ReceiverID, Version: isaVersion(env.Version),
+			Usage: env.Usage, AckRequested: env.AckRequested, Time: now}); err != nil {
+			return nil, err
+		}
+		gs, gr := env.GSSender, env.GSReceiver
+		if gs == "" {
+			gs = env.SenderID
+		}
+		if gr == "" {
+			gr = env.ReceiverID
+		}
+		if err := r.w.BeginGroup(ctx, x12.GSHeader{FunctionalID: r.m.group, Sender: gs, Receiver: gr, Version: env.Version, Time: now}); err != nil {
+			return nil, err
+		}
+		r.open = true
+	}
+	if err := r.w.BeginSet(ctx, r.o.Set, 0, ""); err != nil {
+		return nil, err
+	}
+	for _, s := range c.segs {
+		if err := r.w.WriteSegment(s.id, s.el...); err != nil {
+			return nil, err
+		}
+	}
+	if err := r.w.EndSet(); err != nil {
+		return nil, err
+	}
+	r.Documents++
+	return nil, nil
+}
+
+// Close ends the group and interchange (if any document was written) and
+// flushes.
+func (r *X12Renderer) Close() error {
+	if !r.open {
+		return r.w.Flush()
+	}
+	r.open = false
+	if err := r.w.EndGroup(); err != nil {
+		return err
+	}
+	return r.w.EndInterchange()
+}
+
+func isaVersion(gs08 string) string {
+	if strings.HasPrefix(gs08, "005010") {
+		return "00501"
+	}
+	return "00401"
+}
+
+// withDefaults returns d with the profile's defaults filled in.
+func withDefaults(p *Profile, d canonical.Document) canonical.Document {
+	applyDefaults(p, d)
+	return d
+}
+
+// applyDefaults sets empty top-level string fields named by the profile's
+// "TYPE.FIELD" defaults (for example "shipment.carrier").
+func applyDefaults(p *Profile, d canonical.Document) {
+	if len(p.Defaults) == 0 {
+		return
+	}
+	typ := d.Head().Type
+	v := reflect.ValueOf(d).Elem()
+	for key, val := range p.Defaults {
+		t, field, ok := strings.Cut(key, ".")
+		if !ok || t != typ {
+			continue
+		}
+		if f := fieldByJSON(v, field); f.IsValid() && f.CanSet() && f.Kind() == reflect.String && f.String() == "" {
+			f.SetString(val)
+		}
+	}
+}
+
+// DefaultFields lists the "TYPE.FIELD" keys Profile.Defaults accepts.
+func DefaultFields() []string {
+	var out []string
+	for _, typ := range canonical.Types {
+		v := reflect.ValueOf(canonical.New(typ)).Elem()
+		t := v.Type()
+		for i := 0; i < t.NumField(); i++ {
+			f := t.Field(i)
+			name, _, _ := strings.Cut(f.Tag.Get("json"), ",")
+			if f.Type.Kind() == reflect.String && name != "" && name != "type" && name != "version" {
+				out = append(out, typ+"."+name)
+			}
+		}
+		out = append(out, typ+".purpose")
+	}
+	return out
+}
+
+func fieldByJSON(v reflect.Value, name string) reflect.Value {
+	t := v.Type()
+	for i := 0; i < t.NumField(); i++ {
+		f := t.Field(i)
+		if f.Anonymous {
+			if r := fieldByJSON(v.Field(i), name); r.IsValid() {
+				return r
+			}
+			continue
+		}
+		n, _, _ := strings.Cut(f.Tag.Get("json"), ",")
+		if n == name {
+			return v.Field(i)
+		}
+	}
+	return reflect.Value{}
+}
