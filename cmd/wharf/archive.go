@@ -100,6 +100,11 @@ func openArchive(c *config.Config, st store.Store, rt func() *jobs.Runtime, log 
 					return err
 				}
 			}
+			if e.Direction == store.Outbound && e.Transport == transportSFTPClient {
+				if _, err := rt().InsertTx(ctx, tx, jobs.DeliverArgs{MessageID: e.ID}, nil); err != nil {
+					return err
+				}
+			}
 			if e.Spooled() {
 				if _, err := rt().InsertTx(ctx, tx, jobs.SpoolUploadArgs{}, jobs.SpoolUploadOpts); err != nil {
 					return err
@@ -113,8 +118,9 @@ func openArchive(c *config.Config, st store.Store, rt func() *jobs.Runtime, log 
 
 // registerArchiveJobs adds the archive's workers to the runtime.
 // proc processes inbound messages (nil in CLI commands, which only insert).
-func registerArchiveJobs(rt *jobs.Runtime, st store.Store, a *archive.Archive, proc jobs.Processor) {
+func registerArchiveJobs(rt *jobs.Runtime, st store.Store, a *archive.Archive, proc jobs.Processor, deliver func(context.Context, string) error) {
 	jobs.Register(rt, &jobs.ProcessWorker{Store: st, Processor: proc})
+	jobs.Register(rt, &jobs.DeliverWorker{Deliver: deliver})
 	jobs.Register(rt, &jobs.SpoolUploadWorker{Archive: a})
 }
 
@@ -144,7 +150,7 @@ func archiveEnv(ctx context.Context, common *commonFlags, withJobs bool) (*archi
 		return nil, nil, err
 	}
 	if rt != nil {
-		registerArchiveJobs(rt, st, a, nil)
+		registerArchiveJobs(rt, st, a, nil, nil)
 	}
 	return a, func() { st.Close() }, nil
 }

@@ -115,10 +115,18 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	if err != nil {
 		return fail(stderr, err)
 	}
+	gw := &gateway.Gateway{Archive: arch, Store: st}
+	allTasks := tasks(st, arch)
+	pulls, pullTasks := remoteSchedules(c, gw, log.With("component", "sftp-client"))
+	schedules = append(schedules, pulls...)
+	for name, t := range pullTasks {
+		allTasks[name] = t
+	}
 	rt = jobs.New(st, jobs.Options{
-		Workers: c.Jobs.Workers, Logger: log, Tasks: tasks(st, arch), Schedules: schedules, Metrics: reg,
+		Workers: c.Jobs.Workers, Logger: log, Tasks: allTasks, Schedules: schedules, Metrics: reg,
 	})
-	registerArchiveJobs(rt, st, arch, newProcessor(c, st, arch, log.With("component", "process")))
+	registerArchiveJobs(rt, st, arch, newProcessor(c, st, arch, log.With("component", "process")),
+		deliverer(c, arch, st, log.With("component", "deliver")))
 	runCtx, cancelRun := context.WithCancel(context.WithoutCancel(ctx))
 	defer cancelRun()
 	if err := rt.Start(runCtx); err != nil {
@@ -132,7 +140,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 
 	h := server.NewHTTP(reg, map[string]server.Checker{"database": st.Ping})
 	httpSrv := server.NewHTTPServer(h)
-	sftpSrv := server.NewSFTP(st, hostKey, sftpOptions(c, &gateway.Gateway{Archive: arch, Store: st}, log.With("component", "sftp"), reg))
+	sftpSrv := server.NewSFTP(st, hostKey, sftpOptions(c, gw, log.With("component", "sftp"), reg))
 	errc := make(chan error, 2)
 	go func() {
 		if err := httpSrv.Serve(httpLn); err != nil && !errors.Is(err, http.ErrServerClosed) {

@@ -111,6 +111,8 @@ type Partner struct {
 	SSHKeyFiles []string    `yaml:"ssh_key_files"` // files of authorized_keys lines
 	SFTP        PartnerSFTP `yaml:"sftp"`
 	X12         PartnerX12  `yaml:"x12"`
+	// SFTPRemote is the partner's own SFTP server that Wharf polls and pushes to.
+	SFTPRemote *SFTPRemote `yaml:"sftp_remote"`
 }
 
 // Schedule runs a job on a cron schedule in a time zone.
@@ -476,3 +478,5 @@ func (s Schedule) Parse() (cron.Schedule, error) {
 }
 
 var cronParser = cron.NewParser(cron.Minute | cron.Hour | cron.Dom | cron.Month | cron.Dow | cron.Descriptor)
+
+// Note: @every DURATION (e.g. @every 5m) is accepted as a descriptor.

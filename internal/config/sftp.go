@@ -1,11 +1,16 @@
 package config
 
 import (
+	"errors"
 	"fmt"
 	"net/netip"
+	"os"
+	"path"
 	"regexp"
 	"strings"
 	"time"
+
+	"golang.org/x/crypto/ssh"
 )
 
 // SFTPServer configures the partner-facing SFTP server.
@@ -67,7 +72,137 @@ func (s SFTPServer) Durations() (idle, lockout time.Duration) {
 	return idle, lockout
 }
 
+// SFTPRemote is a partner's SFTP server.
+type SFTPRemote struct {
+	Host    string `yaml:"host"`
+	Port    int    `yaml:"port"` // default 22
+	User    string `yaml:"user"`
+	KeyFile string `yaml:"key_file"` // private key file ...
+	KeyEnv  string `yaml:"key_env"`  // ... or the name of an environment variable holding it
+	// HostKey pins the server's public host key (authorized_keys format, as
+	// `ssh-keyscan` prints it without the host name). Required.
+	HostKey string    `yaml:"host_key"`
+	Pull    *SFTPPull `yaml:"pull"`
+	Push    *SFTPPush `yaml:"push"`
+}
+
+// SFTPPull polls a remote folder on a schedule.
+type SFTPPull struct {
+	Folder   string `yaml:"folder"`
+	Pattern  string `yaml:"pattern"`  // e.g. *.edi; default all files
+	MinAge   string `yaml:"min_age"`  // skip files modified more recently (default 30s)
+	After    string `yaml:"after"`    // delete (default), move or keep
+	MoveTo   string `yaml:"move_to"`  // folder for after: move
+	Schedule string `yaml:"schedule"` // cron (5 fields or @every 5m, @hourly, ...)
+	Timezone string `yaml:"timezone"`
+}
+
+// SFTPPush uploads outbound documents (acknowledgments included) to a remote folder.
+type SFTPPush struct {
+	Folder string `yaml:"folder"`
+}
+
+// MinAgeDuration returns the pull's minimum file age.
+func (p SFTPPull) MinAgeDuration() time.Duration {
+	if p.MinAge == "" {
+		return 30 * time.Second
+	}
+	d, _ := time.ParseDuration(p.MinAge)
+	return d
+}
+
+// ScheduleOf returns the pull's schedule as a Schedule.
+func (p SFTPPull) ScheduleOf(partner string) Schedule {
+	return Schedule{Name: "sftp-pull:" + partner, Cron: p.Schedule, Timezone: p.Timezone, Job: "sftp.pull"}
+}
+
+// Key returns the remote's private key from its file or environment variable.
+func (r SFTPRemote) Key(c *Config, getenv func(string) string) ([]byte, error) {
+	if r.KeyEnv != "" {
+		v := getenv(r.KeyEnv)
+		if v == "" {
+			return nil, fmt.Errorf("environment variable %s (sftp_remote.key_env) is empty", r.KeyEnv)
+		}
+		return []byte(v), nil
+	}
+	b, err := os.ReadFile(c.rel(r.KeyFile))
+	if err != nil {
+		return nil, fmt.Errorf("sftp_remote.key_file: %v", err)
+	}
+	return b, nil
+}
+
+func (c *Config) validateRemote(f string, r *SFTPRemote) error {
+	f += ".sftp_remote"
+	if r.Host == "" {
+		return c.errAt(f+".host", "is required")
+	}
+	if r.User == "" {
+		return c.errAt(f+".user", "is required")
+	}
+	if r.Port < 0 || r.Port > 65535 {
+		return c.errAt(f+".port", "%d is not a port", r.Port)
+	}
+	if (r.KeyFile == "") == (r.KeyEnv == "") {
+		return c.errAt(f, "set exactly one of key_file and key_env (the private key never goes in this file)")
+	}
+	if r.KeyFile != "" {
+		if _, err := os.Stat(c.rel(r.KeyFile)); err != nil {
+			return c.errAt(f+".key_file", "cannot read %s: %v", r.KeyFile, errors.Unwrap(err))
+		}
+	}
+	if r.HostKey == "" {
+		return c.errAt(f+".host_key", "is required: pin the server's host key (ssh-keyscan -p PORT HOST shows it)")
+	}
+	if _, _, _, _, err := ssh.ParseAuthorizedKey([]byte(r.HostKey)); err != nil {
+		return c.errAt(f+".host_key", "not a public key such as \"ssh-ed25519 AAAA...\": %v", err)
+	}
+	if p := r.Pull; p != nil {
+		if p.Folder == "" {
+			return c.errAt(f+".pull.folder", "is required")
+		}
+		if p.Pattern != "" {
+			if _, err := path.Match(p.Pattern, ""); err != nil {
+				return c.errAt(f+".pull.pattern", "%q: %v", p.Pattern, err)
+			}
+		}
+		if p.MinAge != "" {
+			if d, err := time.ParseDuration(p.MinAge); err != nil || d < 0 {
+				return c.errAt(f+".pull.min_age", "%q is not a duration such as 30s or 5m", p.MinAge)
+			}
+		}
+		switch p.After {
+		case "", "delete", "keep":
+		case "move":
+			if p.MoveTo == "" {
+				return c.errAt(f+".pull.move_to", "is required with after: move")
+			}
+		default:
+			return c.errAt(f+".pull.after", "%q: use delete, move or keep", p.After)
+		}
+		if p.Schedule == "" {
+			return c.errAt(f+".pull.schedule", "is required (e.g. \"*/5 * * * *\" or \"@every 5m\")")
+		}
+		if _, err := p.ScheduleOf("x").Parse(); err != nil {
+			field := f + ".pull.schedule"
+			if strings.Contains(err.Error(), "time zone") {
+				field = f + ".pull.timezone"
+			}
+			return c.errAt(field, "%v", err)
+		}
+	}
+	if p := r.Push; p != nil && p.Folder == "" {
+		return c.errAt(f+".push.folder", "is required")
+	}
+	return nil
+}
+
 func (c *Config) validatePartnerPolicy(f string, p Partner) error {
+	if p.SFTPRemote != nil {
+		if err := c.validateRemote(f, p.SFTPRemote); err != nil {
+			return err
+		}
+	}
 	for j, a := range p.SFTP.AllowIPs {
 		if _, err := ParsePrefix(a); err != nil {
 			return c.errAt(fmt.Sprintf("%s.sftp.allow_ips[%d]", f, j), "%v", err)

@@ -6,6 +6,7 @@ package gateway
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 
@@ -30,7 +31,17 @@ type Gateway struct {
 var (
 	_ transports.Receiver = (*Gateway)(nil)
 	_ transports.Outbox   = (*Gateway)(nil)
+	_ transports.Ledger   = (*Gateway)(nil)
 )
+
+// Received tells whether a delivery with this idempotency key was archived.
+func (g *Gateway) Received(ctx context.Context, partner, key string) (bool, error) {
+	_, err := g.Store.ArchiveEntryByKey(ctx, partner, key)
+	if errors.Is(err, store.ErrNotFound) {
+		return false, nil
+	}
+	return err == nil, err
+}
 
 // Receive archives the bytes; the archive's commit hook enqueues processing
 // in the same transaction.

@@ -1,0 +1,41 @@
+package jobs
+
+import (
+	"context"
+	"errors"
+
+	"github.com/riverqueue/river"
+)
+
+// DeliverArgs sends one archived outbound message through its partner's
+// transport. The archive's commit hook inserts it in the same transaction
+// as the outbound message, so nothing archived for sending is forgotten.
+type DeliverArgs struct {
+	MessageID string `json:"message_id" river:"unique"`
+}
+
+// Kind implements river.JobArgs.
+func (DeliverArgs) Kind() string { return "wharf_deliver" }
+
+// ErrPermanent marks delivery failures that retrying cannot fix (no route,
+// no such partner): the job is cancelled at once instead of retried.
+var ErrPermanent = errors.New("permanent delivery failure")
+
+// DeliverWorker works DeliverArgs with Deliver; River retries failures with
+// exponential backoff up to the client's MaxAttempts.
+type DeliverWorker struct {
+	river.WorkerDefaults[DeliverArgs]
+	Deliver func(ctx context.Context, messageID string) error
+}
+
+// Work implements river.Worker.
+func (w *DeliverWorker) Work(ctx context.Context, j *river.Job[DeliverArgs]) error {
+	if w.Deliver == nil {
+		return errors.New("deliver: this process does not deliver; wharf serve does")
+	}
+	err := w.Deliver(ctx, j.Args.MessageID)
+	if errors.Is(err, ErrPermanent) {
+		return river.JobCancel(err)
+	}
+	return err
+}

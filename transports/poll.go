@@ -1,0 +1,146 @@
+package transports
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"path"
+	"strconv"
+	"time"
+)
+
+// After says what a poll does with a remote file once it is archived.
+type After string
+
+const (
+	AfterDelete After = "delete" // remove it (the default)
+	AfterMove   After = "move"   // rename it into PollOptions.MoveTo (Renamer transports)
+	AfterKeep   After = "keep"   // leave it; it is remembered and not fetched again
+)
+
+// Ledger remembers what was already received, by idempotency key.
+type Ledger interface {
+	Received(ctx context.Context, partner, key string) (bool, error)
+}
+
+// PollOptions configure one poll of a remote folder.
+type PollOptions struct {
+	Partner   string
+	Transport string // name recorded with the message, e.g. "sftp-client"
+	Origin    string // identifies the remote (host:port/user) in idempotency keys
+	Folder    string
+	Pattern   string        // path.Match pattern on the base name; "" matches all
+	MinAge    time.Duration // skip files modified more recently (still being written)
+	After     After
+	MoveTo    string // folder for AfterMove
+	Max       int    // files per poll; 0 means 1000
+	Now       func() time.Time
+	Log       *slog.Logger
+}
+
+// PollResult counts what a poll did.
+type PollResult struct {
+	Listed, Received, Skipped, AlreadyHad int
+}
+
+// Poll fetches the folder's finished files: each is archived through the
+// Receiver (durable, processing committed) BEFORE it is deleted or moved on
+// the remote side. A file whose delete or move failed is recognised at the
+// next poll by its idempotency key (origin, path, size and modification
+// time) and only the delete or move is retried: it is never processed twice.
+// Errors on one file do not stop the others; they are joined in the result.
+func Poll(ctx context.Context, tr Transport, recv Receiver, ledger Ledger, o PollOptions) (PollResult, error) {
+	var res PollResult
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	if o.Log == nil {
+		o.Log = slog.New(slog.DiscardHandler)
+	}
+	if o.After == "" {
+		o.After = AfterDelete
+	}
+	if o.Max <= 0 {
+		o.Max = 1000
+	}
+	if o.After == AfterMove {
+		if _, ok := tr.(Renamer); !ok || o.MoveTo == "" {
+			return res, fmt.Errorf("poll %s: after=move needs a transport that can rename and a move_to folder", o.Partner)
+		}
+	}
+	objs, err := tr.List(ctx, o.Folder)
+	if err != nil {
+		return res, err
+	}
+	res.Listed = len(objs)
+	var errs []error
+	for _, obj := range objs {
+		if res.Received+res.AlreadyHad >= o.Max || ctx.Err() != nil {
+			break
+		}
+		base := path.Base(obj.Name)
+		if o.Pattern != "" {
+			if ok, _ := path.Match(o.Pattern, base); !ok {
+				continue
+			}
+		}
+		if base == "" || base[0] == '.' { // temporary names by convention
+			continue
+		}
+		if o.MinAge > 0 && o.Now().Sub(obj.ModTime) < o.MinAge {
+			res.Skipped++
+			continue
+		}
+		key := o.Origin + ":" + obj.Name + ":" + strconv.FormatInt(obj.Size, 10) + ":" + strconv.FormatInt(obj.ModTime.UnixNano(), 10)
+		had, err := ledger.Received(ctx, o.Partner, key)
+		if err != nil {
+			return res, err
+		}
+		if had {
+			res.AlreadyHad++
+			if o.After != AfterKeep {
+				if err := after(ctx, tr, obj.Name, o); err != nil {
+					errs = append(errs, err)
+				}
+			}
+			continue
+		}
+		rc, err := tr.Open(ctx, obj.Name)
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		id, err := recv.Receive(ctx, Incoming{Partner: o.Partner, Transport: o.Transport, RemoteName: obj.Name, RemoteAddr: o.Origin, IdempotencyKey: key}, rc)
+		rc.Close()
+		if err != nil {
+			errs = append(errs, fmt.Errorf("poll %s: %s: not archived, left in place: %w", o.Partner, obj.Name, err))
+			continue
+		}
+		res.Received++
+		o.Log.Info("fetched", "partner", o.Partner, "transport", o.Transport, "file", obj.Name, "bytes", obj.Size, "message", id)
+		if o.After != AfterKeep {
+			if err := after(ctx, tr, obj.Name, o); err != nil {
+				errs = append(errs, err)
+			}
+		}
+	}
+	return res, errors.Join(errs...)
+}
+
+func after(ctx context.Context, tr Transport, name string, o PollOptions) error {
+	var err error
+	switch o.After {
+	case AfterDelete:
+		err = tr.Remove(ctx, name)
+		if errors.Is(err, ErrNotFound) {
+			err = nil
+		}
+	case AfterMove:
+		err = tr.(Renamer).Rename(ctx, name, path.Join(o.MoveTo, path.Base(name)))
+	}
+	if err != nil {
+		return fmt.Errorf("poll %s: %s archived, but %s on the remote side failed (retried at the next poll; it will not be processed again): %w", o.Partner, name, o.After, err)
+	}
+	return nil
+}
