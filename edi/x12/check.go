@@ -336,6 +336,14 @@ func appendCode(codes []string, c string) []string {
 
 func (s *checkState) segment(ctx context.Context, seg *Segment) error {
 	id := seg.ID()
+	// Fast path: a segment inside a set that is not an envelope segment.
+	if s.st != nil && len(id) > 0 && (len(id) != 2 || id[0] != 'S' && id[0] != 'G' || id[1] != 'E' && id[1] != 'T' && id[1] != 'S') && !(len(id) == 3 && id[0] == 'I') {
+		s.st.Segments++
+		if s.sv != nil {
+			s.sv.segment(s, seg, s.st.Segments)
+		}
+		return nil
+	}
 	switch string(id) {
 	case "ISA":
 		if s.ic != nil {

@@ -149,12 +149,12 @@ func itoa(n int) string {
 
 func (v *setValidator) segment(s *checkState, seg *Segment, pos int) {
 	id := seg.ID()
-	if !validID(id) {
+	sch := v.sch
+	idx := sch.s.ids.lookup(id)
+	if idx == 0 && !validID(id) {
 		v.add(s, SegmentError{ID: clip(string(id), 3), Position: pos, Code: "1"})
 		return
 	}
-	sch := v.sch
-	idx := sch.s.ids.lookup(id)
 	v.place(s, idx, id, pos)
 	if !v.keyDone && sch.KeyElement > 0 && string(id) == sch.KeySegment {
 		v.keyDone = true
@@ -187,6 +187,9 @@ func (v *setValidator) segment(s *checkState, seg *Segment, pos int) {
 				errs = append(errs, ElementError{Position: i + 1, Ref: ed.Ref, Code: "1"})
 			}
 			continue
+		}
+		if (ed.kind == 'A' || ed.kind == 'I' && ed.codes == nil) && !seg.nested && len(val) >= ed.Min && (ed.Max == 0 || len(val) <= ed.Max) {
+			continue // the common case, without a call
 		}
 		if code := checkValue(ed, val, seg); code != "" {
 			errs = append(errs, ElementError{Position: i + 1, Ref: ed.Ref, Code: code, Copy: clip(string(val), 99), Warning: !v.strict})
