@@ -1,6 +1,7 @@
 package mapping
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
@@ -125,7 +126,7 @@ func (e *Error) Message() string {
 type Quarantined struct {
 	Document string   `json:"document"`
 	Pos      Position `json:"position"`
-	Errors   []*Error `json:"-"`
+	Errors   []*Error `json:"errors"`
 }
 
 // Outcome is what mapping a file came to, for the caller to act on: the
@@ -138,4 +139,13 @@ type Outcome struct {
 	Quarantined []Quarantined `json:"quarantined,omitempty"`
 	Rejected    bool          `json:"rejected"`
 	Errors      int           `json:"errors"`
+}
+
+// MarshalJSON writes the error with its message, for exception records.
+func (e *Error) MarshalJSON() ([]byte, error) {
+	type plain Error
+	return json.Marshal(struct {
+		*plain
+		Message string `json:"message"`
+	}{(*plain)(e), e.Message()})
 }

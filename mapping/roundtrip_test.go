@@ -92,3 +92,6 @@ func TestRoundTrip(t *testing.T) {
 		}
 	}
 }
+
+func x12Writer(w *bytes.Buffer) *x12.Writer { return x12.NewWriter(w) }
+func memNumbers() x12.ControlNumbers        { return &x12.MemoryControlNumbers{} }

@@ -1,6 +1,8 @@
 package mapping
 
 import (
+	"bufio"
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -328,7 +330,11 @@ func FromX12(ctx context.Context, in io.Reader, o Options) (*Outcome, error) {
 		o.MaxQuarantined = 1000
 	}
 	out := &Outcome{Partner: p.Partner, Policy: p.Policy.String()}
-	r := x12.NewReader(in)
+	br := bufio.NewReaderSize(in, 64<<10)
+	r := x12.NewReader(br)
+	if d, ok := bareDelimiters(br); ok {
+		r.Delimiters = d
+	}
 	c := &inCtx{p: p, r: r}
 	var (
 		set   setIn
@@ -337,6 +343,7 @@ func FromX12(ctx context.Context, in io.Reader, o Options) (*Outcome, error) {
 	)
 	closeSet := func() error {
 		inSet = false
+		c.seg = nil // errors found at the end point at the set, not at its SE
 		doc := set.finish(c)
 		if len(c.errs) == 0 && doc != nil {
 			h := doc.Head()
@@ -449,6 +456,26 @@ func FromX12(ctx context.Context, in io.Reader, o Options) (*Outcome, error) {
 		}
 	}
 	return out, nil
+}
+
+// bareDelimiters detects a transaction set sent without ISA/GS envelopes
+// ("ST*204*0001~..."): the element separator follows "ST", the segment
+// terminator is '~' when the input has one, otherwise a line break.
+func bareDelimiters(br *bufio.Reader) (x12.Delimiters, bool) {
+	b, _ := br.Peek(4096)
+	b = bytes.TrimLeft(b, " \t\r\n\ufeff")
+	if len(b) < 4 || b[0] != 'S' || b[1] != 'T' || isAlnum(b[2]) {
+		return x12.Delimiters{}, false
+	}
+	d := x12.Delimiters{Element: b[2], Component: '>', Segment: '\n'}
+	if bytes.IndexByte(b, '~') >= 0 && b[2] != '~' {
+		d.Segment = '~'
+	}
+	return d, true
+}
+
+func isAlnum(c byte) bool {
+	return c >= '0' && c <= '9' || c >= 'A' && c <= 'Z' || c >= 'a' && c <= 'z'
 }
 
 func quarantine(c *inCtx, out *Outcome, o *Options) error {
