@@ -499,4 +499,3 @@ func (f fileInfo) Mode() fs.FileMode {
 	}
 	return 0o640
 }
-
