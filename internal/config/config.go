@@ -37,6 +37,7 @@ type Config struct {
 	Partners  []Partner       `yaml:"partners"`
 	Schedules []Schedule      `yaml:"schedules"`
 	Jobs      JobsConfig      `yaml:"jobs"`
+	Layouts   []Layout        `yaml:"layouts"`
 	src       *source         // where values came from, for error positions
 	env       map[string]bool // fields set from the environment
 }
@@ -112,7 +113,8 @@ type Partner struct {
 	SFTP        PartnerSFTP `yaml:"sftp"`
 	X12         PartnerX12  `yaml:"x12"`
 	// SFTPRemote is the partner's own SFTP server that Wharf polls and pushes to.
-	SFTPRemote *SFTPRemote `yaml:"sftp_remote"`
+	SFTPRemote *SFTPRemote     `yaml:"sftp_remote"`
+	Mapping    *PartnerMapping `yaml:"mapping"` // the partner's dialect (mapping.go)
 }
 
 // Schedule runs a job on a cron schedule in a time zone.
@@ -312,6 +314,9 @@ func (c *Config) Validate(opts ValidateOptions) error {
 		if err := c.validatePartnerPolicy(f, p); err != nil {
 			return err
 		}
+	}
+	if err := c.validateMapping(); err != nil {
+		return err
 	}
 	jobs := map[string]bool{}
 	for _, j := range opts.Jobs {
