@@ -103,6 +103,7 @@ type Node struct {
 	Max      int     // maximum use (for a loop: repetitions); 0 = not limited
 	Children []*Node // for loops
 	idx      int     // interned segment ID (segments) or of the trigger (loops)
+	nextReq  []int   // loops: nextReq[i] = first required child at or after i (len(Children) if none)
 }
 
 // IsLoop reports whether n is a loop.
@@ -416,6 +417,14 @@ func (s *Schemas) index() {
 		}
 		if len(n.Children) > 0 {
 			n.idx = n.Children[0].idx
+		}
+		n.nextReq = make([]int, len(n.Children)+1)
+		n.nextReq[len(n.Children)] = len(n.Children)
+		for i := len(n.Children) - 1; i >= 0; i-- {
+			n.nextReq[i] = n.nextReq[i+1]
+			if n.Children[i].Required {
+				n.nextReq[i] = i
+			}
 		}
 	}
 	done := map[*Node]bool{}

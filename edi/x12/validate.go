@@ -120,9 +120,13 @@ func (v *setValidator) closeAbove(s *checkState, d, pos int) {
 
 // skipped reports mandatory children of f in [from, to) not used.
 func (v *setValidator) skipped(s *checkState, f *frame, from, to, pos int) {
-	for c := from; c < to; c++ {
+	if from >= to {
+		return
+	}
+	next := f.n.nextReq
+	for c := next[from]; c < to; c = next[c+1] {
 		k := f.n.Children[c]
-		if !k.Required || f.uses[c] > 0 {
+		if f.uses[c] > 0 {
 			continue
 		}
 		if k.IsLoop() {
