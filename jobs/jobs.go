@@ -55,6 +55,8 @@ type Options struct {
 	Metrics prometheus.Registerer
 	// Now is the clock used for schedule catch-up; tests set it.
 	Now func() time.Time
+	// SingleWorker: no other process works jobs on this database (see Start).
+	SingleWorker bool
 }
 
 // Runtime owns the River client.
@@ -176,8 +178,12 @@ func (rt *Runtime) client() (client, error) {
 		Queues:       map[string]river.QueueConfig{river.QueueDefault: {MaxWorkers: rt.opts.Workers}},
 		Workers:      rt.workers,
 		PeriodicJobs: rt.periodicJobs(),
-		JobTimeout:   30 * time.Minute,
+		JobTimeout:   10 * time.Minute,
 		MaxAttempts:  10,
+		// On PostgreSQL other instances may still be working a job, so a job
+		// left running by a crashed instance is retried after this long.
+		// (On SQLite, Start requeues them at once: see RequeueOrphans.)
+		RescueStuckJobsAfter: 15 * time.Minute,
 		// Completed jobs are kept a week for operators; failures longer.
 		CompletedJobRetentionPeriod: 7 * 24 * time.Hour,
 		DiscardedJobRetentionPeriod: 30 * 24 * time.Hour,
@@ -243,11 +249,21 @@ func (rt *Runtime) List(ctx context.Context, p *river.JobListParams) ([]*riverty
 	return res.Jobs, nil
 }
 
+// Options.SingleWorker says this process is the only one working jobs on
+// the database (SQLite, guarded by the server's data-folder lock): jobs left
+// "running" by a crash are then requeued at start instead of waiting for
+// River's stuck-job rescue.
+
 // Start catches up missed schedules, then starts working jobs.
 func (rt *Runtime) Start(ctx context.Context) error {
 	c, err := rt.client()
 	if err != nil {
 		return err
+	}
+	if rt.opts.SingleWorker {
+		if err := rt.requeueOrphans(ctx); err != nil {
+			return err
+		}
 	}
 	if err := rt.catchUp(ctx); err != nil {
 		return err
@@ -302,4 +318,21 @@ func (rt *Runtime) Stop(ctx context.Context) error {
 		return fmt.Errorf("jobs: stop: %w (then: %v)", err, err2)
 	}
 	return fmt.Errorf("jobs: stop: running jobs were cancelled and will be retried: %w", err)
+}
+
+// requeueOrphans makes jobs a crashed process left "running" available
+// again. Only valid when no other process works jobs (SingleWorker).
+func (rt *Runtime) requeueOrphans(ctx context.Context) error {
+	db, ok := rt.st.Handle().(*sql.DB)
+	if !ok {
+		return nil
+	}
+	res, err := db.ExecContext(ctx, `UPDATE river_job SET state = 'available', scheduled_at = strftime('%Y-%m-%d %H:%M:%f', 'now') WHERE state = 'running'`)
+	if err != nil {
+		return fmt.Errorf("jobs: requeue jobs left running by a crash: %w", err)
+	}
+	if n, _ := res.RowsAffected(); n > 0 {
+		rt.log.Warn("requeued jobs left running by an earlier crash", "jobs", n)
+	}
+	return nil
 }

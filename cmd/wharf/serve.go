@@ -84,6 +84,14 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	if err := prepareData(c.Data); err != nil {
 		return fail(stderr, err)
 	}
+	singleWorker := st.Driver() == "sqlite"
+	if singleWorker {
+		release, err := lockData(c.Data)
+		if err != nil {
+			return fail(stderr, err)
+		}
+		defer release()
+	}
 	if err := jobs.Migrate(ctx, st); err != nil {
 		return fail(stderr, err)
 	}
@@ -124,6 +132,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	}
 	rt = jobs.New(st, jobs.Options{
 		Workers: c.Jobs.Workers, Logger: log, Tasks: allTasks, Schedules: schedules, Metrics: reg,
+		SingleWorker: singleWorker,
 	})
 	registerArchiveJobs(rt, st, arch, newProcessor(c, st, arch, log.With("component", "process")),
 		deliverer(c, arch, st, log.With("component", "deliver")))

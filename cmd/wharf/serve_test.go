@@ -298,3 +298,17 @@ func TestServeBadInputExitsWithOneClearLine(t *testing.T) {
 		})
 	}
 }
+
+func TestSecondServerOnOneSQLiteFolderRefused(t *testing.T) {
+	dir := t.TempDir()
+	srv := startServer(t, dir, nil)
+	defer srv.stop(t)
+	cmd := exec.Command(wharfBinary(t), "serve")
+	cmd.Dir = dir
+	cmd.Env = append(os.Environ(), "WHARF_HTTP_ADDR=127.0.0.1:0", "WHARF_SFTP_ADDR=127.0.0.1:0")
+	out, err := cmd.CombinedOutput()
+	var ee *exec.ExitError
+	if !errors.As(err, &ee) || ee.ExitCode() != 1 || !strings.Contains(string(out), "is in use by another wharf serve (pid ") {
+		t.Fatalf("second server: %v\n%s", err, out)
+	}
+}
