@@ -2,7 +2,6 @@ package x12
 
 import (
 	"bytes"
-	"errors"
 	"io"
 )
 
@@ -562,4 +561,3 @@ func trimSpace(b []byte) []byte {
 	return b
 }
 
-var _ = errors.Is
