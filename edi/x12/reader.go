@@ -560,4 +560,3 @@ func trimSpace(b []byte) []byte {
 	}
 	return b
 }
-
