@@ -95,7 +95,7 @@ func TestRecordsRoundTrip(t *testing.T) {
 			}
 			var docs []canonical.Document
 			if _, err := FromRecords(context.Background(), strings.NewReader(input), l, Options{Profile: p,
-				Emit: func(d canonical.Document) error { d.Head().Source = nil; docs = append(docs, d); return nil },
+				Emit:    func(d canonical.Document) error { d.Head().Source = nil; docs = append(docs, d); return nil },
 				OnError: func(e *Error) { t.Error(e) }}); err != nil {
 				t.Fatal(err)
 			}

@@ -119,8 +119,11 @@ func (c *outCtx) dateQual(tbl string, d canonical.Date, field string) string {
 	return q
 }
 
-// when splits a time into X12 date, time and time code, in the partner's
-// zone: local time (LT) when the partner has a zone, UT otherwise.
+// when splits a time into X12 date, time and time code. A time whose
+// offset is the partner's at that instant is written as local time (LT,
+// or UT for a partner on UTC); one with a North American standard or
+// daylight offset keeps it (ES, ED, CS, ...); any other is converted to the
+// partner's local time. The instant is always kept.
 func (c *outCtx) when(t *canonical.Time) (date, tm, code string) {
 	if t == nil || t.IsZero() {
 		return "", "", ""
@@ -128,17 +131,29 @@ func (c *outCtx) when(t *canonical.Time) (date, tm, code string) {
 	if t.DateOnly {
 		return t.Format("20060102"), "", ""
 	}
-	v := t.In(c.p.Location)
+	v := t.Time
+	_, off := v.Zone()
+	_, local := v.In(c.p.Location).Zone()
+	switch zc, ok := offsetCodes[off]; {
+	case off == local:
+		code = "LT"
+		if c.p.Location == time.UTC {
+			code = "UT"
+		}
+	case ok:
+		code = zc
+	default:
+		v, code = v.In(c.p.Location), "LT"
+	}
 	tm = v.Format("1504")
 	if v.Second() != 0 {
 		tm = v.Format("150405")
 	}
-	code = "LT"
-	if c.p.Location == time.UTC {
-		code = "UT"
-	}
 	return v.Format("20060102"), tm, code
 }
+
+// offsetCodes are the X12 time codes (element 623) written for offsets.
+var offsetCodes = map[int]string{0: "UT", -3 * 3600: "AD", -4 * 3600: "ED", -5 * 3600: "ES", -6 * 3600: "CS", -7 * 3600: "MS", -8 * 3600: "PS"}
 
 func (c *outCtx) implied(d canonical.Decimal, n int, field string) string {
 	v, err := d.Implied(n)

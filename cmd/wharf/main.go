@@ -30,6 +30,8 @@ Usage:
   wharf archive get ID
   wharf archive events ID [--json]
   wharf archive verify
+  wharf map [--partner ID] [--from csv:LAYOUT|flat:LAYOUT] FILE|-
+  wharf render --to x12:SET|csv:LAYOUT|flat:LAYOUT [--partner ID] [FILE|-]
   wharf version
 
 Every command takes --config FILE (or WHARF_CONFIG) and --data DIR (or WHARF_DATA)
@@ -61,6 +63,10 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		return runX12(ctx, args[1:], stdin, stdout, stderr)
 	case "archive":
 		return runArchive(ctx, args[1:], stdin, stdout, stderr)
+	case "map":
+		return runMap(ctx, args[1:], stdin, stdout, stderr)
+	case "render":
+		return runRender(ctx, args[1:], stdin, stdout, stderr)
 	case "version", "--version":
 		fmt.Fprintln(stdout, versionString())
 		return 0

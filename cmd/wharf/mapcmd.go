@@ -1,0 +1,384 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+
+	"github.com/wharfedi/wharf/edi/x12"
+	"github.com/wharfedi/wharf/internal/config"
+	"github.com/wharfedi/wharf/internal/store"
+	"github.com/wharfedi/wharf/mapping"
+	"github.com/wharfedi/wharf/mapping/canonical"
+)
+
+const mapUsage = `usage:
+  wharf map [--partner ID] [--from csv:LAYOUT|flat:LAYOUT] FILE|-
+      canonical documents as JSON Lines on stdout (X12 unless --from names a layout)
+  wharf render --to FORMAT [--partner ID] [FILE|-]
+      canonical JSON Lines in, FORMAT out: x12:204, x12:214, ... (complete with envelopes), csv:LAYOUT, flat:LAYOUT
+Mapping errors go to stderr with partner, document, field and position. Exit 0 when every
+document mapped, 1 when documents were quarantined or the file rejected (partner policy), 2 on usage or I/O errors.`
+
+// mapEnv is what map and render share: the configuration, the partner's
+// profile and, for render, the store (control numbers, partner IDs).
+type mapEnv struct {
+	cfg     *config.Config
+	profile *mapping.Profile
+	partner *config.Partner
+}
+
+func loadMapEnv(common *commonFlags, partnerID string) (*mapEnv, error) {
+	c, err := common.loadConfig()
+	if err != nil {
+		return nil, err
+	}
+	e := &mapEnv{cfg: c}
+	if partnerID != "" {
+		if err := store.ValidPartnerID(partnerID); err != nil {
+			return nil, err
+		}
+		e.partner = c.Partner(partnerID)
+	}
+	e.profile, err = profileFor(partnerID, e.partner)
+	return e, err
+}
+
+// profileFor turns the partner's configured dialect into a mapping profile.
+func profileFor(id string, p *config.Partner) (*mapping.Profile, error) {
+	spec := mapping.ProfileSpec{Partner: id, Envelope: mapping.Envelope{SenderQual: "ZZ", SenderID: "WHARF"}}
+	if p != nil && len(p.X12IDs) > 0 {
+		if x, err := config.ParseX12ID(p.X12IDs[0]); err == nil {
+			spec.Envelope.ReceiverQual, spec.Envelope.ReceiverID = x.Qualifier, x.ID
+		}
+	}
+	if p != nil && p.Mapping != nil {
+		m := p.Mapping
+		spec.TimeZone, spec.Policy, spec.Codes = m.TimeZone, m.Policy, m.Codes.Tables()
+		spec.Defaults = map[string]string{}
+		for _, d := range m.Defaults {
+			k, v, _ := strings.Cut(d, "=")
+			spec.Defaults[strings.TrimSpace(k)] = strings.TrimSpace(v)
+		}
+		env := &spec.Envelope
+		if x, err := config.ParseX12ID(m.X12.Sender); err == nil {
+			env.SenderQual, env.SenderID = x.Qualifier, x.ID
+		}
+		if x, err := config.ParseX12ID(m.X12.Receiver); err == nil {
+			env.ReceiverQual, env.ReceiverID = x.Qualifier, x.ID
+		}
+		env.GSSender, env.GSReceiver, env.Version, env.Usage = m.X12.GSSender, m.X12.GSReceiver, m.X12.Version, m.X12.Usage
+		env.AckRequested, env.G62TimeQualifier = m.X12.AckRequested, m.X12.G62TimeQualifier
+	}
+	return mapping.NewProfile(spec)
+}
+
+// layoutFor converts a configured layout.
+func layoutFor(c *config.Config, name string, p *mapping.Profile) (*mapping.RecordLayout, error) {
+	l := c.Layout(name)
+	if l == nil {
+		var names []string
+		for _, x := range c.Layouts {
+			names = append(names, x.Name)
+		}
+		return nil, fmt.Errorf("no layout %q in the configuration (layouts: %s)", name, strings.Join(names, ", "))
+	}
+	spec := mapping.LayoutSpec{Name: l.Name, Format: l.Format, Document: l.Document, Encoding: l.Encoding, Delimiter: l.Delimiter,
+		Header: l.Header, DecimalSeparator: l.DecimalSeparator, DateFormat: l.DateFormat, TimeFormat: l.TimeFormat,
+		TimeZone: l.TimeZone, GroupBy: l.GroupBy}
+	for _, r := range l.Records {
+		rs := mapping.RecordSpec{Kind: r.Kind, Tag: r.Tag, TagColumn: r.TagColumn, TagStart: r.TagStart, TagLength: r.TagLength}
+		for _, f := range r.Fields {
+			rs.Fields = append(rs.Fields, mapping.FieldSpec{Path: f.Path, Column: f.Column, Header: f.Header, Start: f.Start,
+				Length: f.Length, Type: f.Type, Format: f.Format, Scale: f.Scale, Align: f.Align, Pad: f.Pad, Default: f.Default, Value: f.Value})
+		}
+		spec.Records = append(spec.Records, rs)
+	}
+	return mapping.NewRecordLayout(spec, p)
+}
+
+// output returns where to write: stdout directly, or, under the reject
+// policy, a temporary file copied to stdout only when the file was not
+// rejected (a rejected file yields no documents at all).
+func output(p *mapping.Profile, stdout io.Writer) (w io.Writer, commit func(ok bool) error, err error) {
+	if p.Policy != mapping.Reject {
+		bw := bufio.NewWriterSize(stdout, 256<<10)
+		return bw, func(bool) error { return bw.Flush() }, nil
+	}
+	f, err := os.CreateTemp("", "wharf-map-*")
+	if err != nil {
+		return nil, nil, err
+	}
+	os.Remove(f.Name())
+	bw := bufio.NewWriterSize(f, 256<<10)
+	return bw, func(ok bool) error {
+		defer f.Close()
+		if err := bw.Flush(); err != nil || !ok {
+			return err
+		}
+		if _, err := f.Seek(0, io.SeekStart); err != nil {
+			return err
+		}
+		_, err := io.Copy(stdout, f)
+		return err
+	}, nil
+}
+
+func summary(stderr io.Writer, cmd string, out *mapping.Outcome) int {
+	if out.Errors == 0 && !out.Rejected {
+		return 0
+	}
+	what := fmt.Sprintf("%d documents mapped, %d quarantined, %d errors", out.Documents, len(out.Quarantined), out.Errors)
+	if out.Rejected {
+		what = fmt.Sprintf("file rejected (partner policy reject): %d errors, no documents written", out.Errors)
+	}
+	fmt.Fprintf(stderr, "wharf %s: %s\n", cmd, what)
+	return 1
+}
+
+// runMap runs "wharf map"; args excludes "map".
+func runMap(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	fs, common := newFlags("map", stderr)
+	fs.Usage = func() { fmt.Fprintln(stderr, mapUsage) }
+	partner := fs.String("partner", "", "partner whose dialect (codes, time zone, policy) applies")
+	from := fs.String("from", "x12", "input format: x12, csv:LAYOUT or flat:LAYOUT")
+	pos, err := parseArgs(fs, args)
+	if err != nil {
+		return 2
+	}
+	if len(pos) != 1 {
+		fmt.Fprintln(stderr, mapUsage)
+		return 2
+	}
+	env, err := loadMapEnv(common, *partner)
+	if err != nil {
+		fmt.Fprintf(stderr, "wharf map: %v\n", err)
+		return 2
+	}
+	var layout *mapping.RecordLayout
+	if *from != "x12" {
+		kind, name, _ := strings.Cut(*from, ":")
+		if (kind != "csv" && kind != "flat") || name == "" {
+			fmt.Fprintf(stderr, "wharf map: --from %q: use x12, csv:LAYOUT or flat:LAYOUT\n", *from)
+			return 2
+		}
+		if layout, err = layoutFor(env.cfg, name, env.profile); err != nil {
+			fmt.Fprintf(stderr, "wharf map: %v\n", err)
+			return 2
+		}
+	}
+	in, err := openInput(pos[0], stdin)
+	if err != nil {
+		fmt.Fprintf(stderr, "wharf map: %v\n", unwrapPath(err))
+		return 2
+	}
+	defer in.Close()
+	w, commit, err := output(env.profile, stdout)
+	if err != nil {
+		fmt.Fprintf(stderr, "wharf map: %v\n", err)
+		return 2
+	}
+	enc := json.NewEncoder(w)
+	enc.SetEscapeHTML(false)
+	o := mapping.Options{Profile: env.profile,
+		Emit:    func(d canonical.Document) error { return enc.Encode(d) },
+		OnError: func(e *mapping.Error) { fmt.Fprintf(stderr, "wharf map: %s: %v\n", pos[0], e) }}
+	var out *mapping.Outcome
+	if layout != nil {
+		out, err = mapping.FromRecords(ctx, in, layout, o)
+	} else {
+		out, err = mapping.FromX12(ctx, in, o)
+	}
+	if err != nil {
+		commit(false)
+		fmt.Fprintf(stderr, "wharf map: %s: %v\n", pos[0], err)
+		return 2
+	}
+	if err := commit(!out.Rejected); err != nil {
+		fmt.Fprintf(stderr, "wharf map: %v\n", err)
+		return 2
+	}
+	return summary(stderr, "map", out)
+}
+
+// storeNumbers allocates X12 control numbers from the store's persistent
+// per-partner counters (isa13, gs06, st02), so numbers are never reused
+// across runs, processes and the server.
+type storeNumbers struct{ st store.Store }
+
+var counterNames = map[string]string{"ISA": "isa13", "GS": "gs06", "ST": "st02"}
+
+func (n storeNumbers) Next(ctx context.Context, partnerID, kind string) (int64, error) {
+	name, ok := counterNames[kind]
+	if !ok {
+		name = strings.ToLower(kind)
+	}
+	return n.st.NextCounter(ctx, partnerID, name)
+}
+
+var _ x12.ControlNumbers = storeNumbers{}
+
+// renderer is what render needs of the X12 and record renderers.
+type renderer interface {
+	Render(ctx context.Context, d canonical.Document) ([]*mapping.Error, error)
+	Close() error
+}
+
+// runRender runs "wharf render"; args excludes "render".
+func runRender(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	fs, common := newFlags("render", stderr)
+	fs.Usage = func() { fmt.Fprintln(stderr, mapUsage) }
+	to := fs.String("to", "", "output format: x12:SET, csv:LAYOUT or flat:LAYOUT")
+	partner := fs.String("partner", "", "partner to render for (its dialect, envelope IDs and control numbers)")
+	pos, err := parseArgs(fs, args)
+	if err != nil {
+		return 2
+	}
+	if *to == "" || len(pos) > 1 {
+		fmt.Fprintln(stderr, mapUsage)
+		return 2
+	}
+	kind, target, _ := strings.Cut(*to, ":")
+	if (kind != "x12" && kind != "csv" && kind != "flat") || target == "" {
+		fmt.Fprintf(stderr, "wharf render: --to %q: use x12:SET (%s), csv:LAYOUT or flat:LAYOUT\n", *to, strings.Join(mapping.OutboundSets(), ", "))
+		return 2
+	}
+	name := "-"
+	if len(pos) == 1 {
+		name = pos[0]
+	}
+	env, err := loadMapEnv(common, *partner)
+	if err != nil {
+		fmt.Fprintf(stderr, "wharf render: %v\n", err)
+		return 2
+	}
+	in, err := openInput(name, stdin)
+	if err != nil {
+		fmt.Fprintf(stderr, "wharf render: %v\n", unwrapPath(err))
+		return 2
+	}
+	defer in.Close()
+	w, commit, err := output(env.profile, stdout)
+	if err != nil {
+		fmt.Fprintf(stderr, "wharf render: %v\n", err)
+		return 2
+	}
+	var r renderer
+	var outcome func() *mapping.Outcome
+	switch kind {
+	case "x12":
+		if _, _, ok := mapping.SetFor(target); !ok {
+			fmt.Fprintf(stderr, "wharf render: no outbound map for X12 %s (maps exist for %s)\n", target, strings.Join(mapping.OutboundSets(), ", "))
+			return 2
+		}
+		var numbers x12.ControlNumbers = &x12.MemoryControlNumbers{}
+		if *partner != "" {
+			st, err := openStore(ctx, env.cfg)
+			if err != nil {
+				fmt.Fprintf(stderr, "wharf render: %v\n", err)
+				return 2
+			}
+			defer st.Close()
+			numbers = storeNumbers{st}
+			if env.profile.Envelope.ReceiverID == "" {
+				if sp, err := st.GetPartner(ctx, *partner); err == nil && len(sp.X12IDs) > 0 {
+					env.profile.Envelope.ReceiverQual, env.profile.Envelope.ReceiverID = sp.X12IDs[0].Qualifier, sp.X12IDs[0].ID
+				}
+			}
+			if env.profile.Envelope.ReceiverID == "" {
+				fmt.Fprintf(stderr, "wharf render: partner %q has no X12 ID: add one (wharf partner add %s --x12-id QUALIFIER:ID) or set partners[].mapping.x12.receiver\n", *partner, *partner)
+				return 2
+			}
+		} else {
+			env.profile.Envelope.ReceiverQual, env.profile.Envelope.ReceiverID = "ZZ", "RECEIVER"
+			fmt.Fprintln(stderr, "wharf render: no --partner: receiver ZZ:RECEIVER and control numbers from 1 (not for sending: pass --partner to use its IDs and persistent counters)")
+		}
+		newline := env.partner != nil && env.partner.Mapping != nil && env.partner.Mapping.X12.Newline
+		xr, err := mapping.NewX12Renderer(x12.NewWriter(w), mapping.RenderOptions{Profile: env.profile, Set: target, Numbers: numbers, Newline: newline})
+		if err != nil {
+			fmt.Fprintf(stderr, "wharf render: %v\n", err)
+			return 2
+		}
+		r, outcome = xr, func() *mapping.Outcome { return &xr.Outcome }
+	default:
+		layout, err := layoutFor(env.cfg, target, env.profile)
+		if err == nil && layout.Name() != "" {
+			var rr *mapping.RecordRenderer
+			if rr, err = mapping.NewRecordRenderer(w, layout, env.profile); err == nil {
+				r, outcome = rr, func() *mapping.Outcome { return &rr.Outcome }
+			}
+		}
+		if err != nil {
+			fmt.Fprintf(stderr, "wharf render: %v\n", err)
+			return 2
+		}
+	}
+	sc := bufio.NewScanner(in)
+	sc.Buffer(make([]byte, 256<<10), 64<<20)
+	line, extra := 0, 0
+	for sc.Scan() {
+		line++
+		b := bytes.TrimSpace(sc.Bytes())
+		if len(b) == 0 {
+			continue
+		}
+		d, err := canonical.Decode(b)
+		if err != nil {
+			extra++
+			fmt.Fprintf(stderr, "wharf render: %s: line %d: %v\n", name, line, err)
+			if env.profile.Policy == mapping.Reject {
+				outcome().Rejected = true
+				break
+			}
+			continue
+		}
+		errs, err := r.Render(ctx, d)
+		if err != nil {
+			commit(false)
+			fmt.Fprintf(stderr, "wharf render: %v\n", err)
+			return 2
+		}
+		for _, e := range errs {
+			fmt.Fprintf(stderr, "wharf render: %s: line %d: %v\n", name, line, e)
+		}
+		if outcome().Rejected {
+			break
+		}
+	}
+	if err := sc.Err(); err != nil {
+		commit(false)
+		fmt.Fprintf(stderr, "wharf render: %s: %v\n", name, err)
+		return 2
+	}
+	out := outcome()
+	out.Errors += extra
+	if !out.Rejected {
+		if err := r.Close(); err != nil {
+			commit(false)
+			var ee *mapping.Error
+			if errors.As(err, &ee) {
+				fmt.Fprintf(stderr, "wharf render: %v\n", ee)
+				return 1
+			}
+			fmt.Fprintf(stderr, "wharf render: %v\n", err)
+			return 1
+		}
+	}
+	if err := commit(!out.Rejected); err != nil {
+		fmt.Fprintf(stderr, "wharf render: %v\n", err)
+		return 2
+	}
+	return summary(stderr, "render", out)
+}
+
+func newEncoder(w io.Writer) *json.Encoder {
+	enc := json.NewEncoder(w)
+	enc.SetEscapeHTML(false)
+	return enc
+}
