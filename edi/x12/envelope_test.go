@@ -72,3 +72,20 @@ func TestElementBytesAfterLF(t *testing.T) {
 		}
 	}
 }
+
+// TestConcurrentCheckers: checkers share DefaultSchemas (run with -race).
+func TestConcurrentCheckers(t *testing.T) {
+	in := isaT + "GS*SM*S*R*20260101*1200*1*X*004010~ST*204*0001~B2**SCAC**SHP1**PP~B2A*00~S5*1*LD~SE*5*0001~GE*1*1~IEA*1*000000001~"
+	done := make(chan string)
+	for i := 0; i < 4; i++ {
+		go func() {
+			rep, _ := (&Checker{}).Check(context.Background(), NewReader(strings.NewReader(in)))
+			done <- summary(rep)
+		}()
+	}
+	for i := 0; i < 4; i++ {
+		if got := <-done; got != "I000000001:A G1:A S204/0001:A" {
+			t.Error(got)
+		}
+	}
+}
