@@ -219,9 +219,20 @@ func FuzzReader(f *testing.F) {
 				}
 				continue
 			}
-			for j := 0; j < s.Len(); j++ {
+			// The SWAR split must agree with a plain split.
+			parts := bytes.Split(s.Bytes(), []byte{s.Delimiters().Element})
+			if len(parts) != s.Len() {
+				t.Fatalf("%q: %d elements, want %d", s.Bytes(), s.Len(), len(parts))
+			}
+			for j, p := range parts {
+				if !bytes.Equal(s.Element(j), p) {
+					t.Fatalf("%q: element %d = %q, want %q", s.Bytes(), j, s.Element(j), p)
+				}
 				s.Component(j, 2)
 				s.Repetition(j, 1)
+			}
+			if bytes.ContainsAny(s.Bytes(), "\r\n") && s.Delimiters().Segment != '\r' && s.Delimiters().Segment != '\n' {
+				t.Fatalf("%q: CR/LF left in a segment", s.Bytes())
 			}
 		}
 		t.Fatal("no progress")
