@@ -49,6 +49,20 @@ func x12Flags(name string, stderr io.Writer) *flag.FlagSet {
 	return fs
 }
 
+// openOne opens the single FILE argument of cmd, reporting problems on stderr.
+func openOne(cmd string, fs *flag.FlagSet, stdin io.Reader, stderr io.Writer) (io.ReadCloser, bool) {
+	if fs.NArg() != 1 {
+		fmt.Fprintf(stderr, "wharf x12 %s: want exactly one FILE\n", cmd)
+		return nil, false
+	}
+	f, err := openInput(fs.Arg(0), stdin)
+	if err != nil {
+		fmt.Fprintf(stderr, "wharf x12 %s: %v\n", cmd, err)
+		return nil, false
+	}
+	return f, true
+}
+
 func openInput(name string, stdin io.Reader) (io.ReadCloser, error) {
 	if name == "-" {
 		return io.NopCloser(stdin), nil
@@ -286,13 +300,8 @@ func x12Ack(ctx context.Context, args []string, stdin io.Reader, stdout, stderr 
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
-	if fs.NArg() != 1 {
-		fmt.Fprintln(stderr, "wharf x12 ack: want exactly one FILE")
-		return 2
-	}
-	f, err := openInput(fs.Arg(0), stdin)
-	if err != nil {
-		fmt.Fprintf(stderr, "wharf x12 ack: %v\n", err)
+	f, ok := openOne("ack", fs, stdin, stderr)
+	if !ok {
 		return 2
 	}
 	defer f.Close()
@@ -311,7 +320,7 @@ func x12Ack(ctx context.Context, args []string, stdin io.Reader, stdout, stderr 
 	}
 	for _, is := range rep.Issues {
 		if !is.Warning {
-			fmt.Fprintf(stderr, "wharf x12 ack: %s: %s (nothing to acknowledge)\n", fs.Arg(0), is)
+			fmt.Fprintf(stderr, "wharf x12 ack: %s: %s (nothing to acknowledge)\n", fs.Arg(0), is.String())
 		}
 	}
 	return 0
@@ -322,13 +331,8 @@ func x12Fmt(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
-	if fs.NArg() != 1 {
-		fmt.Fprintln(stderr, "wharf x12 fmt: want exactly one FILE")
-		return 2
-	}
-	f, err := openInput(fs.Arg(0), stdin)
-	if err != nil {
-		fmt.Fprintf(stderr, "wharf x12 fmt: %v\n", err)
+	f, ok := openOne("fmt", fs, stdin, stderr)
+	if !ok {
 		return 2
 	}
 	defer f.Close()
