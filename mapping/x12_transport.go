@@ -17,19 +17,19 @@ func (c *inCtx) measures(w, wu, p, pu, v, vu int, field string) *canonical.Measu
 		return c.s(i)
 	}
 	if get(w) != "" {
-		m.Weight = c.dec(w, field+".weight")
+		m.Weight = c.decSub(w, field, ".weight")
 	}
 	if wu > 0 {
 		m.WeightUnit = c.code(TableWeight, wu)
 	}
 	if get(p) != "" {
-		m.Pieces = c.dec(p, field+".pieces")
+		m.Pieces = c.decSub(p, field, ".pieces")
 	}
 	if pu > 0 {
 		m.PieceUnit = c.code(TableUnits, pu)
 	}
 	if get(v) != "" {
-		m.Volume = c.dec(v, field+".volume")
+		m.Volume = c.decSub(v, field, ".volume")
 	}
 	if vu > 0 {
 		m.VolumeUnit = c.code(TableVolume, vu)
@@ -91,7 +91,7 @@ func (m *in204) segment(c *inCtx, id string) {
 	case "G62":
 		f := "dates"
 		if m.stop != nil {
-			f = fmt.Sprintf("stops[%d].dates", len(d.Stops))
+			f = c.name("stops[%d].dates", len(d.Stops), 0)
 		}
 		t := c.when(2, 4, 5, f)
 		if t == nil {
@@ -116,12 +116,11 @@ func (m *in204) segment(c *inCtx, id string) {
 			Type: c.code(TableEquipment, 11), Length: c.dec(15, "equipment.length")})
 	case "S5":
 		m.endStop()
-		f := fmt.Sprintf("stops[%d]", len(d.Stops))
 		seq, err := strconv.Atoi(c.s(1))
 		if err != nil {
-			c.fail(f+".sequence", 1, fmt.Errorf("%w: stop sequence %q", ErrBadValue, c.s(1)))
+			c.fail(fmt.Sprintf("stops[%d].sequence", len(d.Stops)), 1, fmt.Errorf("%w: stop sequence %q", ErrBadValue, c.s(1)))
 		}
-		m.stop = &canonical.Stop{Sequence: seq, Reason: c.code(TableStops, 2), Measures: c.measures(3, 4, 5, 6, 7, 8, f+".measures")}
+		m.stop = &canonical.Stop{Sequence: seq, Reason: c.code(TableStops, 2), Measures: c.measures(3, 4, 5, 6, 7, 8, c.name("stops[%d].measures", len(d.Stops), 0))}
 		c.cur = nil
 	case "L5":
 		if m.stop == nil {
@@ -311,11 +310,10 @@ func (m *in214) segment(c *inCtx, id string) {
 		m.lx = true
 	case "AT7":
 		m.endEvent()
-		f := fmt.Sprintf("events[%d]", len(d.Events))
 		m.ev = &canonical.StatusEvent{Status: c.code(TableStatus, 1), Reason: c.code(TableReasons, 2), Appointment: c.s(3),
-			Time: c.when(5, 6, 7, f+".time")}
+			Time: c.when(5, 6, 7, c.name("events[%d].time", len(d.Events), 0))}
 		if m.ev.Status == "" && m.ev.Appointment == "" {
-			c.fail(f+".status", 1, fmt.Errorf("%w: AT701 or AT703", ErrMissing))
+			c.fail(fmt.Sprintf("events[%d].status", len(d.Events)), 1, fmt.Errorf("%w: AT701 or AT703", ErrMissing))
 		}
 	case "MS1":
 		if m.ev != nil {
@@ -327,7 +325,7 @@ func (m *in214) segment(c *inCtx, id string) {
 		}
 	case "AT8":
 		if m.ev != nil {
-			m.ev.Measures = c.measures(3, 2, 4, 0, 0, 0, fmt.Sprintf("events[%d].measures", len(d.Events)))
+			m.ev.Measures = c.measures(3, 2, 4, 0, 0, 0, c.name("events[%d].measures", len(d.Events), 0))
 		}
 	case "K1":
 		if m.ev != nil && c.s(1) == "POD" {
@@ -454,12 +452,12 @@ func (m *in210) segment(c *inCtx, id string) {
 		m.line.Description = c.s(2)
 	case "L0":
 		m.ensureLine(c)
-		m.line.Measures = c.measures(4, 11, 8, 9, 6, 7, fmt.Sprintf("lines[%d].measures", len(d.Lines)))
+		m.line.Measures = c.measures(4, 11, 8, 9, 6, 7, c.name("lines[%d].measures", len(d.Lines), 0))
 	case "L1":
 		m.ensureLine(c)
-		f := fmt.Sprintf("lines[%d].charges[%d]", len(d.Lines), len(m.line.Charges))
-		m.line.Charges = append(m.line.Charges, canonical.Charge{Rate: c.dec(2, f+".rate"), RateBasis: c.s(3),
-			Amount: c.implied(4, 2, f+".amount"), Code: c.s(8), Description: c.s(12)})
+		i, j := len(d.Lines), len(m.line.Charges)
+		m.line.Charges = append(m.line.Charges, canonical.Charge{Rate: c.dec(2, c.name("lines[%d].charges[%d].rate", i, j)), RateBasis: c.s(3),
+			Amount: c.implied(4, 2, c.name("lines[%d].charges[%d].amount", i, j)), Code: c.s(8), Description: c.s(12)})
 	case "L3":
 		m.endLine()
 		d.Totals = c.measures(1, 12, 11, 0, 9, 10, "totals")

@@ -76,6 +76,52 @@ type inCtx struct {
 	doc  string
 	errs []*Error
 	cur  *canonical.Party // party the N2/N3/N4/G61/PER segments belong to
+	// The current segment as one string and where its elements end, so a
+	// segment costs one allocation however many elements are kept.
+	str   string
+	ends  []int
+	names map[nameKey]string
+}
+
+type nameKey struct {
+	format string
+	i, j   int
+}
+
+// name returns fmt.Sprintf(format, i[, j]) for a field path, memoized:
+// paths are built for every segment but needed only for errors, and
+// indexes repeat, so after the first documents this allocates nothing.
+func (c *inCtx) name(format string, i, j int) string {
+	k := nameKey{format, i, j}
+	if s, ok := c.names[k]; ok {
+		return s
+	}
+	var s string
+	if strings.Count(format, "%d") == 2 {
+		s = fmt.Sprintf(format, i, j)
+	} else {
+		s = fmt.Sprintf(format, i)
+	}
+	if c.names == nil {
+		c.names = map[nameKey]string{}
+	}
+	if len(c.names) < 4096 {
+		c.names[k] = s
+	}
+	return s
+}
+
+// load converts the current segment to a string once.
+func (c *inCtx) load() {
+	c.str = string(c.seg.Bytes())
+	c.ends = c.ends[:0]
+	sep := c.seg.Delimiters().Element
+	for i := 0; i < len(c.str); i++ {
+		if c.str[i] == sep {
+			c.ends = append(c.ends, i)
+		}
+	}
+	c.ends = append(c.ends, len(c.str))
 }
 
 func (c *inCtx) pos(elem int) Position {
@@ -96,11 +142,20 @@ func (c *inCtx) fail(field string, elem int, err error) {
 
 // s returns element i of the current segment as a string, spaces trimmed.
 func (c *inCtx) s(i int) string {
-	b := c.seg.Element(i)
-	if len(b) == 0 {
+	if c.seg == nil {
 		return ""
 	}
-	return strings.TrimSpace(string(b))
+	if c.ends == nil || c.str == "" {
+		c.load()
+	}
+	if i < 0 || i >= len(c.ends) {
+		return ""
+	}
+	st := 0
+	if i > 0 {
+		st = c.ends[i-1] + 1
+	}
+	return strings.TrimSpace(c.str[st:c.ends[i]])
 }
 
 func (c *inCtx) dec(i int, field string) canonical.Decimal {
@@ -115,6 +170,19 @@ func (c *inCtx) dec(i int, field string) canonical.Decimal {
 	return d
 }
 
+// decSub is dec with the field path field+sub, built only on error.
+func (c *inCtx) decSub(i int, field, sub string) canonical.Decimal {
+	v := c.s(i)
+	if v == "" {
+		return ""
+	}
+	d, err := canonical.ParseDecimal(v)
+	if err != nil {
+		c.fail(field+sub, i, fmt.Errorf("%w: %v", ErrBadValue, err))
+	}
+	return d
+}
+
 func (c *inCtx) implied(i, n int, field string) canonical.Decimal {
 	d, err := canonical.FromImplied(c.s(i), n)
 	if err != nil {
@@ -124,6 +192,12 @@ func (c *inCtx) implied(i, n int, field string) canonical.Decimal {
 }
 
 func (c *inCtx) code(tbl string, i int) string {
+	if c.seg == nil {
+		return ""
+	}
+	if v, ok := c.p.tables[tbl].in[string(c.seg.Element(i))]; ok {
+		return v // no allocation for known codes
+	}
 	v := c.s(i)
 	if v == "" {
 		return ""
@@ -403,7 +477,7 @@ func FromX12(ctx context.Context, in io.Reader, o Options) (*Outcome, error) {
 			}
 			continue
 		}
-		c.seg = seg
+		c.seg, c.str = seg, ""
 		id := seg.ID()
 		switch string(id) {
 		case "ISA":

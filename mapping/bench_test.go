@@ -1,0 +1,42 @@
+package mapping
+
+import (
+	"bytes"
+	"context"
+	"io"
+	"math/rand"
+	"testing"
+
+	"github.com/wharfedi/wharf/mapping/canonical"
+)
+
+func benchInput(b *testing.B, set string, n int) []byte {
+	g := &gen{r: rand.New(rand.NewSource(1)), loc: DefaultProfile().Location}
+	docs := make([]canonical.Document, n)
+	for i := range docs {
+		docs[i] = g.doc(set)
+	}
+	return render(b, DefaultProfile(), set, docs...)
+}
+
+// BenchmarkFromX12 maps 204s and 214s to JSON Lines (bytes/s = input bytes).
+func BenchmarkFromX12(b *testing.B) {
+	for _, set := range []string{"204", "214"} {
+		b.Run(set, func(b *testing.B) {
+			in := benchInput(b, set, 500)
+			b.SetBytes(int64(len(in)))
+			b.ReportAllocs()
+			var buf []byte
+			emit := func(d canonical.Document) (err error) {
+				buf, err = canonical.AppendJSON(buf[:0], d)
+				io.Discard.Write(buf)
+				return err
+			}
+			for i := 0; i < b.N; i++ {
+				if _, err := FromX12(context.Background(), bytes.NewReader(in), Options{Emit: emit}); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}

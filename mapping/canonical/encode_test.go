@@ -1,0 +1,74 @@
+package canonical
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+)
+
+// encodingJSON is the reference: what encoding/json writes for the CLI.
+func encodingJSON(t *testing.T, d Document) []byte {
+	var b bytes.Buffer
+	enc := json.NewEncoder(&b)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(d); err != nil {
+		t.Fatal(err)
+	}
+	return bytes.TrimSuffix(b.Bytes(), []byte("\n"))
+}
+
+func checkSame(t *testing.T, d Document, where string) {
+	t.Helper()
+	got, err := AppendJSON(nil, d)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := encodingJSON(t, d); !bytes.Equal(got, want) {
+		t.Errorf("%s: AppendJSON differs from encoding/json:\n got %s\nwant %s", where, got, want)
+	}
+}
+
+func TestAppendJSONMatchesEncodingJSON(t *testing.T) {
+	files, _ := filepath.Glob("../testdata/golden/x12/*.jsonl")
+	ex, _ := filepath.Glob("../testdata/canonical/*.jsonl")
+	n := 0
+	for _, f := range append(files, ex...) {
+		fh, _ := os.Open(f)
+		sc := bufio.NewScanner(fh)
+		sc.Buffer(nil, 1<<20)
+		for sc.Scan() {
+			if d, err := Decode(sc.Bytes()); err == nil {
+				n++
+				checkSame(t, d, f)
+			}
+		}
+		fh.Close()
+	}
+	if n < 20 {
+		t.Fatalf("only %d documents compared", n)
+	}
+	// Every field set, and strings that need escaping.
+	tm := At(time.Date(2026, 1, 2, 3, 4, 5, 0, time.FixedZone("x", -5*3600)))
+	nasty := "a\"b\\c\n\r\t\x01\u2028<&>\xff é"
+	h := Header{Type: TypeShipment, Version: Version, Purpose: "change", References: []Reference{{"po", nasty, "Q", "d"}},
+		Dates: []Date{{"x", tm, "Q"}, {"y", NewDate(2026, 1, 2), ""}}, Notes: []string{nasty, ""},
+		Parties: []Party{{Role: "r", Qualifier: "q", Name: "n", IDQualifier: "i", ID: "d", Address: &Address{Lines: []string{"1", "2"}, City: "c",
+			State: "s", PostalCode: "p", Country: "c"}, Contacts: []Contact{{"r", "n", "p", "e"}, {}}}},
+		Source: &Source{Format: "x12", Partner: "p", Sender: "s", Receiver: "r", Interchange: "i", Group: "g", Set: "s", SetID: "204",
+			Version: "004010", Layout: "l", Line: 3, Offset: 99}}
+	m := &Measures{"1", "lb", "2", "pc", "3", "cf"}
+	s := &Shipment{Header: h, ShipmentID: "S", Carrier: "C", PaymentMethod: "p", Mode: "m", Equipment: []Equipment{{"t", "p", "n", "53"}, {}},
+		Stops: []Stop{{Sequence: 1, Reason: "r", Location: &h.Parties[0], Dates: h.Dates, References: h.References, Measures: m,
+			Lading: []Lading{{"d", m, &Hazmat{"u", "c", "d", "p"}}, {}}, Notes: []string{"n"}}, {}}, Totals: m, Charge: "1.00"}
+	checkSame(t, s, "full shipment")
+	checkSame(t, &Shipment{Header: Header{Type: TypeShipment}}, "empty shipment")
+	h.Type = TypeShipmentStatus
+	st := &ShipmentStatus{Header: h, ShipmentID: "S", Carrier: "C", Events: []StatusEvent{{Status: "s", Reason: "r", Time: &tm,
+		Location: &Address{City: "c"}, Equipment: "e", Measures: m, ProofOfDelivery: "p", Appointment: "a"}, {}}}
+	checkSame(t, st, "full status")
+	checkSame(t, &Order{Header: Header{Type: TypeOrder}, OrderNumber: "1"}, "fallback")
+}
