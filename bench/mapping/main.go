@@ -17,6 +17,7 @@ import (
 	"log"
 	"os"
 	"runtime"
+	"runtime/pprof"
 	"strconv"
 	"strings"
 	"syscall"
@@ -30,7 +31,16 @@ func main() {
 	mb := flag.Int64("mb", 200, "MiB of 204/214 to generate when -in is not given")
 	in := flag.String("in", "", "X12 file to map")
 	runs := flag.Int("runs", 3, "runs; the best is reported")
+	prof := flag.String("cpuprofile", "", "write a CPU profile of the runs to this file")
 	flag.Parse()
+	if *prof != "" {
+		pf, err := os.Create(*prof)
+		if err != nil {
+			log.Fatal(err)
+		}
+		pprof.StartCPUProfile(pf)
+		defer pprof.StopCPUProfile()
+	}
 	path := *in
 	if path == "" {
 		path = fmt.Sprintf("%s/wharf-map-bench-%d.edi", os.TempDir(), *mb)

@@ -11,7 +11,8 @@ import (
 // AppendJSON appends the JSON of d to dst, byte for byte what
 // encoding/json writes with SetEscapeHTML(false) (a test holds them
 // equal), without reflection for the high-volume types (Shipment,
-// ShipmentStatus) so that mapping large files is not bound by encoding.
+// ShipmentStatus, FreightInvoice, WarehouseOrder, ShipConfirmation) so
+// that mapping large files is not bound by encoding.
 // Other types go through encoding/json.
 func AppendJSON(dst []byte, d Document) ([]byte, error) {
 	e := enc{b: dst}
@@ -20,6 +21,28 @@ func AppendJSON(dst []byte, d Document) ([]byte, error) {
 		e.shipment(v)
 	case *ShipmentStatus:
 		e.status(v)
+	case *FreightInvoice:
+		e.freight(v)
+	case *WarehouseOrder:
+		e.open()
+		e.header(&v.Header)
+		e.str("order_number", v.OrderNumber, false)
+		e.str("carrier", v.Carrier, true)
+		e.str("mode", v.Mode, true)
+		e.str("payment_method", v.PaymentMethod, true)
+		e.whLines(v.Lines)
+		e.measures("totals", v.Totals)
+		e.close()
+	case *ShipConfirmation:
+		e.open()
+		e.header(&v.Header)
+		e.str("order_number", v.OrderNumber, false)
+		e.str("shipment_id", v.ShipmentID, true)
+		e.str("carrier", v.Carrier, true)
+		e.str("mode", v.Mode, true)
+		e.whLines(v.Lines)
+		e.measures("totals", v.Totals)
+		e.close()
 	default:
 		var b bytes.Buffer
 		je := json.NewEncoder(&b)
@@ -409,5 +432,100 @@ func (e *enc) status(s *ShipmentStatus) {
 		e.b = append(e.b, ']')
 		e.comma = true
 	}
+	e.close()
+}
+
+func (e *enc) quantity(k string, q *Quantity) {
+	e.key(k)
+	e.open()
+	e.dec("value", q.Value, false)
+	e.str("unit", q.Unit, true)
+	e.close()
+}
+
+func (e *enc) item(k string, it *Item) {
+	e.key(k)
+	e.open()
+	e.refs("ids", it.IDs)
+	e.str("description", it.Description, true)
+	e.str("lot", it.Lot, true)
+	e.close()
+}
+
+func (e *enc) whLines(ls []WarehouseLine) {
+	if len(ls) == 0 {
+		return
+	}
+	e.key("lines")
+	e.b = append(e.b, '[')
+	for i := range ls {
+		if i > 0 {
+			e.b = append(e.b, ',')
+		}
+		l := &ls[i]
+		e.open()
+		e.str("line_number", l.LineNumber, true)
+		e.item("item", &l.Item)
+		e.quantity("quantity", &l.Quantity)
+		if l.Ordered != nil {
+			e.quantity("ordered", l.Ordered)
+		}
+		e.str("status", l.Status, true)
+		e.str("reason", l.Reason, true)
+		e.close()
+	}
+	e.b = append(e.b, ']')
+	e.comma = true
+}
+
+func (e *enc) freight(f *FreightInvoice) {
+	e.open()
+	e.header(&f.Header)
+	e.str("invoice_number", f.InvoiceNumber, false)
+	e.str("shipment_id", f.ShipmentID, true)
+	e.str("carrier", f.Carrier, true)
+	e.str("payment_method", f.PaymentMethod, true)
+	e.str("currency", f.Currency, true)
+	if len(f.Lines) > 0 {
+		e.key("lines")
+		e.b = append(e.b, '[')
+		for i := range f.Lines {
+			if i > 0 {
+				e.b = append(e.b, ',')
+			}
+			l := &f.Lines[i]
+			e.open()
+			e.str("line_number", l.LineNumber, true)
+			e.str("description", l.Description, true)
+			e.measures("measures", l.Measures)
+			if len(l.Charges) > 0 {
+				e.key("charges")
+				e.b = append(e.b, '[')
+				for j := range l.Charges {
+					if j > 0 {
+						e.b = append(e.b, ',')
+					}
+					c := &l.Charges[j]
+					e.open()
+					e.str("code", c.Code, true)
+					e.str("description", c.Description, true)
+					e.dec("amount", c.Amount, false)
+					e.dec("rate", c.Rate, true)
+					e.str("rate_basis", c.RateBasis, true)
+					if c.Quantity != nil {
+						e.quantity("quantity", c.Quantity)
+					}
+					e.close()
+				}
+				e.b = append(e.b, ']')
+				e.comma = true
+			}
+			e.close()
+		}
+		e.b = append(e.b, ']')
+		e.comma = true
+	}
+	e.measures("totals", f.Totals)
+	e.dec("total", f.Total, false)
 	e.close()
 }

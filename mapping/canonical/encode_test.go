@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
+	"reflect"
 	"testing"
 	"time"
 )
@@ -71,4 +72,56 @@ func TestAppendJSONMatchesEncodingJSON(t *testing.T) {
 		Location: &Address{City: "c"}, Equipment: "e", Measures: m, ProofOfDelivery: "p", Appointment: "a"}, {}}}
 	checkSame(t, st, "full status")
 	checkSame(t, &Order{Header: Header{Type: TypeOrder}, OrderNumber: "1"}, "fallback")
+	q := Quantity{"1", "each"}
+	lines := []WarehouseLine{{LineNumber: "1", Item: Item{IDs: h.References, Description: "d", Lot: "l"}, Quantity: q, Ordered: &q, Status: "s", Reason: "r"}, {}}
+	h.Type = TypeWarehouseOrder
+	checkSame(t, &WarehouseOrder{Header: h, OrderNumber: "o", Carrier: "c", Mode: "m", PaymentMethod: "p", Lines: lines, Totals: m}, "full warehouse order")
+	checkSame(t, &WarehouseOrder{}, "empty warehouse order")
+	h.Type = TypeShipConfirmation
+	checkSame(t, &ShipConfirmation{Header: h, OrderNumber: "o", ShipmentID: "s", Carrier: "c", Mode: "m", Lines: lines, Totals: m}, "full confirmation")
+	checkSame(t, &ShipConfirmation{}, "empty confirmation")
+	h.Type = TypeFreightInvoice
+	checkSame(t, &FreightInvoice{Header: h, InvoiceNumber: "i", ShipmentID: "s", Carrier: "c", PaymentMethod: "p", Currency: "USD",
+		Lines: []FreightLine{{"1", "d", m, []Charge{{"c", "d", "1.00", "2", "PH", &q}, {}}}, {}}, Totals: m, Total: "9.99"}, "full freight invoice")
+	checkSame(t, &FreightInvoice{}, "empty freight invoice")
+}
+
+// fill sets every field reachable from v: a field added to a type and
+// forgotten by the hand-written encoder makes TestAppendJSONAllFields fail.
+func fill(v reflect.Value, depth int) {
+	switch v.Kind() {
+	case reflect.Pointer:
+		if depth > 6 {
+			return
+		}
+		v.Set(reflect.New(v.Type().Elem()))
+		fill(v.Elem(), depth+1)
+	case reflect.Struct:
+		if v.Type() == reflect.TypeOf(Time{}) {
+			v.Set(reflect.ValueOf(NewDate(2026, 1, 2)))
+			return
+		}
+		for i := 0; i < v.NumField(); i++ {
+			if v.Type().Field(i).IsExported() {
+				fill(v.Field(i), depth+1)
+			}
+		}
+	case reflect.Slice:
+		s := reflect.MakeSlice(v.Type(), 1, 1)
+		fill(s.Index(0), depth+1)
+		v.Set(s)
+	case reflect.String:
+		v.SetString("x")
+	case reflect.Int, reflect.Int64:
+		v.SetInt(7)
+	}
+}
+
+func TestAppendJSONAllFields(t *testing.T) {
+	for _, typ := range Types {
+		d := New(typ)
+		fill(reflect.ValueOf(d).Elem(), 0)
+		d.Head().Type = typ
+		checkSame(t, d, "every field of "+typ)
+	}
 }
