@@ -27,6 +27,9 @@ type Options struct {
 	// MaxQuarantined bounds Outcome.Quarantined (default 1000); the count
 	// in Outcome.Errors keeps growing.
 	MaxQuarantined int
+	// ProfileFor, if set, picks the profile of each X12 interchange from
+	// its sender (ISA05, ISA06); nil from it keeps Profile.
+	ProfileFor func(qualifier, id string) *Profile
 }
 
 func (o *Options) profile() *Profile {
@@ -423,7 +426,7 @@ func FromX12(ctx context.Context, in io.Reader, o Options) (*Outcome, error) {
 			h := doc.Head()
 			src := c.src
 			h.Source = &src
-			applyDefaults(p, doc)
+			applyDefaults(c.p, doc)
 			out.Documents++
 			if o.Emit != nil {
 				return o.Emit(doc)
@@ -452,7 +455,7 @@ func FromX12(ctx context.Context, in io.Reader, o Options) (*Outcome, error) {
 			if !inSet {
 				doc = "file"
 			}
-			e := &Error{Partner: p.Partner, Document: doc, Pos: Position{Interchange: pe.Interchange, Group: pe.Group,
+			e := &Error{Partner: c.p.Partner, Document: doc, Pos: Position{Interchange: pe.Interchange, Group: pe.Group,
 				Set: pe.Set, Segment: pe.Segment, SetPosition: pe.Position, SegmentID: pe.SegmentID, Element: pe.Element,
 				Offset: pe.Offset}, Err: fmt.Errorf("%w: %v", ErrInput, pe.Err)}
 			if errors.Is(err, x12.ErrNoISA) || errors.Is(err, x12.ErrBadDelimiters) {
@@ -471,7 +474,7 @@ func FromX12(ctx context.Context, in io.Reader, o Options) (*Outcome, error) {
 			if o.OnError != nil {
 				o.OnError(e)
 			}
-			if p.Policy == Reject {
+			if c.p.Policy == Reject {
 				out.Rejected = true
 				return out, nil
 			}
@@ -481,7 +484,16 @@ func FromX12(ctx context.Context, in io.Reader, o Options) (*Outcome, error) {
 		id := seg.ID()
 		switch string(id) {
 		case "ISA":
-			c.src = canonical.Source{Format: "x12", Partner: p.Partner,
+			if o.ProfileFor != nil {
+				c.p = p
+				if ip := o.ProfileFor(strings.TrimSpace(string(seg.Element(5))), strings.TrimSpace(string(seg.Element(6)))); ip != nil {
+					c.p = ip
+				}
+				if out.Partner == "" {
+					out.Partner, out.Policy = c.p.Partner, c.p.Policy.String()
+				}
+			}
+			c.src = canonical.Source{Format: "x12", Partner: c.p.Partner,
 				Sender:      strings.TrimSpace(string(seg.Element(5))) + ":" + strings.TrimSpace(string(seg.Element(6))),
 				Receiver:    strings.TrimSpace(string(seg.Element(7))) + ":" + strings.TrimSpace(string(seg.Element(8))),
 				Interchange: strings.TrimSpace(string(seg.Element(13)))}

@@ -80,6 +80,34 @@ func profileFor(id string, p *config.Partner) (*mapping.Profile, error) {
 	return mapping.NewProfile(spec)
 }
 
+// senderProfiles finds, for wharf map without --partner, the configured
+// partner whose x12_ids hold an interchange's sender, and uses its dialect.
+func senderProfiles(c *config.Config, stderr io.Writer) func(q, id string) *mapping.Profile {
+	cache := map[string]*mapping.Profile{}
+	return func(q, id string) *mapping.Profile {
+		key := strings.ToUpper(q) + ":" + id
+		if p, ok := cache[key]; ok {
+			return p
+		}
+		var prof *mapping.Profile
+		for i := range c.Partners {
+			pt := &c.Partners[i]
+			for _, x := range pt.X12IDs {
+				if xi, err := config.ParseX12ID(x); err == nil && xi.Qualifier+":"+xi.ID == key && prof == nil {
+					p, err := profileFor(pt.ID, pt)
+					if err != nil {
+						fmt.Fprintf(stderr, "wharf map: partner %s: %v\n", pt.ID, err)
+						continue
+					}
+					prof = p
+				}
+			}
+		}
+		cache[key] = prof
+		return prof
+	}
+}
+
 // layoutFor converts a configured layout.
 func layoutFor(c *config.Config, name string, p *mapping.Profile) (*mapping.RecordLayout, error) {
 	l := c.Layout(name)
@@ -193,6 +221,9 @@ func runMap(ctx context.Context, args []string, stdin io.Reader, stdout, stderr 
 	jl := mapping.NewJSONLines(w)
 	o := mapping.Options{Profile: env.profile, Emit: jl.Emit,
 		OnError: func(e *mapping.Error) { fmt.Fprintf(stderr, "wharf map: %s: %v\n", pos[0], e) }}
+	if *partner == "" {
+		o.ProfileFor = senderProfiles(env.cfg, stderr)
+	}
 	var out *mapping.Outcome
 	if layout != nil {
 		out, err = mapping.FromRecords(ctx, in, layout, o)

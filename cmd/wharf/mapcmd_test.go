@@ -158,3 +158,14 @@ func TestConfigNamesMatchMapping(t *testing.T) {
 		t.Errorf("config document types %v, canonical %v", config.DocumentTypes, canonical.Types)
 	}
 }
+
+// Without --partner, the interchange's sender picks the partner's dialect.
+func TestMapPartnerFromSender(t *testing.T) {
+	dir := mapSetup(t)
+	cfg := strings.Replace(mapConfig, `x12_ids: ["ZZ:ACME"]`, `x12_ids: ["ZZ:ACME", "14:SENDER000111111"]`, 1)
+	os.WriteFile(filepath.Join(dir, "wharf.yaml"), []byte(cfg), 0o600)
+	out, errs, code := runWith(t, "", "map", corpusFile("stupidedi_204_SM204_case_1.edi"))
+	if code != 0 || !strings.Contains(out, `"partner":"acme"`) || !strings.Contains(out, `{"type":"load_id","value":"237291298-01"}`) {
+		t.Fatalf("code %d\n%s\n%s", code, out, errs)
+	}
+}
