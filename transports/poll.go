@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"path"
 	"strconv"
+	"sync"
 	"time"
 )
 
@@ -17,6 +18,7 @@ const (
 	AfterDelete After = "delete" // remove it (the default)
 	AfterMove   After = "move"   // rename it into PollOptions.MoveTo (Renamer transports)
 	AfterKeep   After = "keep"   // leave it; it is remembered and not fetched again
+	AfterTag    After = "tag"    // tag it with PollOptions.Tags (Tagger transports); remembered like keep
 )
 
 // Ledger remembers what was already received, by idempotency key.
@@ -35,8 +37,51 @@ type PollOptions struct {
 	After     After
 	MoveTo    string // folder for AfterMove
 	Max       int    // files per poll; 0 means 1000
-	Now       func() time.Time
-	Log       *slog.Logger
+	// Stable, when set, applies the size-stable rule: a file is fetched
+	// only once two consecutive polls saw it with the same size and
+	// modification time. Keep one Stability per polled folder.
+	Stable *Stability
+	// Tags are set on archived objects with AfterTag (default wharf=archived).
+	Tags map[string]string
+	// ErrorTo is a folder (Renamer transports) that files the Receiver
+	// rejects for good (ErrRejected) are moved into; "" leaves them in place.
+	ErrorTo string
+	Now     func() time.Time
+	Log     *slog.Logger
+}
+
+// Stability remembers what the previous poll of a folder saw, for the
+// size-stable rule. It is safe for concurrent use.
+type Stability struct {
+	mu   sync.Mutex
+	seen map[string]Object
+}
+
+// settled records obj and tells whether the previous poll saw it unchanged.
+func (s *Stability) settled(obj Object) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.seen == nil {
+		s.seen = map[string]Object{}
+	}
+	prev, ok := s.seen[obj.Name]
+	s.seen[obj.Name] = obj
+	return ok && prev.Size == obj.Size && prev.ModTime.Equal(obj.ModTime)
+}
+
+// keep forgets files that are gone, so the map does not grow forever.
+func (s *Stability) keep(objs []Object) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	names := make(map[string]bool, len(objs))
+	for _, o := range objs {
+		names[o.Name] = true
+	}
+	for n := range s.seen {
+		if !names[n] {
+			delete(s.seen, n)
+		}
+	}
 }
 
 // PollResult counts what a poll did.
@@ -69,11 +114,27 @@ func Poll(ctx context.Context, tr Transport, recv Receiver, ledger Ledger, o Pol
 			return res, fmt.Errorf("poll %s: after=move needs a transport that can rename and a move_to folder", o.Partner)
 		}
 	}
+	if o.After == AfterTag {
+		if _, ok := tr.(Tagger); !ok {
+			return res, fmt.Errorf("poll %s: after=tag needs a transport whose objects carry tags (S3)", o.Partner)
+		}
+		if len(o.Tags) == 0 {
+			o.Tags = map[string]string{"wharf": "archived"}
+		}
+	}
+	if o.ErrorTo != "" {
+		if _, ok := tr.(Renamer); !ok {
+			return res, fmt.Errorf("poll %s: an error folder needs a transport that can rename", o.Partner)
+		}
+	}
 	objs, err := tr.List(ctx, o.Folder)
 	if err != nil {
 		return res, err
 	}
 	res.Listed = len(objs)
+	if o.Stable != nil {
+		o.Stable.keep(objs)
+	}
 	var errs []error
 	for _, obj := range objs {
 		if res.Received+res.AlreadyHad >= o.Max || ctx.Err() != nil {
@@ -92,6 +153,10 @@ func Poll(ctx context.Context, tr Transport, recv Receiver, ledger Ledger, o Pol
 			res.Skipped++
 			continue
 		}
+		if o.Stable != nil && !o.Stable.settled(obj) {
+			res.Skipped++
+			continue
+		}
 		key := o.Origin + ":" + obj.Name + ":" + strconv.FormatInt(obj.Size, 10) + ":" + strconv.FormatInt(obj.ModTime.UnixNano(), 10)
 		had, err := ledger.Received(ctx, o.Partner, key)
 		if err != nil {
@@ -99,7 +164,7 @@ func Poll(ctx context.Context, tr Transport, recv Receiver, ledger Ledger, o Pol
 		}
 		if had {
 			res.AlreadyHad++
-			if o.After != AfterKeep {
+			if o.After != AfterKeep { // tags are set again: a failed tag is retried
 				if err := after(ctx, tr, obj.Name, o); err != nil {
 					errs = append(errs, err)
 				}
@@ -113,6 +178,15 @@ func Poll(ctx context.Context, tr Transport, recv Receiver, ledger Ledger, o Pol
 		}
 		id, err := recv.Receive(ctx, Incoming{Partner: o.Partner, Transport: o.Transport, RemoteName: obj.Name, RemoteAddr: o.Origin, IdempotencyKey: key}, rc)
 		rc.Close()
+		if err != nil && errors.Is(err, ErrRejected) && o.ErrorTo != "" {
+			to := path.Join(o.ErrorTo, path.Base(obj.Name))
+			if rerr := tr.(Renamer).Rename(ctx, obj.Name, to); rerr != nil {
+				err = errors.Join(err, rerr)
+			} else {
+				errs = append(errs, fmt.Errorf("poll %s: %s: rejected, moved to %s: %w", o.Partner, obj.Name, to, err))
+				continue
+			}
+		}
 		if err != nil {
 			errs = append(errs, fmt.Errorf("poll %s: %s: not archived, left in place: %w", o.Partner, obj.Name, err))
 			continue
@@ -138,6 +212,11 @@ func after(ctx context.Context, tr Transport, name string, o PollOptions) error 
 		}
 	case AfterMove:
 		err = tr.(Renamer).Rename(ctx, name, path.Join(o.MoveTo, path.Base(name)))
+		if errors.Is(err, ErrNotFound) {
+			err = nil // moved by an earlier poll whose record of it was lost
+		}
+	case AfterTag:
+		err = tr.(Tagger).Tag(ctx, name, o.Tags)
 	}
 	if err != nil {
 		return fmt.Errorf("poll %s: %s archived, but %s on the remote side failed (retried at the next poll; it will not be processed again): %w", o.Partner, name, o.After, err)

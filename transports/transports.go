@@ -23,6 +23,9 @@ var (
 	ErrNotFound = errors.New("not found")
 	// ErrPermission: the remote side refused (credentials, rights).
 	ErrPermission = errors.New("permission denied")
+	// ErrRejected: a Receiver refused the bytes for good (retrying the same
+	// bytes cannot succeed); a poll moves such a file to its error folder.
+	ErrRejected = errors.New("rejected")
 )
 
 // Object is a remote file.
@@ -53,8 +56,32 @@ type Transport interface {
 }
 
 // Renamer is implemented by transports that can rename (move) objects.
+// Renaming over an existing name replaces it. Only folder-like transports
+// (local folders, SFTP) rename atomically; S3 copies then deletes, which a
+// poll tolerates because a half-done move is finished at the next poll.
 type Renamer interface {
 	Rename(ctx context.Context, from, to string) error
+}
+
+// Tagger is implemented by transports whose objects carry key=value tags
+// (S3). A poll with AfterTag marks what it archived instead of deleting it.
+type Tagger interface {
+	Tag(ctx context.Context, name string, tags map[string]string) error
+}
+
+// Watcher is implemented by transports that can tell when a folder may
+// have changed (local folders, through fsnotify). Watch blocks until ctx is
+// done, calling changed (never concurrently) after changes; it may call it
+// spuriously and may miss changes, so callers also rescan on a timer (see
+// Follow).
+type Watcher interface {
+	Watch(ctx context.Context, dir string, changed func()) error
+}
+
+// Flat is implemented by transports without real folders (S3): listing a
+// folder that holds nothing returns an empty list instead of ErrNotFound.
+type Flat interface {
+	Flat()
 }
 
 // Incoming describes bytes a listening transport received.
@@ -72,6 +99,13 @@ type Incoming struct {
 // sender (SFTP close OK, AS2 MDN, HTTP 2xx).
 type Receiver interface {
 	Receive(ctx context.Context, in Incoming, r io.Reader) (messageID string, err error)
+}
+
+// FileReceiver is a Receiver that can take a complete, fsync'd local file
+// without copying it (the archive links it into place). Listening transports
+// that stage uploads in files use it when offered. The caller keeps its file.
+type FileReceiver interface {
+	ReceiveFile(ctx context.Context, in Incoming, path string) (messageID string, err error)
 }
 
 // Waiting is an outbound document waiting for a partner to fetch it.
