@@ -33,6 +33,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -64,6 +65,8 @@ type Meta struct {
 	IdempotencyKey string
 	ReceivedAt     time.Time   // default: now
 	Keys           []store.Key // business keys already known at receipt
+	// Note is added to the "received" event (e.g. the remote address).
+	Note string
 }
 
 // Entry is an archived message.
@@ -176,6 +179,51 @@ func (a *Archive) storeFor(ref string) (BlobStore, string, error) {
 // what it guarantees. An error means nothing was recorded (a blob or
 // temporary file may remain; neither is referenced).
 func (a *Archive) Put(ctx context.Context, r io.Reader, m Meta) (*Entry, error) {
+	return a.put(ctx, m, func() (string, string, int64, bool, error) {
+		tmp, sum, size, err := a.writeTemp(ctx, r)
+		return tmp, sum, size, true, err
+	})
+}
+
+// PutFile archives a complete file the caller has already written and
+// fsync'd (an SFTP upload's staging file). The file is hashed in place and
+// linked into the blob store instead of being copied, when both are on one
+// file system. The caller keeps and removes its file.
+func (a *Archive) PutFile(ctx context.Context, path string, m Meta) (*Entry, error) {
+	e, err := a.put(ctx, m, func() (string, string, int64, bool, error) {
+		sum, size, err := hashFile(ctx, path)
+		return path, sum, size, false, err
+	})
+	if errors.Is(err, syscall.EXDEV) { // another file system: copy after all
+		f, ferr := os.Open(path)
+		if ferr != nil {
+			return nil, fmt.Errorf("archive: put: %w", ferr)
+		}
+		defer f.Close()
+		return a.Put(ctx, f, m)
+	}
+	return e, err
+}
+
+func hashFile(ctx context.Context, path string) (string, int64, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return "", 0, fmt.Errorf("archive: put: %w", err)
+	}
+	defer f.Close()
+	h := sha256.New()
+	buf := copyBufs.Get().(*[]byte)
+	size, err := io.CopyBuffer(h, ctxReader{ctx, f}, *buf)
+	copyBufs.Put(buf)
+	if err != nil {
+		return "", 0, fmt.Errorf("archive: put: reading %s: %w", path, err)
+	}
+	return hex.EncodeToString(h.Sum(nil)), size, nil
+}
+
+// put validates m, obtains the content's file (written to a temporary file
+// that put then owns, or the caller's), and records it.
+func (a *Archive) put(ctx context.Context, m Meta, content func() (path, sum string, size int64, owned bool, err error)) (*Entry, error) {
 	if err := store.ValidPartnerID(m.Partner); err != nil {
 		return nil, fmt.Errorf("archive: put: %w", err)
 	}
@@ -191,12 +239,14 @@ func (a *Archive) Put(ctx context.Context, r io.Reader, m Meta) (*Entry, error) 
 		}
 	}
 	start := time.Now()
-	tmp, sum, size, err := a.writeTemp(ctx, r)
+	tmp, sum, size, owned, err := content()
 	if err != nil {
 		a.metrics.putErrors.Inc()
 		return nil, err
 	}
-	defer os.Remove(tmp)
+	if owned {
+		defer os.Remove(tmp)
+	}
 	key := blobKey(sum)
 	ref, dir, err := a.placeBlob(ctx, key, tmp, size)
 	if err == nil && dir != "" {
@@ -216,7 +266,7 @@ func (a *Archive) Put(ctx context.Context, r io.Reader, m Meta) (*Entry, error) 
 	}
 	msg.ReceivedAt = msg.ReceivedAt.UTC().Truncate(time.Microsecond)
 	e := &Entry{Message: msg, IdemKey: m.IdempotencyKey}
-	err = a.commit(&pending{ctx: ctx, e: e, tmp: tmp, keys: m.Keys, done: make(chan error, 1)})
+	err = a.commit(&pending{ctx: ctx, e: e, tmp: tmp, keys: m.Keys, note: m.Note, done: make(chan error, 1)})
 	if errors.Is(err, store.ErrConflict) && m.IdempotencyKey != "" {
 		// A concurrent Put with the same key won the race.
 		if prev, perr := a.existing(ctx, m); prev != nil {
@@ -327,7 +377,7 @@ func (a *Archive) spoolBlob(ctx context.Context, key, path string, size int64, e
 // record, and runs OnCommit, all in tx. It holds the chain lock, which
 // purges also take before deleting blobs: so the blob is checked (and put
 // back from the temporary file if a purge removed it meanwhile) under it.
-func (a *Archive) record(ctx context.Context, tx store.Tx, head *store.ChainLink, e *Entry, tmp string, keys []store.Key) error {
+func (a *Archive) record(ctx context.Context, tx store.Tx, head *store.ChainLink, e *Entry, tmp string, keys []store.Key, note string) error {
 	bs, key, err := a.storeFor(e.BlobRef)
 	if err != nil {
 		return err
@@ -366,7 +416,11 @@ func (a *Archive) record(ctx context.Context, tx store.Tx, head *store.ChainLink
 			return err
 		}
 	}
-	detail, _ := json.Marshal(map[string]any{"transport": e.Transport, "remote_name": e.RemoteName, "size": e.Size, "sha256": e.SHA256, "blob": e.BlobRef})
+	fields := map[string]any{"transport": e.Transport, "remote_name": e.RemoteName, "size": e.Size, "sha256": e.SHA256, "blob": e.BlobRef}
+	if note != "" {
+		fields["note"] = note
+	}
+	detail, _ := json.Marshal(fields)
 	if err := tx.AppendEvent(ctx, &store.Event{MessageID: e.ID, At: e.ReceivedAt, Kind: "received", Detail: string(detail)}); err != nil {
 		return err
 	}

@@ -409,3 +409,29 @@ func rawExec(t *testing.T, st store.Store, stmt string, args ...any) {
 		t.Fatalf("%s: %v", stmt, err)
 	}
 }
+
+func TestPutFileLinksWithoutCopying(t *testing.T) {
+	forEachDB(t, func(t *testing.T, st store.Store) {
+		a, _ := newFSArchive(t, st, archive.Options{})
+		staged := filepath.Join(t.TempDir(), "staged.edi")
+		os.WriteFile(staged, []byte("ISA*staged content"), 0o600)
+		e, err := a.PutFile(ctx, staged, archive.Meta{Partner: "acme", Transport: "sftp", RemoteName: "inbound/x.edi", Note: "from 127.0.0.1"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if e.SHA256 != sum("ISA*staged content") || e.Size != 18 {
+			t.Fatalf("entry %+v", e.Message)
+		}
+		// The caller's file is untouched and still the caller's to remove.
+		if err := os.Remove(staged); err != nil {
+			t.Fatalf("staged file: %v", err)
+		}
+		if got := get(t, a, e.ID); got != "ISA*staged content" {
+			t.Fatalf("got %q", got)
+		}
+		evs, _ := a.Events(ctx, e.ID)
+		if len(evs) == 0 || !strings.Contains(evs[0].Detail, `"note":"from 127.0.0.1"`) {
+			t.Fatalf("received event lacks the note: %+v", evs)
+		}
+	})
+}

@@ -12,6 +12,7 @@ type pending struct {
 	e    *Entry
 	tmp  string
 	keys []store.Key
+	note string
 	done chan error
 }
 
@@ -91,7 +92,7 @@ func (a *Archive) recordAll(ctx context.Context, tx store.Tx, ps []*pending) err
 		return err
 	}
 	for _, p := range ps {
-		if err := a.record(ctx, tx, &head, p.e, p.tmp, p.keys); err != nil {
+		if err := a.record(ctx, tx, &head, p.e, p.tmp, p.keys, p.note); err != nil {
 			return err
 		}
 	}

@@ -94,15 +94,18 @@ func (p *Processor) policy(partner string) Policy {
 	return p.Policy(partner)
 }
 
-// seen adapts the store to x12.InterchangeSeen for one message.
+// seen adapts the store to x12.InterchangeSeen for one message. Senders
+// are scoped by partner: the same ISA sender ID and control number from two
+// trading partners (two VAN mailboxes, say) is not a duplicate.
 type seen struct {
 	st      store.Store
+	partner string
 	message string
 	dupOf   map[string]string
 }
 
 func (s *seen) SeenInterchange(ctx context.Context, qual, id, control string, within time.Duration) (bool, error) {
-	dup, err := s.st.RecordInterchange(ctx, qual, id, control, s.message, within)
+	dup, err := s.st.RecordInterchange(ctx, s.partner+"/"+qual, id, control, s.message, within)
 	if dup != "" {
 		s.dupOf[control] = dup
 	}
@@ -118,7 +121,7 @@ func (c counters) Next(ctx context.Context, partner, kind string) (int64, error)
 
 func (p *Processor) x12(ctx context.Context, m *store.Message, r io.Reader) error {
 	pol := p.policy(m.PartnerID)
-	sn := &seen{st: p.Store, message: m.ID, dupOf: map[string]string{}}
+	sn := &seen{st: p.Store, partner: m.PartnerID, message: m.ID, dupOf: map[string]string{}}
 	chk := &x12.Checker{Strict: pol.Strict, Seen: sn, DuplicateWindow: p.DuplicateWindow}
 	rep, err := chk.Check(ctx, x12.NewReader(r))
 	if err != nil {

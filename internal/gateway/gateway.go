@@ -32,6 +32,8 @@ var (
 	_ transports.Receiver = (*Gateway)(nil)
 	_ transports.Outbox   = (*Gateway)(nil)
 	_ transports.Ledger   = (*Gateway)(nil)
+
+	_ transports.FileReceiver = (*Gateway)(nil)
 )
 
 // Received tells whether a delivery with this idempotency key was archived.
@@ -46,18 +48,28 @@ func (g *Gateway) Received(ctx context.Context, partner, key string) (bool, erro
 // Receive archives the bytes; the archive's commit hook enqueues processing
 // in the same transaction.
 func (g *Gateway) Receive(ctx context.Context, in transports.Incoming, r io.Reader) (string, error) {
-	e, err := g.Archive.Put(ctx, r, archive.Meta{
-		Partner: in.Partner, Direction: store.Inbound, Transport: in.Transport,
-		RemoteName: in.RemoteName, IdempotencyKey: in.IdempotencyKey,
-	})
+	e, err := g.Archive.Put(ctx, r, meta(in))
 	if err != nil {
 		return "", err
 	}
-	detail := fmt.Sprintf("received over %s from %s as %s (%d bytes)", in.Transport, in.RemoteAddr, in.RemoteName, e.Size)
-	if err := g.Store.AppendEvent(ctx, &store.Event{MessageID: e.ID, Kind: "transport", Detail: detail}); err != nil {
-		return e.ID, nil // archived and committed: the sender may be told so
+	return e.ID, nil
+}
+
+// ReceiveFile archives a staged file by linking it (no copy).
+func (g *Gateway) ReceiveFile(ctx context.Context, in transports.Incoming, path string) (string, error) {
+	e, err := g.Archive.PutFile(ctx, path, meta(in))
+	if err != nil {
+		return "", err
 	}
 	return e.ID, nil
+}
+
+func meta(in transports.Incoming) archive.Meta {
+	return archive.Meta{
+		Partner: in.Partner, Direction: store.Inbound, Transport: in.Transport,
+		RemoteName: in.RemoteName, IdempotencyKey: in.IdempotencyKey,
+		Note: "from " + in.RemoteAddr,
+	}
 }
 
 // Waiting lists outbound documents for the partner on that transport that

@@ -214,14 +214,16 @@ func (u *upload) archive(final string) error {
 	if err := u.f.Sync(); err != nil {
 		return fmt.Errorf("cannot stage upload: %w", err)
 	}
-	if _, err := u.f.Seek(0, io.SeekStart); err != nil {
-		return err
-	}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
 	defer cancel()
-	id, err := u.s.o.Receiver.Receive(ctx, transports.Incoming{
-		Partner: u.s.o.Partner, Transport: "sftp", RemoteName: "inbound/" + final, RemoteAddr: u.s.o.RemoteAddr,
-	}, u.f)
+	in := transports.Incoming{Partner: u.s.o.Partner, Transport: "sftp", RemoteName: "inbound/" + final, RemoteAddr: u.s.o.RemoteAddr}
+	var id string
+	var err error
+	if fr, ok := u.s.o.Receiver.(transports.FileReceiver); ok {
+		id, err = fr.ReceiveFile(ctx, in, u.f.Name())
+	} else if _, err = u.f.Seek(0, io.SeekStart); err == nil {
+		id, err = u.s.o.Receiver.Receive(ctx, in, u.f)
+	}
 	if err != nil {
 		log.Error("sftp upload NOT accepted: archiving failed; the client is told the upload failed", "err", err)
 		return fmt.Errorf("upload not accepted, try again later: %w", err)
