@@ -158,6 +158,9 @@ func Poll(ctx context.Context, tr Transport, recv Receiver, ledger Ledger, o Pol
 			continue
 		}
 		key := o.Origin + ":" + obj.Name + ":" + strconv.FormatInt(obj.Size, 10) + ":" + strconv.FormatInt(obj.ModTime.UnixNano(), 10)
+		if obj.ETag != "" {
+			key += ":" + obj.ETag
+		}
 		had, err := ledger.Received(ctx, o.Partner, key)
 		if err != nil {
 			return res, err

@@ -33,6 +33,9 @@ type Object struct {
 	Name    string // path relative to the transport's root, with '/' separators
 	Size    int64
 	ModTime time.Time
+	// ETag identifies the content where the store provides it (S3); polls
+	// include it in idempotency keys, since S3 times have whole seconds.
+	ETag string
 }
 
 // Transport is a remote folder-like endpoint.
