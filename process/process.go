@@ -22,6 +22,8 @@ import (
 	"github.com/wharfedi/wharf/archive"
 	"github.com/wharfedi/wharf/edi/x12"
 	"github.com/wharfedi/wharf/internal/store"
+	"github.com/wharfedi/wharf/mapping"
+	"github.com/wharfedi/wharf/mapping/canonical"
 )
 
 // Policy is how a partner's X12 is checked and acknowledged.
@@ -39,6 +41,10 @@ type Processor struct {
 	DuplicateWindow time.Duration
 	Logger          *slog.Logger
 	Now             func() time.Time
+	// Profile returns the partner's mapping dialect; nil skips mapping.
+	Profile func(partner string) *mapping.Profile
+	// Emit receives each canonical document mapped from an accepted message.
+	Emit func(ctx context.Context, m *store.Message, d canonical.Document) error
 }
 
 // Statuses a processed inbound message ends in.
@@ -188,7 +194,13 @@ func (p *Processor) x12(ctx context.Context, m *store.Message, r io.Reader) erro
 			return err
 		}
 	}
-	return p.finish(ctx, m, status, docTypes, "validated", summary)
+	if err := p.finish(ctx, m, status, docTypes, "validated", summary); err != nil {
+		return err
+	}
+	if accepted > 0 && !rep.Rejected {
+		return p.mapToCanonical(ctx, m)
+	}
+	return nil
 }
 
 func first(s []string, n int) []string {

@@ -207,6 +207,15 @@ partners:
 		}
 	}
 
+	// Mapped to canonical: the shipment's references are business keys.
+	waitFor(t, "the mapped event", func() bool {
+		ev, _ := runCLI(t, dir, nil, "archive", "events", "--config", "wharf.yaml", in.ID)
+		return strings.Contains(ev, "mapped to canonical documents") && strings.Contains(ev, "1 shipment")
+	})
+	if byKey := searchArchive(t, dir, "--key", "666555"); len(byKey) != 1 || byKey[0].ID != in.ID {
+		t.Fatalf("search by the shipment ID from L11*666555*SI: %+v", byKey)
+	}
+
 	// beta may not delete from outbound/; its bad file gets a rejecting 999.
 	bad, _ := os.ReadFile("../../../shared/corpus/x12/x12types_214_v005010_full_transmission_minimal.edi")
 	os.WriteFile(filepath.Join(dir, "bad.edi"), bad, 0o600)

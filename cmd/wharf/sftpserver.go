@@ -3,6 +3,7 @@ package main
 import (
 	"log/slog"
 	"path/filepath"
+	"sync"
 
 	"github.com/prometheus/client_golang/prometheus"
 
@@ -11,6 +12,7 @@ import (
 	"github.com/wharfedi/wharf/internal/gateway"
 	"github.com/wharfedi/wharf/internal/server"
 	"github.com/wharfedi/wharf/internal/store"
+	"github.com/wharfedi/wharf/mapping"
 	"github.com/wharfedi/wharf/process"
 )
 
@@ -22,6 +24,18 @@ func newProcessor(c *config.Config, st store.Store, a *archive.Archive, log *slo
 			p, _ := c.PartnerByID(partner)
 			return process.Policy{Ack: p.X12.Ack, Strict: p.X12.Strict}
 		},
+		Profile: cachedProfiles(func(partner string) *mapping.Profile {
+			var cp *config.Partner
+			if p, ok := c.PartnerByID(partner); ok {
+				cp = &p
+			}
+			prof, err := profileFor(partner, cp)
+			if err != nil {
+				log.Error("mapping profile unusable; using the default dialect", "partner", partner, "err", err)
+				return nil
+			}
+			return prof
+		}),
 	}
 }
 
@@ -52,5 +66,22 @@ func sftpOptions(c *config.Config, g *gateway.Gateway, log *slog.Logger, reg pro
 			}
 			return pol
 		},
+	}
+}
+
+// cachedProfiles builds each partner's mapping profile once (the config does
+// not change while the server runs).
+func cachedProfiles(build func(string) *mapping.Profile) func(string) *mapping.Profile {
+	var mu sync.Mutex
+	cache := map[string]*mapping.Profile{}
+	return func(partner string) *mapping.Profile {
+		mu.Lock()
+		defer mu.Unlock()
+		if p, ok := cache[partner]; ok {
+			return p
+		}
+		p := build(partner)
+		cache[partner] = p
+		return p
 	}
 }
