@@ -1,0 +1,265 @@
+// Package delivery is the "deliver" end of the flow: every outbound
+// document is archived first (Submit), and its archive commit enqueues a
+// delivery job that sends the archived bytes through the route's transport
+// and records delivered, or a failed attempt, or after the last attempt a
+// dead letter with the reason. Replay sends an outbound message again from
+// its archived bytes, or re-runs the processing of an inbound one.
+//
+// Routes are keyed by the transport name the outbound message carries
+// ("folder", "s3", "http", "sftp-client", "as2", ...): each transport
+// registers a RouteFunc that returns the partner's Sender. One engine, one
+// record of attempts, for every transport.
+//
+// Retries: the job runtime (River) retries a failed attempt with
+// exponential backoff up to the job's maximum attempts; errors that
+// retrying cannot fix (ErrPermanent, transports.ErrRejected,
+// transports.ErrPermission, no route) dead-letter at once.
+package delivery
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"path"
+	"sort"
+	"sync"
+
+	"github.com/wharfedi/wharf/archive"
+	"github.com/wharfedi/wharf/internal/store"
+	"github.com/wharfedi/wharf/jobs"
+	"github.com/wharfedi/wharf/transports"
+)
+
+// Message statuses the engine sets on outbound messages.
+const (
+	StatusDelivered  = "delivered"
+	StatusDeadLetter = "dead_letter"
+)
+
+// ErrPermanent marks failures that retrying cannot fix; it is the job
+// runtime's sentinel, so the job is cancelled instead of retried.
+var ErrPermanent = jobs.ErrPermanent
+
+// ErrNoRoute: the partner has no endpoint for the message's transport.
+var ErrNoRoute = fmt.Errorf("%w: no route", ErrPermanent)
+
+// Delivery is one attempt to send an archived outbound message.
+type Delivery struct {
+	MessageID string
+	Partner   string
+	Transport string
+	Name      string // file name: the base of the message's remote name, or its ID
+	Size      int64
+	SHA256    string
+	// IdempotencyKey is the same for every attempt at this message, so a
+	// transport that can tell (an HTTP Idempotency-Key header, a fixed
+	// object name) never delivers it twice. A replay is a new message with
+	// a new key: it is meant to arrive again.
+	IdempotencyKey string
+	// Open streams the archived bytes (checked against their sha256); a
+	// sender may open them more than once (e.g. to sign, then to send).
+	Open func(ctx context.Context) (io.ReadCloser, error)
+}
+
+// Sender sends to one partner's endpoint. detail says where it went, for
+// the message's history.
+type Sender interface {
+	Send(ctx context.Context, d *Delivery) (detail string, err error)
+}
+
+// SenderFunc adapts a function to Sender.
+type SenderFunc func(ctx context.Context, d *Delivery) (string, error)
+
+// Send implements Sender.
+func (f SenderFunc) Send(ctx context.Context, d *Delivery) (string, error) { return f(ctx, d) }
+
+// RouteFunc returns the partner's Sender for one transport, or ErrNoRoute.
+// The Sender may hold a connection: when it is an io.Closer the engine
+// closes it after the attempt.
+type RouteFunc func(ctx context.Context, partner string) (Sender, error)
+
+// Registry maps transport names to routes. It is safe for concurrent use.
+type Registry struct {
+	mu sync.RWMutex
+	m  map[string]RouteFunc
+}
+
+// Register adds (or replaces) the route of a transport.
+func (r *Registry) Register(transport string, f RouteFunc) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.m == nil {
+		r.m = map[string]RouteFunc{}
+	}
+	r.m[transport] = f
+}
+
+// Lookup returns the transport's route.
+func (r *Registry) Lookup(transport string) (RouteFunc, bool) {
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	f, ok := r.m[transport]
+	return f, ok
+}
+
+// Transports lists the registered transport names.
+func (r *Registry) Transports() []string {
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	var out []string
+	for k := range r.m {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
+}
+
+// Pushed lists the transports whose outbound messages Wharf sends (a
+// delivery job is enqueued when one is archived), as opposed to those a
+// partner fetches (Wharf's SFTP server's outbound/ folder). The archive's
+// commit hook consults it, in the CLI as in the server.
+var Pushed = map[string]bool{"sftp-client": true, "as2": true, "s3": true, "folder": true, "http": true}
+
+// Engine delivers archived outbound messages.
+type Engine struct {
+	Archive *archive.Archive
+	Store   store.Store
+	Routes  *Registry
+	// Fallback delivers transports that have no route in Routes (a
+	// delivery function that records its own events); nil: none.
+	Fallback func(ctx context.Context, messageID string) error
+	Log      *slog.Logger
+}
+
+// Permanent tells whether retrying err cannot help.
+func Permanent(err error) bool {
+	return errors.Is(err, ErrPermanent) || errors.Is(err, transports.ErrRejected) || errors.Is(err, transports.ErrPermission)
+}
+
+// Deliver makes one attempt at a message (jobs.DeliverWorker's Deliver).
+// The attempt number comes from ctx (jobs.AttemptOf). A message already
+// delivered or dead-lettered is left alone, so a job retried after a crash
+// between sending and recording does not send again where the status was
+// recorded.
+func (e *Engine) Deliver(ctx context.Context, id string) error {
+	log := e.Log
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	m, err := e.Store.GetMessage(ctx, id)
+	if err != nil {
+		return fmt.Errorf("%w: deliver %s: %v", ErrPermanent, id, err)
+	}
+	if m.Direction != store.Outbound {
+		return fmt.Errorf("%w: deliver %s: an inbound message", ErrPermanent, id)
+	}
+	if m.Status == StatusDelivered || m.Status == StatusDeadLetter {
+		return nil
+	}
+	att := jobs.AttemptOf(ctx)
+	route, ok := e.Routes.Lookup(m.Transport)
+	if !ok && e.Fallback != nil {
+		err := e.Fallback(ctx, id)
+		if err != nil && (Permanent(err) || att.N >= att.Max) {
+			return e.deadLetter(ctx, m, att, err)
+		}
+		return err
+	}
+	if !ok {
+		return e.deadLetter(ctx, m, att, fmt.Errorf("%w: transport %q cannot send (known: %v)", ErrNoRoute, m.Transport, e.Routes.Transports()))
+	}
+	detail, err := e.send(ctx, m, route)
+	if err != nil {
+		if Permanent(err) || att.N >= att.Max {
+			return e.deadLetter(ctx, m, att, err)
+		}
+		_ = e.Store.AppendEvent(ctx, &store.Event{MessageID: id, Kind: "attempt_failed",
+			Detail: fmt.Sprintf("attempt %d of %d over %s: %v (retried with backoff)", att.N, att.Max, m.Transport, err)})
+		log.Warn("delivery attempt failed", "message", id, "partner", m.PartnerID, "transport", m.Transport, "attempt", att.N, "max", att.Max, "err", err)
+		return err
+	}
+	log.Info("delivered", "message", id, "partner", m.PartnerID, "transport", m.Transport, "bytes", m.Size, "attempt", att.N)
+	return e.Store.WithTx(ctx, func(tx store.Tx) error {
+		if err := tx.SetMessageStatus(ctx, id, StatusDelivered); err != nil {
+			return err
+		}
+		return tx.AppendEvent(ctx, &store.Event{MessageID: id, Kind: "delivered",
+			Detail: fmt.Sprintf("attempt %d over %s: %s", att.N, m.Transport, detail)})
+	})
+}
+
+func (e *Engine) send(ctx context.Context, m *store.Message, route RouteFunc) (string, error) {
+	s, err := route(ctx, m.PartnerID)
+	if err != nil {
+		return "", err
+	}
+	if c, ok := s.(io.Closer); ok {
+		defer c.Close()
+	}
+	d := &Delivery{
+		MessageID: m.ID, Partner: m.PartnerID, Transport: m.Transport, Name: FileName(m),
+		Size: m.Size, SHA256: m.SHA256, IdempotencyKey: m.ID,
+		Open: func(ctx context.Context) (io.ReadCloser, error) {
+			rc, _, err := e.Archive.Get(ctx, m.ID)
+			return rc, err
+		},
+	}
+	return s.Send(ctx, d)
+}
+
+// deadLetter records the reason and stops retrying.
+func (e *Engine) deadLetter(ctx context.Context, m *store.Message, att jobs.Attempt, cause error) error {
+	why := "permanent failure"
+	if !Permanent(cause) {
+		why = fmt.Sprintf("no attempts left (%d of %d)", att.N, att.Max)
+	}
+	detail := fmt.Sprintf("not delivered over %s: %s: %v; 'wharf replay %s' sends it again", m.Transport, why, cause, m.ID)
+	if err := e.Store.WithTx(ctx, func(tx store.Tx) error {
+		if err := tx.SetMessageStatus(ctx, m.ID, StatusDeadLetter); err != nil {
+			return err
+		}
+		return tx.AppendEvent(ctx, &store.Event{MessageID: m.ID, Kind: "dead_letter", Detail: detail})
+	}); err != nil {
+		return err // not recorded: let the job retry
+	}
+	if e.Log != nil {
+		e.Log.Error("delivery dead-lettered", "message", m.ID, "partner", m.PartnerID, "transport", m.Transport, "reason", cause)
+	}
+	return fmt.Errorf("%w: %s", ErrPermanent, detail)
+}
+
+// FileName is the name an outbound message is sent under.
+func FileName(m *store.Message) string {
+	if b := path.Base(m.RemoteName); m.RemoteName != "" && b != "." && b != "/" {
+		return b
+	}
+	return m.ID
+}
+
+// Outbound is a rendered document to send.
+type Outbound struct {
+	Partner       string
+	Transport     string // the route, e.g. "folder", "s3", "http"
+	Name          string
+	CorrelationID string
+	ParentID      string // the message it derives from
+	// IdempotencyKey identifies the document (e.g. "invoice:INV-1:v1"): a
+	// retried Submit archives, and so delivers, it once.
+	IdempotencyKey string
+	Keys           []store.Key
+}
+
+// Submit archives a rendered outbound document; the archive's commit hook
+// enqueues its delivery in the same transaction (for Pushed transports).
+func (e *Engine) Submit(ctx context.Context, o Outbound, body io.Reader) (*archive.Entry, error) {
+	key := ""
+	if o.IdempotencyKey != "" {
+		key = "out:" + o.IdempotencyKey
+	}
+	return e.Archive.Put(ctx, body, archive.Meta{
+		Partner: o.Partner, Direction: store.Outbound, Transport: o.Transport, RemoteName: o.Name,
+		CorrelationID: o.CorrelationID, ParentID: o.ParentID, IdempotencyKey: key, Keys: o.Keys,
+	})
+}

@@ -1,0 +1,254 @@
+package delivery_test
+
+import (
+	"context"
+	"errors"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/wharfedi/wharf/archive"
+	"github.com/wharfedi/wharf/delivery"
+	"github.com/wharfedi/wharf/internal/flowtest"
+	"github.com/wharfedi/wharf/internal/store"
+	"github.com/wharfedi/wharf/jobs"
+	"github.com/wharfedi/wharf/transports"
+	"github.com/wharfedi/wharf/transports/folder"
+)
+
+var ctx = context.Background()
+
+// rig is a store, an archive whose commit hook enqueues deliveries, a
+// running job runtime and an engine with a "folder" route into out/ and a
+// "http" route whose behaviour the test sets.
+type rig struct {
+	*flowtest.Env
+	rt     *jobs.Runtime
+	eng    *delivery.Engine
+	out    string
+	remote func() error // the "http" route's outcome
+}
+
+func newRig(t *testing.T, db string) *rig {
+	r := &rig{out: t.TempDir(), remote: func() error { return nil }}
+	var rt *jobs.Runtime
+	opts := archive.Options{OnCommit: func(ctx context.Context, tx store.Tx, e *archive.Entry) error {
+		if e.Direction == store.Outbound && delivery.Pushed[e.Transport] {
+			_, err := rt.InsertTx(ctx, tx, jobs.DeliverArgs{MessageID: e.ID}, nil)
+			return err
+		}
+		if e.Direction == store.Inbound {
+			_, err := rt.InsertTx(ctx, tx, jobs.ProcessArgs{MessageID: e.ID}, nil)
+			return err
+		}
+		return nil
+	}}
+	r.Env = flowtest.Open(t, db, opts, "erp")
+	if err := jobs.Migrate(ctx, r.Store); err != nil {
+		t.Fatal(err)
+	}
+	routes := &delivery.Registry{}
+	routes.Register("folder", func(ctx context.Context, partner string) (delivery.Sender, error) {
+		f, err := folder.New(r.out)
+		if err != nil {
+			return nil, err
+		}
+		return &delivery.PutSender{Transport: f, Where: "folder " + r.out}, nil
+	})
+	routes.Register("http", func(ctx context.Context, partner string) (delivery.Sender, error) {
+		return delivery.SenderFunc(func(ctx context.Context, d *delivery.Delivery) (string, error) {
+			return "posted", r.remote()
+		}), nil
+	})
+	r.eng = &delivery.Engine{Archive: r.Archive, Store: r.Store, Routes: routes}
+	rt = jobs.New(r.Store, jobs.Options{SingleWorker: db == "SQLite"})
+	jobs.Register(rt, &jobs.DeliverWorker{Deliver: r.eng.Deliver})
+	jobs.Register(rt, &jobs.ProcessWorker{Store: r.Store})
+	r.rt = rt
+	if err := rt.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		c, cancel := context.WithTimeout(ctx, 20*time.Second)
+		defer cancel()
+		rt.Stop(c)
+	})
+	return r
+}
+
+func (r *rig) waitStatus(t *testing.T, id, status string) *store.Message {
+	t.Helper()
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		m, err := r.Store.GetMessage(ctx, id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if m.Status == status {
+			return m
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("message %s: status %q, want %q", id, m.Status, status)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+func (r *rig) events(t *testing.T, id string) string {
+	t.Helper()
+	evs, err := r.Store.Events(ctx, id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var b strings.Builder
+	for _, e := range evs {
+		b.WriteString(e.Kind + ": " + e.Detail + "\n")
+	}
+	return b.String()
+}
+
+func forEachDB(t *testing.T, f func(t *testing.T, r *rig)) {
+	for _, db := range flowtest.Databases {
+		t.Run(db, func(t *testing.T) { f(t, newRig(t, db)) })
+	}
+}
+
+// TestSubmitDelivers: a submitted document is archived, its delivery job
+// runs, the file lands in the folder and the message says delivered; a
+// retried Submit with the same idempotency key archives nothing new.
+func TestSubmitDelivers(t *testing.T) {
+	forEachDB(t, func(t *testing.T, r *rig) {
+		o := delivery.Outbound{Partner: "erp", Transport: "folder", Name: "INV-1.json", IdempotencyKey: "invoice:INV-1"}
+		e, err := r.eng.Submit(ctx, o, strings.NewReader(`{"invoice":"INV-1"}`))
+		if err != nil {
+			t.Fatal(err)
+		}
+		r.waitStatus(t, e.ID, delivery.StatusDelivered)
+		b, err := os.ReadFile(filepath.Join(r.out, "INV-1.json"))
+		if err != nil || string(b) != `{"invoice":"INV-1"}` {
+			t.Fatalf("delivered file: %q %v", b, err)
+		}
+		again, err := r.eng.Submit(ctx, o, strings.NewReader(`{"invoice":"INV-1"}`))
+		if err != nil || !again.Existing || again.ID != e.ID {
+			t.Fatalf("a retried submit must find the first: %+v %v", again, err)
+		}
+		if ev := r.events(t, e.ID); !strings.Contains(ev, "delivered: attempt 1 over folder") {
+			t.Fatalf("history:\n%s", ev)
+		}
+	})
+}
+
+// TestPermanentFailureDeadLettersAtOnce: a refusal (a 4xx) is not retried:
+// the message is dead-lettered with the reason on its first attempt.
+func TestPermanentFailureDeadLettersAtOnce(t *testing.T) {
+	forEachDB(t, func(t *testing.T, r *rig) {
+		r.remote = func() error { return errors.Join(errors.New("http: 422 Unprocessable Entity"), transports.ErrRejected) }
+		e, err := r.eng.Submit(ctx, delivery.Outbound{Partner: "erp", Transport: "http", Name: "x.json"}, strings.NewReader("{}"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		r.waitStatus(t, e.ID, delivery.StatusDeadLetter)
+		ev := r.events(t, e.ID)
+		if !strings.Contains(ev, "dead_letter: not delivered over http: permanent failure") || !strings.Contains(ev, "422") || strings.Contains(ev, "attempt_failed") {
+			t.Fatalf("history:\n%s", ev)
+		}
+	})
+}
+
+// TestTransientFailureThenLastAttempt: a transient failure is recorded and
+// returned for a retry; on the last attempt it dead-letters with the reason.
+func TestTransientFailureThenLastAttempt(t *testing.T) {
+	r := newRig(t, "SQLite")
+	r.remote = func() error { return errors.New("http: 503 Service Unavailable") }
+	// Archived without the hook's job (transport "http-test" is not pushed), then attempted by hand.
+	e, err := r.Archive.Put(ctx, strings.NewReader("{}"), archive.Meta{Partner: "erp", Direction: store.Outbound, Transport: "http-test"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.eng.Routes.Register("http-test", func(ctx context.Context, partner string) (delivery.Sender, error) {
+		return delivery.SenderFunc(func(ctx context.Context, d *delivery.Delivery) (string, error) { return "", r.remote() }), nil
+	})
+	err = r.eng.Deliver(jobs.WithAttempt(ctx, jobs.Attempt{N: 3, Max: 10}), e.ID)
+	if err == nil || delivery.Permanent(err) {
+		t.Fatalf("attempt 3 of 10 must be retried: %v", err)
+	}
+	if m, _ := r.Store.GetMessage(ctx, e.ID); m.Status == delivery.StatusDeadLetter {
+		t.Fatal("dead-lettered too early")
+	}
+	err = r.eng.Deliver(jobs.WithAttempt(ctx, jobs.Attempt{N: 10, Max: 10}), e.ID)
+	if !delivery.Permanent(err) {
+		t.Fatalf("the last attempt must dead-letter: %v", err)
+	}
+	m, _ := r.Store.GetMessage(ctx, e.ID)
+	ev := r.events(t, e.ID)
+	if m.Status != delivery.StatusDeadLetter || !strings.Contains(ev, "attempt_failed: attempt 3 of 10") || !strings.Contains(ev, "no attempts left (10 of 10)") || !strings.Contains(ev, "503") {
+		t.Fatalf("status %s, history:\n%s", m.Status, ev)
+	}
+	// A dead letter is not sent again by a stray job.
+	r.remote = func() error { t.Error("a dead-lettered message was sent"); return nil }
+	if err := r.eng.Deliver(ctx, e.ID); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestReplay: a dead-lettered outbound message is re-sent from its archived
+// bytes as a new message linked to it; an inbound one is processed again.
+func TestReplay(t *testing.T) {
+	forEachDB(t, func(t *testing.T, r *rig) {
+		r.remote = func() error { return transports.ErrRejected }
+		e, err := r.eng.Submit(ctx, delivery.Outbound{Partner: "erp", Transport: "http", Name: "asn.json"}, strings.NewReader(`{"asn":1}`))
+		if err != nil {
+			t.Fatal(err)
+		}
+		r.waitStatus(t, e.ID, delivery.StatusDeadLetter)
+		sent := make(chan string, 1)
+		r.eng.Routes.Register("http", func(ctx context.Context, partner string) (delivery.Sender, error) {
+			return delivery.SenderFunc(func(ctx context.Context, d *delivery.Delivery) (string, error) {
+				rc, err := d.Open(ctx)
+				if err != nil {
+					return "", err
+				}
+				defer rc.Close()
+				b, err := io.ReadAll(rc)
+				if err != nil {
+					return "", err
+				}
+				sent <- string(b)
+				return "posted", nil
+			}), nil
+		})
+		rep, err := delivery.Replay(ctx, r.Archive, r.rt, e.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		m := r.waitStatus(t, rep.NewID, delivery.StatusDelivered)
+		if m.ParentID != e.ID || <-sent != `{"asn":1}` {
+			t.Fatalf("replay: parent %q", m.ParentID)
+		}
+		if ev := r.events(t, e.ID); !strings.Contains(ev, "replayed: re-sent as message "+rep.NewID) {
+			t.Fatalf("original's history:\n%s", ev)
+		}
+
+		in, err := r.Gateway.Receive(ctx, transports.Incoming{Partner: "erp", Transport: "folder", RemoteName: "PO.csv"}, strings.NewReader("po"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		rep, err = delivery.Replay(ctx, r.Archive, r.rt, in)
+		if err != nil || rep.Job == 0 || rep.NewID != "" {
+			t.Fatalf("inbound replay: %+v %v", rep, err)
+		}
+		deadline := time.Now().Add(60 * time.Second)
+		for strings.Count(r.events(t, in), "queued:") < 2 { // the first run and the replay's
+			if time.Now().After(deadline) {
+				t.Fatalf("the replay's processing job did not run:\n%s", r.events(t, in))
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+		if ev := r.events(t, in); !strings.Contains(ev, "replayed: processing re-run") {
+			t.Fatalf("inbound history:\n%s", ev)
+		}
+	})
+}
