@@ -83,3 +83,26 @@ func TestPartnerAddValidates(t *testing.T) {
 		t.Fatalf("conflict: %d %q", code, errs)
 	}
 }
+
+// The README's configuration example must stay a valid configuration.
+func TestREADMEConfigExampleIsValid(t *testing.T) {
+	b, err := os.ReadFile("../../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, rest, ok := strings.Cut(string(b), "```yaml\n")
+	example, _, ok2 := strings.Cut(rest, "```")
+	if !ok || !ok2 {
+		t.Fatal("README has no yaml example")
+	}
+	dir := t.TempDir()
+	os.MkdirAll(filepath.Join(dir, "keys"), 0o755)
+	os.WriteFile(filepath.Join(dir, "keys", "acme.pub"), []byte("ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIC9zzgc16E+9TDf6d0Y+6VZ4t3dgMWQpniUXbQs1DdqW test-a\n"), 0o600)
+	os.WriteFile(filepath.Join(dir, "db-url"), []byte("postgres://wharf:pw@db:5432/wharf\n"), 0o600)
+	example = strings.ReplaceAll(example, "/run/secrets/wharf-db-url", filepath.Join(dir, "db-url"))
+	cfg := filepath.Join(dir, "wharf.yaml")
+	os.WriteFile(cfg, []byte(example), 0o600)
+	if out, errs, code := runIn(t, "config", "check", "--config", cfg); code != 0 {
+		t.Fatalf("README example: %d\n%s%s", code, out, errs)
+	}
+}

@@ -1,0 +1,133 @@
+#!/usr/bin/env bash
+# SFTP throughput: OpenSSH's sftp client uploading to Wharf's SFTP server
+# (archiving included) and to a private OpenSSH sshd, in the same run.
+#
+#   bench/sftp/run.sh            # 1 GiB upload + 10,000 x 4 KiB from 8 clients
+#   MB=256 SMALL=2000 bench/sftp/run.sh
+#
+# Needs openssh-server and openssh-client. Everything runs on loopback in a
+# temporary folder; nothing is left behind.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+MB=${MB:-1024}
+SMALL=${SMALL:-10000}
+CLIENTS=${CLIENTS:-8}
+W=$(mktemp -d /tmp/wharf-bench-sftp.XXXXXX)
+PIDS=()
+trap 'for p in "${PIDS[@]}"; do kill $p 2>/dev/null || true; done; rm -rf "$W"' EXIT
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+now() { date +%s.%N; }
+
+go build -o "$W/wharf" ./cmd/wharf
+ssh-keygen -q -t ed25519 -N '' -f "$W/client_key"
+ssh-keygen -q -t ed25519 -N '' -f "$W/host_key"
+
+# Private sshd (the peer), writing into $W/sshd-files.
+SSHD_PORT=$(free_port)
+mkdir -p "$W/sshd-files" /run/sshd
+cp "$W/client_key.pub" "$W/authorized_keys"
+cat > "$W/sshd_config" <<CFG
+Port $SSHD_PORT
+ListenAddress 127.0.0.1
+HostKey $W/host_key
+PidFile $W/sshd.pid
+AuthorizedKeysFile $W/authorized_keys
+PasswordAuthentication no
+KbdInteractiveAuthentication no
+UsePAM no
+StrictModes no
+Subsystem sftp internal-sftp
+MaxSessions 64
+MaxStartups 64
+CFG
+/usr/sbin/sshd -D -e -f "$W/sshd_config" 2>"$W/sshd.log" &
+PIDS+=($!)
+
+# Wharf with the same client key for partner "bench" (no acks pushed anywhere:
+# acknowledgments are archived into outbound/ as for any SFTP partner).
+WHARF_HTTP=$(free_port); WHARF_SFTP=$(free_port)
+mkdir -p "$W/wharf-run"
+cat > "$W/wharf-run/wharf.yaml" <<CFG
+sftp: {max_sessions: 64}
+partners:
+  - id: bench
+    ssh_key_files: [$W/client_key.pub]
+CFG
+( cd "$W/wharf-run" && WHARF_HTTP_ADDR=127.0.0.1:$WHARF_HTTP WHARF_SFTP_ADDR=127.0.0.1:$WHARF_SFTP \
+    "$W/wharf" serve --config wharf.yaml >"$W/wharf.log" 2>&1 ) &
+PIDS+=($!)
+until curl -sf -o /dev/null "http://127.0.0.1:$WHARF_HTTP/healthz"; do sleep 0.05; done
+until ssh-keyscan -p "$SSHD_PORT" 127.0.0.1 >/dev/null 2>&1; do sleep 0.05; done
+ssh-keyscan -p "$SSHD_PORT" 127.0.0.1 2>/dev/null >"$W/known_hosts"
+ssh-keyscan -p "$WHARF_SFTP" 127.0.0.1 2>/dev/null >>"$W/known_hosts"
+
+sftp_to() { # PORT USER BATCH
+  sftp -q -b "$3" -P "$1" -i "$W/client_key" -o UserKnownHostsFile="$W/known_hosts" -o IdentitiesOnly=yes -o BatchMode=yes "$2@127.0.0.1" >/dev/null
+}
+ME=$(id -un)
+
+echo "load average before: $(cut -d' ' -f1-3 /proc/loadavg)"
+echo "== one ${MB} MiB file"
+head -c $((MB<<20)) /dev/urandom > "$W/big.bin"
+cat "$W/big.bin" > /dev/null
+echo "put $W/big.bin $W/sshd-files/big.bin" > "$W/b-sshd"
+echo "put $W/big.bin inbound/big.bin" > "$W/b-wharf"
+for round in 1 2; do
+  s=$(now); sftp_to "$SSHD_PORT" "$ME" "$W/b-sshd"; e=$(now)
+  sshd_t=$(echo "$e - $s" | bc); rm -f "$W/sshd-files/big.bin"
+  s=$(now); sftp_to "$WHARF_SFTP" bench "$W/b-wharf"; e=$(now)
+  wharf_t=$(echo "$e - $s" | bc)
+  printf 'round %d: OpenSSH sshd %.2f s (%.0f MB/s) | Wharf %.2f s (%.0f MB/s), archived and fsync-ed before CLOSE OK | ratio %.2fx\n' \
+    $round "$sshd_t" "$(echo "$MB*1.048576/$sshd_t" | bc -l)" "$wharf_t" "$(echo "$MB*1.048576/$wharf_t" | bc -l)" "$(echo "$sshd_t/$wharf_t" | bc -l)"
+done
+rm -f "$W/big.bin"
+
+echo "== ${SMALL} files of 4 KiB from ${CLIENTS} concurrent clients"
+mkdir -p "$W/small"
+python3 - "$W/small" "$SMALL" <<'PY'
+import os, sys
+d, n = sys.argv[1], int(sys.argv[2])
+body = os.urandom(4096 - 200)
+for i in range(n):
+    # a valid X12 204 interchange padded to about 4 KiB, its own ISA13 each
+    isa = "ISA*00*          *00*          *ZZ*BENCH          *ZZ*WHARF          *261127*1200*U*00401*%09d*0*P*>~\n" % (i + 1)
+    body_seg = "".join("N9*ZZ*%s~\n" % (("%05d" % i) + "X" * 60) for _ in range(50))
+    seg_count = 2 + 50 + 3
+    doc = (isa + "GS*SM*BENCH*WHARF*20261127*1200*%d*X*004010~\n" % (i + 1) +
+           "ST*204*0001~\nB2**SCAC**SH%07d**PP~\nB2A*00~\n" % i + body_seg +
+           "S5*1*CL~\nN1*SH*SHIPPER~\nL3*100*G~\nSE*%d*0001~\nGE*1*%d~\nIEA*1*%09d~\n" % (seg_count + 3, i + 1, i + 1))
+    open(os.path.join(d, "f%05d.edi" % i), "w").write(doc)
+PY
+per=$(( (SMALL + CLIENTS - 1) / CLIENTS ))
+for c in $(seq 0 $((CLIENTS-1))); do
+  : > "$W/bs-sshd-$c"; : > "$W/bs-wharf-$c"
+  for i in $(seq $((c*per)) $(( (c+1)*per - 1 ))); do
+    [ "$i" -ge "$SMALL" ] && break
+    f=$(printf 'f%05d.edi' "$i")
+    echo "put $W/small/$f $W/sshd-files/$f" >> "$W/bs-sshd-$c"
+    echo "put $W/small/$f inbound/$f" >> "$W/bs-wharf-$c"
+  done
+done
+run_clients() { # PORT USER PREFIX
+  local cl=()
+  for c in $(seq 0 $((CLIENTS-1))); do sftp_to "$1" "$2" "$W/$3-$c" & cl+=($!); done
+  local rc=0
+  for p in "${cl[@]}"; do wait "$p" || rc=1; done
+  return $rc
+}
+s=$(now)
+run_clients "$SSHD_PORT" "$ME" bs-sshd || echo "warning: an sshd client failed"
+e=$(now); sshd_t=$(echo "$e - $s" | bc)
+s=$(now)
+run_clients "$WHARF_SFTP" bench bs-wharf || echo "warning: a Wharf client failed"
+e=$(now); wharf_t=$(echo "$e - $s" | bc)
+# Acknowledged: every upload processed and its 997 archived.
+db="$W/wharf-run/wharf-data/wharf.db"
+until [ "$(sqlite3 "$db" "select count(*) from messages where direction='out'")" -ge "$SMALL" ]; do sleep 0.2; done
+a=$(now); ack_t=$(echo "$a - $s" | bc)
+archived=$(sqlite3 "$db" "select count(*) from messages where direction='in'")
+printf 'OpenSSH sshd: %.1f s, %.0f files/s\n' "$sshd_t" "$(echo "$SMALL/$sshd_t" | bc -l)"
+printf 'Wharf: %d archived in %.1f s (%.0f files/s, every CLOSE OK after archive commit); all %d acknowledged (997 archived) after %.1f s (%.0f files/s)\n' \
+  "$archived" "$wharf_t" "$(echo "$SMALL/$wharf_t" | bc -l)" "$SMALL" "$ack_t" "$(echo "$SMALL/$ack_t" | bc -l)"
+printf 'ratio (Wharf upload files/s over sshd): %.2fx\n' "$(echo "$sshd_t/$wharf_t" | bc -l)"
+echo "load average after: $(cut -d' ' -f1-3 /proc/loadavg)"
