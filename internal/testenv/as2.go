@@ -1,0 +1,74 @@
+package testenv
+
+import (
+	"errors"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// The AS2 peers (PEERS.md): the OpenSSL 3 CLI, BouncyCastle run as
+// single-file Java programs, and npm libas2. .ci/as2-peers.sh installs
+// the last two and exports WHARF_TEST_BC_CLASSPATH and WHARF_TEST_LIBAS2.
+
+const as2PeersHint = "run .ci/as2-peers.sh (installs BouncyCastle and libas2 and prints the variables to export)"
+
+// OpenSSL returns the path of the openssl CLI (version 3).
+func OpenSSL(t testing.TB) string {
+	t.Helper()
+	p, err := exec.LookPath("openssl")
+	if err != nil {
+		Missing(t, "openssl CLI", "apt-get install -y openssl", err)
+		return ""
+	}
+	out, err := exec.Command(p, "version").Output()
+	if err != nil || !strings.HasPrefix(string(out), "OpenSSL 3") {
+		Missing(t, "OpenSSL 3 CLI", "apt-get install -y openssl", errors.New("openssl version: "+strings.TrimSpace(string(out))))
+		return ""
+	}
+	return p
+}
+
+// BouncyCastle returns the java binary and the class path holding
+// bcprov, bcpkix and bcutil.
+func BouncyCastle(t testing.TB) (java, classpath string) {
+	t.Helper()
+	java, err := exec.LookPath("java")
+	if err != nil {
+		Missing(t, "java (BouncyCastle peer)", as2PeersHint, err)
+		return "", ""
+	}
+	cp := os.Getenv("WHARF_TEST_BC_CLASSPATH")
+	if cp == "" {
+		cp = "/usr/share/java/bcprov.jar:/usr/share/java/bcpkix.jar:/usr/share/java/bcutil.jar"
+	}
+	for _, jar := range filepath.SplitList(cp) {
+		if _, err := os.Stat(jar); err != nil {
+			Missing(t, "BouncyCastle jars", as2PeersHint, err)
+			return "", ""
+		}
+	}
+	return java, cp
+}
+
+// Libas2 returns node and the folder whose node_modules holds libas2 0.8.2.
+func Libas2(t testing.TB) (node, dir string) {
+	t.Helper()
+	node, err := exec.LookPath("node")
+	if err != nil {
+		Missing(t, "node (libas2 peer)", as2PeersHint, err)
+		return "", ""
+	}
+	dir = os.Getenv("WHARF_TEST_LIBAS2")
+	if dir == "" {
+		home, _ := os.UserHomeDir()
+		dir = filepath.Join(home, ".cache", "wharf-peers", "libas2")
+	}
+	if _, err := os.Stat(filepath.Join(dir, "node_modules", "libas2", "package.json")); err != nil {
+		Missing(t, "npm libas2", as2PeersHint, err)
+		return "", ""
+	}
+	return node, dir
+}

@@ -1,0 +1,156 @@
+// Package as2 is Wharf's AS2 transport (RFC 4130): the receiving endpoint
+// (an http.Handler for POST /as2) and the sending client, with their
+// message disposition notifications (MDNs, RFC 3798 as profiled by 4130).
+//
+// Standards followed: RFC 4130 (AS2), RFC 5652 (CMS), RFC 5083/5084
+// (AuthEnvelopedData, AES-GCM), RFC 3274 and 5402 (compression), RFC 8551
+// (S/MIME 4.0 media types), RFC 2046 (multipart). Where the package is
+// lenient, on purpose, because real peers do it:
+//   - multipart framing with bare LF as well as CRLF; a signature over the
+//     CRLF form of a bare-LF part verifies (OpenSSL without -crlfeol);
+//   - a signed MDN whose signature omits the signed part's final CRLF
+//     verifies and the deviation is logged (npm libas2);
+//   - binary or base64 bodies, declared or not (libas2 sends base64 with
+//     no Content-Transfer-Encoding);
+//   - BER (indefinite lengths, chunked OCTET STRINGs) anywhere in CMS
+//     (BouncyCastle streams it);
+//   - application/x-pkcs7-* media types as well as application/pkcs7-*.
+//
+// MIC and signatures cover exact bytes: the package never re-serialises a
+// MIME entity it verifies. Signing and signature checks use
+// github.com/smallstep/pkcs7 with the digest set per call (never its
+// package globals); EnvelopedData, AuthEnvelopedData and CompressedData
+// are Wharf's own code (cms.go) because that library's AES-GCM output is
+// malformed and it has no AES-192 and no CompressedData.
+//
+// Durability: the endpoint answers (a sync MDN or 200 for async) only after
+// the raw request, the payload and the MDN are archived and the payload's
+// processing is committed, through the Receiver and Books seams; a failure
+// there answers 503 so the sender retries the same Message-ID, which the
+// archive's idempotency keys make safe.
+package as2
+
+import (
+	"context"
+	"crypto"
+	"crypto/x509"
+	"errors"
+	"time"
+)
+
+// Transport names recorded with archived messages.
+const (
+	// TransportAS2 is a payload received or sent over AS2.
+	TransportAS2 = "as2"
+	// TransportRaw is the raw inbound request (headers and body): evidence,
+	// never processed as a document.
+	TransportRaw = "as2-raw"
+	// TransportMDN is an MDN kept as evidence (sent synchronously, or
+	// received): never processed, never delivered.
+	TransportMDN = "as2-mdn"
+	// TransportMDNAsync is an MDN Wharf owes a partner asynchronously: the
+	// deliverer POSTs it to the partner's Receipt-Delivery-Option URL.
+	TransportMDNAsync = "as2-mdn-async"
+)
+
+// Identity is Wharf's own AS2 name, certificate and key (signing MDNs and
+// messages, decrypting what partners encrypt to it).
+type Identity struct {
+	AS2ID string
+	Cert  *x509.Certificate
+	Key   crypto.Signer // an RSA private key; it must also be a crypto.Decrypter
+}
+
+// MDNMode is how a partner wants receipts for what Wharf sends.
+type MDNMode string
+
+// MDN modes.
+const (
+	MDNSync  MDNMode = "sync"
+	MDNAsync MDNMode = "async"
+	MDNNone  MDNMode = "none"
+)
+
+// Partner is what the AS2 code needs to know about a trading partner.
+type Partner struct {
+	ID    string // Wharf's partner ID
+	AS2ID string // the partner's AS2 name (AS2-From of what it sends)
+	// Certs verify the partner's signatures and encrypt to it. Several may be
+	// valid during a rotation; Wharf encrypts to the newest valid one.
+	Certs []*x509.Certificate
+
+	// Receiving policy.
+	RequireSigned    bool // unsigned messages get insufficient-message-security
+	RequireEncrypted bool // unencrypted messages get insufficient-message-security
+
+	// Sending.
+	URL       string  // the partner's AS2 endpoint
+	Sign      bool    // sign with SHA-256
+	Cipher    Cipher  // "" sends unencrypted
+	KeyWrap   KeyWrap // RSA PKCS#1 v1.5 (default) or OAEP
+	Compress  bool    // compress before signing
+	MDN       MDNMode // sync (default), async, none
+	SignedMDN bool    // ask for a signed MDN (and require it)
+	// AsyncMDNURL is Wharf's own public /as2 URL the partner posts async MDNs to.
+	AsyncMDNURL string
+	// MDNTimeout: an async MDN not received by then is an exception.
+	MDNTimeout time.Duration
+}
+
+// ErrUnknownPartner: no partner has this AS2 name.
+var ErrUnknownPartner = errors.New("unknown AS2 partner")
+
+// Directory finds partners by AS2 name.
+type Directory interface {
+	// ByAS2ID returns the partner whose AS2 name is id, or ErrUnknownPartner.
+	ByAS2ID(ctx context.Context, id string) (*Partner, error)
+}
+
+// Directions of a Record.
+const (
+	Inbound  = "in"
+	Outbound = "out"
+)
+
+// Record statuses of outbound messages.
+const (
+	StatusPending   = "pending"   // sent, async MDN awaited
+	StatusDelivered = "delivered" // positive MDN with a matching MIC, or no MDN asked
+	StatusFailed    = "failed"    // negative MDN, MIC mismatch, bad signature, timeout
+)
+
+// Record is the bookkeeping of one AS2 message (either direction): which
+// archived messages hold its raw bytes, payload and MDN, and its outcome.
+type Record struct {
+	PartnerID    string
+	AS2MessageID string
+	Direction    string // Inbound or Outbound
+	MessageID    string // the archived payload
+	RawID        string // the archived raw request (inbound) or sent body (outbound)
+	MDNID        string // the archived MDN (sent for inbound, received for outbound)
+	MIC          string // "base64, alg": computed (inbound) or expected (outbound)
+	Disposition  string // "processed" or the error modifier
+	MDNMode      MDNMode
+	MDNURL       string // async: where the MDN goes
+	Status       string
+	Deadline     time.Time // async MDN expected by then (outbound)
+}
+
+// Books is where the AS2 code keeps evidence and bookkeeping. Wharf wires
+// it to the archive and the store; tests use a map.
+type Books interface {
+	// Evidence archives raw AS2 bytes (a request or an MDN) for the partner
+	// under an idempotency key derived from the AS2 Message-ID and kind, and
+	// returns the archived message's ID.
+	Evidence(ctx context.Context, partner string, outbound bool, transport, as2MessageID string, b []byte) (string, error)
+	// OpenEvidence returns archived bytes.
+	OpenEvidence(ctx context.Context, id string) ([]byte, error)
+	// Lookup returns the record, or nil and no error when there is none.
+	Lookup(ctx context.Context, partner, as2MessageID, direction string) (*Record, error)
+	// Record creates or replaces a record.
+	Record(ctx context.Context, r *Record) error
+	// Event appends to an archived message's history.
+	Event(ctx context.Context, messageID, kind, detail string) error
+	// Outcome records an outbound payload's final state (delivered or failed).
+	Outcome(ctx context.Context, messageID, status, detail string) error
+}

@@ -1,0 +1,459 @@
+package as2
+
+import (
+	"bytes"
+	"context"
+	"crypto"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"mime"
+	"net/http"
+	"net/textproto"
+	"strings"
+	"time"
+
+	"github.com/smallstep/pkcs7"
+
+	"github.com/wharfedi/wharf/transports"
+)
+
+// Server is the AS2 receiving endpoint (POST /as2). Its fields are set
+// before the first request and not changed afterwards.
+type Server struct {
+	Identity *Identity
+	Partners Directory
+	Receiver transports.Receiver // archives the payload and commits its processing
+	Books    Books
+	Log      *slog.Logger
+	// MaxBody bounds a request body (default 256 MiB); larger requests get 413.
+	MaxBody int64
+	// OnMDN handles an async MDN for a message Wharf sent (Client.HandleMDN).
+	OnMDN func(ctx context.Context, p *Partner, e *Entity) error
+	Now   func() time.Time
+}
+
+func (s *Server) now() time.Time {
+	if s.Now != nil {
+		return s.Now()
+	}
+	return time.Now()
+}
+
+func (s *Server) log() *slog.Logger {
+	if s.Log != nil {
+		return s.Log
+	}
+	return slog.New(slog.DiscardHandler)
+}
+
+// ServeHTTP implements POST /as2.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	ctx := r.Context()
+	max := s.MaxBody
+	if max <= 0 {
+		max = 256 << 20
+	}
+	body, err := io.ReadAll(io.LimitReader(r.Body, max+1))
+	if err != nil {
+		http.Error(w, "as2: reading the request body: "+err.Error(), http.StatusBadRequest)
+		return
+	}
+	if int64(len(body)) > max {
+		http.Error(w, fmt.Sprintf("as2: request body exceeds %d bytes", max), http.StatusRequestEntityTooLarge)
+		return
+	}
+	h := textproto.MIMEHeader(r.Header)
+	from, to := unquoteAS2(h.Get("As2-From")), unquoteAS2(h.Get("As2-To"))
+	msgID := strings.TrimSpace(h.Get("Message-Id"))
+	log := s.log().With("as2_from", from, "as2_to", to, "as2_message_id", msgID, "remote", r.RemoteAddr)
+	if from == "" || to == "" || msgID == "" {
+		http.Error(w, "as2: AS2-From, AS2-To and Message-ID headers are required", http.StatusBadRequest)
+		return
+	}
+	req := parseMDNRequest(h)
+	reply := func(m *MDN) {
+		for k, vs := range m.Header {
+			for _, v := range vs {
+				w.Header().Add(k, v)
+			}
+		}
+		w.WriteHeader(http.StatusOK)
+		_, _ = w.Write(m.Body)
+	}
+	if to != s.Identity.AS2ID {
+		log.Warn("as2: message addressed to another AS2 name; answered unknown-trading-relationship",
+			"hint", fmt.Sprintf("Wharf's AS2 name is %q (config as2.id or WHARF_AS2_ID); the sender must use it as AS2-To", s.Identity.AS2ID))
+		s.replyUnknown(w, reply, req, from, msgID, fmt.Sprintf("This server's AS2 name is %s, not %s.", s.Identity.AS2ID, to))
+		return
+	}
+	p, err := s.Partners.ByAS2ID(ctx, from)
+	if errors.Is(err, ErrUnknownPartner) {
+		log.Warn("as2: message from an unknown AS2 name; answered unknown-trading-relationship",
+			"hint", fmt.Sprintf("register the partner: wharf partner add ID --as2-id %s --as2-cert CERT_PEM_FILE", quoteShell(from)))
+		s.replyUnknown(w, reply, req, from, msgID, fmt.Sprintf("No trading partner with AS2 name %s is configured here.", from))
+		return
+	}
+	if err != nil {
+		log.Error("as2: partner lookup failed; answered 503 so the sender retries", "err", err)
+		http.Error(w, "as2: temporarily unable to process; retry later", http.StatusServiceUnavailable)
+		return
+	}
+	log = log.With("partner", p.ID)
+	top := &Entity{Raw: body, Header: h, Body: body}
+	if isMDN(top) && s.OnMDN != nil {
+		if err := s.OnMDN(ctx, p, top); err != nil {
+			log.Error("as2: async MDN not accepted", "err", err)
+			http.Error(w, "as2: "+err.Error(), http.StatusBadRequest)
+			return
+		}
+		w.WriteHeader(http.StatusOK)
+		return
+	}
+
+	// A Message-ID seen before is not processed again: the original MDN answers.
+	prev, err := s.Books.Lookup(ctx, p.ID, msgID, Inbound)
+	if err != nil {
+		log.Error("as2: bookkeeping lookup failed; answered 503 so the sender retries", "err", err)
+		http.Error(w, "as2: temporarily unable to process; retry later", http.StatusServiceUnavailable)
+		return
+	}
+	if prev != nil && prev.MDNID != "" {
+		s.replayMDN(ctx, w, reply, p, prev, log)
+		return
+	}
+
+	raw := rawRequest(r, body)
+	rawID, err := s.Books.Evidence(ctx, p.ID, false, TransportRaw, msgID, raw)
+	if err != nil {
+		log.Error("as2: archiving the raw request failed; answered 503 so the sender retries", "err", err)
+		http.Error(w, "as2: temporarily unable to archive; retry later", http.StatusServiceUnavailable)
+		return
+	}
+	res := s.open(top, p, req)
+	rec := &Record{PartnerID: p.ID, AS2MessageID: msgID, Direction: Inbound, RawID: rawID, MIC: res.mic, Disposition: "processed"}
+	if res.modifier == "" {
+		name := res.filename
+		if name == "" {
+			name = strings.Trim(msgID, "<>")
+		}
+		id, err := s.Receiver.Receive(ctx, transports.Incoming{Partner: p.ID, Transport: TransportAS2, RemoteName: name,
+			RemoteAddr: r.RemoteAddr, IdempotencyKey: "as2:" + msgID}, bytes.NewReader(res.payload))
+		if err != nil {
+			log.Error("as2: archiving the payload failed; answered 503 so the sender retries", "err", err)
+			http.Error(w, "as2: temporarily unable to archive; retry later", http.StatusServiceUnavailable)
+			return
+		}
+		rec.MessageID = id
+		_ = s.Books.Event(ctx, id, "as2", fmt.Sprintf("AS2 message %s from %s: %s; raw request archived as %s", msgID, from, res.describe(), rawID))
+	} else {
+		rec.Disposition = res.modifier
+		log.Warn("as2: message refused", "disposition", res.modifier, "reason", res.explanation)
+		_ = s.Books.Event(ctx, rawID, "failed", fmt.Sprintf("AS2 message %s from partner %s refused (%s): %s", msgID, p.ID, res.modifier, res.explanation))
+	}
+	if !req.Wanted {
+		if err := s.Books.Record(ctx, rec); err != nil {
+			log.Error("as2: bookkeeping failed", "err", err)
+		}
+		w.WriteHeader(http.StatusOK)
+		return
+	}
+	expl := res.explanation
+	if expl == "" {
+		expl = fmt.Sprintf("The AS2 message %s from %s was received, %s, and its payload archived as %s.", msgID, from, res.describe(), rec.MessageID)
+	}
+	var signer *Identity
+	if req.Signed {
+		signer = s.Identity
+	}
+	m, err := buildMDN(mdnParams{From: s.Identity.AS2ID, To: from, OriginalMessageID: msgID, MIC: res.mic,
+		Modifier: res.modifier, Explanation: expl, Sign: signer})
+	if err != nil {
+		log.Error("as2: building the MDN failed", "err", err)
+		http.Error(w, "as2: cannot build the MDN; retry later", http.StatusInternalServerError)
+		return
+	}
+	transport := TransportMDN
+	rec.MDNMode = MDNSync
+	if req.AsyncURL != "" {
+		transport, rec.MDNMode, rec.MDNURL = TransportMDNAsync, MDNAsync, req.AsyncURL
+	}
+	// Record first: the async deliverer looks the URL up by the MDN's Message-ID.
+	rec.Status = "mdn-pending"
+	if err := s.Books.Record(ctx, rec); err != nil {
+		log.Error("as2: bookkeeping failed; answered 503 so the sender retries", "err", err)
+		http.Error(w, "as2: temporarily unable to process; retry later", http.StatusServiceUnavailable)
+		return
+	}
+	mdnID, err := s.Books.Evidence(ctx, p.ID, true, transport, msgID, m.Evidence())
+	if err != nil {
+		log.Error("as2: archiving the MDN failed; answered 503 so the sender retries", "err", err)
+		http.Error(w, "as2: temporarily unable to archive; retry later", http.StatusServiceUnavailable)
+		return
+	}
+	rec.MDNID, rec.Status = mdnID, "mdn-sent"
+	if rec.MDNMode == MDNAsync {
+		rec.Status = "mdn-queued"
+	}
+	if err := s.Books.Record(ctx, rec); err != nil {
+		log.Error("as2: bookkeeping failed", "err", err)
+	}
+	log.Info("as2: message received", "disposition", rec.Disposition, "payload", rec.MessageID, "mdn", rec.MDNMode, "mdn_id", mdnID)
+	if rec.MDNMode == MDNAsync {
+		w.WriteHeader(http.StatusOK)
+		return
+	}
+	reply(m)
+}
+
+// replyUnknown answers a message Wharf has no relationship for: an
+// unsigned error MDN, synchronously (an async URL from a stranger is not
+// followed), not archived (there is no partner to file it under).
+func (s *Server) replyUnknown(w http.ResponseWriter, reply func(*MDN), req MDNRequest, from, msgID, expl string) {
+	m, err := buildMDN(mdnParams{From: s.Identity.AS2ID, To: from, OriginalMessageID: msgID,
+		Modifier: ErrUnknownTradingPartner, Explanation: expl})
+	if err != nil || !req.Wanted {
+		http.Error(w, "as2: "+expl, http.StatusForbidden)
+		return
+	}
+	reply(m)
+}
+
+func (s *Server) replayMDN(ctx context.Context, w http.ResponseWriter, reply func(*MDN), p *Partner, prev *Record, log *slog.Logger) {
+	detail := fmt.Sprintf("AS2 Message-ID %s received again from partner %s: not processed again; the original MDN (%s) answers", prev.AS2MessageID, p.ID, prev.MDNID)
+	log.Warn("as2: duplicate Message-ID; answering with the original MDN", "mdn_id", prev.MDNID)
+	if prev.MessageID != "" {
+		_ = s.Books.Event(ctx, prev.MessageID, "duplicate", detail)
+	}
+	if prev.MDNMode == MDNAsync {
+		w.WriteHeader(http.StatusOK)
+		return
+	}
+	b, err := s.Books.OpenEvidence(ctx, prev.MDNID)
+	if err == nil {
+		var e *Entity
+		if e, err = ParseEntity(b); err == nil {
+			reply(&MDN{Header: e.Header, Body: e.Body})
+			return
+		}
+	}
+	log.Error("as2: the original MDN cannot be read; answered 503", "err", err)
+	http.Error(w, "as2: temporarily unable to answer; retry later", http.StatusServiceUnavailable)
+}
+
+// isMDN tells whether a request carries an MDN rather than a payload.
+func isMDN(e *Entity) bool {
+	mt, params := e.MediaType()
+	if mt == "multipart/report" {
+		return true
+	}
+	if mt != "multipart/signed" {
+		return false
+	}
+	parts, err := Parts(e.Body, params["boundary"])
+	if err != nil || len(parts) == 0 {
+		return false
+	}
+	inner, err := ParseEntity(parts[0])
+	if err != nil {
+		return false
+	}
+	imt, _ := inner.MediaType()
+	return imt == "multipart/report"
+}
+
+// rawRequest renders the request line, headers and body as received.
+func rawRequest(r *http.Request, body []byte) []byte {
+	var b bytes.Buffer
+	fmt.Fprintf(&b, "%s %s %s\r\n", r.Method, r.URL.RequestURI(), r.Proto)
+	_ = r.Header.Write(&b)
+	b.WriteString("\r\n")
+	b.Write(body)
+	return b.Bytes()
+}
+
+func quoteShell(s string) string {
+	if strings.ContainsAny(s, " '\"$`\\") {
+		return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
+	}
+	return s
+}
+
+// opened is the result of unwrapping a message.
+type opened struct {
+	payload     []byte
+	filename    string
+	mic         string
+	signedBy    string
+	encryption  string
+	compressed  bool
+	relaxed     string
+	modifier    string // "" when processed
+	explanation string
+}
+
+func (o *opened) describe() string {
+	var s []string
+	if o.encryption != "" {
+		s = append(s, "decrypted ("+o.encryption+")")
+	} else {
+		s = append(s, "not encrypted")
+	}
+	if o.signedBy != "" {
+		s = append(s, "signature verified with "+o.signedBy)
+	} else {
+		s = append(s, "not signed")
+	}
+	if o.compressed {
+		s = append(s, "decompressed")
+	}
+	if o.relaxed != "" {
+		s = append(s, "tolerated: "+o.relaxed)
+	}
+	return strings.Join(s, ", ")
+}
+
+// open unwraps encryption, signature and compression in whatever order
+// the sender nested them, and computes the MIC over the bytes RFC 4130
+// names: the signed entity when signed, else the decrypted entity.
+func (s *Server) open(top *Entity, p *Partner, req MDNRequest) *opened {
+	o := &opened{}
+	fail := func(mod, format string, args ...any) *opened {
+		o.modifier, o.explanation = mod, fmt.Sprintf(format, args...)
+		o.payload = nil
+		return o
+	}
+	msgID := top.Header.Get("Message-Id")
+	e := top
+	// The top entity's bytes for an unsigned MIC: its MIME headers and body.
+	micOver := func(ent *Entity) []byte {
+		if ent != top {
+			return ent.Raw
+		}
+		var b bytes.Buffer
+		for _, k := range []string{"Content-Type", "Content-Transfer-Encoding", "Content-Disposition"} {
+			if v := top.Header.Get(k); v != "" {
+				b.WriteString(k + ": " + v + "\r\n")
+			}
+		}
+		b.WriteString("\r\n")
+		b.Write(top.Body)
+		return b.Bytes()
+	}
+	var unsignedMIC []byte
+	for depth := 0; depth < 6; depth++ {
+		mt, _ := e.MediaType()
+		switch mt {
+		case "application/pkcs7-mime", "application/x-pkcs7-mime":
+			der, err := e.Decoded()
+			if err == nil && e.Header.Get("Content-Transfer-Encoding") == "" && looksBase64(der) {
+				der, err = decodeCTE("base64", der)
+			}
+			if err != nil {
+				return fail(ErrDecryptionFailed, "The body of message %s is not readable CMS: %v.", msgID, err)
+			}
+			ct, err := ContentType(der)
+			if err != nil {
+				return fail(ErrDecryptionFailed, "The body of message %s is not readable CMS: %v.", msgID, err)
+			}
+			switch {
+			case ct.Equal(oidEnvelopedData), ct.Equal(oidAuthEnvelopedData):
+				if o.encryption != "" {
+					return fail(ErrUnexpectedProcessing, "Message %s is encrypted twice.", msgID)
+				}
+				dec, err := Decrypt(der, s.Identity.Cert, s.Identity.Key.(crypto.Decrypter))
+				if err != nil {
+					return fail(ErrDecryptionFailed, "Message %s could not be decrypted with this server's certificate %s: %v. Encrypt to the certificate `wharf as2 cert` prints.", msgID, describeCert(s.Identity.Cert), err)
+				}
+				o.encryption = dec.Algorithm + ", " + dec.KeyWrap
+				if e, err = ParseEntity(dec.Content); err != nil {
+					return fail(ErrDecryptionFailed, "The decrypted content of message %s is not a MIME entity: %v.", msgID, err)
+				}
+				continue
+			case ct.Equal(oidCompressedData):
+				if unsignedMIC == nil && o.signedBy == "" {
+					unsignedMIC = micOver(e)
+				}
+				plain, err := Decompress(der)
+				if err != nil {
+					return fail(ErrDecompressionFailed, "Message %s could not be decompressed: %v.", msgID, err)
+				}
+				o.compressed = true
+				if e, err = ParseEntity(plain); err != nil {
+					return fail(ErrDecompressionFailed, "The decompressed content of message %s is not a MIME entity: %v.", msgID, err)
+				}
+				continue
+			default:
+				return fail(ErrUnexpectedProcessing, "Message %s carries CMS content type %v, which this server does not accept (use detached multipart/signed).", msgID, ct)
+			}
+		case "multipart/signed":
+			if o.signedBy != "" {
+				return fail(ErrUnexpectedProcessing, "Message %s is signed twice.", msgID)
+			}
+			v, err := VerifySigned(e, p.Certs, s.now())
+			var expired *CertExpiredError
+			if errors.As(err, &expired) {
+				return fail(ErrAuthenticationFailed, "Message %s is signed with partner %s's %s, which expired on %s. Ask the partner for its current certificate and add it with: wharf partner add %s --as2-cert NEW_CERT_PEM.", msgID, p.ID, describeCert(expired.Cert), expired.Cert.NotAfter.UTC().Format("2006-01-02"), p.ID)
+			}
+			if err != nil {
+				var mism *pkcs7.MessageDigestMismatchError
+				if errors.As(err, &mism) {
+					return fail(ErrIntegrityCheckFailed, "The signed content of message %s was altered: its digest does not match the signature.", msgID)
+				}
+				return fail(ErrAuthenticationFailed, "The signature of message %s does not verify against partner %s's certificates: %v. If the partner changed its certificate, add the new one with: wharf partner add %s --as2-cert NEW_CERT_PEM.", msgID, p.ID, err, p.ID)
+			}
+			if s.now().After(v.Signer.NotAfter) {
+				return fail(ErrAuthenticationFailed, "Message %s is signed with partner %s's %s, which expired on %s. Ask the partner for its current certificate and add it with: wharf partner add %s --as2-cert NEW_CERT_PEM.", msgID, p.ID, describeCert(v.Signer), v.Signer.NotAfter.UTC().Format("2006-01-02"), p.ID)
+			}
+			o.signedBy, o.relaxed = describeCert(v.Signer), v.Relaxed
+			h, alg := req.micHash()
+			h.Write(v.Signed)
+			o.mic = b64(h.Sum(nil)) + ", " + alg
+			if e, err = ParseEntity(v.Signed); err != nil {
+				return fail(ErrUnexpectedProcessing, "The signed content of message %s is not a MIME entity: %v.", msgID, err)
+			}
+			continue
+		}
+		// The payload.
+		if unsignedMIC == nil && o.signedBy == "" {
+			unsignedMIC = micOver(e)
+		}
+		data, err := e.Decoded()
+		if err != nil {
+			return fail(ErrUnexpectedProcessing, "The payload of message %s cannot be decoded: %v.", msgID, err)
+		}
+		o.payload = data
+		if _, dp, err := mime.ParseMediaType(e.Header.Get("Content-Disposition")); err == nil {
+			o.filename = safeName(dp["filename"])
+		}
+		break
+	}
+	if o.payload == nil && o.modifier == "" {
+		return fail(ErrUnexpectedProcessing, "Message %s nests too many layers.", msgID)
+	}
+	if o.mic == "" && unsignedMIC != nil {
+		h, alg := req.micHash()
+		h.Write(unsignedMIC)
+		o.mic = b64(h.Sum(nil)) + ", " + alg
+	}
+	if p.RequireSigned && o.signedBy == "" {
+		return fail(ErrInsufficientSecurity, "Message %s is not signed; partner %s must sign (the partner's as2.require_signed setting).", msgID, p.ID)
+	}
+	if p.RequireEncrypted && o.encryption == "" {
+		return fail(ErrInsufficientSecurity, "Message %s is not encrypted; partner %s must encrypt to this server's certificate (the partner's as2.require_encrypted setting).", msgID, p.ID)
+	}
+	return o
+}
+
+// safeName keeps the last path element of a sender's file name.
+func safeName(s string) string {
+	s = strings.ReplaceAll(s, "\\", "/")
+	if i := strings.LastIndexByte(s, '/'); i >= 0 {
+		s = s[i+1:]
+	}
+	if s == "." || s == ".." {
+		return ""
+	}
+	return s
+}

@@ -1,0 +1,216 @@
+package as2
+
+import (
+	"bytes"
+	"crypto"
+	"crypto/rand"
+	"crypto/x509"
+	"encoding/base64"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/smallstep/pkcs7"
+)
+
+// Signatures: smallstep/pkcs7 signs and verifies detached SignedData. Its
+// package-level options (default SHA-1 digests, DES content encryption)
+// are never relied on: the digest is set on every SignedData, and Wharf
+// encrypts with its own code (cms.go), so no global is touched.
+
+// ErrSignature: the signature does not verify against any of the partner's
+// certificates (authentication-failed or integrity-check-failed).
+var ErrSignature = errors.New("signature does not verify")
+
+// CertExpiredError: a signature was made with a certificate after its expiry.
+type CertExpiredError struct {
+	Cert *x509.Certificate
+	At   time.Time
+}
+
+func (e *CertExpiredError) Error() string {
+	return fmt.Sprintf("%s expired on %s (signed at %s)", describeCert(e.Cert), e.Cert.NotAfter.UTC().Format("2006-01-02"), e.At.UTC().Format(time.RFC3339))
+}
+
+// signDetached returns a DER SignedData over content, detached, SHA-256.
+func signDetached(content []byte, id *Identity) ([]byte, error) {
+	sd, err := pkcs7.NewSignedData(content)
+	if err != nil {
+		return nil, err
+	}
+	sd.SetDigestAlgorithm(pkcs7.OIDDigestAlgorithmSHA256)
+	if err := sd.AddSigner(id.Cert, id.Key, pkcs7.SignerInfoConfig{}); err != nil {
+		return nil, fmt.Errorf("sign with %s: %w", describeCert(id.Cert), err)
+	}
+	sd.Detach()
+	return sd.Finish()
+}
+
+// SignEntity wraps the MIME entity (headers and body, CRLF) in
+// multipart/signed and returns the new entity's header value and body.
+func SignEntity(entity []byte, id *Identity) (contentType string, body []byte, err error) {
+	sig, err := signDetached(entity, id)
+	if err != nil {
+		return "", nil, err
+	}
+	boundary := newBoundary()
+	var b bytes.Buffer
+	b.WriteString("--" + boundary + "\r\n")
+	b.Write(entity)
+	b.WriteString("\r\n--" + boundary + "\r\n")
+	b.WriteString("Content-Type: application/pkcs7-signature; name=smime.p7s\r\n")
+	b.WriteString("Content-Transfer-Encoding: base64\r\n")
+	b.WriteString("Content-Disposition: attachment; filename=smime.p7s\r\n\r\n")
+	writeBase64Lines(&b, sig)
+	b.WriteString("--" + boundary + "--\r\n")
+	ct := fmt.Sprintf(`multipart/signed; protocol="application/pkcs7-signature"; micalg=sha-256; boundary="%s"`, boundary)
+	return ct, b.Bytes(), nil
+}
+
+func writeBase64Lines(b *bytes.Buffer, data []byte) {
+	s := base64.StdEncoding.EncodeToString(data)
+	for len(s) > 76 {
+		b.WriteString(s[:76] + "\r\n")
+		s = s[76:]
+	}
+	b.WriteString(s + "\r\n")
+}
+
+func newBoundary() string {
+	var r [12]byte
+	_, _ = rand.Read(r[:])
+	return "----=_wharf_" + hex.EncodeToString(r[:])
+}
+
+// Verified is a multipart/signed entity whose signature checked out.
+type Verified struct {
+	Signed  []byte            // the exact bytes the signature covers (the first part)
+	Signer  *x509.Certificate // the partner certificate that verified
+	Digest  crypto.Hash
+	Relaxed string // non-empty when only a tolerated deviation verified (logged)
+}
+
+// VerifySigned checks a multipart/signed entity against the partner's
+// certificates (any of them: several are valid during a rotation). It
+// tries the first part's exact bytes, then their CRLF canonical form (a
+// sender that signed canonical text but framed with bare LF), then the
+// bytes plus or minus a final CRLF (libas2 signs MDNs without it).
+func VerifySigned(e *Entity, certs []*x509.Certificate, now time.Time) (*Verified, error) {
+	_, params := e.MediaType()
+	parts, err := Parts(e.Body, params["boundary"])
+	if err != nil {
+		return nil, err
+	}
+	if len(parts) != 2 {
+		return nil, fmt.Errorf("multipart/signed has %d parts, want 2", len(parts))
+	}
+	sigEnt, err := ParseEntity(parts[1])
+	if err != nil {
+		return nil, fmt.Errorf("signature part: %w", err)
+	}
+	sig, err := sigEnt.Decoded()
+	if err != nil {
+		return nil, fmt.Errorf("signature part: %w", err)
+	}
+	if sigEnt.Header.Get("Content-Transfer-Encoding") == "" && looksBase64(sig) {
+		if d, err := decodeCTE("base64", sig); err == nil {
+			sig = d
+		}
+	}
+	if len(certs) == 0 {
+		return nil, errors.New("no certificate is configured for the partner to verify its signature (add one with wharf partner add ID --as2-cert FILE)")
+	}
+	signed := parts[0]
+	candidates := []struct {
+		b    []byte
+		note string
+	}{
+		{signed, ""},
+		{canonicalCRLF(signed), "signature covers the CRLF form of a part framed with bare LF"},
+		{append(append([]byte{}, signed...), '\r', '\n'), "signature covers the part plus a final CRLF"},
+	}
+	if bytes.HasSuffix(signed, []byte("\r\n")) {
+		candidates = append(candidates, struct {
+			b    []byte
+			note string
+		}{signed[:len(signed)-2], "signature omits the part's final CRLF (a known libas2 quirk)"})
+	}
+	var firstErr error
+	for _, c := range candidates {
+		v, err := verifyDetached(sig, c.b, certs, now)
+		if err == nil {
+			v.Signed, v.Relaxed = c.b, c.note
+			return v, nil
+		}
+		if firstErr == nil {
+			firstErr = err
+		}
+	}
+	return nil, firstErr
+}
+
+func verifyDetached(sig, content []byte, certs []*x509.Certificate, now time.Time) (*Verified, error) {
+	der, err := BERToDER(sig)
+	if err != nil {
+		return nil, fmt.Errorf("signature: %w", err)
+	}
+	p7, err := pkcs7.Parse(der)
+	if err != nil {
+		return nil, fmt.Errorf("signature: %w", err)
+	}
+	if len(p7.Signers) == 0 {
+		return nil, errors.New("signature has no signer")
+	}
+	p7.Content = content
+	ias := p7.Signers[0].IssuerAndSerialNumber
+	var matching []*x509.Certificate
+	for _, c := range certs {
+		if bytes.Equal(c.RawIssuer, ias.IssuerName.FullBytes) && c.SerialNumber.Cmp(ias.SerialNumber) == 0 {
+			matching = append(matching, c)
+		}
+	}
+	if len(matching) == 0 {
+		return nil, fmt.Errorf("%w: signed by a certificate (serial %s) that is not among the partner's %d registered certificate(s): %s", ErrSignature, ias.SerialNumber.Text(16), len(certs), describeCerts(certs))
+	}
+	var lastErr error
+	for _, c := range matching {
+		p7.Certificates = []*x509.Certificate{c}
+		// Verification here is of the signature with a certificate the
+		// partner registered; chains are not used, so no trust store.
+		if err := p7.VerifyWithChainAtTime(nil, now); err != nil {
+			var st *pkcs7.SigningTimeNotValidError
+			if errors.As(err, &st) && st.SigningTime.After(c.NotAfter) {
+				return nil, &CertExpiredError{Cert: c, At: st.SigningTime}
+			}
+			if errors.As(err, &st) {
+				return nil, fmt.Errorf("%w: signed at %s, outside the validity of %s", ErrSignature, st.SigningTime.Format(time.RFC3339), describeCert(c))
+			}
+			lastErr = err
+			continue
+		}
+		h := crypto.SHA256
+		if hh, _, ok := hashByOID(p7.Signers[0].DigestAlgorithm.Algorithm); ok {
+			h = hh
+		}
+		return &Verified{Signer: c, Digest: h}, nil
+	}
+	return nil, fmt.Errorf("%w: %w", ErrSignature, lastErr)
+}
+
+func describeCert(c *x509.Certificate) string {
+	if c == nil {
+		return "no certificate"
+	}
+	return fmt.Sprintf("certificate %q (serial %s, valid %s to %s)", c.Subject.CommonName, c.SerialNumber.Text(16),
+		c.NotBefore.UTC().Format("2006-01-02"), c.NotAfter.UTC().Format("2006-01-02"))
+}
+
+func describeCerts(cs []*x509.Certificate) string {
+	var s []string
+	for _, c := range cs {
+		s = append(s, describeCert(c))
+	}
+	return strings.Join(s, "; ")
+}
