@@ -73,8 +73,9 @@ type Tagger interface {
 }
 
 // Watcher is implemented by transports that can tell when a folder may
-// have changed (local folders, through fsnotify). Watch blocks until ctx is
-// done, calling changed (never concurrently) after changes; it may call it
+// have changed (local folders, through fsnotify). Watch calls changed once
+// as soon as it is watching, then (never concurrently) after changes, and
+// blocks until ctx is done; it may call it
 // spuriously and may miss changes, so callers also rescan on a timer (see
 // Follow).
 type Watcher interface {

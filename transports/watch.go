@@ -11,7 +11,11 @@ import (
 // watchers miss events (network shares, overflowing queues, files that were
 // still being written when they were first seen). It returns when ctx is
 // done. Errors from poll are passed to onErr and do not stop the loop.
-func Follow(ctx context.Context, tr Transport, dir string, rescan time.Duration, poll func(ctx context.Context) error, onErr func(error)) {
+//
+// When poll reports pending files (seen but not yet settled: too young, or
+// not yet size-stable), Follow polls again after settle (default 1 s)
+// instead of waiting for the next change or rescan.
+func Follow(ctx context.Context, tr Transport, dir string, rescan, settle time.Duration, poll func(ctx context.Context) (pending bool, err error), onErr func(error)) {
 	if rescan <= 0 {
 		rescan = 30 * time.Second
 	}
@@ -26,24 +30,38 @@ func Follow(ctx context.Context, tr Transport, dir string, rescan time.Duration,
 		}
 	}
 	if w, ok := tr.(Watcher); ok {
+		// The first scan runs when the watcher reports it is watching, so a
+		// file written between the scan and the watch is not missed.
 		go func() {
 			if err := w.Watch(ctx, dir, signal); err != nil && ctx.Err() == nil {
 				onErr(err) // the timer still rescans
+				signal()
 			}
 		}()
+	} else {
+		signal()
+	}
+	if settle <= 0 {
+		settle = time.Second
 	}
 	t := time.NewTicker(rescan)
 	defer t.Stop()
-	signal() // first scan at once
+	soon := time.NewTimer(settle)
+	soon.Stop()
 	for {
 		select {
 		case <-ctx.Done():
 			return
 		case <-t.C:
 		case <-kick:
+		case <-soon.C:
 		}
-		if err := poll(ctx); err != nil && ctx.Err() == nil {
+		pending, err := poll(ctx)
+		if err != nil && ctx.Err() == nil {
 			onErr(err)
+		}
+		if pending {
+			soon.Reset(settle)
 		}
 	}
 }

@@ -208,6 +208,7 @@ func (f *Folder) Watch(ctx context.Context, dir string, changed func()) error {
 	if err := w.Add(f.local(dir)); err != nil {
 		return fmt.Errorf("folder: watch %s: %w", dir, translate(err))
 	}
+	changed() // watching: what was written before is found by this scan
 	for {
 		select {
 		case <-ctx.Done():
@@ -221,13 +222,11 @@ func (f *Folder) Watch(ctx context.Context, dir string, changed func()) error {
 			if ev.Has(fsnotify.Create) || ev.Has(fsnotify.Write) || ev.Has(fsnotify.Rename) {
 				changed()
 			}
-		case err, ok := <-w.Errors:
+		case _, ok := <-w.Errors:
 			if !ok {
 				return nil
 			}
-			// An overflowed queue loses events: rescan now.
-			changed()
-			_ = err
+			changed() // an overflowed queue lost events: rescan now
 		}
 	}
 }

@@ -182,12 +182,12 @@ func TestFollowSeesNewFiles(t *testing.T) {
 	defer cancel()
 	o := transports.PollOptions{Partner: "erp", Transport: "folder", Origin: f.Root(), After: transports.AfterMove, MoveTo: "processed"}
 	polled := make(chan struct{}, 100)
-	go transports.Follow(cctx, f, "", time.Hour, func(ctx context.Context) error {
-		_, err := transports.Poll(ctx, f, e.Gateway, e.Gateway, o)
+	go transports.Follow(cctx, f, "", time.Hour, time.Hour, func(ctx context.Context) (bool, error) {
+		res, err := transports.Poll(ctx, f, e.Gateway, e.Gateway, o)
 		polled <- struct{}{}
-		return err
+		return res.Skipped > 0, err
 	}, func(err error) { t.Log(err) })
-	<-polled // the first scan at start
+	<-polled // the first scan, once the watch is in place
 	// Writer-side convention: a dot name, then a rename.
 	tmp := filepath.Join(f.Root(), ".NEW.edi")
 	os.WriteFile(tmp, []byte("new"), 0o644)
