@@ -153,6 +153,7 @@ type Queries interface {
 	RecordScheduleRun(ctx context.Context, name string, slot time.Time) error
 
 	ArchiveQueries // archive.go
+	AS2Queries     // as2.go
 }
 
 // Store is the database. Open one with Open.
