@@ -114,7 +114,10 @@ type Partner struct {
 	X12         PartnerX12  `yaml:"x12"`
 	// SFTPRemote is the partner's own SFTP server that Wharf polls and pushes to.
 	SFTPRemote *SFTPRemote     `yaml:"sftp_remote"`
-	Mapping    *PartnerMapping `yaml:"mapping"` // the partner's dialect (mapping.go)
+	Mapping    *PartnerMapping `yaml:"mapping"`   // the partner's dialect (mapping.go)
+	Folder     *PartnerFolder  `yaml:"folder"`    // watched inbound and outbound folders (transports.go)
+	S3Remote   *S3Remote       `yaml:"s3_remote"` // a bucket Wharf polls and pushes to (transports.go)
+	HTTP       *PartnerHTTP    `yaml:"http"`      // inbound POST with a token, outbound webhook (transports.go)
 }
 
 // Schedule runs a job on a cron schedule in a time zone.
@@ -312,6 +315,9 @@ func (c *Config) Validate(opts ValidateOptions) error {
 			}
 		}
 		if err := c.validatePartnerPolicy(f, p); err != nil {
+			return err
+		}
+		if err := c.validateTransports(f, p); err != nil {
 			return err
 		}
 	}
