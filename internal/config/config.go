@@ -38,6 +38,7 @@ type Config struct {
 	Schedules []Schedule      `yaml:"schedules"`
 	Jobs      JobsConfig      `yaml:"jobs"`
 	Layouts   []Layout        `yaml:"layouts"`
+	AS2       AS2             `yaml:"as2"` // as2.go
 	src       *source         // where values came from, for error positions
 	env       map[string]bool // fields set from the environment
 }
@@ -118,6 +119,7 @@ type Partner struct {
 	Folder     *PartnerFolder  `yaml:"folder"`    // watched inbound and outbound folders (transports.go)
 	S3Remote   *S3Remote       `yaml:"s3_remote"` // a bucket Wharf polls and pushes to (transports.go)
 	HTTP       *PartnerHTTP    `yaml:"http"`      // inbound POST with a token, outbound webhook (transports.go)
+	AS2        *PartnerAS2     `yaml:"as2"`       // AS2 name, certificates, signing/encryption, MDN mode (as2.go)
 }
 
 // Schedule runs a job on a cron schedule in a time zone.
@@ -320,6 +322,9 @@ func (c *Config) Validate(opts ValidateOptions) error {
 		if err := c.validateTransports(f, p); err != nil {
 			return err
 		}
+	}
+	if err := c.validateAS2(); err != nil {
+		return err
 	}
 	if err := c.validateMapping(); err != nil {
 		return err

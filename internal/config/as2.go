@@ -1,0 +1,118 @@
+package config
+
+import (
+	"fmt"
+	"net/url"
+	"os"
+	"time"
+)
+
+// AS2 is Wharf's own AS2 identity. Without cert_file and key_file, a key
+// and a self-signed certificate are generated once into the data folder;
+// `wharf as2 cert` prints the certificate to hand to partners.
+type AS2 struct {
+	ID       string `yaml:"id"`        // Wharf's AS2 name; WHARF_AS2_ID wins; default "wharf"
+	CertFile string `yaml:"cert_file"` // PEM certificate
+	KeyFile  string `yaml:"key_file"`  // PEM RSA private key (keep it out of the config folder's backups)
+	// PublicURL is Wharf's /as2 URL as partners reach it: where they send
+	// async MDNs for what Wharf sends (Receipt-Delivery-Option).
+	PublicURL string `yaml:"public_url"`
+}
+
+// PartnerAS2 is a partner's AS2 settings (partners[].as2).
+type PartnerAS2 struct {
+	ID        string   `yaml:"id"`         // the partner's AS2 name (also settable with wharf partner add --as2-id)
+	URL       string   `yaml:"url"`        // the partner's AS2 endpoint, for sending
+	CertFiles []string `yaml:"cert_files"` // PEM certificates (several during a rotation)
+	// Sending: sign (default true), encrypt with aes256-cbc (default),
+	// aes128-cbc, aes192-cbc, aes128-gcm, aes256-gcm or none; key_wrap
+	// rsa-pkcs1v15 (default) or rsa-oaep-sha256; compress before signing.
+	Sign     *bool  `yaml:"sign"`
+	Encrypt  string `yaml:"encrypt"`
+	KeyWrap  string `yaml:"key_wrap"`
+	Compress bool   `yaml:"compress"`
+	// MDN: sync (default), async or none; signed_mdn asks for (and then
+	// requires) a signed MDN, default true; mdn_timeout bounds an async wait.
+	MDN        string `yaml:"mdn"`
+	SignedMDN  *bool  `yaml:"signed_mdn"`
+	MDNTimeout string `yaml:"mdn_timeout"` // default 2h
+	// Receiving policy: refuse unsigned or unencrypted messages
+	// (insufficient-message-security).
+	RequireSigned    bool `yaml:"require_signed"`
+	RequireEncrypted bool `yaml:"require_encrypted"`
+}
+
+// AS2ID returns Wharf's AS2 name: WHARF_AS2_ID, as2.id, or "wharf".
+func (c *Config) AS2ID(getenv func(string) string) string {
+	if v := getenv("WHARF_AS2_ID"); v != "" {
+		return v
+	}
+	if c.AS2.ID != "" {
+		return c.AS2.ID
+	}
+	return "wharf"
+}
+
+// MDNTimeoutDuration returns the async MDN timeout (default 2h).
+func (p PartnerAS2) MDNTimeoutDuration() time.Duration {
+	d, err := parseDuration(p.MDNTimeout)
+	if err != nil || d <= 0 {
+		return 2 * time.Hour
+	}
+	return d
+}
+
+func (c *Config) validateAS2() error {
+	if (c.AS2.CertFile == "") != (c.AS2.KeyFile == "") {
+		return c.errAt("as2.cert_file", "set both as2.cert_file and as2.key_file, or neither (Wharf then generates its own into the data folder)")
+	}
+	if u := c.AS2.PublicURL; u != "" {
+		if pu, err := url.Parse(u); err != nil || (pu.Scheme != "http" && pu.Scheme != "https") || pu.Host == "" {
+			return c.errAt("as2.public_url", "%q is not an http(s) URL", u)
+		}
+	}
+	for i, p := range c.Partners {
+		a := p.AS2
+		if a == nil {
+			continue
+		}
+		f := fmt.Sprintf("partners[%d].as2", i)
+		if a.URL != "" {
+			if pu, err := url.Parse(a.URL); err != nil || (pu.Scheme != "http" && pu.Scheme != "https") || pu.Host == "" {
+				return c.errAt(f+".url", "%q is not an http(s) URL", a.URL)
+			}
+		}
+		switch a.Encrypt {
+		case "", "none", "aes128-cbc", "aes192-cbc", "aes256-cbc", "aes128-gcm", "aes256-gcm":
+		default:
+			return c.errAt(f+".encrypt", "%q: use aes256-cbc, aes192-cbc, aes128-cbc, aes256-gcm, aes128-gcm or none", a.Encrypt)
+		}
+		switch a.KeyWrap {
+		case "", "rsa-pkcs1v15", "rsa-oaep-sha256":
+		default:
+			return c.errAt(f+".key_wrap", "%q: use rsa-pkcs1v15 or rsa-oaep-sha256", a.KeyWrap)
+		}
+		switch a.MDN {
+		case "", "sync", "async", "none":
+		default:
+			return c.errAt(f+".mdn", "%q: use sync, async or none", a.MDN)
+		}
+		if a.MDN == "async" && c.AS2.PublicURL == "" {
+			return c.errAt(f+".mdn", "async MDNs need as2.public_url (Wharf's /as2 URL as the partner reaches it)")
+		}
+		if a.MDNTimeout != "" {
+			if _, err := parseDuration(a.MDNTimeout); err != nil {
+				return c.errAt(f+".mdn_timeout", "%v", err)
+			}
+		}
+		for j, cf := range a.CertFiles {
+			if _, err := os.Stat(c.rel(cf)); err != nil {
+				return c.errAt(fmt.Sprintf("%s.cert_files[%d]", f, j), "%v", err)
+			}
+		}
+	}
+	return nil
+}
+
+// AS2CertFile resolves a partner certificate file name relative to the config file.
+func (c *Config) AS2CertFile(name string) string { return c.rel(name) }
