@@ -1,0 +1,160 @@
+package http_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/wharfedi/wharf/archive"
+	"github.com/wharfedi/wharf/internal/flowtest"
+	"github.com/wharfedi/wharf/transports"
+	whttp "github.com/wharfedi/wharf/transports/http"
+)
+
+var ctx = context.Background()
+
+func inboundServer(t *testing.T, e *flowtest.Env) *httptest.Server {
+	mux := http.NewServeMux()
+	mux.Handle("POST /api/v1/inbound/{partner}", &whttp.Inbound{
+		Receiver:   e.Gateway,
+		Authorized: func(p, tok string) bool { return p == "tms" && whttp.TokenMatches(tok, "s3cret", "") },
+		MaxBytes:   func(string) int64 { return 1 << 10 },
+	})
+	srv := httptest.NewServer(mux)
+	t.Cleanup(srv.Close)
+	return srv
+}
+
+func post(t *testing.T, url, token, ctype, body string, hdr map[string]string) (int, string) {
+	t.Helper()
+	req, _ := http.NewRequest("POST", url, strings.NewReader(body))
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	req.Header.Set("Content-Type", ctype)
+	for k, v := range hdr {
+		req.Header.Set(k, v)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(b)
+}
+
+// TestInbound: the body is archived before the 201; wrong tokens, bad
+// JSON and oversized bodies are refused and archive nothing; a repeated
+// Idempotency-Key is recorded once.
+func TestInbound(t *testing.T) {
+	flowtest.ForEachDB(t, archive.Options{}, []string{"tms"}, func(t *testing.T, e *flowtest.Env) {
+		srv := inboundServer(t, e)
+		u := srv.URL + "/api/v1/inbound/tms"
+		if code, _ := post(t, u, "wrong", "text/plain", "x", nil); code != 401 {
+			t.Fatalf("wrong token: %d", code)
+		}
+		if code, _ := post(t, srv.URL+"/api/v1/inbound/other", "s3cret", "text/plain", "x", nil); code != 401 {
+			t.Fatalf("another partner with this token: %d", code)
+		}
+		if code, _ := post(t, u, "s3cret", "application/json", `{"a":`, nil); code != 400 {
+			t.Fatalf("bad json: %d", code)
+		}
+		if code, _ := post(t, u, "s3cret", "application/octet-stream", strings.Repeat("x", 2<<10), nil); code != 413 {
+			t.Fatalf("too large: %d", code)
+		}
+		if n := len(e.Inbound(t, "tms")); n != 0 {
+			t.Fatalf("refused requests archived %d messages", n)
+		}
+		code, body := post(t, u+"?filename=status.jsonl", "s3cret", "application/json", "{\"a\":1}\n{\"a\":2}\n", map[string]string{"Idempotency-Key": "k1"})
+		if code != 201 {
+			t.Fatalf("post: %d %s", code, body)
+		}
+		ms := e.Inbound(t, "tms")
+		if len(ms) != 1 || !strings.Contains(body, ms[0].ID) || ms[0].Transport != "http" || ms[0].RemoteName != "status.jsonl" || e.Bytes(t, ms[0].ID) != "{\"a\":1}\n{\"a\":2}\n" {
+			t.Fatalf("archived %+v, answer %s", ms, body)
+		}
+		code, body2 := post(t, u+"?filename=status.jsonl", "s3cret", "application/json", "{\"a\":1}\n{\"a\":2}\n", map[string]string{"Idempotency-Key": "k1"})
+		if code != 201 || body2 != body || len(e.Inbound(t, "tms")) != 1 {
+			t.Fatalf("repeat with the same key: %d %s, %d messages", code, body2, len(e.Inbound(t, "tms")))
+		}
+		code, _ = post(t, u, "s3cret", "application/edi-x12", "ISA*...", map[string]string{"X-Wharf-Filename": "../../x.edi"})
+		if ms := e.Inbound(t, "tms"); code != 201 || ms[0].RemoteName != "x.edi" {
+			t.Fatalf("file post: %d %+v", code, ms[0])
+		}
+	})
+}
+
+func outgoing(body string) whttp.Outgoing {
+	return whttp.Outgoing{MessageID: "m1", Partner: "erp", Name: "inv.json", SHA256: "abc", IdempotencyKey: "m1",
+		Open: func(context.Context) (io.ReadCloser, error) { return io.NopCloser(strings.NewReader(body)), nil }}
+}
+
+// TestWebhookSignsAndClassifies: the receiver can verify the signature;
+// 5xx and timeouts are transient, 4xx are permanent (ErrRejected).
+func TestWebhookSignsAndClassifies(t *testing.T) {
+	secret := []byte("hook-secret")
+	var status atomic.Int32
+	status.Store(200)
+	var verified atomic.Int32
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		b, _ := io.ReadAll(r.Body)
+		if err := whttp.Verify(secret, r.Header.Get(whttp.HeaderTimestamp), r.Header.Get(whttp.HeaderSignature), b, time.Now(), 5*time.Minute); err == nil &&
+			r.Header.Get("Idempotency-Key") == "m1" && r.Header.Get("Content-Type") == "application/json" {
+			verified.Add(1)
+		}
+		if status.Load() == 0 {
+			time.Sleep(2 * time.Second) // longer than the client's timeout
+			return
+		}
+		w.WriteHeader(int(status.Load()))
+		fmt.Fprint(w, "answer")
+	}))
+	defer srv.Close()
+	wh := &whttp.Webhook{URL: srv.URL, Secret: secret, Timeout: 200 * time.Millisecond}
+	if _, err := wh.Send(ctx, outgoing(`{"x":1}`)); err != nil || verified.Load() != 1 {
+		t.Fatalf("2xx: %v, verified %d", err, verified.Load())
+	}
+	for _, code := range []int32{500, 503, 429, 408} {
+		status.Store(code)
+		if _, err := wh.Send(ctx, outgoing(`{}`)); err == nil || errors.Is(err, transports.ErrRejected) {
+			t.Fatalf("%d must be a transient error: %v", code, err)
+		}
+	}
+	for _, code := range []int32{400, 401, 404, 422} {
+		status.Store(code)
+		if _, err := wh.Send(ctx, outgoing(`{}`)); !errors.Is(err, transports.ErrRejected) {
+			t.Fatalf("%d must fail at once: %v", code, err)
+		}
+	}
+	status.Store(0)
+	if _, err := wh.Send(ctx, outgoing(`{}`)); err == nil || errors.Is(err, transports.ErrRejected) {
+		t.Fatalf("a timeout must be transient: %v", err)
+	}
+}
+
+func TestVerifyRejectsTampering(t *testing.T) {
+	secret := []byte("k")
+	now := time.Unix(1_800_000_000, 0)
+	sig := whttp.Sign(secret, now.Unix(), []byte("body"))
+	ts := fmt.Sprint(now.Unix())
+	if err := whttp.Verify(secret, ts, sig, []byte("body"), now, time.Minute); err != nil {
+		t.Fatal(err)
+	}
+	for name, err := range map[string]error{
+		"body":   whttp.Verify(secret, ts, sig, []byte("bodY"), now, time.Minute),
+		"secret": whttp.Verify([]byte("other"), ts, sig, []byte("body"), now, time.Minute),
+		"old":    whttp.Verify(secret, ts, sig, []byte("body"), now.Add(time.Hour), time.Minute),
+	} {
+		if !errors.Is(err, whttp.ErrBadSignature) {
+			t.Errorf("%s: %v", name, err)
+		}
+	}
+}
