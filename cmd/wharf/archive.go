@@ -95,12 +95,12 @@ func openArchive(c *config.Config, st store.Store, rt func() *jobs.Runtime, log 
 	opts := archive.Options{Blobs: blobs, Spool: spool, Retention: rules, Logger: log, Metrics: reg}
 	if rt != nil {
 		opts.OnCommit = func(ctx context.Context, tx store.Tx, e *archive.Entry) error {
-			if e.Direction == store.Inbound {
+			if e.Direction == store.Inbound && !as2Evidence[e.Transport] {
 				if _, err := rt().InsertTx(ctx, tx, jobs.ProcessArgs{MessageID: e.ID}, nil); err != nil {
 					return err
 				}
 			}
-			if e.Direction == store.Outbound && e.Transport == transportSFTPClient {
+			if e.Direction == store.Outbound && delivered[e.Transport] {
 				if _, err := rt().InsertTx(ctx, tx, jobs.DeliverArgs{MessageID: e.ID}, nil); err != nil {
 					return err
 				}

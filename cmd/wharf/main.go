@@ -20,7 +20,8 @@ const usage = `Wharf: EDI and file-based B2B integration server.
 Usage:
   wharf serve [--config FILE] [--data DIR] [--log-format text|json]
   wharf config check [--config FILE]
-  wharf partner add ID [--name TEXT] [--x12-id QUALIFIER:ID]... [--sftp-key PUBLIC_KEY_FILE]...
+  wharf partner add ID [--name TEXT] [--x12-id QUALIFIER:ID]... [--sftp-key PUBLIC_KEY_FILE]... [--as2-id AS2NAME] [--as2-cert CERT_PEM_FILE]...
+  wharf as2 cert
   wharf partner list [--json]
   wharf x12 validate [--json] FILE...
   wharf x12 ack [--999] FILE
@@ -59,6 +60,8 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		return runConfig(ctx, args[1:], stdout, stderr)
 	case "partner":
 		return runPartner(ctx, args[1:], stdout, stderr)
+	case "as2":
+		return runAS2(ctx, args[1:], stdout, stderr)
 	case "x12":
 		return runX12(ctx, args[1:], stdin, stdout, stderr)
 	case "archive":

@@ -38,6 +38,9 @@ func partnerAdd(ctx context.Context, args []string, stdout, stderr io.Writer) in
 	var x12IDs, keyFiles stringList
 	fs.Var(&x12IDs, "x12-id", "interchange ID as QUALIFIER:ID, e.g. ZZ:ACME (repeatable)")
 	fs.Var(&keyFiles, "sftp-key", "file with the partner's SSH public key(s) in authorized_keys format (repeatable)")
+	as2ID := fs.String("as2-id", "", "the partner's AS2 name (AS2-From of what it sends)")
+	var as2Certs stringList
+	fs.Var(&as2Certs, "as2-cert", "file with the partner's AS2 certificate in PEM (repeatable; certificates add to those held)")
 	pos, err := parseArgs(fs, args)
 	if err != nil {
 		if usageErr(err) {
@@ -114,7 +117,10 @@ func partnerAdd(ctx context.Context, args []string, stdout, stderr io.Writer) in
 			fmt.Fprintf(stderr, "note: partner %s is declared in the config file; the file's entry replaces this at the next 'wharf serve' start\n", id)
 		}
 		p.Source = "cli"
-		return tx.UpsertPartner(ctx, p)
+		if err := tx.UpsertPartner(ctx, p); err != nil {
+			return err
+		}
+		return as2PartnerFlags(ctx, tx, id, *as2ID, as2Certs)
 	})
 	if err != nil {
 		return fail(stderr, err)

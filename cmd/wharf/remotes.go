@@ -15,6 +15,7 @@ import (
 	"github.com/wharfedi/wharf/internal/store"
 	"github.com/wharfedi/wharf/jobs"
 	"github.com/wharfedi/wharf/transports"
+	"github.com/wharfedi/wharf/transports/as2"
 	wsftp "github.com/wharfedi/wharf/transports/sftp"
 )
 
@@ -73,13 +74,37 @@ func remoteSchedules(c *config.Config, g *gateway.Gateway, log *slog.Logger) ([]
 	return scheds, tasks
 }
 
-// deliverer sends an archived outbound message to the partner's server.
+// delivered names the transports whose outbound messages the archive's
+// commit hook queues for delivery; deliverer has a sender for each.
+var delivered = map[string]bool{transportSFTPClient: true, as2.TransportMDNAsync: true}
+
+// deliverer sends an archived outbound message with the sender for its transport.
 func deliverer(c *config.Config, a *archive.Archive, st store.Store, log *slog.Logger) func(ctx context.Context, id string) error {
+	senders := map[string]func(ctx context.Context, m *store.Message) error{
+		transportSFTPClient: sftpPush(c, a, st, log),
+		as2.TransportMDNAsync: func(ctx context.Context, m *store.Message) error {
+			return deliverAS2MDN(ctx, st, a, m, log)
+		},
+	}
 	return func(ctx context.Context, id string) error {
 		m, err := st.GetMessage(ctx, id)
 		if err != nil {
 			return fmt.Errorf("%w: %v", jobs.ErrPermanent, err)
 		}
+		send, ok := senders[m.Transport]
+		if !ok {
+			err := fmt.Errorf("%w: message %s for partner %s: Wharf cannot send over transport %q", jobs.ErrPermanent, id, m.PartnerID, m.Transport)
+			_ = st.AppendEvent(ctx, &store.Event{MessageID: id, Kind: "failed", Detail: err.Error()})
+			return err
+		}
+		return send(ctx, m)
+	}
+}
+
+// sftpPush uploads an archived outbound message to the partner's server.
+func sftpPush(c *config.Config, a *archive.Archive, st store.Store, log *slog.Logger) func(ctx context.Context, m *store.Message) error {
+	return func(ctx context.Context, m *store.Message) error {
+		id := m.ID
 		p, ok := c.PartnerByID(m.PartnerID)
 		if !ok || p.SFTPRemote == nil || p.SFTPRemote.Push == nil {
 			err := fmt.Errorf("%w: message %s for partner %s: no sftp_remote.push folder configured for this partner", jobs.ErrPermanent, id, m.PartnerID)

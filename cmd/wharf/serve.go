@@ -148,6 +148,11 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	}
 
 	h := server.NewHTTP(reg, map[string]server.Checker{"database": st.Ping})
+	as2Srv, err := as2Server(c, st, arch, gw, log.With("component", "as2"))
+	if err != nil {
+		return fail(stderr, err)
+	}
+	h.Handle("POST /as2", as2Srv)
 	httpSrv := server.NewHTTPServer(h)
 	sftpSrv := server.NewSFTP(st, hostKey, sftpOptions(c, gw, log.With("component", "sftp"), reg))
 	errc := make(chan error, 2)
