@@ -129,12 +129,18 @@ type upload struct {
 	f       *os.File
 	started time.Time
 
-	mu      sync.Mutex
-	size    int64
-	failed  error
-	aborted error
-	closed  bool
+	mu       sync.Mutex
+	size     int64
+	failed   error
+	aborted  error
+	closed   bool
+	unsynced int64         // bytes written since the last background flush started
+	syncing  chan struct{} // closed when the background flush ends; nil when none runs
 }
+
+// flushEvery starts a background fsync after this many bytes, so that the
+// fsync at CLOSE (which the client waits for) has little left to write.
+const flushEvery = 32 << 20
 
 func (u *upload) WriteAt(p []byte, off int64) (int, error) {
 	u.mu.Lock()
@@ -157,8 +163,31 @@ func (u *upload) WriteAt(p []byte, off int64) (int, error) {
 	if e := off + int64(n); e > u.size {
 		u.size = e
 	}
+	u.unsynced += int64(n)
+	if u.unsynced >= flushEvery && u.syncing == nil {
+		u.unsynced = 0
+		done := make(chan struct{})
+		u.syncing = done
+		go func() {
+			_ = u.f.Sync()
+			u.mu.Lock()
+			u.syncing = nil
+			u.mu.Unlock()
+			close(done)
+		}()
+	}
 	u.mu.Unlock()
 	return n, err
+}
+
+// waitFlush waits for a background fsync still running.
+func (u *upload) waitFlush() {
+	u.mu.Lock()
+	done := u.syncing
+	u.mu.Unlock()
+	if done != nil {
+		<-done
+	}
 }
 
 // TransferError is called by pkg/sftp when the session ends with the file
@@ -170,6 +199,7 @@ func (u *upload) TransferError(err error) {
 }
 
 func (u *upload) discard() {
+	u.waitFlush()
 	u.f.Close()
 	os.Remove(u.f.Name())
 }
@@ -211,6 +241,7 @@ func (u *upload) Close() error {
 func (u *upload) archive(final string) error {
 	defer u.discard()
 	log := u.s.o.Log.With("partner", u.s.o.Partner, "remote", u.s.o.RemoteAddr, "file", "inbound/"+final)
+	u.waitFlush()
 	if err := u.f.Sync(); err != nil {
 		return fmt.Errorf("cannot stage upload: %w", err)
 	}
