@@ -116,12 +116,6 @@ func (r *Registry) Transports() []string {
 	return out
 }
 
-// Pushed lists the transports whose outbound messages Wharf sends (a
-// delivery job is enqueued when one is archived), as opposed to those a
-// partner fetches (Wharf's SFTP server's outbound/ folder). The archive's
-// commit hook consults it, in the CLI as in the server.
-var Pushed = map[string]bool{"sftp-client": true, "as2": true, "s3": true, "folder": true, "http": true}
-
 // Engine delivers archived outbound messages.
 type Engine struct {
 	Archive *archive.Archive
@@ -252,7 +246,7 @@ type Outbound struct {
 }
 
 // Submit archives a rendered outbound document; the archive's commit hook
-// enqueues its delivery in the same transaction (for Pushed transports).
+// enqueues its delivery in the same transaction (for transports that Wharf pushes).
 func (e *Engine) Submit(ctx context.Context, o Outbound, body io.Reader) (*archive.Entry, error) {
 	key := ""
 	if o.IdempotencyKey != "" {

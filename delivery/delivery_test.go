@@ -21,6 +21,9 @@ import (
 
 var ctx = context.Background()
 
+// pushed are the transports whose outbound messages get a delivery job.
+var pushed = map[string]bool{"folder": true, "http": true}
+
 // rig is a store, an archive whose commit hook enqueues deliveries, a
 // running job runtime and an engine with a "folder" route into out/ and a
 // "http" route whose behaviour the test sets.
@@ -36,7 +39,7 @@ func newRig(t *testing.T, db string) *rig {
 	r := &rig{out: t.TempDir(), remote: func() error { return nil }}
 	var rt *jobs.Runtime
 	opts := archive.Options{OnCommit: func(ctx context.Context, tx store.Tx, e *archive.Entry) error {
-		if e.Direction == store.Outbound && delivery.Pushed[e.Transport] {
+		if e.Direction == store.Outbound && pushed[e.Transport] {
 			_, err := rt.InsertTx(ctx, tx, jobs.DeliverArgs{MessageID: e.ID}, nil)
 			return err
 		}

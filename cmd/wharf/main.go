@@ -31,6 +31,7 @@ Usage:
   wharf archive get ID
   wharf archive events ID [--json]
   wharf archive verify
+  wharf replay [--json] ID
   wharf map [--partner ID] [--from csv:LAYOUT|flat:LAYOUT] FILE|-
   wharf render --to x12:SET|csv:LAYOUT|flat:LAYOUT [--partner ID] [FILE|-]
   wharf version
@@ -64,6 +65,8 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		return runAS2(ctx, args[1:], stdout, stderr)
 	case "x12":
 		return runX12(ctx, args[1:], stdin, stdout, stderr)
+	case "replay":
+		return runReplay(ctx, args[1:], stdout, stderr)
 	case "archive":
 		return runArchive(ctx, args[1:], stdin, stdout, stderr)
 	case "map":

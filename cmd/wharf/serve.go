@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"net"
 	"net/http"
 	"syscall"
@@ -126,6 +127,9 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	gw := &gateway.Gateway{Archive: arch, Store: st}
 	allTasks := tasks(st, arch)
 	pulls, pullTasks := remoteSchedules(c, gw, log.With("component", "sftp-client"))
+	s3Pulls, s3Tasks := s3Schedules(c, gw, log.With("component", "s3"))
+	pulls = append(pulls, s3Pulls...)
+	maps.Copy(pullTasks, s3Tasks)
 	schedules = append(schedules, pulls...)
 	for name, t := range pullTasks {
 		allTasks[name] = t
@@ -135,12 +139,13 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		SingleWorker: singleWorker,
 	})
 	registerArchiveJobs(rt, st, arch, newProcessor(c, st, arch, log.With("component", "process")),
-		deliverer(c, arch, st, log.With("component", "deliver")))
+		newDelivery(c, arch, st, log.With("component", "deliver"), deliverer(c, arch, st, log.With("component", "deliver"))).Deliver)
 	runCtx, cancelRun := context.WithCancel(context.WithoutCancel(ctx))
 	defer cancelRun()
 	if err := rt.Start(runCtx); err != nil {
 		return fail(stderr, err)
 	}
+	foldersStopped := startFolderWatchers(runCtx, c, gw, log.With("component", "folder"))
 	if n, err := arch.SpoolPending(ctx, 1); err == nil && n > 0 { // blobs spooled before a restart
 		if _, err := rt.Insert(ctx, jobs.SpoolUploadArgs{}, jobs.SpoolUploadOpts); err != nil {
 			log.Warn("archive: cannot enqueue the spool upload", "err", err)
@@ -148,6 +153,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	}
 
 	h := server.NewHTTP(reg, map[string]server.Checker{"database": st.Ping})
+	h.Handle("POST /api/v1/inbound/{partner}", httpInbound(c, gw, log.With("component", "http-inbound")))
 	as2Srv, err := as2Server(c, st, arch, gw, log.With("component", "as2"))
 	if err != nil {
 		return fail(stderr, err)
@@ -198,6 +204,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		log.Warn("jobs did not stop cleanly; unfinished ones return to the queue", "err", err)
 	}
 	cancelRun()
+	foldersStopped()
 	log.Info("stopped", "took_ms", time.Since(deadline.Add(-(shutdownBudget - 2*time.Second))).Milliseconds())
 	return code
 }

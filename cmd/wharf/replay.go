@@ -1,0 +1,69 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+
+	"github.com/wharfedi/wharf/delivery"
+	"github.com/wharfedi/wharf/internal/store"
+	"github.com/wharfedi/wharf/jobs"
+)
+
+const replayUsage = "usage: wharf replay [--json] ID"
+
+// runReplay: `wharf replay ID` re-sends an outbound message from its
+// archived bytes (a new message whose parent is ID, delivered by the
+// running server) or re-runs processing of an inbound one (a new job,
+// recorded in ID's history).
+func runReplay(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	fs, common := newFlags("replay", stderr)
+	asJSON := fs.Bool("json", false, "print the result as JSON")
+	pos, err := parseArgs(fs, args)
+	if err != nil {
+		if usageErr(err) {
+			return 2
+		}
+		return 0
+	}
+	if len(pos) != 1 {
+		fmt.Fprintln(stderr, replayUsage)
+		return 2
+	}
+	c, err := common.loadConfig()
+	if err != nil {
+		return fail(stderr, err)
+	}
+	st, err := openStore(ctx, c)
+	if err != nil {
+		return fail(stderr, err)
+	}
+	defer st.Close()
+	if err := jobs.Migrate(ctx, st); err != nil {
+		return fail(stderr, err)
+	}
+	rt := jobs.New(st, jobs.Options{})
+	a, err := openArchive(c, st, func() *jobs.Runtime { return rt }, nil, nil)
+	if err != nil {
+		return fail(stderr, err)
+	}
+	registerArchiveJobs(rt, st, a, nil, nil)
+	res, err := delivery.Replay(ctx, a, rt, pos[0])
+	if err != nil {
+		return fail(stderr, err)
+	}
+	m := res.Original
+	if *asJSON {
+		return printJSON(stdout, stderr, map[string]any{"original": m.ID, "direction": string(m.Direction),
+			"new_message": res.NewID, "job": res.Job, "transport": m.Transport})
+	}
+	switch {
+	case m.Direction == store.Inbound:
+		fmt.Fprintf(stdout, "processing of %s re-run from its archived bytes (job %d); see 'wharf archive events %s'\n", m.ID, res.Job, m.ID)
+	case delivered[m.Transport]:
+		fmt.Fprintf(stdout, "re-sent %s as %s (parent %s) over %s; 'wharf serve' delivers it (see 'wharf archive events %s')\n", m.ID, res.NewID, m.ID, m.Transport, res.NewID)
+	default:
+		fmt.Fprintf(stdout, "re-issued %s as %s (parent %s); it waits for partner %s to fetch it over %s\n", m.ID, res.NewID, m.ID, m.PartnerID, m.Transport)
+	}
+	return 0
+}

@@ -1,0 +1,204 @@
+package main
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"os"
+	"sync"
+
+	"github.com/wharfedi/wharf/archive"
+	"github.com/wharfedi/wharf/delivery"
+	"github.com/wharfedi/wharf/internal/config"
+	"github.com/wharfedi/wharf/internal/gateway"
+	"github.com/wharfedi/wharf/internal/store"
+	"github.com/wharfedi/wharf/jobs"
+	"github.com/wharfedi/wharf/transports"
+	"github.com/wharfedi/wharf/transports/folder"
+	whttp "github.com/wharfedi/wharf/transports/http"
+	ws3 "github.com/wharfedi/wharf/transports/s3"
+)
+
+// Transport names recorded with messages (and keys of delivery routes).
+const (
+	transportFolder = "folder"
+	transportS3     = "s3"
+	transportHTTP   = "http"
+)
+
+// The archive's commit hook queues deliveries for these transports too.
+func init() {
+	for _, t := range []string{transportFolder, transportS3, transportHTTP} {
+		delivered[t] = true
+	}
+}
+
+// newDelivery builds the delivery engine: routes for folders, S3 and
+// webhooks from the partners' config; other transports (SFTP push, AS2) go
+// to fallback, with the engine's dead letter on top.
+func newDelivery(c *config.Config, a *archive.Archive, st store.Store, log *slog.Logger, fallback func(context.Context, string) error) *delivery.Engine {
+	routes := &delivery.Registry{}
+	routes.Register(transportFolder, func(ctx context.Context, partner string) (delivery.Sender, error) {
+		p, ok := c.PartnerByID(partner)
+		if !ok || p.Folder == nil || p.Folder.Outbound == "" {
+			return nil, fmt.Errorf("%w: partner %s has no folder.outbound in the config", delivery.ErrNoRoute, partner)
+		}
+		if err := os.MkdirAll(p.Folder.Outbound, 0o755); err != nil {
+			return nil, fmt.Errorf("folder: partner %s: %w", partner, err)
+		}
+		f, err := folder.New(p.Folder.Outbound)
+		if err != nil {
+			return nil, err
+		}
+		return &delivery.PutSender{Transport: f, Where: "folder " + p.Folder.Outbound}, nil
+	})
+	routes.Register(transportS3, func(ctx context.Context, partner string) (delivery.Sender, error) {
+		p, ok := c.PartnerByID(partner)
+		if !ok || p.S3Remote == nil || p.S3Remote.Push == nil {
+			return nil, fmt.Errorf("%w: partner %s has no s3_remote.push in the config", delivery.ErrNoRoute, partner)
+		}
+		b, err := openS3(p)
+		if err != nil {
+			return nil, err
+		}
+		return &delivery.PutSender{Transport: b, Folder: p.S3Remote.Push.Prefix,
+			Where: "s3://" + p.S3Remote.Bucket + " at " + p.S3Remote.Endpoint}, nil
+	})
+	routes.Register(transportHTTP, func(ctx context.Context, partner string) (delivery.Sender, error) {
+		p, ok := c.PartnerByID(partner)
+		if !ok || p.HTTP == nil || p.HTTP.Webhook == nil {
+			return nil, fmt.Errorf("%w: partner %s has no http.webhook in the config", delivery.ErrNoRoute, partner)
+		}
+		w := p.HTTP.Webhook
+		secret := os.Getenv(w.SecretEnv)
+		if secret == "" {
+			return nil, fmt.Errorf("%w: partner %s: environment variable %s (http.webhook.secret_env) is empty", delivery.ErrPermanent, partner, w.SecretEnv)
+		}
+		wh := &whttp.Webhook{URL: w.URL, Secret: []byte(secret), Timeout: w.TimeoutDuration()}
+		return delivery.SenderFunc(func(ctx context.Context, d *delivery.Delivery) (string, error) {
+			return wh.Send(ctx, whttp.Outgoing{MessageID: d.MessageID, Partner: d.Partner, Name: d.Name,
+				SHA256: d.SHA256, IdempotencyKey: d.IdempotencyKey, Open: d.Open})
+		}), nil
+	})
+	return &delivery.Engine{Archive: a, Store: st, Routes: routes, Fallback: fallback, Log: log}
+}
+
+func openS3(p config.Partner) (*ws3.Bucket, error) {
+	r := p.S3Remote
+	cfg := ws3.Config{Endpoint: r.Endpoint, PlainHTTP: r.PlainHTTP, Region: r.Region, Bucket: r.Bucket}
+	if r.AccessKeyEnv != "" {
+		cfg.AccessKey, cfg.SecretKey = os.Getenv(r.AccessKeyEnv), os.Getenv(r.SecretKeyEnv)
+		if cfg.AccessKey == "" || cfg.SecretKey == "" {
+			return nil, fmt.Errorf("s3: partner %s: environment variables %s and %s must be set", p.ID, r.AccessKeyEnv, r.SecretKeyEnv)
+		}
+	}
+	return ws3.New(cfg)
+}
+
+// s3Schedules returns a schedule and a task per partner whose bucket Wharf
+// polls (on River's leader only, like the SFTP pulls).
+func s3Schedules(c *config.Config, g *gateway.Gateway, log *slog.Logger) ([]jobs.Schedule, map[string]jobs.Task) {
+	var scheds []jobs.Schedule
+	tasks := map[string]jobs.Task{}
+	for _, p := range c.Partners {
+		if p.S3Remote == nil || p.S3Remote.Pull == nil {
+			continue
+		}
+		pull := *p.S3Remote.Pull
+		spec := pull.ScheduleOf(p.ID)
+		sched, _ := spec.Parse() // validated
+		task := "s3.pull:" + p.ID
+		scheds = append(scheds, jobs.Schedule{Name: spec.Name, Schedule: sched, Task: task})
+		tasks[task] = func(ctx context.Context) error {
+			b, err := openS3(p)
+			if err != nil {
+				return err
+			}
+			minAge, _ := config.PartnerFolder{MinAge: pull.MinAge}.Durations()
+			res, err := transports.Poll(ctx, b, g, g, transports.PollOptions{
+				Partner: p.ID, Transport: transportS3, Origin: p.S3Remote.Endpoint + "/" + p.S3Remote.Bucket + "/" + pull.Prefix,
+				Folder: pull.Prefix, Pattern: pull.Pattern, MinAge: minAge,
+				After: transports.After(pull.After), MoveTo: pull.MoveTo, Tags: pull.Tags(), Log: log,
+			})
+			log.Info("s3 pull done", "partner", p.ID, "listed", res.Listed, "received", res.Received, "not_yet_stable", res.Skipped, "already_had", res.AlreadyHad, "err", err)
+			return err
+		}
+	}
+	return scheds, tasks
+}
+
+// startFolderWatchers follows every partner's folder.inbound (fsnotify plus
+// a periodic rescan) until ctx is done; wait returns once all have stopped.
+// Every instance watches: a folder shared by several instances is safe
+// because a file is archived under one idempotency key.
+func startFolderWatchers(ctx context.Context, c *config.Config, g *gateway.Gateway, log *slog.Logger) (wait func()) {
+	var wg sync.WaitGroup
+	for _, p := range c.Partners {
+		if p.Folder == nil || p.Folder.Inbound == "" {
+			continue
+		}
+		fc := *p.Folder
+		if err := os.MkdirAll(fc.Inbound, 0o755); err != nil {
+			log.Error("folder: cannot create the inbound folder", "partner", p.ID, "folder", fc.Inbound, "err", err)
+			continue
+		}
+		f, err := folder.New(fc.Inbound)
+		if err != nil {
+			log.Error("folder: cannot watch", "partner", p.ID, "err", err)
+			continue
+		}
+		minAge, rescan := fc.Durations()
+		processed, errDir := fc.Folders()
+		o := transports.PollOptions{Partner: p.ID, Transport: transportFolder, Origin: fc.Inbound,
+			Pattern: fc.Pattern, MinAge: minAge, After: transports.After(fc.After), MoveTo: processed, ErrorTo: errDir, Log: log}
+		if o.After == "" {
+			o.After = transports.AfterMove
+		}
+		if fc.IsStable() {
+			o.Stable = &transports.Stability{}
+		}
+		id := p.ID
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			transports.Follow(ctx, f, "", rescan, 0, func(ctx context.Context) (bool, error) {
+				res, err := transports.Poll(ctx, f, g, g, o)
+				if res.Received > 0 || err != nil {
+					log.Info("folder scan", "partner", id, "listed", res.Listed, "received", res.Received, "pending", res.Skipped, "err", err)
+				}
+				return res.Skipped > 0, err
+			}, func(err error) { log.Warn("folder inbound", "partner", id, "err", err) })
+		}()
+		log.Info("watching folder", "partner", p.ID, "folder", fc.Inbound, "rescan", rescan, "size_stable", fc.IsStable())
+	}
+	return wg.Wait
+}
+
+// httpInbound is POST /api/v1/inbound/{partner}.
+func httpInbound(c *config.Config, g *gateway.Gateway, log *slog.Logger) http.Handler {
+	return &whttp.Inbound{
+		Receiver: g, Log: log,
+		Authorized: func(partner, token string) bool {
+			p, ok := c.PartnerByID(partner)
+			if !ok || p.HTTP == nil || (p.HTTP.TokenEnv == "" && p.HTTP.TokenSHA256 == "") {
+				// Spend the same time as a real comparison.
+				whttp.TokenMatches(token, "", hex.EncodeToString(make([]byte, sha256.Size)))
+				return false
+			}
+			want := ""
+			if p.HTTP.TokenEnv != "" {
+				want = os.Getenv(p.HTTP.TokenEnv)
+			}
+			return whttp.TokenMatches(token, want, p.HTTP.TokenSHA256)
+		},
+		MaxBytes: func(partner string) int64 {
+			if p, ok := c.PartnerByID(partner); ok && p.HTTP != nil && p.HTTP.MaxSizeMB > 0 {
+				return int64(p.HTTP.MaxSizeMB) << 20
+			}
+			return 0
+		},
+	}
+}
