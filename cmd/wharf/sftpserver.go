@@ -59,6 +59,7 @@ func sftpOptions(c *config.Config, g *gateway.Gateway, log *slog.Logger, reg pro
 				return server.PartnerPolicy{}
 			}
 			pol := server.PartnerPolicy{AllowDelete: p.SFTP.AllowDelete}
+			pol.PasswordHash, _ = c.PasswordHash(p) // validated at start
 			for _, a := range p.SFTP.AllowIPs {
 				if pre, err := config.ParsePrefix(a); err == nil {
 					pol.AllowIPs = append(pol.AllowIPs, pre)

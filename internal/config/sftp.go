@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"golang.org/x/crypto/bcrypt"
 	"golang.org/x/crypto/ssh"
 )
 
@@ -27,6 +28,28 @@ type SFTPServer struct {
 type PartnerSFTP struct {
 	AllowIPs    []string `yaml:"allow_ips"`    // addresses or CIDR prefixes; empty: any
 	AllowDelete bool     `yaml:"allow_delete"` // may delete documents from outbound/
+	// PasswordHashFile names a file holding a bcrypt hash of the partner's
+	// password (htpasswd -nbB or `wharf hash-password`); keys are preferred.
+	PasswordHashFile string `yaml:"password_hash_file"`
+}
+
+// PasswordHash reads the partner's bcrypt password hash, if configured.
+func (c *Config) PasswordHash(p Partner) ([]byte, error) {
+	if p.SFTP.PasswordHashFile == "" {
+		return nil, nil
+	}
+	b, err := os.ReadFile(c.rel(p.SFTP.PasswordHashFile))
+	if err != nil {
+		return nil, err
+	}
+	h := strings.TrimSpace(string(b))
+	if _, user, ok := strings.Cut(h, ":"); ok && !strings.HasPrefix(h, "$") { // htpasswd's user:hash
+		h = user
+	}
+	if _, err := bcrypt.Cost([]byte(h)); err != nil {
+		return nil, fmt.Errorf("%s is not a bcrypt hash: %v", p.SFTP.PasswordHashFile, err)
+	}
+	return []byte(h), nil
 }
 
 // PartnerX12 is how Wharf acknowledges a partner's X12.
@@ -198,6 +221,9 @@ func (c *Config) validateRemote(f string, r *SFTPRemote) error {
 }
 
 func (c *Config) validatePartnerPolicy(f string, p Partner) error {
+	if _, err := c.PasswordHash(p); err != nil {
+		return c.errAt(f+".sftp.password_hash_file", "%v", err)
+	}
 	if p.SFTPRemote != nil {
 		if err := c.validateRemote(f, p.SFTPRemote); err != nil {
 			return err

@@ -9,12 +9,14 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"net/netip"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"golang.org/x/crypto/bcrypt"
 	"golang.org/x/crypto/ssh"
 
 	"github.com/wharfedi/wharf/internal/store"
@@ -105,5 +107,60 @@ func TestSFTPAuthenticatesRegisteredKeysOnly(t *testing.T) {
 	}
 	if _, err := dial("acme", otherSigner); err == nil {
 		t.Fatal("an unregistered key logged in")
+	}
+}
+
+func TestSFTPPasswordAllowListAndLockout(t *testing.T) {
+	ctx := context.Background()
+	st, err := store.Open(ctx, filepath.Join(t.TempDir(), "wharf.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	for _, id := range []string{"acme", "fenced"} {
+		if err := st.UpsertPartner(ctx, &store.Partner{ID: id}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	hostKey, _ := LoadOrCreateHostKey(t.TempDir())
+	hash, _ := bcrypt.GenerateFromPassword([]byte("s3cret-pass"), bcrypt.MinCost)
+	srv := NewSFTP(st, hostKey, SFTPOptions{
+		LockoutAttempts: 3, LockoutWindow: time.Minute,
+		Policy: func(p string) PartnerPolicy {
+			switch p {
+			case "acme":
+				return PartnerPolicy{PasswordHash: hash}
+			case "fenced":
+				return PartnerPolicy{PasswordHash: hash, AllowIPs: []netip.Prefix{netip.MustParsePrefix("203.0.113.0/24")}}
+			}
+			return PartnerPolicy{}
+		},
+	})
+	ln, _ := net.Listen("tcp", "127.0.0.1:0")
+	go srv.Serve(ln)
+	defer srv.Close()
+	login := func(user, pw string) error {
+		c, err := ssh.Dial("tcp", ln.Addr().String(), &ssh.ClientConfig{User: user, Auth: []ssh.AuthMethod{ssh.Password(pw)},
+			HostKeyCallback: ssh.FixedHostKey(hostKey.PublicKey()), Timeout: 5 * time.Second})
+		if err == nil {
+			c.Close()
+		}
+		return err
+	}
+	if err := login("acme", "s3cret-pass"); err != nil {
+		t.Fatalf("right password refused: %v", err)
+	}
+	if err := login("fenced", "s3cret-pass"); err == nil {
+		t.Fatal("a login from outside the allow-list was accepted")
+	}
+	// fenced's refusal counted once; two wrong passwords reach the threshold of 3...
+	for i := 0; i < 2; i++ {
+		if err := login("acme", "wrong"); err == nil {
+			t.Fatal("a wrong password was accepted")
+		}
+	}
+	// ... and now even the right password is refused from this address.
+	if err := login("acme", "s3cret-pass"); err == nil {
+		t.Fatal("a locked-out address logged in")
 	}
 }

@@ -12,6 +12,7 @@ import (
 
 	"github.com/pkg/sftp"
 	"github.com/prometheus/client_golang/prometheus"
+	"golang.org/x/crypto/bcrypt"
 	"golang.org/x/crypto/ssh"
 
 	"github.com/wharfedi/wharf/internal/store"
@@ -21,8 +22,9 @@ import (
 
 // PartnerPolicy is what the SFTP server enforces per partner.
 type PartnerPolicy struct {
-	AllowIPs    []netip.Prefix // empty: any address
-	AllowDelete bool           // may delete documents from outbound/
+	AllowIPs     []netip.Prefix // empty: any address
+	AllowDelete  bool           // may delete documents from outbound/
+	PasswordHash []byte         // bcrypt; nil: no password login
 }
 
 // SFTPOptions configure the partner-facing SFTP server.
@@ -93,6 +95,7 @@ func NewSFTP(st store.Store, hostKey ssh.Signer, o SFTPOptions) *SFTP {
 	}
 	s.cfg = &ssh.ServerConfig{
 		PublicKeyCallback: s.authKey,
+		PasswordCallback:  s.authPassword,
 		ServerVersion:     "SSH-2.0-Wharf",
 		MaxAuthTries:      6,
 	}
@@ -153,15 +156,38 @@ func (s *SFTP) authKey(meta ssh.ConnMetadata, key ssh.PublicKey) (*ssh.Permissio
 	fp := ssh.FingerprintSHA256(key)
 	p, err := s.st.PartnerBySSHKey(ctx, fp)
 	if err != nil || p.ID != meta.User() {
-		// Clients offer several keys in turn: only count one failure per
-		// connection's last try by counting every refusal but allowing a
-		// margin (LockoutAttempts) above MaxAuthTries' handful.
+		// Clients offer several keys in turn, each refusal counts: the
+		// lockout threshold leaves room for a handful.
 		s.failed(ip)
 		s.logins.WithLabelValues("rejected").Inc()
 		log.Warn("sftp login rejected: key not registered for this user", "key", fp)
 		return nil, errAuth
 	}
-	if pol := s.o.Policy(p.ID); len(pol.AllowIPs) > 0 {
+	return s.admit(p.ID, ip, log, map[string]string{"partner": p.ID, "key": fp})
+}
+
+// authPassword admits a partner whose configured bcrypt hash matches.
+func (s *SFTP) authPassword(meta ssh.ConnMetadata, password []byte) (*ssh.Permissions, error) {
+	ip := remoteIP(meta.RemoteAddr())
+	log := s.log.With("user", meta.User(), "remote", meta.RemoteAddr().String())
+	if s.lockedOut(ip) {
+		s.logins.WithLabelValues("locked_out").Inc()
+		log.Warn("sftp login refused: address locked out after repeated failures", "window", s.o.LockoutWindow)
+		return nil, errAuth
+	}
+	pol := s.o.Policy(meta.User())
+	if len(pol.PasswordHash) == 0 || bcrypt.CompareHashAndPassword(pol.PasswordHash, password) != nil {
+		s.failed(ip)
+		s.logins.WithLabelValues("rejected").Inc()
+		log.Warn("sftp login rejected: wrong password or no password login for this user")
+		return nil, errAuth
+	}
+	return s.admit(meta.User(), ip, log, map[string]string{"partner": meta.User(), "key": "password"})
+}
+
+// admit applies the partner's address allow-list.
+func (s *SFTP) admit(partner, ip string, log *slog.Logger, ext map[string]string) (*ssh.Permissions, error) {
+	if pol := s.o.Policy(partner); len(pol.AllowIPs) > 0 {
 		addr, err := netip.ParseAddr(ip)
 		ok := false
 		for _, pre := range pol.AllowIPs {
@@ -170,11 +196,11 @@ func (s *SFTP) authKey(meta ssh.ConnMetadata, key ssh.PublicKey) (*ssh.Permissio
 		if !ok {
 			s.failed(ip)
 			s.logins.WithLabelValues("address_refused").Inc()
-			log.Warn("sftp login refused: address not in the partner's allow-list", "partner", p.ID)
+			log.Warn("sftp login refused: address not in the partner's allow-list", "partner", partner)
 			return nil, errAuth
 		}
 	}
-	return &ssh.Permissions{Extensions: map[string]string{"partner": p.ID, "key": fp}}, nil
+	return &ssh.Permissions{Extensions: ext}, nil
 }
 
 // Serve accepts connections until Close.
