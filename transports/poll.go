@@ -43,6 +43,9 @@ type PollOptions struct {
 	Stable *Stability
 	// Tags are set on archived objects with AfterTag (default wharf=archived).
 	Tags map[string]string
+	// Workers is how many files are fetched and archived at once (default
+	// 1); concurrent archive writes share database commits.
+	Workers int
 	// ErrorTo is a folder (Renamer transports) that files the Receiver
 	// rejects for good (ErrRejected) are moved into; "" leaves them in place.
 	ErrorTo string
@@ -135,9 +138,69 @@ func Poll(ctx context.Context, tr Transport, recv Receiver, ledger Ledger, o Pol
 	if o.Stable != nil {
 		o.Stable.keep(objs)
 	}
-	var errs []error
+	var (
+		mu   sync.Mutex
+		errs []error
+		wg   sync.WaitGroup
+		sem  = make(chan struct{}, max(o.Workers, 1))
+	)
+	fail := func(err error) {
+		mu.Lock()
+		errs = append(errs, err)
+		mu.Unlock()
+	}
+	count := func(n *int) {
+		mu.Lock()
+		*n++
+		mu.Unlock()
+	}
+	// one archives a file, then deletes, moves or tags it.
+	one := func(obj Object, key string) {
+		had, err := ledger.Received(ctx, o.Partner, key)
+		if err != nil {
+			fail(err)
+			return
+		}
+		if had {
+			count(&res.AlreadyHad)
+			if o.After != AfterKeep { // tags are set again: a failed tag is retried
+				if err := after(ctx, tr, obj.Name, o); err != nil {
+					fail(err)
+				}
+			}
+			return
+		}
+		rc, err := tr.Open(ctx, obj.Name)
+		if err != nil {
+			fail(err)
+			return
+		}
+		id, err := recv.Receive(ctx, Incoming{Partner: o.Partner, Transport: o.Transport, RemoteName: obj.Name, RemoteAddr: o.Origin, IdempotencyKey: key}, rc)
+		rc.Close()
+		if err != nil && errors.Is(err, ErrRejected) && o.ErrorTo != "" {
+			to := path.Join(o.ErrorTo, path.Base(obj.Name))
+			if rerr := tr.(Renamer).Rename(ctx, obj.Name, to); rerr != nil {
+				err = errors.Join(err, rerr)
+			} else {
+				fail(fmt.Errorf("poll %s: %s: rejected, moved to %s: %w", o.Partner, obj.Name, to, err))
+				return
+			}
+		}
+		if err != nil {
+			fail(fmt.Errorf("poll %s: %s: not archived, left in place: %w", o.Partner, obj.Name, err))
+			return
+		}
+		count(&res.Received)
+		o.Log.Info("fetched", "partner", o.Partner, "transport", o.Transport, "file", obj.Name, "bytes", obj.Size, "message", id)
+		if o.After != AfterKeep {
+			if err := after(ctx, tr, obj.Name, o); err != nil {
+				fail(err)
+			}
+		}
+	}
+	taken := 0
 	for _, obj := range objs {
-		if res.Received+res.AlreadyHad >= o.Max || ctx.Err() != nil {
+		if taken >= o.Max || ctx.Err() != nil {
 			break
 		}
 		base := path.Base(obj.Name)
@@ -161,47 +224,15 @@ func Poll(ctx context.Context, tr Transport, recv Receiver, ledger Ledger, o Pol
 		if obj.ETag != "" {
 			key += ":" + obj.ETag
 		}
-		had, err := ledger.Received(ctx, o.Partner, key)
-		if err != nil {
-			return res, err
-		}
-		if had {
-			res.AlreadyHad++
-			if o.After != AfterKeep { // tags are set again: a failed tag is retried
-				if err := after(ctx, tr, obj.Name, o); err != nil {
-					errs = append(errs, err)
-				}
-			}
-			continue
-		}
-		rc, err := tr.Open(ctx, obj.Name)
-		if err != nil {
-			errs = append(errs, err)
-			continue
-		}
-		id, err := recv.Receive(ctx, Incoming{Partner: o.Partner, Transport: o.Transport, RemoteName: obj.Name, RemoteAddr: o.Origin, IdempotencyKey: key}, rc)
-		rc.Close()
-		if err != nil && errors.Is(err, ErrRejected) && o.ErrorTo != "" {
-			to := path.Join(o.ErrorTo, path.Base(obj.Name))
-			if rerr := tr.(Renamer).Rename(ctx, obj.Name, to); rerr != nil {
-				err = errors.Join(err, rerr)
-			} else {
-				errs = append(errs, fmt.Errorf("poll %s: %s: rejected, moved to %s: %w", o.Partner, obj.Name, to, err))
-				continue
-			}
-		}
-		if err != nil {
-			errs = append(errs, fmt.Errorf("poll %s: %s: not archived, left in place: %w", o.Partner, obj.Name, err))
-			continue
-		}
-		res.Received++
-		o.Log.Info("fetched", "partner", o.Partner, "transport", o.Transport, "file", obj.Name, "bytes", obj.Size, "message", id)
-		if o.After != AfterKeep {
-			if err := after(ctx, tr, obj.Name, o); err != nil {
-				errs = append(errs, err)
-			}
-		}
+		taken++
+		sem <- struct{}{}
+		wg.Add(1)
+		go func() {
+			defer func() { <-sem; wg.Done() }()
+			one(obj, key)
+		}()
 	}
+	wg.Wait()
 	return res, errors.Join(errs...)
 }
 

@@ -121,7 +121,7 @@ func s3Schedules(c *config.Config, g *gateway.Gateway, log *slog.Logger) ([]jobs
 			res, err := transports.Poll(ctx, b, g, g, transports.PollOptions{
 				Partner: p.ID, Transport: transportS3, Origin: p.S3Remote.Endpoint + "/" + p.S3Remote.Bucket + "/" + pull.Prefix,
 				Folder: pull.Prefix, Pattern: pull.Pattern, MinAge: minAge,
-				After: transports.After(pull.After), MoveTo: pull.MoveTo, Tags: pull.Tags(), Log: log,
+				After: transports.After(pull.After), MoveTo: pull.MoveTo, Tags: pull.Tags(), Workers: 4, Log: log,
 			})
 			log.Info("s3 pull done", "partner", p.ID, "listed", res.Listed, "received", res.Received, "not_yet_stable", res.Skipped, "already_had", res.AlreadyHad, "err", err)
 			return err
@@ -153,7 +153,7 @@ func startFolderWatchers(ctx context.Context, c *config.Config, g *gateway.Gatew
 		minAge, rescan := fc.Durations()
 		processed, errDir := fc.Folders()
 		o := transports.PollOptions{Partner: p.ID, Transport: transportFolder, Origin: fc.Inbound,
-			Pattern: fc.Pattern, MinAge: minAge, After: transports.After(fc.After), MoveTo: processed, ErrorTo: errDir, Log: log}
+			Pattern: fc.Pattern, MinAge: minAge, After: transports.After(fc.After), MoveTo: processed, ErrorTo: errDir, Workers: 8, Log: log}
 		if o.After == "" {
 			o.After = transports.AfterMove
 		}

@@ -3,6 +3,7 @@ package folder_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"os"
 	"path/filepath"
@@ -200,4 +201,35 @@ func TestFollowSeesNewFiles(t *testing.T) {
 			t.Fatal("the watcher did not trigger a poll that archived the new file")
 		}
 	}
+}
+
+// TestPollConcurrent: with several workers, every file is archived exactly
+// once and moved.
+func TestPollConcurrent(t *testing.T) {
+	flowtest.ForEachDB(t, archive.Options{}, []string{"erp"}, func(t *testing.T, e *flowtest.Env) {
+		f := newFolder(t)
+		for i := range 50 {
+			os.WriteFile(filepath.Join(f.Root(), fmt.Sprintf("F%02d.csv", i)), fmt.Appendf(nil, "row,%d\n", i), 0o644)
+		}
+		o := transports.PollOptions{Partner: "erp", Transport: "folder", Origin: f.Root(), After: transports.AfterMove, MoveTo: "processed", Workers: 8}
+		res, err := transports.Poll(ctx, f, e.Gateway, e.Gateway, o)
+		if err != nil || res.Received != 50 {
+			t.Fatalf("poll: %+v %v", res, err)
+		}
+		ms := e.Inbound(t, "erp")
+		seen := map[string]bool{}
+		for _, m := range ms {
+			var i int
+			fmt.Sscanf(m.RemoteName, "F%02d.csv", &i)
+			if seen[m.RemoteName] || e.Bytes(t, m.ID) != fmt.Sprintf("row,%d\n", i) {
+				t.Fatalf("duplicate or wrong bytes: %s", m.RemoteName)
+			}
+			seen[m.RemoteName] = true
+		}
+		left, _ := f.List(ctx, "")
+		moved, _ := f.List(ctx, "processed")
+		if len(seen) != 50 || len(left) != 0 || len(moved) != 50 {
+			t.Fatalf("%d archived, %d left, %d moved", len(seen), len(left), len(moved))
+		}
+	})
 }

@@ -1,0 +1,203 @@
+// Command transports measures the folder flow end to end: N small X12 204
+// files dropped into a partner's watched inbound folder (dot name, then a
+// rename, as a well-behaved writer does) go through archive → processing
+// (X12 validation and the 997; mapping is not yet wired into the flow, so
+// processing is the "map" step here) → delivery into the partner's
+// outbound folder. It reports files/s and the latency from a file's
+// arrival (its rename into the inbound folder) to its 997's arrival in the
+// outbound folder (rename seen by fsnotify), p50/p90/p99/max.
+//
+//	go run ./bench/transports                       # 10,000 files, burst, SQLite
+//	go run ./bench/transports -n 2000 -rate 100     # paced arrivals
+//	go run ./bench/transports -database-url postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable
+//
+// A burst measures throughput (its latencies include queueing behind the
+// whole burst); a paced run below the throughput measures latency.
+package main
+
+import (
+	"bufio"
+	"flag"
+	"fmt"
+	"io"
+	"log"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/fsnotify/fsnotify"
+)
+
+func main() {
+	n := flag.Int("n", 10000, "files")
+	rate := flag.Float64("rate", 0, "arrivals per second (0: as fast as possible)")
+	bin := flag.String("wharf", "", "wharf binary (default: go build ./cmd/wharf into the work folder)")
+	dbURL := flag.String("database-url", "", "PostgreSQL URL (default: embedded SQLite); a fresh schema is used")
+	keep := flag.Bool("keep", false, "keep the work folder")
+	flag.Parse()
+
+	work, err := os.MkdirTemp("", "wharf-bench-transports-")
+	if err != nil {
+		log.Fatal(err)
+	}
+	if !*keep {
+		defer os.RemoveAll(work)
+	}
+	if *bin == "" {
+		*bin = filepath.Join(work, "wharf")
+		cmd := exec.Command("go", "build", "-o", *bin, "./cmd/wharf")
+		cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
+		if err := cmd.Run(); err != nil {
+			log.Fatal(err)
+		}
+	}
+	in, out := filepath.Join(work, "in"), filepath.Join(work, "out")
+	os.MkdirAll(in, 0o755)
+	os.MkdirAll(out, 0o755)
+	cfg := fmt.Sprintf("partners:\n  - id: erp\n    folder: {inbound: %s, outbound: %s, stable: false, after: delete}\n", in, out)
+	os.WriteFile(filepath.Join(work, "wharf.yaml"), []byte(cfg), 0o600)
+
+	// Watch the outbound folder before anything can arrive there.
+	w, err := fsnotify.NewWatcher()
+	if err != nil {
+		log.Fatal(err)
+	}
+	if err := w.Add(out); err != nil {
+		log.Fatal(err)
+	}
+	var mu sync.Mutex
+	delivered := map[string]time.Time{}
+	all := make(chan struct{})
+	go func() {
+		for ev := range w.Events {
+			if ev.Has(fsnotify.Create) && strings.HasPrefix(filepath.Base(ev.Name), "997_") {
+				name := strings.TrimPrefix(filepath.Base(ev.Name), "997_")
+				mu.Lock()
+				if _, dup := delivered[name]; !dup {
+					delivered[name] = time.Now()
+					if len(delivered) == *n {
+						close(all)
+					}
+				}
+				mu.Unlock()
+			}
+		}
+	}()
+
+	env := append(os.Environ(), "WHARF_HTTP_ADDR=127.0.0.1:0", "WHARF_SFTP_ADDR=127.0.0.1:0", "WHARF_DATA="+filepath.Join(work, "data"))
+	db := "sqlite"
+	if *dbURL != "" {
+		schema := fmt.Sprintf("bench_tr_%d", time.Now().UnixNano())
+		psql := exec.Command("psql", *dbURL, "-qc", "CREATE SCHEMA "+schema)
+		if b, err := psql.CombinedOutput(); err != nil {
+			log.Fatalf("create schema: %v %s", err, b)
+		}
+		defer exec.Command("psql", *dbURL, "-qc", "DROP SCHEMA "+schema+" CASCADE").Run()
+		sep := "?"
+		if strings.Contains(*dbURL, "?") {
+			sep = "&"
+		}
+		env = append(env, "WHARF_DATABASE_URL="+*dbURL+sep+"search_path="+schema)
+		db = "postgres"
+	}
+	srv := exec.Command(*bin, "serve", "--config", filepath.Join(work, "wharf.yaml"))
+	srv.Env = env
+	stderr, _ := srv.StderrPipe()
+	if err := srv.Start(); err != nil {
+		log.Fatal(err)
+	}
+	defer srv.Process.Kill()
+	ready := make(chan struct{})
+	go func() {
+		sc := bufio.NewScanner(stderr)
+		re := regexp.MustCompile(`wharf ready`)
+		once := false
+		for sc.Scan() {
+			if !once && re.MatchString(sc.Text()) {
+				once = true
+				close(ready)
+			}
+			if strings.Contains(sc.Text(), "level=ERROR") {
+				fmt.Fprintln(os.Stderr, sc.Text())
+			}
+		}
+		io.Copy(io.Discard, stderr)
+	}()
+	select {
+	case <-ready:
+	case <-time.After(60 * time.Second):
+		log.Fatal("wharf serve not ready after 60 s")
+	}
+
+	arrived := make(map[string]time.Time, *n)
+	var gap time.Duration
+	if *rate > 0 {
+		gap = time.Duration(float64(time.Second) / *rate)
+	}
+	start := time.Now()
+	for i := range *n {
+		name := fmt.Sprintf("load%06d.edi", i)
+		tmp := filepath.Join(in, "."+name)
+		if err := os.WriteFile(tmp, doc(i+1), 0o644); err != nil {
+			log.Fatal(err)
+		}
+		if gap > 0 {
+			if d := time.Until(start.Add(time.Duration(i) * gap)); d > 0 {
+				time.Sleep(d)
+			}
+		}
+		if err := os.Rename(tmp, filepath.Join(in, name)); err != nil {
+			log.Fatal(err)
+		}
+		arrived[name] = time.Now()
+	}
+	dropped := time.Since(start)
+	timeout := time.Duration(*n)*100*time.Millisecond + time.Minute
+	select {
+	case <-all:
+	case <-time.After(timeout):
+		mu.Lock()
+		log.Fatalf("only %d of %d 997s delivered after %v", len(delivered), *n, timeout)
+	}
+	mu.Lock()
+	var last time.Time
+	lat := make([]time.Duration, 0, *n)
+	for name, at := range arrived {
+		d := delivered[name]
+		lat = append(lat, d.Sub(at))
+		if d.After(last) {
+			last = d
+		}
+	}
+	mu.Unlock()
+	slices.Sort(lat)
+	pct := func(p float64) time.Duration { return lat[min(len(lat)-1, int(p*float64(len(lat))))].Round(time.Millisecond) }
+	total := last.Sub(start)
+	mode := "burst"
+	if *rate > 0 {
+		mode = fmt.Sprintf("paced %.0f/s", *rate)
+	}
+	fmt.Printf("folder -> archive -> process (997) -> outbound folder: %d files, %s, %s\n", *n, mode, db)
+	fmt.Printf("  dropped in %.1fs; all 997s delivered after %.1fs: %.0f files/s\n", dropped.Seconds(), total.Seconds(), float64(*n)/total.Seconds())
+	fmt.Printf("  arrival -> delivered: p50 %v  p90 %v  p99 %v  max %v\n", pct(0.50), pct(0.90), pct(0.99), lat[len(lat)-1].Round(time.Millisecond))
+	srv.Process.Signal(syscall.SIGTERM)
+	done := make(chan error, 1)
+	go func() { done <- srv.Wait() }()
+	select {
+	case <-done:
+	case <-time.After(30 * time.Second):
+	}
+}
+
+// doc is a small X12 204 with its own interchange and group control numbers.
+func doc(ctl int) []byte {
+	return fmt.Appendf(nil, "ISA*00*          *00*          *ZZ*ERP            *ZZ*WHARF          *260101*1200*U*00401*%09d*0*P*>~\n"+
+		"GS*SM*ERP*WHARF*20260101*1200*%d*X*004010~\nST*204*0001~\nB2**SCAC**LOAD%d**PP~\nB2A*00~\n"+
+		"S5*1*LD~\nS5*2*UL~\nL3*1000*G~\nSE*7*0001~\nGE*1*%d~\nIEA*1*%09d~\n", ctl, ctl, ctl, ctl, ctl)
+}
