@@ -73,12 +73,13 @@ cat "$W/big.bin" > /dev/null
 echo "put $W/big.bin $W/sshd-files/big.bin" > "$W/b-sshd"
 echo "put $W/big.bin inbound/big.bin" > "$W/b-wharf"
 for round in 1 2; do
-  s=$(now); sftp_to "$SSHD_PORT" "$ME" "$W/b-sshd"; e=$(now)
-  sshd_t=$(echo "$e - $s" | bc); rm -f "$W/sshd-files/big.bin"
+  sync
+  s=$(now); sftp_to "$SSHD_PORT" "$ME" "$W/b-sshd"; e=$(now); sync; e2=$(now)
+  sshd_t=$(echo "$e - $s" | bc); sshd_sync_t=$(echo "$e2 - $s" | bc); rm -f "$W/sshd-files/big.bin"; sync
   s=$(now); sftp_to "$WHARF_SFTP" bench "$W/b-wharf"; e=$(now)
   wharf_t=$(echo "$e - $s" | bc)
-  printf 'round %d: OpenSSH sshd %.2f s (%.0f MB/s) | Wharf %.2f s (%.0f MB/s), archived and fsync-ed before CLOSE OK | ratio %.2fx\n' \
-    $round "$sshd_t" "$(echo "$MB*1.048576/$sshd_t" | bc -l)" "$wharf_t" "$(echo "$MB*1.048576/$wharf_t" | bc -l)" "$(echo "$sshd_t/$wharf_t" | bc -l)"
+  printf 'round %d: OpenSSH sshd %.2f s (%.0f MB/s; %.2f s with a sync after it) | Wharf %.2f s (%.0f MB/s), archived and fsync-ed before CLOSE OK | ratio %.2fx (%.2fx against sshd+sync)\n' \
+    $round "$sshd_t" "$(echo "$MB*1.048576/$sshd_t" | bc -l)" "$sshd_sync_t" "$wharf_t" "$(echo "$MB*1.048576/$wharf_t" | bc -l)" "$(echo "$sshd_t/$wharf_t" | bc -l)" "$(echo "$sshd_sync_t/$wharf_t" | bc -l)"
 done
 rm -f "$W/big.bin"
 
