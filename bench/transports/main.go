@@ -177,7 +177,9 @@ func main() {
 	}
 	mu.Unlock()
 	slices.Sort(lat)
-	pct := func(p float64) time.Duration { return lat[min(len(lat)-1, int(p*float64(len(lat))))].Round(time.Millisecond) }
+	pct := func(p float64) time.Duration {
+		return lat[min(len(lat)-1, int(p*float64(len(lat))))].Round(time.Millisecond)
+	}
 	total := last.Sub(start)
 	mode := "burst"
 	if *rate > 0 {
