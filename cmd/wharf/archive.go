@@ -162,12 +162,9 @@ func archivePut(ctx context.Context, args []string, stdin io.Reader, stdout, std
 	transport := fs.String("transport", "cli", "transport name recorded with the entry")
 	idem := fs.String("idempotency-key", "", "a retried put with the same key returns the first entry instead of a new one")
 	asJSON := fs.Bool("json", false, "print the entry as JSON")
-	pos, err := parseArgs(fs, args)
-	if err != nil {
-		if usageErr(err) {
-			return 2
-		}
-		return 0
+	pos, code, ok := parseCmd(fs, args, -1, stderr)
+	if !ok {
+		return code
 	}
 	if len(pos) != 1 || *partner == "" {
 		fmt.Fprintln(stderr, "usage: wharf archive put --partner ID [--direction in|out] [--transport NAME] [--idempotency-key KEY] FILE|-")
@@ -276,12 +273,9 @@ func archiveSearch(ctx context.Context, args []string, stdout, stderr io.Writer)
 	fs.StringVar(&f.Key, "key", "", "business key or control number (PO, BOL, PRO, shipment, invoice, ISA13, GS06, ST02)")
 	limit := fs.Int("limit", 100, "at most this many entries (newest first; at most 1000)")
 	asJSON := fs.Bool("json", false, "JSON Lines output")
-	pos, err := parseArgs(fs, args)
-	if err != nil {
-		if usageErr(err) {
-			return 2
-		}
-		return 0
+	pos, code, ok := parseCmd(fs, args, -1, stderr)
+	if !ok {
+		return code
 	}
 	if len(pos) > 0 {
 		fmt.Fprintf(stderr, "wharf archive search: unexpected argument %q (use --key VALUE to search by key)\n", pos[0])
@@ -356,12 +350,9 @@ func oneID(name string, pos []string, stderr io.Writer) (string, bool) {
 
 func archiveGet(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs, common := newFlags("archive get", stderr)
-	pos, err := parseArgs(fs, args)
-	if err != nil {
-		if usageErr(err) {
-			return 2
-		}
-		return 0
+	pos, code, ok := parseCmd(fs, args, -1, stderr)
+	if !ok {
+		return code
 	}
 	id, ok := oneID("get", pos, stderr)
 	if !ok {
@@ -387,12 +378,9 @@ func archiveGet(ctx context.Context, args []string, stdout, stderr io.Writer) in
 func archiveEvents(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs, common := newFlags("archive events", stderr)
 	asJSON := fs.Bool("json", false, "JSON Lines output")
-	pos, err := parseArgs(fs, args)
-	if err != nil {
-		if usageErr(err) {
-			return 2
-		}
-		return 0
+	pos, code, ok := parseCmd(fs, args, -1, stderr)
+	if !ok {
+		return code
 	}
 	id, ok := oneID("events", pos, stderr)
 	if !ok {
@@ -423,16 +411,8 @@ func archiveEvents(ctx context.Context, args []string, stdout, stderr io.Writer)
 func archiveVerify(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs, common := newFlags("archive verify", stderr)
 	skip := fs.Bool("skip-blobs", false, "check the hash chain only, without re-hashing blobs")
-	pos, err := parseArgs(fs, args)
-	if err != nil {
-		if usageErr(err) {
-			return 2
-		}
-		return 0
-	}
-	if len(pos) > 0 {
-		fmt.Fprintf(stderr, "wharf archive verify: unexpected argument %q\n", pos[0])
-		return 2
+	if _, code, ok := parseCmd(fs, args, 0, stderr); !ok {
+		return code
 	}
 	a, done, err := archiveEnv(ctx, common, false)
 	if err != nil {
@@ -468,12 +448,9 @@ func archivePurge(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	partner := fs.String("partner", "", "only this partner's entries")
 	olderThan := fs.String("older-than", "", "purge entries received longer ago than this (e.g. 90d, 7y)")
 	expired := fs.Bool("expired", false, "apply the retention rules' delete-after (what the archive.retention job does)")
-	pos, err := parseArgs(fs, args)
-	if err != nil {
-		if usageErr(err) {
-			return 2
-		}
-		return 0
+	pos, code, ok := parseCmd(fs, args, -1, stderr)
+	if !ok {
+		return code
 	}
 	if len(pos) > 0 || (*olderThan == "") == !*expired {
 		fmt.Fprintln(stderr, "usage: wharf archive purge (--older-than DURATION [--partner ID] | --expired)")

@@ -157,5 +157,28 @@ func fail(stderr io.Writer, err error) int {
 	return 1
 }
 
+// parseCmd parses a subcommand's flags (before or after its positional
+// arguments). With want >= 0 it also requires exactly that many positionals.
+// When ok is false the command returns code: 0 after -help, 2 on a usage
+// error (already printed).
+func parseCmd(fs *flag.FlagSet, args []string, want int, stderr io.Writer) (pos []string, code int, ok bool) {
+	pos, err := parseArgs(fs, args)
+	if err != nil {
+		if usageErr(err) {
+			return nil, 2, false
+		}
+		return nil, 0, false
+	}
+	if want >= 0 && len(pos) > want {
+		fmt.Fprintf(stderr, "%s: unexpected argument %q\n", fs.Name(), pos[want])
+		return nil, 2, false
+	}
+	if want >= 0 && len(pos) < want {
+		fmt.Fprintf(stderr, "%s: missing argument (see %s -help)\n", fs.Name(), fs.Name())
+		return nil, 2, false
+	}
+	return pos, 0, true
+}
+
 // usageErr reports whether err came from flag parsing (exit 2).
 func usageErr(err error) bool { return err != nil && !errors.Is(err, flag.ErrHelp) }

@@ -41,12 +41,9 @@ func partnerAdd(ctx context.Context, args []string, stdout, stderr io.Writer) in
 	as2ID := fs.String("as2-id", "", "the partner's AS2 name (AS2-From of what it sends)")
 	var as2Certs stringList
 	fs.Var(&as2Certs, "as2-cert", "file with the partner's AS2 certificate in PEM (repeatable; certificates add to those held)")
-	pos, err := parseArgs(fs, args)
-	if err != nil {
-		if usageErr(err) {
-			return 2
-		}
-		return 0
+	pos, code, ok := parseCmd(fs, args, -1, stderr)
+	if !ok {
+		return code
 	}
 	if len(pos) != 1 {
 		fmt.Fprintln(stderr, "usage: wharf partner add ID [--name TEXT] [--x12-id QUALIFIER:ID]... [--sftp-key PUBLIC_KEY_FILE]...")
@@ -162,16 +159,8 @@ func appendNewKeys(have []string, add ...string) []string {
 func partnerList(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs, common := newFlags("partner list", stderr)
 	asJSON := fs.Bool("json", false, "JSON Lines output, one partner per line")
-	pos, err := parseArgs(fs, args)
-	if err != nil {
-		if usageErr(err) {
-			return 2
-		}
-		return 0
-	}
-	if len(pos) > 0 {
-		fmt.Fprintf(stderr, "wharf partner list: unexpected argument %q\n", pos[0])
-		return 2
+	if _, code, ok := parseCmd(fs, args, 0, stderr); !ok {
+		return code
 	}
 	c, err := common.loadConfig()
 	if err != nil {

@@ -19,12 +19,9 @@ const replayUsage = "usage: wharf replay [--json] ID"
 func runReplay(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs, common := newFlags("replay", stderr)
 	asJSON := fs.Bool("json", false, "print the result as JSON")
-	pos, err := parseArgs(fs, args)
-	if err != nil {
-		if usageErr(err) {
-			return 2
-		}
-		return 0
+	pos, code, ok := parseCmd(fs, args, -1, stderr)
+	if !ok {
+		return code
 	}
 	if len(pos) != 1 {
 		fmt.Fprintln(stderr, replayUsage)

@@ -41,16 +41,8 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	started := time.Now()
 	fs, common := newFlags("serve", stderr)
 	logFormat := fs.String("log-format", "", "log format: text (readable, default) or json")
-	pos, err := parseArgs(fs, args)
-	if err != nil {
-		if usageErr(err) {
-			return 2
-		}
-		return 0
-	}
-	if len(pos) > 0 {
-		fmt.Fprintf(stderr, "wharf serve: unexpected argument %q\n", pos[0])
-		return 2
+	if _, code, ok := parseCmd(fs, args, 0, stderr); !ok {
+		return code
 	}
 	c, err := common.loadConfig()
 	if err != nil {
