@@ -30,6 +30,9 @@ import (
 type Policy struct {
 	Ack    string // "997" (default), "999" or "none"
 	Strict bool
+	// AckTimeout: X12 groups sent to the partner expect its 997/999 within
+	// this long, else an exception is raised (0: no expectation).
+	AckTimeout time.Duration
 }
 
 // Processor processes archived inbound messages.
@@ -64,9 +67,6 @@ func (p *Processor) Process(ctx context.Context, id string) error {
 	if err != nil {
 		return fmt.Errorf("%w: %v", ErrPermanent, err)
 	}
-	if m.Direction != store.Inbound {
-		return nil
-	}
 	rc, _, err := p.Archive.Get(ctx, id)
 	if err != nil {
 		return fmt.Errorf("process %s: %w", id, err)
@@ -74,6 +74,16 @@ func (p *Processor) Process(ctx context.Context, id string) error {
 	defer rc.Close()
 	br := bufio.NewReaderSize(rc, 64<<10)
 	head, _ := br.Peek(4096)
+	if m.Direction == store.Outbound {
+		if !looksX12(head) {
+			return nil
+		}
+		rep, err := (&x12.Checker{}).Check(ctx, x12.NewReader(br))
+		if err != nil {
+			return fmt.Errorf("process %s: read: %w", m.ID, err)
+		}
+		return p.recordSent(ctx, m, rep)
+	}
 	if !looksX12(head) {
 		return p.finish(ctx, m, StatusUnrecognized, nil, "parsed",
 			"not X12 (no ISA segment at the start); kept in the archive, no acknowledgment sent")
@@ -197,10 +207,31 @@ func (p *Processor) x12(ctx context.Context, m *store.Message, r io.Reader) erro
 	if err := p.finish(ctx, m, status, docTypes, "validated", summary); err != nil {
 		return err
 	}
+	if carriesAcks(rep) {
+		if err := p.reconcile(ctx, m); err != nil {
+			return err
+		}
+	}
 	if accepted > 0 && !rep.Rejected {
 		return p.mapToCanonical(ctx, m)
 	}
 	return nil
+}
+
+// carriesAcks tells whether the input holds 997/999 groups or may hold a
+// TA1 (an interchange without groups).
+func carriesAcks(rep *x12.Report) bool {
+	for _, ic := range rep.Interchanges {
+		if len(ic.Groups) == 0 {
+			return true
+		}
+		for _, g := range ic.Groups {
+			if g.IsAck() {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 func first(s []string, n int) []string {

@@ -95,7 +95,9 @@ func openArchive(c *config.Config, st store.Store, rt func() *jobs.Runtime, log 
 	opts := archive.Options{Blobs: blobs, Spool: spool, Retention: rules, Logger: log, Metrics: reg}
 	if rt != nil {
 		opts.OnCommit = func(ctx context.Context, tx store.Tx, e *archive.Entry) error {
-			if e.Direction == store.Inbound && !as2Evidence[e.Transport] {
+			// Inbound messages are processed; outbound ones too, so that the
+			// X12 groups Wharf sends are recorded for the partner's 997/999.
+			if !as2Evidence[e.Transport] {
 				if _, err := rt().InsertTx(ctx, tx, jobs.ProcessArgs{MessageID: e.ID}, nil); err != nil {
 					return err
 				}

@@ -98,12 +98,17 @@ func testArchiveCLI(t *testing.T, dir, data string) {
 	if code != 0 || !strings.Contains(strings.Split(out, "\n")[0], `"kind":"received"`) {
 		t.Fatalf("events: %d %q", code, out)
 	}
-	// put enqueued the processing job for the inbound entry only.
+	// put enqueued one processing job per entry (outbound X12 is recorded
+	// for matching the partner's acknowledgments), the inbound one included.
 	withStore(t, data, func(st store.Store) {
 		rt := jobs.New(st, jobs.Options{})
 		js, err := rt.List(context.Background(), river.NewJobListParams().Kinds(jobs.ProcessArgs{}.Kind()))
-		if err != nil || len(js) != 1 || !strings.Contains(string(js[0].EncodedArgs), e.ID) {
-			t.Fatalf("processing jobs: %v %v", js, err)
+		found := false
+		for _, j := range js {
+			found = found || strings.Contains(string(j.EncodedArgs), e.ID)
+		}
+		if err != nil || len(js) != 2 || !found {
+			t.Fatalf("processing jobs: %d %v", len(js), err)
 		}
 	})
 	// verify: intact, then broken.

@@ -126,11 +126,14 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	for name, t := range pullTasks {
 		allTasks[name] = t
 	}
+	proc := newProcessor(c, st, arch, log.With("component", "process"))
+	allTasks["x12.ack_overdue"] = func(ctx context.Context) error { _, err := proc.CheckOverdue(ctx); return err }
+	schedules = append(schedules, ackOverdueSchedule(c, schedules)...)
 	rt = jobs.New(st, jobs.Options{
 		Workers: c.Jobs.Workers, Logger: log, Tasks: allTasks, Schedules: schedules, Metrics: reg,
 		SingleWorker: singleWorker,
 	})
-	registerArchiveJobs(rt, st, arch, newProcessor(c, st, arch, log.With("component", "process")),
+	registerArchiveJobs(rt, st, arch, proc,
 		newDelivery(c, arch, st, log.With("component", "deliver"), deliverer(c, arch, st, log.With("component", "deliver"))).Deliver)
 	runCtx, cancelRun := context.WithCancel(context.WithoutCancel(ctx))
 	defer cancelRun()

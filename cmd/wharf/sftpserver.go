@@ -12,6 +12,7 @@ import (
 	"github.com/wharfedi/wharf/internal/gateway"
 	"github.com/wharfedi/wharf/internal/server"
 	"github.com/wharfedi/wharf/internal/store"
+	"github.com/wharfedi/wharf/jobs"
 	"github.com/wharfedi/wharf/mapping"
 	"github.com/wharfedi/wharf/process"
 )
@@ -22,7 +23,7 @@ func newProcessor(c *config.Config, st store.Store, a *archive.Archive, log *slo
 		Archive: a, Store: st, Logger: log,
 		Policy: func(partner string) process.Policy {
 			p, _ := c.PartnerByID(partner)
-			return process.Policy{Ack: p.X12.Ack, Strict: p.X12.Strict}
+			return process.Policy{Ack: p.X12.Ack, Strict: p.X12.Strict, AckTimeout: p.X12.AckTimeoutDuration()}
 		},
 		Profile: cachedProfiles(func(partner string) *mapping.Profile {
 			var cp *config.Partner
@@ -85,4 +86,21 @@ func cachedProfiles(build func(string) *mapping.Profile) func(string) *mapping.P
 		cache[partner] = p
 		return p
 	}
+}
+
+// ackOverdueSchedule checks for overdue acknowledgments every 5 minutes when
+// a partner expects them and no configured schedule runs the check already.
+func ackOverdueSchedule(c *config.Config, have []jobs.Schedule) []jobs.Schedule {
+	for _, s := range have {
+		if s.Task == "x12.ack_overdue" {
+			return nil
+		}
+	}
+	for _, p := range c.Partners {
+		if p.X12.AckTimeout != "" {
+			every, _ := config.Schedule{Cron: "@every 5m"}.Parse()
+			return []jobs.Schedule{{Name: "x12-ack-overdue", Schedule: every, Task: "x12.ack_overdue"}}
+		}
+	}
+	return nil
 }

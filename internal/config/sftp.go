@@ -58,6 +58,15 @@ type PartnerX12 struct {
 	Ack string `yaml:"ack"`
 	// Strict turns length and code-list warnings into errors.
 	Strict bool `yaml:"strict"`
+	// AckTimeout: X12 groups Wharf sends this partner expect its 997/999
+	// within this long (e.g. 4h); past it, an exception. Empty: none expected.
+	AckTimeout string `yaml:"ack_timeout"`
+}
+
+// AckTimeoutDuration returns the partner's acknowledgment timeout (0: none).
+func (x PartnerX12) AckTimeoutDuration() time.Duration {
+	d, _ := time.ParseDuration(x.AckTimeout)
+	return d
 }
 
 func (c *Config) validateSFTP() error {
@@ -232,6 +241,11 @@ func (c *Config) validatePartnerPolicy(f string, p Partner) error {
 	for j, a := range p.SFTP.AllowIPs {
 		if _, err := ParsePrefix(a); err != nil {
 			return c.errAt(fmt.Sprintf("%s.sftp.allow_ips[%d]", f, j), "%v", err)
+		}
+	}
+	if p.X12.AckTimeout != "" {
+		if _, err := parseDuration(p.X12.AckTimeout); err != nil {
+			return c.errAt(f+".x12.ack_timeout", "%v", err)
 		}
 	}
 	switch p.X12.Ack {

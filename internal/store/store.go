@@ -146,6 +146,13 @@ type Queries interface {
 	// sender and reports another message that carried it within the window.
 	RecordInterchange(ctx context.Context, senderQual, senderID, control, messageID string, within time.Duration) (duplicateOf string, err error)
 
+	// Functional groups sent, for reconciling the partner's 997/999/TA1.
+	RecordSentGroup(ctx context.Context, g *SentGroup) error
+	SentGroupsByGS06(ctx context.Context, partnerID, gs06 string) ([]*SentGroup, error)
+	SentGroupsByISA13(ctx context.Context, partnerID, isa13 string) ([]*SentGroup, error)
+	OverdueSentGroups(ctx context.Context, now time.Time) ([]*SentGroup, error)
+	SetSentGroupAck(ctx context.Context, messageID, gs06, status, ackMessageID string) error
+
 	// ScheduleLastRun returns the latest slot recorded for a schedule.
 	ScheduleLastRun(ctx context.Context, name string) (time.Time, bool, error)
 	// RecordScheduleRun records that the schedule's slot ran; the stored

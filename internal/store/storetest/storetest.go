@@ -357,6 +357,40 @@ func Exercise(t *testing.T, fresh func(t *testing.T) string) {
 		}
 	})
 
+	t.Run("SentGroups", func(t *testing.T) {
+		s, _ := open(t)
+		t0 := time.Date(2026, 5, 1, 8, 0, 0, 0, time.UTC)
+		for _, g := range []*store.SentGroup{
+			{MessageID: "m1", PartnerID: "acme", ISA13: "000000007", GS06: "7", FunctionalID: "SM", Sets: 2, SentAt: t0, DueAt: t0.Add(4 * time.Hour)},
+			{MessageID: "m2", PartnerID: "acme", ISA13: "000000008", GS06: "8", FunctionalID: "IM", Sets: 1, SentAt: t0.Add(time.Minute)},
+			{MessageID: "m3", PartnerID: "beta", ISA13: "000000007", GS06: "7", FunctionalID: "SM", Sets: 1, SentAt: t0, DueAt: t0.Add(time.Hour)},
+		} {
+			if err := s.RecordSentGroup(ctx, g); err != nil {
+				t.Fatal(err)
+			}
+			if err := s.RecordSentGroup(ctx, g); err != nil { // again: no change, no error
+				t.Fatal(err)
+			}
+		}
+		gs, err := s.SentGroupsByGS06(ctx, "acme", "7")
+		if err != nil || len(gs) != 1 || gs[0].MessageID != "m1" || gs[0].Sets != 2 || !gs[0].DueAt.Equal(t0.Add(4*time.Hour)) {
+			t.Fatalf("by gs06: %+v %v", gs, err)
+		}
+		if gs, _ := s.SentGroupsByISA13(ctx, "acme", "000000008"); len(gs) != 1 || !gs[0].DueAt.IsZero() {
+			t.Fatalf("by isa13: %+v", gs)
+		}
+		over, _ := s.OverdueSentGroups(ctx, t0.Add(2*time.Hour))
+		if len(over) != 1 || over[0].MessageID != "m3" {
+			t.Fatalf("overdue at +2h: %+v", over)
+		}
+		if err := s.SetSentGroupAck(ctx, "m3", "7", "accepted", "ack1"); err != nil {
+			t.Fatal(err)
+		}
+		if over, _ := s.OverdueSentGroups(ctx, t0.Add(5*time.Hour)); len(over) != 1 || over[0].MessageID != "m1" {
+			t.Fatalf("overdue at +5h after m3 was acknowledged: %+v", over)
+		}
+	})
+
 	t.Run("ScheduleRuns", func(t *testing.T) {
 		s, _ := open(t)
 		if _, ok, err := s.ScheduleLastRun(ctx, "nightly"); ok || err != nil {

@@ -1,0 +1,73 @@
+package store
+
+import (
+	"context"
+	"time"
+)
+
+// SentGroup is a functional group Wharf sent and the partner's verdict on it.
+type SentGroup struct {
+	MessageID    string
+	PartnerID    string
+	ISA13, GS06  string
+	FunctionalID string
+	Sets         int
+	SentAt       time.Time
+	DueAt        time.Time // zero: no acknowledgment expected
+	AckStatus    string    // "", accepted, accepted_with_errors, partially_accepted, rejected, overdue
+	AckMessageID string
+}
+
+// RecordSentGroup remembers a sent group (again: no change).
+func (s *queries) RecordSentGroup(ctx context.Context, g *SentGroup) error {
+	var due any
+	if !g.DueAt.IsZero() {
+		due = g.DueAt.UTC()
+	}
+	_, err := s.q.exec(ctx, `INSERT INTO x12_sent_groups (message_id, partner_id, isa13, gs06, functional_id, sets, sent_at, due_at)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT DO NOTHING`,
+		g.MessageID, g.PartnerID, g.ISA13, g.GS06, g.FunctionalID, g.Sets, g.SentAt.UTC(), due)
+	return s.err("record sent group", err)
+}
+
+const sentCols = `message_id, partner_id, isa13, gs06, functional_id, sets, sent_at, due_at, ack_status, ack_message_id`
+
+func (s *queries) sentGroups(ctx context.Context, op, where string, args ...any) ([]*SentGroup, error) {
+	rows, err := s.q.query(ctx, `SELECT `+sentCols+` FROM x12_sent_groups WHERE `+where+` ORDER BY sent_at DESC LIMIT 1000`, args...)
+	if err != nil {
+		return nil, s.err(op, err)
+	}
+	defer rows.Close()
+	var out []*SentGroup
+	for rows.Next() {
+		g := &SentGroup{}
+		if err := rows.Scan(&g.MessageID, &g.PartnerID, &g.ISA13, &g.GS06, &g.FunctionalID, &g.Sets,
+			timeCol{&g.SentAt}, timeCol{&g.DueAt}, &g.AckStatus, &g.AckMessageID); err != nil {
+			return nil, s.err(op, err)
+		}
+		out = append(out, g)
+	}
+	return out, s.err(op, rows.Err())
+}
+
+// SentGroupsByGS06 returns the partner's sent groups with that control number, newest first.
+func (s *queries) SentGroupsByGS06(ctx context.Context, partnerID, gs06 string) ([]*SentGroup, error) {
+	return s.sentGroups(ctx, "sent groups", `partner_id = $1 AND gs06 = $2`, partnerID, gs06)
+}
+
+// SentGroupsByISA13 returns the partner's sent groups of that interchange, newest first.
+func (s *queries) SentGroupsByISA13(ctx context.Context, partnerID, isa13 string) ([]*SentGroup, error) {
+	return s.sentGroups(ctx, "sent groups", `partner_id = $1 AND isa13 = $2`, partnerID, isa13)
+}
+
+// OverdueSentGroups returns groups still unacknowledged past their due time.
+func (s *queries) OverdueSentGroups(ctx context.Context, now time.Time) ([]*SentGroup, error) {
+	return s.sentGroups(ctx, "overdue sent groups", `ack_status = '' AND due_at IS NOT NULL AND due_at < $1`, now.UTC())
+}
+
+// SetSentGroupAck records the partner's verdict (or "overdue") on a group.
+func (s *queries) SetSentGroupAck(ctx context.Context, messageID, gs06, status, ackMessageID string) error {
+	_, err := s.q.exec(ctx, `UPDATE x12_sent_groups SET ack_status = $1, ack_message_id = $2 WHERE message_id = $3 AND gs06 = $4`,
+		status, ackMessageID, messageID, gs06)
+	return s.err("set sent group ack", err)
+}

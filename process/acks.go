@@ -1,0 +1,191 @@
+package process
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/wharfedi/wharf/edi/x12"
+	"github.com/wharfedi/wharf/internal/store"
+)
+
+// Acknowledgment states of a sent functional group (store.SentGroup.AckStatus).
+const (
+	AckAccepted          = "accepted"
+	AckAcceptedWithError = "accepted_with_errors"
+	AckPartial           = "partially_accepted"
+	AckRejected          = "rejected"
+	AckOverdue           = "overdue"
+)
+
+// recordSent remembers the functional groups of an outbound X12 message so
+// that the partner's 997/999/TA1 can be matched to it, with a due time when
+// the partner's policy expects acknowledgments. Acknowledgments Wharf sends
+// are never acknowledged, so FA groups are not recorded.
+func (p *Processor) recordSent(ctx context.Context, m *store.Message, rep *x12.Report) error {
+	pol := p.policy(m.PartnerID)
+	now := p.now()
+	var due time.Time
+	if pol.AckTimeout > 0 {
+		due = now.Add(pol.AckTimeout)
+	}
+	var keys []store.Key
+	n := 0
+	for _, ic := range rep.Interchanges {
+		for _, g := range ic.Groups {
+			if g.IsAck() {
+				continue
+			}
+			n++
+			keys = append(keys, store.Key{Kind: "isa13", Value: ic.Control}, store.Key{Kind: "gs06", Value: g.Control})
+			if err := p.Store.RecordSentGroup(ctx, &store.SentGroup{MessageID: m.ID, PartnerID: m.PartnerID, ISA13: ic.Control,
+				GS06: g.Control, FunctionalID: g.FunctionalID, Sets: g.Received, SentAt: now, DueAt: due}); err != nil {
+				return err
+			}
+		}
+	}
+	if n == 0 {
+		return nil
+	}
+	if err := p.Store.AddMessageKeys(ctx, m.ID, dedupe(keys)); err != nil {
+		return err
+	}
+	detail := fmt.Sprintf("%d functional group(s) sent; the partner's acknowledgment is matched by GS06/ISA13", n)
+	if !due.IsZero() {
+		detail += "; expected by " + due.Format(time.RFC3339)
+	}
+	return p.Store.AppendEvent(ctx, &store.Event{MessageID: m.ID, Kind: "awaiting_ack", Detail: detail})
+}
+
+// reconcile matches the 997/999/TA1 in an inbound message to what Wharf sent
+// the partner: each sent group becomes accepted, partially accepted or
+// rejected, with an event on the sent message; an acknowledgment that
+// matches nothing is an exception on the inbound one.
+func (p *Processor) reconcile(ctx context.Context, m *store.Message) error {
+	rc, _, err := p.Archive.Get(ctx, m.ID)
+	if err != nil {
+		return fmt.Errorf("process %s: %w", m.ID, err)
+	}
+	defer rc.Close()
+	acks, err := x12.ReadAcks(x12.NewReader(bufio.NewReaderSize(rc, 64<<10)))
+	if err != nil {
+		return fmt.Errorf("process %s: read acknowledgments: %w", m.ID, err)
+	}
+	var unmatched []string
+	for _, ga := range acks.Groups {
+		status := groupStatus(ga.Status)
+		sent, err := p.Store.SentGroupsByGS06(ctx, m.PartnerID, ga.Control)
+		if err != nil {
+			return err
+		}
+		if len(sent) == 0 {
+			unmatched = append(unmatched, fmt.Sprintf("%s for group %s %s", ga.Kind, ga.FunctionalID, ga.Control))
+			continue
+		}
+		g := sent[0] // control numbers are never reused per partner: newest is the one
+		var rejected []string
+		for _, sa := range ga.Sets {
+			if sa.Status == x12.Rejected {
+				rejected = append(rejected, sa.ID+" "+sa.Control+" "+strings.Join(sa.Codes, ","))
+			}
+		}
+		detail := fmt.Sprintf("%s from the partner (message %s): group %s %s %s; %d of %d set(s) accepted", ga.Kind, m.ID,
+			ga.FunctionalID, ga.Control, status, ga.Accepted, ga.Included)
+		if len(ga.Codes) > 0 {
+			detail += "; codes " + strings.Join(ga.Codes, ",")
+		}
+		if len(rejected) > 0 {
+			detail += "; rejected sets: " + strings.Join(rejected, "; ")
+		}
+		if err := p.settle(ctx, g, status, m.ID, detail); err != nil {
+			return err
+		}
+	}
+	for _, ta := range acks.TA1 {
+		if ta.Status == x12.Accepted {
+			continue // an accepted envelope says nothing about the groups
+		}
+		sent, err := p.Store.SentGroupsByISA13(ctx, m.PartnerID, ta.Control)
+		if err != nil {
+			return err
+		}
+		if len(sent) == 0 {
+			unmatched = append(unmatched, "TA1 for interchange "+ta.Control)
+			continue
+		}
+		for _, g := range sent {
+			status := AckAcceptedWithError
+			if ta.Status == x12.Rejected {
+				status = AckRejected
+			}
+			detail := fmt.Sprintf("TA1 from the partner (message %s): interchange %s %s, note %s", m.ID, ta.Control, status, ta.Note)
+			if err := p.settle(ctx, g, status, m.ID, detail); err != nil {
+				return err
+			}
+		}
+	}
+	summary := fmt.Sprintf("acknowledgments read: %d group ack(s), %d TA1", len(acks.Groups), len(acks.TA1))
+	return p.Store.WithTx(ctx, func(tx store.Tx) error {
+		if err := tx.AppendEvent(ctx, &store.Event{MessageID: m.ID, Kind: "reconciled", Detail: summary}); err != nil {
+			return err
+		}
+		for _, u := range unmatched {
+			if err := tx.AppendEvent(ctx, &store.Event{MessageID: m.ID, Kind: "exception",
+				Detail: "acknowledgment matches nothing Wharf sent to " + m.PartnerID + ": " + u}); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+func (p *Processor) settle(ctx context.Context, g *store.SentGroup, status, ackID, detail string) error {
+	return p.Store.WithTx(ctx, func(tx store.Tx) error {
+		if err := tx.SetSentGroupAck(ctx, g.MessageID, g.GS06, status, ackID); err != nil {
+			return err
+		}
+		return tx.AppendEvent(ctx, &store.Event{MessageID: g.MessageID, Kind: "ack_" + status, Detail: detail})
+	})
+}
+
+func groupStatus(s x12.Status) string {
+	switch s {
+	case x12.Accepted:
+		return AckAccepted
+	case x12.AcceptedWithErrors:
+		return AckAcceptedWithError
+	case x12.Partial:
+		return AckPartial
+	}
+	return AckRejected
+}
+
+// CheckOverdue raises an exception for every sent group whose
+// acknowledgment is past due (the partner's x12.ack_timeout). It is the
+// "x12.ack_overdue" scheduled job.
+func (p *Processor) CheckOverdue(ctx context.Context) (int, error) {
+	gs, err := p.Store.OverdueSentGroups(ctx, p.now())
+	if err != nil {
+		return 0, err
+	}
+	for _, g := range gs {
+		detail := fmt.Sprintf("exception: no acknowledgment from %s for group %s %s (interchange %s) sent %s; it was due %s",
+			g.PartnerID, g.FunctionalID, g.GS06, g.ISA13, g.SentAt.Format(time.RFC3339), g.DueAt.Format(time.RFC3339))
+		if err := p.settle(ctx, g, AckOverdue, "", detail); err != nil {
+			return 0, err
+		}
+		if p.Logger != nil {
+			p.Logger.Warn("acknowledgment overdue", "partner", g.PartnerID, "message", g.MessageID, "gs06", g.GS06, "due", g.DueAt)
+		}
+	}
+	return len(gs), nil
+}
+
+func (p *Processor) now() time.Time {
+	if p.Now != nil {
+		return p.Now().UTC()
+	}
+	return time.Now().UTC()
+}

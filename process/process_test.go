@@ -1,0 +1,141 @@
+package process_test
+
+import (
+	"context"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/wharfedi/wharf/archive"
+	"github.com/wharfedi/wharf/internal/store"
+	"github.com/wharfedi/wharf/internal/testenv"
+	"github.com/wharfedi/wharf/process"
+)
+
+const load204 = `ISA*00*          *00*          *ZZ*WHARF          *ZZ*ACME           *260716*1200*U*00401*000000077*0*T*>~
+GS*SM*WHARF*ACME*20260716*1200*77*X*004010~
+ST*204*0001~
+B2**SCAC**SHIP123**PP~
+B2A*00~
+MS3*SCAC*B**T~
+N7**VAN123~
+S5*1*CL~
+N1*SH*SHIPPER CORP*1*123456789~
+L3*100*G~
+SE*9*0001~
+GE*1*77~
+IEA*1*000000077~
+`
+
+func ack997(gs06, ak9 string) string {
+	return `ISA*00*          *00*          *ZZ*ACME           *ZZ*WHARF          *260716*1300*U*00401*0000001` + gs06 + `*0*T*>~
+GS*FA*ACME*WHARF*20260716*1300*1` + gs06 + `*X*004010~
+ST*997*0001~
+AK1*SM*` + gs06 + `~
+AK2*204*0001~
+AK5*` + ak9 + `~
+AK9*` + ak9 + `*1*1*` + map[string]string{"A": "1", "R": "0"}[ak9] + `~
+SE*6*0001~
+GE*1*1` + gs06 + `~
+IEA*1*0000001` + gs06 + `~
+`
+}
+
+func eachStore(t *testing.T, f func(t *testing.T, st store.Store)) {
+	for _, db := range []string{"SQLite", "Postgres"} {
+		t.Run(db, func(t *testing.T) {
+			dsn := filepath.Join(t.TempDir(), "wharf.db")
+			if db == "Postgres" {
+				dsn = testenv.Postgres(t)
+			}
+			st, err := store.Open(context.Background(), dsn)
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { st.Close() })
+			f(t, st)
+		})
+	}
+}
+
+func events(t *testing.T, st store.Store, id string) string {
+	t.Helper()
+	evs, err := st.Events(context.Background(), id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var b strings.Builder
+	for _, e := range evs {
+		b.WriteString(e.Kind + ": " + e.Detail + "\n")
+	}
+	return b.String()
+}
+
+func TestAcknowledgmentsReconcileAndOverdue(t *testing.T) {
+	eachStore(t, func(t *testing.T, st store.Store) {
+		ctx := context.Background()
+		fsb, err := archive.NewFS(filepath.Join(t.TempDir(), "archive"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		a, err := archive.New(st, archive.Options{Blobs: fsb})
+		if err != nil {
+			t.Fatal(err)
+		}
+		clock := time.Date(2026, 7, 16, 12, 0, 0, 0, time.UTC)
+		p := &process.Processor{Archive: a, Store: st, Now: func() time.Time { return clock },
+			Policy: func(string) process.Policy { return process.Policy{AckTimeout: 4 * time.Hour} }}
+		put := func(body string, dir store.Direction) string {
+			e, err := a.Put(ctx, strings.NewReader(body), archive.Meta{Partner: "acme", Direction: dir, Transport: "sftp", RemoteName: "x.edi"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := p.Process(ctx, e.ID); err != nil {
+				t.Fatalf("process: %v", err)
+			}
+			return e.ID
+		}
+
+		// Sent: group 77 awaits the partner's 997.
+		sent := put(load204, store.Outbound)
+		if ev := events(t, st, sent); !strings.Contains(ev, "awaiting_ack: 1 functional group(s) sent") || !strings.Contains(ev, "expected by 2026-07-16T16:00:00Z") {
+			t.Fatalf("sent message events:\n%s", ev)
+		}
+		// The partner accepts it.
+		ack := put(ack997("77", "A"), store.Inbound)
+		if ev := events(t, st, sent); !strings.Contains(ev, "ack_accepted: 997 from the partner (message "+ack+"): group SM 77 accepted; 1 of 1 set(s) accepted") {
+			t.Fatalf("sent message after the 997:\n%s", ev)
+		}
+		if ev := events(t, st, ack); !strings.Contains(ev, "reconciled: acknowledgments read: 1 group ack(s)") || strings.Contains(ev, "exception") {
+			t.Fatalf("ack message events:\n%s", ev)
+		}
+
+		// A second group, rejected; a third never acknowledged.
+		rej := put(strings.ReplaceAll(load204, "77", "78"), store.Outbound)
+		put(ack997("78", "R"), store.Inbound)
+		if ev := events(t, st, rej); !strings.Contains(ev, "ack_rejected") || !strings.Contains(ev, "rejected sets: 204 0001") {
+			t.Fatalf("rejected group:\n%s", ev)
+		}
+		late := put(strings.ReplaceAll(load204, "77", "79"), store.Outbound)
+		if n, err := p.CheckOverdue(ctx); n != 0 || err != nil {
+			t.Fatalf("overdue before the timeout: %d %v", n, err)
+		}
+		clock = clock.Add(5 * time.Hour)
+		if n, err := p.CheckOverdue(ctx); n != 1 || err != nil {
+			t.Fatalf("overdue after the timeout: %d %v", n, err)
+		}
+		if ev := events(t, st, late); !strings.Contains(ev, "ack_overdue: exception: no acknowledgment from acme for group SM 79") {
+			t.Fatalf("overdue group:\n%s", ev)
+		}
+		if n, _ := p.CheckOverdue(ctx); n != 0 {
+			t.Fatalf("an overdue group was raised twice")
+		}
+
+		// A 997 for a group Wharf never sent is an exception.
+		stray := put(ack997("55", "A"), store.Inbound)
+		if ev := events(t, st, stray); !strings.Contains(ev, "exception: acknowledgment matches nothing Wharf sent to acme: 997 for group SM 55") {
+			t.Fatalf("stray ack:\n%s", ev)
+		}
+	})
+}
