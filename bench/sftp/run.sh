@@ -54,7 +54,7 @@ partners:
     ssh_key_files: [$W/client_key.pub]
 CFG
 ( cd "$W/wharf-run" && WHARF_HTTP_ADDR=127.0.0.1:$WHARF_HTTP WHARF_SFTP_ADDR=127.0.0.1:$WHARF_SFTP \
-    "$W/wharf" serve --config wharf.yaml >"$W/wharf.log" 2>&1 ) &
+    exec "$W/wharf" serve --config wharf.yaml >"$W/wharf.log" 2>&1 ) &
 PIDS+=($!)
 until curl -sf -o /dev/null "http://127.0.0.1:$WHARF_HTTP/healthz"; do sleep 0.05; done
 until ssh-keyscan -p "$SSHD_PORT" 127.0.0.1 >/dev/null 2>&1; do sleep 0.05; done
