@@ -108,6 +108,25 @@ func TestSFTPAuthenticatesRegisteredKeysOnly(t *testing.T) {
 	if _, err := dial("acme", otherSigner); err == nil {
 		t.Fatal("an unregistered key logged in")
 	}
+	// Logins, refusals and logouts are audit events with the remote address.
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		evs, _ := st.AuditEvents(ctx, "", 0)
+		kinds := map[string]int{}
+		for _, e := range evs {
+			kinds[e.Actor+" "+e.Kind]++
+			if e.Remote == "" {
+				t.Fatalf("audit event without remote address: %+v", e)
+			}
+		}
+		if kinds["acme sftp_login"] == 1 && kinds["acme sftp_logout"] == 1 && kinds["beta sftp_login_refused"] >= 1 && kinds["acme sftp_login_refused"] >= 1 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("audit events: %v", kinds)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
 }
 
 func TestSFTPPasswordAllowListAndLockout(t *testing.T) {

@@ -140,6 +140,15 @@ func (s *SFTP) failed(ip string) {
 	s.mu.Unlock()
 }
 
+// audit records an audit event; a failure to record is logged, not fatal.
+func (s *SFTP) audit(actor, kind, remote, detail string) {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := s.st.AppendAudit(ctx, &store.AuditEvent{Actor: actor, Kind: kind, Remote: remote, Detail: detail}); err != nil {
+		s.log.Error("cannot record audit event", "actor", actor, "kind", kind, "err", err)
+	}
+}
+
 // errAuth is what a refused client learns: nothing about why.
 var errAuth = errors.New("authentication failed")
 
@@ -149,6 +158,7 @@ func (s *SFTP) authKey(meta ssh.ConnMetadata, key ssh.PublicKey) (*ssh.Permissio
 	if s.lockedOut(ip) {
 		s.logins.WithLabelValues("locked_out").Inc()
 		log.Warn("sftp login refused: address locked out after repeated failures", "window", s.o.LockoutWindow)
+		s.audit(meta.User(), "sftp_login_refused", meta.RemoteAddr().String(), "address locked out after repeated failures")
 		return nil, errAuth
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
@@ -161,6 +171,7 @@ func (s *SFTP) authKey(meta ssh.ConnMetadata, key ssh.PublicKey) (*ssh.Permissio
 		s.failed(ip)
 		s.logins.WithLabelValues("rejected").Inc()
 		log.Warn("sftp login rejected: key not registered for this user", "key", fp)
+		s.audit(meta.User(), "sftp_login_refused", meta.RemoteAddr().String(), "key "+fp+" not registered for this user")
 		return nil, errAuth
 	}
 	return s.admit(p.ID, ip, log, map[string]string{"partner": p.ID, "key": fp})
@@ -180,6 +191,7 @@ func (s *SFTP) authPassword(meta ssh.ConnMetadata, password []byte) (*ssh.Permis
 		s.failed(ip)
 		s.logins.WithLabelValues("rejected").Inc()
 		log.Warn("sftp login rejected: wrong password or no password login for this user")
+		s.audit(meta.User(), "sftp_login_refused", meta.RemoteAddr().String(), "wrong password, or no password login for this user")
 		return nil, errAuth
 	}
 	return s.admit(meta.User(), ip, log, map[string]string{"partner": meta.User(), "key": "password"})
@@ -197,6 +209,7 @@ func (s *SFTP) admit(partner, ip string, log *slog.Logger, ext map[string]string
 			s.failed(ip)
 			s.logins.WithLabelValues("address_refused").Inc()
 			log.Warn("sftp login refused: address not in the partner's allow-list", "partner", partner)
+			s.audit(partner, "sftp_login_refused", ip, "address not in the partner's allow-list")
 			return nil, errAuth
 		}
 	}
@@ -268,7 +281,9 @@ func (s *SFTP) handle(c net.Conn) {
 	s.logins.WithLabelValues("accepted").Inc()
 	s.sessions.WithLabelValues(partner).Inc()
 	s.log.Info("sftp login", "partner", partner, "remote", remote, "key", sc.Permissions.Extensions["key"])
+	s.audit(partner, "sftp_login", remote, "authenticated by "+sc.Permissions.Extensions["key"])
 	go ssh.DiscardRequests(reqs)
+	total := &sessionTotals{}
 	var wg sync.WaitGroup
 	for nc := range chans {
 		if nc.ChannelType() != "session" {
@@ -282,14 +297,37 @@ func (s *SFTP) handle(c net.Conn) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			s.session(ch, creqs, partner, remote)
+			s.session(ch, creqs, partner, remote, total)
 		}()
 	}
 	wg.Wait()
-	s.log.Info("sftp logout", "partner", partner, "remote", remote)
+	t := total.get()
+	s.log.Info("sftp logout", "partner", partner, "remote", remote, "uploads", t.Uploads, "upload_bytes", t.UploadBytes, "downloads", t.Downloads, "download_bytes", t.DownloadBytes)
+	s.audit(partner, "sftp_logout", remote, fmt.Sprintf("%d upload(s), %d bytes; %d download(s), %d bytes", t.Uploads, t.UploadBytes, t.Downloads, t.DownloadBytes))
 }
 
-func (s *SFTP) session(ch ssh.Channel, reqs <-chan *ssh.Request, partner, remote string) {
+// sessionTotals adds up a connection's SFTP sessions.
+type sessionTotals struct {
+	mu sync.Mutex
+	t  wsftp.Totals
+}
+
+func (st *sessionTotals) add(t wsftp.Totals) {
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	st.t.Uploads += t.Uploads
+	st.t.UploadBytes += t.UploadBytes
+	st.t.Downloads += t.Downloads
+	st.t.DownloadBytes += t.DownloadBytes
+}
+
+func (st *sessionTotals) get() wsftp.Totals {
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	return st.t
+}
+
+func (s *SFTP) session(ch ssh.Channel, reqs <-chan *ssh.Request, partner, remote string, total *sessionTotals) {
 	defer ch.Close()
 	for req := range reqs {
 		if req.Type != "subsystem" || len(req.Payload) < 4 || string(req.Payload[4:]) != "sftp" {
@@ -313,6 +351,7 @@ func (s *SFTP) session(ch ssh.Channel, reqs <-chan *ssh.Request, partner, remote
 		rs := sftp.NewRequestServer(ch, sess.Handlers(), sftp.WithStartDirectory("/"))
 		err := rs.Serve()
 		sess.Discard()
+		total.add(sess.Totals())
 		_ = rs.Close()
 		if err != nil && !errors.Is(err, context.Canceled) && err.Error() != "EOF" {
 			s.log.Debug("sftp session ended", "partner", partner, "remote", remote, "err", err)

@@ -153,6 +153,10 @@ type Queries interface {
 	OverdueSentGroups(ctx context.Context, now time.Time) ([]*SentGroup, error)
 	SetSentGroupAck(ctx context.Context, messageID, gs06, status, ackMessageID string) error
 
+	// Audit events: logins, refusals, sessions, operator actions.
+	AppendAudit(ctx context.Context, e *AuditEvent) error
+	AuditEvents(ctx context.Context, actor string, limit int) ([]*AuditEvent, error)
+
 	// ScheduleLastRun returns the latest slot recorded for a schedule.
 	ScheduleLastRun(ctx context.Context, name string) (time.Time, bool, error)
 	// RecordScheduleRun records that the schedule's slot ran; the stored

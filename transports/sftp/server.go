@@ -42,6 +42,20 @@ type Session struct {
 	mu       sync.Mutex
 	uploaded map[string]int64   // inbound names archived in this session, for Stat
 	staged   map[string]*upload // uploads under a temporary name, archived on rename
+	totals   Totals
+}
+
+// Totals count a session's completed transfers.
+type Totals struct {
+	Uploads, Downloads         int
+	UploadBytes, DownloadBytes int64
+}
+
+// Totals returns the session's completed transfers so far.
+func (s *Session) Totals() Totals {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.totals
 }
 
 // NewSession returns the handlers for one SFTP session.
@@ -261,6 +275,8 @@ func (u *upload) archive(final string) error {
 	}
 	u.s.mu.Lock()
 	u.s.uploaded[final] = u.size
+	u.s.totals.Uploads++
+	u.s.totals.UploadBytes += u.size
 	u.s.mu.Unlock()
 	log.Info("sftp upload received", "message", id, "bytes", u.size, "seconds", time.Since(u.started).Seconds())
 	return nil
@@ -344,6 +360,10 @@ func (d *download) Close() error {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
+	d.s.mu.Lock()
+	d.s.totals.Downloads++
+	d.s.totals.DownloadBytes += d.w.Size
+	d.s.mu.Unlock()
 	if err := d.s.o.Outbox.Fetched(ctx, d.w.MessageID, d.s.o.RemoteAddr, d.w.Size); err != nil {
 		d.s.o.Log.Error("sftp download: cannot record delivery", "partner", d.s.o.Partner, "message", d.w.MessageID, "err", err)
 		return nil // the partner has its bytes; the record is ours to fix

@@ -391,6 +391,28 @@ func Exercise(t *testing.T, fresh func(t *testing.T) string) {
 		}
 	})
 
+	t.Run("Audit", func(t *testing.T) {
+		s, _ := open(t)
+		for _, k := range []string{"login", "logout"} {
+			if err := s.AppendAudit(ctx, &store.AuditEvent{Actor: "acme", Kind: k, Remote: "127.0.0.1:5555", Detail: "d"}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if err := s.AppendAudit(ctx, &store.AuditEvent{Actor: "beta", Kind: "login_refused"}); err != nil {
+			t.Fatal(err)
+		}
+		evs, err := s.AuditEvents(ctx, "acme", 0)
+		if err != nil || len(evs) != 2 || evs[0].Kind != "logout" || evs[1].Remote != "127.0.0.1:5555" || evs[0].At.IsZero() {
+			t.Fatalf("audit: %+v %v", evs, err)
+		}
+		if all, _ := s.AuditEvents(ctx, "", 0); len(all) != 3 {
+			t.Fatalf("all audit events: %d", len(all))
+		}
+		if err := s.WithTx(ctx, func(tx store.Tx) error { return rawExec(ctx, tx, "UPDATE audit_events SET kind = 'forged'") }); err == nil {
+			t.Fatal("audit events were rewritten")
+		}
+	})
+
 	t.Run("ScheduleRuns", func(t *testing.T) {
 		s, _ := open(t)
 		if _, ok, err := s.ScheduleLastRun(ctx, "nightly"); ok || err != nil {
