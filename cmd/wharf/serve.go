@@ -9,6 +9,7 @@ import (
 	"maps"
 	"net"
 	"net/http"
+	"os"
 	"syscall"
 	"time"
 
@@ -154,6 +155,10 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		return fail(stderr, err)
 	}
 	h.Handle("POST /as2", as2Srv)
+	if os.Getenv("WHARF_DEBUG_PPROF") == "1" {
+		h.EnableProfiling()
+		log.Warn("Go profiling is served under /debug/pprof/ (WHARF_DEBUG_PPROF=1): do not expose this listener")
+	}
 	httpSrv := server.NewHTTPServer(h)
 	sftpSrv := server.NewSFTP(st, hostKey, sftpOptions(c, gw, log.With("component", "sftp"), reg))
 	errc := make(chan error, 2)

@@ -6,6 +6,7 @@ package server
 import (
 	"context"
 	"net/http"
+	"net/http/pprof"
 	"sync/atomic"
 	"time"
 
@@ -35,6 +36,15 @@ func NewHTTP(g prometheus.Gatherer, checks map[string]Checker) *HTTP {
 		_, _ = w.Write([]byte("Wharf is running.\n\nGET /healthz  health (200 when ready)\nGET /metrics  Prometheus metrics\n"))
 	})
 	return h
+}
+
+// EnableProfiling serves Go's profiles under /debug/pprof/ (for measuring;
+// enabled by WHARF_DEBUG_PPROF=1, never by default).
+func (h *HTTP) EnableProfiling() {
+	h.mux.HandleFunc("GET /debug/pprof/", pprof.Index)
+	h.mux.HandleFunc("GET /debug/pprof/profile", pprof.Profile)
+	h.mux.HandleFunc("GET /debug/pprof/trace", pprof.Trace)
+	h.mux.HandleFunc("GET /debug/pprof/symbol", pprof.Symbol)
 }
 
 // Handle adds a route (later issues add /as2, /api/v1, the console).
