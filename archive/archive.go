@@ -67,6 +67,9 @@ type Meta struct {
 	Keys           []store.Key // business keys already known at receipt
 	// Note is added to the "received" event (e.g. the remote address).
 	Note string
+	// Status is the entry's first status (default "received"); outbound
+	// documents that wait for a partner to fetch them start as "waiting".
+	Status string
 }
 
 // Entry is an archived message.
@@ -233,6 +236,9 @@ func (a *Archive) put(ctx context.Context, m Meta, content func() (path, sum str
 	if m.Direction != store.Inbound && m.Direction != store.Outbound {
 		return nil, fmt.Errorf("archive: put: %w: direction %q must be in or out", store.ErrInvalid, m.Direction)
 	}
+	if m.Status == "" {
+		m.Status = "received"
+	}
 	if m.IdempotencyKey != "" {
 		if e, err := a.existing(ctx, m); e != nil || err != nil {
 			return e, err
@@ -258,7 +264,7 @@ func (a *Archive) put(ctx context.Context, m Meta, content func() (path, sum str
 	}
 	msg := &store.Message{
 		ID: store.NewID(), PartnerID: m.Partner, Direction: m.Direction, Transport: m.Transport, RemoteName: m.RemoteName,
-		Size: size, SHA256: sum, BlobRef: ref, Status: "received", CorrelationID: m.CorrelationID, ParentID: m.ParentID,
+		Size: size, SHA256: sum, BlobRef: ref, Status: m.Status, CorrelationID: m.CorrelationID, ParentID: m.ParentID,
 		ReceivedAt: m.ReceivedAt,
 	}
 	if msg.ReceivedAt.IsZero() {

@@ -199,13 +199,13 @@ func (p *Processor) x12(ctx context.Context, m *store.Message, r io.Reader) erro
 		summary += "\n" + strings.Join(first(detail, 20), "\n")
 	}
 
+	if err := p.finish(ctx, m, status, docTypes, "validated", summary); err != nil {
+		return err
+	}
 	if pol.Ack != "none" {
 		if err := p.acknowledge(ctx, m, rep, pol); err != nil {
 			return err
 		}
-	}
-	if err := p.finish(ctx, m, status, docTypes, "validated", summary); err != nil {
-		return err
 	}
 	if carriesAcks(rep) {
 		if err := p.reconcile(ctx, m); err != nil {
@@ -273,7 +273,7 @@ func (p *Processor) acknowledge(ctx context.Context, m *store.Message, rep *x12.
 	name := ackName(m.RemoteName, m.ID, kind)
 	e, err := p.Archive.Put(ctx, &buf, archive.Meta{
 		Partner: m.PartnerID, Direction: store.Outbound, Transport: m.Transport, RemoteName: name,
-		CorrelationID: m.CorrelationID, ParentID: m.ID, IdempotencyKey: "ack:" + m.ID,
+		CorrelationID: m.CorrelationID, ParentID: m.ID, IdempotencyKey: "ack:" + m.ID, Status: "waiting",
 		Keys: []store.Key{{Kind: "acknowledges", Value: m.ID}},
 	})
 	if err != nil {
