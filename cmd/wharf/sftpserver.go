@@ -52,6 +52,7 @@ func sftpOptions(c *config.Config, g *gateway.Gateway, log *slog.Logger, reg pro
 		IdleTimeout:     idle,
 		LockoutAttempts: c.SFTP.LockoutAttempts,
 		LockoutWindow:   lockout,
+		Ciphers:         c.SFTP.Ciphers,
 		Logger:          log,
 		Metrics:         reg,
 		Policy: func(partner string) server.PartnerPolicy {

@@ -94,6 +94,7 @@ func TestErrorsNameFileLineAndField(t *testing.T) {
 		{"wrong shape", "partners:\n  id: a\n", `wharf.yaml:2: partners: expected a list`},
 		{"bad retention", "archive:\n  retention:\n    - keep: 7 years\n", `wharf.yaml:3: archive.retention[0].keep: "7 years" is not a duration`},
 		{"dup retention", "archive:\n  retention:\n    - keep: 7y\n    - delete: 1y\n", `wharf.yaml:4: archive.retention[1].partner: a second rule for ""`},
+		{"bad cipher", "sftp:\n  ciphers: [aes128-gcm@openssh.com, arcfour]\n", `wharf.yaml:2: sftp.ciphers[1]: "arcfour" is not a cipher Wharf offers`},
 		{"bad int", "jobs:\n  workers: many\n", `wharf.yaml:2: jobs.workers: expected a whole number`},
 		{"syntax", "http: [\n", `wharf.yaml: `},
 		{"dup key", "data: a\ndata: b\n", `wharf.yaml:2: data: key given twice`},

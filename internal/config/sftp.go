@@ -7,6 +7,7 @@ import (
 	"os"
 	"path"
 	"regexp"
+	"slices"
 	"strings"
 	"time"
 
@@ -22,7 +23,15 @@ type SFTPServer struct {
 	MaxFileSizeMB   int    `yaml:"max_file_size_mb"` // 0: no limit
 	LockoutAttempts int    `yaml:"lockout_attempts"` // failed logins from one address (default 5) ...
 	LockoutWindow   string `yaml:"lockout_window"`   // ... within this window lock it out as long (default 15m)
+	// Ciphers overrides the offered SSH ciphers, in order. The default offers
+	// AES-GCM and AES-CTR; offering only aes128-gcm@openssh.com and
+	// aes256-gcm@openssh.com makes OpenSSH clients upload faster (docs/sftp.md)
+	// but shuts out clients without AES-GCM (older JSch, paramiko, PuTTY < 0.76).
+	Ciphers []string `yaml:"ciphers"`
 }
+
+// SFTPCiphers are the ciphers sftp.ciphers may name.
+var SFTPCiphers = []string{"aes128-gcm@openssh.com", "aes256-gcm@openssh.com", "chacha20-poly1305@openssh.com", "aes128-ctr", "aes192-ctr", "aes256-ctr"}
 
 // PartnerSFTP is a partner's policy on Wharf's SFTP server.
 type PartnerSFTP struct {
@@ -82,6 +91,11 @@ func (c *Config) validateSFTP() error {
 	}
 	if s.LockoutAttempts < 1 {
 		return c.errAt("sftp.lockout_attempts", "must be at least 1")
+	}
+	for i, ci := range s.Ciphers {
+		if !slices.Contains(SFTPCiphers, ci) {
+			return c.errAt(fmt.Sprintf("sftp.ciphers[%d]", i), "%q is not a cipher Wharf offers (use %s)", ci, strings.Join(SFTPCiphers, ", "))
+		}
 	}
 	if s.MaxFileSizeMB < 0 {
 		return c.errAt("sftp.max_file_size_mb", "must not be negative")

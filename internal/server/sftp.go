@@ -40,8 +40,10 @@ type SFTPOptions struct {
 	LockoutAttempts int
 	LockoutWindow   time.Duration
 	Policy          func(partner string) PartnerPolicy
-	Logger          *slog.Logger
-	Metrics         prometheus.Registerer
+	// Ciphers, when set, replaces the default cipher list (see NewSFTP).
+	Ciphers []string
+	Logger  *slog.Logger
+	Metrics prometheus.Registerer
 }
 
 // SFTP is the partner-facing SSH/SFTP server. It presents the persisted host
@@ -105,6 +107,9 @@ func NewSFTP(st store.Store, hostKey ssh.Signer, o SFTPOptions) *SFTP {
 	// AES-CTR with HMAC-SHA2), which halves upload throughput. Clients fall
 	// back to aes*-ctr (OpenSSH's next choice) or aes*-gcm.
 	s.cfg.Ciphers = []string{ssh.CipherAES128GCM, ssh.CipherAES256GCM, ssh.CipherAES128CTR, ssh.CipherAES192CTR, ssh.CipherAES256CTR}
+	if len(o.Ciphers) > 0 {
+		s.cfg.Ciphers = o.Ciphers
+	}
 	s.cfg.AddHostKey(hostKey)
 	return s
 }
