@@ -5,7 +5,6 @@ import (
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/hex"
-	"encoding/json"
 	"encoding/pem"
 	"os"
 	"os/exec"
@@ -79,22 +78,7 @@ type archived struct {
 
 func searchArchive(t *testing.T, dir string, args ...string) []archived {
 	t.Helper()
-	out, code := runCLI(t, dir, nil, append([]string{"archive", "search", "--config", "wharf.yaml", "--json"}, args...)...)
-	if code != 0 {
-		t.Fatalf("archive search: %s", out)
-	}
-	var res []archived
-	for _, line := range strings.Split(strings.TrimSpace(out), "\n") {
-		if line == "" {
-			continue
-		}
-		var a archived
-		if err := json.Unmarshal([]byte(line), &a); err != nil {
-			t.Fatalf("archive search line %q: %v", line, err)
-		}
-		res = append(res, a)
-	}
-	return res
+	return searchIn(t, dir, nil, args...)
 }
 
 func TestSFTPServerWithOpenSSHClient(t *testing.T) {
