@@ -49,9 +49,6 @@ func (p *Processor) mapToCanonical(ctx context.Context, m *store.Message) error 
 	if err != nil {
 		return fmt.Errorf("process %s: map: %w", m.ID, err)
 	}
-	if err := p.Store.AddMessageKeys(ctx, m.ID, dedupe(keys)); err != nil {
-		return err
-	}
 	var parts []string
 	for t, n := range types {
 		parts = append(parts, fmt.Sprintf("%d %s", n, t))
@@ -64,7 +61,13 @@ func (p *Processor) mapToCanonical(ctx context.Context, m *store.Message) error 
 	if out.Rejected {
 		summary = fmt.Sprintf("mapping rejected the file (policy %s): %d error(s); no documents passed on", out.Policy, out.Errors)
 	}
+	keys = dedupe(keys)
 	return p.Store.WithTx(ctx, func(tx store.Tx) error {
+		if len(keys) > 0 {
+			if err := tx.AddMessageKeys(ctx, m.ID, keys); err != nil {
+				return err
+			}
+		}
 		if err := tx.AppendEvent(ctx, &store.Event{MessageID: m.ID, Kind: "mapped", Detail: summary}); err != nil {
 			return err
 		}
