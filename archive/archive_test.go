@@ -25,22 +25,7 @@ import (
 var ctx = context.Background()
 
 // forEachDB runs f against SQLite and PostgreSQL.
-func forEachDB(t *testing.T, f func(t *testing.T, st store.Store)) {
-	for _, db := range []string{"SQLite", "Postgres"} {
-		t.Run(db, func(t *testing.T) {
-			dsn := filepath.Join(t.TempDir(), "wharf.db")
-			if db == "Postgres" {
-				dsn = testenv.Postgres(t)
-			}
-			st, err := store.Open(ctx, dsn)
-			if err != nil {
-				t.Fatal(err)
-			}
-			t.Cleanup(func() { st.Close() })
-			f(t, st)
-		})
-	}
-}
+func forEachDB(t *testing.T, f func(t *testing.T, st store.Store)) { testenv.EachStore(t, f) }
 
 func newFSArchive(t *testing.T, st store.Store, opts archive.Options) (*archive.Archive, string) {
 	t.Helper()

@@ -3,7 +3,6 @@ package jobs_test
 import (
 	"context"
 	"errors"
-	"path/filepath"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -20,15 +19,9 @@ import (
 // f gets a function that opens (another handle on) the same database, as a
 // restarted server would.
 func eachDriver(t *testing.T, f func(t *testing.T, open func() store.Store)) {
-	for _, d := range []struct {
-		name string
-		dsn  func(t *testing.T) string
-	}{
-		{"SQLite", func(t *testing.T) string { return filepath.Join(t.TempDir(), "wharf.db") }},
-		{"Postgres", func(t *testing.T) string { return testenv.Postgres(t) }},
-	} {
-		t.Run(d.name, func(t *testing.T) {
-			dsn := d.dsn(t)
+	for _, d := range testenv.Drivers {
+		t.Run(d, func(t *testing.T) {
+			dsn := testenv.DSN(t, d)
 			open := func() store.Store {
 				st, err := store.Open(context.Background(), dsn)
 				if err != nil {

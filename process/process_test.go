@@ -42,23 +42,6 @@ IEA*1*0000001` + gs06 + `~
 `
 }
 
-func eachStore(t *testing.T, f func(t *testing.T, st store.Store)) {
-	for _, db := range []string{"SQLite", "Postgres"} {
-		t.Run(db, func(t *testing.T) {
-			dsn := filepath.Join(t.TempDir(), "wharf.db")
-			if db == "Postgres" {
-				dsn = testenv.Postgres(t)
-			}
-			st, err := store.Open(context.Background(), dsn)
-			if err != nil {
-				t.Fatal(err)
-			}
-			t.Cleanup(func() { st.Close() })
-			f(t, st)
-		})
-	}
-}
-
 func events(t *testing.T, st store.Store, id string) string {
 	t.Helper()
 	evs, err := st.Events(context.Background(), id)
@@ -73,7 +56,7 @@ func events(t *testing.T, st store.Store, id string) string {
 }
 
 func TestAcknowledgmentsReconcileAndOverdue(t *testing.T) {
-	eachStore(t, func(t *testing.T, st store.Store) {
+	testenv.EachStore(t, func(t *testing.T, st store.Store) {
 		ctx := context.Background()
 		fsb, err := archive.NewFS(filepath.Join(t.TempDir(), "archive"))
 		if err != nil {

@@ -31,15 +31,7 @@ var Databases = []string{"SQLite", "Postgres"}
 func Open(t *testing.T, db string, opts archive.Options, partners ...string) *Env {
 	t.Helper()
 	ctx := context.Background()
-	dsn := filepath.Join(t.TempDir(), "wharf.db")
-	if db == "Postgres" {
-		dsn = testenv.Postgres(t)
-	}
-	st, err := store.Open(ctx, dsn)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
+	st := testenv.OpenStore(t, db)
 	for _, p := range partners {
 		if err := st.UpsertPartner(ctx, &store.Partner{ID: p, Name: p}); err != nil {
 			t.Fatal(err)

@@ -1,7 +1,6 @@
 package store_test
 
 import (
-	"path/filepath"
 	"testing"
 
 	"github.com/wharfedi/wharf/internal/store/storetest"
@@ -9,9 +8,9 @@ import (
 )
 
 func TestSQLite(t *testing.T) {
-	storetest.Exercise(t, func(t *testing.T) string { return filepath.Join(t.TempDir(), "wharf.db") })
+	storetest.Exercise(t, func(t *testing.T) string { return testenv.DSN(t, "SQLite") })
 }
 
 func TestPostgres(t *testing.T) {
-	storetest.Exercise(t, func(t *testing.T) string { return testenv.Postgres(t) })
+	storetest.Exercise(t, func(t *testing.T) string { return testenv.DSN(t, "Postgres") })
 }
