@@ -163,8 +163,10 @@ type Queries interface {
 	// value only moves forward.
 	RecordScheduleRun(ctx context.Context, name string, slot time.Time) error
 
-	ArchiveQueries // archive.go
-	AS2Queries     // as2.go
+	ArchiveQueries   // archive.go
+	AS2Queries       // as2.go
+	ExceptionQueries // exceptions.go
+	SyncQueries      // sync.go
 }
 
 // Store is the database. Open one with Open.
