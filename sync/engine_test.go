@@ -314,7 +314,7 @@ func TestRulesValidate(t *testing.T) {
 		want string
 	}{
 		{wsync.Rules{Ownership: map[string][]string{"orders": {"erp"}}}, `unknown business object "orders"`},
-		{wsync.Rules{Routes: []wsync.Route{{Name: "x", On: "order.made", To: "a"}}}, `on "order.made" is not an event`},
+		{wsync.Rules{Routes: []wsync.Route{{Name: "x", On: "order.made", To: "a"}}}, `sync.routes[0].on: route x: "order.made" is not an event`},
 		{wsync.Rules{Routes: []wsync.Route{{Name: "x", On: "order.created"}}}, `to is required`},
 		{wsync.Rules{SLAs: []wsync.SLA{{Name: "s", After: "order.created", Expect: "shipment.shipped"}}}, `within must be positive`},
 	} {
@@ -325,4 +325,56 @@ func TestRulesValidate(t *testing.T) {
 	if _, err := wsync.ParseTolerance("two percent"); err == nil {
 		t.Error("bad tolerance accepted")
 	}
+}
+
+func TestActions(t *testing.T) {
+	testenv.EachStore(t, func(t *testing.T, st store.Store) {
+		ctx := context.Background()
+		x := &store.Exception{Reason: "route", Owner: "it", ObjectKind: "order", ObjectKey: "PO1", MessageID: "m-1", Detail: "cannot render"}
+		if _, err := st.RaiseException(ctx, x); err != nil {
+			t.Fatal(err)
+		}
+		var replayed []string
+		replay := func(ctx context.Context, id string) (string, error) {
+			replayed = append(replayed, id)
+			return "processing re-run as job 7", nil
+		}
+		if _, err := wsync.Act(ctx, st, x.ID, "resolve", "anna", " ", replay); err == nil || !strings.Contains(err.Error(), "a comment is required") {
+			t.Fatalf("resolve without a comment: %v", err)
+		}
+		if _, err := wsync.Act(ctx, st, x.ID, "retry", "anna", "layout fixed", replay); err != nil || len(replayed) != 1 || replayed[0] != "m-1" {
+			t.Fatalf("retry: %v %v", err, replayed)
+		}
+		got, err := wsync.Act(ctx, st, x.ID, "resolve", "anna", "re-sent after the layout fix", replay)
+		if err != nil || got.Status != "resolved" {
+			t.Fatalf("resolve: %v %+v", err, got)
+		}
+		if _, err := wsync.Act(ctx, st, x.ID, "replay", "anna", "", replay); err == nil || !strings.Contains(err.Error(), "reopen it first") {
+			t.Fatalf("replay of a resolved exception: %v", err)
+		}
+		if _, err := wsync.Act(ctx, st, x.ID, "escalate", "anna", "", replay); err == nil || !strings.Contains(err.Error(), "unknown action") {
+			t.Fatalf("unknown action: %v", err)
+		}
+		if _, err := wsync.Act(ctx, st, x.ID, "reopen", "bob", "carrier sent it again", replay); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := wsync.Act(ctx, st, x.ID, "dismiss", "bob", "duplicate of a resolved case", replay); err != nil {
+			t.Fatal(err)
+		}
+		evs, _ := st.ExceptionEvents(ctx, x.ID)
+		var kinds []string
+		for _, e := range evs {
+			kinds = append(kinds, e.Kind+":"+e.Actor)
+		}
+		if strings.Join(kinds, ",") != "raised:wharf,retried:anna,resolved:anna,reopened:bob,dismissed:bob" {
+			t.Fatalf("history %v", kinds)
+		}
+		if evs[1].Comment != "layout fixed (processing re-run as job 7)" {
+			t.Fatalf("retry event %+v", evs[1])
+		}
+		audit, _ := st.AuditEvents(ctx, "anna", 10)
+		if len(audit) != 2 || audit[0].Kind != "exception.resolve" || !strings.Contains(audit[0].Detail, "route, order PO1") {
+			t.Fatalf("audit %+v", audit)
+		}
+	})
 }

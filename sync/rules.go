@@ -98,27 +98,40 @@ type Rules struct {
 	Tolerance func(partner string) Tolerance
 }
 
-// Validate checks the rules' names.
+// RuleError is a problem with the rules, naming the configuration field.
+type RuleError struct {
+	Field string // e.g. sync.routes[2].on
+	Msg   string
+}
+
+func (e *RuleError) Error() string { return e.Field + ": " + e.Msg }
+
+// Validate checks the rules' names; the error is a *RuleError.
 func (r *Rules) Validate() error {
 	for obj := range r.Ownership {
 		if !slices.Contains(Objects, obj) {
-			return fmt.Errorf("ownership: unknown business object %q (known: %s)", obj, strings.Join(Objects, ", "))
+			return &RuleError{"sync.ownership." + obj, fmt.Sprintf("unknown business object %q (known: %s)", obj, strings.Join(Objects, ", "))}
 		}
 	}
 	for i, rt := range r.Routes {
+		f := fmt.Sprintf("sync.routes[%d]", i)
 		if !slices.Contains(Events, rt.On) {
-			return fmt.Errorf("routes[%d] (%s): on %q is not an event (known: %s)", i, rt.Name, rt.On, strings.Join(Events, ", "))
+			return &RuleError{f + ".on", fmt.Sprintf("route %s: %q is not an event (known: %s)", rt.Name, rt.On, strings.Join(Events, ", "))}
 		}
 		if rt.To == "" {
-			return fmt.Errorf("routes[%d] (%s): to is required", i, rt.Name)
+			return &RuleError{f + ".to", fmt.Sprintf("route %s: to is required", rt.Name)}
 		}
 	}
 	for i, s := range r.SLAs {
-		if !slices.Contains(Events, s.After) || !slices.Contains(Events, s.Expect) {
-			return fmt.Errorf("slas[%d] (%s): after %q and expect %q must be events (known: %s)", i, s.Name, s.After, s.Expect, strings.Join(Events, ", "))
+		f := fmt.Sprintf("sync.slas[%d]", i)
+		if !slices.Contains(Events, s.After) {
+			return &RuleError{f + ".after", fmt.Sprintf("SLA %s: %q is not an event (known: %s)", s.Name, s.After, strings.Join(Events, ", "))}
+		}
+		if !slices.Contains(Events, s.Expect) {
+			return &RuleError{f + ".expect", fmt.Sprintf("SLA %s: %q is not an event (known: %s)", s.Name, s.Expect, strings.Join(Events, ", "))}
 		}
 		if s.Within <= 0 {
-			return fmt.Errorf("slas[%d] (%s): within must be positive", i, s.Name)
+			return &RuleError{f + ".within", fmt.Sprintf("SLA %s: within must be positive", s.Name)}
 		}
 	}
 	return nil
