@@ -76,6 +76,11 @@ func (p *Processor) mapToCanonical(ctx context.Context, m *store.Message) error 
 			if err := tx.AppendEvent(ctx, &store.Event{MessageID: m.ID, Kind: "exception", Detail: "mapping: document set aside: " + string(b)}); err != nil {
 				return err
 			}
+			if _, err := tx.RaiseException(ctx, &store.Exception{Reason: "mapping", Owner: store.OwnerIT, ObjectKind: "message", ObjectKey: m.ID,
+				PartnerID: m.PartnerID, MessageID: m.ID, Detail: fmt.Sprintf("partner %s, file %s: a document was set aside by mapping: %s; "+
+					"fix the partner's data or its mapping profile, then replay the message", m.PartnerID, m.RemoteName, b)}); err != nil {
+				return err
+			}
 		}
 		return nil
 	})

@@ -43,7 +43,7 @@ func (f *commonFlags) loadConfig() (*config.Config, error) {
 // taskDocs names the jobs a schedule can run, with what they do.
 var taskDocs = map[string]string{
 	"db.maintenance":    "refresh database statistics (and checkpoint SQLite's WAL)",
-	"archive.verify":    "re-hash every archived blob and walk the hash chain (metric wharf_archive_verify_ok; logs an error naming the first broken entry)",
+	"archive.verify":    "re-hash every archived blob and walk the hash chain (metric wharf_archive_verify_ok; a failure raises an exception naming the first broken entry)",
 	"archive.retention": "purge archive entries past their retention rule's delete-after (tombstones stay in the hash chain)",
 	"archive.spool":     "upload blobs spooled locally while S3 was unreachable",
 	"x12.ack_overdue":   "raise an exception for each X12 group sent whose 997/999 is past the partner's x12.ack_timeout (runs every 5 minutes on its own when a partner sets one)",

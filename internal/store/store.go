@@ -170,9 +170,11 @@ type Queries interface {
 	// time without one ("" or "overdue"), newest first (stats.go).
 	UnacknowledgedSentGroups(ctx context.Context, now time.Time) ([]*SentGroup, error)
 
-	ArchiveQueries // archive.go
-	AS2Queries     // as2.go
-	AccessQueries  // access.go
+	ArchiveQueries   // archive.go
+	AS2Queries       // as2.go
+	ExceptionQueries // exceptions.go
+	SyncQueries      // sync.go
+	AccessQueries    // access.go
 }
 
 // Store is the database. Open one with Open.
