@@ -32,6 +32,9 @@ Usage:
   wharf archive events ID [--json]
   wharf archive verify
   wharf replay [--json] ID
+  wharf token create --role admin|operator|auditor [--name TEXT]
+  wharf token list [--json] | wharf token revoke ID
+  wharf user add NAME --role admin|operator|auditor [--password-file FILE]
   wharf map [--partner ID] [--from csv:LAYOUT|flat:LAYOUT] FILE|-
   wharf render --to x12:SET|csv:LAYOUT|flat:LAYOUT [--partner ID] [FILE|-]
   wharf version
@@ -69,6 +72,10 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		return runReplay(ctx, args[1:], stdout, stderr)
 	case "archive":
 		return runArchive(ctx, args[1:], stdin, stdout, stderr)
+	case "token":
+		return runToken(ctx, args[1:], stdout, stderr)
+	case "user":
+		return runUser(ctx, args[1:], stdin, stdout, stderr)
 	case "map":
 		return runMap(ctx, args[1:], stdin, stdout, stderr)
 	case "render":
