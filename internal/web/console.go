@@ -3,6 +3,7 @@ package web
 import (
 	"bytes"
 	"embed"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"html/template"
@@ -76,6 +77,38 @@ var funcs = template.FuncMap{
 		return float64(n) / float64(max) * width
 	},
 	"statusClass": statusClass,
+	"detail":      eventDetail,
+}
+
+// eventDetail makes an event's detail readable: a JSON object (the
+// archive's "received" record) becomes "key value · key value".
+func eventDetail(d string) string {
+	if !strings.HasPrefix(d, "{") {
+		return d
+	}
+	var m map[string]any
+	if json.Unmarshal([]byte(d), &m) != nil {
+		return d
+	}
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		if k != "blob" { // where the bytes live: internal, and in the API
+			keys = append(keys, k)
+		}
+	}
+	sort.Strings(keys)
+	var parts []string
+	for _, k := range keys {
+		v := fmt.Sprint(m[k])
+		if f, ok := m[k].(float64); ok {
+			v = fmt.Sprintf("%.0f", f)
+		}
+		if k == "sha256" && len(v) > 16 {
+			v = v[:16] + "…"
+		}
+		parts = append(parts, strings.ReplaceAll(k, "_", " ")+" "+v)
+	}
+	return strings.Join(parts, " · ")
 }
 
 func ago(d time.Duration) string {
@@ -392,9 +425,18 @@ func (s *Server) mountConsole() {
 				}
 			}
 		}
+		var stuck *StuckDoc
+		if docs, err := s.Stuck(r.Context()); err == nil {
+			for i := range docs {
+				if docs[i].MessageID == d.Entry.ID {
+					stuck = &docs[i]
+					break
+				}
+			}
+		}
 		s.render(w, r, 200, "message", &page{Title: "Message " + d.Entry.ID, Nav: "messages", Me: p,
 			Data: map[string]any{"E": entryJSON(d.Entry), "Keys": d.Keys, "Events": d.Events, "Exceptions": xs, "Replays": children,
-				"CanReplay": p.can(store.RoleOperator)}})
+				"Stuck": stuck, "CanReplay": p.can(store.RoleOperator)}})
 		return nil
 	})
 	s.page("GET /ui/messages/{id}/content", store.RoleAuditor, s.download)

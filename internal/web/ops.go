@@ -3,6 +3,7 @@ package web
 import (
 	"context"
 	"crypto/x509"
+	"encoding/json"
 	"encoding/pem"
 	"errors"
 	"fmt"
@@ -369,6 +370,8 @@ type JobInfo struct {
 	FinalizedAt *time.Time `json:"finalized_at,omitempty"`
 	LastError   string     `json:"last_error,omitempty"`
 	Args        string     `json:"args"`
+	MessageID   string     `json:"message_id,omitempty"` // the message a processing or delivery job works on
+	Schedule    string     `json:"schedule,omitempty"`   // the schedule that inserted it
 }
 
 // Jobs lists recent jobs, newest first, optionally of some states.
@@ -397,6 +400,13 @@ func (s *Server) Jobs(ctx context.Context, states []string, limit int) ([]JobInf
 			CreatedAt: j.CreatedAt.UTC(), ScheduledAt: j.ScheduledAt.UTC(), FinalizedAt: j.FinalizedAt, Args: string(j.EncodedArgs)}
 		if n := len(j.Errors); n > 0 {
 			ji.LastError = j.Errors[n-1].Error
+		}
+		var a struct {
+			MessageID string `json:"message_id"`
+			Schedule  string `json:"schedule"`
+		}
+		if json.Unmarshal(j.EncodedArgs, &a) == nil {
+			ji.MessageID, ji.Schedule = a.MessageID, a.Schedule
 		}
 		out = append(out, ji)
 	}
