@@ -15,20 +15,20 @@ import (
 // match, an SLA was breached, a delivery went to the dead letters). Its
 // status changes; its history (ExceptionEvents) is append-only.
 type Exception struct {
-	ID         string
-	Reason     string // short code: mapping, ack_overdue, ownership, dispute, sla.NAME, delivery, verify, certificate, ...
-	Detail     string // what happened, where, which partner, what to do
-	Owner      string // "it" or "operations" (default)
-	ObjectKind string // order, shipment, invoice, message, partner, certificate, ...
-	ObjectKey  string // the business key or id of the object
-	PartnerID  string
-	MessageID  string // the message it is about, if any
+	ID         string `json:"id"`
+	Reason     string `json:"reason"`      // short code: mapping, ack_overdue, ownership, dispute, sla.NAME, delivery, verify, certificate, ...
+	Detail     string `json:"detail"`      // what happened, where, which partner, what to do
+	Owner      string `json:"owner"`       // "it" or "operations" (default)
+	ObjectKind string `json:"object_kind"` // order, shipment, invoice, message, partner, certificate, ...
+	ObjectKey  string `json:"object_key"`  // the business key or id of the object
+	PartnerID  string `json:"partner_id"`
+	MessageID  string `json:"message_id"` // the message it is about, if any
 	// DedupeKey: while an exception with this key is open, raising it again
 	// adds a "repeated" event instead of a second entry.
-	DedupeKey string
-	Status    string // open, resolved, dismissed
-	CreatedAt time.Time
-	UpdatedAt time.Time
+	DedupeKey string    `json:"dedupe_key"`
+	Status    string    `json:"status"` // open, resolved, dismissed
+	CreatedAt time.Time `json:"created_at"`
+	UpdatedAt time.Time `json:"updated_at"`
 }
 
 // Exception statuses.
@@ -57,12 +57,12 @@ type ExceptionQueries interface {
 
 // ExceptionEvent is one entry of an exception's history.
 type ExceptionEvent struct {
-	ID          int64
-	ExceptionID string
-	At          time.Time
-	Kind        string // raised, repeated, resolved, dismissed, reopened, retried, replayed, commented
-	Actor       string // "wharf" for the system, else a user or token name
-	Comment     string
+	ID          int64     `json:"id"`
+	ExceptionID string    `json:"exception_id"`
+	At          time.Time `json:"at"`
+	Kind        string    `json:"kind"`  // raised, repeated, resolved, dismissed, reopened, retried, replayed, commented
+	Actor       string    `json:"actor"` // "wharf" for the system, else a user or token name
+	Comment     string    `json:"comment"`
 }
 
 // ExceptionFilter selects exceptions. Zero fields do not filter. Results

@@ -10,44 +10,46 @@ import (
 // order, a shipment, an invoice): its current state and data, derived from
 // its append-only SyncEvents.
 type SyncObject struct {
-	Kind      string // order, shipment, invoice
-	Key       string // its primary business key (order number, shipment ID, invoice number)
-	State     string
-	Data      string // JSON: what the sync knows (parties, charges, holds, systems)
-	CreatedAt time.Time
-	UpdatedAt time.Time
+	Kind      string    `json:"kind"` // order, shipment, invoice
+	Key       string    `json:"key"`  // its primary business key (order number, shipment ID, invoice number)
+	State     string    `json:"state"`
+	Data      string    `json:"data"` // JSON: what the sync knows (parties, charges, holds, systems)
+	CreatedAt time.Time `json:"created_at"`
+	UpdatedAt time.Time `json:"updated_at"`
 }
 
 // SyncEvent is one entry of a business object's history.
 type SyncEvent struct {
-	ID        int64
-	At        time.Time
-	Kind, Key string // the object
-	Event     string // created, tendered, tender_accepted, shipped, delivered, pod, invoiced, held, released, ...
-	System    string // the system or partner it came from or went to
-	MessageID string // the message that carried it, if any
-	Detail    string
+	ID        int64     `json:"id"`
+	At        time.Time `json:"at"`
+	Kind      string    `json:"kind"`
+	Key       string    `json:"key"`        // the object
+	Event     string    `json:"event"`      // created, tendered, tender_accepted, shipped, delivered, pod, invoiced, held, released, ...
+	System    string    `json:"system"`     // the system or partner it came from or went to
+	MessageID string    `json:"message_id"` // the message that carried it, if any
+	Detail    string    `json:"detail"`
 }
 
 // SyncRef correlates a reference value (PO, BOL, PRO, shipment ID, invoice
 // number, ...) with a business object.
 type SyncRef struct {
-	Value string
-	Type  string // po, bol, pro, shipment_id, invoice_number, order_number, ...
-	Kind  string
-	Key   string
+	Value string `json:"value"`
+	Type  string `json:"type"` // po, bol, pro, shipment_id, invoice_number, order_number, ...
+	Kind  string `json:"kind"`
+	Key   string `json:"key"`
 }
 
 // SyncTimer is an SLA: something expected about an object by DueAt.
 type SyncTimer struct {
-	Name      string // e.g. invoice_after_delivery
-	Kind, Key string
-	DueAt     time.Time
-	Owner     string // it or operations
-	Detail    string // what is expected, for the breach's exception
-	Status    string // pending, met, breached, cancelled
-	CreatedAt time.Time
-	SettledAt time.Time // zero while pending
+	Name      string    `json:"name"` // e.g. invoice_after_delivery
+	Kind      string    `json:"kind"`
+	Key       string    `json:"key"`
+	DueAt     time.Time `json:"due_at"`
+	Owner     string    `json:"owner"`  // it or operations
+	Detail    string    `json:"detail"` // what is expected, for the breach's exception
+	Status    string    `json:"status"` // pending, met, breached, cancelled
+	CreatedAt time.Time `json:"created_at"`
+	SettledAt time.Time `json:"settled_at"` // zero while pending
 }
 
 // SyncQueries are the sync stage's operations.
