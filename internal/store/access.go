@@ -54,7 +54,8 @@ type AccessQueries interface {
 	TokenByHash(ctx context.Context, hash string) (*APIToken, error)
 	// ListTokens returns every token, newest first.
 	ListTokens(ctx context.Context) ([]*APIToken, error)
-	// RevokeToken marks the token revoked (again: no change); ErrNotFound.
+	// RevokeToken marks the token revoked (again: no change) and ends the
+	// console sessions opened with it (actor "token:ID..."); ErrNotFound.
 	RevokeToken(ctx context.Context, id string) error
 	// TouchToken records a use of the token.
 	TouchToken(ctx context.Context, id string, at time.Time) error
@@ -167,16 +168,20 @@ func (s *queries) ListTokens(ctx context.Context) ([]*APIToken, error) {
 	return out, s.err("list tokens", rows.Err())
 }
 
-// RevokeToken implements AccessQueries.
+// RevokeToken implements AccessQueries. Console sessions opened with the
+// token end with it.
 func (s *queries) RevokeToken(ctx context.Context, id string) error {
-	n, err := s.q.exec(ctx, `UPDATE api_tokens SET revoked_at = COALESCE(revoked_at, $2) WHERE id = $1`, id, now())
-	if err != nil {
-		return s.err("revoke token", err)
-	}
-	if n == 0 {
-		return fmt.Errorf("store: revoke token %s: %w", id, ErrNotFound)
-	}
-	return nil
+	return s.atomic(ctx, func(q *queries) error {
+		n, err := q.q.exec(ctx, `UPDATE api_tokens SET revoked_at = COALESCE(revoked_at, $2) WHERE id = $1`, id, now())
+		if err != nil {
+			return q.err("revoke token", err)
+		}
+		if n == 0 {
+			return fmt.Errorf("store: revoke token %s: %w", id, ErrNotFound)
+		}
+		_, err = q.q.exec(ctx, `DELETE FROM console_sessions WHERE actor = $1 OR actor LIKE $2`, "token:"+id, "token:"+id+" (%")
+		return q.err("revoke token", err)
+	})
 }
 
 // TouchToken implements AccessQueries.

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/wharfedi/wharf/internal/store"
+	wsync "github.com/wharfedi/wharf/sync"
 )
 
 //go:embed templates/*.html assets/*
@@ -78,6 +79,13 @@ var funcs = template.FuncMap{
 	},
 	"statusClass": statusClass,
 	"detail":      eventDetail,
+	// what splits a timeline line's "SUBJECT: kind" into its two parts.
+	"what": func(w string) [2]string {
+		if i := strings.LastIndex(w, ": "); i >= 0 {
+			return [2]string{w[:i], w[i+2:]}
+		}
+		return [2]string{"", w}
+	},
 }
 
 // eventDetail makes an event's detail readable: a JSON object (the
@@ -382,7 +390,8 @@ func (s *Server) mountConsole() {
 	})
 	s.page("POST /ui/exceptions/{id}/{action}", store.RoleOperator, func(w http.ResponseWriter, r *http.Request, p *principal) error {
 		id := r.PathValue("id")
-		res, err := s.ExceptionAction(r.Context(), r, p, id, r.PathValue("action"), strings.TrimSpace(r.PostFormValue("comment")))
+		action := r.PathValue("action")
+		x, err := s.ExceptionAction(r.Context(), p, id, action, strings.TrimSpace(r.PostFormValue("comment")))
 		if err != nil {
 			_, msg, hint := statusOf(err)
 			if hint != "" {
@@ -391,7 +400,11 @@ func (s *Server) mountConsole() {
 			back(w, r, "/ui/exceptions/"+url.PathEscape(id), msg, false)
 			return nil
 		}
-		back(w, r, "/ui/exceptions/"+url.PathEscape(id), "Done: "+res+".", true)
+		msg := fmt.Sprintf("Done: %s (the exception is %s).", action, x.Status)
+		if action == "retry" || action == "replay" {
+			msg += " Resolve it once the new attempt went through."
+		}
+		back(w, r, "/ui/exceptions/"+url.PathEscape(id), msg, true)
 		return nil
 	})
 	s.page("GET /ui/messages", store.RoleAuditor, func(w http.ResponseWriter, r *http.Request, p *principal) error {
@@ -466,7 +479,7 @@ func (s *Server) mountConsole() {
 	})
 	s.page("GET /ui/trace", store.RoleAuditor, func(w http.ResponseWriter, r *http.Request, p *principal) error {
 		key := strings.TrimSpace(r.URL.Query().Get("key"))
-		var tr *TraceResult
+		var tr *wsync.TraceResult
 		if key != "" {
 			var err error
 			if tr, err = s.Trace(r.Context(), key); err != nil {

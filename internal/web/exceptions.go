@@ -8,75 +8,23 @@ import (
 
 	"github.com/wharfedi/wharf/delivery"
 	"github.com/wharfedi/wharf/internal/store"
+	wsync "github.com/wharfedi/wharf/sync"
 )
 
-// Exception actions.
-const (
-	ActResolve = "resolve"
-	ActDismiss = "dismiss"
-	ActReopen  = "reopen"
-	ActComment = "comment"
-	ActRetry   = "retry"
-	ActReplay  = "replay"
-)
-
-// ExceptionAction applies an operator's action to an exception and records
-// it in the exception's history and the audit log. Retry re-runs the step
-// that failed on the same message (processing of an inbound one; an
-// outbound one is re-sent, as delivery never re-sends a dead letter in
-// place); replay re-sends or re-processes from the archived bytes. Both
-// leave the exception open: resolve it once the new attempt went through.
-func (s *Server) ExceptionAction(ctx context.Context, r *http.Request, p *principal, id, action, comment string) (string, error) {
-	x, err := s.st.GetException(ctx, id)
-	if err != nil {
-		return "", err
-	}
-	var result string
-	switch action {
-	case ActResolve, ActDismiss, ActReopen:
-		if action == ActDismiss && comment == "" {
-			return "", badRequest("dismiss needs a comment saying why nothing has to be done", `send {"comment": "..."}`)
-		}
-		status := map[string]string{ActResolve: store.ExceptionResolved, ActDismiss: store.ExceptionDismissed, ActReopen: store.ExceptionOpen}[action]
-		if err := s.st.SetExceptionStatus(ctx, id, status, p.Actor, comment); err != nil {
-			return "", err
-		}
-		result = "exception " + id + " is " + status
-	case ActComment:
-		if comment == "" {
-			return "", badRequest("the comment is empty", `send {"comment": "..."}`)
-		}
-		if err := s.st.AppendExceptionEvent(ctx, &store.ExceptionEvent{ExceptionID: id, Kind: "commented", Actor: p.Actor, Comment: comment}); err != nil {
-			return "", err
-		}
-		result = "comment added"
-	case ActRetry, ActReplay:
-		if x.MessageID == "" {
-			return "", badRequest(fmt.Sprintf("exception %s is not about a message, so there is nothing to %s", id, action),
-				"fix the cause, then resolve the exception")
-		}
-		res, err := s.Replay(ctx, x.MessageID)
+// ExceptionAction applies an operator's action to an exception through
+// wsync.Act (the same rules as 'wharf exceptions'): it records the action in
+// the exception's history and the audit log. Retry and replay re-run the
+// exception's message (delivery.Replay: re-processing an inbound one,
+// re-sending an outbound one) and leave the exception open; resolve and
+// dismiss need a comment.
+func (s *Server) ExceptionAction(ctx context.Context, p *principal, id, action, comment string) (*store.Exception, error) {
+	return wsync.Act(ctx, s.st, id, action, p.Actor, comment, func(ctx context.Context, messageID string) (string, error) {
+		res, err := s.Replay(ctx, messageID)
 		if err != nil {
 			return "", err
 		}
-		result = replayDetail(res)
-		kind := map[string]string{ActRetry: "retried", ActReplay: "replayed"}[action]
-		c := result
-		if comment != "" {
-			c = comment + " (" + result + ")"
-		}
-		if err := s.st.AppendExceptionEvent(ctx, &store.ExceptionEvent{ExceptionID: id, Kind: kind, Actor: p.Actor, Comment: c}); err != nil {
-			return result, err
-		}
-	default:
-		return "", badRequest(fmt.Sprintf("unknown action %q", action), "use resolve, dismiss, reopen, comment, retry or replay")
-	}
-	detail := fmt.Sprintf("exception %s (%s): %s", id, x.Reason, result)
-	if comment != "" {
-		detail += "; comment: " + comment
-	}
-	s.audit(ctx, p, r, "exception_"+action, detail)
-	return result, nil
+		return replayDetail(res), nil
+	})
 }
 
 func replayDetail(res *delivery.Replayed) string {
@@ -156,12 +104,12 @@ func (s *Server) mountExceptionsAPI() {
 			return nil
 		})
 	for _, a := range []struct{ action, summary string }{
-		{ActResolve, "Mark the exception resolved (optional comment)"},
-		{ActDismiss, "Dismiss the exception: nothing to do (comment required)"},
-		{ActReopen, "Reopen a resolved or dismissed exception"},
-		{ActComment, "Add a comment to the exception's history"},
-		{ActRetry, "Run the failed step again for the exception's message"},
-		{ActReplay, "Replay the exception's message from its archived bytes"},
+		{"resolve", "Mark the exception resolved (comment required: why)"},
+		{"dismiss", "Dismiss the exception: nothing to do (comment required: why)"},
+		{"reopen", "Reopen a resolved or dismissed exception"},
+		{"comment", "Add a comment to the exception's history"},
+		{"retry", "Run the exception's message again (re-process inbound, re-send outbound); the exception stays open"},
+		{"replay", "Replay the exception's message from its archived bytes; the exception stays open"},
 	} {
 		action := a.action
 		s.handle(Route{Method: "POST", Path: "/api/v1/exceptions/{id}/" + action, Summary: a.summary, Role: store.RoleOperator, Tag: "exceptions",
@@ -171,17 +119,11 @@ func (s *Server) mountExceptionsAPI() {
 				if err != nil {
 					return err
 				}
-				res, err := s.ExceptionAction(r.Context(), r, p, r.PathValue("id"), action, comment)
+				x, err := s.ExceptionAction(r.Context(), p, r.PathValue("id"), action, comment)
 				if err != nil {
 					return err
 				}
-				x, err := s.st.GetException(r.Context(), r.PathValue("id"))
-				if err != nil {
-					return err
-				}
-				out := exceptionJSON(x)
-				out["result"] = res
-				writeJSON(w, 200, out)
+				writeJSON(w, 200, exceptionJSON(x))
 				return nil
 			})
 	}

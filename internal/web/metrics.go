@@ -5,17 +5,16 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
-
-	"github.com/wharfedi/wharf/internal/store"
 )
 
-// overviewMetrics exports what the console's overview shows, computed
+// overviewMetrics exports what the console's overview shows (open
+// exceptions are wharf_exceptions_open, from the sync package), computed
 // from the database at scrape time (so every instance reports the same
 // numbers and nothing is lost on restart).
 type overviewMetrics struct {
-	s                                   *Server
-	msgs, errs, ratio, stuck, exc, cert *prometheus.Desc
-	scrapeOK                            *prometheus.Desc
+	s                              *Server
+	msgs, errs, ratio, stuck, cert *prometheus.Desc
+	scrapeOK                       *prometheus.Desc
 }
 
 func newOverviewMetrics(s *Server) *overviewMetrics {
@@ -28,7 +27,6 @@ func newOverviewMetrics(s *Server) *overviewMetrics {
 			[]string{"window", "partner", "transport"}, nil),
 		stuck: prometheus.NewDesc("wharf_overview_stuck_documents", "Documents of the last 7 days stopped at a step (received not mapped, mapped not delivered, delivered not acknowledged).",
 			[]string{"stage"}, nil),
-		exc: prometheus.NewDesc("wharf_overview_open_exceptions", "Open exceptions in the queue, by owner.", []string{"owner"}, nil),
 		cert: prometheus.NewDesc("wharf_certificate_expiry_timestamp_seconds", "When each AS2 certificate (Wharf's own and partners') expires.",
 			[]string{"owner", "subject", "serial"}, nil),
 		scrapeOK: prometheus.NewDesc("wharf_overview_scrape_ok", "1 when the overview metrics could be read from the database.", nil, nil),
@@ -36,7 +34,7 @@ func newOverviewMetrics(s *Server) *overviewMetrics {
 }
 
 func (m *overviewMetrics) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{m.msgs, m.errs, m.ratio, m.stuck, m.exc, m.cert, m.scrapeOK} {
+	for _, d := range []*prometheus.Desc{m.msgs, m.errs, m.ratio, m.stuck, m.cert, m.scrapeOK} {
 		ch <- d
 	}
 }
@@ -75,17 +73,6 @@ func (m *overviewMetrics) collect(ctx context.Context, ch chan<- prometheus.Metr
 	}
 	for st, n := range counts {
 		ch <- prometheus.MustNewConstMetric(m.stuck, prometheus.GaugeValue, float64(n), st)
-	}
-	open, err := m.s.st.CountOpenExceptions(ctx)
-	if err != nil {
-		return err
-	}
-	byOwner := map[string]int{store.OwnerIT: 0, store.OwnerOperations: 0}
-	for k, n := range open {
-		byOwner[k[1]] += n
-	}
-	for o, n := range byOwner {
-		ch <- prometheus.MustNewConstMetric(m.exc, prometheus.GaugeValue, float64(n), o)
 	}
 	certs, err := m.s.Certificates(ctx)
 	if err != nil {

@@ -16,6 +16,7 @@ import (
 	"github.com/wharfedi/wharf/archive"
 	"github.com/wharfedi/wharf/delivery"
 	"github.com/wharfedi/wharf/internal/store"
+	wsync "github.com/wharfedi/wharf/sync"
 )
 
 // errorStatuses are the message statuses the overview counts as errors.
@@ -204,63 +205,14 @@ func (s *Server) Detail(ctx context.Context, id string) (*MessageDetail, error) 
 	return &MessageDetail{Entry: e, Keys: keys, Events: evs}, nil
 }
 
-// TraceStep is one point of a business key's timeline.
-type TraceStep struct {
-	At        time.Time `json:"at"`
-	MessageID string    `json:"message_id"`
-	Partner   string    `json:"partner"`
-	Direction string    `json:"direction"`
-	Transport string    `json:"transport"`
-	Kind      string    `json:"kind"`
-	Detail    string    `json:"detail"`
-}
-
-// TraceResult is everything known about a business key.
-type TraceResult struct {
-	Key      string         `json:"key"`
-	Messages []*entryOut    `json:"messages"`
-	Steps    []TraceStep    `json:"steps"`
-	Keys     map[string]int `json:"key_kinds"` // how the key was indexed: kind -> messages
-}
-
-// Trace finds the messages carrying key (any indexed business key or
-// control number) and merges their histories into one timeline, oldest
-// first.
-func (s *Server) Trace(ctx context.Context, key string) (*TraceResult, error) {
+// Trace is everything Wharf knows about a business key (wsync.Trace: the
+// business objects it names and one hop further, the messages that carried
+// it or were sent for those objects, their exceptions), as one timeline.
+func (s *Server) Trace(ctx context.Context, key string) (*wsync.TraceResult, error) {
 	if key == "" {
 		return nil, badRequest("trace: the key is empty", "give a PO, BOL, PRO, shipment ID, invoice number or control number")
 	}
-	ms, err := s.st.SearchMessages(ctx, store.MessageFilter{Key: key, Limit: 200})
-	if err != nil {
-		return nil, err
-	}
-	res := &TraceResult{Key: key, Keys: map[string]int{}}
-	for _, m := range ms {
-		e, err := s.o.Archive.Entry(ctx, m.ID)
-		if err != nil {
-			return nil, err
-		}
-		res.Messages = append(res.Messages, entryJSON(e))
-		keys, err := s.st.MessageKeys(ctx, m.ID)
-		if err != nil {
-			return nil, err
-		}
-		for _, k := range keys {
-			if k.Value == key {
-				res.Keys[k.Kind]++
-			}
-		}
-		evs, err := s.st.Events(ctx, m.ID)
-		if err != nil {
-			return nil, err
-		}
-		for _, ev := range evs {
-			res.Steps = append(res.Steps, TraceStep{At: ev.At, MessageID: m.ID, Partner: m.PartnerID, Direction: string(m.Direction),
-				Transport: m.Transport, Kind: ev.Kind, Detail: ev.Detail})
-		}
-	}
-	sort.SliceStable(res.Steps, func(i, j int) bool { return res.Steps[i].At.Before(res.Steps[j].At) })
-	return res, nil
+	return wsync.Trace(ctx, s.st, key)
 }
 
 // Cert is a certificate and when it expires.

@@ -167,8 +167,15 @@ func TestAPI(t *testing.T) {
 		})
 		t.Run("Trace", func(t *testing.T) {
 			resp, b := f.call("GET", "/api/v1/traces/PO-4711", store.RoleAuditor, nil)
-			var tr TraceResult
-			if resp.StatusCode != 200 || json.Unmarshal(b, &tr) != nil || len(tr.Messages) != 1 || tr.Keys["po"] != 1 || len(tr.Steps) == 0 {
+			var tr struct {
+				Messages []struct {
+					ID string `json:"id"`
+				} `json:"messages"`
+				Timeline []struct {
+					Source string `json:"source"`
+				} `json:"timeline"`
+			}
+			if resp.StatusCode != 200 || json.Unmarshal(b, &tr) != nil || len(tr.Messages) != 1 || tr.Messages[0].ID != in.ID || len(tr.Timeline) == 0 {
 				t.Fatalf("trace: %d %s", resp.StatusCode, b)
 			}
 		})
@@ -198,7 +205,7 @@ func TestAPI(t *testing.T) {
 				t.Fatalf("history: %d %s", resp.StatusCode, b)
 			}
 			evs, _ := st.AuditEvents(ctx, "", 5)
-			if evs[0].Kind != "exception_resolve" {
+			if evs[0].Kind != "exception.resolve" {
 				t.Fatalf("resolve not audited: %+v", evs[0])
 			}
 		})

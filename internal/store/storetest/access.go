@@ -38,6 +38,9 @@ func exerciseAccess(t *testing.T, open func(t *testing.T) (store.Store, string))
 		if _, err := s.TokenByHash(ctx, "nope"); !errors.Is(err, store.ErrNotFound) {
 			t.Fatalf("unknown hash: got %v, want ErrNotFound", err)
 		}
+		if err := s.CreateSession(ctx, &store.Session{Hash: "s-t1", Actor: "token:t1 (ci)", Role: store.RoleAdmin, CSRF: "c", ExpiresAt: time.Now().Add(time.Hour)}); err != nil {
+			t.Fatal(err)
+		}
 		used := time.Date(2026, 5, 1, 10, 0, 0, 0, time.UTC)
 		if err := s.TouchToken(ctx, "t1", used); err != nil {
 			t.Fatal(err)
@@ -47,6 +50,9 @@ func exerciseAccess(t *testing.T, open func(t *testing.T) (store.Store, string))
 		}
 		if err := s.RevokeToken(ctx, "missing"); !errors.Is(err, store.ErrNotFound) {
 			t.Fatalf("revoke unknown: got %v, want ErrNotFound", err)
+		}
+		if _, err := s.GetSession(ctx, "s-t1", time.Now()); !errors.Is(err, store.ErrNotFound) {
+			t.Fatalf("session of a revoked token: got %v, want ErrNotFound", err)
 		}
 		got, _ = s.TokenByHash(ctx, "h1")
 		if !got.LastUsedAt.Equal(used) || got.RevokedAt.IsZero() {
