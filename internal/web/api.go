@@ -90,6 +90,15 @@ func (s *Server) mountAPI() {
 			writeJSON(w, 200, map[string]any{"windows": ws})
 			return nil
 		})
+	s.handle(Route{Method: "GET", Path: "/api/v1/overview/daily", Summary: "Messages and errors per day (UTC), last 7 days, oldest first", Role: auditor, Tag: "operations"},
+		func(w http.ResponseWriter, r *http.Request, p *principal) error {
+			ds, err := s.Daily(r.Context())
+			if err != nil {
+				return err
+			}
+			writeJSON(w, 200, map[string]any{"days": ds})
+			return nil
+		})
 	s.handle(Route{Method: "GET", Path: "/api/v1/stuck", Summary: "Documents that stopped: received not mapped, mapped not delivered, delivered not acknowledged", Role: auditor, Tag: "operations"},
 		func(w http.ResponseWriter, r *http.Request, p *principal) error {
 			st, err := s.Stuck(r.Context())
@@ -125,7 +134,8 @@ func (s *Server) mountAPI() {
 	s.handle(Route{Method: "GET", Path: "/api/v1/messages", Summary: "Search archived messages, newest first (the filters of 'wharf archive search')", Role: auditor, Tag: "messages",
 		Params: []Param{{"partner", "query", "partner ID"}, {"direction", "query", "in or out"}, {"since", "query", "RFC 3339 time, received at or after"},
 			{"until", "query", "RFC 3339 time, received before"}, {"key", "query", "business key or control number"}, {"status", "query", "status, comma-separated for several"},
-			{"transport", "query", "transport name"}, pLimit}},
+			{"transport", "query", "transport name"}, {"before", "query", "paging: received_at of the last message seen"},
+			{"before_id", "query", "paging: id of the last message seen"}, pLimit}},
 		func(w http.ResponseWriter, r *http.Request, p *principal) error {
 			f, err := messageFilter(r)
 			if err != nil {
@@ -295,6 +305,13 @@ func messageFilter(r *http.Request) (store.MessageFilter, error) {
 			}
 		}
 		*t.dst = tm
+	}
+	if v := q.Get("before"); v != "" {
+		tm, err := time.Parse(time.RFC3339Nano, v)
+		if err != nil {
+			return f, badRequest(fmt.Sprintf("before %q is not an RFC 3339 time", v), "pass the received_at of the last message of the previous page, with before_id its id")
+		}
+		f.Before, f.BeforeID = tm, q.Get("before_id")
 	}
 	n, err := limitOf(r)
 	if err != nil {

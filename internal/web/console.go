@@ -71,6 +71,8 @@ var funcs = template.FuncMap{
 	"q":    url.QueryEscape,
 	"list": func(s ...string) []string { return s },
 	"add":  func(a, b int64) int64 { return a + b },
+	"mul":  func(a int, b float64) float64 { return float64(a) * b },
+	"sub":  func(a, b float64) float64 { return a - b },
 	"bar": func(n, max int64, width float64) float64 {
 		if max <= 0 {
 			return 0
@@ -566,7 +568,23 @@ func (s *Server) overviewPage(w http.ResponseWriter, r *http.Request, p *princip
 			certWarn = append(certWarn, c)
 		}
 	}
+	sla, byOwner := 0, map[string]int{}
+	for _, x := range open {
+		if strings.HasPrefix(x.Reason, "sla.") {
+			sla++
+		}
+		byOwner[x.Owner]++
+	}
+	days, err := s.Daily(r.Context())
+	if err != nil {
+		return err
+	}
+	var dayMax int64
+	for _, d := range days {
+		dayMax = max(dayMax, d.Messages)
+	}
 	s.render(w, r, 200, "overview", &page{Title: "Overview", Nav: "overview", Me: p,
-		Data: map[string]any{"Windows": wins, "Stuck": len(stuck), "Open": len(open), "CertWarn": certWarn}})
+		Data: map[string]any{"Windows": wins, "Stuck": len(stuck), "Open": len(open), "OpenIT": byOwner[store.OwnerIT],
+			"OpenOps": byOwner[store.OwnerOperations], "SLA": sla, "CertWarn": certWarn, "Days": days, "DayMax": dayMax}})
 	return nil
 }

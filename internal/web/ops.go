@@ -41,6 +41,37 @@ type Window struct {
 	Groups []Throughput `json:"groups"`
 }
 
+// Day is one day's traffic (UTC), for the 7-day chart.
+type Day struct {
+	Day      time.Time `json:"day"`
+	Messages int64     `json:"messages"`
+	Errors   int64     `json:"errors"`
+}
+
+// Daily returns the messages and errors of each of the last 7 days (UTC),
+// oldest first: counts since each midnight, differenced.
+func (s *Server) Daily(ctx context.Context) ([]Day, error) {
+	today := s.now().Truncate(24 * time.Hour)
+	since := make([][2]int64, 8) // messages, errors since day i (i = 0: 6 days ago ... 6: today; 7: none)
+	for i := 0; i < 7; i++ {
+		stats, err := s.st.MessageStats(ctx, today.AddDate(0, 0, i-6))
+		if err != nil {
+			return nil, err
+		}
+		for _, m := range stats {
+			since[i][0] += m.Count
+			if errorStatuses[m.Status] {
+				since[i][1] += m.Count
+			}
+		}
+	}
+	out := make([]Day, 7)
+	for i := range out {
+		out[i] = Day{Day: today.AddDate(0, 0, i-6), Messages: since[i][0] - since[i+1][0], Errors: since[i][1] - since[i+1][1]}
+	}
+	return out, nil
+}
+
 // Overview is the traffic of the last 24 hours and 7 days.
 func (s *Server) Overview(ctx context.Context) ([]Window, error) {
 	now := s.now()

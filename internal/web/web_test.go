@@ -15,6 +15,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/wharfedi/wharf/archive"
 	"github.com/wharfedi/wharf/internal/store"
 	"github.com/wharfedi/wharf/internal/testenv"
@@ -362,6 +364,58 @@ func TestConsoleSignInAndCSRF(t *testing.T) {
 	for _, p := range []string{"/", "/ui/stuck", "/ui/exceptions", "/ui/messages/" + e.ID, "/ui/trace?key=x", "/ui/partners", "/ui/schedules"} {
 		if resp, body := get(p); resp.StatusCode != 200 || !strings.Contains(body, "Sign out") {
 			t.Errorf("%s: %d", p, resp.StatusCode)
+		}
+	}
+}
+
+func TestOverviewMetrics(t *testing.T) {
+	st := testenv.OpenStore(t, "SQLite")
+	ctx := context.Background()
+	fsb, err := archive.NewFS(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, err := archive.New(st, archive.Options{Blobs: fsb})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := st.UpsertPartner(ctx, &store.Partner{ID: "acme"}); err != nil {
+		t.Fatal(err)
+	}
+	e, err := a.Put(ctx, strings.NewReader("ISA*"), archive.Meta{Partner: "acme", Direction: store.Outbound, Transport: "as2"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := st.SetMessageStatus(ctx, e.ID, "dead_letter"); err != nil {
+		t.Fatal(err)
+	}
+	reg := prometheus.NewRegistry()
+	if _, err := New(Options{Store: st, Archive: a, Metrics: reg}); err != nil {
+		t.Fatal(err)
+	}
+	mfs, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]float64{}
+	for _, mf := range mfs {
+		for _, m := range mf.GetMetric() {
+			labels := ""
+			for _, l := range m.GetLabel() {
+				labels += "," + l.GetName() + "=" + l.GetValue()
+			}
+			got[mf.GetName()+labels] = m.GetGauge().GetValue()
+		}
+	}
+	for k, want := range map[string]float64{
+		"wharf_overview_messages,direction=out,partner=acme,transport=as2,window=24h": 1,
+		"wharf_overview_message_errors,partner=acme,transport=as2,window=7d":          1,
+		"wharf_overview_error_ratio,partner=acme,transport=as2,window=24h":            1,
+		"wharf_overview_stuck_documents,stage=mapped, not delivered":                  1,
+		"wharf_overview_scrape_ok": 1,
+	} {
+		if got[k] != want {
+			t.Errorf("%s = %v, want %v (have %v)", k, got[k], want, got)
 		}
 	}
 }
