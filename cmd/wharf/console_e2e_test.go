@@ -151,17 +151,14 @@ func TestConsoleInChromium(t *testing.T) {
 		}
 		return done == 3
 	})
-	// The dead letter as an entry of the exceptions queue (raised here
-	// directly: the delivery engine does not raise one yet).
+	// The dead letter is an entry of the exceptions queue, raised by the delivery engine.
 	var excID string
 	withStore(t, filepath.Join(dir, "wharf-data"), func(st store.Store) {
-		x := &store.Exception{Reason: "delivery", Owner: store.OwnerOperations, ObjectKind: "message", ObjectKey: invoice.ID,
-			MessageID: invoice.ID, PartnerID: "acme", DedupeKey: "delivery:" + invoice.ID,
-			Detail: "invoice " + invoice.Filename + " was not delivered: acme has no sftp_remote.push folder; fix the route, then replay"}
-		if _, err := st.RaiseException(context.Background(), x); err != nil {
-			t.Fatal(err)
+		ex, err := st.ListExceptions(context.Background(), store.ExceptionFilter{MessageID: invoice.ID, Reason: "delivery"})
+		if err != nil || len(ex) != 1 {
+			t.Fatalf("the dead letter's exception: %v %+v", err, ex)
 		}
-		excID = x.ID
+		excID = ex[0].ID
 	})
 	opTok := strings.TrimSpace(cli("token", "create", "--role", "operator", "--name", "e2e-operator"))
 	opTok = strings.Fields(opTok)[0]
