@@ -100,9 +100,17 @@ func TestSFTPKill9DuringUploads(t *testing.T) {
 	deadline := time.Now().Add(60 * time.Second)
 	for {
 		all = searchArchive(t, dir, "--partner", "acme", "--limit", "1000")
+		// Processed, and its 997 archived (the status is set before the
+		// acknowledgment is written, so wait for both).
 		var pending []string
+		ackFor := map[string]bool{}
 		for _, a := range all {
-			if a.Direction == "in" && a.Status != "processed" {
+			if a.Direction == "out" {
+				ackFor[strings.TrimPrefix(a.Filename, "997_")] = true
+			}
+		}
+		for _, a := range all {
+			if a.Direction == "in" && (a.Status != "processed" || !ackFor[strings.TrimPrefix(a.Filename, "inbound/")]) {
 				pending = append(pending, a.ID+" "+a.Status)
 			}
 		}
