@@ -130,6 +130,8 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	proc := newProcessor(c, st, arch, log.With("component", "process"))
 	allTasks["x12.ack_overdue"] = func(ctx context.Context) error { _, err := proc.CheckOverdue(ctx); return err }
 	schedules = append(schedules, ackOverdueSchedule(c, schedules)...)
+	allTasks["as2.mdn_overdue"] = as2MDNOverdue(st, log.With("component", "as2"))
+	schedules = append(schedules, as2OverdueSchedule(c, schedules)...)
 	rt = jobs.New(st, jobs.Options{
 		Workers: c.Jobs.Workers, Logger: log, Tasks: allTasks, Schedules: schedules, Metrics: reg,
 		SingleWorker: singleWorker,
