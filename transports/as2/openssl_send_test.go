@@ -2,8 +2,8 @@ package as2_test
 
 import (
 	"bytes"
-	"encoding/base64"
 	"crypto/x509"
+	"encoding/base64"
 	"fmt"
 	"io"
 	"net/http"
