@@ -61,7 +61,9 @@ func testAS2SendEndToEnd(t *testing.T, envA []string) {
 	if code != 0 {
 		t.Fatalf("as2 cert B: %s", certB)
 	}
-	pem := func(out string) []byte { return []byte(out[strings.Index(out, "-----BEGIN"):strings.LastIndex(out, "-----END CERTIFICATE-----")+25] + "\n") }
+	pem := func(out string) []byte {
+		return []byte(out[strings.Index(out, "-----BEGIN"):strings.LastIndex(out, "-----END CERTIFICATE-----")+25] + "\n")
+	}
 	os.WriteFile(filepath.Join(dirA, "b.pem"), pem(certB), 0o644)
 	os.WriteFile(filepath.Join(dirB, "a.pem"), pem(certA), 0o644)
 
