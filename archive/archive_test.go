@@ -217,6 +217,11 @@ func TestVerifyFindsTampering(t *testing.T) {
 		if err != nil || rep.OK() || rep.Problems[0].Seq != 3 || rep.Problems[0].MessageID != es[2].ID || !strings.Contains(rep.Problems[0].What, "does not match") {
 			t.Fatalf("altered blob: %+v %v", rep, err)
 		}
+		// The failed verify is one open exception for IT, naming the entry.
+		if ex, err := a.Store().ListExceptions(ctx, store.ExceptionFilter{Reason: "archive_verify"}); err != nil || len(ex) != 1 ||
+			ex[0].MessageID != es[2].ID || ex[0].Owner != store.OwnerIT || !strings.Contains(ex[0].Detail, "entry 3") {
+			t.Fatalf("verify exception: %v %+v", err, ex)
+		}
 		// Get refuses to pass altered bytes off as the original.
 		rc, _, _ := a.Get(ctx, es[2].ID)
 		if _, err := io.ReadAll(rc); !errors.Is(err, archive.ErrCorrupt) {

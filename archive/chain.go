@@ -189,9 +189,17 @@ walk:
 	sortProblems(rep.Problems)
 	a.metrics.observeVerify(rep, a.now())
 	if !rep.OK() {
-		// Until Wharf has an exceptions model, the exception is this error
-		// log line and the wharf_archive_verify_ok gauge at 0.
+		// The gauge wharf_archive_verify_ok is 0, the log names the first
+		// broken entry, and one open exception (raised once per verify run
+		// that fails, repeated while it stays open) carries it to the queue.
 		a.log.Error("archive verify FAILED", "first_broken", rep.Problems[0].String(), "problems", len(rep.Problems), "records", rep.Records)
+		first := rep.Problems[0]
+		if _, err := a.st.RaiseException(ctx, &store.Exception{Reason: "archive_verify", Owner: store.OwnerIT, ObjectKind: "message",
+			ObjectKey: first.MessageID, MessageID: first.MessageID, DedupeKey: "archive_verify",
+			Detail: fmt.Sprintf("archive verify failed: %d problem(s), first: %s; run 'wharf archive verify' for the list, "+
+				"restore the named blobs from a backup or investigate who wrote to the archive", len(rep.Problems), first)}); err != nil {
+			a.log.Error("archive verify: cannot raise the exception", "err", err)
+		}
 	} else {
 		a.log.Info("archive verify passed", "entries", rep.Entries, "tombstones", rep.Tombstones, "blobs", rep.Blobs, "head", rep.Head.Seq)
 	}

@@ -132,8 +132,13 @@ func (p *Processor) reconcile(ctx context.Context, m *store.Message) error {
 			return err
 		}
 		for _, u := range unmatched {
-			if err := tx.AppendEvent(ctx, &store.Event{MessageID: m.ID, Kind: "exception",
-				Detail: "acknowledgment matches nothing Wharf sent to " + m.PartnerID + ": " + u}); err != nil {
+			detail := "acknowledgment matches nothing Wharf sent to " + m.PartnerID + ": " + u
+			if err := tx.AppendEvent(ctx, &store.Event{MessageID: m.ID, Kind: "exception", Detail: detail}); err != nil {
+				return err
+			}
+			if _, err := tx.RaiseException(ctx, &store.Exception{Reason: "ack_unmatched", Owner: store.OwnerIT,
+				Detail: detail + " (check the partner's sender IDs and control numbers, then resolve)", ObjectKind: "message", ObjectKey: m.ID,
+				PartnerID: m.PartnerID, MessageID: m.ID, DedupeKey: "ack_unmatched/" + m.ID + "/" + u}); err != nil {
 				return err
 			}
 		}
@@ -145,6 +150,17 @@ func (p *Processor) settle(ctx context.Context, g *store.SentGroup, status, ackI
 	return p.Store.WithTx(ctx, func(tx store.Tx) error {
 		if err := tx.SetSentGroupAck(ctx, g.MessageID, g.GS06, status, ackID); err != nil {
 			return err
+		}
+		if status == AckOverdue || status == AckRejected {
+			reason, what := "ack_overdue", "ask the partner to send its acknowledgment, or replay the message"
+			if status == AckRejected {
+				reason, what = "ack_rejected", "read the partner's acknowledgment, correct the data and replay"
+			}
+			if _, err := tx.RaiseException(ctx, &store.Exception{Reason: reason, Owner: store.OwnerIT,
+				Detail: strings.TrimPrefix(detail, "exception: ") + "; " + what, ObjectKind: "message", ObjectKey: g.MessageID,
+				PartnerID: g.PartnerID, MessageID: g.MessageID, DedupeKey: reason + "/" + g.MessageID + "/" + g.GS06}); err != nil {
+				return err
+			}
 		}
 		return tx.AppendEvent(ctx, &store.Event{MessageID: g.MessageID, Kind: "ack_" + status, Detail: detail})
 	})

@@ -1,9 +1,12 @@
 package process
 
 import (
+	"bufio"
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"sort"
 	"strings"
 
@@ -22,7 +25,18 @@ func (p *Processor) mapToCanonical(ctx context.Context, m *store.Message) error 
 	if p.Profile == nil {
 		return nil
 	}
-	prof := p.Profile(m.PartnerID)
+	return p.mapWith(ctx, m, mapping.FromX12)
+}
+
+// mapWith runs one of the mapping's readers over the archived bytes.
+func (p *Processor) mapWith(ctx context.Context, m *store.Message, from func(context.Context, io.Reader, mapping.Options) (*mapping.Outcome, error)) error {
+	var prof *mapping.Profile
+	if p.Profile != nil {
+		prof = p.Profile(m.PartnerID)
+	}
+	if prof == nil {
+		prof = mapping.DefaultProfile()
+	}
 	rc, _, err := p.Archive.Get(ctx, m.ID)
 	if err != nil {
 		return fmt.Errorf("process %s: %w", m.ID, err)
@@ -30,7 +44,7 @@ func (p *Processor) mapToCanonical(ctx context.Context, m *store.Message) error 
 	defer rc.Close()
 	var keys []store.Key
 	types := map[string]int{}
-	out, err := mapping.FromX12(ctx, rc, mapping.Options{
+	out, err := from(ctx, rc, mapping.Options{
 		Profile: prof,
 		Emit: func(d canonical.Document) error {
 			h := d.Head()
@@ -76,7 +90,63 @@ func (p *Processor) mapToCanonical(ctx context.Context, m *store.Message) error 
 			if err := tx.AppendEvent(ctx, &store.Event{MessageID: m.ID, Kind: "exception", Detail: "mapping: document set aside: " + string(b)}); err != nil {
 				return err
 			}
+			if _, err := tx.RaiseException(ctx, &store.Exception{Reason: "mapping", Owner: store.OwnerIT, ObjectKind: "message", ObjectKey: m.ID,
+				PartnerID: m.PartnerID, MessageID: m.ID, Detail: fmt.Sprintf("partner %s, file %s: a document was set aside by mapping: %s; "+
+					"fix the partner's data or its mapping profile, then replay the message", m.PartnerID, m.RemoteName, b)}); err != nil {
+				return err
+			}
 		}
 		return nil
+	})
+}
+
+// mapRecords maps a CSV or fixed-width file from a partner whose
+// configuration names its layout (an ERP's order export).
+func (p *Processor) mapRecords(ctx context.Context, m *store.Message, l *mapping.RecordLayout) error {
+	if err := p.finishAs(ctx, m, "records", StatusProcessed, map[string]bool{l.Document(): true}, nil, "parsed",
+		fmt.Sprintf("read with layout %s (%s documents)", l.Name(), l.Document())); err != nil {
+		return err
+	}
+	return p.mapWith(ctx, m, func(ctx context.Context, r io.Reader, o mapping.Options) (*mapping.Outcome, error) {
+		return mapping.FromRecords(ctx, r, l, o)
+	})
+}
+
+// looksCanonical tells whether the content starts with a canonical JSON document.
+func looksCanonical(head []byte) bool {
+	head = bytes.TrimLeft(bytes.TrimPrefix(head, []byte("\xEF\xBB\xBF")), " \t\r\n")
+	return bytes.HasPrefix(head, []byte("{")) && bytes.Contains(head, []byte(`"type"`))
+}
+
+// mapJSON reads canonical JSON Lines (or one JSON document), as internal
+// systems post them over HTTP. A line that is not a canonical document is
+// set aside like any document mapping sets aside.
+func (p *Processor) mapJSON(ctx context.Context, m *store.Message) error {
+	if err := p.finishAs(ctx, m, "json", StatusProcessed, nil, nil, "parsed", "canonical JSON"); err != nil {
+		return err
+	}
+	return p.mapWith(ctx, m, func(ctx context.Context, r io.Reader, o mapping.Options) (*mapping.Outcome, error) {
+		out := &mapping.Outcome{Partner: m.PartnerID, Policy: o.Profile.Policy.String()}
+		dec := json.NewDecoder(bufio.NewReaderSize(r, 64<<10))
+		for n := 1; ; n++ {
+			var raw json.RawMessage
+			if err := dec.Decode(&raw); err == io.EOF {
+				return out, nil
+			} else if err != nil {
+				return out, fmt.Errorf("document %d: %w (send one canonical JSON document per line)", n, err)
+			}
+			d, err := canonical.Decode(raw)
+			if err != nil {
+				out.Errors++
+				doc := fmt.Sprintf("line %d", n)
+				out.Quarantined = append(out.Quarantined, mapping.Quarantined{Document: doc, Pos: mapping.Position{Line: n},
+					Errors: []*mapping.Error{{Partner: m.PartnerID, Document: doc, Pos: mapping.Position{Line: n}, Err: err}}})
+				continue
+			}
+			out.Documents++
+			if err := o.Emit(d); err != nil {
+				return out, err
+			}
+		}
 	})
 }

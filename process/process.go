@@ -46,6 +46,9 @@ type Processor struct {
 	Now             func() time.Time
 	// Profile returns the partner's mapping dialect; nil skips mapping.
 	Profile func(partner string) *mapping.Profile
+	// Layout returns the CSV or fixed-width layout of the partner's files
+	// (nil: the partner sends X12 or canonical JSON).
+	Layout func(partner string) *mapping.RecordLayout
 	// Emit receives each canonical document mapped from an accepted message.
 	Emit func(ctx context.Context, m *store.Message, d canonical.Document) error
 }
@@ -85,8 +88,16 @@ func (p *Processor) Process(ctx context.Context, id string) error {
 		return p.recordSent(ctx, m, rep)
 	}
 	if !looksX12(head) {
+		if p.Layout != nil {
+			if l := p.Layout(m.PartnerID); l != nil {
+				return p.mapRecords(ctx, m, l)
+			}
+		}
+		if looksCanonical(head) {
+			return p.mapJSON(ctx, m)
+		}
 		return p.finish(ctx, m, StatusUnrecognized, nil, nil, "parsed",
-			"not X12 (no ISA segment at the start); kept in the archive, no acknowledgment sent")
+			"not X12 (no ISA segment at the start), not canonical JSON, and the partner has no mapping.layout for CSV or fixed-width files; kept in the archive, no acknowledgment sent")
 	}
 	return p.x12(ctx, m, br)
 }
@@ -298,6 +309,10 @@ func (p *Processor) finish(ctx context.Context, m *store.Message, status string,
 	if status == StatusUnrecognized {
 		format = "unknown"
 	}
+	return p.finishAs(ctx, m, format, status, docTypes, keys, kind, detail)
+}
+
+func (p *Processor) finishAs(ctx context.Context, m *store.Message, format, status string, docTypes map[string]bool, keys []store.Key, kind, detail string) error {
 	var types []string
 	for t := range docTypes {
 		types = append(types, t)

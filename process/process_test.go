@@ -120,5 +120,21 @@ func TestAcknowledgmentsReconcileAndOverdue(t *testing.T) {
 		if ev := events(t, st, stray); !strings.Contains(ev, "exception: acknowledgment matches nothing Wharf sent to acme: 997 for group SM 55") {
 			t.Fatalf("stray ack:\n%s", ev)
 		}
+
+		// Each of those is one entry in the exceptions queue, owned by IT.
+		open, err := st.ListExceptions(ctx, store.ExceptionFilter{Statuses: []string{store.ExceptionOpen}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := map[string]string{}
+		for _, e := range open {
+			got[e.Reason] = e.MessageID
+			if e.Owner != store.OwnerIT || e.PartnerID != "acme" || e.Detail == "" {
+				t.Fatalf("exception %+v", e)
+			}
+		}
+		if len(open) != 3 || got["ack_overdue"] != late || got["ack_unmatched"] != stray || got["ack_rejected"] != rej {
+			t.Fatalf("exceptions queue: %v", got)
+		}
 	})
 }

@@ -89,9 +89,11 @@ partners:
     as2: {id: WHARF-B, url: "http://127.0.0.1:%d/as2", cert_files: [b.pem], mdn: async, encrypt: aes256-gcm, compress: true}
   - id: bsync
     as2: {id: WHARF-B, url: "http://127.0.0.1:%d/as2", cert_files: [b.pem]}
+  - id: bplain
+    as2: {id: WHARF-B, url: "http://127.0.0.1:%d/as2", cert_files: [b.pem], encrypt: none}
   - id: quiet
     as2: {id: QUIET, url: %q, cert_files: [b.pem], mdn: async, mdn_timeout: 1s}
-`, portA, portB, portB, silent.URL)
+`, portA, portB, portB, portB, silent.URL)
 		if overdueEverySecond {
 			s += "schedules:\n  - {name: as2-overdue-fast, cron: \"@every 1s\", job: as2.mdn_overdue}\n"
 		}
@@ -119,7 +121,7 @@ partners:
 	file := filepath.Join(dir, "load.edi")
 	os.WriteFile(file, []byte(payload), 0o644)
 	sent := map[string]string{}
-	for _, p := range []string{"b", "bsync", "quiet"} {
+	for _, p := range []string{"b", "bsync", "bplain", "quiet"} {
 		out, code := runCLI(t, dirA, envA, "archive", "put", "--config", "wharf.yaml", "--json", "--partner", p, "--direction", "out", "--transport", "as2", file)
 		if code != 0 {
 			t.Fatalf("archive put for %s: %s", p, out)
@@ -137,6 +139,12 @@ partners:
 	waitFor(t, "A's sync send to B delivered", func() bool { return status("bsync") == "delivered" })
 	waitFor(t, "A's async send to B delivered by B's async MDN", func() bool { return status("b") == "delivered" })
 	waitFor(t, "A's send to the quiet partner awaiting its MDN", func() bool { return status("quiet") == "awaiting_mdn" })
+	// B requires encryption: its MDN refuses the unencrypted message, which fails with the reason.
+	waitFor(t, "A's unencrypted send refused by B's MDN", func() bool { return status("bplain") == "failed" })
+	if evs, _ := runCLI(t, dirA, envA, "archive", "events", "--config", "wharf.yaml", sent["bplain"]); !strings.Contains(evs, "insufficient-message-security") ||
+		!strings.Contains(evs, "partner bplain") || !strings.Contains(evs, "exception") {
+		t.Fatalf("refused send's history:\n%s", evs)
+	}
 
 	for _, p := range []string{"b", "bsync"} {
 		evs, _ := runCLI(t, dirA, envA, "archive", "events", "--config", "wharf.yaml", sent[p])
@@ -190,6 +198,18 @@ partners:
 			t.Fatalf("overdue history lacks %q:\n%s", want, evs)
 		}
 	}
+	srvA.stop(t)
+	stopped = true
+	withStoreEnv(t, filepath.Join(dirA, "data"), envA, func(st store.Store) {
+		xs, err := st.ListExceptions(t.Context(), store.ExceptionFilter{MessageID: sent["quiet"]})
+		if err != nil || len(xs) != 1 || xs[0].Reason != "mdn_overdue" || xs[0].PartnerID != "quiet" || xs[0].Status != store.ExceptionOpen {
+			t.Fatalf("exceptions for the overdue message: %+v %v", xs, err)
+		}
+		xs, err = st.ListExceptions(t.Context(), store.ExceptionFilter{MessageID: sent["bplain"]})
+		if err != nil || len(xs) != 1 || xs[0].Reason != "as2_mdn" || !strings.Contains(xs[0].Detail, "insufficient-message-security") {
+			t.Fatalf("exceptions for the refused message: %+v %v", xs, err)
+		}
+	})
 	if silentPosts.Load() != 1 {
 		t.Fatalf("the quiet partner got %d posts, want 1", silentPosts.Load())
 	}

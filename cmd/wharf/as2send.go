@@ -165,6 +165,15 @@ func (b *as2Books) Settle(ctx context.Context, r *as2.Record, async bool, status
 		if err := tx.SetMessageStatus(ctx, r.MessageID, status); err != nil {
 			return err
 		}
+		if status == as2.StatusFailed {
+			// A partner's refusal, or a receipt that proves nothing: someone must act.
+			x := &store.Exception{Reason: "as2_mdn", Owner: store.OwnerIT, Detail: detail, ObjectKind: "message", ObjectKey: r.MessageID,
+				PartnerID: r.PartnerID, MessageID: r.MessageID, DedupeKey: "as2_mdn/" + r.MessageID}
+			if _, err := tx.RaiseException(ctx, x); err != nil {
+				return err
+			}
+			detail += " (exception " + x.ID + ")"
+		}
 		return tx.AppendEvent(ctx, &store.Event{MessageID: r.MessageID, Kind: status, Detail: detail})
 	})
 }
@@ -176,7 +185,8 @@ func storeAS2(r *as2.Record) *store.AS2Message {
 }
 
 // as2MDNOverdue turns async MDNs past their deadline into exceptions: the
-// payload becomes failed with an "exception" event that says what to do.
+// payload becomes failed, an exception (reason mdn_overdue, owner it) joins
+// the queue, and the payload's history says what to do.
 // Taking the pending entry, recording the status and the event are one
 // transaction, so an MDN arriving at the same moment and this check cannot
 // both settle the message.
@@ -204,7 +214,12 @@ func as2MDNOverdue(st store.Store, log *slog.Logger) func(ctx context.Context) e
 					if err := tx.SetMessageStatus(ctx, p.MessageID, as2.StatusFailed); err != nil {
 						return err
 					}
-					if err := tx.AppendEvent(ctx, &store.Event{MessageID: p.MessageID, Kind: "exception", Detail: detail}); err != nil {
+					x := &store.Exception{Reason: "mdn_overdue", Owner: store.OwnerIT, Detail: detail, ObjectKind: "message", ObjectKey: p.MessageID,
+						PartnerID: p.PartnerID, MessageID: p.MessageID, DedupeKey: "mdn_overdue/" + p.MessageID + "/" + p.AS2MessageID}
+					if _, err := tx.RaiseException(ctx, x); err != nil {
+						return err
+					}
+					if err := tx.AppendEvent(ctx, &store.Event{MessageID: p.MessageID, Kind: "mdn_overdue", Detail: detail + " (exception " + x.ID + ")"}); err != nil {
 						return err
 					}
 					rec, err := tx.GetAS2Message(ctx, p.PartnerID, p.AS2MessageID, store.Outbound)

@@ -34,7 +34,7 @@ func (f *commonFlags) loadConfig() (*config.Config, error) {
 	if f.data != "" {
 		c.SetData(f.data)
 	}
-	if err := c.Validate(config.ValidateOptions{Jobs: taskNames()}); err != nil {
+	if err := c.Validate(config.ValidateOptions{Jobs: taskNames(), Sync: validateSync, Tolerance: validateTolerance}); err != nil {
 		return nil, err
 	}
 	return c, nil
@@ -43,10 +43,12 @@ func (f *commonFlags) loadConfig() (*config.Config, error) {
 // taskDocs names the jobs a schedule can run, with what they do.
 var taskDocs = map[string]string{
 	"db.maintenance":    "refresh database statistics (and checkpoint SQLite's WAL)",
-	"archive.verify":    "re-hash every archived blob and walk the hash chain (metric wharf_archive_verify_ok; logs an error naming the first broken entry)",
+	"archive.verify":    "re-hash every archived blob and walk the hash chain (metric wharf_archive_verify_ok; a failure raises an exception naming the first broken entry)",
 	"archive.retention": "purge archive entries past their retention rule's delete-after (tombstones stay in the hash chain)",
 	"archive.spool":     "upload blobs spooled locally while S3 was unreachable",
 	"as2.mdn_overdue":   "fail each message sent over AS2 whose async MDN is past the partner's as2.mdn_timeout, with an exception event (runs every minute on its own when a partner gets async MDNs)",
+	"sync.sla":          "turn SLA timers past due into exceptions (runs every minute on its own when sync.slas are set)",
+	"sync.reconcile":    "raise exceptions for orders not shipped and deliveries not invoiced after sync.reconcile_after (hourly on its own when sync.routes are set)",
 	"x12.ack_overdue":   "raise an exception for each X12 group sent whose 997/999 is past the partner's x12.ack_timeout (runs every 5 minutes on its own when a partner sets one)",
 }
 

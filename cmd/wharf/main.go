@@ -32,6 +32,8 @@ Usage:
   wharf archive events ID [--json]
   wharf archive verify
   wharf replay [--json] ID
+  wharf trace [--json] KEY
+  wharf exceptions list|show|resolve|dismiss|reopen|comment|retry|replay ...
   wharf map [--partner ID] [--from csv:LAYOUT|flat:LAYOUT] FILE|-
   wharf render --to x12:SET|csv:LAYOUT|flat:LAYOUT [--partner ID] [FILE|-]
   wharf version
@@ -67,6 +69,10 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		return runX12(ctx, args[1:], stdin, stdout, stderr)
 	case "replay":
 		return runReplay(ctx, args[1:], stdout, stderr)
+	case "trace":
+		return runTrace(ctx, args[1:], stdout, stderr)
+	case "exceptions":
+		return runExceptions(ctx, args[1:], stdout, stderr)
 	case "archive":
 		return runArchive(ctx, args[1:], stdin, stdout, stderr)
 	case "map":

@@ -23,6 +23,7 @@ import (
 	"github.com/wharfedi/wharf/internal/server"
 	"github.com/wharfedi/wharf/internal/store"
 	"github.com/wharfedi/wharf/jobs"
+	wsync "github.com/wharfedi/wharf/sync"
 )
 
 // shutdownBudget is how long SIGINT/SIGTERM may take before we exit anyway.
@@ -132,6 +133,11 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	schedules = append(schedules, ackOverdueSchedule(c, schedules)...)
 	allTasks["as2.mdn_overdue"] = as2MDNOverdue(st, log.With("component", "as2"))
 	schedules = append(schedules, as2OverdueSchedule(c, schedules)...)
+	engine, syncTasks, syncScheds := newSync(c, st, arch, log.With("component", "sync"), schedules)
+	proc.Emit = engine.Apply
+	maps.Copy(allTasks, syncTasks)
+	schedules = append(schedules, syncScheds...)
+	reg.MustRegister(wsync.Collector(st))
 	rt = jobs.New(st, jobs.Options{
 		Workers: c.Jobs.Workers, Logger: log, Tasks: allTasks, Schedules: schedules, Metrics: reg,
 		SingleWorker: singleWorker,

@@ -37,6 +37,21 @@ func newProcessor(c *config.Config, st store.Store, a *archive.Archive, log *slo
 			}
 			return prof
 		}),
+		Layout: func(partner string) *mapping.RecordLayout {
+			p, ok := c.PartnerByID(partner)
+			if !ok || p.Mapping == nil || p.Mapping.Layout == "" {
+				return nil
+			}
+			prof, err := profileFor(partner, &p)
+			if err == nil {
+				var l *mapping.RecordLayout
+				if l, err = layoutFor(c, p.Mapping.Layout, prof); err == nil {
+					return l
+				}
+			}
+			log.Error("partner's layout unusable; its files are kept unmapped", "partner", partner, "layout", p.Mapping.Layout, "err", err)
+			return nil
+		},
 	}
 }
 

@@ -38,7 +38,8 @@ type Config struct {
 	Schedules []Schedule      `yaml:"schedules"`
 	Jobs      JobsConfig      `yaml:"jobs"`
 	Layouts   []Layout        `yaml:"layouts"`
-	AS2       AS2             `yaml:"as2"` // as2.go
+	AS2       AS2             `yaml:"as2"`  // as2.go
+	Sync      Sync            `yaml:"sync"` // sync.go
 	src       *source         // where values came from, for error positions
 	env       map[string]bool // fields set from the environment
 }
@@ -120,6 +121,12 @@ type Partner struct {
 	S3Remote   *S3Remote       `yaml:"s3_remote"` // a bucket Wharf polls and pushes to (transports.go)
 	HTTP       *PartnerHTTP    `yaml:"http"`      // inbound POST with a token, outbound webhook (transports.go)
 	AS2        *PartnerAS2     `yaml:"as2"`       // AS2 name, certificates, signing/encryption, MDN mode (as2.go)
+	// Role: erp, tms, wms, invoicing (internal systems), carrier or
+	// customer; the sync's ownership rules and routes name roles.
+	Role string `yaml:"role"`
+	// ChargeTolerance: how far the partner's freight invoices may be from
+	// the tendered charge ("2%", "5.00" or "2%,5.00"; default exact).
+	ChargeTolerance string `yaml:"charge_tolerance"`
 }
 
 // Schedule runs a job on a cron schedule in a time zone.
@@ -254,6 +261,11 @@ func (c *Config) errAt(field, format string, args ...any) *Error {
 type ValidateOptions struct {
 	// Jobs are the job names a schedule may run.
 	Jobs []string
+	// Sync checks the sync section's names (events, objects); it returns
+	// the field at fault.
+	Sync func(c *Config) (field string, err error)
+	// Tolerance checks a partner's charge_tolerance.
+	Tolerance func(s string) error
 }
 
 // Validate returns the first problem in the configuration.
@@ -327,6 +339,9 @@ func (c *Config) Validate(opts ValidateOptions) error {
 		return err
 	}
 	if err := c.validateMapping(); err != nil {
+		return err
+	}
+	if err := c.validateSync(opts); err != nil {
 		return err
 	}
 	jobs := map[string]bool{}

@@ -19,6 +19,10 @@ type PartnerMapping struct {
 	// Defaults fill empty canonical fields: "TYPE.FIELD=VALUE", e.g. "shipment.carrier=ABCD".
 	Defaults []string    `yaml:"defaults"`
 	X12      X12Envelope `yaml:"x12"`
+	// Layout names the layouts[] entry that reads the CSV or fixed-width
+	// files this partner sends (an ERP's order export, say); without it
+	// only X12 and canonical JSON Lines are mapped.
+	Layout string `yaml:"layout"`
 }
 
 // CodeTables are the per-partner code translations; each entry is
@@ -236,6 +240,9 @@ func (c *Config) validateMapping() error {
 		}
 		if m.Policy != "" && m.Policy != "quarantine" && m.Policy != "reject" {
 			return c.errAt(f+".policy", "%q: use quarantine or reject", m.Policy)
+		}
+		if m.Layout != "" && !names[m.Layout] {
+			return c.errAt(f+".layout", "%q is not a layout declared under layouts", m.Layout)
 		}
 		v := reflect.ValueOf(m.Codes)
 		for t := 0; t < v.NumField(); t++ {

@@ -64,35 +64,35 @@ const (
 // Message is one entry of the message index: a file or payload received or
 // sent, whose bytes live in the archive.
 type Message struct {
-	ID            string // time-ordered unique id (UUIDv7 text); assigned by InsertMessage when empty
-	PartnerID     string
-	Direction     Direction
-	Transport     string // sftp, as2, s3, folder, http, cli, ...
-	RemoteName    string // file name or path as the remote side named it
-	Size          int64
-	SHA256        string // hex
-	BlobRef       string // where the archive keeps the bytes
-	Status        string // received, processed, failed, delivered, ...
-	CorrelationID string
-	Format        string   // detected format: x12, csv, flat, json, unknown
-	DocTypes      []string // e.g. 204, 214, order
-	ParentID      string   // the message this one replays or derives from
-	ReceivedAt    time.Time
+	ID            string    `json:"id"` // time-ordered unique id (UUIDv7 text); assigned by InsertMessage when empty
+	PartnerID     string    `json:"partner_id"`
+	Direction     Direction `json:"direction"`
+	Transport     string    `json:"transport"`   // sftp, as2, s3, folder, http, cli, ...
+	RemoteName    string    `json:"remote_name"` // file name or path as the remote side named it
+	Size          int64     `json:"size"`
+	SHA256        string    `json:"sha256"`   // hex
+	BlobRef       string    `json:"blob_ref"` // where the archive keeps the bytes
+	Status        string    `json:"status"`   // received, processed, failed, delivered, ...
+	CorrelationID string    `json:"correlation_id"`
+	Format        string    `json:"format"`    // detected format: x12, csv, flat, json, unknown
+	DocTypes      []string  `json:"doc_types"` // e.g. 204, 214, order
+	ParentID      string    `json:"parent_id"` // the message this one replays or derives from
+	ReceivedAt    time.Time `json:"received_at"`
 }
 
 // Key is a business key or control number attached to a message.
 type Key struct {
-	Kind  string // isa13, gs06, st02, po, bol, pro, shipment, invoice, ...
-	Value string
+	Kind  string `json:"kind"` // isa13, gs06, st02, po, bol, pro, shipment, invoice, ...
+	Value string `json:"value"`
 }
 
 // Event is one entry of a message's append-only history.
 type Event struct {
-	ID        int64
-	MessageID string
-	At        time.Time
-	Kind      string // received, parsed, acknowledged, mapped, delivered, failed, ...
-	Detail    string // human-readable detail, or JSON
+	ID        int64     `json:"id"`
+	MessageID string    `json:"message_id"`
+	At        time.Time `json:"at"`
+	Kind      string    `json:"kind"`   // received, parsed, acknowledged, mapped, delivered, failed, ...
+	Detail    string    `json:"detail"` // human-readable detail, or JSON
 }
 
 // MessageFilter selects messages for SearchMessages. Zero fields do not filter.
@@ -163,8 +163,10 @@ type Queries interface {
 	// value only moves forward.
 	RecordScheduleRun(ctx context.Context, name string, slot time.Time) error
 
-	ArchiveQueries // archive.go
-	AS2Queries     // as2.go
+	ArchiveQueries   // archive.go
+	AS2Queries       // as2.go
+	ExceptionQueries // exceptions.go
+	SyncQueries      // sync.go
 }
 
 // Store is the database. Open one with Open.

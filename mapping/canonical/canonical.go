@@ -208,6 +208,9 @@ type Order struct {
 	Currency    string      `json:"currency,omitempty"`
 	Lines       []OrderLine `json:"lines,omitempty"`
 	Total       Decimal     `json:"total,omitempty"`
+	// FreightCharge is the freight the order's load tender offers the
+	// carrier (ERP exports carry it); freight invoices are matched against it.
+	FreightCharge Decimal `json:"freight_charge,omitempty"`
 }
 
 // OrderLine is one line of an Order or Invoice.

@@ -1,0 +1,257 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/wharfedi/wharf/delivery"
+	"github.com/wharfedi/wharf/internal/store"
+	"github.com/wharfedi/wharf/jobs"
+	wsync "github.com/wharfedi/wharf/sync"
+)
+
+const traceUsage = "usage: wharf trace [--json] KEY   (a PO, BOL, PRO, shipment ID, invoice number, order number or control number)"
+
+// runTrace: `wharf trace KEY` prints everything Wharf knows about a
+// business key in time order.
+func runTrace(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	fs, common := newFlags("trace", stderr)
+	asJSON := fs.Bool("json", false, "print the trace as one JSON document")
+	pos, code, ok := parseCmd(fs, args, -1, stderr)
+	if !ok {
+		return code
+	}
+	if len(pos) != 1 || strings.TrimSpace(pos[0]) == "" {
+		fmt.Fprintln(stderr, traceUsage)
+		return 2
+	}
+	c, err := common.loadConfig()
+	if err != nil {
+		return fail(stderr, err)
+	}
+	st, err := openStore(ctx, c)
+	if err != nil {
+		return fail(stderr, err)
+	}
+	defer st.Close()
+	tr, err := wsync.Trace(ctx, st, pos[0])
+	if err != nil {
+		return fail(stderr, err)
+	}
+	if *asJSON {
+		return printJSON(stdout, stderr, tr)
+	}
+	if tr.Empty() {
+		fmt.Fprintf(stderr, "wharf trace: nothing is known about %q (no message, order, shipment or invoice carries it)\n", pos[0])
+		return 1
+	}
+	fmt.Fprintf(stdout, "Trace of %s: %d object(s), %d message(s), %d exception(s); systems: %s\n\n", tr.Key, len(tr.Objects), len(tr.Messages),
+		len(tr.Exceptions), strings.Join(tr.Systems, ", "))
+	for _, o := range tr.Objects {
+		fmt.Fprintf(stdout, "%-9s %-20s %s\n", o.Kind, o.Key, o.State)
+	}
+	fmt.Fprintln(stdout)
+	tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
+	for _, e := range tr.Timeline {
+		fmt.Fprintf(tw, "%s\t%s\t%s\n", e.At.Local().Format("2006-01-02 15:04:05"), e.System, e.What)
+	}
+	tw.Flush()
+	if open := openExceptions(tr.Exceptions); len(open) > 0 {
+		fmt.Fprintln(stdout, "\nOpen exceptions:")
+		for _, x := range open {
+			fmt.Fprintf(stdout, "  %s  %s (owner %s): %s\n", x.ID, x.Reason, x.Owner, x.Detail)
+		}
+	}
+	return 0
+}
+
+func openExceptions(l []*store.Exception) []*store.Exception {
+	var out []*store.Exception
+	for _, x := range l {
+		if x.Status == store.ExceptionOpen {
+			out = append(out, x)
+		}
+	}
+	return out
+}
+
+const exceptionsUsage = `usage:
+  wharf exceptions list [--status open|resolved|dismissed|all] [--owner it|operations] [--reason R] [--partner ID] [--key KEY] [--json]
+  wharf exceptions show ID [--json]
+  wharf exceptions resolve|dismiss ID --comment TEXT [--as NAME]
+  wharf exceptions reopen|comment ID [--comment TEXT] [--as NAME]
+  wharf exceptions retry|replay ID [--comment TEXT] [--as NAME]`
+
+// runExceptions: the exceptions queue from the command line.
+func runExceptions(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	if len(args) == 0 {
+		fmt.Fprintln(stderr, exceptionsUsage)
+		return 2
+	}
+	sub := args[0]
+	fs, common := newFlags("exceptions "+sub, stderr)
+	asJSON := fs.Bool("json", false, "JSON output")
+	status := fs.String("status", "open", "list: open, resolved, dismissed or all")
+	owner := fs.String("owner", "", "list: it or operations")
+	reason := fs.String("reason", "", "list: a reason, or a prefix ending in '.' (sla.)")
+	partner := fs.String("partner", "", "list: partner ID")
+	key := fs.String("key", "", "list: the object's key (order number, shipment ID, ...)")
+	comment := fs.String("comment", "", "why (required to resolve or dismiss)")
+	as := fs.String("as", "", "who acts (default: cli:$USER)")
+	pos, code, ok := parseCmd(fs, args[1:], -1, stderr)
+	if !ok {
+		return code
+	}
+	c, err := common.loadConfig()
+	if err != nil {
+		return fail(stderr, err)
+	}
+	st, err := openStore(ctx, c)
+	if err != nil {
+		return fail(stderr, err)
+	}
+	defer st.Close()
+	switch sub {
+	case "list":
+		if len(pos) != 0 {
+			fmt.Fprintln(stderr, exceptionsUsage)
+			return 2
+		}
+		f := store.ExceptionFilter{Owner: *owner, Reason: *reason, PartnerID: *partner, ObjectKey: *key, Limit: 1000}
+		if *status != "all" {
+			f.Statuses = []string{*status}
+		}
+		list, err := st.ListExceptions(ctx, f)
+		if err != nil {
+			return fail(stderr, err)
+		}
+		if *asJSON {
+			return printJSONLines(stdout, stderr, list)
+		}
+		if len(list) == 0 {
+			fmt.Fprintf(stdout, "no %s exceptions\n", *status)
+			return 0
+		}
+		tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
+		fmt.Fprintln(tw, "ID\tAGE\tREASON\tOWNER\tOBJECT\tPARTNER\tDETAIL")
+		for _, x := range list {
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s %s\t%s\t%s\n", x.ID, age(x.CreatedAt), x.Reason, x.Owner, x.ObjectKind, x.ObjectKey, x.PartnerID, clip(x.Detail, 100))
+		}
+		tw.Flush()
+		return 0
+	case "show":
+		if len(pos) != 1 {
+			fmt.Fprintln(stderr, exceptionsUsage)
+			return 2
+		}
+		x, err := st.GetException(ctx, pos[0])
+		if err != nil {
+			return fail(stderr, err)
+		}
+		evs, err := st.ExceptionEvents(ctx, x.ID)
+		if err != nil {
+			return fail(stderr, err)
+		}
+		if *asJSON {
+			return printJSON(stdout, stderr, map[string]any{"exception": x, "events": evs})
+		}
+		fmt.Fprintf(stdout, "%s  %s  %s (owner %s), %s %s, partner %s, message %s, raised %s\n%s\n\nHistory:\n", x.ID, x.Status, x.Reason, x.Owner,
+			x.ObjectKind, x.ObjectKey, x.PartnerID, x.MessageID, x.CreatedAt.Local().Format(time.RFC3339), x.Detail)
+		for _, e := range evs {
+			fmt.Fprintf(stdout, "  %s  %-9s %-12s %s\n", e.At.Local().Format("2006-01-02 15:04:05"), e.Kind, e.Actor, e.Comment)
+		}
+		return 0
+	case "resolve", "dismiss", "reopen", "comment", "retry", "replay":
+		if len(pos) != 1 {
+			fmt.Fprintln(stderr, exceptionsUsage)
+			return 2
+		}
+		actor := *as
+		if actor == "" {
+			actor = "cli:" + firstNonEmptyEnv("USER", "LOGNAME")
+		}
+		var replay wsync.Replayer
+		if sub == "retry" || sub == "replay" {
+			if err := jobs.Migrate(ctx, st); err != nil {
+				return fail(stderr, err)
+			}
+			rt := jobs.New(st, jobs.Options{})
+			a, err := openArchive(c, st, func() *jobs.Runtime { return rt }, nil, nil)
+			if err != nil {
+				return fail(stderr, err)
+			}
+			registerArchiveJobs(rt, st, a, nil, nil)
+			replay = func(ctx context.Context, id string) (string, error) {
+				res, err := delivery.Replay(ctx, a, rt, id)
+				if err != nil {
+					return "", err
+				}
+				if res.NewID != "" {
+					return fmt.Sprintf("message %s re-sent as %s", id, res.NewID), nil
+				}
+				return fmt.Sprintf("processing of %s re-run (job %d)", id, res.Job), nil
+			}
+		}
+		x, err := wsync.Act(ctx, st, pos[0], sub, actor, *comment, replay)
+		if err != nil {
+			if errors.Is(err, store.ErrInvalid) {
+				fmt.Fprintf(stderr, "wharf exceptions %s: %v\n", sub, strings.TrimPrefix(err.Error(), "invalid: "))
+				return 1
+			}
+			return fail(stderr, err)
+		}
+		if *asJSON {
+			return printJSON(stdout, stderr, x)
+		}
+		fmt.Fprintf(stdout, "exception %s: %s by %s; now %s\n", x.ID, sub, actor, x.Status)
+		return 0
+	}
+	fmt.Fprintln(stderr, exceptionsUsage)
+	return 2
+}
+
+func firstNonEmptyEnv(names ...string) string {
+	for _, n := range names {
+		if v := os.Getenv(n); v != "" {
+			return v
+		}
+	}
+	return "unknown"
+}
+
+func age(t time.Time) string {
+	d := time.Since(t)
+	switch {
+	case d < time.Minute:
+		return fmt.Sprintf("%ds", int(d.Seconds()))
+	case d < time.Hour:
+		return fmt.Sprintf("%dm", int(d.Minutes()))
+	case d < 48*time.Hour:
+		return fmt.Sprintf("%dh", int(d.Hours()))
+	}
+	return fmt.Sprintf("%dd", int(d.Hours()/24))
+}
+
+func clip(s string, n int) string {
+	if r := []rune(s); len(r) > n {
+		return string(r[:n-1]) + "…"
+	}
+	return s
+}
+
+func printJSONLines[T any](stdout, stderr io.Writer, list []T) int {
+	enc := json.NewEncoder(stdout)
+	for _, v := range list {
+		if err := enc.Encode(v); err != nil {
+			return fail(stderr, err)
+		}
+	}
+	return 0
+}

@@ -1,0 +1,254 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+	"time"
+
+	"github.com/wharfedi/wharf/archive"
+	"github.com/wharfedi/wharf/edi/x12"
+	"github.com/wharfedi/wharf/internal/config"
+	"github.com/wharfedi/wharf/internal/store"
+	"github.com/wharfedi/wharf/jobs"
+	"github.com/wharfedi/wharf/mapping"
+	"github.com/wharfedi/wharf/mapping/canonical"
+	wsync "github.com/wharfedi/wharf/sync"
+)
+
+// syncRules turns the configuration's sync section and partner roles into
+// the sync stage's rules. The error names the field (a *wsync.RuleError
+// or a field of its own).
+func syncRules(c *config.Config) (*wsync.Rules, error) {
+	r := &wsync.Rules{Roles: map[string]string{}, Ownership: c.Sync.Ownership, BillingRequiresPOD: c.Sync.Billing.RequiresPOD()}
+	tol := map[string]wsync.Tolerance{}
+	for _, p := range c.Partners {
+		if p.Role != "" {
+			r.Roles[p.ID] = p.Role
+		}
+		if p.ChargeTolerance != "" {
+			t, err := wsync.ParseTolerance(p.ChargeTolerance)
+			if err != nil {
+				return nil, &wsync.RuleError{Field: "partners[].charge_tolerance", Msg: err.Error()}
+			}
+			tol[p.ID] = t
+		}
+	}
+	r.Tolerance = func(partner string) wsync.Tolerance { return tol[partner] }
+	for i, rt := range c.Sync.Routes {
+		docType, err := routeDocType(c, rt.Send)
+		if err != nil {
+			return nil, &wsync.RuleError{Field: fmt.Sprintf("sync.routes[%d].send", i), Msg: err.Error()}
+		}
+		r.Routes = append(r.Routes, wsync.Route{Name: rt.Name, On: rt.On, From: rt.From, To: rt.To, Send: rt.Send, DocType: docType})
+	}
+	for _, s := range c.Sync.SLAs {
+		owner := s.Owner
+		if owner == "" {
+			owner = store.OwnerOperations
+		}
+		r.SLAs = append(r.SLAs, wsync.SLA{Name: s.Name, After: s.After, Expect: s.Expect, Within: s.WithinDuration(), Owner: owner})
+	}
+	return r, r.Validate()
+}
+
+// routeDocType is the canonical type a route's format carries.
+func routeDocType(c *config.Config, send string) (string, error) {
+	kind, target, _ := strings.Cut(send, ":")
+	switch kind {
+	case "json":
+		return "", nil
+	case "x12":
+		t, _, ok := mapping.SetFor(target)
+		if !ok {
+			return "", fmt.Errorf("%q: no outbound map for X12 %q (maps exist for %s)", send, target, strings.Join(mapping.OutboundSets(), ", "))
+		}
+		return t, nil
+	case "csv", "flat":
+		l := c.Layout(target)
+		if l == nil {
+			return "", fmt.Errorf("%q: no layout %q under layouts", send, target)
+		}
+		if l.Format != kind {
+			return "", fmt.Errorf("%q: layout %s is %s, not %s", send, target, l.Format, kind)
+		}
+		return l.Document, nil
+	}
+	return "", fmt.Errorf("%q: use x12:SET, csv:LAYOUT, flat:LAYOUT or json", send)
+}
+
+// validateSync is config.ValidateOptions.Sync.
+func validateSync(c *config.Config) (string, error) {
+	_, err := syncRules(c)
+	var re *wsync.RuleError
+	if errors.As(err, &re) {
+		return re.Field, errors.New(re.Msg)
+	}
+	return "sync", err
+}
+
+func validateTolerance(s string) error { _, err := wsync.ParseTolerance(s); return err }
+
+// outboundTransport is how documents for the partner leave: its outbound
+// folder, bucket, webhook or SFTP server when it has one, else they wait in
+// its outbound/ folder on Wharf's SFTP server.
+func outboundTransport(p config.Partner) string {
+	switch {
+	case p.Folder != nil && p.Folder.Outbound != "":
+		return transportFolder
+	case p.S3Remote != nil && p.S3Remote.Push != nil:
+		return transportS3
+	case p.HTTP != nil && p.HTTP.Webhook != nil:
+		return transportHTTP
+	case p.SFTPRemote != nil && p.SFTPRemote.Push != nil:
+		return transportSFTPClient
+	}
+	return "sftp"
+}
+
+// syncSender renders a route's document in the partner's format and
+// archives it as an outbound message; the archive's commit hook queues its
+// delivery (or it waits in the partner's SFTP outbound/ folder).
+type syncSender struct {
+	c   *config.Config
+	st  store.Store
+	a   *archive.Archive
+	now func() time.Time
+}
+
+func (s *syncSender) Send(ctx context.Context, o *wsync.Outbound) (string, error) {
+	p, ok := s.c.PartnerByID(o.Route.To)
+	if !ok {
+		return "", fmt.Errorf("%w: route %s: partner %s is not configured", wsync.ErrUnsendable, o.Route.Name, o.Route.To)
+	}
+	body, ext, err := renderFor(ctx, s.c, s.st, &p, o.Route.Send, o.Doc)
+	if err != nil {
+		return "", err
+	}
+	name := fmt.Sprintf("%s_%s_%s%s", o.Route.Name, safeName(o.Key), s.now().UTC().Format("20060102T150405"), ext)
+	var keys []store.Key
+	for _, r := range o.Doc.Head().References {
+		if r.Value != "" && r.Type != canonical.RefOther {
+			keys = append(keys, store.Key{Kind: r.Type, Value: r.Value})
+		}
+	}
+	keys = append(keys, store.Key{Kind: o.Kind, Value: o.Key})
+	e, err := s.a.Put(ctx, bytes.NewReader(body), archive.Meta{Partner: p.ID, Direction: store.Outbound, Transport: outboundTransport(p),
+		RemoteName: name, CorrelationID: o.Source.CorrelationID, ParentID: o.Source.ID, IdempotencyKey: o.IdempotencyKey,
+		Keys: keys, Status: "waiting", Note: fmt.Sprintf("route %s: %s %s %s", o.Route.Name, o.Event, o.Kind, o.Key)})
+	if err != nil {
+		return "", err
+	}
+	return e.ID, nil
+}
+
+func safeName(s string) string {
+	return strings.Map(func(r rune) rune {
+		if r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '-' || r == '_' {
+			return r
+		}
+		return '-'
+	}, s)
+}
+
+// renderFor writes one canonical document in the partner's format: X12
+// with its envelope IDs and persistent control numbers, a CSV or
+// fixed-width layout, or canonical JSON. A document the format cannot
+// carry is wsync.ErrUnsendable.
+func renderFor(ctx context.Context, c *config.Config, st store.Store, p *config.Partner, send string, d canonical.Document) ([]byte, string, error) {
+	kind, target, _ := strings.Cut(send, ":")
+	prof, err := profileFor(p.ID, p)
+	if err != nil {
+		return nil, "", fmt.Errorf("%w: partner %s: mapping profile: %v", wsync.ErrUnsendable, p.ID, err)
+	}
+	var buf bytes.Buffer
+	var r renderer
+	ext := ".txt"
+	switch kind {
+	case "json":
+		jl := mapping.NewJSONLines(&buf)
+		if err := jl.Emit(d); err != nil {
+			return nil, "", err
+		}
+		if err := jl.Close(); err != nil {
+			return nil, "", err
+		}
+		return buf.Bytes(), ".json", nil
+	case "x12":
+		if prof.Envelope.ReceiverID == "" {
+			if sp, err := st.GetPartner(ctx, p.ID); err == nil && len(sp.X12IDs) > 0 {
+				prof.Envelope.ReceiverQual, prof.Envelope.ReceiverID = sp.X12IDs[0].Qualifier, sp.X12IDs[0].ID
+			}
+		}
+		if prof.Envelope.ReceiverID == "" {
+			return nil, "", fmt.Errorf("%w: partner %s has no X12 ID: add x12_ids to the partner or partners[].mapping.x12.receiver", wsync.ErrUnsendable, p.ID)
+		}
+		newline := p.Mapping != nil && p.Mapping.X12.Newline
+		xr, err := mapping.NewX12Renderer(x12.NewWriter(&buf), mapping.RenderOptions{Profile: prof, Set: target, Numbers: storeNumbers{st}, Newline: newline})
+		if err != nil {
+			return nil, "", fmt.Errorf("%w: %v", wsync.ErrUnsendable, err)
+		}
+		r, ext = xr, ".x12"
+	default:
+		l, err := layoutFor(c, target, prof)
+		if err != nil {
+			return nil, "", fmt.Errorf("%w: %v", wsync.ErrUnsendable, err)
+		}
+		rr, err := mapping.NewRecordRenderer(&buf, l, prof)
+		if err != nil {
+			return nil, "", fmt.Errorf("%w: %v", wsync.ErrUnsendable, err)
+		}
+		r, ext = rr, "."+kind
+	}
+	errs, err := r.Render(ctx, d)
+	if err != nil {
+		return nil, "", err
+	}
+	if len(errs) > 0 {
+		var msgs []string
+		for _, e := range errs {
+			msgs = append(msgs, e.Error())
+		}
+		return nil, "", fmt.Errorf("%w: %s", wsync.ErrUnsendable, strings.Join(msgs, "; "))
+	}
+	if err := r.Close(); err != nil {
+		return nil, "", fmt.Errorf("%w: %v", wsync.ErrUnsendable, err)
+	}
+	return buf.Bytes(), ext, nil
+}
+
+// newSync builds the sync engine, its tasks and its schedules: SLA timers
+// every minute, reconciliation hourly, and each expected file on its own
+// cron. A schedule in the config running the same job replaces the default.
+func newSync(c *config.Config, st store.Store, a *archive.Archive, log *slog.Logger, have []jobs.Schedule) (*wsync.Engine, map[string]jobs.Task, []jobs.Schedule) {
+	rules, _ := syncRules(c) // validated at load
+	e := &wsync.Engine{Store: st, Rules: rules, Sender: &syncSender{c: c, st: st, a: a, now: time.Now}, Logger: log}
+	tasks := map[string]jobs.Task{
+		"sync.sla":       func(ctx context.Context) error { _, err := e.CheckTimers(ctx); return err },
+		"sync.reconcile": func(ctx context.Context) error { _, err := e.Reconcile(ctx, c.Sync.ReconcileDuration()); return err },
+	}
+	configured := map[string]bool{}
+	for _, s := range have {
+		configured[s.Task] = true
+	}
+	var scheds []jobs.Schedule
+	if !configured["sync.sla"] && len(rules.SLAs) > 0 {
+		every, _ := config.Schedule{Cron: "@every 1m"}.Parse()
+		scheds = append(scheds, jobs.Schedule{Name: "sync-sla", Schedule: every, Task: "sync.sla"})
+	}
+	if !configured["sync.reconcile"] && len(c.Sync.Routes) > 0 {
+		hourly, _ := config.Schedule{Cron: "@hourly"}.Parse()
+		scheds = append(scheds, jobs.Schedule{Name: "sync-reconcile", Schedule: hourly, Task: "sync.reconcile"})
+	}
+	for _, x := range c.Sync.Expect {
+		sched, _ := x.Schedule()
+		name := "sync.expect." + x.Name
+		exp := wsync.Expectation{Name: x.Name, Partner: x.Partner, Window: x.WindowDuration(), Owner: x.Owner}
+		tasks[name] = func(ctx context.Context) error { _, err := e.CheckExpectation(ctx, exp); return err }
+		scheds = append(scheds, jobs.Schedule{Name: "expect-" + x.Name, Schedule: sched, Task: name})
+	}
+	return e, tasks, scheds
+}

@@ -1,0 +1,176 @@
+package config
+
+import (
+	"fmt"
+	"time"
+
+	"github.com/robfig/cron/v3"
+)
+
+// Sync configures the sync between systems: who owns what, where events
+// send documents, billing holds, SLAs and expected files. Event and object
+// names are checked by the sync stage itself (ValidateOptions.Sync).
+type Sync struct {
+	// Ownership: business object → the systems or partner roles allowed to
+	// update it; the first is the system of record. Objects: customer_master,
+	// item_master, order, shipment_plan, carrier_assignment, ship_confirmation,
+	// shipment_status, freight_charges, invoice, payment_status, inventory.
+	Ownership map[string][]string `yaml:"ownership"`
+	Billing   SyncBilling         `yaml:"billing"`
+	Routes    []SyncRoute         `yaml:"routes"`
+	SLAs      []SyncSLA           `yaml:"slas"`
+	Expect    []SyncExpect        `yaml:"expect"`
+	// ReconcileAfter: orders not shipped and deliveries not invoiced for
+	// this long become exceptions (job sync.reconcile; default 48h).
+	ReconcileAfter string `yaml:"reconcile_after"`
+}
+
+// SyncBilling holds invoicing until delivery, and by default also until
+// the proof of delivery arrived.
+type SyncBilling struct {
+	RequirePOD *bool `yaml:"require_pod"` // default true
+}
+
+// RequiresPOD reports billing.require_pod with its default.
+func (b SyncBilling) RequiresPOD() bool { return b.RequirePOD == nil || *b.RequirePOD }
+
+// SyncRoute sends a document to a partner or system when an event happens.
+type SyncRoute struct {
+	Name string `yaml:"name"`
+	On   string `yaml:"on"`   // event, e.g. order.created
+	From string `yaml:"from"` // only events from this partner or role
+	To   string `yaml:"to"`   // partner ID
+	Send string `yaml:"send"` // x12:SET, csv:LAYOUT, flat:LAYOUT or json
+}
+
+// SyncSLA expects an event within a time after another.
+type SyncSLA struct {
+	Name   string `yaml:"name"`
+	After  string `yaml:"after"`
+	Expect string `yaml:"expect"`
+	Within string `yaml:"within"` // e.g. 24h, 90m
+	Owner  string `yaml:"owner"`  // it or operations (default)
+}
+
+// WithinDuration returns within.
+func (s SyncSLA) WithinDuration() time.Duration { d, _ := parseDuration(s.Within); return d }
+
+// SyncExpect expects a file from a partner by a time of day.
+type SyncExpect struct {
+	Name     string `yaml:"name"`
+	Partner  string `yaml:"partner"`
+	Cron     string `yaml:"cron"`     // when to check, e.g. "0 6 * * *" for 06:00
+	Timezone string `yaml:"timezone"` // IANA name; default UTC
+	Window   string `yaml:"window"`   // how far back a file counts; default 24h
+	Owner    string `yaml:"owner"`    // it (default) or operations
+}
+
+// Schedule returns the check's schedule.
+func (x SyncExpect) Schedule() (cron.Schedule, error) {
+	return Schedule{Name: x.Name, Cron: x.Cron, Timezone: x.Timezone}.Parse()
+}
+
+// WindowDuration returns window with its default.
+func (x SyncExpect) WindowDuration() time.Duration {
+	if d, err := parseDuration(x.Window); err == nil {
+		return d
+	}
+	return 24 * time.Hour
+}
+
+// ReconcileDuration returns reconcile_after with its default.
+func (s Sync) ReconcileDuration() time.Duration {
+	if d, err := parseDuration(s.ReconcileAfter); err == nil {
+		return d
+	}
+	return 48 * time.Hour
+}
+
+func (c *Config) validateSync(opts ValidateOptions) error {
+	s := c.Sync
+	partners := map[string]bool{}
+	for _, p := range c.Partners {
+		partners[p.ID] = true
+		switch p.Role {
+		case "", "erp", "tms", "wms", "invoicing", "carrier", "customer":
+		default:
+			return c.errAt(fmt.Sprintf("partners[%d].role", indexOf(c, p.ID)), "%q is not a role: use erp, tms, wms, invoicing, carrier or customer", p.Role)
+		}
+	}
+	names := map[string]bool{}
+	for i, r := range s.Routes {
+		f := fmt.Sprintf("sync.routes[%d]", i)
+		if r.Name == "" {
+			return c.errAt(f+".name", "is required")
+		}
+		if names[r.Name] {
+			return c.errAt(f+".name", "route %q is declared twice", r.Name)
+		}
+		names[r.Name] = true
+		if !partners[r.To] {
+			return c.errAt(f+".to", "%q is not a partner declared in this file (partners[].id)", r.To)
+		}
+		if r.Send == "" {
+			return c.errAt(f+".send", "is required: x12:SET, csv:LAYOUT, flat:LAYOUT or json")
+		}
+	}
+	for i, x := range s.SLAs {
+		f := fmt.Sprintf("sync.slas[%d]", i)
+		if x.Name == "" {
+			return c.errAt(f+".name", "is required")
+		}
+		if _, err := parseDuration(x.Within); err != nil {
+			return c.errAt(f+".within", "%v", err)
+		}
+		if x.Owner != "" && x.Owner != "it" && x.Owner != "operations" {
+			return c.errAt(f+".owner", "%q: use it or operations", x.Owner)
+		}
+	}
+	for i, x := range s.Expect {
+		f := fmt.Sprintf("sync.expect[%d]", i)
+		if x.Name == "" {
+			return c.errAt(f+".name", "is required")
+		}
+		if !partners[x.Partner] {
+			return c.errAt(f+".partner", "%q is not a partner declared in this file", x.Partner)
+		}
+		if _, err := x.Schedule(); err != nil {
+			return c.errAt(f+".cron", "%v", err)
+		}
+		if x.Window != "" {
+			if _, err := parseDuration(x.Window); err != nil {
+				return c.errAt(f+".window", "%v", err)
+			}
+		}
+		if x.Owner != "" && x.Owner != "it" && x.Owner != "operations" {
+			return c.errAt(f+".owner", "%q: use it or operations", x.Owner)
+		}
+	}
+	if s.ReconcileAfter != "" {
+		if _, err := parseDuration(s.ReconcileAfter); err != nil {
+			return c.errAt("sync.reconcile_after", "%v", err)
+		}
+	}
+	for i, p := range c.Partners {
+		if p.ChargeTolerance != "" && opts.Tolerance != nil {
+			if err := opts.Tolerance(p.ChargeTolerance); err != nil {
+				return c.errAt(fmt.Sprintf("partners[%d].charge_tolerance", i), "%v", err)
+			}
+		}
+	}
+	if opts.Sync != nil {
+		if field, err := opts.Sync(c); err != nil {
+			return c.errAt(field, "%v", err)
+		}
+	}
+	return nil
+}
+
+func indexOf(c *Config, id string) int {
+	for i, p := range c.Partners {
+		if p.ID == id {
+			return i
+		}
+	}
+	return -1
+}

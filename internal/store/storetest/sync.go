@@ -1,0 +1,211 @@
+package storetest
+
+import (
+	"context"
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/wharfedi/wharf/internal/store"
+)
+
+// exerciseSync covers the exceptions queue and the sync stage's tables:
+// business objects, their append-only history, references and timers.
+func exerciseSync(t *testing.T, open func(t *testing.T) (store.Store, string)) {
+	ctx := context.Background()
+
+	t.Run("Exceptions", func(t *testing.T) {
+		s, _ := open(t)
+		if _, err := s.RaiseException(ctx, &store.Exception{}); !errors.Is(err, store.ErrInvalid) {
+			t.Fatalf("no reason: %v, want ErrInvalid", err)
+		}
+		a := &store.Exception{Reason: "dispute", Detail: "charge 1,250.00 vs tendered 1,000.00", Owner: store.OwnerOperations,
+			ObjectKind: "shipment", ObjectKey: "SH1", PartnerID: "acme", DedupeKey: "dispute/SH1"}
+		created, err := s.RaiseException(ctx, a)
+		if err != nil || !created || a.ID == "" || a.Status != store.ExceptionOpen {
+			t.Fatalf("raise: created=%v err=%v %+v", created, err, a)
+		}
+		// The same dedupe key while open: one entry, a "repeated" event.
+		again := &store.Exception{Reason: "dispute", DedupeKey: "dispute/SH1"}
+		created, err = s.RaiseException(ctx, again)
+		if err != nil || created || again.ID != a.ID || again.Detail != a.Detail {
+			t.Fatalf("raise again: created=%v err=%v %+v", created, err, again)
+		}
+		b := &store.Exception{Reason: "sla.pod", Owner: store.OwnerIT, ObjectKind: "shipment", ObjectKey: "SH2"}
+		if _, err := s.RaiseException(ctx, b); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := s.RaiseException(ctx, &store.Exception{Reason: "x", Owner: "nobody"}); !errors.Is(err, store.ErrInvalid) {
+			t.Fatalf("bad owner: %v", err)
+		}
+		list, err := s.ListExceptions(ctx, store.ExceptionFilter{Statuses: []string{store.ExceptionOpen}})
+		if err != nil || len(list) != 2 || list[0].ID != b.ID {
+			t.Fatalf("list open newest first: %v %v", err, list)
+		}
+		if l, _ := s.ListExceptions(ctx, store.ExceptionFilter{Reason: "sla."}); len(l) != 1 || l[0].ID != b.ID {
+			t.Fatalf("reason prefix: %v", l)
+		}
+		if l, _ := s.ListExceptions(ctx, store.ExceptionFilter{Owner: store.OwnerIT}); len(l) != 1 {
+			t.Fatalf("owner filter: %v", l)
+		}
+		if l, _ := s.ListExceptions(ctx, store.ExceptionFilter{ObjectKey: "SH1"}); len(l) != 1 || l[0].ID != a.ID {
+			t.Fatalf("object filter: %v", l)
+		}
+		if l, _ := s.ListExceptions(ctx, store.ExceptionFilter{Limit: 1}); len(l) != 1 {
+			t.Fatalf("limit: %v", l)
+		} else if next, _ := s.ListExceptions(ctx, store.ExceptionFilter{Before: l[0].CreatedAt, BeforeID: l[0].ID}); len(next) != 1 || next[0].ID != a.ID {
+			t.Fatalf("page 2: %v", next)
+		}
+		if err := s.SetExceptionStatus(ctx, a.ID, store.ExceptionResolved, "ops-anna", "carrier re-billed"); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.SetExceptionStatus(ctx, a.ID, store.ExceptionResolved, "ops-anna", ""); !errors.Is(err, store.ErrInvalid) {
+			t.Fatalf("resolve twice: %v", err)
+		}
+		if err := s.SetExceptionStatus(ctx, "nope", store.ExceptionResolved, "x", ""); !errors.Is(err, store.ErrNotFound) {
+			t.Fatalf("unknown: %v", err)
+		}
+		// Closed: the dedupe key is free again.
+		c := &store.Exception{Reason: "dispute", DedupeKey: "dispute/SH1"}
+		if created, err := s.RaiseException(ctx, c); err != nil || !created || c.ID == a.ID {
+			t.Fatalf("raise after resolve: %v %v", created, err)
+		}
+		// Reopening a that would clash with c's open dedupe key is a conflict.
+		if err := s.SetExceptionStatus(ctx, a.ID, store.ExceptionOpen, "ops", ""); !errors.Is(err, store.ErrConflict) {
+			t.Fatalf("reopen with an open duplicate: %v, want ErrConflict", err)
+		}
+		if err := s.AppendExceptionEvent(ctx, &store.ExceptionEvent{ExceptionID: a.ID, Kind: "commented", Actor: "auditor", Comment: "checked"}); err != nil {
+			t.Fatal(err)
+		}
+		evs, err := s.ExceptionEvents(ctx, a.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var kinds []string
+		for _, e := range evs {
+			kinds = append(kinds, e.Kind)
+		}
+		if got := join(kinds); got != "raised,repeated,resolved,commented" {
+			t.Fatalf("history %s", got)
+		}
+		if evs[2].Actor != "ops-anna" || evs[2].Comment != "carrier re-billed" {
+			t.Fatalf("resolution event %+v", evs[2])
+		}
+		got, err := s.GetException(ctx, a.ID)
+		if err != nil || got.Status != store.ExceptionResolved || got.PartnerID != "acme" || !got.UpdatedAt.After(got.CreatedAt) {
+			t.Fatalf("get: %v %+v", err, got)
+		}
+		counts, err := s.CountOpenExceptions(ctx)
+		if err != nil || counts[[2]string{"dispute", "operations"}] != 1 || counts[[2]string{"sla.pod", "it"}] != 1 {
+			t.Fatalf("counts %v %v", err, counts)
+		}
+		// History is append-only at the database.
+		err = s.WithTx(ctx, func(tx store.Tx) error {
+			return rawExec(ctx, tx, "UPDATE exception_events SET comment = 'x'")
+		})
+		if err == nil {
+			t.Fatal("exception_events accepted an UPDATE")
+		}
+	})
+
+	t.Run("SyncObjects", func(t *testing.T) {
+		s, _ := open(t)
+		if _, err := s.GetSyncObject(ctx, "order", "PO1"); !errors.Is(err, store.ErrNotFound) {
+			t.Fatalf("missing: %v", err)
+		}
+		o := &store.SyncObject{Kind: "order", Key: "PO1", State: "created", Data: `{"system":"erp"}`}
+		if err := s.PutSyncObject(ctx, o); err != nil {
+			t.Fatal(err)
+		}
+		o2 := &store.SyncObject{Kind: "order", Key: "PO1", State: "tendered", Data: `{"system":"erp","carrier":"acme"}`}
+		if err := s.PutSyncObject(ctx, o2); err != nil {
+			t.Fatal(err)
+		}
+		got, err := s.GetSyncObject(ctx, "order", "PO1")
+		if err != nil || got.State != "tendered" || got.Data != o2.Data || !got.CreatedAt.Equal(o.CreatedAt) {
+			t.Fatalf("get %v %+v (created %v)", err, got, o.CreatedAt)
+		}
+		if err := s.PutSyncObject(ctx, &store.SyncObject{Kind: "shipment", Key: "SH1", State: "delivered"}); err != nil {
+			t.Fatal(err)
+		}
+		if l, err := s.ListSyncObjects(ctx, "order", "tendered", 0); err != nil || len(l) != 1 {
+			t.Fatalf("list %v %v", err, l)
+		}
+		if c, _ := s.CountSyncObjects(ctx); c[[2]string{"order", "tendered"}] != 1 || c[[2]string{"shipment", "delivered"}] != 1 {
+			t.Fatalf("count %v", c)
+		}
+		for _, ev := range []string{"created", "tendered"} {
+			if err := s.AppendSyncEvent(ctx, &store.SyncEvent{Kind: "order", Key: "PO1", Event: ev, System: "erp", MessageID: "m1"}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		evs, err := s.SyncEvents(ctx, "order", "PO1")
+		if err != nil || len(evs) != 2 || evs[0].Event != "created" || evs[1].System != "erp" {
+			t.Fatalf("events %v %v", err, evs)
+		}
+		if byMsg, _ := s.SyncEventsByMessage(ctx, "m1"); len(byMsg) != 2 {
+			t.Fatalf("by message %v", byMsg)
+		}
+		err = s.WithTx(ctx, func(tx store.Tx) error { return rawExec(ctx, tx, "DELETE FROM sync_events") })
+		if err == nil {
+			t.Fatal("sync_events accepted a DELETE")
+		}
+		refs := []store.SyncRef{{Value: "PO1", Type: "po", Kind: "order", Key: "PO1"}, {Value: "BOL9", Type: "bol", Kind: "order", Key: "PO1"},
+			{Value: "BOL9", Type: "bol", Kind: "shipment", Key: "SH1"}}
+		if err := s.AddSyncRefs(ctx, append(refs, refs[0])); err != nil {
+			t.Fatal(err)
+		}
+		if r, _ := s.SyncRefsByValue(ctx, "BOL9"); len(r) != 2 || r[0].Kind != "order" || r[1].Key != "SH1" {
+			t.Fatalf("by value %v", r)
+		}
+		if r, _ := s.SyncRefs(ctx, "order", "PO1"); len(r) != 2 {
+			t.Fatalf("refs %v", r)
+		}
+	})
+
+	t.Run("SyncTimers", func(t *testing.T) {
+		s, _ := open(t)
+		due := time.Now().Add(-time.Minute)
+		t1 := &store.SyncTimer{Name: "invoice_after_delivery", Kind: "shipment", Key: "SH1", DueAt: due, Owner: store.OwnerOperations, Detail: "invoice within 24h"}
+		if ok, err := s.StartSyncTimer(ctx, t1); err != nil || !ok {
+			t.Fatalf("start %v %v", ok, err)
+		}
+		if ok, err := s.StartSyncTimer(ctx, &store.SyncTimer{Name: "invoice_after_delivery", Kind: "shipment", Key: "SH1", DueAt: due.Add(time.Hour)}); err != nil || ok {
+			t.Fatalf("start twice %v %v", ok, err)
+		}
+		if _, err := s.StartSyncTimer(ctx, &store.SyncTimer{Name: "later", Kind: "shipment", Key: "SH1", DueAt: time.Now().Add(time.Hour)}); err != nil {
+			t.Fatal(err)
+		}
+		dueNow, err := s.DueSyncTimers(ctx, time.Now(), 0)
+		if err != nil || len(dueNow) != 1 || dueNow[0].Name != "invoice_after_delivery" || !dueNow[0].SettledAt.IsZero() {
+			t.Fatalf("due %v %v", err, dueNow)
+		}
+		if ok, err := s.SettleSyncTimer(ctx, "invoice_after_delivery", "shipment", "SH1", "breached"); err != nil || !ok {
+			t.Fatalf("settle %v %v", ok, err)
+		}
+		if ok, _ := s.SettleSyncTimer(ctx, "invoice_after_delivery", "shipment", "SH1", "met"); ok {
+			t.Fatal("settled a timer twice")
+		}
+		if _, err := s.SettleSyncTimer(ctx, "later", "shipment", "SH1", "done"); !errors.Is(err, store.ErrInvalid) {
+			t.Fatalf("bad status %v", err)
+		}
+		if d, _ := s.DueSyncTimers(ctx, time.Now(), 0); len(d) != 0 {
+			t.Fatalf("still due %v", d)
+		}
+		all, err := s.SyncTimers(ctx, "shipment", "SH1")
+		if err != nil || len(all) != 2 || all[0].Status != "breached" || all[0].SettledAt.IsZero() || all[1].Status != "pending" {
+			t.Fatalf("timers %v %+v", err, all)
+		}
+	})
+}
+
+func join(s []string) string {
+	out := ""
+	for i, x := range s {
+		if i > 0 {
+			out += ","
+		}
+		out += x
+	}
+	return out
+}

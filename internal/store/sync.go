@@ -1,0 +1,286 @@
+package store
+
+import (
+	"context"
+	"fmt"
+	"time"
+)
+
+// SyncObject is a business object the sync follows across systems (an
+// order, a shipment, an invoice): its current state and data, derived from
+// its append-only SyncEvents.
+type SyncObject struct {
+	Kind      string    `json:"kind"` // order, shipment, invoice
+	Key       string    `json:"key"`  // its primary business key (order number, shipment ID, invoice number)
+	State     string    `json:"state"`
+	Data      string    `json:"data"` // JSON: what the sync knows (parties, charges, holds, systems)
+	CreatedAt time.Time `json:"created_at"`
+	UpdatedAt time.Time `json:"updated_at"`
+}
+
+// SyncEvent is one entry of a business object's history.
+type SyncEvent struct {
+	ID        int64     `json:"id"`
+	At        time.Time `json:"at"`
+	Kind      string    `json:"kind"`
+	Key       string    `json:"key"`        // the object
+	Event     string    `json:"event"`      // created, tendered, tender_accepted, shipped, delivered, pod, invoiced, held, released, ...
+	System    string    `json:"system"`     // the system or partner it came from or went to
+	MessageID string    `json:"message_id"` // the message that carried it, if any
+	Detail    string    `json:"detail"`
+}
+
+// SyncRef correlates a reference value (PO, BOL, PRO, shipment ID, invoice
+// number, ...) with a business object.
+type SyncRef struct {
+	Value string `json:"value"`
+	Type  string `json:"type"` // po, bol, pro, shipment_id, invoice_number, order_number, ...
+	Kind  string `json:"kind"`
+	Key   string `json:"key"`
+}
+
+// SyncTimer is an SLA: something expected about an object by DueAt.
+type SyncTimer struct {
+	Name      string    `json:"name"` // e.g. invoice_after_delivery
+	Kind      string    `json:"kind"`
+	Key       string    `json:"key"`
+	DueAt     time.Time `json:"due_at"`
+	Owner     string    `json:"owner"`  // it or operations
+	Detail    string    `json:"detail"` // what is expected, for the breach's exception
+	Status    string    `json:"status"` // pending, met, breached, cancelled
+	CreatedAt time.Time `json:"created_at"`
+	SettledAt time.Time `json:"settled_at"` // zero while pending
+}
+
+// SyncQueries are the sync stage's operations.
+type SyncQueries interface {
+	GetSyncObject(ctx context.Context, kind, key string) (*SyncObject, error)
+	// PutSyncObject creates or updates the object's state and data.
+	PutSyncObject(ctx context.Context, o *SyncObject) error
+	ListSyncObjects(ctx context.Context, kind, state string, limit int) ([]*SyncObject, error)
+	CountSyncObjects(ctx context.Context) (map[[2]string]int, error)
+	AppendSyncEvent(ctx context.Context, e *SyncEvent) error
+	// SyncEvents returns the object's history, oldest first.
+	SyncEvents(ctx context.Context, kind, key string) ([]*SyncEvent, error)
+	SyncEventsByMessage(ctx context.Context, messageID string) ([]*SyncEvent, error)
+	AddSyncRefs(ctx context.Context, refs []SyncRef) error
+	// SyncRefsByValue lists the objects a reference value points to.
+	SyncRefsByValue(ctx context.Context, value string) ([]SyncRef, error)
+	SyncRefs(ctx context.Context, kind, key string) ([]SyncRef, error)
+	// StartSyncTimer starts a pending timer; one already there (whatever
+	// its status) is left as it is, and started is false.
+	StartSyncTimer(ctx context.Context, t *SyncTimer) (started bool, err error)
+	// SettleSyncTimer moves a pending timer to status; false when there was
+	// no pending timer of that name.
+	SettleSyncTimer(ctx context.Context, name, kind, key, status string) (bool, error)
+	DueSyncTimers(ctx context.Context, now time.Time, limit int) ([]*SyncTimer, error)
+	SyncTimers(ctx context.Context, kind, key string) ([]*SyncTimer, error)
+}
+
+const syncObjectCols = `kind, key, state, data, created_at, updated_at`
+
+func scanSyncObject(r rowScanner) (*SyncObject, error) {
+	o := &SyncObject{}
+	return o, r.Scan(&o.Kind, &o.Key, &o.State, &o.Data, timeCol{&o.CreatedAt}, timeCol{&o.UpdatedAt})
+}
+
+func (s *queries) GetSyncObject(ctx context.Context, kind, key string) (*SyncObject, error) {
+	o, err := scanSyncObject(s.q.queryRow(ctx, `SELECT `+syncObjectCols+` FROM sync_objects WHERE kind = $1 AND key = $2`, kind, key))
+	if err != nil {
+		return nil, s.err("get "+kind+" "+key, err)
+	}
+	return o, nil
+}
+
+func (s *queries) PutSyncObject(ctx context.Context, o *SyncObject) error {
+	if o.Kind == "" || o.Key == "" || o.State == "" {
+		return fmt.Errorf("store: put sync object: %w: kind, key and state are required", ErrInvalid)
+	}
+	if o.Data == "" {
+		o.Data = "{}"
+	}
+	o.UpdatedAt = now()
+	if o.CreatedAt.IsZero() {
+		o.CreatedAt = o.UpdatedAt
+	}
+	_, err := s.q.exec(ctx, `INSERT INTO sync_objects (`+syncObjectCols+`) VALUES ($1, $2, $3, $4, $5, $6)
+		ON CONFLICT (kind, key) DO UPDATE SET state = excluded.state, data = excluded.data, updated_at = excluded.updated_at`,
+		o.Kind, o.Key, o.State, o.Data, o.CreatedAt.UTC(), o.UpdatedAt)
+	return s.err("put "+o.Kind+" "+o.Key, err)
+}
+
+func (s *queries) ListSyncObjects(ctx context.Context, kind, state string, limit int) ([]*SyncObject, error) {
+	if limit <= 0 || limit > 10000 {
+		limit = 10000
+	}
+	q := `SELECT ` + syncObjectCols + ` FROM sync_objects WHERE kind = $1`
+	args := []any{kind}
+	if state != "" {
+		q += ` AND state = $2`
+		args = append(args, state)
+	}
+	q += fmt.Sprintf(` ORDER BY updated_at DESC LIMIT %d`, limit)
+	rows, err := s.q.query(ctx, q, args...)
+	if err != nil {
+		return nil, s.err("list sync objects", err)
+	}
+	defer rows.Close()
+	var out []*SyncObject
+	for rows.Next() {
+		o, err := scanSyncObject(rows)
+		if err != nil {
+			return nil, s.err("list sync objects", err)
+		}
+		out = append(out, o)
+	}
+	return out, s.err("list sync objects", rows.Err())
+}
+
+func (s *queries) CountSyncObjects(ctx context.Context) (map[[2]string]int, error) {
+	rows, err := s.q.query(ctx, `SELECT kind, state, COUNT(*) FROM sync_objects GROUP BY kind, state`)
+	if err != nil {
+		return nil, s.err("count sync objects", err)
+	}
+	defer rows.Close()
+	out := map[[2]string]int{}
+	for rows.Next() {
+		var k, st string
+		var n int
+		if err := rows.Scan(&k, &st, &n); err != nil {
+			return nil, s.err("count sync objects", err)
+		}
+		out[[2]string{k, st}] = n
+	}
+	return out, s.err("count sync objects", rows.Err())
+}
+
+func (s *queries) AppendSyncEvent(ctx context.Context, e *SyncEvent) error {
+	if e.Kind == "" || e.Key == "" || e.Event == "" {
+		return fmt.Errorf("store: append sync event: %w: kind, key and event are required", ErrInvalid)
+	}
+	if e.At.IsZero() {
+		e.At = now()
+	}
+	e.At = e.At.UTC().Truncate(time.Microsecond)
+	err := s.q.queryRow(ctx, `INSERT INTO sync_events (at, kind, key, event, system, message_id, detail) VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id`,
+		e.At, e.Kind, e.Key, e.Event, e.System, e.MessageID, e.Detail).Scan(&e.ID)
+	return s.err("append sync event", err)
+}
+
+func (s *queries) syncEvents(ctx context.Context, where string, args ...any) ([]*SyncEvent, error) {
+	rows, err := s.q.query(ctx, `SELECT id, at, kind, key, event, system, message_id, detail FROM sync_events WHERE `+where+` ORDER BY id LIMIT 10000`, args...)
+	if err != nil {
+		return nil, s.err("sync events", err)
+	}
+	defer rows.Close()
+	var out []*SyncEvent
+	for rows.Next() {
+		e := &SyncEvent{}
+		if err := rows.Scan(&e.ID, timeCol{&e.At}, &e.Kind, &e.Key, &e.Event, &e.System, &e.MessageID, &e.Detail); err != nil {
+			return nil, s.err("sync events", err)
+		}
+		out = append(out, e)
+	}
+	return out, s.err("sync events", rows.Err())
+}
+
+func (s *queries) SyncEvents(ctx context.Context, kind, key string) ([]*SyncEvent, error) {
+	return s.syncEvents(ctx, `kind = $1 AND key = $2`, kind, key)
+}
+
+func (s *queries) SyncEventsByMessage(ctx context.Context, messageID string) ([]*SyncEvent, error) {
+	return s.syncEvents(ctx, `message_id = $1`, messageID)
+}
+
+func (s *queries) AddSyncRefs(ctx context.Context, refs []SyncRef) error {
+	for _, r := range refs {
+		if r.Value == "" {
+			continue
+		}
+		if _, err := s.q.exec(ctx, `INSERT INTO sync_refs (value, ref_type, kind, key) VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING`,
+			r.Value, r.Type, r.Kind, r.Key); err != nil {
+			return s.err("add sync refs", err)
+		}
+	}
+	return nil
+}
+
+func (s *queries) syncRefs(ctx context.Context, where string, args ...any) ([]SyncRef, error) {
+	rows, err := s.q.query(ctx, `SELECT value, ref_type, kind, key FROM sync_refs WHERE `+where+` ORDER BY kind, key, ref_type, value LIMIT 1000`, args...)
+	if err != nil {
+		return nil, s.err("sync refs", err)
+	}
+	defer rows.Close()
+	var out []SyncRef
+	for rows.Next() {
+		var r SyncRef
+		if err := rows.Scan(&r.Value, &r.Type, &r.Kind, &r.Key); err != nil {
+			return nil, s.err("sync refs", err)
+		}
+		out = append(out, r)
+	}
+	return out, s.err("sync refs", rows.Err())
+}
+
+func (s *queries) SyncRefsByValue(ctx context.Context, value string) ([]SyncRef, error) {
+	return s.syncRefs(ctx, `value = $1`, value)
+}
+
+func (s *queries) SyncRefs(ctx context.Context, kind, key string) ([]SyncRef, error) {
+	return s.syncRefs(ctx, `kind = $1 AND key = $2`, kind, key)
+}
+
+const syncTimerCols = `name, kind, key, due_at, owner, detail, status, created_at, settled_at`
+
+func (s *queries) StartSyncTimer(ctx context.Context, t *SyncTimer) (bool, error) {
+	if t.Name == "" || t.Kind == "" || t.Key == "" || t.DueAt.IsZero() {
+		return false, fmt.Errorf("store: start timer: %w: name, object and due time are required", ErrInvalid)
+	}
+	if t.Owner == "" {
+		t.Owner = OwnerOperations
+	}
+	t.Status = "pending"
+	t.CreatedAt = now()
+	n, err := s.q.exec(ctx, `INSERT INTO sync_timers (name, kind, key, due_at, owner, detail, status, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+		ON CONFLICT DO NOTHING`, t.Name, t.Kind, t.Key, t.DueAt.UTC(), t.Owner, t.Detail, t.Status, t.CreatedAt)
+	return n == 1, s.err("start timer "+t.Name, err)
+}
+
+func (s *queries) SettleSyncTimer(ctx context.Context, name, kind, key, status string) (bool, error) {
+	switch status {
+	case "met", "breached", "cancelled":
+	default:
+		return false, fmt.Errorf("store: settle timer %s: %w: status %q", name, ErrInvalid, status)
+	}
+	n, err := s.q.exec(ctx, `UPDATE sync_timers SET status = $1, settled_at = $2 WHERE name = $3 AND kind = $4 AND key = $5 AND status = 'pending'`,
+		status, now(), name, kind, key)
+	return n == 1, s.err("settle timer "+name, err)
+}
+
+func (s *queries) timers(ctx context.Context, q string, args ...any) ([]*SyncTimer, error) {
+	rows, err := s.q.query(ctx, `SELECT `+syncTimerCols+` FROM sync_timers WHERE `+q, args...)
+	if err != nil {
+		return nil, s.err("timers", err)
+	}
+	defer rows.Close()
+	var out []*SyncTimer
+	for rows.Next() {
+		t := &SyncTimer{}
+		if err := rows.Scan(&t.Name, &t.Kind, &t.Key, timeCol{&t.DueAt}, &t.Owner, &t.Detail, &t.Status, timeCol{&t.CreatedAt}, timeCol{&t.SettledAt}); err != nil {
+			return nil, s.err("timers", err)
+		}
+		out = append(out, t)
+	}
+	return out, s.err("timers", rows.Err())
+}
+
+func (s *queries) DueSyncTimers(ctx context.Context, at time.Time, limit int) ([]*SyncTimer, error) {
+	if limit <= 0 || limit > 10000 {
+		limit = 10000
+	}
+	return s.timers(ctx, fmt.Sprintf(`status = 'pending' AND due_at <= $1 ORDER BY due_at LIMIT %d`, limit), at.UTC())
+}
+
+func (s *queries) SyncTimers(ctx context.Context, kind, key string) ([]*SyncTimer, error) {
+	return s.timers(ctx, `kind = $1 AND key = $2 ORDER BY created_at, name`, kind, key)
+}

@@ -1,0 +1,694 @@
+package sync
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math/big"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/wharfedi/wharf/internal/store"
+	"github.com/wharfedi/wharf/mapping/canonical"
+)
+
+// Object kinds the sync follows.
+const (
+	KindOrder    = "order"
+	KindShipment = "shipment"
+	KindInvoice  = "invoice"
+	KindStock    = "inventory"
+)
+
+// Outbound is a document a route sends.
+type Outbound struct {
+	Route  Route
+	Doc    canonical.Document // already converted to Route.DocType
+	Source *store.Message     // the inbound message that caused it
+	Kind   string             // the object it is about
+	Key    string
+	Event  string
+	// IdempotencyKey is the same for every retry of this send: the Sender
+	// must not deliver twice for one key.
+	IdempotencyKey string
+}
+
+// ErrUnsendable marks a Sender's failure that retrying cannot fix (the
+// document does not render in the route's format): the engine turns it
+// into a "route" exception instead of retrying.
+var ErrUnsendable = errors.New("cannot be rendered")
+
+// Sender renders and queues an outbound document for delivery and returns
+// the archived message's ID.
+type Sender interface {
+	Send(ctx context.Context, o *Outbound) (messageID string, err error)
+}
+
+// Engine applies canonical documents to the business objects they concern.
+type Engine struct {
+	Store  store.Store
+	Rules  *Rules
+	Sender Sender
+	Now    func() time.Time
+	Logger *slog.Logger
+}
+
+// Data is what the engine keeps about an object (store.SyncObject.Data).
+type Data struct {
+	Order          string            `json:"order,omitempty"`
+	Shipment       string            `json:"shipment,omitempty"`
+	Carrier        string            `json:"carrier,omitempty"`
+	Customer       string            `json:"customer,omitempty"`
+	TenderedCharge string            `json:"tendered_charge,omitempty"`
+	InvoicedCharge string            `json:"invoiced_charge,omitempty"`
+	DeliveredAt    string            `json:"delivered_at,omitempty"`
+	POD            string            `json:"proof_of_delivery,omitempty"`
+	Billing        string            `json:"billing,omitempty"` // held, released
+	BillingReason  string            `json:"billing_reason,omitempty"`
+	Invoice        string            `json:"invoice,omitempty"`
+	Total          string            `json:"total,omitempty"`
+	Systems        map[string]string `json:"systems,omitempty"` // system → last event from or to it
+}
+
+// change is what one document does to one object.
+type change struct {
+	object string // business object for ownership (Objects)
+	kind   string
+	key    string
+	events []string
+	refs   []canonical.Reference
+	// also: related objects that receive the same events (an invoice's shipment).
+	also [][2]string
+	edit func(d *Data)
+}
+
+var stateRank = map[string]int{"created": 1, "changed": 1, "planned": 1, "declined": 2, "accepted": 3, "shipped": 4, "in_transit": 5,
+	"delivered": 6, "invoiced": 7, "cancelled": 8, "reported": 1, "approved": 1}
+
+// stateAfter maps events to the state they move an object to (forward only).
+var stateAfter = map[string]string{
+	"order.created": "created", "order.changed": "changed", "order.cancelled": "cancelled",
+	"shipment.planned": "planned", "tender.accepted": "accepted", "tender.declined": "declined",
+	"shipment.shipped": "shipped", "shipment.status": "in_transit", "shipment.delivered": "delivered",
+	"invoice.approved": "invoiced", "inventory.reported": "reported",
+}
+
+func (e *Engine) now() time.Time {
+	if e.Now != nil {
+		return e.Now().UTC()
+	}
+	return time.Now().UTC()
+}
+
+func (e *Engine) log() *slog.Logger {
+	if e.Logger != nil {
+		return e.Logger
+	}
+	return slog.Default()
+}
+
+// interpret says which object a document concerns and what happened to it.
+func interpret(d canonical.Document) (*change, error) {
+	h := d.Head()
+	switch x := d.(type) {
+	case *canonical.Order:
+		ev := "order.created"
+		switch h.Purpose {
+		case "cancel":
+			ev = "order.cancelled"
+		case "change", "replace":
+			ev = "order.changed"
+		}
+		ship := shipmentIDOf(x)
+		c := &change{object: "order", kind: KindOrder, key: x.OrderNumber, events: []string{ev}, refs: h.References,
+			edit: func(dt *Data) {
+				dt.Shipment = ship
+				dt.TenderedCharge = string(x.FreightCharge)
+				dt.Total = string(x.Total)
+				if p := party(h, "carrier"); p != nil {
+					dt.Carrier = firstOf(p.ID, p.Name)
+				}
+				if p := party(h, "bill_to", "buyer", "ship_to"); p != nil {
+					dt.Customer = firstOf(p.ID, p.Name)
+				}
+			}}
+		c.refs = append(c.refs, canonical.Reference{Type: canonical.RefOrderNumber, Value: x.OrderNumber},
+			canonical.Reference{Type: canonical.RefShipmentID, Value: ship})
+		return c, need("order_number", x.OrderNumber)
+	case *canonical.Shipment:
+		c := &change{object: "shipment_plan", kind: KindShipment, key: x.ShipmentID, events: []string{"shipment.planned"}, refs: h.References,
+			edit: func(dt *Data) {
+				dt.Carrier = firstOf(x.Carrier, dt.Carrier)
+				if x.Charge != "" {
+					dt.TenderedCharge = string(x.Charge)
+				}
+			}}
+		return c, need("shipment_id", x.ShipmentID)
+	case *canonical.TenderResponse:
+		ev := "tender.accepted"
+		if x.Action != "accepted" {
+			ev = "tender.declined"
+		}
+		c := &change{object: "carrier_assignment", kind: KindShipment, key: x.ShipmentID, events: []string{ev}, refs: h.References,
+			edit: func(dt *Data) { dt.Carrier = firstOf(x.Carrier, dt.Carrier) }}
+		return c, need("shipment_id", x.ShipmentID)
+	case *canonical.ShipConfirmation:
+		key := firstOf(x.ShipmentID, refOf(h, canonical.RefShipmentID))
+		c := &change{object: "ship_confirmation", kind: KindShipment, key: key, events: []string{"shipment.shipped"}, refs: h.References,
+			edit: func(dt *Data) {
+				dt.Carrier = firstOf(x.Carrier, dt.Carrier)
+				dt.Order = firstOf(x.OrderNumber, dt.Order)
+			}}
+		if x.OrderNumber != "" {
+			c.refs = append(c.refs, canonical.Reference{Type: canonical.RefOrderNumber, Value: x.OrderNumber})
+			c.also = append(c.also, [2]string{KindOrder, x.OrderNumber})
+			if key == "" {
+				c.key = x.OrderNumber // the order's shipment, found by reference below
+			}
+		}
+		return c, need("shipment_id or order_number", c.key)
+	case *canonical.ShipNotice:
+		c := &change{object: "ship_confirmation", kind: KindShipment, key: x.ShipmentID, events: []string{"shipment.shipped"}, refs: h.References}
+		return c, need("shipment_id", x.ShipmentID)
+	case *canonical.ShipmentStatus:
+		key := firstOf(x.ShipmentID, refOf(h, canonical.RefShipmentID))
+		evs := []string{"shipment.status"}
+		var at, pod string
+		for _, s := range x.Events {
+			if s.Status == "delivered" {
+				if !slices.Contains(evs, "shipment.delivered") {
+					evs = append(evs, "shipment.delivered")
+				}
+				if s.Time != nil {
+					at = s.Time.String()
+				}
+			}
+			if s.ProofOfDelivery != "" {
+				pod = s.ProofOfDelivery
+			}
+		}
+		if pod != "" {
+			evs = append(evs, "shipment.pod")
+		}
+		c := &change{object: "shipment_status", kind: KindShipment, key: key, events: evs, refs: h.References,
+			edit: func(dt *Data) {
+				dt.Carrier = firstOf(x.Carrier, dt.Carrier)
+				if at != "" || (slices.Contains(evs, "shipment.delivered") && dt.DeliveredAt == "") {
+					dt.DeliveredAt = firstOf(at, time.Now().UTC().Format(time.RFC3339))
+				}
+				if pod != "" {
+					dt.POD = pod
+				}
+			}}
+		return c, need("shipment_id", key)
+	case *canonical.FreightInvoice:
+		c := &change{object: "freight_charges", kind: KindShipment, key: firstOf(x.ShipmentID, refOf(h, canonical.RefShipmentID)),
+			refs: append(h.References, canonical.Reference{Type: canonical.RefInvoiceNumber, Value: x.InvoiceNumber}),
+			edit: func(dt *Data) { dt.InvoicedCharge = string(x.Total) }}
+		return c, need("shipment_id", c.key)
+	case *canonical.Invoice:
+		c := &change{object: "invoice", kind: KindInvoice, key: x.InvoiceNumber, events: []string{"invoice.approved"}, refs: h.References,
+			edit: func(dt *Data) {
+				dt.Order = firstOf(x.OrderNumber, dt.Order)
+				dt.Total = string(x.Total)
+				dt.Shipment = firstOf(refOf(h, canonical.RefShipmentID), dt.Shipment)
+			}}
+		c.refs = append(c.refs, canonical.Reference{Type: canonical.RefInvoiceNumber, Value: x.InvoiceNumber})
+		if x.OrderNumber != "" {
+			c.refs = append(c.refs, canonical.Reference{Type: canonical.RefOrderNumber, Value: x.OrderNumber})
+			c.also = append(c.also, [2]string{KindOrder, x.OrderNumber})
+		}
+		if s := refOf(h, canonical.RefShipmentID); s != "" {
+			c.also = append(c.also, [2]string{KindShipment, s})
+		}
+		return c, need("invoice_number", x.InvoiceNumber)
+	case *canonical.InventoryBalance:
+		return &change{object: "inventory", kind: KindStock, key: x.ReportID, events: []string{"inventory.reported"}, refs: h.References}, need("report_id", x.ReportID)
+	case *canonical.InventoryMovement:
+		return &change{object: "inventory", kind: KindStock, key: x.Number, events: []string{"inventory.reported"}, refs: h.References}, need("number", x.Number)
+	}
+	return nil, nil // acknowledgments and warehouse orders (outbound only) change no object
+}
+
+func need(field, v string) error {
+	if v == "" {
+		return fmt.Errorf("%w: the document has no %s to correlate it with", errNoKey, field)
+	}
+	return nil
+}
+
+var errNoKey = errors.New("cannot correlate")
+
+// Apply records what document d (mapped from message m) does to its
+// business object and sends it along the routes. It is idempotent: a retry
+// of the same message records nothing twice and sends nothing twice.
+func (e *Engine) Apply(ctx context.Context, m *store.Message, d canonical.Document) error {
+	c, err := interpret(d)
+	if c == nil && err == nil {
+		return nil
+	}
+	source := m.PartnerID
+	if err != nil {
+		return e.raise(ctx, &store.Exception{Reason: "correlation", Owner: store.OwnerIT, ObjectKind: "message", ObjectKey: m.ID,
+			PartnerID: source, MessageID: m.ID, DedupeKey: "correlation/" + m.ID + "/" + d.Head().Type,
+			Detail: fmt.Sprintf("partner %s, file %s: a %s %v; it was archived and mapped but changes no order or shipment: "+
+				"ask the partner to send the reference, or fix its mapping profile, then replay", source, m.RemoteName, d.Head().Type, err)})
+	}
+	// A shipment known only by its order number: use the order's shipment.
+	if c.kind == KindShipment {
+		if o, err := e.Store.GetSyncObject(ctx, KindShipment, c.key); errors.Is(err, store.ErrNotFound) || o == nil {
+			if refs, _ := e.Store.SyncRefsByValue(ctx, c.key); len(refs) > 0 {
+				for _, r := range refs {
+					if r.Kind == KindShipment {
+						c.key = r.Key
+						break
+					}
+				}
+			}
+		}
+	}
+	if ok, owner := e.Rules.allowed(c.object, source); !ok {
+		return e.refuse(ctx, m, c, owner, d)
+	}
+	var emitted []string
+	already, err := e.applied(ctx, m.ID, c.kind, c.key)
+	if err != nil {
+		return err
+	}
+	if already {
+		emitted = c.events // recorded by an earlier attempt: only the sends are retried
+		if evs, err := e.Store.SyncEventsByMessage(ctx, m.ID); err == nil {
+			emitted = nil
+			for _, ev := range evs {
+				if ev.Kind == c.kind && ev.Key == c.key && slices.Contains(Events, ev.Event) {
+					emitted = append(emitted, ev.Event)
+				}
+			}
+		}
+	} else if emitted, err = e.record(ctx, m, c, d); err != nil {
+		return err
+	}
+	return e.route(ctx, m, c, d, emitted)
+}
+
+// applied reports whether message id already changed the object.
+func (e *Engine) applied(ctx context.Context, id, kind, key string) (bool, error) {
+	evs, err := e.Store.SyncEventsByMessage(ctx, id)
+	if err != nil {
+		return false, err
+	}
+	for _, ev := range evs {
+		if ev.Kind == kind && ev.Key == key {
+			return true, nil
+		}
+	}
+	return false, nil
+}
+
+func (e *Engine) refuse(ctx context.Context, m *store.Message, c *change, owner string, d canonical.Document) error {
+	detail := fmt.Sprintf("%s %s sent a %s for %s %s (file %s), but %s is owned by %s: not applied, not routed; "+
+		"correct the update in %s, or change the ownership rule if %s is now the system of record",
+		roleName(e.Rules.role(m.PartnerID)), m.PartnerID, d.Head().Type, c.kind, c.key, m.RemoteName, c.object, owner, owner, m.PartnerID)
+	return e.Store.WithTx(ctx, func(tx store.Tx) error {
+		if _, err := tx.RaiseException(ctx, &store.Exception{Reason: "ownership", Owner: store.OwnerIT, ObjectKind: c.kind, ObjectKey: c.key,
+			PartnerID: m.PartnerID, MessageID: m.ID, DedupeKey: "ownership/" + m.ID + "/" + c.kind + "/" + c.key, Detail: detail}); err != nil {
+			return err
+		}
+		return tx.AppendSyncEvent(ctx, &store.SyncEvent{Kind: c.kind, Key: c.key, Event: "refused", System: m.PartnerID, MessageID: m.ID,
+			Detail: c.object + " is owned by " + owner})
+	})
+}
+
+func roleName(r string) string {
+	if r == "" {
+		return "partner"
+	}
+	return strings.ToUpper(r)
+}
+
+// record applies the change in one transaction and returns the events it emitted.
+func (e *Engine) record(ctx context.Context, m *store.Message, c *change, d canonical.Document) ([]string, error) {
+	var emitted []string
+	now := e.now()
+	err := e.Store.WithTx(ctx, func(tx store.Tx) error {
+		emitted = emitted[:0]
+		obj, err := tx.GetSyncObject(ctx, c.kind, c.key)
+		if errors.Is(err, store.ErrNotFound) {
+			obj, err = &store.SyncObject{Kind: c.kind, Key: c.key}, nil
+		}
+		if err != nil {
+			return err
+		}
+		var dt Data
+		_ = json.Unmarshal([]byte(obj.Data), &dt)
+		prev := dt
+		events := slices.Clone(c.events)
+		if c.kind == KindOrder && events[0] == "order.created" && obj.State != "" {
+			events[0] = "order.changed" // the same order again from the ERP
+		}
+		if c.edit != nil {
+			c.edit(&dt)
+		}
+		if dt.Systems == nil {
+			dt.Systems = map[string]string{}
+		}
+		// Billing holds and freight matching.
+		extra, exc := e.billing(m, c, &prev, &dt, events)
+		events = append(events, extra...)
+		state := obj.State
+		for _, ev := range events {
+			if st, ok := stateAfter[ev]; ok && (state == "" || stateRank[st] >= stateRank[state]) && state != "cancelled" {
+				state = st
+			}
+			dt.Systems[m.PartnerID] = ev
+		}
+		if state == "" {
+			state = "open"
+		}
+		b, _ := json.Marshal(dt)
+		obj.State, obj.Data = state, string(b)
+		if err := tx.PutSyncObject(ctx, obj); err != nil {
+			return err
+		}
+		refs := []store.SyncRef{{Value: c.key, Type: c.kind, Kind: c.kind, Key: c.key}}
+		for _, r := range c.refs {
+			if r.Value != "" && r.Type != canonical.RefOther {
+				refs = append(refs, store.SyncRef{Value: r.Value, Type: r.Type, Kind: c.kind, Key: c.key})
+			}
+		}
+		if err := tx.AddSyncRefs(ctx, refs); err != nil {
+			return err
+		}
+		for _, ev := range events {
+			if err := tx.AppendSyncEvent(ctx, &store.SyncEvent{At: now, Kind: c.kind, Key: c.key, Event: ev, System: m.PartnerID, MessageID: m.ID,
+				Detail: fmt.Sprintf("%s from %s (%s)", d.Head().Type, m.PartnerID, m.RemoteName)}); err != nil {
+				return err
+			}
+			if err := e.timers(ctx, tx, c.kind, c.key, ev, now); err != nil {
+				return err
+			}
+			emitted = append(emitted, ev)
+		}
+		for _, x := range exc {
+			if _, err := tx.RaiseException(ctx, x); err != nil {
+				return err
+			}
+		}
+		// Related objects hear the same events (an order learns it shipped,
+		// a shipment that it was invoiced), which settles their timers.
+		for _, rel := range c.also {
+			if rel[1] == "" || (rel[0] == c.kind && rel[1] == c.key) {
+				continue
+			}
+			if err := e.follow(ctx, tx, rel[0], rel[1], c, m, events, now); err != nil {
+				return err
+			}
+		}
+		// An order opens its shipment (the tender's ID) so carriers' answers correlate.
+		if c.kind == KindOrder && dt.Shipment != "" && events[0] == "order.created" {
+			sh := &store.SyncObject{Kind: KindShipment, Key: dt.Shipment, State: "planned"}
+			sd, _ := json.Marshal(Data{Order: c.key, Carrier: dt.Carrier, Customer: dt.Customer, TenderedCharge: dt.TenderedCharge,
+				Systems: map[string]string{m.PartnerID: "order.created"}})
+			sh.Data = string(sd)
+			if _, err := tx.GetSyncObject(ctx, KindShipment, dt.Shipment); errors.Is(err, store.ErrNotFound) {
+				if err := tx.PutSyncObject(ctx, sh); err != nil {
+					return err
+				}
+				if err := tx.AppendSyncEvent(ctx, &store.SyncEvent{At: now, Kind: KindShipment, Key: dt.Shipment, Event: "shipment.planned",
+					System: m.PartnerID, MessageID: m.ID, Detail: "planned for order " + c.key}); err != nil {
+					return err
+				}
+				if err := e.timers(ctx, tx, KindShipment, dt.Shipment, "shipment.planned", now); err != nil {
+					return err
+				}
+			}
+			srefs := []store.SyncRef{{Value: dt.Shipment, Type: canonical.RefShipmentID, Kind: KindShipment, Key: dt.Shipment},
+				{Value: c.key, Type: canonical.RefOrderNumber, Kind: KindShipment, Key: dt.Shipment}}
+			for _, r := range c.refs {
+				if r.Value != "" && r.Type != canonical.RefOther {
+					srefs = append(srefs, store.SyncRef{Value: r.Value, Type: r.Type, Kind: KindShipment, Key: dt.Shipment})
+				}
+			}
+			if err := tx.AddSyncRefs(ctx, srefs); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	return emitted, err
+}
+
+// follow records events on a related object: the order of a shipment or
+// invoice, the shipment of an invoice.
+func (e *Engine) follow(ctx context.Context, tx store.Tx, kind, key string, c *change, m *store.Message, events []string, now time.Time) error {
+	obj, err := tx.GetSyncObject(ctx, kind, key)
+	if errors.Is(err, store.ErrNotFound) {
+		if refs, _ := tx.SyncRefsByValue(ctx, key); len(refs) > 0 {
+			for _, r := range refs {
+				if r.Kind == kind {
+					obj, err = tx.GetSyncObject(ctx, kind, r.Key)
+					break
+				}
+			}
+		}
+	}
+	if errors.Is(err, store.ErrNotFound) {
+		return nil // not followed (yet): nothing to update
+	}
+	if err != nil {
+		return err
+	}
+	state := obj.State
+	for _, ev := range events {
+		if st, ok := stateAfter[ev]; ok && stateRank[st] > stateRank[state] && state != "cancelled" && !strings.HasPrefix(ev, "order.") {
+			state = st
+		}
+		if err := tx.AppendSyncEvent(ctx, &store.SyncEvent{At: now, Kind: obj.Kind, Key: obj.Key, Event: ev, System: m.PartnerID, MessageID: m.ID,
+			Detail: fmt.Sprintf("via %s %s", c.kind, c.key)}); err != nil {
+			return err
+		}
+		if err := e.timers(ctx, tx, obj.Kind, obj.Key, ev, now); err != nil {
+			return err
+		}
+	}
+	if state != obj.State {
+		obj.State = state
+		if err := tx.PutSyncObject(ctx, obj); err != nil {
+			return err
+		}
+	}
+	return tx.AddSyncRefs(ctx, []store.SyncRef{{Value: c.key, Type: c.kind, Kind: obj.Kind, Key: obj.Key}})
+}
+
+// billing decides holds and freight matches for a shipment's change.
+func (e *Engine) billing(m *store.Message, c *change, prev, dt *Data, events []string) ([]string, []*store.Exception) {
+	if c.kind == KindInvoice {
+		return nil, nil
+	}
+	if c.kind != KindShipment {
+		return nil, nil
+	}
+	var extra []string
+	var exc []*store.Exception
+	delivered := dt.DeliveredAt != ""
+	if c.object == "shipment_status" && delivered && dt.Billing != "released" {
+		if dt.POD != "" || !e.Rules.BillingRequiresPOD {
+			extra = append(extra, "billing.released")
+			dt.Billing, dt.BillingReason = "released", ""
+		} else if dt.Billing != "held" {
+			extra = append(extra, "billing.held")
+			dt.Billing, dt.BillingReason = "held", "delivered without proof of delivery"
+		}
+	}
+	if slices.Contains(events, "tender.declined") {
+		exc = append(exc, &store.Exception{Reason: "tender_declined", Owner: store.OwnerOperations, ObjectKind: KindShipment, ObjectKey: c.key,
+			PartnerID: m.PartnerID, MessageID: m.ID, DedupeKey: "tender_declined/" + c.key,
+			Detail: fmt.Sprintf("carrier %s declined the load tender for shipment %s (order %s): tender it to another carrier", m.PartnerID, c.key, dt.Order)})
+	}
+	if c.object == "freight_charges" {
+		want, okW := new(big.Rat).SetString(dt.TenderedCharge)
+		got, okG := new(big.Rat).SetString(dt.InvoicedCharge)
+		var tol Tolerance
+		if e.Rules.Tolerance != nil {
+			tol = e.Rules.Tolerance(m.PartnerID)
+		}
+		switch {
+		case !okG:
+			extra = append(extra, "freight.disputed")
+			exc = append(exc, dispute(m, c, dt, fmt.Sprintf("freight invoice from %s for shipment %s has no total to match", m.PartnerID, c.key)))
+		case !okW || dt.TenderedCharge == "":
+			extra = append(extra, "freight.disputed")
+			exc = append(exc, dispute(m, c, dt, fmt.Sprintf("freight invoice from %s for shipment %s charges %s, but no tendered charge is known for it: check the shipment and approve or reject the invoice",
+				m.PartnerID, c.key, dt.InvoicedCharge)))
+		case tol.within(want, got):
+			extra = append(extra, "freight.matched")
+		default:
+			extra = append(extra, "freight.disputed")
+			exc = append(exc, dispute(m, c, dt, fmt.Sprintf("freight invoice from %s for shipment %s (order %s) charges %s, tendered %s: outside the partner's tolerance; "+
+				"dispute it with the carrier or approve the difference", m.PartnerID, c.key, dt.Order, dt.InvoicedCharge, dt.TenderedCharge)))
+		}
+	}
+	return extra, exc
+}
+
+func dispute(m *store.Message, c *change, dt *Data, detail string) *store.Exception {
+	return &store.Exception{Reason: "dispute", Owner: store.OwnerOperations, ObjectKind: KindShipment, ObjectKey: c.key,
+		PartnerID: m.PartnerID, MessageID: m.ID, DedupeKey: "dispute/" + c.key + "/" + m.ID, Detail: detail}
+}
+
+// timers settles the SLAs expecting ev on the object and starts those that begin with it.
+func (e *Engine) timers(ctx context.Context, tx store.Tx, kind, key, ev string, now time.Time) error {
+	for _, s := range e.Rules.SLAs {
+		if s.Expect == ev {
+			if _, err := tx.SettleSyncTimer(ctx, s.Name, kind, key, "met"); err != nil {
+				return err
+			}
+		}
+	}
+	for _, s := range e.Rules.SLAs {
+		if s.After == ev {
+			if kind != objectKindOf(s.After) && kind != objectKindOf(s.Expect) {
+				continue
+			}
+			if _, err := tx.StartSyncTimer(ctx, &store.SyncTimer{Name: s.Name, Kind: kind, Key: key, DueAt: now.Add(s.Within), Owner: s.Owner,
+				Detail: fmt.Sprintf("%s expected within %s of %s", s.Expect, s.Within, s.After)}); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// objectKindOf returns the kind of object an event is first recorded on.
+func objectKindOf(ev string) string {
+	switch strings.SplitN(ev, ".", 2)[0] {
+	case "order":
+		return KindOrder
+	case "invoice":
+		return KindInvoice
+	case "inventory":
+		return KindStock
+	}
+	return KindShipment
+}
+
+// route sends d along every route its events select.
+func (e *Engine) route(ctx context.Context, m *store.Message, c *change, d canonical.Document, events []string) error {
+	if e.Sender == nil {
+		return nil
+	}
+	obj, err := e.Store.GetSyncObject(ctx, c.kind, c.key)
+	if err != nil {
+		return err
+	}
+	var dt Data
+	_ = json.Unmarshal([]byte(obj.Data), &dt)
+	if c.kind == KindShipment {
+		dt.Shipment = c.key
+	}
+	for _, ev := range events {
+		for _, rt := range e.Rules.Routes {
+			if rt.On != ev || !e.Rules.matches(rt.From, m.PartnerID) {
+				continue
+			}
+			if rt.To == m.PartnerID {
+				continue // never echoed back to the system it came from
+			}
+			if c.kind == KindInvoice && dt.Shipment != "" && (ev == "invoice.approved") {
+				if sh, err := e.Store.GetSyncObject(ctx, KindShipment, dt.Shipment); err == nil {
+					var sd Data
+					_ = json.Unmarshal([]byte(sh.Data), &sd)
+					if sd.Billing == "held" {
+						if err := e.raise(ctx, &store.Exception{Reason: "hold", Owner: store.OwnerOperations, ObjectKind: KindInvoice, ObjectKey: c.key,
+							PartnerID: m.PartnerID, MessageID: m.ID, DedupeKey: "hold/" + c.key,
+							Detail: fmt.Sprintf("invoice %s for shipment %s arrived while billing is held (%s): not sent to %s; resolve when the proof of delivery is in, then replay %s",
+								c.key, dt.Shipment, sd.BillingReason, rt.To, m.ID)}); err != nil {
+							return err
+						}
+						continue
+					}
+				}
+			}
+			out, err := Convert(d, rt.DocType, &dt)
+			if err != nil {
+				if rerr := e.raise(ctx, &store.Exception{Reason: "route", Owner: store.OwnerIT, ObjectKind: c.kind, ObjectKey: c.key, PartnerID: rt.To,
+					MessageID: m.ID, DedupeKey: "route/" + rt.Name + "/" + m.ID,
+					Detail: fmt.Sprintf("route %s (%s → %s as %s) cannot send the %s from message %s: %v; fix the route or the data, then replay the message",
+						rt.Name, ev, rt.To, rt.Send, d.Head().Type, m.ID, err)}); rerr != nil {
+					return rerr
+				}
+				continue
+			}
+			o := &Outbound{Route: rt, Doc: out, Source: m, Kind: c.kind, Key: c.key, Event: ev,
+				IdempotencyKey: "route:" + rt.Name + ":" + ev + ":" + c.kind + ":" + c.key + ":" + m.ID}
+			id, err := e.Sender.Send(ctx, o)
+			if errors.Is(err, ErrUnsendable) {
+				if rerr := e.raise(ctx, &store.Exception{Reason: "route", Owner: store.OwnerIT, ObjectKind: c.kind, ObjectKey: c.key, PartnerID: rt.To,
+					MessageID: m.ID, DedupeKey: "route/" + rt.Name + "/" + m.ID,
+					Detail: fmt.Sprintf("route %s (%s → %s as %s): the %s from message %s (partner %s) cannot be sent: %v; "+
+						"correct the data at its source or the route's format, then replay message %s", rt.Name, ev, rt.To, rt.Send,
+						d.Head().Type, m.ID, m.PartnerID, err, m.ID)}); rerr != nil {
+					return rerr
+				}
+				continue
+			}
+			if err != nil {
+				return fmt.Errorf("sync: route %s to %s for %s %s: %w", rt.Name, rt.To, c.kind, c.key, err)
+			}
+			if prior, err := e.Store.SyncEventsByMessage(ctx, id); err != nil || len(prior) > 0 {
+				continue // recorded by an earlier attempt
+			}
+			if err := e.Store.AppendSyncEvent(ctx, &store.SyncEvent{Kind: c.kind, Key: c.key, Event: "sent", System: rt.To, MessageID: id,
+				Detail: fmt.Sprintf("route %s: %s to %s as %s", rt.Name, ev, rt.To, rt.Send)}); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+func (e *Engine) raise(ctx context.Context, x *store.Exception) error {
+	created, err := e.Store.RaiseException(ctx, x)
+	if created {
+		e.log().Warn("exception", "reason", x.Reason, "object", x.ObjectKind+" "+x.ObjectKey, "partner", x.PartnerID, "detail", x.Detail)
+	}
+	return err
+}
+
+func party(h *canonical.Header, roles ...string) *canonical.Party {
+	for _, r := range roles {
+		for i := range h.Parties {
+			if h.Parties[i].Role == r {
+				return &h.Parties[i]
+			}
+		}
+	}
+	return nil
+}
+
+func refOf(h *canonical.Header, typ string) string {
+	for _, r := range h.References {
+		if r.Type == typ {
+			return r.Value
+		}
+	}
+	return ""
+}
+
+func firstOf(s ...string) string {
+	for _, x := range s {
+		if x != "" {
+			return x
+		}
+	}
+	return ""
+}
+
+// shipmentIDOf is the ID the order's load tender carries: its shipment_id
+// reference, else the order number.
+func shipmentIDOf(o *canonical.Order) string {
+	return firstOf(refOf(&o.Header, canonical.RefShipmentID), o.OrderNumber)
+}

@@ -1,0 +1,380 @@
+package sync_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/wharfedi/wharf/edi/x12"
+	"github.com/wharfedi/wharf/internal/store"
+	"github.com/wharfedi/wharf/internal/testenv"
+	"github.com/wharfedi/wharf/mapping"
+	"github.com/wharfedi/wharf/mapping/canonical"
+	wsync "github.com/wharfedi/wharf/sync"
+)
+
+// recorder is a Sender that renders X12 for real (so conversions are
+// proven renderable) and remembers what it sent, once per idempotency key.
+type recorder struct {
+	t    *testing.T
+	st   store.Store
+	sent []*wsync.Outbound
+	ids  map[string]string
+	x12  map[string]string // message ID → rendered X12
+}
+
+func (r *recorder) Send(ctx context.Context, o *wsync.Outbound) (string, error) {
+	if id, ok := r.ids[o.IdempotencyKey]; ok {
+		return id, nil
+	}
+	m := &store.Message{PartnerID: o.Route.To, Direction: store.Outbound, Transport: "test", RemoteName: o.Route.Name, ParentID: o.Source.ID}
+	if err := r.st.InsertMessage(ctx, m); err != nil {
+		return "", err
+	}
+	if set, ok := strings.CutPrefix(o.Route.Send, "x12:"); ok {
+		prof := mapping.DefaultProfile()
+		prof.Envelope.ReceiverQual, prof.Envelope.ReceiverID = "ZZ", strings.ToUpper(o.Route.To)
+		var buf bytes.Buffer
+		xr, err := mapping.NewX12Renderer(x12.NewWriter(&buf), mapping.RenderOptions{Profile: prof, Set: set, Numbers: &x12.MemoryControlNumbers{}})
+		if err != nil {
+			return "", err
+		}
+		errs, err := xr.Render(ctx, o.Doc)
+		if err != nil {
+			return "", err
+		}
+		if len(errs) > 0 {
+			return "", fmt.Errorf("%w: %v", wsync.ErrUnsendable, errs[0])
+		}
+		if err := xr.Close(); err != nil {
+			r.t.Errorf("route %s: %v", o.Route.Name, err)
+		}
+		r.x12[m.ID] = buf.String()
+	}
+	r.ids[o.IdempotencyKey] = m.ID
+	r.sent = append(r.sent, o)
+	return m.ID, nil
+}
+
+func (r *recorder) names() []string {
+	var out []string
+	for _, o := range r.sent {
+		out = append(out, o.Route.Name+"→"+o.Route.To)
+	}
+	return out
+}
+
+func rules(t *testing.T) *wsync.Rules {
+	tol, err := wsync.ParseTolerance("2%")
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := &wsync.Rules{
+		Roles: map[string]string{"erp": "erp", "acme": "carrier", "wms": "wms", "inv": "invoicing", "cust": "customer"},
+		Ownership: map[string][]string{"order": {"erp"}, "carrier_assignment": {"carrier"}, "ship_confirmation": {"wms"},
+			"shipment_status": {"carrier", "tms"}, "freight_charges": {"carrier"}, "invoice": {"invoicing"}},
+		Routes: []wsync.Route{
+			{Name: "tender", On: "order.created", To: "acme", Send: "x12:204", DocType: canonical.TypeShipment},
+			{Name: "pick", On: "order.created", To: "wms", Send: "x12:940", DocType: canonical.TypeWarehouseOrder},
+			{Name: "accepted", On: "tender.accepted", To: "erp", Send: "json"},
+			{Name: "shipped", On: "shipment.shipped", To: "erp", Send: "json"},
+			{Name: "tms-status", On: "shipment.shipped", To: "tms", Send: "x12:214", DocType: canonical.TypeShipmentStatus},
+			{Name: "bill", On: "billing.released", To: "inv", Send: "json"},
+			{Name: "post", On: "invoice.approved", To: "erp", Send: "json"},
+			{Name: "810", On: "invoice.approved", To: "cust", Send: "x12:810", DocType: canonical.TypeInvoice},
+			// Never echoed: an order from the ERP does not go back to it.
+			{Name: "echo", On: "order.created", To: "erp", Send: "json"},
+		},
+		SLAs: []wsync.SLA{
+			{Name: "invoice_after_delivery", After: "shipment.delivered", Expect: "invoice.approved", Within: 24 * time.Hour, Owner: "operations"},
+			{Name: "wms_confirm", After: "order.created", Expect: "shipment.shipped", Within: 4 * time.Hour, Owner: "operations"},
+		},
+		BillingRequiresPOD: true,
+		Tolerance:          func(string) wsync.Tolerance { return tol },
+	}
+	if err := r.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	return r
+}
+
+func TestOrderToInvoice(t *testing.T) {
+	testenv.EachStore(t, func(t *testing.T, st store.Store) {
+		ctx := context.Background()
+		clock := time.Date(2026, 11, 27, 8, 0, 0, 0, time.UTC)
+		rec := &recorder{t: t, st: st, ids: map[string]string{}, x12: map[string]string{}}
+		e := &wsync.Engine{Store: st, Rules: rules(t), Sender: rec, Now: func() time.Time { return clock }}
+		msg := func(partner, name string) *store.Message {
+			m := &store.Message{PartnerID: partner, Direction: store.Inbound, Transport: "test", RemoteName: name}
+			if err := st.InsertMessage(ctx, m); err != nil {
+				t.Fatal(err)
+			}
+			return m
+		}
+		apply := func(m *store.Message, doc string) {
+			t.Helper()
+			d, err := canonical.Decode([]byte(doc))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := e.Apply(ctx, m, d); err != nil {
+				t.Fatalf("apply %s: %v", m.RemoteName, err)
+			}
+		}
+		state := func(kind, key string) (string, wsync.Data) {
+			t.Helper()
+			o, err := st.GetSyncObject(ctx, kind, key)
+			if err != nil {
+				t.Fatalf("%s %s: %v", kind, key, err)
+			}
+			var d wsync.Data
+			_ = json.Unmarshal([]byte(o.Data), &d)
+			return o.State, d
+		}
+		open := func(reason string) []*store.Exception {
+			l, err := st.ListExceptions(ctx, store.ExceptionFilter{Statuses: []string{"open"}, Reason: reason})
+			if err != nil {
+				t.Fatal(err)
+			}
+			return l
+		}
+		order := `{"type":"order","version":"1","order_number":"PO1","freight_charge":"1000.00","references":[{"type":"shipment_id","value":"SH1"},{"type":"bol","value":"BOL77"}],
+			"parties":[{"role":"carrier","id":"ACME"},{"role":"ship_from","name":"DC Chicago","address":{"city":"Chicago","state":"IL"}},{"role":"ship_to","name":"Store 12","address":{"city":"Dallas","state":"TX"}}],
+			"dates":[{"type":"requested_pickup","time":"2026-11-28"},{"type":"requested_delivery","time":"2026-11-30"}],
+			"lines":[{"line_number":"1","item":{"ids":[{"type":"sku","value":"A-1"}]},"quantity":{"value":"10","unit":"each"}}]}`
+		erpFile := msg("erp", "orders.csv")
+		apply(erpFile, order)
+		if got := rec.names(); !slices.Equal(got, []string{"tender→acme", "pick→wms"}) {
+			t.Fatalf("order.created sent %v (the echo route must not send back to the ERP)", got)
+		}
+		if !strings.Contains(rec.x12[rec.ids[rec.sent[0].IdempotencyKey]], "B2**ACME**SH1*") {
+			t.Fatalf("204 for the order:\n%s", rec.x12[rec.ids[rec.sent[0].IdempotencyKey]])
+		}
+		if s, d := state("shipment", "SH1"); s != "planned" || d.Order != "PO1" || d.TenderedCharge != "1000.00" {
+			t.Fatalf("shipment: %s %+v", s, d)
+		}
+		// The same file again (a retried job): nothing recorded or sent twice.
+		apply(erpFile, order)
+		if len(rec.sent) != 2 {
+			t.Fatalf("retry sent again: %v", rec.names())
+		}
+		if evs, _ := st.SyncEvents(ctx, "order", "PO1"); len(evs) != 3 || evs[0].Event != "order.created" || evs[1].Event != "sent" || evs[2].Event != "sent" {
+			t.Fatalf("retry recorded again: %d events (want created, sent, sent)", len(evs))
+		}
+
+		// The WMS does not own orders: refused, an ownership exception, nothing sent.
+		apply(msg("wms", "order-change.json"), strings.Replace(order, `"order_number":"PO1"`, `"purpose":"change","order_number":"PO1"`, 1))
+		if ex := open("ownership"); len(ex) != 1 || ex[0].Owner != "it" || !strings.Contains(ex[0].Detail, "order is owned by erp") {
+			t.Fatalf("ownership: %+v", ex)
+		}
+		if s, _ := state("order", "PO1"); s != "created" || len(rec.sent) != 2 {
+			t.Fatalf("refused update applied: %s, %v", s, rec.names())
+		}
+
+		apply(msg("acme", "990.x12"), `{"type":"tender_response","version":"1","shipment_id":"SH1","action":"accepted"}`)
+		// The WMS confirms by order number only: correlated to the order's shipment.
+		apply(msg("wms", "945.x12"), `{"type":"ship_confirmation","version":"1","order_number":"PO1","dates":[{"type":"ship","time":"2026-11-28T10:00:00Z"}]}`)
+		if s, _ := state("shipment", "SH1"); s != "shipped" {
+			t.Fatalf("shipment after 945: %s", s)
+		}
+		if s, _ := state("order", "PO1"); s != "shipped" {
+			t.Fatalf("order after 945: %s", s)
+		}
+		if got := rec.names(); !slices.Equal(got[2:], []string{"accepted→erp", "shipped→erp", "tms-status→tms"}) {
+			t.Fatalf("sent %v", got)
+		}
+
+		// Delivered without proof of delivery: billing held, invoicing hears nothing.
+		apply(msg("acme", "214-d1.x12"), `{"type":"shipment_status","version":"1","shipment_id":"SH1","events":[{"status":"delivered","time":"2026-11-30T15:00:00Z"}]}`)
+		if s, d := state("shipment", "SH1"); s != "delivered" || d.Billing != "held" {
+			t.Fatalf("delivered without POD: %s %+v", s, d)
+		}
+		if slices.Contains(rec.names(), "bill→inv") {
+			t.Fatal("billing released without proof of delivery")
+		}
+		// An invoice while billing is held is not passed on.
+		early := msg("inv", "inv-early.json")
+		apply(early, `{"type":"invoice","version":"1","invoice_number":"INV0","order_number":"PO1","references":[{"type":"shipment_id","value":"SH1"}],"total":"1500.00"}`)
+		if ex := open("hold"); len(ex) != 1 || ex[0].MessageID != early.ID {
+			t.Fatalf("hold: %+v", ex)
+		}
+		if slices.Contains(rec.names(), "post→erp") {
+			t.Fatal("invoice posted while billing was held")
+		}
+		// A document the route's format cannot carry (an 810 needs an invoice
+		// date) is a "route" exception for IT, not a retry loop.
+		apply(msg("inv", "inv-nodate.json"), `{"type":"invoice","version":"1","invoice_number":"INV9","order_number":"PO9","total":"5.00"}`)
+		if ex := open("route"); len(ex) != 1 || !strings.Contains(ex[0].Detail, "route 810 (invoice.approved → cust as x12:810)") || !strings.Contains(ex[0].Detail, "dates[invoice]") {
+			t.Fatalf("route exception: %+v", ex)
+		}
+		// The proof of delivery comes late: billing released.
+		apply(msg("acme", "214-pod.x12"), `{"type":"shipment_status","version":"1","shipment_id":"SH1","events":[{"status":"delivered","proof_of_delivery":"J SMITH"}]}`)
+		if _, d := state("shipment", "SH1"); d.Billing != "released" || d.POD != "J SMITH" {
+			t.Fatalf("after POD: %+v", d)
+		}
+		if !slices.Contains(rec.names(), "bill→inv") {
+			t.Fatalf("billing not released: %v", rec.names())
+		}
+
+		// Freight invoices: 1,250.00 against 1,000.00 tendered is a dispute; 1,015.00 is within 2 %.
+		apply(msg("acme", "210-a.x12"), `{"type":"freight_invoice","version":"1","invoice_number":"F1","shipment_id":"SH1","total":"1250.00"}`)
+		if ex := open("dispute"); len(ex) != 1 || !strings.Contains(ex[0].Detail, "charges 1250.00, tendered 1000.00") || ex[0].Owner != "operations" {
+			t.Fatalf("dispute: %+v", ex)
+		}
+		apply(msg("acme", "210-b.x12"), `{"type":"freight_invoice","version":"1","invoice_number":"F2","shipment_id":"SH1","total":"1015.00"}`)
+		if ex := open("dispute"); len(ex) != 1 {
+			t.Fatalf("a matching freight invoice raised a dispute: %+v", ex)
+		}
+
+		clock = clock.Add(2 * time.Hour)
+		apply(msg("inv", "inv.json"), `{"type":"invoice","version":"1","invoice_number":"INV1","order_number":"PO1","dates":[{"type":"invoice","time":"2026-12-01"}],"references":[{"type":"shipment_id","value":"SH1"}],
+			"lines":[{"item":{"ids":[{"type":"sku","value":"A-1"}]},"quantity":{"value":"10","unit":"each"},"unit_price":"150.00"}],"total":"1500.00"}`)
+		if got := rec.names(); !slices.Contains(got, "post→erp") || !slices.Contains(got, "810→cust") {
+			t.Fatalf("invoice not posted: %v", got)
+		}
+		if s, _ := state("order", "PO1"); s != "invoiced" {
+			t.Fatalf("order after invoice: %s", s)
+		}
+
+		// A second order nobody ships: its SLA is breached after 4 hours, once.
+		apply(msg("erp", "orders2.csv"), strings.NewReplacer("PO1", "PO2", "SH1", "SH2", "BOL77", "BOL78").Replace(order))
+		clock = clock.Add(5 * time.Hour)
+		n, err := e.CheckTimers(ctx)
+		if err != nil || n != 1 {
+			t.Fatalf("timers: %d %v", n, err)
+		}
+		if ex := open("sla.wms_confirm"); len(ex) != 1 || ex[0].ObjectKey != "PO2" || !strings.Contains(ex[0].Detail, "shipment.shipped expected within 4h0m0s of order.created") {
+			t.Fatalf("sla: %+v", ex)
+		}
+		if n, _ := e.CheckTimers(ctx); n != 0 {
+			t.Fatal("breached twice")
+		}
+		timers, _ := st.SyncTimers(ctx, "shipment", "SH1")
+		if len(timers) != 1 || timers[0].Status != "met" {
+			t.Fatalf("invoice_after_delivery on SH1: %+v", timers)
+		}
+
+		// The trace of the PO: the order, its shipment and invoices, every message, the exceptions, in time order.
+		tr, err := wsync.Trace(ctx, st, "PO1")
+		if err != nil {
+			t.Fatal(err)
+		}
+		var objs []string
+		for _, o := range tr.Objects {
+			objs = append(objs, o.Kind+"/"+o.Key+":"+o.State)
+		}
+		if !slices.Contains(objs, "order/PO1:invoiced") || !slices.Contains(objs, "shipment/SH1:invoiced") || !slices.Contains(objs, "invoice/INV1:invoiced") {
+			t.Fatalf("trace objects %v", objs)
+		}
+		if len(tr.Messages) < 12 || len(tr.Exceptions) < 3 || !slices.Contains(tr.Systems, "acme") || !slices.Contains(tr.Systems, "cust") {
+			t.Fatalf("trace: %d messages, %d exceptions, systems %v", len(tr.Messages), len(tr.Exceptions), tr.Systems)
+		}
+		for i := 1; i < len(tr.Timeline); i++ {
+			if tr.Timeline[i].At.Before(tr.Timeline[i-1].At) {
+				t.Fatalf("timeline out of order at %d", i)
+			}
+		}
+		// The BOL finds the same story.
+		if tb, _ := wsync.Trace(ctx, st, "BOL77"); len(tb.Objects) < 2 {
+			t.Fatalf("trace by BOL: %v", tb.Objects)
+		}
+		if te, _ := wsync.Trace(ctx, st, "nothing-like-it"); !te.Empty() {
+			t.Fatal("trace of an unknown key is not empty")
+		}
+	})
+}
+
+func TestUncorrelated(t *testing.T) {
+	testenv.EachStore(t, func(t *testing.T, st store.Store) {
+		ctx := context.Background()
+		e := &wsync.Engine{Store: st, Rules: &wsync.Rules{}}
+		m := &store.Message{PartnerID: "acme", Direction: store.Inbound, RemoteName: "214.x12"}
+		if err := st.InsertMessage(ctx, m); err != nil {
+			t.Fatal(err)
+		}
+		d, _ := canonical.Decode([]byte(`{"type":"shipment_status","version":"1","events":[{"status":"delivered"}]}`))
+		if err := e.Apply(ctx, m, d); err != nil {
+			t.Fatal(err)
+		}
+		ex, _ := st.ListExceptions(ctx, store.ExceptionFilter{Reason: "correlation"})
+		if len(ex) != 1 || !strings.Contains(ex[0].Detail, "partner acme, file 214.x12: a shipment_status cannot correlate: the document has no shipment_id") {
+			t.Fatalf("%+v", ex)
+		}
+	})
+}
+
+func TestRulesValidate(t *testing.T) {
+	for _, c := range []struct {
+		r    wsync.Rules
+		want string
+	}{
+		{wsync.Rules{Ownership: map[string][]string{"orders": {"erp"}}}, `unknown business object "orders"`},
+		{wsync.Rules{Routes: []wsync.Route{{Name: "x", On: "order.made", To: "a"}}}, `sync.routes[0].on: route x: "order.made" is not an event`},
+		{wsync.Rules{Routes: []wsync.Route{{Name: "x", On: "order.created"}}}, `to is required`},
+		{wsync.Rules{SLAs: []wsync.SLA{{Name: "s", After: "order.created", Expect: "shipment.shipped"}}}, `within must be positive`},
+	} {
+		if err := c.r.Validate(); err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%+v: %v, want %q", c.r, err, c.want)
+		}
+	}
+	if _, err := wsync.ParseTolerance("two percent"); err == nil {
+		t.Error("bad tolerance accepted")
+	}
+}
+
+func TestActions(t *testing.T) {
+	testenv.EachStore(t, func(t *testing.T, st store.Store) {
+		ctx := context.Background()
+		x := &store.Exception{Reason: "route", Owner: "it", ObjectKind: "order", ObjectKey: "PO1", MessageID: "m-1", Detail: "cannot render"}
+		if _, err := st.RaiseException(ctx, x); err != nil {
+			t.Fatal(err)
+		}
+		var replayed []string
+		replay := func(ctx context.Context, id string) (string, error) {
+			replayed = append(replayed, id)
+			return "processing re-run as job 7", nil
+		}
+		if _, err := wsync.Act(ctx, st, x.ID, "resolve", "anna", " ", replay); err == nil || !strings.Contains(err.Error(), "a comment is required") {
+			t.Fatalf("resolve without a comment: %v", err)
+		}
+		if _, err := wsync.Act(ctx, st, x.ID, "retry", "anna", "layout fixed", replay); err != nil || len(replayed) != 1 || replayed[0] != "m-1" {
+			t.Fatalf("retry: %v %v", err, replayed)
+		}
+		got, err := wsync.Act(ctx, st, x.ID, "resolve", "anna", "re-sent after the layout fix", replay)
+		if err != nil || got.Status != "resolved" {
+			t.Fatalf("resolve: %v %+v", err, got)
+		}
+		if _, err := wsync.Act(ctx, st, x.ID, "replay", "anna", "", replay); err == nil || !strings.Contains(err.Error(), "reopen it first") {
+			t.Fatalf("replay of a resolved exception: %v", err)
+		}
+		if _, err := wsync.Act(ctx, st, x.ID, "escalate", "anna", "", replay); err == nil || !strings.Contains(err.Error(), "unknown action") {
+			t.Fatalf("unknown action: %v", err)
+		}
+		if _, err := wsync.Act(ctx, st, x.ID, "reopen", "bob", "carrier sent it again", replay); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := wsync.Act(ctx, st, x.ID, "dismiss", "bob", "duplicate of a resolved case", replay); err != nil {
+			t.Fatal(err)
+		}
+		evs, _ := st.ExceptionEvents(ctx, x.ID)
+		var kinds []string
+		for _, e := range evs {
+			kinds = append(kinds, e.Kind+":"+e.Actor)
+		}
+		if strings.Join(kinds, ",") != "raised:wharf,retried:anna,resolved:anna,reopened:bob,dismissed:bob" {
+			t.Fatalf("history %v", kinds)
+		}
+		if evs[1].Comment != "layout fixed (processing re-run as job 7)" {
+			t.Fatalf("retry event %+v", evs[1])
+		}
+		audit, _ := st.AuditEvents(ctx, "anna", 10)
+		if len(audit) != 2 || audit[0].Kind != "exception.resolve" || !strings.Contains(audit[0].Detail, "route, order PO1") {
+			t.Fatalf("audit %+v", audit)
+		}
+	})
+}
