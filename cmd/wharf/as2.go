@@ -173,7 +173,7 @@ func (d *as2Directory) complete(ctx context.Context, p *as2.Partner) (*as2.Partn
 			}
 			p.Certs = append(p.Certs, cs...)
 		}
-		p.URL, p.Compress = a.URL, a.Compress
+		p.URL, p.Compress, p.Base64 = a.URL, a.Compress, a.TransferEncoding == "base64"
 		p.RequireSigned, p.RequireEncrypted = a.RequireSigned, a.RequireEncrypted
 		if a.Sign != nil {
 			p.Sign = *a.Sign

@@ -31,6 +31,9 @@ type PartnerAS2 struct {
 	Encrypt  string `yaml:"encrypt"`
 	KeyWrap  string `yaml:"key_wrap"`
 	Compress bool   `yaml:"compress"`
+	// TransferEncoding of the payload: binary (default) or base64 (for
+	// receivers that rewrite line ends before checking signatures).
+	TransferEncoding string `yaml:"transfer_encoding"`
 	// MDN: sync (default), async or none; signed_mdn asks for (and then
 	// requires) a signed MDN, default true; mdn_timeout bounds an async wait.
 	MDN        string `yaml:"mdn"`
@@ -91,6 +94,11 @@ func (c *Config) validateAS2() error {
 		case "", "rsa-pkcs1v15", "rsa-oaep-sha256":
 		default:
 			return c.errAt(f+".key_wrap", "%q: use rsa-pkcs1v15 or rsa-oaep-sha256", a.KeyWrap)
+		}
+		switch a.TransferEncoding {
+		case "", "binary", "base64":
+		default:
+			return c.errAt(f+".transfer_encoding", "%q: use binary or base64", a.TransferEncoding)
 		}
 		switch a.MDN {
 		case "", "sync", "async", "none":

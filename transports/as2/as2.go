@@ -87,11 +87,15 @@ type Partner struct {
 	RequireEncrypted bool // unencrypted messages get insufficient-message-security
 
 	// Sending.
-	URL       string  // the partner's AS2 endpoint
-	Sign      bool    // sign with SHA-256
-	Cipher    Cipher  // "" sends unencrypted
-	KeyWrap   KeyWrap // RSA PKCS#1 v1.5 (default) or OAEP
-	Compress  bool    // compress before signing
+	URL      string  // the partner's AS2 endpoint
+	Sign     bool    // sign with SHA-256
+	Cipher   Cipher  // "" sends unencrypted
+	KeyWrap  KeyWrap // RSA PKCS#1 v1.5 (default) or OAEP
+	Compress bool    // compress before signing
+	// Base64 sends the payload entity base64-encoded (CRLF lines) instead
+	// of binary, for receivers whose S/MIME parsers rewrite line ends
+	// before checking a signature (OpenSSL's does).
+	Base64    bool
 	MDN       MDNMode // sync (default), async, none
 	SignedMDN bool    // ask for a signed MDN (and require it)
 	// AsyncMDNURL is Wharf's own public /as2 URL the partner posts async MDNs to.

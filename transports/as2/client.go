@@ -149,9 +149,17 @@ func Build(id *Identity, p *Partner, o Outgoing, now time.Time) (*Built, error) 
 	var e bytes.Buffer
 	e.Grow(len(o.Payload) + 256)
 	e.WriteString("Content-Type: " + ct + "\r\n")
-	e.WriteString("Content-Transfer-Encoding: binary\r\n")
+	if p.Base64 {
+		e.WriteString("Content-Transfer-Encoding: base64\r\n")
+	} else {
+		e.WriteString("Content-Transfer-Encoding: binary\r\n")
+	}
 	e.WriteString("Content-Disposition: " + mime.FormatMediaType("attachment", map[string]string{"filename": name}) + "\r\n\r\n")
-	e.Write(o.Payload)
+	if p.Base64 {
+		writeBase64Lines(&e, o.Payload)
+	} else {
+		e.Write(o.Payload)
+	}
 	entity := e.Bytes()
 	if p.Compress {
 		cd, err := Compress(entity)

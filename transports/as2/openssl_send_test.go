@@ -89,8 +89,18 @@ func (o *opensslPeer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		fail(err)
 		return
 	}
+	got := inner.Body
+	if strings.EqualFold(inner.Header.Get("Content-Transfer-Encoding"), "base64") {
+		b64 := exec.Command(o.ssl, "base64", "-d")
+		b64.Stdin = bytes.NewReader(inner.Body)
+		if got, err = b64.Output(); err != nil {
+			fail(err)
+			return
+		}
+		found = append(found[:len(found):len(found)], "base64 decoded")
+	}
 	o.mu.Lock()
-	o.got[msgID], o.seen[msgID] = inner.Body, strings.Join(found, ", ")
+	o.got[msgID], o.seen[msgID] = got, strings.Join(found, ", ")
 	o.mu.Unlock()
 
 	os.WriteFile(filepath.Join(d, "mic.in"), signed, 0o600)
@@ -150,7 +160,9 @@ func TestWharfSendsToOpenSSL(t *testing.T) {
 	// CRLF line ends: OpenSSL's S/MIME parser rewrites every line end of a
 	// multipart/signed part (to CRLF, or to LF with -binary), so it cannot
 	// verify a signature over bare-LF content; Wharf signs the bytes as they are.
+	// Partners set to base64 (transfer_encoding: base64) avoid that.
 	payload := []byte(strings.ReplaceAll(strings.Repeat(x12Payload, 10), "~\n", "~\r\n"))
+	lfPayload := []byte(strings.Repeat(x12Payload, 10))
 	cases := []struct {
 		name   string
 		set    func(p *as2.Partner)
@@ -158,6 +170,7 @@ func TestWharfSendsToOpenSSL(t *testing.T) {
 		status string
 		found  string
 		detail string
+		lf     bool // send the bare-LF payload
 	}{
 		{name: "signed+aes256cbc", status: as2.StatusDelivered, found: "decrypted, signature verified"},
 		{name: "signed+aes128cbc+oaep", set: func(p *as2.Partner) { p.Cipher, p.KeyWrap = as2.AES128CBC, as2.RSAOAEPSHA256 }, status: as2.StatusDelivered, found: "decrypted, signature verified"},
@@ -166,6 +179,7 @@ func TestWharfSendsToOpenSSL(t *testing.T) {
 		{name: "signed+aes256gcm", set: func(p *as2.Partner) { p.Cipher = as2.AES256GCM }, status: as2.StatusDelivered, found: "decrypted, signature verified"},
 		{name: "signed only", set: func(p *as2.Partner) { p.Cipher = "" }, status: as2.StatusDelivered, found: "signature verified"},
 		{name: "encrypted only", set: func(p *as2.Partner) { p.Sign = false }, status: as2.StatusDelivered, found: "decrypted"},
+		{name: "signed+aes256gcm, bare-LF payload in base64", set: func(p *as2.Partner) { p.Cipher, p.Base64 = as2.AES256GCM, true }, status: as2.StatusDelivered, found: "decrypted, signature verified, base64 decoded", lf: true},
 		{name: "MIC mismatch", mdn: "bad-mic", status: as2.StatusFailed, found: "decrypted, signature verified", detail: "Received-Content-MIC"},
 		{name: "error disposition", mdn: "error", status: as2.StatusFailed, found: "decrypted, signature verified", detail: "decryption-failed"},
 	}
@@ -177,7 +191,11 @@ func TestWharfSendsToOpenSSL(t *testing.T) {
 			}
 			peer.mdn = c.mdn
 			id := fmt.Sprintf("ossl%d", i)
-			sent, err := client.Send(t.Context(), &p, as2.Outgoing{MessageID: id, Name: "inv.edi", ContentType: "application/edi-x12", Payload: payload})
+			want := payload
+			if c.lf {
+				want = lfPayload
+			}
+			sent, err := client.Send(t.Context(), &p, as2.Outgoing{MessageID: id, Name: "inv.edi", ContentType: "application/edi-x12", Payload: want})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -190,8 +208,8 @@ func TestWharfSendsToOpenSSL(t *testing.T) {
 			peer.mu.Lock()
 			got, seen := peer.got[sent.AS2MessageID], peer.seen[sent.AS2MessageID]
 			peer.mu.Unlock()
-			if !bytes.Equal(got, payload) {
-				t.Fatalf("OpenSSL opened %d bytes, want the %d-byte payload", len(got), len(payload))
+			if !bytes.Equal(got, want) {
+				t.Fatalf("OpenSSL opened %d bytes, want the %d-byte payload", len(got), len(want))
 			}
 			if seen != c.found {
 				t.Fatalf("OpenSSL found %q, want %q", seen, c.found)
