@@ -94,6 +94,7 @@ func TestWharfToWharf(t *testing.T) {
 		{"signed+compressed, not encrypted", func(p *as2.Partner) { p.Cipher, p.Compress = "", true }},
 		{"encrypted, not signed", func(p *as2.Partner) { p.Sign = false }},
 		{"plain, unsigned MDN", func(p *as2.Partner) { p.Sign, p.Cipher, p.SignedMDN = false, "", false }},
+		{"signed+aes256cbc, payload in base64", func(p *as2.Partner) { p.Base64 = true }},
 	}
 	for i, c := range cases {
 		for _, mode := range []as2.MDNMode{as2.MDNSync, as2.MDNAsync} {
