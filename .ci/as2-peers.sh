@@ -2,8 +2,8 @@
 # AS2 interop peers for the tests (PEERS.md), installed idempotently: the
 # OpenSSL 3 CLI, BouncyCastle (Debian packages, run by a single-file Java
 # program in transports/as2/testdata, so a JDK: the launcher compiles it)
-# and, with WHARF_PEERS_LIBAS2=1, npm libas2 0.8.2 with the pkijs override
-# in a cache outside the clone (no test uses it yet: skipped to keep CI fast).
+# and npm libas2 0.8.2 with the pkijs override (run by a Node program in
+# transports/as2/testdata), cached outside the clone so later runs reuse it.
 # Source it (. .ci/as2-peers.sh) so the exports reach the tests:
 # WHARF_TEST_BC_CLASSPATH, WHARF_TEST_LIBAS2.
 as2_peers_apt() {
@@ -21,7 +21,7 @@ if [ ! -f /usr/share/java/bcprov.jar ] || [ ! -f /usr/share/java/bcpkix.jar ] ||
 fi
 WHARF_TEST_BC_CLASSPATH=/usr/share/java/bcprov.jar:/usr/share/java/bcpkix.jar:/usr/share/java/bcutil.jar
 export WHARF_TEST_BC_CLASSPATH
-if [ "${WHARF_PEERS_LIBAS2:-}" = 1 ]; then
+if command -v node >/dev/null && command -v npm >/dev/null; then
 	LIBAS2_DIR="${HOME}/.cache/wharf-peers/libas2"
 	if [ ! -f "$LIBAS2_DIR/node_modules/libas2/package.json" ]; then
 		mkdir -p "$LIBAS2_DIR"
@@ -34,4 +34,6 @@ JSON
 	fi
 	WHARF_TEST_LIBAS2="$LIBAS2_DIR"
 	export WHARF_TEST_LIBAS2
+else
+	echo 'as2-peers: node and npm are needed for the libas2 peer (apt-get install -y nodejs npm)' >&2
 fi

@@ -73,7 +73,7 @@ func Libas2(t testing.TB) (node, dir string) {
 		dir = filepath.Join(home, ".cache", "wharf-peers", "libas2")
 	}
 	if _, err := os.Stat(filepath.Join(dir, "node_modules", "libas2", "package.json")); err != nil {
-		Missing(t, "npm libas2", as2PeersHint, err)
+		Missing(t, "npm libas2 0.8.2 (with the pkijs 2.1.90 override)", as2PeersHint, err)
 		return "", ""
 	}
 	return node, dir

@@ -92,9 +92,10 @@ type Partner struct {
 	Cipher   Cipher  // "" sends unencrypted
 	KeyWrap  KeyWrap // RSA PKCS#1 v1.5 (default) or OAEP
 	Compress bool    // compress before signing
-	// Base64 sends the payload entity base64-encoded (CRLF lines) instead
-	// of binary, for receivers whose S/MIME parsers rewrite line ends
-	// before checking a signature (OpenSSL's does).
+	// Base64 sends the payload entity and an encrypted body base64-encoded
+	// (CRLF lines) instead of binary, for receivers whose MIME parsers
+	// rewrite line ends before checking a signature (OpenSSL's) or read
+	// bodies as text (npm libas2's).
 	Base64    bool
 	MDN       MDNMode // sync (default), async, none
 	SignedMDN bool    // ask for a signed MDN (and require it)

@@ -27,17 +27,26 @@ import (
 func bcPeer(t *testing.T, peer, wharf *party) string {
 	t.Helper()
 	java, cp := testenv.BouncyCastle(t)
+	src, _ := filepath.Abs(filepath.Join("testdata", "bcpeer", "Peer.java"))
+	return startPeer(t, "BouncyCastle", peer, wharf, nil, java, "-cp", cp, src)
+}
+
+// startPeer runs a peer program with a folder holding peer.key, peer.crt
+// and wharf.crt as its last argument, waits for its "LISTEN <port>" line,
+// and stops it (closing its stdin) when the test ends.
+func startPeer(t *testing.T, what string, peer, wharf *party, env []string, name string, args ...string) string {
+	t.Helper()
 	d := t.TempDir()
-	for name, src := range map[string]string{"peer.key": peer.keyFile, "peer.crt": peer.certFile, "wharf.crt": wharf.certFile} {
+	for file, src := range map[string]string{"peer.key": peer.keyFile, "peer.crt": peer.certFile, "wharf.crt": wharf.certFile} {
 		b, err := os.ReadFile(src)
 		if err != nil {
 			t.Fatal(err)
 		}
-		write(t, filepath.Join(d, name), b)
+		write(t, filepath.Join(d, file), b)
 	}
-	src, _ := filepath.Abs(filepath.Join("testdata", "bcpeer", "Peer.java"))
 	ctx, cancel := context.WithCancel(context.Background())
-	cmd := exec.CommandContext(ctx, java, "-cp", cp, src, d)
+	cmd := exec.CommandContext(ctx, name, append(args, d)...)
+	cmd.Env = append(os.Environ(), env...)
 	stdin, _ := cmd.StdinPipe()
 	stdout, _ := cmd.StdoutPipe()
 	var stderr bytes.Buffer
@@ -58,12 +67,17 @@ func bcPeer(t *testing.T, peer, wharf *party) string {
 		}
 		cancel()
 		if t.Failed() {
-			t.Logf("BouncyCastle peer stderr:\n%s", stderr.String())
+			t.Logf("%s peer stderr:\n%s", what, stderr.String())
 		}
 	})
-	line, err := bufio.NewReader(stdout).ReadString('\n')
-	if err != nil || !strings.HasPrefix(line, "LISTEN ") {
-		t.Fatalf("BouncyCastle peer did not start (%v): %q\n%s", err, line, stderr.String())
+	br := bufio.NewReader(stdout)
+	line, err := br.ReadString('\n')
+	for err == nil && !strings.HasPrefix(line, "LISTEN ") { // node prints warnings first
+		line, err = br.ReadString('\n')
+	}
+	go io.Copy(io.Discard, br)
+	if err != nil {
+		t.Fatalf("%s peer did not start (%v): %q\n%s", what, err, line, stderr.String())
 	}
 	return "http://127.0.0.1:" + strings.TrimSpace(strings.TrimPrefix(line, "LISTEN "))
 }

@@ -197,9 +197,16 @@ func Build(id *Identity, p *Partner, o Outgoing, now time.Time) (*Built, error) 
 			smime = "authEnveloped-data" // RFC 8551 3.2.2
 		}
 		b.Header.Set("Content-Type", "application/pkcs7-mime; smime-type="+smime+"; name=smime.p7m")
-		b.Header.Set("Content-Transfer-Encoding", "binary")
 		b.Header.Set("Content-Disposition", "attachment; filename=smime.p7m")
-		b.Body = der
+		if p.Base64 {
+			var enc bytes.Buffer
+			writeBase64Lines(&enc, der)
+			b.Header.Set("Content-Transfer-Encoding", "base64")
+			b.Body = enc.Bytes()
+		} else {
+			b.Header.Set("Content-Transfer-Encoding", "binary")
+			b.Body = der
+		}
 	} else {
 		top, err := ParseEntity(entity)
 		if err != nil {
