@@ -34,7 +34,7 @@ func bcPeer(t *testing.T, peer, wharf *party) string {
 // startPeer runs a peer program with a folder holding peer.key, peer.crt
 // and wharf.crt as its last argument, waits for its "LISTEN <port>" line,
 // and stops it (closing its stdin) when the test ends.
-func startPeer(t *testing.T, what string, peer, wharf *party, env []string, name string, args ...string) string {
+func startPeer(t testing.TB, what string, peer, wharf *party, env []string, name string, args ...string) string {
 	t.Helper()
 	d := t.TempDir()
 	for file, src := range map[string]string{"peer.key": peer.keyFile, "peer.crt": peer.certFile, "wharf.crt": wharf.certFile} {

@@ -22,19 +22,35 @@ import (
 // (what Wharf generates for itself).
 //
 //	go test ./transports/as2/ -run '^$' -bench SendSyncMDN -benchtime 400x
+//
+// BenchmarkSendSyncMDNvsLibas2 runs the same sends, base64 bodies (libas2
+// reads bodies as text), against Wharf's receiver and libas2's
+// (testdata/libas2peer) in the same run.
 func BenchmarkSendSyncMDN(b *testing.B) {
 	for _, bits := range []int{2048, 3072} {
 		for _, conc := range []int{1, 4} {
-			b.Run(fmt.Sprintf("rsa%d/concurrency=%d", bits, conc), func(b *testing.B) { benchSend(b, bits, conc) })
+			b.Run(fmt.Sprintf("rsa%d/concurrency=%d", bits, conc), func(b *testing.B) { benchSend(b, bits, conc, "", false) })
 		}
 	}
 }
 
-func benchSend(b *testing.B, bits, conc int) {
+func BenchmarkSendSyncMDNvsLibas2(b *testing.B) {
+	for _, recv := range []string{"wharf", "libas2"} {
+		for _, conc := range []int{1, 4} {
+			b.Run(fmt.Sprintf("receiver=%s/concurrency=%d", recv, conc), func(b *testing.B) { benchSend(b, 2048, conc, recv, true) })
+		}
+	}
+}
+
+func benchSend(b *testing.B, bits, conc int, receiver string, base64 bool) {
 	partyBits = bits
 	defer func() { partyBits = 2048 }()
 	l := newLoop(b)
 	p := *l.acmeToSend // signed, aes256-cbc, sync signed MDN
+	p.Base64 = base64
+	if receiver == "libas2" {
+		p.URL = libas2Peer(b, l.acme, l.wharf) + "/as2"
+	}
 	payload := make([]byte, 10<<10)
 	rand.Read(payload)
 	lat := make([]time.Duration, b.N)

@@ -20,7 +20,7 @@ import (
 )
 
 // libas2Peer runs testdata/libas2peer/peer.js (npm libas2 0.8.2).
-func libas2Peer(t *testing.T, peer, wharf *party) string {
+func libas2Peer(t testing.TB, peer, wharf *party) string {
 	t.Helper()
 	node, dir := testenv.Libas2(t)
 	src, _ := filepath.Abs(filepath.Join("testdata", "libas2peer", "peer.js"))
