@@ -65,6 +65,15 @@ func (o *opensslPeer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	var found []string
 	entity := append([]byte("Content-Type: "+r.Header.Get("Content-Type")+"\r\n\r\n"), body...)
 	if strings.HasPrefix(r.Header.Get("Content-Type"), "application/pkcs7-mime") {
+		if strings.EqualFold(r.Header.Get("Content-Transfer-Encoding"), "base64") {
+			dec := exec.Command(o.ssl, "base64", "-d")
+			dec.Stdin = bytes.NewReader(body)
+			if body, err = dec.Output(); err != nil {
+				fail(err)
+				return
+			}
+			found = append(found, "base64 body")
+		}
 		os.WriteFile(filepath.Join(d, "body.der"), body, 0o600)
 		if _, err := o.cms(d, "-decrypt", "-inform", "DER", "-in", "body.der", "-recip", o.me.certFile, "-inkey", o.me.keyFile, "-out", "dec.mime"); err != nil {
 			fail(err)
@@ -179,7 +188,7 @@ func TestWharfSendsToOpenSSL(t *testing.T) {
 		{name: "signed+aes256gcm", set: func(p *as2.Partner) { p.Cipher = as2.AES256GCM }, status: as2.StatusDelivered, found: "decrypted, signature verified"},
 		{name: "signed only", set: func(p *as2.Partner) { p.Cipher = "" }, status: as2.StatusDelivered, found: "signature verified"},
 		{name: "encrypted only", set: func(p *as2.Partner) { p.Sign = false }, status: as2.StatusDelivered, found: "decrypted"},
-		{name: "signed+aes256gcm, bare-LF payload in base64", set: func(p *as2.Partner) { p.Cipher, p.Base64 = as2.AES256GCM, true }, status: as2.StatusDelivered, found: "decrypted, signature verified, base64 decoded", lf: true},
+		{name: "signed+aes256gcm, bare-LF payload in base64", set: func(p *as2.Partner) { p.Cipher, p.Base64 = as2.AES256GCM, true }, status: as2.StatusDelivered, found: "base64 body, decrypted, signature verified, base64 decoded", lf: true},
 		{name: "MIC mismatch", mdn: "bad-mic", status: as2.StatusFailed, found: "decrypted, signature verified", detail: "Received-Content-MIC"},
 		{name: "error disposition", mdn: "error", status: as2.StatusFailed, found: "decrypted, signature verified", detail: "decryption-failed"},
 	}

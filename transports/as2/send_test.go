@@ -156,6 +156,11 @@ func TestWharfToWharf(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
+		// As if the first attempt's outcome had not been recorded (a crash
+		// between the POST and the bookkeeping): the attempt is sent again.
+		l.sendBooks.mu.Lock()
+		delete(l.sendBooks.records, "acme|"+s1.AS2MessageID+"|out")
+		l.sendBooks.mu.Unlock()
 		s2, err := l.client.Send(t.Context(), &p, o)
 		if err != nil {
 			t.Fatal(err)
@@ -166,6 +171,14 @@ func TestWharfToWharf(t *testing.T) {
 		in, _ := l.recvBooks.Lookup(t.Context(), "wharf-co", s1.AS2MessageID, as2.Inbound)
 		if evs := l.recvBooks.history(in.MessageID); !strings.Contains(evs, "duplicate") {
 			t.Fatalf("receiver did not see a duplicate: %s", evs)
+		}
+		// Once settled, a further attempt sends nothing.
+		s3, err := l.client.Send(t.Context(), &p, o)
+		if err != nil || s3.Status != as2.StatusDelivered || !strings.Contains(s3.Detail, "not sent again") {
+			t.Fatalf("attempt after settling: %+v %v", s3, err)
+		}
+		if evs := l.recvBooks.history(in.MessageID); strings.Count(evs, "duplicate") != 1 {
+			t.Fatalf("the settled message was posted again: %s", evs)
 		}
 	})
 }
