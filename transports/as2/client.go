@@ -454,7 +454,11 @@ func judge(p *Partner, want *Record, m *MDN) (status, detail string) {
 		if hint == "" {
 			hint = dispositionHints[ErrUnexpectedProcessing]
 		}
-		return StatusFailed, fmt.Sprintf("partner %s answered with disposition %q (%s): %s; then 'wharf replay' the message", p.ID, m.Disposition, m.Modifier, hint)
+		said := ""
+		if m.Explanation != "" {
+			said = fmt.Sprintf(" saying %q", m.Explanation)
+		}
+		return StatusFailed, fmt.Sprintf("partner %s answered with disposition %q (%s)%s: %s; then 'wharf replay' the message", p.ID, m.Disposition, m.Modifier, said, hint)
 	}
 	if want.MIC != "" {
 		if m.MIC == "" {

@@ -200,7 +200,7 @@ func TestSendFailures(t *testing.T) {
 		if sent.Status != as2.StatusFailed || l.sendBooks.outcome("neg") != as2.StatusFailed {
 			t.Fatalf("status %q", sent.Status)
 		}
-		for _, want := range []string{"partner acme", as2.ErrInsufficientSecurity, "partners[].as2", "wharf replay"} {
+		for _, want := range []string{"partner acme", as2.ErrInsufficientSecurity, "partners[].as2", "wharf replay", "is not encrypted; partner wharf-co must encrypt"} {
 			if !strings.Contains(h, want) {
 				t.Errorf("history lacks %q:\n%s", want, h)
 			}
