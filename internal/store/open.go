@@ -54,12 +54,13 @@ func loadMigrations(driver string) ([]migration, error) {
 		out = append(out, migration{version: v, name: name, sql: string(b)})
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].version < out[j].version })
-	// Numbers are unique and increasing but may skip one that a branch
-	// still in review has reserved: each migration is recorded by its own
-	// version, so a lower number merged later is applied then.
+	// Versions increase; a gap is a number reserved for work on another
+	// branch (each version is applied on its own, so a reserved migration
+	// that lands later is still applied to databases that already have the
+	// later ones).
 	for i, m := range out {
 		if m.version < 1 || (i > 0 && m.version == out[i-1].version) {
-			return nil, fmt.Errorf("store: migrations of %s: version %d is used twice or is not positive (%s)", driver, m.version, m.name)
+			return nil, fmt.Errorf("store: migrations of %s: version %d used twice or invalid (%s)", driver, m.version, m.name)
 		}
 	}
 	return out, nil
@@ -118,11 +119,7 @@ func migrate(ctx context.Context, driver string, begin func(ctx context.Context)
 	if err := q.queryRow(ctx, `SELECT COALESCE(MAX(version), 0) FROM wharf_schema_migrations`).Scan(&maxV); err != nil {
 		return fmt.Errorf("store: migrate: %w", translate(err))
 	}
-	known := 0
-	if len(ms) > 0 {
-		known = ms[len(ms)-1].version
-	}
-	if maxV > known {
+	if known := ms[len(ms)-1].version; maxV > known {
 		return fmt.Errorf("store: database schema is version %d but this wharf knows only up to %d: upgrade wharf", maxV, known)
 	}
 	return nil
