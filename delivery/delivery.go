@@ -231,7 +231,17 @@ func (e *Engine) deadLetter(ctx context.Context, m *store.Message, att jobs.Atte
 		if err := tx.SetMessageStatus(ctx, m.ID, StatusDeadLetter); err != nil {
 			return err
 		}
-		return tx.AppendEvent(ctx, &store.Event{MessageID: m.ID, Kind: "dead_letter", Detail: detail})
+		if err := tx.AppendEvent(ctx, &store.Event{MessageID: m.ID, Kind: "dead_letter", Detail: detail}); err != nil {
+			return err
+		}
+		owner := store.OwnerOperations
+		if errors.Is(cause, ErrNoRoute) || errors.Is(cause, transports.ErrPermission) {
+			owner = store.OwnerIT // configuration or credentials, not the partner's day
+		}
+		_, err := tx.RaiseException(ctx, &store.Exception{Reason: "delivery", Owner: owner, ObjectKind: "message", ObjectKey: m.ID,
+			PartnerID: m.PartnerID, MessageID: m.ID, DedupeKey: "delivery/" + m.ID,
+			Detail: fmt.Sprintf("%s for partner %s (%s) %s; fix the cause, then replay it", m.RemoteName, m.PartnerID, m.ID, detail)})
+		return err
 	}); err != nil {
 		return err // not recorded: let the job retry
 	}

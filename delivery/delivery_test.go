@@ -158,6 +158,12 @@ func TestPermanentFailureDeadLettersAtOnce(t *testing.T) {
 		if !strings.Contains(ev, "dead_letter: not delivered over http: permanent failure") || !strings.Contains(ev, "422") || strings.Contains(ev, "attempt_failed") {
 			t.Fatalf("history:\n%s", ev)
 		}
+		// The dead letter is one exception in the queue, with the reason and what to do.
+		ex, err := r.Store.ListExceptions(ctx, store.ExceptionFilter{MessageID: e.ID})
+		if err != nil || len(ex) != 1 || ex[0].Reason != "delivery" || ex[0].PartnerID != "erp" || !strings.Contains(ex[0].Detail, "422") ||
+			!strings.Contains(ex[0].Detail, "replay") {
+			t.Fatalf("dead-letter exception: %v %+v", err, ex)
+		}
 	})
 }
 

@@ -151,3 +151,6 @@ func (w *scheduledWorker) Work(ctx context.Context, j *river.Job[ScheduledArgs])
 	}
 	return nil
 }
+
+// Schedules returns the runtime's schedules (for the console and the API).
+func (rt *Runtime) Schedules() []Schedule { return append([]Schedule(nil), rt.opts.Schedules...) }

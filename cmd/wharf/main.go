@@ -34,6 +34,9 @@ Usage:
   wharf replay [--json] ID
   wharf trace [--json] KEY
   wharf exceptions list|show|resolve|dismiss|reopen|comment|retry|replay ...
+  wharf token create --role admin|operator|auditor [--name TEXT]
+  wharf token list [--json] | wharf token revoke ID
+  wharf user add NAME --role admin|operator|auditor [--password-file FILE]
   wharf map [--partner ID] [--from csv:LAYOUT|flat:LAYOUT] FILE|-
   wharf render --to x12:SET|csv:LAYOUT|flat:LAYOUT [--partner ID] [FILE|-]
   wharf version
@@ -75,6 +78,10 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		return runExceptions(ctx, args[1:], stdout, stderr)
 	case "archive":
 		return runArchive(ctx, args[1:], stdin, stdout, stderr)
+	case "token":
+		return runToken(ctx, args[1:], stdout, stderr)
+	case "user":
+		return runUser(ctx, args[1:], stdin, stdout, stderr)
 	case "map":
 		return runMap(ctx, args[1:], stdin, stdout, stderr)
 	case "render":

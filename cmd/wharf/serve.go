@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"io"
@@ -22,6 +23,7 @@ import (
 	"github.com/wharfedi/wharf/internal/gateway"
 	"github.com/wharfedi/wharf/internal/server"
 	"github.com/wharfedi/wharf/internal/store"
+	"github.com/wharfedi/wharf/internal/web"
 	"github.com/wharfedi/wharf/jobs"
 	wsync "github.com/wharfedi/wharf/sync"
 )
@@ -163,6 +165,23 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		return fail(stderr, err)
 	}
 	h.Handle("POST /as2", as2Srv)
+	console, err := web.New(web.Options{Store: st, Archive: arch, Jobs: rt, Metrics: reg, Log: log.With("component", "web"),
+		OwnCerts: func() []*x509.Certificate {
+			if as2Srv.Identity == nil || as2Srv.Identity.Cert == nil {
+				return nil
+			}
+			return []*x509.Certificate{as2Srv.Identity.Cert}
+		},
+		ExternalRoutes: []web.Route{{Method: "POST", Path: "/api/v1/inbound/{partner}", Role: "partner", Tag: "transports",
+			Summary:  "Send a file to Wharf over HTTP (the partner's HTTP inbound transport); 2xx only once it is archived",
+			Params:   []web.Param{{Name: "partner", In: "path", Description: "partner ID"}},
+			Produces: "application/json"}},
+	})
+	if err != nil {
+		return fail(stderr, err)
+	}
+	console.Mount(h)
+	h.SetRoot(console)
 	if os.Getenv("WHARF_DEBUG_PPROF") == "1" {
 		h.EnableProfiling()
 		log.Warn("Go profiling is served under /debug/pprof/ (WHARF_DEBUG_PPROF=1): do not expose this listener")

@@ -21,6 +21,7 @@ type Checker func(ctx context.Context) error
 type HTTP struct {
 	Ready    atomic.Bool
 	mux      *http.ServeMux
+	root     atomic.Pointer[http.Handler]
 	checks   map[string]Checker
 	gatherer prometheus.Gatherer
 }
@@ -31,12 +32,24 @@ func NewHTTP(g prometheus.Gatherer, checks map[string]Checker) *HTTP {
 	h.mux.HandleFunc("GET /healthz", h.health)
 	h.mux.HandleFunc("GET /readyz", h.health)
 	h.mux.Handle("GET /metrics", promhttp.HandlerFor(g, promhttp.HandlerOpts{}))
-	h.mux.HandleFunc("GET /{$}", func(w http.ResponseWriter, r *http.Request) {
+	h.mux.HandleFunc("/{$}", func(w http.ResponseWriter, r *http.Request) {
+		if root := h.root.Load(); root != nil {
+			(*root).ServeHTTP(w, r)
+			return
+		}
+		if r.Method != http.MethodGet && r.Method != http.MethodHead {
+			http.Error(w, "method not allowed", http.StatusMethodNotAllowed)
+			return
+		}
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 		_, _ = w.Write([]byte("Wharf is running.\n\nGET /healthz  health (200 when ready)\nGET /metrics  Prometheus metrics\n"))
 	})
 	return h
 }
+
+// SetRoot serves "/" with handler (the operations console) instead of the
+// plain-text notice.
+func (h *HTTP) SetRoot(handler http.Handler) { h.root.Store(&handler) }
 
 // EnableProfiling serves Go's profiles under /debug/pprof/ (for measuring;
 // enabled by WHARF_DEBUG_PPROF=1, never by default).

@@ -163,10 +163,18 @@ type Queries interface {
 	// value only moves forward.
 	RecordScheduleRun(ctx context.Context, name string, slot time.Time) error
 
+	// MessageStats counts messages received since a time by partner,
+	// transport, direction and status (stats.go).
+	MessageStats(ctx context.Context, since time.Time) ([]*MessageStat, error)
+	// UnacknowledgedSentGroups: sent groups past their acknowledgment's due
+	// time without one ("" or "overdue"), newest first (stats.go).
+	UnacknowledgedSentGroups(ctx context.Context, now time.Time) ([]*SentGroup, error)
+
 	ArchiveQueries   // archive.go
 	AS2Queries       // as2.go
 	ExceptionQueries // exceptions.go
 	SyncQueries      // sync.go
+	AccessQueries    // access.go
 }
 
 // Store is the database. Open one with Open.

@@ -443,6 +443,7 @@ func Exercise(t *testing.T, fresh func(t *testing.T) string) {
 	exerciseArchive(t, open)
 	exerciseAS2(t, open)
 	exerciseSync(t, open)
+	exerciseAccess(t, open)
 
 	t.Run("SecondProcess", func(t *testing.T) {
 		// Two independent opens of one database (the server and the CLI)

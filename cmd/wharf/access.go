@@ -1,0 +1,206 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/wharfedi/wharf/internal/store"
+	"github.com/wharfedi/wharf/internal/web"
+)
+
+const tokenUsage = `usage:
+  wharf token create --role admin|operator|auditor [--name TEXT]
+  wharf token list [--json]
+  wharf token revoke ID`
+
+const userUsage = `usage:
+  wharf user add NAME --role admin|operator|auditor [--password-file FILE]   (else the password is read from stdin)
+  wharf user list`
+
+// cliActor names the command line in audit events.
+func cliActor() string {
+	if u := os.Getenv("USER"); u != "" {
+		return "cli:" + u
+	}
+	return "cli"
+}
+
+func runToken(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	if len(args) == 0 {
+		fmt.Fprintln(stderr, tokenUsage)
+		return 2
+	}
+	fs, common := newFlags("token "+args[0], stderr)
+	var role, name *string
+	var asJSON *bool
+	want := 0
+	switch args[0] {
+	case "create":
+		role = fs.String("role", "", "admin, operator or auditor (required)")
+		name = fs.String("name", "", "who or what uses the token (shown in lists and audit events)")
+	case "list":
+		asJSON = fs.Bool("json", false, "JSON Lines output")
+	case "revoke":
+		want = 1
+	default:
+		fmt.Fprintf(stderr, "wharf token: unknown subcommand %q\n%s\n", args[0], tokenUsage)
+		return 2
+	}
+	pos, code, ok := parseCmd(fs, args[1:], want, stderr)
+	if !ok {
+		return code
+	}
+	if role != nil && store.ValidRole(*role) != nil {
+		fmt.Fprintf(stderr, "wharf token create: --role %q: use admin, operator or auditor\n", *role)
+		return 2
+	}
+	c, err := common.loadConfig()
+	if err != nil {
+		return fail(stderr, err)
+	}
+	st, err := openStore(ctx, c)
+	if err != nil {
+		return fail(stderr, err)
+	}
+	defer st.Close()
+	switch args[0] {
+	case "create":
+		tok, t, err := web.MintToken(ctx, st, *role, *name)
+		if err != nil {
+			return fail(stderr, err)
+		}
+		_ = st.AppendAudit(ctx, &store.AuditEvent{Actor: cliActor(), Kind: "token_created", Detail: fmt.Sprintf("token %s (%s), role %s", t.ID, t.Name, t.Role)})
+		fmt.Fprintln(stdout, tok)
+		fmt.Fprintf(stderr, "token %s created with role %s; it is shown only now: keep it secret (revoke with 'wharf token revoke %s')\n", t.ID, t.Role, t.ID)
+	case "list":
+		ts, err := st.ListTokens(ctx)
+		if err != nil {
+			return fail(stderr, err)
+		}
+		if *asJSON {
+			for _, t := range ts {
+				m := map[string]any{"id": t.ID, "name": t.Name, "role": t.Role, "created_at": t.CreatedAt.Format(time.RFC3339), "last_used_at": nil, "revoked_at": nil}
+				if !t.LastUsedAt.IsZero() {
+					m["last_used_at"] = t.LastUsedAt.Format(time.RFC3339)
+				}
+				if !t.RevokedAt.IsZero() {
+					m["revoked_at"] = t.RevokedAt.Format(time.RFC3339)
+				}
+				if code := printJSON(stdout, stderr, m); code != 0 {
+					return code
+				}
+			}
+			return 0
+		}
+		if len(ts) == 0 {
+			fmt.Fprintln(stderr, "no tokens (create one with 'wharf token create --role auditor --name NAME')")
+			return 0
+		}
+		tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
+		fmt.Fprintln(tw, "ID\tNAME\tROLE\tCREATED\tLAST USED\tSTATE")
+		for _, t := range ts {
+			used, state := "never", "valid"
+			if !t.LastUsedAt.IsZero() {
+				used = t.LastUsedAt.Format(time.RFC3339)
+			}
+			if !t.RevokedAt.IsZero() {
+				state = "revoked " + t.RevokedAt.Format(time.RFC3339)
+			}
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", t.ID, t.Name, t.Role, t.CreatedAt.Format(time.RFC3339), used, state)
+		}
+		tw.Flush()
+	case "revoke":
+		if err := st.RevokeToken(ctx, pos[0]); err != nil {
+			if errors.Is(err, store.ErrNotFound) {
+				return fail(stderr, fmt.Errorf("no token %q (see 'wharf token list')", pos[0]))
+			}
+			return fail(stderr, err)
+		}
+		_ = st.AppendAudit(ctx, &store.AuditEvent{Actor: cliActor(), Kind: "token_revoked", Detail: "token " + pos[0]})
+		fmt.Fprintf(stdout, "token %s revoked: the API and console refuse it from now on\n", pos[0])
+	}
+	return 0
+}
+
+func runUser(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	if len(args) == 0 || (args[0] != "add" && args[0] != "list") {
+		fmt.Fprintln(stderr, userUsage)
+		return 2
+	}
+	fs, common := newFlags("user "+args[0], stderr)
+	role := fs.String("role", "", "admin, operator or auditor (required)")
+	pwFile := fs.String("password-file", "", "read the password from this file (first line); default: stdin")
+	want := 1
+	if args[0] == "list" {
+		want = 0
+	}
+	pos, code, ok := parseCmd(fs, args[1:], want, stderr)
+	if !ok {
+		return code
+	}
+	var pw string
+	if args[0] == "add" {
+		if store.ValidRole(*role) != nil {
+			fmt.Fprintf(stderr, "wharf user add: --role %q: use admin, operator or auditor\n", *role)
+			return 2
+		}
+		var r io.Reader = stdin
+		if *pwFile != "" {
+			f, err := os.Open(*pwFile)
+			if err != nil {
+				return fail(stderr, fmt.Errorf("--password-file: %v", err))
+			}
+			defer f.Close()
+			r = f
+		} else if f, ok := stdin.(*os.File); ok {
+			if fi, err := f.Stat(); err == nil && fi.Mode()&os.ModeCharDevice != 0 {
+				fmt.Fprint(stderr, "password (at least 12 characters; shown as you type — pipe it or use --password-file to avoid that): ")
+			}
+		}
+		line, err := bufio.NewReader(r).ReadString('\n')
+		if err != nil && !errors.Is(err, io.EOF) {
+			return fail(stderr, fmt.Errorf("read password: %v", err))
+		}
+		pw = strings.TrimRight(line, "\r\n")
+	}
+	c, err := common.loadConfig()
+	if err != nil {
+		return fail(stderr, err)
+	}
+	st, err := openStore(ctx, c)
+	if err != nil {
+		return fail(stderr, err)
+	}
+	defer st.Close()
+	if args[0] == "list" {
+		us, err := st.ListUsers(ctx)
+		if err != nil {
+			return fail(stderr, err)
+		}
+		tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
+		fmt.Fprintln(tw, "NAME\tROLE\tCREATED\tUPDATED")
+		for _, u := range us {
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", u.Name, u.Role, u.CreatedAt.Format(time.RFC3339), u.UpdatedAt.Format(time.RFC3339))
+		}
+		tw.Flush()
+		return 0
+	}
+	hash, err := web.HashPassword(pw)
+	if err != nil {
+		return fail(stderr, fmt.Errorf("user add %s: %v", pos[0], err))
+	}
+	u := &store.User{Name: pos[0], Role: *role, PasswordHash: hash}
+	if err := st.UpsertUser(ctx, u); err != nil {
+		return fail(stderr, err)
+	}
+	_ = st.AppendAudit(ctx, &store.AuditEvent{Actor: cliActor(), Kind: "user_set", Detail: fmt.Sprintf("user %s, role %s", u.Name, u.Role)})
+	fmt.Fprintf(stdout, "user %s can sign in to the console with role %s\n", u.Name, u.Role)
+	return 0
+}

@@ -1,0 +1,436 @@
+package web
+
+import (
+	"context"
+	"crypto/x509"
+	"encoding/json"
+	"encoding/pem"
+	"errors"
+	"fmt"
+	"sort"
+	"time"
+
+	"github.com/riverqueue/river"
+	"github.com/riverqueue/river/rivertype"
+
+	"github.com/wharfedi/wharf/archive"
+	"github.com/wharfedi/wharf/delivery"
+	"github.com/wharfedi/wharf/internal/store"
+	wsync "github.com/wharfedi/wharf/sync"
+)
+
+// errorStatuses are the message statuses the overview counts as errors.
+var errorStatuses = map[string]bool{"rejected": true, "dead_letter": true, "failed": true}
+
+// Throughput is one partner and transport's traffic in a window.
+type Throughput struct {
+	Partner   string  `json:"partner"`
+	Transport string  `json:"transport"`
+	In        int64   `json:"in"`
+	Out       int64   `json:"out"`
+	Errors    int64   `json:"errors"`
+	Bytes     int64   `json:"bytes"`
+	ErrorRate float64 `json:"error_rate"` // errors / (in + out)
+}
+
+// Window is the traffic of a time window.
+type Window struct {
+	Name   string       `json:"name"` // 24h, 7d
+	Since  time.Time    `json:"since"`
+	Total  Throughput   `json:"total"`
+	Groups []Throughput `json:"groups"`
+}
+
+// Day is one day's traffic (UTC), for the 7-day chart.
+type Day struct {
+	Day      time.Time `json:"day"`
+	Messages int64     `json:"messages"`
+	Errors   int64     `json:"errors"`
+}
+
+// Daily returns the messages and errors of each of the last 7 days (UTC),
+// oldest first: counts since each midnight, differenced.
+func (s *Server) Daily(ctx context.Context) ([]Day, error) {
+	today := s.now().Truncate(24 * time.Hour)
+	since := make([][2]int64, 8) // messages, errors since day i (i = 0: 6 days ago ... 6: today; 7: none)
+	for i := 0; i < 7; i++ {
+		stats, err := s.st.MessageStats(ctx, today.AddDate(0, 0, i-6))
+		if err != nil {
+			return nil, err
+		}
+		for _, m := range stats {
+			since[i][0] += m.Count
+			if errorStatuses[m.Status] {
+				since[i][1] += m.Count
+			}
+		}
+	}
+	out := make([]Day, 7)
+	for i := range out {
+		out[i] = Day{Day: today.AddDate(0, 0, i-6), Messages: since[i][0] - since[i+1][0], Errors: since[i][1] - since[i+1][1]}
+	}
+	return out, nil
+}
+
+// Overview is the traffic of the last 24 hours and 7 days.
+func (s *Server) Overview(ctx context.Context) ([]Window, error) {
+	now := s.now()
+	var out []Window
+	for _, w := range []struct {
+		name string
+		d    time.Duration
+	}{{"24h", 24 * time.Hour}, {"7d", 7 * 24 * time.Hour}} {
+		stats, err := s.st.MessageStats(ctx, now.Add(-w.d))
+		if err != nil {
+			return nil, err
+		}
+		win := Window{Name: w.name, Since: now.Add(-w.d), Total: Throughput{Partner: "all", Transport: "all"}}
+		idx := map[[2]string]int{}
+		for _, m := range stats {
+			k := [2]string{m.PartnerID, m.Transport}
+			i, ok := idx[k]
+			if !ok {
+				i = len(win.Groups)
+				idx[k] = i
+				win.Groups = append(win.Groups, Throughput{Partner: m.PartnerID, Transport: m.Transport})
+			}
+			for _, g := range []*Throughput{&win.Groups[i], &win.Total} {
+				if m.Direction == store.Inbound {
+					g.In += m.Count
+				} else {
+					g.Out += m.Count
+				}
+				if errorStatuses[m.Status] {
+					g.Errors += m.Count
+				}
+				g.Bytes += m.Bytes
+			}
+		}
+		for _, g := range append([]*Throughput{&win.Total}, ptrs(win.Groups)...) {
+			if n := g.In + g.Out; n > 0 {
+				g.ErrorRate = float64(g.Errors) / float64(n)
+			}
+		}
+		out = append(out, win)
+	}
+	return out, nil
+}
+
+func ptrs(ts []Throughput) []*Throughput {
+	out := make([]*Throughput, len(ts))
+	for i := range ts {
+		out[i] = &ts[i]
+	}
+	return out
+}
+
+// Stuck stages.
+const (
+	StageNotMapped    = "received, not mapped"
+	StageNotDelivered = "mapped, not delivered"
+	StageNotAcked     = "delivered, not acknowledged"
+)
+
+// StuckDoc is a document that stopped moving.
+type StuckDoc struct {
+	Stage     string    `json:"stage"`
+	MessageID string    `json:"message_id"`
+	Partner   string    `json:"partner"`
+	Transport string    `json:"transport"`
+	Direction string    `json:"direction"`
+	Filename  string    `json:"filename"`
+	Status    string    `json:"status"`
+	Since     time.Time `json:"since"`
+	Reason    string    `json:"reason"`
+	Action    string    `json:"action"` // what an operator can do
+}
+
+// Stuck lists documents of the last 7 days that stopped at a step:
+// inbound ones not processed after StuckAfter or processed without a
+// result (unrecognized, rejected); outbound ones not delivered after
+// StuckAfter or dead-lettered; sent X12 groups whose acknowledgment is
+// overdue. Newest first within each stage.
+func (s *Server) Stuck(ctx context.Context) ([]StuckDoc, error) {
+	now := s.now()
+	since := now.Add(-7 * 24 * time.Hour)
+	old := now.Add(-s.o.StuckAfter)
+	var out []StuckDoc
+	add := func(stage string, m *store.Message, reason, action string) {
+		out = append(out, StuckDoc{Stage: stage, MessageID: m.ID, Partner: m.PartnerID, Transport: m.Transport,
+			Direction: string(m.Direction), Filename: m.RemoteName, Status: m.Status, Since: m.ReceivedAt, Reason: reason, Action: action})
+	}
+	in, err := s.st.SearchMessages(ctx, store.MessageFilter{Direction: store.Inbound, Since: since,
+		Statuses: []string{"received", "unrecognized", "rejected"}, Limit: 500})
+	if err != nil {
+		return nil, err
+	}
+	for _, m := range in {
+		switch m.Status {
+		case "received":
+			if m.ReceivedAt.Before(old) {
+				add(StageNotMapped, m, fmt.Sprintf("received %s ago and not processed yet", now.Sub(m.ReceivedAt).Round(time.Minute)),
+					"check the jobs page for a failing processing job; replay re-runs processing")
+			}
+		case "unrecognized":
+			add(StageNotMapped, m, "not a format Wharf reads (no ISA segment at the start)", "ask the partner for X12, or add a CSV/flat layout; then replay")
+		case "rejected":
+			add(StageNotMapped, m, "rejected by validation; the acknowledgment says why", "fix with the partner and have them resend, or replay after a config change")
+		}
+	}
+	outb, err := s.st.SearchMessages(ctx, store.MessageFilter{Direction: store.Outbound, Since: since,
+		Statuses: []string{"received", "waiting", "dead_letter"}, Limit: 500})
+	if err != nil {
+		return nil, err
+	}
+	for _, m := range outb {
+		switch {
+		case m.Status == delivery.StatusDeadLetter:
+			add(StageNotDelivered, m, "delivery gave up (dead letter); the history says why", "fix the route or the partner's endpoint, then replay")
+		case m.ReceivedAt.Before(old) && m.Status == "waiting":
+			add(StageNotDelivered, m, fmt.Sprintf("waiting %s for the partner to fetch it", now.Sub(m.ReceivedAt).Round(time.Minute)), "ask the partner to fetch their outbound folder")
+		case m.ReceivedAt.Before(old):
+			add(StageNotDelivered, m, fmt.Sprintf("not delivered %s after it was archived", now.Sub(m.ReceivedAt).Round(time.Minute)), "check the jobs page for the delivery job; replay re-sends")
+		}
+	}
+	groups, err := s.st.UnacknowledgedSentGroups(ctx, now)
+	if err != nil {
+		return nil, err
+	}
+	seen := map[string]bool{}
+	for _, g := range groups {
+		if seen[g.MessageID] || g.SentAt.Before(since) {
+			continue
+		}
+		seen[g.MessageID] = true
+		m, err := s.st.GetMessage(ctx, g.MessageID)
+		if err != nil {
+			continue
+		}
+		add(StageNotAcked, m, fmt.Sprintf("functional group %s (%s) has no 997/999 since %s", g.GS06, g.FunctionalID, g.DueAt.Format("2006-01-02 15:04 MST")),
+			"ask the partner for the acknowledgment, or replay to send again")
+	}
+	return out, nil
+}
+
+// MessageDetail is a message with its keys and history.
+type MessageDetail struct {
+	Entry  *archive.Entry
+	Keys   []store.Key
+	Events []*store.Event
+}
+
+// Detail returns a message with its keys and events.
+func (s *Server) Detail(ctx context.Context, id string) (*MessageDetail, error) {
+	e, err := s.o.Archive.Entry(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	keys, err := s.st.MessageKeys(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	evs, err := s.o.Archive.Events(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	return &MessageDetail{Entry: e, Keys: keys, Events: evs}, nil
+}
+
+// Trace is everything Wharf knows about a business key (wsync.Trace: the
+// business objects it names and one hop further, the messages that carried
+// it or were sent for those objects, their exceptions), as one timeline.
+func (s *Server) Trace(ctx context.Context, key string) (*wsync.TraceResult, error) {
+	if key == "" {
+		return nil, badRequest("trace: the key is empty", "give a PO, BOL, PRO, shipment ID, invoice number or control number")
+	}
+	return wsync.Trace(ctx, s.st, key)
+}
+
+// Cert is a certificate and when it expires.
+type Cert struct {
+	Owner     string    `json:"owner"` // "wharf" or the partner ID
+	Use       string    `json:"use"`   // as2
+	Subject   string    `json:"subject"`
+	Issuer    string    `json:"issuer"`
+	Serial    string    `json:"serial"`
+	NotBefore time.Time `json:"not_before"`
+	NotAfter  time.Time `json:"not_after"`
+	DaysLeft  int       `json:"days_left"`
+	State     string    `json:"state"` // ok, expiring (30 days), expired
+}
+
+func (s *Server) cert(owner string, c *x509.Certificate) Cert {
+	left := int(c.NotAfter.Sub(s.now()).Hours() / 24)
+	state := "ok"
+	switch {
+	case !s.now().Before(c.NotAfter):
+		state = "expired"
+	case left < 30:
+		state = "expiring"
+	}
+	return Cert{Owner: owner, Use: "as2", Subject: c.Subject.String(), Issuer: c.Issuer.String(), Serial: c.SerialNumber.String(),
+		NotBefore: c.NotBefore.UTC(), NotAfter: c.NotAfter.UTC(), DaysLeft: left, State: state}
+}
+
+// Certificates lists Wharf's own AS2 certificates and every partner's,
+// soonest expiry first.
+func (s *Server) Certificates(ctx context.Context) ([]Cert, error) {
+	var out []Cert
+	if s.o.OwnCerts != nil {
+		for _, c := range s.o.OwnCerts() {
+			out = append(out, s.cert("wharf", c))
+		}
+	}
+	ps, err := s.st.ListPartners(ctx)
+	if err != nil {
+		return nil, err
+	}
+	for _, p := range ps {
+		a, err := s.st.GetPartnerAS2(ctx, p.ID)
+		if errors.Is(err, store.ErrNotFound) {
+			continue
+		}
+		if err != nil {
+			return nil, err
+		}
+		for _, blk := range a.CertsPEM {
+			rest := []byte(blk)
+			for {
+				var b *pem.Block
+				b, rest = pem.Decode(rest)
+				if b == nil {
+					break
+				}
+				if c, err := x509.ParseCertificate(b.Bytes); err == nil {
+					out = append(out, s.cert(p.ID, c))
+				}
+			}
+		}
+	}
+	sort.SliceStable(out, func(i, j int) bool { return out[i].NotAfter.Before(out[j].NotAfter) })
+	return out, nil
+}
+
+// ScheduleInfo is a schedule with its last and next run.
+type ScheduleInfo struct {
+	Name    string     `json:"name"`
+	Task    string     `json:"task"`
+	LastRun *time.Time `json:"last_run"`
+	NextRun time.Time  `json:"next_run"`
+}
+
+// Schedules lists the server's schedules.
+func (s *Server) Schedules(ctx context.Context) ([]ScheduleInfo, error) {
+	if s.o.Jobs == nil {
+		return nil, nil
+	}
+	var out []ScheduleInfo
+	for _, sc := range s.o.Jobs.Schedules() {
+		si := ScheduleInfo{Name: sc.Name, Task: sc.Task, NextRun: sc.Schedule.Next(s.now()).UTC()}
+		last, ok, err := s.st.ScheduleLastRun(ctx, sc.Name)
+		if err != nil {
+			return nil, err
+		}
+		if ok {
+			l := last.UTC()
+			si.LastRun = &l
+		}
+		out = append(out, si)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
+	return out, nil
+}
+
+// JobInfo is one job of the runtime.
+type JobInfo struct {
+	ID          int64      `json:"id"`
+	Kind        string     `json:"kind"`
+	State       string     `json:"state"`
+	Attempt     int        `json:"attempt"`
+	MaxAttempts int        `json:"max_attempts"`
+	CreatedAt   time.Time  `json:"created_at"`
+	ScheduledAt time.Time  `json:"scheduled_at"`
+	FinalizedAt *time.Time `json:"finalized_at,omitempty"`
+	LastError   string     `json:"last_error,omitempty"`
+	Args        string     `json:"args"`
+	MessageID   string     `json:"message_id,omitempty"` // the message a processing or delivery job works on
+	Schedule    string     `json:"schedule,omitempty"`   // the schedule that inserted it
+}
+
+// Jobs lists recent jobs, newest first, optionally of some states.
+func (s *Server) Jobs(ctx context.Context, states []string, limit int) ([]JobInfo, error) {
+	if s.o.Jobs == nil {
+		return nil, &httpError{503, "the job runtime is not running in this process", "ask the server that runs 'wharf serve'"}
+	}
+	if limit <= 0 || limit > 1000 {
+		limit = 100
+	}
+	p := river.NewJobListParams().First(limit).OrderBy(river.JobListOrderByID, river.SortOrderDesc)
+	if len(states) > 0 {
+		var st []rivertype.JobState
+		for _, x := range states {
+			st = append(st, rivertype.JobState(x))
+		}
+		p = p.States(st...)
+	}
+	rows, err := s.o.Jobs.List(ctx, p)
+	if err != nil {
+		return nil, err
+	}
+	var out []JobInfo
+	for _, j := range rows {
+		ji := JobInfo{ID: j.ID, Kind: j.Kind, State: string(j.State), Attempt: j.Attempt, MaxAttempts: j.MaxAttempts,
+			CreatedAt: j.CreatedAt.UTC(), ScheduledAt: j.ScheduledAt.UTC(), FinalizedAt: j.FinalizedAt, Args: string(j.EncodedArgs)}
+		if n := len(j.Errors); n > 0 {
+			ji.LastError = j.Errors[n-1].Error
+		}
+		var a struct {
+			MessageID string `json:"message_id"`
+			Schedule  string `json:"schedule"`
+		}
+		if json.Unmarshal(j.EncodedArgs, &a) == nil {
+			ji.MessageID, ji.Schedule = a.MessageID, a.Schedule
+		}
+		out = append(out, ji)
+	}
+	return out, nil
+}
+
+// Replay re-sends an outbound message or re-runs processing of an inbound one.
+func (s *Server) Replay(ctx context.Context, id string) (*delivery.Replayed, error) {
+	if s.o.Jobs == nil {
+		return nil, &httpError{503, "replay needs the job runtime, which is not running in this process", "use 'wharf replay ID'"}
+	}
+	return delivery.Replay(ctx, s.o.Archive, s.o.Jobs, id)
+}
+
+// entryOut is a message as the API shows it (the fields of `wharf archive
+// search --json`).
+type entryOut struct {
+	ID            string    `json:"id"`
+	Partner       string    `json:"partner"`
+	Direction     string    `json:"direction"`
+	ReceivedAt    time.Time `json:"received_at"`
+	Size          int64     `json:"size"`
+	SHA256        string    `json:"sha256"`
+	Filename      string    `json:"filename"`
+	Status        string    `json:"status"`
+	Transport     string    `json:"transport"`
+	CorrelationID string    `json:"correlation_id,omitempty"`
+	Format        string    `json:"format,omitempty"`
+	DocTypes      []string  `json:"doc_types,omitempty"`
+	ParentID      string    `json:"parent_id,omitempty"`
+	DuplicateOf   string    `json:"duplicate_of,omitempty"`
+	PurgedAt      string    `json:"purged_at,omitempty"`
+}
+
+func entryJSON(e *archive.Entry) *entryOut {
+	o := &entryOut{ID: e.ID, Partner: e.PartnerID, Direction: string(e.Direction), ReceivedAt: e.ReceivedAt, Size: e.Size,
+		SHA256: e.SHA256, Filename: e.RemoteName, Status: e.Status, Transport: e.Transport, CorrelationID: e.CorrelationID,
+		Format: e.Format, DocTypes: e.DocTypes, ParentID: e.ParentID, DuplicateOf: e.DuplicateOf}
+	if !e.PurgedAt.IsZero() {
+		o.PurgedAt = e.PurgedAt.Format(time.RFC3339Nano)
+		o.Status = "purged"
+	}
+	return o
+}

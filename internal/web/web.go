@@ -1,0 +1,210 @@
+// Package web serves what people and their scripts use to see and act on
+// Wharf: the REST API under /api/v1 (bearer tokens, JSON, an OpenAPI 3
+// document at /api/v1/openapi.json) and the operations console at /
+// (server-rendered HTML with a little JavaScript, every asset embedded).
+//
+// Both sit on the same operations (ops.go): overview counts, stuck
+// documents, traces, certificates, schedules, the exceptions queue,
+// replays and archive verification. Roles: auditor reads everything,
+// downloads originals and runs verify; operator also acts on exceptions
+// and replays; admin may do everything. Every action is an audit event
+// (store.AppendAudit) naming the token or user.
+//
+// Nothing imports this package but cmd/wharf, which mounts it on the HTTP
+// listener with [Server.Mount].
+package web
+
+import (
+	"context"
+	"crypto/x509"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/wharfedi/wharf/archive"
+	"github.com/wharfedi/wharf/internal/store"
+	"github.com/wharfedi/wharf/jobs"
+)
+
+// Options configure a Server. Store and Archive are required.
+type Options struct {
+	Store   store.Store
+	Archive *archive.Archive
+	// Jobs is the running job runtime (replays enqueue through it; the jobs
+	// page lists its jobs and schedules). Nil: those features say so.
+	Jobs *jobs.Runtime
+	// OwnCerts returns Wharf's own certificates (AS2), for the expiry list.
+	OwnCerts func() []*x509.Certificate
+	// ExternalRoutes documents routes under /api/v1 that others mount on the
+	// same listener (the HTTP inbound transport), so the OpenAPI document
+	// lists every route the listener answers.
+	ExternalRoutes []Route
+	// StuckAfter is how long a document may wait at one step before the
+	// console calls it stuck (default 15 minutes).
+	StuckAfter time.Duration
+	Log        *slog.Logger
+	// Metrics, when set, receives the overview's gauges.
+	Metrics prometheus.Registerer
+	Now     func() time.Time
+}
+
+// Server is the API and the console.
+type Server struct {
+	o       Options
+	st      store.Store
+	log     *slog.Logger
+	mux     *http.ServeMux
+	routes  []Route // mounted API routes, in order
+	tmpl    *templates
+	metrics *overviewMetrics
+}
+
+// Route is one API route as the OpenAPI document lists it.
+type Route struct {
+	Method, Path string
+	Summary      string
+	Role         string // least role allowed; "" for public, "partner" for partner tokens
+	Params       []Param
+	Body         string // request body description; "" for none
+	Produces     string // content type of a success; default application/json
+	Tag          string
+}
+
+// Param is a query or path parameter of a route.
+type Param struct {
+	Name, In, Description string
+}
+
+// New builds the server.
+func New(o Options) (*Server, error) {
+	if o.Store == nil || o.Archive == nil {
+		return nil, errors.New("web: Store and Archive are required")
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	if o.StuckAfter <= 0 {
+		o.StuckAfter = 15 * time.Minute
+	}
+	if o.Log == nil {
+		o.Log = slog.New(slog.DiscardHandler)
+	}
+	s := &Server{o: o, st: o.Store, log: o.Log, mux: http.NewServeMux()}
+	t, err := parseTemplates()
+	if err != nil {
+		return nil, err
+	}
+	s.tmpl = t
+	s.mountAPI()
+	s.mountConsole()
+	if o.Metrics != nil {
+		s.metrics = newOverviewMetrics(s)
+		if err := o.Metrics.Register(s.metrics); err != nil {
+			return nil, fmt.Errorf("web: metrics: %w", err)
+		}
+	}
+	return s, nil
+}
+
+func (s *Server) now() time.Time { return s.o.Now().UTC() }
+
+// Mount adds the API (/api/v1/) and the console's pages (/ui/, /assets/)
+// to a listener's mux. The console's home page is "/": serve the Server
+// there too (server.HTTP.SetRoot).
+func (s *Server) Mount(h interface{ Handle(string, http.Handler) }) {
+	h.Handle("/api/v1/", s)
+	h.Handle("/ui/", s)
+	h.Handle("/assets/", s)
+}
+
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.mux.ServeHTTP(w, r) }
+
+// Routes returns the mounted API routes and the external ones, sorted.
+func (s *Server) Routes() []Route {
+	out := append(append([]Route(nil), s.routes...), s.o.ExternalRoutes...)
+	sort.Slice(out, func(i, j int) bool {
+		if out[i].Path != out[j].Path {
+			return out[i].Path < out[j].Path
+		}
+		return out[i].Method < out[j].Method
+	})
+	return out
+}
+
+// apiError is the JSON body of every API error.
+type apiError struct {
+	Error string `json:"error"`
+	Hint  string `json:"hint,omitempty"`
+}
+
+func writeJSON(w http.ResponseWriter, code int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(code)
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	_ = enc.Encode(v)
+}
+
+func writeError(w http.ResponseWriter, code int, msg, hint string) {
+	writeJSON(w, code, apiError{Error: msg, Hint: hint})
+}
+
+// httpError is an error with the status and hint the API answers.
+type httpError struct {
+	code int
+	msg  string
+	hint string
+}
+
+func (e *httpError) Error() string { return e.msg }
+
+func badRequest(msg, hint string) error { return &httpError{http.StatusBadRequest, msg, hint} }
+
+// statusOf maps an operation's error to an HTTP status, message and hint.
+func statusOf(err error) (int, string, string) {
+	var he *httpError
+	switch {
+	case errors.As(err, &he):
+		return he.code, he.msg, he.hint
+	case errors.Is(err, store.ErrNotFound):
+		return http.StatusNotFound, err.Error(), "check the ID (list or search first)"
+	case errors.Is(err, store.ErrInvalid):
+		return http.StatusBadRequest, err.Error(), ""
+	case errors.Is(err, store.ErrConflict):
+		return http.StatusConflict, err.Error(), ""
+	case errors.Is(err, context.Canceled):
+		return 499, "request cancelled", ""
+	}
+	return http.StatusInternalServerError, err.Error(), "see the server log; retry once the cause is fixed"
+}
+
+// audit records an action; a failure to record is logged, never hidden.
+func (s *Server) audit(ctx context.Context, p *principal, r *http.Request, kind, detail string) {
+	actor := ""
+	if p != nil {
+		actor = p.Actor
+	}
+	if err := s.st.AppendAudit(ctx, &store.AuditEvent{Actor: actor, Kind: kind, Remote: r.RemoteAddr, Detail: detail}); err != nil {
+		s.log.Error("audit event not recorded", "kind", kind, "actor", actor, "err", err)
+	}
+}
+
+func trimAll(ss []string) []string {
+	var out []string
+	for _, s := range ss {
+		for _, p := range strings.Split(s, ",") {
+			if p = strings.TrimSpace(p); p != "" {
+				out = append(out, p)
+			}
+		}
+	}
+	return out
+}

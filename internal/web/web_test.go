@@ -1,0 +1,421 @@
+package web
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"io"
+	"net/http"
+	"net/http/cookiejar"
+	"net/http/httptest"
+	"net/url"
+	"regexp"
+	"strings"
+	"testing"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/wharfedi/wharf/archive"
+	"github.com/wharfedi/wharf/internal/store"
+	"github.com/wharfedi/wharf/internal/testenv"
+)
+
+type fixture struct {
+	t    *testing.T
+	st   store.Store
+	a    *archive.Archive
+	s    *Server
+	srv  *httptest.Server
+	toks map[string]string // role -> token
+}
+
+func newFixture(t *testing.T, st store.Store) *fixture {
+	t.Helper()
+	ctx := context.Background()
+	fsb, err := archive.NewFS(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, err := archive.New(st, archive.Options{Blobs: fsb})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := New(Options{Store: st, Archive: a})
+	if err != nil {
+		t.Fatal(err)
+	}
+	mux := http.NewServeMux()
+	s.Mount(mux)
+	mux.Handle("/{$}", s)
+	f := &fixture{t: t, st: st, a: a, s: s, srv: httptest.NewServer(mux), toks: map[string]string{}}
+	t.Cleanup(f.srv.Close)
+	for _, role := range []string{store.RoleAuditor, store.RoleOperator, store.RoleAdmin} {
+		tok, _, err := MintToken(ctx, st, role, role+"-test")
+		if err != nil {
+			t.Fatal(err)
+		}
+		f.toks[role] = tok
+	}
+	if err := st.UpsertPartner(ctx, &store.Partner{ID: "acme", Name: "ACME"}); err != nil {
+		t.Fatal(err)
+	}
+	return f
+}
+
+func (f *fixture) put(dir store.Direction, name, body string) *archive.Entry {
+	f.t.Helper()
+	e, err := f.a.Put(context.Background(), strings.NewReader(body), archive.Meta{Partner: "acme", Direction: dir, Transport: "cli", RemoteName: name})
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	return e
+}
+
+func (f *fixture) call(method, path, role string, body io.Reader) (*http.Response, []byte) {
+	f.t.Helper()
+	req, _ := http.NewRequest(method, f.srv.URL+path, body)
+	if role != "" {
+		req.Header.Set("Authorization", "Bearer "+f.toks[role])
+	}
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp, b
+}
+
+func TestAPI(t *testing.T) {
+	testenv.EachStore(t, func(t *testing.T, st store.Store) {
+		f := newFixture(t, st)
+		ctx := context.Background()
+		in := f.put(store.Inbound, "po.edi", "ISA*00*nothing to see")
+		if err := st.AddMessageKeys(ctx, in.ID, []store.Key{{Kind: "po", Value: "PO-4711"}}); err != nil {
+			t.Fatal(err)
+		}
+
+		t.Run("Unauthenticated", func(t *testing.T) {
+			resp, b := f.call("GET", "/api/v1/messages", "", nil)
+			if resp.StatusCode != 401 || !strings.Contains(string(b), "wharf token create") {
+				t.Fatalf("got %d %s", resp.StatusCode, b)
+			}
+			req, _ := http.NewRequest("GET", f.srv.URL+"/api/v1/me", nil)
+			req.Header.Set("Authorization", "Bearer wharf_00000000_nope")
+			resp2, _ := http.DefaultClient.Do(req)
+			resp2.Body.Close()
+			if resp2.StatusCode != 401 {
+				t.Fatalf("bad token: got %d", resp2.StatusCode)
+			}
+		})
+		t.Run("SearchAndDetail", func(t *testing.T) {
+			resp, b := f.call("GET", "/api/v1/messages?partner=acme&key=PO-4711", store.RoleAuditor, nil)
+			if resp.StatusCode != 200 || !strings.Contains(string(b), in.ID) {
+				t.Fatalf("search: %d %s", resp.StatusCode, b)
+			}
+			resp, b = f.call("GET", "/api/v1/messages?since=yesterday", store.RoleAuditor, nil)
+			if resp.StatusCode != 400 || !strings.Contains(string(b), "RFC 3339") {
+				t.Fatalf("bad since: %d %s", resp.StatusCode, b)
+			}
+			resp, b = f.call("GET", "/api/v1/messages/"+in.ID, store.RoleAuditor, nil)
+			if resp.StatusCode != 200 || !strings.Contains(string(b), `"PO-4711"`) || !strings.Contains(string(b), `"received"`) {
+				t.Fatalf("detail: %d %s", resp.StatusCode, b)
+			}
+			resp, b = f.call("GET", "/api/v1/messages/nope", store.RoleAuditor, nil)
+			if resp.StatusCode != 404 {
+				t.Fatalf("missing: %d %s", resp.StatusCode, b)
+			}
+		})
+		t.Run("DownloadAsAuditor", func(t *testing.T) {
+			resp, b := f.call("GET", "/api/v1/messages/"+in.ID+"/content", store.RoleAuditor, nil)
+			sum := sha256.Sum256(b)
+			if resp.StatusCode != 200 || string(b) != "ISA*00*nothing to see" || resp.Header.Get("X-Content-SHA256") != hex.EncodeToString(sum[:]) {
+				t.Fatalf("download: %d %q %s", resp.StatusCode, b, resp.Header.Get("X-Content-SHA256"))
+			}
+			evs, _ := st.AuditEvents(ctx, "", 10)
+			if len(evs) == 0 || evs[0].Kind != "download" || !strings.HasPrefix(evs[0].Actor, "token:") {
+				t.Fatalf("download not audited: %+v", evs)
+			}
+		})
+		t.Run("Roles", func(t *testing.T) {
+			resp, b := f.call("POST", "/api/v1/messages/"+in.ID+"/replay", store.RoleAuditor, nil)
+			if resp.StatusCode != 403 || !strings.Contains(string(b), "operator") {
+				t.Fatalf("auditor replay: %d %s", resp.StatusCode, b)
+			}
+			resp, _ = f.call("GET", "/api/v1/audit", store.RoleOperator, nil)
+			if resp.StatusCode != 403 {
+				t.Fatalf("operator audit: %d", resp.StatusCode)
+			}
+			resp, _ = f.call("GET", "/api/v1/audit", store.RoleAdmin, nil)
+			if resp.StatusCode != 200 {
+				t.Fatalf("admin audit: %d", resp.StatusCode)
+			}
+			// Without a job runtime the replay says where to replay instead.
+			resp, b = f.call("POST", "/api/v1/messages/"+in.ID+"/replay", store.RoleOperator, nil)
+			if resp.StatusCode != 503 || !strings.Contains(string(b), "wharf replay") {
+				t.Fatalf("replay without runtime: %d %s", resp.StatusCode, b)
+			}
+		})
+		t.Run("VerifyAsAuditor", func(t *testing.T) {
+			resp, b := f.call("POST", "/api/v1/archive/verify", store.RoleAuditor, nil)
+			if resp.StatusCode != 200 || !strings.Contains(string(b), `"ok": true`) {
+				t.Fatalf("verify: %d %s", resp.StatusCode, b)
+			}
+		})
+		t.Run("Trace", func(t *testing.T) {
+			resp, b := f.call("GET", "/api/v1/traces/PO-4711", store.RoleAuditor, nil)
+			var tr struct {
+				Messages []struct {
+					ID string `json:"id"`
+				} `json:"messages"`
+				Timeline []struct {
+					Source string `json:"source"`
+				} `json:"timeline"`
+			}
+			if resp.StatusCode != 200 || json.Unmarshal(b, &tr) != nil || len(tr.Messages) != 1 || tr.Messages[0].ID != in.ID || len(tr.Timeline) == 0 {
+				t.Fatalf("trace: %d %s", resp.StatusCode, b)
+			}
+		})
+		t.Run("Exceptions", func(t *testing.T) {
+			x := &store.Exception{Reason: "mapping", Owner: store.OwnerIT, ObjectKind: "message", ObjectKey: in.ID, MessageID: in.ID, PartnerID: "acme", Detail: "set aside"}
+			if _, err := st.RaiseException(ctx, x); err != nil {
+				t.Fatal(err)
+			}
+			resp, b := f.call("GET", "/api/v1/exceptions", store.RoleAuditor, nil)
+			if resp.StatusCode != 200 || !strings.Contains(string(b), x.ID) {
+				t.Fatalf("list: %d %s", resp.StatusCode, b)
+			}
+			resp, b = f.call("POST", "/api/v1/exceptions/"+x.ID+"/dismiss", store.RoleOperator, strings.NewReader(`{}`))
+			if resp.StatusCode != 400 || !strings.Contains(string(b), "comment") {
+				t.Fatalf("dismiss without comment: %d %s", resp.StatusCode, b)
+			}
+			resp, b = f.call("POST", "/api/v1/exceptions/"+x.ID+"/resolve", store.RoleAuditor, strings.NewReader(`{"comment":"x"}`))
+			if resp.StatusCode != 403 {
+				t.Fatalf("auditor resolve: %d %s", resp.StatusCode, b)
+			}
+			resp, b = f.call("POST", "/api/v1/exceptions/"+x.ID+"/resolve", store.RoleOperator, strings.NewReader(`{"comment":"partner resent"}`))
+			if resp.StatusCode != 200 || !strings.Contains(string(b), `"resolved"`) {
+				t.Fatalf("resolve: %d %s", resp.StatusCode, b)
+			}
+			resp, b = f.call("GET", "/api/v1/exceptions/"+x.ID, store.RoleAuditor, nil)
+			if !strings.Contains(string(b), "partner resent") || !strings.Contains(string(b), "token:") {
+				t.Fatalf("history: %d %s", resp.StatusCode, b)
+			}
+			evs, _ := st.AuditEvents(ctx, "", 5)
+			if evs[0].Kind != "exception.resolve" {
+				t.Fatalf("resolve not audited: %+v", evs[0])
+			}
+		})
+		t.Run("UnknownRouteIsJSON", func(t *testing.T) {
+			resp, b := f.call("GET", "/api/v1/nope", store.RoleAuditor, nil)
+			if resp.StatusCode != 404 || !strings.Contains(resp.Header.Get("Content-Type"), "json") || !strings.Contains(string(b), "openapi.json") {
+				t.Fatalf("got %d %s", resp.StatusCode, b)
+			}
+		})
+	})
+}
+
+// TestOpenAPIListsEveryMountedRoute checks the document against the mux:
+// every documented operation is answered (not the catch-all 404), and
+// every pattern registered under /api/v1 is documented.
+func TestOpenAPIListsEveryMountedRoute(t *testing.T) {
+	f := newFixture(t, testenv.OpenStore(t, "SQLite"))
+	resp, b := f.call("GET", "/api/v1/openapi.json", "", nil)
+	if resp.StatusCode != 200 {
+		t.Fatalf("openapi: %d", resp.StatusCode)
+	}
+	var doc struct {
+		OpenAPI string                                `json:"openapi"`
+		Paths   map[string]map[string]json.RawMessage `json:"paths"`
+	}
+	if err := json.Unmarshal(b, &doc); err != nil || !strings.HasPrefix(doc.OpenAPI, "3.") {
+		t.Fatalf("not an OpenAPI 3 document: %v %s", err, b[:100])
+	}
+	documented := map[string]bool{}
+	param := regexp.MustCompile(`\{[^}]+\}`)
+	for path, ops := range doc.Paths {
+		for method := range ops {
+			m := strings.ToUpper(method)
+			documented[m+" "+path] = true
+			concrete := param.ReplaceAllString(path, "x")
+			req := httptest.NewRequest(m, concrete, nil)
+			_, pattern := f.s.mux.Handler(req)
+			if pattern != m+" "+path {
+				t.Errorf("documented %s %s is served by pattern %q", m, path, pattern)
+			}
+		}
+	}
+	for _, rt := range f.s.routes {
+		if !documented[rt.Method+" "+rt.Path] {
+			t.Errorf("mounted %s %s is not in the OpenAPI document", rt.Method, rt.Path)
+		}
+	}
+	if len(documented) != len(f.s.routes) {
+		t.Errorf("%d documented operations, %d mounted routes", len(documented), len(f.s.routes))
+	}
+}
+
+func TestConsoleSignInAndCSRF(t *testing.T) {
+	f := newFixture(t, testenv.OpenStore(t, "SQLite"))
+	ctx := context.Background()
+	hash, err := HashPassword("correct horse battery")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := f.st.UpsertUser(ctx, &store.User{Name: "ann", Role: store.RoleAuditor, PasswordHash: hash}); err != nil {
+		t.Fatal(err)
+	}
+	jar, _ := cookiejar.New(nil)
+	c := &http.Client{Jar: jar}
+	get := func(path string) (*http.Response, string) {
+		resp, err := c.Get(f.srv.URL + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp, string(b)
+	}
+	csrfRe := regexp.MustCompile(`name="csrf" value="([^"]+)"`)
+	// Signed out: the overview sends to the sign-in page.
+	resp, body := get("/")
+	if resp.Request.URL.Path != "/ui/signin" {
+		t.Fatalf("not redirected to sign in: %s", resp.Request.URL)
+	}
+	m := csrfRe.FindStringSubmatch(body)
+	if m == nil {
+		t.Fatal("sign-in form without CSRF token")
+	}
+	// A wrong password is refused and audited.
+	resp, err = c.PostForm(f.srv.URL+"/ui/signin", url.Values{"csrf": {m[1]}, "user": {"ann"}, "password": {"wrong password!"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if !strings.Contains(resp.Request.URL.RawQuery, "refused") {
+		t.Fatalf("wrong password not refused: %s", resp.Request.URL)
+	}
+	// A form without the sign-in CSRF token is refused.
+	resp, _ = c.PostForm(f.srv.URL+"/ui/signin", url.Values{"user": {"ann"}, "password": {"correct horse battery"}})
+	resp.Body.Close()
+	if !strings.Contains(resp.Request.URL.RawQuery, "expired") {
+		t.Fatalf("sign-in without CSRF accepted: %s", resp.Request.URL)
+	}
+	_, body = get("/ui/signin")
+	m = csrfRe.FindStringSubmatch(body)
+	resp, _ = c.PostForm(f.srv.URL+"/ui/signin", url.Values{"csrf": {m[1]}, "user": {"ann"}, "password": {"correct horse battery"}, "next": {"/ui/messages"}})
+	resp.Body.Close()
+	if resp.Request.URL.Path != "/ui/messages" {
+		t.Fatalf("sign-in did not land on next: %s", resp.Request.URL)
+	}
+	u, _ := url.Parse(f.srv.URL)
+	var session *http.Cookie
+	for _, ck := range resp.Request.Response.Cookies() {
+		if ck.Name == sessionCookie {
+			session = ck
+		}
+	}
+	if session == nil || !session.HttpOnly || session.SameSite != http.SameSiteStrictMode {
+		t.Fatalf("session cookie must be HttpOnly and SameSite=Strict: %+v (jar %v)", session, jar.Cookies(u))
+	}
+	resp, body = get("/ui/messages")
+	if resp.StatusCode != 200 || !strings.Contains(body, "Verify now") {
+		t.Fatalf("archive page: %d", resp.StatusCode)
+	}
+	m = csrfRe.FindStringSubmatch(body)
+	// A POST without the session's CSRF token is refused; with it, verify runs.
+	resp, _ = c.PostForm(f.srv.URL+"/ui/verify", url.Values{})
+	resp.Body.Close()
+	if resp.StatusCode != 403 {
+		t.Fatalf("POST without CSRF: %d", resp.StatusCode)
+	}
+	resp, err = c.PostForm(f.srv.URL+"/ui/verify", url.Values{"csrf": {m[1]}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 200 || !bytes.Contains(b, []byte("Archive intact")) {
+		t.Fatalf("verify: %d", resp.StatusCode)
+	}
+	// An auditor may not replay.
+	e := f.put(store.Outbound, "inv.edi", "ISA*")
+	resp, _ = c.PostForm(f.srv.URL+"/ui/messages/"+e.ID+"/replay", url.Values{"csrf": {m[1]}})
+	resp.Body.Close()
+	if resp.StatusCode != 403 {
+		t.Fatalf("auditor replay: %d", resp.StatusCode)
+	}
+	kinds := map[string]bool{}
+	evs, _ := f.st.AuditEvents(ctx, "", 50)
+	for _, ev := range evs {
+		kinds[ev.Kind] = true
+	}
+	for _, k := range []string{"console_login_refused", "console_login", "console_csrf_refused", "archive_verify", "console_denied"} {
+		if !kinds[k] {
+			t.Errorf("no audit event %s (have %v)", k, kinds)
+		}
+	}
+	// Every page renders for a signed-in user.
+	for _, p := range []string{"/", "/ui/stuck", "/ui/exceptions", "/ui/messages/" + e.ID, "/ui/trace?key=x", "/ui/partners", "/ui/schedules"} {
+		if resp, body := get(p); resp.StatusCode != 200 || !strings.Contains(body, "Sign out") {
+			t.Errorf("%s: %d", p, resp.StatusCode)
+		}
+	}
+}
+
+func TestOverviewMetrics(t *testing.T) {
+	st := testenv.OpenStore(t, "SQLite")
+	ctx := context.Background()
+	fsb, err := archive.NewFS(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, err := archive.New(st, archive.Options{Blobs: fsb})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := st.UpsertPartner(ctx, &store.Partner{ID: "acme"}); err != nil {
+		t.Fatal(err)
+	}
+	e, err := a.Put(ctx, strings.NewReader("ISA*"), archive.Meta{Partner: "acme", Direction: store.Outbound, Transport: "as2"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := st.SetMessageStatus(ctx, e.ID, "dead_letter"); err != nil {
+		t.Fatal(err)
+	}
+	reg := prometheus.NewRegistry()
+	if _, err := New(Options{Store: st, Archive: a, Metrics: reg}); err != nil {
+		t.Fatal(err)
+	}
+	mfs, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]float64{}
+	for _, mf := range mfs {
+		for _, m := range mf.GetMetric() {
+			labels := ""
+			for _, l := range m.GetLabel() {
+				labels += "," + l.GetName() + "=" + l.GetValue()
+			}
+			got[mf.GetName()+labels] = m.GetGauge().GetValue()
+		}
+	}
+	for k, want := range map[string]float64{
+		"wharf_overview_messages,direction=out,partner=acme,transport=as2,window=24h": 1,
+		"wharf_overview_message_errors,partner=acme,transport=as2,window=7d":          1,
+		"wharf_overview_error_ratio,partner=acme,transport=as2,window=24h":            1,
+		"wharf_overview_stuck_documents,stage=mapped, not delivered":                  1,
+		"wharf_overview_scrape_ok": 1,
+	} {
+		if got[k] != want {
+			t.Errorf("%s = %v, want %v (have %v)", k, got[k], want, got)
+		}
+	}
+}
