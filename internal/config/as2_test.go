@@ -52,6 +52,7 @@ partners:
 		{"mdn mode", "partners:\n  - id: a\n    as2:\n      id: A\n      mdn: later\n", `partners[0].as2.mdn: "later": use sync, async or none`},
 		{"async without public url", "partners:\n  - id: a\n    as2:\n      id: A\n      mdn: async\n", `partners[0].as2.mdn: async MDNs need as2.public_url`},
 		{"mdn timeout", "as2: {public_url: \"http://h/as2\"}\npartners:\n  - id: a\n    as2:\n      id: A\n      mdn: async\n      mdn_timeout: soon\n", `partners[0].as2.mdn_timeout`},
+		{"cert warn days", "as2: {cert_warn_days: -1}\n", `wharf.yaml:1: as2.cert_warn_days: -1: use 1 to 3650 days`},
 		{"cert file", "partners:\n  - id: a\n    as2:\n      id: A\n      cert_files: [missing.pem]\n", `partners[0].as2.cert_files[0]`},
 	}
 	for _, tc := range cases {
