@@ -69,6 +69,17 @@ type Sender interface {
 	Send(ctx context.Context, d *Delivery) (detail string, err error)
 }
 
+// Settler is implemented by Senders that record the message's outcome
+// themselves once the partner has it: AS2 settles a message with its MDN
+// (delivered, or failed on a negative MDN), perhaps only later (an async
+// MDN), perhaps before Send returns. After a successful Send the engine
+// then records nothing; it still owns retries, attempt_failed events and
+// dead letters for the errors Send returns.
+type Settler interface {
+	Sender
+	SettlesItself()
+}
+
 // SenderFunc adapts a function to Sender.
 type SenderFunc func(ctx context.Context, d *Delivery) (string, error)
 
@@ -164,7 +175,7 @@ func (e *Engine) Deliver(ctx context.Context, id string) error {
 	if !ok {
 		return e.deadLetter(ctx, m, att, fmt.Errorf("%w: transport %q cannot send (known: %v)", ErrNoRoute, m.Transport, e.Routes.Transports()))
 	}
-	detail, err := e.send(ctx, m, route)
+	detail, settled, err := e.send(ctx, m, route)
 	if err != nil {
 		if Permanent(err) || att.N >= att.Max {
 			return e.deadLetter(ctx, m, att, err)
@@ -173,6 +184,10 @@ func (e *Engine) Deliver(ctx context.Context, id string) error {
 			Detail: fmt.Sprintf("attempt %d of %d over %s: %v (retried with backoff)", att.N, att.Max, m.Transport, err)})
 		log.Warn("delivery attempt failed", "message", id, "partner", m.PartnerID, "transport", m.Transport, "attempt", att.N, "max", att.Max, "err", err)
 		return err
+	}
+	if settled {
+		log.Info("sent; the transport settles the outcome", "message", id, "partner", m.PartnerID, "transport", m.Transport, "bytes", m.Size, "attempt", att.N, "detail", detail)
+		return nil
 	}
 	log.Info("delivered", "message", id, "partner", m.PartnerID, "transport", m.Transport, "bytes", m.Size, "attempt", att.N)
 	return e.Store.WithTx(ctx, func(tx store.Tx) error {
@@ -184,11 +199,12 @@ func (e *Engine) Deliver(ctx context.Context, id string) error {
 	})
 }
 
-func (e *Engine) send(ctx context.Context, m *store.Message, route RouteFunc) (string, error) {
+func (e *Engine) send(ctx context.Context, m *store.Message, route RouteFunc) (string, bool, error) {
 	s, err := route(ctx, m.PartnerID)
 	if err != nil {
-		return "", err
+		return "", false, err
 	}
+	_, settles := s.(Settler)
 	if c, ok := s.(io.Closer); ok {
 		defer c.Close()
 	}
@@ -200,7 +216,8 @@ func (e *Engine) send(ctx context.Context, m *store.Message, route RouteFunc) (s
 			return rc, err
 		},
 	}
-	return s.Send(ctx, d)
+	detail, err := s.Send(ctx, d)
+	return detail, settles, err
 }
 
 // deadLetter records the reason and stops retrying.

@@ -261,3 +261,45 @@ func TestReplay(t *testing.T) {
 		}
 	})
 }
+
+// settler records its own outcome (as AS2 does with its MDN).
+type settler struct {
+	st     store.Store
+	status string
+}
+
+func (s *settler) SettlesItself() {}
+
+func (s *settler) Send(ctx context.Context, d *delivery.Delivery) (string, error) {
+	return "posted", s.st.SetMessageStatus(ctx, d.MessageID, s.status)
+}
+
+// TestSettlerKeepsItsOutcome: a Settler's outcome stands (the engine does
+// not overwrite it with delivered); its errors still go through the
+// engine's retries and dead letters.
+func TestSettlerKeepsItsOutcome(t *testing.T) {
+	forEachDB(t, func(t *testing.T, r *rig) {
+		s := &settler{st: r.Store, status: "awaiting_mdn"}
+		r.eng.Routes.Register("manual", func(ctx context.Context, partner string) (delivery.Sender, error) { return s, nil })
+		e, err := r.eng.Submit(ctx, delivery.Outbound{Partner: "erp", Transport: "manual", Name: "x.edi"}, strings.NewReader("x"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := r.eng.Deliver(ctx, e.ID); err != nil {
+			t.Fatal(err)
+		}
+		if m, _ := r.Store.GetMessage(ctx, e.ID); m.Status != "awaiting_mdn" {
+			t.Fatalf("status %q, want the settler's awaiting_mdn", m.Status)
+		}
+		if ev := r.events(t, e.ID); strings.Contains(ev, "delivered") {
+			t.Fatalf("the engine recorded delivered over the settler:\n%s", ev)
+		}
+		r.eng.Routes.Register("manual", func(ctx context.Context, partner string) (delivery.Sender, error) {
+			return nil, transports.ErrRejected
+		})
+		if err := r.eng.Deliver(ctx, e.ID); !errors.Is(err, delivery.ErrPermanent) {
+			t.Fatalf("permanent error: %v", err)
+		}
+		r.waitStatus(t, e.ID, delivery.StatusDeadLetter)
+	})
+}

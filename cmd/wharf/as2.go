@@ -173,7 +173,7 @@ func (d *as2Directory) complete(ctx context.Context, p *as2.Partner) (*as2.Partn
 			}
 			p.Certs = append(p.Certs, cs...)
 		}
-		p.URL, p.Compress = a.URL, a.Compress
+		p.URL, p.Compress, p.Base64 = a.URL, a.Compress, a.TransferEncoding == "base64"
 		p.RequireSigned, p.RequireEncrypted = a.RequireSigned, a.RequireEncrypted
 		if a.Sign != nil {
 			p.Sign = *a.Sign
@@ -249,15 +249,6 @@ func (b *as2Books) Event(ctx context.Context, id, kind, detail string) error {
 	return b.st.AppendEvent(ctx, &store.Event{MessageID: id, Kind: kind, Detail: detail})
 }
 
-func (b *as2Books) Outcome(ctx context.Context, id, status, detail string) error {
-	return b.st.WithTx(ctx, func(tx store.Tx) error {
-		if err := tx.SetMessageStatus(ctx, id, status); err != nil {
-			return err
-		}
-		return tx.AppendEvent(ctx, &store.Event{MessageID: id, Kind: status, Detail: detail})
-	})
-}
-
 // as2Server builds the POST /as2 handler.
 func as2Server(c *config.Config, st store.Store, a *archive.Archive, gw *gateway.Gateway, log *slog.Logger) (*as2.Server, error) {
 	id, err := as2Identity(c)
@@ -268,11 +259,13 @@ func as2Server(c *config.Config, st store.Store, a *archive.Archive, gw *gateway
 		log.Warn("as2: Wharf's own AS2 certificate expires soon; replace it (as2.cert_file/key_file) and send partners the new one (wharf as2 cert)",
 			"expires", id.Cert.NotAfter.UTC().Format("2006-01-02"))
 	}
-	return &as2.Server{Identity: id, Partners: &as2Directory{c: c, st: st}, Receiver: gw, Books: &as2Books{a: a, st: st}, Log: log}, nil
+	books := &as2Books{a: a, st: st}
+	client := &as2.Client{Identity: id, Books: books, HTTP: as2HTTP, Log: log}
+	return &as2.Server{Identity: id, Partners: &as2Directory{c: c, st: st}, Receiver: gw, Books: books, Log: log, OnMDN: client.HandleMDN}, nil
 }
 
 // AS2 evidence is archived but never processed as a document.
-var as2Evidence = map[string]bool{as2.TransportRaw: true, as2.TransportMDN: true, as2.TransportMDNAsync: true}
+var as2Evidence = map[string]bool{as2.TransportRaw: true, as2.TransportMDN: true, as2.TransportMDNAsync: true, as2.TransportMDNIn: true}
 
 // deliverAS2MDN POSTs an async MDN Wharf owes a partner to the URL the
 // partner named in Receipt-Delivery-Option.

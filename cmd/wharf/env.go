@@ -46,6 +46,8 @@ var taskDocs = map[string]string{
 	"archive.verify":    "re-hash every archived blob and walk the hash chain (metric wharf_archive_verify_ok; a failure raises an exception naming the first broken entry)",
 	"archive.retention": "purge archive entries past their retention rule's delete-after (tombstones stay in the hash chain)",
 	"archive.spool":     "upload blobs spooled locally while S3 was unreachable",
+	"as2.cert_expiry":   "raise an exception for each AS2 certificate (Wharf's own or a partner's) that expires within as2.cert_warn_days (runs daily on its own)",
+	"as2.mdn_overdue":   "fail each message sent over AS2 whose async MDN is past the partner's as2.mdn_timeout, with an exception event (runs every minute on its own when a partner gets async MDNs)",
 	"sync.sla":          "turn SLA timers past due into exceptions (runs every minute on its own when sync.slas are set)",
 	"sync.reconcile":    "raise exceptions for orders not shipped and deliveries not invoiced after sync.reconcile_after (hourly on its own when sync.routes are set)",
 	"x12.ack_overdue":   "raise an exception for each X12 group sent whose 997/999 is past the partner's x12.ack_timeout (runs every 5 minutes on its own when a partner sets one)",

@@ -98,6 +98,7 @@ func TestREADMEConfigExampleIsValid(t *testing.T) {
 	dir := t.TempDir()
 	os.MkdirAll(filepath.Join(dir, "keys"), 0o755)
 	os.WriteFile(filepath.Join(dir, "keys", "acme.pub"), []byte("ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIC9zzgc16E+9TDf6d0Y+6VZ4t3dgMWQpniUXbQs1DdqW test-a\n"), 0o600)
+	os.WriteFile(filepath.Join(dir, "keys", "acme-as2.pem"), []byte("-----BEGIN CERTIFICATE-----\n-----END CERTIFICATE-----\n"), 0o600)
 	os.WriteFile(filepath.Join(dir, "db-url"), []byte("postgres://wharf:pw@db:5432/wharf\n"), 0o600)
 	example = strings.ReplaceAll(example, "/run/secrets/wharf-db-url", filepath.Join(dir, "db-url"))
 	cfg := filepath.Join(dir, "wharf.yaml")

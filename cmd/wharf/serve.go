@@ -133,6 +133,11 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	proc := newProcessor(c, st, arch, log.With("component", "process"))
 	allTasks["x12.ack_overdue"] = func(ctx context.Context) error { _, err := proc.CheckOverdue(ctx); return err }
 	schedules = append(schedules, ackOverdueSchedule(c, schedules)...)
+	allTasks["as2.mdn_overdue"] = as2MDNOverdue(st, log.With("component", "as2"))
+	schedules = append(schedules, as2OverdueSchedule(c, schedules)...)
+	allTasks["as2.cert_expiry"] = as2CertExpiry(c, st, log.With("component", "as2"))
+	schedules = append(schedules, as2CertSchedule(schedules)...)
+	reg.MustRegister(&as2CertCollector{c: c, st: st})
 	engine, syncTasks, syncScheds := newSync(c, st, arch, log.With("component", "sync"), schedules)
 	proc.Emit = engine.Apply
 	maps.Copy(allTasks, syncTasks)

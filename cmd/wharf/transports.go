@@ -17,6 +17,7 @@ import (
 	"github.com/wharfedi/wharf/internal/store"
 	"github.com/wharfedi/wharf/jobs"
 	"github.com/wharfedi/wharf/transports"
+	"github.com/wharfedi/wharf/transports/as2"
 	"github.com/wharfedi/wharf/transports/folder"
 	whttp "github.com/wharfedi/wharf/transports/http"
 	ws3 "github.com/wharfedi/wharf/transports/s3"
@@ -37,8 +38,8 @@ func init() {
 }
 
 // newDelivery builds the delivery engine: routes for folders, S3 and
-// webhooks from the partners' config; other transports (SFTP push, AS2) go
-// to fallback, with the engine's dead letter on top.
+// webhooks from the partners' config, and AS2 (as2Route); other transports
+// (SFTP push, async MDNs Wharf owes) go to fallback, with the engine's dead letter on top.
 func newDelivery(c *config.Config, a *archive.Archive, st store.Store, log *slog.Logger, fallback func(context.Context, string) error) *delivery.Engine {
 	routes := &delivery.Registry{}
 	routes.Register(transportFolder, func(ctx context.Context, partner string) (delivery.Sender, error) {
@@ -83,6 +84,7 @@ func newDelivery(c *config.Config, a *archive.Archive, st store.Store, log *slog
 				SHA256: d.SHA256, IdempotencyKey: d.IdempotencyKey, Open: d.Open})
 		}), nil
 	})
+	routes.Register(as2.TransportAS2, as2Route(c, st, a, log))
 	return &delivery.Engine{Archive: a, Store: st, Routes: routes, Fallback: fallback, Log: log}
 }
 

@@ -17,6 +17,17 @@ type AS2 struct {
 	// PublicURL is Wharf's /as2 URL as partners reach it: where they send
 	// async MDNs for what Wharf sends (Receipt-Delivery-Option).
 	PublicURL string `yaml:"public_url"`
+	// CertWarnDays: the daily check raises an exception this many days
+	// before an AS2 certificate (Wharf's or a partner's) expires; default 30.
+	CertWarnDays int `yaml:"cert_warn_days"`
+}
+
+// CertWarnDaysOr30 returns as2.cert_warn_days, 30 when unset.
+func (a AS2) CertWarnDaysOr30() int {
+	if a.CertWarnDays <= 0 {
+		return 30
+	}
+	return a.CertWarnDays
 }
 
 // PartnerAS2 is a partner's AS2 settings (partners[].as2).
@@ -31,6 +42,9 @@ type PartnerAS2 struct {
 	Encrypt  string `yaml:"encrypt"`
 	KeyWrap  string `yaml:"key_wrap"`
 	Compress bool   `yaml:"compress"`
+	// TransferEncoding of the payload: binary (default) or base64 (for
+	// receivers that rewrite line ends before checking signatures).
+	TransferEncoding string `yaml:"transfer_encoding"`
 	// MDN: sync (default), async or none; signed_mdn asks for (and then
 	// requires) a signed MDN, default true; mdn_timeout bounds an async wait.
 	MDN        string `yaml:"mdn"`
@@ -66,6 +80,9 @@ func (c *Config) validateAS2() error {
 	if (c.AS2.CertFile == "") != (c.AS2.KeyFile == "") {
 		return c.errAt("as2.cert_file", "set both as2.cert_file and as2.key_file, or neither (Wharf then generates its own into the data folder)")
 	}
+	if c.AS2.CertWarnDays < 0 || c.AS2.CertWarnDays > 3650 {
+		return c.errAt("as2.cert_warn_days", "%d: use 1 to 3650 days (default 30)", c.AS2.CertWarnDays)
+	}
 	if u := c.AS2.PublicURL; u != "" {
 		if pu, err := url.Parse(u); err != nil || (pu.Scheme != "http" && pu.Scheme != "https") || pu.Host == "" {
 			return c.errAt("as2.public_url", "%q is not an http(s) URL", u)
@@ -91,6 +108,11 @@ func (c *Config) validateAS2() error {
 		case "", "rsa-pkcs1v15", "rsa-oaep-sha256":
 		default:
 			return c.errAt(f+".key_wrap", "%q: use rsa-pkcs1v15 or rsa-oaep-sha256", a.KeyWrap)
+		}
+		switch a.TransferEncoding {
+		case "", "binary", "base64":
+		default:
+			return c.errAt(f+".transfer_encoding", "%q: use binary or base64", a.TransferEncoding)
 		}
 		switch a.MDN {
 		case "", "sync", "async", "none":

@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"fmt"
+	"sort"
 	"strings"
 	"time"
 )
@@ -53,6 +54,30 @@ type AS2Queries interface {
 	AS2MessageByArchiveID(ctx context.Context, id string) (*AS2Message, error)
 	// OverdueAS2Messages lists records in status whose deadline passed, oldest first.
 	OverdueAS2Messages(ctx context.Context, status string, before time.Time, limit int) ([]*AS2Message, error)
+
+	// AddAS2PendingMDN records (or replaces) an async MDN Wharf waits for.
+	AddAS2PendingMDN(ctx context.Context, p *AS2PendingMDN) error
+	// GetAS2PendingMDN returns the pending entry, or ErrNotFound.
+	GetAS2PendingMDN(ctx context.Context, partnerID, as2MessageID string) (*AS2PendingMDN, error)
+	// TakeAS2PendingMDN removes and returns the pending entry: exactly one
+	// caller gets it (the MDN, or the overdue check); others get ErrNotFound.
+	TakeAS2PendingMDN(ctx context.Context, partnerID, as2MessageID string) (*AS2PendingMDN, error)
+	// TakeOverdueAS2MDNs removes and returns up to limit entries whose
+	// deadline is before the given time, oldest deadline first.
+	TakeOverdueAS2MDNs(ctx context.Context, before time.Time, limit int) ([]*AS2PendingMDN, error)
+}
+
+// AS2PendingMDN is an async MDN Wharf waits for (migration 0008): the
+// outbound payload it settles, the MIC it must carry, whether it must be
+// signed, and when waiting becomes an exception.
+type AS2PendingMDN struct {
+	PartnerID    string
+	AS2MessageID string
+	MessageID    string // the archived outbound payload
+	MIC          string // "base64, alg" expected in Received-Content-MIC; "" when none
+	SignedMDN    bool
+	Deadline     time.Time
+	CreatedAt    time.Time
 }
 
 const certSep = "\n"
@@ -178,4 +203,80 @@ func (s *queries) OverdueAS2Messages(ctx context.Context, status string, before 
 		out = append(out, m)
 	}
 	return out, s.err("overdue as2 messages", rows.Err())
+}
+
+func (s *queries) AddAS2PendingMDN(ctx context.Context, p *AS2PendingMDN) error {
+	if p.Deadline.IsZero() || p.MessageID == "" {
+		return fmt.Errorf("store: pending as2 mdn %s: %w: a deadline and the outbound message are required", p.AS2MessageID, ErrInvalid)
+	}
+	signed := 0
+	if p.SignedMDN {
+		signed = 1
+	}
+	t := now()
+	_, err := s.q.exec(ctx, `INSERT INTO as2_pending_mdns (partner_id, as2_message_id, message_id, mic, signed_mdn, deadline, created_at)
+		VALUES ($1, $2, $3, $4, $5, $6, $7)
+		ON CONFLICT (partner_id, as2_message_id) DO UPDATE SET message_id = excluded.message_id, mic = excluded.mic,
+			signed_mdn = excluded.signed_mdn, deadline = excluded.deadline`,
+		p.PartnerID, p.AS2MessageID, p.MessageID, p.MIC, signed, p.Deadline.UTC().Truncate(time.Microsecond), t)
+	if err != nil {
+		return s.err("add pending as2 mdn "+p.AS2MessageID, err)
+	}
+	p.CreatedAt = t
+	return nil
+}
+
+const pendingCols = `partner_id, as2_message_id, message_id, mic, signed_mdn, deadline, created_at`
+
+func scanPending(r rowScanner) (*AS2PendingMDN, error) {
+	var p AS2PendingMDN
+	var signed int64
+	err := r.Scan(&p.PartnerID, &p.AS2MessageID, &p.MessageID, &p.MIC, &signed, timeCol{&p.Deadline}, timeCol{&p.CreatedAt})
+	p.SignedMDN = signed != 0
+	return &p, err
+}
+
+func (s *queries) GetAS2PendingMDN(ctx context.Context, partnerID, as2MessageID string) (*AS2PendingMDN, error) {
+	p, err := scanPending(s.q.queryRow(ctx, `SELECT `+pendingCols+` FROM as2_pending_mdns WHERE partner_id = $1 AND as2_message_id = $2`,
+		partnerID, as2MessageID))
+	if err != nil {
+		return nil, fmt.Errorf("store: pending as2 mdn %s: %w", as2MessageID, s.translate(err))
+	}
+	return p, nil
+}
+
+func (s *queries) TakeAS2PendingMDN(ctx context.Context, partnerID, as2MessageID string) (*AS2PendingMDN, error) {
+	p, err := scanPending(s.q.queryRow(ctx, `DELETE FROM as2_pending_mdns WHERE partner_id = $1 AND as2_message_id = $2
+		RETURNING `+pendingCols, partnerID, as2MessageID))
+	if err != nil {
+		return nil, fmt.Errorf("store: pending as2 mdn %s: %w", as2MessageID, s.translate(err))
+	}
+	return p, nil
+}
+
+func (s *queries) TakeOverdueAS2MDNs(ctx context.Context, before time.Time, limit int) ([]*AS2PendingMDN, error) {
+	if limit <= 0 || limit > 1000 {
+		limit = 100
+	}
+	rows, err := s.q.query(ctx, `DELETE FROM as2_pending_mdns WHERE (partner_id, as2_message_id) IN (
+			SELECT partner_id, as2_message_id FROM as2_pending_mdns WHERE deadline < $1 ORDER BY deadline LIMIT $2)
+		RETURNING `+pendingCols, before.UTC(), limit)
+	if err != nil {
+		return nil, s.err("overdue as2 mdns", err)
+	}
+	defer rows.Close()
+	var out []*AS2PendingMDN
+	for rows.Next() {
+		p, err := scanPending(rows)
+		if err != nil {
+			return nil, s.err("overdue as2 mdns", err)
+		}
+		out = append(out, p)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, s.err("overdue as2 mdns", err)
+	}
+	// RETURNING does not keep the subquery's order.
+	sort.Slice(out, func(i, j int) bool { return out[i].Deadline.Before(out[j].Deadline) })
+	return out, nil
 }

@@ -13,7 +13,9 @@ import (
 // single-file Java programs, and npm libas2. .ci/as2-peers.sh installs
 // the last two and exports WHARF_TEST_BC_CLASSPATH and WHARF_TEST_LIBAS2.
 
-const as2PeersHint = "run .ci/as2-peers.sh (installs BouncyCastle and libas2 and prints the variables to export)"
+const as2PeersHint = "run . .ci/as2-peers.sh (installs the AS2 peers and exports the variables the tests read)"
+
+const bcHint = "apt-get install -y default-jdk-headless libbcprov-java libbcpkix-java libbcutil-java (or . .ci/as2-peers.sh)"
 
 // OpenSSL returns the path of the openssl CLI (version 3).
 func OpenSSL(t testing.TB) string {
@@ -36,8 +38,12 @@ func OpenSSL(t testing.TB) string {
 func BouncyCastle(t testing.TB) (java, classpath string) {
 	t.Helper()
 	java, err := exec.LookPath("java")
+	if err == nil {
+		// The peer is a single-file source program: the launcher needs a JDK.
+		_, err = exec.LookPath("javac")
+	}
 	if err != nil {
-		Missing(t, "java (BouncyCastle peer)", as2PeersHint, err)
+		Missing(t, "a JDK (java and javac, for the BouncyCastle peer)", bcHint, err)
 		return "", ""
 	}
 	cp := os.Getenv("WHARF_TEST_BC_CLASSPATH")
@@ -46,7 +52,7 @@ func BouncyCastle(t testing.TB) (java, classpath string) {
 	}
 	for _, jar := range filepath.SplitList(cp) {
 		if _, err := os.Stat(jar); err != nil {
-			Missing(t, "BouncyCastle jars", as2PeersHint, err)
+			Missing(t, "BouncyCastle jars", bcHint, err)
 			return "", ""
 		}
 	}
@@ -67,7 +73,7 @@ func Libas2(t testing.TB) (node, dir string) {
 		dir = filepath.Join(home, ".cache", "wharf-peers", "libas2")
 	}
 	if _, err := os.Stat(filepath.Join(dir, "node_modules", "libas2", "package.json")); err != nil {
-		Missing(t, "npm libas2", as2PeersHint, err)
+		Missing(t, "npm libas2 0.8.2 (with the pkijs 2.1.90 override)", as2PeersHint, err)
 		return "", ""
 	}
 	return node, dir

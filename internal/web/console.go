@@ -148,9 +148,9 @@ func humanBytes(n int64) string {
 // statusClass colours a status: bad (red), warn (amber), ok (green).
 func statusClass(s string) string {
 	switch s {
-	case "rejected", "dead_letter", "failed", "expired", "open", "attempt_failed", "exception":
+	case "rejected", "dead_letter", "failed", "expired", "open", "attempt_failed", "exception", "mdn_overdue":
 		return "bad"
-	case "received", "waiting", "unrecognized", "expiring", "replayed", "replay", "awaiting_ack", "duplicate", "retryable":
+	case "received", "waiting", "unrecognized", "expiring", "replayed", "replay", "awaiting_ack", "duplicate", "retryable", "awaiting_mdn", "mdn_late":
 		return "warn"
 	case "processed", "delivered", "acknowledged", "ok", "resolved", "mapped", "completed", "reconciled":
 		return "ok"

@@ -51,6 +51,9 @@ const (
 	// TransportMDNAsync is an MDN Wharf owes a partner asynchronously: the
 	// deliverer POSTs it to the partner's Receipt-Delivery-Option URL.
 	TransportMDNAsync = "as2-mdn-async"
+	// TransportMDNIn is an MDN a partner returned for what Wharf sent:
+	// evidence, linked to the payload by its ParentID.
+	TransportMDNIn = "as2-mdn-in"
 )
 
 // Identity is Wharf's own AS2 name, certificate and key (signing MDNs and
@@ -84,11 +87,16 @@ type Partner struct {
 	RequireEncrypted bool // unencrypted messages get insufficient-message-security
 
 	// Sending.
-	URL       string  // the partner's AS2 endpoint
-	Sign      bool    // sign with SHA-256
-	Cipher    Cipher  // "" sends unencrypted
-	KeyWrap   KeyWrap // RSA PKCS#1 v1.5 (default) or OAEP
-	Compress  bool    // compress before signing
+	URL      string  // the partner's AS2 endpoint
+	Sign     bool    // sign with SHA-256
+	Cipher   Cipher  // "" sends unencrypted
+	KeyWrap  KeyWrap // RSA PKCS#1 v1.5 (default) or OAEP
+	Compress bool    // compress before signing
+	// Base64 sends the payload entity and an encrypted body base64-encoded
+	// (CRLF lines) instead of binary, for receivers whose MIME parsers
+	// rewrite line ends before checking a signature (OpenSSL's) or read
+	// bodies as text (npm libas2's).
+	Base64    bool
 	MDN       MDNMode // sync (default), async, none
 	SignedMDN bool    // ask for a signed MDN (and require it)
 	// AsyncMDNURL is Wharf's own public /as2 URL the partner posts async MDNs to.
@@ -117,6 +125,8 @@ const (
 	StatusPending   = "pending"   // sent, async MDN awaited
 	StatusDelivered = "delivered" // positive MDN with a matching MIC, or no MDN asked
 	StatusFailed    = "failed"    // negative MDN, MIC mismatch, bad signature, timeout
+	// StatusAwaitingMDN is the payload's status between a send and its async MDN.
+	StatusAwaitingMDN = "awaiting_mdn"
 )
 
 // Record is the bookkeeping of one AS2 message (either direction): which
@@ -134,6 +144,7 @@ type Record struct {
 	MDNURL       string // async: where the MDN goes
 	Status       string
 	Deadline     time.Time // async MDN expected by then (outbound)
+	SignedMDN    bool      // outbound: only a signed MDN settles it
 }
 
 // Books is where the AS2 code keeps evidence and bookkeeping. Wharf wires
@@ -151,6 +162,25 @@ type Books interface {
 	Record(ctx context.Context, r *Record) error
 	// Event appends to an archived message's history.
 	Event(ctx context.Context, messageID, kind, detail string) error
-	// Outcome records an outbound payload's final state (delivered or failed).
-	Outcome(ctx context.Context, messageID, status, detail string) error
+
+	// Sending (Client). MDNEvidence archives an MDN received for the
+	// outbound payload parentID, linked to it, once per AS2 Message-ID, and
+	// returns the archived message's ID.
+	MDNEvidence(ctx context.Context, partner, as2MessageID, parentID string, b []byte) (string, error)
+	// Await durably records that r (outbound, async MDN) waits for its MDN
+	// until r.Deadline, and sets the payload's status to StatusAwaitingMDN
+	// with detail in its history, in one transaction.
+	Await(ctx context.Context, r *Record, detail string) error
+	// Awaited returns the waiting entry of an outbound message (MessageID,
+	// MIC, SignedMDN, Deadline), or nil and no error when none waits.
+	Awaited(ctx context.Context, partner, as2MessageID string) (*Record, error)
+	// Settle records an outbound message's outcome in one transaction: r
+	// (its MDN, disposition and status) and the payload's status
+	// (StatusDelivered or StatusFailed) with detail in its history. With
+	// async, it first takes the waiting entry and returns ErrNotAwaited
+	// when none is left (a repeated MDN, or the timeout came first).
+	Settle(ctx context.Context, r *Record, async bool, status, detail string) error
 }
+
+// ErrNotAwaited: no async MDN is awaited for this partner and Message-ID.
+var ErrNotAwaited = errors.New("no MDN is awaited for this message")

@@ -31,9 +31,12 @@ type party struct {
 	keyFile  string
 }
 
+// partyBits is the RSA key size of new test parties (benchmarks raise it).
+var partyBits = 2048
+
 func newParty(t testing.TB, dir, name string, notAfter time.Time) *party {
 	t.Helper()
-	key, err := rsa.GenerateKey(rand.Reader, 2048)
+	key, err := rsa.GenerateKey(rand.Reader, partyBits)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -85,12 +88,15 @@ type memBooks struct {
 	records  map[string]*as2.Record
 	events   map[string][]string
 	outcomes map[string]string
+	pending  map[string]*as2.Record
+	parents  map[string]string // received MDN evidence -> payload
 	n        int
 }
 
 func newBooks() *memBooks {
 	return &memBooks{blobs: map[string][]byte{}, kinds: map[string]string{}, keys: map[string]string{},
-		records: map[string]*as2.Record{}, events: map[string][]string{}, outcomes: map[string]string{}}
+		records: map[string]*as2.Record{}, events: map[string][]string{}, outcomes: map[string]string{},
+		pending: map[string]*as2.Record{}, parents: map[string]string{}}
 }
 
 func (b *memBooks) Evidence(_ context.Context, partner string, _ bool, transport, msgID string, data []byte) (string, error) {
@@ -142,11 +148,67 @@ func (b *memBooks) Event(_ context.Context, id, kind, detail string) error {
 	return nil
 }
 
-func (b *memBooks) Outcome(_ context.Context, id, status, detail string) error {
+func (b *memBooks) MDNEvidence(ctx context.Context, partner, msgID, parent string, data []byte) (string, error) {
+	id, err := b.Evidence(ctx, partner, false, as2.TransportMDNIn, msgID, data)
+	if err == nil {
+		b.mu.Lock()
+		b.parents[id] = parent
+		b.mu.Unlock()
+	}
+	return id, err
+}
+
+func (b *memBooks) Await(_ context.Context, r *as2.Record, detail string) error {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	b.outcomes[id] = status + ": " + detail
+	c := *r
+	b.records[r.PartnerID+"|"+r.AS2MessageID+"|"+r.Direction] = &c
+	p := *r
+	b.pending[r.PartnerID+"|"+r.AS2MessageID] = &p
+	b.outcomes[r.MessageID] = as2.StatusAwaitingMDN
+	b.events[r.MessageID] = append(b.events[r.MessageID], "awaiting_mdn: "+detail)
 	return nil
+}
+
+func (b *memBooks) Awaited(_ context.Context, partner, msgID string) (*as2.Record, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	r, ok := b.pending[partner+"|"+msgID]
+	if !ok {
+		return nil, nil
+	}
+	c := *r
+	return &c, nil
+}
+
+func (b *memBooks) Settle(_ context.Context, r *as2.Record, async bool, status, detail string) error {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if async {
+		k := r.PartnerID + "|" + r.AS2MessageID
+		if _, ok := b.pending[k]; !ok {
+			return as2.ErrNotAwaited
+		}
+		delete(b.pending, k)
+	}
+	c := *r
+	b.records[r.PartnerID+"|"+r.AS2MessageID+"|"+r.Direction] = &c
+	b.outcomes[r.MessageID] = status
+	b.events[r.MessageID] = append(b.events[r.MessageID], status+": "+detail)
+	return nil
+}
+
+// outcome returns a payload's status.
+func (b *memBooks) outcome(id string) string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.outcomes[id]
+}
+
+func (b *memBooks) history(id string) string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return strings.Join(b.events[id], "\n")
 }
 
 func (b *memBooks) count(transport string) int {

@@ -102,6 +102,9 @@ type MDN struct {
 	MIC               string // Received-Content-MIC: "base64, alg"
 	Signed            bool
 	Relaxed           string // a tolerated signature deviation
+	// Explanation is the report's human-readable part (received MDNs),
+	// cut to 500 bytes and to one line.
+	Explanation string
 }
 
 // Evidence is the MDN as one MIME entity: headers, blank line, body. It is
@@ -253,6 +256,12 @@ func ParseMDN(e *Entity, certs []*x509.Certificate, now time.Time) (*MDN, error)
 		if err != nil {
 			continue
 		}
+		if pmt, _ := pe.MediaType(); pmt == "text/plain" && m.Explanation == "" {
+			if b, err := pe.Decoded(); err == nil {
+				m.Explanation = oneLine(b, 500)
+			}
+			continue
+		}
 		if pmt, _ := pe.MediaType(); pmt != "message/disposition-notification" {
 			continue
 		}
@@ -299,3 +308,17 @@ func SameMIC(a, b string) bool {
 }
 
 func b64(b []byte) string { return base64.StdEncoding.EncodeToString(b) }
+
+// oneLine folds text to one line of printable characters, at most max bytes.
+func oneLine(b []byte, max int) string {
+	s := strings.Join(strings.Fields(strings.Map(func(r rune) rune {
+		if r < ' ' || r == 0x7f {
+			return ' '
+		}
+		return r
+	}, string(b))), " ")
+	if len(s) > max {
+		s = s[:max] + "..."
+	}
+	return s
+}

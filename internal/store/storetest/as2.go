@@ -89,4 +89,77 @@ func exerciseAS2(t *testing.T, open func(t *testing.T) (store.Store, string)) {
 			t.Fatalf("overdue: %+v", due)
 		}
 	})
+	t.Run("AS2PendingMDNs", func(t *testing.T) {
+		s, dsn := open(t)
+		now := time.Now().UTC()
+		if err := s.AddAS2PendingMDN(ctx, &store.AS2PendingMDN{PartnerID: "acme", AS2MessageID: "<x@wharf>"}); !errors.Is(err, store.ErrInvalid) {
+			t.Fatalf("no deadline: got %v, want ErrInvalid", err)
+		}
+		due := &store.AS2PendingMDN{PartnerID: "acme", AS2MessageID: "<4@wharf>", MessageID: "out4", MIC: "m4, sha-256", SignedMDN: true, Deadline: now.Add(-time.Minute)}
+		older := &store.AS2PendingMDN{PartnerID: "bolt", AS2MessageID: "<5@wharf>", MessageID: "out5", Deadline: now.Add(-time.Hour)}
+		later := &store.AS2PendingMDN{PartnerID: "acme", AS2MessageID: "<6@wharf>", MessageID: "out6", Deadline: now.Add(time.Hour)}
+		for _, p := range []*store.AS2PendingMDN{due, older, later} {
+			if err := s.AddAS2PendingMDN(ctx, p); err != nil {
+				t.Fatal(err)
+			}
+		}
+		// Adding again (a retried send) replaces, it does not duplicate.
+		if err := s.AddAS2PendingMDN(ctx, due); err != nil {
+			t.Fatal(err)
+		}
+		// Pending MDNs survive a restart: a second handle on the same database sees them.
+		s2, err := store.Open(ctx, dsn)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer s2.Close()
+		got, err := s2.GetAS2PendingMDN(ctx, "acme", "<4@wharf>")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got.MessageID != "out4" || got.MIC != "m4, sha-256" || !got.SignedMDN || got.Deadline.Sub(due.Deadline).Abs() > time.Millisecond || got.CreatedAt.IsZero() {
+			t.Fatalf("got %+v", got)
+		}
+		if _, err := s.GetAS2PendingMDN(ctx, "bolt", "<4@wharf>"); !errors.Is(err, store.ErrNotFound) {
+			t.Fatalf("another partner's Message-ID: %v", err)
+		}
+		// The MDN takes its entry once; a repeated MDN finds nothing.
+		took, err := s.TakeAS2PendingMDN(ctx, "acme", "<6@wharf>")
+		if err != nil || took.MessageID != "out6" || took.SignedMDN {
+			t.Fatalf("take: %+v %v", took, err)
+		}
+		if _, err := s.TakeAS2PendingMDN(ctx, "acme", "<6@wharf>"); !errors.Is(err, store.ErrNotFound) {
+			t.Fatalf("second take: %v", err)
+		}
+		// The overdue check takes what is past its deadline, oldest first, once.
+		over, err := s.TakeOverdueAS2MDNs(ctx, now, 10)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(over) != 2 || over[0].AS2MessageID != "<5@wharf>" || over[1].AS2MessageID != "<4@wharf>" {
+			t.Fatalf("overdue: %+v", over)
+		}
+		if again, err := s.TakeOverdueAS2MDNs(ctx, now, 10); err != nil || len(again) != 0 {
+			t.Fatalf("overdue twice: %+v %v", again, err)
+		}
+		if _, err := s.TakeAS2PendingMDN(ctx, "acme", "<4@wharf>"); !errors.Is(err, store.ErrNotFound) {
+			t.Fatalf("an MDN after the timeout took the entry: %v", err)
+		}
+		// Inside a transaction that rolls back, a take is undone.
+		if err := s.AddAS2PendingMDN(ctx, later); err != nil {
+			t.Fatal(err)
+		}
+		errRollback := errors.New("rollback")
+		if err := s.WithTx(ctx, func(tx store.Tx) error {
+			if _, err := tx.TakeAS2PendingMDN(ctx, "acme", "<6@wharf>"); err != nil {
+				return err
+			}
+			return errRollback
+		}); !errors.Is(err, errRollback) {
+			t.Fatal(err)
+		}
+		if _, err := s.GetAS2PendingMDN(ctx, "acme", "<6@wharf>"); err != nil {
+			t.Fatalf("rolled-back take lost the entry: %v", err)
+		}
+	})
 }

@@ -1,0 +1,99 @@
+package main
+
+import (
+	"crypto/rand"
+	"crypto/rsa"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/pem"
+	"log/slog"
+	"math/big"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/wharfedi/wharf/internal/config"
+	"github.com/wharfedi/wharf/internal/store"
+)
+
+func certExpiring(t *testing.T, cn string, notAfter time.Time) []byte {
+	t.Helper()
+	key, err := rsa.GenerateKey(rand.Reader, 2048)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{SerialNumber: big.NewInt(time.Now().UnixNano()), Subject: pkix.Name{CommonName: cn},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: notAfter}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})
+}
+
+// TestAS2CertExpiry: a partner certificate inside the warning window raises
+// one exception that names the partner, the certificate, the date and the
+// fix, however often the check runs; a fresh one raises none; every held
+// certificate is a metric.
+func TestAS2CertExpiry(t *testing.T) {
+	dir := t.TempDir()
+	os.WriteFile(filepath.Join(dir, "soon.pem"), certExpiring(t, "ACME 2026", time.Now().Add(10*24*time.Hour)), 0o644)
+	os.WriteFile(filepath.Join(dir, "later.pem"), certExpiring(t, "BOLT", time.Now().Add(400*24*time.Hour)), 0o644)
+	cfgFile := filepath.Join(dir, "wharf.yaml")
+	// The data folder is absolute: a relative one is relative to the
+	// working directory (the package folder under go test).
+	os.WriteFile(cfgFile, []byte(`data: `+filepath.Join(dir, "data")+`
+partners:
+  - id: acme
+    as2: {id: ACME, cert_files: [soon.pem]}
+  - id: bolt
+    as2: {id: BOLT, cert_files: [later.pem]}
+`), 0o600)
+	c, err := config.Load(cfgFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Validate(config.ValidateOptions{Jobs: taskNames()}); err != nil {
+		t.Fatal(err)
+	}
+	os.MkdirAll(c.Data, 0o750)
+	st, err := store.Open(t.Context(), filepath.Join(c.Data, "wharf.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	ps, _ := c.StorePartners()
+	for _, p := range ps {
+		if err := st.UpsertPartner(t.Context(), p); err != nil {
+			t.Fatal(err)
+		}
+	}
+	check := as2CertExpiry(c, st, slog.New(slog.DiscardHandler))
+	for range 2 {
+		if err := check(t.Context()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	xs, err := st.ListExceptions(t.Context(), store.ExceptionFilter{Reason: "certificate"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(xs) != 1 || xs[0].PartnerID != "acme" {
+		t.Fatalf("exceptions: %+v", xs)
+	}
+	for _, want := range []string{"partner acme", `"ACME 2026"`, "expires on " + time.Now().Add(10*24*time.Hour).UTC().Format("2006-01-02"), "wharf partner add acme --as2-cert"} {
+		if !strings.Contains(xs[0].Detail, want) {
+			t.Errorf("detail lacks %q: %s", want, xs[0].Detail)
+		}
+	}
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(&as2CertCollector{c: c, st: st})
+	mfs, err := reg.Gather()
+	if err != nil || len(mfs) != 1 || len(mfs[0].GetMetric()) != 3 {
+		t.Fatalf("certificate metrics %v (%v), want 3: Wharf's own, acme's, bolt's", mfs, err)
+	}
+}

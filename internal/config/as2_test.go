@@ -1,0 +1,73 @@
+package config
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestAS2Sections(t *testing.T) {
+	dir := t.TempDir()
+	os.WriteFile(filepath.Join(dir, "acme.pem"), []byte("-----BEGIN CERTIFICATE-----\n-----END CERTIFICATE-----\n"), 0o600)
+	good := `as2: {id: WHARF, public_url: "https://edi.example.com/as2"}
+partners:
+  - id: acme
+    as2:
+      id: ACME AS2
+      url: https://as2.acme.example/as2
+      cert_files: [acme.pem]
+      sign: false
+      encrypt: aes128-gcm
+      key_wrap: rsa-oaep-sha256
+      compress: true
+      transfer_encoding: base64
+      mdn: async
+      signed_mdn: false
+      mdn_timeout: 30m
+`
+	path := filepath.Join(dir, "wharf.yaml")
+	os.WriteFile(path, []byte(good), 0o600)
+	c, err := Load(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Validate(jobs); err != nil {
+		t.Fatal(err)
+	}
+	a := c.Partners[0].AS2
+	if a.URL == "" || *a.Sign || a.Encrypt != "aes128-gcm" || !a.Compress || a.TransferEncoding != "base64" || a.MDN != "async" || *a.SignedMDN || a.MDNTimeoutDuration() != 30*time.Minute {
+		t.Fatalf("decoded %+v", a)
+	}
+	if d := (PartnerAS2{}).MDNTimeoutDuration(); d != 2*time.Hour {
+		t.Fatalf("default mdn_timeout %v", d)
+	}
+
+	cases := []struct{ name, body, want string }{
+		{"url", "partners:\n  - id: a\n    as2:\n      id: A\n      url: ftp://x\n", `wharf.yaml:5: partners[0].as2.url: "ftp://x" is not an http(s) URL`},
+		{"cipher", "partners:\n  - id: a\n    as2:\n      id: A\n      encrypt: des\n", `partners[0].as2.encrypt: "des": use aes256-cbc`},
+		{"key wrap", "partners:\n  - id: a\n    as2:\n      id: A\n      key_wrap: rsa-oaep-sha1\n", `partners[0].as2.key_wrap: "rsa-oaep-sha1"`},
+		{"transfer encoding", "partners:\n  - id: a\n    as2:\n      id: A\n      transfer_encoding: quoted-printable\n", `partners[0].as2.transfer_encoding: "quoted-printable": use binary or base64`},
+		{"mdn mode", "partners:\n  - id: a\n    as2:\n      id: A\n      mdn: later\n", `partners[0].as2.mdn: "later": use sync, async or none`},
+		{"async without public url", "partners:\n  - id: a\n    as2:\n      id: A\n      mdn: async\n", `partners[0].as2.mdn: async MDNs need as2.public_url`},
+		{"mdn timeout", "as2: {public_url: \"http://h/as2\"}\npartners:\n  - id: a\n    as2:\n      id: A\n      mdn: async\n      mdn_timeout: soon\n", `partners[0].as2.mdn_timeout`},
+		{"cert warn days", "as2: {cert_warn_days: -1}\n", `wharf.yaml:1: as2.cert_warn_days: -1: use 1 to 3650 days`},
+		{"cert file", "partners:\n  - id: a\n    as2:\n      id: A\n      cert_files: [missing.pem]\n", `partners[0].as2.cert_files[0]`},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			p := write(t, tc.body)
+			c, err := Load(p)
+			if err == nil {
+				err = c.Validate(jobs)
+			}
+			if err == nil {
+				t.Fatal("no error")
+			}
+			if msg := strings.ReplaceAll(err.Error(), p, "wharf.yaml"); !strings.Contains(msg, tc.want) {
+				t.Fatalf("error %q\nwant it to contain %q", msg, tc.want)
+			}
+		})
+	}
+}
