@@ -98,6 +98,11 @@ func TestErrorsNameFileLineAndField(t *testing.T) {
 		{"bad int", "jobs:\n  workers: many\n", `wharf.yaml:2: jobs.workers: expected a whole number`},
 		{"syntax", "http: [\n", `wharf.yaml: `},
 		{"dup key", "data: a\ndata: b\n", `wharf.yaml:2: data: key given twice`},
+		{"ownership shape", "sync:\n  ownership:\n    order: erp\n", `wharf.yaml:3: sync.ownership.order: expected a list`},
+		{"ownership dup", "sync:\n  ownership:\n    order: [erp]\n    order: [wms]\n", `wharf.yaml:4: sync.ownership.order: key given twice`},
+		{"route to unknown", "partners:\n  - id: erp\nsync:\n  routes:\n    - {name: t, on: order.created, to: acme, send: json}\n", `wharf.yaml:5: sync.routes[0].to: "acme" is not a partner`},
+		{"sla within", "sync:\n  slas:\n    - {name: s, after: shipment.delivered, expect: invoice.approved, within: soon}\n", `wharf.yaml:3: sync.slas[0].within: "soon" is not a duration`},
+		{"bad role", "partners:\n  - id: a\n    role: forklift\n", `wharf.yaml:3: partners[0].role: "forklift" is not a role`},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

@@ -90,6 +90,25 @@ func (s *source) check(n *yaml.Node, t reflect.Type, path string) error {
 				return err
 			}
 		}
+	case reflect.Map:
+		if n.Kind != yaml.MappingNode {
+			if n.Kind == yaml.ScalarNode && n.Tag == "!!null" {
+				return nil
+			}
+			return &Error{File: s.file, Line: n.Line, Field: path, Msg: fmt.Sprintf("expected a mapping (key: value), got %s", kindName(n))}
+		}
+		seen := map[string]bool{}
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			k, v := n.Content[i], n.Content[i+1]
+			child := path + "." + k.Value
+			if seen[k.Value] {
+				return &Error{File: s.file, Line: k.Line, Field: child, Msg: "key given twice"}
+			}
+			seen[k.Value] = true
+			if err := s.check(v, t.Elem(), child); err != nil {
+				return err
+			}
+		}
 	default:
 		if n.Kind != yaml.ScalarNode {
 			return &Error{File: s.file, Line: n.Line, Field: path, Msg: fmt.Sprintf("expected a single value, got %s", kindName(n))}
