@@ -42,6 +42,7 @@ type Session struct {
 	mu       sync.Mutex
 	uploaded map[string]int64   // inbound names archived in this session, for Stat
 	staged   map[string]*upload // uploads under a temporary name, archived on rename
+	fetched  map[string]bool    // outbound names downloaded in full in this session
 	totals   Totals
 }
 
@@ -63,7 +64,7 @@ func NewSession(o ServerOptions) *Session {
 	if o.Log == nil {
 		o.Log = slog.New(slog.DiscardHandler)
 	}
-	return &Session{o: o, uploaded: map[string]int64{}, staged: map[string]*upload{}}
+	return &Session{o: o, uploaded: map[string]int64{}, staged: map[string]*upload{}, fetched: map[string]bool{}}
 }
 
 // Handlers returns the pkg/sftp request-server handlers.
@@ -312,6 +313,9 @@ func (s *Session) Fileread(r *sftp.Request) (io.ReaderAt, error) {
 	}
 	defer rc.Close()
 	// Clients read out of order; serve from a local copy of the archived bytes.
+	if err := os.MkdirAll(s.o.SpoolDir, 0o750); err != nil {
+		return nil, err
+	}
 	f, err := os.CreateTemp(s.o.SpoolDir, "download-*")
 	if err != nil {
 		return nil, err
@@ -363,6 +367,7 @@ func (d *download) Close() error {
 	d.s.mu.Lock()
 	d.s.totals.Downloads++
 	d.s.totals.DownloadBytes += d.w.Size
+	d.s.fetched[d.w.Name] = true
 	d.s.mu.Unlock()
 	if err := d.s.o.Outbox.Fetched(ctx, d.w.MessageID, d.s.o.RemoteAddr, d.w.Size); err != nil {
 		d.s.o.Log.Error("sftp download: cannot record delivery", "partner", d.s.o.Partner, "message", d.w.MessageID, "err", err)
@@ -442,6 +447,15 @@ func (s *Session) Filecmd(r *sftp.Request) error {
 		}
 		w, err := s.find(r.Context(), name)
 		if err != nil {
+			// "get FILE" then "rm FILE": the download already took it out
+			// of outbound/ (delivered); the delete is the client's way of
+			// saying the same, so it succeeds.
+			s.mu.Lock()
+			gone := s.fetched[name]
+			s.mu.Unlock()
+			if gone {
+				return nil
+			}
 			return err
 		}
 		return s.o.Outbox.Removed(r.Context(), w.MessageID, s.o.RemoteAddr)
