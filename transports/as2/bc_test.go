@@ -170,10 +170,10 @@ func TestBouncyCastle(t *testing.T) {
 					t.Fatalf("BC read Wharf's MDN as %q, want %q", out, want+c.ber)
 				}
 				rec, _ := books.Lookup(t.Context(), "bc", msgID, as2.Inbound)
-				if rec == nil || !bytes.Equal(recv.payloads[rec.MessageID], payload) {
+				if rec == nil || !bytes.Equal(payloadOf(recv, rec.MessageID), payload) {
 					t.Fatalf("Wharf did not archive the payload intact: %+v", rec)
 				}
-				evs := books.history(rec.MessageID)
+				evs := books.History(rec.MessageID)
 				if c.zip && !strings.Contains(evs, "decompressed") {
 					t.Errorf("history does not say decompressed: %s", evs)
 				}

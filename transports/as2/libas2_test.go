@@ -109,10 +109,10 @@ func TestLibas2(t *testing.T) {
 					t.Fatalf("libas2 read Wharf's MDN as %q", out)
 				}
 				rec, _ := books.Lookup(t.Context(), "la", msgID, as2.Inbound)
-				if rec == nil || !bytes.Equal(recv.payloads[rec.MessageID], payload) {
+				if rec == nil || !bytes.Equal(payloadOf(recv, rec.MessageID), payload) {
 					var got []byte
 					if rec != nil {
-						got = recv.payloads[rec.MessageID]
+						got = payloadOf(recv, rec.MessageID)
 					}
 					t.Fatalf("Wharf did not archive the payload intact: %+v\n%q", rec, got)
 				}

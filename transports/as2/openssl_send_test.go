@@ -208,7 +208,7 @@ func TestWharfSendsToOpenSSL(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if sent.Status != c.status || books.outcome(id) != c.status {
+			if sent.Status != c.status || books.Outcome(id) != c.status {
 				t.Fatalf("status %q, want %q: %s", sent.Status, c.status, sent.Detail)
 			}
 			if !strings.Contains(sent.Detail, c.detail) || !strings.Contains(sent.Detail, "partner acme") {

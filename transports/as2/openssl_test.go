@@ -203,11 +203,11 @@ func TestOpenSSLSendsToWharf(t *testing.T) {
 				if rec == nil || rec.MessageID == "" || rec.RawID == "" || rec.MDNID == "" {
 					t.Fatalf("record %+v: want payload, raw request and MDN archived", rec)
 				}
-				if got := string(f.recv.payloads[rec.MessageID]); got != strings.ReplaceAll(x12Payload, "~\n", map[bool]string{true: "~\n", false: "~\r\n"}[c.msg.lf]) {
+				if got := string(payloadOf(f.recv, rec.MessageID)); got != strings.ReplaceAll(x12Payload, "~\n", map[bool]string{true: "~\n", false: "~\r\n"}[c.msg.lf]) {
 					t.Errorf("payload %q", got)
 				}
-				if f.recv.names[rec.MessageID] != "invoice 1.edi" {
-					t.Errorf("remote name %q", f.recv.names[rec.MessageID])
+				if nameOf(f.recv, rec.MessageID) != "invoice 1.edi" {
+					t.Errorf("remote name %q", nameOf(f.recv, rec.MessageID))
 				}
 			} else if !c.noMIC && m.MIC == "" {
 				t.Errorf("no MIC on an error MDN that could compute one")
@@ -226,7 +226,7 @@ func TestUnknownPartnerDuplicateAndAsync(t *testing.T) {
 		if m.Modifier != as2.ErrUnknownTradingPartner {
 			t.Fatalf("disposition %q", m.Disposition)
 		}
-		if len(f.recv.payloads) != 0 {
+		if f.recv.Len() != 0 {
 			t.Fatalf("payload archived for an unknown partner")
 		}
 	})
@@ -244,24 +244,24 @@ func TestUnknownPartnerDuplicateAndAsync(t *testing.T) {
 		if !bytes.Equal(b1, b2) || res1.Header.Get("Message-ID") != res2.Header.Get("Message-ID") {
 			t.Fatalf("the second answer is not the original MDN")
 		}
-		if n := len(f.recv.payloads); n != 1 {
+		if n := f.recv.Len(); n != 1 {
 			t.Fatalf("%d payloads archived, want 1", n)
 		}
 		rec, _ := f.books.Lookup(t.Context(), "acme", "<dup@acme>", as2.Inbound)
-		if evs := f.books.events[rec.MessageID]; len(evs) < 2 || !strings.HasPrefix(evs[len(evs)-1], "duplicate") {
+		if evs := strings.Split(f.books.History(rec.MessageID), "\n"); len(evs) < 2 || !strings.HasPrefix(evs[len(evs)-1], "duplicate") {
 			t.Fatalf("no duplicate event: %q", evs)
 		}
 	})
 
 	t.Run("async MDN is queued, not answered", func(t *testing.T) {
-		before := f.books.count(as2.TransportMDNAsync)
+		before := f.books.Count(as2.TransportMDNAsync)
 		res := f.post(t, "ACME", "<async@acme>", ctype, body, map[string]string{"Receipt-Delivery-Option": "http://127.0.0.1:1/as2"})
 		b, _ := io.ReadAll(res.Body)
 		res.Body.Close()
 		if res.StatusCode != 200 || len(b) != 0 {
 			t.Fatalf("status %d body %q: want 200 and no MDN in the response", res.StatusCode, b)
 		}
-		if f.books.count(as2.TransportMDNAsync) != before+1 {
+		if f.books.Count(as2.TransportMDNAsync) != before+1 {
 			t.Fatalf("async MDN not archived for delivery")
 		}
 		rec, _ := f.books.Lookup(t.Context(), "acme", "<async@acme>", as2.Inbound)
@@ -281,7 +281,7 @@ func TestUnknownPartnerDuplicateAndAsync(t *testing.T) {
 			t.Fatalf("disposition %q", m.Disposition)
 		}
 		rec, _ := f.books.Lookup(t.Context(), "acme", "<expired@acme>", as2.Inbound)
-		ev := strings.Join(f.books.events[rec.RawID], "\n")
+		ev := f.books.History(rec.RawID)
 		if !strings.Contains(ev, "expired on "+old.id.Cert.NotAfter.UTC().Format("2006-01-02")) || !strings.Contains(ev, "partner acme") || !strings.Contains(ev, "wharf partner add acme --as2-cert") {
 			t.Fatalf("the error does not name the expiry, the partner and the fix: %s", ev)
 		}

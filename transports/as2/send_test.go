@@ -108,22 +108,22 @@ func TestWharfToWharf(t *testing.T) {
 					t.Fatal(err)
 				}
 				if mode == as2.MDNAsync {
-					if sent.Status != as2.StatusAwaitingMDN || l.sendBooks.outcome(id) != as2.StatusAwaitingMDN {
-						t.Fatalf("async send: status %q / %q, want awaiting_mdn", sent.Status, l.sendBooks.outcome(id))
+					if sent.Status != as2.StatusAwaitingMDN || l.sendBooks.Outcome(id) != as2.StatusAwaitingMDN {
+						t.Fatalf("async send: status %q / %q, want awaiting_mdn", sent.Status, l.sendBooks.Outcome(id))
 					}
 					if res := l.deliverAsyncMDN(t, sent.AS2MessageID); res.StatusCode != 200 {
 						t.Fatalf("async MDN answered %s", res.Status)
 					}
 				}
-				if got := l.sendBooks.outcome(id); got != as2.StatusDelivered {
-					t.Fatalf("outcome %q, want delivered; history:\n%s", got, l.sendBooks.history(id))
+				if got := l.sendBooks.Outcome(id); got != as2.StatusDelivered {
+					t.Fatalf("outcome %q, want delivered; history:\n%s", got, l.sendBooks.History(id))
 				}
 				rec, _ := l.sendBooks.Lookup(t.Context(), "acme", sent.AS2MessageID, as2.Outbound)
-				if rec == nil || rec.MDNID == "" || l.sendBooks.parents[rec.MDNID] != id || rec.Disposition != "processed" {
+				if rec == nil || rec.MDNID == "" || l.sendBooks.Parent(rec.MDNID) != id || rec.Disposition != "processed" {
 					t.Fatalf("sender record %+v: want the MDN archived and linked to %s", rec, id)
 				}
 				in, _ := l.recvBooks.Lookup(t.Context(), "wharf-co", sent.AS2MessageID, as2.Inbound)
-				if in == nil || !bytes.Equal(l.recv.payloads[in.MessageID], payload) || l.recv.names[in.MessageID] != "invoice.edi" {
+				if in == nil || !bytes.Equal(payloadOf(l.recv, in.MessageID), payload) || nameOf(l.recv, in.MessageID) != "invoice.edi" {
 					t.Fatalf("receiver did not get the payload intact: %+v", in)
 				}
 				if !as2.SameMIC(in.MIC, sent.MIC) {
@@ -144,8 +144,8 @@ func TestWharfToWharf(t *testing.T) {
 		if res := l.deliverAsyncMDN(t, sent.AS2MessageID); res.StatusCode != 200 {
 			t.Fatalf("repeated MDN answered %s", res.Status)
 		}
-		if got := l.sendBooks.outcome("again"); got != as2.StatusDelivered || !strings.Contains(l.sendBooks.history("again"), "mdn_late") {
-			t.Fatalf("outcome %q, history %s", got, l.sendBooks.history("again"))
+		if got := l.sendBooks.Outcome("again"); got != as2.StatusDelivered || !strings.Contains(l.sendBooks.History("again"), "mdn_late") {
+			t.Fatalf("outcome %q, history %s", got, l.sendBooks.History("again"))
 		}
 	})
 
@@ -158,9 +158,7 @@ func TestWharfToWharf(t *testing.T) {
 		}
 		// As if the first attempt's outcome had not been recorded (a crash
 		// between the POST and the bookkeeping): the attempt is sent again.
-		l.sendBooks.mu.Lock()
-		delete(l.sendBooks.records, "acme|"+s1.AS2MessageID+"|out")
-		l.sendBooks.mu.Unlock()
+		l.sendBooks.Forget("acme", s1.AS2MessageID, as2.Outbound)
 		s2, err := l.client.Send(t.Context(), &p, o)
 		if err != nil {
 			t.Fatal(err)
@@ -169,7 +167,7 @@ func TestWharfToWharf(t *testing.T) {
 			t.Fatalf("second attempt: %+v", s2)
 		}
 		in, _ := l.recvBooks.Lookup(t.Context(), "wharf-co", s1.AS2MessageID, as2.Inbound)
-		if evs := l.recvBooks.history(in.MessageID); !strings.Contains(evs, "duplicate") {
+		if evs := l.recvBooks.History(in.MessageID); !strings.Contains(evs, "duplicate") {
 			t.Fatalf("receiver did not see a duplicate: %s", evs)
 		}
 		// Once settled, a further attempt sends nothing.
@@ -177,7 +175,7 @@ func TestWharfToWharf(t *testing.T) {
 		if err != nil || s3.Status != as2.StatusDelivered || !strings.Contains(s3.Detail, "not sent again") {
 			t.Fatalf("attempt after settling: %+v %v", s3, err)
 		}
-		if evs := l.recvBooks.history(in.MessageID); strings.Count(evs, "duplicate") != 1 {
+		if evs := l.recvBooks.History(in.MessageID); strings.Count(evs, "duplicate") != 1 {
 			t.Fatalf("the settled message was posted again: %s", evs)
 		}
 	})
@@ -196,8 +194,8 @@ func TestSendFailures(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		h := l.sendBooks.history("neg")
-		if sent.Status != as2.StatusFailed || l.sendBooks.outcome("neg") != as2.StatusFailed {
+		h := l.sendBooks.History("neg")
+		if sent.Status != as2.StatusFailed || l.sendBooks.Outcome("neg") != as2.StatusFailed {
 			t.Fatalf("status %q", sent.Status)
 		}
 		for _, want := range []string{"partner acme", as2.ErrInsufficientSecurity, "partners[].as2", "wharf replay", "is not encrypted; partner wharf-co must encrypt"} {
@@ -255,7 +253,7 @@ func TestSendFailures(t *testing.T) {
 		if res.StatusCode != 400 {
 			t.Fatalf("forged MDN answered %s, want 400", res.Status)
 		}
-		if got := l.sendBooks.outcome("forged"); got != as2.StatusAwaitingMDN {
+		if got := l.sendBooks.Outcome("forged"); got != as2.StatusAwaitingMDN {
 			t.Fatalf("outcome %q after a forged MDN, want still awaiting", got)
 		}
 	})
