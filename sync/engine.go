@@ -355,6 +355,10 @@ func (e *Engine) record(ctx context.Context, m *store.Message, c *change, d cano
 		if dt.Systems == nil {
 			dt.Systems = map[string]string{}
 		}
+		if prev.DeliveredAt != "" {
+			// Later statuses repeat "delivered" (the POD comes with one): the event happened once.
+			events = slices.DeleteFunc(events, func(ev string) bool { return ev == "shipment.delivered" })
+		}
 		// Billing holds and freight matching.
 		extra, exc := e.billing(m, c, &prev, &dt, events)
 		events = append(events, extra...)
