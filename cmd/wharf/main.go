@@ -39,6 +39,7 @@ Usage:
   wharf user add NAME --role admin|operator|auditor [--password-file FILE]
   wharf map [--partner ID] [--from csv:LAYOUT|flat:LAYOUT] FILE|-
   wharf render --to x12:SET|csv:LAYOUT|flat:LAYOUT [--partner ID] [FILE|-]
+  wharf demo [--dir DIR] [--serve]
   wharf version
 
 Every command takes --config FILE (or WHARF_CONFIG) and --data DIR (or WHARF_DATA)
@@ -76,6 +77,8 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		return runTrace(ctx, args[1:], stdout, stderr)
 	case "exceptions":
 		return runExceptions(ctx, args[1:], stdout, stderr)
+	case "demo":
+		return runDemo(ctx, args[1:], stdout, stderr)
 	case "archive":
 		return runArchive(ctx, args[1:], stdin, stdout, stderr)
 	case "token":

@@ -17,6 +17,7 @@ import (
 	"github.com/wharfedi/wharf/mapping"
 	"github.com/wharfedi/wharf/mapping/canonical"
 	wsync "github.com/wharfedi/wharf/sync"
+	"github.com/wharfedi/wharf/transports/as2"
 )
 
 // syncRules turns the configuration's sync section and partner roles into
@@ -97,6 +98,8 @@ func validateTolerance(s string) error { _, err := wsync.ParseTolerance(s); retu
 // its outbound/ folder on Wharf's SFTP server.
 func outboundTransport(p config.Partner) string {
 	switch {
+	case p.AS2 != nil && p.AS2.URL != "":
+		return as2.TransportAS2
 	case p.Folder != nil && p.Folder.Outbound != "":
 		return transportFolder
 	case p.S3Remote != nil && p.S3Remote.Push != nil:

@@ -1,0 +1,676 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"crypto/ed25519"
+	"crypto/rand"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+	"text/template"
+	"time"
+
+	"github.com/pkg/sftp"
+	"golang.org/x/crypto/ssh"
+
+	"github.com/wharfedi/wharf/edi/x12"
+	"github.com/wharfedi/wharf/examples"
+	"github.com/wharfedi/wharf/internal/config"
+	"github.com/wharfedi/wharf/internal/server"
+	"github.com/wharfedi/wharf/internal/store"
+	"github.com/wharfedi/wharf/mapping"
+	"github.com/wharfedi/wharf/mapping/canonical"
+	wsync "github.com/wharfedi/wharf/sync"
+	whttp "github.com/wharfedi/wharf/transports/http"
+)
+
+const demoUsage = `usage: wharf demo [--dir DIR] [--serve] [--timeout DURATION]
+
+Plays an ERP (CSV files in folders), a carrier (SFTP), a 3PL warehouse (AS2)
+and an invoicing platform (webhook and HTTP) against a Wharf server on the
+embedded defaults (HTTP 127.0.0.1:8080, SFTP 127.0.0.1:2222; WHARF_HTTP_ADDR
+and WHARF_SFTP_ADDR move them), through order → tender → shipment → delivery
+→ invoice, with one late proof of delivery and one freight charge mismatch.
+Exit 0 when the whole flow completed as expected; 1 naming the step that did not.`
+
+// demo is one run of the demo: its folder, the server's config, and the
+// simulated systems' state.
+type demo struct {
+	dir, data, cfgPath string
+	cfg                *config.Config
+	st                 store.Store
+	out                io.Writer
+	timeout            time.Duration
+	carrierKey         ssh.Signer
+	carrierNumbers     x12.ControlNumbers // the carrier's own interchange counters
+	wms                *demoWMS
+	inv                *demoInvoicing
+	step               int
+}
+
+func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	fs, _ := newFlags("demo", stderr)
+	fs.Usage = func() { fmt.Fprintln(stderr, demoUsage) }
+	dirFlag := fs.String("dir", "", "folder for the demo's files and data (default: a new temporary folder)")
+	serve := fs.Bool("serve", false, "keep the server running afterwards so the console can be explored (Ctrl-C stops it)")
+	timeout := fs.Duration("timeout", 60*time.Second, "how long each step may take")
+	if _, code, ok := parseCmd(fs, args, 0, stderr); !ok {
+		return code
+	}
+	d := &demo{out: stdout, timeout: *timeout, carrierNumbers: &x12.MemoryControlNumbers{}}
+	d.dir = *dirFlag
+	if d.dir == "" {
+		var err error
+		if d.dir, err = os.MkdirTemp("", "wharf-demo-"); err != nil {
+			return fail(stderr, err)
+		}
+	} else if err := os.MkdirAll(d.dir, 0o750); err != nil {
+		return fail(stderr, err)
+	}
+	d.dir, _ = filepath.Abs(d.dir)
+	d.data = filepath.Join(d.dir, "wharf-data")
+	if entries, _ := os.ReadDir(d.data); len(entries) > 0 {
+		fmt.Fprintf(stderr, "wharf demo: %s already holds a demo's data; pass another --dir (the demo starts from nothing)\n", d.data)
+		return 2
+	}
+	srvCtx, stopServer := context.WithCancel(context.WithoutCancel(ctx))
+	defer stopServer()
+	serverDone, err := d.start(srvCtx)
+	if err != nil {
+		return fail(stderr, fmt.Errorf("demo: %w", err))
+	}
+	stop := func() {
+		stopServer()
+		select {
+		case <-serverDone:
+		case <-time.After(35 * time.Second):
+		}
+		if d.st != nil {
+			d.st.Close()
+		}
+		d.wms.close()
+		d.inv.close()
+	}
+	if err := d.play(ctx); err != nil {
+		fmt.Fprintf(stdout, "\nDEMO FAILED at step %d: %v\n", d.step, err)
+		fmt.Fprintf(stdout, "The server's log: %s\n", filepath.Join(d.dir, "wharf.log"))
+		stop()
+		return 1
+	}
+	d.summary(ctx)
+	if *serve {
+		fmt.Fprintf(stdout, "\nThe server keeps running (--serve): http://%s/ ; Ctrl-C stops it.\n", d.cfg.HTTP.Addr)
+		<-ctx.Done()
+	}
+	stop()
+	return 0
+}
+
+// start writes the demo's configuration, starts the simulated systems and
+// the server, and waits until it is ready.
+func (d *demo) start(ctx context.Context) (<-chan struct{}, error) {
+	for _, sub := range []string{"erp/export", "erp/import"} {
+		if err := os.MkdirAll(filepath.Join(d.dir, sub), 0o750); err != nil {
+			return nil, err
+		}
+	}
+	// The carrier's SSH key and the warehouse's AS2 identity are made for this run.
+	_, priv, _ := ed25519.GenerateKey(rand.Reader)
+	signer, err := ssh.NewSignerFromKey(priv)
+	if err != nil {
+		return nil, err
+	}
+	d.carrierKey = signer
+	set := func(name, v string) {
+		if os.Getenv(name) == "" {
+			os.Setenv(name, v)
+		}
+	}
+	set("WHARF_DEMO_INVOICING_TOKEN", "demo-invoicing-token-"+randomHex(8))
+	set("WHARF_DEMO_WEBHOOK_SECRET", "demo-webhook-secret-"+randomHex(8))
+	httpAddr := firstNonEmpty(os.Getenv("WHARF_HTTP_ADDR"), "127.0.0.1:8080")
+	if d.inv, err = startInvoicing(httpAddr); err != nil {
+		return nil, err
+	}
+	if d.wms, err = startWMS(d.dir); err != nil {
+		return nil, err
+	}
+	tmpl, err := template.ParseFS(examples.Demo, "demo/wharf.yaml.tmpl")
+	if err != nil {
+		return nil, err
+	}
+	var buf bytes.Buffer
+	if err := tmpl.Execute(&buf, map[string]string{
+		"Dir": d.dir, "Data": d.data, "HTTPAddr": httpAddr, "CarrierKey": strings.TrimSpace(string(ssh.MarshalAuthorizedKey(signer.PublicKey()))) + " acme-demo",
+		"WMSAddr": d.wms.addr, "InvoicingAddr": d.inv.addr,
+	}); err != nil {
+		return nil, err
+	}
+	d.cfgPath = filepath.Join(d.dir, "wharf.yaml")
+	if err := os.WriteFile(d.cfgPath, buf.Bytes(), 0o640); err != nil {
+		return nil, err
+	}
+	if d.cfg, err = (&commonFlags{config: d.cfgPath}).loadConfig(); err != nil {
+		return nil, fmt.Errorf("the demo configuration %s: %w", d.cfgPath, err)
+	}
+	logf, err := os.Create(filepath.Join(d.dir, "wharf.log"))
+	if err != nil {
+		return nil, err
+	}
+	done := make(chan struct{})
+	code := make(chan int, 1)
+	go func() {
+		defer close(done)
+		defer logf.Close()
+		code <- runServe(ctx, []string{"--config", d.cfgPath}, logf, logf)
+	}()
+	fmt.Fprintf(d.out, "Wharf demo in %s\n  server: http://%s (SFTP %s), log %s\n", d.dir, d.cfg.HTTP.Addr, d.cfg.SFTP.Addr, filepath.Join(d.dir, "wharf.log"))
+	deadline := time.Now().Add(d.timeout)
+	for {
+		select {
+		case c := <-code:
+			b, _ := os.ReadFile(filepath.Join(d.dir, "wharf.log"))
+			return nil, fmt.Errorf("the server stopped (exit %d) before it was ready:\n%s", c, lastLines(string(b), 5))
+		default:
+		}
+		if r, err := http.Get("http://" + d.cfg.HTTP.Addr + "/healthz"); err == nil {
+			r.Body.Close()
+			if r.StatusCode == 200 {
+				break
+			}
+		}
+		if time.Now().After(deadline) {
+			return nil, fmt.Errorf("the server did not answer /healthz on %s within %s", d.cfg.HTTP.Addr, d.timeout)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if d.st, err = openStore(context.Background(), d.cfg); err != nil {
+		return nil, err
+	}
+	d.inv.wharf = "http://" + d.cfg.HTTP.Addr
+	return done, d.wms.connect(d.data, "http://"+d.cfg.HTTP.Addr+"/as2")
+}
+
+func lastLines(s string, n int) string {
+	l := strings.Split(strings.TrimSpace(s), "\n")
+	return strings.Join(l[max(0, len(l)-n):], "\n")
+}
+
+func randomHex(n int) string {
+	b := make([]byte, n)
+	_, _ = rand.Read(b)
+	return fmt.Sprintf("%x", b)
+}
+
+func firstNonEmpty(s ...string) string {
+	for _, x := range s {
+		if x != "" {
+			return x
+		}
+	}
+	return ""
+}
+
+// say prints a step's heading.
+func (d *demo) say(format string, args ...any) {
+	d.step++
+	fmt.Fprintf(d.out, "\n%d. %s\n", d.step, fmt.Sprintf(format, args...))
+}
+
+func (d *demo) note(format string, args ...any) {
+	fmt.Fprintf(d.out, "   %s\n", fmt.Sprintf(format, args...))
+}
+
+// await polls cond until it holds; the error says what was still missing.
+func (d *demo) await(ctx context.Context, what string, cond func() (bool, string, error)) error {
+	deadline := time.Now().Add(d.timeout)
+	last := ""
+	for {
+		ok, state, err := cond()
+		if err != nil {
+			return fmt.Errorf("%s: %w", what, err)
+		}
+		if ok {
+			return nil
+		}
+		last = state
+		if time.Now().After(deadline) {
+			return fmt.Errorf("%s: not reached within %s (last seen: %s)", what, d.timeout, last)
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+}
+
+// object reads a sync object's state and data.
+func (d *demo) object(ctx context.Context, kind, key string) (string, wsync.Data, error) {
+	o, err := d.st.GetSyncObject(ctx, kind, key)
+	if errors.Is(err, store.ErrNotFound) {
+		return "(not yet known)", wsync.Data{}, nil
+	}
+	if err != nil {
+		return "", wsync.Data{}, err
+	}
+	var dt wsync.Data
+	_ = json.Unmarshal([]byte(o.Data), &dt)
+	return o.State, dt, nil
+}
+
+func (d *demo) awaitState(ctx context.Context, kind, key string, states ...string) error {
+	return d.await(ctx, fmt.Sprintf("%s %s to be %s", kind, key, strings.Join(states, " or ")), func() (bool, string, error) {
+		s, _, err := d.object(ctx, kind, key)
+		return slices.Contains(states, s), s, err
+	})
+}
+
+func (d *demo) awaitFiles(ctx context.Context, what, dir, pattern string, n int) ([]string, error) {
+	var files []string
+	err := d.await(ctx, what, func() (bool, string, error) {
+		files, _ = filepath.Glob(filepath.Join(dir, pattern))
+		return len(files) >= n, fmt.Sprintf("%d file(s) in %s", len(files), dir), nil
+	})
+	return files, err
+}
+
+// play runs the flow step by step.
+func (d *demo) play(ctx context.Context) error {
+	carrier, err := d.dialCarrier()
+	if err != nil {
+		return err
+	}
+	defer carrier.Close()
+
+	d.say("The ERP drops its order export (2 orders) into its export folder")
+	orders, _ := examples.Demo.ReadFile("demo/orders.csv")
+	tmp := filepath.Join(d.dir, "erp/export/.orders.csv.part")
+	if err := os.WriteFile(tmp, orders, 0o640); err != nil {
+		return err
+	}
+	if err := os.Rename(tmp, filepath.Join(d.dir, "erp/export/orders-20261127.csv")); err != nil {
+		return err
+	}
+	for _, so := range []string{"SO-1001", "SO-1002"} {
+		if err := d.awaitState(ctx, "order", so, "created"); err != nil {
+			return err
+		}
+	}
+	d.note("Wharf archived the file, mapped 2 orders and routed them: a 204 load tender to ACME (SFTP), a 940 to the 3PL (AS2)")
+
+	d.say("The carrier ACME logs in over SFTP, downloads its load tenders and accepts them (990)")
+	var tenders []string
+	if err := d.await(ctx, "two 204 load tenders waiting in ACME's outbound/", func() (bool, string, error) {
+		tenders = nil
+		fis, err := carrier.ReadDir("outbound")
+		if err != nil {
+			return false, "", fmt.Errorf("the carrier lists outbound/: %w", err)
+		}
+		for _, fi := range fis {
+			if strings.HasPrefix(fi.Name(), "tender_") {
+				tenders = append(tenders, fi.Name())
+			}
+		}
+		return len(tenders) >= 2, fmt.Sprintf("%d tender(s)", len(tenders)), nil
+	}); err != nil {
+		return err
+	}
+	for _, name := range tenders {
+		b, err := sftpGet(carrier, "outbound/"+name)
+		if err != nil {
+			return fmt.Errorf("the carrier downloads outbound/%s: %w", name, err)
+		}
+		if !bytes.Contains(b, []byte("ST*204*")) {
+			return fmt.Errorf("the carrier's %s is not a 204:\n%s", name, b)
+		}
+		if err := carrier.Remove("outbound/" + name); err != nil {
+			return fmt.Errorf("the carrier cannot delete %s after download: %w", name, err)
+		}
+		d.note("ACME downloaded %s (%d bytes) and deleted it", name, len(b))
+	}
+	for _, sh := range []string{"SH-1001", "SH-1002"} {
+		if err := d.carrierSends(ctx, carrier, "990", "990_"+sh+".x12", &canonical.TenderResponse{ShipmentID: sh, Carrier: "ACME", Action: "accepted"}); err != nil {
+			return err
+		}
+	}
+	for _, sh := range []string{"SH-1001", "SH-1002"} {
+		if err := d.awaitState(ctx, "shipment", sh, "accepted", "shipped"); err != nil {
+			return err
+		}
+	}
+	if _, err := d.awaitFiles(ctx, "the tender status for the ERP", filepath.Join(d.dir, "erp/import"), "tender-status_*", 2); err != nil {
+		return err
+	}
+	d.note("both shipments accepted; the ERP got the tender status as CSV in erp/import/")
+
+	d.say("The 3PL warehouse receives its 940s over AS2, picks, packs and confirms shipment (945 over AS2)")
+	if err := d.await(ctx, "two 940 warehouse orders received by the 3PL over AS2", func() (bool, string, error) {
+		n := d.wms.received()
+		return n >= 2, fmt.Sprintf("%d received", n), nil
+	}); err != nil {
+		return err
+	}
+	for _, so := range []string{"SO-1001", "SO-1002"} {
+		sh := "SH-" + strings.TrimPrefix(so, "SO-")
+		if err := d.wms.send(ctx, so, sh); err != nil {
+			return fmt.Errorf("the 3PL's 945 for %s over AS2: %w", so, err)
+		}
+	}
+	for _, sh := range []string{"SH-1001", "SH-1002"} {
+		if err := d.awaitState(ctx, "shipment", sh, "shipped"); err != nil {
+			return err
+		}
+	}
+	if _, err := d.awaitFiles(ctx, "the shipment update for the ERP", filepath.Join(d.dir, "erp/import"), "shipment-update_*", 2); err != nil {
+		return err
+	}
+	d.note("both shipments shipped; signed MDNs returned to the 3PL; the ERP got the shipment update CSV")
+
+	d.say("The carrier reports delivery (214): SH-1002 with proof of delivery, SH-1001 without (its POD comes late)")
+	delivered := canonical.At(time.Now().UTC().Truncate(time.Minute))
+	if err := d.carrierSends(ctx, carrier, "214", "214_SH-1001.x12", &canonical.ShipmentStatus{ShipmentID: "SH-1001", Carrier: "ACME",
+		Events: []canonical.StatusEvent{{Status: "delivered", Reason: "normal", Time: &delivered}}}); err != nil {
+		return err
+	}
+	if err := d.carrierSends(ctx, carrier, "214", "214_SH-1002.x12", &canonical.ShipmentStatus{ShipmentID: "SH-1002", Carrier: "ACME",
+		Events: []canonical.StatusEvent{{Status: "delivered", Reason: "normal", Time: &delivered, ProofOfDelivery: "M RIVERA"}}}); err != nil {
+		return err
+	}
+	if err := d.await(ctx, "billing of SH-1001 held (delivered without proof of delivery)", func() (bool, string, error) {
+		s, dt, err := d.object(ctx, "shipment", "SH-1001")
+		return dt.Billing == "held", s + " billing=" + dt.Billing, err
+	}); err != nil {
+		return err
+	}
+	if err := d.await(ctx, "the invoicing platform to receive SH-1002 (billing released)", func() (bool, string, error) {
+		got := d.inv.shipments()
+		return slices.Contains(got, "SH-1002"), strings.Join(got, ","), nil
+	}); err != nil {
+		return err
+	}
+	if slices.Contains(d.inv.shipments(), "SH-1001") {
+		return errors.New("SH-1001 reached the invoicing platform while its billing was held")
+	}
+	d.note("SH-1001: billing HELD until its proof of delivery; SH-1002: billing released to the invoicing webhook (HMAC-signed)")
+
+	d.say("The carrier sends freight invoices (210): SH-1001 at the tendered 1000.00, SH-1002 at 1250.00 against 750.00 tendered")
+	if err := d.carrierSends(ctx, carrier, "210", "210_SH-1001.x12", freightInvoice("FI-5001", "SH-1001", "1000.00")); err != nil {
+		return err
+	}
+	if err := d.carrierSends(ctx, carrier, "210", "210_SH-1002.x12", freightInvoice("FI-5002", "SH-1002", "1250.00")); err != nil {
+		return err
+	}
+	if err := d.await(ctx, "a dispute exception for SH-1002's freight charge", func() (bool, string, error) {
+		ex, err := d.st.ListExceptions(ctx, store.ExceptionFilter{Reason: "dispute", ObjectKey: "SH-1002"})
+		return len(ex) == 1, fmt.Sprintf("%d dispute(s)", len(ex)), err
+	}); err != nil {
+		return err
+	}
+	if ex, _ := d.st.ListExceptions(ctx, store.ExceptionFilter{Reason: "dispute", ObjectKey: "SH-1001"}); len(ex) > 0 {
+		return fmt.Errorf("SH-1001's matching freight invoice raised a dispute: %s", ex[0].Detail)
+	}
+	d.note("SH-1001 matched within ACME's 2%% tolerance; SH-1002 became a DISPUTE exception for operations")
+
+	d.say("The carrier's late proof of delivery for SH-1001 arrives (214): billing released")
+	if err := d.carrierSends(ctx, carrier, "214", "214_SH-1001_pod.x12", &canonical.ShipmentStatus{ShipmentID: "SH-1001", Carrier: "ACME",
+		Events: []canonical.StatusEvent{{Status: "delivered", Reason: "normal", Time: &delivered, ProofOfDelivery: "J CHEN"}}}); err != nil {
+		return err
+	}
+	if err := d.await(ctx, "the invoicing platform to receive SH-1001", func() (bool, string, error) {
+		got := d.inv.shipments()
+		return slices.Contains(got, "SH-1001"), strings.Join(got, ","), nil
+	}); err != nil {
+		return err
+	}
+	d.note("SH-1001: billing released")
+
+	d.say("The invoicing platform approves both invoices and posts them to Wharf (HTTP, canonical JSON)")
+	for _, so := range []string{"SO-1001", "SO-1002"} {
+		if err := d.awaitState(ctx, "order", so, "invoiced"); err != nil {
+			return err
+		}
+	}
+	if _, err := d.awaitFiles(ctx, "the invoice postings for the ERP", filepath.Join(d.dir, "erp/import"), "invoice-posting_*", 2); err != nil {
+		return err
+	}
+	if err := d.await(ctx, "two 810 invoices waiting for Big Retail", func() (bool, string, error) {
+		ms, err := d.st.SearchMessages(ctx, store.MessageFilter{PartnerID: "bigretail", Direction: store.Outbound})
+		return len(ms) >= 2, fmt.Sprintf("%d", len(ms)), err
+	}); err != nil {
+		return err
+	}
+	d.note("the ERP got its invoice postings (CSV); two 810s wait for Big Retail on SFTP")
+	return nil
+}
+
+// summary prints what happened and where to look.
+func (d *demo) summary(ctx context.Context) {
+	fmt.Fprintf(d.out, "\nThe whole flow completed.\n\n")
+	counts, _ := d.st.CountSyncObjects(ctx)
+	fmt.Fprintf(d.out, "Objects: ")
+	var parts []string
+	for _, k := range []string{"order", "shipment", "invoice"} {
+		n := 0
+		for ks, c := range counts {
+			if ks[0] == k {
+				n += c
+			}
+		}
+		parts = append(parts, fmt.Sprintf("%d %ss", n, k))
+	}
+	fmt.Fprintln(d.out, strings.Join(parts, ", "))
+	in, _ := d.st.SearchMessages(ctx, store.MessageFilter{Direction: store.Inbound, Limit: 1000})
+	out, _ := d.st.SearchMessages(ctx, store.MessageFilter{Direction: store.Outbound, Limit: 1000})
+	fmt.Fprintf(d.out, "Messages archived: %d in, %d out\n", len(in), len(out))
+	ex, _ := d.st.ListExceptions(ctx, store.ExceptionFilter{Statuses: []string{store.ExceptionOpen}})
+	fmt.Fprintf(d.out, "Open exceptions: %d\n", len(ex))
+	for _, x := range ex {
+		fmt.Fprintf(d.out, "  %-10s %-9s %s %s: %s\n", x.Reason, x.Owner, x.ObjectKind, x.ObjectKey, clip(x.Detail, 110))
+	}
+	fmt.Fprintf(d.out, "\nLook closer:\n")
+	fmt.Fprintf(d.out, "  console:      http://%s/\n", d.cfg.HTTP.Addr)
+	fmt.Fprintf(d.out, "  a trace:      wharf trace --config %s PO-77001\n", d.cfgPath)
+	fmt.Fprintf(d.out, "  exceptions:   wharf exceptions list --config %s\n", d.cfgPath)
+	fmt.Fprintf(d.out, "  the archive:  wharf archive search --config %s\n", d.cfgPath)
+	fmt.Fprintf(d.out, "  the ERP's files: %s\n", filepath.Join(d.dir, "erp/import"))
+}
+
+func freightInvoice(number, shipment, total string) *canonical.FreightInvoice {
+	day := canonical.At(time.Now().UTC().Truncate(24 * time.Hour))
+	return &canonical.FreightInvoice{Header: canonical.Header{Dates: []canonical.Date{{Type: "invoice", Time: day}}},
+		InvoiceNumber: number, ShipmentID: shipment, Carrier: "ACME", PaymentMethod: "prepaid", Currency: "USD", Total: canonical.Decimal(total),
+		Lines: []canonical.FreightLine{{LineNumber: "1", Description: "linehaul", Charges: []canonical.Charge{{Code: "400", Amount: canonical.Decimal(total)}}}}}
+}
+
+// dialCarrier logs in to Wharf's SFTP server as the carrier, pinning the
+// server's host key from the data folder.
+func (d *demo) dialCarrier() (*sftp.Client, error) {
+	hk, err := server.LoadOrCreateHostKey(d.data)
+	if err != nil {
+		return nil, err
+	}
+	conn, err := ssh.Dial("tcp", d.cfg.SFTP.Addr, &ssh.ClientConfig{User: "acme", Auth: []ssh.AuthMethod{ssh.PublicKeys(d.carrierKey)},
+		HostKeyCallback: ssh.FixedHostKey(hk.PublicKey()), Timeout: 10 * time.Second})
+	if err != nil {
+		return nil, fmt.Errorf("the carrier cannot log in to Wharf's SFTP server at %s: %w", d.cfg.SFTP.Addr, err)
+	}
+	c, err := sftp.NewClient(conn)
+	if err != nil {
+		conn.Close()
+		return nil, err
+	}
+	return c, nil
+}
+
+func sftpGet(c *sftp.Client, name string) ([]byte, error) {
+	f, err := c.Open(name)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	return io.ReadAll(f)
+}
+
+// carrierSends renders a document as the carrier's X12 and uploads it to inbound/.
+func (d *demo) carrierSends(ctx context.Context, c *sftp.Client, set, name string, doc canonical.Document) error {
+	b, err := renderAs(ctx, d.carrierNumbers, set, "ZZ", "ACMEFREIGHT", doc)
+	if err != nil {
+		return fmt.Errorf("the carrier cannot write its %s: %w", set, err)
+	}
+	f, err := c.Create("inbound/" + name)
+	if err != nil {
+		return err
+	}
+	if _, err := f.Write(b); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Close(); err != nil {
+		return fmt.Errorf("uploading %s: %w", name, err)
+	}
+	d.note("ACME uploaded %s (%s, %d bytes)", name, set, len(b))
+	return nil
+}
+
+// renderAs writes one document as X12 from the given sender to Wharf.
+func renderAs(ctx context.Context, numbers x12.ControlNumbers, set, qual, id string, doc canonical.Document) ([]byte, error) {
+	h := doc.Head()
+	h.Type = map[string]string{"990": canonical.TypeTenderResponse, "214": canonical.TypeShipmentStatus, "210": canonical.TypeFreightInvoice,
+		"945": canonical.TypeShipConfirmation}[set]
+	h.Version = canonical.Version
+	prof := mapping.DefaultProfile()
+	prof.Envelope = mapping.Envelope{SenderQual: qual, SenderID: id, ReceiverQual: "ZZ", ReceiverID: "WHARF"}
+	var buf bytes.Buffer
+	xr, err := mapping.NewX12Renderer(x12.NewWriter(&buf), mapping.RenderOptions{Profile: prof, Set: set, Numbers: numbers})
+	if err != nil {
+		return nil, err
+	}
+	errs, err := xr.Render(ctx, doc)
+	if err != nil {
+		return nil, err
+	}
+	if len(errs) > 0 {
+		return nil, errs[0]
+	}
+	if err := xr.Close(); err != nil {
+		return nil, err
+	}
+	return buf.Bytes(), nil
+}
+
+// demoInvoicing is the invoicing platform: it receives billable shipments
+// on a signed webhook and posts an approved invoice back to Wharf.
+type demoInvoicing struct {
+	addr  string
+	wharf string
+	srv   *http.Server
+	mu    sync.Mutex
+	seen  []string
+	wg    sync.WaitGroup
+}
+
+func startInvoicing(wharfAddr string) (*demoInvoicing, error) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return nil, err
+	}
+	inv := &demoInvoicing{addr: ln.Addr().String(), wharf: "http://" + wharfAddr}
+	inv.srv = &http.Server{Handler: http.HandlerFunc(inv.serve), ReadHeaderTimeout: 10 * time.Second}
+	go inv.srv.Serve(ln)
+	return inv, nil
+}
+
+func (inv *demoInvoicing) serve(w http.ResponseWriter, r *http.Request) {
+	body, err := io.ReadAll(r.Body)
+	if err != nil {
+		http.Error(w, err.Error(), 400)
+		return
+	}
+	secret := []byte(os.Getenv("WHARF_DEMO_WEBHOOK_SECRET"))
+	if err := whttp.Verify(secret, r.Header.Get(whttp.HeaderTimestamp), r.Header.Get(whttp.HeaderSignature), body, time.Now(), 5*time.Minute); err != nil {
+		http.Error(w, "bad signature: "+err.Error(), 401)
+		return
+	}
+	d, err := canonical.Decode(bytes.TrimSpace(body))
+	if err != nil {
+		http.Error(w, err.Error(), 422)
+		return
+	}
+	st, ok := d.(*canonical.ShipmentStatus)
+	if !ok {
+		http.Error(w, "expected a shipment_status, got "+d.Head().Type, 422)
+		return
+	}
+	inv.mu.Lock()
+	dup := slices.Contains(inv.seen, st.ShipmentID)
+	if !dup {
+		inv.seen = append(inv.seen, st.ShipmentID)
+	}
+	inv.mu.Unlock()
+	w.WriteHeader(http.StatusAccepted)
+	if !dup {
+		inv.wg.Add(1)
+		go func() {
+			defer inv.wg.Done()
+			inv.approve(st)
+		}()
+	}
+}
+
+// approve posts the invoice for a delivered shipment (the platform's own
+// numbering; the order number from the shipment's references).
+func (inv *demoInvoicing) approve(st *canonical.ShipmentStatus) {
+	n := strings.TrimPrefix(st.ShipmentID, "SH-")
+	order := "SO-" + n
+	for _, r := range st.References {
+		if r.Type == canonical.RefOrderNumber {
+			order = r.Value
+		}
+	}
+	totals := map[string]string{"1001": "5200.00", "1002": "2875.00"}
+	doc := &canonical.Invoice{Header: canonical.Header{Type: canonical.TypeInvoice, Version: canonical.Version,
+		References: []canonical.Reference{{Type: canonical.RefShipmentID, Value: st.ShipmentID}},
+		Dates:      []canonical.Date{{Type: "invoice", Time: canonical.At(time.Now().UTC().Truncate(24 * time.Hour))}}},
+		InvoiceNumber: "INV-" + n, OrderNumber: order, Currency: "USD", Total: canonical.Decimal(firstNonEmpty(totals[n], "100.00")),
+		Lines: []canonical.OrderLine{{LineNumber: "1", Item: canonical.Item{IDs: []canonical.Reference{{Type: "sku", Value: "WIDGET-A"}}},
+			Quantity: canonical.Quantity{Value: "1", Unit: "each"}, UnitPrice: canonical.Decimal(firstNonEmpty(totals[n], "100.00"))}}}
+	b, _ := json.Marshal(doc)
+	for attempt := 0; attempt < 20; attempt++ {
+		req, _ := http.NewRequest("POST", inv.wharf+"/api/v1/inbound/invoicing", bytes.NewReader(b))
+		req.Header.Set("Authorization", "Bearer "+os.Getenv("WHARF_DEMO_INVOICING_TOKEN"))
+		req.Header.Set("Content-Type", "application/json")
+		req.Header.Set(whttp.HeaderIdemKey, "invoice-"+n)
+		req.Header.Set(whttp.HeaderFilename, "invoice_INV-"+n+".json")
+		if r, err := http.DefaultClient.Do(req); err == nil {
+			r.Body.Close()
+			if r.StatusCode/100 == 2 {
+				return
+			}
+		}
+		time.Sleep(250 * time.Millisecond)
+	}
+}
+
+func (inv *demoInvoicing) shipments() []string {
+	inv.mu.Lock()
+	defer inv.mu.Unlock()
+	return slices.Clone(inv.seen)
+}
+
+func (inv *demoInvoicing) close() {
+	if inv == nil {
+		return
+	}
+	inv.srv.Close()
+	inv.wg.Wait()
+}

@@ -1,0 +1,61 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+// TestDemo plays `wharf demo` end to end, in process: the ERP's folder
+// drop, the carrier over SFTP, the warehouse over AS2, the invoicing
+// platform over a signed webhook and HTTP, with the late proof of delivery
+// and the charge dispute. It needs no outside service: every peer is a
+// simulated system speaking the real protocol to the real server.
+func TestDemo(t *testing.T) {
+	if testing.Short() {
+		t.Skip("the demo runs a whole server (about 10 s)")
+	}
+	t.Setenv("WHARF_HTTP_ADDR", fmt.Sprintf("127.0.0.1:%d", freePort(t)))
+	t.Setenv("WHARF_SFTP_ADDR", fmt.Sprintf("127.0.0.1:%d", freePort(t)))
+	dir := t.TempDir()
+	var out, errb bytes.Buffer
+	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
+	defer cancel()
+	code := run(ctx, []string{"demo", "--dir", dir, "--timeout", "60s"}, strings.NewReader(""), &out, &errb)
+	if code != 0 {
+		log, _ := os.ReadFile(filepath.Join(dir, "wharf.log"))
+		t.Fatalf("wharf demo exit %d\nstdout:\n%s\nstderr:\n%s\nserver log (end):\n%s", code, out.String(), errb.String(), lastLines(string(log), 40))
+	}
+	s := out.String()
+	for _, want := range []string{
+		"billing HELD until its proof of delivery",
+		"SH-1002 became a DISPUTE exception",
+		"SH-1001: billing released",
+		"The whole flow completed.",
+		"Objects: 2 orders, 2 shipments, 2 invoices",
+		"Open exceptions: 1",
+		"console:      http://",
+	} {
+		if !strings.Contains(s, want) {
+			t.Errorf("demo output lacks %q:\n%s", want, s)
+		}
+	}
+	// The ERP got its files, byte for byte what the layouts say.
+	got, _ := filepath.Glob(filepath.Join(dir, "erp/import/invoice-posting_*.csv"))
+	if len(got) != 2 {
+		t.Fatalf("invoice postings for the ERP: %v", got)
+	}
+	b, _ := os.ReadFile(got[0])
+	if !strings.HasPrefix(strings.ReplaceAll(string(b), "\r\n", "\n"), "invoice,order,date,total\nINV-100") {
+		t.Fatalf("invoice posting:\n%s", b)
+	}
+	// A second demo in the same folder refuses to mix its data with the first.
+	if code := run(ctx, []string{"demo", "--dir", dir}, strings.NewReader(""), &out, &errb); code != 2 || !strings.Contains(errb.String(), "already holds a demo's data") {
+		t.Fatalf("second demo in the same folder: exit %d, %s", code, errb.String())
+	}
+}
