@@ -27,6 +27,7 @@ import (
 	"github.com/wharfedi/wharf/internal/config"
 	"github.com/wharfedi/wharf/internal/server"
 	"github.com/wharfedi/wharf/internal/store"
+	"github.com/wharfedi/wharf/internal/web"
 	"github.com/wharfedi/wharf/mapping"
 	"github.com/wharfedi/wharf/mapping/canonical"
 	wsync "github.com/wharfedi/wharf/sync"
@@ -106,9 +107,13 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		stop()
 		return 1
 	}
-	d.summary(ctx)
+	d.summary(ctx, *serve)
 	if *serve {
-		fmt.Fprintf(stdout, "\nThe server keeps running (--serve): http://%s/ ; Ctrl-C stops it.\n", d.cfg.HTTP.Addr)
+		tok, _, err := web.MintToken(ctx, d.st, "admin", "demo")
+		if err != nil {
+			fmt.Fprintf(stdout, "\n(no console token: %v; create one with 'wharf token create --config %s --role admin')\n", err, d.cfgPath)
+		}
+		fmt.Fprintf(stdout, "\nThe server keeps running (--serve): open http://%s/ and sign in with the token\n  %s\nCtrl-C stops it.\n", d.cfg.HTTP.Addr, tok)
 		<-ctx.Done()
 	}
 	stop()
@@ -454,7 +459,7 @@ func (d *demo) play(ctx context.Context) error {
 }
 
 // summary prints what happened and where to look.
-func (d *demo) summary(ctx context.Context) {
+func (d *demo) summary(ctx context.Context, serving bool) {
 	fmt.Fprintf(d.out, "\nThe whole flow completed.\n\n")
 	counts, _ := d.st.CountSyncObjects(ctx)
 	fmt.Fprintf(d.out, "Objects: ")
@@ -478,7 +483,11 @@ func (d *demo) summary(ctx context.Context) {
 		fmt.Fprintf(d.out, "  %-10s %-9s %s %s: %s\n", x.Reason, x.Owner, x.ObjectKind, x.ObjectKey, clip(x.Detail, 110))
 	}
 	fmt.Fprintf(d.out, "\nLook closer:\n")
-	fmt.Fprintf(d.out, "  console:      http://%s/\n", d.cfg.HTTP.Addr)
+	if serving {
+		fmt.Fprintf(d.out, "  console:      http://%s/\n", d.cfg.HTTP.Addr)
+	} else {
+		fmt.Fprintf(d.out, "  console:      run 'wharf demo --serve' to keep the server up and get a sign-in token\n")
+	}
 	fmt.Fprintf(d.out, "  a trace:      wharf trace --config %s PO-77001\n", d.cfgPath)
 	fmt.Fprintf(d.out, "  exceptions:   wharf exceptions list --config %s\n", d.cfgPath)
 	fmt.Fprintf(d.out, "  the archive:  wharf archive search --config %s\n", d.cfgPath)

@@ -39,7 +39,7 @@ func TestDemo(t *testing.T) {
 		"The whole flow completed.",
 		"Objects: 2 orders, 2 shipments, 2 invoices",
 		"Open exceptions: 1",
-		"console:      http://",
+		"wharf demo --serve",
 	} {
 		if !strings.Contains(s, want) {
 			t.Errorf("demo output lacks %q:\n%s", want, s)
