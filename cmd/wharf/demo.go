@@ -53,6 +53,9 @@ type demo struct {
 	timeout            time.Duration
 	carrierKey         ssh.Signer
 	carrierNumbers     x12.ControlNumbers // the carrier's own interchange counters
+	orders             int                // how many orders the ERP exports
+	tendered           []string           // each order's freight charge
+	marks              map[string]time.Time
 	wms                *demoWMS
 	inv                *demoInvoicing
 	step               int
@@ -64,10 +67,16 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	dirFlag := fs.String("dir", "", "folder for the demo's files and data (default: a new temporary folder)")
 	serve := fs.Bool("serve", false, "keep the server running afterwards so the console can be explored (Ctrl-C stops it)")
 	timeout := fs.Duration("timeout", 60*time.Second, "how long each step may take")
+	orders := fs.Int("orders", 2, "how many orders the ERP exports (2 tell the story; more measure the flow at scale)")
+	report := fs.Bool("latency", false, "print per-stage latency figures at the end (p50, p99)")
 	if _, code, ok := parseCmd(fs, args, 0, stderr); !ok {
 		return code
 	}
-	d := &demo{out: stdout, timeout: *timeout, carrierNumbers: &x12.MemoryControlNumbers{}}
+	if *orders < 2 {
+		fmt.Fprintln(stderr, "wharf demo: --orders must be at least 2 (the late proof of delivery and the disputed charge)")
+		return 2
+	}
+	d := &demo{out: stdout, timeout: *timeout, carrierNumbers: &x12.MemoryControlNumbers{}, orders: *orders}
 	d.dir = *dirFlag
 	if d.dir == "" {
 		var err error
@@ -108,6 +117,11 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return 1
 	}
 	d.summary(ctx, *serve)
+	if *report {
+		if err := d.latency(ctx); err != nil {
+			fmt.Fprintf(stdout, "latency report: %v\n", err)
+		}
+	}
 	if *serve {
 		tok, _, err := web.MintToken(ctx, d.st, "admin", "demo")
 		if err != nil {
@@ -289,33 +303,44 @@ func (d *demo) awaitFiles(ctx context.Context, what, dir, pattern string, n int)
 	return files, err
 }
 
-// play runs the flow step by step.
+// play runs the flow step by step. Orders SO-1001 (its proof of delivery
+// comes late) and SO-1002 (its freight charge is disputed) are the story;
+// with --orders N, orders SO-1003 on are routine ones that flow through.
 func (d *demo) play(ctx context.Context) error {
 	carrier, err := d.dialCarrier()
 	if err != nil {
 		return err
 	}
 	defer carrier.Close()
+	n := d.orders
+	ship := func(i int) string { return fmt.Sprintf("SH-%d", 1001+i) }
+	order := func(i int) string { return fmt.Sprintf("SO-%d", 1001+i) }
+	all := func(f func(i int) canonical.Document) []canonical.Document {
+		out := make([]canonical.Document, n)
+		for i := range n {
+			out[i] = f(i)
+		}
+		return out
+	}
 
-	d.say("The ERP drops its order export (2 orders) into its export folder")
-	orders, _ := examples.Demo.ReadFile("demo/orders.csv")
+	d.say("The ERP drops its order export (%d orders) into its export folder", n)
+	csv := d.ordersCSV()
 	tmp := filepath.Join(d.dir, "erp/export/.orders.csv.part")
-	if err := os.WriteFile(tmp, orders, 0o640); err != nil {
+	if err := os.WriteFile(tmp, csv, 0o640); err != nil {
 		return err
 	}
+	d.mark("erp drop")
 	if err := os.Rename(tmp, filepath.Join(d.dir, "erp/export/orders-20261127.csv")); err != nil {
 		return err
 	}
-	for _, so := range []string{"SO-1001", "SO-1002"} {
-		if err := d.awaitState(ctx, "order", so, "created"); err != nil {
-			return err
-		}
+	if err := d.awaitCount(ctx, "order", n, "created"); err != nil {
+		return err
 	}
-	d.note("Wharf archived the file, mapped 2 orders and routed them: a 204 load tender to ACME (SFTP), a 940 to the 3PL (AS2)")
+	d.note("Wharf archived the file, mapped %d orders and routed each: a 204 load tender to ACME (SFTP), a 940 to the 3PL (AS2)", n)
 
 	d.say("The carrier ACME logs in over SFTP, downloads its load tenders and accepts them (990)")
 	var tenders []string
-	if err := d.await(ctx, "two 204 load tenders waiting in ACME's outbound/", func() (bool, string, error) {
+	if err := d.await(ctx, fmt.Sprintf("%d 204 load tenders waiting in ACME's outbound/", n), func() (bool, string, error) {
 		tenders = nil
 		fis, err := carrier.ReadDir("outbound")
 		if err != nil {
@@ -326,10 +351,11 @@ func (d *demo) play(ctx context.Context) error {
 				tenders = append(tenders, fi.Name())
 			}
 		}
-		return len(tenders) >= 2, fmt.Sprintf("%d tender(s)", len(tenders)), nil
+		return len(tenders) >= n, fmt.Sprintf("%d tender(s)", len(tenders)), nil
 	}); err != nil {
 		return err
 	}
+	var bytesIn int
 	for _, name := range tenders {
 		b, err := sftpGet(carrier, "outbound/"+name)
 		if err != nil {
@@ -341,54 +367,53 @@ func (d *demo) play(ctx context.Context) error {
 		if err := carrier.Remove("outbound/" + name); err != nil {
 			return fmt.Errorf("the carrier cannot delete %s after download: %w", name, err)
 		}
-		d.note("ACME downloaded %s (%d bytes) and deleted it", name, len(b))
+		bytesIn += len(b)
 	}
-	for _, sh := range []string{"SH-1001", "SH-1002"} {
-		if err := d.carrierSends(ctx, carrier, "990", "990_"+sh+".x12", &canonical.TenderResponse{ShipmentID: sh, Carrier: "ACME", Action: "accepted"}); err != nil {
-			return err
-		}
-	}
-	for _, sh := range []string{"SH-1001", "SH-1002"} {
-		if err := d.awaitState(ctx, "shipment", sh, "accepted", "shipped"); err != nil {
-			return err
-		}
-	}
-	if _, err := d.awaitFiles(ctx, "the tender status for the ERP", filepath.Join(d.dir, "erp/import"), "tender-status_*", 2); err != nil {
+	d.note("ACME downloaded %d tenders (%d bytes) and deleted them", len(tenders), bytesIn)
+	if err := d.carrierSends(ctx, carrier, "990", "990_accept.x12", all(func(i int) canonical.Document {
+		return &canonical.TenderResponse{ShipmentID: ship(i), Carrier: "ACME", Action: "accepted"}
+	})); err != nil {
 		return err
 	}
-	d.note("both shipments accepted; the ERP got the tender status as CSV in erp/import/")
+	if err := d.awaitCount(ctx, "shipment", n, "accepted", "shipped"); err != nil {
+		return err
+	}
+	if _, err := d.awaitFiles(ctx, "the tender status for the ERP", filepath.Join(d.dir, "erp/import"), "tender-status_*", n); err != nil {
+		return err
+	}
+	d.note("all shipments accepted; the ERP got the tender status as CSV in erp/import/")
 
 	d.say("The 3PL warehouse receives its 940s over AS2, picks, packs and confirms shipment (945 over AS2)")
-	if err := d.await(ctx, "two 940 warehouse orders received by the 3PL over AS2", func() (bool, string, error) {
-		n := d.wms.received()
-		return n >= 2, fmt.Sprintf("%d received", n), nil
+	if err := d.await(ctx, fmt.Sprintf("%d 940 warehouse orders received by the 3PL over AS2", n), func() (bool, string, error) {
+		got := d.wms.received()
+		return got >= n, fmt.Sprintf("%d received", got), nil
 	}); err != nil {
 		return err
 	}
-	for _, so := range []string{"SO-1001", "SO-1002"} {
-		sh := "SH-" + strings.TrimPrefix(so, "SO-")
-		if err := d.wms.send(ctx, so, sh); err != nil {
-			return fmt.Errorf("the 3PL's 945 for %s over AS2: %w", so, err)
-		}
+	var confirms [][2]string
+	for i := range n {
+		confirms = append(confirms, [2]string{order(i), ship(i)})
 	}
-	for _, sh := range []string{"SH-1001", "SH-1002"} {
-		if err := d.awaitState(ctx, "shipment", sh, "shipped"); err != nil {
-			return err
-		}
+	if err := d.wms.send(ctx, confirms); err != nil {
+		return fmt.Errorf("the 3PL's 945s over AS2: %w", err)
 	}
-	if _, err := d.awaitFiles(ctx, "the shipment update for the ERP", filepath.Join(d.dir, "erp/import"), "shipment-update_*", 2); err != nil {
+	if err := d.awaitCount(ctx, "shipment", n, "shipped"); err != nil {
 		return err
 	}
-	d.note("both shipments shipped; signed MDNs returned to the 3PL; the ERP got the shipment update CSV")
+	if _, err := d.awaitFiles(ctx, "the shipment updates for the ERP", filepath.Join(d.dir, "erp/import"), "shipment-update_*", n); err != nil {
+		return err
+	}
+	d.note("all shipments shipped (one AS2 message, %d 945s, signed MDN back to the 3PL); the ERP got a shipment update CSV for each", n)
 
-	d.say("The carrier reports delivery (214): SH-1002 with proof of delivery, SH-1001 without (its POD comes late)")
+	d.say("The carrier reports delivery (214): SH-1001 without proof of delivery (its POD comes late), the others with it")
 	delivered := canonical.At(time.Now().UTC().Truncate(time.Minute))
-	if err := d.carrierSends(ctx, carrier, "214", "214_SH-1001.x12", &canonical.ShipmentStatus{ShipmentID: "SH-1001", Carrier: "ACME",
-		Events: []canonical.StatusEvent{{Status: "delivered", Reason: "normal", Time: &delivered}}}); err != nil {
-		return err
-	}
-	if err := d.carrierSends(ctx, carrier, "214", "214_SH-1002.x12", &canonical.ShipmentStatus{ShipmentID: "SH-1002", Carrier: "ACME",
-		Events: []canonical.StatusEvent{{Status: "delivered", Reason: "normal", Time: &delivered, ProofOfDelivery: "M RIVERA"}}}); err != nil {
+	if err := d.carrierSends(ctx, carrier, "214", "214_delivered.x12", all(func(i int) canonical.Document {
+		ev := canonical.StatusEvent{Status: "delivered", Reason: "normal", Time: &delivered}
+		if i != 0 {
+			ev.ProofOfDelivery = []string{"M RIVERA", "A OKAFOR", "L NGUYEN"}[i%3]
+		}
+		return &canonical.ShipmentStatus{ShipmentID: ship(i), Carrier: "ACME", Events: []canonical.StatusEvent{ev}}
+	})); err != nil {
 		return err
 	}
 	if err := d.await(ctx, "billing of SH-1001 held (delivered without proof of delivery)", func() (bool, string, error) {
@@ -397,65 +422,141 @@ func (d *demo) play(ctx context.Context) error {
 	}); err != nil {
 		return err
 	}
-	if err := d.await(ctx, "the invoicing platform to receive SH-1002 (billing released)", func() (bool, string, error) {
+	if err := d.await(ctx, fmt.Sprintf("the invoicing platform to receive %d shipments (billing released)", n-1), func() (bool, string, error) {
 		got := d.inv.shipments()
-		return slices.Contains(got, "SH-1002"), strings.Join(got, ","), nil
+		return len(got) >= n-1, fmt.Sprintf("%d received", len(got)), nil
 	}); err != nil {
 		return err
 	}
 	if slices.Contains(d.inv.shipments(), "SH-1001") {
 		return errors.New("SH-1001 reached the invoicing platform while its billing was held")
 	}
-	d.note("SH-1001: billing HELD until its proof of delivery; SH-1002: billing released to the invoicing webhook (HMAC-signed)")
+	d.note("SH-1001: billing HELD until its proof of delivery; the others: billing released to the invoicing webhook (HMAC-signed)")
 
-	d.say("The carrier sends freight invoices (210): SH-1001 at the tendered 1000.00, SH-1002 at 1250.00 against 750.00 tendered")
-	if err := d.carrierSends(ctx, carrier, "210", "210_SH-1001.x12", freightInvoice("FI-5001", "SH-1001", "1000.00")); err != nil {
-		return err
-	}
-	if err := d.carrierSends(ctx, carrier, "210", "210_SH-1002.x12", freightInvoice("FI-5002", "SH-1002", "1250.00")); err != nil {
+	d.say("The carrier sends freight invoices (210): SH-1002 at 1250.00 against 750.00 tendered, the others as tendered")
+	if err := d.carrierSends(ctx, carrier, "210", "210_invoices.x12", all(func(i int) canonical.Document {
+		total := d.tendered[i]
+		if i == 1 {
+			total = "1250.00"
+		}
+		return freightInvoice(fmt.Sprintf("FI-%d", 5001+i), ship(i), total)
+	})); err != nil {
 		return err
 	}
 	if err := d.await(ctx, "a dispute exception for SH-1002's freight charge", func() (bool, string, error) {
-		ex, err := d.st.ListExceptions(ctx, store.ExceptionFilter{Reason: "dispute", ObjectKey: "SH-1002"})
-		return len(ex) == 1, fmt.Sprintf("%d dispute(s)", len(ex)), err
+		ex, err := d.st.ListExceptions(ctx, store.ExceptionFilter{Reason: "dispute", Statuses: []string{store.ExceptionOpen}})
+		return len(ex) == 1 && ex[0].ObjectKey == "SH-1002", fmt.Sprintf("%d dispute(s)", len(ex)), err
 	}); err != nil {
 		return err
 	}
-	if ex, _ := d.st.ListExceptions(ctx, store.ExceptionFilter{Reason: "dispute", ObjectKey: "SH-1001"}); len(ex) > 0 {
-		return fmt.Errorf("SH-1001's matching freight invoice raised a dispute: %s", ex[0].Detail)
+	if err := d.await(ctx, fmt.Sprintf("%d freight invoices matched", n-1), func() (bool, string, error) {
+		m, err := d.eventCount(ctx, "freight.matched")
+		return m >= n-1, fmt.Sprintf("%d matched", m), err
+	}); err != nil {
+		return err
 	}
-	d.note("SH-1001 matched within ACME's 2%% tolerance; SH-1002 became a DISPUTE exception for operations")
+	d.note("%d freight invoices matched within ACME's 2%% tolerance; SH-1002 became a DISPUTE exception for operations", n-1)
 
 	d.say("The carrier's late proof of delivery for SH-1001 arrives (214): billing released")
-	if err := d.carrierSends(ctx, carrier, "214", "214_SH-1001_pod.x12", &canonical.ShipmentStatus{ShipmentID: "SH-1001", Carrier: "ACME",
-		Events: []canonical.StatusEvent{{Status: "delivered", Reason: "normal", Time: &delivered, ProofOfDelivery: "J CHEN"}}}); err != nil {
+	if err := d.carrierSends(ctx, carrier, "214", "214_SH-1001_pod.x12", []canonical.Document{&canonical.ShipmentStatus{ShipmentID: "SH-1001", Carrier: "ACME",
+		Events: []canonical.StatusEvent{{Status: "delivered", Reason: "normal", Time: &delivered, ProofOfDelivery: "J CHEN"}}}}); err != nil {
 		return err
 	}
 	if err := d.await(ctx, "the invoicing platform to receive SH-1001", func() (bool, string, error) {
 		got := d.inv.shipments()
-		return slices.Contains(got, "SH-1001"), strings.Join(got, ","), nil
+		return slices.Contains(got, "SH-1001"), fmt.Sprintf("%d received", len(got)), nil
 	}); err != nil {
 		return err
 	}
 	d.note("SH-1001: billing released")
 
-	d.say("The invoicing platform approves both invoices and posts them to Wharf (HTTP, canonical JSON)")
-	for _, so := range []string{"SO-1001", "SO-1002"} {
-		if err := d.awaitState(ctx, "order", so, "invoiced"); err != nil {
-			return err
-		}
-	}
-	if _, err := d.awaitFiles(ctx, "the invoice postings for the ERP", filepath.Join(d.dir, "erp/import"), "invoice-posting_*", 2); err != nil {
+	d.say("The invoicing platform approves the invoices and posts them to Wharf (HTTP, canonical JSON)")
+	if err := d.awaitCount(ctx, "order", n, "invoiced"); err != nil {
 		return err
 	}
-	if err := d.await(ctx, "two 810 invoices waiting for Big Retail", func() (bool, string, error) {
-		ms, err := d.st.SearchMessages(ctx, store.MessageFilter{PartnerID: "bigretail", Direction: store.Outbound})
-		return len(ms) >= 2, fmt.Sprintf("%d", len(ms)), err
+	if _, err := d.awaitFiles(ctx, "the invoice postings for the ERP", filepath.Join(d.dir, "erp/import"), "invoice-posting_*", n); err != nil {
+		return err
+	}
+	if err := d.await(ctx, fmt.Sprintf("%d 810 invoices waiting for Big Retail", n), func() (bool, string, error) {
+		ms, err := d.st.SearchMessages(ctx, store.MessageFilter{PartnerID: "bigretail", Direction: store.Outbound, Limit: 1000})
+		got := len(ms)
+		if got == 1000 {
+			got, err = d.eventCount(ctx, "invoice.approved")
+		}
+		return got >= n, fmt.Sprintf("%d", got), err
 	}); err != nil {
 		return err
 	}
-	d.note("the ERP got its invoice postings (CSV); two 810s wait for Big Retail on SFTP")
+	d.note("the ERP got its invoice postings (CSV); %d 810s wait for Big Retail on SFTP", n)
+	d.mark("invoices posted")
 	return nil
+}
+
+// ordersCSV is the ERP's export: the two orders of the story and, with
+// --orders N, N-2 routine ones.
+func (d *demo) ordersCSV() []byte {
+	base, _ := examples.Demo.ReadFile("demo/orders.csv")
+	var b bytes.Buffer
+	b.Write(base)
+	d.tendered = []string{"1000.00", "750.00"}
+	cities := [][2]string{{"Dallas", "TX"}, {"Memphis", "TN"}, {"Denver", "CO"}, {"Atlanta", "GA"}, {"Columbus", "OH"}}
+	for i := 2; i < d.orders; i++ {
+		c := cities[i%len(cities)]
+		charge := fmt.Sprintf("%d.00", 400+(i*37)%900)
+		d.tendered = append(d.tendered, charge)
+		fmt.Fprintf(&b, "SO-%d,PO-%d,SH-%d,ACME,Northwind DC Chicago,Chicago,IL,Big Retail Store %d,%s,%s,2026-11-28,2026-11-30,%s,WIDGET-%c,%d\n",
+			1001+i, 77001+i, 1001+i, 100+i%400, c[0], c[1], charge, 'A'+rune(i%3), 5+i%50)
+	}
+	return b.Bytes()
+}
+
+// awaitCount waits until n objects of kind are in one of the states.
+func (d *demo) awaitCount(ctx context.Context, kind string, n int, states ...string) error {
+	return d.await(ctx, fmt.Sprintf("%d %ss to be %s", n, kind, strings.Join(states, " or ")), func() (bool, string, error) {
+		counts, err := d.st.CountSyncObjects(ctx)
+		got, seen := 0, []string{}
+		for k, c := range counts {
+			if k[0] != kind {
+				continue
+			}
+			seen = append(seen, fmt.Sprintf("%d %s", c, k[1]))
+			if slices.Contains(states, k[1]) {
+				got += c
+			}
+		}
+		slices.Sort(seen)
+		return got >= n, strings.Join(seen, ", "), err
+	})
+}
+
+// eventCount counts the shipments whose history holds ev.
+func (d *demo) eventCount(ctx context.Context, ev string) (int, error) {
+	objs, err := d.st.ListSyncObjects(ctx, "shipment", "", 0)
+	if err != nil {
+		return 0, err
+	}
+	n := 0
+	for _, o := range objs {
+		evs, err := d.st.SyncEvents(ctx, o.Kind, o.Key)
+		if err != nil {
+			return 0, err
+		}
+		for _, e := range evs {
+			if e.Event == ev {
+				n++
+				break
+			}
+		}
+	}
+	return n, nil
+}
+
+// mark remembers when a step happened, for the latency report.
+func (d *demo) mark(what string) {
+	if d.marks == nil {
+		d.marks = map[string]time.Time{}
+	}
+	d.marks[what] = time.Now()
 }
 
 // summary prints what happened and where to look.
@@ -530,9 +631,10 @@ func sftpGet(c *sftp.Client, name string) ([]byte, error) {
 	return io.ReadAll(f)
 }
 
-// carrierSends renders a document as the carrier's X12 and uploads it to inbound/.
-func (d *demo) carrierSends(ctx context.Context, c *sftp.Client, set, name string, doc canonical.Document) error {
-	b, err := renderAs(ctx, d.carrierNumbers, set, "ZZ", "ACMEFREIGHT", doc)
+// carrierSends renders documents as one X12 interchange of the carrier's
+// and uploads it to inbound/.
+func (d *demo) carrierSends(ctx context.Context, c *sftp.Client, set, name string, docs []canonical.Document) error {
+	b, err := renderAs(ctx, d.carrierNumbers, set, "ZZ", "ACMEFREIGHT", docs...)
 	if err != nil {
 		return fmt.Errorf("the carrier cannot write its %s: %w", set, err)
 	}
@@ -547,16 +649,18 @@ func (d *demo) carrierSends(ctx context.Context, c *sftp.Client, set, name strin
 	if err := f.Close(); err != nil {
 		return fmt.Errorf("uploading %s: %w", name, err)
 	}
-	d.note("ACME uploaded %s (%s, %d bytes)", name, set, len(b))
+	d.note("ACME uploaded %s (%s, %d transaction set(s), %d bytes)", name, set, len(docs), len(b))
 	return nil
 }
 
-// renderAs writes one document as X12 from the given sender to Wharf.
-func renderAs(ctx context.Context, numbers x12.ControlNumbers, set, qual, id string, doc canonical.Document) ([]byte, error) {
-	h := doc.Head()
-	h.Type = map[string]string{"990": canonical.TypeTenderResponse, "214": canonical.TypeShipmentStatus, "210": canonical.TypeFreightInvoice,
-		"945": canonical.TypeShipConfirmation}[set]
-	h.Version = canonical.Version
+// renderAs writes documents as one X12 interchange from the given sender to Wharf.
+func renderAs(ctx context.Context, numbers x12.ControlNumbers, set, qual, id string, docs ...canonical.Document) ([]byte, error) {
+	for _, doc := range docs {
+		h := doc.Head()
+		h.Type = map[string]string{"990": canonical.TypeTenderResponse, "214": canonical.TypeShipmentStatus, "210": canonical.TypeFreightInvoice,
+			"945": canonical.TypeShipConfirmation}[set]
+		h.Version = canonical.Version
+	}
 	prof := mapping.DefaultProfile()
 	prof.Envelope = mapping.Envelope{SenderQual: qual, SenderID: id, ReceiverQual: "ZZ", ReceiverID: "WHARF"}
 	var buf bytes.Buffer
@@ -564,12 +668,14 @@ func renderAs(ctx context.Context, numbers x12.ControlNumbers, set, qual, id str
 	if err != nil {
 		return nil, err
 	}
-	errs, err := xr.Render(ctx, doc)
-	if err != nil {
-		return nil, err
-	}
-	if len(errs) > 0 {
-		return nil, errs[0]
+	for _, doc := range docs {
+		errs, err := xr.Render(ctx, doc)
+		if err != nil {
+			return nil, err
+		}
+		if len(errs) > 0 {
+			return nil, errs[0]
+		}
 	}
 	if err := xr.Close(); err != nil {
 		return nil, err

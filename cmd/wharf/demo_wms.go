@@ -33,6 +33,7 @@ type demoWMS struct {
 
 	mu    sync.Mutex
 	wharf *as2.Partner // Wharf, as the warehouse knows it
+	sent  int
 }
 
 const demoWMSName = "LAKESIDE-3PL"
@@ -100,21 +101,27 @@ func (w *demoWMS) connect(data, url string) error {
 // received counts the warehouse orders received.
 func (w *demoWMS) received() int { return w.recv.Len() }
 
-// send confirms an order's shipment with a 945 over AS2 and checks the MDN.
-func (w *demoWMS) send(ctx context.Context, order, shipment string) error {
+// send confirms orders' shipments ([order, shipment] pairs) with 945s in
+// one AS2 message and checks the MDN.
+func (w *demoWMS) send(ctx context.Context, confirms [][2]string) error {
 	day := canonical.At(time.Now().UTC().Truncate(24 * time.Hour))
-	doc := &canonical.ShipConfirmation{Header: canonical.Header{Dates: []canonical.Date{{Type: "ship", Time: day}}},
-		OrderNumber: order, ShipmentID: shipment, Carrier: "ACME",
-		Lines: []canonical.WarehouseLine{{LineNumber: "1", Item: canonical.Item{IDs: []canonical.Reference{{Type: "sku", Value: "WIDGET-A"}}},
-			Quantity: canonical.Quantity{Value: "1", Unit: "each"}}}}
-	payload, err := renderAs(ctx, w.numbers, "945", "ZZ", "LAKESIDE3PL", doc)
+	var docs []canonical.Document
+	for _, c := range confirms {
+		docs = append(docs, &canonical.ShipConfirmation{Header: canonical.Header{Dates: []canonical.Date{{Type: "ship", Time: day}}},
+			OrderNumber: c[0], ShipmentID: c[1], Carrier: "ACME",
+			Lines: []canonical.WarehouseLine{{LineNumber: "1", Item: canonical.Item{IDs: []canonical.Reference{{Type: "sku", Value: "WIDGET-A"}}},
+				Quantity: canonical.Quantity{Value: "1", Unit: "each"}}}})
+	}
+	payload, err := renderAs(ctx, w.numbers, "945", "ZZ", "LAKESIDE3PL", docs...)
 	if err != nil {
 		return err
 	}
 	w.mu.Lock()
 	p := *w.wharf
 	w.mu.Unlock()
-	sent, err := w.client.Send(ctx, &p, as2.Outgoing{MessageID: "945-" + order, Name: "945_" + order + ".x12", ContentType: "application/edi-x12", Payload: payload})
+	w.sent++
+	id := fmt.Sprintf("945-%d", w.sent)
+	sent, err := w.client.Send(ctx, &p, as2.Outgoing{MessageID: id, Name: id + ".x12", ContentType: "application/edi-x12", Payload: payload})
 	if err != nil {
 		return err
 	}
