@@ -41,6 +41,11 @@ type Outbound struct {
 // into a "route" exception instead of retrying.
 var ErrUnsendable = errors.New("cannot be rendered")
 
+// BatchSender sends the documents a batch route collected as one file.
+type BatchSender interface {
+	SendBatch(ctx context.Context, rt Route, docs []canonical.Document, keys []store.Key, idempotencyKey string) (messageID string, err error)
+}
+
 // Sender renders and queues an outbound document for delivery and returns
 // the archived message's ID.
 type Sender interface {
@@ -628,6 +633,12 @@ func (e *Engine) route(ctx context.Context, m *store.Message, c *change, d canon
 			}
 			o := &Outbound{Route: rt, Doc: out, Source: m, Kind: c.kind, Key: c.key, Event: ev,
 				IdempotencyKey: "route:" + rt.Name + ":" + ev + ":" + c.kind + ":" + c.key + ":" + m.ID}
+			if rt.Batch {
+				if err := e.queue(ctx, o); err != nil {
+					return err
+				}
+				continue
+			}
 			id, err := e.Sender.Send(ctx, o)
 			if errors.Is(err, ErrUnsendable) {
 				if rerr := e.raise(ctx, &store.Exception{Reason: "route", Owner: store.OwnerIT, ObjectKind: c.kind, ObjectKey: c.key, PartnerID: rt.To,

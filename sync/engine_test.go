@@ -26,6 +26,8 @@ type recorder struct {
 	sent []*wsync.Outbound
 	ids  map[string]string
 	x12  map[string]string // message ID → rendered X12
+	// batches: the number of documents in each batch sent
+	batches []int
 }
 
 func (r *recorder) Send(ctx context.Context, o *wsync.Outbound) (string, error) {
@@ -61,6 +63,19 @@ func (r *recorder) Send(ctx context.Context, o *wsync.Outbound) (string, error) 
 	return m.ID, nil
 }
 
+func (r *recorder) SendBatch(ctx context.Context, rt wsync.Route, docs []canonical.Document, keys []store.Key, idem string) (string, error) {
+	if id, ok := r.ids[idem]; ok {
+		return id, nil
+	}
+	m := &store.Message{PartnerID: rt.To, Direction: store.Outbound, Transport: "test", RemoteName: rt.Name + "-batch"}
+	if err := r.st.InsertMessage(ctx, m); err != nil {
+		return "", err
+	}
+	r.ids[idem] = m.ID
+	r.batches = append(r.batches, len(docs))
+	return m.ID, nil
+}
+
 func (r *recorder) names() []string {
 	var out []string
 	for _, o := range r.sent {
@@ -87,6 +102,7 @@ func rules(t *testing.T) *wsync.Rules {
 			{Name: "bill", On: "billing.released", To: "inv", Send: "json"},
 			{Name: "post", On: "invoice.approved", To: "erp", Send: "json"},
 			{Name: "810", On: "invoice.approved", To: "cust", Send: "x12:810", DocType: canonical.TypeInvoice},
+			{Name: "erp-nightly", On: "invoice.approved", To: "erp", Send: "json", Batch: true},
 			// Never echoed: an order from the ERP does not go back to it.
 			{Name: "echo", On: "order.created", To: "erp", Send: "json"},
 		},
@@ -240,6 +256,23 @@ func TestOrderToInvoice(t *testing.T) {
 		if s, _ := state("order", "PO1"); s != "invoiced" {
 			t.Fatalf("order after invoice: %s", s)
 		}
+		// The nightly batch route collected the approved invoices (INV9's
+		// too: json carries any invoice) and sends them in one file, once.
+		if slices.Contains(rec.names(), "erp-nightly→erp") || len(rec.batches) != 0 {
+			t.Fatal("a batch route sent on the event")
+		}
+		if n, err := e.RunBatch(ctx, "erp-nightly"); err != nil || n != 2 || len(rec.batches) != 1 || rec.batches[0] != 2 {
+			t.Fatalf("batch run: %d %v %v", n, err, rec.batches)
+		}
+		if n, err := e.RunBatch(ctx, "erp-nightly"); err != nil || n != 0 || len(rec.batches) != 1 {
+			t.Fatalf("second batch run: %d %v %v", n, err, rec.batches)
+		}
+		if evs, _ := st.SyncEvents(ctx, "invoice", "INV1"); !hasEvents(evs, "queued", "sent") {
+			t.Fatalf("invoice history lacks queued and sent: %v", evs)
+		}
+		if _, err := e.RunBatch(ctx, "810"); err == nil {
+			t.Fatal("RunBatch of a route that is not a batch route")
+		}
 
 		// A second order nobody ships: its SLA is breached after 4 hours, once.
 		apply(msg("erp", "orders2.csv"), strings.NewReplacer("PO1", "PO2", "SH1", "SH2", "BOL77", "BOL78").Replace(order))
@@ -377,4 +410,17 @@ func TestActions(t *testing.T) {
 			t.Fatalf("audit %+v", audit)
 		}
 	})
+}
+
+func hasEvents(evs []*store.SyncEvent, want ...string) bool {
+	var got []string
+	for _, e := range evs {
+		got = append(got, e.Event)
+	}
+	for _, w := range want {
+		if !slices.Contains(got, w) {
+			return false
+		}
+	}
+	return true
 }

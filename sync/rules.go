@@ -63,6 +63,10 @@ type Route struct {
 	// DocType is the canonical type the format carries (filled by the
 	// caller from the X12 set or the layout's document).
 	DocType string
+	// Batch: the documents wait for the route's scheduled run (the job
+	// sync.batch.NAME), which sends them all in one file, as legacy batch
+	// interfaces expect; false sends each on its event.
+	Batch bool
 }
 
 // SLA expects event Expect on the same object within Within of event After.

@@ -44,7 +44,7 @@ func syncRules(c *config.Config) (*wsync.Rules, error) {
 		if err != nil {
 			return nil, &wsync.RuleError{Field: fmt.Sprintf("sync.routes[%d].send", i), Msg: err.Error()}
 		}
-		r.Routes = append(r.Routes, wsync.Route{Name: rt.Name, On: rt.On, From: rt.From, To: rt.To, Send: rt.Send, DocType: docType})
+		r.Routes = append(r.Routes, wsync.Route{Name: rt.Name, On: rt.On, From: rt.From, To: rt.To, Send: rt.Send, DocType: docType, Batch: rt.Batch != ""})
 	}
 	for _, s := range c.Sync.SLAs {
 		owner := s.Owner
@@ -123,15 +123,6 @@ type syncSender struct {
 }
 
 func (s *syncSender) Send(ctx context.Context, o *wsync.Outbound) (string, error) {
-	p, ok := s.c.PartnerByID(o.Route.To)
-	if !ok {
-		return "", fmt.Errorf("%w: route %s: partner %s is not configured", wsync.ErrUnsendable, o.Route.Name, o.Route.To)
-	}
-	body, ext, err := renderFor(ctx, s.c, s.st, &p, o.Route.Send, o.Doc)
-	if err != nil {
-		return "", err
-	}
-	name := fmt.Sprintf("%s_%s_%s%s", o.Route.Name, safeName(o.Key), s.now().UTC().Format("20060102T150405"), ext)
 	var keys []store.Key
 	for _, r := range o.Doc.Head().References {
 		if r.Value != "" && r.Type != canonical.RefOther {
@@ -139,9 +130,31 @@ func (s *syncSender) Send(ctx context.Context, o *wsync.Outbound) (string, error
 		}
 	}
 	keys = append(keys, store.Key{Kind: o.Kind, Value: o.Key})
-	e, err := s.a.Put(ctx, bytes.NewReader(body), archive.Meta{Partner: p.ID, Direction: store.Outbound, Transport: outboundTransport(p),
-		RemoteName: name, CorrelationID: o.Source.CorrelationID, ParentID: o.Source.ID, IdempotencyKey: o.IdempotencyKey,
-		Keys: keys, Status: "waiting", Note: fmt.Sprintf("route %s: %s %s %s", o.Route.Name, o.Event, o.Kind, o.Key)})
+	return s.put(ctx, o.Route, safeName(o.Key), []canonical.Document{o.Doc}, keys, o.IdempotencyKey, o.Source,
+		fmt.Sprintf("route %s: %s %s %s", o.Route.Name, o.Event, o.Kind, o.Key))
+}
+
+// SendBatch sends a batch route's documents as one file.
+func (s *syncSender) SendBatch(ctx context.Context, rt wsync.Route, docs []canonical.Document, keys []store.Key, idem string) (string, error) {
+	return s.put(ctx, rt, "batch", docs, keys, idem, nil, fmt.Sprintf("route %s: batch of %d documents", rt.Name, len(docs)))
+}
+
+func (s *syncSender) put(ctx context.Context, rt wsync.Route, what string, docs []canonical.Document, keys []store.Key, idem string, source *store.Message, note string) (string, error) {
+	p, ok := s.c.PartnerByID(rt.To)
+	if !ok {
+		return "", fmt.Errorf("%w: route %s: partner %s is not configured", wsync.ErrUnsendable, rt.Name, rt.To)
+	}
+	body, ext, err := renderFor(ctx, s.c, s.st, &p, rt.Send, docs...)
+	if err != nil {
+		return "", err
+	}
+	meta := archive.Meta{Partner: p.ID, Direction: store.Outbound, Transport: outboundTransport(p),
+		RemoteName:     fmt.Sprintf("%s_%s_%s%s", rt.Name, what, s.now().UTC().Format("20060102T150405"), ext),
+		IdempotencyKey: idem, Keys: keys, Status: "waiting", Note: note}
+	if source != nil {
+		meta.CorrelationID, meta.ParentID = source.CorrelationID, source.ID
+	}
+	e, err := s.a.Put(ctx, bytes.NewReader(body), meta)
 	if err != nil {
 		return "", err
 	}
@@ -161,7 +174,7 @@ func safeName(s string) string {
 // with its envelope IDs and persistent control numbers, a CSV or
 // fixed-width layout, or canonical JSON. A document the format cannot
 // carry is wsync.ErrUnsendable.
-func renderFor(ctx context.Context, c *config.Config, st store.Store, p *config.Partner, send string, d canonical.Document) ([]byte, string, error) {
+func renderFor(ctx context.Context, c *config.Config, st store.Store, p *config.Partner, send string, docs ...canonical.Document) ([]byte, string, error) {
 	kind, target, _ := strings.Cut(send, ":")
 	prof, err := profileFor(p.ID, p)
 	if err != nil {
@@ -173,8 +186,10 @@ func renderFor(ctx context.Context, c *config.Config, st store.Store, p *config.
 	switch kind {
 	case "json":
 		jl := mapping.NewJSONLines(&buf)
-		if err := jl.Emit(d); err != nil {
-			return nil, "", err
+		for _, d := range docs {
+			if err := jl.Emit(d); err != nil {
+				return nil, "", err
+			}
 		}
 		if err := jl.Close(); err != nil {
 			return nil, "", err
@@ -206,16 +221,18 @@ func renderFor(ctx context.Context, c *config.Config, st store.Store, p *config.
 		}
 		r, ext = rr, "."+kind
 	}
-	errs, err := r.Render(ctx, d)
-	if err != nil {
-		return nil, "", err
-	}
-	if len(errs) > 0 {
-		var msgs []string
-		for _, e := range errs {
-			msgs = append(msgs, e.Error())
+	for _, d := range docs {
+		errs, err := r.Render(ctx, d)
+		if err != nil {
+			return nil, "", err
 		}
-		return nil, "", fmt.Errorf("%w: %s", wsync.ErrUnsendable, strings.Join(msgs, "; "))
+		if len(errs) > 0 {
+			var msgs []string
+			for _, e := range errs {
+				msgs = append(msgs, e.Error())
+			}
+			return nil, "", fmt.Errorf("%w: %s", wsync.ErrUnsendable, strings.Join(msgs, "; "))
+		}
 	}
 	if err := r.Close(); err != nil {
 		return nil, "", fmt.Errorf("%w: %v", wsync.ErrUnsendable, err)
@@ -245,6 +262,15 @@ func newSync(c *config.Config, st store.Store, a *archive.Archive, log *slog.Log
 	if !configured["sync.reconcile"] && len(c.Sync.Routes) > 0 {
 		hourly, _ := config.Schedule{Cron: "@hourly"}.Parse()
 		scheds = append(scheds, jobs.Schedule{Name: "sync-reconcile", Schedule: hourly, Task: "sync.reconcile"})
+	}
+	for _, rt := range c.Sync.Routes {
+		if rt.Batch == "" {
+			continue
+		}
+		sched, _ := rt.BatchSchedule()
+		name, route := "sync.batch."+rt.Name, rt.Name
+		tasks[name] = func(ctx context.Context) error { _, err := e.RunBatch(ctx, route); return err }
+		scheds = append(scheds, jobs.Schedule{Name: "batch-" + rt.Name, Schedule: sched, Task: name})
 	}
 	for _, x := range c.Sync.Expect {
 		sched, _ := x.Schedule()

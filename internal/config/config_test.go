@@ -102,6 +102,8 @@ func TestErrorsNameFileLineAndField(t *testing.T) {
 		{"ownership dup", "sync:\n  ownership:\n    order: [erp]\n    order: [wms]\n", `wharf.yaml:4: sync.ownership.order: key given twice`},
 		{"route to unknown", "partners:\n  - id: erp\nsync:\n  routes:\n    - {name: t, on: order.created, to: acme, send: json}\n", `wharf.yaml:5: sync.routes[0].to: "acme" is not a partner`},
 		{"sla within", "sync:\n  slas:\n    - {name: s, after: shipment.delivered, expect: invoice.approved, within: soon}\n", `wharf.yaml:3: sync.slas[0].within: "soon" is not a duration`},
+		{"batch cron", "partners:\n  - id: erp\nsync:\n  routes:\n    - {name: n, on: invoice.approved, to: erp, send: json, batch: \"every night\"}\n", `wharf.yaml:5: sync.routes[0].batch: bad cron expression`},
+		{"timezone without batch", "partners:\n  - id: erp\nsync:\n  routes:\n    - {name: n, on: invoice.approved, to: erp, send: json, timezone: UTC}\n", `sync.routes[0].timezone: only a batch route`},
 		{"bad role", "partners:\n  - id: a\n    role: forklift\n", `wharf.yaml:3: partners[0].role: "forklift" is not a role`},
 	}
 	for _, tc := range cases {

@@ -2,6 +2,7 @@ package config
 
 import (
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/robfig/cron/v3"
@@ -41,6 +42,16 @@ type SyncRoute struct {
 	From string `yaml:"from"` // only events from this partner or role
 	To   string `yaml:"to"`   // partner ID
 	Send string `yaml:"send"` // x12:SET, csv:LAYOUT, flat:LAYOUT or json
+	// Batch is a cron schedule: the route's documents wait for it and go
+	// out together in one file (a legacy ERP's nightly import); empty sends
+	// each document on its event.
+	Batch    string `yaml:"batch"`
+	Timezone string `yaml:"timezone"` // of batch; default UTC
+}
+
+// BatchSchedule returns the batch's schedule.
+func (r SyncRoute) BatchSchedule() (cron.Schedule, error) {
+	return Schedule{Name: r.Name, Cron: r.Batch, Timezone: r.Timezone}.Parse()
 }
 
 // SyncSLA expects an event within a time after another.
@@ -112,6 +123,17 @@ func (c *Config) validateSync(opts ValidateOptions) error {
 		}
 		if r.Send == "" {
 			return c.errAt(f+".send", "is required: x12:SET, csv:LAYOUT, flat:LAYOUT or json")
+		}
+		if r.Batch != "" {
+			if _, err := r.BatchSchedule(); err != nil {
+				field := f + ".batch"
+				if strings.Contains(err.Error(), "time zone") {
+					field = f + ".timezone"
+				}
+				return c.errAt(field, "%v", err)
+			}
+		} else if r.Timezone != "" {
+			return c.errAt(f+".timezone", "only a batch route has a schedule (set batch: CRON)")
 		}
 	}
 	for i, x := range s.SLAs {

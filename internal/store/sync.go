@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 )
@@ -75,6 +76,9 @@ type SyncQueries interface {
 	SettleSyncTimer(ctx context.Context, name, kind, key, status string) (bool, error)
 	DueSyncTimers(ctx context.Context, now time.Time, limit int) ([]*SyncTimer, error)
 	SyncTimers(ctx context.Context, kind, key string) ([]*SyncTimer, error)
+	QueueBatchItem(ctx context.Context, b *BatchItem) (bool, error)
+	ClaimBatch(ctx context.Context, route string, limit int) (claim string, items []*BatchItem, err error)
+	SettleBatch(ctx context.Context, claim, messageID string) error
 }
 
 const syncObjectCols = `kind, key, state, data, created_at, updated_at`
@@ -284,3 +288,76 @@ func (s *queries) DueSyncTimers(ctx context.Context, at time.Time, limit int) ([
 func (s *queries) SyncTimers(ctx context.Context, kind, key string) ([]*SyncTimer, error) {
 	return s.timers(ctx, `kind = $1 AND key = $2 ORDER BY created_at, name`, kind, key)
 }
+
+// BatchItem is a document a batch route collects for its next run.
+type BatchItem struct {
+	ID        int64     `json:"id"`
+	Route     string    `json:"route"`
+	Kind      string    `json:"kind"`
+	Key       string    `json:"key"`
+	Event     string    `json:"event"`
+	SourceID  string    `json:"source_id"` // the message that caused it
+	Doc       string    `json:"doc"`       // canonical JSON, already converted for the route
+	Idem      string    `json:"idem"`      // the send it stands for; queued once
+	CreatedAt time.Time `json:"created_at"`
+	// Batch is "" while waiting, "claim:ID" while a run sends it, then the
+	// outbound message that carried it.
+	Batch string `json:"batch"`
+}
+
+// QueueBatchItem queues a document for its route's next run; false when
+// one with the same Idem is already queued (a retried job).
+func (s *queries) QueueBatchItem(ctx context.Context, b *BatchItem) (bool, error) {
+	if b.Route == "" || b.Idem == "" || b.Doc == "" {
+		return false, fmt.Errorf("store: queue batch item: %w: route, idempotency key and document are required", ErrInvalid)
+	}
+	b.CreatedAt = now()
+	n, err := s.q.exec(ctx, `INSERT INTO sync_batch_items (route, kind, key, event, source_id, doc, idem, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+		ON CONFLICT (idem) DO NOTHING`, b.Route, b.Kind, b.Key, b.Event, b.SourceID, b.Doc, b.Idem, b.CreatedAt)
+	return n == 1, s.err("queue batch item", err)
+}
+
+// ClaimBatch returns the route's items for one run, claimed under one key:
+// the items of an earlier claim that was not settled (a run that crashed
+// after claiming, to be sent again under the same key), else every waiting
+// item (at most limit), newly claimed.
+func (s *queries) ClaimBatch(ctx context.Context, route string, limit int) (claim string, items []*BatchItem, err error) {
+	if limit <= 0 || limit > 100000 {
+		limit = 100000
+	}
+	err = s.atomic(ctx, func(q *queries) error {
+		row := q.q.queryRow(ctx, `SELECT batch FROM sync_batch_items WHERE route = $1 AND substr(batch, 1, 6) = 'claim:' ORDER BY id LIMIT 1`, route)
+		if err := row.Scan(&claim); err != nil {
+			if !isNoRows(q, err) {
+				return err
+			}
+			claim = "claim:" + NewID()
+			if _, err := q.q.exec(ctx, fmt.Sprintf(`UPDATE sync_batch_items SET batch = $1 WHERE id IN
+				(SELECT id FROM sync_batch_items WHERE route = $2 AND batch = '' ORDER BY id LIMIT %d)`, limit), claim, route); err != nil {
+				return err
+			}
+		}
+		rows, err := q.q.query(ctx, `SELECT id, route, kind, key, event, source_id, doc, idem, created_at, batch FROM sync_batch_items WHERE batch = $1 ORDER BY id`, claim)
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		for rows.Next() {
+			b := &BatchItem{}
+			if err := rows.Scan(&b.ID, &b.Route, &b.Kind, &b.Key, &b.Event, &b.SourceID, &b.Doc, &b.Idem, timeCol{&b.CreatedAt}, &b.Batch); err != nil {
+				return err
+			}
+			items = append(items, b)
+		}
+		return rows.Err()
+	})
+	return claim, items, s.err("claim batch "+route, err)
+}
+
+// SettleBatch records the outbound message that carried a claim's items.
+func (s *queries) SettleBatch(ctx context.Context, claim, messageID string) error {
+	_, err := s.q.exec(ctx, `UPDATE sync_batch_items SET batch = $1 WHERE batch = $2`, messageID, claim)
+	return s.err("settle batch", err)
+}
+
+func isNoRows(q *queries, err error) bool { return errors.Is(q.translate(err), ErrNotFound) }

@@ -197,6 +197,54 @@ func exerciseSync(t *testing.T, open func(t *testing.T) (store.Store, string)) {
 			t.Fatalf("timers %v %+v", err, all)
 		}
 	})
+
+	t.Run("SyncBatches", func(t *testing.T) {
+		s, _ := open(t)
+		item := func(key string) *store.BatchItem {
+			return &store.BatchItem{Route: "erp-nightly", Kind: "invoice", Key: key, Event: "invoice.approved", SourceID: "m-" + key,
+				Doc: `{"type":"invoice","version":"1","invoice_number":"` + key + `"}`, Idem: "route:erp-nightly:" + key}
+		}
+		for _, k := range []string{"INV1", "INV2", "INV1"} {
+			if _, err := s.QueueBatchItem(ctx, item(k)); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if ok, _ := s.QueueBatchItem(ctx, item("INV1")); ok {
+			t.Fatal("the same send queued twice")
+		}
+		if _, err := s.QueueBatchItem(ctx, &store.BatchItem{Route: "x"}); !errors.Is(err, store.ErrInvalid) {
+			t.Fatalf("empty item: %v", err)
+		}
+		claim, items, err := s.ClaimBatch(ctx, "erp-nightly", 0)
+		if err != nil || len(items) != 2 || items[0].Key != "INV1" || items[1].Key != "INV2" || items[0].Batch != claim {
+			t.Fatalf("claim: %v %q %+v", err, claim, items)
+		}
+		// Arriving after the claim: waits for the next run.
+		if _, err := s.QueueBatchItem(ctx, item("INV3")); err != nil {
+			t.Fatal(err)
+		}
+		// A run that crashed after claiming gets the same items under the same claim.
+		again, items2, err := s.ClaimBatch(ctx, "erp-nightly", 0)
+		if err != nil || again != claim || len(items2) != 2 {
+			t.Fatalf("re-claim: %v %q %d", err, again, len(items2))
+		}
+		if err := s.SettleBatch(ctx, claim, "msg-batch-1"); err != nil {
+			t.Fatal(err)
+		}
+		next, items3, err := s.ClaimBatch(ctx, "erp-nightly", 0)
+		if err != nil || next == claim || len(items3) != 1 || items3[0].Key != "INV3" {
+			t.Fatalf("next run: %v %q %+v", err, next, items3)
+		}
+		if err := s.SettleBatch(ctx, next, "msg-batch-2"); err != nil {
+			t.Fatal(err)
+		}
+		if _, items4, err := s.ClaimBatch(ctx, "erp-nightly", 0); err != nil || len(items4) != 0 {
+			t.Fatalf("nothing left: %v %+v", err, items4)
+		}
+		if _, other, _ := s.ClaimBatch(ctx, "other-route", 0); len(other) != 0 {
+			t.Fatalf("another route's items: %+v", other)
+		}
+	})
 }
 
 func join(s []string) string {

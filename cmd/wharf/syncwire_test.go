@@ -1,0 +1,92 @@
+package main
+
+import (
+	"context"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/wharfedi/wharf/mapping/canonical"
+	wsync "github.com/wharfedi/wharf/sync"
+)
+
+// TestBatchRouteSendsOneFile: a batch route's documents go out as one file
+// in the partner's layout, once per idempotency key, over the partner's
+// transport; a route whose format cannot carry them is ErrUnsendable.
+func TestBatchRouteSendsOneFile(t *testing.T) {
+	dir := t.TempDir()
+	cfgPath := filepath.Join(dir, "wharf.yaml")
+	os.WriteFile(cfgPath, []byte(`data: `+filepath.Join(dir, "data")+`
+partners:
+  - id: erp
+    role: erp
+    folder: {outbound: `+filepath.Join(dir, "erp-import")+`}
+layouts:
+  - name: erp-invoices
+    format: csv
+    document: invoice
+    header: true
+    records:
+      - fields:
+          - {path: invoice_number, column: 1, header: invoice}
+          - {path: total, column: 2, type: decimal, header: total}
+sync:
+  routes:
+    - {name: nightly, on: invoice.approved, to: erp, send: "csv:erp-invoices", batch: "0 2 * * *", timezone: America/Chicago}
+    - {name: bad, on: invoice.approved, to: erp, send: "x12:810"}
+`), 0o600)
+	c, err := (&commonFlags{config: cfgPath}).loadConfig()
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	st, err := openStore(ctx, c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	a, err := openArchive(c, st, nil, nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rules, err := syncRules(c)
+	if err != nil || !rules.Routes[0].Batch || rules.Routes[0].DocType != canonical.TypeInvoice {
+		t.Fatalf("rules: %v %+v", err, rules.Routes)
+	}
+	inv := func(n, total string) canonical.Document {
+		d, _ := canonical.Decode([]byte(`{"type":"invoice","version":"1","invoice_number":"` + n + `","total":"` + total + `"}`))
+		return d
+	}
+	snd := &syncSender{c: c, st: st, a: a, now: fixedNow}
+	id, err := snd.SendBatch(ctx, rules.Routes[0], []canonical.Document{inv("INV-1", "10.00"), inv("INV-2", "20.50")}, nil, "batch:nightly:claim-1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	again, err := snd.SendBatch(ctx, rules.Routes[0], []canonical.Document{inv("INV-1", "10.00"), inv("INV-2", "20.50")}, nil, "batch:nightly:claim-1")
+	if err != nil || again != id {
+		t.Fatalf("the same batch twice: %s vs %s (%v)", again, id, err)
+	}
+	m, err := st.GetMessage(ctx, id)
+	if err != nil || m.Transport != transportFolder || m.PartnerID != "erp" || !strings.HasPrefix(m.RemoteName, "nightly_batch_") || !strings.HasSuffix(m.RemoteName, ".csv") {
+		t.Fatalf("batch message: %v %+v", err, m)
+	}
+	rc, _, err := a.Get(ctx, id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(rc)
+	rc.Close()
+	if got := strings.ReplaceAll(string(b), "\r\n", "\n"); got != "invoice,total\nINV-1,10.00\nINV-2,20.50\n" {
+		t.Fatalf("batch file:\n%q", got)
+	}
+	// An 810 needs an invoice date: not sendable, said so, not retried.
+	if _, err := snd.Send(ctx, &wsync.Outbound{Route: rules.Routes[1], Doc: inv("INV-3", "1.00"), Source: m, Kind: "invoice", Key: "INV-3", IdempotencyKey: "x"}); err == nil ||
+		!strings.Contains(err.Error(), "cannot be rendered") {
+		t.Fatalf("unsendable: %v", err)
+	}
+}
+
+func fixedNow() time.Time { return time.Date(2026, 11, 27, 2, 0, 0, 0, time.UTC) }
