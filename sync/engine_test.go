@@ -424,3 +424,38 @@ func hasEvents(evs []*store.SyncEvent, want ...string) bool {
 	}
 	return true
 }
+
+func TestDigest(t *testing.T) {
+	testenv.EachStore(t, func(t *testing.T, st store.Store) {
+		ctx := context.Background()
+		now := time.Now()
+		if txt, n, err := wsync.Digest(ctx, st, now); err != nil || n != 0 || !strings.Contains(txt, "No open exceptions.") {
+			t.Fatalf("empty digest: %v %d %q", err, n, txt)
+		}
+		for _, x := range []*store.Exception{
+			{Reason: "dispute", Owner: "operations", ObjectKind: "shipment", ObjectKey: "SH-1", PartnerID: "acme", Detail: "charges 1250.00, tendered 750.00"},
+			{Reason: "sla.pod_after_delivery", Owner: "operations", ObjectKind: "shipment", ObjectKey: "SH-2", Detail: "no POD"},
+			{Reason: "mapping", Owner: "it", ObjectKind: "message", ObjectKey: "m-1", PartnerID: "erp", Detail: "column 5 is not a number"},
+		} {
+			if _, err := st.RaiseException(ctx, x); err != nil {
+				t.Fatal(err)
+			}
+		}
+		closed := &store.Exception{Reason: "dispute", Owner: "operations", ObjectKey: "SH-9", Detail: "settled"}
+		st.RaiseException(ctx, closed)
+		st.SetExceptionStatus(ctx, closed.ID, store.ExceptionResolved, "ann", "paid")
+		txt, n, err := wsync.Digest(ctx, st, now.Add(3*time.Hour+time.Minute))
+		if err != nil || n != 3 {
+			t.Fatalf("digest: %v %d", err, n)
+		}
+		for _, want := range []string{"3 open exception(s):", "operations dispute", "Owner it (1):", "Owner operations (2):",
+			"- [dispute] shipment SH-1, 3h old", "partner acme", "charges 1250.00, tendered 750.00"} {
+			if !strings.Contains(strings.Join(strings.Fields(txt), " "), strings.Join(strings.Fields(want), " ")) {
+				t.Errorf("digest lacks %q:\n%s", want, txt)
+			}
+		}
+		if strings.Contains(txt, "SH-9") {
+			t.Errorf("a resolved exception is in the digest:\n%s", txt)
+		}
+	})
+}

@@ -49,6 +49,7 @@ var taskDocs = map[string]string{
 	"as2.cert_expiry":   "raise an exception for each AS2 certificate (Wharf's own or a partner's) that expires within as2.cert_warn_days (runs daily on its own)",
 	"as2.mdn_overdue":   "fail each message sent over AS2 whose async MDN is past the partner's as2.mdn_timeout, with an exception event (runs every minute on its own when a partner gets async MDNs)",
 	"sync.sla":          "turn SLA timers past due into exceptions (runs every minute on its own when sync.slas are set)",
+	"sync.digest":       "send the open exceptions as a text report to sync.digest.to (on sync.digest.cron)",
 	"sync.reconcile":    "raise exceptions for orders not shipped and deliveries not invoiced after sync.reconcile_after (hourly on its own when sync.routes are set)",
 	"x12.ack_overdue":   "raise an exception for each X12 group sent whose 997/999 is past the partner's x12.ack_timeout (runs every 5 minutes on its own when a partner sets one)",
 }

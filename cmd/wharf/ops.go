@@ -85,6 +85,7 @@ func openExceptions(l []*store.Exception) []*store.Exception {
 const exceptionsUsage = `usage:
   wharf exceptions list [--status open|resolved|dismissed|all] [--owner it|operations] [--reason R] [--partner ID] [--key KEY] [--json]
   wharf exceptions show ID [--json]
+  wharf exceptions digest                      (the open exceptions as a report for people)
   wharf exceptions resolve|dismiss ID --comment TEXT [--as NAME]
   wharf exceptions reopen|comment ID [--comment TEXT] [--as NAME]
   wharf exceptions retry|replay ID [--comment TEXT] [--as NAME]`
@@ -119,6 +120,13 @@ func runExceptions(ctx context.Context, args []string, stdout, stderr io.Writer)
 	}
 	defer st.Close()
 	switch sub {
+	case "digest":
+		txt, _, err := wsync.Digest(ctx, st, time.Now())
+		if err != nil {
+			return fail(stderr, err)
+		}
+		fmt.Fprint(stdout, txt)
+		return 0
 	case "list":
 		if len(pos) != 0 {
 			fmt.Fprintln(stderr, exceptionsUsage)

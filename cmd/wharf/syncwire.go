@@ -161,6 +161,20 @@ func (s *syncSender) put(ctx context.Context, rt wsync.Route, what string, docs 
 	return e.ID, nil
 }
 
+// putFile archives a file for a partner and queues its delivery.
+func (s *syncSender) putFile(ctx context.Context, partner, name string, body []byte, idem, note string) (string, error) {
+	p, ok := s.c.PartnerByID(partner)
+	if !ok {
+		return "", fmt.Errorf("partner %s is not configured", partner)
+	}
+	e, err := s.a.Put(ctx, bytes.NewReader(body), archive.Meta{Partner: p.ID, Direction: store.Outbound, Transport: outboundTransport(p),
+		RemoteName: name, IdempotencyKey: idem, Status: "waiting", Note: note})
+	if err != nil {
+		return "", err
+	}
+	return e.ID, nil
+}
+
 func safeName(s string) string {
 	return strings.Map(func(r rune) rune {
 		if r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '-' || r == '_' {
@@ -271,6 +285,25 @@ func newSync(c *config.Config, st store.Store, a *archive.Archive, log *slog.Log
 		name, route := "sync.batch."+rt.Name, rt.Name
 		tasks[name] = func(ctx context.Context) error { _, err := e.RunBatch(ctx, route); return err }
 		scheds = append(scheds, jobs.Schedule{Name: "batch-" + rt.Name, Schedule: sched, Task: name})
+	}
+	sender := e.Sender.(*syncSender)
+	tasks["sync.digest"] = func(ctx context.Context) error {
+		dg := c.Sync.Digest
+		if dg == nil {
+			return errors.New("sync.digest: no recipient configured: set sync.digest.to (and cron) in the config")
+		}
+		now := time.Now()
+		txt, n, err := wsync.Digest(ctx, st, now)
+		if err != nil || n == 0 {
+			return err // nothing open: no report
+		}
+		_, err = sender.putFile(ctx, dg.To, fmt.Sprintf("exception-digest_%s.txt", now.UTC().Format("20060102T1504")), []byte(txt),
+			"digest:"+now.UTC().Format("2006-01-02T15:04"), fmt.Sprintf("exception digest: %d open", n))
+		return err
+	}
+	if dg := c.Sync.Digest; dg != nil && !configured["sync.digest"] {
+		sched, _ := dg.Schedule()
+		scheds = append(scheds, jobs.Schedule{Name: "sync-digest", Schedule: sched, Task: "sync.digest"})
 	}
 	for _, x := range c.Sync.Expect {
 		sched, _ := x.Schedule()

@@ -21,9 +21,24 @@ type Sync struct {
 	Routes    []SyncRoute         `yaml:"routes"`
 	SLAs      []SyncSLA           `yaml:"slas"`
 	Expect    []SyncExpect        `yaml:"expect"`
+	// Digest sends the open exceptions as a text report to a partner (a
+	// folder the operations team reads, a webhook to their chat) on a cron.
+	Digest *SyncDigest `yaml:"digest"`
 	// ReconcileAfter: orders not shipped and deliveries not invoiced for
 	// this long become exceptions (job sync.reconcile; default 48h).
 	ReconcileAfter string `yaml:"reconcile_after"`
+}
+
+// SyncDigest is the exception digest's schedule and recipient.
+type SyncDigest struct {
+	To       string `yaml:"to"`       // partner ID
+	Cron     string `yaml:"cron"`     // e.g. "0 7 * * 1-5"
+	Timezone string `yaml:"timezone"` // default UTC
+}
+
+// Schedule returns the digest's schedule.
+func (d SyncDigest) Schedule() (cron.Schedule, error) {
+	return Schedule{Name: "digest", Cron: d.Cron, Timezone: d.Timezone}.Parse()
 }
 
 // SyncBilling holds invoicing until delivery, and by default also until
@@ -166,6 +181,14 @@ func (c *Config) validateSync(opts ValidateOptions) error {
 		}
 		if x.Owner != "" && x.Owner != "it" && x.Owner != "operations" {
 			return c.errAt(f+".owner", "%q: use it or operations", x.Owner)
+		}
+	}
+	if d := s.Digest; d != nil {
+		if !partners[d.To] {
+			return c.errAt("sync.digest.to", "%q is not a partner declared in this file", d.To)
+		}
+		if _, err := d.Schedule(); err != nil {
+			return c.errAt("sync.digest.cron", "%v", err)
 		}
 	}
 	if s.ReconcileAfter != "" {
