@@ -150,3 +150,51 @@ func (p *Processor) mapJSON(ctx context.Context, m *store.Message) error {
 		}
 	})
 }
+
+// Documents maps an archived message again, without recording anything,
+// and returns its canonical documents: what a trace shows of it. Inbound or
+// outbound, X12, the partner's layout or canonical JSON; other content has none.
+func (p *Processor) Documents(ctx context.Context, m *store.Message) ([]canonical.Document, error) {
+	rc, _, err := p.Archive.Get(ctx, m.ID)
+	if err != nil {
+		return nil, err
+	}
+	defer rc.Close()
+	br := bufio.NewReaderSize(rc, 64<<10)
+	head, _ := br.Peek(4096)
+	var prof *mapping.Profile
+	if p.Profile != nil {
+		prof = p.Profile(m.PartnerID)
+	}
+	if prof == nil {
+		prof = mapping.DefaultProfile()
+	}
+	var docs []canonical.Document
+	o := mapping.Options{Profile: prof, Emit: func(d canonical.Document) error {
+		if len(docs) < 10000 {
+			docs = append(docs, d)
+		}
+		return nil
+	}}
+	switch {
+	case looksX12(head):
+		_, err = mapping.FromX12(ctx, br, o)
+	case looksCanonical(head):
+		dec := json.NewDecoder(br)
+		for {
+			var raw json.RawMessage
+			if err = dec.Decode(&raw); err != nil {
+				if err == io.EOF {
+					err = nil
+				}
+				break
+			}
+			if d, derr := canonical.Decode(raw); derr == nil {
+				_ = o.Emit(d)
+			}
+		}
+	case m.Direction == store.Inbound && p.Layout != nil && p.Layout(m.PartnerID) != nil:
+		_, err = mapping.FromRecords(ctx, br, p.Layout(m.PartnerID), o)
+	}
+	return docs, err
+}

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/wharfedi/wharf/internal/store"
+	"github.com/wharfedi/wharf/mapping/canonical"
 )
 
 // TraceResult is everything Wharf knows about a business key: the objects
@@ -32,11 +33,20 @@ type TraceObject struct {
 	Timers []*store.SyncTimer `json:"timers"`
 }
 
-// TraceMessage is a message with its keys and history.
+// TraceMessage is a message with its keys and history, and the canonical
+// documents in it that concern the traced objects (with TraceOptions.Documents).
 type TraceMessage struct {
 	*store.Message
-	Keys   []store.Key    `json:"keys"`
-	Events []*store.Event `json:"events"`
+	Keys      []store.Key          `json:"keys"`
+	Events    []*store.Event       `json:"events"`
+	Documents []canonical.Document `json:"documents,omitempty"`
+}
+
+// TraceOptions add to a trace what the store alone cannot tell.
+type TraceOptions struct {
+	// Documents maps an archived message to its canonical documents (the
+	// caller knows partners' dialects and layouts); nil leaves them out.
+	Documents func(ctx context.Context, m *store.Message) ([]canonical.Document, error)
 }
 
 // TimelineEntry is one line of the timeline.
@@ -54,6 +64,11 @@ type TimelineEntry struct {
 // shipment and invoices), the messages indexed by it or linked to those
 // objects, and the exceptions about any of them.
 func Trace(ctx context.Context, st store.Store, key string) (*TraceResult, error) {
+	return TraceWith(ctx, st, key, TraceOptions{})
+}
+
+// TraceWith is Trace with options.
+func TraceWith(ctx context.Context, st store.Store, key string, o TraceOptions) (*TraceResult, error) {
 	res := &TraceResult{Key: key}
 	objs := map[[2]string]bool{}
 	refs, err := st.SyncRefsByValue(ctx, key)
@@ -152,6 +167,17 @@ func Trace(ctx context.Context, st store.Store, key string) (*TraceResult, error
 			what := fmt.Sprintf("%s %s %s over %s: %s", m.RemoteName, dir, m.PartnerID, m.Transport, ev.Kind)
 			res.Timeline = append(res.Timeline, TimelineEntry{At: ev.At, Source: "message", ID: m.ID, System: m.PartnerID, What: what, Details: ev.Detail})
 		}
+		if o.Documents != nil {
+			docs, err := o.Documents(ctx, m)
+			if err != nil {
+				tm.Events = append(tm.Events, &store.Event{MessageID: m.ID, Kind: "trace", Detail: "its documents cannot be shown: " + err.Error()})
+			}
+			for _, d := range docs {
+				if concerns(d, key, objs) {
+					tm.Documents = append(tm.Documents, d)
+				}
+			}
+		}
 		res.Messages = append(res.Messages, tm)
 		ex, err := st.ListExceptions(ctx, store.ExceptionFilter{MessageID: id})
 		if err != nil {
@@ -194,4 +220,18 @@ func sortedKeys(m map[[2]string]bool) [][2]string {
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i][0] < out[j][0] || out[i][0] == out[j][0] && out[i][1] < out[j][1] })
 	return out
+}
+
+// concerns reports whether a document carries the key or names one of the objects.
+func concerns(d canonical.Document, key string, objs map[[2]string]bool) bool {
+	c, _ := interpret(d)
+	if c != nil && (c.key == key || objs[[2]string{c.kind, c.key}]) {
+		return true
+	}
+	for _, r := range d.Head().References {
+		if r.Value == key {
+			return true
+		}
+	}
+	return false
 }

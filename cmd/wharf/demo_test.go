@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -53,6 +54,36 @@ func TestDemo(t *testing.T) {
 	b, _ := os.ReadFile(got[0])
 	if !strings.HasPrefix(strings.ReplaceAll(string(b), "\r\n", "\n"), "invoice,order,date,total\nINV-100") {
 		t.Fatalf("invoice posting:\n%s", b)
+	}
+	// The trace of the disputed shipment: its order, invoice, every message
+	// and the canonical documents in them, the dispute.
+	var tout, terr bytes.Buffer
+	if code := run(ctx, []string{"trace", "--config", filepath.Join(dir, "wharf.yaml"), "--json", "SH-1002"}, strings.NewReader(""), &tout, &terr); code != 0 {
+		t.Fatalf("trace: exit %d: %s", code, terr.String())
+	}
+	var tr struct {
+		Objects  []struct{ Kind, Key, State string }
+		Messages []struct {
+			Documents []struct{ Type string }
+		}
+		Exceptions []struct{ Reason string }
+	}
+	if err := json.Unmarshal(tout.Bytes(), &tr); err != nil {
+		t.Fatal(err)
+	}
+	types := map[string]bool{}
+	for _, m := range tr.Messages {
+		for _, d := range m.Documents {
+			types[d.Type] = true
+		}
+	}
+	if len(tr.Objects) != 3 || len(tr.Exceptions) != 1 || tr.Exceptions[0].Reason != "dispute" {
+		t.Fatalf("trace of SH-1002: %+v", tr)
+	}
+	for _, want := range []string{"order", "shipment", "warehouse_order", "tender_response", "ship_confirmation", "shipment_status", "freight_invoice", "invoice"} {
+		if !types[want] {
+			t.Errorf("trace of SH-1002 lacks a %s document (has %v)", want, types)
+		}
 	}
 	// A second demo in the same folder refuses to mix its data with the first.
 	if code := run(ctx, []string{"demo", "--dir", dir}, strings.NewReader(""), &out, &errb); code != 2 || !strings.Contains(errb.String(), "already holds a demo's data") {

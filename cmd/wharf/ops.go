@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"os"
 	"strings"
 	"text/tabwriter"
@@ -41,7 +42,12 @@ func runTrace(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		return fail(stderr, err)
 	}
 	defer st.Close()
-	tr, err := wsync.Trace(ctx, st, pos[0])
+	a, err := openArchive(c, st, nil, nil, nil)
+	if err != nil {
+		return fail(stderr, err)
+	}
+	proc := newProcessor(c, st, a, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	tr, err := wsync.TraceWith(ctx, st, pos[0], wsync.TraceOptions{Documents: proc.Documents})
 	if err != nil {
 		return fail(stderr, err)
 	}
@@ -56,6 +62,22 @@ func runTrace(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		len(tr.Exceptions), strings.Join(tr.Systems, ", "))
 	for _, o := range tr.Objects {
 		fmt.Fprintf(stdout, "%-9s %-20s %s\n", o.Kind, o.Key, o.State)
+	}
+	ndocs := 0
+	for _, m := range tr.Messages {
+		ndocs += len(m.Documents)
+	}
+	if ndocs > 0 {
+		fmt.Fprintf(stdout, "\nCanonical documents about it (%d; all of them with --json):\n", ndocs)
+		for _, m := range tr.Messages {
+			for _, d := range m.Documents {
+				dir := "from"
+				if m.Direction == store.Outbound {
+					dir = "to"
+				}
+				fmt.Fprintf(stdout, "  %-18s %s %s %s (%s)\n", d.Head().Type, dir, m.PartnerID, m.RemoteName, m.ID)
+			}
+		}
 	}
 	fmt.Fprintln(stdout)
 	tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
