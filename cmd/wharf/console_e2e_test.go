@@ -246,6 +246,9 @@ func TestConsoleInChromium(t *testing.T) {
 	if !strings.Contains(text, "received") || !strings.Contains(text, "acme") {
 		t.Fatalf("trace lacks the message's history:\n%s", text)
 	}
+	if !strings.Contains(text, "Canonical documents about it") { // the section shows only when documents concern the key
+		t.Fatalf("trace lacks the canonical order:\n%s", text)
+	}
 
 	// Replay the failed delivery.
 	err = chromedp.Do(ctx,

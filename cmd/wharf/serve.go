@@ -168,7 +168,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		return fail(stderr, err)
 	}
 	h.Handle("POST /as2", as2Srv)
-	console, err := web.New(web.Options{Store: st, Archive: arch, Jobs: rt, Metrics: reg, Log: log.With("component", "web"),
+	console, err := web.New(web.Options{Store: st, Archive: arch, Jobs: rt, Metrics: reg, Log: log.With("component", "web"), TraceDocuments: proc.Documents,
 		OwnCerts: func() []*x509.Certificate {
 			if as2Srv.Identity == nil || as2Srv.Identity.Cert == nil {
 				return nil

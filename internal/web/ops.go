@@ -243,7 +243,7 @@ func (s *Server) Trace(ctx context.Context, key string) (*wsync.TraceResult, err
 	if key == "" {
 		return nil, badRequest("trace: the key is empty", "give a PO, BOL, PRO, shipment ID, invoice number or control number")
 	}
-	return wsync.Trace(ctx, s.st, key)
+	return wsync.TraceWith(ctx, s.st, key, wsync.TraceOptions{Documents: s.o.TraceDocuments})
 }
 
 // Cert is a certificate and when it expires.

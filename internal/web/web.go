@@ -31,6 +31,7 @@ import (
 	"github.com/wharfedi/wharf/archive"
 	"github.com/wharfedi/wharf/internal/store"
 	"github.com/wharfedi/wharf/jobs"
+	"github.com/wharfedi/wharf/mapping/canonical"
 )
 
 // Options configure a Server. Store and Archive are required.
@@ -46,6 +47,9 @@ type Options struct {
 	// same listener (the HTTP inbound transport), so the OpenAPI document
 	// lists every route the listener answers.
 	ExternalRoutes []Route
+	// TraceDocuments maps a message of a trace to its canonical documents
+	// (process.Processor.Documents); nil leaves them out of traces.
+	TraceDocuments func(ctx context.Context, m *store.Message) ([]canonical.Document, error)
 	// StuckAfter is how long a document may wait at one step before the
 	// console calls it stuck (default 15 minutes).
 	StuckAfter time.Duration
