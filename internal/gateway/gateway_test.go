@@ -3,6 +3,7 @@ package gateway_test
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -16,6 +17,7 @@ import (
 	"github.com/wharfedi/wharf/internal/gateway"
 	"github.com/wharfedi/wharf/internal/store"
 	"github.com/wharfedi/wharf/internal/testenv"
+	"github.com/wharfedi/wharf/transports"
 	wsftp "github.com/wharfedi/wharf/transports/sftp"
 )
 
@@ -54,6 +56,74 @@ func fillWaiting(t testing.TB, st store.Store, partner string, n int) {
 	})
 	if err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestWaitingByName holds the lookup by name to what a scan of Waiting
+// finds (the newest waiting document listed under the name), on each driver.
+func TestWaitingByName(t *testing.T) {
+	for _, driver := range testenv.Drivers {
+		t.Run(driver, func(t *testing.T) {
+			ctx := context.Background()
+			g := newGateway(t, driver)
+			base := time.Now().UTC().Add(-time.Hour)
+			i := 0
+			add := func(partner, transport, remote, status string) string {
+				t.Helper()
+				i++
+				m := &store.Message{PartnerID: partner, Direction: store.Outbound, Transport: transport, RemoteName: remote,
+					Size: int64(i), Status: status, ReceivedAt: base.Add(time.Duration(i) * time.Second)}
+				if err := g.Store.InsertMessage(ctx, m); err != nil {
+					t.Fatal(err)
+				}
+				return m.ID
+			}
+			add("acme", "sftp", "997_A.edi", gateway.StatusWaiting)
+			newestA := add("acme", "sftp", "outbound/997_A.edi", "received")
+			add("acme", "sftp", "997_A.edi", gateway.StatusDelivered)
+			add("acme", "as2", "997_A.edi", gateway.StatusWaiting)
+			add("beta", "sftp", "997_A.edi", gateway.StatusWaiting)
+			add("acme", "sftp", "997_B.edi", gateway.StatusRemoved)
+			add("acme", "sftp", "x/y/997_C.edi", gateway.StatusWaiting)
+			noName := add("acme", "sftp", "", gateway.StatusWaiting)
+			folder := add("acme", "sftp", "outbound/", gateway.StatusWaiting)
+			gone := add("acme", "sftp", "", gateway.StatusDelivered)
+			otherPartner := add("beta", "sftp", "", gateway.StatusWaiting)
+			if err := g.Store.InsertMessage(ctx, &store.Message{PartnerID: "acme", Direction: store.Inbound, Transport: "sftp",
+				RemoteName: "inbound/997_D.edi", Status: "received"}); err != nil {
+				t.Fatal(err)
+			}
+
+			list, err := g.Waiting(ctx, "acme", "sftp")
+			if err != nil {
+				t.Fatal(err)
+			}
+			scan := func(name string) (transports.Waiting, bool) {
+				for i := len(list) - 1; i >= 0; i-- {
+					if list[i].Name == name {
+						return list[i], true
+					}
+				}
+				return transports.Waiting{}, false
+			}
+			names := []string{"997_A.edi", "997_B.edi", "997_C.edi", "997_D.edi", "y/997_C.edi", noName, folder, gone, otherPartner, "", "nope"}
+			for _, name := range names {
+				want, ok := scan(name)
+				got, err := g.WaitingByName(ctx, "acme", "sftp", name)
+				if !ok {
+					if !errors.Is(err, transports.ErrNotFound) {
+						t.Errorf("%q: want ErrNotFound, got %+v, %v", name, got, err)
+					}
+					continue
+				}
+				if err != nil || got.MessageID != want.MessageID || got.Name != want.Name || got.Size != want.Size || !got.Created.Equal(want.Created) {
+					t.Errorf("%q: got %+v, %v; want %+v", name, got, err, want)
+				}
+			}
+			if w, _ := g.WaitingByName(ctx, "acme", "sftp", "997_A.edi"); w.MessageID != newestA {
+				t.Errorf("997_A.edi: got %s, want the newest waiting %s", w.MessageID, newestA)
+			}
+		})
 	}
 }
 
