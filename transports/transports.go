@@ -125,6 +125,10 @@ type Waiting struct {
 type Outbox interface {
 	// Waiting lists the partner's documents not yet removed, oldest first.
 	Waiting(ctx context.Context, partner, transport string) ([]Waiting, error)
+	// WaitingByName returns the newest document Waiting would list under
+	// name, without listing them all (a Stat or a download of one name);
+	// ErrNotFound when none has that name.
+	WaitingByName(ctx context.Context, partner, transport, name string) (Waiting, error)
 	// Open streams a document's archived bytes.
 	Open(ctx context.Context, messageID string) (io.ReadCloser, error)
 	// Fetched records a complete download.

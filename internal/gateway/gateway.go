@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 
 	"github.com/wharfedi/wharf/archive"
 	"github.com/wharfedi/wharf/internal/store"
@@ -72,19 +73,23 @@ func meta(in transports.Incoming) archive.Meta {
 	}
 }
 
+// waitingStatuses are the statuses of outbound documents not yet fetched
+// nor removed ("received" until the archive's first status was "waiting").
+var waitingStatuses = []string{"received", StatusWaiting}
+
 // Waiting lists outbound documents for the partner on that transport that
 // have been neither fetched nor removed, oldest first.
 func (g *Gateway) Waiting(ctx context.Context, partner, transport string) ([]transports.Waiting, error) {
 	var out []transports.Waiting
 	f := store.MessageFilter{PartnerID: partner, Direction: store.Outbound, Transport: transport,
-		Statuses: []string{"received", StatusWaiting}, Limit: 1000}
+		Statuses: waitingStatuses, Limit: 1000}
 	for {
 		page, err := g.Store.SearchMessages(ctx, f)
 		if err != nil {
 			return nil, err
 		}
 		for _, m := range page {
-			out = append(out, transports.Waiting{MessageID: m.ID, Name: baseName(m.RemoteName, m.ID), Size: m.Size, Created: m.ReceivedAt})
+			out = append(out, waiting(m))
 		}
 		if len(page) < f.Limit || len(out) >= 10000 {
 			break
@@ -98,6 +103,43 @@ func (g *Gateway) Waiting(ctx context.Context, partner, transport string) ([]tra
 	return out, nil
 }
 
+// WaitingByName returns the newest document that Waiting would list under
+// name, with one indexed query (store.MessageFilter.Name) instead of the
+// whole list; transports.ErrNotFound when there is none. A document whose
+// remote name has no base name is listed under its message ID; it is found
+// by that ID when no document has that base name. Unlike Waiting, it is not
+// limited to the newest 10,000 documents.
+func (g *Gateway) WaitingByName(ctx context.Context, partner, transport, name string) (transports.Waiting, error) {
+	if name == "" {
+		return transports.Waiting{}, fmt.Errorf("gateway: %w: empty name", transports.ErrNotFound)
+	}
+	ms, err := g.Store.SearchMessages(ctx, store.MessageFilter{PartnerID: partner, Direction: store.Outbound, Transport: transport,
+		Name: name, Statuses: waitingStatuses, Limit: 1})
+	if err != nil {
+		return transports.Waiting{}, err
+	}
+	if len(ms) == 1 {
+		return waiting(ms[0]), nil
+	}
+	m, err := g.Store.GetMessage(ctx, name)
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+	case err != nil:
+		return transports.Waiting{}, err
+	case m.PartnerID == partner && m.Direction == store.Outbound && m.Transport == transport &&
+		slices.Contains(waitingStatuses, m.Status) && baseName(m.RemoteName, "") == "":
+		return waiting(m), nil
+	}
+	return transports.Waiting{}, fmt.Errorf("gateway: %w: no document %q waits for %s on %s", transports.ErrNotFound, name, partner, transport)
+}
+
+func waiting(m *store.Message) transports.Waiting {
+	return transports.Waiting{MessageID: m.ID, Name: baseName(m.RemoteName, m.ID), Size: m.Size, Created: m.ReceivedAt}
+}
+
+// baseName is the name a document has in the partner's folder: its remote
+// name after the last '/' (the store's remote_base column, migration 0010),
+// or its ID when that is empty.
 func baseName(remote, id string) string {
 	for i := len(remote) - 1; i >= 0; i-- {
 		if remote[i] == '/' {

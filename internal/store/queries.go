@@ -361,6 +361,9 @@ func (s *queries) SearchMessages(ctx context.Context, f MessageFilter) ([]*Messa
 	if f.Transport != "" {
 		add("transport = ?", f.Transport)
 	}
+	if f.Name != "" {
+		add("remote_base = ?", f.Name)
+	}
 	if len(f.Statuses) > 0 {
 		var ph []string
 		for _, st := range f.Statuses {

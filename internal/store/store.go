@@ -105,10 +105,14 @@ type MessageFilter struct {
 	Until     time.Time
 	Key       string // any indexed business key or control number value
 	Transport string
-	Statuses  []string // any of these statuses
-	Before    time.Time
-	BeforeID  string
-	Limit     int // default 100, at most 1000
+	// Name is a base name: messages whose RemoteName, after its last '/',
+	// is exactly this ("997_X.edi" selects "outbound/997_X.edi" and
+	// "997_X.edi"). Indexed with PartnerID (migration 0010).
+	Name     string
+	Statuses []string // any of these statuses
+	Before   time.Time
+	BeforeID string
+	Limit    int // default 100, at most 1000
 }
 
 // Queries are the operations available both on a Store and inside a Tx.

@@ -5,6 +5,7 @@ package sftp
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"io/fs"
@@ -377,18 +378,14 @@ func (d *download) Close() error {
 	return nil
 }
 
-// find resolves an outbound name to its newest waiting document.
+// find resolves an outbound name to its newest waiting document, by name:
+// the partner's whole waiting list is read only to list the folder.
 func (s *Session) find(ctx context.Context, name string) (transports.Waiting, error) {
-	ws, err := s.o.Outbox.Waiting(ctx, s.o.Partner, "sftp")
-	if err != nil {
-		return transports.Waiting{}, err
+	w, err := s.o.Outbox.WaitingByName(ctx, s.o.Partner, "sftp", name)
+	if errors.Is(err, transports.ErrNotFound) {
+		return transports.Waiting{}, fmt.Errorf("%w: outbound/%s", sftp.ErrSSHFxNoSuchFile, name)
 	}
-	for i := len(ws) - 1; i >= 0; i-- {
-		if ws[i].Name == name {
-			return ws[i], nil
-		}
-	}
-	return transports.Waiting{}, fmt.Errorf("%w: outbound/%s", sftp.ErrSSHFxNoSuchFile, name)
+	return w, err
 }
 
 // Filecmd handles rename (of temporary uploads), remove (outbound, if

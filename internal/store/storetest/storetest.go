@@ -265,6 +265,53 @@ func Exercise(t *testing.T, fresh func(t *testing.T) string) {
 		}
 	})
 
+	t.Run("MessagesByName", func(t *testing.T) {
+		s, _ := open(t)
+		base := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+		insert := func(i int, partner, remote, status string) string {
+			t.Helper()
+			m := &store.Message{PartnerID: partner, Direction: store.Outbound, Transport: "sftp", RemoteName: remote,
+				Status: status, ReceivedAt: base.Add(time.Duration(i) * time.Minute)}
+			if err := s.InsertMessage(ctx, m); err != nil {
+				t.Fatal(err)
+			}
+			return m.ID
+		}
+		a0 := insert(0, "acme", "997_X.edi", "waiting")
+		a1 := insert(1, "acme", "outbound/997_X.edi", "waiting")
+		a2 := insert(2, "acme", "a/b/997_X.edi", "delivered")
+		insert(3, "acme", "997_X.edi.bak", "waiting")
+		insert(4, "acme", "x997_X.edi", "waiting")
+		insert(5, "acme", "997_X.edi/", "waiting") // base name "": a folder, not 997_X.edi
+		insert(6, "beta", "997_X.edi", "waiting")
+		ü := insert(7, "acme", "in/ü/Lieferschein ä.edi", "waiting")
+		pct := insert(8, "acme", "50%_off.edi", "waiting")
+
+		got, err := s.SearchMessages(ctx, store.MessageFilter{PartnerID: "acme", Name: "997_X.edi"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if fmt.Sprint(msgIDs(got)) != fmt.Sprint([]string{a2, a1, a0}) {
+			t.Fatalf("by name, newest first: got %v, want %v", msgIDs(got), []string{a2, a1, a0})
+		}
+		got, _ = s.SearchMessages(ctx, store.MessageFilter{PartnerID: "acme", Direction: store.Outbound, Transport: "sftp",
+			Name: "997_X.edi", Statuses: []string{"received", "waiting"}, Limit: 1})
+		if len(got) != 1 || got[0].ID != a1 {
+			t.Fatalf("newest waiting by name: %v, want %s", msgIDs(got), a1)
+		}
+		if got, _ := s.SearchMessages(ctx, store.MessageFilter{PartnerID: "acme", Name: "Lieferschein ä.edi"}); len(got) != 1 || got[0].ID != ü {
+			t.Fatalf("non-ASCII name: %v", msgIDs(got))
+		}
+		if got, _ := s.SearchMessages(ctx, store.MessageFilter{PartnerID: "acme", Name: "50%_off.edi"}); len(got) != 1 || got[0].ID != pct {
+			t.Fatalf("name with LIKE characters: %v", msgIDs(got))
+		}
+		for _, name := range []string{"997_%.edi", "997_X", "X.edi", "b/997_X.edi"} {
+			if got, _ := s.SearchMessages(ctx, store.MessageFilter{PartnerID: "acme", Name: name}); len(got) != 0 {
+				t.Fatalf("name %q matched %v", name, msgIDs(got))
+			}
+		}
+	})
+
 	t.Run("EventsAppendOnly", func(t *testing.T) {
 		s, _ := open(t)
 		m := &store.Message{PartnerID: "acme", Direction: store.Outbound}
