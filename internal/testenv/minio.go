@@ -13,7 +13,7 @@ import (
 // docs/archive.md names the same version as tested.
 const MinIOVersion = "v0.0.0-20260212201848-7aac2a2c5b7c"
 
-const minioHint = "build MinIO (GOBIN=$HOME/.cache/wharf-peers go install github.com/minio/minio@" + MinIOVersion + ", about 3 min) and run " +
+const minioHint = "build MinIO (GOBIN=$HOME/.cache/wharf-peers go install github.com/minio/minio@" + MinIOVersion + ", several minutes cold) and run " +
 	"MINIO_ROOT_USER=wharf MINIO_ROOT_PASSWORD=wharf-secret-123 MINIO_BROWSER=off MINIO_UPDATE=off " +
 	"$HOME/.cache/wharf-peers/minio server --quiet --address 127.0.0.1:9000 /tmp/minio-data " +
 	"(or set WHARF_TEST_MINIO_ENDPOINT, WHARF_TEST_MINIO_ACCESS_KEY, WHARF_TEST_MINIO_SECRET_KEY; .ci/run does all this)"
