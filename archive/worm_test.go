@@ -17,6 +17,20 @@ import (
 	"github.com/wharfedi/wharf/internal/testenv"
 )
 
+// s3Server is an S3 server the S3 tests run against, with a fresh bucket
+// (without Object Lock) per test.
+type s3Server struct {
+	name string
+	env  func(t *testing.T) testenv.S3Env
+}
+
+// s3Servers: versitygw (CI's S3 server since the S3 issue) and MinIO (what
+// docker-compose users run).
+var s3Servers = []s3Server{
+	{"versitygw", func(t *testing.T) testenv.S3Env { return testenv.S3(t) }},
+	{"MinIO", func(t *testing.T) testenv.S3Env { return testenv.MinIO(t, false) }},
+}
+
 // logBuffer collects an archive's log lines.
 type logBuffer struct {
 	mu sync.Mutex
@@ -191,14 +205,7 @@ func TestWORMMinIO(t *testing.T) {
 // the archive and at the first Put, with an error saying to create the
 // bucket with Object Lock. The Put does not spool: no retry would heal it.
 func TestWORMBucketWithoutObjectLock(t *testing.T) {
-	servers := []struct {
-		name string
-		env  func(t *testing.T) testenv.S3Env
-	}{
-		{"MinIO", func(t *testing.T) testenv.S3Env { return testenv.MinIO(t, false) }},
-		{"versitygw", func(t *testing.T) testenv.S3Env { return testenv.S3(t) }},
-	}
-	for _, srv := range servers {
+	for _, srv := range s3Servers {
 		t.Run(srv.name, func(t *testing.T) {
 			env := srv.env(t)
 			forEachDB(t, func(t *testing.T, st store.Store) {
@@ -244,14 +251,7 @@ func TestWORMBucketWithoutObjectLock(t *testing.T) {
 // versioned bucket (one with Object Lock, used without lock=): every version
 // goes, not hidden behind a delete marker.
 func TestS3PurgeDeletesBlob(t *testing.T) {
-	servers := []struct {
-		name string
-		env  func(t *testing.T) testenv.S3Env
-	}{
-		{"versitygw", func(t *testing.T) testenv.S3Env { return testenv.S3(t) }},
-		{"MinIO", func(t *testing.T) testenv.S3Env { return testenv.MinIO(t, false) }},
-		{"MinIOVersioned", func(t *testing.T) testenv.S3Env { return testenv.MinIO(t, true) }},
-	}
+	servers := append(s3Servers, s3Server{"MinIOVersioned", func(t *testing.T) testenv.S3Env { return testenv.MinIO(t, true) }})
 	for _, srv := range servers {
 		t.Run(srv.name, func(t *testing.T) {
 			env := srv.env(t)
