@@ -357,7 +357,9 @@ func (a *Archive) placeBlob(ctx context.Context, key, path string, size int64) (
 	} else if err = a.blobs.Put(ctx, key, path, size); err == nil {
 		return a.blobs.Kind() + ":" + key, "", nil
 	}
-	if a.spool == nil || ctx.Err() != nil {
+	if a.spool == nil || ctx.Err() != nil || errors.Is(err, ErrNoObjectLock) {
+		// A bucket without the Object Lock the configuration asks for is
+		// not an outage: spooling would hide it until the spool fills.
 		return "", "", fmt.Errorf("archive: put: %w", err)
 	}
 	// For a while, later Puts spool straight away instead of waiting for
@@ -390,7 +392,7 @@ func (a *Archive) record(ctx context.Context, tx store.Tx, head *store.ChainLink
 	}
 	if _, err := bs.Stat(ctx, key); errors.Is(err, ErrBlobNotFound) {
 		err = bs.Put(ctx, key, tmp, e.Size)
-		if err != nil && a.spool != nil && bs != a.spool {
+		if err != nil && a.spool != nil && bs != a.spool && !errors.Is(err, ErrNoObjectLock) {
 			e.BlobRef, err = a.spoolBlob(ctx, key, tmp, e.Size, err)
 		}
 		if err != nil {

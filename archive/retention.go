@@ -194,11 +194,30 @@ func (a *Archive) purgeOne(ctx context.Context, m *store.Message, reason string)
 	// live entry shares it: a concurrent Put of the same content either
 	// committed before (and is counted) or checks the blob after (and puts
 	// it back). A crash between the steps leaves an unreferenced blob.
-	return a.deleteIfUnreferenced(ctx, m.BlobRef)
+	blobErr, err := a.deleteIfUnreferenced(ctx, m.BlobRef)
+	if err != nil || blobErr == nil {
+		return err
+	}
+	// The tombstone stands; the bytes stay. Under Object Lock that is the
+	// point of WORM: the server refuses to delete a blob before its
+	// retention date, whatever Wharf's retention rules say.
+	detail := "blob not deleted: " + blobErr.Error()
+	if errors.Is(blobErr, ErrLocked) {
+		detail = "blob kept: the blob store refuses to delete it before its Object Lock retention date; " + blobErr.Error()
+		a.log.Warn("purge: blob kept under Object Lock until its retention date (entry purged, tombstone written)", "id", m.ID, "blob", m.BlobRef, "err", blobErr)
+	} else {
+		a.log.Warn("purge: blob not deleted (entry purged, tombstone written)", "id", m.ID, "blob", m.BlobRef, "err", blobErr)
+	}
+	if err := a.st.AppendEvent(ctx, &store.Event{MessageID: m.ID, At: a.now(), Kind: "blob_kept", Detail: detail}); err != nil {
+		return fmt.Errorf("archive: purge %s: %w", m.ID, err)
+	}
+	return nil
 }
 
-func (a *Archive) deleteIfUnreferenced(ctx context.Context, ref string) error {
-	return a.st.WithTx(ctx, func(tx store.Tx) error {
+// deleteIfUnreferenced deletes the blob when no live entry refers to it.
+// err is a store error; blobErr says why the blob store did not delete it.
+func (a *Archive) deleteIfUnreferenced(ctx context.Context, ref string) (blobErr, err error) {
+	err = a.st.WithTx(ctx, func(tx store.Tx) error {
 		if _, err := tx.LockChain(ctx); err != nil {
 			return err
 		}
@@ -210,13 +229,10 @@ func (a *Archive) deleteIfUnreferenced(ctx context.Context, ref string) error {
 		if err != nil {
 			return err
 		}
-		if err := bs.Delete(ctx, key); err != nil {
-			// Object Lock keeps WORM blobs until their retention date: the
-			// tombstone stands, the bytes stay until a later purge.
-			a.log.Warn("purge: blob not deleted", "blob", ref, "err", err)
-		}
+		blobErr = bs.Delete(ctx, key)
 		return nil
 	})
+	return blobErr, err
 }
 
 // PurgeExpired applies every rule's delete-after: the scheduled retention

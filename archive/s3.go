@@ -39,6 +39,16 @@ type S3Config struct {
 	MaxRetries int
 }
 
+// ErrNoObjectLock: the archive is configured to store blobs under Object
+// Lock (lock=...), but the bucket was created without Object Lock. This is a
+// configuration error that no retry heals: Put fails instead of spooling.
+var ErrNoObjectLock = errors.New("the bucket has no Object Lock: object lock (WORM) can only be enabled when a bucket is created " +
+	"(mc mb --with-lock, or MakeBucket with ObjectLocking); create the bucket that way, or remove lock= and retain= from the archive URL")
+
+// ErrLocked: a blob cannot be deleted yet because its Object Lock retention
+// has not expired.
+var ErrLocked = errors.New("blob is under Object Lock retention")
+
 // S3 is a BlobStore in an S3-compatible bucket (AWS S3, MinIO, versitygw).
 type S3 struct {
 	c   *minio.Client
@@ -129,6 +139,45 @@ func (s *S3) object(key string) string {
 	return path.Join(s.cfg.Prefix, key)
 }
 
+// Locked reports whether blobs are stored under Object Lock (lock=...).
+func (s *S3) Locked() bool { return s.cfg.LockMode != "" }
+
+// CheckLock reports, when the store is configured with an Object Lock mode,
+// whether the bucket has Object Lock enabled: ErrNoObjectLock when the
+// server says it has not, another error when the server cannot tell (it
+// is unreachable, say). Without a lock mode it does nothing.
+func (s *S3) CheckLock(ctx context.Context) error {
+	if s.cfg.LockMode == "" {
+		return nil
+	}
+	enabled, _, _, _, err := s.c.GetObjectLockConfig(ctx, s.cfg.Bucket)
+	if err != nil {
+		if minio.ToErrorResponse(err).Code == "ObjectLockConfigurationNotFoundError" {
+			return s.noLock()
+		}
+		return fmt.Errorf("archive: s3 %s: object lock configuration: %w", s.Describe(), err)
+	}
+	if enabled != "Enabled" {
+		return s.noLock()
+	}
+	return nil
+}
+
+func (s *S3) noLock() error {
+	return fmt.Errorf("archive: s3 %s is configured with lock=%s, but %w", s.Describe(), s.cfg.LockMode, ErrNoObjectLock)
+}
+
+// missingLockConfig reports whether a put with Object Lock headers failed
+// because the bucket has no Object Lock ("Bucket is missing
+// ObjectLockConfiguration" from MinIO, "... Object Lock Configuration"
+// from AWS).
+func missingLockConfig(err error) bool {
+	r := minio.ToErrorResponse(err)
+	msg := strings.ToLower(strings.ReplaceAll(r.Message, " ", ""))
+	return r.Code == "ObjectLockConfigurationNotFoundError" ||
+		(r.Code == "InvalidRequest" && strings.Contains(msg, "missingobjectlockconfiguration"))
+}
+
 // Check reports whether the bucket is reachable and exists.
 func (s *S3) Check(ctx context.Context) error {
 	ok, err := s.c.BucketExists(ctx, s.cfg.Bucket)
@@ -160,6 +209,9 @@ func (s *S3) Put(ctx context.Context, key, file string, size int64) error {
 		opts.RetainUntilDate = time.Now().Add(s.cfg.LockFor).UTC()
 	}
 	if _, err := s.c.PutObject(ctx, s.cfg.Bucket, s.object(key), f, size, opts); err != nil {
+		if s.cfg.LockMode != "" && missingLockConfig(err) {
+			return fmt.Errorf("archive: s3 put %s: %w (server: %v)", key, s.noLock(), err)
+		}
 		return fmt.Errorf("archive: s3 put %s: %w", key, err)
 	}
 	return nil
@@ -197,11 +249,53 @@ func (s *S3) Stat(ctx context.Context, key string) (int64, error) {
 	return info.Size, nil
 }
 
+// Delete removes the blob. In a versioned bucket (every bucket with Object
+// Lock is one) a plain delete would only add a delete marker: the blob would
+// disappear from view while its bytes stay. There Delete removes every
+// version of the key instead, and the server refuses the versions whose
+// retention has not expired: the error then wraps ErrLocked and says until
+// when.
 func (s *S3) Delete(ctx context.Context, key string) error {
-	if err := s.c.RemoveObject(ctx, s.cfg.Bucket, s.object(key), minio.RemoveObjectOptions{}); err != nil && !notFound(err) {
-		return fmt.Errorf("archive: s3 delete %s: %w", key, err)
+	obj := s.object(key)
+	if !s.versioned(ctx) {
+		if err := s.c.RemoveObject(ctx, s.cfg.Bucket, obj, minio.RemoveObjectOptions{}); err != nil && !notFound(err) {
+			return fmt.Errorf("archive: s3 delete %s: %w", key, err)
+		}
+		return nil
 	}
-	return nil
+	ctx, cancel := context.WithCancel(ctx) // stops the listing on an early return
+	defer cancel()
+	var first error
+	for o := range s.c.ListObjects(ctx, s.cfg.Bucket, minio.ListObjectsOptions{Prefix: obj, WithVersions: true}) {
+		if o.Err != nil {
+			return fmt.Errorf("archive: s3 delete %s: listing versions: %w", key, o.Err)
+		}
+		if o.Key != obj {
+			continue
+		}
+		err := s.c.RemoveObject(ctx, s.cfg.Bucket, obj, minio.RemoveObjectOptions{VersionID: o.VersionID})
+		if err == nil || notFound(err) || first != nil {
+			continue
+		}
+		first = fmt.Errorf("archive: s3 delete %s (version %s): %w", key, o.VersionID, err)
+		if o.IsDeleteMarker {
+			continue
+		}
+		mode, until, rerr := s.c.GetObjectRetention(ctx, s.cfg.Bucket, obj, o.VersionID)
+		if rerr == nil && mode != nil && until != nil && until.After(time.Now()) {
+			first = fmt.Errorf("archive: s3 %s (version %s): %w: %s until %s (server: %v)",
+				key, o.VersionID, ErrLocked, *mode, until.UTC().Format(time.RFC3339), err)
+		}
+	}
+	return first
+}
+
+// versioned reports whether the bucket keeps versions. A server that cannot
+// say (versitygw's posix backend answers NotImplemented) is taken as
+// unversioned.
+func (s *S3) versioned(ctx context.Context) bool {
+	v, err := s.c.GetBucketVersioning(ctx, s.cfg.Bucket)
+	return err == nil && (v.Enabled() || v.Suspended())
 }
 
 var _ BlobStore = (*S3)(nil)

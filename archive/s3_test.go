@@ -38,7 +38,12 @@ func s3Config(env testenv.S3Env, prefix string) archive.S3Config {
 }
 
 func TestS3PutGetVerify(t *testing.T) {
-	env := testenv.S3(t)
+	for _, srv := range s3Servers {
+		t.Run(srv.name, func(t *testing.T) { testS3PutGetVerify(t, srv.env(t)) })
+	}
+}
+
+func testS3PutGetVerify(t *testing.T, env testenv.S3Env) {
 	forEachDB(t, func(t *testing.T, st store.Store) {
 		prefix := "wharf/" + strings.ToLower(t.Name()[len(t.Name())-6:])
 		a := s3Archive(t, st, s3Config(env, prefix), t.TempDir())

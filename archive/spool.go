@@ -59,8 +59,12 @@ func (a *Archive) UploadSpool(ctx context.Context) (int, error) {
 			moved++
 			a.downUntil.Store(0)
 			a.metrics.uploaded.Inc()
-			if err := a.deleteIfUnreferenced(ctx, m.BlobRef); err != nil {
+			blobErr, err := a.deleteIfUnreferenced(ctx, m.BlobRef)
+			if err != nil {
 				return moved, err
+			}
+			if blobErr != nil {
+				a.log.Warn("spool: uploaded blob's spool copy not deleted", "blob", m.BlobRef, "err", blobErr)
 			}
 		}
 	}

@@ -88,6 +88,9 @@ func openArchive(c *config.Config, st store.Store, rt func() *jobs.Runtime, log 
 	if err != nil {
 		return nil, err
 	}
+	if err := checkObjectLock(blobs, log); err != nil {
+		return nil, err
+	}
 	rules, err := archiveRetention(c)
 	if err != nil {
 		return nil, err
@@ -116,6 +119,27 @@ func openArchive(c *config.Config, st store.Store, rt func() *jobs.Runtime, log 
 		}
 	}
 	return archive.New(st, opts)
+}
+
+// checkObjectLock refuses to open an S3 archive configured with lock=...
+// whose bucket has no Object Lock: every Put would fail. An S3 server that
+// cannot be asked now does not stop start-up (Puts spool meanwhile, and the
+// first upload names the problem).
+func checkObjectLock(blobs archive.BlobStore, log *slog.Logger) error {
+	s3b, ok := blobs.(*archive.S3)
+	if !ok || !s3b.Locked() {
+		return nil
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	err := s3b.CheckLock(ctx)
+	if errors.Is(err, archive.ErrNoObjectLock) {
+		return err
+	}
+	if err != nil && log != nil {
+		log.Warn("archive: could not check the bucket's Object Lock now", "err", err)
+	}
+	return nil
 }
 
 // registerArchiveJobs adds the archive's workers to the runtime.
