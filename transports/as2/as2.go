@@ -35,6 +35,7 @@ import (
 	"crypto"
 	"crypto/x509"
 	"errors"
+	"io"
 	"time"
 )
 
@@ -180,6 +181,15 @@ type Books interface {
 	// async, it first takes the waiting entry and returns ErrNotAwaited
 	// when none is left (a repeated MDN, or the timeout came first).
 	Settle(ctx context.Context, r *Record, async bool, status, detail string) error
+}
+
+// EvidenceStreamer is implemented by Books that archive evidence from a
+// stream in constant memory (Wharf's archive does). The receiving endpoint
+// archives raw requests through it; Books without it get the request in
+// memory through Evidence.
+type EvidenceStreamer interface {
+	// EvidenceFrom is Evidence with the bytes read from r.
+	EvidenceFrom(ctx context.Context, partner string, outbound bool, transport, as2MessageID string, r io.Reader) (string, error)
 }
 
 // ErrNotAwaited: no async MDN is awaited for this partner and Message-ID.

@@ -9,6 +9,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"io"
 	"strings"
 	"time"
 
@@ -123,35 +124,84 @@ func VerifySigned(e *Entity, certs []*x509.Certificate, now time.Time) (*Verifie
 		return nil, errors.New("no certificate is configured for the partner to verify its signature (add one with wharf partner add ID --as2-cert FILE)")
 	}
 	signed := parts[0]
-	candidates := []struct {
-		b    []byte
-		note string
-	}{
-		{signed, ""},
-		{canonicalCRLF(signed), "signature covers the CRLF form of a part framed with bare LF"},
-		{append(append([]byte{}, signed...), '\r', '\n'), "signature covers the part plus a final CRLF"},
+	candidates := []signedCandidate{
+		{bytesContent(signed), ""},
+		{bytesContent(canonicalCRLF(signed)), crlfNote},
+		{bytesContent(append(append([]byte{}, signed...), '\r', '\n')), plusCRLFNote},
 	}
 	if bytes.HasSuffix(signed, []byte("\r\n")) {
-		candidates = append(candidates, struct {
-			b    []byte
-			note string
-		}{signed[:len(signed)-2], "signature omits the part's final CRLF (a known libas2 quirk)"})
+		candidates = append(candidates, signedCandidate{bytesContent(signed[:len(signed)-2]), minusCRLFNote})
 	}
+	v, c, err := verifyCandidates(sig, candidates, certs, now)
+	if err != nil {
+		return nil, err
+	}
+	b, _ := io.ReadAll(c.content())
+	v.Signed = b
+	return v, nil
+}
+
+// Deviations VerifySigned tolerates, as logged.
+const (
+	crlfNote      = "signature covers the CRLF form of a part framed with bare LF"
+	plusCRLFNote  = "signature covers the part plus a final CRLF"
+	minusCRLFNote = "signature omits the part's final CRLF (a known libas2 quirk)"
+)
+
+// signedCandidate is one reading of the bytes a detached signature may
+// cover: content returns a fresh reader over them each time.
+type signedCandidate struct {
+	content func() io.Reader
+	note    string
+}
+
+func bytesContent(b []byte) func() io.Reader { return func() io.Reader { return bytes.NewReader(b) } }
+
+// verifyCandidates tries each candidate in order and returns the first
+// that verifies, or the first candidate's error.
+func verifyCandidates(sig []byte, candidates []signedCandidate, certs []*x509.Certificate, now time.Time) (*Verified, signedCandidate, error) {
 	var firstErr error
 	for _, c := range candidates {
-		v, err := verifyDetached(sig, c.b, certs, now)
+		v, err := verifyDetached(sig, c.content, certs, now)
 		if err == nil {
-			v.Signed, v.Relaxed = c.b, c.note
-			return v, nil
+			v.Relaxed = c.note
+			return v, c, nil
 		}
 		if firstErr == nil {
 			firstErr = err
 		}
 	}
-	return nil, firstErr
+	return nil, signedCandidate{}, firstErr
 }
 
-func verifyDetached(sig, content []byte, certs []*x509.Certificate, now time.Time) (*Verified, error) {
+// streamHasher gives smallstep/pkcs7 the digest of content it never
+// holds: the signed part is hashed from its reader (a file for large
+// messages), once per hash function.
+type streamHasher struct {
+	content func() io.Reader
+	sums    map[crypto.Hash][]byte
+}
+
+func (s *streamHasher) Hash(h crypto.Hash, _ io.Reader) ([]byte, error) {
+	if d, ok := s.sums[h]; ok {
+		return d, nil
+	}
+	if !h.Available() {
+		return nil, fmt.Errorf("hash function %v not available", h)
+	}
+	hh := h.New()
+	if _, err := io.Copy(hh, s.content()); err != nil {
+		return nil, err
+	}
+	s.sums[h] = hh.Sum(nil)
+	return s.sums[h], nil
+}
+
+// maxUnattributed bounds content signed without signed attributes, whose
+// signature covers the content itself and so needs it in memory.
+const maxUnattributed = 64 << 20
+
+func verifyDetached(sig []byte, content func() io.Reader, certs []*x509.Certificate, now time.Time) (*Verified, error) {
 	der, err := BERToDER(sig)
 	if err != nil {
 		return nil, fmt.Errorf("signature: %w", err)
@@ -163,7 +213,20 @@ func verifyDetached(sig, content []byte, certs []*x509.Certificate, now time.Tim
 	if len(p7.Signers) == 0 {
 		return nil, errors.New("signature has no signer")
 	}
-	p7.Content = content
+	p7.Hasher = &streamHasher{content: content, sums: map[crypto.Hash][]byte{}}
+	for _, si := range p7.Signers {
+		if len(si.AuthenticatedAttributes) == 0 { // the signature is over the content itself
+			b, err := io.ReadAll(io.LimitReader(content(), maxUnattributed+1))
+			if err != nil {
+				return nil, fmt.Errorf("signature: %w", err)
+			}
+			if len(b) > maxUnattributed {
+				return nil, fmt.Errorf("%w: a signature without signed attributes over more than %d bytes is not supported: the sender must sign with attributes (every AS2 product does by default)", ErrSignature, maxUnattributed)
+			}
+			p7.Content = b
+			break
+		}
+	}
 	ias := p7.Signers[0].IssuerAndSerialNumber
 	var matching []*x509.Certificate
 	for _, c := range certs {
