@@ -2,14 +2,18 @@ package as2
 
 import (
 	"bufio"
+	"bytes"
 	"compress/zlib"
 	"crypto"
 	"crypto/aes"
 	"crypto/cipher"
 	"crypto/des"
+	"crypto/rand"
+	"crypto/subtle"
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/asn1"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
@@ -571,6 +575,158 @@ func DecompressStream(r io.Reader, w io.Writer, max int64) error {
 	}
 	if n > max {
 		return fmt.Errorf("cms: compressed content expands beyond %d bytes", max)
+	}
+	return nil
+}
+
+// derHeader is a DER tag and definite length.
+func derHeader(tag byte, n int64) []byte {
+	if n < 0x80 {
+		return []byte{tag, byte(n)}
+	}
+	var l []byte
+	for v := n; v > 0; v >>= 8 {
+		l = append([]byte{byte(v)}, l...)
+	}
+	return append([]byte{tag, 0x80 | byte(len(l))}, l...)
+}
+
+// encryptedContentSize is the size of what EncryptStream writes for size bytes
+// of content, given the same recipients (RSA key size) and cipher.
+func encryptedContentSize(size int64, c Cipher) int64 {
+	if c == AES128GCM || c == AES256GCM {
+		return size
+	}
+	return (size/16 + 1) * 16
+}
+
+// EncryptStream is Encrypt for content of a known size read from r: the
+// DER (definite lengths) is written to w as the content is encrypted, in
+// constant memory. AES-GCM's tag follows the content, as AuthEnvelopedData
+// has it.
+func EncryptStream(w io.Writer, r io.Reader, size int64, recipients []*x509.Certificate, c Cipher, wrap KeyWrap) error {
+	oid, ok := cipherOIDs[c]
+	if !ok {
+		return fmt.Errorf("cms: unknown cipher %q", c)
+	}
+	keyLen, _, _ := contentKeyLen(oid)
+	cek := make([]byte, keyLen)
+	if _, err := rand.Read(cek); err != nil {
+		return err
+	}
+	recips, err := recipientInfos(cek, recipients, wrap)
+	if err != nil {
+		return err
+	}
+	block, _ := aes.NewCipher(cek)
+	gcm := c == AES128GCM || c == AES256GCM
+	var params []byte
+	var iv, nonce []byte
+	if gcm {
+		nonce = make([]byte, 12)
+		if _, err := rand.Read(nonce); err != nil {
+			return err
+		}
+		params, _ = asn1.Marshal(gcmParameters{Nonce: nonce, ICVLen: 16})
+	} else {
+		iv = make([]byte, 16)
+		if _, err := rand.Read(iv); err != nil {
+			return err
+		}
+		params, _ = asn1.Marshal(iv)
+	}
+	recipSet, err := asn1.MarshalWithParams(recips, "set")
+	if err != nil {
+		return err
+	}
+	ctOID, _ := asn1.Marshal(oidData)
+	algDER, err := asn1.Marshal(pkix.AlgorithmIdentifier{Algorithm: oid, Parameters: asn1.RawValue{FullBytes: params}})
+	if err != nil {
+		return err
+	}
+	ctLen := encryptedContentSize(size, c)
+	ctHead := derHeader(0x80, ctLen) // [0] IMPLICIT OCTET STRING
+	eciLen := int64(len(ctOID)+len(algDER)+len(ctHead)) + ctLen
+	eciHead := derHeader(0x30, eciLen)
+	version, _ := asn1.Marshal(0)
+	var macDER []byte
+	ctype := oidEnvelopedData
+	if gcm {
+		ctype = oidAuthEnvelopedData
+		macDER = derHeader(0x04, 16) // the tag's 16 bytes follow the content
+	}
+	edLen := int64(len(version)+len(recipSet)+len(eciHead)) + eciLen + int64(len(macDER))
+	if gcm {
+		edLen += 16
+	}
+	edHead := derHeader(0x30, edLen)
+	typeDER, _ := asn1.Marshal(ctype)
+	explicit := derHeader(0xa0, int64(len(edHead))+edLen)
+	ciLen := int64(len(typeDER)+len(explicit)+len(edHead)) + edLen
+	var head bytes.Buffer
+	for _, b := range [][]byte{derHeader(0x30, ciLen), typeDER, explicit, edHead, version, recipSet, eciHead, ctOID, algDER, ctHead} {
+		head.Write(b)
+	}
+	if _, err := w.Write(head.Bytes()); err != nil {
+		return err
+	}
+	buf := make([]byte, 32<<10)
+	var written int64
+	var g *ghash
+	var ctr *ctr32
+	var mode cipher.BlockMode
+	var tagMask [16]byte
+	if gcm {
+		g = newGHASH(block)
+		var j0 [16]byte
+		copy(j0[:], nonce)
+		j0[15] = 1
+		block.Encrypt(tagMask[:], j0[:])
+		ctr = &ctr32{b: block, ctr: j0, used: 512}
+		binary.BigEndian.PutUint32(ctr.ctr[12:], 2)
+	} else {
+		mode = cipher.NewCBCEncrypter(block, iv)
+	}
+	for {
+		n, err := io.ReadFull(r, buf)
+		if err != nil && err != io.ErrUnexpectedEOF && err != io.EOF {
+			return err
+		}
+		last := err != nil
+		chunk := buf[:n]
+		written += int64(n)
+		if written > size {
+			return fmt.Errorf("cms: content is longer than the %d bytes announced", size)
+		}
+		if gcm {
+			ctr.XORKeyStream(chunk, chunk)
+			g.write(chunk)
+			g.ctLen += uint64(n)
+		} else {
+			if last { // PKCS#7 padding
+				p := 16 - n%16
+				for i := 0; i < p; i++ {
+					chunk = append(chunk, byte(p))
+				}
+			}
+			mode.CryptBlocks(chunk, chunk)
+		}
+		if _, err := w.Write(chunk); err != nil {
+			return err
+		}
+		if last {
+			break
+		}
+	}
+	if written != size {
+		return fmt.Errorf("cms: content is %d bytes, %d were announced", written, size)
+	}
+	if gcm {
+		tag := g.sum()
+		subtle.XORBytes(tag[:], tag[:], tagMask[:])
+		if _, err := w.Write(append(macDER, tag[:]...)); err != nil {
+			return err
+		}
 	}
 	return nil
 }

@@ -4,12 +4,16 @@ import (
 	"bytes"
 	"crypto"
 	"crypto/rand"
+	"crypto/sha256"
 	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/asn1"
 	"encoding/base64"
 	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
+	"sort"
 	"strings"
 	"time"
 
@@ -277,3 +281,83 @@ func describeCerts(cs []*x509.Certificate) string {
 	}
 	return strings.Join(s, "; ")
 }
+
+// signDigest returns a DER SignedData, detached, over content whose
+// digest (SHA-256) the caller computed while streaming it: signed
+// attributes content type, signing time and message digest, signed with
+// RSA PKCS#1 v1.5, the certificate included. It is what signDetached makes
+// through smallstep/pkcs7, which needs the content in memory.
+func signDigest(digest []byte, id *Identity, at time.Time) ([]byte, error) {
+	if len(digest) != sha256.Size {
+		return nil, errors.New("sign: want a SHA-256 digest")
+	}
+	attr := func(oid asn1.ObjectIdentifier, v any) ([]byte, error) {
+		val, err := asn1.Marshal(v)
+		if err != nil {
+			return nil, err
+		}
+		return asn1.Marshal(struct {
+			Type  asn1.ObjectIdentifier
+			Value asn1.RawValue
+		}{oid, asn1.RawValue{Class: asn1.ClassUniversal, Tag: asn1.TagSet, IsCompound: true, Bytes: val}})
+	}
+	var attrs [][]byte
+	for _, a := range []struct {
+		oid asn1.ObjectIdentifier
+		v   any
+	}{
+		{oidAttrContentType, oidData},
+		{oidAttrSigningTime, at.UTC().Truncate(time.Second)},
+		{oidAttrMessageDigest, digest},
+	} {
+		b, err := attr(a.oid, a.v)
+		if err != nil {
+			return nil, err
+		}
+		attrs = append(attrs, b)
+	}
+	sort.Slice(attrs, func(i, j int) bool { return bytes.Compare(attrs[i], attrs[j]) < 0 }) // DER SET OF order
+	joined := bytes.Join(attrs, nil)
+	set, err := asn1.Marshal(asn1.RawValue{Class: asn1.ClassUniversal, Tag: asn1.TagSet, IsCompound: true, Bytes: joined})
+	if err != nil {
+		return nil, err
+	}
+	h := sha256.Sum256(set)
+	sig, err := id.Key.Sign(rand.Reader, h[:], crypto.SHA256)
+	if err != nil {
+		return nil, fmt.Errorf("sign with %s: %w", describeCert(id.Cert), err)
+	}
+	sha := pkix.AlgorithmIdentifier{Algorithm: oidSHA256, Parameters: asn1.NullRawValue}
+	si, err := asn1.Marshal(struct {
+		Version         int
+		IAS             issuerAndSerial
+		DigestAlgorithm pkix.AlgorithmIdentifier
+		AuthAttrs       asn1.RawValue
+		SigAlgorithm    pkix.AlgorithmIdentifier
+		Signature       []byte
+	}{1, issuerAndSerial{Issuer: asn1.RawValue{FullBytes: id.Cert.RawIssuer}, Serial: id.Cert.SerialNumber}, sha,
+		asn1.RawValue{Class: asn1.ClassContextSpecific, Tag: 0, IsCompound: true, Bytes: joined},
+		pkix.AlgorithmIdentifier{Algorithm: oidRSAEncryption, Parameters: asn1.NullRawValue}, sig})
+	if err != nil {
+		return nil, err
+	}
+	sd, err := asn1.Marshal(struct {
+		Version          int
+		DigestAlgorithms []pkix.AlgorithmIdentifier `asn1:"set"`
+		ContentInfo      contentInfo
+		Certificates     asn1.RawValue
+		SignerInfos      []asn1.RawValue `asn1:"set"`
+	}{1, []pkix.AlgorithmIdentifier{sha}, contentInfo{ContentType: oidData},
+		asn1.RawValue{Class: asn1.ClassContextSpecific, Tag: 0, IsCompound: true, Bytes: id.Cert.Raw},
+		[]asn1.RawValue{{FullBytes: si}}})
+	if err != nil {
+		return nil, err
+	}
+	return asn1.Marshal(contentInfo{ContentType: oidSignedData, Content: asn1.RawValue{Class: asn1.ClassContextSpecific, Tag: 0, IsCompound: true, Bytes: sd}})
+}
+
+var (
+	oidAttrContentType   = asn1.ObjectIdentifier{1, 2, 840, 113549, 1, 9, 3}
+	oidAttrMessageDigest = asn1.ObjectIdentifier{1, 2, 840, 113549, 1, 9, 4}
+	oidAttrSigningTime   = asn1.ObjectIdentifier{1, 2, 840, 113549, 1, 9, 5}
+)
