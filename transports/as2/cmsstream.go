@@ -605,60 +605,77 @@ func encryptedContentSize(size int64, c Cipher) int64 {
 // constant memory. AES-GCM's tag follows the content, as AuthEnvelopedData
 // has it.
 func EncryptStream(w io.Writer, r io.Reader, size int64, recipients []*x509.Certificate, c Cipher, wrap KeyWrap) error {
+	e, err := newEncryptor(size, recipients, c, wrap)
+	if err != nil {
+		return err
+	}
+	return e.write(w, r)
+}
+
+// encryptor holds a content key and the DER around the content: size()
+// is known before the content is read, and write may run more than once
+// (a retried POST) with the same result for the same content.
+type encryptor struct {
+	gcm      bool
+	block    cipher.Block
+	iv       []byte
+	nonce    []byte
+	head     []byte
+	content  int64 // plaintext size
+	ctLen    int64
+	trailLen int64
+}
+
+func newEncryptor(size int64, recipients []*x509.Certificate, c Cipher, wrap KeyWrap) (*encryptor, error) {
 	oid, ok := cipherOIDs[c]
 	if !ok {
-		return fmt.Errorf("cms: unknown cipher %q", c)
+		return nil, fmt.Errorf("cms: unknown cipher %q", c)
 	}
 	keyLen, _, _ := contentKeyLen(oid)
 	cek := make([]byte, keyLen)
 	if _, err := rand.Read(cek); err != nil {
-		return err
+		return nil, err
 	}
 	recips, err := recipientInfos(cek, recipients, wrap)
 	if err != nil {
-		return err
+		return nil, err
 	}
-	block, _ := aes.NewCipher(cek)
-	gcm := c == AES128GCM || c == AES256GCM
+	e := &encryptor{gcm: c == AES128GCM || c == AES256GCM, content: size}
+	e.block, _ = aes.NewCipher(cek)
 	var params []byte
-	var iv, nonce []byte
-	if gcm {
-		nonce = make([]byte, 12)
-		if _, err := rand.Read(nonce); err != nil {
-			return err
+	if e.gcm {
+		e.nonce = make([]byte, 12)
+		if _, err := rand.Read(e.nonce); err != nil {
+			return nil, err
 		}
-		params, _ = asn1.Marshal(gcmParameters{Nonce: nonce, ICVLen: 16})
+		params, _ = asn1.Marshal(gcmParameters{Nonce: e.nonce, ICVLen: 16})
 	} else {
-		iv = make([]byte, 16)
-		if _, err := rand.Read(iv); err != nil {
-			return err
+		e.iv = make([]byte, 16)
+		if _, err := rand.Read(e.iv); err != nil {
+			return nil, err
 		}
-		params, _ = asn1.Marshal(iv)
+		params, _ = asn1.Marshal(e.iv)
 	}
 	recipSet, err := asn1.MarshalWithParams(recips, "set")
 	if err != nil {
-		return err
+		return nil, err
 	}
 	ctOID, _ := asn1.Marshal(oidData)
 	algDER, err := asn1.Marshal(pkix.AlgorithmIdentifier{Algorithm: oid, Parameters: asn1.RawValue{FullBytes: params}})
 	if err != nil {
-		return err
+		return nil, err
 	}
-	ctLen := encryptedContentSize(size, c)
-	ctHead := derHeader(0x80, ctLen) // [0] IMPLICIT OCTET STRING
-	eciLen := int64(len(ctOID)+len(algDER)+len(ctHead)) + ctLen
+	e.ctLen = encryptedContentSize(size, c)
+	ctHead := derHeader(0x80, e.ctLen) // [0] IMPLICIT OCTET STRING
+	eciLen := int64(len(ctOID)+len(algDER)+len(ctHead)) + e.ctLen
 	eciHead := derHeader(0x30, eciLen)
 	version, _ := asn1.Marshal(0)
-	var macDER []byte
 	ctype := oidEnvelopedData
-	if gcm {
+	if e.gcm {
 		ctype = oidAuthEnvelopedData
-		macDER = derHeader(0x04, 16) // the tag's 16 bytes follow the content
+		e.trailLen = 18 // OCTET STRING, 16 bytes of tag
 	}
-	edLen := int64(len(version)+len(recipSet)+len(eciHead)) + eciLen + int64(len(macDER))
-	if gcm {
-		edLen += 16
-	}
+	edLen := int64(len(version)+len(recipSet)+len(eciHead)) + eciLen + e.trailLen
 	edHead := derHeader(0x30, edLen)
 	typeDER, _ := asn1.Marshal(ctype)
 	explicit := derHeader(0xa0, int64(len(edHead))+edLen)
@@ -667,25 +684,33 @@ func EncryptStream(w io.Writer, r io.Reader, size int64, recipients []*x509.Cert
 	for _, b := range [][]byte{derHeader(0x30, ciLen), typeDER, explicit, edHead, version, recipSet, eciHead, ctOID, algDER, ctHead} {
 		head.Write(b)
 	}
-	if _, err := w.Write(head.Bytes()); err != nil {
+	e.head = head.Bytes()
+	return e, nil
+}
+
+// size is the length of the DER write produces.
+func (e *encryptor) size() int64 { return int64(len(e.head)) + e.ctLen + e.trailLen }
+
+func (e *encryptor) write(w io.Writer, r io.Reader) error {
+	if _, err := w.Write(e.head); err != nil {
 		return err
 	}
-	buf := make([]byte, 32<<10)
+	buf := make([]byte, 32<<10, 32<<10+16)
 	var written int64
 	var g *ghash
 	var ctr *ctr32
 	var mode cipher.BlockMode
 	var tagMask [16]byte
-	if gcm {
-		g = newGHASH(block)
+	if e.gcm {
+		g = newGHASH(e.block)
 		var j0 [16]byte
-		copy(j0[:], nonce)
+		copy(j0[:], e.nonce)
 		j0[15] = 1
-		block.Encrypt(tagMask[:], j0[:])
-		ctr = &ctr32{b: block, ctr: j0, used: 512}
+		e.block.Encrypt(tagMask[:], j0[:])
+		ctr = &ctr32{b: e.block, ctr: j0, used: 512}
 		binary.BigEndian.PutUint32(ctr.ctr[12:], 2)
 	} else {
-		mode = cipher.NewCBCEncrypter(block, iv)
+		mode = cipher.NewCBCEncrypter(e.block, e.iv)
 	}
 	for {
 		n, err := io.ReadFull(r, buf)
@@ -695,10 +720,10 @@ func EncryptStream(w io.Writer, r io.Reader, size int64, recipients []*x509.Cert
 		last := err != nil
 		chunk := buf[:n]
 		written += int64(n)
-		if written > size {
-			return fmt.Errorf("cms: content is longer than the %d bytes announced", size)
+		if written > e.content {
+			return fmt.Errorf("cms: content is longer than the %d bytes announced", e.content)
 		}
-		if gcm {
+		if e.gcm {
 			ctr.XORKeyStream(chunk, chunk)
 			g.write(chunk)
 			g.ctLen += uint64(n)
@@ -718,13 +743,13 @@ func EncryptStream(w io.Writer, r io.Reader, size int64, recipients []*x509.Cert
 			break
 		}
 	}
-	if written != size {
-		return fmt.Errorf("cms: content is %d bytes, %d were announced", written, size)
+	if written != e.content {
+		return fmt.Errorf("cms: content is %d bytes, %d were announced", written, e.content)
 	}
-	if gcm {
+	if e.gcm {
 		tag := g.sum()
 		subtle.XORBytes(tag[:], tag[:], tagMask[:])
-		if _, err := w.Write(append(macDER, tag[:]...)); err != nil {
+		if _, err := w.Write(append([]byte{0x04, 16}, tag[:]...)); err != nil {
 			return err
 		}
 	}
