@@ -256,6 +256,10 @@ func (b *as2Books) Event(ctx context.Context, id, kind, detail string) error {
 	return b.st.AppendEvent(ctx, &store.Event{MessageID: id, Kind: kind, Detail: detail})
 }
 
+// as2SpoolDir holds AS2 request bodies being received and compressed
+// messages being sent.
+func as2SpoolDir(c *config.Config) string { return filepath.Join(c.Data, "as2-spool") }
+
 // as2Server builds the POST /as2 handler.
 func as2Server(c *config.Config, st store.Store, a *archive.Archive, gw *gateway.Gateway, log *slog.Logger) (*as2.Server, error) {
 	id, err := as2Identity(c)
@@ -270,7 +274,7 @@ func as2Server(c *config.Config, st store.Store, a *archive.Archive, gw *gateway
 	client := &as2.Client{Identity: id, Books: books, HTTP: as2HTTP, Log: log}
 	// Request bodies and their decoded layers are spooled inside the data
 	// folder (on the archive's file system when it is local), never in memory.
-	spoolDir := filepath.Join(c.Data, "as2-spool")
+	spoolDir := as2SpoolDir(c)
 	if err := os.MkdirAll(spoolDir, 0o750); err != nil {
 		return nil, fmt.Errorf("as2: spool folder %s: %v (check the data folder's permissions)", spoolDir, err)
 	}
