@@ -38,6 +38,11 @@ type berStream struct {
 
 func newBERStream(r io.Reader) *berStream { return &berStream{r: bufio.NewReaderSize(r, 64<<10)} }
 
+// newBERSection reads a section with a buffer no larger than it.
+func newBERSection(r *io.SectionReader) *berStream {
+	return &berStream{r: bufio.NewReaderSize(r, bufSize(r.Size(), 64<<10))}
+}
+
 type berHeader struct {
 	class       int
 	tag         int
@@ -241,6 +246,11 @@ func StreamContentType(r io.Reader) (asn1.ObjectIdentifier, error) {
 	return ct, err
 }
 
+func streamContentType(r *io.SectionReader) (asn1.ObjectIdentifier, error) {
+	ct, _, err := newBERSection(section(r)).contentInfo()
+	return ct, err
+}
+
 // contentInfo reads ContentInfo's header, content type and the [0] header.
 func (b *berStream) contentInfo() (asn1.ObjectIdentifier, berHeader, error) {
 	if _, err := b.expect(0, 16, true, "ContentInfo SEQUENCE"); err != nil {
@@ -360,7 +370,7 @@ func (b *berStream) authTail(e *envelopeHead) (aad, mac []byte, err error) {
 // the writer newOut returns for each attempt. For AES-GCM the written
 // bytes are trustworthy only once DecryptStream returns nil.
 func DecryptStream(src io.ReaderAt, size int64, cert *x509.Certificate, key crypto.Decrypter, newOut func() (io.Writer, error)) (*Decrypted, error) {
-	pass := func() *berStream { return newBERStream(io.NewSectionReader(src, 0, size)) }
+	pass := func() *berStream { return newBERSection(io.NewSectionReader(src, 0, size)) }
 	b := pass()
 	e, err := b.envelope()
 	if err != nil {
@@ -695,7 +705,11 @@ func (e *encryptor) write(w io.Writer, r io.Reader) error {
 	if _, err := w.Write(e.head); err != nil {
 		return err
 	}
-	buf := make([]byte, 32<<10, 32<<10+16)
+	n := bufSize(e.content, 32<<10) &^ 15 // whole blocks
+	if n == 0 {
+		n = 16
+	}
+	buf := make([]byte, n, n+16)
 	var written int64
 	var g *ghash
 	var ctr *ctr32

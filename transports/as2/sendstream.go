@@ -102,7 +102,7 @@ func piped(size int64, fill func(w io.Writer) error) stream {
 	return stream{size: size, open: func() (io.ReadCloser, error) {
 		pr, pw := io.Pipe()
 		go func() {
-			bw := bufio.NewWriterSize(pw, 64<<10)
+			bw := bufio.NewWriterSize(pw, bufSize(size, 64<<10))
 			err := fill(bw)
 			if err == nil {
 				err = bw.Flush()

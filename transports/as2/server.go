@@ -69,19 +69,17 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	sp := &spool{dir: s.SpoolDir}
 	defer sp.close()
-	bodyFile, err := sp.create()
-	if err != nil {
-		s.log().Error("as2: cannot spool the request body; answered 503 so the sender retries", "err", err,
-			"hint", "check that the spool folder exists, is writable and has room")
-		http.Error(w, "as2: temporarily unable to receive; retry later", http.StatusServiceUnavailable)
-		return
+	sw := &spoolWriter{sp: sp}
+	n, err := io.Copy(sw, io.LimitReader(r.Body, max+1))
+	var body *io.SectionReader
+	if err == nil && n <= max {
+		body, err = sw.done()
 	}
-	n, err := io.Copy(bodyFile, io.LimitReader(r.Body, max+1))
 	if err != nil {
 		var pe *os.PathError
 		if errors.As(err, &pe) { // our side: the spool file
 			s.log().Error("as2: spooling the request body failed; answered 503 so the sender retries", "err", err,
-				"hint", "check free space in the spool folder")
+				"hint", "check that the spool folder exists, is writable and has room")
 			http.Error(w, "as2: temporarily unable to receive; retry later", http.StatusServiceUnavailable)
 			return
 		}
@@ -94,7 +92,6 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, fmt.Sprintf("as2: request body exceeds %d bytes", max), http.StatusRequestEntityTooLarge)
 		return
 	}
-	body := io.NewSectionReader(bodyFile, 0, n)
 	h := textproto.MIMEHeader(r.Header)
 	from, to := unquoteAS2(h.Get("As2-From")), unquoteAS2(h.Get("As2-To"))
 	msgID := strings.TrimSpace(h.Get("Message-Id"))
@@ -411,7 +408,7 @@ func (s *Server) open(top *fileEntity, p *Partner, req MDNRequest, sp *spool) *o
 			if err != nil {
 				return fail(ErrDecryptionFailed, "The body of message %s is not readable CMS: %v.", msgID, err)
 			}
-			ct, err := StreamContentType(section(der))
+			ct, err := streamContentType(der)
 			if err != nil {
 				return fail(ErrDecryptionFailed, "The body of message %s is not readable CMS: %v.", msgID, err)
 			}

@@ -20,10 +20,15 @@ import (
 // files (io.SectionReader), so signatures and MICs still cover exact bytes.
 
 // spool holds one request's temporary files and removes them at close.
+// Layers up to spoolInMemory bytes stay in memory (small messages, the
+// common case, touch no file); larger ones spill to a file in dir.
 type spool struct {
 	dir   string
 	files []*os.File
 }
+
+// spoolInMemory is the largest layer a request keeps in memory.
+const spoolInMemory = 1 << 20
 
 func (s *spool) create() (*os.File, error) {
 	dir := s.dir
@@ -38,21 +43,14 @@ func (s *spool) create() (*os.File, error) {
 	return f, nil
 }
 
-// write makes a spool file from what fill writes and returns its bytes.
-// fill gets a *spoolWriter (restart empties the file for another attempt).
+// write makes a layer from what fill writes and returns its bytes. fill
+// gets a *spoolWriter (restart empties it for another attempt).
 func (s *spool) write(fill func(w io.Writer) error) (*io.SectionReader, error) {
-	f, err := s.create()
-	if err != nil {
-		return nil, err
-	}
-	sw := &spoolWriter{f: f, bw: bufio.NewWriterSize(f, 64<<10)}
+	sw := &spoolWriter{sp: s}
 	if err := fill(sw); err != nil {
 		return nil, err
 	}
-	if err := sw.bw.Flush(); err != nil {
-		return nil, fmt.Errorf("as2: spool file %s: %w", f.Name(), err)
-	}
-	return io.NewSectionReader(f, 0, sw.n), nil
+	return sw.done()
 }
 
 func (s *spool) close() {
@@ -63,29 +61,72 @@ func (s *spool) close() {
 	s.files = nil
 }
 
+// spoolWriter keeps what is written in memory up to spoolInMemory bytes,
+// then moves it to a spool file and writes on there.
 type spoolWriter struct {
-	f  *os.File
-	bw *bufio.Writer
-	n  int64
+	sp  *spool
+	mem []byte
+	f   *os.File
+	bw  *bufio.Writer
+	n   int64
 }
 
 func (w *spoolWriter) Write(p []byte) (int, error) {
+	if w.f == nil && len(w.mem)+len(p) <= spoolInMemory {
+		w.mem = append(w.mem, p...)
+		w.n += int64(len(p))
+		return len(p), nil
+	}
+	if w.f == nil {
+		f, err := w.sp.create()
+		if err != nil {
+			return 0, err
+		}
+		w.f, w.bw = f, bufio.NewWriterSize(f, 64<<10)
+		if _, err := w.bw.Write(w.mem); err != nil {
+			return 0, fmt.Errorf("as2: spool file %s: %w", f.Name(), err)
+		}
+		w.mem = nil
+	}
 	n, err := w.bw.Write(p)
 	w.n += int64(n)
+	if err != nil {
+		err = fmt.Errorf("as2: spool file %s: %w", w.f.Name(), err)
+	}
 	return n, err
 }
 
-// restart empties the file.
+// restart empties the layer.
 func (w *spoolWriter) restart() (io.Writer, error) {
-	w.bw.Reset(w.f)
-	w.n = 0
-	if err := w.f.Truncate(0); err != nil {
-		return nil, err
-	}
-	if _, err := w.f.Seek(0, io.SeekStart); err != nil {
-		return nil, err
+	w.mem, w.n = w.mem[:0], 0
+	if w.f != nil {
+		w.bw.Reset(w.f)
+		if err := w.f.Truncate(0); err != nil {
+			return nil, err
+		}
+		if _, err := w.f.Seek(0, io.SeekStart); err != nil {
+			return nil, err
+		}
 	}
 	return w, nil
+}
+
+func (w *spoolWriter) done() (*io.SectionReader, error) {
+	if w.f == nil {
+		return io.NewSectionReader(bytes.NewReader(w.mem), 0, w.n), nil
+	}
+	if err := w.bw.Flush(); err != nil {
+		return nil, fmt.Errorf("as2: spool file %s: %w", w.f.Name(), err)
+	}
+	return io.NewSectionReader(w.f, 0, w.n), nil
+}
+
+// bufSize is a buffer size for reading n bytes: at most max.
+func bufSize(n int64, limit int) int {
+	if n < int64(limit) {
+		return max(int(n), 16)
+	}
+	return limit
 }
 
 // section returns a fresh reader over all of r.
@@ -155,7 +196,7 @@ func decodeCTEStream(sp *spool, cte []string, body *io.SectionReader) (*io.Secti
 		return body, nil
 	case "base64":
 		return sp.write(func(w io.Writer) error {
-			_, err := io.Copy(w, base64.NewDecoder(base64.RawStdEncoding, &base64Clean{r: bufio.NewReaderSize(section(body), 64<<10)}))
+			_, err := io.Copy(w, base64.NewDecoder(base64.RawStdEncoding, &base64Clean{r: bufio.NewReaderSize(section(body), bufSize(body.Size(), 64<<10))}))
 			if err != nil {
 				return fmt.Errorf("mime: base64 body: %w", err)
 			}
@@ -265,7 +306,7 @@ func partsAt(body *io.SectionReader, boundary string) ([]*io.SectionReader, erro
 
 // delimitersAt returns the offsets where delim starts a line.
 func delimitersAt(r *io.SectionReader, delim []byte) ([]int64, error) {
-	const window = 256 << 10
+	window := bufSize(r.Size(), 256<<10)
 	keep := len(delim) + 1
 	buf := make([]byte, window+keep)
 	var hits []int64
@@ -305,7 +346,7 @@ func delimitersAt(r *io.SectionReader, delim []byte) ([]int64, error) {
 
 // indexByteAt returns the offset of the first c at or after from, or -1.
 func indexByteAt(r *io.SectionReader, from int64, c byte) (int64, error) {
-	buf := make([]byte, 32<<10)
+	buf := make([]byte, bufSize(r.Size()-from, 4<<10))
 	for off := from; off < r.Size(); {
 		n, err := r.ReadAt(buf, off)
 		if i := bytes.IndexByte(buf[:n], c); i >= 0 {
@@ -391,7 +432,7 @@ func verifySignedAt(e *fileEntity, certs []*x509.Certificate, now time.Time, sp 
 	n := signed.Size()
 	candidates := []signedCandidate{
 		{func() io.Reader { return section(signed) }, ""},
-		{func() io.Reader { return &crlfReader{r: bufio.NewReaderSize(section(signed), 64<<10)} }, crlfNote},
+		{func() io.Reader { return &crlfReader{r: bufio.NewReaderSize(section(signed), bufSize(n, 64<<10))} }, crlfNote},
 		{func() io.Reader { return io.MultiReader(section(signed), strings.NewReader("\r\n")) }, plusCRLFNote},
 	}
 	var tail [2]byte

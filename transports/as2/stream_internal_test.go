@@ -9,6 +9,7 @@ import (
 	"crypto/x509/pkix"
 	"io"
 	"math/big"
+	"os"
 	"testing"
 	"time"
 )
@@ -75,5 +76,42 @@ func TestSignDigestVerifies(t *testing.T) {
 	}
 	if _, err := verifyDetached(sig, bytesContent(append(content, 'x')), []*x509.Certificate{id.Cert}, time.Now()); err == nil {
 		t.Fatal("altered content verified")
+	}
+}
+
+// A layer spills from memory to a file past spoolInMemory, restarts
+// empty (another recipient's attempt), and close removes its file.
+func TestSpoolWriterSpillsAndRestarts(t *testing.T) {
+	sp := &spool{dir: t.TempDir()}
+	big := bytes.Repeat([]byte("x"), spoolInMemory+10)
+	r, err := sp.write(func(w io.Writer) error {
+		if _, err := w.Write(big); err != nil {
+			return err
+		}
+		w2, err := w.(*spoolWriter).restart()
+		if err != nil {
+			return err
+		}
+		_, err = w2.Write([]byte("second attempt"))
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(sp.files) != 1 {
+		t.Fatalf("%d spool files, want 1 (the layer spilled)", len(sp.files))
+	}
+	got, _ := readAllSection(r, 1<<20, "layer")
+	if string(got) != "second attempt" {
+		t.Fatalf("layer %q after restart", got)
+	}
+	name := sp.files[0].Name()
+	sp.close()
+	if _, err := os.Stat(name); !os.IsNotExist(err) {
+		t.Fatalf("spool file left: %v", err)
+	}
+	small, _ := sp.write(func(w io.Writer) error { _, err := w.Write([]byte("small")); return err })
+	if len(sp.files) != 0 || small.Size() != 5 {
+		t.Fatalf("a small layer made %d files, size %d", len(sp.files), small.Size())
 	}
 }
