@@ -472,7 +472,9 @@ func (s *Server) open(top *fileEntity, p *Partner, req MDNRequest, sp *spool) *o
 				return fail(ErrAuthenticationFailed, "Message %s is signed with partner %s's %s, which expired on %s. Ask the partner for its current certificate and add it with: wharf partner add %s --as2-cert NEW_CERT_PEM.", msgID, p.ID, describeCert(v.Signer), v.Signer.NotAfter.UTC().Format("2006-01-02"), p.ID)
 			}
 			o.signedBy, o.relaxed = describeCert(v.Signer), v.Relaxed
-			if o.mic, err = mic(func() io.Reader { return section(signed) }); err != nil {
+			if d, alg := v.digests[micCryptoHash(req)], micAlg(req); d != nil {
+				o.mic = b64(d) + ", " + alg
+			} else if o.mic, err = mic(func() io.Reader { return section(signed) }); err != nil {
 				return fail(ErrUnexpectedProcessing, "The signed content of message %s cannot be read back: %v.", msgID, err)
 			}
 			if e, err = parseFileEntity(signed); err != nil {
@@ -510,6 +512,27 @@ func (s *Server) open(top *fileEntity, p *Partner, req MDNRequest, sp *spool) *o
 		return fail(ErrInsufficientSecurity, "Message %s is not encrypted; partner %s must encrypt to this server's certificate (the partner's as2.require_encrypted setting).", msgID, p.ID)
 	}
 	return o
+}
+
+// micAlg is the MIC algorithm's name for the MDN.
+func micAlg(req MDNRequest) string {
+	_, alg := req.micHash()
+	return alg
+}
+
+// micCryptoHash is the MIC algorithm as a crypto.Hash.
+func micCryptoHash(req MDNRequest) crypto.Hash {
+	switch micAlg(req) {
+	case "sha1":
+		return crypto.SHA1
+	case "sha-256":
+		return crypto.SHA256
+	case "sha-384":
+		return crypto.SHA384
+	case "sha-512":
+		return crypto.SHA512
+	}
+	return 0
 }
 
 // safeName keeps the last path element of a sender's file name.

@@ -95,6 +95,9 @@ type Verified struct {
 	Signer  *x509.Certificate // the partner certificate that verified
 	Digest  crypto.Hash
 	Relaxed string // non-empty when only a tolerated deviation verified (logged)
+	// digests of the signed bytes computed while verifying, by hash: the
+	// MIC reuses one instead of reading a large part again.
+	digests map[crypto.Hash][]byte
 }
 
 // VerifySigned checks a multipart/signed entity against the partner's
@@ -217,7 +220,8 @@ func verifyDetached(sig []byte, content func() io.Reader, certs []*x509.Certific
 	if len(p7.Signers) == 0 {
 		return nil, errors.New("signature has no signer")
 	}
-	p7.Hasher = &streamHasher{content: content, sums: map[crypto.Hash][]byte{}}
+	hasher := &streamHasher{content: content, sums: map[crypto.Hash][]byte{}}
+	p7.Hasher = hasher
 	for _, si := range p7.Signers {
 		if len(si.AuthenticatedAttributes) == 0 { // the signature is over the content itself
 			b, err := io.ReadAll(io.LimitReader(content(), maxUnattributed+1))
@@ -261,7 +265,7 @@ func verifyDetached(sig []byte, content func() io.Reader, certs []*x509.Certific
 		if hh, _, ok := hashByOID(p7.Signers[0].DigestAlgorithm.Algorithm); ok {
 			h = hh
 		}
-		return &Verified{Signer: c, Digest: h}, nil
+		return &Verified{Signer: c, Digest: h, digests: hasher.sums}, nil
 	}
 	return nil, fmt.Errorf("%w: %w", ErrSignature, lastErr)
 }
