@@ -40,6 +40,8 @@ type Client struct {
 	Identity *Identity
 	Books    Books
 	// HTTP posts the messages (default: a client with a 5 minute timeout).
+	// Its Timeout is extended by one second per MiB of body, so that a
+	// large message to a slow partner is not cut off (600 MiB: 15 minutes).
 	HTTP *http.Client
 	// TmpDir holds a compressed message while it is sent (default os.TempDir()).
 	TmpDir string
@@ -435,6 +437,11 @@ func (c *Client) post(ctx context.Context, p *Partner, b *Built) (*http.Response
 	hc := c.HTTP
 	if hc == nil {
 		hc = defaultHTTP
+	}
+	if extra := time.Duration(b.Size>>20) * time.Second; hc.Timeout > 0 && extra > 0 {
+		longer := *hc
+		longer.Timeout += extra
+		hc = &longer
 	}
 	res, err := hc.Do(req)
 	if err != nil {

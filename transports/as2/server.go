@@ -232,7 +232,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if err := s.Books.Record(ctx, rec); err != nil {
 		log.Error("as2: bookkeeping failed", "err", err)
 	}
-	log.Info("as2: message received", "disposition", rec.Disposition, "payload", rec.MessageID, "mdn", rec.MDNMode, "mdn_id", mdnID)
+	log.Info("as2: message received", "disposition", rec.Disposition, "payload", rec.MessageID, "mdn", rec.MDNMode, "mdn_id", mdnID, "body_bytes", n)
 	if rec.MDNMode == MDNAsync {
 		w.WriteHeader(http.StatusOK)
 		return
