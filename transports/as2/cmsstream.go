@@ -13,7 +13,6 @@ import (
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/asn1"
-	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
@@ -651,6 +650,9 @@ func newEncryptor(size int64, recipients []*x509.Certificate, c Cipher, wrap Key
 		return nil, err
 	}
 	e := &encryptor{gcm: c == AES128GCM || c == AES256GCM, content: size}
+	if e.gcm && size > (1<<32-2)*16 {
+		return nil, fmt.Errorf("cms: %d bytes exceed AES-GCM's limit of 64 GiB per message (send with aes256-cbc)", size)
+	}
 	e.block, _ = aes.NewCipher(cek)
 	var params []byte
 	if e.gcm {
@@ -712,7 +714,7 @@ func (e *encryptor) write(w io.Writer, r io.Reader) error {
 	buf := make([]byte, n, n+16)
 	var written int64
 	var g *ghash
-	var ctr *ctr32
+	var ctr cipher.Stream
 	var mode cipher.BlockMode
 	var tagMask [16]byte
 	if e.gcm {
@@ -721,8 +723,7 @@ func (e *encryptor) write(w io.Writer, r io.Reader) error {
 		copy(j0[:], e.nonce)
 		j0[15] = 1
 		e.block.Encrypt(tagMask[:], j0[:])
-		ctr = &ctr32{b: e.block, ctr: j0, used: 512}
-		binary.BigEndian.PutUint32(ctr.ctr[12:], 2)
+		ctr = gcmCounter(e.block, j0, 12)
 	} else {
 		mode = cipher.NewCBCEncrypter(e.block, e.iv)
 	}

@@ -19,8 +19,10 @@ import (
 type gcmElem struct{ low, high uint64 }
 
 // ghash is GHASH keyed with H, over the AAD and then the ciphertext.
+// Field elements are two big-endian words of the 16 bytes, the first
+// holding the lowest-degree coefficients (bit 63 of low is x^0).
 type ghash struct {
-	table   [16]gcmElem
+	table   [256]gcmElem // table[b]: the byte b (its bit 7 the lowest degree) times H
 	y       gcmElem
 	partial [16]byte
 	np      int
@@ -32,23 +34,22 @@ func newGHASH(block cipher.Block) *ghash {
 	var h [16]byte
 	block.Encrypt(h[:], h[:])
 	g := &ghash{}
-	x := gcmElem{binary.BigEndian.Uint64(h[:8]), binary.BigEndian.Uint64(h[8:])}
-	// The table holds the 16 multiples of H, indexed by bit-reversed nibbles.
-	g.table[reverse4(1)] = x
-	for i := 2; i < 16; i += 2 {
-		g.table[reverse4(i)] = gcmDouble(g.table[reverse4(i/2)])
-		g.table[reverse4(i+1)] = gcmAdd(g.table[reverse4(i)], x)
+	g.table[128] = gcmElem{binary.BigEndian.Uint64(h[:8]), binary.BigEndian.Uint64(h[8:])}
+	for k := 64; k >= 1; k >>= 1 {
+		g.table[k] = gcmDouble(g.table[2*k])
+	}
+	for i := 2; i < 256; i <<= 1 {
+		for j := 1; j < i; j++ {
+			g.table[i+j] = gcmAdd(g.table[i], g.table[j])
+		}
 	}
 	return g
 }
 
-func reverse4(i int) int {
-	i = ((i << 2) & 0xc) | ((i >> 2) & 0x3)
-	return ((i << 1) & 0xa) | ((i >> 1) & 0x5)
-}
-
 func gcmAdd(x, y gcmElem) gcmElem { return gcmElem{x.low ^ y.low, x.high ^ y.high} }
 
+// gcmDouble multiplies by x: a shift towards higher degrees, reduced by
+// x^128 = x^7 + x^2 + x + 1.
 func gcmDouble(x gcmElem) gcmElem {
 	msb := x.high&1 == 1
 	d := gcmElem{low: x.low >> 1, high: x.high>>1 | x.low<<63}
@@ -58,12 +59,20 @@ func gcmDouble(x gcmElem) gcmElem {
 	return d
 }
 
-var gcmReduction = [16]uint16{
-	0x0000, 0x1c20, 0x3840, 0x2460, 0x7080, 0x6ca0, 0x48c0, 0x54e0,
-	0xe100, 0xfd20, 0xd940, 0xc560, 0x9180, 0x8da0, 0xa9c0, 0xb5e0,
-}
+// gcmReduce8[b] is what the coefficients x^120..x^127 (the byte b, its
+// bit 0 the highest degree) become when an element is multiplied by x^8.
+var gcmReduce8 = func() (t [256]uint64) {
+	for b := range t {
+		e := gcmElem{high: uint64(b)}
+		for i := 0; i < 8; i++ {
+			e = gcmDouble(e)
+		}
+		t[b] = e.low
+	}
+	return t
+}()
 
-// mul sets y to y·H.
+// mul sets y to y·H (Horner over y's bytes, highest degree first).
 func (g *ghash) mul(y *gcmElem) {
 	var z gcmElem
 	for i := 0; i < 2; i++ {
@@ -71,14 +80,14 @@ func (g *ghash) mul(y *gcmElem) {
 		if i == 1 {
 			word = y.low
 		}
-		for j := 0; j < 64; j += 4 {
-			msw := z.high & 0xf
-			z.high = z.high>>4 | z.low<<60
-			z.low = z.low>>4 ^ uint64(gcmReduction[msw])<<48
-			t := &g.table[word&0xf]
+		for j := 0; j < 64; j += 8 {
+			msb := z.high & 0xff
+			z.high = z.high>>8 | z.low<<56
+			z.low = z.low>>8 ^ gcmReduce8[msb]
+			t := &g.table[word&0xff]
 			z.low ^= t.low
 			z.high ^= t.high
-			word >>= 4
+			word >>= 8
 		}
 	}
 	*y = z
@@ -153,12 +162,25 @@ func (c *ctr32) XORKeyStream(dst, src []byte) {
 	}
 }
 
+// gcmCounter is GCM's keystream from inc32(J0). With a 96-bit nonce J0
+// ends in 1, so the 32-bit counter cannot wrap within GCM's 64 GiB limit
+// and crypto/cipher's CTR (128-bit increment, hardware-pipelined) gives
+// the same stream; other nonces get the 32-bit counter written out.
+func gcmCounter(block cipher.Block, j0 [16]byte, nonceLen int) cipher.Stream {
+	c := j0
+	binary.BigEndian.PutUint32(c[12:], binary.BigEndian.Uint32(j0[12:])+1)
+	if nonceLen == 12 {
+		return cipher.NewCTR(block, c[:])
+	}
+	return &ctr32{b: block, ctr: c, used: 512}
+}
+
 // gcmOpener decrypts AES-GCM ciphertext written to it into w and checks
 // the tag on Close.
 type gcmOpener struct {
 	w       io.Writer
 	g       *ghash
-	ctr     *ctr32
+	ctr     cipher.Stream
 	tagMask [16]byte
 	tag     []byte
 	buf     []byte
@@ -191,8 +213,7 @@ func newGCMOpener(block cipher.Block, nonce, aad, tag []byte, w io.Writer) (*gcm
 	}
 	o := &gcmOpener{w: w, g: g, tag: tag, buf: make([]byte, 32<<10)}
 	block.Encrypt(o.tagMask[:], j0[:])
-	o.ctr = &ctr32{b: block, ctr: j0, used: 512}
-	binary.BigEndian.PutUint32(o.ctr.ctr[12:], binary.BigEndian.Uint32(j0[12:])+1)
+	o.ctr = gcmCounter(block, j0, len(nonce))
 	g.write(aad)
 	g.flush()
 	g.aadLen = uint64(len(aad))
