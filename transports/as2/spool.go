@@ -247,16 +247,17 @@ func looksBase64At(r *io.SectionReader) bool {
 	return looksBase64(b[:n])
 }
 
-// partsAt is Parts over a file: the byte ranges of a multipart body's parts.
+// maxParts bounds the parts partsAt returns: AS2 multiparts have two
+// (multipart/signed) or three (multipart/report).
+const maxParts = 16
+
+// partsAt is Parts over a file: the byte ranges of a multipart body's
+// parts, at most maxParts of them.
 func partsAt(body *io.SectionReader, boundary string) ([]*io.SectionReader, error) {
 	if boundary == "" {
 		return nil, errors.New("mime: multipart without a boundary")
 	}
 	delim := []byte("--" + boundary)
-	hits, err := delimitersAt(body, delim)
-	if err != nil {
-		return nil, err
-	}
 	byteAt := func(i int64) byte {
 		var b [1]byte
 		if _, err := body.ReadAt(b[:], i); err != nil {
@@ -266,9 +267,10 @@ func partsAt(body *io.SectionReader, boundary string) ([]*io.SectionReader, erro
 	}
 	var parts []*io.SectionReader
 	start, pos := int64(-1), int64(0)
-	for _, i := range hits {
+	closed := false
+	err := scanDelimiters(body, delim, func(i int64) (bool, error) {
 		if i < pos {
-			continue
+			return false, nil
 		}
 		after := i + int64(len(delim))
 		closing := byteAt(after) == '-' && byteAt(after+1) == '-'
@@ -283,20 +285,31 @@ func partsAt(body *io.SectionReader, boundary string) ([]*io.SectionReader, erro
 			if end < start {
 				end = start
 			}
+			if len(parts) == maxParts {
+				return true, fmt.Errorf("mime: multipart body with boundary %q has more than %d parts", boundary, maxParts)
+			}
 			parts = append(parts, io.NewSectionReader(body, start, end-start))
 		}
 		if closing {
-			return parts, nil
+			closed = true
+			return true, nil
 		}
 		eol, err := indexByteAt(body, after, '\n')
 		if err != nil {
-			return nil, err
+			return true, err
 		}
 		if eol < 0 {
-			return nil, errors.New("mime: truncated multipart body")
+			return true, errors.New("mime: truncated multipart body")
 		}
 		start = eol + 1
 		pos = start
+		return false, nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	if closed {
+		return parts, nil
 	}
 	if len(parts) == 0 {
 		return nil, fmt.Errorf("mime: no part delimited by boundary %q", boundary)
@@ -304,17 +317,17 @@ func partsAt(body *io.SectionReader, boundary string) ([]*io.SectionReader, erro
 	return nil, fmt.Errorf("mime: multipart body with boundary %q has no closing delimiter", boundary)
 }
 
-// delimitersAt returns the offsets where delim starts a line.
-func delimitersAt(r *io.SectionReader, delim []byte) ([]int64, error) {
+// scanDelimiters calls fn with each offset, in order, where delim starts
+// a line, until fn says stop.
+func scanDelimiters(r *io.SectionReader, delim []byte, fn func(int64) (bool, error)) error {
 	window := bufSize(r.Size(), 256<<10)
 	keep := len(delim) + 1
 	buf := make([]byte, window+keep)
-	var hits []int64
 	base, have, checked := int64(0), 0, int64(-1) // buf[0] is at base
 	for off := int64(0); off < r.Size(); {
 		n, err := r.ReadAt(buf[have:have+window], off)
 		if err != nil && err != io.EOF {
-			return nil, err
+			return err
 		}
 		off += int64(n)
 		total := have + n
@@ -325,11 +338,13 @@ func delimitersAt(r *io.SectionReader, delim []byte) ([]int64, error) {
 			}
 			j += i
 			abs := base + int64(j)
-			if abs > checked && (abs == 0 || j > 0 && buf[j-1] == '\n') {
-				hits = append(hits, abs)
-			}
 			if abs > checked {
 				checked = abs
+				if abs == 0 || j > 0 && buf[j-1] == '\n' {
+					if stop, err := fn(abs); stop || err != nil {
+						return err
+					}
+				}
 			}
 			i = j + 1
 		}
@@ -341,7 +356,7 @@ func delimitersAt(r *io.SectionReader, delim []byte) ([]int64, error) {
 		base += int64(total - k)
 		have = k
 	}
-	return hits, nil
+	return nil
 }
 
 // indexByteAt returns the offset of the first c at or after from, or -1.
