@@ -165,6 +165,12 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	res := s.open(top, p, req, sp)
+	if res.spoolErr != nil {
+		log.Error("as2: the spool failed while opening the message; answered 503 so the sender retries", "err", res.spoolErr,
+			"hint", "check free space and permissions in the spool folder", "spool", s.SpoolDir)
+		http.Error(w, "as2: temporarily unable to process; retry later", http.StatusServiceUnavailable)
+		return
+	}
 	rec := &Record{PartnerID: p.ID, AS2MessageID: msgID, Direction: Inbound, RawID: rawID, MIC: res.mic, Disposition: "processed"}
 	if res.modifier == "" {
 		name := res.filename
@@ -336,6 +342,7 @@ type opened struct {
 	compressed  bool
 	relaxed     string
 	modifier    string // "" when processed
+	spoolErr    error  // the spool failed: answer 503, nothing was decided
 	explanation string
 }
 
@@ -369,6 +376,12 @@ func (s *Server) open(top *fileEntity, p *Partner, req MDNRequest, sp *spool) *o
 	fail := func(mod, format string, args ...any) *opened {
 		o.modifier, o.explanation = mod, fmt.Sprintf(format, args...)
 		o.payload = nil
+		return o
+	}
+	// A spool file that cannot be written or read is this server's
+	// problem, not the message's: the sender gets 503 and retries.
+	ours := func(err error) *opened {
+		o.spoolErr = err
 		return o
 	}
 	msgID := textproto.MIMEHeader(top.Header).Get("Message-Id")
@@ -405,6 +418,9 @@ func (s *Server) open(top *fileEntity, p *Partner, req MDNRequest, sp *spool) *o
 			if err == nil && eh.Get("Content-Transfer-Encoding") == "" && looksBase64At(der) {
 				der, err = decodeCTEStream(sp, []string{"base64"}, der)
 			}
+			if spoolFailed(err) {
+				return ours(err)
+			}
 			if err != nil {
 				return fail(ErrDecryptionFailed, "The body of message %s is not readable CMS: %v.", msgID, err)
 			}
@@ -418,16 +434,14 @@ func (s *Server) open(top *fileEntity, p *Partner, req MDNRequest, sp *spool) *o
 					return fail(ErrUnexpectedProcessing, "Message %s is encrypted twice.", msgID)
 				}
 				var dec *Decrypted
-				var plain *io.SectionReader
-				plain, err = sp.write(func(w io.Writer) error {
-					// Each attempt (one per recipient key) starts the file again.
-					f := w.(*spoolWriter)
-					var derr error
-					dec, derr = DecryptStream(der, der.Size(), s.Identity.Cert, s.Identity.Key.(crypto.Decrypter), func() (io.Writer, error) {
-						return f.restart()
-					})
-					return derr
+				plain, err := sp.write(func(w io.Writer) error {
+					var err error // each attempt (one per recipient key) starts the layer again
+					dec, err = DecryptStream(der, der.Size(), s.Identity.Cert, s.Identity.Key.(crypto.Decrypter), w.(*spoolWriter).restart)
+					return err
 				})
+				if spoolFailed(err) {
+					return ours(err)
+				}
 				if err != nil {
 					return fail(ErrDecryptionFailed, "Message %s could not be decrypted with this server's certificate %s: %v. Encrypt to the certificate `wharf as2 cert` prints.", msgID, describeCert(s.Identity.Cert), err)
 				}
@@ -441,6 +455,9 @@ func (s *Server) open(top *fileEntity, p *Partner, req MDNRequest, sp *spool) *o
 					unsignedMIC = micOver(e)
 				}
 				plain, err := sp.write(func(w io.Writer) error { return DecompressStream(section(der), w, maxDecompressed) })
+				if spoolFailed(err) {
+					return ours(err)
+				}
 				if err != nil {
 					return fail(ErrDecompressionFailed, "Message %s could not be decompressed: %v.", msgID, err)
 				}
@@ -457,6 +474,9 @@ func (s *Server) open(top *fileEntity, p *Partner, req MDNRequest, sp *spool) *o
 				return fail(ErrUnexpectedProcessing, "Message %s is signed twice.", msgID)
 			}
 			v, signed, err := verifySignedAt(e, p.Certs, s.now(), sp)
+			if spoolFailed(err) {
+				return ours(err)
+			}
 			var expired *CertExpiredError
 			if errors.As(err, &expired) {
 				return fail(ErrAuthenticationFailed, "Message %s is signed with partner %s's %s, which expired on %s. Ask the partner for its current certificate and add it with: wharf partner add %s --as2-cert NEW_CERT_PEM.", msgID, p.ID, describeCert(expired.Cert), expired.Cert.NotAfter.UTC().Format("2006-01-02"), p.ID)
@@ -475,7 +495,7 @@ func (s *Server) open(top *fileEntity, p *Partner, req MDNRequest, sp *spool) *o
 			if d, alg := v.digests[micCryptoHash(req)], micAlg(req); d != nil {
 				o.mic = b64(d) + ", " + alg
 			} else if o.mic, err = mic(func() io.Reader { return section(signed) }); err != nil {
-				return fail(ErrUnexpectedProcessing, "The signed content of message %s cannot be read back: %v.", msgID, err)
+				return ours(err)
 			}
 			if e, err = parseFileEntity(signed); err != nil {
 				return fail(ErrUnexpectedProcessing, "The signed content of message %s is not a MIME entity: %v.", msgID, err)
@@ -487,6 +507,9 @@ func (s *Server) open(top *fileEntity, p *Partner, req MDNRequest, sp *spool) *o
 			unsignedMIC = micOver(e)
 		}
 		data, err := e.decoded(sp)
+		if spoolFailed(err) {
+			return ours(err)
+		}
 		if err != nil {
 			return fail(ErrUnexpectedProcessing, "The payload of message %s cannot be decoded: %v.", msgID, err)
 		}
@@ -502,7 +525,7 @@ func (s *Server) open(top *fileEntity, p *Partner, req MDNRequest, sp *spool) *o
 	if o.mic == "" && unsignedMIC != nil {
 		var err error
 		if o.mic, err = mic(unsignedMIC); err != nil {
-			return fail(ErrUnexpectedProcessing, "Message %s cannot be read back from the spool: %v.", msgID, err)
+			return ours(err)
 		}
 	}
 	if p.RequireSigned && o.signedBy == "" {
@@ -512,6 +535,13 @@ func (s *Server) open(top *fileEntity, p *Partner, req MDNRequest, sp *spool) *o
 		return fail(ErrInsufficientSecurity, "Message %s is not encrypted; partner %s must encrypt to this server's certificate (the partner's as2.require_encrypted setting).", msgID, p.ID)
 	}
 	return o
+}
+
+// spoolFailed tells whether err comes from a spool file (a full disk, a
+// removed folder) rather than from the message.
+func spoolFailed(err error) bool {
+	var pe *os.PathError
+	return errors.As(err, &pe)
 }
 
 // micAlg is the MIC algorithm's name for the MDN.

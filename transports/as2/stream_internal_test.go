@@ -9,7 +9,10 @@ import (
 	"crypto/x509/pkix"
 	"io"
 	"math/big"
+	"net/http"
+	"net/http/httptest"
 	"os"
+	"path/filepath"
 	"testing"
 	"time"
 )
@@ -113,5 +116,58 @@ func TestSpoolWriterSpillsAndRestarts(t *testing.T) {
 	small, _ := sp.write(func(w io.Writer) error { _, err := w.Write([]byte("small")); return err })
 	if len(sp.files) != 0 || small.Size() != 5 {
 		t.Fatalf("a small layer made %d files, size %d", len(sp.files), small.Size())
+	}
+}
+
+// A spool that fails (here: its folder is missing) is the server's
+// problem: the sender gets 503, not an error disposition, and its retry
+// of the same Message-ID is processed once the spool works again.
+func TestSpoolFailureAnswers503(t *testing.T) {
+	wharf, acme := testIdentity(t, "WHARF"), testIdentity(t, "ACME")
+	partner := &Partner{ID: "acme", AS2ID: "ACME", Certs: []*x509.Certificate{acme.Cert}}
+	spoolDir := filepath.Join(t.TempDir(), "missing")
+	recv := NewMemoryReceiver()
+	srv := &Server{Identity: wharf, Partners: oneDir{partner}, Receiver: recv, Books: NewMemoryBooks(), SpoolDir: spoolDir}
+	hs := httptest.NewServer(srv)
+	defer hs.Close()
+	// Small on the wire, 2 MiB once decompressed: past what stays in memory.
+	payload := bytes.Repeat([]byte("ST*856*0001~\n"), 2<<20/13)
+	cd, err := Compress(append([]byte("Content-Type: application/edi-x12\r\n\r\n"), payload...))
+	if err != nil {
+		t.Fatal(err)
+	}
+	post := func() *http.Response {
+		req, _ := http.NewRequest(http.MethodPost, hs.URL, bytes.NewReader(cd))
+		req.Header.Set("AS2-From", "ACME")
+		req.Header.Set("AS2-To", "WHARF")
+		req.Header.Set("Message-ID", "<spool-1@acme>")
+		req.Header.Set("Content-Type", "application/pkcs7-mime; smime-type=compressed-data")
+		req.Header.Set("Disposition-Notification-To", "ACME")
+		res, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		io.Copy(io.Discard, res.Body)
+		res.Body.Close()
+		return res
+	}
+	if res := post(); res.StatusCode != http.StatusServiceUnavailable {
+		t.Fatalf("with a broken spool: HTTP %s, want 503", res.Status)
+	}
+	if recv.Len() != 0 {
+		t.Fatal("a payload was archived although the spool failed")
+	}
+	if err := os.MkdirAll(spoolDir, 0o750); err != nil {
+		t.Fatal(err)
+	}
+	if res := post(); res.StatusCode != http.StatusOK {
+		t.Fatalf("retry: HTTP %s", res.Status)
+	}
+	if recv.Len() != 1 {
+		t.Fatalf("%d payloads after the retry, want 1", recv.Len())
+	}
+	got, _ := recv.Payload("msg1")
+	if !bytes.Equal(got, payload) {
+		t.Fatalf("payload of %d bytes, want %d", len(got), len(payload))
 	}
 }
