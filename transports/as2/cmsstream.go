@@ -33,13 +33,32 @@ const maxCMSField = 1 << 20
 type berStream struct {
 	r   *bufio.Reader
 	pos int64
+	src *io.SectionReader // when set, skip seeks instead of reading
 }
 
 func newBERStream(r io.Reader) *berStream { return &berStream{r: bufio.NewReaderSize(r, 64<<10)} }
 
 // newBERSection reads a section with a buffer no larger than it.
 func newBERSection(r *io.SectionReader) *berStream {
-	return &berStream{r: bufio.NewReaderSize(r, bufSize(r.Size(), 64<<10))}
+	return &berStream{r: bufio.NewReaderSize(r, bufSize(r.Size(), 64<<10)), src: r}
+}
+
+// skip passes over n bytes, seeking when it can.
+func (b *berStream) skip(n int64) error {
+	if b.src == nil || n <= int64(b.r.Buffered()) {
+		m, err := io.CopyN(io.Discard, b.r, n)
+		b.pos += m
+		if err == io.EOF {
+			err = fmt.Errorf("ber: content truncated at byte %d: %w", b.pos, io.ErrUnexpectedEOF)
+		}
+		return err
+	}
+	if b.pos+n > b.src.Size() {
+		return fmt.Errorf("ber: content truncated at byte %d: %w", b.src.Size(), io.ErrUnexpectedEOF)
+	}
+	b.pos += n
+	b.r.Reset(io.NewSectionReader(b.src, b.pos, b.src.Size()-b.pos))
+	return nil
 }
 
 type berHeader struct {
@@ -177,10 +196,14 @@ func (b *berStream) expect(class, tag int, constructed bool, what string) (berHe
 }
 
 // octets streams the contents of an OCTET STRING (or an implicitly tagged
-// one) h starts, primitive or constructed in chunks, into w.
+// one) h starts, primitive or constructed in chunks, into w (nil: skips
+// them).
 func (b *berStream) octets(h berHeader, w io.Writer, depth int) error {
 	if depth > berMaxDepth {
 		return errors.New("ber: nesting too deep")
+	}
+	if !h.constructed && w == nil {
+		return b.skip(h.length)
 	}
 	if !h.constructed {
 		n, err := io.CopyN(w, b.r, h.length)
@@ -377,7 +400,7 @@ func DecryptStream(src io.ReaderAt, size int64, cert *x509.Certificate, key cryp
 	}
 	var aad, mac []byte
 	if e.auth { // the tag and AAD follow the content: read them first
-		if err := b.octets(e.ct, io.Discard, 0); err != nil {
+		if err := b.octets(e.ct, nil, 0); err != nil {
 			return nil, err
 		}
 		if aad, mac, err = b.authTail(e); err != nil {
