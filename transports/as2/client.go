@@ -88,13 +88,6 @@ type Built struct {
 // WriteBody writes the HTTP body, reading the payload once more.
 func (b *Built) WriteBody(w io.Writer) error { return b.body.writeTo(w) }
 
-// Body returns the whole HTTP body in memory (small messages, tests).
-func (b *Built) Body() ([]byte, error) {
-	var buf bytes.Buffer
-	err := b.WriteBody(&buf)
-	return buf.Bytes(), err
-}
-
 // Close removes the temporary files the message needed (compression).
 func (b *Built) Close() error {
 	for _, c := range b.cleanup {
