@@ -171,3 +171,31 @@ func TestSpoolFailureAnswers503(t *testing.T) {
 		t.Fatalf("payload of %d bytes, want %d", len(got), len(payload))
 	}
 }
+
+// A body over MaxBody gets 413 (after spooling no more than the limit),
+// and leaves nothing in the spool.
+func TestBodyLimitAnswers413(t *testing.T) {
+	wharf, acme := testIdentity(t, "WHARF"), testIdentity(t, "ACME")
+	spoolDir := t.TempDir()
+	recv := NewMemoryReceiver()
+	srv := &Server{Identity: wharf, Partners: oneDir{&Partner{ID: "acme", AS2ID: "ACME", Certs: []*x509.Certificate{acme.Cert}}},
+		Receiver: recv, Books: NewMemoryBooks(), SpoolDir: spoolDir, MaxBody: 2 << 20}
+	hs := httptest.NewServer(srv)
+	defer hs.Close()
+	req, _ := http.NewRequest(http.MethodPost, hs.URL, bytes.NewReader(make([]byte, 2<<20+64<<10))) // the server drains the small excess
+	req.Header.Set("AS2-From", "ACME")
+	req.Header.Set("AS2-To", "WHARF")
+	req.Header.Set("Message-ID", "<big@acme>")
+	req.Header.Set("Content-Type", "application/octet-stream")
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close()
+	if res.StatusCode != http.StatusRequestEntityTooLarge {
+		t.Fatalf("HTTP %s, want 413", res.Status)
+	}
+	if left, _ := os.ReadDir(spoolDir); len(left) != 0 || recv.Len() != 0 {
+		t.Fatalf("%d spool files left, %d payloads archived", len(left), recv.Len())
+	}
+}
