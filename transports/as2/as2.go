@@ -23,6 +23,12 @@
 // are Wharf's own code (cms.go) because that library's AES-GCM output is
 // malformed and it has no AES-192 and no CompressedData.
 //
+// Memory: neither side holds a message whole. The endpoint spools the
+// body and each layer it decodes, decrypts or decompresses (spool.go,
+// cmsstream.go, gcmstream.go; layers up to 1 MiB stay in memory), and the
+// client streams the payload through signing and encryption into the HTTP
+// body (sendstream.go).
+//
 // Durability: the endpoint answers (a sync MDN or 200 for async) only after
 // the raw request, the payload and the MDN are archived and the payload's
 // processing is committed, through the Receiver and Books seams; a failure
