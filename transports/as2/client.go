@@ -308,22 +308,27 @@ func (c *Client) Send(ctx context.Context, p *Partner, o Outgoing) (*Sent, error
 			transports.ErrRejected, p.ID, p.ID)
 	}
 	now := c.now()
+	// An attempt after the MDN settled the message (a job retried after a
+	// crash, or after a timeout the partner did not notice) sends nothing:
+	// the partner has it, and its MDN is archived. Checked before building,
+	// which reads the whole payload.
+	if o.MessageID != "" {
+		as2ID := AS2MessageIDFor(o.MessageID, c.Identity.AS2ID)
+		if prev, err := c.Books.Lookup(ctx, p.ID, as2ID, Outbound); err != nil {
+			return nil, err
+		} else if prev != nil && prev.MDNID != "" && (prev.Status == StatusDelivered || prev.Status == StatusFailed) {
+			c.log().Info("as2: already settled by its MDN; not sent again", "partner", p.ID, "as2_message_id", as2ID, "message", o.MessageID,
+				"status", prev.Status, "mdn", prev.MDNID)
+			return &Sent{AS2MessageID: as2ID, MIC: prev.MIC, Status: prev.Status, MDNID: prev.MDNID,
+				Detail: fmt.Sprintf("AS2 message %s was already settled (%s) by the MDN archived as %s; not sent again ('wharf replay' sends a new message)", as2ID, prev.Status, prev.MDNID)}, nil
+		}
+	}
 	b, err := build(c.Identity, p, o, now, c.TmpDir)
 	if err != nil {
 		return nil, err
 	}
 	defer b.Close()
 	log := c.log().With("partner", p.ID, "as2_message_id", b.AS2MessageID, "message", o.MessageID)
-	// An attempt after the MDN settled the message (a job retried after a
-	// crash, or after a timeout the partner did not notice) sends nothing:
-	// the partner has it, and its MDN is archived.
-	if prev, err := c.Books.Lookup(ctx, p.ID, b.AS2MessageID, Outbound); err != nil {
-		return nil, err
-	} else if prev != nil && prev.MDNID != "" && (prev.Status == StatusDelivered || prev.Status == StatusFailed) {
-		log.Info("as2: already settled by its MDN; not sent again", "status", prev.Status, "mdn", prev.MDNID)
-		return &Sent{AS2MessageID: b.AS2MessageID, MIC: prev.MIC, Status: prev.Status, MDNID: prev.MDNID,
-			Detail: fmt.Sprintf("AS2 message %s was already settled (%s) by the MDN archived as %s; not sent again ('wharf replay' sends a new message)", b.AS2MessageID, prev.Status, prev.MDNID)}, nil
-	}
 	rec := &Record{PartnerID: p.ID, AS2MessageID: b.AS2MessageID, Direction: Outbound, MessageID: o.MessageID,
 		MIC: b.MIC, MDNMode: p.MDN, SignedMDN: p.SignedMDN && p.MDN != MDNNone}
 	if rec.MDNMode == "" {
