@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"net/http"
 	"os"
+	"path/filepath"
 	"strings"
 	"time"
 
@@ -205,11 +206,17 @@ type as2Books struct {
 }
 
 func (b *as2Books) Evidence(ctx context.Context, partner string, outbound bool, transport, msgID string, data []byte) (string, error) {
+	return b.EvidenceFrom(ctx, partner, outbound, transport, msgID, bytes.NewReader(data))
+}
+
+// EvidenceFrom archives evidence streamed from r (constant memory: the
+// archive's Put streams to its own temporary file).
+func (b *as2Books) EvidenceFrom(ctx context.Context, partner string, outbound bool, transport, msgID string, r io.Reader) (string, error) {
 	dir := store.Inbound
 	if outbound {
 		dir = store.Outbound
 	}
-	e, err := b.a.Put(ctx, bytes.NewReader(data), archive.Meta{Partner: partner, Direction: dir, Transport: transport,
+	e, err := b.a.Put(ctx, r, archive.Meta{Partner: partner, Direction: dir, Transport: transport,
 		RemoteName: strings.Trim(msgID, "<>"), CorrelationID: msgID, IdempotencyKey: transport + ":" + msgID})
 	if err != nil {
 		return "", err
@@ -249,6 +256,10 @@ func (b *as2Books) Event(ctx context.Context, id, kind, detail string) error {
 	return b.st.AppendEvent(ctx, &store.Event{MessageID: id, Kind: kind, Detail: detail})
 }
 
+// as2SpoolDir holds AS2 request bodies being received and compressed
+// messages being sent.
+func as2SpoolDir(c *config.Config) string { return filepath.Join(c.Data, "as2-spool") }
+
 // as2Server builds the POST /as2 handler.
 func as2Server(c *config.Config, st store.Store, a *archive.Archive, gw *gateway.Gateway, log *slog.Logger) (*as2.Server, error) {
 	id, err := as2Identity(c)
@@ -261,8 +272,26 @@ func as2Server(c *config.Config, st store.Store, a *archive.Archive, gw *gateway
 	}
 	books := &as2Books{a: a, st: st}
 	client := &as2.Client{Identity: id, Books: books, HTTP: as2HTTP, Log: log}
-	return &as2.Server{Identity: id, Partners: &as2Directory{c: c, st: st}, Receiver: gw, Books: books, Log: log, OnMDN: client.HandleMDN}, nil
+	// Request bodies and their decoded layers are spooled inside the data
+	// folder (on the archive's file system when it is local), never in memory.
+	spoolDir := as2SpoolDir(c)
+	if err := os.MkdirAll(spoolDir, 0o750); err != nil {
+		return nil, fmt.Errorf("as2: spool folder %s: %v (check the data folder's permissions)", spoolDir, err)
+	}
+	// A request's spool files are removed when it is answered; a crash
+	// leaves some behind, which nothing reads again.
+	if old, err := filepath.Glob(filepath.Join(spoolDir, "as2-*.tmp")); err == nil {
+		for _, f := range old {
+			if fi, err := os.Stat(f); err == nil && time.Since(fi.ModTime()) > time.Hour {
+				_ = os.Remove(f)
+			}
+		}
+	}
+	return &as2.Server{Identity: id, Partners: &as2Directory{c: c, st: st}, Receiver: gw, Books: books, Log: log, OnMDN: client.HandleMDN,
+		MaxBody: c.AS2.MaxBodyBytes(), SpoolDir: spoolDir}, nil
 }
+
+var _ as2.EvidenceStreamer = (*as2Books)(nil)
 
 // AS2 evidence is archived but never processed as a document.
 var as2Evidence = map[string]bool{as2.TransportRaw: true, as2.TransportMDN: true, as2.TransportMDNAsync: true, as2.TransportMDNIn: true}

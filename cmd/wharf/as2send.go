@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"os"
 	"strings"
 	"sync"
 	"time"
@@ -47,7 +48,10 @@ func as2Route(c *config.Config, st store.Store, a *archive.Archive, log *slog.Lo
 		if err != nil {
 			return nil, err
 		}
-		return &as2.Client{Identity: id, Books: &as2Books{a: a, st: st}, HTTP: as2HTTP, Log: log}, nil
+		if err := os.MkdirAll(as2SpoolDir(c), 0o750); err != nil {
+			return nil, fmt.Errorf("as2: spool folder %s: %v (check the data folder's permissions)", as2SpoolDir(c), err)
+		}
+		return &as2.Client{Identity: id, Books: &as2Books{a: a, st: st}, HTTP: as2HTTP, Log: log, TmpDir: as2SpoolDir(c)}, nil
 	})
 	dir := &as2Directory{c: c, st: st}
 	return func(ctx context.Context, partner string) (delivery.Sender, error) {
@@ -73,20 +77,15 @@ type as2Sender struct {
 func (s *as2Sender) SettlesItself() {}
 
 func (s *as2Sender) Send(ctx context.Context, d *delivery.Delivery) (string, error) {
-	rc, err := d.Open(ctx)
+	m, err := s.st.GetMessage(ctx, d.MessageID)
 	if err != nil {
 		return "", err
 	}
-	payload, err := io.ReadAll(rc)
-	rc.Close()
-	if err != nil {
-		return "", err
-	}
-	ct := "application/octet-stream"
-	if m, err := s.st.GetMessage(ctx, d.MessageID); err == nil {
-		ct = as2ContentType(m.Format, d.Name)
-	}
-	sent, err := s.client.Send(ctx, s.partner, as2.Outgoing{MessageID: d.MessageID, Name: d.Name, ContentType: ct, Payload: payload})
+	// The payload streams from the archive, once for the MIC and signature
+	// and once into the HTTP body: never whole in memory.
+	o := as2.Outgoing{MessageID: d.MessageID, Name: d.Name, ContentType: as2ContentType(m.Format, d.Name), Size: m.Size,
+		Open: func() (io.ReadCloser, error) { return d.Open(ctx) }}
+	sent, err := s.client.Send(ctx, s.partner, o)
 	if err != nil {
 		return "", err
 	}

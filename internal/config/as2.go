@@ -20,6 +20,18 @@ type AS2 struct {
 	// CertWarnDays: the daily check raises an exception this many days
 	// before an AS2 certificate (Wharf's or a partner's) expires; default 30.
 	CertWarnDays int `yaml:"cert_warn_days"`
+	// MaxBodyMB bounds an inbound AS2 request body in MiB (default 2048);
+	// larger requests get HTTP 413. Bodies are spooled to the data folder,
+	// so the bound is about disk, not memory.
+	MaxBodyMB int `yaml:"max_body_mb"`
+}
+
+// MaxBodyBytes returns as2.max_body_mb in bytes, 2 GiB when unset.
+func (a AS2) MaxBodyBytes() int64 {
+	if a.MaxBodyMB <= 0 {
+		return 2048 << 20
+	}
+	return int64(a.MaxBodyMB) << 20
 }
 
 // CertWarnDaysOr30 returns as2.cert_warn_days, 30 when unset.
@@ -82,6 +94,9 @@ func (c *Config) validateAS2() error {
 	}
 	if c.AS2.CertWarnDays < 0 || c.AS2.CertWarnDays > 3650 {
 		return c.errAt("as2.cert_warn_days", "%d: use 1 to 3650 days (default 30)", c.AS2.CertWarnDays)
+	}
+	if c.AS2.MaxBodyMB < 0 || c.AS2.MaxBodyMB > 1<<20 {
+		return c.errAt("as2.max_body_mb", "%d: use 1 to 1048576 MiB (default 2048)", c.AS2.MaxBodyMB)
 	}
 	if u := c.AS2.PublicURL; u != "" {
 		if pu, err := url.Parse(u); err != nil || (pu.Scheme != "http" && pu.Scheme != "https") || pu.Host == "" {

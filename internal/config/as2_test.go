@@ -43,6 +43,12 @@ partners:
 	if d := (PartnerAS2{}).MDNTimeoutDuration(); d != 2*time.Hour {
 		t.Fatalf("default mdn_timeout %v", d)
 	}
+	if n := (AS2{}).MaxBodyBytes(); n != 2<<30 {
+		t.Fatalf("default max_body_mb is %d bytes, want 2 GiB", n)
+	}
+	if n := (AS2{MaxBodyMB: 10}).MaxBodyBytes(); n != 10<<20 {
+		t.Fatalf("max_body_mb 10 is %d bytes", n)
+	}
 
 	cases := []struct{ name, body, want string }{
 		{"url", "partners:\n  - id: a\n    as2:\n      id: A\n      url: ftp://x\n", `wharf.yaml:5: partners[0].as2.url: "ftp://x" is not an http(s) URL`},
@@ -53,6 +59,7 @@ partners:
 		{"async without public url", "partners:\n  - id: a\n    as2:\n      id: A\n      mdn: async\n", `partners[0].as2.mdn: async MDNs need as2.public_url`},
 		{"mdn timeout", "as2: {public_url: \"http://h/as2\"}\npartners:\n  - id: a\n    as2:\n      id: A\n      mdn: async\n      mdn_timeout: soon\n", `partners[0].as2.mdn_timeout`},
 		{"cert warn days", "as2: {cert_warn_days: -1}\n", `wharf.yaml:1: as2.cert_warn_days: -1: use 1 to 3650 days`},
+		{"max body", "as2: {max_body_mb: -5}\n", `wharf.yaml:1: as2.max_body_mb: -5: use 1 to 1048576 MiB (default 2048)`},
 		{"cert file", "partners:\n  - id: a\n    as2:\n      id: A\n      cert_files: [missing.pem]\n", `partners[0].as2.cert_files[0]`},
 	}
 	for _, tc := range cases {

@@ -23,6 +23,12 @@
 // are Wharf's own code (cms.go) because that library's AES-GCM output is
 // malformed and it has no AES-192 and no CompressedData.
 //
+// Memory: neither side holds a message whole. The endpoint spools the
+// body and each layer it decodes, decrypts or decompresses (spool.go,
+// cmsstream.go, gcmstream.go; layers up to 1 MiB stay in memory), and the
+// client streams the payload through signing and encryption into the HTTP
+// body (sendstream.go).
+//
 // Durability: the endpoint answers (a sync MDN or 200 for async) only after
 // the raw request, the payload and the MDN are archived and the payload's
 // processing is committed, through the Receiver and Books seams; a failure
@@ -35,6 +41,7 @@ import (
 	"crypto"
 	"crypto/x509"
 	"errors"
+	"io"
 	"time"
 )
 
@@ -180,6 +187,15 @@ type Books interface {
 	// async, it first takes the waiting entry and returns ErrNotAwaited
 	// when none is left (a repeated MDN, or the timeout came first).
 	Settle(ctx context.Context, r *Record, async bool, status, detail string) error
+}
+
+// EvidenceStreamer is implemented by Books that archive evidence from a
+// stream in constant memory (Wharf's archive does). The receiving endpoint
+// archives raw requests through it; Books without it get the request in
+// memory through Evidence.
+type EvidenceStreamer interface {
+	// EvidenceFrom is Evidence with the bytes read from r.
+	EvidenceFrom(ctx context.Context, partner string, outbound bool, transport, as2MessageID string, r io.Reader) (string, error)
 }
 
 // ErrNotAwaited: no async MDN is awaited for this partner and Message-ID.

@@ -88,6 +88,9 @@ func TestBouncyCastle(t *testing.T) {
 	base := bcPeer(t, bc, wharf)
 	payload := []byte(strings.Repeat(x12Payload, 30)) // bare LF line ends: BC signs and verifies bytes as they are
 	sum := sha256.Sum256(payload)
+	// Past the 1 MiB a layer keeps in memory: spooled to files both ways.
+	large := []byte(strings.Repeat(x12Payload, 3<<20/len(x12Payload)))
+	largeSum := sha256.Sum256(large)
 
 	t.Run("Wharf sends to BC", func(t *testing.T) {
 		books := newBooks()
@@ -105,12 +108,20 @@ func TestBouncyCastle(t *testing.T) {
 			{"signed+aes256gcm+compressed", func(p *as2.Partner) { p.Cipher, p.Compress = as2.AES256GCM, true }, "decrypted gcm, signature verified, decompressed"},
 			{"signed+compressed", func(p *as2.Partner) { p.Cipher, p.Compress = "", true }, "signature verified, decompressed"},
 			{"encrypted only (gcm)", func(p *as2.Partner) { p.Sign, p.Cipher = false, as2.AES256GCM }, "decrypted gcm"},
+			{"large: signed+aes256cbc", func(p *as2.Partner) {}, "decrypted 2.16.840.1.101.3.4.1.42, signature verified"},
+			{"large: signed+aes256gcm+compressed", func(p *as2.Partner) { p.Cipher, p.Compress = as2.AES256GCM, true }, "decrypted gcm, signature verified, decompressed"},
 		} {
 			t.Run(c.name, func(t *testing.T) {
 				p := p0
 				c.set(&p)
 				id := fmt.Sprintf("bc%d", i)
-				sent, err := client.Send(t.Context(), &p, as2.Outgoing{MessageID: id, Name: "inv.edi", ContentType: "application/edi-x12", Payload: payload})
+				body, want := payload, sum
+				if strings.HasPrefix(c.name, "large") {
+					body, want = large, largeSum
+				}
+				// The payload streams from its source, as from the archive.
+				sent, err := client.Send(t.Context(), &p, as2.Outgoing{MessageID: id, Name: "inv.edi", ContentType: "application/edi-x12",
+					Size: int64(len(body)), Open: func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(body)), nil }})
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -123,7 +134,7 @@ func TestBouncyCastle(t *testing.T) {
 				if got := sent.MDN.Header.Get("X-Peer-Found"); got != c.found {
 					t.Fatalf("BC found %q, want %q", got, c.found)
 				}
-				if got := sent.MDN.Header.Get("X-Peer-Payload-Sha256"); got != hex.EncodeToString(sum[:]) {
+				if got := sent.MDN.Header.Get("X-Peer-Payload-Sha256"); got != hex.EncodeToString(want[:]) {
 					t.Fatalf("BC opened another payload (sha256 %s)", got)
 				}
 			})
@@ -133,7 +144,8 @@ func TestBouncyCastle(t *testing.T) {
 	t.Run("BC sends to Wharf", func(t *testing.T) {
 		books, recv := newBooks(), newReceiver()
 		partner := &as2.Partner{ID: "bc", AS2ID: "BCPEER", Certs: []*x509.Certificate{bc.id.Cert}}
-		srv := httptest.NewServer(&as2.Server{Identity: wharf.id, Partners: dir{"BCPEER": partner}, Receiver: recv, Books: books})
+		spool := t.TempDir()
+		srv := httptest.NewServer(&as2.Server{Identity: wharf.id, Partners: dir{"BCPEER": partner}, Receiver: recv, Books: books, SpoolDir: spool})
 		defer srv.Close()
 		for i, c := range []struct {
 			name, cipher string
@@ -146,6 +158,8 @@ func TestBouncyCastle(t *testing.T) {
 			{"signed+aes128cbc+compressed", "aes128-cbc", true, true, "compressed+enveloped"},
 			{"signed+compressed, not encrypted", "none", true, true, "compressed"},
 			{"gcm, not signed", "aes128-gcm", false, false, "authEnveloped"},
+			{"large: signed+aes256cbc", "aes256-cbc", true, false, "enveloped"},
+			{"large: signed+aes256gcm+compressed", "aes256-gcm", true, true, "compressed+authEnveloped"},
 		} {
 			t.Run(c.name, func(t *testing.T) {
 				msgID := fmt.Sprintf("<bc-%d@bcpeer>", i)
@@ -156,7 +170,11 @@ func TestBouncyCastle(t *testing.T) {
 				if c.zip {
 					q.Set("compress", "1")
 				}
-				res, err := http.Post(base+"/send?"+q.Encode(), "application/octet-stream", bytes.NewReader(payload))
+				body := payload
+				if strings.HasPrefix(c.name, "large") {
+					body = large
+				}
+				res, err := http.Post(base+"/send?"+q.Encode(), "application/octet-stream", bytes.NewReader(body))
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -170,8 +188,11 @@ func TestBouncyCastle(t *testing.T) {
 					t.Fatalf("BC read Wharf's MDN as %q, want %q", out, want+c.ber)
 				}
 				rec, _ := books.Lookup(t.Context(), "bc", msgID, as2.Inbound)
-				if rec == nil || !bytes.Equal(payloadOf(recv, rec.MessageID), payload) {
+				if rec == nil || !bytes.Equal(payloadOf(recv, rec.MessageID), body) {
 					t.Fatalf("Wharf did not archive the payload intact: %+v", rec)
+				}
+				if left, _ := os.ReadDir(spool); len(left) != 0 {
+					t.Fatalf("%d spool files left behind", len(left))
 				}
 				evs := books.History(rec.MessageID)
 				if c.zip && !strings.Contains(evs, "decompressed") {

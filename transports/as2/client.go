@@ -40,9 +40,13 @@ type Client struct {
 	Identity *Identity
 	Books    Books
 	// HTTP posts the messages (default: a client with a 5 minute timeout).
+	// Its Timeout is extended by one second per MiB of body, so that a
+	// large message to a slow partner is not cut off (600 MiB: 15 minutes).
 	HTTP *http.Client
-	Log  *slog.Logger
-	Now  func() time.Time
+	// TmpDir holds a compressed message while it is sent (default os.TempDir()).
+	TmpDir string
+	Log    *slog.Logger
+	Now    func() time.Time
 }
 
 // Outgoing is one payload to send.
@@ -52,7 +56,12 @@ type Outgoing struct {
 	MessageID   string
 	Name        string // file name for Content-Disposition; default: the message ID
 	ContentType string // default application/octet-stream
-	Payload     []byte
+	// The payload: Payload in memory, or (large payloads) Open, which is
+	// called once per pass (the MIC and signature, then the HTTP body)
+	// and must give the same Size bytes each time, as the archive does.
+	Payload []byte
+	Open    func() (io.ReadCloser, error)
+	Size    int64
 }
 
 // Sent is what a send did once the partner had the message.
@@ -65,12 +74,27 @@ type Sent struct {
 	MDNID        string // where it is archived
 }
 
-// Built is an AS2 message ready to post.
+// Built is an AS2 message ready to post. Its body is not in memory: it
+// is produced from the payload as it is written. Close it when done.
 type Built struct {
 	AS2MessageID string
 	Header       http.Header // AS2 and MIME headers
-	Body         []byte
-	MIC          string // "base64, sha-256" the MDN must return
+	MIC          string      // "base64, sha-256" the MDN must return
+	Size         int64       // the body's length
+	body         stream
+	cleanup      []func()
+}
+
+// WriteBody writes the HTTP body, reading the payload once more.
+func (b *Built) WriteBody(w io.Writer) error { return b.body.writeTo(w) }
+
+// Close removes the temporary files the message needed (compression).
+func (b *Built) Close() error {
+	for _, c := range b.cleanup {
+		c()
+	}
+	b.cleanup = nil
+	return nil
 }
 
 func (c *Client) now() time.Time {
@@ -133,8 +157,15 @@ func encryptionCert(p *Partner, now time.Time) (*x509.Certificate, error) {
 // Build makes the message for p: the payload entity, compressed (RFC 5402,
 // before signing), signed (SHA-256, detached), encrypted (EnvelopedData for
 // CBC, AuthEnvelopedData for GCM), as the partner is set, and the AS2
-// headers that ask for the MDN the partner is set to send.
+// headers that ask for the MDN the partner is set to send. The payload is
+// read once here (the MIC and signature) and again by WriteBody; a
+// compressed message keeps its compressed form in a temporary file in
+// tmpDir (default os.TempDir()) until Close.
 func Build(id *Identity, p *Partner, o Outgoing, now time.Time) (*Built, error) {
+	return build(id, p, o, now, "")
+}
+
+func build(id *Identity, p *Partner, o Outgoing, now time.Time, tmpDir string) (bt *Built, err error) {
 	ct := o.ContentType
 	if ct == "" {
 		ct = "application/octet-stream"
@@ -146,77 +177,99 @@ func Build(id *Identity, p *Partner, o Outgoing, now time.Time) (*Built, error) 
 	if name == "" {
 		name = "payload"
 	}
-	var e bytes.Buffer
-	e.Grow(len(o.Payload) + 256)
-	e.WriteString("Content-Type: " + ct + "\r\n")
-	if p.Base64 {
-		e.WriteString("Content-Transfer-Encoding: base64\r\n")
-	} else {
-		e.WriteString("Content-Transfer-Encoding: binary\r\n")
+	payload := bytesStream(o.Payload)
+	if o.Open != nil {
+		payload = exact(stream{size: o.Size, open: o.Open}, "payload "+o.MessageID)
 	}
-	e.WriteString("Content-Disposition: " + mime.FormatMediaType("attachment", map[string]string{"filename": name}) + "\r\n\r\n")
-	if p.Base64 {
-		writeBase64Lines(&e, o.Payload)
-	} else {
-		e.Write(o.Payload)
+	b := &Built{AS2MessageID: AS2MessageIDFor(o.MessageID, id.AS2ID), Header: http.Header{}}
+	defer func() {
+		if err != nil {
+			b.Close()
+		}
+	}()
+	// The current entity: its MIME header lines and its body.
+	type header struct{ k, v string }
+	render := func(hs []header) []byte {
+		var h bytes.Buffer
+		for _, kv := range hs {
+			h.WriteString(kv.k + ": " + kv.v + "\r\n")
+		}
+		h.WriteString("\r\n")
+		return h.Bytes()
 	}
-	entity := e.Bytes()
+	cte := "binary"
+	body := payload
+	if p.Base64 {
+		cte, body = "base64", base64Lines(payload)
+	}
+	hs := []header{{"Content-Type", ct}, {"Content-Transfer-Encoding", cte},
+		{"Content-Disposition", mime.FormatMediaType("attachment", map[string]string{"filename": name})}}
 	if p.Compress {
-		cd, err := Compress(entity)
+		cd, cleanup, err := compressStream(concat(bytesStream(render(hs)), body), tmpDir)
 		if err != nil {
 			return nil, fmt.Errorf("as2: compress for partner %s: %w", p.ID, err)
 		}
-		entity = append([]byte("Content-Type: application/pkcs7-mime; smime-type=compressed-data; name=smime.p7z\r\n"+
-			"Content-Transfer-Encoding: binary\r\nContent-Disposition: attachment; filename=smime.p7z\r\n\r\n"), cd...)
+		b.cleanup = append(b.cleanup, cleanup)
+		hs = []header{{"Content-Type", "application/pkcs7-mime; smime-type=compressed-data; name=smime.p7z"},
+			{"Content-Transfer-Encoding", "binary"}, {"Content-Disposition", "attachment; filename=smime.p7z"}}
+		body = cd
 	}
-	b := &Built{AS2MessageID: AS2MessageIDFor(o.MessageID, id.AS2ID), Header: http.Header{}}
 	// The MIC covers the signed entity, or (unsigned) the entity the
 	// partner finds after decrypting (RFC 4130 7.3.1).
-	mic, err := ComputeMIC(entity, "sha-256")
+	digest, err := concat(bytesStream(render(hs)), body).digest()
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("as2: reading the payload %s for partner %s: %w", o.MessageID, p.ID, err)
 	}
+	mic := b64(digest) + ", sha-256"
 	if p.Sign {
-		sct, body, err := SignEntity(entity, id)
+		sig, err := signDigest(digest, id, now)
 		if err != nil {
 			return nil, fmt.Errorf("as2: sign for partner %s: %w", p.ID, err)
 		}
-		entity = append([]byte("Content-Type: "+sct+"\r\n\r\n"), body...)
+		boundary := newBoundary()
+		var tail bytes.Buffer
+		tail.WriteString("\r\n--" + boundary + "\r\n")
+		tail.WriteString("Content-Type: application/pkcs7-signature; name=smime.p7s\r\n")
+		tail.WriteString("Content-Transfer-Encoding: base64\r\n")
+		tail.WriteString("Content-Disposition: attachment; filename=smime.p7s\r\n\r\n")
+		writeBase64Lines(&tail, sig)
+		tail.WriteString("--" + boundary + "--\r\n")
+		body = concat(bytesStream([]byte("--"+boundary+"\r\n")), bytesStream(render(hs)), body, bytesStream(tail.Bytes()))
+		hs = []header{{"Content-Type", fmt.Sprintf(`multipart/signed; protocol="application/pkcs7-signature"; micalg=sha-256; boundary="%s"`, boundary)}}
 	}
 	if p.Cipher != "" {
 		cert, err := encryptionCert(p, now)
 		if err != nil {
 			return nil, err
 		}
-		der, err := Encrypt(entity, []*x509.Certificate{cert}, p.Cipher, p.KeyWrap)
+		entity := concat(bytesStream(render(hs)), body)
+		enc, err := newEncryptor(entity.size, []*x509.Certificate{cert}, p.Cipher, p.KeyWrap)
 		if err != nil {
 			return nil, fmt.Errorf("%w: as2: encrypt to partner %s's %s: %v", transports.ErrRejected, p.ID, describeCert(cert), err)
 		}
+		der := piped(enc.size(), func(w io.Writer) error {
+			r, err := entity.open()
+			if err != nil {
+				return err
+			}
+			defer r.Close()
+			return enc.write(w, r)
+		})
 		smime := "enveloped-data"
 		if strings.HasSuffix(string(p.Cipher), "-gcm") {
 			smime = "authEnveloped-data" // RFC 8551 3.2.2
 		}
-		b.Header.Set("Content-Type", "application/pkcs7-mime; smime-type="+smime+"; name=smime.p7m")
-		b.Header.Set("Content-Disposition", "attachment; filename=smime.p7m")
+		hs = []header{{"Content-Type", "application/pkcs7-mime; smime-type=" + smime + "; name=smime.p7m"},
+			{"Content-Disposition", "attachment; filename=smime.p7m"}, {"Content-Transfer-Encoding", "binary"}}
+		body = der
 		if p.Base64 {
-			var enc bytes.Buffer
-			writeBase64Lines(&enc, der)
-			b.Header.Set("Content-Transfer-Encoding", "base64")
-			b.Body = enc.Bytes()
-		} else {
-			b.Header.Set("Content-Transfer-Encoding", "binary")
-			b.Body = der
+			hs[2].v, body = "base64", base64Lines(der)
 		}
-	} else {
-		top, err := ParseEntity(entity)
-		if err != nil {
-			return nil, err
-		}
-		for k, vs := range top.Header {
-			b.Header[k] = vs
-		}
-		b.Body = top.Body
 	}
+	for _, kv := range hs {
+		b.Header.Set(kv.k, kv.v)
+	}
+	b.body, b.Size = body, body.size
 	h := b.Header
 	h.Set("Mime-Version", "1.0")
 	h.Set("As2-Version", "1.2")
@@ -255,21 +308,27 @@ func (c *Client) Send(ctx context.Context, p *Partner, o Outgoing) (*Sent, error
 			transports.ErrRejected, p.ID, p.ID)
 	}
 	now := c.now()
-	b, err := Build(c.Identity, p, o, now)
+	// An attempt after the MDN settled the message (a job retried after a
+	// crash, or after a timeout the partner did not notice) sends nothing:
+	// the partner has it, and its MDN is archived. Checked before building,
+	// which reads the whole payload.
+	if o.MessageID != "" {
+		as2ID := AS2MessageIDFor(o.MessageID, c.Identity.AS2ID)
+		if prev, err := c.Books.Lookup(ctx, p.ID, as2ID, Outbound); err != nil {
+			return nil, err
+		} else if prev != nil && prev.MDNID != "" && (prev.Status == StatusDelivered || prev.Status == StatusFailed) {
+			c.log().Info("as2: already settled by its MDN; not sent again", "partner", p.ID, "as2_message_id", as2ID, "message", o.MessageID,
+				"status", prev.Status, "mdn", prev.MDNID)
+			return &Sent{AS2MessageID: as2ID, MIC: prev.MIC, Status: prev.Status, MDNID: prev.MDNID,
+				Detail: fmt.Sprintf("AS2 message %s was already settled (%s) by the MDN archived as %s; not sent again ('wharf replay' sends a new message)", as2ID, prev.Status, prev.MDNID)}, nil
+		}
+	}
+	b, err := build(c.Identity, p, o, now, c.TmpDir)
 	if err != nil {
 		return nil, err
 	}
+	defer b.Close()
 	log := c.log().With("partner", p.ID, "as2_message_id", b.AS2MessageID, "message", o.MessageID)
-	// An attempt after the MDN settled the message (a job retried after a
-	// crash, or after a timeout the partner did not notice) sends nothing:
-	// the partner has it, and its MDN is archived.
-	if prev, err := c.Books.Lookup(ctx, p.ID, b.AS2MessageID, Outbound); err != nil {
-		return nil, err
-	} else if prev != nil && prev.MDNID != "" && (prev.Status == StatusDelivered || prev.Status == StatusFailed) {
-		log.Info("as2: already settled by its MDN; not sent again", "status", prev.Status, "mdn", prev.MDNID)
-		return &Sent{AS2MessageID: b.AS2MessageID, MIC: prev.MIC, Status: prev.Status, MDNID: prev.MDNID,
-			Detail: fmt.Sprintf("AS2 message %s was already settled (%s) by the MDN archived as %s; not sent again ('wharf replay' sends a new message)", b.AS2MessageID, prev.Status, prev.MDNID)}, nil
-	}
 	rec := &Record{PartnerID: p.ID, AS2MessageID: b.AS2MessageID, Direction: Outbound, MessageID: o.MessageID,
 		MIC: b.MIC, MDNMode: p.MDN, SignedMDN: p.SignedMDN && p.MDN != MDNNone}
 	if rec.MDNMode == "" {
@@ -362,15 +421,25 @@ func describeSecurity(p *Partner) string {
 
 // post sends the message and classifies failures.
 func (c *Client) post(ctx context.Context, p *Partner, b *Built) (*http.Response, []byte, error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, p.URL, bytes.NewReader(b.Body))
+	// The body is produced while it is sent: the payload is read from its
+	// source again, through signing and encryption, into the connection.
+	pr, pw := io.Pipe()
+	defer pr.Close() // stops the producer when the request ends early
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, p.URL, pr)
 	if err != nil {
 		return nil, nil, fmt.Errorf("%w: as2: partner %s: URL %q: %v (fix partners[].as2.url)", transports.ErrRejected, p.ID, p.URL, err)
 	}
 	req.Header = b.Header.Clone()
-	req.ContentLength = int64(len(b.Body))
+	req.ContentLength = b.Size
+	go func() { pw.CloseWithError(b.WriteBody(pw)) }()
 	hc := c.HTTP
 	if hc == nil {
 		hc = defaultHTTP
+	}
+	if extra := time.Duration(b.Size>>20) * time.Second; hc.Timeout > 0 && extra > 0 {
+		longer := *hc
+		longer.Timeout += extra
+		hc = &longer
 	}
 	res, err := hc.Do(req)
 	if err != nil {

@@ -443,45 +443,13 @@ func Encrypt(content []byte, recipients []*x509.Certificate, c Cipher, wrap KeyW
 	if _, err := rand.Read(cek); err != nil {
 		return nil, err
 	}
-	var recips []asn1.RawValue
-	for _, rc := range recipients {
-		pub, ok := rc.PublicKey.(*rsa.PublicKey)
-		if !ok {
-			return nil, fmt.Errorf("cms: recipient %s: only RSA certificates are supported", rc.Subject)
-		}
-		var ek []byte
-		var kea pkix.AlgorithmIdentifier
-		var err error
-		switch wrap {
-		case "", RSAPKCS1v15:
-			ek, err = rsa.EncryptPKCS1v15(rand.Reader, pub, cek)
-			kea = pkix.AlgorithmIdentifier{Algorithm: oidRSAEncryption, Parameters: asn1.NullRawValue}
-		case RSAOAEPSHA256:
-			ek, err = rsa.EncryptOAEP(sha256.New(), rand.Reader, pub, cek, nil)
-			sha := pkix.AlgorithmIdentifier{Algorithm: oidSHA256, Parameters: asn1.NullRawValue}
-			shaDER, _ := asn1.Marshal(sha)
-			params, _ := asn1.Marshal(struct {
-				Hash pkix.AlgorithmIdentifier `asn1:"explicit,tag:0"`
-				MGF  pkix.AlgorithmIdentifier `asn1:"explicit,tag:1"`
-			}{sha, pkix.AlgorithmIdentifier{Algorithm: oidMGF1, Parameters: asn1.RawValue{FullBytes: shaDER}}})
-			kea = pkix.AlgorithmIdentifier{Algorithm: oidRSAOAEP, Parameters: asn1.RawValue{FullBytes: params}}
-		default:
-			return nil, fmt.Errorf("cms: unknown key transport %q", wrap)
-		}
-		if err != nil {
-			return nil, fmt.Errorf("cms: wrap key for %s: %w", rc.Subject, err)
-		}
-		ias, _ := asn1.Marshal(issuerAndSerial{Issuer: asn1.RawValue{FullBytes: rc.RawIssuer}, Serial: rc.SerialNumber})
-		ri, err := asn1.Marshal(keyTransRecipientInfo{RID: asn1.RawValue{FullBytes: ias}, KeyEncryptionAlgorithm: kea, EncryptedKey: ek})
-		if err != nil {
-			return nil, err
-		}
-		recips = append(recips, asn1.RawValue{FullBytes: ri})
+	recips, err := recipientInfos(cek, recipients, wrap)
+	if err != nil {
+		return nil, err
 	}
 	block, _ := aes.NewCipher(cek)
 	var inner []byte
 	var ctype asn1.ObjectIdentifier
-	var err error
 	if c == AES128GCM || c == AES256GCM {
 		nonce := make([]byte, 12)
 		if _, err := rand.Read(nonce); err != nil {
@@ -524,6 +492,46 @@ func Encrypt(content []byte, recipients []*x509.Certificate, c Cipher, wrap KeyW
 		return nil, err
 	}
 	return asn1.Marshal(contentInfo{ContentType: ctype, Content: asn1.RawValue{Class: asn1.ClassContextSpecific, Tag: 0, IsCompound: true, Bytes: inner}})
+}
+
+// recipientInfos wraps the content key for each recipient (key transport).
+func recipientInfos(cek []byte, recipients []*x509.Certificate, wrap KeyWrap) ([]asn1.RawValue, error) {
+	var recips []asn1.RawValue
+	for _, rc := range recipients {
+		pub, ok := rc.PublicKey.(*rsa.PublicKey)
+		if !ok {
+			return nil, fmt.Errorf("cms: recipient %s: only RSA certificates are supported", rc.Subject)
+		}
+		var ek []byte
+		var kea pkix.AlgorithmIdentifier
+		var err error
+		switch wrap {
+		case "", RSAPKCS1v15:
+			ek, err = rsa.EncryptPKCS1v15(rand.Reader, pub, cek)
+			kea = pkix.AlgorithmIdentifier{Algorithm: oidRSAEncryption, Parameters: asn1.NullRawValue}
+		case RSAOAEPSHA256:
+			ek, err = rsa.EncryptOAEP(sha256.New(), rand.Reader, pub, cek, nil)
+			sha := pkix.AlgorithmIdentifier{Algorithm: oidSHA256, Parameters: asn1.NullRawValue}
+			shaDER, _ := asn1.Marshal(sha)
+			params, _ := asn1.Marshal(struct {
+				Hash pkix.AlgorithmIdentifier `asn1:"explicit,tag:0"`
+				MGF  pkix.AlgorithmIdentifier `asn1:"explicit,tag:1"`
+			}{sha, pkix.AlgorithmIdentifier{Algorithm: oidMGF1, Parameters: asn1.RawValue{FullBytes: shaDER}}})
+			kea = pkix.AlgorithmIdentifier{Algorithm: oidRSAOAEP, Parameters: asn1.RawValue{FullBytes: params}}
+		default:
+			return nil, fmt.Errorf("cms: unknown key transport %q", wrap)
+		}
+		if err != nil {
+			return nil, fmt.Errorf("cms: wrap key for %s: %w", rc.Subject, err)
+		}
+		ias, _ := asn1.Marshal(issuerAndSerial{Issuer: asn1.RawValue{FullBytes: rc.RawIssuer}, Serial: rc.SerialNumber})
+		ri, err := asn1.Marshal(keyTransRecipientInfo{RID: asn1.RawValue{FullBytes: ias}, KeyEncryptionAlgorithm: kea, EncryptedKey: ek})
+		if err != nil {
+			return nil, err
+		}
+		recips = append(recips, asn1.RawValue{FullBytes: ri})
+	}
+	return recips, nil
 }
 
 // maxDecompressed bounds CompressedData expansion (a zip bomb guard).

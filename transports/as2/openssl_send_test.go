@@ -180,6 +180,7 @@ func TestWharfSendsToOpenSSL(t *testing.T) {
 		found  string
 		detail string
 		lf     bool // send the bare-LF payload
+		large  bool // a 3 MiB payload, streamed from its source
 	}{
 		{name: "signed+aes256cbc", status: as2.StatusDelivered, found: "decrypted, signature verified"},
 		{name: "signed+aes128cbc+oaep", set: func(p *as2.Partner) { p.Cipher, p.KeyWrap = as2.AES128CBC, as2.RSAOAEPSHA256 }, status: as2.StatusDelivered, found: "decrypted, signature verified"},
@@ -189,6 +190,8 @@ func TestWharfSendsToOpenSSL(t *testing.T) {
 		{name: "signed only", set: func(p *as2.Partner) { p.Cipher = "" }, status: as2.StatusDelivered, found: "signature verified"},
 		{name: "encrypted only", set: func(p *as2.Partner) { p.Sign = false }, status: as2.StatusDelivered, found: "decrypted"},
 		{name: "signed+aes256gcm, bare-LF payload in base64", set: func(p *as2.Partner) { p.Cipher, p.Base64 = as2.AES256GCM, true }, status: as2.StatusDelivered, found: "base64 body, decrypted, signature verified, base64 decoded", lf: true},
+		{name: "large: signed+aes256cbc", status: as2.StatusDelivered, found: "decrypted, signature verified", large: true},
+		{name: "large: signed+aes128gcm+oaep", set: func(p *as2.Partner) { p.Cipher, p.KeyWrap = as2.AES128GCM, as2.RSAOAEPSHA256 }, status: as2.StatusDelivered, found: "decrypted, signature verified", large: true},
 		{name: "MIC mismatch", mdn: "bad-mic", status: as2.StatusFailed, found: "decrypted, signature verified", detail: "Received-Content-MIC"},
 		{name: "error disposition", mdn: "error", status: as2.StatusFailed, found: "decrypted, signature verified", detail: "decryption-failed"},
 	}
@@ -204,7 +207,13 @@ func TestWharfSendsToOpenSSL(t *testing.T) {
 			if c.lf {
 				want = lfPayload
 			}
-			sent, err := client.Send(t.Context(), &p, as2.Outgoing{MessageID: id, Name: "inv.edi", ContentType: "application/edi-x12", Payload: want})
+			o := as2.Outgoing{MessageID: id, Name: "inv.edi", ContentType: "application/edi-x12", Payload: want}
+			if c.large {
+				want = []byte(strings.ReplaceAll(strings.Repeat(x12Payload, 3<<20/len(x12Payload)), "~\n", "~\r\n"))
+				o.Payload, o.Size = nil, int64(len(want))
+				o.Open = func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(want)), nil }
+			}
+			sent, err := client.Send(t.Context(), &p, o)
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -30,6 +30,15 @@ type opensslMsg struct {
 	signer   *party // default: the partner
 	recip    *party // default: Wharf
 	tamper   bool   // alter the signed content after signing
+	large    bool   // a 3 MiB payload: past what a layer keeps in memory
+}
+
+// payloadFor is the X12 payload a message carries.
+func payloadFor(m opensslMsg) string {
+	if m.large {
+		return strings.Repeat(x12Payload, 3<<20/len(x12Payload))
+	}
+	return x12Payload
 }
 
 // build returns the entity signed (the MIC's bytes), the HTTP body and its Content-Type.
@@ -40,7 +49,7 @@ func (f *fixture) build(t *testing.T, ssl string, m opensslMsg) (entity, body []
 	if m.lf {
 		nl = "\n"
 	}
-	entity = []byte("Content-Type: application/edi-x12" + nl + "Content-Disposition: attachment; filename=\"invoice 1.edi\"" + nl + nl + x12Payload)
+	entity = []byte("Content-Type: application/edi-x12" + nl + "Content-Disposition: attachment; filename=\"invoice 1.edi\"" + nl + nl + payloadFor(m))
 	if !m.lf {
 		entity = bytes.ReplaceAll(entity, []byte("~\n"), []byte("~\r\n"))
 	}
@@ -166,6 +175,9 @@ func TestOpenSSLSendsToWharf(t *testing.T) {
 		{name: "signed by a stranger", msg: opensslMsg{signer: stranger}, want: as2.ErrAuthenticationFailed, noMIC: true},
 		{name: "altered after signing", msg: opensslMsg{tamper: true}, want: as2.ErrIntegrityCheckFailed, noMIC: true},
 		{name: "encrypted to another certificate", msg: opensslMsg{recip: stranger}, want: as2.ErrDecryptionFailed, noMIC: true},
+		{name: "large: signed+aes256cbc+crlf", msg: opensslMsg{large: true}},
+		{name: "large: signed+aes128cbc+lf+base64 body", msg: opensslMsg{large: true, lf: true, cipher: "-aes-128-cbc", base64: true}},
+		{name: "large: altered after signing", msg: opensslMsg{large: true, tamper: true}, want: as2.ErrIntegrityCheckFailed, noMIC: true},
 	}
 	for i, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -203,8 +215,8 @@ func TestOpenSSLSendsToWharf(t *testing.T) {
 				if rec == nil || rec.MessageID == "" || rec.RawID == "" || rec.MDNID == "" {
 					t.Fatalf("record %+v: want payload, raw request and MDN archived", rec)
 				}
-				if got := string(payloadOf(f.recv, rec.MessageID)); got != strings.ReplaceAll(x12Payload, "~\n", map[bool]string{true: "~\n", false: "~\r\n"}[c.msg.lf]) {
-					t.Errorf("payload %q", got)
+				if got := string(payloadOf(f.recv, rec.MessageID)); got != strings.ReplaceAll(payloadFor(c.msg), "~\n", map[bool]string{true: "~\n", false: "~\r\n"}[c.msg.lf]) {
+					t.Errorf("payload %.200q (%d bytes)", got, len(got))
 				}
 				if nameOf(f.recv, rec.MessageID) != "invoice 1.edi" {
 					t.Errorf("remote name %q", nameOf(f.recv, rec.MessageID))

@@ -11,6 +11,7 @@ import (
 	"mime"
 	"net/http"
 	"net/textproto"
+	"os"
 	"strings"
 	"time"
 
@@ -18,6 +19,12 @@ import (
 
 	"github.com/wharfedi/wharf/transports"
 )
+
+// DefaultMaxBody is Server.MaxBody's default: 2 GiB.
+const DefaultMaxBody = 2 << 30
+
+// maxMDNBody bounds an MDN read into memory.
+const maxMDNBody = 16 << 20
 
 // Server is the AS2 receiving endpoint (POST /as2). Its fields are set
 // before the first request and not changed afterwards.
@@ -27,8 +34,13 @@ type Server struct {
 	Receiver transports.Receiver // archives the payload and commits its processing
 	Books    Books
 	Log      *slog.Logger
-	// MaxBody bounds a request body (default 256 MiB); larger requests get 413.
+	// MaxBody bounds a request body (default DefaultMaxBody); larger
+	// requests get 413. Bodies are spooled to files, never held in memory.
 	MaxBody int64
+	// SpoolDir holds each request's temporary files (the body, and each
+	// decoded, decrypted or decompressed layer) until it is answered;
+	// default os.TempDir(). Wharf uses a folder in its data folder.
+	SpoolDir string
 	// OnMDN handles an async MDN for a message Wharf sent (Client.HandleMDN).
 	OnMDN func(ctx context.Context, p *Partner, e *Entity) error
 	Now   func() time.Time
@@ -53,14 +65,30 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
 	max := s.MaxBody
 	if max <= 0 {
-		max = 256 << 20
+		max = DefaultMaxBody
 	}
-	body, err := io.ReadAll(io.LimitReader(r.Body, max+1))
+	sp := &spool{dir: s.SpoolDir}
+	defer sp.close()
+	sw := &spoolWriter{sp: sp}
+	n, err := io.Copy(sw, io.LimitReader(r.Body, max+1))
+	var body *io.SectionReader
+	if err == nil && n <= max {
+		body, err = sw.done()
+	}
 	if err != nil {
+		var pe *os.PathError
+		if errors.As(err, &pe) { // our side: the spool file
+			s.log().Error("as2: spooling the request body failed; answered 503 so the sender retries", "err", err,
+				"hint", "check that the spool folder exists, is writable and has room")
+			http.Error(w, "as2: temporarily unable to receive; retry later", http.StatusServiceUnavailable)
+			return
+		}
 		http.Error(w, "as2: reading the request body: "+err.Error(), http.StatusBadRequest)
 		return
 	}
-	if int64(len(body)) > max {
+	if n > max {
+		s.log().Warn("as2: request body too large; answered 413", "limit_bytes", max, "remote", r.RemoteAddr,
+			"hint", "raise as2.max_body_mb if partners send larger messages")
 		http.Error(w, fmt.Sprintf("as2: request body exceeds %d bytes", max), http.StatusRequestEntityTooLarge)
 		return
 	}
@@ -101,9 +129,15 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	log = log.With("partner", p.ID)
-	top := &Entity{Raw: body, Header: h, Body: body}
-	if isMDN(top) && s.OnMDN != nil {
-		if err := s.OnMDN(ctx, p, top); err != nil {
+	top := &fileEntity{Raw: body, Header: h, Body: body}
+	if s.OnMDN != nil && isMDNAt(top) {
+		b, err := readAllSection(body, maxMDNBody, "the MDN")
+		if err != nil {
+			log.Error("as2: async MDN not accepted", "err", err)
+			http.Error(w, "as2: "+err.Error(), http.StatusRequestEntityTooLarge)
+			return
+		}
+		if err := s.OnMDN(ctx, p, &Entity{Raw: b, Header: h, Body: b}); err != nil {
 			log.Error("as2: async MDN not accepted", "err", err)
 			http.Error(w, "as2: "+err.Error(), http.StatusBadRequest)
 			return
@@ -124,14 +158,19 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 
-	raw := rawRequest(r, body)
-	rawID, err := s.Books.Evidence(ctx, p.ID, false, TransportRaw, msgID, raw)
+	rawID, err := s.evidence(ctx, p.ID, TransportRaw, msgID, io.MultiReader(bytes.NewReader(requestHead(r)), section(body)))
 	if err != nil {
 		log.Error("as2: archiving the raw request failed; answered 503 so the sender retries", "err", err)
 		http.Error(w, "as2: temporarily unable to archive; retry later", http.StatusServiceUnavailable)
 		return
 	}
-	res := s.open(top, p, req)
+	res := s.open(top, p, req, sp)
+	if res.spoolErr != nil {
+		log.Error("as2: the spool failed while opening the message; answered 503 so the sender retries", "err", res.spoolErr,
+			"hint", "check free space and permissions in the spool folder", "spool", s.SpoolDir)
+		http.Error(w, "as2: temporarily unable to process; retry later", http.StatusServiceUnavailable)
+		return
+	}
 	rec := &Record{PartnerID: p.ID, AS2MessageID: msgID, Direction: Inbound, RawID: rawID, MIC: res.mic, Disposition: "processed"}
 	if res.modifier == "" {
 		name := res.filename
@@ -139,7 +178,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			name = strings.Trim(msgID, "<>")
 		}
 		id, err := s.Receiver.Receive(ctx, transports.Incoming{Partner: p.ID, Transport: TransportAS2, RemoteName: name,
-			RemoteAddr: r.RemoteAddr, IdempotencyKey: "as2:" + msgID}, bytes.NewReader(res.payload))
+			RemoteAddr: r.RemoteAddr, IdempotencyKey: "as2:" + msgID}, section(res.payload))
 		if err != nil {
 			log.Error("as2: archiving the payload failed; answered 503 so the sender retries", "err", err)
 			http.Error(w, "as2: temporarily unable to archive; retry later", http.StatusServiceUnavailable)
@@ -199,7 +238,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if err := s.Books.Record(ctx, rec); err != nil {
 		log.Error("as2: bookkeeping failed", "err", err)
 	}
-	log.Info("as2: message received", "disposition", rec.Disposition, "payload", rec.MessageID, "mdn", rec.MDNMode, "mdn_id", mdnID)
+	log.Info("as2: message received", "disposition", rec.Disposition, "payload", rec.MessageID, "mdn", rec.MDNMode, "mdn_id", mdnID, "body_bytes", n)
 	if rec.MDNMode == MDNAsync {
 		w.WriteHeader(http.StatusOK)
 		return
@@ -242,35 +281,48 @@ func (s *Server) replayMDN(ctx context.Context, w http.ResponseWriter, reply fun
 	http.Error(w, "as2: temporarily unable to answer; retry later", http.StatusServiceUnavailable)
 }
 
-// isMDN tells whether a request carries an MDN rather than a payload.
-func isMDN(e *Entity) bool {
-	mt, params := e.MediaType()
+// isMDNAt tells whether a spooled request carries an MDN rather than a payload.
+func isMDNAt(e *fileEntity) bool {
+	mt, params := e.mediaType()
 	if mt == "multipart/report" {
 		return true
 	}
 	if mt != "multipart/signed" {
 		return false
 	}
-	parts, err := Parts(e.Body, params["boundary"])
+	parts, err := partsAt(e.Body, params["boundary"])
 	if err != nil || len(parts) == 0 {
 		return false
 	}
-	inner, err := ParseEntity(parts[0])
+	inner, err := parseFileEntity(parts[0])
 	if err != nil {
 		return false
 	}
-	imt, _ := inner.MediaType()
+	imt, _ := inner.mediaType()
 	return imt == "multipart/report"
 }
 
-// rawRequest renders the request line, headers and body as received.
-func rawRequest(r *http.Request, body []byte) []byte {
+// requestHead renders the request line and headers as received, and the
+// blank line: the raw request's evidence is this and the body.
+func requestHead(r *http.Request) []byte {
 	var b bytes.Buffer
 	fmt.Fprintf(&b, "%s %s %s\r\n", r.Method, r.URL.RequestURI(), r.Proto)
 	_ = r.Header.Write(&b)
 	b.WriteString("\r\n")
-	b.Write(body)
 	return b.Bytes()
+}
+
+// evidence archives inbound evidence from a stream, in memory only when
+// the Books cannot stream.
+func (s *Server) evidence(ctx context.Context, partner, transport, msgID string, r io.Reader) (string, error) {
+	if es, ok := s.Books.(EvidenceStreamer); ok {
+		return es.EvidenceFrom(ctx, partner, false, transport, msgID, r)
+	}
+	b, err := io.ReadAll(r)
+	if err != nil {
+		return "", err
+	}
+	return s.Books.Evidence(ctx, partner, false, transport, msgID, b)
 }
 
 func quoteShell(s string) string {
@@ -282,7 +334,7 @@ func quoteShell(s string) string {
 
 // opened is the result of unwrapping a message.
 type opened struct {
-	payload     []byte
+	payload     *io.SectionReader
 	filename    string
 	mic         string
 	signedBy    string
@@ -290,6 +342,7 @@ type opened struct {
 	compressed  bool
 	relaxed     string
 	modifier    string // "" when processed
+	spoolErr    error  // the spool failed: answer 503, nothing was decided
 	explanation string
 }
 
@@ -316,44 +369,62 @@ func (o *opened) describe() string {
 
 // open unwraps encryption, signature and compression in whatever order
 // the sender nested them, and computes the MIC over the bytes RFC 4130
-// names: the signed entity when signed, else the decrypted entity.
-func (s *Server) open(top *Entity, p *Partner, req MDNRequest) *opened {
+// names: the signed entity when signed, else the decrypted entity. It works
+// on spool files: each layer that changes bytes is written to the next.
+func (s *Server) open(top *fileEntity, p *Partner, req MDNRequest, sp *spool) *opened {
 	o := &opened{}
 	fail := func(mod, format string, args ...any) *opened {
 		o.modifier, o.explanation = mod, fmt.Sprintf(format, args...)
 		o.payload = nil
 		return o
 	}
-	msgID := top.Header.Get("Message-Id")
+	// A spool file that cannot be written or read is this server's
+	// problem, not the message's: the sender gets 503 and retries.
+	ours := func(err error) *opened {
+		o.spoolErr = err
+		return o
+	}
+	msgID := textproto.MIMEHeader(top.Header).Get("Message-Id")
 	e := top
 	// The top entity's bytes for an unsigned MIC: its MIME headers and body.
-	micOver := func(ent *Entity) []byte {
+	micOver := func(ent *fileEntity) func() io.Reader {
 		if ent != top {
-			return ent.Raw
+			return func() io.Reader { return section(ent.Raw) }
 		}
 		var b bytes.Buffer
+		th := textproto.MIMEHeader(top.Header)
 		for _, k := range []string{"Content-Type", "Content-Transfer-Encoding", "Content-Disposition"} {
-			if v := top.Header.Get(k); v != "" {
+			if v := th.Get(k); v != "" {
 				b.WriteString(k + ": " + v + "\r\n")
 			}
 		}
 		b.WriteString("\r\n")
-		b.Write(top.Body)
-		return b.Bytes()
+		return func() io.Reader { return io.MultiReader(bytes.NewReader(b.Bytes()), section(top.Body)) }
 	}
-	var unsignedMIC []byte
+	mic := func(content func() io.Reader) (string, error) {
+		h, alg := req.micHash()
+		if _, err := io.Copy(h, content()); err != nil {
+			return "", err
+		}
+		return b64(h.Sum(nil)) + ", " + alg, nil
+	}
+	var unsignedMIC func() io.Reader
 	for depth := 0; depth < 6; depth++ {
-		mt, _ := e.MediaType()
+		mt, _ := e.mediaType()
+		eh := textproto.MIMEHeader(e.Header)
 		switch mt {
 		case "application/pkcs7-mime", "application/x-pkcs7-mime":
-			der, err := e.Decoded()
-			if err == nil && e.Header.Get("Content-Transfer-Encoding") == "" && looksBase64(der) {
-				der, err = decodeCTE("base64", der)
+			der, err := e.decoded(sp)
+			if err == nil && eh.Get("Content-Transfer-Encoding") == "" && looksBase64At(der) {
+				der, err = decodeCTEStream(sp, []string{"base64"}, der)
+			}
+			if spoolFailed(err) {
+				return ours(err)
 			}
 			if err != nil {
 				return fail(ErrDecryptionFailed, "The body of message %s is not readable CMS: %v.", msgID, err)
 			}
-			ct, err := ContentType(der)
+			ct, err := streamContentType(der)
 			if err != nil {
 				return fail(ErrDecryptionFailed, "The body of message %s is not readable CMS: %v.", msgID, err)
 			}
@@ -362,12 +433,20 @@ func (s *Server) open(top *Entity, p *Partner, req MDNRequest) *opened {
 				if o.encryption != "" {
 					return fail(ErrUnexpectedProcessing, "Message %s is encrypted twice.", msgID)
 				}
-				dec, err := Decrypt(der, s.Identity.Cert, s.Identity.Key.(crypto.Decrypter))
+				var dec *Decrypted
+				plain, err := sp.write(func(w io.Writer) error {
+					var err error // each attempt (one per recipient key) starts the layer again
+					dec, err = DecryptStream(der, der.Size(), s.Identity.Cert, s.Identity.Key.(crypto.Decrypter), w.(*spoolWriter).restart)
+					return err
+				})
+				if spoolFailed(err) {
+					return ours(err)
+				}
 				if err != nil {
 					return fail(ErrDecryptionFailed, "Message %s could not be decrypted with this server's certificate %s: %v. Encrypt to the certificate `wharf as2 cert` prints.", msgID, describeCert(s.Identity.Cert), err)
 				}
 				o.encryption = dec.Algorithm + ", " + dec.KeyWrap
-				if e, err = ParseEntity(dec.Content); err != nil {
+				if e, err = parseFileEntity(plain); err != nil {
 					return fail(ErrDecryptionFailed, "The decrypted content of message %s is not a MIME entity: %v.", msgID, err)
 				}
 				continue
@@ -375,12 +454,15 @@ func (s *Server) open(top *Entity, p *Partner, req MDNRequest) *opened {
 				if unsignedMIC == nil && o.signedBy == "" {
 					unsignedMIC = micOver(e)
 				}
-				plain, err := Decompress(der)
+				plain, err := sp.write(func(w io.Writer) error { return DecompressStream(section(der), w, maxDecompressed) })
+				if spoolFailed(err) {
+					return ours(err)
+				}
 				if err != nil {
 					return fail(ErrDecompressionFailed, "Message %s could not be decompressed: %v.", msgID, err)
 				}
 				o.compressed = true
-				if e, err = ParseEntity(plain); err != nil {
+				if e, err = parseFileEntity(plain); err != nil {
 					return fail(ErrDecompressionFailed, "The decompressed content of message %s is not a MIME entity: %v.", msgID, err)
 				}
 				continue
@@ -391,7 +473,10 @@ func (s *Server) open(top *Entity, p *Partner, req MDNRequest) *opened {
 			if o.signedBy != "" {
 				return fail(ErrUnexpectedProcessing, "Message %s is signed twice.", msgID)
 			}
-			v, err := VerifySigned(e, p.Certs, s.now())
+			v, signed, err := verifySignedAt(e, p.Certs, s.now(), sp)
+			if spoolFailed(err) {
+				return ours(err)
+			}
 			var expired *CertExpiredError
 			if errors.As(err, &expired) {
 				return fail(ErrAuthenticationFailed, "Message %s is signed with partner %s's %s, which expired on %s. Ask the partner for its current certificate and add it with: wharf partner add %s --as2-cert NEW_CERT_PEM.", msgID, p.ID, describeCert(expired.Cert), expired.Cert.NotAfter.UTC().Format("2006-01-02"), p.ID)
@@ -407,10 +492,12 @@ func (s *Server) open(top *Entity, p *Partner, req MDNRequest) *opened {
 				return fail(ErrAuthenticationFailed, "Message %s is signed with partner %s's %s, which expired on %s. Ask the partner for its current certificate and add it with: wharf partner add %s --as2-cert NEW_CERT_PEM.", msgID, p.ID, describeCert(v.Signer), v.Signer.NotAfter.UTC().Format("2006-01-02"), p.ID)
 			}
 			o.signedBy, o.relaxed = describeCert(v.Signer), v.Relaxed
-			h, alg := req.micHash()
-			h.Write(v.Signed)
-			o.mic = b64(h.Sum(nil)) + ", " + alg
-			if e, err = ParseEntity(v.Signed); err != nil {
+			if d, alg := v.digests[micCryptoHash(req)], micAlg(req); d != nil {
+				o.mic = b64(d) + ", " + alg
+			} else if o.mic, err = mic(func() io.Reader { return section(signed) }); err != nil {
+				return ours(err)
+			}
+			if e, err = parseFileEntity(signed); err != nil {
 				return fail(ErrUnexpectedProcessing, "The signed content of message %s is not a MIME entity: %v.", msgID, err)
 			}
 			continue
@@ -419,12 +506,15 @@ func (s *Server) open(top *Entity, p *Partner, req MDNRequest) *opened {
 		if unsignedMIC == nil && o.signedBy == "" {
 			unsignedMIC = micOver(e)
 		}
-		data, err := e.Decoded()
+		data, err := e.decoded(sp)
+		if spoolFailed(err) {
+			return ours(err)
+		}
 		if err != nil {
 			return fail(ErrUnexpectedProcessing, "The payload of message %s cannot be decoded: %v.", msgID, err)
 		}
 		o.payload = data
-		if _, dp, err := mime.ParseMediaType(e.Header.Get("Content-Disposition")); err == nil {
+		if _, dp, err := mime.ParseMediaType(eh.Get("Content-Disposition")); err == nil {
 			o.filename = safeName(dp["filename"])
 		}
 		break
@@ -433,9 +523,10 @@ func (s *Server) open(top *Entity, p *Partner, req MDNRequest) *opened {
 		return fail(ErrUnexpectedProcessing, "Message %s nests too many layers.", msgID)
 	}
 	if o.mic == "" && unsignedMIC != nil {
-		h, alg := req.micHash()
-		h.Write(unsignedMIC)
-		o.mic = b64(h.Sum(nil)) + ", " + alg
+		var err error
+		if o.mic, err = mic(unsignedMIC); err != nil {
+			return ours(err)
+		}
 	}
 	if p.RequireSigned && o.signedBy == "" {
 		return fail(ErrInsufficientSecurity, "Message %s is not signed; partner %s must sign (the partner's as2.require_signed setting).", msgID, p.ID)
@@ -444,6 +535,34 @@ func (s *Server) open(top *Entity, p *Partner, req MDNRequest) *opened {
 		return fail(ErrInsufficientSecurity, "Message %s is not encrypted; partner %s must encrypt to this server's certificate (the partner's as2.require_encrypted setting).", msgID, p.ID)
 	}
 	return o
+}
+
+// spoolFailed tells whether err comes from a spool file (a full disk, a
+// removed folder) rather than from the message.
+func spoolFailed(err error) bool {
+	var pe *os.PathError
+	return errors.As(err, &pe)
+}
+
+// micAlg is the MIC algorithm's name for the MDN.
+func micAlg(req MDNRequest) string {
+	_, alg := req.micHash()
+	return alg
+}
+
+// micCryptoHash is the MIC algorithm as a crypto.Hash.
+func micCryptoHash(req MDNRequest) crypto.Hash {
+	switch micAlg(req) {
+	case "sha1":
+		return crypto.SHA1
+	case "sha-256":
+		return crypto.SHA256
+	case "sha-384":
+		return crypto.SHA384
+	case "sha-512":
+		return crypto.SHA512
+	}
+	return 0
 }
 
 // safeName keeps the last path element of a sender's file name.

@@ -4,11 +4,16 @@ import (
 	"bytes"
 	"crypto"
 	"crypto/rand"
+	"crypto/sha256"
 	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/asn1"
 	"encoding/base64"
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"io"
+	"sort"
 	"strings"
 	"time"
 
@@ -90,6 +95,9 @@ type Verified struct {
 	Signer  *x509.Certificate // the partner certificate that verified
 	Digest  crypto.Hash
 	Relaxed string // non-empty when only a tolerated deviation verified (logged)
+	// digests of the signed bytes computed while verifying, by hash: the
+	// MIC reuses one instead of reading a large part again.
+	digests map[crypto.Hash][]byte
 }
 
 // VerifySigned checks a multipart/signed entity against the partner's
@@ -123,35 +131,84 @@ func VerifySigned(e *Entity, certs []*x509.Certificate, now time.Time) (*Verifie
 		return nil, errors.New("no certificate is configured for the partner to verify its signature (add one with wharf partner add ID --as2-cert FILE)")
 	}
 	signed := parts[0]
-	candidates := []struct {
-		b    []byte
-		note string
-	}{
-		{signed, ""},
-		{canonicalCRLF(signed), "signature covers the CRLF form of a part framed with bare LF"},
-		{append(append([]byte{}, signed...), '\r', '\n'), "signature covers the part plus a final CRLF"},
+	candidates := []signedCandidate{
+		{bytesContent(signed), ""},
+		{bytesContent(canonicalCRLF(signed)), crlfNote},
+		{bytesContent(append(append([]byte{}, signed...), '\r', '\n')), plusCRLFNote},
 	}
 	if bytes.HasSuffix(signed, []byte("\r\n")) {
-		candidates = append(candidates, struct {
-			b    []byte
-			note string
-		}{signed[:len(signed)-2], "signature omits the part's final CRLF (a known libas2 quirk)"})
+		candidates = append(candidates, signedCandidate{bytesContent(signed[:len(signed)-2]), minusCRLFNote})
 	}
+	v, c, err := verifyCandidates(sig, candidates, certs, now)
+	if err != nil {
+		return nil, err
+	}
+	b, _ := io.ReadAll(c.content())
+	v.Signed = b
+	return v, nil
+}
+
+// Deviations VerifySigned tolerates, as logged.
+const (
+	crlfNote      = "signature covers the CRLF form of a part framed with bare LF"
+	plusCRLFNote  = "signature covers the part plus a final CRLF"
+	minusCRLFNote = "signature omits the part's final CRLF (a known libas2 quirk)"
+)
+
+// signedCandidate is one reading of the bytes a detached signature may
+// cover: content returns a fresh reader over them each time.
+type signedCandidate struct {
+	content func() io.Reader
+	note    string
+}
+
+func bytesContent(b []byte) func() io.Reader { return func() io.Reader { return bytes.NewReader(b) } }
+
+// verifyCandidates tries each candidate in order and returns the first
+// that verifies, or the first candidate's error.
+func verifyCandidates(sig []byte, candidates []signedCandidate, certs []*x509.Certificate, now time.Time) (*Verified, signedCandidate, error) {
 	var firstErr error
 	for _, c := range candidates {
-		v, err := verifyDetached(sig, c.b, certs, now)
+		v, err := verifyDetached(sig, c.content, certs, now)
 		if err == nil {
-			v.Signed, v.Relaxed = c.b, c.note
-			return v, nil
+			v.Relaxed = c.note
+			return v, c, nil
 		}
 		if firstErr == nil {
 			firstErr = err
 		}
 	}
-	return nil, firstErr
+	return nil, signedCandidate{}, firstErr
 }
 
-func verifyDetached(sig, content []byte, certs []*x509.Certificate, now time.Time) (*Verified, error) {
+// streamHasher gives smallstep/pkcs7 the digest of content it never
+// holds: the signed part is hashed from its reader (a file for large
+// messages), once per hash function.
+type streamHasher struct {
+	content func() io.Reader
+	sums    map[crypto.Hash][]byte
+}
+
+func (s *streamHasher) Hash(h crypto.Hash, _ io.Reader) ([]byte, error) {
+	if d, ok := s.sums[h]; ok {
+		return d, nil
+	}
+	if !h.Available() {
+		return nil, fmt.Errorf("hash function %v not available", h)
+	}
+	hh := h.New()
+	if _, err := io.Copy(hh, s.content()); err != nil {
+		return nil, err
+	}
+	s.sums[h] = hh.Sum(nil)
+	return s.sums[h], nil
+}
+
+// maxUnattributed bounds content signed without signed attributes, whose
+// signature covers the content itself and so needs it in memory.
+const maxUnattributed = 64 << 20
+
+func verifyDetached(sig []byte, content func() io.Reader, certs []*x509.Certificate, now time.Time) (*Verified, error) {
 	der, err := BERToDER(sig)
 	if err != nil {
 		return nil, fmt.Errorf("signature: %w", err)
@@ -163,7 +220,21 @@ func verifyDetached(sig, content []byte, certs []*x509.Certificate, now time.Tim
 	if len(p7.Signers) == 0 {
 		return nil, errors.New("signature has no signer")
 	}
-	p7.Content = content
+	hasher := &streamHasher{content: content, sums: map[crypto.Hash][]byte{}}
+	p7.Hasher = hasher
+	for _, si := range p7.Signers {
+		if len(si.AuthenticatedAttributes) == 0 { // the signature is over the content itself
+			b, err := io.ReadAll(io.LimitReader(content(), maxUnattributed+1))
+			if err != nil {
+				return nil, fmt.Errorf("signature: %w", err)
+			}
+			if len(b) > maxUnattributed {
+				return nil, fmt.Errorf("%w: a signature without signed attributes over more than %d bytes is not supported: the sender must sign with attributes (every AS2 product does by default)", ErrSignature, maxUnattributed)
+			}
+			p7.Content = b
+			break
+		}
+	}
 	ias := p7.Signers[0].IssuerAndSerialNumber
 	var matching []*x509.Certificate
 	for _, c := range certs {
@@ -194,7 +265,7 @@ func verifyDetached(sig, content []byte, certs []*x509.Certificate, now time.Tim
 		if hh, _, ok := hashByOID(p7.Signers[0].DigestAlgorithm.Algorithm); ok {
 			h = hh
 		}
-		return &Verified{Signer: c, Digest: h}, nil
+		return &Verified{Signer: c, Digest: h, digests: hasher.sums}, nil
 	}
 	return nil, fmt.Errorf("%w: %w", ErrSignature, lastErr)
 }
@@ -214,3 +285,83 @@ func describeCerts(cs []*x509.Certificate) string {
 	}
 	return strings.Join(s, "; ")
 }
+
+// signDigest returns a DER SignedData, detached, over content whose
+// digest (SHA-256) the caller computed while streaming it: signed
+// attributes content type, signing time and message digest, signed with
+// RSA PKCS#1 v1.5, the certificate included. It is what signDetached makes
+// through smallstep/pkcs7, which needs the content in memory.
+func signDigest(digest []byte, id *Identity, at time.Time) ([]byte, error) {
+	if len(digest) != sha256.Size {
+		return nil, errors.New("sign: want a SHA-256 digest")
+	}
+	attr := func(oid asn1.ObjectIdentifier, v any) ([]byte, error) {
+		val, err := asn1.Marshal(v)
+		if err != nil {
+			return nil, err
+		}
+		return asn1.Marshal(struct {
+			Type  asn1.ObjectIdentifier
+			Value asn1.RawValue
+		}{oid, asn1.RawValue{Class: asn1.ClassUniversal, Tag: asn1.TagSet, IsCompound: true, Bytes: val}})
+	}
+	var attrs [][]byte
+	for _, a := range []struct {
+		oid asn1.ObjectIdentifier
+		v   any
+	}{
+		{oidAttrContentType, oidData},
+		{oidAttrSigningTime, at.UTC().Truncate(time.Second)},
+		{oidAttrMessageDigest, digest},
+	} {
+		b, err := attr(a.oid, a.v)
+		if err != nil {
+			return nil, err
+		}
+		attrs = append(attrs, b)
+	}
+	sort.Slice(attrs, func(i, j int) bool { return bytes.Compare(attrs[i], attrs[j]) < 0 }) // DER SET OF order
+	joined := bytes.Join(attrs, nil)
+	set, err := asn1.Marshal(asn1.RawValue{Class: asn1.ClassUniversal, Tag: asn1.TagSet, IsCompound: true, Bytes: joined})
+	if err != nil {
+		return nil, err
+	}
+	h := sha256.Sum256(set)
+	sig, err := id.Key.Sign(rand.Reader, h[:], crypto.SHA256)
+	if err != nil {
+		return nil, fmt.Errorf("sign with %s: %w", describeCert(id.Cert), err)
+	}
+	sha := pkix.AlgorithmIdentifier{Algorithm: oidSHA256, Parameters: asn1.NullRawValue}
+	si, err := asn1.Marshal(struct {
+		Version         int
+		IAS             issuerAndSerial
+		DigestAlgorithm pkix.AlgorithmIdentifier
+		AuthAttrs       asn1.RawValue
+		SigAlgorithm    pkix.AlgorithmIdentifier
+		Signature       []byte
+	}{1, issuerAndSerial{Issuer: asn1.RawValue{FullBytes: id.Cert.RawIssuer}, Serial: id.Cert.SerialNumber}, sha,
+		asn1.RawValue{Class: asn1.ClassContextSpecific, Tag: 0, IsCompound: true, Bytes: joined},
+		pkix.AlgorithmIdentifier{Algorithm: oidRSAEncryption, Parameters: asn1.NullRawValue}, sig})
+	if err != nil {
+		return nil, err
+	}
+	sd, err := asn1.Marshal(struct {
+		Version          int
+		DigestAlgorithms []pkix.AlgorithmIdentifier `asn1:"set"`
+		ContentInfo      contentInfo
+		Certificates     asn1.RawValue
+		SignerInfos      []asn1.RawValue `asn1:"set"`
+	}{1, []pkix.AlgorithmIdentifier{sha}, contentInfo{ContentType: oidData},
+		asn1.RawValue{Class: asn1.ClassContextSpecific, Tag: 0, IsCompound: true, Bytes: id.Cert.Raw},
+		[]asn1.RawValue{{FullBytes: si}}})
+	if err != nil {
+		return nil, err
+	}
+	return asn1.Marshal(contentInfo{ContentType: oidSignedData, Content: asn1.RawValue{Class: asn1.ClassContextSpecific, Tag: 0, IsCompound: true, Bytes: sd}})
+}
+
+var (
+	oidAttrContentType   = asn1.ObjectIdentifier{1, 2, 840, 113549, 1, 9, 3}
+	oidAttrMessageDigest = asn1.ObjectIdentifier{1, 2, 840, 113549, 1, 9, 4}
+	oidAttrSigningTime   = asn1.ObjectIdentifier{1, 2, 840, 113549, 1, 9, 5}
+)
