@@ -307,11 +307,22 @@ func (d *demo) awaitFiles(ctx context.Context, what, dir, pattern string, n int)
 // comes late) and SO-1002 (its freight charge is disputed) are the story;
 // with --orders N, orders SO-1003 on are routine ones that flow through.
 func (d *demo) play(ctx context.Context) error {
-	carrier, err := d.dialCarrier()
-	if err != nil {
+	// The carrier logs in for each step, as a partner's scheduled job
+	// does (and a session idle through a long step would time out).
+	var carrier *sftp.Client
+	login := func() error {
+		if carrier != nil {
+			carrier.Close()
+		}
+		var err error
+		carrier, err = d.dialCarrier()
 		return err
 	}
-	defer carrier.Close()
+	defer func() {
+		if carrier != nil {
+			carrier.Close()
+		}
+	}()
 	n := d.orders
 	ship := func(i int) string { return fmt.Sprintf("SH-%d", 1001+i) }
 	order := func(i int) string { return fmt.Sprintf("SO-%d", 1001+i) }
@@ -339,6 +350,9 @@ func (d *demo) play(ctx context.Context) error {
 	d.note("Wharf archived the file, mapped %d orders and routed each: a 204 load tender to ACME (SFTP), a 940 to the 3PL (AS2)", n)
 
 	d.say("The carrier ACME logs in over SFTP, downloads its load tenders and accepts them (990)")
+	if err := login(); err != nil {
+		return err
+	}
 	var tenders []string
 	if err := d.await(ctx, fmt.Sprintf("%d 204 load tenders waiting in ACME's outbound/", n), func() (bool, string, error) {
 		tenders = nil
@@ -406,6 +420,9 @@ func (d *demo) play(ctx context.Context) error {
 	d.note("all shipments shipped (one AS2 message, %d 945s, signed MDN back to the 3PL); the ERP got a shipment update CSV for each", n)
 
 	d.say("The carrier reports delivery (214): SH-1001 without proof of delivery (its POD comes late), the others with it")
+	if err := login(); err != nil {
+		return err
+	}
 	delivered := canonical.At(time.Now().UTC().Truncate(time.Minute))
 	if err := d.carrierSends(ctx, carrier, "214", "214_delivered.x12", all(func(i int) canonical.Document {
 		ev := canonical.StatusEvent{Status: "delivered", Reason: "normal", Time: &delivered}
@@ -434,6 +451,9 @@ func (d *demo) play(ctx context.Context) error {
 	d.note("SH-1001: billing HELD until its proof of delivery; the others: billing released to the invoicing webhook (HMAC-signed)")
 
 	d.say("The carrier sends freight invoices (210): SH-1002 at 1250.00 against 750.00 tendered, the others as tendered")
+	if err := login(); err != nil {
+		return err
+	}
 	if err := d.carrierSends(ctx, carrier, "210", "210_invoices.x12", all(func(i int) canonical.Document {
 		total := d.tendered[i]
 		if i == 1 {
@@ -458,6 +478,9 @@ func (d *demo) play(ctx context.Context) error {
 	d.note("%d freight invoices matched within ACME's 2%% tolerance; SH-1002 became a DISPUTE exception for operations", n-1)
 
 	d.say("The carrier's late proof of delivery for SH-1001 arrives (214): billing released")
+	if err := login(); err != nil {
+		return err
+	}
 	if err := d.carrierSends(ctx, carrier, "214", "214_SH-1001_pod.x12", []canonical.Document{&canonical.ShipmentStatus{ShipmentID: "SH-1001", Carrier: "ACME",
 		Events: []canonical.StatusEvent{{Status: "delivered", Reason: "normal", Time: &delivered, ProofOfDelivery: "J CHEN"}}}}); err != nil {
 		return err
