@@ -208,21 +208,49 @@ func (p *Processor) x12(ctx context.Context, m *store.Message, r io.Reader) erro
 		summary += "\n" + strings.Join(first(detail, 20), "\n")
 	}
 
-	if err := p.finish(ctx, m, status, docTypes, keys, "validated", summary); err != nil {
-		return err
-	}
+	// One transaction records the outcome: the status, keys, "validated",
+	// "acknowledged" and (for files that carry no acknowledgments) the
+	// mapping's outcome. On SQLite every commit is an fsync of the WAL, so
+	// the acknowledgment and the mapping no longer commit on their own. A
+	// crash before that commit re-runs the stage: the 997 is found by its
+	// idempotency key, and Emit is idempotent.
+	var record []func(store.Tx) error
 	if pol.Ack != "none" {
-		if err := p.acknowledge(ctx, m, rep, pol); err != nil {
+		ev, err := p.acknowledge(ctx, m, rep, pol)
+		if err != nil {
 			return err
 		}
+		if ev != nil {
+			record = append(record, func(tx store.Tx) error { return tx.AppendEvent(ctx, ev) })
+		}
 	}
-	if carriesAcks(rep) {
+	acks := carriesAcks(rep)
+	mapIt := accepted > 0 && !rep.Rejected
+	if mapIt && !acks {
+		mapped, err := p.mapToCanonical(ctx, m)
+		if err != nil {
+			return err
+		}
+		if mapped != nil {
+			record = append(record, mapped)
+		}
+	}
+	if err := p.finishWith(ctx, m, "x12", status, docTypes, keys, "validated", summary, record...); err != nil {
+		return err
+	}
+	if acks {
+		// Reconciling records on the messages it matches; its events on this
+		// one come after "validated", and the mapping's after those.
 		if err := p.reconcile(ctx, m); err != nil {
 			return err
 		}
-	}
-	if accepted > 0 && !rep.Rejected {
-		return p.mapToCanonical(ctx, m)
+		if mapIt {
+			mapped, err := p.mapToCanonical(ctx, m)
+			if err != nil || mapped == nil {
+				return err
+			}
+			return p.Store.WithTx(ctx, mapped)
+		}
 	}
 	return nil
 }
@@ -266,14 +294,17 @@ func dedupe(keys []store.Key) []store.Key {
 // acknowledge archives the TA1/997/999 for the partner as one outbound
 // document on the transport the message came in on (for SFTP partners it
 // appears in outbound/). The idempotency key makes a retried job find it.
-func (p *Processor) acknowledge(ctx context.Context, m *store.Message, rep *x12.Report, pol Policy) error {
+//
+// It returns the "acknowledged" event for the caller to record with the
+// message's status (nil when there is nothing to acknowledge).
+func (p *Processor) acknowledge(ctx context.Context, m *store.Message, rep *x12.Report, pol Policy) (*store.Event, error) {
 	var buf bytes.Buffer
 	opt := x12.AckOptions{Kind: pol.Ack, Numbers: counters{p.Store}, Partner: m.PartnerID, Newline: true, Now: p.Now}
 	if err := x12.WriteAcks(ctx, &buf, rep, opt); err != nil {
-		return fmt.Errorf("process %s: acknowledgments: %w", m.ID, err)
+		return nil, fmt.Errorf("process %s: acknowledgments: %w", m.ID, err)
 	}
 	if buf.Len() == 0 {
-		return nil // nothing to acknowledge (an FA group, or no groups)
+		return nil, nil // nothing to acknowledge (an FA group, or no groups)
 	}
 	kind := pol.Ack
 	if kind == "" {
@@ -287,10 +318,10 @@ func (p *Processor) acknowledge(ctx context.Context, m *store.Message, rep *x12.
 		Keys: []store.Key{{Kind: "acknowledges", Value: m.ID}},
 	})
 	if err != nil {
-		return fmt.Errorf("process %s: archive acknowledgment: %w", m.ID, err)
+		return nil, fmt.Errorf("process %s: archive acknowledgment: %w", m.ID, err)
 	}
-	return p.Store.AppendEvent(ctx, &store.Event{MessageID: m.ID, Kind: "acknowledged",
-		Detail: fmt.Sprintf("acknowledgment %s archived as message %s (%s, %d bytes)", kind, e.ID, name, e.Size)})
+	return &store.Event{MessageID: m.ID, Kind: "acknowledged",
+		Detail: fmt.Sprintf("acknowledgment %s archived as message %s (%s, %d bytes)", kind, e.ID, name, e.Size)}, nil
 }
 
 // ackName names the acknowledgment after what it acknowledges.
@@ -313,6 +344,11 @@ func (p *Processor) finish(ctx context.Context, m *store.Message, status string,
 }
 
 func (p *Processor) finishAs(ctx context.Context, m *store.Message, format, status string, docTypes map[string]bool, keys []store.Key, kind, detail string) error {
+	return p.finishWith(ctx, m, format, status, docTypes, keys, kind, detail)
+}
+
+// finishWith is finishAs with more writes (later events) in the same transaction.
+func (p *Processor) finishWith(ctx context.Context, m *store.Message, format, status string, docTypes map[string]bool, keys []store.Key, kind, detail string, more ...func(store.Tx) error) error {
 	var types []string
 	for t := range docTypes {
 		types = append(types, t)
@@ -330,6 +366,14 @@ func (p *Processor) finishAs(ctx context.Context, m *store.Message, format, stat
 				return err
 			}
 		}
-		return tx.AppendEvent(ctx, &store.Event{MessageID: m.ID, Kind: kind, Detail: detail})
+		if err := tx.AppendEvent(ctx, &store.Event{MessageID: m.ID, Kind: kind, Detail: detail}); err != nil {
+			return err
+		}
+		for _, f := range more {
+			if err := f(tx); err != nil {
+				return err
+			}
+		}
+		return nil
 	})
 }
