@@ -139,11 +139,43 @@ func (s *seen) SeenInterchange(ctx context.Context, qual, id, control string, wi
 	return dup != "", err
 }
 
-// counters adapts the store's per-partner counters to x12.ControlNumbers.
-type counters struct{ st store.Store }
+// counters adapts the store's per-partner counters to x12.ControlNumbers
+// for one document. An interchange's ISA13 and the GS06 of its first group
+// are allocated in one transaction (on SQLite one WAL fsync instead of two);
+// a GS06 left unused by an interchange without groups (a TA1) is skipped,
+// which X12 allows: control numbers are unique, not contiguous.
+type counters struct {
+	st        store.Store
+	gs        int64 // allocated with the last ISA13, not yet used
+	gsPartner string
+}
 
-func (c counters) Next(ctx context.Context, partner, kind string) (int64, error) {
-	return c.st.NextCounter(ctx, partner, strings.ToLower(kind))
+func (c *counters) Next(ctx context.Context, partner, kind string) (int64, error) {
+	kind = strings.ToLower(kind)
+	switch kind {
+	case "isa":
+		var isa, gs int64
+		err := c.st.WithTx(ctx, func(tx store.Tx) error {
+			var err error
+			if isa, err = tx.NextCounter(ctx, partner, "isa"); err != nil {
+				return err
+			}
+			gs, err = tx.NextCounter(ctx, partner, "gs")
+			return err
+		})
+		if err != nil {
+			return 0, err
+		}
+		c.gs, c.gsPartner = gs, partner
+		return isa, nil
+	case "gs":
+		if c.gs != 0 && c.gsPartner == partner {
+			n := c.gs
+			c.gs = 0
+			return n, nil
+		}
+	}
+	return c.st.NextCounter(ctx, partner, kind)
 }
 
 func (p *Processor) x12(ctx context.Context, m *store.Message, r io.Reader) error {
@@ -299,7 +331,7 @@ func dedupe(keys []store.Key) []store.Key {
 // message's status (nil when there is nothing to acknowledge).
 func (p *Processor) acknowledge(ctx context.Context, m *store.Message, rep *x12.Report, pol Policy) (*store.Event, error) {
 	var buf bytes.Buffer
-	opt := x12.AckOptions{Kind: pol.Ack, Numbers: counters{p.Store}, Partner: m.PartnerID, Newline: true, Now: p.Now}
+	opt := x12.AckOptions{Kind: pol.Ack, Numbers: &counters{st: p.Store}, Partner: m.PartnerID, Newline: true, Now: p.Now}
 	if err := x12.WriteAcks(ctx, &buf, rep, opt); err != nil {
 		return nil, fmt.Errorf("process %s: acknowledgments: %w", m.ID, err)
 	}
