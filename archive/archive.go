@@ -70,6 +70,10 @@ type Meta struct {
 	// Status is the entry's first status (default "received"); outbound
 	// documents that wait for a partner to fetch them start as "waiting".
 	Status string
+	// Generated marks bytes Wharf produced itself that processing would
+	// record nothing about (its own TA1/997/999); OnCommit sees it in
+	// Entry.Generated and need not enqueue processing for them.
+	Generated bool
 }
 
 // Entry is an archived message.
@@ -80,6 +84,9 @@ type Entry struct {
 	IdemKey     string
 	// Existing is set by Put when the idempotency key matched an earlier entry.
 	Existing bool
+	// Generated is Meta.Generated of the Put that created the entry (not
+	// stored: only OnCommit and Put's caller see it).
+	Generated bool
 }
 
 // Spooled reports whether the entry's blob waits in the local spool for upload.
@@ -271,7 +278,7 @@ func (a *Archive) put(ctx context.Context, m Meta, content func() (path, sum str
 		msg.ReceivedAt = a.now()
 	}
 	msg.ReceivedAt = msg.ReceivedAt.UTC().Truncate(time.Microsecond)
-	e := &Entry{Message: msg, IdemKey: m.IdempotencyKey}
+	e := &Entry{Message: msg, IdemKey: m.IdempotencyKey, Generated: m.Generated}
 	err = a.commit(&pending{ctx: ctx, e: e, tmp: tmp, keys: m.Keys, note: m.Note, done: make(chan error, 1)})
 	if errors.Is(err, store.ErrConflict) && m.IdempotencyKey != "" {
 		// A concurrent Put with the same key won the race.

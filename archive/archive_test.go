@@ -155,6 +155,28 @@ func TestOnCommitFailureRecordsNothing(t *testing.T) {
 	})
 }
 
+// TestOnCommitSeesGenerated: OnCommit tells Wharf's own documents
+// (Meta.Generated) from what partners sent.
+func TestOnCommitSeesGenerated(t *testing.T) {
+	forEachDB(t, func(t *testing.T, st store.Store) {
+		seen := map[string]bool{}
+		a, _ := newFSArchive(t, st, archive.Options{OnCommit: func(_ context.Context, _ store.Tx, e *archive.Entry) error {
+			seen[e.RemoteName] = e.Generated
+			return nil
+		}})
+		for _, m := range []archive.Meta{{Partner: "acme", RemoteName: "in.edi"},
+			{Partner: "acme", Direction: store.Outbound, RemoteName: "997_in.edi", Generated: true}} {
+			e, err := a.Put(ctx, strings.NewReader(m.RemoteName), m)
+			if err != nil || e.Generated != m.Generated {
+				t.Fatalf("put %s: %+v %v", m.RemoteName, e, err)
+			}
+		}
+		if fmt.Sprint(seen) != "map[997_in.edi:true in.edi:false]" {
+			t.Fatalf("OnCommit saw %v", seen)
+		}
+	})
+}
+
 func TestIdempotentPut(t *testing.T) {
 	forEachDB(t, func(t *testing.T, st store.Store) {
 		calls := 0

@@ -21,15 +21,31 @@ import (
 // event counts them by type, and each document set aside is an "exception"
 // event naming the document, field path and position. Documents themselves
 // are handed on by Emit (the sync stage, when it lands).
-func (p *Processor) mapToCanonical(ctx context.Context, m *store.Message) error {
+//
+// It returns what is to be recorded (nil when there is no profile), for the
+// caller to write in the transaction that records the message's status.
+func (p *Processor) mapToCanonical(ctx context.Context, m *store.Message) (func(store.Tx) error, error) {
 	if p.Profile == nil {
-		return nil
+		return nil, nil
 	}
-	return p.mapWith(ctx, m, mapping.FromX12)
+	return p.mapRun(ctx, m, mapping.FromX12)
 }
 
-// mapWith runs one of the mapping's readers over the archived bytes.
+// mapWith runs one of the mapping's readers over the archived bytes and
+// records the outcome in its own transaction.
 func (p *Processor) mapWith(ctx context.Context, m *store.Message, from func(context.Context, io.Reader, mapping.Options) (*mapping.Outcome, error)) error {
+	record, err := p.mapRun(ctx, m, from)
+	if err != nil {
+		return err
+	}
+	return p.Store.WithTx(ctx, record)
+}
+
+// mapRun runs one of the mapping's readers over the archived bytes, handing
+// each document to Emit, and returns the writes that record the outcome
+// (keys, the "mapped" event, documents set aside) for the caller's
+// transaction.
+func (p *Processor) mapRun(ctx context.Context, m *store.Message, from func(context.Context, io.Reader, mapping.Options) (*mapping.Outcome, error)) (func(store.Tx) error, error) {
 	var prof *mapping.Profile
 	if p.Profile != nil {
 		prof = p.Profile(m.PartnerID)
@@ -39,7 +55,7 @@ func (p *Processor) mapWith(ctx context.Context, m *store.Message, from func(con
 	}
 	rc, _, err := p.Archive.Get(ctx, m.ID)
 	if err != nil {
-		return fmt.Errorf("process %s: %w", m.ID, err)
+		return nil, fmt.Errorf("process %s: %w", m.ID, err)
 	}
 	defer rc.Close()
 	var keys []store.Key
@@ -61,7 +77,7 @@ func (p *Processor) mapWith(ctx context.Context, m *store.Message, from func(con
 		},
 	})
 	if err != nil {
-		return fmt.Errorf("process %s: map: %w", m.ID, err)
+		return nil, fmt.Errorf("process %s: map: %w", m.ID, err)
 	}
 	var parts []string
 	for t, n := range types {
@@ -76,7 +92,7 @@ func (p *Processor) mapWith(ctx context.Context, m *store.Message, from func(con
 		summary = fmt.Sprintf("mapping rejected the file (policy %s): %d error(s); no documents passed on", out.Policy, out.Errors)
 	}
 	keys = dedupe(keys)
-	return p.Store.WithTx(ctx, func(tx store.Tx) error {
+	return func(tx store.Tx) error {
 		if len(keys) > 0 {
 			if err := tx.AddMessageKeys(ctx, m.ID, keys); err != nil {
 				return err
@@ -97,7 +113,7 @@ func (p *Processor) mapWith(ctx context.Context, m *store.Message, from func(con
 			}
 		}
 		return nil
-	})
+	}, nil
 }
 
 // mapRecords maps a CSV or fixed-width file from a partner whose

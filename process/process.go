@@ -139,11 +139,43 @@ func (s *seen) SeenInterchange(ctx context.Context, qual, id, control string, wi
 	return dup != "", err
 }
 
-// counters adapts the store's per-partner counters to x12.ControlNumbers.
-type counters struct{ st store.Store }
+// counters adapts the store's per-partner counters to x12.ControlNumbers
+// for one document. An interchange's ISA13 and the GS06 of its first group
+// are allocated in one transaction (on SQLite one WAL fsync instead of two);
+// a GS06 left unused by an interchange without groups (a TA1) is skipped,
+// which X12 allows: control numbers are unique, not contiguous.
+type counters struct {
+	st        store.Store
+	gs        int64 // allocated with the last ISA13, not yet used
+	gsPartner string
+}
 
-func (c counters) Next(ctx context.Context, partner, kind string) (int64, error) {
-	return c.st.NextCounter(ctx, partner, strings.ToLower(kind))
+func (c *counters) Next(ctx context.Context, partner, kind string) (int64, error) {
+	kind = strings.ToLower(kind)
+	switch kind {
+	case "isa":
+		var isa, gs int64
+		err := c.st.WithTx(ctx, func(tx store.Tx) error {
+			var err error
+			if isa, err = tx.NextCounter(ctx, partner, "isa"); err != nil {
+				return err
+			}
+			gs, err = tx.NextCounter(ctx, partner, "gs")
+			return err
+		})
+		if err != nil {
+			return 0, err
+		}
+		c.gs, c.gsPartner = gs, partner
+		return isa, nil
+	case "gs":
+		if c.gs != 0 && c.gsPartner == partner {
+			n := c.gs
+			c.gs = 0
+			return n, nil
+		}
+	}
+	return c.st.NextCounter(ctx, partner, kind)
 }
 
 func (p *Processor) x12(ctx context.Context, m *store.Message, r io.Reader) error {
@@ -208,21 +240,49 @@ func (p *Processor) x12(ctx context.Context, m *store.Message, r io.Reader) erro
 		summary += "\n" + strings.Join(first(detail, 20), "\n")
 	}
 
-	if err := p.finish(ctx, m, status, docTypes, keys, "validated", summary); err != nil {
-		return err
-	}
+	// One transaction records the outcome: the status, keys, "validated",
+	// "acknowledged" and (for files that carry no acknowledgments) the
+	// mapping's outcome. On SQLite every commit is an fsync of the WAL, so
+	// the acknowledgment and the mapping no longer commit on their own. A
+	// crash before that commit re-runs the stage: the 997 is found by its
+	// idempotency key, and Emit is idempotent.
+	var record []func(store.Tx) error
 	if pol.Ack != "none" {
-		if err := p.acknowledge(ctx, m, rep, pol); err != nil {
+		ev, err := p.acknowledge(ctx, m, rep, pol)
+		if err != nil {
 			return err
 		}
+		if ev != nil {
+			record = append(record, func(tx store.Tx) error { return tx.AppendEvent(ctx, ev) })
+		}
 	}
-	if carriesAcks(rep) {
+	acks := carriesAcks(rep)
+	mapIt := accepted > 0 && !rep.Rejected
+	if mapIt && !acks {
+		mapped, err := p.mapToCanonical(ctx, m)
+		if err != nil {
+			return err
+		}
+		if mapped != nil {
+			record = append(record, mapped)
+		}
+	}
+	if err := p.finishWith(ctx, m, "x12", status, docTypes, keys, "validated", summary, record...); err != nil {
+		return err
+	}
+	if acks {
+		// Reconciling records on the messages it matches; its events on this
+		// one come after "validated", and the mapping's after those.
 		if err := p.reconcile(ctx, m); err != nil {
 			return err
 		}
-	}
-	if accepted > 0 && !rep.Rejected {
-		return p.mapToCanonical(ctx, m)
+		if mapIt {
+			mapped, err := p.mapToCanonical(ctx, m)
+			if err != nil || mapped == nil {
+				return err
+			}
+			return p.Store.WithTx(ctx, mapped)
+		}
 	}
 	return nil
 }
@@ -266,14 +326,17 @@ func dedupe(keys []store.Key) []store.Key {
 // acknowledge archives the TA1/997/999 for the partner as one outbound
 // document on the transport the message came in on (for SFTP partners it
 // appears in outbound/). The idempotency key makes a retried job find it.
-func (p *Processor) acknowledge(ctx context.Context, m *store.Message, rep *x12.Report, pol Policy) error {
+//
+// It returns the "acknowledged" event for the caller to record with the
+// message's status (nil when there is nothing to acknowledge).
+func (p *Processor) acknowledge(ctx context.Context, m *store.Message, rep *x12.Report, pol Policy) (*store.Event, error) {
 	var buf bytes.Buffer
-	opt := x12.AckOptions{Kind: pol.Ack, Numbers: counters{p.Store}, Partner: m.PartnerID, Newline: true, Now: p.Now}
+	opt := x12.AckOptions{Kind: pol.Ack, Numbers: &counters{st: p.Store}, Partner: m.PartnerID, Newline: true, Now: p.Now}
 	if err := x12.WriteAcks(ctx, &buf, rep, opt); err != nil {
-		return fmt.Errorf("process %s: acknowledgments: %w", m.ID, err)
+		return nil, fmt.Errorf("process %s: acknowledgments: %w", m.ID, err)
 	}
 	if buf.Len() == 0 {
-		return nil // nothing to acknowledge (an FA group, or no groups)
+		return nil, nil // nothing to acknowledge (an FA group, or no groups)
 	}
 	kind := pol.Ack
 	if kind == "" {
@@ -282,15 +345,15 @@ func (p *Processor) acknowledge(ctx context.Context, m *store.Message, rep *x12.
 	name := ackName(m.RemoteName, m.ID, kind)
 	e, err := p.Archive.Put(ctx, &buf, archive.Meta{
 		Partner: m.PartnerID, Direction: store.Outbound, Transport: m.Transport, RemoteName: name,
-		CorrelationID: m.CorrelationID, ParentID: m.ID, IdempotencyKey: "ack:" + m.ID, Status: "waiting",
+		CorrelationID: m.CorrelationID, ParentID: m.ID, IdempotencyKey: "ack:" + m.ID, Status: "waiting", Generated: true,
 		Note: fmt.Sprintf("acknowledgment (%s) of message %s, generated by Wharf", kind, m.ID),
 		Keys: []store.Key{{Kind: "acknowledges", Value: m.ID}},
 	})
 	if err != nil {
-		return fmt.Errorf("process %s: archive acknowledgment: %w", m.ID, err)
+		return nil, fmt.Errorf("process %s: archive acknowledgment: %w", m.ID, err)
 	}
-	return p.Store.AppendEvent(ctx, &store.Event{MessageID: m.ID, Kind: "acknowledged",
-		Detail: fmt.Sprintf("acknowledgment %s archived as message %s (%s, %d bytes)", kind, e.ID, name, e.Size)})
+	return &store.Event{MessageID: m.ID, Kind: "acknowledged",
+		Detail: fmt.Sprintf("acknowledgment %s archived as message %s (%s, %d bytes)", kind, e.ID, name, e.Size)}, nil
 }
 
 // ackName names the acknowledgment after what it acknowledges.
@@ -313,6 +376,11 @@ func (p *Processor) finish(ctx context.Context, m *store.Message, status string,
 }
 
 func (p *Processor) finishAs(ctx context.Context, m *store.Message, format, status string, docTypes map[string]bool, keys []store.Key, kind, detail string) error {
+	return p.finishWith(ctx, m, format, status, docTypes, keys, kind, detail)
+}
+
+// finishWith is finishAs with more writes (later events) in the same transaction.
+func (p *Processor) finishWith(ctx context.Context, m *store.Message, format, status string, docTypes map[string]bool, keys []store.Key, kind, detail string, more ...func(store.Tx) error) error {
 	var types []string
 	for t := range docTypes {
 		types = append(types, t)
@@ -330,6 +398,14 @@ func (p *Processor) finishAs(ctx context.Context, m *store.Message, format, stat
 				return err
 			}
 		}
-		return tx.AppendEvent(ctx, &store.Event{MessageID: m.ID, Kind: kind, Detail: detail})
+		if err := tx.AppendEvent(ctx, &store.Event{MessageID: m.ID, Kind: kind, Detail: detail}); err != nil {
+			return err
+		}
+		for _, f := range more {
+			if err := f(tx); err != nil {
+				return err
+			}
+		}
+		return nil
 	})
 }

@@ -2,6 +2,8 @@ package process_test
 
 import (
 	"context"
+	"fmt"
+	"io"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -135,6 +137,52 @@ func TestAcknowledgmentsReconcileAndOverdue(t *testing.T) {
 		}
 		if len(open) != 3 || got["ack_overdue"] != late || got["ack_unmatched"] != stray || got["ack_rejected"] != rej {
 			t.Fatalf("exceptions queue: %v", got)
+		}
+	})
+}
+
+// TestAckControlNumbers: each 997 takes the partner's next ISA13 and GS06
+// (allocated together), never one another 997 had.
+func TestAckControlNumbers(t *testing.T) {
+	testenv.EachStore(t, func(t *testing.T, st store.Store) {
+		ctx := context.Background()
+		fsb, err := archive.NewFS(filepath.Join(t.TempDir(), "archive"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		a, err := archive.New(st, archive.Options{Blobs: fsb})
+		if err != nil {
+			t.Fatal(err)
+		}
+		p := &process.Processor{Archive: a, Store: st}
+		var got []string
+		for i, ctl := range []string{"77", "78", "79"} {
+			e, err := a.Put(ctx, strings.NewReader(strings.ReplaceAll(load204, "77", ctl)), archive.Meta{Partner: "acme", Transport: "sftp", RemoteName: fmt.Sprintf("f%d.edi", i)})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := p.Process(ctx, e.ID); err != nil {
+				t.Fatal(err)
+			}
+			acks, err := st.SearchMessages(ctx, store.MessageFilter{Direction: store.Outbound, Key: e.ID})
+			if err != nil || len(acks) != 1 {
+				t.Fatalf("997 of %s: %v %v", e.ID, acks, err)
+			}
+			rc, _, err := a.Get(ctx, acks[0].ID)
+			if err != nil {
+				t.Fatal(err)
+			}
+			b, _ := io.ReadAll(rc)
+			rc.Close()
+			segs := strings.Split(string(b), "~")
+			isa, gs := strings.Split(segs[0], "*"), strings.Split(strings.TrimSpace(segs[1]), "*")
+			got = append(got, isa[13]+"/"+gs[6])
+		}
+		if want := "[000000001/1 000000002/2 000000003/3]"; fmt.Sprint(got) != want {
+			t.Fatalf("997 ISA13/GS06: %v, want %s", got, want)
+		}
+		if n, err := st.NextCounter(ctx, "acme", "gs"); err != nil || n != 4 {
+			t.Fatalf("next gs counter: %d %v", n, err)
 		}
 	})
 }

@@ -1,9 +1,8 @@
 // Command transports measures the folder flow end to end: N small X12 204
 // files dropped into a partner's watched inbound folder (dot name, then a
 // rename, as a well-behaved writer does) go through archive → processing
-// (X12 validation and the 997; mapping is not yet wired into the flow, so
-// processing is the "map" step here) → delivery into the partner's
-// outbound folder. It reports files/s and the latency from a file's
+// (X12 validation, the 997, mapping to canonical documents handed to the
+// sync engine) → delivery of the 997 into the partner's outbound folder. It reports files/s and the latency from a file's
 // arrival (its rename into the inbound folder) to its 997's arrival in the
 // outbound folder (rename seen by fsnotify), p50/p90/p99/max.
 //

@@ -99,8 +99,10 @@ func openArchive(c *config.Config, st store.Store, rt func() *jobs.Runtime, log 
 	if rt != nil {
 		opts.OnCommit = func(ctx context.Context, tx store.Tx, e *archive.Entry) error {
 			// Inbound messages are processed; outbound ones too, so that the
-			// X12 groups Wharf sends are recorded for the partner's 997/999.
-			if !as2Evidence[e.Transport] {
+			// X12 groups Wharf sends are recorded for the partner's 997/999;
+			// not Wharf's own acknowledgments, which are never acknowledged
+			// (processing them would record nothing).
+			if !as2Evidence[e.Transport] && !e.Generated {
 				if _, err := rt().InsertTx(ctx, tx, jobs.ProcessArgs{MessageID: e.ID}, nil); err != nil {
 					return err
 				}
