@@ -139,28 +139,36 @@ func (s *seen) SeenInterchange(ctx context.Context, qual, id, control string, wi
 	return dup != "", err
 }
 
-// counters adapts the store's per-partner counters to x12.ControlNumbers
-// for one document. An interchange's ISA13 and the GS06 of its first group
-// are allocated in one transaction (on SQLite one WAL fsync instead of two);
-// a GS06 left unused by an interchange without groups (a TA1) is skipped,
-// which X12 allows: control numbers are unique, not contiguous.
-type counters struct {
+// Counters are the store's persistent per-partner X12 control numbers
+// (isa13, gs06, st02), shared by everything Wharf sends a partner:
+// acknowledgments, routed documents, `wharf render --partner`. An ISA13 and
+// the GS06 of its group are allocated in one transaction. A Counters is
+// used for one interchange at a time (it holds the GS06 drawn with the
+// last ISA13); make one per rendering.
+type Counters struct {
 	st        store.Store
 	gs        int64 // allocated with the last ISA13, not yet used
 	gsPartner string
 }
 
-func (c *counters) Next(ctx context.Context, partner, kind string) (int64, error) {
+// NewCounters returns control numbers from the store.
+func NewCounters(st store.Store) *Counters { return &Counters{st: st} }
+
+// Counter names in the store, by X12 control number kind.
+var counterNames = map[string]string{"isa": "isa13", "gs": "gs06", "st": "st02"}
+
+// Next allocates the partner's next ISA, GS or ST control number.
+func (c *Counters) Next(ctx context.Context, partner, kind string) (int64, error) {
 	kind = strings.ToLower(kind)
 	switch kind {
 	case "isa":
 		var isa, gs int64
 		err := c.st.WithTx(ctx, func(tx store.Tx) error {
 			var err error
-			if isa, err = tx.NextCounter(ctx, partner, "isa"); err != nil {
+			if isa, err = tx.NextCounter(ctx, partner, "isa13"); err != nil {
 				return err
 			}
-			gs, err = tx.NextCounter(ctx, partner, "gs")
+			gs, err = tx.NextCounter(ctx, partner, "gs06")
 			return err
 		})
 		if err != nil {
@@ -174,6 +182,9 @@ func (c *counters) Next(ctx context.Context, partner, kind string) (int64, error
 			c.gs = 0
 			return n, nil
 		}
+	}
+	if name, ok := counterNames[kind]; ok {
+		kind = name
 	}
 	return c.st.NextCounter(ctx, partner, kind)
 }
@@ -331,7 +342,7 @@ func dedupe(keys []store.Key) []store.Key {
 // message's status (nil when there is nothing to acknowledge).
 func (p *Processor) acknowledge(ctx context.Context, m *store.Message, rep *x12.Report, pol Policy) (*store.Event, error) {
 	var buf bytes.Buffer
-	opt := x12.AckOptions{Kind: pol.Ack, Numbers: &counters{st: p.Store}, Partner: m.PartnerID, Newline: true, Now: p.Now}
+	opt := x12.AckOptions{Kind: pol.Ack, Numbers: NewCounters(p.Store), Partner: m.PartnerID, Newline: true, Now: p.Now}
 	if err := x12.WriteAcks(ctx, &buf, rep, opt); err != nil {
 		return nil, fmt.Errorf("process %s: acknowledgments: %w", m.ID, err)
 	}

@@ -181,7 +181,7 @@ func TestAckControlNumbers(t *testing.T) {
 		if want := "[000000001/1 000000002/2 000000003/3]"; fmt.Sprint(got) != want {
 			t.Fatalf("997 ISA13/GS06: %v, want %s", got, want)
 		}
-		if n, err := st.NextCounter(ctx, "acme", "gs"); err != nil || n != 4 {
+		if n, err := st.NextCounter(ctx, "acme", "gs06"); err != nil || n != 4 {
 			t.Fatalf("next gs counter: %d %v", n, err)
 		}
 	})

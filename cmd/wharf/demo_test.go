@@ -5,11 +5,14 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/wharfedi/wharf/internal/store"
 )
 
 // TestDemo plays `wharf demo` end to end, in process: the ERP's folder
@@ -84,6 +87,42 @@ func TestDemo(t *testing.T) {
 		if !types[want] {
 			t.Errorf("trace of SH-1002 lacks a %s document (has %v)", want, types)
 		}
+	}
+	// Everything Wharf sent ACME (997s and 204s) carries its own ISA13:
+	// one sequence of control numbers per partner.
+	c, err := (&commonFlags{config: filepath.Join(dir, "wharf.yaml")}).loadConfig()
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, err := openStore(ctx, c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	a, err := openArchive(c, st, nil, nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sent, _ := st.SearchMessages(ctx, store.MessageFilter{PartnerID: "acme", Direction: store.Outbound})
+	isa13 := map[string]string{}
+	for _, m := range sent {
+		rc, _, err := a.Get(ctx, m.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(rc)
+		rc.Close()
+		f := strings.Split(string(b), "*")
+		if len(f) < 14 || f[0] != "ISA" {
+			continue
+		}
+		if other, dup := isa13[f[13]]; dup {
+			t.Errorf("ISA13 %s sent to ACME twice: %s and %s", f[13], other, m.RemoteName)
+		}
+		isa13[f[13]] = m.RemoteName
+	}
+	if len(isa13) < 5 {
+		t.Fatalf("only %d X12 interchanges sent to ACME: %v", len(isa13), isa13)
 	}
 	// A second demo in the same folder refuses to mix its data with the first.
 	if code := run(ctx, []string{"demo", "--dir", dir}, strings.NewReader(""), &out, &errb); code != 2 || !strings.Contains(errb.String(), "already holds a demo's data") {

@@ -17,6 +17,7 @@ import (
 	"github.com/wharfedi/wharf/internal/store"
 	"github.com/wharfedi/wharf/mapping"
 	"github.com/wharfedi/wharf/mapping/canonical"
+	"github.com/wharfedi/wharf/process"
 )
 
 const mapUsage = `usage:
@@ -245,22 +246,6 @@ func runMap(ctx context.Context, args []string, stdin io.Reader, stdout, stderr 
 	return summary(stderr, "map", out)
 }
 
-// storeNumbers allocates X12 control numbers from the store's persistent
-// per-partner counters (isa13, gs06, st02), so numbers are never reused
-// across runs, processes and the server.
-type storeNumbers struct{ st store.Store }
-
-var counterNames = map[string]string{"ISA": "isa13", "GS": "gs06", "ST": "st02"}
-
-func (n storeNumbers) Next(ctx context.Context, partnerID, kind string) (int64, error) {
-	name, ok := counterNames[kind]
-	if !ok {
-		name = strings.ToLower(kind)
-	}
-	return n.st.NextCounter(ctx, partnerID, name)
-}
-
-var _ x12.ControlNumbers = storeNumbers{}
 
 // renderer is what render needs of the X12 and record renderers.
 type renderer interface {
@@ -323,7 +308,7 @@ func runRender(ctx context.Context, args []string, stdin io.Reader, stdout, stde
 				return 2
 			}
 			defer st.Close()
-			numbers = storeNumbers{st}
+			numbers = process.NewCounters(st)
 			if env.profile.Envelope.ReceiverID == "" {
 				if sp, err := st.GetPartner(ctx, *partner); err == nil && len(sp.X12IDs) > 0 {
 					env.profile.Envelope.ReceiverQual, env.profile.Envelope.ReceiverID = sp.X12IDs[0].Qualifier, sp.X12IDs[0].ID
