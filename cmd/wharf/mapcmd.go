@@ -246,7 +246,6 @@ func runMap(ctx context.Context, args []string, stdin io.Reader, stdout, stderr 
 	return summary(stderr, "map", out)
 }
 
-
 // renderer is what render needs of the X12 and record renderers.
 type renderer interface {
 	Render(ctx context.Context, d canonical.Document) ([]*mapping.Error, error)
