@@ -60,9 +60,11 @@ func (p *Processor) mapRun(ctx context.Context, m *store.Message, from func(cont
 	defer rc.Close()
 	var keys []store.Key
 	types := map[string]int{}
+	seq := 0
 	out, err := from(ctx, rc, mapping.Options{
 		Profile: prof,
 		Emit: func(d canonical.Document) error {
+			seq++ // the same bytes map to the same documents in the same order
 			h := d.Head()
 			types[h.Type]++
 			for _, r := range h.References {
@@ -71,7 +73,7 @@ func (p *Processor) mapRun(ctx context.Context, m *store.Message, from func(cont
 				}
 			}
 			if p.Emit != nil {
-				return p.Emit(ctx, m, d)
+				return p.Emit(ctx, m, seq, d)
 			}
 			return nil
 		},

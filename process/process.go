@@ -49,8 +49,10 @@ type Processor struct {
 	// Layout returns the CSV or fixed-width layout of the partner's files
 	// (nil: the partner sends X12 or canonical JSON).
 	Layout func(partner string) *mapping.RecordLayout
-	// Emit receives each canonical document mapped from an accepted message.
-	Emit func(ctx context.Context, m *store.Message, d canonical.Document) error
+	// Emit receives each canonical document mapped from an accepted
+	// message with its position in the message (1, 2, ...), the same on
+	// every retry.
+	Emit func(ctx context.Context, m *store.Message, seq int, d canonical.Document) error
 }
 
 // Statuses a processed inbound message ends in.

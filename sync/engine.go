@@ -87,7 +87,9 @@ type change struct {
 	refs   []canonical.Reference
 	// also: related objects that receive the same events (an invoice's shipment).
 	also [][2]string
-	edit func(d *Data)
+	// byOrder: key is an order number standing for the order's shipment.
+	byOrder bool
+	edit    func(d *Data)
 }
 
 var stateRank = map[string]int{"created": 1, "changed": 1, "planned": 1, "declined": 2, "accepted": 3, "shipped": 4, "in_transit": 5,
@@ -171,7 +173,7 @@ func interpret(d canonical.Document) (*change, error) {
 			c.refs = append(c.refs, canonical.Reference{Type: canonical.RefOrderNumber, Value: x.OrderNumber})
 			c.also = append(c.also, [2]string{KindOrder, x.OrderNumber})
 			if key == "" {
-				c.key = x.OrderNumber // the order's shipment, found by reference below
+				c.key, c.byOrder = x.OrderNumber, true // the order's shipment, found by reference in Apply
 			}
 		}
 		return c, need("shipment_id or order_number", c.key)
@@ -247,10 +249,12 @@ func need(field, v string) error {
 
 var errNoKey = errors.New("cannot correlate")
 
-// Apply records what document d (mapped from message m) does to its
-// business object and sends it along the routes. It is idempotent: a retry
-// of the same message records nothing twice and sends nothing twice.
-func (e *Engine) Apply(ctx context.Context, m *store.Message, d canonical.Document) error {
+// Apply records what document d (the seq-th of message m) does to its
+// business object and sends it along the routes. It is idempotent per
+// document: a retried job records nothing twice and sends nothing twice,
+// and resends along the events the first attempt emitted; a refused update
+// is applied on a retry once the ownership rules allow it.
+func (e *Engine) Apply(ctx context.Context, m *store.Message, seq int, d canonical.Document) error {
 	c, err := interpret(d)
 	if c == nil && err == nil {
 		return nil
@@ -258,75 +262,71 @@ func (e *Engine) Apply(ctx context.Context, m *store.Message, d canonical.Docume
 	source := m.PartnerID
 	if err != nil {
 		return e.raise(ctx, &store.Exception{Reason: "correlation", Owner: store.OwnerIT, ObjectKind: "message", ObjectKey: m.ID,
-			PartnerID: source, MessageID: m.ID, DedupeKey: "correlation/" + m.ID + "/" + d.Head().Type,
+			PartnerID: source, MessageID: m.ID, DedupeKey: fmt.Sprintf("correlation/%s/%d", m.ID, seq),
 			Detail: fmt.Sprintf("partner %s, file %s: a %s %v; it was archived and mapped but changes no order or shipment: "+
 				"ask the partner to send the reference, or fix its mapping profile, then replay", source, m.RemoteName, d.Head().Type, err)})
 	}
-	// A shipment known only by its order number: use the order's shipment.
-	if c.kind == KindShipment {
-		if o, err := e.Store.GetSyncObject(ctx, KindShipment, c.key); errors.Is(err, store.ErrNotFound) || o == nil {
-			if refs, _ := e.Store.SyncRefsByValue(ctx, c.key); len(refs) > 0 {
-				for _, r := range refs {
-					if r.Kind == KindShipment {
-						c.key = r.Key
-						break
-					}
-				}
-			}
-		}
-	}
-	already, err := e.applied(ctx, m.ID, c.kind, c.key)
-	if err != nil {
+	prior, err := e.Store.GetSyncApplied(ctx, m.ID, seq)
+	if err != nil && !errors.Is(err, store.ErrNotFound) {
 		return err
 	}
-	if ok, owner := e.Rules.allowed(c.object, source); !ok {
-		if already {
-			return nil // refused by an earlier attempt
-		}
-		return e.refuse(ctx, m, c, owner, d)
+	if prior != nil && !prior.Refused {
+		c.kind, c.key = prior.Kind, prior.Key
+		return e.route(ctx, m, c, d, prior.Events)
 	}
-	var emitted []string
-	if already {
-		// Recorded by an earlier attempt: only the sends are retried, for
-		// the events that attempt emitted.
-		evs, err := e.Store.SyncEvents(ctx, c.kind, c.key)
-		if err != nil {
+	if c.kind == KindShipment {
+		if c.key, err = e.shipmentOf(ctx, c.key, c.byOrder); err != nil {
 			return err
 		}
-		for _, ev := range evs {
-			if ev.MessageID == m.ID && slices.Contains(Events, ev.Event) {
-				emitted = append(emitted, ev.Event)
-			}
+	}
+	if ok, owner := e.Rules.allowed(c.object, source); !ok {
+		if prior != nil {
+			return nil // refused by an earlier attempt, and still refused
 		}
-	} else if emitted, err = e.record(ctx, m, c, d); err != nil {
+		return e.refuse(ctx, m, seq, c, owner, d)
+	}
+	emitted, err := e.record(ctx, m, seq, c, d)
+	if err != nil {
 		return err
 	}
 	return e.route(ctx, m, c, d, emitted)
 }
 
-// applied reports whether message id already changed the object. It reads
-// the object's history, which is short, not the message's, which for one
-// export of 10,000 orders holds tens of thousands of events.
-func (e *Engine) applied(ctx context.Context, id, kind, key string) (bool, error) {
-	evs, err := e.Store.SyncEvents(ctx, kind, key)
-	if err != nil {
-		return false, err
+// shipmentOf resolves the shipment a document names: by an order number,
+// the shipment the order opened; else, when no shipment has that key, the
+// one that carries it as its BOL, PRO or load ID (a carrier quoting its
+// own reference). Without a match the key stands for a new shipment.
+func (e *Engine) shipmentOf(ctx context.Context, key string, byOrder bool) (string, error) {
+	types := []string{canonical.RefOrderNumber}
+	if !byOrder {
+		_, err := e.Store.GetSyncObject(ctx, KindShipment, key)
+		if err == nil || !errors.Is(err, store.ErrNotFound) {
+			return key, err
+		}
+		types = []string{canonical.RefBOL, canonical.RefPRO, canonical.RefLoadID, canonical.RefShipmentID}
 	}
-	for _, ev := range evs {
-		if ev.MessageID == id && ev.Event != "sent" {
-			return true, nil
+	refs, err := e.Store.SyncRefsByValue(ctx, key)
+	if err != nil {
+		return "", err
+	}
+	for _, r := range refs {
+		if r.Kind == KindShipment && slices.Contains(types, r.Type) {
+			return r.Key, nil
 		}
 	}
-	return false, nil
+	return key, nil
 }
 
-func (e *Engine) refuse(ctx context.Context, m *store.Message, c *change, owner string, d canonical.Document) error {
+func (e *Engine) refuse(ctx context.Context, m *store.Message, seq int, c *change, owner string, d canonical.Document) error {
 	detail := fmt.Sprintf("%s %s sent a %s for %s %s (file %s), but %s is owned by %s: not applied, not routed; "+
 		"correct the update in %s, or change the ownership rule if %s is now the system of record",
 		roleName(e.Rules.role(m.PartnerID)), m.PartnerID, d.Head().Type, c.kind, c.key, m.RemoteName, c.object, owner, owner, m.PartnerID)
 	return e.Store.WithTx(ctx, func(tx store.Tx) error {
 		if _, err := tx.RaiseException(ctx, &store.Exception{Reason: "ownership", Owner: store.OwnerIT, ObjectKind: c.kind, ObjectKey: c.key,
 			PartnerID: m.PartnerID, MessageID: m.ID, DedupeKey: "ownership/" + m.ID + "/" + c.kind + "/" + c.key, Detail: detail}); err != nil {
+			return err
+		}
+		if err := tx.PutSyncApplied(ctx, &store.SyncApplied{MessageID: m.ID, Seq: seq, Kind: c.kind, Key: c.key, Refused: true}); err != nil {
 			return err
 		}
 		return tx.AppendSyncEvent(ctx, &store.SyncEvent{Kind: c.kind, Key: c.key, Event: "refused", System: m.PartnerID, MessageID: m.ID,
@@ -342,7 +342,7 @@ func roleName(r string) string {
 }
 
 // record applies the change in one transaction and returns the events it emitted.
-func (e *Engine) record(ctx context.Context, m *store.Message, c *change, d canonical.Document) ([]string, error) {
+func (e *Engine) record(ctx context.Context, m *store.Message, seq int, c *change, d canonical.Document) ([]string, error) {
 	var emitted []string
 	now := e.now()
 	err := e.Store.WithTx(ctx, func(tx store.Tx) error {
@@ -412,6 +412,9 @@ func (e *Engine) record(ctx context.Context, m *store.Message, c *change, d cano
 			if _, err := tx.RaiseException(ctx, x); err != nil {
 				return err
 			}
+		}
+		if err := tx.PutSyncApplied(ctx, &store.SyncApplied{MessageID: m.ID, Seq: seq, Kind: c.kind, Key: c.key, Events: emitted}); err != nil {
+			return err
 		}
 		// Related objects hear the same events (an order learns it shipped,
 		// a shipment that it was invoiced), which settles their timers.

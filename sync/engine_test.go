@@ -138,7 +138,7 @@ func TestOrderToInvoice(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if err := e.Apply(ctx, m, d); err != nil {
+			if err := e.Apply(ctx, m, 1, d); err != nil {
 				t.Fatalf("apply %s: %v", m.RemoteName, err)
 			}
 		}
@@ -331,7 +331,7 @@ func TestUncorrelated(t *testing.T) {
 			t.Fatal(err)
 		}
 		d, _ := canonical.Decode([]byte(`{"type":"shipment_status","version":"1","events":[{"status":"delivered"}]}`))
-		if err := e.Apply(ctx, m, d); err != nil {
+		if err := e.Apply(ctx, m, 1, d); err != nil {
 			t.Fatal(err)
 		}
 		ex, _ := st.ListExceptions(ctx, store.ExceptionFilter{Reason: "correlation"})
@@ -485,15 +485,76 @@ func TestRetryOfABigExport(t *testing.T) {
 			t.Fatal(err)
 		}
 		d, _ := canonical.Decode([]byte(`{"type":"order","version":"1","order_number":"SO-1"}`))
-		if err := e.Apply(ctx, m, d); err != nil {
+		if err := e.Apply(ctx, m, 1, d); err != nil {
 			t.Fatal(err)
 		}
-		if err := e.Apply(ctx, m, d); err != nil { // the retry
+		if err := e.Apply(ctx, m, 1, d); err != nil { // the retry
 			t.Fatal(err)
 		}
 		evs, _ := st.SyncEvents(ctx, "order", "SO-1")
 		if o, _ := st.GetSyncObject(ctx, "order", "SO-1"); o.State != "created" || len(evs) != 1 {
 			t.Fatalf("retry changed the order: state %s, %d events", o.State, len(evs))
+		}
+	})
+}
+
+// TestDocumentsOfOneFile: each document of a message is applied once, by
+// its position: a second status of the same shipment in the same file is
+// applied too, and a retry of the file applies neither again.
+func TestDocumentsOfOneFile(t *testing.T) {
+	testenv.EachStore(t, func(t *testing.T, st store.Store) {
+		ctx := context.Background()
+		rules := &wsync.Rules{BillingRequiresPOD: true, Ownership: map[string][]string{"shipment_status": {"carrier"}}, Roles: map[string]string{"acme": "carrier"}}
+		e := &wsync.Engine{Store: st, Rules: rules}
+		m := &store.Message{PartnerID: "acme", Direction: store.Inbound, RemoteName: "214s.x12"}
+		if err := st.InsertMessage(ctx, m); err != nil {
+			t.Fatal(err)
+		}
+		docs := []string{
+			`{"type":"shipment_status","version":"1","shipment_id":"SH-1","events":[{"status":"in_transit"}]}`,
+			`{"type":"shipment_status","version":"1","shipment_id":"SH-1","events":[{"status":"delivered","proof_of_delivery":"J CHEN"}]}`,
+		}
+		for attempt := range 2 {
+			for i, doc := range docs {
+				d, _ := canonical.Decode([]byte(doc))
+				if err := e.Apply(ctx, m, i+1, d); err != nil {
+					t.Fatalf("attempt %d, document %d: %v", attempt, i+1, err)
+				}
+			}
+		}
+		o, err := st.GetSyncObject(ctx, "shipment", "SH-1")
+		if err != nil || o.State != "delivered" || !strings.Contains(o.Data, `"billing":"released"`) {
+			t.Fatalf("shipment after both statuses: %v %+v", err, o)
+		}
+		evs, _ := st.SyncEvents(ctx, "shipment", "SH-1")
+		var got []string
+		for _, ev := range evs {
+			got = append(got, ev.Event)
+		}
+		if strings.Join(got, ",") != "shipment.status,shipment.status,shipment.delivered,shipment.pod,billing.released" {
+			t.Fatalf("history (applied once each): %v", got)
+		}
+
+		// A refused update is applied when a retry comes after the owner rule changed.
+		wms := &store.Message{PartnerID: "wms", Direction: store.Inbound, RemoteName: "214-from-wms.json"}
+		if err := st.InsertMessage(ctx, wms); err != nil {
+			t.Fatal(err)
+		}
+		d, _ := canonical.Decode([]byte(`{"type":"shipment_status","version":"1","shipment_id":"SH-2","events":[{"status":"in_transit"}]}`))
+		for range 2 {
+			if err := e.Apply(ctx, wms, 1, d); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if evs, _ := st.SyncEvents(ctx, "shipment", "SH-2"); len(evs) != 1 || evs[0].Event != "refused" {
+			t.Fatalf("refused (once): %+v", evs)
+		}
+		rules.Ownership["shipment_status"] = append(rules.Ownership["shipment_status"], "wms")
+		if err := e.Apply(ctx, wms, 1, d); err != nil {
+			t.Fatal(err)
+		}
+		if o, err := st.GetSyncObject(ctx, "shipment", "SH-2"); err != nil || o.State != "in_transit" {
+			t.Fatalf("after the owner rule changed and a retry: %v %+v", err, o)
 		}
 	})
 }

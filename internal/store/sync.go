@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 )
 
@@ -79,6 +80,8 @@ type SyncQueries interface {
 	QueueBatchItem(ctx context.Context, b *BatchItem) (bool, error)
 	ClaimBatch(ctx context.Context, route string, limit int) (claim string, items []*BatchItem, err error)
 	SettleBatch(ctx context.Context, claim, messageID string) error
+	GetSyncApplied(ctx context.Context, messageID string, seq int) (*SyncApplied, error)
+	PutSyncApplied(ctx context.Context, a *SyncApplied) error
 }
 
 const syncObjectCols = `kind, key, state, data, created_at, updated_at`
@@ -361,3 +364,36 @@ func (s *queries) SettleBatch(ctx context.Context, claim, messageID string) erro
 }
 
 func isNoRows(q *queries, err error) bool { return errors.Is(q.translate(err), ErrNotFound) }
+
+// SyncApplied records what the sync did with one document of a message.
+type SyncApplied struct {
+	MessageID string   `json:"message_id"`
+	Seq       int      `json:"seq"`  // the document's position in the message, from 1
+	Kind      string   `json:"kind"` // the object
+	Key       string   `json:"key"`
+	Events    []string `json:"events"`  // what applying it emitted
+	Refused   bool     `json:"refused"` // the sender does not own the object
+}
+
+// GetSyncApplied returns the record of a document; ErrNotFound when it was never applied.
+func (s *queries) GetSyncApplied(ctx context.Context, messageID string, seq int) (*SyncApplied, error) {
+	a := &SyncApplied{MessageID: messageID, Seq: seq}
+	var events string
+	err := s.q.queryRow(ctx, `SELECT kind, key, events, refused FROM sync_applied WHERE message_id = $1 AND seq = $2`, messageID, seq).
+		Scan(&a.Kind, &a.Key, &events, &a.Refused)
+	if err != nil {
+		return nil, s.err("sync applied", err)
+	}
+	if events != "" {
+		a.Events = strings.Split(events, ",")
+	}
+	return a, nil
+}
+
+// PutSyncApplied records (or replaces) what applying a document did.
+func (s *queries) PutSyncApplied(ctx context.Context, a *SyncApplied) error {
+	_, err := s.q.exec(ctx, `INSERT INTO sync_applied (message_id, seq, kind, key, events, refused) VALUES ($1, $2, $3, $4, $5, $6)
+		ON CONFLICT (message_id, seq) DO UPDATE SET kind = excluded.kind, key = excluded.key, events = excluded.events, refused = excluded.refused`,
+		a.MessageID, a.Seq, a.Kind, a.Key, strings.Join(a.Events, ","), a.Refused)
+	return s.err("put sync applied", err)
+}
