@@ -109,6 +109,7 @@ func (p *Processor) mapRun(ctx context.Context, m *store.Message, from func(cont
 				return err
 			}
 			if _, err := tx.RaiseException(ctx, &store.Exception{Reason: "mapping", Owner: store.OwnerIT, ObjectKind: "message", ObjectKey: m.ID,
+				DedupeKey: "mapping/" + m.ID + "/" + q.Document + "/" + q.Pos.String(),
 				PartnerID: m.PartnerID, MessageID: m.ID, Detail: fmt.Sprintf("partner %s, file %s: a document was set aside by mapping: %s; "+
 					"fix the partner's data or its mapping profile, then replay the message", m.PartnerID, m.RemoteName, b)}); err != nil {
 				return err

@@ -62,14 +62,16 @@ func (e *Engine) RunBatch(ctx context.Context, name string) (int, error) {
 	}
 	id, err := bs.SendBatch(ctx, *rt, docs, keys, "batch:"+name+":"+claim)
 	if errors.Is(err, ErrUnsendable) {
-		_, rerr := e.Store.RaiseException(ctx, &store.Exception{Reason: "route", Owner: store.OwnerIT, ObjectKind: "route", ObjectKey: name,
-			PartnerID: rt.To, DedupeKey: "batch/" + name + "/" + claim,
-			Detail: fmt.Sprintf("batch route %s (%d documents for %s as %s) cannot be sent: %v; fix the route's format or the data; the next run retries these documents",
-				name, len(docs), rt.To, rt.Send, err)})
-		if rerr != nil {
+		// Not a retry loop: the documents go back to waiting (the next run
+		// takes them again, with whatever arrived since) and IT hears once.
+		if rerr := e.Store.ReleaseBatch(ctx, claim); rerr != nil {
 			return 0, rerr
 		}
-		return 0, err
+		_, rerr := e.Store.RaiseException(ctx, &store.Exception{Reason: "route", Owner: store.OwnerIT, ObjectKind: "route", ObjectKey: name,
+			PartnerID: rt.To, DedupeKey: "batch/" + name,
+			Detail: fmt.Sprintf("batch route %s (%d documents for %s as %s) cannot be sent: %v; fix the route's format or the data; each run tries these documents again",
+				name, len(docs), rt.To, rt.Send, err)})
+		return 0, rerr
 	}
 	if err != nil {
 		return 0, fmt.Errorf("sync: batch %s to %s: %w", name, rt.To, err)

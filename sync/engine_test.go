@@ -28,6 +28,8 @@ type recorder struct {
 	x12  map[string]string // message ID → rendered X12
 	// batches: the number of documents in each batch sent
 	batches []int
+	// failBatch makes the next batch unsendable.
+	failBatch bool
 }
 
 func (r *recorder) Send(ctx context.Context, o *wsync.Outbound) (string, error) {
@@ -66,6 +68,10 @@ func (r *recorder) Send(ctx context.Context, o *wsync.Outbound) (string, error) 
 func (r *recorder) SendBatch(ctx context.Context, rt wsync.Route, docs []canonical.Document, keys []store.Key, idem string) (string, error) {
 	if id, ok := r.ids[idem]; ok {
 		return id, nil
+	}
+	if r.failBatch {
+		r.failBatch = false
+		return "", fmt.Errorf("%w: the layout has no column for total", wsync.ErrUnsendable)
 	}
 	m := &store.Message{PartnerID: rt.To, Direction: store.Outbound, Transport: "test", RemoteName: rt.Name + "-batch"}
 	if err := r.st.InsertMessage(ctx, m); err != nil {
@@ -260,6 +266,15 @@ func TestOrderToInvoice(t *testing.T) {
 		// too: json carries any invoice) and sends them in one file, once.
 		if slices.Contains(rec.names(), "erp-nightly→erp") || len(rec.batches) != 0 {
 			t.Fatal("a batch route sent on the event")
+		}
+		// An unsendable batch is a route exception, not a retry loop; its
+		// documents wait for the next run.
+		rec.failBatch = true
+		if n, err := e.RunBatch(ctx, "erp-nightly"); err != nil || n != 0 || len(rec.batches) != 0 {
+			t.Fatalf("unsendable batch: %d %v %v", n, err, rec.batches)
+		}
+		if ex := open("route"); len(ex) != 2 || !hasDetail(ex, "batch route erp-nightly (2 documents for erp as json) cannot be sent") {
+			t.Fatalf("batch exception: %+v", ex)
 		}
 		if n, err := e.RunBatch(ctx, "erp-nightly"); err != nil || n != 2 || len(rec.batches) != 1 || rec.batches[0] != 2 {
 			t.Fatalf("batch run: %d %v %v", n, err, rec.batches)
@@ -557,4 +572,13 @@ func TestDocumentsOfOneFile(t *testing.T) {
 			t.Fatalf("after the owner rule changed and a retry: %v %+v", err, o)
 		}
 	})
+}
+
+func hasDetail(ex []*store.Exception, want string) bool {
+	for _, x := range ex {
+		if strings.Contains(x.Detail, want) {
+			return true
+		}
+	}
+	return false
 }

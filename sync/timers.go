@@ -20,11 +20,13 @@ func (e *Engine) CheckTimers(ctx context.Context) (int, error) {
 	}
 	n := 0
 	for _, t := range due {
+		breached := false
 		err := e.Store.WithTx(ctx, func(tx store.Tx) error {
 			ok, err := tx.SettleSyncTimer(ctx, t.Name, t.Kind, t.Key, "breached")
 			if err != nil || !ok {
 				return err // settled meanwhile
 			}
+			breached = true
 			detail := fmt.Sprintf("SLA %s breached for %s %s: %s; it was due %s", t.Name, t.Kind, t.Key, t.Detail, t.DueAt.Format(time.RFC3339))
 			if o, err := tx.GetSyncObject(ctx, t.Kind, t.Key); err == nil {
 				detail += fmt.Sprintf(" (state now: %s)", o.State)
@@ -39,6 +41,9 @@ func (e *Engine) CheckTimers(ctx context.Context) (int, error) {
 		})
 		if err != nil {
 			return n, err
+		}
+		if !breached {
+			continue
 		}
 		n++
 		e.log().Warn("SLA breached", "sla", t.Name, "object", t.Kind+" "+t.Key, "due", t.DueAt, "owner", t.Owner)
@@ -91,9 +96,9 @@ func (e *Engine) CheckExpectation(ctx context.Context, x Expectation) (bool, err
 	}
 	detail := fmt.Sprintf("expected file from %s not received: nothing arrived in the %s before %s; check that %s's export ran and can reach Wharf",
 		x.Partner, w, now.Format(time.RFC3339), x.Partner)
-	_, err = e.Store.RaiseException(ctx, &store.Exception{Reason: "sla." + x.Name, Owner: owner, ObjectKind: "partner", ObjectKey: x.Partner,
+	created, err := e.Store.RaiseException(ctx, &store.Exception{Reason: "sla." + x.Name, Owner: owner, ObjectKind: "partner", ObjectKey: x.Partner,
 		PartnerID: x.Partner, DedupeKey: "expect/" + x.Name + "/" + now.Format("2006-01-02"), Detail: detail})
-	if err == nil {
+	if err == nil && created {
 		breaches.WithLabelValues(x.Name, owner).Inc()
 		e.log().Warn("expected file not received", "expectation", x.Name, "partner", x.Partner)
 	}

@@ -268,9 +268,18 @@ func (d *demo) await(ctx context.Context, what string, cond func() (bool, string
 		select {
 		case <-ctx.Done():
 			return ctx.Err()
-		case <-time.After(100 * time.Millisecond):
+		case <-time.After(d.poll()):
 		}
 	}
+}
+
+// poll is how often a step checks its condition: often for the story,
+// rarely at scale, where each check reads the server's database.
+func (d *demo) poll() time.Duration {
+	if d.orders > 100 {
+		return time.Second
+	}
+	return 100 * time.Millisecond
 }
 
 // object reads a sync object's state and data.
@@ -501,11 +510,7 @@ func (d *demo) play(ctx context.Context) error {
 		return err
 	}
 	if err := d.await(ctx, fmt.Sprintf("%d 810 invoices waiting for Big Retail", n), func() (bool, string, error) {
-		ms, err := d.st.SearchMessages(ctx, store.MessageFilter{PartnerID: "bigretail", Direction: store.Outbound, Limit: 1000})
-		got := len(ms)
-		if got == 1000 {
-			got, err = d.eventCount(ctx, "invoice.approved")
-		}
+		got, err := d.countMessages(ctx, store.MessageFilter{PartnerID: "bigretail", Direction: store.Outbound})
 		return got >= n, fmt.Sprintf("%d", got), err
 	}); err != nil {
 		return err
@@ -554,24 +559,25 @@ func (d *demo) awaitCount(ctx context.Context, kind string, n int, states ...str
 
 // eventCount counts the shipments whose history holds ev.
 func (d *demo) eventCount(ctx context.Context, ev string) (int, error) {
-	objs, err := d.st.ListSyncObjects(ctx, "shipment", "", 0)
-	if err != nil {
-		return 0, err
-	}
+	return d.st.CountSyncEvents(ctx, "shipment", ev)
+}
+
+// countMessages counts the messages f selects, page by page.
+func (d *demo) countMessages(ctx context.Context, f store.MessageFilter) (int, error) {
+	f.Limit = 1000
 	n := 0
-	for _, o := range objs {
-		evs, err := d.st.SyncEvents(ctx, o.Kind, o.Key)
+	for {
+		page, err := d.st.SearchMessages(ctx, f)
 		if err != nil {
-			return 0, err
+			return n, err
 		}
-		for _, e := range evs {
-			if e.Event == ev {
-				n++
-				break
-			}
+		n += len(page)
+		if len(page) < f.Limit {
+			return n, nil
 		}
+		last := page[len(page)-1]
+		f.Before, f.BeforeID = last.ReceivedAt, last.ID
 	}
-	return n, nil
 }
 
 // mark remembers when a step happened, for the latency report.

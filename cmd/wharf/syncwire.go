@@ -299,7 +299,7 @@ func newSync(c *config.Config, st store.Store, a *archive.Archive, log *slog.Log
 			return err // nothing open: no report
 		}
 		_, err = sender.putFile(ctx, dg.To, fmt.Sprintf("exception-digest_%s.txt", now.UTC().Format("20060102T1504")), []byte(txt),
-			"digest:"+now.UTC().Format("2006-01-02T15:04"), fmt.Sprintf("exception digest: %d open", n))
+			"digest:"+now.UTC().Format("2006-01-02T15"), fmt.Sprintf("exception digest: %d open", n)) // a retry within the hour sends it once
 		return err
 	}
 	if dg := c.Sync.Digest; dg != nil && !configured["sync.digest"] {

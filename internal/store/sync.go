@@ -80,6 +80,10 @@ type SyncQueries interface {
 	QueueBatchItem(ctx context.Context, b *BatchItem) (bool, error)
 	ClaimBatch(ctx context.Context, route string, limit int) (claim string, items []*BatchItem, err error)
 	SettleBatch(ctx context.Context, claim, messageID string) error
+	// ReleaseBatch puts a claim's items back to waiting.
+	ReleaseBatch(ctx context.Context, claim string) error
+	// CountSyncEvents counts the objects of a kind whose history holds event.
+	CountSyncEvents(ctx context.Context, kind, event string) (int, error)
 	GetSyncApplied(ctx context.Context, messageID string, seq int) (*SyncApplied, error)
 	PutSyncApplied(ctx context.Context, a *SyncApplied) error
 }
@@ -396,4 +400,15 @@ func (s *queries) PutSyncApplied(ctx context.Context, a *SyncApplied) error {
 		ON CONFLICT (message_id, seq) DO UPDATE SET kind = excluded.kind, key = excluded.key, events = excluded.events, refused = excluded.refused`,
 		a.MessageID, a.Seq, a.Kind, a.Key, strings.Join(a.Events, ","), a.Refused)
 	return s.err("put sync applied", err)
+}
+
+func (s *queries) ReleaseBatch(ctx context.Context, claim string) error {
+	_, err := s.q.exec(ctx, `UPDATE sync_batch_items SET batch = '' WHERE batch = $1`, claim)
+	return s.err("release batch", err)
+}
+
+func (s *queries) CountSyncEvents(ctx context.Context, kind, event string) (int, error) {
+	var n int
+	err := s.q.queryRow(ctx, `SELECT COUNT(DISTINCT key) FROM sync_events WHERE kind = $1 AND event = $2`, kind, event).Scan(&n)
+	return n, s.err("count sync events", err)
 }

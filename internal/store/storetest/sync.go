@@ -146,6 +146,9 @@ func exerciseSync(t *testing.T, open func(t *testing.T) (store.Store, string)) {
 		if byMsg, _ := s.SyncEventsByMessage(ctx, "m1"); len(byMsg) != 2 {
 			t.Fatalf("by message %v", byMsg)
 		}
+		if n, err := s.CountSyncEvents(ctx, "order", "tendered"); err != nil || n != 1 {
+			t.Fatalf("count sync events: %d %v", n, err)
+		}
 		err = s.WithTx(ctx, func(tx store.Tx) error { return rawExec(ctx, tx, "DELETE FROM sync_events") })
 		if err == nil {
 			t.Fatal("sync_events accepted a DELETE")
@@ -228,6 +231,18 @@ func exerciseSync(t *testing.T, open func(t *testing.T) (store.Store, string)) {
 		if err != nil || again != claim || len(items2) != 2 {
 			t.Fatalf("re-claim: %v %q %d", err, again, len(items2))
 		}
+		// A claim that could not be sent goes back to waiting, whole.
+		if err := s.ReleaseBatch(ctx, claim); err != nil {
+			t.Fatal(err)
+		}
+		claim, items2, err = s.ClaimBatch(ctx, "erp-nightly", 0)
+		if err != nil || len(items2) != 3 {
+			t.Fatalf("claim after release: %v %d (want INV1, INV2 and INV3)", err, len(items2))
+		}
+		if err := s.ReleaseBatch(ctx, claim); err != nil {
+			t.Fatal(err)
+		}
+		claim, _, _ = s.ClaimBatch(ctx, "erp-nightly", 2)
 		if err := s.SettleBatch(ctx, claim, "msg-batch-1"); err != nil {
 			t.Fatal(err)
 		}
