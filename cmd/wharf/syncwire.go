@@ -121,6 +121,37 @@ type syncSender struct {
 	st  store.Store
 	a   *archive.Archive
 	now func() time.Time
+	// profiles caches each partner's mapping profile (building one loads
+	// time zones and code tables: not per document).
+	profiles func(partner string) *mapping.Profile
+}
+
+// newSyncSender returns the sender with its profile cache.
+func newSyncSender(c *config.Config, st store.Store, a *archive.Archive) *syncSender {
+	return &syncSender{c: c, st: st, a: a, now: time.Now, profiles: cachedProfiles(func(id string) *mapping.Profile {
+		var cp *config.Partner
+		if p, ok := c.PartnerByID(id); ok {
+			cp = &p
+		}
+		prof, err := profileFor(id, cp)
+		if err != nil {
+			return nil // renderFor builds it again and reports the error
+		}
+		return prof
+	})}
+}
+
+// profile returns a copy of the partner's profile, safe to adjust.
+func (s *syncSender) profile(partner string) *mapping.Profile {
+	if s.profiles == nil {
+		return nil
+	}
+	prof := s.profiles(partner)
+	if prof == nil {
+		return nil
+	}
+	cp := *prof
+	return &cp
 }
 
 func (s *syncSender) Send(ctx context.Context, o *wsync.Outbound) (string, error) {
@@ -145,7 +176,14 @@ func (s *syncSender) put(ctx context.Context, rt wsync.Route, what string, docs 
 	if !ok {
 		return "", fmt.Errorf("%w: route %s: partner %s is not configured", wsync.ErrUnsendable, rt.Name, rt.To)
 	}
-	body, ext, err := renderFor(ctx, s.c, s.st, &p, rt.Send, docs...)
+	// A retried send finds its archived message before rendering again,
+	// which would draw control numbers for nothing.
+	if e, err := s.st.ArchiveEntryByKey(ctx, p.ID, idem); err == nil {
+		return e.MessageID, nil
+	} else if !errors.Is(err, store.ErrNotFound) {
+		return "", err
+	}
+	body, ext, err := renderFor(ctx, s.c, s.st, &p, rt.Send, s.profile(p.ID), docs...)
 	if err != nil {
 		return "", err
 	}
@@ -189,11 +227,13 @@ func safeName(s string) string {
 // with its envelope IDs and persistent control numbers, a CSV or
 // fixed-width layout, or canonical JSON. A document the format cannot
 // carry is wsync.ErrUnsendable.
-func renderFor(ctx context.Context, c *config.Config, st store.Store, p *config.Partner, send string, docs ...canonical.Document) ([]byte, string, error) {
+func renderFor(ctx context.Context, c *config.Config, st store.Store, p *config.Partner, send string, prof *mapping.Profile, docs ...canonical.Document) ([]byte, string, error) {
 	kind, target, _ := strings.Cut(send, ":")
-	prof, err := profileFor(p.ID, p)
-	if err != nil {
-		return nil, "", fmt.Errorf("%w: partner %s: mapping profile: %v", wsync.ErrUnsendable, p.ID, err)
+	if prof == nil {
+		var err error
+		if prof, err = profileFor(p.ID, p); err != nil {
+			return nil, "", fmt.Errorf("%w: partner %s: mapping profile: %v", wsync.ErrUnsendable, p.ID, err)
+		}
 	}
 	var buf bytes.Buffer
 	var r renderer
@@ -260,7 +300,7 @@ func renderFor(ctx context.Context, c *config.Config, st store.Store, p *config.
 // cron. A schedule in the config running the same job replaces the default.
 func newSync(c *config.Config, st store.Store, a *archive.Archive, log *slog.Logger, have []jobs.Schedule) (*wsync.Engine, map[string]jobs.Task, []jobs.Schedule) {
 	rules, _ := syncRules(c) // validated at load
-	e := &wsync.Engine{Store: st, Rules: rules, Sender: &syncSender{c: c, st: st, a: a, now: time.Now}, Logger: log}
+	e := &wsync.Engine{Store: st, Rules: rules, Sender: newSyncSender(c, st, a), Logger: log}
 	tasks := map[string]jobs.Task{
 		"sync.sla":       func(ctx context.Context) error { _, err := e.CheckTimers(ctx); return err },
 		"sync.reconcile": func(ctx context.Context) error { _, err := e.Reconcile(ctx, c.Sync.ReconcileDuration()); return err },
