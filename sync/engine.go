@@ -347,7 +347,7 @@ func (e *Engine) record(ctx context.Context, m *store.Message, seq int, c *chang
 	now := e.now()
 	err := e.Store.WithTx(ctx, func(tx store.Tx) error {
 		emitted = emitted[:0]
-		obj, err := tx.GetSyncObject(ctx, c.kind, c.key)
+		obj, err := tx.GetSyncObjectForUpdate(ctx, c.kind, c.key)
 		if errors.Is(err, store.ErrNotFound) {
 			obj, err = &store.SyncObject{Kind: c.kind, Key: c.key}, nil
 		}
@@ -463,12 +463,12 @@ func (e *Engine) record(ctx context.Context, m *store.Message, seq int, c *chang
 // follow records events on a related object: the order of a shipment or
 // invoice, the shipment of an invoice.
 func (e *Engine) follow(ctx context.Context, tx store.Tx, kind, key string, c *change, m *store.Message, events []string, now time.Time) error {
-	obj, err := tx.GetSyncObject(ctx, kind, key)
+	obj, err := tx.GetSyncObjectForUpdate(ctx, kind, key)
 	if errors.Is(err, store.ErrNotFound) {
 		if refs, _ := tx.SyncRefsByValue(ctx, key); len(refs) > 0 {
 			for _, r := range refs {
 				if r.Kind == kind {
-					obj, err = tx.GetSyncObject(ctx, kind, r.Key)
+					obj, err = tx.GetSyncObjectForUpdate(ctx, kind, r.Key)
 					break
 				}
 			}

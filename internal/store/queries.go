@@ -36,6 +36,9 @@ type queries struct {
 	q         querier
 	translate func(error) error
 	atomic    func(ctx context.Context, fn func(*queries) error) error
+	// forUpdate locks rows read for a read-modify-write (PostgreSQL);
+	// empty on SQLite, whose write transactions are serialised already.
+	forUpdate string
 }
 
 // timeCol scans a time stored as unix microseconds (SQLite) or timestamptz (PostgreSQL).

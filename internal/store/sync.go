@@ -57,6 +57,10 @@ type SyncTimer struct {
 // SyncQueries are the sync stage's operations.
 type SyncQueries interface {
 	GetSyncObject(ctx context.Context, kind, key string) (*SyncObject, error)
+	// GetSyncObjectForUpdate reads the object to change it in this
+	// transaction: on PostgreSQL the row stays locked until the end, so two
+	// instances changing one shipment do not lose each other's change.
+	GetSyncObjectForUpdate(ctx context.Context, kind, key string) (*SyncObject, error)
 	// PutSyncObject creates or updates the object's state and data.
 	PutSyncObject(ctx context.Context, o *SyncObject) error
 	ListSyncObjects(ctx context.Context, kind, state string, limit int) ([]*SyncObject, error)
@@ -97,6 +101,14 @@ func scanSyncObject(r rowScanner) (*SyncObject, error) {
 
 func (s *queries) GetSyncObject(ctx context.Context, kind, key string) (*SyncObject, error) {
 	o, err := scanSyncObject(s.q.queryRow(ctx, `SELECT `+syncObjectCols+` FROM sync_objects WHERE kind = $1 AND key = $2`, kind, key))
+	if err != nil {
+		return nil, s.err("get "+kind+" "+key, err)
+	}
+	return o, nil
+}
+
+func (s *queries) GetSyncObjectForUpdate(ctx context.Context, kind, key string) (*SyncObject, error) {
+	o, err := scanSyncObject(s.q.queryRow(ctx, `SELECT `+syncObjectCols+` FROM sync_objects WHERE kind = $1 AND key = $2`+s.forUpdate, kind, key))
 	if err != nil {
 		return nil, s.err("get "+kind+" "+key, err)
 	}

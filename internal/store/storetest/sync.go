@@ -3,6 +3,7 @@ package storetest
 import (
 	"context"
 	"errors"
+	"strings"
 	"testing"
 	"time"
 
@@ -163,6 +164,49 @@ func exerciseSync(t *testing.T, open func(t *testing.T) (store.Store, string)) {
 		}
 		if r, _ := s.SyncRefs(ctx, "order", "PO1"); len(r) != 2 {
 			t.Fatalf("refs %v", r)
+		}
+	})
+
+	t.Run("SyncObjectLock", func(t *testing.T) {
+		s, _ := open(t)
+		if s.Driver() != "postgres" {
+			t.Skip("SQLite serialises write transactions; row locks are PostgreSQL's")
+		}
+		if err := s.PutSyncObject(ctx, &store.SyncObject{Kind: "shipment", Key: "SH1", State: "planned"}); err != nil {
+			t.Fatal(err)
+		}
+		locked := make(chan struct{})
+		release := make(chan struct{})
+		done := make(chan error, 1)
+		go func() {
+			done <- s.WithTx(ctx, func(tx store.Tx) error {
+				if _, err := tx.GetSyncObjectForUpdate(ctx, "shipment", "SH1"); err != nil {
+					return err
+				}
+				close(locked)
+				<-release
+				return nil
+			})
+		}()
+		<-locked
+		// A second transaction that changes the same shipment waits for the
+		// first; with a lock timeout it gives up instead of reading stale data.
+		err := s.WithTx(ctx, func(tx store.Tx) error {
+			if err := rawExec(ctx, tx, "SET LOCAL lock_timeout = '100ms'"); err != nil {
+				return err
+			}
+			_, err := tx.GetSyncObjectForUpdate(ctx, "shipment", "SH1")
+			return err
+		})
+		close(release)
+		if err == nil || !strings.Contains(err.Error(), "lock") {
+			t.Fatalf("second transaction read a locked object: %v", err)
+		}
+		if err := <-done; err != nil {
+			t.Fatal(err)
+		}
+		if _, err := s.GetSyncObjectForUpdate(ctx, "shipment", "SH1"); err != nil {
+			t.Fatalf("after the first committed: %v", err)
 		}
 	})
 
