@@ -663,7 +663,11 @@ func (e *Engine) route(ctx context.Context, m *store.Message, c *change, d canon
 			if err != nil {
 				return fmt.Errorf("sync: route %s to %s for %s %s: %w", rt.Name, rt.To, c.kind, c.key, err)
 			}
-			if prior, err := e.Store.SyncEventsByMessage(ctx, id); err != nil || len(prior) > 0 {
+			prior, err := e.Store.SyncEventsByMessage(ctx, id)
+			if err != nil {
+				return err
+			}
+			if len(prior) > 0 {
 				continue // recorded by an earlier attempt
 			}
 			if err := e.Store.AppendSyncEvent(ctx, &store.SyncEvent{Kind: c.kind, Key: c.key, Event: "sent", System: rt.To, MessageID: id,

@@ -302,6 +302,19 @@ func TestOrderToInvoice(t *testing.T) {
 		if n, _ := e.CheckTimers(ctx); n != 0 {
 			t.Fatal("breached twice")
 		}
+		// Reconciliation: PO2 was never shipped; raised once, not every hour.
+		if n, err := e.Reconcile(ctx, time.Hour); err != nil || n != 1 {
+			t.Fatalf("reconcile: %d %v", n, err)
+		}
+		if ex := open("reconcile.unshipped"); len(ex) != 1 || ex[0].ObjectKey != "PO2" {
+			t.Fatalf("reconcile exception: %+v", ex)
+		}
+		if n, err := e.Reconcile(ctx, time.Hour); err != nil || n != 0 {
+			t.Fatalf("second reconcile: %d %v", n, err)
+		}
+		if evs, _ := st.ExceptionEvents(ctx, open("reconcile.unshipped")[0].ID); len(evs) != 1 {
+			t.Fatalf("a second reconcile added to the open exception: %d events", len(evs))
+		}
 		timers, _ := st.SyncTimers(ctx, "shipment", "SH1")
 		if len(timers) != 1 || timers[0].Status != "met" {
 			t.Fatalf("invoice_after_delivery on SH1: %+v", timers)

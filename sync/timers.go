@@ -106,21 +106,31 @@ func (e *Engine) CheckExpectation(ctx context.Context, x Expectation) (bool, err
 }
 
 // Reconcile raises an exception for each object stuck between systems:
-// orders created but not shipped, and shipments delivered but not
-// invoiced, for longer than after. It is the "sync.reconcile" job.
+// orders created (or changed) but not shipped, and shipments delivered but
+// not invoiced, for longer than after, oldest first. An object whose
+// exception is still open is left alone (no hourly "repeated" noise). It is
+// the "sync.reconcile" job; it returns the number of exceptions raised.
 func (e *Engine) Reconcile(ctx context.Context, after time.Duration) (int, error) {
 	cut := e.now().Add(-after)
 	n := 0
-	for _, q := range []struct{ kind, state, reason, what string }{
-		{KindOrder, "created", "reconcile.unshipped", "order %s was created %s and has no ship confirmation; ask the warehouse"},
-		{KindShipment, "delivered", "reconcile.uninvoiced", "shipment %s was delivered (last change %s) and is not invoiced; check billing holds and the invoicing platform"},
+	for _, q := range []struct {
+		kind         string
+		states       []string
+		reason, what string
+	}{
+		{KindOrder, []string{"created", "changed"}, "reconcile.unshipped", "order %s was created %s and has no ship confirmation; ask the warehouse"},
+		{KindShipment, []string{"delivered"}, "reconcile.uninvoiced", "shipment %s was delivered (last change %s) and is not invoiced; check billing holds and the invoicing platform"},
 	} {
-		objs, err := e.Store.ListSyncObjects(ctx, q.kind, q.state, 0)
+		objs, err := e.Store.StaleSyncObjects(ctx, q.kind, q.states, cut, 0)
 		if err != nil {
 			return n, err
 		}
 		for _, o := range objs {
-			if o.UpdatedAt.After(cut) {
+			open, err := e.Store.ListExceptions(ctx, store.ExceptionFilter{Statuses: []string{store.ExceptionOpen}, Reason: q.reason, ObjectKey: o.Key, Limit: 1})
+			if err != nil {
+				return n, err
+			}
+			if len(open) > 0 {
 				continue
 			}
 			created, err := e.Store.RaiseException(ctx, &store.Exception{Reason: q.reason, Owner: store.OwnerOperations, ObjectKind: o.Kind, ObjectKey: o.Key,

@@ -65,6 +65,9 @@ type SyncQueries interface {
 	PutSyncObject(ctx context.Context, o *SyncObject) error
 	ListSyncObjects(ctx context.Context, kind, state string, limit int) ([]*SyncObject, error)
 	CountSyncObjects(ctx context.Context) (map[[2]string]int, error)
+	// StaleSyncObjects lists objects of a kind in one of the states, not
+	// changed since before, oldest first.
+	StaleSyncObjects(ctx context.Context, kind string, states []string, before time.Time, limit int) ([]*SyncObject, error)
 	AppendSyncEvent(ctx context.Context, e *SyncEvent) error
 	// SyncEvents returns the object's history, oldest first.
 	SyncEvents(ctx context.Context, kind, key string) ([]*SyncEvent, error)
@@ -157,6 +160,36 @@ func (s *queries) ListSyncObjects(ctx context.Context, kind, state string, limit
 		out = append(out, o)
 	}
 	return out, s.err("list sync objects", rows.Err())
+}
+
+func (s *queries) StaleSyncObjects(ctx context.Context, kind string, states []string, before time.Time, limit int) ([]*SyncObject, error) {
+	if limit <= 0 || limit > 10000 {
+		limit = 10000
+	}
+	args := []any{kind, before.UTC()}
+	var ph []string
+	for _, st := range states {
+		args = append(args, st)
+		ph = append(ph, fmt.Sprintf("$%d", len(args)))
+	}
+	if len(ph) == 0 {
+		return nil, nil
+	}
+	rows, err := s.q.query(ctx, `SELECT `+syncObjectCols+` FROM sync_objects WHERE kind = $1 AND updated_at < $2 AND state IN (`+strings.Join(ph, ", ")+
+		fmt.Sprintf(`) ORDER BY updated_at LIMIT %d`, limit), args...)
+	if err != nil {
+		return nil, s.err("stale sync objects", err)
+	}
+	defer rows.Close()
+	var out []*SyncObject
+	for rows.Next() {
+		o, err := scanSyncObject(rows)
+		if err != nil {
+			return nil, s.err("stale sync objects", err)
+		}
+		out = append(out, o)
+	}
+	return out, s.err("stale sync objects", rows.Err())
 }
 
 func (s *queries) CountSyncObjects(ctx context.Context) (map[[2]string]int, error) {
