@@ -28,24 +28,14 @@ func (p *Processor) mapToCanonical(ctx context.Context, m *store.Message) (func(
 	if p.Profile == nil {
 		return nil, nil
 	}
-	return p.mapRun(ctx, m, mapping.FromX12)
+	return p.mapRun(ctx, m, nil, mapping.FromX12)
 }
 
-// mapWith runs one of the mapping's readers over the archived bytes and
-// records the outcome in its own transaction.
-func (p *Processor) mapWith(ctx context.Context, m *store.Message, from func(context.Context, io.Reader, mapping.Options) (*mapping.Outcome, error)) error {
-	record, err := p.mapRun(ctx, m, from)
-	if err != nil {
-		return err
-	}
-	return p.Store.WithTx(ctx, record)
-}
-
-// mapRun runs one of the mapping's readers over the archived bytes, handing
-// each document to Emit, and returns the writes that record the outcome
-// (keys, the "mapped" event, documents set aside) for the caller's
-// transaction.
-func (p *Processor) mapRun(ctx context.Context, m *store.Message, from func(context.Context, io.Reader, mapping.Options) (*mapping.Outcome, error)) (func(store.Tx) error, error) {
+// mapRun runs one of the mapping's readers over the message's bytes (r, or
+// the archived bytes read again when r is nil), handing each document to
+// Emit, and returns the writes that record the outcome (keys, the "mapped"
+// event, documents set aside) for the caller's transaction.
+func (p *Processor) mapRun(ctx context.Context, m *store.Message, r io.Reader, from func(context.Context, io.Reader, mapping.Options) (*mapping.Outcome, error)) (func(store.Tx) error, error) {
 	var prof *mapping.Profile
 	if p.Profile != nil {
 		prof = p.Profile(m.PartnerID)
@@ -53,15 +43,18 @@ func (p *Processor) mapRun(ctx context.Context, m *store.Message, from func(cont
 	if prof == nil {
 		prof = mapping.DefaultProfile()
 	}
-	rc, _, err := p.Archive.Get(ctx, m.ID)
-	if err != nil {
-		return nil, fmt.Errorf("process %s: %w", m.ID, err)
+	if r == nil {
+		rc, _, err := p.Archive.Get(ctx, m.ID)
+		if err != nil {
+			return nil, fmt.Errorf("process %s: %w", m.ID, err)
+		}
+		defer rc.Close()
+		r = rc
 	}
-	defer rc.Close()
 	var keys []store.Key
 	types := map[string]int{}
 	seq := 0
-	out, err := from(ctx, rc, mapping.Options{
+	out, err := from(ctx, r, mapping.Options{
 		Profile: prof,
 		Emit: func(d canonical.Document) error {
 			seq++ // the same bytes map to the same documents in the same order
@@ -120,15 +113,18 @@ func (p *Processor) mapRun(ctx context.Context, m *store.Message, from func(cont
 }
 
 // mapRecords maps a CSV or fixed-width file from a partner whose
-// configuration names its layout (an ERP's order export).
-func (p *Processor) mapRecords(ctx context.Context, m *store.Message, l *mapping.RecordLayout) error {
-	if err := p.finishAs(ctx, m, "records", StatusProcessed, map[string]bool{l.Document(): true}, nil, "parsed",
-		fmt.Sprintf("read with layout %s (%s documents)", l.Name(), l.Document())); err != nil {
-		return err
-	}
-	return p.mapWith(ctx, m, func(ctx context.Context, r io.Reader, o mapping.Options) (*mapping.Outcome, error) {
+// configuration names its layout (an ERP's order export). The message is
+// processed once its documents are handed on, in one transaction with what
+// mapping found.
+func (p *Processor) mapRecords(ctx context.Context, m *store.Message, r io.Reader, l *mapping.RecordLayout) error {
+	record, err := p.mapRun(ctx, m, r, func(ctx context.Context, r io.Reader, o mapping.Options) (*mapping.Outcome, error) {
 		return mapping.FromRecords(ctx, r, l, o)
 	})
+	if err != nil {
+		return err
+	}
+	return p.finishWith(ctx, m, "records", StatusProcessed, map[string]bool{l.Document(): true}, nil, "parsed",
+		fmt.Sprintf("read with layout %s (%s documents)", l.Name(), l.Document()), record)
 }
 
 // looksCanonical tells whether the content starts with a canonical JSON document.
@@ -138,36 +134,46 @@ func looksCanonical(head []byte) bool {
 }
 
 // mapJSON reads canonical JSON Lines (or one JSON document), as internal
-// systems post them over HTTP. A line that is not a canonical document is
-// set aside like any document mapping sets aside.
-func (p *Processor) mapJSON(ctx context.Context, m *store.Message) error {
-	if err := p.finishAs(ctx, m, "json", StatusProcessed, nil, nil, "parsed", "canonical JSON"); err != nil {
+// systems post them over HTTP.
+func (p *Processor) mapJSON(ctx context.Context, m *store.Message, r io.Reader) error {
+	record, err := p.mapRun(ctx, m, r, func(ctx context.Context, r io.Reader, o mapping.Options) (*mapping.Outcome, error) {
+		return fromJSONLines(r, m.PartnerID, o)
+	})
+	if err != nil {
 		return err
 	}
-	return p.mapWith(ctx, m, func(ctx context.Context, r io.Reader, o mapping.Options) (*mapping.Outcome, error) {
-		out := &mapping.Outcome{Partner: m.PartnerID, Policy: o.Profile.Policy.String()}
-		dec := json.NewDecoder(bufio.NewReaderSize(r, 64<<10))
-		for n := 1; ; n++ {
-			var raw json.RawMessage
-			if err := dec.Decode(&raw); err == io.EOF {
-				return out, nil
-			} else if err != nil {
-				return out, fmt.Errorf("document %d: %w (send one canonical JSON document per line)", n, err)
-			}
-			d, err := canonical.Decode(raw)
-			if err != nil {
-				out.Errors++
-				doc := fmt.Sprintf("line %d", n)
-				out.Quarantined = append(out.Quarantined, mapping.Quarantined{Document: doc, Pos: mapping.Position{Line: n},
-					Errors: []*mapping.Error{{Partner: m.PartnerID, Document: doc, Pos: mapping.Position{Line: n}, Err: err}}})
-				continue
-			}
-			out.Documents++
-			if err := o.Emit(d); err != nil {
-				return out, err
-			}
+	return p.finishWith(ctx, m, "json", StatusProcessed, nil, nil, "parsed", "canonical JSON", record)
+}
+
+// fromJSONLines is the mapping reader of canonical JSON Lines: a line that
+// is not a canonical document is set aside like any document mapping sets
+// aside; a line that is not JSON stops the file.
+func fromJSONLines(r io.Reader, partner string, o mapping.Options) (*mapping.Outcome, error) {
+	out := &mapping.Outcome{Partner: partner}
+	if o.Profile != nil {
+		out.Policy = o.Profile.Policy.String()
+	}
+	dec := json.NewDecoder(bufio.NewReaderSize(r, 64<<10))
+	for n := 1; ; n++ {
+		var raw json.RawMessage
+		if err := dec.Decode(&raw); err == io.EOF {
+			return out, nil
+		} else if err != nil {
+			return out, fmt.Errorf("document %d: %w (send one canonical JSON document per line)", n, err)
 		}
-	})
+		d, err := canonical.Decode(raw)
+		if err != nil {
+			out.Errors++
+			doc := fmt.Sprintf("line %d", n)
+			out.Quarantined = append(out.Quarantined, mapping.Quarantined{Document: doc, Pos: mapping.Position{Line: n},
+				Errors: []*mapping.Error{{Partner: partner, Document: doc, Pos: mapping.Position{Line: n}, Err: err}}})
+			continue
+		}
+		out.Documents++
+		if err := o.Emit(d); err != nil {
+			return out, err
+		}
+	}
 }
 
 // Documents maps an archived message again, without recording anything,
@@ -198,22 +204,10 @@ func (p *Processor) Documents(ctx context.Context, m *store.Message) ([]canonica
 	switch {
 	case looksX12(head):
 		_, err = mapping.FromX12(ctx, br, o)
+	case m.Direction == store.Inbound && p.layout(m.PartnerID) != nil:
+		_, err = mapping.FromRecords(ctx, br, p.layout(m.PartnerID), o)
 	case looksCanonical(head):
-		dec := json.NewDecoder(br)
-		for {
-			var raw json.RawMessage
-			if err = dec.Decode(&raw); err != nil {
-				if err == io.EOF {
-					err = nil
-				}
-				break
-			}
-			if d, derr := canonical.Decode(raw); derr == nil {
-				_ = o.Emit(d)
-			}
-		}
-	case m.Direction == store.Inbound && p.Layout != nil && p.Layout(m.PartnerID) != nil:
-		_, err = mapping.FromRecords(ctx, br, p.Layout(m.PartnerID), o)
+		_, err = fromJSONLines(br, m.PartnerID, o)
 	}
 	return docs, err
 }

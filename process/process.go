@@ -90,13 +90,11 @@ func (p *Processor) Process(ctx context.Context, id string) error {
 		return p.recordSent(ctx, m, rep)
 	}
 	if !looksX12(head) {
-		if p.Layout != nil {
-			if l := p.Layout(m.PartnerID); l != nil {
-				return p.mapRecords(ctx, m, l)
-			}
+		if l := p.layout(m.PartnerID); l != nil {
+			return p.mapRecords(ctx, m, br, l)
 		}
 		if looksCanonical(head) {
-			return p.mapJSON(ctx, m)
+			return p.mapJSON(ctx, m, br)
 		}
 		return p.finish(ctx, m, StatusUnrecognized, nil, nil, "parsed",
 			"not X12 (no ISA segment at the start), not canonical JSON, and the partner has no mapping.layout for CSV or fixed-width files; kept in the archive, no acknowledgment sent")
@@ -114,6 +112,14 @@ func looksX12(head []byte) bool {
 
 func isAlnum(b byte) bool {
 	return b >= '0' && b <= '9' || b >= 'A' && b <= 'Z' || b >= 'a' && b <= 'z'
+}
+
+// layout returns the partner's CSV or fixed-width layout, nil when it has none.
+func (p *Processor) layout(partner string) *mapping.RecordLayout {
+	if p.Layout == nil {
+		return nil
+	}
+	return p.Layout(partner)
 }
 
 func (p *Processor) policy(partner string) Policy {
@@ -385,14 +391,11 @@ func (p *Processor) finish(ctx context.Context, m *store.Message, status string,
 	if status == StatusUnrecognized {
 		format = "unknown"
 	}
-	return p.finishAs(ctx, m, format, status, docTypes, keys, kind, detail)
-}
-
-func (p *Processor) finishAs(ctx context.Context, m *store.Message, format, status string, docTypes map[string]bool, keys []store.Key, kind, detail string) error {
 	return p.finishWith(ctx, m, format, status, docTypes, keys, kind, detail)
 }
 
-// finishWith is finishAs with more writes (later events) in the same transaction.
+// finishWith is finish with the format named and more writes (later
+// events) in the same transaction.
 func (p *Processor) finishWith(ctx context.Context, m *store.Message, format, status string, docTypes map[string]bool, keys []store.Key, kind, detail string, more ...func(store.Tx) error) error {
 	var types []string
 	for t := range docTypes {

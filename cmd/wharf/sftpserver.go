@@ -37,7 +37,7 @@ func newProcessor(c *config.Config, st store.Store, a *archive.Archive, log *slo
 			}
 			return prof
 		}),
-		Layout: func(partner string) *mapping.RecordLayout {
+		Layout: cachedLayouts(func(partner string) *mapping.RecordLayout {
 			p, ok := c.PartnerByID(partner)
 			if !ok || p.Mapping == nil || p.Mapping.Layout == "" {
 				return nil
@@ -51,7 +51,23 @@ func newProcessor(c *config.Config, st store.Store, a *archive.Archive, log *slo
 			}
 			log.Error("partner's layout unusable; its files are kept unmapped", "partner", partner, "layout", p.Mapping.Layout, "err", err)
 			return nil
-		},
+		}),
+	}
+}
+
+// cachedLayouts builds each partner's record layout once.
+func cachedLayouts(build func(string) *mapping.RecordLayout) func(string) *mapping.RecordLayout {
+	var mu sync.Mutex
+	cache := map[string]*mapping.RecordLayout{}
+	return func(partner string) *mapping.RecordLayout {
+		mu.Lock()
+		defer mu.Unlock()
+		if l, ok := cache[partner]; ok {
+			return l
+		}
+		l := build(partner)
+		cache[partner] = l
+		return l
 	}
 }
 
