@@ -62,7 +62,7 @@ func Digest(ctx context.Context, st store.Store, now time.Time) (string, int, er
 		fmt.Fprintf(&b, "\nOwner %s (%d):\n", o, len(xs))
 		for _, x := range xs {
 			obj := strings.TrimSpace(x.ObjectKind + " " + x.ObjectKey)
-			fmt.Fprintf(&b, "- [%s] %s, %s old, %s", x.Reason, obj, ageOf(now.Sub(x.CreatedAt)), x.ID)
+			fmt.Fprintf(&b, "- [%s] %s, %s old, %s", x.Reason, obj, Age(now.Sub(x.CreatedAt)), x.ID)
 			if x.PartnerID != "" {
 				fmt.Fprintf(&b, ", partner %s", x.PartnerID)
 			}
@@ -73,8 +73,11 @@ func Digest(ctx context.Context, st store.Store, now time.Time) (string, int, er
 	return b.String(), len(open), nil
 }
 
-func ageOf(d time.Duration) string {
+// Age says how old something is, for people: 42s, 17m, 5h, 3d.
+func Age(d time.Duration) string {
 	switch {
+	case d < time.Minute:
+		return fmt.Sprintf("%ds", int(d.Seconds()))
 	case d < time.Hour:
 		return fmt.Sprintf("%dm", int(d.Minutes()))
 	case d < 48*time.Hour:

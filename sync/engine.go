@@ -1,6 +1,7 @@
 package sync
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -73,7 +74,6 @@ type Data struct {
 	POD            string            `json:"proof_of_delivery,omitempty"`
 	Billing        string            `json:"billing,omitempty"` // held, released
 	BillingReason  string            `json:"billing_reason,omitempty"`
-	Invoice        string            `json:"invoice,omitempty"`
 	Total          string            `json:"total,omitempty"`
 	Systems        map[string]string `json:"systems,omitempty"` // system → last event from or to it
 }
@@ -93,7 +93,22 @@ type change struct {
 }
 
 var stateRank = map[string]int{"created": 1, "changed": 1, "planned": 1, "declined": 2, "accepted": 3, "shipped": 4, "in_transit": 5,
-	"delivered": 6, "invoiced": 7, "cancelled": 8, "reported": 1, "approved": 1}
+	"delivered": 6, "invoiced": 7, "cancelled": 8, "reported": 1}
+
+// advance returns the state an object in state moves to on event ev: only
+// forward, never out of cancelled; an order's own events (created, changed,
+// cancelled) move only the order (related is true for the objects that hear
+// them through a document about another object).
+func advance(state, ev string, related bool) string {
+	st, ok := stateAfter[ev]
+	if !ok || state == "cancelled" || (related && strings.HasPrefix(ev, "order.")) {
+		return state
+	}
+	if state == "" || stateRank[st] > stateRank[state] || (!related && stateRank[st] == stateRank[state]) {
+		return st
+	}
+	return state
+}
 
 // stateAfter maps events to the state they move an object to (forward only).
 var stateAfter = map[string]string{
@@ -136,10 +151,10 @@ func interpret(d canonical.Document) (*change, error) {
 				dt.TenderedCharge = string(x.FreightCharge)
 				dt.Total = string(x.Total)
 				if p := party(h, "carrier"); p != nil {
-					dt.Carrier = firstOf(p.ID, p.Name)
+					dt.Carrier = cmp.Or(p.ID, p.Name)
 				}
 				if p := party(h, "bill_to", "buyer", "ship_to"); p != nil {
-					dt.Customer = firstOf(p.ID, p.Name)
+					dt.Customer = cmp.Or(p.ID, p.Name)
 				}
 			}}
 		c.refs = append(c.refs, canonical.Reference{Type: canonical.RefOrderNumber, Value: x.OrderNumber},
@@ -148,7 +163,7 @@ func interpret(d canonical.Document) (*change, error) {
 	case *canonical.Shipment:
 		c := &change{object: "shipment_plan", kind: KindShipment, key: x.ShipmentID, events: []string{"shipment.planned"}, refs: h.References,
 			edit: func(dt *Data) {
-				dt.Carrier = firstOf(x.Carrier, dt.Carrier)
+				dt.Carrier = cmp.Or(x.Carrier, dt.Carrier)
 				if x.Charge != "" {
 					dt.TenderedCharge = string(x.Charge)
 				}
@@ -160,14 +175,14 @@ func interpret(d canonical.Document) (*change, error) {
 			ev = "tender.declined"
 		}
 		c := &change{object: "carrier_assignment", kind: KindShipment, key: x.ShipmentID, events: []string{ev}, refs: h.References,
-			edit: func(dt *Data) { dt.Carrier = firstOf(x.Carrier, dt.Carrier) }}
+			edit: func(dt *Data) { dt.Carrier = cmp.Or(x.Carrier, dt.Carrier) }}
 		return c, need("shipment_id", x.ShipmentID)
 	case *canonical.ShipConfirmation:
-		key := firstOf(x.ShipmentID, refOf(h, canonical.RefShipmentID))
+		key := cmp.Or(x.ShipmentID, refOf(h, canonical.RefShipmentID))
 		c := &change{object: "ship_confirmation", kind: KindShipment, key: key, events: []string{"shipment.shipped"}, refs: h.References,
 			edit: func(dt *Data) {
-				dt.Carrier = firstOf(x.Carrier, dt.Carrier)
-				dt.Order = firstOf(x.OrderNumber, dt.Order)
+				dt.Carrier = cmp.Or(x.Carrier, dt.Carrier)
+				dt.Order = cmp.Or(x.OrderNumber, dt.Order)
 			}}
 		if x.OrderNumber != "" {
 			c.refs = append(c.refs, canonical.Reference{Type: canonical.RefOrderNumber, Value: x.OrderNumber})
@@ -181,7 +196,7 @@ func interpret(d canonical.Document) (*change, error) {
 		c := &change{object: "ship_confirmation", kind: KindShipment, key: x.ShipmentID, events: []string{"shipment.shipped"}, refs: h.References}
 		return c, need("shipment_id", x.ShipmentID)
 	case *canonical.ShipmentStatus:
-		key := firstOf(x.ShipmentID, refOf(h, canonical.RefShipmentID))
+		key := cmp.Or(x.ShipmentID, refOf(h, canonical.RefShipmentID))
 		evs := []string{"shipment.status"}
 		var at, pod string
 		for _, s := range x.Events {
@@ -202,9 +217,9 @@ func interpret(d canonical.Document) (*change, error) {
 		}
 		c := &change{object: "shipment_status", kind: KindShipment, key: key, events: evs, refs: h.References,
 			edit: func(dt *Data) {
-				dt.Carrier = firstOf(x.Carrier, dt.Carrier)
+				dt.Carrier = cmp.Or(x.Carrier, dt.Carrier)
 				if at != "" || (slices.Contains(evs, "shipment.delivered") && dt.DeliveredAt == "") {
-					dt.DeliveredAt = firstOf(at, time.Now().UTC().Format(time.RFC3339))
+					dt.DeliveredAt = cmp.Or(at, time.Now().UTC().Format(time.RFC3339))
 				}
 				if pod != "" {
 					dt.POD = pod
@@ -212,16 +227,16 @@ func interpret(d canonical.Document) (*change, error) {
 			}}
 		return c, need("shipment_id", key)
 	case *canonical.FreightInvoice:
-		c := &change{object: "freight_charges", kind: KindShipment, key: firstOf(x.ShipmentID, refOf(h, canonical.RefShipmentID)),
+		c := &change{object: "freight_charges", kind: KindShipment, key: cmp.Or(x.ShipmentID, refOf(h, canonical.RefShipmentID)),
 			refs: append(h.References, canonical.Reference{Type: canonical.RefInvoiceNumber, Value: x.InvoiceNumber}),
 			edit: func(dt *Data) { dt.InvoicedCharge = string(x.Total) }}
 		return c, need("shipment_id", c.key)
 	case *canonical.Invoice:
 		c := &change{object: "invoice", kind: KindInvoice, key: x.InvoiceNumber, events: []string{"invoice.approved"}, refs: h.References,
 			edit: func(dt *Data) {
-				dt.Order = firstOf(x.OrderNumber, dt.Order)
+				dt.Order = cmp.Or(x.OrderNumber, dt.Order)
 				dt.Total = string(x.Total)
-				dt.Shipment = firstOf(refOf(h, canonical.RefShipmentID), dt.Shipment)
+				dt.Shipment = cmp.Or(refOf(h, canonical.RefShipmentID), dt.Shipment)
 			}}
 		c.refs = append(c.refs, canonical.Reference{Type: canonical.RefInvoiceNumber, Value: x.InvoiceNumber})
 		if x.OrderNumber != "" {
@@ -372,13 +387,11 @@ func (e *Engine) record(ctx context.Context, m *store.Message, seq int, c *chang
 			events = slices.DeleteFunc(events, func(ev string) bool { return ev == "shipment.delivered" })
 		}
 		// Billing holds and freight matching.
-		extra, exc := e.billing(m, c, &prev, &dt, events)
+		extra, exc := e.billing(m, c, &dt, events)
 		events = append(events, extra...)
 		state := obj.State
 		for _, ev := range events {
-			if st, ok := stateAfter[ev]; ok && (state == "" || stateRank[st] >= stateRank[state]) && state != "cancelled" {
-				state = st
-			}
+			state = advance(state, ev, false)
 			dt.Systems[m.PartnerID] = ev
 		}
 		if state == "" {
@@ -389,12 +402,7 @@ func (e *Engine) record(ctx context.Context, m *store.Message, seq int, c *chang
 		if err := tx.PutSyncObject(ctx, obj); err != nil {
 			return err
 		}
-		refs := []store.SyncRef{{Value: c.key, Type: c.kind, Kind: c.kind, Key: c.key}}
-		for _, r := range c.refs {
-			if r.Value != "" && r.Type != canonical.RefOther {
-				refs = append(refs, store.SyncRef{Value: r.Value, Type: r.Type, Kind: c.kind, Key: c.key})
-			}
-		}
+		refs := append([]store.SyncRef{{Value: c.key, Type: c.kind, Kind: c.kind, Key: c.key}}, refsFor(c.refs, c.kind, c.key)...)
 		if err := tx.AddSyncRefs(ctx, refs); err != nil {
 			return err
 		}
@@ -444,13 +452,8 @@ func (e *Engine) record(ctx context.Context, m *store.Message, seq int, c *chang
 					return err
 				}
 			}
-			srefs := []store.SyncRef{{Value: dt.Shipment, Type: canonical.RefShipmentID, Kind: KindShipment, Key: dt.Shipment},
-				{Value: c.key, Type: canonical.RefOrderNumber, Kind: KindShipment, Key: dt.Shipment}}
-			for _, r := range c.refs {
-				if r.Value != "" && r.Type != canonical.RefOther {
-					srefs = append(srefs, store.SyncRef{Value: r.Value, Type: r.Type, Kind: KindShipment, Key: dt.Shipment})
-				}
-			}
+			srefs := append([]store.SyncRef{{Value: dt.Shipment, Type: canonical.RefShipmentID, Kind: KindShipment, Key: dt.Shipment},
+				{Value: c.key, Type: canonical.RefOrderNumber, Kind: KindShipment, Key: dt.Shipment}}, refsFor(c.refs, KindShipment, dt.Shipment)...)
 			if err := tx.AddSyncRefs(ctx, srefs); err != nil {
 				return err
 			}
@@ -482,9 +485,7 @@ func (e *Engine) follow(ctx context.Context, tx store.Tx, kind, key string, c *c
 	}
 	state := obj.State
 	for _, ev := range events {
-		if st, ok := stateAfter[ev]; ok && stateRank[st] > stateRank[state] && state != "cancelled" && !strings.HasPrefix(ev, "order.") {
-			state = st
-		}
+		state = advance(state, ev, true)
 		if err := tx.AppendSyncEvent(ctx, &store.SyncEvent{At: now, Kind: obj.Kind, Key: obj.Key, Event: ev, System: m.PartnerID, MessageID: m.ID,
 			Detail: fmt.Sprintf("via %s %s", c.kind, c.key)}); err != nil {
 			return err
@@ -503,10 +504,7 @@ func (e *Engine) follow(ctx context.Context, tx store.Tx, kind, key string, c *c
 }
 
 // billing decides holds and freight matches for a shipment's change.
-func (e *Engine) billing(m *store.Message, c *change, prev, dt *Data, events []string) ([]string, []*store.Exception) {
-	if c.kind == KindInvoice {
-		return nil, nil
-	}
+func (e *Engine) billing(m *store.Message, c *change, dt *Data, events []string) ([]string, []*store.Exception) {
 	if c.kind != KindShipment {
 		return nil, nil
 	}
@@ -687,6 +685,17 @@ func (e *Engine) raise(ctx context.Context, x *store.Exception) error {
 	return err
 }
 
+// refsFor makes an object's correlation entries from a document's references.
+func refsFor(refs []canonical.Reference, kind, key string) []store.SyncRef {
+	var out []store.SyncRef
+	for _, r := range refs {
+		if r.Value != "" && r.Type != canonical.RefOther {
+			out = append(out, store.SyncRef{Value: r.Value, Type: r.Type, Kind: kind, Key: key})
+		}
+	}
+	return out
+}
+
 func party(h *canonical.Header, roles ...string) *canonical.Party {
 	for _, r := range roles {
 		for i := range h.Parties {
@@ -707,17 +716,8 @@ func refOf(h *canonical.Header, typ string) string {
 	return ""
 }
 
-func firstOf(s ...string) string {
-	for _, x := range s {
-		if x != "" {
-			return x
-		}
-	}
-	return ""
-}
-
 // shipmentIDOf is the ID the order's load tender carries: its shipment_id
 // reference, else the order number.
 func shipmentIDOf(o *canonical.Order) string {
-	return firstOf(refOf(&o.Header, canonical.RefShipmentID), o.OrderNumber)
+	return cmp.Or(refOf(&o.Header, canonical.RefShipmentID), o.OrderNumber)
 }

@@ -1,6 +1,7 @@
 package sync
 
 import (
+	"cmp"
 	"fmt"
 	"time"
 
@@ -30,8 +31,8 @@ func Convert(d canonical.Document, to string, dt *Data) (canonical.Document, err
 		}
 	case *canonical.ShipConfirmation:
 		if to == canonical.TypeShipmentStatus {
-			s := &canonical.ShipmentStatus{Header: header(canonical.TypeShipmentStatus, &x.Header), ShipmentID: firstOf(x.ShipmentID, dt.Shipment),
-				Carrier: firstOf(x.Carrier, dt.Carrier)}
+			s := &canonical.ShipmentStatus{Header: header(canonical.TypeShipmentStatus, &x.Header), ShipmentID: cmp.Or(x.ShipmentID, dt.Shipment),
+				Carrier: cmp.Or(x.Carrier, dt.Carrier)}
 			t := canonical.At(time.Now().UTC().Truncate(time.Minute))
 			for _, dd := range x.Dates {
 				if dd.Type == "ship" {
@@ -73,7 +74,7 @@ func appendRef(refs []canonical.Reference, typ, v string) []canonical.Reference 
 func tender(o *canonical.Order, dt *Data) *canonical.Shipment {
 	h := header(canonical.TypeShipment, &o.Header)
 	h.References = appendRef(h.References, canonical.RefOrderNumber, o.OrderNumber)
-	s := &canonical.Shipment{Header: h, ShipmentID: firstOf(dt.Shipment, shipmentIDOf(o)), Charge: o.FreightCharge, PaymentMethod: "prepaid"}
+	s := &canonical.Shipment{Header: h, ShipmentID: cmp.Or(dt.Shipment, shipmentIDOf(o)), Charge: o.FreightCharge, PaymentMethod: "prepaid"}
 	if p := party(&o.Header, "carrier"); p != nil {
 		s.Carrier = p.ID
 	}
@@ -111,7 +112,7 @@ func tender(o *canonical.Order, dt *Data) *canonical.Shipment {
 // warehouseOrder is the shipping order (940) a warehouse receives for an order.
 func warehouseOrder(o *canonical.Order, dt *Data) *canonical.WarehouseOrder {
 	h := header(canonical.TypeWarehouseOrder, &o.Header)
-	h.References = appendRef(h.References, canonical.RefShipmentID, firstOf(dt.Shipment, shipmentIDOf(o)))
+	h.References = appendRef(h.References, canonical.RefShipmentID, cmp.Or(dt.Shipment, shipmentIDOf(o)))
 	w := &canonical.WarehouseOrder{Header: h, OrderNumber: o.OrderNumber, PaymentMethod: "prepaid"}
 	if p := party(&o.Header, "carrier"); p != nil {
 		w.Carrier = p.ID

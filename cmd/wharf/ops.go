@@ -172,7 +172,7 @@ func runExceptions(ctx context.Context, args []string, stdout, stderr io.Writer)
 		tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
 		fmt.Fprintln(tw, "ID\tAGE\tREASON\tOWNER\tOBJECT\tPARTNER\tDETAIL")
 		for _, x := range list {
-			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s %s\t%s\t%s\n", x.ID, age(x.CreatedAt), x.Reason, x.Owner, x.ObjectKind, x.ObjectKey, x.PartnerID, clip(x.Detail, 100))
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s %s\t%s\t%s\n", x.ID, wsync.Age(time.Since(x.CreatedAt)), x.Reason, x.Owner, x.ObjectKind, x.ObjectKey, x.PartnerID, clip(x.Detail, 100))
 		}
 		tw.Flush()
 		return 0
@@ -256,18 +256,6 @@ func firstNonEmptyEnv(names ...string) string {
 	return "unknown"
 }
 
-func age(t time.Time) string {
-	d := time.Since(t)
-	switch {
-	case d < time.Minute:
-		return fmt.Sprintf("%ds", int(d.Seconds()))
-	case d < time.Hour:
-		return fmt.Sprintf("%dm", int(d.Minutes()))
-	case d < 48*time.Hour:
-		return fmt.Sprintf("%dh", int(d.Hours()))
-	}
-	return fmt.Sprintf("%dd", int(d.Hours()/24))
-}
 
 func clip(s string, n int) string {
 	if r := []rune(s); len(r) > n {
