@@ -256,7 +256,6 @@ func firstNonEmptyEnv(names ...string) string {
 	return "unknown"
 }
 
-
 func clip(s string, n int) string {
 	if r := []rune(s); len(r) > n {
 		return string(r[:n-1]) + "…"
