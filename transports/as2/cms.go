@@ -201,19 +201,7 @@ func Decrypt(b []byte, cert *x509.Certificate, key crypto.Decrypter) (*Decrypted
 	if err != nil {
 		return nil, err
 	}
-	// Prefer the recipient info naming our certificate; then try the others.
-	var ordered []keyTransRecipientInfo
-	for _, r := range recips {
-		var k keyTransRecipientInfo
-		if _, err := asn1.Unmarshal(r.FullBytes, &k); err != nil {
-			continue // not a key transport recipient (kari, kekri, ...)
-		}
-		if addresses(k.RID, cert) {
-			ordered = append([]keyTransRecipientInfo{k}, ordered...)
-		} else {
-			ordered = append(ordered, k)
-		}
-	}
+	ordered := keyTransRecipients(recips, cert)
 	var lastErr error = errNoRecipient
 	for _, k := range ordered {
 		cek, wrap, err := unwrapKey(k, key, keyLen)
@@ -606,4 +594,23 @@ func newHash(name string) (hash.Hash, string, bool) {
 		return sha512.New(), "sha-512", true
 	}
 	return nil, "", false
+}
+
+// keyTransRecipients returns the key transport recipient infos (others,
+// such as kari and kekri, are skipped), the one naming cert first, so that
+// decryption tries our own recipient before the others.
+func keyTransRecipients(recips []asn1.RawValue, cert *x509.Certificate) []keyTransRecipientInfo {
+	var ordered []keyTransRecipientInfo
+	for _, r := range recips {
+		var k keyTransRecipientInfo
+		if _, err := asn1.Unmarshal(r.FullBytes, &k); err != nil {
+			continue // not a key transport recipient (kari, kekri, ...)
+		}
+		if addresses(k.RID, cert) {
+			ordered = append([]keyTransRecipientInfo{k}, ordered...)
+		} else {
+			ordered = append(ordered, k)
+		}
+	}
+	return ordered
 }

@@ -411,18 +411,7 @@ func DecryptStream(src io.ReaderAt, size int64, cert *x509.Certificate, key cryp
 	if err != nil {
 		return nil, err
 	}
-	var ordered []keyTransRecipientInfo
-	for _, r := range e.recips {
-		var k keyTransRecipientInfo
-		if _, err := asn1.Unmarshal(r.FullBytes, &k); err != nil {
-			continue // not a key transport recipient (kari, kekri, ...)
-		}
-		if addresses(k.RID, cert) {
-			ordered = append([]keyTransRecipientInfo{k}, ordered...)
-		} else {
-			ordered = append(ordered, k)
-		}
-	}
+	ordered := keyTransRecipients(e.recips, cert)
 	var lastErr error = errNoRecipient
 	for _, k := range ordered {
 		cek, wrap, err := unwrapKey(k, key, keyLen)
