@@ -362,10 +362,12 @@ func (e *Engine) record(ctx context.Context, m *store.Message, seq int, c *chang
 	now := e.now()
 	err := e.Store.WithTx(ctx, func(tx store.Tx) error {
 		emitted = emitted[:0]
-		obj, err := tx.GetSyncObjectForUpdate(ctx, c.kind, c.key)
-		if errors.Is(err, store.ErrNotFound) {
-			obj, err = &store.SyncObject{Kind: c.kind, Key: c.key}, nil
+		// The object's row exists before it is read, so that two first
+		// changes of one object (two workers, two instances) take turns.
+		if err := tx.EnsureSyncObject(ctx, c.kind, c.key); err != nil {
+			return err
 		}
+		obj, err := tx.GetSyncObjectForUpdate(ctx, c.kind, c.key)
 		if err != nil {
 			return err
 		}

@@ -61,6 +61,9 @@ type SyncQueries interface {
 	// transaction: on PostgreSQL the row stays locked until the end, so two
 	// instances changing one shipment do not lose each other's change.
 	GetSyncObjectForUpdate(ctx context.Context, kind, key string) (*SyncObject, error)
+	// EnsureSyncObject creates the object with an empty state unless it
+	// exists, so that its first change can lock it like any later one.
+	EnsureSyncObject(ctx context.Context, kind, key string) error
 	// PutSyncObject creates or updates the object's state and data.
 	PutSyncObject(ctx context.Context, o *SyncObject) error
 	ListSyncObjects(ctx context.Context, kind, state string, limit int) ([]*SyncObject, error)
@@ -116,6 +119,12 @@ func (s *queries) GetSyncObjectForUpdate(ctx context.Context, kind, key string) 
 		return nil, s.err("get "+kind+" "+key, err)
 	}
 	return o, nil
+}
+
+func (s *queries) EnsureSyncObject(ctx context.Context, kind, key string) error {
+	at := now()
+	_, err := s.q.exec(ctx, `INSERT INTO sync_objects (`+syncObjectCols+`) VALUES ($1, $2, '', '{}', $3, $3) ON CONFLICT (kind, key) DO NOTHING`, kind, key, at)
+	return s.err("ensure "+kind+" "+key, err)
 }
 
 func (s *queries) PutSyncObject(ctx context.Context, o *SyncObject) error {

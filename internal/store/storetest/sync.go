@@ -129,6 +129,21 @@ func exerciseSync(t *testing.T, open func(t *testing.T) (store.Store, string)) {
 		if err := s.PutSyncObject(ctx, &store.SyncObject{Kind: "shipment", Key: "SH1", State: "delivered"}); err != nil {
 			t.Fatal(err)
 		}
+		// Ensure creates an empty object once and never touches an existing one.
+		for range 2 {
+			if err := s.EnsureSyncObject(ctx, "invoice", "INV1"); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if err := s.EnsureSyncObject(ctx, "order", "PO1"); err != nil {
+			t.Fatal(err)
+		}
+		if o, err := s.GetSyncObjectForUpdate(ctx, "invoice", "INV1"); err != nil || o.State != "" || o.Data != "{}" {
+			t.Fatalf("ensured object: %v %+v", err, o)
+		}
+		if o, _ := s.GetSyncObject(ctx, "order", "PO1"); o.State != "tendered" {
+			t.Fatalf("ensure changed an existing object: %+v", o)
+		}
 		if l, err := s.ListSyncObjects(ctx, "order", "tendered", 0); err != nil || len(l) != 1 {
 			t.Fatalf("list %v %v", err, l)
 		}
