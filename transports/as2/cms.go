@@ -340,7 +340,9 @@ func unwrapKey(k keyTransRecipientInfo, key crypto.Decrypter, keyLen int) ([]byt
 	}
 }
 
-func openCBC(cek []byte, alg pkix.AlgorithmIdentifier, ct []byte) ([]byte, error) {
+// cbcDecrypter is the CBC decryption (AES or 3DES) an EnvelopedData's
+// content encryption algorithm names, with its IV.
+func cbcDecrypter(cek []byte, alg pkix.AlgorithmIdentifier) (cipher.BlockMode, int, error) {
 	var block cipher.Block
 	var err error
 	if alg.Algorithm.Equal(oidDESEDE3CBC) {
@@ -348,21 +350,28 @@ func openCBC(cek []byte, alg pkix.AlgorithmIdentifier, ct []byte) ([]byte, error
 	} else if alg.Algorithm.Equal(oidAES128CBC) || alg.Algorithm.Equal(oidAES192CBC) || alg.Algorithm.Equal(oidAES256CBC) {
 		block, err = aes.NewCipher(cek)
 	} else {
-		return nil, fmt.Errorf("%v in EnvelopedData: GCM belongs in AuthEnvelopedData (RFC 5083)", alg.Algorithm)
+		return nil, 0, fmt.Errorf("%v in EnvelopedData: GCM belongs in AuthEnvelopedData (RFC 5083)", alg.Algorithm)
 	}
 	if err != nil {
-		return nil, err
+		return nil, 0, err
 	}
 	var iv []byte
 	if _, err := asn1.Unmarshal(alg.Parameters.FullBytes, &iv); err != nil || len(iv) != block.BlockSize() {
-		return nil, errors.New("content encryption IV is malformed")
+		return nil, 0, errors.New("content encryption IV is malformed")
 	}
-	bs := block.BlockSize()
+	return cipher.NewCBCDecrypter(block, iv), block.BlockSize(), nil
+}
+
+func openCBC(cek []byte, alg pkix.AlgorithmIdentifier, ct []byte) ([]byte, error) {
+	mode, bs, err := cbcDecrypter(cek, alg)
+	if err != nil {
+		return nil, err
+	}
 	if len(ct) == 0 || len(ct)%bs != 0 {
 		return nil, errors.New("ciphertext is not a whole number of blocks")
 	}
 	pt := make([]byte, len(ct))
-	cipher.NewCBCDecrypter(block, iv).CryptBlocks(pt, ct)
+	mode.CryptBlocks(pt, ct)
 	n := int(pt[len(pt)-1])
 	if n == 0 || n > bs {
 		return nil, errors.New("bad padding (wrong key or corrupted content)")

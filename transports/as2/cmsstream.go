@@ -7,7 +7,6 @@ import (
 	"crypto"
 	"crypto/aes"
 	"crypto/cipher"
-	"crypto/des"
 	"crypto/rand"
 	"crypto/subtle"
 	"crypto/x509"
@@ -480,23 +479,11 @@ type cbcOpener struct {
 }
 
 func cbcStream(cek []byte, alg pkix.AlgorithmIdentifier, w io.Writer) (io.WriteCloser, error) {
-	var block cipher.Block
-	var err error
-	if alg.Algorithm.Equal(oidDESEDE3CBC) {
-		block, err = des.NewTripleDESCipher(cek)
-	} else if alg.Algorithm.Equal(oidAES128CBC) || alg.Algorithm.Equal(oidAES192CBC) || alg.Algorithm.Equal(oidAES256CBC) {
-		block, err = aes.NewCipher(cek)
-	} else {
-		return nil, fmt.Errorf("%v in EnvelopedData: GCM belongs in AuthEnvelopedData (RFC 5083)", alg.Algorithm)
-	}
+	mode, bs, err := cbcDecrypter(cek, alg)
 	if err != nil {
 		return nil, err
 	}
-	var iv []byte
-	if _, err := asn1.Unmarshal(alg.Parameters.FullBytes, &iv); err != nil || len(iv) != block.BlockSize() {
-		return nil, errors.New("content encryption IV is malformed")
-	}
-	return &cbcOpener{w: w, mode: cipher.NewCBCDecrypter(block, iv), bs: block.BlockSize(), buf: make([]byte, 32<<10)}, nil
+	return &cbcOpener{w: w, mode: mode, bs: bs, buf: make([]byte, 32<<10)}, nil
 }
 
 func (c *cbcOpener) Write(p []byte) (int, error) {
