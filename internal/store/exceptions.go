@@ -144,52 +144,32 @@ func (s *queries) GetException(ctx context.Context, id string) (*Exception, erro
 
 // ListExceptions returns exceptions matching f, newest first.
 func (s *queries) ListExceptions(ctx context.Context, f ExceptionFilter) ([]*Exception, error) {
-	var where []string
-	var args []any
-	add := func(cond string, v any) {
-		args = append(args, v)
-		where = append(where, strings.ReplaceAll(cond, "?", fmt.Sprintf("$%d", len(args))))
-	}
-	if len(f.Statuses) > 0 {
-		var ph []string
-		for _, st := range f.Statuses {
-			args = append(args, st)
-			ph = append(ph, fmt.Sprintf("$%d", len(args)))
-		}
-		where = append(where, "status IN ("+strings.Join(ph, ", ")+")")
-	}
+	var w filter
+	w.in("status", f.Statuses)
 	if f.Owner != "" {
-		add("owner = ?", f.Owner)
+		w.add("owner = ?", f.Owner)
 	}
 	if strings.HasSuffix(f.Reason, ".") {
-		add("substr(reason, 1, "+fmt.Sprint(len(f.Reason))+") = ?", f.Reason)
+		w.add("substr(reason, 1, "+fmt.Sprint(len(f.Reason))+") = ?", f.Reason)
 	} else if f.Reason != "" {
-		add("reason = ?", f.Reason)
+		w.add("reason = ?", f.Reason)
 	}
 	if f.PartnerID != "" {
-		add("partner_id = ?", f.PartnerID)
+		w.add("partner_id = ?", f.PartnerID)
 	}
 	if f.ObjectKey != "" {
-		add("object_key = ?", f.ObjectKey)
+		w.add("object_key = ?", f.ObjectKey)
 	}
 	if f.MessageID != "" {
-		add("message_id = ?", f.MessageID)
+		w.add("message_id = ?", f.MessageID)
 	}
-	if !f.Before.IsZero() {
-		args = append(args, f.Before.UTC(), f.BeforeID)
-		n := len(args)
-		where = append(where, fmt.Sprintf("(created_at < $%d OR (created_at = $%d AND id < $%d))", n-1, n-1, n))
-	}
+	w.before("created_at", f.Before, f.BeforeID)
 	limit := f.Limit
 	if limit <= 0 {
 		limit = 100
 	}
-	q := `SELECT ` + exceptionCols + ` FROM exceptions`
-	if len(where) > 0 {
-		q += ` WHERE ` + strings.Join(where, " AND ")
-	}
-	q += fmt.Sprintf(` ORDER BY created_at DESC, id DESC LIMIT %d`, min(limit, 1000))
-	rows, err := s.q.query(ctx, q, args...)
+	q := `SELECT ` + exceptionCols + ` FROM exceptions` + w.where() + fmt.Sprintf(` ORDER BY created_at DESC, id DESC LIMIT %d`, min(limit, 1000))
+	rows, err := s.q.query(ctx, q, w.args...)
 	if err != nil {
 		return nil, s.err("list exceptions", err)
 	}

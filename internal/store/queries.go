@@ -339,58 +339,81 @@ func (s *queries) SetMessageFormat(ctx context.Context, id, format string, docTy
 	return nil
 }
 
-func (s *queries) SearchMessages(ctx context.Context, f MessageFilter) ([]*Message, error) {
-	var where []string
-	var args []any
-	add := func(cond string, v any) {
-		args = append(args, v)
-		where = append(where, strings.ReplaceAll(cond, "?", fmt.Sprintf("$%d", len(args))))
+// filter builds a WHERE clause with $N placeholders.
+type filter struct {
+	conds []string
+	args  []any
+}
+
+// add adds cond, whose one "?" takes v.
+func (f *filter) add(cond string, v any) {
+	f.args = append(f.args, v)
+	f.conds = append(f.conds, strings.ReplaceAll(cond, "?", fmt.Sprintf("$%d", len(f.args))))
+}
+
+// in adds "col IN (vals...)"; nothing for no values.
+func (f *filter) in(col string, vals []string) {
+	if len(vals) == 0 {
+		return
 	}
+	var ph []string
+	for _, v := range vals {
+		f.args = append(f.args, v)
+		ph = append(ph, fmt.Sprintf("$%d", len(f.args)))
+	}
+	f.conds = append(f.conds, col+" IN ("+strings.Join(ph, ", ")+")")
+}
+
+// before adds keyset paging on (timeCol, id), newest first.
+func (f *filter) before(timeCol string, at time.Time, id string) {
+	if at.IsZero() {
+		return
+	}
+	f.args = append(f.args, at.UTC(), id)
+	n := len(f.args)
+	f.conds = append(f.conds, fmt.Sprintf("(%s < $%d OR (%s = $%d AND id < $%d))", timeCol, n-1, timeCol, n-1, n))
+}
+
+// where returns " WHERE ..." or "".
+func (f *filter) where() string {
+	if len(f.conds) == 0 {
+		return ""
+	}
+	return " WHERE " + strings.Join(f.conds, " AND ")
+}
+
+func (s *queries) SearchMessages(ctx context.Context, f MessageFilter) ([]*Message, error) {
+	var w filter
 	if f.PartnerID != "" {
-		add("partner_id = ?", f.PartnerID)
+		w.add("partner_id = ?", f.PartnerID)
 	}
 	if f.Direction != "" {
-		add("direction = ?", string(f.Direction))
+		w.add("direction = ?", string(f.Direction))
 	}
 	if !f.Since.IsZero() {
-		add("received_at >= ?", f.Since.UTC())
+		w.add("received_at >= ?", f.Since.UTC())
 	}
 	if !f.Until.IsZero() {
-		add("received_at < ?", f.Until.UTC())
+		w.add("received_at < ?", f.Until.UTC())
 	}
 	if f.Key != "" {
-		add("id IN (SELECT message_id FROM message_keys WHERE value = ?)", f.Key)
+		w.add("id IN (SELECT message_id FROM message_keys WHERE value = ?)", f.Key)
 	}
 	if f.Transport != "" {
-		add("transport = ?", f.Transport)
+		w.add("transport = ?", f.Transport)
 	}
 	if f.Name != "" {
-		add("remote_base = ?", f.Name)
+		w.add("remote_base = ?", f.Name)
 	}
-	if len(f.Statuses) > 0 {
-		var ph []string
-		for _, st := range f.Statuses {
-			args = append(args, st)
-			ph = append(ph, fmt.Sprintf("$%d", len(args)))
-		}
-		where = append(where, "status IN ("+strings.Join(ph, ", ")+")")
-	}
-	if !f.Before.IsZero() {
-		args = append(args, f.Before.UTC(), f.BeforeID)
-		n := len(args)
-		where = append(where, fmt.Sprintf("(received_at < $%d OR (received_at = $%d AND id < $%d))", n-1, n-1, n))
-	}
+	w.in("status", f.Statuses)
+	w.before("received_at", f.Before, f.BeforeID)
 	limit := f.Limit
 	if limit <= 0 {
 		limit = 100
 	}
 	limit = min(limit, 1000)
-	q := `SELECT ` + messageCols + ` FROM messages`
-	if len(where) > 0 {
-		q += ` WHERE ` + strings.Join(where, " AND ")
-	}
-	q += fmt.Sprintf(` ORDER BY received_at DESC, id DESC LIMIT %d`, limit)
-	rows, err := s.q.query(ctx, q, args...)
+	q := `SELECT ` + messageCols + ` FROM messages` + w.where() + fmt.Sprintf(` ORDER BY received_at DESC, id DESC LIMIT %d`, limit)
+	rows, err := s.q.query(ctx, q, w.args...)
 	if err != nil {
 		return nil, s.err("search messages", err)
 	}

@@ -175,17 +175,14 @@ func (s *queries) StaleSyncObjects(ctx context.Context, kind string, states []st
 	if limit <= 0 || limit > 10000 {
 		limit = 10000
 	}
-	args := []any{kind, before.UTC()}
-	var ph []string
-	for _, st := range states {
-		args = append(args, st)
-		ph = append(ph, fmt.Sprintf("$%d", len(args)))
-	}
-	if len(ph) == 0 {
+	if len(states) == 0 {
 		return nil, nil
 	}
-	rows, err := s.q.query(ctx, `SELECT `+syncObjectCols+` FROM sync_objects WHERE kind = $1 AND updated_at < $2 AND state IN (`+strings.Join(ph, ", ")+
-		fmt.Sprintf(`) ORDER BY updated_at LIMIT %d`, limit), args...)
+	var w filter
+	w.add("kind = ?", kind)
+	w.add("updated_at < ?", before.UTC())
+	w.in("state", states)
+	rows, err := s.q.query(ctx, `SELECT `+syncObjectCols+` FROM sync_objects`+w.where()+fmt.Sprintf(` ORDER BY updated_at LIMIT %d`, limit), w.args...)
 	if err != nil {
 		return nil, s.err("stale sync objects", err)
 	}
