@@ -22,6 +22,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"runtime/pprof"
 	"sort"
 	"strings"
 	"sync"
@@ -42,7 +43,18 @@ func main() {
 	db := flag.String("db", "", "postgres:// URL (default: SQLite in -dir)")
 	dir := flag.String("dir", "", "work folder (default: a new one under /var/tmp, removed afterwards)")
 	n := flag.Int("n", 0, "override the size (files for small, entries for search)")
+	cpuprofile := flag.String("cpuprofile", "", "write a CPU profile of the run to this file")
 	flag.Parse()
+	if *cpuprofile != "" {
+		f, err := os.Create(*cpuprofile)
+		if err != nil {
+			log.Fatal(err)
+		}
+		if err := pprof.StartCPUProfile(f); err != nil {
+			log.Fatal(err)
+		}
+		defer pprof.StopCPUProfile()
+	}
 	if *dir == "" {
 		d, err := os.MkdirTemp("/var/tmp", "wharf-archive-bench-")
 		if err != nil {
