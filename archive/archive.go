@@ -30,6 +30,7 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -116,7 +117,8 @@ type Archive struct {
 	opts    Options
 	blobs   BlobStore
 	spool   *FS
-	tmpDir  string
+	tmpDirs []string      // where Put writes its temporary files, see tempDirs
+	tmpNext atomic.Uint32 // round robin over tmpDirs
 	log     *slog.Logger
 	metrics *metrics
 
@@ -144,14 +146,19 @@ func New(st store.Store, opts Options) (*Archive, error) {
 		return nil, err
 	}
 	a := &Archive{st: st, opts: opts, blobs: opts.Blobs, spool: opts.Spool, log: opts.Logger}
+	var tmp string
 	if fsb, ok := opts.Blobs.(*FS); ok {
-		a.tmpDir = fsb.TempDir()
+		tmp = fsb.TempDir()
 		a.spool = nil
 	} else {
 		if opts.Spool == nil {
 			return nil, fmt.Errorf("archive: blob store %s needs a local spool folder", opts.Blobs.Describe())
 		}
-		a.tmpDir = opts.Spool.TempDir()
+		tmp = opts.Spool.TempDir()
+	}
+	var err error
+	if a.tmpDirs, err = tempDirs(tmp, a.log); err != nil {
+		return nil, err
 	}
 	a.metrics = newMetrics(opts.Metrics)
 	return a, nil
@@ -262,9 +269,6 @@ func (a *Archive) put(ctx context.Context, m Meta, content func() (path, sum str
 	}
 	key := blobKey(sum)
 	ref, dir, err := a.placeBlob(ctx, key, tmp, size)
-	if err == nil && dir != "" {
-		err = syncDir(dir)
-	}
 	if err != nil {
 		a.metrics.putErrors.Inc()
 		return nil, err
@@ -279,7 +283,7 @@ func (a *Archive) put(ctx context.Context, m Meta, content func() (path, sum str
 	}
 	msg.ReceivedAt = msg.ReceivedAt.UTC().Truncate(time.Microsecond)
 	e := &Entry{Message: msg, IdemKey: m.IdempotencyKey, Generated: m.Generated}
-	err = a.commit(&pending{ctx: ctx, e: e, tmp: tmp, keys: m.Keys, note: m.Note, done: make(chan error, 1)})
+	err = a.commit(&pending{ctx: ctx, e: e, tmp: tmp, dir: dir, keys: m.Keys, note: m.Note, done: make(chan error, 1)})
 	if errors.Is(err, store.ErrConflict) && m.IdempotencyKey != "" {
 		// A concurrent Put with the same key won the race.
 		if prev, perr := a.existing(ctx, m); prev != nil {
@@ -314,13 +318,42 @@ func (a *Archive) existing(ctx context.Context, m Meta) (*Entry, error) {
 	return e, nil
 }
 
+// tempDirs creates the folders Put writes its temporary files in: 16
+// subfolders of base, used in turn. Concurrent Puts creating and removing
+// files in one folder contend on that folder's lock (measured: the kernel
+// spun on it for a third of the CPU time of 8 writers of small files).
+// Temporary files an earlier process left behind (a crash between writing
+// and archiving) are removed once they are a day old: a Put is never that
+// long, and none of them is referenced by the index.
+func tempDirs(base string, log *slog.Logger) ([]string, error) {
+	dirs := make([]string, 16)
+	for i := range dirs {
+		dirs[i] = filepath.Join(base, fmt.Sprintf("%x", i))
+		if err := os.MkdirAll(dirs[i], 0o750); err != nil {
+			return nil, fmt.Errorf("archive: temporary folder %s: %w", dirs[i], err)
+		}
+	}
+	old := time.Now().Add(-24 * time.Hour)
+	for _, d := range append([]string{base}, dirs...) {
+		names, _ := filepath.Glob(filepath.Join(d, "put-*"))
+		for _, n := range names {
+			if st, err := os.Stat(n); err == nil && st.ModTime().Before(old) {
+				if err := os.Remove(n); err == nil {
+					log.Info("archive: removed a temporary file left by an interrupted Put", "file", n, "modified", st.ModTime())
+				}
+			}
+		}
+	}
+	return dirs, nil
+}
+
 // copyBufs are Put's copy buffers: 256 KiB, large enough for big files to
 // stream in few system calls, reused so small files do not pay for them.
 var copyBufs = sync.Pool{New: func() any { b := make([]byte, 256<<10); return &b }}
 
 // writeTemp streams r to an fsync'd temporary file, hashing as it goes.
 func (a *Archive) writeTemp(ctx context.Context, r io.Reader) (path, sum string, size int64, err error) {
-	f, err := os.CreateTemp(a.tmpDir, "put-*")
+	f, err := os.CreateTemp(a.tmpDirs[a.tmpNext.Add(1)%uint32(len(a.tmpDirs))], "put-*")
 	if err != nil {
 		return "", "", 0, fmt.Errorf("archive: put: temporary file: %w", err)
 	}

@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
@@ -40,6 +41,45 @@ func newFSArchive(t *testing.T, st store.Store, opts archive.Options) (*archive.
 		t.Fatal(err)
 	}
 	return a, dir
+}
+
+// tempFiles lists the files in the archive's temporary folders.
+func tempFiles(t *testing.T, dir string) []string {
+	t.Helper()
+	var files []string
+	err := filepath.WalkDir(filepath.Join(dir, ".tmp"), func(p string, d fs.DirEntry, err error) error {
+		if err == nil && !d.IsDir() {
+			files = append(files, p)
+		}
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return files
+}
+
+func TestStaleTemporaryFilesRemoved(t *testing.T) {
+	st := testenv.OpenStore(t, "sqlite")
+	_, dir := newFSArchive(t, st, archive.Options{})
+	// A crash between writing a temporary file and archiving it leaves the
+	// file behind; nothing in the index refers to it.
+	stale := filepath.Join(dir, ".tmp", "3", "put-123")
+	fresh := filepath.Join(dir, ".tmp", "4", "put-456")
+	for _, f := range []string{stale, fresh} {
+		if err := os.WriteFile(f, []byte("partial"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	old := time.Now().Add(-25 * time.Hour)
+	os.Chtimes(stale, old, old)
+	fsb, _ := archive.NewFS(dir)
+	if _, err := archive.New(st, archive.Options{Blobs: fsb}); err != nil {
+		t.Fatal(err)
+	}
+	if got := tempFiles(t, dir); len(got) != 1 || got[0] != fresh {
+		t.Fatalf("after restart: %v, want only %s (a Put may still be writing it)", got, fresh)
+	}
 }
 
 func put(t *testing.T, a *archive.Archive, content string, m archive.Meta) *archive.Entry {
@@ -86,8 +126,8 @@ func TestPutGetSearchEvents(t *testing.T) {
 		if _, err := os.Stat(filepath.Join(dir, "sha256", e.SHA256[:2], e.SHA256)); err != nil {
 			t.Fatalf("content-addressed blob: %v", err)
 		}
-		if tmps, _ := os.ReadDir(filepath.Join(dir, ".tmp")); len(tmps) != 0 {
-			t.Fatalf("temporary files left: %d", len(tmps))
+		if tmps := tempFiles(t, dir); len(tmps) != 0 {
+			t.Fatalf("temporary files left: %v", tmps)
 		}
 		if len(committed) != 1 || committed[0] != e.ID {
 			t.Fatalf("OnCommit calls %v", committed)
@@ -285,16 +325,19 @@ func TestDiskFullAndUnwritable(t *testing.T) {
 		if _, err := a.Put(ctx, enospc, archive.Meta{Partner: "acme"}); err == nil || !strings.Contains(err.Error(), "no space left") {
 			t.Fatalf("put: %v", err)
 		}
-		if tmps, _ := os.ReadDir(filepath.Join(dir, ".tmp")); len(tmps) != 0 {
-			t.Fatalf("partial temporary file left")
+		if tmps := tempFiles(t, dir); len(tmps) != 0 {
+			t.Fatalf("partial temporary file left: %v", tmps)
 		}
 		if _, err := os.Stat(filepath.Join(dir, "sha256")); err == nil {
 			t.Fatalf("a blob was stored for a failed put")
 		}
 		// A folder that cannot be written (read-only mount, full quota).
 		if os.Geteuid() != 0 {
-			os.Chmod(filepath.Join(dir, ".tmp"), 0o500)
-			defer os.Chmod(filepath.Join(dir, ".tmp"), 0o700)
+			subs, _ := filepath.Glob(filepath.Join(dir, ".tmp", "*"))
+			for _, d := range append(subs, filepath.Join(dir, ".tmp")) {
+				os.Chmod(d, 0o500)
+				defer os.Chmod(d, 0o700)
+			}
 			if _, err := a.Put(ctx, strings.NewReader("abc"), archive.Meta{Partner: "acme"}); err == nil {
 				t.Fatal("put into a read-only folder succeeded")
 			}

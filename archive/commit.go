@@ -2,6 +2,10 @@ package archive
 
 import (
 	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"sync"
 
 	"github.com/wharfedi/wharf/internal/store"
 )
@@ -11,6 +15,7 @@ type pending struct {
 	ctx  context.Context
 	e    *Entry
 	tmp  string
+	dir  string // the blob's folder, to fsync before the commit ("" if none)
 	keys []store.Key
 	note string
 	done chan error
@@ -65,6 +70,12 @@ func (a *Archive) commitBatch(batch []*pending) {
 	if len(live) == 0 {
 		return
 	}
+	if err := a.syncDirs(live); err != nil {
+		for _, p := range live {
+			p.done <- fmt.Errorf("archive: put: %w", err)
+		}
+		return
+	}
 	if len(live) > 1 {
 		// The shared transaction must not die with one caller's context.
 		ctx := context.WithoutCancel(live[0].ctx)
@@ -97,4 +108,24 @@ func (a *Archive) recordAll(ctx context.Context, tx store.Tx, ps []*pending) err
 		}
 	}
 	return nil
+}
+
+// syncDirs makes the blobs' folder entries of a group commit durable before
+// their index rows are: each blob's content was fsync'd before it was
+// linked, so after this a crash can lose nothing the index points to. Each
+// folder is fsync'd once per group, the folders concurrently.
+func (a *Archive) syncDirs(ps []*pending) error {
+	var dirs []string
+	for _, p := range ps {
+		if p.dir != "" && !slices.Contains(dirs, p.dir) {
+			dirs = append(dirs, p.dir)
+		}
+	}
+	errs := make([]error, len(dirs))
+	var wg sync.WaitGroup
+	for i, d := range dirs {
+		wg.Go(func() { errs[i] = syncDir(d) })
+	}
+	wg.Wait()
+	return errors.Join(errs...)
 }
