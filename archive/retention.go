@@ -194,7 +194,7 @@ func (a *Archive) purgeOne(ctx context.Context, m *store.Message, reason string)
 	// live entry shares it: a concurrent Put of the same content either
 	// committed before (and is counted) or checks the blob after (and puts
 	// it back). A crash between the steps leaves an unreferenced blob.
-	blobErr, err := a.deleteIfUnreferenced(ctx, m.BlobRef)
+	_, blobErr, err := a.deleteIfUnreferenced(ctx, m.BlobRef)
 	if err != nil || blobErr == nil {
 		return err
 	}
@@ -202,9 +202,14 @@ func (a *Archive) purgeOne(ctx context.Context, m *store.Message, reason string)
 	// point of WORM: the server refuses to delete a blob before its
 	// retention date, whatever Wharf's retention rules say.
 	detail := "blob not deleted: " + blobErr.Error()
-	if errors.Is(blobErr, ErrLocked) {
-		detail = "blob kept: the blob store refuses to delete it before its Object Lock retention date; " + blobErr.Error()
-		a.log.Warn("purge: blob kept under Object Lock until its retention date (entry purged, tombstone written)", "id", m.ID, "blob", m.BlobRef, "err", blobErr)
+	var locked *LockedError
+	if errors.As(blobErr, &locked) {
+		detail = "blob kept: the blob store refuses to delete it before its Object Lock retention date; " +
+			"the retention job deletes it after that date; " + blobErr.Error()
+		a.log.Warn("purge: blob kept under Object Lock until its retention date (entry purged, tombstone written)", "id", m.ID, "blob", m.BlobRef, "until", locked.Until, "err", blobErr)
+		if err := a.st.KeepBlob(ctx, store.KeptBlob{BlobRef: m.BlobRef, MessageID: m.ID, Until: locked.Until}); err != nil {
+			return fmt.Errorf("archive: purge %s: %w", m.ID, err)
+		}
 	} else {
 		a.log.Warn("purge: blob not deleted (entry purged, tombstone written)", "id", m.ID, "blob", m.BlobRef, "err", blobErr)
 	}
@@ -215,14 +220,16 @@ func (a *Archive) purgeOne(ctx context.Context, m *store.Message, reason string)
 }
 
 // deleteIfUnreferenced deletes the blob when no live entry refers to it.
-// err is a store error; blobErr says why the blob store did not delete it.
-func (a *Archive) deleteIfUnreferenced(ctx context.Context, ref string) (blobErr, err error) {
+// inUse says a live entry does; err is a store error; blobErr says why the
+// blob store did not delete it.
+func (a *Archive) deleteIfUnreferenced(ctx context.Context, ref string) (inUse bool, blobErr, err error) {
 	err = a.st.WithTx(ctx, func(tx store.Tx) error {
 		if _, err := tx.LockChain(ctx); err != nil {
 			return err
 		}
 		n, err := tx.CountBlobRefs(ctx, ref)
 		if err != nil || n > 0 {
+			inUse = n > 0
 			return err
 		}
 		bs, key, err := a.storeFor(ref)
@@ -232,7 +239,60 @@ func (a *Archive) deleteIfUnreferenced(ctx context.Context, ref string) (blobErr
 		blobErr = bs.Delete(ctx, key)
 		return nil
 	})
-	return blobErr, err
+	return inUse, blobErr, err
+}
+
+// DeleteKeptBlobs deletes the blobs that purges had to leave under Object
+// Lock, once their retention date has passed; the retention job runs it
+// after its purges. Each deletion is a blob_deleted event on the purged
+// entry. A blob whose retention was extended meanwhile waits for its new
+// date; one that a newer entry refers to again is left to that entry's
+// own purge. It returns how many blobs it deleted.
+func (a *Archive) DeleteKeptBlobs(ctx context.Context) (int, error) {
+	n := 0
+	for {
+		kept, err := a.st.KeptBlobsDue(ctx, a.now(), 200)
+		if err != nil {
+			return n, fmt.Errorf("archive: kept blobs: %w", err)
+		}
+		progress := false
+		for _, k := range kept {
+			inUse, blobErr, err := a.deleteIfUnreferenced(ctx, k.BlobRef)
+			if err != nil {
+				return n, fmt.Errorf("archive: kept blob %s: %w", k.BlobRef, err)
+			}
+			var locked *LockedError
+			switch {
+			case inUse:
+				a.log.Info("kept blob in use again by a newer entry; its own purge will delete it", "blob", k.BlobRef, "purged", k.MessageID)
+				err = a.st.ForgetKeptBlob(ctx, k.BlobRef)
+			case errors.As(blobErr, &locked):
+				a.log.Info("kept blob still under Object Lock; retention extended", "blob", k.BlobRef, "until", locked.Until)
+				k.Until = locked.Until
+				err = a.st.KeepBlob(ctx, k)
+			case blobErr != nil:
+				// The blob store failed (S3 down): the next run tries again.
+				a.log.Warn("kept blob not deleted; the next retention run tries again", "blob", k.BlobRef, "err", blobErr)
+				continue
+			default:
+				err = a.st.WithTx(ctx, func(tx store.Tx) error {
+					if err := tx.ForgetKeptBlob(ctx, k.BlobRef); err != nil {
+						return err
+					}
+					return tx.AppendEvent(ctx, &store.Event{MessageID: k.MessageID, At: a.now(), Kind: "blob_deleted",
+						Detail: "blob deleted after its Object Lock retention date " + k.Until.Format(time.RFC3339)})
+				})
+				n++
+			}
+			if err != nil {
+				return n, fmt.Errorf("archive: kept blob %s: %w", k.BlobRef, err)
+			}
+			progress = true
+		}
+		if len(kept) < 200 || !progress {
+			return n, nil
+		}
+	}
 }
 
 // PurgeExpired applies every rule's delete-after: the scheduled retention
@@ -262,6 +322,11 @@ func (a *Archive) PurgeExpired(ctx context.Context) (int, error) {
 		if err != nil {
 			return total, err
 		}
+	}
+	if n, err := a.DeleteKeptBlobs(ctx); err != nil {
+		return total, err
+	} else if n > 0 {
+		a.log.Info("retention: deleted blobs whose Object Lock retention has expired", "blobs", n)
 	}
 	return total, nil
 }

@@ -266,6 +266,7 @@ func (s *S3) Delete(ctx context.Context, key string) error {
 	ctx, cancel := context.WithCancel(ctx) // stops the listing on an early return
 	defer cancel()
 	var first error
+	var locked *LockedError // the locked version with the latest date
 	for o := range s.c.ListObjects(ctx, s.cfg.Bucket, minio.ListObjectsOptions{Prefix: obj, WithVersions: true}) {
 		if o.Err != nil {
 			return fmt.Errorf("archive: s3 delete %s: listing versions: %w", key, o.Err)
@@ -274,21 +275,41 @@ func (s *S3) Delete(ctx context.Context, key string) error {
 			continue
 		}
 		err := s.c.RemoveObject(ctx, s.cfg.Bucket, obj, minio.RemoveObjectOptions{VersionID: o.VersionID})
-		if err == nil || notFound(err) || first != nil {
+		if err == nil || notFound(err) {
 			continue
 		}
-		first = fmt.Errorf("archive: s3 delete %s (version %s): %w", key, o.VersionID, err)
+		if first == nil {
+			first = fmt.Errorf("archive: s3 delete %s (version %s): %w", key, o.VersionID, err)
+		}
 		if o.IsDeleteMarker {
 			continue
 		}
 		mode, until, rerr := s.c.GetObjectRetention(ctx, s.cfg.Bucket, obj, o.VersionID)
-		if rerr == nil && mode != nil && until != nil && until.After(time.Now()) {
-			first = fmt.Errorf("archive: s3 %s (version %s): %w: %s until %s (server: %v)",
-				key, o.VersionID, ErrLocked, *mode, until.UTC().Format(time.RFC3339), err)
+		if rerr == nil && mode != nil && until != nil && until.After(time.Now()) && (locked == nil || until.After(locked.Until)) {
+			locked = &LockedError{Key: key, Version: o.VersionID, Mode: string(*mode), Until: until.UTC(), Err: err}
 		}
+	}
+	if locked != nil {
+		return locked
 	}
 	return first
 }
+
+// LockedError is the error of a Delete refused because of Object Lock
+// retention: the version with the latest retention date, and that date.
+// errors.Is(err, ErrLocked) holds.
+type LockedError struct {
+	Key, Version, Mode string
+	Until              time.Time
+	Err                error // the server's refusal
+}
+
+func (e *LockedError) Error() string {
+	return fmt.Sprintf("archive: s3 %s (version %s): %v: %s until %s (server: %v)",
+		e.Key, e.Version, ErrLocked, e.Mode, e.Until.Format(time.RFC3339), e.Err)
+}
+
+func (e *LockedError) Is(target error) bool { return target == ErrLocked }
 
 // versioned reports whether the bucket keeps versions. A server that cannot
 // say (versitygw's posix backend answers NotImplemented) is taken as

@@ -59,7 +59,7 @@ func (a *Archive) UploadSpool(ctx context.Context) (int, error) {
 			moved++
 			a.downUntil.Store(0)
 			a.metrics.uploaded.Inc()
-			blobErr, err := a.deleteIfUnreferenced(ctx, m.BlobRef)
+			_, blobErr, err := a.deleteIfUnreferenced(ctx, m.BlobRef)
 			if err != nil {
 				return moved, err
 			}

@@ -200,6 +200,85 @@ func TestWORMMinIO(t *testing.T) {
 	}
 }
 
+// TestWORMKeptBlobDeletedAfterRetention: a purge under Object Lock keeps
+// the blob and remembers until when; the retention job deletes it once the
+// date has passed (every version, as a blob_deleted event on the entry),
+// not before, and leaves alone a kept blob that a newer entry uses again.
+func TestWORMKeptBlobDeletedAfterRetention(t *testing.T) {
+	env := testenv.MinIO(t, true)
+	forEachDB(t, func(t *testing.T, st store.Store) {
+		prefix := "kept/" + strings.ToLower(st.Driver())
+		cfg := s3Config(env, prefix)
+		cfg.LockMode, cfg.LockFor = "COMPLIANCE", 3*time.Second
+		s3b, err := archive.NewS3(cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		spool, err := archive.NewSpool(t.TempDir())
+		if err != nil {
+			t.Fatal(err)
+		}
+		a, err := archive.New(st, archive.Options{Blobs: s3b, Spool: spool})
+		if err != nil {
+			t.Fatal(err)
+		}
+		old := time.Now().Add(-90 * 24 * time.Hour)
+		gone := put(t, a, "ISA*KEPT*"+st.Driver(), archive.Meta{Partner: "acme", ReceivedAt: old})
+		again := put(t, a, "ISA*AGAIN*"+st.Driver(), archive.Meta{Partner: "acme", ReceivedAt: old})
+		if n, err := a.Purge(ctx, "acme", time.Now().Add(-30*24*time.Hour), "retention test"); err != nil || n != 2 {
+			t.Fatalf("purge: %d %v", n, err)
+		}
+		obj := func(e *archive.Entry) string { return prefix + "/" + strings.TrimPrefix(e.BlobRef, "s3:") }
+		versions := func(e *archive.Entry) int {
+			n := 0
+			for o := range env.Client.ListObjects(ctx, env.Bucket, minio.ListObjectsOptions{Prefix: obj(e), WithVersions: true}) {
+				if o.Err != nil {
+					t.Fatal(o.Err)
+				}
+				n++
+			}
+			return n
+		}
+		// Before the date: nothing is due, the blobs stay.
+		if n, err := a.DeleteKeptBlobs(ctx); err != nil || n != 0 {
+			t.Fatalf("before the retention date: deleted %d, %v", n, err)
+		}
+		if versions(gone) != 1 || versions(again) != 1 {
+			t.Fatalf("kept blobs gone before their date")
+		}
+		// The same content as the second arrives again: its blob is in use.
+		reput := put(t, a, "ISA*AGAIN*"+st.Driver(), archive.Meta{Partner: "acme"})
+		time.Sleep(4500 * time.Millisecond) // past the 3 s retention (the date has second precision)
+		if n, err := a.DeleteKeptBlobs(ctx); err != nil || n != 1 {
+			t.Fatalf("after the retention date: deleted %d, %v", n, err)
+		}
+		if v := versions(gone); v != 0 {
+			t.Fatalf("expired blob: %d versions left", v)
+		}
+		if got := get(t, a, reput.ID); got != "ISA*AGAIN*"+st.Driver() {
+			t.Fatalf("blob in use again: %q", got)
+		}
+		evs, err := a.Events(ctx, gone.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var kinds []string
+		for _, ev := range evs {
+			kinds = append(kinds, ev.Kind)
+		}
+		if !strings.HasSuffix(strings.Join(kinds, ","), ",purged,blob_kept,blob_deleted") || !strings.Contains(evs[len(evs)-1].Detail, "retention date") {
+			t.Fatalf("events: %v", kinds)
+		}
+		// Nothing is left to do, and the chain still verifies.
+		if n, err := a.DeleteKeptBlobs(ctx); err != nil || n != 0 {
+			t.Fatalf("second run: deleted %d, %v", n, err)
+		}
+		if rep, err := a.Verify(ctx, archive.VerifyOptions{}); err != nil || !rep.OK() || rep.Tombstones != 2 {
+			t.Fatalf("verify: %+v %v", rep, err)
+		}
+	})
+}
+
 // TestWORMBucketWithoutObjectLock: lock=... configured on a bucket created
 // without Object Lock fails loudly, at the check wharf runs when it opens
 // the archive and at the first Put, with an error saying to create the

@@ -84,6 +84,21 @@ type ArchiveQueries interface {
 	// PurgeCandidates lists unpurged messages received before f.Before, of
 	// one partner or ("") all, oldest first, after the cursor f.After/AfterID.
 	PurgeCandidates(ctx context.Context, f PurgeFilter) ([]*Message, error)
+
+	// KeepBlob records (or moves the date of) a blob that a purge could not
+	// delete before until, because the blob store holds it under retention.
+	KeepBlob(ctx context.Context, k KeptBlob) error
+	// KeptBlobsDue lists kept blobs whose date is at or before now, oldest first.
+	KeptBlobsDue(ctx context.Context, now time.Time, limit int) ([]KeptBlob, error)
+	// ForgetKeptBlob removes the record of a kept blob (deleted, or in use again).
+	ForgetKeptBlob(ctx context.Context, ref string) error
+}
+
+// KeptBlob is a blob a purge left in place until a retention date.
+type KeptBlob struct {
+	BlobRef   string    `json:"blob_ref"`
+	MessageID string    `json:"message_id"`
+	Until     time.Time `json:"until"`
 }
 
 // ChainedMessage is a chain record with the message it names (for verify).
@@ -325,4 +340,37 @@ func (s *queries) messageList(ctx context.Context, op, q string, args ...any) ([
 		out = append(out, m)
 	}
 	return out, s.err(op, rows.Err())
+}
+
+func (s *queries) KeepBlob(ctx context.Context, k KeptBlob) error {
+	_, err := s.q.exec(ctx, `INSERT INTO archive_kept_blobs (blob_ref, message_id, until_at) VALUES ($1, $2, $3)
+		ON CONFLICT (blob_ref) DO UPDATE SET message_id = excluded.message_id, until_at = excluded.until_at`,
+		k.BlobRef, k.MessageID, k.Until.UTC().Truncate(time.Microsecond))
+	return s.err("keep blob", err)
+}
+
+func (s *queries) KeptBlobsDue(ctx context.Context, now time.Time, limit int) ([]KeptBlob, error) {
+	if limit <= 0 {
+		limit = 100
+	}
+	rows, err := s.q.query(ctx, `SELECT blob_ref, message_id, until_at FROM archive_kept_blobs
+		WHERE until_at <= $1 ORDER BY until_at, blob_ref LIMIT $2`, now.UTC().Truncate(time.Microsecond), limit)
+	if err != nil {
+		return nil, s.err("kept blobs due", err)
+	}
+	defer rows.Close()
+	var out []KeptBlob
+	for rows.Next() {
+		var k KeptBlob
+		if err := rows.Scan(&k.BlobRef, &k.MessageID, timeCol{&k.Until}); err != nil {
+			return nil, s.err("kept blobs due", err)
+		}
+		out = append(out, k)
+	}
+	return out, s.err("kept blobs due", rows.Err())
+}
+
+func (s *queries) ForgetKeptBlob(ctx context.Context, ref string) error {
+	_, err := s.q.exec(ctx, `DELETE FROM archive_kept_blobs WHERE blob_ref = $1`, ref)
+	return s.err("forget kept blob", err)
 }

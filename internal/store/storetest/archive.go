@@ -198,5 +198,30 @@ func exerciseArchive(t *testing.T, open func(t *testing.T) (store.Store, string)
 		if _, err := s.GetArchiveEntry(ctx, "missing"); !errors.Is(err, store.ErrNotFound) {
 			t.Fatalf("missing entry: %v", err)
 		}
+
+		// Kept blobs: recorded once per ref (a later purge moves the date),
+		// listed when due, oldest first, and forgotten.
+		due := base.Add(10 * time.Hour)
+		for _, k := range []store.KeptBlob{
+			{BlobRef: "s3:sha256/b", MessageID: ids[1], Until: due.Add(time.Hour)},
+			{BlobRef: "s3:sha256/a", MessageID: ids[0], Until: due.Add(-time.Hour)},
+			{BlobRef: "s3:sha256/c", MessageID: ids[2], Until: due.Add(5 * time.Hour)},
+			{BlobRef: "s3:sha256/b", MessageID: ids[1], Until: due},
+		} {
+			if err := s.KeepBlob(ctx, k); err != nil {
+				t.Fatal(err)
+			}
+		}
+		kept, err := s.KeptBlobsDue(ctx, due, 10)
+		if err != nil || len(kept) != 2 || kept[0].BlobRef != "s3:sha256/a" || kept[1].BlobRef != "s3:sha256/b" ||
+			!kept[1].Until.Equal(due) || kept[1].MessageID != ids[1] {
+			t.Fatalf("kept blobs due: %+v %v", kept, err)
+		}
+		if err := s.ForgetKeptBlob(ctx, "s3:sha256/a"); err != nil {
+			t.Fatal(err)
+		}
+		if kept, _ := s.KeptBlobsDue(ctx, due.Add(100*time.Hour), 1); len(kept) != 1 || kept[0].BlobRef != "s3:sha256/b" {
+			t.Fatalf("kept blobs after forget, limit 1: %+v", kept)
+		}
 	})
 }
