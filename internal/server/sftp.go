@@ -353,7 +353,8 @@ func (s *SFTP) session(ch ssh.Channel, reqs <-chan *ssh.Request, partner, remote
 			Partner: partner, RemoteAddr: remote, Receiver: s.o.Receiver, Outbox: s.o.Outbox,
 			SpoolDir: s.o.SpoolDir, MaxFileSize: s.o.MaxFileSize, AllowDelete: pol.AllowDelete, Log: s.log,
 		})
-		rs := sftp.NewRequestServer(ch, sess.Handlers(), sftp.WithStartDirectory("/"))
+		rs := sftp.NewRequestServer(newLimitsConn(ch), sess.Handlers(), sftp.WithStartDirectory("/"),
+			sftp.WithRSMaxTxPacket(sftpMaxRead))
 		err := rs.Serve()
 		sess.Discard()
 		total.add(sess.Totals())
