@@ -354,7 +354,7 @@ func (s *SFTP) session(ch ssh.Channel, reqs <-chan *ssh.Request, partner, remote
 			SpoolDir: s.o.SpoolDir, MaxFileSize: s.o.MaxFileSize, AllowDelete: pol.AllowDelete, Log: s.log,
 		})
 		rs := sftp.NewRequestServer(newLimitsConn(ch), sess.Handlers(), sftp.WithStartDirectory("/"),
-			sftp.WithRSMaxTxPacket(sftpMaxRead))
+			sftp.WithRSMaxTxPacket(sftpMaxRead), sftp.WithRSAllocator())
 		err := rs.Serve()
 		sess.Discard()
 		total.add(sess.Totals())
