@@ -38,7 +38,7 @@ func servePipe(t *testing.T) (r io.Reader, w io.WriteCloser) {
 	t.Helper()
 	cr, sw := io.Pipe()
 	sr, cw := io.Pipe()
-	rs := sftp.NewRequestServer(newLimitsConn(pipeConn{sr, sw}), sftp.InMemHandler(), sftp.WithRSMaxTxPacket(sftpMaxRead))
+	rs := sftp.NewRequestServer(newLimitsConn(pipeConn{sr, sw}), sftp.InMemHandler(), requestServerOptions...)
 	done := make(chan struct{})
 	go func() { rs.Serve(); rs.Close(); close(done) }()
 	t.Cleanup(func() { cw.Close(); <-done })
