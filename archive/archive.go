@@ -207,8 +207,36 @@ func (a *Archive) Put(ctx context.Context, r io.Reader, m Meta) (*Entry, error) 
 // linked into the blob store instead of being copied, when both are on one
 // file system. The caller keeps and removes its file.
 func (a *Archive) PutFile(ctx context.Context, path string, m Meta) (*Entry, error) {
+	return a.putFile(ctx, path, m, func() (string, int64, error) { return hashFile(ctx, path) })
+}
+
+// PutHashedFile is PutFile for a file whose sha256 (hex) and size the caller
+// computed from the bytes as it wrote them (an SFTP upload hashed while it
+// arrived): the file is not read again. The size is checked against the
+// file; the sum is trusted, so it must come from the very bytes in the file
+// (a wrong one files the blob under a wrong address, which Verify reports).
+func (a *Archive) PutHashedFile(ctx context.Context, path, sum string, size int64, m Meta) (*Entry, error) {
+	return a.putFile(ctx, path, m, func() (string, int64, error) {
+		if len(sum) != sha256.Size*2 || strings.ToLower(sum) != sum {
+			return "", 0, fmt.Errorf("archive: put: %q is not a hex sha256", sum)
+		}
+		if _, err := hex.DecodeString(sum); err != nil {
+			return "", 0, fmt.Errorf("archive: put: %q is not a hex sha256", sum)
+		}
+		fi, err := os.Stat(path)
+		if err != nil {
+			return "", 0, fmt.Errorf("archive: put: %w", err)
+		}
+		if fi.Size() != size {
+			return "", 0, fmt.Errorf("archive: put: %s has %d bytes, not the %d hashed", path, fi.Size(), size)
+		}
+		return sum, size, nil
+	})
+}
+
+func (a *Archive) putFile(ctx context.Context, path string, m Meta, hash func() (string, int64, error)) (*Entry, error) {
 	e, err := a.put(ctx, m, func() (string, string, int64, bool, error) {
-		sum, size, err := hashFile(ctx, path)
+		sum, size, err := hash()
 		return path, sum, size, false, err
 	})
 	if errors.Is(err, syscall.EXDEV) { // another file system: copy after all

@@ -490,3 +490,30 @@ func TestPutFileLinksWithoutCopying(t *testing.T) {
 		}
 	})
 }
+
+// PutHashedFile takes the caller's sum instead of reading the file, but not
+// a size the file does not have nor a malformed sum.
+func TestPutHashedFileTrustsTheSumChecksTheSize(t *testing.T) {
+	forEachDB(t, func(t *testing.T, st store.Store) {
+		a, _ := newFSArchive(t, st, archive.Options{})
+		staged := filepath.Join(t.TempDir(), "staged.edi")
+		os.WriteFile(staged, []byte("ISA*hashed while written"), 0o600)
+		m := archive.Meta{Partner: "acme", Transport: "sftp", RemoteName: "inbound/x.edi"}
+		if _, err := a.PutHashedFile(ctx, staged, sum("ISA*hashed while written"), 10, m); err == nil {
+			t.Fatal("a wrong size was accepted")
+		}
+		if _, err := a.PutHashedFile(ctx, staged, "ABC", 24, m); err == nil {
+			t.Fatal("a malformed sum was accepted")
+		}
+		e, err := a.PutHashedFile(ctx, staged, sum("ISA*hashed while written"), 24, m)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if e.SHA256 != sum("ISA*hashed while written") || e.Size != 24 {
+			t.Fatalf("entry %+v", e.Message)
+		}
+		if got := get(t, a, e.ID); got != "ISA*hashed while written" {
+			t.Fatalf("got %q", got)
+		}
+	})
+}

@@ -109,7 +109,17 @@ type Receiver interface {
 // without copying it (the archive links it into place). Listening transports
 // that stage uploads in files use it when offered. The caller keeps its file.
 type FileReceiver interface {
-	ReceiveFile(ctx context.Context, in Incoming, path string) (messageID string, err error)
+	ReceiveFile(ctx context.Context, in Incoming, f StagedFile) (messageID string, err error)
+}
+
+// StagedFile is a complete, fsync'd local file for FileReceiver.
+type StagedFile struct {
+	Path string
+	// SHA256 (hex) and Size, when SHA256 is set, were computed by the
+	// transport from the bytes as it wrote them to Path, so the receiver
+	// need not read the file again. Empty: the receiver hashes the file.
+	SHA256 string
+	Size   int64
 }
 
 // Waiting is an outbound document waiting for a partner to fetch it.

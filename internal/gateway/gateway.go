@@ -56,9 +56,16 @@ func (g *Gateway) Receive(ctx context.Context, in transports.Incoming, r io.Read
 	return e.ID, nil
 }
 
-// ReceiveFile archives a staged file by linking it (no copy).
-func (g *Gateway) ReceiveFile(ctx context.Context, in transports.Incoming, path string) (string, error) {
-	e, err := g.Archive.PutFile(ctx, path, meta(in))
+// ReceiveFile archives a staged file by linking it (no copy), without
+// reading it again when the transport hashed it while writing it.
+func (g *Gateway) ReceiveFile(ctx context.Context, in transports.Incoming, f transports.StagedFile) (string, error) {
+	var e *archive.Entry
+	var err error
+	if f.SHA256 != "" {
+		e, err = g.Archive.PutHashedFile(ctx, f.Path, f.SHA256, f.Size, meta(in))
+	} else {
+		e, err = g.Archive.PutFile(ctx, f.Path, meta(in))
+	}
 	if err != nil {
 		return "", err
 	}

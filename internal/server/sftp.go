@@ -353,7 +353,7 @@ func (s *SFTP) session(ch ssh.Channel, reqs <-chan *ssh.Request, partner, remote
 			Partner: partner, RemoteAddr: remote, Receiver: s.o.Receiver, Outbox: s.o.Outbox,
 			SpoolDir: s.o.SpoolDir, MaxFileSize: s.o.MaxFileSize, AllowDelete: pol.AllowDelete, Log: s.log,
 		})
-		rs := sftp.NewRequestServer(ch, sess.Handlers(), sftp.WithStartDirectory("/"))
+		rs := sftp.NewRequestServer(newLimitsConn(ch), sess.Handlers(), requestServerOptions...)
 		err := rs.Serve()
 		sess.Discard()
 		total.add(sess.Totals())
@@ -364,6 +364,12 @@ func (s *SFTP) session(ch ssh.Channel, reqs <-chan *ssh.Request, partner, remote
 		_, _ = ch.SendRequest("exit-status", false, []byte{0, 0, 0, 0})
 		return
 	}
+}
+
+// requestServerOptions: reads answered up to the size limitsConn offers,
+// and request buffers reused (an upload's WriteAt keeps no buffer).
+var requestServerOptions = []sftp.RequestServerOption{
+	sftp.WithStartDirectory("/"), sftp.WithRSMaxTxPacket(sftpMaxRead), sftp.WithRSAllocator(),
 }
 
 // Close stops accepting and closes open connections.

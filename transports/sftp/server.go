@@ -5,8 +5,11 @@ package sftp
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
+	"hash"
 	"io"
 	"io/fs"
 	"log/slog"
@@ -136,7 +139,7 @@ func (s *Session) Filewrite(r *sftp.Request) (io.WriterAt, error) {
 	if err != nil {
 		return nil, fmt.Errorf("cannot stage upload: %w", err)
 	}
-	return &upload{s: s, name: name, f: f, started: time.Now()}, nil
+	return &upload{s: s, name: name, f: f, started: time.Now(), h: sha256.New()}, nil
 }
 
 type upload struct {
@@ -152,6 +155,81 @@ type upload struct {
 	closed   bool
 	unsynced int64         // bytes written since the last background flush started
 	syncing  chan struct{} // closed when the background flush ends; nil when none runs
+
+	hashing sync.Mutex
+	h       hash.Hash       // sha256 of the bytes [0, hashed); nil: given up, the archive hashes the file
+	hashed  int64           // the written prefix hashed so far
+	ahead   map[int64]int64 // written ranges (start to end) beyond the hashed prefix
+}
+
+// maxAhead bounds the written ranges an upload remembers beyond its hashed
+// prefix; a client writing that far out of order has its file hashed by
+// the archive instead.
+const maxAhead = 1024
+
+// hashWritten hashes bytes just written at off while the file grows from its
+// start, so that the archive need not read it again: in order (OpenSSH and
+// most clients write in order, and the request server's workers only
+// reorder writes that are in flight together) straight from p, and ranges
+// written ahead of the hashed prefix from the file once the gap before them
+// is filled. A write into bytes already hashed gives up.
+func (u *upload) hashWritten(p []byte, off int64) {
+	u.hashing.Lock()
+	defer u.hashing.Unlock()
+	if u.h == nil || len(p) == 0 {
+		return
+	}
+	switch {
+	case off < u.hashed:
+		u.giveUpHash()
+		return
+	case off > u.hashed:
+		if len(u.ahead) >= maxAhead {
+			u.giveUpHash()
+			return
+		}
+		if u.ahead == nil {
+			u.ahead = map[int64]int64{}
+		}
+		u.ahead[off] = max(u.ahead[off], off+int64(len(p)))
+		return
+	}
+	u.h.Write(p)
+	u.hashed += int64(len(p))
+	for len(u.ahead) > 0 {
+		next := int64(-1)
+		for start, end := range u.ahead {
+			if start <= u.hashed {
+				if end > next {
+					next = end
+				}
+				delete(u.ahead, start)
+			}
+		}
+		if next < 0 {
+			return
+		}
+		if next > u.hashed {
+			if _, err := io.Copy(u.h, io.NewSectionReader(u.f, u.hashed, next-u.hashed)); err != nil {
+				u.giveUpHash()
+				return
+			}
+			u.hashed = next
+		}
+	}
+}
+
+func (u *upload) giveUpHash() { u.h, u.ahead = nil, nil }
+
+// sum returns the upload's sha256 when the whole file of size bytes was
+// hashed while written; "" otherwise.
+func (u *upload) sum(size int64) string {
+	u.hashing.Lock()
+	defer u.hashing.Unlock()
+	if u.h == nil || u.hashed != size || len(u.ahead) > 0 {
+		return ""
+	}
+	return hex.EncodeToString(u.h.Sum(nil))
 }
 
 // flushEvery starts a background fsync after this many bytes, so that the
@@ -172,6 +250,7 @@ func (u *upload) WriteAt(p []byte, off int64) (int, error) {
 	}
 	u.mu.Unlock()
 	n, err := u.f.WriteAt(p, off)
+	u.hashWritten(p[:n], off)
 	u.mu.Lock()
 	if err != nil && u.failed == nil {
 		u.failed = fmt.Errorf("cannot stage upload: %w", err)
@@ -267,7 +346,7 @@ func (u *upload) archive(final string) error {
 	var id string
 	var err error
 	if fr, ok := u.s.o.Receiver.(transports.FileReceiver); ok {
-		id, err = fr.ReceiveFile(ctx, in, u.f.Name())
+		id, err = fr.ReceiveFile(ctx, in, transports.StagedFile{Path: u.f.Name(), SHA256: u.sum(u.size), Size: u.size})
 	} else if _, err = u.f.Seek(0, io.SeekStart); err == nil {
 		id, err = u.s.o.Receiver.Receive(ctx, in, u.f)
 	}
