@@ -486,7 +486,11 @@ func (s *checkState) openInterchange(ctx context.Context, seg *Segment) error {
 			checkLen(i, n, codes[i])
 		}
 	}
-	for i, code := range map[int]string{1: "010", 3: "012", 5: "005", 7: "007"} {
+	for _, q := range [...]struct {
+		i    int
+		code string
+	}{{1, "010"}, {3, "012"}, {5, "005"}, {7, "007"}} {
+		i, code := q.i, q.code
 		if v := trimSpace(seg.Element(i)); len(v) != 2 || !isAlnum(v[0]) || !isAlnum(v[1]) {
 			e(i, code, false, "ISA%02d qualifier %q is not 2 characters", i, v)
 		}
