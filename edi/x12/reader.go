@@ -2,7 +2,9 @@ package x12
 
 import (
 	"bytes"
+	"encoding/binary"
 	"io"
+	"math/bits"
 )
 
 // Delimiters are the four separator characters of an interchange.
@@ -80,6 +82,22 @@ type Reader struct {
 	isaBuf   [isaMax]byte
 	ctl      [3]ctlNum // interchange, group, set control numbers
 	pendingX int       // index of ctl to clear after this segment (IEA/GE/SE), -1 none
+	fast     fastDelims
+}
+
+// fastDelims holds the delimiters of Reader.d repeated in every byte of a
+// word, for scanFast; d is the Delimiters they were made from.
+type fastDelims struct {
+	d                     Delimiters
+	sep, term, comp, rept uint64
+}
+
+func (f *fastDelims) set(d Delimiters) {
+	// Absent separators test for NUL instead: a NUL byte then takes the
+	// exact path, which is harmless.
+	f.d = d
+	f.sep, f.term = swarLo*uint64(d.Element), swarLo*uint64(d.Segment)
+	f.comp, f.rept = swarLo*uint64(d.Component), swarLo*uint64(d.Repetition)
 }
 
 type ctlNum struct {
@@ -434,6 +452,9 @@ func (r *Reader) nextLineEndsWith(raw int, c, lb byte) bool {
 // readSegment reads the segment at r.start. It returns (nil, nil) for an
 // empty segment.
 func (r *Reader) readSegment() (*Segment, error) {
+	if seg := r.scanFast(); seg != nil {
+		return seg, nil
+	}
 	term := r.d.Segment
 	searched := 0
 	for {
@@ -500,6 +521,62 @@ func (r *Reader) finish(s, e, next int) (*Segment, error) {
 	r.nseg++
 	r.track()
 	return &r.seg, nil
+}
+
+// scanFast reads the segment at r.start in one pass over its bytes, 8 at a
+// time: it finds the terminator and the element separators together. It
+// handles only the common case, a non-empty segment whose terminator lies
+// in the buffer and that holds no CR, LF, other byte below 0x0E, component
+// or repetition separator (nor NUL when those are absent); otherwise it
+// returns nil and readSegment takes the general path.
+func (r *Reader) scanFast() *Segment {
+	if r.fast.d != r.d {
+		r.fast.set(r.d)
+	}
+	f := &r.fast
+	b := r.buf[r.start:r.end]
+	if max := r.maxSeg() + 1; len(b) > max {
+		b = b[:max] // a terminator further on makes the segment too long
+	}
+	ends := r.seg.ends[:0]
+	var odd uint64
+	for i := 0; i+8 <= len(b); i += 8 {
+		v := binary.LittleEndian.Uint64(b[i:])
+		m := zeroBytes(v ^ f.sep)
+		t := zeroBytes(v ^ f.term)
+		// High bit set where a byte is below 0x0E, exact up to the first
+		// such byte (borrows only go up), or a nested separator.
+		x := (v-swarLo*0x0E)&^v | zeroBytes(v^f.comp) | zeroBytes(v^f.rept)
+		if t != 0 {
+			keep := t&-t - 1 // the bytes before the terminator
+			m &= keep
+			for ; m != 0; m &= m - 1 {
+				ends = append(ends, int32(i+bits.TrailingZeros64(m)>>3))
+			}
+			j := i + bits.TrailingZeros64(t)>>3
+			if (odd|x&keep)&(swarLo*0x80) != 0 || j == 0 {
+				return nil
+			}
+			s := &r.seg
+			s.raw = b[:j]
+			s.ends = append(ends, int32(j))
+			s.Offset = r.base + int64(r.start)
+			if s.d != r.d {
+				s.d, s.class = r.d, nil
+			}
+			s.nested = false
+			r.start += j + 1
+			r.nseg++
+			r.track()
+			return s
+		}
+		for ; m != 0; m &= m - 1 {
+			ends = append(ends, int32(i+bits.TrailingZeros64(m)>>3))
+		}
+		odd |= x
+	}
+	r.seg.ends = ends[:0] // keep what append grew
+	return nil
 }
 
 func dropCRLF(b []byte) []byte {
