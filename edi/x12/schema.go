@@ -104,6 +104,7 @@ type Node struct {
 	Children []*Node // for loops
 	idx      int     // interned segment ID (segments) or of the trigger (loops)
 	nextReq  []int   // loops: nextReq[i] = first required child at or after i (len(Children) if none)
+	kidIdx   []int32 // loops: kidIdx[i] = Children[i].idx, searched per segment
 }
 
 // IsLoop reports whether n is a loop.
@@ -136,6 +137,18 @@ type SegmentDef struct {
 	ID          string
 	MaxElements int // 0: not known, not checked
 	Elements    []ElementDef
+
+	checks  []elemCheck // by element, precomputed from Elements
+	lastReq int         // 1 + index of the last mandatory element, 0 if none
+}
+
+// elemCheck is what validation looks at for every element, kept small
+// and next to each other.
+type elemCheck struct {
+	min  uint32
+	span uint32 // Max-Min; with no Max, the largest uint32 - Min (len-min <= span then tests both)
+	req  bool   // Req == 'M'
+	fast bool   // a length check is all there is to it (AN, or ID without a closed list)
 }
 
 // ElementDef describes one simple element.
@@ -405,6 +418,25 @@ func (s *Schemas) index() {
 				e.kind = 'A'
 			}
 		}
+		d.checks = make([]elemCheck, len(d.Elements))
+		d.lastReq = 0
+		for i := range d.Elements {
+			e := &d.Elements[i]
+			c := &d.checks[i]
+			c.req = e.Req == 'M'
+			if c.req {
+				d.lastReq = i + 1
+			}
+			c.fast = e.kind == 'A' || e.kind == 'I' && e.codes == nil
+			switch {
+			case e.Min < 0 || e.Min > 1<<30 || e.Max > 1<<30 || e.Max != 0 && e.Max < e.Min:
+				c.fast = false // odd limits: leave them to checkValue
+			case e.Max == 0:
+				c.min, c.span = uint32(e.Min), ^uint32(0)-uint32(e.Min)
+			default:
+				c.min, c.span = uint32(e.Min), uint32(e.Max-e.Min)
+			}
+		}
 	}
 	var walk func(n *Node)
 	walk = func(n *Node) {
@@ -417,6 +449,10 @@ func (s *Schemas) index() {
 		}
 		if len(n.Children) > 0 {
 			n.idx = n.Children[0].idx
+		}
+		n.kidIdx = make([]int32, len(n.Children))
+		for i, k := range n.Children {
+			n.kidIdx[i] = int32(k.idx)
 		}
 		n.nextReq = make([]int, len(n.Children)+1)
 		n.nextReq[len(n.Children)] = len(n.Children)

@@ -68,19 +68,19 @@ func (v *setValidator) structure(s *checkState, id string, pos int, loop, code, 
 // place finds where segment idx fits, closing and opening loops. It
 // reports whether it found a place.
 func (v *setValidator) place(s *checkState, idx int, id []byte, pos int) bool {
-	for d := len(v.stack) - 1; d >= 0; d-- {
-		kids := v.stack[d].n.Children
+	for d := len(v.stack) - 1; d >= 0 && idx != 0; d-- {
+		kids := v.stack[d].n.kidIdx
 		c := v.stack[d].pos
 		if d > 0 && c == 0 {
 			c = 1 // a loop's first segment again starts a new iteration: the parent's business
 		}
 		for ; c < len(kids); c++ {
-			k := kids[c]
-			if k.idx != idx || idx == 0 {
+			if int(kids[c]) != idx {
 				continue
 			}
 			v.closeAbove(s, d, pos)
 			f := &v.stack[d]
+			k := f.n.Children[c]
 			if c != f.pos {
 				v.skipped(s, f, f.pos+1, c, pos)
 				f.pos = c
@@ -179,24 +179,33 @@ func (v *setValidator) segment(s *checkState, seg *Segment, pos int) {
 	if d.MaxElements > 0 && n > d.MaxElements {
 		errs = append(errs, ElementError{Position: d.MaxElements + 1, Code: "3", Copy: clip(string(seg.Element(d.MaxElements+1)), 99)})
 	}
-	raw, ends := seg.raw, seg.ends
-	for i := range d.Elements {
-		ed := &d.Elements[i]
-		var val []byte
-		if i+1 < len(ends) {
-			val = raw[ends[i]+1 : ends[i+1]]
-		}
-		if len(val) == 0 {
-			if ed.Req == 'M' {
-				errs = append(errs, ElementError{Position: i + 1, Ref: ed.Ref, Code: "1"})
+	// Elements present in the segment, then the absent ones up to the
+	// last mandatory one.
+	raw, ends, checks := seg.raw, seg.ends, d.checks
+	np := min(n, len(checks))
+	nested := seg.nested
+	for i := 0; i < np; i++ {
+		c := &checks[i]
+		a, b := int(ends[i])+1, int(ends[i+1])
+		l := uint32(b - a)
+		if l == 0 {
+			if c.req {
+				errs = append(errs, ElementError{Position: i + 1, Ref: d.Elements[i].Ref, Code: "1"})
 			}
 			continue
 		}
-		if (ed.kind == 'A' || ed.kind == 'I' && ed.codes == nil) && !seg.nested && len(val) >= ed.Min && (ed.Max == 0 || len(val) <= ed.Max) {
+		if c.fast && !nested && l-c.min <= c.span {
 			continue // the common case, without a call
 		}
+		ed := &d.Elements[i]
+		val := raw[a:b]
 		if code := checkValue(ed, val, seg); code != "" {
 			errs = append(errs, ElementError{Position: i + 1, Ref: ed.Ref, Code: code, Copy: clip(string(val), 99), Warning: !v.strict})
+		}
+	}
+	for i := np; i < d.lastReq; i++ {
+		if checks[i].req {
+			errs = append(errs, ElementError{Position: i + 1, Ref: d.Elements[i].Ref, Code: "1"})
 		}
 	}
 	if errs != nil {
