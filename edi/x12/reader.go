@@ -202,6 +202,26 @@ func (r *Reader) maxSeg() int {
 // (nil, io.EOF). A *ParseError from Read wrapping ErrSegmentTooLong or
 // ErrBadISA is not fatal: calling Read again continues after the bad part.
 func (r *Reader) Read() (*Segment, error) {
+	// The common case first: a segment in an interchange, after the
+	// line break that follows its predecessor's terminator.
+	if r.pendingX < 0 && !r.seeking && r.started && (r.pos == 0 || r.ctl[2].n != 0) {
+		b, i := r.buf[:r.end], r.start
+		for i < len(b) && (b[i] == '\n' || b[i] == '\r') && b[i] != r.d.Segment {
+			i++
+		}
+		if len(b)-i >= 4 && (r.preset || b[i] != 'I' || b[i+1] != 'S' || b[i+2] != 'A' || isAlnum(b[i+3])) {
+			r.start = i
+			if seg := r.scanFast(); seg != nil {
+				return seg, nil
+			}
+			return r.read(false)
+		}
+	}
+	return r.read(true)
+}
+
+// read is Read's general path; fast tells readSegment to try scanFast.
+func (r *Reader) read(fast bool) (*Segment, error) {
 	if !r.started {
 		r.started = true
 		if r.Delimiters.Element != 0 {
@@ -254,8 +274,9 @@ func (r *Reader) Read() (*Segment, error) {
 				return r.readISA()
 			}
 		}
-		seg, err := r.readSegment()
+		seg, err := r.readSegment(fast)
 		if seg == nil && err == nil {
+			fast = true
 			continue // empty segment
 		}
 		return seg, err
@@ -449,11 +470,13 @@ func (r *Reader) nextLineEndsWith(raw int, c, lb byte) bool {
 	return len(line) > 0 && line[len(line)-1] == c
 }
 
-// readSegment reads the segment at r.start. It returns (nil, nil) for an
-// empty segment.
-func (r *Reader) readSegment() (*Segment, error) {
-	if seg := r.scanFast(); seg != nil {
-		return seg, nil
+// readSegment reads the segment at r.start, first with scanFast if fast.
+// It returns (nil, nil) for an empty segment.
+func (r *Reader) readSegment(fast bool) (*Segment, error) {
+	if fast {
+		if seg := r.scanFast(); seg != nil {
+			return seg, nil
+		}
 	}
 	term := r.d.Segment
 	searched := 0
@@ -525,10 +548,9 @@ func (r *Reader) finish(s, e, next int) (*Segment, error) {
 
 // scanFast reads the segment at r.start in one pass over its bytes, 8 at a
 // time: it finds the terminator and the element separators together. It
-// handles only the common case, a non-empty segment whose terminator lies
-// in the buffer and that holds no CR, LF, other byte below 0x0E, component
-// or repetition separator (nor NUL when those are absent); otherwise it
-// returns nil and readSegment takes the general path.
+// handles the common case, a non-empty segment whose terminator lies in
+// the buffer and that holds no CR or LF; otherwise it returns nil and
+// readSegment takes the general path.
 func (r *Reader) scanFast() *Segment {
 	if r.fast.d != r.d {
 		r.fast.set(r.d)
@@ -554,8 +576,19 @@ func (r *Reader) scanFast() *Segment {
 				ends = append(ends, int32(i+bits.TrailingZeros64(m)>>3))
 			}
 			j := i + bits.TrailingZeros64(t)>>3
-			if (odd|x&keep)&(swarLo*0x80) != 0 || j == 0 {
+			if j == 0 {
 				return nil
+			}
+			nested := false
+			if (odd|x&keep)&(swarLo*0x80) != 0 {
+				// A byte below 0x0E or a nested separator: CR and LF need
+				// the general path; otherwise mark the segment nested, a
+				// hint that makes element checks look closer (checkValue
+				// finds the same for a NUL or control byte as without it).
+				if bytes.IndexByte(b[:j], '\n') >= 0 || bytes.IndexByte(b[:j], '\r') >= 0 {
+					return nil
+				}
+				nested = true
 			}
 			s := &r.seg
 			s.raw = b[:j]
@@ -564,7 +597,7 @@ func (r *Reader) scanFast() *Segment {
 			if s.d != r.d {
 				s.d, s.class = r.d, nil
 			}
-			s.nested = false
+			s.nested = nested
 			r.start += j + 1
 			r.nseg++
 			r.track()
