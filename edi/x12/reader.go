@@ -83,7 +83,18 @@ type Reader struct {
 	ctl      [3]ctlNum // interchange, group, set control numbers
 	pendingX int       // index of ctl to clear after this segment (IEA/GE/SE), -1 none
 	fast     fastDelims
+	fastEnds *[fastEndsLen]int32 // element ends written by scanFast
 }
+
+const (
+	// fastWindow is how far scanFast looks for a terminator; longer
+	// segments take the general path.
+	fastWindow = 4096
+	// fastEndsLen bounds the element ends of a segment scanFast reads
+	// (at most one per byte) as a power of two, so that indexing with
+	// n&(fastEndsLen-1) needs no bounds check.
+	fastEndsLen = 2 * fastWindow
+)
 
 // fastDelims holds the delimiters of Reader.d repeated in every byte of a
 // word, for scanFast; d is the Delimiters they were made from.
@@ -555,25 +566,32 @@ func (r *Reader) scanFast() *Segment {
 	if r.fast.d != r.d {
 		r.fast.set(r.d)
 	}
-	f := &r.fast
-	b := r.buf[r.start:r.end]
-	if max := r.maxSeg() + 1; len(b) > max {
-		b = b[:max] // a terminator further on makes the segment too long
+	if r.fastEnds == nil {
+		r.fastEnds = new([fastEndsLen]int32)
 	}
-	ends := r.seg.ends[:0]
+	sep, term, comp, rept := r.fast.sep, r.fast.term, r.fast.comp, r.fast.rept
+	e := r.fastEnds
+	b := r.buf[r.start:r.end]
+	if max := min(fastWindow, r.maxSeg()+1); len(b) > max {
+		b = b[:max] // a terminator further on is for the general path
+	}
+	n := 0 // element ends in e
 	var odd uint64
 	for i := 0; i+8 <= len(b); i += 8 {
 		v := binary.LittleEndian.Uint64(b[i:])
-		m := zeroBytes(v ^ f.sep)
-		t := zeroBytes(v ^ f.term)
-		// High bit set where a byte is below 0x0E, exact up to the first
-		// such byte (borrows only go up), or a nested separator.
-		x := (v-swarLo*0x0E)&^v | zeroBytes(v^f.comp) | zeroBytes(v^f.rept)
+		m := zeroBytes(v ^ sep) // exact: every separator
+		// (y-1)&^y has the high bit of each zero byte of y set, and of
+		// others only above a zero byte (borrows go up): exact for the
+		// first terminator and for telling whether a word holds a byte
+		// below 0x0E or a nested separator, which is all that is needed.
+		y, yc, yr := v^term, v^comp, v^rept
+		t := (y - swarLo) &^ y & (swarLo * 0x80)
+		x := (v-swarLo*0x0E)&^v | (yc-swarLo)&^yc | (yr-swarLo)&^yr
 		if t != 0 {
 			keep := t&-t - 1 // the bytes before the terminator
-			m &= keep
-			for ; m != 0; m &= m - 1 {
-				ends = append(ends, int32(i+bits.TrailingZeros64(m)>>3))
+			for m &= keep; m != 0; m &= m - 1 {
+				e[n&(fastEndsLen-1)] = int32(i + bits.TrailingZeros64(m)>>3)
+				n++
 			}
 			j := i + bits.TrailingZeros64(t)>>3
 			if j == 0 {
@@ -590,9 +608,10 @@ func (r *Reader) scanFast() *Segment {
 				}
 				nested = true
 			}
+			e[n&(fastEndsLen-1)] = int32(j)
 			s := &r.seg
 			s.raw = b[:j]
-			s.ends = append(ends, int32(j))
+			s.ends = e[:n+1]
 			s.Offset = r.base + int64(r.start)
 			if s.d != r.d {
 				s.d, s.class = r.d, nil
@@ -604,11 +623,11 @@ func (r *Reader) scanFast() *Segment {
 			return s
 		}
 		for ; m != 0; m &= m - 1 {
-			ends = append(ends, int32(i+bits.TrailingZeros64(m)>>3))
+			e[n&(fastEndsLen-1)] = int32(i + bits.TrailingZeros64(m)>>3)
+			n++
 		}
 		odd |= x
 	}
-	r.seg.ends = ends[:0] // keep what append grew
 	return nil
 }
 
