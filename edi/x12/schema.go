@@ -30,28 +30,40 @@ type Schemas struct {
 // idTable interns segment IDs (2-3 characters A-Z, 0-9) to small numbers
 // so that validation finds a segment's definition by array index.
 type idTable struct {
-	slot [37 * 37 * 37 * 37]uint16 // by packed ID; 0 = unknown
+	slot [37 * 37 * 37]uint16 // by packed ID; 0 = unknown
 	n    int
 }
 
-func packID(id []byte) int {
-	if len(id) < 2 || len(id) > 3 {
-		return -1
+// idCode maps A-Z to 1-26 and 0-9 to 27-36, other bytes to 0.
+var idCode = func() (t [256]uint8) {
+	for c := 'A'; c <= 'Z'; c++ {
+		t[c] = uint8(c-'A') + 1
 	}
-	k := 0
-	for _, c := range id {
-		var v int
-		switch {
-		case c >= 'A' && c <= 'Z':
-			v = int(c-'A') + 1
-		case c >= '0' && c <= '9':
-			v = int(c-'0') + 27
-		default:
+	for c := '0'; c <= '9'; c++ {
+		t[c] = uint8(c-'0') + 27
+	}
+	return t
+}()
+
+// packID numbers an ID of 2 or 3 characters A-Z, 0-9 in base 37 (its
+// digits are never 0, so 2- and 3-character IDs do not collide); -1 for
+// anything else.
+func packID(id []byte) int {
+	switch len(id) {
+	case 2:
+		a, b := idCode[id[0]], idCode[id[1]]
+		if a == 0 || b == 0 {
 			return -1
 		}
-		k = k*37 + v
+		return int(a)*37 + int(b)
+	case 3:
+		a, b, c := idCode[id[0]], idCode[id[1]], idCode[id[2]]
+		if a == 0 || b == 0 || c == 0 {
+			return -1
+		}
+		return (int(a)*37+int(b))*37 + int(c)
 	}
-	return k
+	return -1
 }
 
 func (t *idTable) intern(id string) int {
