@@ -80,9 +80,10 @@ type Reader struct {
 	nseg     int64
 	pos      int // position in the current set
 	isaBuf   [isaMax]byte
-	ctl      [3]ctlNum // interchange, group, set control numbers
-	pendingX int       // index of ctl to clear after this segment (IEA/GE/SE), -1 none
-	fast     fastDelims
+	ctl      [3]ctlNum           // interchange, group, set control numbers
+	pendingX int                 // index of ctl to clear after this segment (IEA/GE/SE), -1 none
+	fast     fastDelims          // set wherever d is
+	segOwnD  bool                // seg.d may differ from d (after an ISA or a change of d)
 	fastEnds *[fastEndsLen]int32 // element ends written by scanFast
 }
 
@@ -97,16 +98,21 @@ const (
 )
 
 // fastDelims holds the delimiters of Reader.d repeated in every byte of a
-// word, for scanFast; d is the Delimiters they were made from.
+// word, for scanFast.
 type fastDelims struct {
-	d                     Delimiters
 	sep, term, comp, rept uint64
+}
+
+// setDelims makes d the delimiters in effect.
+func (r *Reader) setDelims(d Delimiters) {
+	r.d = d
+	r.fast.set(d)
+	r.segOwnD = true
 }
 
 func (f *fastDelims) set(d Delimiters) {
 	// Absent separators test for NUL instead: a NUL byte then takes the
 	// exact path, which is harmless.
-	f.d = d
 	f.sep, f.term = swarLo*uint64(d.Element), swarLo*uint64(d.Segment)
 	f.comp, f.rept = swarLo*uint64(d.Component), swarLo*uint64(d.Repetition)
 }
@@ -237,7 +243,7 @@ func (r *Reader) read(fast bool) (*Segment, error) {
 		r.started = true
 		if r.Delimiters.Element != 0 {
 			r.preset = true
-			r.d = r.Delimiters
+			r.setDelims(r.Delimiters)
 		} else {
 			r.seeking = true
 		}
@@ -422,6 +428,7 @@ func (r *Reader) readISA() (*Segment, error) {
 	isa := r.isaBuf[:n]
 	d := Delimiters{Element: sep, Component: comp, Segment: term}
 	// Split the ISA into elements.
+	r.segOwnD = true
 	r.seg.reset(isa, off, d)
 	r.seg.split()
 	if r.seg.Len() != 17 {
@@ -443,7 +450,7 @@ func (r *Reader) readISA() (*Segment, error) {
 		return nil, r.perr(off, 16, "ISA", ErrBadDelimiters)
 	}
 	if !r.preset {
-		r.d = d
+		r.setDelims(d)
 	}
 	r.start += raw
 	r.nseg++
@@ -563,9 +570,6 @@ func (r *Reader) finish(s, e, next int) (*Segment, error) {
 // the buffer and that holds no CR or LF; otherwise it returns nil and
 // readSegment takes the general path.
 func (r *Reader) scanFast() *Segment {
-	if r.fast.d != r.d {
-		r.fast.set(r.d)
-	}
 	if r.fastEnds == nil {
 		r.fastEnds = new([fastEndsLen]int32)
 	}
@@ -613,8 +617,11 @@ func (r *Reader) scanFast() *Segment {
 			s.raw = b[:j]
 			s.ends = e[:n+1]
 			s.Offset = r.base + int64(r.start)
-			if s.d != r.d {
-				s.d, s.class = r.d, nil
+			if r.segOwnD {
+				r.segOwnD = false
+				if s.d != r.d {
+					s.d, s.class = r.d, nil
+				}
 			}
 			s.nested = nested
 			r.start += j + 1
@@ -644,25 +651,28 @@ func dropCRLF(b []byte) []byte {
 
 // track follows envelope segments for error positions.
 func (r *Reader) track() {
-	id := r.seg.ID()
 	if r.pos > 0 {
 		r.pos++
 	}
-	if len(id) == 2 {
-		switch {
-		case id[0] == 'G' && id[1] == 'S':
+	raw := r.seg.raw
+	switch r.seg.ends[0] {
+	case 2:
+		switch uint16(raw[0])<<8 | uint16(raw[1]) {
+		case 'G'<<8 | 'S':
 			r.ctl[1].set(trimSpace(r.seg.Element(6)))
 			r.ctl[2].n = 0
-		case id[0] == 'S' && id[1] == 'T':
+		case 'S'<<8 | 'T':
 			r.ctl[2].set(trimSpace(r.seg.Element(2)))
 			r.pos = 1
-		case id[0] == 'S' && id[1] == 'E':
+		case 'S'<<8 | 'E':
 			r.pendingX = 2
-		case id[0] == 'G' && id[1] == 'E':
+		case 'G'<<8 | 'E':
 			r.pendingX = 1
 		}
-	} else if len(id) == 3 && id[0] == 'I' && id[1] == 'E' && id[2] == 'A' {
-		r.pendingX = 0
+	case 3:
+		if raw[0] == 'I' && raw[1] == 'E' && raw[2] == 'A' {
+			r.pendingX = 0
+		}
 	}
 }
 
