@@ -68,35 +68,25 @@ func (v *setValidator) structure(s *checkState, id string, pos int, loop, code, 
 // place finds where segment idx fits, closing and opening loops. It
 // reports whether it found a place.
 func (v *setValidator) place(s *checkState, idx int, id []byte, pos int) bool {
-	for d := len(v.stack) - 1; d >= 0 && idx != 0; d-- {
-		kids := v.stack[d].n.kidIdx
-		c := v.stack[d].pos
-		if d > 0 && c == 0 {
-			c = 1 // a loop's first segment again starts a new iteration: the parent's business
+	if d, c := v.find(idx); d >= 0 {
+		v.closeAbove(s, d, pos)
+		f := &v.stack[d]
+		k := f.n.Children[c]
+		if c != f.pos {
+			v.skipped(s, f, f.pos+1, c, pos)
+			f.pos = c
+			f.uses[c] = 0
 		}
-		for ; c < len(kids); c++ {
-			if int(kids[c]) != idx {
-				continue
+		f.uses[c]++
+		if k.IsLoop() {
+			if k.Max > 0 && int(f.uses[c]) > k.Max {
+				v.structure(s, string(id), pos, k.Loop, "4", "loop "+k.Loop+" occurs more than "+itoa(k.Max)+" times")
 			}
-			v.closeAbove(s, d, pos)
-			f := &v.stack[d]
-			k := f.n.Children[c]
-			if c != f.pos {
-				v.skipped(s, f, f.pos+1, c, pos)
-				f.pos = c
-				f.uses[c] = 0
-			}
-			f.uses[c]++
-			if k.IsLoop() {
-				if k.Max > 0 && int(f.uses[c]) > k.Max {
-					v.structure(s, string(id), pos, k.Loop, "4", "loop "+k.Loop+" occurs more than "+itoa(k.Max)+" times")
-				}
-				v.push(k)
-			} else if k.Max > 0 && int(f.uses[c]) > k.Max {
-				v.structure(s, string(id), pos, f.n.Loop, "5", string(id)+" used more than "+itoa(k.Max)+" times")
-			}
-			return true
+			v.push(k)
+		} else if k.Max > 0 && int(f.uses[c]) > k.Max {
+			v.structure(s, string(id), pos, f.n.Loop, "5", string(id)+" used more than "+itoa(k.Max)+" times")
 		}
+		return true
 	}
 	if idx > 0 && v.sch.known[idx] {
 		v.structure(s, string(id), pos, v.loop(), "7", string(id)+" is not in proper sequence for "+v.sch.Name)
@@ -104,6 +94,29 @@ func (v *setValidator) place(s *checkState, idx int, id []byte, pos int) bool {
 		v.structure(s, string(id), pos, v.loop(), "6", string(id)+" is not in transaction set "+v.sch.Name)
 	}
 	return false
+}
+
+// find returns the depth d in the stack of open loops and the child c of
+// that loop where segment idx fits next, or d = -1. It is the search part
+// of place, kept free of calls.
+func (v *setValidator) find(idx int) (d, c int) {
+	if idx == 0 {
+		return -1, 0
+	}
+	for d = len(v.stack) - 1; d >= 0; d-- {
+		f := &v.stack[d]
+		kids := f.n.kidIdx
+		c = f.pos
+		if d > 0 && c == 0 {
+			c = 1 // a loop's first segment again starts a new iteration: the parent's business
+		}
+		for ; c < len(kids); c++ {
+			if int(kids[c]) == idx {
+				return d, c
+			}
+		}
+	}
+	return -1, 0
 }
 
 func (v *setValidator) loop() string { return v.stack[len(v.stack)-1].n.Loop }
@@ -184,7 +197,11 @@ func (v *setValidator) segment(s *checkState, seg *Segment, pos int) {
 	raw, ends, checks := seg.raw, seg.ends, d.checks
 	np := min(n, len(checks))
 	nested := seg.nested
-	for i := 0; i < np; i++ {
+	i := passing(checks[:np], ends, nested)
+	if i == np && np >= d.lastReq && errs == nil {
+		return // the common case
+	}
+	for ; i < np; i++ {
 		c := &checks[i]
 		a, b := int(ends[i])+1, int(ends[i+1])
 		l := uint32(b - a)
@@ -215,6 +232,29 @@ func (v *setValidator) segment(s *checkState, seg *Segment, pos int) {
 		}
 		v.add(s, SegmentError{ID: string(id), Position: pos, Loop: v.loop(), Code: "8", Elements: errs, Warning: w})
 	}
+}
+
+// passing returns how many leading elements, ends as in Segment, pass
+// their checks without a call: empty and optional, or length-only and of
+// a length in range (and not nested).
+func passing(checks []elemCheck, ends []int32, nested bool) int {
+	if len(ends) <= len(checks) {
+		return 0
+	}
+	for i := range checks {
+		c := &checks[i]
+		l := uint32(ends[i+1] - ends[i] - 1)
+		if l == 0 {
+			if c.req {
+				return i
+			}
+			continue
+		}
+		if !c.fast || nested || l-c.min > c.span {
+			return i
+		}
+	}
+	return len(checks)
 }
 
 // checkValue returns the AK403 code for a bad value, or "".
