@@ -2,9 +2,7 @@ package x12
 
 import (
 	"bytes"
-	"encoding/binary"
 	"io"
-	"math/bits"
 )
 
 // Delimiters are the four separator characters of an interchange.
@@ -80,10 +78,12 @@ type Reader struct {
 	nseg     int64
 	pos      int // position in the current set
 	isaBuf   [isaMax]byte
-	ctl      [3]ctlNum           // interchange, group, set control numbers
-	pendingX int                 // index of ctl to clear after this segment (IEA/GE/SE), -1 none
-	fast     fastDelims          // set wherever d is
-	segOwnD  bool                // seg.d may differ from d (after an ISA or a change of d)
+	ctl      [3]ctlNum   // interchange, group, set control numbers
+	pendingX int         // index of ctl to clear after this segment (IEA/GE/SE), -1 none
+	segOwnD  bool        // seg.d may differ from d (after an ISA or a change of d)
+	vec      vecDelims   // d for maskBlocks, set wherever d is
+	masks    []blockMask // of buf's 64-byte blocks, valid in [mLo, mHi)
+	mLo, mHi int
 	fastEnds *[fastEndsLen]int32 // element ends written by scanFast
 }
 
@@ -97,24 +97,14 @@ const (
 	fastEndsLen = 2 * fastWindow
 )
 
-// fastDelims holds the delimiters of Reader.d repeated in every byte of a
-// word, for scanFast.
-type fastDelims struct {
-	sep, term, comp, rept uint64
-}
-
 // setDelims makes d the delimiters in effect.
 func (r *Reader) setDelims(d Delimiters) {
-	r.d = d
-	r.fast.set(d)
+	if d != r.d || r.vec[0][0] == 0 {
+		r.d = d
+		r.vec.set(d)
+		r.mLo, r.mHi = 0, 0
+	}
 	r.segOwnD = true
-}
-
-func (f *fastDelims) set(d Delimiters) {
-	// Absent separators test for NUL instead: a NUL byte then takes the
-	// exact path, which is harmless.
-	f.sep, f.term = swarLo*uint64(d.Element), swarLo*uint64(d.Segment)
-	f.comp, f.rept = swarLo*uint64(d.Component), swarLo*uint64(d.Repetition)
 }
 
 type ctlNum struct {
@@ -179,6 +169,7 @@ func (r *Reader) fill() bool {
 		n := copy(r.buf, r.buf[r.start:r.end])
 		r.base += int64(r.start)
 		r.start, r.end = 0, n
+		r.mLo, r.mHi = 0, 0 // the masks are of bytes moved
 	}
 	if r.end == len(r.buf) {
 		if len(r.buf) >= r.maxSeg()+isaMax {
@@ -562,80 +553,6 @@ func (r *Reader) finish(s, e, next int) (*Segment, error) {
 	r.nseg++
 	r.track()
 	return &r.seg, nil
-}
-
-// scanFast reads the segment at r.start in one pass over its bytes, 8 at a
-// time: it finds the terminator and the element separators together. It
-// handles the common case, a non-empty segment whose terminator lies in
-// the buffer and that holds no CR or LF; otherwise it returns nil and
-// readSegment takes the general path.
-func (r *Reader) scanFast() *Segment {
-	if r.fastEnds == nil {
-		r.fastEnds = new([fastEndsLen]int32)
-	}
-	sep, term, comp, rept := r.fast.sep, r.fast.term, r.fast.comp, r.fast.rept
-	e := r.fastEnds
-	b := r.buf[r.start:r.end]
-	if max := min(fastWindow, r.maxSeg()+1); len(b) > max {
-		b = b[:max] // a terminator further on is for the general path
-	}
-	n := 0 // element ends in e
-	var odd uint64
-	for i := 0; i+8 <= len(b); i += 8 {
-		v := binary.LittleEndian.Uint64(b[i:])
-		m := zeroBytes(v ^ sep) // exact: every separator
-		// (y-1)&^y has the high bit of each zero byte of y set, and of
-		// others only above a zero byte (borrows go up): exact for the
-		// first terminator and for telling whether a word holds a byte
-		// below 0x0E or a nested separator, which is all that is needed.
-		y, yc, yr := v^term, v^comp, v^rept
-		t := (y - swarLo) &^ y & (swarLo * 0x80)
-		x := (v-swarLo*0x0E)&^v | (yc-swarLo)&^yc | (yr-swarLo)&^yr
-		if t != 0 {
-			keep := t&-t - 1 // the bytes before the terminator
-			for m &= keep; m != 0; m &= m - 1 {
-				e[n&(fastEndsLen-1)] = int32(i + bits.TrailingZeros64(m)>>3)
-				n++
-			}
-			j := i + bits.TrailingZeros64(t)>>3
-			if j == 0 {
-				return nil
-			}
-			nested := false
-			if (odd|x&keep)&(swarLo*0x80) != 0 {
-				// A byte below 0x0E or a nested separator: CR and LF need
-				// the general path; otherwise mark the segment nested, a
-				// hint that makes element checks look closer (checkValue
-				// finds the same for a NUL or control byte as without it).
-				if bytes.IndexByte(b[:j], '\n') >= 0 || bytes.IndexByte(b[:j], '\r') >= 0 {
-					return nil
-				}
-				nested = true
-			}
-			e[n&(fastEndsLen-1)] = int32(j)
-			s := &r.seg
-			s.raw = b[:j]
-			s.ends = e[:n+1]
-			s.Offset = r.base + int64(r.start)
-			if r.segOwnD {
-				r.segOwnD = false
-				if s.d != r.d {
-					s.d, s.class = r.d, nil
-				}
-			}
-			s.nested = nested
-			r.start += j + 1
-			r.nseg++
-			r.track()
-			return s
-		}
-		for ; m != 0; m &= m - 1 {
-			e[n&(fastEndsLen-1)] = int32(i + bits.TrailingZeros64(m)>>3)
-			n++
-		}
-		odd |= x
-	}
-	return nil
 }
 
 func dropCRLF(b []byte) []byte {
