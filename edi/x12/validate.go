@@ -69,11 +69,15 @@ func (v *setValidator) structure(s *checkState, id string, pos int, loop, code, 
 // reports whether it found a place.
 func (v *setValidator) place(s *checkState, idx int, id []byte, pos int) bool {
 	if d, c := v.find(idx); d >= 0 {
-		v.closeAbove(s, d, pos)
+		if d < len(v.stack)-1 {
+			v.closeAbove(s, d, pos)
+		}
 		f := &v.stack[d]
 		k := f.n.Children[c]
 		if c != f.pos {
-			v.skipped(s, f, f.pos+1, c, pos)
+			if f.pos+1 < c {
+				v.skipped(s, f, f.pos+1, c, pos)
+			}
 			f.pos = c
 			f.uses[c] = 0
 		}
