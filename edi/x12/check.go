@@ -261,6 +261,11 @@ func (c *Checker) Check(ctx context.Context, r *Reader) (*Report, error) {
 			break
 		}
 		s.rep.Count.Segments++
+		if st := s.st; st != nil && s.sv != nil && inSet(seg.ID()) {
+			st.Segments++ // as segment does, without the call
+			s.sv.segment(s, seg, st.Segments)
+			continue
+		}
 		if err := s.segment(ctx, seg); err != nil {
 			return s.rep, err
 		}
@@ -337,7 +342,7 @@ func appendCode(codes []string, c string) []string {
 func (s *checkState) segment(ctx context.Context, seg *Segment) error {
 	id := seg.ID()
 	// Fast path: a segment inside a set that is not an envelope segment.
-	if s.st != nil && len(id) > 0 && (len(id) != 2 || id[0] != 'S' && id[0] != 'G' || id[1] != 'E' && id[1] != 'T' && id[1] != 'S') && !(len(id) == 3 && id[0] == 'I') {
+	if s.st != nil && inSet(id) {
 		s.st.Segments++
 		if s.sv != nil {
 			s.sv.segment(s, seg, s.st.Segments)
@@ -440,6 +445,15 @@ func (s *checkState) segment(ctx context.Context, seg *Segment) error {
 		s.sv.segment(s, seg, s.st.Segments)
 	}
 	return nil
+}
+
+// inSet reports whether a segment with this ID, inside a transaction set,
+// goes straight to the set's validator: it is not empty, not two
+// characters G or S then E, S or T, and not three starting with I. The
+// envelope segments (ISA, IEA, GS, GE, ST, SE) and a few others go through
+// segment's envelope handling, which validates the others as well.
+func inSet(id []byte) bool {
+	return len(id) > 0 && (len(id) != 2 || id[0] != 'S' && id[0] != 'G' || id[1] != 'E' && id[1] != 'T' && id[1] != 'S') && !(len(id) == 3 && id[0] == 'I')
 }
 
 func (s *checkState) openInterchange(ctx context.Context, seg *Segment) error {
