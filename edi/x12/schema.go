@@ -117,6 +117,9 @@ type Node struct {
 	idx      int     // interned segment ID (segments) or of the trigger (loops)
 	nextReq  []int   // loops: nextReq[i] = first required child at or after i (len(Children) if none)
 	kidIdx   []int32 // loops: kidIdx[i] = Children[i].idx, searched per segment
+	// occ[idx], for loops of at most 64 children, has bit i set when
+	// Children[i] is segment idx or starts with it.
+	occ []uint64
 }
 
 // IsLoop reports whether n is a loop.
@@ -485,6 +488,24 @@ func (s *Schemas) index() {
 	s.defs = make([]*SegmentDef, s.ids.n+1)
 	for id, d := range s.segs {
 		s.defs[s.ids.intern(id)] = d
+	}
+	var occ func(n *Node)
+	occ = func(n *Node) {
+		if !n.IsLoop() || n.occ != nil {
+			return
+		}
+		if len(n.Children) <= 64 {
+			n.occ = make([]uint64, s.ids.n+1)
+			for i, k := range n.Children {
+				n.occ[k.idx] |= 1 << i
+			}
+		}
+		for _, k := range n.Children {
+			occ(k)
+		}
+	}
+	for _, sch := range s.sets {
+		occ(sch.Root)
 	}
 	for _, sch := range s.sets {
 		sch.known = make([]bool, s.ids.n+1)

@@ -1,6 +1,9 @@
 package x12
 
-import "bytes"
+import (
+	"bytes"
+	"math/bits"
+)
 
 // setValidator checks one transaction set against its Schema: segment
 // order and loops with a stack of open loops, requirement and maximum use,
@@ -109,11 +112,17 @@ func (v *setValidator) find(idx int) (d, c int) {
 	}
 	for d = len(v.stack) - 1; d >= 0; d-- {
 		f := &v.stack[d]
-		kids := f.n.kidIdx
 		c = f.pos
 		if d > 0 && c == 0 {
 			c = 1 // a loop's first segment again starts a new iteration: the parent's business
 		}
+		if occ := f.n.occ; occ != nil {
+			if m := occ[idx] >> c; m != 0 {
+				return d, c + bits.TrailingZeros64(m)
+			}
+			continue
+		}
+		kids := f.n.kidIdx
 		for ; c < len(kids); c++ {
 			if int(kids[c]) == idx {
 				return d, c
