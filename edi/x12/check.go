@@ -261,6 +261,11 @@ func (c *Checker) Check(ctx context.Context, r *Reader) (*Report, error) {
 			break
 		}
 		s.rep.Count.Segments++
+		if st := s.st; st != nil && s.sv != nil && inSet(seg.ID()) {
+			st.Segments++ // as segment does, without the call
+			s.sv.segment(s, seg, st.Segments)
+			continue
+		}
 		if err := s.segment(ctx, seg); err != nil {
 			return s.rep, err
 		}
@@ -337,7 +342,7 @@ func appendCode(codes []string, c string) []string {
 func (s *checkState) segment(ctx context.Context, seg *Segment) error {
 	id := seg.ID()
 	// Fast path: a segment inside a set that is not an envelope segment.
-	if s.st != nil && len(id) > 0 && (len(id) != 2 || id[0] != 'S' && id[0] != 'G' || id[1] != 'E' && id[1] != 'T' && id[1] != 'S') && !(len(id) == 3 && id[0] == 'I') {
+	if s.st != nil && inSet(id) {
 		s.st.Segments++
 		if s.sv != nil {
 			s.sv.segment(s, seg, s.st.Segments)
@@ -442,6 +447,15 @@ func (s *checkState) segment(ctx context.Context, seg *Segment) error {
 	return nil
 }
 
+// inSet reports whether a segment with this ID, inside a transaction set,
+// goes straight to the set's validator: it is not empty, not two
+// characters G or S then E, S or T, and not three starting with I. The
+// envelope segments (ISA, IEA, GS, GE, ST, SE) and a few others go through
+// segment's envelope handling, which validates the others as well.
+func inSet(id []byte) bool {
+	return len(id) > 0 && (len(id) != 2 || id[0] != 'S' && id[0] != 'G' || id[1] != 'E' && id[1] != 'T' && id[1] != 'S') && !(len(id) == 3 && id[0] == 'I')
+}
+
 func (s *checkState) openInterchange(ctx context.Context, seg *Segment) error {
 	str := func(i int) string { return string(trimSpace(seg.Element(i))) }
 	ic := &Interchange{
@@ -486,7 +500,11 @@ func (s *checkState) openInterchange(ctx context.Context, seg *Segment) error {
 			checkLen(i, n, codes[i])
 		}
 	}
-	for i, code := range map[int]string{1: "010", 3: "012", 5: "005", 7: "007"} {
+	for _, q := range [...]struct {
+		i    int
+		code string
+	}{{1, "010"}, {3, "012"}, {5, "005"}, {7, "007"}} {
+		i, code := q.i, q.code
 		if v := trimSpace(seg.Element(i)); len(v) != 2 || !isAlnum(v[0]) || !isAlnum(v[1]) {
 			e(i, code, false, "ISA%02d qualifier %q is not 2 characters", i, v)
 		}

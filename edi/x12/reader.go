@@ -78,8 +78,33 @@ type Reader struct {
 	nseg     int64
 	pos      int // position in the current set
 	isaBuf   [isaMax]byte
-	ctl      [3]ctlNum // interchange, group, set control numbers
-	pendingX int       // index of ctl to clear after this segment (IEA/GE/SE), -1 none
+	ctl      [3]ctlNum   // interchange, group, set control numbers
+	pendingX int         // index of ctl to clear after this segment (IEA/GE/SE), -1 none
+	segOwnD  bool        // seg.d may differ from d (after an ISA or a change of d)
+	vec      vecDelims   // d for maskBlocks, set wherever d is
+	masks    []blockMask // of buf's 64-byte blocks, valid in [mLo, mHi)
+	mLo, mHi int
+	fastEnds *[fastEndsLen]int32 // element ends written by scanFast
+}
+
+const (
+	// fastWindow is how far scanFast looks for a terminator; longer
+	// segments take the general path.
+	fastWindow = 4096
+	// fastEndsLen bounds the element ends of a segment scanFast reads
+	// (at most one per byte) as a power of two, so that indexing with
+	// n&(fastEndsLen-1) needs no bounds check.
+	fastEndsLen = 2 * fastWindow
+)
+
+// setDelims makes d the delimiters in effect.
+func (r *Reader) setDelims(d Delimiters) {
+	if d != r.d || r.vec[0][0] == 0 {
+		r.d = d
+		r.vec.set(d)
+		r.mLo, r.mHi = 0, 0
+	}
+	r.segOwnD = true
 }
 
 type ctlNum struct {
@@ -144,6 +169,7 @@ func (r *Reader) fill() bool {
 		n := copy(r.buf, r.buf[r.start:r.end])
 		r.base += int64(r.start)
 		r.start, r.end = 0, n
+		r.mLo, r.mHi = 0, 0 // the masks are of bytes moved
 	}
 	if r.end == len(r.buf) {
 		if len(r.buf) >= r.maxSeg()+isaMax {
@@ -184,11 +210,31 @@ func (r *Reader) maxSeg() int {
 // (nil, io.EOF). A *ParseError from Read wrapping ErrSegmentTooLong or
 // ErrBadISA is not fatal: calling Read again continues after the bad part.
 func (r *Reader) Read() (*Segment, error) {
+	// The common case first: a segment in an interchange, after the
+	// line break that follows its predecessor's terminator.
+	if r.pendingX < 0 && !r.seeking && r.started && (r.pos == 0 || r.ctl[2].n != 0) {
+		b, i := r.buf[:r.end], r.start
+		for i < len(b) && (b[i] == '\n' || b[i] == '\r') && b[i] != r.d.Segment {
+			i++
+		}
+		if len(b)-i >= 4 && (r.preset || b[i] != 'I' || b[i+1] != 'S' || b[i+2] != 'A' || isAlnum(b[i+3])) {
+			r.start = i
+			if seg := r.scanFast(); seg != nil {
+				return seg, nil
+			}
+			return r.read(false)
+		}
+	}
+	return r.read(true)
+}
+
+// read is Read's general path; fast tells readSegment to try scanFast.
+func (r *Reader) read(fast bool) (*Segment, error) {
 	if !r.started {
 		r.started = true
 		if r.Delimiters.Element != 0 {
 			r.preset = true
-			r.d = r.Delimiters
+			r.setDelims(r.Delimiters)
 		} else {
 			r.seeking = true
 		}
@@ -236,8 +282,9 @@ func (r *Reader) Read() (*Segment, error) {
 				return r.readISA()
 			}
 		}
-		seg, err := r.readSegment()
+		seg, err := r.readSegment(fast)
 		if seg == nil && err == nil {
+			fast = true
 			continue // empty segment
 		}
 		return seg, err
@@ -372,6 +419,7 @@ func (r *Reader) readISA() (*Segment, error) {
 	isa := r.isaBuf[:n]
 	d := Delimiters{Element: sep, Component: comp, Segment: term}
 	// Split the ISA into elements.
+	r.segOwnD = true
 	r.seg.reset(isa, off, d)
 	r.seg.split()
 	if r.seg.Len() != 17 {
@@ -393,7 +441,7 @@ func (r *Reader) readISA() (*Segment, error) {
 		return nil, r.perr(off, 16, "ISA", ErrBadDelimiters)
 	}
 	if !r.preset {
-		r.d = d
+		r.setDelims(d)
 	}
 	r.start += raw
 	r.nseg++
@@ -431,9 +479,14 @@ func (r *Reader) nextLineEndsWith(raw int, c, lb byte) bool {
 	return len(line) > 0 && line[len(line)-1] == c
 }
 
-// readSegment reads the segment at r.start. It returns (nil, nil) for an
-// empty segment.
-func (r *Reader) readSegment() (*Segment, error) {
+// readSegment reads the segment at r.start, first with scanFast if fast.
+// It returns (nil, nil) for an empty segment.
+func (r *Reader) readSegment(fast bool) (*Segment, error) {
+	if fast {
+		if seg := r.scanFast(); seg != nil {
+			return seg, nil
+		}
+	}
 	term := r.d.Segment
 	searched := 0
 	for {
@@ -515,25 +568,28 @@ func dropCRLF(b []byte) []byte {
 
 // track follows envelope segments for error positions.
 func (r *Reader) track() {
-	id := r.seg.ID()
 	if r.pos > 0 {
 		r.pos++
 	}
-	if len(id) == 2 {
-		switch {
-		case id[0] == 'G' && id[1] == 'S':
+	raw := r.seg.raw
+	switch r.seg.ends[0] {
+	case 2:
+		switch uint16(raw[0])<<8 | uint16(raw[1]) {
+		case 'G'<<8 | 'S':
 			r.ctl[1].set(trimSpace(r.seg.Element(6)))
 			r.ctl[2].n = 0
-		case id[0] == 'S' && id[1] == 'T':
+		case 'S'<<8 | 'T':
 			r.ctl[2].set(trimSpace(r.seg.Element(2)))
 			r.pos = 1
-		case id[0] == 'S' && id[1] == 'E':
+		case 'S'<<8 | 'E':
 			r.pendingX = 2
-		case id[0] == 'G' && id[1] == 'E':
+		case 'G'<<8 | 'E':
 			r.pendingX = 1
 		}
-	} else if len(id) == 3 && id[0] == 'I' && id[1] == 'E' && id[2] == 'A' {
-		r.pendingX = 0
+	case 3:
+		if raw[0] == 'I' && raw[1] == 'E' && raw[2] == 'A' {
+			r.pendingX = 0
+		}
 	}
 }
 

@@ -30,28 +30,40 @@ type Schemas struct {
 // idTable interns segment IDs (2-3 characters A-Z, 0-9) to small numbers
 // so that validation finds a segment's definition by array index.
 type idTable struct {
-	slot [37 * 37 * 37 * 37]uint16 // by packed ID; 0 = unknown
+	slot [37 * 37 * 37]uint16 // by packed ID; 0 = unknown
 	n    int
 }
 
-func packID(id []byte) int {
-	if len(id) < 2 || len(id) > 3 {
-		return -1
+// idCode maps A-Z to 1-26 and 0-9 to 27-36, other bytes to 0.
+var idCode = func() (t [256]uint8) {
+	for c := 'A'; c <= 'Z'; c++ {
+		t[c] = uint8(c-'A') + 1
 	}
-	k := 0
-	for _, c := range id {
-		var v int
-		switch {
-		case c >= 'A' && c <= 'Z':
-			v = int(c-'A') + 1
-		case c >= '0' && c <= '9':
-			v = int(c-'0') + 27
-		default:
+	for c := '0'; c <= '9'; c++ {
+		t[c] = uint8(c-'0') + 27
+	}
+	return t
+}()
+
+// packID numbers an ID of 2 or 3 characters A-Z, 0-9 in base 37 (its
+// digits are never 0, so 2- and 3-character IDs do not collide); -1 for
+// anything else.
+func packID(id []byte) int {
+	switch len(id) {
+	case 2:
+		a, b := idCode[id[0]], idCode[id[1]]
+		if a == 0 || b == 0 {
 			return -1
 		}
-		k = k*37 + v
+		return int(a)*37 + int(b)
+	case 3:
+		a, b, c := idCode[id[0]], idCode[id[1]], idCode[id[2]]
+		if a == 0 || b == 0 || c == 0 {
+			return -1
+		}
+		return (int(a)*37+int(b))*37 + int(c)
 	}
-	return k
+	return -1
 }
 
 func (t *idTable) intern(id string) int {
@@ -104,6 +116,10 @@ type Node struct {
 	Children []*Node // for loops
 	idx      int     // interned segment ID (segments) or of the trigger (loops)
 	nextReq  []int   // loops: nextReq[i] = first required child at or after i (len(Children) if none)
+	kidIdx   []int32 // loops: kidIdx[i] = Children[i].idx, searched per segment
+	// occ[idx], for loops of at most 64 children, has bit i set when
+	// Children[i] is segment idx or starts with it.
+	occ []uint64
 }
 
 // IsLoop reports whether n is a loop.
@@ -136,6 +152,18 @@ type SegmentDef struct {
 	ID          string
 	MaxElements int // 0: not known, not checked
 	Elements    []ElementDef
+
+	checks  []elemCheck // by element, precomputed from Elements
+	lastReq int         // 1 + index of the last mandatory element, 0 if none
+}
+
+// elemCheck is what validation looks at for every element, kept small
+// and next to each other.
+type elemCheck struct {
+	min  uint32
+	span uint32 // Max-Min; with no Max, the largest uint32 - Min (len-min <= span then tests both)
+	req  bool   // Req == 'M'
+	fast bool   // a length check is all there is to it (AN, or ID without a closed list)
 }
 
 // ElementDef describes one simple element.
@@ -405,6 +433,25 @@ func (s *Schemas) index() {
 				e.kind = 'A'
 			}
 		}
+		d.checks = make([]elemCheck, len(d.Elements))
+		d.lastReq = 0
+		for i := range d.Elements {
+			e := &d.Elements[i]
+			c := &d.checks[i]
+			c.req = e.Req == 'M'
+			if c.req {
+				d.lastReq = i + 1
+			}
+			c.fast = e.kind == 'A' || e.kind == 'I' && e.codes == nil
+			switch {
+			case e.Min < 0 || e.Min > 1<<30 || e.Max > 1<<30 || e.Max != 0 && e.Max < e.Min:
+				c.fast = false // odd limits: leave them to checkValue
+			case e.Max == 0:
+				c.min, c.span = uint32(e.Min), ^uint32(0)-uint32(e.Min)
+			default:
+				c.min, c.span = uint32(e.Min), uint32(e.Max-e.Min)
+			}
+		}
 	}
 	var walk func(n *Node)
 	walk = func(n *Node) {
@@ -417,6 +464,10 @@ func (s *Schemas) index() {
 		}
 		if len(n.Children) > 0 {
 			n.idx = n.Children[0].idx
+		}
+		n.kidIdx = make([]int32, len(n.Children))
+		for i, k := range n.Children {
+			n.kidIdx[i] = int32(k.idx)
 		}
 		n.nextReq = make([]int, len(n.Children)+1)
 		n.nextReq[len(n.Children)] = len(n.Children)
@@ -437,6 +488,24 @@ func (s *Schemas) index() {
 	s.defs = make([]*SegmentDef, s.ids.n+1)
 	for id, d := range s.segs {
 		s.defs[s.ids.intern(id)] = d
+	}
+	var occ func(n *Node)
+	occ = func(n *Node) {
+		if !n.IsLoop() || n.occ != nil {
+			return
+		}
+		if len(n.Children) <= 64 {
+			n.occ = make([]uint64, s.ids.n+1)
+			for i, k := range n.Children {
+				n.occ[k.idx] |= 1 << i
+			}
+		}
+		for _, k := range n.Children {
+			occ(k)
+		}
+	}
+	for _, sch := range s.sets {
+		occ(sch.Root)
 	}
 	for _, sch := range s.sets {
 		sch.known = make([]bool, s.ids.n+1)

@@ -1,6 +1,9 @@
 package x12
 
-import "bytes"
+import (
+	"bytes"
+	"math/bits"
+)
 
 // setValidator checks one transaction set against its Schema: segment
 // order and loops with a stack of open loops, requirement and maximum use,
@@ -68,35 +71,29 @@ func (v *setValidator) structure(s *checkState, id string, pos int, loop, code, 
 // place finds where segment idx fits, closing and opening loops. It
 // reports whether it found a place.
 func (v *setValidator) place(s *checkState, idx int, id []byte, pos int) bool {
-	for d := len(v.stack) - 1; d >= 0; d-- {
-		kids := v.stack[d].n.Children
-		c := v.stack[d].pos
-		if d > 0 && c == 0 {
-			c = 1 // a loop's first segment again starts a new iteration: the parent's business
-		}
-		for ; c < len(kids); c++ {
-			k := kids[c]
-			if k.idx != idx || idx == 0 {
-				continue
-			}
+	if d, c := v.find(idx); d >= 0 {
+		if d < len(v.stack)-1 {
 			v.closeAbove(s, d, pos)
-			f := &v.stack[d]
-			if c != f.pos {
-				v.skipped(s, f, f.pos+1, c, pos)
-				f.pos = c
-				f.uses[c] = 0
-			}
-			f.uses[c]++
-			if k.IsLoop() {
-				if k.Max > 0 && int(f.uses[c]) > k.Max {
-					v.structure(s, string(id), pos, k.Loop, "4", "loop "+k.Loop+" occurs more than "+itoa(k.Max)+" times")
-				}
-				v.push(k)
-			} else if k.Max > 0 && int(f.uses[c]) > k.Max {
-				v.structure(s, string(id), pos, f.n.Loop, "5", string(id)+" used more than "+itoa(k.Max)+" times")
-			}
-			return true
 		}
+		f := &v.stack[d]
+		k := f.n.Children[c]
+		if c != f.pos {
+			if f.pos+1 < c {
+				v.skipped(s, f, f.pos+1, c, pos)
+			}
+			f.pos = c
+			f.uses[c] = 0
+		}
+		f.uses[c]++
+		if k.IsLoop() {
+			if k.Max > 0 && int(f.uses[c]) > k.Max {
+				v.structure(s, string(id), pos, k.Loop, "4", "loop "+k.Loop+" occurs more than "+itoa(k.Max)+" times")
+			}
+			v.push(k)
+		} else if k.Max > 0 && int(f.uses[c]) > k.Max {
+			v.structure(s, string(id), pos, f.n.Loop, "5", string(id)+" used more than "+itoa(k.Max)+" times")
+		}
+		return true
 	}
 	if idx > 0 && v.sch.known[idx] {
 		v.structure(s, string(id), pos, v.loop(), "7", string(id)+" is not in proper sequence for "+v.sch.Name)
@@ -104,6 +101,35 @@ func (v *setValidator) place(s *checkState, idx int, id []byte, pos int) bool {
 		v.structure(s, string(id), pos, v.loop(), "6", string(id)+" is not in transaction set "+v.sch.Name)
 	}
 	return false
+}
+
+// find returns the depth d in the stack of open loops and the child c of
+// that loop where segment idx fits next, or d = -1. It is the search part
+// of place, kept free of calls.
+func (v *setValidator) find(idx int) (d, c int) {
+	if idx == 0 {
+		return -1, 0
+	}
+	for d = len(v.stack) - 1; d >= 0; d-- {
+		f := &v.stack[d]
+		c = f.pos
+		if d > 0 && c == 0 {
+			c = 1 // a loop's first segment again starts a new iteration: the parent's business
+		}
+		if occ := f.n.occ; occ != nil {
+			if m := occ[idx] >> c; m != 0 {
+				return d, c + bits.TrailingZeros64(m)
+			}
+			continue
+		}
+		kids := f.n.kidIdx
+		for ; c < len(kids); c++ {
+			if int(kids[c]) == idx {
+				return d, c
+			}
+		}
+	}
+	return -1, 0
 }
 
 func (v *setValidator) loop() string { return v.stack[len(v.stack)-1].n.Loop }
@@ -179,24 +205,37 @@ func (v *setValidator) segment(s *checkState, seg *Segment, pos int) {
 	if d.MaxElements > 0 && n > d.MaxElements {
 		errs = append(errs, ElementError{Position: d.MaxElements + 1, Code: "3", Copy: clip(string(seg.Element(d.MaxElements+1)), 99)})
 	}
-	raw, ends := seg.raw, seg.ends
-	for i := range d.Elements {
-		ed := &d.Elements[i]
-		var val []byte
-		if i+1 < len(ends) {
-			val = raw[ends[i]+1 : ends[i+1]]
-		}
-		if len(val) == 0 {
-			if ed.Req == 'M' {
-				errs = append(errs, ElementError{Position: i + 1, Ref: ed.Ref, Code: "1"})
+	// Elements present in the segment, then the absent ones up to the
+	// last mandatory one.
+	raw, ends, checks := seg.raw, seg.ends, d.checks
+	np := min(n, len(checks))
+	nested := seg.nested
+	i := passing(checks[:np], ends, nested)
+	if i == np && np >= d.lastReq && errs == nil {
+		return // the common case
+	}
+	for ; i < np; i++ {
+		c := &checks[i]
+		a, b := int(ends[i])+1, int(ends[i+1])
+		l := uint32(b - a)
+		if l == 0 {
+			if c.req {
+				errs = append(errs, ElementError{Position: i + 1, Ref: d.Elements[i].Ref, Code: "1"})
 			}
 			continue
 		}
-		if (ed.kind == 'A' || ed.kind == 'I' && ed.codes == nil) && !seg.nested && len(val) >= ed.Min && (ed.Max == 0 || len(val) <= ed.Max) {
+		if c.fast && !nested && l-c.min <= c.span {
 			continue // the common case, without a call
 		}
+		ed := &d.Elements[i]
+		val := raw[a:b]
 		if code := checkValue(ed, val, seg); code != "" {
 			errs = append(errs, ElementError{Position: i + 1, Ref: ed.Ref, Code: code, Copy: clip(string(val), 99), Warning: !v.strict})
+		}
+	}
+	for i := np; i < d.lastReq; i++ {
+		if checks[i].req {
+			errs = append(errs, ElementError{Position: i + 1, Ref: d.Elements[i].Ref, Code: "1"})
 		}
 	}
 	if errs != nil {
@@ -206,6 +245,29 @@ func (v *setValidator) segment(s *checkState, seg *Segment, pos int) {
 		}
 		v.add(s, SegmentError{ID: string(id), Position: pos, Loop: v.loop(), Code: "8", Elements: errs, Warning: w})
 	}
+}
+
+// passing returns how many leading elements, ends as in Segment, pass
+// their checks without a call: empty and optional, or length-only and of
+// a length in range (and not nested).
+func passing(checks []elemCheck, ends []int32, nested bool) int {
+	if len(ends) <= len(checks) {
+		return 0
+	}
+	for i := range checks {
+		c := &checks[i]
+		l := uint32(ends[i+1] - ends[i] - 1)
+		if l == 0 {
+			if c.req {
+				return i
+			}
+			continue
+		}
+		if !c.fast || nested || l-c.min > c.span {
+			return i
+		}
+	}
+	return len(checks)
 }
 
 // checkValue returns the AK403 code for a bad value, or "".
