@@ -8,6 +8,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"modernc.org/sqlite"
@@ -51,6 +52,81 @@ func (s sqliteQ) query(ctx context.Context, q string, args ...any) (rowsIter, er
 func (s sqliteQ) queryRow(ctx context.Context, q string, args ...any) rowScanner {
 	return s.db.QueryRowContext(ctx, q, sqliteArgs(args)...)
 }
+
+// sqliteTxQ is the querier of a transaction: it prepares each statement
+// once per transaction and reuses it, so a transaction that repeats its
+// statements (a group commit of the archive records the same five for each
+// entry) parses them once, not once per call. Parsing was a tenth of the
+// CPU time of archiving small files. The statements close with the
+// transaction.
+type sqliteTxQ struct {
+	tx    *sql.Tx
+	stmts map[string]*sql.Stmt
+}
+
+func (s *sqliteTxQ) stmt(ctx context.Context, q string) (*sql.Stmt, error) {
+	if st, ok := s.stmts[q]; ok {
+		return st, nil
+	}
+	st, err := s.tx.PrepareContext(ctx, q)
+	if err != nil {
+		return nil, err
+	}
+	if s.stmts == nil {
+		s.stmts = map[string]*sql.Stmt{}
+	}
+	s.stmts[q] = st
+	return st, nil
+}
+
+// cacheable: one statement (a string of several runs through Exec).
+func cacheable(q string) bool { return !strings.Contains(strings.TrimRight(q, "; \n\t"), ";") }
+
+func (s *sqliteTxQ) exec(ctx context.Context, q string, args ...any) (int64, error) {
+	if !cacheable(q) {
+		return sqliteQ{s.tx}.exec(ctx, q, args...)
+	}
+	st, err := s.stmt(ctx, q)
+	if err != nil {
+		return 0, err
+	}
+	r, err := st.ExecContext(ctx, sqliteArgs(args)...)
+	if err != nil {
+		return 0, err
+	}
+	return r.RowsAffected()
+}
+
+func (s *sqliteTxQ) query(ctx context.Context, q string, args ...any) (rowsIter, error) {
+	if !cacheable(q) {
+		return sqliteQ{s.tx}.query(ctx, q, args...)
+	}
+	st, err := s.stmt(ctx, q)
+	if err != nil {
+		return nil, err
+	}
+	r, err := st.QueryContext(ctx, sqliteArgs(args)...)
+	if err != nil {
+		return nil, err
+	}
+	return sqlRows{r}, nil
+}
+
+func (s *sqliteTxQ) queryRow(ctx context.Context, q string, args ...any) rowScanner {
+	if !cacheable(q) {
+		return sqliteQ{s.tx}.queryRow(ctx, q, args...)
+	}
+	st, err := s.stmt(ctx, q)
+	if err != nil {
+		return errRow{err}
+	}
+	return st.QueryRowContext(ctx, sqliteArgs(args)...)
+}
+
+// errRow is a row whose query failed before it ran.
+type errRow struct{ err error }
+
+func (r errRow) Scan(...any) error { return r.err }
 
 type sqlRows struct{ *sql.Rows }
 
@@ -148,7 +224,7 @@ func (s *sqliteStore) WithTx(ctx context.Context, fn func(Tx) error) error {
 		return fmt.Errorf("store: begin: %w", sqliteTranslate(err))
 	}
 	t := &sqliteTx{tx: tx}
-	t.queries = queries{q: sqliteQ{tx}, translate: sqliteTranslate}
+	t.queries = queries{q: &sqliteTxQ{tx: tx}, translate: sqliteTranslate}
 	t.queries.atomic = func(ctx context.Context, fn func(*queries) error) error { return fn(&t.queries) }
 	if err := fn(t); err != nil {
 		_ = tx.Rollback()
