@@ -82,45 +82,53 @@ func (s *sqliteTxQ) stmt(ctx context.Context, q string) (*sql.Stmt, error) {
 // cacheable: one statement (a string of several runs through Exec).
 func cacheable(q string) bool { return !strings.Contains(strings.TrimRight(q, "; \n\t"), ";") }
 
-func (s *sqliteTxQ) exec(ctx context.Context, q string, args ...any) (int64, error) {
+// on returns the querier to run q with: its prepared statement, or the
+// transaction itself for a string of several statements.
+func (s *sqliteTxQ) on(ctx context.Context, q string) (sqliteQ, error) {
 	if !cacheable(q) {
-		return sqliteQ{s.tx}.exec(ctx, q, args...)
+		return sqliteQ{s.tx}, nil
 	}
 	st, err := s.stmt(ctx, q)
+	return sqliteQ{stmtExecer{st}}, err
+}
+
+func (s *sqliteTxQ) exec(ctx context.Context, q string, args ...any) (int64, error) {
+	x, err := s.on(ctx, q)
 	if err != nil {
 		return 0, err
 	}
-	r, err := st.ExecContext(ctx, sqliteArgs(args)...)
-	if err != nil {
-		return 0, err
-	}
-	return r.RowsAffected()
+	return x.exec(ctx, q, args...)
 }
 
 func (s *sqliteTxQ) query(ctx context.Context, q string, args ...any) (rowsIter, error) {
-	if !cacheable(q) {
-		return sqliteQ{s.tx}.query(ctx, q, args...)
-	}
-	st, err := s.stmt(ctx, q)
+	x, err := s.on(ctx, q)
 	if err != nil {
 		return nil, err
 	}
-	r, err := st.QueryContext(ctx, sqliteArgs(args)...)
-	if err != nil {
-		return nil, err
-	}
-	return sqlRows{r}, nil
+	return x.query(ctx, q, args...)
 }
 
 func (s *sqliteTxQ) queryRow(ctx context.Context, q string, args ...any) rowScanner {
-	if !cacheable(q) {
-		return sqliteQ{s.tx}.queryRow(ctx, q, args...)
-	}
-	st, err := s.stmt(ctx, q)
+	x, err := s.on(ctx, q)
 	if err != nil {
 		return errRow{err}
 	}
-	return st.QueryRowContext(ctx, sqliteArgs(args)...)
+	return x.queryRow(ctx, q, args...)
+}
+
+// stmtExecer runs a prepared statement; the query text is already in it.
+type stmtExecer struct{ st *sql.Stmt }
+
+func (e stmtExecer) ExecContext(ctx context.Context, _ string, args ...any) (sql.Result, error) {
+	return e.st.ExecContext(ctx, args...)
+}
+
+func (e stmtExecer) QueryContext(ctx context.Context, _ string, args ...any) (*sql.Rows, error) {
+	return e.st.QueryContext(ctx, args...)
+}
+
+func (e stmtExecer) QueryRowContext(ctx context.Context, _ string, args ...any) *sql.Row {
+	return e.st.QueryRowContext(ctx, args...)
 }
 
 // errRow is a row whose query failed before it ran.
