@@ -431,6 +431,62 @@ const (
 // Encrypt wraps content for the recipients: EnvelopedData for CBC,
 // AuthEnvelopedData for GCM. The output is DER.
 func Encrypt(content []byte, recipients []*x509.Certificate, c Cipher, wrap KeyWrap) ([]byte, error) {
+	k, err := newContentKey(recipients, c, wrap)
+	if err != nil {
+		return nil, err
+	}
+	oid, block, recips, params := k.oid, k.block, k.recips, k.params
+	var inner []byte
+	var ctype asn1.ObjectIdentifier
+	if k.gcm {
+		g, _ := cipher.NewGCM(block)
+		sealed := g.Seal(nil, k.nonce, content, nil)
+		ct, tag := sealed[:len(sealed)-16], sealed[len(sealed)-16:]
+		inner, err = asn1.Marshal(authEnvelopedData{
+			RecipientInfos: recips,
+			AuthEncryptedContentInfo: encryptedContentInfo{ContentType: oidData,
+				ContentEncryptionAlgorithm: pkix.AlgorithmIdentifier{Algorithm: oid, Parameters: asn1.RawValue{FullBytes: params}},
+				EncryptedContent:           asn1.RawValue{Class: asn1.ClassContextSpecific, Tag: 0, Bytes: ct}},
+			MAC: tag,
+		})
+		ctype = oidAuthEnvelopedData
+	} else {
+		n := 16 - len(content)%16
+		padded := make([]byte, len(content)+n)
+		copy(padded, content)
+		for i := len(content); i < len(padded); i++ {
+			padded[i] = byte(n)
+		}
+		cipher.NewCBCEncrypter(block, k.iv).CryptBlocks(padded, padded)
+		inner, err = asn1.Marshal(envelopedData{
+			RecipientInfos: recips,
+			EncryptedContentInfo: encryptedContentInfo{ContentType: oidData,
+				ContentEncryptionAlgorithm: pkix.AlgorithmIdentifier{Algorithm: oid, Parameters: asn1.RawValue{FullBytes: params}},
+				EncryptedContent:           asn1.RawValue{Class: asn1.ClassContextSpecific, Tag: 0, Bytes: padded}},
+		})
+		ctype = oidEnvelopedData
+	}
+	if err != nil {
+		return nil, err
+	}
+	return asn1.Marshal(contentInfo{ContentType: ctype, Content: asn1.RawValue{Class: asn1.ClassContextSpecific, Tag: 0, IsCompound: true, Bytes: inner}})
+}
+
+// contentKey is what encrypting one message needs: a fresh content key
+// (as its AES block) wrapped for each recipient, and a fresh GCM nonce or
+// CBC IV with its DER parameters.
+type contentKey struct {
+	oid       asn1.ObjectIdentifier
+	gcm       bool
+	block     cipher.Block
+	recips    []asn1.RawValue
+	nonce, iv []byte // GCM's nonce or CBC's IV
+	params    []byte // the algorithm parameters: GCMParameters or the IV, DER
+}
+
+// newContentKey draws a content key, nonce or IV for cipher c and wraps the
+// key for the recipients: shared by Encrypt and the streaming encryptor.
+func newContentKey(recipients []*x509.Certificate, c Cipher, wrap KeyWrap) (*contentKey, error) {
 	oid, ok := cipherOIDs[c]
 	if !ok {
 		return nil, fmt.Errorf("cms: unknown cipher %q", c)
@@ -444,51 +500,22 @@ func Encrypt(content []byte, recipients []*x509.Certificate, c Cipher, wrap KeyW
 	if err != nil {
 		return nil, err
 	}
-	block, _ := aes.NewCipher(cek)
-	var inner []byte
-	var ctype asn1.ObjectIdentifier
-	if c == AES128GCM || c == AES256GCM {
-		nonce := make([]byte, 12)
-		if _, err := rand.Read(nonce); err != nil {
+	k := &contentKey{oid: oid, gcm: c == AES128GCM || c == AES256GCM, recips: recips}
+	k.block, _ = aes.NewCipher(cek)
+	if k.gcm {
+		k.nonce = make([]byte, 12)
+		if _, err := rand.Read(k.nonce); err != nil {
 			return nil, err
 		}
-		g, _ := cipher.NewGCM(block)
-		sealed := g.Seal(nil, nonce, content, nil)
-		ct, tag := sealed[:len(sealed)-16], sealed[len(sealed)-16:]
-		params, _ := asn1.Marshal(gcmParameters{Nonce: nonce, ICVLen: 16})
-		inner, err = asn1.Marshal(authEnvelopedData{
-			RecipientInfos: recips,
-			AuthEncryptedContentInfo: encryptedContentInfo{ContentType: oidData,
-				ContentEncryptionAlgorithm: pkix.AlgorithmIdentifier{Algorithm: oid, Parameters: asn1.RawValue{FullBytes: params}},
-				EncryptedContent:           asn1.RawValue{Class: asn1.ClassContextSpecific, Tag: 0, Bytes: ct}},
-			MAC: tag,
-		})
-		ctype = oidAuthEnvelopedData
+		k.params, _ = asn1.Marshal(gcmParameters{Nonce: k.nonce, ICVLen: 16})
 	} else {
-		iv := make([]byte, 16)
-		if _, err := rand.Read(iv); err != nil {
+		k.iv = make([]byte, 16)
+		if _, err := rand.Read(k.iv); err != nil {
 			return nil, err
 		}
-		n := 16 - len(content)%16
-		padded := make([]byte, len(content)+n)
-		copy(padded, content)
-		for i := len(content); i < len(padded); i++ {
-			padded[i] = byte(n)
-		}
-		cipher.NewCBCEncrypter(block, iv).CryptBlocks(padded, padded)
-		ivDER, _ := asn1.Marshal(iv)
-		inner, err = asn1.Marshal(envelopedData{
-			RecipientInfos: recips,
-			EncryptedContentInfo: encryptedContentInfo{ContentType: oidData,
-				ContentEncryptionAlgorithm: pkix.AlgorithmIdentifier{Algorithm: oid, Parameters: asn1.RawValue{FullBytes: ivDER}},
-				EncryptedContent:           asn1.RawValue{Class: asn1.ClassContextSpecific, Tag: 0, Bytes: padded}},
-		})
-		ctype = oidEnvelopedData
+		k.params, _ = asn1.Marshal(k.iv)
 	}
-	if err != nil {
-		return nil, err
-	}
-	return asn1.Marshal(contentInfo{ContentType: ctype, Content: asn1.RawValue{Class: asn1.ClassContextSpecific, Tag: 0, IsCompound: true, Bytes: inner}})
+	return k, nil
 }
 
 // recipientInfos wraps the content key for each recipient (key transport).

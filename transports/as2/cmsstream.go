@@ -7,7 +7,6 @@ import (
 	"crypto"
 	"crypto/aes"
 	"crypto/cipher"
-	"crypto/rand"
 	"crypto/subtle"
 	"crypto/x509"
 	"crypto/x509/pkix"
@@ -635,38 +634,15 @@ type encryptor struct {
 }
 
 func newEncryptor(size int64, recipients []*x509.Certificate, c Cipher, wrap KeyWrap) (*encryptor, error) {
-	oid, ok := cipherOIDs[c]
-	if !ok {
-		return nil, fmt.Errorf("cms: unknown cipher %q", c)
-	}
-	keyLen, _, _ := contentKeyLen(oid)
-	cek := make([]byte, keyLen)
-	if _, err := rand.Read(cek); err != nil {
-		return nil, err
-	}
-	recips, err := recipientInfos(cek, recipients, wrap)
+	k, err := newContentKey(recipients, c, wrap)
 	if err != nil {
 		return nil, err
 	}
-	e := &encryptor{gcm: c == AES128GCM || c == AES256GCM, content: size}
+	e := &encryptor{gcm: k.gcm, block: k.block, nonce: k.nonce, iv: k.iv, content: size}
 	if e.gcm && size > (1<<32-2)*16 {
 		return nil, fmt.Errorf("cms: %d bytes exceed AES-GCM's limit of 64 GiB per message (send with aes256-cbc)", size)
 	}
-	e.block, _ = aes.NewCipher(cek)
-	var params []byte
-	if e.gcm {
-		e.nonce = make([]byte, 12)
-		if _, err := rand.Read(e.nonce); err != nil {
-			return nil, err
-		}
-		params, _ = asn1.Marshal(gcmParameters{Nonce: e.nonce, ICVLen: 16})
-	} else {
-		e.iv = make([]byte, 16)
-		if _, err := rand.Read(e.iv); err != nil {
-			return nil, err
-		}
-		params, _ = asn1.Marshal(e.iv)
-	}
+	oid, recips, params := k.oid, k.recips, k.params
 	recipSet, err := asn1.MarshalWithParams(recips, "set")
 	if err != nil {
 		return nil, err
