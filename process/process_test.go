@@ -4,14 +4,13 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/wharfedi/wharf/archive"
+	"github.com/wharfedi/wharf/internal/flowtest"
 	"github.com/wharfedi/wharf/internal/store"
-	"github.com/wharfedi/wharf/internal/testenv"
 	"github.com/wharfedi/wharf/process"
 )
 
@@ -58,16 +57,9 @@ func events(t *testing.T, st store.Store, id string) string {
 }
 
 func TestAcknowledgmentsReconcileAndOverdue(t *testing.T) {
-	testenv.EachStore(t, func(t *testing.T, st store.Store) {
+	flowtest.ForEachDB(t, archive.Options{}, nil, func(t *testing.T, e *flowtest.Env) {
 		ctx := context.Background()
-		fsb, err := archive.NewFS(filepath.Join(t.TempDir(), "archive"))
-		if err != nil {
-			t.Fatal(err)
-		}
-		a, err := archive.New(st, archive.Options{Blobs: fsb})
-		if err != nil {
-			t.Fatal(err)
-		}
+		st, a := e.Store, e.Archive
 		clock := time.Date(2026, 7, 16, 12, 0, 0, 0, time.UTC)
 		p := &process.Processor{Archive: a, Store: st, Now: func() time.Time { return clock },
 			Policy: func(string) process.Policy { return process.Policy{AckTimeout: 4 * time.Hour} }}
@@ -144,16 +136,9 @@ func TestAcknowledgmentsReconcileAndOverdue(t *testing.T) {
 // TestAckControlNumbers: each 997 takes the partner's next ISA13 and GS06
 // (allocated together), never one another 997 had.
 func TestAckControlNumbers(t *testing.T) {
-	testenv.EachStore(t, func(t *testing.T, st store.Store) {
+	flowtest.ForEachDB(t, archive.Options{}, nil, func(t *testing.T, e *flowtest.Env) {
 		ctx := context.Background()
-		fsb, err := archive.NewFS(filepath.Join(t.TempDir(), "archive"))
-		if err != nil {
-			t.Fatal(err)
-		}
-		a, err := archive.New(st, archive.Options{Blobs: fsb})
-		if err != nil {
-			t.Fatal(err)
-		}
+		st, a := e.Store, e.Archive
 		p := &process.Processor{Archive: a, Store: st}
 		var got []string
 		for i, ctl := range []string{"77", "78", "79"} {
