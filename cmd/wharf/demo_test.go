@@ -90,19 +90,7 @@ func TestDemo(t *testing.T) {
 	}
 	// Everything Wharf sent ACME (997s and 204s) carries its own ISA13:
 	// one sequence of control numbers per partner.
-	c, err := (&commonFlags{config: filepath.Join(dir, "wharf.yaml")}).loadConfig()
-	if err != nil {
-		t.Fatal(err)
-	}
-	st, err := openStore(ctx, c)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
-	a, err := openArchive(c, st, nil, nil, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
+	_, st, a := openConfigured(t, filepath.Join(dir, "wharf.yaml"))
 	sent, _ := st.SearchMessages(ctx, store.MessageFilter{PartnerID: "acme", Direction: store.Outbound})
 	isa13 := map[string]string{}
 	for _, m := range sent {

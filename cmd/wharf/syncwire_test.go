@@ -9,9 +9,32 @@ import (
 	"testing"
 	"time"
 
+	"github.com/wharfedi/wharf/archive"
+	"github.com/wharfedi/wharf/internal/config"
+	"github.com/wharfedi/wharf/internal/store"
 	"github.com/wharfedi/wharf/mapping/canonical"
 	wsync "github.com/wharfedi/wharf/sync"
 )
+
+// openConfigured loads the configuration at path and opens its store
+// (closed when the test ends) and archive, as a wharf command does.
+func openConfigured(t *testing.T, path string) (*config.Config, store.Store, *archive.Archive) {
+	t.Helper()
+	c, err := (&commonFlags{config: path}).loadConfig()
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, err := openStore(context.Background(), c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	a, err := openArchive(c, st, nil, nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c, st, a
+}
 
 // TestBatchRouteSendsOneFile: a batch route's documents go out as one file
 // in the partner's layout, once per idempotency key, over the partner's
@@ -38,20 +61,8 @@ sync:
     - {name: nightly, on: invoice.approved, to: erp, send: "csv:erp-invoices", batch: "0 2 * * *", timezone: America/Chicago}
     - {name: bad, on: invoice.approved, to: erp, send: "x12:810"}
 `), 0o600)
-	c, err := (&commonFlags{config: cfgPath}).loadConfig()
-	if err != nil {
-		t.Fatal(err)
-	}
 	ctx := context.Background()
-	st, err := openStore(ctx, c)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
-	a, err := openArchive(c, st, nil, nil, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
+	c, st, a := openConfigured(t, cfgPath)
 	rules, err := syncRules(c)
 	if err != nil || !rules.Routes[0].Batch || rules.Routes[0].DocType != canonical.TypeInvoice {
 		t.Fatalf("rules: %v %+v", err, rules.Routes)
