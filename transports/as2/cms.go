@@ -384,16 +384,26 @@ func openCBC(cek []byte, alg pkix.AlgorithmIdentifier, ct []byte) ([]byte, error
 	return pt[:len(pt)-n], nil
 }
 
-func openGCM(cek []byte, alg pkix.AlgorithmIdentifier, ct, mac, aad []byte) ([]byte, error) {
-	if !(alg.Algorithm.Equal(oidAES128GCM) || alg.Algorithm.Equal(oidAES192GCM) || alg.Algorithm.Equal(oidAES256GCM)) {
-		return nil, fmt.Errorf("%v in AuthEnvelopedData: only AES-GCM is supported", alg.Algorithm)
-	}
+// gcmParams checks that an AuthEnvelopedData's algorithm is AES-GCM and
+// returns its parameters (the tag length defaults to 12, as RFC 5084 says).
+func gcmParams(alg pkix.AlgorithmIdentifier) (gcmParameters, error) {
 	var p gcmParameters
+	if !(alg.Algorithm.Equal(oidAES128GCM) || alg.Algorithm.Equal(oidAES192GCM) || alg.Algorithm.Equal(oidAES256GCM)) {
+		return p, fmt.Errorf("%v in AuthEnvelopedData: only AES-GCM is supported", alg.Algorithm)
+	}
 	if _, err := asn1.Unmarshal(alg.Parameters.FullBytes, &p); err != nil {
-		return nil, fmt.Errorf("gcm parameters: %w", err)
+		return p, fmt.Errorf("gcm parameters: %w", err)
 	}
 	if p.ICVLen == 0 {
 		p.ICVLen = 12
+	}
+	return p, nil
+}
+
+func openGCM(cek []byte, alg pkix.AlgorithmIdentifier, ct, mac, aad []byte) ([]byte, error) {
+	p, err := gcmParams(alg)
+	if err != nil {
+		return nil, err
 	}
 	block, err := aes.NewCipher(cek)
 	if err != nil {

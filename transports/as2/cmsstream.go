@@ -446,15 +446,9 @@ func DecryptStream(src io.ReaderAt, size int64, cert *x509.Certificate, key cryp
 }
 
 func gcmStream(cek []byte, alg pkix.AlgorithmIdentifier, mac, aad []byte, w io.Writer) (io.WriteCloser, error) {
-	if !(alg.Algorithm.Equal(oidAES128GCM) || alg.Algorithm.Equal(oidAES192GCM) || alg.Algorithm.Equal(oidAES256GCM)) {
-		return nil, fmt.Errorf("%v in AuthEnvelopedData: only AES-GCM is supported", alg.Algorithm)
-	}
-	var p gcmParameters
-	if _, err := asn1.Unmarshal(alg.Parameters.FullBytes, &p); err != nil {
-		return nil, fmt.Errorf("gcm parameters: %w", err)
-	}
-	if p.ICVLen == 0 {
-		p.ICVLen = 12
+	p, err := gcmParams(alg)
+	if err != nil {
+		return nil, err
 	}
 	if len(mac) != p.ICVLen {
 		return nil, fmt.Errorf("gcm tag is %d bytes, parameters say %d", len(mac), p.ICVLen)
