@@ -53,7 +53,8 @@ type Options struct {
 	Schedules []Schedule
 	// Metrics, when set, receives the job counters.
 	Metrics prometheus.Registerer
-	// Now is the clock used for schedule catch-up; tests set it.
+	// Now is the clock for schedule slots and catch-up; the application
+	// passes the one clock it gives every stage, tests a fixed one.
 	Now func() time.Time
 	// SingleWorker: no other process works jobs on this database (see Start).
 	SingleWorker bool

@@ -39,7 +39,7 @@ func (rt *Runtime) periodicJobs() []*river.PeriodicJob {
 	for _, s := range rt.opts.Schedules {
 		s := s
 		out = append(out, river.NewPeriodicJob(s.Schedule, func() (river.JobArgs, *river.InsertOpts) {
-			return ScheduledArgs{Schedule: s.Name, Slot: dueSlot(s.Schedule, time.Now())}, scheduledUnique
+			return ScheduledArgs{Schedule: s.Name, Slot: dueSlot(s.Schedule, rt.opts.Now())}, scheduledUnique
 		}, &river.PeriodicJobOpts{ID: "schedule:" + s.Name}))
 	}
 	return out

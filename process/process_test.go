@@ -57,11 +57,14 @@ func events(t *testing.T, st store.Store, id string) string {
 }
 
 func TestAcknowledgmentsReconcileAndOverdue(t *testing.T) {
-	flowtest.ForEachDB(t, archive.Options{}, nil, func(t *testing.T, e *flowtest.Env) {
+	// One clock for the archive, the store and the processor.
+	var clock time.Time
+	now := func() time.Time { return clock }
+	flowtest.ForEachDB(t, archive.Options{Now: now}, nil, func(t *testing.T, e *flowtest.Env) {
 		ctx := context.Background()
 		st, a := e.Store, e.Archive
-		clock := time.Date(2026, 7, 16, 12, 0, 0, 0, time.UTC)
-		p := &process.Processor{Archive: a, Store: st, Now: func() time.Time { return clock },
+		clock = time.Date(2026, 7, 16, 12, 0, 0, 0, time.UTC)
+		p := &process.Processor{Archive: a, Store: st, Now: now,
 			Policy: func(string) process.Policy { return process.Policy{AckTimeout: 4 * time.Hour} }}
 		put := func(body string, dir store.Direction) string {
 			e, err := a.Put(ctx, strings.NewReader(body), archive.Meta{Partner: "acme", Direction: dir, Transport: "sftp", RemoteName: "x.edi"})

@@ -631,7 +631,7 @@ func (e *Engine) route(ctx context.Context, m *store.Message, c *change, d canon
 					}
 				}
 			}
-			out, err := Convert(d, rt.DocType, &dt)
+			out, err := Convert(d, rt.DocType, &dt, e.now())
 			if err != nil {
 				if rerr := e.raise(ctx, &store.Exception{Reason: "route", Owner: store.OwnerIT, ObjectKind: c.kind, ObjectKey: c.key, PartnerID: rt.To,
 					MessageID: m.ID, DedupeKey: "route/" + rt.Name + "/" + m.ID,

@@ -126,11 +126,15 @@ func rules(t *testing.T) *wsync.Rules {
 }
 
 func TestOrderToInvoice(t *testing.T) {
+	// One clock for the engine and the store: the engine's SLA and
+	// reconciliation cut-offs compare with the times the store stamps.
+	var clock time.Time
+	now := func() time.Time { return clock }
 	testenv.EachStore(t, func(t *testing.T, st store.Store) {
 		ctx := context.Background()
-		clock := time.Date(2026, 11, 27, 8, 0, 0, 0, time.UTC)
+		clock = time.Date(2026, 11, 27, 8, 0, 0, 0, time.UTC)
 		rec := &recorder{t: t, st: st, ids: map[string]string{}, x12: map[string]string{}}
-		e := &wsync.Engine{Store: st, Rules: rules(t), Sender: rec, Now: func() time.Time { return clock }}
+		e := &wsync.Engine{Store: st, Rules: rules(t), Sender: rec, Now: now}
 		msg := func(partner, name string) *store.Message {
 			m := &store.Message{PartnerID: partner, Direction: store.Inbound, Transport: "test", RemoteName: name}
 			if err := st.InsertMessage(ctx, m); err != nil {
@@ -347,7 +351,7 @@ func TestOrderToInvoice(t *testing.T) {
 		if te, _ := wsync.Trace(ctx, st, "nothing-like-it"); !te.Empty() {
 			t.Fatal("trace of an unknown key is not empty")
 		}
-	})
+	}, store.WithClock(now))
 }
 
 func TestUncorrelated(t *testing.T) {

@@ -12,8 +12,9 @@ import (
 // becomes the load tender (shipment) a carrier or TMS receives, or the
 // warehouse order a WMS receives; a ship confirmation becomes the shipment
 // status a TMS receives. The same type (or "") returns d itself. dt is what
-// the sync knows about the object (the tender's shipment ID, carrier, charge).
-func Convert(d canonical.Document, to string, dt *Data) (canonical.Document, error) {
+// the sync knows about the object (the tender's shipment ID, carrier, charge);
+// now stands in for an event time the source document does not carry.
+func Convert(d canonical.Document, to string, dt *Data, now time.Time) (canonical.Document, error) {
 	from := d.Head().Type
 	if to == "" || to == from {
 		return d, nil
@@ -33,7 +34,7 @@ func Convert(d canonical.Document, to string, dt *Data) (canonical.Document, err
 		if to == canonical.TypeShipmentStatus {
 			s := &canonical.ShipmentStatus{Header: header(canonical.TypeShipmentStatus, &x.Header), ShipmentID: cmp.Or(x.ShipmentID, dt.Shipment),
 				Carrier: cmp.Or(x.Carrier, dt.Carrier)}
-			t := canonical.At(time.Now().UTC().Truncate(time.Minute))
+			t := canonical.At(now.UTC().Truncate(time.Minute))
 			for _, dd := range x.Dates {
 				if dd.Type == "ship" {
 					t = dd.Time

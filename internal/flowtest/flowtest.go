@@ -27,11 +27,16 @@ var Databases = []string{"SQLite", "Postgres"}
 
 // Open opens a fresh store of the named driver ("SQLite" or "Postgres"),
 // registers the partners and builds an archive with opts (Blobs is set to a
-// fresh folder when nil).
+// fresh folder when nil). A clock in opts.Now is the store's clock too, so
+// the test's fixed time is the only time the flow sees.
 func Open(t *testing.T, db string, opts archive.Options, partners ...string) *Env {
 	t.Helper()
 	ctx := context.Background()
-	st := testenv.OpenStore(t, db)
+	var sopts []store.Option
+	if opts.Now != nil {
+		sopts = append(sopts, store.WithClock(opts.Now))
+	}
+	st := testenv.OpenStore(t, db, sopts...)
 	for _, p := range partners {
 		if err := st.UpsertPartner(ctx, &store.Partner{ID: p, Name: p}); err != nil {
 			t.Fatal(err)

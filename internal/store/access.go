@@ -88,7 +88,7 @@ func (s *queries) CreateSession(ctx context.Context, se *Session) error {
 	if err := ValidRole(se.Role); err != nil {
 		return fmt.Errorf("store: create session: %w", err)
 	}
-	t := now()
+	t := s.now()
 	if _, err := s.q.exec(ctx, `DELETE FROM console_sessions WHERE expires_at < $1`, t); err != nil {
 		return s.err("create session", err)
 	}
@@ -125,7 +125,7 @@ func (s *queries) CreateToken(ctx context.Context, t *APIToken) error {
 		return fmt.Errorf("store: create token: %w: id and hash are required", ErrInvalid)
 	}
 	if t.CreatedAt.IsZero() {
-		t.CreatedAt = now()
+		t.CreatedAt = s.now()
 	}
 	t.CreatedAt = t.CreatedAt.UTC().Truncate(time.Microsecond)
 	_, err := s.q.exec(ctx, `INSERT INTO api_tokens (id, name, role, hash, created_at) VALUES ($1, $2, $3, $4, $5)`,
@@ -172,7 +172,7 @@ func (s *queries) ListTokens(ctx context.Context) ([]*APIToken, error) {
 // token end with it.
 func (s *queries) RevokeToken(ctx context.Context, id string) error {
 	return s.atomic(ctx, func(q *queries) error {
-		n, err := q.q.exec(ctx, `UPDATE api_tokens SET revoked_at = COALESCE(revoked_at, $2) WHERE id = $1`, id, now())
+		n, err := q.q.exec(ctx, `UPDATE api_tokens SET revoked_at = COALESCE(revoked_at, $2) WHERE id = $1`, id, s.now())
 		if err != nil {
 			return q.err("revoke token", err)
 		}
@@ -198,7 +198,7 @@ func (s *queries) UpsertUser(ctx context.Context, u *User) error {
 	if u.Name == "" || u.PasswordHash == "" {
 		return fmt.Errorf("store: user: %w: name and password hash are required", ErrInvalid)
 	}
-	t := now()
+	t := s.now()
 	_, err := s.q.exec(ctx, `INSERT INTO console_users (name, role, password_hash, created_at, updated_at) VALUES ($1, $2, $3, $4, $4)
 		ON CONFLICT (name) DO UPDATE SET role = excluded.role, password_hash = excluded.password_hash, updated_at = excluded.updated_at`,
 		u.Name, u.Role, u.PasswordHash, t)

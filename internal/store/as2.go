@@ -86,7 +86,7 @@ func (s *queries) SetPartnerAS2(ctx context.Context, p *PartnerAS2) error {
 	if strings.TrimSpace(p.AS2ID) == "" || len(p.AS2ID) > 128 {
 		return fmt.Errorf("store: partner %s: %w: an AS2 name has 1 to 128 characters", p.PartnerID, ErrInvalid)
 	}
-	t := now()
+	t := s.now()
 	return s.atomic(ctx, func(q *queries) error {
 		if _, err := q.GetPartner(ctx, p.PartnerID); err != nil {
 			return err
@@ -138,7 +138,7 @@ func optTime(t time.Time) any {
 }
 
 func (s *queries) PutAS2Message(ctx context.Context, m *AS2Message) error {
-	t := now()
+	t := s.now()
 	_, err := s.q.exec(ctx, `INSERT INTO as2_messages (partner_id, as2_message_id, direction, message_id, raw_id, mdn_id, mic,
 			disposition, mdn_mode, mdn_url, status, deadline, created_at, updated_at)
 		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $13)
@@ -213,7 +213,7 @@ func (s *queries) AddAS2PendingMDN(ctx context.Context, p *AS2PendingMDN) error 
 	if p.SignedMDN {
 		signed = 1
 	}
-	t := now()
+	t := s.now()
 	_, err := s.q.exec(ctx, `INSERT INTO as2_pending_mdns (partner_id, as2_message_id, message_id, mic, signed_mdn, deadline, created_at)
 		VALUES ($1, $2, $3, $4, $5, $6, $7)
 		ON CONFLICT (partner_id, as2_message_id) DO UPDATE SET message_id = excluded.message_id, mic = excluded.mic,

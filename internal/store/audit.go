@@ -23,7 +23,7 @@ func (s *queries) AppendAudit(ctx context.Context, e *AuditEvent) error {
 		return fmt.Errorf("store: append audit: %w: kind is required", ErrInvalid)
 	}
 	if e.At.IsZero() {
-		e.At = now()
+		e.At = s.now()
 	}
 	e.At = e.At.UTC().Truncate(time.Microsecond)
 	err := s.q.queryRow(ctx, `INSERT INTO audit_events (at, actor, kind, remote, detail) VALUES ($1, $2, $3, $4, $5) RETURNING id`,

@@ -105,7 +105,7 @@ func (s *queries) RaiseException(ctx context.Context, e *Exception) (created boo
 		if e.DedupeKey != "" {
 			old, err := scanException(q.q.queryRow(ctx, `SELECT `+exceptionCols+` FROM exceptions WHERE dedupe_key = $1 AND status = 'open'`, e.DedupeKey))
 			if err == nil {
-				at := now()
+				at := s.now()
 				if _, err := q.q.exec(ctx, `UPDATE exceptions SET updated_at = $1 WHERE id = $2`, at, old.ID); err != nil {
 					return err
 				}
@@ -121,7 +121,7 @@ func (s *queries) RaiseException(ctx context.Context, e *Exception) (created boo
 			e.ID = NewID()
 		}
 		e.Status = ExceptionOpen
-		e.CreatedAt = now()
+		e.CreatedAt = s.now()
 		e.UpdatedAt = e.CreatedAt
 		if _, err := q.q.exec(ctx, `INSERT INTO exceptions (`+exceptionCols+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)`,
 			e.ID, e.Reason, e.Detail, e.Owner, e.ObjectKind, e.ObjectKey, e.PartnerID, e.MessageID, e.DedupeKey, e.Status, e.CreatedAt, e.UpdatedAt); err != nil {
@@ -203,7 +203,7 @@ func (s *queries) SetExceptionStatus(ctx context.Context, id, status, actor, com
 		if e.Status == status {
 			return fmt.Errorf("%w: exception %s is already %s", ErrInvalid, id, status)
 		}
-		at := now()
+		at := s.now()
 		if _, err := q.q.exec(ctx, `UPDATE exceptions SET status = $1, updated_at = $2 WHERE id = $3`, status, at, id); err != nil {
 			return q.translate(err)
 		}
@@ -223,7 +223,7 @@ func (s *queries) AppendExceptionEvent(ctx context.Context, e *ExceptionEvent) e
 		return fmt.Errorf("store: append exception event: %w: exception id and kind are required", ErrInvalid)
 	}
 	if e.At.IsZero() {
-		e.At = now()
+		e.At = s.now()
 	}
 	e.At = e.At.UTC().Truncate(time.Microsecond)
 	err := s.q.queryRow(ctx, `INSERT INTO exception_events (exception_id, at, kind, actor, comment) VALUES ($1, $2, $3, $4, $5) RETURNING id`,

@@ -9,6 +9,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"time"
 )
 
 //go:embed migrations
@@ -17,11 +18,33 @@ var migrationsFS embed.FS
 // Open opens the database named by dsn and applies pending migrations.
 // A dsn starting with postgres:// or postgresql:// selects PostgreSQL;
 // anything else is the path of a SQLite database file.
-func Open(ctx context.Context, dsn string) (Store, error) {
-	if strings.HasPrefix(dsn, "postgres://") || strings.HasPrefix(dsn, "postgresql://") {
-		return openPostgres(ctx, dsn)
+func Open(ctx context.Context, dsn string, opts ...Option) (Store, error) {
+	var o options
+	for _, f := range opts {
+		f(&o)
 	}
-	return openSQLite(ctx, dsn)
+	if strings.HasPrefix(dsn, "postgres://") || strings.HasPrefix(dsn, "postgresql://") {
+		return openPostgres(ctx, dsn, o)
+	}
+	return openSQLite(ctx, dsn, o)
+}
+
+// Option configures Open.
+type Option func(*options)
+
+type options struct {
+	clock func() time.Time
+}
+
+// WithClock makes the store take every timestamp it writes itself
+// (received_at, updated_at, created_at, event and exception times, token
+// use) from now instead of the wall clock. The application passes the one
+// clock it gives every stage, so a decision made with an injected clock
+// (the sync engine's SLA and reconciliation cut-offs, the processor's
+// acknowledgment deadlines) compares times from the same source. The
+// database's own now() is never used for domain timestamps.
+func WithClock(now func() time.Time) Option {
+	return func(o *options) { o.clock = now }
 }
 
 type migration struct {

@@ -66,7 +66,7 @@ func RedactURL(dsn string) string {
 	return u.Redacted()
 }
 
-func openPostgres(ctx context.Context, dsn string) (Store, error) {
+func openPostgres(ctx context.Context, dsn string, o options) (Store, error) {
 	desc := "postgres " + RedactURL(dsn)
 	cfg, err := pgxpool.ParseConfig(dsn)
 	if err != nil {
@@ -87,7 +87,7 @@ func openPostgres(ctx context.Context, dsn string) (Store, error) {
 		return nil, fmt.Errorf("store: cannot reach %s: %w", desc, err)
 	}
 	s := &pgStore{pool: pool, desc: desc}
-	s.queries = queries{q: pgQ{pool}, translate: pgTranslate, atomic: s.atomic, forUpdate: " FOR UPDATE"}
+	s.queries = queries{q: pgQ{pool}, translate: pgTranslate, atomic: s.atomic, forUpdate: " FOR UPDATE", clock: o.clock}
 	begin := func(ctx context.Context) (querier, func(bool) error, error) {
 		tx, err := pool.Begin(ctx)
 		if err != nil {
@@ -125,7 +125,7 @@ func (s *pgStore) WithTx(ctx context.Context, fn func(Tx) error) error {
 		return fmt.Errorf("store: begin: %w", pgTranslate(err))
 	}
 	t := &pgTx{tx: tx}
-	t.queries = queries{q: pgQ{tx}, translate: pgTranslate, forUpdate: " FOR UPDATE"}
+	t.queries = queries{q: pgQ{tx}, translate: pgTranslate, forUpdate: " FOR UPDATE", clock: s.queries.clock}
 	t.queries.atomic = func(ctx context.Context, fn func(*queries) error) error { return fn(&t.queries) }
 	if err := fn(t); err != nil {
 		_ = tx.Rollback(ctx)

@@ -39,6 +39,8 @@ type queries struct {
 	// forUpdate locks rows read for a read-modify-write (PostgreSQL);
 	// empty on SQLite, whose write transactions are serialised already.
 	forUpdate string
+	// clock stamps what the store writes itself; nil is the wall clock.
+	clock func() time.Time
 }
 
 // timeCol scans a time stored as unix microseconds (SQLite) or timestamptz (PostgreSQL).
@@ -60,7 +62,15 @@ func (c timeCol) Scan(v any) error {
 
 var _ sql.Scanner = timeCol{}
 
-func now() time.Time { return time.Now().UTC().Truncate(time.Microsecond) }
+// now is the store's clock: every timestamp the store writes itself
+// (received_at, updated_at, created_at, event times) comes from here, so a
+// caller that injects a clock with WithClock sees one time everywhere.
+func (s *queries) now() time.Time {
+	if s.clock != nil {
+		return s.clock().UTC().Truncate(time.Microsecond)
+	}
+	return time.Now().UTC().Truncate(time.Microsecond)
+}
 
 func (s *queries) err(op string, err error) error {
 	if err == nil {
@@ -120,7 +130,7 @@ func (s *queries) UpsertPartner(ctx context.Context, p *Partner) error {
 	if p.Source == "" {
 		p.Source = "cli"
 	}
-	t := now()
+	t := s.now()
 	return s.atomic(ctx, func(q *queries) error {
 		created := t
 		err := q.q.queryRow(ctx, `SELECT created_at FROM partners WHERE id = $1`, p.ID).Scan(timeCol{&created})
@@ -283,7 +293,7 @@ func (s *queries) InsertMessage(ctx context.Context, m *Message) error {
 		return fmt.Errorf("store: insert message: %w: direction %q must be in or out", ErrInvalid, m.Direction)
 	}
 	if m.ReceivedAt.IsZero() {
-		m.ReceivedAt = now()
+		m.ReceivedAt = s.now()
 	}
 	m.ReceivedAt = m.ReceivedAt.UTC().Truncate(time.Microsecond)
 	_, err := s.q.exec(ctx, `INSERT INTO messages (id, partner_id, direction, transport, remote_name, size, sha256, blob_ref, status,
@@ -466,7 +476,7 @@ func (s *queries) AppendEvent(ctx context.Context, e *Event) error {
 		return fmt.Errorf("store: append event: %w: kind is required", ErrInvalid)
 	}
 	if e.At.IsZero() {
-		e.At = now()
+		e.At = s.now()
 	}
 	e.At = e.At.UTC().Truncate(time.Microsecond)
 	err := s.q.queryRow(ctx, `INSERT INTO message_events (message_id, at, kind, detail) VALUES ($1, $2, $3, $4) RETURNING id`,

@@ -167,7 +167,7 @@ type sqliteStore struct {
 // mode. Transactions begin IMMEDIATE so that a writer never has to upgrade a
 // read lock, and a busy timeout lets a second process (the CLI while the
 // server runs) wait its turn instead of failing.
-func openSQLite(ctx context.Context, path string) (Store, error) {
+func openSQLite(ctx context.Context, path string, o options) (Store, error) {
 	if path == "" {
 		return nil, fmt.Errorf("store: empty database path")
 	}
@@ -195,7 +195,7 @@ func openSQLite(ctx context.Context, path string) (Store, error) {
 		return nil, fmt.Errorf("store: open sqlite %s: %w", path, err)
 	}
 	s := &sqliteStore{db: db, path: path}
-	s.queries = queries{q: sqliteQ{db}, translate: sqliteTranslate, atomic: s.atomic}
+	s.queries = queries{q: sqliteQ{db}, translate: sqliteTranslate, atomic: s.atomic, clock: o.clock}
 	begin := func(ctx context.Context) (querier, func(bool) error, error) {
 		tx, err := db.BeginTx(ctx, nil)
 		if err != nil {
@@ -232,7 +232,7 @@ func (s *sqliteStore) WithTx(ctx context.Context, fn func(Tx) error) error {
 		return fmt.Errorf("store: begin: %w", sqliteTranslate(err))
 	}
 	t := &sqliteTx{tx: tx}
-	t.queries = queries{q: &sqliteTxQ{tx: tx}, translate: sqliteTranslate}
+	t.queries = queries{q: &sqliteTxQ{tx: tx}, translate: sqliteTranslate, clock: s.queries.clock}
 	t.queries.atomic = func(ctx context.Context, fn func(*queries) error) error { return fn(&t.queries) }
 	if err := fn(t); err != nil {
 		_ = tx.Rollback()

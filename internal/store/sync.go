@@ -122,7 +122,7 @@ func (s *queries) GetSyncObjectForUpdate(ctx context.Context, kind, key string) 
 }
 
 func (s *queries) EnsureSyncObject(ctx context.Context, kind, key string) error {
-	at := now()
+	at := s.now()
 	_, err := s.q.exec(ctx, `INSERT INTO sync_objects (`+syncObjectCols+`) VALUES ($1, $2, '', '{}', $3, $3) ON CONFLICT (kind, key) DO NOTHING`, kind, key, at)
 	return s.err("ensure "+kind+" "+key, err)
 }
@@ -134,7 +134,7 @@ func (s *queries) PutSyncObject(ctx context.Context, o *SyncObject) error {
 	if o.Data == "" {
 		o.Data = "{}"
 	}
-	o.UpdatedAt = now()
+	o.UpdatedAt = s.now()
 	if o.CreatedAt.IsZero() {
 		o.CreatedAt = o.UpdatedAt
 	}
@@ -221,7 +221,7 @@ func (s *queries) AppendSyncEvent(ctx context.Context, e *SyncEvent) error {
 		return fmt.Errorf("store: append sync event: %w: kind, key and event are required", ErrInvalid)
 	}
 	if e.At.IsZero() {
-		e.At = now()
+		e.At = s.now()
 	}
 	e.At = e.At.UTC().Truncate(time.Microsecond)
 	err := s.q.queryRow(ctx, `INSERT INTO sync_events (at, kind, key, event, system, message_id, detail) VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id`,
@@ -302,7 +302,7 @@ func (s *queries) StartSyncTimer(ctx context.Context, t *SyncTimer) (bool, error
 		t.Owner = OwnerOperations
 	}
 	t.Status = "pending"
-	t.CreatedAt = now()
+	t.CreatedAt = s.now()
 	n, err := s.q.exec(ctx, `INSERT INTO sync_timers (name, kind, key, due_at, owner, detail, status, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
 		ON CONFLICT DO NOTHING`, t.Name, t.Kind, t.Key, t.DueAt.UTC(), t.Owner, t.Detail, t.Status, t.CreatedAt)
 	return n == 1, s.err("start timer "+t.Name, err)
@@ -315,7 +315,7 @@ func (s *queries) SettleSyncTimer(ctx context.Context, name, kind, key, status s
 		return false, fmt.Errorf("store: settle timer %s: %w: status %q", name, ErrInvalid, status)
 	}
 	n, err := s.q.exec(ctx, `UPDATE sync_timers SET status = $1, settled_at = $2 WHERE name = $3 AND kind = $4 AND key = $5 AND status = 'pending'`,
-		status, now(), name, kind, key)
+		status, s.now(), name, kind, key)
 	return n == 1, s.err("settle timer "+name, err)
 }
 
@@ -369,7 +369,7 @@ func (s *queries) QueueBatchItem(ctx context.Context, b *BatchItem) (bool, error
 	if b.Route == "" || b.Idem == "" || b.Doc == "" {
 		return false, fmt.Errorf("store: queue batch item: %w: route, idempotency key and document are required", ErrInvalid)
 	}
-	b.CreatedAt = now()
+	b.CreatedAt = s.now()
 	n, err := s.q.exec(ctx, `INSERT INTO sync_batch_items (route, kind, key, event, source_id, doc, idem, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
 		ON CONFLICT (idem) DO NOTHING`, b.Route, b.Kind, b.Key, b.Event, b.SourceID, b.Doc, b.Idem, b.CreatedAt)
 	return n == 1, s.err("queue batch item", err)

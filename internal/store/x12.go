@@ -12,7 +12,7 @@ import (
 func (s *queries) RecordInterchange(ctx context.Context, senderQual, senderID, control, messageID string, within time.Duration) (string, error) {
 	var dup string
 	err := s.atomic(ctx, func(q *queries) error {
-		t := now()
+		t := s.now()
 		err := q.q.queryRow(ctx, `SELECT message_id FROM x12_interchanges WHERE sender_qual = $1 AND sender_id = $2 AND control = $3
 			AND message_id <> $4 AND seen_at >= $5 ORDER BY seen_at LIMIT 1`,
 			senderQual, senderID, control, messageID, t.Add(-within)).Scan(&dup)

@@ -22,9 +22,11 @@ func DSN(t testing.TB, driver string) string {
 }
 
 // OpenStore opens a fresh store of the driver, closed when the test ends.
-func OpenStore(t testing.TB, driver string) store.Store {
+// A test that injects a clock into the code under test passes the same
+// clock here (store.WithClock), so the store's own timestamps agree with it.
+func OpenStore(t testing.TB, driver string, opts ...store.Option) store.Store {
 	t.Helper()
-	st, err := store.Open(context.Background(), DSN(t, driver))
+	st, err := store.Open(context.Background(), DSN(t, driver), opts...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -32,9 +34,10 @@ func OpenStore(t testing.TB, driver string) store.Store {
 	return st
 }
 
-// EachStore runs f as a subtest per driver, each with a fresh store.
-func EachStore(t *testing.T, f func(t *testing.T, st store.Store)) {
+// EachStore runs f as a subtest per driver, each with a fresh store opened
+// with opts.
+func EachStore(t *testing.T, f func(t *testing.T, st store.Store), opts ...store.Option) {
 	for _, d := range Drivers {
-		t.Run(d, func(t *testing.T) { f(t, OpenStore(t, d)) })
+		t.Run(d, func(t *testing.T) { f(t, OpenStore(t, d, opts...)) })
 	}
 }
