@@ -47,6 +47,8 @@ Exit 0 when the whole flow completed as expected; 1 naming the step that did not
 // simulated systems' state.
 type demo struct {
 	dir, data, cfgPath string
+	httpAddr           string // the server's HTTP address
+	wmsAddr, invAddr   string // the simulated WMS and invoicing platform
 	cfg                *config.Config
 	st                 store.Store
 	out                io.Writer
@@ -88,9 +90,13 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	}
 	d.dir, _ = filepath.Abs(d.dir)
 	d.data = filepath.Join(d.dir, "wharf-data")
-	if entries, _ := os.ReadDir(d.data); len(entries) > 0 {
-		fmt.Fprintf(stderr, "wharf demo: %s already holds a demo's data; pass another --dir (the demo starts from nothing)\n", d.data)
-		return 2
+	if err := d.configure(); err != nil {
+		var used *demoDataInUse
+		if errors.As(err, &used) {
+			fmt.Fprintf(stderr, "wharf demo: %v\n", err)
+			return 2
+		}
+		return fail(stderr, fmt.Errorf("demo: %w", err))
 	}
 	srvCtx, stopServer := context.WithCancel(context.WithoutCancel(ctx))
 	defer stopServer()
@@ -134,15 +140,57 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	return 0
 }
 
-// start writes the demo's configuration, starts the simulated systems and
-// the server, and waits until it is ready.
-func (d *demo) start(ctx context.Context) (<-chan struct{}, error) {
-	for _, sub := range []string{"erp/export", "erp/import"} {
-		if err := os.MkdirAll(filepath.Join(d.dir, sub), 0o750); err != nil {
-			return nil, err
+// demoDataInUse: the data folder or database the demo would use already
+// holds data (the demo starts from nothing and never writes into it).
+type demoDataInUse struct{ what, hint string }
+
+func (e *demoDataInUse) Error() string {
+	return e.what + " already holds data; " + e.hint + " (the demo starts from nothing)"
+}
+
+// configure resolves the demo's configuration the way every wharf command
+// does (the demo's wharf.yaml, then WHARF_* variables), so the server, the
+// simulated systems and the commands the demo prints afterwards all see the
+// same data folder and database: WHARF_DATA moves the data folder,
+// WHARF_DATABASE_URL the database. Either must be empty.
+func (d *demo) configure() error {
+	c, err := config.Load("")
+	if err != nil {
+		return err
+	}
+	c.Data = d.data
+	c.ApplyEnv(os.Getenv)
+	d.data = absPath(c.Data)
+	d.httpAddr = c.HTTP.Addr
+	if entries, _ := os.ReadDir(d.data); len(entries) > 0 {
+		hint := "pass another --dir"
+		if os.Getenv("WHARF_DATA") != "" {
+			hint = "unset WHARF_DATA or point it at an empty folder"
+		}
+		return &demoDataInUse{what: "data folder " + d.data, hint: hint}
+	}
+	if dsn, err := c.DatabaseURL(); err != nil {
+		return err
+	} else if dsn != "" {
+		st, err := store.Open(context.Background(), dsn)
+		if err != nil {
+			return err
+		}
+		defer st.Close()
+		msgs, err := st.SearchMessages(context.Background(), store.MessageFilter{Limit: 1})
+		if err != nil {
+			return err
+		}
+		if len(msgs) > 0 {
+			return &demoDataInUse{what: "database " + store.RedactURL(dsn), hint: "unset WHARF_DATABASE_URL or point it at an empty database"}
 		}
 	}
-	// The carrier's SSH key and the warehouse's AS2 identity are made for this run.
+	return nil
+}
+
+// loadDemoConfig writes the demo's wharf.yaml with data as its data folder
+// and loads it like any command would.
+func (d *demo) loadDemoConfig(data string) (*config.Config, error) {
 	_, priv, _ := ed25519.GenerateKey(rand.Reader)
 	signer, err := ssh.NewSignerFromKey(priv)
 	if err != nil {
@@ -156,21 +204,14 @@ func (d *demo) start(ctx context.Context) (<-chan struct{}, error) {
 	}
 	set("WHARF_DEMO_INVOICING_TOKEN", "demo-invoicing-token-"+randomHex(8))
 	set("WHARF_DEMO_WEBHOOK_SECRET", "demo-webhook-secret-"+randomHex(8))
-	httpAddr := firstNonEmpty(os.Getenv("WHARF_HTTP_ADDR"), "127.0.0.1:8080")
-	if d.inv, err = startInvoicing(httpAddr); err != nil {
-		return nil, err
-	}
-	if d.wms, err = startWMS(d.dir); err != nil {
-		return nil, err
-	}
 	tmpl, err := template.ParseFS(examples.Demo, "demo/wharf.yaml.tmpl")
 	if err != nil {
 		return nil, err
 	}
 	var buf bytes.Buffer
 	if err := tmpl.Execute(&buf, map[string]string{
-		"Dir": d.dir, "Data": d.data, "HTTPAddr": httpAddr, "CarrierKey": strings.TrimSpace(string(ssh.MarshalAuthorizedKey(signer.PublicKey()))) + " acme-demo",
-		"WMSAddr": d.wms.addr, "InvoicingAddr": d.inv.addr,
+		"Dir": d.dir, "Data": data, "HTTPAddr": d.httpAddr, "CarrierKey": strings.TrimSpace(string(ssh.MarshalAuthorizedKey(signer.PublicKey()))) + " acme-demo",
+		"WMSAddr": d.wmsAddr, "InvoicingAddr": d.invAddr,
 	}); err != nil {
 		return nil, err
 	}
@@ -178,8 +219,33 @@ func (d *demo) start(ctx context.Context) (<-chan struct{}, error) {
 	if err := os.WriteFile(d.cfgPath, buf.Bytes(), 0o640); err != nil {
 		return nil, err
 	}
-	if d.cfg, err = (&commonFlags{config: d.cfgPath}).loadConfig(); err != nil {
+	c, err := (&commonFlags{config: d.cfgPath}).loadConfig()
+	if err != nil {
 		return nil, fmt.Errorf("the demo configuration %s: %w", d.cfgPath, err)
+	}
+	return c, nil
+}
+
+// start writes the demo's configuration, starts the simulated systems and
+// the server, and waits until it is ready.
+func (d *demo) start(ctx context.Context) (<-chan struct{}, error) {
+	for _, sub := range []string{"erp/export", "erp/import"} {
+		if err := os.MkdirAll(filepath.Join(d.dir, sub), 0o750); err != nil {
+			return nil, err
+		}
+	}
+	// The simulated systems listen first; the configuration names their
+	// addresses (the carrier's SSH key is made anew for this run).
+	var err error
+	if d.inv, err = startInvoicing(d.httpAddr); err != nil {
+		return nil, err
+	}
+	if d.wms, err = startWMS(d.dir); err != nil {
+		return nil, err
+	}
+	d.wmsAddr, d.invAddr = d.wms.addr, d.inv.addr
+	if d.cfg, err = d.loadDemoConfig(d.data); err != nil {
+		return nil, err
 	}
 	logf, err := os.Create(filepath.Join(d.dir, "wharf.log"))
 	if err != nil {

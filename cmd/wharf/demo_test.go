@@ -27,6 +27,11 @@ func TestDemo(t *testing.T) {
 	t.Setenv("WHARF_HTTP_ADDR", fmt.Sprintf("127.0.0.1:%d", freePort(t)))
 	t.Setenv("WHARF_SFTP_ADDR", fmt.Sprintf("127.0.0.1:%d", freePort(t)))
 	dir := t.TempDir()
+	// WHARF_DATA is honoured like by every command: the server, the
+	// simulated warehouse (which reads Wharf's AS2 certificate there) and
+	// the commands the demo prints all use the same folder.
+	data := filepath.Join(t.TempDir(), "elsewhere")
+	t.Setenv("WHARF_DATA", data)
 	var out, errb bytes.Buffer
 	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
 	defer cancel()
@@ -112,8 +117,16 @@ func TestDemo(t *testing.T) {
 	if len(isa13) < 5 {
 		t.Fatalf("only %d X12 interchanges sent to ACME: %v", len(isa13), isa13)
 	}
-	// A second demo in the same folder refuses to mix its data with the first.
-	if code := run(ctx, []string{"demo", "--dir", dir}, strings.NewReader(""), &out, &errb); code != 2 || !strings.Contains(errb.String(), "already holds a demo's data") {
-		t.Fatalf("second demo in the same folder: exit %d, %s", code, errb.String())
+	if _, err := os.Stat(filepath.Join(data, "wharf.db")); err != nil {
+		t.Errorf("the demo's database is not in WHARF_DATA: %v", err)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "wharf-data")); !os.IsNotExist(err) {
+		t.Errorf("the demo wrote a data folder of its own although WHARF_DATA is set: %v", err)
+	}
+	// A second demo with the same data refuses to mix its data with the first.
+	errb.Reset()
+	if code := run(ctx, []string{"demo", "--dir", t.TempDir()}, strings.NewReader(""), &out, &errb); code != 2 ||
+		!strings.Contains(errb.String(), "data folder "+data+" already holds data; unset WHARF_DATA or point it at an empty folder") {
+		t.Fatalf("second demo on the same data: exit %d, %s", code, errb.String())
 	}
 }
