@@ -170,7 +170,8 @@ type Checker struct {
 	// Schemas used for transaction sets; nil means DefaultSchemas(). Sets
 	// with no schema get envelope checks only (and a warning).
 	Schemas *Schemas
-	// Strict turns length, character and code-list warnings into errors.
+	// Strict turns length, character and code-list warnings into errors,
+	// and rejects a 1-3 character ST02 (AK5 7) that is otherwise a warning.
 	Strict bool
 	// Seen, if set, detects repeated ISA13 from the same sender within
 	// DuplicateWindow (default 30 days).
@@ -614,7 +615,12 @@ func (s *checkState) openSet(seg *Segment) {
 	if len(st.ID) != 3 || !allDigits([]byte(st.ID)) {
 		s.setErr(Issue{Code: "6", ParseError: s.perr(1, wrapf(ErrBadValue, "ST01 %q is not a transaction set identifier", st.ID))}, "6")
 	}
-	if n := len(st.Control); n < 4 || n > 9 {
+	switch n := len(st.Control); {
+	case n >= 1 && n < 4 && !s.c.Strict:
+		// Real carriers send 3-character ST02s: a length problem, so a
+		// warning unless strict, like element lengths (AK2 echoes it).
+		st.Issues = append(st.Issues, Issue{Warning: true, Code: "7", ParseError: s.perr(2, wrapf(ErrBadValue, "ST02 %q is shorter than 4 characters", st.Control))})
+	case n < 4 || n > 9:
 		s.setErr(Issue{Code: "7", ParseError: s.perr(2, wrapf(ErrBadValue, "ST02 %q is not 4-9 characters", st.Control))}, "7")
 	}
 	if !s.ctrls.add(st.Control) {

@@ -39,6 +39,9 @@
 //     schemas encode the standards' tables only as far as known; a missing
 //     mandatory segment or loop (code 3) is always an error.
 //   - Sets without a schema get envelope checks only (and a warning).
+//   - An ST02/SE02 of 1 to 3 characters (X12 asks for 4 to 9; seen in real
+//     carrier 214s) is a warning (AK5/IK5 E, code 7) unless Checker.Strict;
+//     an empty or over-long one is always rejected.
 //
 // Envelope errors are never lenient: a control number or count mismatch, a
 // missing trailer or a repeated ISA13 from the same sender rejects the

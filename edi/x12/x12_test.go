@@ -126,16 +126,19 @@ func TestWriterRoundTrip(t *testing.T) {
 }
 
 func TestDuplicateInterchange(t *testing.T) {
-	data, _ := os.ReadFile(filepath.Join(corpusDir, "stupidedi_204_SM204_pass_1.edi"))
+	data, err := os.ReadFile(filepath.Join(corpusDir, "004010", "204-minimal.edi"))
+	if err != nil {
+		t.Fatal(err)
+	}
 	c := &Checker{Seen: seenAll{}}
 	rep, err := c.Check(context.Background(), NewReader(bytes.NewReader(data)))
-	if err != nil || summary(rep) != "I000000001:R:025 G1:A S204/0001:A" {
+	if err != nil || summary(rep) != "I000000205:R:025 G205:A S204/0001:A" {
 		t.Fatalf("%v %s", err, summary(rep))
 	}
 	// Twice in one file is a duplicate even without a store.
 	rep, _ = (&Checker{}).Check(context.Background(), NewReader(bytes.NewReader(append(append([]byte{}, data...), data...))))
-	if !strings.Contains(summary(rep), "I000000001:R:025") {
-		t.Fatal(summary(rep))
+	if got := summary(rep); got != "I000000205:A G205:A S204/0001:A I000000205:R:025 G205:A S204/0001:A" {
+		t.Fatal(got)
 	}
 }
 
@@ -148,8 +151,16 @@ func (seenAll) SeenInterchange(context.Context, string, string, string, time.Dur
 // TestAckGolden writes the 997 and 999 for chosen corpus files and compares
 // them with testdata/*.golden (go test -update rewrites them).
 func TestAckGolden(t *testing.T) {
-	files := []string{"stupidedi_856_SH856_fail_2.edi", "x12types_940_test_940_1_1edisource.edi",
-		"x12types_940_test_940_3_generalmills-new.edi", "stupidedi_204_SM204_pass_1.edi", "stupidedi_850_003050_PO850_fail_1.edi"}
+	files := []string{
+		"004010/204.edi",                    // accepted: AK5 A
+		"errors/214-se01-count.edi",         // set rejected, AK5 R 4 (005010)
+		"errors/940-too-many-elements.edi",  // AK3/AK4 with AK403 3, rejected
+		"errors/850-element-length.edi",     // AK4 length warnings: AK5 E
+		"errors/204-st02-repeated.edi",      // group partially accepted, AK905 23
+		"errors/944-iea02-mismatch.edi",     // interchange rejected: TA1 only
+		"syntax/ta1-requested-note-016.edi", // TA1 E 016, then the group's ack
+		"syntax/short-st02.edi",             // 3-character ST02 echoed in AK202
+	}
 	for _, f := range files {
 		for _, kind := range []string{"997", "999"} {
 			t.Run(f+"/"+kind, func(t *testing.T) {
@@ -160,7 +171,8 @@ func TestAckGolden(t *testing.T) {
 				if err != nil {
 					t.Fatal(err)
 				}
-				golden := filepath.Join("testdata", strings.TrimSuffix(f, filepath.Ext(f))+"."+kind+".golden")
+				name := strings.ReplaceAll(strings.TrimSuffix(f, filepath.Ext(f)), "/", "_")
+				golden := filepath.Join("testdata", name+"."+kind+".golden")
 				if *update {
 					os.WriteFile(golden, b.Bytes(), 0o644)
 				}
@@ -181,26 +193,83 @@ func TestAckGolden(t *testing.T) {
 }
 
 func TestReadAcks(t *testing.T) {
-	f, _ := os.Open(filepath.Join(corpusDir, "stupidedi_999_X231_1-good.txt"))
+	f, err := os.Open(filepath.Join(corpusDir, "005010", "999.edi"))
+	if err != nil {
+		t.Fatal(err)
+	}
 	defer f.Close()
 	acks, err := ReadAcks(NewReader(f))
 	if err != nil || len(acks.Groups) != 1 {
 		t.Fatal(err)
 	}
 	g := acks.Groups[0]
-	if g.Kind != "999" || g.Control != "17456" || g.Status != Partial || len(g.Sets) != 3 || g.Sets[1].Status != Rejected ||
-		g.Sets[1].Errors[0].ID != "CLM" || g.Sets[1].Errors[0].Elements[0].Code != "782" && g.Sets[1].Errors[0].Elements[0].Ref != "782" {
+	if g.Kind != "999" || g.FunctionalID != "SH" || g.Control != "41" || g.Status != Partial || g.Included != 2 || g.Accepted != 1 ||
+		len(g.Sets) != 2 || g.Sets[0].Status != Accepted || g.Sets[1].Status != Rejected || g.Sets[1].Control != "0002" ||
+		len(g.Sets[1].Errors) != 1 || g.Sets[1].Errors[0].ID != "TD1" || len(g.Sets[1].Errors[0].Elements) != 1 {
 		t.Fatalf("%+v", g)
+	}
+	if e := g.Sets[1].Errors[0].Elements[0]; e.Position != 7 || e.Ref != "81" || e.Code != "6" {
+		t.Fatalf("%+v", e)
+	}
+}
+
+// TestShortST02: a 1-3 character ST02 (X12 says 4-9; some carriers send 3)
+// is a warning under the default profile and rejects the set (AK5 7) when
+// strict; empty or longer than 9 always rejects. The acknowledgment echoes
+// ST02 as received.
+func TestShortST02(t *testing.T) {
+	in := func(ctl string) string {
+		return isaT + "GS*GF*S*R*20260101*1200*1*X*004010~ST*990*" + ctl + "~B1*SCAC*SHP1*20260101*A~SE*3*" + ctl + "~GE*1*1~IEA*1*000000001~"
+	}
+	tests := []struct {
+		name, ctl string
+		strict    bool
+		want, ak  string // summary; AK2 and AK5 of the 997
+	}{
+		{"3 chars lenient", "001", false, "I000000001:A G1:E S990/001:E", "AK2*990*001~AK5*A~AK9*A*1*1*1~"},
+		{"3 chars strict", "001", true, "I000000001:A G1:R S990/001:R:7", "AK2*990*001~AK5*R*7~AK9*R*1*1*0~"},
+		{"1 char lenient", "7", false, "I000000001:A G1:E S990/7:E", "AK2*990*7~AK5*A~AK9*A*1*1*1~"},
+		{"4 chars strict", "0001", true, "I000000001:A G1:A S990/0001:A", "AK2*990*0001~AK5*A~AK9*A*1*1*1~"},
+		{"10 chars lenient", "0000000001", false, "I000000001:A G1:R S990/0000000001:R:7", "AK2*990*0000000001~AK5*R*7~AK9*R*1*1*0~"},
+		{"empty lenient", "", false, "I000000001:A G1:R S990/:R:7", "AK2*990~AK5*R*7~AK9*R*1*1*0~"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			rep, err := (&Checker{Strict: tt.strict}).Check(context.Background(), NewReader(strings.NewReader(in(tt.ctl))))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := summary(rep); got != tt.want {
+				t.Errorf("got  %s\nwant %s", got, tt.want)
+			}
+			var b bytes.Buffer
+			if err := WriteAcks(context.Background(), &b, rep, AckOptions{}); err != nil {
+				t.Fatal(err)
+			}
+			if !strings.Contains(b.String(), tt.ak) {
+				t.Errorf("997 does not contain %s:\n%s", tt.ak, b.String())
+			}
+			acks, err := ReadAcks(NewReader(&b))
+			if err != nil || len(acks.Groups) != 1 || len(acks.Groups[0].Sets) != 1 || acks.Groups[0].Sets[0].Control != tt.ctl {
+				t.Fatalf("997 read back: %v %+v", err, acks)
+			}
+		})
+	}
+}
+
+// addCorpusSeeds adds every file of the repository's X12 corpus as a seed.
+func addCorpusSeeds(f *testing.F) {
+	for _, p := range listFiles(f, corpusDir) {
+		b, err := os.ReadFile(filepath.Join(corpusDir, p))
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(b)
 	}
 }
 
 func FuzzReader(f *testing.F) {
-	files, _ := filepath.Glob(filepath.Join(corpusDir, "*"))
-	for _, p := range files {
-		if b, err := os.ReadFile(p); err == nil {
-			f.Add(b)
-		}
-	}
+	addCorpusSeeds(f)
 	f.Fuzz(func(t *testing.T, in []byte) {
 		r := NewReader(bytes.NewReader(in))
 		r.MaxSegmentSize = 512
@@ -240,12 +309,7 @@ func FuzzReader(f *testing.F) {
 }
 
 func FuzzCheck(f *testing.F) {
-	files, _ := filepath.Glob(filepath.Join(corpusDir, "*"))
-	for _, p := range files {
-		if b, err := os.ReadFile(p); err == nil {
-			f.Add(b)
-		}
-	}
+	addCorpusSeeds(f)
 	f.Fuzz(func(t *testing.T, in []byte) {
 		rep, err := (&Checker{}).Check(context.Background(), NewReader(bytes.NewReader(in)))
 		if err != nil {
