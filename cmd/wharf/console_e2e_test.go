@@ -104,15 +104,13 @@ func TestConsoleInChromium(t *testing.T) {
 		return p
 	}
 	cli("partner", "add", "acme", "--name", "ACME Freight", "--x12-id", "ZZ:ACME")
-	// One X12 file only: the corpus files share ISA13 000000001, so a second
-	// one from the same partner is (rightly) a duplicate interchange.
-	cli("archive", "put", "--partner", "acme", corpus("stupidedi_850_PO850_pass_1.edi"))
+	cli("archive", "put", "--partner", "acme", corpus("004010/850.edi"))
 	note := filepath.Join(dir, "scan-of-a-fax.txt")
 	os.WriteFile(note, []byte("PO 4711: please ship 12 pallets\n"), 0o600)
 	cli("archive", "put", "--partner", "acme", note)
 	// Outbound over the SFTP client, but acme has no push folder: the
 	// delivery fails and dead-letters.
-	cli("archive", "put", "--partner", "acme", "--direction", "out", "--transport", "sftp-client", corpus("stupidedi_810_IN810_pass_1.edi"))
+	cli("archive", "put", "--partner", "acme", "--direction", "out", "--transport", "sftp-client", corpus("004010/810.edi"))
 	search := func() []archived {
 		t.Helper()
 		var res []archived
@@ -139,10 +137,10 @@ func TestConsoleInChromium(t *testing.T) {
 		defer func() { last = fmt.Sprint(search()) }()
 		for _, e := range search() {
 			switch {
-			case e.Filename == "stupidedi_810_IN810_pass_1.edi" && e.Status == "dead_letter":
+			case e.Filename == "810.edi" && e.Status == "dead_letter":
 				invoice = e
 				done++
-			case e.Filename == "stupidedi_850_PO850_pass_1.edi" && e.Status == "processed":
+			case e.Filename == "850.edi" && e.Status == "processed":
 				note850 = e
 				done++
 			case e.Filename == "scan-of-a-fax.txt" && e.Status == "unrecognized":
@@ -213,7 +211,7 @@ func TestConsoleInChromium(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, want := range []string{"received, not mapped", "scan-of-a-fax.txt", "mapped, not delivered", "stupidedi_810_IN810_pass_1.edi", "dead_letter"} {
+	for _, want := range []string{"received, not mapped", "scan-of-a-fax.txt", "mapped, not delivered", "810.edi", "dead_letter"} {
 		if !strings.Contains(text, want) {
 			t.Fatalf("stuck page lacks %q:\n%s", want, text)
 		}
@@ -347,7 +345,7 @@ func TestConsoleInChromium(t *testing.T) {
 		t.Fatal(err)
 	}
 	sum := sha256.Sum256(got)
-	want, _ := os.ReadFile(corpusFile("stupidedi_850_PO850_pass_1.edi"))
+	want, _ := os.ReadFile(corpusFile("004010/850.edi"))
 	if hex.EncodeToString(sum[:]) != note850.SHA256 || string(got) != string(want) {
 		t.Fatalf("downloaded %d bytes with sha256 %x; archived sha256 %s", len(got), sum, note850.SHA256)
 	}

@@ -60,14 +60,18 @@ func mapSetup(t *testing.T) string {
 
 func TestMapAndRenderX12(t *testing.T) {
 	mapSetup(t)
-	out, errs, code := runWith(t, "", "map", "--partner", "acme", corpusFile("stupidedi_204_SM204_case_1.edi"))
+	out, errs, code := runWith(t, "", "map", "--partner", "acme", corpusFile("004010/204.edi"))
 	if code != 0 || strings.Count(out, "\n") != 1 || !strings.Contains(out, `"type":"shipment"`) ||
-		!strings.Contains(out, `{"type":"load_id","value":"237291298-01"}`) || !strings.Contains(out, `"2022-08-23T16:30:00-05:00"`) {
+		!strings.Contains(out, `{"type":"load_id","value":"ACME-LD-666555"}`) || !strings.Contains(out, `"2026-03-11T07:00:00-05:00"`) {
 		t.Fatalf("map: code %d\nstdout %s\nstderr %s", code, out, errs)
 	}
-	// Render it back for the partner twice: persistent control numbers advance.
+	// Render it back for the partner twice: persistent control numbers
+	// advance; the partner's code table turns load_id into DJ; the free text
+	// "Shippers Reference: 3PHT04417" renders although ':' is a common
+	// component separator.
 	x1, errs, code := runWith(t, out, "render", "--to", "x12:204", "--partner", "acme")
-	if code != 0 || !strings.HasPrefix(x1, "ISA*00*") || !strings.Contains(x1, "*ZZ*ACME           *") || !strings.Contains(x1, "L11*237291298-01*DJ~") ||
+	if code != 0 || !strings.HasPrefix(x1, "ISA*00*") || !strings.Contains(x1, "*ZZ*ACME           *") || !strings.Contains(x1, "L11*ACME-LD-666555*DJ~") ||
+		!strings.Contains(x1, "NTE**Shippers Reference: 3PHT04417~") ||
 		!strings.Contains(x1, "IEA*1*000000001~") {
 		t.Fatalf("render: code %d\nstdout %s\nstderr %s", code, x1, errs)
 	}
@@ -98,15 +102,16 @@ func jsonString(t *testing.T, d canonical.Document) string {
 
 func TestMapErrorsAndPolicy(t *testing.T) {
 	mapSetup(t)
-	// x12types_204_test3_import has no B204: quarantined, exit 1, message with partner and position.
-	out, errs, code := runWith(t, "", "map", "--partner", "acme", corpusFile("x12types_204_test3_import.edi"))
+	// A 204 without B204 passes the X12 checker but cannot be mapped:
+	// quarantined, exit 1, message with partner and position.
+	out, errs, code := runWith(t, "", "map", "--partner", "acme", corpusFile("mapping/204-no-shipment-id.edi"))
 	if code != 1 || out != "" || !strings.Contains(errs, "partner acme: 204 ") || !strings.Contains(errs, "shipment_id") ||
 		!strings.Contains(errs, "interchange ") || !strings.Contains(errs, "1 quarantined") {
 		t.Fatalf("code %d\nstdout %s\nstderr %s", code, out, errs)
 	}
 	// Reject policy: one bad set and nothing is written, even the good ones.
-	good, _ := os.ReadFile(corpusFile("stupidedi_204_SM204_pass_1.edi"))
-	bad, _ := os.ReadFile(corpusFile("x12types_204_test3_import.edi"))
+	good, _ := os.ReadFile(corpusFile("004010/204-minimal.edi"))
+	bad, _ := os.ReadFile(corpusFile("mapping/204-no-shipment-id.edi"))
 	out, errs, code = runWith(t, string(good)+"\n"+string(bad), "map", "--partner", "strict", "-")
 	if code != 1 || out != "" || !strings.Contains(errs, "file rejected") {
 		t.Fatalf("reject: code %d\nstdout %q\nstderr %s", code, out, errs)
@@ -162,10 +167,13 @@ func TestConfigNamesMatchMapping(t *testing.T) {
 // Without --partner, the interchange's sender picks the partner's dialect.
 func TestMapPartnerFromSender(t *testing.T) {
 	dir := mapSetup(t)
-	cfg := strings.Replace(mapConfig, `x12_ids: ["ZZ:ACME"]`, `x12_ids: ["ZZ:ACME", "14:SENDER000111111"]`, 1)
+	cfg := strings.Replace(mapConfig, `x12_ids: ["ZZ:ACME"]`, `x12_ids: ["ZZ:ACME", "14:ACME000111111"]`, 1)
 	os.WriteFile(filepath.Join(dir, "wharf.yaml"), []byte(cfg), 0o600)
-	out, errs, code := runWith(t, "", "map", corpusFile("stupidedi_204_SM204_case_1.edi"))
-	if code != 0 || !strings.Contains(out, `"partner":"acme"`) || !strings.Contains(out, `{"type":"load_id","value":"237291298-01"}`) {
+	in, _ := os.ReadFile(corpusFile("004010/204.edi"))
+	// The same tender from the partner's second ID: its code table applies.
+	in = bytes.Replace(in, []byte("*ZZ*ACME           *"), []byte("*14*ACME000111111  *"), 1)
+	out, errs, code := runWith(t, string(in), "map", "-")
+	if code != 0 || !strings.Contains(out, `"partner":"acme"`) || !strings.Contains(out, `{"type":"load_id","value":"ACME-LD-666555"}`) {
 		t.Fatalf("code %d\n%s\n%s", code, out, errs)
 	}
 }

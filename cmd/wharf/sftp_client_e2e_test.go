@@ -21,7 +21,7 @@ func TestSFTPClientPullAndPushWithOpenSSH(t *testing.T) {
 	for _, f := range []string{"carrier/out", "carrier/in", "fwd/out", "fwd/done"} {
 		os.MkdirAll(filepath.Join(d.Dir, f), 0o755)
 	}
-	load, _ := os.ReadFile("../../../shared/corpus/x12/stupidedi_204_SM204_case_1.edi")
+	load, _ := os.ReadFile(corpusFile("004010/204.edi"))
 	os.WriteFile(filepath.Join(d.Dir, "carrier/out/load.edi"), load, 0o644)
 	os.WriteFile(filepath.Join(d.Dir, "fwd/out/a.edi"), load, 0o644)
 	os.WriteFile(filepath.Join(d.Dir, "fwd/out/readme.txt"), []byte("not EDI"), 0o644)

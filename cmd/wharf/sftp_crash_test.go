@@ -30,9 +30,9 @@ func TestSFTPKill9DuringUploads(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	load, _ := os.ReadFile("../../../shared/corpus/x12/stupidedi_204_SM204_pass_1.edi")
+	load, _ := os.ReadFile(corpusFile("004010/204-minimal.edi"))
 	content := func(i int) []byte { // its own interchange control number per file
-		return []byte(strings.ReplaceAll(string(load), "000000001", fmt.Sprintf("%09d", i)))
+		return []byte(strings.ReplaceAll(string(load), "000000205", fmt.Sprintf("%09d", i)))
 	}
 
 	var (

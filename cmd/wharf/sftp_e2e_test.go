@@ -113,9 +113,9 @@ partners:
 	os.WriteFile(known, []byte("[127.0.0.1]:"+port+" "+string(ssh.MarshalAuthorizedKey(signer.PublicKey()))), 0o600)
 	c := &sftpClient{t: t, dir: dir, port: port, known: known}
 
-	load, _ := os.ReadFile("../../../shared/corpus/x12/stupidedi_204_SM204_case_1.edi")
+	load, _ := os.ReadFile(corpusFile("004010/204.edi"))
 	if len(load) == 0 {
-		t.Fatal("corpus file missing: ../shared/corpus/x12/stupidedi_204_SM204_case_1.edi")
+		t.Fatal("corpus file missing: " + corpusFile("004010/204.edi"))
 	}
 	os.WriteFile(filepath.Join(dir, "load.edi"), load, 0o600)
 	sum := sha256.Sum256(load)
@@ -175,7 +175,7 @@ partners:
 		t.Fatalf("download: %s", out)
 	}
 	ack, _ := os.ReadFile(filepath.Join(dir, "ack.edi"))
-	if !strings.HasPrefix(string(ack), "ISA*") || !strings.Contains(string(ack), "AK2*204*13309~") || !strings.Contains(string(ack), "AK5*A~") {
+	if !strings.HasPrefix(string(ack), "ISA*") || !strings.Contains(string(ack), "AK1*SM*204~\nAK2*204*0001~") || !strings.Contains(string(ack), "AK5*A~") {
 		t.Fatalf("997:\n%s", ack)
 	}
 	if strings.Contains(out[strings.Index(out, "ls -l outbound"):], "997_load.edi") {
@@ -201,7 +201,7 @@ partners:
 	}
 
 	// beta may not delete from outbound/; its bad file gets a rejecting 999.
-	bad, _ := os.ReadFile("../../../shared/corpus/x12/x12types_214_v005010_full_transmission_minimal.edi")
+	bad, _ := os.ReadFile(corpusFile("errors/214-se01-count.edi"))
 	os.WriteFile(filepath.Join(dir, "bad.edi"), bad, 0o600)
 	if out, ok := c.run("beta", "beta_key", "put bad.edi inbound/bad.edi"); !ok {
 		t.Fatalf("beta upload: %s", out)

@@ -42,7 +42,7 @@ func TestTransportsEndToEnd(t *testing.T) {
 func testTransportsEndToEnd(t *testing.T, env []string) {
 	s3 := testenv.S3(t)
 	dir := t.TempDir()
-	load, err := os.ReadFile("../../../shared/corpus/x12/stupidedi_204_SM204_case_1.edi")
+	load, err := os.ReadFile(corpusFile("004010/204.edi"))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -11,7 +11,9 @@ import (
 	"github.com/wharfedi/wharf/edi/x12"
 )
 
-const x12Corpus = "../../../shared/corpus/x12"
+// x12Corpus is the project's own X12 corpus (testdata/README.md says what
+// each file exercises).
+const x12Corpus = "../../testdata/x12"
 
 func runX12In(t *testing.T, stdin string, args ...string) (string, string, int) {
 	t.Helper()
@@ -20,7 +22,8 @@ func runX12In(t *testing.T, stdin string, args ...string) (string, string, int) 
 	return out.String(), errb.String(), code
 }
 
-func corpusFile(name string) string { return filepath.Join(x12Corpus, name) }
+// corpusFile names a file of the corpus by its path under testdata/x12.
+func corpusFile(name string) string { return filepath.Join(x12Corpus, filepath.FromSlash(name)) }
 
 func TestX12ValidateExitCodes(t *testing.T) {
 	tests := []struct {
@@ -28,12 +31,12 @@ func TestX12ValidateExitCodes(t *testing.T) {
 		code int
 		out  []string // substrings expected on stdout
 	}{
-		{[]string{"validate", corpusFile("stupidedi_204_SM204_pass_1.edi")}, 0, []string{"interchange 000000001 from ZZ:SENDER to ZZ:RECEIVER: accepted"}},
-		{[]string{"validate", corpusFile("stupidedi_315_QO315_pass_1.edi")}, 0, []string{"no schema for 315", "accepted with warnings"}},
-		{[]string{"validate", corpusFile("stupidedi_204_SM204_pass_1.edi"), corpusFile("stupidedi_810_IN810_ghx_sample.810")}, 1,
-			[]string{"interchange 019871684, group 14610865, set 108650001", "segment 48 (SE at set position 46)", `SE01 is "47", 46 segments counted`}},
-		{[]string{"validate", corpusFile("x12types_940_test_940_3_generalmills-new.edi")}, 1, []string{"segment W01 at position 16", "too many data elements [3]"}},
-		{[]string{"validate", corpusFile("x12types_204_test_parse_204_no-envelope.edi")}, 1, []string{"no ISA segment found"}},
+		{[]string{"validate", corpusFile("004010/204-minimal.edi")}, 0, []string{"interchange 000000205 from ZZ:ACME to ZZ:WHARF: accepted"}},
+		{[]string{"validate", corpusFile("syntax/no-schema-315.edi")}, 0, []string{"no schema for 315", "accepted with warnings"}},
+		{[]string{"validate", corpusFile("004010/204-minimal.edi"), corpusFile("errors/810-se01-count.edi")}, 1,
+			[]string{"810-se01-count.edi: error: x12: interchange 000009004, group 9004, set 0001", "(SE at set position 20)", `SE01 is "21", 20 segments counted`}},
+		{[]string{"validate", corpusFile("errors/940-too-many-elements.edi")}, 1, []string{"segment W01 at position 13", "too many data elements [3]"}},
+		{[]string{"validate", corpusFile("errors/no-isa.edi")}, 1, []string{"no ISA segment found"}},
 		{[]string{"validate", "does-not-exist.edi"}, 2, nil},
 		{[]string{"validate"}, 2, nil},
 		{[]string{"frob"}, 2, nil},
@@ -53,7 +56,7 @@ func TestX12ValidateExitCodes(t *testing.T) {
 }
 
 func TestX12ValidateJSON(t *testing.T) {
-	out, _, code := runX12In(t, "", "validate", "--json", corpusFile("stupidedi_856_SH856_fail_2.edi"))
+	out, _, code := runX12In(t, "", "validate", "--json", corpusFile("errors/940-too-many-elements.edi"), corpusFile("errors/214-se01-count.edi"))
 	if code != 1 {
 		t.Fatalf("exit %d", code)
 	}
@@ -69,26 +72,33 @@ func TestX12ValidateJSON(t *testing.T) {
 			t.Fatalf("%q: %v", line, err)
 		}
 		kinds = append(kinds, rec.Kind+":"+rec.Status)
-		if rec.Kind == "set" && (strings.Join(rec.Codes, ",") != "4,5" || rec.Errors[0].ID != "N1" || len(rec.Issues) != 2 || rec.Issues[1].Position != 22 || rec.Key != "861554") {
-			t.Errorf("set record: %s", line)
+		switch {
+		case rec.Kind == "set" && rec.Key == "ACME-SO-94030":
+			if strings.Join(rec.Codes, ",") != "5" || len(rec.Errors) != 1 || rec.Errors[0].ID != "W01" || rec.Errors[0].Position != 13 {
+				t.Errorf("940 set record: %s", line)
+			}
+		case rec.Kind == "set":
+			if strings.Join(rec.Codes, ",") != "4" || rec.Key != "666555" || len(rec.Issues) != 1 || rec.Issues[0].Position != 23 || rec.Issues[0].Element != 1 {
+				t.Errorf("214 set record: %s", line)
+			}
 		}
 	}
-	if got := strings.Join(kinds, " "); got != "set:rejected group:rejected interchange:accepted file:rejected" {
+	if got := strings.Join(kinds, " "); got != "set:rejected group:rejected interchange:accepted file:rejected set:rejected group:rejected interchange:accepted file:rejected" {
 		t.Errorf("records: %s", got)
 	}
 }
 
 func TestX12AckAndFmt(t *testing.T) {
-	out, _, code := runX12In(t, "", "ack", corpusFile("x12types_940_test_940_1_1edisource.edi"))
-	if code != 0 || !strings.Contains(out, "TA1*000003438*101127*1719*R*001~") || strings.Contains(out, "ST*997") {
+	out, _, code := runX12In(t, "", "ack", corpusFile("errors/944-iea02-mismatch.edi"))
+	if code != 0 || !strings.Contains(out, "TA1*000009201*260310*0815*R*001~") || strings.Contains(out, "ST*997") {
 		t.Fatalf("ack of rejected interchange: %d\n%s", code, out)
 	}
-	out, _, code = runX12In(t, "", "ack", "--999", corpusFile("stupidedi_856_SH856_fail_2.edi"))
-	if code != 0 || !strings.Contains(out, "ST*999*0001*005010X231A1$") || !strings.Contains(out, "IK5*R*4*5$") {
+	out, _, code = runX12In(t, "", "ack", "--999", corpusFile("errors/214-se01-count.edi"))
+	if code != 0 || !strings.Contains(out, "ST*999*0001*005010X231A1~") || !strings.Contains(out, "AK2*214*0001~\nIK5*R*4~") {
 		t.Fatalf("999: %d\n%s", code, out)
 	}
 	// FA groups are never acknowledged.
-	out, _, _ = runX12In(t, "", "ack", corpusFile("stupidedi_997_FA997_pass_1.edi"))
+	out, _, _ = runX12In(t, "", "ack", corpusFile("004010/997.edi"))
 	if out != "" {
 		t.Fatalf("ack of a 997: %q", out)
 	}
