@@ -15,37 +15,6 @@ import (
 	"syscall"
 )
 
-const usage = `Wharf: EDI and file-based B2B integration server.
-
-Usage:
-  wharf serve [--config FILE] [--data DIR] [--log-format text|json]
-  wharf config check [--config FILE]
-  wharf partner add ID [--name TEXT] [--x12-id QUALIFIER:ID]... [--sftp-key PUBLIC_KEY_FILE]... [--as2-id AS2NAME] [--as2-cert CERT_PEM_FILE]...
-  wharf as2 cert
-  wharf partner list [--json]
-  wharf x12 validate [--json] FILE...
-  wharf x12 ack [--999] FILE
-  wharf x12 fmt FILE
-  wharf archive put --partner ID [--direction in|out] [--transport NAME] FILE
-  wharf archive search [--partner ID] [--since RFC3339] [--until RFC3339] [--key VALUE] [--json]
-  wharf archive get ID
-  wharf archive events ID [--json]
-  wharf archive verify
-  wharf replay [--json] ID
-  wharf trace [--json] KEY
-  wharf exceptions list|show|resolve|dismiss|reopen|comment|retry|replay ...
-  wharf token create --role admin|operator|auditor [--name TEXT]
-  wharf token list [--json] | wharf token revoke ID
-  wharf user add NAME --role admin|operator|auditor [--password-file FILE]
-  wharf map [--partner ID] [--from csv:LAYOUT|flat:LAYOUT] FILE|-
-  wharf render --to x12:SET|csv:LAYOUT|flat:LAYOUT [--partner ID] [FILE|-]
-  wharf demo [--dir DIR] [--serve]
-  wharf version
-
-Every command takes --config FILE (or WHARF_CONFIG) and --data DIR (or WHARF_DATA)
-and works against the same data folder or database while 'wharf serve' runs.
-`
-
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	code := run(ctx, os.Args[1:], os.Stdin, os.Stdout, os.Stderr)
@@ -53,51 +22,18 @@ func main() {
 	os.Exit(code)
 }
 
-// run dispatches a command line; it returns the process exit code:
-// 0 success, 1 the command ran and found a problem, 2 usage or I/O error.
+// run dispatches a command line with the command table (clidoc.go); it
+// returns the process exit code: 0 success, 1 the command ran and found a
+// problem, 2 usage or I/O error.
 func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	if len(args) == 0 {
-		fmt.Fprint(stderr, usage)
+		fmt.Fprint(stderr, overview())
 		return 2
 	}
-	switch args[0] {
-	case "serve":
-		return runServe(ctx, args[1:], stdout, stderr)
-	case "config":
-		return runConfig(ctx, args[1:], stdout, stderr)
-	case "partner":
-		return runPartner(ctx, args[1:], stdout, stderr)
-	case "as2":
-		return runAS2(ctx, args[1:], stdout, stderr)
-	case "x12":
-		return runX12(ctx, args[1:], stdin, stdout, stderr)
-	case "replay":
-		return runReplay(ctx, args[1:], stdout, stderr)
-	case "trace":
-		return runTrace(ctx, args[1:], stdout, stderr)
-	case "exceptions":
-		return runExceptions(ctx, args[1:], stdout, stderr)
-	case "demo":
-		return runDemo(ctx, args[1:], stdout, stderr)
-	case "archive":
-		return runArchive(ctx, args[1:], stdin, stdout, stderr)
-	case "token":
-		return runToken(ctx, args[1:], stdout, stderr)
-	case "user":
-		return runUser(ctx, args[1:], stdin, stdout, stderr)
-	case "map":
-		return runMap(ctx, args[1:], stdin, stdout, stderr)
-	case "render":
-		return runRender(ctx, args[1:], stdin, stdout, stderr)
-	case "version", "--version":
-		fmt.Fprintln(stdout, versionString())
-		return 0
-	case "help", "-h", "--help":
-		fmt.Fprint(stdout, usage)
-		return 0
+	if args[0] == "help" || isHelpArg(args[0]) {
+		return runHelp(args[1:], stdout, stderr)
 	}
-	fmt.Fprintf(stderr, "wharf: unknown command %q\n\n%s", args[0], usage)
-	return 2
+	return dispatch(ctx, args, stdin, stdout, stderr)
 }
 
 // version is set at build time with -ldflags "-X main.version=v1.2.3".
@@ -163,6 +99,7 @@ func newFlags(name string, stderr io.Writer) (*flag.FlagSet, *commonFlags) {
 	c := &commonFlags{}
 	fs.StringVar(&c.config, "config", "", "configuration file (default $WHARF_CONFIG, or none: embedded defaults)")
 	fs.StringVar(&c.data, "data", "", "data folder (default $WHARF_DATA, or the config's data, or ./wharf-data)")
+	captureFlags(fs, stderr)
 	return fs, c
 }
 

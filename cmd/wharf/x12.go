@@ -46,6 +46,7 @@ func x12Flags(name string, stderr io.Writer) *flag.FlagSet {
 	fs := flag.NewFlagSet("wharf x12 "+name, flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.Usage = func() { fmt.Fprintln(stderr, x12Usage) }
+	captureFlags(fs, stderr)
 	return fs
 }
 
