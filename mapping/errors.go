@@ -62,7 +62,10 @@ func (p Position) String() string {
 		parts = append(parts, "set "+p.SetID+" "+p.Set)
 	}
 	if p.SegmentID != "" {
-		s := fmt.Sprintf("segment %d %s", p.Segment, p.SegmentID)
+		s := "segment " + p.SegmentID // Segment is 0 for segments not yet written (rendering)
+		if p.Segment > 0 {
+			s = fmt.Sprintf("segment %d %s", p.Segment, p.SegmentID)
+		}
 		if p.SetPosition > 0 {
 			s += fmt.Sprintf(" (position %d)", p.SetPosition)
 		}

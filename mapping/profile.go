@@ -5,6 +5,8 @@ import (
 	"sort"
 	"strings"
 	"time"
+
+	"github.com/wharfedi/wharf/edi/x12"
 )
 
 // Code tables. Each translates a partner's code (an X12 qualifier, a CSV
@@ -129,6 +131,11 @@ type Envelope struct {
 	AckRequested             bool
 	// G62TimeQualifier is written in G6203 when a time is given (default "Z").
 	G62TimeQualifier string
+	// Delimiters, when Element is set, pins the partner's delimiters: a
+	// value holding one of them is an error naming its segment and element.
+	// Zero picks, per interchange, the first of DelimiterSets that occurs
+	// in no value.
+	Delimiters x12.Delimiters
 }
 
 // ProfileSpec is the data of a partner profile, as the configuration gives it.

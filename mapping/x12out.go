@@ -55,7 +55,6 @@ type outSeg struct {
 // document with errors never leaves half a set in the output.
 type outCtx struct {
 	p    *Profile
-	d    x12.Delimiters
 	doc  string
 	segs []outSeg
 	errs []*Error
@@ -65,15 +64,9 @@ func (c *outCtx) fail(field string, err error) {
 	c.errs = append(c.errs, &Error{Partner: c.p.Partner, Document: c.doc, Field: field, Err: err})
 }
 
-// seg queues a segment; field names the canonical field for errors about
-// delimiters inside values.
+// seg queues a segment. Delimiters inside its values are looked for once
+// the document is complete (delimPicker.check).
 func (c *outCtx) seg(id string, el ...string) {
-	for i, e := range el {
-		if strings.IndexByte(e, c.d.Element) >= 0 || strings.IndexByte(e, c.d.Segment) >= 0 ||
-			(c.d.Component != 0 && strings.IndexByte(e, c.d.Component) >= 0) {
-			c.fail(fmt.Sprintf("%s%02d", id, i+1), fmt.Errorf("%w: %q holds a delimiter of the interchange", ErrBadValue, e))
-		}
-	}
 	c.segs = append(c.segs, outSeg{id, el})
 }
 
@@ -265,13 +258,19 @@ type RenderOptions struct {
 	// Now gives the envelope date and time; nil means time.Now.
 	Now func() time.Time
 	// Newline writes a line break after each segment.
-	Newline    bool
+	Newline bool
+	// Delimiters, when Element is set, pins the interchange's delimiters
+	// (before the profile's Envelope.Delimiters and the writer's own). With
+	// none pinned the renderer takes the first of DelimiterSets that occurs
+	// in no value, and holds the documents until Close to know them all.
 	Delimiters x12.Delimiters
 }
 
 // X12Renderer writes canonical documents of one type as one X12
-// interchange with one functional group; the envelope opens with the
-// first good document and closes with Close.
+// interchange with one functional group. With pinned delimiters the
+// envelope opens with the first good document and each document is
+// written as it is rendered; otherwise the documents are held (compactly)
+// and written by Close, once the delimiters that fit all of them are known.
 type X12Renderer struct {
 	o    RenderOptions
 	p    *Profile
@@ -279,6 +278,8 @@ type X12Renderer struct {
 	w    *x12.Writer
 	open bool
 	n    int
+	pick *delimPicker
+	held *heldSegs // nil when the delimiters are pinned
 	Outcome
 }
 
@@ -294,14 +295,35 @@ func NewX12Renderer(w *x12.Writer, o RenderOptions) (*X12Renderer, error) {
 	if o.Now == nil {
 		o.Now = time.Now
 	}
-	if o.Delimiters.Element != 0 {
-		w.Delimiters = o.Delimiters
+	env := o.Profile.Envelope
+	by := ""
+	switch {
+	case o.Delimiters.Element != 0:
+		w.Delimiters, by = o.Delimiters, "the render options"
+	case env.Delimiters.Element != 0:
+		w.Delimiters, by = env.Delimiters, "the partner profile"
+	case w.Delimiters.Element != 0:
+		by = "the X12 writer"
 	}
-	if w.Delimiters.Element == 0 {
-		w.Delimiters = x12.DefaultDelimiters
+	r := &X12Renderer{o: o, p: o.Profile, m: m, w: w}
+	repetition := isaVersion(env.Version) >= "00402"
+	if by != "" {
+		if err := checkPinned(w.Delimiters); err != nil {
+			return nil, fmt.Errorf("mapping: partner %s: %v", o.Profile.Partner, err)
+		}
+		r.pick = newDelimPicker([]x12.Delimiters{w.Delimiters}, repetition, by)
+	} else {
+		r.pick, r.held = newDelimPicker(delimiterSets[:], repetition, ""), &heldSegs{}
+	}
+	for _, f := range []struct{ name, v string }{{"ISA05", env.SenderQual}, {"ISA06", env.SenderID}, {"ISA07", env.ReceiverQual},
+		{"ISA08", env.ReceiverID}, {"GS02", env.GSSender}, {"GS03", env.GSReceiver}, {"GS08", env.Version}, {"ISA15", env.Usage}} {
+		kill := r.pick.mask(f.v)
+		if r.pick.fit&^kill == 0 {
+			return nil, &Error{Partner: o.Profile.Partner, Document: "envelope", Field: f.name, Err: r.pick.culprit(r.pick.fit, f.v)}
+		}
+		r.pick.fit &^= kill
 	}
 	w.Numbers, w.Partner, w.Newline = o.Numbers, o.Profile.Partner, o.Newline
-	r := &X12Renderer{o: o, p: o.Profile, m: m, w: w}
 	r.Outcome.Partner, r.Outcome.Policy = o.Profile.Partner, o.Profile.Policy.String()
 	return r, nil
 }
@@ -312,12 +334,15 @@ func NewX12Renderer(w *x12.Writer, o RenderOptions) (*X12Renderer, error) {
 func (r *X12Renderer) Render(ctx context.Context, d canonical.Document) ([]*Error, error) {
 	r.n++
 	h := d.Head()
-	c := &outCtx{p: r.p, d: r.w.Delimiters, doc: fmt.Sprintf("%s #%d", h.Type, r.n)}
+	c := &outCtx{p: r.p, doc: fmt.Sprintf("%s #%d", h.Type, r.n)}
 	if h.Type != r.m.docType {
 		c.fail("type", fmt.Errorf("%w: X12 %s takes %s documents, got %q", ErrBadValue, r.o.Set, r.m.docType, h.Type))
 	} else {
 		d = withDefaults(r.p, d)
 		r.m.write(c, d)
+		if len(c.errs) == 0 {
+			r.pick.check(c, r.o.Set)
+		}
 	}
 	if len(c.errs) > 0 {
 		r.Errors += len(c.errs)
@@ -327,13 +352,24 @@ func (r *X12Renderer) Render(ctx context.Context, d canonical.Document) ([]*Erro
 		}
 		return c.errs, nil
 	}
+	if r.held != nil {
+		r.held.add(c.segs)
+	} else if err := r.write(ctx, c.segs); err != nil {
+		return nil, err
+	}
+	r.Documents++
+	return nil, nil
+}
+
+// write writes one set, opening the interchange and group first if needed.
+func (r *X12Renderer) write(ctx context.Context, segs []outSeg) error {
 	if !r.open {
 		env := r.p.Envelope
 		now := r.o.Now()
 		if err := r.w.BeginInterchange(ctx, x12.ISAHeader{SenderQual: env.SenderQual, SenderID: env.SenderID,
 			ReceiverQual: env.ReceiverQual, ReceiverID: env.ReceiverID, Version: isaVersion(env.Version),
 			Usage: env.Usage, AckRequested: env.AckRequested, Time: now}); err != nil {
-			return nil, err
+			return err
 		}
 		gs, gr := env.GSSender, env.GSReceiver
 		if gs == "" {
@@ -343,28 +379,38 @@ func (r *X12Renderer) Render(ctx context.Context, d canonical.Document) ([]*Erro
 			gr = env.ReceiverID
 		}
 		if err := r.w.BeginGroup(ctx, x12.GSHeader{FunctionalID: r.m.group, Sender: gs, Receiver: gr, Version: env.Version, Time: now}); err != nil {
-			return nil, err
+			return err
 		}
 		r.open = true
 	}
 	if err := r.w.BeginSet(ctx, r.o.Set, 0, ""); err != nil {
-		return nil, err
+		return err
 	}
-	for _, s := range c.segs {
+	for _, s := range segs {
 		if err := r.w.WriteSegment(s.id, s.el...); err != nil {
-			return nil, err
+			return err
 		}
 	}
-	if err := r.w.EndSet(); err != nil {
-		return nil, err
-	}
-	r.Documents++
-	return nil, nil
+	return r.w.EndSet()
 }
 
-// Close ends the group and interchange (if any document was written) and
+// Delimiters returns the delimiters the interchange is (or would now be)
+// written with: the pinned ones, or the first set of DelimiterSets that
+// fits every value rendered so far.
+func (r *X12Renderer) Delimiters() x12.Delimiters { return r.pick.chosen() }
+
+// Close writes the held documents (when the delimiters were not pinned),
+// ends the group and interchange (if any document was written) and
 // flushes.
 func (r *X12Renderer) Close() error {
+	if h := r.held; h != nil && h.sets > 0 {
+		r.held = nil
+		r.w.Delimiters = r.pick.chosen()
+		ctx := context.Background()
+		if err := h.each(func(segs []outSeg) error { return r.write(ctx, segs) }); err != nil {
+			return err
+		}
+	}
 	if !r.open {
 		return r.w.Flush()
 	}
