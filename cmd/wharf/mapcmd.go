@@ -77,6 +77,13 @@ func profileFor(id string, p *config.Partner) (*mapping.Profile, error) {
 		}
 		env.GSSender, env.GSReceiver, env.Version, env.Usage = m.X12.GSSender, m.X12.GSReceiver, m.X12.Version, m.X12.Usage
 		env.AckRequested, env.G62TimeQualifier = m.X12.AckRequested, m.X12.G62TimeQualifier
+		if m.X12.Delimiters != "" {
+			d, err := x12.ParseDelimiters(m.X12.Delimiters)
+			if err != nil {
+				return nil, err // validated at load
+			}
+			env.Delimiters = d
+		}
 	}
 	return mapping.NewProfile(spec)
 }

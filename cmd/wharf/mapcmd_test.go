@@ -33,6 +33,10 @@ const mapConfig = `partners:
     x12_ids: ["ZZ:STRICT"]
     mapping:
       policy: reject
+  - id: pinned
+    x12_ids: ["ZZ:PINNED"]
+    mapping:
+      x12: {delimiters: "*:^~"}
 layouts:
   - name: orders
     format: csv
@@ -74,6 +78,12 @@ func TestMapAndRenderX12(t *testing.T) {
 		!strings.Contains(x1, "NTE**Shippers Reference: 3PHT04417~") ||
 		!strings.Contains(x1, "IEA*1*000000001~") {
 		t.Fatalf("render: code %d\nstdout %s\nstderr %s", code, x1, errs)
+	}
+	// A partner that pins ':' as its component separator cannot receive
+	// that text: a clear error naming the element, not a broken file.
+	if x, errs, code := runWith(t, out, "render", "--to", "x12:204", "--partner", "pinned"); code != 1 || x != "" ||
+		!strings.Contains(errs, "partner pinned") || !strings.Contains(errs, "NTE02") || !strings.Contains(errs, "Shippers Reference: 3PHT04417") {
+		t.Fatalf("render with pinned delimiters: code %d\nstdout %s\nstderr %s", code, x, errs)
 	}
 	x2, _, _ := runWith(t, out, "render", "--to", "x12:204", "--partner", "acme", "-")
 	if !strings.Contains(x2, "IEA*1*000000002~") || !strings.Contains(x2, "GE*1*2~") {

@@ -2,7 +2,9 @@ package x12
 
 import (
 	"bytes"
+	"fmt"
 	"io"
+	"strings"
 )
 
 // Delimiters are the four separator characters of an interchange.
@@ -16,6 +18,27 @@ type Delimiters struct {
 
 // DefaultDelimiters are the customary '*', ':', '^' and '~'.
 var DefaultDelimiters = Delimiters{Element: '*', Component: ':', Repetition: '^', Segment: '~'}
+
+// ParseDelimiters reads delimiters written as four characters in the
+// order element, component, repetition, segment terminator (e.g. "*>^~"),
+// the way a partner's specification lists them; the two characters \n stand for a line
+// feed as segment terminator and "-" for no repetition separator (control
+// versions before 00402). The characters must differ and must not be
+// letters, digits or spaces.
+func ParseDelimiters(s string) (Delimiters, error) {
+	s = strings.ReplaceAll(s, `\n`, "\n")
+	if len(s) != 4 {
+		return Delimiters{}, fmt.Errorf("x12: delimiters %q: write four characters: element, component, repetition (- for none), segment terminator, e.g. \"*>^~\"", s)
+	}
+	d := Delimiters{Element: s[0], Component: s[1], Repetition: s[2], Segment: s[3]}
+	if d.Repetition == '-' {
+		d.Repetition = 0
+	}
+	if !d.valid() {
+		return Delimiters{}, fmt.Errorf("x12: delimiters %q: the four must differ and must not be letters, digits or spaces", s)
+	}
+	return d, nil
+}
 
 func (d Delimiters) valid() bool {
 	bs := []byte{d.Element, d.Segment}

@@ -5,6 +5,8 @@ import (
 	"reflect"
 	"strings"
 	"time"
+
+	"github.com/wharfedi/wharf/edi/x12"
 )
 
 // PartnerMapping is a partner's dialect (partners[i].mapping): code
@@ -82,6 +84,12 @@ type X12Envelope struct {
 	AckRequested     bool   `yaml:"ack_requested"`
 	G62TimeQualifier string `yaml:"g62_time_qualifier"`
 	Newline          bool   `yaml:"newline"` // a line break after each segment
+	// Delimiters pins the partner's delimiters, element, component,
+	// repetition and segment terminator, e.g. "*>^~" ("-" for no repetition
+	// separator, \n for a line feed): a value holding one of them is then an
+	// error naming the field. Empty: Wharf picks, per interchange, the first
+	// set of its list that occurs in no value (docs/mapping.md).
+	Delimiters string `yaml:"delimiters"`
 }
 
 // Layout declares a CSV or fixed-width file format (layouts[i]).
@@ -272,6 +280,11 @@ func (c *Config) validateMapping() error {
 		}
 		if u := m.X12.Usage; u != "" && u != "P" && u != "T" {
 			return c.errAt(f+".x12.usage", "%q: use P (production) or T (test)", u)
+		}
+		if d := m.X12.Delimiters; d != "" {
+			if _, err := x12.ParseDelimiters(d); err != nil {
+				return c.errAt(f+".x12.delimiters", "%v", err)
+			}
 		}
 	}
 	return nil

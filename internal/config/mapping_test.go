@@ -65,6 +65,7 @@ func TestMappingConfig(t *testing.T) {
 		{`status: ["X6`, `stat: ["X6`, `:9: partners[0].mapping.codes.stat: unknown key "stat"`},
 		{`shipment.carrier=ABCD`, `carrier=ABCD`, `:10: partners[0].mapping.defaults[0]`},
 		{`sender: "ZZ:WHARF"`, `sender: "WHARF"`, `:12: partners[0].mapping.x12.sender`},
+		{`version: "004010"`, `delimiters: "*>>~"`, `:13: partners[0].mapping.x12.delimiters: x12: delimiters "*>>~": the four must differ`},
 		{`format: csv`, `format: xlsx`, `:16: layouts[0].format: "xlsx": use csv or flat`},
 		{`document: order`, `document: memo`, `:17: layouts[0].document`},
 		{`windows-1252`, `latin9`, `:18: layouts[0].encoding`},
