@@ -11,6 +11,7 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/wharfedi/wharf/internal/app"
 	"github.com/wharfedi/wharf/internal/store"
 	"github.com/wharfedi/wharf/internal/web"
 )
@@ -65,7 +66,7 @@ func runToken(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	if err != nil {
 		return fail(stderr, err)
 	}
-	st, err := openStore(ctx, c)
+	st, err := app.OpenStore(ctx, c)
 	if err != nil {
 		return fail(stderr, err)
 	}
@@ -174,7 +175,7 @@ func runUser(ctx context.Context, args []string, stdin io.Reader, stdout, stderr
 	if err != nil {
 		return fail(stderr, err)
 	}
-	st, err := openStore(ctx, c)
+	st, err := app.OpenStore(ctx, c)
 	if err != nil {
 		return fail(stderr, err)
 	}

@@ -6,17 +6,14 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
 	"text/tabwriter"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
-
 	"github.com/wharfedi/wharf/archive"
-	"github.com/wharfedi/wharf/internal/config"
+	"github.com/wharfedi/wharf/internal/app"
 	"github.com/wharfedi/wharf/internal/store"
 	"github.com/wharfedi/wharf/jobs"
 )
@@ -52,133 +49,31 @@ func runArchive(ctx context.Context, args []string, stdin io.Reader, stdout, std
 	return 2
 }
 
-// archiveSpoolDir is where an S3 archive spools blobs while S3 is unreachable.
-func archiveSpoolDir(c *config.Config) string { return filepath.Join(c.Data, "archive-spool") }
-
-// archiveRetention reads the retention rules from the config's
-// archive.retention, or from WHARF_ARCHIVE_RETENTION when set (it wins), e.g.
-// "keep=7y,delete=10y;acme:keep=30d,delete=90d".
-func archiveRetention(c *config.Config) ([]archive.Rule, error) {
-	if s := os.Getenv("WHARF_ARCHIVE_RETENTION"); s != "" {
-		r, err := archive.ParseRules(s)
-		if err != nil {
-			return nil, fmt.Errorf("WHARF_ARCHIVE_RETENTION: %w", err)
-		}
-		return r, nil
-	}
-	s := c.Archive.RetentionSpec()
-	if s == "" {
-		return nil, nil
-	}
-	r, err := archive.ParseRules(s)
-	if err != nil {
-		return nil, fmt.Errorf("archive.retention: %w", err)
-	}
-	return r, nil
-}
-
-// openArchive opens the configured archive. rt, when non-nil, returns the
-// job runtime: each new inbound entry then gets its processing job (and a
-// spooled one an upload job) in the transaction that records it.
-func openArchive(c *config.Config, st store.Store, rt func() *jobs.Runtime, log *slog.Logger, reg prometheus.Registerer) (*archive.Archive, error) {
-	if err := prepareData(c.Data); err != nil {
-		return nil, err
-	}
-	blobs, spool, err := archive.OpenBlobs(c.ArchiveURL(), archiveSpoolDir(c), os.Getenv)
-	if err != nil {
-		return nil, err
-	}
-	if err := checkObjectLock(blobs, log); err != nil {
-		return nil, err
-	}
-	rules, err := archiveRetention(c)
-	if err != nil {
-		return nil, err
-	}
-	opts := archive.Options{Blobs: blobs, Spool: spool, Retention: rules, Logger: log, Metrics: reg}
-	if rt != nil {
-		opts.OnCommit = func(ctx context.Context, tx store.Tx, e *archive.Entry) error {
-			// Inbound messages are processed; outbound ones too, so that the
-			// X12 groups Wharf sends are recorded for the partner's 997/999;
-			// not Wharf's own acknowledgments, which are never acknowledged
-			// (processing them would record nothing).
-			if !as2Evidence[e.Transport] && !e.Generated {
-				if _, err := rt().InsertTx(ctx, tx, jobs.ProcessArgs{MessageID: e.ID}, nil); err != nil {
-					return err
-				}
-			}
-			if e.Direction == store.Outbound && delivered[e.Transport] {
-				if _, err := rt().InsertTx(ctx, tx, jobs.DeliverArgs{MessageID: e.ID}, nil); err != nil {
-					return err
-				}
-			}
-			if e.Spooled() {
-				if _, err := rt().InsertTx(ctx, tx, jobs.SpoolUploadArgs{}, jobs.SpoolUploadOpts); err != nil {
-					return err
-				}
-			}
-			return nil
-		}
-	}
-	return archive.New(st, opts)
-}
-
-// checkObjectLock refuses to open an S3 archive configured with lock=...
-// whose bucket has no Object Lock: every Put would fail. An S3 server that
-// cannot be asked now does not stop start-up (Puts spool meanwhile, and the
-// first upload names the problem).
-func checkObjectLock(blobs archive.BlobStore, log *slog.Logger) error {
-	s3b, ok := blobs.(*archive.S3)
-	if !ok || !s3b.Locked() {
-		return nil
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	err := s3b.CheckLock(ctx)
-	if errors.Is(err, archive.ErrNoObjectLock) {
-		return err
-	}
-	if err != nil && log != nil {
-		log.Warn("archive: could not check the bucket's Object Lock now", "err", err)
-	}
-	return nil
-}
-
-// registerArchiveJobs adds the archive's workers to the runtime.
-// proc processes inbound messages (nil in CLI commands, which only insert).
-func registerArchiveJobs(rt *jobs.Runtime, st store.Store, a *archive.Archive, proc jobs.Processor, deliver func(context.Context, string) error) {
-	jobs.Register(rt, &jobs.ProcessWorker{Store: st, Processor: proc})
-	jobs.Register(rt, &jobs.DeliverWorker{Deliver: deliver})
-	jobs.Register(rt, &jobs.SpoolUploadWorker{Archive: a})
-}
-
 // archiveEnv opens the store and the archive for a CLI command.
 func archiveEnv(ctx context.Context, common *commonFlags, withJobs bool) (*archive.Archive, func(), error) {
 	c, err := common.loadConfig()
 	if err != nil {
 		return nil, nil, err
 	}
-	st, err := openStore(ctx, c)
+	st, err := app.OpenStore(ctx, c)
 	if err != nil {
 		return nil, nil, err
 	}
 	var rt *jobs.Runtime
-	var rtf func() *jobs.Runtime
 	if withJobs {
 		if err := jobs.Migrate(ctx, st); err != nil {
 			st.Close()
 			return nil, nil, err
 		}
 		rt = jobs.New(st, jobs.Options{})
-		rtf = func() *jobs.Runtime { return rt }
 	}
-	a, err := openArchive(c, st, rtf, nil, nil)
+	a, err := app.OpenArchive(c, st, rt, app.ArchiveOptions{})
 	if err != nil {
 		st.Close()
 		return nil, nil, err
 	}
 	if rt != nil {
-		registerArchiveJobs(rt, st, a, nil, nil)
+		app.RegisterArchiveJobs(rt, st, a, nil, nil)
 	}
 	return a, func() { st.Close() }, nil
 }

@@ -1,24 +1,16 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"encoding/pem"
 	"errors"
 	"fmt"
 	"io"
-	"log/slog"
-	"net/http"
 	"os"
-	"path/filepath"
-	"strings"
 	"time"
 
-	"github.com/wharfedi/wharf/archive"
-	"github.com/wharfedi/wharf/internal/config"
-	"github.com/wharfedi/wharf/internal/gateway"
+	"github.com/wharfedi/wharf/internal/app"
 	"github.com/wharfedi/wharf/internal/store"
-	"github.com/wharfedi/wharf/jobs"
 	"github.com/wharfedi/wharf/transports/as2"
 )
 
@@ -41,26 +33,16 @@ func runAS2(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if err != nil {
 		return fail(stderr, err)
 	}
-	if err := prepareData(c.Data); err != nil {
+	if err := app.PrepareData(c.Data); err != nil {
 		return fail(stderr, err)
 	}
-	id, err := as2Identity(c)
+	id, err := app.AS2Identity(c)
 	if err != nil {
 		return fail(stderr, err)
 	}
 	_ = pem.Encode(stdout, &pem.Block{Type: "CERTIFICATE", Bytes: id.Cert.Raw})
 	fmt.Fprintf(stderr, "AS2 name %s; certificate %q valid until %s\n", id.AS2ID, id.Cert.Subject.CommonName, id.Cert.NotAfter.UTC().Format("2006-01-02"))
 	return 0
-}
-
-// as2Identity loads Wharf's AS2 key and certificate from the config, or
-// generates them once into the data folder.
-func as2Identity(c *config.Config) (*as2.Identity, error) {
-	name := c.AS2ID(os.Getenv)
-	if c.AS2.CertFile != "" {
-		return as2.LoadIdentity(name, c.AS2.CertFile, c.AS2.KeyFile)
-	}
-	return as2.LoadOrCreateIdentity(c.Data, name)
 }
 
 // as2PartnerFlags applies `wharf partner add --as2-id/--as2-cert` inside
@@ -112,237 +94,3 @@ func containsString(have []string, s string) bool {
 	}
 	return false
 }
-
-// as2Directory finds partners by AS2 name: the config's partners[].as2
-// first, then names set with `wharf partner add --as2-id`. Certificates
-// from both are merged.
-type as2Directory struct {
-	c  *config.Config
-	st store.Store
-}
-
-func (d *as2Directory) ByAS2ID(ctx context.Context, id string) (*as2.Partner, error) {
-	var p *as2.Partner
-	for _, cp := range d.c.Partners {
-		if cp.AS2 != nil && cp.AS2.ID == id {
-			p = &as2.Partner{ID: cp.ID, AS2ID: id}
-			break
-		}
-	}
-	sp, err := d.st.PartnerByAS2ID(ctx, id)
-	switch {
-	case err == nil && p == nil:
-		p = &as2.Partner{ID: sp.PartnerID, AS2ID: id}
-	case errors.Is(err, store.ErrNotFound):
-		if p == nil {
-			return nil, as2.ErrUnknownPartner
-		}
-	case err != nil:
-		return nil, err
-	}
-	return d.complete(ctx, p)
-}
-
-// complete fills certificates and policy for a partner.
-func (d *as2Directory) complete(ctx context.Context, p *as2.Partner) (*as2.Partner, error) {
-	p.Sign, p.Cipher, p.MDN, p.SignedMDN = true, as2.AES256CBC, as2.MDNSync, true
-	if sp, err := d.st.GetPartnerAS2(ctx, p.ID); err == nil {
-		for _, pm := range sp.CertsPEM {
-			cs, err := as2.ParseCertificates([]byte(pm))
-			if err != nil {
-				return nil, fmt.Errorf("as2: partner %s: stored certificate: %w", p.ID, err)
-			}
-			p.Certs = append(p.Certs, cs...)
-		}
-		if p.AS2ID == "" {
-			p.AS2ID = sp.AS2ID
-		}
-	} else if !errors.Is(err, store.ErrNotFound) {
-		return nil, err
-	}
-	cp, ok := d.c.PartnerByID(p.ID)
-	if ok && cp.AS2 != nil {
-		a := cp.AS2
-		for _, f := range a.CertFiles {
-			b, err := os.ReadFile(d.c.AS2CertFile(f))
-			if err != nil {
-				return nil, fmt.Errorf("as2: partner %s: %w", p.ID, err)
-			}
-			cs, err := as2.ParseCertificates(b)
-			if err != nil {
-				return nil, fmt.Errorf("as2: partner %s: %s: %w", p.ID, f, err)
-			}
-			p.Certs = append(p.Certs, cs...)
-		}
-		p.URL, p.Compress, p.Base64 = a.URL, a.Compress, a.TransferEncoding == "base64"
-		p.RequireSigned, p.RequireEncrypted = a.RequireSigned, a.RequireEncrypted
-		if a.Sign != nil {
-			p.Sign = *a.Sign
-		}
-		if a.SignedMDN != nil {
-			p.SignedMDN = *a.SignedMDN
-		}
-		switch a.Encrypt {
-		case "none":
-			p.Cipher = ""
-		case "":
-		default:
-			p.Cipher = as2.Cipher(a.Encrypt)
-		}
-		p.KeyWrap = as2.KeyWrap(a.KeyWrap)
-		if a.MDN != "" {
-			p.MDN = as2.MDNMode(a.MDN)
-		}
-		p.MDNTimeout = a.MDNTimeoutDuration()
-		p.AsyncMDNURL = d.c.AS2.PublicURL
-	}
-	return p, nil
-}
-
-// as2Books keeps AS2 evidence in the archive and bookkeeping in the store.
-type as2Books struct {
-	a  *archive.Archive
-	st store.Store
-}
-
-func (b *as2Books) Evidence(ctx context.Context, partner string, outbound bool, transport, msgID string, data []byte) (string, error) {
-	return b.EvidenceFrom(ctx, partner, outbound, transport, msgID, bytes.NewReader(data))
-}
-
-// EvidenceFrom archives evidence streamed from r (constant memory: the
-// archive's Put streams to its own temporary file).
-func (b *as2Books) EvidenceFrom(ctx context.Context, partner string, outbound bool, transport, msgID string, r io.Reader) (string, error) {
-	dir := store.Inbound
-	if outbound {
-		dir = store.Outbound
-	}
-	e, err := b.a.Put(ctx, r, archive.Meta{Partner: partner, Direction: dir, Transport: transport,
-		RemoteName: strings.Trim(msgID, "<>"), CorrelationID: msgID, IdempotencyKey: transport + ":" + msgID})
-	if err != nil {
-		return "", err
-	}
-	return e.ID, nil
-}
-
-func (b *as2Books) OpenEvidence(ctx context.Context, id string) ([]byte, error) {
-	rc, _, err := b.a.Get(ctx, id)
-	if err != nil {
-		return nil, err
-	}
-	defer rc.Close()
-	return io.ReadAll(rc)
-}
-
-func (b *as2Books) Lookup(ctx context.Context, partner, msgID, dir string) (*as2.Record, error) {
-	m, err := b.st.GetAS2Message(ctx, partner, msgID, store.Direction(dir))
-	if errors.Is(err, store.ErrNotFound) {
-		return nil, nil
-	}
-	if err != nil {
-		return nil, err
-	}
-	return &as2.Record{PartnerID: m.PartnerID, AS2MessageID: m.AS2MessageID, Direction: string(m.Direction), MessageID: m.MessageID,
-		RawID: m.RawID, MDNID: m.MDNID, MIC: m.MIC, Disposition: m.Disposition, MDNMode: as2.MDNMode(m.MDNMode), MDNURL: m.MDNURL,
-		Status: m.Status, Deadline: m.Deadline}, nil
-}
-
-func (b *as2Books) Record(ctx context.Context, r *as2.Record) error {
-	return b.st.PutAS2Message(ctx, &store.AS2Message{PartnerID: r.PartnerID, AS2MessageID: r.AS2MessageID, Direction: store.Direction(r.Direction),
-		MessageID: r.MessageID, RawID: r.RawID, MDNID: r.MDNID, MIC: r.MIC, Disposition: r.Disposition, MDNMode: string(r.MDNMode),
-		MDNURL: r.MDNURL, Status: r.Status, Deadline: r.Deadline})
-}
-
-func (b *as2Books) Event(ctx context.Context, id, kind, detail string) error {
-	return b.st.AppendEvent(ctx, &store.Event{MessageID: id, Kind: kind, Detail: detail})
-}
-
-// as2SpoolDir holds AS2 request bodies being received and compressed
-// messages being sent.
-func as2SpoolDir(c *config.Config) string { return filepath.Join(c.Data, "as2-spool") }
-
-// as2Server builds the POST /as2 handler.
-func as2Server(c *config.Config, st store.Store, a *archive.Archive, gw *gateway.Gateway, log *slog.Logger) (*as2.Server, error) {
-	id, err := as2Identity(c)
-	if err != nil {
-		return nil, err
-	}
-	if left := time.Until(id.Cert.NotAfter); left < 30*24*time.Hour {
-		log.Warn("as2: Wharf's own AS2 certificate expires soon; replace it (as2.cert_file/key_file) and send partners the new one (wharf as2 cert)",
-			"expires", id.Cert.NotAfter.UTC().Format("2006-01-02"))
-	}
-	books := &as2Books{a: a, st: st}
-	client := &as2.Client{Identity: id, Books: books, HTTP: as2HTTP, Log: log}
-	// Request bodies and their decoded layers are spooled inside the data
-	// folder (on the archive's file system when it is local), never in memory.
-	spoolDir := as2SpoolDir(c)
-	if err := os.MkdirAll(spoolDir, 0o750); err != nil {
-		return nil, fmt.Errorf("as2: spool folder %s: %v (check the data folder's permissions)", spoolDir, err)
-	}
-	// A request's spool files are removed when it is answered; a crash
-	// leaves some behind, which nothing reads again.
-	if old, err := filepath.Glob(filepath.Join(spoolDir, "as2-*.tmp")); err == nil {
-		for _, f := range old {
-			if fi, err := os.Stat(f); err == nil && time.Since(fi.ModTime()) > time.Hour {
-				_ = os.Remove(f)
-			}
-		}
-	}
-	return &as2.Server{Identity: id, Partners: &as2Directory{c: c, st: st}, Receiver: gw, Books: books, Log: log, OnMDN: client.HandleMDN,
-		MaxBody: c.AS2.MaxBodyBytes(), SpoolDir: spoolDir}, nil
-}
-
-var _ as2.EvidenceStreamer = (*as2Books)(nil)
-
-// AS2 evidence is archived but never processed as a document.
-var as2Evidence = map[string]bool{as2.TransportRaw: true, as2.TransportMDN: true, as2.TransportMDNAsync: true, as2.TransportMDNIn: true}
-
-// deliverAS2MDN POSTs an async MDN Wharf owes a partner to the URL the
-// partner named in Receipt-Delivery-Option.
-func deliverAS2MDN(ctx context.Context, st store.Store, a *archive.Archive, m *store.Message, log *slog.Logger) error {
-	rec, err := st.AS2MessageByArchiveID(ctx, m.ID)
-	if err != nil {
-		return err // the record follows the archive entry: retry
-	}
-	b, err := (&as2Books{a: a, st: st}).OpenEvidence(ctx, m.ID)
-	if err != nil {
-		return err
-	}
-	e, err := as2.ParseEntity(b)
-	if err != nil {
-		return fmt.Errorf("%w: archived MDN %s: %v", jobs.ErrPermanent, m.ID, err)
-	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, rec.MDNURL, bytes.NewReader(e.Body))
-	if err != nil {
-		return fmt.Errorf("%w: partner %s asked for its MDN at %q: %v", jobs.ErrPermanent, m.PartnerID, rec.MDNURL, err)
-	}
-	for k, vs := range e.Header {
-		for _, v := range vs {
-			req.Header.Add(k, v)
-		}
-	}
-	res, err := as2HTTP.Do(req)
-	if err != nil {
-		_ = st.AppendEvent(ctx, &store.Event{MessageID: m.ID, Kind: "attempt_failed", Detail: fmt.Sprintf("async MDN for %s to %s: %v", rec.AS2MessageID, rec.MDNURL, err)})
-		return err
-	}
-	_, _ = io.Copy(io.Discard, io.LimitReader(res.Body, 1<<20))
-	res.Body.Close()
-	if res.StatusCode/100 != 2 {
-		err := fmt.Errorf("as2: async MDN for %s to partner %s at %s: HTTP %s", rec.AS2MessageID, m.PartnerID, rec.MDNURL, res.Status)
-		_ = st.AppendEvent(ctx, &store.Event{MessageID: m.ID, Kind: "attempt_failed", Detail: err.Error()})
-		return err
-	}
-	rec.Status = "mdn-sent"
-	if err := st.PutAS2Message(ctx, rec); err != nil {
-		return err
-	}
-	log.Info("as2: async MDN delivered", "partner", m.PartnerID, "as2_message_id", rec.AS2MessageID, "url", rec.MDNURL)
-	return st.WithTx(ctx, func(tx store.Tx) error {
-		if err := tx.SetMessageStatus(ctx, m.ID, gateway.StatusDelivered); err != nil {
-			return err
-		}
-		return tx.AppendEvent(ctx, &store.Event{MessageID: m.ID, Kind: "delivered", Detail: "async MDN for " + rec.AS2MessageID + " posted to " + rec.MDNURL})
-	})
-}
-
-var as2HTTP = &http.Client{Timeout: 5 * time.Minute}

@@ -7,6 +7,8 @@ import (
 	"os"
 	"strings"
 	"time"
+
+	"github.com/wharfedi/wharf/internal/app"
 )
 
 func runConfig(ctx context.Context, args []string, stdout, stderr io.Writer) int {
@@ -57,6 +59,6 @@ func runConfig(ctx context.Context, args []string, stdout, stderr io.Writer) int
 		loc, _ := time.LoadLocation(tz)
 		fmt.Fprintf(stdout, "    %s: %q %s runs %s, next %s\n", s.Name, s.Cron, tz, s.Job, sched.Next(timeNow()).In(loc).Format("2006-01-02 15:04 MST"))
 	}
-	fmt.Fprintf(stdout, "  jobs a schedule can run: %s\n", strings.Join(taskNames(), ", "))
+	fmt.Fprintf(stdout, "  jobs a schedule can run: %s\n", strings.Join(app.TaskNames(), ", "))
 	return 0
 }

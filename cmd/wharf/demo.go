@@ -24,6 +24,7 @@ import (
 
 	"github.com/wharfedi/wharf/edi/x12"
 	"github.com/wharfedi/wharf/examples"
+	"github.com/wharfedi/wharf/internal/app"
 	"github.com/wharfedi/wharf/internal/config"
 	"github.com/wharfedi/wharf/internal/server"
 	"github.com/wharfedi/wharf/internal/store"
@@ -48,6 +49,7 @@ Exit 0 when the whole flow completed as expected; 1 naming the step that did not
 type demo struct {
 	dir, data, cfgPath string
 	httpAddr           string // the server's HTTP address
+	app                *app.App
 	wmsAddr, invAddr   string // the simulated WMS and invoicing platform
 	cfg                *config.Config
 	st                 store.Store
@@ -101,20 +103,27 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	srvCtx, stopServer := context.WithCancel(context.WithoutCancel(ctx))
 	defer stopServer()
 	serverDone, err := d.start(srvCtx)
-	if err != nil {
-		return fail(stderr, fmt.Errorf("demo: %w", err))
-	}
 	stop := func() {
 		stopServer()
-		select {
-		case <-serverDone:
-		case <-time.After(35 * time.Second):
+		if serverDone != nil {
+			select {
+			case <-serverDone:
+			case <-time.After(35 * time.Second):
+			}
 		}
-		if d.st != nil {
-			d.st.Close()
+		if d.app != nil {
+			d.app.Close()
 		}
-		d.wms.close()
-		d.inv.close()
+		if d.wms != nil {
+			d.wms.close()
+		}
+		if d.inv != nil {
+			d.inv.close()
+		}
+	}
+	if err != nil {
+		stop()
+		return fail(stderr, fmt.Errorf("demo: %w", err))
 	}
 	if err := d.play(ctx); err != nil {
 		fmt.Fprintf(stdout, "\nDEMO FAILED at step %d: %v\n", d.step, err)
@@ -160,7 +169,7 @@ func (d *demo) configure() error {
 	}
 	c.Data = d.data
 	c.ApplyEnv(os.Getenv)
-	d.data = absPath(c.Data)
+	d.data = app.AbsPath(c.Data)
 	d.httpAddr = c.HTTP.Addr
 	if entries, _ := os.ReadDir(d.data); len(entries) > 0 {
 		hint := "pass another --dir"
@@ -251,35 +260,35 @@ func (d *demo) start(ctx context.Context) (<-chan struct{}, error) {
 	if err != nil {
 		return nil, err
 	}
+	// The server is an application value in this process: a port in use
+	// or a bad configuration is an error here, before any step runs.
+	a, err := app.New(ctx, d.cfg, app.Options{Log: newLogger(logf, d.cfg.Log.Format, d.cfg.Log.Level), Version: versionString()})
+	if err != nil {
+		logf.Close()
+		return nil, err
+	}
+	d.app, d.st = a, a.Store
 	done := make(chan struct{})
-	code := make(chan int, 1)
 	go func() {
 		defer close(done)
 		defer logf.Close()
-		code <- runServe(ctx, []string{"--config", d.cfgPath}, logf, logf)
+		if err := a.Run(ctx); err != nil {
+			fmt.Fprintf(d.out, "the server stopped: %v\n", err)
+		}
 	}()
-	fmt.Fprintf(d.out, "Wharf demo in %s\n  server: http://%s (SFTP %s), log %s\n", d.dir, d.cfg.HTTP.Addr, d.cfg.SFTP.Addr, filepath.Join(d.dir, "wharf.log"))
+	fmt.Fprintf(d.out, "Wharf demo in %s\n  server: http://%s (SFTP %s), log %s\n", d.dir, a.HTTPAddr(), a.SFTPAddr(), filepath.Join(d.dir, "wharf.log"))
 	deadline := time.Now().Add(d.timeout)
 	for {
-		select {
-		case c := <-code:
-			b, _ := os.ReadFile(filepath.Join(d.dir, "wharf.log"))
-			return nil, fmt.Errorf("the server stopped (exit %d) before it was ready:\n%s", c, lastLines(string(b), 5))
-		default:
-		}
-		if r, err := http.Get("http://" + d.cfg.HTTP.Addr + "/healthz"); err == nil {
+		if r, err := http.Get("http://" + a.HTTPAddr() + "/healthz"); err == nil {
 			r.Body.Close()
 			if r.StatusCode == 200 {
 				break
 			}
 		}
 		if time.Now().After(deadline) {
-			return nil, fmt.Errorf("the server did not answer /healthz on %s within %s", d.cfg.HTTP.Addr, d.timeout)
+			return done, fmt.Errorf("the server did not answer /healthz on %s within %s", a.HTTPAddr(), d.timeout)
 		}
 		time.Sleep(50 * time.Millisecond)
-	}
-	if d.st, err = openStore(context.Background(), d.cfg); err != nil {
-		return nil, err
 	}
 	d.inv.wharf = "http://" + d.cfg.HTTP.Addr
 	return done, d.wms.connect(d.data, "http://"+d.cfg.HTTP.Addr+"/as2")

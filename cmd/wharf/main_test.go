@@ -7,6 +7,11 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/wharfedi/wharf/archive"
+	"github.com/wharfedi/wharf/internal/app"
+	"github.com/wharfedi/wharf/internal/config"
+	"github.com/wharfedi/wharf/internal/store"
 )
 
 func runIn(t *testing.T, args ...string) (string, string, int) {
@@ -106,4 +111,20 @@ func TestREADMEConfigExampleIsValid(t *testing.T) {
 	if out, errs, code := runIn(t, "config", "check", "--config", cfg); code != 0 {
 		t.Fatalf("README example: %d\n%s%s", code, out, errs)
 	}
+}
+
+// openConfigured loads the configuration at path as a wharf command does
+// and opens its store (closed when the test ends) and archive.
+func openConfigured(t *testing.T, path string) (*config.Config, store.Store, *archive.Archive) {
+	t.Helper()
+	c, err := (&commonFlags{config: path}).loadConfig()
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, a, err := app.OpenData(context.Background(), c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	return c, st, a
 }

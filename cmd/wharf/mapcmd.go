@@ -13,6 +13,7 @@ import (
 	"strings"
 
 	"github.com/wharfedi/wharf/edi/x12"
+	"github.com/wharfedi/wharf/internal/app"
 	"github.com/wharfedi/wharf/internal/config"
 	"github.com/wharfedi/wharf/internal/store"
 	"github.com/wharfedi/wharf/mapping"
@@ -48,44 +49,8 @@ func loadMapEnv(common *commonFlags, partnerID string) (*mapEnv, error) {
 		}
 		e.partner = c.Partner(partnerID)
 	}
-	e.profile, err = profileFor(partnerID, e.partner)
+	e.profile, err = app.Profile(partnerID, e.partner)
 	return e, err
-}
-
-// profileFor turns the partner's configured dialect into a mapping profile.
-func profileFor(id string, p *config.Partner) (*mapping.Profile, error) {
-	spec := mapping.ProfileSpec{Partner: id, Envelope: mapping.Envelope{SenderQual: "ZZ", SenderID: "WHARF"}}
-	if p != nil && len(p.X12IDs) > 0 {
-		if x, err := config.ParseX12ID(p.X12IDs[0]); err == nil {
-			spec.Envelope.ReceiverQual, spec.Envelope.ReceiverID = x.Qualifier, x.ID
-		}
-	}
-	if p != nil && p.Mapping != nil {
-		m := p.Mapping
-		spec.TimeZone, spec.Policy, spec.Codes = m.TimeZone, m.Policy, m.Codes.Tables()
-		spec.Defaults = map[string]string{}
-		for _, d := range m.Defaults {
-			k, v, _ := strings.Cut(d, "=")
-			spec.Defaults[strings.TrimSpace(k)] = strings.TrimSpace(v)
-		}
-		env := &spec.Envelope
-		if x, err := config.ParseX12ID(m.X12.Sender); err == nil {
-			env.SenderQual, env.SenderID = x.Qualifier, x.ID
-		}
-		if x, err := config.ParseX12ID(m.X12.Receiver); err == nil {
-			env.ReceiverQual, env.ReceiverID = x.Qualifier, x.ID
-		}
-		env.GSSender, env.GSReceiver, env.Version, env.Usage = m.X12.GSSender, m.X12.GSReceiver, m.X12.Version, m.X12.Usage
-		env.AckRequested, env.G62TimeQualifier = m.X12.AckRequested, m.X12.G62TimeQualifier
-		if m.X12.Delimiters != "" {
-			d, err := x12.ParseDelimiters(m.X12.Delimiters)
-			if err != nil {
-				return nil, err // validated at load
-			}
-			env.Delimiters = d
-		}
-	}
-	return mapping.NewProfile(spec)
 }
 
 // senderProfiles finds, for wharf map without --partner, the configured
@@ -102,7 +67,7 @@ func senderProfiles(c *config.Config, stderr io.Writer) func(q, id string) *mapp
 			pt := &c.Partners[i]
 			for _, x := range pt.X12IDs {
 				if xi, err := config.ParseX12ID(x); err == nil && xi.Qualifier+":"+xi.ID == key && prof == nil {
-					p, err := profileFor(pt.ID, pt)
+					p, err := app.Profile(pt.ID, pt)
 					if err != nil {
 						fmt.Fprintf(stderr, "wharf map: partner %s: %v\n", pt.ID, err)
 						continue
@@ -114,30 +79,6 @@ func senderProfiles(c *config.Config, stderr io.Writer) func(q, id string) *mapp
 		cache[key] = prof
 		return prof
 	}
-}
-
-// layoutFor converts a configured layout.
-func layoutFor(c *config.Config, name string, p *mapping.Profile) (*mapping.RecordLayout, error) {
-	l := c.Layout(name)
-	if l == nil {
-		var names []string
-		for _, x := range c.Layouts {
-			names = append(names, x.Name)
-		}
-		return nil, fmt.Errorf("no layout %q in the configuration (layouts: %s)", name, strings.Join(names, ", "))
-	}
-	spec := mapping.LayoutSpec{Name: l.Name, Format: l.Format, Document: l.Document, Encoding: l.Encoding, Delimiter: l.Delimiter,
-		Header: l.Header, DecimalSeparator: l.DecimalSeparator, DateFormat: l.DateFormat, TimeFormat: l.TimeFormat,
-		TimeZone: l.TimeZone, GroupBy: l.GroupBy}
-	for _, r := range l.Records {
-		rs := mapping.RecordSpec{Kind: r.Kind, Tag: r.Tag, TagColumn: r.TagColumn, TagStart: r.TagStart, TagLength: r.TagLength}
-		for _, f := range r.Fields {
-			rs.Fields = append(rs.Fields, mapping.FieldSpec{Path: f.Path, Column: f.Column, Header: f.Header, Start: f.Start,
-				Length: f.Length, Type: f.Type, Format: f.Format, Scale: f.Scale, Align: f.Align, Pad: f.Pad, Default: f.Default, Value: f.Value})
-		}
-		spec.Records = append(spec.Records, rs)
-	}
-	return mapping.NewRecordLayout(spec, p)
 }
 
 // output returns where to write: stdout directly, or, under the reject
@@ -205,14 +146,14 @@ func runMap(ctx context.Context, args []string, stdin io.Reader, stdout, stderr 
 			fmt.Fprintf(stderr, "wharf map: --from %q: use x12, csv:LAYOUT or flat:LAYOUT\n", *from)
 			return 2
 		}
-		if layout, err = layoutFor(env.cfg, name, env.profile); err != nil {
+		if layout, err = app.Layout(env.cfg, name, env.profile); err != nil {
 			fmt.Fprintf(stderr, "wharf map: %v\n", err)
 			return 2
 		}
 	}
 	in, err := openInput(pos[0], stdin)
 	if err != nil {
-		fmt.Fprintf(stderr, "wharf map: %v\n", unwrapPath(err))
+		fmt.Fprintf(stderr, "wharf map: %v\n", app.UnwrapPath(err))
 		return 2
 	}
 	defer in.Close()
@@ -253,12 +194,6 @@ func runMap(ctx context.Context, args []string, stdin io.Reader, stdout, stderr 
 	return summary(stderr, "map", out)
 }
 
-// renderer is what render needs of the X12 and record renderers.
-type renderer interface {
-	Render(ctx context.Context, d canonical.Document) ([]*mapping.Error, error)
-	Close() error
-}
-
 // runRender runs "wharf render"; args excludes "render".
 func runRender(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	fs, common := newFlags("render", stderr)
@@ -289,7 +224,7 @@ func runRender(ctx context.Context, args []string, stdin io.Reader, stdout, stde
 	}
 	in, err := openInput(name, stdin)
 	if err != nil {
-		fmt.Fprintf(stderr, "wharf render: %v\n", unwrapPath(err))
+		fmt.Fprintf(stderr, "wharf render: %v\n", app.UnwrapPath(err))
 		return 2
 	}
 	defer in.Close()
@@ -298,7 +233,7 @@ func runRender(ctx context.Context, args []string, stdin io.Reader, stdout, stde
 		fmt.Fprintf(stderr, "wharf render: %v\n", err)
 		return 2
 	}
-	var r renderer
+	var r app.Renderer
 	var outcome func() *mapping.Outcome
 	switch kind {
 	case "x12":
@@ -308,7 +243,7 @@ func runRender(ctx context.Context, args []string, stdin io.Reader, stdout, stde
 		}
 		var numbers x12.ControlNumbers = &x12.MemoryControlNumbers{}
 		if *partner != "" {
-			st, err := openStore(ctx, env.cfg)
+			st, err := app.OpenStore(ctx, env.cfg)
 			if err != nil {
 				fmt.Fprintf(stderr, "wharf render: %v\n", err)
 				return 2
@@ -336,7 +271,7 @@ func runRender(ctx context.Context, args []string, stdin io.Reader, stdout, stde
 		}
 		r, outcome = xr, func() *mapping.Outcome { return &xr.Outcome }
 	default:
-		layout, err := layoutFor(env.cfg, target, env.profile)
+		layout, err := app.Layout(env.cfg, target, env.profile)
 		if err == nil && layout.Name() != "" {
 			var rr *mapping.RecordRenderer
 			if rr, err = mapping.NewRecordRenderer(w, layout, env.profile); err == nil {

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/wharfedi/wharf/delivery"
+	"github.com/wharfedi/wharf/internal/app"
 	"github.com/wharfedi/wharf/internal/store"
 	"github.com/wharfedi/wharf/jobs"
 	wsync "github.com/wharfedi/wharf/sync"
@@ -37,16 +38,16 @@ func runTrace(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	if err != nil {
 		return fail(stderr, err)
 	}
-	st, err := openStore(ctx, c)
+	st, err := app.OpenStore(ctx, c)
 	if err != nil {
 		return fail(stderr, err)
 	}
 	defer st.Close()
-	a, err := openArchive(c, st, nil, nil, nil)
+	a, err := app.OpenArchive(c, st, nil, app.ArchiveOptions{})
 	if err != nil {
 		return fail(stderr, err)
 	}
-	proc := newProcessor(c, st, a, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	proc := app.NewProcessor(c, st, a, nil, nil, slog.New(slog.NewTextHandler(io.Discard, nil)))
 	tr, err := wsync.TraceWith(ctx, st, pos[0], wsync.TraceOptions{Documents: proc.Documents})
 	if err != nil {
 		return fail(stderr, err)
@@ -136,7 +137,7 @@ func runExceptions(ctx context.Context, args []string, stdout, stderr io.Writer)
 	if err != nil {
 		return fail(stderr, err)
 	}
-	st, err := openStore(ctx, c)
+	st, err := app.OpenStore(ctx, c)
 	if err != nil {
 		return fail(stderr, err)
 	}
@@ -213,11 +214,11 @@ func runExceptions(ctx context.Context, args []string, stdout, stderr io.Writer)
 				return fail(stderr, err)
 			}
 			rt := jobs.New(st, jobs.Options{})
-			a, err := openArchive(c, st, func() *jobs.Runtime { return rt }, nil, nil)
+			a, err := app.OpenArchive(c, st, rt, app.ArchiveOptions{})
 			if err != nil {
 				return fail(stderr, err)
 			}
-			registerArchiveJobs(rt, st, a, nil, nil)
+			app.RegisterArchiveJobs(rt, st, a, nil, nil)
 			replay = func(ctx context.Context, id string) (string, error) {
 				res, err := delivery.Replay(ctx, a, rt, id)
 				if err != nil {

@@ -11,6 +11,7 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/wharfedi/wharf/internal/app"
 	"github.com/wharfedi/wharf/internal/config"
 	"github.com/wharfedi/wharf/internal/store"
 )
@@ -87,7 +88,7 @@ func partnerAdd(ctx context.Context, args []string, stdout, stderr io.Writer) in
 	if err != nil {
 		return fail(stderr, err)
 	}
-	st, err := openStore(ctx, c)
+	st, err := app.OpenStore(ctx, c)
 	if err != nil {
 		return fail(stderr, err)
 	}
@@ -166,7 +167,7 @@ func partnerList(ctx context.Context, args []string, stdout, stderr io.Writer) i
 	if err != nil {
 		return fail(stderr, err)
 	}
-	st, err := openStore(ctx, c)
+	st, err := app.OpenStore(ctx, c)
 	if err != nil {
 		return fail(stderr, err)
 	}

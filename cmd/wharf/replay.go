@@ -6,6 +6,7 @@ import (
 	"io"
 
 	"github.com/wharfedi/wharf/delivery"
+	"github.com/wharfedi/wharf/internal/app"
 	"github.com/wharfedi/wharf/internal/store"
 	"github.com/wharfedi/wharf/jobs"
 )
@@ -31,7 +32,7 @@ func runReplay(ctx context.Context, args []string, stdout, stderr io.Writer) int
 	if err != nil {
 		return fail(stderr, err)
 	}
-	st, err := openStore(ctx, c)
+	st, err := app.OpenStore(ctx, c)
 	if err != nil {
 		return fail(stderr, err)
 	}
@@ -40,11 +41,11 @@ func runReplay(ctx context.Context, args []string, stdout, stderr io.Writer) int
 		return fail(stderr, err)
 	}
 	rt := jobs.New(st, jobs.Options{})
-	a, err := openArchive(c, st, func() *jobs.Runtime { return rt }, nil, nil)
+	a, err := app.OpenArchive(c, st, rt, app.ArchiveOptions{})
 	if err != nil {
 		return fail(stderr, err)
 	}
-	registerArchiveJobs(rt, st, a, nil, nil)
+	app.RegisterArchiveJobs(rt, st, a, nil, nil)
 	res, err := delivery.Replay(ctx, a, rt, pos[0])
 	if err != nil {
 		return fail(stderr, err)
@@ -57,7 +58,7 @@ func runReplay(ctx context.Context, args []string, stdout, stderr io.Writer) int
 	switch {
 	case m.Direction == store.Inbound:
 		fmt.Fprintf(stdout, "processing of %s re-run from its archived bytes (job %d); see 'wharf archive events %s'\n", m.ID, res.Job, m.ID)
-	case delivered[m.Transport]:
+	case app.Delivered(m.Transport):
 		fmt.Fprintf(stdout, "re-sent %s as %s (parent %s) over %s; 'wharf serve' delivers it (see 'wharf archive events %s')\n", m.ID, res.NewID, m.ID, m.Transport, res.NewID)
 	default:
 		fmt.Fprintf(stdout, "re-issued %s as %s (parent %s); it waits for partner %s to fetch it over %s\n", m.ID, res.NewID, m.ID, m.PartnerID, m.Transport)

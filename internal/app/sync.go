@@ -1,4 +1,4 @@
-package main
+package app
 
 import (
 	"bytes"
@@ -82,8 +82,8 @@ func routeDocType(c *config.Config, send string) (string, error) {
 	return "", fmt.Errorf("%q: use x12:SET, csv:LAYOUT, flat:LAYOUT or json", send)
 }
 
-// validateSync is config.ValidateOptions.Sync.
-func validateSync(c *config.Config) (string, error) {
+// ValidateSync is config.ValidateOptions.Sync.
+func ValidateSync(c *config.Config) (string, error) {
 	_, err := syncRules(c)
 	var re *wsync.RuleError
 	if errors.As(err, &re) {
@@ -92,7 +92,7 @@ func validateSync(c *config.Config) (string, error) {
 	return "sync", err
 }
 
-func validateTolerance(s string) error { _, err := wsync.ParseTolerance(s); return err }
+func ValidateTolerance(s string) error { _, err := wsync.ParseTolerance(s); return err }
 
 // outboundTransport is how documents for the partner leave: its outbound
 // folder, bucket, webhook or SFTP server when it has one, else they wait in
@@ -127,13 +127,13 @@ type syncSender struct {
 }
 
 // newSyncSender returns the sender with its profile cache.
-func newSyncSender(c *config.Config, st store.Store, a *archive.Archive) *syncSender {
-	return &syncSender{c: c, st: st, a: a, now: time.Now, profiles: cachedProfiles(func(id string) *mapping.Profile {
+func newSyncSender(c *config.Config, st store.Store, a *archive.Archive, now func() time.Time) *syncSender {
+	return &syncSender{c: c, st: st, a: a, now: now, profiles: cachedProfiles(func(id string) *mapping.Profile {
 		var cp *config.Partner
 		if p, ok := c.PartnerByID(id); ok {
 			cp = &p
 		}
-		prof, err := profileFor(id, cp)
+		prof, err := Profile(id, cp)
 		if err != nil {
 			return nil // renderFor builds it again and reports the error
 		}
@@ -231,12 +231,12 @@ func renderFor(ctx context.Context, c *config.Config, st store.Store, p *config.
 	kind, target, _ := strings.Cut(send, ":")
 	if prof == nil {
 		var err error
-		if prof, err = profileFor(p.ID, p); err != nil {
+		if prof, err = Profile(p.ID, p); err != nil {
 			return nil, "", fmt.Errorf("%w: partner %s: mapping profile: %v", wsync.ErrUnsendable, p.ID, err)
 		}
 	}
 	var buf bytes.Buffer
-	var r renderer
+	var r Renderer
 	ext := ".txt"
 	switch kind {
 	case "json":
@@ -266,7 +266,7 @@ func renderFor(ctx context.Context, c *config.Config, st store.Store, p *config.
 		}
 		r, ext = xr, ".x12"
 	default:
-		l, err := layoutFor(c, target, prof)
+		l, err := Layout(c, target, prof)
 		if err != nil {
 			return nil, "", fmt.Errorf("%w: %v", wsync.ErrUnsendable, err)
 		}
@@ -295,45 +295,40 @@ func renderFor(ctx context.Context, c *config.Config, st store.Store, p *config.
 	return buf.Bytes(), ext, nil
 }
 
-// newSync builds the sync engine, its tasks and its schedules: SLA timers
-// every minute, reconciliation hourly, and each expected file on its own
-// cron. A schedule in the config running the same job replaces the default.
-func newSync(c *config.Config, st store.Store, a *archive.Archive, log *slog.Logger, have []jobs.Schedule) (*wsync.Engine, map[string]jobs.Task, []jobs.Schedule) {
+// newSync builds the sync engine with its tasks and schedules: SLA timers
+// every minute, reconciliation hourly, batch routes and expected files on
+// their own cron, the exception digest. A schedule in the config running
+// the same job replaces the default.
+func (a *App) newSync(rt *jobs.Runtime, log *slog.Logger) *wsync.Engine {
+	c, st := a.cfg, a.Store
 	rules, _ := syncRules(c) // validated at load
-	e := &wsync.Engine{Store: st, Rules: rules, Sender: newSyncSender(c, st, a), Logger: log}
-	tasks := map[string]jobs.Task{
-		"sync.sla":       func(ctx context.Context) error { _, err := e.CheckTimers(ctx); return err },
-		"sync.reconcile": func(ctx context.Context) error { _, err := e.Reconcile(ctx, c.Sync.ReconcileDuration()); return err },
-	}
-	configured := map[string]bool{}
-	for _, s := range have {
-		configured[s.Task] = true
-	}
-	var scheds []jobs.Schedule
-	if !configured["sync.sla"] && len(rules.SLAs) > 0 {
+	sender := newSyncSender(c, st, a.Archive, a.now)
+	e := &wsync.Engine{Store: st, Rules: rules, Sender: sender, Logger: log, Now: a.now}
+	rt.AddTask("sync.sla", func(ctx context.Context) error { _, err := e.CheckTimers(ctx); return err })
+	rt.AddTask("sync.reconcile", func(ctx context.Context) error { _, err := e.Reconcile(ctx, c.Sync.ReconcileDuration()); return err })
+	if !rt.HasTaskScheduled("sync.sla") && len(rules.SLAs) > 0 {
 		every, _ := config.Schedule{Cron: "@every 1m"}.Parse()
-		scheds = append(scheds, jobs.Schedule{Name: "sync-sla", Schedule: every, Task: "sync.sla"})
+		rt.AddSchedules(jobs.Schedule{Name: "sync-sla", Schedule: every, Task: "sync.sla"})
 	}
-	if !configured["sync.reconcile"] && len(c.Sync.Routes) > 0 {
+	if !rt.HasTaskScheduled("sync.reconcile") && len(c.Sync.Routes) > 0 {
 		hourly, _ := config.Schedule{Cron: "@hourly"}.Parse()
-		scheds = append(scheds, jobs.Schedule{Name: "sync-reconcile", Schedule: hourly, Task: "sync.reconcile"})
+		rt.AddSchedules(jobs.Schedule{Name: "sync-reconcile", Schedule: hourly, Task: "sync.reconcile"})
 	}
-	for _, rt := range c.Sync.Routes {
-		if rt.Batch == "" {
+	for _, r := range c.Sync.Routes {
+		if r.Batch == "" {
 			continue
 		}
-		sched, _ := rt.BatchSchedule()
-		name, route := "sync.batch."+rt.Name, rt.Name
-		tasks[name] = func(ctx context.Context) error { _, err := e.RunBatch(ctx, route); return err }
-		scheds = append(scheds, jobs.Schedule{Name: "batch-" + rt.Name, Schedule: sched, Task: name})
+		sched, _ := r.BatchSchedule()
+		name, route := "sync.batch."+r.Name, r.Name
+		rt.AddTask(name, func(ctx context.Context) error { _, err := e.RunBatch(ctx, route); return err })
+		rt.AddSchedules(jobs.Schedule{Name: "batch-" + r.Name, Schedule: sched, Task: name})
 	}
-	sender := e.Sender.(*syncSender)
-	tasks["sync.digest"] = func(ctx context.Context) error {
+	rt.AddTask("sync.digest", func(ctx context.Context) error {
 		dg := c.Sync.Digest
 		if dg == nil {
 			return errors.New("sync.digest: no recipient configured: set sync.digest.to (and cron) in the config")
 		}
-		now := time.Now()
+		now := a.now()
 		txt, n, err := wsync.Digest(ctx, st, now)
 		if err != nil || n == 0 {
 			return err // nothing open: no report
@@ -341,17 +336,17 @@ func newSync(c *config.Config, st store.Store, a *archive.Archive, log *slog.Log
 		_, err = sender.putFile(ctx, dg.To, fmt.Sprintf("exception-digest_%s.txt", now.UTC().Format("20060102T1504")), []byte(txt),
 			"digest:"+now.UTC().Format("2006-01-02T15"), fmt.Sprintf("exception digest: %d open", n)) // a retry within the hour sends it once
 		return err
-	}
-	if dg := c.Sync.Digest; dg != nil && !configured["sync.digest"] {
+	})
+	if dg := c.Sync.Digest; dg != nil && !rt.HasTaskScheduled("sync.digest") {
 		sched, _ := dg.Schedule()
-		scheds = append(scheds, jobs.Schedule{Name: "sync-digest", Schedule: sched, Task: "sync.digest"})
+		rt.AddSchedules(jobs.Schedule{Name: "sync-digest", Schedule: sched, Task: "sync.digest"})
 	}
 	for _, x := range c.Sync.Expect {
 		sched, _ := x.Schedule()
 		name := "sync.expect." + x.Name
 		exp := wsync.Expectation{Name: x.Name, Partner: x.Partner, Window: x.WindowDuration(), Owner: x.Owner}
-		tasks[name] = func(ctx context.Context) error { _, err := e.CheckExpectation(ctx, exp); return err }
-		scheds = append(scheds, jobs.Schedule{Name: "expect-" + x.Name, Schedule: sched, Task: name})
+		rt.AddTask(name, func(ctx context.Context) error { _, err := e.CheckExpectation(ctx, exp); return err })
+		rt.AddSchedules(jobs.Schedule{Name: "expect-" + x.Name, Schedule: sched, Task: name})
 	}
-	return e, tasks, scheds
+	return e
 }

@@ -1,4 +1,4 @@
-package main
+package app
 
 import (
 	"context"
@@ -40,7 +40,8 @@ func init() {
 // newDelivery builds the delivery engine: routes for folders, S3 and
 // webhooks from the partners' config, and AS2 (as2Route); other transports
 // (SFTP push, async MDNs Wharf owes) go to fallback, with the engine's dead letter on top.
-func newDelivery(c *config.Config, a *archive.Archive, st store.Store, log *slog.Logger, fallback func(context.Context, string) error) *delivery.Engine {
+func newDelivery(c *config.Config, a *archive.Archive, st store.Store, log *slog.Logger) *delivery.Engine {
+	fallback := deliverer(c, a, st, log)
 	routes := &delivery.Registry{}
 	routes.Register(transportFolder, func(ctx context.Context, partner string) (delivery.Sender, error) {
 		p, ok := c.PartnerByID(partner)
@@ -102,9 +103,7 @@ func openS3(p config.Partner) (*ws3.Bucket, error) {
 
 // s3Schedules returns a schedule and a task per partner whose bucket Wharf
 // polls (on River's leader only, like the SFTP pulls).
-func s3Schedules(c *config.Config, g *gateway.Gateway, log *slog.Logger) ([]jobs.Schedule, map[string]jobs.Task) {
-	var scheds []jobs.Schedule
-	tasks := map[string]jobs.Task{}
+func s3Schedules(c *config.Config, g *gateway.Gateway, log *slog.Logger, rt *jobs.Runtime) {
 	for _, p := range c.Partners {
 		if p.S3Remote == nil || p.S3Remote.Pull == nil {
 			continue
@@ -113,8 +112,8 @@ func s3Schedules(c *config.Config, g *gateway.Gateway, log *slog.Logger) ([]jobs
 		spec := pull.ScheduleOf(p.ID)
 		sched, _ := spec.Parse() // validated
 		task := "s3.pull:" + p.ID
-		scheds = append(scheds, jobs.Schedule{Name: spec.Name, Schedule: sched, Task: task})
-		tasks[task] = func(ctx context.Context) error {
+		rt.AddSchedules(jobs.Schedule{Name: spec.Name, Schedule: sched, Task: task})
+		rt.AddTask(task, func(ctx context.Context) error {
 			b, err := openS3(p)
 			if err != nil {
 				return err
@@ -127,9 +126,8 @@ func s3Schedules(c *config.Config, g *gateway.Gateway, log *slog.Logger) ([]jobs
 			})
 			log.Info("s3 pull done", "partner", p.ID, "listed", res.Listed, "received", res.Received, "not_yet_stable", res.Skipped, "already_had", res.AlreadyHad, "err", err)
 			return err
-		}
+		})
 	}
-	return scheds, tasks
 }
 
 // startFolderWatchers follows every partner's folder.inbound (fsnotify plus

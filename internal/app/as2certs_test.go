@@ -1,4 +1,4 @@
-package main
+package app
 
 import (
 	"crypto/rand"
@@ -57,7 +57,7 @@ partners:
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := c.Validate(config.ValidateOptions{Jobs: taskNames()}); err != nil {
+	if err := c.Validate(config.ValidateOptions{Jobs: TaskNames()}); err != nil {
 		t.Fatal(err)
 	}
 	os.MkdirAll(c.Data, 0o750)
@@ -72,7 +72,7 @@ partners:
 			t.Fatal(err)
 		}
 	}
-	check := as2CertExpiry(c, st, slog.New(slog.DiscardHandler))
+	check := as2CertExpiry(c, st, time.Now, slog.New(slog.DiscardHandler))
 	for range 2 {
 		if err := check(t.Context()); err != nil {
 			t.Fatal(err)

@@ -1,4 +1,4 @@
-package main
+package app
 
 import (
 	"context"
@@ -43,9 +43,7 @@ func remoteOrigin(r *config.SFTPRemote) string {
 // remoteSchedules returns a schedule and a task per partner whose server
 // Wharf polls. Schedules run on River's leader only, so each partner is
 // polled once across all instances.
-func remoteSchedules(c *config.Config, g *gateway.Gateway, log *slog.Logger) ([]jobs.Schedule, map[string]jobs.Task) {
-	var scheds []jobs.Schedule
-	tasks := map[string]jobs.Task{}
+func remoteSchedules(c *config.Config, g *gateway.Gateway, log *slog.Logger, rt *jobs.Runtime) {
 	for _, p := range c.Partners {
 		if p.SFTPRemote == nil || p.SFTPRemote.Pull == nil {
 			continue
@@ -55,8 +53,8 @@ func remoteSchedules(c *config.Config, g *gateway.Gateway, log *slog.Logger) ([]
 		spec := pull.ScheduleOf(p.ID)
 		sched, _ := spec.Parse() // validated
 		task := "sftp.pull:" + p.ID
-		scheds = append(scheds, jobs.Schedule{Name: spec.Name, Schedule: sched, Task: task})
-		tasks[task] = func(ctx context.Context) error {
+		rt.AddSchedules(jobs.Schedule{Name: spec.Name, Schedule: sched, Task: task})
+		rt.AddTask(task, func(ctx context.Context) error {
 			cl, err := dialRemote(ctx, c, p)
 			if err != nil {
 				return err
@@ -69,9 +67,16 @@ func remoteSchedules(c *config.Config, g *gateway.Gateway, log *slog.Logger) ([]
 			})
 			log.Info("sftp pull done", "partner", p.ID, "listed", res.Listed, "received", res.Received, "not_yet_stable", res.Skipped, "already_had", res.AlreadyHad, "err", err)
 			return err
-		}
+		})
 	}
-	return scheds, tasks
+}
+
+// addPulls adds a schedule and a task per partner server and bucket Wharf
+// polls. Schedules run on River's leader only, so each is polled once
+// across all instances.
+func (a *App) addPulls(rt *jobs.Runtime) {
+	remoteSchedules(a.cfg, a.Gateway, a.log.With("component", "sftp-client"), rt)
+	s3Schedules(a.cfg, a.Gateway, a.log.With("component", "s3"), rt)
 }
 
 // delivered names the transports whose outbound messages the archive's
@@ -137,3 +142,7 @@ func sftpPush(c *config.Config, a *archive.Archive, st store.Store, log *slog.Lo
 		})
 	}
 }
+
+// Delivered reports whether Wharf sends outbound messages of the transport
+// itself (a delivery job), rather than waiting for the partner to fetch them.
+func Delivered(transport string) bool { return delivered[transport] }

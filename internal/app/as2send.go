@@ -1,4 +1,4 @@
-package main
+package app
 
 import (
 	"context"
@@ -44,7 +44,7 @@ func (d *as2Directory) byPartnerID(ctx context.Context, id string) (*as2.Partner
 // as2Route is the delivery route of transport "as2".
 func as2Route(c *config.Config, st store.Store, a *archive.Archive, log *slog.Logger) delivery.RouteFunc {
 	client := sync.OnceValues(func() (*as2.Client, error) {
-		id, err := as2Identity(c)
+		id, err := AS2Identity(c)
 		if err != nil {
 			return nil, err
 		}
@@ -189,12 +189,12 @@ func storeAS2(r *as2.Record) *store.AS2Message {
 // Taking the pending entry, recording the status and the event are one
 // transaction, so an MDN arriving at the same moment and this check cannot
 // both settle the message.
-func as2MDNOverdue(st store.Store, log *slog.Logger) func(ctx context.Context) error {
+func as2MDNOverdue(st store.Store, now func() time.Time, log *slog.Logger) func(ctx context.Context) error {
 	return func(ctx context.Context) error {
 		for {
 			n := 0
 			err := st.WithTx(ctx, func(tx store.Tx) error {
-				due, err := tx.TakeOverdueAS2MDNs(ctx, time.Now(), 100)
+				due, err := tx.TakeOverdueAS2MDNs(ctx, now(), 100)
 				if err != nil {
 					return err
 				}
@@ -241,17 +241,15 @@ func as2MDNOverdue(st store.Store, log *slog.Logger) func(ctx context.Context) e
 
 // as2OverdueSchedule checks for overdue async MDNs every minute when a
 // partner gets async MDNs and no configured schedule runs the check already.
-func as2OverdueSchedule(c *config.Config, have []jobs.Schedule) []jobs.Schedule {
-	for _, s := range have {
-		if s.Task == "as2.mdn_overdue" {
-			return nil
-		}
+func as2OverdueSchedule(c *config.Config, rt *jobs.Runtime) {
+	if rt.HasTaskScheduled("as2.mdn_overdue") {
+		return
 	}
 	for _, p := range c.Partners {
 		if p.AS2 != nil && p.AS2.MDN == "async" {
 			every, _ := config.Schedule{Cron: "@every 1m"}.Parse()
-			return []jobs.Schedule{{Name: "as2-mdn-overdue", Schedule: every, Task: "as2.mdn_overdue"}}
+			rt.AddSchedules(jobs.Schedule{Name: "as2-mdn-overdue", Schedule: every, Task: "as2.mdn_overdue"})
+			return
 		}
 	}
-	return nil
 }

@@ -1,9 +1,11 @@
-package main
+package app
 
 import (
+	"context"
 	"log/slog"
 	"path/filepath"
 	"sync"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 
@@ -14,13 +16,14 @@ import (
 	"github.com/wharfedi/wharf/internal/store"
 	"github.com/wharfedi/wharf/jobs"
 	"github.com/wharfedi/wharf/mapping"
+	"github.com/wharfedi/wharf/mapping/canonical"
 	"github.com/wharfedi/wharf/process"
 )
 
 // newProcessor returns the processing stage with the partners' X12 policies.
-func newProcessor(c *config.Config, st store.Store, a *archive.Archive, log *slog.Logger) *process.Processor {
+func NewProcessor(c *config.Config, st store.Store, a *archive.Archive, emit func(ctx context.Context, m *store.Message, seq int, d canonical.Document) error, now func() time.Time, log *slog.Logger) *process.Processor {
 	return &process.Processor{
-		Archive: a, Store: st, Logger: log,
+		Archive: a, Store: st, Logger: log, Emit: emit, Now: now,
 		Policy: func(partner string) process.Policy {
 			p, _ := c.PartnerByID(partner)
 			return process.Policy{Ack: p.X12.Ack, Strict: p.X12.Strict, AckTimeout: p.X12.AckTimeoutDuration()}
@@ -30,7 +33,7 @@ func newProcessor(c *config.Config, st store.Store, a *archive.Archive, log *slo
 			if p, ok := c.PartnerByID(partner); ok {
 				cp = &p
 			}
-			prof, err := profileFor(partner, cp)
+			prof, err := Profile(partner, cp)
 			if err != nil {
 				log.Error("mapping profile unusable; using the default dialect", "partner", partner, "err", err)
 				return nil
@@ -42,10 +45,10 @@ func newProcessor(c *config.Config, st store.Store, a *archive.Archive, log *slo
 			if !ok || p.Mapping == nil || p.Mapping.Layout == "" {
 				return nil
 			}
-			prof, err := profileFor(partner, &p)
+			prof, err := Profile(partner, &p)
 			if err == nil {
 				var l *mapping.RecordLayout
-				if l, err = layoutFor(c, p.Mapping.Layout, prof); err == nil {
+				if l, err = Layout(c, p.Mapping.Layout, prof); err == nil {
 					return l
 				}
 			}
@@ -122,17 +125,15 @@ func cachedProfiles(build func(string) *mapping.Profile) func(string) *mapping.P
 
 // ackOverdueSchedule checks for overdue acknowledgments every 5 minutes when
 // a partner expects them and no configured schedule runs the check already.
-func ackOverdueSchedule(c *config.Config, have []jobs.Schedule) []jobs.Schedule {
-	for _, s := range have {
-		if s.Task == "x12.ack_overdue" {
-			return nil
-		}
+func ackOverdueSchedule(c *config.Config, rt *jobs.Runtime) {
+	if rt.HasTaskScheduled("x12.ack_overdue") {
+		return
 	}
 	for _, p := range c.Partners {
 		if p.X12.AckTimeout != "" {
 			every, _ := config.Schedule{Cron: "@every 5m"}.Parse()
-			return []jobs.Schedule{{Name: "x12-ack-overdue", Schedule: every, Task: "x12.ack_overdue"}}
+			rt.AddSchedules(jobs.Schedule{Name: "x12-ack-overdue", Schedule: every, Task: "x12.ack_overdue"})
+			return
 		}
 	}
-	return nil
 }

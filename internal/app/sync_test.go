@@ -1,4 +1,4 @@
-package main
+package app
 
 import (
 	"context"
@@ -20,19 +20,18 @@ import (
 // (closed when the test ends) and archive, as a wharf command does.
 func openConfigured(t *testing.T, path string) (*config.Config, store.Store, *archive.Archive) {
 	t.Helper()
-	c, err := (&commonFlags{config: path}).loadConfig()
+	c, err := config.Load(path)
+	if err == nil {
+		err = Validate(c)
+	}
 	if err != nil {
 		t.Fatal(err)
 	}
-	st, err := openStore(context.Background(), c)
+	st, a, err := OpenData(context.Background(), c)
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { st.Close() })
-	a, err := openArchive(c, st, nil, nil, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
 	return c, st, a
 }
 
@@ -105,17 +104,20 @@ func fixedNow() time.Time { return time.Date(2026, 11, 27, 2, 0, 0, 0, time.UTC)
 // TestSyncConfigErrorsNameTheLine: event names and formats are checked by
 // the sync stage, and the error still names the file, line and field.
 func TestSyncConfigErrorsNameTheLine(t *testing.T) {
-	for _, c := range []struct{ route, want string }{
+	for _, tc := range []struct{ route, want string }{
 		{`{name: t, on: order.made, to: erp, send: json}`, `wharf.yaml:6: sync.routes[0].on: route t: "order.made" is not an event`},
 		{`{name: t, on: order.created, to: erp, send: "x12:999x"}`, `wharf.yaml:6: sync.routes[0].send: "x12:999x": no outbound map for X12 "999x"`},
 		{`{name: t, on: order.created, to: erp, send: "csv:nope"}`, `wharf.yaml:6: sync.routes[0].send: "csv:nope": no layout "nope"`},
 	} {
 		dir := t.TempDir()
 		p := filepath.Join(dir, "wharf.yaml")
-		os.WriteFile(p, []byte("partners:\n  - id: erp\n    role: erp\nsync:\n  routes:\n    - "+c.route+"\n"), 0o600)
-		_, err := (&commonFlags{config: p}).loadConfig()
-		if err == nil || !strings.Contains(strings.ReplaceAll(err.Error(), p, "wharf.yaml"), c.want) {
-			t.Errorf("%s: %v\nwant %q", c.route, err, c.want)
+		os.WriteFile(p, []byte("partners:\n  - id: erp\n    role: erp\nsync:\n  routes:\n    - "+tc.route+"\n"), 0o600)
+		c, err := config.Load(p)
+		if err == nil {
+			err = Validate(c)
+		}
+		if err == nil || !strings.Contains(strings.ReplaceAll(err.Error(), p, "wharf.yaml"), tc.want) {
+			t.Errorf("%s: %v\nwant %q", tc.route, err, tc.want)
 		}
 	}
 }

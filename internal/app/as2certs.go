@@ -1,4 +1,4 @@
-package main
+package app
 
 import (
 	"context"
@@ -41,7 +41,7 @@ func as2HeldCerts(ctx context.Context, c *config.Config, st store.Store) ([]held
 			}
 		}
 	}
-	if id, err := as2Identity(c); err == nil {
+	if id, err := AS2Identity(c); err == nil {
 		add("", []*x509.Certificate{id.Cert})
 	} else {
 		return nil, err
@@ -95,13 +95,13 @@ func (a *as2CertCollector) Collect(ch chan<- prometheus.Metric) {
 // as2CertExpiry raises an exception (reason certificate) for each held
 // certificate that expires within the warning window or has expired; one
 // per certificate while it stays open.
-func as2CertExpiry(c *config.Config, st store.Store, log *slog.Logger) jobs.Task {
+func as2CertExpiry(c *config.Config, st store.Store, clock func() time.Time, log *slog.Logger) jobs.Task {
 	return func(ctx context.Context) error {
 		held, err := as2HeldCerts(ctx, c, st)
 		if err != nil {
 			return err
 		}
-		now := time.Now()
+		now := clock()
 		warn := time.Duration(c.AS2.CertWarnDaysOr30()) * 24 * time.Hour
 		for _, h := range held {
 			left := h.cert.NotAfter.Sub(now)
@@ -136,12 +136,10 @@ func as2CertExpiry(c *config.Config, st store.Store, log *slog.Logger) jobs.Task
 
 // as2CertSchedule runs the certificate check daily unless a configured
 // schedule runs it already.
-func as2CertSchedule(have []jobs.Schedule) []jobs.Schedule {
-	for _, s := range have {
-		if s.Task == "as2.cert_expiry" {
-			return nil
-		}
+func as2CertSchedule(rt *jobs.Runtime) {
+	if rt.HasTaskScheduled("as2.cert_expiry") {
+		return
 	}
 	daily, _ := config.Schedule{Cron: "@daily"}.Parse()
-	return []jobs.Schedule{{Name: "as2-cert-expiry", Schedule: daily, Task: "as2.cert_expiry"}}
+	rt.AddSchedules(jobs.Schedule{Name: "as2-cert-expiry", Schedule: daily, Task: "as2.cert_expiry"})
 }

@@ -1,0 +1,317 @@
+// Package app is Wharf's application: it builds every stage of the flow
+// from one configuration, in order, and runs them (receive → archive →
+// understand → decide → deliver; see docs/architecture.md).
+//
+// New binds the listeners, opens the store and the archive and constructs
+// the stages in the order they depend on each other, with no late binding:
+// the job runtime first (the archive's commit hook inserts through it), then
+// the archive, the sync engine, the processor that emits to it, the
+// delivery engine and its transport registry, AS2, the console and API, and
+// the SFTP server. Run starts the jobs, watchers and listeners and blocks
+// until its context ends or a listener fails; then it stops accepting, lets
+// running jobs finish within the shutdown budget, and returns. Close releases
+// what New opened (it is safe after Run and after a failed New).
+//
+// One clock, Options.Now, is given to every stage and to the store, so a
+// test with fixed dates sees one time everywhere.
+package app
+
+import (
+	"context"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"syscall"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"golang.org/x/crypto/ssh"
+
+	"github.com/wharfedi/wharf/archive"
+	"github.com/wharfedi/wharf/delivery"
+	"github.com/wharfedi/wharf/internal/config"
+	"github.com/wharfedi/wharf/internal/gateway"
+	"github.com/wharfedi/wharf/internal/server"
+	"github.com/wharfedi/wharf/internal/store"
+	"github.com/wharfedi/wharf/internal/web"
+	"github.com/wharfedi/wharf/jobs"
+	"github.com/wharfedi/wharf/process"
+	wsync "github.com/wharfedi/wharf/sync"
+	"github.com/wharfedi/wharf/transports/as2"
+)
+
+// ShutdownBudget is how long stopping may take before Run returns anyway.
+const ShutdownBudget = 30 * time.Second
+
+// Options are what the caller of New decides beyond the configuration.
+type Options struct {
+	// Log receives the application's log; nil discards it.
+	Log *slog.Logger
+	// Now is the one clock of every stage and of the store; nil is the wall clock.
+	Now func() time.Time
+	// Version names the build in the ready line and in wharf_build_info.
+	Version string
+}
+
+// App is one running Wharf: its store, archive, stages and listeners.
+type App struct {
+	cfg *config.Config
+	log *slog.Logger
+	now func() time.Time
+
+	Store     store.Store
+	Archive   *archive.Archive
+	Jobs      *jobs.Runtime
+	Gateway   *gateway.Gateway
+	Processor *process.Processor
+	Sync      *wsync.Engine
+	Delivery  *delivery.Engine
+	AS2       *as2.Server
+
+	started           time.Time
+	httpLn, sftpLn    net.Listener
+	httpSrv           *http.Server
+	http              *server.HTTP
+	sftpSrv           *server.SFTP
+	hostKey           ssh.Signer
+	closers           []func()
+	schedulesN        int
+	foldersStopped    func()
+	version           string
+	collectorsStarted bool
+}
+
+// New builds the application from a loaded, validated configuration.
+// A port in use, an unwritable data folder, an unreachable database or a
+// broken archive configuration stop it with an error saying what to change.
+func New(ctx context.Context, c *config.Config, o Options) (_ *App, err error) {
+	a := &App{cfg: c, log: o.Log, now: o.Now, version: o.Version, started: time.Now()}
+	if a.log == nil {
+		a.log = slog.New(slog.DiscardHandler)
+	}
+	if a.now == nil {
+		a.now = time.Now
+	}
+	defer func() {
+		if err != nil {
+			a.Close() // what was opened before the failure
+		}
+	}()
+	log := a.log
+
+	// Bind the listeners first: a port in use stops us before anything is written.
+	if a.httpLn, err = listen("HTTP", c.HTTP.Addr, "http.addr or WHARF_HTTP_ADDR"); err != nil {
+		return nil, err
+	}
+	a.closers = append(a.closers, func() { a.httpLn.Close() })
+	if a.sftpLn, err = listen("SFTP", c.SFTP.Addr, "sftp.addr or WHARF_SFTP_ADDR"); err != nil {
+		return nil, err
+	}
+	a.closers = append(a.closers, func() { a.sftpLn.Close() })
+
+	st, err := OpenStore(ctx, c, store.WithClock(a.now))
+	if err != nil {
+		return nil, err
+	}
+	a.Store = st
+	a.closers = append(a.closers, func() { st.Close() })
+	if err := PrepareData(c.Data); err != nil {
+		return nil, err
+	}
+	singleWorker := st.Driver() == "sqlite"
+	if singleWorker {
+		release, err := lockData(c.Data)
+		if err != nil {
+			return nil, err
+		}
+		a.closers = append(a.closers, release)
+	}
+	if err := jobs.Migrate(ctx, st); err != nil {
+		return nil, err
+	}
+	if err := syncPartners(ctx, c, st, log); err != nil {
+		return nil, err
+	}
+	if a.hostKey, err = server.LoadOrCreateHostKey(c.Data); err != nil {
+		return nil, err
+	}
+
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Name: "wharf_build_info", Help: "Always 1; labels name the build and the database driver.",
+		ConstLabels: prometheus.Labels{"version": a.version, "database": st.Driver()},
+	}, func() float64 { return 1 }))
+
+	// The job runtime comes first: the archive's commit hook inserts each
+	// message's next job through it in the archive's own transaction. The
+	// stages add their tasks and schedules below, before it starts.
+	rt := jobs.New(st, jobs.Options{Workers: c.Jobs.Workers, Logger: log, Metrics: reg, Now: a.now, SingleWorker: singleWorker})
+	a.Jobs = rt
+	for _, s := range c.Schedules {
+		sched, _ := s.Parse() // validated
+		rt.AddSchedules(jobs.Schedule{Name: s.Name, Schedule: sched, Task: s.Job})
+	}
+
+	// Archive: blobs in c.ArchiveURL() (folder or S3 with a local spool).
+	arch, err := OpenArchive(c, st, rt, ArchiveOptions{Log: log.With("component", "archive"), Metrics: reg, Now: a.now})
+	if err != nil {
+		return nil, err
+	}
+	a.Archive = arch
+	a.Gateway = &gateway.Gateway{Archive: arch, Store: st}
+	for name, t := range maintenanceTasks(st, arch) {
+		rt.AddTask(name, t)
+	}
+
+	// Receive: polled partner servers and buckets (schedules on River's leader).
+	a.addPulls(rt)
+
+	// Decide, then understand (the processor emits to the sync engine).
+	a.Sync = a.newSync(rt, log.With("component", "sync"))
+	reg.MustRegister(wsync.Collector(st))
+	a.Processor = NewProcessor(c, st, arch, a.Sync.Apply, a.now, log.With("component", "process"))
+	rt.AddTask("x12.ack_overdue", func(ctx context.Context) error { _, err := a.Processor.CheckOverdue(ctx); return err })
+	ackOverdueSchedule(c, rt)
+
+	// AS2: overdue MDNs, certificate expiry.
+	rt.AddTask("as2.mdn_overdue", as2MDNOverdue(st, a.now, log.With("component", "as2")))
+	as2OverdueSchedule(c, rt)
+	rt.AddTask("as2.cert_expiry", as2CertExpiry(c, st, a.now, log.With("component", "as2")))
+	as2CertSchedule(rt)
+	reg.MustRegister(&as2CertCollector{c: c, st: st})
+
+	// Deliver: one engine, one route per transport.
+	a.Delivery = newDelivery(c, arch, st, log.With("component", "deliver"))
+	RegisterArchiveJobs(rt, st, arch, a.Processor, a.Delivery.Deliver)
+
+	// Listeners: HTTP (health, metrics, inbound HTTP, AS2, API, console) and SFTP.
+	h := server.NewHTTP(reg, map[string]server.Checker{"database": st.Ping})
+	h.Handle("POST /api/v1/inbound/{partner}", httpInbound(c, a.Gateway, log.With("component", "http-inbound")))
+	if a.AS2, err = as2Server(c, st, arch, a.Gateway, log.With("component", "as2")); err != nil {
+		return nil, err
+	}
+	h.Handle("POST /as2", a.AS2)
+	as2Srv := a.AS2
+	console, err := web.New(web.Options{Store: st, Archive: arch, Jobs: rt, Metrics: reg, Log: log.With("component", "web"), TraceDocuments: a.Processor.Documents,
+		OwnCerts: func() []*x509.Certificate {
+			if as2Srv.Identity == nil || as2Srv.Identity.Cert == nil {
+				return nil
+			}
+			return []*x509.Certificate{as2Srv.Identity.Cert}
+		},
+		ExternalRoutes: []web.Route{{Method: "POST", Path: "/api/v1/inbound/{partner}", Role: "partner", Tag: "transports",
+			Summary:  "Send a file to Wharf over HTTP (the partner's HTTP inbound transport); 2xx only once it is archived",
+			Params:   []web.Param{{Name: "partner", In: "path", Description: "partner ID"}},
+			Produces: "application/json"}},
+	})
+	if err != nil {
+		return nil, err
+	}
+	console.Mount(h)
+	h.SetRoot(console)
+	if os.Getenv("WHARF_DEBUG_PPROF") == "1" {
+		h.EnableProfiling()
+		log.Warn("Go profiling is served under /debug/pprof/ (WHARF_DEBUG_PPROF=1): do not expose this listener")
+	}
+	a.http = h
+	a.httpSrv = server.NewHTTPServer(h)
+	a.sftpSrv = server.NewSFTP(st, a.hostKey, sftpOptions(c, a.Gateway, log.With("component", "sftp"), reg))
+	a.schedulesN = len(rt.Schedules())
+	return a, nil
+}
+
+// HTTPAddr and SFTPAddr are the addresses the listeners are bound to.
+func (a *App) HTTPAddr() string { return a.httpLn.Addr().String() }
+
+// SFTPAddr is the SFTP listener's address.
+func (a *App) SFTPAddr() string { return a.sftpLn.Addr().String() }
+
+// Run starts the jobs, the folder watchers and the listeners, logs one
+// "wharf ready" line, and blocks until ctx ends (a clean stop: nil) or a
+// listener fails (its error). Either way it stops accepting and lets
+// running jobs finish within ShutdownBudget before it returns.
+func (a *App) Run(ctx context.Context) error {
+	log := a.log
+	runCtx, cancelRun := context.WithCancel(context.WithoutCancel(ctx))
+	defer cancelRun()
+	if err := a.Jobs.Start(runCtx); err != nil {
+		return err
+	}
+	foldersStopped := startFolderWatchers(runCtx, a.cfg, a.Gateway, log.With("component", "folder"))
+	if n, err := a.Archive.SpoolPending(ctx, 1); err == nil && n > 0 { // blobs spooled before a restart
+		if _, err := a.Jobs.Insert(ctx, jobs.SpoolUploadArgs{}, jobs.SpoolUploadOpts); err != nil {
+			log.Warn("archive: cannot enqueue the spool upload", "err", err)
+		}
+	}
+	errc := make(chan error, 2)
+	go func() {
+		if err := a.httpSrv.Serve(a.httpLn); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			errc <- fmt.Errorf("http: %w", err)
+		}
+	}()
+	go func() {
+		if err := a.sftpSrv.Serve(a.sftpLn); err != nil {
+			errc <- fmt.Errorf("sftp: %w", err)
+		}
+	}()
+	a.http.Ready.Store(true)
+	log.Info("wharf ready",
+		"version", a.version,
+		"http", "http://"+a.HTTPAddr(),
+		"sftp", a.SFTPAddr(),
+		"sftp_host_key", ssh.FingerprintSHA256(a.hostKey.PublicKey()),
+		"data", AbsPath(a.cfg.Data),
+		"database", a.Store.Describe(),
+		"archive", a.Archive.Describe(),
+		"schedules", a.schedulesN,
+		"startup_ms", time.Since(a.started).Milliseconds())
+
+	var failed error
+	select {
+	case <-ctx.Done():
+		log.Info("shutting down: no new connections; letting running jobs finish", "budget", ShutdownBudget)
+	case failed = <-errc:
+		log.Error("listener failed; shutting down", "err", failed)
+	}
+	a.http.Ready.Store(false)
+	began := time.Now()
+	sdCtx, cancel := context.WithDeadline(context.Background(), began.Add(ShutdownBudget-2*time.Second))
+	defer cancel()
+	httpCtx, cancelHTTP := context.WithTimeout(sdCtx, 10*time.Second)
+	_ = a.httpSrv.Shutdown(httpCtx)
+	cancelHTTP()
+	_ = a.sftpSrv.Close()
+	if err := a.Jobs.Stop(sdCtx); err != nil {
+		log.Warn("jobs did not stop cleanly; unfinished ones return to the queue", "err", err)
+	}
+	cancelRun()
+	foldersStopped()
+	log.Info("stopped", "took_ms", time.Since(began).Milliseconds())
+	return failed
+}
+
+// Close releases the listeners, the data folder lock and the store, in the
+// reverse order New acquired them.
+func (a *App) Close() {
+	for i := len(a.closers) - 1; i >= 0; i-- {
+		a.closers[i]()
+	}
+	a.closers = nil
+}
+
+func listen(what, addr, how string) (net.Listener, error) {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		if errors.Is(err, syscall.EADDRINUSE) {
+			return nil, fmt.Errorf("cannot listen for %s on %s: address already in use (is another wharf running? change %s)", what, addr, how)
+		}
+		return nil, fmt.Errorf("cannot listen for %s on %s: %v (change %s)", what, addr, UnwrapPath(err), how)
+	}
+	return ln, nil
+}
