@@ -58,7 +58,7 @@ func runReplay(ctx context.Context, args []string, stdout, stderr io.Writer) int
 	switch {
 	case m.Direction == store.Inbound:
 		fmt.Fprintf(stdout, "processing of %s re-run from its archived bytes (job %d); see 'wharf archive events %s'\n", m.ID, res.Job, m.ID)
-	case app.Delivered(m.Transport):
+	case app.Pushes(m.Transport):
 		fmt.Fprintf(stdout, "re-sent %s as %s (parent %s) over %s; 'wharf serve' delivers it (see 'wharf archive events %s')\n", m.ID, res.NewID, m.ID, m.Transport, res.NewID)
 	default:
 		fmt.Fprintf(stdout, "re-issued %s as %s (parent %s); it waits for partner %s to fetch it over %s\n", m.ID, res.NewID, m.ID, m.PartnerID, m.Transport)

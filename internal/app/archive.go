@@ -73,6 +73,7 @@ func OpenArchive(c *config.Config, st store.Store, rt *jobs.Runtime, o ArchiveOp
 	}
 	opts := archive.Options{Blobs: blobs, Spool: spool, Retention: rules, Logger: log, Metrics: reg, Now: o.Now}
 	if rt != nil {
+		pushes := newRegistry()
 		opts.OnCommit = func(ctx context.Context, tx store.Tx, e *archive.Entry) error {
 			// Inbound messages are processed; outbound ones too, so that the
 			// X12 groups Wharf sends are recorded for the partner's 997/999;
@@ -83,7 +84,7 @@ func OpenArchive(c *config.Config, st store.Store, rt *jobs.Runtime, o ArchiveOp
 					return err
 				}
 			}
-			if e.Direction == store.Outbound && delivered[e.Transport] {
+			if e.Direction == store.Outbound && pushes.pushes(e.Transport) {
 				if _, err := rt.InsertTx(ctx, tx, jobs.DeliverArgs{MessageID: e.ID}, nil); err != nil {
 					return err
 				}

@@ -17,7 +17,6 @@ import (
 	"github.com/wharfedi/wharf/internal/config"
 	"github.com/wharfedi/wharf/internal/gateway"
 	"github.com/wharfedi/wharf/internal/store"
-	"github.com/wharfedi/wharf/jobs"
 	"github.com/wharfedi/wharf/transports/as2"
 )
 
@@ -213,54 +212,5 @@ var _ as2.EvidenceStreamer = (*as2Books)(nil)
 
 // AS2 evidence is archived but never processed as a document.
 var as2Evidence = map[string]bool{as2.TransportRaw: true, as2.TransportMDN: true, as2.TransportMDNAsync: true, as2.TransportMDNIn: true}
-
-// deliverAS2MDN POSTs an async MDN Wharf owes a partner to the URL the
-// partner named in Receipt-Delivery-Option.
-func deliverAS2MDN(ctx context.Context, st store.Store, a *archive.Archive, m *store.Message, log *slog.Logger) error {
-	rec, err := st.AS2MessageByArchiveID(ctx, m.ID)
-	if err != nil {
-		return err // the record follows the archive entry: retry
-	}
-	b, err := (&as2Books{a: a, st: st}).OpenEvidence(ctx, m.ID)
-	if err != nil {
-		return err
-	}
-	e, err := as2.ParseEntity(b)
-	if err != nil {
-		return fmt.Errorf("%w: archived MDN %s: %v", jobs.ErrPermanent, m.ID, err)
-	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, rec.MDNURL, bytes.NewReader(e.Body))
-	if err != nil {
-		return fmt.Errorf("%w: partner %s asked for its MDN at %q: %v", jobs.ErrPermanent, m.PartnerID, rec.MDNURL, err)
-	}
-	for k, vs := range e.Header {
-		for _, v := range vs {
-			req.Header.Add(k, v)
-		}
-	}
-	res, err := as2HTTP.Do(req)
-	if err != nil {
-		_ = st.AppendEvent(ctx, &store.Event{MessageID: m.ID, Kind: "attempt_failed", Detail: fmt.Sprintf("async MDN for %s to %s: %v", rec.AS2MessageID, rec.MDNURL, err)})
-		return err
-	}
-	_, _ = io.Copy(io.Discard, io.LimitReader(res.Body, 1<<20))
-	res.Body.Close()
-	if res.StatusCode/100 != 2 {
-		err := fmt.Errorf("as2: async MDN for %s to partner %s at %s: HTTP %s", rec.AS2MessageID, m.PartnerID, rec.MDNURL, res.Status)
-		_ = st.AppendEvent(ctx, &store.Event{MessageID: m.ID, Kind: "attempt_failed", Detail: err.Error()})
-		return err
-	}
-	rec.Status = "mdn-sent"
-	if err := st.PutAS2Message(ctx, rec); err != nil {
-		return err
-	}
-	log.Info("as2: async MDN delivered", "partner", m.PartnerID, "as2_message_id", rec.AS2MessageID, "url", rec.MDNURL)
-	return st.WithTx(ctx, func(tx store.Tx) error {
-		if err := tx.SetMessageStatus(ctx, m.ID, gateway.StatusDelivered); err != nil {
-			return err
-		}
-		return tx.AppendEvent(ctx, &store.Event{MessageID: m.ID, Kind: "delivered", Detail: "async MDN for " + rec.AS2MessageID + " posted to " + rec.MDNURL})
-	})
-}
 
 var as2HTTP = &http.Client{Timeout: 5 * time.Minute}

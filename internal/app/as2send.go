@@ -23,8 +23,6 @@ import (
 // the delivery engine (retries with backoff, attempt events, dead letters)
 // through as2Sender, which settles each message itself with its MDN.
 
-func init() { delivered[as2.TransportAS2] = true }
-
 // byPartnerID returns the AS2 settings of the partner with Wharf's ID.
 func (d *as2Directory) byPartnerID(ctx context.Context, id string) (*as2.Partner, error) {
 	p := &as2.Partner{ID: id}

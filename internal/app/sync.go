@@ -18,7 +18,6 @@ import (
 	"github.com/wharfedi/wharf/mapping/canonical"
 	"github.com/wharfedi/wharf/process"
 	wsync "github.com/wharfedi/wharf/sync"
-	"github.com/wharfedi/wharf/transports/as2"
 )
 
 // syncRules turns the configuration's sync section and partner roles into
@@ -94,25 +93,6 @@ func ValidateSync(c *config.Config) (string, error) {
 
 func ValidateTolerance(s string) error { _, err := wsync.ParseTolerance(s); return err }
 
-// outboundTransport is how documents for the partner leave: its outbound
-// folder, bucket, webhook or SFTP server when it has one, else they wait in
-// its outbound/ folder on Wharf's SFTP server.
-func outboundTransport(p config.Partner) string {
-	switch {
-	case p.AS2 != nil && p.AS2.URL != "":
-		return as2.TransportAS2
-	case p.Folder != nil && p.Folder.Outbound != "":
-		return transportFolder
-	case p.S3Remote != nil && p.S3Remote.Push != nil:
-		return transportS3
-	case p.HTTP != nil && p.HTTP.Webhook != nil:
-		return transportHTTP
-	case p.SFTPRemote != nil && p.SFTPRemote.Push != nil:
-		return transportSFTPClient
-	}
-	return "sftp"
-}
-
 // syncSender renders a route's document in the partner's format and
 // archives it as an outbound message; the archive's commit hook queues its
 // delivery (or it waits in the partner's SFTP outbound/ folder).
@@ -120,6 +100,7 @@ type syncSender struct {
 	c   *config.Config
 	st  store.Store
 	a   *archive.Archive
+	reg *registry // picks each partner's outbound transport
 	now func() time.Time
 	// profiles caches each partner's mapping profile (building one loads
 	// time zones and code tables: not per document).
@@ -128,7 +109,7 @@ type syncSender struct {
 
 // newSyncSender returns the sender with its profile cache.
 func newSyncSender(c *config.Config, st store.Store, a *archive.Archive, now func() time.Time) *syncSender {
-	return &syncSender{c: c, st: st, a: a, now: now, profiles: cachedProfiles(func(id string) *mapping.Profile {
+	return &syncSender{c: c, st: st, a: a, reg: newRegistry(), now: now, profiles: cachedProfiles(func(id string) *mapping.Profile {
 		var cp *config.Partner
 		if p, ok := c.PartnerByID(id); ok {
 			cp = &p
@@ -187,7 +168,7 @@ func (s *syncSender) put(ctx context.Context, rt wsync.Route, what string, docs 
 	if err != nil {
 		return "", err
 	}
-	meta := archive.Meta{Partner: p.ID, Direction: store.Outbound, Transport: outboundTransport(p),
+	meta := archive.Meta{Partner: p.ID, Direction: store.Outbound, Transport: s.reg.transportFor(p),
 		RemoteName:     fmt.Sprintf("%s_%s_%s%s", rt.Name, what, s.now().UTC().Format("20060102T150405"), ext),
 		IdempotencyKey: idem, Keys: keys, Status: "waiting", Note: note}
 	if source != nil {
@@ -206,7 +187,7 @@ func (s *syncSender) putFile(ctx context.Context, partner, name string, body []b
 	if !ok {
 		return "", fmt.Errorf("partner %s is not configured", partner)
 	}
-	e, err := s.a.Put(ctx, bytes.NewReader(body), archive.Meta{Partner: p.ID, Direction: store.Outbound, Transport: outboundTransport(p),
+	e, err := s.a.Put(ctx, bytes.NewReader(body), archive.Meta{Partner: p.ID, Direction: store.Outbound, Transport: s.reg.transportFor(p),
 		RemoteName: name, IdempotencyKey: idem, Status: "waiting", Note: note})
 	if err != nil {
 		return "", err

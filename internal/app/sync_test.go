@@ -70,7 +70,7 @@ sync:
 		d, _ := canonical.Decode([]byte(`{"type":"invoice","version":"1","invoice_number":"` + n + `","total":"` + total + `"}`))
 		return d
 	}
-	snd := &syncSender{c: c, st: st, a: a, now: fixedNow}
+	snd := newSyncSender(c, st, a, fixedNow)
 	id, err := snd.SendBatch(ctx, rules.Routes[0], []canonical.Document{inv("INV-1", "10.00"), inv("INV-2", "20.50")}, nil, "batch:nightly:claim-1")
 	if err != nil {
 		t.Fatal(err)

@@ -10,84 +10,14 @@ import (
 	"os"
 	"sync"
 
-	"github.com/wharfedi/wharf/archive"
-	"github.com/wharfedi/wharf/delivery"
 	"github.com/wharfedi/wharf/internal/config"
 	"github.com/wharfedi/wharf/internal/gateway"
-	"github.com/wharfedi/wharf/internal/store"
 	"github.com/wharfedi/wharf/jobs"
 	"github.com/wharfedi/wharf/transports"
-	"github.com/wharfedi/wharf/transports/as2"
 	"github.com/wharfedi/wharf/transports/folder"
 	whttp "github.com/wharfedi/wharf/transports/http"
 	ws3 "github.com/wharfedi/wharf/transports/s3"
 )
-
-// Transport names recorded with messages (and keys of delivery routes).
-const (
-	transportFolder = "folder"
-	transportS3     = "s3"
-	transportHTTP   = "http"
-)
-
-// The archive's commit hook queues deliveries for these transports too.
-func init() {
-	for _, t := range []string{transportFolder, transportS3, transportHTTP} {
-		delivered[t] = true
-	}
-}
-
-// newDelivery builds the delivery engine: routes for folders, S3 and
-// webhooks from the partners' config, and AS2 (as2Route); other transports
-// (SFTP push, async MDNs Wharf owes) go to fallback, with the engine's dead letter on top.
-func newDelivery(c *config.Config, a *archive.Archive, st store.Store, log *slog.Logger) *delivery.Engine {
-	fallback := deliverer(c, a, st, log)
-	routes := &delivery.Registry{}
-	routes.Register(transportFolder, func(ctx context.Context, partner string) (delivery.Sender, error) {
-		p, ok := c.PartnerByID(partner)
-		if !ok || p.Folder == nil || p.Folder.Outbound == "" {
-			return nil, fmt.Errorf("%w: partner %s has no folder.outbound in the config", delivery.ErrNoRoute, partner)
-		}
-		if err := os.MkdirAll(p.Folder.Outbound, 0o755); err != nil {
-			return nil, fmt.Errorf("folder: partner %s: %w", partner, err)
-		}
-		f, err := folder.New(p.Folder.Outbound)
-		if err != nil {
-			return nil, err
-		}
-		return &delivery.PutSender{Transport: f, Where: "folder " + p.Folder.Outbound}, nil
-	})
-	routes.Register(transportS3, func(ctx context.Context, partner string) (delivery.Sender, error) {
-		p, ok := c.PartnerByID(partner)
-		if !ok || p.S3Remote == nil || p.S3Remote.Push == nil {
-			return nil, fmt.Errorf("%w: partner %s has no s3_remote.push in the config", delivery.ErrNoRoute, partner)
-		}
-		b, err := openS3(p)
-		if err != nil {
-			return nil, err
-		}
-		return &delivery.PutSender{Transport: b, Folder: p.S3Remote.Push.Prefix,
-			Where: "s3://" + p.S3Remote.Bucket + " at " + p.S3Remote.Endpoint}, nil
-	})
-	routes.Register(transportHTTP, func(ctx context.Context, partner string) (delivery.Sender, error) {
-		p, ok := c.PartnerByID(partner)
-		if !ok || p.HTTP == nil || p.HTTP.Webhook == nil {
-			return nil, fmt.Errorf("%w: partner %s has no http.webhook in the config", delivery.ErrNoRoute, partner)
-		}
-		w := p.HTTP.Webhook
-		secret := os.Getenv(w.SecretEnv)
-		if secret == "" {
-			return nil, fmt.Errorf("%w: partner %s: environment variable %s (http.webhook.secret_env) is empty", delivery.ErrPermanent, partner, w.SecretEnv)
-		}
-		wh := &whttp.Webhook{URL: w.URL, Secret: []byte(secret), Timeout: w.TimeoutDuration()}
-		return delivery.SenderFunc(func(ctx context.Context, d *delivery.Delivery) (string, error) {
-			return wh.Send(ctx, whttp.Outgoing{MessageID: d.MessageID, Partner: d.Partner, Name: d.Name,
-				SHA256: d.SHA256, IdempotencyKey: d.IdempotencyKey, Open: d.Open})
-		}), nil
-	})
-	routes.Register(as2.TransportAS2, as2Route(c, st, a, log))
-	return &delivery.Engine{Archive: a, Store: st, Routes: routes, Fallback: fallback, Log: log}
-}
 
 func openS3(p config.Partner) (*ws3.Bucket, error) {
 	r := p.S3Remote
