@@ -133,7 +133,7 @@ func (e *Engine) log() *slog.Logger {
 }
 
 // interpret says which object a document concerns and what happened to it.
-func interpret(d canonical.Document) (*change, error) {
+func interpret(d canonical.Document, now time.Time) (*change, error) {
 	h := d.Head()
 	switch x := d.(type) {
 	case *canonical.Order:
@@ -219,7 +219,7 @@ func interpret(d canonical.Document) (*change, error) {
 			edit: func(dt *Data) {
 				dt.Carrier = cmp.Or(x.Carrier, dt.Carrier)
 				if at != "" || (slices.Contains(evs, "shipment.delivered") && dt.DeliveredAt == "") {
-					dt.DeliveredAt = cmp.Or(at, time.Now().UTC().Format(time.RFC3339))
+					dt.DeliveredAt = cmp.Or(at, now.UTC().Format(time.RFC3339))
 				}
 				if pod != "" {
 					dt.POD = pod
@@ -270,7 +270,7 @@ var errNoKey = errors.New("cannot correlate")
 // and resends along the events the first attempt emitted; a refused update
 // is applied on a retry once the ownership rules allow it.
 func (e *Engine) Apply(ctx context.Context, m *store.Message, seq int, d canonical.Document) error {
-	c, err := interpret(d)
+	c, err := interpret(d, e.now())
 	if c == nil && err == nil {
 		return nil
 	}

@@ -6,6 +6,7 @@ import (
 	"sort"
 	"time"
 
+	"github.com/wharfedi/wharf/internal/lifecycle"
 	"github.com/wharfedi/wharf/internal/store"
 	"github.com/wharfedi/wharf/mapping/canonical"
 )
@@ -170,7 +171,7 @@ func TraceWith(ctx context.Context, st store.Store, key string, o TraceOptions) 
 		if o.Documents != nil {
 			docs, err := o.Documents(ctx, m)
 			if err != nil {
-				tm.Events = append(tm.Events, &store.Event{MessageID: m.ID, Kind: "trace", Detail: "its documents cannot be shown: " + err.Error()})
+				tm.Events = append(tm.Events, &store.Event{MessageID: m.ID, Kind: string(lifecycle.EventTrace), Detail: "its documents cannot be shown: " + err.Error()})
 			}
 			for _, d := range docs {
 				if concerns(d, key, objs) {
@@ -224,7 +225,7 @@ func sortedKeys(m map[[2]string]bool) [][2]string {
 
 // concerns reports whether a document carries the key or names one of the objects.
 func concerns(d canonical.Document, key string, objs map[[2]string]bool) bool {
-	c, _ := interpret(d)
+	c, _ := interpret(d, time.Time{}) // only the key and kind are read: no clock needed
 	if c != nil && (c.key == key || objs[[2]string{c.kind, c.key}]) {
 		return true
 	}

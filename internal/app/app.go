@@ -187,7 +187,7 @@ func New(ctx context.Context, c *config.Config, o Options) (_ *App, err error) {
 	reg.MustRegister(&as2CertCollector{c: c, st: st})
 
 	// Deliver: one engine, one route per transport.
-	a.Delivery = newDelivery(c, arch, st, log.With("component", "deliver"))
+	a.Delivery = newDelivery(&routeDeps{cfg: c, st: st, arch: arch, now: a.now, log: log.With("component", "deliver")})
 	RegisterArchiveJobs(rt, st, arch, a.Processor, a.Delivery.Deliver)
 
 	// Listeners: HTTP (health, metrics, inbound HTTP, AS2, API, console) and SFTP.
@@ -196,9 +196,10 @@ func New(ctx context.Context, c *config.Config, o Options) (_ *App, err error) {
 	if a.AS2, err = as2Server(c, st, arch, a.Gateway, log.With("component", "as2")); err != nil {
 		return nil, err
 	}
+	a.AS2.Now = a.now
 	h.Handle("POST /as2", a.AS2)
 	as2Srv := a.AS2
-	console, err := web.New(web.Options{Store: st, Archive: arch, Jobs: rt, Metrics: reg, Log: log.With("component", "web"), TraceDocuments: a.Processor.Documents,
+	console, err := web.New(web.Options{Store: st, Archive: arch, Jobs: rt, Metrics: reg, Log: log.With("component", "web"), TraceDocuments: a.Processor.Documents, Now: a.now,
 		OwnCerts: func() []*x509.Certificate {
 			if as2Srv.Identity == nil || as2Srv.Identity.Cert == nil {
 				return nil

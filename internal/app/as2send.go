@@ -40,7 +40,7 @@ func (d *as2Directory) byPartnerID(ctx context.Context, id string) (*as2.Partner
 }
 
 // as2Route is the delivery route of transport "as2".
-func as2Route(c *config.Config, st store.Store, a *archive.Archive, log *slog.Logger) delivery.RouteFunc {
+func as2Route(c *config.Config, st store.Store, a *archive.Archive, now func() time.Time, log *slog.Logger) delivery.RouteFunc {
 	client := sync.OnceValues(func() (*as2.Client, error) {
 		id, err := AS2Identity(c)
 		if err != nil {
@@ -49,7 +49,7 @@ func as2Route(c *config.Config, st store.Store, a *archive.Archive, log *slog.Lo
 		if err := os.MkdirAll(as2SpoolDir(c), 0o750); err != nil {
 			return nil, fmt.Errorf("as2: spool folder %s: %v (check the data folder's permissions)", as2SpoolDir(c), err)
 		}
-		return &as2.Client{Identity: id, Books: &as2Books{a: a, st: st}, HTTP: as2HTTP, Log: log, TmpDir: as2SpoolDir(c)}, nil
+		return &as2.Client{Identity: id, Books: &as2Books{a: a, st: st}, HTTP: as2HTTP, Log: log, TmpDir: as2SpoolDir(c), Now: now}, nil
 	})
 	dir := &as2Directory{c: c, st: st}
 	return func(ctx context.Context, partner string) (delivery.Sender, error) {

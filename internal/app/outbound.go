@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net/http"
 	"os"
+	"time"
 
 	"github.com/wharfedi/wharf/archive"
 	"github.com/wharfedi/wharf/delivery"
@@ -56,6 +57,7 @@ type routeDeps struct {
 	cfg  *config.Config
 	st   store.Store
 	arch *archive.Archive
+	now  func() time.Time
 	log  *slog.Logger
 }
 
@@ -66,7 +68,7 @@ type routeDeps struct {
 func newRegistry() *registry {
 	r := &registry{byName: map[string]*outboundTransport{}}
 	r.add(&outboundTransport{name: as2.TransportAS2, for_: func(p config.Partner) bool { return p.AS2 != nil && p.AS2.URL != "" },
-		route: func(d *routeDeps) delivery.RouteFunc { return as2Route(d.cfg, d.st, d.arch, d.log) }})
+		route: func(d *routeDeps) delivery.RouteFunc { return as2Route(d.cfg, d.st, d.arch, d.now, d.log) }})
 	r.add(&outboundTransport{name: transportFolder, for_: func(p config.Partner) bool { return p.Folder != nil && p.Folder.Outbound != "" },
 		route: folderRoute})
 	r.add(&outboundTransport{name: transportS3, for_: func(p config.Partner) bool { return p.S3Remote != nil && p.S3Remote.Push != nil },
@@ -114,9 +116,8 @@ func Pushes(transport string) bool { return newRegistry().pushes(transport) }
 
 // newDelivery builds the delivery engine: one engine, one route per
 // transport of the registry, the engine's retries and dead letters for all.
-func newDelivery(c *config.Config, a *archive.Archive, st store.Store, log *slog.Logger) *delivery.Engine {
-	routes := newRegistry().routes(&routeDeps{cfg: c, st: st, arch: a, log: log})
-	return &delivery.Engine{Archive: a, Store: st, Routes: routes, Log: log}
+func newDelivery(d *routeDeps) *delivery.Engine {
+	return &delivery.Engine{Archive: d.arch, Store: d.st, Routes: newRegistry().routes(d), Log: d.log}
 }
 
 // partnerFor returns the partner's configuration, or ErrNoRoute naming what
