@@ -213,7 +213,7 @@ func renderFor(ctx context.Context, c *config.Config, st store.Store, p *config.
 	if prof == nil {
 		var err error
 		if prof, err = Profile(p.ID, p); err != nil {
-			return nil, "", fmt.Errorf("%w: partner %s: mapping profile: %v", wsync.ErrUnsendable, p.ID, err)
+			return nil, "", fmt.Errorf("%w: partner %s: mapping profile: %w", wsync.ErrUnsendable, p.ID, err)
 		}
 	}
 	var buf bytes.Buffer
@@ -243,17 +243,17 @@ func renderFor(ctx context.Context, c *config.Config, st store.Store, p *config.
 		newline := p.Mapping != nil && p.Mapping.X12.Newline
 		xr, err := mapping.NewX12Renderer(x12.NewWriter(&buf), mapping.RenderOptions{Profile: prof, Set: target, Numbers: process.NewCounters(st), Newline: newline})
 		if err != nil {
-			return nil, "", fmt.Errorf("%w: %v", wsync.ErrUnsendable, err)
+			return nil, "", fmt.Errorf("%w: %w", wsync.ErrUnsendable, err)
 		}
 		r, ext = xr, ".x12"
 	default:
 		l, err := Layout(c, target, prof)
 		if err != nil {
-			return nil, "", fmt.Errorf("%w: %v", wsync.ErrUnsendable, err)
+			return nil, "", fmt.Errorf("%w: %w", wsync.ErrUnsendable, err)
 		}
 		rr, err := mapping.NewRecordRenderer(&buf, l, prof)
 		if err != nil {
-			return nil, "", fmt.Errorf("%w: %v", wsync.ErrUnsendable, err)
+			return nil, "", fmt.Errorf("%w: %w", wsync.ErrUnsendable, err)
 		}
 		r, ext = rr, "."+kind
 	}
@@ -271,7 +271,7 @@ func renderFor(ctx context.Context, c *config.Config, st store.Store, p *config.
 		}
 	}
 	if err := r.Close(); err != nil {
-		return nil, "", fmt.Errorf("%w: %v", wsync.ErrUnsendable, err)
+		return nil, "", fmt.Errorf("%w: %w", wsync.ErrUnsendable, err)
 	}
 	return buf.Bytes(), ext, nil
 }

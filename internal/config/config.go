@@ -359,11 +359,7 @@ func (c *Config) Validate(opts ValidateOptions) error {
 		}
 		names[s.Name] = true
 		if _, err := s.Parse(); err != nil {
-			field := f + ".cron"
-			if strings.Contains(err.Error(), "time zone") {
-				field = f + ".timezone"
-			}
-			return c.errAt(field, "%v", err)
+			return c.errAt(scheduleField(err, f+".cron", f+".timezone"), "%v", err)
 		}
 		if !jobs[s.Job] {
 			return c.errAt(f+".job", "unknown job %q (known: %s)", s.Job, strings.Join(opts.Jobs, ", "))
@@ -499,13 +495,39 @@ func (s Schedule) Parse() (cron.Schedule, error) {
 		tz = "UTC"
 	}
 	if _, err := time.LoadLocation(tz); err != nil {
-		return nil, fmt.Errorf("unknown time zone %q (use an IANA name such as Europe/Berlin)", tz)
+		return nil, &FieldError{Field: FieldTimezone, Msg: fmt.Sprintf("unknown time zone %q (use an IANA name such as Europe/Berlin)", tz)}
 	}
 	sched, err := cronParser.Parse("CRON_TZ=" + tz + " " + s.Cron)
 	if err != nil {
-		return nil, fmt.Errorf("bad cron expression %q: %v (use 5 fields: minute hour day-of-month month day-of-week, or @hourly, @daily, @weekly, @monthly)", s.Cron, err)
+		return nil, &FieldError{Field: FieldCron, Msg: fmt.Sprintf("bad cron expression %q: %v (use 5 fields: minute hour day-of-month month day-of-week, or @hourly, @daily, @weekly, @monthly)", s.Cron, err)}
 	}
 	return sched, nil
+}
+
+// FieldError is a problem with one part of a value, named by its role
+// (FieldCron, FieldTimezone) rather than by its path: Validate turns it into
+// an *Error naming the file, line and the field where the value came from.
+type FieldError struct {
+	Field string
+	Msg   string
+}
+
+// The parts of a schedule a FieldError can name.
+const (
+	FieldCron     = "cron"
+	FieldTimezone = "timezone"
+)
+
+func (e *FieldError) Error() string { return e.Msg }
+
+// scheduleField picks the field a schedule's parse error belongs to: the
+// time zone field when the zone is the problem, else the expression's.
+func scheduleField(err error, cronField, tzField string) string {
+	var fe *FieldError
+	if errors.As(err, &fe) && fe.Field == FieldTimezone {
+		return tzField
+	}
+	return cronField
 }
 
 var cronParser = cron.NewParser(cron.Minute | cron.Hour | cron.Dom | cron.Month | cron.Dow | cron.Descriptor)

@@ -230,11 +230,7 @@ func (c *Config) validateRemote(f string, r *SFTPRemote) error {
 			return c.errAt(f+".pull.schedule", "is required (e.g. \"*/5 * * * *\" or \"@every 5m\")")
 		}
 		if _, err := p.ScheduleOf("x").Parse(); err != nil {
-			field := f + ".pull.schedule"
-			if strings.Contains(err.Error(), "time zone") {
-				field = f + ".pull.timezone"
-			}
-			return c.errAt(field, "%v", err)
+			return c.errAt(scheduleField(err, f+".pull.schedule", f+".pull.timezone"), "%v", err)
 		}
 	}
 	if p := r.Push; p != nil && p.Folder == "" {

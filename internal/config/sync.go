@@ -2,7 +2,6 @@ package config
 
 import (
 	"fmt"
-	"strings"
 	"time"
 
 	"github.com/robfig/cron/v3"
@@ -141,11 +140,7 @@ func (c *Config) validateSync(opts ValidateOptions) error {
 		}
 		if r.Batch != "" {
 			if _, err := r.BatchSchedule(); err != nil {
-				field := f + ".batch"
-				if strings.Contains(err.Error(), "time zone") {
-					field = f + ".timezone"
-				}
-				return c.errAt(field, "%v", err)
+				return c.errAt(scheduleField(err, f+".batch", f+".timezone"), "%v", err)
 			}
 		} else if r.Timezone != "" {
 			return c.errAt(f+".timezone", "only a batch route has a schedule (set batch: CRON)")

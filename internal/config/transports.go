@@ -201,11 +201,7 @@ func (c *Config) validateTransports(f string, p Partner) error {
 				return c.errAt(g+".pull.schedule", "is required (e.g. \"@every 1m\")")
 			}
 			if _, err := pl.ScheduleOf("x").Parse(); err != nil {
-				field := g + ".pull.schedule"
-				if strings.Contains(err.Error(), "time zone") {
-					field = g + ".pull.timezone"
-				}
-				return c.errAt(field, "%v", err)
+				return c.errAt(scheduleField(err, g+".pull.schedule", g+".pull.timezone"), "%v", err)
 			}
 		}
 	}

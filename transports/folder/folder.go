@@ -59,9 +59,9 @@ func translate(err error) error {
 	case err == nil:
 		return nil
 	case errors.Is(err, fs.ErrNotExist), errors.Is(err, syscall.ENOTDIR):
-		return fmt.Errorf("%w: %v", transports.ErrNotFound, err)
+		return fmt.Errorf("%w: %w", transports.ErrNotFound, err)
 	case errors.Is(err, fs.ErrPermission):
-		return fmt.Errorf("%w: %v", transports.ErrPermission, err)
+		return fmt.Errorf("%w: %w", transports.ErrPermission, err)
 	}
 	return err
 }

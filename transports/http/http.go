@@ -268,7 +268,7 @@ func (wh *Webhook) Send(ctx context.Context, d Outgoing) (detail string, err err
 	ts := now().Unix()
 	req, err := stdhttp.NewRequestWithContext(ctx, stdhttp.MethodPost, wh.URL, bytes.NewReader(body))
 	if err != nil {
-		return "", fmt.Errorf("%w: webhook %s: %v", transports.ErrRejected, wh.URL, err)
+		return "", fmt.Errorf("%w: webhook %s: %w", transports.ErrRejected, wh.URL, err)
 	}
 	ct := "application/octet-stream"
 	switch strings.ToLower(path.Ext(d.Name)) {

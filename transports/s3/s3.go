@@ -86,9 +86,9 @@ func translate(err error) error {
 	r := minio.ToErrorResponse(err)
 	switch {
 	case r.Code == "NoSuchKey" || r.Code == "NoSuchBucket" || r.StatusCode == http.StatusNotFound:
-		return fmt.Errorf("%w: %v", transports.ErrNotFound, err)
+		return fmt.Errorf("%w: %w", transports.ErrNotFound, err)
 	case r.Code == "AccessDenied" || r.StatusCode == http.StatusForbidden:
-		return fmt.Errorf("%w: %v", transports.ErrPermission, err)
+		return fmt.Errorf("%w: %w", transports.ErrPermission, err)
 	}
 	return err
 }

@@ -126,9 +126,9 @@ func (c *Client) translate(op, name string, err error) error {
 	}
 	switch {
 	case errors.Is(err, fs.ErrNotExist):
-		err = fmt.Errorf("%w: %v", transports.ErrNotFound, err)
+		err = fmt.Errorf("%w: %w", transports.ErrNotFound, err)
 	case errors.Is(err, fs.ErrPermission):
-		err = fmt.Errorf("%w: %v", transports.ErrPermission, err)
+		err = fmt.Errorf("%w: %w", transports.ErrPermission, err)
 	}
 	return fmt.Errorf("sftp: partner %s: %s %s: %w", c.cfg.Partner, op, c.path(name), err)
 }
