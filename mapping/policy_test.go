@@ -6,6 +6,7 @@ import (
 	"errors"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/wharfedi/wharf/mapping/canonical"
 )
@@ -139,5 +140,94 @@ func TestRenderErrors(t *testing.T) {
 	r.Close()
 	if r.Documents != 1 || len(r.Quarantined) != 2 || bytes.Count(buf.Bytes(), []byte("ST*204")) != 1 {
 		t.Fatalf("outcome %+v, output:\n%s", r.Outcome, buf.Bytes())
+	}
+}
+
+// TestRenderStatusCodes: picked_up, a canonical milestone, is written as
+// AT7 CP (Completed Loading at Pick-up Location) and read back as
+// picked_up; a value that is neither in the status table nor a code is an
+// error naming the field, never text in AT701; a code no table names (ZZ)
+// is written as it is, as FromX12 keeps it.
+func TestRenderStatusCodes(t *testing.T) {
+	p := DefaultProfile()
+	at := canonical.At(time.Date(2026, 11, 26, 8, 15, 0, 0, time.UTC))
+	doc := func(status ...string) *canonical.ShipmentStatus {
+		d := &canonical.ShipmentStatus{Header: head(canonical.TypeShipmentStatus), ShipmentID: "L1", Carrier: "ODFL"}
+		for _, s := range status {
+			d.Events = append(d.Events, canonical.StatusEvent{Status: s, Time: &at})
+		}
+		return d
+	}
+	good := doc("picked_up", "departed_pickup", "ZZ")
+	edi := render(t, p, "214", good)
+	for _, seg := range []string{"AT7*CP****20261126*0815*UT~", "AT7*AF****20261126*0815*UT~", "AT7*ZZ****20261126*0815*UT~"} {
+		if !bytes.Contains(edi, []byte(seg)) {
+			t.Errorf("no %s in\n%s", seg, edi)
+		}
+	}
+	back, _ := mapAll(t, p, edi)
+	back[0].Head().Source = nil
+	if a, b := jsonOf(t, good), jsonOf(t, back[0]); a != b {
+		t.Errorf("round trip:\nwant %s\ngot  %s", a, b)
+	}
+
+	var buf bytes.Buffer
+	r, err := NewX12Renderer(x12Writer(&buf), RenderOptions{Profile: p, Set: "214", Numbers: memNumbers(), Now: fixedNow})
+	if err != nil {
+		t.Fatal(err)
+	}
+	bad := doc("delivered", "picked up late")
+	bad.Events[0].Reason = "weather_delay"
+	errs, err := r.Render(context.Background(), bad)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(errs) != 2 || errs[0].Field != "events[0].reason" || errs[1].Field != "events[1].status" || !errors.Is(errs[1], ErrBadValue) ||
+		!strings.Contains(errs[1].Error(), `"picked up late" has no X12 code in the status table`) {
+		t.Fatalf("errors = %v", errs)
+	}
+	r.Close()
+	if bytes.Contains(buf.Bytes(), []byte("AT7")) {
+		t.Errorf("a document with errors was written:\n%s", buf.Bytes())
+	}
+}
+
+// TestRenderTimesWithoutCode: BIA (846) and BSN (856) carry a date and a
+// time but no time code, and FromX12 reads them in the partner's zone: a
+// time in another zone is written in the partner's, so the instant
+// survives the round trip (it comes back with the partner's offset).
+func TestRenderTimesWithoutCode(t *testing.T) {
+	p, err := NewProfile(ProfileSpec{Partner: "acme", TimeZone: "America/Chicago"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ny, _ := time.LoadLocation("America/New_York")
+	for _, tc := range []struct {
+		when time.Time
+		seg  string
+	}{
+		{time.Date(2026, 11, 27, 23, 0, 0, 0, ny), "BIA*00*DD*INV1*20261127*2200~"},
+		{time.Date(2026, 11, 28, 0, 30, 0, 0, ny), "BIA*00*DD*INV1*20261127*2330~"}, // the date changes too
+		{time.Date(2026, 7, 1, 6, 0, 5, 0, time.UTC), "BIA*00*DD*INV1*20260701*010005~"},
+	} {
+		t0 := canonical.At(tc.when)
+		d := &canonical.InventoryBalance{Header: head(canonical.TypeInventoryBalance), ReportID: "INV1"}
+		d.Purpose = "original"
+		d.Dates = []canonical.Date{{Type: "report", Time: t0}}
+		edi := render(t, p, "846", d)
+		if !bytes.Contains(edi, []byte(tc.seg)) {
+			t.Errorf("%s: no %s in\n%s", tc.when, tc.seg, edi)
+		}
+		back, _ := mapAll(t, p, edi)
+		if got := back[0].Head().Dates[0].Time; !got.Time.Equal(tc.when) {
+			t.Errorf("846 report time %s came back as %s", tc.when, got)
+		}
+		sn := &canonical.ShipNotice{Header: head(canonical.TypeShipNotice), ShipmentID: "ASN1"}
+		sn.Purpose = "original"
+		sn.Dates = []canonical.Date{{Type: "ship", Time: t0}}
+		back, _ = mapAll(t, p, render(t, p, "856", sn))
+		if got := back[0].Head().Dates[0].Time; !got.Time.Equal(tc.when) {
+			t.Errorf("856 ship time %s came back as %s", tc.when, got)
+		}
 	}
 }

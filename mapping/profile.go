@@ -54,7 +54,9 @@ var defaultTables = map[string][][2]string{
 	TableDTM: {{"011", "ship"}, {"017", "estimated_delivery"}, {"002", "requested_delivery"}, {"035", "delivery"},
 		{"010", "requested_ship"}, {"003", "invoice"}, {"004", "order"}, {"067", "expected_arrival"},
 		{"007", "effective"}, {"405", "report"}, {"037", "pickup_not_before"}, {"038", "pickup_no_later"}},
-	TableStatus: {{"X3", "arrived_pickup"}, {"AF", "departed_pickup"}, {"X6", "in_transit"}, {"X1", "arrived_delivery"},
+	// picked_up: CP "Completed Loading at Pick-up Location" (the shipment
+	// is picked up); AF, departing with it, is departed_pickup.
+	TableStatus: {{"X3", "arrived_pickup"}, {"CP", "picked_up"}, {"AF", "departed_pickup"}, {"X6", "in_transit"}, {"X1", "arrived_delivery"},
 		{"D1", "delivered"}, {"CD", "departed_delivery"}, {"AG", "estimated_delivery"}, {"SD", "delayed"},
 		{"AA", "pickup_appointment"}, {"AB", "delivery_appointment"}, {"P1", "departed_terminal"},
 		{"X4", "arrived_terminal"}, {"A3", "returned"}, {"A7", "refused"}, {"J1", "interline"}},

@@ -58,6 +58,7 @@ type FieldSpec struct {
 	Value   string // constant written on render, ignored on read
 
 	steps []step
+	table string // the partner's code table for the field's values (recordTable)
 }
 
 type step struct {
@@ -101,6 +102,75 @@ func parsePath(p string) ([]step, error) {
 	return out, nil
 }
 
+// recordTable returns the code table that translates the values of a
+// field of a document of type doc, the table the X12 maps use for the same
+// canonical field ("" for fields without one): a CSV or fixed-width value
+// the partner's table (or the built-in one) names is read as its canonical
+// value and written back as the code, like an X12 qualifier; other values
+// are taken as they are.
+func recordTable(doc string, steps []step) string {
+	leaf := steps[len(steps)-1]
+	if leaf.list {
+		return "" // a typed list or notes: the key is the layout's, not the data's
+	}
+	parent := ""
+	if len(steps) > 1 {
+		parent = steps[len(steps)-2].name
+	}
+	transport := doc == canonical.TypeShipment || doc == canonical.TypeShipmentStatus || doc == canonical.TypeFreightInvoice
+	switch leaf.name {
+	case "unit", "piece_unit":
+		return TableUnits
+	case "weight_unit":
+		if transport {
+			return TableWeight
+		}
+		return TableUnits
+	case "volume_unit":
+		if transport {
+			return TableVolume
+		}
+		return TableUnits
+	case "status":
+		if doc == canonical.TypeShipmentStatus && parent == "events" {
+			return TableStatus
+		}
+	case "reason":
+		if doc == canonical.TypeShipmentStatus && parent == "events" {
+			return TableReasons
+		}
+		if doc == canonical.TypeShipment && parent == "stops" {
+			return TableStops
+		}
+	case "type":
+		if doc == canonical.TypeShipment && parent == "equipment" {
+			return TableEquipment
+		}
+	case "payment_method":
+		return TablePayment
+	case "mode":
+		return TableMode
+	case "purpose":
+		if len(steps) == 1 {
+			if doc == canonical.TypeWarehouseOrder {
+				return TableW05
+			}
+			return TablePurpose
+		}
+	case "action":
+		if doc == canonical.TypeTenderResponse && len(steps) == 1 {
+			return TableAction
+		}
+	case "level":
+		if doc == canonical.TypeShipNotice && parent == "levels" {
+			return TableLevels
+		}
+	case "order_type":
+		return TableOrderType
+	}
+	return ""
+}
+
 // NewRecordLayout checks a layout and prepares it.
 func NewRecordLayout(s LayoutSpec, p *Profile) (*RecordLayout, error) {
 	l := &RecordLayout{spec: s, loc: time.UTC}
@@ -133,6 +203,7 @@ func NewRecordLayout(s LayoutSpec, p *Profile) (*RecordLayout, error) {
 				return nil, fmt.Errorf("mapping: layout %s: %v", s.Name, err)
 			}
 			f.steps = st
+			f.table = recordTable(s.Document, st)
 			for k, x := range st {
 				if x.list && x.key == "" {
 					prefix := strings.Join(strings.Split(f.Path, ".")[:k+1], ".")
@@ -175,7 +246,11 @@ func NewRecordLayout(s LayoutSpec, p *Profile) (*RecordLayout, error) {
 				if f.Pad != "" {
 					pad = []rune(f.Pad)[0]
 				}
-				fr.Fields = append(fr.Fields, flat.Field{Start: f.Start, Length: f.Length, Right: right, Pad: pad})
+				// A line may end inside a text field (hosts trim trailing
+				// spaces), never inside a number, date or time: cut, it
+				// would read as another value.
+				whole := f.Type == "decimal" || f.Type == "int" || f.Type == "date" || f.Type == "time"
+				fr.Fields = append(fr.Fields, flat.Field{Start: f.Start, Length: f.Length, Right: right, Pad: pad, Whole: whole})
 			}
 			fl.Records = append(fl.Records, fr)
 		}
@@ -214,12 +289,14 @@ type flatRecords struct {
 	l *flat.Layout
 }
 
+// read returns, for a line that ends inside a field that cannot be cut,
+// the record with the *flat.ParseError (flat.ErrShortLine).
 func (c flatRecords) read() (int, []string, int, error) {
 	def, v, line, err := c.r.Read()
-	if err != nil {
+	if def == nil {
 		return 0, nil, line, err
 	}
-	return indexOf(c.l.Records, def), v, line, nil
+	return indexOf(c.l.Records, def), v, line, err
 }
 
 func indexOf[T any](s []T, p *T) int {
@@ -243,8 +320,18 @@ type recDoc struct {
 // FromRecords reads a CSV or fixed-width file of layout l and hands each
 // document to o.Emit. Documents are assembled from consecutive rows: a
 // header row and its detail rows, or rows sharing the layout's group_by
-// value, or one row each. A row that cannot be read quarantines its
-// document (or rejects the file, per the partner's policy).
+// value, or one row each. A row with a bad value quarantines its document
+// (or rejects the file, per the partner's policy).
+//
+// A line that cannot be read (a CSV quote that never closes, see edi/csv)
+// or that matches no record of the layout (a trailer, a record type the
+// layout does not declare) is set aside on its own, as a quarantined entry
+// "file" at its line, and the documents before and after it are mapped as
+// usual; unless the document being assembled goes on after it (the next
+// line is a detail line of the same header, or has the same group_by
+// value, or the line is known to carry that value): then the line is
+// taken as one of the document's and the document is quarantined with it,
+// so a document is never delivered without one of its lines.
 func FromRecords(ctx context.Context, in io.Reader, l *RecordLayout, o Options) (*Outcome, error) {
 	p := o.profile()
 	if o.MaxQuarantined <= 0 {
@@ -311,6 +398,43 @@ func FromRecords(ctx context.Context, in io.Reader, l *RecordLayout, o Options) 
 		}
 		return nil
 	}
+	// pending: errors of lines that could not be read or match no record,
+	// not yet known to belong to a document; next: those that belong to the
+	// document the next line starts; own: those set aside on their own once
+	// the document before them is flushed.
+	var pending, next, own []lineError
+	// assign settles the pending line errors at the end of cur (nextKey: the
+	// group_by value of the line that follows, nil at the end): a line known
+	// to carry cur's or the next document's group_by value goes with that
+	// document, any other is set aside on its own.
+	assign := func(cur *recDoc, nextKey *string) {
+		for _, pe := range pending {
+			switch {
+			case pe.key != nil && cur != nil && *pe.key == cur.key:
+				cur.errs = append(cur.errs, pe.err)
+			case pe.key != nil && nextKey != nil && *pe.key == *nextKey:
+				next = append(next, pe)
+			default:
+				own = append(own, pe)
+			}
+		}
+		pending = pending[:0]
+	}
+	setAside := func() {
+		for _, pe := range own {
+			out.Errors++
+			if o.OnError != nil {
+				o.OnError(pe.err)
+			}
+			if len(out.Quarantined) < o.MaxQuarantined {
+				out.Quarantined = append(out.Quarantined, Quarantined{Document: pe.err.Document, Pos: pe.err.Pos, Errors: []*Error{pe.err}})
+			}
+			if p.Policy == Reject {
+				out.Rejected = true
+			}
+		}
+		own = own[:0]
+	}
 	twoRecords := len(l.spec.Records) == 2
 	for n := 0; ; n++ {
 		if n&1023 == 0 {
@@ -322,80 +446,90 @@ func FromRecords(ctx context.Context, in io.Reader, l *RecordLayout, o Options) 
 		if err == io.EOF {
 			break
 		}
-		if err != nil {
+		var short *flat.ParseError // a line ending inside a field: the record is read
+		if err != nil && (vals == nil || !errors.As(err, &short)) {
 			var ce *csv.ParseError
 			var fe *flat.ParseError
 			if !errors.As(err, &ce) && !errors.As(err, &fe) {
 				return out, fmt.Errorf("mapping: read %s: %w", l.spec.Format, err)
 			}
-			e := &Error{Partner: p.Partner, Document: "file", Pos: Position{Line: line}, Err: fmt.Errorf("%w: %v", ErrInput, err)}
-			if cur != nil {
-				cur.errs = append(cur.errs, e)
-			} else {
-				out.Errors++
-				if o.OnError != nil {
-					o.OnError(e)
-				}
-				if p.Policy == Reject {
-					out.Rejected = true
+			pe := lineError{err: &Error{Partner: p.Partner, Document: "file", Pos: Position{Line: line}, Err: fmt.Errorf("%w: %v", ErrInput, err)}}
+			if ce != nil {
+				pe.err.Pos.Column = l.csvColumn(ce.Column)
+				if c := l.groupColumn(); c > 0 && c <= len(ce.Fields) {
+					key := ce.Fields[c-1]
+					pe.key = &key
 				}
 			}
-			if out.Rejected {
+			pending = append(pending, pe)
+			if p.Policy == Reject {
+				// The file is rejected: no document of it is delivered.
+				assign(nil, nil)
+				setAside()
 				return out, nil
 			}
 			continue
 		}
 		rec := &l.spec.Records[ri]
-		start := false
-		switch {
-		case twoRecords:
-			start = rec.Kind == "header"
-			if !start && cur == nil {
-				e := &Error{Partner: p.Partner, Document: "file", Pos: Position{Line: line}, Err: fmt.Errorf("%w: a detail line before any header line", ErrInput)}
-				cur = &recDoc{m: map[string]any{}, line: line, errs: []*Error{e}}
-			}
-		case l.spec.GroupBy != "":
-			key := ""
+		key := ""
+		if l.spec.GroupBy != "" {
 			for i, f := range rec.Fields {
 				if f.Path == l.spec.GroupBy {
 					key = vals[i]
 				}
 			}
-			start = cur == nil || key != cur.key
-			if start {
-				if err := flush(); err != nil {
-					return out, err
-				}
-				cur = &recDoc{m: map[string]any{}, line: line, key: key}
-				start = false
-			}
-		default:
-			start = true
 		}
-		if start {
+		// Does this line go on with the document being assembled?
+		goesOn := false
+		switch {
+		case twoRecords:
+			goesOn = rec.Kind != "header"
+		case l.spec.GroupBy != "":
+			goesOn = cur != nil && key == cur.key
+		}
+		if goesOn && cur != nil {
+			// Lines amid a document's lines are taken as its own.
+			cur.errs = append(cur.errs, errsOf(pending)...)
+			pending = pending[:0]
+		} else {
+			assign(cur, &key)
 			if err := flush(); err != nil {
 				return out, err
 			}
-			cur = &recDoc{m: map[string]any{}, line: line}
+			setAside()
+			cur = &recDoc{m: map[string]any{}, line: line, key: key}
+			if twoRecords && rec.Kind != "header" {
+				cur.errs = append(cur.errs, &Error{Partner: p.Partner, Document: "file", Pos: Position{Line: line}, Err: fmt.Errorf("%w: a detail line before any header line", ErrInput)})
+			}
+			cur.errs = append(cur.errs, errsOf(next)...)
+			next = next[:0]
 		}
 		cur.fresh = map[string]bool{}
 		for i, f := range rec.Fields {
 			if f.steps == nil {
 				continue
 			}
+			col := f.Path
+			if f.Column > 0 {
+				col = fmt.Sprintf("%d (%s)", f.Column, f.Path)
+			} else if f.Start > 0 {
+				col = fmt.Sprintf("%d-%d (%s)", f.Start, f.Start+f.Length-1, f.Path)
+			}
+			if short != nil && short.Field == i+1 {
+				// Cut: what the line holds of the field is not its value.
+				cur.errs = append(cur.errs, &Error{Partner: p.Partner, Field: f.Path, Pos: Position{Line: line, Column: col}, Err: fmt.Errorf("%w: %v", ErrInput, short.Err)})
+				continue
+			}
 			v, err := l.in(f, vals[i])
 			if err != nil {
-				col := f.Path
-				if f.Column > 0 {
-					col = fmt.Sprintf("%d (%s)", f.Column, f.Path)
-				} else if f.Start > 0 {
-					col = fmt.Sprintf("%d-%d (%s)", f.Start, f.Start+f.Length-1, f.Path)
-				}
 				cur.errs = append(cur.errs, &Error{Partner: p.Partner, Field: f.Path, Pos: Position{Line: line, Column: col}, Err: fmt.Errorf("%w: %v", ErrBadValue, err)})
 				continue
 			}
 			if v == nil {
 				continue
+			}
+			if sv, ok := v.(string); ok && f.table != "" {
+				v, _ = p.In(f.table, sv)
 			}
 			setPath(cur, cur.m, f.steps, "", v)
 		}
@@ -406,7 +540,57 @@ func FromRecords(ctx context.Context, in io.Reader, l *RecordLayout, o Options) 
 			return out, nil
 		}
 	}
-	return out, flush()
+	assign(cur, nil)
+	if err := flush(); err != nil {
+		return out, err
+	}
+	setAside()
+	return out, nil
+}
+
+// lineError is an error of a line that could not be read or matches no
+// record, with the group_by value it is known to carry (CSV: the columns
+// before a quote error are read).
+type lineError struct {
+	err *Error
+	key *string
+}
+
+func errsOf(l []lineError) []*Error {
+	var out []*Error
+	for _, e := range l {
+		out = append(out, e.err)
+	}
+	return out
+}
+
+// csvColumn names CSV column c for an error position: "13
+// (lines[].item.description)" when a field of the layout reads it.
+func (l *RecordLayout) csvColumn(c int) string {
+	if c <= 0 {
+		return ""
+	}
+	for _, r := range l.spec.Records {
+		for _, f := range r.Fields {
+			if f.Column == c && f.Path != "" {
+				return fmt.Sprintf("%d (%s)", c, f.Path)
+			}
+		}
+	}
+	return strconv.Itoa(c)
+}
+
+// groupColumn is the CSV column of the group_by field, 0 if none.
+func (l *RecordLayout) groupColumn() int {
+	if l.spec.GroupBy == "" || len(l.spec.Records) != 1 {
+		return 0
+	}
+	for _, f := range l.spec.Records[0].Fields {
+		if f.Path == l.spec.GroupBy {
+			return f.Column
+		}
+	}
+	return 0
 }
 
 func keyField(list string) string {
@@ -491,12 +675,24 @@ func (l *RecordLayout) in(f FieldSpec, v string) (any, error) {
 			s = strings.ReplaceAll(s, ",", "")
 		}
 		s = strings.ReplaceAll(s, " ", "")
+		var d canonical.Decimal
+		var err error
 		if f.Scale > 0 {
-			d, err := canonical.FromImplied(s, f.Scale)
-			return string(d), err
+			d, err = canonical.FromImplied(s, f.Scale)
+		} else {
+			d, err = canonical.ParseDecimal(s)
 		}
-		d, err := canonical.ParseDecimal(s)
-		return string(d), err
+		if errors.Is(err, canonical.ErrBadDecimal) {
+			// Quote the value as the file has it, not after separators were converted.
+			if f.Scale > 0 {
+				return nil, fmt.Errorf("%q: %w (implied decimal)", v, canonical.ErrBadDecimal)
+			}
+			return nil, fmt.Errorf("%q: %w", v, canonical.ErrBadDecimal)
+		}
+		if err != nil {
+			return nil, err
+		}
+		return string(d), nil
 	case "int":
 		n, err := strconv.Atoi(v)
 		if err != nil {
@@ -602,7 +798,11 @@ func (r *RecordRenderer) Render(ctx context.Context, d canonical.Document) ([]*E
 				vals[i] = f.Value
 				continue
 			}
-			v, err := r.l.out(f, lookup(m, f.steps, idx))
+			cv := lookup(m, f.steps, idx)
+			if sv, ok := cv.(string); ok && f.table != "" && sv != "" {
+				cv, _ = r.p.Out(f.table, sv)
+			}
+			v, err := r.l.out(f, cv)
 			if err != nil {
 				errs = append(errs, &Error{Partner: r.p.Partner, Document: docName, Field: f.Path, Err: fmt.Errorf("%w: %v", ErrBadValue, err)})
 			}

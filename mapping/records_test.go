@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 
@@ -151,5 +152,171 @@ func TestRecordsErrors(t *testing.T) {
 	r.Render(context.Background(), o)
 	if err := r.Close(); err == nil {
 		t.Error("a rune outside windows-1252 was written without error")
+	}
+}
+
+// mapRecords maps in with spec and returns the documents (without source)
+// and the outcome; every error goes to errs as "LINE:COLUMN DOCUMENT: message".
+func mapRecords(t *testing.T, spec LayoutSpec, p *Profile, in string) ([]canonical.Document, *Outcome, []string) {
+	t.Helper()
+	l, err := NewRecordLayout(spec, p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var docs []canonical.Document
+	var errs []string
+	out, err := FromRecords(context.Background(), strings.NewReader(in), l, Options{Profile: p,
+		Emit: func(d canonical.Document) error { d.Head().Source = nil; docs = append(docs, d); return nil },
+		OnError: func(e *Error) {
+			errs = append(errs, fmt.Sprintf("%d:%s %s: %v", e.Pos.Line, e.Pos.Column, e.Document, e.Err))
+		}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return docs, out, errs
+}
+
+// TestRecordsLineErrors: a line that matches no record (a trailer) or
+// cannot be read (a quote that does not close) is an error of its own,
+// quarantined at its line: it does not take the document before it down,
+// unless that document goes on after it (the line is then one of its
+// lines), and the reject policy rejects the file.
+func TestRecordsLineErrors(t *testing.T) {
+	quarantine, _ := NewProfile(ProfileSpec{Partner: "erp"})
+	reject, _ := NewProfile(ProfileSpec{Partner: "erp", Policy: "reject"})
+	grouped := LayoutSpec{Name: "grouped", Format: "csv", Document: "order", GroupBy: "order_number",
+		Records: []RecordSpec{{Fields: []FieldSpec{{Path: "order_number", Column: 1}, {Path: "lines[].item.description", Column: 2},
+			{Path: "lines[].quantity.value", Column: 3, Type: "decimal"}}}}}
+	for _, tc := range []struct {
+		name        string
+		spec        LayoutSpec
+		p           *Profile
+		in          string
+		orders      []string // order numbers delivered
+		quarantined []string // "DOCUMENT@LINE" of each quarantined entry
+		rejected    bool
+	}{
+		{"trailer after the last document", erpOrders, quarantine, erpCSV + "T;2;1.244,50\r\n",
+			[]string{"PO-1", "PO-2"}, []string{"file@6"}, false},
+		{"trailer between documents", erpOrders, quarantine, strings.Replace(erpCSV, "H;PO-2", "T;1\r\nH;PO-2", 1),
+			[]string{"PO-1", "PO-2"}, []string{"file@4"}, false},
+		{"unknown line amid a document's lines", erpOrders, quarantine, strings.Replace(erpCSV, "D;2;", "X;9\r\nD;2;", 1),
+			[]string{"PO-2"}, []string{"order at line 1@1"}, false},
+		{"trailer, reject policy", erpOrders, reject, erpCSV + "T;2;1.244,50\r\n", // the caller discards PO-1
+			[]string{"PO-1"}, []string{"file@6"}, true},
+		{"quote error on a line of its own group", grouped, quarantine, "A,x,1\nB,\"12\" pipe\",2\nC,y,3\n",
+			[]string{"A", "C"}, []string{"file@2"}, false},
+		{"quote error on the first line of the next group", grouped, quarantine, "A,x,1\nB,\"12\" pipe\",2\nB,y,3\nC,z,4\n",
+			[]string{"A", "C"}, []string{"order at line 3@3"}, false},
+		{"quote error on the last line of a group", grouped, quarantine, "A,x,1\nA,\"12\" pipe\",2\nC,y,3\n",
+			[]string{"C"}, []string{"order at line 1@1"}, false},
+		{"quote error amid a group", grouped, quarantine, "A,x,1\n\"A\" ,y,2\nA,z,3\nC,y,3\n",
+			[]string{"C"}, []string{"order at line 1@1"}, false},
+		{"quote never closed", grouped, quarantine, "A,x,1\nB,\"12 pipe,2\nC,y,3\n",
+			[]string{"A"}, []string{"file@2"}, false},
+		{"quote error, reject policy", grouped, reject, "A,x,1\nB,\"12\" pipe\",2\nC,y,3\n",
+			nil, []string{"file@2"}, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			docs, out, errs := mapRecords(t, tc.spec, tc.p, tc.in)
+			var orders, q []string
+			for _, d := range docs {
+				orders = append(orders, d.(*canonical.Order).OrderNumber)
+			}
+			for _, e := range out.Quarantined {
+				q = append(q, fmt.Sprintf("%s@%d", e.Document, e.Pos.Line))
+			}
+			if strings.Join(orders, ",") != strings.Join(tc.orders, ",") || strings.Join(q, ",") != strings.Join(tc.quarantined, ",") ||
+				out.Rejected != tc.rejected || out.Documents != len(tc.orders) {
+				t.Errorf("delivered %v, quarantined %v, rejected %v; want %v, %v, %v\nerrors %q", orders, q, out.Rejected,
+					tc.orders, tc.quarantined, tc.rejected, errs)
+			}
+			if len(errs) != 1 || out.Errors != 1 {
+				t.Errorf("errors %q (outcome %d), want one", errs, out.Errors)
+			}
+		})
+	}
+}
+
+// TestRecordsCodeTables: CSV and fixed-width values go through the
+// partner's code tables (and the built-in ones) like X12 codes: a code is
+// read as its canonical value and written back as the code; other values
+// are taken as they are.
+func TestRecordsCodeTables(t *testing.T) {
+	p, err := NewProfile(ProfileSpec{Partner: "acme", TimeZone: "America/Chicago",
+		Codes: map[string]map[string]string{TableUnits: {"KT": "carton"}, TableStatus: {"PU": "picked_up"}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	spec := LayoutSpec{Name: "status", Format: "csv", Document: "shipment_status", GroupBy: "shipment_id", TimeFormat: "YYYYMMDDHHmm",
+		Records: []RecordSpec{{Fields: []FieldSpec{{Path: "shipment_id", Column: 1}, {Path: "events[].status", Column: 2},
+			{Path: "events[].time", Column: 3, Type: "time"}, {Path: "events[].measures.weight_unit", Column: 4},
+			{Path: "events[].measures.piece_unit", Column: 5}}}}}
+	in := "S1,PU,202601051130,L,KT\r\nS1,X6,202601051230,K,CA\r\nS1,delivered,202601061400,lb,pallet\r\nS1,ZZ,202601061500,,\r\n"
+	docs, out, errs := mapRecords(t, spec, p, in)
+	if len(docs) != 1 || len(errs) != 0 {
+		t.Fatalf("outcome %+v, errors %q", out, errs)
+	}
+	var got []string
+	for _, e := range docs[0].(*canonical.ShipmentStatus).Events {
+		s := e.Status
+		if e.Measures != nil {
+			s += "/" + e.Measures.WeightUnit + "/" + e.Measures.PieceUnit
+		}
+		got = append(got, s)
+	}
+	if want := "picked_up/lb/carton,in_transit/kg/case,delivered/lb/pallet,ZZ"; strings.Join(got, ",") != want {
+		t.Errorf("events %s, want %s", strings.Join(got, ","), want)
+	}
+	l, _ := NewRecordLayout(spec, p)
+	var buf bytes.Buffer
+	r, _ := NewRecordRenderer(&buf, l, p)
+	if errs, err := r.Render(context.Background(), docs[0]); err != nil || errs != nil {
+		t.Fatal(errs, err)
+	}
+	r.Close()
+	// The way back: the partner's codes (PU, KT), the built-in ones (X6,
+	// D1, L, K, CA, PL), a code no table knows as it is.
+	want := "S1,PU,202601051130,L,KT\r\nS1,X6,202601051230,K,CA\r\nS1,D1,202601061400,L,PL\r\nS1,ZZ,202601061500,,\r\n"
+	if buf.String() != want {
+		t.Errorf("rendered\n%s\nwant\n%s", buf.String(), want)
+	}
+	// The AS/400 order sample's units: CA is read as case.
+	docs, _, _ = mapRecords(t, erpOrders, p, strings.Replace(erpCSV, ";case;", ";CA;", 1))
+	if u := docs[0].(*canonical.Order).Lines[0].Quantity.Unit; u != "case" {
+		t.Errorf("unit CA read as %q, want case", u)
+	}
+}
+
+// TestRecordsDecimalErrorQuotesInput: the error quotes the value as the
+// file has it, not after the decimal comma was converted.
+func TestRecordsDecimalErrorQuotesInput(t *testing.T) {
+	_, _, errs := mapRecords(t, erpOrders, DefaultProfile(), strings.Replace(erpCSV, ";12,5\r\n", ";40,62\x80\r\n", 1)) // € in Windows-1252
+	if want := `2:7 (lines[].unit_price) order at line 1: invalid value: "40,62€": not a decimal number`; len(errs) != 1 || errs[0] != want {
+		t.Errorf("errors %q, want %q", errs, want)
+	}
+	spec := carrierStatus
+	_, _, errs = mapRecords(t, spec, DefaultProfile(), "SHP1      ABCDX1          202601051130DAYTON    00012,5x0\r\n")
+	if want := `1:49-57 (events[].measures.weight) shipment_status at line 1: invalid value: "12,5x0": not a decimal number (implied decimal)`; len(errs) != 1 || errs[0] != want {
+		t.Errorf("errors %q, want %q", errs, want)
+	}
+}
+
+// TestRecordsShortLine: a line that ends inside a number or a time is an
+// error at the field, never a value read as if padded (000031075 cut to
+// 00003 is not 0.03); one that ends inside or before a text field is not.
+func TestRecordsShortLine(t *testing.T) {
+	for _, tc := range []struct{ in, want string }{
+		{"SHP1      ABCDX1          202601051130DAYTON    00003\r\n",
+			`1:49-57 (events[].measures.weight) shipment_status at line 1: input cannot be read: line ends inside the field: the line has 53 characters, the field is characters 49-57 (read "00003")`},
+		{"SHP1      ABCDX1          20260105\r\n",
+			`1:27-38 (events[].time) shipment_status at line 1: input cannot be read: line ends inside the field: the line has 34 characters, the field is characters 27-38 (read "20260105")`},
+		{"SHP1      ABCDX1          202601051130DAY\r\n", ""},
+		{"SHP1      ABCDX1          202601051130\r\n", ""},
+	} {
+		docs, _, errs := mapRecords(t, carrierStatus, DefaultProfile(), tc.in)
+		if strings.Join(errs, "\n") != tc.want || (tc.want == "") != (len(docs) == 1) {
+			t.Errorf("%q: %d documents, errors %q; want %q", tc.in, len(docs), errs, tc.want)
+		}
 	}
 }

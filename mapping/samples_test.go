@@ -129,21 +129,32 @@ var csvSamples = []recordSample{
 		renderErrs: []string{"order #1 lines[1].quantity.value: required value missing", "order #2 order_number: required value missing"}},
 	{file: "orders-embedded-newline.csv", layout: "erp-orders", docs: 1,
 		errs: []string{`4:14 (lines[].quantity.value): invalid value: "twelve": not a decimal number`}},
-	{file: "orders-unterminated-quote.csv", layout: "erp-orders", docs: 1},
+	// The inch mark closes the quoted description early: line 2 is set
+	// aside on its own (an error at the line and column where the quoted
+	// field starts), the two orders after it are delivered.
+	{file: "orders-unterminated-quote.csv", layout: "erp-orders", docs: 2, set: "850",
+		errs: []string{`2:13 (lines[].item.description): input cannot be read: csv: line 2 column 13: unbalanced quote: the field quoted from character 108 is closed at character 121 and " zinc,40,cas…" follows instead of the delimiter or the line end (write a quote inside a quoted field as "")`}},
 	{file: "shipment-status.csv", layout: "tms-status", docs: 2, set: "214"},
 	{file: "inventory-snapshot.tsv", layout: "wms-inventory", docs: 1, set: "846"},
 	{file: "invoices.csv", layout: "erp-invoices", docs: 2, set: "810"},
-	{file: "invoices-errors.csv", layout: "erp-invoices", docs: 0,
-		errs: []string{`3:7 (lines[].unit_price): invalid value: "40.62€": not a decimal number`,
+	// The bad price quarantines the first invoice (quoted as written); the
+	// trailer is set aside on its own, the second invoice is delivered.
+	{file: "invoices-errors.csv", layout: "erp-invoices", docs: 1, set: "810",
+		errs: []string{`3:7 (lines[].unit_price): invalid value: "40,62€": not a decimal number`,
 			`6:: input cannot be read: csv: line 6: line matches no record of the layout`}},
 }
 
 var fixedSamples = []recordSample{
 	{file: "carrier-status.txt", layout: "carrier-status", docs: 2, set: "214"},
-	{file: "carrier-status-short-line.txt", layout: "carrier-status", docs: 1,
-		errs: []string{`2:27-38 (events[].time): invalid value: "202611" does not match the time format "YYYYMMDDHHmm"`}},
+	// Line 2 ends inside the time, line 4 inside the zero-filled weight:
+	// both shipments are quarantined, the weight is never read as 0.03.
+	{file: "carrier-status-short-line.txt", layout: "carrier-status", docs: 0,
+		errs: []string{`2:27-38 (events[].time): input cannot be read: line ends inside the field: the line has 32 characters, the field is characters 27-38 (read "202611")`,
+			`4:61-69 (events[].measures.weight): input cannot be read: line ends inside the field: the line has 65 characters, the field is characters 61-69 (read "00003")`}},
 	{file: "orders.txt", layout: "as400-orders", docs: 2, set: "850"},
-	{file: "orders-bad-numeric.txt", layout: "as400-orders", docs: 0,
+	// The bad quantity quarantines the first order; the trailer is set
+	// aside on its own, the second order is delivered.
+	{file: "orders-bad-numeric.txt", layout: "as400-orders", docs: 1, set: "850",
 		errs: []string{`3:52-60 (lines[].quantity.value): invalid value: "I2500": not a decimal number (implied decimal)`,
 			`6:: input cannot be read: flat: line 6: line matches no record of the layout`}},
 }

@@ -338,7 +338,7 @@ func out856(c *outCtx, doc canonical.Document) {
 	d := doc.(*canonical.ShipNotice)
 	c.need("shipment_id", d.ShipmentID)
 	sd, dates := takeDate(d.Dates, "ship")
-	ds, ts, _ := c.when(sd)
+	ds, ts := c.whenLocal(sd) // BSN has no time code
 	c.seg("BSN", purposeOut(c, d.Purpose), d.ShipmentID, ds, ts)
 	c.dtms(dates, "dates")
 	c.refs("REF", d.References, "references")

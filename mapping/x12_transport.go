@@ -388,7 +388,7 @@ func out214(c *outCtx, doc canonical.Document) {
 		if e.Status == "" && e.Appointment == "" {
 			c.fail(f+".status", ErrMissing)
 		}
-		c.seg("AT7", c.code(TableStatus, e.Status), c.code(TableReasons, e.Reason), e.Appointment, "", ds, ts, zs)
+		c.seg("AT7", c.codeAt(TableStatus, e.Status, f+".status"), c.codeAt(TableReasons, e.Reason, f+".reason"), e.Appointment, "", ds, ts, zs)
 		if l := e.Location; l != nil {
 			c.seg("MS1", l.City, l.State, l.Country)
 		}

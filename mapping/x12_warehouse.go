@@ -528,7 +528,7 @@ func out846(c *outCtx, doc canonical.Document) {
 	d := doc.(*canonical.InventoryBalance)
 	c.need("report_id", d.ReportID)
 	rep, dates := takeDate(d.Dates, "report")
-	ds, ts, _ := c.when(rep)
+	ds, ts := c.whenLocal(rep) // BIA has no time code
 	c.seg("BIA", purposeOut(c, d.Purpose), "DD", d.ReportID, ds, ts)
 	c.refs("REF", d.References, "references")
 	c.dtms(dates, "dates")

@@ -76,12 +76,38 @@ func (c *outCtx) need(field, v string) {
 	}
 }
 
-func (c *outCtx) code(tbl, canon string) string {
+// code translates a canonical value to the partner's code for a code
+// element. A value no table names is written as it is only when it is
+// itself a code (what FromX12 keeps of a code it does not know, "ZZ"); any
+// other (a canonical name such as "picked_up") is an error, never text in
+// a code element. codeAt names the field in the error.
+func (c *outCtx) code(tbl, canon string) string { return c.codeAt(tbl, canon, "") }
+
+func (c *outCtx) codeAt(tbl, canon, field string) string {
 	if canon == "" {
 		return ""
 	}
-	v, _ := c.p.Out(tbl, canon)
+	v, ok := c.p.Out(tbl, canon)
+	if !ok && !isCode(canon) {
+		c.fail(field, fmt.Errorf("%w: %q has no X12 code in the %s table (give the partner's code for it: mapping.codes.%s: [\"CODE=%s\"])",
+			ErrBadValue, canon, tbl, tbl, canon))
+	}
 	return v
+}
+
+// isCode tells whether s can be an X12 code value as it is: one to three
+// upper-case letters or digits (the code elements mapped through tables
+// are ID 1-3).
+func isCode(s string) bool {
+	if len(s) == 0 || len(s) > 3 {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		if b := s[i]; !(b >= 'A' && b <= 'Z' || b >= '0' && b <= '9') {
+			return false
+		}
+	}
+	return true
 }
 
 func (c *outCtx) refQual(r canonical.Reference, field string) string {
@@ -143,6 +169,24 @@ func (c *outCtx) when(t *canonical.Time) (date, tm, code string) {
 		tm = v.Format("150405")
 	}
 	return v.Format("20060102"), tm, code
+}
+
+// whenLocal splits a time into X12 date and time for a segment without a
+// time code (BIA, BSN): converted to the partner's local time, the zone in
+// which FromX12 reads such times, so the instant survives the round trip.
+func (c *outCtx) whenLocal(t *canonical.Time) (date, tm string) {
+	if t == nil || t.IsZero() {
+		return "", ""
+	}
+	if t.DateOnly {
+		return t.Format("20060102"), ""
+	}
+	v := t.Time.In(c.p.Location)
+	tm = v.Format("1504")
+	if v.Second() != 0 {
+		tm = v.Format("150405")
+	}
+	return v.Format("20060102"), tm
 }
 
 // offsetCodes are the X12 time codes (element 623) written for offsets.

@@ -6,18 +6,29 @@
 // record is a list of field values in layout order; package mapping turns
 // them into documents.
 //
-// Parsing follows RFC 4180 through encoding/csv, with these deviations:
-// rows may have any number of columns (missing columns read as empty),
-// quotes inside unquoted fields are kept (LazyQuotes), spaces are kept, and
-// the input may start with a byte order mark. Reading streams in constant
-// memory.
+// Parsing follows RFC 4180, with these deviations: rows may have any number
+// of columns (missing columns read as empty), a quote inside an unquoted
+// field is kept as a character (`12" pipe`), spaces are kept, lines end
+// with LF or CRLF, and the input may start with a byte order mark.
+//
+// Quoted fields are strict: inside one, a quote is either doubled ("") or
+// closes the field, and must then be followed by the delimiter or the end
+// of the line. Anything else (`"Hex bolt 1/2" zinc,...`, a quote that never
+// closes) is a *ParseError wrapping ErrQuote at the line where the quoted
+// field started, never a field that silently runs on over the following
+// lines. Reading continues at the next line (after an unclosed quote: at
+// the end of the input, and the error says which lines could not be read).
+// Reading streams: memory is bounded by the longest record.
 package csv
 
 import (
+	"bufio"
+	"bytes"
 	stdcsv "encoding/csv"
 	"errors"
 	"fmt"
 	"io"
+	"unicode/utf8"
 )
 
 // Layout declares a delimited file.
@@ -39,14 +50,24 @@ type Record struct {
 	Titles    []string // column titles written in the header line (render)
 }
 
-// ErrUnknownRecord: a line matches no record of the layout.
-var ErrUnknownRecord = errors.New("line matches no record of the layout")
+// Errors.
+var (
+	// ErrUnknownRecord: a line matches no record of the layout.
+	ErrUnknownRecord = errors.New("line matches no record of the layout")
+	// ErrQuote: a quoted field is not closed, or a quote inside it is
+	// neither doubled nor followed by the delimiter or the end of the line.
+	ErrQuote = errors.New("unbalanced quote")
+)
 
 // ParseError is a problem at a line of the input.
 type ParseError struct {
-	Line   int
-	Column int // 1-based, 0 for the whole line
+	Line   int // where the record (for ErrQuote: the quoted field) starts
+	Column int // 1-based column (field number), 0 for the whole line
 	Err    error
+	// Fields are the values read before the error, in column order (for
+	// ErrQuote: the columns before the bad one), valid until the next Read.
+	// A caller may use them to tell which document the line belongs to.
+	Fields []string
 }
 
 func (e *ParseError) Error() string {
@@ -61,9 +82,15 @@ func (e *ParseError) Unwrap() error { return e.Err }
 // Reader reads records of a Layout.
 type Reader struct {
 	l      *Layout
-	r      *stdcsv.Reader
+	br     *bufio.Reader
+	comma  []byte
 	header bool
+	line   int    // lines read so far
+	buf    []byte // the current record's field values, concatenated
+	ends   []int  // end of each field in buf
+	row    []string
 	vals   []string
+	eof    bool
 }
 
 // NewReader returns a Reader of in, decoding the layout's encoding.
@@ -72,42 +99,33 @@ func NewReader(in io.Reader, l *Layout) (*Reader, error) {
 	if err != nil {
 		return nil, err
 	}
-	r := stdcsv.NewReader(dec)
-	r.Comma = l.Comma
-	if r.Comma == 0 {
-		r.Comma = ','
+	comma := l.Comma
+	if comma == 0 {
+		comma = ','
 	}
-	r.FieldsPerRecord = -1
-	r.LazyQuotes = true
-	r.ReuseRecord = true
-	return &Reader{l: l, r: r, header: l.Header}, nil
+	if comma == '"' || comma == '\r' || comma == '\n' || !utf8.ValidRune(comma) {
+		return nil, fmt.Errorf("csv: %q cannot be the delimiter", comma)
+	}
+	return &Reader{l: l, br: bufio.NewReaderSize(dec, 64<<10), comma: utf8.AppendRune(nil, comma), header: l.Header}, nil
 }
 
 // Read returns the next record: its definition, the value of each field
 // (valid until the next Read) and its line. At the end it returns io.EOF.
-// A line that matches no record returns a *ParseError wrapping
-// ErrUnknownRecord; reading may continue.
+// A line that matches no record, or a record that cannot be read (ErrQuote),
+// returns a *ParseError; reading may continue.
 func (r *Reader) Read() (*Record, []string, int, error) {
 	for {
-		row, err := r.r.Read()
+		row, line, err := r.readRecord()
 		if err != nil {
-			var pe *stdcsv.ParseError
-			if errors.As(err, &pe) {
-				return nil, nil, pe.StartLine, &ParseError{Line: pe.StartLine, Column: pe.Column, Err: pe.Err}
-			}
-			return nil, nil, 0, err
+			return nil, nil, line, err
 		}
-		line, _ := r.r.FieldPos(0)
 		if r.header {
 			r.header = false
 			continue
 		}
-		if len(row) == 1 && row[0] == "" {
-			continue // blank line
-		}
 		def := r.match(row)
 		if def == nil {
-			return nil, nil, line, &ParseError{Line: line, Err: ErrUnknownRecord}
+			return nil, nil, line, &ParseError{Line: line, Err: ErrUnknownRecord, Fields: row}
 		}
 		r.vals = r.vals[:0]
 		for _, c := range def.Columns {
@@ -119,6 +137,153 @@ func (r *Reader) Read() (*Record, []string, int, error) {
 		}
 		return def, r.vals, line, nil
 	}
+}
+
+// readLine returns the next physical line with its line end normalized to
+// "\n" (none at the end of the input), or io.EOF.
+func (r *Reader) readLine() ([]byte, error) {
+	if r.eof {
+		return nil, io.EOF
+	}
+	line, err := r.br.ReadSlice('\n')
+	if err == bufio.ErrBufferFull {
+		long := append([]byte(nil), line...)
+		for err == bufio.ErrBufferFull {
+			line, err = r.br.ReadSlice('\n')
+			long = append(long, line...)
+		}
+		line = long
+	}
+	if err == io.EOF {
+		r.eof = true
+		if len(line) == 0 {
+			return nil, io.EOF
+		}
+		err = nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	r.line++
+	if n := len(line); n >= 2 && line[n-2] == '\r' && line[n-1] == '\n' {
+		line[n-2] = '\n'
+		line = line[:n-1]
+	} else if n >= 1 && line[n-1] == '\r' && r.eof {
+		line = line[:n-1] // a CR before the end of the input, as encoding/csv
+	}
+	return line, nil
+}
+
+func trimNL(b []byte) []byte {
+	if n := len(b); n > 0 && b[n-1] == '\n' {
+		return b[:n-1]
+	}
+	return b
+}
+
+func chars(b []byte) int { return utf8.RuneCount(b) }
+
+// readRecord reads one record, skipping empty lines, and returns its
+// fields and the line it starts at.
+func (r *Reader) readRecord() ([]string, int, error) {
+	var line []byte
+	var err error
+	for {
+		if line, err = r.readLine(); err != nil {
+			return nil, r.line, err
+		}
+		if len(trimNL(line)) > 0 {
+			break
+		}
+	}
+	start := r.line
+	r.buf, r.ends = r.buf[:0], r.ends[:0]
+	fields := func() []string {
+		s := string(r.buf)
+		r.row = r.row[:0]
+		from := 0
+		for _, e := range r.ends {
+			r.row = append(r.row, s[from:e])
+			from = e
+		}
+		return r.row
+	}
+	pos := 0 // in line
+	for {
+		if pos >= len(line) || line[pos] != '"' {
+			// Unquoted: up to the delimiter or the end of the line; quotes are characters.
+			rest := trimNL(line[pos:])
+			i := bytes.Index(rest, r.comma)
+			if i < 0 {
+				r.buf = append(r.buf, rest...)
+				r.ends = append(r.ends, len(r.buf))
+				return fields(), start, nil
+			}
+			r.buf = append(r.buf, rest[:i]...)
+			r.ends = append(r.ends, len(r.buf))
+			pos += i + len(r.comma)
+			continue
+		}
+		// Quoted.
+		qLine, qChar, col := r.line, chars(line[:pos])+1, len(r.ends)+1
+		pos++
+		for {
+			i := bytes.IndexByte(line[pos:], '"')
+			if i < 0 {
+				r.buf = append(r.buf, line[pos:]...)
+				if line, err = r.readLine(); err != nil {
+					if err != io.EOF {
+						return nil, start, err
+					}
+					lines := fmt.Sprintf("line %d", qLine)
+					if r.line > qLine {
+						lines = fmt.Sprintf("lines %d-%d", qLine, r.line)
+					}
+					row := fields()
+					return nil, start, &ParseError{Line: qLine, Column: col, Fields: row,
+						Err: fmt.Errorf("%w: the field quoted from character %d is never closed, so %s could not be read", ErrQuote, qChar, lines)}
+				}
+				pos = 0
+				continue
+			}
+			r.buf = append(r.buf, line[pos:pos+i]...)
+			pos += i + 1
+			rest := line[pos:]
+			switch {
+			case len(rest) > 0 && rest[0] == '"':
+				r.buf = append(r.buf, '"')
+				pos++
+				continue
+			case bytes.HasPrefix(rest, r.comma):
+				r.ends = append(r.ends, len(r.buf))
+				pos += len(r.comma)
+			case len(trimNL(rest)) == 0:
+				r.ends = append(r.ends, len(r.buf))
+				return fields(), start, nil
+			default:
+				at := fmt.Sprintf("character %d", chars(line[:pos-1])+1)
+				if r.line != qLine {
+					at = fmt.Sprintf("line %d character %d", r.line, chars(line[:pos-1])+1)
+				}
+				r.buf = r.buf[:0]
+				if col > 1 {
+					r.buf = r.buf[:r.ends[col-2]] // the columns before the bad one
+				}
+				row := fields()
+				return nil, start, &ParseError{Line: qLine, Column: col, Fields: row,
+					Err: fmt.Errorf("%w: the field quoted from character %d is closed at %s and %q follows instead of the delimiter or the line end (write a quote inside a quoted field as \"\")",
+						ErrQuote, qChar, at, truncate(string(trimNL(rest)), 12))}
+			}
+			break
+		}
+	}
+}
+
+func truncate(s string, n int) string {
+	if utf8.RuneCountInString(s) <= n {
+		return s
+	}
+	return string([]rune(s)[:n]) + "…"
 }
 
 func (r *Reader) match(row []string) *Record {

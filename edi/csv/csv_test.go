@@ -2,10 +2,13 @@ package csv
 
 import (
 	"bytes"
+	stdcsv "encoding/csv"
 	"errors"
+	"fmt"
 	"io"
 	"strings"
 	"testing"
+	"unicode/utf8"
 )
 
 var hd = &Layout{Comma: ';', Records: []Record{
@@ -48,6 +51,64 @@ func TestRead(t *testing.T) {
 			got, err := readAll(t, tc.l, tc.in)
 			if !errors.Is(err, tc.err) || strings.Join(got, ",") != tc.want {
 				t.Errorf("got %q, %v; want %q, %v", strings.Join(got, ","), err, tc.want, tc.err)
+			}
+		})
+	}
+}
+
+// TestQuotes: a quote inside an unquoted field is a character; inside a
+// quoted field it is doubled or closes the field. A quoted field that is
+// never closed, or closed early, is an error at the line where it starts,
+// never a field running on over the next lines, and reading resumes at the
+// next line.
+func TestQuotes(t *testing.T) {
+	one := &Layout{Records: []Record{{Columns: []int{1, 2, 3}}}}
+	for _, tc := range []struct {
+		name, in string
+		want     []string // "LINE: a|b|c" or "LINE: error"
+	}{
+		{"bare quote in unquoted field", "PO1,12\" pipe,3\n", []string{`1: PO1|12" pipe|3`}},
+		{"doubled quote", "PO1,\"12\"\" pipe\",3\n", []string{`1: PO1|12" pipe|3`}},
+		{"line break in quoted field", "PO1,\"a\r\nb\",3\r\nPO2,x,4\r\n", []string{`1: PO1|a\nb|3`, `3: PO2|x|4`}},
+		{"quoted field at the end of the input", "PO1,x,\"3\"", []string{`1: PO1|x|3`}},
+		{"closed early", "PO1,\"12\" pipe\",3\nPO2,x,4\n", []string{
+			`1: csv: line 1 column 2: unbalanced quote: the field quoted from character 5 is closed at character 8 and " pipe\",3" follows instead of the delimiter or the line end (write a quote inside a quoted field as "")`,
+			`2: PO2|x|4`}},
+		{"closed early on a later line", "PO0,a,1\nPO1,\"a\nb\" c,3\nPO2,x,4\n", []string{`1: PO0|a|1`,
+			`2: csv: line 2 column 2: unbalanced quote: the field quoted from character 5 is closed at line 3 character 2 and " c,3" follows instead of the delimiter or the line end (write a quote inside a quoted field as "")`,
+			`4: PO2|x|4`}},
+		{"never closed", "PO0,a,1\nPO1,\"12 pipe,3\nPO2,x,4\n\nPO3,y,5\n", []string{`1: PO0|a|1`,
+			`2: csv: line 2 column 2: unbalanced quote: the field quoted from character 5 is never closed, so lines 2-5 could not be read`}},
+		{"never closed on the last line", "PO1,\"12 pipe,3", []string{
+			`1: csv: line 1 column 2: unbalanced quote: the field quoted from character 5 is never closed, so line 1 could not be read`}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r, err := NewReader(strings.NewReader(tc.in), one)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var got []string
+			for {
+				_, v, line, err := r.Read()
+				if err == io.EOF {
+					break
+				}
+				if err != nil {
+					var pe *ParseError
+					if !errors.As(err, &pe) || !errors.Is(err, ErrQuote) || pe.Line != line {
+						t.Fatalf("line %d: %v", line, err)
+					}
+					// The columns before the bad one are read (the order number).
+					if len(pe.Fields) != pe.Column-1 || !strings.HasPrefix(pe.Fields[0], "PO") {
+						t.Errorf("fields before the error: %q (column %d)", pe.Fields, pe.Column)
+					}
+					got = append(got, fmt.Sprintf("%d: %v", line, err))
+					continue
+				}
+				got = append(got, fmt.Sprintf("%d: %s", line, strings.ReplaceAll(strings.Join(v, "|"), "\n", `\n`)))
+			}
+			if g, w := strings.Join(got, "\n"), strings.Join(tc.want, "\n"); g != w {
+				t.Errorf("got\n%s\nwant\n%s", g, w)
 			}
 		})
 	}
@@ -112,6 +173,50 @@ func FuzzRead(f *testing.F) {
 			if len(v) != len(def.Columns) {
 				t.Fatalf("%d values for %d columns", len(v), len(def.Columns))
 			}
+		}
+	})
+}
+
+// FuzzReadLikeEncodingCSV: on input strict encoding/csv reads without an
+// error (RFC 4180 quoting), the reader returns the same rows and lines.
+func FuzzReadLikeEncodingCSV(f *testing.F) {
+	f.Add("a,b\n\"c,\"\"d\"\"\",e\r\n\n\"x\r\ny\",z")
+	f.Add("\"\",\"\"\"\"\n,,\n")
+	f.Fuzz(func(t *testing.T, in string) {
+		if !utf8.ValidString(in) || strings.ContainsRune(in, '\r') && !strings.Contains(in, "\r\n") {
+			return // the decoder and lone CRs are not the point here
+		}
+		std := stdcsv.NewReader(strings.NewReader(in))
+		std.FieldsPerRecord = -1
+		var want []string
+		for {
+			row, err := std.Read()
+			if err == io.EOF {
+				break
+			}
+			if err != nil {
+				return
+			}
+			line, _ := std.FieldPos(0)
+			want = append(want, fmt.Sprintf("%d:%q", line, row))
+		}
+		r, err := NewReader(strings.NewReader(in), &Layout{Records: []Record{{}}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got []string
+		for {
+			row, line, err := r.readRecord()
+			if err == io.EOF {
+				break
+			}
+			if err != nil {
+				t.Fatalf("%q: %v (encoding/csv reads it)", in, err)
+			}
+			got = append(got, fmt.Sprintf("%d:%q", line, row))
+		}
+		if g, w := strings.Join(got, "\n"), strings.Join(want, "\n"); g != w {
+			t.Fatalf("%q:\n%s\nwant (encoding/csv)\n%s", in, g, w)
 		}
 	})
 }

@@ -43,9 +43,12 @@ func TestSamples(t *testing.T) {
 			`5: SO-240118|Store 0412\nReceiving door 3|Hex bolt|12`}},
 		{"orders-missing-column.csv", one(',', true, "", 1, 12, 14, 16), []string{
 			`2: SO-240117|HB-1020|40|18.75`, `3: SO-240117|WN-0550||`, `4: |HB-1020|12|19.10`}},
-		// LazyQuotes: the quote never closes, so the rest of the file is
-		// one field and the last two rows are lost without an error.
-		{"orders-unterminated-quote.csv", one(',', true, "", 1, 14), []string{`2: SO-240117|`}},
+		// An inch mark closes the quoted description early: an error at the
+		// line the quoted field starts (column 13), and reading goes on at
+		// the next line instead of the field swallowing the rest of the file.
+		{"orders-unterminated-quote.csv", one(',', true, "", 1, 14), []string{
+			`2: csv: line 2 column 13: unbalanced quote: the field quoted from character 108 is closed at character 121 and " zinc,40,cas…" follows instead of the delimiter or the line end (write a quote inside a quoted field as "")`,
+			`3: SO-240118|12`, `4: SO-240119|96`}},
 		{"shipment-status.csv", one(',', true, "", 1, 4, 8), []string{
 			`2: L-778120|departed_pickup|`, `3: L-778120|in_transit|`, `4: L-778120|delivered|M. GARCIA`,
 			`5: L-778121|departed_pickup|`, `6: L-778121|delayed|`}},

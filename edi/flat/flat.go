@@ -6,8 +6,15 @@
 // they are byte positions in single-byte encodings such as Windows-1252.
 // Like edi/csv, it knows nothing of the canonical model.
 //
-// Lines end with LF or CRLF. Short lines are read as if padded with spaces;
-// characters beyond the last field are ignored. Values are trimmed of their
+// Lines end with LF or CRLF. Hosts trim trailing spaces, so a line may end
+// before its last fields: a field the line does not reach reads as empty,
+// and a left-aligned, space-padded text field the line ends inside reads as
+// the characters present (its trailing spaces were trimmed). A line that
+// ends inside any other field (right-aligned, padded with something other
+// than spaces, or marked Whole: numbers, dates, times) is cut, not trimmed:
+// `000031075` cut to `00003` would read as 3. Read returns that record
+// with a *ParseError wrapping ErrShortLine naming the field. Characters
+// beyond the last field are ignored. Values are trimmed of their
 // padding on read. Writing a value longer than its field is an error, never
 // a silent truncation. Reading streams in constant memory (a line may be at
 // most MaxLine bytes).
@@ -48,7 +55,15 @@ type Field struct {
 	Length int  // width in characters
 	Right  bool // right-aligned (numbers), else left-aligned
 	Pad    rune // padding, default ' '
+	// Whole: a line ending inside the field is an error even when it is
+	// a left-aligned, space-padded one (dates, times, codes of fixed size).
+	Whole bool
 }
+
+// cut reports whether a line of n characters that ends inside f (after its
+// first character, before its last) must be an error rather than read as
+// trimmed trailing spaces.
+func (f Field) cut() bool { return f.Whole || f.Right || f.pad() != ' ' }
 
 func (f Field) pad() rune {
 	if f.Pad == 0 {
@@ -62,6 +77,10 @@ var (
 	ErrUnknownRecord = errors.New("line matches no record of the layout")
 	ErrTooLong       = errors.New("value longer than its field")
 	ErrLineTooLong   = errors.New("line too long")
+	// ErrShortLine: the line ends inside a field that cannot be cut (see
+	// the package documentation); the record and its values are returned
+	// with it.
+	ErrShortLine = errors.New("line ends inside the field")
 )
 
 // ParseError is a problem at a line (and field) of the input.
@@ -102,6 +121,9 @@ func NewReader(in io.Reader, l *Layout) (*Reader, error) {
 
 // Read returns the next record, the value of each field (trimmed of its
 // padding, valid until the next Read) and the line number; io.EOF at the end.
+// A line that ends inside a field that cannot be cut returns the record and
+// its values with a *ParseError wrapping ErrShortLine (Field: that field);
+// the caller decides what the field's value is worth (nothing: it is cut).
 func (r *Reader) Read() (*Record, []string, int, error) {
 	for r.s.Scan() {
 		r.line++
@@ -115,10 +137,17 @@ func (r *Reader) Read() (*Record, []string, int, error) {
 			return nil, nil, r.line, &ParseError{Line: r.line, Err: ErrUnknownRecord}
 		}
 		r.vals = r.vals[:0]
-		for _, f := range def.Fields {
-			r.vals = append(r.vals, trim(r.slice(f.Start, f.Length), f))
+		var short error
+		n := len(r.rs)
+		for i, f := range def.Fields {
+			v := r.slice(f.Start, f.Length)
+			if end := f.Start - 1 + f.Length; short == nil && f.Start <= n && n < end && f.cut() {
+				short = &ParseError{Line: r.line, Field: i + 1, Err: fmt.Errorf("%w: the line has %d characters, the field is characters %d-%d (read %q)",
+					ErrShortLine, n, f.Start, end, v)}
+			}
+			r.vals = append(r.vals, trim(v, f))
 		}
-		return def, r.vals, r.line, nil
+		return def, r.vals, r.line, short
 	}
 	if err := r.s.Err(); err != nil {
 		if errors.Is(err, bufio.ErrTooLong) {

@@ -52,6 +52,39 @@ func TestReadWrite(t *testing.T) {
 	}
 }
 
+// TestShortLine: a line that ends inside a number, a non-space-padded or a
+// Whole field is cut, not trimmed: an error with the record; one that ends
+// inside a left-aligned text field or before a field is trimmed spaces.
+func TestShortLine(t *testing.T) {
+	l := &Layout{Records: []Record{{Fields: []Field{
+		{Start: 1, Length: 4}, {Start: 5, Length: 8, Whole: true}, {Start: 13, Length: 5, Right: true, Pad: '0'}, {Start: 18, Length: 6}}}}}
+	for _, tc := range []struct{ in, want string }{
+		{"SHP12026112600310NOTE", "SHP1|20261126|310|NOTE|"},     // text cut: trailing spaces trimmed
+		{"SHP120261126", "SHP1|20261126|||"},                     // ends before the number: blank
+		{"SHP1202611", "SHP1|202611|||2"},                        // inside the Whole date
+		{"SHP120261126003", "SHP1|20261126|3||3"},                // inside the zero-filled number
+		{"SH", "SH||||"},                                         // inside a left-aligned text field
+		{"SHP120261126  31", "SHP1|20261126|31||3"},              // inside a right-aligned number
+		{"SHP12026112600310NOTE  \r", "SHP1|20261126|310|NOTE|"}, // CR is not a character of the line
+	} {
+		r, err := NewReader(strings.NewReader(tc.in+"\n"), l)
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, v, _, err := r.Read()
+		field := ""
+		var pe *ParseError
+		if errors.As(err, &pe) && errors.Is(err, ErrShortLine) {
+			field = string(rune('0' + pe.Field))
+		} else if err != nil {
+			t.Fatalf("%q: %v", tc.in, err)
+		}
+		if got := strings.Join(v, "|") + "|" + field; got != tc.want {
+			t.Errorf("%q: read %q (%v), want %q", tc.in, got, err, tc.want)
+		}
+	}
+}
+
 func mustReader(t *testing.T, in string) *Reader {
 	r, err := NewReader(strings.NewReader(in), layout)
 	if err != nil {
