@@ -9,20 +9,40 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 )
 
 // ErrBlobNotFound: the blob store has no blob under the key.
 var ErrBlobNotFound = errors.New("blob not found")
 
 // BlobStore keeps immutable blobs under content-addressed keys
-// ("sha256/ab/abcd..."). Implementations: the filesystem ([FS]) and
-// S3-compatible object storage ([S3]).
+// ("sha256/ab/abcd..."). Implementations: the filesystem ([FS], also the
+// spool) and S3-compatible object storage ([S3]). Package
+// archive/blobtest is the conformance suite every implementation passes.
 //
-// Contract: Put is given a complete, fsync'd local file and returns only
-// once the blob is durable under key; it must not move or remove the file
-// (the archive may need it again). Putting a key that exists is not an
-// error: keys name content, so the bytes are the same. Every method is safe
-// for concurrent use and honours ctx.
+// Contract:
+//   - Put is given a complete, fsync'd local file of exactly size bytes
+//     whose sha256 the key names, and returns only once the blob is durable
+//     under key. It must not move, change or remove the file (the archive
+//     may need it again); the caller may remove the file once Put returned
+//     (the archive removes its temporary file), but not change it ([FS]
+//     hard-links it).
+//   - Putting a key that exists is not an error: keys name content, so the
+//     bytes are the same. Concurrent Puts of one key, from one file or from
+//     several, all succeed.
+//   - A Put that fails (a cancelled ctx, a file missing or not of size
+//     bytes, a server error) never leaves a partial blob under key: the key
+//     then holds nothing, or the whole blob (a remote store that finished as
+//     the client gave up). A file not of size bytes is an error before
+//     anything is stored.
+//   - Open and Stat of a missing key return an error wrapping
+//     ErrBlobNotFound; Delete of a missing key returns nil.
+//   - Every method is safe for concurrent use and honours ctx.
+//
+// Optional capabilities, found by type assertion: TempDir() string (Put's
+// files must be written there, as [FS] hard-links them) and Locked() bool
+// (blobs are under Object Lock: Delete fails with an error wrapping
+// ErrLocked and the blob stays).
 type BlobStore interface {
 	// Kind prefixes the index's blob refs: "fs", "s3" or "spool".
 	Kind() string
@@ -104,6 +124,15 @@ func (f *FS) link(ctx context.Context, key, path string, size int64) (string, er
 	if err := ctx.Err(); err != nil {
 		return "", err
 	}
+	// The blob is the file itself (a hard link): a file of another size
+	// than the caller hashed would be stored under a wrong address.
+	st, err := os.Stat(path)
+	if err != nil {
+		return "", fmt.Errorf("archive: store blob %s: %w", key, err)
+	}
+	if st.Size() != size {
+		return "", fmt.Errorf("archive: store blob %s: %s has %d bytes, not %d", key, path, st.Size(), size)
+	}
 	dir := filepath.Dir(dst)
 	if err := mkdirAllSync(dir); err != nil {
 		return "", fmt.Errorf("archive: %w", err)
@@ -115,8 +144,9 @@ func (f *FS) link(ctx context.Context, key, path string, size int64) (string, er
 		if st, serr := os.Stat(dst); serr == nil && st.Size() == size {
 			return dir, nil
 		}
-		tmp := dst + ".replace"
-		_ = os.Remove(tmp)
+		// A name of its own per Put: two Puts repairing the same blob at
+		// once must not remove each other's link.
+		tmp := fmt.Sprintf("%s.replace-%d-%d", dst, os.Getpid(), replaceSeq.Add(1))
 		if err := os.Link(path, tmp); err != nil {
 			return "", fmt.Errorf("archive: store blob %s: %w", key, err)
 		}
@@ -127,6 +157,9 @@ func (f *FS) link(ctx context.Context, key, path string, size int64) (string, er
 	}
 	return dir, nil
 }
+
+// replaceSeq numbers the temporary links of blob repairs in this process.
+var replaceSeq atomic.Uint64
 
 func (f *FS) Open(ctx context.Context, key string) (io.ReadCloser, error) {
 	p, err := f.path(key)
@@ -160,7 +193,9 @@ func (f *FS) Delete(ctx context.Context, key string) error {
 	if err != nil {
 		return err
 	}
-	if err := os.Remove(p); err != nil && !errors.Is(err, fs.ErrNotExist) {
+	if err := os.Remove(p); errors.Is(err, fs.ErrNotExist) {
+		return nil // nothing to delete, and nothing changed to fsync (its folder may not exist)
+	} else if err != nil {
 		return fmt.Errorf("archive: delete blob %s: %w", key, err)
 	}
 	return syncDir(filepath.Dir(p))

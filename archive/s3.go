@@ -193,9 +193,16 @@ func (s *S3) Check(ctx context.Context) error {
 func (s *S3) Put(ctx context.Context, key, file string, size int64) error {
 	f, err := os.Open(file)
 	if err != nil {
-		return err
+		return fmt.Errorf("archive: s3 put %s: %w", key, err)
 	}
 	defer f.Close()
+	// PutObject reads size bytes and stops: a longer file would be stored
+	// cut short, under the address of content it does not hold.
+	if st, err := f.Stat(); err != nil {
+		return fmt.Errorf("archive: s3 put %s: %w", key, err)
+	} else if st.Size() != size {
+		return fmt.Errorf("archive: s3 put %s: %s has %d bytes, not %d", key, file, st.Size(), size)
+	}
 	opts := minio.PutObjectOptions{
 		ContentType: "application/octet-stream",
 		PartSize:    s.cfg.PartSize,
@@ -209,12 +216,30 @@ func (s *S3) Put(ctx context.Context, key, file string, size int64) error {
 		opts.RetainUntilDate = time.Now().Add(s.cfg.LockFor).UTC()
 	}
 	if _, err := s.c.PutObject(ctx, s.cfg.Bucket, s.object(key), f, size, opts); err != nil {
+		if size > int64(s.cfg.PartSize) && ctx.Err() != nil {
+			s.abortUploads(ctx, key)
+		}
 		if s.cfg.LockMode != "" && missingLockConfig(err) {
 			return fmt.Errorf("archive: s3 put %s: %w (server: %v)", key, s.noLock(), err)
 		}
 		return fmt.Errorf("archive: s3 put %s: %w", key, err)
 	}
 	return nil
+}
+
+// abortUploads aborts the unfinished multipart uploads of key after a
+// cancelled Put. minio-go aborts the upload of a failed PutObject itself,
+// but not one whose creation the cancellation cut off (the server created
+// it, the client never learnt its id), and versitygw can keep an upload
+// whose part was still arriving when the abort came. Unaborted, their parts
+// stay on the server, invisible to listings and Verify, until a lifecycle
+// rule removes them. A concurrent Put of the same key (the same bytes)
+// loses its upload too and fails; the archive then spools that blob and
+// uploads it later, so nothing is lost.
+func (s *S3) abortUploads(ctx context.Context, key string) {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+	defer cancel()
+	_ = s.c.RemoveIncompleteUpload(ctx, s.cfg.Bucket, s.object(key))
 }
 
 func notFound(err error) bool {

@@ -1,0 +1,84 @@
+package archive_test
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/wharfedi/wharf/archive"
+	"github.com/wharfedi/wharf/archive/blobtest"
+)
+
+// The suite finds the filesystem store's temporary folder by this method.
+var _ blobtest.TempDirer = (*archive.FS)(nil)
+
+func TestFSBlobStore(t *testing.T) {
+	blobtest.Exercise(t, func(t *testing.T) archive.BlobStore {
+		dir := t.TempDir()
+		s, err := archive.NewFS(dir)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { checkFSBlobs(t, dir) })
+		return s
+	})
+}
+
+func TestSpoolBlobStore(t *testing.T) {
+	blobtest.Exercise(t, func(t *testing.T) archive.BlobStore {
+		dir := t.TempDir()
+		s, err := archive.NewSpool(dir)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if s.Kind() != "spool" {
+			t.Fatalf("spool kind %q", s.Kind())
+		}
+		t.Cleanup(func() { checkFSBlobs(t, dir) })
+		return s
+	})
+}
+
+// checkFSBlobs: outside its .tmp folder, a filesystem store holds blobs
+// only, each under the sha256 of its bytes (no leftovers of failed or
+// concurrent Puts).
+func checkFSBlobs(t *testing.T, dir string) {
+	t.Helper()
+	err := filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		rel, _ := filepath.Rel(dir, p)
+		if d.IsDir() {
+			if rel == ".tmp" {
+				return filepath.SkipDir
+			}
+			return nil
+		}
+		name := filepath.Base(p)
+		if want := filepath.Join("sha256", name[:min(2, len(name))], name); rel != want {
+			t.Errorf("stray file %s in the blob folder", rel)
+			return nil
+		}
+		f, err := os.Open(p)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		h := sha256.New()
+		if _, err := io.Copy(h, f); err != nil {
+			return err
+		}
+		if got := hex.EncodeToString(h.Sum(nil)); got != name {
+			t.Errorf("blob %s holds bytes with sha256 %s", rel, got)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Error(err)
+	}
+}
