@@ -39,6 +39,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/wharfedi/wharf/internal/lifecycle"
 	"github.com/wharfedi/wharf/internal/store"
 )
 
@@ -68,9 +69,10 @@ type Meta struct {
 	Keys           []store.Key // business keys already known at receipt
 	// Note is added to the "received" event (e.g. the remote address).
 	Note string
-	// Status is the entry's first status (default "received"); outbound
-	// documents that wait for a partner to fetch them start as "waiting".
-	Status string
+	// Status is the entry's first status, an initial one (default
+	// lifecycle.StatusReceived); outbound documents that wait for a partner
+	// to fetch them start as lifecycle.StatusWaiting.
+	Status lifecycle.Status
 	// Generated marks bytes Wharf produced itself that processing would
 	// record nothing about (its own TA1/997/999); OnCommit sees it in
 	// Entry.Generated and need not enqueue processing for them.
@@ -279,7 +281,10 @@ func (a *Archive) put(ctx context.Context, m Meta, content func() (path, sum str
 		return nil, fmt.Errorf("archive: put: %w: direction %q must be in or out", store.ErrInvalid, m.Direction)
 	}
 	if m.Status == "" {
-		m.Status = "received"
+		m.Status = lifecycle.StatusReceived
+	}
+	if !m.Status.Initial() {
+		return nil, fmt.Errorf("archive: put: %w: %q is not a status a message starts in", store.ErrInvalid, m.Status)
 	}
 	if m.IdempotencyKey != "" {
 		if e, err := a.existing(ctx, m); e != nil || err != nil {
@@ -303,7 +308,7 @@ func (a *Archive) put(ctx context.Context, m Meta, content func() (path, sum str
 	}
 	msg := &store.Message{
 		ID: store.NewID(), PartnerID: m.Partner, Direction: m.Direction, Transport: m.Transport, RemoteName: m.RemoteName,
-		Size: size, SHA256: sum, BlobRef: ref, Status: m.Status, CorrelationID: m.CorrelationID, ParentID: m.ParentID,
+		Size: size, SHA256: sum, BlobRef: ref, Status: string(m.Status), CorrelationID: m.CorrelationID, ParentID: m.ParentID,
 		ReceivedAt: m.ReceivedAt,
 	}
 	if msg.ReceivedAt.IsZero() {
@@ -497,11 +502,11 @@ func (a *Archive) record(ctx context.Context, tx store.Tx, head *store.ChainLink
 		fields["note"] = note
 	}
 	detail, _ := json.Marshal(fields)
-	if err := tx.AppendEvent(ctx, &store.Event{MessageID: e.ID, At: e.ReceivedAt, Kind: "received", Detail: string(detail)}); err != nil {
+	if err := tx.AppendEvent(ctx, &store.Event{MessageID: e.ID, At: e.ReceivedAt, Kind: string(lifecycle.EventReceived), Detail: string(detail)}); err != nil {
 		return err
 	}
 	if dup != "" {
-		if err := tx.AppendEvent(ctx, &store.Event{MessageID: e.ID, Kind: "duplicate", Detail: "same content as " + dup + " from the same partner"}); err != nil {
+		if err := tx.AppendEvent(ctx, &store.Event{MessageID: e.ID, Kind: string(lifecycle.EventDuplicate), Detail: "same content as " + dup + " from the same partner"}); err != nil {
 			return err
 		}
 	}

@@ -12,7 +12,7 @@
 //
 // Retries: the job runtime (River) retries a failed attempt with
 // exponential backoff up to the job's maximum attempts; errors that
-// retrying cannot fix (ErrPermanent, transports.ErrRejected,
+// retrying cannot fix (lifecycle.ErrPermanent, transports.ErrRejected,
 // transports.ErrPermission, no route) dead-letter at once.
 package delivery
 
@@ -27,23 +27,30 @@ import (
 	"sync"
 
 	"github.com/wharfedi/wharf/archive"
+	"github.com/wharfedi/wharf/internal/lifecycle"
 	"github.com/wharfedi/wharf/internal/store"
 	"github.com/wharfedi/wharf/jobs"
 	"github.com/wharfedi/wharf/transports"
 )
 
-// Message statuses the engine sets on outbound messages.
+// Message statuses the engine sets on outbound messages, kept so that
+// existing callers compile; lifecycle documents them.
 const (
-	StatusDelivered  = "delivered"
-	StatusDeadLetter = "dead_letter"
+	// Deprecated: use lifecycle.StatusDelivered.
+	StatusDelivered = string(lifecycle.StatusDelivered)
+	// Deprecated: use lifecycle.StatusDeadLetter.
+	StatusDeadLetter = string(lifecycle.StatusDeadLetter)
 )
 
-// ErrPermanent marks failures that retrying cannot fix; it is the job
-// runtime's sentinel, so the job is cancelled instead of retried.
-var ErrPermanent = jobs.ErrPermanent
+// ErrPermanent is lifecycle.ErrPermanent (failures that retrying cannot
+// fix: the message is dead-lettered and its job cancelled), kept so that
+// existing callers compile.
+//
+// Deprecated: use lifecycle.ErrPermanent.
+var ErrPermanent = lifecycle.ErrPermanent
 
 // ErrNoRoute: the partner has no endpoint for the message's transport.
-var ErrNoRoute = fmt.Errorf("%w: no route", ErrPermanent)
+var ErrNoRoute = fmt.Errorf("%w: no route", lifecycle.ErrPermanent)
 
 // Delivery is one attempt to send an archived outbound message.
 type Delivery struct {
@@ -140,7 +147,7 @@ type Engine struct {
 
 // Permanent tells whether retrying err cannot help.
 func Permanent(err error) bool {
-	return errors.Is(err, ErrPermanent) || errors.Is(err, transports.ErrRejected) || errors.Is(err, transports.ErrPermission)
+	return lifecycle.IsPermanent(err) || errors.Is(err, transports.ErrRejected) || errors.Is(err, transports.ErrPermission)
 }
 
 // Deliver makes one attempt at a message (jobs.DeliverWorker's Deliver).
@@ -155,12 +162,12 @@ func (e *Engine) Deliver(ctx context.Context, id string) error {
 	}
 	m, err := e.Store.GetMessage(ctx, id)
 	if err != nil {
-		return fmt.Errorf("%w: deliver %s: %v", ErrPermanent, id, err)
+		return fmt.Errorf("%w: deliver %s: %v", lifecycle.ErrPermanent, id, err)
 	}
 	if m.Direction != store.Outbound {
-		return fmt.Errorf("%w: deliver %s: an inbound message", ErrPermanent, id)
+		return fmt.Errorf("%w: deliver %s: an inbound message", lifecycle.ErrPermanent, id)
 	}
-	if m.Status == StatusDelivered || m.Status == StatusDeadLetter {
+	if s := lifecycle.Status(m.Status); s == lifecycle.StatusDelivered || s == lifecycle.StatusDeadLetter {
 		return nil
 	}
 	att := jobs.AttemptOf(ctx)
@@ -180,7 +187,7 @@ func (e *Engine) Deliver(ctx context.Context, id string) error {
 		if Permanent(err) || att.N >= att.Max {
 			return e.deadLetter(ctx, m, att, err)
 		}
-		_ = e.Store.AppendEvent(ctx, &store.Event{MessageID: id, Kind: "attempt_failed",
+		_ = e.Store.AppendEvent(ctx, &store.Event{MessageID: id, Kind: string(lifecycle.EventAttemptFailed),
 			Detail: fmt.Sprintf("attempt %d of %d over %s: %v (retried with backoff)", att.N, att.Max, m.Transport, err)})
 		log.Warn("delivery attempt failed", "message", id, "partner", m.PartnerID, "transport", m.Transport, "attempt", att.N, "max", att.Max, "err", err)
 		return err
@@ -191,10 +198,10 @@ func (e *Engine) Deliver(ctx context.Context, id string) error {
 	}
 	log.Info("delivered", "message", id, "partner", m.PartnerID, "transport", m.Transport, "bytes", m.Size, "attempt", att.N)
 	return e.Store.WithTx(ctx, func(tx store.Tx) error {
-		if err := tx.SetMessageStatus(ctx, id, StatusDelivered); err != nil {
+		if err := tx.SetMessageStatus(ctx, id, string(lifecycle.StatusDelivered)); err != nil {
 			return err
 		}
-		return tx.AppendEvent(ctx, &store.Event{MessageID: id, Kind: "delivered",
+		return tx.AppendEvent(ctx, &store.Event{MessageID: id, Kind: string(lifecycle.EventDelivered),
 			Detail: fmt.Sprintf("attempt %d over %s: %s", att.N, m.Transport, detail)})
 	})
 }
@@ -228,10 +235,10 @@ func (e *Engine) deadLetter(ctx context.Context, m *store.Message, att jobs.Atte
 	}
 	detail := fmt.Sprintf("not delivered over %s: %s: %v; 'wharf replay %s' sends it again", m.Transport, why, cause, m.ID)
 	if err := e.Store.WithTx(ctx, func(tx store.Tx) error {
-		if err := tx.SetMessageStatus(ctx, m.ID, StatusDeadLetter); err != nil {
+		if err := tx.SetMessageStatus(ctx, m.ID, string(lifecycle.StatusDeadLetter)); err != nil {
 			return err
 		}
-		if err := tx.AppendEvent(ctx, &store.Event{MessageID: m.ID, Kind: "dead_letter", Detail: detail}); err != nil {
+		if err := tx.AppendEvent(ctx, &store.Event{MessageID: m.ID, Kind: string(lifecycle.EventDeadLetter), Detail: detail}); err != nil {
 			return err
 		}
 		owner := store.OwnerOperations
@@ -248,7 +255,7 @@ func (e *Engine) deadLetter(ctx context.Context, m *store.Message, att jobs.Atte
 	if e.Log != nil {
 		e.Log.Error("delivery dead-lettered", "message", m.ID, "partner", m.PartnerID, "transport", m.Transport, "reason", cause)
 	}
-	return fmt.Errorf("%w: %s", ErrPermanent, detail)
+	return fmt.Errorf("%w: %s", lifecycle.ErrPermanent, detail)
 }
 
 // FileName is the name an outbound message is sent under.

@@ -13,6 +13,7 @@ import (
 	"github.com/wharfedi/wharf/archive"
 	"github.com/wharfedi/wharf/delivery"
 	"github.com/wharfedi/wharf/internal/flowtest"
+	"github.com/wharfedi/wharf/internal/lifecycle"
 	"github.com/wharfedi/wharf/internal/store"
 	"github.com/wharfedi/wharf/jobs"
 	"github.com/wharfedi/wharf/transports"
@@ -129,7 +130,7 @@ func TestSubmitDelivers(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		r.waitStatus(t, e.ID, delivery.StatusDelivered)
+		r.waitStatus(t, e.ID, string(lifecycle.StatusDelivered))
 		b, err := os.ReadFile(filepath.Join(r.out, "INV-1.json"))
 		if err != nil || string(b) != `{"invoice":"INV-1"}` {
 			t.Fatalf("delivered file: %q %v", b, err)
@@ -153,7 +154,7 @@ func TestPermanentFailureDeadLettersAtOnce(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		r.waitStatus(t, e.ID, delivery.StatusDeadLetter)
+		r.waitStatus(t, e.ID, string(lifecycle.StatusDeadLetter))
 		ev := r.events(t, e.ID)
 		if !strings.Contains(ev, "dead_letter: not delivered over http: permanent failure") || !strings.Contains(ev, "422") || strings.Contains(ev, "attempt_failed") {
 			t.Fatalf("history:\n%s", ev)
@@ -184,7 +185,7 @@ func TestTransientFailureThenLastAttempt(t *testing.T) {
 	if err == nil || delivery.Permanent(err) {
 		t.Fatalf("attempt 3 of 10 must be retried: %v", err)
 	}
-	if m, _ := r.Store.GetMessage(ctx, e.ID); m.Status == delivery.StatusDeadLetter {
+	if m, _ := r.Store.GetMessage(ctx, e.ID); m.Status == string(lifecycle.StatusDeadLetter) {
 		t.Fatal("dead-lettered too early")
 	}
 	err = r.eng.Deliver(jobs.WithAttempt(ctx, jobs.Attempt{N: 10, Max: 10}), e.ID)
@@ -193,7 +194,7 @@ func TestTransientFailureThenLastAttempt(t *testing.T) {
 	}
 	m, _ := r.Store.GetMessage(ctx, e.ID)
 	ev := r.events(t, e.ID)
-	if m.Status != delivery.StatusDeadLetter || !strings.Contains(ev, "attempt_failed: attempt 3 of 10") || !strings.Contains(ev, "no attempts left (10 of 10)") || !strings.Contains(ev, "503") {
+	if m.Status != string(lifecycle.StatusDeadLetter) || !strings.Contains(ev, "attempt_failed: attempt 3 of 10") || !strings.Contains(ev, "no attempts left (10 of 10)") || !strings.Contains(ev, "503") {
 		t.Fatalf("status %s, history:\n%s", m.Status, ev)
 	}
 	// A dead letter is not sent again by a stray job.
@@ -212,7 +213,7 @@ func TestReplay(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		r.waitStatus(t, e.ID, delivery.StatusDeadLetter)
+		r.waitStatus(t, e.ID, string(lifecycle.StatusDeadLetter))
 		sent := make(chan string, 1)
 		r.eng.Routes.Register("http", func(ctx context.Context, partner string) (delivery.Sender, error) {
 			return delivery.SenderFunc(func(ctx context.Context, d *delivery.Delivery) (string, error) {
@@ -233,7 +234,7 @@ func TestReplay(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		m := r.waitStatus(t, rep.NewID, delivery.StatusDelivered)
+		m := r.waitStatus(t, rep.NewID, string(lifecycle.StatusDelivered))
 		if m.ParentID != e.ID || <-sent != `{"asn":1}` {
 			t.Fatalf("replay: parent %q", m.ParentID)
 		}
@@ -297,9 +298,9 @@ func TestSettlerKeepsItsOutcome(t *testing.T) {
 		r.eng.Routes.Register("manual", func(ctx context.Context, partner string) (delivery.Sender, error) {
 			return nil, transports.ErrRejected
 		})
-		if err := r.eng.Deliver(ctx, e.ID); !errors.Is(err, delivery.ErrPermanent) {
+		if err := r.eng.Deliver(ctx, e.ID); !errors.Is(err, lifecycle.ErrPermanent) {
 			t.Fatalf("permanent error: %v", err)
 		}
-		r.waitStatus(t, e.ID, delivery.StatusDeadLetter)
+		r.waitStatus(t, e.ID, string(lifecycle.StatusDeadLetter))
 	})
 }

@@ -5,6 +5,8 @@ import (
 	"errors"
 
 	"github.com/riverqueue/river"
+
+	"github.com/wharfedi/wharf/internal/lifecycle"
 )
 
 // DeliverArgs sends one archived outbound message through its partner's
@@ -17,12 +19,16 @@ type DeliverArgs struct {
 // Kind implements river.JobArgs.
 func (DeliverArgs) Kind() string { return "wharf_deliver" }
 
-// ErrPermanent marks delivery failures that retrying cannot fix (no route,
-// no such partner): the job is cancelled at once instead of retried.
-var ErrPermanent = errors.New("permanent delivery failure")
+// ErrPermanent is lifecycle.ErrPermanent, kept so that existing callers
+// compile: a job whose error wraps it is cancelled at once instead of
+// retried (every worker in this package does this).
+//
+// Deprecated: use lifecycle.ErrPermanent.
+var ErrPermanent = lifecycle.ErrPermanent
 
 // DeliverWorker works DeliverArgs with Deliver; River retries failures with
-// exponential backoff up to the client's MaxAttempts.
+// exponential backoff up to the client's MaxAttempts, except permanent
+// ones (lifecycle.ErrPermanent), which cancel the job.
 type DeliverWorker struct {
 	river.WorkerDefaults[DeliverArgs]
 	Deliver func(ctx context.Context, messageID string) error
@@ -54,9 +60,5 @@ func (w *DeliverWorker) Work(ctx context.Context, j *river.Job[DeliverArgs]) err
 		return errors.New("deliver: this process does not deliver; wharf serve does")
 	}
 	ctx = WithAttempt(ctx, Attempt{N: j.Attempt, Max: j.MaxAttempts})
-	err := w.Deliver(ctx, j.Args.MessageID)
-	if errors.Is(err, ErrPermanent) {
-		return river.JobCancel(err)
-	}
-	return err
+	return cancelPermanent(w.Deliver(ctx, j.Args.MessageID))
 }

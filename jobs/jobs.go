@@ -32,6 +32,7 @@ import (
 	"github.com/riverqueue/river/rivertype"
 	"github.com/robfig/cron/v3"
 
+	"github.com/wharfedi/wharf/internal/lifecycle"
 	"github.com/wharfedi/wharf/internal/store"
 )
 
@@ -336,4 +337,15 @@ func (rt *Runtime) requeueOrphans(ctx context.Context) error {
 		rt.log.Warn("requeued jobs left running by an earlier crash", "jobs", n)
 	}
 	return nil
+}
+
+// cancelPermanent turns a permanent failure (lifecycle.ErrPermanent) into a
+// cancelled job: retrying it cannot help, so it is not retried. Other
+// errors are returned as they are, for River to retry with backoff.
+func cancelPermanent(err error) error {
+	var cancelled *rivertype.JobCancelError
+	if err == nil || !lifecycle.IsPermanent(err) || errors.As(err, &cancelled) {
+		return err
+	}
+	return river.JobCancel(err)
 }

@@ -3,16 +3,22 @@ package jobs_test
 import (
 	"context"
 	"errors"
+	"fmt"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/riverqueue/river"
+	"github.com/riverqueue/river/rivertype"
 	"github.com/robfig/cron/v3"
 
+	"github.com/wharfedi/wharf/delivery"
+	"github.com/wharfedi/wharf/internal/lifecycle"
 	"github.com/wharfedi/wharf/internal/store"
 	"github.com/wharfedi/wharf/internal/testenv"
 	"github.com/wharfedi/wharf/jobs"
+	"github.com/wharfedi/wharf/process"
 )
 
 // eachDriver runs f against a fresh SQLite and a fresh PostgreSQL database.
@@ -170,7 +176,7 @@ type recordWorker struct {
 }
 
 func (w *recordWorker) Work(ctx context.Context, j *river.Job[recordArgs]) error {
-	return w.st.AppendEvent(ctx, &store.Event{MessageID: j.Args.MessageID, Kind: "processed"})
+	return w.st.AppendEvent(ctx, &store.Event{MessageID: j.Args.MessageID, Kind: string(lifecycle.EventQueued)})
 }
 
 func TestInsertTxSharesTheTransaction(t *testing.T) {
@@ -221,5 +227,108 @@ func TestInsertTxSharesTheTransaction(t *testing.T) {
 			evs, _ := st.Events(ctx, id)
 			return len(evs) == 1
 		})
+	})
+}
+
+type failingProcessor struct {
+	calls atomic.Int32
+	err   error
+}
+
+func (p *failingProcessor) Process(ctx context.Context, id string) error {
+	p.calls.Add(1)
+	return p.err
+}
+
+// A permanent failure (lifecycle.ErrPermanent, whichever package's alias
+// wraps it) cancels the processing job after its first attempt; any other
+// failure is retried.
+func TestPermanentFailureIsCancelled(t *testing.T) {
+	for _, c := range []struct {
+		name      string
+		err       error
+		permanent bool
+	}{
+		{"process.ErrPermanent", fmt.Errorf("process m1: %w: the message is gone", process.ErrPermanent), true},
+		{"lifecycle.Permanent", lifecycle.Permanent(errors.New("bad layout")), true},
+		{"delivery.ErrPermanent", fmt.Errorf("%w: no route", delivery.ErrPermanent), true},
+		{"transient", errors.New("blob store unreachable"), false},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			eachDriver(t, func(t *testing.T, open func() store.Store) {
+				ctx := context.Background()
+				st := open()
+				proc := &failingProcessor{err: c.err}
+				rt := jobs.New(st, jobs.Options{})
+				jobs.Register(rt, &jobs.ProcessWorker{Store: st, Processor: proc})
+				m := &store.Message{PartnerID: "acme", Direction: store.Inbound, Status: string(lifecycle.StatusReceived)}
+				if err := st.InsertMessage(ctx, m); err != nil {
+					t.Fatal(err)
+				}
+				res, err := rt.Insert(ctx, jobs.ProcessArgs{MessageID: m.ID}, nil)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if err := rt.Start(ctx); err != nil {
+					t.Fatal(err)
+				}
+				defer stop(t, rt)
+				cancelled := func() []*rivertype.JobRow {
+					js, _ := rt.List(ctx, river.NewJobListParams().Kinds(jobs.ProcessArgs{}.Kind()).States(rivertype.JobStateCancelled))
+					return js
+				}
+				if !c.permanent {
+					// Retried (River's first backoff is about a second), never cancelled.
+					waitFor(t, "the job to be retried", func() bool { return proc.calls.Load() >= 2 })
+					if js := cancelled(); len(js) != 0 {
+						t.Fatalf("a transient failure cancelled the job: %+v", js[0].Errors)
+					}
+					return
+				}
+				var j *rivertype.JobRow
+				waitFor(t, "the job to be cancelled", func() bool {
+					if js := cancelled(); len(js) == 1 {
+						j = js[0]
+					}
+					return j != nil
+				})
+				if j.ID != res.Job.ID || j.Attempt != 1 || proc.calls.Load() != 1 {
+					t.Fatalf("job %d (inserted %d): %s after %d attempt(s), processor called %d times; want one attempt",
+						j.ID, res.Job.ID, j.State, j.Attempt, proc.calls.Load())
+				}
+				if len(j.Errors) != 1 || !strings.Contains(j.Errors[0].Error, c.err.Error()) || !strings.Contains(j.Errors[0].Error, "permanent failure") {
+					t.Fatalf("recorded errors %+v, want %q, marked permanent", j.Errors, c.err)
+				}
+			})
+		})
+	}
+}
+
+// A scheduled task's permanent failure cancels its run, too.
+func TestPermanentScheduledTaskIsCancelled(t *testing.T) {
+	eachDriver(t, func(t *testing.T, open func() store.Store) {
+		ctx := context.Background()
+		var runs atomic.Int32
+		rt := jobs.New(open(), jobs.Options{
+			Tasks: map[string]jobs.Task{"broken": func(context.Context) error {
+				runs.Add(1)
+				return lifecycle.Permanent(errors.New("the task's configuration is invalid"))
+			}},
+			Schedules: []jobs.Schedule{{Name: "new-year", Schedule: yearly(t), Task: "broken"}},
+		})
+		if _, err := rt.Insert(ctx, jobs.ScheduledArgs{Schedule: "new-year", Slot: time.Date(2026, 1, 1, 5, 0, 0, 0, time.UTC)}, nil); err != nil {
+			t.Fatal(err)
+		}
+		if err := rt.Start(ctx); err != nil {
+			t.Fatal(err)
+		}
+		defer stop(t, rt)
+		waitFor(t, "the run to be cancelled", func() bool {
+			js, _ := rt.List(ctx, river.NewJobListParams().Kinds(jobs.ScheduledArgs{}.Kind()).States(rivertype.JobStateCancelled))
+			return len(js) == 1 && js[0].Attempt == 1
+		})
+		if n := runs.Load(); n != 1 {
+			t.Fatalf("the task ran %d times", n)
+		}
 	})
 }

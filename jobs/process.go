@@ -7,6 +7,7 @@ import (
 
 	"github.com/riverqueue/river"
 
+	"github.com/wharfedi/wharf/internal/lifecycle"
 	"github.com/wharfedi/wharf/internal/store"
 )
 
@@ -26,7 +27,8 @@ type Processor interface {
 }
 
 // ProcessWorker works ProcessArgs through its Processor; without one it
-// only records in the message's history that it ran.
+// only records in the message's history that it ran. A permanent failure
+// (lifecycle.ErrPermanent) cancels the job; others are retried.
 type ProcessWorker struct {
 	river.WorkerDefaults[ProcessArgs]
 	Store     store.Store
@@ -39,9 +41,9 @@ func (w *ProcessWorker) Work(ctx context.Context, j *river.Job[ProcessArgs]) err
 		return river.JobCancel(fmt.Errorf("process: %w", err))
 	}
 	if w.Processor != nil {
-		return w.Processor.Process(ctx, j.Args.MessageID)
+		return cancelPermanent(w.Processor.Process(ctx, j.Args.MessageID))
 	}
-	return w.Store.AppendEvent(ctx, &store.Event{MessageID: j.Args.MessageID, Kind: "queued",
+	return w.Store.AppendEvent(ctx, &store.Event{MessageID: j.Args.MessageID, Kind: string(lifecycle.EventQueued),
 		Detail: "queued for processing; no processor is registered yet"})
 }
 
@@ -62,6 +64,7 @@ type SpoolUploader interface {
 
 // SpoolUploadWorker works SpoolUploadArgs; while the blob store stays
 // unreachable it snoozes (which does not use up attempts) and tries again.
+// A permanent failure (lifecycle.ErrPermanent) cancels the job.
 type SpoolUploadWorker struct {
 	river.WorkerDefaults[SpoolUploadArgs]
 	Archive SpoolUploader
@@ -71,6 +74,9 @@ type SpoolUploadWorker struct {
 // Work implements river.Worker.
 func (w *SpoolUploadWorker) Work(ctx context.Context, j *river.Job[SpoolUploadArgs]) error {
 	if _, err := w.Archive.UploadSpool(ctx); err != nil {
+		if lifecycle.IsPermanent(err) {
+			return cancelPermanent(err)
+		}
 		if ctx.Err() != nil {
 			return err
 		}

@@ -126,6 +126,9 @@ func (rt *Runtime) pendingFor(ctx context.Context, name string) (bool, error) {
 	return false, nil
 }
 
+// scheduledWorker runs a schedule's task; River retries a failed run,
+// unless its error is permanent (lifecycle.ErrPermanent): then the run is
+// cancelled and the next slot runs as planned.
 type scheduledWorker struct {
 	river.WorkerDefaults[ScheduledArgs]
 	rt *Runtime
@@ -147,7 +150,7 @@ func (w *scheduledWorker) Work(ctx context.Context, j *river.Job[ScheduledArgs])
 	}
 	w.rt.log.Info("scheduled job running", "schedule", s.Name, "job", s.Task, "slot", j.Args.Slot, "missed", j.Args.Missed, "attempt", j.Attempt)
 	if err := task(ctx); err != nil {
-		return fmt.Errorf("schedule %s: job %s: %w", s.Name, s.Task, err)
+		return cancelPermanent(fmt.Errorf("schedule %s: job %s: %w", s.Name, s.Task, err))
 	}
 	return nil
 }

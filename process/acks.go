@@ -8,16 +8,23 @@ import (
 	"time"
 
 	"github.com/wharfedi/wharf/edi/x12"
+	"github.com/wharfedi/wharf/internal/lifecycle"
 	"github.com/wharfedi/wharf/internal/store"
 )
 
-// Acknowledgment states of a sent functional group (store.SentGroup.AckStatus).
+// Acknowledgment states of a sent functional group (store.SentGroup.AckStatus),
+// kept so that existing callers compile; lifecycle documents them.
 const (
-	AckAccepted          = "accepted"
-	AckAcceptedWithError = "accepted_with_errors"
-	AckPartial           = "partially_accepted"
-	AckRejected          = "rejected"
-	AckOverdue           = "overdue"
+	// Deprecated: use lifecycle.AckAccepted.
+	AckAccepted = lifecycle.AckAccepted
+	// Deprecated: use lifecycle.AckAcceptedWithErrors.
+	AckAcceptedWithError = lifecycle.AckAcceptedWithErrors
+	// Deprecated: use lifecycle.AckPartiallyAccepted.
+	AckPartial = lifecycle.AckPartiallyAccepted
+	// Deprecated: use lifecycle.AckRejected.
+	AckRejected = lifecycle.AckRejected
+	// Deprecated: use lifecycle.AckOverdue.
+	AckOverdue = lifecycle.AckOverdue
 )
 
 // recordSent remembers the functional groups of an outbound X12 message so
@@ -56,7 +63,7 @@ func (p *Processor) recordSent(ctx context.Context, m *store.Message, rep *x12.R
 	if !due.IsZero() {
 		detail += "; expected by " + due.Format(time.RFC3339)
 	}
-	return p.Store.AppendEvent(ctx, &store.Event{MessageID: m.ID, Kind: "awaiting_ack", Detail: detail})
+	return p.Store.AppendEvent(ctx, &store.Event{MessageID: m.ID, Kind: string(lifecycle.EventAwaitingAck), Detail: detail})
 }
 
 // reconcile matches the 997/999/TA1 in an inbound message to what Wharf sent
@@ -116,9 +123,9 @@ func (p *Processor) reconcile(ctx context.Context, m *store.Message) error {
 			continue
 		}
 		for _, g := range sent {
-			status := AckAcceptedWithError
+			status := lifecycle.AckAcceptedWithErrors
 			if ta.Status == x12.Rejected {
-				status = AckRejected
+				status = lifecycle.AckRejected
 			}
 			detail := fmt.Sprintf("TA1 from the partner (message %s): interchange %s %s, note %s", m.ID, ta.Control, status, ta.Note)
 			if err := p.settle(ctx, g, status, m.ID, detail); err != nil {
@@ -128,12 +135,12 @@ func (p *Processor) reconcile(ctx context.Context, m *store.Message) error {
 	}
 	summary := fmt.Sprintf("acknowledgments read: %d group ack(s), %d TA1", len(acks.Groups), len(acks.TA1))
 	return p.Store.WithTx(ctx, func(tx store.Tx) error {
-		if err := tx.AppendEvent(ctx, &store.Event{MessageID: m.ID, Kind: "reconciled", Detail: summary}); err != nil {
+		if err := tx.AppendEvent(ctx, &store.Event{MessageID: m.ID, Kind: string(lifecycle.EventReconciled), Detail: summary}); err != nil {
 			return err
 		}
 		for _, u := range unmatched {
 			detail := "acknowledgment matches nothing Wharf sent to " + m.PartnerID + ": " + u
-			if err := tx.AppendEvent(ctx, &store.Event{MessageID: m.ID, Kind: "exception", Detail: detail}); err != nil {
+			if err := tx.AppendEvent(ctx, &store.Event{MessageID: m.ID, Kind: string(lifecycle.EventException), Detail: detail}); err != nil {
 				return err
 			}
 			if _, err := tx.RaiseException(ctx, &store.Exception{Reason: "ack_unmatched", Owner: store.OwnerIT,
@@ -146,14 +153,14 @@ func (p *Processor) reconcile(ctx context.Context, m *store.Message) error {
 	})
 }
 
-func (p *Processor) settle(ctx context.Context, g *store.SentGroup, status, ackID, detail string) error {
+func (p *Processor) settle(ctx context.Context, g *store.SentGroup, status lifecycle.AckStatus, ackID, detail string) error {
 	return p.Store.WithTx(ctx, func(tx store.Tx) error {
 		if err := tx.SetSentGroupAck(ctx, g.MessageID, g.GS06, status, ackID); err != nil {
 			return err
 		}
-		if status == AckOverdue || status == AckRejected {
+		if status == lifecycle.AckOverdue || status == lifecycle.AckRejected {
 			reason, what := "ack_overdue", "ask the partner to send its acknowledgment, or replay the message"
-			if status == AckRejected {
+			if status == lifecycle.AckRejected {
 				reason, what = "ack_rejected", "read the partner's acknowledgment, correct the data and replay"
 			}
 			if _, err := tx.RaiseException(ctx, &store.Exception{Reason: reason, Owner: store.OwnerIT,
@@ -162,20 +169,20 @@ func (p *Processor) settle(ctx context.Context, g *store.SentGroup, status, ackI
 				return err
 			}
 		}
-		return tx.AppendEvent(ctx, &store.Event{MessageID: g.MessageID, Kind: "ack_" + status, Detail: detail})
+		return tx.AppendEvent(ctx, &store.Event{MessageID: g.MessageID, Kind: string(status.Event()), Detail: detail})
 	})
 }
 
-func groupStatus(s x12.Status) string {
+func groupStatus(s x12.Status) lifecycle.AckStatus {
 	switch s {
 	case x12.Accepted:
-		return AckAccepted
+		return lifecycle.AckAccepted
 	case x12.AcceptedWithErrors:
-		return AckAcceptedWithError
+		return lifecycle.AckAcceptedWithErrors
 	case x12.Partial:
-		return AckPartial
+		return lifecycle.AckPartiallyAccepted
 	}
-	return AckRejected
+	return lifecycle.AckRejected
 }
 
 // CheckOverdue raises an exception for every sent group whose
@@ -189,7 +196,7 @@ func (p *Processor) CheckOverdue(ctx context.Context) (int, error) {
 	for _, g := range gs {
 		detail := fmt.Sprintf("exception: no acknowledgment from %s for group %s %s (interchange %s) sent %s; it was due %s",
 			g.PartnerID, g.FunctionalID, g.GS06, g.ISA13, g.SentAt.Format(time.RFC3339), g.DueAt.Format(time.RFC3339))
-		if err := p.settle(ctx, g, AckOverdue, "", detail); err != nil {
+		if err := p.settle(ctx, g, lifecycle.AckOverdue, "", detail); err != nil {
 			return 0, err
 		}
 		if p.Logger != nil {

@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/wharfedi/wharf/archive"
+	"github.com/wharfedi/wharf/internal/lifecycle"
 	"github.com/wharfedi/wharf/internal/store"
 	"github.com/wharfedi/wharf/internal/testenv"
 	"github.com/wharfedi/wharf/mapping"
@@ -50,7 +51,7 @@ func BenchmarkProcessX12(b *testing.B) {
 				}
 			}
 			b.StopTimer()
-			if m, err := st.GetMessage(ctx, ids[len(ids)-1]); err != nil || m.Status != process.StatusProcessed {
+			if m, err := st.GetMessage(ctx, ids[len(ids)-1]); err != nil || m.Status != string(lifecycle.StatusProcessed) {
 				b.Fatalf("last message: %+v %v", m, err)
 			}
 			if ms, _ := st.SearchMessages(ctx, store.MessageFilter{Direction: store.Outbound, Limit: 1}); len(ms) != 1 {

@@ -10,6 +10,7 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/wharfedi/wharf/internal/lifecycle"
 	"github.com/wharfedi/wharf/internal/store"
 	"github.com/wharfedi/wharf/mapping"
 	"github.com/wharfedi/wharf/mapping/canonical"
@@ -93,12 +94,12 @@ func (p *Processor) mapRun(ctx context.Context, m *store.Message, r io.Reader, f
 				return err
 			}
 		}
-		if err := tx.AppendEvent(ctx, &store.Event{MessageID: m.ID, Kind: "mapped", Detail: summary}); err != nil {
+		if err := tx.AppendEvent(ctx, &store.Event{MessageID: m.ID, Kind: string(lifecycle.EventMapped), Detail: summary}); err != nil {
 			return err
 		}
 		for _, q := range out.Quarantined {
 			b, _ := json.Marshal(q)
-			if err := tx.AppendEvent(ctx, &store.Event{MessageID: m.ID, Kind: "exception", Detail: "mapping: document set aside: " + string(b)}); err != nil {
+			if err := tx.AppendEvent(ctx, &store.Event{MessageID: m.ID, Kind: string(lifecycle.EventException), Detail: "mapping: document set aside: " + string(b)}); err != nil {
 				return err
 			}
 			if _, err := tx.RaiseException(ctx, &store.Exception{Reason: "mapping", Owner: store.OwnerIT, ObjectKind: "message", ObjectKey: m.ID,
@@ -123,7 +124,7 @@ func (p *Processor) mapRecords(ctx context.Context, m *store.Message, r io.Reade
 	if err != nil {
 		return err
 	}
-	return p.finishWith(ctx, m, "records", StatusProcessed, map[string]bool{l.Document(): true}, nil, "parsed",
+	return p.finishWith(ctx, m, "records", lifecycle.StatusProcessed, map[string]bool{l.Document(): true}, nil, lifecycle.EventParsed,
 		fmt.Sprintf("read with layout %s (%s documents)", l.Name(), l.Document()), record)
 }
 
@@ -142,7 +143,7 @@ func (p *Processor) mapJSON(ctx context.Context, m *store.Message, r io.Reader) 
 	if err != nil {
 		return err
 	}
-	return p.finishWith(ctx, m, "json", StatusProcessed, nil, nil, "parsed", "canonical JSON", record)
+	return p.finishWith(ctx, m, "json", lifecycle.StatusProcessed, nil, nil, lifecycle.EventParsed, "canonical JSON", record)
 }
 
 // fromJSONLines is the mapping reader of canonical JSON Lines: a line that

@@ -12,15 +12,20 @@ import (
 	"slices"
 
 	"github.com/wharfedi/wharf/archive"
+	"github.com/wharfedi/wharf/internal/lifecycle"
 	"github.com/wharfedi/wharf/internal/store"
 	"github.com/wharfedi/wharf/transports"
 )
 
-// Message statuses of outbound documents that partners fetch.
+// Message statuses of outbound documents that partners fetch, kept so that
+// existing callers compile; lifecycle documents them.
 const (
-	StatusWaiting   = "waiting"   // ready for the partner to fetch
-	StatusDelivered = "delivered" // fetched completely
-	StatusRemoved   = "removed"   // deleted from the partner's folder before a fetch
+	// Deprecated: use lifecycle.StatusWaiting.
+	StatusWaiting = string(lifecycle.StatusWaiting)
+	// Deprecated: use lifecycle.StatusDelivered.
+	StatusDelivered = string(lifecycle.StatusDelivered)
+	// Deprecated: use lifecycle.StatusRemoved.
+	StatusRemoved = string(lifecycle.StatusRemoved)
 )
 
 // Gateway implements transports.Receiver and transports.Outbox.
@@ -81,8 +86,8 @@ func meta(in transports.Incoming) archive.Meta {
 }
 
 // waitingStatuses are the statuses of outbound documents not yet fetched
-// nor removed ("received" until the archive's first status was "waiting").
-var waitingStatuses = []string{"received", StatusWaiting}
+// nor removed (received until the archive's first status was waiting).
+var waitingStatuses = []lifecycle.Status{lifecycle.StatusReceived, lifecycle.StatusWaiting}
 
 // Waiting lists outbound documents for the partner on that transport that
 // have been neither fetched nor removed, oldest first.
@@ -134,7 +139,7 @@ func (g *Gateway) WaitingByName(ctx context.Context, partner, transport, name st
 	case err != nil:
 		return transports.Waiting{}, err
 	case m.PartnerID == partner && m.Direction == store.Outbound && m.Transport == transport &&
-		slices.Contains(waitingStatuses, m.Status) && baseName(m.RemoteName, "") == "":
+		slices.Contains(waitingStatuses, lifecycle.Status(m.Status)) && baseName(m.RemoteName, "") == "":
 		return waiting(m), nil
 	}
 	return transports.Waiting{}, fmt.Errorf("gateway: %w: no document %q waits for %s on %s", transports.ErrNotFound, name, partner, transport)
@@ -169,10 +174,10 @@ func (g *Gateway) Open(ctx context.Context, id string) (io.ReadCloser, error) {
 // Fetched records a complete download: delivered.
 func (g *Gateway) Fetched(ctx context.Context, id, remoteAddr string, n int64) error {
 	return g.Store.WithTx(ctx, func(tx store.Tx) error {
-		if err := tx.SetMessageStatus(ctx, id, StatusDelivered); err != nil {
+		if err := tx.SetMessageStatus(ctx, id, string(lifecycle.StatusDelivered)); err != nil {
 			return err
 		}
-		return tx.AppendEvent(ctx, &store.Event{MessageID: id, Kind: "delivered",
+		return tx.AppendEvent(ctx, &store.Event{MessageID: id, Kind: string(lifecycle.EventDelivered),
 			Detail: fmt.Sprintf("fetched by the partner from %s (%d bytes)", remoteAddr, n)})
 	})
 }
@@ -180,10 +185,10 @@ func (g *Gateway) Fetched(ctx context.Context, id, remoteAddr string, n int64) e
 // Removed records that the partner deleted the document unfetched.
 func (g *Gateway) Removed(ctx context.Context, id, remoteAddr string) error {
 	return g.Store.WithTx(ctx, func(tx store.Tx) error {
-		if err := tx.SetMessageStatus(ctx, id, StatusRemoved); err != nil {
+		if err := tx.SetMessageStatus(ctx, id, string(lifecycle.StatusRemoved)); err != nil {
 			return err
 		}
-		return tx.AppendEvent(ctx, &store.Event{MessageID: id, Kind: "removed",
+		return tx.AppendEvent(ctx, &store.Event{MessageID: id, Kind: string(lifecycle.EventRemoved),
 			Detail: "deleted by the partner from its outbound folder (from " + remoteAddr + "); the archived copy is kept"})
 	})
 }

@@ -15,6 +15,7 @@ import (
 
 	"github.com/wharfedi/wharf/archive"
 	"github.com/wharfedi/wharf/internal/gateway"
+	"github.com/wharfedi/wharf/internal/lifecycle"
 	"github.com/wharfedi/wharf/internal/store"
 	"github.com/wharfedi/wharf/internal/testenv"
 	"github.com/wharfedi/wharf/transports"
@@ -47,7 +48,7 @@ func fillWaiting(t testing.TB, st store.Store, partner string, n int) {
 		for i := range n {
 			m := &store.Message{PartnerID: partner, Direction: store.Outbound, Transport: "sftp",
 				RemoteName: fmt.Sprintf("997_load%06d.edi", i), Size: 300, SHA256: fmt.Sprintf("%064x", i),
-				Status: gateway.StatusWaiting, ReceivedAt: base.Add(time.Duration(i) * time.Millisecond)}
+				Status: string(lifecycle.StatusWaiting), ReceivedAt: base.Add(time.Duration(i) * time.Millisecond)}
 			if err := tx.InsertMessage(context.Background(), m); err != nil {
 				return err
 			}
@@ -78,19 +79,19 @@ func TestWaitingByName(t *testing.T) {
 				}
 				return m.ID
 			}
-			add("acme", "sftp", "997_A.edi", gateway.StatusWaiting)
-			newestA := add("acme", "sftp", "outbound/997_A.edi", "received")
-			add("acme", "sftp", "997_A.edi", gateway.StatusDelivered)
-			add("acme", "as2", "997_A.edi", gateway.StatusWaiting)
-			add("beta", "sftp", "997_A.edi", gateway.StatusWaiting)
-			add("acme", "sftp", "997_B.edi", gateway.StatusRemoved)
-			add("acme", "sftp", "x/y/997_C.edi", gateway.StatusWaiting)
-			noName := add("acme", "sftp", "", gateway.StatusWaiting)
-			folder := add("acme", "sftp", "outbound/", gateway.StatusWaiting)
-			gone := add("acme", "sftp", "", gateway.StatusDelivered)
-			otherPartner := add("beta", "sftp", "", gateway.StatusWaiting)
+			add("acme", "sftp", "997_A.edi", string(lifecycle.StatusWaiting))
+			newestA := add("acme", "sftp", "outbound/997_A.edi", string(lifecycle.StatusReceived))
+			add("acme", "sftp", "997_A.edi", string(lifecycle.StatusDelivered))
+			add("acme", "as2", "997_A.edi", string(lifecycle.StatusWaiting))
+			add("beta", "sftp", "997_A.edi", string(lifecycle.StatusWaiting))
+			add("acme", "sftp", "997_B.edi", string(lifecycle.StatusRemoved))
+			add("acme", "sftp", "x/y/997_C.edi", string(lifecycle.StatusWaiting))
+			noName := add("acme", "sftp", "", string(lifecycle.StatusWaiting))
+			folder := add("acme", "sftp", "outbound/", string(lifecycle.StatusWaiting))
+			gone := add("acme", "sftp", "", string(lifecycle.StatusDelivered))
+			otherPartner := add("beta", "sftp", "", string(lifecycle.StatusWaiting))
 			if err := g.Store.InsertMessage(ctx, &store.Message{PartnerID: "acme", Direction: store.Inbound, Transport: "sftp",
-				RemoteName: "inbound/997_D.edi", Status: "received"}); err != nil {
+				RemoteName: "inbound/997_D.edi", Status: string(lifecycle.StatusReceived)}); err != nil {
 				t.Fatal(err)
 			}
 
@@ -139,7 +140,7 @@ func BenchmarkSFTPStatOpen(b *testing.B) {
 			// The one that is opened, in the middle of the list.
 			doc := []byte("ISA*00*...~IEA*1*000000001~\n")
 			if _, err := g.Archive.Put(context.Background(), bytes.NewReader(doc), archive.Meta{Partner: "acme", Direction: store.Outbound,
-				Transport: "sftp", RemoteName: "997_target.edi", Status: gateway.StatusWaiting}); err != nil {
+				Transport: "sftp", RemoteName: "997_target.edi", Status: lifecycle.StatusWaiting}); err != nil {
 				b.Fatal(err)
 			}
 			fillWaiting(b, g.Store, "acme", waiting/2-1)

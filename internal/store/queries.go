@@ -9,6 +9,8 @@ import (
 
 	"github.com/google/uuid"
 	"golang.org/x/crypto/ssh"
+
+	"github.com/wharfedi/wharf/internal/lifecycle"
 )
 
 // querier is the seam between the shared SQL and a driver. Queries use $N
@@ -292,6 +294,11 @@ func (s *queries) InsertMessage(ctx context.Context, m *Message) error {
 	if m.Direction != Inbound && m.Direction != Outbound {
 		return fmt.Errorf("store: insert message: %w: direction %q must be in or out", ErrInvalid, m.Direction)
 	}
+	if m.Status != "" {
+		if _, err := lifecycle.ParseStatus(m.Status); err != nil {
+			return fmt.Errorf("store: insert message: %w: %v", ErrInvalid, err)
+		}
+	}
 	if m.ReceivedAt.IsZero() {
 		m.ReceivedAt = s.now()
 	}
@@ -328,6 +335,9 @@ func (s *queries) GetMessage(ctx context.Context, id string) (*Message, error) {
 }
 
 func (s *queries) SetMessageStatus(ctx context.Context, id, status string) error {
+	if _, err := lifecycle.ParseStatus(status); err != nil {
+		return fmt.Errorf("store: set status of message %s: %w: %v", id, ErrInvalid, err)
+	}
 	n, err := s.q.exec(ctx, `UPDATE messages SET status = $1 WHERE id = $2`, status, id)
 	if err != nil {
 		return s.err("set message status", err)
@@ -415,7 +425,11 @@ func (s *queries) SearchMessages(ctx context.Context, f MessageFilter) ([]*Messa
 	if f.Name != "" {
 		w.add("remote_base = ?", f.Name)
 	}
-	w.in("status", f.Statuses)
+	var statuses []string
+	for _, st := range f.Statuses {
+		statuses = append(statuses, string(st))
+	}
+	w.in("status", statuses)
 	w.before("received_at", f.Before, f.BeforeID)
 	limit := f.Limit
 	if limit <= 0 {

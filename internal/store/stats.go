@@ -3,6 +3,8 @@ package store
 import (
 	"context"
 	"time"
+
+	"github.com/wharfedi/wharf/internal/lifecycle"
 )
 
 // MessageStat counts messages of one partner, transport, direction and
@@ -11,7 +13,7 @@ type MessageStat struct {
 	PartnerID string
 	Transport string
 	Direction Direction
-	Status    string
+	Status    lifecycle.Status
 	Count     int64
 	Bytes     int64
 }
@@ -30,18 +32,20 @@ func (s *queries) MessageStats(ctx context.Context, since time.Time) ([]*Message
 	var out []*MessageStat
 	for rows.Next() {
 		m := &MessageStat{}
-		var dir string
-		if err := rows.Scan(&m.PartnerID, &m.Transport, &dir, &m.Status, &m.Count, &m.Bytes); err != nil {
+		var dir, status string
+		if err := rows.Scan(&m.PartnerID, &m.Transport, &dir, &status, &m.Count, &m.Bytes); err != nil {
 			return nil, s.err("message stats", err)
 		}
-		m.Direction = Direction(dir)
+		m.Direction, m.Status = Direction(dir), lifecycle.Status(status)
 		out = append(out, m)
 	}
 	return out, s.err("message stats", rows.Err())
 }
 
 // UnacknowledgedSentGroups returns sent groups whose acknowledgment was due
-// before now and has not come (ack status "" or "overdue"), newest first.
+// before now and has not come (lifecycle.AckStatus.Awaited: none or
+// overdue), newest first.
 func (s *queries) UnacknowledgedSentGroups(ctx context.Context, now time.Time) ([]*SentGroup, error) {
-	return s.sentGroups(ctx, "unacknowledged sent groups", `ack_status IN ('', 'overdue') AND due_at IS NOT NULL AND due_at < $1`, now.UTC())
+	return s.sentGroups(ctx, "unacknowledged sent groups", `ack_status IN ($1, $2) AND due_at IS NOT NULL AND due_at < $3`,
+		string(lifecycle.AckNone), string(lifecycle.AckOverdue), now.UTC())
 }

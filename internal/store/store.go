@@ -19,6 +19,8 @@ import (
 	"context"
 	"errors"
 	"time"
+
+	"github.com/wharfedi/wharf/internal/lifecycle"
 )
 
 // Sentinel errors. Drivers translate their native errors to these in one place.
@@ -64,15 +66,17 @@ const (
 // Message is one entry of the message index: a file or payload received or
 // sent, whose bytes live in the archive.
 type Message struct {
-	ID            string    `json:"id"` // time-ordered unique id (UUIDv7 text); assigned by InsertMessage when empty
-	PartnerID     string    `json:"partner_id"`
-	Direction     Direction `json:"direction"`
-	Transport     string    `json:"transport"`   // sftp, as2, s3, folder, http, cli, ...
-	RemoteName    string    `json:"remote_name"` // file name or path as the remote side named it
-	Size          int64     `json:"size"`
-	SHA256        string    `json:"sha256"`   // hex
-	BlobRef       string    `json:"blob_ref"` // where the archive keeps the bytes
-	Status        string    `json:"status"`   // received, processed, failed, delivered, ...
+	ID         string    `json:"id"` // time-ordered unique id (UUIDv7 text); assigned by InsertMessage when empty
+	PartnerID  string    `json:"partner_id"`
+	Direction  Direction `json:"direction"`
+	Transport  string    `json:"transport"`   // sftp, as2, s3, folder, http, cli, ...
+	RemoteName string    `json:"remote_name"` // file name or path as the remote side named it
+	Size       int64     `json:"size"`
+	SHA256     string    `json:"sha256"`   // hex
+	BlobRef    string    `json:"blob_ref"` // where the archive keeps the bytes
+	// Status is a lifecycle.Status (received, processed, delivered, ...);
+	// a string until every caller converts.
+	Status        string    `json:"status"`
 	CorrelationID string    `json:"correlation_id"`
 	Format        string    `json:"format"`    // detected format: x12, csv, flat, json, unknown
 	DocTypes      []string  `json:"doc_types"` // e.g. 204, 214, order
@@ -91,8 +95,10 @@ type Event struct {
 	ID        int64     `json:"id"`
 	MessageID string    `json:"message_id"`
 	At        time.Time `json:"at"`
-	Kind      string    `json:"kind"`   // received, parsed, acknowledged, mapped, delivered, failed, ...
-	Detail    string    `json:"detail"` // human-readable detail, or JSON
+	// Kind is a lifecycle.EventKind (received, validated, delivered, ...);
+	// a string until every caller converts.
+	Kind   string `json:"kind"`
+	Detail string `json:"detail"` // human-readable detail, or JSON
 }
 
 // MessageFilter selects messages for SearchMessages. Zero fields do not filter.
@@ -109,7 +115,7 @@ type MessageFilter struct {
 	// is exactly this ("997_X.edi" selects "outbound/997_X.edi" and
 	// "997_X.edi"). Indexed with PartnerID (migration 0010).
 	Name     string
-	Statuses []string // any of these statuses
+	Statuses []lifecycle.Status // any of these statuses
 	Before   time.Time
 	BeforeID string
 	Limit    int // default 100, at most 1000
@@ -135,6 +141,9 @@ type Queries interface {
 
 	InsertMessage(ctx context.Context, m *Message) error
 	GetMessage(ctx context.Context, id string) (*Message, error)
+	// SetMessageStatus moves the message to a status (a lifecycle.Status;
+	// ErrInvalid for another string). lifecycle.CanTransition describes
+	// the moves Wharf makes; they are not checked here.
 	SetMessageStatus(ctx context.Context, id, status string) error
 	// SetMessageFormat records the detected format and document types.
 	SetMessageFormat(ctx context.Context, id, format string, docTypes []string) error
@@ -155,7 +164,7 @@ type Queries interface {
 	SentGroupsByGS06(ctx context.Context, partnerID, gs06 string) ([]*SentGroup, error)
 	SentGroupsByISA13(ctx context.Context, partnerID, isa13 string) ([]*SentGroup, error)
 	OverdueSentGroups(ctx context.Context, now time.Time) ([]*SentGroup, error)
-	SetSentGroupAck(ctx context.Context, messageID, gs06, status, ackMessageID string) error
+	SetSentGroupAck(ctx context.Context, messageID, gs06 string, status lifecycle.AckStatus, ackMessageID string) error
 
 	// Audit events: logins, refusals, sessions, operator actions.
 	AppendAudit(ctx context.Context, e *AuditEvent) error

@@ -3,6 +3,8 @@ package store
 import (
 	"context"
 	"time"
+
+	"github.com/wharfedi/wharf/internal/lifecycle"
 )
 
 // SentGroup is a functional group Wharf sent and the partner's verdict on it.
@@ -13,8 +15,8 @@ type SentGroup struct {
 	FunctionalID string
 	Sets         int
 	SentAt       time.Time
-	DueAt        time.Time // zero: no acknowledgment expected
-	AckStatus    string    // "", accepted, accepted_with_errors, partially_accepted, rejected, overdue
+	DueAt        time.Time           // zero: no acknowledgment expected
+	AckStatus    lifecycle.AckStatus // lifecycle.AckNone until the partner's verdict, or overdue
 	AckMessageID string
 }
 
@@ -41,10 +43,12 @@ func (s *queries) sentGroups(ctx context.Context, op, where string, args ...any)
 	var out []*SentGroup
 	for rows.Next() {
 		g := &SentGroup{}
+		var ack string
 		if err := rows.Scan(&g.MessageID, &g.PartnerID, &g.ISA13, &g.GS06, &g.FunctionalID, &g.Sets,
-			timeCol{&g.SentAt}, timeCol{&g.DueAt}, &g.AckStatus, &g.AckMessageID); err != nil {
+			timeCol{&g.SentAt}, timeCol{&g.DueAt}, &ack, &g.AckMessageID); err != nil {
 			return nil, s.err(op, err)
 		}
+		g.AckStatus = lifecycle.AckStatus(ack)
 		out = append(out, g)
 	}
 	return out, s.err(op, rows.Err())
@@ -62,12 +66,12 @@ func (s *queries) SentGroupsByISA13(ctx context.Context, partnerID, isa13 string
 
 // OverdueSentGroups returns groups still unacknowledged past their due time.
 func (s *queries) OverdueSentGroups(ctx context.Context, now time.Time) ([]*SentGroup, error) {
-	return s.sentGroups(ctx, "overdue sent groups", `ack_status = '' AND due_at IS NOT NULL AND due_at < $1`, now.UTC())
+	return s.sentGroups(ctx, "overdue sent groups", `ack_status = $1 AND due_at IS NOT NULL AND due_at < $2`, string(lifecycle.AckNone), now.UTC())
 }
 
 // SetSentGroupAck records the partner's verdict (or "overdue") on a group.
-func (s *queries) SetSentGroupAck(ctx context.Context, messageID, gs06, status, ackMessageID string) error {
+func (s *queries) SetSentGroupAck(ctx context.Context, messageID, gs06 string, status lifecycle.AckStatus, ackMessageID string) error {
 	_, err := s.q.exec(ctx, `UPDATE x12_sent_groups SET ack_status = $1, ack_message_id = $2 WHERE message_id = $3 AND gs06 = $4`,
-		status, ackMessageID, messageID, gs06)
+		string(status), ackMessageID, messageID, gs06)
 	return s.err("set sent group ack", err)
 }

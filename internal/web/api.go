@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/wharfedi/wharf/archive"
+	"github.com/wharfedi/wharf/internal/lifecycle"
 	"github.com/wharfedi/wharf/internal/store"
 )
 
@@ -281,7 +282,14 @@ func limitOf(r *http.Request) (int, error) {
 // messageFilter reads the search filters of `wharf archive search`.
 func messageFilter(r *http.Request) (store.MessageFilter, error) {
 	q := r.URL.Query()
-	f := store.MessageFilter{PartnerID: q.Get("partner"), Key: strings.TrimSpace(q.Get("key")), Transport: q.Get("transport"), Statuses: trimAll(q["status"])}
+	f := store.MessageFilter{PartnerID: q.Get("partner"), Key: strings.TrimSpace(q.Get("key")), Transport: q.Get("transport")}
+	for _, v := range trimAll(q["status"]) {
+		st, err := lifecycle.ParseStatus(v)
+		if err != nil {
+			return f, badRequest(fmt.Sprintf("status %q: use one of %v", v, lifecycle.Statuses()), "")
+		}
+		f.Statuses = append(f.Statuses, st)
+	}
 	switch d := q.Get("direction"); d {
 	case "", "in", "out":
 		f.Direction = store.Direction(d)

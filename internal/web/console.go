@@ -14,6 +14,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/wharfedi/wharf/internal/lifecycle"
 	"github.com/wharfedi/wharf/internal/store"
 	wsync "github.com/wharfedi/wharf/sync"
 )
@@ -145,17 +146,48 @@ func humanBytes(n int64) string {
 	return fmt.Sprintf("%.1f GiB", float64(n)/(1<<30))
 }
 
-// statusClass colours a status: bad (red), warn (amber), ok (green).
+// statusClass colours a status or event kind: bad (red), warn (amber),
+// ok (green).
 func statusClass(s string) string {
-	switch s {
-	case "rejected", "dead_letter", "failed", "expired", "open", "attempt_failed", "exception", "mdn_overdue":
+	if c, ok := messageClass[s]; ok {
+		return c
+	}
+	switch s { // exception, job and certificate states
+	case "expired", "open":
 		return "bad"
-	case "received", "waiting", "unrecognized", "expiring", "replayed", "replay", "awaiting_ack", "duplicate", "retryable", "awaiting_mdn", "mdn_late":
+	case "expiring", "retryable":
 		return "warn"
-	case "processed", "delivered", "acknowledged", "ok", "resolved", "mapped", "completed", "reconciled":
+	case "ok", "resolved", "completed":
 		return "ok"
 	}
 	return ""
+}
+
+// messageClass colours message statuses and event kinds (lifecycle);
+// those not listed stay neutral.
+var messageClass = map[string]string{
+	string(lifecycle.StatusRejected):     "bad",
+	string(lifecycle.StatusDeadLetter):   "bad", // and EventDeadLetter
+	string(lifecycle.StatusFailed):       "bad", // and EventFailed
+	string(lifecycle.EventAttemptFailed): "bad",
+	string(lifecycle.EventException):     "bad",
+	string(lifecycle.EventMDNOverdue):    "bad",
+
+	string(lifecycle.StatusReceived):     "warn", // and EventReceived
+	string(lifecycle.StatusWaiting):      "warn",
+	string(lifecycle.StatusUnrecognized): "warn",
+	string(lifecycle.StatusAwaitingMDN):  "warn", // and EventAwaitingMDN
+	string(lifecycle.EventReplayed):      "warn",
+	string(lifecycle.EventReplay):        "warn",
+	string(lifecycle.EventAwaitingAck):   "warn",
+	string(lifecycle.EventDuplicate):     "warn",
+	string(lifecycle.EventMDNLate):       "warn",
+
+	string(lifecycle.StatusProcessed):   "ok",
+	string(lifecycle.StatusDelivered):   "ok", // and EventDelivered
+	string(lifecycle.EventAcknowledged): "ok",
+	string(lifecycle.EventMapped):       "ok",
+	string(lifecycle.EventReconciled):   "ok",
 }
 
 func parseTemplates() (*templates, error) {
@@ -434,7 +466,7 @@ func (s *Server) mountConsole() {
 		xs, _ := s.st.ListExceptions(r.Context(), store.ExceptionFilter{MessageID: d.Entry.ID, Limit: 50})
 		var children []*store.Message
 		for _, ev := range d.Events {
-			if ev.Kind == "replayed" && strings.HasPrefix(ev.Detail, "re-sent as message ") {
+			if ev.Kind == string(lifecycle.EventReplayed) && strings.HasPrefix(ev.Detail, "re-sent as message ") {
 				if m, err := s.st.GetMessage(r.Context(), strings.TrimPrefix(ev.Detail, "re-sent as message ")); err == nil {
 					children = append(children, m)
 				}

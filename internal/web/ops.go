@@ -15,12 +15,10 @@ import (
 
 	"github.com/wharfedi/wharf/archive"
 	"github.com/wharfedi/wharf/delivery"
+	"github.com/wharfedi/wharf/internal/lifecycle"
 	"github.com/wharfedi/wharf/internal/store"
 	wsync "github.com/wharfedi/wharf/sync"
 )
-
-// errorStatuses are the message statuses the overview counts as errors.
-var errorStatuses = map[string]bool{"rejected": true, "dead_letter": true, "failed": true}
 
 // Throughput is one partner and transport's traffic in a window.
 type Throughput struct {
@@ -60,7 +58,7 @@ func (s *Server) Daily(ctx context.Context) ([]Day, error) {
 		}
 		for _, m := range stats {
 			since[i][0] += m.Count
-			if errorStatuses[m.Status] {
+			if m.Status.IsError() {
 				since[i][1] += m.Count
 			}
 		}
@@ -100,7 +98,7 @@ func (s *Server) Overview(ctx context.Context) ([]Window, error) {
 				} else {
 					g.Out += m.Count
 				}
-				if errorStatuses[m.Status] {
+				if m.Status.IsError() {
 					g.Errors += m.Count
 				}
 				g.Bytes += m.Bytes
@@ -160,33 +158,33 @@ func (s *Server) Stuck(ctx context.Context) ([]StuckDoc, error) {
 			Direction: string(m.Direction), Filename: m.RemoteName, Status: m.Status, Since: m.ReceivedAt, Reason: reason, Action: action})
 	}
 	in, err := s.st.SearchMessages(ctx, store.MessageFilter{Direction: store.Inbound, Since: since,
-		Statuses: []string{"received", "unrecognized", "rejected"}, Limit: 500})
+		Statuses: []lifecycle.Status{lifecycle.StatusReceived, lifecycle.StatusUnrecognized, lifecycle.StatusRejected}, Limit: 500})
 	if err != nil {
 		return nil, err
 	}
 	for _, m := range in {
-		switch m.Status {
-		case "received":
+		switch lifecycle.Status(m.Status) {
+		case lifecycle.StatusReceived:
 			if m.ReceivedAt.Before(old) {
 				add(StageNotMapped, m, fmt.Sprintf("received %s ago and not processed yet", now.Sub(m.ReceivedAt).Round(time.Minute)),
 					"check the jobs page for a failing processing job; replay re-runs processing")
 			}
-		case "unrecognized":
+		case lifecycle.StatusUnrecognized:
 			add(StageNotMapped, m, "not a format Wharf reads (no ISA segment at the start)", "ask the partner for X12, or add a CSV/flat layout; then replay")
-		case "rejected":
+		case lifecycle.StatusRejected:
 			add(StageNotMapped, m, "rejected by validation; the acknowledgment says why", "fix with the partner and have them resend, or replay after a config change")
 		}
 	}
 	outb, err := s.st.SearchMessages(ctx, store.MessageFilter{Direction: store.Outbound, Since: since,
-		Statuses: []string{"received", "waiting", "dead_letter"}, Limit: 500})
+		Statuses: []lifecycle.Status{lifecycle.StatusReceived, lifecycle.StatusWaiting, lifecycle.StatusDeadLetter}, Limit: 500})
 	if err != nil {
 		return nil, err
 	}
 	for _, m := range outb {
-		switch {
-		case m.Status == delivery.StatusDeadLetter:
+		switch status := lifecycle.Status(m.Status); {
+		case status == lifecycle.StatusDeadLetter:
 			add(StageNotDelivered, m, "delivery gave up (dead letter); the history says why", "fix the route or the partner's endpoint, then replay")
-		case m.ReceivedAt.Before(old) && m.Status == "waiting":
+		case m.ReceivedAt.Before(old) && status == lifecycle.StatusWaiting:
 			add(StageNotDelivered, m, fmt.Sprintf("waiting %s for the partner to fetch it", now.Sub(m.ReceivedAt).Round(time.Minute)), "ask the partner to fetch their outbound folder")
 		case m.ReceivedAt.Before(old):
 			add(StageNotDelivered, m, fmt.Sprintf("not delivered %s after it was archived", now.Sub(m.ReceivedAt).Round(time.Minute)), "check the jobs page for the delivery job; replay re-sends")
@@ -430,7 +428,7 @@ func entryJSON(e *archive.Entry) *entryOut {
 		Format: e.Format, DocTypes: e.DocTypes, ParentID: e.ParentID, DuplicateOf: e.DuplicateOf}
 	if !e.PurgedAt.IsZero() {
 		o.PurgedAt = e.PurgedAt.Format(time.RFC3339Nano)
-		o.Status = "purged"
+		o.Status = "purged" // not a lifecycle.Status: the entry is a tombstone
 	}
 	return o
 }

@@ -43,6 +43,8 @@ import (
 	"errors"
 	"io"
 	"time"
+
+	"github.com/wharfedi/wharf/internal/lifecycle"
 )
 
 // Transport names recorded with archived messages.
@@ -127,13 +129,24 @@ const (
 	Outbound = "out"
 )
 
-// Record statuses of outbound messages.
+// Record statuses of outbound messages (Record.Status). An outbound
+// record is pending until its MDN settles it, then delivered or failed,
+// the same words as the payload's message status (lifecycle).
 const (
-	StatusPending   = "pending"   // sent, async MDN awaited
-	StatusDelivered = "delivered" // positive MDN with a matching MIC, or no MDN asked
-	StatusFailed    = "failed"    // negative MDN, MIC mismatch, bad signature, timeout
+	StatusPending = "pending" // sent, async MDN awaited
+
+	// StatusDelivered: positive MDN with a matching MIC, or no MDN asked.
+	//
+	// Deprecated: use lifecycle.StatusDelivered.
+	StatusDelivered = string(lifecycle.StatusDelivered)
+	// StatusFailed: negative MDN, MIC mismatch, bad signature, timeout.
+	//
+	// Deprecated: use lifecycle.StatusFailed.
+	StatusFailed = string(lifecycle.StatusFailed)
 	// StatusAwaitingMDN is the payload's status between a send and its async MDN.
-	StatusAwaitingMDN = "awaiting_mdn"
+	//
+	// Deprecated: use lifecycle.StatusAwaitingMDN.
+	StatusAwaitingMDN = string(lifecycle.StatusAwaitingMDN)
 )
 
 // Record is the bookkeeping of one AS2 message (either direction): which
@@ -175,7 +188,7 @@ type Books interface {
 	// returns the archived message's ID.
 	MDNEvidence(ctx context.Context, partner, as2MessageID, parentID string, b []byte) (string, error)
 	// Await durably records that r (outbound, async MDN) waits for its MDN
-	// until r.Deadline, and sets the payload's status to StatusAwaitingMDN
+	// until r.Deadline, and sets the payload's status to lifecycle.StatusAwaitingMDN
 	// with detail in its history, in one transaction.
 	Await(ctx context.Context, r *Record, detail string) error
 	// Awaited returns the waiting entry of an outbound message (MessageID,
@@ -183,7 +196,8 @@ type Books interface {
 	Awaited(ctx context.Context, partner, as2MessageID string) (*Record, error)
 	// Settle records an outbound message's outcome in one transaction: r
 	// (its MDN, disposition and status) and the payload's status
-	// (StatusDelivered or StatusFailed) with detail in its history. With
+	// (lifecycle.StatusDelivered or StatusFailed) with detail in its history
+	// (an event of the same kind). With
 	// async, it first takes the waiting entry and returns ErrNotAwaited
 	// when none is left (a repeated MDN, or the timeout came first).
 	Settle(ctx context.Context, r *Record, async bool, status, detail string) error

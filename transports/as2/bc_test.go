@@ -19,6 +19,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/wharfedi/wharf/internal/lifecycle"
 	"github.com/wharfedi/wharf/internal/testenv"
 	"github.com/wharfedi/wharf/transports/as2"
 )
@@ -125,7 +126,7 @@ func TestBouncyCastle(t *testing.T) {
 				if err != nil {
 					t.Fatal(err)
 				}
-				if sent.Status != as2.StatusDelivered {
+				if sent.Status != string(lifecycle.StatusDelivered) {
 					t.Fatalf("status %q: %s", sent.Status, sent.Detail)
 				}
 				if sent.MDN == nil || !sent.MDN.Signed {

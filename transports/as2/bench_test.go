@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/wharfedi/wharf/internal/lifecycle"
 	"github.com/wharfedi/wharf/transports/as2"
 )
 
@@ -72,7 +73,7 @@ func benchSend(b *testing.B, bits, conc int, receiver string, base64 bool) {
 				t0 := time.Now()
 				sent, err := l.client.Send(b.Context(), &p, as2.Outgoing{MessageID: fmt.Sprintf("b%d-%d", b.N, i), Payload: payload})
 				lat[i] = time.Since(t0)
-				if err != nil || sent.Status != as2.StatusDelivered {
+				if err != nil || sent.Status != string(lifecycle.StatusDelivered) {
 					failed.Store(fmt.Sprintf("send %d: %v %+v", i, err, sent))
 				}
 			}

@@ -15,6 +15,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/wharfedi/wharf/internal/lifecycle"
 	"github.com/wharfedi/wharf/transports"
 )
 
@@ -68,7 +69,7 @@ type Outgoing struct {
 type Sent struct {
 	AS2MessageID string
 	MIC          string // expected Received-Content-MIC ("" without MDN)
-	Status       string // StatusDelivered, StatusFailed or StatusAwaitingMDN
+	Status       string // a lifecycle.Status: delivered, failed or awaiting_mdn
 	Detail       string // what happened, for the history
 	MDN          *MDN   // the sync MDN, when one came back
 	MDNID        string // where it is archived
@@ -245,7 +246,7 @@ func build(id *Identity, p *Partner, o Outgoing, now time.Time, tmpDir string) (
 		entity := concat(bytesStream(render(hs)), body)
 		enc, err := newEncryptor(entity.size, []*x509.Certificate{cert}, p.Cipher, p.KeyWrap)
 		if err != nil {
-			return nil, fmt.Errorf("%w: as2: encrypt to partner %s's %s: %v", transports.ErrRejected, p.ID, describeCert(cert), err)
+			return nil, fmt.Errorf("%w: as2: encrypt to partner %s's %s: %w", transports.ErrRejected, p.ID, describeCert(cert), err)
 		}
 		der := piped(enc.size(), func(w io.Writer) error {
 			r, err := entity.open()
@@ -316,7 +317,7 @@ func (c *Client) Send(ctx context.Context, p *Partner, o Outgoing) (*Sent, error
 		as2ID := AS2MessageIDFor(o.MessageID, c.Identity.AS2ID)
 		if prev, err := c.Books.Lookup(ctx, p.ID, as2ID, Outbound); err != nil {
 			return nil, err
-		} else if prev != nil && prev.MDNID != "" && (prev.Status == StatusDelivered || prev.Status == StatusFailed) {
+		} else if prev != nil && prev.MDNID != "" && (prev.Status == string(lifecycle.StatusDelivered) || prev.Status == string(lifecycle.StatusFailed)) {
 			c.log().Info("as2: already settled by its MDN; not sent again", "partner", p.ID, "as2_message_id", as2ID, "message", o.MessageID,
 				"status", prev.Status, "mdn", prev.MDNID)
 			return &Sent{AS2MessageID: as2ID, MIC: prev.MIC, Status: prev.Status, MDNID: prev.MDNID,
@@ -355,16 +356,16 @@ func (c *Client) Send(ctx context.Context, p *Partner, o Outgoing) (*Sent, error
 	where := fmt.Sprintf("posted to partner %s at %s as AS2 message %s (%s, HTTP %d)", p.ID, p.URL, b.AS2MessageID, describeSecurity(p), res.StatusCode)
 	switch p.MDN {
 	case MDNAsync:
-		sent.Status, sent.Detail = StatusAwaitingMDN, where+"; async MDN expected by "+rec.Deadline.UTC().Format(time.RFC3339)
-		if err := c.Books.Event(ctx, o.MessageID, "sent", sent.Detail); err != nil {
+		sent.Status, sent.Detail = string(lifecycle.StatusAwaitingMDN), where+"; async MDN expected by "+rec.Deadline.UTC().Format(time.RFC3339)
+		if err := c.Books.Event(ctx, o.MessageID, string(lifecycle.EventSent), sent.Detail); err != nil {
 			log.Warn("as2: recording the send failed", "err", err)
 		}
 		log.Info("as2: sent; async MDN awaited", "deadline", rec.Deadline)
 		return sent, nil
 	case MDNNone:
-		rec.Status = StatusDelivered
-		sent.Status, sent.Detail = StatusDelivered, where+"; no MDN asked (partners[].as2.mdn: none)"
-		return sent, c.Books.Settle(ctx, rec, false, StatusDelivered, sent.Detail)
+		rec.Status = string(lifecycle.StatusDelivered)
+		sent.Status, sent.Detail = rec.Status, where+"; no MDN asked (partners[].as2.mdn: none)"
+		return sent, c.Books.Settle(ctx, rec, false, rec.Status, sent.Detail)
 	}
 	// Sync: the MDN is the response.
 	e := &Entity{Raw: body, Header: textproto.MIMEHeader(res.Header), Body: body}
@@ -381,12 +382,12 @@ func (c *Client) Send(ctx context.Context, p *Partner, o Outgoing) (*Sent, error
 		sent.MDN = m
 		rec.Disposition = dispositionOf(m)
 	}
-	rec.Status = status
-	sent.Status, sent.Detail = status, where+"; "+detail
-	if err := c.Books.Settle(ctx, rec, false, status, sent.Detail); err != nil {
+	rec.Status = string(status)
+	sent.Status, sent.Detail = rec.Status, where+"; "+detail
+	if err := c.Books.Settle(ctx, rec, false, rec.Status, sent.Detail); err != nil {
 		return nil, err
 	}
-	if status == StatusFailed {
+	if status == lifecycle.StatusFailed {
 		log.Warn("as2: sent, but the MDN says it failed", "detail", detail)
 	} else {
 		log.Info("as2: delivered", "mdn", rec.MDNID)
@@ -427,7 +428,7 @@ func (c *Client) post(ctx context.Context, p *Partner, b *Built) (*http.Response
 	defer pr.Close() // stops the producer when the request ends early
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, p.URL, pr)
 	if err != nil {
-		return nil, nil, fmt.Errorf("%w: as2: partner %s: URL %q: %v (fix partners[].as2.url)", transports.ErrRejected, p.ID, p.URL, err)
+		return nil, nil, fmt.Errorf("%w: as2: partner %s: URL %q: %w (fix partners[].as2.url)", transports.ErrRejected, p.ID, p.URL, err)
 	}
 	req.Header = b.Header.Clone()
 	req.ContentLength = b.Size
@@ -475,13 +476,13 @@ func (c *Client) post(ctx context.Context, p *Partner, b *Built) (*http.Response
 }
 
 // judgeResponse decides a sync response's outcome.
-func (c *Client) judgeResponse(p *Partner, want *Record, e *Entity, empty bool, now time.Time) (m *MDN, status, detail string) {
+func (c *Client) judgeResponse(p *Partner, want *Record, e *Entity, empty bool, now time.Time) (m *MDN, status lifecycle.Status, detail string) {
 	if empty {
-		return nil, StatusFailed, fmt.Sprintf("partner %s answered without an MDN although Wharf asked for a synchronous one: check the partner's AS2 settings for Wharf (AS2 name %s), or set partners[].as2.mdn to async or none", p.ID, c.Identity.AS2ID)
+		return nil, lifecycle.StatusFailed, fmt.Sprintf("partner %s answered without an MDN although Wharf asked for a synchronous one: check the partner's AS2 settings for Wharf (AS2 name %s), or set partners[].as2.mdn to async or none", p.ID, c.Identity.AS2ID)
 	}
 	m, err := ParseMDN(e, p.Certs, now)
 	if err != nil {
-		return nil, StatusFailed, mdnErrorDetail(p, e, err)
+		return nil, lifecycle.StatusFailed, mdnErrorDetail(p, e, err)
 	}
 	status, detail = judge(p, want, m)
 	return m, status, detail
@@ -511,12 +512,12 @@ var dispositionHints = map[string]string{
 }
 
 // judge checks an MDN against what was sent.
-func judge(p *Partner, want *Record, m *MDN) (status, detail string) {
+func judge(p *Partner, want *Record, m *MDN) (status lifecycle.Status, detail string) {
 	if m.OriginalMessageID != "" && m.OriginalMessageID != want.AS2MessageID {
-		return StatusFailed, fmt.Sprintf("partner %s's MDN answers Message-ID %s, not %s: the partner mixed up receipts; ask it to resend the MDN", p.ID, m.OriginalMessageID, want.AS2MessageID)
+		return lifecycle.StatusFailed, fmt.Sprintf("partner %s's MDN answers Message-ID %s, not %s: the partner mixed up receipts; ask it to resend the MDN", p.ID, m.OriginalMessageID, want.AS2MessageID)
 	}
 	if want.SignedMDN && !m.Signed {
-		return StatusFailed, fmt.Sprintf("partner %s's MDN is not signed although Wharf asked for a signed one, so it proves nothing: ask the partner to sign MDNs, or set partners[].as2.signed_mdn: false", p.ID)
+		return lifecycle.StatusFailed, fmt.Sprintf("partner %s's MDN is not signed although Wharf asked for a signed one, so it proves nothing: ask the partner to sign MDNs, or set partners[].as2.signed_mdn: false", p.ID)
 	}
 	if m.Modifier != "" {
 		hint := dispositionHints[m.Modifier]
@@ -527,14 +528,14 @@ func judge(p *Partner, want *Record, m *MDN) (status, detail string) {
 		if m.Explanation != "" {
 			said = fmt.Sprintf(" saying %q", m.Explanation)
 		}
-		return StatusFailed, fmt.Sprintf("partner %s answered with disposition %q (%s)%s: %s; then 'wharf replay' the message", p.ID, m.Disposition, m.Modifier, said, hint)
+		return lifecycle.StatusFailed, fmt.Sprintf("partner %s answered with disposition %q (%s)%s: %s; then 'wharf replay' the message", p.ID, m.Disposition, m.Modifier, said, hint)
 	}
 	if want.MIC != "" {
 		if m.MIC == "" {
-			return StatusFailed, fmt.Sprintf("partner %s's MDN carries no Received-Content-MIC, so it does not prove what the partner received: ask the partner to include it", p.ID)
+			return lifecycle.StatusFailed, fmt.Sprintf("partner %s's MDN carries no Received-Content-MIC, so it does not prove what the partner received: ask the partner to include it", p.ID)
 		}
 		if !SameMIC(m.MIC, want.MIC) {
-			return StatusFailed, fmt.Sprintf("partner %s's MDN reports Received-Content-MIC %q but Wharf computed %q: the partner received other bytes than Wharf sent; 'wharf replay' the message and check for proxies that rewrite bodies", p.ID, m.MIC, want.MIC)
+			return lifecycle.StatusFailed, fmt.Sprintf("partner %s's MDN reports Received-Content-MIC %q but Wharf computed %q: the partner received other bytes than Wharf sent; 'wharf replay' the message and check for proxies that rewrite bodies", p.ID, m.MIC, want.MIC)
 		}
 	}
 	d := fmt.Sprintf("partner %s confirmed with disposition %q", p.ID, m.Disposition)
@@ -547,7 +548,7 @@ func judge(p *Partner, want *Record, m *MDN) (status, detail string) {
 	if m.Relaxed != "" {
 		d += " (tolerated: " + m.Relaxed + ")"
 	}
-	return StatusDelivered, d
+	return lifecycle.StatusDelivered, d
 }
 
 // HandleMDN settles an outbound message with the async MDN a partner
@@ -595,13 +596,13 @@ func (c *Client) HandleMDN(ctx context.Context, p *Partner, e *Entity) error {
 	if want == nil {
 		note := fmt.Sprintf("async MDN for AS2 message %s arrived again or after its deadline (archived as %s, disposition %q); the message's status is unchanged", m.OriginalMessageID, id, m.Disposition)
 		log.Warn("as2: " + note)
-		return c.Books.Event(ctx, payload, "mdn_late", note)
+		return c.Books.Event(ctx, payload, string(lifecycle.EventMDNLate), note)
 	}
-	rec.MDNID, rec.Disposition, rec.Status = id, dispositionOf(m), status
-	err = c.Books.Settle(ctx, rec, true, status, detail)
+	rec.MDNID, rec.Disposition, rec.Status = id, dispositionOf(m), string(status)
+	err = c.Books.Settle(ctx, rec, true, rec.Status, detail)
 	if errors.Is(err, ErrNotAwaited) {
 		log.Warn("as2: async MDN raced with another settlement; the first one stands", "mdn", id)
-		return c.Books.Event(ctx, payload, "mdn_late", fmt.Sprintf("async MDN for AS2 message %s archived as %s came after the message was settled; its status is unchanged", m.OriginalMessageID, id))
+		return c.Books.Event(ctx, payload, string(lifecycle.EventMDNLate), fmt.Sprintf("async MDN for AS2 message %s archived as %s came after the message was settled; its status is unchanged", m.OriginalMessageID, id))
 	}
 	if err != nil {
 		return err

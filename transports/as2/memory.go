@@ -7,6 +7,7 @@ import (
 	"strings"
 	"sync"
 
+	"github.com/wharfedi/wharf/internal/lifecycle"
 	"github.com/wharfedi/wharf/transports"
 )
 
@@ -99,8 +100,8 @@ func (b *MemoryBooks) Await(_ context.Context, r *Record, detail string) error {
 	b.records[r.PartnerID+"|"+r.AS2MessageID+"|"+r.Direction] = &c
 	p := *r
 	b.pending[r.PartnerID+"|"+r.AS2MessageID] = &p
-	b.outcomes[r.MessageID] = StatusAwaitingMDN
-	b.events[r.MessageID] = append(b.events[r.MessageID], "awaiting_mdn: "+detail)
+	b.outcomes[r.MessageID] = string(lifecycle.StatusAwaitingMDN)
+	b.events[r.MessageID] = append(b.events[r.MessageID], string(lifecycle.EventAwaitingMDN)+": "+detail)
 	return nil
 }
 

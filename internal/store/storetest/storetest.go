@@ -14,6 +14,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/wharfedi/wharf/internal/lifecycle"
 	"github.com/wharfedi/wharf/internal/store"
 )
 
@@ -204,8 +205,18 @@ func Exercise(t *testing.T, fresh func(t *testing.T) string) {
 		if got, _ := s.GetMessage(ctx, ids[2]); got.Format != "x12" || fmt.Sprint(got.DocTypes) != "[204 990]" {
 			t.Fatalf("format %q %v", got.Format, got.DocTypes)
 		}
-		if err := s.SetMessageStatus(ctx, "missing", "x"); !errors.Is(err, store.ErrNotFound) {
+		if err := s.SetMessageStatus(ctx, "missing", string(lifecycle.StatusDelivered)); !errors.Is(err, store.ErrNotFound) {
 			t.Fatalf("want ErrNotFound, got %v", err)
+		}
+		// Only the statuses lifecycle names are stored.
+		if err := s.SetMessageStatus(ctx, ids[2], "done"); !errors.Is(err, store.ErrInvalid) {
+			t.Fatalf("unknown status: want ErrInvalid, got %v", err)
+		}
+		if err := s.InsertMessage(ctx, &store.Message{PartnerID: "x", Direction: store.Inbound, Status: "new"}); !errors.Is(err, store.ErrInvalid) {
+			t.Fatalf("unknown first status: want ErrInvalid, got %v", err)
+		}
+		if got, _ := s.GetMessage(ctx, ids[2]); got.Status != "processed" {
+			t.Fatalf("status %q after refused updates", got.Status)
 		}
 
 		all, err := s.SearchMessages(ctx, store.MessageFilter{})
@@ -249,7 +260,7 @@ func Exercise(t *testing.T, fresh func(t *testing.T) string) {
 		if len(byKey) != 2 || byKey[0].ID != ids[3] || byKey[1].ID != ids[1] {
 			t.Fatalf("by key: %v", msgIDs(byKey))
 		}
-		if got, _ := s.SearchMessages(ctx, store.MessageFilter{Transport: "sftp", Statuses: []string{"processed", "nope"}}); len(got) != 1 || got[0].ID != ids[2] {
+		if got, _ := s.SearchMessages(ctx, store.MessageFilter{Transport: "sftp", Statuses: []lifecycle.Status{lifecycle.StatusProcessed, "nope"}}); len(got) != 1 || got[0].ID != ids[2] {
 			t.Fatalf("transport+statuses filter: %v", msgIDs(got))
 		}
 		if got, _ := s.SearchMessages(ctx, store.MessageFilter{Transport: "as2"}); len(got) != 0 {
@@ -295,7 +306,7 @@ func Exercise(t *testing.T, fresh func(t *testing.T) string) {
 			t.Fatalf("by name, newest first: got %v, want %v", msgIDs(got), []string{a2, a1, a0})
 		}
 		got, _ = s.SearchMessages(ctx, store.MessageFilter{PartnerID: "acme", Direction: store.Outbound, Transport: "sftp",
-			Name: "997_X.edi", Statuses: []string{"received", "waiting"}, Limit: 1})
+			Name: "997_X.edi", Statuses: []lifecycle.Status{lifecycle.StatusReceived, lifecycle.StatusWaiting}, Limit: 1})
 		if len(got) != 1 || got[0].ID != a1 {
 			t.Fatalf("newest waiting by name: %v, want %s", msgIDs(got), a1)
 		}
@@ -430,7 +441,7 @@ func Exercise(t *testing.T, fresh func(t *testing.T) string) {
 		if len(over) != 1 || over[0].MessageID != "m3" {
 			t.Fatalf("overdue at +2h: %+v", over)
 		}
-		if err := s.SetSentGroupAck(ctx, "m3", "7", "accepted", "ack1"); err != nil {
+		if err := s.SetSentGroupAck(ctx, "m3", "7", lifecycle.AckAccepted, "ack1"); err != nil {
 			t.Fatal(err)
 		}
 		if over, _ := s.OverdueSentGroups(ctx, t0.Add(5*time.Hour)); len(over) != 1 || over[0].MessageID != "m1" {
