@@ -308,7 +308,7 @@ func (a *Archive) put(ctx context.Context, m Meta, content func() (path, sum str
 	}
 	msg := &store.Message{
 		ID: store.NewID(), PartnerID: m.Partner, Direction: m.Direction, Transport: m.Transport, RemoteName: m.RemoteName,
-		Size: size, SHA256: sum, BlobRef: ref, Status: string(m.Status), CorrelationID: m.CorrelationID, ParentID: m.ParentID,
+		Size: size, SHA256: sum, BlobRef: ref, Status: m.Status, CorrelationID: m.CorrelationID, ParentID: m.ParentID,
 		ReceivedAt: m.ReceivedAt,
 	}
 	if msg.ReceivedAt.IsZero() {
@@ -502,11 +502,11 @@ func (a *Archive) record(ctx context.Context, tx store.Tx, head *store.ChainLink
 		fields["note"] = note
 	}
 	detail, _ := json.Marshal(fields)
-	if err := tx.AppendEvent(ctx, &store.Event{MessageID: e.ID, At: e.ReceivedAt, Kind: string(lifecycle.EventReceived), Detail: string(detail)}); err != nil {
+	if err := tx.AppendEvent(ctx, &store.Event{MessageID: e.ID, At: e.ReceivedAt, Kind: lifecycle.EventReceived, Detail: string(detail)}); err != nil {
 		return err
 	}
 	if dup != "" {
-		if err := tx.AppendEvent(ctx, &store.Event{MessageID: e.ID, Kind: string(lifecycle.EventDuplicate), Detail: "same content as " + dup + " from the same partner"}); err != nil {
+		if err := tx.AppendEvent(ctx, &store.Event{MessageID: e.ID, Kind: lifecycle.EventDuplicate, Detail: "same content as " + dup + " from the same partner"}); err != nil {
 			return err
 		}
 	}

@@ -177,7 +177,7 @@ func (a *Archive) purgeOne(ctx context.Context, m *store.Message, reason string)
 		if err := tx.MarkPurged(ctx, m.ID, at); err != nil {
 			return err
 		}
-		if err := tx.AppendEvent(ctx, &store.Event{MessageID: m.ID, At: at, Kind: string(lifecycle.EventPurged), Detail: reason}); err != nil {
+		if err := tx.AppendEvent(ctx, &store.Event{MessageID: m.ID, At: at, Kind: lifecycle.EventPurged, Detail: reason}); err != nil {
 			return err
 		}
 		rec := &store.ChainRecord{Seq: head.Seq + 1, Kind: store.ChainTombstone, MessageID: m.ID, At: at, Detail: reason, PrevHash: head.Hash}
@@ -214,7 +214,7 @@ func (a *Archive) purgeOne(ctx context.Context, m *store.Message, reason string)
 	} else {
 		a.log.Warn("purge: blob not deleted (entry purged, tombstone written)", "id", m.ID, "blob", m.BlobRef, "err", blobErr)
 	}
-	if err := a.st.AppendEvent(ctx, &store.Event{MessageID: m.ID, At: a.now(), Kind: string(lifecycle.EventBlobKept), Detail: detail}); err != nil {
+	if err := a.st.AppendEvent(ctx, &store.Event{MessageID: m.ID, At: a.now(), Kind: lifecycle.EventBlobKept, Detail: detail}); err != nil {
 		return fmt.Errorf("archive: purge %s: %w", m.ID, err)
 	}
 	return nil
@@ -280,7 +280,7 @@ func (a *Archive) DeleteKeptBlobs(ctx context.Context) (int, error) {
 					if err := tx.ForgetKeptBlob(ctx, k.BlobRef); err != nil {
 						return err
 					}
-					return tx.AppendEvent(ctx, &store.Event{MessageID: k.MessageID, At: a.now(), Kind: string(lifecycle.EventBlobDeleted),
+					return tx.AppendEvent(ctx, &store.Event{MessageID: k.MessageID, At: a.now(), Kind: lifecycle.EventBlobDeleted,
 						Detail: "blob deleted after its Object Lock retention date " + k.Until.Format(time.RFC3339)})
 				})
 				n++

@@ -52,7 +52,7 @@ func (a *Archive) UploadSpool(ctx context.Context) (int, error) {
 				if err := tx.SetBlobRef(ctx, m.ID, ref); err != nil {
 					return err
 				}
-				return tx.AppendEvent(ctx, &store.Event{MessageID: m.ID, Kind: string(lifecycle.EventUploaded), Detail: "blob moved from the local spool to " + ref})
+				return tx.AppendEvent(ctx, &store.Event{MessageID: m.ID, Kind: lifecycle.EventUploaded, Detail: "blob moved from the local spool to " + ref})
 			})
 			if err != nil {
 				return moved, fmt.Errorf("archive: spool: %w", err)

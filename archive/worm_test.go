@@ -181,7 +181,7 @@ func TestWORMMinIO(t *testing.T) {
 				}
 				kinds := []string{}
 				for _, ev := range evs {
-					kinds = append(kinds, ev.Kind)
+					kinds = append(kinds, string(ev.Kind))
 				}
 				last := evs[len(evs)-1]
 				if !strings.HasSuffix(strings.Join(kinds, ","), ",purged,blob_kept") ||
@@ -264,7 +264,7 @@ func TestWORMKeptBlobDeletedAfterRetention(t *testing.T) {
 		}
 		var kinds []string
 		for _, ev := range evs {
-			kinds = append(kinds, ev.Kind)
+			kinds = append(kinds, string(ev.Kind))
 		}
 		if !strings.HasSuffix(strings.Join(kinds, ","), ",purged,blob_kept,blob_deleted") || !strings.Contains(evs[len(evs)-1].Detail, "retention date") {
 			t.Fatalf("events: %v", kinds)

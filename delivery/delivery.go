@@ -33,22 +33,6 @@ import (
 	"github.com/wharfedi/wharf/transports"
 )
 
-// Message statuses the engine sets on outbound messages, kept so that
-// existing callers compile; lifecycle documents them.
-const (
-	// Deprecated: use lifecycle.StatusDelivered.
-	StatusDelivered = string(lifecycle.StatusDelivered)
-	// Deprecated: use lifecycle.StatusDeadLetter.
-	StatusDeadLetter = string(lifecycle.StatusDeadLetter)
-)
-
-// ErrPermanent is lifecycle.ErrPermanent (failures that retrying cannot
-// fix: the message is dead-lettered and its job cancelled), kept so that
-// existing callers compile.
-//
-// Deprecated: use lifecycle.ErrPermanent.
-var ErrPermanent = lifecycle.ErrPermanent
-
 // ErrNoRoute: the partner has no endpoint for the message's transport.
 var ErrNoRoute = fmt.Errorf("%w: no route", lifecycle.ErrPermanent)
 
@@ -187,7 +171,7 @@ func (e *Engine) Deliver(ctx context.Context, id string) error {
 		if Permanent(err) || att.N >= att.Max {
 			return e.deadLetter(ctx, m, att, err)
 		}
-		_ = e.Store.AppendEvent(ctx, &store.Event{MessageID: id, Kind: string(lifecycle.EventAttemptFailed),
+		_ = e.Store.AppendEvent(ctx, &store.Event{MessageID: id, Kind: lifecycle.EventAttemptFailed,
 			Detail: fmt.Sprintf("attempt %d of %d over %s: %v (retried with backoff)", att.N, att.Max, m.Transport, err)})
 		log.Warn("delivery attempt failed", "message", id, "partner", m.PartnerID, "transport", m.Transport, "attempt", att.N, "max", att.Max, "err", err)
 		return err
@@ -198,10 +182,10 @@ func (e *Engine) Deliver(ctx context.Context, id string) error {
 	}
 	log.Info("delivered", "message", id, "partner", m.PartnerID, "transport", m.Transport, "bytes", m.Size, "attempt", att.N)
 	return e.Store.WithTx(ctx, func(tx store.Tx) error {
-		if err := tx.SetMessageStatus(ctx, id, string(lifecycle.StatusDelivered)); err != nil {
+		if err := tx.SetMessageStatus(ctx, id, lifecycle.StatusDelivered); err != nil {
 			return err
 		}
-		return tx.AppendEvent(ctx, &store.Event{MessageID: id, Kind: string(lifecycle.EventDelivered),
+		return tx.AppendEvent(ctx, &store.Event{MessageID: id, Kind: lifecycle.EventDelivered,
 			Detail: fmt.Sprintf("attempt %d over %s: %s", att.N, m.Transport, detail)})
 	})
 }
@@ -235,10 +219,10 @@ func (e *Engine) deadLetter(ctx context.Context, m *store.Message, att jobs.Atte
 	}
 	detail := fmt.Sprintf("not delivered over %s: %s: %v; 'wharf replay %s' sends it again", m.Transport, why, cause, m.ID)
 	if err := e.Store.WithTx(ctx, func(tx store.Tx) error {
-		if err := tx.SetMessageStatus(ctx, m.ID, string(lifecycle.StatusDeadLetter)); err != nil {
+		if err := tx.SetMessageStatus(ctx, m.ID, lifecycle.StatusDeadLetter); err != nil {
 			return err
 		}
-		if err := tx.AppendEvent(ctx, &store.Event{MessageID: m.ID, Kind: string(lifecycle.EventDeadLetter), Detail: detail}); err != nil {
+		if err := tx.AppendEvent(ctx, &store.Event{MessageID: m.ID, Kind: lifecycle.EventDeadLetter, Detail: detail}); err != nil {
 			return err
 		}
 		owner := store.OwnerOperations

@@ -83,7 +83,7 @@ func newRig(t *testing.T, db string) *rig {
 	return r
 }
 
-func (r *rig) waitStatus(t *testing.T, id, status string) *store.Message {
+func (r *rig) waitStatus(t *testing.T, id string, status lifecycle.Status) *store.Message {
 	t.Helper()
 	deadline := time.Now().Add(60 * time.Second)
 	for {
@@ -109,7 +109,7 @@ func (r *rig) events(t *testing.T, id string) string {
 	}
 	var b strings.Builder
 	for _, e := range evs {
-		b.WriteString(e.Kind + ": " + e.Detail + "\n")
+		b.WriteString(string(e.Kind) + ": " + e.Detail + "\n")
 	}
 	return b.String()
 }
@@ -130,7 +130,7 @@ func TestSubmitDelivers(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		r.waitStatus(t, e.ID, string(lifecycle.StatusDelivered))
+		r.waitStatus(t, e.ID, lifecycle.StatusDelivered)
 		b, err := os.ReadFile(filepath.Join(r.out, "INV-1.json"))
 		if err != nil || string(b) != `{"invoice":"INV-1"}` {
 			t.Fatalf("delivered file: %q %v", b, err)
@@ -154,7 +154,7 @@ func TestPermanentFailureDeadLettersAtOnce(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		r.waitStatus(t, e.ID, string(lifecycle.StatusDeadLetter))
+		r.waitStatus(t, e.ID, lifecycle.StatusDeadLetter)
 		ev := r.events(t, e.ID)
 		if !strings.Contains(ev, "dead_letter: not delivered over http: permanent failure") || !strings.Contains(ev, "422") || strings.Contains(ev, "attempt_failed") {
 			t.Fatalf("history:\n%s", ev)
@@ -185,7 +185,7 @@ func TestTransientFailureThenLastAttempt(t *testing.T) {
 	if err == nil || delivery.Permanent(err) {
 		t.Fatalf("attempt 3 of 10 must be retried: %v", err)
 	}
-	if m, _ := r.Store.GetMessage(ctx, e.ID); m.Status == string(lifecycle.StatusDeadLetter) {
+	if m, _ := r.Store.GetMessage(ctx, e.ID); m.Status == lifecycle.StatusDeadLetter {
 		t.Fatal("dead-lettered too early")
 	}
 	err = r.eng.Deliver(jobs.WithAttempt(ctx, jobs.Attempt{N: 10, Max: 10}), e.ID)
@@ -194,7 +194,7 @@ func TestTransientFailureThenLastAttempt(t *testing.T) {
 	}
 	m, _ := r.Store.GetMessage(ctx, e.ID)
 	ev := r.events(t, e.ID)
-	if m.Status != string(lifecycle.StatusDeadLetter) || !strings.Contains(ev, "attempt_failed: attempt 3 of 10") || !strings.Contains(ev, "no attempts left (10 of 10)") || !strings.Contains(ev, "503") {
+	if m.Status != lifecycle.StatusDeadLetter || !strings.Contains(ev, "attempt_failed: attempt 3 of 10") || !strings.Contains(ev, "no attempts left (10 of 10)") || !strings.Contains(ev, "503") {
 		t.Fatalf("status %s, history:\n%s", m.Status, ev)
 	}
 	// A dead letter is not sent again by a stray job.
@@ -213,7 +213,7 @@ func TestReplay(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		r.waitStatus(t, e.ID, string(lifecycle.StatusDeadLetter))
+		r.waitStatus(t, e.ID, lifecycle.StatusDeadLetter)
 		sent := make(chan string, 1)
 		r.eng.Routes.Register("http", func(ctx context.Context, partner string) (delivery.Sender, error) {
 			return delivery.SenderFunc(func(ctx context.Context, d *delivery.Delivery) (string, error) {
@@ -234,7 +234,7 @@ func TestReplay(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		m := r.waitStatus(t, rep.NewID, string(lifecycle.StatusDelivered))
+		m := r.waitStatus(t, rep.NewID, lifecycle.StatusDelivered)
 		if m.ParentID != e.ID || <-sent != `{"asn":1}` {
 			t.Fatalf("replay: parent %q", m.ParentID)
 		}
@@ -266,7 +266,7 @@ func TestReplay(t *testing.T) {
 // settler records its own outcome (as AS2 does with its MDN).
 type settler struct {
 	st     store.Store
-	status string
+	status lifecycle.Status
 }
 
 func (s *settler) SettlesItself() {}
@@ -301,6 +301,6 @@ func TestSettlerKeepsItsOutcome(t *testing.T) {
 		if err := r.eng.Deliver(ctx, e.ID); !errors.Is(err, lifecycle.ErrPermanent) {
 			t.Fatalf("permanent error: %v", err)
 		}
-		r.waitStatus(t, e.ID, string(lifecycle.StatusDeadLetter))
+		r.waitStatus(t, e.ID, lifecycle.StatusDeadLetter)
 	})
 }

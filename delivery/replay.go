@@ -45,7 +45,7 @@ func Replay(ctx context.Context, a *archive.Archive, rt *jobs.Runtime, id string
 				return err
 			}
 			res.Job = j.Job.ID
-			return tx.AppendEvent(ctx, &store.Event{MessageID: id, Kind: string(lifecycle.EventReplayed),
+			return tx.AppendEvent(ctx, &store.Event{MessageID: id, Kind: lifecycle.EventReplayed,
 				Detail: fmt.Sprintf("processing re-run from the archived bytes (job %d)", j.Job.ID)})
 		})
 		if err != nil {
@@ -66,9 +66,9 @@ func Replay(ctx context.Context, a *archive.Archive, rt *jobs.Runtime, id string
 		return nil, fmt.Errorf("replay %s: %w", id, err)
 	}
 	res.NewID = e.ID
-	_ = st.AppendEvent(ctx, &store.Event{MessageID: e.ID, Kind: string(lifecycle.EventReplay),
+	_ = st.AppendEvent(ctx, &store.Event{MessageID: e.ID, Kind: lifecycle.EventReplay,
 		Detail: fmt.Sprintf("re-send of %s (status %s) from its archived bytes", m.ID, m.Status)})
-	if err := st.AppendEvent(ctx, &store.Event{MessageID: m.ID, Kind: string(lifecycle.EventReplayed),
+	if err := st.AppendEvent(ctx, &store.Event{MessageID: m.ID, Kind: lifecycle.EventReplayed,
 		Detail: fmt.Sprintf("re-sent as message %s", e.ID)}); err != nil {
 		return res, fmt.Errorf("replay %s: re-sent as %s, but the original's history was not updated: %w", id, e.ID, err)
 	}

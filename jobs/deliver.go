@@ -5,8 +5,6 @@ import (
 	"errors"
 
 	"github.com/riverqueue/river"
-
-	"github.com/wharfedi/wharf/internal/lifecycle"
 )
 
 // DeliverArgs sends one archived outbound message through its partner's
@@ -18,13 +16,6 @@ type DeliverArgs struct {
 
 // Kind implements river.JobArgs.
 func (DeliverArgs) Kind() string { return "wharf_deliver" }
-
-// ErrPermanent is lifecycle.ErrPermanent, kept so that existing callers
-// compile: a job whose error wraps it is cancelled at once instead of
-// retried (every worker in this package does this).
-//
-// Deprecated: use lifecycle.ErrPermanent.
-var ErrPermanent = lifecycle.ErrPermanent
 
 // DeliverWorker works DeliverArgs with Deliver; River retries failures with
 // exponential backoff up to the client's MaxAttempts, except permanent

@@ -13,12 +13,10 @@ import (
 	"github.com/riverqueue/river/rivertype"
 	"github.com/robfig/cron/v3"
 
-	"github.com/wharfedi/wharf/delivery"
 	"github.com/wharfedi/wharf/internal/lifecycle"
 	"github.com/wharfedi/wharf/internal/store"
 	"github.com/wharfedi/wharf/internal/testenv"
 	"github.com/wharfedi/wharf/jobs"
-	"github.com/wharfedi/wharf/process"
 )
 
 // eachDriver runs f against a fresh SQLite and a fresh PostgreSQL database.
@@ -176,7 +174,7 @@ type recordWorker struct {
 }
 
 func (w *recordWorker) Work(ctx context.Context, j *river.Job[recordArgs]) error {
-	return w.st.AppendEvent(ctx, &store.Event{MessageID: j.Args.MessageID, Kind: string(lifecycle.EventQueued)})
+	return w.st.AppendEvent(ctx, &store.Event{MessageID: j.Args.MessageID, Kind: lifecycle.EventQueued})
 }
 
 func TestInsertTxSharesTheTransaction(t *testing.T) {
@@ -249,9 +247,9 @@ func TestPermanentFailureIsCancelled(t *testing.T) {
 		err       error
 		permanent bool
 	}{
-		{"process.ErrPermanent", fmt.Errorf("process m1: %w: the message is gone", process.ErrPermanent), true},
+		{"lifecycle.ErrPermanent", fmt.Errorf("process m1: %w: the message is gone", lifecycle.ErrPermanent), true},
 		{"lifecycle.Permanent", lifecycle.Permanent(errors.New("bad layout")), true},
-		{"delivery.ErrPermanent", fmt.Errorf("%w: no route", delivery.ErrPermanent), true},
+		{"lifecycle.ErrPermanent", fmt.Errorf("%w: no route", lifecycle.ErrPermanent), true},
 		{"transient", errors.New("blob store unreachable"), false},
 	} {
 		t.Run(c.name, func(t *testing.T) {
@@ -261,7 +259,7 @@ func TestPermanentFailureIsCancelled(t *testing.T) {
 				proc := &failingProcessor{err: c.err}
 				rt := jobs.New(st, jobs.Options{})
 				jobs.Register(rt, &jobs.ProcessWorker{Store: st, Processor: proc})
-				m := &store.Message{PartnerID: "acme", Direction: store.Inbound, Status: string(lifecycle.StatusReceived)}
+				m := &store.Message{PartnerID: "acme", Direction: store.Inbound, Status: lifecycle.StatusReceived}
 				if err := st.InsertMessage(ctx, m); err != nil {
 					t.Fatal(err)
 				}

@@ -43,7 +43,7 @@ func (w *ProcessWorker) Work(ctx context.Context, j *river.Job[ProcessArgs]) err
 	if w.Processor != nil {
 		return cancelPermanent(w.Processor.Process(ctx, j.Args.MessageID))
 	}
-	return w.Store.AppendEvent(ctx, &store.Event{MessageID: j.Args.MessageID, Kind: string(lifecycle.EventQueued),
+	return w.Store.AppendEvent(ctx, &store.Event{MessageID: j.Args.MessageID, Kind: lifecycle.EventQueued,
 		Detail: "queued for processing; no processor is registered yet"})
 }
 

@@ -12,21 +12,6 @@ import (
 	"github.com/wharfedi/wharf/internal/store"
 )
 
-// Acknowledgment states of a sent functional group (store.SentGroup.AckStatus),
-// kept so that existing callers compile; lifecycle documents them.
-const (
-	// Deprecated: use lifecycle.AckAccepted.
-	AckAccepted = lifecycle.AckAccepted
-	// Deprecated: use lifecycle.AckAcceptedWithErrors.
-	AckAcceptedWithError = lifecycle.AckAcceptedWithErrors
-	// Deprecated: use lifecycle.AckPartiallyAccepted.
-	AckPartial = lifecycle.AckPartiallyAccepted
-	// Deprecated: use lifecycle.AckRejected.
-	AckRejected = lifecycle.AckRejected
-	// Deprecated: use lifecycle.AckOverdue.
-	AckOverdue = lifecycle.AckOverdue
-)
-
 // recordSent remembers the functional groups of an outbound X12 message so
 // that the partner's 997/999/TA1 can be matched to it, with a due time when
 // the partner's policy expects acknowledgments. Acknowledgments Wharf sends
@@ -63,7 +48,7 @@ func (p *Processor) recordSent(ctx context.Context, m *store.Message, rep *x12.R
 	if !due.IsZero() {
 		detail += "; expected by " + due.Format(time.RFC3339)
 	}
-	return p.Store.AppendEvent(ctx, &store.Event{MessageID: m.ID, Kind: string(lifecycle.EventAwaitingAck), Detail: detail})
+	return p.Store.AppendEvent(ctx, &store.Event{MessageID: m.ID, Kind: lifecycle.EventAwaitingAck, Detail: detail})
 }
 
 // reconcile matches the 997/999/TA1 in an inbound message to what Wharf sent
@@ -135,12 +120,12 @@ func (p *Processor) reconcile(ctx context.Context, m *store.Message) error {
 	}
 	summary := fmt.Sprintf("acknowledgments read: %d group ack(s), %d TA1", len(acks.Groups), len(acks.TA1))
 	return p.Store.WithTx(ctx, func(tx store.Tx) error {
-		if err := tx.AppendEvent(ctx, &store.Event{MessageID: m.ID, Kind: string(lifecycle.EventReconciled), Detail: summary}); err != nil {
+		if err := tx.AppendEvent(ctx, &store.Event{MessageID: m.ID, Kind: lifecycle.EventReconciled, Detail: summary}); err != nil {
 			return err
 		}
 		for _, u := range unmatched {
 			detail := "acknowledgment matches nothing Wharf sent to " + m.PartnerID + ": " + u
-			if err := tx.AppendEvent(ctx, &store.Event{MessageID: m.ID, Kind: string(lifecycle.EventException), Detail: detail}); err != nil {
+			if err := tx.AppendEvent(ctx, &store.Event{MessageID: m.ID, Kind: lifecycle.EventException, Detail: detail}); err != nil {
 				return err
 			}
 			if _, err := tx.RaiseException(ctx, &store.Exception{Reason: "ack_unmatched", Owner: store.OwnerIT,
@@ -169,7 +154,7 @@ func (p *Processor) settle(ctx context.Context, g *store.SentGroup, status lifec
 				return err
 			}
 		}
-		return tx.AppendEvent(ctx, &store.Event{MessageID: g.MessageID, Kind: string(status.Event()), Detail: detail})
+		return tx.AppendEvent(ctx, &store.Event{MessageID: g.MessageID, Kind: status.Event(), Detail: detail})
 	})
 }
 

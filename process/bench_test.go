@@ -51,7 +51,7 @@ func BenchmarkProcessX12(b *testing.B) {
 				}
 			}
 			b.StopTimer()
-			if m, err := st.GetMessage(ctx, ids[len(ids)-1]); err != nil || m.Status != string(lifecycle.StatusProcessed) {
+			if m, err := st.GetMessage(ctx, ids[len(ids)-1]); err != nil || m.Status != lifecycle.StatusProcessed {
 				b.Fatalf("last message: %+v %v", m, err)
 			}
 			if ms, _ := st.SearchMessages(ctx, store.MessageFilter{Direction: store.Outbound, Limit: 1}); len(ms) != 1 {

@@ -94,12 +94,12 @@ func (p *Processor) mapRun(ctx context.Context, m *store.Message, r io.Reader, f
 				return err
 			}
 		}
-		if err := tx.AppendEvent(ctx, &store.Event{MessageID: m.ID, Kind: string(lifecycle.EventMapped), Detail: summary}); err != nil {
+		if err := tx.AppendEvent(ctx, &store.Event{MessageID: m.ID, Kind: lifecycle.EventMapped, Detail: summary}); err != nil {
 			return err
 		}
 		for _, q := range out.Quarantined {
 			b, _ := json.Marshal(q)
-			if err := tx.AppendEvent(ctx, &store.Event{MessageID: m.ID, Kind: string(lifecycle.EventException), Detail: "mapping: document set aside: " + string(b)}); err != nil {
+			if err := tx.AppendEvent(ctx, &store.Event{MessageID: m.ID, Kind: lifecycle.EventException, Detail: "mapping: document set aside: " + string(b)}); err != nil {
 				return err
 			}
 			if _, err := tx.RaiseException(ctx, &store.Exception{Reason: "mapping", Owner: store.OwnerIT, ObjectKind: "message", ObjectKey: m.ID,

@@ -55,24 +55,6 @@ type Processor struct {
 	Emit func(ctx context.Context, m *store.Message, seq int, d canonical.Document) error
 }
 
-// Statuses a processed inbound message ends in, kept so that existing
-// callers compile; lifecycle documents them.
-const (
-	// Deprecated: use lifecycle.StatusProcessed.
-	StatusProcessed = string(lifecycle.StatusProcessed)
-	// Deprecated: use lifecycle.StatusRejected.
-	StatusRejected = string(lifecycle.StatusRejected)
-	// Deprecated: use lifecycle.StatusUnrecognized.
-	StatusUnrecognized = string(lifecycle.StatusUnrecognized)
-)
-
-// ErrPermanent is lifecycle.ErrPermanent (failures that retrying will not
-// fix; the processing job is cancelled), kept so that existing callers
-// compile.
-//
-// Deprecated: use lifecycle.ErrPermanent.
-var ErrPermanent = lifecycle.ErrPermanent
-
 // Process runs the stage for one message. It is idempotent: a retry
 // re-validates and finds its acknowledgment already archived.
 func (p *Processor) Process(ctx context.Context, id string) error {
@@ -379,7 +361,7 @@ func (p *Processor) acknowledge(ctx context.Context, m *store.Message, rep *x12.
 	if err != nil {
 		return nil, fmt.Errorf("process %s: archive acknowledgment: %w", m.ID, err)
 	}
-	return &store.Event{MessageID: m.ID, Kind: string(lifecycle.EventAcknowledged),
+	return &store.Event{MessageID: m.ID, Kind: lifecycle.EventAcknowledged,
 		Detail: fmt.Sprintf("acknowledgment %s archived as message %s (%s, %d bytes)", kind, e.ID, name, e.Size)}, nil
 }
 
@@ -411,7 +393,7 @@ func (p *Processor) finishWith(ctx context.Context, m *store.Message, format str
 	}
 	sort.Strings(types)
 	return p.Store.WithTx(ctx, func(tx store.Tx) error {
-		if err := tx.SetMessageStatus(ctx, m.ID, string(status)); err != nil {
+		if err := tx.SetMessageStatus(ctx, m.ID, status); err != nil {
 			return err
 		}
 		if err := tx.SetMessageFormat(ctx, m.ID, format, types); err != nil {
@@ -422,7 +404,7 @@ func (p *Processor) finishWith(ctx context.Context, m *store.Message, format str
 				return err
 			}
 		}
-		if err := tx.AppendEvent(ctx, &store.Event{MessageID: m.ID, Kind: string(kind), Detail: detail}); err != nil {
+		if err := tx.AppendEvent(ctx, &store.Event{MessageID: m.ID, Kind: kind, Detail: detail}); err != nil {
 			return err
 		}
 		for _, f := range more {

@@ -51,7 +51,7 @@ func events(t *testing.T, st store.Store, id string) string {
 	}
 	var b strings.Builder
 	for _, e := range evs {
-		b.WriteString(e.Kind + ": " + e.Detail + "\n")
+		b.WriteString(string(e.Kind) + ": " + e.Detail + "\n")
 	}
 	return b.String()
 }

@@ -39,6 +39,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/wharfedi/wharf/internal/lifecycle"
 	"github.com/wharfedi/wharf/transports/as2"
 )
 
@@ -166,7 +167,7 @@ func main() {
 				t0 := time.Now()
 				sent, err := client.Send(context.Background(), p, as2.Outgoing{MessageID: fmt.Sprintf("m%d-%d", start.UnixNano(), i), Name: "bench.edi", Size: int64(*size), Open: open})
 				lat[i] = time.Since(t0)
-				if err != nil || sent.Status != as2.StatusDelivered {
+				if err != nil || sent.Status != lifecycle.StatusDelivered {
 					if failed.Add(1) <= 3 {
 						log.Printf("send %d: %v %+v", i, err, sent)
 					}
@@ -231,7 +232,7 @@ func (b *books) Lookup(_ context.Context, partner, id, dir string) (*as2.Record,
 	return b.recs[partner+id+dir], nil
 }
 func (b *books) Record(_ context.Context, r *as2.Record) error { return b.put(r) }
-func (b *books) Event(context.Context, string, string, string) error {
+func (b *books) Event(context.Context, string, lifecycle.EventKind, string) error {
 	return nil
 }
 func (b *books) MDNEvidence(context.Context, string, string, string, []byte) (string, error) {
@@ -241,7 +242,9 @@ func (b *books) Await(_ context.Context, r *as2.Record, _ string) error { return
 func (b *books) Awaited(context.Context, string, string) (*as2.Record, error) {
 	return nil, nil
 }
-func (b *books) Settle(_ context.Context, r *as2.Record, _ bool, _, _ string) error { return b.put(r) }
+func (b *books) Settle(_ context.Context, r *as2.Record, _ bool, _ lifecycle.Status, _ string) error {
+	return b.put(r)
+}
 
 func (b *books) put(r *as2.Record) error {
 	b.mu.Lock()

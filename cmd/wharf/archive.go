@@ -170,7 +170,7 @@ type entryOut struct {
 
 func entryJSON(e *archive.Entry) entryOut {
 	o := entryOut{ID: e.ID, Partner: e.PartnerID, Direction: string(e.Direction), ReceivedAt: e.ReceivedAt.Format(time.RFC3339Nano),
-		Size: e.Size, SHA256: e.SHA256, Filename: e.RemoteName, Status: e.Status, Transport: e.Transport,
+		Size: e.Size, SHA256: e.SHA256, Filename: e.RemoteName, Status: string(e.Status), Transport: e.Transport,
 		CorrelationID: e.CorrelationID, Format: e.Format, DocTypes: e.DocTypes, Blob: e.BlobRef, DuplicateOf: e.DuplicateOf, Existing: e.Existing}
 	if !e.PurgedAt.IsZero() {
 		o.PurgedAt = e.PurgedAt.Format(time.RFC3339Nano)

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/wharfedi/wharf/internal/lifecycle"
 	"github.com/wharfedi/wharf/internal/store"
 )
 
@@ -34,7 +35,7 @@ func (d *demo) latency(ctx context.Context) error {
 			return time.Time{}, false
 		}
 		for _, e := range evs {
-			if e.Kind == "delivered" {
+			if e.Kind == lifecycle.EventDelivered {
 				return e.At, true
 			}
 		}

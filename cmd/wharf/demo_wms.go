@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/wharfedi/wharf/edi/x12"
+	"github.com/wharfedi/wharf/internal/lifecycle"
 	"github.com/wharfedi/wharf/mapping/canonical"
 	"github.com/wharfedi/wharf/transports/as2"
 )
@@ -125,7 +126,7 @@ func (w *demoWMS) send(ctx context.Context, confirms [][2]string) error {
 	if err != nil {
 		return err
 	}
-	if sent.Status != as2.StatusDelivered {
+	if sent.Status != lifecycle.StatusDelivered {
 		return errors.New(sent.Detail)
 	}
 	return nil

@@ -17,17 +17,6 @@ import (
 	"github.com/wharfedi/wharf/transports"
 )
 
-// Message statuses of outbound documents that partners fetch, kept so that
-// existing callers compile; lifecycle documents them.
-const (
-	// Deprecated: use lifecycle.StatusWaiting.
-	StatusWaiting = string(lifecycle.StatusWaiting)
-	// Deprecated: use lifecycle.StatusDelivered.
-	StatusDelivered = string(lifecycle.StatusDelivered)
-	// Deprecated: use lifecycle.StatusRemoved.
-	StatusRemoved = string(lifecycle.StatusRemoved)
-)
-
 // Gateway implements transports.Receiver and transports.Outbox.
 type Gateway struct {
 	Archive *archive.Archive
@@ -174,10 +163,10 @@ func (g *Gateway) Open(ctx context.Context, id string) (io.ReadCloser, error) {
 // Fetched records a complete download: delivered.
 func (g *Gateway) Fetched(ctx context.Context, id, remoteAddr string, n int64) error {
 	return g.Store.WithTx(ctx, func(tx store.Tx) error {
-		if err := tx.SetMessageStatus(ctx, id, string(lifecycle.StatusDelivered)); err != nil {
+		if err := tx.SetMessageStatus(ctx, id, lifecycle.StatusDelivered); err != nil {
 			return err
 		}
-		return tx.AppendEvent(ctx, &store.Event{MessageID: id, Kind: string(lifecycle.EventDelivered),
+		return tx.AppendEvent(ctx, &store.Event{MessageID: id, Kind: lifecycle.EventDelivered,
 			Detail: fmt.Sprintf("fetched by the partner from %s (%d bytes)", remoteAddr, n)})
 	})
 }
@@ -185,10 +174,10 @@ func (g *Gateway) Fetched(ctx context.Context, id, remoteAddr string, n int64) e
 // Removed records that the partner deleted the document unfetched.
 func (g *Gateway) Removed(ctx context.Context, id, remoteAddr string) error {
 	return g.Store.WithTx(ctx, func(tx store.Tx) error {
-		if err := tx.SetMessageStatus(ctx, id, string(lifecycle.StatusRemoved)); err != nil {
+		if err := tx.SetMessageStatus(ctx, id, lifecycle.StatusRemoved); err != nil {
 			return err
 		}
-		return tx.AppendEvent(ctx, &store.Event{MessageID: id, Kind: string(lifecycle.EventRemoved),
+		return tx.AppendEvent(ctx, &store.Event{MessageID: id, Kind: lifecycle.EventRemoved,
 			Detail: "deleted by the partner from its outbound folder (from " + remoteAddr + "); the archived copy is kept"})
 	})
 }

@@ -48,7 +48,7 @@ func fillWaiting(t testing.TB, st store.Store, partner string, n int) {
 		for i := range n {
 			m := &store.Message{PartnerID: partner, Direction: store.Outbound, Transport: "sftp",
 				RemoteName: fmt.Sprintf("997_load%06d.edi", i), Size: 300, SHA256: fmt.Sprintf("%064x", i),
-				Status: string(lifecycle.StatusWaiting), ReceivedAt: base.Add(time.Duration(i) * time.Millisecond)}
+				Status: lifecycle.StatusWaiting, ReceivedAt: base.Add(time.Duration(i) * time.Millisecond)}
 			if err := tx.InsertMessage(context.Background(), m); err != nil {
 				return err
 			}
@@ -69,7 +69,7 @@ func TestWaitingByName(t *testing.T) {
 			g := newGateway(t, driver)
 			base := time.Now().UTC().Add(-time.Hour)
 			i := 0
-			add := func(partner, transport, remote, status string) string {
+			add := func(partner, transport, remote string, status lifecycle.Status) string {
 				t.Helper()
 				i++
 				m := &store.Message{PartnerID: partner, Direction: store.Outbound, Transport: transport, RemoteName: remote,
@@ -79,19 +79,19 @@ func TestWaitingByName(t *testing.T) {
 				}
 				return m.ID
 			}
-			add("acme", "sftp", "997_A.edi", string(lifecycle.StatusWaiting))
-			newestA := add("acme", "sftp", "outbound/997_A.edi", string(lifecycle.StatusReceived))
-			add("acme", "sftp", "997_A.edi", string(lifecycle.StatusDelivered))
-			add("acme", "as2", "997_A.edi", string(lifecycle.StatusWaiting))
-			add("beta", "sftp", "997_A.edi", string(lifecycle.StatusWaiting))
-			add("acme", "sftp", "997_B.edi", string(lifecycle.StatusRemoved))
-			add("acme", "sftp", "x/y/997_C.edi", string(lifecycle.StatusWaiting))
-			noName := add("acme", "sftp", "", string(lifecycle.StatusWaiting))
-			folder := add("acme", "sftp", "outbound/", string(lifecycle.StatusWaiting))
-			gone := add("acme", "sftp", "", string(lifecycle.StatusDelivered))
-			otherPartner := add("beta", "sftp", "", string(lifecycle.StatusWaiting))
+			add("acme", "sftp", "997_A.edi", lifecycle.StatusWaiting)
+			newestA := add("acme", "sftp", "outbound/997_A.edi", lifecycle.StatusReceived)
+			add("acme", "sftp", "997_A.edi", lifecycle.StatusDelivered)
+			add("acme", "as2", "997_A.edi", lifecycle.StatusWaiting)
+			add("beta", "sftp", "997_A.edi", lifecycle.StatusWaiting)
+			add("acme", "sftp", "997_B.edi", lifecycle.StatusRemoved)
+			add("acme", "sftp", "x/y/997_C.edi", lifecycle.StatusWaiting)
+			noName := add("acme", "sftp", "", lifecycle.StatusWaiting)
+			folder := add("acme", "sftp", "outbound/", lifecycle.StatusWaiting)
+			gone := add("acme", "sftp", "", lifecycle.StatusDelivered)
+			otherPartner := add("beta", "sftp", "", lifecycle.StatusWaiting)
 			if err := g.Store.InsertMessage(ctx, &store.Message{PartnerID: "acme", Direction: store.Inbound, Transport: "sftp",
-				RemoteName: "inbound/997_D.edi", Status: string(lifecycle.StatusReceived)}); err != nil {
+				RemoteName: "inbound/997_D.edi", Status: lifecycle.StatusReceived}); err != nil {
 				t.Fatal(err)
 			}
 

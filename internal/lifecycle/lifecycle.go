@@ -402,10 +402,8 @@ func (a AckStatus) Event() EventKind {
 // message, a partner's refusal, bad configuration). Wrap it (Permanent, or
 // fmt.Errorf("%w: ...", ErrPermanent)); errors.Is finds it. Every job
 // worker cancels a job whose error is permanent instead of retrying it,
-// and delivery dead-letters the message at once.
-//
-// jobs.ErrPermanent, delivery.ErrPermanent and process.ErrPermanent are
-// this same value.
+// and delivery dead-letters the message at once. It is the only
+// permanent-failure marker in Wharf.
 var ErrPermanent = errors.New("permanent failure")
 
 // Permanent marks err as permanent (nil stays nil). The message of the

@@ -294,10 +294,8 @@ func (s *queries) InsertMessage(ctx context.Context, m *Message) error {
 	if m.Direction != Inbound && m.Direction != Outbound {
 		return fmt.Errorf("store: insert message: %w: direction %q must be in or out", ErrInvalid, m.Direction)
 	}
-	if m.Status != "" {
-		if _, err := lifecycle.ParseStatus(m.Status); err != nil {
-			return fmt.Errorf("store: insert message: %w: %v", ErrInvalid, err)
-		}
+	if m.Status != "" && !m.Status.Valid() {
+		return fmt.Errorf("store: insert message: %w: unknown status %q", ErrInvalid, m.Status)
 	}
 	if m.ReceivedAt.IsZero() {
 		m.ReceivedAt = s.now()
@@ -334,11 +332,11 @@ func (s *queries) GetMessage(ctx context.Context, id string) (*Message, error) {
 	return m, nil
 }
 
-func (s *queries) SetMessageStatus(ctx context.Context, id, status string) error {
-	if _, err := lifecycle.ParseStatus(status); err != nil {
-		return fmt.Errorf("store: set status of message %s: %w: %v", id, ErrInvalid, err)
+func (s *queries) SetMessageStatus(ctx context.Context, id string, status lifecycle.Status) error {
+	if !status.Valid() {
+		return fmt.Errorf("store: set status of message %s: %w: unknown status %q", id, ErrInvalid, status)
 	}
-	n, err := s.q.exec(ctx, `UPDATE messages SET status = $1 WHERE id = $2`, status, id)
+	n, err := s.q.exec(ctx, `UPDATE messages SET status = $1 WHERE id = $2`, string(status), id)
 	if err != nil {
 		return s.err("set message status", err)
 	}

@@ -66,22 +66,20 @@ const (
 // Message is one entry of the message index: a file or payload received or
 // sent, whose bytes live in the archive.
 type Message struct {
-	ID         string    `json:"id"` // time-ordered unique id (UUIDv7 text); assigned by InsertMessage when empty
-	PartnerID  string    `json:"partner_id"`
-	Direction  Direction `json:"direction"`
-	Transport  string    `json:"transport"`   // sftp, as2, s3, folder, http, cli, ...
-	RemoteName string    `json:"remote_name"` // file name or path as the remote side named it
-	Size       int64     `json:"size"`
-	SHA256     string    `json:"sha256"`   // hex
-	BlobRef    string    `json:"blob_ref"` // where the archive keeps the bytes
-	// Status is a lifecycle.Status (received, processed, delivered, ...);
-	// a string until every caller converts.
-	Status        string    `json:"status"`
-	CorrelationID string    `json:"correlation_id"`
-	Format        string    `json:"format"`    // detected format: x12, csv, flat, json, unknown
-	DocTypes      []string  `json:"doc_types"` // e.g. 204, 214, order
-	ParentID      string    `json:"parent_id"` // the message this one replays or derives from
-	ReceivedAt    time.Time `json:"received_at"`
+	ID            string           `json:"id"` // time-ordered unique id (UUIDv7 text); assigned by InsertMessage when empty
+	PartnerID     string           `json:"partner_id"`
+	Direction     Direction        `json:"direction"`
+	Transport     string           `json:"transport"`   // sftp, as2, s3, folder, http, cli, ...
+	RemoteName    string           `json:"remote_name"` // file name or path as the remote side named it
+	Size          int64            `json:"size"`
+	SHA256        string           `json:"sha256"`   // hex
+	BlobRef       string           `json:"blob_ref"` // where the archive keeps the bytes
+	Status        lifecycle.Status `json:"status"`   // received, processed, delivered, ...
+	CorrelationID string           `json:"correlation_id"`
+	Format        string           `json:"format"`    // detected format: x12, csv, flat, json, unknown
+	DocTypes      []string         `json:"doc_types"` // e.g. 204, 214, order
+	ParentID      string           `json:"parent_id"` // the message this one replays or derives from
+	ReceivedAt    time.Time        `json:"received_at"`
 }
 
 // Key is a business key or control number attached to a message.
@@ -92,13 +90,11 @@ type Key struct {
 
 // Event is one entry of a message's append-only history.
 type Event struct {
-	ID        int64     `json:"id"`
-	MessageID string    `json:"message_id"`
-	At        time.Time `json:"at"`
-	// Kind is a lifecycle.EventKind (received, validated, delivered, ...);
-	// a string until every caller converts.
-	Kind   string `json:"kind"`
-	Detail string `json:"detail"` // human-readable detail, or JSON
+	ID        int64               `json:"id"`
+	MessageID string              `json:"message_id"`
+	At        time.Time           `json:"at"`
+	Kind      lifecycle.EventKind `json:"kind"`   // received, validated, delivered, ...
+	Detail    string              `json:"detail"` // human-readable detail, or JSON
 }
 
 // MessageFilter selects messages for SearchMessages. Zero fields do not filter.
@@ -141,10 +137,10 @@ type Queries interface {
 
 	InsertMessage(ctx context.Context, m *Message) error
 	GetMessage(ctx context.Context, id string) (*Message, error)
-	// SetMessageStatus moves the message to a status (a lifecycle.Status;
-	// ErrInvalid for another string). lifecycle.CanTransition describes
-	// the moves Wharf makes; they are not checked here.
-	SetMessageStatus(ctx context.Context, id, status string) error
+	// SetMessageStatus moves the message to a status (ErrInvalid for one
+	// lifecycle does not know). lifecycle.CanTransition describes the moves
+	// Wharf makes; they are not checked here.
+	SetMessageStatus(ctx context.Context, id string, status lifecycle.Status) error
 	// SetMessageFormat records the detected format and document types.
 	SetMessageFormat(ctx context.Context, id, format string, docTypes []string) error
 	SearchMessages(ctx context.Context, f MessageFilter) ([]*Message, error)

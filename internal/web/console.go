@@ -466,7 +466,7 @@ func (s *Server) mountConsole() {
 		xs, _ := s.st.ListExceptions(r.Context(), store.ExceptionFilter{MessageID: d.Entry.ID, Limit: 50})
 		var children []*store.Message
 		for _, ev := range d.Events {
-			if ev.Kind == string(lifecycle.EventReplayed) && strings.HasPrefix(ev.Detail, "re-sent as message ") {
+			if ev.Kind == lifecycle.EventReplayed && strings.HasPrefix(ev.Detail, "re-sent as message ") {
 				if m, err := s.st.GetMessage(r.Context(), strings.TrimPrefix(ev.Detail, "re-sent as message ")); err == nil {
 					children = append(children, m)
 				}

@@ -155,7 +155,7 @@ func (s *Server) Stuck(ctx context.Context) ([]StuckDoc, error) {
 	var out []StuckDoc
 	add := func(stage string, m *store.Message, reason, action string) {
 		out = append(out, StuckDoc{Stage: stage, MessageID: m.ID, Partner: m.PartnerID, Transport: m.Transport,
-			Direction: string(m.Direction), Filename: m.RemoteName, Status: m.Status, Since: m.ReceivedAt, Reason: reason, Action: action})
+			Direction: string(m.Direction), Filename: m.RemoteName, Status: string(m.Status), Since: m.ReceivedAt, Reason: reason, Action: action})
 	}
 	in, err := s.st.SearchMessages(ctx, store.MessageFilter{Direction: store.Inbound, Since: since,
 		Statuses: []lifecycle.Status{lifecycle.StatusReceived, lifecycle.StatusUnrecognized, lifecycle.StatusRejected}, Limit: 500})
@@ -274,10 +274,20 @@ func (s *Server) cert(owner string, c *x509.Certificate) Cert {
 // soonest expiry first.
 func (s *Server) Certificates(ctx context.Context) ([]Cert, error) {
 	var out []Cert
-	if s.o.OwnCerts != nil {
-		for _, c := range s.o.OwnCerts() {
-			out = append(out, s.cert("wharf", c))
+	if s.o.HeldCerts != nil {
+		held, err := s.o.HeldCerts(ctx)
+		if err != nil {
+			return nil, err
 		}
+		for _, h := range held {
+			owner := h.Owner
+			if owner == "" {
+				owner = "wharf"
+			}
+			out = append(out, s.cert(owner, h.Cert))
+		}
+		sort.SliceStable(out, func(i, j int) bool { return out[i].NotAfter.Before(out[j].NotAfter) })
+		return out, nil
 	}
 	ps, err := s.st.ListPartners(ctx)
 	if err != nil {
@@ -424,7 +434,7 @@ type entryOut struct {
 
 func entryJSON(e *archive.Entry) *entryOut {
 	o := &entryOut{ID: e.ID, Partner: e.PartnerID, Direction: string(e.Direction), ReceivedAt: e.ReceivedAt, Size: e.Size,
-		SHA256: e.SHA256, Filename: e.RemoteName, Status: e.Status, Transport: e.Transport, CorrelationID: e.CorrelationID,
+		SHA256: e.SHA256, Filename: e.RemoteName, Status: string(e.Status), Transport: e.Transport, CorrelationID: e.CorrelationID,
 		Format: e.Format, DocTypes: e.DocTypes, ParentID: e.ParentID, DuplicateOf: e.DuplicateOf}
 	if !e.PurgedAt.IsZero() {
 		o.PurgedAt = e.PurgedAt.Format(time.RFC3339Nano)

@@ -34,6 +34,12 @@ import (
 	"github.com/wharfedi/wharf/mapping/canonical"
 )
 
+// HeldCert is a certificate Wharf holds and whose it is ("" for Wharf's own).
+type HeldCert struct {
+	Owner string
+	Cert  *x509.Certificate
+}
+
 // Options configure a Server. Store and Archive are required.
 type Options struct {
 	Store   store.Store
@@ -41,8 +47,12 @@ type Options struct {
 	// Jobs is the running job runtime (replays enqueue through it; the jobs
 	// page lists its jobs and schedules). Nil: those features say so.
 	Jobs *jobs.Runtime
-	// OwnCerts returns Wharf's own certificates (AS2), for the expiry list.
-	OwnCerts func() []*x509.Certificate
+	// HeldCerts lists every certificate Wharf holds, its own (Owner "")
+	// and its partners', from the configuration and the store: the
+	// application's one partner directory, which the certificate metric
+	// and the expiry check read too. Nil: the partners' certificates in the
+	// store only.
+	HeldCerts func(ctx context.Context) ([]HeldCert, error)
 	// ExternalRoutes documents routes under /api/v1 that others mount on the
 	// same listener (the HTTP inbound transport), so the OpenAPI document
 	// lists every route the listener answers.

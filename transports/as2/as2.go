@@ -129,25 +129,12 @@ const (
 	Outbound = "out"
 )
 
-// Record statuses of outbound messages (Record.Status). An outbound
-// record is pending until its MDN settles it, then delivered or failed,
-// the same words as the payload's message status (lifecycle).
-const (
-	StatusPending = "pending" // sent, async MDN awaited
-
-	// StatusDelivered: positive MDN with a matching MIC, or no MDN asked.
-	//
-	// Deprecated: use lifecycle.StatusDelivered.
-	StatusDelivered = string(lifecycle.StatusDelivered)
-	// StatusFailed: negative MDN, MIC mismatch, bad signature, timeout.
-	//
-	// Deprecated: use lifecycle.StatusFailed.
-	StatusFailed = string(lifecycle.StatusFailed)
-	// StatusAwaitingMDN is the payload's status between a send and its async MDN.
-	//
-	// Deprecated: use lifecycle.StatusAwaitingMDN.
-	StatusAwaitingMDN = string(lifecycle.StatusAwaitingMDN)
-)
+// StatusPending is the Record.Status of an outbound record sent and
+// waiting for its async MDN. An MDN then settles it as delivered (positive
+// MDN with a matching MIC, or no MDN asked) or failed (negative MDN, MIC
+// mismatch, bad signature, timeout): the same words as the payload's
+// message status, lifecycle.StatusDelivered and lifecycle.StatusFailed.
+const StatusPending = "pending"
 
 // Record is the bookkeeping of one AS2 message (either direction): which
 // archived messages hold its raw bytes, payload and MDN, and its outcome.
@@ -181,7 +168,7 @@ type Books interface {
 	// Record creates or replaces a record.
 	Record(ctx context.Context, r *Record) error
 	// Event appends to an archived message's history.
-	Event(ctx context.Context, messageID, kind, detail string) error
+	Event(ctx context.Context, messageID string, kind lifecycle.EventKind, detail string) error
 
 	// Sending (Client). MDNEvidence archives an MDN received for the
 	// outbound payload parentID, linked to it, once per AS2 Message-ID, and
@@ -200,7 +187,7 @@ type Books interface {
 	// (an event of the same kind). With
 	// async, it first takes the waiting entry and returns ErrNotAwaited
 	// when none is left (a repeated MDN, or the timeout came first).
-	Settle(ctx context.Context, r *Record, async bool, status, detail string) error
+	Settle(ctx context.Context, r *Record, async bool, status lifecycle.Status, detail string) error
 }
 
 // EvidenceStreamer is implemented by Books that archive evidence from a

@@ -126,7 +126,7 @@ func TestBouncyCastle(t *testing.T) {
 				if err != nil {
 					t.Fatal(err)
 				}
-				if sent.Status != string(lifecycle.StatusDelivered) {
+				if sent.Status != lifecycle.StatusDelivered {
 					t.Fatalf("status %q: %s", sent.Status, sent.Detail)
 				}
 				if sent.MDN == nil || !sent.MDN.Signed {

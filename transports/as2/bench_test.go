@@ -73,7 +73,7 @@ func benchSend(b *testing.B, bits, conc int, receiver string, base64 bool) {
 				t0 := time.Now()
 				sent, err := l.client.Send(b.Context(), &p, as2.Outgoing{MessageID: fmt.Sprintf("b%d-%d", b.N, i), Payload: payload})
 				lat[i] = time.Since(t0)
-				if err != nil || sent.Status != string(lifecycle.StatusDelivered) {
+				if err != nil || sent.Status != lifecycle.StatusDelivered {
 					failed.Store(fmt.Sprintf("send %d: %v %+v", i, err, sent))
 				}
 			}

@@ -68,11 +68,11 @@ type Outgoing struct {
 // Sent is what a send did once the partner had the message.
 type Sent struct {
 	AS2MessageID string
-	MIC          string // expected Received-Content-MIC ("" without MDN)
-	Status       string // a lifecycle.Status: delivered, failed or awaiting_mdn
-	Detail       string // what happened, for the history
-	MDN          *MDN   // the sync MDN, when one came back
-	MDNID        string // where it is archived
+	MIC          string           // expected Received-Content-MIC ("" without MDN)
+	Status       lifecycle.Status // delivered, failed or awaiting_mdn
+	Detail       string           // what happened, for the history
+	MDN          *MDN             // the sync MDN, when one came back
+	MDNID        string           // where it is archived
 }
 
 // Built is an AS2 message ready to post. Its body is not in memory: it
@@ -317,10 +317,10 @@ func (c *Client) Send(ctx context.Context, p *Partner, o Outgoing) (*Sent, error
 		as2ID := AS2MessageIDFor(o.MessageID, c.Identity.AS2ID)
 		if prev, err := c.Books.Lookup(ctx, p.ID, as2ID, Outbound); err != nil {
 			return nil, err
-		} else if prev != nil && prev.MDNID != "" && (prev.Status == string(lifecycle.StatusDelivered) || prev.Status == string(lifecycle.StatusFailed)) {
+		} else if prev != nil && prev.MDNID != "" && (lifecycle.Status(prev.Status) == lifecycle.StatusDelivered || lifecycle.Status(prev.Status) == lifecycle.StatusFailed) {
 			c.log().Info("as2: already settled by its MDN; not sent again", "partner", p.ID, "as2_message_id", as2ID, "message", o.MessageID,
 				"status", prev.Status, "mdn", prev.MDNID)
-			return &Sent{AS2MessageID: as2ID, MIC: prev.MIC, Status: prev.Status, MDNID: prev.MDNID,
+			return &Sent{AS2MessageID: as2ID, MIC: prev.MIC, Status: lifecycle.Status(prev.Status), MDNID: prev.MDNID,
 				Detail: fmt.Sprintf("AS2 message %s was already settled (%s) by the MDN archived as %s; not sent again ('wharf replay' sends a new message)", as2ID, prev.Status, prev.MDNID)}, nil
 		}
 	}
@@ -356,16 +356,16 @@ func (c *Client) Send(ctx context.Context, p *Partner, o Outgoing) (*Sent, error
 	where := fmt.Sprintf("posted to partner %s at %s as AS2 message %s (%s, HTTP %d)", p.ID, p.URL, b.AS2MessageID, describeSecurity(p), res.StatusCode)
 	switch p.MDN {
 	case MDNAsync:
-		sent.Status, sent.Detail = string(lifecycle.StatusAwaitingMDN), where+"; async MDN expected by "+rec.Deadline.UTC().Format(time.RFC3339)
-		if err := c.Books.Event(ctx, o.MessageID, string(lifecycle.EventSent), sent.Detail); err != nil {
+		sent.Status, sent.Detail = lifecycle.StatusAwaitingMDN, where+"; async MDN expected by "+rec.Deadline.UTC().Format(time.RFC3339)
+		if err := c.Books.Event(ctx, o.MessageID, lifecycle.EventSent, sent.Detail); err != nil {
 			log.Warn("as2: recording the send failed", "err", err)
 		}
 		log.Info("as2: sent; async MDN awaited", "deadline", rec.Deadline)
 		return sent, nil
 	case MDNNone:
 		rec.Status = string(lifecycle.StatusDelivered)
-		sent.Status, sent.Detail = rec.Status, where+"; no MDN asked (partners[].as2.mdn: none)"
-		return sent, c.Books.Settle(ctx, rec, false, rec.Status, sent.Detail)
+		sent.Status, sent.Detail = lifecycle.Status(rec.Status), where+"; no MDN asked (partners[].as2.mdn: none)"
+		return sent, c.Books.Settle(ctx, rec, false, lifecycle.Status(rec.Status), sent.Detail)
 	}
 	// Sync: the MDN is the response.
 	e := &Entity{Raw: body, Header: textproto.MIMEHeader(res.Header), Body: body}
@@ -383,8 +383,8 @@ func (c *Client) Send(ctx context.Context, p *Partner, o Outgoing) (*Sent, error
 		rec.Disposition = dispositionOf(m)
 	}
 	rec.Status = string(status)
-	sent.Status, sent.Detail = rec.Status, where+"; "+detail
-	if err := c.Books.Settle(ctx, rec, false, rec.Status, sent.Detail); err != nil {
+	sent.Status, sent.Detail = lifecycle.Status(rec.Status), where+"; "+detail
+	if err := c.Books.Settle(ctx, rec, false, lifecycle.Status(rec.Status), sent.Detail); err != nil {
 		return nil, err
 	}
 	if status == lifecycle.StatusFailed {
@@ -596,13 +596,13 @@ func (c *Client) HandleMDN(ctx context.Context, p *Partner, e *Entity) error {
 	if want == nil {
 		note := fmt.Sprintf("async MDN for AS2 message %s arrived again or after its deadline (archived as %s, disposition %q); the message's status is unchanged", m.OriginalMessageID, id, m.Disposition)
 		log.Warn("as2: " + note)
-		return c.Books.Event(ctx, payload, string(lifecycle.EventMDNLate), note)
+		return c.Books.Event(ctx, payload, lifecycle.EventMDNLate, note)
 	}
 	rec.MDNID, rec.Disposition, rec.Status = id, dispositionOf(m), string(status)
-	err = c.Books.Settle(ctx, rec, true, rec.Status, detail)
+	err = c.Books.Settle(ctx, rec, true, lifecycle.Status(rec.Status), detail)
 	if errors.Is(err, ErrNotAwaited) {
 		log.Warn("as2: async MDN raced with another settlement; the first one stands", "mdn", id)
-		return c.Books.Event(ctx, payload, string(lifecycle.EventMDNLate), fmt.Sprintf("async MDN for AS2 message %s archived as %s came after the message was settled; its status is unchanged", m.OriginalMessageID, id))
+		return c.Books.Event(ctx, payload, lifecycle.EventMDNLate, fmt.Sprintf("async MDN for AS2 message %s archived as %s came after the message was settled; its status is unchanged", m.OriginalMessageID, id))
 	}
 	if err != nil {
 		return err

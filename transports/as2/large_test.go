@@ -22,6 +22,7 @@ import (
 	"time"
 
 	"github.com/wharfedi/wharf/archive"
+	"github.com/wharfedi/wharf/internal/lifecycle"
 	"github.com/wharfedi/wharf/internal/store"
 	"github.com/wharfedi/wharf/transports"
 )
@@ -116,7 +117,7 @@ func largeMessage(t *testing.T, c Cipher, viaClient bool) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if sent.Status != StatusDelivered {
+		if sent.Status != lifecycle.StatusDelivered {
 			t.Fatalf("sent: %s: %s", sent.Status, sent.Detail)
 		}
 		msgID, wantMIC = sent.AS2MessageID, sent.MIC

@@ -74,7 +74,7 @@ func TestLibas2(t *testing.T) {
 				if got := sent.MDN.Header.Get("X-Peer-Payload-Sha256"); got != hex.EncodeToString(sum[:]) {
 					t.Fatalf("libas2 opened another payload (sha256 %s)", got)
 				}
-				if sent.Status != string(lifecycle.StatusDelivered) || !sent.MDN.Signed {
+				if sent.Status != lifecycle.StatusDelivered || !sent.MDN.Signed {
 					t.Fatalf("status %q: %s", sent.Status, sent.Detail)
 				}
 				if sent.MDN.Relaxed != "" {

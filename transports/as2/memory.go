@@ -21,7 +21,7 @@ type MemoryBooks struct {
 	keys     map[string]string // partner|transport|msgid -> id
 	records  map[string]*Record
 	events   map[string][]string
-	outcomes map[string]string
+	outcomes map[string]lifecycle.Status
 	pending  map[string]*Record
 	parents  map[string]string // received MDN evidence -> payload
 	n        int
@@ -30,7 +30,7 @@ type MemoryBooks struct {
 // NewMemoryBooks returns empty books.
 func NewMemoryBooks() *MemoryBooks {
 	return &MemoryBooks{blobs: map[string][]byte{}, kinds: map[string]string{}, keys: map[string]string{},
-		records: map[string]*Record{}, events: map[string][]string{}, outcomes: map[string]string{},
+		records: map[string]*Record{}, events: map[string][]string{}, outcomes: map[string]lifecycle.Status{},
 		pending: map[string]*Record{}, parents: map[string]string{}}
 }
 
@@ -76,10 +76,10 @@ func (b *MemoryBooks) Record(_ context.Context, r *Record) error {
 	return nil
 }
 
-func (b *MemoryBooks) Event(_ context.Context, id, kind, detail string) error {
+func (b *MemoryBooks) Event(_ context.Context, id string, kind lifecycle.EventKind, detail string) error {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	b.events[id] = append(b.events[id], kind+": "+detail)
+	b.events[id] = append(b.events[id], string(kind)+": "+detail)
 	return nil
 }
 
@@ -100,7 +100,7 @@ func (b *MemoryBooks) Await(_ context.Context, r *Record, detail string) error {
 	b.records[r.PartnerID+"|"+r.AS2MessageID+"|"+r.Direction] = &c
 	p := *r
 	b.pending[r.PartnerID+"|"+r.AS2MessageID] = &p
-	b.outcomes[r.MessageID] = string(lifecycle.StatusAwaitingMDN)
+	b.outcomes[r.MessageID] = lifecycle.StatusAwaitingMDN
 	b.events[r.MessageID] = append(b.events[r.MessageID], string(lifecycle.EventAwaitingMDN)+": "+detail)
 	return nil
 }
@@ -116,7 +116,7 @@ func (b *MemoryBooks) Awaited(_ context.Context, partner, msgID string) (*Record
 	return &c, nil
 }
 
-func (b *MemoryBooks) Settle(_ context.Context, r *Record, async bool, status, detail string) error {
+func (b *MemoryBooks) Settle(_ context.Context, r *Record, async bool, status lifecycle.Status, detail string) error {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	if async {
@@ -129,12 +129,12 @@ func (b *MemoryBooks) Settle(_ context.Context, r *Record, async bool, status, d
 	c := *r
 	b.records[r.PartnerID+"|"+r.AS2MessageID+"|"+r.Direction] = &c
 	b.outcomes[r.MessageID] = status
-	b.events[r.MessageID] = append(b.events[r.MessageID], status+": "+detail)
+	b.events[r.MessageID] = append(b.events[r.MessageID], string(status)+": "+detail)
 	return nil
 }
 
 // Outcome returns a payload's status.
-func (b *MemoryBooks) Outcome(id string) string {
+func (b *MemoryBooks) Outcome(id string) lifecycle.Status {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	return b.outcomes[id]

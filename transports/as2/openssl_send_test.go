@@ -177,24 +177,24 @@ func TestWharfSendsToOpenSSL(t *testing.T) {
 		name   string
 		set    func(p *as2.Partner)
 		mdn    string
-		status string
+		status lifecycle.Status
 		found  string
 		detail string
 		lf     bool // send the bare-LF payload
 		large  bool // a 3 MiB payload, streamed from its source
 	}{
-		{name: "signed+aes256cbc", status: string(lifecycle.StatusDelivered), found: "decrypted, signature verified"},
-		{name: "signed+aes128cbc+oaep", set: func(p *as2.Partner) { p.Cipher, p.KeyWrap = as2.AES128CBC, as2.RSAOAEPSHA256 }, status: string(lifecycle.StatusDelivered), found: "decrypted, signature verified"},
-		{name: "signed+aes192cbc", set: func(p *as2.Partner) { p.Cipher = as2.AES192CBC }, status: string(lifecycle.StatusDelivered), found: "decrypted, signature verified"},
-		{name: "signed+aes128gcm", set: func(p *as2.Partner) { p.Cipher = as2.AES128GCM }, status: string(lifecycle.StatusDelivered), found: "decrypted, signature verified"},
-		{name: "signed+aes256gcm", set: func(p *as2.Partner) { p.Cipher = as2.AES256GCM }, status: string(lifecycle.StatusDelivered), found: "decrypted, signature verified"},
-		{name: "signed only", set: func(p *as2.Partner) { p.Cipher = "" }, status: string(lifecycle.StatusDelivered), found: "signature verified"},
-		{name: "encrypted only", set: func(p *as2.Partner) { p.Sign = false }, status: string(lifecycle.StatusDelivered), found: "decrypted"},
-		{name: "signed+aes256gcm, bare-LF payload in base64", set: func(p *as2.Partner) { p.Cipher, p.Base64 = as2.AES256GCM, true }, status: string(lifecycle.StatusDelivered), found: "base64 body, decrypted, signature verified, base64 decoded", lf: true},
-		{name: "large: signed+aes256cbc", status: string(lifecycle.StatusDelivered), found: "decrypted, signature verified", large: true},
-		{name: "large: signed+aes128gcm+oaep", set: func(p *as2.Partner) { p.Cipher, p.KeyWrap = as2.AES128GCM, as2.RSAOAEPSHA256 }, status: string(lifecycle.StatusDelivered), found: "decrypted, signature verified", large: true},
-		{name: "MIC mismatch", mdn: "bad-mic", status: string(lifecycle.StatusFailed), found: "decrypted, signature verified", detail: "Received-Content-MIC"},
-		{name: "error disposition", mdn: "error", status: string(lifecycle.StatusFailed), found: "decrypted, signature verified", detail: "decryption-failed"},
+		{name: "signed+aes256cbc", status: lifecycle.StatusDelivered, found: "decrypted, signature verified"},
+		{name: "signed+aes128cbc+oaep", set: func(p *as2.Partner) { p.Cipher, p.KeyWrap = as2.AES128CBC, as2.RSAOAEPSHA256 }, status: lifecycle.StatusDelivered, found: "decrypted, signature verified"},
+		{name: "signed+aes192cbc", set: func(p *as2.Partner) { p.Cipher = as2.AES192CBC }, status: lifecycle.StatusDelivered, found: "decrypted, signature verified"},
+		{name: "signed+aes128gcm", set: func(p *as2.Partner) { p.Cipher = as2.AES128GCM }, status: lifecycle.StatusDelivered, found: "decrypted, signature verified"},
+		{name: "signed+aes256gcm", set: func(p *as2.Partner) { p.Cipher = as2.AES256GCM }, status: lifecycle.StatusDelivered, found: "decrypted, signature verified"},
+		{name: "signed only", set: func(p *as2.Partner) { p.Cipher = "" }, status: lifecycle.StatusDelivered, found: "signature verified"},
+		{name: "encrypted only", set: func(p *as2.Partner) { p.Sign = false }, status: lifecycle.StatusDelivered, found: "decrypted"},
+		{name: "signed+aes256gcm, bare-LF payload in base64", set: func(p *as2.Partner) { p.Cipher, p.Base64 = as2.AES256GCM, true }, status: lifecycle.StatusDelivered, found: "base64 body, decrypted, signature verified, base64 decoded", lf: true},
+		{name: "large: signed+aes256cbc", status: lifecycle.StatusDelivered, found: "decrypted, signature verified", large: true},
+		{name: "large: signed+aes128gcm+oaep", set: func(p *as2.Partner) { p.Cipher, p.KeyWrap = as2.AES128GCM, as2.RSAOAEPSHA256 }, status: lifecycle.StatusDelivered, found: "decrypted, signature verified", large: true},
+		{name: "MIC mismatch", mdn: "bad-mic", status: lifecycle.StatusFailed, found: "decrypted, signature verified", detail: "Received-Content-MIC"},
+		{name: "error disposition", mdn: "error", status: lifecycle.StatusFailed, found: "decrypted, signature verified", detail: "decryption-failed"},
 	}
 	for i, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

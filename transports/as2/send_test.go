@@ -109,14 +109,14 @@ func TestWharfToWharf(t *testing.T) {
 					t.Fatal(err)
 				}
 				if mode == as2.MDNAsync {
-					if sent.Status != string(lifecycle.StatusAwaitingMDN) || l.sendBooks.Outcome(id) != string(lifecycle.StatusAwaitingMDN) {
+					if sent.Status != lifecycle.StatusAwaitingMDN || l.sendBooks.Outcome(id) != lifecycle.StatusAwaitingMDN {
 						t.Fatalf("async send: status %q / %q, want awaiting_mdn", sent.Status, l.sendBooks.Outcome(id))
 					}
 					if res := l.deliverAsyncMDN(t, sent.AS2MessageID); res.StatusCode != 200 {
 						t.Fatalf("async MDN answered %s", res.Status)
 					}
 				}
-				if got := l.sendBooks.Outcome(id); got != string(lifecycle.StatusDelivered) {
+				if got := l.sendBooks.Outcome(id); got != lifecycle.StatusDelivered {
 					t.Fatalf("outcome %q, want delivered; history:\n%s", got, l.sendBooks.History(id))
 				}
 				rec, _ := l.sendBooks.Lookup(t.Context(), "acme", sent.AS2MessageID, as2.Outbound)
@@ -145,7 +145,7 @@ func TestWharfToWharf(t *testing.T) {
 		if res := l.deliverAsyncMDN(t, sent.AS2MessageID); res.StatusCode != 200 {
 			t.Fatalf("repeated MDN answered %s", res.Status)
 		}
-		if got := l.sendBooks.Outcome("again"); got != string(lifecycle.StatusDelivered) || !strings.Contains(l.sendBooks.History("again"), "mdn_late") {
+		if got := l.sendBooks.Outcome("again"); got != lifecycle.StatusDelivered || !strings.Contains(l.sendBooks.History("again"), "mdn_late") {
 			t.Fatalf("outcome %q, history %s", got, l.sendBooks.History("again"))
 		}
 	})
@@ -164,7 +164,7 @@ func TestWharfToWharf(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if s1.AS2MessageID != s2.AS2MessageID || s2.Status != string(lifecycle.StatusDelivered) {
+		if s1.AS2MessageID != s2.AS2MessageID || s2.Status != lifecycle.StatusDelivered {
 			t.Fatalf("second attempt: %+v", s2)
 		}
 		in, _ := l.recvBooks.Lookup(t.Context(), "wharf-co", s1.AS2MessageID, as2.Inbound)
@@ -173,7 +173,7 @@ func TestWharfToWharf(t *testing.T) {
 		}
 		// Once settled, a further attempt sends nothing.
 		s3, err := l.client.Send(t.Context(), &p, o)
-		if err != nil || s3.Status != string(lifecycle.StatusDelivered) || !strings.Contains(s3.Detail, "not sent again") {
+		if err != nil || s3.Status != lifecycle.StatusDelivered || !strings.Contains(s3.Detail, "not sent again") {
 			t.Fatalf("attempt after settling: %+v %v", s3, err)
 		}
 		if evs := l.recvBooks.History(in.MessageID); strings.Count(evs, "duplicate") != 1 {
@@ -196,7 +196,7 @@ func TestSendFailures(t *testing.T) {
 			t.Fatal(err)
 		}
 		h := l.sendBooks.History("neg")
-		if sent.Status != string(lifecycle.StatusFailed) || l.sendBooks.Outcome("neg") != string(lifecycle.StatusFailed) {
+		if sent.Status != lifecycle.StatusFailed || l.sendBooks.Outcome("neg") != lifecycle.StatusFailed {
 			t.Fatalf("status %q", sent.Status)
 		}
 		for _, want := range []string{"partner acme", as2.ErrInsufficientSecurity, "partners[].as2", "wharf replay", "is not encrypted; partner wharf-co must encrypt"} {
@@ -216,7 +216,7 @@ func TestSendFailures(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if sent.Status != string(lifecycle.StatusFailed) || !strings.Contains(sent.Detail, "cannot be trusted") || !strings.Contains(sent.Detail, "wharf partner add acme --as2-cert") {
+		if sent.Status != lifecycle.StatusFailed || !strings.Contains(sent.Detail, "cannot be trusted") || !strings.Contains(sent.Detail, "wharf partner add acme --as2-cert") {
 			t.Fatalf("status %q detail %s", sent.Status, sent.Detail)
 		}
 	})
@@ -254,7 +254,7 @@ func TestSendFailures(t *testing.T) {
 		if res.StatusCode != 400 {
 			t.Fatalf("forged MDN answered %s, want 400", res.Status)
 		}
-		if got := l.sendBooks.Outcome("forged"); got != string(lifecycle.StatusAwaitingMDN) {
+		if got := l.sendBooks.Outcome("forged"); got != lifecycle.StatusAwaitingMDN {
 			t.Fatalf("outcome %q after a forged MDN, want still awaiting", got)
 		}
 	})

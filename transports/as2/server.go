@@ -186,11 +186,11 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		rec.MessageID = id
-		_ = s.Books.Event(ctx, id, string(lifecycle.EventAS2), fmt.Sprintf("AS2 message %s from %s: %s; raw request archived as %s", msgID, from, res.describe(), rawID))
+		_ = s.Books.Event(ctx, id, lifecycle.EventAS2, fmt.Sprintf("AS2 message %s from %s: %s; raw request archived as %s", msgID, from, res.describe(), rawID))
 	} else {
 		rec.Disposition = res.modifier
 		log.Warn("as2: message refused", "disposition", res.modifier, "reason", res.explanation)
-		_ = s.Books.Event(ctx, rawID, string(lifecycle.EventFailed), fmt.Sprintf("AS2 message %s from partner %s refused (%s): %s", msgID, p.ID, res.modifier, res.explanation))
+		_ = s.Books.Event(ctx, rawID, lifecycle.EventFailed, fmt.Sprintf("AS2 message %s from partner %s refused (%s): %s", msgID, p.ID, res.modifier, res.explanation))
 	}
 	if !req.Wanted {
 		if err := s.Books.Record(ctx, rec); err != nil {
@@ -264,7 +264,7 @@ func (s *Server) replayMDN(ctx context.Context, w http.ResponseWriter, reply fun
 	detail := fmt.Sprintf("AS2 Message-ID %s received again from partner %s: not processed again; the original MDN (%s) answers", prev.AS2MessageID, p.ID, prev.MDNID)
 	log.Warn("as2: duplicate Message-ID; answering with the original MDN", "mdn_id", prev.MDNID)
 	if prev.MessageID != "" {
-		_ = s.Books.Event(ctx, prev.MessageID, string(lifecycle.EventDuplicate), detail)
+		_ = s.Books.Event(ctx, prev.MessageID, lifecycle.EventDuplicate, detail)
 	}
 	if prev.MDNMode == MDNAsync {
 		w.WriteHeader(http.StatusOK)

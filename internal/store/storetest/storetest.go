@@ -205,7 +205,7 @@ func Exercise(t *testing.T, fresh func(t *testing.T) string) {
 		if got, _ := s.GetMessage(ctx, ids[2]); got.Format != "x12" || fmt.Sprint(got.DocTypes) != "[204 990]" {
 			t.Fatalf("format %q %v", got.Format, got.DocTypes)
 		}
-		if err := s.SetMessageStatus(ctx, "missing", string(lifecycle.StatusDelivered)); !errors.Is(err, store.ErrNotFound) {
+		if err := s.SetMessageStatus(ctx, "missing", lifecycle.StatusDelivered); !errors.Is(err, store.ErrNotFound) {
 			t.Fatalf("want ErrNotFound, got %v", err)
 		}
 		// Only the statuses lifecycle names are stored.
@@ -279,7 +279,7 @@ func Exercise(t *testing.T, fresh func(t *testing.T) string) {
 	t.Run("MessagesByName", func(t *testing.T) {
 		s, _ := open(t)
 		base := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
-		insert := func(i int, partner, remote, status string) string {
+		insert := func(i int, partner, remote string, status lifecycle.Status) string {
 			t.Helper()
 			m := &store.Message{PartnerID: partner, Direction: store.Outbound, Transport: "sftp", RemoteName: remote,
 				Status: status, ReceivedAt: base.Add(time.Duration(i) * time.Minute)}
@@ -329,8 +329,8 @@ func Exercise(t *testing.T, fresh func(t *testing.T) string) {
 		if err := s.InsertMessage(ctx, m); err != nil {
 			t.Fatal(err)
 		}
-		for _, k := range []string{"received", "parsed", "acknowledged"} {
-			if err := s.AppendEvent(ctx, &store.Event{MessageID: m.ID, Kind: k, Detail: "d-" + k}); err != nil {
+		for _, k := range []lifecycle.EventKind{"received", "parsed", "acknowledged"} {
+			if err := s.AppendEvent(ctx, &store.Event{MessageID: m.ID, Kind: k, Detail: "d-" + string(k)}); err != nil {
 				t.Fatal(err)
 			}
 		}
