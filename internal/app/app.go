@@ -18,7 +18,6 @@ package app
 
 import (
 	"context"
-	"crypto/x509"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -198,14 +197,16 @@ func New(ctx context.Context, c *config.Config, o Options) (_ *App, err error) {
 	}
 	a.AS2.Now = a.now
 	h.Handle("POST /as2", a.AS2)
-	as2Srv := a.AS2
 	console, err := web.New(web.Options{Store: st, Archive: arch, Jobs: rt, Metrics: reg, Log: log.With("component", "web"), TraceDocuments: a.Processor.Documents, Now: a.now,
-		OwnCerts: func() []*x509.Certificate {
-			if as2Srv.Identity == nil || as2Srv.Identity.Cert == nil {
-				return nil
+		HeldCerts: func(ctx context.Context) ([]web.HeldCert, error) {
+			held, err := (&directory{c: c, st: st}).heldCerts(ctx)
+			out := make([]web.HeldCert, len(held))
+			for i, h := range held {
+				out[i] = web.HeldCert{Owner: h.partner, Cert: h.cert}
 			}
-			return []*x509.Certificate{as2Srv.Identity.Cert}
+			return out, err
 		},
+
 		ExternalRoutes: []web.Route{{Method: "POST", Path: "/api/v1/inbound/{partner}", Role: "partner", Tag: "transports",
 			Summary:  "Send a file to Wharf over HTTP (the partner's HTTP inbound transport); 2xx only once it is archived",
 			Params:   []web.Param{{Name: "partner", In: "path", Description: "partner ID"}},

@@ -16,6 +16,7 @@ import (
 	"github.com/wharfedi/wharf/archive"
 	"github.com/wharfedi/wharf/internal/config"
 	"github.com/wharfedi/wharf/internal/gateway"
+	"github.com/wharfedi/wharf/internal/lifecycle"
 	"github.com/wharfedi/wharf/internal/store"
 	"github.com/wharfedi/wharf/transports/as2"
 )
@@ -28,92 +29,6 @@ func AS2Identity(c *config.Config) (*as2.Identity, error) {
 		return as2.LoadIdentity(name, c.AS2.CertFile, c.AS2.KeyFile)
 	}
 	return as2.LoadOrCreateIdentity(c.Data, name)
-}
-
-// as2Directory finds partners by AS2 name: the config's partners[].as2
-// first, then names set with `wharf partner add --as2-id`. Certificates
-// from both are merged.
-type as2Directory struct {
-	c  *config.Config
-	st store.Store
-}
-
-func (d *as2Directory) ByAS2ID(ctx context.Context, id string) (*as2.Partner, error) {
-	var p *as2.Partner
-	for _, cp := range d.c.Partners {
-		if cp.AS2 != nil && cp.AS2.ID == id {
-			p = &as2.Partner{ID: cp.ID, AS2ID: id}
-			break
-		}
-	}
-	sp, err := d.st.PartnerByAS2ID(ctx, id)
-	switch {
-	case err == nil && p == nil:
-		p = &as2.Partner{ID: sp.PartnerID, AS2ID: id}
-	case errors.Is(err, store.ErrNotFound):
-		if p == nil {
-			return nil, as2.ErrUnknownPartner
-		}
-	case err != nil:
-		return nil, err
-	}
-	return d.complete(ctx, p)
-}
-
-// complete fills certificates and policy for a partner.
-func (d *as2Directory) complete(ctx context.Context, p *as2.Partner) (*as2.Partner, error) {
-	p.Sign, p.Cipher, p.MDN, p.SignedMDN = true, as2.AES256CBC, as2.MDNSync, true
-	if sp, err := d.st.GetPartnerAS2(ctx, p.ID); err == nil {
-		for _, pm := range sp.CertsPEM {
-			cs, err := as2.ParseCertificates([]byte(pm))
-			if err != nil {
-				return nil, fmt.Errorf("as2: partner %s: stored certificate: %w", p.ID, err)
-			}
-			p.Certs = append(p.Certs, cs...)
-		}
-		if p.AS2ID == "" {
-			p.AS2ID = sp.AS2ID
-		}
-	} else if !errors.Is(err, store.ErrNotFound) {
-		return nil, err
-	}
-	cp, ok := d.c.PartnerByID(p.ID)
-	if ok && cp.AS2 != nil {
-		a := cp.AS2
-		for _, f := range a.CertFiles {
-			b, err := os.ReadFile(d.c.AS2CertFile(f))
-			if err != nil {
-				return nil, fmt.Errorf("as2: partner %s: %w", p.ID, err)
-			}
-			cs, err := as2.ParseCertificates(b)
-			if err != nil {
-				return nil, fmt.Errorf("as2: partner %s: %s: %w", p.ID, f, err)
-			}
-			p.Certs = append(p.Certs, cs...)
-		}
-		p.URL, p.Compress, p.Base64 = a.URL, a.Compress, a.TransferEncoding == "base64"
-		p.RequireSigned, p.RequireEncrypted = a.RequireSigned, a.RequireEncrypted
-		if a.Sign != nil {
-			p.Sign = *a.Sign
-		}
-		if a.SignedMDN != nil {
-			p.SignedMDN = *a.SignedMDN
-		}
-		switch a.Encrypt {
-		case "none":
-			p.Cipher = ""
-		case "":
-		default:
-			p.Cipher = as2.Cipher(a.Encrypt)
-		}
-		p.KeyWrap = as2.KeyWrap(a.KeyWrap)
-		if a.MDN != "" {
-			p.MDN = as2.MDNMode(a.MDN)
-		}
-		p.MDNTimeout = a.MDNTimeoutDuration()
-		p.AsyncMDNURL = d.c.AS2.PublicURL
-	}
-	return p, nil
 }
 
 // as2Books keeps AS2 evidence in the archive and bookkeeping in the store.
@@ -169,7 +84,7 @@ func (b *as2Books) Record(ctx context.Context, r *as2.Record) error {
 		MDNURL: r.MDNURL, Status: r.Status, Deadline: r.Deadline})
 }
 
-func (b *as2Books) Event(ctx context.Context, id, kind, detail string) error {
+func (b *as2Books) Event(ctx context.Context, id string, kind lifecycle.EventKind, detail string) error {
 	return b.st.AppendEvent(ctx, &store.Event{MessageID: id, Kind: kind, Detail: detail})
 }
 
@@ -204,7 +119,7 @@ func as2Server(c *config.Config, st store.Store, a *archive.Archive, gw *gateway
 			}
 		}
 	}
-	return &as2.Server{Identity: id, Partners: &as2Directory{c: c, st: st}, Receiver: gw, Books: books, Log: log, OnMDN: client.HandleMDN,
+	return &as2.Server{Identity: id, Partners: &directory{c: c, st: st}, Receiver: gw, Books: books, Log: log, OnMDN: client.HandleMDN,
 		MaxBody: c.AS2.MaxBodyBytes(), SpoolDir: spoolDir}, nil
 }
 

@@ -2,8 +2,6 @@ package app
 
 import (
 	"context"
-	"crypto/x509"
-	"errors"
 	"fmt"
 	"log/slog"
 	"time"
@@ -13,60 +11,12 @@ import (
 	"github.com/wharfedi/wharf/internal/config"
 	"github.com/wharfedi/wharf/internal/store"
 	"github.com/wharfedi/wharf/jobs"
-	"github.com/wharfedi/wharf/transports/as2"
 )
 
 // AS2 certificates expire; partners pin them, so a replacement must reach
 // the other side before the old one lapses. Every certificate Wharf holds
 // (its own and each partner's) is exported as a metric, and the daily
 // check raises an exception as2.cert_warn_days (default 30) ahead of an expiry.
-
-// heldCert is a certificate Wharf holds, and whose it is.
-type heldCert struct {
-	partner string // "" for Wharf's own
-	cert    *x509.Certificate
-}
-
-// as2HeldCerts lists Wharf's own AS2 certificate and every partner's
-// (config files and the store), without duplicates.
-func as2HeldCerts(ctx context.Context, c *config.Config, st store.Store) ([]heldCert, error) {
-	var out []heldCert
-	seen := map[string]bool{}
-	add := func(partner string, cs []*x509.Certificate) {
-		for _, x := range cs {
-			k := partner + "|" + string(x.Raw)
-			if !seen[k] {
-				seen[k] = true
-				out = append(out, heldCert{partner: partner, cert: x})
-			}
-		}
-	}
-	if id, err := AS2Identity(c); err == nil {
-		add("", []*x509.Certificate{id.Cert})
-	} else {
-		return nil, err
-	}
-	ps, err := st.ListPartners(ctx)
-	if err != nil {
-		return nil, err
-	}
-	dir := &as2Directory{c: c, st: st}
-	for _, p := range ps {
-		if _, err := st.GetPartnerAS2(ctx, p.ID); errors.Is(err, store.ErrNotFound) {
-			if cp, ok := c.PartnerByID(p.ID); !ok || cp.AS2 == nil {
-				continue
-			}
-		} else if err != nil {
-			return nil, err
-		}
-		ap, err := dir.complete(ctx, &as2.Partner{ID: p.ID})
-		if err != nil {
-			return nil, err
-		}
-		add(p.ID, ap.Certs)
-	}
-	return out, nil
-}
 
 var as2CertDesc = prometheus.NewDesc("wharf_as2_certificate_expiry_timestamp_seconds",
 	"When each AS2 certificate Wharf holds expires (unix seconds); partner=\"\" is Wharf's own. Alert on this minus time().",
@@ -82,7 +32,7 @@ func (a *as2CertCollector) Describe(ch chan<- *prometheus.Desc) { ch <- as2CertD
 func (a *as2CertCollector) Collect(ch chan<- prometheus.Metric) {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	held, err := as2HeldCerts(ctx, a.c, a.st)
+	held, err := (&directory{c: a.c, st: a.st}).heldCerts(ctx)
 	if err != nil {
 		return
 	}
@@ -97,7 +47,7 @@ func (a *as2CertCollector) Collect(ch chan<- prometheus.Metric) {
 // per certificate while it stays open.
 func as2CertExpiry(c *config.Config, st store.Store, clock func() time.Time, log *slog.Logger) jobs.Task {
 	return func(ctx context.Context) error {
-		held, err := as2HeldCerts(ctx, c, st)
+		held, err := (&directory{c: c, st: st}).heldCerts(ctx)
 		if err != nil {
 			return err
 		}

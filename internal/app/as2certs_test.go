@@ -1,13 +1,16 @@
 package app
 
 import (
+	"context"
 	"crypto/rand"
 	"crypto/rsa"
 	"crypto/x509"
 	"crypto/x509/pkix"
+	"encoding/json"
 	"encoding/pem"
 	"log/slog"
 	"math/big"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -18,6 +21,7 @@ import (
 
 	"github.com/wharfedi/wharf/internal/config"
 	"github.com/wharfedi/wharf/internal/store"
+	"github.com/wharfedi/wharf/internal/web"
 )
 
 func certExpiring(t *testing.T, cn string, notAfter time.Time) []byte {
@@ -95,5 +99,64 @@ partners:
 	mfs, err := reg.Gather()
 	if err != nil || len(mfs) != 1 || len(mfs[0].GetMetric()) != 3 {
 		t.Fatalf("certificate metrics %v (%v), want 3: Wharf's own, acme's, bolt's", mfs, err)
+	}
+}
+
+// TestCertificatesFromOneDirectory: certificates declared in the config
+// file (not only those added with `wharf partner add`) are on the
+// console's certificate list, as they are in the metric and the expiry
+// check: all three read the one partner directory.
+func TestCertificatesFromOneDirectory(t *testing.T) {
+	dir := t.TempDir()
+	os.WriteFile(filepath.Join(dir, "acme.pem"), certExpiring(t, "ACME 2027", time.Now().Add(300*24*time.Hour)), 0o644)
+	cfgFile := filepath.Join(dir, "wharf.yaml")
+	os.WriteFile(cfgFile, []byte(`data: `+filepath.Join(dir, "data")+`
+http: {addr: "127.0.0.1:0"}
+sftp: {addr: "127.0.0.1:0"}
+partners:
+  - id: acme
+    as2: {id: ACME, cert_files: [acme.pem]}
+`), 0o600)
+	c, err := config.Load(cfgFile)
+	if err == nil {
+		err = Validate(c)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(t.Context())
+	a, err := New(ctx, c, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.Close()
+	done := make(chan error, 1)
+	go func() { done <- a.Run(ctx) }()
+	defer func() { cancel(); <-done }()
+	tok, _, err := web.MintToken(ctx, a.Store, "auditor", "test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got struct{ Certificates []web.Cert }
+	for i := 0; ; i++ {
+		req, _ := http.NewRequestWithContext(ctx, "GET", "http://"+a.HTTPAddr()+"/api/v1/certificates", nil)
+		req.Header.Set("Authorization", "Bearer "+tok)
+		res, err := http.DefaultClient.Do(req)
+		if err == nil && res.StatusCode == 200 {
+			err = json.NewDecoder(res.Body).Decode(&got)
+			res.Body.Close()
+			break
+		}
+		if i == 100 {
+			t.Fatalf("GET /api/v1/certificates: %v %v", res, err)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	owners := map[string]string{}
+	for _, ce := range got.Certificates {
+		owners[ce.Owner] = ce.Subject
+	}
+	if len(got.Certificates) != 2 || !strings.Contains(owners["acme"], "ACME 2027") || owners["wharf"] == "" {
+		t.Fatalf("certificates on the console: %+v", got.Certificates)
 	}
 }

@@ -14,6 +14,7 @@ import (
 	"github.com/wharfedi/wharf/archive"
 	"github.com/wharfedi/wharf/delivery"
 	"github.com/wharfedi/wharf/internal/config"
+	"github.com/wharfedi/wharf/internal/lifecycle"
 	"github.com/wharfedi/wharf/internal/store"
 	"github.com/wharfedi/wharf/jobs"
 	"github.com/wharfedi/wharf/transports/as2"
@@ -22,22 +23,6 @@ import (
 // Sending over AS2: outbound messages with transport "as2" are delivered by
 // the delivery engine (retries with backoff, attempt events, dead letters)
 // through as2Sender, which settles each message itself with its MDN.
-
-// byPartnerID returns the AS2 settings of the partner with Wharf's ID.
-func (d *as2Directory) byPartnerID(ctx context.Context, id string) (*as2.Partner, error) {
-	p := &as2.Partner{ID: id}
-	if cp, ok := d.c.PartnerByID(id); ok && cp.AS2 != nil {
-		p.AS2ID = cp.AS2.ID
-	}
-	p, err := d.complete(ctx, p)
-	if err != nil {
-		return nil, err
-	}
-	if p.AS2ID == "" {
-		return nil, fmt.Errorf("%w: partner %s has no AS2 name: set partners[].as2.id or run wharf partner add %s --as2-id NAME --as2-cert CERT_PEM", delivery.ErrNoRoute, id, id)
-	}
-	return p, nil
-}
 
 // as2Route is the delivery route of transport "as2".
 func as2Route(c *config.Config, st store.Store, a *archive.Archive, now func() time.Time, log *slog.Logger) delivery.RouteFunc {
@@ -51,7 +36,7 @@ func as2Route(c *config.Config, st store.Store, a *archive.Archive, now func() t
 		}
 		return &as2.Client{Identity: id, Books: &as2Books{a: a, st: st}, HTTP: as2HTTP, Log: log, TmpDir: as2SpoolDir(c), Now: now}, nil
 	})
-	dir := &as2Directory{c: c, st: st}
+	dir := &directory{c: c, st: st}
 	return func(ctx context.Context, partner string) (delivery.Sender, error) {
 		cl, err := client()
 		if err != nil {
@@ -87,7 +72,7 @@ func (s *as2Sender) Send(ctx context.Context, d *delivery.Delivery) (string, err
 	if err != nil {
 		return "", err
 	}
-	return sent.Status + ": " + sent.Detail, nil
+	return string(sent.Status) + ": " + sent.Detail, nil
 }
 
 var _ delivery.Settler = (*as2Sender)(nil)
@@ -128,10 +113,10 @@ func (b *as2Books) Await(ctx context.Context, r *as2.Record, detail string) erro
 			MessageID: r.MessageID, MIC: r.MIC, SignedMDN: r.SignedMDN, Deadline: r.Deadline}); err != nil {
 			return err
 		}
-		if err := tx.SetMessageStatus(ctx, r.MessageID, as2.StatusAwaitingMDN); err != nil {
+		if err := tx.SetMessageStatus(ctx, r.MessageID, lifecycle.StatusAwaitingMDN); err != nil {
 			return err
 		}
-		return tx.AppendEvent(ctx, &store.Event{MessageID: r.MessageID, Kind: as2.StatusAwaitingMDN, Detail: detail})
+		return tx.AppendEvent(ctx, &store.Event{MessageID: r.MessageID, Kind: lifecycle.EventAwaitingMDN, Detail: detail})
 	})
 }
 
@@ -147,7 +132,7 @@ func (b *as2Books) Awaited(ctx context.Context, partner, msgID string) (*as2.Rec
 		MIC: p.MIC, SignedMDN: p.SignedMDN, Deadline: p.Deadline, MDNMode: as2.MDNAsync, Status: as2.StatusPending}, nil
 }
 
-func (b *as2Books) Settle(ctx context.Context, r *as2.Record, async bool, status, detail string) error {
+func (b *as2Books) Settle(ctx context.Context, r *as2.Record, async bool, status lifecycle.Status, detail string) error {
 	return b.st.WithTx(ctx, func(tx store.Tx) error {
 		if async {
 			if _, err := tx.TakeAS2PendingMDN(ctx, r.PartnerID, r.AS2MessageID); errors.Is(err, store.ErrNotFound) {
@@ -162,7 +147,7 @@ func (b *as2Books) Settle(ctx context.Context, r *as2.Record, async bool, status
 		if err := tx.SetMessageStatus(ctx, r.MessageID, status); err != nil {
 			return err
 		}
-		if status == as2.StatusFailed {
+		if status == lifecycle.StatusFailed {
 			// A partner's refusal, or a receipt that proves nothing: someone must act.
 			x := &store.Exception{Reason: "as2_mdn", Owner: store.OwnerIT, Detail: detail, ObjectKind: "message", ObjectKey: r.MessageID,
 				PartnerID: r.PartnerID, MessageID: r.MessageID, DedupeKey: "as2_mdn/" + r.MessageID}
@@ -171,7 +156,8 @@ func (b *as2Books) Settle(ctx context.Context, r *as2.Record, async bool, status
 			}
 			detail += " (exception " + x.ID + ")"
 		}
-		return tx.AppendEvent(ctx, &store.Event{MessageID: r.MessageID, Kind: status, Detail: detail})
+		// The event of a settled message is named like its status.
+		return tx.AppendEvent(ctx, &store.Event{MessageID: r.MessageID, Kind: lifecycle.EventKind(status), Detail: detail})
 	})
 }
 
@@ -202,13 +188,13 @@ func as2MDNOverdue(st store.Store, now func() time.Time, log *slog.Logger) func(
 					if err != nil {
 						return err
 					}
-					if m.Status != as2.StatusAwaitingMDN {
+					if m.Status != lifecycle.StatusAwaitingMDN {
 						continue // settled otherwise (dead-lettered, replayed over): nothing waits any more
 					}
 					detail := fmt.Sprintf("mdn_overdue: partner %s sent no MDN for AS2 message %s by %s; ask the partner whether it received the message "+
 						"(its MDN is still accepted and archived, but no longer settles the message), or 'wharf replay %s' to send it again",
 						p.PartnerID, p.AS2MessageID, p.Deadline.UTC().Format(time.RFC3339), p.MessageID)
-					if err := tx.SetMessageStatus(ctx, p.MessageID, as2.StatusFailed); err != nil {
+					if err := tx.SetMessageStatus(ctx, p.MessageID, lifecycle.StatusFailed); err != nil {
 						return err
 					}
 					x := &store.Exception{Reason: "mdn_overdue", Owner: store.OwnerIT, Detail: detail, ObjectKind: "message", ObjectKey: p.MessageID,
@@ -216,7 +202,7 @@ func as2MDNOverdue(st store.Store, now func() time.Time, log *slog.Logger) func(
 					if _, err := tx.RaiseException(ctx, x); err != nil {
 						return err
 					}
-					if err := tx.AppendEvent(ctx, &store.Event{MessageID: p.MessageID, Kind: "mdn_overdue", Detail: detail + " (exception " + x.ID + ")"}); err != nil {
+					if err := tx.AppendEvent(ctx, &store.Event{MessageID: p.MessageID, Kind: lifecycle.EventMDNOverdue, Detail: detail + " (exception " + x.ID + ")"}); err != nil {
 						return err
 					}
 					rec, err := tx.GetAS2Message(ctx, p.PartnerID, p.AS2MessageID, store.Outbound)

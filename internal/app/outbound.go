@@ -13,6 +13,7 @@ import (
 	"github.com/wharfedi/wharf/archive"
 	"github.com/wharfedi/wharf/delivery"
 	"github.com/wharfedi/wharf/internal/config"
+	"github.com/wharfedi/wharf/internal/lifecycle"
 	"github.com/wharfedi/wharf/internal/store"
 	"github.com/wharfedi/wharf/transports/as2"
 	"github.com/wharfedi/wharf/transports/folder"
@@ -171,7 +172,7 @@ func webhookRoute(d *routeDeps) delivery.RouteFunc {
 		w := p.HTTP.Webhook
 		secret := os.Getenv(w.SecretEnv)
 		if secret == "" {
-			return nil, fmt.Errorf("%w: partner %s: environment variable %s (http.webhook.secret_env) is empty", delivery.ErrPermanent, partner, w.SecretEnv)
+			return nil, fmt.Errorf("%w: partner %s: environment variable %s (http.webhook.secret_env) is empty", lifecycle.ErrPermanent, partner, w.SecretEnv)
 		}
 		wh := &whttp.Webhook{URL: w.URL, Secret: []byte(secret), Timeout: w.TimeoutDuration()}
 		return delivery.SenderFunc(func(ctx context.Context, d *delivery.Delivery) (string, error) {
@@ -226,11 +227,11 @@ func (s *asyncMDNSender) Send(ctx context.Context, d *delivery.Delivery) (string
 	}
 	e, err := as2.ParseEntity(b)
 	if err != nil {
-		return "", fmt.Errorf("%w: archived MDN %s: %w", delivery.ErrPermanent, d.MessageID, err)
+		return "", fmt.Errorf("%w: archived MDN %s: %w", lifecycle.ErrPermanent, d.MessageID, err)
 	}
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, rec.MDNURL, bytes.NewReader(e.Body))
 	if err != nil {
-		return "", fmt.Errorf("%w: partner %s asked for its MDN at %q: %w", delivery.ErrPermanent, d.Partner, rec.MDNURL, err)
+		return "", fmt.Errorf("%w: partner %s asked for its MDN at %q: %w", lifecycle.ErrPermanent, d.Partner, rec.MDNURL, err)
 	}
 	for k, vs := range e.Header {
 		for _, v := range vs {

@@ -12,6 +12,7 @@ import (
 	"github.com/wharfedi/wharf/archive"
 	"github.com/wharfedi/wharf/edi/x12"
 	"github.com/wharfedi/wharf/internal/config"
+	"github.com/wharfedi/wharf/internal/lifecycle"
 	"github.com/wharfedi/wharf/internal/store"
 	"github.com/wharfedi/wharf/jobs"
 	"github.com/wharfedi/wharf/mapping"
@@ -170,7 +171,7 @@ func (s *syncSender) put(ctx context.Context, rt wsync.Route, what string, docs 
 	}
 	meta := archive.Meta{Partner: p.ID, Direction: store.Outbound, Transport: s.reg.transportFor(p),
 		RemoteName:     fmt.Sprintf("%s_%s_%s%s", rt.Name, what, s.now().UTC().Format("20060102T150405"), ext),
-		IdempotencyKey: idem, Keys: keys, Status: "waiting", Note: note}
+		IdempotencyKey: idem, Keys: keys, Status: lifecycle.StatusWaiting, Note: note}
 	if source != nil {
 		meta.CorrelationID, meta.ParentID = source.CorrelationID, source.ID
 	}
@@ -188,7 +189,7 @@ func (s *syncSender) putFile(ctx context.Context, partner, name string, body []b
 		return "", fmt.Errorf("partner %s is not configured", partner)
 	}
 	e, err := s.a.Put(ctx, bytes.NewReader(body), archive.Meta{Partner: p.ID, Direction: store.Outbound, Transport: s.reg.transportFor(p),
-		RemoteName: name, IdempotencyKey: idem, Status: "waiting", Note: note})
+		RemoteName: name, IdempotencyKey: idem, Status: lifecycle.StatusWaiting, Note: note})
 	if err != nil {
 		return "", err
 	}
