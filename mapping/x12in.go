@@ -7,6 +7,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -58,10 +60,9 @@ var inMaps = map[string]func() setIn{
 	"999": func() setIn { return &inAck{kind: "999"} },
 }
 
-// InboundSets lists the X12 transaction sets FromX12 maps.
-func InboundSets() []string {
-	return []string{"204", "210", "214", "810", "846", "850", "856", "940", "943", "944", "945", "947", "990", "997", "999"}
-}
+// InboundSets lists the X12 transaction sets FromX12 maps, sorted: the
+// keys of the inbound maps.
+func InboundSets() []string { return slices.Sorted(maps.Keys(inMaps)) }
 
 // setIn maps the segments of one transaction set (between ST and SE).
 type setIn interface {

@@ -171,7 +171,7 @@ func TraceWith(ctx context.Context, st store.Store, key string, o TraceOptions) 
 		if o.Documents != nil {
 			docs, err := o.Documents(ctx, m)
 			if err != nil {
-				tm.Events = append(tm.Events, &store.Event{MessageID: m.ID, Kind: string(lifecycle.EventTrace), Detail: "its documents cannot be shown: " + err.Error()})
+				tm.Events = append(tm.Events, &store.Event{MessageID: m.ID, Kind: lifecycle.EventTrace, Detail: "its documents cannot be shown: " + err.Error()})
 			}
 			for _, d := range docs {
 				if concerns(d, key, objs) {
