@@ -250,28 +250,50 @@ func FileName(m *store.Message) string {
 	return m.ID
 }
 
-// Outbound is a rendered document to send.
+// Outbound is a document to send.
 type Outbound struct {
 	Partner       string
-	Transport     string // the route, e.g. "folder", "s3", "http"
+	Transport     string // how it leaves: a pushed transport ("folder", "s3", "http", "as2", ...) or "sftp" (fetched)
 	Name          string
 	CorrelationID string
 	ParentID      string // the message it derives from
-	// IdempotencyKey identifies the document (e.g. "invoice:INV-1:v1"): a
-	// retried Submit archives, and so delivers, it once.
+	// IdempotencyKey identifies the document across retries, namespaced by
+	// its source ("route:NAME:EVENT:KIND:KEY:MESSAGE" for a sync route,
+	// "digest:HOUR" for the exception digest): one key, one archived
+	// message, one delivery. It is the archive's idempotency key as given.
 	IdempotencyKey string
 	Keys           []store.Key
+	// Status is the message's first status (lifecycle.StatusReceived when
+	// empty; lifecycle.StatusWaiting for a document waiting to leave).
+	Status lifecycle.Status
+	Note   string // the first event's detail, e.g. which route sent it
 }
 
-// Submit archives a rendered outbound document; the archive's commit hook
-// enqueues its delivery in the same transaction (for transports that Wharf pushes).
-func (e *Engine) Submit(ctx context.Context, o Outbound, body io.Reader) (*archive.Entry, error) {
-	key := ""
+// Submit archives an outbound document once per idempotency key; the
+// archive's commit hook enqueues its delivery in the same transaction when
+// its transport is pushed. body is called only when the partner has no
+// message with o.IdempotencyKey yet, so a retried send finds its message
+// before rendering again (which would draw control numbers for nothing).
+// It returns the archived message's ID.
+func (e *Engine) Submit(ctx context.Context, o Outbound, body func() (io.Reader, error)) (string, error) {
 	if o.IdempotencyKey != "" {
-		key = "out:" + o.IdempotencyKey
+		if ae, err := e.Store.ArchiveEntryByKey(ctx, o.Partner, o.IdempotencyKey); err == nil {
+			return ae.MessageID, nil
+		} else if !errors.Is(err, store.ErrNotFound) {
+			return "", err
+		}
 	}
-	return e.Archive.Put(ctx, body, archive.Meta{
+	r, err := body()
+	if err != nil {
+		return "", err
+	}
+	ent, err := e.Archive.Put(ctx, r, archive.Meta{
 		Partner: o.Partner, Direction: store.Outbound, Transport: o.Transport, RemoteName: o.Name,
-		CorrelationID: o.CorrelationID, ParentID: o.ParentID, IdempotencyKey: key, Keys: o.Keys,
+		CorrelationID: o.CorrelationID, ParentID: o.ParentID, IdempotencyKey: o.IdempotencyKey, Keys: o.Keys,
+		Status: o.Status, Note: o.Note,
 	})
+	if err != nil {
+		return "", err
+	}
+	return ent.ID, nil
 }

@@ -126,20 +126,23 @@ func forEachDB(t *testing.T, f func(t *testing.T, r *rig)) {
 func TestSubmitDelivers(t *testing.T) {
 	forEachDB(t, func(t *testing.T, r *rig) {
 		o := delivery.Outbound{Partner: "erp", Transport: "folder", Name: "INV-1.json", IdempotencyKey: "invoice:INV-1"}
-		e, err := r.eng.Submit(ctx, o, strings.NewReader(`{"invoice":"INV-1"}`))
+		id, err := r.eng.Submit(ctx, o, body(`{"invoice":"INV-1"}`))
 		if err != nil {
 			t.Fatal(err)
 		}
-		r.waitStatus(t, e.ID, lifecycle.StatusDelivered)
+		r.waitStatus(t, id, lifecycle.StatusDelivered)
 		b, err := os.ReadFile(filepath.Join(r.out, "INV-1.json"))
 		if err != nil || string(b) != `{"invoice":"INV-1"}` {
 			t.Fatalf("delivered file: %q %v", b, err)
 		}
-		again, err := r.eng.Submit(ctx, o, strings.NewReader(`{"invoice":"INV-1"}`))
-		if err != nil || !again.Existing || again.ID != e.ID {
-			t.Fatalf("a retried submit must find the first: %+v %v", again, err)
+		again, err := r.eng.Submit(ctx, o, func() (io.Reader, error) {
+			t.Fatal("a retried submit rendered its document again")
+			return nil, nil
+		})
+		if err != nil || again != id {
+			t.Fatalf("a retried submit must find the first: %s %v", again, err)
 		}
-		if ev := r.events(t, e.ID); !strings.Contains(ev, "delivered: attempt 1 over folder") {
+		if ev := r.events(t, id); !strings.Contains(ev, "delivered: attempt 1 over folder") {
 			t.Fatalf("history:\n%s", ev)
 		}
 	})
@@ -150,17 +153,17 @@ func TestSubmitDelivers(t *testing.T) {
 func TestPermanentFailureDeadLettersAtOnce(t *testing.T) {
 	forEachDB(t, func(t *testing.T, r *rig) {
 		r.remote = func() error { return errors.Join(errors.New("http: 422 Unprocessable Entity"), transports.ErrRejected) }
-		e, err := r.eng.Submit(ctx, delivery.Outbound{Partner: "erp", Transport: "http", Name: "x.json"}, strings.NewReader("{}"))
+		id, err := r.eng.Submit(ctx, delivery.Outbound{Partner: "erp", Transport: "http", Name: "x.json"}, body("{}"))
 		if err != nil {
 			t.Fatal(err)
 		}
-		r.waitStatus(t, e.ID, lifecycle.StatusDeadLetter)
-		ev := r.events(t, e.ID)
+		r.waitStatus(t, id, lifecycle.StatusDeadLetter)
+		ev := r.events(t, id)
 		if !strings.Contains(ev, "dead_letter: not delivered over http: permanent failure") || !strings.Contains(ev, "422") || strings.Contains(ev, "attempt_failed") {
 			t.Fatalf("history:\n%s", ev)
 		}
 		// The dead letter is one exception in the queue, with the reason and what to do.
-		ex, err := r.Store.ListExceptions(ctx, store.ExceptionFilter{MessageID: e.ID})
+		ex, err := r.Store.ListExceptions(ctx, store.ExceptionFilter{MessageID: id})
 		if err != nil || len(ex) != 1 || ex[0].Reason != "delivery" || ex[0].PartnerID != "erp" || !strings.Contains(ex[0].Detail, "422") ||
 			!strings.Contains(ex[0].Detail, "replay") {
 			t.Fatalf("dead-letter exception: %v %+v", err, ex)
@@ -209,11 +212,11 @@ func TestTransientFailureThenLastAttempt(t *testing.T) {
 func TestReplay(t *testing.T) {
 	forEachDB(t, func(t *testing.T, r *rig) {
 		r.remote = func() error { return transports.ErrRejected }
-		e, err := r.eng.Submit(ctx, delivery.Outbound{Partner: "erp", Transport: "http", Name: "asn.json"}, strings.NewReader(`{"asn":1}`))
+		id, err := r.eng.Submit(ctx, delivery.Outbound{Partner: "erp", Transport: "http", Name: "asn.json"}, body(`{"asn":1}`))
 		if err != nil {
 			t.Fatal(err)
 		}
-		r.waitStatus(t, e.ID, lifecycle.StatusDeadLetter)
+		r.waitStatus(t, id, lifecycle.StatusDeadLetter)
 		sent := make(chan string, 1)
 		r.eng.Routes.Register("http", func(ctx context.Context, partner string) (delivery.Sender, error) {
 			return delivery.SenderFunc(func(ctx context.Context, d *delivery.Delivery) (string, error) {
@@ -230,15 +233,15 @@ func TestReplay(t *testing.T) {
 				return "posted", nil
 			}), nil
 		})
-		rep, err := delivery.Replay(ctx, r.Archive, r.rt, e.ID)
+		rep, err := delivery.Replay(ctx, r.Archive, r.rt, id)
 		if err != nil {
 			t.Fatal(err)
 		}
 		m := r.waitStatus(t, rep.NewID, lifecycle.StatusDelivered)
-		if m.ParentID != e.ID || <-sent != `{"asn":1}` {
+		if m.ParentID != id || <-sent != `{"asn":1}` {
 			t.Fatalf("replay: parent %q", m.ParentID)
 		}
-		if ev := r.events(t, e.ID); !strings.Contains(ev, "replayed: re-sent as message "+rep.NewID) {
+		if ev := r.events(t, id); !strings.Contains(ev, "replayed: re-sent as message "+rep.NewID) {
 			t.Fatalf("original's history:\n%s", ev)
 		}
 
@@ -282,25 +285,30 @@ func TestSettlerKeepsItsOutcome(t *testing.T) {
 	forEachDB(t, func(t *testing.T, r *rig) {
 		s := &settler{st: r.Store, status: "awaiting_mdn"}
 		r.eng.Routes.Register("manual", func(ctx context.Context, partner string) (delivery.Sender, error) { return s, nil })
-		e, err := r.eng.Submit(ctx, delivery.Outbound{Partner: "erp", Transport: "manual", Name: "x.edi"}, strings.NewReader("x"))
+		id, err := r.eng.Submit(ctx, delivery.Outbound{Partner: "erp", Transport: "manual", Name: "x.edi"}, body("x"))
 		if err != nil {
 			t.Fatal(err)
 		}
-		if err := r.eng.Deliver(ctx, e.ID); err != nil {
+		if err := r.eng.Deliver(ctx, id); err != nil {
 			t.Fatal(err)
 		}
-		if m, _ := r.Store.GetMessage(ctx, e.ID); m.Status != "awaiting_mdn" {
+		if m, _ := r.Store.GetMessage(ctx, id); m.Status != "awaiting_mdn" {
 			t.Fatalf("status %q, want the settler's awaiting_mdn", m.Status)
 		}
-		if ev := r.events(t, e.ID); strings.Contains(ev, "delivered") {
+		if ev := r.events(t, id); strings.Contains(ev, "delivered") {
 			t.Fatalf("the engine recorded delivered over the settler:\n%s", ev)
 		}
 		r.eng.Routes.Register("manual", func(ctx context.Context, partner string) (delivery.Sender, error) {
 			return nil, transports.ErrRejected
 		})
-		if err := r.eng.Deliver(ctx, e.ID); !errors.Is(err, lifecycle.ErrPermanent) {
+		if err := r.eng.Deliver(ctx, id); !errors.Is(err, lifecycle.ErrPermanent) {
 			t.Fatalf("permanent error: %v", err)
 		}
-		r.waitStatus(t, e.ID, lifecycle.StatusDeadLetter)
+		r.waitStatus(t, id, lifecycle.StatusDeadLetter)
 	})
+}
+
+// body is a Submit body that renders s.
+func body(s string) func() (io.Reader, error) {
+	return func() (io.Reader, error) { return strings.NewReader(s), nil }
 }

@@ -171,12 +171,16 @@ func New(ctx context.Context, c *config.Config, o Options) (_ *App, err error) {
 	// Receive: polled partner servers and buckets (schedules on River's leader).
 	a.addPulls(rt)
 
+	// Deliver: one engine, one route per transport; sync submits through it.
+	a.Delivery = newDelivery(&routeDeps{cfg: c, st: st, arch: arch, now: a.now, log: log.With("component", "deliver")})
+
 	// Decide, then understand (the processor emits to the sync engine).
 	a.Sync = a.newSync(rt, log.With("component", "sync"))
 	reg.MustRegister(wsync.Collector(st))
 	a.Processor = NewProcessor(c, st, arch, a.Sync.Apply, a.now, log.With("component", "process"))
 	rt.AddTask("x12.ack_overdue", func(ctx context.Context) error { _, err := a.Processor.CheckOverdue(ctx); return err })
 	ackOverdueSchedule(c, rt)
+	RegisterArchiveJobs(rt, st, arch, a.Processor, a.Delivery.Deliver)
 
 	// AS2: overdue MDNs, certificate expiry.
 	rt.AddTask("as2.mdn_overdue", as2MDNOverdue(st, a.now, log.With("component", "as2")))
@@ -184,10 +188,6 @@ func New(ctx context.Context, c *config.Config, o Options) (_ *App, err error) {
 	rt.AddTask("as2.cert_expiry", as2CertExpiry(c, st, a.now, log.With("component", "as2")))
 	as2CertSchedule(rt)
 	reg.MustRegister(&as2CertCollector{c: c, st: st})
-
-	// Deliver: one engine, one route per transport.
-	a.Delivery = newDelivery(&routeDeps{cfg: c, st: st, arch: arch, now: a.now, log: log.With("component", "deliver")})
-	RegisterArchiveJobs(rt, st, arch, a.Processor, a.Delivery.Deliver)
 
 	// Listeners: HTTP (health, metrics, inbound HTTP, AS2, API, console) and SFTP.
 	h := server.NewHTTP(reg, map[string]server.Checker{"database": st.Ping})

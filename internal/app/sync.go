@@ -5,11 +5,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"strings"
 	"time"
 
-	"github.com/wharfedi/wharf/archive"
+	"github.com/wharfedi/wharf/delivery"
 	"github.com/wharfedi/wharf/edi/x12"
 	"github.com/wharfedi/wharf/internal/config"
 	"github.com/wharfedi/wharf/internal/lifecycle"
@@ -100,8 +101,8 @@ func ValidateTolerance(s string) error { _, err := wsync.ParseTolerance(s); retu
 type syncSender struct {
 	c   *config.Config
 	st  store.Store
-	a   *archive.Archive
-	reg *registry // picks each partner's outbound transport
+	reg *registry        // picks each partner's outbound transport
+	out *delivery.Engine // submits what routes send
 	now func() time.Time
 	// profiles caches each partner's mapping profile (building one loads
 	// time zones and code tables: not per document).
@@ -109,8 +110,8 @@ type syncSender struct {
 }
 
 // newSyncSender returns the sender with its profile cache.
-func newSyncSender(c *config.Config, st store.Store, a *archive.Archive, now func() time.Time) *syncSender {
-	return &syncSender{c: c, st: st, a: a, reg: newRegistry(), now: now, profiles: cachedProfiles(func(id string) *mapping.Profile {
+func newSyncSender(c *config.Config, st store.Store, out *delivery.Engine, now func() time.Time) *syncSender {
+	return &syncSender{c: c, st: st, out: out, reg: newRegistry(), now: now, profiles: cachedProfiles(func(id string) *mapping.Profile {
 		var cp *config.Partner
 		if p, ok := c.PartnerByID(id); ok {
 			cp = &p
@@ -158,28 +159,16 @@ func (s *syncSender) put(ctx context.Context, rt wsync.Route, what string, docs 
 	if !ok {
 		return "", fmt.Errorf("%w: route %s: partner %s is not configured", wsync.ErrUnsendable, rt.Name, rt.To)
 	}
-	// A retried send finds its archived message before rendering again,
-	// which would draw control numbers for nothing.
-	if e, err := s.st.ArchiveEntryByKey(ctx, p.ID, idem); err == nil {
-		return e.MessageID, nil
-	} else if !errors.Is(err, store.ErrNotFound) {
-		return "", err
-	}
-	body, ext, err := renderFor(ctx, s.c, s.st, &p, rt.Send, s.profile(p.ID), docs...)
-	if err != nil {
-		return "", err
-	}
-	meta := archive.Meta{Partner: p.ID, Direction: store.Outbound, Transport: s.reg.transportFor(p),
-		RemoteName:     fmt.Sprintf("%s_%s_%s%s", rt.Name, what, s.now().UTC().Format("20060102T150405"), ext),
+	o := delivery.Outbound{Partner: p.ID, Transport: s.reg.transportFor(p),
+		Name:           fmt.Sprintf("%s_%s_%s%s", rt.Name, what, s.now().UTC().Format("20060102T150405"), extFor(rt.Send)),
 		IdempotencyKey: idem, Keys: keys, Status: lifecycle.StatusWaiting, Note: note}
 	if source != nil {
-		meta.CorrelationID, meta.ParentID = source.CorrelationID, source.ID
+		o.CorrelationID, o.ParentID = source.CorrelationID, source.ID
 	}
-	e, err := s.a.Put(ctx, bytes.NewReader(body), meta)
-	if err != nil {
-		return "", err
-	}
-	return e.ID, nil
+	return s.out.Submit(ctx, o, func() (io.Reader, error) {
+		b, err := renderFor(ctx, s.c, s.st, &p, rt.Send, s.profile(p.ID), docs...)
+		return bytes.NewReader(b), err
+	})
 }
 
 // putFile archives a file for a partner and queues its delivery.
@@ -188,12 +177,22 @@ func (s *syncSender) putFile(ctx context.Context, partner, name string, body []b
 	if !ok {
 		return "", fmt.Errorf("partner %s is not configured", partner)
 	}
-	e, err := s.a.Put(ctx, bytes.NewReader(body), archive.Meta{Partner: p.ID, Direction: store.Outbound, Transport: s.reg.transportFor(p),
-		RemoteName: name, IdempotencyKey: idem, Status: lifecycle.StatusWaiting, Note: note})
-	if err != nil {
-		return "", err
+	return s.out.Submit(ctx, delivery.Outbound{Partner: p.ID, Transport: s.reg.transportFor(p), Name: name,
+		IdempotencyKey: idem, Status: lifecycle.StatusWaiting, Note: note},
+		func() (io.Reader, error) { return bytes.NewReader(body), nil })
+}
+
+// extFor is the file name extension of a route's format.
+func extFor(send string) string {
+	switch kind, _, _ := strings.Cut(send, ":"); kind {
+	case "json":
+		return ".json"
+	case "x12":
+		return ".x12"
+	case "csv", "flat":
+		return "." + kind
 	}
-	return e.ID, nil
+	return ".txt"
 }
 
 func safeName(s string) string {
@@ -209,29 +208,28 @@ func safeName(s string) string {
 // with its envelope IDs and persistent control numbers, a CSV or
 // fixed-width layout, or canonical JSON. A document the format cannot
 // carry is wsync.ErrUnsendable.
-func renderFor(ctx context.Context, c *config.Config, st store.Store, p *config.Partner, send string, prof *mapping.Profile, docs ...canonical.Document) ([]byte, string, error) {
+func renderFor(ctx context.Context, c *config.Config, st store.Store, p *config.Partner, send string, prof *mapping.Profile, docs ...canonical.Document) ([]byte, error) {
 	kind, target, _ := strings.Cut(send, ":")
 	if prof == nil {
 		var err error
 		if prof, err = Profile(p.ID, p); err != nil {
-			return nil, "", fmt.Errorf("%w: partner %s: mapping profile: %w", wsync.ErrUnsendable, p.ID, err)
+			return nil, fmt.Errorf("%w: partner %s: mapping profile: %w", wsync.ErrUnsendable, p.ID, err)
 		}
 	}
 	var buf bytes.Buffer
 	var r Renderer
-	ext := ".txt"
 	switch kind {
 	case "json":
 		jl := mapping.NewJSONLines(&buf)
 		for _, d := range docs {
 			if err := jl.Emit(d); err != nil {
-				return nil, "", err
+				return nil, err
 			}
 		}
 		if err := jl.Close(); err != nil {
-			return nil, "", err
+			return nil, err
 		}
-		return buf.Bytes(), ".json", nil
+		return buf.Bytes(), nil
 	case "x12":
 		if prof.Envelope.ReceiverID == "" {
 			if sp, err := st.GetPartner(ctx, p.ID); err == nil && len(sp.X12IDs) > 0 {
@@ -239,42 +237,42 @@ func renderFor(ctx context.Context, c *config.Config, st store.Store, p *config.
 			}
 		}
 		if prof.Envelope.ReceiverID == "" {
-			return nil, "", fmt.Errorf("%w: partner %s has no X12 ID: add x12_ids to the partner or partners[].mapping.x12.receiver", wsync.ErrUnsendable, p.ID)
+			return nil, fmt.Errorf("%w: partner %s has no X12 ID: add x12_ids to the partner or partners[].mapping.x12.receiver", wsync.ErrUnsendable, p.ID)
 		}
 		newline := p.Mapping != nil && p.Mapping.X12.Newline
 		xr, err := mapping.NewX12Renderer(x12.NewWriter(&buf), mapping.RenderOptions{Profile: prof, Set: target, Numbers: process.NewCounters(st), Newline: newline})
 		if err != nil {
-			return nil, "", fmt.Errorf("%w: %w", wsync.ErrUnsendable, err)
+			return nil, fmt.Errorf("%w: %w", wsync.ErrUnsendable, err)
 		}
-		r, ext = xr, ".x12"
+		r = xr
 	default:
 		l, err := Layout(c, target, prof)
 		if err != nil {
-			return nil, "", fmt.Errorf("%w: %w", wsync.ErrUnsendable, err)
+			return nil, fmt.Errorf("%w: %w", wsync.ErrUnsendable, err)
 		}
 		rr, err := mapping.NewRecordRenderer(&buf, l, prof)
 		if err != nil {
-			return nil, "", fmt.Errorf("%w: %w", wsync.ErrUnsendable, err)
+			return nil, fmt.Errorf("%w: %w", wsync.ErrUnsendable, err)
 		}
-		r, ext = rr, "."+kind
+		r = rr
 	}
 	for _, d := range docs {
 		errs, err := r.Render(ctx, d)
 		if err != nil {
-			return nil, "", err
+			return nil, err
 		}
 		if len(errs) > 0 {
 			var msgs []string
 			for _, e := range errs {
 				msgs = append(msgs, e.Error())
 			}
-			return nil, "", fmt.Errorf("%w: %s", wsync.ErrUnsendable, strings.Join(msgs, "; "))
+			return nil, fmt.Errorf("%w: %s", wsync.ErrUnsendable, strings.Join(msgs, "; "))
 		}
 	}
 	if err := r.Close(); err != nil {
-		return nil, "", fmt.Errorf("%w: %w", wsync.ErrUnsendable, err)
+		return nil, fmt.Errorf("%w: %w", wsync.ErrUnsendable, err)
 	}
-	return buf.Bytes(), ext, nil
+	return buf.Bytes(), nil
 }
 
 // newSync builds the sync engine with its tasks and schedules: SLA timers
@@ -284,7 +282,7 @@ func renderFor(ctx context.Context, c *config.Config, st store.Store, p *config.
 func (a *App) newSync(rt *jobs.Runtime, log *slog.Logger) *wsync.Engine {
 	c, st := a.cfg, a.Store
 	rules, _ := syncRules(c) // validated at load
-	sender := newSyncSender(c, st, a.Archive, a.now)
+	sender := newSyncSender(c, st, a.Delivery, a.now)
 	e := &wsync.Engine{Store: st, Rules: rules, Sender: sender, Logger: log, Now: a.now}
 	rt.AddTask("sync.sla", func(ctx context.Context) error { _, err := e.CheckTimers(ctx); return err })
 	rt.AddTask("sync.reconcile", func(ctx context.Context) error { _, err := e.Reconcile(ctx, c.Sync.ReconcileDuration()); return err })
