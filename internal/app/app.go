@@ -169,7 +169,7 @@ func New(ctx context.Context, c *config.Config, o Options) (_ *App, err error) {
 	}
 
 	// Receive: polled partner servers and buckets (schedules on River's leader).
-	a.addPulls(rt)
+	newRegistry().addPulls(c, a.Gateway, log, rt)
 
 	// Deliver: one engine, one route per transport; sync submits through it.
 	a.Delivery = newDelivery(&routeDeps{cfg: c, st: st, arch: arch, now: a.now, log: log.With("component", "deliver")})

@@ -13,8 +13,10 @@ import (
 	"github.com/wharfedi/wharf/archive"
 	"github.com/wharfedi/wharf/delivery"
 	"github.com/wharfedi/wharf/internal/config"
+	"github.com/wharfedi/wharf/internal/gateway"
 	"github.com/wharfedi/wharf/internal/lifecycle"
 	"github.com/wharfedi/wharf/internal/store"
+	"github.com/wharfedi/wharf/jobs"
 	"github.com/wharfedi/wharf/transports/as2"
 	"github.com/wharfedi/wharf/transports/folder"
 	whttp "github.com/wharfedi/wharf/transports/http"
@@ -29,9 +31,9 @@ const (
 	transportSFTPServer = "sftp"        // Wharf's SFTP server: partners fetch from outbound/
 )
 
-// registry is the one list of the transports Wharf sends over, in the
-// order that picks a partner's outbound transport, with each one's delivery
-// route. It is a value built by newRegistry, never a package global: the
+// registry is the one list of the transports Wharf sends over or polls,
+// in the order that picks a partner's outbound transport, with each one's
+// delivery route and pull. It is a value built by newRegistry, never a package global: the
 // archive's commit hook asks it which outbound messages get a delivery job,
 // the delivery engine gets its routes from it, and sync routes documents
 // with it. A transport that is not in it (Wharf's SFTP server, AS2
@@ -51,6 +53,9 @@ type outboundTransport struct {
 	for_ func(p config.Partner) bool
 	// route builds the delivery route from the application's parts.
 	route func(d *routeDeps) delivery.RouteFunc
+	// pull, when set, adds a schedule and a task per partner whose server
+	// or bucket Wharf polls over this transport.
+	pull func(c *config.Config, g *gateway.Gateway, log *slog.Logger, rt *jobs.Runtime)
 }
 
 // routeDeps are what routes need, given when the delivery engine is built.
@@ -73,11 +78,11 @@ func newRegistry() *registry {
 	r.add(&outboundTransport{name: transportFolder, for_: func(p config.Partner) bool { return p.Folder != nil && p.Folder.Outbound != "" },
 		route: folderRoute})
 	r.add(&outboundTransport{name: transportS3, for_: func(p config.Partner) bool { return p.S3Remote != nil && p.S3Remote.Push != nil },
-		route: s3Route})
+		route: s3Route, pull: s3Schedules})
 	r.add(&outboundTransport{name: transportHTTP, for_: func(p config.Partner) bool { return p.HTTP != nil && p.HTTP.Webhook != nil },
 		route: webhookRoute})
 	r.add(&outboundTransport{name: transportSFTPClient, for_: func(p config.Partner) bool { return p.SFTPRemote != nil && p.SFTPRemote.Push != nil },
-		route: sftpPushRoute})
+		route: sftpPushRoute, pull: remoteSchedules})
 	r.add(&outboundTransport{name: as2.TransportMDNAsync, route: asyncMDNRoute})
 	return r
 }
@@ -100,6 +105,17 @@ func (r *registry) transportFor(p config.Partner) string {
 		}
 	}
 	return transportSFTPServer
+}
+
+// addPulls adds the schedules and tasks of every transport Wharf polls.
+// Schedules run on River's leader only, so each partner is polled once
+// across all instances.
+func (r *registry) addPulls(c *config.Config, g *gateway.Gateway, log *slog.Logger, rt *jobs.Runtime) {
+	for _, t := range r.list {
+		if t.pull != nil {
+			t.pull(c, g, log.With("component", t.name), rt)
+		}
+	}
 }
 
 // routes builds the delivery engine's routes.

@@ -62,11 +62,3 @@ func remoteSchedules(c *config.Config, g *gateway.Gateway, log *slog.Logger, rt 
 		})
 	}
 }
-
-// addPulls adds a schedule and a task per partner server and bucket Wharf
-// polls. Schedules run on River's leader only, so each is polled once
-// across all instances.
-func (a *App) addPulls(rt *jobs.Runtime) {
-	remoteSchedules(a.cfg, a.Gateway, a.log.With("component", "sftp-client"), rt)
-	s3Schedules(a.cfg, a.Gateway, a.log.With("component", "s3"), rt)
-}
