@@ -238,8 +238,7 @@ func (p *failingProcessor) Process(ctx context.Context, id string) error {
 	return p.err
 }
 
-// A permanent failure (lifecycle.ErrPermanent, whichever package's alias
-// wraps it) cancels the processing job after its first attempt; any other
+// A permanent failure (an error wrapping lifecycle.ErrPermanent) cancels the processing job after its first attempt; any other
 // failure is retried.
 func TestPermanentFailureIsCancelled(t *testing.T) {
 	for _, c := range []struct {
@@ -247,9 +246,9 @@ func TestPermanentFailureIsCancelled(t *testing.T) {
 		err       error
 		permanent bool
 	}{
-		{"lifecycle.ErrPermanent", fmt.Errorf("process m1: %w: the message is gone", lifecycle.ErrPermanent), true},
+		{"wrapped ErrPermanent", fmt.Errorf("process m1: %w: the message is gone", lifecycle.ErrPermanent), true},
 		{"lifecycle.Permanent", lifecycle.Permanent(errors.New("bad layout")), true},
-		{"lifecycle.ErrPermanent", fmt.Errorf("%w: no route", lifecycle.ErrPermanent), true},
+		{"ErrPermanent and a cause", fmt.Errorf("%w: no route: %w", lifecycle.ErrPermanent, errors.New("partner erp has no webhook")), true},
 		{"transient", errors.New("blob store unreachable"), false},
 	} {
 		t.Run(c.name, func(t *testing.T) {

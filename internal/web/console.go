@@ -148,7 +148,8 @@ func humanBytes(n int64) string {
 
 // statusClass colours a status or event kind: bad (red), warn (amber),
 // ok (green).
-func statusClass(s string) string {
+func statusClass(v any) string {
+	s := fmt.Sprint(v) // a string, a lifecycle.Status or a lifecycle.EventKind
 	if c, ok := messageClass[s]; ok {
 		return c
 	}
