@@ -140,7 +140,7 @@ func (p *Processor) reconcile(ctx context.Context, m *store.Message) error {
 
 func (p *Processor) settle(ctx context.Context, g *store.SentGroup, status lifecycle.AckStatus, ackID, detail string) error {
 	return p.Store.WithTx(ctx, func(tx store.Tx) error {
-		if err := tx.SetSentGroupAck(ctx, g.MessageID, g.GS06, status, ackID); err != nil {
+		if err := tx.SetSentGroupAck(ctx, &store.SetSentGroupAckParams{MessageID: g.MessageID, GS06: g.GS06, Status: status, AckMessageID: ackID}); err != nil {
 			return err
 		}
 		if status == lifecycle.AckOverdue || status == lifecycle.AckRejected {

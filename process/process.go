@@ -38,7 +38,7 @@ type Policy struct {
 // Processor processes archived inbound messages.
 type Processor struct {
 	Archive *archive.Archive
-	Store   store.Store
+	Store   Store
 	Policy  func(partner string) Policy
 	// DuplicateWindow: a repeated ISA13 from a sender within it is a duplicate (default 30 days).
 	DuplicateWindow time.Duration
@@ -123,16 +123,19 @@ func (p *Processor) policy(partner string) Policy {
 // are scoped by partner: the same ISA sender ID and control number from two
 // trading partners (two VAN mailboxes, say) is not a duplicate.
 type seen struct {
-	st      store.Store
+	st      interchangeRecorder
 	partner string
 	message string
 	dupOf   map[string]string
 }
 
-func (s *seen) SeenInterchange(ctx context.Context, qual, id, control string, within time.Duration) (bool, error) {
-	dup, err := s.st.RecordInterchange(ctx, s.partner+"/"+qual, id, control, s.message, within)
+var _ x12.InterchangeSeen = (*seen)(nil)
+
+func (s *seen) SeenInterchange(ctx context.Context, p *x12.SeenInterchangeParams) (bool, error) {
+	dup, err := s.st.RecordInterchange(ctx, &store.RecordInterchangeParams{SenderQual: s.partner + "/" + p.SenderQual,
+		SenderID: p.SenderID, Control: p.Control, MessageID: s.message, Within: p.Within})
 	if dup != "" {
-		s.dupOf[control] = dup
+		s.dupOf[p.Control] = dup
 	}
 	return dup != "", err
 }
@@ -144,13 +147,13 @@ func (s *seen) SeenInterchange(ctx context.Context, qual, id, control string, wi
 // used for one interchange at a time (it holds the GS06 drawn with the
 // last ISA13); make one per rendering.
 type Counters struct {
-	st        store.Store
+	st        CounterStore
 	gs        int64 // allocated with the last ISA13, not yet used
 	gsPartner string
 }
 
 // NewCounters returns control numbers from the store.
-func NewCounters(st store.Store) *Counters { return &Counters{st: st} }
+func NewCounters(st CounterStore) *Counters { return &Counters{st: st} }
 
 // Counter names in the store, by X12 control number kind.
 var counterNames = map[string]string{"isa": "isa13", "gs": "gs06", "st": "st02"}

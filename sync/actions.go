@@ -16,12 +16,29 @@ var Actions = []string{"resolve", "dismiss", "reopen", "comment", "retry", "repl
 // it did, for the exception's history.
 type Replayer func(ctx context.Context, messageID string) (string, error)
 
+// ActParams is an operator's action on an exception, for Act.
+type ActParams struct {
+	// ID is the exception's ID.
+	ID string
+	// Action is one of Actions: resolve, dismiss, reopen, comment, retry,
+	// replay.
+	Action string
+	// Actor names who acts (a user or token name); required.
+	Actor string
+	// Comment says why; required to resolve or dismiss and to comment.
+	Comment string
+	// Replay re-runs the exception's message for retry and replay; nil
+	// where that is not available (both actions then fail).
+	Replay Replayer
+}
+
 // Act applies an operator's action to an exception and records it twice:
 // in the exception's history and in the audit log. Retry and replay re-run
-// the exception's message through replay and leave the exception open, so
+// the exception's message through p.Replay and leave the exception open, so
 // the operator resolves it once the new attempt went through; resolve and
 // dismiss need a comment saying why.
-func Act(ctx context.Context, st store.Store, id, action, actor, comment string, replay Replayer) (*store.Exception, error) {
+func Act(ctx context.Context, st ActStore, p *ActParams) (*store.Exception, error) {
+	id, action, actor, comment, replay := p.ID, p.Action, p.Actor, p.Comment, p.Replay
 	x, err := st.GetException(ctx, id)
 	if err != nil {
 		return nil, err
@@ -39,9 +56,9 @@ func Act(ctx context.Context, st store.Store, id, action, actor, comment string,
 		if action == "dismiss" {
 			status = store.ExceptionDismissed
 		}
-		err = st.SetExceptionStatus(ctx, id, status, actor, comment)
+		err = st.SetExceptionStatus(ctx, &store.SetExceptionStatusParams{ID: id, Status: status, Actor: actor, Comment: comment})
 	case "reopen":
-		err = st.SetExceptionStatus(ctx, id, store.ExceptionOpen, actor, comment)
+		err = st.SetExceptionStatus(ctx, &store.SetExceptionStatusParams{ID: id, Status: store.ExceptionOpen, Actor: actor, Comment: comment})
 	case "comment":
 		if comment == "" {
 			return nil, fmt.Errorf("%w: the comment is empty", store.ErrInvalid)

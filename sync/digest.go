@@ -14,7 +14,7 @@ import (
 // counts per owner and reason, then each exception (oldest first within
 // its owner) with its age, object, partner and what to do. It returns the
 // report and the number of open exceptions.
-func Digest(ctx context.Context, st store.Store, now time.Time) (string, int, error) {
+func Digest(ctx context.Context, st ExceptionLister, now time.Time) (string, int, error) {
 	var open []*store.Exception
 	f := store.ExceptionFilter{Statuses: []string{store.ExceptionOpen}, Limit: 1000}
 	for {

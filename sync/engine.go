@@ -55,7 +55,7 @@ type Sender interface {
 
 // Engine applies canonical documents to the business objects they concern.
 type Engine struct {
-	Store  store.Store
+	Store  Store
 	Rules  *Rules
 	Sender Sender
 	Now    func() time.Time
@@ -562,7 +562,7 @@ func dispute(m *store.Message, c *change, dt *Data, detail string) *store.Except
 func (e *Engine) timers(ctx context.Context, tx store.Tx, kind, key, ev string, now time.Time) error {
 	for _, s := range e.Rules.SLAs {
 		if s.Expect == ev {
-			if _, err := tx.SettleSyncTimer(ctx, s.Name, kind, key, "met"); err != nil {
+			if _, err := tx.SettleSyncTimer(ctx, &store.SettleSyncTimerParams{Name: s.Name, Kind: kind, Key: key, Status: "met"}); err != nil {
 				return err
 			}
 		}

@@ -404,26 +404,26 @@ func TestActions(t *testing.T) {
 			replayed = append(replayed, id)
 			return "processing re-run as job 7", nil
 		}
-		if _, err := wsync.Act(ctx, st, x.ID, "resolve", "anna", " ", replay); err == nil || !strings.Contains(err.Error(), "a comment is required") {
+		if _, err := wsync.Act(ctx, st, &wsync.ActParams{ID: x.ID, Action: "resolve", Actor: "anna", Comment: " ", Replay: replay}); err == nil || !strings.Contains(err.Error(), "a comment is required") {
 			t.Fatalf("resolve without a comment: %v", err)
 		}
-		if _, err := wsync.Act(ctx, st, x.ID, "retry", "anna", "layout fixed", replay); err != nil || len(replayed) != 1 || replayed[0] != "m-1" {
+		if _, err := wsync.Act(ctx, st, &wsync.ActParams{ID: x.ID, Action: "retry", Actor: "anna", Comment: "layout fixed", Replay: replay}); err != nil || len(replayed) != 1 || replayed[0] != "m-1" {
 			t.Fatalf("retry: %v %v", err, replayed)
 		}
-		got, err := wsync.Act(ctx, st, x.ID, "resolve", "anna", "re-sent after the layout fix", replay)
+		got, err := wsync.Act(ctx, st, &wsync.ActParams{ID: x.ID, Action: "resolve", Actor: "anna", Comment: "re-sent after the layout fix", Replay: replay})
 		if err != nil || got.Status != "resolved" {
 			t.Fatalf("resolve: %v %+v", err, got)
 		}
-		if _, err := wsync.Act(ctx, st, x.ID, "replay", "anna", "", replay); err == nil || !strings.Contains(err.Error(), "reopen it first") {
+		if _, err := wsync.Act(ctx, st, &wsync.ActParams{ID: x.ID, Action: "replay", Actor: "anna", Comment: "", Replay: replay}); err == nil || !strings.Contains(err.Error(), "reopen it first") {
 			t.Fatalf("replay of a resolved exception: %v", err)
 		}
-		if _, err := wsync.Act(ctx, st, x.ID, "escalate", "anna", "", replay); err == nil || !strings.Contains(err.Error(), "unknown action") {
+		if _, err := wsync.Act(ctx, st, &wsync.ActParams{ID: x.ID, Action: "escalate", Actor: "anna", Comment: "", Replay: replay}); err == nil || !strings.Contains(err.Error(), "unknown action") {
 			t.Fatalf("unknown action: %v", err)
 		}
-		if _, err := wsync.Act(ctx, st, x.ID, "reopen", "bob", "carrier sent it again", replay); err != nil {
+		if _, err := wsync.Act(ctx, st, &wsync.ActParams{ID: x.ID, Action: "reopen", Actor: "bob", Comment: "carrier sent it again", Replay: replay}); err != nil {
 			t.Fatal(err)
 		}
-		if _, err := wsync.Act(ctx, st, x.ID, "dismiss", "bob", "duplicate of a resolved case", replay); err != nil {
+		if _, err := wsync.Act(ctx, st, &wsync.ActParams{ID: x.ID, Action: "dismiss", Actor: "bob", Comment: "duplicate of a resolved case", Replay: replay}); err != nil {
 			t.Fatal(err)
 		}
 		evs, _ := st.ExceptionEvents(ctx, x.ID)
@@ -475,7 +475,7 @@ func TestDigest(t *testing.T) {
 		}
 		closed := &store.Exception{Reason: "dispute", Owner: "operations", ObjectKey: "SH-9", Detail: "settled"}
 		st.RaiseException(ctx, closed)
-		st.SetExceptionStatus(ctx, closed.ID, store.ExceptionResolved, "ann", "paid")
+		st.SetExceptionStatus(ctx, &store.SetExceptionStatusParams{ID: closed.ID, Status: store.ExceptionResolved, Actor: "ann", Comment: "paid"})
 		txt, n, err := wsync.Digest(ctx, st, now.Add(3*time.Hour+time.Minute))
 		if err != nil || n != 3 {
 			t.Fatalf("digest: %v %d", err, n)

@@ -5,8 +5,6 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
-
-	"github.com/wharfedi/wharf/internal/store"
 )
 
 var breaches = prometheus.NewCounterVec(prometheus.CounterOpts{
@@ -16,9 +14,9 @@ var breaches = prometheus.NewCounterVec(prometheus.CounterOpts{
 
 // Collector exports the sync's state at scrape time: business objects by
 // kind and state, open exceptions by reason and owner, SLA breaches.
-func Collector(st store.Store) prometheus.Collector { return &collector{st: st} }
+func Collector(st MetricsStore) prometheus.Collector { return &collector{st: st} }
 
-type collector struct{ st store.Store }
+type collector struct{ st MetricsStore }
 
 var (
 	objectsDesc    = prometheus.NewDesc("wharf_sync_objects", "Business objects the sync follows, by kind and state.", []string{"kind", "state"}, nil)

@@ -22,7 +22,7 @@ func (e *Engine) CheckTimers(ctx context.Context) (int, error) {
 	for _, t := range due {
 		breached := false
 		err := e.Store.WithTx(ctx, func(tx store.Tx) error {
-			ok, err := tx.SettleSyncTimer(ctx, t.Name, t.Kind, t.Key, "breached")
+			ok, err := tx.SettleSyncTimer(ctx, &store.SettleSyncTimerParams{Name: t.Name, Kind: t.Kind, Key: t.Key, Status: "breached"})
 			if err != nil || !ok {
 				return err // settled meanwhile
 			}

@@ -64,12 +64,12 @@ type TimelineEntry struct {
 // references include it (and the objects those point to: an order's
 // shipment and invoices), the messages indexed by it or linked to those
 // objects, and the exceptions about any of them.
-func Trace(ctx context.Context, st store.Store, key string) (*TraceResult, error) {
+func Trace(ctx context.Context, st TraceStore, key string) (*TraceResult, error) {
 	return TraceWith(ctx, st, key, TraceOptions{})
 }
 
 // TraceWith is Trace with options.
-func TraceWith(ctx context.Context, st store.Store, key string, o TraceOptions) (*TraceResult, error) {
+func TraceWith(ctx context.Context, st TraceStore, key string, o TraceOptions) (*TraceResult, error) {
 	res := &TraceResult{Key: key}
 	objs := map[[2]string]bool{}
 	refs, err := st.SyncRefsByValue(ctx, key)

@@ -130,6 +130,16 @@ type Waiting struct {
 	Created   time.Time
 }
 
+// WaitingByNameParams names the document Outbox.WaitingByName looks for.
+type WaitingByNameParams struct {
+	// Partner is the partner that fetches the document.
+	Partner string
+	// Transport is the transport it fetches over, e.g. "sftp".
+	Transport string
+	// Name is the document's name in the partner's folder (Waiting.Name).
+	Name string
+}
+
 // Outbox serves the documents partners fetch from Wharf (the SFTP server's
 // outbound/ folder).
 type Outbox interface {
@@ -138,7 +148,7 @@ type Outbox interface {
 	// WaitingByName returns the newest document Waiting would list under
 	// name, without listing them all (a Stat or a download of one name);
 	// ErrNotFound when none has that name.
-	WaitingByName(ctx context.Context, partner, transport, name string) (Waiting, error)
+	WaitingByName(ctx context.Context, p *WaitingByNameParams) (Waiting, error)
 	// Open streams a document's archived bytes.
 	Open(ctx context.Context, messageID string) (io.ReadCloser, error)
 	// Fetched records a complete download.

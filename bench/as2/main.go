@@ -226,16 +226,16 @@ func (b *books) Evidence(context.Context, string, bool, string, string, []byte) 
 	return "", nil
 }
 func (b *books) OpenEvidence(context.Context, string) ([]byte, error) { return nil, nil }
-func (b *books) Lookup(_ context.Context, partner, id, dir string) (*as2.Record, error) {
+func (b *books) Lookup(_ context.Context, k *as2.RecordKey) (*as2.Record, error) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	return b.recs[partner+id+dir], nil
+	return b.recs[k.PartnerID+k.AS2MessageID+k.Direction], nil
 }
 func (b *books) Record(_ context.Context, r *as2.Record) error { return b.put(r) }
 func (b *books) Event(context.Context, string, lifecycle.EventKind, string) error {
 	return nil
 }
-func (b *books) MDNEvidence(context.Context, string, string, string, []byte) (string, error) {
+func (b *books) MDNEvidence(context.Context, *as2.MDNEvidenceParams) (string, error) {
 	return "mdn", nil
 }
 func (b *books) Await(_ context.Context, r *as2.Record, _ string) error { return b.put(r) }

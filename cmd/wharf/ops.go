@@ -230,7 +230,7 @@ func runExceptions(ctx context.Context, args []string, stdout, stderr io.Writer)
 				return fmt.Sprintf("processing of %s re-run (job %d)", id, res.Job), nil
 			}
 		}
-		x, err := wsync.Act(ctx, st, pos[0], sub, actor, *comment, replay)
+		x, err := wsync.Act(ctx, st, &wsync.ActParams{ID: pos[0], Action: sub, Actor: actor, Comment: *comment, Replay: replay})
 		if err != nil {
 			if errors.Is(err, store.ErrInvalid) {
 				fmt.Fprintf(stderr, "wharf exceptions %s: %v\n", sub, strings.TrimPrefix(err.Error(), "invalid: "))

@@ -160,7 +160,21 @@ type Report struct {
 // per interchange. Implementations must be safe for concurrent use and
 // should record the interchange as seen.
 type InterchangeSeen interface {
-	SeenInterchange(ctx context.Context, senderQual, senderID, control string, within time.Duration) (bool, error)
+	SeenInterchange(ctx context.Context, p *SeenInterchangeParams) (bool, error)
+}
+
+// SeenInterchangeParams identifies a received interchange for
+// InterchangeSeen.SeenInterchange.
+type SeenInterchangeParams struct {
+	// SenderQual is the sender's interchange ID qualifier (ISA05).
+	SenderQual string
+	// SenderID is the sender's interchange ID (ISA06).
+	SenderID string
+	// Control is the interchange control number (ISA13).
+	Control string
+	// Within is the duplicate window (Checker.DuplicateWindow, 30 days by
+	// default): the same interchange received longer ago is not a duplicate.
+	Within time.Duration
 }
 
 // Checker checks envelopes and, with schemas, transaction set syntax.
@@ -548,7 +562,7 @@ func (s *checkState) openInterchange(ctx context.Context, seg *Segment) error {
 			win = 30 * 24 * time.Hour
 		}
 		var err error
-		dup, err = s.c.Seen.SeenInterchange(ctx, ic.SenderQual, ic.SenderID, ic.Control, win)
+		dup, err = s.c.Seen.SeenInterchange(ctx, &SeenInterchangeParams{SenderQual: ic.SenderQual, SenderID: ic.SenderID, Control: ic.Control, Within: win})
 		if err != nil {
 			return fmt.Errorf("x12: duplicate check: %w", err)
 		}

@@ -144,7 +144,7 @@ func TestDuplicateInterchange(t *testing.T) {
 
 type seenAll struct{}
 
-func (seenAll) SeenInterchange(context.Context, string, string, string, time.Duration) (bool, error) {
+func (seenAll) SeenInterchange(context.Context, *SeenInterchangeParams) (bool, error) {
 	return true, nil
 }
 

@@ -65,8 +65,8 @@ func (b *as2Books) OpenEvidence(ctx context.Context, id string) ([]byte, error) 
 	return io.ReadAll(rc)
 }
 
-func (b *as2Books) Lookup(ctx context.Context, partner, msgID, dir string) (*as2.Record, error) {
-	m, err := b.st.GetAS2Message(ctx, partner, msgID, store.Direction(dir))
+func (b *as2Books) Lookup(ctx context.Context, k *as2.RecordKey) (*as2.Record, error) {
+	m, err := b.st.GetAS2Message(ctx, k.PartnerID, k.AS2MessageID, store.Direction(k.Direction))
 	if errors.Is(err, store.ErrNotFound) {
 		return nil, nil
 	}

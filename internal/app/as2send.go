@@ -94,7 +94,8 @@ func as2ContentType(format, name string) string {
 	return "application/octet-stream"
 }
 
-func (b *as2Books) MDNEvidence(ctx context.Context, partner, msgID, parentID string, data []byte) (string, error) {
+func (b *as2Books) MDNEvidence(ctx context.Context, p *as2.MDNEvidenceParams) (string, error) {
+	partner, msgID, parentID, data := p.PartnerID, p.AS2MessageID, p.ParentID, p.MDN
 	e, err := b.a.Put(ctx, strings.NewReader(string(data)), archive.Meta{Partner: partner, Direction: store.Inbound, Transport: as2.TransportMDNIn,
 		RemoteName: "MDN for " + strings.Trim(msgID, "<>"), CorrelationID: msgID, ParentID: parentID,
 		IdempotencyKey: as2.TransportMDNIn + ":" + partner + ":" + msgID})

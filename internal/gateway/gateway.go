@@ -110,7 +110,8 @@ func (g *Gateway) Waiting(ctx context.Context, partner, transport string) ([]tra
 // remote name has no base name is listed under its message ID; it is found
 // by that ID when no document has that base name. Unlike Waiting, it is not
 // limited to the newest 10,000 documents.
-func (g *Gateway) WaitingByName(ctx context.Context, partner, transport, name string) (transports.Waiting, error) {
+func (g *Gateway) WaitingByName(ctx context.Context, p *transports.WaitingByNameParams) (transports.Waiting, error) {
+	partner, transport, name := p.Partner, p.Transport, p.Name
 	if name == "" {
 		return transports.Waiting{}, fmt.Errorf("gateway: %w: empty name", transports.ErrNotFound)
 	}

@@ -110,7 +110,7 @@ func TestWaitingByName(t *testing.T) {
 			names := []string{"997_A.edi", "997_B.edi", "997_C.edi", "997_D.edi", "y/997_C.edi", noName, folder, gone, otherPartner, "", "nope"}
 			for _, name := range names {
 				want, ok := scan(name)
-				got, err := g.WaitingByName(ctx, "acme", "sftp", name)
+				got, err := g.WaitingByName(ctx, &transports.WaitingByNameParams{Partner: "acme", Transport: "sftp", Name: name})
 				if !ok {
 					if !errors.Is(err, transports.ErrNotFound) {
 						t.Errorf("%q: want ErrNotFound, got %+v, %v", name, got, err)
@@ -121,7 +121,7 @@ func TestWaitingByName(t *testing.T) {
 					t.Errorf("%q: got %+v, %v; want %+v", name, got, err, want)
 				}
 			}
-			if w, _ := g.WaitingByName(ctx, "acme", "sftp", "997_A.edi"); w.MessageID != newestA {
+			if w, _ := g.WaitingByName(ctx, &transports.WaitingByNameParams{Partner: "acme", Transport: "sftp", Name: "997_A.edi"}); w.MessageID != newestA {
 				t.Errorf("997_A.edi: got %s, want the newest waiting %s", w.MessageID, newestA)
 			}
 		})

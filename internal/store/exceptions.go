@@ -49,7 +49,7 @@ type ExceptionQueries interface {
 	RaiseException(ctx context.Context, e *Exception) (created bool, err error)
 	GetException(ctx context.Context, id string) (*Exception, error)
 	ListExceptions(ctx context.Context, f ExceptionFilter) ([]*Exception, error)
-	SetExceptionStatus(ctx context.Context, id, status, actor, comment string) error
+	SetExceptionStatus(ctx context.Context, p *SetExceptionStatusParams) error
 	AppendExceptionEvent(ctx context.Context, e *ExceptionEvent) error
 	ExceptionEvents(ctx context.Context, id string) ([]*ExceptionEvent, error)
 	CountOpenExceptions(ctx context.Context) (map[[2]string]int, error)
@@ -185,11 +185,27 @@ func (s *queries) ListExceptions(ctx context.Context, f ExceptionFilter) ([]*Exc
 	return out, s.err("list exceptions", rows.Err())
 }
 
-// SetExceptionStatus moves an exception to status (open, resolved,
+// SetExceptionStatusParams is an operator's (or Wharf's) change of an
+// exception's status, for ExceptionQueries.SetExceptionStatus.
+type SetExceptionStatusParams struct {
+	// ID is the exception's ID.
+	ID string
+	// Status is the new status: ExceptionOpen, ExceptionResolved or
+	// ExceptionDismissed.
+	Status string
+	// Actor is who changes it: "wharf" for the system, else a user or token
+	// name. It goes into the exception's history.
+	Actor string
+	// Comment says why, for the exception's history (may be empty).
+	Comment string
+}
+
+// SetExceptionStatus moves an exception to p.Status (open, resolved,
 // dismissed) and records who did it and why. Reopening a closed exception
 // is the event "reopened"; ErrConflict when another open exception holds
 // its dedupe key; ErrInvalid for a status change to the same status.
-func (s *queries) SetExceptionStatus(ctx context.Context, id, status, actor, comment string) error {
+func (s *queries) SetExceptionStatus(ctx context.Context, p *SetExceptionStatusParams) error {
+	id, status, actor, comment := p.ID, p.Status, p.Actor, p.Comment
 	switch status {
 	case ExceptionOpen, ExceptionResolved, ExceptionDismissed:
 	default:

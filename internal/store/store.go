@@ -153,14 +153,14 @@ type Queries interface {
 
 	// RecordInterchange records an X12 interchange control number from a
 	// sender and reports another message that carried it within the window.
-	RecordInterchange(ctx context.Context, senderQual, senderID, control, messageID string, within time.Duration) (duplicateOf string, err error)
+	RecordInterchange(ctx context.Context, p *RecordInterchangeParams) (duplicateOf string, err error)
 
 	// Functional groups sent, for reconciling the partner's 997/999/TA1.
 	RecordSentGroup(ctx context.Context, g *SentGroup) error
 	SentGroupsByGS06(ctx context.Context, partnerID, gs06 string) ([]*SentGroup, error)
 	SentGroupsByISA13(ctx context.Context, partnerID, isa13 string) ([]*SentGroup, error)
 	OverdueSentGroups(ctx context.Context, now time.Time) ([]*SentGroup, error)
-	SetSentGroupAck(ctx context.Context, messageID, gs06 string, status lifecycle.AckStatus, ackMessageID string) error
+	SetSentGroupAck(ctx context.Context, p *SetSentGroupAckParams) error
 
 	// Audit events: logins, refusals, sessions, operator actions.
 	AppendAudit(ctx context.Context, e *AuditEvent) error

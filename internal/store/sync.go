@@ -82,9 +82,9 @@ type SyncQueries interface {
 	// StartSyncTimer starts a pending timer; one already there (whatever
 	// its status) is left as it is, and started is false.
 	StartSyncTimer(ctx context.Context, t *SyncTimer) (started bool, err error)
-	// SettleSyncTimer moves a pending timer to status; false when there was
-	// no pending timer of that name.
-	SettleSyncTimer(ctx context.Context, name, kind, key, status string) (bool, error)
+	// SettleSyncTimer moves a pending timer to p.Status; false when there
+	// was no pending timer of that name.
+	SettleSyncTimer(ctx context.Context, p *SettleSyncTimerParams) (bool, error)
 	DueSyncTimers(ctx context.Context, now time.Time, limit int) ([]*SyncTimer, error)
 	SyncTimers(ctx context.Context, kind, key string) ([]*SyncTimer, error)
 	QueueBatchItem(ctx context.Context, b *BatchItem) (bool, error)
@@ -308,7 +308,21 @@ func (s *queries) StartSyncTimer(ctx context.Context, t *SyncTimer) (bool, error
 	return n == 1, s.err("start timer "+t.Name, err)
 }
 
-func (s *queries) SettleSyncTimer(ctx context.Context, name, kind, key, status string) (bool, error) {
+// SettleSyncTimerParams names a pending timer and its outcome, for
+// SyncQueries.SettleSyncTimer.
+type SettleSyncTimerParams struct {
+	// Name is the timer's name (the SLA), e.g. invoice_after_delivery.
+	Name string
+	// Kind is the object's kind: order, shipment, invoice.
+	Kind string
+	// Key is the object's primary business key.
+	Key string
+	// Status is the outcome: met, breached or cancelled.
+	Status string
+}
+
+func (s *queries) SettleSyncTimer(ctx context.Context, p *SettleSyncTimerParams) (bool, error) {
+	name, kind, key, status := p.Name, p.Kind, p.Key, p.Status
 	switch status {
 	case "met", "breached", "cancelled":
 	default:

@@ -5,11 +5,29 @@ import (
 	"time"
 )
 
-// RecordInterchange records that message messageID carried interchange
-// control number control from the sender, and returns the id of another
-// message that carried the same one within the window ("" when none).
+// RecordInterchangeParams says which interchange a message carried, for
+// Queries.RecordInterchange.
+type RecordInterchangeParams struct {
+	// SenderQual is the sender's interchange ID qualifier (ISA05); callers
+	// may scope it further (process prefixes the partner ID).
+	SenderQual string
+	// SenderID is the sender's interchange ID (ISA06).
+	SenderID string
+	// Control is the interchange control number (ISA13).
+	Control string
+	// MessageID is the message that carried the interchange.
+	MessageID string
+	// Within is the duplicate window: another message that carried the
+	// same interchange less than this long ago is a duplicate.
+	Within time.Duration
+}
+
+// RecordInterchange records that message p.MessageID carried interchange
+// control number p.Control from the sender, and returns the id of another
+// message that carried the same one within p.Within ("" when none).
 // Recording the same message twice (a retried job) is not a duplicate.
-func (s *queries) RecordInterchange(ctx context.Context, senderQual, senderID, control, messageID string, within time.Duration) (string, error) {
+func (s *queries) RecordInterchange(ctx context.Context, p *RecordInterchangeParams) (string, error) {
+	senderQual, senderID, control, messageID, within := p.SenderQual, p.SenderID, p.Control, p.MessageID, p.Within
 	var dup string
 	err := s.atomic(ctx, func(q *queries) error {
 		t := s.now()

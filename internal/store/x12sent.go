@@ -69,9 +69,23 @@ func (s *queries) OverdueSentGroups(ctx context.Context, now time.Time) ([]*Sent
 	return s.sentGroups(ctx, "overdue sent groups", `ack_status = $1 AND due_at IS NOT NULL AND due_at < $2`, string(lifecycle.AckNone), now.UTC())
 }
 
+// SetSentGroupAckParams names a sent group and the partner's verdict on
+// it, for Queries.SetSentGroupAck.
+type SetSentGroupAckParams struct {
+	// MessageID is the outbound message that carried the group.
+	MessageID string
+	// GS06 is the group's control number.
+	GS06 string
+	// Status is the partner's verdict, or lifecycle.AckOverdue.
+	Status lifecycle.AckStatus
+	// AckMessageID is the inbound message that carried the 997, 999 or
+	// TA1 ("" when there is none, as for overdue).
+	AckMessageID string
+}
+
 // SetSentGroupAck records the partner's verdict (or "overdue") on a group.
-func (s *queries) SetSentGroupAck(ctx context.Context, messageID, gs06 string, status lifecycle.AckStatus, ackMessageID string) error {
+func (s *queries) SetSentGroupAck(ctx context.Context, p *SetSentGroupAckParams) error {
 	_, err := s.q.exec(ctx, `UPDATE x12_sent_groups SET ack_status = $1, ack_message_id = $2 WHERE message_id = $3 AND gs06 = $4`,
-		string(status), ackMessageID, messageID, gs06)
+		string(p.Status), p.AckMessageID, p.MessageID, p.GS06)
 	return s.err("set sent group ack", err)
 }

@@ -18,13 +18,14 @@ import (
 // re-sending an outbound one) and leave the exception open; resolve and
 // dismiss need a comment.
 func (s *Server) ExceptionAction(ctx context.Context, p *principal, id, action, comment string) (*store.Exception, error) {
-	return wsync.Act(ctx, s.st, id, action, p.Actor, comment, func(ctx context.Context, messageID string) (string, error) {
+	replay := func(ctx context.Context, messageID string) (string, error) {
 		res, err := s.Replay(ctx, messageID)
 		if err != nil {
 			return "", err
 		}
 		return replayDetail(res), nil
-	})
+	}
+	return wsync.Act(ctx, s.st, &wsync.ActParams{ID: id, Action: action, Actor: p.Actor, Comment: comment, Replay: replay})
 }
 
 func replayDetail(res *delivery.Replayed) string {

@@ -154,6 +154,30 @@ type Record struct {
 	SignedMDN    bool      // outbound: only a signed MDN settles it
 }
 
+// RecordKey identifies a Record, for Books.Lookup.
+type RecordKey struct {
+	// PartnerID is the partner's ID (Record.PartnerID).
+	PartnerID string
+	// AS2MessageID is the AS2 Message-ID as sent, angle brackets included.
+	AS2MessageID string
+	// Direction is Inbound or Outbound.
+	Direction string
+}
+
+// MDNEvidenceParams is an MDN received for an outbound message, for
+// Books.MDNEvidence.
+type MDNEvidenceParams struct {
+	// PartnerID is the partner that sent the MDN.
+	PartnerID string
+	// AS2MessageID is the Message-ID of the outbound AS2 message the MDN
+	// answers (its original message ID).
+	AS2MessageID string
+	// ParentID is the archived outbound payload the MDN settles.
+	ParentID string
+	// MDN is the MDN's evidence bytes (MDN.Evidence).
+	MDN []byte
+}
+
 // Books is where the AS2 code keeps evidence and bookkeeping. Wharf wires
 // it to the archive and the store; tests use a map.
 type Books interface {
@@ -164,16 +188,16 @@ type Books interface {
 	// OpenEvidence returns archived bytes.
 	OpenEvidence(ctx context.Context, id string) ([]byte, error)
 	// Lookup returns the record, or nil and no error when there is none.
-	Lookup(ctx context.Context, partner, as2MessageID, direction string) (*Record, error)
+	Lookup(ctx context.Context, k *RecordKey) (*Record, error)
 	// Record creates or replaces a record.
 	Record(ctx context.Context, r *Record) error
 	// Event appends to an archived message's history.
 	Event(ctx context.Context, messageID string, kind lifecycle.EventKind, detail string) error
 
 	// Sending (Client). MDNEvidence archives an MDN received for the
-	// outbound payload parentID, linked to it, once per AS2 Message-ID, and
+	// outbound payload p.ParentID, linked to it, once per AS2 Message-ID, and
 	// returns the archived message's ID.
-	MDNEvidence(ctx context.Context, partner, as2MessageID, parentID string, b []byte) (string, error)
+	MDNEvidence(ctx context.Context, p *MDNEvidenceParams) (string, error)
 	// Await durably records that r (outbound, async MDN) waits for its MDN
 	// until r.Deadline, and sets the payload's status to lifecycle.StatusAwaitingMDN
 	// with detail in its history, in one transaction.

@@ -188,7 +188,7 @@ func TestBouncyCastle(t *testing.T) {
 				if string(out) != want+c.ber {
 					t.Fatalf("BC read Wharf's MDN as %q, want %q", out, want+c.ber)
 				}
-				rec, _ := books.Lookup(t.Context(), "bc", msgID, as2.Inbound)
+				rec, _ := books.Lookup(t.Context(), &as2.RecordKey{PartnerID: "bc", AS2MessageID: msgID, Direction: as2.Inbound})
 				if rec == nil || !bytes.Equal(payloadOf(recv, rec.MessageID), body) {
 					t.Fatalf("Wharf did not archive the payload intact: %+v", rec)
 				}

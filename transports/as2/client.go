@@ -315,7 +315,7 @@ func (c *Client) Send(ctx context.Context, p *Partner, o Outgoing) (*Sent, error
 	// which reads the whole payload.
 	if o.MessageID != "" {
 		as2ID := AS2MessageIDFor(o.MessageID, c.Identity.AS2ID)
-		if prev, err := c.Books.Lookup(ctx, p.ID, as2ID, Outbound); err != nil {
+		if prev, err := c.Books.Lookup(ctx, &RecordKey{PartnerID: p.ID, AS2MessageID: as2ID, Direction: Outbound}); err != nil {
 			return nil, err
 		} else if prev != nil && prev.MDNID != "" && (lifecycle.Status(prev.Status) == lifecycle.StatusDelivered || lifecycle.Status(prev.Status) == lifecycle.StatusFailed) {
 			c.log().Info("as2: already settled by its MDN; not sent again", "partner", p.ID, "as2_message_id", as2ID, "message", o.MessageID,
@@ -371,7 +371,7 @@ func (c *Client) Send(ctx context.Context, p *Partner, o Outgoing) (*Sent, error
 	e := &Entity{Raw: body, Header: textproto.MIMEHeader(res.Header), Body: body}
 	mdn := &MDN{Header: e.Header, Body: body}
 	if len(body) > 0 {
-		id, err := c.Books.MDNEvidence(ctx, p.ID, b.AS2MessageID, o.MessageID, mdn.Evidence())
+		id, err := c.Books.MDNEvidence(ctx, &MDNEvidenceParams{PartnerID: p.ID, AS2MessageID: b.AS2MessageID, ParentID: o.MessageID, MDN: mdn.Evidence()})
 		if err != nil {
 			return nil, fmt.Errorf("as2: archiving the MDN of %s from partner %s: %w", b.AS2MessageID, p.ID, err)
 		}
@@ -572,7 +572,7 @@ func (c *Client) HandleMDN(ctx context.Context, p *Partner, e *Entity) error {
 	if err != nil {
 		return err
 	}
-	rec, err := c.Books.Lookup(ctx, p.ID, m.OriginalMessageID, Outbound)
+	rec, err := c.Books.Lookup(ctx, &RecordKey{PartnerID: p.ID, AS2MessageID: m.OriginalMessageID, Direction: Outbound})
 	if err != nil {
 		return err
 	}
@@ -587,7 +587,8 @@ func (c *Client) HandleMDN(ctx context.Context, p *Partner, e *Entity) error {
 		payload = want.MessageID
 		rec.MessageID, rec.MIC, rec.SignedMDN, rec.Deadline = want.MessageID, want.MIC, want.SignedMDN, want.Deadline
 	}
-	id, err := c.Books.MDNEvidence(ctx, p.ID, m.OriginalMessageID, payload, (&MDN{Header: e.Header, Body: e.Body}).Evidence())
+	id, err := c.Books.MDNEvidence(ctx, &MDNEvidenceParams{PartnerID: p.ID, AS2MessageID: m.OriginalMessageID, ParentID: payload,
+		MDN: (&MDN{Header: e.Header, Body: e.Body}).Evidence()})
 	if err != nil {
 		return fmt.Errorf("as2: archiving the async MDN for %s from partner %s: %w", m.OriginalMessageID, p.ID, err)
 	}

@@ -127,7 +127,7 @@ func largeMessage(t *testing.T, c Cipher, viaClient bool) {
 	elapsed := time.Since(start)
 	close(stop)
 	wg.Wait()
-	rec, err := books.Lookup(ctx, "acme", msgID, Inbound)
+	rec, err := books.Lookup(ctx, &RecordKey{PartnerID: "acme", AS2MessageID: msgID, Direction: Inbound})
 	if err != nil || rec == nil || rec.MessageID == "" {
 		t.Fatalf("no record of the payload: %+v %v", rec, err)
 	}

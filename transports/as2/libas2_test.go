@@ -121,7 +121,7 @@ func TestLibas2(t *testing.T) {
 				if !strings.HasPrefix(string(out), "processed=true; mic=") || !strings.HasSuffix(string(out), "; signed=true") {
 					t.Fatalf("libas2 read Wharf's MDN as %q", out)
 				}
-				rec, _ := books.Lookup(t.Context(), "la", msgID, as2.Inbound)
+				rec, _ := books.Lookup(t.Context(), &as2.RecordKey{PartnerID: "la", AS2MessageID: msgID, Direction: as2.Inbound})
 				if rec == nil || !bytes.Equal(payloadOf(recv, rec.MessageID), body) {
 					var got []byte
 					if rec != nil {

@@ -57,10 +57,10 @@ func (b *MemoryBooks) OpenEvidence(_ context.Context, id string) ([]byte, error)
 	return d, nil
 }
 
-func (b *MemoryBooks) Lookup(_ context.Context, partner, msgID, dir string) (*Record, error) {
+func (b *MemoryBooks) Lookup(_ context.Context, k *RecordKey) (*Record, error) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	r, ok := b.records[partner+"|"+msgID+"|"+dir]
+	r, ok := b.records[k.PartnerID+"|"+k.AS2MessageID+"|"+k.Direction]
 	if !ok {
 		return nil, nil
 	}
@@ -83,11 +83,11 @@ func (b *MemoryBooks) Event(_ context.Context, id string, kind lifecycle.EventKi
 	return nil
 }
 
-func (b *MemoryBooks) MDNEvidence(ctx context.Context, partner, msgID, parent string, data []byte) (string, error) {
-	id, err := b.Evidence(ctx, partner, false, TransportMDNIn, msgID, data)
+func (b *MemoryBooks) MDNEvidence(ctx context.Context, p *MDNEvidenceParams) (string, error) {
+	id, err := b.Evidence(ctx, p.PartnerID, false, TransportMDNIn, p.AS2MessageID, p.MDN)
 	if err == nil {
 		b.mu.Lock()
-		b.parents[id] = parent
+		b.parents[id] = p.ParentID
 		b.mu.Unlock()
 	}
 	return id, err
@@ -210,8 +210,8 @@ func (b *MemoryBooks) Parent(mdnID string) string {
 }
 
 // Forget drops a record, as if a crash had come before it was kept.
-func (b *MemoryBooks) Forget(partner, as2MessageID, direction string) {
+func (b *MemoryBooks) Forget(k *RecordKey) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	delete(b.records, partner+"|"+as2MessageID+"|"+direction)
+	delete(b.records, k.PartnerID+"|"+k.AS2MessageID+"|"+k.Direction)
 }

@@ -211,7 +211,7 @@ func TestOpenSSLSendsToWharf(t *testing.T) {
 				if !as2.SameMIC(m.MIC, want) {
 					t.Errorf("Received-Content-MIC %q, want %q", m.MIC, want)
 				}
-				rec, _ := f.books.Lookup(t.Context(), "acme", msgID, as2.Inbound)
+				rec, _ := f.books.Lookup(t.Context(), &as2.RecordKey{PartnerID: "acme", AS2MessageID: msgID, Direction: as2.Inbound})
 				if rec == nil || rec.MessageID == "" || rec.RawID == "" || rec.MDNID == "" {
 					t.Fatalf("record %+v: want payload, raw request and MDN archived", rec)
 				}
@@ -259,7 +259,7 @@ func TestUnknownPartnerDuplicateAndAsync(t *testing.T) {
 		if n := f.recv.Len(); n != 1 {
 			t.Fatalf("%d payloads archived, want 1", n)
 		}
-		rec, _ := f.books.Lookup(t.Context(), "acme", "<dup@acme>", as2.Inbound)
+		rec, _ := f.books.Lookup(t.Context(), &as2.RecordKey{PartnerID: "acme", AS2MessageID: "<dup@acme>", Direction: as2.Inbound})
 		if evs := strings.Split(f.books.History(rec.MessageID), "\n"); len(evs) < 2 || !strings.HasPrefix(evs[len(evs)-1], "duplicate") {
 			t.Fatalf("no duplicate event: %q", evs)
 		}
@@ -276,7 +276,7 @@ func TestUnknownPartnerDuplicateAndAsync(t *testing.T) {
 		if f.books.Count(as2.TransportMDNAsync) != before+1 {
 			t.Fatalf("async MDN not archived for delivery")
 		}
-		rec, _ := f.books.Lookup(t.Context(), "acme", "<async@acme>", as2.Inbound)
+		rec, _ := f.books.Lookup(t.Context(), &as2.RecordKey{PartnerID: "acme", AS2MessageID: "<async@acme>", Direction: as2.Inbound})
 		if rec.MDNMode != as2.MDNAsync || rec.MDNURL != "http://127.0.0.1:1/as2" {
 			t.Fatalf("record %+v", rec)
 		}
@@ -292,7 +292,7 @@ func TestUnknownPartnerDuplicateAndAsync(t *testing.T) {
 		if m.Modifier != as2.ErrAuthenticationFailed {
 			t.Fatalf("disposition %q", m.Disposition)
 		}
-		rec, _ := f.books.Lookup(t.Context(), "acme", "<expired@acme>", as2.Inbound)
+		rec, _ := f.books.Lookup(t.Context(), &as2.RecordKey{PartnerID: "acme", AS2MessageID: "<expired@acme>", Direction: as2.Inbound})
 		ev := f.books.History(rec.RawID)
 		if !strings.Contains(ev, "expired on "+old.id.Cert.NotAfter.UTC().Format("2006-01-02")) || !strings.Contains(ev, "partner acme") || !strings.Contains(ev, "wharf partner add acme --as2-cert") {
 			t.Fatalf("the error does not name the expiry, the partner and the fix: %s", ev)

@@ -59,7 +59,7 @@ func newLoop(t testing.TB) *loop {
 // the URL the sender asked for, as Wharf's deliverer does.
 func (l *loop) deliverAsyncMDN(t testing.TB, msgID string) *http.Response {
 	t.Helper()
-	rec, _ := l.recvBooks.Lookup(context.Background(), l.acmeAtRecv.ID, msgID, as2.Inbound)
+	rec, _ := l.recvBooks.Lookup(context.Background(), &as2.RecordKey{PartnerID: l.acmeAtRecv.ID, AS2MessageID: msgID, Direction: as2.Inbound})
 	if rec == nil || rec.MDNMode != as2.MDNAsync || rec.MDNID == "" {
 		t.Fatalf("receiver record %+v: want an async MDN archived", rec)
 	}
@@ -119,11 +119,11 @@ func TestWharfToWharf(t *testing.T) {
 				if got := l.sendBooks.Outcome(id); got != lifecycle.StatusDelivered {
 					t.Fatalf("outcome %q, want delivered; history:\n%s", got, l.sendBooks.History(id))
 				}
-				rec, _ := l.sendBooks.Lookup(t.Context(), "acme", sent.AS2MessageID, as2.Outbound)
+				rec, _ := l.sendBooks.Lookup(t.Context(), &as2.RecordKey{PartnerID: "acme", AS2MessageID: sent.AS2MessageID, Direction: as2.Outbound})
 				if rec == nil || rec.MDNID == "" || l.sendBooks.Parent(rec.MDNID) != id || rec.Disposition != "processed" {
 					t.Fatalf("sender record %+v: want the MDN archived and linked to %s", rec, id)
 				}
-				in, _ := l.recvBooks.Lookup(t.Context(), "wharf-co", sent.AS2MessageID, as2.Inbound)
+				in, _ := l.recvBooks.Lookup(t.Context(), &as2.RecordKey{PartnerID: "wharf-co", AS2MessageID: sent.AS2MessageID, Direction: as2.Inbound})
 				if in == nil || !bytes.Equal(payloadOf(l.recv, in.MessageID), payload) || nameOf(l.recv, in.MessageID) != "invoice.edi" {
 					t.Fatalf("receiver did not get the payload intact: %+v", in)
 				}
@@ -159,7 +159,7 @@ func TestWharfToWharf(t *testing.T) {
 		}
 		// As if the first attempt's outcome had not been recorded (a crash
 		// between the POST and the bookkeeping): the attempt is sent again.
-		l.sendBooks.Forget("acme", s1.AS2MessageID, as2.Outbound)
+		l.sendBooks.Forget(&as2.RecordKey{PartnerID: "acme", AS2MessageID: s1.AS2MessageID, Direction: as2.Outbound})
 		s2, err := l.client.Send(t.Context(), &p, o)
 		if err != nil {
 			t.Fatal(err)
@@ -167,7 +167,7 @@ func TestWharfToWharf(t *testing.T) {
 		if s1.AS2MessageID != s2.AS2MessageID || s2.Status != lifecycle.StatusDelivered {
 			t.Fatalf("second attempt: %+v", s2)
 		}
-		in, _ := l.recvBooks.Lookup(t.Context(), "wharf-co", s1.AS2MessageID, as2.Inbound)
+		in, _ := l.recvBooks.Lookup(t.Context(), &as2.RecordKey{PartnerID: "wharf-co", AS2MessageID: s1.AS2MessageID, Direction: as2.Inbound})
 		if evs := l.recvBooks.History(in.MessageID); !strings.Contains(evs, "duplicate") {
 			t.Fatalf("receiver did not see a duplicate: %s", evs)
 		}
@@ -231,7 +231,7 @@ func TestSendFailures(t *testing.T) {
 		// The MDN arrives re-signed by someone else: the sender's view of
 		// ACME holds only ACME's certificate, so it must refuse it.
 		mallory := newParty(t, l.dir, "mallory", time.Time{})
-		rec, _ := l.recvBooks.Lookup(t.Context(), "wharf-co", sent.AS2MessageID, as2.Inbound)
+		rec, _ := l.recvBooks.Lookup(t.Context(), &as2.RecordKey{PartnerID: "wharf-co", AS2MessageID: sent.AS2MessageID, Direction: as2.Inbound})
 		b, _ := l.recvBooks.OpenEvidence(t.Context(), rec.MDNID)
 		// Re-sign the report part with mallory's key.
 		e, _ := as2.ParseEntity(b)

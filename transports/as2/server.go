@@ -148,7 +148,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 
 	// A Message-ID seen before is not processed again: the original MDN answers.
-	prev, err := s.Books.Lookup(ctx, p.ID, msgID, Inbound)
+	prev, err := s.Books.Lookup(ctx, &RecordKey{PartnerID: p.ID, AS2MessageID: msgID, Direction: Inbound})
 	if err != nil {
 		log.Error("as2: bookkeeping lookup failed; answered 503 so the sender retries", "err", err)
 		http.Error(w, "as2: temporarily unable to process; retry later", http.StatusServiceUnavailable)

@@ -460,7 +460,7 @@ func (d *download) Close() error {
 // find resolves an outbound name to its newest waiting document, by name:
 // the partner's whole waiting list is read only to list the folder.
 func (s *Session) find(ctx context.Context, name string) (transports.Waiting, error) {
-	w, err := s.o.Outbox.WaitingByName(ctx, s.o.Partner, "sftp", name)
+	w, err := s.o.Outbox.WaitingByName(ctx, &transports.WaitingByNameParams{Partner: s.o.Partner, Transport: "sftp", Name: name})
 	if errors.Is(err, transports.ErrNotFound) {
 		return transports.Waiting{}, fmt.Errorf("%w: outbound/%s", sftp.ErrSSHFxNoSuchFile, name)
 	}

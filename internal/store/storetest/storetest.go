@@ -398,19 +398,19 @@ func Exercise(t *testing.T, fresh func(t *testing.T) string) {
 
 	t.Run("Interchanges", func(t *testing.T) {
 		s, _ := open(t)
-		if dup, err := s.RecordInterchange(ctx, "ZZ", "ACME", "000000001", "m1", time.Hour); dup != "" || err != nil {
+		if dup, err := s.RecordInterchange(ctx, &store.RecordInterchangeParams{SenderQual: "ZZ", SenderID: "ACME", Control: "000000001", MessageID: "m1", Within: time.Hour}); dup != "" || err != nil {
 			t.Fatalf("first: %q %v", dup, err)
 		}
-		if dup, _ := s.RecordInterchange(ctx, "ZZ", "ACME", "000000001", "m1", time.Hour); dup != "" {
+		if dup, _ := s.RecordInterchange(ctx, &store.RecordInterchangeParams{SenderQual: "ZZ", SenderID: "ACME", Control: "000000001", MessageID: "m1", Within: time.Hour}); dup != "" {
 			t.Fatalf("the same message again is not a duplicate: %q", dup)
 		}
-		if dup, _ := s.RecordInterchange(ctx, "ZZ", "ACME", "000000001", "m2", time.Hour); dup != "m1" {
+		if dup, _ := s.RecordInterchange(ctx, &store.RecordInterchangeParams{SenderQual: "ZZ", SenderID: "ACME", Control: "000000001", MessageID: "m2", Within: time.Hour}); dup != "m1" {
 			t.Fatalf("repeat from the same sender: %q, want m1", dup)
 		}
-		if dup, _ := s.RecordInterchange(ctx, "ZZ", "OTHER", "000000001", "m3", time.Hour); dup != "" {
+		if dup, _ := s.RecordInterchange(ctx, &store.RecordInterchangeParams{SenderQual: "ZZ", SenderID: "OTHER", Control: "000000001", MessageID: "m3", Within: time.Hour}); dup != "" {
 			t.Fatalf("another sender's number is not a duplicate: %q", dup)
 		}
-		if dup, _ := s.RecordInterchange(ctx, "ZZ", "ACME", "000000001", "m4", time.Nanosecond); dup != "" {
+		if dup, _ := s.RecordInterchange(ctx, &store.RecordInterchangeParams{SenderQual: "ZZ", SenderID: "ACME", Control: "000000001", MessageID: "m4", Within: time.Nanosecond}); dup != "" {
 			t.Fatalf("outside the window: %q", dup)
 		}
 	})
@@ -441,7 +441,7 @@ func Exercise(t *testing.T, fresh func(t *testing.T) string) {
 		if len(over) != 1 || over[0].MessageID != "m3" {
 			t.Fatalf("overdue at +2h: %+v", over)
 		}
-		if err := s.SetSentGroupAck(ctx, "m3", "7", lifecycle.AckAccepted, "ack1"); err != nil {
+		if err := s.SetSentGroupAck(ctx, &store.SetSentGroupAckParams{MessageID: "m3", GS06: "7", Status: lifecycle.AckAccepted, AckMessageID: "ack1"}); err != nil {
 			t.Fatal(err)
 		}
 		if over, _ := s.OverdueSentGroups(ctx, t0.Add(5*time.Hour)); len(over) != 1 || over[0].MessageID != "m1" {

@@ -57,13 +57,13 @@ func exerciseSync(t *testing.T, open func(t *testing.T) (store.Store, string)) {
 		} else if next, _ := s.ListExceptions(ctx, store.ExceptionFilter{Before: l[0].CreatedAt, BeforeID: l[0].ID}); len(next) != 1 || next[0].ID != a.ID {
 			t.Fatalf("page 2: %v", next)
 		}
-		if err := s.SetExceptionStatus(ctx, a.ID, store.ExceptionResolved, "ops-anna", "carrier re-billed"); err != nil {
+		if err := s.SetExceptionStatus(ctx, &store.SetExceptionStatusParams{ID: a.ID, Status: store.ExceptionResolved, Actor: "ops-anna", Comment: "carrier re-billed"}); err != nil {
 			t.Fatal(err)
 		}
-		if err := s.SetExceptionStatus(ctx, a.ID, store.ExceptionResolved, "ops-anna", ""); !errors.Is(err, store.ErrInvalid) {
+		if err := s.SetExceptionStatus(ctx, &store.SetExceptionStatusParams{ID: a.ID, Status: store.ExceptionResolved, Actor: "ops-anna", Comment: ""}); !errors.Is(err, store.ErrInvalid) {
 			t.Fatalf("resolve twice: %v", err)
 		}
-		if err := s.SetExceptionStatus(ctx, "nope", store.ExceptionResolved, "x", ""); !errors.Is(err, store.ErrNotFound) {
+		if err := s.SetExceptionStatus(ctx, &store.SetExceptionStatusParams{ID: "nope", Status: store.ExceptionResolved, Actor: "x", Comment: ""}); !errors.Is(err, store.ErrNotFound) {
 			t.Fatalf("unknown: %v", err)
 		}
 		// Closed: the dedupe key is free again.
@@ -72,7 +72,7 @@ func exerciseSync(t *testing.T, open func(t *testing.T) (store.Store, string)) {
 			t.Fatalf("raise after resolve: %v %v", created, err)
 		}
 		// Reopening a that would clash with c's open dedupe key is a conflict.
-		if err := s.SetExceptionStatus(ctx, a.ID, store.ExceptionOpen, "ops", ""); !errors.Is(err, store.ErrConflict) {
+		if err := s.SetExceptionStatus(ctx, &store.SetExceptionStatusParams{ID: a.ID, Status: store.ExceptionOpen, Actor: "ops", Comment: ""}); !errors.Is(err, store.ErrConflict) {
 			t.Fatalf("reopen with an open duplicate: %v, want ErrConflict", err)
 		}
 		if err := s.AppendExceptionEvent(ctx, &store.ExceptionEvent{ExceptionID: a.ID, Kind: "commented", Actor: "auditor", Comment: "checked"}); err != nil {
@@ -242,13 +242,13 @@ func exerciseSync(t *testing.T, open func(t *testing.T) (store.Store, string)) {
 		if err != nil || len(dueNow) != 1 || dueNow[0].Name != "invoice_after_delivery" || !dueNow[0].SettledAt.IsZero() {
 			t.Fatalf("due %v %v", err, dueNow)
 		}
-		if ok, err := s.SettleSyncTimer(ctx, "invoice_after_delivery", "shipment", "SH1", "breached"); err != nil || !ok {
+		if ok, err := s.SettleSyncTimer(ctx, &store.SettleSyncTimerParams{Name: "invoice_after_delivery", Kind: "shipment", Key: "SH1", Status: "breached"}); err != nil || !ok {
 			t.Fatalf("settle %v %v", ok, err)
 		}
-		if ok, _ := s.SettleSyncTimer(ctx, "invoice_after_delivery", "shipment", "SH1", "met"); ok {
+		if ok, _ := s.SettleSyncTimer(ctx, &store.SettleSyncTimerParams{Name: "invoice_after_delivery", Kind: "shipment", Key: "SH1", Status: "met"}); ok {
 			t.Fatal("settled a timer twice")
 		}
-		if _, err := s.SettleSyncTimer(ctx, "later", "shipment", "SH1", "done"); !errors.Is(err, store.ErrInvalid) {
+		if _, err := s.SettleSyncTimer(ctx, &store.SettleSyncTimerParams{Name: "later", Kind: "shipment", Key: "SH1", Status: "done"}); !errors.Is(err, store.ErrInvalid) {
 			t.Fatalf("bad status %v", err)
 		}
 		if d, _ := s.DueSyncTimers(ctx, time.Now(), 0); len(d) != 0 {
