@@ -11,13 +11,16 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/wharfedi/wharf/archive"
+	"github.com/wharfedi/wharf/delivery"
 	"github.com/wharfedi/wharf/internal/config"
 	"github.com/wharfedi/wharf/internal/gateway"
 	"github.com/wharfedi/wharf/internal/lifecycle"
 	"github.com/wharfedi/wharf/internal/store"
+	"github.com/wharfedi/wharf/jobs"
 	"github.com/wharfedi/wharf/transports/as2"
 )
 
@@ -129,3 +132,222 @@ var _ as2.EvidenceStreamer = (*as2Books)(nil)
 var as2Evidence = map[string]bool{as2.TransportRaw: true, as2.TransportMDN: true, as2.TransportMDNAsync: true, as2.TransportMDNIn: true}
 
 var as2HTTP = &http.Client{Timeout: 5 * time.Minute}
+
+// Sending over AS2: outbound messages with transport "as2" are delivered by
+// the delivery engine (retries with backoff, attempt events, dead letters)
+// through as2Sender, which settles each message itself with its MDN.
+
+// as2Route is the delivery route of transport "as2".
+func as2Route(c *config.Config, st store.Store, a *archive.Archive, now func() time.Time, log *slog.Logger) delivery.RouteFunc {
+	client := sync.OnceValues(func() (*as2.Client, error) {
+		id, err := AS2Identity(c)
+		if err != nil {
+			return nil, err
+		}
+		if err := os.MkdirAll(as2SpoolDir(c), 0o750); err != nil {
+			return nil, fmt.Errorf("as2: spool folder %s: %v (check the data folder's permissions)", as2SpoolDir(c), err)
+		}
+		return &as2.Client{Identity: id, Books: &as2Books{a: a, st: st}, HTTP: as2HTTP, Log: log, TmpDir: as2SpoolDir(c), Now: now}, nil
+	})
+	dir := &directory{c: c, st: st}
+	return func(ctx context.Context, partner string) (delivery.Sender, error) {
+		cl, err := client()
+		if err != nil {
+			return nil, err
+		}
+		p, err := dir.byPartnerID(ctx, partner)
+		if err != nil {
+			return nil, err
+		}
+		return &as2Sender{client: cl, partner: p, st: st}, nil
+	}
+}
+
+// as2Sender sends one partner's messages; the MDN settles them.
+type as2Sender struct {
+	client  *as2.Client
+	partner *as2.Partner
+	st      store.Store
+}
+
+func (s *as2Sender) SettlesItself() {}
+
+func (s *as2Sender) Send(ctx context.Context, d *delivery.Delivery) (string, error) {
+	m, err := s.st.GetMessage(ctx, d.MessageID)
+	if err != nil {
+		return "", err
+	}
+	// The payload streams from the archive, once for the MIC and signature
+	// and once into the HTTP body: never whole in memory.
+	o := as2.Outgoing{MessageID: d.MessageID, Name: d.Name, ContentType: as2ContentType(m.Format, d.Name), Size: m.Size,
+		Open: func() (io.ReadCloser, error) { return d.Open(ctx) }}
+	sent, err := s.client.Send(ctx, s.partner, o)
+	if err != nil {
+		return "", err
+	}
+	return string(sent.Status) + ": " + sent.Detail, nil
+}
+
+var _ delivery.Settler = (*as2Sender)(nil)
+
+// as2ContentType names the payload for the partner (RFC 1767 types for EDI).
+func as2ContentType(format, name string) string {
+	switch {
+	case format == "x12":
+		return "application/edi-x12"
+	case format == "edifact":
+		return "application/edifact"
+	case format == "csv" || strings.HasSuffix(strings.ToLower(name), ".csv"):
+		return "text/csv"
+	case format == "json":
+		return "application/json"
+	case strings.HasSuffix(strings.ToLower(name), ".xml"):
+		return "application/xml"
+	}
+	return "application/octet-stream"
+}
+
+func (b *as2Books) MDNEvidence(ctx context.Context, p *as2.MDNEvidenceParams) (string, error) {
+	partner, msgID, parentID, data := p.PartnerID, p.AS2MessageID, p.ParentID, p.MDN
+	e, err := b.a.Put(ctx, strings.NewReader(string(data)), archive.Meta{Partner: partner, Direction: store.Inbound, Transport: as2.TransportMDNIn,
+		RemoteName: "MDN for " + strings.Trim(msgID, "<>"), CorrelationID: msgID, ParentID: parentID,
+		IdempotencyKey: as2.TransportMDNIn + ":" + partner + ":" + msgID})
+	if err != nil {
+		return "", err
+	}
+	return e.ID, nil
+}
+
+func (b *as2Books) Await(ctx context.Context, r *as2.Record, detail string) error {
+	return b.st.WithTx(ctx, func(tx store.Tx) error {
+		if err := tx.PutAS2Message(ctx, storeAS2(r)); err != nil {
+			return err
+		}
+		if err := tx.AddAS2PendingMDN(ctx, &store.AS2PendingMDN{PartnerID: r.PartnerID, AS2MessageID: r.AS2MessageID,
+			MessageID: r.MessageID, MIC: r.MIC, SignedMDN: r.SignedMDN, Deadline: r.Deadline}); err != nil {
+			return err
+		}
+		if err := tx.SetMessageStatus(ctx, r.MessageID, lifecycle.StatusAwaitingMDN); err != nil {
+			return err
+		}
+		return tx.AppendEvent(ctx, &store.Event{MessageID: r.MessageID, Kind: lifecycle.EventAwaitingMDN, Detail: detail})
+	})
+}
+
+func (b *as2Books) Awaited(ctx context.Context, partner, msgID string) (*as2.Record, error) {
+	p, err := b.st.GetAS2PendingMDN(ctx, partner, msgID)
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	return &as2.Record{PartnerID: p.PartnerID, AS2MessageID: p.AS2MessageID, Direction: as2.Outbound, MessageID: p.MessageID,
+		MIC: p.MIC, SignedMDN: p.SignedMDN, Deadline: p.Deadline, MDNMode: as2.MDNAsync, Status: as2.StatusPending}, nil
+}
+
+func (b *as2Books) Settle(ctx context.Context, r *as2.Record, async bool, status lifecycle.Status, detail string) error {
+	return b.st.WithTx(ctx, func(tx store.Tx) error {
+		if async {
+			if _, err := tx.TakeAS2PendingMDN(ctx, r.PartnerID, r.AS2MessageID); errors.Is(err, store.ErrNotFound) {
+				return as2.ErrNotAwaited
+			} else if err != nil {
+				return err
+			}
+		}
+		if err := tx.PutAS2Message(ctx, storeAS2(r)); err != nil {
+			return err
+		}
+		if err := tx.SetMessageStatus(ctx, r.MessageID, status); err != nil {
+			return err
+		}
+		if status == lifecycle.StatusFailed {
+			// A partner's refusal, or a receipt that proves nothing: someone must act.
+			x := &store.Exception{Reason: "as2_mdn", Owner: store.OwnerIT, Detail: detail, ObjectKind: "message", ObjectKey: r.MessageID,
+				PartnerID: r.PartnerID, MessageID: r.MessageID, DedupeKey: "as2_mdn/" + r.MessageID}
+			if _, err := tx.RaiseException(ctx, x); err != nil {
+				return err
+			}
+			detail += " (exception " + x.ID + ")"
+		}
+		// The event of a settled message is named like its status.
+		return tx.AppendEvent(ctx, &store.Event{MessageID: r.MessageID, Kind: lifecycle.EventKind(status), Detail: detail})
+	})
+}
+
+func storeAS2(r *as2.Record) *store.AS2Message {
+	return &store.AS2Message{PartnerID: r.PartnerID, AS2MessageID: r.AS2MessageID, Direction: store.Direction(r.Direction),
+		MessageID: r.MessageID, RawID: r.RawID, MDNID: r.MDNID, MIC: r.MIC, Disposition: r.Disposition, MDNMode: string(r.MDNMode),
+		MDNURL: r.MDNURL, Status: r.Status, Deadline: r.Deadline}
+}
+
+// as2MDNOverdue turns async MDNs past their deadline into exceptions: the
+// payload becomes failed, an exception (reason mdn_overdue, owner it) joins
+// the queue, and the payload's history says what to do.
+// Taking the pending entry, recording the status and the event are one
+// transaction, so an MDN arriving at the same moment and this check cannot
+// both settle the message.
+func as2MDNOverdue(st store.Store, now func() time.Time, log *slog.Logger) func(ctx context.Context) error {
+	return func(ctx context.Context) error {
+		for {
+			n := 0
+			err := st.WithTx(ctx, func(tx store.Tx) error {
+				due, err := tx.TakeOverdueAS2MDNs(ctx, now(), 100)
+				if err != nil {
+					return err
+				}
+				n = len(due)
+				for _, p := range due {
+					m, err := tx.GetMessage(ctx, p.MessageID)
+					if err != nil {
+						return err
+					}
+					if m.Status != lifecycle.StatusAwaitingMDN {
+						continue // settled otherwise (dead-lettered, replayed over): nothing waits any more
+					}
+					detail := fmt.Sprintf("mdn_overdue: partner %s sent no MDN for AS2 message %s by %s; ask the partner whether it received the message "+
+						"(its MDN is still accepted and archived, but no longer settles the message), or 'wharf replay %s' to send it again",
+						p.PartnerID, p.AS2MessageID, p.Deadline.UTC().Format(time.RFC3339), p.MessageID)
+					if err := tx.SetMessageStatus(ctx, p.MessageID, lifecycle.StatusFailed); err != nil {
+						return err
+					}
+					x := &store.Exception{Reason: "mdn_overdue", Owner: store.OwnerIT, Detail: detail, ObjectKind: "message", ObjectKey: p.MessageID,
+						PartnerID: p.PartnerID, MessageID: p.MessageID, DedupeKey: "mdn_overdue/" + p.MessageID + "/" + p.AS2MessageID}
+					if _, err := tx.RaiseException(ctx, x); err != nil {
+						return err
+					}
+					if err := tx.AppendEvent(ctx, &store.Event{MessageID: p.MessageID, Kind: lifecycle.EventMDNOverdue, Detail: detail + " (exception " + x.ID + ")"}); err != nil {
+						return err
+					}
+					rec, err := tx.GetAS2Message(ctx, p.PartnerID, p.AS2MessageID, store.Outbound)
+					if err == nil {
+						rec.Status, rec.Disposition = "mdn_overdue", "mdn_overdue"
+						if err := tx.PutAS2Message(ctx, rec); err != nil {
+							return err
+						}
+					}
+					log.Warn("as2: async MDN overdue; exception raised", "partner", p.PartnerID, "as2_message_id", p.AS2MessageID, "message", p.MessageID, "deadline", p.Deadline)
+				}
+				return nil
+			})
+			if err != nil || n < 100 {
+				return err
+			}
+		}
+	}
+}
+
+// as2OverdueSchedule checks for overdue async MDNs every minute when a
+// partner gets async MDNs and no configured schedule runs the check already.
+func as2OverdueSchedule(c *config.Config, rt *jobs.Runtime) {
+	if rt.HasTaskScheduled("as2.mdn_overdue") {
+		return
+	}
+	for _, p := range c.Partners {
+		if p.AS2 != nil && p.AS2.MDN == "async" {
+			every, _ := config.Schedule{Cron: "@every 1m"}.Parse()
+			rt.AddSchedules(jobs.Schedule{Name: "as2-mdn-overdue", Schedule: every, Task: "as2.mdn_overdue"})
+			return
+		}
+	}
+}

@@ -2,17 +2,15 @@ package app
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
-	"path/filepath"
+	"strings"
 	"sync"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
-
 	"github.com/wharfedi/wharf/archive"
+	"github.com/wharfedi/wharf/edi/x12"
 	"github.com/wharfedi/wharf/internal/config"
-	"github.com/wharfedi/wharf/internal/gateway"
-	"github.com/wharfedi/wharf/internal/server"
 	"github.com/wharfedi/wharf/internal/store"
 	"github.com/wharfedi/wharf/jobs"
 	"github.com/wharfedi/wharf/mapping"
@@ -74,38 +72,6 @@ func cachedLayouts(build func(string) *mapping.RecordLayout) func(string) *mappi
 	}
 }
 
-// sftpOptions turns the configuration into the SFTP server's options.
-func sftpOptions(c *config.Config, g *gateway.Gateway, log *slog.Logger, reg prometheus.Registerer) server.SFTPOptions {
-	idle, lockout := c.SFTP.Durations()
-	return server.SFTPOptions{
-		Receiver:        g,
-		Outbox:          g,
-		SpoolDir:        filepath.Join(c.Data, "spool", "sftp"),
-		MaxFileSize:     int64(c.SFTP.MaxFileSizeMB) << 20,
-		MaxSessions:     c.SFTP.MaxSessions,
-		IdleTimeout:     idle,
-		LockoutAttempts: c.SFTP.LockoutAttempts,
-		LockoutWindow:   lockout,
-		Ciphers:         c.SFTP.Ciphers,
-		Logger:          log,
-		Metrics:         reg,
-		Policy: func(partner string) server.PartnerPolicy {
-			p, ok := c.PartnerByID(partner)
-			if !ok {
-				return server.PartnerPolicy{}
-			}
-			pol := server.PartnerPolicy{AllowDelete: p.SFTP.AllowDelete}
-			pol.PasswordHash, _ = c.PasswordHash(p) // validated at start
-			for _, a := range p.SFTP.AllowIPs {
-				if pre, err := config.ParsePrefix(a); err == nil {
-					pol.AllowIPs = append(pol.AllowIPs, pre)
-				}
-			}
-			return pol
-		},
-	}
-}
-
 // cachedProfiles builds each partner's mapping profile once (the config does
 // not change while the server runs).
 func cachedProfiles(build func(string) *mapping.Profile) func(string) *mapping.Profile {
@@ -136,4 +102,70 @@ func ackOverdueSchedule(c *config.Config, rt *jobs.Runtime) {
 			return
 		}
 	}
+}
+
+// profileFor turns the partner's configured dialect into a mapping profile.
+func Profile(id string, p *config.Partner) (*mapping.Profile, error) {
+	spec := mapping.ProfileSpec{Partner: id, Envelope: mapping.Envelope{SenderQual: "ZZ", SenderID: "WHARF"}}
+	if p != nil && len(p.X12IDs) > 0 {
+		if x, err := config.ParseX12ID(p.X12IDs[0]); err == nil {
+			spec.Envelope.ReceiverQual, spec.Envelope.ReceiverID = x.Qualifier, x.ID
+		}
+	}
+	if p != nil && p.Mapping != nil {
+		m := p.Mapping
+		spec.TimeZone, spec.Policy, spec.Codes = m.TimeZone, m.Policy, m.Codes.Tables()
+		spec.Defaults = map[string]string{}
+		for _, d := range m.Defaults {
+			k, v, _ := strings.Cut(d, "=")
+			spec.Defaults[strings.TrimSpace(k)] = strings.TrimSpace(v)
+		}
+		env := &spec.Envelope
+		if x, err := config.ParseX12ID(m.X12.Sender); err == nil {
+			env.SenderQual, env.SenderID = x.Qualifier, x.ID
+		}
+		if x, err := config.ParseX12ID(m.X12.Receiver); err == nil {
+			env.ReceiverQual, env.ReceiverID = x.Qualifier, x.ID
+		}
+		env.GSSender, env.GSReceiver, env.Version, env.Usage = m.X12.GSSender, m.X12.GSReceiver, m.X12.Version, m.X12.Usage
+		env.AckRequested, env.G62TimeQualifier = m.X12.AckRequested, m.X12.G62TimeQualifier
+		if m.X12.Delimiters != "" {
+			d, err := x12.ParseDelimiters(m.X12.Delimiters)
+			if err != nil {
+				return nil, err // validated at load
+			}
+			env.Delimiters = d
+		}
+	}
+	return mapping.NewProfile(spec)
+}
+
+// layoutFor converts a configured layout.
+func Layout(c *config.Config, name string, p *mapping.Profile) (*mapping.RecordLayout, error) {
+	l := c.Layout(name)
+	if l == nil {
+		var names []string
+		for _, x := range c.Layouts {
+			names = append(names, x.Name)
+		}
+		return nil, fmt.Errorf("no layout %q in the configuration (layouts: %s)", name, strings.Join(names, ", "))
+	}
+	spec := mapping.LayoutSpec{Name: l.Name, Format: l.Format, Document: l.Document, Encoding: l.Encoding, Delimiter: l.Delimiter,
+		Header: l.Header, DecimalSeparator: l.DecimalSeparator, DateFormat: l.DateFormat, TimeFormat: l.TimeFormat,
+		TimeZone: l.TimeZone, GroupBy: l.GroupBy}
+	for _, r := range l.Records {
+		rs := mapping.RecordSpec{Kind: r.Kind, Tag: r.Tag, TagColumn: r.TagColumn, TagStart: r.TagStart, TagLength: r.TagLength}
+		for _, f := range r.Fields {
+			rs.Fields = append(rs.Fields, mapping.FieldSpec{Path: f.Path, Column: f.Column, Header: f.Header, Start: f.Start,
+				Length: f.Length, Type: f.Type, Format: f.Format, Scale: f.Scale, Align: f.Align, Pad: f.Pad, Default: f.Default, Value: f.Value})
+		}
+		spec.Records = append(spec.Records, rs)
+	}
+	return mapping.NewRecordLayout(spec, p)
+}
+
+// Renderer is what render needs of the X12 and record renderers.
+type Renderer interface {
+	Render(ctx context.Context, d canonical.Document) ([]*mapping.Error, error)
+	Close() error
 }

@@ -5,51 +5,16 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"log/slog"
 	"os"
 	"path/filepath"
-	"sort"
+	"strconv"
+	"strings"
+	"syscall"
 
-	"github.com/wharfedi/wharf/archive"
 	"github.com/wharfedi/wharf/internal/config"
 	"github.com/wharfedi/wharf/internal/store"
-	"github.com/wharfedi/wharf/jobs"
 )
-
-// TaskDocs names the jobs a schedule can run, with what they do.
-var TaskDocs = map[string]string{
-	"db.maintenance":    "refresh database statistics (and checkpoint SQLite's WAL)",
-	"archive.verify":    "re-hash every archived blob and walk the hash chain (metric wharf_archive_verify_ok; a failure raises an exception naming the first broken entry)",
-	"archive.retention": "purge archive entries past their retention rule's delete-after (tombstones stay in the hash chain), then delete the blobs purges kept under Object Lock whose retention date has passed",
-	"archive.spool":     "upload blobs spooled locally while S3 was unreachable",
-	"as2.cert_expiry":   "raise an exception for each AS2 certificate (Wharf's own or a partner's) that expires within as2.cert_warn_days (runs daily on its own)",
-	"as2.mdn_overdue":   "fail each message sent over AS2 whose async MDN is past the partner's as2.mdn_timeout, with an exception event (runs every minute on its own when a partner gets async MDNs)",
-	"sync.sla":          "turn SLA timers past due into exceptions (runs every minute on its own when sync.slas are set)",
-	"sync.digest":       "send the open exceptions as a text report to sync.digest.to (on sync.digest.cron)",
-	"sync.reconcile":    "raise exceptions for orders not shipped and deliveries not invoiced after sync.reconcile_after (hourly on its own when sync.routes are set)",
-	"x12.ack_overdue":   "raise an exception for each X12 group sent whose 997/999 is past the partner's x12.ack_timeout (runs every 5 minutes on its own when a partner sets one)",
-}
-
-// maintenanceTasks are the store's and the archive's jobs a schedule can run, by name.
-func maintenanceTasks(st store.Store, a *archive.Archive) map[string]jobs.Task {
-	return map[string]jobs.Task{
-		"db.maintenance": func(ctx context.Context) error { return st.Maintain(ctx) },
-		// A broken archive is not a job failure to retry: Verify sets the
-		// metric and logs the exception; the job fails only if it cannot run.
-		"archive.verify":    func(ctx context.Context) error { _, err := a.Verify(ctx, archive.VerifyOptions{}); return err },
-		"archive.retention": func(ctx context.Context) error { _, err := a.PurgeExpired(ctx); return err },
-		"archive.spool":     func(ctx context.Context) error { _, err := a.UploadSpool(ctx); return err },
-	}
-}
-
-// TaskNames lists the jobs a schedule can run (config.ValidateOptions.Jobs).
-func TaskNames() []string {
-	var names []string
-	for n := range TaskDocs {
-		names = append(names, n)
-	}
-	sort.Strings(names)
-	return names
-}
 
 // PrepareData creates the data folder if needed and proves it is writable.
 func PrepareData(dir string) error {
@@ -108,4 +73,46 @@ func AbsPath(p string) string {
 // routes and tolerances. Errors name the file, line and field.
 func Validate(c *config.Config) error {
 	return c.Validate(config.ValidateOptions{Jobs: TaskNames(), Sync: ValidateSync, Tolerance: ValidateTolerance})
+}
+
+// syncPartners upserts the partners declared in the config file; partners
+// added with the CLI stay as they are.
+func syncPartners(ctx context.Context, c *config.Config, st store.Store, log *slog.Logger) error {
+	ps, err := c.StorePartners()
+	if err != nil {
+		return err
+	}
+	return st.WithTx(ctx, func(tx store.Tx) error {
+		for _, p := range ps {
+			if err := tx.UpsertPartner(ctx, p); err != nil {
+				return fmt.Errorf("config partner %s: %w", p.ID, err)
+			}
+		}
+		if len(ps) > 0 {
+			log.Info("partners from config applied", "count", len(ps))
+		}
+		return nil
+	})
+}
+
+// lockData takes the data folder's server lock: one `wharf serve` per
+// SQLite data folder (the CLI does not take it). The lock is released by
+// the kernel when the process exits, however it exits.
+func lockData(dir string) (release func(), err error) {
+	path := filepath.Join(dir, "serve.lock")
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
+	if err != nil {
+		return nil, fmt.Errorf("data folder %s: %v", dir, UnwrapPath(err))
+	}
+	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
+		b, _ := os.ReadFile(path)
+		f.Close()
+		if errors.Is(err, syscall.EWOULDBLOCK) {
+			return nil, fmt.Errorf("data folder %s is in use by another wharf serve (pid %s): stop it, or use another --data", dir, strings.TrimSpace(string(b)))
+		}
+		return nil, fmt.Errorf("data folder %s: lock: %v", dir, err)
+	}
+	_ = f.Truncate(0)
+	_, _ = f.WriteAt([]byte(strconv.Itoa(os.Getpid())+"\n"), 0)
+	return func() { f.Close() }, nil
 }
