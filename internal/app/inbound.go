@@ -13,9 +13,8 @@ import (
 	"strconv"
 	"sync"
 
-	wsftp "github.com/wharfedi/wharf/transports/sftp"
-
 	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/wharfedi/wharf/internal/config"
 	"github.com/wharfedi/wharf/internal/gateway"
 	"github.com/wharfedi/wharf/internal/server"
@@ -24,7 +23,13 @@ import (
 	"github.com/wharfedi/wharf/transports/folder"
 	whttp "github.com/wharfedi/wharf/transports/http"
 	ws3 "github.com/wharfedi/wharf/transports/s3"
+	wsftp "github.com/wharfedi/wharf/transports/sftp"
 )
+
+// Receiving: what Wharf polls (partners' SFTP servers, buckets), watches
+// (folders) and serves (inbound HTTP, the SFTP server's options). Every
+// path hands the bytes to the gateway, which archives them before the
+// transport acknowledges.
 
 func openS3(p config.Partner) (*ws3.Bucket, error) {
 	r := p.S3Remote
