@@ -447,7 +447,7 @@ const downFor = 30 * time.Second
 
 func (a *Archive) spoolBlob(ctx context.Context, key, path string, size int64, err error) (string, error) {
 	if serr := a.spool.Put(ctx, key, path, size); serr != nil {
-		return "", fmt.Errorf("archive: put: %w; and the local spool failed too: %v", err, serr)
+		return "", fmt.Errorf("archive: put: %w; and the local spool failed too: %w", err, serr)
 	}
 	a.metrics.spooled.Inc()
 	a.log.Warn("blob store failed; blob spooled locally for upload later", "store", a.blobs.Describe(), "key", key, "err", err)

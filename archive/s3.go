@@ -220,7 +220,7 @@ func (s *S3) Put(ctx context.Context, key, file string, size int64) error {
 			s.abortUploads(ctx, key)
 		}
 		if s.cfg.LockMode != "" && missingLockConfig(err) {
-			return fmt.Errorf("archive: s3 put %s: %w (server: %v)", key, s.noLock(), err)
+			return fmt.Errorf("archive: s3 put %s: %w (server: %w)", key, s.noLock(), err)
 		}
 		return fmt.Errorf("archive: s3 put %s: %w", key, err)
 	}

@@ -146,7 +146,7 @@ func (e *Engine) Deliver(ctx context.Context, id string) error {
 	}
 	m, err := e.Store.GetMessage(ctx, id)
 	if err != nil {
-		return fmt.Errorf("%w: deliver %s: %v", lifecycle.ErrPermanent, id, err)
+		return fmt.Errorf("%w: deliver %s: %w", lifecycle.ErrPermanent, id, err)
 	}
 	if m.Direction != store.Outbound {
 		return fmt.Errorf("%w: deliver %s: an inbound message", lifecycle.ErrPermanent, id)

@@ -368,7 +368,7 @@ func FromRecords(ctx context.Context, in io.Reader, l *RecordLayout, o Options) 
 				doc, err = canonical.Decode(b)
 			}
 			if err != nil {
-				d.errs = append(d.errs, &Error{Partner: p.Partner, Document: docName, Pos: Position{Line: d.line}, Err: fmt.Errorf("%w: %v", ErrBadValue, err)})
+				d.errs = append(d.errs, &Error{Partner: p.Partner, Document: docName, Pos: Position{Line: d.line}, Err: fmt.Errorf("%w: %w", ErrBadValue, err)})
 			}
 		}
 		if len(d.errs) > 0 {
@@ -453,7 +453,7 @@ func FromRecords(ctx context.Context, in io.Reader, l *RecordLayout, o Options) 
 			if !errors.As(err, &ce) && !errors.As(err, &fe) {
 				return out, fmt.Errorf("mapping: read %s: %w", l.spec.Format, err)
 			}
-			pe := lineError{err: &Error{Partner: p.Partner, Document: "file", Pos: Position{Line: line}, Err: fmt.Errorf("%w: %v", ErrInput, err)}}
+			pe := lineError{err: &Error{Partner: p.Partner, Document: "file", Pos: Position{Line: line}, Err: fmt.Errorf("%w: %w", ErrInput, err)}}
 			if ce != nil {
 				pe.err.Pos.Column = l.csvColumn(ce.Column)
 				if c := l.groupColumn(); c > 0 && c <= len(ce.Fields) {
@@ -517,12 +517,12 @@ func FromRecords(ctx context.Context, in io.Reader, l *RecordLayout, o Options) 
 			}
 			if short != nil && short.Field == i+1 {
 				// Cut: what the line holds of the field is not its value.
-				cur.errs = append(cur.errs, &Error{Partner: p.Partner, Field: f.Path, Pos: Position{Line: line, Column: col}, Err: fmt.Errorf("%w: %v", ErrInput, short.Err)})
+				cur.errs = append(cur.errs, &Error{Partner: p.Partner, Field: f.Path, Pos: Position{Line: line, Column: col}, Err: fmt.Errorf("%w: %w", ErrInput, short.Err)})
 				continue
 			}
 			v, err := l.in(f, vals[i])
 			if err != nil {
-				cur.errs = append(cur.errs, &Error{Partner: p.Partner, Field: f.Path, Pos: Position{Line: line, Column: col}, Err: fmt.Errorf("%w: %v", ErrBadValue, err)})
+				cur.errs = append(cur.errs, &Error{Partner: p.Partner, Field: f.Path, Pos: Position{Line: line, Column: col}, Err: fmt.Errorf("%w: %w", ErrBadValue, err)})
 				continue
 			}
 			if v == nil {
@@ -804,7 +804,7 @@ func (r *RecordRenderer) Render(ctx context.Context, d canonical.Document) ([]*E
 			}
 			v, err := r.l.out(f, cv)
 			if err != nil {
-				errs = append(errs, &Error{Partner: r.p.Partner, Document: docName, Field: f.Path, Err: fmt.Errorf("%w: %v", ErrBadValue, err)})
+				errs = append(errs, &Error{Partner: r.p.Partner, Document: docName, Field: f.Path, Err: fmt.Errorf("%w: %w", ErrBadValue, err)})
 			}
 			vals[i] = v
 		}
@@ -836,7 +836,7 @@ func (r *RecordRenderer) Render(ctx context.Context, d canonical.Document) ([]*E
 			var fe *flat.ParseError
 			if errors.As(err, &fe) {
 				f := r.l.spec.Records[rw.rec].Fields[fe.Field-1]
-				return fail([]*Error{{Partner: r.p.Partner, Document: docName, Field: f.Path, Err: fmt.Errorf("%w: %v", ErrBadValue, fe.Err)}})
+				return fail([]*Error{{Partner: r.p.Partner, Document: docName, Field: f.Path, Err: fmt.Errorf("%w: %w", ErrBadValue, fe.Err)}})
 			}
 			return nil, err
 		}

@@ -169,7 +169,7 @@ func (c *inCtx) dec(i int, field string) canonical.Decimal {
 	}
 	d, err := canonical.ParseDecimal(v)
 	if err != nil {
-		c.fail(field, i, fmt.Errorf("%w: %v", ErrBadValue, err))
+		c.fail(field, i, fmt.Errorf("%w: %w", ErrBadValue, err))
 	}
 	return d
 }
@@ -182,7 +182,7 @@ func (c *inCtx) decSub(i int, field, sub string) canonical.Decimal {
 	}
 	d, err := canonical.ParseDecimal(v)
 	if err != nil {
-		c.fail(field+sub, i, fmt.Errorf("%w: %v", ErrBadValue, err))
+		c.fail(field+sub, i, fmt.Errorf("%w: %w", ErrBadValue, err))
 	}
 	return d
 }
@@ -190,7 +190,7 @@ func (c *inCtx) decSub(i int, field, sub string) canonical.Decimal {
 func (c *inCtx) implied(i, n int, field string) canonical.Decimal {
 	d, err := canonical.FromImplied(c.s(i), n)
 	if err != nil {
-		c.fail(field, i, fmt.Errorf("%w: %v", ErrBadValue, err))
+		c.fail(field, i, fmt.Errorf("%w: %w", ErrBadValue, err))
 	}
 	return d
 }
@@ -246,7 +246,7 @@ func (c *inCtx) when(di, ti, zi int, field string) *canonical.Time {
 	}
 	t, err := parseX12Time(ds, ts, zs, c.p.Location)
 	if err != nil {
-		c.fail(field, di, fmt.Errorf("%w: %v", ErrBadValue, err))
+		c.fail(field, di, fmt.Errorf("%w: %w", ErrBadValue, err))
 		return nil
 	}
 	return &t
@@ -458,7 +458,7 @@ func FromX12(ctx context.Context, in io.Reader, o Options) (*Outcome, error) {
 			}
 			e := &Error{Partner: c.p.Partner, Document: doc, Pos: Position{Interchange: pe.Interchange, Group: pe.Group,
 				Set: pe.Set, Segment: pe.Segment, SetPosition: pe.Position, SegmentID: pe.SegmentID, Element: pe.Element,
-				Offset: pe.Offset}, Err: fmt.Errorf("%w: %v", ErrInput, pe.Err)}
+				Offset: pe.Offset}, Err: fmt.Errorf("%w: %w", ErrInput, pe.Err)}
 			if errors.Is(err, x12.ErrNoISA) || errors.Is(err, x12.ErrBadDelimiters) {
 				out.Errors++
 				out.Rejected = true

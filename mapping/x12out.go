@@ -197,7 +197,7 @@ var offsetCodes = map[int]string{0: "UT", -3 * 3600: "AD", -4 * 3600: "ED", -5 *
 func (c *outCtx) implied(d canonical.Decimal, n int, field string) string {
 	v, err := d.Implied(n)
 	if err != nil {
-		c.fail(field, fmt.Errorf("%w: %v", ErrBadValue, err))
+		c.fail(field, fmt.Errorf("%w: %w", ErrBadValue, err))
 	}
 	return v
 }

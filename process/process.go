@@ -60,7 +60,7 @@ type Processor struct {
 func (p *Processor) Process(ctx context.Context, id string) error {
 	m, err := p.Store.GetMessage(ctx, id)
 	if err != nil {
-		return fmt.Errorf("%w: %v", lifecycle.ErrPermanent, err)
+		return fmt.Errorf("%w: %w", lifecycle.ErrPermanent, err)
 	}
 	rc, _, err := p.Archive.Get(ctx, id)
 	if err != nil {

@@ -102,7 +102,7 @@ func ValidPartnerID(id string) error {
 func ParseSSHKey(line string) (fingerprint, normalised string, err error) {
 	pk, comment, _, _, err := ssh.ParseAuthorizedKey([]byte(line))
 	if err != nil {
-		return "", "", fmt.Errorf("%w: ssh public key: %v", ErrInvalid, err)
+		return "", "", fmt.Errorf("%w: ssh public key: %w", ErrInvalid, err)
 	}
 	norm := strings.TrimSpace(string(ssh.MarshalAuthorizedKey(pk)))
 	if comment != "" {
