@@ -48,7 +48,8 @@ Exit 0 when the whole flow completed as expected; 1 naming the step that did not
 // simulated systems' state.
 type demo struct {
 	dir, data, cfgPath string
-	httpAddr           string // the server's HTTP address
+	httpAddr           string            // the server's HTTP address
+	secrets            map[string]string // the demo's secrets, by the variable the configuration names
 	app                *app.App
 	wmsAddr, invAddr   string // the simulated WMS and invoicing platform
 	cfg                *config.Config
@@ -80,7 +81,10 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "wharf demo: --orders must be at least 2 (the late proof of delivery and the disputed charge)")
 		return 2
 	}
-	d := &demo{out: stdout, timeout: *timeout, carrierNumbers: &x12.MemoryControlNumbers{}, orders: *orders}
+	d := &demo{out: stdout, timeout: *timeout, carrierNumbers: &x12.MemoryControlNumbers{}, orders: *orders, secrets: map[string]string{
+		"WHARF_DEMO_INVOICING_TOKEN": "demo-invoicing-token-" + randomHex(8),
+		"WHARF_DEMO_WEBHOOK_SECRET":  "demo-webhook-secret-" + randomHex(8),
+	}}
 	d.dir = *dirFlag
 	if d.dir == "" {
 		var err error
@@ -206,13 +210,6 @@ func (d *demo) loadDemoConfig(data string) (*config.Config, error) {
 		return nil, err
 	}
 	d.carrierKey = signer
-	set := func(name, v string) {
-		if os.Getenv(name) == "" {
-			os.Setenv(name, v)
-		}
-	}
-	set("WHARF_DEMO_INVOICING_TOKEN", "demo-invoicing-token-"+randomHex(8))
-	set("WHARF_DEMO_WEBHOOK_SECRET", "demo-webhook-secret-"+randomHex(8))
 	tmpl, err := template.ParseFS(examples.Demo, "demo/wharf.yaml.tmpl")
 	if err != nil {
 		return nil, err
@@ -232,7 +229,20 @@ func (d *demo) loadDemoConfig(data string) (*config.Config, error) {
 	if err != nil {
 		return nil, fmt.Errorf("the demo configuration %s: %w", d.cfgPath, err)
 	}
+	// The secrets the configuration names (the invoicing platform's token,
+	// the webhook's signing secret) come from the demo, not from the
+	// process's environment.
+	c.ApplyEnv(d.getenv)
 	return c, nil
+}
+
+// getenv is the environment the demo's server sees: the process's, with the
+// demo's own secrets where the process has none.
+func (d *demo) getenv(name string) string {
+	if v := os.Getenv(name); v != "" {
+		return v
+	}
+	return d.secrets[name]
 }
 
 // start writes the demo's configuration, starts the simulated systems and
@@ -249,6 +259,7 @@ func (d *demo) start(ctx context.Context) (<-chan struct{}, error) {
 	if d.inv, err = startInvoicing(d.httpAddr); err != nil {
 		return nil, err
 	}
+	d.inv.token, d.inv.secret = d.getenv("WHARF_DEMO_INVOICING_TOKEN"), d.getenv("WHARF_DEMO_WEBHOOK_SECRET")
 	if d.wms, err = startWMS(d.dir); err != nil {
 		return nil, err
 	}
@@ -790,12 +801,13 @@ func renderAs(ctx context.Context, numbers x12.ControlNumbers, set, qual, id str
 // demoInvoicing is the invoicing platform: it receives billable shipments
 // on a signed webhook and posts an approved invoice back to Wharf.
 type demoInvoicing struct {
-	addr  string
-	wharf string
-	srv   *http.Server
-	mu    sync.Mutex
-	seen  []string
-	wg    sync.WaitGroup
+	addr          string
+	wharf         string
+	token, secret string // its token for Wharf's inbound HTTP, the webhook's signing secret
+	srv           *http.Server
+	mu            sync.Mutex
+	seen          []string
+	wg            sync.WaitGroup
 }
 
 func startInvoicing(wharfAddr string) (*demoInvoicing, error) {
@@ -815,7 +827,7 @@ func (inv *demoInvoicing) serve(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, err.Error(), 400)
 		return
 	}
-	secret := []byte(os.Getenv("WHARF_DEMO_WEBHOOK_SECRET"))
+	secret := []byte(inv.secret)
 	if err := whttp.Verify(secret, r.Header.Get(whttp.HeaderTimestamp), r.Header.Get(whttp.HeaderSignature), body, time.Now(), 5*time.Minute); err != nil {
 		http.Error(w, "bad signature: "+err.Error(), 401)
 		return
@@ -866,7 +878,7 @@ func (inv *demoInvoicing) approve(st *canonical.ShipmentStatus) {
 	b, _ := json.Marshal(doc)
 	for attempt := 0; attempt < 20; attempt++ {
 		req, _ := http.NewRequest("POST", inv.wharf+"/api/v1/inbound/invoicing", bytes.NewReader(b))
-		req.Header.Set("Authorization", "Bearer "+os.Getenv("WHARF_DEMO_INVOICING_TOKEN"))
+		req.Header.Set("Authorization", "Bearer "+inv.token)
 		req.Header.Set("Content-Type", "application/json")
 		req.Header.Set(whttp.HeaderIdemKey, "invoice-"+n)
 		req.Header.Set(whttp.HeaderFilename, "invoice_INV-"+n+".json")

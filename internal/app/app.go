@@ -23,7 +23,6 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
-	"os"
 	"syscall"
 	"time"
 
@@ -217,7 +216,7 @@ func New(ctx context.Context, c *config.Config, o Options) (_ *App, err error) {
 	}
 	console.Mount(h)
 	h.SetRoot(console)
-	if os.Getenv("WHARF_DEBUG_PPROF") == "1" {
+	if c.Getenv("WHARF_DEBUG_PPROF") == "1" {
 		h.EnableProfiling()
 		log.Warn("Go profiling is served under /debug/pprof/ (WHARF_DEBUG_PPROF=1): do not expose this listener")
 	}

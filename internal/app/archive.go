@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"os"
 	"path/filepath"
 	"time"
 
@@ -24,7 +23,7 @@ func archiveSpoolDir(c *config.Config) string { return filepath.Join(c.Data, "ar
 // archive.retention, or from WHARF_ARCHIVE_RETENTION when set (it wins), e.g.
 // "keep=7y,delete=10y;acme:keep=30d,delete=90d".
 func archiveRetention(c *config.Config) ([]archive.Rule, error) {
-	if s := os.Getenv("WHARF_ARCHIVE_RETENTION"); s != "" {
+	if s := c.Getenv("WHARF_ARCHIVE_RETENTION"); s != "" {
 		r, err := archive.ParseRules(s)
 		if err != nil {
 			return nil, fmt.Errorf("WHARF_ARCHIVE_RETENTION: %w", err)
@@ -60,7 +59,7 @@ func OpenArchive(c *config.Config, st store.Store, rt *jobs.Runtime, o ArchiveOp
 	if err := PrepareData(c.Data); err != nil {
 		return nil, err
 	}
-	blobs, spool, err := archive.OpenBlobs(c.ArchiveURL(), archiveSpoolDir(c), os.Getenv)
+	blobs, spool, err := archive.OpenBlobs(c.ArchiveURL(), archiveSpoolDir(c), c.Getenv)
 	if err != nil {
 		return nil, err
 	}

@@ -27,7 +27,7 @@ import (
 // as2Identity loads Wharf's AS2 key and certificate from the config, or
 // generates them once into the data folder.
 func AS2Identity(c *config.Config) (*as2.Identity, error) {
-	name := c.AS2ID(os.Getenv)
+	name := c.AS2ID(c.Getenv)
 	if c.AS2.CertFile != "" {
 		return as2.LoadIdentity(name, c.AS2.CertFile, c.AS2.KeyFile)
 	}

@@ -31,11 +31,11 @@ import (
 // path hands the bytes to the gateway, which archives them before the
 // transport acknowledges.
 
-func openS3(p config.Partner) (*ws3.Bucket, error) {
+func openS3(c *config.Config, p config.Partner) (*ws3.Bucket, error) {
 	r := p.S3Remote
 	cfg := ws3.Config{Endpoint: r.Endpoint, PlainHTTP: r.PlainHTTP, Region: r.Region, Bucket: r.Bucket}
 	if r.AccessKeyEnv != "" {
-		cfg.AccessKey, cfg.SecretKey = os.Getenv(r.AccessKeyEnv), os.Getenv(r.SecretKeyEnv)
+		cfg.AccessKey, cfg.SecretKey = c.Getenv(r.AccessKeyEnv), c.Getenv(r.SecretKeyEnv)
 		if cfg.AccessKey == "" || cfg.SecretKey == "" {
 			return nil, fmt.Errorf("s3: partner %s: environment variables %s and %s must be set", p.ID, r.AccessKeyEnv, r.SecretKeyEnv)
 		}
@@ -56,7 +56,7 @@ func s3Schedules(c *config.Config, g *gateway.Gateway, log *slog.Logger, rt *job
 		task := "s3.pull:" + p.ID
 		rt.AddSchedules(jobs.Schedule{Name: spec.Name, Schedule: sched, Task: task})
 		rt.AddTask(task, func(ctx context.Context) error {
-			b, err := openS3(p)
+			b, err := openS3(c, p)
 			if err != nil {
 				return err
 			}
@@ -132,7 +132,7 @@ func httpInbound(c *config.Config, g *gateway.Gateway, log *slog.Logger) http.Ha
 			}
 			want := ""
 			if p.HTTP.TokenEnv != "" {
-				want = os.Getenv(p.HTTP.TokenEnv)
+				want = c.Getenv(p.HTTP.TokenEnv)
 			}
 			return whttp.TokenMatches(token, want, p.HTTP.TokenSHA256)
 		},
@@ -147,7 +147,7 @@ func httpInbound(c *config.Config, g *gateway.Gateway, log *slog.Logger) http.Ha
 
 func dialRemote(ctx context.Context, c *config.Config, p config.Partner) (*wsftp.Client, error) {
 	r := p.SFTPRemote
-	key, err := r.Key(c, os.Getenv)
+	key, err := r.Key(c, c.Getenv)
 	if err != nil {
 		return nil, fmt.Errorf("sftp: partner %s: %w", p.ID, err)
 	}

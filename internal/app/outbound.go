@@ -170,7 +170,7 @@ func s3Route(d *routeDeps) delivery.RouteFunc {
 		if err != nil {
 			return nil, err
 		}
-		b, err := openS3(p)
+		b, err := openS3(d.cfg, p)
 		if err != nil {
 			return nil, err
 		}
@@ -186,7 +186,7 @@ func webhookRoute(d *routeDeps) delivery.RouteFunc {
 			return nil, err
 		}
 		w := p.HTTP.Webhook
-		secret := os.Getenv(w.SecretEnv)
+		secret := d.cfg.Getenv(w.SecretEnv)
 		if secret == "" {
 			return nil, fmt.Errorf("%w: partner %s: environment variable %s (http.webhook.secret_env) is empty", lifecycle.ErrPermanent, partner, w.SecretEnv)
 		}

@@ -42,6 +42,7 @@ type Config struct {
 	Sync      Sync            `yaml:"sync"` // sync.go
 	src       *source         // where values came from, for error positions
 	env       map[string]bool // fields set from the environment
+	getenv    func(string) string
 }
 
 // Log selects the log format and level.
@@ -215,8 +216,11 @@ func (c *Config) decode(path string, b []byte) error {
 // Env lists the environment overrides, in the order they are applied.
 var Env = []string{"WHARF_DATA", "WHARF_DATABASE_URL", "WHARF_ARCHIVE_URL", "WHARF_HTTP_ADDR", "WHARF_SFTP_ADDR", "WHARF_LOG_FORMAT", "WHARF_LOG_LEVEL"}
 
-// ApplyEnv applies WHARF_* overrides from getenv (os.Getenv in production).
+// ApplyEnv applies WHARF_* overrides from getenv (os.Getenv in production)
+// and keeps getenv as the environment the configuration's secret_env,
+// token_env and key_env fields are read from (Getenv).
 func (c *Config) ApplyEnv(getenv func(string) string) {
+	c.getenv = getenv
 	if c.env == nil {
 		c.env = map[string]bool{}
 	}
@@ -233,6 +237,18 @@ func (c *Config) ApplyEnv(getenv func(string) string) {
 	set("sftp.addr", "WHARF_SFTP_ADDR", &c.SFTP.Addr)
 	set("log.format", "WHARF_LOG_FORMAT", &c.Log.Format)
 	set("log.level", "WHARF_LOG_LEVEL", &c.Log.Level)
+}
+
+// Getenv reads a variable of the environment the configuration was
+// resolved with (the one given to ApplyEnv; os.Getenv before that). The
+// application reads every secret a field names (secret_env, token_env,
+// key_env, access_key_env) through it, so a caller such as the demo can give
+// its own without changing the process's environment.
+func (c *Config) Getenv(name string) string {
+	if c.getenv != nil {
+		return c.getenv(name)
+	}
+	return os.Getenv(name)
 }
 
 // SetData overrides the data folder (the --data flag).

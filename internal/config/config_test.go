@@ -160,3 +160,22 @@ func FuzzLoad(f *testing.F) {
 		_ = c.Validate(jobs)
 	})
 }
+
+// The environment given to ApplyEnv is the one secrets are read from.
+func TestGetenvIsTheAppliedEnvironment(t *testing.T) {
+	c, err := Load("")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("CONFIG_TEST_GETENV", "from the process")
+	if got := c.Getenv("CONFIG_TEST_GETENV"); got != "from the process" {
+		t.Fatalf("before ApplyEnv: %q", got)
+	}
+	c.ApplyEnv(func(name string) string { return map[string]string{"HOOK_SECRET": "s3cret"}[name] })
+	if got := c.Getenv("HOOK_SECRET"); got != "s3cret" {
+		t.Fatalf("after ApplyEnv: %q", got)
+	}
+	if got := c.Getenv("CONFIG_TEST_GETENV"); got != "" {
+		t.Fatalf("the process's environment leaked past the applied one: %q", got)
+	}
+}
