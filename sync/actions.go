@@ -44,13 +44,13 @@ func Act(ctx context.Context, st ActStore, p *ActParams) (*store.Exception, erro
 		return nil, err
 	}
 	if actor == "" {
-		return nil, fmt.Errorf("%w: who acts on exception %s must be named", store.ErrInvalid, id)
+		return nil, store.Invalid("who acts on exception %s must be named", id)
 	}
 	comment = strings.TrimSpace(comment)
 	switch action {
 	case "resolve", "dismiss":
 		if comment == "" {
-			return nil, fmt.Errorf("%w: say why exception %s is %sed (a comment is required)", store.ErrInvalid, id, strings.TrimSuffix(action, "e"))
+			return nil, store.Invalid("say why exception %s is %sed (a comment is required)", id, strings.TrimSuffix(action, "e"))
 		}
 		status := store.ExceptionResolved
 		if action == "dismiss" {
@@ -61,15 +61,15 @@ func Act(ctx context.Context, st ActStore, p *ActParams) (*store.Exception, erro
 		err = st.SetExceptionStatus(ctx, &store.SetExceptionStatusParams{ID: id, Status: store.ExceptionOpen, Actor: actor, Comment: comment})
 	case "comment":
 		if comment == "" {
-			return nil, fmt.Errorf("%w: the comment is empty", store.ErrInvalid)
+			return nil, store.Invalid("the comment is empty")
 		}
 		err = st.AppendExceptionEvent(ctx, &store.ExceptionEvent{ExceptionID: id, Kind: "commented", Actor: actor, Comment: comment})
 	case "retry", "replay":
 		if x.MessageID == "" {
-			return nil, fmt.Errorf("%w: exception %s (%s) is not about a message: there is nothing to %s; fix the cause and resolve it", store.ErrInvalid, id, x.Reason, action)
+			return nil, store.Invalid("exception %s (%s) is not about a message: there is nothing to %s; fix the cause and resolve it", id, x.Reason, action)
 		}
 		if x.Status != store.ExceptionOpen {
-			return nil, fmt.Errorf("%w: exception %s is %s: reopen it first", store.ErrInvalid, id, x.Status)
+			return nil, store.Invalid("exception %s is %s: reopen it first", id, x.Status)
 		}
 		if replay == nil {
 			return nil, fmt.Errorf("%s is not available here", action)
@@ -88,7 +88,7 @@ func Act(ctx context.Context, st ActStore, p *ActParams) (*store.Exception, erro
 		}
 		err = st.AppendExceptionEvent(ctx, &store.ExceptionEvent{ExceptionID: id, Kind: kind, Actor: actor, Comment: note})
 	default:
-		return nil, fmt.Errorf("%w: unknown action %q (use %s)", store.ErrInvalid, action, strings.Join(Actions, ", "))
+		return nil, store.Invalid("unknown action %q (use %s)", action, strings.Join(Actions, ", "))
 	}
 	if err != nil {
 		return nil, err

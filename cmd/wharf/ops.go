@@ -233,7 +233,7 @@ func runExceptions(ctx context.Context, args []string, stdout, stderr io.Writer)
 		x, err := wsync.Act(ctx, st, &wsync.ActParams{ID: pos[0], Action: sub, Actor: actor, Comment: *comment, Replay: replay})
 		if err != nil {
 			if errors.Is(err, store.ErrInvalid) {
-				fmt.Fprintf(stderr, "wharf exceptions %s: %v\n", sub, strings.TrimPrefix(err.Error(), "invalid: "))
+				fmt.Fprintf(stderr, "wharf exceptions %s: %v\n", sub, store.Reason(err))
 				return 1
 			}
 			return fail(stderr, err)

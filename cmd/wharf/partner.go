@@ -52,7 +52,7 @@ func partnerAdd(ctx context.Context, args []string, stdout, stderr io.Writer) in
 	}
 	id := pos[0]
 	if err := store.ValidPartnerID(id); err != nil {
-		return fail(stderr, errors.New(strings.TrimPrefix(err.Error(), "invalid: ")))
+		return fail(stderr, errors.New(store.Reason(err)))
 	}
 	var ids []store.X12ID
 	for _, s := range x12IDs {

@@ -323,7 +323,7 @@ func (c *Config) Validate(opts ValidateOptions) error {
 	for i, p := range c.Partners {
 		f := fmt.Sprintf("partners[%d]", i)
 		if err := store.ValidPartnerID(p.ID); err != nil {
-			return c.errAt(f+".id", "%v", strings.TrimPrefix(err.Error(), "invalid: "))
+			return c.errAt(f+".id", "%s", store.Reason(err))
 		}
 		if j, dup := seen[p.ID]; dup {
 			return c.errAt(f+".id", "partner %q is declared twice (also partners[%d])", p.ID, j)

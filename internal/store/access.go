@@ -23,7 +23,7 @@ func ValidRole(r string) error {
 	case RoleAdmin, RoleOperator, RoleAuditor:
 		return nil
 	}
-	return fmt.Errorf("%w: role %q: use admin, operator or auditor", ErrInvalid, r)
+	return Invalid("role %q: use admin, operator or auditor", r)
 }
 
 // APIToken is a bearer token's record. The secret itself is never stored.

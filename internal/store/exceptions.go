@@ -217,7 +217,7 @@ func (s *queries) SetExceptionStatus(ctx context.Context, p *SetExceptionStatusP
 			return err
 		}
 		if e.Status == status {
-			return fmt.Errorf("%w: exception %s is already %s", ErrInvalid, id, status)
+			return Invalid("exception %s is already %s", id, status)
 		}
 		at := s.now()
 		if _, err := q.q.exec(ctx, `UPDATE exceptions SET status = $1, updated_at = $2 WHERE id = $3`, status, at, id); err != nil {

@@ -86,12 +86,12 @@ func (s *queries) err(op string, err error) error {
 // ID becomes an SFTP user name and a folder name, so nothing else is allowed.
 func ValidPartnerID(id string) error {
 	if id == "" || len(id) > 64 {
-		return fmt.Errorf("%w: partner id %q must be 1 to 64 characters", ErrInvalid, id)
+		return Invalid("partner id %q must be 1 to 64 characters", id)
 	}
 	for i, r := range id {
 		ok := r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || (i > 0 && (r == '.' || r == '_' || r == '-'))
 		if !ok {
-			return fmt.Errorf("%w: partner id %q: character %q at position %d is not allowed (use letters, digits, '.', '_', '-')", ErrInvalid, id, r, i+1)
+			return Invalid("partner id %q: character %q at position %d is not allowed (use letters, digits, '.', '_', '-')", id, r, i+1)
 		}
 	}
 	return nil

@@ -18,6 +18,7 @@ package store
 import (
 	"context"
 	"errors"
+	"fmt"
 	"time"
 
 	"github.com/wharfedi/wharf/internal/lifecycle"
@@ -33,6 +34,29 @@ var (
 	// ErrInvalid: the caller passed a value the store refuses.
 	ErrInvalid = errors.New("invalid")
 )
+
+// InvalidError is an ErrInvalid whose message a person can act on as it
+// is ("partner id \"a b\": character ' ' at position 2 is not allowed ..."):
+// callers that show it take Msg with errors.As instead of trimming text.
+type InvalidError struct{ Msg string }
+
+func (e *InvalidError) Error() string { return "invalid: " + e.Msg }
+func (e *InvalidError) Unwrap() error { return ErrInvalid }
+
+// Invalid returns an *InvalidError with the formatted message.
+func Invalid(format string, args ...any) error {
+	return &InvalidError{Msg: fmt.Sprintf(format, args...)}
+}
+
+// Reason is what a person should read of err: an *InvalidError's message
+// without the "invalid: " prefix, else err's text.
+func Reason(err error) string {
+	var ie *InvalidError
+	if errors.As(err, &ie) {
+		return ie.Msg
+	}
+	return err.Error()
+}
 
 // Partner is a trading partner or an internal system Wharf exchanges files with.
 type Partner struct {
