@@ -155,7 +155,7 @@ func TestMapRenderCSV(t *testing.T) {
 	}
 }
 
-// The configuration's code tables and document types are mapping's.
+// The configuration's code tables are mapping's.
 func TestConfigNamesMatchMapping(t *testing.T) {
 	var names []string
 	for n := range (config.CodeTables{References: []string{"a=b"}, Parties: []string{"a=b"}, Dates: []string{"a=b"}, DTM: []string{"a=b"},
@@ -168,9 +168,6 @@ func TestConfigNamesMatchMapping(t *testing.T) {
 	sort.Strings(names)
 	if !reflect.DeepEqual(names, mapping.TableNames()) {
 		t.Errorf("config code tables %v\nmapping tables      %v", names, mapping.TableNames())
-	}
-	if !reflect.DeepEqual(config.DocumentTypes, canonical.Types) {
-		t.Errorf("config document types %v, canonical %v", config.DocumentTypes, canonical.Types)
 	}
 }
 

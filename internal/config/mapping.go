@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/wharfedi/wharf/edi/x12"
+	"github.com/wharfedi/wharf/mapping/canonical"
 )
 
 // PartnerMapping is a partner's dialect (partners[i].mapping): code
@@ -144,10 +145,8 @@ var (
 	layoutFormats   = map[string]bool{"csv": true, "flat": true}
 	layoutEncodings = map[string]bool{"": true, "utf-8": true, "utf-8-bom": true, "windows-1252": true}
 	fieldTypes      = map[string]bool{"": true, "string": true, "decimal": true, "int": true, "date": true, "time": true}
-	// DocumentTypes are the canonical document types a layout may carry
-	// (kept in step with mapping/canonical by a test in cmd/wharf).
-	DocumentTypes = []string{"order", "shipment", "shipment_status", "tender_response", "warehouse_order", "ship_confirmation",
-		"inventory_movement", "inventory_balance", "ship_notice", "freight_invoice", "invoice", "acknowledgment"}
+	// DocumentTypes are the canonical document types a layout may carry.
+	DocumentTypes = canonical.Types
 )
 
 func (c *Config) validateMapping() error {

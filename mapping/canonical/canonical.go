@@ -33,10 +33,34 @@ const (
 	TypeAcknowledgment    = "acknowledgment"
 )
 
+// documentTypes is every document type, in order, with its Go type: the
+// one list Types and New read, so a new type is one line here.
+var documentTypes = []struct {
+	typ string
+	new func() Document
+}{
+	{TypeOrder, func() Document { return &Order{} }},
+	{TypeShipment, func() Document { return &Shipment{} }},
+	{TypeShipmentStatus, func() Document { return &ShipmentStatus{} }},
+	{TypeTenderResponse, func() Document { return &TenderResponse{} }},
+	{TypeWarehouseOrder, func() Document { return &WarehouseOrder{} }},
+	{TypeShipConfirmation, func() Document { return &ShipConfirmation{} }},
+	{TypeInventoryMovement, func() Document { return &InventoryMovement{} }},
+	{TypeInventoryBalance, func() Document { return &InventoryBalance{} }},
+	{TypeShipNotice, func() Document { return &ShipNotice{} }},
+	{TypeFreightInvoice, func() Document { return &FreightInvoice{} }},
+	{TypeInvoice, func() Document { return &Invoice{} }},
+	{TypeAcknowledgment, func() Document { return &Acknowledgment{} }},
+}
+
 // Types lists every document type.
-var Types = []string{TypeOrder, TypeShipment, TypeShipmentStatus, TypeTenderResponse, TypeWarehouseOrder,
-	TypeShipConfirmation, TypeInventoryMovement, TypeInventoryBalance, TypeShipNotice, TypeFreightInvoice,
-	TypeInvoice, TypeAcknowledgment}
+var Types = func() []string {
+	out := make([]string, len(documentTypes))
+	for i, t := range documentTypes {
+		out[i] = t.typ
+	}
+	return out
+}()
 
 // A Document is one canonical document.
 type Document interface {

@@ -9,38 +9,15 @@ import (
 // New returns an empty document of type typ with its header set, or nil
 // for an unknown type.
 func New(typ string) Document {
-	var d Document
-	switch typ {
-	case TypeOrder:
-		d = &Order{}
-	case TypeShipment:
-		d = &Shipment{}
-	case TypeShipmentStatus:
-		d = &ShipmentStatus{}
-	case TypeTenderResponse:
-		d = &TenderResponse{}
-	case TypeWarehouseOrder:
-		d = &WarehouseOrder{}
-	case TypeShipConfirmation:
-		d = &ShipConfirmation{}
-	case TypeInventoryMovement:
-		d = &InventoryMovement{}
-	case TypeInventoryBalance:
-		d = &InventoryBalance{}
-	case TypeShipNotice:
-		d = &ShipNotice{}
-	case TypeFreightInvoice:
-		d = &FreightInvoice{}
-	case TypeInvoice:
-		d = &Invoice{}
-	case TypeAcknowledgment:
-		d = &Acknowledgment{}
-	default:
-		return nil
+	for _, t := range documentTypes {
+		if t.typ == typ {
+			d := t.new()
+			h := d.Head()
+			h.Type, h.Version = typ, Version
+			return d
+		}
 	}
-	h := d.Head()
-	h.Type, h.Version = typ, Version
-	return d
+	return nil
 }
 
 // ErrUnknownType and ErrVersion are returned by Decode.
