@@ -11,6 +11,16 @@ import (
 // round-trip property test covers OutboundSets), and every set it reads has
 // a schema the checker validates against.
 func TestSetListsAgree(t *testing.T) {
+	seen := map[string]bool{}
+	for _, s := range setTables() {
+		if seen[s.id] {
+			t.Errorf("X12 %s is in two families' set tables", s.id)
+		}
+		seen[s.id] = true
+		if (s.out == nil) != (s.docType == "" || s.group == "") {
+			t.Errorf("X12 %s: a set Wharf writes needs its document type and GS01, and only it", s.id)
+		}
+	}
 	in := InboundSets()
 	for _, set := range OutboundSets() {
 		if !slices.Contains(in, set) {

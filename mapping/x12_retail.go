@@ -456,3 +456,12 @@ func (m *inAck) finish(c *inCtx) canonical.Document {
 	}
 	return &m.d
 }
+
+// retailSets are the customer-facing sets, and the acknowledgments Wharf reads.
+var retailSets = []setMap{
+	{"856", canonical.TypeShipNotice, "SH", func() setIn { return &in856{} }, out856},
+	{"850", canonical.TypeOrder, "PO", func() setIn { return &in850{} }, out850},
+	{"810", canonical.TypeInvoice, "IN", func() setIn { return &in810{} }, out810},
+	{"997", "", "", func() setIn { return &inAck{kind: "997"} }, nil},
+	{"999", "", "", func() setIn { return &inAck{kind: "999"} }, nil},
+}

@@ -538,3 +538,11 @@ func out210(c *outCtx, doc canonical.Document) {
 	c.seg("L3", string(t.Weight), wq, "", "", c.implied(d.Total, 2, "total"), "", "", "", string(t.Volume),
 		c.code(TableVolume, t.VolumeUnit), string(t.Pieces), c.code(TableWeight, t.WeightUnit))
 }
+
+// transportSets are the carrier-facing sets: load tender, response, status, freight invoice.
+var transportSets = []setMap{
+	{"204", canonical.TypeShipment, "SM", func() setIn { return &in204{} }, out204},
+	{"990", canonical.TypeTenderResponse, "GF", func() setIn { return &in990{} }, out990},
+	{"214", canonical.TypeShipmentStatus, "QM", func() setIn { return &in214{} }, out214},
+	{"210", canonical.TypeFreightInvoice, "IM", func() setIn { return &in210{} }, out210},
+}

@@ -549,3 +549,14 @@ func out846(c *outCtx, doc canonical.Document) {
 	}
 	c.seg("CTT", itoa(len(d.Items)))
 }
+
+// warehouseSets are the 3PL-facing sets: warehouse orders, confirmations,
+// receipts, inventory.
+var warehouseSets = []setMap{
+	{"940", canonical.TypeWarehouseOrder, "OW", func() setIn { return &in940{} }, out940},
+	{"945", canonical.TypeShipConfirmation, "SW", func() setIn { return &inW06{kind: "945"} }, out945},
+	{"943", canonical.TypeInventoryMovement, "AR", func() setIn { return &inW06{kind: "943"} }, out943},
+	{"944", canonical.TypeInventoryMovement, "RE", func() setIn { return &in944{} }, out944},
+	{"947", "", "", func() setIn { return &in947{} }, nil},
+	{"846", canonical.TypeInventoryBalance, "IB", func() setIn { return &in846{} }, out846},
+}

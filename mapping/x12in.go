@@ -41,23 +41,33 @@ func (o *Options) profile() *Profile {
 	return o.Profile
 }
 
-// inbound set maps: ST01 → constructor.
-var inMaps = map[string]func() setIn{
-	"204": func() setIn { return &in204{} },
-	"990": func() setIn { return &in990{} },
-	"214": func() setIn { return &in214{} },
-	"210": func() setIn { return &in210{} },
-	"940": func() setIn { return &in940{} },
-	"945": func() setIn { return &inW06{kind: "945"} },
-	"943": func() setIn { return &inW06{kind: "943"} },
-	"944": func() setIn { return &in944{} },
-	"947": func() setIn { return &in947{} },
-	"846": func() setIn { return &in846{} },
-	"856": func() setIn { return &in856{} },
-	"850": func() setIn { return &in850{} },
-	"810": func() setIn { return &in810{} },
-	"997": func() setIn { return &inAck{kind: "997"} },
-	"999": func() setIn { return &inAck{kind: "999"} },
+// inMaps are the sets FromX12 maps (ST01 → constructor), from the
+// families' set tables.
+var inMaps = func() map[string]func() setIn {
+	m := map[string]func() setIn{}
+	for _, s := range setTables() {
+		if s.in != nil {
+			m[s.id] = s.in
+		}
+	}
+	return m
+}()
+
+// setMap is one X12 transaction set Wharf maps: how to read it into a
+// canonical document and how to write one (nil when Wharf only reads it,
+// or only writes it). Each family file (x12_transport.go, x12_warehouse.go,
+// x12_retail.go) lists its sets in one table, so a new set is its map and
+// one line in its family's table.
+type setMap struct {
+	id      string // ST01
+	docType string // the canonical type written (out)
+	group   string // GS01 functional identifier (out)
+	in      func() setIn
+	out     func(c *outCtx, d canonical.Document)
+}
+
+func setTables() []setMap {
+	return slices.Concat(transportSets, warehouseSets, retailSets)
 }
 
 // InboundSets lists the X12 transaction sets FromX12 maps, sorted: the

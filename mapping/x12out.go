@@ -21,20 +21,16 @@ type outMap struct {
 	write   func(c *outCtx, d canonical.Document)
 }
 
-var outMaps = map[string]outMap{
-	"204": {canonical.TypeShipment, "SM", out204},
-	"990": {canonical.TypeTenderResponse, "GF", out990},
-	"214": {canonical.TypeShipmentStatus, "QM", out214},
-	"210": {canonical.TypeFreightInvoice, "IM", out210},
-	"940": {canonical.TypeWarehouseOrder, "OW", out940},
-	"945": {canonical.TypeShipConfirmation, "SW", out945},
-	"943": {canonical.TypeInventoryMovement, "AR", out943},
-	"944": {canonical.TypeInventoryMovement, "RE", out944},
-	"846": {canonical.TypeInventoryBalance, "IB", out846},
-	"856": {canonical.TypeShipNotice, "SH", out856},
-	"850": {canonical.TypeOrder, "PO", out850},
-	"810": {canonical.TypeInvoice, "IN", out810},
-}
+// outMaps are the sets ToX12 writes, from the families' set tables.
+var outMaps = func() map[string]outMap {
+	m := map[string]outMap{}
+	for _, s := range setTables() {
+		if s.out != nil {
+			m[s.id] = outMap{docType: s.docType, group: s.group, write: s.out}
+		}
+	}
+	return m
+}()
 
 // OutboundSets lists the X12 transaction sets ToX12 writes, sorted: the
 // keys of the outbound maps, so a set added there is listed (and tested by
