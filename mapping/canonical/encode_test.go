@@ -34,7 +34,11 @@ func checkSame(t *testing.T, d Document, where string) {
 }
 
 func TestAppendJSONMatchesEncodingJSON(t *testing.T) {
-	files, _ := filepath.Glob("../testdata/golden/x12/*.jsonl")
+	// The corpus's mapped goldens are in one folder per corpus folder.
+	files, _ := filepath.Glob("../testdata/golden/x12/*/*.jsonl")
+	if len(files) < 30 {
+		t.Fatalf("only %d mapped goldens found under ../testdata/golden/x12", len(files))
+	}
 	ex, _ := filepath.Glob("../testdata/canonical/*.jsonl")
 	n := 0
 	for _, f := range append(files, ex...) {

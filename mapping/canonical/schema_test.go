@@ -215,7 +215,11 @@ func TestGoldenValidate(t *testing.T) {
 	if err := json.Unmarshal(raw, &schema); err != nil {
 		t.Fatal(err)
 	}
-	files, _ := filepath.Glob("../testdata/golden/x12/*.jsonl")
+	// The corpus's mapped goldens are in one folder per corpus folder.
+	files, _ := filepath.Glob("../testdata/golden/x12/*/*.jsonl")
+	if len(files) < 30 {
+		t.Fatalf("only %d mapped goldens found under ../testdata/golden/x12", len(files))
+	}
 	ex, _ := filepath.Glob("../testdata/canonical/*.jsonl")
 	files = append(files, ex...)
 	n := 0
