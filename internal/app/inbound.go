@@ -43,33 +43,40 @@ func openS3(c *config.Config, p config.Partner) (*ws3.Bucket, error) {
 	return ws3.New(cfg)
 }
 
-// s3Schedules returns a schedule and a task per partner whose bucket Wharf
-// polls (on River's leader only, like the SFTP pulls).
+// s3Schedules polls the buckets of partners with s3_remote.pull.
 func s3Schedules(c *config.Config, g *gateway.Gateway, log *slog.Logger, rt *jobs.Runtime) {
 	for _, p := range c.Partners {
 		if p.S3Remote == nil || p.S3Remote.Pull == nil {
 			continue
 		}
 		pull := *p.S3Remote.Pull
-		spec := pull.ScheduleOf(p.ID)
-		sched, _ := spec.Parse() // validated
-		task := "s3.pull:" + p.ID
-		rt.AddSchedules(jobs.Schedule{Name: spec.Name, Schedule: sched, Task: task})
-		rt.AddTask(task, func(ctx context.Context) error {
+		addPull(rt, log, "s3", p.ID, pull.ScheduleOf(p.ID), func(ctx context.Context) (transports.PollResult, error) {
 			b, err := openS3(c, p)
 			if err != nil {
-				return err
+				return transports.PollResult{}, err
 			}
 			minAge, _ := config.PartnerFolder{MinAge: pull.MinAge}.Durations()
-			res, err := transports.Poll(ctx, b, g, g, transports.PollOptions{
+			return transports.Poll(ctx, b, g, g, transports.PollOptions{
 				Partner: p.ID, Transport: transportS3, Origin: p.S3Remote.Endpoint + "/" + p.S3Remote.Bucket + "/" + pull.Prefix,
 				Folder: pull.Prefix, Pattern: pull.Pattern, MinAge: minAge,
 				After: transports.After(pull.After), MoveTo: pull.MoveTo, Tags: pull.Tags(), Workers: 4, Log: log,
 			})
-			log.Info("s3 pull done", "partner", p.ID, "listed", res.Listed, "received", res.Received, "not_yet_stable", res.Skipped, "already_had", res.AlreadyHad, "err", err)
-			return err
 		})
 	}
+}
+
+// addPull adds the schedule and the task ("KIND.pull:PARTNER") that poll
+// one partner's server or bucket. Schedules run on River's leader only, so
+// each partner is polled once across all instances.
+func addPull(rt *jobs.Runtime, log *slog.Logger, kind, partner string, spec config.Schedule, poll func(context.Context) (transports.PollResult, error)) {
+	sched, _ := spec.Parse() // validated
+	task := kind + ".pull:" + partner
+	rt.AddSchedules(jobs.Schedule{Name: spec.Name, Schedule: sched, Task: task})
+	rt.AddTask(task, func(ctx context.Context) error {
+		res, err := poll(ctx)
+		log.Info(kind+" pull done", "partner", partner, "listed", res.Listed, "received", res.Received, "not_yet_stable", res.Skipped, "already_had", res.AlreadyHad, "err", err)
+		return err
+	})
 }
 
 // startFolderWatchers follows every partner's folder.inbound (fsnotify plus
@@ -162,33 +169,24 @@ func remoteOrigin(r *config.SFTPRemote) string {
 	return r.User + "@" + net.JoinHostPort(r.Host, strconv.Itoa(port))
 }
 
-// remoteSchedules returns a schedule and a task per partner whose server
-// Wharf polls. Schedules run on River's leader only, so each partner is
-// polled once across all instances.
+// remoteSchedules polls the SFTP servers of partners with sftp_remote.pull.
 func remoteSchedules(c *config.Config, g *gateway.Gateway, log *slog.Logger, rt *jobs.Runtime) {
 	for _, p := range c.Partners {
 		if p.SFTPRemote == nil || p.SFTPRemote.Pull == nil {
 			continue
 		}
-		p := p
 		pull := *p.SFTPRemote.Pull
-		spec := pull.ScheduleOf(p.ID)
-		sched, _ := spec.Parse() // validated
-		task := "sftp.pull:" + p.ID
-		rt.AddSchedules(jobs.Schedule{Name: spec.Name, Schedule: sched, Task: task})
-		rt.AddTask(task, func(ctx context.Context) error {
+		addPull(rt, log, "sftp", p.ID, pull.ScheduleOf(p.ID), func(ctx context.Context) (transports.PollResult, error) {
 			cl, err := dialRemote(ctx, c, p)
 			if err != nil {
-				return err
+				return transports.PollResult{}, err
 			}
 			defer cl.Close()
-			res, err := transports.Poll(ctx, cl, g, g, transports.PollOptions{
+			return transports.Poll(ctx, cl, g, g, transports.PollOptions{
 				Partner: p.ID, Transport: transportSFTPClient, Origin: remoteOrigin(p.SFTPRemote),
 				Folder: pull.Folder, Pattern: pull.Pattern, MinAge: pull.MinAgeDuration(),
 				After: transports.After(pull.After), MoveTo: pull.MoveTo, Log: log,
 			})
-			log.Info("sftp pull done", "partner", p.ID, "listed", res.Listed, "received", res.Received, "not_yet_stable", res.Skipped, "already_had", res.AlreadyHad, "err", err)
-			return err
 		})
 	}
 }
