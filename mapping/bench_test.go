@@ -7,6 +7,7 @@ import (
 	"math/rand"
 	"testing"
 
+	"github.com/wharfedi/wharf/edi/x12"
 	"github.com/wharfedi/wharf/mapping/canonical"
 )
 
@@ -38,5 +39,32 @@ func BenchmarkFromX12(b *testing.B) {
 				}
 			}
 		})
+	}
+}
+
+// BenchmarkToX12 renders 500 generated 204s and 214s into one interchange
+// (bytes/s = output bytes): "picked" lets the renderer choose delimiters
+// that occur in no value (it holds the segments until Close), "pinned"
+// streams with the partner's delimiters.
+func BenchmarkToX12(b *testing.B) {
+	for _, set := range []string{"204", "214"} {
+		g := &gen{r: rand.New(rand.NewSource(1)), loc: DefaultProfile().Location}
+		docs := make([]canonical.Document, 500)
+		for i := range docs {
+			docs[i] = g.doc(set)
+		}
+		for _, mode := range []string{"picked", "pinned"} {
+			b.Run(set+"/"+mode, func(b *testing.B) {
+				p := *DefaultProfile()
+				if mode == "pinned" {
+					p.Envelope.Delimiters = x12.Delimiters{Element: 0x1D, Component: 0x1F, Repetition: 0x1E, Segment: 0x1C}
+				}
+				b.SetBytes(int64(len(render(b, &p, set, docs...))))
+				b.ReportAllocs()
+				for i := 0; i < b.N; i++ {
+					render(b, &p, set, docs...)
+				}
+			})
+		}
 	}
 }
