@@ -122,11 +122,45 @@ func as2Server(c *config.Config, st store.Store, a *archive.Archive, gw *gateway
 			}
 		}
 	}
-	return &as2.Server{Identity: id, Partners: &directory{c: c, st: st}, Receiver: gw, Books: books, Log: log, OnMDN: client.HandleMDN,
-		MaxBody: c.AS2.MaxBodyBytes(), SpoolDir: spoolDir}, nil
+	return &as2.Server{Identity: id, Partners: &as2Receiving{d: &directory{c: c, st: st}, c: c}, Receiver: gw, Books: books, Log: log, OnMDN: client.HandleMDN,
+		MaxBody: c.AS2.MaxBodyBytes(), MaxDecompressed: config.DefaultAS2MaxDecompressedMB << 20, MaxExpansion: config.DefaultAS2MaxExpansion,
+		SpoolDir: spoolDir}, nil
 }
 
-var _ as2.EvidenceStreamer = (*as2Books)(nil)
+// as2Receiving is the directory as POST /as2 sees it: each partner with
+// its receiving limits and compression policy from partners[].as2 (a
+// partner known only from the store gets the Server's defaults, the same).
+type as2Receiving struct {
+	d *directory
+	c *config.Config
+}
+
+func (r *as2Receiving) ByAS2ID(ctx context.Context, id string) (*as2.Partner, error) {
+	p, err := r.d.ByAS2ID(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	if cp, ok := r.c.PartnerByID(p.ID); ok && cp.AS2 != nil {
+		a := cp.AS2
+		p.AllowUnsignedCompressed = a.AllowUnsignedCompressed
+		p.MaxBody, p.MaxDecompressed, p.MaxExpansion = a.MaxBodyBytes(r.c.AS2), a.MaxDecompressedBytes(), a.MaxExpansionRatio()
+	}
+	return p, nil
+}
+
+// Alert raises an exception for the operator (owner it) when POST /as2
+// refuses a message on a limit or on policy: one open exception per
+// partner and reason, repeats noted on it.
+func (b *as2Books) Alert(ctx context.Context, a *as2.Alert) error {
+	_, err := b.st.RaiseException(ctx, &store.Exception{Reason: a.Reason, Owner: store.OwnerIT, Detail: a.Detail, ObjectKind: "message",
+		ObjectKey: a.MessageID, PartnerID: a.PartnerID, MessageID: a.MessageID, DedupeKey: a.DedupeKey})
+	return err
+}
+
+var (
+	_ as2.EvidenceStreamer = (*as2Books)(nil)
+	_ as2.Alerter          = (*as2Books)(nil)
+)
 
 // AS2 evidence is archived but never processed as a document.
 var as2Evidence = map[string]bool{as2.TransportRaw: true, as2.TransportMDN: true, as2.TransportMDNAsync: true, as2.TransportMDNIn: true}

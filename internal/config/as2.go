@@ -20,16 +20,21 @@ type AS2 struct {
 	// CertWarnDays: the daily check raises an exception this many days
 	// before an AS2 certificate (Wharf's or a partner's) expires; default 30.
 	CertWarnDays int `yaml:"cert_warn_days"`
-	// MaxBodyMB bounds an inbound AS2 request body in MiB (default 2048);
-	// larger requests get HTTP 413. Bodies are spooled to the data folder,
-	// so the bound is about disk, not memory.
+	// MaxBodyMB bounds an inbound AS2 request body in MiB for partners
+	// without their own partners[].as2.max_body_mb (default 512); larger
+	// requests get HTTP 413. Bodies are spooled to the data folder, so the
+	// bound is about disk, not memory. Nothing is read before the request's
+	// headers name a known partner and Wharf's AS2 name.
 	MaxBodyMB int `yaml:"max_body_mb"`
 }
 
-// MaxBodyBytes returns as2.max_body_mb in bytes, 2 GiB when unset.
+// DefaultAS2MaxBodyMB is as2.max_body_mb's default.
+const DefaultAS2MaxBodyMB = 512
+
+// MaxBodyBytes returns as2.max_body_mb in bytes, 512 MiB when unset.
 func (a AS2) MaxBodyBytes() int64 {
 	if a.MaxBodyMB <= 0 {
-		return 2048 << 20
+		return DefaultAS2MaxBodyMB << 20
 	}
 	return int64(a.MaxBodyMB) << 20
 }
@@ -66,6 +71,54 @@ type PartnerAS2 struct {
 	// (insufficient-message-security).
 	RequireSigned    bool `yaml:"require_signed"`
 	RequireEncrypted bool `yaml:"require_encrypted"`
+	// AllowUnsignedCompressed accepts compressed content (RFC 3274) that no
+	// verified signature covers. Default false: compressed content must be
+	// signed (compressed then signed, or signed then compressed), else it
+	// is refused (insufficient-message-security) on its first bytes.
+	AllowUnsignedCompressed bool `yaml:"allow_unsigned_compressed"`
+	// Receiving limits; 0 or unset takes the default.
+	// MaxBodyMB bounds this partner's request bodies in MiB (default
+	// as2.max_body_mb, itself 512 MiB): HTTP 413 past it.
+	MaxBodyMB int `yaml:"max_body_mb"`
+	// MaxDecompressedMB bounds what compressed content expands to, in MiB
+	// (default 256): decompression stops there (decompression-failed).
+	MaxDecompressedMB int `yaml:"max_decompressed_mb"`
+	// MaxExpansion bounds the expansion ratio of compressed content that no
+	// verified signature covers when it is decompressed (signed then
+	// compressed, or unsigned when allowed): default 100 (100:1).
+	MaxExpansion int `yaml:"max_expansion"`
+}
+
+// Defaults of the partners[].as2 receiving limits.
+const (
+	DefaultAS2MaxDecompressedMB = 256
+	DefaultAS2MaxExpansion      = 100
+)
+
+// MaxBodyBytes returns partners[].as2.max_body_mb in bytes, or as2's
+// (default 512 MiB) when unset.
+func (p PartnerAS2) MaxBodyBytes(a AS2) int64 {
+	if p.MaxBodyMB > 0 {
+		return int64(p.MaxBodyMB) << 20
+	}
+	return a.MaxBodyBytes()
+}
+
+// MaxDecompressedBytes returns partners[].as2.max_decompressed_mb in bytes,
+// 256 MiB when unset.
+func (p PartnerAS2) MaxDecompressedBytes() int64 {
+	if p.MaxDecompressedMB > 0 {
+		return int64(p.MaxDecompressedMB) << 20
+	}
+	return DefaultAS2MaxDecompressedMB << 20
+}
+
+// MaxExpansionRatio returns partners[].as2.max_expansion, 100 when unset.
+func (p PartnerAS2) MaxExpansionRatio() int {
+	if p.MaxExpansion > 0 {
+		return p.MaxExpansion
+	}
+	return DefaultAS2MaxExpansion
 }
 
 // AS2ID returns Wharf's AS2 name: WHARF_AS2_ID, as2.id, or "wharf".
@@ -96,7 +149,7 @@ func (c *Config) validateAS2() error {
 		return c.errAt("as2.cert_warn_days", "%d: use 1 to 3650 days (default 30)", c.AS2.CertWarnDays)
 	}
 	if c.AS2.MaxBodyMB < 0 || c.AS2.MaxBodyMB > 1<<20 {
-		return c.errAt("as2.max_body_mb", "%d: use 1 to 1048576 MiB (default 2048)", c.AS2.MaxBodyMB)
+		return c.errAt("as2.max_body_mb", "%d: use 1 to 1048576 MiB (default %d)", c.AS2.MaxBodyMB, DefaultAS2MaxBodyMB)
 	}
 	if u := c.AS2.PublicURL; u != "" {
 		if pu, err := url.Parse(u); err != nil || (pu.Scheme != "http" && pu.Scheme != "https") || pu.Host == "" {
@@ -136,6 +189,15 @@ func (c *Config) validateAS2() error {
 		}
 		if a.MDN == "async" && c.AS2.PublicURL == "" {
 			return c.errAt(f+".mdn", "async MDNs need as2.public_url (Wharf's /as2 URL as the partner reaches it)")
+		}
+		if a.MaxBodyMB < 0 || a.MaxBodyMB > 1<<20 {
+			return c.errAt(f+".max_body_mb", "%d: use 1 to 1048576 MiB (default as2.max_body_mb, %d)", a.MaxBodyMB, c.AS2.MaxBodyBytes()>>20)
+		}
+		if a.MaxDecompressedMB < 0 || a.MaxDecompressedMB > 1<<20 {
+			return c.errAt(f+".max_decompressed_mb", "%d: use 1 to 1048576 MiB (default %d)", a.MaxDecompressedMB, DefaultAS2MaxDecompressedMB)
+		}
+		if a.MaxExpansion < 0 || a.MaxExpansion > 100000 {
+			return c.errAt(f+".max_expansion", "%d: use a ratio from 1 to 100000 (default %d, i.e. %d:1)", a.MaxExpansion, DefaultAS2MaxExpansion, DefaultAS2MaxExpansion)
 		}
 		if a.MDNTimeout != "" {
 			if _, err := parseDuration(a.MDNTimeout); err != nil {

@@ -94,6 +94,28 @@ type Partner struct {
 	// Receiving policy.
 	RequireSigned    bool // unsigned messages get insufficient-message-security
 	RequireEncrypted bool // unencrypted messages get insufficient-message-security
+	// AllowUnsignedCompressed accepts compressed content that no verified
+	// signature covers (RFC 5402 allows compression without signing). By
+	// default it is refused (insufficient-message-security), so that only
+	// the partner's own key can make Wharf inflate anything: compressed
+	// content must be inside the signature (compressed, then signed), or
+	// hold a signed entity (signed, then compressed).
+	AllowUnsignedCompressed bool
+
+	// Receiving limits; 0 takes the Server's (MaxBody, MaxDecompressed,
+	// MaxExpansion).
+	//
+	// MaxBody bounds the request body: it is spooled up to this many bytes
+	// and answered 413 past them.
+	MaxBody int64
+	// MaxDecompressed bounds what one CompressedData layer expands to;
+	// decompression stops there (decompression-failed).
+	MaxDecompressed int64
+	// MaxExpansion bounds the expansion ratio (output bytes per compressed
+	// byte) of compressed content that no verified signature covers yet
+	// (signed, then compressed; or unsigned when allowed). Content inside a
+	// verified signature is bounded by MaxDecompressed only.
+	MaxExpansion int
 
 	// Sending.
 	URL      string  // the partner's AS2 endpoint
@@ -221,6 +243,25 @@ type Books interface {
 type EvidenceStreamer interface {
 	// EvidenceFrom is Evidence with the bytes read from r.
 	EvidenceFrom(ctx context.Context, partner string, outbound bool, transport, as2MessageID string, r io.Reader) (string, error)
+}
+
+// Alerter is implemented by Books that raise an exception for an operator
+// (Wharf's do: the exceptions queue). The receiving endpoint raises one
+// when it refuses a message on a limit or on policy that an operator may
+// have to change (a decompression bound, unsigned compressed content).
+type Alerter interface {
+	Alert(ctx context.Context, a *Alert) error
+}
+
+// Alert is an exception raised by the AS2 endpoint.
+type Alert struct {
+	Reason    string // "as2_limit" (a size or ratio bound) or "as2_policy"
+	PartnerID string
+	// MessageID is the archived evidence the alert is about (the raw request).
+	MessageID string
+	Detail    string // what happened, which partner, which limit, what to change
+	// DedupeKey: while an alert with this key is open, another is a repeat.
+	DedupeKey string
 }
 
 // ErrNotAwaited: no async MDN is awaited for this partner and Message-ID.

@@ -568,10 +568,9 @@ func recipientInfos(cek []byte, recipients []*x509.Certificate, wrap KeyWrap) ([
 	return recips, nil
 }
 
-// maxDecompressed bounds CompressedData expansion (a zip bomb guard).
-const maxDecompressed = 4 << 30
-
-// Decompress opens CompressedData (RFC 3274, zlib), DER or BER.
+// Decompress opens CompressedData (RFC 3274, zlib), DER or BER, in
+// memory: at most DefaultMaxDecompressed bytes of content, more fails with
+// ErrDecompressLimit (the endpoint streams with DecompressStream instead).
 func Decompress(b []byte) ([]byte, error) {
 	ci, err := parseContentInfo(b)
 	if err != nil {
@@ -596,12 +595,12 @@ func Decompress(b []byte) ([]byte, error) {
 		return nil, fmt.Errorf("cms: zlib: %w", err)
 	}
 	var out bytes.Buffer
-	n, err := io.Copy(&out, io.LimitReader(zr, maxDecompressed+1))
+	n, err := io.Copy(&out, io.LimitReader(zr, DefaultMaxDecompressed+1))
 	if err != nil {
 		return nil, fmt.Errorf("cms: zlib: %w", err)
 	}
-	if n > maxDecompressed {
-		return nil, fmt.Errorf("cms: compressed content expands beyond %d bytes", int64(maxDecompressed))
+	if n > DefaultMaxDecompressed {
+		return nil, fmt.Errorf("cms: %w of %d bytes", ErrDecompressLimit, int64(DefaultMaxDecompressed))
 	}
 	return out.Bytes(), nil
 }

@@ -519,8 +519,14 @@ func (c *cbcOpener) Close() error {
 	return err
 }
 
+// ErrDecompressLimit: compressed content expands beyond the bound its
+// reader set. Decompression stops there: at most that many bytes were
+// written, and the rest of the zlib stream was never inflated.
+var ErrDecompressLimit = errors.New("compressed content expands beyond the limit")
+
 // DecompressStream opens CompressedData (RFC 3274, zlib), DER or BER,
-// read from r, writing at most max bytes of content to w.
+// read from r, writing at most max bytes of content to w; more fails with
+// ErrDecompressLimit. An error from w stops it and is returned wrapped.
 func DecompressStream(r io.Reader, w io.Writer, max int64) error {
 	b := newBERStream(r)
 	ct, _, err := b.contentInfo()
@@ -570,12 +576,18 @@ func DecompressStream(r io.Reader, w io.Writer, max int64) error {
 	if err != nil {
 		return fmt.Errorf("cms: zlib: %w", err)
 	}
-	n, err := io.Copy(w, io.LimitReader(zr, max+1))
+	n, err := io.Copy(w, io.LimitReader(zr, max))
 	if err != nil {
 		return fmt.Errorf("cms: zlib: %w", err)
 	}
-	if n > max {
-		return fmt.Errorf("cms: compressed content expands beyond %d bytes", max)
+	if n == max { // one byte more, or the end (and zlib's checksum)
+		k, err := io.ReadFull(zr, make([]byte, 1))
+		if k > 0 {
+			return fmt.Errorf("cms: %w of %d bytes", ErrDecompressLimit, max)
+		}
+		if err != io.EOF {
+			return fmt.Errorf("cms: zlib: %w", err)
+		}
 	}
 	return nil
 }

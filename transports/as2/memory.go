@@ -24,6 +24,7 @@ type MemoryBooks struct {
 	outcomes map[string]lifecycle.Status
 	pending  map[string]*Record
 	parents  map[string]string // received MDN evidence -> payload
+	alerts   []Alert
 	n        int
 }
 
@@ -131,6 +132,21 @@ func (b *MemoryBooks) Settle(_ context.Context, r *Record, async bool, status li
 	b.outcomes[r.MessageID] = status
 	b.events[r.MessageID] = append(b.events[r.MessageID], string(status)+": "+detail)
 	return nil
+}
+
+// Alert keeps an alert (Alerts lists them).
+func (b *MemoryBooks) Alert(_ context.Context, a *Alert) error {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.alerts = append(b.alerts, *a)
+	return nil
+}
+
+// Alerts returns the alerts raised, oldest first.
+func (b *MemoryBooks) Alerts() []Alert {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return append([]Alert(nil), b.alerts...)
 }
 
 // Outcome returns a payload's status.

@@ -234,9 +234,12 @@ func TestUnknownPartnerDuplicateAndAsync(t *testing.T) {
 	_, body, ctype := f.build(t, ssl, opensslMsg{})
 
 	t.Run("unknown partner", func(t *testing.T) {
-		m := f.mdnOf(t, ssl, f.post(t, "NOBODY", "<u1@x>", ctype, body, nil))
-		if m.Modifier != as2.ErrUnknownTradingPartner {
-			t.Fatalf("disposition %q", m.Disposition)
+		// Refused on its headers, before the body is read: 403, no MDN.
+		res := f.post(t, "NOBODY", "<u1@x>", ctype, body, nil)
+		b, _ := io.ReadAll(res.Body)
+		res.Body.Close()
+		if res.StatusCode != http.StatusForbidden || !strings.Contains(string(b), as2.ErrUnknownTradingPartner) {
+			t.Fatalf("HTTP %s %q: want 403 naming %s", res.Status, b, as2.ErrUnknownTradingPartner)
 		}
 		if f.recv.Len() != 0 {
 			t.Fatalf("payload archived for an unknown partner")

@@ -21,8 +21,25 @@ import (
 	"github.com/wharfedi/wharf/transports"
 )
 
-// DefaultMaxBody is Server.MaxBody's default: 2 GiB.
-const DefaultMaxBody = 2 << 30
+// Receiving limits' defaults (the Server's fields, and through them each
+// Partner's).
+const (
+	// DefaultMaxBody bounds a request body: 512 MiB.
+	DefaultMaxBody = 512 << 20
+	// DefaultMaxDecompressed bounds what one CompressedData layer expands
+	// to: 256 MiB.
+	DefaultMaxDecompressed = 256 << 20
+	// DefaultMaxExpansion bounds the expansion ratio of compressed content
+	// that no verified signature covers yet: 100 bytes out per byte in.
+	DefaultMaxExpansion = 100
+	// DefaultBodyIdle bounds the wait for the next bytes of a request body,
+	// and is the grace period before DefaultMinBodyRate applies.
+	DefaultBodyIdle = time.Minute
+	// DefaultMinBodyRate is the lowest average rate, in bytes per second, at
+	// which a request body may arrive once DefaultBodyIdle has passed
+	// (8 KiB/s: 512 MiB in about 18 hours).
+	DefaultMinBodyRate = 8 << 10
+)
 
 // maxMDNBody bounds an MDN read into memory.
 const maxMDNBody = 16 << 20
@@ -35,9 +52,25 @@ type Server struct {
 	Receiver transports.Receiver // archives the payload and commits its processing
 	Books    Books
 	Log      *slog.Logger
-	// MaxBody bounds a request body (default DefaultMaxBody); larger
-	// requests get 413. Bodies are spooled to files, never held in memory.
+	// MaxBody bounds a request body for partners without their own
+	// Partner.MaxBody (default DefaultMaxBody); larger requests get 413.
+	// The headers are checked first (AS2-From a known partner, AS2-To
+	// Wharf's name): nothing of the body is read for a stranger. Bodies are
+	// spooled to files, never held in memory.
 	MaxBody int64
+	// MaxDecompressed and MaxExpansion are the defaults of the Partner
+	// fields of the same names (DefaultMaxDecompressed, DefaultMaxExpansion).
+	MaxDecompressed int64
+	MaxExpansion    int
+	// BodyIdle and MinBodyRate pace a request body (defaults
+	// DefaultBodyIdle, DefaultMinBodyRate; a negative rate turns the rate
+	// check off): each read waits at most BodyIdle (a read deadline on the
+	// connection, moved at every read), and after the first BodyIdle the
+	// body's average rate must stay at MinBodyRate or more. A body that
+	// stalls or dribbles gets 408, whatever its size: large uploads at a
+	// normal rate are never cut off, unlike with a whole-request timeout.
+	BodyIdle    time.Duration
+	MinBodyRate int64
 	// SpoolDir holds each request's temporary files (the body, and each
 	// decoded, decrypted or decompressed layer) until it is answered;
 	// default os.TempDir(). Wharf uses a folder in its data folder.
@@ -61,17 +94,127 @@ func (s *Server) log() *slog.Logger {
 	return slog.New(slog.DiscardHandler)
 }
 
+// firstPositive returns the first of vs above 0.
+func firstPositive[T int | int64 | time.Duration](vs ...T) T {
+	for _, v := range vs {
+		if v > 0 {
+			return v
+		}
+	}
+	return 0
+}
+
+// maxBody is the body bound for p.
+func (s *Server) maxBody(p *Partner) int64 {
+	return firstPositive(p.MaxBody, s.MaxBody, DefaultMaxBody)
+}
+
+// decompressLimit is how far one CompressedData layer of in bytes may
+// expand for p: its MaxDecompressed, and when no verified signature covers
+// the layer (authenticated false) also MaxExpansion times in. byRatio
+// tells which bound is the lower.
+func (s *Server) decompressLimit(p *Partner, authenticated bool, in int64) (max int64, ratio int, byRatio bool) {
+	max = firstPositive(p.MaxDecompressed, s.MaxDecompressed, DefaultMaxDecompressed)
+	if authenticated {
+		return max, 0, false
+	}
+	ratio = firstPositive(p.MaxExpansion, s.MaxExpansion, DefaultMaxExpansion)
+	if r := int64(ratio) * max64(in, 1); r < max {
+		return r, ratio, true
+	}
+	return max, ratio, false
+}
+
+func max64(a, b int64) int64 {
+	if a > b {
+		return a
+	}
+	return b
+}
+
+// errBodyTooSlow: a request body arrived below the minimum rate.
+var errBodyTooSlow = errors.New("the request body arrives too slowly")
+
+// pacedBody reads a request body under a read deadline that moves with it
+// (Server.BodyIdle, Server.MinBodyRate).
+type pacedBody struct {
+	r       io.Reader
+	rc      *http.ResponseController
+	idle    time.Duration
+	minRate int64
+	start   time.Time
+	n       int64
+}
+
+func (b *pacedBody) Read(p []byte) (int, error) {
+	now := time.Now()
+	if el := now.Sub(b.start) - b.idle; b.minRate > 0 && el > 0 && float64(b.n) < el.Seconds()*float64(b.minRate) {
+		return 0, fmt.Errorf("%w: %d bytes in %s, below %d bytes per second", errBodyTooSlow, b.n, now.Sub(b.start).Round(time.Second), b.minRate)
+	}
+	// Not supported (a ResponseWriter that is not a connection's): no deadline.
+	_ = b.rc.SetReadDeadline(now.Add(b.idle))
+	n, err := b.r.Read(p)
+	b.n += int64(n)
+	return n, err
+}
+
 // ServeHTTP implements POST /as2.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
-	max := s.MaxBody
-	if max <= 0 {
-		max = DefaultMaxBody
+	// The headers decide before a byte of the body is read: a stranger's
+	// request is answered at once, and the server closes the connection
+	// rather than read what is left (an Expect: 100-continue sender never
+	// sends it).
+	h := textproto.MIMEHeader(r.Header)
+	from, to := unquoteAS2(h.Get("As2-From")), unquoteAS2(h.Get("As2-To"))
+	msgID := strings.TrimSpace(h.Get("Message-Id"))
+	log := s.log().With("as2_from", from, "as2_to", to, "as2_message_id", msgID, "remote", r.RemoteAddr)
+	if from == "" || to == "" || msgID == "" {
+		http.Error(w, "as2: AS2-From, AS2-To and Message-ID headers are required", http.StatusBadRequest)
+		return
+	}
+	if to != s.Identity.AS2ID {
+		log.Warn("as2: message addressed to another AS2 name; answered 403 without reading the body",
+			"hint", fmt.Sprintf("Wharf's AS2 name is %q (config as2.id or WHARF_AS2_ID); the sender must use it as AS2-To", s.Identity.AS2ID))
+		http.Error(w, fmt.Sprintf("as2: unknown-trading-relationship: this server's AS2 name is %s, not %s", s.Identity.AS2ID, to), http.StatusForbidden)
+		return
+	}
+	p, err := s.Partners.ByAS2ID(ctx, from)
+	if errors.Is(err, ErrUnknownPartner) {
+		log.Warn("as2: message from an unknown AS2 name; answered 403 without reading the body",
+			"hint", fmt.Sprintf("register the partner: wharf partner add ID --as2-id %s --as2-cert CERT_PEM_FILE", quoteShell(from)))
+		http.Error(w, fmt.Sprintf("as2: unknown-trading-relationship: no trading partner with AS2 name %s is configured here", from), http.StatusForbidden)
+		return
+	}
+	if err != nil {
+		log.Error("as2: partner lookup failed; answered 503 so the sender retries", "err", err)
+		http.Error(w, "as2: temporarily unable to process; retry later", http.StatusServiceUnavailable)
+		return
+	}
+	log = log.With("partner", p.ID)
+	max := s.maxBody(p)
+	tooLarge := func() {
+		log.Warn("as2: request body too large; answered 413", "limit_bytes", max, "content_length", r.ContentLength,
+			"hint", fmt.Sprintf("raise partners[].as2.max_body_mb for partner %s (or as2.max_body_mb for all) if it sends larger messages", p.ID))
+		http.Error(w, fmt.Sprintf("as2: request body exceeds %d bytes, partner %s's limit", max, p.ID), http.StatusRequestEntityTooLarge)
+	}
+	if r.ContentLength > max {
+		tooLarge()
+		return
 	}
 	sp := &spool{dir: s.SpoolDir}
 	defer sp.close()
 	sw := &spoolWriter{sp: sp}
-	n, err := io.Copy(sw, io.LimitReader(r.Body, max+1))
+	rc := http.NewResponseController(w)
+	minRate := s.MinBodyRate
+	if minRate == 0 {
+		minRate = DefaultMinBodyRate
+	}
+	paced := &pacedBody{r: r.Body, rc: rc, idle: firstPositive(s.BodyIdle, DefaultBodyIdle), minRate: minRate, start: time.Now()}
+	n, err := io.Copy(sw, io.LimitReader(paced, max+1))
+	// Processing may take a while: no read deadline from here on (the
+	// server's check for a closed connection must not time out).
+	_ = rc.SetReadDeadline(time.Time{})
 	var body *io.SectionReader
 	if err == nil && n <= max {
 		body, err = sw.done()
@@ -79,26 +222,21 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if err != nil {
 		var pe *os.PathError
 		if errors.As(err, &pe) { // our side: the spool file
-			s.log().Error("as2: spooling the request body failed; answered 503 so the sender retries", "err", err,
+			log.Error("as2: spooling the request body failed; answered 503 so the sender retries", "err", err,
 				"hint", "check that the spool folder exists, is writable and has room")
 			http.Error(w, "as2: temporarily unable to receive; retry later", http.StatusServiceUnavailable)
+			return
+		}
+		if errors.Is(err, errBodyTooSlow) || errors.Is(err, os.ErrDeadlineExceeded) {
+			log.Warn("as2: request body too slow; answered 408", "err", err, "received_bytes", paced.n)
+			http.Error(w, "as2: request body too slow: "+err.Error(), http.StatusRequestTimeout)
 			return
 		}
 		http.Error(w, "as2: reading the request body: "+err.Error(), http.StatusBadRequest)
 		return
 	}
 	if n > max {
-		s.log().Warn("as2: request body too large; answered 413", "limit_bytes", max, "remote", r.RemoteAddr,
-			"hint", "raise as2.max_body_mb if partners send larger messages")
-		http.Error(w, fmt.Sprintf("as2: request body exceeds %d bytes", max), http.StatusRequestEntityTooLarge)
-		return
-	}
-	h := textproto.MIMEHeader(r.Header)
-	from, to := unquoteAS2(h.Get("As2-From")), unquoteAS2(h.Get("As2-To"))
-	msgID := strings.TrimSpace(h.Get("Message-Id"))
-	log := s.log().With("as2_from", from, "as2_to", to, "as2_message_id", msgID, "remote", r.RemoteAddr)
-	if from == "" || to == "" || msgID == "" {
-		http.Error(w, "as2: AS2-From, AS2-To and Message-ID headers are required", http.StatusBadRequest)
+		tooLarge()
 		return
 	}
 	req := parseMDNRequest(h)
@@ -111,25 +249,6 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		w.WriteHeader(http.StatusOK)
 		_, _ = w.Write(m.Body)
 	}
-	if to != s.Identity.AS2ID {
-		log.Warn("as2: message addressed to another AS2 name; answered unknown-trading-relationship",
-			"hint", fmt.Sprintf("Wharf's AS2 name is %q (config as2.id or WHARF_AS2_ID); the sender must use it as AS2-To", s.Identity.AS2ID))
-		s.replyUnknown(w, reply, req, from, msgID, fmt.Sprintf("This server's AS2 name is %s, not %s.", s.Identity.AS2ID, to))
-		return
-	}
-	p, err := s.Partners.ByAS2ID(ctx, from)
-	if errors.Is(err, ErrUnknownPartner) {
-		log.Warn("as2: message from an unknown AS2 name; answered unknown-trading-relationship",
-			"hint", fmt.Sprintf("register the partner: wharf partner add ID --as2-id %s --as2-cert CERT_PEM_FILE", quoteShell(from)))
-		s.replyUnknown(w, reply, req, from, msgID, fmt.Sprintf("No trading partner with AS2 name %s is configured here.", from))
-		return
-	}
-	if err != nil {
-		log.Error("as2: partner lookup failed; answered 503 so the sender retries", "err", err)
-		http.Error(w, "as2: temporarily unable to process; retry later", http.StatusServiceUnavailable)
-		return
-	}
-	log = log.With("partner", p.ID)
 	top := &fileEntity{Raw: body, Header: h, Body: body}
 	if s.OnMDN != nil && isMDNAt(top) {
 		b, err := readAllSection(body, maxMDNBody, "the MDN")
@@ -189,12 +308,26 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		_ = s.Books.Event(ctx, id, lifecycle.EventAS2, fmt.Sprintf("AS2 message %s from %s: %s; raw request archived as %s", msgID, from, res.describe(), rawID))
 	} else {
 		rec.Disposition = res.modifier
-		log.Warn("as2: message refused", "disposition", res.modifier, "reason", res.explanation)
-		_ = s.Books.Event(ctx, rawID, lifecycle.EventFailed, fmt.Sprintf("AS2 message %s from partner %s refused (%s): %s", msgID, p.ID, res.modifier, res.explanation))
+		log.Warn("as2: message refused", "disposition", res.modifier, "reason", res.explanation, "raw", rawID)
+		detail := fmt.Sprintf("AS2 message %s from partner %s refused (%s): %s", msgID, p.ID, res.modifier, res.explanation)
+		_ = s.Books.Event(ctx, rawID, lifecycle.EventFailed, detail)
+		if res.alert != "" {
+			if al, ok := s.Books.(Alerter); ok {
+				a := &Alert{Reason: res.alert, PartnerID: p.ID, MessageID: rawID, DedupeKey: res.alert + "/" + p.ID,
+					Detail: detail + " The raw request is archived as " + rawID + "; nothing was decompressed into the archive."}
+				if err := al.Alert(ctx, a); err != nil {
+					log.Error("as2: raising the exception failed", "err", err)
+				}
+			}
+		}
 	}
 	if !req.Wanted {
 		if err := s.Books.Record(ctx, rec); err != nil {
 			log.Error("as2: bookkeeping failed", "err", err)
+		}
+		if res.status != 0 { // a refusal with no MDN to carry it
+			http.Error(w, "as2: "+res.modifier+": "+res.explanation, res.status)
+			return
 		}
 		w.WriteHeader(http.StatusOK)
 		return
@@ -242,19 +375,6 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	log.Info("as2: message received", "disposition", rec.Disposition, "payload", rec.MessageID, "mdn", rec.MDNMode, "mdn_id", mdnID, "body_bytes", n)
 	if rec.MDNMode == MDNAsync {
 		w.WriteHeader(http.StatusOK)
-		return
-	}
-	reply(m)
-}
-
-// replyUnknown answers a message Wharf has no relationship for: an
-// unsigned error MDN, synchronously (an async URL from a stranger is not
-// followed), not archived (there is no partner to file it under).
-func (s *Server) replyUnknown(w http.ResponseWriter, reply func(*MDN), req MDNRequest, from, msgID, expl string) {
-	m, err := buildMDN(mdnParams{From: s.Identity.AS2ID, To: from, OriginalMessageID: msgID,
-		Modifier: ErrUnknownTradingPartner, Explanation: expl})
-	if err != nil || !req.Wanted {
-		http.Error(w, "as2: "+expl, http.StatusForbidden)
 		return
 	}
 	reply(m)
@@ -345,6 +465,10 @@ type opened struct {
 	modifier    string // "" when processed
 	spoolErr    error  // the spool failed: answer 503, nothing was decided
 	explanation string
+	// A refusal on a limit or on policy: the alert's reason (Alert.Reason),
+	// and the HTTP status that answers it when no MDN is asked.
+	alert  string
+	status int
 }
 
 func (o *opened) describe() string {
@@ -377,6 +501,14 @@ func (s *Server) open(top *fileEntity, p *Partner, req MDNRequest, sp *spool) *o
 	fail := func(mod, format string, args ...any) *opened {
 		o.modifier, o.explanation = mod, fmt.Sprintf(format, args...)
 		o.payload = nil
+		return o
+	}
+	// refuse is fail for a limit or a policy an operator may have to
+	// change: an exception is raised, and without an MDN the HTTP status
+	// says it.
+	refuse := func(mod, alert string, status int, format string, args ...any) *opened {
+		fail(mod, format, args...)
+		o.alert, o.status = alert, status
 		return o
 	}
 	// A spool file that cannot be written or read is this server's
@@ -452,12 +584,43 @@ func (s *Server) open(top *fileEntity, p *Partner, req MDNRequest, sp *spool) *o
 				}
 				continue
 			case ct.Equal(oidCompressedData):
+				// RFC 5402 compresses once, before or after signing.
+				if o.compressed {
+					return fail(ErrUnexpectedProcessing, "Message %s is compressed twice.", msgID)
+				}
 				if unsignedMIC == nil && o.signedBy == "" {
 					unsignedMIC = micOver(e)
 				}
-				plain, err := sp.write(func(w io.Writer) error { return DecompressStream(section(der), w, maxDecompressed) })
+				// Inside a verified signature the partner's own key vouches
+				// for the compressed bytes: only MaxDecompressed bounds them.
+				// Otherwise anyone may have made them: the ratio bounds them
+				// too, and unless the partner may send unsigned compressed
+				// content, what they expand to must be a signed entity,
+				// checked on its first bytes.
+				authenticated := o.signedBy != ""
+				limit, ratio, byRatio := s.decompressLimit(p, authenticated, der.Size())
+				mustSign := !authenticated && !p.AllowUnsignedCompressed
+				plain, err := sp.write(func(w io.Writer) error {
+					if mustSign {
+						w = &signedHead{w: w}
+					}
+					return DecompressStream(section(der), w, limit)
+				})
 				if spoolFailed(err) {
 					return ours(err)
+				}
+				if errors.Is(err, errUnsignedCompressed) {
+					return refuse(ErrInsufficientSecurity, alertPolicy, http.StatusForbidden, "%s", unsignedCompressed(msgID, p))
+				}
+				if errors.Is(err, ErrDecompressLimit) && byRatio {
+					return refuse(ErrDecompressionFailed, alertLimit, http.StatusRequestEntityTooLarge,
+						"Message %s was refused: its compressed content (%d bytes, not covered by a verified signature) expands more than %d times, partner %s's limit (partners[].as2.max_expansion); decompression stopped at %d bytes.",
+						msgID, der.Size(), ratio, p.ID, limit)
+				}
+				if errors.Is(err, ErrDecompressLimit) {
+					return refuse(ErrDecompressionFailed, alertLimit, http.StatusRequestEntityTooLarge,
+						"Message %s was refused: its compressed content expands beyond %d bytes (%s), partner %s's limit (partners[].as2.max_decompressed_mb); decompression stopped there.",
+						msgID, limit, mib(limit), p.ID)
 				}
 				if err != nil {
 					return fail(ErrDecompressionFailed, "Message %s could not be decompressed: %v.", msgID, err)
@@ -529,6 +692,9 @@ func (s *Server) open(top *fileEntity, p *Partner, req MDNRequest, sp *spool) *o
 			return ours(err)
 		}
 	}
+	if o.compressed && o.signedBy == "" && !p.AllowUnsignedCompressed {
+		return refuse(ErrInsufficientSecurity, alertPolicy, http.StatusForbidden, "%s", unsignedCompressed(msgID, p))
+	}
 	if p.RequireSigned && o.signedBy == "" {
 		return fail(ErrInsufficientSecurity, "Message %s is not signed; partner %s must sign (the partner's as2.require_signed setting).", msgID, p.ID)
 	}
@@ -536,6 +702,59 @@ func (s *Server) open(top *fileEntity, p *Partner, req MDNRequest, sp *spool) *o
 		return fail(ErrInsufficientSecurity, "Message %s is not encrypted; partner %s must encrypt to this server's certificate (the partner's as2.require_encrypted setting).", msgID, p.ID)
 	}
 	return o
+}
+
+// Alert reasons.
+const (
+	alertLimit  = "as2_limit"
+	alertPolicy = "as2_policy"
+)
+
+// unsignedCompressed explains the refusal of compressed content that no
+// signature covers.
+func unsignedCompressed(msgID string, p *Partner) string {
+	return fmt.Sprintf("Message %s carries compressed content that no verified signature covers: partner %s must sign what it compresses "+
+		"(compress then sign, or sign then compress), or be allowed to send it unsigned (the partner's as2.allow_unsigned_compressed setting).", msgID, p.ID)
+}
+
+func mib(n int64) string {
+	if n%(1<<20) == 0 {
+		return fmt.Sprintf("%d MiB", n>>20)
+	}
+	return fmt.Sprintf("%.1f MiB", float64(n)/(1<<20))
+}
+
+// errUnsignedCompressed: decompressed content is not a signed entity.
+var errUnsignedCompressed = errors.New("compressed content is not a signed entity")
+
+// signedHead passes decompressed bytes on while checking that they begin
+// with a MIME header block whose Content-Type is multipart/signed: the
+// first bytes decide, and decompression stops there if not.
+type signedHead struct {
+	w    io.Writer
+	head []byte
+	ok   bool
+}
+
+func (s *signedHead) Write(p []byte) (int, error) {
+	if !s.ok {
+		s.head = append(s.head, p[:min(len(p), maxHeaderBlock-len(s.head))]...)
+		end, _ := headerEnd(s.head)
+		if end < 0 && len(s.head) >= maxHeaderBlock {
+			return 0, fmt.Errorf("%w: no MIME header in the first %d bytes", errUnsignedCompressed, maxHeaderBlock)
+		}
+		if end >= 0 {
+			e, err := ParseEntity(s.head)
+			if err != nil {
+				return 0, fmt.Errorf("%w: %v", errUnsignedCompressed, err)
+			}
+			if mt, _ := e.MediaType(); mt != "multipart/signed" {
+				return 0, fmt.Errorf("%w: it is %s", errUnsignedCompressed, mt)
+			}
+			s.ok, s.head = true, nil
+		}
+	}
+	return s.w.Write(p)
 }
 
 // spoolFailed tells whether err comes from a spool file (a full disk, a

@@ -124,7 +124,9 @@ func TestSpoolWriterSpillsAndRestarts(t *testing.T) {
 // of the same Message-ID is processed once the spool works again.
 func TestSpoolFailureAnswers503(t *testing.T) {
 	wharf, acme := testIdentity(t, "WHARF"), testIdentity(t, "ACME")
-	partner := &Partner{ID: "acme", AS2ID: "ACME", Certs: []*x509.Certificate{acme.Cert}}
+	// Unsigned compressed content (allowed for this partner), expanding
+	// about 500 times (the limit is raised for it).
+	partner := &Partner{ID: "acme", AS2ID: "ACME", Certs: []*x509.Certificate{acme.Cert}, AllowUnsignedCompressed: true, MaxExpansion: 1000}
 	spoolDir := filepath.Join(t.TempDir(), "missing")
 	recv := NewMemoryReceiver()
 	srv := &Server{Identity: wharf, Partners: oneDir{partner}, Receiver: recv, Books: NewMemoryBooks(), SpoolDir: spoolDir}
