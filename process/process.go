@@ -350,11 +350,11 @@ func (p *Processor) acknowledge(ctx context.Context, m *store.Message, rep *x12.
 	if buf.Len() == 0 {
 		return nil, nil // nothing to acknowledge (an FA group, or no groups)
 	}
-	kind := pol.Ack
-	if kind == "" {
-		kind = "997"
+	kind := ackKind(rep, pol)
+	name, err := p.ackName(ctx, m, kind)
+	if err != nil {
+		return nil, fmt.Errorf("process %s: name the acknowledgment: %w", m.ID, err)
 	}
-	name := ackName(m.RemoteName, m.ID, kind)
 	e, err := p.Archive.Put(ctx, &buf, archive.Meta{
 		Partner: m.PartnerID, Direction: store.Outbound, Transport: m.Transport, RemoteName: name,
 		CorrelationID: m.CorrelationID, ParentID: m.ID, IdempotencyKey: "ack:" + m.ID, Status: lifecycle.StatusWaiting, Generated: true,
@@ -364,17 +364,69 @@ func (p *Processor) acknowledge(ctx context.Context, m *store.Message, rep *x12.
 	if err != nil {
 		return nil, fmt.Errorf("process %s: archive acknowledgment: %w", m.ID, err)
 	}
+	if e.Existing {
+		name = e.RemoteName // a retry: named when first archived
+	}
 	return &store.Event{MessageID: m.ID, Kind: lifecycle.EventAcknowledged,
 		Detail: fmt.Sprintf("acknowledgment %s archived as message %s (%s, %d bytes)", kind, e.ID, name, e.Size)}, nil
 }
 
-// ackName names the acknowledgment after what it acknowledges.
-func ackName(remote, id, kind string) string {
-	base := path.Base(remote)
-	if base == "." || base == "/" || base == "" {
-		base = id
+// ackKind is what the acknowledgment holds: the policy's 997 or 999 when it
+// acknowledges at least one functional group, else "TA1" (an interchange
+// rejected as a whole, a duplicate among them, or only a TA1 asked for).
+func ackKind(rep *x12.Report, pol Policy) string {
+	kind := pol.Ack
+	if kind == "" {
+		kind = "997"
 	}
-	return kind + "_" + base
+	for _, ic := range rep.Interchanges {
+		if ic.Status == x12.Rejected {
+			continue // WriteAcks writes no group acknowledgment for it
+		}
+		for _, g := range ic.Groups {
+			if !g.IsAck() {
+				return kind
+			}
+		}
+	}
+	return "TA1"
+}
+
+// ackName names the acknowledgment after what it acknowledges and what it
+// holds: KIND_FILE (997_ORDERS.edi, 999_ORDERS.edi, TA1_ORDERS.edi). A
+// file name the partner already used on this transport for an earlier
+// message would repeat, so the acknowledgments of every later message with
+// that name carry the message's short ID (shortID) before the extension:
+// 997_ORDERS.0a1b2c3d.edi. Earlier is the archive's order (received time,
+// then ID), so concurrent processing and retries choose the same names.
+func (p *Processor) ackName(ctx context.Context, m *store.Message, kind string) (string, error) {
+	base := path.Base(m.RemoteName)
+	if base == "." || base == "/" || base == "" {
+		return kind + "_" + m.ID, nil // the message ID is unique already
+	}
+	earlier, err := p.Store.SearchMessages(ctx, store.MessageFilter{PartnerID: m.PartnerID, Direction: store.Inbound,
+		Transport: m.Transport, Name: base, Before: m.ReceivedAt, BeforeID: m.ID, Limit: 1})
+	if err != nil {
+		return "", err
+	}
+	if len(earlier) == 0 {
+		return kind + "_" + base, nil
+	}
+	ext := path.Ext(base)
+	if ext == base { // ".edi": all extension, no stem
+		ext = ""
+	}
+	return kind + "_" + strings.TrimSuffix(base, ext) + "." + shortID(m.ID) + ext, nil
+}
+
+// shortID is the last 8 hex digits of a message ID: the random end of
+// its UUIDv7 (the start is a timestamp, shared by messages close in time).
+func shortID(id string) string {
+	h := strings.ReplaceAll(id, "-", "")
+	if len(h) > 8 {
+		h = h[len(h)-8:]
+	}
+	return h
 }
 
 // finish records, in one transaction, the message's status, format, types,

@@ -174,3 +174,67 @@ func TestAckControlNumbers(t *testing.T) {
 		}
 	})
 }
+
+// TestAckNamesDistinct: a partner that uploads the same file name again,
+// the second time a duplicate interchange, finds two distinct files in its
+// outbound/: the 997 of the first and the TA1 rejecting the second. A third
+// upload under that name (a new interchange) gets a 997 named apart too.
+func TestAckNamesDistinct(t *testing.T) {
+	flowtest.ForEachDB(t, archive.Options{}, []string{"acme"}, func(t *testing.T, e *flowtest.Env) {
+		ctx := context.Background()
+		p := &process.Processor{Archive: e.Archive, Store: e.Store}
+		upload := func(body string) string {
+			en, err := e.Archive.Put(ctx, strings.NewReader(body), archive.Meta{Partner: "acme", Direction: store.Inbound, Transport: "sftp", RemoteName: "inbound/load.edi"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := p.Process(ctx, en.ID); err != nil {
+				t.Fatal(err)
+			}
+			// A retried job finds its acknowledgment under the same name.
+			if err := p.Process(ctx, en.ID); err != nil {
+				t.Fatal(err)
+			}
+			return en.ID
+		}
+		outbound := func() map[string]string {
+			ws, err := e.Gateway.Waiting(ctx, "acme", "sftp")
+			if err != nil {
+				t.Fatal(err)
+			}
+			got := map[string]string{}
+			for _, w := range ws {
+				if _, dup := got[w.Name]; dup {
+					t.Fatalf("outbound/ lists %s twice: %+v", w.Name, ws)
+				}
+				got[w.Name] = e.Bytes(t, w.MessageID)
+			}
+			return got
+		}
+		upload(load204)
+		second := upload(load204) // the same interchange again: a duplicate
+		got := outbound()
+		if len(got) != 2 {
+			t.Fatalf("outbound/ holds %d files, want the 997 and the TA1: %v", len(got), got)
+		}
+		if !strings.Contains(got["997_load.edi"], "ST*997*") {
+			t.Fatalf("997_load.edi is not the 997: %v", got)
+		}
+		var ta1 string
+		for name, body := range got {
+			if name != "997_load.edi" {
+				ta1 = name
+				if !strings.HasPrefix(name, "TA1_load.") || !strings.HasSuffix(name, ".edi") || !strings.Contains(body, "TA1*000000077*") || strings.Contains(body, "ST*997*") {
+					t.Fatalf("the duplicate's acknowledgment %s:\n%s", name, body)
+				}
+			}
+		}
+		if ev := events(t, e.Store, second); !strings.Contains(ev, "acknowledgment TA1 archived") || !strings.Contains(ev, ta1) {
+			t.Fatalf("duplicate's events:\n%s", ev)
+		}
+		upload(strings.ReplaceAll(load204, "000000077", "000000078"))
+		if got := outbound(); len(got) != 3 {
+			t.Fatalf("outbound/ after a third upload of load.edi: %v", got)
+		}
+	})
+}

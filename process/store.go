@@ -19,6 +19,9 @@ type Store interface {
 
 	GetMessage(ctx context.Context, id string) (*store.Message, error)
 	AddMessageKeys(ctx context.Context, messageID string, keys []store.Key) error
+	// SearchMessages finds messages (the acknowledgment's name checks the
+	// partner's earlier uploads with the same file name).
+	SearchMessages(ctx context.Context, f store.MessageFilter) ([]*store.Message, error)
 	// AppendEvent adds to the message's history; events are never updated.
 	AppendEvent(ctx context.Context, e *store.Event) error
 

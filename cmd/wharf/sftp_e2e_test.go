@@ -219,15 +219,17 @@ partners:
 		t.Fatalf("999 for a set with a wrong SE01:\n%s", ack999)
 	}
 
-	// acme may delete a waiting document; the archive keeps it.
+	// acme may delete a waiting document; the archive keeps it. The same
+	// interchange again is a duplicate: its acknowledgment is a TA1, and
+	// named so.
 	if out, ok := c.run("acme", "acme_key", "put load.edi inbound/load2.edi"); !ok {
 		t.Fatalf("second upload: %s", out)
 	}
-	waitFor(t, "the second 997", func() bool {
+	waitFor(t, "the duplicate's TA1", func() bool {
 		out, _ := c.run("acme", "acme_key", "ls outbound")
-		return strings.Contains(out, "997_load2.edi")
+		return strings.Contains(out, "TA1_load2.edi")
 	})
-	if out, ok := c.run("acme", "acme_key", "rm outbound/997_load2.edi", "ls outbound"); !ok || strings.Contains(out[strings.Index(out, "ls outbound"):], "997_load2.edi") {
+	if out, ok := c.run("acme", "acme_key", "rm outbound/TA1_load2.edi", "ls outbound"); !ok || strings.Contains(out[strings.Index(out, "ls outbound"):], "TA1_load2.edi") {
 		t.Fatalf("acme delete: %v\n%s", ok, out)
 	}
 
@@ -248,5 +250,83 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 			t.Fatalf("timed out waiting for %s", what)
 		}
 		time.Sleep(200 * time.Millisecond)
+	}
+}
+
+// The same file name uploaded twice, the second time a duplicate
+// interchange: outbound/ holds the 997 of the first and, under its own
+// name, the TA1 rejecting the second; the partner's get of 997_load.edi
+// is the 997.
+func TestSFTPDuplicateUploadAckNames(t *testing.T) {
+	requireTool(t, "sftp", "apt-get install openssh-client")
+	dir := t.TempDir()
+	sshKey(t, filepath.Join(dir, "acme_key"))
+	os.WriteFile(filepath.Join(dir, "wharf.yaml"), []byte(`
+partners:
+  - id: acme
+    x12_ids: ["14:SENDER000111111"]
+    ssh_key_files: [acme_key.pub]
+`), 0o600)
+	srv := startServer(t, dir, nil, "--config", "wharf.yaml")
+	defer srv.stop(t)
+	hostKey, err := os.ReadFile(filepath.Join(dir, "wharf-data", "ssh_host_ed25519_key"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	signer, err := ssh.ParsePrivateKey(hostKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	port := srv.sftp[strings.LastIndex(srv.sftp, ":")+1:]
+	known := filepath.Join(dir, "known_hosts")
+	os.WriteFile(known, []byte("[127.0.0.1]:"+port+" "+string(ssh.MarshalAuthorizedKey(signer.PublicKey()))), 0o600)
+	c := &sftpClient{t: t, dir: dir, port: port, known: known}
+	load, _ := os.ReadFile(corpusFile("004010/204.edi"))
+	if len(load) == 0 {
+		t.Fatal("corpus file missing: " + corpusFile("004010/204.edi"))
+	}
+	os.WriteFile(filepath.Join(dir, "load.edi"), load, 0o600)
+
+	listing := func() []string {
+		out, _ := c.run("acme", "acme_key", "ls -1 outbound")
+		var names []string
+		for _, l := range strings.Split(out, "\n") {
+			if l = strings.TrimSpace(l); strings.HasPrefix(l, "outbound/") {
+				names = append(names, strings.TrimPrefix(l, "outbound/"))
+			}
+		}
+		return names
+	}
+	if out, ok := c.run("acme", "acme_key", "put load.edi inbound/load.edi"); !ok {
+		t.Fatalf("upload: %s", out)
+	}
+	waitFor(t, "the 997", func() bool { return len(listing()) == 1 })
+	if out, ok := c.run("acme", "acme_key", "put load.edi inbound/load.edi"); !ok {
+		t.Fatalf("second upload: %s", out)
+	}
+	var names []string
+	var ta1 string
+	waitFor(t, "the duplicate's TA1 beside the 997", func() bool {
+		names, ta1 = listing(), ""
+		for _, n := range names {
+			if strings.HasPrefix(n, "TA1_load.") && strings.HasSuffix(n, ".edi") {
+				ta1 = n
+			}
+		}
+		return len(names) == 2 && ta1 != ""
+	})
+	if !strings.Contains(strings.Join(names, " "), "997_load.edi") {
+		t.Fatalf("outbound/: %v", names)
+	}
+	if out, ok := c.run("acme", "acme_key", "get outbound/997_load.edi 997.edi", "get outbound/"+ta1+" ta1.edi"); !ok {
+		t.Fatalf("downloads: %s", out)
+	}
+	ack, _ := os.ReadFile(filepath.Join(dir, "997.edi"))
+	rej, _ := os.ReadFile(filepath.Join(dir, "ta1.edi"))
+	if !strings.Contains(string(ack), "ST*997*") || !strings.Contains(string(ack), "AK5*A~") || strings.Contains(string(ack), "TA1*") {
+		t.Fatalf("997_load.edi:\n%s", ack)
+	}
+	if !strings.Contains(string(rej), "TA1*") || !strings.Contains(string(rej), "*R*025~") || strings.Contains(string(rej), "ST*997*") {
+		t.Fatalf("%s:\n%s", ta1, rej)
 	}
 }

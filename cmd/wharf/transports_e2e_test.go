@@ -101,8 +101,13 @@ func testTransportsEndToEnd(t *testing.T, env []string) {
 		t.Fatalf("the inbound file was not moved to processed/: %v\n%s", err, srv.logs)
 	}
 
+	// Each transport gets its own interchange: the same ISA13 again from the
+	// partner is a duplicate, acknowledged by a TA1 (TA1_NAME), not a 997.
+	s3Load := bytes.ReplaceAll(load, []byte("000000204"), []byte("000000205"))
+	webLoad := bytes.ReplaceAll(load, []byte("000000204"), []byte("000000206"))
+
 	// S3: dropped under drop/, 997 put under acks/.
-	if _, err := s3.Client.PutObject(t.Context(), s3.Bucket, "drop/s3load.edi", bytes.NewReader(load), int64(len(load)), minio.PutObjectOptions{}); err != nil {
+	if _, err := s3.Client.PutObject(t.Context(), s3.Bucket, "drop/s3load.edi", bytes.NewReader(s3Load), int64(len(s3Load)), minio.PutObjectOptions{}); err != nil {
 		t.Fatal(err)
 	}
 	waitFor(t, "the 997 under acks/ in the bucket", func() bool {
@@ -116,7 +121,7 @@ func testTransportsEndToEnd(t *testing.T, env []string) {
 	// HTTP: a wrong token is refused; the right one is archived (201); the
 	// 997 goes to the webhook, which refuses it: dead letter at once.
 	post := func(token string) int {
-		req, _ := http.NewRequest("POST", srv.http+"/api/v1/inbound/erp?filename=web.edi", bytes.NewReader(load))
+		req, _ := http.NewRequest("POST", srv.http+"/api/v1/inbound/erp?filename=web.edi", bytes.NewReader(webLoad))
 		req.Header.Set("Authorization", "Bearer "+token)
 		resp, err := http.DefaultClient.Do(req)
 		if err != nil {

@@ -157,6 +157,10 @@ func (s *SFTP) audit(actor, kind, remote, detail string) {
 // errAuth is what a refused client learns: nothing about why.
 var errAuth = errors.New("authentication failed")
 
+// errAuthTryLater refuses a login that could not be checked (the partner
+// lookup failed): a server-side problem, never counted toward a lockout.
+var errAuthTryLater = errors.New("authentication unavailable, try later")
+
 func (s *SFTP) authKey(meta ssh.ConnMetadata, key ssh.PublicKey) (*ssh.Permissions, error) {
 	ip := remoteIP(meta.RemoteAddr())
 	log := s.log.With("user", meta.User(), "remote", meta.RemoteAddr().String())
@@ -170,6 +174,15 @@ func (s *SFTP) authKey(meta ssh.ConnMetadata, key ssh.PublicKey) (*ssh.Permissio
 	defer cancel()
 	fp := ssh.FingerprintSHA256(key)
 	p, err := s.st.PartnerBySSHKey(ctx, fp)
+	if err != nil && !errors.Is(err, store.ErrNotFound) {
+		// The lookup failed (database down, slow, restarting): nothing is
+		// known about the key, so this is not a failed login and does not
+		// count toward the lockout. The client is refused for now and told
+		// to try again later.
+		s.logins.WithLabelValues("error").Inc()
+		log.Error("sftp login refused: cannot look up the partner's key (server-side problem, not counted as a failed login); the client is told to try later", "key", fp, "err", err)
+		return nil, &ssh.BannerError{Err: errAuthTryLater, Message: "Wharf cannot check logins right now (server-side problem); please try again in a few minutes.\r\n"}
+	}
 	if err != nil || p.ID != meta.User() {
 		// Clients offer several keys in turn, each refusal counts: the
 		// lockout threshold leaves room for a handful.

@@ -111,11 +111,26 @@ func split(p string) (dir, name string, err error) {
 func (s *Session) RealPath(p string) (string, error) { return path.Clean("/" + p), nil }
 
 // isTempName tells names that clients use while an upload is in progress
-// (WinSCP's .filepart, FileZilla-like .part/.tmp): such an upload is
-// archived only when renamed to its final name.
+// (WinSCP's .filepart, FileZilla-like .part/.tmp, Wharf's own client's
+// .NAME.RANDOM.part): such an upload is staged when closed and archived
+// only when renamed to its final name.
 func isTempName(name string) bool {
 	l := strings.ToLower(name)
-	return strings.HasSuffix(l, ".filepart") || strings.HasSuffix(l, ".part") || strings.HasSuffix(l, ".tmp") || strings.HasPrefix(name, ".")
+	return strings.HasSuffix(l, ".filepart") || strings.HasSuffix(l, ".part") || strings.HasSuffix(l, ".tmp")
+}
+
+// checkUploadName refuses a name an upload may not have, at open or as a
+// rename target: a name starting with "." that is not a temporary name.
+// Such a name is ambiguous (a hidden final file, or a temporary one the
+// client means to rename?): staging it would answer CLOSE with OK for a
+// file that is never archived if the client meant it as final, so the
+// client is told at once instead.
+func checkUploadName(name string) error {
+	if strings.HasPrefix(name, ".") && !isTempName(name) {
+		return fmt.Errorf("%w: inbound/%s: names starting with \".\" are not accepted; upload under the final name, "+
+			"or under a temporary name ending in .part, .filepart or .tmp and rename it to the final name", errDenied, name)
+	}
+	return nil
 }
 
 // Filewrite starts an upload into inbound/. Bytes go to a staging file; the
@@ -128,6 +143,10 @@ func (s *Session) Filewrite(r *sftp.Request) (io.WriterAt, error) {
 	}
 	if dir != "inbound" || name == "" {
 		return nil, fmt.Errorf("%w: upload into inbound/", errDenied)
+	}
+	if err := checkUploadName(name); err != nil {
+		s.o.Log.Warn("sftp upload refused at open: name starts with \".\" (not a temporary name); the client is told", "partner", s.o.Partner, "remote", s.o.RemoteAddr, "file", "inbound/"+name)
+		return nil, err
 	}
 	if r.Pflags().Append {
 		return nil, fmt.Errorf("%w: appending is not supported; upload the whole file", errDenied)
@@ -484,6 +503,10 @@ func (s *Session) Filecmd(r *sftp.Request) error {
 		}
 		if dir != "inbound" || tdir != "inbound" || name == "" || tname == "" {
 			return fmt.Errorf("%w: only uploads in inbound/ can be renamed", errDenied)
+		}
+		if err := checkUploadName(tname); err != nil {
+			s.o.Log.Warn("sftp rename refused: target name starts with \".\" (not a temporary name); the upload stays staged", "partner", s.o.Partner, "remote", s.o.RemoteAddr, "file", "inbound/"+name, "target", "inbound/"+tname)
+			return err
 		}
 		s.mu.Lock()
 		u := s.staged[name]

@@ -1,0 +1,139 @@
+package server
+
+import (
+	"bytes"
+	"context"
+	"crypto/ed25519"
+	"crypto/rand"
+	"errors"
+	"log/slog"
+	"net"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"golang.org/x/crypto/ssh"
+
+	"github.com/wharfedi/wharf/internal/store"
+)
+
+// flakyKeys fails the partner key lookup while down, as a database that is
+// stopped or restarting does, and answers from the real store once back.
+type flakyKeys struct {
+	store.Store
+	mu     sync.Mutex
+	down   bool
+	failed int
+}
+
+func (f *flakyKeys) PartnerBySSHKey(ctx context.Context, fp string) (*store.Partner, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.down {
+		f.failed++
+		return nil, errors.New("dial tcp 127.0.0.1:5432: connect: connection refused")
+	}
+	return f.Store.PartnerBySSHKey(ctx, fp)
+}
+
+func (f *flakyKeys) set(down bool) int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.down = down
+	return f.failed
+}
+
+// A failing key lookup is the server's problem, not a wrong key: the
+// partner is told to try later and is let in as soon as the database is
+// back, however many attempts the outage saw.
+func TestSFTPKeyLookupErrorsDoNotLockOut(t *testing.T) {
+	ctx := context.Background()
+	st, err := store.Open(ctx, filepath.Join(t.TempDir(), "wharf.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	hostKey, _ := LoadOrCreateHostKey(t.TempDir())
+	_, priv, _ := ed25519.GenerateKey(rand.Reader)
+	signer, _ := ssh.NewSignerFromKey(priv)
+	if err := st.UpsertPartner(ctx, &store.Partner{ID: "acme", SSHKeys: []string{string(ssh.MarshalAuthorizedKey(signer.PublicKey()))}}); err != nil {
+		t.Fatal(err)
+	}
+	const attempts = 3
+	flaky := &flakyKeys{Store: st, down: true}
+	var logs syncBuffer
+	srv := NewSFTP(flaky, hostKey, SFTPOptions{LockoutAttempts: attempts, LockoutWindow: time.Hour, Logger: slog.New(slog.NewTextHandler(&logs, nil))})
+	ln, _ := net.Listen("tcp", "127.0.0.1:0")
+	go srv.Serve(ln)
+	defer srv.Close()
+	var banners []string
+	dial := func() error {
+		c, err := ssh.Dial("tcp", ln.Addr().String(), &ssh.ClientConfig{
+			User: "acme", Auth: []ssh.AuthMethod{ssh.PublicKeys(signer)},
+			HostKeyCallback: ssh.FixedHostKey(hostKey.PublicKey()), Timeout: 5 * time.Second,
+			BannerCallback: func(m string) error { banners = append(banners, m); return nil },
+		})
+		if err == nil {
+			c.Close()
+		}
+		return err
+	}
+	for i := 0; i < 3*attempts; i++ {
+		if err := dial(); err == nil {
+			t.Fatalf("attempt %d: logged in while the key lookup fails", i+1)
+		}
+	}
+	failed := flaky.set(false) // the database is back
+	srv.mu.Lock()
+	recorded := len(srv.failures)
+	srv.mu.Unlock()
+	if recorded != 0 {
+		t.Errorf("lookup errors recorded as failed logins: %v", srv.failures)
+	}
+	// The partner logs in right away.
+	if err := dial(); err != nil {
+		t.Fatalf("partner locked out after the database came back (%d lookups failed during the outage): %v", failed, err)
+	}
+	if failed != 3*attempts {
+		t.Errorf("%d lookups during the outage, want every attempt to reach the store (%d)", failed, 3*attempts)
+	}
+	if len(banners) == 0 || !strings.Contains(banners[0], "try again") {
+		t.Errorf("refused clients were not told to try later: %q", banners)
+	}
+	if !strings.Contains(logs.String(), "level=ERROR") || !strings.Contains(logs.String(), "user=acme") || !strings.Contains(logs.String(), "connection refused") {
+		t.Errorf("the lookup failure is not logged as a server-side error naming the user and the error:\n%s", logs.String())
+	}
+	// A genuinely unknown key still counts.
+	_, other, _ := ed25519.GenerateKey(rand.Reader)
+	otherSigner, _ := ssh.NewSignerFromKey(other)
+	signer = otherSigner
+	if err := dial(); err == nil {
+		t.Fatal("an unregistered key logged in")
+	}
+	srv.mu.Lock()
+	recorded = len(srv.failures["127.0.0.1"])
+	srv.mu.Unlock()
+	if recorded != 1 {
+		t.Fatalf("an unknown key recorded %d failures, want 1", recorded)
+	}
+}
+
+// syncBuffer is a bytes.Buffer safe for the server's goroutines.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
