@@ -126,6 +126,8 @@ type Archive struct {
 
 	downUntil atomic.Int64 // unix nanos: until then Put spools without trying blobs
 
+	ready readiness // Ready's cached probe
+
 	cm struct { // group commit, see commit
 		sync.Mutex
 		queue   []*pending

@@ -189,7 +189,10 @@ func New(ctx context.Context, c *config.Config, o Options) (_ *App, err error) {
 	reg.MustRegister(&as2CertCollector{c: c, st: st})
 
 	// Listeners: HTTP (health, metrics, inbound HTTP, AS2, API, console) and SFTP.
-	h := server.NewHTTP(reg, map[string]server.Checker{"database": st.Ping})
+	// Readiness: Wharf can accept work while the database answers and the
+	// archive can take a file (a full or read-only disk fails Put).
+	h := server.NewHTTP(reg, map[string]server.Checker{"database": st.Ping, "archive": arch.Ready})
+	h.Log = log // logCheck names the component that failed
 	h.Handle("POST /api/v1/inbound/{partner}", httpInbound(c, a.Gateway, log.With("component", "http-inbound")))
 	if a.AS2, err = as2Server(c, st, arch, a.Gateway, log.With("component", "as2")); err != nil {
 		return nil, err

@@ -58,9 +58,11 @@ type Listener struct {
 
 // Database selects PostgreSQL; without it Wharf uses SQLite in the data folder.
 type Database struct {
-	// URL is a postgres:// URL without a password.
+	// URL is a postgres:// URL or a libpq keyword/value string
+	// ("host=db user=wharf dbname=wharf"), without a password.
 	URL string `yaml:"url"`
-	// URLFile names a file holding the full URL (password included).
+	// URLFile names a file holding the full URL or keyword/value string
+	// (password included).
 	URLFile string `yaml:"url_file"`
 }
 
@@ -389,11 +391,18 @@ func (c *Config) validateDatabase() error {
 		return c.errAt("database", "set url or url_file, not both")
 	}
 	if u := c.Database.URL; u != "" {
-		pu, err := url.Parse(u)
-		if err != nil || (pu.Scheme != "postgres" && pu.Scheme != "postgresql") || pu.Host == "" {
-			return c.errAt("database.url", "%s is not a postgres://USER@HOST:PORT/DATABASE URL", store.RedactURL(u))
+		// Messages name the address only through store.RedactURL: it may
+		// come from WHARF_DATABASE_URL with its password.
+		pg, password, err := store.InspectDSN(u)
+		if pg && err == nil && (strings.HasPrefix(u, "postgres://") || strings.HasPrefix(u, "postgresql://")) { // a URL must name its host
+			if pu, perr := url.Parse(u); perr != nil || pu.Host == "" {
+				pg = false
+			}
 		}
-		if _, has := pu.User.Password(); has && !c.env["database.url"] {
+		if !pg || err != nil {
+			return c.errAt("database.url", "%s is not a postgres://USER@HOST:PORT/DATABASE URL or a host=HOST port=PORT user=USER dbname=DATABASE connection string", store.RedactURL(u))
+		}
+		if password && !c.env["database.url"] {
 			return c.errAt("database.url", "holds a password: keep secrets out of the config file (use WHARF_DATABASE_URL or database.url_file)")
 		}
 	}

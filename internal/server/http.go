@@ -5,8 +5,12 @@ package server
 
 import (
 	"context"
+	"fmt"
+	"log/slog"
 	"net/http"
 	"net/http/pprof"
+	"sort"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -14,23 +18,50 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 )
 
-// Checker reports whether a dependency (the database) answers.
+// Checker reports whether a dependency Wharf needs to accept work answers
+// (the database, the archive). /readyz runs it; its error goes to the log,
+// never to the caller.
 type Checker func(ctx context.Context) error
 
 // HTTP is the HTTP handler set. Ready flips once everything has started.
 type HTTP struct {
-	Ready    atomic.Bool
+	Ready atomic.Bool
+	// Log receives the details of failed readiness checks (default
+	// slog.Default()). Set it before serving.
+	Log      *slog.Logger
 	mux      *http.ServeMux
 	root     atomic.Pointer[http.Handler]
 	checks   map[string]Checker
+	names    []string // checks' names, sorted
 	gatherer prometheus.Gatherer
+
+	failMu sync.Mutex
+	failed map[string]checkFailure // failing checks, for logging changes only
 }
 
-// NewHTTP returns the handler with /healthz, /readyz and /metrics.
+// checkFailure is what was last logged about a failing check.
+type checkFailure struct {
+	err string
+	at  time.Time
+}
+
+// checkTimeout bounds a readiness probe; checkRelog is how often a check
+// that keeps failing with the same error is logged again.
+const (
+	checkTimeout = 2 * time.Second
+	checkRelog   = time.Minute
+)
+
+// NewHTTP returns the handler with /healthz (liveness), /readyz (readiness:
+// the checks) and /metrics.
 func NewHTTP(g prometheus.Gatherer, checks map[string]Checker) *HTTP {
-	h := &HTTP{mux: http.NewServeMux(), checks: checks, gatherer: g}
-	h.mux.HandleFunc("GET /healthz", h.health)
-	h.mux.HandleFunc("GET /readyz", h.health)
+	h := &HTTP{mux: http.NewServeMux(), checks: checks, gatherer: g, failed: map[string]checkFailure{}}
+	for name := range checks {
+		h.names = append(h.names, name)
+	}
+	sort.Strings(h.names)
+	h.mux.HandleFunc("GET /healthz", h.live)
+	h.mux.HandleFunc("GET /readyz", h.ready)
 	h.mux.Handle("GET /metrics", promhttp.HandlerFor(g, promhttp.HandlerOpts{}))
 	h.mux.HandleFunc("/{$}", func(w http.ResponseWriter, r *http.Request) {
 		if root := h.root.Load(); root != nil {
@@ -42,7 +73,7 @@ func NewHTTP(g prometheus.Gatherer, checks map[string]Checker) *HTTP {
 			return
 		}
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
-		_, _ = w.Write([]byte("Wharf is running.\n\nGET /healthz  health (200 when ready)\nGET /metrics  Prometheus metrics\n"))
+		_, _ = w.Write([]byte("Wharf is running.\n\nGET /healthz  liveness (200 once started)\nGET /readyz   readiness (200 while Wharf can accept work)\nGET /metrics  Prometheus metrics\n"))
 	})
 	return h
 }
@@ -65,7 +96,10 @@ func (h *HTTP) Handle(pattern string, handler http.Handler) { h.mux.Handle(patte
 
 func (h *HTTP) ServeHTTP(w http.ResponseWriter, r *http.Request) { h.mux.ServeHTTP(w, r) }
 
-func (h *HTTP) health(w http.ResponseWriter, r *http.Request) {
+// live answers /healthz: the process has started and serves requests. It
+// runs no checks: a database or archive outage is not cured by restarting
+// Wharf, so a liveness probe must not fail for one (that is /readyz).
+func (h *HTTP) live(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 	w.Header().Set("Cache-Control", "no-store")
 	if !h.Ready.Load() {
@@ -73,19 +107,81 @@ func (h *HTTP) health(w http.ResponseWriter, r *http.Request) {
 		_, _ = w.Write([]byte("starting\n"))
 		return
 	}
-	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
+	_, _ = w.Write([]byte("ok\n"))
+}
+
+// ready answers /readyz: 200 while Wharf can accept work (every check
+// passes), 503 otherwise. The endpoint needs no login, so the body names
+// only the failing components ("database: unavailable"); the errors, which
+// may name hosts, users and folders, go to the log.
+func (h *HTTP) ready(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	w.Header().Set("Cache-Control", "no-store")
+	if !h.Ready.Load() {
+		w.WriteHeader(http.StatusServiceUnavailable)
+		_, _ = w.Write([]byte("starting\n"))
+		return
+	}
+	ctx, cancel := context.WithTimeout(r.Context(), checkTimeout)
 	defer cancel()
-	for name, check := range h.checks {
-		if err := check(ctx); err != nil {
-			w.WriteHeader(http.StatusServiceUnavailable)
-			_, _ = w.Write([]byte(name + ": " + err.Error() + "\n"))
-			return
+	errs := make([]chan error, len(h.names))
+	for i, name := range h.names {
+		errs[i] = make(chan error, 1) // buffered: a check that outlives ctx does not leak its goroutine
+		go func() { errs[i] <- h.checks[name](ctx) }()
+	}
+	var body []byte
+	for i, name := range h.names {
+		var err error
+		select {
+		case err = <-errs[i]:
+		case <-ctx.Done():
+			err = fmt.Errorf("no answer within %s: %w", checkTimeout, ctx.Err())
 		}
+		h.logCheck(name, err)
+		if err != nil {
+			body = append(body, name+": unavailable\n"...)
+		}
+	}
+	if body != nil {
+		w.WriteHeader(http.StatusServiceUnavailable)
+		_, _ = w.Write(body)
+		return
 	}
 	_, _ = w.Write([]byte("ok\n"))
 }
 
-// NewHTTPServer wraps the handler with the timeouts a public listener needs.
+// logCheck logs a check that starts failing, fails differently, keeps
+// failing (once a minute), or recovers; not every probe.
+func (h *HTTP) logCheck(name string, err error) {
+	log := h.Log
+	if log == nil {
+		log = slog.Default()
+	}
+	h.failMu.Lock()
+	defer h.failMu.Unlock()
+	prev, failing := h.failed[name]
+	if err == nil {
+		if failing {
+			delete(h.failed, name)
+			log.Info("readiness check passes again", "component", name)
+		}
+		return
+	}
+	now := time.Now()
+	if failing && prev.err == err.Error() && now.Sub(prev.at) < checkRelog {
+		return
+	}
+	h.failed[name] = checkFailure{err: err.Error(), at: now}
+	log.Warn("readiness check failed: Wharf answers /readyz with 503", "component", name, "err", err)
+}
+
+// NewHTTPServer wraps the handler with the timeouts a public listener needs:
+// the request line and headers within 10 s (slowloris), an idle keep-alive
+// connection closed after 2 min. ReadTimeout and WriteTimeout stay unset on
+// purpose: a whole-request deadline would cut off large AS2 uploads on slow
+// links. Handlers that read bodies pace them instead: POST /as2 moves a read
+// deadline with the body (http.ResponseController; as2.Server's BodyIdle and
+// MinBodyRate) and answers 408 to a body that stalls or dribbles.
 func NewHTTPServer(h http.Handler) *http.Server {
 	return &http.Server{
 		Handler:           h,

@@ -45,7 +45,7 @@ func TestHealthWaitsForReadyAndChecks(t *testing.T) {
 	h := NewHTTP(prometheus.NewRegistry(), map[string]Checker{"database": func(context.Context) error { return dbErr }})
 	get := func() (int, string) {
 		rec := httptest.NewRecorder()
-		h.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/healthz", nil))
+		h.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/readyz", nil))
 		b, _ := io.ReadAll(rec.Body)
 		return rec.Code, string(b)
 	}

@@ -16,14 +16,15 @@ import (
 var migrationsFS embed.FS
 
 // Open opens the database named by dsn and applies pending migrations.
-// A dsn starting with postgres:// or postgresql:// selects PostgreSQL;
-// anything else is the path of a SQLite database file.
+// A postgres:// or postgresql:// URL, or a libpq keyword/value string
+// ("host=db user=wharf dbname=wharf"), selects PostgreSQL; anything else is
+// the path of a SQLite database file.
 func Open(ctx context.Context, dsn string, opts ...Option) (Store, error) {
 	var o options
 	for _, f := range opts {
 		f(&o)
 	}
-	if strings.HasPrefix(dsn, "postgres://") || strings.HasPrefix(dsn, "postgresql://") {
+	if pg, _, _ := InspectDSN(dsn); pg {
 		return openPostgres(ctx, dsn, o)
 	}
 	return openSQLite(ctx, dsn, o)

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
+	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -57,20 +58,190 @@ type pgStore struct {
 	desc string
 }
 
-// RedactURL returns a database URL without its password, for logs and messages.
+// RedactURL returns a PostgreSQL connection string without its password,
+// for logs and messages. Both forms are handled: a postgres:// URL (the
+// password in the user info and a password or sslpassword query parameter)
+// and a libpq keyword/value string ("host=db user=wharf password=secret",
+// quoted values included). A string that looks like either but cannot be
+// read is replaced by a placeholder rather than echoed.
 func RedactURL(dsn string) string {
+	switch {
+	case isPostgresURL(dsn):
+		return redactURLForm(dsn)
+	case looksKeywordDSN(dsn):
+		return redactKeywordForm(dsn)
+	case strings.Contains(dsn, "://"): // another scheme, named in a message
+		return redactURLForm(dsn)
+	case strings.Contains(dsn, "="):
+		return redactKeywordForm(dsn)
+	case strings.Contains(dsn, "@"): // user:password@host without a scheme
+		return "(unparseable database URL)"
+	}
+	return dsn // a file path
+}
+
+func redactKeywordForm(dsn string) string {
+	pairs, err := parseKeywordDSN(dsn)
+	if err != nil || len(pairs) == 0 {
+		return "(unparseable database connection string)"
+	}
+	var b strings.Builder
+	last := 0
+	for _, p := range pairs {
+		if secretKey(p.key) {
+			b.WriteString(dsn[last:p.start])
+			b.WriteString("xxxxx")
+			last = p.end
+		}
+	}
+	b.WriteString(dsn[last:])
+	return b.String()
+}
+
+func redactURLForm(dsn string) string {
 	u, err := url.Parse(dsn)
 	if err != nil {
 		return "(unparseable database URL)"
 	}
+	if u.RawQuery != "" {
+		parts := strings.Split(u.RawQuery, "&")
+		for i, p := range parts {
+			raw, _, _ := strings.Cut(p, "=")
+			if k, err := url.QueryUnescape(raw); err != nil || secretKey(k) {
+				parts[i] = raw + "=xxxxx"
+			}
+		}
+		u.RawQuery = strings.Join(parts, "&")
+	}
+	u.Fragment, u.RawFragment = "", "" // a password with a # in it, unescaped
 	return u.Redacted()
+}
+
+// InspectDSN reports whether dsn names a PostgreSQL database (rather than
+// a SQLite file) and whether it holds a password. A postgres:// or
+// postgresql:// URL and a libpq keyword/value string whose first keyword is
+// a connection parameter ("host=db user=wharf dbname=wharf") name
+// PostgreSQL. err, never holding the password, says why a string of either
+// form cannot be read.
+func InspectDSN(dsn string) (postgres, password bool, err error) {
+	switch {
+	case isPostgresURL(dsn):
+		u, err := url.Parse(dsn)
+		if err != nil {
+			return true, false, errors.New("not a valid URL")
+		}
+		_, password = u.User.Password()
+		for k := range u.Query() {
+			password = password || secretKey(k)
+		}
+		return true, password, nil
+	case looksKeywordDSN(dsn):
+		pairs, err := parseKeywordDSN(dsn)
+		if err != nil {
+			return true, false, err
+		}
+		for _, p := range pairs {
+			password = password || secretKey(p.key)
+		}
+		return true, password, nil
+	}
+	return false, false, nil
+}
+
+func isPostgresURL(dsn string) bool {
+	return strings.HasPrefix(dsn, "postgres://") || strings.HasPrefix(dsn, "postgresql://")
+}
+
+func secretKey(k string) bool {
+	return strings.EqualFold(k, "password") || strings.EqualFold(k, "sslpassword")
+}
+
+// libpqKeywords are the connection parameters a keyword/value string may
+// start with (https://www.postgresql.org/docs/current/libpq-connect.html).
+var libpqKeywords = map[string]bool{
+	"host": true, "hostaddr": true, "port": true, "dbname": true, "user": true, "password": true,
+	"passfile": true, "connect_timeout": true, "client_encoding": true, "options": true,
+	"application_name": true, "fallback_application_name": true, "keepalives": true,
+	"sslmode": true, "sslrootcert": true, "sslcert": true, "sslkey": true, "sslpassword": true,
+	"sslsni": true, "sslnegotiation": true, "service": true, "target_session_attrs": true,
+	"search_path": true, "pool_max_conns": true, "pool_min_conns": true,
+}
+
+// looksKeywordDSN reports whether s starts with "keyword=" for a libpq
+// connection parameter (a SQLite file path does not).
+func looksKeywordDSN(s string) bool {
+	s = strings.TrimLeft(s, " \t\n\r\v\f")
+	k, _, ok := strings.Cut(s, "=")
+	return ok && libpqKeywords[strings.TrimRight(k, " \t\n\r\v\f")]
+}
+
+type dsnPair struct {
+	key, value string
+	start, end int // the value's span in the string, quotes included
+}
+
+// parseKeywordDSN reads a libpq keyword/value connection string: pairs
+// separated by white space, white space allowed around "=", a value quoted
+// with single quotes or not, backslash escaping the next character.
+func parseKeywordDSN(s string) ([]dsnPair, error) {
+	space := func(c byte) bool { return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\v' || c == '\f' }
+	var out []dsnPair
+	for i := 0; ; {
+		for i < len(s) && space(s[i]) {
+			i++
+		}
+		if i == len(s) {
+			return out, nil
+		}
+		k := i
+		for i < len(s) && s[i] != '=' && !space(s[i]) {
+			i++
+		}
+		key := s[k:i]
+		for i < len(s) && space(s[i]) {
+			i++
+		}
+		if key == "" || i == len(s) || s[i] != '=' {
+			return nil, errors.New("not a keyword=value connection string")
+		}
+		i++
+		for i < len(s) && space(s[i]) {
+			i++
+		}
+		start := i
+		var v strings.Builder
+		if i < len(s) && s[i] == '\'' {
+			closed := false
+			for i++; i < len(s); i++ {
+				if s[i] == '\\' && i+1 < len(s) {
+					i++
+				} else if s[i] == '\'' {
+					closed = true
+					i++
+					break
+				}
+				v.WriteByte(s[i])
+			}
+			if !closed {
+				return nil, fmt.Errorf("the value of %s has no closing quote", key)
+			}
+		} else {
+			for ; i < len(s) && !space(s[i]); i++ {
+				if s[i] == '\\' && i+1 < len(s) {
+					i++
+				}
+				v.WriteByte(s[i])
+			}
+		}
+		out = append(out, dsnPair{key: key, value: v.String(), start: start, end: i})
+	}
 }
 
 func openPostgres(ctx context.Context, dsn string, o options) (Store, error) {
 	desc := "postgres " + RedactURL(dsn)
 	cfg, err := pgxpool.ParseConfig(dsn)
 	if err != nil {
-		return nil, fmt.Errorf("store: %s: %w", desc, errors.New("invalid URL (expected postgres://USER[:PASSWORD]@HOST:PORT/DATABASE)"))
+		return nil, fmt.Errorf("store: %s: %w", desc, errors.New("invalid connection string (expected postgres://USER[:PASSWORD]@HOST:PORT/DATABASE or host=HOST port=PORT user=USER dbname=DATABASE)"))
 	}
 	if cfg.ConnConfig.ConnectTimeout == 0 {
 		cfg.ConnConfig.ConnectTimeout = 10 * time.Second // an unroutable host must not hang start-up

@@ -1,0 +1,10 @@
+package archive
+
+import "time"
+
+// SetReadyTTL changes how long Ready reuses its answer, until the test ends.
+func SetReadyTTL(d time.Duration) (restore func()) {
+	old := readyTTL
+	readyTTL = d
+	return func() { readyTTL = old }
+}
