@@ -421,7 +421,7 @@ type envVar struct{ name, meaning string }
 var envVars = []envVar{
 	{"WHARF_CONFIG", "configuration file when --config is not given; unset: no file, the embedded defaults"},
 	{"WHARF_DATA", "data folder (SQLite database, archive folder, SSH host key, AS2 identity); wins over the file's data, --data wins over it; default ./wharf-data"},
-	{"WHARF_DATABASE_URL", "a postgres:// URL selects PostgreSQL (wins over database.url and database.url_file); unset: SQLite in the data folder"},
+	{"WHARF_DATABASE_URL", "a postgres:// URL or a libpq key=value string (host=... dbname=...) selects PostgreSQL (wins over database.url and database.url_file); passwords never appear in logs or errors; unset: SQLite in the data folder"},
 	{"WHARF_ARCHIVE_URL", "where archived blobs live: a folder, or s3://BUCKET/PREFIX?endpoint=HOST:PORT for S3 or MinIO (wins over archive.url); default: a folder in the data folder"},
 	{"WHARF_S3_ACCESS_KEY", "S3 access key for an s3:// archive URL; with WHARF_S3_SECRET_KEY, else AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY are used"},
 	{"WHARF_S3_SECRET_KEY", "S3 secret key for an s3:// archive URL (see WHARF_S3_ACCESS_KEY)"},
