@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"hash/fnv"
 	"time"
 )
 
@@ -26,10 +27,28 @@ type RecordInterchangeParams struct {
 // control number p.Control from the sender, and returns the id of another
 // message that carried the same one within p.Within ("" when none).
 // Recording the same message twice (a retried job) is not a duplicate.
+//
+// Of several transactions that record the same interchange at once (two
+// instances sharing a database, say), exactly one sees no duplicate: the
+// check and the insert run under a lock on the interchange, so the second
+// waits for the first to commit and then sees its row. A unique key cannot
+// do this, because a control number may come back after the window (a
+// counter that wraps) and both rows are kept. On PostgreSQL the lock is a
+// transaction-scoped advisory lock on the interchange; on SQLite every
+// write transaction begins IMMEDIATE, holding the database's write lock,
+// so the check and the insert are serialised already.
 func (s *queries) RecordInterchange(ctx context.Context, p *RecordInterchangeParams) (string, error) {
 	senderQual, senderID, control, messageID, within := p.SenderQual, p.SenderID, p.Control, p.MessageID, p.Within
 	var dup string
 	err := s.atomic(ctx, func(q *queries) error {
+		if _, ok := q.q.(pgQ); ok {
+			// READ COMMITTED: the SELECT below takes its snapshot after
+			// the lock is granted, so it sees the previous holder's row.
+			if _, err := q.q.exec(ctx, `SELECT pg_advisory_xact_lock($1::int4, $2::int4)`,
+				interchangeLockClass, interchangeLockKey(senderQual, senderID, control)); err != nil {
+				return q.err("record interchange: lock", err)
+			}
+		}
 		t := s.now()
 		err := q.q.queryRow(ctx, `SELECT message_id FROM x12_interchanges WHERE sender_qual = $1 AND sender_id = $2 AND control = $3
 			AND message_id <> $4 AND seen_at >= $5 ORDER BY seen_at LIMIT 1`,
@@ -42,4 +61,20 @@ func (s *queries) RecordInterchange(ctx context.Context, p *RecordInterchangePar
 		return q.err("record interchange", err)
 	})
 	return dup, err
+}
+
+// interchangeLockClass is the first key of RecordInterchange's advisory
+// locks (the two-key form, apart from the migrations' one-key lock):
+// "X12I".
+const interchangeLockClass int32 = 0x58313249
+
+// interchangeLockKey is the second key of the advisory lock on one
+// interchange. Two interchanges whose keys collide only wait for each other.
+func interchangeLockKey(senderQual, senderID, control string) int32 {
+	h := fnv.New32a()
+	for _, s := range []string{senderQual, senderID, control} {
+		h.Write([]byte(s))
+		h.Write([]byte{0})
+	}
+	return int32(h.Sum32())
 }

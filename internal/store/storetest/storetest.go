@@ -502,6 +502,7 @@ func Exercise(t *testing.T, fresh func(t *testing.T) string) {
 	exerciseAS2(t, open)
 	exerciseSync(t, open)
 	exerciseAccess(t, open)
+	exerciseX12(t, open)
 
 	t.Run("SecondProcess", func(t *testing.T) {
 		// Two independent opens of one database (the server and the CLI)
