@@ -239,17 +239,9 @@ func (p *Processor) x12(ctx context.Context, m *store.Message, r io.Reader) erro
 	if rep.Rejected {
 		status = lifecycle.StatusRejected
 	}
-	var detail []string
-	for _, is := range rep.Issues {
-		detail = append(detail, is.String())
-	}
-	for _, ic := range rep.Interchanges {
-		for _, is := range ic.Issues {
-			detail = append(detail, is.String())
-		}
-	}
-	if len(detail) > 0 {
-		summary += "\n" + strings.Join(first(detail, 20), "\n")
+	issues := reportIssues(rep, maxIssueLines)
+	if lines := issues.lines(); len(lines) > 0 {
+		summary += "\n" + strings.Join(lines, "\n")
 	}
 
 	// One transaction records the outcome: the status, keys, "validated",
@@ -259,12 +251,14 @@ func (p *Processor) x12(ctx context.Context, m *store.Message, r io.Reader) erro
 	// crash before that commit re-runs the stage: the 997 is found by its
 	// idempotency key, and Emit is idempotent.
 	var record []func(store.Tx) error
+	acked := false
 	if pol.Ack != "none" {
 		ev, err := p.acknowledge(ctx, m, rep, pol)
 		if err != nil {
 			return err
 		}
 		if ev != nil {
+			acked = true
 			record = append(record, func(tx store.Tx) error { return tx.AppendEvent(ctx, ev) })
 		}
 	}
@@ -279,8 +273,15 @@ func (p *Processor) x12(ctx context.Context, m *store.Message, r io.Reader) erro
 			record = append(record, mapped)
 		}
 	}
+	if status == lifecycle.StatusRejected {
+		record = append(record, p.raiseRejected(ctx, m, issues, acked, accepted, rejected))
+	}
 	if err := p.finishWith(ctx, m, "x12", status, docTypes, keys, lifecycle.EventValidated, summary, record...); err != nil {
 		return err
+	}
+	if status == lifecycle.StatusRejected && p.Logger != nil {
+		p.Logger.Warn("x12: file rejected by validation", "partner", m.PartnerID, "file", m.RemoteName, "message", m.ID,
+			"reason", issues.firstReason(), "errors", issues.nErrs, "accepted_sets", accepted, "rejected_sets", rejected)
 	}
 	if acks {
 		// Reconciling records on the messages it matches; its events on this
@@ -315,11 +316,150 @@ func carriesAcks(rep *x12.Report) bool {
 	return false
 }
 
-func first(s []string, n int) []string {
-	if len(s) > n {
-		return append(s[:n:n], fmt.Sprintf("... and %d more", len(s)-n))
+// maxIssueLines is how many of the checker's issues the "validated" event
+// lists (errors first); the rest are counted.
+const maxIssueLines = 10
+
+// issueList is the checker's issues as text, errors and warnings apart,
+// the first max of each kept and all counted.
+type issueList struct {
+	max           int
+	errs, warns   []string
+	nErrs, nWarns int
+}
+
+func (l *issueList) add(warning bool, line string) {
+	if warning {
+		if l.nWarns++; len(l.warns) < l.max {
+			l.warns = append(l.warns, line)
+		}
+		return
+	}
+	if l.nErrs++; len(l.errs) < l.max {
+		l.errs = append(l.errs, line)
+	}
+}
+
+// lines are the errors, then the warnings, at most max, then "... and N
+// more" for the rest.
+func (l *issueList) lines() []string {
+	out := append([]string(nil), l.errs...)
+	out = append(out, l.warns...)
+	if len(out) > l.max {
+		out = out[:l.max]
+	}
+	if rest := l.nErrs + l.nWarns - len(out); rest > 0 {
+		out = append(out, fmt.Sprintf("... and %d more", rest))
+	}
+	return out
+}
+
+// firstReason is the first error, or "" when there is none.
+func (l *issueList) firstReason() string {
+	if len(l.errs) == 0 {
+		return ""
+	}
+	return l.errs[0]
+}
+
+// reportIssues lists what the checker found, as `wharf x12 validate`
+// prints it: the issues outside any interchange, each interchange's and
+// group's, and those of every set not accepted as it is (its issues and
+// its segment errors), each with its position (interchange, group, set,
+// segment, element, offset) and the checker's message.
+func reportIssues(rep *x12.Report, limit int) *issueList {
+	l := &issueList{max: limit}
+	for _, is := range rep.Issues {
+		l.add(is.Warning, is.String())
+	}
+	for _, ic := range rep.Interchanges {
+		for _, is := range ic.Issues {
+			l.add(is.Warning, is.String())
+		}
+		for _, g := range ic.Groups {
+			for _, is := range g.Issues {
+				l.add(is.Warning, is.String())
+			}
+			for _, st := range g.Sets {
+				if st.Status == x12.Accepted {
+					continue
+				}
+				for _, is := range st.Issues {
+					l.add(is.Warning, is.String())
+				}
+				for _, e := range st.Errors {
+					lvl := "error"
+					if e.Warning {
+						lvl = "warning"
+					}
+					l.add(e.Warning, fmt.Sprintf("%s: interchange %s, group %s, set %s (%s), segment %s at position %d: %s",
+						lvl, ic.Control, g.Control, st.Control, st.ID, e.ID, e.Position, describeSegmentError(e)))
+				}
+			}
+		}
+	}
+	return l
+}
+
+// The X12 codes of a segment error (AK304/IK304) and an element error
+// (AK403/IK403), as `wharf x12 validate` names them.
+var (
+	segmentCodes = map[string]string{
+		"1": "unrecognized segment ID", "2": "unexpected segment", "3": "mandatory segment missing",
+		"4": "loop occurs over maximum times", "5": "segment exceeds maximum use", "6": "segment not in defined transaction set",
+		"7": "segment not in proper sequence", "8": "segment has data element errors",
+	}
+	elementCodes = map[string]string{
+		"1": "mandatory data element missing", "2": "conditional required data element missing", "3": "too many data elements",
+		"4": "data element too short", "5": "data element too long", "6": "invalid character in data element",
+		"7": "invalid code value", "8": "invalid date", "9": "invalid time", "10": "exclusion condition violated",
+		"12": "too many repetitions", "13": "too many components",
+	}
+)
+
+func describeSegmentError(e x12.SegmentError) string {
+	s := segmentCodes[e.Code] + " [code " + e.Code + "]"
+	for _, el := range e.Elements {
+		s += fmt.Sprintf("; element %d", el.Position)
+		if el.Ref != "" {
+			s += " (" + el.Ref + ")"
+		}
+		s += ": " + elementCodes[el.Code] + " [code " + el.Code + "]"
+		if el.Copy != "" {
+			s += fmt.Sprintf(" %q", el.Copy)
+		}
 	}
 	return s
+}
+
+// raiseRejected returns the writes that put a rejected file in the
+// exceptions queue: one open exception per message (reason x12_rejected,
+// owner operations: the partner has to correct and resend, which the
+// operations team asks for), raised again as "repeated" when a replay
+// rejects it again, and an "exception" event on the message that names it.
+func (p *Processor) raiseRejected(ctx context.Context, m *store.Message, issues *issueList, acked bool, accepted, rejected int) func(store.Tx) error {
+	why := issues.firstReason()
+	if why == "" {
+		why = "see the validated event in the message's history"
+	}
+	if issues.nErrs > 1 {
+		why += fmt.Sprintf(" (and %d more error(s): see the validated event in the message's history)", issues.nErrs-1)
+	}
+	ack := ""
+	if acked {
+		ack = "; the acknowledgment sent to the partner reports the same"
+	}
+	detail := fmt.Sprintf("partner %s, file %s (message %s) was rejected by X12 validation (%d set(s) accepted, %d rejected): %s%s. "+
+		"Have the partner correct and resend it, or replay the message after a configuration change", m.PartnerID, m.RemoteName, m.ID, accepted, rejected, why, ack)
+	return func(tx store.Tx) error {
+		x := &store.Exception{Reason: "x12_rejected", Owner: store.OwnerOperations, ObjectKind: "message", ObjectKey: m.ID,
+			PartnerID: m.PartnerID, MessageID: m.ID, DedupeKey: "x12_rejected/" + m.ID, Detail: detail}
+		if _, err := tx.RaiseException(ctx, x); err != nil {
+			return err
+		}
+		return tx.AppendEvent(ctx, &store.Event{MessageID: m.ID, Kind: lifecycle.EventException,
+			Detail: fmt.Sprintf("x12_rejected (exception %s): %s", x.ID, why)})
+	}
 }
 
 func dedupe(keys []store.Key) []store.Key {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"log/slog"
 	"strings"
 	"testing"
 	"time"
@@ -235,6 +236,100 @@ func TestAckNamesDistinct(t *testing.T) {
 		upload(strings.ReplaceAll(load204, "000000077", "000000078"))
 		if got := outbound(); len(got) != 3 {
 			t.Fatalf("outbound/ after a third upload of load.edi: %v", got)
+		}
+	})
+}
+
+// TestRejectedFileSaysWhy: a file rejected by validation says why where
+// people look: the "validated" event lists the checker's messages with
+// their positions, a WARN log line names the partner, file, message and
+// first reason, and one exception (x12_rejected) joins the queue, however
+// often the message is processed.
+func TestRejectedFileSaysWhy(t *testing.T) {
+	flowtest.ForEachDB(t, archive.Options{}, []string{"acme"}, func(t *testing.T, e *flowtest.Env) {
+		ctx := context.Background()
+		var logs strings.Builder
+		p := &process.Processor{Archive: e.Archive, Store: e.Store, Logger: slog.New(slog.NewTextHandler(&logs, nil))}
+		bad := strings.Replace(load204, "SE*9*0001~", "SE*47*0001~", 1)
+		en, err := e.Archive.Put(ctx, strings.NewReader(bad), archive.Meta{Partner: "acme", Direction: store.Inbound, Transport: "sftp", RemoteName: "inbound/load.edi"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for range 2 { // a retried job or a replay: still one exception
+			if err := p.Process(ctx, en.ID); err != nil {
+				t.Fatal(err)
+			}
+		}
+		m, err := e.Store.GetMessage(ctx, en.ID)
+		if err != nil || m.Status != "rejected" {
+			t.Fatalf("message: %+v %v", m, err)
+		}
+		ev := events(t, e.Store, en.ID)
+		var validated string
+		for _, line := range strings.Split(ev, "\nvalidated: ")[1:] {
+			validated = line
+		}
+		for _, want := range []string{"0 accepted, 1 rejected", `SE01 is "47", 9 segments counted`, "interchange 000000077, group 77, set 0001", "SE at set position 9"} {
+			if !strings.Contains(validated, want) {
+				t.Errorf("the validated event lacks %q:\n%s", want, ev)
+			}
+		}
+		if !strings.Contains(ev, "exception: x12_rejected (exception ") {
+			t.Errorf("no exception event:\n%s", ev)
+		}
+		open, err := e.Store.ListExceptions(ctx, store.ExceptionFilter{Statuses: []string{store.ExceptionOpen}, MessageID: en.ID})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(open) != 1 {
+			t.Fatalf("%d open exceptions for the rejected file, want 1: %+v", len(open), open)
+		}
+		x := open[0]
+		if x.Reason != "x12_rejected" || x.Owner != store.OwnerOperations || x.PartnerID != "acme" ||
+			!strings.Contains(x.Detail, "inbound/load.edi") || !strings.Contains(x.Detail, `SE01 is "47"`) {
+			t.Errorf("exception %+v", x)
+		}
+		var warn string
+		for _, l := range strings.Split(logs.String(), "\n") {
+			if strings.Contains(l, "level=WARN") && strings.Contains(l, "rejected") {
+				warn = l
+				break
+			}
+		}
+		for _, want := range []string{"partner=acme", "file=inbound/load.edi", "message=" + en.ID, `SE01 is \"47\"`} {
+			if !strings.Contains(warn, want) {
+				t.Errorf("the WARN line lacks %s: %q\nlog:\n%s", want, warn, logs.String())
+			}
+		}
+	})
+}
+
+// TestValidatedIssuesBounded: a file with many problems lists the first
+// ten in its "validated" event and counts the rest.
+func TestValidatedIssuesBounded(t *testing.T) {
+	flowtest.ForEachDB(t, archive.Options{}, []string{"acme"}, func(t *testing.T, e *flowtest.Env) {
+		ctx := context.Background()
+		p := &process.Processor{Archive: e.Archive, Store: e.Store}
+		i := strings.Index(load204, "ST*")
+		set := strings.Replace(load204[i:strings.Index(load204, "GE*")], "SE*9*", "SE*47*", 1)
+		var sets strings.Builder
+		for n := 1; n <= 15; n++ {
+			sets.WriteString(strings.ReplaceAll(set, "*0001~", fmt.Sprintf("*%04d~", n)))
+		}
+		body := load204[:i] + sets.String() + "GE*15*77~\nIEA*1*000000077~\n"
+		en, err := e.Archive.Put(ctx, strings.NewReader(body), archive.Meta{Partner: "acme", Direction: store.Inbound, Transport: "sftp", RemoteName: "many.edi"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := p.Process(ctx, en.ID); err != nil {
+			t.Fatal(err)
+		}
+		ev := events(t, e.Store, en.ID)
+		if n := strings.Count(ev, "SE01 is"); n != 10+1 { // ten listed, the first again in the exception event
+			t.Errorf("SE01 errors shown %d times, want 11:\n%s", n, ev)
+		}
+		if !strings.Contains(ev, "0 accepted, 15 rejected") || !strings.Contains(ev, "... and 5 more") {
+			t.Errorf("events:\n%s", ev)
 		}
 	})
 }

@@ -479,8 +479,9 @@ func (d *demo) play(ctx context.Context) error {
 		bytesIn += len(b)
 	}
 	d.note("ACME downloaded %d tenders (%d bytes) and deleted them", len(tenders), bytesIn)
+	accepted := canonical.At(time.Now().UTC().Truncate(24 * time.Hour))
 	if err := d.carrierSends(ctx, carrier, "990", "990_accept.x12", all(func(i int) canonical.Document {
-		return &canonical.TenderResponse{ShipmentID: ship(i), Carrier: "ACME", Action: "accepted"}
+		return &canonical.TenderResponse{ShipmentID: ship(i), Carrier: "ACME", Action: "accepted", Date: &accepted}
 	})); err != nil {
 		return err
 	}
@@ -749,7 +750,7 @@ func sftpGet(c *sftp.Client, name string) ([]byte, error) {
 // carrierSends renders documents as one X12 interchange of the carrier's
 // and uploads it to inbound/.
 func (d *demo) carrierSends(ctx context.Context, c *sftp.Client, set, name string, docs []canonical.Document) error {
-	b, err := renderAs(ctx, d.carrierNumbers, set, "ZZ", "ACMEFREIGHT", docs...)
+	b, err := renderFrom(ctx, d.carrierNumbers, set, carrierEnvelope, docs...)
 	if err != nil {
 		return fmt.Errorf("the carrier cannot write its %s: %w", set, err)
 	}
@@ -768,8 +769,15 @@ func (d *demo) carrierSends(ctx context.Context, c *sftp.Client, set, name strin
 	return nil
 }
 
-// renderAs writes documents as one X12 interchange from the given sender to Wharf.
-func renderAs(ctx context.Context, numbers x12.ControlNumbers, set, qual, id string, docs ...canonical.Document) ([]byte, error) {
+// carrierEnvelope is how the carrier addresses its files to Wharf: its
+// X12 ID in the demo's configuration (x12_ids ZZ:ACMEFREIGHT) and the
+// version the default profile writes (GS08 004010; the configuration names
+// none), so Wharf checks them against the 004010 schemas.
+var carrierEnvelope = mapping.Envelope{SenderQual: "ZZ", SenderID: "ACMEFREIGHT", ReceiverQual: "ZZ", ReceiverID: "WHARF", Version: "004010"}
+
+// renderFrom writes documents as one X12 interchange with the envelope's
+// parties and version (GS08); the profile's other defaults stay.
+func renderFrom(ctx context.Context, numbers x12.ControlNumbers, set string, env mapping.Envelope, docs ...canonical.Document) ([]byte, error) {
 	for _, doc := range docs {
 		h := doc.Head()
 		h.Type = map[string]string{"990": canonical.TypeTenderResponse, "214": canonical.TypeShipmentStatus, "210": canonical.TypeFreightInvoice,
@@ -777,7 +785,8 @@ func renderAs(ctx context.Context, numbers x12.ControlNumbers, set, qual, id str
 		h.Version = canonical.Version
 	}
 	prof := mapping.DefaultProfile()
-	prof.Envelope = mapping.Envelope{SenderQual: qual, SenderID: id, ReceiverQual: "ZZ", ReceiverID: "WHARF"}
+	pe := &prof.Envelope
+	pe.SenderQual, pe.SenderID, pe.ReceiverQual, pe.ReceiverID, pe.Version = env.SenderQual, env.SenderID, env.ReceiverQual, env.ReceiverID, env.Version
 	var buf bytes.Buffer
 	xr, err := mapping.NewX12Renderer(x12.NewWriter(&buf), mapping.RenderOptions{Profile: prof, Set: set, Numbers: numbers})
 	if err != nil {

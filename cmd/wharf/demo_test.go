@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/wharfedi/wharf/internal/lifecycle"
 	"github.com/wharfedi/wharf/internal/store"
 )
 
@@ -116,6 +117,36 @@ func TestDemo(t *testing.T) {
 	}
 	if len(isa13) < 5 {
 		t.Fatalf("only %d X12 interchanges sent to ACME: %v", len(isa13), isa13)
+	}
+	// Nothing of the demo is rejected, and the partners' X12 files (the
+	// carrier's 990, 214 and 210 over SFTP, the 3PL's 945s over AS2) are
+	// clean X12 of the version they name: no envelope warning (an empty
+	// GS08 was TA1 note 024 on every one of them), no warning at all.
+	msgs, err := st.SearchMessages(ctx, store.MessageFilter{Limit: 1000})
+	if err != nil {
+		t.Fatal(err)
+	}
+	partnerFiles := map[string]int{}
+	for _, m := range msgs {
+		if m.Status == lifecycle.StatusRejected {
+			t.Errorf("message %s (%s, %s) was rejected", m.ID, m.PartnerID, m.RemoteName)
+		}
+		if m.Direction != store.Inbound || m.Format != "x12" {
+			continue
+		}
+		partnerFiles[m.PartnerID]++
+		evs, err := st.Events(ctx, m.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, ev := range evs {
+			if strings.Contains(ev.Detail, "[code 024]") || ev.Kind == lifecycle.EventValidated && strings.Contains(ev.Detail, "with warnings") {
+				t.Errorf("%s's %s (message %s) has a warning: %s: %s", m.PartnerID, m.RemoteName, m.ID, ev.Kind, ev.Detail)
+			}
+		}
+	}
+	if partnerFiles["acme"] < 4 || partnerFiles["wms"] < 1 {
+		t.Errorf("X12 files from the partners: %v, want 4 or more from the carrier and the 3PL's 945s", partnerFiles)
 	}
 	if _, err := os.Stat(filepath.Join(data, "wharf.db")); err != nil {
 		t.Errorf("the demo's database is not in WHARF_DATA: %v", err)

@@ -14,6 +14,7 @@ import (
 
 	"github.com/wharfedi/wharf/edi/x12"
 	"github.com/wharfedi/wharf/internal/lifecycle"
+	"github.com/wharfedi/wharf/mapping"
 	"github.com/wharfedi/wharf/mapping/canonical"
 	"github.com/wharfedi/wharf/transports/as2"
 )
@@ -109,11 +110,11 @@ func (w *demoWMS) send(ctx context.Context, confirms [][2]string) error {
 	var docs []canonical.Document
 	for _, c := range confirms {
 		docs = append(docs, &canonical.ShipConfirmation{Header: canonical.Header{Dates: []canonical.Date{{Type: "ship", Time: day}}},
-			OrderNumber: c[0], ShipmentID: c[1], Carrier: "ACME",
+			OrderNumber: c[0], ShipmentID: c[1], Carrier: "ACME", Mode: "motor",
 			Lines: []canonical.WarehouseLine{{LineNumber: "1", Item: canonical.Item{IDs: []canonical.Reference{{Type: "sku", Value: "WIDGET-A"}}},
 				Quantity: canonical.Quantity{Value: "1", Unit: "each"}}}})
 	}
-	payload, err := renderAs(ctx, w.numbers, "945", "ZZ", "LAKESIDE3PL", docs...)
+	payload, err := renderFrom(ctx, w.numbers, "945", mapping.Envelope{SenderQual: "ZZ", SenderID: "LAKESIDE3PL", ReceiverQual: "ZZ", ReceiverID: "WHARF", Version: "004010"}, docs...)
 	if err != nil {
 		return err
 	}

@@ -29,8 +29,12 @@
 // processing on the same message, which is the only way out of the
 // inbound terminal statuses.
 //
-// AS2 evidence (raw requests and MDNs, archived but never processed) stays
-// StatusReceived.
+// AS2 evidence (raw requests, transport as2-raw; the MDNs Wharf returned
+// synchronously, as2-mdn; the MDNs partners returned, as2-mdn-in) is
+// archived but never processed nor delivered: it stays StatusReceived, and
+// for evidence that status is final. Nothing waits on it, so the console
+// never calls it stuck. An async MDN Wharf owes a partner (as2-mdn-async)
+// is not evidence in that sense: it is delivered like any outbound message.
 //
 // CanTransition describes the flow the code implements; the store does not
 // (yet) refuse other moves, but it refuses statuses not listed here.
@@ -52,7 +56,8 @@ const (
 	// processing job has not finished. Outbound: the delivery job has not
 	// finished, or (transports the partner fetches from) the partner has
 	// not fetched it; the gateway lists it as waiting. AS2 evidence stays
-	// received. Not terminal. Set by: archive.Put.
+	// received, and for it that is final (see the package documentation).
+	// Not terminal. Set by: archive.Put.
 	StatusReceived Status = "received"
 
 	// StatusWaiting (outbound): a document Wharf generated that waits for
@@ -67,8 +72,10 @@ const (
 	StatusProcessed Status = "processed"
 
 	// StatusRejected (inbound): something in it was rejected by
-	// validation; the acknowledgments say what. Terminal (a replay
-	// re-processes it); counted as an error. Set by: process.
+	// validation. Its EventValidated lists why (the checker's messages and
+	// positions), an exception (reason x12_rejected) is raised, and the
+	// acknowledgments tell the partner. Terminal (a replay re-processes
+	// it); counted as an error. Set by: process.
 	StatusRejected Status = "rejected"
 
 	// StatusUnrecognized (inbound): not a format Wharf reads (not X12, not
@@ -244,16 +251,18 @@ const (
 	// a CSV or fixed-width layout, or canonical JSON.
 	EventParsed EventKind = "parsed"
 	// EventValidated: X12 envelopes and syntax checked; the detail counts
-	// accepted and rejected sets and lists the issues.
+	// accepted and rejected sets and lists the issues, errors first, each
+	// with the checker's message and position (interchange, group, set,
+	// segment, element): the first 10, then "... and N more".
 	EventValidated EventKind = "validated"
 	// EventAcknowledged: the TA1/997/999 for the message was archived as
 	// an outbound message.
 	EventAcknowledged EventKind = "acknowledged"
 	// EventMapped: mapped to canonical documents (or rejected by mapping).
 	EventMapped EventKind = "mapped"
-	// EventException: something needs a person (a document set aside by
-	// mapping, an acknowledgment that matches nothing sent); an exception
-	// is raised with it.
+	// EventException: something needs a person (a file rejected by X12
+	// validation, a document set aside by mapping, an acknowledgment that
+	// matches nothing sent); an exception is raised with it.
 	EventException EventKind = "exception"
 	// EventReconciled: the acknowledgments in an inbound message were
 	// matched to the groups Wharf sent.

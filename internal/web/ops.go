@@ -147,7 +147,8 @@ type StuckDoc struct {
 // inbound ones not processed after StuckAfter or processed without a
 // result (unrecognized, rejected); outbound ones not delivered after
 // StuckAfter or dead-lettered; sent X12 groups whose acknowledgment is
-// overdue. Newest first within each stage.
+// overdue. Newest first within each stage. AS2 evidence is never a
+// stuck document (see evidenceTransports).
 func (s *Server) Stuck(ctx context.Context) ([]StuckDoc, error) {
 	now := s.now()
 	since := now.Add(-7 * 24 * time.Hour)
@@ -157,8 +158,8 @@ func (s *Server) Stuck(ctx context.Context) ([]StuckDoc, error) {
 		out = append(out, StuckDoc{Stage: stage, MessageID: m.ID, Partner: m.PartnerID, Transport: m.Transport,
 			Direction: string(m.Direction), Filename: m.RemoteName, Status: string(m.Status), Since: m.ReceivedAt, Reason: reason, Action: action})
 	}
-	in, err := s.st.SearchMessages(ctx, store.MessageFilter{Direction: store.Inbound, Since: since,
-		Statuses: []lifecycle.Status{lifecycle.StatusReceived, lifecycle.StatusUnrecognized, lifecycle.StatusRejected}, Limit: 500})
+	in, err := s.searchDocuments(ctx, store.MessageFilter{Direction: store.Inbound, Since: since,
+		Statuses: []lifecycle.Status{lifecycle.StatusReceived, lifecycle.StatusUnrecognized, lifecycle.StatusRejected}}, 500)
 	if err != nil {
 		return nil, err
 	}
@@ -172,11 +173,12 @@ func (s *Server) Stuck(ctx context.Context) ([]StuckDoc, error) {
 		case lifecycle.StatusUnrecognized:
 			add(StageNotMapped, m, "not a format Wharf reads (no ISA segment at the start)", "ask the partner for X12, or add a CSV/flat layout; then replay")
 		case lifecycle.StatusRejected:
-			add(StageNotMapped, m, "rejected by validation; the acknowledgment says why", "fix with the partner and have them resend, or replay after a config change")
+			add(StageNotMapped, m, "rejected by validation; its history (the validated event) and its x12_rejected exception say why",
+				"fix with the partner and have them resend, or replay after a config change")
 		}
 	}
-	outb, err := s.st.SearchMessages(ctx, store.MessageFilter{Direction: store.Outbound, Since: since,
-		Statuses: []lifecycle.Status{lifecycle.StatusReceived, lifecycle.StatusWaiting, lifecycle.StatusDeadLetter}, Limit: 500})
+	outb, err := s.searchDocuments(ctx, store.MessageFilter{Direction: store.Outbound, Since: since,
+		Statuses: []lifecycle.Status{lifecycle.StatusReceived, lifecycle.StatusWaiting, lifecycle.StatusDeadLetter}}, 500)
 	if err != nil {
 		return nil, err
 	}
@@ -208,6 +210,48 @@ func (s *Server) Stuck(ctx context.Context) ([]StuckDoc, error) {
 			"ask the partner for the acknowledgment, or replay to send again")
 	}
 	return out, nil
+}
+
+// evidenceTransports are the transports of AS2 evidence (named as in
+// transports/as2, which this package does not import; the tests check the
+// names): raw requests (as2-raw), the MDNs Wharf returned synchronously
+// (as2-mdn) and those partners returned for what Wharf sent (as2-mdn-in).
+// Evidence is archived as received and that is final (package
+// lifecycle): nothing processes or delivers it, so it is never stuck. An
+// async MDN Wharf owes a partner (as2-mdn-async) is delivered like any
+// outbound document, and stuck when it is not.
+var evidenceTransports = map[string]bool{"as2-raw": true, "as2-mdn": true, "as2-mdn-in": true}
+
+// searchPage is how many messages searchDocuments reads at a time (the
+// store's maximum; tests lower it).
+var searchPage = 1000
+
+// searchDocuments returns up to limit messages of f, newest first,
+// leaving out AS2 evidence. The store's filter names transports to keep,
+// not to leave out, so it pages past the evidence (at most 7 days of it,
+// which stays received).
+func (s *Server) searchDocuments(ctx context.Context, f store.MessageFilter, limit int) ([]*store.Message, error) {
+	f.Limit = searchPage
+	var out []*store.Message
+	for {
+		page, err := s.st.SearchMessages(ctx, f)
+		if err != nil {
+			return nil, err
+		}
+		for _, m := range page {
+			if evidenceTransports[m.Transport] {
+				continue
+			}
+			if out = append(out, m); len(out) == limit {
+				return out, nil
+			}
+		}
+		if len(page) < f.Limit {
+			return out, nil
+		}
+		last := page[len(page)-1]
+		f.Before, f.BeforeID = last.ReceivedAt, last.ID
+	}
 }
 
 // MessageDetail is a message with its keys and history.

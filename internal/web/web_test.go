@@ -14,12 +14,15 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/wharfedi/wharf/archive"
+	"github.com/wharfedi/wharf/internal/lifecycle"
 	"github.com/wharfedi/wharf/internal/store"
 	"github.com/wharfedi/wharf/internal/testenv"
+	"github.com/wharfedi/wharf/transports/as2"
 )
 
 type fixture struct {
@@ -418,4 +421,178 @@ func TestOverviewMetrics(t *testing.T) {
 			t.Errorf("%s = %v, want %v (have %v)", k, got[k], want, got)
 		}
 	}
+}
+
+// clockFreeJar keeps cookies whatever their expiry: the server's clock
+// in a test is not the jar's (the wall clock). One site, no paths.
+type clockFreeJar struct{ cookies map[string]*http.Cookie }
+
+func (j *clockFreeJar) SetCookies(_ *url.URL, cs []*http.Cookie) {
+	for _, c := range cs {
+		if c.MaxAge < 0 || c.Value == "" {
+			delete(j.cookies, c.Name)
+			continue
+		}
+		j.cookies[c.Name] = &http.Cookie{Name: c.Name, Value: c.Value}
+	}
+}
+
+func (j *clockFreeJar) Cookies(*url.URL) []*http.Cookie {
+	var out []*http.Cookie
+	for _, c := range j.cookies {
+		out = append(out, c)
+	}
+	return out
+}
+
+// signIn signs a new console user of the role in and returns a GET on
+// the server's console. Cookies are kept whatever the server's clock.
+func signIn(t *testing.T, st store.Store, base, role string) func(path string) (int, string) {
+	t.Helper()
+	hash, err := HashPassword("correct horse battery")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := st.UpsertUser(context.Background(), &store.User{Name: "ann", Role: role, PasswordHash: hash}); err != nil {
+		t.Fatal(err)
+	}
+	c := &http.Client{Jar: &clockFreeJar{cookies: map[string]*http.Cookie{}}}
+	get := func(path string) (int, string) {
+		resp, err := c.Get(base + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(b)
+	}
+	_, body := get("/ui/signin")
+	m := regexp.MustCompile(`name="csrf" value="([^"]+)"`).FindStringSubmatch(body)
+	if m == nil {
+		t.Fatal("sign-in form without CSRF token")
+	}
+	resp, err := c.PostForm(base+"/ui/signin", url.Values{"csrf": {m[1]}, "user": {"ann"}, "password": {"correct horse battery"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.Request.URL.Path == "/ui/signin" {
+		t.Fatalf("sign-in refused: %s", resp.Request.URL)
+	}
+	return get
+}
+
+// AS2 evidence (inbound MDNs, raw requests, the MDNs Wharf returned) is
+// archived as received and stays so: it is never a stuck document, on the
+// stuck page, the overview's tile or the metric. An async MDN Wharf owes
+// is delivered like any outbound document, and stuck when it is not.
+func TestStuckLeavesOutAS2Evidence(t *testing.T) {
+	for _, tr := range []string{as2.TransportRaw, as2.TransportMDN, as2.TransportMDNIn} {
+		if !evidenceTransports[tr] {
+			t.Errorf("evidenceTransports lacks %s", tr)
+		}
+	}
+	if len(evidenceTransports) != 3 || evidenceTransports[as2.TransportMDNAsync] || evidenceTransports[as2.TransportAS2] {
+		t.Errorf("evidenceTransports %v: want the raw requests and the MDNs kept, not payloads or async MDNs owed", evidenceTransports)
+	}
+	testenv.EachStore(t, func(t *testing.T, st store.Store) {
+		ctx := context.Background()
+		start := time.Date(2026, 7, 16, 12, 0, 0, 0, time.UTC)
+		clock := start
+		now := func() time.Time { return clock }
+		fsb, err := archive.NewFS(t.TempDir())
+		if err != nil {
+			t.Fatal(err)
+		}
+		a, err := archive.New(st, archive.Options{Blobs: fsb, Now: now})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := st.UpsertPartner(ctx, &store.Partner{ID: "acme"}); err != nil {
+			t.Fatal(err)
+		}
+		put := func(dir store.Direction, transport, msgID string) *archive.Entry {
+			t.Helper()
+			e, err := a.Put(ctx, strings.NewReader("evidence of "+msgID), archive.Meta{Partner: "acme", Direction: dir, Transport: transport,
+				RemoteName: msgID, CorrelationID: "<" + msgID + ">"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			return e
+		}
+		put(store.Inbound, as2.TransportMDNIn, "MDN for sent-1@wharf")
+		put(store.Inbound, as2.TransportRaw, "in-1@acme")
+		put(store.Outbound, as2.TransportMDN, "in-1@acme")
+		async := put(store.Outbound, as2.TransportMDNAsync, "in-2@acme")
+		if err := st.SetMessageStatus(ctx, async.ID, lifecycle.StatusDelivered); err != nil {
+			t.Fatal(err)
+		}
+
+		reg := prometheus.NewRegistry()
+		s, err := New(Options{Store: st, Archive: a, Metrics: reg, Now: now})
+		if err != nil {
+			t.Fatal(err)
+		}
+		mux := http.NewServeMux()
+		s.Mount(mux)
+		mux.Handle("/{$}", s)
+		srv := httptest.NewServer(mux)
+		defer srv.Close()
+		get := signIn(t, st, srv.URL, store.RoleAuditor)
+		stuckMetric := func() float64 {
+			t.Helper()
+			mfs, err := reg.Gather()
+			if err != nil {
+				t.Fatal(err)
+			}
+			var n float64
+			for _, mf := range mfs {
+				if mf.GetName() == "wharf_overview_stuck_documents" {
+					for _, m := range mf.GetMetric() {
+						n += m.GetGauge().GetValue()
+					}
+				}
+			}
+			return n
+		}
+
+		clock = start.Add(time.Hour) // well past StuckAfter (15 minutes)
+		docs, err := s.Stuck(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(docs) != 0 {
+			t.Errorf("AS2 evidence listed as stuck: %+v", docs)
+		}
+		if n := stuckMetric(); n != 0 {
+			t.Errorf("wharf_overview_stuck_documents = %v, want 0", n)
+		}
+		if code, body := get("/"); code != 200 || !strings.Contains(body, "<b>0</b><span>stuck documents</span>") {
+			t.Errorf("overview: %d, the stuck tile does not say 0:\n%s", code, body)
+		}
+		if code, body := get("/ui/stuck"); code != 200 || strings.Contains(body, "not processed yet") || strings.Contains(body, "after it was archived") {
+			t.Errorf("stuck page: %d, lists evidence:\n%s", code, body)
+		}
+
+		// An async MDN not delivered in time did stop: it is listed, also
+		// when newer evidence fills the store's pages.
+		clock = start.Add(-time.Minute)
+		pending := put(store.Outbound, as2.TransportMDNAsync, "in-3@acme")
+		clock = start.Add(time.Hour)
+		defer func(n int) { searchPage = n }(searchPage)
+		searchPage = 1
+		docs, err = s.Stuck(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(docs) != 1 || docs[0].MessageID != pending.ID || docs[0].Stage != StageNotDelivered {
+			t.Errorf("stuck: %+v, want the undelivered async MDN %s", docs, pending.ID)
+		}
+		if n := stuckMetric(); n != 1 {
+			t.Errorf("wharf_overview_stuck_documents = %v, want 1", n)
+		}
+		if _, body := get("/"); !strings.Contains(body, "<b>1</b><span>stuck documents</span>") {
+			t.Errorf("the overview's stuck tile does not say 1:\n%s", body)
+		}
+	})
 }
