@@ -393,43 +393,12 @@ func reportIssues(rep *x12.Report, limit int) *issueList {
 						lvl = "warning"
 					}
 					l.add(e.Warning, fmt.Sprintf("%s: interchange %s, group %s, set %s (%s), segment %s at position %d: %s",
-						lvl, ic.Control, g.Control, st.Control, st.ID, e.ID, e.Position, describeSegmentError(e)))
+						lvl, ic.Control, g.Control, st.Control, st.ID, e.ID, e.Position, e.Describe()))
 				}
 			}
 		}
 	}
 	return l
-}
-
-// The X12 codes of a segment error (AK304/IK304) and an element error
-// (AK403/IK403), as `wharf x12 validate` names them.
-var (
-	segmentCodes = map[string]string{
-		"1": "unrecognized segment ID", "2": "unexpected segment", "3": "mandatory segment missing",
-		"4": "loop occurs over maximum times", "5": "segment exceeds maximum use", "6": "segment not in defined transaction set",
-		"7": "segment not in proper sequence", "8": "segment has data element errors",
-	}
-	elementCodes = map[string]string{
-		"1": "mandatory data element missing", "2": "conditional required data element missing", "3": "too many data elements",
-		"4": "data element too short", "5": "data element too long", "6": "invalid character in data element",
-		"7": "invalid code value", "8": "invalid date", "9": "invalid time", "10": "exclusion condition violated",
-		"12": "too many repetitions", "13": "too many components",
-	}
-)
-
-func describeSegmentError(e x12.SegmentError) string {
-	s := segmentCodes[e.Code] + " [code " + e.Code + "]"
-	for _, el := range e.Elements {
-		s += fmt.Sprintf("; element %d", el.Position)
-		if el.Ref != "" {
-			s += " (" + el.Ref + ")"
-		}
-		s += ": " + elementCodes[el.Code] + " [code " + el.Code + "]"
-		if el.Copy != "" {
-			s += fmt.Sprintf(" %q", el.Copy)
-		}
-	}
-	return s
 }
 
 // raiseRejected returns the writes that put a rejected file in the

@@ -213,7 +213,7 @@ func validateFile(ctx context.Context, name string, stdin io.Reader, out *bufio.
 			text("", s.Issues)
 			for _, e := range s.Errors {
 				fmt.Fprintf(out, "%s: %s: interchange %s, group %s, set %s (%s), segment %s at position %d: %s\n", name, sev(e.Warning),
-					s.Group.Interchange.Control, s.Group.Control, s.Control, s.ID, e.ID, e.Position, describe(e))
+					s.Group.Interchange.Control, s.Group.Control, s.Control, s.ID, e.ID, e.Position, e.Describe())
 			}
 			fmt.Fprintf(out, "%s: interchange %s, group %s, set %s (%s): %s%s\n", name, s.Group.Interchange.Control, s.Group.Control, s.Control, s.ID, s.Status, codeList(s.Codes))
 		}
@@ -265,34 +265,6 @@ func codeList(c []string) string {
 		return ""
 	}
 	return " (codes " + strings.Join(c, ", ") + ")"
-}
-
-var segmentCodes = map[string]string{
-	"1": "unrecognized segment ID", "2": "unexpected segment", "3": "mandatory segment missing",
-	"4": "loop occurs over maximum times", "5": "segment exceeds maximum use", "6": "segment not in defined transaction set",
-	"7": "segment not in proper sequence", "8": "segment has data element errors",
-}
-
-var elementCodes = map[string]string{
-	"1": "mandatory data element missing", "2": "conditional required data element missing", "3": "too many data elements",
-	"4": "data element too short", "5": "data element too long", "6": "invalid character in data element",
-	"7": "invalid code value", "8": "invalid date", "9": "invalid time", "10": "exclusion condition violated",
-	"12": "too many repetitions", "13": "too many components",
-}
-
-func describe(e x12.SegmentError) string {
-	s := segmentCodes[e.Code] + " [" + e.Code + "]"
-	for _, el := range e.Elements {
-		s += fmt.Sprintf("; element %d", el.Position)
-		if el.Ref != "" {
-			s += " (" + el.Ref + ")"
-		}
-		s += ": " + elementCodes[el.Code] + " [" + el.Code + "]"
-		if el.Copy != "" {
-			s += fmt.Sprintf(" %q", el.Copy)
-		}
-	}
-	return s
 }
 
 func x12Ack(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {

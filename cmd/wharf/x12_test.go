@@ -35,7 +35,7 @@ func TestX12ValidateExitCodes(t *testing.T) {
 		{[]string{"validate", corpusFile("syntax/no-schema-315.edi")}, 0, []string{"no schema for 315", "accepted with warnings"}},
 		{[]string{"validate", corpusFile("004010/204-minimal.edi"), corpusFile("errors/810-se01-count.edi")}, 1,
 			[]string{"810-se01-count.edi: error: x12: interchange 000009004, group 9004, set 0001", "(SE at set position 20)", `SE01 is "21", 20 segments counted`}},
-		{[]string{"validate", corpusFile("errors/940-too-many-elements.edi")}, 1, []string{"segment W01 at position 13", "too many data elements [3]"}},
+		{[]string{"validate", corpusFile("errors/940-too-many-elements.edi")}, 1, []string{"segment W01 at position 13", "too many data elements [code 3]"}},
 		{[]string{"validate", corpusFile("errors/no-isa.edi")}, 1, []string{"no ISA segment found"}},
 		{[]string{"validate", "does-not-exist.edi"}, 2, nil},
 		{[]string{"validate"}, 2, nil},

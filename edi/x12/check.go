@@ -135,6 +135,40 @@ type SegmentError struct {
 	Warning  bool           `json:"warning,omitempty"`
 }
 
+// Describe says what is wrong with the segment in words, with the AK304
+// and AK403 codes, e.g. "segment has data element errors [code 8];
+// element 16: too many data elements [code 3]", as `wharf x12 validate` and
+// a rejected message's history show it.
+func (e SegmentError) Describe() string {
+	s := segmentCodeText[e.Code] + " [code " + e.Code + "]"
+	for _, el := range e.Elements {
+		s += fmt.Sprintf("; element %d", el.Position)
+		if el.Ref != "" {
+			s += " (" + el.Ref + ")"
+		}
+		s += ": " + elementCodeText[el.Code] + " [code " + el.Code + "]"
+		if el.Copy != "" {
+			s += fmt.Sprintf(" %q", el.Copy)
+		}
+	}
+	return s
+}
+
+// The meaning of the segment (AK304/IK304) and element (AK403/IK403) error codes.
+var (
+	segmentCodeText = map[string]string{
+		"1": "unrecognized segment ID", "2": "unexpected segment", "3": "mandatory segment missing",
+		"4": "loop occurs over maximum times", "5": "segment exceeds maximum use", "6": "segment not in defined transaction set",
+		"7": "segment not in proper sequence", "8": "segment has data element errors",
+	}
+	elementCodeText = map[string]string{
+		"1": "mandatory data element missing", "2": "conditional required data element missing", "3": "too many data elements",
+		"4": "data element too short", "5": "data element too long", "6": "invalid character in data element",
+		"7": "invalid code value", "8": "invalid date", "9": "invalid time", "10": "exclusion condition violated",
+		"12": "too many repetitions", "13": "too many components",
+	}
+)
+
 // ElementError is one AK4/IK4.
 type ElementError struct {
 	Position   int    `json:"position"`             // AK401-1
