@@ -104,8 +104,8 @@ func TestCorpusGolden(t *testing.T) {
 // environment variable WHARF_TEST_X12_CORPUS and checks only that mapping
 // neither fails nor panics and that every error is a *Error naming its
 // document. It is the only test of this package that reads outside the
-// repository, usually ../shared/corpus/x12 beside a checkout; .ci/run sets
-// the variable. Without it the test is skipped.
+// repository, and only the folder the variable names (a public sample
+// corpus; .ci/run sets it when one is there). Without it the test is skipped.
 func TestExtraCorpusMapping(t *testing.T) {
 	dir := os.Getenv("WHARF_TEST_X12_CORPUS")
 	if dir == "" {

@@ -341,9 +341,9 @@ var extraWant = []outcome{
 // variable WHARF_TEST_X12_CORPUS: the decided outcome of extraWant for the
 // files it names, and for any file that Check neither fails nor panics and
 // that the acknowledgments it writes read back (assertAcks). It is the only
-// test of this package that reads outside the repository, usually
-// ../shared/corpus/x12 beside a checkout; .ci/run sets the variable. Without
-// it the test is skipped.
+// test of this package that reads outside the repository, and only the
+// folder the variable names (a public sample corpus; .ci/run sets it when
+// one is there). Without it the test is skipped.
 func TestExtraCorpus(t *testing.T) {
 	dir := os.Getenv("WHARF_TEST_X12_CORPUS")
 	if dir == "" {
