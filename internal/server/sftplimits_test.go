@@ -147,43 +147,63 @@ func (rc *receiver) Receive(_ context.Context, in transports.Incoming, r io.Read
 	return "m1", err
 }
 
-// OpenSSH's sftp client sees the limits and uploads in 255 KiB requests.
-func TestSFTPOpenSSHClientUsesLimits(t *testing.T) {
+// openSSHRig is Wharf's SFTP server on loopback with partner acme, whose
+// key OpenSSH's sftp uses, and a receiver that keeps what was archived.
+type openSSHRig struct {
+	dir, key, known string
+	port            int
+	srv             *SFTP
+	rc              *receiver
+}
+
+func newOpenSSHRig(t *testing.T) *openSSHRig {
+	t.Helper()
 	if _, err := exec.LookPath("sftp"); err != nil {
 		testenv.Missing(t, "sftp", "apt-get install openssh-client", err)
 	}
 	ctx := context.Background()
-	dir := t.TempDir()
-	st, err := store.Open(ctx, filepath.Join(dir, "wharf.db"))
+	r := &openSSHRig{dir: t.TempDir(), rc: &receiver{got: map[string][]byte{}}}
+	st, err := store.Open(ctx, filepath.Join(r.dir, "wharf.db"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer st.Close()
+	t.Cleanup(func() { st.Close() })
 	pub, priv, _ := ed25519.GenerateKey(rand.Reader)
 	blk, _ := ssh.MarshalPrivateKey(priv, "")
-	key := filepath.Join(dir, "key")
-	os.WriteFile(key, pem.EncodeToMemory(blk), 0o600)
+	r.key = filepath.Join(r.dir, "key")
+	os.WriteFile(r.key, pem.EncodeToMemory(blk), 0o600)
 	sp, _ := ssh.NewPublicKey(pub)
 	if err := st.UpsertPartner(ctx, &store.Partner{ID: "acme", SSHKeys: []string{string(ssh.MarshalAuthorizedKey(sp))}}); err != nil {
 		t.Fatal(err)
 	}
-	hostKey, _ := LoadOrCreateHostKey(dir)
-	rc := &receiver{got: map[string][]byte{}}
-	srv := NewSFTP(st, hostKey, SFTPOptions{Receiver: rc, SpoolDir: filepath.Join(dir, "spool"), Logger: slog.New(slog.DiscardHandler)})
+	hostKey, _ := LoadOrCreateHostKey(r.dir)
+	r.srv = NewSFTP(st, hostKey, SFTPOptions{Receiver: r.rc, SpoolDir: filepath.Join(r.dir, "spool"), Logger: slog.New(slog.DiscardHandler)})
 	ln, _ := net.Listen("tcp", "127.0.0.1:0")
-	go srv.Serve(ln)
-	defer srv.Close()
-	port := ln.Addr().(*net.TCPAddr).Port
-	known := filepath.Join(dir, "known_hosts")
-	os.WriteFile(known, []byte("[127.0.0.1]:"+strconv.Itoa(port)+" "+string(ssh.MarshalAuthorizedKey(hostKey.PublicKey()))), 0o600)
+	go r.srv.Serve(ln)
+	t.Cleanup(func() { r.srv.Close() })
+	r.port = ln.Addr().(*net.TCPAddr).Port
+	r.known = filepath.Join(r.dir, "known_hosts")
+	os.WriteFile(r.known, []byte("[127.0.0.1]:"+strconv.Itoa(r.port)+" "+string(ssh.MarshalAuthorizedKey(hostKey.PublicKey()))), 0o600)
+	return r
+}
+
+// sftp runs OpenSSH's sftp as acme with the batch commands, in the rig's folder.
+func (r *openSSHRig) sftp(batch []string, flags ...string) ([]byte, error) {
+	os.WriteFile(filepath.Join(r.dir, "batch"), []byte(strings.Join(batch, "\n")+"\n"), 0o600)
+	args := append(flags, "-b", "batch", "-P", strconv.Itoa(r.port), "-i", r.key, "-o", "UserKnownHostsFile="+r.known,
+		"-o", "IdentitiesOnly=yes", "-o", "BatchMode=yes", "acme@127.0.0.1")
+	cmd := exec.Command("sftp", args...)
+	cmd.Dir = r.dir
+	return cmd.CombinedOutput()
+}
+
+// OpenSSH's sftp client sees the limits and uploads in 255 KiB requests.
+func TestSFTPOpenSSHClientUsesLimits(t *testing.T) {
+	r := newOpenSSHRig(t)
 	data := make([]byte, 3<<20+777)
 	rand.Read(data)
-	os.WriteFile(filepath.Join(dir, "up.bin"), data, 0o600)
-	os.WriteFile(filepath.Join(dir, "batch"), []byte("put up.bin inbound/up.bin\n"), 0o600)
-	cmd := exec.Command("sftp", "-vvv", "-b", "batch", "-P", strconv.Itoa(port), "-i", key, "-o", "UserKnownHostsFile="+known,
-		"-o", "IdentitiesOnly=yes", "-o", "BatchMode=yes", "acme@127.0.0.1")
-	cmd.Dir = dir
-	out, err := cmd.CombinedOutput()
+	os.WriteFile(filepath.Join(r.dir, "up.bin"), data, 0o600)
+	out, err := r.sftp([]string{"put up.bin inbound/up.bin"}, "-vvv")
 	if err != nil {
 		t.Fatalf("sftp: %v\n%s", err, out)
 	}
@@ -191,9 +211,9 @@ func TestSFTPOpenSSHClientUsesLimits(t *testing.T) {
 	if !strings.Contains(string(out), "using 261120 / 261120") {
 		t.Errorf("the client did not take the offered transfer sizes:\n%s", out)
 	}
-	rc.mu.Lock()
-	defer rc.mu.Unlock()
-	if !bytes.Equal(rc.got["inbound/up.bin"], data) {
-		t.Fatalf("received %d bytes, not the %d uploaded", len(rc.got["inbound/up.bin"]), len(data))
+	r.rc.mu.Lock()
+	defer r.rc.mu.Unlock()
+	if !bytes.Equal(r.rc.got["inbound/up.bin"], data) {
+		t.Fatalf("received %d bytes, not the %d uploaded", len(r.rc.got["inbound/up.bin"]), len(data))
 	}
 }
