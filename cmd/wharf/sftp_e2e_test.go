@@ -38,6 +38,35 @@ func sshKey(t *testing.T, path string) {
 	}
 }
 
+// newSFTPClient is OpenSSH's sftp for the server started in dir, which
+// trusts the host key the server generated there.
+func newSFTPClient(t *testing.T, dir string, srv *serveProc) *sftpClient {
+	t.Helper()
+	hostKey, err := os.ReadFile(filepath.Join(dir, "wharf-data", "ssh_host_ed25519_key"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	signer, err := ssh.ParsePrivateKey(hostKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	port := srv.sftp[strings.LastIndex(srv.sftp, ":")+1:]
+	known := filepath.Join(dir, "known_hosts")
+	os.WriteFile(known, []byte("[127.0.0.1]:"+port+" "+string(ssh.MarshalAuthorizedKey(signer.PublicKey()))), 0o600)
+	return &sftpClient{t: t, dir: dir, port: port, known: known}
+}
+
+// loadFile copies the corpus's multi-stop 204 to dir/load.edi and returns it.
+func loadFile(t *testing.T, dir string) []byte {
+	t.Helper()
+	load, _ := os.ReadFile(corpusFile("004010/204.edi"))
+	if len(load) == 0 {
+		t.Fatal("corpus file missing: " + corpusFile("004010/204.edi"))
+	}
+	os.WriteFile(filepath.Join(dir, "load.edi"), load, 0o600)
+	return load
+}
+
 type sftpClient struct {
 	t     *testing.T
 	dir   string
@@ -100,24 +129,9 @@ partners:
 	srv := startServer(t, dir, nil, "--config", "wharf.yaml")
 	defer srv.stop(t)
 
-	hostKey, err := os.ReadFile(filepath.Join(dir, "wharf-data", "ssh_host_ed25519_key"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	signer, err := ssh.ParsePrivateKey(hostKey)
-	if err != nil {
-		t.Fatal(err)
-	}
-	port := srv.sftp[strings.LastIndex(srv.sftp, ":")+1:]
-	known := filepath.Join(dir, "known_hosts")
-	os.WriteFile(known, []byte("[127.0.0.1]:"+port+" "+string(ssh.MarshalAuthorizedKey(signer.PublicKey()))), 0o600)
-	c := &sftpClient{t: t, dir: dir, port: port, known: known}
+	c := newSFTPClient(t, dir, srv)
 
-	load, _ := os.ReadFile(corpusFile("004010/204.edi"))
-	if len(load) == 0 {
-		t.Fatal("corpus file missing: " + corpusFile("004010/204.edi"))
-	}
-	os.WriteFile(filepath.Join(dir, "load.edi"), load, 0o600)
+	load := loadFile(t, dir)
 	sum := sha256.Sum256(load)
 
 	// Upload, and every way out of the home refused.
@@ -269,23 +283,8 @@ partners:
 `), 0o600)
 	srv := startServer(t, dir, nil, "--config", "wharf.yaml")
 	defer srv.stop(t)
-	hostKey, err := os.ReadFile(filepath.Join(dir, "wharf-data", "ssh_host_ed25519_key"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	signer, err := ssh.ParsePrivateKey(hostKey)
-	if err != nil {
-		t.Fatal(err)
-	}
-	port := srv.sftp[strings.LastIndex(srv.sftp, ":")+1:]
-	known := filepath.Join(dir, "known_hosts")
-	os.WriteFile(known, []byte("[127.0.0.1]:"+port+" "+string(ssh.MarshalAuthorizedKey(signer.PublicKey()))), 0o600)
-	c := &sftpClient{t: t, dir: dir, port: port, known: known}
-	load, _ := os.ReadFile(corpusFile("004010/204.edi"))
-	if len(load) == 0 {
-		t.Fatal("corpus file missing: " + corpusFile("004010/204.edi"))
-	}
-	os.WriteFile(filepath.Join(dir, "load.edi"), load, 0o600)
+	c := newSFTPClient(t, dir, srv)
+	loadFile(t, dir)
 
 	listing := func() []string {
 		out, _ := c.run("acme", "acme_key", "ls -1 outbound")
