@@ -54,25 +54,8 @@ type serveProc struct {
 	cmd    *exec.Cmd
 	http   string
 	sftp   string
-	logs   *syncBuffer
+	logs   *testenv.Buffer
 	exited chan error
-}
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }
 
 var readyLine = regexp.MustCompile(`msg="wharf ready".* http=(http://\S+) sftp=(\S+)`)
@@ -84,7 +67,7 @@ func startServer(t *testing.T, dir string, env []string, args ...string) *serveP
 	cmd.Dir = dir
 	cmd.Env = append(os.Environ(), append([]string{"WHARF_HTTP_ADDR=127.0.0.1:0", "WHARF_SFTP_ADDR=127.0.0.1:0"}, env...)...)
 	pr, pw := io.Pipe()
-	logs := &syncBuffer{}
+	logs := &testenv.Buffer{}
 	cmd.Stderr = io.MultiWriter(pw, logs)
 	cmd.Stdout = logs
 	if err := cmd.Start(); err != nil {

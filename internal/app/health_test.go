@@ -1,7 +1,6 @@
 package app
 
 import (
-	"bytes"
 	"context"
 	"io"
 	"log/slog"
@@ -9,29 +8,12 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/wharfedi/wharf/internal/config"
+	"github.com/wharfedi/wharf/internal/testenv"
 )
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
 
 // /readyz fails while the archive cannot take a file (full or read-only
 // disk), naming only the component; /healthz, liveness, stays 200.
@@ -47,7 +29,7 @@ func TestReadyzFollowsTheArchive(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var logs syncBuffer
+	var logs testenv.Buffer
 	ctx, cancel := context.WithCancel(t.Context())
 	a, err := New(ctx, c, Options{Log: slog.New(slog.NewTextHandler(&logs, nil))})
 	if err != nil {

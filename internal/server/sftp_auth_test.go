@@ -1,7 +1,6 @@
 package server
 
 import (
-	"bytes"
 	"context"
 	"crypto/ed25519"
 	"crypto/rand"
@@ -17,6 +16,7 @@ import (
 	"golang.org/x/crypto/ssh"
 
 	"github.com/wharfedi/wharf/internal/store"
+	"github.com/wharfedi/wharf/internal/testenv"
 )
 
 // flakyKeys fails the partner key lookup while down, as a database that is
@@ -63,7 +63,7 @@ func TestSFTPKeyLookupErrorsDoNotLockOut(t *testing.T) {
 	}
 	const attempts = 3
 	flaky := &flakyKeys{Store: st, down: true}
-	var logs syncBuffer
+	var logs testenv.Buffer
 	srv := NewSFTP(flaky, hostKey, SFTPOptions{LockoutAttempts: attempts, LockoutWindow: time.Hour, Logger: slog.New(slog.NewTextHandler(&logs, nil))})
 	ln, _ := net.Listen("tcp", "127.0.0.1:0")
 	go srv.Serve(ln)
@@ -118,22 +118,4 @@ func TestSFTPKeyLookupErrorsDoNotLockOut(t *testing.T) {
 	if recorded != 1 {
 		t.Fatalf("an unknown key recorded %d failures, want 1", recorded)
 	}
-}
-
-// syncBuffer is a bytes.Buffer safe for the server's goroutines.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }
