@@ -1,11 +1,8 @@
 package canonical
 
 import (
-	"bufio"
 	"bytes"
 	"encoding/json"
-	"os"
-	"path/filepath"
 	"reflect"
 	"testing"
 	"time"
@@ -34,25 +31,13 @@ func checkSame(t *testing.T, d Document, where string) {
 }
 
 func TestAppendJSONMatchesEncodingJSON(t *testing.T) {
-	// The corpus's mapped goldens are in one folder per corpus folder.
-	files, _ := filepath.Glob("../testdata/golden/x12/*/*.jsonl")
-	if len(files) < 30 {
-		t.Fatalf("only %d mapped goldens found under ../testdata/golden/x12", len(files))
-	}
-	ex, _ := filepath.Glob("../testdata/canonical/*.jsonl")
 	n := 0
-	for _, f := range append(files, ex...) {
-		fh, _ := os.Open(f)
-		sc := bufio.NewScanner(fh)
-		sc.Buffer(nil, 1<<20)
-		for sc.Scan() {
-			if d, err := Decode(sc.Bytes()); err == nil {
-				n++
-				checkSame(t, d, f)
-			}
+	eachLine(t, corpusDocuments(t), func(where string, line []byte) {
+		if d, err := Decode(line); err == nil {
+			n++
+			checkSame(t, d, where)
 		}
-		fh.Close()
-	}
+	})
 	if n < 20 {
 		t.Fatalf("only %d documents compared", n)
 	}

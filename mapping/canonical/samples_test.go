@@ -1,12 +1,10 @@
 package canonical
 
 import (
-	"bufio"
 	"bytes"
 	"encoding/json"
 	"os"
 	"path/filepath"
-	"strconv"
 	"testing"
 )
 
@@ -73,21 +71,12 @@ func TestSampleSchema(t *testing.T) {
 	}
 	mapped, _ := filepath.Glob("../testdata/golden/samples/*/*.jsonl")
 	n := 0
-	for _, f := range mapped {
-		fh, err := os.Open(f)
-		if err != nil {
-			t.Fatal(err)
+	eachLine(t, mapped, func(where string, line []byte) {
+		if bytes.HasPrefix(line, []byte(`{"type":`)) {
+			n++
 		}
-		sc := bufio.NewScanner(fh)
-		sc.Buffer(nil, 1<<20)
-		for line := 1; sc.Scan(); line++ {
-			if bytes.HasPrefix(sc.Bytes(), []byte(`{"type":`)) {
-				n++
-			}
-			check(f+":"+strconv.Itoa(line), sc.Bytes())
-		}
-		fh.Close()
-	}
+		check(where, line)
+	})
 	if n < 10 {
 		t.Fatalf("validated only %d mapped documents", n)
 	}

@@ -11,6 +11,7 @@ import (
 	"reflect"
 	"regexp"
 	"sort"
+	"strconv"
 	"strings"
 	"testing"
 )
@@ -215,36 +216,20 @@ func TestGoldenValidate(t *testing.T) {
 	if err := json.Unmarshal(raw, &schema); err != nil {
 		t.Fatal(err)
 	}
-	// The corpus's mapped goldens are in one folder per corpus folder.
-	files, _ := filepath.Glob("../testdata/golden/x12/*/*.jsonl")
-	if len(files) < 30 {
-		t.Fatalf("only %d mapped goldens found under ../testdata/golden/x12", len(files))
-	}
-	ex, _ := filepath.Glob("../testdata/canonical/*.jsonl")
-	files = append(files, ex...)
 	n := 0
-	for _, f := range files {
-		fh, err := os.Open(f)
-		if err != nil {
+	eachLine(t, corpusDocuments(t), func(where string, line []byte) {
+		var v map[string]any
+		if err := json.Unmarshal(line, &v); err != nil {
 			t.Fatal(err)
 		}
-		sc := bufio.NewScanner(fh)
-		sc.Buffer(nil, 1<<20)
-		for line := 1; sc.Scan(); line++ {
-			var v map[string]any
-			if err := json.Unmarshal(sc.Bytes(), &v); err != nil {
-				t.Fatal(err)
-			}
-			if _, doc := v["type"]; !doc {
-				continue // error and outcome lines
-			}
-			n++
-			if err := validate(schema, schema, v, "$"); err != nil {
-				t.Errorf("%s:%d: %v", f, line, err)
-			}
+		if _, doc := v["type"]; !doc {
+			return // error and outcome lines
 		}
-		fh.Close()
-	}
+		n++
+		if err := validate(schema, schema, v, "$"); err != nil {
+			t.Errorf("%s: %v", where, err)
+		}
+	})
 	if n < 20 {
 		t.Fatalf("validated only %d documents", n)
 	}
@@ -252,5 +237,37 @@ func TestGoldenValidate(t *testing.T) {
 	bad := map[string]any{"type": "order", "version": "1", "order_number": "1", "total": "12,5"}
 	if validate(schema, schema, bad, "$") == nil {
 		t.Error("a decimal comma passed validation")
+	}
+}
+
+// corpusDocuments lists the mapped goldens of the X12 corpus (one folder per
+// corpus folder) and the canonical examples.
+func corpusDocuments(t *testing.T) []string {
+	t.Helper()
+	files, _ := filepath.Glob("../testdata/golden/x12/*/*.jsonl")
+	if len(files) < 30 {
+		t.Fatalf("only %d mapped goldens found under ../testdata/golden/x12", len(files))
+	}
+	ex, _ := filepath.Glob("../testdata/canonical/*.jsonl")
+	return append(files, ex...)
+}
+
+// eachLine calls f with every line of the files and its place (file:line).
+func eachLine(t *testing.T, files []string, f func(where string, line []byte)) {
+	t.Helper()
+	for _, name := range files {
+		fh, err := os.Open(name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		sc := bufio.NewScanner(fh)
+		sc.Buffer(nil, 1<<20)
+		for line := 1; sc.Scan(); line++ {
+			f(name+":"+strconv.Itoa(line), sc.Bytes())
+		}
+		fh.Close()
+		if err := sc.Err(); err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
 	}
 }
