@@ -5,15 +5,11 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"time"
 
 	_ "time/tzdata" // schedules name IANA time zones; containers may lack zoneinfo
 
 	"github.com/wharfedi/wharf/internal/app"
 )
-
-// shutdownBudget is how long SIGINT/SIGTERM may take before we exit anyway.
-const shutdownBudget = 30 * time.Second
 
 func newLogger(w io.Writer, format, level string) *slog.Logger {
 	var lv slog.Level

@@ -71,17 +71,14 @@ type App struct {
 	Delivery  *delivery.Engine
 	AS2       *as2.Server
 
-	started           time.Time
-	httpLn, sftpLn    net.Listener
-	httpSrv           *http.Server
-	http              *server.HTTP
-	sftpSrv           *server.SFTP
-	hostKey           ssh.Signer
-	closers           []func()
-	schedulesN        int
-	foldersStopped    func()
-	version           string
-	collectorsStarted bool
+	started        time.Time
+	httpLn, sftpLn net.Listener
+	httpSrv        *http.Server
+	http           *server.HTTP
+	sftpSrv        *server.SFTP
+	hostKey        ssh.Signer
+	closers        []func()
+	version        string
 }
 
 // New builds the application from a loaded, validated configuration.
@@ -226,7 +223,6 @@ func New(ctx context.Context, c *config.Config, o Options) (_ *App, err error) {
 	a.http = h
 	a.httpSrv = server.NewHTTPServer(h)
 	a.sftpSrv = server.NewSFTP(st, a.hostKey, sftpOptions(c, a.Gateway, log.With("component", "sftp"), reg))
-	a.schedulesN = len(rt.Schedules())
 	return a, nil
 }
 
@@ -273,7 +269,7 @@ func (a *App) Run(ctx context.Context) error {
 		"data", AbsPath(a.cfg.Data),
 		"database", a.Store.Describe(),
 		"archive", a.Archive.Describe(),
-		"schedules", a.schedulesN,
+		"schedules", len(a.Jobs.Schedules()),
 		"startup_ms", time.Since(a.started).Milliseconds())
 
 	var failed error

@@ -145,6 +145,9 @@ partners:
 		if err == nil && res.StatusCode == 200 {
 			err = json.NewDecoder(res.Body).Decode(&got)
 			res.Body.Close()
+			if err != nil {
+				t.Fatal(err)
+			}
 			break
 		}
 		if i == 100 {

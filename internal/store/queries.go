@@ -370,7 +370,12 @@ func (f *filter) add(cond string, v any) {
 }
 
 // in adds "col IN (vals...)"; nothing for no values.
-func (f *filter) in(col string, vals []string) {
+func (f *filter) in(col string, vals []string) { f.list(col, "IN", vals) }
+
+// notIn adds col NOT IN (vals); nothing for no values.
+func (f *filter) notIn(col string, vals []string) { f.list(col, "NOT IN", vals) }
+
+func (f *filter) list(col, op string, vals []string) {
 	if len(vals) == 0 {
 		return
 	}
@@ -379,7 +384,7 @@ func (f *filter) in(col string, vals []string) {
 		f.args = append(f.args, v)
 		ph = append(ph, fmt.Sprintf("$%d", len(f.args)))
 	}
-	f.conds = append(f.conds, col+" IN ("+strings.Join(ph, ", ")+")")
+	f.conds = append(f.conds, col+" "+op+" ("+strings.Join(ph, ", ")+")")
 }
 
 // before adds keyset paging on (timeCol, id), newest first.
@@ -420,6 +425,7 @@ func (s *queries) SearchMessages(ctx context.Context, f MessageFilter) ([]*Messa
 	if f.Transport != "" {
 		w.add("transport = ?", f.Transport)
 	}
+	w.notIn("transport", f.NotTransports)
 	if f.Name != "" {
 		w.add("remote_base = ?", f.Name)
 	}

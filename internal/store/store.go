@@ -131,6 +131,9 @@ type MessageFilter struct {
 	Until     time.Time
 	Key       string // any indexed business key or control number value
 	Transport string
+	// NotTransports leaves out messages of these transports (e.g. AS2
+	// evidence, which is never processed or delivered).
+	NotTransports []string
 	// Name is a base name: messages whose RemoteName, after its last '/',
 	// is exactly this ("997_X.edi" selects "outbound/997_X.edi" and
 	// "997_X.edi"). Indexed with PartnerID (migration 0010).

@@ -7,6 +7,8 @@ import (
 	"encoding/pem"
 	"errors"
 	"fmt"
+	"maps"
+	"slices"
 	"sort"
 	"time"
 
@@ -222,36 +224,12 @@ func (s *Server) Stuck(ctx context.Context) ([]StuckDoc, error) {
 // outbound document, and stuck when it is not.
 var evidenceTransports = map[string]bool{"as2-raw": true, "as2-mdn": true, "as2-mdn-in": true}
 
-// searchPage is how many messages searchDocuments reads at a time (the
-// store's maximum; tests lower it).
-var searchPage = 1000
-
 // searchDocuments returns up to limit messages of f, newest first,
-// leaving out AS2 evidence. The store's filter names transports to keep,
-// not to leave out, so it pages past the evidence (at most 7 days of it,
-// which stays received).
+// leaving out AS2 evidence in the store's query.
 func (s *Server) searchDocuments(ctx context.Context, f store.MessageFilter, limit int) ([]*store.Message, error) {
-	f.Limit = searchPage
-	var out []*store.Message
-	for {
-		page, err := s.st.SearchMessages(ctx, f)
-		if err != nil {
-			return nil, err
-		}
-		for _, m := range page {
-			if evidenceTransports[m.Transport] {
-				continue
-			}
-			if out = append(out, m); len(out) == limit {
-				return out, nil
-			}
-		}
-		if len(page) < f.Limit {
-			return out, nil
-		}
-		last := page[len(page)-1]
-		f.Before, f.BeforeID = last.ReceivedAt, last.ID
-	}
+	f.NotTransports = slices.Sorted(maps.Keys(evidenceTransports))
+	f.Limit = limit
+	return s.st.SearchMessages(ctx, f)
 }
 
 // MessageDetail is a message with its keys and history.

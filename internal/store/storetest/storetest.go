@@ -266,6 +266,12 @@ func Exercise(t *testing.T, fresh func(t *testing.T) string) {
 		if got, _ := s.SearchMessages(ctx, store.MessageFilter{Transport: "as2"}); len(got) != 0 {
 			t.Fatalf("transport filter: %v", msgIDs(got))
 		}
+		if got, _ := s.SearchMessages(ctx, store.MessageFilter{NotTransports: []string{"sftp", "as2"}}); len(got) != 0 {
+			t.Fatalf("not-transports filter: %v", msgIDs(got))
+		}
+		if got, _ := s.SearchMessages(ctx, store.MessageFilter{NotTransports: []string{"as2"}, Key: "BOL123"}); len(got) != 2 {
+			t.Fatalf("not-transports filter left out other transports: %v", msgIDs(got))
+		}
 		byKey, _ = s.SearchMessages(ctx, store.MessageFilter{Key: "BOL123", PartnerID: "beta", Direction: store.Outbound})
 		if len(byKey) != 0 {
 			t.Fatalf("key+direction filter: %v", msgIDs(byKey))
