@@ -77,6 +77,7 @@ type App struct {
 	http           *server.HTTP
 	sftpSrv        *server.SFTP
 	hostKey        ssh.Signer
+	reg            *registry // the transports Wharf pushes over and polls
 	closers        []func()
 	version        string
 }
@@ -85,7 +86,7 @@ type App struct {
 // A port in use, an unwritable data folder, an unreachable database or a
 // broken archive configuration stop it with an error saying what to change.
 func New(ctx context.Context, c *config.Config, o Options) (_ *App, err error) {
-	a := &App{cfg: c, log: o.Log, now: o.Now, version: o.Version, started: time.Now()}
+	a := &App{cfg: c, log: o.Log, now: o.Now, version: o.Version, started: time.Now(), reg: newRegistry()}
 	if a.log == nil {
 		a.log = slog.New(slog.DiscardHandler)
 	}
@@ -154,7 +155,7 @@ func New(ctx context.Context, c *config.Config, o Options) (_ *App, err error) {
 	}
 
 	// Archive: blobs in c.ArchiveURL() (folder or S3 with a local spool).
-	arch, err := OpenArchive(c, st, rt, ArchiveOptions{Log: log.With("component", "archive"), Metrics: reg, Now: a.now})
+	arch, err := OpenArchive(c, st, rt, ArchiveOptions{Log: log.With("component", "archive"), Metrics: reg, Now: a.now, registry: a.reg})
 	if err != nil {
 		return nil, err
 	}
@@ -165,10 +166,10 @@ func New(ctx context.Context, c *config.Config, o Options) (_ *App, err error) {
 	}
 
 	// Receive: polled partner servers and buckets (schedules on River's leader).
-	newRegistry().addPulls(c, a.Gateway, log, rt)
+	a.reg.addPulls(c, a.Gateway, log, rt)
 
 	// Deliver: one engine, one route per transport; sync submits through it.
-	a.Delivery = newDelivery(&routeDeps{cfg: c, st: st, arch: arch, now: a.now, log: log.With("component", "deliver")})
+	a.Delivery = newDelivery(a.reg, &routeDeps{cfg: c, st: st, arch: arch, now: a.now, log: log.With("component", "deliver")})
 
 	// Decide, then understand (the processor emits to the sync engine).
 	a.Sync = a.newSync(rt, log.With("component", "sync"))

@@ -46,6 +46,9 @@ type ArchiveOptions struct {
 	Log     *slog.Logger
 	Metrics prometheus.Registerer
 	Now     func() time.Time
+	// registry is the app's transport registry (a command that enqueues
+	// deliveries without an app builds its own).
+	registry *registry
 }
 
 // OpenArchive opens the configured archive. With a job runtime, the
@@ -72,7 +75,10 @@ func OpenArchive(c *config.Config, st store.Store, rt *jobs.Runtime, o ArchiveOp
 	}
 	opts := archive.Options{Blobs: blobs, Spool: spool, Retention: rules, Logger: log, Metrics: reg, Now: o.Now}
 	if rt != nil {
-		pushes := newRegistry()
+		pushes := o.registry
+		if pushes == nil {
+			pushes = newRegistry()
+		}
 		opts.OnCommit = func(ctx context.Context, tx store.Tx, e *archive.Entry) error {
 			// Inbound messages are processed; outbound ones too, so that the
 			// X12 groups Wharf sends are recorded for the partner's 997/999;

@@ -133,8 +133,8 @@ func Pushes(transport string) bool { return newRegistry().pushes(transport) }
 
 // newDelivery builds the delivery engine: one engine, one route per
 // transport of the registry, the engine's retries and dead letters for all.
-func newDelivery(d *routeDeps) *delivery.Engine {
-	return &delivery.Engine{Archive: d.arch, Store: d.st, Routes: newRegistry().routes(d), Log: d.log}
+func newDelivery(reg *registry, d *routeDeps) *delivery.Engine {
+	return &delivery.Engine{Archive: d.arch, Store: d.st, Routes: reg.routes(d), Log: d.log}
 }
 
 // partnerFor returns the partner's configuration, or ErrNoRoute naming what

@@ -110,8 +110,8 @@ type syncSender struct {
 }
 
 // newSyncSender returns the sender with its profile cache.
-func newSyncSender(c *config.Config, st store.Store, out *delivery.Engine, now func() time.Time) *syncSender {
-	return &syncSender{c: c, st: st, out: out, reg: newRegistry(), now: now, profiles: cachedProfiles(func(id string) *mapping.Profile {
+func newSyncSender(c *config.Config, st store.Store, out *delivery.Engine, reg *registry, now func() time.Time) *syncSender {
+	return &syncSender{c: c, st: st, out: out, reg: reg, now: now, profiles: cachedProfiles(func(id string) *mapping.Profile {
 		var cp *config.Partner
 		if p, ok := c.PartnerByID(id); ok {
 			cp = &p
@@ -282,7 +282,7 @@ func renderFor(ctx context.Context, c *config.Config, st store.Store, p *config.
 func (a *App) newSync(rt *jobs.Runtime, log *slog.Logger) *wsync.Engine {
 	c, st := a.cfg, a.Store
 	rules, _ := syncRules(c) // validated at load
-	sender := newSyncSender(c, st, a.Delivery, a.now)
+	sender := newSyncSender(c, st, a.Delivery, a.reg, a.now)
 	e := &wsync.Engine{Store: st, Rules: rules, Sender: sender, Logger: log, Now: a.now}
 	rt.AddTask("sync.sla", func(ctx context.Context) error { _, err := e.CheckTimers(ctx); return err })
 	rt.AddTask("sync.reconcile", func(ctx context.Context) error { _, err := e.Reconcile(ctx, c.Sync.ReconcileDuration()); return err })

@@ -71,7 +71,8 @@ sync:
 		d, _ := canonical.Decode([]byte(`{"type":"invoice","version":"1","invoice_number":"` + n + `","total":"` + total + `"}`))
 		return d
 	}
-	snd := newSyncSender(c, st, newDelivery(&routeDeps{cfg: c, st: st, arch: a, now: fixedNow, log: slog.New(slog.DiscardHandler)}), fixedNow)
+	reg := newRegistry()
+	snd := newSyncSender(c, st, newDelivery(reg, &routeDeps{cfg: c, st: st, arch: a, now: fixedNow, log: slog.New(slog.DiscardHandler)}), reg, fixedNow)
 	id, err := snd.SendBatch(ctx, rules.Routes[0], []canonical.Document{inv("INV-1", "10.00"), inv("INV-2", "20.50")}, nil, "batch:nightly:claim-1")
 	if err != nil {
 		t.Fatal(err)
