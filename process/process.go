@@ -388,12 +388,7 @@ func reportIssues(rep *x12.Report, limit int) *issueList {
 					l.add(is.Warning, is.String())
 				}
 				for _, e := range st.Errors {
-					lvl := "error"
-					if e.Warning {
-						lvl = "warning"
-					}
-					l.add(e.Warning, fmt.Sprintf("%s: interchange %s, group %s, set %s (%s), segment %s at position %d: %s",
-						lvl, ic.Control, g.Control, st.Control, st.ID, e.ID, e.Position, e.Describe()))
+					l.add(e.Warning, st.Explain(e))
 				}
 			}
 		}

@@ -212,8 +212,7 @@ func validateFile(ctx context.Context, name string, stdin io.Reader, out *bufio.
 			}
 			text("", s.Issues)
 			for _, e := range s.Errors {
-				fmt.Fprintf(out, "%s: %s: interchange %s, group %s, set %s (%s), segment %s at position %d: %s\n", name, sev(e.Warning),
-					s.Group.Interchange.Control, s.Group.Control, s.Control, s.ID, e.ID, e.Position, e.Describe())
+				fmt.Fprintf(out, "%s: %s\n", name, s.Explain(e))
 			}
 			fmt.Fprintf(out, "%s: interchange %s, group %s, set %s (%s): %s%s\n", name, s.Group.Interchange.Control, s.Group.Control, s.Control, s.ID, s.Status, codeList(s.Codes))
 		}
@@ -251,13 +250,6 @@ func validateFile(ctx context.Context, name string, stdin io.Reader, out *bufio.
 		return 1, nil
 	}
 	return 0, nil
-}
-
-func sev(w bool) string {
-	if w {
-		return "warning"
-	}
-	return "error"
 }
 
 func codeList(c []string) string {

@@ -154,6 +154,19 @@ func (e SegmentError) Describe() string {
 	return s
 }
 
+// Explain says where in the set a segment error is and what it is, as
+// `wharf x12 validate` prints it: "error: interchange 000000001, group 1,
+// set 0001 (940), segment W01 at position 13: segment has data element
+// errors [code 8]; ...", "warning: ..." for one that does not reject.
+func (s *Set) Explain(e SegmentError) string {
+	sev := "error"
+	if e.Warning {
+		sev = "warning"
+	}
+	return fmt.Sprintf("%s: interchange %s, group %s, set %s (%s), segment %s at position %d: %s",
+		sev, s.Group.Interchange.Control, s.Group.Control, s.Control, s.ID, e.ID, e.Position, e.Describe())
+}
+
 // The meaning of the segment (AK304/IK304) and element (AK403/IK403) error codes.
 var (
 	segmentCodeText = map[string]string{
