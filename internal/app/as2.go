@@ -122,30 +122,9 @@ func as2Server(c *config.Config, st store.Store, a *archive.Archive, gw *gateway
 			}
 		}
 	}
-	return &as2.Server{Identity: id, Partners: &as2Receiving{d: &directory{c: c, st: st}, c: c}, Receiver: gw, Books: books, Log: log, OnMDN: client.HandleMDN,
+	return &as2.Server{Identity: id, Partners: &directory{c: c, st: st}, Receiver: gw, Books: books, Log: log, OnMDN: client.HandleMDN,
 		MaxBody: c.AS2.MaxBodyBytes(), MaxDecompressed: config.DefaultAS2MaxDecompressedMB << 20, MaxExpansion: config.DefaultAS2MaxExpansion,
 		SpoolDir: spoolDir}, nil
-}
-
-// as2Receiving is the directory as POST /as2 sees it: each partner with
-// its receiving limits and compression policy from partners[].as2 (a
-// partner known only from the store gets the Server's defaults, the same).
-type as2Receiving struct {
-	d *directory
-	c *config.Config
-}
-
-func (r *as2Receiving) ByAS2ID(ctx context.Context, id string) (*as2.Partner, error) {
-	p, err := r.d.ByAS2ID(ctx, id)
-	if err != nil {
-		return nil, err
-	}
-	if cp, ok := r.c.PartnerByID(p.ID); ok && cp.AS2 != nil {
-		a := cp.AS2
-		p.AllowUnsignedCompressed = a.AllowUnsignedCompressed
-		p.MaxBody, p.MaxDecompressed, p.MaxExpansion = a.MaxBodyBytes(r.c.AS2), a.MaxDecompressedBytes(), a.MaxExpansionRatio()
-	}
-	return p, nil
 }
 
 // Alert raises an exception for the operator (owner it) when POST /as2

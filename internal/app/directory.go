@@ -80,6 +80,8 @@ func (d *directory) complete(ctx context.Context, p *as2.Partner) (*as2.Partner,
 		}
 		p.URL, p.Compress, p.Base64 = a.URL, a.Compress, a.TransferEncoding == "base64"
 		p.RequireSigned, p.RequireEncrypted = a.RequireSigned, a.RequireEncrypted
+		p.AllowUnsignedCompressed = a.AllowUnsignedCompressed
+		p.MaxBody, p.MaxDecompressed, p.MaxExpansion = a.MaxBodyBytes(d.c.AS2), a.MaxDecompressedBytes(), a.MaxExpansionRatio()
 		if a.Sign != nil {
 			p.Sign = *a.Sign
 		}
