@@ -48,7 +48,8 @@ Exit 0 when the whole flow completed as expected; 1 naming the step that did not
 // simulated systems' state.
 type demo struct {
 	dir, data, cfgPath string
-	httpAddr           string            // the server's HTTP address
+	httpAddr, sftpAddr string            // the server's addresses
+	httpLn, sftpLn     net.Listener      // bound before the configuration names them (port 0 works)
 	secrets            map[string]string // the demo's secrets, by the variable the configuration names
 	app                *app.App
 	wmsAddr, invAddr   string // the simulated WMS and invoicing platform
@@ -174,7 +175,7 @@ func (d *demo) configure() error {
 	c.Data = d.data
 	c.ApplyEnv(os.Getenv)
 	d.data = app.AbsPath(c.Data)
-	d.httpAddr = c.HTTP.Addr
+	d.httpAddr, d.sftpAddr = c.HTTP.Addr, c.SFTP.Addr
 	if entries, _ := os.ReadDir(d.data); len(entries) > 0 {
 		hint := "pass another --dir"
 		if os.Getenv("WHARF_DATA") != "" {
@@ -253,9 +254,25 @@ func (d *demo) start(ctx context.Context) (<-chan struct{}, error) {
 			return nil, err
 		}
 	}
-	// The simulated systems listen first; the configuration names their
-	// addresses (the carrier's SSH key is made anew for this run).
+	// The server's ports are bound first, so that port 0 (any free port)
+	// works and the configuration names the real addresses; then the
+	// simulated systems listen, and the configuration names theirs too
+	// (the carrier's SSH key is made anew for this run).
 	var err error
+	if d.httpLn, err = app.Listen("HTTP", d.httpAddr); err != nil {
+		return nil, err
+	}
+	if d.sftpLn, err = app.Listen("SFTP", d.sftpAddr); err != nil {
+		d.httpLn.Close()
+		return nil, err
+	}
+	defer func() {
+		if d.app == nil { // the App closes them once it has them
+			d.httpLn.Close()
+			d.sftpLn.Close()
+		}
+	}()
+	d.httpAddr, d.sftpAddr = d.httpLn.Addr().String(), d.sftpLn.Addr().String()
 	if d.inv, err = startInvoicing(d.httpAddr); err != nil {
 		return nil, err
 	}
@@ -267,13 +284,15 @@ func (d *demo) start(ctx context.Context) (<-chan struct{}, error) {
 	if d.cfg, err = d.loadDemoConfig(d.data); err != nil {
 		return nil, err
 	}
+	d.cfg.HTTP.Addr, d.cfg.SFTP.Addr = d.httpAddr, d.sftpAddr
 	logf, err := os.Create(filepath.Join(d.dir, "wharf.log"))
 	if err != nil {
 		return nil, err
 	}
 	// The server is an application value in this process: a port in use
 	// or a bad configuration is an error here, before any step runs.
-	a, err := app.New(ctx, d.cfg, app.Options{Log: newLogger(logf, d.cfg.Log.Format, d.cfg.Log.Level), Version: versionString()})
+	a, err := app.New(ctx, d.cfg, app.Options{Log: newLogger(logf, d.cfg.Log.Format, d.cfg.Log.Level), Version: versionString(),
+		HTTPListener: d.httpLn, SFTPListener: d.sftpLn})
 	if err != nil {
 		logf.Close()
 		return nil, err

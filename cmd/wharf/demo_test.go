@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"fmt"
 	"io"
 	"os"
 	"path/filepath"
@@ -25,8 +24,11 @@ func TestDemo(t *testing.T) {
 	if testing.Short() {
 		t.Skip("the demo runs a whole server (about 10 s)")
 	}
-	t.Setenv("WHARF_HTTP_ADDR", fmt.Sprintf("127.0.0.1:%d", freePort(t)))
-	t.Setenv("WHARF_SFTP_ADDR", fmt.Sprintf("127.0.0.1:%d", freePort(t)))
+	// Port 0: the demo binds any free ports before it writes its
+	// configuration (a port picked here and bound later could be taken
+	// by another test in between).
+	t.Setenv("WHARF_HTTP_ADDR", "127.0.0.1:0")
+	t.Setenv("WHARF_SFTP_ADDR", "127.0.0.1:0")
 	dir := t.TempDir()
 	// WHARF_DATA is honoured like by every command: the server, the
 	// simulated warehouse (which reads Wharf's AS2 certificate there) and

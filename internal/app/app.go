@@ -54,6 +54,12 @@ type Options struct {
 	Now func() time.Time
 	// Version names the build in the ready line and in wharf_build_info.
 	Version string
+	// HTTPListener and SFTPListener, when set, are listeners the caller
+	// has bound already (see Listen), for a caller that must know the
+	// ports before the configuration is written, as the demo does with
+	// port 0; New binds http.addr and sftp.addr otherwise. The App closes
+	// them.
+	HTTPListener, SFTPListener net.Listener
 }
 
 // App is one running Wharf: its store, archive, stages and listeners.
@@ -101,12 +107,17 @@ func New(ctx context.Context, c *config.Config, o Options) (_ *App, err error) {
 	log := a.log
 
 	// Bind the listeners first: a port in use stops us before anything is written.
-	if a.httpLn, err = listen("HTTP", c.HTTP.Addr, "http.addr or WHARF_HTTP_ADDR"); err != nil {
-		return nil, err
+	a.httpLn, a.sftpLn = o.HTTPListener, o.SFTPListener
+	if a.httpLn == nil {
+		if a.httpLn, err = Listen("HTTP", c.HTTP.Addr); err != nil {
+			return nil, err
+		}
 	}
 	a.closers = append(a.closers, func() { a.httpLn.Close() })
-	if a.sftpLn, err = listen("SFTP", c.SFTP.Addr, "sftp.addr or WHARF_SFTP_ADDR"); err != nil {
-		return nil, err
+	if a.sftpLn == nil {
+		if a.sftpLn, err = Listen("SFTP", c.SFTP.Addr); err != nil {
+			return nil, err
+		}
 	}
 	a.closers = append(a.closers, func() { a.sftpLn.Close() })
 
@@ -306,7 +317,13 @@ func (a *App) Close() {
 	a.closers = nil
 }
 
-func listen(what, addr, how string) (net.Listener, error) {
+// Listen binds the TCP address of Wharf's "HTTP" or "SFTP" listener,
+// with an error that says which setting to change when it cannot.
+func Listen(what, addr string) (net.Listener, error) {
+	how := "http.addr or WHARF_HTTP_ADDR"
+	if what == "SFTP" {
+		how = "sftp.addr or WHARF_SFTP_ADDR"
+	}
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		if errors.Is(err, syscall.EADDRINUSE) {
