@@ -92,7 +92,12 @@ func (s *sqliteTxQ) on(ctx context.Context, q string) (sqliteQ, error) {
 	return sqliteQ{stmtExecer{st}}, err
 }
 
+// The statements of a transaction run to their end even when the
+// caller's context is done: an interrupted SQLite write rolls back the
+// whole transaction, which the group commit shares with other callers.
+
 func (s *sqliteTxQ) exec(ctx context.Context, q string, args ...any) (int64, error) {
+	ctx = context.WithoutCancel(ctx)
 	x, err := s.on(ctx, q)
 	if err != nil {
 		return 0, err
@@ -101,6 +106,7 @@ func (s *sqliteTxQ) exec(ctx context.Context, q string, args ...any) (int64, err
 }
 
 func (s *sqliteTxQ) query(ctx context.Context, q string, args ...any) (rowsIter, error) {
+	ctx = context.WithoutCancel(ctx)
 	x, err := s.on(ctx, q)
 	if err != nil {
 		return nil, err
@@ -109,6 +115,7 @@ func (s *sqliteTxQ) query(ctx context.Context, q string, args ...any) (rowsIter,
 }
 
 func (s *sqliteTxQ) queryRow(ctx context.Context, q string, args ...any) rowScanner {
+	ctx = context.WithoutCancel(ctx)
 	x, err := s.on(ctx, q)
 	if err != nil {
 		return errRow{err}
@@ -159,8 +166,9 @@ func sqliteTranslate(err error) error {
 
 type sqliteStore struct {
 	queries
-	db   *sql.DB
-	path string
+	db    *sql.DB
+	path  string
+	group group
 }
 
 // openSQLite opens (creating if needed) the SQLite database at path in WAL
@@ -195,7 +203,10 @@ func openSQLite(ctx context.Context, path string, o options) (Store, error) {
 		return nil, fmt.Errorf("store: open sqlite %s: %w", path, err)
 	}
 	s := &sqliteStore{db: db, path: path}
-	s.queries = queries{q: sqliteQ{db}, translate: sqliteTranslate, atomic: s.atomic, clock: o.clock}
+	// Writes outside a transaction join the group commit too; reads go
+	// straight to the database.
+	s.queries = queries{q: groupQ{sqliteQ{db}, s}, translate: sqliteTranslate, atomic: s.atomic, clock: o.clock}
+	s.group = group{db: db, newTx: s.newTx}
 	begin := func(ctx context.Context) (querier, func(bool) error, error) {
 		tx, err := db.BeginTx(ctx, nil)
 		if err != nil {
@@ -226,22 +237,33 @@ type sqliteTx struct {
 
 func (t *sqliteTx) Raw() any { return t.tx }
 
+// WithTx runs fn in a transaction that concurrent callers may share (see
+// group): it returns once fn's writes committed, or with fn's error and
+// none of them.
 func (s *sqliteStore) WithTx(ctx context.Context, fn func(Tx) error) error {
-	tx, err := s.db.BeginTx(ctx, nil)
-	if err != nil {
-		return fmt.Errorf("store: begin: %w", sqliteTranslate(err))
-	}
+	return s.group.do(ctx, fn)
+}
+
+func (s *sqliteStore) newTx(tx *sql.Tx) *sqliteTx {
 	t := &sqliteTx{tx: tx}
 	t.queries = queries{q: &sqliteTxQ{tx: tx}, translate: sqliteTranslate, clock: s.queries.clock}
 	t.queries.atomic = func(ctx context.Context, fn func(*queries) error) error { return fn(&t.queries) }
-	if err := fn(t); err != nil {
-		_ = tx.Rollback()
+	return t
+}
+
+// groupQ is the store's querier outside transactions: a write is a
+// transaction of its own in the group commit.
+type groupQ struct {
+	sqliteQ
+	s *sqliteStore
+}
+
+func (g groupQ) exec(ctx context.Context, q string, args ...any) (n int64, err error) {
+	err = g.s.WithTx(ctx, func(tx Tx) error {
+		n, err = tx.(*sqliteTx).queries.q.exec(ctx, q, args...)
 		return err
-	}
-	if err := tx.Commit(); err != nil {
-		return fmt.Errorf("store: commit: %w", sqliteTranslate(err))
-	}
-	return nil
+	})
+	return n, err
 }
 
 func (s *sqliteStore) Driver() string                 { return "sqlite" }

@@ -1,0 +1,150 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"sync"
+)
+
+// group is the SQLite store's group commit. SQLite has one writer and
+// every commit is an fsync of the WAL (synchronous=FULL), so a flow that
+// commits several times per message on many goroutines at once was bound
+// by fsyncs, not by work. With group commit, concurrent WithTx calls share
+// one database transaction: the first caller becomes the leader, runs its
+// own function and those of every caller that queued meanwhile, each inside
+// its own SAVEPOINT, and commits them all at once; N callers pay for one
+// fsync instead of N. Nothing changes for a caller:
+//
+//   - WithTx returns only after the transaction holding its writes has
+//     committed (or with the error that says it did not);
+//   - a function that fails is rolled back to its savepoint and its caller
+//     gets its error, while the others commit;
+//   - a function sees the writes of those that ran before it in the batch,
+//     as it would had they committed just before.
+//
+// The leader runs the others' functions on its goroutine; a panic in one
+// is recovered there and raised again on its caller's goroutine. The
+// statements of a batch run without the callers' cancellation (an
+// interrupted SQLite write rolls back the whole transaction, which holds
+// the others' work too): a caller whose context is done before its
+// function starts gets the context's error and its function never runs.
+type group struct {
+	db      *sql.DB
+	newTx   func(*sql.Tx) *sqliteTx
+	mu      sync.Mutex
+	queue   []*groupCall
+	leading bool
+}
+
+// maxGroup bounds a batch: a long batch delays its first caller.
+const maxGroup = 128
+
+type groupCall struct {
+	ctx   context.Context
+	fn    func(Tx) error
+	err   error
+	panic any
+	done  chan struct{}
+}
+
+// do runs fn in a shared transaction and returns once it committed.
+func (g *group) do(ctx context.Context, fn func(Tx) error) error {
+	c := &groupCall{ctx: ctx, fn: fn, done: make(chan struct{})}
+	g.mu.Lock()
+	g.queue = append(g.queue, c)
+	if !g.leading {
+		g.leading = true
+		for {
+			batch := g.queue
+			if len(batch) > maxGroup {
+				batch = batch[:maxGroup]
+			}
+			g.queue = g.queue[len(batch):]
+			if len(batch) == 0 {
+				g.leading = false
+				break
+			}
+			g.mu.Unlock()
+			g.run(batch)
+			g.mu.Lock()
+		}
+	}
+	g.mu.Unlock()
+	<-c.done
+	if c.panic != nil {
+		panic(c.panic)
+	}
+	return c.err
+}
+
+// run commits one batch and tells each caller its outcome.
+func (g *group) run(batch []*groupCall) {
+	defer func() {
+		for _, c := range batch {
+			close(c.done)
+		}
+	}()
+	fail := func(err error) {
+		for _, c := range batch {
+			if c.err == nil && c.panic == nil {
+				c.err = err
+			}
+		}
+	}
+	// The transaction is the batch's, not one caller's: it must not end
+	// with the context of whoever leads.
+	tx, err := g.db.BeginTx(context.Background(), nil)
+	if err != nil {
+		fail(fmt.Errorf("store: begin: %w", sqliteTranslate(err)))
+		return
+	}
+	t := g.newTx(tx)
+	ran := 0
+	for _, c := range batch {
+		if err := c.ctx.Err(); err != nil {
+			c.err = err
+			continue
+		}
+		if _, err := tx.Exec("SAVEPOINT wharf_group"); err != nil {
+			fail(fmt.Errorf("store: savepoint: %w", sqliteTranslate(err)))
+			_ = tx.Rollback()
+			return
+		}
+		c.err, c.panic = call(c.fn, t)
+		if c.err != nil || c.panic != nil {
+			if _, err := tx.Exec("ROLLBACK TO wharf_group"); err != nil {
+				// The transaction itself is gone (SQLite rolls it back
+				// whole on some errors): nothing of this batch commits.
+				fail(fmt.Errorf("store: a write failed and took the shared transaction with it: %w", sqliteTranslate(err)))
+				_ = tx.Rollback()
+				return
+			}
+		}
+		if _, err := tx.Exec("RELEASE wharf_group"); err != nil {
+			fail(fmt.Errorf("store: release savepoint: %w", sqliteTranslate(err)))
+			_ = tx.Rollback()
+			return
+		}
+		if c.err == nil && c.panic == nil {
+			ran++
+		}
+	}
+	if ran == 0 {
+		_ = tx.Rollback()
+		return
+	}
+	if err := tx.Commit(); err != nil {
+		fail(fmt.Errorf("store: commit: %w", sqliteTranslate(err)))
+	}
+}
+
+// call runs fn, turning a panic into a value to raise on its caller's goroutine.
+func call(fn func(Tx) error, t Tx) (err error, p any) {
+	defer func() {
+		if r := recover(); r != nil {
+			p = r
+		}
+	}()
+	return fn(t), nil
+}

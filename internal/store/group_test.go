@@ -1,0 +1,118 @@
+package store
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"path/filepath"
+	"sync"
+	"testing"
+	"time"
+)
+
+// TestGroupCommit holds the first transaction open until the others have
+// queued behind it, so that they share the next one, and checks what each
+// caller is promised: its own outcome, a failing or panicking function
+// rolled back alone, a caller whose context ended before its turn never
+// run, and everything else committed.
+func TestGroupCommit(t *testing.T) {
+	ctx := context.Background()
+	st, err := openSQLite(ctx, filepath.Join(t.TempDir(), "wharf.db"), options{clock: func() time.Time { return time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC) }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	s := st.(*sqliteStore)
+
+	const n = 40
+	queued := make(chan struct{})
+	first := make(chan error, 1)
+	go func() {
+		first <- s.WithTx(ctx, func(tx Tx) error {
+			<-queued
+			_, err := tx.NextCounter(ctx, "p", "ok")
+			return err
+		})
+	}()
+	// Wait until the first call leads (it holds its batch open).
+	waitFor(t, func() bool { s.group.mu.Lock(); defer s.group.mu.Unlock(); return s.group.leading && len(s.group.queue) == 0 })
+
+	cancelled, cancel := context.WithCancel(ctx)
+	cancel()
+	errFail := errors.New("refused")
+	errs := make([]error, n)
+	panics := make([]any, n)
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Go(func() {
+			defer func() { panics[i] = recover() }()
+			c := ctx
+			if i%10 == 3 {
+				c = cancelled
+			}
+			errs[i] = s.WithTx(c, func(tx Tx) error {
+				if _, err := tx.NextCounter(ctx, "p", "all"); err != nil {
+					return err
+				}
+				switch i % 10 {
+				case 3:
+					t.Errorf("call %d ran although its context had ended", i)
+				case 5:
+					return fmt.Errorf("call %d: %w", i, errFail)
+				case 7:
+					panic(fmt.Sprintf("call %d panics", i))
+				}
+				_, err := tx.NextCounter(ctx, "p", "ok")
+				return err
+			})
+		})
+	}
+	waitFor(t, func() bool { s.group.mu.Lock(); defer s.group.mu.Unlock(); return len(s.group.queue) == n })
+	close(queued)
+	wg.Wait()
+	if err := <-first; err != nil {
+		t.Fatal(err)
+	}
+	okCalls := 0
+	for i := range n {
+		switch i % 10 {
+		case 3:
+			if !errors.Is(errs[i], context.Canceled) {
+				t.Errorf("call %d: %v, want context.Canceled", i, errs[i])
+			}
+		case 5:
+			if !errors.Is(errs[i], errFail) {
+				t.Errorf("call %d: %v, want its own error", i, errs[i])
+			}
+		case 7:
+			if panics[i] != fmt.Sprintf("call %d panics", i) {
+				t.Errorf("call %d: panic %v, want its own panic on its goroutine", i, panics[i])
+			}
+		default:
+			if errs[i] != nil || panics[i] != nil {
+				t.Errorf("call %d: %v %v", i, errs[i], panics[i])
+			}
+			okCalls++
+		}
+	}
+	// "ok" counts the first call and every successful one; "all" only the
+	// successful ones too: the failing and panicking calls' increments
+	// were rolled back with them.
+	if got, _ := st.NextCounter(ctx, "p", "ok"); got != int64(okCalls+2) {
+		t.Errorf("ok counter after %d successful calls: next is %d, want %d", okCalls+1, got, okCalls+2)
+	}
+	if got, _ := st.NextCounter(ctx, "p", "all"); got != int64(okCalls+1) {
+		t.Errorf("all counter after %d successful calls: next is %d, want %d", okCalls, got, okCalls+1)
+	}
+}
+
+func waitFor(t *testing.T, cond func() bool) {
+	t.Helper()
+	for range 2000 {
+		if cond() {
+			return
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	t.Fatal("condition not reached within 10 s")
+}
