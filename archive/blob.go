@@ -10,6 +10,8 @@ import (
 	"path/filepath"
 	"strings"
 	"sync/atomic"
+
+	"github.com/wharfedi/wharf/internal/durable"
 )
 
 // ErrBlobNotFound: the blob store has no blob under the key.
@@ -219,16 +221,8 @@ func mkdirAllSync(dir string) error {
 	return syncDir(parent)
 }
 
-func syncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	defer d.Close()
-	if err := d.Sync(); err != nil {
-		return fmt.Errorf("fsync %s: %w", dir, err)
-	}
-	return nil
-}
+// syncDir makes the folder's entries durable; concurrent callers share
+// fsyncs (durable.SyncDir).
+func syncDir(dir string) error { return durable.SyncDir(dir) }
 
 var _ BlobStore = (*FS)(nil)

@@ -23,6 +23,8 @@ import (
 	"strings"
 	"syscall"
 
+	"github.com/wharfedi/wharf/internal/durable"
+
 	"github.com/fsnotify/fsnotify"
 
 	"github.com/wharfedi/wharf/transports"
@@ -154,17 +156,9 @@ func (f *Folder) Put(ctx context.Context, name string, r io.Reader) (err error) 
 	return syncDir(dir)
 }
 
-func syncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	defer d.Close()
-	if err := d.Sync(); err != nil && !errors.Is(err, syscall.EINVAL) { // some network file systems
-		return fmt.Errorf("folder: sync %s: %w", dir, err)
-	}
-	return nil
-}
+// syncDir makes the folder's entries durable; concurrent callers share
+// fsyncs (durable.SyncDir).
+func syncDir(dir string) error { return durable.SyncDir(dir) }
 
 // Remove implements transports.Transport.
 func (f *Folder) Remove(ctx context.Context, name string) error {

@@ -1,0 +1,80 @@
+// Package durable makes folder entries durable with as few fsyncs as the
+// guarantee allows. A new name in a folder (a file linked or renamed into
+// it, a file removed) survives a crash only once the folder itself is
+// fsync'd; a flow that writes many small files into one folder at once
+// would fsync it once per file. SyncDir lets concurrent callers share: a
+// call returns after an fsync of the folder that began after the call, so
+// every entry made before the call is durable, and all the calls that
+// arrive while one fsync runs are served by the next one.
+package durable
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sync"
+	"syscall"
+)
+
+// dir is one folder's fsync state.
+type dir struct {
+	mu       sync.Mutex
+	cond     *sync.Cond
+	running  bool
+	started  uint64 // fsyncs begun
+	finished uint64 // the last fsync ended
+	err      error  // its outcome
+}
+
+var dirs sync.Map // cleaned path -> *dir
+
+// fsyncDir is the fsync itself (a test counts them).
+var fsyncDir = syncDir
+
+// SyncDir fsyncs the folder, sharing the fsync with concurrent callers for
+// the same folder. File systems that cannot fsync a folder (some network
+// file systems answer EINVAL) count as done.
+func SyncDir(path string) error {
+	path = filepath.Clean(path)
+	v, ok := dirs.Load(path)
+	if !ok {
+		d := &dir{}
+		d.cond = sync.NewCond(&d.mu)
+		v, _ = dirs.LoadOrStore(path, d)
+	}
+	d := v.(*dir)
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	// An fsync already running began before this call: it may miss this
+	// caller's entries, so the one after it is the first that counts.
+	target := d.started + 1
+	for d.finished < target {
+		if d.running {
+			d.cond.Wait()
+			continue
+		}
+		d.running = true
+		d.started++
+		n := d.started
+		d.mu.Unlock()
+		err := fsyncDir(path)
+		d.mu.Lock()
+		d.running = false
+		d.finished, d.err = n, err
+		d.cond.Broadcast()
+	}
+	return d.err
+}
+
+func syncDir(path string) error {
+	f, err := os.Open(path)
+	if err != nil {
+		return fmt.Errorf("fsync folder %s: %w", path, err)
+	}
+	defer f.Close()
+	if err := f.Sync(); err != nil && !errors.Is(err, syscall.EINVAL) {
+		return fmt.Errorf("fsync folder %s: %w", path, err)
+	}
+	return nil
+}
