@@ -90,6 +90,9 @@ func (s *Stability) keep(objs []Object) {
 // PollResult counts what a poll did.
 type PollResult struct {
 	Listed, Received, Skipped, AlreadyHad int
+	// More: the poll stopped at PollOptions.Max with files left to take;
+	// poll again at once (Follow does).
+	More bool
 }
 
 // Poll fetches the folder's finished files: each is archived through the
@@ -200,7 +203,11 @@ func Poll(ctx context.Context, tr Transport, recv Receiver, ledger Ledger, o Pol
 	}
 	taken := 0
 	for _, obj := range objs {
-		if taken >= o.Max || ctx.Err() != nil {
+		if ctx.Err() != nil {
+			break
+		}
+		if taken >= o.Max {
+			res.More = true
 			break
 		}
 		base := path.Base(obj.Name)

@@ -14,8 +14,10 @@ import (
 //
 // When poll reports pending files (seen but not yet settled: too young, or
 // not yet size-stable), Follow polls again after settle (default 1 s)
-// instead of waiting for the next change or rescan.
-func Follow(ctx context.Context, tr Transport, dir string, rescan, settle time.Duration, poll func(ctx context.Context) (pending bool, err error), onErr func(error)) {
+// instead of waiting for the next change or rescan; when it reports more
+// files than one poll takes (PollResult.More), at once: a burst larger than
+// PollOptions.Max does not wait for the rescan.
+func Follow(ctx context.Context, tr Transport, dir string, rescan, settle time.Duration, poll func(ctx context.Context) (PollResult, error), onErr func(error)) {
 	if rescan <= 0 {
 		rescan = 30 * time.Second
 	}
@@ -56,11 +58,14 @@ func Follow(ctx context.Context, tr Transport, dir string, rescan, settle time.D
 		case <-kick:
 		case <-soon.C:
 		}
-		pending, err := poll(ctx)
+		res, err := poll(ctx)
 		if err != nil && ctx.Err() == nil {
 			onErr(err)
 		}
-		if pending {
+		switch {
+		case res.More:
+			signal()
+		case res.Skipped > 0:
 			soon.Reset(settle)
 		}
 	}

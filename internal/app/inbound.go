@@ -113,12 +113,12 @@ func startFolderWatchers(ctx context.Context, c *config.Config, g *gateway.Gatew
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			transports.Follow(ctx, f, "", rescan, 0, func(ctx context.Context) (bool, error) {
+			transports.Follow(ctx, f, "", rescan, 0, func(ctx context.Context) (transports.PollResult, error) {
 				res, err := transports.Poll(ctx, f, g, g, o)
 				if res.Received > 0 || err != nil {
 					log.Info("folder scan", "partner", id, "listed", res.Listed, "received", res.Received, "pending", res.Skipped, "err", err)
 				}
-				return res.Skipped > 0, err
+				return res, err
 			}, func(err error) { log.Warn("folder inbound", "partner", id, "err", err) })
 		}()
 		log.Info("watching folder", "partner", p.ID, "folder", fc.Inbound, "rescan", rescan, "size_stable", fc.IsStable())

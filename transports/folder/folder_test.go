@@ -183,10 +183,10 @@ func TestFollowSeesNewFiles(t *testing.T) {
 	defer cancel()
 	o := transports.PollOptions{Partner: "erp", Transport: "folder", Origin: f.Root(), After: transports.AfterMove, MoveTo: "processed"}
 	polled := make(chan struct{}, 100)
-	go transports.Follow(cctx, f, "", time.Hour, time.Hour, func(ctx context.Context) (bool, error) {
+	go transports.Follow(cctx, f, "", time.Hour, time.Hour, func(ctx context.Context) (transports.PollResult, error) {
 		res, err := transports.Poll(ctx, f, e.Gateway, e.Gateway, o)
 		polled <- struct{}{}
-		return res.Skipped > 0, err
+		return res, err
 	}, func(err error) { t.Log(err) })
 	<-polled // the first scan, once the watch is in place
 	// Writer-side convention: a dot name, then a rename.
@@ -199,6 +199,43 @@ func TestFollowSeesNewFiles(t *testing.T) {
 		case <-polled:
 		case <-deadline:
 			t.Fatal("the watcher did not trigger a poll that archived the new file")
+		}
+	}
+}
+
+// TestFollowBurstBeyondMax: a burst of more files than one poll takes
+// (PollOptions.Max) is taken in consecutive polls, not the first Max and
+// the rest at the next rescan (an hour here).
+func TestFollowBurstBeyondMax(t *testing.T) {
+	e := flowtest.Open(t, "SQLite", archive.Options{}, "erp")
+	f := newFolder(t)
+	cctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	o := transports.PollOptions{Partner: "erp", Transport: "folder", Origin: f.Root(), After: transports.AfterDelete, Max: 5}
+	polled := make(chan transports.PollResult, 100)
+	go transports.Follow(cctx, f, "", time.Hour, time.Hour, func(ctx context.Context) (transports.PollResult, error) {
+		res, err := transports.Poll(ctx, f, e.Gateway, e.Gateway, o)
+		polled <- res
+		return res, err
+	}, func(err error) { t.Log(err) })
+	<-polled // the first scan, once the watch is in place
+	// One change event for 23 files: they are written under dot names,
+	// then renamed while the watcher's events coalesce into few polls.
+	for i := range 23 {
+		os.WriteFile(filepath.Join(f.Root(), fmt.Sprintf(".B%02d.edi", i)), []byte("x"), 0o644)
+	}
+	for i := range 23 {
+		os.Rename(filepath.Join(f.Root(), fmt.Sprintf(".B%02d.edi", i)), filepath.Join(f.Root(), fmt.Sprintf("B%02d.edi", i)))
+	}
+	deadline := time.After(30 * time.Second)
+	for len(e.Inbound(t, "erp")) < 23 {
+		select {
+		case res := <-polled:
+			if res.Received > 5 {
+				t.Fatalf("one poll took %d files, more than Max 5", res.Received)
+			}
+		case <-deadline:
+			t.Fatalf("%d of 23 files archived: the polls stopped at Max and waited for the rescan", len(e.Inbound(t, "erp")))
 		}
 	}
 }
