@@ -20,6 +20,7 @@ import (
 	"fmt"
 	"io"
 	"log"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -39,6 +40,8 @@ func main() {
 	bin := flag.String("wharf", "", "wharf binary (default: go build ./cmd/wharf into the work folder)")
 	dbURL := flag.String("database-url", "", "PostgreSQL URL (default: embedded SQLite); a fresh schema is used")
 	keep := flag.Bool("keep", false, "keep the work folder")
+	workers := flag.Int("workers", 0, "jobs.workers of the server (0: its default)")
+	profile := flag.String("profile", "", "write a 5-second CPU profile (file.pprof) and execution trace (file.trace) of wharf serve taken 1 s into the burst")
 	flag.Parse()
 
 	work, err := os.MkdirTemp("", "wharf-bench-transports-")
@@ -60,6 +63,9 @@ func main() {
 	os.MkdirAll(in, 0o755)
 	os.MkdirAll(out, 0o755)
 	cfg := fmt.Sprintf("partners:\n  - id: erp\n    folder: {inbound: %s, outbound: %s, stable: false, after: delete}\n", in, out)
+	if *workers > 0 {
+		cfg += fmt.Sprintf("jobs: {workers: %d}\n", *workers)
+	}
 	os.WriteFile(filepath.Join(work, "wharf.yaml"), []byte(cfg), 0o600)
 
 	// Watch the outbound folder before anything can arrive there.
@@ -89,7 +95,14 @@ func main() {
 		}
 	}()
 
-	env := append(os.Environ(), "WHARF_HTTP_ADDR=127.0.0.1:0", "WHARF_SFTP_ADDR=127.0.0.1:0", "WHARF_DATA="+filepath.Join(work, "data"))
+	httpAddr := "127.0.0.1:0"
+	if *profile != "" {
+		httpAddr = "127.0.0.1:18089"
+	}
+	env := append(os.Environ(), "WHARF_HTTP_ADDR="+httpAddr, "WHARF_SFTP_ADDR=127.0.0.1:0", "WHARF_DATA="+filepath.Join(work, "data"))
+	if *profile != "" {
+		env = append(env, "WHARF_DEBUG_PPROF=1")
+	}
 	db := "sqlite"
 	if *dbURL != "" {
 		schema := fmt.Sprintf("bench_tr_%d", time.Now().UnixNano())
@@ -157,6 +170,26 @@ func main() {
 		arrived[name] = time.Now()
 	}
 	dropped := time.Since(start)
+	if *profile != "" {
+		go func() {
+			time.Sleep(time.Second)
+			for _, p := range []struct{ url, file string }{
+				{"http://" + httpAddr + "/debug/pprof/profile?seconds=5", *profile + ".pprof"},
+				{"http://" + httpAddr + "/debug/pprof/trace?seconds=2", *profile + ".trace"},
+				{"http://" + httpAddr + "/debug/pprof/goroutine?debug=1", *profile + ".goroutines"},
+			} {
+				r, err := http.Get(p.url)
+				if err != nil {
+					log.Printf("profile: %v", err)
+					return
+				}
+				f, _ := os.Create(p.file)
+				io.Copy(f, r.Body)
+				r.Body.Close()
+				f.Close()
+			}
+		}()
+	}
 	timeout := time.Duration(*n)*100*time.Millisecond + time.Minute
 	select {
 	case <-all:

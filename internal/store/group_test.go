@@ -35,7 +35,11 @@ func TestGroupCommit(t *testing.T) {
 		})
 	}()
 	// Wait until the first call leads (it holds its batch open).
-	waitFor(t, func() bool { s.group.mu.Lock(); defer s.group.mu.Unlock(); return s.group.leading && len(s.group.queue) == 0 })
+	waitFor(t, func() bool {
+		s.group.mu.Lock()
+		defer s.group.mu.Unlock()
+		return s.group.leading && len(s.group.queue) == 0
+	})
 
 	cancelled, cancel := context.WithCancel(ctx)
 	cancel()
