@@ -105,7 +105,7 @@ func (a Archive) RetentionSpec() string {
 
 // JobsConfig tunes the job runtime.
 type JobsConfig struct {
-	Workers int `yaml:"workers"` // concurrent jobs; default 10
+	Workers int `yaml:"workers"` // concurrent jobs; default 100
 }
 
 // Partner declares a trading partner; it is upserted into the store at start.
@@ -147,7 +147,7 @@ func Default() *Config {
 		Log:  Log{Format: "text", Level: "info"},
 		HTTP: Listener{Addr: "127.0.0.1:8080"},
 		SFTP: SFTPServer{Addr: "127.0.0.1:2222", MaxSessions: 64, IdleTimeout: "10m", LockoutAttempts: 5, LockoutWindow: "15m"},
-		Jobs: JobsConfig{Workers: 10},
+		Jobs: JobsConfig{Workers: 100},
 	}
 }
 
