@@ -9,6 +9,10 @@
 //	go run ./bench/transports                       # 10,000 files, burst, SQLite
 //	go run ./bench/transports -n 2000 -rate 100     # paced arrivals
 //	go run ./bench/transports -database-url postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable
+//	go run ./bench/transports -n 3000 -strace         # fsyncs of wharf serve per file
+//
+// Before starting the server it writes the same N files with one fsync each
+// (one thread) and reports that rate as the reference of the run.
 //
 // A burst measures throughput (its latencies include queueing behind the
 // whole burst); a paced run below the throughput measures latency.
@@ -26,6 +30,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -40,6 +45,8 @@ func main() {
 	bin := flag.String("wharf", "", "wharf binary (default: go build ./cmd/wharf into the work folder)")
 	dbURL := flag.String("database-url", "", "PostgreSQL URL (default: embedded SQLite); a fresh schema is used")
 	keep := flag.Bool("keep", false, "keep the work folder")
+	baseline := flag.Bool("baseline", true, "first write the same files with one fsync each (one thread), the reference rate")
+	strace := flag.Bool("strace", false, "run wharf serve under strace -f -c and report its fsyncs per file")
 	workers := flag.Int("workers", 0, "jobs.workers of the server (0: its default)")
 	profile := flag.String("profile", "", "write a 5-second CPU profile (file.pprof) and execution trace (file.trace) of wharf serve taken 1 s into the burst")
 	flag.Parse()
@@ -118,7 +125,19 @@ func main() {
 		env = append(env, "WHARF_DATABASE_URL="+*dbURL+sep+"search_path="+schema)
 		db = "postgres"
 	}
-	srv := exec.Command(*bin, "serve", "--config", filepath.Join(work, "wharf.yaml"))
+	// The reference: the same files written into a folder by one thread,
+	// each fsync'd (and the folder once at the end), the physical floor of
+	// "every file durable" on this disk.
+	var fsyncRate float64
+	if *baseline {
+		fsyncRate = fsyncEach(filepath.Join(work, "baseline"), *n)
+	}
+	argv := []string{*bin, "serve", "--config", filepath.Join(work, "wharf.yaml")}
+	straceOut := filepath.Join(work, "strace.txt")
+	if *strace {
+		argv = append([]string{"strace", "-f", "--seccomp-bpf", "-c", "-e", "trace=fsync,fdatasync", "-o", straceOut}, argv...)
+	}
+	srv := exec.Command(argv[0], argv[1:]...)
 	srv.Env = env
 	stderr, _ := srv.StderrPipe()
 	if err := srv.Start(); err != nil {
@@ -220,13 +239,76 @@ func main() {
 	fmt.Printf("folder -> archive -> process (997) -> outbound folder: %d files, %s, %s\n", *n, mode, db)
 	fmt.Printf("  dropped in %.1fs; all 997s delivered after %.1fs: %.0f files/s\n", dropped.Seconds(), total.Seconds(), float64(*n)/total.Seconds())
 	fmt.Printf("  arrival -> delivered: p50 %v  p90 %v  p99 %v  max %v\n", pct(0.50), pct(0.90), pct(0.99), lat[len(lat)-1].Round(time.Millisecond))
-	srv.Process.Signal(syscall.SIGTERM)
+	if fsyncRate > 0 {
+		fmt.Printf("  reference, the same files written with one fsync each (one thread): %.0f files/s; Wharf / reference: %.2fx\n",
+			fsyncRate, float64(*n)/total.Seconds()/fsyncRate)
+	}
+	stop := srv.Process.Pid
+	if *strace { // stop wharf, strace's child; strace then writes its summary
+		if b, err := os.ReadFile(fmt.Sprintf("/proc/%d/task/%d/children", stop, stop)); err == nil {
+			if pid, err := strconv.Atoi(strings.TrimSpace(string(b))); err == nil {
+				stop = pid
+			}
+		}
+	}
+	syscall.Kill(stop, syscall.SIGTERM)
 	done := make(chan error, 1)
 	go func() { done <- srv.Wait() }()
 	select {
 	case <-done:
 	case <-time.After(30 * time.Second):
 	}
+	if *strace {
+		if calls, err := straceCalls(straceOut); err != nil {
+			log.Printf("strace: %v", err)
+		} else {
+			fmt.Printf("  fsync+fdatasync calls of wharf serve (start to stop): %d, %.2f per file\n", calls, float64(calls)/float64(*n))
+		}
+	}
+}
+
+// fsyncEach writes n of the benchmark's files into dir, one thread, each
+// fsync'd before the next, then fsyncs the folder; it returns files/s.
+func fsyncEach(dir string, n int) float64 {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		log.Fatal(err)
+	}
+	start := time.Now()
+	for i := range n {
+		f, err := os.Create(filepath.Join(dir, fmt.Sprintf("load%06d.edi", i)))
+		if err != nil {
+			log.Fatal(err)
+		}
+		if _, err := f.Write(doc(i + 1)); err != nil {
+			log.Fatal(err)
+		}
+		if err := f.Sync(); err != nil {
+			log.Fatal(err)
+		}
+		f.Close()
+	}
+	if d, err := os.Open(dir); err == nil {
+		d.Sync()
+		d.Close()
+	}
+	rate := float64(n) / time.Since(start).Seconds()
+	os.RemoveAll(dir)
+	return rate
+}
+
+// straceCalls reads the "total" line of strace -c's summary.
+func straceCalls(path string) (int, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return 0, err
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		f := strings.Fields(line)
+		if len(f) >= 4 && f[len(f)-1] == "total" {
+			return strconv.Atoi(f[3])
+		}
+	}
+	return 0, fmt.Errorf("no total line in %s", path)
 }
 
 // doc is a small X12 204 with its own interchange and group control numbers.
