@@ -123,7 +123,9 @@ func decodeCTE(cte string, body []byte) ([]byte, error) {
 				clean = append(clean, c)
 			}
 		}
-		out := make([]byte, base64.StdEncoding.DecodedLen(len(clean)))
+		// Room for the unpadded reading too (its length is never less):
+		// "10" decodes to one byte without padding, none with.
+		out := make([]byte, base64.RawStdEncoding.DecodedLen(len(clean)))
 		n, err := base64.StdEncoding.Decode(out, clean)
 		if err != nil {
 			// Some senders drop the padding.
