@@ -211,6 +211,7 @@ type Queries interface {
 	ExceptionQueries // exceptions.go
 	SyncQueries      // sync.go
 	AccessQueries    // access.go
+	InstanceQueries  // instances.go
 }
 
 // Store is the database. Open one with Open.
