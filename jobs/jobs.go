@@ -18,8 +18,11 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"os"
 	"sync"
 	"time"
+
+	"github.com/google/uuid"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -59,6 +62,14 @@ type Options struct {
 	Now func() time.Time
 	// SingleWorker: no other process works jobs on this database (see Start).
 	SingleWorker bool
+	// InstanceID names this process among the instances on the database
+	// (instances.go) and is River's client ID; default: host, PID and a
+	// random suffix. Version is recorded with it.
+	InstanceID, Version string
+	// Heartbeat is how often the instance announces itself (default 5 s);
+	// FailoverAfter is how long an instance may stay silent before a
+	// survivor returns its running jobs to the queue (default 30 s).
+	Heartbeat, FailoverAfter time.Duration
 }
 
 // Runtime owns the River client.
@@ -68,11 +79,15 @@ type Runtime struct {
 	log     *slog.Logger
 	workers *river.Workers
 
-	mu      sync.Mutex
-	c       client
-	started bool
+	mu        sync.Mutex
+	c         client
+	started   bool
+	self      store.Instance
+	stopBeats func()
+	beatsDone chan struct{}
 
-	jobsDone *prometheus.CounterVec
+	jobsDone  *prometheus.CounterVec
+	failovers prometheus.Counter
 }
 
 // client hides River's transaction type parameter (*sql.Tx or pgx.Tx).
@@ -117,7 +132,7 @@ func Migrate(ctx context.Context, st store.Store) error {
 	case *sql.DB:
 		err = migrateWith(ctx, riversqlite.New(h))
 	case *pgxpool.Pool:
-		err = migrateWith(ctx, riverpgxv5.New(h))
+		err = migratePostgres(ctx, h)
 	default:
 		err = fmt.Errorf("unsupported database handle %T", h)
 	}
@@ -125,6 +140,24 @@ func Migrate(ctx context.Context, st store.Store) error {
 		return fmt.Errorf("jobs: migrate %s: %w", st.Describe(), err)
 	}
 	return nil
+}
+
+// riverMigrateLock is the advisory lock that serialises River's migrations
+// across instances starting at once (PostgreSQL's DDL is not safe to run
+// twice concurrently: the second CREATE TYPE fails instead of waiting).
+const riverMigrateLock = 0x57484152_52495652 // "WHARRIVR"
+
+func migratePostgres(ctx context.Context, pool *pgxpool.Pool) error {
+	conn, err := pool.Acquire(ctx)
+	if err != nil {
+		return err
+	}
+	defer conn.Release()
+	if _, err := conn.Exec(ctx, `SELECT pg_advisory_lock($1)`, int64(riverMigrateLock)); err != nil {
+		return fmt.Errorf("wait for another instance's migration: %w", err)
+	}
+	defer conn.Exec(context.WithoutCancel(ctx), `SELECT pg_advisory_unlock($1)`, int64(riverMigrateLock))
+	return migrateWith(ctx, riverpgxv5.New(pool))
 }
 
 func migrateWith[TTx any](ctx context.Context, d riverdriver.Driver[TTx]) error {
@@ -147,14 +180,29 @@ func New(st store.Store, opts Options) *Runtime {
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
-	rt := &Runtime{st: st, opts: opts, log: opts.Logger, workers: river.NewWorkers()}
+	if opts.Heartbeat <= 0 {
+		opts.Heartbeat = defaultHeartbeat
+	}
+	if opts.FailoverAfter <= 0 {
+		opts.FailoverAfter = defaultFailoverAfter
+	}
+	host, _ := os.Hostname()
+	if opts.InstanceID == "" {
+		opts.InstanceID = fmt.Sprintf("%.60s/%d/%s", host, os.Getpid(), uuid.NewString()[:8])
+	}
+	rt := &Runtime{st: st, opts: opts, log: opts.Logger, workers: river.NewWorkers(),
+		self: store.Instance{ID: opts.InstanceID, Host: host, PID: os.Getpid(), Version: opts.Version}}
 	river.AddWorker(rt.workers, &scheduledWorker{rt: rt})
 	rt.jobsDone = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "wharf_jobs_finished_total",
 		Help: "Jobs finished, by kind and outcome (completed, failed, cancelled, discarded).",
 	}, []string{"kind", "outcome"})
+	rt.failovers = prometheus.NewCounter(prometheus.CounterOpts{
+		Name: "wharf_jobs_failed_over_total",
+		Help: "Jobs this instance returned to the queue because the instance running them stopped beating.",
+	})
 	if opts.Metrics != nil {
-		opts.Metrics.MustRegister(rt.jobsDone)
+		opts.Metrics.MustRegister(rt.jobsDone, rt.failovers)
 	}
 	return rt
 }
@@ -176,6 +224,7 @@ func (rt *Runtime) client() (client, error) {
 		return rt.c, nil
 	}
 	cfg := &river.Config{
+		ID:           rt.self.ID,
 		Logger:       rt.log.With("component", "river"),
 		Queues:       map[string]river.QueueConfig{river.QueueDefault: {MaxWorkers: rt.opts.Workers}},
 		Workers:      rt.workers,
@@ -186,9 +235,9 @@ func (rt *Runtime) client() (client, error) {
 		// files at about Workers jobs per 200 ms).
 		FetchCooldown: 10 * time.Millisecond,
 		MaxAttempts:   10,
-		// On PostgreSQL other instances may still be working a job, so a job
-		// left running by a crashed instance is retried after this long.
-		// (On SQLite, Start requeues them at once: see RequeueOrphans.)
+		// The last resort for a job left running: a crashed instance's jobs
+		// are returned within Options.FailoverAfter by the survivors
+		// (instances.go), and on SQLite at start (requeueOrphans).
 		RescueStuckJobsAfter: 15 * time.Minute,
 		// Completed jobs are kept a week for operators; failures longer.
 		CompletedJobRetentionPeriod: 7 * 24 * time.Hour,
@@ -278,6 +327,11 @@ func (rt *Runtime) Start(ctx context.Context) error {
 	if err := rt.catchUp(ctx); err != nil {
 		return err
 	}
+	// Announce this instance before it fetches a job, and watch the others.
+	rt.beat(ctx)
+	beatCtx, stopBeats := context.WithCancel(context.WithoutCancel(ctx))
+	rt.stopBeats, rt.beatsDone = stopBeats, make(chan struct{})
+	go rt.heartbeats(beatCtx, rt.beatsDone)
 	events, cancel := c.subscribe(river.EventKindJobCompleted, river.EventKindJobFailed, river.EventKindJobCancelled)
 	go func() {
 		defer cancel()
@@ -300,6 +354,7 @@ func (rt *Runtime) Start(ctx context.Context) error {
 		}
 	}()
 	if err := c.start(ctx); err != nil {
+		rt.endBeats(ctx)
 		return fmt.Errorf("jobs: start: %w", err)
 	}
 	rt.mu.Lock()
@@ -320,8 +375,10 @@ func (rt *Runtime) Stop(ctx context.Context) error {
 	}
 	err := c.stop(ctx)
 	if err == nil {
+		rt.endBeats(ctx)
 		return nil
 	}
+	defer rt.endBeats(ctx)
 	hard, cancel := context.WithTimeout(context.WithoutCancel(ctx), 3*time.Second)
 	defer cancel()
 	if err2 := c.stopAndCancel(hard); err2 != nil && !errors.Is(err2, context.Canceled) {
@@ -329,6 +386,23 @@ func (rt *Runtime) Stop(ctx context.Context) error {
 	}
 	return fmt.Errorf("jobs: stop: running jobs were cancelled and will be retried: %w", err)
 }
+
+// endBeats stops the heartbeats and removes this instance: it ran its
+// jobs to the end (or they were cancelled and River retries them).
+func (rt *Runtime) endBeats(ctx context.Context) {
+	if rt.stopBeats == nil {
+		return
+	}
+	rt.stopBeats()
+	<-rt.beatsDone
+	rt.stopBeats = nil
+	if _, err := rt.st.RemoveInstance(context.WithoutCancel(ctx), rt.self.ID); err != nil {
+		rt.log.Warn("jobs: remove this instance", "instance", rt.self.ID, "err", err)
+	}
+}
+
+// InstanceID is this runtime's instance (and River client) ID.
+func (rt *Runtime) InstanceID() string { return rt.self.ID }
 
 // requeueOrphans makes jobs a crashed process left "running" available
 // again. Only valid when no other process works jobs (SingleWorker).

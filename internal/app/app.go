@@ -158,7 +158,8 @@ func New(ctx context.Context, c *config.Config, o Options) (_ *App, err error) {
 	// The job runtime comes first: the archive's commit hook inserts each
 	// message's next job through it in the archive's own transaction. The
 	// stages add their tasks and schedules below, before it starts.
-	rt := jobs.New(st, jobs.Options{Workers: c.Jobs.Workers, Logger: log, Metrics: reg, Now: a.now, SingleWorker: singleWorker})
+	rt := jobs.New(st, jobs.Options{Workers: c.Jobs.Workers, Logger: log, Metrics: reg, Now: a.now, SingleWorker: singleWorker,
+		Version: a.version, FailoverAfter: c.Jobs.Failover()})
 	a.Jobs = rt
 	for _, s := range c.Schedules {
 		sched, _ := s.Parse() // validated
@@ -282,6 +283,7 @@ func (a *App) Run(ctx context.Context) error {
 		"database", a.Store.Describe(),
 		"archive", a.Archive.Describe(),
 		"schedules", len(a.Jobs.Schedules()),
+		"instance", a.Jobs.InstanceID(),
 		"startup_ms", time.Since(a.started).Milliseconds())
 
 	var failed error

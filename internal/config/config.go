@@ -106,6 +106,15 @@ func (a Archive) RetentionSpec() string {
 // JobsConfig tunes the job runtime.
 type JobsConfig struct {
 	Workers int `yaml:"workers"` // concurrent jobs; default 100
+	// FailoverAfter: an instance silent this long (no heartbeat) is gone,
+	// and a survivor returns its running jobs to the queue; default 30s.
+	FailoverAfter string `yaml:"failover_after"`
+}
+
+// Failover is jobs.failover_after (0: the default).
+func (j JobsConfig) Failover() time.Duration {
+	d, _ := time.ParseDuration(j.FailoverAfter)
+	return d
 }
 
 // Partner declares a trading partner; it is upserted into the store at start.
@@ -311,6 +320,12 @@ func (c *Config) Validate(opts ValidateOptions) error {
 	}
 	if c.Jobs.Workers < 1 || c.Jobs.Workers > 1000 {
 		return c.errAt("jobs.workers", "%d is out of range 1..1000", c.Jobs.Workers)
+	}
+	if f := c.Jobs.FailoverAfter; f != "" {
+		// Heartbeats come every 5 s: a shorter bound would fail over live instances.
+		if d, err := time.ParseDuration(f); err != nil || d < 15*time.Second {
+			return c.errAt("jobs.failover_after", "%q is not a duration of at least 15s (e.g. 30s, 2m)", f)
+		}
 	}
 	if err := c.validateDatabase(); err != nil {
 		return err

@@ -1,0 +1,136 @@
+package jobs_test
+
+import (
+	"context"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/riverqueue/river"
+	"github.com/riverqueue/river/rivertype"
+
+	"github.com/wharfedi/wharf/internal/store"
+	"github.com/wharfedi/wharf/internal/testenv"
+	"github.com/wharfedi/wharf/jobs"
+)
+
+type holdArgs struct{}
+
+func (holdArgs) Kind() string { return "test_hold" }
+
+// holdWorker runs its jobs on one instance: on the "crashed" one it holds
+// the job until its context ends (a process that stopped answering), on
+// the survivor it finishes at once.
+type holdWorker struct {
+	river.WorkerDefaults[holdArgs]
+	hold    bool
+	started chan struct{}
+	done    *atomic.Int32
+}
+
+func (w *holdWorker) Work(ctx context.Context, j *river.Job[holdArgs]) error {
+	if w.hold {
+		close(w.started)
+		<-ctx.Done()
+		return ctx.Err()
+	}
+	w.done.Add(1)
+	return nil
+}
+
+// An instance that stops beating while it runs a job: a survivor returns
+// the job to the queue within its FailoverAfter (not after River's
+// 15-minute stuck-job rescue), runs it, and removes the silent instance;
+// the job is completed once, by the survivor.
+func TestSilentInstanceJobsFailOver(t *testing.T) {
+	eachDriver(t, func(t *testing.T, open func() store.Store) {
+		ctx := context.Background()
+		// Instance A beats once, at start, then never again (an hour), and
+		// with its one worker busy it fetches nothing more, like a process
+		// that stopped.
+		stA := open()
+		a := jobs.New(stA, jobs.Options{InstanceID: "inst-a", Workers: 1, Heartbeat: time.Hour, FailoverAfter: time.Hour})
+		started := make(chan struct{})
+		jobs.Register(a, &holdWorker{hold: true, started: started})
+		if err := a.Start(ctx); err != nil {
+			t.Fatal(err)
+		}
+		defer func() { // A's worker gives up when A stops; its late failure changes nothing
+			c, cancel := context.WithTimeout(ctx, 100*time.Millisecond)
+			defer cancel()
+			_ = a.Stop(c)
+		}()
+		res, err := a.Insert(ctx, holdArgs{}, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		select {
+		case <-started:
+		case <-time.After(30 * time.Second):
+			t.Fatal("instance A never started the job")
+		}
+
+		// Instance B judges A silent after 1 s.
+		stB := open()
+		var done atomic.Int32
+		b := jobs.New(stB, jobs.Options{InstanceID: "inst-b", Heartbeat: 100 * time.Millisecond, FailoverAfter: time.Second})
+		jobs.Register(b, &holdWorker{done: &done})
+		began := time.Now()
+		if err := b.Start(ctx); err != nil {
+			t.Fatal(err)
+		}
+		defer stop(t, b)
+		waitFor(t, "the survivor to run the silent instance's job", func() bool { return done.Load() == 1 })
+		if took := time.Since(began); took > 20*time.Second {
+			t.Errorf("failover took %v", took)
+		}
+		var js []*rivertype.JobRow
+		waitFor(t, "the job to be recorded completed", func() bool {
+			js, err = b.List(ctx, river.NewJobListParams().Kinds("test_hold").States(rivertype.JobStateCompleted))
+			return err == nil && len(js) > 0
+		})
+		if len(js) != 1 || js[0].ID != res.Job.ID {
+			t.Fatalf("completed jobs: %d, want the one job", len(js))
+		}
+		if by := js[0].AttemptedBy; len(by) != 2 || by[0] != "inst-a" || by[1] != "inst-b" {
+			t.Errorf("attempted by %v, want inst-a then inst-b", by)
+		}
+		ins, err := stB.Instances(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(ins) != 1 || ins[0].ID != "inst-b" {
+			t.Errorf("instances after the failover: %+v, want only inst-b", ins)
+		}
+		time.Sleep(300 * time.Millisecond) // more heartbeats of B: nothing is failed over twice
+		if done.Load() != 1 {
+			t.Errorf("the job ran %d times on the survivor", done.Load())
+		}
+	})
+}
+
+// Instances started at once on an empty database migrate River's tables
+// one after the other (the second found "duplicate key value violates
+// unique constraint pg_type_typname_nsp_index" without the lock).
+func TestConcurrentMigrate(t *testing.T) {
+	dsn := testenv.DSN(t, "Postgres") // SQLite has one writer: nothing runs at once
+	const n = 4
+	stores := make([]store.Store, n)
+	for i := range stores {
+		st, err := store.Open(context.Background(), dsn)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer st.Close()
+		stores[i] = st
+	}
+	errs := make(chan error, n)
+	for _, st := range stores {
+		go func() { errs <- jobs.Migrate(context.Background(), st) }()
+	}
+	for range n {
+		if err := <-errs; err != nil {
+			t.Error(err)
+		}
+	}
+}
