@@ -171,6 +171,10 @@ func New(st store.Store, opts Options) (*Archive, error) {
 // Store returns the index's store.
 func (a *Archive) Store() store.Store { return a.st }
 
+// Local tells whether blobs live in a local folder (the data folder's
+// archive), which no other machine can read.
+func (a *Archive) Local() bool { _, ok := a.blobs.(*FS); return ok }
+
 // Describe says where blobs live.
 func (a *Archive) Describe() string {
 	if a.spool != nil {

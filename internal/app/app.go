@@ -23,6 +23,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"os"
 	"syscall"
 	"time"
 
@@ -172,6 +173,9 @@ func New(ctx context.Context, c *config.Config, o Options) (_ *App, err error) {
 		return nil, err
 	}
 	a.Archive = arch
+	if err := a.refuseLocalArchiveInCluster(ctx, c); err != nil {
+		return nil, err
+	}
 	a.Gateway = &gateway.Gateway{Archive: arch, Store: st}
 	for name, t := range maintenanceTasks(st, arch) {
 		rt.AddTask(name, t)
@@ -308,6 +312,42 @@ func (a *App) Run(ctx context.Context) error {
 	foldersStopped()
 	log.Info("stopped", "took_ms", time.Since(began).Milliseconds())
 	return failed
+}
+
+// refuseLocalArchiveInCluster stops an instance on PostgreSQL whose archive
+// is a local folder while another instance is alive on the database: each
+// would archive what it receives where the other cannot read it, and the
+// other's jobs would fail with "blob not found" (docs/cluster.md).
+func (a *App) refuseLocalArchiveInCluster(ctx context.Context, c *config.Config) error {
+	if a.Store.Driver() != "postgres" || !a.Archive.Local() {
+		return nil
+	}
+	all, err := a.Store.Instances(ctx)
+	if err != nil {
+		return err
+	}
+	failover := c.Jobs.Failover()
+	if failover <= 0 {
+		failover = 30 * time.Second
+	}
+	host, _ := os.Hostname()
+	for _, in := range all {
+		if in.Host == host && !processAlive(in.PID) {
+			continue // this machine's earlier run, killed: its heartbeat is only recent
+		}
+		if age := a.now().Sub(in.HeartbeatAt); age < failover {
+			return fmt.Errorf("another Wharf instance works on this database (%s on %s, pid %d, last heartbeat %s ago), and this instance's archive is a local folder (%s) that the other cannot read: "+
+				"point every instance at one S3 or MinIO archive (WHARF_ARCHIVE_URL or archive.url; docs/cluster.md), or stop the other instance first",
+				in.ID, in.Host, in.PID, age.Round(time.Second), a.Archive.Describe())
+		}
+	}
+	return nil
+}
+
+// processAlive tells whether a process with that PID runs on this machine.
+func processAlive(pid int) bool {
+	err := syscall.Kill(pid, 0)
+	return err == nil || errors.Is(err, syscall.EPERM)
 }
 
 // Close releases the listeners, the data folder lock and the store, in the
