@@ -167,6 +167,7 @@ func sqliteTranslate(err error) error {
 type sqliteStore struct {
 	queries
 	db    *sql.DB
+	rdb   *sql.DB // readers (see groupQ)
 	path  string
 	group group
 }
@@ -202,10 +203,22 @@ func openSQLite(ctx context.Context, path string, o options) (Store, error) {
 		db.Close()
 		return nil, fmt.Errorf("store: open sqlite %s: %w", path, err)
 	}
-	s := &sqliteStore{db: db, path: path}
+	// Readers: a pool beside the writer (WAL lets them read while it
+	// writes), query_only so that nothing can write through it.
+	r := url.Values{}
+	r.Add("_pragma", "busy_timeout(15000)")
+	r.Add("_pragma", "query_only(1)")
+	rdb, err := sql.Open("wharf-sqlite", "file:"+path+"?"+r.Encode())
+	if err != nil {
+		db.Close()
+		return nil, fmt.Errorf("store: open sqlite %s: %w", path, err)
+	}
+	rdb.SetMaxOpenConns(4)
+	rdb.SetMaxIdleConns(4)
+	s := &sqliteStore{db: db, rdb: rdb, path: path}
 	// Writes outside a transaction join the group commit too; reads go
 	// straight to the database.
-	s.queries = queries{q: groupQ{sqliteQ{db}, s}, translate: sqliteTranslate, atomic: s.atomic, clock: o.clock}
+	s.queries = queries{q: groupQ{sqliteQ: sqliteQ{db}, read: sqliteQ{rdb}, s: s}, translate: sqliteTranslate, atomic: s.atomic, clock: o.clock}
 	s.group = group{db: db, newTx: s.newTx}
 	begin := func(ctx context.Context) (querier, func(bool) error, error) {
 		tx, err := db.BeginTx(ctx, nil)
@@ -220,6 +233,7 @@ func openSQLite(ctx context.Context, path string, o options) (Store, error) {
 		}, nil
 	}
 	if err := migrate(ctx, "sqlite", begin, "", sqliteTranslate); err != nil {
+		rdb.Close()
 		db.Close()
 		return nil, err
 	}
@@ -254,8 +268,48 @@ func (s *sqliteStore) newTx(tx *sql.Tx) *sqliteTx {
 // groupQ is the store's querier outside transactions: a write is a
 // transaction of its own in the group commit.
 type groupQ struct {
-	sqliteQ
-	s *sqliteStore
+	sqliteQ         // the writer's connection
+	read    sqliteQ // the readers' pool
+	s       *sqliteStore
+}
+
+// isRead tells a statement that only reads (a SELECT) from one that
+// writes (INSERT ... RETURNING, UPDATE ... RETURNING).
+func isRead(q string) bool {
+	q = strings.TrimLeft(q, " \t\r\n(")
+	return len(q) >= 6 && strings.EqualFold(q[:6], "SELECT")
+}
+
+// Reads outside a transaction go to the readers' pool: in WAL mode they
+// run beside the writer, on another core, instead of queueing for the one
+// writer connection behind every commit. They see what has committed.
+func (g groupQ) query(ctx context.Context, q string, args ...any) (rowsIter, error) {
+	if isRead(q) {
+		return g.read.query(ctx, q, args...)
+	}
+	return g.sqliteQ.query(ctx, q, args...)
+}
+
+// queryRow of a write (an INSERT or UPDATE ... RETURNING) joins the group
+// commit like exec; the row is scanned inside the transaction.
+func (g groupQ) queryRow(ctx context.Context, q string, args ...any) rowScanner {
+	if isRead(q) {
+		return g.read.queryRow(ctx, q, args...)
+	}
+	return groupRow{g: g, ctx: ctx, q: q, args: args}
+}
+
+type groupRow struct {
+	g    groupQ
+	ctx  context.Context
+	q    string
+	args []any
+}
+
+func (r groupRow) Scan(dest ...any) error {
+	return r.g.s.WithTx(r.ctx, func(tx Tx) error {
+		return tx.(*sqliteTx).queries.q.queryRow(r.ctx, r.q, r.args...).Scan(dest...)
+	})
 }
 
 func (g groupQ) exec(ctx context.Context, q string, args ...any) (n int64, err error) {
@@ -270,7 +324,10 @@ func (s *sqliteStore) Driver() string                 { return "sqlite" }
 func (s *sqliteStore) Handle() any                    { return s.db }
 func (s *sqliteStore) Describe() string               { return "sqlite " + s.path }
 func (s *sqliteStore) Ping(ctx context.Context) error { return s.db.PingContext(ctx) }
-func (s *sqliteStore) Close() error                   { return s.db.Close() }
+func (s *sqliteStore) Close() error {
+	s.rdb.Close()
+	return s.db.Close()
+}
 
 func (s *sqliteStore) Maintain(ctx context.Context) error {
 	if _, err := s.db.ExecContext(ctx, `PRAGMA optimize; PRAGMA wal_checkpoint(TRUNCATE);`); err != nil {
