@@ -2,6 +2,7 @@ package jobs_test
 
 import (
 	"context"
+	"errors"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -9,6 +10,7 @@ import (
 	"github.com/riverqueue/river"
 	"github.com/riverqueue/river/rivertype"
 
+	"github.com/wharfedi/wharf/internal/lifecycle"
 	"github.com/wharfedi/wharf/internal/store"
 	"github.com/wharfedi/wharf/internal/testenv"
 	"github.com/wharfedi/wharf/jobs"
@@ -133,4 +135,65 @@ func TestConcurrentMigrate(t *testing.T) {
 			t.Error(err)
 		}
 	}
+}
+
+// crashAfterCommit records its outcome and completes the job in one
+// transaction (store.Final), then fails as a process killed right after
+// that commit would: the job must not run again.
+type crashAfterCommit struct {
+	st    store.Store
+	calls atomic.Int32
+}
+
+func (p *crashAfterCommit) Process(ctx context.Context, id string) error {
+	p.calls.Add(1)
+	err := p.st.WithTx(ctx, func(tx store.Tx) error {
+		if err := tx.AppendEvent(ctx, &store.Event{MessageID: id, Kind: lifecycle.EventValidated, Detail: "the outcome"}); err != nil {
+			return err
+		}
+		if f := store.Final(ctx); f != nil {
+			return f(ctx, tx)
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	return errors.New("killed after the outcome committed")
+}
+
+// The processing job completes in the stage's last transaction: after that
+// commit nothing (an error, a crash) makes it run again and write its
+// history twice (issue 22 #7).
+func TestProcessingJobCompletesWithItsOutcome(t *testing.T) {
+	eachDriver(t, func(t *testing.T, open func() store.Store) {
+		ctx := context.Background()
+		st := open()
+		proc := &crashAfterCommit{st: st}
+		rt := jobs.New(st, jobs.Options{})
+		jobs.Register(rt, &jobs.ProcessWorker{Store: st, Processor: proc})
+		m := &store.Message{PartnerID: "acme", Direction: store.Inbound, Status: lifecycle.StatusReceived}
+		if err := st.InsertMessage(ctx, m); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := rt.Insert(ctx, jobs.ProcessArgs{MessageID: m.ID}, nil); err != nil {
+			t.Fatal(err)
+		}
+		if err := rt.Start(ctx); err != nil {
+			t.Fatal(err)
+		}
+		defer stop(t, rt)
+		waitFor(t, "the job to be completed", func() bool {
+			js, _ := rt.List(ctx, river.NewJobListParams().Kinds(jobs.ProcessArgs{}.Kind()).States(rivertype.JobStateCompleted))
+			return len(js) == 1
+		})
+		time.Sleep(1500 * time.Millisecond) // River's first retry would come after about a second
+		if n := proc.calls.Load(); n != 1 {
+			t.Fatalf("the stage ran %d times, want once", n)
+		}
+		evs, _ := st.Events(ctx, m.ID)
+		if len(evs) != 1 {
+			t.Fatalf("history %+v, want the one outcome", evs)
+		}
+	})
 }

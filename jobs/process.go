@@ -2,10 +2,14 @@ package jobs
 
 import (
 	"context"
+	"database/sql"
 	"fmt"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/riverqueue/river"
+	"github.com/riverqueue/river/riverdriver/riverpgxv5"
+	"github.com/riverqueue/river/riverdriver/riversqlite"
 
 	"github.com/wharfedi/wharf/internal/lifecycle"
 	"github.com/wharfedi/wharf/internal/store"
@@ -41,6 +45,9 @@ func (w *ProcessWorker) Work(ctx context.Context, j *river.Job[ProcessArgs]) err
 		return river.JobCancel(fmt.Errorf("process: %w", err))
 	}
 	if w.Processor != nil {
+		// The job completes in the stage's last transaction (see
+		// store.WithFinal): a crash after it does not run the stage again.
+		ctx = store.WithFinal(ctx, func(ctx context.Context, tx store.Tx) error { return completeTx(ctx, tx, j) })
 		return cancelPermanent(w.Processor.Process(ctx, j.Args.MessageID))
 	}
 	return w.Store.AppendEvent(ctx, &store.Event{MessageID: j.Args.MessageID, Kind: lifecycle.EventQueued,
@@ -85,6 +92,25 @@ func (w *SpoolUploadWorker) Work(ctx context.Context, j *river.Job[SpoolUploadAr
 			retry = time.Minute
 		}
 		return river.JobSnooze(retry)
+	}
+	return nil
+}
+
+// completeTx marks the running job completed in the caller's transaction
+// (River's JobCompleteTx for the store's driver); River's own completion
+// after Work returns then finds it completed and leaves it.
+func completeTx[T river.JobArgs](ctx context.Context, tx store.Tx, j *river.Job[T]) error {
+	var err error
+	switch raw := tx.Raw().(type) {
+	case *sql.Tx:
+		_, err = river.JobCompleteTx[*riversqlite.Driver](ctx, raw, j)
+	case pgx.Tx:
+		_, err = river.JobCompleteTx[*riverpgxv5.Driver](ctx, raw, j)
+	default:
+		err = fmt.Errorf("transaction of type %T does not belong to a job database", raw)
+	}
+	if err != nil {
+		return fmt.Errorf("jobs: complete job %d in the stage's transaction: %w", j.ID, err)
 	}
 	return nil
 }

@@ -125,7 +125,7 @@ func (p *Processor) mapRecords(ctx context.Context, m *store.Message, r io.Reade
 		return err
 	}
 	return p.finishWith(ctx, m, "records", lifecycle.StatusProcessed, map[string]bool{l.Document(): true}, nil, lifecycle.EventParsed,
-		fmt.Sprintf("read with layout %s (%s documents)", l.Name(), l.Document()), record)
+		fmt.Sprintf("read with layout %s (%s documents)", l.Name(), l.Document()), record, last(ctx))
 }
 
 // looksCanonical tells whether the content starts with a canonical JSON document.
@@ -143,7 +143,7 @@ func (p *Processor) mapJSON(ctx context.Context, m *store.Message, r io.Reader) 
 	if err != nil {
 		return err
 	}
-	return p.finishWith(ctx, m, "json", lifecycle.StatusProcessed, nil, nil, lifecycle.EventParsed, "canonical JSON", record)
+	return p.finishWith(ctx, m, "json", lifecycle.StatusProcessed, nil, nil, lifecycle.EventParsed, "canonical JSON", record, last(ctx))
 }
 
 // fromJSONLines is the mapping reader of canonical JSON Lines: a line that

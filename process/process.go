@@ -57,7 +57,52 @@ type Processor struct {
 
 // Process runs the stage for one message. It is idempotent: a retry
 // re-validates and finds its acknowledgment already archived.
+//
+// When ctx carries a completion (store.WithFinal: the processing job's),
+// it commits in the stage's last transaction, with the outcome, so a crash
+// can neither lose the outcome of a completed job nor repeat the history of
+// one whose outcome committed.
 func (p *Processor) Process(ctx context.Context, id string) error {
+	f := &final{fn: store.Final(ctx)}
+	if err := p.process(context.WithValue(ctx, finalKey{}, f), id); err != nil {
+		return err
+	}
+	if f.fn != nil && !f.ran { // the path's last writes were not in one transaction
+		return p.Store.WithTx(ctx, f.step(ctx))
+	}
+	return nil
+}
+
+// final is a Process call's completion, run at most once.
+type final struct {
+	fn  func(context.Context, store.Tx) error
+	ran bool
+}
+
+type finalKey struct{}
+
+// step is the completion as a write of a transaction (nothing without one).
+func (f *final) step(ctx context.Context) func(store.Tx) error {
+	return func(tx store.Tx) error {
+		if f == nil || f.fn == nil || f.ran {
+			return nil
+		}
+		if err := f.fn(ctx, tx); err != nil {
+			return err
+		}
+		f.ran = true
+		return nil
+	}
+}
+
+// last is the step of the completion for the transaction that records a
+// path's outcome when nothing is written after it.
+func last(ctx context.Context) func(store.Tx) error {
+	f, _ := ctx.Value(finalKey{}).(*final)
+	return f.step(ctx)
+}
+
+func (p *Processor) process(ctx context.Context, id string) error {
 	m, err := p.Store.GetMessage(ctx, id)
 	if err != nil {
 		return fmt.Errorf("%w: %w", lifecycle.ErrPermanent, err)
@@ -276,6 +321,9 @@ func (p *Processor) x12(ctx context.Context, m *store.Message, r io.Reader) erro
 	if status == lifecycle.StatusRejected {
 		record = append(record, p.raiseRejected(ctx, m, issues, acked, accepted, rejected))
 	}
+	if !acks { // nothing is written after this transaction
+		record = append(record, last(ctx))
+	}
 	if err := p.finishWith(ctx, m, "x12", status, docTypes, keys, lifecycle.EventValidated, summary, record...); err != nil {
 		return err
 	}
@@ -294,7 +342,12 @@ func (p *Processor) x12(ctx context.Context, m *store.Message, r io.Reader) erro
 			if err != nil || mapped == nil {
 				return err
 			}
-			return p.Store.WithTx(ctx, mapped)
+			return p.Store.WithTx(ctx, func(tx store.Tx) error {
+				if err := mapped(tx); err != nil {
+					return err
+				}
+				return last(ctx)(tx)
+			})
 		}
 	}
 	return nil
@@ -540,7 +593,7 @@ func (p *Processor) finish(ctx context.Context, m *store.Message, status lifecyc
 	if status == lifecycle.StatusUnrecognized {
 		format = "unknown"
 	}
-	return p.finishWith(ctx, m, format, status, docTypes, keys, kind, detail)
+	return p.finishWith(ctx, m, format, status, docTypes, keys, kind, detail, last(ctx))
 }
 
 // finishWith is finish with the format named and more writes (later

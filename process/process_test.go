@@ -11,6 +11,7 @@ import (
 
 	"github.com/wharfedi/wharf/archive"
 	"github.com/wharfedi/wharf/internal/flowtest"
+	"github.com/wharfedi/wharf/internal/lifecycle"
 	"github.com/wharfedi/wharf/internal/store"
 	"github.com/wharfedi/wharf/process"
 )
@@ -330,6 +331,45 @@ func TestValidatedIssuesBounded(t *testing.T) {
 		}
 		if !strings.Contains(ev, "0 accepted, 15 rejected") || !strings.Contains(ev, "... and 5 more") {
 			t.Errorf("events:\n%s", ev)
+		}
+	})
+}
+
+// The completion a job puts in the context (store.WithFinal) commits in the
+// transaction that records the outcome, after the status: a crash cannot
+// complete the job without its outcome, nor leave the outcome with a job
+// that runs again. It runs once per Process call, also for a file of
+// acknowledgments (whose last transaction is a later one).
+func TestCompletionCommitsWithTheOutcome(t *testing.T) {
+	flowtest.ForEachDB(t, archive.Options{}, []string{"acme"}, func(t *testing.T, e *flowtest.Env) {
+		ctx := context.Background()
+		p := &process.Processor{Archive: e.Archive, Store: e.Store}
+		for _, c := range []struct{ name, body string }{
+			{"204", load204},
+			{"997", strings.Replace(ack997("77", "A"), "000000077", "000000078", -1)},
+		} {
+			en, err := e.Archive.Put(ctx, strings.NewReader(c.body), archive.Meta{Partner: "acme", Direction: store.Inbound, Transport: "sftp", RemoteName: "inbound/" + c.name + ".edi"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			calls := 0
+			cctx := store.WithFinal(ctx, func(ctx context.Context, tx store.Tx) error {
+				calls++
+				m, err := tx.GetMessage(ctx, en.ID)
+				if err != nil {
+					return err
+				}
+				if m.Status == lifecycle.StatusReceived {
+					t.Errorf("%s: the completion ran before the outcome was recorded", c.name)
+				}
+				return nil
+			})
+			if err := p.Process(cctx, en.ID); err != nil {
+				t.Fatal(err)
+			}
+			if calls != 1 {
+				t.Errorf("%s: completion ran %d times, want once", c.name, calls)
+			}
 		}
 	})
 }
