@@ -517,3 +517,18 @@ func TestPutHashedFileTrustsTheSumChecksTheSize(t *testing.T) {
 		}
 	})
 }
+
+// Retention rules that cannot mean what they say are refused with what to
+// write instead: delete=0 (which reads as "never" but would purge at once)
+// and a delete shorter than the keep.
+func TestRetentionRulesRefused(t *testing.T) {
+	for spec, want := range map[string]string{
+		"delete=0h":              "0 would purge entries at once",
+		"acme:keep=2h,delete=1h": "shorter than keep at least",
+		"keep=7 years":           "use a number and a unit",
+	} {
+		if _, err := archive.ParseRules(spec); err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("ParseRules(%q): %v, want an error saying %q", spec, err, want)
+		}
+	}
+}

@@ -48,6 +48,9 @@ func ParseRules(s string) ([]Rule, error) {
 			case "keep":
 				r.KeepAtLeast = d
 			case "delete":
+				if d == 0 {
+					return nil, fmt.Errorf("archive: retention %q: 0 would purge entries at once (it is not \"never\"): give a duration such as 10y, or leave delete out", kv)
+				}
 				r.DeleteAfter = d
 			default:
 				return nil, fmt.Errorf("archive: retention %q: unknown setting %q (keep, delete)", kv, k)

@@ -96,6 +96,8 @@ func TestErrorsNameFileLineAndField(t *testing.T) {
 		{"dup retention", "archive:\n  retention:\n    - keep: 7y\n    - delete: 1y\n", `wharf.yaml:4: archive.retention[1].partner: a second rule for ""`},
 		{"bad cipher", "sftp:\n  ciphers: [aes128-gcm@openssh.com, arcfour]\n", `wharf.yaml:2: sftp.ciphers[1]: "arcfour" is not a cipher Wharf offers`},
 		{"bad int", "jobs:\n  workers: many\n", `wharf.yaml:2: jobs.workers: expected a whole number`},
+		{"delete 0", "archive:\n  retention:\n    - delete: 0h\n", `wharf.yaml:3: archive.retention[0].delete: "0h" would purge entries at once`},
+		{"delete before keep", "archive:\n  retention:\n    - {keep: 2h, delete: 1h}\n", `wharf.yaml:3: archive.retention[0].delete: "1h" is shorter than keep "2h"`},
 		{"failover too short", "jobs:\n  failover_after: 5s\n", `wharf.yaml:2: jobs.failover_after: "5s" is not a duration of at least 15s`},
 		{"syntax", "http: [\n", `wharf.yaml: `},
 		{"dup key", "data: a\ndata: b\n", `wharf.yaml:2: data: key given twice`},

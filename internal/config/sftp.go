@@ -8,6 +8,7 @@ import (
 	"path"
 	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -305,13 +306,31 @@ func (c *Config) validateRetention() error {
 		if r.Keep == "" && r.Delete == "" {
 			return c.errAt(f, "set keep, delete or both")
 		}
-		for field, v := range map[string]string{"keep": r.Keep, "delete": r.Delete} {
+		for _, field := range []string{"keep", "delete"} {
+			v := map[string]string{"keep": r.Keep, "delete": r.Delete}[field]
 			if v != "" && !retentionRe.MatchString(v) {
 				return c.errAt(f+"."+field, "%q is not a duration such as 30d, 12w or 7y", v)
 			}
 		}
+		keep, del := retentionDays(r.Keep), retentionDays(r.Delete)
+		if r.Delete != "" && del == 0 {
+			return c.errAt(f+".delete", "%q would purge entries at once (0 is not \"never\"): give a duration such as 10y, or leave delete out to keep them forever", r.Delete)
+		}
+		if r.Delete != "" && del < keep {
+			return c.errAt(f+".delete", "%q is shorter than keep %q: entries cannot be purged before they may be", r.Delete, r.Keep)
+		}
 	}
 	return nil
+}
+
+// retentionDays is a retention duration (validated by retentionRe), 0 if empty.
+func retentionDays(v string) time.Duration {
+	if v == "" {
+		return 0
+	}
+	n, _ := strconv.Atoi(v[:len(v)-1])
+	unit := map[byte]time.Duration{'h': time.Hour, 'd': 24 * time.Hour, 'w': 7 * 24 * time.Hour, 'y': 365 * 24 * time.Hour}[v[len(v)-1]]
+	return time.Duration(n) * unit
 }
 
 var retentionRe = regexp.MustCompile(`^[0-9]+(h|d|w|y)$`)
