@@ -55,7 +55,12 @@ func (p *Processor) recordSent(ctx context.Context, m *store.Message, rep *x12.R
 // the partner: each sent group becomes accepted, partially accepted or
 // rejected, with an event on the sent message; an acknowledgment that
 // matches nothing is an exception on the inbound one.
-func (p *Processor) reconcile(ctx context.Context, m *store.Message) error {
+//
+// Acknowledgments carried by an interchange that validation rejected (a
+// duplicate ISA13, a broken envelope) are not applied: the partner is told
+// the interchange was rejected (TA1), and what it carried is not taken as
+// said; the reconciled event names them.
+func (p *Processor) reconcile(ctx context.Context, m *store.Message, rejectedICs map[string]bool) error {
 	rc, _, err := p.Archive.Get(ctx, m.ID)
 	if err != nil {
 		return fmt.Errorf("process %s: %w", m.ID, err)
@@ -65,8 +70,12 @@ func (p *Processor) reconcile(ctx context.Context, m *store.Message) error {
 	if err != nil {
 		return fmt.Errorf("process %s: read acknowledgments: %w", m.ID, err)
 	}
-	var unmatched []string
+	var unmatched, ignored []string
 	for _, ga := range acks.Groups {
+		if rejectedICs[ga.Envelope.Control] {
+			ignored = append(ignored, fmt.Sprintf("%s for group %s %s (interchange %s)", ga.Kind, ga.FunctionalID, ga.Control, ga.Envelope.Control))
+			continue
+		}
 		status := groupStatus(ga.Status)
 		sent, err := p.Store.SentGroupsByGS06(ctx, m.PartnerID, ga.Control)
 		if err != nil {
@@ -96,6 +105,10 @@ func (p *Processor) reconcile(ctx context.Context, m *store.Message) error {
 		}
 	}
 	for _, ta := range acks.TA1 {
+		if rejectedICs[ta.Envelope.Control] {
+			ignored = append(ignored, fmt.Sprintf("TA1 for interchange %s (interchange %s)", ta.Control, ta.Envelope.Control))
+			continue
+		}
 		if ta.Status == x12.Accepted {
 			continue // an accepted envelope says nothing about the groups
 		}
@@ -119,6 +132,9 @@ func (p *Processor) reconcile(ctx context.Context, m *store.Message) error {
 		}
 	}
 	summary := fmt.Sprintf("acknowledgments read: %d group ack(s), %d TA1", len(acks.Groups), len(acks.TA1))
+	if len(ignored) > 0 {
+		summary += fmt.Sprintf("; %d not applied because the interchange carrying them was rejected: %s", len(ignored), strings.Join(ignored, "; "))
+	}
 	return p.Store.WithTx(ctx, func(tx store.Tx) error {
 		if err := tx.AppendEvent(ctx, &store.Event{MessageID: m.ID, Kind: lifecycle.EventReconciled, Detail: summary}); err != nil {
 			return err

@@ -334,7 +334,13 @@ func (p *Processor) x12(ctx context.Context, m *store.Message, r io.Reader) erro
 	if acks {
 		// Reconciling records on the messages it matches; its events on this
 		// one come after "validated", and the mapping's after those.
-		if err := p.reconcile(ctx, m); err != nil {
+		rejectedICs := map[string]bool{}
+		for _, ic := range rep.Interchanges {
+			if ic.Status == x12.Rejected {
+				rejectedICs[ic.Control] = true
+			}
+		}
+		if err := p.reconcile(ctx, m, rejectedICs); err != nil {
 			return err
 		}
 		if mapIt {

@@ -373,3 +373,34 @@ func TestCompletionCommitsWithTheOutcome(t *testing.T) {
 		}
 	})
 }
+
+// A 997 carried by an interchange rejected as a duplicate (the same ISA13
+// again: TA1 note 025) is not applied: the group it names keeps the
+// disposition of the first 997 (issue 18 #9).
+func TestAckInRejectedInterchangeNotApplied(t *testing.T) {
+	flowtest.ForEachDB(t, archive.Options{}, nil, func(t *testing.T, e *flowtest.Env) {
+		ctx := context.Background()
+		p := &process.Processor{Archive: e.Archive, Store: e.Store}
+		put := func(body string, dir store.Direction, name string) string {
+			en, err := e.Archive.Put(ctx, strings.NewReader(body), archive.Meta{Partner: "acme", Direction: dir, Transport: "sftp", RemoteName: name})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := p.Process(ctx, en.ID); err != nil {
+				t.Fatalf("process: %v", err)
+			}
+			return en.ID
+		}
+		sent := put(load204, store.Outbound, "out.edi")
+		put(ack997("77", "A"), store.Inbound, "ack1.edi")
+		// The same interchange control number again, now rejecting group 77.
+		dup := put(ack997("77", "R"), store.Inbound, "ack2.edi")
+		ev := events(t, e.Store, sent)
+		if strings.Contains(ev, "ack_rejected") || !strings.Contains(ev, "ack_accepted") {
+			t.Fatalf("the duplicate interchange's 997 was applied to the sent group:\n%s", ev)
+		}
+		if dev := events(t, e.Store, dup); !strings.Contains(dev, "1 not applied because the interchange carrying them was rejected: 997 for group SM 77 (interchange 000000177)") {
+			t.Fatalf("the duplicate's history does not say its 997 was not applied:\n%s", dev)
+		}
+	})
+}
