@@ -260,7 +260,9 @@ func (p *Processor) x12(ctx context.Context, m *store.Message, r io.Reader) erro
 				if s.Key != "" {
 					keys = append(keys, store.Key{Kind: strings.ToLower(s.KeyRef), Value: s.Key})
 				}
-				if s.Status == x12.Rejected {
+				// A set in a rejected group or interchange is not taken,
+				// whatever its own check said.
+				if s.Status == x12.Rejected || g.Status == x12.Rejected || ic.Status == x12.Rejected {
 					rejected++
 				} else {
 					accepted++

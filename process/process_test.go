@@ -399,8 +399,13 @@ func TestAckInRejectedInterchangeNotApplied(t *testing.T) {
 		if strings.Contains(ev, "ack_rejected") || !strings.Contains(ev, "ack_accepted") {
 			t.Fatalf("the duplicate interchange's 997 was applied to the sent group:\n%s", ev)
 		}
-		if dev := events(t, e.Store, dup); !strings.Contains(dev, "1 not applied because the interchange carrying them was rejected: 997 for group SM 77 (interchange 000000177)") {
+		dev := events(t, e.Store, dup)
+		if !strings.Contains(dev, "1 not applied because the interchange carrying them was rejected: 997 for group SM 77 (interchange 000000177)") {
 			t.Fatalf("the duplicate's history does not say its 997 was not applied:\n%s", dev)
+		}
+		// Its sets are counted as rejected with it (not "1 accepted, 0 rejected").
+		if !strings.Contains(dev, "1 set(s): 0 accepted, 1 rejected") {
+			t.Fatalf("the duplicate's validated event miscounts its sets:\n%s", dev)
 		}
 	})
 }
