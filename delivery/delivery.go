@@ -181,12 +181,34 @@ func (e *Engine) Deliver(ctx context.Context, id string) error {
 		return nil
 	}
 	log.Info("delivered", "message", id, "partner", m.PartnerID, "transport", m.Transport, "bytes", m.Size, "attempt", att.N)
+	// A replay (a message derived from a dead-lettered one) that arrives
+	// settles the original's delivery exception.
+	var resolves []*store.Exception
+	if m.ParentID != "" {
+		if resolves, err = e.Store.ListExceptions(ctx, store.ExceptionFilter{Statuses: []string{store.ExceptionOpen},
+			Reason: "delivery", MessageID: m.ParentID, Limit: 10}); err != nil {
+			return err
+		}
+	}
 	return e.Store.WithTx(ctx, func(tx store.Tx) error {
 		if err := tx.SetMessageStatus(ctx, id, lifecycle.StatusDelivered); err != nil {
 			return err
 		}
-		return tx.AppendEvent(ctx, &store.Event{MessageID: id, Kind: lifecycle.EventDelivered,
-			Detail: fmt.Sprintf("attempt %d over %s: %s", att.N, m.Transport, detail)})
+		if err := tx.AppendEvent(ctx, &store.Event{MessageID: id, Kind: lifecycle.EventDelivered,
+			Detail: fmt.Sprintf("attempt %d over %s: %s", att.N, m.Transport, detail)}); err != nil {
+			return err
+		}
+		for _, x := range resolves {
+			if err := tx.SetExceptionStatus(ctx, &store.SetExceptionStatusParams{ID: x.ID, Status: store.ExceptionResolved, Actor: "wharf",
+				Comment: "delivered by its replay, message " + id}); err != nil {
+				return err
+			}
+			if err := tx.AppendEvent(ctx, &store.Event{MessageID: m.ParentID, Kind: lifecycle.EventDelivered,
+				Detail: fmt.Sprintf("delivered by its replay, message %s; exception %s resolved", id, x.ID)}); err != nil {
+				return err
+			}
+		}
+		return nil
 	})
 }
 

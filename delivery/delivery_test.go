@@ -241,8 +241,14 @@ func TestReplay(t *testing.T) {
 		if m.ParentID != id || <-sent != `{"asn":1}` {
 			t.Fatalf("replay: parent %q", m.ParentID)
 		}
-		if ev := r.events(t, id); !strings.Contains(ev, "replayed: re-sent as message "+rep.NewID) {
+		if ev := r.events(t, id); !strings.Contains(ev, "replayed: re-sent as message "+rep.NewID) ||
+			!strings.Contains(ev, "delivered: delivered by its replay, message "+rep.NewID) {
 			t.Fatalf("original's history:\n%s", ev)
+		}
+		// The dead letter's exception is settled by the replay's delivery.
+		xs, err := r.Store.ListExceptions(ctx, store.ExceptionFilter{MessageID: id, Reason: "delivery"})
+		if err != nil || len(xs) != 1 || xs[0].Status != store.ExceptionResolved {
+			t.Fatalf("the dead letter's exception after a delivered replay: %+v %v", xs, err)
 		}
 
 		in, err := r.Gateway.Receive(ctx, transports.Incoming{Partner: "erp", Transport: "folder", RemoteName: "PO.csv"}, strings.NewReader("po"))
