@@ -2,7 +2,10 @@ package web
 
 import (
 	"bytes"
+	"crypto/hmac"
+	"crypto/sha256"
 	"embed"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -238,9 +241,11 @@ func (s *Server) render(w http.ResponseWriter, r *http.Request, code int, name s
 	if pg.Me != nil && pg.Me.Session != nil {
 		pg.CSRF = pg.Me.Session.CSRF
 	}
-	if pg.Flash == "" {
-		pg.Flash = r.URL.Query().Get("flash")
-		pg.FlashOK = r.URL.Query().Get("ok") == "1"
+	if q := r.URL.Query(); pg.Flash == "" && q.Get("flash") != "" {
+		// Only a message this server put in a redirect (signed) is shown.
+		if hmac.Equal([]byte(q.Get("fs")), []byte(s.flashSig(q.Get("flash"), q.Get("ok") == "1"))) {
+			pg.Flash, pg.FlashOK = q.Get("flash"), q.Get("ok") == "1"
+		}
 	}
 	var buf bytes.Buffer
 	if err := t.ExecuteTemplate(&buf, "layout.html", pg); err != nil {
@@ -302,8 +307,9 @@ func (s *Server) page(pattern, role string, h consoleHandler) {
 	})
 }
 
-// back redirects after a POST with a message for the next page.
-func back(w http.ResponseWriter, r *http.Request, to, flash string, ok bool) {
+// back redirects after a POST with a message for the next page, signed
+// so that only this server's messages are shown (render).
+func (s *Server) back(w http.ResponseWriter, r *http.Request, to, flash string, ok bool) {
 	u := to
 	sep := "?"
 	if strings.Contains(u, "?") {
@@ -313,7 +319,15 @@ func back(w http.ResponseWriter, r *http.Request, to, flash string, ok bool) {
 	if ok {
 		u += "&ok=1"
 	}
+	u += "&fs=" + s.flashSig(flash, ok)
 	http.Redirect(w, r, u, http.StatusSeeOther)
+}
+
+// flashSig is the signature of a redirect's message.
+func (s *Server) flashSig(flash string, ok bool) string {
+	m := hmac.New(sha256.New, s.flashKey)
+	fmt.Fprintf(m, "%t\x00%s", ok, flash)
+	return base64.RawURLEncoding.EncodeToString(m.Sum(nil)[:16])
 }
 
 const preCSRFCookie = "wharf_signin"
@@ -330,7 +344,7 @@ func (s *Server) mountConsole() {
 	s.mux.HandleFunc("POST /ui/signin", func(w http.ResponseWriter, r *http.Request) {
 		c, err := r.Cookie(preCSRFCookie)
 		if err != nil || c.Value == "" || c.Value != r.PostFormValue("csrf") {
-			back(w, r, "/ui/signin", "The sign-in form expired; please try again.", false)
+			s.back(w, r, "/ui/signin", "The sign-in form expired; please try again.", false)
 			return
 		}
 		var p *principal
@@ -348,12 +362,12 @@ func (s *Server) mountConsole() {
 			if how == "password" {
 				msg = "Sign-in refused: wrong user name or password."
 			}
-			back(w, r, "/ui/signin", msg, false)
+			s.back(w, r, "/ui/signin", msg, false)
 			return
 		}
 		if err := s.startSession(w, r, p); err != nil {
 			s.log.Error("console: start session", "err", err)
-			back(w, r, "/ui/signin", "Sign-in failed on the server: "+err.Error(), false)
+			s.back(w, r, "/ui/signin", "Sign-in failed on the server: "+err.Error(), false)
 			return
 		}
 		s.audit(r.Context(), p, r, "console_login", "by "+how+", role "+p.Role)
@@ -366,7 +380,7 @@ func (s *Server) mountConsole() {
 	s.page("POST /ui/signout", store.RoleAuditor, func(w http.ResponseWriter, r *http.Request, p *principal) error {
 		s.audit(r.Context(), p, r, "console_logout", "")
 		s.endSession(w, r)
-		back(w, r, "/ui/signin", "Signed out.", true)
+		s.back(w, r, "/ui/signin", "Signed out.", true)
 		return nil
 	})
 	s.page("GET /{$}", store.RoleAuditor, s.overviewPage)
@@ -432,14 +446,14 @@ func (s *Server) mountConsole() {
 			if hint != "" {
 				msg += " — " + hint
 			}
-			back(w, r, "/ui/exceptions/"+url.PathEscape(id), msg, false)
+			s.back(w, r, "/ui/exceptions/"+url.PathEscape(id), msg, false)
 			return nil
 		}
 		msg := fmt.Sprintf("Done: %s (the exception is %s).", action, x.Status)
 		if action == "retry" || action == "replay" {
 			msg += " Resolve it once the new attempt went through."
 		}
-		back(w, r, "/ui/exceptions/"+url.PathEscape(id), msg, true)
+		s.back(w, r, "/ui/exceptions/"+url.PathEscape(id), msg, true)
 		return nil
 	})
 	s.page("GET /ui/messages", store.RoleAuditor, func(w http.ResponseWriter, r *http.Request, p *principal) error {
@@ -493,15 +507,15 @@ func (s *Server) mountConsole() {
 		res, err := s.Replay(r.Context(), id)
 		if err != nil {
 			_, msg, hint := statusOf(err)
-			back(w, r, "/ui/messages/"+url.PathEscape(id), "Replay failed: "+msg+" "+hint, false)
+			s.back(w, r, "/ui/messages/"+url.PathEscape(id), "Replay failed: "+msg+" "+hint, false)
 			return nil
 		}
 		s.audit(r.Context(), p, r, "replay", replayDetail(res))
 		if res.NewID != "" {
-			back(w, r, "/ui/messages/"+url.PathEscape(res.NewID), "Replayed: "+replayDetail(res)+". This is the new attempt.", true)
+			s.back(w, r, "/ui/messages/"+url.PathEscape(res.NewID), "Replayed: "+replayDetail(res)+". This is the new attempt.", true)
 			return nil
 		}
-		back(w, r, "/ui/messages/"+url.PathEscape(id), "Replayed: "+replayDetail(res)+".", true)
+		s.back(w, r, "/ui/messages/"+url.PathEscape(id), "Replayed: "+replayDetail(res)+".", true)
 		return nil
 	})
 	s.page("POST /ui/verify", store.RoleAuditor, func(w http.ResponseWriter, r *http.Request, p *principal) error {

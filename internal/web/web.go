@@ -16,6 +16,7 @@ package web
 
 import (
 	"context"
+	"crypto/rand"
 	"crypto/x509"
 	"encoding/json"
 	"errors"
@@ -78,6 +79,10 @@ type Server struct {
 	routes  []Route // mounted API routes, in order
 	tmpl    *templates
 	metrics *overviewMetrics
+	// flashKey signs the message a redirect carries to the next page, so
+	// that a link cannot make the console show text of its author's
+	// choosing (/ui/signin?flash=...).
+	flashKey []byte
 }
 
 // Route is one API route as the OpenAPI document lists it.
@@ -110,7 +115,10 @@ func New(o Options) (*Server, error) {
 	if o.Log == nil {
 		o.Log = slog.New(slog.DiscardHandler)
 	}
-	s := &Server{o: o, st: o.Store, log: o.Log, mux: http.NewServeMux()}
+	s := &Server{o: o, st: o.Store, log: o.Log, mux: http.NewServeMux(), flashKey: make([]byte, 32)}
+	if _, err := rand.Read(s.flashKey); err != nil {
+		return nil, err
+	}
 	t, err := parseTemplates()
 	if err != nil {
 		return nil, err

@@ -299,9 +299,15 @@ func TestConsoleSignInAndCSRF(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	refused, _ := io.ReadAll(resp.Body)
 	resp.Body.Close()
-	if !strings.Contains(resp.Request.URL.RawQuery, "refused") {
-		t.Fatalf("wrong password not refused: %s", resp.Request.URL)
+	if !strings.Contains(resp.Request.URL.RawQuery, "refused") || !strings.Contains(string(refused), "refused") {
+		t.Fatalf("wrong password not refused, or the page does not say so: %s", resp.Request.URL)
+	}
+	// A link cannot put its own words on the sign-in page: only messages
+	// this server signed are shown.
+	if _, body := get("/ui/signin?flash=" + url.QueryEscape("Session expired: call +1 555 0100 to restore access")); strings.Contains(body, "555 0100") {
+		t.Fatal("the sign-in page shows a message of the link author's choosing")
 	}
 	// A form without the sign-in CSRF token is refused.
 	resp, _ = c.PostForm(f.srv.URL+"/ui/signin", url.Values{"user": {"ann"}, "password": {"correct horse battery"}})
