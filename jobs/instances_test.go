@@ -3,6 +3,8 @@ package jobs_test
 import (
 	"context"
 	"errors"
+	"log/slog"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -196,4 +198,22 @@ func TestProcessingJobCompletesWithItsOutcome(t *testing.T) {
 			t.Fatalf("history %+v, want the one outcome", evs)
 		}
 	})
+}
+
+// River's INFO lines (producer statistics, client started) are DEBUG in
+// Wharf's log; its warnings stay warnings.
+func TestRiverLogIsQuiet(t *testing.T) {
+	var buf testenv.Buffer
+	st := testenv.OpenStore(t, "SQLite")
+	if err := jobs.Migrate(context.Background(), st); err != nil {
+		t.Fatal(err)
+	}
+	rt := jobs.New(st, jobs.Options{Logger: slog.New(slog.NewTextHandler(&buf, &slog.HandlerOptions{Level: slog.LevelInfo}))})
+	if err := rt.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	stop(t, rt)
+	if strings.Contains(buf.String(), "component=river") {
+		t.Fatalf("River logs at INFO:\n%s", buf.String())
+	}
 }

@@ -225,7 +225,7 @@ func (rt *Runtime) client() (client, error) {
 	}
 	cfg := &river.Config{
 		ID:           rt.self.ID,
-		Logger:       rt.log.With("component", "river"),
+		Logger:       slog.New(quieter{rt.log.With("component", "river").Handler()}),
 		Queues:       map[string]river.QueueConfig{river.QueueDefault: {MaxWorkers: rt.opts.Workers}},
 		Workers:      rt.workers,
 		PeriodicJobs: rt.periodicJobs(),
@@ -267,6 +267,28 @@ func (rt *Runtime) client() (client, error) {
 	}
 	return rt.c, nil
 }
+
+// quieter passes River's log on one level down for INFO: its producer
+// statistics and per-run schedule lines are chatter for an operator
+// (issue 19 #8); warnings and errors stay what they are.
+type quieter struct{ slog.Handler }
+
+func (q quieter) Enabled(ctx context.Context, l slog.Level) bool {
+	if l == slog.LevelInfo {
+		l = slog.LevelDebug
+	}
+	return q.Handler.Enabled(ctx, l)
+}
+
+func (q quieter) Handle(ctx context.Context, r slog.Record) error {
+	if r.Level == slog.LevelInfo {
+		r.Level = slog.LevelDebug
+	}
+	return q.Handler.Handle(ctx, r)
+}
+
+func (q quieter) WithAttrs(as []slog.Attr) slog.Handler { return quieter{q.Handler.WithAttrs(as)} }
+func (q quieter) WithGroup(n string) slog.Handler       { return quieter{q.Handler.WithGroup(n)} }
 
 // InsertTx enqueues a job in the caller's transaction: it exists if and only
 // if the transaction commits.
