@@ -206,6 +206,13 @@ func New(ctx context.Context, c *config.Config, o Options) (_ *App, err error) {
 	// Readiness: Wharf can accept work while the database answers and the
 	// archive can take a file (a full or read-only disk fails Put).
 	h := server.NewHTTP(reg, map[string]server.Checker{"database": st.Ping, "archive": arch.Ready})
+	if tok, err := c.MetricsToken(); err != nil {
+		return nil, err
+	} else if tok != "" {
+		h.ProtectMetrics(tok)
+	} else {
+		log.Info("GET /metrics is open to anyone who can reach the HTTP listener (it names partners and certificates); set WHARF_METRICS_TOKEN or metrics.token_file to require a bearer token")
+	}
 	h.Log = log // logCheck names the component that failed
 	h.Handle("POST /api/v1/inbound/{partner}", httpInbound(c, a.Gateway, log.With("component", "http-inbound")))
 	if a.AS2, err = as2Server(c, st, arch, a.Gateway, log.With("component", "as2")); err != nil {

@@ -31,6 +31,7 @@ type Config struct {
 	Data      string          `yaml:"data"`
 	Log       Log             `yaml:"log"`
 	HTTP      Listener        `yaml:"http"`
+	Metrics   Metrics         `yaml:"metrics"`
 	SFTP      SFTPServer      `yaml:"sftp"`
 	Database  Database        `yaml:"database"`
 	Archive   Archive         `yaml:"archive"`
@@ -49,6 +50,28 @@ type Config struct {
 type Log struct {
 	Format string `yaml:"format"` // text (default) or json
 	Level  string `yaml:"level"`  // debug, info (default), warn, error
+}
+
+// Metrics protects GET /metrics: with a token (from TokenFile, or
+// WHARF_METRICS_TOKEN, which wins) it answers only requests bearing it; the
+// metrics name partners and certificates.
+type Metrics struct {
+	TokenFile string `yaml:"token_file"`
+}
+
+// MetricsToken is the token /metrics requires, "" for none.
+func (c *Config) MetricsToken() (string, error) {
+	if v := c.Getenv("WHARF_METRICS_TOKEN"); v != "" {
+		return strings.TrimSpace(v), nil
+	}
+	if f := c.Metrics.TokenFile; f != "" {
+		b, err := os.ReadFile(c.rel(f))
+		if err != nil {
+			return "", fmt.Errorf("metrics.token_file: cannot read %s: %v", f, errors.Unwrap(err))
+		}
+		return strings.TrimSpace(string(b)), nil
+	}
+	return "", nil
 }
 
 // Listener is a TCP listen address (host:port).
@@ -320,6 +343,11 @@ func (c *Config) Validate(opts ValidateOptions) error {
 	}
 	if c.Jobs.Workers < 1 || c.Jobs.Workers > 1000 {
 		return c.errAt("jobs.workers", "%d is out of range 1..1000", c.Jobs.Workers)
+	}
+	if tok, err := c.MetricsToken(); err != nil {
+		return c.errAt("metrics.token_file", "%v", err)
+	} else if tok != "" && len(tok) < 16 {
+		return c.errAt("metrics.token_file", "the metrics token is %d characters: use at least 16 (e.g. openssl rand -hex 24)", len(tok))
 	}
 	if f := c.Jobs.FailoverAfter; f != "" {
 		// Heartbeats come every 5 s: a shorter bound would fail over live instances.

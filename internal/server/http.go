@@ -5,11 +5,13 @@ package server
 
 import (
 	"context"
+	"crypto/subtle"
 	"fmt"
 	"log/slog"
 	"net/http"
 	"net/http/pprof"
 	"sort"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -34,6 +36,8 @@ type HTTP struct {
 	checks   map[string]Checker
 	names    []string // checks' names, sorted
 	gatherer prometheus.Gatherer
+	// metricsToken, when set, is required as a bearer token on /metrics.
+	metricsToken string
 
 	failMu sync.Mutex
 	failed map[string]checkFailure // failing checks, for logging changes only
@@ -52,6 +56,11 @@ const (
 	checkRelog   = time.Minute
 )
 
+// ProtectMetrics makes /metrics answer only requests that carry the
+// token as a bearer token (Prometheus: authorization.credentials). Call it
+// before serving.
+func (h *HTTP) ProtectMetrics(token string) { h.metricsToken = token }
+
 // NewHTTP returns the handler with /healthz (liveness), /readyz (readiness:
 // the checks) and /metrics.
 func NewHTTP(g prometheus.Gatherer, checks map[string]Checker) *HTTP {
@@ -62,7 +71,18 @@ func NewHTTP(g prometheus.Gatherer, checks map[string]Checker) *HTTP {
 	sort.Strings(h.names)
 	h.mux.HandleFunc("GET /healthz", h.live)
 	h.mux.HandleFunc("GET /readyz", h.ready)
-	h.mux.Handle("GET /metrics", promhttp.HandlerFor(g, promhttp.HandlerOpts{}))
+	metrics := promhttp.HandlerFor(g, promhttp.HandlerOpts{})
+	h.mux.HandleFunc("GET /metrics", func(w http.ResponseWriter, r *http.Request) {
+		if h.metricsToken != "" {
+			got, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+			if !ok || subtle.ConstantTimeCompare([]byte(got), []byte(h.metricsToken)) != 1 {
+				w.Header().Set("WWW-Authenticate", `Bearer realm="wharf-metrics"`)
+				http.Error(w, "metrics need 'Authorization: Bearer TOKEN' (the token of WHARF_METRICS_TOKEN or metrics.token_file)", http.StatusUnauthorized)
+				return
+			}
+		}
+		metrics.ServeHTTP(w, r)
+	})
 	h.mux.HandleFunc("/{$}", func(w http.ResponseWriter, r *http.Request) {
 		if root := h.root.Load(); root != nil {
 			(*root).ServeHTTP(w, r)
