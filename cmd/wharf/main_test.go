@@ -106,6 +106,8 @@ func TestREADMEConfigExampleIsValid(t *testing.T) {
 	os.WriteFile(filepath.Join(dir, "keys", "acme-as2.pem"), []byte("-----BEGIN CERTIFICATE-----\n-----END CERTIFICATE-----\n"), 0o600)
 	os.WriteFile(filepath.Join(dir, "db-url"), []byte("postgres://wharf:pw@db:5432/wharf\n"), 0o600)
 	example = strings.ReplaceAll(example, "/run/secrets/wharf-db-url", filepath.Join(dir, "db-url"))
+	os.WriteFile(filepath.Join(dir, "metrics-token"), []byte("3f9c0d1e2b7a46c8a1d5e0f2\n"), 0o600)
+	example = strings.ReplaceAll(example, "/run/secrets/wharf-metrics-token", filepath.Join(dir, "metrics-token"))
 	cfg := filepath.Join(dir, "wharf.yaml")
 	os.WriteFile(cfg, []byte(example), 0o600)
 	if out, errs, code := runIn(t, "config", "check", "--config", cfg); code != 0 {

@@ -207,7 +207,7 @@ func New(ctx context.Context, c *config.Config, o Options) (_ *App, err error) {
 	// archive can take a file (a full or read-only disk fails Put).
 	h := server.NewHTTP(reg, map[string]server.Checker{"database": st.Ping, "archive": arch.Ready})
 	if tok, err := c.MetricsToken(); err != nil {
-		return nil, err
+		return nil, fmt.Errorf("metrics.token_file: %w", err)
 	} else if tok != "" {
 		h.ProtectMetrics(tok)
 	} else {

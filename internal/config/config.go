@@ -67,7 +67,7 @@ func (c *Config) MetricsToken() (string, error) {
 	if f := c.Metrics.TokenFile; f != "" {
 		b, err := os.ReadFile(c.rel(f))
 		if err != nil {
-			return "", fmt.Errorf("metrics.token_file: cannot read %s: %v", f, errors.Unwrap(err))
+			return "", fmt.Errorf("cannot read %s: %v", f, errors.Unwrap(err))
 		}
 		return strings.TrimSpace(string(b)), nil
 	}
