@@ -275,7 +275,7 @@ func (a *App) Run(ctx context.Context) error {
 	}
 	errc := make(chan error, 2)
 	go func() {
-		if err := a.httpSrv.Serve(a.httpLn); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		if err := a.httpSrv.Serve(server.LimitPerIP(a.httpLn, server.MaxConnsPerIP, log)); err != nil && !errors.Is(err, http.ErrServerClosed) {
 			errc <- fmt.Errorf("http: %w", err)
 		}
 	}()
