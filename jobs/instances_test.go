@@ -172,19 +172,7 @@ func TestProcessingJobCompletesWithItsOutcome(t *testing.T) {
 		ctx := context.Background()
 		st := open()
 		proc := &crashAfterCommit{st: st}
-		rt := jobs.New(st, jobs.Options{})
-		jobs.Register(rt, &jobs.ProcessWorker{Store: st, Processor: proc})
-		m := &store.Message{PartnerID: "acme", Direction: store.Inbound, Status: lifecycle.StatusReceived}
-		if err := st.InsertMessage(ctx, m); err != nil {
-			t.Fatal(err)
-		}
-		if _, err := rt.Insert(ctx, jobs.ProcessArgs{MessageID: m.ID}, nil); err != nil {
-			t.Fatal(err)
-		}
-		if err := rt.Start(ctx); err != nil {
-			t.Fatal(err)
-		}
-		defer stop(t, rt)
+		rt, m, _ := startProcessing(t, st, proc)
 		waitFor(t, "the job to be completed", func() bool {
 			js, _ := rt.List(ctx, river.NewJobListParams().Kinds(jobs.ProcessArgs{}.Kind()).States(rivertype.JobStateCompleted))
 			return len(js) == 1

@@ -238,6 +238,29 @@ func (p *failingProcessor) Process(ctx context.Context, id string) error {
 	return p.err
 }
 
+// startProcessing inserts a received message and its processing job, and
+// starts a runtime whose processing worker uses proc (stopped when the
+// test ends).
+func startProcessing(t *testing.T, st store.Store, proc jobs.Processor) (*jobs.Runtime, *store.Message, *rivertype.JobInsertResult) {
+	t.Helper()
+	ctx := context.Background()
+	rt := jobs.New(st, jobs.Options{})
+	jobs.Register(rt, &jobs.ProcessWorker{Store: st, Processor: proc})
+	m := &store.Message{PartnerID: "acme", Direction: store.Inbound, Status: lifecycle.StatusReceived}
+	if err := st.InsertMessage(ctx, m); err != nil {
+		t.Fatal(err)
+	}
+	res, err := rt.Insert(ctx, jobs.ProcessArgs{MessageID: m.ID}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := rt.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { stop(t, rt) })
+	return rt, m, res
+}
+
 // A permanent failure (an error wrapping lifecycle.ErrPermanent) cancels the processing job after its first attempt; any other
 // failure is retried.
 func TestPermanentFailureIsCancelled(t *testing.T) {
@@ -256,20 +279,7 @@ func TestPermanentFailureIsCancelled(t *testing.T) {
 				ctx := context.Background()
 				st := open()
 				proc := &failingProcessor{err: c.err}
-				rt := jobs.New(st, jobs.Options{})
-				jobs.Register(rt, &jobs.ProcessWorker{Store: st, Processor: proc})
-				m := &store.Message{PartnerID: "acme", Direction: store.Inbound, Status: lifecycle.StatusReceived}
-				if err := st.InsertMessage(ctx, m); err != nil {
-					t.Fatal(err)
-				}
-				res, err := rt.Insert(ctx, jobs.ProcessArgs{MessageID: m.ID}, nil)
-				if err != nil {
-					t.Fatal(err)
-				}
-				if err := rt.Start(ctx); err != nil {
-					t.Fatal(err)
-				}
-				defer stop(t, rt)
+				rt, _, res := startProcessing(t, st, proc)
 				cancelled := func() []*rivertype.JobRow {
 					js, _ := rt.List(ctx, river.NewJobListParams().Kinds(jobs.ProcessArgs{}.Kind()).States(rivertype.JobStateCancelled))
 					return js
