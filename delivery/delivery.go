@@ -247,6 +247,11 @@ func (e *Engine) deadLetter(ctx context.Context, m *store.Message, att jobs.Atte
 		if err := tx.AppendEvent(ctx, &store.Event{MessageID: m.ID, Kind: lifecycle.EventDeadLetter, Detail: detail}); err != nil {
 			return err
 		}
+		// What never left is not waited for: no overdue 997 on top of
+		// the dead letter.
+		if err := tx.ExpectNoAcks(ctx, m.ID); err != nil {
+			return err
+		}
 		owner := store.OwnerOperations
 		if errors.Is(cause, ErrNoRoute) || errors.Is(cause, transports.ErrPermission) {
 			owner = store.OwnerIT // configuration or credentials, not the partner's day

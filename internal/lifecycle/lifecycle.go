@@ -384,6 +384,10 @@ const (
 	// AckOverdue: no acknowledgment by the due time (the partner's
 	// x12.ack_timeout); a late one still settles it.
 	AckOverdue AckStatus = "overdue"
+	// AckNotSent: the message carrying the group was dead-lettered, never
+	// delivered: no acknowledgment is expected (a replay that is delivered
+	// records its own groups).
+	AckNotSent AckStatus = "not_sent"
 )
 
 // Awaited reports whether the acknowledgment has not come (yet):

@@ -188,6 +188,9 @@ type Queries interface {
 	SentGroupsByISA13(ctx context.Context, partnerID, isa13 string) ([]*SentGroup, error)
 	OverdueSentGroups(ctx context.Context, now time.Time) ([]*SentGroup, error)
 	SetSentGroupAck(ctx context.Context, p *SetSentGroupAckParams) error
+	// ExpectNoAcks: the message's awaited groups will never be
+	// acknowledged (it was dead-lettered): lifecycle.AckNotSent.
+	ExpectNoAcks(ctx context.Context, messageID string) error
 
 	// Audit events: logins, refusals, sessions, operator actions.
 	AppendAudit(ctx context.Context, e *AuditEvent) error

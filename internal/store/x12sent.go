@@ -89,3 +89,12 @@ func (s *queries) SetSentGroupAck(ctx context.Context, p *SetSentGroupAckParams)
 		string(p.Status), p.AckMessageID, p.MessageID, p.GS06)
 	return s.err("set sent group ack", err)
 }
+
+// ExpectNoAcks marks the message's groups that still await an
+// acknowledgment as lifecycle.AckNotSent (the message was dead-lettered),
+// so that no overdue acknowledgment is raised for what never left.
+func (s *queries) ExpectNoAcks(ctx context.Context, messageID string) error {
+	_, err := s.q.exec(ctx, `UPDATE x12_sent_groups SET ack_status = $1 WHERE message_id = $2 AND ack_status IN ($3, $4)`,
+		string(lifecycle.AckNotSent), messageID, string(lifecycle.AckNone), string(lifecycle.AckOverdue))
+	return s.err("expect no acks", err)
+}

@@ -453,6 +453,23 @@ func Exercise(t *testing.T, fresh func(t *testing.T) string) {
 		if over, _ := s.OverdueSentGroups(ctx, t0.Add(5*time.Hour)); len(over) != 1 || over[0].MessageID != "m1" {
 			t.Fatalf("overdue at +5h after m3 was acknowledged: %+v", over)
 		}
+		// m1 is dead-lettered: its group is no longer waited for; m3's
+		// verdict is left alone.
+		if err := s.ExpectNoAcks(ctx, "m1"); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.ExpectNoAcks(ctx, "m3"); err != nil {
+			t.Fatal(err)
+		}
+		if over, _ := s.OverdueSentGroups(ctx, t0.Add(5*time.Hour)); len(over) != 0 {
+			t.Fatalf("overdue after m1 was dead-lettered: %+v", over)
+		}
+		if gs, _ := s.SentGroupsByGS06(ctx, "acme", "7"); len(gs) != 1 || gs[0].AckStatus != lifecycle.AckNotSent {
+			t.Fatalf("m1's group: %+v", gs)
+		}
+		if gs, _ := s.SentGroupsByGS06(ctx, "beta", "7"); len(gs) != 1 || gs[0].AckStatus != lifecycle.AckAccepted {
+			t.Fatalf("m3's group: %+v", gs)
+		}
 	})
 
 	t.Run("Audit", func(t *testing.T) {
