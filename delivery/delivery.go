@@ -183,12 +183,9 @@ func (e *Engine) Deliver(ctx context.Context, id string) error {
 	log.Info("delivered", "message", id, "partner", m.PartnerID, "transport", m.Transport, "bytes", m.Size, "attempt", att.N)
 	// A replay (a message derived from a dead-lettered one) that arrives
 	// settles the original's delivery exception.
-	var resolves []*store.Exception
-	if m.ParentID != "" {
-		if resolves, err = e.Store.ListExceptions(ctx, store.ExceptionFilter{Statuses: []string{store.ExceptionOpen},
-			Reason: "delivery", MessageID: m.ParentID, Limit: 10}); err != nil {
-			return err
-		}
+	x, err := e.replayedException(ctx, m)
+	if err != nil {
+		return err
 	}
 	return e.Store.WithTx(ctx, func(tx store.Tx) error {
 		if err := tx.SetMessageStatus(ctx, id, lifecycle.StatusDelivered); err != nil {
@@ -198,18 +195,38 @@ func (e *Engine) Deliver(ctx context.Context, id string) error {
 			Detail: fmt.Sprintf("attempt %d over %s: %s", att.N, m.Transport, detail)}); err != nil {
 			return err
 		}
-		for _, x := range resolves {
-			if err := tx.SetExceptionStatus(ctx, &store.SetExceptionStatusParams{ID: x.ID, Status: store.ExceptionResolved, Actor: "wharf",
-				Comment: "delivered by its replay, message " + id}); err != nil {
-				return err
-			}
-			if err := tx.AppendEvent(ctx, &store.Event{MessageID: m.ParentID, Kind: lifecycle.EventDelivered,
-				Detail: fmt.Sprintf("delivered by its replay, message %s; exception %s resolved", id, x.ID)}); err != nil {
-				return err
-			}
+		if x == nil {
+			return nil
 		}
-		return nil
+		if err := tx.SetExceptionStatus(ctx, &store.SetExceptionStatusParams{ID: x.ID, Status: store.ExceptionResolved, Actor: "wharf",
+			Comment: "delivered by its replay, message " + id}); err != nil {
+			return err
+		}
+		return tx.AppendEvent(ctx, &store.Event{MessageID: x.MessageID, Kind: lifecycle.EventDelivered,
+			Detail: fmt.Sprintf("delivered by its replay, message %s; exception %s resolved", id, x.ID)})
 	})
+}
+
+// replayedException is the open delivery exception of the dead letter m
+// replays (directly, or through earlier replays that failed too), nil when
+// m replays nothing. Only outbound ancestors are looked at: a 997's parent
+// is the inbound file it acknowledges, which has no delivery exception.
+func (e *Engine) replayedException(ctx context.Context, m *store.Message) (*store.Exception, error) {
+	for i, id := 0, m.ParentID; i < 10 && id != ""; i++ {
+		p, err := e.Store.GetMessage(ctx, id)
+		if err != nil || p.Direction != store.Outbound {
+			return nil, nil //nolint:nilerr // an ancestor gone or inbound: nothing to settle
+		}
+		xs, err := e.Store.ListExceptions(ctx, store.ExceptionFilter{Statuses: []string{store.ExceptionOpen}, Reason: "delivery", MessageID: id, Limit: 1})
+		if err != nil {
+			return nil, err
+		}
+		if len(xs) == 1 {
+			return xs[0], nil
+		}
+		id = p.ParentID
+	}
+	return nil, nil
 }
 
 func (e *Engine) send(ctx context.Context, m *store.Message, route RouteFunc) (string, bool, error) {
@@ -240,6 +257,14 @@ func (e *Engine) deadLetter(ctx context.Context, m *store.Message, att jobs.Atte
 		why = fmt.Sprintf("no attempts left (%d of %d)", att.N, att.Max)
 	}
 	detail := fmt.Sprintf("not delivered over %s: %s: %v; 'wharf replay %s' sends it again", m.Transport, why, cause, m.ID)
+	// A replay that fails again belongs to its original's exception (raised
+	// again, "repeated"), not to a new one per attempt.
+	dedupe := "delivery/" + m.ID
+	if x, err := e.replayedException(ctx, m); err != nil {
+		return err
+	} else if x != nil {
+		dedupe = x.DedupeKey
+	}
 	if err := e.Store.WithTx(ctx, func(tx store.Tx) error {
 		if err := tx.SetMessageStatus(ctx, m.ID, lifecycle.StatusDeadLetter); err != nil {
 			return err
@@ -257,7 +282,7 @@ func (e *Engine) deadLetter(ctx context.Context, m *store.Message, att jobs.Atte
 			owner = store.OwnerIT // configuration or credentials, not the partner's day
 		}
 		_, err := tx.RaiseException(ctx, &store.Exception{Reason: "delivery", Owner: owner, ObjectKind: "message", ObjectKey: m.ID,
-			PartnerID: m.PartnerID, MessageID: m.ID, DedupeKey: "delivery/" + m.ID,
+			PartnerID: m.PartnerID, MessageID: m.ID, DedupeKey: dedupe,
 			Detail: fmt.Sprintf("%s for partner %s (%s) %s; fix the cause, then replay it", m.RemoteName, m.PartnerID, m.ID, detail)})
 		return err
 	}); err != nil {

@@ -217,6 +217,16 @@ func TestReplay(t *testing.T) {
 			t.Fatal(err)
 		}
 		r.waitStatus(t, id, lifecycle.StatusDeadLetter)
+		// Replayed while the route still fails: the same exception, raised
+		// again, not a second one.
+		failed, err := delivery.Replay(ctx, r.Archive, r.rt, id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		r.waitStatus(t, failed.NewID, lifecycle.StatusDeadLetter)
+		if xs, _ := r.Store.ListExceptions(ctx, store.ExceptionFilter{Reason: "delivery"}); len(xs) != 1 || xs[0].MessageID != id {
+			t.Fatalf("exceptions after a failed replay: %d, want the original's one", len(xs))
+		}
 		sent := make(chan string, 1)
 		r.eng.Routes.Register("http", func(ctx context.Context, partner string) (delivery.Sender, error) {
 			return delivery.SenderFunc(func(ctx context.Context, d *delivery.Delivery) (string, error) {
@@ -233,15 +243,17 @@ func TestReplay(t *testing.T) {
 				return "posted", nil
 			}), nil
 		})
-		rep, err := delivery.Replay(ctx, r.Archive, r.rt, id)
+		// The failed replay is replayed in turn, and arrives: the original's
+		// exception is resolved.
+		rep, err := delivery.Replay(ctx, r.Archive, r.rt, failed.NewID)
 		if err != nil {
 			t.Fatal(err)
 		}
 		m := r.waitStatus(t, rep.NewID, lifecycle.StatusDelivered)
-		if m.ParentID != id || <-sent != `{"asn":1}` {
+		if m.ParentID != failed.NewID || <-sent != `{"asn":1}` {
 			t.Fatalf("replay: parent %q", m.ParentID)
 		}
-		if ev := r.events(t, id); !strings.Contains(ev, "replayed: re-sent as message "+rep.NewID) ||
+		if ev := r.events(t, id); !strings.Contains(ev, "replayed: re-sent as message "+failed.NewID) ||
 			!strings.Contains(ev, "delivered: delivered by its replay, message "+rep.NewID) {
 			t.Fatalf("original's history:\n%s", ev)
 		}
