@@ -61,8 +61,8 @@ func (p *Processor) mapRun(ctx context.Context, m *store.Message, r io.Reader, f
 			seq++ // the same bytes map to the same documents in the same order
 			h := d.Head()
 			types[h.Type]++
-			for _, r := range h.References {
-				if r.Value != "" && r.Type != "other" && len(keys) < 10000 {
+			for _, r := range canonical.Keys(d) { // references and the document's own identifiers
+				if r.Type != canonical.RefOther && len(keys) < 10000 {
 					keys = append(keys, store.Key{Kind: r.Type, Value: r.Value})
 				}
 			}

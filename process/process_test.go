@@ -1,10 +1,12 @@
 package process_test
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"io"
 	"log/slog"
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -13,6 +15,7 @@ import (
 	"github.com/wharfedi/wharf/internal/flowtest"
 	"github.com/wharfedi/wharf/internal/lifecycle"
 	"github.com/wharfedi/wharf/internal/store"
+	"github.com/wharfedi/wharf/mapping"
 	"github.com/wharfedi/wharf/process"
 )
 
@@ -406,6 +409,42 @@ func TestAckInRejectedInterchangeNotApplied(t *testing.T) {
 		// Its sets are counted as rejected with it (not "1 accepted, 0 rejected").
 		if !strings.Contains(dev, "1 set(s): 0 accepted, 1 rejected") {
 			t.Fatalf("the duplicate's validated event miscounts its sets:\n%s", dev)
+		}
+	})
+}
+
+// A carrier's 214, 990 and 210 are found by the shipment they are about
+// (the document's shipment_id), not only by their PRO, BOL and control
+// numbers (issue 19 #3).
+func TestMappedDocumentsIndexedByShipment(t *testing.T) {
+	flowtest.ForEachDB(t, archive.Options{}, []string{"acme"}, func(t *testing.T, e *flowtest.Env) {
+		ctx := context.Background()
+		p := &process.Processor{Archive: e.Archive, Store: e.Store, Profile: func(string) *mapping.Profile { return mapping.DefaultProfile() }}
+		for _, set := range []string{"990", "214", "210"} {
+			b, err := os.ReadFile("../testdata/x12/004010/" + set + ".edi")
+			if err != nil {
+				t.Fatal(err)
+			}
+			en, err := e.Archive.Put(ctx, bytes.NewReader(b), archive.Meta{Partner: "acme", Direction: store.Inbound, Transport: "sftp", RemoteName: "inbound/" + set + ".edi"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := p.Process(ctx, en.ID); err != nil {
+				t.Fatal(err)
+			}
+		}
+		found, err := e.Store.SearchMessages(ctx, store.MessageFilter{Key: "666555"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := map[string]bool{}
+		for _, m := range found {
+			got[m.RemoteName] = true
+		}
+		for _, set := range []string{"990", "214", "210"} {
+			if !got["inbound/"+set+".edi"] {
+				t.Errorf("the %s is not found by its shipment 666555 (found %v)", set, got)
+			}
 		}
 	})
 }
