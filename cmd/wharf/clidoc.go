@@ -131,6 +131,10 @@ var commands = []*command{
 			"with the demo's own configuration under --dir: --config and --data are accepted but not used. " +
 			"It prints what happened and where to look in the console.",
 		exit: "0 the whole flow completed as expected; 1 a step did not (it is named); 2 usage error"},
+	{name: "healthcheck", args: "[--config FILE] [--timeout DURATION]", run: withoutStdin(runHealthcheck),
+		summary: "ask the local server's /readyz (for container health checks: the image has no shell or curl)",
+		doc:     "It reads http.addr (or WHARF_HTTP_ADDR) from the configuration; an address that listens everywhere is asked over 127.0.0.1.",
+		exit:    "0 ready; 1 not ready or no answer (stderr says which); 2 usage error"},
 	{name: "version", run: func(_ context.Context, _ []string, _ io.Reader, stdout, _ io.Writer) int {
 		fmt.Fprintln(stdout, versionString())
 		return 0
