@@ -65,7 +65,7 @@ func (c *Config) MetricsToken() (string, error) {
 		return strings.TrimSpace(v), nil
 	}
 	if f := c.Metrics.TokenFile; f != "" {
-		b, err := os.ReadFile(c.rel(f))
+		b, err := readFile(c.rel(f))
 		if err != nil {
 			return "", fmt.Errorf("cannot read %s: %v", f, errors.Unwrap(err))
 		}
@@ -450,11 +450,29 @@ func (c *Config) validateDatabase() error {
 		}
 	}
 	if f := c.Database.URLFile; f != "" {
-		if _, err := os.ReadFile(c.rel(f)); err != nil {
+		if _, err := readFile(c.rel(f)); err != nil {
 			return c.errAt("database.url_file", "cannot read %s: %v", f, errors.Unwrap(err))
 		}
 	}
 	return nil
+}
+
+// readFile reads a file the configuration names (a secret, a key, a
+// hash): a regular file of at most 1 MiB, so that a path to a device or a
+// pipe (/dev/stdin, /dev/zero) is refused instead of blocking or filling
+// memory.
+func readFile(path string) ([]byte, error) {
+	fi, err := os.Stat(path)
+	if err != nil {
+		return nil, err
+	}
+	if !fi.Mode().IsRegular() {
+		return nil, &os.PathError{Op: "read", Path: path, Err: errors.New("not a regular file")}
+	}
+	if fi.Size() > 1<<20 {
+		return nil, &os.PathError{Op: "read", Path: path, Err: fmt.Errorf("%d bytes, more than the 1 MiB a secret or key file may hold", fi.Size())}
+	}
+	return os.ReadFile(path)
 }
 
 // rel resolves a path relative to the config file's folder.
@@ -471,7 +489,7 @@ func (c *Config) DatabaseURL() (string, error) {
 		return c.Database.URL, nil
 	}
 	if f := c.Database.URLFile; f != "" {
-		b, err := os.ReadFile(c.rel(f))
+		b, err := readFile(c.rel(f))
 		if err != nil {
 			return "", c.errAt("database.url_file", "cannot read %s: %v", f, errors.Unwrap(err))
 		}
@@ -532,7 +550,7 @@ func ParseX12ID(s string) (store.X12ID, error) {
 }
 
 func readKeyFile(path string) ([]string, error) {
-	b, err := os.ReadFile(path)
+	b, err := readFile(path)
 	if err != nil {
 		return nil, fmt.Errorf("cannot read %s: %v", path, errors.Unwrap(err))
 	}

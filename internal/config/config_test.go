@@ -98,6 +98,7 @@ func TestErrorsNameFileLineAndField(t *testing.T) {
 		{"bad int", "jobs:\n  workers: many\n", `wharf.yaml:2: jobs.workers: expected a whole number`},
 		{"delete 0", "archive:\n  retention:\n    - delete: 0h\n", `wharf.yaml:3: archive.retention[0].delete: "0h" would purge entries at once`},
 		{"delete before keep", "archive:\n  retention:\n    - {keep: 2h, delete: 1h}\n", `wharf.yaml:3: archive.retention[0].delete: "1h" is shorter than keep "2h"`},
+		{"secret from a device", "metrics:\n  token_file: /dev/zero\n", `wharf.yaml:2: metrics.token_file: cannot read /dev/zero: not a regular file`},
 		{"metrics token missing", "metrics:\n  token_file: nope.txt\n", `wharf.yaml:2: metrics.token_file: cannot read nope.txt`},
 		{"failover too short", "jobs:\n  failover_after: 5s\n", `wharf.yaml:2: jobs.failover_after: "5s" is not a duration of at least 15s`},
 		{"syntax", "http: [\n", `wharf.yaml: `},

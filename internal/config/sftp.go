@@ -48,7 +48,7 @@ func (c *Config) PasswordHash(p Partner) ([]byte, error) {
 	if p.SFTP.PasswordHashFile == "" {
 		return nil, nil
 	}
-	b, err := os.ReadFile(c.rel(p.SFTP.PasswordHashFile))
+	b, err := readFile(c.rel(p.SFTP.PasswordHashFile))
 	if err != nil {
 		return nil, err
 	}
@@ -172,7 +172,7 @@ func (r SFTPRemote) Key(c *Config, getenv func(string) string) ([]byte, error) {
 		}
 		return []byte(v), nil
 	}
-	b, err := os.ReadFile(c.rel(r.KeyFile))
+	b, err := readFile(c.rel(r.KeyFile))
 	if err != nil {
 		return nil, fmt.Errorf("sftp_remote.key_file: %v", err)
 	}
