@@ -37,6 +37,9 @@ func (rt *Runtime) beat(ctx context.Context) {
 		rt.log.Warn("jobs: instance heartbeat", "instance", rt.self.ID, "err", err)
 		return // without our own heartbeat we may be the one cut off: judge nobody
 	}
+	if err := rt.catchUpLate(ctx); err != nil {
+		rt.log.Warn("jobs: catch up missed schedule slots", "err", err)
+	}
 	all, err := rt.st.Instances(ctx)
 	if err != nil {
 		rt.log.Warn("jobs: list instances", "err", err)

@@ -205,3 +205,40 @@ func TestRiverLogIsQuiet(t *testing.T) {
 		t.Fatalf("River logs at INFO:\n%s", buf.String())
 	}
 }
+
+// A schedule slot the leader never queued (it stopped just before the
+// slot) is caught up by a running instance a minute after it was due, once,
+// without a restart (issue 18 #6).
+func TestMissedSlotCaughtUpWithoutRestart(t *testing.T) {
+	eachDriver(t, func(t *testing.T, open func() store.Store) {
+		ctx := context.Background()
+		var runs atomic.Int32
+		var clock atomic.Pointer[time.Time]
+		set := func(t time.Time) { clock.Store(&t) }
+		set(time.Date(2026, 12, 31, 23, 0, 0, 0, time.UTC))
+		rt := jobs.New(open(), jobs.Options{
+			Heartbeat: 50 * time.Millisecond,
+			Tasks:     map[string]jobs.Task{"count": func(context.Context) error { runs.Add(1); return nil }},
+			Schedules: []jobs.Schedule{{Name: "new-year", Schedule: yearly(t), Task: "count"}},
+			Now:       func() time.Time { return *clock.Load() },
+		})
+		if err := rt.Start(ctx); err != nil {
+			t.Fatal(err)
+		}
+		defer stop(t, rt)
+		// 06:00 Berlin passes (River's own timer, on real time, never
+		// fires for it): within the minute a run may still be on its way...
+		set(time.Date(2027, 1, 1, 5, 0, 30, 0, time.UTC))
+		time.Sleep(300 * time.Millisecond)
+		if n := runs.Load(); n != 0 {
+			t.Fatalf("caught up %d times within the minute a run may still be queued in", n)
+		}
+		// ...after it, the slot is missed: one run.
+		set(time.Date(2027, 1, 1, 5, 2, 0, 0, time.UTC))
+		waitFor(t, "the missed slot's run", func() bool { return runs.Load() >= 1 })
+		time.Sleep(300 * time.Millisecond) // more heartbeats: still one
+		if n := runs.Load(); n != 1 {
+			t.Fatalf("the missed slot ran %d times, want once", n)
+		}
+	})
+}

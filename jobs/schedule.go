@@ -67,7 +67,24 @@ func dueSlot(s cron.Schedule, now time.Time) time.Time {
 // for it is still queued from before the downtime (that one will run).
 // A schedule seen for the first time records now as its baseline.
 func (rt *Runtime) catchUp(ctx context.Context) error {
-	now := rt.opts.Now().UTC()
+	return rt.catchUpTo(ctx, rt.opts.Now().UTC(), "missed runs while down")
+}
+
+// lateAfter is how long after its slot a run may still be on its way from
+// River's periodic enqueuer (on the leader) before a survivor counts the
+// slot as missed.
+const lateAfter = time.Minute
+
+// catchUpLate runs with every heartbeat on every instance: a slot that has
+// neither run nor been queued lateAfter past its time was lost, typically
+// because the leader that should have queued it stopped just before it
+// (issue 18 #6); it is caught up once, as at start. A run queued by the
+// leader and one by a catch-up share their unique key (schedule, slot).
+func (rt *Runtime) catchUpLate(ctx context.Context) error {
+	return rt.catchUpTo(ctx, rt.opts.Now().UTC().Add(-lateAfter), "missed its slot (the instance that leads the schedules may have stopped)")
+}
+
+func (rt *Runtime) catchUpTo(ctx context.Context, now time.Time, why string) error {
 	for _, s := range rt.opts.Schedules {
 		last, ok, err := rt.st.ScheduleLastRun(ctx, s.Name)
 		if err != nil {
@@ -96,14 +113,16 @@ func (rt *Runtime) catchUp(ctx context.Context) error {
 			return err
 		}
 		if pending {
-			rt.log.Info("schedule missed runs while down; a queued run is still pending and covers them",
-				"schedule", s.Name, "missed", missed, "first_missed", first)
+			if why == "missed runs while down" { // a later check finds the same queued run: say it once
+				rt.log.Info("schedule "+why+"; a queued run is still pending and covers them",
+					"schedule", s.Name, "missed", missed, "first_missed", first)
+			}
 			continue
 		}
 		if _, err := rt.Insert(ctx, ScheduledArgs{Schedule: s.Name, Slot: latest.UTC(), Missed: missed}, scheduledUnique); err != nil {
 			return fmt.Errorf("jobs: catch up schedule %s: %w", s.Name, err)
 		}
-		rt.log.Info("schedule missed runs while down; running it once now",
+		rt.log.Warn("schedule "+why+"; running it once now",
 			"schedule", s.Name, "missed", missed, "first_missed", first, "last_missed", latest)
 	}
 	return nil
