@@ -145,7 +145,13 @@ func New(ctx context.Context, c *config.Config, o Options) (_ *App, err error) {
 	if err := syncPartners(ctx, c, st, log); err != nil {
 		return nil, err
 	}
-	if a.hostKey, err = server.LoadOrCreateHostKey(c.Data); err != nil {
+	if b, err := c.HostKey(); err != nil {
+		return nil, err
+	} else if b != nil {
+		if a.hostKey, err = ssh.ParsePrivateKey(b); err != nil {
+			return nil, fmt.Errorf("sftp.host_key_file: %w", err)
+		}
+	} else if a.hostKey, err = server.LoadOrCreateHostKey(c.Data); err != nil {
 		return nil, err
 	}
 

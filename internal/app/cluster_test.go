@@ -2,6 +2,9 @@ package app
 
 import (
 	"context"
+	"crypto/ed25519"
+	"crypto/rand"
+	"encoding/pem"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -12,6 +15,7 @@ import (
 	"github.com/wharfedi/wharf/internal/config"
 	"github.com/wharfedi/wharf/internal/store"
 	"github.com/wharfedi/wharf/internal/testenv"
+	"golang.org/x/crypto/ssh"
 )
 
 // A second instance on one PostgreSQL database with the default (local
@@ -78,4 +82,46 @@ func deadPID(t *testing.T) int {
 		t.Fatal(err)
 	}
 	return cmd.Process.Pid
+}
+
+// With sftp.host_key_file, instances with different data folders present
+// the same SSH host key (the configured one), so a partner that pinned it
+// can log in to any of them; a file that is not a key is a config error.
+func TestConfiguredHostKeyIsShared(t *testing.T) {
+	dir := t.TempDir()
+	_, priv, _ := ed25519.GenerateKey(rand.Reader)
+	blk, err := ssh.MarshalPrivateKey(priv, "shared host key")
+	if err != nil {
+		t.Fatal(err)
+	}
+	os.WriteFile(filepath.Join(dir, "host_key"), pem.EncodeToMemory(blk), 0o600)
+	want, _ := ssh.NewSignerFromKey(priv)
+	load := func(data, extra string) (*config.Config, error) {
+		cfg := filepath.Join(dir, data+".yaml")
+		os.WriteFile(cfg, []byte("data: "+filepath.Join(dir, data)+"\nhttp: {addr: \"127.0.0.1:0\"}\nsftp: {addr: \"127.0.0.1:0\", host_key_file: "+extra+"}\n"), 0o600)
+		c, err := config.Load(cfg)
+		if err == nil {
+			err = Validate(c)
+		}
+		return c, err
+	}
+	for _, data := range []string{"one", "two"} {
+		c, err := load(data, "host_key")
+		if err != nil {
+			t.Fatal(err)
+		}
+		a, err := New(context.Background(), c, Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := ssh.FingerprintSHA256(a.hostKey.PublicKey())
+		a.Close()
+		if got != ssh.FingerprintSHA256(want.PublicKey()) {
+			t.Errorf("instance %s presents %s, not the configured key", data, got)
+		}
+	}
+	os.WriteFile(filepath.Join(dir, "not_a_key"), []byte("hello\n"), 0o600)
+	if _, err := load("three", "not_a_key"); err == nil || !strings.Contains(err.Error(), "sftp.host_key_file") {
+		t.Fatalf("a file that is not a key: %v", err)
+	}
 }

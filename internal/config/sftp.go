@@ -29,6 +29,22 @@ type SFTPServer struct {
 	// aes256-gcm@openssh.com makes OpenSSH clients upload faster (docs/sftp.md)
 	// but shuts out clients without AES-GCM (older JSch, paramiko, PuTTY < 0.76).
 	Ciphers []string `yaml:"ciphers"`
+	// HostKeyFile is the SSH host key (an OpenSSH private key file) every
+	// instance presents, so that partners who pinned it can log in to any
+	// of them (docs/cluster.md); without it each data folder gets its own.
+	HostKeyFile string `yaml:"host_key_file"`
+}
+
+// HostKey reads sftp.host_key_file: nil when none is configured.
+func (c *Config) HostKey() ([]byte, error) {
+	if c.SFTP.HostKeyFile == "" {
+		return nil, nil
+	}
+	b, err := readFile(c.rel(c.SFTP.HostKeyFile))
+	if err != nil {
+		return nil, fmt.Errorf("sftp.host_key_file: cannot read %s: %v", c.SFTP.HostKeyFile, errors.Unwrap(err))
+	}
+	return b, nil
 }
 
 // SFTPCiphers are the ciphers sftp.ciphers may name.
@@ -92,6 +108,15 @@ func (c *Config) validateSFTP() error {
 	}
 	if s.LockoutAttempts < 1 {
 		return c.errAt("sftp.lockout_attempts", "must be at least 1")
+	}
+	if s.HostKeyFile != "" {
+		b, err := readFile(c.rel(s.HostKeyFile))
+		if err != nil {
+			return c.errAt("sftp.host_key_file", "cannot read %s: %v", s.HostKeyFile, errors.Unwrap(err))
+		}
+		if _, err := ssh.ParsePrivateKey(b); err != nil {
+			return c.errAt("sftp.host_key_file", "%s is not an unencrypted SSH private key: %v (e.g. ssh-keygen -t ed25519 -N '' -f %s)", s.HostKeyFile, err, s.HostKeyFile)
+		}
 	}
 	for i, ci := range s.Ciphers {
 		if !slices.Contains(SFTPCiphers, ci) {
