@@ -191,8 +191,8 @@ func archiveSearch(ctx context.Context, args []string, stdout, stderr io.Writer)
 	var f store.MessageFilter
 	fs.StringVar(&f.PartnerID, "partner", "", "only this partner")
 	direction := fs.String("direction", "", "only in or out")
-	since := fs.String("since", "", "received at or after (RFC 3339, e.g. 2026-01-31T00:00:00Z)")
-	until := fs.String("until", "", "received before (RFC 3339)")
+	since := fs.String("since", "", "received at or after (RFC 3339, e.g. 2026-01-31T00:00:00Z, or a date: 2026-01-31)")
+	until := fs.String("until", "", "received before (RFC 3339, or a date)")
 	fs.StringVar(&f.Key, "key", "", "business key or control number (PO, BOL, PRO, shipment, invoice, ISA13, GS06, ST02)")
 	limit := fs.Int("limit", 100, "at most this many entries (newest first; at most 1000)")
 	asJSON := fs.Bool("json", false, "JSON Lines output")
@@ -212,8 +212,13 @@ func archiveSearch(ctx context.Context, args []string, stdout, stderr io.Writer)
 			continue
 		}
 		v, err := time.Parse(time.RFC3339, t.v)
+		if err != nil { // a date alone, as the API takes it: its midnight UTC
+			if d, derr := time.Parse("2006-01-02", t.v); derr == nil {
+				v, err = d, nil
+			}
+		}
 		if err != nil {
-			fmt.Fprintf(stderr, "wharf archive search: --%s %q is not an RFC 3339 time such as 2026-01-31T00:00:00Z\n", t.flag, t.v)
+			fmt.Fprintf(stderr, "wharf archive search: --%s %q is not an RFC 3339 time or a date, such as 2026-01-31T00:00:00Z or 2026-01-31\n", t.flag, t.v)
 			return 2
 		}
 		*t.dst = v

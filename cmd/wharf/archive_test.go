@@ -83,6 +83,13 @@ func testArchiveCLI(t *testing.T, dir, data string) {
 	if _, errs, code := runIn(t, "archive", "search", "--since", "yesterday", "--data", data); code != 2 || !strings.Contains(errs, "RFC 3339") {
 		t.Fatalf("bad --since: %d %q", code, errs)
 	}
+	// A date alone, as the API takes it.
+	if out, errs, code := runIn(t, "archive", "search", "--since", "2000-01-01", "--until", "2001-01-01", "--data", data); code != 0 || out != "" {
+		t.Fatalf("--since as a date: %d %q %q", code, out, errs)
+	}
+	if _, errs, code := runIn(t, "exceptions", "list", "--status", "bogus", "--data", data); code != 2 || !strings.Contains(errs, "use open, resolved, dismissed or all") {
+		t.Fatalf("exceptions list --status bogus: %d %q", code, errs)
+	}
 	// --key finds messages by a business key attached later.
 	withStore(t, data, func(st store.Store) {
 		if err := st.AddMessageKeys(context.Background(), e.ID, []store.Key{{Kind: "po", Value: "PO-77"}}); err != nil {

@@ -156,6 +156,12 @@ func runExceptions(ctx context.Context, args []string, stdout, stderr io.Writer)
 			return 2
 		}
 		f := store.ExceptionFilter{Owner: *owner, Reason: *reason, PartnerID: *partner, ObjectKey: *key, Limit: 1000}
+		switch *status {
+		case "all", store.ExceptionOpen, store.ExceptionResolved, store.ExceptionDismissed:
+		default:
+			fmt.Fprintf(stderr, "wharf exceptions list: --status %q: use open, resolved, dismissed or all\n", *status)
+			return 2
+		}
 		if *status != "all" {
 			f.Statuses = []string{*status}
 		}

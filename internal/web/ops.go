@@ -10,6 +10,7 @@ import (
 	"maps"
 	"slices"
 	"sort"
+	"strings"
 	"time"
 
 	"github.com/riverqueue/river"
@@ -389,6 +390,13 @@ type JobInfo struct {
 
 // Jobs lists recent jobs, newest first, optionally of some states.
 func (s *Server) Jobs(ctx context.Context, states []string, limit int) ([]JobInfo, error) {
+	var st []rivertype.JobState
+	for _, x := range states {
+		if !slices.Contains(rivertype.JobStates(), rivertype.JobState(x)) {
+			return nil, &httpError{400, fmt.Sprintf("state %q is not a job state", x), "use " + strings.Join(jobStateNames(), ", ")}
+		}
+		st = append(st, rivertype.JobState(x))
+	}
 	if s.o.Jobs == nil {
 		return nil, &httpError{503, "the job runtime is not running in this process", "ask the server that runs 'wharf serve'"}
 	}
@@ -396,11 +404,7 @@ func (s *Server) Jobs(ctx context.Context, states []string, limit int) ([]JobInf
 		limit = 100
 	}
 	p := river.NewJobListParams().First(limit).OrderBy(river.JobListOrderByID, river.SortOrderDesc)
-	if len(states) > 0 {
-		var st []rivertype.JobState
-		for _, x := range states {
-			st = append(st, rivertype.JobState(x))
-		}
+	if len(st) > 0 {
 		p = p.States(st...)
 	}
 	rows, err := s.o.Jobs.List(ctx, p)
@@ -463,4 +467,13 @@ func entryJSON(e *archive.Entry) *entryOut {
 		o.Status = "purged" // not a lifecycle.Status: the entry is a tombstone
 	}
 	return o
+}
+
+// jobStateNames are River's job states, for hints.
+func jobStateNames() []string {
+	var out []string
+	for _, s := range rivertype.JobStates() {
+		out = append(out, string(s))
+	}
+	return out
 }

@@ -125,6 +125,14 @@ func TestAPI(t *testing.T) {
 			if resp.StatusCode != 400 || !strings.Contains(string(b), "RFC 3339") {
 				t.Fatalf("bad since: %d %s", resp.StatusCode, b)
 			}
+			resp, b = f.call("GET", "/api/v1/messages?since=2026-01-31", store.RoleAuditor, nil)
+			if resp.StatusCode != 200 {
+				t.Fatalf("a date as since: %d %s", resp.StatusCode, b)
+			}
+			resp, b = f.call("GET", "/api/v1/jobs?state=bogus", store.RoleAuditor, nil)
+			if resp.StatusCode != 400 || !strings.Contains(string(b), "not a job state") {
+				t.Fatalf("bad job state: %d %s", resp.StatusCode, b)
+			}
 			resp, b = f.call("GET", "/api/v1/messages/"+in.ID, store.RoleAuditor, nil)
 			if resp.StatusCode != 200 || !strings.Contains(string(b), `"PO-4711"`) || !strings.Contains(string(b), `"received"`) {
 				t.Fatalf("detail: %d %s", resp.StatusCode, b)
