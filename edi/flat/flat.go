@@ -175,11 +175,17 @@ func trim(v string, f Field) string {
 	}
 	p := string(f.pad())
 	if f.Right && f.pad() == '0' && strings.HasPrefix(v, "-") {
-		v = strings.TrimLeft(v[1:], "0")
-		if v == "" || v[0] == '.' {
-			v = "0" + v
+		n := strings.TrimLeft(v[1:], "0")
+		if n == "" || n[0] == '.' {
+			n = "0" + n
 		}
-		return "-" + strings.TrimSpace(v)
+		n = "-" + strings.TrimSpace(n)
+		if utf8.RuneCountInString(n) > f.Length {
+			// "-.0000" would read as "-0.0000", a character more than
+			// the field holds: keep it as written, so it can be written back.
+			return strings.TrimSpace(v)
+		}
+		return n
 	}
 	if f.Right {
 		v = strings.TrimLeft(v, p)
