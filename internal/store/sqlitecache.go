@@ -4,7 +4,6 @@ import (
 	"context"
 	"database/sql"
 	"database/sql/driver"
-	"errors"
 	"sync"
 
 	"modernc.org/sqlite"
@@ -65,30 +64,31 @@ var (
 	_ driver.StmtQueryContext   = (*heldStmt)(nil)
 )
 
-// take returns the cached statement for query, prepared on first use, and
-// marks it busy; nil when the query is not cacheable or its statement is
-// busy (the caller then goes to the driver directly).
-func (c *cachingConn) take(ctx context.Context, query string) (*cachedStmt, error) {
+// take returns the statement to run query with and done, which gives it
+// back: the cached statement (prepared on first use, busy until done), or
+// one prepared for this call when the cache is full (done closes it). A
+// nil statement means: run query on the driver directly (a string of
+// several statements, or its cached statement busy).
+func (c *cachingConn) take(ctx context.Context, query string) (driver.Stmt, func(), error) {
 	if !cacheable(query) {
-		return nil, nil
+		return nil, nil, nil
 	}
 	c.mu.Lock()
 	cs, ok := c.stmts[query]
-	if ok && cs.busy {
-		c.mu.Unlock()
-		return nil, nil
-	}
 	if ok {
+		busy := cs.busy
 		cs.busy = true
 		c.mu.Unlock()
-		return cs, nil
+		if busy {
+			return nil, nil, nil
+		}
+		return cs.st, func() { c.release(cs) }, nil
 	}
 	c.mu.Unlock()
 	st, err := c.c.(driver.ConnPrepareContext).PrepareContext(ctx, query)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	cs = &cachedStmt{st: st, busy: true}
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if len(c.stmts) >= maxCachedStmts {
@@ -100,15 +100,13 @@ func (c *cachingConn) take(ctx context.Context, query string) (*cachedStmt, erro
 			}
 		}
 	}
-	if _, dup := c.stmts[query]; !dup && len(c.stmts) < maxCachedStmts {
-		c.stmts[query] = cs
-		return cs, nil
+	if len(c.stmts) >= maxCachedStmts { // every one busy: this one is for this call
+		return st, func() { st.Close() }, nil
 	}
-	return &cachedStmt{st: st, busy: true}, errUncached
+	cs = &cachedStmt{st: st, busy: true}
+	c.stmts[query] = cs
+	return st, func() { c.release(cs) }, nil
 }
-
-// errUncached: the statement was prepared for this call only (close it after).
-var errUncached = errors.New("uncached statement")
 
 func (c *cachingConn) release(cs *cachedStmt) {
 	c.mu.Lock()
@@ -117,34 +115,26 @@ func (c *cachingConn) release(cs *cachedStmt) {
 }
 
 func (c *cachingConn) ExecContext(ctx context.Context, query string, args []driver.NamedValue) (driver.Result, error) {
-	cs, err := c.take(ctx, query)
-	switch {
-	case errors.Is(err, errUncached):
-		defer cs.st.Close()
-	case err != nil:
+	st, done, err := c.take(ctx, query)
+	if err != nil {
 		return nil, err
-	case cs == nil:
-		return c.c.(driver.ExecerContext).ExecContext(ctx, query, args)
-	default:
-		defer c.release(cs)
 	}
-	return cs.st.(driver.StmtExecContext).ExecContext(ctx, args)
+	if st == nil {
+		return c.c.(driver.ExecerContext).ExecContext(ctx, query, args)
+	}
+	defer done()
+	return st.(driver.StmtExecContext).ExecContext(ctx, args)
 }
 
 func (c *cachingConn) QueryContext(ctx context.Context, query string, args []driver.NamedValue) (driver.Rows, error) {
-	cs, err := c.take(ctx, query)
-	var done func()
-	switch {
-	case errors.Is(err, errUncached):
-		done = func() { cs.st.Close() }
-	case err != nil:
+	st, done, err := c.take(ctx, query)
+	if err != nil {
 		return nil, err
-	case cs == nil:
-		return c.c.(driver.QueryerContext).QueryContext(ctx, query, args)
-	default:
-		done = func() { c.release(cs) }
 	}
-	r, err := cs.st.(driver.StmtQueryContext).QueryContext(ctx, args)
+	if st == nil {
+		return c.c.(driver.QueryerContext).QueryContext(ctx, query, args)
+	}
+	r, err := st.(driver.StmtQueryContext).QueryContext(ctx, args)
 	if err != nil {
 		done()
 		return nil, err
@@ -171,16 +161,14 @@ func (r *heldRows) Close() error {
 // that callers prepare themselves) hands out the cached statement too; it
 // is given back when the caller closes it.
 func (c *cachingConn) PrepareContext(ctx context.Context, query string) (driver.Stmt, error) {
-	cs, err := c.take(ctx, query)
-	switch {
-	case errors.Is(err, errUncached):
-		return cs.st, nil
-	case err != nil:
+	st, done, err := c.take(ctx, query)
+	if err != nil {
 		return nil, err
-	case cs == nil:
+	}
+	if st == nil {
 		return c.c.(driver.ConnPrepareContext).PrepareContext(ctx, query)
 	}
-	return &heldStmt{Stmt: cs.st, done: func() { c.release(cs) }}, nil
+	return &heldStmt{Stmt: st, done: done}, nil
 }
 
 // heldStmt is a cached statement lent to a caller: closing it gives it back.
