@@ -45,6 +45,11 @@ func (l *perIP) Accept() (net.Conn, error) {
 			last := l.logged[ip]
 			now := time.Now()
 			if now.Sub(last) > time.Minute {
+				for other, at := range l.logged { // forget addresses not refused for a minute
+					if now.Sub(at) > time.Minute {
+						delete(l.logged, other)
+					}
+				}
 				l.logged[ip] = now
 			}
 			l.mu.Unlock()
