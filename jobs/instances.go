@@ -25,10 +25,11 @@ import (
 // back finds its jobs running elsewhere: the stages are idempotent per
 // message, so the work is repeated, never lost or doubled in its effects.
 
-const (
-	defaultHeartbeat     = 5 * time.Second
-	defaultFailoverAfter = 30 * time.Second
-)
+const defaultHeartbeat = 5 * time.Second
+
+// DefaultFailoverAfter is Options.FailoverAfter when none is given
+// (jobs.failover_after).
+const DefaultFailoverAfter = 30 * time.Second
 
 // beat records this instance's heartbeat, then fails over instances whose
 // heartbeat stopped.

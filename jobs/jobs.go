@@ -184,7 +184,7 @@ func New(st store.Store, opts Options) *Runtime {
 		opts.Heartbeat = defaultHeartbeat
 	}
 	if opts.FailoverAfter <= 0 {
-		opts.FailoverAfter = defaultFailoverAfter
+		opts.FailoverAfter = DefaultFailoverAfter
 	}
 	host, _ := os.Hostname()
 	if opts.InstanceID == "" {

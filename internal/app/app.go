@@ -145,14 +145,13 @@ func New(ctx context.Context, c *config.Config, o Options) (_ *App, err error) {
 	if err := syncPartners(ctx, c, st, log); err != nil {
 		return nil, err
 	}
-	if b, err := c.HostKey(); err != nil {
-		return nil, err
-	} else if b != nil {
-		if a.hostKey, err = ssh.ParsePrivateKey(b); err != nil {
-			return nil, fmt.Errorf("sftp.host_key_file: %w", err)
+	if a.hostKey, err = c.HostKey(); err != nil {
+		return nil, fmt.Errorf("sftp.host_key_file: %w", err)
+	}
+	if a.hostKey == nil {
+		if a.hostKey, err = server.LoadOrCreateHostKey(c.Data); err != nil {
+			return nil, err
 		}
-	} else if a.hostKey, err = server.LoadOrCreateHostKey(c.Data); err != nil {
-		return nil, err
 	}
 
 	reg := prometheus.NewRegistry()
@@ -341,7 +340,7 @@ func (a *App) refuseLocalArchiveInCluster(ctx context.Context, c *config.Config)
 	}
 	failover := c.Jobs.Failover()
 	if failover <= 0 {
-		failover = 30 * time.Second
+		failover = jobs.DefaultFailoverAfter
 	}
 	host, _ := os.Hostname()
 	for _, in := range all {

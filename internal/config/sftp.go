@@ -35,16 +35,21 @@ type SFTPServer struct {
 	HostKeyFile string `yaml:"host_key_file"`
 }
 
-// HostKey reads sftp.host_key_file: nil when none is configured.
-func (c *Config) HostKey() ([]byte, error) {
-	if c.SFTP.HostKeyFile == "" {
+// HostKey is the key sftp.host_key_file names: nil when none is configured.
+func (c *Config) HostKey() (ssh.Signer, error) {
+	f := c.SFTP.HostKeyFile
+	if f == "" {
 		return nil, nil
 	}
-	b, err := readFile(c.rel(c.SFTP.HostKeyFile))
+	b, err := readFile(c.rel(f))
 	if err != nil {
-		return nil, fmt.Errorf("sftp.host_key_file: cannot read %s: %v", c.SFTP.HostKeyFile, errors.Unwrap(err))
+		return nil, fmt.Errorf("cannot read %s: %v", f, errors.Unwrap(err))
 	}
-	return b, nil
+	k, err := ssh.ParsePrivateKey(b)
+	if err != nil {
+		return nil, fmt.Errorf("%s is not an unencrypted SSH private key: %v (e.g. ssh-keygen -t ed25519 -N '' -f %s)", f, err, f)
+	}
+	return k, nil
 }
 
 // SFTPCiphers are the ciphers sftp.ciphers may name.
@@ -109,14 +114,8 @@ func (c *Config) validateSFTP() error {
 	if s.LockoutAttempts < 1 {
 		return c.errAt("sftp.lockout_attempts", "must be at least 1")
 	}
-	if s.HostKeyFile != "" {
-		b, err := readFile(c.rel(s.HostKeyFile))
-		if err != nil {
-			return c.errAt("sftp.host_key_file", "cannot read %s: %v", s.HostKeyFile, errors.Unwrap(err))
-		}
-		if _, err := ssh.ParsePrivateKey(b); err != nil {
-			return c.errAt("sftp.host_key_file", "%s is not an unencrypted SSH private key: %v (e.g. ssh-keygen -t ed25519 -N '' -f %s)", s.HostKeyFile, err, s.HostKeyFile)
-		}
+	if _, err := c.HostKey(); err != nil {
+		return c.errAt("sftp.host_key_file", "%v", err)
 	}
 	for i, ci := range s.Ciphers {
 		if !slices.Contains(SFTPCiphers, ci) {
