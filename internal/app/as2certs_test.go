@@ -117,13 +117,7 @@ partners:
   - id: acme
     as2: {id: ACME, cert_files: [acme.pem]}
 `), 0o600)
-	c, err := config.Load(cfgFile)
-	if err == nil {
-		err = Validate(c)
-	}
-	if err != nil {
-		t.Fatal(err)
-	}
+	c := mustConfig(t, cfgFile)
 	ctx, cancel := context.WithCancel(t.Context())
 	a, err := New(ctx, c, Options{})
 	if err != nil {

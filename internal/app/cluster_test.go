@@ -38,13 +38,7 @@ func TestLocalArchiveRefusedBesideALiveInstance(t *testing.T) {
 	dir := t.TempDir()
 	cfgFile := filepath.Join(dir, "wharf.yaml")
 	os.WriteFile(cfgFile, []byte("data: "+filepath.Join(dir, "data")+"\nhttp: {addr: \"127.0.0.1:0\"}\nsftp: {addr: \"127.0.0.1:0\"}\ndatabase: {url: \""+dsn+"\"}\n"), 0o600)
-	c, err := config.Load(cfgFile)
-	if err == nil {
-		err = Validate(c)
-	}
-	if err != nil {
-		t.Fatal(err)
-	}
+	c := mustConfig(t, cfgFile)
 	// 10 s after the other instance's heartbeat: it is alive.
 	_, err = New(ctx, c, Options{Now: func() time.Time { return now.Add(10 * time.Second) }})
 	if err == nil || !strings.Contains(err.Error(), "node1/4242/abcd") || !strings.Contains(err.Error(), "WHARF_ARCHIVE_URL") {
@@ -99,11 +93,7 @@ func TestConfiguredHostKeyIsShared(t *testing.T) {
 	load := func(data, extra string) (*config.Config, error) {
 		cfg := filepath.Join(dir, data+".yaml")
 		os.WriteFile(cfg, []byte("data: "+filepath.Join(dir, data)+"\nhttp: {addr: \"127.0.0.1:0\"}\nsftp: {addr: \"127.0.0.1:0\", host_key_file: "+extra+"}\n"), 0o600)
-		c, err := config.Load(cfg)
-		if err == nil {
-			err = Validate(c)
-		}
-		return c, err
+		return loadConfig(cfg)
 	}
 	for _, data := range []string{"one", "two"} {
 		c, err := load(data, "host_key")

@@ -11,7 +11,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/wharfedi/wharf/internal/config"
 	"github.com/wharfedi/wharf/internal/testenv"
 )
 
@@ -22,13 +21,7 @@ func TestReadyzFollowsTheArchive(t *testing.T) {
 	data := filepath.Join(dir, "data")
 	cfgFile := filepath.Join(dir, "wharf.yaml")
 	os.WriteFile(cfgFile, []byte("data: "+data+"\nhttp: {addr: \"127.0.0.1:0\"}\nsftp: {addr: \"127.0.0.1:0\"}\n"), 0o600)
-	c, err := config.Load(cfgFile)
-	if err == nil {
-		err = Validate(c)
-	}
-	if err != nil {
-		t.Fatal(err)
-	}
+	c := mustConfig(t, cfgFile)
 	var logs testenv.Buffer
 	ctx, cancel := context.WithCancel(t.Context())
 	a, err := New(ctx, c, Options{Log: slog.New(slog.NewTextHandler(&logs, nil))})

@@ -17,17 +17,30 @@ import (
 	wsync "github.com/wharfedi/wharf/sync"
 )
 
-// openConfigured loads the configuration at path and opens its store
-// (closed when the test ends) and archive, as a wharf command does.
-func openConfigured(t *testing.T, path string) (*config.Config, store.Store, *archive.Archive) {
-	t.Helper()
+// loadConfig loads and validates the configuration at path, as serve does.
+func loadConfig(path string) (*config.Config, error) {
 	c, err := config.Load(path)
 	if err == nil {
 		err = Validate(c)
 	}
+	return c, err
+}
+
+// mustConfig is loadConfig for a configuration the test needs.
+func mustConfig(t *testing.T, path string) *config.Config {
+	t.Helper()
+	c, err := loadConfig(path)
 	if err != nil {
 		t.Fatal(err)
 	}
+	return c
+}
+
+// openConfigured loads the configuration at path and opens its store
+// (closed when the test ends) and archive, as a wharf command does.
+func openConfigured(t *testing.T, path string) (*config.Config, store.Store, *archive.Archive) {
+	t.Helper()
+	c := mustConfig(t, path)
 	st, a, err := OpenData(context.Background(), c)
 	if err != nil {
 		t.Fatal(err)
