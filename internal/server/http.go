@@ -116,15 +116,24 @@ func (h *HTTP) Handle(pattern string, handler http.Handler) { h.mux.Handle(patte
 
 func (h *HTTP) ServeHTTP(w http.ResponseWriter, r *http.Request) { h.mux.ServeHTTP(w, r) }
 
+// starting answers 503 "starting" until the server is ready (and says
+// whether it did); both probes' answers are plain text, never cached.
+func (h *HTTP) starting(w http.ResponseWriter) bool {
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	w.Header().Set("Cache-Control", "no-store")
+	if h.Ready.Load() {
+		return false
+	}
+	w.WriteHeader(http.StatusServiceUnavailable)
+	_, _ = w.Write([]byte("starting\n"))
+	return true
+}
+
 // live answers /healthz: the process has started and serves requests. It
 // runs no checks: a database or archive outage is not cured by restarting
 // Wharf, so a liveness probe must not fail for one (that is /readyz).
 func (h *HTTP) live(w http.ResponseWriter, r *http.Request) {
-	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
-	w.Header().Set("Cache-Control", "no-store")
-	if !h.Ready.Load() {
-		w.WriteHeader(http.StatusServiceUnavailable)
-		_, _ = w.Write([]byte("starting\n"))
+	if h.starting(w) {
 		return
 	}
 	_, _ = w.Write([]byte("ok\n"))
@@ -135,11 +144,7 @@ func (h *HTTP) live(w http.ResponseWriter, r *http.Request) {
 // only the failing components ("database: unavailable"); the errors, which
 // may name hosts, users and folders, go to the log.
 func (h *HTTP) ready(w http.ResponseWriter, r *http.Request) {
-	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
-	w.Header().Set("Cache-Control", "no-store")
-	if !h.Ready.Load() {
-		w.WriteHeader(http.StatusServiceUnavailable)
-		_, _ = w.Write([]byte("starting\n"))
+	if h.starting(w) {
 		return
 	}
 	ctx, cancel := context.WithTimeout(r.Context(), checkTimeout)
