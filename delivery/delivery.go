@@ -214,8 +214,11 @@ func (e *Engine) Deliver(ctx context.Context, id string) error {
 func (e *Engine) replayedException(ctx context.Context, m *store.Message) (*store.Exception, error) {
 	for i, id := 0, m.ParentID; i < 10 && id != ""; i++ {
 		p, err := e.Store.GetMessage(ctx, id)
-		if err != nil || p.Direction != store.Outbound {
-			return nil, nil //nolint:nilerr // an ancestor gone or inbound: nothing to settle
+		if errors.Is(err, store.ErrNotFound) || err == nil && p.Direction != store.Outbound {
+			return nil, nil // an ancestor gone, or inbound: nothing to settle
+		}
+		if err != nil {
+			return nil, err
 		}
 		xs, err := e.Store.ListExceptions(ctx, store.ExceptionFilter{Statuses: []string{store.ExceptionOpen}, Reason: "delivery", MessageID: id, Limit: 1})
 		if err != nil {
