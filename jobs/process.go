@@ -27,6 +27,8 @@ func (ProcessArgs) Kind() string { return "wharf_process" }
 
 // Processor processes one archived message (package process).
 type Processor interface {
+	// Process fails permanently (lifecycle.ErrPermanent) for a message
+	// that does not exist.
 	Process(ctx context.Context, messageID string) error
 }
 
@@ -41,14 +43,15 @@ type ProcessWorker struct {
 
 // Work implements river.Worker.
 func (w *ProcessWorker) Work(ctx context.Context, j *river.Job[ProcessArgs]) error {
-	if _, err := w.Store.GetMessage(ctx, j.Args.MessageID); err != nil {
-		return river.JobCancel(fmt.Errorf("process: %w", err))
-	}
 	if w.Processor != nil {
 		// The job completes in the stage's last transaction (see
 		// store.WithFinal): a crash after it does not run the stage again.
+		// A message that is gone is the processor's permanent failure.
 		ctx = store.WithFinal(ctx, func(ctx context.Context, tx store.Tx) error { return completeTx(ctx, tx, j) })
 		return cancelPermanent(w.Processor.Process(ctx, j.Args.MessageID))
+	}
+	if _, err := w.Store.GetMessage(ctx, j.Args.MessageID); err != nil {
+		return river.JobCancel(fmt.Errorf("process: %w", err))
 	}
 	return w.Store.AppendEvent(ctx, &store.Event{MessageID: j.Args.MessageID, Kind: lifecycle.EventQueued,
 		Detail: "queued for processing; no processor is registered yet"})
