@@ -100,37 +100,34 @@ func (g *group) run(batch []*groupCall) {
 		return
 	}
 	t := g.newTx(tx)
-	ran := 0
+	abort := func(err error) { fail(err); _ = tx.Rollback() }
+	wrote := false
 	for _, c := range batch {
 		if err := c.ctx.Err(); err != nil {
 			c.err = err
 			continue
 		}
 		if _, err := tx.Exec("SAVEPOINT wharf_group"); err != nil {
-			fail(fmt.Errorf("store: savepoint: %w", sqliteTranslate(err)))
-			_ = tx.Rollback()
+			abort(fmt.Errorf("store: savepoint: %w", sqliteTranslate(err)))
 			return
 		}
 		c.err, c.panic = call(c.fn, t)
-		if c.err != nil || c.panic != nil {
+		ok := c.err == nil && c.panic == nil
+		if !ok {
 			if _, err := tx.Exec("ROLLBACK TO wharf_group"); err != nil {
 				// The transaction itself is gone (SQLite rolls it back
 				// whole on some errors): nothing of this batch commits.
-				fail(fmt.Errorf("store: a write failed and took the shared transaction with it: %w", sqliteTranslate(err)))
-				_ = tx.Rollback()
+				abort(fmt.Errorf("store: a write failed and took the shared transaction with it: %w", sqliteTranslate(err)))
 				return
 			}
 		}
 		if _, err := tx.Exec("RELEASE wharf_group"); err != nil {
-			fail(fmt.Errorf("store: release savepoint: %w", sqliteTranslate(err)))
-			_ = tx.Rollback()
+			abort(fmt.Errorf("store: release savepoint: %w", sqliteTranslate(err)))
 			return
 		}
-		if c.err == nil && c.panic == nil {
-			ran++
-		}
+		wrote = wrote || ok
 	}
-	if ran == 0 {
+	if !wrote {
 		_ = tx.Rollback()
 		return
 	}
