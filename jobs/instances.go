@@ -3,7 +3,9 @@ package jobs
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
+	"syscall"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -48,7 +50,10 @@ func (rt *Runtime) beat(ctx context.Context) {
 	}
 	now := rt.opts.Now()
 	for _, in := range all {
-		if in.ID == rt.self.ID || now.Sub(in.HeartbeatAt) < rt.opts.FailoverAfter {
+		if in.ID == rt.self.ID {
+			continue
+		}
+		if now.Sub(in.HeartbeatAt) < rt.opts.FailoverAfter && !rt.deadHere(in) {
 			continue
 		}
 		n, err := rt.failover(ctx, in.ID)
@@ -62,6 +67,17 @@ func (rt *Runtime) beat(ctx context.Context) {
 			rt.failovers.Add(float64(n))
 		}
 	}
+}
+
+// deadHere tells whether in ran on this machine and its process is gone.
+// Containers restarted on one host get new host names, and a PID reused
+// by another process reads as alive: both fall back to FailoverAfter.
+func (rt *Runtime) deadHere(in *store.Instance) bool {
+	if in.Host == "" || in.Host != rt.self.Host || in.PID <= 0 {
+		return false
+	}
+	err := syscall.Kill(in.PID, 0)
+	return errors.Is(err, syscall.ESRCH)
 }
 
 // failover removes the instance and requeues the jobs it was running, in

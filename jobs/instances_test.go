@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"os"
+	"os/exec"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -240,5 +242,56 @@ func TestMissedSlotCaughtUpWithoutRestart(t *testing.T) {
 		if n := runs.Load(); n != 1 {
 			t.Fatalf("the missed slot ran %d times, want once", n)
 		}
+	})
+}
+
+// A killed run of this machine (same host name, its process gone) is
+// failed over at the survivor's first beat, not after FailoverAfter: a
+// single server restarted after a kill -9 resumes the jobs its earlier
+// run held at once.
+func TestDeadLocalInstanceFailsOverAtOnce(t *testing.T) {
+	eachDriver(t, func(t *testing.T, open func() store.Store) {
+		ctx := context.Background()
+		stA := open()
+		a := jobs.New(stA, jobs.Options{InstanceID: "inst-a", Workers: 1, Heartbeat: time.Hour, FailoverAfter: time.Hour})
+		started := make(chan struct{})
+		jobs.Register(a, &holdWorker{hold: true, started: started})
+		if err := a.Start(ctx); err != nil {
+			t.Fatal(err)
+		}
+		defer func() {
+			c, cancel := context.WithTimeout(ctx, 100*time.Millisecond)
+			defer cancel()
+			_ = a.Stop(c)
+		}()
+		if _, err := a.Insert(ctx, holdArgs{}, nil); err != nil {
+			t.Fatal(err)
+		}
+		select {
+		case <-started:
+		case <-time.After(30 * time.Second):
+			t.Fatal("instance A never started the job")
+		}
+		// A's row now names a process of this machine that has exited.
+		gone := exec.Command("true")
+		if err := gone.Run(); err != nil {
+			t.Fatal(err)
+		}
+		host, _ := os.Hostname()
+		if _, err := stA.RemoveInstance(ctx, "inst-a"); err != nil {
+			t.Fatal(err)
+		}
+		if err := stA.BeatInstance(ctx, &store.Instance{ID: "inst-a", Host: host, PID: gone.Process.Pid}); err != nil {
+			t.Fatal(err)
+		}
+
+		var done atomic.Int32
+		b := jobs.New(open(), jobs.Options{InstanceID: "inst-b", Heartbeat: 100 * time.Millisecond, FailoverAfter: time.Hour})
+		jobs.Register(b, &holdWorker{done: &done})
+		if err := b.Start(ctx); err != nil {
+			t.Fatal(err)
+		}
+		defer stop(t, b)
+		waitFor(t, "the survivor to run the dead run's job", func() bool { return done.Load() == 1 })
 	})
 }
