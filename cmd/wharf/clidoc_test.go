@@ -55,7 +55,8 @@ var testEnvVars = []envVar{
 	{"WHARF_CRASH_DSN", "see WHARF_CRASH_DIR"},
 	{"WHARF_CRASH_MODE", "see WHARF_CRASH_DIR"},
 	{"WHARF_PEERS_CACHE", ".ci/run: where peer binaries it builds (versitygw, MinIO) are cached; default $HOME/.cache/wharf-peers"},
-	{"WHARF_FUZZTIME", ".ci/run: how long each fuzz target runs; default 5s"},
+	{"WHARF_FUZZTIME", ".ci/run: how many inputs each fuzz target tries (`-fuzztime`, a count such as `10000x` or a duration); default 10000x"},
+	{"WHARF_FAULTS", "`long` runs the fault suite (faults/) at the scale of docs/reliability.md instead of its short CI variants"},
 }
 
 // cliDoc renders docs/cli.md.
