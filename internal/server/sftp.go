@@ -15,6 +15,7 @@ import (
 	"golang.org/x/crypto/bcrypt"
 	"golang.org/x/crypto/ssh"
 
+	"github.com/wharfedi/wharf/internal/defender"
 	"github.com/wharfedi/wharf/internal/store"
 	"github.com/wharfedi/wharf/transports"
 	wsftp "github.com/wharfedi/wharf/transports/sftp"
@@ -61,7 +62,7 @@ type SFTP struct {
 	mu       sync.Mutex
 	ln       net.Listener
 	conns    map[net.Conn]struct{}
-	failures map[string][]time.Time // by remote IP
+	defender *defender.Defender // failed logins by remote IP
 	wg       sync.WaitGroup
 }
 
@@ -85,7 +86,8 @@ func NewSFTP(st store.Store, hostKey ssh.Signer, o SFTPOptions) *SFTP {
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
 	}
-	s := &SFTP{o: o, st: st, log: o.Logger, conns: map[net.Conn]struct{}{}, failures: map[string][]time.Time{}}
+	s := &SFTP{o: o, st: st, log: o.Logger, conns: map[net.Conn]struct{}{},
+		defender: defender.New(o.LockoutAttempts, o.LockoutWindow, nil)}
 	s.logins = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "wharf_sftp_logins_total", Help: "SFTP login attempts by outcome.",
 	}, []string{"outcome"})
@@ -123,27 +125,11 @@ func remoteIP(a net.Addr) string {
 }
 
 func (s *SFTP) lockedOut(ip string) bool {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	cut := time.Now().Add(-s.o.LockoutWindow)
-	fs := s.failures[ip][:0]
-	for _, t := range s.failures[ip] {
-		if t.After(cut) {
-			fs = append(fs, t)
-		}
-	}
-	s.failures[ip] = fs
-	if len(fs) == 0 {
-		delete(s.failures, ip)
-	}
-	return len(fs) >= s.o.LockoutAttempts
+	locked, _ := s.defender.Locked(ip)
+	return locked
 }
 
-func (s *SFTP) failed(ip string) {
-	s.mu.Lock()
-	s.failures[ip] = append(s.failures[ip], time.Now())
-	s.mu.Unlock()
-}
+func (s *SFTP) failed(ip string) { s.defender.Fail(ip) }
 
 // audit records an audit event; a failure to record is logged, not fatal.
 func (s *SFTP) audit(actor, kind, remote, detail string) {

@@ -86,11 +86,8 @@ func TestSFTPKeyLookupErrorsDoNotLockOut(t *testing.T) {
 		}
 	}
 	failed := flaky.set(false) // the database is back
-	srv.mu.Lock()
-	recorded := len(srv.failures)
-	srv.mu.Unlock()
-	if recorded != 0 {
-		t.Errorf("lookup errors recorded as failed logins: %v", srv.failures)
+	if recorded := srv.defender.Failures("127.0.0.1"); recorded != 0 {
+		t.Errorf("lookup errors recorded as %d failed logins", recorded)
 	}
 	// The partner logs in right away.
 	if err := dial(); err != nil {
@@ -112,10 +109,7 @@ func TestSFTPKeyLookupErrorsDoNotLockOut(t *testing.T) {
 	if err := dial(); err == nil {
 		t.Fatal("an unregistered key logged in")
 	}
-	srv.mu.Lock()
-	recorded = len(srv.failures["127.0.0.1"])
-	srv.mu.Unlock()
-	if recorded != 1 {
+	if recorded := srv.defender.Failures("127.0.0.1"); recorded != 1 {
 		t.Fatalf("an unknown key recorded %d failures, want 1", recorded)
 	}
 }
