@@ -34,6 +34,7 @@ import (
 	"github.com/wharfedi/wharf/archive"
 	"github.com/wharfedi/wharf/delivery"
 	"github.com/wharfedi/wharf/internal/config"
+	"github.com/wharfedi/wharf/internal/defender"
 	"github.com/wharfedi/wharf/internal/gateway"
 	"github.com/wharfedi/wharf/internal/server"
 	"github.com/wharfedi/wharf/internal/store"
@@ -219,13 +220,16 @@ func New(ctx context.Context, c *config.Config, o Options) (_ *App, err error) {
 		log.Info("GET /metrics is open to anyone who can reach the HTTP listener (it names partners and certificates); set WHARF_METRICS_TOKEN or metrics.token_file to require a bearer token")
 	}
 	h.Log = log // logCheck names the component that failed
-	h.Handle("POST /api/v1/inbound/{partner}", httpInbound(c, a.Gateway, log.With("component", "http-inbound")))
+	// One count of failed authentications per address for every door of
+	// the HTTP listener: partner tokens, API tokens, console sign-ins.
+	guard := defender.New(web.AuthAttempts, web.AuthWindow, a.now)
+	h.Handle("POST /api/v1/inbound/{partner}", httpInbound(c, a.Gateway, guard, log.With("component", "http-inbound")))
 	if a.AS2, err = as2Server(c, st, arch, a.Gateway, log.With("component", "as2")); err != nil {
 		return nil, err
 	}
 	a.AS2.Now = a.now
 	h.Handle("POST /as2", a.AS2)
-	console, err := web.New(web.Options{Store: st, Archive: arch, Jobs: rt, Metrics: reg, Log: log.With("component", "web"), TraceDocuments: a.Processor.Documents, Now: a.now,
+	console, err := web.New(web.Options{Store: st, Archive: arch, Jobs: rt, Metrics: reg, Log: log.With("component", "web"), TraceDocuments: a.Processor.Documents, Now: a.now, Guard: guard,
 		HeldCerts: func(ctx context.Context) ([]web.HeldCert, error) {
 			held, err := (&directory{c: c, st: st}).heldCerts(ctx)
 			out := make([]web.HeldCert, len(held))

@@ -127,9 +127,9 @@ func startFolderWatchers(ctx context.Context, c *config.Config, g *gateway.Gatew
 }
 
 // httpInbound is POST /api/v1/inbound/{partner}.
-func httpInbound(c *config.Config, g *gateway.Gateway, log *slog.Logger) http.Handler {
+func httpInbound(c *config.Config, g *gateway.Gateway, guard whttp.Guard, log *slog.Logger) http.Handler {
 	return &whttp.Inbound{
-		Receiver: g, Log: log,
+		Receiver: g, Log: log, Guard: guard,
 		Authorized: func(partner, token string) bool {
 			p, ok := c.PartnerByID(partner)
 			if !ok || p.HTTP == nil || (p.HTTP.TokenEnv == "" && p.HTTP.TokenSHA256 == "") {

@@ -97,6 +97,11 @@ func (d *Defender) recent(ip string) []time.Time {
 	return fs
 }
 
+// Seconds is a wait in whole seconds, rounded up (for Retry-After).
+func Seconds(wait time.Duration) int64 {
+	return max(1, int64((wait+time.Second-1)/time.Second))
+}
+
 // Host is the address without its port ("192.0.2.1:5050" -> "192.0.2.1").
 func Host(addr string) string {
 	if h, _, err := net.SplitHostPort(addr); err == nil {

@@ -31,9 +31,13 @@ func (s *Server) handle(rt Route, h apiHandler) {
 				writeError(w, http.StatusUnauthorized, "missing bearer token", "send 'Authorization: Bearer TOKEN'; create one with 'wharf token create --role auditor'")
 				return
 			}
+			if s.lockedOut(w, r) {
+				return
+			}
 			var err error
 			p, err = s.tokenPrincipal(r.Context(), tok)
 			if errors.Is(err, errUnauthenticated) {
+				s.authFailed(r.Context(), nil, r, "api_token_refused", rt.Method+" "+r.URL.Path+": "+err.Error())
 				w.Header().Set("WWW-Authenticate", `Bearer realm="wharf", error="invalid_token"`)
 				msg := "unknown or revoked token"
 				if err.Error() != errUnauthenticated.Error() {

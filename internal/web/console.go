@@ -347,6 +347,11 @@ func (s *Server) mountConsole() {
 			s.back(w, r, "/ui/signin", "The sign-in form expired; please try again.", false)
 			return
 		}
+		if locked, _ := s.o.Guard.Locked(r.RemoteAddr); locked {
+			s.audit(r.Context(), &principal{Actor: strings.TrimSpace(r.PostFormValue("user"))}, r, "console_login_refused", "address locked out after repeated failures")
+			s.back(w, r, "/ui/signin", "Sign-in refused: too many failed attempts from your address. Try again in a few minutes.", false)
+			return
+		}
 		var p *principal
 		how := ""
 		if tok := strings.TrimSpace(r.PostFormValue("token")); tok != "" {
@@ -357,9 +362,18 @@ func (s *Server) mountConsole() {
 			how = "password"
 		}
 		if err != nil {
-			s.audit(r.Context(), &principal{Actor: strings.TrimSpace(r.PostFormValue("user"))}, r, "console_login_refused", "by "+how)
+			who := &principal{Actor: strings.TrimSpace(r.PostFormValue("user"))}
+			if errors.Is(err, errUnauthenticated) {
+				s.authFailed(r.Context(), who, r, "console_login_refused", "by "+how)
+			} else { // the server could not check (database down): not the client's failure
+				s.audit(r.Context(), who, r, "console_login_refused", "by "+how+": "+err.Error())
+			}
 			msg := "Sign-in refused: unknown or revoked token."
-			if how == "password" {
+			switch {
+			case !errors.Is(err, errUnauthenticated):
+				msg = "Sign-in could not be checked (a server-side problem, logged); try again in a minute."
+				s.log.Error("console: sign-in could not be checked", "remote", r.RemoteAddr, "err", err)
+			case how == "password":
 				msg = "Sign-in refused: wrong user name or password."
 			}
 			s.back(w, r, "/ui/signin", msg, false)

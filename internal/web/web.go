@@ -24,12 +24,14 @@ import (
 	"log/slog"
 	"net/http"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/wharfedi/wharf/archive"
+	"github.com/wharfedi/wharf/internal/defender"
 	"github.com/wharfedi/wharf/internal/store"
 	"github.com/wharfedi/wharf/jobs"
 	"github.com/wharfedi/wharf/mapping/canonical"
@@ -68,7 +70,20 @@ type Options struct {
 	// Metrics, when set, receives the overview's gauges.
 	Metrics prometheus.Registerer
 	Now     func() time.Time
+	// Guard counts failed authentications (API tokens, console sign-ins)
+	// per address and locks out an address past AuthAttempts within
+	// AuthWindow; the application shares it with the HTTP inbound
+	// transport. Nil: one of the web server's own.
+	Guard *defender.Defender
 }
+
+// AuthAttempts failed authentications from one address within AuthWindow
+// lock it out of the HTTP listener's authenticated doors until the oldest
+// leaves the window.
+const (
+	AuthAttempts = 10
+	AuthWindow   = 5 * time.Minute
+)
 
 // Server is the API and the console.
 type Server struct {
@@ -114,6 +129,9 @@ func New(o Options) (*Server, error) {
 	}
 	if o.Log == nil {
 		o.Log = slog.New(slog.DiscardHandler)
+	}
+	if o.Guard == nil {
+		o.Guard = defender.New(AuthAttempts, AuthWindow, o.Now)
 	}
 	s := &Server{o: o, st: o.Store, log: o.Log, mux: http.NewServeMux(), flashKey: make([]byte, 32)}
 	if _, err := rand.Read(s.flashKey); err != nil {
@@ -217,6 +235,30 @@ func (s *Server) audit(ctx context.Context, p *principal, r *http.Request, kind,
 	if err := s.st.AppendAudit(ctx, &store.AuditEvent{Actor: actor, Kind: kind, Remote: r.RemoteAddr, Detail: detail}); err != nil {
 		s.log.Error("audit event not recorded", "kind", kind, "actor", actor, "err", err)
 	}
+}
+
+// authFailed records a wrong secret from r's address (audited as kind);
+// the failure that locks the address out is logged and audited too.
+func (s *Server) authFailed(ctx context.Context, p *principal, r *http.Request, kind, detail string) {
+	s.audit(ctx, p, r, kind, detail)
+	if s.o.Guard.Fail(r.RemoteAddr) {
+		s.log.Warn("address locked out after repeated failed authentications", "remote", r.RemoteAddr, "attempts", AuthAttempts, "window", AuthWindow)
+		s.audit(ctx, nil, r, "auth_locked_out", fmt.Sprintf("%d failed authentications within %s", AuthAttempts, AuthWindow))
+	}
+}
+
+// lockedOut answers an address locked out by repeated failures with 429
+// and Retry-After, and reports whether it did.
+func (s *Server) lockedOut(w http.ResponseWriter, r *http.Request) bool {
+	locked, wait := s.o.Guard.Locked(r.RemoteAddr)
+	if !locked {
+		return false
+	}
+	secs := defender.Seconds(wait)
+	w.Header().Set("Retry-After", strconv.FormatInt(secs, 10))
+	writeError(w, http.StatusTooManyRequests, fmt.Sprintf("too many failed authentications from this address: try again in %d s", secs),
+		fmt.Sprintf("%d failures within %s lock an address out; check the token you send", AuthAttempts, AuthWindow))
+	return true
 }
 
 func trimAll(ss []string) []string {

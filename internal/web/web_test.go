@@ -608,3 +608,55 @@ func TestStuckLeavesOutAS2Evidence(t *testing.T) {
 		}
 	})
 }
+
+// Guessing API tokens: AuthAttempts wrong tokens from one address lock it
+// out with 429 and Retry-After (even a right token is not looked at then),
+// each refusal and the lockout are audited, other addresses are unaffected,
+// and the address is let in again once the failures leave the window.
+func TestAPITokenGuessingLocksTheAddressOut(t *testing.T) {
+	testenv.EachStore(t, func(t *testing.T, st store.Store) {
+		f := newFixture(t, st)
+		now := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
+		s, err := New(Options{Store: st, Archive: f.a, Now: func() time.Time { return now }})
+		if err != nil {
+			t.Fatal(err)
+		}
+		mux := http.NewServeMux()
+		s.Mount(mux)
+		get := func(addr, token string) *httptest.ResponseRecorder {
+			req := httptest.NewRequest("GET", "/api/v1/messages", nil)
+			req.RemoteAddr = addr
+			req.Header.Set("Authorization", "Bearer "+token)
+			w := httptest.NewRecorder()
+			mux.ServeHTTP(w, req)
+			return w
+		}
+		for i := 0; i < AuthAttempts; i++ {
+			if w := get("192.0.2.7:4000", "wharf_guess"+strings.Repeat("x", i)); w.Code != http.StatusUnauthorized {
+				t.Fatalf("guess %d: %d, want 401", i+1, w.Code)
+			}
+		}
+		w := get("192.0.2.7:4001", f.toks[store.RoleAuditor])
+		if w.Code != http.StatusTooManyRequests || w.Header().Get("Retry-After") != "300" || !strings.Contains(w.Body.String(), "too many failed authentications") {
+			t.Fatalf("right token from the locked address: %d, Retry-After %q, %s", w.Code, w.Header().Get("Retry-After"), w.Body)
+		}
+		if w := get("192.0.2.8:4000", f.toks[store.RoleAuditor]); w.Code != http.StatusOK {
+			t.Fatalf("another address: %d, want 200", w.Code)
+		}
+		evs, err := st.AuditEvents(context.Background(), "", 100)
+		if err != nil {
+			t.Fatal(err)
+		}
+		kinds := map[string]int{}
+		for _, e := range evs {
+			kinds[e.Kind]++
+		}
+		if kinds["api_token_refused"] != AuthAttempts || kinds["auth_locked_out"] != 1 {
+			t.Errorf("audit events %v, want %d api_token_refused and one auth_locked_out", kinds, AuthAttempts)
+		}
+		now = now.Add(AuthWindow + time.Second)
+		if w := get("192.0.2.7:4002", f.toks[store.RoleAuditor]); w.Code != http.StatusOK {
+			t.Fatalf("after the window: %d, want 200", w.Code)
+		}
+	})
+}

@@ -81,7 +81,17 @@ type Inbound struct {
 	Authorized func(partner, token string) bool
 	// MaxBytes is the partner's size limit (default 100 MiB).
 	MaxBytes func(partner string) int64
-	Log      *slog.Logger
+	// Guard, when set, refuses addresses that failed to authenticate too
+	// often (internal/defender), with 429 and Retry-After, before their
+	// token is looked at.
+	Guard Guard
+	Log   *slog.Logger
+}
+
+// Guard locks out addresses after repeated failed authentications.
+type Guard interface {
+	Locked(addr string) (bool, time.Duration)
+	Fail(addr string) bool
 }
 
 // TokenMatches compares a presented token with the expected one, or with
@@ -114,7 +124,18 @@ func reply(w stdhttp.ResponseWriter, code int, a answer) {
 func (h *Inbound) ServeHTTP(w stdhttp.ResponseWriter, r *stdhttp.Request) {
 	partner := r.PathValue("partner")
 	token, _ := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+	if h.Guard != nil {
+		if locked, wait := h.Guard.Locked(r.RemoteAddr); locked {
+			secs := max(1, int64((wait+time.Second-1)/time.Second))
+			w.Header().Set("Retry-After", strconv.FormatInt(secs, 10))
+			reply(w, stdhttp.StatusTooManyRequests, answer{Error: fmt.Sprintf("too many failed authentications from this address: try again in %d s", secs)})
+			return
+		}
+	}
 	if partner == "" || h.Authorized == nil || !h.Authorized(partner, token) {
+		if h.Guard != nil && h.Guard.Fail(r.RemoteAddr) && h.Log != nil {
+			h.Log.Warn("http inbound: address locked out after repeated failed authentications", "remote", r.RemoteAddr, "partner", partner)
+		}
 		w.Header().Set("WWW-Authenticate", `Bearer realm="wharf"`)
 		reply(w, stdhttp.StatusUnauthorized, answer{Error: "a valid bearer token for this partner is required"})
 		return

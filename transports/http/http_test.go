@@ -158,3 +158,51 @@ func TestVerifyRejectsTampering(t *testing.T) {
 		}
 	}
 }
+
+// Guessing a partner's token: once the guard locks the address out, the
+// inbound answers 429 with Retry-After without looking at the token, and
+// each wrong token counts.
+func TestInboundGuard(t *testing.T) {
+	g := &countingGuard{lockAfter: 3}
+	h := &whttp.Inbound{
+		Authorized: func(p, tok string) bool { return p == "tms" && whttp.TokenMatches(tok, "s3cret", "") },
+		Guard:      g,
+	}
+	mux := http.NewServeMux()
+	mux.Handle("POST /api/v1/inbound/{partner}", h)
+	try := func(token string) *httptest.ResponseRecorder {
+		req := httptest.NewRequest("POST", "/api/v1/inbound/tms", strings.NewReader("x"))
+		req.RemoteAddr = "192.0.2.9:5000"
+		req.Header.Set("Authorization", "Bearer "+token)
+		w := httptest.NewRecorder()
+		mux.ServeHTTP(w, req)
+		return w
+	}
+	for i := 0; i < 3; i++ {
+		if w := try("guess"); w.Code != http.StatusUnauthorized {
+			t.Fatalf("guess %d: %d", i+1, w.Code)
+		}
+	}
+	w := try("s3cret")
+	if w.Code != http.StatusTooManyRequests || w.Header().Get("Retry-After") != "42" {
+		t.Fatalf("locked address: %d, Retry-After %q: %s", w.Code, w.Header().Get("Retry-After"), w.Body)
+	}
+	if g.fails != 3 || g.addr != "192.0.2.9:5000" {
+		t.Errorf("guard saw %d failures from %q, want 3 from the client's address", g.fails, g.addr)
+	}
+}
+
+type countingGuard struct {
+	lockAfter, fails int
+	addr             string
+}
+
+func (g *countingGuard) Locked(string) (bool, time.Duration) {
+	return g.fails >= g.lockAfter, 41*time.Second + time.Millisecond
+}
+
+func (g *countingGuard) Fail(addr string) bool {
+	g.fails++
+	g.addr = addr
+	return g.fails == g.lockAfter
+}
