@@ -195,17 +195,18 @@ func remoteSchedules(c *config.Config, g *gateway.Gateway, log *slog.Logger, rt 
 func sftpOptions(c *config.Config, g *gateway.Gateway, log *slog.Logger, reg prometheus.Registerer) server.SFTPOptions {
 	idle, lockout := c.SFTP.Durations()
 	return server.SFTPOptions{
-		Receiver:        g,
-		Outbox:          g,
-		SpoolDir:        filepath.Join(c.Data, "spool", "sftp"),
-		MaxFileSize:     int64(c.SFTP.MaxFileSizeMB) << 20,
-		MaxSessions:     c.SFTP.MaxSessions,
-		IdleTimeout:     idle,
-		LockoutAttempts: c.SFTP.LockoutAttempts,
-		LockoutWindow:   lockout,
-		Ciphers:         c.SFTP.Ciphers,
-		Logger:          log,
-		Metrics:         reg,
+		Receiver:         g,
+		Outbox:           g,
+		SpoolDir:         filepath.Join(c.Data, "spool", "sftp"),
+		MaxFileSize:      int64(c.SFTP.MaxFileSizeMB) << 20,
+		MaxSessions:      c.SFTP.MaxSessions,
+		MaxSessionsPerIP: c.SFTP.MaxSessionsPerIP,
+		IdleTimeout:      idle,
+		LockoutAttempts:  c.SFTP.LockoutAttempts,
+		LockoutWindow:    lockout,
+		Ciphers:          c.SFTP.Ciphers,
+		Logger:           log,
+		Metrics:          reg,
 		Policy: func(partner string) server.PartnerPolicy {
 			p, ok := c.PartnerByID(partner)
 			if !ok {

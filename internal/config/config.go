@@ -178,7 +178,7 @@ func Default() *Config {
 		Data: "wharf-data",
 		Log:  Log{Format: "text", Level: "info"},
 		HTTP: Listener{Addr: "127.0.0.1:8080"},
-		SFTP: SFTPServer{Addr: "127.0.0.1:2222", MaxSessions: 64, IdleTimeout: "10m", LockoutAttempts: 5, LockoutWindow: "15m"},
+		SFTP: SFTPServer{Addr: "127.0.0.1:2222", MaxSessions: 64, MaxSessionsPerIP: 16, IdleTimeout: "10m", LockoutAttempts: 5, LockoutWindow: "15m"},
 		Jobs: JobsConfig{Workers: 100},
 	}
 }

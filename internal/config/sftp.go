@@ -18,12 +18,15 @@ import (
 
 // SFTPServer configures the partner-facing SFTP server.
 type SFTPServer struct {
-	Addr            string `yaml:"addr"`
-	MaxSessions     int    `yaml:"max_sessions"`     // concurrent connections (default 64)
-	IdleTimeout     string `yaml:"idle_timeout"`     // e.g. 10m (default)
-	MaxFileSizeMB   int    `yaml:"max_file_size_mb"` // 0: no limit
-	LockoutAttempts int    `yaml:"lockout_attempts"` // failed logins from one address (default 5) ...
-	LockoutWindow   string `yaml:"lockout_window"`   // ... within this window lock it out as long (default 15m)
+	Addr        string `yaml:"addr"`
+	MaxSessions int    `yaml:"max_sessions"` // concurrent connections (default 64)
+	// MaxSessionsPerIP caps one address's concurrent connections (default
+	// 16), so that one client cannot take every session from the others.
+	MaxSessionsPerIP int    `yaml:"max_sessions_per_ip"`
+	IdleTimeout      string `yaml:"idle_timeout"`     // e.g. 10m (default)
+	MaxFileSizeMB    int    `yaml:"max_file_size_mb"` // 0: no limit
+	LockoutAttempts  int    `yaml:"lockout_attempts"` // failed logins from one address (default 5) ...
+	LockoutWindow    string `yaml:"lockout_window"`   // ... within this window lock it out as long (default 15m)
 	// Ciphers overrides the offered SSH ciphers, in order. The default offers
 	// AES-GCM and AES-CTR; offering only aes128-gcm@openssh.com and
 	// aes256-gcm@openssh.com makes OpenSSH clients upload faster (docs/sftp.md)
@@ -104,6 +107,9 @@ func (c *Config) validateSFTP() error {
 	s := c.SFTP
 	if s.MaxSessions < 1 || s.MaxSessions > 10000 {
 		return c.errAt("sftp.max_sessions", "%d is out of range 1..10000", s.MaxSessions)
+	}
+	if s.MaxSessionsPerIP < 1 || s.MaxSessionsPerIP > s.MaxSessions {
+		return c.errAt("sftp.max_sessions_per_ip", "%d is out of range 1..%d (sftp.max_sessions)", s.MaxSessionsPerIP, s.MaxSessions)
 	}
 	if _, err := parseDuration(s.IdleTimeout); err != nil {
 		return c.errAt("sftp.idle_timeout", "%v", err)

@@ -35,6 +35,11 @@ type SFTPOptions struct {
 	SpoolDir    string        // staging for uploads and downloads
 	MaxFileSize int64         // bytes; 0 means no limit
 	MaxSessions int           // concurrent connections; default 64
+	// MaxSessionsPerIP caps one remote address's concurrent connections
+	// (default: MaxSessions/4, at least 1): a client that opens connections
+	// and never authenticates holds each for the 30 s handshake limit, and
+	// without this cap one address could take every session.
+	MaxSessionsPerIP int
 	IdleTimeout time.Duration // default 10 minutes
 	// LockoutAttempts failed logins from one address within LockoutWindow
 	// lock that address out for LockoutWindow. Defaults 5 and 15 minutes.
@@ -70,6 +75,9 @@ type SFTP struct {
 func NewSFTP(st store.Store, hostKey ssh.Signer, o SFTPOptions) *SFTP {
 	if o.MaxSessions <= 0 {
 		o.MaxSessions = 64
+	}
+	if o.MaxSessionsPerIP <= 0 {
+		o.MaxSessionsPerIP = max(1, o.MaxSessions/4)
 	}
 	if o.IdleTimeout <= 0 {
 		o.IdleTimeout = 10 * time.Minute
@@ -242,6 +250,19 @@ func (s *SFTP) Serve(ln net.Listener) error {
 		if len(s.conns) >= s.o.MaxSessions {
 			s.mu.Unlock()
 			s.log.Warn("sftp connection refused: maximum concurrent sessions reached", "remote", c.RemoteAddr().String(), "max", s.o.MaxSessions)
+			c.Close()
+			continue
+		}
+		ip := remoteIP(c.RemoteAddr())
+		same := 0
+		for o := range s.conns {
+			if remoteIP(o.RemoteAddr()) == ip {
+				same++
+			}
+		}
+		if same >= s.o.MaxSessionsPerIP {
+			s.mu.Unlock()
+			s.log.Warn("sftp connection refused: this address holds its maximum of concurrent sessions", "remote", c.RemoteAddr().String(), "max_per_ip", s.o.MaxSessionsPerIP)
 			c.Close()
 			continue
 		}

@@ -113,3 +113,58 @@ func TestSFTPKeyLookupErrorsDoNotLockOut(t *testing.T) {
 		t.Fatalf("an unknown key recorded %d failures, want 1", recorded)
 	}
 }
+
+// One address that opens connections and never authenticates holds each
+// for the handshake limit: past MaxSessionsPerIP its connections are
+// refused, and a partner from another address still logs in.
+func TestSFTPSessionsPerAddress(t *testing.T) {
+	ctx := context.Background()
+	st, err := store.Open(ctx, filepath.Join(t.TempDir(), "wharf.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	hostKey, _ := LoadOrCreateHostKey(t.TempDir())
+	_, priv, _ := ed25519.GenerateKey(rand.Reader)
+	signer, _ := ssh.NewSignerFromKey(priv)
+	if err := st.UpsertPartner(ctx, &store.Partner{ID: "acme", SSHKeys: []string{string(ssh.MarshalAuthorizedKey(signer.PublicKey()))}}); err != nil {
+		t.Fatal(err)
+	}
+	srv := NewSFTP(st, hostKey, SFTPOptions{MaxSessions: 8, MaxSessionsPerIP: 3, Logger: slog.New(slog.DiscardHandler)})
+	ln, _ := net.Listen("tcp", "127.0.0.1:0")
+	go srv.Serve(ln)
+	defer srv.Close()
+	from := func(ip string) (net.Conn, error) {
+		d := net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP(ip)}, Timeout: 5 * time.Second}
+		return d.Dial("tcp", ln.Addr().String())
+	}
+	login := func(ip string) error {
+		nc, err := from(ip)
+		if err != nil {
+			return err
+		}
+		defer nc.Close()
+		nc.SetDeadline(time.Now().Add(5 * time.Second))
+		c, chans, reqs, err := ssh.NewClientConn(nc, ln.Addr().String(), &ssh.ClientConfig{User: "acme", Auth: []ssh.AuthMethod{ssh.PublicKeys(signer)},
+			HostKeyCallback: ssh.FixedHostKey(hostKey.PublicKey())})
+		if err != nil {
+			return err
+		}
+		ssh.NewClient(c, chans, reqs).Close()
+		return nil
+	}
+	for i := 0; i < 6; i++ { // silent connections: the flood
+		c, err := from("127.0.0.3")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+	}
+	time.Sleep(200 * time.Millisecond) // let the server accept them all
+	if err := login("127.0.0.3"); err == nil {
+		t.Error("the flooding address logged in past its cap")
+	}
+	if err := login("127.0.0.1"); err != nil {
+		t.Fatalf("a partner from another address is refused while one address floods: %v", err)
+	}
+}
