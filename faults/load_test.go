@@ -32,10 +32,11 @@ var partnerOf = map[door]string{doorFolder: "erp", doorSFTP: "acme", doorHTTP: "
 // numbers are unique across the whole load, so a document is its number.
 type load struct {
 	s     *site
+	nodes []*site // the instances partners may reach (a cluster); default the site alone
+	turn  atomic.Int64
 	total int
 	rate  int // documents per second over all doors; 0: as fast as acknowledged
 
-	next    atomic.Int64
 	mu      sync.Mutex
 	acked   map[int]door      // control number -> the door that acknowledged it
 	ackedAt map[int]time.Time // when
@@ -50,7 +51,15 @@ type load struct {
 // control number, with one folder writer, two SFTP sessions and two HTTP
 // posters.
 func startLoad(s *site, total, rate int) *load {
-	l := &load{s: s, total: total, rate: rate, acked: map[int]door{}, ackedAt: map[int]time.Time{},
+	return startLoadOn([]*site{s}, total, rate)
+}
+
+// startLoadOn is startLoad against several instances of one installation:
+// each sender picks the next instance whenever it (re)connects, so a dead
+// instance's partners move to the others, as behind a load balancer.
+func startLoadOn(nodes []*site, total, rate int) *load {
+	s := nodes[0]
+	l := &load{s: s, nodes: nodes, total: total, rate: rate, acked: map[int]door{}, ackedAt: map[int]time.Time{},
 		errs: map[door]int{}, lastErr: map[door]string{}, sent: map[door]int{}, quit: make(chan struct{})}
 	queues := map[door]chan int{doorFolder: make(chan int, total), doorSFTP: make(chan int, total), doorHTTP: make(chan int, total)}
 	doors := []door{doorFolder, doorSFTP, doorHTTP}
@@ -153,6 +162,9 @@ func (l *load) errors() map[door]int {
 	return m
 }
 
+// node is the instance a sender's next connection goes to (round robin).
+func (l *load) node() *site { return l.nodes[int(l.turn.Add(1))%len(l.nodes)] }
+
 func fileName(ctl int) string { return fmt.Sprintf("doc%06d.edi", ctl) }
 
 // folder writes the document as a careful exporter does (a dot name, then a
@@ -189,7 +201,7 @@ func (l *load) sftpSender() func() func(ctl int) error {
 		return func(ctl int) error {
 			if c == nil {
 				var err error
-				conn, err = ssh.Dial("tcp", l.s.sftpAddr, &ssh.ClientConfig{User: "acme", Auth: []ssh.AuthMethod{ssh.PublicKeys(l.s.acme)},
+				conn, err = ssh.Dial("tcp", l.node().sftpAddr, &ssh.ClientConfig{User: "acme", Auth: []ssh.AuthMethod{ssh.PublicKeys(l.s.acme)},
 					HostKeyCallback: ssh.InsecureIgnoreHostKey(), Timeout: 5 * time.Second})
 				if err != nil {
 					return err
@@ -224,7 +236,7 @@ func (l *load) httpSender() func() func(ctl int) error {
 	return func() func(ctl int) error {
 		client := &http.Client{Timeout: 10 * time.Second}
 		return func(ctl int) error {
-			req, _ := http.NewRequest("POST", "http://"+l.s.httpAddr+"/api/v1/inbound/tms?filename="+fileName(ctl), bytes.NewReader(doc("TMS", ctl)))
+			req, _ := http.NewRequest("POST", "http://"+l.node().httpAddr+"/api/v1/inbound/tms?filename="+fileName(ctl), bytes.NewReader(doc("TMS", ctl)))
 			req.Header.Set("Authorization", "Bearer "+l.s.token)
 			req.Header.Set("Idempotency-Key", fmt.Sprintf("tms-%d", ctl))
 			resp, err := client.Do(req)

@@ -1,0 +1,141 @@
+package faults
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"golang.org/x/crypto/ssh"
+
+	"github.com/wharfedi/wharf/internal/store"
+	"github.com/wharfedi/wharf/internal/testenv"
+)
+
+// Several instances as one (issue 18): three `wharf serve` on one
+// PostgreSQL database and one S3 archive, with one configuration and one
+// SSH host key, all three watching the folder partner's folder, and the
+// SFTP and HTTP partners spread over them (each sender moves to the next
+// instance when one stops answering, as behind a load balancer). One
+// instance is killed with -9 a third of the way through, another stopped
+// with SIGTERM two thirds through; the survivor finishes. The audit must
+// find every acknowledged document archived and processed once with one
+// 997 and no control number repeated; the killed instance's work must
+// resume within the failover bound, and both departed instances must be
+// gone from the instance table.
+func TestCluster(t *testing.T) {
+	dsn := testenv.Postgres(t)
+	s3 := testenv.S3(t)
+	keyDir := t.TempDir()
+	hostKey := sshKey(t, filepath.Join(keyDir, "host_key"))
+	s := newSite(t, siteOptions{
+		DatabaseURL: dsn,
+		ArchiveURL:  s3.URL("faults"),
+		Env:         []string{"WHARF_S3_ACCESS_KEY=" + s3.AccessKey, "WHARF_S3_SECRET_KEY=" + s3.SecretKey},
+		ExtraYAML:   fmt.Sprintf("sftp:\n  host_key_file: %s\njobs:\n  failover_after: 15s\n", filepath.Join(keyDir, "host_key")),
+	})
+	nodes := []*site{s, s.twin(2), s.twin(3)}
+	for _, n := range nodes {
+		n.start()
+	}
+	// One identity: every instance presents the configured host key.
+	for i, n := range nodes {
+		c, err := ssh.Dial("tcp", n.sftpAddr, &ssh.ClientConfig{User: "acme", Auth: []ssh.AuthMethod{ssh.PublicKeys(s.acme)},
+			HostKeyCallback: ssh.FixedHostKey(hostKey.PublicKey()), Timeout: 5 * time.Second})
+		if err != nil {
+			t.Fatalf("instance %d does not present the cluster's host key: %v", i+1, err)
+		}
+		c.Close()
+	}
+
+	total := scale(600, 3000)
+	l := startLoadOn(nodes, total, 100)
+	waitAcked(t, l, total/3)
+	nodes[1].kill9()
+	waitAcked(t, l, 2*total/3)
+	nodes[2].stop()
+	l.wait(5 * time.Minute)
+	r := s.audit(l, dsn, scale(2*time.Minute, 5*time.Minute))
+	if r.Settled > resumeBound {
+		r.Problems = append(r.Problems, fmt.Sprintf("the last 997 came %s after the last acknowledgment (bound %s): the killed instance's jobs waited", r.Settled, resumeBound))
+	}
+
+	st, err := store.Open(context.Background(), dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	deadline := time.Now().Add(time.Minute)
+	for {
+		ins, err := st.Instances(context.Background())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(ins) == 1 {
+			break
+		}
+		if time.Now().After(deadline) {
+			var ids []string
+			for _, in := range ins {
+				ids = append(ids, fmt.Sprintf("%s (pid %d, beat %s)", in.ID, in.PID, in.HeartbeatAt.Format(time.TimeOnly)))
+			}
+			r.Problems = append(r.Problems, "instances left after a kill and a stop: "+strings.Join(ids, ", ")+"; want the survivor only")
+			break
+		}
+		time.Sleep(250 * time.Millisecond)
+	}
+	var out strings.Builder
+	for _, n := range nodes {
+		out.WriteString(n.logs.String())
+	}
+	r.set("instances", len(nodes))
+	r.set("failed-over jobs", strings.Count(out.String(), "its running jobs are back in the queue"))
+	r.set("peak RSS of instances 2 and 3 (MB)", fmt.Sprintf("%d, %d", nodes[1].peakRSS/1024, nodes[2].peakRSS/1024))
+	r.check(t)
+	s.stop()
+}
+
+// twin is another instance of the same installation: the same working
+// folder, configuration, keys and partners' folders, its own data folder
+// and listeners.
+func (s *site) twin(k int) *site {
+	s.t.Helper()
+	n := &site{t: s.t, dir: s.dir, data: filepath.Join(s.dir, fmt.Sprintf("wharf-data-%d", k)), in: s.in, out: s.out,
+		acme: s.acme, token: s.token, httpAddr: freeAddr(s.t), sftpAddr: freeAddr(s.t), logs: &testenv.Buffer{}}
+	for _, e := range s.env {
+		switch {
+		case strings.HasPrefix(e, "WHARF_HTTP_ADDR="):
+			e = "WHARF_HTTP_ADDR=" + n.httpAddr
+		case strings.HasPrefix(e, "WHARF_SFTP_ADDR="):
+			e = "WHARF_SFTP_ADDR=" + n.sftpAddr
+		case strings.HasPrefix(e, "WHARF_DATA="):
+			e = "WHARF_DATA=" + n.data
+		}
+		n.env = append(n.env, e)
+	}
+	if err := os.MkdirAll(n.data, 0o700); err != nil {
+		s.t.Fatal(err)
+	}
+	s.t.Cleanup(func() {
+		n.kill9()
+		if s.t.Failed() {
+			s.t.Logf("instance %d's output (last 4 KiB):\n%s", k, tail(n.logs.String(), 4<<10))
+		}
+	})
+	return n
+}
+
+// waitAcked waits until n documents of the load are acknowledged.
+func waitAcked(t *testing.T, l *load, n int) {
+	t.Helper()
+	deadline := time.Now().Add(2 * time.Minute)
+	for l.ackedCount() < n {
+		if time.Now().After(deadline) {
+			t.Fatalf("only %d of %d documents acknowledged after 2 minutes", l.ackedCount(), n)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
