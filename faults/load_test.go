@@ -235,8 +235,14 @@ func (l *load) sftpSender() func() func(ctl int) error {
 func (l *load) httpSender() func() func(ctl int) error {
 	return func() func(ctl int) error {
 		client := &http.Client{Timeout: 10 * time.Second}
-		return func(ctl int) error {
-			req, _ := http.NewRequest("POST", "http://"+l.node().httpAddr+"/api/v1/inbound/tms?filename="+fileName(ctl), bytes.NewReader(doc("TMS", ctl)))
+		node := l.node()
+		return func(ctl int) (err error) {
+			defer func() {
+				if err != nil {
+					node = l.node() // the next instance, as a load balancer would
+				}
+			}()
+			req, _ := http.NewRequest("POST", "http://"+node.httpAddr+"/api/v1/inbound/tms?filename="+fileName(ctl), bytes.NewReader(doc("TMS", ctl)))
 			req.Header.Set("Authorization", "Bearer "+l.s.token)
 			req.Header.Set("Idempotency-Key", fmt.Sprintf("tms-%d", ctl))
 			resp, err := client.Do(req)
