@@ -10,6 +10,7 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -113,7 +114,14 @@ func (p *Processor) process(ctx context.Context, id string) error {
 	}
 	defer rc.Close()
 	br := bufio.NewReaderSize(rc, 64<<10)
-	head, _ := br.Peek(4096)
+	// A short message ends before 4096 bytes (io.EOF); any other error is
+	// a failed read (an S3 connection reset mid-stream), not content: on
+	// what little was read the message would be judged "unrecognized" for
+	// good and never acknowledged. Retry the job instead.
+	head, err := br.Peek(4096)
+	if err != nil && !errors.Is(err, io.EOF) {
+		return fmt.Errorf("process %s: read: %w", id, err)
+	}
 	if m.Direction == store.Outbound {
 		if !looksX12(head) {
 			return nil
