@@ -92,23 +92,36 @@ func Dial(ctx context.Context, cfg ClientConfig) (*Client, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", where, err)
 	}
+	// The handshake and the SFTP session's start are bounded by Timeout and
+	// by ctx: a server that accepts and never answers must not hold a
+	// delivery (or a shutdown waiting for it) past either.
 	_ = conn.SetDeadline(time.Now().Add(cfg.Timeout))
+	stop := context.AfterFunc(ctx, func() { _ = conn.SetDeadline(time.Now()) })
+	defer stop()
 	c, chans, reqs, err := ssh.NewClientConn(conn, addr, conf)
 	if err != nil {
 		conn.Close()
+		if ctx.Err() != nil {
+			return nil, fmt.Errorf("%s: %w (%w)", where, ctx.Err(), err)
+		}
 		if errors.Is(err, ErrHostKeyMismatch) && presented != nil {
 			return nil, fmt.Errorf("%s: %w: the server presented %s but %s is pinned; refusing to connect (if the partner really changed its key, update host_key after checking with them)",
 				where, ErrHostKeyMismatch, ssh.FingerprintSHA256(presented), ssh.FingerprintSHA256(pinned))
 		}
 		return nil, fmt.Errorf("%s: %w", where, err)
 	}
-	_ = conn.SetDeadline(time.Time{})
 	sc := ssh.NewClient(c, chans, reqs)
 	sf, err := sftp.NewClient(sc, sftp.UseConcurrentWrites(true), sftp.UseConcurrentReads(true))
 	if err != nil {
 		sc.Close()
 		return nil, fmt.Errorf("%s: start sftp: %w", where, err)
 	}
+	if !stop() { // ctx ended as the session started: the deadline may be set
+		sf.Close()
+		sc.Close()
+		return nil, fmt.Errorf("%s: %w", where, ctx.Err())
+	}
+	_ = conn.SetDeadline(time.Time{})
 	return &Client{cfg: cfg, ssh: sc, sftp: sf}, nil
 }
 
