@@ -177,7 +177,12 @@ func TestStuckPeers(t *testing.T) {
 	r.set("latency p95 before/while stuck", fmt.Sprintf("%s/%s (%d/%d docs)", p95b.Round(time.Millisecond), p95d.Round(time.Millisecond), len(before), len(during)))
 	r.set("load took", loadTook.Round(100*time.Millisecond))
 	r.check(t)
+	// A stop lets running jobs finish within a 30 s budget, as long as the
+	// harness waits: let the pushes in their handshake end first.
+	waitFor(t, sshTimeout+5*time.Second, "no push to the stuck SFTP server in flight", func() bool { return sshd.openConns() == 0 })
+	stopping := time.Now()
 	s.stop()
+	t.Logf("stopped in %s", time.Since(stopping).Round(10*time.Millisecond))
 }
 
 // blackhole accepts TCP connections and never writes a byte; it records
@@ -241,6 +246,13 @@ func (b *blackhole) longest() time.Duration {
 		m = max(m, time.Since(at))
 	}
 	return m
+}
+
+// openConns is how many connections are open now.
+func (b *blackhole) openConns() int {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return len(b.open)
 }
 
 // accepted is how many connections the peer has seen.
