@@ -31,8 +31,8 @@ import (
 //   - hookdead's acknowledgments go to a webhook whose server accepts and
 //     never answers (timeout: 1s);
 //   - sftpdead's outbound documents are pushed to an SFTP server that
-//     accepts TCP and never sends its banner (the client's handshake
-//     bound: 30 s, not configurable).
+//     accepts TCP and never sends its banner (sftp_remote.timeout: 3s
+//     bounds the connection, handshake and session start).
 //
 // Every delivery to a stuck peer must end in a timeout within its bound and
 // be retried, nothing to them counts as delivered, no stalled upload is
@@ -42,7 +42,7 @@ import (
 func TestStuckPeers(t *testing.T) {
 	total, rate := scale(450, 3000), scale(30, 30)
 	stalls, stuckDocs := scale(8, 32), scale(20, 60)
-	const hookTimeout, sshTimeout = time.Second, 30 * time.Second // webhook timeout: 1s; transports/sftp's handshake bound
+	const hookTimeout, sshTimeout = time.Second, 3 * time.Second // webhook timeout: 1s; sftp_remote.timeout: 3s
 
 	hook, sshd := startBlackhole(t), startBlackhole(t)
 	dir := t.TempDir()
@@ -61,6 +61,7 @@ func TestStuckPeers(t *testing.T) {
       user: wharf
       key_file: %s
       host_key: %q
+      timeout: 3s
       push: {folder: /inbound}
 `, hex.EncodeToString(sum[:]), hook.addr(), portOf(sshd.addr()), filepath.Join(dir, "sftpdead_key"),
 		strings.TrimSpace(string(ssh.MarshalAuthorizedKey(key.PublicKey()))))

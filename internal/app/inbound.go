@@ -158,7 +158,7 @@ func dialRemote(ctx context.Context, c *config.Config, p config.Partner) (*wsftp
 	if err != nil {
 		return nil, fmt.Errorf("sftp: partner %s: %w", p.ID, err)
 	}
-	return wsftp.Dial(ctx, wsftp.ClientConfig{Partner: p.ID, Host: r.Host, Port: r.Port, User: r.User, Key: key, HostKey: r.HostKey})
+	return wsftp.Dial(ctx, wsftp.ClientConfig{Partner: p.ID, Host: r.Host, Port: r.Port, User: r.User, Key: key, HostKey: r.HostKey, Timeout: r.TimeoutDuration()})
 }
 
 func remoteOrigin(r *config.SFTPRemote) string {

@@ -158,7 +158,11 @@ type SFTPRemote struct {
 	KeyEnv  string `yaml:"key_env"`  // ... or the name of an environment variable holding it
 	// HostKey pins the server's public host key (authorized_keys format, as
 	// `ssh-keyscan` prints it without the host name). Required.
-	HostKey string    `yaml:"host_key"`
+	HostKey string `yaml:"host_key"`
+	// Timeout bounds the connection, the SSH handshake and the SFTP
+	// session's start (default 30s): a server that accepts and never
+	// answers holds a poll or a delivery no longer.
+	Timeout string    `yaml:"timeout"`
 	Pull    *SFTPPull `yaml:"pull"`
 	Push    *SFTPPush `yaml:"push"`
 }
@@ -209,6 +213,12 @@ func (r SFTPRemote) Key(c *Config, getenv func(string) string) ([]byte, error) {
 	return b, nil
 }
 
+// TimeoutDuration is sftp_remote.timeout; 0 (the client's default, 30 s) when unset.
+func (r *SFTPRemote) TimeoutDuration() time.Duration {
+	d, _ := time.ParseDuration(r.Timeout)
+	return d
+}
+
 func (c *Config) validateRemote(f string, r *SFTPRemote) error {
 	f += ".sftp_remote"
 	if r.Host == "" {
@@ -233,6 +243,11 @@ func (c *Config) validateRemote(f string, r *SFTPRemote) error {
 	}
 	if _, _, _, _, err := ssh.ParseAuthorizedKey([]byte(r.HostKey)); err != nil {
 		return c.errAt(f+".host_key", "not a public key such as \"ssh-ed25519 AAAA...\": %v", err)
+	}
+	if r.Timeout != "" {
+		if d, err := time.ParseDuration(r.Timeout); err != nil || d < time.Second || d > 10*time.Minute {
+			return c.errAt(f+".timeout", "%q is not a duration from 1s to 10m (e.g. 30s)", r.Timeout)
+		}
 	}
 	if p := r.Pull; p != nil {
 		if p.Folder == "" {
