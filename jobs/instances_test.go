@@ -295,3 +295,37 @@ func TestDeadLocalInstanceFailsOverAtOnce(t *testing.T) {
 		waitFor(t, "the survivor to run the dead run's job", func() bool { return done.Load() == 1 })
 	})
 }
+
+type countingUploader struct{ runs atomic.Int32 }
+
+func (u *countingUploader) UploadSpool(context.Context) (int, error) { u.runs.Add(1); return 0, nil }
+
+// A blob spooled after the upload job finished gets a job of its own: a
+// finished upload job does not count as the one waiting (it did for the
+// rest of its minute, and that blob waited for the next one spooled).
+func TestSpoolUploadAfterADrain(t *testing.T) {
+	eachDriver(t, func(t *testing.T, open func() store.Store) {
+		ctx := context.Background()
+		up := &countingUploader{}
+		rt := jobs.New(open(), jobs.Options{})
+		jobs.Register(rt, &jobs.SpoolUploadWorker{Archive: up})
+		if err := rt.Start(ctx); err != nil {
+			t.Fatal(err)
+		}
+		defer stop(t, rt)
+		for i := int32(1); i <= 2; i++ {
+			res, err := rt.Insert(ctx, jobs.SpoolUploadArgs{}, jobs.SpoolUploadOpts)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if res.UniqueSkippedAsDuplicate {
+				t.Fatalf("upload job %d skipped as a duplicate of a finished one", i)
+			}
+			waitFor(t, "the upload to run", func() bool { return up.runs.Load() == i })
+			waitFor(t, "the upload job to complete", func() bool {
+				js, err := rt.List(ctx, river.NewJobListParams().Kinds("wharf_archive_spool_upload").States(rivertype.JobStateCompleted))
+				return err == nil && len(js) == int(i)
+			})
+		}
+	})
+}

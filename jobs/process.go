@@ -10,6 +10,7 @@ import (
 	"github.com/riverqueue/river"
 	"github.com/riverqueue/river/riverdriver/riverpgxv5"
 	"github.com/riverqueue/river/riverdriver/riversqlite"
+	"github.com/riverqueue/river/rivertype"
 
 	"github.com/wharfedi/wharf/internal/lifecycle"
 	"github.com/wharfedi/wharf/internal/store"
@@ -63,9 +64,15 @@ type SpoolUploadArgs struct{}
 // Kind implements river.JobArgs.
 func (SpoolUploadArgs) Kind() string { return "wharf_archive_spool_upload" }
 
-// SpoolUploadOpts make at most one upload job per minute: insert it whenever
-// a blob was spooled (in the same transaction); one run uploads everything.
-var SpoolUploadOpts = &river.InsertOpts{UniqueOpts: river.UniqueOpts{ByArgs: true, ByPeriod: time.Minute}}
+// SpoolUploadOpts keep at most one upload job waiting or running: insert it
+// whenever a blob was spooled (in the same transaction); one run uploads
+// everything spooled until it finds nothing left. A finished job does not
+// count (it did before: a blob spooled after a drain in the same minute got
+// no job of its own); while one runs, the app's every-minute archive.spool
+// schedule catches a blob spooled as it finishes.
+var SpoolUploadOpts = &river.InsertOpts{UniqueOpts: river.UniqueOpts{ByArgs: true, ByState: []rivertype.JobState{
+	rivertype.JobStateAvailable, rivertype.JobStatePending, rivertype.JobStateRetryable,
+	rivertype.JobStateRunning, rivertype.JobStateScheduled}}}
 
 // SpoolUploader is what the spool upload job drives (an *archive.Archive).
 type SpoolUploader interface {

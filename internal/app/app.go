@@ -200,6 +200,7 @@ func New(ctx context.Context, c *config.Config, o Options) (_ *App, err error) {
 	rt.AddTask("x12.ack_overdue", func(ctx context.Context) error { _, err := a.Processor.CheckOverdue(ctx); return err })
 	ackOverdueSchedule(c, rt)
 	RegisterArchiveJobs(rt, st, arch, a.Processor, a.Delivery.Deliver)
+	spoolSchedule(arch, rt)
 
 	// AS2: overdue MDNs, certificate expiry.
 	rt.AddTask("as2.mdn_overdue", as2MDNOverdue(st, a.now, log.With("component", "as2")))

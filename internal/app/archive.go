@@ -149,3 +149,17 @@ func OpenData(ctx context.Context, c *config.Config, opts ...store.Option) (stor
 	}
 	return st, a, nil
 }
+
+// spoolSchedule uploads the S3 archive's spool every minute when no
+// configured schedule runs archive.spool. A spooled Put enqueues the
+// upload in its own transaction, but that insert is skipped while an
+// upload job runs (one at a time), and a blob spooled just as that job
+// finishes would otherwise wait for the next spooled blob or a restart.
+// A run that finds nothing spooled costs one indexed query.
+func spoolSchedule(a *archive.Archive, rt *jobs.Runtime) {
+	if a.Local() || rt.HasTaskScheduled("archive.spool") {
+		return
+	}
+	every, _ := config.Schedule{Cron: "@every 1m"}.Parse()
+	rt.AddSchedules(jobs.Schedule{Name: "archive-spool", Schedule: every, Task: "archive.spool"})
+}
