@@ -16,7 +16,11 @@ import (
 // not yet size-stable), Follow polls again after settle (default 1 s)
 // instead of waiting for the next change or rescan; when it reports more
 // files than one poll takes (PollResult.More), at once: a burst larger than
-// PollOptions.Max does not wait for the rescan.
+// PollOptions.Max does not wait for the rescan. When poll fails (the
+// database or the archive is down, and the files stay where they are), it
+// polls again after settle, and while those retries keep failing, twice as
+// long each time up to 8 settles (never beyond rescan): work resumes soon
+// after the outage ends even when no new file arrives to wake the watcher.
 func Follow(ctx context.Context, tr Transport, dir string, rescan, settle time.Duration, poll func(ctx context.Context) (PollResult, error), onErr func(error)) {
 	if rescan <= 0 {
 		rescan = 30 * time.Second
@@ -50,18 +54,29 @@ func Follow(ctx context.Context, tr Transport, dir string, rescan, settle time.D
 	defer t.Stop()
 	soon := time.NewTimer(settle)
 	soon.Stop()
+	retry := settle // the wait before polling again after a failure
 	for {
+		timer := false
 		select {
 		case <-ctx.Done():
 			return
 		case <-t.C:
 		case <-kick:
 		case <-soon.C:
+			timer = true
 		}
 		res, err := poll(ctx)
-		if err != nil && ctx.Err() == nil {
-			onErr(err)
+		if err != nil {
+			if ctx.Err() == nil {
+				onErr(err)
+			}
+			if timer { // a retry failed again: wait longer (changes still poll at once)
+				retry = min(2*retry, 8*settle, max(rescan, settle))
+			}
+			soon.Reset(retry)
+			continue
 		}
+		retry = settle
 		switch {
 		case res.More:
 			signal()

@@ -203,6 +203,37 @@ func TestFollowSeesNewFiles(t *testing.T) {
 	}
 }
 
+// TestFollowRetriesAfterFailure: a poll that fails (the database is down,
+// so the file stays) is retried soon, not at the next change or rescan (an
+// hour here): when the outage ends and no new file arrives to wake the
+// watcher, the files already waiting still go through.
+func TestFollowRetriesAfterFailure(t *testing.T) {
+	e := flowtest.Open(t, "SQLite", archive.Options{}, "erp")
+	f := newFolder(t)
+	os.WriteFile(filepath.Join(f.Root(), "WAITING.edi"), []byte("x"), 0o644)
+	cctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	o := transports.PollOptions{Partner: "erp", Transport: "folder", Origin: f.Root(), After: transports.AfterDelete}
+	down := 3 // the first polls fail, as while the database is down
+	polled := make(chan struct{}, 100)
+	go transports.Follow(cctx, f, "", time.Hour, 20*time.Millisecond, func(ctx context.Context) (transports.PollResult, error) {
+		defer func() { polled <- struct{}{} }()
+		if down > 0 {
+			down--
+			return transports.Poll(ctx, f, failing{}, e.Gateway, o)
+		}
+		return transports.Poll(ctx, f, e.Gateway, e.Gateway, o)
+	}, func(err error) {})
+	deadline := time.After(30 * time.Second)
+	for len(e.Inbound(t, "erp")) == 0 {
+		select {
+		case <-polled:
+		case <-deadline:
+			t.Fatal("after failed polls, the waiting file was not polled again before the rescan")
+		}
+	}
+}
+
 // TestFollowBurstBeyondMax: a burst of more files than one poll takes
 // (PollOptions.Max) is taken in consecutive polls, not the first Max and
 // the rest at the next rescan (an hour here).
