@@ -1,0 +1,79 @@
+package faults
+
+import (
+	"net/http"
+	"sync"
+	"time"
+)
+
+// readyWatch polls the site's /readyz every 50 ms for the whole scenario
+// and keeps every answer, so a scenario can ask when readiness changed
+// after a fault was injected or removed (across restarts: the HTTP port is
+// fixed). A refused connection is recorded as status 0.
+type readyWatch struct {
+	mu      sync.Mutex
+	answers []readyAnswer
+	quit    chan struct{}
+	done    chan struct{}
+}
+
+type readyAnswer struct {
+	at     time.Time
+	status int
+}
+
+func watchReady(s *site) *readyWatch {
+	w := &readyWatch{quit: make(chan struct{}), done: make(chan struct{})}
+	client := &http.Client{Timeout: 5 * time.Second} // the server's checks answer within 2 s
+	go func() {
+		defer close(w.done)
+		tk := time.NewTicker(50 * time.Millisecond)
+		defer tk.Stop()
+		for {
+			status := 0
+			if resp, err := client.Get("http://" + s.httpAddr + "/readyz"); err == nil {
+				status = resp.StatusCode
+				resp.Body.Close()
+			}
+			w.mu.Lock()
+			w.answers = append(w.answers, readyAnswer{time.Now(), status})
+			w.mu.Unlock()
+			select {
+			case <-w.quit:
+				return
+			case <-tk.C:
+			}
+		}
+	}()
+	s.t.Cleanup(w.stop)
+	return w
+}
+
+func (w *readyWatch) stop() {
+	select {
+	case <-w.quit:
+	default:
+		close(w.quit)
+	}
+	<-w.done
+}
+
+// await waits up to within for the first answer with status given after
+// since, and returns how long after since it came.
+func (w *readyWatch) await(status int, since time.Time, within time.Duration) (time.Duration, bool) {
+	deadline := time.Now().Add(within)
+	for {
+		w.mu.Lock()
+		for _, a := range w.answers {
+			if a.status == status && !a.at.Before(since) {
+				w.mu.Unlock()
+				return a.at.Sub(since), true
+			}
+		}
+		w.mu.Unlock()
+		if time.Now().After(deadline) {
+			return 0, false
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
