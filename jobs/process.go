@@ -3,6 +3,7 @@ package jobs
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
 	"time"
 
@@ -51,8 +52,10 @@ func (w *ProcessWorker) Work(ctx context.Context, j *river.Job[ProcessArgs]) err
 		ctx = store.WithFinal(ctx, func(ctx context.Context, tx store.Tx) error { return completeTx(ctx, tx, j) })
 		return cancelPermanent(w.Processor.Process(ctx, j.Args.MessageID))
 	}
-	if _, err := w.Store.GetMessage(ctx, j.Args.MessageID); err != nil {
+	if _, err := w.Store.GetMessage(ctx, j.Args.MessageID); errors.Is(err, store.ErrNotFound) {
 		return river.JobCancel(fmt.Errorf("process: %w", err))
+	} else if err != nil {
+		return fmt.Errorf("process: %w", err) // retried
 	}
 	return w.Store.AppendEvent(ctx, &store.Event{MessageID: j.Args.MessageID, Kind: lifecycle.EventQueued,
 		Detail: "queued for processing; no processor is registered yet"})

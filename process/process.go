@@ -105,8 +105,11 @@ func last(ctx context.Context) func(store.Tx) error {
 
 func (p *Processor) process(ctx context.Context, id string) error {
 	m, err := p.Store.GetMessage(ctx, id)
-	if err != nil {
+	if errors.Is(err, store.ErrNotFound) { // only a message that is gone: retrying cannot help
 		return fmt.Errorf("%w: %w", lifecycle.ErrPermanent, err)
+	}
+	if err != nil { // the database is down or busy: the job is retried
+		return fmt.Errorf("process %s: %w", id, err)
 	}
 	rc, _, err := p.Archive.Get(ctx, id)
 	if err != nil {

@@ -448,3 +448,34 @@ func TestMappedDocumentsIndexedByShipment(t *testing.T) {
 		}
 	})
 }
+
+// downStore is a store whose database stopped answering message reads.
+type downStore struct{ store.Store }
+
+func (downStore) GetMessage(ctx context.Context, id string) (*store.Message, error) {
+	return nil, fmt.Errorf("store: message %s: failed to connect: connection refused", id)
+}
+
+// A message the database cannot read now (an outage) is a retryable
+// failure, not a permanent one: a permanent failure cancels the process
+// job, which left the message "received" for good after a PostgreSQL
+// outage (faults.TestPostgresOutage). Only a message that is gone is.
+func TestProcessOutageIsRetryable(t *testing.T) {
+	e := flowtest.Open(t, "SQLite", archive.Options{}, "acme")
+	ctx := context.Background()
+	en, err := e.Archive.Put(ctx, strings.NewReader(load204), archive.Meta{Partner: "acme", Direction: store.Inbound, Transport: "sftp", RemoteName: "inbound/204.edi"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	down := &process.Processor{Archive: e.Archive, Store: downStore{e.Store}}
+	if err := down.Process(ctx, en.ID); err == nil || lifecycle.IsPermanent(err) {
+		t.Fatalf("database down: got %v, want a retryable error", err)
+	}
+	up := &process.Processor{Archive: e.Archive, Store: e.Store}
+	if err := up.Process(ctx, "01a00000-0000-7000-8000-000000000000"); !lifecycle.IsPermanent(err) {
+		t.Fatalf("a message that does not exist: got %v, want a permanent error", err)
+	}
+	if err := up.Process(ctx, en.ID); err != nil {
+		t.Fatalf("once the database answers: %v", err)
+	}
+}
