@@ -77,3 +77,22 @@ func (w *readyWatch) await(status int, since time.Time, within time.Duration) (t
 		time.Sleep(50 * time.Millisecond)
 	}
 }
+
+// resumedAfter is how long after end (a fault's removal) the audit found
+// the last document answered: the audit's Settled counts from the last
+// acknowledgment, which for a folder drop may come long before the fault
+// ends (a file written during an outage is acknowledged by its writing).
+func resumedAfter(l *load, r *report, end time.Time) time.Duration {
+	l.mu.Lock()
+	var last time.Time
+	for _, at := range l.ackedAt {
+		if at.After(last) {
+			last = at
+		}
+	}
+	l.mu.Unlock()
+	if last.After(end) {
+		end = last
+	}
+	return last.Add(r.Settled).Sub(end)
+}
