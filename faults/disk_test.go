@@ -14,7 +14,7 @@ import (
 	"github.com/wharfedi/wharf/internal/testenv"
 )
 
-// Scenario 3, a full disk and a read-only archive: the data folder is a
+// Scenario 4, a full disk and a read-only archive: the data folder is a
 // small tmpfs the test mounts, so the SQLite database, the archive and the
 // SFTP spool all live on it.
 //

@@ -18,7 +18,7 @@ import (
 	"github.com/wharfedi/wharf/internal/testenv"
 )
 
-// Scenario: the archive's S3 server stops, then answers slowly and resets
+// Scenario 3: the archive's S3 server stops, then answers slowly and resets
 // connections, under a paced load. A Put that cannot reach S3 keeps its
 // blob in the local spool and succeeds, so partners keep getting their
 // uploads acknowledged; when S3 is back the spool drains: every entry ends

@@ -24,7 +24,7 @@ import (
 	"github.com/wharfedi/wharf/internal/store"
 )
 
-// Scenario: slow and stuck peers next to a steady mixed load.
+// Scenario 5: slow and stuck peers next to a steady mixed load.
 //
 //   - SFTP clients (acme's key) open an upload, write half of it and stall,
 //     holding their sessions for the rest of the run;
