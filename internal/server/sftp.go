@@ -32,15 +32,15 @@ type PartnerPolicy struct {
 type SFTPOptions struct {
 	Receiver    transports.Receiver
 	Outbox      transports.Outbox
-	SpoolDir    string        // staging for uploads and downloads
-	MaxFileSize int64         // bytes; 0 means no limit
-	MaxSessions int           // concurrent connections; default 64
+	SpoolDir    string // staging for uploads and downloads
+	MaxFileSize int64  // bytes; 0 means no limit
+	MaxSessions int    // concurrent connections; default 64
 	// MaxSessionsPerIP caps one remote address's concurrent connections
 	// (default: MaxSessions/4, at least 1): a client that opens connections
 	// and never authenticates holds each for the 30 s handshake limit, and
 	// without this cap one address could take every session.
 	MaxSessionsPerIP int
-	IdleTimeout time.Duration // default 10 minutes
+	IdleTimeout      time.Duration // default 10 minutes
 	// LockoutAttempts failed logins from one address within LockoutWindow
 	// lock that address out for LockoutWindow. Defaults 5 and 15 minutes.
 	LockoutAttempts int
