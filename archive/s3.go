@@ -222,9 +222,32 @@ func (s *S3) Put(ctx context.Context, key, file string, size int64) error {
 		if s.cfg.LockMode != "" && missingLockConfig(err) {
 			return fmt.Errorf("archive: s3 put %s: %w (server: %w)", key, s.noLock(), err)
 		}
+		if s.cfg.LockMode != "" && s.keepLocked(ctx, key, size, opts.RetainUntilDate) {
+			return nil
+		}
 		return fmt.Errorf("archive: s3 put %s: %w", key, err)
 	}
 	return nil
+}
+
+// keepLocked handles a Put refused because the same content is already
+// stored under Object Lock in a bucket that keeps no versions (versitygw's
+// posix backend refuses to overwrite a locked object; a versioned bucket
+// adds a version instead). Keys name content, so the stored object is the
+// blob: its retention is extended to until (never shortened), and the Put
+// has succeeded.
+func (s *S3) keepLocked(ctx context.Context, key string, size int64, until time.Time) bool {
+	obj := s.object(key)
+	info, err := s.c.StatObject(ctx, s.cfg.Bucket, obj, minio.StatObjectOptions{})
+	if err != nil || info.Size != size || info.UserMetadata["Wharf-Sha256"] != path.Base(key) {
+		return false
+	}
+	if _, current, locked := s.retention(ctx, obj, ""); locked && !current.Before(until) {
+		return true
+	}
+	mode := minio.RetentionMode(s.cfg.LockMode)
+	err = s.c.PutObjectRetention(ctx, s.cfg.Bucket, obj, minio.PutObjectRetentionOptions{Mode: &mode, RetainUntilDate: &until})
+	return err == nil
 }
 
 // abortUploads aborts the unfinished multipart uploads of key after a
@@ -283,7 +306,12 @@ func (s *S3) Stat(ctx context.Context, key string) (int64, error) {
 func (s *S3) Delete(ctx context.Context, key string) error {
 	obj := s.object(key)
 	if !s.versioned(ctx) {
+		// Object Lock without versioning (versitygw's posix backend): the
+		// server refuses the delete of a locked object itself.
 		if err := s.c.RemoveObject(ctx, s.cfg.Bucket, obj, minio.RemoveObjectOptions{}); err != nil && !notFound(err) {
+			if mode, until, ok := s.retention(ctx, obj, ""); ok {
+				return &LockedError{Key: key, Mode: mode, Until: until, Err: err}
+			}
 			return fmt.Errorf("archive: s3 delete %s: %w", key, err)
 		}
 		return nil
@@ -309,15 +337,36 @@ func (s *S3) Delete(ctx context.Context, key string) error {
 		if o.IsDeleteMarker {
 			continue
 		}
-		mode, until, rerr := s.c.GetObjectRetention(ctx, s.cfg.Bucket, obj, o.VersionID)
-		if rerr == nil && mode != nil && until != nil && until.After(time.Now()) && (locked == nil || until.After(locked.Until)) {
-			locked = &LockedError{Key: key, Version: o.VersionID, Mode: string(*mode), Until: until.UTC(), Err: err}
+		if mode, until, ok := s.retention(ctx, obj, o.VersionID); ok && (locked == nil || until.After(locked.Until)) {
+			locked = &LockedError{Key: key, Version: o.VersionID, Mode: mode, Until: until, Err: err}
 		}
 	}
 	if locked != nil {
 		return locked
 	}
 	return first
+}
+
+// retention is the Object Lock retention of a version ("" for the only or
+// latest one) when its date has not passed. It asks with GetObjectRetention
+// and, when the answer cannot be read (versitygw v1.8.0 answers with an
+// <ObjectLockRetention> root element minio-go refuses), with a HEAD, whose
+// x-amz-object-lock-* headers say the same.
+func (s *S3) retention(ctx context.Context, obj, version string) (mode string, until time.Time, ok bool) {
+	if m, u, err := s.c.GetObjectRetention(ctx, s.cfg.Bucket, obj, version); err == nil && m != nil && u != nil {
+		mode, until = string(*m), u.UTC()
+	} else {
+		info, err := s.c.StatObject(ctx, s.cfg.Bucket, obj, minio.StatObjectOptions{VersionID: version})
+		if err != nil {
+			return "", time.Time{}, false
+		}
+		mode = info.Metadata.Get("X-Amz-Object-Lock-Mode")
+		if until, err = time.Parse(time.RFC3339, info.Metadata.Get("X-Amz-Object-Lock-Retain-Until-Date")); err != nil {
+			return "", time.Time{}, false
+		}
+		until = until.UTC()
+	}
+	return mode, until, mode != "" && until.After(time.Now())
 }
 
 // LockedError is the error of a Delete refused because of Object Lock

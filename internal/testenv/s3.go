@@ -41,6 +41,20 @@ func envOr(name, def string) string {
 // this test, emptied and removed when the test ends.
 func S3(t testing.TB) S3Env {
 	t.Helper()
+	return s3Bucket(t, false)
+}
+
+// S3Locked is S3 with a bucket created with Object Lock enabled (versitygw's
+// posix backend keeps no versions: it refuses the delete of a locked
+// object itself). Locked objects left at the end are removed with the
+// governance bypass; compliance-locked ones stay until their date.
+func S3Locked(t testing.TB) S3Env {
+	t.Helper()
+	return s3Bucket(t, true)
+}
+
+func s3Bucket(t testing.TB, objectLock bool) S3Env {
+	t.Helper()
 	e := S3Env{
 		Endpoint:  envOr("WHARF_TEST_S3_ENDPOINT", "127.0.0.1:7070"),
 		AccessKey: envOr("WHARF_TEST_S3_ACCESS_KEY", "k"),
@@ -58,7 +72,7 @@ func S3(t testing.TB) S3Env {
 		Missing(t, "S3 server", s3Hint, err)
 		return e
 	}
-	if err := c.MakeBucket(ctx, e.Bucket, minio.MakeBucketOptions{}); err != nil {
+	if err := c.MakeBucket(ctx, e.Bucket, minio.MakeBucketOptions{ObjectLocking: objectLock}); err != nil {
 		t.Fatalf("testenv: create bucket %s: %v", e.Bucket, err)
 	}
 	t.Cleanup(func() {
@@ -66,7 +80,7 @@ func S3(t testing.TB) S3Env {
 		defer cancel()
 		for o := range c.ListObjects(ctx, e.Bucket, minio.ListObjectsOptions{Recursive: true}) {
 			if o.Err == nil {
-				_ = c.RemoveObject(ctx, e.Bucket, o.Key, minio.RemoveObjectOptions{})
+				_ = c.RemoveObject(ctx, e.Bucket, o.Key, minio.RemoveObjectOptions{GovernanceBypass: objectLock})
 			}
 		}
 		if err := c.RemoveBucket(ctx, e.Bucket); err != nil {
