@@ -57,6 +57,7 @@ var testEnvVars = []envVar{
 	{"WHARF_PEERS_CACHE", ".ci/run: where peer binaries it builds (versitygw, MinIO) are cached; default $HOME/.cache/wharf-peers"},
 	{"WHARF_FUZZTIME", ".ci/run: how many inputs each fuzz target tries (`-fuzztime`, a count such as `10000x` or a duration); default 10000x"},
 	{"WHARF_FAULTS", "`long` runs the fault suite (faults/) at the scale of docs/reliability.md instead of its short CI variants"},
+	{"WHARF_TEST_PG_BIN", "folder holding initdb and pg_ctl for the fault suite's private PostgreSQL (faults/pgoutage_test.go); default Debian's newest /usr/lib/postgresql/N/bin"},
 }
 
 // cliDoc renders docs/cli.md.
