@@ -194,8 +194,12 @@ func (a *Archive) storeFor(ref string) (BlobStore, string, error) {
 	switch {
 	case kind == a.blobs.Kind():
 		return a.blobs, key, nil
-	case kind == "spool" && a.spool != nil:
+	case kind == "spool" && a.spool != nil && a.ownSpoolKey(key):
 		return a.spool, key, nil
+	case kind == "spool":
+		owner, _, _ := strings.Cut(key, "/")
+		return nil, "", fmt.Errorf("archive: blob %s: %w: it waits in the spool of another instance (%s) for its upload to %s, which that instance retries until it succeeds",
+			ref, lifecycle.ErrWait, owner, a.blobs.Describe())
 	}
 	return nil, "", fmt.Errorf("archive: blob ref %q names a %s store, but this archive is %s", ref, kind, a.Describe())
 }
@@ -452,12 +456,34 @@ func (a *Archive) placeBlob(ctx context.Context, key, path string, size int64) (
 const downFor = 30 * time.Second
 
 func (a *Archive) spoolBlob(ctx context.Context, key, path string, size int64, err error) (string, error) {
-	if serr := a.spool.Put(ctx, key, path, size); serr != nil {
+	skey := a.spool.id + "/" + key // the spool's own name first: whose spool holds it
+	if serr := a.spool.Put(ctx, skey, path, size); serr != nil {
 		return "", fmt.Errorf("archive: put: %w; and the local spool failed too: %w", err, serr)
 	}
 	a.metrics.spooled.Inc()
 	a.log.Warn("blob store failed; blob spooled locally for upload later", "store", a.blobs.Describe(), "key", key, "err", err)
-	return "spool:" + key, nil
+	return "spool:" + skey, nil
+}
+
+// ownSpoolKey tells whether a spool key is this archive's spool's: under
+// its name, or from before spools had names (no name: "sha256/...").
+func (a *Archive) ownSpoolKey(key string) bool {
+	return strings.HasPrefix(key, "sha256/") || (a.spool.id != "" && strings.HasPrefix(key, a.spool.id+"/"))
+}
+
+// ownSpoolPrefixes are the blob ref prefixes of this archive's spool.
+func (a *Archive) ownSpoolPrefixes() []string {
+	return []string{"spool:" + a.spool.id + "/", "spool:sha256/"}
+}
+
+// Readable reports whether this instance can read the message's blob now:
+// a wrapped lifecycle.ErrWait when it waits in another instance's spool.
+func (a *Archive) Readable(m *store.Message) error {
+	_, _, err := a.storeFor(m.BlobRef)
+	if lifecycle.IsWait(err) {
+		return err
+	}
+	return nil
 }
 
 // record (with the chain locked at head, which it advances) writes the index row, its entry, keys, first events and chain

@@ -2,6 +2,8 @@ package archive
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -72,6 +74,7 @@ func blobKey(sum string) string {
 type FS struct {
 	root string
 	kind string
+	id   string // a spool's own name (NewSpool), "" for the archive folder
 }
 
 // NewFS returns a filesystem store rooted at dir, creating it if needed.
@@ -82,8 +85,58 @@ func NewFS(dir string) (*FS, error) {
 
 // NewSpool returns the local spool in dir for a remote blob store: where
 // blobs wait while it is unreachable (refs "spool:...").
+//
+// Each spool has a name of its own, made once and kept in dir/.spool-id,
+// and its blobs live under it ("spool:ID/sha256/..."): several instances
+// of a cluster share the index but not their spools, and the ref says
+// whose spool holds a blob (refs without an ID come from before names and
+// belong to whichever spool has the file).
 func NewSpool(dir string) (*FS, error) {
-	return newFS(dir, "spool")
+	f, err := newFS(dir, "spool")
+	if err != nil {
+		return nil, err
+	}
+	idFile := filepath.Join(dir, ".spool-id")
+	if b, err := os.ReadFile(idFile); err == nil && len(strings.TrimSpace(string(b))) > 0 {
+		f.id = strings.TrimSpace(string(b))
+		return f, nil
+	} else if err != nil && !os.IsNotExist(err) {
+		return nil, fmt.Errorf("archive: spool %s: %w", idFile, err)
+	}
+	b := make([]byte, 6)
+	if _, err := rand.Read(b); err != nil {
+		return nil, err
+	}
+	f.id = "s" + hex.EncodeToString(b)
+	if err := writeDurably(idFile, []byte(f.id+"\n")); err != nil {
+		return nil, fmt.Errorf("archive: spool %s: %w", idFile, err)
+	}
+	return f, nil
+}
+
+// writeDurably writes a small file through a temporary name, fsyncs it,
+// renames it into place and fsyncs the folder.
+func writeDurably(path string, b []byte) error {
+	tmp := path + ".tmp"
+	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o640)
+	if err != nil {
+		return err
+	}
+	if _, err := f.Write(b); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Sync(); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Close(); err != nil {
+		return err
+	}
+	if err := os.Rename(tmp, path); err != nil {
+		return err
+	}
+	return syncDir(filepath.Dir(path))
 }
 
 func newFS(dir, kind string) (*FS, error) {

@@ -73,8 +73,12 @@ type Report struct {
 	Tombstones int64
 	Blobs      int64 // blobs re-hashed
 	Bytes      int64
-	Head       store.ChainLink
-	Problems   []Problem // in chain order; the first is the first broken entry
+	// Elsewhere counts blobs that wait in another instance's spool for
+	// their upload: this instance cannot read them yet, and a verify after
+	// the upload re-hashes them.
+	Elsewhere int64
+	Head      store.ChainLink
+	Problems  []Problem // in chain order; the first is the first broken entry
 }
 
 // OK reports whether nothing was found wrong.
@@ -158,6 +162,10 @@ walk:
 				continue
 			}
 			if opts.SkipBlobs {
+				continue
+			}
+			if a.Readable(r.Message) != nil {
+				rep.Elsewhere++
 				continue
 			}
 			if what := a.checkBlob(ctx, r.Message); what != "" {

@@ -2,6 +2,7 @@ package archive_test
 
 import (
 	"bytes"
+	"context"
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/hex"
@@ -11,6 +12,7 @@ import (
 	"path"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -18,6 +20,7 @@ import (
 
 	"github.com/wharfedi/wharf/archive"
 	"github.com/wharfedi/wharf/archive/blobtest"
+	"github.com/wharfedi/wharf/internal/lifecycle"
 	"github.com/wharfedi/wharf/internal/store"
 	"github.com/wharfedi/wharf/internal/testenv"
 )
@@ -243,4 +246,79 @@ func countFiles(t *testing.T, dir string) int {
 		return nil
 	})
 	return n
+}
+
+// downBlobs is a blob store whose Puts fail while down is set, as an S3
+// server this instance cannot reach: the fault injected, nothing faked.
+type downBlobs struct {
+	archive.BlobStore
+	down atomic.Bool
+}
+
+func (d *downBlobs) Put(ctx context.Context, key, path string, size int64) error {
+	if d.down.Load() {
+		return errors.New("dial tcp 127.0.0.1:9: connect: connection refused")
+	}
+	return d.BlobStore.Put(ctx, key, path, size)
+}
+
+// Two instances share the index and the bucket but not their spools
+// (issue 18): a blob spooled by A waits for A's upload. B cannot read it
+// and says so with lifecycle.ErrWait (its jobs snooze, they do not fail),
+// does not count it as its own pending upload, does not stop its own
+// uploads at it, and its verify counts it as elsewhere, not broken. Once
+// A uploads it, B reads it.
+func TestSpoolsOfTwoInstances(t *testing.T) {
+	env := testenv.S3(t)
+	forEachDB(t, func(t *testing.T, st store.Store) {
+		cfg := s3Config(env, "spools/"+strings.ToLower(st.Driver()))
+		s3b, err := archive.NewS3(cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		spoolA, _ := archive.NewSpool(t.TempDir())
+		spoolB, _ := archive.NewSpool(t.TempDir())
+		blobsA := &downBlobs{BlobStore: s3b}
+		blobsA.down.Store(true)
+		a, err := archive.New(st, archive.Options{Blobs: blobsA, Spool: spoolA})
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, err := archive.New(st, archive.Options{Blobs: s3b, Spool: spoolB})
+		if err != nil {
+			t.Fatal(err)
+		}
+		e := put(t, a, "ISA*SPOOLED*BY*A*"+st.Driver(), archive.Meta{Partner: "acme"})
+		if !e.Spooled() || strings.HasPrefix(e.BlobRef, "spool:sha256/") {
+			t.Fatalf("blob ref %q: want spooled under A's spool's name", e.BlobRef)
+		}
+		if _, _, err := b.Get(ctx, e.ID); !lifecycle.IsWait(err) || !strings.Contains(err.Error(), "another instance") {
+			t.Fatalf("B reads A's spooled blob: %v; want a wait naming another instance's spool", err)
+		}
+		if n, err := b.SpoolPending(ctx, 10); err != nil || n != 0 {
+			t.Fatalf("B's pending uploads: %d %v; want 0 (the blob is A's)", n, err)
+		}
+		// B's own spooled blob uploads although A's comes first.
+		eb := put(t, b, "ISA*B*"+st.Driver(), archive.Meta{Partner: "acme"})
+		if !strings.HasPrefix(eb.BlobRef, "s3:") {
+			t.Fatalf("B's put: %q", eb.BlobRef)
+		}
+		if n, err := b.UploadSpool(ctx); err != nil || n != 0 {
+			t.Fatalf("B's spool upload: %d %v; want nothing to do and no error", n, err)
+		}
+		rep, err := b.Verify(ctx, archive.VerifyOptions{})
+		if err != nil || !rep.OK() || rep.Elsewhere != 1 || rep.Blobs != 1 {
+			t.Fatalf("B's verify: %+v %v; want OK with one blob elsewhere", rep, err)
+		}
+		if n, err := a.SpoolPending(ctx, 10); err != nil || n != 1 {
+			t.Fatalf("A's pending uploads: %d %v", n, err)
+		}
+		blobsA.down.Store(false)
+		if n, err := a.UploadSpool(ctx); err != nil || n != 1 {
+			t.Fatalf("A's spool upload: %d %v", n, err)
+		}
+		if got := get(t, b, e.ID); got != "ISA*SPOOLED*BY*A*"+st.Driver() {
+			t.Fatalf("B after A's upload: %q", got)
+		}
+	})
 }

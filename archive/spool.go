@@ -10,9 +10,21 @@ import (
 )
 
 // SpoolPending counts entries whose blob waits in the spool (up to limit).
+// Only this instance's spool counts: another instance's spooled blobs are
+// its own to upload.
 func (a *Archive) SpoolPending(ctx context.Context, limit int) (int, error) {
-	ms, err := a.st.MessagesWithBlobPrefix(ctx, "spool:", limit)
-	return len(ms), err
+	if a.spool == nil {
+		return 0, nil
+	}
+	n := 0
+	for _, prefix := range a.ownSpoolPrefixes() {
+		ms, err := a.st.MessagesWithBlobPrefix(ctx, prefix, limit)
+		if err != nil {
+			return n, err
+		}
+		n += len(ms)
+	}
+	return n, nil
 }
 
 // UploadSpool moves spooled blobs to the blob store, oldest first: upload,
@@ -26,8 +38,21 @@ func (a *Archive) UploadSpool(ctx context.Context) (int, error) {
 		return 0, nil
 	}
 	moved := 0
+	for _, prefix := range a.ownSpoolPrefixes() {
+		n, err := a.uploadSpooled(ctx, prefix)
+		moved += n
+		if err != nil {
+			return moved, err
+		}
+	}
+	return moved, nil
+}
+
+// uploadSpooled uploads the spooled blobs whose refs start with prefix.
+func (a *Archive) uploadSpooled(ctx context.Context, prefix string) (int, error) {
+	moved := 0
 	for {
-		ms, err := a.st.MessagesWithBlobPrefix(ctx, "spool:", 100)
+		ms, err := a.st.MessagesWithBlobPrefix(ctx, prefix, 100)
 		if err != nil {
 			return moved, fmt.Errorf("archive: spool: %w", err)
 		}
@@ -35,8 +60,12 @@ func (a *Archive) UploadSpool(ctx context.Context) (int, error) {
 			return moved, nil
 		}
 		for _, m := range ms {
-			key := strings.TrimPrefix(m.BlobRef, "spool:")
-			path, err := a.spool.path(key)
+			skey := strings.TrimPrefix(m.BlobRef, "spool:")
+			key := skey
+			if !strings.HasPrefix(key, "sha256/") {
+				_, key, _ = strings.Cut(skey, "/") // the spool's name, then the blob's key
+			}
+			path, err := a.spool.path(skey)
 			if err != nil {
 				return moved, err
 			}

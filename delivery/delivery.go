@@ -145,14 +145,22 @@ func (e *Engine) Deliver(ctx context.Context, id string) error {
 		log = slog.New(slog.DiscardHandler)
 	}
 	m, err := e.Store.GetMessage(ctx, id)
-	if err != nil {
+	if errors.Is(err, store.ErrNotFound) {
 		return fmt.Errorf("%w: deliver %s: %w", lifecycle.ErrPermanent, id, err)
+	}
+	if err != nil { // the database is down or busy: retried
+		return fmt.Errorf("deliver %s: %w", id, err)
 	}
 	if m.Direction != store.Outbound {
 		return fmt.Errorf("%w: deliver %s: an inbound message", lifecycle.ErrPermanent, id)
 	}
 	if s := lifecycle.Status(m.Status); s == lifecycle.StatusDelivered || s == lifecycle.StatusDeadLetter {
 		return nil
+	}
+	// Bytes still in another instance's spool: wait for their upload
+	// without spending an attempt (the job snoozes).
+	if err := e.Archive.Readable(m); err != nil {
+		return err
 	}
 	att := jobs.AttemptOf(ctx)
 	route, ok := e.Routes.Lookup(m.Transport)

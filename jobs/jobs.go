@@ -444,12 +444,23 @@ func (rt *Runtime) requeueOrphans(ctx context.Context) error {
 }
 
 // cancelPermanent turns a permanent failure (lifecycle.ErrPermanent) into a
-// cancelled job: retrying it cannot help, so it is not retried. Other
-// errors are returned as they are, for River to retry with backoff.
+// cancelled job: retrying it cannot help, so it is not retried; and work
+// that must wait (lifecycle.ErrWait) into a snoozed job. Other errors are
+// returned as they are, for River to retry with backoff.
 func cancelPermanent(err error) error {
 	var cancelled *rivertype.JobCancelError
-	if err == nil || !lifecycle.IsPermanent(err) || errors.As(err, &cancelled) {
+	if err == nil || errors.As(err, &cancelled) {
 		return err
 	}
-	return river.JobCancel(err)
+	if lifecycle.IsPermanent(err) {
+		return river.JobCancel(err)
+	}
+	if lifecycle.IsWait(err) {
+		return river.JobSnooze(WaitSnooze)
+	}
+	return err
 }
+
+// WaitSnooze is how long a job whose work must wait (lifecycle.ErrWait)
+// sleeps before it looks again; snoozes use up no attempts.
+const WaitSnooze = 15 * time.Second

@@ -71,8 +71,8 @@ func (SpoolUploadArgs) Kind() string { return "wharf_archive_spool_upload" }
 // whenever a blob was spooled (in the same transaction); one run uploads
 // everything spooled until it finds nothing left. A finished job does not
 // count (it did before: a blob spooled after a drain in the same minute got
-// no job of its own); while one runs, the app's every-minute archive.spool
-// schedule catches a blob spooled as it finishes.
+// no job of its own); while one runs, each instance's own spool loop
+// (internal/app, every 30 s) catches a blob spooled as it finishes.
 var SpoolUploadOpts = &river.InsertOpts{UniqueOpts: river.UniqueOpts{ByArgs: true, ByState: []rivertype.JobState{
 	rivertype.JobStateAvailable, rivertype.JobStatePending, rivertype.JobStateRetryable,
 	rivertype.JobStateRunning, rivertype.JobStateScheduled}}}

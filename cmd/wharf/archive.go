@@ -358,6 +358,8 @@ func printVerify(rep *archive.Report, skip bool, stdout, stderr io.Writer) int {
 	blobs := fmt.Sprintf("%d blobs re-hashed (%d bytes)", rep.Blobs, rep.Bytes)
 	if skip {
 		blobs = "blobs not checked (--skip-blobs)"
+	} else if rep.Elsewhere > 0 {
+		blobs += fmt.Sprintf(", %d waiting in another instance's spool for their upload (not checked here)", rep.Elsewhere)
 	}
 	if rep.OK() {
 		fmt.Fprintf(stdout, "archive intact: %d entries, %d tombstones, %s; chain head %d %s\n", rep.Entries, rep.Tombstones, blobs, rep.Head.Seq, rep.Head.Hash)

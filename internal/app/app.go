@@ -200,7 +200,6 @@ func New(ctx context.Context, c *config.Config, o Options) (_ *App, err error) {
 	rt.AddTask("x12.ack_overdue", func(ctx context.Context) error { _, err := a.Processor.CheckOverdue(ctx); return err })
 	ackOverdueSchedule(c, rt)
 	RegisterArchiveJobs(rt, st, arch, a.Processor, a.Delivery.Deliver)
-	spoolSchedule(arch, rt)
 
 	// AS2: overdue MDNs, certificate expiry.
 	rt.AddTask("as2.mdn_overdue", as2MDNOverdue(st, a.now, log.With("component", "as2")))
@@ -282,6 +281,9 @@ func (a *App) Run(ctx context.Context) error {
 		if _, err := a.Jobs.Insert(ctx, jobs.SpoolUploadArgs{}, jobs.SpoolUploadOpts); err != nil {
 			log.Warn("archive: cannot enqueue the spool upload", "err", err)
 		}
+	}
+	if !a.Archive.Local() {
+		go uploadOwnSpool(runCtx, a.Archive, log.With("component", "archive"))
 	}
 	errc := make(chan error, 2)
 	go func() {

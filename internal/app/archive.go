@@ -150,16 +150,38 @@ func OpenData(ctx context.Context, c *config.Config, opts ...store.Option) (stor
 	return st, a, nil
 }
 
-// spoolSchedule uploads the S3 archive's spool every minute when no
-// configured schedule runs archive.spool. A spooled Put enqueues the
-// upload in its own transaction, but that insert is skipped while an
-// upload job runs (one at a time), and a blob spooled just as that job
-// finishes would otherwise wait for the next spooled blob or a restart.
-// A run that finds nothing spooled costs one indexed query.
-func spoolSchedule(a *archive.Archive, rt *jobs.Runtime) {
-	if a.Local() || rt.HasTaskScheduled("archive.spool") {
-		return
+// uploadOwnSpool uploads this instance's spool every SpoolEvery while it
+// holds blobs, until ctx ends. The spool is this instance's own (in a
+// cluster no other instance can read it), so its upload cannot be left to
+// a cluster-wide job that may run elsewhere: the job a spooled Put
+// enqueues still runs wherever River puts it (and uploads that instance's
+// spool); this loop makes sure every spool drains where it lives.
+func uploadOwnSpool(ctx context.Context, a *archive.Archive, log *slog.Logger) {
+	t := time.NewTicker(SpoolEvery)
+	defer t.Stop()
+	failing := false
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		if n, err := a.SpoolPending(ctx, 1); err != nil || n == 0 {
+			continue
+		}
+		n, err := a.UploadSpool(ctx)
+		switch {
+		case err != nil && !failing:
+			log.Warn("archive: spool upload failed; retrying every "+SpoolEvery.String(), "uploaded", n, "err", err)
+			failing = true
+		case err == nil:
+			if failing || n > 0 {
+				log.Info("archive: spool uploaded", "blobs", n)
+			}
+			failing = false
+		}
 	}
-	every, _ := config.Schedule{Cron: "@every 1m"}.Parse()
-	rt.AddSchedules(jobs.Schedule{Name: "archive-spool", Schedule: every, Task: "archive.spool"})
 }
+
+// SpoolEvery is how often an instance looks at its own spool.
+const SpoolEvery = 30 * time.Second

@@ -14,7 +14,7 @@ var TaskDocs = map[string]string{
 	"db.maintenance":    "refresh database statistics (and checkpoint SQLite's WAL)",
 	"archive.verify":    "re-hash every archived blob and walk the hash chain (metric wharf_archive_verify_ok; a failure raises an exception naming the first broken entry)",
 	"archive.retention": "purge archive entries past their retention rule's delete-after (tombstones stay in the hash chain), then delete the blobs purges kept under Object Lock whose retention date has passed",
-	"archive.spool":     "upload blobs spooled locally while S3 was unreachable (runs every minute on its own when the archive is S3)",
+	"archive.spool":     "upload blobs spooled locally while S3 was unreachable (each instance also uploads its own spool every 30 s while it holds blobs)",
 	"as2.cert_expiry":   "raise an exception for each AS2 certificate (Wharf's own or a partner's) that expires within as2.cert_warn_days (runs daily on its own)",
 	"as2.mdn_overdue":   "fail each message sent over AS2 whose async MDN is past the partner's as2.mdn_timeout, with an exception event (runs every minute on its own when a partner gets async MDNs)",
 	"sync.sla":          "turn SLA timers past due into exceptions (runs every minute on its own when sync.slas are set)",

@@ -79,7 +79,9 @@ func meta(in transports.Incoming) archive.Meta {
 var waitingStatuses = []lifecycle.Status{lifecycle.StatusReceived, lifecycle.StatusWaiting}
 
 // Waiting lists outbound documents for the partner on that transport that
-// have been neither fetched nor removed, oldest first.
+// have been neither fetched nor removed, oldest first; in a cluster, not
+// those whose bytes still wait in another instance's spool (this instance
+// could list them but not serve them).
 func (g *Gateway) Waiting(ctx context.Context, partner, transport string) ([]transports.Waiting, error) {
 	var out []transports.Waiting
 	f := store.MessageFilter{PartnerID: partner, Direction: store.Outbound, Transport: transport,
@@ -90,6 +92,9 @@ func (g *Gateway) Waiting(ctx context.Context, partner, transport string) ([]tra
 			return nil, err
 		}
 		for _, m := range page {
+			if g.Archive.Readable(m) != nil {
+				continue // in another instance's spool: listed once it reached the archive
+			}
 			out = append(out, waiting(m))
 		}
 		if len(page) < f.Limit || len(out) >= 10000 {
@@ -120,7 +125,7 @@ func (g *Gateway) WaitingByName(ctx context.Context, p *transports.WaitingByName
 	if err != nil {
 		return transports.Waiting{}, err
 	}
-	if len(ms) == 1 {
+	if len(ms) == 1 && g.Archive.Readable(ms[0]) == nil {
 		return waiting(ms[0]), nil
 	}
 	m, err := g.Store.GetMessage(ctx, name)

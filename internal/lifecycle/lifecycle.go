@@ -431,6 +431,15 @@ func Permanent(err error) error {
 // IsPermanent reports whether err is marked permanent.
 func IsPermanent(err error) bool { return errors.Is(err, ErrPermanent) }
 
+// ErrWait marks work that cannot run on this instance yet and is not a
+// failure: what it needs is on its way (a blob waiting in another
+// instance's spool for its upload). Job workers snooze such a job (River
+// does not count a snooze as an attempt) instead of failing it.
+var ErrWait = errors.New("waiting")
+
+// IsWait reports whether err says the work must wait (ErrWait).
+func IsWait(err error) bool { return errors.Is(err, ErrWait) }
+
 type permanent struct{ err error }
 
 func (p *permanent) Error() string   { return ErrPermanent.Error() + ": " + p.err.Error() }

@@ -384,7 +384,7 @@ func verifyJSON(rep *archive.Report) map[string]any {
 		probs = append(probs, p.String())
 	}
 	return map[string]any{"ok": rep.OK(), "entries": rep.Entries, "tombstones": rep.Tombstones, "blobs": rep.Blobs, "bytes": rep.Bytes,
-		"records": rep.Records, "head": map[string]any{"seq": rep.Head.Seq, "hash": rep.Head.Hash}, "problems": nonNil(probs)}
+		"blobs_elsewhere": rep.Elsewhere, "records": rep.Records, "head": map[string]any{"seq": rep.Head.Seq, "hash": rep.Head.Hash}, "problems": nonNil(probs)}
 }
 
 func partnerJSON(p *store.Partner) map[string]any {
