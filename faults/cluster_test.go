@@ -98,6 +98,73 @@ func TestCluster(t *testing.T) {
 	s.stop()
 }
 
+// Two instances, and S3 out of reach of one of them only (its own path to
+// the object store cut, as a network partition would): that instance
+// keeps acknowledging into its own spool while the other goes on with S3.
+// The other's jobs on messages whose blobs sit in the first one's spool
+// must wait for the upload (never fail, never stall the rest), and once
+// the path is back the spool drains: every document processed once with
+// one 997, every blob in S3.
+func TestClusterSpool(t *testing.T) {
+	dsn := testenv.Postgres(t)
+	s3 := testenv.S3(t)
+	pxA, pxB := startProxy(t, s3.Endpoint), startProxy(t, s3.Endpoint)
+	keyDir := t.TempDir()
+	sshKey(t, filepath.Join(keyDir, "host_key"))
+	url := func(px *faultProxy) string { return "s3://" + s3.Bucket + "/faults?endpoint=" + px.addr() }
+	s := newSite(t, siteOptions{
+		DatabaseURL: dsn,
+		ArchiveURL:  url(pxA),
+		Env:         []string{"WHARF_S3_ACCESS_KEY=" + s3.AccessKey, "WHARF_S3_SECRET_KEY=" + s3.SecretKey},
+		ExtraYAML:   fmt.Sprintf("sftp:\n  host_key_file: %s\n", filepath.Join(keyDir, "host_key")),
+	})
+	b := s.twin(2)
+	for i, e := range b.env {
+		if strings.HasPrefix(e, "WHARF_ARCHIVE_URL=") {
+			b.env[i] = "WHARF_ARCHIVE_URL=" + url(pxB)
+		}
+	}
+	s.start()
+	b.start()
+	total := scale(300, 2000)
+	l := startLoadOn([]*site{s, b}, total, 50)
+	waitAcked(t, l, total/5)
+	pxA.set(proxyDown, 0, 0)
+	waitAcked(t, l, 3*total/5) // A spools meanwhile; B's jobs meet A's spooled blobs
+	pxA.set(proxyPass, 0, 0)
+	l.wait(5 * time.Minute)
+	r := s.audit(l, dsn, scale(2*time.Minute, 5*time.Minute))
+
+	st, err := store.Open(context.Background(), dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	spooled := strings.Count(s.logs.String(), "blob spooled locally")
+	deadline := time.Now().Add(2 * time.Minute)
+	for {
+		ms, err := st.MessagesWithBlobPrefix(context.Background(), "spool:", 10)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(ms) == 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			r.Problems = append(r.Problems, fmt.Sprintf("%d+ blobs still spooled 2 minutes after S3 came back (first %s)", len(ms), ms[0].BlobRef))
+			break
+		}
+		time.Sleep(500 * time.Millisecond)
+	}
+	if spooled == 0 {
+		r.Problems = append(r.Problems, "instance 1 spooled nothing while S3 was out of its reach: the test proves nothing")
+	}
+	r.set("blobs spooled by instance 1", spooled)
+	r.check(t)
+	b.stop()
+	s.stop()
+}
+
 // twin is another instance of the same installation: the same working
 // folder, configuration, keys and partners' folders, its own data folder
 // and listeners.
