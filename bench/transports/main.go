@@ -49,7 +49,15 @@ func main() {
 	strace := flag.Bool("strace", false, "run wharf serve under strace -f -c and report its fsyncs per file")
 	workers := flag.Int("workers", 0, "jobs.workers of the server (0: its default)")
 	profile := flag.String("profile", "", "write a 5-second CPU profile (file.pprof) and execution trace (file.trace) of wharf serve taken 1 s into the burst")
+	instances := flag.Int("instances", 1, "wharf serve instances sharing the database, the archive and the watched folder (more than 1 needs -database-url and -archive-url)")
+	archiveURL := flag.String("archive-url", "", "WHARF_ARCHIVE_URL of the servers, e.g. s3://bucket/prefix?endpoint=127.0.0.1:7070 with WHARF_S3_ACCESS_KEY/WHARF_S3_SECRET_KEY set (default: a folder in the data folder)")
 	flag.Parse()
+	if *instances > 1 && (*dbURL == "" || *archiveURL == "") {
+		log.Fatal("-instances > 1 needs -database-url (PostgreSQL) and -archive-url (S3): instances share both (docs/cluster.md)")
+	}
+	if *instances > 1 && (*strace || *profile != "") {
+		log.Fatal("-strace and -profile measure one instance")
+	}
 
 	work, err := os.MkdirTemp("", "wharf-bench-transports-")
 	if err != nil {
@@ -106,9 +114,12 @@ func main() {
 	if *profile != "" {
 		httpAddr = "127.0.0.1:18089"
 	}
-	env := append(os.Environ(), "WHARF_HTTP_ADDR="+httpAddr, "WHARF_SFTP_ADDR=127.0.0.1:0", "WHARF_DATA="+filepath.Join(work, "data"))
+	env := append(os.Environ(), "WHARF_HTTP_ADDR="+httpAddr, "WHARF_SFTP_ADDR=127.0.0.1:0")
 	if *profile != "" {
 		env = append(env, "WHARF_DEBUG_PPROF=1")
+	}
+	if *archiveURL != "" {
+		env = append(env, "WHARF_ARCHIVE_URL="+*archiveURL)
 	}
 	db := "sqlite"
 	if *dbURL != "" {
@@ -137,34 +148,39 @@ func main() {
 	if *strace {
 		argv = append([]string{"strace", "-f", "--seccomp-bpf", "-c", "-e", "trace=fsync,fdatasync", "-o", straceOut}, argv...)
 	}
-	srv := exec.Command(argv[0], argv[1:]...)
-	srv.Env = env
-	stderr, _ := srv.StderrPipe()
-	if err := srv.Start(); err != nil {
-		log.Fatal(err)
-	}
-	defer srv.Process.Kill()
-	ready := make(chan struct{})
-	go func() {
-		sc := bufio.NewScanner(stderr)
-		re := regexp.MustCompile(`wharf ready`)
-		once := false
-		for sc.Scan() {
-			if !once && re.MatchString(sc.Text()) {
-				once = true
-				close(ready)
-			}
-			if strings.Contains(sc.Text(), "level=ERROR") {
-				fmt.Fprintln(os.Stderr, sc.Text())
-			}
+	var srvs []*exec.Cmd
+	for i := range *instances {
+		srv := exec.Command(argv[0], argv[1:]...)
+		srv.Env = append(slices.Clip(env), fmt.Sprintf("WHARF_DATA=%s", filepath.Join(work, fmt.Sprintf("data%d", i+1))))
+		stderr, _ := srv.StderrPipe()
+		if err := srv.Start(); err != nil {
+			log.Fatal(err)
 		}
-		io.Copy(io.Discard, stderr)
-	}()
-	select {
-	case <-ready:
-	case <-time.After(60 * time.Second):
-		log.Fatal("wharf serve not ready after 60 s")
+		defer srv.Process.Kill()
+		srvs = append(srvs, srv)
+		ready := make(chan struct{})
+		go func() {
+			sc := bufio.NewScanner(stderr)
+			re := regexp.MustCompile(`wharf ready`)
+			once := false
+			for sc.Scan() {
+				if !once && re.MatchString(sc.Text()) {
+					once = true
+					close(ready)
+				}
+				if strings.Contains(sc.Text(), "level=ERROR") {
+					fmt.Fprintln(os.Stderr, sc.Text())
+				}
+			}
+			io.Copy(io.Discard, stderr)
+		}()
+		select {
+		case <-ready:
+		case <-time.After(60 * time.Second):
+			log.Fatal("wharf serve not ready after 60 s")
+		}
 	}
+	srv := srvs[0]
 
 	arrived := make(map[string]time.Time, *n)
 	var gap time.Duration
@@ -236,6 +252,12 @@ func main() {
 	if *rate > 0 {
 		mode = fmt.Sprintf("paced %.0f/s", *rate)
 	}
+	if *instances > 1 {
+		db = fmt.Sprintf("%s, %d instances", db, *instances)
+	}
+	if *archiveURL != "" {
+		db += ", archive " + strings.SplitN(*archiveURL, "?", 2)[0]
+	}
 	fmt.Printf("folder -> archive -> process (997) -> outbound folder: %d files, %s, %s\n", *n, mode, db)
 	fmt.Printf("  dropped in %.1fs; all 997s delivered after %.1fs: %.0f files/s\n", dropped.Seconds(), total.Seconds(), float64(*n)/total.Seconds())
 	fmt.Printf("  arrival -> delivered: p50 %v  p90 %v  p99 %v  max %v\n", pct(0.50), pct(0.90), pct(0.99), lat[len(lat)-1].Round(time.Millisecond))
@@ -252,6 +274,9 @@ func main() {
 		}
 	}
 	syscall.Kill(stop, syscall.SIGTERM)
+	for _, other := range srvs[1:] {
+		other.Process.Signal(syscall.SIGTERM)
+	}
 	done := make(chan error, 1)
 	go func() { done <- srv.Wait() }()
 	select {

@@ -61,6 +61,13 @@ var commands = []*command{
 		{name: "as2 cert", summary: "print Wharf's AS2 certificate (PEM) to hand to partners",
 			doc: "The key and certificate come from the config (as2.cert_file, as2.key_file) or are generated once into the data folder. The AS2 name and expiry go to stderr."},
 	}},
+	{name: "identity", summary: "what partners pin: the SSH host key and the AS2 certificate", run: withoutStdin(runIdentity), subs: []*command{
+		{name: "identity show", args: "[--json]", summary: "print the SSH host key (fingerprint, the public key partners pin) and the AS2 certificate (subject, serial, expiry, SHA-256) the configuration resolves to, and where each comes from",
+			doc: "Creates nothing: an identity not created yet is reported as such."},
+		{name: "identity init", args: "--dir DIR [--as2-id NAME]", summary: "create a cluster's shared identity once in DIR (an SSH host key and an AS2 key and certificate) and print the configuration that points every instance at it",
+			doc:  "Keeps what DIR already holds: running it again changes nothing. Give DIR to every instance read-only (a secret store, a shared mount); docs/cluster.md.",
+			exit: "0 created or already there; 1 cannot write DIR; 2 usage error"},
+	}},
 	{name: "x12", summary: "X12 tools that work on files", run: runX12, subs: []*command{
 		{name: "x12 validate", args: "[--json] FILE...",
 			summary: "check envelopes and syntax; messages name the file, interchange, group, transaction set, segment position and the problem",

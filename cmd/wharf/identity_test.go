@@ -1,0 +1,55 @@
+package main
+
+import (
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// A cluster's identity: created once (init keeps what exists), and every
+// configuration that points at the files shows the same fingerprints as
+// the folder itself; show creates nothing.
+func TestIdentityInitAndShow(t *testing.T) {
+	dir := t.TempDir()
+	idDir := filepath.Join(dir, "identity")
+	out1, code := runCLI(t, dir, nil, "identity", "init", "--dir", idDir, "--as2-id", "WHARF-PROD")
+	if code != 0 || !strings.Contains(out1, "host_key_file: "+filepath.Join(idDir, "ssh_host_ed25519_key")) {
+		t.Fatalf("init: %d\n%s", code, out1)
+	}
+	out2, code := runCLI(t, dir, nil, "identity", "init", "--dir", idDir, "--as2-id", "WHARF-PROD")
+	if code != 0 || out2 != out1 {
+		t.Fatalf("a second init changed the identity:\n%s\n---\n%s", out1, out2)
+	}
+	cfg := "sftp:\n  host_key_file: " + filepath.Join(idDir, "ssh_host_ed25519_key") + "\nas2:\n  id: WHARF-PROD\n  cert_file: " +
+		filepath.Join(idDir, "as2_cert.pem") + "\n  key_file: " + filepath.Join(idDir, "as2_key.pem") + "\n"
+	if err := os.WriteFile(filepath.Join(dir, "wharf.yaml"), []byte(cfg), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	show := func(args ...string) identityFacts {
+		t.Helper()
+		out, code := runCLI(t, dir, nil, append([]string{"identity", "show", "--json"}, args...)...)
+		var f identityFacts
+		if code != 0 || json.Unmarshal([]byte(out), &f) != nil {
+			t.Fatalf("show %v: %d\n%s", args, code, out)
+		}
+		return f
+	}
+	viaConfig := show("--config", "wharf.yaml", "--data", filepath.Join(dir, "node1"))
+	viaFolder := show("--data", idDir)
+	if viaConfig.SSH.Fingerprint == "" || viaConfig.SSH.Fingerprint != viaFolder.SSH.Fingerprint ||
+		viaConfig.AS2.Fingerprint == "" || viaConfig.AS2.Fingerprint != viaFolder.AS2.Fingerprint || viaConfig.AS2.ID != "WHARF-PROD" {
+		t.Fatalf("identity through the config %+v, in the folder %+v", viaConfig, viaFolder)
+	}
+	if !strings.Contains(out1, viaConfig.SSH.Fingerprint) || !strings.Contains(out1, viaConfig.AS2.Fingerprint) {
+		t.Errorf("init's report does not name the fingerprints show prints:\n%s", out1)
+	}
+	empty := show("--data", filepath.Join(dir, "empty"))
+	if empty.SSH.Fingerprint != "" || empty.AS2.Fingerprint != "" {
+		t.Errorf("show on an empty data folder: %+v", empty)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "empty", "ssh_host_ed25519_key")); err == nil {
+		t.Error("show created a host key")
+	}
+}
