@@ -53,3 +53,44 @@ func TestIdentityInitAndShow(t *testing.T) {
 		t.Error("show created a host key")
 	}
 }
+
+// docker-compose.yml runs two instances on examples/compose/wharf.yaml and
+// the identity the compose service `identity` creates: that configuration
+// must load and resolve to that identity (no Docker engine runs here, so
+// this is what keeps the compose file in step).
+func TestComposeClusterConfig(t *testing.T) {
+	compose, err := os.ReadFile("../../docker-compose.yml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := strings.Count(string(compose), "./examples/compose/wharf.yaml:/etc/wharf/wharf.yaml:ro"); n != 2 {
+		t.Fatalf("docker-compose.yml mounts examples/compose/wharf.yaml into %d instances, want 2", n)
+	}
+	if !strings.Contains(string(compose), `command: ["identity", "init", "--dir", "/var/lib/wharf-identity"`) {
+		t.Fatal("docker-compose.yml does not create the identity in /var/lib/wharf-identity")
+	}
+	example, err := os.ReadFile("../../examples/compose/wharf.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	idDir := filepath.Join(dir, "identity")
+	if out, code := runCLI(t, dir, nil, "identity", "init", "--dir", idDir, "--as2-id", "wharf"); code != 0 {
+		t.Fatalf("identity init: %s", out)
+	}
+	cfg := strings.ReplaceAll(string(example), "/var/lib/wharf-identity", idDir)
+	if err := os.WriteFile(filepath.Join(dir, "wharf.yaml"), []byte(cfg), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if out, code := runCLI(t, dir, nil, "config", "check", "--config", "wharf.yaml"); code != 0 {
+		t.Fatalf("config check of examples/compose/wharf.yaml: %s", out)
+	}
+	for _, node := range []string{"node1", "node2"} {
+		out, code := runCLI(t, dir, nil, "identity", "show", "--json", "--config", "wharf.yaml", "--data", filepath.Join(dir, node))
+		var f identityFacts
+		if code != 0 || json.Unmarshal([]byte(out), &f) != nil || f.SSH.Fingerprint == "" || f.AS2.Fingerprint == "" ||
+			!strings.Contains(f.SSH.Source, idDir) || !strings.Contains(f.AS2.Source, idDir) {
+			t.Fatalf("%s: %d %s", node, code, out)
+		}
+	}
+}
