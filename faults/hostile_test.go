@@ -30,8 +30,8 @@ import (
 // per-address limits they trip do not touch the partners at 127.0.0.1.
 //
 // AS2's hostile inputs (decompression bombs, nested MIME, bad signatures,
-// replayed Message-IDs) are proven against the endpoint in transports/as2
-// and internal/app; this scenario covers the doors the load uses.
+// replayed Message-IDs) are TestHostileAS2's; this scenario covers the
+// doors the load uses.
 func TestHostileInput(t *testing.T) {
 	metricsToken := "metrics-" + randHex(12)
 	s := newSite(t, siteOptions{

@@ -38,7 +38,8 @@ import (
 // be retried, nothing to them counts as delivered, no stalled upload is
 // archived, and the other partners' load passes the audit, in its time
 // bound, with its latency (upload to 997 archived) as before the peers got
-// stuck, within noise. AS2 async MDNs that never come are not covered here.
+// stuck, within noise. An AS2 partner whose async MDN never comes is
+// TestAS2AsyncMDNNeverComes's.
 func TestStuckPeers(t *testing.T) {
 	total, rate := scale(450, 3000), scale(30, 30)
 	stalls, stuckDocs := scale(8, 32), scale(20, 60)
