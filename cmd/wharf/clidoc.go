@@ -67,6 +67,8 @@ var commands = []*command{
 		{name: "identity init", args: "--dir DIR [--as2-id NAME]", summary: "create a cluster's shared identity once in DIR (an SSH host key and an AS2 key and certificate) and print the configuration that points every instance at it",
 			doc:  "Keeps what DIR already holds: running it again changes nothing. Give DIR to every instance read-only (a secret store, a shared mount); docs/cluster.md.",
 			exit: "0 created or already there; 1 cannot write DIR; 2 usage error"},
+		{name: "identity rotate", args: "[--activate] [--years N]", summary: "rotate Wharf's own AS2 certificate with an overlap: prepare the next one (printed, to hand to partners; Wharf decrypts with both after a restart), then --activate it (Wharf signs with it; the old key still decrypts)",
+			doc: "The next and previous key pairs live beside the current key file (as2_next_*.pem, as2_prev_*.pem), so a cluster's shared identity folder rotates for every instance; restart the instances one at a time after each step. docs/as2.md, Certificates."},
 	}},
 	{name: "x12", summary: "X12 tools that work on files", run: runX12, subs: []*command{
 		{name: "x12 validate", args: "[--json] FILE...",

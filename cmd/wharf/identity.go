@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"encoding/pem"
 	"errors"
 	"fmt"
 	"io"
@@ -12,9 +13,11 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"time"
 
 	"golang.org/x/crypto/ssh"
 
+	"github.com/wharfedi/wharf/internal/app"
 	"github.com/wharfedi/wharf/internal/config"
 	"github.com/wharfedi/wharf/internal/server"
 	"github.com/wharfedi/wharf/transports/as2"
@@ -25,7 +28,7 @@ import (
 // creation of a cluster's shared identity (docs/cluster.md).
 func runIdentity(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if len(args) == 0 {
-		fmt.Fprintln(stderr, "usage: wharf identity show [--json] | wharf identity init --dir DIR [--as2-id NAME]")
+		fmt.Fprintln(stderr, "usage: wharf identity show [--json] | wharf identity init --dir DIR [--as2-id NAME] | wharf identity rotate [--activate]")
 		return 2
 	}
 	switch args[0] {
@@ -33,8 +36,10 @@ func runIdentity(ctx context.Context, args []string, stdout, stderr io.Writer) i
 		return identityShow(args[1:], stdout, stderr)
 	case "init":
 		return identityInit(args[1:], stdout, stderr)
+	case "rotate":
+		return identityRotate(args[1:], stdout, stderr)
 	}
-	fmt.Fprintf(stderr, "wharf identity: unknown subcommand %q (show, init)\n", args[0])
+	fmt.Fprintf(stderr, "wharf identity: unknown subcommand %q (show, init, rotate)\n", args[0])
 	return 2
 }
 
@@ -182,5 +187,49 @@ give every instance the same files (docs/cluster.md):
     key_file: %s
 `, *dir, f.SSH.Fingerprint, filepath.Join(*dir, server.HostKeyFile), *as2ID, f.AS2.Fingerprint, f.AS2.NotAfter,
 		filepath.Join(*dir, server.HostKeyFile), *as2ID, filepath.Join(*dir, as2.IdentityCertFile), filepath.Join(*dir, as2.IdentityKeyFile))
+	return 0
+}
+
+// identityRotate rotates Wharf's own AS2 certificate in two steps, with an
+// overlap in which both keys decrypt (transports/as2: RotationKeys).
+func identityRotate(args []string, stdout, stderr io.Writer) int {
+	fs, common := newFlags("identity rotate", stderr)
+	activate := fs.Bool("activate", false, "make the prepared certificate the current one (sign with it); the old key stays to decrypt")
+	years := fs.Int("years", 5, "validity of the new certificate in years")
+	if _, code, ok := parseCmd(fs, args, 0, stderr); !ok {
+		return code
+	}
+	c, err := common.loadConfig()
+	if err != nil {
+		return fail(stderr, err)
+	}
+	certFile, keyFile, dir := app.AS2IdentityFiles(c)
+	if _, err := os.Stat(keyFile); err != nil {
+		return fail(stderr, fmt.Errorf("no current AS2 key to rotate (%s): %w; start wharf serve or run wharf identity init first", keyFile, err))
+	}
+	name := c.AS2ID(c.Getenv)
+	if *activate {
+		if err := as2.ActivateRotation(dir, certFile, keyFile); err != nil {
+			return fail(stderr, err)
+		}
+		f, err := identityOf(c, name)
+		if err != nil {
+			return fail(stderr, err)
+		}
+		fmt.Fprintf(stdout, "AS2 certificate %s (SHA-256 %s, valid until %s) is now the current one in %s; the previous key stays in %s to decrypt what partners still encrypt to the old certificate.\n"+
+			"Restart every instance, one at a time, to sign with it.\n", f.AS2.Serial, f.AS2.Fingerprint, f.AS2.NotAfter, certFile, filepath.Join(dir, as2.PrevKeyFile))
+		return 0
+	}
+	next, err := as2.PrepareRotation(dir, name, time.Duration(*years)*365*24*time.Hour)
+	if err != nil {
+		return fail(stderr, err)
+	}
+	_ = pem.Encode(stdout, &pem.Block{Type: "CERTIFICATE", Bytes: next.Cert.Raw})
+	sum := sha256.Sum256(next.Cert.Raw)
+	fmt.Fprintf(stderr, "next AS2 certificate (above) in %s, SHA-256 %s, valid until %s.\n"+
+		"1. Restart every instance, one at a time: each then also decrypts with the new key.\n"+
+		"2. Send the certificate to every partner; they add it and encrypt to it (Wharf still signs with the current one).\n"+
+		"3. When all have it: wharf identity rotate --activate, then restart every instance again.\n",
+		filepath.Join(dir, as2.NextCertFile), strings.ToUpper(hex.EncodeToString(sum[:])), next.Cert.NotAfter.UTC().Format("2006-01-02"))
 	return 0
 }

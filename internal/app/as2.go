@@ -34,6 +34,16 @@ func AS2Identity(c *config.Config) (*as2.Identity, error) {
 	return as2.LoadOrCreateIdentity(c.Data, name)
 }
 
+// AS2IdentityFiles are the current AS2 certificate and key files, and the
+// folder a rotation keeps its next and previous pairs in (the key's).
+func AS2IdentityFiles(c *config.Config) (certFile, keyFile, dir string) {
+	certFile, keyFile = c.AS2.CertFile, c.AS2.KeyFile
+	if certFile == "" {
+		certFile, keyFile = filepath.Join(c.Data, as2.IdentityCertFile), filepath.Join(c.Data, as2.IdentityKeyFile)
+	}
+	return certFile, keyFile, filepath.Dir(keyFile)
+}
+
 // as2Books keeps AS2 evidence in the archive and bookkeeping in the store.
 type as2Books struct {
 	a  *archive.Archive
@@ -122,7 +132,16 @@ func as2Server(c *config.Config, st store.Store, a *archive.Archive, gw *gateway
 			}
 		}
 	}
-	return &as2.Server{Identity: id, Partners: &directory{c: c, st: st}, Receiver: gw, Books: books, Log: log, OnMDN: client.HandleMDN,
+	_, _, rotDir := AS2IdentityFiles(c)
+	rotation, err := as2.RotationKeys(rotDir, id.AS2ID)
+	if err != nil {
+		return nil, err
+	}
+	for _, r := range rotation {
+		log.Info("as2: also decrypting with a rotation key", "certificate", r.Cert.Subject.CommonName, "serial", r.Cert.SerialNumber.Text(16),
+			"expires", r.Cert.NotAfter.UTC().Format("2006-01-02"))
+	}
+	return &as2.Server{Identity: id, RotationKeys: rotation, Partners: &directory{c: c, st: st}, Receiver: gw, Books: books, Log: log, OnMDN: client.HandleMDN,
 		MaxBody: c.AS2.MaxBodyBytes(), MaxDecompressed: config.DefaultAS2MaxDecompressedMB << 20, MaxExpansion: config.DefaultAS2MaxExpansion,
 		SpoolDir: spoolDir}, nil
 }

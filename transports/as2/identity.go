@@ -188,3 +188,101 @@ func writeNew(dir, path string, b []byte, mode os.FileMode, replace bool) error 
 	}
 	return nil
 }
+
+// A rotation of Wharf's own AS2 certificate keeps up to two more key pairs
+// beside the current one, in the folder of the current key file, so that
+// nothing encrypted to either certificate goes undecryptable while
+// partners switch:
+//
+//   - next (as2_next_cert.pem, as2_next_key.pem): made by PrepareRotation
+//     and handed to partners; Wharf already decrypts with it but still
+//     signs with the current key;
+//   - previous (as2_prev_*.pem): the key ActivateRotation retired, still
+//     decrypting what partners encrypted to the old certificate.
+const (
+	NextCertFile = "as2_next_cert.pem"
+	NextKeyFile  = "as2_next_key.pem"
+	PrevCertFile = "as2_prev_cert.pem"
+	PrevKeyFile  = "as2_prev_key.pem"
+)
+
+// RotationKeys loads the next and the previous identity kept in dir (those
+// that exist), for decryption beside the current one.
+func RotationKeys(dir, as2ID string) ([]*Identity, error) {
+	var out []*Identity
+	for _, f := range [][2]string{{NextCertFile, NextKeyFile}, {PrevCertFile, PrevKeyFile}} {
+		cert, key := filepath.Join(dir, f[0]), filepath.Join(dir, f[1])
+		if _, err := os.Stat(key); errors.Is(err, fs.ErrNotExist) {
+			continue
+		}
+		id, err := LoadIdentity(as2ID, cert, key)
+		if err != nil {
+			return nil, fmt.Errorf("as2 rotation: %w", err)
+		}
+		out = append(out, id)
+	}
+	return out, nil
+}
+
+// PrepareRotation makes the next key pair in dir (the folder of the current
+// key) unless one is there already, and returns it.
+func PrepareRotation(dir, as2ID string, validity time.Duration) (*Identity, error) {
+	cert, key := filepath.Join(dir, NextCertFile), filepath.Join(dir, NextKeyFile)
+	if _, err := os.Stat(key); err == nil {
+		return LoadIdentity(as2ID, cert, key)
+	}
+	certPEM, keyPEM, err := GenerateIdentity(as2ID, validity)
+	if err != nil {
+		return nil, err
+	}
+	if err := writeNew(dir, cert, certPEM, 0o644, true); err != nil {
+		return nil, err
+	}
+	if err := writeNew(dir, key, keyPEM, 0o600, true); err != nil {
+		return nil, err
+	}
+	return LoadIdentity(as2ID, cert, key)
+}
+
+// ActivateRotation makes the next key pair the current one (certFile,
+// keyFile) and keeps the current one as the previous, in dir. Each file
+// moves by rename; the previous pair is written before the current one
+// is replaced, so a crash between steps loses no key.
+func ActivateRotation(dir, certFile, keyFile string) error {
+	nextCert, nextKey := filepath.Join(dir, NextCertFile), filepath.Join(dir, NextKeyFile)
+	if _, err := os.Stat(nextKey); err != nil {
+		return fmt.Errorf("as2 rotation: no next key in %s to activate (prepare one first): %w", dir, err)
+	}
+	for _, mv := range [][3]string{
+		{certFile, filepath.Join(dir, PrevCertFile), "0644"}, {keyFile, filepath.Join(dir, PrevKeyFile), "0600"},
+		{nextCert, certFile, ""}, {nextKey, keyFile, ""},
+	} {
+		if mv[2] != "" { // copy the current pair to previous: the current name is replaced next
+			b, err := os.ReadFile(mv[0])
+			if err != nil {
+				return fmt.Errorf("as2 rotation: %w", err)
+			}
+			mode := os.FileMode(0o600)
+			if mv[2] == "0644" {
+				mode = 0o644
+			}
+			if err := writeNew(dir, mv[1], b, mode, true); err != nil {
+				return err
+			}
+			continue
+		}
+		if err := os.Rename(mv[0], mv[1]); err != nil {
+			return fmt.Errorf("as2 rotation: %w", err)
+		}
+	}
+	return syncFolder(dir)
+}
+
+func syncFolder(dir string) error {
+	d, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	return d.Sync()
+}

@@ -48,6 +48,10 @@ const maxMDNBody = 16 << 20
 // before the first request and not changed afterwards.
 type Server struct {
 	Identity *Identity
+	// RotationKeys also decrypt (RotationKeys in identity.go: the next
+	// certificate handed to partners, the previous one retired); the
+	// current Identity signs.
+	RotationKeys []*Identity
 	Partners Directory
 	Receiver transports.Receiver // archives the payload and commits its processing
 	Books    Books
@@ -569,7 +573,11 @@ func (s *Server) open(top *fileEntity, p *Partner, req MDNRequest, sp *spool) *o
 				var dec *Decrypted
 				plain, err := sp.write(func(w io.Writer) error {
 					var err error // each attempt (one per recipient key) starts the layer again
-					dec, err = DecryptStream(der, der.Size(), s.Identity.Cert, s.Identity.Key.(crypto.Decrypter), w.(*spoolWriter).restart)
+					for _, id := range append([]*Identity{s.Identity}, s.RotationKeys...) {
+						if dec, err = DecryptStream(der, der.Size(), id.Cert, id.Key.(crypto.Decrypter), w.(*spoolWriter).restart); err == nil {
+							break
+						}
+					}
 					return err
 				})
 				if spoolFailed(err) {
