@@ -52,10 +52,10 @@ type Server struct {
 	// certificate handed to partners, the previous one retired); the
 	// current Identity signs.
 	RotationKeys []*Identity
-	Partners Directory
-	Receiver transports.Receiver // archives the payload and commits its processing
-	Books    Books
-	Log      *slog.Logger
+	Partners     Directory
+	Receiver     transports.Receiver // archives the payload and commits its processing
+	Books        Books
+	Log          *slog.Logger
 	// MaxBody bounds a request body for partners without their own
 	// Partner.MaxBody (default DefaultMaxBody); larger requests get 413.
 	// The headers are checked first (AS2-From a known partner, AS2-To
