@@ -2,6 +2,7 @@ package jobs_test
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"log/slog"
 	"os"
@@ -13,6 +14,7 @@ import (
 
 	"github.com/riverqueue/river"
 	"github.com/riverqueue/river/rivertype"
+	"github.com/robfig/cron/v3"
 
 	"github.com/wharfedi/wharf/internal/lifecycle"
 	"github.com/wharfedi/wharf/internal/store"
@@ -326,6 +328,61 @@ func TestSpoolUploadAfterADrain(t *testing.T) {
 				js, err := rt.List(ctx, river.NewJobListParams().Kinds("wharf_archive_spool_upload").States(rivertype.JobStateCompleted))
 				return err == nil && len(js) == int(i)
 			})
+		}
+	})
+}
+
+// A minute's cron whose slot was lost (its leader stopped just before it)
+// while the next slot ran on time under a new leader: the last recorded
+// run has moved past the lost slot, so only the heartbeat's look at the
+// recent slots finds it. It runs once; the slots that ran are not run again.
+func TestLostSlotFoundAfterALaterSlotRan(t *testing.T) {
+	eachDriver(t, func(t *testing.T, open func() store.Store) {
+		ctx := context.Background()
+		var clock atomic.Pointer[time.Time]
+		set := func(t time.Time) { clock.Store(&t) }
+		set(time.Date(2027, 3, 1, 12, 0, 30, 0, time.UTC))
+		every, err := cron.ParseStandard("* * * * *")
+		if err != nil {
+			t.Fatal(err)
+		}
+		rt := jobs.New(open(), jobs.Options{
+			Heartbeat: 50 * time.Millisecond,
+			Tasks:     map[string]jobs.Task{"tick": func(ctx context.Context) error { return nil }},
+			Schedules: []jobs.Schedule{{Name: "tick", Schedule: every, Task: "tick"}},
+			Now:       func() time.Time { return *clock.Load() },
+		})
+		if err := rt.Start(ctx); err != nil {
+			t.Fatal(err)
+		}
+		defer stop(t, rt)
+		// The 12:01 slot is lost; the new leader queues 12:02 on time.
+		set(time.Date(2027, 3, 1, 12, 2, 5, 0, time.UTC))
+		if _, err := rt.Insert(ctx, jobs.ScheduledArgs{Schedule: "tick", Slot: time.Date(2027, 3, 1, 12, 2, 0, 0, time.UTC)}, nil); err != nil {
+			t.Fatal(err)
+		}
+		ran := func() map[string]int {
+			js, err := rt.List(ctx, river.NewJobListParams().Kinds("wharf_scheduled").States(rivertype.JobStateCompleted))
+			if err != nil {
+				t.Fatal(err)
+			}
+			out := map[string]int{}
+			for _, j := range js {
+				var a jobs.ScheduledArgs
+				if err := json.Unmarshal(j.EncodedArgs, &a); err != nil {
+					t.Fatal(err)
+				}
+				out[a.Slot.UTC().Format(time.TimeOnly)]++
+			}
+			return out
+		}
+		waitFor(t, "the lost 12:01 slot and the 12:02 slot to run", func() bool {
+			r := ran()
+			return r["12:01:00"] == 1 && r["12:02:00"] == 1
+		})
+		time.Sleep(300 * time.Millisecond) // more heartbeats: nothing runs twice
+		if r := ran(); len(r) != 2 || r["12:01:00"] != 1 || r["12:02:00"] != 1 {
+			t.Fatalf("runs by slot %v, want 12:01 and 12:02 once each", r)
 		}
 	})
 }

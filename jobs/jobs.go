@@ -82,6 +82,7 @@ type Runtime struct {
 	mu        sync.Mutex
 	c         client
 	started   bool
+	startedAt time.Time // when Start ran: lost slots before it are start-up's to catch up
 	self      store.Instance
 	stopBeats func()
 	beatsDone chan struct{}
@@ -346,6 +347,7 @@ func (rt *Runtime) Start(ctx context.Context) error {
 			return err
 		}
 	}
+	rt.startedAt = rt.opts.Now().UTC()
 	if err := rt.catchUp(ctx); err != nil {
 		return err
 	}

@@ -80,8 +80,52 @@ const lateAfter = time.Minute
 // because the leader that should have queued it stopped just before it
 // (issue 18 #6); it is caught up once, as at start. A run queued by the
 // leader and one by a catch-up share their unique key (schedule, slot).
+//
+// The last recorded run cannot tell a lost slot when a later slot ran
+// meanwhile (a minute's cron runs again before the lost slot is a minute
+// late): so each heartbeat also asks for every slot of the last
+// recentSlots window that is lateAfter past its time, by its unique key.
+// Slots that ran or are queued are skipped by the key; a lost one runs.
 func (rt *Runtime) catchUpLate(ctx context.Context) error {
-	return rt.catchUpTo(ctx, rt.opts.Now().UTC().Add(-lateAfter), "missed its slot (the instance that leads the schedules may have stopped)")
+	now := rt.opts.Now().UTC()
+	if err := rt.catchUpTo(ctx, now.Add(-lateAfter), "missed its slot (the instance that leads the schedules may have stopped)"); err != nil {
+		return err
+	}
+	return rt.catchUpRecent(ctx, now)
+}
+
+// recentSlots is how far back, past lateAfter, a heartbeat looks for lost
+// slots; every slot is looked at by about 24 heartbeats of every instance.
+const recentSlots = 2 * time.Minute
+
+// catchUpUnique, unlike scheduledUnique, also counts finished runs that
+// were cancelled or discarded: a slot that ran and failed for good is not
+// run again by a catch-up.
+var catchUpUnique = &river.InsertOpts{UniqueOpts: river.UniqueOpts{ByArgs: true, ByState: []rivertype.JobState{
+	rivertype.JobStateAvailable, rivertype.JobStateCancelled, rivertype.JobStateCompleted, rivertype.JobStateDiscarded,
+	rivertype.JobStatePending, rivertype.JobStateRetryable, rivertype.JobStateRunning, rivertype.JobStateScheduled}}}
+
+func (rt *Runtime) catchUpRecent(ctx context.Context, now time.Time) error {
+	to, from := now.Add(-lateAfter), now.Add(-lateAfter-recentSlots)
+	if from.Before(rt.startedAt) {
+		from = rt.startedAt // slots before this instance ran are start-up's (catchUp)
+	}
+	for _, s := range rt.opts.Schedules {
+		if _, ok := s.Schedule.(cron.ConstantDelaySchedule); ok {
+			continue // @every: its runs have no fixed slots to look for
+		}
+		for slot := s.Schedule.Next(from); !slot.IsZero() && !slot.After(to); slot = s.Schedule.Next(slot) {
+			res, err := rt.Insert(ctx, ScheduledArgs{Schedule: s.Name, Slot: slot.UTC()}, catchUpUnique)
+			if err != nil {
+				return fmt.Errorf("jobs: catch up schedule %s: %w", s.Name, err)
+			}
+			if !res.UniqueSkippedAsDuplicate {
+				rt.log.Warn("schedule missed its slot (the instance that leads the schedules may have stopped); running it now",
+					"schedule", s.Name, "slot", slot.UTC())
+			}
+		}
+	}
+	return nil
 }
 
 func (rt *Runtime) catchUpTo(ctx context.Context, now time.Time, why string) error {
