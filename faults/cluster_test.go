@@ -5,12 +5,14 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
 
 	"golang.org/x/crypto/ssh"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/wharfedi/wharf/internal/store"
 	"github.com/wharfedi/wharf/internal/testenv"
 )
@@ -35,7 +37,8 @@ func TestCluster(t *testing.T) {
 		DatabaseURL: dsn,
 		ArchiveURL:  s3.URL("faults"),
 		Env:         []string{"WHARF_S3_ACCESS_KEY=" + s3.AccessKey, "WHARF_S3_SECRET_KEY=" + s3.SecretKey},
-		ExtraYAML:   fmt.Sprintf("sftp:\n  host_key_file: %s\njobs:\n  failover_after: 15s\n", filepath.Join(keyDir, "host_key")),
+		ExtraYAML: fmt.Sprintf("sftp:\n  host_key_file: %s\njobs:\n  failover_after: 15s\n"+
+			"schedules:\n  - {name: tick, cron: \"* * * * *\", job: db.maintenance}\n", filepath.Join(keyDir, "host_key")),
 	})
 	nodes := []*site{s, s.twin(2), s.twin(3)}
 	for _, n := range nodes {
@@ -51,16 +54,43 @@ func TestCluster(t *testing.T) {
 		c.Close()
 	}
 
-	total := scale(600, 3000)
-	l := startLoadOn(nodes, total, 100)
-	waitAcked(t, l, total/3)
-	nodes[1].kill9()
+	// The load lasts more than a minute, so that a minute's schedule slot
+	// falls inside it: the instance that leads (and queues the slots) is
+	// killed 1.5 s before that slot, another stopped with SIGTERM later.
+	total, rate := scale(600, 3000), scale(8, 25)
+	l := startLoadOn(nodes, total, rate)
+	slot := time.Now().Truncate(time.Minute).Add(time.Minute)
+	if time.Until(slot) < 5*time.Second {
+		slot = slot.Add(time.Minute)
+	}
+	time.Sleep(time.Until(slot.Add(-1500 * time.Millisecond))) // the fault's moment, not a wait for a condition
+	leader := leaderOf(t, dsn, nodes)
+	leader.kill9()
 	waitAcked(t, l, 2*total/3)
-	nodes[2].stop()
+	var other *site
+	for _, n := range nodes[1:] {
+		if n != leader {
+			other = n
+			break
+		}
+	}
+	other.stop()
 	l.wait(5 * time.Minute)
-	r := s.audit(l, dsn, scale(2*time.Minute, 5*time.Minute))
+	var survivor *site // the audit runs against the instance still up
+	for _, n := range nodes {
+		if n != leader && n != other {
+			survivor = n
+		}
+	}
+	r := survivor.audit(l, dsn, scale(2*time.Minute, 5*time.Minute))
 	if r.Settled > resumeBound {
 		r.Problems = append(r.Problems, fmt.Sprintf("the last 997 came %s after the last acknowledgment (bound %s): the killed instance's jobs waited", r.Settled, resumeBound))
+	}
+	// The slot due as the leader died ran once, on time under the new
+	// leader or caught up at a survivor's heartbeat a minute later.
+	if runs, seen := slotRuns(t, dsn, "tick", slot, 3*time.Minute); runs != 1 {
+		r.Problems = append(r.Problems, fmt.Sprintf("schedule slot %s (the leader killed 1.5 s before it) ran %d times, want once; the schedule's runs: %s",
+			slot.UTC().Format(time.TimeOnly), runs, seen))
 	}
 
 	st, err := store.Open(context.Background(), dsn)
@@ -92,10 +122,85 @@ func TestCluster(t *testing.T) {
 		out.WriteString(n.logs.String())
 	}
 	r.set("instances", len(nodes))
+	r.set("killed", fmt.Sprintf("the leader, 1.5 s before the %s slot", slot.Format(time.TimeOnly)))
 	r.set("failed-over jobs", strings.Count(out.String(), "its running jobs are back in the queue"))
-	r.set("peak RSS of instances 2 and 3 (MB)", fmt.Sprintf("%d, %d", nodes[1].peakRSS/1024, nodes[2].peakRSS/1024))
 	r.check(t)
-	s.stop()
+	survivor.stop()
+}
+
+var instanceLine = regexp.MustCompile(`msg="wharf ready".* instance=(\S+)`)
+
+// leaderOf is the instance River elected leader (it queues the schedules).
+func leaderOf(t *testing.T, dsn string, nodes []*site) *site {
+	t.Helper()
+	ctx := context.Background()
+	conn, err := pgx.Connect(ctx, dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(ctx)
+	var id string
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		if err := conn.QueryRow(ctx, "SELECT leader_id FROM river_leader LIMIT 1").Scan(&id); err == nil {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("no River leader elected after 30 s")
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	for _, n := range nodes {
+		for _, m := range instanceLine.FindAllStringSubmatch(n.logs.String(), -1) {
+			if m[1] == id {
+				return n
+			}
+		}
+	}
+	t.Fatalf("the leader %s is none of the instances", id)
+	return nil
+}
+
+// slotRuns waits (up to wait) for the schedule's slot to have run and
+// returns how many completed runs stand for it: on time (its own slot) or
+// a catch-up for missed slots whose latest is at or after it.
+func slotRuns(t *testing.T, dsn, schedule string, slot time.Time, wait time.Duration) (int, string) {
+	t.Helper()
+	ctx := context.Background()
+	conn, err := pgx.Connect(ctx, dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(ctx)
+	deadline := time.Now().Add(wait)
+	for {
+		rows, err := conn.Query(ctx, `SELECT (args->>'slot')::timestamptz, COALESCE((args->>'missed')::int, 0), state::text FROM river_job
+			WHERE kind = 'wharf_scheduled' AND args->>'schedule' = $1 ORDER BY id`, schedule)
+		if err != nil {
+			t.Fatal(err)
+		}
+		n, seen := 0, []string{}
+		for rows.Next() {
+			var at time.Time
+			var missed int
+			var state string
+			if err := rows.Scan(&at, &missed, &state); err != nil {
+				t.Fatal(err)
+			}
+			seen = append(seen, fmt.Sprintf("%s missed=%d %s", at.UTC().Format(time.TimeOnly), missed, state))
+			if state != "completed" {
+				continue
+			}
+			if at.Equal(slot) || (missed > 0 && !at.Before(slot) && at.Add(-time.Duration(missed)*time.Minute).Before(slot)) {
+				n++
+			}
+		}
+		rows.Close()
+		if n > 0 || time.Now().After(deadline) {
+			return n, strings.Join(seen, "; ")
+		}
+		time.Sleep(time.Second)
+	}
 }
 
 // Two instances, and S3 out of reach of one of them only (its own path to
