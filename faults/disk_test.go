@@ -103,21 +103,7 @@ func TestDiskFullAndReadOnly(t *testing.T) {
 		figures = append(figures, fmt.Sprintf("%s %s: readyz 503 after %s, 200 again %s after the fault's end, refusals %v",
 			f.name, hold, to503.Round(10*time.Millisecond), to200.Round(10*time.Millisecond), during))
 	}
-	l.wait(scale(3*time.Minute, 10*time.Minute))
-	r := s.audit(l, s.dsn(), scale(2*time.Minute, 5*time.Minute))
-	if r.Runs != 1 {
-		r.Problems = append(r.Problems, fmt.Sprintf("wharf serve started %d times, want once (no restart needed)", r.Runs))
-	}
-	resumed := resumedAfter(l, r, ended)
-	if resumed > resumeBound {
-		r.Problems = append(r.Problems, fmt.Sprintf("the last 997 came %s after the last fault's end (bound %s): work did not resume by itself", resumed, resumeBound))
-	}
-	r.set("last 997 after the last fault's end", resumed.Round(10*time.Millisecond))
-	for i, f := range figures {
-		r.set(fmt.Sprintf("fault %d", i+1), f)
-	}
-	r.check(t)
-	s.stop()
+	finishOutages(t, s, l, ended, "fault", figures)
 }
 
 const mountHint = "run the test as root (it mounts a small tmpfs; in a container, one allowed to mount)"

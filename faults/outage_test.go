@@ -1,8 +1,10 @@
 package faults
 
 import (
+	"fmt"
 	"net/http"
 	"sync"
+	"testing"
 	"time"
 )
 
@@ -95,4 +97,30 @@ func resumedAfter(l *load, r *report, end time.Time) time.Duration {
 		end = last
 	}
 	return last.Add(r.Settled).Sub(end)
+}
+
+// finishOutages ends a scenario whose faults ended at ended: the load
+// completes, the server is still the one that started (no restart was
+// needed), the audit passes, and the last 997 came within resumeBound of
+// the last fault's end. figures are logged with the report as kind 1, 2, ...
+func finishOutages(t *testing.T, s *site, l *load, ended time.Time, kind string, figures []string) {
+	t.Helper()
+	l.wait(scale(3*time.Minute, 10*time.Minute))
+	if !s.running() {
+		t.Fatalf("wharf serve exited after the faults:\n%s", tail(s.logs.String(), 8<<10))
+	}
+	r := s.audit(l, s.dsn(), scale(2*time.Minute, 5*time.Minute))
+	if r.Runs != 1 {
+		r.Problems = append(r.Problems, fmt.Sprintf("wharf serve started %d times, want once (no restart needed)", r.Runs))
+	}
+	resumed := resumedAfter(l, r, ended)
+	if resumed > resumeBound {
+		r.Problems = append(r.Problems, fmt.Sprintf("the last 997 came %s after the last fault's end (bound %s): work did not resume by itself", resumed, resumeBound))
+	}
+	r.set("last 997 after the last fault's end", resumed.Round(10*time.Millisecond))
+	for i, f := range figures {
+		r.set(fmt.Sprintf("%s %d", kind, i+1), f)
+	}
+	r.check(t)
+	s.stop()
 }

@@ -97,24 +97,7 @@ func TestPostgresOutage(t *testing.T) {
 		figures = append(figures, fmt.Sprintf("%s %s: readyz 503 after %s, 200 again %s after the restart, refusals %v",
 			f.mode, f.down, to503.Round(10*time.Millisecond), to200.Round(10*time.Millisecond), during))
 	}
-	l.wait(scale(3*time.Minute, 10*time.Minute))
-	if !s.running() {
-		t.Fatalf("wharf serve exited after the outages:\n%s", tail(s.logs.String(), 8<<10))
-	}
-	r := s.audit(l, s.dsn(), scale(2*time.Minute, 5*time.Minute))
-	if r.Runs != 1 {
-		r.Problems = append(r.Problems, fmt.Sprintf("wharf serve started %d times, want once (no restart needed)", r.Runs))
-	}
-	resumed := resumedAfter(l, r, ended)
-	if resumed > resumeBound {
-		r.Problems = append(r.Problems, fmt.Sprintf("the last 997 came %s after the last fault's end (bound %s): work did not resume by itself", resumed, resumeBound))
-	}
-	r.set("last 997 after the last fault's end", resumed.Round(10*time.Millisecond))
-	for i, f := range figures {
-		r.set(fmt.Sprintf("outage %d", i+1), f)
-	}
-	r.check(t)
-	s.stop()
+	finishOutages(t, s, l, ended, "outage", figures)
 }
 
 // privatePostgres is a PostgreSQL instance of the test's own (initdb in a

@@ -1,11 +1,8 @@
 package main
 
 import (
-	"crypto/ed25519"
-	"crypto/rand"
 	"crypto/sha256"
 	"encoding/hex"
-	"encoding/pem"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -19,24 +16,7 @@ import (
 )
 
 // sshKey writes an OpenSSH private key and its .pub beside it.
-func sshKey(t *testing.T, path string) {
-	t.Helper()
-	pub, priv, err := ed25519.GenerateKey(rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	blk, err := ssh.MarshalPrivateKey(priv, "")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(path, pem.EncodeToMemory(blk), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	sp, _ := ssh.NewPublicKey(pub)
-	if err := os.WriteFile(path+".pub", ssh.MarshalAuthorizedKey(sp), 0o644); err != nil {
-		t.Fatal(err)
-	}
-}
+func sshKey(t *testing.T, path string) { testenv.SSHKey(t, path) }
 
 // newSFTPClient is OpenSSH's sftp for the server started in dir, which
 // trusts the host key the server generated there.

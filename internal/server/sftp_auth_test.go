@@ -49,18 +49,7 @@ func (f *flakyKeys) set(down bool) int {
 // partner is told to try later and is let in as soon as the database is
 // back, however many attempts the outage saw.
 func TestSFTPKeyLookupErrorsDoNotLockOut(t *testing.T) {
-	ctx := context.Background()
-	st, err := store.Open(ctx, filepath.Join(t.TempDir(), "wharf.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
-	hostKey, _ := LoadOrCreateHostKey(t.TempDir())
-	_, priv, _ := ed25519.GenerateKey(rand.Reader)
-	signer, _ := ssh.NewSignerFromKey(priv)
-	if err := st.UpsertPartner(ctx, &store.Partner{ID: "acme", SSHKeys: []string{string(ssh.MarshalAuthorizedKey(signer.PublicKey()))}}); err != nil {
-		t.Fatal(err)
-	}
+	st, hostKey, signer := acmeStore(t)
 	const attempts = 3
 	flaky := &flakyKeys{Store: st, down: true}
 	var logs testenv.Buffer
@@ -118,18 +107,7 @@ func TestSFTPKeyLookupErrorsDoNotLockOut(t *testing.T) {
 // for the handshake limit: past MaxSessionsPerIP its connections are
 // refused, and a partner from another address still logs in.
 func TestSFTPSessionsPerAddress(t *testing.T) {
-	ctx := context.Background()
-	st, err := store.Open(ctx, filepath.Join(t.TempDir(), "wharf.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
-	hostKey, _ := LoadOrCreateHostKey(t.TempDir())
-	_, priv, _ := ed25519.GenerateKey(rand.Reader)
-	signer, _ := ssh.NewSignerFromKey(priv)
-	if err := st.UpsertPartner(ctx, &store.Partner{ID: "acme", SSHKeys: []string{string(ssh.MarshalAuthorizedKey(signer.PublicKey()))}}); err != nil {
-		t.Fatal(err)
-	}
+	st, hostKey, signer := acmeStore(t)
 	srv := NewSFTP(st, hostKey, SFTPOptions{MaxSessions: 8, MaxSessionsPerIP: 3, Logger: slog.New(slog.DiscardHandler)})
 	ln, _ := net.Listen("tcp", "127.0.0.1:0")
 	go srv.Serve(ln)
@@ -167,4 +145,25 @@ func TestSFTPSessionsPerAddress(t *testing.T) {
 	if err := login("127.0.0.1"); err != nil {
 		t.Fatalf("a partner from another address is refused while one address floods: %v", err)
 	}
+}
+
+// acmeStore is a store with one partner, acme, whose SSH key is signer,
+// and a host key for the server.
+func acmeStore(t *testing.T) (store.Store, ssh.Signer, ssh.Signer) {
+	t.Helper()
+	st, err := store.Open(context.Background(), filepath.Join(t.TempDir(), "wharf.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	hostKey, err := LoadOrCreateHostKey(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, priv, _ := ed25519.GenerateKey(rand.Reader)
+	signer, _ := ssh.NewSignerFromKey(priv)
+	if err := st.UpsertPartner(context.Background(), &store.Partner{ID: "acme", SSHKeys: []string{string(ssh.MarshalAuthorizedKey(signer.PublicKey()))}}); err != nil {
+		t.Fatal(err)
+	}
+	return st, hostKey, signer
 }

@@ -113,6 +113,14 @@ LogLevel ERROR
 // its public key line.
 func writeKey(t testing.TB, path string) string {
 	t.Helper()
+	return string(ssh.MarshalAuthorizedKey(SSHKey(t, path).PublicKey()))
+}
+
+// SSHKey writes a new ed25519 private key to path (OpenSSH format, as
+// ssh-keygen writes it) and its public key line to path.pub, and returns
+// the key as a signer.
+func SSHKey(t testing.TB, path string) ssh.Signer {
+	t.Helper()
 	_, priv, err := ed25519.GenerateKey(rand.Reader)
 	if err != nil {
 		t.Fatal(err)
@@ -124,6 +132,12 @@ func writeKey(t testing.TB, path string) string {
 	if err := os.WriteFile(path, pem.EncodeToMemory(blk), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	s, _ := ssh.NewSignerFromKey(priv)
-	return string(ssh.MarshalAuthorizedKey(s.PublicKey()))
+	s, err := ssh.NewSignerFromKey(priv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(path+".pub", ssh.MarshalAuthorizedKey(s.PublicKey()), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return s
 }
