@@ -107,6 +107,9 @@ as2: {id: WHARF}
 		h.Set("Content-Type", ct)
 		k := record(c.post(t, fmt.Sprintf("multipart/report nested %d deep (posing as an MDN)", depth), h, bytes.NewReader(body), int64(len(body))))
 		k.wantStatus(t, http.StatusBadRequest, "not an MDN")
+		if bytes.Contains(k.body, []byte("as2: as2:")) {
+			t.Errorf("the refusal repeats its prefix: %s", k.body)
+		}
 	})
 	t.Run("bad signature", func(t *testing.T) {
 		b := c.build(t, trader, as2.Outgoing{MessageID: "altered-" + randHex(4), Name: "altered.edi", Payload: doc("TRADER", 990001)}, false, true)

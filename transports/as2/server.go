@@ -263,7 +263,11 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 		if err := s.OnMDN(ctx, p, &Entity{Raw: b, Header: h, Body: b}); err != nil {
 			log.Error("as2: async MDN not accepted", "err", err)
-			http.Error(w, "as2: "+err.Error(), http.StatusBadRequest)
+			msg := err.Error()
+			if !strings.HasPrefix(msg, "as2: ") {
+				msg = "as2: " + msg
+			}
+			http.Error(w, msg, http.StatusBadRequest)
 			return
 		}
 		w.WriteHeader(http.StatusOK)
