@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"os"
 	"syscall"
 	"time"
 
@@ -53,7 +54,7 @@ func (rt *Runtime) beat(ctx context.Context) {
 		if in.ID == rt.self.ID {
 			continue
 		}
-		if now.Sub(in.HeartbeatAt) < rt.opts.FailoverAfter && !rt.deadHere(in) {
+		if now.Sub(in.HeartbeatAt) < rt.opts.FailoverAfter && !DeadHere(in) {
 			continue
 		}
 		n, err := rt.failover(ctx, in.ID)
@@ -69,15 +70,16 @@ func (rt *Runtime) beat(ctx context.Context) {
 	}
 }
 
-// deadHere tells whether in ran on this machine and its process is gone.
-// Containers restarted on one host get new host names, and a PID reused
-// by another process reads as alive: both fall back to FailoverAfter.
-func (rt *Runtime) deadHere(in *store.Instance) bool {
-	if in.Host == "" || in.Host != rt.self.Host || in.PID <= 0 {
+// DeadHere tells whether in ran on this machine (its host name) and its
+// process is gone: this machine's earlier run, killed. Containers
+// restarted on one host get new host names, and a PID reused by another
+// process reads as alive: both are judged by their heartbeat instead.
+func DeadHere(in *store.Instance) bool {
+	host, _ := os.Hostname()
+	if in.Host == "" || in.Host != host || in.PID <= 0 {
 		return false
 	}
-	err := syscall.Kill(in.PID, 0)
-	return errors.Is(err, syscall.ESRCH)
+	return errors.Is(syscall.Kill(in.PID, 0), syscall.ESRCH)
 }
 
 // failover removes the instance and requeues the jobs it was running, in

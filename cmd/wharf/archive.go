@@ -15,6 +15,7 @@ import (
 	"github.com/wharfedi/wharf/archive"
 	"github.com/wharfedi/wharf/internal/app"
 	"github.com/wharfedi/wharf/internal/store"
+	"github.com/wharfedi/wharf/internal/web"
 	"github.com/wharfedi/wharf/jobs"
 )
 
@@ -211,13 +212,8 @@ func archiveSearch(ctx context.Context, args []string, stdout, stderr io.Writer)
 		if t.v == "" {
 			continue
 		}
-		v, err := time.Parse(time.RFC3339, t.v)
-		if err != nil { // a date alone, as the API takes it: its midnight UTC
-			if d, derr := time.Parse("2006-01-02", t.v); derr == nil {
-				v, err = d, nil
-			}
-		}
-		if err != nil {
+		v, ok := web.ParseTime(t.v) // as the API takes it
+		if !ok {
 			fmt.Fprintf(stderr, "wharf archive search: --%s %q is not an RFC 3339 time or a date, such as 2026-01-31T00:00:00Z or 2026-01-31\n", t.flag, t.v)
 			return 2
 		}

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"crypto/sha256"
+	"crypto/x509"
 	"encoding/hex"
 	"encoding/json"
 	"encoding/pem"
@@ -123,11 +124,10 @@ func identityOf(c *config.Config, as2ID string) (*identityFacts, error) {
 	}
 
 	f.AS2.ID = as2ID
-	certFile, keyFile := c.AS2.CertFile, c.AS2.KeyFile
+	certFile, keyFile, dir := app.AS2IdentityFiles(c)
 	f.AS2.Source = certFile + " and " + keyFile + " (as2.cert_file, as2.key_file)"
-	if certFile == "" {
-		certFile, keyFile = filepath.Join(c.Data, as2.IdentityCertFile), filepath.Join(c.Data, as2.IdentityKeyFile)
-		f.AS2.Source = c.Data
+	if c.AS2.CertFile == "" {
+		f.AS2.Source = dir
 		if _, err := os.Stat(keyFile); errors.Is(err, fs.ErrNotExist) {
 			return f, nil
 		}
@@ -136,10 +136,15 @@ func identityOf(c *config.Config, as2ID string) (*identityFacts, error) {
 	if err != nil {
 		return nil, err
 	}
-	sum := sha256.Sum256(id.Cert.Raw)
 	f.AS2.Subject, f.AS2.Serial = id.Cert.Subject.String(), id.Cert.SerialNumber.Text(16)
-	f.AS2.NotAfter, f.AS2.Fingerprint = id.Cert.NotAfter.UTC().Format("2006-01-02"), strings.ToUpper(hex.EncodeToString(sum[:]))
+	f.AS2.NotAfter, f.AS2.Fingerprint = id.Cert.NotAfter.UTC().Format("2006-01-02"), certFingerprint(id.Cert)
 	return f, nil
+}
+
+// certFingerprint is a certificate's SHA-256 in upper-case hex, as partners' tools print it.
+func certFingerprint(c *x509.Certificate) string {
+	sum := sha256.Sum256(c.Raw)
+	return strings.ToUpper(hex.EncodeToString(sum[:]))
 }
 
 func identityInit(args []string, stdout, stderr io.Writer) int {
@@ -225,11 +230,10 @@ func identityRotate(args []string, stdout, stderr io.Writer) int {
 		return fail(stderr, err)
 	}
 	_ = pem.Encode(stdout, &pem.Block{Type: "CERTIFICATE", Bytes: next.Cert.Raw})
-	sum := sha256.Sum256(next.Cert.Raw)
 	fmt.Fprintf(stderr, "next AS2 certificate (above) in %s, SHA-256 %s, valid until %s.\n"+
 		"1. Restart every instance, one at a time: each then also decrypts with the new key.\n"+
 		"2. Send the certificate to every partner; they add it and encrypt to it (Wharf still signs with the current one).\n"+
 		"3. When all have it: wharf identity rotate --activate, then restart every instance again.\n",
-		filepath.Join(dir, as2.NextCertFile), strings.ToUpper(hex.EncodeToString(sum[:])), next.Cert.NotAfter.UTC().Format("2006-01-02"))
+		filepath.Join(dir, as2.NextCertFile), certFingerprint(next.Cert), next.Cert.NotAfter.UTC().Format("2006-01-02"))
 	return 0
 }

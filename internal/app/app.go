@@ -23,7 +23,6 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
-	"os"
 	"syscall"
 	"time"
 
@@ -349,9 +348,8 @@ func (a *App) refuseLocalArchiveInCluster(ctx context.Context, c *config.Config)
 	if failover <= 0 {
 		failover = jobs.DefaultFailoverAfter
 	}
-	host, _ := os.Hostname()
 	for _, in := range all {
-		if in.Host == host && !processAlive(in.PID) {
+		if jobs.DeadHere(in) {
 			continue // this machine's earlier run, killed: its heartbeat is only recent
 		}
 		if age := a.now().Sub(in.HeartbeatAt); age < failover {
@@ -361,12 +359,6 @@ func (a *App) refuseLocalArchiveInCluster(ctx context.Context, c *config.Config)
 		}
 	}
 	return nil
-}
-
-// processAlive tells whether a process with that PID runs on this machine.
-func processAlive(pid int) bool {
-	err := syscall.Kill(pid, 0)
-	return err == nil || errors.Is(err, syscall.EPERM)
 }
 
 // Close releases the listeners, the data folder lock and the store, in the

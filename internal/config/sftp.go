@@ -8,10 +8,10 @@ import (
 	"path"
 	"regexp"
 	"slices"
-	"strconv"
 	"strings"
 	"time"
 
+	"github.com/wharfedi/wharf/archive"
 	"golang.org/x/crypto/bcrypt"
 	"golang.org/x/crypto/ssh"
 )
@@ -373,9 +373,8 @@ func retentionDays(v string) time.Duration {
 	if v == "" {
 		return 0
 	}
-	n, _ := strconv.Atoi(v[:len(v)-1])
-	unit := map[byte]time.Duration{'h': time.Hour, 'd': 24 * time.Hour, 'w': 7 * 24 * time.Hour, 'y': 365 * 24 * time.Hour}[v[len(v)-1]]
-	return time.Duration(n) * unit
+	d, _ := archive.ParseDays(v)
+	return d
 }
 
 var retentionRe = regexp.MustCompile(`^[0-9]+(h|d|w|y)$`)

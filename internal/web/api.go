@@ -308,13 +308,9 @@ func messageFilter(r *http.Request) (store.MessageFilter, error) {
 		if v == "" {
 			continue
 		}
-		tm, err := time.Parse(time.RFC3339, v)
-		if err != nil {
-			if d, derr := time.Parse("2006-01-02", v); derr == nil {
-				tm = d
-			} else {
-				return f, badRequest(fmt.Sprintf("%s %q is not an RFC 3339 time", t.name, v), "write it like 2026-01-31T00:00:00Z or 2026-01-31")
-			}
+		tm, ok := ParseTime(v)
+		if !ok {
+			return f, badRequest(fmt.Sprintf("%s %q is not an RFC 3339 time", t.name, v), "write it like 2026-01-31T00:00:00Z or 2026-01-31")
 		}
 		*t.dst = tm
 	}
@@ -426,4 +422,14 @@ func readComment(r *http.Request) (string, error) {
 		return "", badRequest("body: "+err.Error(), `send JSON like {"comment": "partner confirmed the resend"}`)
 	}
 	return strings.TrimSpace(b.Comment), nil
+}
+
+// ParseTime reads a time bound the API and the CLI take: RFC 3339
+// (2026-01-31T00:00:00Z) or a date alone (2026-01-31, its midnight UTC).
+func ParseTime(v string) (time.Time, bool) {
+	if t, err := time.Parse(time.RFC3339, v); err == nil {
+		return t, true
+	}
+	t, err := time.Parse(time.DateOnly, v)
+	return t, err == nil
 }

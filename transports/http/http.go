@@ -32,6 +32,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/wharfedi/wharf/internal/defender"
 	"github.com/wharfedi/wharf/transports"
 )
 
@@ -126,7 +127,7 @@ func (h *Inbound) ServeHTTP(w stdhttp.ResponseWriter, r *stdhttp.Request) {
 	token, _ := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
 	if h.Guard != nil {
 		if locked, wait := h.Guard.Locked(r.RemoteAddr); locked {
-			secs := max(1, int64((wait+time.Second-1)/time.Second))
+			secs := defender.Seconds(wait)
 			w.Header().Set("Retry-After", strconv.FormatInt(secs, 10))
 			reply(w, stdhttp.StatusTooManyRequests, answer{Error: fmt.Sprintf("too many failed authentications from this address: try again in %d s", secs)})
 			return
