@@ -55,7 +55,7 @@ func (l *perIP) Accept() (net.Conn, error) {
 			l.mu.Unlock()
 			c.Close()
 			if now.Sub(last) > time.Minute {
-				l.log.Warn("http: too many connections from one address; new ones are closed until some end", "remote", ip, "max", l.max)
+				l.log.Warn("too many connections from one address; new ones are closed until some end", "listener", l.Addr().String(), "remote", ip, "max", l.max)
 			}
 			continue
 		}

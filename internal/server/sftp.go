@@ -233,6 +233,7 @@ func (s *SFTP) Serve(ln net.Listener) error {
 	s.mu.Lock()
 	s.ln = ln
 	s.mu.Unlock()
+	ln = LimitPerIP(ln, s.o.MaxSessionsPerIP, s.log)
 	for {
 		c, err := ln.Accept()
 		if err != nil {
@@ -250,19 +251,6 @@ func (s *SFTP) Serve(ln net.Listener) error {
 		if len(s.conns) >= s.o.MaxSessions {
 			s.mu.Unlock()
 			s.log.Warn("sftp connection refused: maximum concurrent sessions reached", "remote", c.RemoteAddr().String(), "max", s.o.MaxSessions)
-			c.Close()
-			continue
-		}
-		ip := remoteIP(c.RemoteAddr())
-		same := 0
-		for o := range s.conns {
-			if remoteIP(o.RemoteAddr()) == ip {
-				same++
-			}
-		}
-		if same >= s.o.MaxSessionsPerIP {
-			s.mu.Unlock()
-			s.log.Warn("sftp connection refused: this address holds its maximum of concurrent sessions", "remote", c.RemoteAddr().String(), "max_per_ip", s.o.MaxSessionsPerIP)
 			c.Close()
 			continue
 		}
