@@ -108,35 +108,10 @@ func NewSpool(dir string) (*FS, error) {
 		return nil, err
 	}
 	f.id = "s" + hex.EncodeToString(b)
-	if err := writeDurably(idFile, []byte(f.id+"\n")); err != nil {
+	if err := durable.WriteFile(idFile, []byte(f.id+"\n"), 0o640); err != nil {
 		return nil, fmt.Errorf("archive: spool %s: %w", idFile, err)
 	}
 	return f, nil
-}
-
-// writeDurably writes a small file through a temporary name, fsyncs it,
-// renames it into place and fsyncs the folder.
-func writeDurably(path string, b []byte) error {
-	tmp := path + ".tmp"
-	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o640)
-	if err != nil {
-		return err
-	}
-	if _, err := f.Write(b); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Sync(); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Close(); err != nil {
-		return err
-	}
-	if err := os.Rename(tmp, path); err != nil {
-		return err
-	}
-	return syncDir(filepath.Dir(path))
 }
 
 func newFS(dir, kind string) (*FS, error) {

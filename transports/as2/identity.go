@@ -14,6 +14,8 @@ import (
 	"os"
 	"path/filepath"
 	"time"
+
+	"github.com/wharfedi/wharf/internal/durable"
 )
 
 // Files of Wharf's generated AS2 identity inside the data folder.
@@ -245,44 +247,31 @@ func PrepareRotation(dir, as2ID string, validity time.Duration) (*Identity, erro
 }
 
 // ActivateRotation makes the next key pair the current one (certFile,
-// keyFile) and keeps the current one as the previous, in dir. Each file
-// moves by rename; the previous pair is written before the current one
-// is replaced, so a crash between steps loses no key.
+// keyFile) and keeps the current one as the previous, in dir. The current
+// pair is copied to the previous names before the next pair is renamed
+// over it, so a crash between steps loses no key.
 func ActivateRotation(dir, certFile, keyFile string) error {
 	nextCert, nextKey := filepath.Join(dir, NextCertFile), filepath.Join(dir, NextKeyFile)
 	if _, err := os.Stat(nextKey); err != nil {
 		return fmt.Errorf("as2 rotation: no next key in %s to activate (prepare one first): %w", dir, err)
 	}
-	for _, mv := range [][3]string{
-		{certFile, filepath.Join(dir, PrevCertFile), "0644"}, {keyFile, filepath.Join(dir, PrevKeyFile), "0600"},
-		{nextCert, certFile, ""}, {nextKey, keyFile, ""},
-	} {
-		if mv[2] != "" { // copy the current pair to previous: the current name is replaced next
-			b, err := os.ReadFile(mv[0])
-			if err != nil {
-				return fmt.Errorf("as2 rotation: %w", err)
-			}
-			mode := os.FileMode(0o600)
-			if mv[2] == "0644" {
-				mode = 0o644
-			}
-			if err := writeNew(dir, mv[1], b, mode, true); err != nil {
-				return err
-			}
-			continue
+	for _, cp := range []struct {
+		from, to string
+		mode     os.FileMode
+	}{{certFile, filepath.Join(dir, PrevCertFile), 0o644}, {keyFile, filepath.Join(dir, PrevKeyFile), 0o600}} {
+		b, err := os.ReadFile(cp.from)
+		if err != nil {
+			return fmt.Errorf("as2 rotation: %w", err)
 		}
-		if err := os.Rename(mv[0], mv[1]); err != nil {
+		if err := durable.WriteFile(cp.to, b, cp.mode); err != nil {
 			return fmt.Errorf("as2 rotation: %w", err)
 		}
 	}
-	return syncFolder(dir)
-}
-
-func syncFolder(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
+	if err := os.Rename(nextCert, certFile); err != nil {
+		return fmt.Errorf("as2 rotation: %w", err)
 	}
-	defer d.Close()
-	return d.Sync()
+	if err := os.Rename(nextKey, keyFile); err != nil {
+		return fmt.Errorf("as2 rotation: %w", err)
+	}
+	return durable.SyncDir(dir)
 }
