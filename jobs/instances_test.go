@@ -53,30 +53,7 @@ func (w *holdWorker) Work(ctx context.Context, j *river.Job[holdArgs]) error {
 func TestSilentInstanceJobsFailOver(t *testing.T) {
 	eachDriver(t, func(t *testing.T, open func() store.Store) {
 		ctx := context.Background()
-		// Instance A beats once, at start, then never again (an hour), and
-		// with its one worker busy it fetches nothing more, like a process
-		// that stopped.
-		stA := open()
-		a := jobs.New(stA, jobs.Options{InstanceID: "inst-a", Workers: 1, Heartbeat: time.Hour, FailoverAfter: time.Hour})
-		started := make(chan struct{})
-		jobs.Register(a, &holdWorker{hold: true, started: started})
-		if err := a.Start(ctx); err != nil {
-			t.Fatal(err)
-		}
-		defer func() { // A's worker gives up when A stops; its late failure changes nothing
-			c, cancel := context.WithTimeout(ctx, 100*time.Millisecond)
-			defer cancel()
-			_ = a.Stop(c)
-		}()
-		res, err := a.Insert(ctx, holdArgs{}, nil)
-		if err != nil {
-			t.Fatal(err)
-		}
-		select {
-		case <-started:
-		case <-time.After(30 * time.Second):
-			t.Fatal("instance A never started the job")
-		}
+		_, res := holdingInstance(t, open)
 
 		// Instance B judges A silent after 1 s.
 		stB := open()
@@ -93,6 +70,7 @@ func TestSilentInstanceJobsFailOver(t *testing.T) {
 			t.Errorf("failover took %v", took)
 		}
 		var js []*rivertype.JobRow
+		var err error
 		waitFor(t, "the job to be recorded completed", func() bool {
 			js, err = b.List(ctx, river.NewJobListParams().Kinds("test_hold").States(rivertype.JobStateCompleted))
 			return err == nil && len(js) > 0
@@ -254,26 +232,7 @@ func TestMissedSlotCaughtUpWithoutRestart(t *testing.T) {
 func TestDeadLocalInstanceFailsOverAtOnce(t *testing.T) {
 	eachDriver(t, func(t *testing.T, open func() store.Store) {
 		ctx := context.Background()
-		stA := open()
-		a := jobs.New(stA, jobs.Options{InstanceID: "inst-a", Workers: 1, Heartbeat: time.Hour, FailoverAfter: time.Hour})
-		started := make(chan struct{})
-		jobs.Register(a, &holdWorker{hold: true, started: started})
-		if err := a.Start(ctx); err != nil {
-			t.Fatal(err)
-		}
-		defer func() {
-			c, cancel := context.WithTimeout(ctx, 100*time.Millisecond)
-			defer cancel()
-			_ = a.Stop(c)
-		}()
-		if _, err := a.Insert(ctx, holdArgs{}, nil); err != nil {
-			t.Fatal(err)
-		}
-		select {
-		case <-started:
-		case <-time.After(30 * time.Second):
-			t.Fatal("instance A never started the job")
-		}
+		stA, _ := holdingInstance(t, open)
 		// A's row now names a process of this machine that has exited.
 		gone := exec.Command("true")
 		if err := gone.Run(); err != nil {
@@ -385,4 +344,35 @@ func TestLostSlotFoundAfterALaterSlotRan(t *testing.T) {
 			t.Fatalf("runs by slot %v, want 12:01 and 12:02 once each", r)
 		}
 	})
+}
+
+// holdingInstance starts instance "inst-a" holding one job: it beats once,
+// at start, then never again (an hour), and with its one worker busy it
+// fetches nothing more, like a process that stopped. Its store and the
+// job are returned; it is stopped when the test ends.
+func holdingInstance(t *testing.T, open func() store.Store) (store.Store, *rivertype.JobInsertResult) {
+	t.Helper()
+	ctx := context.Background()
+	st := open()
+	a := jobs.New(st, jobs.Options{InstanceID: "inst-a", Workers: 1, Heartbeat: time.Hour, FailoverAfter: time.Hour})
+	started := make(chan struct{})
+	jobs.Register(a, &holdWorker{hold: true, started: started})
+	if err := a.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { // A's worker gives up when A stops; its late failure changes nothing
+		c, cancel := context.WithTimeout(ctx, 100*time.Millisecond)
+		defer cancel()
+		_ = a.Stop(c)
+	})
+	res, err := a.Insert(ctx, holdArgs{}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-started:
+	case <-time.After(30 * time.Second):
+		t.Fatal("instance A never started the job")
+	}
+	return st, res
 }
