@@ -38,65 +38,12 @@ func scale[T any](short, long_ T) T {
 	return short
 }
 
-var (
-	buildOnce sync.Once
-	binPath   string
-	buildErr  error
-)
-
-// wharfBinary builds cmd/wharf once per test binary: the suite runs the
-// program users run, as a separate process it can kill.
-func wharfBinary(t *testing.T) string {
-	t.Helper()
-	buildOnce.Do(func() {
-		noteSources()
-		dir, err := os.MkdirTemp("", "wharf-faults-bin-")
-		if err != nil {
-			buildErr = err
-			return
-		}
-		binPath = filepath.Join(dir, "wharf")
-		out, err := exec.Command("go", "build", "-o", binPath, "github.com/wharfedi/wharf/cmd/wharf").CombinedOutput()
-		if err != nil {
-			buildErr = fmt.Errorf("go build ./cmd/wharf: %v\n%s", err, out)
-		}
-	})
-	if buildErr != nil {
-		t.Fatal(buildErr)
-	}
-	return binPath
-}
-
-// noteSources opens every Go source file of the module and go.mod/go.sum.
-// The binary is built by `go build`, which go test's result cache does not
-// see; the files a test opens it does, so a change anywhere in the
-// program under test runs the suite again instead of replaying a result.
-func noteSources() {
-	root := ".."
-	filepath.WalkDir(root, func(path string, d os.DirEntry, err error) error {
-		if err != nil {
-			return nil
-		}
-		if d.IsDir() {
-			if n := d.Name(); path != root && (strings.HasPrefix(n, ".") || n == "testdata" || n == "node_modules") {
-				return filepath.SkipDir
-			}
-			return nil
-		}
-		if strings.HasSuffix(path, ".go") || d.Name() == "go.mod" || d.Name() == "go.sum" {
-			if f, err := os.Open(path); err == nil {
-				f.Close()
-			}
-		}
-		return nil
-	})
-}
+// wharfBinary is the program users run, as a separate process the suite can kill.
+func wharfBinary(t *testing.T) string { return testenv.WharfBinary(t) }
 
 func TestMain(m *testing.M) {
 	code := m.Run()
-	if binPath != "" {
-		os.RemoveAll(filepath.Dir(binPath))
-	}
+	testenv.RemoveWharfBinary()
 	os.Exit(code)
 }
 

@@ -14,7 +14,6 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -22,33 +21,9 @@ import (
 	"github.com/wharfedi/wharf/internal/testenv"
 )
 
-var (
-	buildOnce sync.Once
-	binPath   string
-	buildErr  error
-)
-
-// wharfBinary builds cmd/wharf once per test run: these tests drive the real
-// process (signals, exit codes, a second process beside the server).
-func wharfBinary(t *testing.T) string {
-	t.Helper()
-	buildOnce.Do(func() {
-		dir, err := os.MkdirTemp("", "wharf-bin-")
-		if err != nil {
-			buildErr = err
-			return
-		}
-		binPath = filepath.Join(dir, "wharf")
-		out, err := exec.Command("go", "build", "-o", binPath, ".").CombinedOutput()
-		if err != nil {
-			buildErr = errors.New(string(out))
-		}
-	})
-	if buildErr != nil {
-		t.Fatalf("build wharf: %v", buildErr)
-	}
-	return binPath
-}
+// wharfBinary is cmd/wharf built once per test run: these tests drive the
+// real process (signals, exit codes, a second process beside the server).
+func wharfBinary(t *testing.T) string { return testenv.WharfBinary(t) }
 
 type serveProc struct {
 	cmd    *exec.Cmd
@@ -294,4 +269,10 @@ func TestSecondServerOnOneSQLiteFolderRefused(t *testing.T) {
 	if !errors.As(err, &ee) || ee.ExitCode() != 1 || !strings.Contains(string(out), "is in use by another wharf serve (pid ") {
 		t.Fatalf("second server: %v\n%s", err, out)
 	}
+}
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	testenv.RemoveWharfBinary()
+	os.Exit(code)
 }
