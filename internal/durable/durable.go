@@ -83,11 +83,23 @@ func syncDir(path string) error {
 // folder, written and fsync'd, renamed over path, then the folder fsync'd.
 // A crash leaves either the old content or the new, never a torn file.
 func WriteFile(path string, b []byte, mode os.FileMode) error {
+	return place(path, b, mode, os.Rename)
+}
+
+// CreateFile is WriteFile for a file that must not exist yet: the
+// temporary file is linked to path, and when path exists it fails with an
+// error errors.Is(err, fs.ErrExist) holds for, leaving it as it is (of two
+// processes creating one file at once, one wins whole).
+func CreateFile(path string, b []byte, mode os.FileMode) error {
+	return place(path, b, mode, os.Link)
+}
+
+func place(path string, b []byte, mode os.FileMode, put func(tmp, path string) error) error {
 	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*")
 	if err != nil {
 		return err
 	}
-	defer os.Remove(tmp.Name()) // after the rename there is nothing left to remove
+	defer os.Remove(tmp.Name()) // gone after a rename; the spare name after a link
 	if err := tmp.Chmod(mode); err != nil {
 		tmp.Close()
 		return err
@@ -103,7 +115,7 @@ func WriteFile(path string, b []byte, mode os.FileMode) error {
 	if err := tmp.Close(); err != nil {
 		return err
 	}
-	if err := os.Rename(tmp.Name(), path); err != nil {
+	if err := put(tmp.Name(), path); err != nil {
 		return err
 	}
 	return SyncDir(filepath.Dir(path))

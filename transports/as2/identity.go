@@ -147,48 +147,16 @@ func LoadOrCreateIdentity(dir, as2ID string) (*Identity, error) {
 	}
 	// The certificate first, the key last and by link: two processes racing
 	// on first start end with one pair (the loser reads the winner's).
-	if err := writeNew(dir, certFile, certPEM, 0o644, true); err != nil {
+	if err := durable.WriteFile(certFile, certPEM, 0o644); err != nil {
 		return nil, err
 	}
-	if err := writeNew(dir, keyFile, keyPEM, 0o600, false); err != nil {
+	if err := durable.CreateFile(keyFile, keyPEM, 0o600); err != nil {
 		if errors.Is(err, fs.ErrExist) {
 			return LoadIdentity(as2ID, certFile, keyFile)
 		}
 		return nil, err
 	}
 	return LoadIdentity(as2ID, certFile, keyFile)
-}
-
-// writeNew writes b to path through a fsync'd temporary file; replace
-// renames over an existing file, otherwise an existing file wins (fs.ErrExist).
-func writeNew(dir, path string, b []byte, mode os.FileMode, replace bool) error {
-	tmp, err := os.CreateTemp(dir, ".as2-*")
-	if err != nil {
-		return fmt.Errorf("as2 identity: %w", err)
-	}
-	defer os.Remove(tmp.Name())
-	if err := tmp.Chmod(mode); err != nil {
-		tmp.Close()
-		return err
-	}
-	if _, err := tmp.Write(b); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Sync(); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Close(); err != nil {
-		return err
-	}
-	if replace {
-		return os.Rename(tmp.Name(), path)
-	}
-	if err := os.Link(tmp.Name(), path); err != nil {
-		return fmt.Errorf("as2 identity: %w", err)
-	}
-	return nil
 }
 
 // A rotation of Wharf's own AS2 certificate keeps up to two more key pairs
@@ -237,10 +205,10 @@ func PrepareRotation(dir, as2ID string, validity time.Duration) (*Identity, erro
 	if err != nil {
 		return nil, err
 	}
-	if err := writeNew(dir, cert, certPEM, 0o644, true); err != nil {
+	if err := durable.WriteFile(cert, certPEM, 0o644); err != nil {
 		return nil, err
 	}
-	if err := writeNew(dir, key, keyPEM, 0o600, true); err != nil {
+	if err := durable.WriteFile(key, keyPEM, 0o600); err != nil {
 		return nil, err
 	}
 	return LoadIdentity(as2ID, cert, key)
