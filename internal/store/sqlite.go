@@ -79,8 +79,67 @@ func (s *sqliteTxQ) stmt(ctx context.Context, q string) (*sql.Stmt, error) {
 	return st, nil
 }
 
-// cacheable: one statement (a string of several runs through Exec).
-func cacheable(q string) bool { return !strings.Contains(strings.TrimRight(q, "; \n\t"), ";") }
+// cacheable: one statement (a string of several runs through Exec). A
+// semicolon inside a comment or a quoted string does not end a statement:
+// River's job completion on SQLite carries one in a comment, and taking it
+// for two statements had its every call parsed anew (40 % of the folder
+// flow's CPU).
+func cacheable(q string) bool {
+	for i := 0; i < len(q); i++ {
+		switch c := q[i]; {
+		case c == '-' && strings.HasPrefix(q[i:], "--"):
+			j := strings.IndexByte(q[i:], '\n')
+			if j < 0 {
+				return true
+			}
+			i += j
+		case c == '/' && strings.HasPrefix(q[i:], "/*"):
+			j := strings.Index(q[i+2:], "*/")
+			if j < 0 {
+				return true
+			}
+			i += j + 3
+		case c == '\'' || c == '"' || c == '`' || c == '[':
+			end := c
+			if c == '[' {
+				end = ']'
+			}
+			j := strings.IndexByte(q[i+1:], end) // a doubled quote is two strings, same end
+			if j < 0 {
+				return true
+			}
+			i += j + 1
+		case c == ';':
+			return strings.TrimSpace(stripComments(q[i+1:])) == ""
+		}
+	}
+	return true
+}
+
+// stripComments drops the comments of the rest of a statement string.
+func stripComments(q string) string {
+	var b strings.Builder
+	for i := 0; i < len(q); i++ {
+		switch {
+		case strings.HasPrefix(q[i:], "--"):
+			j := strings.IndexByte(q[i:], '\n')
+			if j < 0 {
+				return b.String()
+			}
+			i += j
+		case strings.HasPrefix(q[i:], "/*"):
+			j := strings.Index(q[i+2:], "*/")
+			if j < 0 {
+				return b.String()
+			}
+			i += j + 3
+		case q[i] == ';':
+		default:
+			b.WriteByte(q[i])
+		}
+	}
+	return b.String()
+}
 
 // on returns the querier to run q with: its prepared statement, or the
 // transaction itself for a string of several statements.
