@@ -5,11 +5,14 @@
 // is unreachable, and retention.
 //
 // Put streams content to a temporary file beside the blob store (constant
-// memory), computing its sha256 while writing, fsyncs it, makes it a
-// content-addressed blob (sha256/ab/abcd...), and then commits the index
-// row, its hash-chain record, its first event and the caller's job (the
-// OnCommit hook) in ONE database transaction. Only then does Put return: a
-// crash at any point leaves either a complete entry whose blob exists, or
+// memory), computing its sha256 while writing, makes it durable, makes it a
+// content-addressed blob (sha256/ab/abcd...), makes that name durable, and
+// then commits the index row, its hash-chain record, its first event and
+// the caller's job (the OnCommit hook) in ONE database transaction.
+// "Durable" is an fsync of the file and of its folder or, for a folder
+// archive on Linux, a flush of the whole file system (syncfs) shared by the
+// Puts under way at that moment: one before they link their blobs, one
+// before their group commit. Only then does Put return: a crash at any point leaves either a complete entry whose blob exists, or
 // no entry at all (at worst an unreferenced blob or temporary file).
 //
 // Get returns the original bytes and fails at the end if they no longer
@@ -39,6 +42,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/wharfedi/wharf/internal/durable"
 	"github.com/wharfedi/wharf/internal/lifecycle"
 	"github.com/wharfedi/wharf/internal/store"
 )
@@ -111,6 +115,11 @@ type Options struct {
 	Logger    *slog.Logger
 	Metrics   prometheus.Registerer
 	Now       func() time.Time
+	// FsyncEach: a folder archive fsyncs each blob and each blob folder
+	// instead of sharing flushes of its file system (durable.SyncFS) among
+	// concurrent Puts; for an archive folder on a file system other
+	// programs write to heavily.
+	FsyncEach bool
 }
 
 // Archive is safe for concurrent use.
@@ -123,6 +132,11 @@ type Archive struct {
 	tmpNext atomic.Uint32 // round robin over tmpDirs
 	log     *slog.Logger
 	metrics *metrics
+	// flush: the blob store is a local folder on a system with syncfs(2):
+	// Puts do not fsync each file and folder; concurrent Puts share one
+	// flush of the file system before they link their blobs and one before
+	// their group commit (durable.SyncFS).
+	flush string
 
 	downUntil atomic.Int64 // unix nanos: until then Put spools without trying blobs
 
@@ -154,6 +168,9 @@ func New(st store.Store, opts Options) (*Archive, error) {
 	if fsb, ok := opts.Blobs.(*FS); ok {
 		tmp = fsb.TempDir()
 		a.spool = nil
+		if durable.CanSyncFS && !opts.FsyncEach {
+			a.flush = fsb.root
+		}
 	} else {
 		if opts.Spool == nil {
 			return nil, fmt.Errorf("archive: blob store %s needs a local spool folder", opts.Blobs.Describe())
@@ -311,6 +328,14 @@ func (a *Archive) put(ctx context.Context, m Meta, content func() (path, sum str
 		defer os.Remove(tmp)
 	}
 	key := blobKey(sum)
+	if owned && a.flush != "" {
+		// The temporary file's bytes are durable before a blob name points
+		// to them: a name never holds a torn file, even after a crash.
+		if err := durable.SyncFS(a.flush); err != nil {
+			a.metrics.putErrors.Inc()
+			return nil, fmt.Errorf("archive: put: %w", err)
+		}
+	}
 	ref, dir, err := a.placeBlob(ctx, key, tmp, size)
 	if err != nil {
 		a.metrics.putErrors.Inc()
@@ -414,8 +439,10 @@ func (a *Archive) writeTemp(ctx context.Context, r io.Reader) (path, sum string,
 	if err != nil {
 		return "", "", 0, fmt.Errorf("archive: put: writing %s: %w", name, err)
 	}
-	if err = f.Sync(); err != nil {
-		return "", "", 0, fmt.Errorf("archive: put: fsync: %w", err)
+	if a.flush == "" { // else placeBlob flushes it with the others
+		if err = f.Sync(); err != nil {
+			return "", "", 0, fmt.Errorf("archive: put: fsync: %w", err)
+		}
 	}
 	if err = f.Close(); err != nil {
 		return "", "", 0, fmt.Errorf("archive: put: close: %w", err)
@@ -429,7 +456,7 @@ func (a *Archive) writeTemp(ctx context.Context, r io.Reader) (path, sum string,
 // commit, and returns the folder.
 func (a *Archive) placeBlob(ctx context.Context, key, path string, size int64) (ref, syncDir string, err error) {
 	if fsb, ok := a.blobs.(*FS); ok {
-		dir, err := fsb.link(ctx, key, path, size)
+		dir, err := fsb.link(ctx, key, path, size, a.flush != "")
 		if err != nil {
 			return "", "", fmt.Errorf("archive: put: %w", err)
 		}

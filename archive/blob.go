@@ -137,7 +137,7 @@ func (f *FS) path(key string) (string, error) {
 }
 
 func (f *FS) Put(ctx context.Context, key, path string, size int64) error {
-	dir, err := f.link(ctx, key, path, size)
+	dir, err := f.link(ctx, key, path, size, false)
 	if err != nil {
 		return err
 	}
@@ -146,7 +146,10 @@ func (f *FS) Put(ctx context.Context, key, path string, size int64) error {
 
 // link makes the blob without the final fsync of its folder, which it
 // returns: the archive fsyncs the folders of a whole group commit at once.
-func (f *FS) link(ctx context.Context, key, path string, size int64) (string, error) {
+// flushed: the archive flushes the whole file system before its commit
+// (Archive.flush), which makes a new blob folder durable too, so its parent
+// is not fsync'd.
+func (f *FS) link(ctx context.Context, key, path string, size int64, flushed bool) (string, error) {
 	dst, err := f.path(key)
 	if err != nil {
 		return "", err
@@ -164,7 +167,11 @@ func (f *FS) link(ctx context.Context, key, path string, size int64) (string, er
 		return "", fmt.Errorf("archive: store blob %s: %s has %d bytes, not %d", key, path, st.Size(), size)
 	}
 	dir := filepath.Dir(dst)
-	if err := mkdirAllSync(dir); err != nil {
+	mkdir := mkdirAllSync
+	if flushed {
+		mkdir = func(dir string) error { return os.MkdirAll(dir, 0o750) }
+	}
+	if err := mkdir(dir); err != nil {
 		return "", fmt.Errorf("archive: %w", err)
 	}
 	err = os.Link(path, dst)

@@ -7,6 +7,7 @@ import (
 	"slices"
 	"sync"
 
+	"github.com/wharfedi/wharf/internal/durable"
 	"github.com/wharfedi/wharf/internal/store"
 )
 
@@ -115,6 +116,14 @@ func (a *Archive) recordAll(ctx context.Context, tx store.Tx, ps []*pending) err
 // linked, so after this a crash can lose nothing the index points to. Each
 // folder is fsync'd once per group, the folders concurrently.
 func (a *Archive) syncDirs(ps []*pending) error {
+	if a.flush != "" { // one flush of the file system covers every folder
+		for _, p := range ps {
+			if p.dir != "" {
+				return durable.SyncFS(a.flush)
+			}
+		}
+		return nil
+	}
 	var dirs []string
 	for _, p := range ps {
 		if p.dir != "" && !slices.Contains(dirs, p.dir) {

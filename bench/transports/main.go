@@ -146,7 +146,7 @@ func main() {
 	argv := []string{*bin, "serve", "--config", filepath.Join(work, "wharf.yaml")}
 	straceOut := filepath.Join(work, "strace.txt")
 	if *strace {
-		argv = append([]string{"strace", "-f", "--seccomp-bpf", "-c", "-e", "trace=fsync,fdatasync", "-o", straceOut}, argv...)
+		argv = append([]string{"strace", "-f", "--seccomp-bpf", "-c", "-e", "trace=fsync,fdatasync,syncfs,sync", "-o", straceOut}, argv...)
 	}
 	var srvs []*exec.Cmd
 	for i := range *instances {
@@ -284,10 +284,10 @@ func main() {
 	case <-time.After(30 * time.Second):
 	}
 	if *strace {
-		if calls, err := straceCalls(straceOut); err != nil {
+		if calls, each, err := straceCalls(straceOut); err != nil {
 			log.Printf("strace: %v", err)
 		} else {
-			fmt.Printf("  fsync+fdatasync calls of wharf serve (start to stop): %d, %.2f per file\n", calls, float64(calls)/float64(*n))
+			fmt.Printf("  fsync, fdatasync, syncfs and sync calls of wharf serve (start to stop): %d, %.2f per file (%s)\n", calls, float64(calls)/float64(*n), each)
 		}
 	}
 }
@@ -322,18 +322,23 @@ func fsyncEach(dir string, n int) float64 {
 }
 
 // straceCalls reads the "total" line of strace -c's summary.
-func straceCalls(path string) (int, error) {
+func straceCalls(path string) (int, string, error) {
 	b, err := os.ReadFile(path)
 	if err != nil {
-		return 0, err
+		return 0, "", err
 	}
+	var each []string
 	for _, line := range strings.Split(string(b), "\n") {
 		f := strings.Fields(line)
 		if len(f) >= 4 && f[len(f)-1] == "total" {
-			return strconv.Atoi(f[3])
+			n, err := strconv.Atoi(f[3])
+			return n, strings.Join(each, ", "), err
+		}
+		if len(f) >= 5 && (f[len(f)-1] == "fsync" || f[len(f)-1] == "fdatasync" || f[len(f)-1] == "syncfs" || f[len(f)-1] == "sync") {
+			each = append(each, f[len(f)-1]+" "+f[3])
 		}
 	}
-	return 0, fmt.Errorf("no total line in %s", path)
+	return 0, "", fmt.Errorf("no total line in %s", path)
 }
 
 // doc is a small X12 204 with its own interchange and group control numbers.

@@ -1,5 +1,5 @@
-// Package durable makes folder entries durable with as few fsyncs as the
-// guarantee allows. A new name in a folder (a file linked or renamed into
+// Package durable makes files and folder entries durable with as few
+// fsyncs as the guarantee allows. A new name in a folder (a file linked or renamed into
 // it, a file removed) survives a crash only once the folder itself is
 // fsync'd; a flow that writes many small files into one folder at once
 // would fsync it once per file. SyncDir lets concurrent callers share: a
@@ -17,37 +17,66 @@ import (
 	"syscall"
 )
 
-// dir is one folder's fsync state.
-type dir struct {
+// barrier is one folder's (or file system's) sync state: concurrent
+// callers share its runs.
+type barrier struct {
 	mu       sync.Mutex
 	cond     *sync.Cond
 	running  bool
-	started  uint64 // fsyncs begun
-	finished uint64 // the last fsync ended
+	started  uint64 // runs begun
+	finished uint64 // the last run ended
 	err      error  // its outcome
 }
 
-var dirs sync.Map // cleaned path -> *dir
+var barriers sync.Map // kind + cleaned path -> *barrier
 
-// fsyncDir is the fsync itself (a test counts them).
-var fsyncDir = syncDir
+// fsyncDir and syncFS are the system calls themselves (a test counts them).
+var (
+	fsyncDir = syncDir
+	syncFS   = syncfs
+)
 
 // SyncDir fsyncs the folder, sharing the fsync with concurrent callers for
 // the same folder. File systems that cannot fsync a folder (some network
 // file systems answer EINVAL) count as done.
 func SyncDir(path string) error {
 	path = filepath.Clean(path)
-	v, ok := dirs.Load(path)
-	if !ok {
-		d := &dir{}
-		d.cond = sync.NewCond(&d.mu)
-		v, _ = dirs.LoadOrStore(path, d)
+	return share("dir:"+path, func() error { return fsyncDir(path) })
+}
+
+// SyncFS makes everything written to the file system that holds path
+// durable (syncfs(2): file contents, new names, removals), sharing the call
+// with concurrent callers for the same path: a flow that creates many small
+// files at once pays one flush per batch where it would pay an fsync of
+// each file and of each folder. It returns errors.ErrUnsupported where the
+// system has no syncfs (see CanSyncFS); callers then fsync what they wrote.
+//
+// The flush also writes other programs' pending data on that file system,
+// so it suits a data folder of Wharf's own, not a folder shared with
+// heavy writers.
+func SyncFS(path string) error {
+	if !CanSyncFS {
+		return errors.ErrUnsupported
 	}
-	d := v.(*dir)
+	path = filepath.Clean(path)
+	return share("fs:"+path, func() error { return syncFS(path) })
+}
+
+// share runs fn for key such that the call returns after a run that began
+// after the call (so it covers everything the caller did before), and all
+// the calls that arrive while one run is under way are served by the next.
+func share(key string, fn func() error) error {
+	v, ok := barriers.Load(key)
+	if !ok {
+		b := &barrier{}
+		b.cond = sync.NewCond(&b.mu)
+		v, _ = barriers.LoadOrStore(key, b)
+	}
+	d := v.(*barrier)
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	// An fsync already running began before this call: it may miss this
-	// caller's entries, so the one after it is the first that counts.
+	// A run already under way began before this call: it may miss this
+	// caller's writes, so the one after it is the first that counts.
 	target := d.started + 1
 	for d.finished < target {
 		if d.running {
@@ -58,7 +87,7 @@ func SyncDir(path string) error {
 		d.started++
 		n := d.started
 		d.mu.Unlock()
-		err := fsyncDir(path)
+		err := fn()
 		d.mu.Lock()
 		d.running = false
 		d.finished, d.err = n, err

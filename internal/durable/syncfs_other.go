@@ -1,0 +1,10 @@
+//go:build !linux
+
+package durable
+
+import "errors"
+
+// CanSyncFS: this system has no syncfs(2); SyncFS returns errors.ErrUnsupported.
+const CanSyncFS = false
+
+func syncfs(string) error { return errors.ErrUnsupported }
