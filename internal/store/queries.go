@@ -458,19 +458,50 @@ func (s *queries) SearchMessages(ctx context.Context, f MessageFilter) ([]*Messa
 }
 
 func (s *queries) AddMessageKeys(ctx context.Context, messageID string, keys []Key) error {
+	for _, k := range keys {
+		if k.Kind == "" || k.Value == "" {
+			return fmt.Errorf("store: add key to message %s: %w: kind and value are required", messageID, ErrInvalid)
+		}
+	}
 	return s.atomic(ctx, func(q *queries) error {
-		for _, k := range keys {
-			if k.Kind == "" || k.Value == "" {
-				return fmt.Errorf("store: add key to message %s: %w: kind and value are required", messageID, ErrInvalid)
+		// Up to keysPerInsert keys per statement: a processed file has
+		// several (control numbers, shipment, PRO, BOL...), and each
+		// statement costs more than its row.
+		for len(keys) > 0 {
+			n := min(len(keys), keysPerInsert)
+			args := make([]any, 0, 1+2*n)
+			args = append(args, messageID)
+			for _, k := range keys[:n] {
+				args = append(args, k.Kind, k.Value)
 			}
-			if _, err := q.q.exec(ctx, `INSERT INTO message_keys (message_id, kind, value) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING`,
-				messageID, k.Kind, k.Value); err != nil {
+			if _, err := q.q.exec(ctx, insertKeys[n], args...); err != nil {
 				return q.err("add key to message "+messageID, err)
 			}
+			keys = keys[n:]
 		}
 		return nil
 	})
 }
+
+// keysPerInsert bounds the keys of one INSERT; insertKeys[n] inserts n
+// (a few statement texts, so they stay prepared).
+const keysPerInsert = 16
+
+var insertKeys = func() (qs [keysPerInsert + 1]string) {
+	for n := 1; n <= keysPerInsert; n++ {
+		var b strings.Builder
+		b.WriteString("INSERT INTO message_keys (message_id, kind, value) VALUES ")
+		for i := range n {
+			if i > 0 {
+				b.WriteString(", ")
+			}
+			fmt.Fprintf(&b, "($1, $%d, $%d)", 2+2*i, 3+2*i)
+		}
+		b.WriteString(" ON CONFLICT DO NOTHING")
+		qs[n] = b.String()
+	}
+	return qs
+}()
 
 func (s *queries) MessageKeys(ctx context.Context, messageID string) ([]Key, error) {
 	rows, err := s.q.query(ctx, `SELECT kind, value FROM message_keys WHERE message_id = $1 ORDER BY kind, value`, messageID)
