@@ -81,6 +81,11 @@ type Meta struct {
 	// record nothing about (its own TA1/997/999); OnCommit sees it in
 	// Entry.Generated and need not enqueue processing for them.
 	Generated bool
+	// SentByCaller: the caller sends this outbound message itself and
+	// records the outcome (processing delivers its acknowledgments to a
+	// folder before recording the file's outcome); OnCommit sees it in
+	// Entry.SentByCaller and need not enqueue its delivery.
+	SentByCaller bool
 }
 
 // Entry is an archived message.
@@ -91,9 +96,9 @@ type Entry struct {
 	IdemKey     string
 	// Existing is set by Put when the idempotency key matched an earlier entry.
 	Existing bool
-	// Generated is Meta.Generated of the Put that created the entry (not
-	// stored: only OnCommit and Put's caller see it).
-	Generated bool
+	// Generated and SentByCaller are Meta's of the Put that created the
+	// entry (not stored: only OnCommit and Put's caller see them).
+	Generated, SentByCaller bool
 }
 
 // Spooled reports whether the entry's blob waits in the local spool for upload.
@@ -350,7 +355,7 @@ func (a *Archive) put(ctx context.Context, m Meta, content func() (path, sum str
 		msg.ReceivedAt = a.now()
 	}
 	msg.ReceivedAt = msg.ReceivedAt.UTC().Truncate(time.Microsecond)
-	e := &Entry{Message: msg, IdemKey: m.IdempotencyKey, Generated: m.Generated}
+	e := &Entry{Message: msg, IdemKey: m.IdempotencyKey, Generated: m.Generated, SentByCaller: m.SentByCaller}
 	err = a.commit(&pending{ctx: ctx, e: e, tmp: tmp, dir: dir, keys: m.Keys, note: m.Note, done: make(chan error, 1)})
 	if errors.Is(err, store.ErrConflict) && m.IdempotencyKey != "" {
 		// A concurrent Put with the same key won the race.

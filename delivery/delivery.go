@@ -17,6 +17,7 @@
 package delivery
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -219,6 +220,57 @@ func (e *Engine) Deliver(ctx context.Context, id string) error {
 // replays (directly, or through earlier replays that failed too), nil when
 // m replays nothing. Only outbound ancestors are looked at: a 997's parent
 // is the inbound file it acknowledges, which has no delivery exception.
+// SendNow sends an outbound message at once, for a caller that records the
+// outcome in a transaction of its own (processing delivers the
+// acknowledgment of a file received from a folder before it records the
+// file's outcome, so a 997 needs no delivery job of its own). body, when
+// not nil, is the message's archived bytes. It returns the writes that
+// record "delivered"; on an error nothing was recorded and the caller
+// enqueues an ordinary delivery job, which retries and dead-letters as
+// usual. A transport that settles its outcome itself (AS2) is not sent
+// here (lifecycle.ErrPermanent).
+func (e *Engine) SendNow(ctx context.Context, m *store.Message, body []byte) (func(store.Tx) error, error) {
+	route, ok := e.Routes.Lookup(m.Transport)
+	if !ok {
+		return nil, fmt.Errorf("%w: transport %q cannot send (known: %v)", ErrNoRoute, m.Transport, e.Routes.Transports())
+	}
+	s, err := route(ctx, m.PartnerID)
+	if err != nil {
+		return nil, err
+	}
+	if c, ok := s.(io.Closer); ok {
+		defer c.Close()
+	}
+	if _, settles := s.(Settler); settles {
+		return nil, fmt.Errorf("%w: transport %q settles its own outcome; deliver it with a job", lifecycle.ErrPermanent, m.Transport)
+	}
+	d := &Delivery{
+		MessageID: m.ID, Partner: m.PartnerID, Transport: m.Transport, Name: FileName(m),
+		Size: m.Size, SHA256: m.SHA256, IdempotencyKey: m.ID,
+		Open: func(ctx context.Context) (io.ReadCloser, error) {
+			if body != nil {
+				return io.NopCloser(bytes.NewReader(body)), nil
+			}
+			rc, _, err := e.Archive.Get(ctx, m.ID)
+			return rc, err
+		},
+	}
+	detail, err := s.Send(ctx, d)
+	if err != nil {
+		return nil, err
+	}
+	if e.Log != nil {
+		e.Log.Debug("delivered", "message", m.ID, "partner", m.PartnerID, "transport", m.Transport, "bytes", m.Size)
+	}
+	return func(tx store.Tx) error {
+		if err := tx.SetMessageStatus(ctx, m.ID, lifecycle.StatusDelivered); err != nil {
+			return err
+		}
+		return tx.AppendEvent(ctx, &store.Event{MessageID: m.ID, Kind: lifecycle.EventDelivered,
+			Detail: fmt.Sprintf("sent with the outcome of message %s, over %s: %s", m.ParentID, m.Transport, detail)})
+	}, nil
+}
+
 func (e *Engine) replayedException(ctx context.Context, m *store.Message) (*store.Exception, error) {
 	for i, id := 0, m.ParentID; i < 10 && id != ""; i++ {
 		p, err := e.Store.GetMessage(ctx, id)

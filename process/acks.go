@@ -61,9 +61,9 @@ func (p *Processor) recordSent(ctx context.Context, m *store.Message, rep *x12.R
 // the interchange was rejected (TA1), and what it carried is not taken as
 // said; the reconciled event names them.
 func (p *Processor) reconcile(ctx context.Context, m *store.Message, rejectedICs map[string]bool) error {
-	rc, _, err := p.Archive.Get(ctx, m.ID)
+	rc, err := p.open(ctx, m)
 	if err != nil {
-		return fmt.Errorf("process %s: %w", m.ID, err)
+		return err
 	}
 	defer rc.Close()
 	acks, err := x12.ReadAcks(x12.NewReader(bufio.NewReaderSize(rc, 64<<10)))

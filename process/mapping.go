@@ -45,9 +45,9 @@ func (p *Processor) mapRun(ctx context.Context, m *store.Message, r io.Reader, f
 		prof = mapping.DefaultProfile()
 	}
 	if r == nil {
-		rc, _, err := p.Archive.Get(ctx, m.ID)
+		rc, err := p.open(ctx, m)
 		if err != nil {
-			return nil, fmt.Errorf("process %s: %w", m.ID, err)
+			return nil, err
 		}
 		defer rc.Close()
 		r = rc

@@ -50,6 +50,17 @@ type Processor struct {
 	// Layout returns the CSV or fixed-width layout of the partner's files
 	// (nil: the partner sends X12 or canonical JSON).
 	Layout func(partner string) *mapping.RecordLayout
+	// SendNow, when set, delivers the acknowledgments of messages that came
+	// in on the transports it names (Inline) before their outcome is
+	// recorded, and returns the writes that record "delivered" for that
+	// transaction: a 997 to a folder needs no delivery job of its own. A
+	// crash before the outcome's commit runs processing again, which finds
+	// the acknowledgment archived and sends the same bytes under the same
+	// name again. When it fails, Enqueue hands the acknowledgment to an
+	// ordinary delivery job in the same transaction (retries, dead letter).
+	SendNow func(ctx context.Context, m *store.Message, body []byte) (func(store.Tx) error, error)
+	Inline  func(transport string) bool
+	Enqueue func(ctx context.Context, tx store.Tx, messageID string) error
 	// Emit receives each canonical document mapped from an accepted
 	// message with its position in the message (1, 2, ...), the same on
 	// every retry.
@@ -111,11 +122,22 @@ func (p *Processor) process(ctx context.Context, id string) error {
 	if err != nil { // the database is down or busy: the job is retried
 		return fmt.Errorf("process %s: %w", id, err)
 	}
-	rc, _, err := p.Archive.Get(ctx, id)
+	rc, err := p.open(ctx, m)
 	if err != nil {
-		return fmt.Errorf("process %s: %w", id, err)
+		return err
 	}
 	defer rc.Close()
+	if m.Size <= maxHeld {
+		// Small messages (most EDI) are read once: validation, mapping and
+		// reconciling then share the bytes instead of each reading the
+		// archive again (each Get is two queries, a file and a hash).
+		b, err := io.ReadAll(rc)
+		if err != nil {
+			return fmt.Errorf("process %s: read: %w", m.ID, err)
+		}
+		ctx = context.WithValue(ctx, heldKey{}, &held{id: m.ID, b: b})
+		rc = io.NopCloser(bytes.NewReader(b))
+	}
 	br := bufio.NewReaderSize(rc, 64<<10)
 	// A short message ends before 4096 bytes (io.EOF); any other error is
 	// a failed read (an S3 connection reset mid-stream), not content: on
@@ -146,6 +168,31 @@ func (p *Processor) process(ctx context.Context, id string) error {
 			"not X12 (no ISA segment at the start), not canonical JSON, and the partner has no mapping.layout for CSV or fixed-width files; kept in the archive, no acknowledgment sent")
 	}
 	return p.x12(ctx, m, br)
+}
+
+// maxHeld is the largest message processing keeps in memory to read it
+// more than once.
+const maxHeld = 1 << 20
+
+// held is a message's bytes, read once by Process.
+type held struct {
+	id string
+	b  []byte
+}
+
+type heldKey struct{}
+
+// open returns the message's archived bytes: those Process holds, or the
+// archive's.
+func (p *Processor) open(ctx context.Context, m *store.Message) (io.ReadCloser, error) {
+	if h, ok := ctx.Value(heldKey{}).(*held); ok && h.id == m.ID {
+		return io.NopCloser(bytes.NewReader(h.b)), nil
+	}
+	rc, _, err := p.Archive.Get(ctx, m.ID)
+	if err != nil {
+		return nil, fmt.Errorf("process %s: %w", m.ID, err)
+	}
+	return rc, nil
 }
 
 // looksX12 tells whether the content starts (after a BOM, blanks or a few
@@ -311,13 +358,16 @@ func (p *Processor) x12(ctx context.Context, m *store.Message, r io.Reader) erro
 	var record []func(store.Tx) error
 	acked := false
 	if pol.Ack != "none" {
-		ev, err := p.acknowledge(ctx, m, rep, pol)
+		ev, sent, err := p.acknowledge(ctx, m, rep, pol)
 		if err != nil {
 			return err
 		}
 		if ev != nil {
 			acked = true
 			record = append(record, func(tx store.Tx) error { return tx.AppendEvent(ctx, ev) })
+		}
+		if sent != nil {
+			record = append(record, sent)
 		}
 	}
 	acks := carriesAcks(rep)
@@ -516,35 +566,55 @@ func dedupe(keys []store.Key) []store.Key {
 // appears in outbound/). The idempotency key makes a retried job find it.
 //
 // It returns the "acknowledged" event for the caller to record with the
-// message's status (nil when there is nothing to acknowledge).
-func (p *Processor) acknowledge(ctx context.Context, m *store.Message, rep *x12.Report, pol Policy) (*store.Event, error) {
+// message's status (nil when there is nothing to acknowledge), and, when
+// the acknowledgment was sent at once (SendNow) or handed to a delivery
+// job, the writes that record that in the same transaction.
+func (p *Processor) acknowledge(ctx context.Context, m *store.Message, rep *x12.Report, pol Policy) (*store.Event, func(store.Tx) error, error) {
 	var buf bytes.Buffer
 	opt := x12.AckOptions{Kind: pol.Ack, Numbers: NewCounters(p.Store), Partner: m.PartnerID, Newline: true, Now: p.Now}
 	if err := x12.WriteAcks(ctx, &buf, rep, opt); err != nil {
-		return nil, fmt.Errorf("process %s: acknowledgments: %w", m.ID, err)
+		return nil, nil, fmt.Errorf("process %s: acknowledgments: %w", m.ID, err)
 	}
 	if buf.Len() == 0 {
-		return nil, nil // nothing to acknowledge (an FA group, or no groups)
+		return nil, nil, nil // nothing to acknowledge (an FA group, or no groups)
 	}
 	kind := ackKind(rep, pol)
 	name, err := p.ackName(ctx, m, kind)
 	if err != nil {
-		return nil, fmt.Errorf("process %s: name the acknowledgment: %w", m.ID, err)
+		return nil, nil, fmt.Errorf("process %s: name the acknowledgment: %w", m.ID, err)
 	}
-	e, err := p.Archive.Put(ctx, &buf, archive.Meta{
+	inline := p.SendNow != nil && p.Enqueue != nil && p.Inline != nil && p.Inline(m.Transport)
+	body := buf.Bytes()
+	e, err := p.Archive.Put(ctx, bytes.NewReader(body), archive.Meta{
 		Partner: m.PartnerID, Direction: store.Outbound, Transport: m.Transport, RemoteName: name,
 		CorrelationID: m.CorrelationID, ParentID: m.ID, IdempotencyKey: "ack:" + m.ID, Status: lifecycle.StatusWaiting, Generated: true,
-		Note: fmt.Sprintf("acknowledgment (%s) of message %s, generated by Wharf", kind, m.ID),
-		Keys: []store.Key{{Kind: "acknowledges", Value: m.ID}},
+		SentByCaller: inline,
+		Note:         fmt.Sprintf("acknowledgment (%s) of message %s, generated by Wharf", kind, m.ID),
+		Keys:         []store.Key{{Kind: "acknowledges", Value: m.ID}},
 	})
 	if err != nil {
-		return nil, fmt.Errorf("process %s: archive acknowledgment: %w", m.ID, err)
+		return nil, nil, fmt.Errorf("process %s: archive acknowledgment: %w", m.ID, err)
 	}
 	if e.Existing {
 		name = e.RemoteName // a retry: named when first archived
+		body = nil          // the archived bytes, not these (the same, unless the first run's clock differed)
 	}
-	return &store.Event{MessageID: m.ID, Kind: lifecycle.EventAcknowledged,
-		Detail: fmt.Sprintf("acknowledgment %s archived as message %s (%s, %d bytes)", kind, e.ID, name, e.Size)}, nil
+	ev := &store.Event{MessageID: m.ID, Kind: lifecycle.EventAcknowledged,
+		Detail: fmt.Sprintf("acknowledgment %s archived as message %s (%s, %d bytes)", kind, e.ID, name, e.Size)}
+	if !inline || e.Status != lifecycle.StatusWaiting {
+		// Delivered by a job (or, after a retry, delivered or dead already).
+		return ev, nil, nil
+	}
+	sent, err := p.SendNow(ctx, e.Message, body)
+	if err == nil {
+		return ev, sent, nil
+	}
+	if p.Logger != nil {
+		p.Logger.Warn("acknowledgment not delivered with its file's outcome; a delivery job retries it", "partner", m.PartnerID,
+			"file", m.RemoteName, "message", m.ID, "acknowledgment", e.ID, "transport", e.Transport, "err", err)
+	}
+	id := e.ID
+	return ev, func(tx store.Tx) error { return p.Enqueue(ctx, tx, id) }, nil
 }
 
 // ackKind is what the acknowledgment holds: the policy's 997 or 999 when it

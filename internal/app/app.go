@@ -196,6 +196,7 @@ func New(ctx context.Context, c *config.Config, o Options) (_ *App, err error) {
 	a.Sync = a.newSync(rt, log.With("component", "sync"))
 	reg.MustRegister(wsync.Collector(st))
 	a.Processor = NewProcessor(c, st, arch, a.Sync.Apply, a.now, log.With("component", "process"))
+	sendAcksInline(a.Processor, a.Delivery, rt)
 	rt.AddTask("x12.ack_overdue", func(ctx context.Context) error { _, err := a.Processor.CheckOverdue(ctx); return err })
 	ackOverdueSchedule(c, rt)
 	RegisterArchiveJobs(rt, st, arch, a.Processor, a.Delivery.Deliver)

@@ -89,7 +89,7 @@ func OpenArchive(c *config.Config, st store.Store, rt *jobs.Runtime, o ArchiveOp
 					return err
 				}
 			}
-			if e.Direction == store.Outbound && pushes.pushes(e.Transport) {
+			if e.Direction == store.Outbound && pushes.pushes(e.Transport) && !e.SentByCaller {
 				if _, err := rt.InsertTx(ctx, tx, jobs.DeliverArgs{MessageID: e.ID}, nil); err != nil {
 					return err
 				}

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/wharfedi/wharf/archive"
+	"github.com/wharfedi/wharf/delivery"
 	"github.com/wharfedi/wharf/edi/x12"
 	"github.com/wharfedi/wharf/internal/config"
 	"github.com/wharfedi/wharf/internal/store"
@@ -17,6 +18,20 @@ import (
 	"github.com/wharfedi/wharf/mapping/canonical"
 	"github.com/wharfedi/wharf/process"
 )
+
+// sendAcksInline has processing deliver the acknowledgments of files
+// received from a folder with the file's outcome (delivery.Engine.SendNow):
+// a local file written where the partner's files came from needs no job of
+// its own, which costs an insert, a fetch and two completions per file.
+// Other transports (network peers that may be slow or down) keep theirs.
+func sendAcksInline(p *process.Processor, d *delivery.Engine, rt *jobs.Runtime) {
+	p.SendNow = d.SendNow
+	p.Inline = func(transport string) bool { return transport == "folder" }
+	p.Enqueue = func(ctx context.Context, tx store.Tx, id string) error {
+		_, err := rt.InsertTx(ctx, tx, jobs.DeliverArgs{MessageID: id}, nil)
+		return err
+	}
+}
 
 // newProcessor returns the processing stage with the partners' X12 policies.
 func NewProcessor(c *config.Config, st store.Store, a *archive.Archive, emit func(ctx context.Context, m *store.Message, seq int, d canonical.Document) error, now func() time.Time, log *slog.Logger) *process.Processor {
