@@ -12,11 +12,13 @@ import (
 	"time"
 
 	"github.com/wharfedi/wharf/archive"
+	"github.com/wharfedi/wharf/delivery"
 	"github.com/wharfedi/wharf/internal/flowtest"
 	"github.com/wharfedi/wharf/internal/lifecycle"
 	"github.com/wharfedi/wharf/internal/store"
 	"github.com/wharfedi/wharf/mapping"
 	"github.com/wharfedi/wharf/process"
+	"github.com/wharfedi/wharf/transports/folder"
 )
 
 const load204 = `ISA*00*          *00*          *ZZ*WHARF          *ZZ*ACME           *260716*1200*U*00401*000000077*0*T*>~
@@ -478,4 +480,70 @@ func TestProcessOutageIsRetryable(t *testing.T) {
 	if err := up.Process(ctx, en.ID); err != nil {
 		t.Fatalf("once the database answers: %v", err)
 	}
+}
+
+// A file received from a folder gets its 997 written to the partner's
+// outbound folder by processing itself (delivery.Engine.SendNow), recorded
+// delivered in the transaction that records the file's outcome, with no
+// delivery job; when that send fails, the same transaction hands the 997 to
+// a delivery job instead, and the file's outcome is recorded all the same.
+func TestAcknowledgmentSentWithTheOutcome(t *testing.T) {
+	now := func() time.Time { return time.Date(2026, 7, 16, 12, 0, 0, 0, time.UTC) }
+	flowtest.ForEachDB(t, archive.Options{Now: now}, nil, func(t *testing.T, e *flowtest.Env) {
+		ctx := context.Background()
+		out := t.TempDir()
+		var routes delivery.Registry
+		routes.Register("folder", func(ctx context.Context, partner string) (delivery.Sender, error) {
+			f, err := folder.New(out)
+			if err != nil {
+				return nil, err
+			}
+			return &delivery.PutSender{Transport: f, Where: "folder " + out}, nil
+		})
+		eng := &delivery.Engine{Archive: e.Archive, Store: e.Store, Routes: &routes}
+		var enqueued []string
+		p := &process.Processor{Archive: e.Archive, Store: e.Store, Now: now,
+			SendNow: eng.SendNow, Inline: func(tr string) bool { return tr == "folder" },
+			Enqueue: func(ctx context.Context, tx store.Tx, id string) error { enqueued = append(enqueued, id); return nil }}
+		process1 := func(name, body string) (in *store.Message, ack *store.Message) {
+			t.Helper()
+			en, err := e.Archive.Put(ctx, strings.NewReader(body), archive.Meta{Partner: "acme", Transport: "folder", RemoteName: name})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := p.Process(ctx, en.ID); err != nil {
+				t.Fatal(err)
+			}
+			in, _ = e.Store.GetMessage(ctx, en.ID)
+			acks, err := e.Store.SearchMessages(ctx, store.MessageFilter{Key: en.ID, Direction: store.Outbound})
+			if err != nil || len(acks) != 1 {
+				t.Fatalf("acknowledgments of %s: %v, %v", name, acks, err)
+			}
+			return in, acks[0]
+		}
+
+		in, ack := process1("LOAD1.edi", load204)
+		if in.Status != lifecycle.StatusProcessed || ack.Status != lifecycle.StatusDelivered {
+			t.Fatalf("file %s, its 997 %s; want processed and delivered", in.Status, ack.Status)
+		}
+		if b, err := os.ReadFile(out + "/997_LOAD1.edi"); err != nil || e.Bytes(t, ack.ID) != string(b) {
+			t.Fatalf("997 in the outbound folder: %v (%d bytes)", err, len(b))
+		}
+		if ev := events(t, e.Store, ack.ID); !strings.Contains(ev, "delivered: sent with the outcome of message "+in.ID+", over folder") {
+			t.Errorf("997 history:\n%s", ev)
+		}
+		if len(enqueued) != 0 {
+			t.Errorf("delivery jobs enqueued: %v", enqueued)
+		}
+
+		// The partner's folder is gone: the 997 goes to a delivery job.
+		os.RemoveAll(out)
+		in, ack = process1("LOAD2.edi", strings.ReplaceAll(load204, "000000077", "000000078"))
+		if in.Status != lifecycle.StatusProcessed || ack.Status != lifecycle.StatusWaiting {
+			t.Fatalf("file %s, its 997 %s; want processed and waiting", in.Status, ack.Status)
+		}
+		if len(enqueued) != 1 || enqueued[0] != ack.ID {
+			t.Errorf("delivery jobs enqueued: %v, want the 997 %s", enqueued, ack.ID)
+		}
+	})
 }
