@@ -86,6 +86,9 @@ type Meta struct {
 	// folder before recording the file's outcome); OnCommit sees it in
 	// Entry.SentByCaller and need not enqueue its delivery.
 	SentByCaller bool
+	// Unsynced (PutFile, PutHashedFile): the caller did not fsync its
+	// file; Put makes the bytes durable before it links them.
+	Unsynced bool
 }
 
 // Entry is an archived message.
@@ -333,13 +336,12 @@ func (a *Archive) put(ctx context.Context, m Meta, content func() (path, sum str
 		defer os.Remove(tmp)
 	}
 	key := blobKey(sum)
-	if owned && a.flush != "" {
-		// The temporary file's bytes are durable before a blob name points
-		// to them: a name never holds a torn file, even after a crash.
-		if err := durable.SyncFS(a.flush); err != nil {
-			a.metrics.putErrors.Inc()
-			return nil, fmt.Errorf("archive: put: %w", err)
-		}
+	// The file's bytes are durable before a blob name points to them: a
+	// name never holds a torn file, even after a crash.
+	// (writeTemp fsyncs its files itself unless the archive flushes them.)
+	if err := a.syncContent(tmp, owned && a.flush != "" || !owned && m.Unsynced); err != nil {
+		a.metrics.putErrors.Inc()
+		return nil, err
 	}
 	ref, dir, err := a.placeBlob(ctx, key, tmp, size)
 	if err != nil {
@@ -373,6 +375,32 @@ func (a *Archive) put(ctx context.Context, m Meta, content func() (path, sum str
 	a.metrics.putBytes.Add(float64(size))
 	a.log.Debug("archived", "id", msg.ID, "partner", m.Partner, "size", size, "sha256", sum, "blob", ref, "took", time.Since(start))
 	return e, nil
+}
+
+// syncContent makes a content file durable when it is not yet (unsynced):
+// with the flush of the file system the Puts under way share (which covers
+// a file on another file system only if the link then fails and Put copies
+// it into a temporary file of its own, made durable in turn), else with an
+// fsync of the file.
+func (a *Archive) syncContent(path string, unsynced bool) error {
+	if !unsynced {
+		return nil
+	}
+	if a.flush != "" {
+		if err := durable.SyncFS(a.flush); err != nil {
+			return fmt.Errorf("archive: put: %w", err)
+		}
+		return nil
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		return fmt.Errorf("archive: put: %w", err)
+	}
+	defer f.Close()
+	if err := f.Sync(); err != nil {
+		return fmt.Errorf("archive: put: fsync %s: %w", path, err)
+	}
+	return nil
 }
 
 func (a *Archive) existing(ctx context.Context, m Meta) (*Entry, error) {

@@ -105,14 +105,15 @@ type Receiver interface {
 	Receive(ctx context.Context, in Incoming, r io.Reader) (messageID string, err error)
 }
 
-// FileReceiver is a Receiver that can take a complete, fsync'd local file
-// without copying it (the archive links it into place). Listening transports
+// FileReceiver is a Receiver that can take a complete local file without
+// copying it (the archive links it into place), fsync'd or not (see
+// StagedFile.Unsynced). Listening transports
 // that stage uploads in files use it when offered. The caller keeps its file.
 type FileReceiver interface {
 	ReceiveFile(ctx context.Context, in Incoming, f StagedFile) (messageID string, err error)
 }
 
-// StagedFile is a complete, fsync'd local file for FileReceiver.
+// StagedFile is a complete local file for FileReceiver.
 type StagedFile struct {
 	Path string
 	// SHA256 (hex) and Size, when SHA256 is set, were computed by the
@@ -120,6 +121,10 @@ type StagedFile struct {
 	// need not read the file again. Empty: the receiver hashes the file.
 	SHA256 string
 	Size   int64
+	// Unsynced: the transport did not fsync Path; the receiver makes the
+	// bytes durable before it acknowledges them (the archive flushes them
+	// with the other files of its next commit).
+	Unsynced bool
 }
 
 // Waiting is an outbound document waiting for a partner to fetch it.

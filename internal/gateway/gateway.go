@@ -55,10 +55,12 @@ func (g *Gateway) Receive(ctx context.Context, in transports.Incoming, r io.Read
 func (g *Gateway) ReceiveFile(ctx context.Context, in transports.Incoming, f transports.StagedFile) (string, error) {
 	var e *archive.Entry
 	var err error
+	m := meta(in)
+	m.Unsynced = f.Unsynced
 	if f.SHA256 != "" {
-		e, err = g.Archive.PutHashedFile(ctx, f.Path, f.SHA256, f.Size, meta(in))
+		e, err = g.Archive.PutHashedFile(ctx, f.Path, f.SHA256, f.Size, m)
 	} else {
-		e, err = g.Archive.PutFile(ctx, f.Path, meta(in))
+		e, err = g.Archive.PutFile(ctx, f.Path, m)
 	}
 	if err != nil {
 		return "", err

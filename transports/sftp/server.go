@@ -356,16 +356,21 @@ func (u *upload) archive(final string) error {
 	defer u.discard()
 	log := u.s.o.Log.With("partner", u.s.o.Partner, "remote", u.s.o.RemoteAddr, "file", "inbound/"+final)
 	u.waitFlush()
-	if err := u.f.Sync(); err != nil {
-		return fmt.Errorf("cannot stage upload: %w", err)
+	fr, byFile := u.s.o.Receiver.(transports.FileReceiver)
+	if !byFile {
+		if err := u.f.Sync(); err != nil {
+			return fmt.Errorf("cannot stage upload: %w", err)
+		}
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
 	defer cancel()
 	in := transports.Incoming{Partner: u.s.o.Partner, Transport: "sftp", RemoteName: "inbound/" + final, RemoteAddr: u.s.o.RemoteAddr}
 	var id string
 	var err error
-	if fr, ok := u.s.o.Receiver.(transports.FileReceiver); ok {
-		id, err = fr.ReceiveFile(ctx, in, transports.StagedFile{Path: u.f.Name(), SHA256: u.sum(u.size), Size: u.size})
+	if byFile {
+		// The receiver makes the file durable with the others it commits
+		// at that moment (one flush for many small uploads).
+		id, err = fr.ReceiveFile(ctx, in, transports.StagedFile{Path: u.f.Name(), SHA256: u.sum(u.size), Size: u.size, Unsynced: true})
 	} else if _, err = u.f.Seek(0, io.SeekStart); err == nil {
 		id, err = u.s.o.Receiver.Receive(ctx, in, u.f)
 	}
