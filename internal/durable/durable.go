@@ -59,7 +59,26 @@ func SyncFS(path string) error {
 		return errors.ErrUnsupported
 	}
 	path = filepath.Clean(path)
-	return share("fs:"+path, func() error { return syncFS(path) })
+	// Keyed by file system, not by folder: the archive and a delivery
+	// folder on one disk share their flushes.
+	return share("fs:"+fsKey(path), func() error { return syncFS(path) })
+}
+
+// fsKeys caches the file system of each folder SyncFS was given.
+var fsKeys sync.Map // cleaned path -> string
+
+// fsKey names the file system that holds path (its device number), or the
+// path itself when it cannot be told.
+func fsKey(path string) string {
+	if k, ok := fsKeys.Load(path); ok {
+		return k.(string)
+	}
+	k := path
+	if dev, ok := device(path); ok {
+		k = fmt.Sprintf("dev %d", dev)
+		fsKeys.Store(path, k)
+	}
+	return k
 }
 
 // share runs fn for key such that the call returns after a run that began

@@ -11,6 +11,15 @@ import (
 // reports the write-back errors of the file system.
 const CanSyncFS = true
 
+// device is the number of the device (file system) that holds path.
+func device(path string) (uint64, bool) {
+	var st unix.Stat_t
+	if err := unix.Stat(path, &st); err != nil {
+		return 0, false
+	}
+	return uint64(st.Dev), true
+}
+
 func syncfs(path string) error {
 	f, err := os.Open(path)
 	if err != nil {

@@ -8,3 +8,5 @@ import "errors"
 const CanSyncFS = false
 
 func syncfs(string) error { return errors.ErrUnsupported }
+
+func device(string) (uint64, bool) { return 0, false }
