@@ -1,8 +1,10 @@
 package archive_test
 
 import (
+	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"fmt"
 	"io"
 	"io/fs"
 	"os"
@@ -12,6 +14,8 @@ import (
 
 	"github.com/wharfedi/wharf/archive"
 	"github.com/wharfedi/wharf/archive/blobtest"
+	"github.com/wharfedi/wharf/internal/durable"
+	"github.com/wharfedi/wharf/internal/flowtest"
 )
 
 // The suite finds the filesystem store's temporary folder by this method.
@@ -84,5 +88,32 @@ func checkFSBlobs(t *testing.T, dir string) {
 	})
 	if err != nil {
 		t.Error(err)
+	}
+}
+
+// A folder archive shares flushes of its file system where the system has
+// syncfs, unless told to fsync each file; either way a Put's blob is there
+// and reads back.
+func TestFolderArchiveFlushOrFsyncEach(t *testing.T) {
+	for _, each := range []bool{false, true} {
+		t.Run(fmt.Sprintf("fsync_each=%v", each), func(t *testing.T) {
+			a := flowtest.Open(t, "SQLite", archive.Options{FsyncEach: each}, "acme").Archive
+			if want := durable.CanSyncFS && !each; (a.Flush() != "") != want {
+				t.Fatalf("flush %q, want a flush: %v", a.Flush(), want)
+			}
+			e, err := a.Put(context.Background(), strings.NewReader("ISA*00~"), archive.Meta{Partner: "acme", Transport: "folder", RemoteName: "a.edi"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			rc, _, err := a.Get(context.Background(), e.ID)
+			if err != nil {
+				t.Fatal(err)
+			}
+			b, err := io.ReadAll(rc)
+			rc.Close()
+			if err != nil || string(b) != "ISA*00~" {
+				t.Fatalf("read back %q, %v", b, err)
+			}
+		})
 	}
 }

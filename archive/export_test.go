@@ -8,3 +8,7 @@ func SetReadyTTL(d time.Duration) (restore func()) {
 	readyTTL = d
 	return func() { readyTTL = old }
 }
+
+// Flush is the file system the archive flushes per group ("" when it
+// fsyncs each file and folder).
+func (a *Archive) Flush() string { return a.flush }

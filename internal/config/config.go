@@ -96,6 +96,12 @@ type Archive struct {
 	// Retention rules: one without a partner (the default) and one per
 	// partner at most. Durations take h, d, w or y (365 days).
 	Retention []RetentionRule `yaml:"retention"`
+	// FsyncEach: a folder archive fsyncs each file and folder it writes
+	// instead of sharing one flush of its file system (syncfs) among the
+	// files archived at the same moment. For a data folder on a file system
+	// that other programs write to heavily, whose data each flush would
+	// write too. Linux only; elsewhere every file is fsync'd anyway.
+	FsyncEach bool `yaml:"fsync_each"`
 }
 
 // RetentionRule keeps archived entries at least Keep and purges them after Delete.
