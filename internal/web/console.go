@@ -479,7 +479,7 @@ func (s *Server) mountConsole() {
 		if err != nil {
 			return err
 		}
-		var out []*entryOut
+		var out []*messageOut
 		for _, e := range es {
 			out = append(out, entryJSON(e))
 		}

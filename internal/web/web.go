@@ -109,11 +109,29 @@ type Route struct {
 	Body         string // request body description; "" for none
 	Produces     string // content type of a success; default application/json
 	Tag          string
+	// Response is a value of the Go type a success encodes (its schema is
+	// generated from the type), or a Schema; unused for
+	// application/octet-stream.
+	Response any
+	// Status is the status of a success (default 200).
+	Status int
+	// Errors lists the error statuses the route answers besides those
+	// its kind implies (see Route.ErrorCodes).
+	Errors []int
 }
 
-// Param is a query or path parameter of a route.
+// Param is a query or path parameter of a route. A query parameter's
+// value is checked before the handler runs: Type "integer" (Min..Max),
+// "boolean" (true or false), or a string within Enum (each of its
+// comma-separated values when List).
 type Param struct {
 	Name, In, Description string
+	Type                  string // "" (string), "integer" or "boolean"
+	Format                string // of a string: date-time, ...
+	Enum                  []string
+	List                  bool   // comma-separated or repeated values
+	Noun                  string // what a value is ("job state"), for the 400's wording
+	Min, Max              int    // of an integer
 }
 
 // New builds the server.
