@@ -240,8 +240,9 @@ func New(ctx context.Context, c *config.Config, o Options) (_ *App, err error) {
 		},
 
 		ExternalRoutes: []web.Route{{Method: "POST", Path: "/api/v1/inbound/{partner}", Role: "partner", Tag: "transports",
-			Summary:  "Send a file to Wharf over HTTP (the partner's HTTP inbound transport); 2xx only once it is archived",
-			Params:   []web.Param{{Name: "partner", In: "path", Description: "partner ID"}},
+			Summary: "Send a file to Wharf over HTTP (the partner's HTTP inbound transport); 2xx only once it is archived",
+			Params: []web.Param{{Name: "partner", In: "path", Description: "partner ID"},
+				{Name: "filename", In: "query", Description: "the file's name (else X-Wharf-Filename or Content-Disposition)"}},
 			Response: whttp.Archived{}, Status: http.StatusCreated,
 			Errors: []int{http.StatusBadRequest, http.StatusUnauthorized, http.StatusRequestEntityTooLarge, http.StatusUnprocessableEntity,
 				http.StatusTooManyRequests, http.StatusServiceUnavailable}}},

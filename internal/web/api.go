@@ -272,6 +272,10 @@ func (s *Server) mountAPI() {
 			if err != nil {
 				return err
 			}
+			if tr.Empty() {
+				return &httpError{http.StatusNotFound, fmt.Sprintf("nothing is known about %q", tr.Key),
+					"no message, order, shipment or invoice carries it (as 'wharf trace' says); check the key"}
+			}
 			writeJSON(w, 200, tr)
 			return nil
 		})

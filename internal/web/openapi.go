@@ -71,7 +71,11 @@ func (s *Server) OpenAPI() map[string]any {
 			ok["headers"] = map[string]any{"X-Content-SHA256": map[string]any{"description": "hex sha256 of the bytes, as archived", "schema": map[string]string{"type": "string"}}}
 		}
 		responses := map[string]any{strconv.Itoa(rt.success()): ok, "default": map[string]string{"$ref": "#/components/responses/Unexpected"}}
-		for _, code := range rt.ErrorCodes() {
+		codes := rt.Errors
+		if !slices.ContainsFunc(s.o.ExternalRoutes, func(x Route) bool { return x.Method == rt.Method && x.Path == rt.Path }) {
+			codes = rt.errorCodes()
+		}
+		for _, code := range codes {
 			name := errorName(code)
 			if _, ok := errResponses[name]; !ok {
 				r := errorResponse(errorText[code])
@@ -175,11 +179,12 @@ func (rt Route) success() int {
 	return rt.Status
 }
 
-// ErrorCodes returns the error statuses a route answers, sorted: those
-// every route of its kind may answer (400 for a query parameter it does
-// not take or a bad value, 401 and 429 for a token, 403 for a role above
-// auditor, 404 with a path parameter) and the route's own (Route.Errors).
-func (rt Route) ErrorCodes() []int {
+// errorCodes returns the error statuses an API route answers, sorted:
+// those every route of its kind may answer (400 for a query parameter it
+// does not take or a bad value, 401 and 429 for a token, 403 for a role
+// above auditor, 404 with a path parameter) and the route's own
+// (Route.Errors). An external route lists all of its own in Errors.
+func (rt Route) errorCodes() []int {
 	// Any route refuses query parameters it does not take.
 	set := map[int]bool{http.StatusBadRequest: true}
 	if rt.Role != "" && rt.Role != "partner" {
@@ -242,7 +247,7 @@ func (p Param) check(v string) error {
 	case "integer":
 		n, err := strconv.Atoi(v)
 		if err != nil || n < p.Min || n > p.Max {
-			return badRequest(fmt.Sprintf("%s %q is not a number from %d to %d", p.Name, v, p.Min, p.Max), "")
+			return badRequest(fmt.Sprintf("%s %q is not a number from %d to %d", p.Name, v, p.Min, p.Max), fmt.Sprintf("use %s=%d up to %s=%d", p.Name, p.Min, p.Name, p.Max))
 		}
 		return nil
 	case "boolean":

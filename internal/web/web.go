@@ -116,7 +116,8 @@ type Route struct {
 	// Status is the status of a success (default 200).
 	Status int
 	// Errors lists the error statuses the route answers besides those
-	// its kind implies (see Route.ErrorCodes).
+	// every API route of its kind answers (401, 403, 404, 429, 400 for
+	// query parameters); an external route lists all of its own.
 	Errors []int
 }
 

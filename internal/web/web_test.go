@@ -130,8 +130,33 @@ func TestAPI(t *testing.T) {
 				t.Fatalf("a date as since: %d %s", resp.StatusCode, b)
 			}
 			resp, b = f.call("GET", "/api/v1/jobs?state=bogus", store.RoleAuditor, nil)
-			if resp.StatusCode != 400 || !strings.Contains(string(b), "not a job state") {
+			if resp.StatusCode != 400 || !strings.Contains(string(b), "not a job state") || !strings.Contains(string(b), "completed") {
 				t.Fatalf("bad job state: %d %s", resp.StatusCode, b)
+			}
+			// A bad value or a misspelt filter is refused with the valid
+			// ones, never answered with everything.
+			for path, want := range map[string]string{
+				"/api/v1/exceptions?status=bogus":                    "open, resolved, dismissed, all",
+				"/api/v1/exceptions?owner=bob":                       "it, operations",
+				"/api/v1/messages?status=done":                       "received, waiting",
+				"/api/v1/messages?partnr=acme":                       "takes: partner, direction",
+				"/api/v1/messages?before_id=x":                       "before_id without before",
+				"/api/v1/overview?window=1h":                         "takes no query parameters",
+				"/api/v1/archive/verify?skip_blobs=yes":              "skip_blobs=true",
+				"/api/v1/messages?since=2026-02-01&until=2026-01-31": "before since",
+			} {
+				method := "GET"
+				if strings.Contains(path, "verify") {
+					method = "POST"
+				}
+				resp, b = f.call(method, path, store.RoleAuditor, nil)
+				if resp.StatusCode != 400 || !strings.Contains(string(b), want) {
+					t.Errorf("%s: %d %s, want 400 saying %q", path, resp.StatusCode, b, want)
+				}
+			}
+			resp, b = f.call("GET", "/api/v1/exceptions?status=all", store.RoleAuditor, nil)
+			if resp.StatusCode != 200 {
+				t.Fatalf("status=all: %d %s", resp.StatusCode, b)
 			}
 			resp, b = f.call("GET", "/api/v1/messages/"+in.ID, store.RoleAuditor, nil)
 			if resp.StatusCode != 200 || !strings.Contains(string(b), `"PO-4711"`) || !strings.Contains(string(b), `"received"`) {
