@@ -103,6 +103,11 @@ type (
 	}
 	messagesOut struct {
 		Messages []*messageOut `json:"messages"`
+		Next     *pageOut      `json:"next,omitempty" doc:"present when the page is full: the before and before_id of the next page"`
+	}
+	pageOut struct {
+		Before   time.Time `json:"before"`
+		BeforeID string    `json:"before_id"`
 	}
 	messageDetailOut struct {
 		Message *messageOut    `json:"message"`
@@ -213,6 +218,7 @@ func (s *Server) mountAPI() {
 			{Name: "key", In: "query", Description: "business key (PO, BOL, PRO, shipment, invoice) or control number"},
 			{Name: "status", In: "query", Description: "status", Enum: statusNames(), List: true, Noun: "message status"},
 			{Name: "transport", In: "query", Description: "transport name (sftp, as2, http, folder, s3, cli, ...)"},
+			{Name: "filename", In: "query", Description: "the file's name, exactly, without its folder (997_X.edi finds outbound/997_X.edi)"},
 			{Name: "before", In: "query", Description: "paging: the received_at of the last message seen (with before_id its id)", Format: "date-time"},
 			pBeforeID, pLimit}},
 		func(w http.ResponseWriter, r *http.Request, p *principal) error {
@@ -227,6 +233,9 @@ func (s *Server) mountAPI() {
 			out := messagesOut{Messages: []*messageOut{}}
 			for _, e := range es {
 				out.Messages = append(out.Messages, entryJSON(e))
+			}
+			if n := len(es); n > 0 && n == f.Limit {
+				out.Next = &pageOut{Before: es[n-1].ReceivedAt, BeforeID: es[n-1].ID}
 			}
 			writeJSON(w, 200, out)
 			return nil
@@ -365,8 +374,17 @@ func limitOf(r *http.Request) (int, error) {
 // (their names and enums were checked against the route's parameters).
 func messageFilter(r *http.Request) (store.MessageFilter, error) {
 	q := r.URL.Query()
-	f := store.MessageFilter{PartnerID: q.Get("partner"), Key: strings.TrimSpace(q.Get("key")), Transport: q.Get("transport"),
-		Direction: store.Direction(q.Get("direction"))}
+	f := store.MessageFilter{PartnerID: q.Get("partner"), Key: strings.TrimSpace(q.Get("key")), Transport: strings.TrimSpace(q.Get("transport")),
+		Name: strings.TrimSpace(q.Get("filename"))}
+	switch d := q.Get("direction"); d {
+	case "", "in", "out":
+		f.Direction = store.Direction(d)
+	default:
+		return f, badRequest(fmt.Sprintf("direction %q is not a direction", d), "use one of: in, out")
+	}
+	if i := strings.LastIndexAny(f.Name, `/\`); i >= 0 {
+		f.Name = f.Name[i+1:] // the index holds base names
+	}
 	for _, v := range trimAll(q["status"]) {
 		st, err := lifecycle.ParseStatus(v)
 		if err != nil {
