@@ -10,6 +10,7 @@ import (
 	"io"
 	"mime"
 	"net/http"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -329,6 +330,32 @@ func TestAPIAnswersMatchTheDocument(t *testing.T) {
 	call(apiCall{method: "POST", path: "/api/v1/messages/" + outID + "/replay", template: "/api/v1/messages/{id}/replay", token: operator, want: 200})
 	call(apiCall{method: "POST", path: "/api/v1/inbound/invoicing?filename=contract.txt", template: "/api/v1/inbound/{partner}", token: partnerToken,
 		body: "a note from the contract test\n", contentType: "text/plain", want: 201})
+	// Paging and the file name filter.
+	page1, _ := call(apiCall{method: "GET", path: "/api/v1/messages?limit=2", token: auditor, want: 200}).(map[string]any)
+	next, _ := page1["next"].(map[string]any)
+	if next == nil {
+		t.Fatalf("a full page without next: %v", page1)
+	}
+	page2 := list(call(apiCall{method: "GET", path: "/api/v1/messages?limit=2&before=" + url.QueryEscape(str(next, "before")) + "&before_id=" + str(next, "before_id"), token: auditor, want: 200}), "messages")
+	if len(page2) == 0 || str(page2[0], "id") == str(list(page1, "messages")[1], "id") {
+		t.Errorf("the next page does not follow the first: %v then %v", page1, page2)
+	}
+	if got := list(call(apiCall{method: "GET", path: "/api/v1/messages?filename=" + url.QueryEscape(str(in, "filename")), token: auditor, want: 200}), "messages"); len(got) == 0 || str(got[0], "filename") != str(in, "filename") {
+		t.Errorf("filename=%s found %v", str(in, "filename"), got)
+	}
+	// Administration.
+	created, _ := call(apiCall{method: "POST", path: "/api/v1/tokens", token: admin, body: `{"name": "contract-monitoring", "role": "auditor"}`, want: 201}).(map[string]any)
+	newTok, newID := str(created, "token"), str(created, "id")
+	if !strings.HasPrefix(newTok, "wharf_"+newID+"_") {
+		t.Fatalf("created token: %v", created)
+	}
+	call(apiCall{method: "GET", path: "/api/v1/me", token: newTok, want: 200})
+	call(apiCall{method: "GET", path: "/api/v1/tokens", token: admin, want: 200})
+	call(apiCall{method: "POST", path: "/api/v1/tokens/" + newID + "/revoke", template: "/api/v1/tokens/{id}/revoke", token: admin, want: 200})
+	call(apiCall{method: "PUT", path: "/api/v1/users/contract-ann", template: "/api/v1/users/{name}", token: admin, body: `{"role": "operator", "password": "a long enough passphrase"}`, want: 200})
+	if us := list(call(apiCall{method: "GET", path: "/api/v1/users", token: admin, want: 200}), "users"); len(us) == 0 {
+		t.Error("no users listed")
+	}
 	if evs := list(call(apiCall{method: "GET", path: "/api/v1/audit?limit=50", token: admin, want: 200}), "audit"); len(evs) == 0 {
 		t.Error("no audit events listed")
 	}
@@ -356,6 +383,13 @@ func TestAPIAnswersMatchTheDocument(t *testing.T) {
 		{method: "POST", path: "/api/v1/messages/" + inID + "/replay", template: "/api/v1/messages/{id}/replay", token: auditor, want: 403},
 		{method: "POST", path: xPath + "/reopen", template: "/api/v1/exceptions/{id}/reopen", token: auditor, want: 403},
 		{method: "GET", path: "/api/v1/audit", token: operator, want: 403},
+		{method: "POST", path: "/api/v1/tokens", token: admin, body: `{"name": "x", "role": "root"}`, want: 400},
+		{method: "POST", path: "/api/v1/tokens", token: admin, body: `{"name": "x", "role": "auditor", "expires": "never"}`, want: 400},
+		{method: "PUT", path: "/api/v1/users/bob", template: "/api/v1/users/{name}", token: admin, body: `{"role": "auditor", "password": "short"}`, want: 400},
+		{method: "POST", path: "/api/v1/tokens/ffffffff/revoke", template: "/api/v1/tokens/{id}/revoke", token: admin, want: 404},
+		{method: "GET", path: "/api/v1/tokens", token: operator, want: 403},
+		{method: "POST", path: "/api/v1/tokens", token: operator, body: `{"name": "x", "role": "admin"}`, want: 403},
+		{method: "GET", path: "/api/v1/me", token: newTok, want: 401},
 		{method: "GET", path: "/api/v1/stuck", want: 401},
 		{method: "GET", path: "/api/v1/me", token: "wharf_00000000_not-a-token", want: 401},
 		{method: "POST", path: "/api/v1/inbound/invoicing", template: "/api/v1/inbound/{partner}", token: "wrong", body: "x", contentType: "text/plain", want: 401},

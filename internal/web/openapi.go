@@ -100,6 +100,10 @@ func (s *Server) OpenAPI() map[string]any {
 			op["security"] = []any{map[string][]string{"bearer": {}}}
 			op["description"] = "Needs role " + rt.Role + " or above (auditor < operator < admin)."
 		}
+		if rt.Request != nil {
+			op["requestBody"] = map[string]any{"required": true,
+				"content": map[string]any{"application/json": map[string]any{"schema": g.of(reflect.TypeOf(rt.Request))}}}
+		}
 		if rt.Body != "" {
 			op["requestBody"] = map[string]any{"required": false, "description": rt.Body,
 				"content": map[string]any{"application/json": map[string]any{"schema": map[string]any{"type": "object", "additionalProperties": false,
@@ -147,6 +151,7 @@ var tagText = map[string]string{
 	"jobs":       "the job runtime's jobs and schedules",
 	"archive":    "archive integrity",
 	"transports": "partner-facing transports on the same listener",
+	"admin":      "API tokens and console users (admin only)",
 }
 
 // errorText describes each error status the routes document.
@@ -200,6 +205,9 @@ func (rt Route) errorCodes() []int {
 	}
 	for _, c := range rt.Errors {
 		set[c] = true
+	}
+	for _, c := range rt.Never {
+		delete(set, c)
 	}
 	out := make([]int, 0, len(set))
 	for c := range set {
@@ -304,6 +312,9 @@ func (rt Route) checkQuery(r *http.Request) error {
 			return badRequest(fmt.Sprintf("query parameter %q given %d times", k, len(q[k])), "give it once")
 		}
 		for _, v := range q[k] {
+			if v == "" {
+				continue // an empty field of a form: no filter
+			}
 			if err := p.check(v); err != nil {
 				return err
 			}

@@ -113,6 +113,12 @@ type Route struct {
 	// generated from the type), or a Schema; unused for
 	// application/octet-stream.
 	Response any
+	// Request is a value of the Go type of the JSON body the route
+	// requires (its schema is generated from the type); nil for none.
+	Request any
+	// Never lists statuses the route's kind implies that it cannot
+	// answer (a PUT that creates what is missing is never 404).
+	Never []int
 	// Status is the status of a success (default 200).
 	Status int
 	// Errors lists the error statuses the route answers besides those
@@ -162,7 +168,9 @@ func New(o Options) (*Server, error) {
 	}
 	s.tmpl = t
 	s.mountAPI()
+	s.mountAdminAPI()
 	s.mountConsole()
+	s.mountAdminConsole()
 	if o.Metrics != nil {
 		s.metrics = newOverviewMetrics(s)
 		if err := o.Metrics.Register(s.metrics); err != nil {

@@ -247,6 +247,46 @@ func TestAPI(t *testing.T) {
 				t.Fatalf("resolve not audited: %+v", evs[0])
 			}
 		})
+		t.Run("Administration", func(t *testing.T) {
+			resp, b := f.call("POST", "/api/v1/tokens", store.RoleOperator, strings.NewReader(`{"name": "x", "role": "admin"}`))
+			if resp.StatusCode != 403 {
+				t.Fatalf("an operator creates a token: %d %s", resp.StatusCode, b)
+			}
+			resp, b = f.call("POST", "/api/v1/tokens", store.RoleAdmin, strings.NewReader(`{"name": "monitoring", "role": "auditor"}`))
+			var created struct{ Token, ID, Role string }
+			if resp.StatusCode != 201 || json.Unmarshal(b, &created) != nil || created.Role != "auditor" || !strings.HasPrefix(created.Token, "wharf_"+created.ID+"_") {
+				t.Fatalf("create a token: %d %s", resp.StatusCode, b)
+			}
+			f.toks["new"] = created.Token
+			if resp, _ := f.call("GET", "/api/v1/me", "new", nil); resp.StatusCode != 200 {
+				t.Fatalf("the new token: %d", resp.StatusCode)
+			}
+			resp, b = f.call("POST", "/api/v1/tokens/"+created.ID+"/revoke", store.RoleAdmin, nil)
+			if resp.StatusCode != 200 || !strings.Contains(string(b), `"revoked_at": "`) {
+				t.Fatalf("revoke: %d %s", resp.StatusCode, b)
+			}
+			if resp, _ := f.call("GET", "/api/v1/me", "new", nil); resp.StatusCode != 401 {
+				t.Fatalf("the revoked token: %d", resp.StatusCode)
+			}
+			resp, b = f.call("PUT", "/api/v1/users/ann", store.RoleAdmin, strings.NewReader(`{"role": "operator", "password": "short"}`))
+			if resp.StatusCode != 400 || !strings.Contains(string(b), "12 characters") {
+				t.Fatalf("a short password: %d %s", resp.StatusCode, b)
+			}
+			resp, b = f.call("PUT", "/api/v1/users/ann", store.RoleAdmin, strings.NewReader(`{"role": "operator", "password": "a long enough passphrase"}`))
+			if resp.StatusCode != 200 || !strings.Contains(string(b), `"operator"`) {
+				t.Fatalf("set a user: %d %s", resp.StatusCode, b)
+			}
+			kinds := map[string]bool{}
+			evs, _ := st.AuditEvents(ctx, "", 50)
+			for _, e := range evs {
+				kinds[e.Kind] = true
+			}
+			for _, k := range []string{"token_created", "token_revoked", "user_set"} {
+				if !kinds[k] {
+					t.Errorf("no %s audit event", k)
+				}
+			}
+		})
 		t.Run("UnknownRouteIsJSON", func(t *testing.T) {
 			resp, b := f.call("GET", "/api/v1/nope", store.RoleAuditor, nil)
 			if resp.StatusCode != 404 || !strings.Contains(resp.Header.Get("Content-Type"), "json") || !strings.Contains(string(b), "openapi.json") {
