@@ -297,8 +297,13 @@ func TestAPIAnswersMatchTheDocument(t *testing.T) {
 	if js := list(call(apiCall{method: "GET", path: "/api/v1/jobs?state=completed,retryable&limit=20", token: auditor, want: 200}), "jobs"); len(js) == 0 {
 		t.Error("no completed jobs listed")
 	}
-	if ss := list(call(apiCall{method: "GET", path: "/api/v1/schedules", token: auditor, want: 200}), "schedules"); len(ss) == 0 {
-		t.Error("no schedules listed")
+	ss := list(call(apiCall{method: "GET", path: "/api/v1/schedules", token: auditor, want: 200}), "schedules")
+	if len(ss) == 0 {
+		t.Fatal("no schedules listed")
+	}
+	run, _ := call(apiCall{method: "POST", path: "/api/v1/schedules/" + str(ss[0], "name") + "/run", template: "/api/v1/schedules/{name}/run", token: operator, want: 200}).(map[string]any)
+	if str(run, "schedule") != str(ss[0], "name") {
+		t.Errorf("run %s by hand: %v", str(ss[0], "name"), run)
 	}
 	if cs := list(call(apiCall{method: "GET", path: "/api/v1/certificates", token: auditor, want: 200}), "certificates"); len(cs) == 0 {
 		t.Error("no AS2 certificates listed")
@@ -388,6 +393,8 @@ func TestAPIAnswersMatchTheDocument(t *testing.T) {
 		{method: "PUT", path: "/api/v1/users/bob", template: "/api/v1/users/{name}", token: admin, body: `{"role": "auditor", "password": "short"}`, want: 400},
 		{method: "POST", path: "/api/v1/tokens/ffffffff/revoke", template: "/api/v1/tokens/{id}/revoke", token: admin, want: 404},
 		{method: "GET", path: "/api/v1/tokens", token: operator, want: 403},
+		{method: "POST", path: "/api/v1/schedules/no-such-schedule/run", template: "/api/v1/schedules/{name}/run", token: operator, want: 404},
+		{method: "POST", path: "/api/v1/schedules/sync-sla/run", template: "/api/v1/schedules/{name}/run", token: auditor, want: 403},
 		{method: "POST", path: "/api/v1/tokens", token: operator, body: `{"name": "x", "role": "admin"}`, want: 403},
 		{method: "GET", path: "/api/v1/me", token: newTok, want: 401},
 		{method: "GET", path: "/api/v1/stuck", want: 401},

@@ -250,6 +250,22 @@ func TestConsoleAdminInChromium(t *testing.T) {
 		t.Errorf("the audit log filtered by token_ shows:\n%s", text)
 	}
 
+	// Run a schedule by hand.
+	err = chromedp.Do(ctx,
+		chromedp.Click(chromedp.CSS(`nav a[href="/ui/schedules"]`)),
+		chromedp.WaitVisible(chromedp.CSS(`tr[data-schedule="hourly-verify"] button.run-now`)),
+		chromedp.Click(chromedp.CSS(`tr[data-schedule="hourly-verify"] button.run-now`)),
+		chromedp.WaitVisible(chromedp.CSS(`.flash-ok`)),
+		textOf(`main`, &text),
+		shot("10-schedule-run-now"),
+	)
+	if err != nil {
+		t.Fatalf("run a schedule: %v", err)
+	}
+	if !strings.Contains(text, "hourly-verify started by hand") || !strings.Contains(text, "schedule hourly-verify") {
+		t.Fatalf("after Run now, the schedules page says:\n%s", text)
+	}
+
 	// The operator signs in: no administration for that role.
 	var nav string
 	err = chromedp.Do(ctx,
@@ -263,7 +279,7 @@ func TestConsoleAdminInChromium(t *testing.T) {
 		chromedp.Navigate(base+"/ui/access"),
 		chromedp.WaitVisible(chromedp.CSS(`main`)),
 		textOf(`main`, &text),
-		shot("10-access-refused-to-operator"),
+		shot("11-access-refused-to-operator"),
 	)
 	if err != nil {
 		t.Fatalf("operator: %v", err)

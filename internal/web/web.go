@@ -171,6 +171,7 @@ func New(o Options) (*Server, error) {
 	s.mountAdminAPI()
 	s.mountConsole()
 	s.mountAdminConsole()
+	s.mountScheduleRun()
 	if o.Metrics != nil {
 		s.metrics = newOverviewMetrics(s)
 		if err := o.Metrics.Register(s.metrics); err != nil {
