@@ -48,6 +48,7 @@ var testEnvVars = []envVar{
 	{"WHARF_TEST_MINIO_SECRET_KEY", "its secret key; default wharf-secret-123"},
 	{"WHARF_TEST_BC_CLASSPATH", "class path holding BouncyCastle's bcprov, bcpkix and bcutil for the AS2 interoperability peers; .ci/as2-peers.sh sets it"},
 	{"WHARF_TEST_LIBAS2", "folder whose node_modules holds npm libas2, the other AS2 peer; .ci/as2-peers.sh sets it"},
+	{"WHARF_TEST_REDOCLY", "the redocly command of npm @redocly/cli, the OpenAPI linter TestOpenAPIDocumentLints runs; default ~/.cache/wharf-peers/redocly-VERSION, then PATH. .ci/run installs it and sets it"},
 	{"WHARF_TEST_ARTIFACTS", "folder the console's end-to-end test writes its screenshots to (one folder per test); default a temporary folder. .ci/run sets /tmp/wharf-test-artifacts"},
 	{"WHARF_TEST_X12_CORPUS", "folder of extra X12 files for the opt-in TestExtraCorpus tests (edi/x12, mapping); .ci/run sets it to the public sample corpus when one lies beside the checkout"},
 	{"WHARF_AS2_LARGE_MB", "payload size in MiB of transports/as2's large-message test; default 200"},

@@ -42,6 +42,7 @@ import (
 	"github.com/wharfedi/wharf/process"
 	wsync "github.com/wharfedi/wharf/sync"
 	"github.com/wharfedi/wharf/transports/as2"
+	whttp "github.com/wharfedi/wharf/transports/http"
 )
 
 // ShutdownBudget is how long stopping may take before Run returns anyway.
@@ -240,9 +241,12 @@ func New(ctx context.Context, c *config.Config, o Options) (_ *App, err error) {
 		},
 
 		ExternalRoutes: []web.Route{{Method: "POST", Path: "/api/v1/inbound/{partner}", Role: "partner", Tag: "transports",
-			Summary:  "Send a file to Wharf over HTTP (the partner's HTTP inbound transport); 2xx only once it is archived",
-			Params:   []web.Param{{Name: "partner", In: "path", Description: "partner ID"}},
-			Produces: "application/json"}},
+			Summary: "Send a file to Wharf over HTTP (the partner's HTTP inbound transport); 2xx only once it is archived",
+			Params: []web.Param{{Name: "partner", In: "path", Description: "partner ID"},
+				{Name: "filename", In: "query", Description: "the file's name (else X-Wharf-Filename or Content-Disposition)"}},
+			Response: whttp.Archived{}, Status: http.StatusCreated,
+			Errors: []int{http.StatusBadRequest, http.StatusUnauthorized, http.StatusRequestEntityTooLarge, http.StatusUnprocessableEntity,
+				http.StatusTooManyRequests, http.StatusServiceUnavailable}}},
 	})
 	if err != nil {
 		return nil, err

@@ -9,12 +9,12 @@ import (
 // AuditEvent records an action outside any one message: an SFTP login or
 // refusal, a session's totals, an operator's action. Append-only.
 type AuditEvent struct {
-	ID     int64
-	At     time.Time
-	Actor  string // partner ID, user or token name
-	Kind   string // login, login_refused, logout, ...
-	Remote string // remote address
-	Detail string
+	ID     int64     `json:"id"`
+	At     time.Time `json:"at"`
+	Actor  string    `json:"actor"`  // partner ID, user or token name
+	Kind   string    `json:"kind"`   // login, login_refused, logout, ...
+	Remote string    `json:"remote"` // remote address
+	Detail string    `json:"detail"`
 }
 
 // AppendAudit adds an audit event.

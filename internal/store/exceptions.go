@@ -21,7 +21,7 @@ type Exception struct {
 	Owner      string `json:"owner"`       // "it" or "operations" (default)
 	ObjectKind string `json:"object_kind"` // order, shipment, invoice, message, partner, certificate, ...
 	ObjectKey  string `json:"object_key"`  // the business key or id of the object
-	PartnerID  string `json:"partner_id"`
+	PartnerID  string `json:"partner"`
 	MessageID  string `json:"message_id"` // the message it is about, if any
 	// DedupeKey: while an exception with this key is open, raising it again
 	// adds a "repeated" event instead of a second entry.

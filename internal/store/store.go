@@ -88,17 +88,18 @@ const (
 )
 
 // Message is one entry of the message index: a file or payload received or
-// sent, whose bytes live in the archive.
+// sent, whose bytes live in the archive. Its JSON names are the API's
+// (partner, filename, blob: one name per concept in every answer).
 type Message struct {
 	ID            string           `json:"id"` // time-ordered unique id (UUIDv7 text); assigned by InsertMessage when empty
-	PartnerID     string           `json:"partner_id"`
+	PartnerID     string           `json:"partner"`
 	Direction     Direction        `json:"direction"`
-	Transport     string           `json:"transport"`   // sftp, as2, s3, folder, http, cli, ...
-	RemoteName    string           `json:"remote_name"` // file name or path as the remote side named it
+	Transport     string           `json:"transport"` // sftp, as2, s3, folder, http, cli, ...
+	RemoteName    string           `json:"filename"`  // file name or path as the remote side named it
 	Size          int64            `json:"size"`
-	SHA256        string           `json:"sha256"`   // hex
-	BlobRef       string           `json:"blob_ref"` // where the archive keeps the bytes
-	Status        lifecycle.Status `json:"status"`   // received, processed, delivered, ...
+	SHA256        string           `json:"sha256"` // hex
+	BlobRef       string           `json:"blob"`   // where the archive keeps the bytes
+	Status        lifecycle.Status `json:"status"` // received, processed, delivered, ...
 	CorrelationID string           `json:"correlation_id"`
 	Format        string           `json:"format"`    // detected format: x12, csv, flat, json, unknown
 	DocTypes      []string         `json:"doc_types"` // e.g. 204, 214, order

@@ -13,13 +13,15 @@ import (
 	"github.com/wharfedi/wharf/archive"
 	"github.com/wharfedi/wharf/internal/lifecycle"
 	"github.com/wharfedi/wharf/internal/store"
+	wsync "github.com/wharfedi/wharf/sync"
 )
 
 // apiHandler handles an authenticated API request.
 type apiHandler func(w http.ResponseWriter, r *http.Request, p *principal) error
 
 // handle mounts an API route: the pattern is documented (OpenAPI) and
-// recorded; the handler runs once the bearer token's role reaches rt.Role.
+// recorded; the handler runs once the bearer token's role reaches rt.Role
+// and the query parameters are the route's, with valid values.
 func (s *Server) handle(rt Route, h apiHandler) {
 	s.routes = append(s.routes, rt)
 	s.mux.HandleFunc(rt.Method+" "+rt.Path, func(w http.ResponseWriter, r *http.Request) {
@@ -58,7 +60,11 @@ func (s *Server) handle(rt Route, h apiHandler) {
 				return
 			}
 		}
-		if err := h(w, r, p); err != nil {
+		err := rt.checkQuery(r)
+		if err == nil {
+			err = h(w, r, p)
+		}
+		if err != nil {
 			code, msg, hint := statusOf(err)
 			if code >= 500 {
 				s.log.Error("api", "route", rt.Method+" "+rt.Path, "err", err)
@@ -68,66 +74,135 @@ func (s *Server) handle(rt Route, h apiHandler) {
 	})
 }
 
+// Parameters several routes share.
 var (
-	pLimit   = Param{"limit", "query", "at most this many (default 100, at most 1000)"}
-	pID      = Param{"id", "path", "message ID"}
-	pComment = "JSON object {\"comment\": \"why\"}"
+	pLimit    = Param{Name: "limit", In: "query", Description: "at most this many (default 100)", Type: "integer", Min: 1, Max: 1000}
+	pID       = Param{Name: "id", In: "path", Description: "message ID"}
+	pPartner  = Param{Name: "partner", In: "query", Description: "partner ID"}
+	pBeforeID = Param{Name: "before_id", In: "query", Description: "paging: the id of the last one seen (with before)"}
+	pComment  = "JSON object {\"comment\": \"why\"}"
 )
+
+// Response bodies, as the OpenAPI document describes them.
+type (
+	meOut struct {
+		Actor string `json:"actor" doc:"token:ID (name) or user:NAME"`
+		Role  string `json:"role" enum:"auditor,operator,admin"`
+	}
+	overviewOut struct {
+		Windows []Window `json:"windows"`
+	}
+	dailyOut struct {
+		Days []Day `json:"days"`
+	}
+	stuckOut struct {
+		Stuck []StuckDoc `json:"stuck"`
+	}
+	partnersOut struct {
+		Partners []partnerOut `json:"partners"`
+	}
+	messagesOut struct {
+		Messages []*messageOut `json:"messages"`
+		Next     *pageOut      `json:"next,omitempty" doc:"present when the page is full: the before and before_id of the next page"`
+	}
+	pageOut struct {
+		Before   time.Time `json:"before"`
+		BeforeID string    `json:"before_id"`
+	}
+	messageDetailOut struct {
+		Message *messageOut    `json:"message"`
+		Keys    []store.Key    `json:"keys"`
+		Events  []*store.Event `json:"events"`
+	}
+	eventsOut struct {
+		Events []*store.Event `json:"events"`
+	}
+	replayOut struct {
+		Original   string          `json:"original" doc:"the replayed message's id"`
+		Direction  store.Direction `json:"direction"`
+		NewMessage string          `json:"new_message,omitempty" doc:"outbound: the id of the new message that re-sends it"`
+		Job        int64           `json:"job,omitempty" doc:"inbound: the processing job that re-runs it"`
+	}
+	jobsOut struct {
+		Jobs []JobInfo `json:"jobs"`
+	}
+	schedulesOut struct {
+		Schedules []ScheduleInfo `json:"schedules"`
+	}
+	certificatesOut struct {
+		Certificates []Cert `json:"certificates"`
+	}
+	auditOut struct {
+		Audit []*store.AuditEvent `json:"audit"`
+	}
+	exceptionsOut struct {
+		Exceptions []*store.Exception `json:"exceptions"`
+	}
+	exceptionDetailOut struct {
+		*store.Exception
+		Events []*store.ExceptionEvent `json:"events"`
+	}
+)
+
+// openAPISchema describes the document itself.
+var openAPISchema = Schema{"type": "object", "required": []string{"openapi", "info", "paths"},
+	"description": "this OpenAPI 3 document", "properties": map[string]any{"openapi": map[string]string{"type": "string"},
+		"info": map[string]string{"type": "object"}, "paths": map[string]string{"type": "object"}}}
 
 func (s *Server) mountAPI() {
 	auditor, operator := store.RoleAuditor, store.RoleOperator
-	s.handle(Route{Method: "GET", Path: "/api/v1/openapi.json", Summary: "This OpenAPI 3 document", Tag: "meta"},
+	s.handle(Route{Method: "GET", Path: "/api/v1/openapi.json", Summary: "This OpenAPI 3 document", Tag: "meta", Response: openAPISchema},
 		func(w http.ResponseWriter, r *http.Request, _ *principal) error {
 			writeJSON(w, 200, s.OpenAPI())
 			return nil
 		})
-	s.handle(Route{Method: "GET", Path: "/api/v1/me", Summary: "Who the token is and its role", Role: auditor, Tag: "meta"},
+	s.handle(Route{Method: "GET", Path: "/api/v1/me", Summary: "Who the token is and its role", Role: auditor, Tag: "meta", Response: meOut{}},
 		func(w http.ResponseWriter, r *http.Request, p *principal) error {
-			writeJSON(w, 200, map[string]string{"actor": p.Actor, "role": p.Role})
+			writeJSON(w, 200, meOut{Actor: p.Actor, Role: p.Role})
 			return nil
 		})
-	s.handle(Route{Method: "GET", Path: "/api/v1/overview", Summary: "Throughput and error rate per partner and transport, last 24 h and 7 days", Role: auditor, Tag: "operations"},
+	s.handle(Route{Method: "GET", Path: "/api/v1/overview", Summary: "Throughput and error rate per partner and transport, last 24 h and 7 days", Role: auditor, Tag: "operations", Response: overviewOut{}},
 		func(w http.ResponseWriter, r *http.Request, p *principal) error {
 			ws, err := s.Overview(r.Context())
 			if err != nil {
 				return err
 			}
-			writeJSON(w, 200, map[string]any{"windows": ws})
+			writeJSON(w, 200, overviewOut{Windows: ws})
 			return nil
 		})
-	s.handle(Route{Method: "GET", Path: "/api/v1/overview/daily", Summary: "Messages and errors per day (UTC), last 7 days, oldest first", Role: auditor, Tag: "operations"},
+	s.handle(Route{Method: "GET", Path: "/api/v1/overview/daily", Summary: "Messages and errors per day (UTC), last 7 days, oldest first", Role: auditor, Tag: "operations", Response: dailyOut{}},
 		func(w http.ResponseWriter, r *http.Request, p *principal) error {
 			ds, err := s.Daily(r.Context())
 			if err != nil {
 				return err
 			}
-			writeJSON(w, 200, map[string]any{"days": ds})
+			writeJSON(w, 200, dailyOut{Days: ds})
 			return nil
 		})
-	s.handle(Route{Method: "GET", Path: "/api/v1/stuck", Summary: "Documents that stopped: received not mapped, mapped not delivered, delivered not acknowledged", Role: auditor, Tag: "operations"},
+	s.handle(Route{Method: "GET", Path: "/api/v1/stuck", Summary: "Documents that stopped: received not mapped, mapped not delivered, delivered not acknowledged", Role: auditor, Tag: "operations", Response: stuckOut{}},
 		func(w http.ResponseWriter, r *http.Request, p *principal) error {
 			st, err := s.Stuck(r.Context())
 			if err != nil {
 				return err
 			}
-			writeJSON(w, 200, map[string]any{"stuck": nonNil(st)})
+			writeJSON(w, 200, stuckOut{Stuck: nonNil(st)})
 			return nil
 		})
-	s.handle(Route{Method: "GET", Path: "/api/v1/partners", Summary: "Trading partners", Role: auditor, Tag: "partners"},
+	s.handle(Route{Method: "GET", Path: "/api/v1/partners", Summary: "Trading partners", Role: auditor, Tag: "partners", Response: partnersOut{}},
 		func(w http.ResponseWriter, r *http.Request, p *principal) error {
 			ps, err := s.st.ListPartners(r.Context())
 			if err != nil {
 				return err
 			}
-			out := []map[string]any{}
+			out := partnersOut{Partners: []partnerOut{}}
 			for _, pt := range ps {
-				out = append(out, partnerJSON(pt))
+				out.Partners = append(out.Partners, partnerJSON(pt))
 			}
-			writeJSON(w, 200, map[string]any{"partners": out})
+			writeJSON(w, 200, out)
 			return nil
 		})
-	s.handle(Route{Method: "GET", Path: "/api/v1/partners/{id}", Summary: "One trading partner", Role: auditor, Tag: "partners",
-		Params: []Param{{"id", "path", "partner ID"}}},
+	s.handle(Route{Method: "GET", Path: "/api/v1/partners/{id}", Summary: "One trading partner", Role: auditor, Tag: "partners", Response: partnerOut{},
+		Params: []Param{{Name: "id", In: "path", Description: "partner ID"}}},
 		func(w http.ResponseWriter, r *http.Request, p *principal) error {
 			pt, err := s.st.GetPartner(r.Context(), r.PathValue("id"))
 			if err != nil {
@@ -136,11 +211,16 @@ func (s *Server) mountAPI() {
 			writeJSON(w, 200, partnerJSON(pt))
 			return nil
 		})
-	s.handle(Route{Method: "GET", Path: "/api/v1/messages", Summary: "Search archived messages, newest first (the filters of 'wharf archive search')", Role: auditor, Tag: "messages",
-		Params: []Param{{"partner", "query", "partner ID"}, {"direction", "query", "in or out"}, {"since", "query", "RFC 3339 time, received at or after"},
-			{"until", "query", "RFC 3339 time, received before"}, {"key", "query", "business key or control number"}, {"status", "query", "status, comma-separated for several"},
-			{"transport", "query", "transport name"}, {"before", "query", "paging: received_at of the last message seen"},
-			{"before_id", "query", "paging: id of the last message seen"}, pLimit}},
+	s.handle(Route{Method: "GET", Path: "/api/v1/messages", Summary: "Search archived messages, newest first (the filters of 'wharf archive search')", Role: auditor, Tag: "messages", Response: messagesOut{},
+		Params: []Param{pPartner, {Name: "direction", In: "query", Description: "in (received) or out (sent)", Enum: []string{"in", "out"}, Noun: "direction"},
+			{Name: "since", In: "query", Description: "received at or after: RFC 3339 time (2026-01-31T00:00:00Z) or a date (2026-01-31, its midnight UTC)"},
+			{Name: "until", In: "query", Description: "received before: RFC 3339 time or a date"},
+			{Name: "key", In: "query", Description: "business key (PO, BOL, PRO, shipment, invoice) or control number"},
+			{Name: "status", In: "query", Description: "status", Enum: statusNames(), List: true, Noun: "message status"},
+			{Name: "transport", In: "query", Description: "transport name (sftp, as2, http, folder, s3, cli, ...)"},
+			{Name: "filename", In: "query", Description: "the file's name, exactly, without its folder (997_X.edi finds outbound/997_X.edi)"},
+			{Name: "before", In: "query", Description: "paging: the received_at of the last message seen (with before_id its id)", Format: "date-time"},
+			pBeforeID, pLimit}},
 		func(w http.ResponseWriter, r *http.Request, p *principal) error {
 			f, err := messageFilter(r)
 			if err != nil {
@@ -150,29 +230,32 @@ func (s *Server) mountAPI() {
 			if err != nil {
 				return err
 			}
-			out := []*entryOut{}
+			out := messagesOut{Messages: []*messageOut{}}
 			for _, e := range es {
-				out = append(out, entryJSON(e))
+				out.Messages = append(out.Messages, entryJSON(e))
 			}
-			writeJSON(w, 200, map[string]any{"messages": out})
+			if n := len(es); n > 0 && n == f.Limit {
+				out.Next = &pageOut{Before: es[n-1].ReceivedAt, BeforeID: es[n-1].ID}
+			}
+			writeJSON(w, 200, out)
 			return nil
 		})
-	s.handle(Route{Method: "GET", Path: "/api/v1/messages/{id}", Summary: "A message with its business keys and history", Role: auditor, Tag: "messages", Params: []Param{pID}},
+	s.handle(Route{Method: "GET", Path: "/api/v1/messages/{id}", Summary: "A message with its business keys and history", Role: auditor, Tag: "messages", Params: []Param{pID}, Response: messageDetailOut{}},
 		func(w http.ResponseWriter, r *http.Request, p *principal) error {
 			d, err := s.Detail(r.Context(), r.PathValue("id"))
 			if err != nil {
 				return err
 			}
-			writeJSON(w, 200, map[string]any{"message": entryJSON(d.Entry), "keys": keysJSON(d.Keys), "events": eventsJSON(d.Events)})
+			writeJSON(w, 200, messageDetailOut{Message: entryJSON(d.Entry), Keys: nonNil(d.Keys), Events: nonNil(d.Events)})
 			return nil
 		})
-	s.handle(Route{Method: "GET", Path: "/api/v1/messages/{id}/events", Summary: "A message's history, oldest first", Role: auditor, Tag: "messages", Params: []Param{pID}},
+	s.handle(Route{Method: "GET", Path: "/api/v1/messages/{id}/events", Summary: "A message's history, oldest first", Role: auditor, Tag: "messages", Params: []Param{pID}, Response: eventsOut{}},
 		func(w http.ResponseWriter, r *http.Request, p *principal) error {
 			evs, err := s.o.Archive.Events(r.Context(), r.PathValue("id"))
 			if err != nil {
 				return err
 			}
-			writeJSON(w, 200, map[string]any{"events": eventsJSON(evs)})
+			writeJSON(w, 200, eventsOut{Events: nonNil(evs)})
 			return nil
 		})
 	s.handle(Route{Method: "GET", Path: "/api/v1/messages/{id}/content", Summary: "The original bytes, byte for byte; X-Content-SHA256 carries their sha256", Role: auditor, Tag: "messages",
@@ -180,28 +263,33 @@ func (s *Server) mountAPI() {
 		func(w http.ResponseWriter, r *http.Request, p *principal) error {
 			return s.download(w, r, p)
 		})
-	s.handle(Route{Method: "POST", Path: "/api/v1/messages/{id}/replay", Summary: "Re-send an outbound message from its archived bytes, or re-run processing of an inbound one", Role: operator, Tag: "messages", Params: []Param{pID}},
+	s.handle(Route{Method: "POST", Path: "/api/v1/messages/{id}/replay", Summary: "Re-send an outbound message from its archived bytes, or re-run processing of an inbound one", Role: operator, Tag: "messages",
+		Params: []Param{pID}, Response: replayOut{}, Errors: []int{http.StatusServiceUnavailable}},
 		func(w http.ResponseWriter, r *http.Request, p *principal) error {
 			res, err := s.Replay(r.Context(), r.PathValue("id"))
 			if err != nil {
 				return err
 			}
 			s.audit(r.Context(), p, r, "replay", replayDetail(res))
-			writeJSON(w, 200, map[string]any{"original": res.Original.ID, "direction": res.Original.Direction, "new_message": res.NewID, "job": res.Job})
+			writeJSON(w, 200, replayOut{Original: res.Original.ID, Direction: res.Original.Direction, NewMessage: res.NewID, Job: res.Job})
 			return nil
 		})
-	s.handle(Route{Method: "GET", Path: "/api/v1/traces/{key}", Summary: "Everything Wharf knows about a business key, as one timeline", Role: auditor, Tag: "operations",
-		Params: []Param{{"key", "path", "PO, BOL, PRO, shipment ID, invoice number or control number"}}},
+	s.handle(Route{Method: "GET", Path: "/api/v1/traces/{key}", Summary: "Everything Wharf knows about a business key, as one timeline", Role: auditor, Tag: "operations", Response: wsync.TraceResult{},
+		Params: []Param{{Name: "key", In: "path", Description: "PO, BOL, PRO, shipment ID, invoice number or control number"}}},
 		func(w http.ResponseWriter, r *http.Request, p *principal) error {
 			tr, err := s.Trace(r.Context(), r.PathValue("key"))
 			if err != nil {
 				return err
 			}
+			if tr.Empty() {
+				return &httpError{http.StatusNotFound, fmt.Sprintf("nothing is known about %q", tr.Key),
+					"no message, order, shipment or invoice carries it (as 'wharf trace' says); check the key"}
+			}
 			writeJSON(w, 200, tr)
 			return nil
 		})
-	s.handle(Route{Method: "GET", Path: "/api/v1/jobs", Summary: "Recent jobs, newest first", Role: auditor, Tag: "jobs",
-		Params: []Param{{"state", "query", "available, running, retryable, completed, cancelled, discarded, scheduled (comma-separated)"}, pLimit}},
+	s.handle(Route{Method: "GET", Path: "/api/v1/jobs", Summary: "Recent jobs, newest first", Role: auditor, Tag: "jobs", Response: jobsOut{}, Errors: []int{http.StatusServiceUnavailable},
+		Params: []Param{{Name: "state", In: "query", Description: "job state", Enum: jobStateNames(), List: true, Noun: "job state"}, pLimit}},
 		func(w http.ResponseWriter, r *http.Request, p *principal) error {
 			limit, err := limitOf(r)
 			if err != nil {
@@ -211,40 +299,39 @@ func (s *Server) mountAPI() {
 			if err != nil {
 				return err
 			}
-			writeJSON(w, 200, map[string]any{"jobs": nonNil(js)})
+			writeJSON(w, 200, jobsOut{Jobs: nonNil(js)})
 			return nil
 		})
-	s.handle(Route{Method: "GET", Path: "/api/v1/schedules", Summary: "Schedules with their last and next run", Role: auditor, Tag: "jobs"},
+	s.handle(Route{Method: "GET", Path: "/api/v1/schedules", Summary: "Schedules with their last and next run", Role: auditor, Tag: "jobs", Response: schedulesOut{}},
 		func(w http.ResponseWriter, r *http.Request, p *principal) error {
 			ss, err := s.Schedules(r.Context())
 			if err != nil {
 				return err
 			}
-			writeJSON(w, 200, map[string]any{"schedules": nonNil(ss)})
+			writeJSON(w, 200, schedulesOut{Schedules: nonNil(ss)})
 			return nil
 		})
-	s.handle(Route{Method: "GET", Path: "/api/v1/certificates", Summary: "AS2 certificates (Wharf's own and partners') with expiry, soonest first", Role: auditor, Tag: "partners"},
+	s.handle(Route{Method: "GET", Path: "/api/v1/certificates", Summary: "AS2 certificates (Wharf's own and partners') with expiry, soonest first", Role: auditor, Tag: "partners", Response: certificatesOut{}},
 		func(w http.ResponseWriter, r *http.Request, p *principal) error {
 			cs, err := s.Certificates(r.Context())
 			if err != nil {
 				return err
 			}
-			writeJSON(w, 200, map[string]any{"certificates": nonNil(cs)})
+			writeJSON(w, 200, certificatesOut{Certificates: nonNil(cs)})
 			return nil
 		})
-	s.handle(Route{Method: "POST", Path: "/api/v1/archive/verify", Summary: "Check every stored blob against its sha256 and the hash chain", Role: auditor, Tag: "archive",
-		Params: []Param{{"skip_blobs", "query", "true: check the hash chain only"}}},
+	s.handle(Route{Method: "POST", Path: "/api/v1/archive/verify", Summary: "Check every stored blob against its sha256 and the hash chain", Role: auditor, Tag: "archive", Response: verifyOut{},
+		Params: []Param{{Name: "skip_blobs", In: "query", Description: "true: check the hash chain only, without re-hashing blobs", Type: "boolean"}}},
 		func(w http.ResponseWriter, r *http.Request, p *principal) error {
 			rep, err := s.Verify(r, p, r.URL.Query().Get("skip_blobs") == "true")
 			if err != nil {
 				return err
 			}
-			code := 200
-			writeJSON(w, code, verifyJSON(rep))
+			writeJSON(w, 200, verifyJSON(rep))
 			return nil
 		})
-	s.handle(Route{Method: "GET", Path: "/api/v1/audit", Summary: "Audit events, newest first", Role: store.RoleAdmin, Tag: "meta",
-		Params: []Param{{"actor", "query", "only this actor"}, pLimit}},
+	s.handle(Route{Method: "GET", Path: "/api/v1/audit", Summary: "Audit events, newest first", Role: store.RoleAdmin, Tag: "meta", Response: auditOut{},
+		Params: []Param{{Name: "actor", In: "query", Description: "only this actor (as events name it: token:ID (name), user:NAME, cli:USER)"}, pLimit}},
 		func(w http.ResponseWriter, r *http.Request, p *principal) error {
 			limit, err := limitOf(r)
 			if err != nil {
@@ -254,7 +341,7 @@ func (s *Server) mountAPI() {
 			if err != nil {
 				return err
 			}
-			writeJSON(w, 200, map[string]any{"audit": nonNil(evs)})
+			writeJSON(w, 200, auditOut{Audit: nonNil(evs)})
 			return nil
 		})
 	s.mountExceptionsAPI()
@@ -283,22 +370,27 @@ func limitOf(r *http.Request) (int, error) {
 	return n, nil
 }
 
-// messageFilter reads the search filters of `wharf archive search`.
+// messageFilter reads the search filters of `wharf archive search`
+// (their names and enums were checked against the route's parameters).
 func messageFilter(r *http.Request) (store.MessageFilter, error) {
 	q := r.URL.Query()
-	f := store.MessageFilter{PartnerID: q.Get("partner"), Key: strings.TrimSpace(q.Get("key")), Transport: q.Get("transport")}
-	for _, v := range trimAll(q["status"]) {
-		st, err := lifecycle.ParseStatus(v)
-		if err != nil {
-			return f, badRequest(fmt.Sprintf("status %q: use one of %v", v, lifecycle.Statuses()), "")
-		}
-		f.Statuses = append(f.Statuses, st)
-	}
+	f := store.MessageFilter{PartnerID: q.Get("partner"), Key: strings.TrimSpace(q.Get("key")), Transport: strings.TrimSpace(q.Get("transport")),
+		Name: strings.TrimSpace(q.Get("filename"))}
 	switch d := q.Get("direction"); d {
 	case "", "in", "out":
 		f.Direction = store.Direction(d)
 	default:
-		return f, badRequest(fmt.Sprintf("direction %q: use in or out", d), "")
+		return f, badRequest(fmt.Sprintf("direction %q is not a direction", d), "use one of: in, out")
+	}
+	if i := strings.LastIndexAny(f.Name, `/\`); i >= 0 {
+		f.Name = f.Name[i+1:] // the index holds base names
+	}
+	for _, v := range trimAll(q["status"]) {
+		st, err := lifecycle.ParseStatus(v)
+		if err != nil {
+			return f, badRequest(fmt.Sprintf("status %q is not a message status", v), "use one of: "+strings.Join(statusNames(), ", "))
+		}
+		f.Statuses = append(f.Statuses, st)
 	}
 	for _, t := range []struct {
 		name string
@@ -310,23 +402,50 @@ func messageFilter(r *http.Request) (store.MessageFilter, error) {
 		}
 		tm, ok := ParseTime(v)
 		if !ok {
-			return f, badRequest(fmt.Sprintf("%s %q is not an RFC 3339 time", t.name, v), "write it like 2026-01-31T00:00:00Z or 2026-01-31")
+			return f, badRequest(fmt.Sprintf("%s %q is not an RFC 3339 time or a date", t.name, v), "write it like 2026-01-31T00:00:00Z or 2026-01-31")
 		}
 		*t.dst = tm
 	}
-	if v := q.Get("before"); v != "" {
-		tm, err := time.Parse(time.RFC3339Nano, v)
-		if err != nil {
-			return f, badRequest(fmt.Sprintf("before %q is not an RFC 3339 time", v), "pass the received_at of the last message of the previous page, with before_id its id")
-		}
-		f.Before, f.BeforeID = tm, q.Get("before_id")
+	if !f.Since.IsZero() && !f.Until.IsZero() && f.Until.Before(f.Since) {
+		return f, badRequest(fmt.Sprintf("until %s is before since %s", f.Until.Format(time.RFC3339), f.Since.Format(time.RFC3339)), "swap them, or drop one")
 	}
+	before, err := pageBefore(q.Get("before"), q.Get("before_id"), "received_at of the last message")
+	if err != nil {
+		return f, err
+	}
+	f.Before, f.BeforeID = before, q.Get("before_id")
 	n, err := limitOf(r)
 	if err != nil {
 		return f, err
 	}
 	f.Limit = n
 	return f, nil
+}
+
+// pageBefore reads a page's before bound: an RFC 3339 time, given with
+// before_id or not at all (before_id alone would quietly be ignored).
+func pageBefore(before, beforeID, what string) (time.Time, error) {
+	hint := "pass the " + what + " of the previous page as before and its id as before_id"
+	if before == "" {
+		if beforeID != "" {
+			return time.Time{}, badRequest("before_id without before", hint)
+		}
+		return time.Time{}, nil
+	}
+	t, err := time.Parse(time.RFC3339Nano, before)
+	if err != nil {
+		return time.Time{}, badRequest(fmt.Sprintf("before %q is not an RFC 3339 time", before), hint)
+	}
+	return t, nil
+}
+
+// statusNames are the message statuses, for enums and hints.
+func statusNames() []string {
+	var out []string
+	for _, s := range lifecycle.Statuses() {
+		out = append(out, string(s))
+	}
+	return out
 }
 
 // download streams a message's original bytes with their sha256 in
@@ -374,36 +493,54 @@ func (s *Server) Verify(r *http.Request, p *principal, skipBlobs bool) (*archive
 	return rep, nil
 }
 
-func verifyJSON(rep *archive.Report) map[string]any {
-	var probs []string
+// verifyOut is the verdict of an archive verify.
+type verifyOut struct {
+	OK             bool     `json:"ok" doc:"true when nothing was found wrong"`
+	Entries        int64    `json:"entries" doc:"entry records in the hash chain"`
+	Tombstones     int64    `json:"tombstones"`
+	Blobs          int64    `json:"blobs" doc:"blobs re-hashed"`
+	Bytes          int64    `json:"bytes" doc:"bytes re-hashed"`
+	BlobsElsewhere int64    `json:"blobs_elsewhere" doc:"blobs waiting in another instance's spool (re-hashed by a later verify)"`
+	Records        int64    `json:"records" doc:"chain records walked"`
+	Head           chainOut `json:"head"`
+	Problems       []string `json:"problems" doc:"in chain order; the first is the first broken entry"`
+}
+
+type chainOut struct {
+	Seq  int64  `json:"seq"`
+	Hash string `json:"hash"`
+}
+
+func verifyJSON(rep *archive.Report) verifyOut {
+	probs := []string{}
 	for _, p := range rep.Problems {
 		probs = append(probs, p.String())
 	}
-	return map[string]any{"ok": rep.OK(), "entries": rep.Entries, "tombstones": rep.Tombstones, "blobs": rep.Blobs, "bytes": rep.Bytes,
-		"blobs_elsewhere": rep.Elsewhere, "records": rep.Records, "head": map[string]any{"seq": rep.Head.Seq, "hash": rep.Head.Hash}, "problems": nonNil(probs)}
+	return verifyOut{OK: rep.OK(), Entries: rep.Entries, Tombstones: rep.Tombstones, Blobs: rep.Blobs, Bytes: rep.Bytes,
+		BlobsElsewhere: rep.Elsewhere, Records: rep.Records, Head: chainOut{Seq: rep.Head.Seq, Hash: rep.Head.Hash}, Problems: probs}
 }
 
-func partnerJSON(p *store.Partner) map[string]any {
-	var ids []string
+// partnerOut is a trading partner as the API and 'wharf partner list
+// --json' show it.
+type partnerOut struct {
+	ID        string    `json:"id"`
+	Name      string    `json:"name"`
+	X12IDs    []string  `json:"x12_ids" doc:"interchange IDs as QUALIFIER:ID"`
+	SSHKeys   []string  `json:"ssh_keys" doc:"SHA256 fingerprints of the keys the partner logs in to SFTP with"`
+	Source    string    `json:"source" doc:"where it was last written from: config (read-only here) or cli"`
+	CreatedAt time.Time `json:"created_at"`
+	UpdatedAt time.Time `json:"updated_at"`
+}
+
+func partnerJSON(p *store.Partner) partnerOut {
+	out := partnerOut{ID: p.ID, Name: p.Name, X12IDs: []string{}, SSHKeys: []string{}, Source: p.Source, CreatedAt: p.CreatedAt, UpdatedAt: p.UpdatedAt}
 	for _, x := range p.X12IDs {
-		ids = append(ids, x.String())
+		out.X12IDs = append(out.X12IDs, x.String())
 	}
-	return map[string]any{"id": p.ID, "name": p.Name, "x12_ids": nonNil(ids), "ssh_keys": len(p.SSHKeys), "source": p.Source,
-		"created_at": p.CreatedAt, "updated_at": p.UpdatedAt}
-}
-
-func keysJSON(ks []store.Key) []map[string]string {
-	out := []map[string]string{}
-	for _, k := range ks {
-		out = append(out, map[string]string{"kind": k.Kind, "value": k.Value})
-	}
-	return out
-}
-
-func eventsJSON(evs []*store.Event) []map[string]any {
-	out := []map[string]any{}
-	for _, e := range evs {
-		out = append(out, map[string]any{"id": e.ID, "at": e.At, "kind": e.Kind, "detail": e.Detail})
+	for _, k := range p.SSHKeys {
+		if fp, _, err := store.ParseSSHKey(k); err == nil {
+			out.SSHKeys = append(out.SSHKeys, fp)
+		}
 	}
 	return out
 }

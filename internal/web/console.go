@@ -479,12 +479,14 @@ func (s *Server) mountConsole() {
 		if err != nil {
 			return err
 		}
-		var out []*entryOut
+		var out []*messageOut
 		for _, e := range es {
 			out = append(out, entryJSON(e))
 		}
 		ps, _ := s.st.ListPartners(r.Context())
-		s.render(w, r, 200, "messages", &page{Title: "Archive", Nav: "messages", Me: p, Data: map[string]any{"List": out, "Q": r.URL.Query(), "Partners": ps}})
+		data := archivePageData(r, f, es)
+		data["List"], data["Partners"], data["Transports"] = out, ps, s.recentTransports(r.Context())
+		s.render(w, r, 200, "messages", &page{Title: "Archive", Nav: "messages", Me: p, Data: data})
 		return nil
 	})
 	s.page("GET /ui/messages/{id}", store.RoleAuditor, func(w http.ResponseWriter, r *http.Request, p *principal) error {

@@ -4,7 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net/http"
-	"time"
+	"slices"
 
 	"github.com/wharfedi/wharf/delivery"
 	"github.com/wharfedi/wharf/internal/store"
@@ -35,26 +35,26 @@ func replayDetail(res *delivery.Replayed) string {
 	return fmt.Sprintf("processing of %s re-run (job %d)", res.Original.ID, res.Job)
 }
 
-func exceptionJSON(x *store.Exception) map[string]any {
-	return map[string]any{"id": x.ID, "reason": x.Reason, "detail": x.Detail, "owner": x.Owner, "object_kind": x.ObjectKind,
-		"object_key": x.ObjectKey, "partner": x.PartnerID, "message_id": x.MessageID, "status": x.Status,
-		"created_at": x.CreatedAt, "updated_at": x.UpdatedAt}
-}
+// exceptionStatuses are the values of the exceptions queue's status
+// filter: each status, or all.
+var exceptionStatuses = []string{store.ExceptionOpen, store.ExceptionResolved, store.ExceptionDismissed, "all"}
 
 func exceptionFilter(r *http.Request) (store.ExceptionFilter, error) {
 	q := r.URL.Query()
-	f := store.ExceptionFilter{Statuses: trimAll(q["status"]), Owner: q.Get("owner"), Reason: q.Get("reason"), PartnerID: q.Get("partner"),
+	f := store.ExceptionFilter{Owner: q.Get("owner"), Reason: q.Get("reason"), PartnerID: q.Get("partner"),
 		ObjectKey: q.Get("object_key"), MessageID: q.Get("message_id"), BeforeID: q.Get("before_id")}
-	if len(f.Statuses) == 0 && q.Get("status") == "" && !q.Has("status") {
+	switch st := trimAll(q["status"]); {
+	case !q.Has("status"):
 		f.Statuses = []string{store.ExceptionOpen}
+	case slices.Contains(st, "all"):
+	default:
+		f.Statuses = st
 	}
-	if v := q.Get("before"); v != "" {
-		t, err := time.Parse(time.RFC3339Nano, v)
-		if err != nil {
-			return f, badRequest(fmt.Sprintf("before %q is not an RFC 3339 time", v), "pass the created_at of the last exception of the previous page")
-		}
-		f.Before = t
+	before, err := pageBefore(q.Get("before"), q.Get("before_id"), "created_at of the last exception")
+	if err != nil {
+		return f, err
 	}
+	f.Before = before
 	n, err := limitOf(r)
 	if err != nil {
 		return f, err
@@ -64,11 +64,16 @@ func exceptionFilter(r *http.Request) (store.ExceptionFilter, error) {
 }
 
 func (s *Server) mountExceptionsAPI() {
-	pX := Param{"id", "path", "exception ID"}
+	pX := Param{Name: "id", In: "path", Description: "exception ID"}
 	s.handle(Route{Method: "GET", Path: "/api/v1/exceptions", Summary: "The exceptions queue, newest first (open ones unless status says otherwise)", Role: store.RoleAuditor, Tag: "exceptions",
-		Params: []Param{{"status", "query", "open, resolved, dismissed (comma-separated; default open)"}, {"owner", "query", "it or operations"},
-			{"reason", "query", "reason code, or a prefix ending in '.'"}, {"partner", "query", "partner ID"}, {"object_key", "query", "business key or ID of the object"},
-			{"message_id", "query", "message ID"}, {"before", "query", "paging: created_at of the last one seen"}, {"before_id", "query", "paging: ID of the last one seen"}, pLimit}},
+		Response: exceptionsOut{},
+		Params: []Param{{Name: "status", In: "query", Description: "status (default open)", Enum: exceptionStatuses, List: true, Noun: "exception status"},
+			{Name: "owner", In: "query", Description: "who acts on it", Enum: []string{store.OwnerIT, store.OwnerOperations}, Noun: "exception owner"},
+			{Name: "reason", In: "query", Description: "reason code, or a prefix ending in '.' (sla.)"}, pPartner,
+			{Name: "object_key", In: "query", Description: "business key or ID of the object"},
+			{Name: "message_id", In: "query", Description: "message ID"},
+			{Name: "before", In: "query", Description: "paging: the created_at of the last one seen (with before_id its id)", Format: "date-time"},
+			pBeforeID, pLimit}},
 		func(w http.ResponseWriter, r *http.Request, p *principal) error {
 			f, err := exceptionFilter(r)
 			if err != nil {
@@ -78,14 +83,11 @@ func (s *Server) mountExceptionsAPI() {
 			if err != nil {
 				return err
 			}
-			out := []map[string]any{}
-			for _, x := range xs {
-				out = append(out, exceptionJSON(x))
-			}
-			writeJSON(w, 200, map[string]any{"exceptions": out})
+			writeJSON(w, 200, exceptionsOut{Exceptions: nonNil(xs)})
 			return nil
 		})
-	s.handle(Route{Method: "GET", Path: "/api/v1/exceptions/{id}", Summary: "An exception with its history", Role: store.RoleAuditor, Tag: "exceptions", Params: []Param{pX}},
+	s.handle(Route{Method: "GET", Path: "/api/v1/exceptions/{id}", Summary: "An exception with its history", Role: store.RoleAuditor, Tag: "exceptions", Params: []Param{pX},
+		Response: exceptionDetailOut{}},
 		func(w http.ResponseWriter, r *http.Request, p *principal) error {
 			x, err := s.st.GetException(r.Context(), r.PathValue("id"))
 			if err != nil {
@@ -95,26 +97,23 @@ func (s *Server) mountExceptionsAPI() {
 			if err != nil {
 				return err
 			}
-			hist := []map[string]any{}
-			for _, e := range evs {
-				hist = append(hist, map[string]any{"at": e.At, "kind": e.Kind, "actor": e.Actor, "comment": e.Comment})
-			}
-			out := exceptionJSON(x)
-			out["events"] = hist
-			writeJSON(w, 200, out)
+			writeJSON(w, 200, exceptionDetailOut{Exception: x, Events: nonNil(evs)})
 			return nil
 		})
-	for _, a := range []struct{ action, summary string }{
-		{"resolve", "Mark the exception resolved (comment required: why)"},
-		{"dismiss", "Dismiss the exception: nothing to do (comment required: why)"},
-		{"reopen", "Reopen a resolved or dismissed exception"},
-		{"comment", "Add a comment to the exception's history"},
-		{"retry", "Run the exception's message again (re-process inbound, re-send outbound); the exception stays open"},
-		{"replay", "Replay the exception's message from its archived bytes; the exception stays open"},
+	for _, a := range []struct {
+		action, summary string
+		errors          []int
+	}{
+		{"resolve", "Mark the exception resolved (comment required: why)", nil},
+		{"dismiss", "Dismiss the exception: nothing to do (comment required: why)", nil},
+		{"reopen", "Reopen a resolved or dismissed exception", []int{http.StatusConflict}},
+		{"comment", "Add a comment to the exception's history", nil},
+		{"retry", "Run the exception's message again (re-process inbound, re-send outbound); the exception stays open", []int{http.StatusServiceUnavailable}},
+		{"replay", "Replay the exception's message from its archived bytes; the exception stays open", []int{http.StatusServiceUnavailable}},
 	} {
 		action := a.action
 		s.handle(Route{Method: "POST", Path: "/api/v1/exceptions/{id}/" + action, Summary: a.summary, Role: store.RoleOperator, Tag: "exceptions",
-			Params: []Param{pX}, Body: pComment},
+			Params: []Param{pX}, Body: pComment, Response: store.Exception{}, Errors: a.errors},
 			func(w http.ResponseWriter, r *http.Request, p *principal) error {
 				comment, err := readComment(r)
 				if err != nil {
@@ -124,7 +123,7 @@ func (s *Server) mountExceptionsAPI() {
 				if err != nil {
 					return err
 				}
-				writeJSON(w, 200, exceptionJSON(x))
+				writeJSON(w, 200, x)
 				return nil
 			})
 	}

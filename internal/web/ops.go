@@ -264,7 +264,21 @@ func (s *Server) Trace(ctx context.Context, key string) (*wsync.TraceResult, err
 	if key == "" {
 		return nil, badRequest("trace: the key is empty", "give a PO, BOL, PRO, shipment ID, invoice number or control number")
 	}
-	return wsync.TraceWith(ctx, s.st, key, wsync.TraceOptions{Documents: s.o.TraceDocuments})
+	tr, err := wsync.TraceWith(ctx, s.st, key, wsync.TraceOptions{Documents: s.o.TraceDocuments})
+	if err != nil {
+		return nil, err
+	}
+	// Lists are lists in the answer, also when empty (the OpenAPI
+	// document says array, not null).
+	tr.Objects, tr.Messages, tr.Exceptions = nonNil(tr.Objects), nonNil(tr.Messages), nonNil(tr.Exceptions)
+	tr.Timeline, tr.Systems = nonNil(tr.Timeline), nonNil(tr.Systems)
+	for _, o := range tr.Objects {
+		o.Refs, o.Events, o.Timers = nonNil(o.Refs), nonNil(o.Events), nonNil(o.Timers)
+	}
+	for _, m := range tr.Messages {
+		m.Keys, m.Events, m.DocTypes = nonNil(m.Keys), nonNil(m.Events), nonNil(m.DocTypes)
+	}
+	return tr, nil
 }
 
 // Cert is a certificate and when it expires.
@@ -346,7 +360,7 @@ func (s *Server) Certificates(ctx context.Context) ([]Cert, error) {
 type ScheduleInfo struct {
 	Name    string     `json:"name"`
 	Task    string     `json:"task"`
-	LastRun *time.Time `json:"last_run"`
+	LastRun *time.Time `json:"last_run" nullable:"true" doc:"null before its first run"`
 	NextRun time.Time  `json:"next_run"`
 }
 
@@ -438,28 +452,28 @@ func (s *Server) Replay(ctx context.Context, id string) (*delivery.Replayed, err
 	return delivery.Replay(ctx, s.o.Archive, s.o.Jobs, id)
 }
 
-// entryOut is a message as the API shows it (the fields of `wharf archive
-// search --json`).
-type entryOut struct {
-	ID            string    `json:"id"`
-	Partner       string    `json:"partner"`
-	Direction     string    `json:"direction"`
-	ReceivedAt    time.Time `json:"received_at"`
-	Size          int64     `json:"size"`
-	SHA256        string    `json:"sha256"`
-	Filename      string    `json:"filename"`
-	Status        string    `json:"status"`
-	Transport     string    `json:"transport"`
-	CorrelationID string    `json:"correlation_id,omitempty"`
-	Format        string    `json:"format,omitempty"`
-	DocTypes      []string  `json:"doc_types,omitempty"`
-	ParentID      string    `json:"parent_id,omitempty"`
-	DuplicateOf   string    `json:"duplicate_of,omitempty"`
-	PurgedAt      string    `json:"purged_at,omitempty"`
+// messageOut is a message as the API shows it (the fields of `wharf
+// archive search --json`).
+type messageOut struct {
+	ID            string          `json:"id"`
+	Partner       string          `json:"partner" doc:"partner ID"`
+	Direction     store.Direction `json:"direction"`
+	ReceivedAt    time.Time       `json:"received_at"`
+	Size          int64           `json:"size"`
+	SHA256        string          `json:"sha256" doc:"hex sha256 of the original bytes"`
+	Filename      string          `json:"filename" doc:"the file name as the remote side named it"`
+	Status        string          `json:"status" doc:"a message status, or purged for an entry whose bytes retention removed"`
+	Transport     string          `json:"transport"`
+	CorrelationID string          `json:"correlation_id,omitempty"`
+	Format        string          `json:"format,omitempty" doc:"x12, csv, flat, json or unknown, once processed"`
+	DocTypes      []string        `json:"doc_types,omitempty"`
+	ParentID      string          `json:"parent_id,omitempty" doc:"the message this one replays or derives from"`
+	DuplicateOf   string          `json:"duplicate_of,omitempty"`
+	PurgedAt      string          `json:"purged_at,omitempty"`
 }
 
-func entryJSON(e *archive.Entry) *entryOut {
-	o := &entryOut{ID: e.ID, Partner: e.PartnerID, Direction: string(e.Direction), ReceivedAt: e.ReceivedAt, Size: e.Size,
+func entryJSON(e *archive.Entry) *messageOut {
+	o := &messageOut{ID: e.ID, Partner: e.PartnerID, Direction: e.Direction, ReceivedAt: e.ReceivedAt, Size: e.Size,
 		SHA256: e.SHA256, Filename: e.RemoteName, Status: string(e.Status), Transport: e.Transport, CorrelationID: e.CorrelationID,
 		Format: e.Format, DocTypes: e.DocTypes, ParentID: e.ParentID, DuplicateOf: e.DuplicateOf}
 	if !e.PurgedAt.IsZero() {

@@ -109,11 +109,36 @@ type Route struct {
 	Body         string // request body description; "" for none
 	Produces     string // content type of a success; default application/json
 	Tag          string
+	// Response is a value of the Go type a success encodes (its schema is
+	// generated from the type), or a Schema; unused for
+	// application/octet-stream.
+	Response any
+	// Request is a value of the Go type of the JSON body the route
+	// requires (its schema is generated from the type); nil for none.
+	Request any
+	// Never lists statuses the route's kind implies that it cannot
+	// answer (a PUT that creates what is missing is never 404).
+	Never []int
+	// Status is the status of a success (default 200).
+	Status int
+	// Errors lists the error statuses the route answers besides those
+	// every API route of its kind answers (401, 403, 404, 429, 400 for
+	// query parameters); an external route lists all of its own.
+	Errors []int
 }
 
-// Param is a query or path parameter of a route.
+// Param is a query or path parameter of a route. A query parameter's
+// value is checked before the handler runs: Type "integer" (Min..Max),
+// "boolean" (true or false), or a string within Enum (each of its
+// comma-separated values when List).
 type Param struct {
 	Name, In, Description string
+	Type                  string // "" (string), "integer" or "boolean"
+	Format                string // of a string: date-time, ...
+	Enum                  []string
+	List                  bool   // comma-separated or repeated values
+	Noun                  string // what a value is ("job state"), for the 400's wording
+	Min, Max              int    // of an integer
 }
 
 // New builds the server.
@@ -143,7 +168,10 @@ func New(o Options) (*Server, error) {
 	}
 	s.tmpl = t
 	s.mountAPI()
+	s.mountAdminAPI()
 	s.mountConsole()
+	s.mountAdminConsole()
+	s.mountScheduleRun()
 	if o.Metrics != nil {
 		s.metrics = newOverviewMetrics(s)
 		if err := o.Metrics.Register(s.metrics); err != nil {

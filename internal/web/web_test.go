@@ -130,8 +130,33 @@ func TestAPI(t *testing.T) {
 				t.Fatalf("a date as since: %d %s", resp.StatusCode, b)
 			}
 			resp, b = f.call("GET", "/api/v1/jobs?state=bogus", store.RoleAuditor, nil)
-			if resp.StatusCode != 400 || !strings.Contains(string(b), "not a job state") {
+			if resp.StatusCode != 400 || !strings.Contains(string(b), "not a job state") || !strings.Contains(string(b), "completed") {
 				t.Fatalf("bad job state: %d %s", resp.StatusCode, b)
+			}
+			// A bad value or a misspelt filter is refused with the valid
+			// ones, never answered with everything.
+			for path, want := range map[string]string{
+				"/api/v1/exceptions?status=bogus":                    "open, resolved, dismissed, all",
+				"/api/v1/exceptions?owner=bob":                       "it, operations",
+				"/api/v1/messages?status=done":                       "received, waiting",
+				"/api/v1/messages?partnr=acme":                       "takes: partner, direction",
+				"/api/v1/messages?before_id=x":                       "before_id without before",
+				"/api/v1/overview?window=1h":                         "takes no query parameters",
+				"/api/v1/archive/verify?skip_blobs=yes":              "skip_blobs=true",
+				"/api/v1/messages?since=2026-02-01&until=2026-01-31": "before since",
+			} {
+				method := "GET"
+				if strings.Contains(path, "verify") {
+					method = "POST"
+				}
+				resp, b = f.call(method, path, store.RoleAuditor, nil)
+				if resp.StatusCode != 400 || !strings.Contains(string(b), want) {
+					t.Errorf("%s: %d %s, want 400 saying %q", path, resp.StatusCode, b, want)
+				}
+			}
+			resp, b = f.call("GET", "/api/v1/exceptions?status=all", store.RoleAuditor, nil)
+			if resp.StatusCode != 200 {
+				t.Fatalf("status=all: %d %s", resp.StatusCode, b)
 			}
 			resp, b = f.call("GET", "/api/v1/messages/"+in.ID, store.RoleAuditor, nil)
 			if resp.StatusCode != 200 || !strings.Contains(string(b), `"PO-4711"`) || !strings.Contains(string(b), `"received"`) {
@@ -220,6 +245,46 @@ func TestAPI(t *testing.T) {
 			evs, _ := st.AuditEvents(ctx, "", 5)
 			if evs[0].Kind != "exception.resolve" {
 				t.Fatalf("resolve not audited: %+v", evs[0])
+			}
+		})
+		t.Run("Administration", func(t *testing.T) {
+			resp, b := f.call("POST", "/api/v1/tokens", store.RoleOperator, strings.NewReader(`{"name": "x", "role": "admin"}`))
+			if resp.StatusCode != 403 {
+				t.Fatalf("an operator creates a token: %d %s", resp.StatusCode, b)
+			}
+			resp, b = f.call("POST", "/api/v1/tokens", store.RoleAdmin, strings.NewReader(`{"name": "monitoring", "role": "auditor"}`))
+			var created struct{ Token, ID, Role string }
+			if resp.StatusCode != 201 || json.Unmarshal(b, &created) != nil || created.Role != "auditor" || !strings.HasPrefix(created.Token, "wharf_"+created.ID+"_") {
+				t.Fatalf("create a token: %d %s", resp.StatusCode, b)
+			}
+			f.toks["new"] = created.Token
+			if resp, _ := f.call("GET", "/api/v1/me", "new", nil); resp.StatusCode != 200 {
+				t.Fatalf("the new token: %d", resp.StatusCode)
+			}
+			resp, b = f.call("POST", "/api/v1/tokens/"+created.ID+"/revoke", store.RoleAdmin, nil)
+			if resp.StatusCode != 200 || !strings.Contains(string(b), `"revoked_at": "`) {
+				t.Fatalf("revoke: %d %s", resp.StatusCode, b)
+			}
+			if resp, _ := f.call("GET", "/api/v1/me", "new", nil); resp.StatusCode != 401 {
+				t.Fatalf("the revoked token: %d", resp.StatusCode)
+			}
+			resp, b = f.call("PUT", "/api/v1/users/ann", store.RoleAdmin, strings.NewReader(`{"role": "operator", "password": "short"}`))
+			if resp.StatusCode != 400 || !strings.Contains(string(b), "12 characters") {
+				t.Fatalf("a short password: %d %s", resp.StatusCode, b)
+			}
+			resp, b = f.call("PUT", "/api/v1/users/ann", store.RoleAdmin, strings.NewReader(`{"role": "operator", "password": "a long enough passphrase"}`))
+			if resp.StatusCode != 200 || !strings.Contains(string(b), `"operator"`) {
+				t.Fatalf("set a user: %d %s", resp.StatusCode, b)
+			}
+			kinds := map[string]bool{}
+			evs, _ := st.AuditEvents(ctx, "", 50)
+			for _, e := range evs {
+				kinds[e.Kind] = true
+			}
+			for _, k := range []string{"token_created", "token_revoked", "user_set"} {
+				if !kinds[k] {
+					t.Errorf("no %s audit event", k)
+				}
 			}
 		})
 		t.Run("UnknownRouteIsJSON", func(t *testing.T) {

@@ -108,14 +108,19 @@ func TokenMatches(presented, token, tokenSHA256 string) bool {
 	return token != "" && subtle.ConstantTimeCompare([]byte(presented), []byte(token)) == 1
 }
 
-type answer struct {
-	ID      string `json:"id,omitempty"`
-	Partner string `json:"partner,omitempty"`
-	Name    string `json:"filename,omitempty"`
-	Error   string `json:"error,omitempty"`
+// Archived is the answer (201) to a file Wharf archived.
+type Archived struct {
+	ID       string `json:"id" doc:"the archived message's ID"`
+	Partner  string `json:"partner"`
+	Filename string `json:"filename,omitempty" doc:"from ?filename=, X-Wharf-Filename or Content-Disposition"`
 }
 
-func reply(w stdhttp.ResponseWriter, code int, a answer) {
+// answer is a refusal: {"error": "..."}, the shape of every API error.
+type answer struct {
+	Error string `json:"error"`
+}
+
+func reply(w stdhttp.ResponseWriter, code int, a any) {
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(code)
 	_ = json.NewEncoder(w).Encode(a)
@@ -198,7 +203,7 @@ func (h *Inbound) ServeHTTP(w stdhttp.ResponseWriter, r *stdhttp.Request) {
 	if h.Log != nil {
 		h.Log.Info("http inbound archived", "partner", partner, "message", id, "file", name)
 	}
-	reply(w, stdhttp.StatusCreated, answer{ID: id, Partner: partner, Name: name})
+	reply(w, stdhttp.StatusCreated, Archived{ID: id, Partner: partner, Filename: name})
 }
 
 func tooLarge(w stdhttp.ResponseWriter, err error, limit int64) {
