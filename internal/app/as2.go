@@ -101,6 +101,17 @@ func (b *as2Books) Event(ctx context.Context, id string, kind lifecycle.EventKin
 	return b.st.AppendEvent(ctx, &store.Event{MessageID: id, Kind: kind, Detail: detail})
 }
 
+// SettleEvidence gives archived AS2 evidence its final status with the
+// event that says why, in one transaction (as2.EvidenceSettler).
+func (b *as2Books) SettleEvidence(ctx context.Context, id string, status lifecycle.Status, kind lifecycle.EventKind, detail string) error {
+	return b.st.WithTx(ctx, func(tx store.Tx) error {
+		if err := tx.SetMessageStatus(ctx, id, status); err != nil {
+			return err
+		}
+		return tx.AppendEvent(ctx, &store.Event{MessageID: id, Kind: kind, Detail: detail})
+	})
+}
+
 // as2SpoolDir holds AS2 request bodies being received and compressed
 // messages being sent.
 func as2SpoolDir(c *config.Config) string { return filepath.Join(c.Data, "as2-spool") }
@@ -157,6 +168,7 @@ func (b *as2Books) Alert(ctx context.Context, a *as2.Alert) error {
 
 var (
 	_ as2.EvidenceStreamer = (*as2Books)(nil)
+	_ as2.EvidenceSettler  = (*as2Books)(nil)
 	_ as2.Alerter          = (*as2Books)(nil)
 )
 

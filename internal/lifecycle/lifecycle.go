@@ -29,12 +29,18 @@
 // processing on the same message, which is the only way out of the
 // inbound terminal statuses.
 //
-// AS2 evidence (raw requests, transport as2-raw; the MDNs Wharf returned
-// synchronously, as2-mdn; the MDNs partners returned, as2-mdn-in) is
-// archived but never processed nor delivered: it stays StatusReceived, and
-// for evidence that status is final. Nothing waits on it, so the console
-// never calls it stuck. An async MDN Wharf owes a partner (as2-mdn-async)
-// is not evidence in that sense: it is delivered like any outbound message.
+// AS2 evidence is archived as StatusReceived, never processed as a
+// document nor delivered by a job, and settled by the AS2 code once what it
+// proves is settled:
+//
+//	raw request (as2-raw, inbound):   received ──▶ processed (payload archived) | rejected (refused; a negative MDN said why)
+//	sync MDN Wharf returned (as2-mdn): received ──▶ delivered (the HTTP response carrying it was written)
+//	MDN a partner returned (as2-mdn-in): received ──▶ processed (matched to the message Wharf sent)
+//
+// An async MDN Wharf owes a partner (as2-mdn-async) is not evidence in that
+// sense: it is delivered like any outbound message. Evidence still
+// received (archived before evidence was settled, or its settlement failed)
+// is never a stuck document: nothing waits on it.
 //
 // CanTransition describes the flow the code implements; the store does not
 // (yet) refuse other moves, but it refuses statuses not listed here.
@@ -55,9 +61,9 @@ const (
 	// of every message archive.Put records (its default). Inbound: the
 	// processing job has not finished. Outbound: the delivery job has not
 	// finished, or (transports the partner fetches from) the partner has
-	// not fetched it; the gateway lists it as waiting. AS2 evidence stays
-	// received, and for it that is final (see the package documentation).
-	// Not terminal. Set by: archive.Put.
+	// not fetched it; the gateway lists it as waiting. AS2 evidence: not
+	// settled yet (see the package documentation). Not terminal. Set by:
+	// archive.Put.
 	StatusReceived Status = "received"
 
 	// StatusWaiting (outbound): a document Wharf generated that waits for
@@ -68,7 +74,9 @@ const (
 
 	// StatusProcessed (inbound): read and accepted, possibly with
 	// warnings; its acknowledgment is archived and its documents mapped.
-	// Terminal (a replay re-processes it). Set by: process.
+	// AS2 evidence: a raw request whose payload is archived, an MDN matched
+	// to what Wharf sent. Terminal (a replay re-processes it). Set by:
+	// process, the AS2 code (as2.EvidenceSettler).
 	StatusProcessed Status = "processed"
 
 	// StatusRejected (inbound): something in it was rejected by
@@ -87,9 +95,10 @@ const (
 	// StatusDelivered (outbound): the partner has it: sent by the delivery
 	// engine, fetched by the partner (gateway), pushed over SFTP, an async
 	// MDN Wharf owed posted, or an AS2 message settled by a positive MDN
-	// (or sent without asking for one). Terminal. Set by: delivery,
-	// gateway, the application's SFTP push and async-MDN senders, AS2
-	// Books.Settle.
+	// (or sent without asking for one); a synchronous MDN Wharf returned
+	// in its HTTP response. Terminal. Set by: delivery, gateway, the
+	// application's SFTP push and async-MDN senders, AS2 Books.Settle and
+	// the AS2 endpoint (as2.EvidenceSettler).
 	StatusDelivered Status = "delivered"
 
 	// StatusRemoved (outbound): the partner deleted the document from its

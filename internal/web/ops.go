@@ -180,6 +180,17 @@ func (s *Server) Stuck(ctx context.Context) ([]StuckDoc, error) {
 				"fix with the partner and have them resend, or replay after a config change")
 		}
 	}
+	// An AS2 request the endpoint refused is the one piece of evidence
+	// someone acts on: its payload never came in.
+	refused, err := s.st.SearchMessages(ctx, store.MessageFilter{Direction: store.Inbound, Transport: "as2-raw", Since: since,
+		Statuses: []lifecycle.Status{lifecycle.StatusRejected}, Limit: 500})
+	if err != nil {
+		return nil, err
+	}
+	for _, m := range refused {
+		add(StageNotMapped, m, "the AS2 endpoint refused this request (its MDN told the partner why; the failed event in its history says it too)",
+			"fix the partner's or Wharf's AS2 settings (certificates, signing, encryption), then have the partner resend")
+	}
 	outb, err := s.searchDocuments(ctx, store.MessageFilter{Direction: store.Outbound, Since: since,
 		Statuses: []lifecycle.Status{lifecycle.StatusReceived, lifecycle.StatusWaiting, lifecycle.StatusDeadLetter}}, 500)
 	if err != nil {
@@ -219,10 +230,12 @@ func (s *Server) Stuck(ctx context.Context) ([]StuckDoc, error) {
 // transports/as2, which this package does not import; the tests check the
 // names): raw requests (as2-raw), the MDNs Wharf returned synchronously
 // (as2-mdn) and those partners returned for what Wharf sent (as2-mdn-in).
-// Evidence is archived as received and that is final (package
-// lifecycle): nothing processes or delivers it, so it is never stuck. An
-// async MDN Wharf owes a partner (as2-mdn-async) is delivered like any
-// outbound document, and stuck when it is not.
+// The AS2 code settles evidence (package lifecycle); no job processes or
+// delivers it, so evidence is not stuck as a document is, even when it
+// stayed received (archived before it was settled). A refused request is
+// listed on its own (Stuck). An async MDN Wharf owes a partner
+// (as2-mdn-async) is delivered like any outbound document, and stuck when
+// it is not.
 var evidenceTransports = map[string]bool{"as2-raw": true, "as2-mdn": true, "as2-mdn-in": true}
 
 // searchDocuments returns up to limit messages of f, newest first,
