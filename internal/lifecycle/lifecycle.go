@@ -79,17 +79,26 @@ const (
 	// process, the AS2 code (as2.EvidenceSettler).
 	StatusProcessed Status = "processed"
 
-	// StatusRejected (inbound): something in it was rejected by
-	// validation. Its EventValidated lists why (the checker's messages and
-	// positions), an exception (reason x12_rejected) is raised, and the
-	// acknowledgments tell the partner. Terminal (a replay re-processes
-	// it); counted as an error. Set by: process.
+	// StatusRejected (inbound): something in it was rejected: by X12
+	// validation (its EventValidated lists the checker's messages and
+	// positions, an exception with reason x12_rejected is raised, and the
+	// acknowledgments tell the partner), or by mapping under the partner's
+	// reject policy, or its content could not be read to its end (its
+	// EventMapped lists each error's document, position and text, an
+	// exception with reason rejected is raised, and no document of it is
+	// passed on). One WARN line names the partner and the file. AS2
+	// evidence: a raw request the AS2 endpoint refused. Terminal (a replay
+	// re-processes it, and resolves the exception once it is processed);
+	// counted as an error. Set by: process, the AS2 code.
 	StatusRejected Status = "rejected"
 
 	// StatusUnrecognized (inbound): not a format Wharf reads (not X12, not
 	// canonical JSON, and the partner has no CSV or fixed-width layout);
-	// kept in the archive, not acknowledged. Terminal (a replay
-	// re-processes it, e.g. after a layout was configured). Set by: process.
+	// kept in the archive, not acknowledged. Its EventParsed says so and
+	// how the file starts, an exception with reason unrecognized is raised
+	// and one WARN line names the partner and the file. Terminal (a replay
+	// re-processes it, e.g. after a layout was configured, and resolves the
+	// exception). Set by: process.
 	StatusUnrecognized Status = "unrecognized"
 
 	// StatusDelivered (outbound): the partner has it: sent by the delivery
@@ -267,11 +276,15 @@ const (
 	// EventAcknowledged: the TA1/997/999 for the message was archived as
 	// an outbound message.
 	EventAcknowledged EventKind = "acknowledged"
-	// EventMapped: mapped to canonical documents (or rejected by mapping).
+	// EventMapped: mapped to canonical documents (or rejected by mapping);
+	// the detail counts them by type and lists the errors, each with the
+	// document, its position (X12 set, segment and element; or line and
+	// column) and what is wrong: the first 10, then "... and N more".
 	EventMapped EventKind = "mapped"
 	// EventException: something needs a person (a file rejected by X12
-	// validation, a document set aside by mapping, an acknowledgment that
-	// matches nothing sent); an exception is raised with it.
+	// validation or by mapping, a file Wharf does not read, a document set
+	// aside by mapping, an acknowledgment that matches nothing sent); an
+	// exception is raised with it.
 	EventException EventKind = "exception"
 	// EventReconciled: the acknowledgments in an inbound message were
 	// matched to the groups Wharf sent.
