@@ -512,7 +512,8 @@ func (s *Server) mountConsole() {
 		}
 		s.render(w, r, 200, "message", &page{Title: "Message " + d.Entry.ID, Nav: "messages", Me: p,
 			Data: map[string]any{"E": entryJSON(d.Entry), "Keys": d.Keys, "Events": d.Events, "Exceptions": xs, "Replays": children,
-				"Stuck": stuck, "CanReplay": p.can(store.RoleOperator)}})
+				"Rejection": s.rejection(r.Context(), d, xs),
+				"Stuck":     stuck, "CanReplay": p.can(store.RoleOperator)}})
 		return nil
 	})
 	s.page("GET /ui/messages/{id}/content", store.RoleAuditor, s.download)

@@ -174,9 +174,10 @@ func (s *Server) Stuck(ctx context.Context) ([]StuckDoc, error) {
 					"check the jobs page for a failing processing job; replay re-runs processing")
 			}
 		case lifecycle.StatusUnrecognized:
-			add(StageNotMapped, m, "not a format Wharf reads (no ISA segment at the start)", "ask the partner for X12, or add a CSV/flat layout; then replay")
+			add(StageNotMapped, m, "not a format Wharf reads: "+s.whyRejected(ctx, m, "no ISA segment at the start, no layout"),
+				"ask the partner for X12, or add a CSV/flat layout; then replay")
 		case lifecycle.StatusRejected:
-			add(StageNotMapped, m, "rejected by validation; its history (the validated event) and its x12_rejected exception say why",
+			add(StageNotMapped, m, "rejected: "+s.whyRejected(ctx, m, "its history (the validated or mapped event) and its exception say why"),
 				"fix with the partner and have them resend, or replay after a config change")
 		}
 	}
@@ -224,6 +225,34 @@ func (s *Server) Stuck(ctx context.Context) ([]StuckDoc, error) {
 			"ask the partner for the acknowledgment, or replay to send again")
 	}
 	return out, nil
+}
+
+// fileExceptionReasons are the exceptions processing raises about a whole
+// inbound file (package process): X12 validation or mapping rejected it,
+// Wharf does not read its format.
+var fileExceptionReasons = []string{"x12_rejected", "rejected", "unrecognized"}
+
+// whyRejected is the first reason processing gave for rejecting m (or not
+// recognizing it), from the latest exception event of its history that
+// names a file exception, else otherwise.
+func (s *Server) whyRejected(ctx context.Context, m *store.Message, otherwise string) string {
+	evs, err := s.st.Events(ctx, m.ID)
+	if err != nil {
+		return otherwise
+	}
+	for i := len(evs) - 1; i >= 0; i-- {
+		if evs[i].Kind != lifecycle.EventException {
+			continue
+		}
+		reason, rest, ok := strings.Cut(evs[i].Detail, " (exception ")
+		if !ok || !slices.Contains(fileExceptionReasons, reason) {
+			continue
+		}
+		if _, why, ok := strings.Cut(rest, "): "); ok {
+			return why
+		}
+	}
+	return otherwise
 }
 
 // evidenceTransports are the transports of AS2 evidence (named as in
