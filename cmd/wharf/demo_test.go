@@ -98,6 +98,28 @@ func TestDemo(t *testing.T) {
 			t.Errorf("trace of SH-1002 lacks a %s document (has %v)", want, types)
 		}
 	}
+	// Archive search by the order's PO finds every file about its
+	// shipment, the carrier's 990, 214s and 210 included (they name only
+	// the shipment); the trace of SH-1001 shows none of SH-1002's
+	// exceptions, although the 210 carries both.
+	var sout, serr bytes.Buffer
+	if code := run(ctx, []string{"archive", "search", "--config", filepath.Join(dir, "wharf.yaml"), "--key", "PO-77001", "--limit", "1000"}, strings.NewReader(""), &sout, &serr); code != 0 {
+		t.Fatalf("archive search: exit %d: %s", code, serr.String())
+	}
+	for _, want := range []string{"inbound/990_accept.x12", "inbound/214_delivered.x12", "inbound/214_SH-1001_pod.x12", "inbound/210_invoices.x12", "945-1.x12",
+		"invoice_INV-1001.json", "customer-invoice_INV-1001_", "bill_SH-1001_", "tender-status_SH-1001_"} {
+		if !strings.Contains(sout.String(), want) {
+			t.Errorf("archive search by PO-77001 misses %s:\n%s", want, sout.String())
+		}
+	}
+	tout.Reset()
+	if code := run(ctx, []string{"trace", "--config", filepath.Join(dir, "wharf.yaml"), "--json", "SH-1001"}, strings.NewReader(""), &tout, &terr); code != 0 {
+		t.Fatalf("trace: exit %d: %s", code, terr.String())
+	}
+	tr.Exceptions = nil
+	if err := json.Unmarshal(tout.Bytes(), &tr); err != nil || len(tr.Exceptions) != 0 {
+		t.Errorf("trace of SH-1001: %v, exceptions %+v, want none (the dispute is SH-1002's)", err, tr.Exceptions)
+	}
 	// Everything Wharf sent ACME (997s and 204s) carries its own ISA13:
 	// one sequence of control numbers per partner.
 	_, st, a := openConfigured(t, filepath.Join(dir, "wharf.yaml"))
