@@ -5,6 +5,7 @@ import (
 	"log/slog"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/wharfedi/wharf/archive"
 	"github.com/wharfedi/wharf/internal/flowtest"
@@ -252,6 +253,58 @@ func TestX12RejectionResolvedByReplay(t *testing.T) {
 		done := r.exceptions(t, id, store.ExceptionResolved)
 		if len(done) != 1 || done[0].Reason != "x12_rejected" {
 			t.Errorf("resolved: %+v", done)
+		}
+	})
+}
+
+// An outbound X12 message delivery gave up on before processing recorded
+// its groups awaits no acknowledgment: no awaiting_ack event, its groups
+// not sent, never overdue; once its replay is delivered (the store's
+// RearmSentGroups, as the delivery engine calls it), they are awaited
+// again from then.
+func TestDeadLetterAwaitsNoAcknowledgment(t *testing.T) {
+	var clock time.Time
+	now := func() time.Time { return clock }
+	flowtest.ForEachDB(t, archive.Options{Now: now}, []string{"acme"}, func(t *testing.T, e *flowtest.Env) {
+		ctx := context.Background()
+		clock = time.Date(2026, 7, 16, 12, 0, 0, 0, time.UTC)
+		p := &process.Processor{Archive: e.Archive, Store: e.Store, Now: now,
+			Policy: func(string) process.Policy { return process.Policy{AckTimeout: 4 * time.Hour} }}
+		en, err := e.Archive.Put(ctx, strings.NewReader(load204), archive.Meta{Partner: "acme", Direction: store.Outbound, Transport: "http", RemoteName: "load.edi"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := e.Store.SetMessageStatus(ctx, en.ID, lifecycle.StatusDeadLetter); err != nil {
+			t.Fatal(err)
+		}
+		if err := p.Process(ctx, en.ID); err != nil {
+			t.Fatal(err)
+		}
+		if ev := events(t, e.Store, en.ID); strings.Contains(ev, "awaiting_ack") {
+			t.Errorf("a dead letter awaits an acknowledgment:\n%s", ev)
+		}
+		gs, err := e.Store.SentGroupsByGS06(ctx, "acme", "77")
+		if err != nil || len(gs) != 1 || gs[0].AckStatus != lifecycle.AckNotSent {
+			t.Fatalf("the dead letter's group: %+v %v", gs, err)
+		}
+		m, _ := e.Store.GetMessage(ctx, en.ID)
+		if m.Format != "x12" || strings.Join(m.DocTypes, ",") != "204" {
+			t.Errorf("format %q %v, want x12 [204]", m.Format, m.DocTypes)
+		}
+		clock = clock.Add(10 * time.Hour)
+		if n, err := p.CheckOverdue(ctx); n != 0 || err != nil {
+			t.Fatalf("overdue: %d %v, want none for what never left", n, err)
+		}
+		if err := e.Store.RearmSentGroups(ctx, en.ID); err != nil {
+			t.Fatal(err)
+		}
+		clock = clock.Add(3 * time.Hour)
+		if n, err := p.CheckOverdue(ctx); n != 0 || err != nil {
+			t.Fatalf("overdue 3 hours after the replay was delivered: %d %v", n, err)
+		}
+		clock = clock.Add(2 * time.Hour)
+		if n, err := p.CheckOverdue(ctx); n != 1 || err != nil {
+			t.Fatalf("overdue 5 hours after the replay was delivered: %d %v, want its group", n, err)
 		}
 	})
 }

@@ -305,6 +305,24 @@ func (b *as2Books) Settle(ctx context.Context, r *as2.Record, async bool, status
 		if err := tx.SetMessageStatus(ctx, r.MessageID, status); err != nil {
 			return err
 		}
+		if status == lifecycle.StatusDelivered {
+			// A dead letter whose replay the partner's MDN now proves
+			// delivered: its X12 groups are awaited again, its delivery
+			// exception resolved.
+			if err := tx.RearmSentGroups(ctx, r.MessageID); err != nil {
+				return err
+			}
+			xs, err := tx.ListExceptions(ctx, store.ExceptionFilter{Statuses: []string{store.ExceptionOpen}, Reason: "delivery", MessageID: r.MessageID, Limit: 1})
+			if err != nil {
+				return err
+			}
+			for _, x := range xs {
+				if err := tx.SetExceptionStatus(ctx, &store.SetExceptionStatusParams{ID: x.ID, Status: store.ExceptionResolved, Actor: "wharf",
+					Comment: "delivered when its delivery was replayed: " + detail}); err != nil {
+					return err
+				}
+			}
+		}
 		if status == lifecycle.StatusFailed {
 			// A partner's refusal, or a receipt that proves nothing: someone must act.
 			x := &store.Exception{Reason: "as2_mdn", Owner: store.OwnerIT, Detail: detail, ObjectKind: "message", ObjectKey: r.MessageID,

@@ -19,15 +19,18 @@
 //
 //	outbound: received | waiting ──▶ delivered    (delivery engine, partner fetch, SFTP push, AS2 MDN)
 //	                             ──▶ removed      (partner deleted it unfetched)
-//	                             ──▶ dead_letter  (no attempts left, or a permanent failure)
+//	                             ──▶ dead_letter  (no attempts left, or a permanent failure) ──replay──▶ received
 //	                             ──▶ awaiting_mdn ──▶ delivered | failed | dead_letter
 //	                             ──▶ failed       (negative or unusable AS2 MDN)
 //
-// Replaying an outbound message does not move it: delivery.Replay archives
-// a new outbound message (StatusReceived, ParentID = the original), which
-// goes through the flow again. Replaying an inbound message re-runs its
-// processing on the same message, which is the only way out of the
-// inbound terminal statuses.
+// Replaying a dead letter re-runs its delivery on the same message (back
+// to StatusReceived, same idempotency key): a route still broken
+// dead-letters it again under the same exception, so repeated replays add
+// no messages, exceptions or stuck documents. Replaying any other outbound
+// message does not move it: delivery.Replay archives a new outbound message
+// (StatusReceived, ParentID = the original), which goes through the flow
+// again. Replaying an inbound message re-runs its processing on the same
+// message, which is the only way out of the inbound terminal statuses.
 //
 // AS2 evidence is archived as StatusReceived, never processed as a
 // document nor delivered by a job, and settled by the AS2 code once what it
@@ -117,9 +120,10 @@ const (
 
 	// StatusDeadLetter (outbound): delivery gave up (a permanent failure,
 	// or no attempts left); an exception says why. Terminal: 'wharf
-	// replay' sends a new message. Only outside evidence still moves it: an
-	// async AS2 MDN for a post that the partner did receive settles it.
-	// Counted as an error. Set by: delivery.
+	// replay' re-runs its delivery (back to received; delivered, it
+	// resolves the exception). Outside evidence moves it too: an async AS2
+	// MDN for a post that the partner did receive settles it. Counted as an
+	// error. Set by: delivery.
 	StatusDeadLetter Status = "dead_letter"
 
 	// StatusAwaitingMDN (outbound, AS2 with async MDNs): posted, the
@@ -215,8 +219,9 @@ var transitions = map[Status][]Status{
 	},
 
 	// A dead letter whose post did reach the partner: the async MDN still
-	// awaited settles it (AS2 Books.Settle takes the awaited entry).
-	StatusDeadLetter: {StatusDelivered, StatusFailed},
+	// awaited settles it (AS2 Books.Settle takes the awaited entry). A
+	// replay re-runs its delivery (delivery.Replay).
+	StatusDeadLetter: {StatusDelivered, StatusFailed, StatusReceived},
 
 	// delivered, removed and failed are final: a replay is a new message.
 }
@@ -407,8 +412,9 @@ const (
 	// x12.ack_timeout); a late one still settles it.
 	AckOverdue AckStatus = "overdue"
 	// AckNotSent: the message carrying the group was dead-lettered, never
-	// delivered: no acknowledgment is expected (a replay that is delivered
-	// records its own groups).
+	// delivered: no acknowledgment is expected (until its replay is
+	// delivered: the group is awaited again from then; a re-send as a new
+	// message records its own groups).
 	AckNotSent AckStatus = "not_sent"
 )
 

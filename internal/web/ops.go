@@ -472,12 +472,15 @@ func (s *Server) Jobs(ctx context.Context, states []string, limit int) ([]JobInf
 	return out, nil
 }
 
-// Replay re-sends an outbound message or re-runs processing of an inbound one.
-func (s *Server) Replay(ctx context.Context, id string) (*delivery.Replayed, error) {
+// Replay runs a message again (delivery.ReplayWith): re-runs processing of
+// an inbound one or a dead letter's delivery, re-sends any other outbound
+// one as a new message. The open exceptions about it record the replay with
+// o's actor.
+func (s *Server) Replay(ctx context.Context, id string, o delivery.ReplayOptions) (*delivery.Replayed, error) {
 	if s.o.Jobs == nil {
 		return nil, &httpError{503, "replay needs the job runtime, which is not running in this process", "use 'wharf replay ID'"}
 	}
-	return delivery.Replay(ctx, s.o.Archive, s.o.Jobs, id)
+	return delivery.ReplayWith(ctx, s.o.Archive, s.o.Jobs, id, o)
 }
 
 // entryOut is a message as the API shows it (the fields of `wharf archive
