@@ -228,6 +228,11 @@ func TestConsoleInChromium(t *testing.T) {
 	if !strings.Contains(text, "Stuck: received, not mapped") || !strings.Contains(text, "not X12") {
 		t.Fatalf("stuck document page does not say why:\n%s", text)
 	}
+	// Why, next to the file's content.
+	if !strings.Contains(text, "Why Wharf does not read this file") || !strings.Contains(text, "PO 4711: please ship 12 pallets") ||
+		!strings.Contains(text, "unrecognized") {
+		t.Fatalf("the unrecognized file's page does not show why next to its content:\n%s", text)
+	}
 
 	// Open the trace of a business key of the purchase order.
 	err = chromedp.Do(ctx,

@@ -249,7 +249,7 @@ func (s *Server) whyRejected(ctx context.Context, m *store.Message, otherwise st
 			continue
 		}
 		if _, why, ok := strings.Cut(rest, "): "); ok {
-			return why
+			return strings.TrimPrefix(why, "error: ")
 		}
 	}
 	return otherwise
