@@ -465,10 +465,19 @@ func (e *Engine) record(ctx context.Context, m *store.Message, seq int, c *chang
 			}
 		}
 		// The message is found by every key of what it changed, not only
-		// by those it carries (a carrier's 990 by the order's PO).
+		// by those it carries (a carrier's 990 by the order's PO; those it
+		// carries the processing stage records).
 		keys, err := objectKeys(ctx, tx, append([][2]string{{c.kind, c.key}}, c.also...)...)
 		if err != nil {
 			return err
+		}
+		carried := map[store.Key]bool{}
+		for _, r := range canonical.Keys(d) {
+			carried[store.Key{Kind: r.Type, Value: r.Value}] = true
+		}
+		keys = slices.DeleteFunc(keys, func(k store.Key) bool { return carried[k] })
+		if len(keys) == 0 {
+			return nil
 		}
 		return tx.AddMessageKeys(ctx, m.ID, keys)
 	})

@@ -37,6 +37,15 @@ func TestEveryFileFoundByAnyKey(t *testing.T) {
 				if err := e.Apply(ctx, m, i+1, d); err != nil {
 					t.Fatalf("apply %s: %v", name, err)
 				}
+				// The keys the document carries, as the processing stage
+				// records them; the engine adds those of what it changed.
+				var own []store.Key
+				for _, r := range canonical.Keys(d) {
+					own = append(own, store.Key{Kind: r.Type, Value: r.Value})
+				}
+				if err := st.AddMessageKeys(ctx, m.ID, own); err != nil {
+					t.Fatal(err)
+				}
 			}
 			return m
 		}
