@@ -98,7 +98,8 @@ func (s *Server) rejection(ctx context.Context, d *MessageDetail, xs []*store.Ex
 
 // lastReasons are the errors and warnings the last processing of a
 // message listed (its validated and mapped events; for an unrecognized
-// file, its parsed event), newest run only.
+// file, its parsed event; for an AS2 request the endpoint refused, its
+// failed event), newest run only.
 func lastReasons(evs []*store.Event, st lifecycle.Status) []string {
 	var out []string
 	for i := len(evs) - 1; i >= 0; i-- {
@@ -108,6 +109,10 @@ func lastReasons(evs []*store.Event, st lifecycle.Status) []string {
 			return out // an earlier run's
 		case lifecycle.EventParsed:
 			if st == lifecycle.StatusUnrecognized && len(out) == 0 {
+				return []string{ev.Detail}
+			}
+		case lifecycle.EventFailed: // an AS2 request the endpoint refused
+			if len(out) == 0 {
 				return []string{ev.Detail}
 			}
 		case lifecycle.EventValidated, lifecycle.EventMapped:
