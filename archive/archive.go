@@ -577,6 +577,14 @@ func (a *Archive) record(ctx context.Context, tx store.Tx, head *store.ChainLink
 	if err != nil {
 		return err
 	}
+	if dup != "" && e.ParentID != "" {
+		// A replay sends its parent's bytes again on purpose: not a duplicate.
+		if parent, err := tx.GetMessage(ctx, e.ParentID); err == nil && parent.SHA256 == e.SHA256 && parent.PartnerID == e.PartnerID {
+			dup = ""
+		} else if err != nil && !errors.Is(err, store.ErrNotFound) {
+			return err
+		}
+	}
 	e.DuplicateOf = dup
 	if err := tx.InsertMessage(ctx, e.Message); err != nil {
 		return err

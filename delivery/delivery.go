@@ -190,8 +190,8 @@ func (e *Engine) Deliver(ctx context.Context, id string) error {
 		return nil
 	}
 	log.Info("delivered", "message", id, "partner", m.PartnerID, "transport", m.Transport, "bytes", m.Size, "attempt", att.N)
-	// A replay (a message derived from a dead-lettered one) that arrives
-	// settles the original's delivery exception.
+	// A dead letter's replay that arrives (the message itself, or a message
+	// derived from it) settles its delivery exception.
 	x, err := e.replayedException(ctx, m)
 	if err != nil {
 		return err
@@ -204,22 +204,38 @@ func (e *Engine) Deliver(ctx context.Context, id string) error {
 			Detail: fmt.Sprintf("attempt %d over %s: %s", att.N, m.Transport, detail)}); err != nil {
 			return err
 		}
-		if x == nil {
-			return nil
-		}
-		if err := tx.SetExceptionStatus(ctx, &store.SetExceptionStatusParams{ID: x.ID, Status: store.ExceptionResolved, Actor: "wharf",
-			Comment: "delivered by its replay, message " + id}); err != nil {
+		// Its X12 groups, given up on when it was dead-lettered, left now:
+		// their acknowledgments are awaited again.
+		if err := tx.RearmSentGroups(ctx, id); err != nil {
 			return err
 		}
-		return tx.AppendEvent(ctx, &store.Event{MessageID: x.MessageID, Kind: lifecycle.EventDelivered,
-			Detail: fmt.Sprintf("delivered by its replay, message %s; exception %s resolved", id, x.ID)})
+		return settleDeadLetter(ctx, tx, x, id)
 	})
 }
 
-// replayedException is the open delivery exception of the dead letter m
-// replays (directly, or through earlier replays that failed too), nil when
-// m replays nothing. Only outbound ancestors are looked at: a 997's parent
-// is the inbound file it acknowledges, which has no delivery exception.
+// settleDeadLetter resolves x, the delivery exception of a dead letter
+// whose replay (message id: the dead letter itself, or a re-send of it)
+// was delivered, and says so in the dead letter's history. Nothing when x
+// is nil.
+func settleDeadLetter(ctx context.Context, tx store.Tx, x *store.Exception, id string) error {
+	if x == nil {
+		return nil
+	}
+	how := "delivered by its replay, message " + id
+	if x.MessageID == id {
+		how = "delivered when its delivery was replayed"
+	}
+	if err := tx.SetExceptionStatus(ctx, &store.SetExceptionStatusParams{ID: x.ID, Status: store.ExceptionResolved, Actor: "wharf",
+		Comment: how}); err != nil {
+		return err
+	}
+	if x.MessageID == id {
+		return nil // its own delivered event says it
+	}
+	return tx.AppendEvent(ctx, &store.Event{MessageID: x.MessageID, Kind: lifecycle.EventDelivered,
+		Detail: fmt.Sprintf("%s; exception %s resolved", how, x.ID)})
+}
+
 // SendNow sends an outbound message at once, for a caller that records the
 // outcome in a transaction of its own (processing delivers the
 // acknowledgment of a file received from a folder before it records the
@@ -271,7 +287,19 @@ func (e *Engine) SendNow(ctx context.Context, m *store.Message, body []byte) (fu
 	}, nil
 }
 
+// replayedException is the open delivery exception of the dead letter m
+// replays: m itself (its delivery replayed), or the message it re-sends
+// (directly, or through earlier re-sends that failed too); nil when there
+// is none. Only outbound ancestors are looked at: a 997's parent is the
+// inbound file it acknowledges, which has no delivery exception.
 func (e *Engine) replayedException(ctx context.Context, m *store.Message) (*store.Exception, error) {
+	own, err := e.Store.ListExceptions(ctx, store.ExceptionFilter{Statuses: []string{store.ExceptionOpen}, Reason: "delivery", MessageID: m.ID, Limit: 1})
+	if err != nil {
+		return nil, err
+	}
+	if len(own) == 1 {
+		return own[0], nil
+	}
 	for i, id := 0, m.ParentID; i < 10 && id != ""; i++ {
 		p, err := e.Store.GetMessage(ctx, id)
 		if errors.Is(err, store.ErrNotFound) || err == nil && p.Direction != store.Outbound {

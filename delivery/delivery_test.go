@@ -207,8 +207,12 @@ func TestTransientFailureThenLastAttempt(t *testing.T) {
 	}
 }
 
-// TestReplay: a dead-lettered outbound message is re-sent from its archived
-// bytes as a new message linked to it; an inbound one is processed again.
+// TestReplay: a dead-lettered outbound message is delivered again as the
+// same message: replayed while its route still fails, it is dead-lettered
+// again under the same exception (no new message, exception or stuck
+// document); replayed once the route works, it is delivered and its
+// exception resolved. A delivered message is re-sent as a new message
+// linked to it, not flagged a duplicate. An inbound one is processed again.
 func TestReplay(t *testing.T) {
 	forEachDB(t, func(t *testing.T, r *rig) {
 		r.remote = func() error { return transports.ErrRejected }
@@ -217,17 +221,44 @@ func TestReplay(t *testing.T) {
 			t.Fatal(err)
 		}
 		r.waitStatus(t, id, lifecycle.StatusDeadLetter)
-		// Replayed while the route still fails: the same exception, raised
-		// again, not a second one.
-		failed, err := delivery.Replay(ctx, r.Archive, r.rt, id)
-		if err != nil {
-			t.Fatal(err)
+		exception := func() *store.Exception {
+			t.Helper()
+			xs, err := r.Store.ListExceptions(ctx, store.ExceptionFilter{Reason: "delivery", Statuses: []string{store.ExceptionOpen, store.ExceptionResolved}})
+			if err != nil || len(xs) != 1 || xs[0].MessageID != id {
+				t.Fatalf("delivery exceptions: %+v %v, want the dead letter's one", xs, err)
+			}
+			return xs[0]
 		}
-		r.waitStatus(t, failed.NewID, lifecycle.StatusDeadLetter)
-		if xs, _ := r.Store.ListExceptions(ctx, store.ExceptionFilter{Reason: "delivery"}); len(xs) != 1 || xs[0].MessageID != id {
-			t.Fatalf("exceptions after a failed replay: %d, want the original's one", len(xs))
+		x := exception()
+		for range 2 { // replayed while the route still fails
+			rep, err := delivery.Replay(ctx, r.Archive, r.rt, id)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if rep.NewID != "" || rep.Job == 0 || !rep.Rerun() || len(rep.Linked) != 1 || rep.Linked[0] != x.ID {
+				t.Fatalf("replay of a dead letter: %+v, want its delivery re-run, linked to exception %s", rep, x.ID)
+			}
+			r.waitStatus(t, id, lifecycle.StatusDeadLetter)
 		}
-		sent := make(chan string, 1)
+		if n, err := r.Store.SearchMessages(ctx, store.MessageFilter{PartnerID: "erp", Direction: store.Outbound}); err != nil || len(n) != 1 {
+			t.Fatalf("outbound messages after two failed replays: %d %v, want the one", len(n), err)
+		}
+		if got := exception(); got.ID != x.ID || got.Status != store.ExceptionOpen {
+			t.Fatalf("the exception after failed replays: %+v", got)
+		}
+		xevs, _ := r.Store.ExceptionEvents(ctx, x.ID)
+		var kinds []string
+		for _, e := range xevs {
+			kinds = append(kinds, e.Kind)
+		}
+		if strings.Join(kinds, ",") != "raised,replayed,repeated,replayed,repeated" {
+			t.Fatalf("the exception's history %v, want each replay and each repeat", kinds)
+		}
+		if ev := r.events(t, id); strings.Count(ev, "replayed: delivery re-run from the archived bytes") != 2 || strings.Count(ev, "dead_letter:") != 3 {
+			t.Fatalf("the dead letter's history:\n%s", ev)
+		}
+
+		sent := make(chan string, 2)
 		r.eng.Routes.Register("http", func(ctx context.Context, partner string) (delivery.Sender, error) {
 			return delivery.SenderFunc(func(ctx context.Context, d *delivery.Delivery) (string, error) {
 				rc, err := d.Open(ctx)
@@ -243,24 +274,38 @@ func TestReplay(t *testing.T) {
 				return "posted", nil
 			}), nil
 		})
-		// The failed replay is replayed in turn, and arrives: the original's
-		// exception is resolved.
-		rep, err := delivery.Replay(ctx, r.Archive, r.rt, failed.NewID)
-		if err != nil {
+		// Replayed once the route works: delivered, the exception resolved.
+		if _, err := delivery.Replay(ctx, r.Archive, r.rt, id); err != nil {
 			t.Fatal(err)
 		}
+		r.waitStatus(t, id, lifecycle.StatusDelivered)
+		if b := <-sent; b != `{"asn":1}` {
+			t.Fatalf("sent %q", b)
+		}
+		if got := exception(); got.Status != store.ExceptionResolved {
+			t.Fatalf("the dead letter's exception after its delivered replay: %+v", got)
+		}
+		xevs, _ = r.Store.ExceptionEvents(ctx, x.ID)
+		if last := xevs[len(xevs)-1]; last.Kind != "resolved" || last.Actor != "wharf" || !strings.Contains(last.Comment, "delivered when its delivery was replayed") {
+			t.Fatalf("resolution %+v", last)
+		}
+
+		// A delivered message replayed: sent again as a new message, a
+		// replay of it, not a duplicate.
+		rep, err := delivery.Replay(ctx, r.Archive, r.rt, id)
+		if err != nil || rep.NewID == "" || rep.Rerun() {
+			t.Fatalf("replay of a delivered message: %+v %v", rep, err)
+		}
 		m := r.waitStatus(t, rep.NewID, lifecycle.StatusDelivered)
-		if m.ParentID != failed.NewID || <-sent != `{"asn":1}` {
-			t.Fatalf("replay: parent %q", m.ParentID)
+		if m.ParentID != id || <-sent != `{"asn":1}` {
+			t.Fatalf("re-send: parent %q", m.ParentID)
 		}
-		if ev := r.events(t, id); !strings.Contains(ev, "replayed: re-sent as message "+failed.NewID) ||
-			!strings.Contains(ev, "delivered: delivered by its replay, message "+rep.NewID) {
+		e, err := r.Archive.Entry(ctx, rep.NewID)
+		if err != nil || e.DuplicateOf != "" || strings.Contains(r.events(t, rep.NewID), "duplicate") {
+			t.Fatalf("the re-send is labelled a duplicate: %+v %v\n%s", e, err, r.events(t, rep.NewID))
+		}
+		if ev := r.events(t, id); !strings.Contains(ev, "replayed: re-sent as message "+rep.NewID) {
 			t.Fatalf("original's history:\n%s", ev)
-		}
-		// The dead letter's exception is settled by the replay's delivery.
-		xs, err := r.Store.ListExceptions(ctx, store.ExceptionFilter{MessageID: id, Reason: "delivery"})
-		if err != nil || len(xs) != 1 || xs[0].Status != store.ExceptionResolved {
-			t.Fatalf("the dead letter's exception after a delivered replay: %+v %v", xs, err)
 		}
 
 		in, err := r.Gateway.Receive(ctx, transports.Incoming{Partner: "erp", Transport: "folder", RemoteName: "PO.csv"}, strings.NewReader("po"))

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -16,6 +17,13 @@ import (
 // that the partner's 997/999/TA1 can be matched to it, with a due time when
 // the partner's policy expects acknowledgments. Acknowledgments Wharf sends
 // are never acknowledged, so FA groups are not recorded.
+//
+// A message delivery already gave up on (dead-lettered, or failed) has
+// its groups recorded as not sent (lifecycle.AckNotSent) and no
+// awaiting_ack event: nothing is awaited of what never left (its replay,
+// once delivered, awaits them). The transaction takes the message's row
+// first, so that a dead letter committed at the same moment is either
+// seen here or sees the groups (store.ExpectNoAcks).
 func (p *Processor) recordSent(ctx context.Context, m *store.Message, rep *x12.Report) error {
 	pol := p.policy(m.PartnerID)
 	now := p.now()
@@ -24,31 +32,60 @@ func (p *Processor) recordSent(ctx context.Context, m *store.Message, rep *x12.R
 		due = now.Add(pol.AckTimeout)
 	}
 	var keys []store.Key
-	n := 0
+	var groups []*store.SentGroup
+	types := map[string]bool{}
 	for _, ic := range rep.Interchanges {
 		for _, g := range ic.Groups {
+			for _, st := range g.Sets {
+				types[st.ID] = true
+			}
 			if g.IsAck() {
 				continue
 			}
-			n++
 			keys = append(keys, store.Key{Kind: "isa13", Value: ic.Control}, store.Key{Kind: "gs06", Value: g.Control})
-			if err := p.Store.RecordSentGroup(ctx, &store.SentGroup{MessageID: m.ID, PartnerID: m.PartnerID, ISA13: ic.Control,
-				GS06: g.Control, FunctionalID: g.FunctionalID, Sets: g.Received, SentAt: now, DueAt: due}); err != nil {
+			groups = append(groups, &store.SentGroup{MessageID: m.ID, PartnerID: m.PartnerID, ISA13: ic.Control,
+				GS06: g.Control, FunctionalID: g.FunctionalID, Sets: g.Received, SentAt: now, DueAt: due})
+		}
+	}
+	if len(groups) == 0 {
+		return nil
+	}
+	var sorted []string
+	for t := range types {
+		sorted = append(sorted, t)
+	}
+	slices.Sort(sorted)
+	return p.Store.WithTx(ctx, func(tx store.Tx) error {
+		if err := tx.SetMessageFormat(ctx, m.ID, "x12", sorted); err != nil { // takes the row
+			return err
+		}
+		cur, err := tx.GetMessage(ctx, m.ID)
+		if err != nil {
+			return err
+		}
+		for _, g := range groups {
+			if err := tx.RecordSentGroup(ctx, g); err != nil {
 				return err
 			}
 		}
-	}
-	if n == 0 {
-		return nil
-	}
-	if err := p.Store.AddMessageKeys(ctx, m.ID, dedupe(keys)); err != nil {
-		return err
-	}
-	detail := fmt.Sprintf("%d functional group(s) sent; the partner's acknowledgment is matched by GS06/ISA13", n)
-	if !due.IsZero() {
-		detail += "; expected by " + due.Format(time.RFC3339)
-	}
-	return p.Store.AppendEvent(ctx, &store.Event{MessageID: m.ID, Kind: lifecycle.EventAwaitingAck, Detail: detail})
+		if err := tx.AddMessageKeys(ctx, m.ID, dedupe(keys)); err != nil {
+			return err
+		}
+		if s := cur.Status; s == lifecycle.StatusDeadLetter || s == lifecycle.StatusFailed {
+			if err := tx.ExpectNoAcks(ctx, m.ID); err != nil {
+				return err
+			}
+			return last(ctx)(tx)
+		}
+		detail := fmt.Sprintf("%d functional group(s) sent; the partner's acknowledgment is matched by GS06/ISA13", len(groups))
+		if !due.IsZero() {
+			detail += "; expected by " + due.Format(time.RFC3339)
+		}
+		if err := tx.AppendEvent(ctx, &store.Event{MessageID: m.ID, Kind: lifecycle.EventAwaitingAck, Detail: detail}); err != nil {
+			return err
+		}
+		return last(ctx)(tx)
+	})
 }
 
 // reconcile matches the 997/999/TA1 in an inbound message to what Wharf sent

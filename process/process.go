@@ -15,6 +15,7 @@ import (
 	"io"
 	"log/slog"
 	"path"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -164,8 +165,7 @@ func (p *Processor) process(ctx context.Context, id string) error {
 		if looksCanonical(head) {
 			return p.mapJSON(ctx, m, br)
 		}
-		return p.finish(ctx, m, lifecycle.StatusUnrecognized, nil, nil, lifecycle.EventParsed,
-			"not X12 (no ISA segment at the start), not canonical JSON, and the partner has no mapping.layout for CSV or fixed-width files; kept in the archive, no acknowledgment sent")
+		return p.unrecognized(ctx, m, head)
 	}
 	return p.x12(ctx, m, br)
 }
@@ -193,6 +193,35 @@ func (p *Processor) open(ctx context.Context, m *store.Message) (io.ReadCloser, 
 		return nil, fmt.Errorf("process %s: %w", m.ID, err)
 	}
 	return rc, nil
+}
+
+// unrecognized records a file Wharf cannot read: what it is not, how it
+// starts, an exception (reason unrecognized, owner it: a layout or the
+// partner's format is the fix) and one WARN line.
+func (p *Processor) unrecognized(ctx context.Context, m *store.Message, head []byte) error {
+	start := bytes.TrimPrefix(head, []byte("\xEF\xBB\xBF"))
+	if len(start) > 40 {
+		start = start[:40]
+	}
+	why := fmt.Sprintf("not X12 (no ISA segment at the start), not canonical JSON, and partner %s has no mapping.layout for CSV or fixed-width files; it starts with %q",
+		m.PartnerID, start)
+	if len(head) == 0 {
+		why = "the file is empty"
+	}
+	reasons := &issueList{max: maxIssueLines}
+	reasons.add(false, "error: "+why)
+	raise := func(tx store.Tx) error {
+		return p.raiseFileException(ctx, tx, m, "unrecognized", store.OwnerIT, "is not a format Wharf reads", reasons,
+			"Ask the partner for X12 or canonical JSON, or configure the partner's mapping.layout (CSV or fixed-width), then replay the message")
+	}
+	if err := p.finishWith(ctx, m, "unknown", lifecycle.StatusUnrecognized, nil, nil, lifecycle.EventParsed,
+		why+"; kept in the archive, no acknowledgment sent", raise, p.settleFileExceptions(ctx, m, lifecycle.StatusUnrecognized, "unrecognized"), last(ctx)); err != nil {
+		return err
+	}
+	if p.Logger != nil {
+		p.Logger.Warn("process: file not recognized", "partner", m.PartnerID, "file", m.RemoteName, "message", m.ID, "reason", why)
+	}
+	return nil
 }
 
 // looksX12 tells whether the content starts (after a BOM, blanks or a few
@@ -372,17 +401,30 @@ func (p *Processor) x12(ctx context.Context, m *store.Message, r io.Reader) erro
 	}
 	acks := carriesAcks(rep)
 	mapIt := accepted > 0 && !rep.Rejected
+	var mres *mapped
 	if mapIt && !acks {
-		mapped, err := p.mapToCanonical(ctx, m)
-		if err != nil {
+		if mres, err = p.mapToCanonical(ctx, m); err != nil {
 			return err
 		}
-		if mapped != nil {
-			record = append(record, mapped)
+		if mres != nil {
+			record = append(record, mres.record)
+			if mres.rejected {
+				status = lifecycle.StatusRejected
+			}
 		}
 	}
-	if status == lifecycle.StatusRejected {
+	if rep.Rejected {
 		record = append(record, p.raiseRejected(ctx, m, issues, acked, accepted, rejected))
+	}
+	if !acks || !mapIt { // the file's outcome is known: the file exceptions it clears are resolved
+		var keep []string
+		if rep.Rejected {
+			keep = append(keep, "x12_rejected")
+		}
+		if mres != nil && mres.rejected {
+			keep = append(keep, "rejected")
+		}
+		record = append(record, p.settleFileExceptions(ctx, m, status, keep...))
 	}
 	if !acks { // nothing is written after this transaction
 		record = append(record, last(ctx))
@@ -390,10 +432,11 @@ func (p *Processor) x12(ctx context.Context, m *store.Message, r io.Reader) erro
 	if err := p.finishWith(ctx, m, "x12", status, docTypes, keys, lifecycle.EventValidated, summary, record...); err != nil {
 		return err
 	}
-	if status == lifecycle.StatusRejected && p.Logger != nil {
+	if rep.Rejected && p.Logger != nil {
 		p.Logger.Warn("x12: file rejected by validation", "partner", m.PartnerID, "file", m.RemoteName, "message", m.ID,
 			"reason", issues.firstReason(), "errors", issues.nErrs, "accepted_sets", accepted, "rejected_sets", rejected)
 	}
+	p.warnRejected(m, "mapping", mres)
 	if acks {
 		// Reconciling records on the messages it matches; its events on this
 		// one come after "validated", and the mapping's after those.
@@ -407,16 +450,33 @@ func (p *Processor) x12(ctx context.Context, m *store.Message, r io.Reader) erro
 			return err
 		}
 		if mapIt {
-			mapped, err := p.mapToCanonical(ctx, m)
-			if err != nil || mapped == nil {
+			mres, err := p.mapToCanonical(ctx, m)
+			if err != nil {
 				return err
 			}
-			return p.Store.WithTx(ctx, func(tx store.Tx) error {
-				if err := mapped(tx); err != nil {
+			status := lifecycle.StatusProcessed
+			if mres != nil && mres.rejected {
+				status = lifecycle.StatusRejected
+			}
+			if err := p.Store.WithTx(ctx, func(tx store.Tx) error {
+				if mres != nil {
+					if err := mres.record(tx); err != nil {
+						return err
+					}
+				}
+				if status == lifecycle.StatusRejected {
+					if err := tx.SetMessageStatus(ctx, m.ID, status); err != nil {
+						return err
+					}
+				}
+				if err := p.settleFileExceptions(ctx, m, status, fileExceptionOf(status, "rejected")...)(tx); err != nil {
 					return err
 				}
 				return last(ctx)(tx)
-			})
+			}); err != nil {
+				return err
+			}
+			p.warnRejected(m, "mapping", mres)
 		}
 	}
 	return nil
@@ -518,34 +578,81 @@ func reportIssues(rep *x12.Report, limit int) *issueList {
 	return l
 }
 
-// raiseRejected returns the writes that put a rejected file in the
-// exceptions queue: one open exception per message (reason x12_rejected,
-// owner operations: the partner has to correct and resend, which the
-// operations team asks for), raised again as "repeated" when a replay
-// rejects it again, and an "exception" event on the message that names it.
+// raiseRejected returns the writes that put a file X12 validation
+// rejected in the exceptions queue (raiseFileException, reason
+// x12_rejected, owner operations: the partner has to correct and resend,
+// which the operations team asks for).
 func (p *Processor) raiseRejected(ctx context.Context, m *store.Message, issues *issueList, acked bool, accepted, rejected int) func(store.Tx) error {
-	why := issues.firstReason()
-	if why == "" {
-		why = "see the validated event in the message's history"
-	}
-	if issues.nErrs > 1 {
-		why += fmt.Sprintf(" (and %d more error(s): see the validated event in the message's history)", issues.nErrs-1)
-	}
 	ack := ""
 	if acked {
-		ack = "; the acknowledgment sent to the partner reports the same"
+		ack = " The acknowledgment sent to the partner reports the same."
 	}
-	detail := fmt.Sprintf("partner %s, file %s (message %s) was rejected by X12 validation (%d set(s) accepted, %d rejected): %s%s. "+
-		"Have the partner correct and resend it, or replay the message after a configuration change", m.PartnerID, m.RemoteName, m.ID, accepted, rejected, why, ack)
 	return func(tx store.Tx) error {
-		x := &store.Exception{Reason: "x12_rejected", Owner: store.OwnerOperations, ObjectKind: "message", ObjectKey: m.ID,
-			PartnerID: m.PartnerID, MessageID: m.ID, DedupeKey: "x12_rejected/" + m.ID, Detail: detail}
-		if _, err := tx.RaiseException(ctx, x); err != nil {
+		return p.raiseFileException(ctx, tx, m, "x12_rejected", store.OwnerOperations,
+			fmt.Sprintf("was rejected by X12 validation (%d set(s) accepted, %d rejected)", accepted, rejected), issues,
+			"Have the partner correct and resend it, or replay the message after a configuration change."+ack)
+	}
+}
+
+// fileExceptions are the reasons of the exceptions processing raises about
+// a whole inbound file, one open per message (DedupeKey REASON/MESSAGE):
+// X12 validation rejected it, mapping rejected it, Wharf does not read its
+// format.
+var fileExceptions = []string{"x12_rejected", "rejected", "unrecognized"}
+
+// raiseFileException writes, in tx, the exception about a whole file:
+// one open exception per message and reason (raised again, "repeated",
+// when a replay comes to the same), saying which partner, file and
+// message, what happened (what), the first reason and how many more, and
+// what to do; and an "exception" event on the message that names it.
+func (p *Processor) raiseFileException(ctx context.Context, tx store.Tx, m *store.Message, reason, owner, what string, reasons *issueList, todo string) error {
+	why := reasons.firstReason()
+	if why == "" {
+		why = "see the message's history"
+	}
+	if reasons.nErrs > 1 {
+		why += fmt.Sprintf(" (and %d more error(s): see the message's history)", reasons.nErrs-1)
+	}
+	x := &store.Exception{Reason: reason, Owner: owner, ObjectKind: "message", ObjectKey: m.ID, PartnerID: m.PartnerID, MessageID: m.ID,
+		DedupeKey: reason + "/" + m.ID, Detail: fmt.Sprintf("partner %s, file %s (message %s) %s: %s. %s", m.PartnerID, m.RemoteName, m.ID, what, why, todo)}
+	if _, err := tx.RaiseException(ctx, x); err != nil {
+		return err
+	}
+	return tx.AppendEvent(ctx, &store.Event{MessageID: m.ID, Kind: lifecycle.EventException,
+		Detail: fmt.Sprintf("%s (exception %s): %s", reason, x.ID, why)})
+}
+
+// settleFileExceptions returns the write that resolves the open file
+// exceptions of m (fileExceptions) that its new outcome, status, no longer
+// bears out: all of them once it is processed (a replay after the
+// partner's or the configuration's fix), the others when this run raised
+// keep again (it stays open, "repeated").
+func (p *Processor) settleFileExceptions(ctx context.Context, m *store.Message, status lifecycle.Status, keep ...string) func(store.Tx) error {
+	return func(tx store.Tx) error {
+		open, err := tx.ListExceptions(ctx, store.ExceptionFilter{Statuses: []string{store.ExceptionOpen}, MessageID: m.ID, Limit: 100})
+		if err != nil {
 			return err
 		}
-		return tx.AppendEvent(ctx, &store.Event{MessageID: m.ID, Kind: lifecycle.EventException,
-			Detail: fmt.Sprintf("x12_rejected (exception %s): %s", x.ID, why)})
+		for _, x := range open {
+			if !slices.Contains(fileExceptions, x.Reason) || x.DedupeKey != x.Reason+"/"+m.ID || slices.Contains(keep, x.Reason) {
+				continue
+			}
+			if err := tx.SetExceptionStatus(ctx, &store.SetExceptionStatusParams{ID: x.ID, Status: store.ExceptionResolved, Actor: "wharf",
+				Comment: fmt.Sprintf("message %s was processed again: it is %s now", m.ID, status)}); err != nil {
+				return err
+			}
+		}
+		return nil
 	}
+}
+
+// fileExceptionOf is reason when status is rejected (the file exception
+// the run raised), else none.
+func fileExceptionOf(status lifecycle.Status, reason string) []string {
+	if status == lifecycle.StatusRejected {
+		return []string{reason}
+	}
+	return nil
 }
 
 func dedupe(keys []store.Key) []store.Key {
@@ -675,18 +782,9 @@ func shortID(id string) string {
 	return h
 }
 
-// finish records, in one transaction, the message's status, format, types,
-// keys and the event that says what happened.
-func (p *Processor) finish(ctx context.Context, m *store.Message, status lifecycle.Status, docTypes map[string]bool, keys []store.Key, kind lifecycle.EventKind, detail string) error {
-	format := "x12"
-	if status == lifecycle.StatusUnrecognized {
-		format = "unknown"
-	}
-	return p.finishWith(ctx, m, format, status, docTypes, keys, kind, detail, last(ctx))
-}
-
-// finishWith is finish with the format named and more writes (later
-// events) in the same transaction.
+// finishWith records, in one transaction, the message's status, format,
+// types, keys, the event that says what happened, and more writes (later
+// events, exceptions, the job's completion).
 func (p *Processor) finishWith(ctx context.Context, m *store.Message, format string, status lifecycle.Status, docTypes map[string]bool, keys []store.Key, kind lifecycle.EventKind, detail string, more ...func(store.Tx) error) error {
 	var types []string
 	for t := range docTypes {

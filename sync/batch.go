@@ -59,6 +59,13 @@ func (e *Engine) RunBatch(ctx context.Context, name string) (int, error) {
 		}
 		docs = append(docs, d)
 		keys = append(keys, store.Key{Kind: it.Kind, Value: it.Key})
+		if len(keys) < 10000 {
+			more, err := objectKeys(ctx, e.Store, [2]string{it.Kind, it.Key})
+			if err != nil {
+				return 0, err
+			}
+			keys = append(keys, more...)
+		}
 	}
 	id, err := bs.SendBatch(ctx, *rt, docs, keys, "batch:"+name+":"+claim)
 	if errors.Is(err, ErrUnsendable) {

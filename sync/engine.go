@@ -32,6 +32,10 @@ type Outbound struct {
 	Kind   string             // the object it is about
 	Key    string
 	Event  string
+	// Keys are the business keys of the object it is about (its references:
+	// order number, PO, shipment ID, BOL, PRO, invoice numbers, ...), for
+	// the archived message, so an archive search by any of them finds it.
+	Keys []store.Key
 	// IdempotencyKey is the same for every retry of this send: the Sender
 	// must not deliver twice for one key.
 	IdempotencyKey string
@@ -460,9 +464,56 @@ func (e *Engine) record(ctx context.Context, m *store.Message, seq int, c *chang
 				return err
 			}
 		}
-		return nil
+		// The message is found by every key of what it changed, not only
+		// by those it carries (a carrier's 990 by the order's PO; those it
+		// carries the processing stage records).
+		keys, err := objectKeys(ctx, tx, append([][2]string{{c.kind, c.key}}, c.also...)...)
+		if err != nil {
+			return err
+		}
+		carried := map[store.Key]bool{}
+		for _, r := range canonical.Keys(d) {
+			carried[store.Key{Kind: r.Type, Value: r.Value}] = true
+		}
+		keys = slices.DeleteFunc(keys, func(k store.Key) bool { return carried[k] })
+		if len(keys) == 0 {
+			return nil
+		}
+		return tx.AddMessageKeys(ctx, m.ID, keys)
 	})
 	return emitted, err
+}
+
+// maxObjectKeys bounds the keys one document gives its message from the
+// objects it changed.
+const maxObjectKeys = 100
+
+// objectKeys are the business keys of objects (kind, key): the values of
+// their references, by reference type (order_number, po, shipment_id,
+// bol, pro, invoice_number, ...), each once.
+func objectKeys(ctx context.Context, st interface {
+	SyncRefs(ctx context.Context, kind, key string) ([]store.SyncRef, error)
+}, objs ...[2]string) ([]store.Key, error) {
+	var keys []store.Key
+	seen := map[store.Key]bool{}
+	for _, o := range objs {
+		if o[1] == "" {
+			continue
+		}
+		refs, err := st.SyncRefs(ctx, o[0], o[1])
+		if err != nil {
+			return nil, err
+		}
+		for _, r := range refs {
+			k := store.Key{Kind: r.Type, Value: r.Value}
+			if k.Kind == "" || k.Value == "" || k.Kind == canonical.RefOther || seen[k] || len(keys) == maxObjectKeys {
+				continue
+			}
+			seen[k] = true
+			keys = append(keys, k)
+		}
+	}
+	return keys, nil
 }
 
 // follow records events on a related object: the order of a shipment or
@@ -608,6 +659,7 @@ func (e *Engine) route(ctx context.Context, m *store.Message, c *change, d canon
 	if c.kind == KindShipment {
 		dt.Shipment = c.key
 	}
+	var keys []store.Key // read once the first route needs them
 	for _, ev := range events {
 		for _, rt := range e.Rules.Routes {
 			if rt.On != ev || !e.Rules.matches(rt.From, m.PartnerID) {
@@ -641,7 +693,12 @@ func (e *Engine) route(ctx context.Context, m *store.Message, c *change, d canon
 				}
 				continue
 			}
-			o := &Outbound{Route: rt, Doc: out, Source: m, Kind: c.kind, Key: c.key, Event: ev,
+			if keys == nil {
+				if keys, err = objectKeys(ctx, e.Store, append([][2]string{{c.kind, c.key}}, c.also...)...); err != nil {
+					return err
+				}
+			}
+			o := &Outbound{Route: rt, Doc: out, Source: m, Kind: c.kind, Key: c.key, Event: ev, Keys: keys,
 				IdempotencyKey: "route:" + rt.Name + ":" + ev + ":" + c.kind + ":" + c.key + ":" + m.ID}
 			if rt.Batch {
 				if err := e.queue(ctx, o); err != nil {

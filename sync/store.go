@@ -24,6 +24,8 @@ type Store interface {
 	SyncEventsByMessage(ctx context.Context, messageID string) ([]*store.SyncEvent, error)
 	// SyncRefsByValue lists the objects a reference value points to.
 	SyncRefsByValue(ctx context.Context, value string) ([]store.SyncRef, error)
+	// SyncRefs lists an object's references (its business keys).
+	SyncRefs(ctx context.Context, kind, key string) ([]store.SyncRef, error)
 	GetSyncApplied(ctx context.Context, messageID string, seq int) (*store.SyncApplied, error)
 	DueSyncTimers(ctx context.Context, now time.Time, limit int) ([]*store.SyncTimer, error)
 	ClaimBatch(ctx context.Context, route string, limit int) (claim string, items []*store.BatchItem, err error)

@@ -3,6 +3,7 @@ package sync
 import (
 	"context"
 	"fmt"
+	"slices"
 	"sort"
 	"time"
 
@@ -13,7 +14,8 @@ import (
 
 // TraceResult is everything Wharf knows about a business key: the objects
 // it names, every message that carried it or was sent for it, their
-// events, the exceptions about them, and one timeline of it all.
+// events, the exceptions about them (not those about other objects that
+// share a file with them), and one timeline of it all.
 type TraceResult struct {
 	Key        string             `json:"key"`
 	Objects    []*TraceObject     `json:"objects"`
@@ -184,7 +186,12 @@ func TraceWith(ctx context.Context, st TraceStore, key string, o TraceOptions) (
 		if err != nil {
 			return nil, err
 		}
-		addExc(ex)
+		// A file may be about other objects too (a 210 with the invoices of
+		// several shipments): of its exceptions, those about the file
+		// itself and those about the traced objects.
+		addExc(slices.DeleteFunc(ex, func(x *store.Exception) bool {
+			return x.ObjectKind != "" && x.ObjectKind != "message" && x.ObjectKey != key && !objs[[2]string{x.ObjectKind, x.ObjectKey}]
+		}))
 	}
 	for _, k := range append([][2]string{{"", key}}, sortedKeys(objs)...) {
 		ex, err := st.ListExceptions(ctx, store.ExceptionFilter{ObjectKey: k[1]})

@@ -106,8 +106,10 @@ var commands = []*command{
 			summary: "purge archive entries (blobs deleted, tombstones kept in the index and the hash chain): older than a duration, or past their retention rule's delete-after"},
 	}},
 	{name: "replay", args: "[--json] ID", run: withoutStdin(runReplay),
-		summary: "re-send outbound message ID from its archived bytes (a new message whose parent is ID), or re-run processing of inbound message ID",
-		doc:     "Transports Wharf delivers over are sent by the running 'wharf serve'; see docs/transports.md."},
+		summary: "run message ID again from its archived bytes: re-run the processing of an inbound message or the delivery of a dead letter (the same message), or re-send any other outbound message (a new message whose parent is ID)",
+		doc: "Transports Wharf delivers over are sent by the running 'wharf serve'; see docs/transports.md. A dead letter replayed " +
+			"while its route is still broken is dead-lettered again under the same exception; once delivered, its exception is resolved. " +
+			"The open exceptions about the message record the replay."},
 	{name: "trace", args: "[--json] KEY", run: withoutStdin(runTrace),
 		summary: "everything Wharf knows about a business key (PO, BOL, PRO, shipment ID, invoice number, order number, control number), in time order",
 		exit:    "0 found; 1 nothing is known about KEY, or the trace failed; 2 usage error"},

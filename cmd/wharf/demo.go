@@ -26,6 +26,7 @@ import (
 	"github.com/wharfedi/wharf/examples"
 	"github.com/wharfedi/wharf/internal/app"
 	"github.com/wharfedi/wharf/internal/config"
+	"github.com/wharfedi/wharf/internal/lifecycle"
 	"github.com/wharfedi/wharf/internal/server"
 	"github.com/wharfedi/wharf/internal/store"
 	"github.com/wharfedi/wharf/internal/web"
@@ -58,6 +59,7 @@ type demo struct {
 	out                io.Writer
 	timeout            time.Duration
 	carrierKey         ssh.Signer
+	customerKey        ssh.Signer         // Big Retail's: it fetches its 810s over SFTP
 	carrierNumbers     x12.ControlNumbers // the carrier's own interchange counters
 	orders             int                // how many orders the ERP exports
 	tendered           []string           // each order's freight charge
@@ -205,19 +207,24 @@ func (d *demo) configure() error {
 // loadDemoConfig writes the demo's wharf.yaml with data as its data folder
 // and loads it like any command would.
 func (d *demo) loadDemoConfig(data string) (*config.Config, error) {
-	_, priv, _ := ed25519.GenerateKey(rand.Reader)
-	signer, err := ssh.NewSignerFromKey(priv)
-	if err != nil {
-		return nil, err
+	for _, k := range []*ssh.Signer{&d.carrierKey, &d.customerKey} {
+		_, priv, _ := ed25519.GenerateKey(rand.Reader)
+		signer, err := ssh.NewSignerFromKey(priv)
+		if err != nil {
+			return nil, err
+		}
+		*k = signer
 	}
-	d.carrierKey = signer
+	authorized := func(k ssh.Signer, comment string) string {
+		return strings.TrimSpace(string(ssh.MarshalAuthorizedKey(k.PublicKey()))) + " " + comment
+	}
 	tmpl, err := template.ParseFS(examples.Demo, "demo/wharf.yaml.tmpl")
 	if err != nil {
 		return nil, err
 	}
 	var buf bytes.Buffer
 	if err := tmpl.Execute(&buf, map[string]string{
-		"Dir": d.dir, "Data": data, "HTTPAddr": d.httpAddr, "CarrierKey": strings.TrimSpace(string(ssh.MarshalAuthorizedKey(signer.PublicKey()))) + " acme-demo",
+		"Dir": d.dir, "Data": data, "HTTPAddr": d.httpAddr, "CarrierKey": authorized(d.carrierKey, "acme-demo"), "CustomerKey": authorized(d.customerKey, "bigretail-demo"),
 		"WMSAddr": d.wmsAddr, "InvoicingAddr": d.invAddr,
 	}); err != nil {
 		return nil, err
@@ -429,7 +436,7 @@ func (d *demo) play(ctx context.Context) error {
 			carrier.Close()
 		}
 		var err error
-		carrier, err = d.dialCarrier()
+		carrier, err = d.dialSFTP("acme", d.carrierKey)
 		return err
 	}
 	defer func() {
@@ -623,7 +630,69 @@ func (d *demo) play(ctx context.Context) error {
 	}
 	d.note("the ERP got its invoice postings (CSV); %d 810s wait for Big Retail on SFTP", n)
 	d.mark("invoices posted")
+
+	d.say("The partners fetch what waits for them over SFTP: ACME its 997 acknowledgments, Big Retail its 810 invoices")
+	if err := login(); err != nil {
+		return err
+	}
+	acks, err := d.fetchAll(ctx, carrier, "acme", "997_", 4) // one per file the carrier uploaded
+	if err != nil {
+		return err
+	}
+	customer, err := d.dialSFTP("bigretail", d.customerKey)
+	if err != nil {
+		return err
+	}
+	defer customer.Close()
+	invoices, err := d.fetchAll(ctx, customer, "bigretail", "customer-invoice_", n)
+	if err != nil {
+		return err
+	}
+	d.note("ACME downloaded %d acknowledgments, Big Retail %d invoices; nothing waits for anyone", acks, invoices)
 	return nil
+}
+
+// fetchAll is a partner's scheduled pick-up: it waits for want files named
+// prefix* in its outbound/ folder, downloads and deletes every file there,
+// and waits until Wharf has recorded each of the partner's documents as
+// delivered. It returns how many files it downloaded.
+func (d *demo) fetchAll(ctx context.Context, c *sftp.Client, partner, prefix string, want int) (int, error) {
+	var names []string
+	if err := d.await(ctx, fmt.Sprintf("%d %s* files waiting in %s's outbound/", want, prefix, partner), func() (bool, string, error) {
+		fis, err := c.ReadDir("outbound")
+		if err != nil {
+			return false, "", fmt.Errorf("%s lists outbound/: %w", partner, err)
+		}
+		var seen []string
+		n := 0
+		for _, fi := range fis {
+			seen = append(seen, fi.Name())
+			if strings.HasPrefix(fi.Name(), prefix) {
+				n++
+			}
+		}
+		return n >= want, fmt.Sprintf("%d of them: %v", n, seen), nil
+	}); err != nil {
+		return 0, err
+	}
+	fis, err := c.ReadDir("outbound")
+	if err != nil {
+		return 0, fmt.Errorf("%s lists outbound/: %w", partner, err)
+	}
+	for _, fi := range fis {
+		if _, err := sftpGet(c, "outbound/"+fi.Name()); err != nil {
+			return 0, fmt.Errorf("%s downloads outbound/%s: %w", partner, fi.Name(), err)
+		}
+		if err := c.Remove("outbound/" + fi.Name()); err != nil {
+			return 0, fmt.Errorf("%s cannot delete outbound/%s after download: %w", partner, fi.Name(), err)
+		}
+		names = append(names, fi.Name())
+	}
+	return len(names), d.await(ctx, fmt.Sprintf("every document for %s recorded as delivered", partner), func() (bool, string, error) {
+		left, err := d.countMessages(ctx, store.MessageFilter{PartnerID: partner, Direction: store.Outbound,
+			Statuses: []lifecycle.Status{lifecycle.StatusReceived, lifecycle.StatusWaiting}})
+		return left == 0, fmt.Sprintf("%d not delivered", left), err
+	})
 }
 
 // ordersCSV is the ERP's export: the two orders of the story and, with
@@ -737,17 +806,17 @@ func freightInvoice(number, shipment, total string) *canonical.FreightInvoice {
 		Lines: []canonical.FreightLine{{LineNumber: "1", Description: "linehaul", Charges: []canonical.Charge{{Code: "400", Amount: canonical.Decimal(total)}}}}}
 }
 
-// dialCarrier logs in to Wharf's SFTP server as the carrier, pinning the
-// server's host key from the data folder.
-func (d *demo) dialCarrier() (*sftp.Client, error) {
+// dialSFTP logs in to Wharf's SFTP server as a partner (the carrier, the
+// customer), pinning the server's host key from the data folder.
+func (d *demo) dialSFTP(partner string, key ssh.Signer) (*sftp.Client, error) {
 	hk, err := server.LoadOrCreateHostKey(d.data)
 	if err != nil {
 		return nil, err
 	}
-	conn, err := ssh.Dial("tcp", d.cfg.SFTP.Addr, &ssh.ClientConfig{User: "acme", Auth: []ssh.AuthMethod{ssh.PublicKeys(d.carrierKey)},
+	conn, err := ssh.Dial("tcp", d.cfg.SFTP.Addr, &ssh.ClientConfig{User: partner, Auth: []ssh.AuthMethod{ssh.PublicKeys(key)},
 		HostKeyCallback: ssh.FixedHostKey(hk.PublicKey()), Timeout: 10 * time.Second})
 	if err != nil {
-		return nil, fmt.Errorf("the carrier cannot log in to Wharf's SFTP server at %s: %w", d.cfg.SFTP.Addr, err)
+		return nil, fmt.Errorf("partner %s cannot log in to Wharf's SFTP server at %s: %w", partner, d.cfg.SFTP.Addr, err)
 	}
 	c, err := sftp.NewClient(conn)
 	if err != nil {

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"io"
+	"net"
 	"os"
 	"path/filepath"
 	"strings"
@@ -13,6 +14,7 @@ import (
 
 	"github.com/wharfedi/wharf/internal/lifecycle"
 	"github.com/wharfedi/wharf/internal/store"
+	"github.com/wharfedi/wharf/internal/web"
 )
 
 // TestDemo plays `wharf demo` end to end, in process: the ERP's folder
@@ -96,6 +98,28 @@ func TestDemo(t *testing.T) {
 			t.Errorf("trace of SH-1002 lacks a %s document (has %v)", want, types)
 		}
 	}
+	// Archive search by the order's PO finds every file about its
+	// shipment, the carrier's 990, 214s and 210 included (they name only
+	// the shipment); the trace of SH-1001 shows none of SH-1002's
+	// exceptions, although the 210 carries both.
+	var sout, serr bytes.Buffer
+	if code := run(ctx, []string{"archive", "search", "--config", filepath.Join(dir, "wharf.yaml"), "--key", "PO-77001", "--limit", "1000"}, strings.NewReader(""), &sout, &serr); code != 0 {
+		t.Fatalf("archive search: exit %d: %s", code, serr.String())
+	}
+	for _, want := range []string{"inbound/990_accept.x12", "inbound/214_delivered.x12", "inbound/214_SH-1001_pod.x12", "inbound/210_invoices.x12", "945-1.x12",
+		"invoice_INV-1001.json", "customer-invoice_INV-1001_", "bill_SH-1001_", "tender-status_SH-1001_"} {
+		if !strings.Contains(sout.String(), want) {
+			t.Errorf("archive search by PO-77001 misses %s:\n%s", want, sout.String())
+		}
+	}
+	tout.Reset()
+	if code := run(ctx, []string{"trace", "--config", filepath.Join(dir, "wharf.yaml"), "--json", "SH-1001"}, strings.NewReader(""), &tout, &terr); code != 0 {
+		t.Fatalf("trace: exit %d: %s", code, terr.String())
+	}
+	tr.Exceptions = nil
+	if err := json.Unmarshal(tout.Bytes(), &tr); err != nil || len(tr.Exceptions) != 0 {
+		t.Errorf("trace of SH-1001: %v, exceptions %+v, want none (the dispute is SH-1002's)", err, tr.Exceptions)
+	}
 	// Everything Wharf sent ACME (997s and 204s) carries its own ISA13:
 	// one sequence of control numbers per partner.
 	_, st, a := openConfigured(t, filepath.Join(dir, "wharf.yaml"))
@@ -150,6 +174,32 @@ func TestDemo(t *testing.T) {
 	if partnerFiles["acme"] < 4 || partnerFiles["wms"] < 1 {
 		t.Errorf("X12 files from the partners: %v, want 4 or more from the carrier and the 3PL's 945s", partnerFiles)
 	}
+	// Once the flow completed, every message reached a final status its
+	// kind allows (AS2 evidence included: raw requests and MDNs are
+	// settled), and nothing is stuck: not when it completed, not an hour
+	// later, when every step has had more than its time.
+	var last time.Time
+	for _, m := range msgs {
+		if !m.Status.Terminal() {
+			t.Errorf("message %s (%s, %s %s over %s) is still %s", m.ID, m.PartnerID, m.Direction, m.RemoteName, m.Transport, m.Status)
+		}
+		if m.ReceivedAt.After(last) {
+			last = m.ReceivedAt
+		}
+	}
+	for _, at := range []time.Time{last, last.Add(time.Hour)} {
+		ws, err := web.New(web.Options{Store: st, Archive: a, Now: func() time.Time { return at }})
+		if err != nil {
+			t.Fatal(err)
+		}
+		stuck, err := ws.Stuck(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, d := range stuck {
+			t.Errorf("stuck %s after the last message: %s %s (%s, %s over %s, %s): %s", at.Sub(last), d.Stage, d.MessageID, d.Partner, d.Filename, d.Transport, d.Status, d.Reason)
+		}
+	}
 	if _, err := os.Stat(filepath.Join(data, "wharf.db")); err != nil {
 		t.Errorf("the demo's database is not in WHARF_DATA: %v", err)
 	}
@@ -161,5 +211,25 @@ func TestDemo(t *testing.T) {
 	if code := run(ctx, []string{"demo", "--dir", t.TempDir()}, strings.NewReader(""), &out, &errb); code != 2 ||
 		!strings.Contains(errb.String(), "data folder "+data+" already holds data; unset WHARF_DATA or point it at an empty folder") {
 		t.Fatalf("second demo on the same data: exit %d, %s", code, errb.String())
+	}
+}
+
+// TestDemoPortInUse: with the HTTP port taken (another wharf on 8080),
+// the demo says which port is busy and what to change, before it writes
+// anything else (it used to fail on a missing AS2 certificate).
+func TestDemoPortInUse(t *testing.T) {
+	busy, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer busy.Close()
+	t.Setenv("WHARF_HTTP_ADDR", busy.Addr().String())
+	t.Setenv("WHARF_SFTP_ADDR", "127.0.0.1:0")
+	t.Setenv("WHARF_DATA", "")
+	var out, errb bytes.Buffer
+	code := run(t.Context(), []string{"demo", "--dir", t.TempDir()}, strings.NewReader(""), &out, &errb)
+	want := "cannot listen for HTTP on " + busy.Addr().String() + ": address already in use (is another wharf running? change http.addr or WHARF_HTTP_ADDR)"
+	if code != 1 || !strings.Contains(errb.String(), want) || strings.Contains(errb.String()+out.String(), "certificate") {
+		t.Fatalf("demo with the HTTP port in use: exit %d\nstdout:\n%s\nstderr:\n%s\nwant %q", code, out.String(), errb.String(), want)
 	}
 }

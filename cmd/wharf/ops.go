@@ -226,14 +226,13 @@ func runExceptions(ctx context.Context, args []string, stdout, stderr io.Writer)
 			}
 			app.RegisterArchiveJobs(rt, st, a, nil, nil)
 			replay = func(ctx context.Context, id string) (string, error) {
-				res, err := delivery.Replay(ctx, a, rt, id)
+				// The exception acted on records the replay through Act;
+				// the message's other open exceptions are told by the replay.
+				res, err := delivery.ReplayWith(ctx, a, rt, id, delivery.ReplayOptions{Actor: actor, Except: pos[0]})
 				if err != nil {
 					return "", err
 				}
-				if res.NewID != "" {
-					return fmt.Sprintf("message %s re-sent as %s", id, res.NewID), nil
-				}
-				return fmt.Sprintf("processing of %s re-run (job %d)", id, res.Job), nil
+				return res.String(), nil
 			}
 		}
 		x, err := wsync.Act(ctx, st, &wsync.ActParams{ID: pos[0], Action: sub, Actor: actor, Comment: *comment, Replay: replay})

@@ -13,10 +13,11 @@ import (
 
 const replayUsage = "usage: wharf replay [--json] ID"
 
-// runReplay: `wharf replay ID` re-sends an outbound message from its
-// archived bytes (a new message whose parent is ID, delivered by the
-// running server) or re-runs processing of an inbound one (a new job,
-// recorded in ID's history).
+// runReplay: `wharf replay ID` runs a message again from its archived
+// bytes: re-runs processing of an inbound one or the delivery of a dead
+// letter (a new job, recorded in ID's history), or re-sends any other
+// outbound one (a new message whose parent is ID, delivered by the running
+// server).
 func runReplay(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs, common := newFlags("replay", stderr)
 	asJSON := fs.Bool("json", false, "print the result as JSON")
@@ -46,18 +47,21 @@ func runReplay(ctx context.Context, args []string, stdout, stderr io.Writer) int
 		return fail(stderr, err)
 	}
 	app.RegisterArchiveJobs(rt, st, a, nil, nil)
-	res, err := delivery.Replay(ctx, a, rt, pos[0])
+	res, err := delivery.ReplayWith(ctx, a, rt, pos[0], delivery.ReplayOptions{Actor: "cli:" + firstNonEmptyEnv("USER", "LOGNAME")})
 	if err != nil {
 		return fail(stderr, err)
 	}
 	m := res.Original
 	if *asJSON {
 		return printJSON(stdout, stderr, map[string]any{"original": m.ID, "direction": string(m.Direction),
-			"new_message": res.NewID, "job": res.Job, "transport": m.Transport})
+			"new_message": res.NewID, "job": res.Job, "transport": m.Transport, "exceptions": res.Linked})
 	}
 	switch {
 	case m.Direction == store.Inbound:
 		fmt.Fprintf(stdout, "processing of %s re-run from its archived bytes (job %d); see 'wharf archive events %s'\n", m.ID, res.Job, m.ID)
+	case res.Rerun():
+		fmt.Fprintf(stdout, "delivery of dead letter %s re-run from its archived bytes over %s (job %d); 'wharf serve' delivers it (see 'wharf archive events %s')\n",
+			m.ID, m.Transport, res.Job, m.ID)
 	case app.Pushes(m.Transport):
 		fmt.Fprintf(stdout, "re-sent %s as %s (parent %s) over %s; 'wharf serve' delivers it (see 'wharf archive events %s')\n", m.ID, res.NewID, m.ID, m.Transport, res.NewID)
 	default:

@@ -212,6 +212,30 @@ partners:
 	if !strings.Contains(string(ack999), "ST*999*") || !strings.Contains(string(ack999), "IK5*R") {
 		t.Fatalf("999 for a set with a wrong SE01:\n%s", ack999)
 	}
+	// Why it was rejected is where people look: its history, an exception,
+	// one WARN line naming the partner and the file.
+	var badMsg archived
+	for _, a := range searchArchive(t, dir, "--partner", "beta", "--direction", "in") {
+		if a.Filename == "inbound/bad.edi" {
+			badMsg = a
+		}
+	}
+	ev, _ := runCLI(t, dir, nil, "archive", "events", "--config", "wharf.yaml", badMsg.ID)
+	if badMsg.Status != "rejected" || !strings.Contains(ev, "SE01 is") || !strings.Contains(ev, "segments counted") || !strings.Contains(ev, "x12_rejected (exception ") {
+		t.Fatalf("the rejected upload %+v says not why:\n%s", badMsg, ev)
+	}
+	if xs, _ := runCLI(t, dir, nil, "exceptions", "list", "--config", "wharf.yaml", "--partner", "beta"); !strings.Contains(xs, "x12_rejected") {
+		t.Fatalf("no x12_rejected exception for beta:\n%s", xs)
+	}
+	warned := 0
+	for _, l := range strings.Split(srv.logs.String(), "\n") {
+		if strings.Contains(l, "WARN") && strings.Contains(l, "file rejected by validation") && strings.Contains(l, "partner=beta") && strings.Contains(l, "file=inbound/bad.edi") {
+			warned++
+		}
+	}
+	if warned != 1 {
+		t.Fatalf("%d WARN lines for the rejected upload, want 1; log:\n%s", warned, srv.logs.String())
+	}
 
 	// acme may delete a waiting document; the archive keeps it. The same
 	// interchange again is a duplicate: its acknowledgment is a TA1, and

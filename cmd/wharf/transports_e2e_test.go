@@ -157,7 +157,7 @@ func testTransportsEndToEnd(t *testing.T, env []string) {
 	}
 	accept.Store(true)
 	outText, code := runCLI(t, dir, env, "replay", "--config", "wharf.yaml", ack.ID)
-	if code != 0 || !strings.Contains(outText, "re-sent "+ack.ID) {
+	if code != 0 || !strings.Contains(outText, "delivery of dead letter "+ack.ID+" re-run") {
 		t.Fatalf("replay: %d %s", code, outText)
 	}
 	waitFor(t, "the replayed 997 at the webhook", func() bool {

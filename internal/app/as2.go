@@ -101,6 +101,17 @@ func (b *as2Books) Event(ctx context.Context, id string, kind lifecycle.EventKin
 	return b.st.AppendEvent(ctx, &store.Event{MessageID: id, Kind: kind, Detail: detail})
 }
 
+// SettleEvidence gives archived AS2 evidence its final status with the
+// event that says why, in one transaction (as2.EvidenceSettler).
+func (b *as2Books) SettleEvidence(ctx context.Context, id string, status lifecycle.Status, kind lifecycle.EventKind, detail string) error {
+	return b.st.WithTx(ctx, func(tx store.Tx) error {
+		if err := tx.SetMessageStatus(ctx, id, status); err != nil {
+			return err
+		}
+		return tx.AppendEvent(ctx, &store.Event{MessageID: id, Kind: kind, Detail: detail})
+	})
+}
+
 // as2SpoolDir holds AS2 request bodies being received and compressed
 // messages being sent.
 func as2SpoolDir(c *config.Config) string { return filepath.Join(c.Data, "as2-spool") }
@@ -157,6 +168,7 @@ func (b *as2Books) Alert(ctx context.Context, a *as2.Alert) error {
 
 var (
 	_ as2.EvidenceStreamer = (*as2Books)(nil)
+	_ as2.EvidenceSettler  = (*as2Books)(nil)
 	_ as2.Alerter          = (*as2Books)(nil)
 )
 
@@ -292,6 +304,24 @@ func (b *as2Books) Settle(ctx context.Context, r *as2.Record, async bool, status
 		}
 		if err := tx.SetMessageStatus(ctx, r.MessageID, status); err != nil {
 			return err
+		}
+		if status == lifecycle.StatusDelivered {
+			// A dead letter whose replay the partner's MDN now proves
+			// delivered: its X12 groups are awaited again, its delivery
+			// exception resolved.
+			if err := tx.RearmSentGroups(ctx, r.MessageID); err != nil {
+				return err
+			}
+			xs, err := tx.ListExceptions(ctx, store.ExceptionFilter{Statuses: []string{store.ExceptionOpen}, Reason: "delivery", MessageID: r.MessageID, Limit: 1})
+			if err != nil {
+				return err
+			}
+			for _, x := range xs {
+				if err := tx.SetExceptionStatus(ctx, &store.SetExceptionStatusParams{ID: x.ID, Status: store.ExceptionResolved, Actor: "wharf",
+					Comment: "delivered when its delivery was replayed: " + detail}); err != nil {
+					return err
+				}
+			}
 		}
 		if status == lifecycle.StatusFailed {
 			// A partner's refusal, or a receipt that proves nothing: someone must act.

@@ -144,7 +144,7 @@ func (s *syncSender) Send(ctx context.Context, o *wsync.Outbound) (string, error
 			keys = append(keys, store.Key{Kind: r.Type, Value: r.Value})
 		}
 	}
-	keys = append(keys, store.Key{Kind: o.Kind, Value: o.Key})
+	keys = append(append(keys, store.Key{Kind: o.Kind, Value: o.Key}), o.Keys...)
 	return s.put(ctx, o.Route, safeName(o.Key), []canonical.Document{o.Doc}, keys, o.IdempotencyKey, o.Source,
 		fmt.Sprintf("route %s: %s %s %s", o.Route.Name, o.Event, o.Kind, o.Key))
 }

@@ -19,22 +19,31 @@
 //
 //	outbound: received | waiting ──▶ delivered    (delivery engine, partner fetch, SFTP push, AS2 MDN)
 //	                             ──▶ removed      (partner deleted it unfetched)
-//	                             ──▶ dead_letter  (no attempts left, or a permanent failure)
+//	                             ──▶ dead_letter  (no attempts left, or a permanent failure) ──replay──▶ received
 //	                             ──▶ awaiting_mdn ──▶ delivered | failed | dead_letter
 //	                             ──▶ failed       (negative or unusable AS2 MDN)
 //
-// Replaying an outbound message does not move it: delivery.Replay archives
-// a new outbound message (StatusReceived, ParentID = the original), which
-// goes through the flow again. Replaying an inbound message re-runs its
-// processing on the same message, which is the only way out of the
-// inbound terminal statuses.
+// Replaying a dead letter re-runs its delivery on the same message (back
+// to StatusReceived, same idempotency key): a route still broken
+// dead-letters it again under the same exception, so repeated replays add
+// no messages, exceptions or stuck documents. Replaying any other outbound
+// message does not move it: delivery.Replay archives a new outbound message
+// (StatusReceived, ParentID = the original), which goes through the flow
+// again. Replaying an inbound message re-runs its processing on the same
+// message, which is the only way out of the inbound terminal statuses.
 //
-// AS2 evidence (raw requests, transport as2-raw; the MDNs Wharf returned
-// synchronously, as2-mdn; the MDNs partners returned, as2-mdn-in) is
-// archived but never processed nor delivered: it stays StatusReceived, and
-// for evidence that status is final. Nothing waits on it, so the console
-// never calls it stuck. An async MDN Wharf owes a partner (as2-mdn-async)
-// is not evidence in that sense: it is delivered like any outbound message.
+// AS2 evidence is archived as StatusReceived, never processed as a
+// document nor delivered by a job, and settled by the AS2 code once what it
+// proves is settled:
+//
+//	raw request (as2-raw, inbound):   received ──▶ processed (payload archived) | rejected (refused; a negative MDN said why)
+//	sync MDN Wharf returned (as2-mdn): received ──▶ delivered (the HTTP response carrying it was written)
+//	MDN a partner returned (as2-mdn-in): received ──▶ processed (matched to the message Wharf sent)
+//
+// An async MDN Wharf owes a partner (as2-mdn-async) is not evidence in that
+// sense: it is delivered like any outbound message. Evidence still
+// received (archived before evidence was settled, or its settlement failed)
+// is never a stuck document: nothing waits on it.
 //
 // CanTransition describes the flow the code implements; the store does not
 // (yet) refuse other moves, but it refuses statuses not listed here.
@@ -55,9 +64,9 @@ const (
 	// of every message archive.Put records (its default). Inbound: the
 	// processing job has not finished. Outbound: the delivery job has not
 	// finished, or (transports the partner fetches from) the partner has
-	// not fetched it; the gateway lists it as waiting. AS2 evidence stays
-	// received, and for it that is final (see the package documentation).
-	// Not terminal. Set by: archive.Put.
+	// not fetched it; the gateway lists it as waiting. AS2 evidence: not
+	// settled yet (see the package documentation). Not terminal. Set by:
+	// archive.Put.
 	StatusReceived Status = "received"
 
 	// StatusWaiting (outbound): a document Wharf generated that waits for
@@ -68,28 +77,40 @@ const (
 
 	// StatusProcessed (inbound): read and accepted, possibly with
 	// warnings; its acknowledgment is archived and its documents mapped.
-	// Terminal (a replay re-processes it). Set by: process.
+	// AS2 evidence: a raw request whose payload is archived, an MDN matched
+	// to what Wharf sent. Terminal (a replay re-processes it). Set by:
+	// process, the AS2 code (as2.EvidenceSettler).
 	StatusProcessed Status = "processed"
 
-	// StatusRejected (inbound): something in it was rejected by
-	// validation. Its EventValidated lists why (the checker's messages and
-	// positions), an exception (reason x12_rejected) is raised, and the
-	// acknowledgments tell the partner. Terminal (a replay re-processes
-	// it); counted as an error. Set by: process.
+	// StatusRejected (inbound): something in it was rejected: by X12
+	// validation (its EventValidated lists the checker's messages and
+	// positions, an exception with reason x12_rejected is raised, and the
+	// acknowledgments tell the partner), or by mapping under the partner's
+	// reject policy, or its content could not be read to its end (its
+	// EventMapped lists each error's document, position and text, an
+	// exception with reason rejected is raised, and no document of it is
+	// passed on). One WARN line names the partner and the file. AS2
+	// evidence: a raw request the AS2 endpoint refused. Terminal (a replay
+	// re-processes it, and resolves the exception once it is processed);
+	// counted as an error. Set by: process, the AS2 code.
 	StatusRejected Status = "rejected"
 
 	// StatusUnrecognized (inbound): not a format Wharf reads (not X12, not
 	// canonical JSON, and the partner has no CSV or fixed-width layout);
-	// kept in the archive, not acknowledged. Terminal (a replay
-	// re-processes it, e.g. after a layout was configured). Set by: process.
+	// kept in the archive, not acknowledged. Its EventParsed says so and
+	// how the file starts, an exception with reason unrecognized is raised
+	// and one WARN line names the partner and the file. Terminal (a replay
+	// re-processes it, e.g. after a layout was configured, and resolves the
+	// exception). Set by: process.
 	StatusUnrecognized Status = "unrecognized"
 
 	// StatusDelivered (outbound): the partner has it: sent by the delivery
 	// engine, fetched by the partner (gateway), pushed over SFTP, an async
 	// MDN Wharf owed posted, or an AS2 message settled by a positive MDN
-	// (or sent without asking for one). Terminal. Set by: delivery,
-	// gateway, the application's SFTP push and async-MDN senders, AS2
-	// Books.Settle.
+	// (or sent without asking for one); a synchronous MDN Wharf returned
+	// in its HTTP response. Terminal. Set by: delivery, gateway, the
+	// application's SFTP push and async-MDN senders, AS2 Books.Settle and
+	// the AS2 endpoint (as2.EvidenceSettler).
 	StatusDelivered Status = "delivered"
 
 	// StatusRemoved (outbound): the partner deleted the document from its
@@ -99,9 +120,10 @@ const (
 
 	// StatusDeadLetter (outbound): delivery gave up (a permanent failure,
 	// or no attempts left); an exception says why. Terminal: 'wharf
-	// replay' sends a new message. Only outside evidence still moves it: an
-	// async AS2 MDN for a post that the partner did receive settles it.
-	// Counted as an error. Set by: delivery.
+	// replay' re-runs its delivery (back to received; delivered, it
+	// resolves the exception). Outside evidence moves it too: an async AS2
+	// MDN for a post that the partner did receive settles it. Counted as an
+	// error. Set by: delivery.
 	StatusDeadLetter Status = "dead_letter"
 
 	// StatusAwaitingMDN (outbound, AS2 with async MDNs): posted, the
@@ -197,8 +219,9 @@ var transitions = map[Status][]Status{
 	},
 
 	// A dead letter whose post did reach the partner: the async MDN still
-	// awaited settles it (AS2 Books.Settle takes the awaited entry).
-	StatusDeadLetter: {StatusDelivered, StatusFailed},
+	// awaited settles it (AS2 Books.Settle takes the awaited entry). A
+	// replay re-runs its delivery (delivery.Replay).
+	StatusDeadLetter: {StatusDelivered, StatusFailed, StatusReceived},
 
 	// delivered, removed and failed are final: a replay is a new message.
 }
@@ -258,11 +281,15 @@ const (
 	// EventAcknowledged: the TA1/997/999 for the message was archived as
 	// an outbound message.
 	EventAcknowledged EventKind = "acknowledged"
-	// EventMapped: mapped to canonical documents (or rejected by mapping).
+	// EventMapped: mapped to canonical documents (or rejected by mapping);
+	// the detail counts them by type and lists the errors, each with the
+	// document, its position (X12 set, segment and element; or line and
+	// column) and what is wrong: the first 10, then "... and N more".
 	EventMapped EventKind = "mapped"
 	// EventException: something needs a person (a file rejected by X12
-	// validation, a document set aside by mapping, an acknowledgment that
-	// matches nothing sent); an exception is raised with it.
+	// validation or by mapping, a file Wharf does not read, a document set
+	// aside by mapping, an acknowledgment that matches nothing sent); an
+	// exception is raised with it.
 	EventException EventKind = "exception"
 	// EventReconciled: the acknowledgments in an inbound message were
 	// matched to the groups Wharf sent.
@@ -385,8 +412,9 @@ const (
 	// x12.ack_timeout); a late one still settles it.
 	AckOverdue AckStatus = "overdue"
 	// AckNotSent: the message carrying the group was dead-lettered, never
-	// delivered: no acknowledgment is expected (a replay that is delivered
-	// records its own groups).
+	// delivered: no acknowledgment is expected (until its replay is
+	// delivered: the group is awaited again from then; a re-send as a new
+	// message records its own groups).
 	AckNotSent AckStatus = "not_sent"
 )
 

@@ -49,7 +49,7 @@ func TestTransitions(t *testing.T) {
 		{StatusAwaitingMDN, StatusRemoved, false},
 		{StatusDeadLetter, StatusDelivered, true}, // a late async MDN
 		{StatusDeadLetter, StatusFailed, true},
-		{StatusDeadLetter, StatusReceived, false}, // replay is a new message
+		{StatusDeadLetter, StatusReceived, true}, // a replay re-runs its delivery
 		{StatusDeadLetter, StatusDeadLetter, false},
 		// Final.
 		{StatusDelivered, StatusReceived, false},
@@ -116,7 +116,7 @@ func TestTerminalStatuses(t *testing.T) {
 		StatusProcessed:    {StatusProcessed, StatusRejected, StatusUnrecognized},
 		StatusRejected:     {StatusProcessed, StatusRejected, StatusUnrecognized},
 		StatusUnrecognized: {StatusProcessed, StatusRejected, StatusUnrecognized},
-		StatusDeadLetter:   {StatusDelivered, StatusFailed},
+		StatusDeadLetter:   {StatusDelivered, StatusFailed, StatusReceived},
 		StatusDelivered:    nil,
 		StatusRemoved:      nil,
 		StatusFailed:       nil,

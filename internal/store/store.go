@@ -192,6 +192,11 @@ type Queries interface {
 	// ExpectNoAcks: the message's awaited groups will never be
 	// acknowledged (it was dead-lettered): lifecycle.AckNotSent.
 	ExpectNoAcks(ctx context.Context, messageID string) error
+	// RearmSentGroups: the message's groups that were not sent
+	// (lifecycle.AckNotSent) have been sent now (its replay was
+	// delivered): awaited again from the store's clock, due as long after
+	// it as before.
+	RearmSentGroups(ctx context.Context, messageID string) error
 
 	// Audit events: logins, refusals, sessions, operator actions.
 	AppendAudit(ctx context.Context, e *AuditEvent) error

@@ -98,3 +98,29 @@ func (s *queries) ExpectNoAcks(ctx context.Context, messageID string) error {
 		string(lifecycle.AckNotSent), messageID, string(lifecycle.AckNone), string(lifecycle.AckOverdue))
 	return s.err("expect no acks", err)
 }
+
+// RearmSentGroups: the message's groups that were not sent
+// (lifecycle.AckNotSent: it was dead-lettered) have been sent now (the
+// dead letter's replay was delivered): they are awaited again from the
+// store's clock, each due as long after it as it was due after it was
+// first recorded.
+func (s *queries) RearmSentGroups(ctx context.Context, messageID string) error {
+	return s.atomic(ctx, func(q *queries) error {
+		gs, err := q.sentGroups(ctx, "rearm sent groups", `message_id = $1 AND ack_status = $2`, messageID, string(lifecycle.AckNotSent))
+		if err != nil {
+			return err
+		}
+		now := q.now()
+		for _, g := range gs {
+			var due any
+			if !g.DueAt.IsZero() {
+				due = now.Add(g.DueAt.Sub(g.SentAt)).UTC()
+			}
+			if _, err := q.q.exec(ctx, `UPDATE x12_sent_groups SET ack_status = $1, sent_at = $2, due_at = $3 WHERE message_id = $4 AND gs06 = $5`,
+				string(lifecycle.AckNone), now, due, messageID, g.GS06); err != nil {
+				return q.err("rearm sent groups", err)
+			}
+		}
+		return nil
+	})
+}

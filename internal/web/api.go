@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/wharfedi/wharf/archive"
+	"github.com/wharfedi/wharf/delivery"
 	"github.com/wharfedi/wharf/internal/lifecycle"
 	"github.com/wharfedi/wharf/internal/store"
 	wsync "github.com/wharfedi/wharf/sync"
@@ -263,14 +264,14 @@ func (s *Server) mountAPI() {
 		func(w http.ResponseWriter, r *http.Request, p *principal) error {
 			return s.download(w, r, p)
 		})
-	s.handle(Route{Method: "POST", Path: "/api/v1/messages/{id}/replay", Summary: "Re-send an outbound message from its archived bytes, or re-run processing of an inbound one", Role: operator, Tag: "messages",
+	s.handle(Route{Method: "POST", Path: "/api/v1/messages/{id}/replay", Summary: "Run a message again from its archived bytes: re-run processing of an inbound one or a dead letter's delivery; re-send any other outbound one as a new message", Role: operator, Tag: "messages",
 		Params: []Param{pID}, Response: replayOut{}, Errors: []int{http.StatusServiceUnavailable}},
 		func(w http.ResponseWriter, r *http.Request, p *principal) error {
-			res, err := s.Replay(r.Context(), r.PathValue("id"))
+			res, err := s.Replay(r.Context(), r.PathValue("id"), delivery.ReplayOptions{Actor: p.Actor})
 			if err != nil {
 				return err
 			}
-			s.audit(r.Context(), p, r, "replay", replayDetail(res))
+			s.audit(r.Context(), p, r, "replay", res.String())
 			writeJSON(w, 200, replayOut{Original: res.Original.ID, Direction: res.Original.Direction, NewMessage: res.NewID, Job: res.Job})
 			return nil
 		})

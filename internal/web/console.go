@@ -17,6 +17,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/wharfedi/wharf/delivery"
 	"github.com/wharfedi/wharf/internal/lifecycle"
 	"github.com/wharfedi/wharf/internal/store"
 	wsync "github.com/wharfedi/wharf/sync"
@@ -514,24 +515,25 @@ func (s *Server) mountConsole() {
 		}
 		s.render(w, r, 200, "message", &page{Title: "Message " + d.Entry.ID, Nav: "messages", Me: p,
 			Data: map[string]any{"E": entryJSON(d.Entry), "Keys": d.Keys, "Events": d.Events, "Exceptions": xs, "Replays": children,
-				"Stuck": stuck, "CanReplay": p.can(store.RoleOperator)}})
+				"Rejection": s.rejection(r.Context(), d, xs),
+				"Stuck":     stuck, "CanReplay": p.can(store.RoleOperator)}})
 		return nil
 	})
 	s.page("GET /ui/messages/{id}/content", store.RoleAuditor, s.download)
 	s.page("POST /ui/messages/{id}/replay", store.RoleOperator, func(w http.ResponseWriter, r *http.Request, p *principal) error {
 		id := r.PathValue("id")
-		res, err := s.Replay(r.Context(), id)
+		res, err := s.Replay(r.Context(), id, delivery.ReplayOptions{Actor: p.Actor})
 		if err != nil {
 			_, msg, hint := statusOf(err)
 			s.back(w, r, "/ui/messages/"+url.PathEscape(id), "Replay failed: "+msg+" "+hint, false)
 			return nil
 		}
-		s.audit(r.Context(), p, r, "replay", replayDetail(res))
+		s.audit(r.Context(), p, r, "replay", res.String())
 		if res.NewID != "" {
-			s.back(w, r, "/ui/messages/"+url.PathEscape(res.NewID), "Replayed: "+replayDetail(res)+". This is the new attempt.", true)
+			s.back(w, r, "/ui/messages/"+url.PathEscape(res.NewID), "Replayed: "+res.String()+". This is the new attempt.", true)
 			return nil
 		}
-		s.back(w, r, "/ui/messages/"+url.PathEscape(id), "Replayed: "+replayDetail(res)+".", true)
+		s.back(w, r, "/ui/messages/"+url.PathEscape(id), "Replayed: "+res.String()+".", true)
 		return nil
 	})
 	s.page("POST /ui/verify", store.RoleAuditor, func(w http.ResponseWriter, r *http.Request, p *principal) error {

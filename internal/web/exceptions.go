@@ -2,7 +2,6 @@ package web
 
 import (
 	"context"
-	"fmt"
 	"net/http"
 	"slices"
 
@@ -19,20 +18,15 @@ import (
 // dismiss need a comment.
 func (s *Server) ExceptionAction(ctx context.Context, p *principal, id, action, comment string) (*store.Exception, error) {
 	replay := func(ctx context.Context, messageID string) (string, error) {
-		res, err := s.Replay(ctx, messageID)
+		// This exception records the replay through Act; the message's
+		// other open exceptions are told by the replay.
+		res, err := s.Replay(ctx, messageID, delivery.ReplayOptions{Actor: p.Actor, Except: id})
 		if err != nil {
 			return "", err
 		}
-		return replayDetail(res), nil
+		return res.String(), nil
 	}
 	return wsync.Act(ctx, s.st, &wsync.ActParams{ID: id, Action: action, Actor: p.Actor, Comment: comment, Replay: replay})
-}
-
-func replayDetail(res *delivery.Replayed) string {
-	if res.NewID != "" {
-		return fmt.Sprintf("message %s re-sent as %s", res.Original.ID, res.NewID)
-	}
-	return fmt.Sprintf("processing of %s re-run (job %d)", res.Original.ID, res.Job)
 }
 
 // exceptionStatuses are the values of the exceptions queue's status

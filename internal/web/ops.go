@@ -174,11 +174,23 @@ func (s *Server) Stuck(ctx context.Context) ([]StuckDoc, error) {
 					"check the jobs page for a failing processing job; replay re-runs processing")
 			}
 		case lifecycle.StatusUnrecognized:
-			add(StageNotMapped, m, "not a format Wharf reads (no ISA segment at the start)", "ask the partner for X12, or add a CSV/flat layout; then replay")
+			add(StageNotMapped, m, "not a format Wharf reads: "+s.whyRejected(ctx, m, "no ISA segment at the start, no layout"),
+				"ask the partner for X12, or add a CSV/flat layout; then replay")
 		case lifecycle.StatusRejected:
-			add(StageNotMapped, m, "rejected by validation; its history (the validated event) and its x12_rejected exception say why",
+			add(StageNotMapped, m, "rejected: "+s.whyRejected(ctx, m, "its history (the validated or mapped event) and its exception say why"),
 				"fix with the partner and have them resend, or replay after a config change")
 		}
+	}
+	// An AS2 request the endpoint refused is the one piece of evidence
+	// someone acts on: its payload never came in.
+	refused, err := s.st.SearchMessages(ctx, store.MessageFilter{Direction: store.Inbound, Transport: "as2-raw", Since: since,
+		Statuses: []lifecycle.Status{lifecycle.StatusRejected}, Limit: 500})
+	if err != nil {
+		return nil, err
+	}
+	for _, m := range refused {
+		add(StageNotMapped, m, "the AS2 endpoint refused this request (its MDN told the partner why; the failed event in its history says it too)",
+			"fix the partner's or Wharf's AS2 settings (certificates, signing, encryption), then have the partner resend")
 	}
 	outb, err := s.searchDocuments(ctx, store.MessageFilter{Direction: store.Outbound, Since: since,
 		Statuses: []lifecycle.Status{lifecycle.StatusReceived, lifecycle.StatusWaiting, lifecycle.StatusDeadLetter}}, 500)
@@ -215,14 +227,44 @@ func (s *Server) Stuck(ctx context.Context) ([]StuckDoc, error) {
 	return out, nil
 }
 
+// fileExceptionReasons are the exceptions processing raises about a whole
+// inbound file (package process): X12 validation or mapping rejected it,
+// Wharf does not read its format.
+var fileExceptionReasons = []string{"x12_rejected", "rejected", "unrecognized"}
+
+// whyRejected is the first reason processing gave for rejecting m (or not
+// recognizing it), from the latest exception event of its history that
+// names a file exception, else otherwise.
+func (s *Server) whyRejected(ctx context.Context, m *store.Message, otherwise string) string {
+	evs, err := s.st.Events(ctx, m.ID)
+	if err != nil {
+		return otherwise
+	}
+	for i := len(evs) - 1; i >= 0; i-- {
+		if evs[i].Kind != lifecycle.EventException {
+			continue
+		}
+		reason, rest, ok := strings.Cut(evs[i].Detail, " (exception ")
+		if !ok || !slices.Contains(fileExceptionReasons, reason) {
+			continue
+		}
+		if _, why, ok := strings.Cut(rest, "): "); ok {
+			return strings.TrimPrefix(why, "error: ")
+		}
+	}
+	return otherwise
+}
+
 // evidenceTransports are the transports of AS2 evidence (named as in
 // transports/as2, which this package does not import; the tests check the
 // names): raw requests (as2-raw), the MDNs Wharf returned synchronously
 // (as2-mdn) and those partners returned for what Wharf sent (as2-mdn-in).
-// Evidence is archived as received and that is final (package
-// lifecycle): nothing processes or delivers it, so it is never stuck. An
-// async MDN Wharf owes a partner (as2-mdn-async) is delivered like any
-// outbound document, and stuck when it is not.
+// The AS2 code settles evidence (package lifecycle); no job processes or
+// delivers it, so evidence is not stuck as a document is, even when it
+// stayed received (archived before it was settled). A refused request is
+// listed on its own (Stuck). An async MDN Wharf owes a partner
+// (as2-mdn-async) is delivered like any outbound document, and stuck when
+// it is not.
 var evidenceTransports = map[string]bool{"as2-raw": true, "as2-mdn": true, "as2-mdn-in": true}
 
 // searchDocuments returns up to limit messages of f, newest first,
@@ -444,12 +486,15 @@ func (s *Server) Jobs(ctx context.Context, states []string, limit int) ([]JobInf
 	return out, nil
 }
 
-// Replay re-sends an outbound message or re-runs processing of an inbound one.
-func (s *Server) Replay(ctx context.Context, id string) (*delivery.Replayed, error) {
+// Replay runs a message again (delivery.ReplayWith): re-runs processing of
+// an inbound one or a dead letter's delivery, re-sends any other outbound
+// one as a new message. The open exceptions about it record the replay with
+// o's actor.
+func (s *Server) Replay(ctx context.Context, id string, o delivery.ReplayOptions) (*delivery.Replayed, error) {
 	if s.o.Jobs == nil {
 		return nil, &httpError{503, "replay needs the job runtime, which is not running in this process", "use 'wharf replay ID'"}
 	}
-	return delivery.Replay(ctx, s.o.Archive, s.o.Jobs, id)
+	return delivery.ReplayWith(ctx, s.o.Archive, s.o.Jobs, id, o)
 }
 
 // messageOut is a message as the API shows it (the fields of `wharf

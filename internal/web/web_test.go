@@ -562,9 +562,11 @@ func signIn(t *testing.T, st store.Store, base, role string) func(path string) (
 }
 
 // AS2 evidence (inbound MDNs, raw requests, the MDNs Wharf returned) is
-// archived as received and stays so: it is never a stuck document, on the
-// stuck page, the overview's tile or the metric. An async MDN Wharf owes
-// is delivered like any outbound document, and stuck when it is not.
+// never a stuck document, on the stuck page, the overview's tile or the
+// metric: not while it is received, not once settled. A request the AS2
+// endpoint refused (its raw evidence rejected) is listed. An async MDN
+// Wharf owes is delivered like any outbound document, and stuck when it is
+// not.
 func TestStuckLeavesOutAS2Evidence(t *testing.T) {
 	for _, tr := range []string{as2.TransportRaw, as2.TransportMDN, as2.TransportMDNIn} {
 		if !evidenceTransports[tr] {
@@ -602,6 +604,17 @@ func TestStuckLeavesOutAS2Evidence(t *testing.T) {
 		put(store.Inbound, as2.TransportMDNIn, "MDN for sent-1@wharf")
 		put(store.Inbound, as2.TransportRaw, "in-1@acme")
 		put(store.Outbound, as2.TransportMDN, "in-1@acme")
+		for _, ev := range []struct {
+			dir       store.Direction
+			transport string
+			status    lifecycle.Status
+		}{{store.Inbound, as2.TransportMDNIn, lifecycle.StatusProcessed}, {store.Inbound, as2.TransportRaw, lifecycle.StatusProcessed},
+			{store.Outbound, as2.TransportMDN, lifecycle.StatusDelivered}} {
+			e := put(ev.dir, ev.transport, "settled-"+ev.transport+"@acme")
+			if err := st.SetMessageStatus(ctx, e.ID, ev.status); err != nil {
+				t.Fatal(err)
+			}
+		}
 		async := put(store.Outbound, as2.TransportMDNAsync, "in-2@acme")
 		if err := st.SetMessageStatus(ctx, async.ID, lifecycle.StatusDelivered); err != nil {
 			t.Fatal(err)
@@ -670,6 +683,22 @@ func TestStuckLeavesOutAS2Evidence(t *testing.T) {
 		}
 		if _, body := get("/"); !strings.Contains(body, "<b>1</b><span>stuck documents</span>") {
 			t.Errorf("the overview's stuck tile does not say 1:\n%s", body)
+		}
+
+		// A refused request: its payload never came in.
+		refused := put(store.Inbound, as2.TransportRaw, "in-4@acme")
+		if err := st.SetMessageStatus(ctx, refused.ID, lifecycle.StatusRejected); err != nil {
+			t.Fatal(err)
+		}
+		docs, err = s.Stuck(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(docs) != 2 || docs[0].MessageID != refused.ID || docs[0].Stage != StageNotMapped || !strings.Contains(docs[0].Reason, "refused") {
+			t.Errorf("stuck: %+v, want the refused request %s and the undelivered async MDN", docs, refused.ID)
+		}
+		if n := stuckMetric(); n != 2 {
+			t.Errorf("wharf_overview_stuck_documents = %v, want 2", n)
 		}
 	})
 }

@@ -245,6 +245,32 @@ type EvidenceStreamer interface {
 	EvidenceFrom(ctx context.Context, partner string, outbound bool, transport, as2MessageID string, r io.Reader) (string, error)
 }
 
+// EvidenceSettler is implemented by Books that give archived evidence its
+// final status once what it proves is settled (Wharf's do; see package
+// lifecycle): a raw request becomes processed when its payload is archived
+// (rejected when the endpoint refused it), an MDN Wharf returned
+// synchronously delivered once the response carrying it is written, an MDN
+// a partner returned processed once it is matched to what Wharf sent.
+// Books without it keep evidence as it was archived; the event is still
+// appended (Books.Event).
+type EvidenceSettler interface {
+	// SettleEvidence moves the archived evidence id to status and appends
+	// an event of kind with detail, in one transaction.
+	SettleEvidence(ctx context.Context, id string, status lifecycle.Status, kind lifecycle.EventKind, detail string) error
+}
+
+// settleEvidence records what became of evidence: its final status where
+// the Books keep statuses, else only the event.
+func settleEvidence(ctx context.Context, b Books, id string, status lifecycle.Status, kind lifecycle.EventKind, detail string) error {
+	if id == "" {
+		return nil
+	}
+	if es, ok := b.(EvidenceSettler); ok {
+		return es.SettleEvidence(ctx, id, status, kind, detail)
+	}
+	return b.Event(ctx, id, kind, detail)
+}
+
 // Alerter is implemented by Books that raise an exception for an operator
 // (Wharf's do: the exceptions queue). The receiving endpoint raises one
 // when it refuses a message on a limit or on policy that an operator may

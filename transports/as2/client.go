@@ -387,6 +387,7 @@ func (c *Client) Send(ctx context.Context, p *Partner, o Outgoing) (*Sent, error
 	if err := c.Books.Settle(ctx, rec, false, lifecycle.Status(rec.Status), sent.Detail); err != nil {
 		return nil, err
 	}
+	c.matched(ctx, rec.MDNID, fmt.Sprintf("synchronous MDN for AS2 message %s (message %s) from partner %s: the message is %s", b.AS2MessageID, o.MessageID, p.ID, status))
 	if status == lifecycle.StatusFailed {
 		log.Warn("as2: sent, but the MDN says it failed", "detail", detail)
 	} else {
@@ -594,20 +595,35 @@ func (c *Client) HandleMDN(ctx context.Context, p *Partner, e *Entity) error {
 	}
 	status, detail := judge(p, rec, m)
 	detail = "async MDN archived as " + id + ": " + detail
+	late := func() error {
+		c.matched(ctx, id, fmt.Sprintf("async MDN for AS2 message %s (message %s) from partner %s came after the message was settled; its status is unchanged",
+			m.OriginalMessageID, payload, p.ID))
+		return c.Books.Event(ctx, payload, lifecycle.EventMDNLate, fmt.Sprintf("async MDN for AS2 message %s arrived again or after the message was settled "+
+			"(archived as %s, disposition %q); the message's status is unchanged", m.OriginalMessageID, id, m.Disposition))
+	}
 	if want == nil {
-		note := fmt.Sprintf("async MDN for AS2 message %s arrived again or after its deadline (archived as %s, disposition %q); the message's status is unchanged", m.OriginalMessageID, id, m.Disposition)
-		log.Warn("as2: " + note)
-		return c.Books.Event(ctx, payload, lifecycle.EventMDNLate, note)
+		log.Warn("as2: async MDN arrived again or after its deadline; the message's status is unchanged", "mdn", id, "disposition", m.Disposition)
+		return late()
 	}
 	rec.MDNID, rec.Disposition, rec.Status = id, dispositionOf(m), string(status)
 	err = c.Books.Settle(ctx, rec, true, lifecycle.Status(rec.Status), detail)
 	if errors.Is(err, ErrNotAwaited) {
 		log.Warn("as2: async MDN raced with another settlement; the first one stands", "mdn", id)
-		return c.Books.Event(ctx, payload, lifecycle.EventMDNLate, fmt.Sprintf("async MDN for AS2 message %s archived as %s came after the message was settled; its status is unchanged", m.OriginalMessageID, id))
+		return late()
 	}
 	if err != nil {
 		return err
 	}
+	c.matched(ctx, id, fmt.Sprintf("async MDN for AS2 message %s (message %s) from partner %s: the message is %s", m.OriginalMessageID, payload, p.ID, status))
 	log.Info("as2: async MDN settled the message", "status", status, "mdn", id)
 	return nil
+}
+
+// matched records that the archived MDN a partner returned (id) was
+// matched to the message Wharf sent: for evidence that is its final status
+// (processed). A failure is logged: the message's own status is recorded.
+func (c *Client) matched(ctx context.Context, id, detail string) {
+	if err := settleEvidence(ctx, c.Books, id, lifecycle.StatusProcessed, lifecycle.EventReconciled, detail); err != nil {
+		c.log().Warn("as2: recording the MDN's match failed", "mdn", id, "err", err)
+	}
 }

@@ -134,6 +134,17 @@ func (b *MemoryBooks) Settle(_ context.Context, r *Record, async bool, status li
 	return nil
 }
 
+// SettleEvidence records evidence's final status (Outcome) and event.
+func (b *MemoryBooks) SettleEvidence(_ context.Context, id string, status lifecycle.Status, kind lifecycle.EventKind, detail string) error {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.outcomes[id] = status
+	b.events[id] = append(b.events[id], string(kind)+": "+detail)
+	return nil
+}
+
+var _ EvidenceSettler = (*MemoryBooks)(nil)
+
 // Alert keeps an alert (Alerts lists them).
 func (b *MemoryBooks) Alert(_ context.Context, a *Alert) error {
 	b.mu.Lock()
@@ -149,7 +160,7 @@ func (b *MemoryBooks) Alerts() []Alert {
 	return append([]Alert(nil), b.alerts...)
 }
 
-// Outcome returns a payload's status.
+// Outcome returns a payload's status, or evidence's once settled.
 func (b *MemoryBooks) Outcome(id string) lifecycle.Status {
 	b.mu.Lock()
 	defer b.mu.Unlock()

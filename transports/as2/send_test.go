@@ -130,6 +130,19 @@ func TestWharfToWharf(t *testing.T) {
 				if !as2.SameMIC(in.MIC, sent.MIC) {
 					t.Fatalf("receiver MIC %q, sender %q", in.MIC, sent.MIC)
 				}
+				// The evidence is settled: the raw request once its payload
+				// is archived, the MDN the receiver returned once written
+				// (a sync one; an async one is delivered by the deliverer),
+				// the MDN the sender got once matched.
+				if got := l.recvBooks.Outcome(in.RawID); got != lifecycle.StatusProcessed || !strings.Contains(l.recvBooks.History(in.RawID), in.MessageID) {
+					t.Errorf("raw request %s: %q, want processed naming the payload %s; history:\n%s", in.RawID, got, in.MessageID, l.recvBooks.History(in.RawID))
+				}
+				if got := l.recvBooks.Outcome(in.MDNID); mode == as2.MDNSync && got != lifecycle.StatusDelivered || mode == as2.MDNAsync && got != "" {
+					t.Errorf("the receiver's %s MDN %s: %q", mode, in.MDNID, got)
+				}
+				if got := l.sendBooks.Outcome(rec.MDNID); got != lifecycle.StatusProcessed || !strings.Contains(l.sendBooks.History(rec.MDNID), "the message is delivered") {
+					t.Errorf("the MDN the sender got (%s): %q, want processed; history:\n%s", rec.MDNID, got, l.sendBooks.History(rec.MDNID))
+				}
 			})
 		}
 	}
@@ -203,6 +216,13 @@ func TestSendFailures(t *testing.T) {
 			if !strings.Contains(h, want) {
 				t.Errorf("history lacks %q:\n%s", want, h)
 			}
+		}
+		// The receiver's raw request is rejected, with the reason; the
+		// negative MDN it returned was delivered.
+		in, _ := l.recvBooks.Lookup(t.Context(), &as2.RecordKey{PartnerID: "wharf-co", AS2MessageID: sent.AS2MessageID, Direction: as2.Inbound})
+		if in == nil || l.recvBooks.Outcome(in.RawID) != lifecycle.StatusRejected || !strings.Contains(l.recvBooks.History(in.RawID), "failed: ") ||
+			!strings.Contains(l.recvBooks.History(in.RawID), as2.ErrInsufficientSecurity) || l.recvBooks.Outcome(in.MDNID) != lifecycle.StatusDelivered {
+			t.Errorf("receiver's record %+v; raw request %q: %s", in, l.recvBooks.Outcome(in.RawID), l.recvBooks.History(in.RawID))
 		}
 	})
 

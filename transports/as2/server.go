@@ -244,14 +244,15 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	req := parseMDNRequest(h)
-	reply := func(m *MDN) {
+	reply := func(m *MDN) error {
 		for k, vs := range m.Header {
 			for _, v := range vs {
 				w.Header().Add(k, v)
 			}
 		}
 		w.WriteHeader(http.StatusOK)
-		_, _ = w.Write(m.Body)
+		_, err := w.Write(m.Body)
+		return err
 	}
 	top := &fileEntity{Raw: body, Header: h, Body: body}
 	if s.OnMDN != nil && isMDNAt(top) {
@@ -314,11 +315,17 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 		rec.MessageID = id
 		_ = s.Books.Event(ctx, id, lifecycle.EventAS2, fmt.Sprintf("AS2 message %s from %s: %s; raw request archived as %s", msgID, from, res.describe(), rawID))
+		if err := settleEvidence(ctx, s.Books, rawID, lifecycle.StatusProcessed, lifecycle.EventAS2,
+			fmt.Sprintf("AS2 message %s from partner %s opened (%s); its payload is archived as %s", msgID, p.ID, res.describe(), id)); err != nil {
+			log.Warn("as2: recording the raw request's outcome failed", "raw", rawID, "err", err)
+		}
 	} else {
 		rec.Disposition = res.modifier
 		log.Warn("as2: message refused", "disposition", res.modifier, "reason", res.explanation, "raw", rawID)
 		detail := fmt.Sprintf("AS2 message %s from partner %s refused (%s): %s", msgID, p.ID, res.modifier, res.explanation)
-		_ = s.Books.Event(ctx, rawID, lifecycle.EventFailed, detail)
+		if err := settleEvidence(ctx, s.Books, rawID, lifecycle.StatusRejected, lifecycle.EventFailed, detail); err != nil {
+			log.Warn("as2: recording the refusal failed", "raw", rawID, "err", err)
+		}
 		if res.alert != "" {
 			if al, ok := s.Books.(Alerter); ok {
 				a := &Alert{Reason: res.alert, PartnerID: p.ID, MessageID: rawID, DedupeKey: res.alert + "/" + p.ID,
@@ -385,10 +392,21 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		w.WriteHeader(http.StatusOK)
 		return
 	}
-	reply(m)
+	if err := reply(m); err != nil {
+		// Not settled: the partner did not get it, and resending the same
+		// Message-ID gets this MDN again (replayMDN).
+		log.Warn("as2: the response carrying the MDN failed", "mdn_id", mdnID, "err", err)
+		_ = s.Books.Event(ctx, mdnID, lifecycle.EventAttemptFailed, fmt.Sprintf("returning the MDN to partner %s in the HTTP response failed: %v; "+
+			"the partner's resend of AS2 message %s gets it again", p.ID, err, msgID))
+		return
+	}
+	if err := settleEvidence(ctx, s.Books, mdnID, lifecycle.StatusDelivered, lifecycle.EventDelivered,
+		fmt.Sprintf("returned to partner %s in the HTTP response to AS2 message %s (synchronous MDN, disposition %s)", p.ID, msgID, rec.Disposition)); err != nil {
+		log.Warn("as2: recording the MDN's delivery failed", "mdn_id", mdnID, "err", err)
+	}
 }
 
-func (s *Server) replayMDN(ctx context.Context, w http.ResponseWriter, reply func(*MDN), p *Partner, prev *Record, log *slog.Logger) {
+func (s *Server) replayMDN(ctx context.Context, w http.ResponseWriter, reply func(*MDN) error, p *Partner, prev *Record, log *slog.Logger) {
 	detail := fmt.Sprintf("AS2 Message-ID %s received again from partner %s: not processed again; the original MDN (%s) answers", prev.AS2MessageID, p.ID, prev.MDNID)
 	log.Warn("as2: duplicate Message-ID; answering with the original MDN", "mdn_id", prev.MDNID)
 	if prev.MessageID != "" {
@@ -402,7 +420,7 @@ func (s *Server) replayMDN(ctx context.Context, w http.ResponseWriter, reply fun
 	if err == nil {
 		var e *Entity
 		if e, err = ParseEntity(b); err == nil {
-			reply(&MDN{Header: e.Header, Body: e.Body})
+			_ = reply(&MDN{Header: e.Header, Body: e.Body})
 			return
 		}
 	}

@@ -472,6 +472,55 @@ func Exercise(t *testing.T, fresh func(t *testing.T) string) {
 		}
 	})
 
+	t.Run("SentGroupsRearmed", func(t *testing.T) {
+		// m1 was dead-lettered at t0, then its replay was delivered at
+		// t0+10h: its group is awaited again, due 4 hours after that; m3's
+		// verdict is left alone.
+		t0 := time.Date(2026, 5, 1, 8, 0, 0, 0, time.UTC)
+		clock := t0
+		s, err := store.Open(ctx, fresh(t), store.WithClock(func() time.Time { return clock }))
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { s.Close() })
+		for _, g := range []*store.SentGroup{
+			{MessageID: "m1", PartnerID: "acme", ISA13: "000000007", GS06: "7", FunctionalID: "SM", Sets: 1, SentAt: t0, DueAt: t0.Add(4 * time.Hour)},
+			{MessageID: "m1", PartnerID: "acme", ISA13: "000000007", GS06: "8", FunctionalID: "IN", Sets: 1, SentAt: t0},
+			{MessageID: "m3", PartnerID: "acme", ISA13: "000000009", GS06: "9", FunctionalID: "SM", Sets: 1, SentAt: t0, DueAt: t0.Add(time.Hour)},
+		} {
+			if err := s.RecordSentGroup(ctx, g); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if err := s.ExpectNoAcks(ctx, "m1"); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.SetSentGroupAck(ctx, &store.SetSentGroupAckParams{MessageID: "m3", GS06: "9", Status: lifecycle.AckAccepted, AckMessageID: "a"}); err != nil {
+			t.Fatal(err)
+		}
+		clock = t0.Add(10 * time.Hour)
+		for _, id := range []string{"m1", "m1", "m3"} { // again: no change
+			if err := s.RearmSentGroups(ctx, id); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if gs, _ := s.SentGroupsByGS06(ctx, "acme", "7"); len(gs) != 1 || gs[0].AckStatus != lifecycle.AckNone || !gs[0].SentAt.Equal(clock) || !gs[0].DueAt.Equal(clock.Add(4*time.Hour)) {
+			t.Fatalf("m1's group 7 after its replay: %+v", gs)
+		}
+		if gs, _ := s.SentGroupsByGS06(ctx, "acme", "8"); len(gs) != 1 || gs[0].AckStatus != lifecycle.AckNone || !gs[0].DueAt.IsZero() {
+			t.Fatalf("m1's group 8 (no acknowledgment expected) after its replay: %+v", gs)
+		}
+		if gs, _ := s.SentGroupsByGS06(ctx, "acme", "9"); len(gs) != 1 || gs[0].AckStatus != lifecycle.AckAccepted || !gs[0].SentAt.Equal(t0) {
+			t.Fatalf("m3's group: %+v", gs)
+		}
+		if over, _ := s.OverdueSentGroups(ctx, clock.Add(3*time.Hour)); len(over) != 0 {
+			t.Fatalf("overdue 3 hours after the replay: %+v", over)
+		}
+		if over, _ := s.OverdueSentGroups(ctx, clock.Add(5*time.Hour)); len(over) != 1 || over[0].GS06 != "7" {
+			t.Fatalf("overdue 5 hours after the replay: %+v", over)
+		}
+	})
+
 	t.Run("Audit", func(t *testing.T) {
 		s, _ := open(t)
 		for _, k := range []string{"login", "logout"} {
