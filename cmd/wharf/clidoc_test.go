@@ -87,6 +87,12 @@ func cliDoc(t *testing.T) string {
 	p("- Flags may come before or after the positional arguments (`wharf partner add acme --name ACME`),\n")
 	p("  except for the `x12` tools, whose flags come before FILE. `--` ends the flags.\n")
 	p("- `FILE|-` and the `x12` tools' FILE: `-` is standard input.\n")
+	p("- An ID (of a message, an exception, a token) may be shortened to its beginning as long as no other ID\n")
+	p("  begins the same way; a beginning several IDs share is refused, naming them (exit 1).\n")
+	p("- A TIME is an RFC 3339 time (`2026-01-31T08:00:00Z`) or a date (`2026-01-31`, midnight UTC), as the API\n")
+	p("  takes it. A flag with a fixed set of values (`--status`, `--direction`, `--role`) refuses any other\n")
+	p("  value with exit 2, listing the valid ones.\n")
+	p("- A usage error (exit 2) names what is wrong or missing, then prints the command's synopsis.\n")
 	p("- `wharf help COMMAND [SUBCOMMAND]`, `wharf COMMAND [SUBCOMMAND] -h` (or `-help`, `--help`) and\n")
 	p("  `wharf GROUP help` print a command's synopsis, flags, defaults and exit codes on stdout, exit 0.\n\n")
 	p("### Common flags\n\n")
@@ -399,6 +405,11 @@ func TestCLIHelpEveryCommand(t *testing.T) {
 	if code != 0 {
 		t.Fatalf("wharf help: exit %d", code)
 	}
+	for _, l := range strings.Split(over, "\n") {
+		if len(l) > 100 {
+			t.Errorf("wharf help: a line of %d columns (at most 100; shorten the summary and say more in doc): %q", len(l), l)
+		}
+	}
 	for _, args := range [][]string{{"-h"}, {"--help"}, {"-help"}} {
 		if out, _, code := cliRun(t, args...); code != 0 || out != over {
 			t.Errorf("wharf %s: exit %d, output differs from wharf help", args[0], code)
@@ -406,8 +417,8 @@ func TestCLIHelpEveryCommand(t *testing.T) {
 	}
 	for _, c := range leaves() {
 		name := strings.Fields(c.name)
-		if !strings.Contains(over, "\n  "+c.synopsis()+"\n") {
-			t.Errorf("wharf help does not list %q", c.synopsis())
+		if !regexp.MustCompile(`\n  ` + regexp.QuoteMeta(c.name) + ` +` + regexp.QuoteMeta(c.summary) + `\n`).MatchString(over) {
+			t.Errorf("wharf help does not list %q with its summary %q", c.name, c.summary)
 		}
 		help, errs, code := cliRun(t, append([]string{"help"}, name...)...)
 		if code != 0 || !strings.HasPrefix(help, "usage: "+c.synopsis()+"\n") || errs != "" {
@@ -470,6 +481,42 @@ func TestCLIHelpEveryCommand(t *testing.T) {
 		if x12 := strings.HasPrefix(c.name, "x12 "); x12 != (fs.Lookup("config") == nil) {
 			t.Errorf("wharf %s: has --config %v; the overview says only the x12 tools lack it", c.name, !x12)
 		}
+	}
+}
+
+// TestCLIUsageErrors: a command missing an argument its synopsis requires
+// names it and prints its usage line; a group without a subcommand, or with
+// an unknown one, lists its subcommands. All exit 2.
+func TestCLIUsageErrors(t *testing.T) {
+	data := "--data=" + t.TempDir()
+	for _, c := range leaves() {
+		p := c.positionals()
+		if len(p) == 0 {
+			continue
+		}
+		args := append(strings.Fields(c.name), data)
+		if strings.HasPrefix(c.name, "x12 ") {
+			args = args[:len(args)-1] // no --data: they work on files only
+		}
+		_, errs, code := cliRun(t, args...)
+		want := fmt.Sprintf("wharf %s: missing %s\nusage: %s\n(see 'wharf help %s')\n", c.name, strings.TrimSuffix(p[0], "..."), c.synopsis(), c.name)
+		if code != 2 || errs != want {
+			t.Errorf("wharf %s without %s: exit %d, stderr %q; want 2, %q", c.name, p[0], code, errs, want)
+		}
+	}
+	for _, top := range commands {
+		if len(top.subs) == 0 {
+			continue
+		}
+		for _, args := range [][]string{{top.name}, {top.name, "frobnicate"}} {
+			_, errs, code := cliRun(t, args...)
+			if code != 2 || !strings.HasPrefix(errs, "wharf "+top.name+": ") || !strings.Contains(errs, "\n  "+top.subs[len(top.subs)-1].synopsis()+"\n") {
+				t.Errorf("wharf %s: exit %d, stderr %q; want 2 and the subcommands", strings.Join(args, " "), code, errs)
+			}
+		}
+	}
+	if _, errs, code := cliRun(t, "x12", "validate", "--bogus"); code != 2 || !strings.Contains(errs, "usage: wharf x12 validate [--json] FILE...\n") {
+		t.Errorf("x12 validate --bogus: exit %d, stderr %q; want its own usage line", code, errs)
 	}
 }
 

@@ -11,8 +11,6 @@ import (
 	"github.com/wharfedi/wharf/jobs"
 )
 
-const replayUsage = "usage: wharf replay [--json] ID"
-
 // runReplay: `wharf replay ID` re-sends an outbound message from its
 // archived bytes (a new message whose parent is ID, delivered by the
 // running server) or re-runs processing of an inbound one (a new job,
@@ -20,13 +18,9 @@ const replayUsage = "usage: wharf replay [--json] ID"
 func runReplay(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs, common := newFlags("replay", stderr)
 	asJSON := fs.Bool("json", false, "print the result as JSON")
-	pos, code, ok := parseCmd(fs, args, -1, stderr)
+	pos, code, ok := parseCmd(fs, args, 1, stderr)
 	if !ok {
 		return code
-	}
-	if len(pos) != 1 {
-		fmt.Fprintln(stderr, replayUsage)
-		return 2
 	}
 	c, err := common.loadConfig()
 	if err != nil {
@@ -46,7 +40,11 @@ func runReplay(ctx context.Context, args []string, stdout, stderr io.Writer) int
 		return fail(stderr, err)
 	}
 	app.RegisterArchiveJobs(rt, st, a, nil, nil)
-	res, err := delivery.Replay(ctx, a, rt, pos[0])
+	id, err := resolveID(ctx, st, store.MessageIDs, pos[0])
+	if err != nil {
+		return fail(stderr, err)
+	}
+	res, err := delivery.Replay(ctx, a, rt, id)
 	if err != nil {
 		return fail(stderr, err)
 	}
