@@ -61,6 +61,10 @@ type Options struct {
 	// port 0; New binds http.addr and sftp.addr otherwise. The App closes
 	// them.
 	HTTPListener, SFTPListener net.Listener
+	// FirstToken, when set, is given the admin token New creates on a
+	// database without API tokens and console users (a new installation),
+	// to show it once; the log names only its ID. Nil: New creates none.
+	FirstToken func(token string, t *store.APIToken)
 }
 
 // App is one running Wharf: its store, archive, stages and listeners.
@@ -144,6 +148,16 @@ func New(ctx context.Context, c *config.Config, o Options) (_ *App, err error) {
 	}
 	if err := syncPartners(ctx, c, st, log); err != nil {
 		return nil, err
+	}
+	if o.FirstToken != nil {
+		tok, t, err := firstAdminToken(ctx, st)
+		if err != nil {
+			return nil, err
+		}
+		if t != nil {
+			log.Info("no API token or console user existed: created an admin token, shown once on standard output; revoke it once you have your own", "token_id", t.ID)
+			o.FirstToken(tok, t)
+		}
 	}
 	if a.hostKey, err = c.HostKey(); err != nil {
 		return nil, fmt.Errorf("sftp.host_key_file: %w", err)
