@@ -59,6 +59,8 @@ type Log struct {
 // WHARF_METRICS_TOKEN, which wins) it answers only requests bearing it; the
 // metrics name partners and certificates.
 type Metrics struct {
+	// TokenFile names a file holding the bearer token GET /metrics then
+	// requires (at least 16 characters); unset, /metrics is open.
 	TokenFile string `yaml:"token_file"`
 }
 
@@ -79,7 +81,7 @@ func (c *Config) MetricsToken() (string, error) {
 
 // Listener is a TCP listen address (host:port).
 type Listener struct {
-	Addr string `yaml:"addr"`
+	Addr string `yaml:"addr"` // HOST:PORT; 0.0.0.0:PORT listens on every interface
 }
 
 // Database selects PostgreSQL; without it Wharf uses SQLite in the data folder.
@@ -95,13 +97,13 @@ type Database struct {
 // Archive says where archived bytes live: a folder (default: DATA/archive)
 // or s3://BUCKET/PREFIX?endpoint=HOST:PORT.
 type Archive struct {
-	URL string `yaml:"url"`
+	URL string `yaml:"url"` // a folder, or s3://BUCKET/PREFIX?endpoint=HOST:PORT (docs/archive.md); default DATA/archive
 	// Retention rules: one without a partner (the default) and one per
 	// partner at most. Durations take h, d, w or y (365 days).
 	Retention []RetentionRule `yaml:"retention"`
 }
 
-// RetentionRule keeps archived entries at least Keep and purges them after Delete.
+// RetentionRule keeps archived entries at least keep and purges them after delete.
 type RetentionRule struct {
 	Partner string `yaml:"partner"` // empty: every partner without a rule of its own
 	Keep    string `yaml:"keep"`    // a purge refuses younger entries, e.g. 7y
@@ -145,8 +147,8 @@ func (j JobsConfig) Failover() time.Duration {
 
 // Partner declares a trading partner; it is upserted into the store at start.
 type Partner struct {
-	ID          string      `yaml:"id"`
-	Name        string      `yaml:"name"`
+	ID          string      `yaml:"id"`            // short and stable: the SFTP user name and a folder name (letters, digits, '.', '_', '-')
+	Name        string      `yaml:"name"`          // display name
 	X12IDs      []string    `yaml:"x12_ids"`       // QUALIFIER:ID, e.g. ZZ:ACME
 	SSHKeys     []string    `yaml:"ssh_keys"`      // authorized_keys lines
 	SSHKeyFiles []string    `yaml:"ssh_key_files"` // files of authorized_keys lines
@@ -169,7 +171,7 @@ type Partner struct {
 
 // Schedule runs a job on a cron schedule in a time zone.
 type Schedule struct {
-	Name     string `yaml:"name"`
+	Name     string `yaml:"name"`     // unique; names the schedule in logs, metrics and the console
 	Cron     string `yaml:"cron"`     // 5 fields (minute hour day-of-month month day-of-week) or @hourly, @daily, ...
 	Timezone string `yaml:"timezone"` // IANA name; default UTC
 	Job      string `yaml:"job"`      // job name, see `wharf config check` for the list
@@ -280,8 +282,23 @@ func Join(errs ...error) error {
 	return all.err()
 }
 
+// EnvOverride is an environment variable that wins over a field of the file.
+type EnvOverride struct {
+	Field string // e.g. http.addr
+	Var   string // e.g. WHARF_HTTP_ADDR
+	dst   func(*Config) *string
+}
+
 // Env lists the environment overrides, in the order they are applied.
-var Env = []string{"WHARF_DATA", "WHARF_DATABASE_URL", "WHARF_ARCHIVE_URL", "WHARF_HTTP_ADDR", "WHARF_SFTP_ADDR", "WHARF_LOG_FORMAT", "WHARF_LOG_LEVEL"}
+var Env = []EnvOverride{
+	{"data", "WHARF_DATA", func(c *Config) *string { return &c.Data }},
+	{"database.url", "WHARF_DATABASE_URL", func(c *Config) *string { return &c.Database.URL }},
+	{"archive.url", "WHARF_ARCHIVE_URL", func(c *Config) *string { return &c.Archive.URL }},
+	{"http.addr", "WHARF_HTTP_ADDR", func(c *Config) *string { return &c.HTTP.Addr }},
+	{"sftp.addr", "WHARF_SFTP_ADDR", func(c *Config) *string { return &c.SFTP.Addr }},
+	{"log.format", "WHARF_LOG_FORMAT", func(c *Config) *string { return &c.Log.Format }},
+	{"log.level", "WHARF_LOG_LEVEL", func(c *Config) *string { return &c.Log.Level }},
+}
 
 // ApplyEnv applies WHARF_* overrides from getenv (os.Getenv in production)
 // and keeps getenv as the environment the configuration's secret_env,
@@ -291,19 +308,12 @@ func (c *Config) ApplyEnv(getenv func(string) string) {
 	if c.env == nil {
 		c.env = map[string]bool{}
 	}
-	set := func(field, name string, dst *string) {
-		if v := getenv(name); v != "" {
-			*dst = v
-			c.env[field] = true
+	for _, e := range Env {
+		if v := getenv(e.Var); v != "" {
+			*e.dst(c) = v
+			c.env[e.Field] = true
 		}
 	}
-	set("data", "WHARF_DATA", &c.Data)
-	set("database.url", "WHARF_DATABASE_URL", &c.Database.URL)
-	set("archive.url", "WHARF_ARCHIVE_URL", &c.Archive.URL)
-	set("http.addr", "WHARF_HTTP_ADDR", &c.HTTP.Addr)
-	set("sftp.addr", "WHARF_SFTP_ADDR", &c.SFTP.Addr)
-	set("log.format", "WHARF_LOG_FORMAT", &c.Log.Format)
-	set("log.level", "WHARF_LOG_LEVEL", &c.Log.Level)
 }
 
 // Getenv reads a variable of the environment the configuration was
