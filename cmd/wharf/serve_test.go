@@ -35,7 +35,7 @@ type serveProc struct {
 
 var tokenRE = regexp.MustCompile(`wharf_[0-9a-f]{8}_[A-Za-z0-9_-]{43}`)
 
-var readyLine = regexp.MustCompile(`msg="wharf ready".* http=(http://\S+) sftp=(\S+)`)
+var readyLine = regexp.MustCompile(`msg="wharf ready".* http=(https?://\S+) sftp=(\S+)`)
 
 // startServer runs `wharf serve` in dir with env and waits for its ready line.
 func startServer(t *testing.T, dir string, env []string, args ...string) *serveProc {

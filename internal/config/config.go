@@ -10,6 +10,7 @@
 package config
 
 import (
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"net"
@@ -79,9 +80,34 @@ func (c *Config) MetricsToken() (string, error) {
 	return "", nil
 }
 
-// Listener is a TCP listen address (host:port).
+// Listener is the HTTP listener: its address and, to serve HTTPS itself,
+// its certificate.
 type Listener struct {
 	Addr string `yaml:"addr"` // HOST:PORT; 0.0.0.0:PORT listens on every interface
+	// TLSCertFile (PEM, the certificate then its chain) and TLSKeyFile (PEM)
+	// make the listener serve HTTPS; Wharf reads them again when they
+	// change, so a renewed certificate needs no restart. Unset: plain HTTP,
+	// for a listener on 127.0.0.1 or behind a TLS reverse proxy
+	// (docs/operations.md).
+	TLSCertFile string `yaml:"tls_cert_file"`
+	TLSKeyFile  string `yaml:"tls_key_file"`
+}
+
+// HTTPTLSFiles returns http.tls_cert_file and http.tls_key_file, resolved
+// against the configuration file's folder; "" when HTTP is plain.
+func (c *Config) HTTPTLSFiles() (cert, key string) {
+	if c.HTTP.TLSCertFile == "" {
+		return "", ""
+	}
+	return c.rel(c.HTTP.TLSCertFile), c.rel(c.HTTP.TLSKeyFile)
+}
+
+// HTTPScheme is https when the HTTP listener serves TLS, else http.
+func (c *Config) HTTPScheme() string {
+	if c.HTTP.TLSCertFile != "" {
+		return "https"
+	}
+	return "http"
 }
 
 // Database selects PostgreSQL; without it Wharf uses SQLite in the data folder.
@@ -388,6 +414,13 @@ func (c *Config) Validate(opts ValidateOptions) error {
 				why = ae.Err // without the address, which the message names already
 			}
 			add(c.errAt(l.field, "%q is not HOST:PORT: %s", l.addr, why))
+		}
+	}
+	if (c.HTTP.TLSCertFile == "") != (c.HTTP.TLSKeyFile == "") {
+		add(c.errAt("http.tls_cert_file", "set both http.tls_cert_file and http.tls_key_file, or neither"))
+	} else if cert, key := c.HTTPTLSFiles(); cert != "" {
+		if _, err := tls.LoadX509KeyPair(cert, key); err != nil {
+			add(c.errAt("http.tls_cert_file", "with http.tls_key_file: %v", err))
 		}
 	}
 	add(c.validateSFTP())

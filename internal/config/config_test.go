@@ -112,6 +112,8 @@ func TestErrorsNameFileLineAndField(t *testing.T) {
 		{"timezone without batch", "partners:\n  - id: erp\nsync:\n  routes:\n    - {name: n, on: invoice.approved, to: erp, send: json, timezone: UTC}\n", `sync.routes[0].timezone: only a batch route`},
 		{"digest to unknown", "sync:\n  digest: {to: ops, cron: \"0 7 * * *\"}\n", `wharf.yaml:2: sync.digest.to: "ops" is not a partner`},
 		{"bad role", "partners:\n  - id: a\n    role: forklift\n", `wharf.yaml:3: partners[0].role: "forklift" is not a role`},
+		{"tls half", "http:\n  tls_cert_file: c.pem\n", `wharf.yaml:2: http.tls_cert_file: set both http.tls_cert_file and http.tls_key_file, or neither`},
+		{"tls missing", "http:\n  tls_cert_file: c.pem\n  tls_key_file: k.pem\n", `wharf.yaml:2: http.tls_cert_file: with http.tls_key_file: open `},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

@@ -287,13 +287,15 @@ func init() {
 	walk(reflect.TypeOf(Config{}))
 }
 
-var camelRe = regexp.MustCompile(`\b[A-Z][a-z0-9]+[A-Z][A-Za-z0-9]*\b`)
+var wordRe = regexp.MustCompile(`\b[A-Z][A-Za-z0-9]+\b`)
 
 // keysFor replaces the CamelCase field names of type typ in s by their
-// keys ("from TokenFile" → "from `token_file`").
+// keys ("from TokenFile" → "from `token_file`"); words such as URL or Keep
+// stay as they are.
 func keysFor(s, typ string) string {
-	return camelRe.ReplaceAllStringFunc(s, func(w string) string {
-		if k, ok := structKeys[typ][w]; ok {
+	return wordRe.ReplaceAllStringFunc(s, func(w string) string {
+		upper := len(regexp.MustCompile(`[A-Z]`).FindAllString(w, -1))
+		if k, ok := structKeys[typ][w]; ok && upper >= 2 && strings.ToUpper(w) != w {
 			return "`" + k + "`"
 		}
 		return w
