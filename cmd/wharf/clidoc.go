@@ -540,6 +540,7 @@ var envVars = []envVar{
 	{"WHARF_ARCHIVE_URL", "where archived blobs live: a folder, or s3://BUCKET/PREFIX?endpoint=HOST:PORT for S3 or MinIO (wins over archive.url); default: a folder in the data folder"},
 	{"WHARF_S3_ACCESS_KEY", "S3 access key for an s3:// archive URL; with WHARF_S3_SECRET_KEY, else AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY are used"},
 	{"WHARF_S3_SECRET_KEY", "S3 secret key for an s3:// archive URL (see WHARF_S3_ACCESS_KEY)"},
+	{"WHARF_S3_SECRET_KEY_FILE", "a file holding the S3 secret key, when WHARF_S3_SECRET_KEY is unset (a container secret such as /run/secrets/s3_secret_key)"},
 	{"WHARF_HTTP_ADDR", "HTTP listen address, HOST:PORT (wins over http.addr); default 127.0.0.1:8080. wharf demo runs against it too"},
 	{"WHARF_SFTP_ADDR", "SFTP listen address, HOST:PORT (wins over sftp.addr); default 127.0.0.1:2222. wharf demo runs against it too"},
 	{"WHARF_LOG_FORMAT", "log format, text or json (wins over log.format; serve's --log-format wins over it); default text"},
