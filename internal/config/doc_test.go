@@ -263,7 +263,7 @@ func fieldMeaning(goName, key string, fd fieldDoc, typ string) string {
 }
 
 // structKeys maps each struct type of the package to its fields' Go names
-// and yaml keys (filled by TestMain's first configDoc).
+// and yaml keys.
 var structKeys = map[string]map[string]string{}
 
 func init() {
@@ -295,7 +295,12 @@ var wordRe = regexp.MustCompile(`\b[A-Z][A-Za-z0-9]+\b`)
 // stay as they are.
 func keysFor(s, typ string) string {
 	return wordRe.ReplaceAllStringFunc(s, func(w string) string {
-		upper := len(regexp.MustCompile(`[A-Z]`).FindAllString(w, -1))
+		upper := 0
+		for _, r := range w {
+			if r >= 'A' && r <= 'Z' {
+				upper++
+			}
+		}
 		if k, ok := structKeys[typ][w]; ok && upper >= 2 && strings.ToUpper(w) != w {
 			return "`" + k + "`"
 		}
