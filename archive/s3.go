@@ -90,7 +90,9 @@ func NewS3(cfg S3Config) (*S3, error) {
 
 // ParseS3URL reads s3://BUCKET/PREFIX?endpoint=HOST:PORT[&secure=true][&region=R]
 // [&lock=GOVERNANCE|COMPLIANCE&retain=7y]. Credentials come from
-// WHARF_S3_ACCESS_KEY/WHARF_S3_SECRET_KEY, else AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY.
+// WHARF_S3_ACCESS_KEY and WHARF_S3_SECRET_KEY (or the file
+// WHARF_S3_SECRET_KEY_FILE names, as a container secret), else
+// AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY.
 func ParseS3URL(raw string, getenv func(string) string) (S3Config, error) {
 	var cfg S3Config
 	u, err := url.Parse(raw)
@@ -116,6 +118,13 @@ func ParseS3URL(raw string, getenv func(string) string) (S3Config, error) {
 		}
 	}
 	cfg.AccessKey, cfg.SecretKey = getenv("WHARF_S3_ACCESS_KEY"), getenv("WHARF_S3_SECRET_KEY")
+	if f := getenv("WHARF_S3_SECRET_KEY_FILE"); f != "" && cfg.SecretKey == "" {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			return cfg, fmt.Errorf("archive: WHARF_S3_SECRET_KEY_FILE: %w", err)
+		}
+		cfg.SecretKey = strings.TrimSpace(string(b))
+	}
 	if cfg.AccessKey == "" {
 		cfg.AccessKey, cfg.SecretKey = getenv("AWS_ACCESS_KEY_ID"), getenv("AWS_SECRET_ACCESS_KEY")
 	}

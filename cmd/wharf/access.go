@@ -16,15 +16,6 @@ import (
 	"github.com/wharfedi/wharf/internal/web"
 )
 
-const tokenUsage = `usage:
-  wharf token create --role admin|operator|auditor [--name TEXT]
-  wharf token list [--json]
-  wharf token revoke ID`
-
-const userUsage = `usage:
-  wharf user add NAME --role admin|operator|auditor [--password-file FILE]   (else the password is read from stdin)
-  wharf user list`
-
 // cliActor names the command line in audit events.
 func cliActor() string {
 	if u := os.Getenv("USER"); u != "" {
@@ -34,10 +25,6 @@ func cliActor() string {
 }
 
 func runToken(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	if len(args) == 0 {
-		fmt.Fprintln(stderr, tokenUsage)
-		return 2
-	}
 	fs, common := newFlags("token "+args[0], stderr)
 	var role, name *string
 	var asJSON *bool
@@ -51,15 +38,13 @@ func runToken(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	case "revoke":
 		want = 1
 	default:
-		fmt.Fprintf(stderr, "wharf token: unknown subcommand %q\n%s\n", args[0], tokenUsage)
-		return 2
+		return usageError(stderr, "token", "unknown subcommand %q", args[0])
 	}
 	pos, code, ok := parseCmd(fs, args[1:], want, stderr)
 	if !ok {
 		return code
 	}
-	if role != nil && store.ValidRole(*role) != nil {
-		fmt.Fprintf(stderr, "wharf token create: --role %q: use admin, operator or auditor\n", *role)
+	if role != nil && !oneOf(stderr, "token create", "role", *role, store.Roles...) {
 		return 2
 	}
 	c, err := common.loadConfig()
@@ -118,22 +103,22 @@ func runToken(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		}
 		tw.Flush()
 	case "revoke":
-		if err := st.RevokeToken(ctx, pos[0]); err != nil {
-			if errors.Is(err, store.ErrNotFound) {
-				return fail(stderr, fmt.Errorf("no token %q (see 'wharf token list')", pos[0]))
-			}
+		id, err := resolveID(ctx, st, store.TokenIDs, pos[0])
+		if err != nil {
+			return fail(stderr, fmt.Errorf("%v (see 'wharf token list')", err))
+		}
+		if err := st.RevokeToken(ctx, id); err != nil {
 			return fail(stderr, err)
 		}
-		_ = st.AppendAudit(ctx, &store.AuditEvent{Actor: cliActor(), Kind: "token_revoked", Detail: "token " + pos[0]})
-		fmt.Fprintf(stdout, "token %s revoked: the API and console refuse it from now on\n", pos[0])
+		_ = st.AppendAudit(ctx, &store.AuditEvent{Actor: cliActor(), Kind: "token_revoked", Detail: "token " + id})
+		fmt.Fprintf(stdout, "token %s revoked: the API and console refuse it from now on\n", id)
 	}
 	return 0
 }
 
 func runUser(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
-	if len(args) == 0 || (args[0] != "add" && args[0] != "list") {
-		fmt.Fprintln(stderr, userUsage)
-		return 2
+	if args[0] != "add" && args[0] != "list" {
+		return usageError(stderr, "user", "unknown subcommand %q", args[0])
 	}
 	fs, common := newFlags("user "+args[0], stderr)
 	role := fs.String("role", "", "admin, operator or auditor (required)")
@@ -148,8 +133,7 @@ func runUser(ctx context.Context, args []string, stdin io.Reader, stdout, stderr
 	}
 	var pw string
 	if args[0] == "add" {
-		if store.ValidRole(*role) != nil {
-			fmt.Fprintf(stderr, "wharf user add: --role %q: use admin, operator or auditor\n", *role)
+		if !oneOf(stderr, "user add", "role", *role, store.Roles...) {
 			return 2
 		}
 		var r io.Reader = stdin

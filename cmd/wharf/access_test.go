@@ -19,7 +19,7 @@ func TestTokenAndUserCommands(t *testing.T) {
 	if out, _, code := runIn(t, "token", "list", data); code != 0 || !strings.Contains(out, id) || !strings.Contains(out, "valid") || strings.Contains(out, tok) {
 		t.Fatalf("list (must not show the secret): %d %q", code, out)
 	}
-	if out, _, code := runIn(t, "token", "revoke", id, data); code != 0 || !strings.Contains(out, "revoked") {
+	if out, _, code := runIn(t, "token", "revoke", id[:3], data); code != 0 || !strings.Contains(out, "token "+id+" revoked") {
 		t.Fatalf("revoke: %d %q", code, out)
 	}
 	if out, _, code := runIn(t, "token", "list", "--json", data); code != 0 || !strings.Contains(out, `"revoked_at":"20`) {

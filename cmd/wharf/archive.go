@@ -19,19 +19,7 @@ import (
 	"github.com/wharfedi/wharf/jobs"
 )
 
-const archiveUsage = `usage:
-  wharf archive put --partner ID [--direction in|out] [--transport NAME] [--idempotency-key KEY] FILE|-
-  wharf archive search [--partner ID] [--direction in|out] [--since RFC3339] [--until RFC3339] [--key VALUE] [--limit N] [--json]
-  wharf archive get ID
-  wharf archive events ID [--json]
-  wharf archive verify [--skip-blobs]
-  wharf archive purge (--older-than DURATION [--partner ID] | --expired)`
-
 func runArchive(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
-	if len(args) == 0 {
-		fmt.Fprintln(stderr, archiveUsage)
-		return 2
-	}
 	switch args[0] {
 	case "put":
 		return archivePut(ctx, args[1:], stdin, stdout, stderr)
@@ -46,8 +34,7 @@ func runArchive(ctx context.Context, args []string, stdin io.Reader, stdout, std
 	case "purge":
 		return archivePurge(ctx, args[1:], stdout, stderr)
 	}
-	fmt.Fprintf(stderr, "wharf archive: unknown subcommand %q\n%s\n", args[0], archiveUsage)
-	return 2
+	return usageError(stderr, "archive", "unknown subcommand %q", args[0])
 }
 
 // archiveEnv opens the store and the archive for a CLI command.
@@ -86,16 +73,14 @@ func archivePut(ctx context.Context, args []string, stdin io.Reader, stdout, std
 	transport := fs.String("transport", "cli", "transport name recorded with the entry")
 	idem := fs.String("idempotency-key", "", "a retried put with the same key returns the first entry instead of a new one")
 	asJSON := fs.Bool("json", false, "print the entry as JSON")
-	pos, code, ok := parseCmd(fs, args, -1, stderr)
+	pos, code, ok := parseCmd(fs, args, 1, stderr)
 	if !ok {
 		return code
 	}
-	if len(pos) != 1 || *partner == "" {
-		fmt.Fprintln(stderr, "usage: wharf archive put --partner ID [--direction in|out] [--transport NAME] [--idempotency-key KEY] FILE|-")
-		return 2
+	if *partner == "" {
+		return usageError(stderr, "archive put", "missing --partner ID")
 	}
-	if *direction != "in" && *direction != "out" {
-		fmt.Fprintf(stderr, "wharf archive put: --direction %q: use in or out\n", *direction)
+	if !oneOf(stderr, "archive put", "direction", *direction, "in", "out") {
 		return 2
 	}
 	var r io.Reader = stdin
@@ -202,8 +187,7 @@ func archiveSearch(ctx context.Context, args []string, stdout, stderr io.Writer)
 		return code
 	}
 	if len(pos) > 0 {
-		fmt.Fprintf(stderr, "wharf archive search: unexpected argument %q (use --key VALUE to search by key)\n", pos[0])
-		return 2
+		return usageError(stderr, "archive search", "unexpected argument %q (use --key VALUE to search by key)", pos[0])
 	}
 	for _, t := range []struct {
 		flag, v string
@@ -214,13 +198,11 @@ func archiveSearch(ctx context.Context, args []string, stdout, stderr io.Writer)
 		}
 		v, ok := web.ParseTime(t.v) // as the API takes it
 		if !ok {
-			fmt.Fprintf(stderr, "wharf archive search: --%s %q is not an RFC 3339 time or a date, such as 2026-01-31T00:00:00Z or 2026-01-31\n", t.flag, t.v)
-			return 2
+			return usageError(stderr, "archive search", "--%s %q is not an RFC 3339 time or a date, such as 2026-01-31T00:00:00Z or 2026-01-31", t.flag, t.v)
 		}
 		*t.dst = v
 	}
-	if *direction != "" && *direction != "in" && *direction != "out" {
-		fmt.Fprintf(stderr, "wharf archive search: --direction %q: use in or out\n", *direction)
+	if *direction != "" && !oneOf(stderr, "archive search", "direction", *direction, "in", "out") {
 		return 2
 	}
 	f.Direction = store.Direction(*direction)
@@ -264,29 +246,21 @@ func archiveSearch(ctx context.Context, args []string, stdout, stderr io.Writer)
 	return 0
 }
 
-func oneID(name string, pos []string, stderr io.Writer) (string, bool) {
-	if len(pos) != 1 {
-		fmt.Fprintf(stderr, "usage: wharf archive %s ID\n", name)
-		return "", false
-	}
-	return pos[0], true
-}
-
 func archiveGet(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs, common := newFlags("archive get", stderr)
-	pos, code, ok := parseCmd(fs, args, -1, stderr)
+	pos, code, ok := parseCmd(fs, args, 1, stderr)
 	if !ok {
 		return code
-	}
-	id, ok := oneID("get", pos, stderr)
-	if !ok {
-		return 2
 	}
 	a, done, err := archiveEnv(ctx, common, false)
 	if err != nil {
 		return fail(stderr, err)
 	}
 	defer done()
+	id, err := resolveID(ctx, a.Store(), store.MessageIDs, pos[0])
+	if err != nil {
+		return fail(stderr, err)
+	}
 	rc, _, err := a.Get(ctx, id)
 	if err != nil {
 		return fail(stderr, err)
@@ -302,19 +276,19 @@ func archiveGet(ctx context.Context, args []string, stdout, stderr io.Writer) in
 func archiveEvents(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs, common := newFlags("archive events", stderr)
 	asJSON := fs.Bool("json", false, "JSON Lines output")
-	pos, code, ok := parseCmd(fs, args, -1, stderr)
+	pos, code, ok := parseCmd(fs, args, 1, stderr)
 	if !ok {
 		return code
-	}
-	id, ok := oneID("events", pos, stderr)
-	if !ok {
-		return 2
 	}
 	a, done, err := archiveEnv(ctx, common, false)
 	if err != nil {
 		return fail(stderr, err)
 	}
 	defer done()
+	id, err := resolveID(ctx, a.Store(), store.MessageIDs, pos[0])
+	if err != nil {
+		return fail(stderr, err)
+	}
 	evs, err := a.Events(ctx, id)
 	if err != nil {
 		return fail(stderr, err)
@@ -378,9 +352,11 @@ func archivePurge(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	if !ok {
 		return code
 	}
-	if len(pos) > 0 || (*olderThan == "") == !*expired {
-		fmt.Fprintln(stderr, "usage: wharf archive purge (--older-than DURATION [--partner ID] | --expired)")
-		return 2
+	if len(pos) > 0 {
+		return usageError(stderr, "archive purge", "unexpected argument %q", pos[0])
+	}
+	if (*olderThan == "") == !*expired {
+		return usageError(stderr, "archive purge", "give --older-than DURATION or --expired, one of them")
 	}
 	a, done, err := archiveEnv(ctx, common, false)
 	if err != nil {
@@ -393,8 +369,7 @@ func archivePurge(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	} else {
 		d, perr := archive.ParseDays(*olderThan)
 		if perr != nil {
-			fmt.Fprintf(stderr, "wharf archive purge: --older-than: %v\n", perr)
-			return 2
+			return usageError(stderr, "archive purge", "--older-than: %v", perr)
 		}
 		n, err = a.Purge(ctx, *partner, time.Now().Add(-d), "manual purge: older than "+*olderThan)
 	}

@@ -58,8 +58,19 @@ func testArchiveCLI(t *testing.T, dir, data string) {
 	if code != 0 || out != content {
 		t.Fatalf("get: %d %q %q", code, out, errs)
 	}
-	if _, errs, code := runIn(t, "archive", "get", "nope", "--data", data); code != 1 || !strings.Contains(errs, "not found") {
+	if _, errs, code := runIn(t, "archive", "get", "nope", "--data", data); code != 1 || !strings.Contains(errs, `no message ID is or begins with "nope"`) {
 		t.Fatalf("get missing: %d %q", code, errs)
+	}
+	// An ID may be shortened while it stays unique; both messages were
+	// received within the same second, so their IDs (UUIDv7) begin alike.
+	if out, errs, code := runIn(t, "archive", "get", e.ID[:30], "--data", data); code != 0 || out != content {
+		t.Fatalf("get by a unique prefix: %d %q %q", code, out, errs)
+	}
+	if _, errs, code := runIn(t, "archive", "events", e.ID[:4], "--data", data); code != 1 || !strings.Contains(errs, "is ambiguous") || !strings.Contains(errs, e.ID) {
+		t.Fatalf("events by an ambiguous prefix: %d %q", code, errs)
+	}
+	if _, errs, code := runIn(t, "archive", "get", "--data", data); code != 2 || !strings.Contains(errs, "wharf archive get: missing ID\nusage: wharf archive get ID\n") {
+		t.Fatalf("get without ID: %d %q", code, errs)
 	}
 	// search: newest first, JSON Lines with the contract's fields.
 	out, _, code = runIn(t, "archive", "search", "--partner", "acme", "--json", "--data", data)
@@ -87,8 +98,31 @@ func testArchiveCLI(t *testing.T, dir, data string) {
 	if out, errs, code := runIn(t, "archive", "search", "--since", "2000-01-01", "--until", "2001-01-01", "--data", data); code != 0 || out != "" {
 		t.Fatalf("--since as a date: %d %q %q", code, out, errs)
 	}
-	if _, errs, code := runIn(t, "exceptions", "list", "--status", "bogus", "--data", data); code != 2 || !strings.Contains(errs, "use open, resolved, dismissed or all") {
-		t.Fatalf("exceptions list --status bogus: %d %q", code, errs)
+	for _, args := range [][]string{
+		{"exceptions", "list", "--status", "bogus", "use open, resolved, dismissed or all"},
+		{"exceptions", "list", "--owner", "bogus", "use it or operations"},
+		{"archive", "search", "--direction", "sideways", "use in or out"},
+		{"archive", "put", "--partner", "acme", "--direction", "sideways", file, "use in or out"},
+		{"token", "create", "--role", "root", "use admin, operator or auditor"},
+	} {
+		hint := args[len(args)-1]
+		if _, errs, code := runIn(t, append(args[:len(args)-1], "--data", data)...); code != 2 || !strings.Contains(errs, hint) || !strings.Contains(errs, "usage: wharf ") {
+			t.Errorf("%s: %d %q", strings.Join(args, " "), code, errs)
+		}
+	}
+	// Exceptions by a shortened ID.
+	var x store.Exception
+	withStore(t, data, func(st store.Store) {
+		x = store.Exception{Reason: "mapping", Detail: "test", PartnerID: "acme", MessageID: e.ID}
+		if _, err := st.RaiseException(context.Background(), &x); err != nil {
+			t.Fatal(err)
+		}
+	})
+	if out, errs, code := runIn(t, "exceptions", "comment", x.ID[:30], "--comment", "looking", "--data", data); code != 0 || !strings.Contains(out, "exception "+x.ID+": comment") {
+		t.Fatalf("exceptions comment by a prefix: %d %q %q", code, out, errs)
+	}
+	if out, errs, code := runIn(t, "exceptions", "show", x.ID[:30], "--data", data); code != 0 || !strings.Contains(out, "looking") {
+		t.Fatalf("exceptions show by a prefix: %d %q %q", code, out, errs)
 	}
 	// --key finds messages by a business key attached later.
 	withStore(t, data, func(st store.Store) {

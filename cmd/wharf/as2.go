@@ -14,20 +14,13 @@ import (
 	"github.com/wharfedi/wharf/transports/as2"
 )
 
-const as2Usage = `usage:
-  wharf as2 cert    print Wharf's AS2 certificate (PEM) to hand to partners`
-
 func runAS2(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	if len(args) == 0 || args[0] != "cert" {
-		fmt.Fprintln(stderr, as2Usage)
-		return 2
+	if args[0] != "cert" {
+		return usageError(stderr, "as2", "unknown subcommand %q", args[0])
 	}
 	fs, common := newFlags("as2 cert", stderr)
-	if _, err := parseArgs(fs, args[1:]); err != nil {
-		if usageErr(err) {
-			return 2
-		}
-		return 0
+	if _, code, ok := parseCmd(fs, args[1:], 0, stderr); !ok {
+		return code
 	}
 	c, err := common.loadConfig()
 	if err != nil {

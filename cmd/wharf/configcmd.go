@@ -12,21 +12,12 @@ import (
 )
 
 func runConfig(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	if len(args) == 0 || args[0] != "check" {
-		fmt.Fprintln(stderr, "usage: wharf config check [--config FILE]")
-		return 2
+	if args[0] != "check" {
+		return usageError(stderr, "config", "unknown subcommand %q", args[0])
 	}
 	fs, common := newFlags("config check", stderr)
-	pos, err := parseArgs(fs, args[1:])
-	if err != nil {
-		if usageErr(err) {
-			return 2
-		}
-		return 0
-	}
-	if len(pos) > 0 {
-		fmt.Fprintf(stderr, "wharf config check: unexpected argument %q\n", pos[0])
-		return 2
+	if _, code, ok := parseCmd(fs, args[1:], 0, stderr); !ok {
+		return code
 	}
 	c, err := common.loadConfig()
 	if err != nil {

@@ -36,15 +36,6 @@ import (
 	whttp "github.com/wharfedi/wharf/transports/http"
 )
 
-const demoUsage = `usage: wharf demo [--dir DIR] [--serve] [--timeout DURATION]
-
-Plays an ERP (CSV files in folders), a carrier (SFTP), a 3PL warehouse (AS2)
-and an invoicing platform (webhook and HTTP) against a Wharf server on the
-embedded defaults (HTTP 127.0.0.1:8080, SFTP 127.0.0.1:2222; WHARF_HTTP_ADDR
-and WHARF_SFTP_ADDR move them), through order → tender → shipment → delivery
-→ invoice, with one late proof of delivery and one freight charge mismatch.
-Exit 0 when the whole flow completed as expected; 1 naming the step that did not.`
-
 // demo is one run of the demo: its folder, the server's config, and the
 // simulated systems' state.
 type demo struct {
@@ -71,7 +62,6 @@ type demo struct {
 
 func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs, _ := newFlags("demo", stderr)
-	fs.Usage = func() { fmt.Fprintln(stderr, demoUsage) }
 	dirFlag := fs.String("dir", "", "folder for the demo's files and data (default: a new temporary folder)")
 	serve := fs.Bool("serve", false, "keep the server running afterwards so the console can be explored (Ctrl-C stops it)")
 	timeout := fs.Duration("timeout", 60*time.Second, "how long each step may take")

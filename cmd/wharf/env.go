@@ -19,14 +19,15 @@ func (f *commonFlags) loadConfig() (*config.Config, error) {
 		path = os.Getenv("WHARF_CONFIG")
 	}
 	c, err := config.Load(path)
-	if err != nil {
+	if c == nil {
 		return nil, err
 	}
 	c.ApplyEnv(os.Getenv)
 	if f.data != "" {
 		c.SetData(f.data)
 	}
-	if err := app.Validate(c); err != nil {
+	// Every problem at once: the file's and the values'.
+	if err := config.Join(err, app.Validate(c)); err != nil {
 		return nil, err
 	}
 	return c, nil

@@ -28,10 +28,6 @@ import (
 // host key, the AS2 certificate), where it comes from, and the one-time
 // creation of a cluster's shared identity (docs/cluster.md).
 func runIdentity(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	if len(args) == 0 {
-		fmt.Fprintln(stderr, "usage: wharf identity show [--json] | wharf identity init --dir DIR [--as2-id NAME] | wharf identity rotate [--activate]")
-		return 2
-	}
 	switch args[0] {
 	case "show":
 		return identityShow(args[1:], stdout, stderr)
@@ -40,8 +36,7 @@ func runIdentity(ctx context.Context, args []string, stdout, stderr io.Writer) i
 	case "rotate":
 		return identityRotate(args[1:], stdout, stderr)
 	}
-	fmt.Fprintf(stderr, "wharf identity: unknown subcommand %q (show, init, rotate)\n", args[0])
-	return 2
+	return usageError(stderr, "identity", "unknown subcommand %q", args[0])
 }
 
 // identityFacts is what `identity show --json` prints.
@@ -155,8 +150,7 @@ func identityInit(args []string, stdout, stderr io.Writer) int {
 		return code
 	}
 	if *dir == "" {
-		fmt.Fprintln(stderr, "wharf identity init: --dir is required (the folder every instance will read the identity from)")
-		return 2
+		return usageError(stderr, "identity init", "missing --dir DIR (the folder every instance will read the identity from)")
 	}
 	if *as2ID == "" {
 		c, err := common.loadConfig()

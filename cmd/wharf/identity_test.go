@@ -4,8 +4,11 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
+
+	"go.yaml.in/yaml/v3"
 )
 
 // A cluster's identity: created once (init keeps what exists), and every
@@ -78,12 +81,48 @@ func TestComposeClusterConfig(t *testing.T) {
 	if out, code := runCLI(t, dir, nil, "identity", "init", "--dir", idDir, "--as2-id", "wharf"); code != 0 {
 		t.Fatalf("identity init: %s", out)
 	}
+	// The compose secrets, where the containers see them (/run/secrets/NAME).
+	secrets := filepath.Join(dir, "secrets")
+	if err := os.Mkdir(secrets, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	var doc struct {
+		Secrets map[string]struct{ File string } `yaml:"secrets"`
+	}
+	if err := yaml.Unmarshal(compose, &doc); err != nil || len(doc.Secrets) < 4 {
+		t.Fatalf("docker-compose.yml: %v; %d secrets, want 4", err, len(doc.Secrets))
+	}
+	for name, sec := range doc.Secrets {
+		b, err := os.ReadFile(filepath.Join("..", "..", sec.File))
+		if err != nil {
+			t.Fatalf("docker-compose.yml: secret %s: %v", name, err)
+		}
+		if err := os.WriteFile(filepath.Join(secrets, name), b, 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
 	cfg := strings.ReplaceAll(string(example), "/var/lib/wharf-identity", idDir)
+	cfg = strings.ReplaceAll(cfg, "/run/secrets", secrets)
 	if err := os.WriteFile(filepath.Join(dir, "wharf.yaml"), []byte(cfg), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	if out, code := runCLI(t, dir, nil, "config", "check", "--config", "wharf.yaml"); code != 0 {
+	if out, code := runCLI(t, dir, []string{"WHARF_DATABASE_URL="}, "config", "check", "--config", "wharf.yaml"); code != 0 || !strings.Contains(out, "database:  postgres (from url_file)") {
 		t.Fatalf("config check of examples/compose/wharf.yaml: %s", out)
+	}
+	// The long-running services restart and have a health check; no
+	// password or token is written in the compose file itself.
+	services := string(compose)[strings.Index(string(compose), "\nservices:\n"):]
+	for _, svc := range []string{"postgres", "minio", "wharf"} {
+		body := services[strings.Index(services, "\n  "+svc+":")+1:]
+		if k := regexp.MustCompile(`\n  \S`).FindStringIndex(body); k != nil {
+			body = body[:k[0]]
+		}
+		if !strings.Contains(body, "healthcheck:") || !strings.Contains(body, "restart: unless-stopped") {
+			t.Errorf("docker-compose.yml: service %s lacks a health check or restart: unless-stopped", svc)
+		}
+	}
+	if strings.Contains(string(compose), "wharf-local-only") {
+		t.Error("docker-compose.yml holds a password: keep it in examples/compose/secrets/")
 	}
 	for _, node := range []string{"node1", "node2"} {
 		out, code := runCLI(t, dir, nil, "identity", "show", "--json", "--config", "wharf.yaml", "--data", filepath.Join(dir, node))

@@ -92,21 +92,38 @@ func parseArgs(fs *flag.FlagSet, args []string) ([]string, error) {
 }
 
 // newFlags returns a flag set that prints usage errors to stderr and
-// carries the common --config and --data flags.
+// carries the common --config and --data flags. name is the command's full
+// name in the command table ("archive put").
 func newFlags(name string, stderr io.Writer) (*flag.FlagSet, *commonFlags) {
-	fs := flag.NewFlagSet("wharf "+name, flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	fs := flagSet(name, stderr)
 	c := &commonFlags{}
 	fs.StringVar(&c.config, "config", "", "configuration file (default $WHARF_CONFIG, or none: embedded defaults)")
 	fs.StringVar(&c.data, "data", "", "data folder (default $WHARF_DATA, or the config's data, or ./wharf-data)")
-	captureFlags(fs, stderr)
 	return fs, c
 }
 
-// fail prints one clear line and returns exit code 1.
+// flagSet returns the flag set of command name: a flag error is followed
+// by the command's usage line from the command table.
+func flagSet(name string, stderr io.Writer) *flag.FlagSet {
+	fs := flag.NewFlagSet("wharf "+name, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.Usage = func() { usageHint(stderr, name) }
+	captureFlags(fs, stderr)
+	return fs
+}
+
+// fail prints one clear line per problem (several for an error that
+// joins them, such as every problem of a configuration) and returns exit
+// code 1.
 func fail(stderr io.Writer, err error) int {
-	msg := strings.Join(strings.Fields(strings.ReplaceAll(err.Error(), "\n", " ; ")), " ")
-	fmt.Fprintf(stderr, "wharf: %s\n", msg)
+	errs := []error{err}
+	if j, ok := err.(interface{ Unwrap() []error }); ok {
+		errs = j.Unwrap()
+	}
+	for _, e := range errs {
+		msg := strings.Join(strings.Fields(strings.ReplaceAll(e.Error(), "\n", " ; ")), " ")
+		fmt.Fprintf(stderr, "wharf: %s\n", msg)
+	}
 	return 1
 }
 
@@ -122,15 +139,27 @@ func parseCmd(fs *flag.FlagSet, args []string, want int, stderr io.Writer) (pos 
 		}
 		return nil, 0, false
 	}
+	name := strings.TrimPrefix(fs.Name(), "wharf ")
 	if want >= 0 && len(pos) > want {
-		fmt.Fprintf(stderr, "%s: unexpected argument %q\n", fs.Name(), pos[want])
-		return nil, 2, false
+		return nil, usageError(stderr, name, "unexpected argument %q", pos[want]), false
 	}
 	if want >= 0 && len(pos) < want {
-		fmt.Fprintf(stderr, "%s: missing argument (see %s -help)\n", fs.Name(), fs.Name())
-		return nil, 2, false
+		return nil, missingArgs(stderr, name, len(pos)), false
 	}
 	return pos, 0, true
+}
+
+// missingArgs reports that command name got only n of the positional
+// arguments its synopsis requires, naming the first one missing; it
+// returns 2.
+func missingArgs(stderr io.Writer, name string, n int) int {
+	what := "argument"
+	if c := lookup(name); c != nil {
+		if p := c.positionals(); n < len(p) {
+			what = strings.TrimSuffix(p[n], "...")
+		}
+	}
+	return usageError(stderr, name, "missing %s", what)
 }
 
 // usageErr reports whether err came from flag parsing (exit 2).

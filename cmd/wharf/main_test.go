@@ -41,6 +41,10 @@ func TestConfigCheck(t *testing.T) {
 	if code != 0 || !strings.Contains(out, "config OK") || !strings.Contains(out, "nightly") || !strings.Contains(out, "CET") {
 		t.Fatalf("good config: %d %q %q", code, out, errs)
 	}
+	// The commented starter is valid as it stands.
+	if out, errs, code := runIn(t, "config", "check", "--config", "../../examples/wharf.yaml", "--data", filepath.Join(dir, "data")); code != 0 || !strings.Contains(out, "config OK") {
+		t.Fatalf("examples/wharf.yaml: %d %q %q", code, out, errs)
+	}
 	bad := filepath.Join(dir, "bad.yaml")
 	os.WriteFile(bad, []byte("partners:\n  - id: acme\n    x12_ids: [ACME]\n"), 0o600)
 	_, errs, code = runIn(t, "config", "check", "--config", bad)

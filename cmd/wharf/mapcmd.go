@@ -21,14 +21,6 @@ import (
 	"github.com/wharfedi/wharf/process"
 )
 
-const mapUsage = `usage:
-  wharf map [--partner ID] [--from csv:LAYOUT|flat:LAYOUT] FILE|-
-      canonical documents as JSON Lines on stdout (X12 unless --from names a layout)
-  wharf render --to FORMAT [--partner ID] [FILE|-]
-      canonical JSON Lines in, FORMAT out: x12:204, x12:214, ... (complete with envelopes), csv:LAYOUT, flat:LAYOUT
-Mapping errors go to stderr with partner, document, field and position. Exit 0 when every
-document mapped, 1 when documents were quarantined or the file rejected (partner policy), 2 on usage or I/O errors.`
-
 // mapEnv is what map and render share: the configuration, the partner's
 // profile and, for render, the store (control numbers, partner IDs).
 type mapEnv struct {
@@ -123,16 +115,11 @@ func summary(stderr io.Writer, cmd string, out *mapping.Outcome) int {
 // runMap runs "wharf map"; args excludes "map".
 func runMap(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	fs, common := newFlags("map", stderr)
-	fs.Usage = func() { fmt.Fprintln(stderr, mapUsage) }
 	partner := fs.String("partner", "", "partner whose dialect (codes, time zone, policy) applies")
 	from := fs.String("from", "x12", "input format: x12, csv:LAYOUT or flat:LAYOUT")
-	pos, err := parseArgs(fs, args)
-	if err != nil {
-		return 2
-	}
-	if len(pos) != 1 {
-		fmt.Fprintln(stderr, mapUsage)
-		return 2
+	pos, code, ok := parseCmd(fs, args, 1, stderr)
+	if !ok {
+		return code
 	}
 	env, err := loadMapEnv(common, *partner)
 	if err != nil {
@@ -143,8 +130,7 @@ func runMap(ctx context.Context, args []string, stdin io.Reader, stdout, stderr 
 	if *from != "x12" {
 		kind, name, _ := strings.Cut(*from, ":")
 		if (kind != "csv" && kind != "flat") || name == "" {
-			fmt.Fprintf(stderr, "wharf map: --from %q: use x12, csv:LAYOUT or flat:LAYOUT\n", *from)
-			return 2
+			return usageError(stderr, "map", "--from %q: use x12, csv:LAYOUT or flat:LAYOUT", *from)
 		}
 		if layout, err = app.Layout(env.cfg, name, env.profile); err != nil {
 			fmt.Fprintf(stderr, "wharf map: %v\n", err)
@@ -197,21 +183,21 @@ func runMap(ctx context.Context, args []string, stdin io.Reader, stdout, stderr 
 // runRender runs "wharf render"; args excludes "render".
 func runRender(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	fs, common := newFlags("render", stderr)
-	fs.Usage = func() { fmt.Fprintln(stderr, mapUsage) }
 	to := fs.String("to", "", "output format: x12:SET, csv:LAYOUT or flat:LAYOUT")
 	partner := fs.String("partner", "", "partner to render for (its dialect, envelope IDs and control numbers)")
-	pos, err := parseArgs(fs, args)
-	if err != nil {
-		return 2
+	pos, code, ok := parseCmd(fs, args, -1, stderr)
+	if !ok {
+		return code
 	}
-	if *to == "" || len(pos) > 1 {
-		fmt.Fprintln(stderr, mapUsage)
-		return 2
+	if len(pos) > 1 {
+		return usageError(stderr, "render", "unexpected argument %q", pos[1])
+	}
+	if *to == "" {
+		return usageError(stderr, "render", "missing --to FORMAT")
 	}
 	kind, target, _ := strings.Cut(*to, ":")
 	if (kind != "x12" && kind != "csv" && kind != "flat") || target == "" {
-		fmt.Fprintf(stderr, "wharf render: --to %q: use x12:SET (%s), csv:LAYOUT or flat:LAYOUT\n", *to, strings.Join(mapping.OutboundSets(), ", "))
-		return 2
+		return usageError(stderr, "render", "--to %q: use x12:SET (%s), csv:LAYOUT or flat:LAYOUT", *to, strings.Join(mapping.OutboundSets(), ", "))
 	}
 	name := "-"
 	if len(pos) == 1 {

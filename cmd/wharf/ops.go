@@ -19,20 +19,17 @@ import (
 	wsync "github.com/wharfedi/wharf/sync"
 )
 
-const traceUsage = "usage: wharf trace [--json] KEY   (a PO, BOL, PRO, shipment ID, invoice number, order number or control number)"
-
 // runTrace: `wharf trace KEY` prints everything Wharf knows about a
 // business key in time order.
 func runTrace(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs, common := newFlags("trace", stderr)
 	asJSON := fs.Bool("json", false, "print the trace as one JSON document")
-	pos, code, ok := parseCmd(fs, args, -1, stderr)
+	pos, code, ok := parseCmd(fs, args, 1, stderr)
 	if !ok {
 		return code
 	}
-	if len(pos) != 1 || strings.TrimSpace(pos[0]) == "" {
-		fmt.Fprintln(stderr, traceUsage)
-		return 2
+	if strings.TrimSpace(pos[0]) == "" {
+		return usageError(stderr, "trace", "KEY is empty")
 	}
 	c, err := common.loadConfig()
 	if err != nil {
@@ -105,21 +102,17 @@ func openExceptions(l []*store.Exception) []*store.Exception {
 	return out
 }
 
-const exceptionsUsage = `usage:
-  wharf exceptions list [--status open|resolved|dismissed|all] [--owner it|operations] [--reason R] [--partner ID] [--key KEY] [--json]
-  wharf exceptions show ID [--json]
-  wharf exceptions digest                      (the open exceptions as a report for people)
-  wharf exceptions resolve|dismiss ID --comment TEXT [--as NAME]
-  wharf exceptions reopen|comment ID [--comment TEXT] [--as NAME]
-  wharf exceptions retry|replay ID [--comment TEXT] [--as NAME]`
-
 // runExceptions: the exceptions queue from the command line.
 func runExceptions(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	if len(args) == 0 {
-		fmt.Fprintln(stderr, exceptionsUsage)
-		return 2
-	}
 	sub := args[0]
+	want := 1 // the exception's ID
+	switch sub {
+	case "list", "digest":
+		want = 0
+	case "show", "resolve", "dismiss", "reopen", "comment", "retry", "replay":
+	default:
+		return usageError(stderr, "exceptions", "unknown subcommand %q", sub)
+	}
 	fs, common := newFlags("exceptions "+sub, stderr)
 	asJSON := fs.Bool("json", false, "JSON output")
 	status := fs.String("status", "open", "list: open, resolved, dismissed or all")
@@ -129,9 +122,17 @@ func runExceptions(ctx context.Context, args []string, stdout, stderr io.Writer)
 	key := fs.String("key", "", "list: the object's key (order number, shipment ID, ...)")
 	comment := fs.String("comment", "", "why (required to resolve or dismiss)")
 	as := fs.String("as", "", "who acts (default: cli:$USER)")
-	pos, code, ok := parseCmd(fs, args[1:], -1, stderr)
+	pos, code, ok := parseCmd(fs, args[1:], want, stderr)
 	if !ok {
 		return code
+	}
+	if sub == "list" {
+		if !oneOf(stderr, "exceptions list", "status", *status, "open", "resolved", "dismissed", "all") {
+			return 2
+		}
+		if *owner != "" && !oneOf(stderr, "exceptions list", "owner", *owner, store.OwnerIT, store.OwnerOperations) {
+			return 2
+		}
 	}
 	c, err := common.loadConfig()
 	if err != nil {
@@ -151,17 +152,7 @@ func runExceptions(ctx context.Context, args []string, stdout, stderr io.Writer)
 		fmt.Fprint(stdout, txt)
 		return 0
 	case "list":
-		if len(pos) != 0 {
-			fmt.Fprintln(stderr, exceptionsUsage)
-			return 2
-		}
 		f := store.ExceptionFilter{Owner: *owner, Reason: *reason, PartnerID: *partner, ObjectKey: *key, Limit: 1000}
-		switch *status {
-		case "all", store.ExceptionOpen, store.ExceptionResolved, store.ExceptionDismissed:
-		default:
-			fmt.Fprintf(stderr, "wharf exceptions list: --status %q: use open, resolved, dismissed or all\n", *status)
-			return 2
-		}
 		if *status != "all" {
 			f.Statuses = []string{*status}
 		}
@@ -183,12 +174,14 @@ func runExceptions(ctx context.Context, args []string, stdout, stderr io.Writer)
 		}
 		tw.Flush()
 		return 0
+	}
+	id, err := resolveID(ctx, st, store.ExceptionIDs, pos[0])
+	if err != nil {
+		return fail(stderr, err)
+	}
+	switch sub {
 	case "show":
-		if len(pos) != 1 {
-			fmt.Fprintln(stderr, exceptionsUsage)
-			return 2
-		}
-		x, err := st.GetException(ctx, pos[0])
+		x, err := st.GetException(ctx, id)
 		if err != nil {
 			return fail(stderr, err)
 		}
@@ -205,11 +198,7 @@ func runExceptions(ctx context.Context, args []string, stdout, stderr io.Writer)
 			fmt.Fprintf(stdout, "  %s  %-9s %-12s %s\n", e.At.Local().Format("2006-01-02 15:04:05"), e.Kind, e.Actor, e.Comment)
 		}
 		return 0
-	case "resolve", "dismiss", "reopen", "comment", "retry", "replay":
-		if len(pos) != 1 {
-			fmt.Fprintln(stderr, exceptionsUsage)
-			return 2
-		}
+	default: // resolve, dismiss, reopen, comment, retry, replay
 		actor := *as
 		if actor == "" {
 			actor = "cli:" + firstNonEmptyEnv("USER", "LOGNAME")
@@ -235,7 +224,7 @@ func runExceptions(ctx context.Context, args []string, stdout, stderr io.Writer)
 				return res.String(), nil
 			}
 		}
-		x, err := wsync.Act(ctx, st, &wsync.ActParams{ID: pos[0], Action: sub, Actor: actor, Comment: *comment, Replay: replay})
+		x, err := wsync.Act(ctx, st, &wsync.ActParams{ID: id, Action: sub, Actor: actor, Comment: *comment, Replay: replay})
 		if err != nil {
 			if errors.Is(err, store.ErrInvalid) {
 				fmt.Fprintf(stderr, "wharf exceptions %s: %v\n", sub, store.Reason(err))
@@ -249,8 +238,6 @@ func runExceptions(ctx context.Context, args []string, stdout, stderr io.Writer)
 		fmt.Fprintf(stdout, "exception %s: %s by %s; now %s\n", x.ID, sub, actor, x.Status)
 		return 0
 	}
-	fmt.Fprintln(stderr, exceptionsUsage)
-	return 2
 }
 
 func firstNonEmptyEnv(names ...string) string {

@@ -19,18 +19,13 @@ import (
 var timeNow = time.Now
 
 func runPartner(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	if len(args) == 0 {
-		fmt.Fprintln(stderr, "usage: wharf partner add ID [flags] | wharf partner list [--json]")
-		return 2
-	}
 	switch args[0] {
 	case "add":
 		return partnerAdd(ctx, args[1:], stdout, stderr)
 	case "list":
 		return partnerList(ctx, args[1:], stdout, stderr)
 	}
-	fmt.Fprintf(stderr, "wharf partner: unknown subcommand %q (add, list)\n", args[0])
-	return 2
+	return usageError(stderr, "partner", "unknown subcommand %q", args[0])
 }
 
 func partnerAdd(ctx context.Context, args []string, stdout, stderr io.Writer) int {
@@ -42,13 +37,9 @@ func partnerAdd(ctx context.Context, args []string, stdout, stderr io.Writer) in
 	as2ID := fs.String("as2-id", "", "the partner's AS2 name (AS2-From of what it sends)")
 	var as2Certs stringList
 	fs.Var(&as2Certs, "as2-cert", "file with the partner's AS2 certificate in PEM (repeatable; certificates add to those held)")
-	pos, code, ok := parseCmd(fs, args, -1, stderr)
+	pos, code, ok := parseCmd(fs, args, 1, stderr)
 	if !ok {
 		return code
-	}
-	if len(pos) != 1 {
-		fmt.Fprintln(stderr, "usage: wharf partner add ID [--name TEXT] [--x12-id QUALIFIER:ID]... [--sftp-key PUBLIC_KEY_FILE]...")
-		return 2
 	}
 	id := pos[0]
 	if err := store.ValidPartnerID(id); err != nil {

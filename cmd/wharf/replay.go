@@ -11,8 +11,6 @@ import (
 	"github.com/wharfedi/wharf/jobs"
 )
 
-const replayUsage = "usage: wharf replay [--json] ID"
-
 // runReplay: `wharf replay ID` runs a message again from its archived
 // bytes: re-runs processing of an inbound one or the delivery of a dead
 // letter (a new job, recorded in ID's history), or re-sends any other
@@ -21,13 +19,9 @@ const replayUsage = "usage: wharf replay [--json] ID"
 func runReplay(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs, common := newFlags("replay", stderr)
 	asJSON := fs.Bool("json", false, "print the result as JSON")
-	pos, code, ok := parseCmd(fs, args, -1, stderr)
+	pos, code, ok := parseCmd(fs, args, 1, stderr)
 	if !ok {
 		return code
-	}
-	if len(pos) != 1 {
-		fmt.Fprintln(stderr, replayUsage)
-		return 2
 	}
 	c, err := common.loadConfig()
 	if err != nil {
@@ -47,7 +41,11 @@ func runReplay(ctx context.Context, args []string, stdout, stderr io.Writer) int
 		return fail(stderr, err)
 	}
 	app.RegisterArchiveJobs(rt, st, a, nil, nil)
-	res, err := delivery.ReplayWith(ctx, a, rt, pos[0], delivery.ReplayOptions{Actor: "cli:" + firstNonEmptyEnv("USER", "LOGNAME")})
+	id, err := resolveID(ctx, st, store.MessageIDs, pos[0])
+	if err != nil {
+		return fail(stderr, err)
+	}
+	res, err := delivery.ReplayWith(ctx, a, rt, id, delivery.ReplayOptions{Actor: "cli:" + firstNonEmptyEnv("USER", "LOGNAME")})
 	if err != nil {
 		return fail(stderr, err)
 	}

@@ -9,6 +9,7 @@ import (
 	_ "time/tzdata" // schedules name IANA time zones; containers may lack zoneinfo
 
 	"github.com/wharfedi/wharf/internal/app"
+	"github.com/wharfedi/wharf/internal/store"
 )
 
 func newLogger(w io.Writer, format, level string) *slog.Logger {
@@ -46,7 +47,8 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		}
 		c.Log.Format = *logFormat
 	}
-	a, err := app.New(ctx, c, app.Options{Log: newLogger(stderr, c.Log.Format, c.Log.Level), Version: versionString()})
+	a, err := app.New(ctx, c, app.Options{Log: newLogger(stderr, c.Log.Format, c.Log.Level), Version: versionString(),
+		FirstToken: func(tok string, t *store.APIToken) { printFirstToken(stdout, tok, t.ID) }})
 	if err != nil {
 		return fail(stderr, err)
 	}
@@ -55,4 +57,20 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		return 1
 	}
 	return 0
+}
+
+// printFirstToken shows the admin token serve created on an empty
+// database: on stdout, apart from the log, and only this once.
+func printFirstToken(stdout io.Writer, tok, id string) {
+	fmt.Fprintf(stdout, `
+No API token or console user existed, so Wharf created this admin token. It is shown
+only now: keep it secret.
+
+    %s
+
+Sign in to the console with it, or send it as "Authorization: Bearer TOKEN" to the API.
+Once you have your own ('wharf token create', 'wharf user add'), revoke this one:
+'wharf token revoke %s'.
+
+`, tok, id)
 }

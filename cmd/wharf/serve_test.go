@@ -33,7 +33,9 @@ type serveProc struct {
 	exited chan error
 }
 
-var readyLine = regexp.MustCompile(`msg="wharf ready".* http=(http://\S+) sftp=(\S+)`)
+var tokenRE = regexp.MustCompile(`wharf_[0-9a-f]{8}_[A-Za-z0-9_-]{43}`)
+
+var readyLine = regexp.MustCompile(`msg="wharf ready".* http=(https?://\S+) sftp=(\S+)`)
 
 // startServer runs `wharf serve` in dir with env and waits for its ready line.
 func startServer(t *testing.T, dir string, env []string, args ...string) *serveProc {
@@ -117,7 +119,22 @@ func TestServeZeroConfigAndSecondProcess(t *testing.T) {
 				env = append(env, "WHARF_DATABASE_URL="+testenv.Postgres(t))
 			}
 			srv := startServer(t, dir, env)
-			resp, err := http.Get(srv.http + "/healthz")
+			// A new installation: an admin token, shown once, that works.
+			tokens := tokenRE.FindAllString(srv.logs.String(), -1)
+			if len(tokens) != 1 || !strings.Contains(srv.logs.String(), "token_id=") {
+				t.Fatalf("first start printed %d tokens, want 1:\n%s", len(tokens), srv.logs)
+			}
+			req, _ := http.NewRequest("GET", srv.http+"/api/v1/stuck", nil)
+			req.Header.Set("Authorization", "Bearer "+tokens[0])
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			resp.Body.Close()
+			if resp.StatusCode != 200 {
+				t.Fatalf("the first admin token: GET /api/v1/stuck = %d", resp.StatusCode)
+			}
+			resp, err = http.Get(srv.http + "/healthz")
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -169,8 +186,11 @@ func TestServeZeroConfigAndSecondProcess(t *testing.T) {
 			}
 			srv.stop(t)
 
-			// Restart: same host key, data kept.
+			// Restart: same host key, data kept, no second token.
 			srv = startServer(t, dir, env)
+			if tokenRE.MatchString(srv.logs.String()) {
+				t.Fatalf("a restart printed a token again:\n%s", srv.logs)
+			}
 			key2, _ := os.ReadFile(filepath.Join(dir, "wharf-data", "ssh_host_ed25519_key"))
 			if !bytes.Equal(key1, key2) {
 				t.Fatal("host key changed across restarts")

@@ -15,18 +15,8 @@ import (
 	"github.com/wharfedi/wharf/edi/x12"
 )
 
-const x12Usage = `usage:
-  wharf x12 validate [--json] FILE...   check envelopes and syntax; exit 0 accepted, 1 rejected, 2 usage or I/O error
-  wharf x12 ack [--999] FILE            write the TA1 and 997 (or 999) a receiver would send
-  wharf x12 fmt FILE                    print one segment per line
-FILE may be - for standard input.`
-
 // runX12 runs "wharf x12 ..."; args excludes "x12". It returns the exit code.
 func runX12(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
-	if len(args) == 0 {
-		fmt.Fprintln(stderr, x12Usage)
-		return 2
-	}
 	switch args[0] {
 	case "validate":
 		return x12Validate(ctx, args[1:], stdin, stdout, stderr)
@@ -34,26 +24,22 @@ func runX12(ctx context.Context, args []string, stdin io.Reader, stdout, stderr 
 		return x12Ack(ctx, args[1:], stdin, stdout, stderr)
 	case "fmt":
 		return x12Fmt(args[1:], stdin, stdout, stderr)
-	case "help", "-h", "--help":
-		fmt.Fprintln(stdout, x12Usage)
-		return 0
 	}
-	fmt.Fprintf(stderr, "wharf x12: unknown command %q\n%s\n", args[0], x12Usage)
-	return 2
+	return usageError(stderr, "x12", "unknown subcommand %q", args[0])
 }
 
-func x12Flags(name string, stderr io.Writer) *flag.FlagSet {
-	fs := flag.NewFlagSet("wharf x12 "+name, flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	fs.Usage = func() { fmt.Fprintln(stderr, x12Usage) }
-	captureFlags(fs, stderr)
-	return fs
-}
+// x12Flags is the flag set of an x12 tool: no --config or --data, and
+// flags come before FILE.
+func x12Flags(name string, stderr io.Writer) *flag.FlagSet { return flagSet("x12 "+name, stderr) }
 
 // openOne opens the single FILE argument of cmd, reporting problems on stderr.
 func openOne(cmd string, fs *flag.FlagSet, stdin io.Reader, stderr io.Writer) (io.ReadCloser, bool) {
-	if fs.NArg() != 1 {
-		fmt.Fprintf(stderr, "wharf x12 %s: want exactly one FILE\n", cmd)
+	switch {
+	case fs.NArg() == 0:
+		missingArgs(stderr, "x12 "+cmd, 0)
+		return nil, false
+	case fs.NArg() > 1:
+		usageError(stderr, "x12 "+cmd, "unexpected argument %q (one FILE at a time; flags come before it)", fs.Arg(1))
 		return nil, false
 	}
 	f, err := openInput(fs.Arg(0), stdin)
@@ -154,8 +140,7 @@ func x12Validate(ctx context.Context, args []string, stdin io.Reader, stdout, st
 		return 2
 	}
 	if fs.NArg() == 0 {
-		fmt.Fprintln(stderr, "wharf x12 validate: no FILE given")
-		return 2
+		return missingArgs(stderr, "x12 validate", 0)
 	}
 	// validate streams: its live heap stays small, so collect less often.
 	defer debug.SetGCPercent(debug.SetGCPercent(400))

@@ -18,7 +18,7 @@ const x12Corpus = "../../testdata/x12"
 func runX12In(t *testing.T, stdin string, args ...string) (string, string, int) {
 	t.Helper()
 	var out, errb bytes.Buffer
-	code := runX12(context.Background(), args, strings.NewReader(stdin), &out, &errb)
+	code := run(context.Background(), append([]string{"x12"}, args...), strings.NewReader(stdin), &out, &errb)
 	return out.String(), errb.String(), code
 }
 

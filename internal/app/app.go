@@ -62,6 +62,10 @@ type Options struct {
 	// port 0; New binds http.addr and sftp.addr otherwise. The App closes
 	// them.
 	HTTPListener, SFTPListener net.Listener
+	// FirstToken, when set, is given the admin token New creates on a
+	// database without API tokens and console users (a new installation),
+	// to show it once; the log names only its ID. Nil: New creates none.
+	FirstToken func(token string, t *store.APIToken)
 }
 
 // App is one running Wharf: its store, archive, stages and listeners.
@@ -145,6 +149,16 @@ func New(ctx context.Context, c *config.Config, o Options) (_ *App, err error) {
 	}
 	if err := syncPartners(ctx, c, st, log); err != nil {
 		return nil, err
+	}
+	if o.FirstToken != nil {
+		tok, t, err := firstAdminToken(ctx, st)
+		if err != nil {
+			return nil, err
+		}
+		if t != nil {
+			log.Info("no API token or console user existed: created an admin token, shown once on standard output; revoke it once you have your own", "token_id", t.ID)
+			o.FirstToken(tok, t)
+		}
 	}
 	if a.hostKey, err = c.HostKey(); err != nil {
 		return nil, fmt.Errorf("sftp.host_key_file: %w", err)
@@ -259,12 +273,20 @@ func New(ctx context.Context, c *config.Config, o Options) (_ *App, err error) {
 	}
 	a.http = h
 	a.httpSrv = server.NewHTTPServer(h)
+	if cert, key := c.HTTPTLSFiles(); cert != "" {
+		if a.httpSrv.TLSConfig, err = server.TLSConfig(cert, key, log.With("component", "http")); err != nil {
+			return nil, fmt.Errorf("http.tls_cert_file: %w", err)
+		}
+	}
 	a.sftpSrv = server.NewSFTP(st, a.hostKey, sftpOptions(c, a.Gateway, log.With("component", "sftp"), reg))
 	return a, nil
 }
 
 // HTTPAddr and SFTPAddr are the addresses the listeners are bound to.
 func (a *App) HTTPAddr() string { return a.httpLn.Addr().String() }
+
+// HTTPURL is the HTTP listener's base URL: https:// when it serves TLS.
+func (a *App) HTTPURL() string { return a.cfg.HTTPScheme() + "://" + a.HTTPAddr() }
 
 // SFTPAddr is the SFTP listener's address.
 func (a *App) SFTPAddr() string { return a.sftpLn.Addr().String() }
@@ -291,7 +313,12 @@ func (a *App) Run(ctx context.Context) error {
 	}
 	errc := make(chan error, 2)
 	go func() {
-		if err := a.httpSrv.Serve(server.LimitPerIP(a.httpLn, server.MaxConnsPerIP, log)); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		ln := server.LimitPerIP(a.httpLn, server.MaxConnsPerIP, log)
+		serve := func() error { return a.httpSrv.Serve(ln) }
+		if a.httpSrv.TLSConfig != nil {
+			serve = func() error { return a.httpSrv.ServeTLS(ln, "", "") } // the certificate comes from TLSConfig
+		}
+		if err := serve(); err != nil && !errors.Is(err, http.ErrServerClosed) {
 			errc <- fmt.Errorf("http: %w", err)
 		}
 	}()
@@ -303,7 +330,7 @@ func (a *App) Run(ctx context.Context) error {
 	a.http.Ready.Store(true)
 	log.Info("wharf ready",
 		"version", a.version,
-		"http", "http://"+a.HTTPAddr(),
+		"http", a.HTTPURL(),
 		"sftp", a.SFTPAddr(),
 		"sftp_host_key", ssh.FingerprintSHA256(a.hostKey.PublicKey()),
 		"data", AbsPath(a.cfg.Data),

@@ -11,7 +11,7 @@ import (
 // and a self-signed certificate are generated once into the data folder;
 // `wharf as2 cert` prints the certificate to hand to partners.
 type AS2 struct {
-	ID       string `yaml:"id"`        // Wharf's AS2 name; WHARF_AS2_ID wins; default "wharf"
+	ID       string `yaml:"id"`        // Wharf's AS2 name; default "wharf"
 	CertFile string `yaml:"cert_file"` // PEM certificate
 	KeyFile  string `yaml:"key_file"`  // PEM RSA private key (keep it out of the config folder's backups)
 	// PublicURL is Wharf's /as2 URL as partners reach it: where they send
@@ -67,8 +67,8 @@ type PartnerAS2 struct {
 	MDN        string `yaml:"mdn"`
 	SignedMDN  *bool  `yaml:"signed_mdn"`
 	MDNTimeout string `yaml:"mdn_timeout"` // default 2h
-	// Receiving policy: refuse unsigned or unencrypted messages
-	// (insufficient-message-security).
+	// Receiving policy: refuse unsigned (require_signed) or unencrypted
+	// (require_encrypted) messages (insufficient-message-security).
 	RequireSigned    bool `yaml:"require_signed"`
 	RequireEncrypted bool `yaml:"require_encrypted"`
 	// AllowUnsignedCompressed accepts compressed content (RFC 3274) that no

@@ -10,12 +10,16 @@
 package config
 
 import (
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"net"
 	"net/url"
 	"os"
 	"path/filepath"
+	"regexp"
+	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -56,6 +60,8 @@ type Log struct {
 // WHARF_METRICS_TOKEN, which wins) it answers only requests bearing it; the
 // metrics name partners and certificates.
 type Metrics struct {
+	// TokenFile names a file holding the bearer token GET /metrics then
+	// requires (at least 16 characters); unset, /metrics is open.
 	TokenFile string `yaml:"token_file"`
 }
 
@@ -74,9 +80,34 @@ func (c *Config) MetricsToken() (string, error) {
 	return "", nil
 }
 
-// Listener is a TCP listen address (host:port).
+// Listener is the HTTP listener: its address and, to serve HTTPS itself,
+// its certificate.
 type Listener struct {
-	Addr string `yaml:"addr"`
+	Addr string `yaml:"addr"` // HOST:PORT; 0.0.0.0:PORT listens on every interface
+	// TLSCertFile (PEM, the certificate then its chain) and TLSKeyFile (PEM)
+	// make the listener serve HTTPS; Wharf reads them again when they
+	// change, so a renewed certificate needs no restart. Unset: plain HTTP,
+	// for a listener on 127.0.0.1 or behind a TLS reverse proxy
+	// (docs/operations.md).
+	TLSCertFile string `yaml:"tls_cert_file"`
+	TLSKeyFile  string `yaml:"tls_key_file"`
+}
+
+// HTTPTLSFiles returns http.tls_cert_file and http.tls_key_file, resolved
+// against the configuration file's folder; "" when HTTP is plain.
+func (c *Config) HTTPTLSFiles() (cert, key string) {
+	if c.HTTP.TLSCertFile == "" {
+		return "", ""
+	}
+	return c.rel(c.HTTP.TLSCertFile), c.rel(c.HTTP.TLSKeyFile)
+}
+
+// HTTPScheme is https when the HTTP listener serves TLS, else http.
+func (c *Config) HTTPScheme() string {
+	if c.HTTP.TLSCertFile != "" {
+		return "https"
+	}
+	return "http"
 }
 
 // Database selects PostgreSQL; without it Wharf uses SQLite in the data folder.
@@ -92,11 +123,11 @@ type Database struct {
 // Archive says where archived bytes live: a folder (default: DATA/archive)
 // or s3://BUCKET/PREFIX?endpoint=HOST:PORT.
 type Archive struct {
-	URL string `yaml:"url"`
+	URL string `yaml:"url"` // a folder, or s3://BUCKET/PREFIX?endpoint=HOST:PORT (docs/archive.md); default DATA/archive
 	// Retention rules: one without a partner (the default) and one per
 	// partner at most. Durations take h, d, w or y (365 days).
 	Retention []RetentionRule `yaml:"retention"`
-	// FsyncEach: a folder archive fsyncs each file and folder it writes
+	// A folder archive fsyncs each file and folder it writes
 	// instead of sharing one flush of its file system (syncfs) among the
 	// files archived at the same moment. For a data folder on a file system
 	// that other programs write to heavily, whose data each flush would
@@ -104,7 +135,7 @@ type Archive struct {
 	FsyncEach bool `yaml:"fsync_each"`
 }
 
-// RetentionRule keeps archived entries at least Keep and purges them after Delete.
+// RetentionRule keeps archived entries at least keep and purges them after delete.
 type RetentionRule struct {
 	Partner string `yaml:"partner"` // empty: every partner without a rule of its own
 	Keep    string `yaml:"keep"`    // a purge refuses younger entries, e.g. 7y
@@ -148,8 +179,8 @@ func (j JobsConfig) Failover() time.Duration {
 
 // Partner declares a trading partner; it is upserted into the store at start.
 type Partner struct {
-	ID          string      `yaml:"id"`
-	Name        string      `yaml:"name"`
+	ID          string      `yaml:"id"`            // short and stable: the SFTP user name and a folder name (letters, digits, '.', '_', '-')
+	Name        string      `yaml:"name"`          // display name
 	X12IDs      []string    `yaml:"x12_ids"`       // QUALIFIER:ID, e.g. ZZ:ACME
 	SSHKeys     []string    `yaml:"ssh_keys"`      // authorized_keys lines
 	SSHKeyFiles []string    `yaml:"ssh_key_files"` // files of authorized_keys lines
@@ -172,7 +203,7 @@ type Partner struct {
 
 // Schedule runs a job on a cron schedule in a time zone.
 type Schedule struct {
-	Name     string `yaml:"name"`
+	Name     string `yaml:"name"`     // unique; names the schedule in logs, metrics and the console
 	Cron     string `yaml:"cron"`     // 5 fields (minute hour day-of-month month day-of-week) or @hourly, @daily, ...
 	Timezone string `yaml:"timezone"` // IANA name; default UTC
 	Job      string `yaml:"job"`      // job name, see `wharf config check` for the list
@@ -213,7 +244,12 @@ func (e *Error) Error() string {
 	return b.String()
 }
 
-// Load reads the file at path over the defaults. An empty path returns the defaults.
+// Load reads the file at path over the defaults. An empty path returns the
+// defaults. When the file parses but has problems (unknown keys, values of
+// the wrong shape) Load returns them all, as Errors, together with the
+// configuration decoded as far as it could be, so that Validate can add
+// its own findings (Join) and a person sees every problem at once. A file
+// that cannot be read or parsed returns a nil *Config.
 func Load(path string) (*Config, error) {
 	c := Default()
 	if path == "" {
@@ -223,38 +259,78 @@ func Load(path string) (*Config, error) {
 	if err != nil {
 		return nil, &Error{File: path, Msg: fmt.Sprintf("cannot read config: %v", errors.Unwrap(err))}
 	}
-	if err := c.decode(path, b); err != nil {
+	if parsed, err := c.decode(path, b); !parsed {
 		return nil, err
+	} else if err != nil {
+		return c, err
 	}
 	return c, nil
 }
 
-func (c *Config) decode(path string, b []byte) error {
+var typeErrorRe = regexp.MustCompile(`^line ([0-9]+): (.*)$`)
+
+// decode reads b over c. parsed is false when b is not YAML; err holds
+// every problem found.
+func (c *Config) decode(path string, b []byte) (parsed bool, err error) {
 	var doc yaml.Node
 	if err := yaml.Unmarshal(b, &doc); err != nil {
-		return &Error{File: path, Msg: strings.TrimPrefix(err.Error(), "yaml: ")}
+		return false, syntaxError(path, b, err)
 	}
 	src := &source{file: path, lines: map[string]int{}}
 	c.src = src
 	if len(doc.Content) == 0 {
-		return nil // empty file: defaults
+		return true, nil // empty file: defaults
 	}
 	root := doc.Content[0]
-	if err := src.check(root, typeOf(c), ""); err != nil {
-		return err
-	}
+	src.check(root, typeOf(c), "")
+	errs := src.errs
 	if err := root.Decode(c); err != nil {
+		// What check did not find already (a value yaml cannot convert).
 		var te *yaml.TypeError
-		if errors.As(err, &te) && len(te.Errors) > 0 {
-			return &Error{File: path, Msg: te.Errors[0]}
+		if !errors.As(err, &te) {
+			return false, &Error{File: path, Msg: err.Error()}
 		}
-		return &Error{File: path, Msg: err.Error()}
+		for _, msg := range te.Errors {
+			e := &Error{File: path, Msg: msg}
+			if m := typeErrorRe.FindStringSubmatch(msg); m != nil {
+				e.Line, _ = strconv.Atoi(m[1])
+				e.Msg = m[2]
+			}
+			if !slices.ContainsFunc(src.errs, func(x *Error) bool { return e.Line != 0 && x.Line == e.Line }) {
+				errs = append(errs, e)
+			}
+		}
 	}
-	return nil
+	return true, errs.err()
+}
+
+// Join combines the problems of Load and Validate (either may be nil)
+// into one error: nil, an *Error, or Errors in the order of the file.
+func Join(errs ...error) error {
+	var all Errors
+	for _, err := range errs {
+		all.add(err)
+	}
+	return all.err()
+}
+
+// EnvOverride is an environment variable that wins over a field of the file.
+type EnvOverride struct {
+	Field string // e.g. http.addr
+	Var   string // e.g. WHARF_HTTP_ADDR
+	dst   func(*Config) *string
 }
 
 // Env lists the environment overrides, in the order they are applied.
-var Env = []string{"WHARF_DATA", "WHARF_DATABASE_URL", "WHARF_ARCHIVE_URL", "WHARF_HTTP_ADDR", "WHARF_SFTP_ADDR", "WHARF_LOG_FORMAT", "WHARF_LOG_LEVEL"}
+var Env = []EnvOverride{
+	{"data", "WHARF_DATA", func(c *Config) *string { return &c.Data }},
+	{"database.url", "WHARF_DATABASE_URL", func(c *Config) *string { return &c.Database.URL }},
+	{"archive.url", "WHARF_ARCHIVE_URL", func(c *Config) *string { return &c.Archive.URL }},
+	{"http.addr", "WHARF_HTTP_ADDR", func(c *Config) *string { return &c.HTTP.Addr }},
+	{"sftp.addr", "WHARF_SFTP_ADDR", func(c *Config) *string { return &c.SFTP.Addr }},
+	{"log.format", "WHARF_LOG_FORMAT", func(c *Config) *string { return &c.Log.Format }},
+	{"log.level", "WHARF_LOG_LEVEL", func(c *Config) *string { return &c.Log.Level }},
+}
 
 // ApplyEnv applies WHARF_* overrides from getenv (os.Getenv in production)
 // and keeps getenv as the environment the configuration's secret_env,
@@ -264,19 +340,12 @@ func (c *Config) ApplyEnv(getenv func(string) string) {
 	if c.env == nil {
 		c.env = map[string]bool{}
 	}
-	set := func(field, name string, dst *string) {
-		if v := getenv(name); v != "" {
-			*dst = v
-			c.env[field] = true
+	for _, e := range Env {
+		if v := getenv(e.Var); v != "" {
+			*e.dst(c) = v
+			c.env[e.Field] = true
 		}
 	}
-	set("data", "WHARF_DATA", &c.Data)
-	set("database.url", "WHARF_DATABASE_URL", &c.Database.URL)
-	set("archive.url", "WHARF_ARCHIVE_URL", &c.Archive.URL)
-	set("http.addr", "WHARF_HTTP_ADDR", &c.HTTP.Addr)
-	set("sftp.addr", "WHARF_SFTP_ADDR", &c.SFTP.Addr)
-	set("log.format", "WHARF_LOG_FORMAT", &c.Log.Format)
-	set("log.level", "WHARF_LOG_LEVEL", &c.Log.Level)
 }
 
 // Getenv reads a variable of the environment the configuration was
@@ -324,93 +393,93 @@ type ValidateOptions struct {
 	Tolerance func(s string) error
 }
 
-// Validate returns the first problem in the configuration.
+// Validate returns every problem in the configuration: nil, an *Error,
+// or Errors in the order of the file. Each field, and each section checked
+// as a whole (sftp, a partner's transports, as2, the sync, the layouts), is
+// reported once, with its first problem.
 func (c *Config) Validate(opts ValidateOptions) error {
+	var errs Errors
+	add := errs.add
 	if strings.TrimSpace(c.Data) == "" {
-		return c.errAt("data", "must name a folder")
+		add(c.errAt("data", "must name a folder"))
 	}
 	switch c.Log.Format {
 	case "text", "json":
 	default:
-		return c.errAt("log.format", "%q is not a log format: use text or json", c.Log.Format)
+		add(c.errAt("log.format", "%q is not a log format: use text or json", c.Log.Format))
 	}
 	switch c.Log.Level {
 	case "debug", "info", "warn", "error":
 	default:
-		return c.errAt("log.level", "%q is not a log level: use debug, info, warn or error", c.Log.Level)
+		add(c.errAt("log.level", "%q is not a log level: use debug, info, warn or error", c.Log.Level))
 	}
-	for field, addr := range map[string]string{"http.addr": c.HTTP.Addr, "sftp.addr": c.SFTP.Addr} {
-		if _, _, err := net.SplitHostPort(addr); err != nil {
-			return c.errAt(field, "%q is not HOST:PORT: %v", addr, errors.Unwrap(err))
+	for _, l := range []struct{ field, addr string }{{"http.addr", c.HTTP.Addr}, {"sftp.addr", c.SFTP.Addr}} {
+		if _, _, err := net.SplitHostPort(l.addr); err != nil {
+			why := err.Error()
+			if ae, ok := errors.AsType[*net.AddrError](err); ok {
+				why = ae.Err // without the address, which the message names already
+			}
+			add(c.errAt(l.field, "%q is not HOST:PORT: %s", l.addr, why))
 		}
 	}
-	if err := c.validateSFTP(); err != nil {
-		return err
+	if (c.HTTP.TLSCertFile == "") != (c.HTTP.TLSKeyFile == "") {
+		add(c.errAt("http.tls_cert_file", "set both http.tls_cert_file and http.tls_key_file, or neither"))
+	} else if cert, key := c.HTTPTLSFiles(); cert != "" {
+		if _, err := tls.LoadX509KeyPair(cert, key); err != nil {
+			add(c.errAt("http.tls_cert_file", "with http.tls_key_file: %v", err))
+		}
 	}
+	add(c.validateSFTP())
 	if c.Jobs.Workers < 1 || c.Jobs.Workers > 1000 {
-		return c.errAt("jobs.workers", "%d is out of range 1..1000", c.Jobs.Workers)
+		add(c.errAt("jobs.workers", "%d is out of range 1..1000", c.Jobs.Workers))
 	}
 	if tok, err := c.MetricsToken(); err != nil {
-		return c.errAt("metrics.token_file", "%v", err)
+		add(c.errAt("metrics.token_file", "%v", err))
 	} else if tok != "" && len(tok) < 16 {
-		return c.errAt("metrics.token_file", "the metrics token is %d characters: use at least 16 (e.g. openssl rand -hex 24)", len(tok))
+		add(c.errAt("metrics.token_file", "the metrics token is %d characters: use at least 16 (e.g. openssl rand -hex 24)", len(tok)))
 	}
 	if f := c.Jobs.FailoverAfter; f != "" {
 		// Heartbeats come every 5 s: a shorter bound would fail over live instances.
 		if d, err := time.ParseDuration(f); err != nil || d < 15*time.Second {
-			return c.errAt("jobs.failover_after", "%q is not a duration of at least 15s (e.g. 30s, 2m)", f)
+			add(c.errAt("jobs.failover_after", "%q is not a duration of at least 15s (e.g. 30s, 2m)", f))
 		}
 	}
-	if err := c.validateDatabase(); err != nil {
-		return err
-	}
+	add(c.validateDatabase())
 	if u := c.Archive.URL; u != "" && strings.Contains(u, "://") && !strings.HasPrefix(u, "s3://") {
-		return c.errAt("archive.url", "%q: use a folder path or s3://BUCKET/PREFIX?endpoint=HOST:PORT", u)
+		add(c.errAt("archive.url", "%q: use a folder path or s3://BUCKET/PREFIX?endpoint=HOST:PORT", u))
 	}
-	if err := c.validateRetention(); err != nil {
-		return err
-	}
+	add(c.validateRetention())
 	seen := map[string]int{}
 	for i, p := range c.Partners {
 		f := fmt.Sprintf("partners[%d]", i)
 		if err := store.ValidPartnerID(p.ID); err != nil {
-			return c.errAt(f+".id", "%s", store.Reason(err))
+			add(c.errAt(f+".id", "%s", store.Reason(err)))
+		} else if j, dup := seen[p.ID]; dup {
+			add(c.errAt(f+".id", "partner %q is declared twice (also partners[%d])", p.ID, j))
+		} else {
+			seen[p.ID] = i
 		}
-		if j, dup := seen[p.ID]; dup {
-			return c.errAt(f+".id", "partner %q is declared twice (also partners[%d])", p.ID, j)
-		}
-		seen[p.ID] = i
 		for j, x := range p.X12IDs {
 			if _, err := ParseX12ID(x); err != nil {
-				return c.errAt(fmt.Sprintf("%s.x12_ids[%d]", f, j), "%v", err)
+				add(c.errAt(fmt.Sprintf("%s.x12_ids[%d]", f, j), "%v", err))
 			}
 		}
 		for j, k := range p.SSHKeys {
 			if _, _, err := store.ParseSSHKey(k); err != nil {
-				return c.errAt(fmt.Sprintf("%s.ssh_keys[%d]", f, j), "not an authorized_keys line: %v", errors.Unwrap(err))
+				add(c.errAt(fmt.Sprintf("%s.ssh_keys[%d]", f, j), "not an authorized_keys line: %v", errors.Unwrap(err)))
 			}
 		}
 		for j, kf := range p.SSHKeyFiles {
 			if _, err := readKeyFile(c.rel(kf)); err != nil {
-				return c.errAt(fmt.Sprintf("%s.ssh_key_files[%d]", f, j), "%v", err)
+				add(c.errAt(fmt.Sprintf("%s.ssh_key_files[%d]", f, j), "%v", err))
 			}
 		}
-		if err := c.validatePartnerPolicy(f, p); err != nil {
-			return err
-		}
-		if err := c.validateTransports(f, p); err != nil {
-			return err
-		}
+		add(c.validatePartnerPolicy(f, p))
+		add(c.validateTransports(f, p))
 	}
-	if err := c.validateAS2(); err != nil {
-		return err
-	}
-	if err := c.validateMapping(); err != nil {
-		return err
-	}
-	if err := c.validateSync(opts); err != nil {
-		return err
-	}
+	add(c.validateAS2())
+	add(c.validateMapping())
+	add(c.validateSync(opts))
 	jobs := map[string]bool{}
 	for _, j := range opts.Jobs {
 		jobs[j] = true
@@ -418,21 +487,21 @@ func (c *Config) Validate(opts ValidateOptions) error {
 	names := map[string]bool{}
 	for i, s := range c.Schedules {
 		f := fmt.Sprintf("schedules[%d]", i)
-		if s.Name == "" {
-			return c.errAt(f+".name", "is required")
-		}
-		if names[s.Name] {
-			return c.errAt(f+".name", "schedule %q is declared twice", s.Name)
+		switch {
+		case s.Name == "":
+			add(c.errAt(f+".name", "is required"))
+		case names[s.Name]:
+			add(c.errAt(f+".name", "schedule %q is declared twice", s.Name))
 		}
 		names[s.Name] = true
 		if _, err := s.Parse(); err != nil {
-			return c.errAt(scheduleField(err, f+".cron", f+".timezone"), "%v", err)
+			add(c.errAt(scheduleField(err, f+".cron", f+".timezone"), "%v", err))
 		}
 		if !jobs[s.Job] {
-			return c.errAt(f+".job", "unknown job %q (known: %s)", s.Job, strings.Join(opts.Jobs, ", "))
+			add(c.errAt(f+".job", "unknown job %q (known: %s)", s.Job, strings.Join(opts.Jobs, ", ")))
 		}
 	}
-	return nil
+	return errs.err()
 }
 
 func (c *Config) validateDatabase() error {

@@ -1,6 +1,7 @@
 package config
 
 import (
+	"errors"
 	"os"
 	"path/filepath"
 	"strings"
@@ -101,7 +102,7 @@ func TestErrorsNameFileLineAndField(t *testing.T) {
 		{"secret from a device", "metrics:\n  token_file: /dev/zero\n", `wharf.yaml:2: metrics.token_file: cannot read /dev/zero: not a regular file`},
 		{"metrics token missing", "metrics:\n  token_file: nope.txt\n", `wharf.yaml:2: metrics.token_file: cannot read nope.txt`},
 		{"failover too short", "jobs:\n  failover_after: 5s\n", `wharf.yaml:2: jobs.failover_after: "5s" is not a duration of at least 15s`},
-		{"syntax", "http: [\n", `wharf.yaml: `},
+		{"syntax", "http: [\n", `wharf.yaml:1: did not find expected node content`},
 		{"dup key", "data: a\ndata: b\n", `wharf.yaml:2: data: key given twice`},
 		{"ownership shape", "sync:\n  ownership:\n    order: erp\n", `wharf.yaml:3: sync.ownership.order: expected a list`},
 		{"ownership dup", "sync:\n  ownership:\n    order: [erp]\n    order: [wms]\n", `wharf.yaml:4: sync.ownership.order: key given twice`},
@@ -111,6 +112,8 @@ func TestErrorsNameFileLineAndField(t *testing.T) {
 		{"timezone without batch", "partners:\n  - id: erp\nsync:\n  routes:\n    - {name: n, on: invoice.approved, to: erp, send: json, timezone: UTC}\n", `sync.routes[0].timezone: only a batch route`},
 		{"digest to unknown", "sync:\n  digest: {to: ops, cron: \"0 7 * * *\"}\n", `wharf.yaml:2: sync.digest.to: "ops" is not a partner`},
 		{"bad role", "partners:\n  - id: a\n    role: forklift\n", `wharf.yaml:3: partners[0].role: "forklift" is not a role`},
+		{"tls half", "http:\n  tls_cert_file: c.pem\n", `wharf.yaml:2: http.tls_cert_file: set both http.tls_cert_file and http.tls_key_file, or neither`},
+		{"tls missing", "http:\n  tls_cert_file: c.pem\n  tls_key_file: k.pem\n", `wharf.yaml:2: http.tls_cert_file: with http.tls_key_file: open `},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -159,7 +162,7 @@ func FuzzLoad(f *testing.F) {
 	f.Add("schedules: [{name: a, cron: '@daily', job: db.maintenance}]")
 	f.Fuzz(func(t *testing.T, body string) {
 		c := Default()
-		if err := c.decode("f.yaml", []byte(body)); err != nil {
+		if _, err := c.decode("f.yaml", []byte(body)); err != nil {
 			return
 		}
 		_ = c.Validate(jobs)
@@ -182,5 +185,80 @@ func TestGetenvIsTheAppliedEnvironment(t *testing.T) {
 	}
 	if got := c.Getenv("CONFIG_TEST_GETENV"); got != "" {
 		t.Fatalf("the process's environment leaked past the applied one: %q", got)
+	}
+}
+
+// Every problem at once: the file's structure (Load) and its values
+// (Validate), in the order of the file's lines, each on its own line.
+func TestEveryErrorAtOnce(t *testing.T) {
+	p := write(t, `http:
+  adr: x
+log: {format: yaml}
+partners:
+  - id: acme
+    x12_ids: [ACME]
+    sftp: {allow_delete: perhaps}
+  - id: acme
+schedules:
+  - {name: a, cron: "61 * * * *", job: db.maintenance}
+  - {name: b, cron: "@daily", job: nope}
+jobs: {workers: many}
+`)
+	c, lerr := Load(p)
+	if c == nil || lerr == nil {
+		t.Fatalf("Load: %v %v; want the decoded configuration and its problems", c, lerr)
+	}
+	c.ApplyEnv(func(k string) string { return map[string]string{"WHARF_SFTP_ADDR": "nope"}[k] })
+	err := Join(lerr, c.Validate(jobs))
+	var es Errors
+	if !errors.As(err, &es) {
+		t.Fatalf("%T %v; want Errors", err, err)
+	}
+	got := strings.Split(strings.ReplaceAll(err.Error(), p, "wharf.yaml"), "\n")
+	want := []string{
+		`wharf.yaml:2: http.adr: unknown key "adr"`,
+		`wharf.yaml:3: log.format: "yaml" is not a log format`,
+		`wharf.yaml:6: partners[0].x12_ids[0]: "ACME": expected QUALIFIER:ID`,
+		`wharf.yaml:7: partners[0].sftp.allow_delete: expected true or false, got "perhaps"`,
+		`wharf.yaml:8: partners[1].id: partner "acme" is declared twice`,
+		`wharf.yaml:10: schedules[0].cron: bad cron expression "61 * * * *"`,
+		`wharf.yaml:11: schedules[1].job: unknown job "nope"`,
+		`wharf.yaml:12: jobs.workers: expected a whole number, got "many"`,
+		`environment: sftp.addr: "nope" is not HOST:PORT`,
+	}
+	if len(got) != len(want) {
+		t.Fatalf("%d problems, want %d:\n%s", len(got), len(want), strings.Join(got, "\n"))
+	}
+	for i := range want {
+		if !strings.HasPrefix(got[i], want[i]) {
+			t.Errorf("problem %d: %q\nwant it to begin %q", i+1, got[i], want[i])
+		}
+	}
+	// A file that does not parse has no configuration to validate.
+	if c, err := Load(write(t, "http: [\n")); c != nil || err == nil {
+		t.Fatalf("syntax error: %v %v", c, err)
+	}
+}
+
+// A key indented wrongly is reported on its own line, not on the line
+// where the block around it starts (as the YAML parser does).
+func TestIndentationErrorLine(t *testing.T) {
+	for _, tc := range []struct {
+		body string
+		line int
+	}{
+		{"partners:\n  - id: acme\n    name: ACME\n   x12_ids: [ZZ:ACME]\n", 4},
+		{"http:\n  addr: x\n sftp:\n  addr: y\n", 3},
+		{"data: x\nhttp:\n  addr: a\n    port: 3\n", 4},
+		{"partners:\n  - id: acme\n    name: ACME\n      role: erp\nschedules: []\n", 4},
+		{"partners:\n  - id: a\n  name: b\n", 3},
+		{"log:\n  format: json\n   level: debug\n", 3},
+		{"# comment\n\nsftp:\n  addr: x\n\n  max_sessions: 3\n   ciphers: []\n", 7},
+	} {
+		_, err := Load(write(t, tc.body))
+		var e *Error
+		if !errors.As(err, &e) || e.Line != tc.line {
+			t.Errorf("%q: %v; want line %d", tc.body, err, tc.line)
+		}
 	}
 }

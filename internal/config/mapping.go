@@ -32,26 +32,26 @@ type PartnerMapping struct {
 // "CODE=canonical" (for example references: ["DJ=load_id"]). The yaml names
 // are mapping's table names.
 type CodeTables struct {
-	References []string `yaml:"references"`
-	Parties    []string `yaml:"parties"`
-	Dates      []string `yaml:"dates"`
-	DTM        []string `yaml:"dtm"`
-	Status     []string `yaml:"status"`
-	Reasons    []string `yaml:"reasons"`
-	Units      []string `yaml:"units"`
-	Weight     []string `yaml:"weight_units"`
-	Volume     []string `yaml:"volume_units"`
-	Equipment  []string `yaml:"equipment"`
-	Payment    []string `yaml:"payment"`
-	Mode       []string `yaml:"mode"`
-	Stops      []string `yaml:"stop_reasons"`
-	Purpose    []string `yaml:"purpose"`
-	W05        []string `yaml:"w05_status"`
-	Action     []string `yaml:"tender_action"`
-	Items      []string `yaml:"item_ids"`
-	Levels     []string `yaml:"hl_levels"`
-	Quantities []string `yaml:"quantities"`
-	OrderTypes []string `yaml:"order_types"`
+	References []string `yaml:"references"`    // L11, N9, REF qualifiers (X12 element 128) → reference type
+	Parties    []string `yaml:"parties"`       // N1 entity codes (98) → party role
+	Dates      []string `yaml:"dates"`         // G62 date qualifiers (432) → date type
+	DTM        []string `yaml:"dtm"`           // DTM qualifiers (374) → date type
+	Status     []string `yaml:"status"`        // AT7 shipment status codes (1650) → milestone
+	Reasons    []string `yaml:"reasons"`       // AT7 status reason codes (1651)
+	Units      []string `yaml:"units"`         // units of measure (355)
+	Weight     []string `yaml:"weight_units"`  // weight units
+	Volume     []string `yaml:"volume_units"`  // volume units
+	Equipment  []string `yaml:"equipment"`     // N7 equipment description codes (40)
+	Payment    []string `yaml:"payment"`       // shipment method of payment (146)
+	Mode       []string `yaml:"mode"`          // transportation method (91)
+	Stops      []string `yaml:"stop_reasons"`  // stop reason codes
+	Purpose    []string `yaml:"purpose"`       // transaction set purpose (353)
+	W05        []string `yaml:"w05_status"`    // 940 order status (473)
+	Action     []string `yaml:"tender_action"` // 990 tender action codes
+	Items      []string `yaml:"item_ids"`      // product ID qualifiers (235)
+	Levels     []string `yaml:"hl_levels"`     // HL hierarchical level codes
+	Quantities []string `yaml:"quantities"`    // 846 QTY qualifiers (673)
+	OrderTypes []string `yaml:"order_types"`   // order type codes
 }
 
 // Tables returns the code tables by their yaml name, each as code → value.
@@ -76,15 +76,15 @@ func (t CodeTables) Tables() map[string]map[string]string {
 
 // X12Envelope is the outbound interchange header for a partner.
 type X12Envelope struct {
-	Sender           string `yaml:"sender"`   // Wharf's QUALIFIER:ID; default ZZ:WHARF
-	Receiver         string `yaml:"receiver"` // the partner's QUALIFIER:ID; default its first x12_ids
-	GSSender         string `yaml:"gs_sender"`
-	GSReceiver       string `yaml:"gs_receiver"`
-	Version          string `yaml:"version"` // GS08: 004010 (default) or 005010
-	Usage            string `yaml:"usage"`   // ISA15: P (default) or T
-	AckRequested     bool   `yaml:"ack_requested"`
-	G62TimeQualifier string `yaml:"g62_time_qualifier"`
-	Newline          bool   `yaml:"newline"` // a line break after each segment
+	Sender           string `yaml:"sender"`             // Wharf's QUALIFIER:ID; default ZZ:WHARF
+	Receiver         string `yaml:"receiver"`           // the partner's QUALIFIER:ID; default its first x12_ids
+	GSSender         string `yaml:"gs_sender"`          // GS02; default the ISA sender's ID
+	GSReceiver       string `yaml:"gs_receiver"`        // GS03; default the ISA receiver's ID
+	Version          string `yaml:"version"`            // GS08: 004010 (default) or 005010
+	Usage            string `yaml:"usage"`              // ISA15: P (default) or T
+	AckRequested     bool   `yaml:"ack_requested"`      // ISA14: ask for a TA1
+	G62TimeQualifier string `yaml:"g62_time_qualifier"` // G6203, written when a time is given; default Z
+	Newline          bool   `yaml:"newline"`            // a line break after each segment
 	// Delimiters pins the partner's delimiters, element, component,
 	// repetition and segment terminator, e.g. "*>^~" ("-" for no repetition
 	// separator, \n for a line feed): a value holding one of them is then an
@@ -95,14 +95,12 @@ type X12Envelope struct {
 
 // Layout declares a CSV or fixed-width file format (layouts[i]).
 type Layout struct {
-	Name     string `yaml:"name"`
-	Format   string `yaml:"format"`   // csv or flat
-	Document string `yaml:"document"` // canonical document type, e.g. order
-	Encoding string `yaml:"encoding"` // utf-8 (default), utf-8-bom, windows-1252
-	// CSV only.
-	Delimiter string `yaml:"delimiter"` // default ","; "tab" for a tab
-	Header    bool   `yaml:"header"`    // the first line names the columns (skipped on read, written on render)
-	// Values.
+	Name             string `yaml:"name"`              // what partners[].mapping.layout, sync routes (csv:NAME) and --from name
+	Format           string `yaml:"format"`            // csv or flat
+	Document         string `yaml:"document"`          // canonical document type, e.g. order
+	Encoding         string `yaml:"encoding"`          // utf-8 (default), utf-8-bom, windows-1252
+	Delimiter        string `yaml:"delimiter"`         // CSV: default ","; "tab" for a tab
+	Header           bool   `yaml:"header"`            // CSV: the first line names the columns (skipped on read, written on render)
 	DecimalSeparator string `yaml:"decimal_separator"` // "." (default) or ","
 	DateFormat       string `yaml:"date_format"`       // tokens YYYY YY MM DD HH mm ss; default YYYY-MM-DD
 	TimeFormat       string `yaml:"time_format"`       // default YYYY-MM-DD HH:mm
@@ -120,8 +118,8 @@ type Record struct {
 	Tag  string `yaml:"tag"`  // value of the tag field (csv: tag_column; flat: tag_start/tag_length)
 	// Where the tag is: CSV column (1-based) or fixed-width start and length.
 	TagColumn int     `yaml:"tag_column"`
-	TagStart  int     `yaml:"tag_start"`
-	TagLength int     `yaml:"tag_length"`
+	TagStart  int     `yaml:"tag_start"`  // fixed-width: the tag's 1-based first position
+	TagLength int     `yaml:"tag_length"` // fixed-width: the tag's width
 	Fields    []Field `yaml:"fields"`
 }
 

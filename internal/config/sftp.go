@@ -18,7 +18,7 @@ import (
 
 // SFTPServer configures the partner-facing SFTP server.
 type SFTPServer struct {
-	Addr        string `yaml:"addr"`
+	Addr        string `yaml:"addr"`         // HOST:PORT; 0.0.0.0:PORT listens on every interface
 	MaxSessions int    `yaml:"max_sessions"` // concurrent connections (default 64)
 	// MaxSessionsPerIP caps one address's concurrent connections (default
 	// 16), so that one client cannot take every session from the others.
@@ -151,9 +151,9 @@ func (s SFTPServer) Durations() (idle, lockout time.Duration) {
 
 // SFTPRemote is a partner's SFTP server.
 type SFTPRemote struct {
-	Host    string `yaml:"host"`
-	Port    int    `yaml:"port"` // default 22
-	User    string `yaml:"user"`
+	Host    string `yaml:"host"`     // the partner's server
+	Port    int    `yaml:"port"`     // default 22
+	User    string `yaml:"user"`     // the user Wharf logs in as
 	KeyFile string `yaml:"key_file"` // private key file ...
 	KeyEnv  string `yaml:"key_env"`  // ... or the name of an environment variable holding it
 	// HostKey pins the server's public host key (authorized_keys format, as
@@ -169,18 +169,18 @@ type SFTPRemote struct {
 
 // SFTPPull polls a remote folder on a schedule.
 type SFTPPull struct {
-	Folder   string `yaml:"folder"`
+	Folder   string `yaml:"folder"`   // the folder on the partner's server to fetch from
 	Pattern  string `yaml:"pattern"`  // e.g. *.edi; default all files
 	MinAge   string `yaml:"min_age"`  // skip files modified more recently (default 30s)
 	After    string `yaml:"after"`    // delete (default), move or keep
 	MoveTo   string `yaml:"move_to"`  // folder for after: move
 	Schedule string `yaml:"schedule"` // cron (5 fields or @every 5m, @hourly, ...)
-	Timezone string `yaml:"timezone"`
+	Timezone string `yaml:"timezone"` // of schedule; IANA name, default UTC
 }
 
 // SFTPPush uploads outbound documents (acknowledgments included) to a remote folder.
 type SFTPPush struct {
-	Folder string `yaml:"folder"`
+	Folder string `yaml:"folder"` // the folder on the partner's server to put documents in
 }
 
 // MinAgeDuration returns the pull's minimum file age.

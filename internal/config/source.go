@@ -8,10 +8,17 @@ import (
 	"go.yaml.in/yaml/v3"
 )
 
-// source remembers the line of every value in the decoded file, by field path.
+// source remembers the line of every value in the decoded file, by field
+// path, and the problems check found.
 type source struct {
 	file  string
 	lines map[string]int
+	errs  Errors
+}
+
+// fail records a problem at node n.
+func (s *source) fail(n *yaml.Node, path, format string, args ...any) {
+	s.errs = append(s.errs, &Error{File: s.file, Line: n.Line, Field: path, Msg: fmt.Sprintf(format, args...)})
 }
 
 func typeOf(v any) reflect.Type { return reflect.TypeOf(v).Elem() }
@@ -32,8 +39,9 @@ func (s *source) line(path string) int {
 }
 
 // check walks the YAML node against the Go type, recording lines and
-// refusing keys the type does not have (strict decoding with positions).
-func (s *source) check(n *yaml.Node, t reflect.Type, path string) error {
+// every key the type does not have and value of the wrong shape (strict
+// decoding with positions) in s.errs.
+func (s *source) check(n *yaml.Node, t reflect.Type, path string) {
 	if path != "" {
 		s.lines[path] = n.Line
 	}
@@ -43,10 +51,10 @@ func (s *source) check(n *yaml.Node, t reflect.Type, path string) error {
 	switch t.Kind() {
 	case reflect.Struct:
 		if n.Kind != yaml.MappingNode {
-			if n.Kind == yaml.ScalarNode && n.Tag == "!!null" {
-				return nil
+			if n.Kind != yaml.ScalarNode || n.Tag != "!!null" {
+				s.fail(n, path, "expected a mapping (key: value), got %s", kindName(n))
 			}
-			return &Error{File: s.file, Line: n.Line, Field: path, Msg: fmt.Sprintf("expected a mapping (key: value), got %s", kindName(n))}
+			return
 		}
 		fields := map[string]reflect.StructField{}
 		var known []string
@@ -68,56 +76,53 @@ func (s *source) check(n *yaml.Node, t reflect.Type, path string) error {
 			}
 			f, ok := fields[k.Value]
 			if !ok {
-				return &Error{File: s.file, Line: k.Line, Field: child, Msg: fmt.Sprintf("unknown key %q (known keys here: %s)", k.Value, strings.Join(known, ", "))}
+				s.fail(k, child, "unknown key %q (known keys here: %s)", k.Value, strings.Join(known, ", "))
+				continue
 			}
 			if seen[k.Value] {
-				return &Error{File: s.file, Line: k.Line, Field: child, Msg: "key given twice"}
+				s.fail(k, child, "key given twice")
+				continue
 			}
 			seen[k.Value] = true
-			if err := s.check(v, f.Type, child); err != nil {
-				return err
-			}
+			s.check(v, f.Type, child)
 		}
 	case reflect.Slice:
 		if n.Kind != yaml.SequenceNode {
-			if n.Kind == yaml.ScalarNode && n.Tag == "!!null" {
-				return nil
+			if n.Kind != yaml.ScalarNode || n.Tag != "!!null" {
+				s.fail(n, path, "expected a list, got %s", kindName(n))
 			}
-			return &Error{File: s.file, Line: n.Line, Field: path, Msg: fmt.Sprintf("expected a list, got %s", kindName(n))}
+			return
 		}
 		for i, c := range n.Content {
-			if err := s.check(c, t.Elem(), fmt.Sprintf("%s[%d]", path, i)); err != nil {
-				return err
-			}
+			s.check(c, t.Elem(), fmt.Sprintf("%s[%d]", path, i))
 		}
 	case reflect.Map:
 		if n.Kind != yaml.MappingNode {
-			if n.Kind == yaml.ScalarNode && n.Tag == "!!null" {
-				return nil
+			if n.Kind != yaml.ScalarNode || n.Tag != "!!null" {
+				s.fail(n, path, "expected a mapping (key: value), got %s", kindName(n))
 			}
-			return &Error{File: s.file, Line: n.Line, Field: path, Msg: fmt.Sprintf("expected a mapping (key: value), got %s", kindName(n))}
+			return
 		}
 		seen := map[string]bool{}
 		for i := 0; i+1 < len(n.Content); i += 2 {
 			k, v := n.Content[i], n.Content[i+1]
 			child := path + "." + k.Value
 			if seen[k.Value] {
-				return &Error{File: s.file, Line: k.Line, Field: child, Msg: "key given twice"}
+				s.fail(k, child, "key given twice")
+				continue
 			}
 			seen[k.Value] = true
-			if err := s.check(v, t.Elem(), child); err != nil {
-				return err
-			}
+			s.check(v, t.Elem(), child)
 		}
 	default:
 		if n.Kind != yaml.ScalarNode {
-			return &Error{File: s.file, Line: n.Line, Field: path, Msg: fmt.Sprintf("expected a single value, got %s", kindName(n))}
-		}
-		if t.Kind() == reflect.Int && n.Tag != "!!int" {
-			return &Error{File: s.file, Line: n.Line, Field: path, Msg: fmt.Sprintf("expected a whole number, got %q", n.Value)}
+			s.fail(n, path, "expected a single value, got %s", kindName(n))
+		} else if t.Kind() == reflect.Int && n.Tag != "!!int" {
+			s.fail(n, path, "expected a whole number, got %q", n.Value)
+		} else if t.Kind() == reflect.Bool && n.Tag != "!!bool" {
+			s.fail(n, path, "expected true or false, got %q", n.Value)
 		}
 	}
-	return nil
 }
 
 func kindName(n *yaml.Node) string {

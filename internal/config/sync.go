@@ -51,7 +51,7 @@ func (b SyncBilling) RequiresPOD() bool { return b.RequirePOD == nil || *b.Requi
 
 // SyncRoute sends a document to a partner or system when an event happens.
 type SyncRoute struct {
-	Name string `yaml:"name"`
+	Name string `yaml:"name"` // unique; names the route in events, logs and exceptions
 	On   string `yaml:"on"`   // event, e.g. order.created
 	From string `yaml:"from"` // only events from this partner or role
 	To   string `yaml:"to"`   // partner ID
@@ -70,9 +70,9 @@ func (r SyncRoute) BatchSchedule() (cron.Schedule, error) {
 
 // SyncSLA expects an event within a time after another.
 type SyncSLA struct {
-	Name   string `yaml:"name"`
-	After  string `yaml:"after"`
-	Expect string `yaml:"expect"`
+	Name   string `yaml:"name"`   // unique; an exception's reason is sla.NAME
+	After  string `yaml:"after"`  // the starting event, e.g. shipment.delivered
+	Expect string `yaml:"expect"` // the event expected within, e.g. invoice.approved
 	Within string `yaml:"within"` // e.g. 24h, 90m
 	Owner  string `yaml:"owner"`  // it or operations (default)
 }
@@ -82,8 +82,8 @@ func (s SyncSLA) WithinDuration() time.Duration { d, _ := parseDuration(s.Within
 
 // SyncExpect expects a file from a partner by a time of day.
 type SyncExpect struct {
-	Name     string `yaml:"name"`
-	Partner  string `yaml:"partner"`
+	Name     string `yaml:"name"`     // unique; names the check in exceptions
+	Partner  string `yaml:"partner"`  // the partner ID the file comes from
 	Cron     string `yaml:"cron"`     // when to check, e.g. "0 6 * * *" for 06:00
 	Timezone string `yaml:"timezone"` // IANA name; default UTC
 	Window   string `yaml:"window"`   // how far back a file counts; default 24h

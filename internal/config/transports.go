@@ -57,10 +57,10 @@ func (f PartnerFolder) Folders() (processed, errorDir string) {
 // S3Remote is a bucket Wharf polls and pushes to (AWS S3, MinIO, any
 // S3-compatible store).
 type S3Remote struct {
-	Endpoint  string `yaml:"endpoint"` // host:port, e.g. s3.eu-west-1.amazonaws.com
-	PlainHTTP bool   `yaml:"plain_http"`
-	Region    string `yaml:"region"`
-	Bucket    string `yaml:"bucket"`
+	Endpoint  string `yaml:"endpoint"`   // host:port, e.g. s3.eu-west-1.amazonaws.com
+	PlainHTTP bool   `yaml:"plain_http"` // http instead of https (a local MinIO)
+	Region    string `yaml:"region"`     // e.g. eu-west-1
+	Bucket    string `yaml:"bucket"`     // the bucket's name
 	// AccessKeyEnv and SecretKeyEnv name environment variables holding the
 	// credentials; unset, the usual AWS variables are used.
 	AccessKeyEnv string  `yaml:"access_key_env"`
@@ -71,19 +71,19 @@ type S3Remote struct {
 
 // S3Pull polls a prefix on a schedule.
 type S3Pull struct {
-	Prefix   string `yaml:"prefix"`
-	Pattern  string `yaml:"pattern"`
-	MinAge   string `yaml:"min_age"` // default 0s: S3 objects appear complete
-	After    string `yaml:"after"`   // delete (default), move, tag or keep
-	MoveTo   string `yaml:"move_to"` // prefix for after: move
-	Tag      string `yaml:"tag"`     // KEY=VALUE for after: tag (default wharf=archived)
-	Schedule string `yaml:"schedule"`
-	Timezone string `yaml:"timezone"`
+	Prefix   string `yaml:"prefix"`   // objects under this prefix are fetched
+	Pattern  string `yaml:"pattern"`  // e.g. *.edi, on the name after the prefix; default all
+	MinAge   string `yaml:"min_age"`  // default 0s: S3 objects appear complete
+	After    string `yaml:"after"`    // delete (default), move, tag or keep
+	MoveTo   string `yaml:"move_to"`  // prefix for after: move
+	Tag      string `yaml:"tag"`      // KEY=VALUE for after: tag (default wharf=archived)
+	Schedule string `yaml:"schedule"` // cron (5 fields or @every 5m, @hourly, ...)
+	Timezone string `yaml:"timezone"` // of schedule; IANA name, default UTC
 }
 
 // S3Push puts outbound documents under a prefix.
 type S3Push struct {
-	Prefix string `yaml:"prefix"`
+	Prefix string `yaml:"prefix"` // documents for the partner are put under this prefix
 }
 
 // ScheduleOf returns the pull's schedule.
@@ -113,7 +113,7 @@ type PartnerHTTP struct {
 
 // Webhook posts the partner's outbound documents (transport "http").
 type Webhook struct {
-	URL       string `yaml:"url"`
+	URL       string `yaml:"url"`        // where documents are POSTed
 	SecretEnv string `yaml:"secret_env"` // HMAC-SHA256 key for the X-Wharf-Signature header (required)
 	Timeout   string `yaml:"timeout"`    // per attempt (default 30s)
 }

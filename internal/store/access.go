@@ -17,6 +17,9 @@ const (
 	RoleAdmin    = "admin"    // everything
 )
 
+// Roles are the roles, as messages list them.
+var Roles = []string{RoleAdmin, RoleOperator, RoleAuditor}
+
 // ValidRole reports whether r is admin, operator or auditor.
 func ValidRole(r string) error {
 	switch r {

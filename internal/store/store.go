@@ -221,6 +221,7 @@ type Queries interface {
 	SyncQueries      // sync.go
 	AccessQueries    // access.go
 	InstanceQueries  // instances.go
+	IDQueries        // ids.go
 }
 
 // Store is the database. Open one with Open.

@@ -383,7 +383,7 @@ func (u *upload) archive(final string) error {
 	u.s.totals.Uploads++
 	u.s.totals.UploadBytes += u.size
 	u.s.mu.Unlock()
-	log.Info("sftp upload received", "message", id, "bytes", u.size, "seconds", time.Since(u.started).Seconds())
+	log.Info("sftp upload received", "message", id, "bytes", u.size, "took", time.Since(u.started))
 	return nil
 }
 
