@@ -64,22 +64,7 @@ func TestConsoleAdminInChromium(t *testing.T) {
 	})
 	admin := strings.Fields(cli("token", "create", "--role", "admin", "--name", "e2e-admin"))[0]
 
-	shot := func(name string) chromedp.Action[chromedp.Void] {
-		return chromedp.Func(func(ctx context.Context, tg *chromedp.Target) error {
-			buf, err := chromedp.FullScreenshot(100)(ctx, tg)
-			if err != nil {
-				return err
-			}
-			return os.WriteFile(filepath.Join(art, name+".png"), buf, 0o644)
-		})
-	}
-	textOf := func(sel string, dst *string) chromedp.Action[chromedp.Void] {
-		return chromedp.Func(func(ctx context.Context, tg *chromedp.Target) error {
-			v, err := chromedp.Text(chromedp.CSS(sel))(ctx, tg)
-			*dst = v
-			return err
-		})
-	}
+	shot := func(name string) chromedp.Action[chromedp.Void] { return screenshot(art, name) }
 	// landed waits until the browser shows a page whose URL contains
 	// want, fully loaded: a submitted form's answer, not the form's page.
 	landed := func(want string) chromedp.Action[chromedp.Void] {

@@ -164,22 +164,7 @@ func TestConsoleInChromium(t *testing.T) {
 	os.WriteFile(pw, []byte("auditor password 123\n"), 0o600)
 	cli("user", "add", "audrey", "--role", "auditor", "--password-file", pw)
 
-	shot := func(name string) chromedp.Action[chromedp.Void] {
-		return chromedp.Func(func(ctx context.Context, tg *chromedp.Target) error {
-			buf, err := chromedp.FullScreenshot(100)(ctx, tg)
-			if err != nil {
-				return err
-			}
-			return os.WriteFile(filepath.Join(art, name+".png"), buf, 0o644)
-		})
-	}
-	textOf := func(sel string, dst *string) chromedp.Action[chromedp.Void] {
-		return chromedp.Func(func(ctx context.Context, tg *chromedp.Target) error {
-			v, err := chromedp.Text(chromedp.CSS(sel))(ctx, tg)
-			*dst = v
-			return err
-		})
-	}
+	shot := func(name string) chromedp.Action[chromedp.Void] { return screenshot(art, name) }
 	base := srv.http
 	var text string
 
@@ -413,4 +398,24 @@ func auditKinds(t *testing.T, dir string) map[string]bool {
 		}
 	})
 	return kinds
+}
+
+// screenshot saves the page as art/NAME.png (the console tests' artifacts).
+func screenshot(art, name string) chromedp.Action[chromedp.Void] {
+	return chromedp.Func(func(ctx context.Context, tg *chromedp.Target) error {
+		buf, err := chromedp.FullScreenshot(100)(ctx, tg)
+		if err != nil {
+			return err
+		}
+		return os.WriteFile(filepath.Join(art, name+".png"), buf, 0o644)
+	})
+}
+
+// textOf reads the text of the first element sel matches into dst.
+func textOf(sel string, dst *string) chromedp.Action[chromedp.Void] {
+	return chromedp.Func(func(ctx context.Context, tg *chromedp.Target) error {
+		v, err := chromedp.Text(chromedp.CSS(sel))(ctx, tg)
+		*dst = v
+		return err
+	})
 }
