@@ -215,6 +215,7 @@ type Queries interface {
 	SyncQueries      // sync.go
 	AccessQueries    // access.go
 	InstanceQueries  // instances.go
+	OutboxQueries    // outbox.go
 }
 
 // Store is the database. Open one with Open.

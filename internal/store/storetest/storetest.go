@@ -527,6 +527,7 @@ func Exercise(t *testing.T, fresh func(t *testing.T) string) {
 	exerciseAccess(t, open)
 	exerciseX12(t, open)
 	exerciseInstances(t, open)
+	exerciseOutbox(t, open)
 
 	t.Run("SecondProcess", func(t *testing.T) {
 		// Two independent opens of one database (the server and the CLI)
