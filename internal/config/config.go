@@ -39,8 +39,9 @@ type Config struct {
 	Schedules []Schedule      `yaml:"schedules"`
 	Jobs      JobsConfig      `yaml:"jobs"`
 	Layouts   []Layout        `yaml:"layouts"`
-	AS2       AS2             `yaml:"as2"`  // as2.go
-	Sync      Sync            `yaml:"sync"` // sync.go
+	AS2       AS2             `yaml:"as2"`    // as2.go
+	Sync      Sync            `yaml:"sync"`   // sync.go
+	Events    []EventSub      `yaml:"events"` // events.go: subscriptions publishing Wharf's events
 	src       *source         // where values came from, for error positions
 	env       map[string]bool // fields set from the environment
 	getenv    func(string) string
@@ -403,6 +404,9 @@ func (c *Config) Validate(opts ValidateOptions) error {
 		return err
 	}
 	if err := c.validateSync(opts); err != nil {
+		return err
+	}
+	if err := c.validateEvents(); err != nil {
 		return err
 	}
 	jobs := map[string]bool{}
