@@ -111,6 +111,14 @@ var commands = []*command{
 	{name: "trace", args: "[--json] KEY", run: withoutStdin(runTrace),
 		summary: "everything Wharf knows about a business key (PO, BOL, PRO, shipment ID, invoice number, order number, control number), in time order",
 		exit:    "0 found; 1 nothing is known about KEY, or the trace failed; 2 usage error"},
+	{name: "events", summary: "the events Wharf publishes to NATS JetStream and RabbitMQ (docs/events.md)", run: withoutStdin(runEvents), subs: []*command{
+		{name: "events tail", args: "[--type PATTERN]... [--since TIME] [--no-follow] [--json]",
+			summary: "print events as they are committed (time, type, business key, partner, message, event ID), or each as its CloudEvent with --json"},
+		{name: "events replay", args: "--to SUBSCRIPTION --since TIME",
+			summary: "publish the events written since TIME to a subscription again, filtered like it; its cursor does not move",
+			doc:     "Consumers deduplicate by event ID; JetStream drops IDs it stored within its duplicate window (2 minutes by default)."},
+		{name: "events status", args: "[--json]", summary: "each subscription: events published, pending, lag (age of the oldest unpublished event), failures, the instance publishing it, the last error"},
+	}},
 	{name: "exceptions", summary: "the exceptions queue (docs/sync.md)", run: withoutStdin(runExceptions), subs: []*command{
 		{name: "exceptions list", args: "[--status open|resolved|dismissed|all] [--owner it|operations] [--reason R] [--partner ID] [--key KEY] [--json]",
 			summary: "list exceptions: ID, age, reason, owner, object, partner, detail"},
