@@ -454,6 +454,7 @@ var envVars = []envVar{
 	{"WHARF_ARCHIVE_RETENTION", "archive retention rules, winning over archive.retention, e.g. keep=7y,delete=10y;acme:keep=30d,delete=90d"},
 	{"WHARF_METRICS_TOKEN", "the bearer token GET /metrics requires (winning over metrics.token_file); unset: /metrics is open"},
 	{"WHARF_DEBUG_PPROF", "1: serve Go profiling under /debug/pprof/ on the HTTP listener (never expose that listener)"},
+	{"WHARF_DEMO_NATS_URL", "wharf demo: the NATS server (with JetStream) it publishes its milestones to, in the stream wharf-demo; default nats://127.0.0.1:4222; unreachable: the demo runs without events"},
 	{"WHARF_DEMO_INVOICING_TOKEN", "wharf demo: the bearer token its invoicing platform expects (its configuration names it in token_env); a random one when unset"},
 	{"WHARF_DEMO_WEBHOOK_SECRET", "wharf demo: the webhook HMAC secret (its configuration names it in secret_env); a random one when unset"},
 }

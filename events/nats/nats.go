@@ -94,12 +94,25 @@ func Connect(ctx context.Context, o Options) (*Sink, error) {
 		defer cancel()
 		_, err := js.CreateOrUpdateStream(ctx, jetstream.StreamConfig{Name: o.Stream, Subjects: []string{o.Prefix + ".>"},
 			Storage: jetstream.FileStorage, Duplicates: o.Duplicates})
+		if isOverlap(err) {
+			// Another stream holds the subjects already: publish into it.
+			if _, e2 := js.StreamNameBySubject(ctx, o.Prefix+".>"); e2 == nil {
+				err = nil
+			}
+		}
 		if err != nil {
 			nc.Close()
 			return nil, fmt.Errorf("nats: create stream %s for %s.> on %s: %w (is JetStream enabled, nats-server -js?)", o.Stream, o.Prefix, Redact(o.URL), err)
 		}
 	}
 	return s, nil
+}
+
+// isOverlap: the server refused a stream whose subjects another holds
+// (JetStream error code 10065).
+func isOverlap(err error) bool {
+	var apiErr *jetstream.APIError
+	return errors.As(err, &apiErr) && apiErr.ErrorCode == 10065
 }
 
 func orName(n string) string {

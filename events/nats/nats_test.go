@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -119,4 +120,23 @@ func TestUnreachable(t *testing.T) {
 		t.Fatal("connected to nothing")
 	}
 	t.Log(err)
+}
+
+// A stream of another name that holds the subjects already is used, not
+// an error: CreateOrUpdate cannot make a second stream for them.
+func TestStreamThere(t *testing.T) {
+	s, b := open(t)
+	other, err := wnats.Connect(context.Background(), wnats.Options{URL: testenv.NATS(t), Prefix: strings.TrimSuffix(b.Route("wharf.x"), ".x"), Stream: testenv.RandName("WHARFOTHER")})
+	if err != nil {
+		t.Fatalf("a second stream name for the same subjects: %v", err)
+	}
+	defer other.Close()
+	evs := sinktest.Events(t, 2)
+	if n, err := other.Publish(context.Background(), evs); err != nil || n != 2 {
+		t.Fatalf("publish: %d %v", n, err)
+	}
+	if got, err := b.Receive(context.Background(), 2); err != nil || len(got) != 2 {
+		t.Fatalf("the existing stream received %d: %v", len(got), err)
+	}
+	_ = s
 }
