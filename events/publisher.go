@@ -58,6 +58,41 @@ type Publisher struct {
 
 	metricsOnce sync.Once
 	metrics     *metrics
+
+	mu   sync.Mutex
+	held map[string]*store.OutboxSink // the leases this publisher holds, with the cursor it moved
+}
+
+// claim returns the subscription's lease and cursor: the one held while
+// it has more than half its time left (no write to the store), else a
+// claim or renewal in the store.
+func (p *Publisher) claim(ctx context.Context, sub *Subscription, now time.Time) (*store.OutboxSink, error) {
+	lease := orDefault(p.Lease, 30*time.Second)
+	p.mu.Lock()
+	k := p.held[sub.Name]
+	p.mu.Unlock()
+	if k != nil && now.Before(k.LeaseUntil.Add(-lease/2)) {
+		return k, nil
+	}
+	k, err := p.Store.ClaimOutboxSink(ctx, &store.ClaimOutboxSinkParams{Sink: sub.Name, Owner: p.Owner, Now: now, Until: now.Add(lease)})
+	p.remember(sub.Name, k)
+	if errors.Is(err, store.ErrConflict) {
+		return nil, fmt.Errorf("%w: %v", ErrNotOwner, err)
+	}
+	return k, err
+}
+
+func (p *Publisher) remember(name string, k *store.OutboxSink) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.held == nil {
+		p.held = map[string]*store.OutboxSink{}
+	}
+	if k == nil {
+		delete(p.held, name)
+	} else {
+		p.held[name] = k
+	}
 }
 
 func (p *Publisher) now() time.Time {
@@ -91,12 +126,7 @@ var ErrNotOwner = errors.New("another instance publishes this subscription")
 // outbox events it went through (0: nothing new) and, when the sink
 // failed, the sink's error after recording it.
 func (p *Publisher) Step(ctx context.Context, sub *Subscription) (int, error) {
-	now := p.now()
-	k, err := p.Store.ClaimOutboxSink(ctx, &store.ClaimOutboxSinkParams{Sink: sub.Name, Owner: p.Owner, Now: now,
-		Until: now.Add(orDefault(p.Lease, 30*time.Second))})
-	if errors.Is(err, store.ErrConflict) {
-		return 0, fmt.Errorf("%w: %v", ErrNotOwner, err)
-	}
+	k, err := p.claim(ctx, sub, p.now())
 	if err != nil {
 		return 0, err
 	}
@@ -157,11 +187,15 @@ func (p *Publisher) Step(ctx context.Context, sub *Subscription) (int, error) {
 	}
 	if next > k.Pos {
 		if err := p.Store.AdvanceOutboxSink(ctx, &store.AdvanceOutboxSinkParams{Sink: sub.Name, Owner: p.Owner, Pos: next, Published: int64(acked)}); err != nil {
+			p.remember(sub.Name, nil) // claim again: the lease, or the cursor, may be another's
 			if errors.Is(err, store.ErrConflict) {
 				return 0, fmt.Errorf("%w: %v", ErrNotOwner, err)
 			}
 			return 0, err
 		}
+		moved := *k
+		moved.Pos, moved.Published = next, k.Published+int64(acked)
+		p.remember(sub.Name, &moved)
 	}
 	m.published.WithLabelValues(sub.Name).Add(float64(acked))
 	if perr != nil {
@@ -201,6 +235,7 @@ func (p *Publisher) run(ctx context.Context, sub *Subscription) {
 		ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
 		defer cancel()
 		_ = p.Store.ReleaseOutboxSink(ctx, sub.Name, p.Owner)
+		p.remember(sub.Name, nil)
 	}()
 	poll := orDefault(p.Poll, 50*time.Millisecond)
 	lease := orDefault(p.Lease, 30*time.Second)

@@ -188,6 +188,15 @@ func (s *queries) AssignOutbox(ctx context.Context, limit int) (int, error) {
 	if limit <= 0 {
 		limit = 1000
 	}
+	// Nothing to give a position: no write (on SQLite an idle publisher
+	// would otherwise commit, and sync, at every poll).
+	var waiting bool
+	if err := s.q.queryRow(ctx, `SELECT EXISTS (SELECT 1 FROM outbox_events WHERE pos IS NULL)`).Scan(&waiting); err != nil {
+		return 0, s.err("assign outbox positions", err)
+	}
+	if !waiting {
+		return 0, nil
+	}
 	var n int64
 	err := s.atomic(ctx, func(q *queries) error {
 		var head int64
