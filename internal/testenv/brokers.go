@@ -38,6 +38,7 @@ func RabbitMQ(t testing.TB) string {
 }
 
 func broker(t testing.TB, name, env, def, hint string) string {
+	t.Helper()
 	u := os.Getenv(env)
 	if u == "" {
 		u = def
