@@ -417,6 +417,9 @@ func (e *Engine) record(ctx context.Context, m *store.Message, seq int, c *chang
 				Detail: fmt.Sprintf("%s from %s (%s)", d.Head().Type, m.PartnerID, m.RemoteName)}); err != nil {
 				return err
 			}
+			if err := milestone(ctx, tx, m, obj, ev, d, c.also, now); err != nil {
+				return err
+			}
 			if err := e.timers(ctx, tx, c.kind, c.key, ev, now); err != nil {
 				return err
 			}
@@ -452,6 +455,9 @@ func (e *Engine) record(ctx context.Context, m *store.Message, seq int, c *chang
 				}
 				if err := tx.AppendSyncEvent(ctx, &store.SyncEvent{At: now, Kind: KindShipment, Key: dt.Shipment, Event: "shipment.planned",
 					System: m.PartnerID, MessageID: m.ID, Detail: "planned for order " + c.key}); err != nil {
+					return err
+				}
+				if err := milestone(ctx, tx, m, sh, "shipment.planned", d, [][2]string{{KindOrder, c.key}}, now); err != nil {
 					return err
 				}
 				if err := e.timers(ctx, tx, KindShipment, dt.Shipment, "shipment.planned", now); err != nil {

@@ -138,6 +138,17 @@ func init() {
 			summary: "everything Wharf knows about a business key, in time order",
 			doc:     "KEY is a PO, BOL, PRO, shipment ID, invoice number, order number or control number.",
 			exit:    "0 found; 1 nothing is known about KEY, or the trace failed; 2 usage error"},
+		{name: "events", summary: "the events Wharf publishes to NATS JetStream and RabbitMQ", run: withoutStdin(runEvents),
+			doc: "docs/events.md says what is published, how and when.", subs: []*command{
+				{name: "events tail", args: "[--type PATTERN]... [--since TIME] [--no-follow] [--json]",
+					summary: "print events as they are committed, or each as its CloudEvent with --json",
+					doc:     "Each line: time, type, business key, partner, message, event ID."},
+				{name: "events replay", args: "--to SUBSCRIPTION --since TIME",
+					summary: "publish the events written since TIME to a subscription again",
+					doc:     "Filtered like the subscription; its cursor does not move. Consumers deduplicate by event ID; JetStream drops IDs it stored within its duplicate window (2 minutes by default)."},
+				{name: "events status", args: "[--json]", summary: "each subscription: published, pending, lag, failures",
+					doc: "Lag is the age of the oldest unpublished event; also the instance publishing it and the last error."},
+			}},
 		{name: "exceptions", summary: "the exceptions queue (docs/sync.md)", run: withoutStdin(runExceptions), subs: []*command{
 			{name: "exceptions list", args: "[--status open|resolved|dismissed|all] [--owner it|operations] [--reason R] [--partner ID] [--key KEY] [--json]",
 				summary: "list exceptions: ID, age, reason, owner, object, partner, detail"},
@@ -551,6 +562,7 @@ var envVars = []envVar{
 	{"WHARF_ARCHIVE_RETENTION", "archive retention rules, winning over archive.retention, e.g. keep=7y,delete=10y;acme:keep=30d,delete=90d"},
 	{"WHARF_METRICS_TOKEN", "the bearer token GET /metrics requires (winning over metrics.token_file); unset: /metrics is open"},
 	{"WHARF_DEBUG_PPROF", "1: serve Go profiling under /debug/pprof/ on the HTTP listener (never expose that listener)"},
+	{"WHARF_DEMO_NATS_URL", "wharf demo: the NATS server (with JetStream) it publishes its milestones to, in the stream wharf-demo; default nats://127.0.0.1:4222; unreachable: the demo runs without events"},
 	{"WHARF_DEMO_INVOICING_TOKEN", "wharf demo: the bearer token its invoicing platform expects (its configuration names it in token_env); a random one when unset"},
 	{"WHARF_DEMO_WEBHOOK_SECRET", "wharf demo: the webhook HMAC secret (its configuration names it in secret_env); a random one when unset"},
 }

@@ -48,6 +48,8 @@ var testEnvVars = []envVar{
 	{"WHARF_TEST_MINIO_ENDPOINT", "MinIO server for the archive's Object Lock (WORM) tests; default 127.0.0.1:9000"},
 	{"WHARF_TEST_MINIO_ACCESS_KEY", "its access key; default wharf"},
 	{"WHARF_TEST_MINIO_SECRET_KEY", "its secret key; default wharf-secret-123"},
+	{"WHARF_TEST_NATS_URL", "NATS server with JetStream for the event sink tests; default nats://127.0.0.1:4222. .ci/run starts nats-server when it is not running"},
+	{"WHARF_TEST_AMQP_URL", "RabbitMQ server for the event sink tests; default amqp://guest:guest@127.0.0.1:5672/. .ci/run starts rabbitmq-server when it is not running"},
 	{"WHARF_TEST_BC_CLASSPATH", "class path holding BouncyCastle's bcprov, bcpkix and bcutil for the AS2 interoperability peers; .ci/as2-peers.sh sets it"},
 	{"WHARF_TEST_LIBAS2", "folder whose node_modules holds npm libas2, the other AS2 peer; .ci/as2-peers.sh sets it"},
 	{"WHARF_TEST_REDOCLY", "the redocly command of npm @redocly/cli, the OpenAPI linter TestOpenAPIDocumentLints runs; default ~/.cache/wharf-peers/redocly-VERSION, then PATH. .ci/run installs it and sets it"},

@@ -231,6 +231,7 @@ func (d *demo) loadDemoConfig(data string) (*config.Config, error) {
 	// the webhook's signing secret) come from the demo, not from the
 	// process's environment.
 	c.ApplyEnv(d.getenv)
+	d.demoEvents(c)
 	return c, nil
 }
 
@@ -777,6 +778,7 @@ func (d *demo) summary(ctx context.Context, serving bool) {
 	for _, x := range ex {
 		fmt.Fprintf(d.out, "  %-10s %-9s %s %s: %s\n", x.Reason, x.Owner, x.ObjectKind, x.ObjectKey, clip(x.Detail, 110))
 	}
+	d.eventsSummary(ctx)
 	fmt.Fprintf(d.out, "\nLook closer:\n")
 	if serving {
 		fmt.Fprintf(d.out, "  console:      http://%s/\n", d.cfg.HTTP.Addr)

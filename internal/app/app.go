@@ -32,6 +32,7 @@ import (
 
 	"github.com/wharfedi/wharf/archive"
 	"github.com/wharfedi/wharf/delivery"
+	"github.com/wharfedi/wharf/events"
 	"github.com/wharfedi/wharf/internal/config"
 	"github.com/wharfedi/wharf/internal/defender"
 	"github.com/wharfedi/wharf/internal/gateway"
@@ -82,6 +83,7 @@ type App struct {
 	Sync      *wsync.Engine
 	Delivery  *delivery.Engine
 	AS2       *as2.Server
+	Events    *events.Publisher // the outbox to the event subscriptions
 
 	started        time.Time
 	httpLn, sftpLn net.Listener
@@ -223,6 +225,13 @@ func New(ctx context.Context, c *config.Config, o Options) (_ *App, err error) {
 	as2CertSchedule(rt)
 	reg.MustRegister(&as2CertCollector{c: c, st: st})
 
+	// Events: the outbox, published to each subscription (events:).
+	if a.Events, err = NewPublisher(c, st, rt.InstanceID(), a.now, log.With("component", "events")); err != nil {
+		return nil, err
+	}
+	a.closers = append(a.closers, func() { CloseSinks(a.Events) })
+	reg.MustRegister(a.Events.Collector())
+
 	// Listeners: HTTP (health, metrics, inbound HTTP, AS2, API, console) and SFTP.
 	// Readiness: Wharf can accept work while the database answers and the
 	// archive can take a file (a full or read-only disk fails Put).
@@ -311,6 +320,8 @@ func (a *App) Run(ctx context.Context) error {
 	if !a.Archive.Local() {
 		go uploadOwnSpool(runCtx, a.Archive, log.With("component", "archive"))
 	}
+	eventsStopped := make(chan struct{})
+	go func() { defer close(eventsStopped); _ = a.Events.Run(runCtx) }()
 	errc := make(chan error, 2)
 	go func() {
 		ln := server.LimitPerIP(a.httpLn, server.MaxConnsPerIP, log)
@@ -360,6 +371,7 @@ func (a *App) Run(ctx context.Context) error {
 	}
 	cancelRun()
 	foldersStopped()
+	<-eventsStopped
 	log.Info("stopped", "took_ms", time.Since(began).Milliseconds())
 	return failed
 }

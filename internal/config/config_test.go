@@ -114,6 +114,13 @@ func TestErrorsNameFileLineAndField(t *testing.T) {
 		{"bad role", "partners:\n  - id: a\n    role: forklift\n", `wharf.yaml:3: partners[0].role: "forklift" is not a role`},
 		{"tls half", "http:\n  tls_cert_file: c.pem\n", `wharf.yaml:2: http.tls_cert_file: set both http.tls_cert_file and http.tls_key_file, or neither`},
 		{"tls missing", "http:\n  tls_cert_file: c.pem\n  tls_key_file: k.pem\n", `wharf.yaml:2: http.tls_cert_file: with http.tls_key_file: open `},
+		{"events to", "events:\n  - {name: tms, to: \"kafka://k:9092\"}\n", `wharf.yaml:2: events[0].to: "kafka://k:9092": use nats://HOST:PORT`},
+		{"events password", "events:\n  - {name: tms, to: \"amqp://guest:hunter2@mq:5672/\"}\n", `wharf.yaml:2: events[0].to: holds a password`},
+		{"events type prefix", "events:\n  - {name: tms, to: \"nats://n:4222\", types: [wharf.shipment.delivered]}\n", `events[0].types[0]: "wharf.shipment.delivered": give the type without the wharf. prefix`},
+		{"events dup", "events:\n  - {name: a, to: \"nats://n:4222\"}\n  - {name: a, to: \"nats://n:4222\"}\n", `wharf.yaml:3: events[1].name: event subscription "a" is declared twice`},
+		{"events filter", "events:\n  - {name: a, to: \"nats://n:4222\", filter: {partner: acme}}\n", `events[0].filter.partner: "acme" is not a partner`},
+		{"events role", "events:\n  - {name: a, to: \"nats://n:4222\", filter: {role: forklift}}\n", `events[0].filter.role: "forklift" is not a role`},
+		{"events mixed", "events:\n  - {name: a, to: \"nats://n:4222\", exchange: x}\n", `events[0].exchange: exchange and queue are RabbitMQ settings`},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

@@ -128,6 +128,9 @@ func (s *queries) RaiseException(ctx context.Context, e *Exception) (created boo
 			return err
 		}
 		created = true
+		if err := q.exceptionEvent(ctx, e, "opened", "wharf", ""); err != nil {
+			return err
+		}
 		return q.AppendExceptionEvent(ctx, &ExceptionEvent{ExceptionID: e.ID, At: e.CreatedAt, Kind: "raised", Actor: "wharf", Comment: e.Detail})
 	})
 	return created, s.err("raise exception", err)
@@ -226,6 +229,10 @@ func (s *queries) SetExceptionStatus(ctx context.Context, p *SetExceptionStatusP
 		kind := status
 		if status == ExceptionOpen {
 			kind = "reopened"
+		}
+		e.Status, e.UpdatedAt = status, at
+		if err := q.exceptionEvent(ctx, e, kind, actor, comment); err != nil {
+			return err
 		}
 		return q.AppendExceptionEvent(ctx, &ExceptionEvent{ExceptionID: id, At: at, Kind: kind, Actor: actor, Comment: comment})
 	})

@@ -301,11 +301,21 @@ func (s *queries) InsertMessage(ctx context.Context, m *Message) error {
 		m.ReceivedAt = s.now()
 	}
 	m.ReceivedAt = m.ReceivedAt.UTC().Truncate(time.Microsecond)
-	_, err := s.q.exec(ctx, `INSERT INTO messages (id, partner_id, direction, transport, remote_name, size, sha256, blob_ref, status,
+	// The message and its first outbox event (message.received, or
+	// message.waiting) commit together.
+	return s.atomic(ctx, func(q *queries) error {
+		_, err := q.q.exec(ctx, `INSERT INTO messages (id, partner_id, direction, transport, remote_name, size, sha256, blob_ref, status,
 		correlation_id, format, doc_types, parent_id, received_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)`,
-		m.ID, m.PartnerID, string(m.Direction), m.Transport, m.RemoteName, m.Size, m.SHA256, m.BlobRef, m.Status,
-		m.CorrelationID, m.Format, strings.Join(m.DocTypes, ","), m.ParentID, m.ReceivedAt)
-	return s.err("insert message", err)
+			m.ID, m.PartnerID, string(m.Direction), m.Transport, m.RemoteName, m.Size, m.SHA256, m.BlobRef, m.Status,
+			m.CorrelationID, m.Format, strings.Join(m.DocTypes, ","), m.ParentID, m.ReceivedAt)
+		if err != nil {
+			return q.err("insert message", err)
+		}
+		if m.Status == "" {
+			return nil // no status, nothing to tell
+		}
+		return q.messageEvent(ctx, m, string(m.Status), nil)
+	})
 }
 
 const messageCols = `id, partner_id, direction, transport, remote_name, size, sha256, blob_ref, status, correlation_id, format, doc_types, parent_id, received_at`
@@ -336,14 +346,25 @@ func (s *queries) SetMessageStatus(ctx context.Context, id string, status lifecy
 	if !status.Valid() {
 		return fmt.Errorf("store: set status of message %s: %w: unknown status %q", id, ErrInvalid, status)
 	}
-	n, err := s.q.exec(ctx, `UPDATE messages SET status = $1 WHERE id = $2`, string(status), id)
-	if err != nil {
-		return s.err("set message status", err)
-	}
-	if n == 0 {
-		return fmt.Errorf("store: message %s: %w", id, ErrNotFound)
-	}
-	return nil
+	// A change of status is an outbox event (message.delivered, ...) in
+	// the same transaction; recording the same status again is none.
+	return s.atomic(ctx, func(q *queries) error {
+		m, err := scanMessage(q.q.queryRow(ctx, `SELECT `+messageCols+` FROM messages WHERE id = $1`+q.forUpdate, id))
+		if err != nil {
+			if q.translate(err) == ErrNotFound {
+				return fmt.Errorf("store: message %s: %w", id, ErrNotFound)
+			}
+			return q.err("set message status", err)
+		}
+		if m.Status == status {
+			return nil
+		}
+		if _, err := q.q.exec(ctx, `UPDATE messages SET status = $1 WHERE id = $2`, string(status), id); err != nil {
+			return q.err("set message status", err)
+		}
+		m.Status = status
+		return q.messageEvent(ctx, m, string(status), nil)
+	})
 }
 
 func (s *queries) SetMessageFormat(ctx context.Context, id, format string, docTypes []string) error {

@@ -222,6 +222,7 @@ type Queries interface {
 	AccessQueries    // access.go
 	InstanceQueries  // instances.go
 	IDQueries        // ids.go
+	OutboxQueries    // outbox.go
 }
 
 // Store is the database. Open one with Open.

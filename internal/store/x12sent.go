@@ -84,10 +84,45 @@ type SetSentGroupAckParams struct {
 }
 
 // SetSentGroupAck records the partner's verdict (or "overdue") on a group.
+// The verdict is an outbox event about the sent message in the same
+// transaction: message.acknowledged (accepted, with or without errors,
+// partially), message.ack_rejected or message.ack_overdue.
 func (s *queries) SetSentGroupAck(ctx context.Context, p *SetSentGroupAckParams) error {
-	_, err := s.q.exec(ctx, `UPDATE x12_sent_groups SET ack_status = $1, ack_message_id = $2 WHERE message_id = $3 AND gs06 = $4`,
-		string(p.Status), p.AckMessageID, p.MessageID, p.GS06)
-	return s.err("set sent group ack", err)
+	return s.atomic(ctx, func(q *queries) error {
+		var old string
+		err := q.q.queryRow(ctx, `SELECT ack_status FROM x12_sent_groups WHERE message_id = $1 AND gs06 = $2`+q.forUpdate, p.MessageID, p.GS06).Scan(&old)
+		if q.translate(err) == ErrNotFound {
+			return nil
+		}
+		if err != nil {
+			return q.err("set sent group ack", err)
+		}
+		if _, err := q.q.exec(ctx, `UPDATE x12_sent_groups SET ack_status = $1, ack_message_id = $2 WHERE message_id = $3 AND gs06 = $4`,
+			string(p.Status), p.AckMessageID, p.MessageID, p.GS06); err != nil {
+			return q.err("set sent group ack", err)
+		}
+		if old == string(p.Status) {
+			return nil
+		}
+		what := "acknowledged"
+		switch p.Status {
+		case lifecycle.AckRejected:
+			what = "ack_rejected"
+		case lifecycle.AckOverdue:
+			what = "ack_overdue"
+		case lifecycle.AckNotSent, lifecycle.AckNone:
+			return nil
+		}
+		m, err := scanMessage(q.q.queryRow(ctx, `SELECT `+messageCols+` FROM messages WHERE id = $1`, p.MessageID))
+		if q.translate(err) == ErrNotFound {
+			return nil // a group of a message this store does not hold (tests, imports): nothing to tell
+		}
+		if err != nil {
+			return q.err("set sent group ack", err)
+		}
+		return q.messageEvent(ctx, m, what, map[string]any{"ack": map[string]string{
+			"gs06": p.GS06, "status": string(p.Status), "ack_message_id": p.AckMessageID}})
+	})
 }
 
 // ExpectNoAcks marks the message's groups that still await an

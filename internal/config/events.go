@@ -1,0 +1,138 @@
+package config
+
+import (
+	"fmt"
+	"net/url"
+	"path"
+	"strings"
+)
+
+// EventSub is a subscription to Wharf's events (docs/events.md): the
+// events of the given types, filtered by partner or role, published as
+// CloudEvents to a broker.
+type EventSub struct {
+	Name string `yaml:"name"`
+	// To is the broker: nats://HOST:PORT (JetStream) or
+	// amqp://USER@HOST:PORT/VHOST (RabbitMQ); without a password, which
+	// comes from PasswordEnv.
+	To     string      `yaml:"to"`
+	Types  []string    `yaml:"types"` // shipment.delivered, shipment.*, message.*, exception.*; none: every event
+	Filter EventFilter `yaml:"filter"`
+	// PasswordEnv names the environment variable holding the broker's
+	// password (added to To's user info).
+	PasswordEnv string `yaml:"password_env"`
+	// NATS: Prefix starts every subject (default "wharf"); Stream, when
+	// set, is created to hold PREFIX.> (otherwise one must exist).
+	Prefix string `yaml:"prefix"`
+	Stream string `yaml:"stream"`
+	// RabbitMQ: Exchange is the topic exchange (default "wharf"); Queue,
+	// when set, a durable queue bound to it with "#".
+	Exchange string `yaml:"exchange"`
+	Queue    string `yaml:"queue"`
+}
+
+// EventFilter keeps the events of one partner or one role.
+type EventFilter struct {
+	Partner string `yaml:"partner"`
+	Role    string `yaml:"role"`
+}
+
+// Scheme is "nats" or "amqp" (amqps counts as amqp).
+func (e EventSub) Scheme() string {
+	s, _, _ := strings.Cut(e.To, "://")
+	if s == "amqps" {
+		return "amqp"
+	}
+	return s
+}
+
+// EventURL is e.To with the password from e.PasswordEnv.
+func (c *Config) EventURL(e EventSub) (string, error) {
+	if e.PasswordEnv == "" {
+		return e.To, nil
+	}
+	pw := c.Getenv(e.PasswordEnv)
+	if pw == "" {
+		return "", fmt.Errorf("event subscription %s: environment variable %s (password_env) is empty", e.Name, e.PasswordEnv)
+	}
+	u, err := url.Parse(e.To)
+	if err != nil || u.User == nil {
+		return "", fmt.Errorf("event subscription %s: to must name the user (SCHEME://USER@HOST:PORT) for password_env", e.Name)
+	}
+	u.User = url.UserPassword(u.User.Username(), pw)
+	return u.String(), nil
+}
+
+func (c *Config) validateEvents() error {
+	names := map[string]bool{}
+	partners := map[string]bool{}
+	for _, p := range c.Partners {
+		partners[p.ID] = true
+	}
+	for i, e := range c.Events {
+		f := fmt.Sprintf("events[%d]", i)
+		if e.Name == "" {
+			return c.errAt(f+".name", "is required")
+		}
+		if err := validName(e.Name); err != nil {
+			return c.errAt(f+".name", "%v", err)
+		}
+		if names[e.Name] {
+			return c.errAt(f+".name", "event subscription %q is declared twice", e.Name)
+		}
+		names[e.Name] = true
+		u, err := url.Parse(e.To)
+		switch {
+		case e.To == "":
+			return c.errAt(f+".to", "is required: nats://HOST:PORT or amqp://USER@HOST:PORT/VHOST")
+		case err != nil || u.Host == "" || (e.Scheme() != "nats" && e.Scheme() != "amqp"):
+			return c.errAt(f+".to", "%q: use nats://HOST:PORT (JetStream) or amqp://USER@HOST:PORT/VHOST (RabbitMQ)", redactURL(e.To))
+		}
+		if _, has := u.User.Password(); has {
+			return c.errAt(f+".to", "holds a password: keep secrets out of the config file (name an environment variable in password_env)")
+		}
+		for j, t := range e.Types {
+			if t == "" || strings.HasPrefix(t, "wharf.") {
+				return c.errAt(fmt.Sprintf("%s.types[%d]", f, j), "%q: give the type without the wharf. prefix, e.g. shipment.delivered, shipment.* or message.*", t)
+			}
+			if _, err := path.Match(t, ""); err != nil {
+				return c.errAt(fmt.Sprintf("%s.types[%d]", f, j), "%q is not a type pattern: %v", t, err)
+			}
+		}
+		if p := e.Filter.Partner; p != "" && !partners[p] {
+			return c.errAt(f+".filter.partner", "%q is not a partner declared in this file (partners[].id)", p)
+		}
+		if r := e.Filter.Role; r != "" && !validRoles[r] {
+			return c.errAt(f+".filter.role", "%q is not a role: use erp, tms, wms, invoicing, carrier or customer", r)
+		}
+		if e.Scheme() == "nats" && (e.Exchange != "" || e.Queue != "") {
+			return c.errAt(f+".exchange", "exchange and queue are RabbitMQ settings; %s is a NATS subscription (prefix, stream)", e.Name)
+		}
+		if e.Scheme() == "amqp" && (e.Prefix != "" || e.Stream != "") {
+			return c.errAt(f+".prefix", "prefix and stream are NATS settings; %s is a RabbitMQ subscription (exchange, queue)", e.Name)
+		}
+		if e.PasswordEnv != "" && u.User == nil {
+			return c.errAt(f+".password_env", "to must name the user (SCHEME://USER@HOST:PORT) whose password %s holds", e.PasswordEnv)
+		}
+	}
+	return nil
+}
+
+var validRoles = map[string]bool{"erp": true, "tms": true, "wms": true, "invoicing": true, "carrier": true, "customer": true}
+
+func validName(n string) error {
+	for i, r := range n {
+		if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || (i > 0 && (r == '-' || r == '_' || r == '.'))) {
+			return fmt.Errorf("%q: use letters, digits, '-', '_' and '.'", n)
+		}
+	}
+	return nil
+}
+
+func redactURL(s string) string {
+	u, err := url.Parse(s)
+	if err != nil {
+		return "(unparseable URL)"
+	}
+	return u.Redacted()
+}
