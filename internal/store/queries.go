@@ -348,22 +348,25 @@ func (s *queries) SetMessageStatus(ctx context.Context, id string, status lifecy
 	}
 	// A change of status is an outbox event (message.delivered, ...) in
 	// the same transaction; recording the same status again is none.
+	// One statement changes the status and returns the row for the event
+	// (it runs for most messages twice); no row: the status was already
+	// this one, or there is no such message.
 	return s.atomic(ctx, func(q *queries) error {
-		m, err := scanMessage(q.q.queryRow(ctx, `SELECT `+messageCols+` FROM messages WHERE id = $1`+q.forUpdate, id))
-		if err != nil {
-			if q.translate(err) == ErrNotFound {
-				return fmt.Errorf("store: message %s: %w", id, ErrNotFound)
-			}
+		m, err := scanMessage(q.q.queryRow(ctx, `UPDATE messages SET status = $1 WHERE id = $2 AND status <> $1 RETURNING `+messageCols, string(status), id))
+		if err == nil {
+			return q.messageEvent(ctx, m, string(status), nil)
+		}
+		if q.translate(err) != ErrNotFound {
 			return q.err("set message status", err)
 		}
-		if m.Status == status {
-			return nil
-		}
-		if _, err := q.q.exec(ctx, `UPDATE messages SET status = $1 WHERE id = $2`, string(status), id); err != nil {
+		var n int
+		if err := q.q.queryRow(ctx, `SELECT count(*) FROM messages WHERE id = $1`, id).Scan(&n); err != nil {
 			return q.err("set message status", err)
 		}
-		m.Status = status
-		return q.messageEvent(ctx, m, string(status), nil)
+		if n == 0 {
+			return fmt.Errorf("store: message %s: %w", id, ErrNotFound)
+		}
+		return nil
 	})
 }
 
