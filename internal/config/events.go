@@ -11,6 +11,8 @@ import (
 // events of the given types, filtered by partner or role, published as
 // CloudEvents to a broker.
 type EventSub struct {
+	// The subscription's name: its cursor, lease and metrics go by it
+	// ('wharf events status', 'wharf events replay --to NAME').
 	Name string `yaml:"name"`
 	// To is the broker: nats://HOST:PORT (JetStream) or
 	// amqp://USER@HOST:PORT/VHOST (RabbitMQ); without a password, which
@@ -33,8 +35,11 @@ type EventSub struct {
 
 // EventFilter keeps the events of one partner or one role.
 type EventFilter struct {
+	// Only the events about this partner (a partner ID).
 	Partner string `yaml:"partner"`
-	Role    string `yaml:"role"`
+	// Only the events about partners of this role (carrier, customer,
+	// warehouse, erp, ...).
+	Role string `yaml:"role"`
 }
 
 // Scheme is "nats" or "amqp" (amqps counts as amqp).
