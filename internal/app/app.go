@@ -238,7 +238,7 @@ func New(ctx context.Context, c *config.Config, o Options) (_ *App, err error) {
 	// One count of failed authentications per address for every door of
 	// the HTTP listener: partner tokens, API tokens, console sign-ins.
 	guard := defender.New(web.AuthAttempts, web.AuthWindow, a.now)
-	h.Handle("POST /api/v1/inbound/{partner}", httpInbound(c, a.Gateway, guard, log.With("component", "http-inbound")))
+	h.Handle("POST /api/v1/inbound/{partner}", httpInbound(c, a.Store, a.Gateway, guard, log.With("component", "http-inbound")))
 	if a.AS2, err = as2Server(c, st, arch, a.Gateway, log.With("component", "as2")); err != nil {
 		return nil, err
 	}
@@ -259,7 +259,7 @@ func New(ctx context.Context, c *config.Config, o Options) (_ *App, err error) {
 			Params: []web.Param{{Name: "partner", In: "path", Description: "partner ID"},
 				{Name: "filename", In: "query", Description: "the file's name (else X-Wharf-Filename or Content-Disposition)"}},
 			Response: whttp.Archived{}, Status: http.StatusCreated,
-			Errors: []int{http.StatusBadRequest, http.StatusUnauthorized, http.StatusRequestEntityTooLarge, http.StatusUnprocessableEntity,
+			Errors: []int{http.StatusBadRequest, http.StatusUnauthorized, http.StatusForbidden, http.StatusRequestEntityTooLarge, http.StatusUnprocessableEntity,
 				http.StatusTooManyRequests, http.StatusServiceUnavailable}}},
 	})
 	if err != nil {

@@ -186,7 +186,19 @@ func (s *SFTP) authKey(meta ssh.ConnMetadata, key ssh.PublicKey) (*ssh.Permissio
 		s.audit(meta.User(), "sftp_login_refused", meta.RemoteAddr().String(), "key "+fp+" not registered for this user")
 		return nil, errAuth
 	}
+	if p.Disabled() {
+		return nil, s.refuseDisabled(meta, p, log)
+	}
 	return s.admit(p.ID, ip, log, map[string]string{"partner": p.ID, "key": fp})
+}
+
+// refuseDisabled refuses a disabled partner's login. Its credentials were
+// right, so the refusal does not count toward the address's lockout.
+func (s *SFTP) refuseDisabled(meta ssh.ConnMetadata, p *store.Partner, log *slog.Logger) error {
+	s.logins.WithLabelValues("disabled").Inc()
+	log.Warn("sftp login refused: the partner is disabled", "partner", p.ID, "disabled_at", p.DisabledAt)
+	s.audit(p.ID, "sftp_login_refused", meta.RemoteAddr().String(), "partner disabled since "+p.DisabledAt.UTC().Format(time.RFC3339))
+	return errAuth
 }
 
 // authPassword admits a partner whose configured bcrypt hash matches.
@@ -205,6 +217,17 @@ func (s *SFTP) authPassword(meta ssh.ConnMetadata, password []byte) (*ssh.Permis
 		log.Warn("sftp login rejected: wrong password or no password login for this user")
 		s.audit(meta.User(), "sftp_login_refused", meta.RemoteAddr().String(), "wrong password, or no password login for this user")
 		return nil, errAuth
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	p, err := s.st.GetPartner(ctx, meta.User())
+	switch {
+	case err != nil && !errors.Is(err, store.ErrNotFound):
+		s.logins.WithLabelValues("error").Inc()
+		log.Error("sftp login refused: cannot look up the partner (server-side problem, not counted as a failed login); the client is told to try later", "err", err)
+		return nil, &ssh.BannerError{Err: errAuthTryLater, Message: "Wharf cannot check logins right now (server-side problem); please try again in a few minutes.\r\n"}
+	case err == nil && p.Disabled():
+		return nil, s.refuseDisabled(meta, p, log)
 	}
 	return s.admit(meta.User(), ip, log, map[string]string{"partner": meta.User(), "key": "password"})
 }

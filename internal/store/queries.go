@@ -213,8 +213,23 @@ func (s *queries) PartnerBySSHKey(ctx context.Context, fingerprint string) (*Par
 	return ps[0], nil
 }
 
+func (s *queries) SetPartnerDisabled(ctx context.Context, id string, disabled bool) error {
+	q, args := `UPDATE partners SET disabled_at = NULL WHERE id = $1`, []any{id}
+	if disabled {
+		q, args = `UPDATE partners SET disabled_at = COALESCE(disabled_at, $2) WHERE id = $1`, []any{id, s.now()}
+	}
+	n, err := s.q.exec(ctx, q, args...)
+	if err != nil {
+		return s.err("disable partner "+id, err)
+	}
+	if n == 0 {
+		return fmt.Errorf("store: partner %q: %w", id, ErrNotFound)
+	}
+	return nil
+}
+
 func (s *queries) partners(ctx context.Context, where string, args ...any) ([]*Partner, error) {
-	rows, err := s.q.query(ctx, `SELECT id, name, source, created_at, updated_at FROM partners `+where+` ORDER BY id`, args...)
+	rows, err := s.q.query(ctx, `SELECT id, name, source, created_at, updated_at, disabled_at FROM partners `+where+` ORDER BY id`, args...)
 	if err != nil {
 		return nil, s.err("list partners", err)
 	}
@@ -222,7 +237,7 @@ func (s *queries) partners(ctx context.Context, where string, args ...any) ([]*P
 	byID := map[string]*Partner{}
 	for rows.Next() {
 		p := &Partner{}
-		if err := rows.Scan(&p.ID, &p.Name, &p.Source, timeCol{&p.CreatedAt}, timeCol{&p.UpdatedAt}); err != nil {
+		if err := rows.Scan(&p.ID, &p.Name, &p.Source, timeCol{&p.CreatedAt}, timeCol{&p.UpdatedAt}, timeCol{&p.DisabledAt}); err != nil {
 			rows.Close()
 			return nil, s.err("list partners", err)
 		}

@@ -69,7 +69,14 @@ type Partner struct {
 	Source    string
 	CreatedAt time.Time
 	UpdatedAt time.Time
+	// DisabledAt is when an operator disabled the partner (zero: enabled):
+	// a disabled partner cannot log in to SFTP nor send over inbound HTTP
+	// or AS2. UpsertPartner keeps it; SetPartnerDisabled changes it.
+	DisabledAt time.Time
 }
+
+// Disabled reports whether the partner is disabled.
+func (p *Partner) Disabled() bool { return !p.DisabledAt.IsZero() }
 
 // X12ID is an interchange ID qualifier and ID pair such as ZZ:ACME.
 type X12ID struct {
@@ -157,6 +164,10 @@ type Queries interface {
 	// PartnerBySSHKey finds the partner holding the public key with the given
 	// SHA256 fingerprint (ssh.FingerprintSHA256 format).
 	PartnerBySSHKey(ctx context.Context, fingerprint string) (*Partner, error)
+	// SetPartnerDisabled disables the partner (from the store's clock; a
+	// disabled one keeps its first time) or enables it again.
+	// ErrNotFound for an unknown partner.
+	SetPartnerDisabled(ctx context.Context, id string, disabled bool) error
 
 	// NextCounter atomically increments and returns the partner's named
 	// counter (isa13, gs06, ...). The first value is 1. Values are never
