@@ -348,6 +348,27 @@ func TestAPIAnswersMatchTheDocument(t *testing.T) {
 	if got := list(call(apiCall{method: "GET", path: "/api/v1/messages?filename=" + url.QueryEscape(str(in, "filename")), token: auditor, want: 200}), "messages"); len(got) == 0 || str(got[0], "filename") != str(in, "filename") {
 		t.Errorf("filename=%s found %v", str(in, "filename"), got)
 	}
+	// Partners administration: a database partner is created, edited,
+	// disabled and enabled; the demo's partners come from its
+	// configuration file and are read-only.
+	if p, _ := call(apiCall{method: "POST", path: "/api/v1/partners", token: admin, want: 201,
+		body: `{"id": "contract-co", "name": "Contract Co", "x12_ids": ["ZZ:CONTRACTCO"], "ssh_keys": ["ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIC9zzgc16E+9TDf6d0Y+6VZ4t3dgMWQpniUXbQs1DdqW contract"]}`}).(map[string]any); str(p, "id") != "contract-co" {
+		t.Errorf("created partner: %v", p)
+	}
+	call(apiCall{method: "PUT", path: "/api/v1/partners/contract-co", template: "/api/v1/partners/{id}", token: admin, body: `{"name": "Contract Company", "x12_ids": ["ZZ:CONTRACTCO"]}`, want: 200})
+	if p, _ := call(apiCall{method: "POST", path: "/api/v1/partners/contract-co/disable", template: "/api/v1/partners/{id}/disable", token: operator, want: 200}).(map[string]any); p["disabled_at"] == nil {
+		t.Errorf("disabled partner without disabled_at: %v", p)
+	}
+	call(apiCall{method: "POST", path: "/api/v1/partners/contract-co/enable", template: "/api/v1/partners/{id}/enable", token: operator, want: 200})
+	call(apiCall{method: "GET", path: "/api/v1/sftp/sessions", token: auditor, want: 200})
+	// A disabled partner's inbound HTTP is refused with its right token;
+	// enabled again, it is archived.
+	call(apiCall{method: "POST", path: "/api/v1/partners/invoicing/disable", template: "/api/v1/partners/{id}/disable", token: operator, want: 200})
+	call(apiCall{method: "POST", path: "/api/v1/inbound/invoicing?filename=refused.txt", template: "/api/v1/inbound/{partner}", token: partnerToken,
+		body: "sent while disabled\n", contentType: "text/plain", want: 403})
+	call(apiCall{method: "POST", path: "/api/v1/partners/invoicing/enable", template: "/api/v1/partners/{id}/enable", token: operator, want: 200})
+	call(apiCall{method: "POST", path: "/api/v1/inbound/invoicing?filename=accepted.txt", template: "/api/v1/inbound/{partner}", token: partnerToken,
+		body: "sent once enabled\n", contentType: "text/plain", want: 201})
 	// Administration.
 	created, _ := call(apiCall{method: "POST", path: "/api/v1/tokens", token: admin, body: `{"name": "contract-monitoring", "role": "auditor"}`, want: 201}).(map[string]any)
 	newTok, newID := str(created, "token"), str(created, "id")
@@ -393,6 +414,14 @@ func TestAPIAnswersMatchTheDocument(t *testing.T) {
 		{method: "PUT", path: "/api/v1/users/bob", template: "/api/v1/users/{name}", token: admin, body: `{"role": "auditor", "password": "short"}`, want: 400},
 		{method: "POST", path: "/api/v1/tokens/ffffffff/revoke", template: "/api/v1/tokens/{id}/revoke", token: admin, want: 404},
 		{method: "GET", path: "/api/v1/tokens", token: operator, want: 403},
+		{method: "POST", path: "/api/v1/partners", token: admin, body: `{"id": "contract-co"}`, want: 409},
+		{method: "POST", path: "/api/v1/partners", token: admin, body: `{"id": "x", "x12_ids": ["ACME"]}`, want: 400},
+		{method: "POST", path: "/api/v1/partners", token: operator, body: `{"id": "x"}`, want: 403},
+		{method: "PUT", path: "/api/v1/partners/acme", template: "/api/v1/partners/{id}", token: admin, body: `{"name": "ACME"}`, want: 409},
+		{method: "PUT", path: "/api/v1/partners/nope", template: "/api/v1/partners/{id}", token: admin, body: `{"name": "x"}`, want: 404},
+		{method: "PUT", path: "/api/v1/partners/contract-co", template: "/api/v1/partners/{id}", token: admin, body: `{"name": 7}`, want: 400},
+		{method: "POST", path: "/api/v1/partners/nope/disable", template: "/api/v1/partners/{id}/disable", token: operator, want: 404},
+		{method: "POST", path: "/api/v1/partners/acme/enable", template: "/api/v1/partners/{id}/enable", token: auditor, want: 403},
 		{method: "POST", path: "/api/v1/schedules/no-such-schedule/run", template: "/api/v1/schedules/{name}/run", token: operator, want: 404},
 		{method: "POST", path: "/api/v1/schedules/sync-sla/run", template: "/api/v1/schedules/{name}/run", token: auditor, want: 403},
 		{method: "POST", path: "/api/v1/tokens", token: operator, body: `{"name": "x", "role": "admin"}`, want: 403},

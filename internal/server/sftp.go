@@ -50,6 +50,8 @@ type SFTPOptions struct {
 	Ciphers []string
 	Logger  *slog.Logger
 	Metrics prometheus.Registerer
+	// Now stamps when a session logged in (Sessions); default time.Now.
+	Now func() time.Time
 }
 
 // SFTP is the partner-facing SSH/SFTP server. It presents the persisted host
@@ -67,7 +69,8 @@ type SFTP struct {
 	mu       sync.Mutex
 	ln       net.Listener
 	conns    map[net.Conn]struct{}
-	defender *defender.Defender // failed logins by remote IP
+	live     map[string]*liveConn // authenticated connections by ID (Sessions)
+	defender *defender.Defender   // failed logins by remote IP
 	wg       sync.WaitGroup
 }
 
@@ -94,7 +97,10 @@ func NewSFTP(st store.Store, hostKey ssh.Signer, o SFTPOptions) *SFTP {
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
 	}
-	s := &SFTP{o: o, st: st, log: o.Logger, conns: map[net.Conn]struct{}{},
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	s := &SFTP{o: o, st: st, log: o.Logger, conns: map[net.Conn]struct{}{}, live: map[string]*liveConn{},
 		defender: defender.New(o.LockoutAttempts, o.LockoutWindow, nil)}
 	s.logins = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "wharf_sftp_logins_total", Help: "SFTP login attempts by outcome.",
@@ -320,6 +326,10 @@ func (s *SFTP) handle(c net.Conn) {
 	s.audit(partner, "sftp_login", remote, "authenticated by "+sc.Permissions.Extensions["key"])
 	go ssh.DiscardRequests(reqs)
 	total := &sessionTotals{}
+	lc := &liveConn{SFTPSession: SFTPSession{ID: newConnID(), Partner: partner, Remote: remote, Auth: sc.Permissions.Extensions["key"], Since: s.o.Now().UTC()},
+		sc: sc, total: total, active: map[*wsftp.Session]bool{}}
+	s.register(lc)
+	defer s.unregister(lc)
 	var wg sync.WaitGroup
 	for nc := range chans {
 		if nc.ChannelType() != "session" {
@@ -333,7 +343,7 @@ func (s *SFTP) handle(c net.Conn) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			s.session(ch, creqs, partner, remote, total)
+			s.session(ch, creqs, partner, remote, lc)
 		}()
 	}
 	wg.Wait()
@@ -363,7 +373,7 @@ func (st *sessionTotals) get() wsftp.Totals {
 	return st.t
 }
 
-func (s *SFTP) session(ch ssh.Channel, reqs <-chan *ssh.Request, partner, remote string, total *sessionTotals) {
+func (s *SFTP) session(ch ssh.Channel, reqs <-chan *ssh.Request, partner, remote string, lc *liveConn) {
 	defer ch.Close()
 	for req := range reqs {
 		if req.Type != "subsystem" || len(req.Payload) < 4 || string(req.Payload[4:]) != "sftp" {
@@ -384,10 +394,11 @@ func (s *SFTP) session(ch ssh.Channel, reqs <-chan *ssh.Request, partner, remote
 			Partner: partner, RemoteAddr: remote, Receiver: s.o.Receiver, Outbox: s.o.Outbox,
 			SpoolDir: s.o.SpoolDir, MaxFileSize: s.o.MaxFileSize, AllowDelete: pol.AllowDelete, Log: s.log,
 		})
+		lc.add(sess)
 		rs := sftp.NewRequestServer(newLimitsConn(ch), sess.Handlers(), requestServerOptions...)
 		err := rs.Serve()
 		sess.Discard()
-		total.add(sess.Totals())
+		lc.done(sess)
 		_ = rs.Close()
 		if err != nil && !errors.Is(err, context.Canceled) && err.Error() != "EOF" {
 			s.log.Debug("sftp session ended", "partner", partner, "remote", remote, "err", err)

@@ -19,6 +19,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/wharfedi/wharf/internal/lifecycle"
@@ -85,6 +86,23 @@ type X12ID struct {
 }
 
 func (x X12ID) String() string { return x.Qualifier + ":" + x.ID }
+
+// ParseX12ID reads QUALIFIER:ID (ZZ:ACME): a 2-character qualifier
+// (ISA05/ISA07, upper-cased) and an ID of at most 15 characters.
+func ParseX12ID(s string) (X12ID, error) {
+	q, id, ok := strings.Cut(s, ":")
+	q, id = strings.TrimSpace(q), strings.TrimSpace(id)
+	if !ok || q == "" || id == "" {
+		return X12ID{}, fmt.Errorf("%q: expected QUALIFIER:ID such as ZZ:ACME", s)
+	}
+	if len(q) != 2 {
+		return X12ID{}, fmt.Errorf("%q: the qualifier (ISA05/ISA07) has 2 characters, got %q", s, q)
+	}
+	if len(id) > 15 {
+		return X12ID{}, fmt.Errorf("%q: the interchange ID (ISA06/ISA08) has at most 15 characters, got %d", s, len(id))
+	}
+	return X12ID{Qualifier: strings.ToUpper(q), ID: id}, nil
+}
 
 // Direction of a message relative to Wharf.
 type Direction string

@@ -556,18 +556,6 @@ func (s *Server) mountConsole() {
 		s.render(w, r, 200, "trace", &page{Title: "Trace", Nav: "trace", Me: p, Data: map[string]any{"Key": key, "T": tr}})
 		return nil
 	})
-	s.page("GET /ui/partners", store.RoleAuditor, func(w http.ResponseWriter, r *http.Request, p *principal) error {
-		ps, err := s.st.ListPartners(r.Context())
-		if err != nil {
-			return err
-		}
-		certs, err := s.Certificates(r.Context())
-		if err != nil {
-			return err
-		}
-		s.render(w, r, 200, "partners", &page{Title: "Partners", Nav: "partners", Me: p, Data: map[string]any{"Partners": ps, "Certs": certs}})
-		return nil
-	})
 	s.page("GET /ui/schedules", store.RoleAuditor, func(w http.ResponseWriter, r *http.Request, p *principal) error {
 		ss, err := s.Schedules(r.Context())
 		if err != nil {
