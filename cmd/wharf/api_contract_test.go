@@ -281,6 +281,9 @@ func TestAPIAnswersMatchTheDocument(t *testing.T) {
 	}
 	call(apiCall{method: "GET", path: "/api/v1/messages/" + inID, template: "/api/v1/messages/{id}", token: auditor, want: 200})
 	call(apiCall{method: "GET", path: "/api/v1/messages/" + inID + "/events", template: "/api/v1/messages/{id}/events", token: auditor, want: 200})
+	if pv, _ := call(apiCall{method: "GET", path: "/api/v1/messages/" + inID + "/preview", template: "/api/v1/messages/{id}/preview", token: auditor, want: 200}).(map[string]any); str(pv, "kind") == "" {
+		t.Errorf("preview: %v", pv)
+	}
 	content, _ := call(apiCall{method: "GET", path: "/api/v1/messages/" + inID + "/content", template: "/api/v1/messages/{id}/content", token: auditor, want: 200}).([]byte)
 	if sum := sha256.Sum256(content); hex.EncodeToString(sum[:]) != str(in, "sha256") {
 		t.Errorf("the content's sha256 is not the message's %s", str(in, "sha256"))
@@ -438,6 +441,7 @@ func TestAPIAnswersMatchTheDocument(t *testing.T) {
 	// Unknown IDs in every path.
 	for _, c := range []apiCall{
 		{method: "GET", path: "/api/v1/messages/nope/events", template: "/api/v1/messages/{id}/events"},
+		{method: "GET", path: "/api/v1/messages/nope/preview", template: "/api/v1/messages/{id}/preview"},
 		{method: "POST", path: "/api/v1/messages/nope/replay", template: "/api/v1/messages/{id}/replay"},
 		{method: "GET", path: "/api/v1/traces/NO-SUCH-KEY", template: "/api/v1/traces/{key}"},
 		{method: "POST", path: "/api/v1/exceptions/nope/comment", template: "/api/v1/exceptions/{id}/comment", body: `{"comment": "x"}`},

@@ -352,3 +352,89 @@ func holdSFTP(t *testing.T, dir string, srv *serveProc, user, keyFile string) *s
 	}
 	return sc
 }
+
+// TestConsolePreviewInChromium: a message's page previews its content next
+// to the download, in headless Chromium against a real `wharf serve`: an
+// X12 file one segment per row indented by envelope, a CSV file (sent to
+// the partner) as a table with its quoted fields whole.
+func TestConsolePreviewInChromium(t *testing.T) {
+	ctx, _ := browserCtx(t)
+	d := &consoleDriver{t: t, ctx: ctx, art: artifactDir(t)}
+	t.Logf("screenshots in %s", d.art)
+	dir := t.TempDir()
+	cfg := filepath.Join(dir, "wharf.yaml")
+	os.WriteFile(cfg, []byte("partners:\n  - id: acme\n    x12_ids: [\"ZZ:ACME\"]\n"), 0o600)
+	env := []string{"WHARF_CONFIG=" + cfg}
+	srv := startServer(t, dir, env)
+	defer func() {
+		if t.Failed() {
+			t.Logf("server log:\n%s", srv.logs)
+		}
+	}()
+	cli := func(args ...string) string {
+		t.Helper()
+		out, code := runCLI(t, dir, env, args...)
+		if code != 0 {
+			t.Fatalf("wharf %s: exit %d\n%s", strings.Join(args, " "), code, out)
+		}
+		return out
+	}
+	edi, _ := filepath.Abs(corpusFile("004010/850.edi"))
+	csvFile, _ := filepath.Abs(filepath.Join("..", "..", "testdata", "csv", "orders.csv"))
+	cli("archive", "put", "--partner", "acme", edi)
+	// The CSV is one Wharf sends (acme has no CSV layout to read one with).
+	cli("archive", "put", "--partner", "acme", "--direction", "out", "--transport", "sftp", csvFile)
+	var ids map[string]string
+	waitFor(t, "processing", func() bool {
+		ids = map[string]string{}
+		for _, e := range searchArchive(t, dir) {
+			if e.Direction == "out" || e.Status != "received" {
+				ids[e.Filename] = e.ID
+			}
+		}
+		return ids["850.edi"] != "" && ids["orders.csv"] != ""
+	})
+	admin := strings.Fields(cli("token", "create", "--role", "auditor", "--name", "e2e-auditor"))[0]
+	var text string
+	d.do("sign in and preview the X12 file",
+		chromedp.Navigate(srv.http+"/"),
+		chromedp.WaitVisible(chromedp.CSS(`#signin-token`)),
+		chromedp.SendKeys(chromedp.ID(`token`), admin),
+		chromedp.Submit(chromedp.ID(`token`)),
+		chromedp.WaitVisible(chromedp.CSS(`.tiles`)),
+		chromedp.Navigate(srv.http+"/ui/messages/"+ids["850.edi"]),
+		chromedp.WaitVisible(chromedp.ID(`preview-link`)),
+		chromedp.Click(chromedp.ID(`preview-link`)),
+		chromedp.WaitVisible(chromedp.ID(`preview-rows`)),
+		d.textOf(`#preview`, &text),
+		d.shot("01-preview-x12"),
+	)
+	for _, want := range []string{"X12, one segment per row", "ISA*00*", "GS*PO*ACME*WHARF", "ST*850*0001~", "BEG*00*SA*PO-48213**20260309~", "IEA*1*"} {
+		if !strings.Contains(text, want) {
+			t.Errorf("the X12 preview lacks %q:\n%s", want, text)
+		}
+	}
+	var indent string
+	d.do("the envelope is indented",
+		chromedp.Func(func(ctx context.Context, tg *chromedp.Target) error {
+			v, err := chromedp.Evaluate[string](`[...document.querySelectorAll("#preview-rows tr")].slice(0,4).map(r => getComputedStyle(r.cells[1]).paddingLeft).join(",")`)(ctx, tg)
+			indent = v
+			return err
+		}),
+	)
+	if indent != "8px,24px,40px,56px" {
+		t.Errorf("ISA, GS, ST and BEG are indented %s", indent)
+	}
+	d.do("preview the CSV file",
+		chromedp.Navigate(srv.http+"/ui/messages/"+ids["orders.csv"]),
+		chromedp.WaitVisible(chromedp.ID(`preview-table`)),
+		d.textOf(`#preview`, &text),
+		d.shot("02-preview-csv"),
+	)
+	for _, want := range []string{"CSV, delimiter ,", "order_no", "Acme Hardware, Inc.", `Hex bolt 1/2" zinc, box of 100`} {
+		if !strings.Contains(text, want) {
+			t.Errorf("the CSV preview lacks %q:\n%s", want, text)
+		}
+	}
+	srv.stop(t)
+}

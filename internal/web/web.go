@@ -184,6 +184,7 @@ func New(o Options) (*Server, error) {
 	s.mountAdminConsole()
 	s.mountPartnersConsole()
 	s.mountSessions()
+	s.mountPreview()
 	s.mountScheduleRun()
 	if o.Metrics != nil {
 		s.metrics = newOverviewMetrics(s)
