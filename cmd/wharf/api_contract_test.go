@@ -308,6 +308,13 @@ func TestAPIAnswersMatchTheDocument(t *testing.T) {
 	if str(run, "schedule") != str(ss[0], "name") {
 		t.Errorf("run %s by hand: %v", str(ss[0], "name"), run)
 	}
+	paused, _ := call(apiCall{method: "POST", path: "/api/v1/schedules/" + str(ss[0], "name") + "/pause", template: "/api/v1/schedules/{name}/pause", token: operator, want: 200}).(map[string]any)
+	if paused["paused_at"] == nil || !strings.HasPrefix(str(paused, "paused_by"), "token:") {
+		t.Errorf("paused schedule: %v", paused)
+	}
+	if resumed, _ := call(apiCall{method: "POST", path: "/api/v1/schedules/" + str(ss[0], "name") + "/resume", template: "/api/v1/schedules/{name}/resume", token: operator, want: 200}).(map[string]any); resumed["paused_at"] != nil {
+		t.Errorf("resumed schedule: %v", resumed)
+	}
 	if cs := list(call(apiCall{method: "GET", path: "/api/v1/certificates", token: auditor, want: 200}), "certificates"); len(cs) == 0 {
 		t.Error("no AS2 certificates listed")
 	}
@@ -427,6 +434,8 @@ func TestAPIAnswersMatchTheDocument(t *testing.T) {
 		{method: "POST", path: "/api/v1/partners/acme/enable", template: "/api/v1/partners/{id}/enable", token: auditor, want: 403},
 		{method: "POST", path: "/api/v1/schedules/no-such-schedule/run", template: "/api/v1/schedules/{name}/run", token: operator, want: 404},
 		{method: "POST", path: "/api/v1/schedules/sync-sla/run", template: "/api/v1/schedules/{name}/run", token: auditor, want: 403},
+		{method: "POST", path: "/api/v1/schedules/no-such-schedule/pause", template: "/api/v1/schedules/{name}/pause", token: operator, want: 404},
+		{method: "POST", path: "/api/v1/schedules/sync-sla/resume", template: "/api/v1/schedules/{name}/resume", token: auditor, want: 403},
 		{method: "POST", path: "/api/v1/tokens", token: operator, body: `{"name": "x", "role": "admin"}`, want: 403},
 		{method: "GET", path: "/api/v1/me", token: newTok, want: 401},
 		{method: "GET", path: "/api/v1/stuck", want: 401},

@@ -113,7 +113,8 @@ func selfSignedPEM(t *testing.T, cn string, notAfter time.Time) string {
 // partner with an SSH key and an AS2 certificate (its expiry shown), the
 // partner logs in over SFTP with OpenSSH; the admin disables it and its
 // login is refused, enables it and it logs in again; an edit is saved; a
-// duplicate is refused on the form; an auditor is offered no changes.
+// duplicate is refused on the form; a schedule is paused and resumed; an
+// auditor is offered no changes.
 func TestConsolePartnersInChromium(t *testing.T) {
 	requireTool(t, "sftp", "apt-get install openssh-client")
 	ctx, _ := browserCtx(t)
@@ -122,7 +123,8 @@ func TestConsolePartnersInChromium(t *testing.T) {
 	dir := t.TempDir()
 	sshKey(t, filepath.Join(dir, "bolt_key"))
 	cfg := filepath.Join(dir, "wharf.yaml")
-	os.WriteFile(cfg, []byte("partners:\n  - id: acme\n    name: ACME Freight\n    x12_ids: [\"ZZ:ACME\"]\n"), 0o600)
+	os.WriteFile(cfg, []byte("partners:\n  - id: acme\n    name: ACME Freight\n    x12_ids: [\"ZZ:ACME\"]\n"+
+		"schedules:\n  - name: hourly-verify\n    cron: \"@hourly\"\n    job: archive.verify\n"), 0o600)
 	env := []string{"WHARF_CONFIG=" + cfg}
 	srv := startServer(t, dir, env)
 	defer func() {
@@ -287,6 +289,35 @@ func TestConsolePartnersInChromium(t *testing.T) {
 	if !strings.Contains(text, "exists already") {
 		t.Fatalf("the duplicate's refusal says %q", text)
 	}
+	// Pause a schedule, then resume it.
+	d.do("pause a schedule",
+		chromedp.Click(chromedp.CSS(`nav a[href="/ui/schedules"]`)),
+		chromedp.WaitVisible(chromedp.CSS(`tr[data-schedule="hourly-verify"] button.pause`)),
+		chromedp.Click(chromedp.CSS(`tr[data-schedule="hourly-verify"] button.pause`)),
+		d.waitText(`.flash-ok`, "paused"),
+		chromedp.WaitVisible(chromedp.CSS(`tr[data-schedule="hourly-verify"] button.resume`)),
+		d.textOf(`tr[data-schedule="hourly-verify"]`, &text),
+		d.shot("11-schedule-paused"),
+	)
+	if !strings.Contains(text, "paused") || !strings.Contains(text, "skipped while paused") {
+		t.Fatalf("the paused schedule's row: %s", text)
+	}
+	withStore(t, filepath.Join(dir, "wharf-data"), func(st store.Store) {
+		ps, err := st.SchedulePauses(context.Background())
+		if err != nil || !strings.HasPrefix(ps["hourly-verify"].By, "token:") {
+			t.Fatalf("the pause in the database: %+v %v", ps, err)
+		}
+	})
+	d.do("resume it",
+		chromedp.Click(chromedp.CSS(`tr[data-schedule="hourly-verify"] button.resume`)),
+		d.waitText(`.flash-ok`, "resumed"),
+		chromedp.WaitVisible(chromedp.CSS(`tr[data-schedule="hourly-verify"] button.pause`)),
+		d.textOf(`tr[data-schedule="hourly-verify"]`, &text),
+		d.shot("12-schedule-resumed"),
+	)
+	if !strings.Contains(text, "running") {
+		t.Fatalf("the resumed schedule's row: %s", text)
+	}
 	// An auditor sees partners but is offered no change.
 	d.do("auditor",
 		chromedp.Click(chromedp.CSS(`.me button`)),
@@ -312,7 +343,7 @@ func TestConsolePartnersInChromium(t *testing.T) {
 		for _, e := range evs {
 			kinds[e.Kind]++
 		}
-		for _, want := range []string{"partner_created", "partner_disabled", "partner_enabled", "partner_updated", "sftp_login_refused"} {
+		for _, want := range []string{"partner_created", "partner_disabled", "partner_enabled", "partner_updated", "sftp_login_refused", "schedule_paused", "schedule_resumed"} {
 			if kinds[want] == 0 {
 				t.Errorf("the audit log lacks %s: %v", want, kinds)
 			}

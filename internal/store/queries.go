@@ -565,6 +565,36 @@ func (s *queries) Events(ctx context.Context, messageID string) ([]*Event, error
 	return out, s.err("events", rows.Err())
 }
 
+func (s *queries) PauseSchedule(ctx context.Context, name, by string) error {
+	if strings.TrimSpace(name) == "" {
+		return fmt.Errorf("store: pause schedule: %w: no name", ErrInvalid)
+	}
+	_, err := s.q.exec(ctx, `INSERT INTO schedule_pauses (name, paused_at, paused_by) VALUES ($1, $2, $3) ON CONFLICT (name) DO NOTHING`, name, s.now(), by)
+	return s.err("pause schedule "+name, err)
+}
+
+func (s *queries) ResumeSchedule(ctx context.Context, name string) error {
+	_, err := s.q.exec(ctx, `DELETE FROM schedule_pauses WHERE name = $1`, name)
+	return s.err("resume schedule "+name, err)
+}
+
+func (s *queries) SchedulePauses(ctx context.Context) (map[string]SchedulePause, error) {
+	rows, err := s.q.query(ctx, `SELECT name, paused_at, paused_by FROM schedule_pauses`)
+	if err != nil {
+		return nil, s.err("schedule pauses", err)
+	}
+	defer rows.Close()
+	out := map[string]SchedulePause{}
+	for rows.Next() {
+		var p SchedulePause
+		if err := rows.Scan(&p.Name, timeCol{&p.At}, &p.By); err != nil {
+			return nil, s.err("schedule pauses", err)
+		}
+		out[p.Name] = p
+	}
+	return out, s.err("schedule pauses", rows.Err())
+}
+
 func (s *queries) ScheduleLastRun(ctx context.Context, name string) (time.Time, bool, error) {
 	var t time.Time
 	err := s.q.queryRow(ctx, `SELECT last_slot FROM schedule_runs WHERE name = $1`, name).Scan(timeCol{&t})

@@ -76,6 +76,14 @@ type Partner struct {
 	DisabledAt time.Time
 }
 
+// SchedulePause is a schedule an operator paused: no instance runs its
+// slots until it is resumed.
+type SchedulePause struct {
+	Name string
+	At   time.Time
+	By   string // the actor, as audit events name it
+}
+
 // Disabled reports whether the partner is disabled.
 func (p *Partner) Disabled() bool { return !p.DisabledAt.IsZero() }
 
@@ -236,6 +244,13 @@ type Queries interface {
 	// RecordScheduleRun records that the schedule's slot ran; the stored
 	// value only moves forward.
 	RecordScheduleRun(ctx context.Context, name string, slot time.Time) error
+	// PauseSchedule pauses the schedule (from the store's clock, by whom;
+	// pausing a paused one keeps its first pause); ResumeSchedule resumes
+	// it (resuming a running one does nothing). SchedulePauses lists the
+	// paused schedules by name.
+	PauseSchedule(ctx context.Context, name, by string) error
+	ResumeSchedule(ctx context.Context, name string) error
+	SchedulePauses(ctx context.Context) (map[string]SchedulePause, error)
 
 	// MessageStats counts messages received since a time by partner,
 	// transport, direction and status (stats.go).

@@ -114,6 +114,43 @@ func Exercise(t *testing.T, fresh func(t *testing.T) string) {
 		}
 	})
 
+	t.Run("SchedulePauses", func(t *testing.T) {
+		dsn := fresh(t)
+		at := time.Date(2026, 12, 4, 9, 30, 0, 0, time.UTC)
+		clock := at
+		s, err := store.Open(ctx, dsn, store.WithClock(func() time.Time { return clock }))
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { s.Close() })
+		if ps, err := s.SchedulePauses(ctx); err != nil || len(ps) != 0 {
+			t.Fatalf("pauses of a new store: %v %v", ps, err)
+		}
+		if err := s.PauseSchedule(ctx, "nightly", "user:olga"); err != nil {
+			t.Fatal(err)
+		}
+		clock = at.Add(time.Hour)
+		if err := s.PauseSchedule(ctx, "nightly", "user:bob"); err != nil { // again: the first pause stays
+			t.Fatal(err)
+		}
+		ps, err := s.SchedulePauses(ctx)
+		if err != nil || len(ps) != 1 || !ps["nightly"].At.Equal(at) || ps["nightly"].By != "user:olga" {
+			t.Fatalf("pauses: %+v %v", ps, err)
+		}
+		if err := s.ResumeSchedule(ctx, "nightly"); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.ResumeSchedule(ctx, "nightly"); err != nil {
+			t.Fatalf("resuming a running schedule: %v", err)
+		}
+		if ps, _ := s.SchedulePauses(ctx); len(ps) != 0 {
+			t.Fatalf("resumed, still paused: %+v", ps)
+		}
+		if err := s.PauseSchedule(ctx, " ", ""); !errors.Is(err, store.ErrInvalid) {
+			t.Fatalf("a nameless pause: %v", err)
+		}
+	})
+
 	t.Run("PartnerDisabled", func(t *testing.T) {
 		dsn := fresh(t)
 		at := time.Date(2026, 12, 4, 9, 30, 0, 0, time.UTC)
