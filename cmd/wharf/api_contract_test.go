@@ -256,6 +256,10 @@ func TestAPIAnswersMatchTheDocument(t *testing.T) {
 	call(apiCall{method: "GET", path: "/api/v1/me", token: auditor, want: 200})
 	call(apiCall{method: "GET", path: "/api/v1/overview", token: auditor, want: 200})
 	call(apiCall{method: "GET", path: "/api/v1/overview/daily", token: auditor, want: 200})
+	if ps := list(call(apiCall{method: "GET", path: "/api/v1/overview/hourly?window=24h", token: auditor, want: 200}), "partners"); len(ps) == 0 {
+		t.Error("the hourly traffic lists no partner")
+	}
+	call(apiCall{method: "GET", path: "/api/v1/overview/hourly?window=7d&partner=acme", token: auditor, want: 200})
 	call(apiCall{method: "GET", path: "/api/v1/stuck", token: auditor, want: 200})
 	if ps := list(call(apiCall{method: "GET", path: "/api/v1/partners", token: auditor, want: 200}), "partners"); len(ps) == 0 {
 		t.Error("no partners listed")
@@ -405,6 +409,7 @@ func TestAPIAnswersMatchTheDocument(t *testing.T) {
 		{method: "GET", path: "/api/v1/messages?before_id=x", token: auditor, want: 400},
 		{method: "GET", path: "/api/v1/messages?limit=0", token: auditor, want: 400},
 		{method: "GET", path: "/api/v1/jobs?state=bogus", token: auditor, want: 400},
+		{method: "GET", path: "/api/v1/overview/hourly?window=1y", token: auditor, want: 400},
 		{method: "GET", path: "/api/v1/exceptions?status=bogus", token: auditor, want: 400},
 		{method: "GET", path: "/api/v1/exceptions?owner=nobody", token: auditor, want: 400},
 		{method: "GET", path: "/api/v1/me?verbose=1", token: auditor, want: 400},

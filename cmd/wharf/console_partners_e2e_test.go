@@ -47,26 +47,6 @@ func (d *consoleDriver) textOf(sel string, dst *string) chromedp.Action[chromedp
 	})
 }
 
-// landed waits until the browser shows a fully loaded page whose URL
-// contains want: a submitted form's answer, not the form's page.
-func (d *consoleDriver) landed(want string) chromedp.Action[chromedp.Void] {
-	return chromedp.Func(func(ctx context.Context, tg *chromedp.Target) error {
-		for {
-			loc, err := chromedp.Location()(ctx, tg)
-			if err == nil && strings.Contains(loc, want) {
-				if done, err := chromedp.Evaluate[bool](`document.readyState === "complete"`)(ctx, tg); err == nil && done {
-					return nil
-				}
-			}
-			select {
-			case <-ctx.Done():
-				return fmt.Errorf("the browser did not land on a page with %q in its URL (last %q): %w", want, loc, ctx.Err())
-			case <-time.After(50 * time.Millisecond):
-			}
-		}
-	})
-}
-
 // waitText waits until the element sel shows want (a form's answer, not
 // the page the form was on).
 func (d *consoleDriver) waitText(sel, want string) chromedp.Action[chromedp.Void] {
@@ -387,7 +367,8 @@ func holdSFTP(t *testing.T, dir string, srv *serveProc, user, keyFile string) *s
 // TestConsolePreviewInChromium: a message's page previews its content next
 // to the download, in headless Chromium against a real `wharf serve`: an
 // X12 file one segment per row indented by envelope, a CSV file (sent to
-// the partner) as a table with its quoted fields whole.
+// the partner) as a table with its quoted fields whole; the traffic page
+// charts both per hour.
 func TestConsolePreviewInChromium(t *testing.T) {
 	ctx, _ := browserCtx(t)
 	d := &consoleDriver{t: t, ctx: ctx, art: artifactDir(t)}
@@ -466,6 +447,27 @@ func TestConsolePreviewInChromium(t *testing.T) {
 		if !strings.Contains(text, want) {
 			t.Errorf("the CSV preview lacks %q:\n%s", want, text)
 		}
+	}
+	// The traffic charts: acme's two files, over 24 hours and 7 days.
+	var bars int
+	d.do("traffic charts",
+		chromedp.Click(chromedp.CSS(`nav a[href="/ui/charts"]`)),
+		chromedp.WaitVisible(chromedp.CSS(`.chart-card[data-partner="acme"] svg.hourly`)),
+		d.textOf(`.chart-card[data-partner="acme"] h2`, &text),
+		chromedp.Func(func(ctx context.Context, tg *chromedp.Target) error {
+			v, err := chromedp.Evaluate[int](`document.querySelectorAll('.chart-card[data-partner="acme"] svg.hourly rect').length`)(ctx, tg)
+			bars = v
+			return err
+		}),
+		d.shot("03-charts-24h"),
+		chromedp.SetValue(chromedp.ID(`charts-window`), "7d"),
+		chromedp.Submit(chromedp.ID(`charts-window`)),
+		d.waitText(`#charts-filter`, "since"),
+		chromedp.WaitVisible(chromedp.CSS(`.chart-card[data-partner="acme"] svg.hourly`)),
+		d.shot("04-charts-7d"),
+	)
+	if !strings.Contains(text, "1 in · 2 out") || !strings.Contains(text, "mean latency") || bars < 2 { // out: the CSV and the 997 for the 850
+		t.Errorf("acme's charts: heading %q, %d bars", text, bars)
 	}
 	srv.stop(t)
 }

@@ -43,6 +43,18 @@ type queries struct {
 	forUpdate string
 	// clock stamps what the store writes itself; nil is the wall clock.
 	clock func() time.Time
+	// micros is the SQL of a timestamp column as unix microseconds (SQLite
+	// stores them so; PostgreSQL converts its timestamptz), with %s for
+	// the column.
+	micros string
+}
+
+// epochMicros is the driver's SQL for col as unix microseconds.
+func (s *queries) epochMicros(col string) string {
+	if s.micros == "" {
+		return col
+	}
+	return fmt.Sprintf(s.micros, col)
 }
 
 // timeCol scans a time stored as unix microseconds (SQLite) or timestamptz (PostgreSQL).

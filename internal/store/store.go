@@ -255,6 +255,10 @@ type Queries interface {
 	// MessageStats counts messages received since a time by partner,
 	// transport, direction and status (stats.go).
 	MessageStats(ctx context.Context, since time.Time) ([]*MessageStat, error)
+	// HourlyStats counts messages received since a time by partner and
+	// hour (UTC), with their errors and the latency of those settled
+	// (stats.go); one grouped query.
+	HourlyStats(ctx context.Context, since time.Time) ([]*HourlyStat, error)
 	// UnacknowledgedSentGroups: sent groups past their acknowledgment's due
 	// time without one ("" or "overdue"), newest first (stats.go).
 	UnacknowledgedSentGroups(ctx context.Context, now time.Time) ([]*SentGroup, error)

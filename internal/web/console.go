@@ -77,6 +77,7 @@ var funcs = template.FuncMap{
 	"list":  func(s ...string) []string { return s },
 	"add":   func(a, b int64) int64 { return a + b },
 	"int64": func(n int) int64 { return int64(n) },
+	"addf":  func(a, b float64) float64 { return a + b },
 	"mul":   func(a int, b float64) float64 { return float64(a) * b },
 	"sub":   func(a, b float64) float64 { return a - b },
 	"bar": func(n, max int64, width float64) float64 {

@@ -185,6 +185,7 @@ func New(o Options) (*Server, error) {
 	s.mountPartnersConsole()
 	s.mountSessions()
 	s.mountPreview()
+	s.mountCharts()
 	s.mountScheduleRun()
 	if o.Metrics != nil {
 		s.metrics = newOverviewMetrics(s)
