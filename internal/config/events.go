@@ -37,8 +37,8 @@ type EventSub struct {
 type EventFilter struct {
 	// Only the events about this partner (a partner ID).
 	Partner string `yaml:"partner"`
-	// Only the events about partners of this role (carrier, customer,
-	// warehouse, erp, ...).
+	// Only the events about partners of this role (erp, tms, wms,
+	// invoicing, carrier or customer).
 	Role string `yaml:"role"`
 }
 
