@@ -30,21 +30,11 @@ type consoleDriver struct {
 }
 
 func (d *consoleDriver) shot(name string) chromedp.Action[chromedp.Void] {
-	return chromedp.Func(func(ctx context.Context, tg *chromedp.Target) error {
-		buf, err := chromedp.FullScreenshot(100)(ctx, tg)
-		if err != nil {
-			return err
-		}
-		return os.WriteFile(filepath.Join(d.art, name+".png"), buf, 0o644)
-	})
+	return screenshot(d.art, name)
 }
 
 func (d *consoleDriver) textOf(sel string, dst *string) chromedp.Action[chromedp.Void] {
-	return chromedp.Func(func(ctx context.Context, tg *chromedp.Target) error {
-		v, err := chromedp.Text(chromedp.CSS(sel))(ctx, tg)
-		*dst = v
-		return err
-	})
+	return textOf(sel, dst)
 }
 
 // waitText waits until the element sel shows want (a form's answer, not
@@ -102,24 +92,8 @@ func TestConsolePartnersInChromium(t *testing.T) {
 	t.Logf("screenshots in %s", d.art)
 	dir := t.TempDir()
 	sshKey(t, filepath.Join(dir, "bolt_key"))
-	cfg := filepath.Join(dir, "wharf.yaml")
-	os.WriteFile(cfg, []byte("partners:\n  - id: acme\n    name: ACME Freight\n    x12_ids: [\"ZZ:ACME\"]\n"+
-		"schedules:\n  - name: hourly-verify\n    cron: \"@hourly\"\n    job: archive.verify\n"), 0o600)
-	env := []string{"WHARF_CONFIG=" + cfg}
-	srv := startServer(t, dir, env)
-	defer func() {
-		if t.Failed() {
-			t.Logf("server log:\n%s", srv.logs)
-		}
-	}()
-	cli := func(args ...string) string {
-		t.Helper()
-		out, code := runCLI(t, dir, env, args...)
-		if code != 0 {
-			t.Fatalf("wharf %s: exit %d\n%s", strings.Join(args, " "), code, out)
-		}
-		return out
-	}
+	srv, _, cli := consoleServer(t, dir, "partners:\n  - id: acme\n    name: ACME Freight\n    x12_ids: [\"ZZ:ACME\"]\n"+
+		"schedules:\n  - name: hourly-verify\n    cron: \"@hourly\"\n    job: archive.verify\n")
 	admin := strings.Fields(cli("token", "create", "--role", "admin", "--name", "e2e-admin"))[0]
 	auditor := strings.Fields(cli("token", "create", "--role", "auditor", "--name", "e2e-auditor"))[0]
 	pub, _ := os.ReadFile(filepath.Join(dir, "bolt_key.pub"))
@@ -149,7 +123,7 @@ func TestConsolePartnersInChromium(t *testing.T) {
 		d.textOf(`main`, &text),
 		d.shot("02-partner-from-config"),
 	)
-	if !strings.Contains(text, cfg) || strings.Contains(text, "Save") {
+	if cfg := filepath.Join(dir, "wharf.yaml"); !strings.Contains(text, cfg) || strings.Contains(text, "Save") {
 		t.Fatalf("the read-only page does not name %s, or offers an edit:\n%s", cfg, text)
 	}
 
@@ -374,23 +348,7 @@ func TestConsolePreviewInChromium(t *testing.T) {
 	d := &consoleDriver{t: t, ctx: ctx, art: artifactDir(t)}
 	t.Logf("screenshots in %s", d.art)
 	dir := t.TempDir()
-	cfg := filepath.Join(dir, "wharf.yaml")
-	os.WriteFile(cfg, []byte("partners:\n  - id: acme\n    x12_ids: [\"ZZ:ACME\"]\n"), 0o600)
-	env := []string{"WHARF_CONFIG=" + cfg}
-	srv := startServer(t, dir, env)
-	defer func() {
-		if t.Failed() {
-			t.Logf("server log:\n%s", srv.logs)
-		}
-	}()
-	cli := func(args ...string) string {
-		t.Helper()
-		out, code := runCLI(t, dir, env, args...)
-		if code != 0 {
-			t.Fatalf("wharf %s: exit %d\n%s", strings.Join(args, " "), code, out)
-		}
-		return out
-	}
+	srv, _, cli := consoleServer(t, dir, "partners:\n  - id: acme\n    x12_ids: [\"ZZ:ACME\"]\n")
 	edi, _ := filepath.Abs(corpusFile("004010/850.edi"))
 	csvFile, _ := filepath.Abs(filepath.Join("..", "..", "testdata", "csv", "orders.csv"))
 	cli("archive", "put", "--partner", "acme", edi)
