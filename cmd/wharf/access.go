@@ -11,7 +11,6 @@ import (
 	"text/tabwriter"
 	"time"
 
-	"github.com/wharfedi/wharf/internal/app"
 	"github.com/wharfedi/wharf/internal/store"
 	"github.com/wharfedi/wharf/internal/web"
 )
@@ -47,11 +46,7 @@ func runToken(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	if role != nil && !oneOf(stderr, "token create", "role", *role, store.Roles...) {
 		return 2
 	}
-	c, err := common.loadConfig()
-	if err != nil {
-		return fail(stderr, err)
-	}
-	st, err := app.OpenStore(ctx, c)
+	_, st, err := common.openStore(ctx)
 	if err != nil {
 		return fail(stderr, err)
 	}
@@ -155,11 +150,7 @@ func runUser(ctx context.Context, args []string, stdin io.Reader, stdout, stderr
 		}
 		pw = strings.TrimRight(line, "\r\n")
 	}
-	c, err := common.loadConfig()
-	if err != nil {
-		return fail(stderr, err)
-	}
-	st, err := app.OpenStore(ctx, c)
+	_, st, err := common.openStore(ctx)
 	if err != nil {
 		return fail(stderr, err)
 	}

@@ -1,10 +1,12 @@
 package main
 
 import (
+	"context"
 	"os"
 
 	"github.com/wharfedi/wharf/internal/app"
 	"github.com/wharfedi/wharf/internal/config"
+	"github.com/wharfedi/wharf/internal/store"
 )
 
 type commonFlags struct {
@@ -31,4 +33,17 @@ func (f *commonFlags) loadConfig() (*config.Config, error) {
 		return nil, err
 	}
 	return c, nil
+}
+
+// openStore resolves the configuration and opens its store (close it).
+func (f *commonFlags) openStore(ctx context.Context) (*config.Config, store.Store, error) {
+	c, err := f.loadConfig()
+	if err != nil {
+		return nil, nil, err
+	}
+	st, err := app.OpenStore(ctx, c)
+	if err != nil {
+		return nil, nil, err
+	}
+	return c, st, nil
 }

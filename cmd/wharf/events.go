@@ -60,11 +60,7 @@ func runEvents(ctx context.Context, args []string, stdout, stderr io.Writer) int
 		fmt.Fprintf(stderr, "wharf events replay: --to SUBSCRIPTION and --since TIME are required\n%s\n", eventsUsage)
 		return 2
 	}
-	c, err := common.loadConfig()
-	if err != nil {
-		return fail(stderr, err)
-	}
-	st, err := app.OpenStore(ctx, c)
+	c, st, err := common.openStore(ctx)
 	if err != nil {
 		return fail(stderr, err)
 	}

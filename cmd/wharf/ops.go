@@ -31,11 +31,7 @@ func runTrace(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	if strings.TrimSpace(pos[0]) == "" {
 		return usageError(stderr, "trace", "KEY is empty")
 	}
-	c, err := common.loadConfig()
-	if err != nil {
-		return fail(stderr, err)
-	}
-	st, err := app.OpenStore(ctx, c)
+	c, st, err := common.openStore(ctx)
 	if err != nil {
 		return fail(stderr, err)
 	}
@@ -134,11 +130,7 @@ func runExceptions(ctx context.Context, args []string, stdout, stderr io.Writer)
 			return 2
 		}
 	}
-	c, err := common.loadConfig()
-	if err != nil {
-		return fail(stderr, err)
-	}
-	st, err := app.OpenStore(ctx, c)
+	c, st, err := common.openStore(ctx)
 	if err != nil {
 		return fail(stderr, err)
 	}

@@ -11,7 +11,6 @@ import (
 	"text/tabwriter"
 	"time"
 
-	"github.com/wharfedi/wharf/internal/app"
 	"github.com/wharfedi/wharf/internal/config"
 	"github.com/wharfedi/wharf/internal/store"
 )
@@ -75,11 +74,7 @@ func partnerAdd(ctx context.Context, args []string, stdout, stderr io.Writer) in
 			return fail(stderr, fmt.Errorf("--sftp-key %s holds no public key", f))
 		}
 	}
-	c, err := common.loadConfig()
-	if err != nil {
-		return fail(stderr, err)
-	}
-	st, err := app.OpenStore(ctx, c)
+	_, st, err := common.openStore(ctx)
 	if err != nil {
 		return fail(stderr, err)
 	}
@@ -154,11 +149,7 @@ func partnerList(ctx context.Context, args []string, stdout, stderr io.Writer) i
 	if _, code, ok := parseCmd(fs, args, 0, stderr); !ok {
 		return code
 	}
-	c, err := common.loadConfig()
-	if err != nil {
-		return fail(stderr, err)
-	}
-	st, err := app.OpenStore(ctx, c)
+	_, st, err := common.openStore(ctx)
 	if err != nil {
 		return fail(stderr, err)
 	}

@@ -23,11 +23,7 @@ func runReplay(ctx context.Context, args []string, stdout, stderr io.Writer) int
 	if !ok {
 		return code
 	}
-	c, err := common.loadConfig()
-	if err != nil {
-		return fail(stderr, err)
-	}
-	st, err := app.OpenStore(ctx, c)
+	c, st, err := common.openStore(ctx)
 	if err != nil {
 		return fail(stderr, err)
 	}
