@@ -11,6 +11,7 @@ import (
 	wnats "github.com/wharfedi/wharf/events/nats"
 	"github.com/wharfedi/wharf/internal/config"
 	"github.com/wharfedi/wharf/internal/store"
+	"github.com/wharfedi/wharf/jobs"
 )
 
 // NewPublisher builds the events publisher of the configuration's
@@ -19,7 +20,7 @@ import (
 // owner names the instance in the subscriptions' leases. Close the sinks
 // with CloseSinks.
 func NewPublisher(c *config.Config, st store.Store, owner string, now func() time.Time, log *slog.Logger) (*events.Publisher, error) {
-	p := &events.Publisher{Store: st, Owner: owner, Now: now, Logger: log, RoleOf: roleOf(c)}
+	p := &events.Publisher{Store: st, Owner: owner, Now: now, Logger: log, RoleOf: roleOf(c), OwnerGone: ownerGone(st)}
 	for _, e := range c.Events {
 		s, err := eventSink(c, e)
 		if err != nil {
@@ -80,6 +81,24 @@ func eventSink(c *config.Config, e config.EventSub) (events.Sink, error) {
 		}), nil
 	}
 	return nil, fmt.Errorf("event subscription %s: %q is not a NATS or RabbitMQ address", e.Name, e.Scheme())
+}
+
+// ownerGone: an instance is gone when the cluster forgot it (it stopped,
+// or a survivor failed it over) or it ran on this machine and its process
+// is dead (a kill -9 and a restart).
+func ownerGone(st store.Store) func(context.Context, string) bool {
+	return func(ctx context.Context, owner string) bool {
+		all, err := st.Instances(ctx)
+		if err != nil {
+			return false
+		}
+		for _, in := range all {
+			if in.ID == owner {
+				return jobs.DeadHere(in)
+			}
+		}
+		return true
+	}
 }
 
 // roleOf gives the role the configuration declares for a partner.
