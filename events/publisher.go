@@ -175,7 +175,9 @@ func (p *Publisher) Step(ctx context.Context, sub *Subscription) (int, error) {
 	var cuts []int  // where a chunk of events about distinct objects ends
 	inChunk := map[string]bool{}
 	for _, r := range rows {
-		if !sub.Matches(r, p.RoleOf) {
+		if ok, err := sub.wants(ctx, r, p.RoleOf); err != nil {
+			return 0, err
+		} else if !ok {
 			continue
 		}
 		e, err := FromOutbox(r, p.Source)
@@ -363,7 +365,11 @@ func (p *Publisher) Replay(ctx context.Context, sub *Subscription, since time.Ti
 		}
 		var evs []*Event
 		for _, r := range rows {
-			if sub.Matches(r, p.RoleOf) {
+			ok, err := sub.wants(ctx, r, p.RoleOf)
+			if err != nil {
+				return total, err
+			}
+			if ok {
 				e, err := FromOutbox(r, p.Source)
 				if err != nil {
 					return total, err

@@ -73,12 +73,12 @@ func runEvents(ctx context.Context, args []string, stdout, stderr io.Writer) int
 	case "tail":
 		return tailEvents(ctx, st, &events.Subscription{Types: types}, from, !*noFollow, *asJSON, stdout, stderr)
 	case "replay":
-		s, err := app.Subscription(c, *to)
+		s, err := app.Subscription(c, st, nil, *to)
 		if err != nil {
 			return fail(stderr, err)
 		}
 		defer s.Sink.Close()
-		p, err := app.NewPublisher(c, st, "cli", time.Now, nil)
+		p, err := app.NewPublisher(c, st, nil, "cli", time.Now, nil)
 		if err != nil {
 			return fail(stderr, err)
 		}
@@ -90,7 +90,7 @@ func runEvents(ctx context.Context, args []string, stdout, stderr io.Writer) int
 		}
 		return 0
 	}
-	p, err := app.NewPublisher(c, st, "cli", time.Now, nil)
+	p, err := app.NewPublisher(c, st, nil, "cli", time.Now, nil)
 	if err != nil {
 		return fail(stderr, err)
 	}

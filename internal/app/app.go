@@ -226,7 +226,7 @@ func New(ctx context.Context, c *config.Config, o Options) (_ *App, err error) {
 	reg.MustRegister(&as2CertCollector{c: c, st: st})
 
 	// Events: the outbox, published to each subscription (events:).
-	if a.Events, err = NewPublisher(c, st, rt.InstanceID(), a.now, log.With("component", "events")); err != nil {
+	if a.Events, err = NewPublisher(c, st, arch, rt.InstanceID(), a.now, log.With("component", "events")); err != nil {
 		return nil, err
 	}
 	a.closers = append(a.closers, func() { CloseSinks(a.Events) })

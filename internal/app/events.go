@@ -6,10 +6,13 @@ import (
 	"log/slog"
 	"time"
 
+	"github.com/wharfedi/wharf/delivery"
 	"github.com/wharfedi/wharf/events"
 	wamqp "github.com/wharfedi/wharf/events/amqp"
 	wnats "github.com/wharfedi/wharf/events/nats"
+	"github.com/wharfedi/wharf/events/webhook"
 	"github.com/wharfedi/wharf/internal/config"
+	"github.com/wharfedi/wharf/internal/lifecycle"
 	"github.com/wharfedi/wharf/internal/store"
 	"github.com/wharfedi/wharf/jobs"
 )
@@ -17,35 +20,74 @@ import (
 // NewPublisher builds the events publisher of the configuration's
 // subscriptions (events:), each with a sink that connects on its first
 // publish: a broker that is down delays its events, not Wharf's start.
-// owner names the instance in the subscriptions' leases. Close the sinks
-// with CloseSinks.
-func NewPublisher(c *config.Config, st store.Store, owner string, now func() time.Time, log *slog.Logger) (*events.Publisher, error) {
+// owner names the instance in the subscriptions' leases. arch archives
+// the messages of webhook subscriptions (nil: they cannot publish, for
+// tools without the archive). Close the sinks with CloseSinks.
+func NewPublisher(c *config.Config, st store.Store, arch webhook.Archiver, owner string, now func() time.Time, log *slog.Logger) (*events.Publisher, error) {
 	p := &events.Publisher{Store: st, Owner: owner, Now: now, Logger: log, RoleOf: roleOf(c), OwnerGone: ownerGone(st)}
 	for _, e := range c.Events {
-		s, err := eventSink(c, e)
+		s, err := subscription(c, st, arch, e)
 		if err != nil {
 			return nil, err
 		}
-		p.Subs = append(p.Subs, &events.Subscription{Name: e.Name, Types: e.Types, Partner: e.Filter.Partner, Role: e.Filter.Role, Sink: s})
+		p.Subs = append(p.Subs, s)
 	}
 	return p, nil
 }
 
 // Subscription returns the configured subscription named name, with a sink
 // that connects on first use ('wharf events replay').
-func Subscription(c *config.Config, name string) (*events.Subscription, error) {
+func Subscription(c *config.Config, st store.Store, arch webhook.Archiver, name string) (*events.Subscription, error) {
 	var names []string
 	for _, e := range c.Events {
 		if e.Name == name {
-			s, err := eventSink(c, e)
-			if err != nil {
-				return nil, err
-			}
-			return &events.Subscription{Name: e.Name, Types: e.Types, Partner: e.Filter.Partner, Role: e.Filter.Role, Sink: s}, nil
+			return subscription(c, st, arch, e)
 		}
 		names = append(names, e.Name)
 	}
 	return nil, fmt.Errorf("no event subscription %q in the configuration (events[].name: %v)", name, names)
+}
+
+func subscription(c *config.Config, st store.Store, arch webhook.Archiver, e config.EventSub) (*events.Subscription, error) {
+	sub := &events.Subscription{Name: e.Name, Types: e.Types, Partner: e.Filter.Partner, Role: e.Filter.Role}
+	if e.Scheme() == "webhook" {
+		// The messages that carry events make events: never sent as events
+		// again, by this webhook subscription or another (a loop).
+		sub.Exclude = webhook.Carrier(st)
+		if arch == nil {
+			sub.Sink = events.Lazy(func(context.Context) (events.Sink, error) {
+				return nil, fmt.Errorf("event subscription %s is a webhook: its events become archived messages, which only wharf serve publishes (send one again with wharf replay MESSAGE)", e.Name)
+			})
+		} else {
+			sub.Sink = &webhook.Sink{Archive: arch, Subscription: e.Name, Partner: e.Partner}
+		}
+		return sub, nil
+	}
+	s, err := eventSink(c, e)
+	if err != nil {
+		return nil, err
+	}
+	sub.Sink = s
+	return sub, nil
+}
+
+// webhookRoutes are the delivery routes of the webhook subscriptions:
+// transport cloudevents:NAME posts to the subscription's URL.
+func webhookRoutes(c *config.Config, now func() time.Time) map[string]delivery.RouteFunc {
+	out := map[string]delivery.RouteFunc{}
+	for _, e := range c.Events {
+		if e.Scheme() != "webhook" {
+			continue
+		}
+		out[webhook.Transport(e.Name)] = func(ctx context.Context, partner string) (delivery.Sender, error) {
+			secret := c.Getenv(e.SecretEnv)
+			if secret == "" {
+				return nil, fmt.Errorf("%w: event subscription %s: environment variable %s (secret_env) is empty", lifecycle.ErrPermanent, e.Name, e.SecretEnv)
+			}
+			return &webhook.Sender{URL: e.To, Secret: []byte(secret), Mode: e.Mode, Now: now}, nil
+		}
+	}
+	return out
 }
 
 // CloseSinks closes the subscriptions' sinks.

@@ -11,10 +11,12 @@ import (
 // events of the given types, filtered by partner or role, published as
 // CloudEvents to a broker.
 type EventSub struct {
+	// Name identifies the subscription (its cursor, 'wharf events replay --to NAME').
 	Name string `yaml:"name"`
 	// To is the broker: nats://HOST:PORT (JetStream) or
-	// amqp://USER@HOST:PORT/VHOST (RabbitMQ); without a password, which
-	// comes from PasswordEnv.
+	// amqp://USER@HOST:PORT/VHOST (RabbitMQ), without a password, which
+	// comes from PasswordEnv; or an https:// (http://) URL: CloudEvents
+	// webhooks through the delivery engine.
 	To     string      `yaml:"to"`
 	Types  []string    `yaml:"types"` // shipment.delivered, shipment.*, message.*, exception.*; none: every event
 	Filter EventFilter `yaml:"filter"`
@@ -29,19 +31,32 @@ type EventSub struct {
 	// when set, a durable queue bound to it with "#".
 	Exchange string `yaml:"exchange"`
 	Queue    string `yaml:"queue"`
+	// Webhooks: SecretEnv names the variable holding the HMAC secret of
+	// the signature (required); Mode is structured (default) or binary;
+	// Partner is the partner whose outbound messages carry the events
+	// (their history, dead letters and exceptions; required).
+	SecretEnv string `yaml:"secret_env"`
+	Mode      string `yaml:"mode"`
+	Partner   string `yaml:"partner"`
 }
 
 // EventFilter keeps the events of one partner or one role.
 type EventFilter struct {
+	// Partner keeps the events about this partner.
 	Partner string `yaml:"partner"`
-	Role    string `yaml:"role"`
+	// Role keeps the events about partners of this role (erp, tms, wms, invoicing, carrier, customer).
+	Role string `yaml:"role"`
 }
 
-// Scheme is "nats" or "amqp" (amqps counts as amqp).
+// Scheme is "nats", "amqp" (amqps counts as amqp) or "webhook" (http
+// and https).
 func (e EventSub) Scheme() string {
 	s, _, _ := strings.Cut(e.To, "://")
-	if s == "amqps" {
+	switch s {
+	case "amqps":
 		return "amqp"
+	case "http", "https":
+		return "webhook"
 	}
 	return s
 }
@@ -84,9 +99,9 @@ func (c *Config) validateEvents() error {
 		u, err := url.Parse(e.To)
 		switch {
 		case e.To == "":
-			return c.errAt(f+".to", "is required: nats://HOST:PORT or amqp://USER@HOST:PORT/VHOST")
-		case err != nil || u.Host == "" || (e.Scheme() != "nats" && e.Scheme() != "amqp"):
-			return c.errAt(f+".to", "%q: use nats://HOST:PORT (JetStream) or amqp://USER@HOST:PORT/VHOST (RabbitMQ)", redactURL(e.To))
+			return c.errAt(f+".to", "is required: nats://HOST:PORT, amqp://USER@HOST:PORT/VHOST or an https:// webhook URL")
+		case err != nil || u.Host == "" || (e.Scheme() != "nats" && e.Scheme() != "amqp" && e.Scheme() != "webhook"):
+			return c.errAt(f+".to", "%q: use nats://HOST:PORT (JetStream), amqp://USER@HOST:PORT/VHOST (RabbitMQ) or https://HOST/PATH (CloudEvents webhook)", redactURL(e.To))
 		}
 		if _, has := u.User.Password(); has {
 			return c.errAt(f+".to", "holds a password: keep secrets out of the config file (name an environment variable in password_env)")
@@ -111,9 +126,34 @@ func (c *Config) validateEvents() error {
 		if e.Scheme() == "amqp" && (e.Prefix != "" || e.Stream != "") {
 			return c.errAt(f+".prefix", "prefix and stream are NATS settings; %s is a RabbitMQ subscription (exchange, queue)", e.Name)
 		}
+		if e.Scheme() == "webhook" {
+			if err := c.validateEventWebhook(f, e, partners); err != nil {
+				return err
+			}
+			continue
+		}
+		if e.SecretEnv != "" || e.Mode != "" || e.Partner != "" {
+			return c.errAt(f+".secret_env", "secret_env, mode and partner are webhook settings; %s is a %s subscription", e.Name, e.Scheme())
+		}
 		if e.PasswordEnv != "" && u.User == nil {
 			return c.errAt(f+".password_env", "to must name the user (SCHEME://USER@HOST:PORT) whose password %s holds", e.PasswordEnv)
 		}
+	}
+	return nil
+}
+
+func (c *Config) validateEventWebhook(f string, e EventSub, partners map[string]bool) error {
+	switch {
+	case e.Prefix != "" || e.Stream != "" || e.Exchange != "" || e.Queue != "" || e.PasswordEnv != "":
+		return c.errAt(f+".to", "prefix, stream, exchange, queue and password_env are broker settings; %s is a webhook (secret_env, mode, partner)", e.Name)
+	case e.SecretEnv == "":
+		return c.errAt(f+".secret_env", "is required: the receiver checks the HMAC signature (X-Wharf-Signature) with this secret")
+	case e.Mode != "" && e.Mode != "structured" && e.Mode != "binary":
+		return c.errAt(f+".mode", "%q: use structured (the event as JSON) or binary (the data as body, attributes in ce-* headers)", e.Mode)
+	case e.Partner == "":
+		return c.errAt(f+".partner", "is required: the partner whose outbound messages carry the events (their history and dead letters)")
+	case !partners[e.Partner]:
+		return c.errAt(f+".partner", "%q is not a partner declared in this file (partners[].id)", e.Partner)
 	}
 	return nil
 }
