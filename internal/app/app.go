@@ -320,6 +320,7 @@ func (a *App) Run(ctx context.Context) error {
 	if !a.Archive.Local() {
 		go uploadOwnSpool(runCtx, a.Archive, log.With("component", "archive"))
 	}
+	eventsInStopped := startEventsIn(runCtx, a.cfg, a.Gateway, a.Store, log.With("component", "events-in"))
 	eventsStopped := make(chan struct{})
 	go func() { defer close(eventsStopped); _ = a.Events.Run(runCtx) }()
 	errc := make(chan error, 2)
@@ -372,6 +373,7 @@ func (a *App) Run(ctx context.Context) error {
 	cancelRun()
 	foldersStopped()
 	<-eventsStopped
+	eventsInStopped()
 	log.Info("stopped", "took_ms", time.Since(began).Milliseconds())
 	return failed
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"sync"
 	"time"
 
 	"github.com/wharfedi/wharf/delivery"
@@ -15,6 +16,7 @@ import (
 	"github.com/wharfedi/wharf/internal/lifecycle"
 	"github.com/wharfedi/wharf/internal/store"
 	"github.com/wharfedi/wharf/jobs"
+	"github.com/wharfedi/wharf/transports"
 )
 
 // NewPublisher builds the events publisher of the configuration's
@@ -150,4 +152,44 @@ func roleOf(c *config.Config) func(string) string {
 		roles[p.ID] = p.Role
 	}
 	return func(id string) string { return roles[id] }
+}
+
+// startEventsIn starts a consumer per inbound event subscription
+// (events_in:): each message is archived through the gateway as the
+// partner's inbound document before the broker is told it was taken. A
+// consumer whose connection fails connects again (1 s, doubling to 1
+// min). The function returned waits for the consumers to stop once ctx
+// ended.
+func startEventsIn(ctx context.Context, c *config.Config, g transports.Receiver, st store.Store, log *slog.Logger) (wait func()) {
+	var wg sync.WaitGroup
+	for _, e := range c.EventsIn {
+		in := &events.Inbound{Receiver: g, History: st, Partner: e.Partner, Transport: e.Scheme()}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			var backoff time.Duration
+			for ctx.Err() == nil {
+				u, err := c.EventInURL(e)
+				if err == nil {
+					switch e.Scheme() {
+					case "nats":
+						err = wnats.Consume(ctx, wnats.ConsumeOptions{URL: u, Stream: e.Stream, Subject: e.Subject, Durable: e.Name, Name: "wharf in " + e.Name}, in.Handle)
+					default:
+						err = wamqp.Consume(ctx, wamqp.ConsumeOptions{URL: u, Queue: e.Queue}, in.Handle)
+					}
+				}
+				if ctx.Err() != nil {
+					return
+				}
+				backoff = min(max(2*backoff, time.Second), time.Minute)
+				log.Warn("events in: consumer stopped; connecting again", "subscription", e.Name, "partner", e.Partner, "in", backoff, "err", err)
+				select {
+				case <-ctx.Done():
+					return
+				case <-time.After(backoff):
+				}
+			}
+		}()
+	}
+	return wg.Wait
 }

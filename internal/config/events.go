@@ -176,3 +176,89 @@ func redactURL(s string) string {
 	}
 	return u.Redacted()
 }
+
+// EventIn is an inbound transport on a broker (docs/events.md, "Events
+// in"): the messages of a NATS JetStream subject or of a RabbitMQ queue,
+// canonical JSON documents or CloudEvents carrying them, are a partner's
+// inbound documents, each archived before the broker is told it was taken.
+type EventIn struct {
+	// Name identifies the inbound subscription (the durable JetStream consumer's name).
+	Name string `yaml:"name"`
+	// From is the broker: nats://HOST:PORT or amqp://USER@HOST:PORT/VHOST, without a password.
+	From string `yaml:"from"`
+	// PasswordEnv names the environment variable holding the broker's password.
+	PasswordEnv string `yaml:"password_env"`
+	// Partner is the partner the documents come from (declared in partners).
+	Partner string `yaml:"partner"`
+	// Stream and Subject (NATS, both required): the stream, which must exist, and the subject read from it.
+	Stream  string `yaml:"stream"`
+	Subject string `yaml:"subject"`
+	// Queue (RabbitMQ, required): the queue read, declared durable when it does not exist.
+	Queue string `yaml:"queue"`
+}
+
+// Scheme is "nats" or "amqp" (amqps counts as amqp).
+func (e EventIn) Scheme() string { return EventSub{To: e.From}.Scheme() }
+
+// EventInURL is e.From with the password from e.PasswordEnv.
+func (c *Config) EventInURL(e EventIn) (string, error) {
+	return c.EventURL(EventSub{Name: e.Name, To: e.From, PasswordEnv: e.PasswordEnv})
+}
+
+func (c *Config) validateEventsIn() error {
+	names := map[string]bool{}
+	partners := map[string]bool{}
+	for _, p := range c.Partners {
+		partners[p.ID] = true
+	}
+	for i, e := range c.EventsIn {
+		f := fmt.Sprintf("events_in[%d]", i)
+		if e.Name == "" {
+			return c.errAt(f+".name", "is required")
+		}
+		if err := validName(e.Name); err != nil {
+			return c.errAt(f+".name", "%v", err)
+		}
+		if names[e.Name] {
+			return c.errAt(f+".name", "inbound event subscription %q is declared twice", e.Name)
+		}
+		names[e.Name] = true
+		u, err := url.Parse(e.From)
+		switch {
+		case e.From == "":
+			return c.errAt(f+".from", "is required: nats://HOST:PORT or amqp://USER@HOST:PORT/VHOST")
+		case err != nil || u.Host == "" || (e.Scheme() != "nats" && e.Scheme() != "amqp"):
+			return c.errAt(f+".from", "%q: use nats://HOST:PORT (JetStream) or amqp://USER@HOST:PORT/VHOST (RabbitMQ)", redactURL(e.From))
+		}
+		if _, has := u.User.Password(); has {
+			return c.errAt(f+".from", "holds a password: keep secrets out of the config file (name an environment variable in password_env)")
+		}
+		if e.PasswordEnv != "" && u.User == nil {
+			return c.errAt(f+".password_env", "from must name the user (SCHEME://USER@HOST:PORT) whose password %s holds", e.PasswordEnv)
+		}
+		switch {
+		case e.Partner == "":
+			return c.errAt(f+".partner", "is required: the partner the documents come from")
+		case !partners[e.Partner]:
+			return c.errAt(f+".partner", "%q is not a partner declared in this file (partners[].id)", e.Partner)
+		}
+		if e.Scheme() == "nats" {
+			switch {
+			case e.Queue != "":
+				return c.errAt(f+".queue", "queue is a RabbitMQ setting; %s reads NATS (stream, subject)", e.Name)
+			case e.Stream == "":
+				return c.errAt(f+".stream", "is required: the JetStream stream holding the subject")
+			case e.Subject == "":
+				return c.errAt(f+".subject", "is required: the subject (wildcards * and > allowed) whose messages are documents")
+			}
+			continue
+		}
+		switch {
+		case e.Stream != "" || e.Subject != "":
+			return c.errAt(f+".stream", "stream and subject are NATS settings; %s reads RabbitMQ (queue)", e.Name)
+		case e.Queue == "":
+			return c.errAt(f+".queue", "is required: the queue whose messages are documents")
+		}
+	}
+	return nil
+}
