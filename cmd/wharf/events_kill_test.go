@@ -251,20 +251,26 @@ func TestEventsKill9DuringPublishing(t *testing.T) {
 // eventsPending reads wharf_events_pending{sink} from the server's /metrics.
 func eventsPending(t *testing.T, base, sink string) int {
 	t.Helper()
+	return int(sinkMetric(t, base, "wharf_events_pending", sink))
+}
+
+// sinkMetric reads NAME{sink="SINK"} from the server's /metrics.
+func sinkMetric(t *testing.T, base, name, sink string) float64 {
+	t.Helper()
 	resp, err := http.Get(base + "/metrics")
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer resp.Body.Close()
 	sc := bufio.NewScanner(resp.Body)
-	want := `wharf_events_pending{sink="` + sink + `"} `
+	want := name + `{sink="` + sink + `"} `
 	for sc.Scan() {
 		if v, ok := strings.CutPrefix(sc.Text(), want); ok {
 			n, err := strconv.ParseFloat(v, 64)
 			if err != nil {
 				t.Fatalf("%s%s: %v", want, v, err)
 			}
-			return int(n)
+			return n
 		}
 	}
 	t.Fatalf("no %s in /metrics", want)

@@ -254,6 +254,7 @@ func New(ctx context.Context, c *config.Config, o Options) (_ *App, err error) {
 	a.AS2.Now = a.now
 	h.Handle("POST /as2", a.AS2)
 	console, err := web.New(web.Options{Store: st, Archive: arch, Jobs: rt, Metrics: reg, Log: log.With("component", "web"), TraceDocuments: a.Processor.Documents, Now: a.now, Guard: guard,
+		EventSinks: eventSinks(a.Events),
 		HeldCerts: func(ctx context.Context) ([]web.HeldCert, error) {
 			held, err := (&directory{c: c, st: st}).heldCerts(ctx)
 			out := make([]web.HeldCert, len(held))

@@ -15,6 +15,7 @@ import (
 	"github.com/wharfedi/wharf/internal/config"
 	"github.com/wharfedi/wharf/internal/lifecycle"
 	"github.com/wharfedi/wharf/internal/store"
+	"github.com/wharfedi/wharf/internal/web"
 	"github.com/wharfedi/wharf/jobs"
 	"github.com/wharfedi/wharf/transports"
 )
@@ -192,4 +193,20 @@ func startEventsIn(ctx context.Context, c *config.Config, g transports.Receiver,
 		}()
 	}
 	return wg.Wait
+}
+
+// eventSinks gives the console each subscription's state (nil: none configured).
+func eventSinks(p *events.Publisher) func(context.Context) ([]web.EventSink, error) {
+	if len(p.Subs) == 0 {
+		return nil
+	}
+	return func(ctx context.Context) ([]web.EventSink, error) {
+		st, err := p.Status(ctx)
+		out := make([]web.EventSink, len(st))
+		for i, s := range st {
+			out[i] = web.EventSink{Name: s.Name, Publisher: s.Owner, Published: s.Published, Pending: s.Pending, Oldest: s.Oldest,
+				Lag: s.Lag, Failures: s.Failures, LastError: s.LastError, LastAt: s.LastErrorAt}
+		}
+		return out, err
+	}
 }
