@@ -7,6 +7,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/wharfedi/wharf/archive"
 	"github.com/wharfedi/wharf/delivery"
 	"github.com/wharfedi/wharf/events"
 	wamqp "github.com/wharfedi/wharf/events/amqp"
@@ -26,7 +27,7 @@ import (
 // owner names the instance in the subscriptions' leases. arch archives
 // the messages of webhook subscriptions (nil: they cannot publish, for
 // tools without the archive). Close the sinks with CloseSinks.
-func NewPublisher(c *config.Config, st store.Store, arch webhook.Archiver, owner string, now func() time.Time, log *slog.Logger) (*events.Publisher, error) {
+func NewPublisher(c *config.Config, st store.Store, arch *archive.Archive, owner string, now func() time.Time, log *slog.Logger) (*events.Publisher, error) {
 	p := &events.Publisher{Store: st, Owner: owner, Now: now, Logger: log, RoleOf: roleOf(c), OwnerGone: ownerGone(st)}
 	for _, e := range c.Events {
 		s, err := subscription(c, st, arch, e)
@@ -40,7 +41,7 @@ func NewPublisher(c *config.Config, st store.Store, arch webhook.Archiver, owner
 
 // Subscription returns the configured subscription named name, with a sink
 // that connects on first use ('wharf events replay').
-func Subscription(c *config.Config, st store.Store, arch webhook.Archiver, name string) (*events.Subscription, error) {
+func Subscription(c *config.Config, st store.Store, arch *archive.Archive, name string) (*events.Subscription, error) {
 	var names []string
 	for _, e := range c.Events {
 		if e.Name == name {
@@ -51,7 +52,7 @@ func Subscription(c *config.Config, st store.Store, arch webhook.Archiver, name 
 	return nil, fmt.Errorf("no event subscription %q in the configuration (events[].name: %v)", name, names)
 }
 
-func subscription(c *config.Config, st store.Store, arch webhook.Archiver, e config.EventSub) (*events.Subscription, error) {
+func subscription(c *config.Config, st store.Store, arch *archive.Archive, e config.EventSub) (*events.Subscription, error) {
 	sub := &events.Subscription{Name: e.Name, Types: e.Types, Partner: e.Filter.Partner, Role: e.Filter.Role}
 	if e.Scheme() == "webhook" {
 		// The messages that carry events make events: never sent as events
