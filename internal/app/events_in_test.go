@@ -115,8 +115,8 @@ func amqpIn(t *testing.T) *brokerIn {
 		config: func(t *testing.T) string {
 			// The password from the environment, as a configuration must.
 			u, pw, _ := strings.Cut(user[0], ":")
-			t.Setenv("WHARF_TEST_IN_PASSWORD", pw)
-			return fmt.Sprintf("{name: wms-amqp, from: %q, password_env: WHARF_TEST_IN_PASSWORD, partner: erp1, queue: %s}", "amqp://"+u+"@"+user[1], queue)
+			t.Setenv("AMQP_IN_TEST_PASSWORD", pw)
+			return fmt.Sprintf("{name: wms-amqp, from: %q, password_env: AMQP_IN_TEST_PASSWORD, partner: erp1, queue: %s}", "amqp://"+u+"@"+user[1], queue)
 		},
 		publish: func(t *testing.T, m inMsg) {
 			p := amqp.Publishing{Body: m.body, DeliveryMode: amqp.Persistent, MessageId: m.id, Headers: amqp.Table{}}
