@@ -2,7 +2,6 @@ package nats
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"strconv"
 	"strings"
@@ -80,8 +79,8 @@ func Consume(ctx context.Context, o ConsumeOptions, handle func(ctx context.Cont
 	for {
 		msg, err := it.Next()
 		if err != nil {
-			if ctx.Err() != nil || errors.Is(err, jetstream.ErrMsgIteratorClosed) && ctx.Err() != nil {
-				return nil
+			if ctx.Err() != nil {
+				return nil // stopped: Stop closed the iterator
 			}
 			return fmt.Errorf("nats: consume %s: %w", addr, err)
 		}
