@@ -3,6 +3,7 @@ package archive
 import (
 	"context"
 	"crypto/rand"
+	"crypto/sha256"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -137,7 +138,7 @@ func (f *FS) path(key string) (string, error) {
 }
 
 func (f *FS) Put(ctx context.Context, key, path string, size int64) error {
-	dir, err := f.link(ctx, key, path, size, false)
+	dir, err := f.link(ctx, key, path, size, false, false)
 	if err != nil {
 		return err
 	}
@@ -149,7 +150,12 @@ func (f *FS) Put(ctx context.Context, key, path string, size int64) error {
 // flushed: the archive flushes the whole file system before its commit
 // (Archive.flush), which makes a new blob folder durable too, so its parent
 // is not fsync'd.
-func (f *FS) link(ctx context.Context, key, path string, size int64, flushed bool) (string, error) {
+//
+// verify: path's bytes may not be durable yet (the archive flushes them
+// with its commit), so a blob already under this name may be the torn
+// leftover of a crash between a link and its flush: an existing blob is
+// hashed before it is taken as this content, and replaced if it is not.
+func (f *FS) link(ctx context.Context, key, path string, size int64, flushed, verify bool) (string, error) {
 	dst, err := f.path(key)
 	if err != nil {
 		return "", err
@@ -178,7 +184,7 @@ func (f *FS) link(ctx context.Context, key, path string, size int64, flushed boo
 	if errors.Is(err, fs.ErrExist) {
 		// Same key, same content. A file of another size here is not ours
 		// (or was damaged): replace it atomically.
-		if st, serr := os.Stat(dst); serr == nil && st.Size() == size {
+		if st, serr := os.Stat(dst); serr == nil && st.Size() == size && (!verify || holds(dst, key)) {
 			return dir, nil
 		}
 		// A name of its own per Put: two Puts repairing the same blob at
@@ -193,6 +199,20 @@ func (f *FS) link(ctx context.Context, key, path string, size int64, flushed boo
 		return "", fmt.Errorf("archive: store blob %s: %w", key, err)
 	}
 	return dir, nil
+}
+
+// holds tells whether the file's sha256 is the one its key names.
+func holds(path, key string) bool {
+	fh, err := os.Open(path)
+	if err != nil {
+		return false
+	}
+	defer fh.Close()
+	h := sha256.New()
+	if _, err := io.Copy(h, fh); err != nil {
+		return false
+	}
+	return hex.EncodeToString(h.Sum(nil)) == filepath.Base(filepath.FromSlash(key))
 }
 
 // replaceSeq numbers the temporary links of blob repairs in this process.

@@ -325,7 +325,10 @@ func (p *Publisher) Prune(ctx context.Context) (int, error) {
 	if err != nil {
 		return 0, err
 	}
-	pos := int64(1<<63 - 1)
+	pos := int64(-1) // no subscription: nothing gives the events positions, and nothing will publish them
+	if len(p.Subs) > 0 {
+		pos = 1<<63 - 1
+	}
 	for _, sub := range p.Subs {
 		found := false
 		for _, k := range ks {

@@ -187,6 +187,26 @@ wharf_events_failed_total{sink="tms"} 6
 	}, store.WithClock(now))
 }
 
+// With no subscription configured nothing gives the outbox's events a
+// position nor publishes them: the prune still removes those older than
+// the retention, so the outbox does not grow without end.
+func TestPruneWithoutSubscriptions(t *testing.T) {
+	clock := time.Date(2026, 7, 1, 9, 0, 0, 0, time.UTC)
+	now := func() time.Time { return clock }
+	testenv.EachStore(t, func(t *testing.T, st store.Store) {
+		ctx := context.Background()
+		pub := &events.Publisher{Store: st, Owner: "inst-a", Now: now}
+		write(t, st, "shipment.shipped", "SH-1", "acme")
+		if n, err := pub.Prune(ctx); err != nil || n != 0 {
+			t.Fatalf("prune within the retention: %d %v", n, err)
+		}
+		clock = clock.Add(8 * 24 * time.Hour)
+		if n, err := pub.Prune(ctx); err != nil || n != 1 {
+			t.Fatalf("prune after the retention: %d %v, want 1", n, err)
+		}
+	}, store.WithClock(now))
+}
+
 // An instance killed holding a subscription's lease: its successor takes
 // the lease at once when it knows the holder is gone, and only then.
 func TestTakeOverGoneOwner(t *testing.T) {

@@ -18,6 +18,9 @@ type ScheduledArgs struct {
 	// Missed counts the slots this run stands for when it catches up after
 	// downtime (0 for an on-time run).
 	Missed int `json:"missed,omitempty"`
+	// Manual: an operator's "run now", which runs even while the schedule
+	// is paused.
+	Manual bool `json:"manual,omitempty"`
 }
 
 // Kind implements river.JobArgs.
@@ -110,7 +113,14 @@ func (rt *Runtime) catchUpRecent(ctx context.Context, now time.Time) error {
 	if from.Before(rt.startedAt) {
 		from = rt.startedAt // slots before this instance ran are start-up's (catchUp)
 	}
+	paused, err := rt.st.SchedulePauses(ctx)
+	if err != nil {
+		return fmt.Errorf("jobs: catch up schedules: %w", err)
+	}
 	for _, s := range rt.opts.Schedules {
+		if _, ok := paused[s.Name]; ok {
+			continue // its slots are skipped, not lost
+		}
 		if _, ok := s.Schedule.(cron.ConstantDelaySchedule); ok {
 			continue // @every: its runs have no fixed slots to look for
 		}
@@ -129,7 +139,14 @@ func (rt *Runtime) catchUpRecent(ctx context.Context, now time.Time) error {
 }
 
 func (rt *Runtime) catchUpTo(ctx context.Context, now time.Time, why string) error {
+	paused, err := rt.st.SchedulePauses(ctx)
+	if err != nil {
+		return fmt.Errorf("jobs: catch up schedules: %w", err)
+	}
 	for _, s := range rt.opts.Schedules {
+		if _, ok := paused[s.Name]; ok {
+			continue // paused: its slots are skipped, not missed
+		}
 		last, ok, err := rt.st.ScheduleLastRun(ctx, s.Name)
 		if err != nil {
 			return fmt.Errorf("jobs: catch up schedule %s: %w", s.Name, err)
@@ -205,6 +222,19 @@ func (w *scheduledWorker) Work(ctx context.Context, j *river.Job[ScheduledArgs])
 	task, ok := w.rt.opts.Tasks[s.Task]
 	if !ok {
 		return river.JobCancel(fmt.Errorf("schedule %q: job %q is unknown", s.Name, s.Task))
+	}
+	// A paused schedule's slot is skipped on every instance (an operator's
+	// run now still runs); it is recorded as handled, so that resuming
+	// does not catch up the slots of the pause.
+	if !j.Args.Manual {
+		paused, err := w.rt.st.SchedulePauses(ctx)
+		if err != nil {
+			return err
+		}
+		if p, ok := paused[s.Name]; ok {
+			w.rt.log.Info("scheduled job skipped: the schedule is paused", "schedule", s.Name, "job", s.Task, "slot", j.Args.Slot, "paused_at", p.At, "paused_by", p.By)
+			return w.rt.st.RecordScheduleRun(ctx, s.Name, j.Args.Slot)
+		}
 	}
 	// The slot counts as run once its job starts: retries of a failed run
 	// are River's business, catch-up must not add another.

@@ -256,6 +256,10 @@ func TestAPIAnswersMatchTheDocument(t *testing.T) {
 	call(apiCall{method: "GET", path: "/api/v1/me", token: auditor, want: 200})
 	call(apiCall{method: "GET", path: "/api/v1/overview", token: auditor, want: 200})
 	call(apiCall{method: "GET", path: "/api/v1/overview/daily", token: auditor, want: 200})
+	if ps := list(call(apiCall{method: "GET", path: "/api/v1/overview/hourly?window=24h", token: auditor, want: 200}), "partners"); len(ps) == 0 {
+		t.Error("the hourly traffic lists no partner")
+	}
+	call(apiCall{method: "GET", path: "/api/v1/overview/hourly?window=7d&partner=acme", token: auditor, want: 200})
 	call(apiCall{method: "GET", path: "/api/v1/stuck", token: auditor, want: 200})
 	if ps := list(call(apiCall{method: "GET", path: "/api/v1/partners", token: auditor, want: 200}), "partners"); len(ps) == 0 {
 		t.Error("no partners listed")
@@ -281,6 +285,9 @@ func TestAPIAnswersMatchTheDocument(t *testing.T) {
 	}
 	call(apiCall{method: "GET", path: "/api/v1/messages/" + inID, template: "/api/v1/messages/{id}", token: auditor, want: 200})
 	call(apiCall{method: "GET", path: "/api/v1/messages/" + inID + "/events", template: "/api/v1/messages/{id}/events", token: auditor, want: 200})
+	if pv, _ := call(apiCall{method: "GET", path: "/api/v1/messages/" + inID + "/preview", template: "/api/v1/messages/{id}/preview", token: auditor, want: 200}).(map[string]any); str(pv, "kind") == "" {
+		t.Errorf("preview: %v", pv)
+	}
 	content, _ := call(apiCall{method: "GET", path: "/api/v1/messages/" + inID + "/content", template: "/api/v1/messages/{id}/content", token: auditor, want: 200}).([]byte)
 	if sum := sha256.Sum256(content); hex.EncodeToString(sum[:]) != str(in, "sha256") {
 		t.Errorf("the content's sha256 is not the message's %s", str(in, "sha256"))
@@ -304,6 +311,13 @@ func TestAPIAnswersMatchTheDocument(t *testing.T) {
 	run, _ := call(apiCall{method: "POST", path: "/api/v1/schedules/" + str(ss[0], "name") + "/run", template: "/api/v1/schedules/{name}/run", token: operator, want: 200}).(map[string]any)
 	if str(run, "schedule") != str(ss[0], "name") {
 		t.Errorf("run %s by hand: %v", str(ss[0], "name"), run)
+	}
+	paused, _ := call(apiCall{method: "POST", path: "/api/v1/schedules/" + str(ss[0], "name") + "/pause", template: "/api/v1/schedules/{name}/pause", token: operator, want: 200}).(map[string]any)
+	if paused["paused_at"] == nil || !strings.HasPrefix(str(paused, "paused_by"), "token:") {
+		t.Errorf("paused schedule: %v", paused)
+	}
+	if resumed, _ := call(apiCall{method: "POST", path: "/api/v1/schedules/" + str(ss[0], "name") + "/resume", template: "/api/v1/schedules/{name}/resume", token: operator, want: 200}).(map[string]any); resumed["paused_at"] != nil {
+		t.Errorf("resumed schedule: %v", resumed)
 	}
 	if cs := list(call(apiCall{method: "GET", path: "/api/v1/certificates", token: auditor, want: 200}), "certificates"); len(cs) == 0 {
 		t.Error("no AS2 certificates listed")
@@ -348,6 +362,27 @@ func TestAPIAnswersMatchTheDocument(t *testing.T) {
 	if got := list(call(apiCall{method: "GET", path: "/api/v1/messages?filename=" + url.QueryEscape(str(in, "filename")), token: auditor, want: 200}), "messages"); len(got) == 0 || str(got[0], "filename") != str(in, "filename") {
 		t.Errorf("filename=%s found %v", str(in, "filename"), got)
 	}
+	// Partners administration: a database partner is created, edited,
+	// disabled and enabled; the demo's partners come from its
+	// configuration file and are read-only.
+	if p, _ := call(apiCall{method: "POST", path: "/api/v1/partners", token: admin, want: 201,
+		body: `{"id": "contract-co", "name": "Contract Co", "x12_ids": ["ZZ:CONTRACTCO"], "ssh_keys": ["ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIC9zzgc16E+9TDf6d0Y+6VZ4t3dgMWQpniUXbQs1DdqW contract"]}`}).(map[string]any); str(p, "id") != "contract-co" {
+		t.Errorf("created partner: %v", p)
+	}
+	call(apiCall{method: "PUT", path: "/api/v1/partners/contract-co", template: "/api/v1/partners/{id}", token: admin, body: `{"name": "Contract Company", "x12_ids": ["ZZ:CONTRACTCO"]}`, want: 200})
+	if p, _ := call(apiCall{method: "POST", path: "/api/v1/partners/contract-co/disable", template: "/api/v1/partners/{id}/disable", token: operator, want: 200}).(map[string]any); p["disabled_at"] == nil {
+		t.Errorf("disabled partner without disabled_at: %v", p)
+	}
+	call(apiCall{method: "POST", path: "/api/v1/partners/contract-co/enable", template: "/api/v1/partners/{id}/enable", token: operator, want: 200})
+	call(apiCall{method: "GET", path: "/api/v1/sftp/sessions", token: auditor, want: 200})
+	// A disabled partner's inbound HTTP is refused with its right token;
+	// enabled again, it is archived.
+	call(apiCall{method: "POST", path: "/api/v1/partners/invoicing/disable", template: "/api/v1/partners/{id}/disable", token: operator, want: 200})
+	call(apiCall{method: "POST", path: "/api/v1/inbound/invoicing?filename=refused.txt", template: "/api/v1/inbound/{partner}", token: partnerToken,
+		body: "sent while disabled\n", contentType: "text/plain", want: 403})
+	call(apiCall{method: "POST", path: "/api/v1/partners/invoicing/enable", template: "/api/v1/partners/{id}/enable", token: operator, want: 200})
+	call(apiCall{method: "POST", path: "/api/v1/inbound/invoicing?filename=accepted.txt", template: "/api/v1/inbound/{partner}", token: partnerToken,
+		body: "sent once enabled\n", contentType: "text/plain", want: 201})
 	// Administration.
 	created, _ := call(apiCall{method: "POST", path: "/api/v1/tokens", token: admin, body: `{"name": "contract-monitoring", "role": "auditor"}`, want: 201}).(map[string]any)
 	newTok, newID := str(created, "token"), str(created, "id")
@@ -374,6 +409,7 @@ func TestAPIAnswersMatchTheDocument(t *testing.T) {
 		{method: "GET", path: "/api/v1/messages?before_id=x", token: auditor, want: 400},
 		{method: "GET", path: "/api/v1/messages?limit=0", token: auditor, want: 400},
 		{method: "GET", path: "/api/v1/jobs?state=bogus", token: auditor, want: 400},
+		{method: "GET", path: "/api/v1/overview/hourly?window=1y", token: auditor, want: 400},
 		{method: "GET", path: "/api/v1/exceptions?status=bogus", token: auditor, want: 400},
 		{method: "GET", path: "/api/v1/exceptions?owner=nobody", token: auditor, want: 400},
 		{method: "GET", path: "/api/v1/me?verbose=1", token: auditor, want: 400},
@@ -393,8 +429,18 @@ func TestAPIAnswersMatchTheDocument(t *testing.T) {
 		{method: "PUT", path: "/api/v1/users/bob", template: "/api/v1/users/{name}", token: admin, body: `{"role": "auditor", "password": "short"}`, want: 400},
 		{method: "POST", path: "/api/v1/tokens/ffffffff/revoke", template: "/api/v1/tokens/{id}/revoke", token: admin, want: 404},
 		{method: "GET", path: "/api/v1/tokens", token: operator, want: 403},
+		{method: "POST", path: "/api/v1/partners", token: admin, body: `{"id": "contract-co"}`, want: 409},
+		{method: "POST", path: "/api/v1/partners", token: admin, body: `{"id": "x", "x12_ids": ["ACME"]}`, want: 400},
+		{method: "POST", path: "/api/v1/partners", token: operator, body: `{"id": "x"}`, want: 403},
+		{method: "PUT", path: "/api/v1/partners/acme", template: "/api/v1/partners/{id}", token: admin, body: `{"name": "ACME"}`, want: 409},
+		{method: "PUT", path: "/api/v1/partners/nope", template: "/api/v1/partners/{id}", token: admin, body: `{"name": "x"}`, want: 404},
+		{method: "PUT", path: "/api/v1/partners/contract-co", template: "/api/v1/partners/{id}", token: admin, body: `{"name": 7}`, want: 400},
+		{method: "POST", path: "/api/v1/partners/nope/disable", template: "/api/v1/partners/{id}/disable", token: operator, want: 404},
+		{method: "POST", path: "/api/v1/partners/acme/enable", template: "/api/v1/partners/{id}/enable", token: auditor, want: 403},
 		{method: "POST", path: "/api/v1/schedules/no-such-schedule/run", template: "/api/v1/schedules/{name}/run", token: operator, want: 404},
 		{method: "POST", path: "/api/v1/schedules/sync-sla/run", template: "/api/v1/schedules/{name}/run", token: auditor, want: 403},
+		{method: "POST", path: "/api/v1/schedules/no-such-schedule/pause", template: "/api/v1/schedules/{name}/pause", token: operator, want: 404},
+		{method: "POST", path: "/api/v1/schedules/sync-sla/resume", template: "/api/v1/schedules/{name}/resume", token: auditor, want: 403},
 		{method: "POST", path: "/api/v1/tokens", token: operator, body: `{"name": "x", "role": "admin"}`, want: 403},
 		{method: "GET", path: "/api/v1/me", token: newTok, want: 401},
 		{method: "GET", path: "/api/v1/stuck", want: 401},
@@ -409,6 +455,7 @@ func TestAPIAnswersMatchTheDocument(t *testing.T) {
 	// Unknown IDs in every path.
 	for _, c := range []apiCall{
 		{method: "GET", path: "/api/v1/messages/nope/events", template: "/api/v1/messages/{id}/events"},
+		{method: "GET", path: "/api/v1/messages/nope/preview", template: "/api/v1/messages/{id}/preview"},
 		{method: "POST", path: "/api/v1/messages/nope/replay", template: "/api/v1/messages/{id}/replay"},
 		{method: "GET", path: "/api/v1/traces/NO-SUCH-KEY", template: "/api/v1/traces/{key}"},
 		{method: "POST", path: "/api/v1/exceptions/nope/comment", template: "/api/v1/exceptions/{id}/comment", body: `{"comment": "x"}`},

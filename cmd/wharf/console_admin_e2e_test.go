@@ -25,23 +25,7 @@ func TestConsoleAdminInChromium(t *testing.T) {
 	art := artifactDir(t)
 	t.Logf("screenshots in %s", art)
 	dir := t.TempDir()
-	cfg := filepath.Join(dir, "wharf.yaml")
-	os.WriteFile(cfg, []byte("schedules:\n  - name: hourly-verify\n    cron: \"@hourly\"\n    job: archive.verify\n"), 0o600)
-	env := []string{"WHARF_CONFIG=" + cfg}
-	srv := startServer(t, dir, env)
-	defer func() {
-		if t.Failed() {
-			t.Logf("server log:\n%s", srv.logs)
-		}
-	}()
-	cli := func(args ...string) string {
-		t.Helper()
-		out, code := runCLI(t, dir, env, args...)
-		if code != 0 {
-			t.Fatalf("wharf %s: exit %d\n%s", strings.Join(args, " "), code, out)
-		}
-		return out
-	}
+	srv, _, cli := consoleServer(t, dir, "schedules:\n  - name: hourly-verify\n    cron: \"@hourly\"\n    job: archive.verify\n")
 	cli("partner", "add", "acme", "--name", "ACME Freight", "--x12-id", "ZZ:ACME")
 	for _, f := range []string{"004010/850.edi", "004010/856.edi", "004010/810.edi"} {
 		p, err := filepath.Abs(corpusFile(f))

@@ -419,3 +419,30 @@ func textOf(sel string, dst *string) chromedp.Action[chromedp.Void] {
 		return err
 	})
 }
+
+// consoleServer starts `wharf serve` in dir with the configuration yaml
+// (its log printed if the test fails) and returns it, its environment and
+// a runner of CLI commands against it that fails the test on a non-zero exit.
+func consoleServer(t *testing.T, dir, yaml string) (*serveProc, []string, func(args ...string) string) {
+	t.Helper()
+	cfg := filepath.Join(dir, "wharf.yaml")
+	if err := os.WriteFile(cfg, []byte(yaml), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	env := []string{"WHARF_CONFIG=" + cfg}
+	srv := startServer(t, dir, env)
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("server log:\n%s", srv.logs)
+		}
+	})
+	cli := func(args ...string) string {
+		t.Helper()
+		out, code := runCLI(t, dir, env, args...)
+		if code != 0 {
+			t.Fatalf("wharf %s: exit %d\n%s", strings.Join(args, " "), code, out)
+		}
+		return out
+	}
+	return srv, env, cli
+}

@@ -247,7 +247,7 @@ func New(ctx context.Context, c *config.Config, o Options) (_ *App, err error) {
 	// One count of failed authentications per address for every door of
 	// the HTTP listener: partner tokens, API tokens, console sign-ins.
 	guard := defender.New(web.AuthAttempts, web.AuthWindow, a.now)
-	h.Handle("POST /api/v1/inbound/{partner}", httpInbound(c, a.Gateway, guard, log.With("component", "http-inbound")))
+	h.Handle("POST /api/v1/inbound/{partner}", httpInbound(c, a.Store, a.Gateway, guard, log.With("component", "http-inbound")))
 	if a.AS2, err = as2Server(c, st, arch, a.Gateway, log.With("component", "as2")); err != nil {
 		return nil, err
 	}
@@ -263,13 +263,30 @@ func New(ctx context.Context, c *config.Config, o Options) (_ *App, err error) {
 			}
 			return out, err
 		},
-
+		ConfigPartner: func(id string) bool { _, ok := c.PartnerByID(id); return ok },
+		ConfigFile:    configFileName(c),
+		EndSFTPSessions: func(partner string) int {
+			if a.sftpSrv == nil {
+				return 0
+			}
+			return a.sftpSrv.EndSessions(partner)
+		},
+		SFTPSessions: func() []web.SFTPSession {
+			if a.sftpSrv == nil {
+				return nil
+			}
+			var out []web.SFTPSession
+			for _, x := range a.sftpSrv.Sessions() {
+				out = append(out, web.SFTPSession(x))
+			}
+			return out
+		},
 		ExternalRoutes: []web.Route{{Method: "POST", Path: "/api/v1/inbound/{partner}", Role: "partner", Tag: "transports",
 			Summary: "Send a file to Wharf over HTTP (the partner's HTTP inbound transport); 2xx only once it is archived",
 			Params: []web.Param{{Name: "partner", In: "path", Description: "partner ID"},
 				{Name: "filename", In: "query", Description: "the file's name (else X-Wharf-Filename or Content-Disposition)"}},
 			Response: whttp.Archived{}, Status: http.StatusCreated,
-			Errors: []int{http.StatusBadRequest, http.StatusUnauthorized, http.StatusRequestEntityTooLarge, http.StatusUnprocessableEntity,
+			Errors: []int{http.StatusBadRequest, http.StatusUnauthorized, http.StatusForbidden, http.StatusRequestEntityTooLarge, http.StatusUnprocessableEntity,
 				http.StatusTooManyRequests, http.StatusServiceUnavailable}}},
 	})
 	if err != nil {
@@ -288,7 +305,9 @@ func New(ctx context.Context, c *config.Config, o Options) (_ *App, err error) {
 			return nil, fmt.Errorf("http.tls_cert_file: %w", err)
 		}
 	}
-	a.sftpSrv = server.NewSFTP(st, a.hostKey, sftpOptions(c, a.Gateway, log.With("component", "sftp"), reg))
+	so := sftpOptions(c, a.Gateway, log.With("component", "sftp"), reg)
+	so.Now = a.now
+	a.sftpSrv = server.NewSFTP(st, a.hostKey, so)
 	return a, nil
 }
 
@@ -432,4 +451,13 @@ func Listen(what, addr string) (net.Listener, error) {
 		return nil, fmt.Errorf("cannot listen for %s on %s: %v (change %s)", what, addr, UnwrapPath(err), how)
 	}
 	return ln, nil
+}
+
+// configFileName is the absolute path of the configuration file, "" when
+// there is none.
+func configFileName(c *config.Config) string {
+	if c.File() == "" {
+		return ""
+	}
+	return AbsPath(c.File())
 }

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"time"
 
 	"github.com/wharfedi/wharf/delivery"
 	"github.com/wharfedi/wharf/internal/config"
@@ -42,6 +43,12 @@ func (d *directory) ByAS2ID(ctx context.Context, id string) (*as2.Partner, error
 			return nil, as2.ErrUnknownPartner
 		}
 	case err != nil:
+		return nil, err
+	}
+	switch sp, err := d.st.GetPartner(ctx, p.ID); {
+	case err == nil && sp.Disabled():
+		return nil, fmt.Errorf("%w: partner %s, since %s", as2.ErrPartnerDisabled, p.ID, sp.DisabledAt.UTC().Format(time.RFC3339))
+	case err != nil && !errors.Is(err, store.ErrNotFound):
 		return nil, err
 	}
 	return d.complete(ctx, p)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net"
@@ -18,6 +19,7 @@ import (
 	"github.com/wharfedi/wharf/internal/config"
 	"github.com/wharfedi/wharf/internal/gateway"
 	"github.com/wharfedi/wharf/internal/server"
+	"github.com/wharfedi/wharf/internal/store"
 	"github.com/wharfedi/wharf/jobs"
 	"github.com/wharfedi/wharf/transports"
 	"github.com/wharfedi/wharf/transports/folder"
@@ -127,7 +129,7 @@ func startFolderWatchers(ctx context.Context, c *config.Config, g *gateway.Gatew
 }
 
 // httpInbound is POST /api/v1/inbound/{partner}.
-func httpInbound(c *config.Config, g *gateway.Gateway, guard whttp.Guard, log *slog.Logger) http.Handler {
+func httpInbound(c *config.Config, st store.Store, g *gateway.Gateway, guard whttp.Guard, log *slog.Logger) http.Handler {
 	return &whttp.Inbound{
 		Receiver: g, Log: log, Guard: guard,
 		Authorized: func(partner, token string) bool {
@@ -142,6 +144,16 @@ func httpInbound(c *config.Config, g *gateway.Gateway, guard whttp.Guard, log *s
 				want = c.Getenv(p.HTTP.TokenEnv)
 			}
 			return whttp.TokenMatches(token, want, p.HTTP.TokenSHA256)
+		},
+		Disabled: func(ctx context.Context, partner string) (bool, error) {
+			p, err := st.GetPartner(ctx, partner)
+			if errors.Is(err, store.ErrNotFound) {
+				return false, nil
+			}
+			if err != nil {
+				return false, err
+			}
+			return p.Disabled(), nil
 		},
 		MaxBytes: func(partner string) int64 {
 			if p, ok := c.PartnerByID(partner); ok && p.HTTP != nil && p.HTTP.MaxSizeMB > 0 {

@@ -613,20 +613,7 @@ func (c *Config) StorePartners() ([]*store.Partner, error) {
 }
 
 // ParseX12ID parses QUALIFIER:ID as used in ISA05/06 and ISA07/08.
-func ParseX12ID(s string) (store.X12ID, error) {
-	q, id, ok := strings.Cut(s, ":")
-	q, id = strings.TrimSpace(q), strings.TrimSpace(id)
-	if !ok || q == "" || id == "" {
-		return store.X12ID{}, fmt.Errorf("%q: expected QUALIFIER:ID such as ZZ:ACME", s)
-	}
-	if len(q) != 2 {
-		return store.X12ID{}, fmt.Errorf("%q: the qualifier (ISA05/ISA07) has 2 characters, got %q", s, q)
-	}
-	if len(id) > 15 {
-		return store.X12ID{}, fmt.Errorf("%q: the interchange ID (ISA06/ISA08) has at most 15 characters, got %d", s, len(id))
-	}
-	return store.X12ID{Qualifier: strings.ToUpper(q), ID: id}, nil
-}
+func ParseX12ID(s string) (store.X12ID, error) { return store.ParseX12ID(s) }
 
 func readKeyFile(path string) ([]string, error) {
 	b, err := readFile(path)
@@ -698,3 +685,12 @@ func scheduleField(err error, cronField, tzField string) string {
 var cronParser = cron.NewParser(cron.Minute | cron.Hour | cron.Dom | cron.Month | cron.Dow | cron.Descriptor)
 
 // Note: @every DURATION (e.g. @every 5m) is accepted as a descriptor.
+
+// File is the configuration file c was loaded from ("" for defaults and
+// the environment alone).
+func (c *Config) File() string {
+	if c.src == nil {
+		return ""
+	}
+	return c.src.file
+}

@@ -11,7 +11,8 @@ import (
 // events of the given types, filtered by partner or role, published as
 // CloudEvents to a broker.
 type EventSub struct {
-	// Name identifies the subscription (its cursor, 'wharf events replay --to NAME').
+	// The subscription's name: its cursor, lease and metrics go by it
+	// ('wharf events status', 'wharf events replay --to NAME').
 	Name string `yaml:"name"`
 	// To is the broker: nats://HOST:PORT (JetStream) or
 	// amqp://USER@HOST:PORT/VHOST (RabbitMQ), without a password, which
@@ -42,9 +43,10 @@ type EventSub struct {
 
 // EventFilter keeps the events of one partner or one role.
 type EventFilter struct {
-	// Partner keeps the events about this partner.
+	// Only the events about this partner (a partner ID).
 	Partner string `yaml:"partner"`
-	// Role keeps the events about partners of this role (erp, tms, wms, invoicing, carrier, customer).
+	// Only the events about partners of this role (erp, tms, wms,
+	// invoicing, carrier or customer).
 	Role string `yaml:"role"`
 }
 

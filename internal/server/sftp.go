@@ -50,6 +50,8 @@ type SFTPOptions struct {
 	Ciphers []string
 	Logger  *slog.Logger
 	Metrics prometheus.Registerer
+	// Now stamps when a session logged in (Sessions); default time.Now.
+	Now func() time.Time
 }
 
 // SFTP is the partner-facing SSH/SFTP server. It presents the persisted host
@@ -67,7 +69,8 @@ type SFTP struct {
 	mu       sync.Mutex
 	ln       net.Listener
 	conns    map[net.Conn]struct{}
-	defender *defender.Defender // failed logins by remote IP
+	live     map[string]*liveConn // authenticated connections by ID (Sessions)
+	defender *defender.Defender   // failed logins by remote IP
 	wg       sync.WaitGroup
 }
 
@@ -94,7 +97,10 @@ func NewSFTP(st store.Store, hostKey ssh.Signer, o SFTPOptions) *SFTP {
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
 	}
-	s := &SFTP{o: o, st: st, log: o.Logger, conns: map[net.Conn]struct{}{},
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	s := &SFTP{o: o, st: st, log: o.Logger, conns: map[net.Conn]struct{}{}, live: map[string]*liveConn{},
 		defender: defender.New(o.LockoutAttempts, o.LockoutWindow, nil)}
 	s.logins = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "wharf_sftp_logins_total", Help: "SFTP login attempts by outcome.",
@@ -186,7 +192,19 @@ func (s *SFTP) authKey(meta ssh.ConnMetadata, key ssh.PublicKey) (*ssh.Permissio
 		s.audit(meta.User(), "sftp_login_refused", meta.RemoteAddr().String(), "key "+fp+" not registered for this user")
 		return nil, errAuth
 	}
+	if p.Disabled() {
+		return nil, s.refuseDisabled(meta, p, log)
+	}
 	return s.admit(p.ID, ip, log, map[string]string{"partner": p.ID, "key": fp})
+}
+
+// refuseDisabled refuses a disabled partner's login. Its credentials were
+// right, so the refusal does not count toward the address's lockout.
+func (s *SFTP) refuseDisabled(meta ssh.ConnMetadata, p *store.Partner, log *slog.Logger) error {
+	s.logins.WithLabelValues("disabled").Inc()
+	log.Warn("sftp login refused: the partner is disabled", "partner", p.ID, "disabled_at", p.DisabledAt)
+	s.audit(p.ID, "sftp_login_refused", meta.RemoteAddr().String(), "partner disabled since "+p.DisabledAt.UTC().Format(time.RFC3339))
+	return errAuth
 }
 
 // authPassword admits a partner whose configured bcrypt hash matches.
@@ -205,6 +223,17 @@ func (s *SFTP) authPassword(meta ssh.ConnMetadata, password []byte) (*ssh.Permis
 		log.Warn("sftp login rejected: wrong password or no password login for this user")
 		s.audit(meta.User(), "sftp_login_refused", meta.RemoteAddr().String(), "wrong password, or no password login for this user")
 		return nil, errAuth
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	p, err := s.st.GetPartner(ctx, meta.User())
+	switch {
+	case err != nil && !errors.Is(err, store.ErrNotFound):
+		s.logins.WithLabelValues("error").Inc()
+		log.Error("sftp login refused: cannot look up the partner (server-side problem, not counted as a failed login); the client is told to try later", "err", err)
+		return nil, &ssh.BannerError{Err: errAuthTryLater, Message: "Wharf cannot check logins right now (server-side problem); please try again in a few minutes.\r\n"}
+	case err == nil && p.Disabled():
+		return nil, s.refuseDisabled(meta, p, log)
 	}
 	return s.admit(meta.User(), ip, log, map[string]string{"partner": meta.User(), "key": "password"})
 }
@@ -297,6 +326,10 @@ func (s *SFTP) handle(c net.Conn) {
 	s.audit(partner, "sftp_login", remote, "authenticated by "+sc.Permissions.Extensions["key"])
 	go ssh.DiscardRequests(reqs)
 	total := &sessionTotals{}
+	lc := &liveConn{SFTPSession: SFTPSession{ID: newConnID(), Partner: partner, Remote: remote, Auth: sc.Permissions.Extensions["key"], Since: s.o.Now().UTC()},
+		sc: sc, total: total, active: map[*wsftp.Session]bool{}}
+	s.register(lc)
+	defer s.unregister(lc)
 	var wg sync.WaitGroup
 	for nc := range chans {
 		if nc.ChannelType() != "session" {
@@ -310,7 +343,7 @@ func (s *SFTP) handle(c net.Conn) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			s.session(ch, creqs, partner, remote, total)
+			s.session(ch, creqs, partner, remote, lc)
 		}()
 	}
 	wg.Wait()
@@ -340,7 +373,7 @@ func (st *sessionTotals) get() wsftp.Totals {
 	return st.t
 }
 
-func (s *SFTP) session(ch ssh.Channel, reqs <-chan *ssh.Request, partner, remote string, total *sessionTotals) {
+func (s *SFTP) session(ch ssh.Channel, reqs <-chan *ssh.Request, partner, remote string, lc *liveConn) {
 	defer ch.Close()
 	for req := range reqs {
 		if req.Type != "subsystem" || len(req.Payload) < 4 || string(req.Payload[4:]) != "sftp" {
@@ -361,10 +394,11 @@ func (s *SFTP) session(ch ssh.Channel, reqs <-chan *ssh.Request, partner, remote
 			Partner: partner, RemoteAddr: remote, Receiver: s.o.Receiver, Outbox: s.o.Outbox,
 			SpoolDir: s.o.SpoolDir, MaxFileSize: s.o.MaxFileSize, AllowDelete: pol.AllowDelete, Log: s.log,
 		})
+		lc.add(sess)
 		rs := sftp.NewRequestServer(newLimitsConn(ch), sess.Handlers(), requestServerOptions...)
 		err := rs.Serve()
 		sess.Discard()
-		total.add(sess.Totals())
+		lc.done(sess)
 		_ = rs.Close()
 		if err != nil && !errors.Is(err, context.Canceled) && err.Error() != "EOF" {
 			s.log.Debug("sftp session ended", "partner", partner, "remote", remote, "err", err)

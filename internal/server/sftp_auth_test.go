@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"golang.org/x/crypto/bcrypt"
 	"golang.org/x/crypto/ssh"
 
 	"github.com/wharfedi/wharf/internal/store"
@@ -166,4 +167,66 @@ func acmeStore(t *testing.T) (store.Store, ssh.Signer, ssh.Signer) {
 		t.Fatal(err)
 	}
 	return st, hostKey, signer
+}
+
+// A disabled partner cannot log in, by key or by password, and its right
+// credentials do not count toward its address's lockout; enabled again,
+// it logs in.
+func TestSFTPDisabledPartnerCannotLogIn(t *testing.T) {
+	st, hostKey, signer := acmeStore(t)
+	hash, _ := bcrypt.GenerateFromPassword([]byte("acme password 1"), bcrypt.MinCost)
+	var logs testenv.Buffer
+	srv := NewSFTP(st, hostKey, SFTPOptions{LockoutAttempts: 2, LockoutWindow: time.Hour, Logger: slog.New(slog.NewTextHandler(&logs, nil)),
+		Policy: func(string) PartnerPolicy { return PartnerPolicy{PasswordHash: hash} }})
+	ln, _ := net.Listen("tcp", "127.0.0.1:0")
+	go srv.Serve(ln)
+	defer srv.Close()
+	dial := func(auth ssh.AuthMethod) error {
+		c, err := ssh.Dial("tcp", ln.Addr().String(), &ssh.ClientConfig{User: "acme", Auth: []ssh.AuthMethod{auth},
+			HostKeyCallback: ssh.FixedHostKey(hostKey.PublicKey()), Timeout: 5 * time.Second})
+		if err == nil {
+			c.Close()
+		}
+		return err
+	}
+	byKey, byPassword := ssh.PublicKeys(signer), ssh.Password("acme password 1")
+	for _, a := range []ssh.AuthMethod{byKey, byPassword} {
+		if err := dial(a); err != nil {
+			t.Fatalf("enabled partner: %v", err)
+		}
+	}
+	if err := st.SetPartnerDisabled(context.Background(), "acme", true); err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i < 3; i++ {
+		for _, a := range []ssh.AuthMethod{byKey, byPassword} {
+			if err := dial(a); err == nil {
+				t.Fatal("a disabled partner logged in")
+			}
+		}
+	}
+	if n := srv.defender.Failures("127.0.0.1"); n != 0 {
+		t.Errorf("a disabled partner's refusals counted as %d failed logins", n)
+	}
+	if !strings.Contains(logs.String(), "the partner is disabled") {
+		t.Errorf("the refusal is not logged:\n%s", logs.String())
+	}
+	evs, _ := st.AuditEvents(context.Background(), "acme", 50)
+	refused := 0
+	for _, e := range evs {
+		if e.Kind == "sftp_login_refused" && strings.Contains(e.Detail, "partner disabled") {
+			refused++
+		}
+	}
+	if refused != 6 {
+		t.Errorf("%d audited refusals of the disabled partner, want 6", refused)
+	}
+	if err := st.SetPartnerDisabled(context.Background(), "acme", false); err != nil {
+		t.Fatal(err)
+	}
+	for _, a := range []ssh.AuthMethod{byKey, byPassword} {
+		if err := dial(a); err != nil {
+			t.Fatalf("enabled again: %v", err)
+		}
+	}
 }

@@ -103,7 +103,9 @@ type OutboxQueries interface {
 	// events included) and how many there are: a sink's lag.
 	OutboxPending(ctx context.Context, pos int64) (oldest time.Time, n int64, err error)
 	// PruneOutbox deletes up to limit events written before before whose
-	// position is at most pos (every sink has them), oldest first.
+	// position is at most pos (every sink has them), oldest first; with a
+	// negative pos (no sink is configured), every such event, positioned
+	// or not.
 	PruneOutbox(ctx context.Context, before time.Time, pos int64, limit int) (int, error)
 
 	// ClaimOutboxSink takes or renews a sink's lease and returns the sink.
@@ -272,8 +274,12 @@ func (s *queries) OutboxPending(ctx context.Context, pos int64) (time.Time, int6
 }
 
 func (s *queries) PruneOutbox(ctx context.Context, before time.Time, pos int64, limit int) (int, error) {
+	cond := `pos IS NOT NULL AND pos <= $2`
+	if pos < 0 {
+		cond = `$2 < 0` // no sink: nothing will publish them
+	}
 	n, err := s.q.exec(ctx, `DELETE FROM outbox_events WHERE seq IN (SELECT seq FROM outbox_events
-		WHERE at < $1 AND pos IS NOT NULL AND pos <= $2 ORDER BY at LIMIT `+fmt.Sprint(outboxLimit(limit))+`)`, before.UTC(), pos)
+		WHERE at < $1 AND `+cond+` ORDER BY at LIMIT `+fmt.Sprint(outboxLimit(limit))+`)`, before.UTC(), pos)
 	return int(n), s.err("prune outbox", err)
 }
 

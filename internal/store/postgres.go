@@ -258,7 +258,7 @@ func openPostgres(ctx context.Context, dsn string, o options) (Store, error) {
 		return nil, fmt.Errorf("store: cannot reach %s: %w", desc, err)
 	}
 	s := &pgStore{pool: pool, desc: desc}
-	s.queries = queries{q: pgQ{pool}, translate: pgTranslate, atomic: s.atomic, forUpdate: " FOR UPDATE", clock: o.clock}
+	s.queries = queries{q: pgQ{pool}, translate: pgTranslate, atomic: s.atomic, forUpdate: " FOR UPDATE", clock: o.clock, micros: pgMicros}
 	begin := func(ctx context.Context) (querier, func(bool) error, error) {
 		tx, err := pool.Begin(ctx)
 		if err != nil {
@@ -296,7 +296,7 @@ func (s *pgStore) WithTx(ctx context.Context, fn func(Tx) error) error {
 		return fmt.Errorf("store: begin: %w", pgTranslate(err))
 	}
 	t := &pgTx{tx: tx}
-	t.queries = queries{q: pgQ{tx}, translate: pgTranslate, forUpdate: " FOR UPDATE", clock: s.queries.clock}
+	t.queries = queries{q: pgQ{tx}, translate: pgTranslate, forUpdate: " FOR UPDATE", clock: s.queries.clock, micros: pgMicros}
 	t.queries.atomic = func(ctx context.Context, fn func(*queries) error) error { return fn(&t.queries) }
 	if err := fn(t); err != nil {
 		_ = tx.Rollback(ctx)
@@ -320,3 +320,6 @@ func (s *pgStore) Maintain(ctx context.Context) error {
 	}
 	return nil
 }
+
+// pgMicros is a timestamptz as unix microseconds.
+const pgMicros = "CAST(EXTRACT(EPOCH FROM %s) * 1000000 AS BIGINT)"

@@ -43,6 +43,18 @@ type queries struct {
 	forUpdate string
 	// clock stamps what the store writes itself; nil is the wall clock.
 	clock func() time.Time
+	// micros is the SQL of a timestamp column as unix microseconds (SQLite
+	// stores them so; PostgreSQL converts its timestamptz), with %s for
+	// the column.
+	micros string
+}
+
+// epochMicros is the driver's SQL for col as unix microseconds.
+func (s *queries) epochMicros(col string) string {
+	if s.micros == "" {
+		return col
+	}
+	return fmt.Sprintf(s.micros, col)
 }
 
 // timeCol scans a time stored as unix microseconds (SQLite) or timestamptz (PostgreSQL).
@@ -213,8 +225,23 @@ func (s *queries) PartnerBySSHKey(ctx context.Context, fingerprint string) (*Par
 	return ps[0], nil
 }
 
+func (s *queries) SetPartnerDisabled(ctx context.Context, id string, disabled bool) error {
+	q, args := `UPDATE partners SET disabled_at = NULL WHERE id = $1`, []any{id}
+	if disabled {
+		q, args = `UPDATE partners SET disabled_at = COALESCE(disabled_at, $2) WHERE id = $1`, []any{id, s.now()}
+	}
+	n, err := s.q.exec(ctx, q, args...)
+	if err != nil {
+		return s.err("disable partner "+id, err)
+	}
+	if n == 0 {
+		return fmt.Errorf("store: partner %q: %w", id, ErrNotFound)
+	}
+	return nil
+}
+
 func (s *queries) partners(ctx context.Context, where string, args ...any) ([]*Partner, error) {
-	rows, err := s.q.query(ctx, `SELECT id, name, source, created_at, updated_at FROM partners `+where+` ORDER BY id`, args...)
+	rows, err := s.q.query(ctx, `SELECT id, name, source, created_at, updated_at, disabled_at FROM partners `+where+` ORDER BY id`, args...)
 	if err != nil {
 		return nil, s.err("list partners", err)
 	}
@@ -222,7 +249,7 @@ func (s *queries) partners(ctx context.Context, where string, args ...any) ([]*P
 	byID := map[string]*Partner{}
 	for rows.Next() {
 		p := &Partner{}
-		if err := rows.Scan(&p.ID, &p.Name, &p.Source, timeCol{&p.CreatedAt}, timeCol{&p.UpdatedAt}); err != nil {
+		if err := rows.Scan(&p.ID, &p.Name, &p.Source, timeCol{&p.CreatedAt}, timeCol{&p.UpdatedAt}, timeCol{&p.DisabledAt}); err != nil {
 			rows.Close()
 			return nil, s.err("list partners", err)
 		}
@@ -348,22 +375,25 @@ func (s *queries) SetMessageStatus(ctx context.Context, id string, status lifecy
 	}
 	// A change of status is an outbox event (message.delivered, ...) in
 	// the same transaction; recording the same status again is none.
+	// One statement changes the status and returns the row for the event
+	// (it runs for most messages twice); no row: the status was already
+	// this one, or there is no such message.
 	return s.atomic(ctx, func(q *queries) error {
-		m, err := scanMessage(q.q.queryRow(ctx, `SELECT `+messageCols+` FROM messages WHERE id = $1`+q.forUpdate, id))
-		if err != nil {
-			if q.translate(err) == ErrNotFound {
-				return fmt.Errorf("store: message %s: %w", id, ErrNotFound)
-			}
+		m, err := scanMessage(q.q.queryRow(ctx, `UPDATE messages SET status = $1 WHERE id = $2 AND status <> $1 RETURNING `+messageCols, string(status), id))
+		if err == nil {
+			return q.messageEvent(ctx, m, string(status), nil)
+		}
+		if q.translate(err) != ErrNotFound {
 			return q.err("set message status", err)
 		}
-		if m.Status == status {
-			return nil
-		}
-		if _, err := q.q.exec(ctx, `UPDATE messages SET status = $1 WHERE id = $2`, string(status), id); err != nil {
+		var n int
+		if err := q.q.queryRow(ctx, `SELECT count(*) FROM messages WHERE id = $1`, id).Scan(&n); err != nil {
 			return q.err("set message status", err)
 		}
-		m.Status = status
-		return q.messageEvent(ctx, m, string(status), nil)
+		if n == 0 {
+			return fmt.Errorf("store: message %s: %w", id, ErrNotFound)
+		}
+		return nil
 	})
 }
 
@@ -569,6 +599,36 @@ func (s *queries) Events(ctx context.Context, messageID string) ([]*Event, error
 		out = append(out, e)
 	}
 	return out, s.err("events", rows.Err())
+}
+
+func (s *queries) PauseSchedule(ctx context.Context, name, by string) error {
+	if strings.TrimSpace(name) == "" {
+		return fmt.Errorf("store: pause schedule: %w: no name", ErrInvalid)
+	}
+	_, err := s.q.exec(ctx, `INSERT INTO schedule_pauses (name, paused_at, paused_by) VALUES ($1, $2, $3) ON CONFLICT (name) DO NOTHING`, name, s.now(), by)
+	return s.err("pause schedule "+name, err)
+}
+
+func (s *queries) ResumeSchedule(ctx context.Context, name string) error {
+	_, err := s.q.exec(ctx, `DELETE FROM schedule_pauses WHERE name = $1`, name)
+	return s.err("resume schedule "+name, err)
+}
+
+func (s *queries) SchedulePauses(ctx context.Context) (map[string]SchedulePause, error) {
+	rows, err := s.q.query(ctx, `SELECT name, paused_at, paused_by FROM schedule_pauses`)
+	if err != nil {
+		return nil, s.err("schedule pauses", err)
+	}
+	defer rows.Close()
+	out := map[string]SchedulePause{}
+	for rows.Next() {
+		var p SchedulePause
+		if err := rows.Scan(&p.Name, timeCol{&p.At}, &p.By); err != nil {
+			return nil, s.err("schedule pauses", err)
+		}
+		out[p.Name] = p
+	}
+	return out, s.err("schedule pauses", rows.Err())
 }
 
 func (s *queries) ScheduleLastRun(ctx context.Context, name string) (time.Time, bool, error) {

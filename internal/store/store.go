@@ -19,6 +19,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/wharfedi/wharf/internal/lifecycle"
@@ -69,7 +70,22 @@ type Partner struct {
 	Source    string
 	CreatedAt time.Time
 	UpdatedAt time.Time
+	// DisabledAt is when an operator disabled the partner (zero: enabled):
+	// a disabled partner cannot log in to SFTP nor send over inbound HTTP
+	// or AS2. UpsertPartner keeps it; SetPartnerDisabled changes it.
+	DisabledAt time.Time
 }
+
+// SchedulePause is a schedule an operator paused: no instance runs its
+// slots until it is resumed.
+type SchedulePause struct {
+	Name string
+	At   time.Time
+	By   string // the actor, as audit events name it
+}
+
+// Disabled reports whether the partner is disabled.
+func (p *Partner) Disabled() bool { return !p.DisabledAt.IsZero() }
 
 // X12ID is an interchange ID qualifier and ID pair such as ZZ:ACME.
 type X12ID struct {
@@ -78,6 +94,23 @@ type X12ID struct {
 }
 
 func (x X12ID) String() string { return x.Qualifier + ":" + x.ID }
+
+// ParseX12ID reads QUALIFIER:ID (ZZ:ACME): a 2-character qualifier
+// (ISA05/ISA07, upper-cased) and an ID of at most 15 characters.
+func ParseX12ID(s string) (X12ID, error) {
+	q, id, ok := strings.Cut(s, ":")
+	q, id = strings.TrimSpace(q), strings.TrimSpace(id)
+	if !ok || q == "" || id == "" {
+		return X12ID{}, fmt.Errorf("%q: expected QUALIFIER:ID such as ZZ:ACME", s)
+	}
+	if len(q) != 2 {
+		return X12ID{}, fmt.Errorf("%q: the qualifier (ISA05/ISA07) has 2 characters, got %q", s, q)
+	}
+	if len(id) > 15 {
+		return X12ID{}, fmt.Errorf("%q: the interchange ID (ISA06/ISA08) has at most 15 characters, got %d", s, len(id))
+	}
+	return X12ID{Qualifier: strings.ToUpper(q), ID: id}, nil
+}
 
 // Direction of a message relative to Wharf.
 type Direction string
@@ -157,6 +190,10 @@ type Queries interface {
 	// PartnerBySSHKey finds the partner holding the public key with the given
 	// SHA256 fingerprint (ssh.FingerprintSHA256 format).
 	PartnerBySSHKey(ctx context.Context, fingerprint string) (*Partner, error)
+	// SetPartnerDisabled disables the partner (from the store's clock; a
+	// disabled one keeps its first time) or enables it again.
+	// ErrNotFound for an unknown partner.
+	SetPartnerDisabled(ctx context.Context, id string, disabled bool) error
 
 	// NextCounter atomically increments and returns the partner's named
 	// counter (isa13, gs06, ...). The first value is 1. Values are never
@@ -207,10 +244,21 @@ type Queries interface {
 	// RecordScheduleRun records that the schedule's slot ran; the stored
 	// value only moves forward.
 	RecordScheduleRun(ctx context.Context, name string, slot time.Time) error
+	// PauseSchedule pauses the schedule (from the store's clock, by whom;
+	// pausing a paused one keeps its first pause); ResumeSchedule resumes
+	// it (resuming a running one does nothing). SchedulePauses lists the
+	// paused schedules by name.
+	PauseSchedule(ctx context.Context, name, by string) error
+	ResumeSchedule(ctx context.Context, name string) error
+	SchedulePauses(ctx context.Context) (map[string]SchedulePause, error)
 
 	// MessageStats counts messages received since a time by partner,
 	// transport, direction and status (stats.go).
 	MessageStats(ctx context.Context, since time.Time) ([]*MessageStat, error)
+	// HourlyStats counts messages received since a time by partner and
+	// hour (UTC), with their errors and the latency of those settled
+	// (stats.go); one grouped query.
+	HourlyStats(ctx context.Context, since time.Time) ([]*HourlyStat, error)
 	// UnacknowledgedSentGroups: sent groups past their acknowledgment's due
 	// time without one ("" or "overdue"), newest first (stats.go).
 	UnacknowledgedSentGroups(ctx context.Context, now time.Time) ([]*SentGroup, error)

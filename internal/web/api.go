@@ -189,29 +189,6 @@ func (s *Server) mountAPI() {
 			writeJSON(w, 200, stuckOut{Stuck: nonNil(st)})
 			return nil
 		})
-	s.handle(Route{Method: "GET", Path: "/api/v1/partners", Summary: "Trading partners", Role: auditor, Tag: "partners", Response: partnersOut{}},
-		func(w http.ResponseWriter, r *http.Request, p *principal) error {
-			ps, err := s.st.ListPartners(r.Context())
-			if err != nil {
-				return err
-			}
-			out := partnersOut{Partners: []partnerOut{}}
-			for _, pt := range ps {
-				out.Partners = append(out.Partners, partnerJSON(pt))
-			}
-			writeJSON(w, 200, out)
-			return nil
-		})
-	s.handle(Route{Method: "GET", Path: "/api/v1/partners/{id}", Summary: "One trading partner", Role: auditor, Tag: "partners", Response: partnerOut{},
-		Params: []Param{{Name: "id", In: "path", Description: "partner ID"}}},
-		func(w http.ResponseWriter, r *http.Request, p *principal) error {
-			pt, err := s.st.GetPartner(r.Context(), r.PathValue("id"))
-			if err != nil {
-				return err
-			}
-			writeJSON(w, 200, partnerJSON(pt))
-			return nil
-		})
 	s.handle(Route{Method: "GET", Path: "/api/v1/messages", Summary: "Search archived messages, newest first (the filters of 'wharf archive search')", Role: auditor, Tag: "messages", Response: messagesOut{},
 		Params: []Param{pPartner, {Name: "direction", In: "query", Description: "in (received) or out (sent)", Enum: []string{"in", "out"}, Noun: "direction"},
 			{Name: "since", In: "query", Description: "received at or after: RFC 3339 time (2026-01-31T00:00:00Z) or a date (2026-01-31, its midnight UTC)"},
@@ -345,6 +322,7 @@ func (s *Server) mountAPI() {
 			writeJSON(w, 200, auditOut{Audit: nonNil(evs)})
 			return nil
 		})
+	s.mountPartnersAPI()
 	s.mountExceptionsAPI()
 	// Anything else under /api/v1/ is a JSON 404, not the console's page.
 	s.mux.HandleFunc("/api/v1/", func(w http.ResponseWriter, r *http.Request) {
@@ -519,31 +497,6 @@ func verifyJSON(rep *archive.Report) verifyOut {
 	}
 	return verifyOut{OK: rep.OK(), Entries: rep.Entries, Tombstones: rep.Tombstones, Blobs: rep.Blobs, Bytes: rep.Bytes,
 		BlobsElsewhere: rep.Elsewhere, Records: rep.Records, Head: chainOut{Seq: rep.Head.Seq, Hash: rep.Head.Hash}, Problems: probs}
-}
-
-// partnerOut is a trading partner as the API and 'wharf partner list
-// --json' show it.
-type partnerOut struct {
-	ID        string    `json:"id"`
-	Name      string    `json:"name"`
-	X12IDs    []string  `json:"x12_ids" doc:"interchange IDs as QUALIFIER:ID"`
-	SSHKeys   []string  `json:"ssh_keys" doc:"SHA256 fingerprints of the keys the partner logs in to SFTP with"`
-	Source    string    `json:"source" doc:"where it was last written from: config (read-only here) or cli"`
-	CreatedAt time.Time `json:"created_at"`
-	UpdatedAt time.Time `json:"updated_at"`
-}
-
-func partnerJSON(p *store.Partner) partnerOut {
-	out := partnerOut{ID: p.ID, Name: p.Name, X12IDs: []string{}, SSHKeys: []string{}, Source: p.Source, CreatedAt: p.CreatedAt, UpdatedAt: p.UpdatedAt}
-	for _, x := range p.X12IDs {
-		out.X12IDs = append(out.X12IDs, x.String())
-	}
-	for _, k := range p.SSHKeys {
-		if fp, _, err := store.ParseSSHKey(k); err == nil {
-			out.SSHKeys = append(out.SSHKeys, fp)
-		}
-	}
-	return out
 }
 
 // readComment reads an optional {"comment": "..."} body.

@@ -73,11 +73,13 @@ var funcs = template.FuncMap{
 		}
 		return s
 	},
-	"q":    url.QueryEscape,
-	"list": func(s ...string) []string { return s },
-	"add":  func(a, b int64) int64 { return a + b },
-	"mul":  func(a int, b float64) float64 { return float64(a) * b },
-	"sub":  func(a, b float64) float64 { return a - b },
+	"q":     url.QueryEscape,
+	"list":  func(s ...string) []string { return s },
+	"add":   func(a, b int64) int64 { return a + b },
+	"int64": func(n int) int64 { return int64(n) },
+	"addf":  func(a, b float64) float64 { return a + b },
+	"mul":   func(a int, b float64) float64 { return float64(a) * b },
+	"sub":   func(a, b float64) float64 { return a - b },
 	"bar": func(n, max int64, width float64) float64 {
 		if max <= 0 {
 			return 0
@@ -513,10 +515,17 @@ func (s *Server) mountConsole() {
 				}
 			}
 		}
+		rej := s.rejection(r.Context(), d, xs)
+		var pv *Preview
+		if rej == nil { // a rejected file's content is shown with its reasons already
+			if pv, err = s.preview(r.Context(), d); err != nil {
+				s.log.Warn("console: no preview", "message", d.Entry.ID, "err", err)
+			}
+		}
 		s.render(w, r, 200, "message", &page{Title: "Message " + d.Entry.ID, Nav: "messages", Me: p,
 			Data: map[string]any{"E": entryJSON(d.Entry), "Keys": d.Keys, "Events": d.Events, "Exceptions": xs, "Replays": children,
-				"Rejection": s.rejection(r.Context(), d, xs),
-				"Stuck":     stuck, "CanReplay": p.can(store.RoleOperator)}})
+				"Rejection": rej, "Preview": pv,
+				"Stuck": stuck, "CanReplay": p.can(store.RoleOperator)}})
 		return nil
 	})
 	s.page("GET /ui/messages/{id}/content", store.RoleAuditor, s.download)
@@ -554,18 +563,6 @@ func (s *Server) mountConsole() {
 			}
 		}
 		s.render(w, r, 200, "trace", &page{Title: "Trace", Nav: "trace", Me: p, Data: map[string]any{"Key": key, "T": tr}})
-		return nil
-	})
-	s.page("GET /ui/partners", store.RoleAuditor, func(w http.ResponseWriter, r *http.Request, p *principal) error {
-		ps, err := s.st.ListPartners(r.Context())
-		if err != nil {
-			return err
-		}
-		certs, err := s.Certificates(r.Context())
-		if err != nil {
-			return err
-		}
-		s.render(w, r, 200, "partners", &page{Title: "Partners", Nav: "partners", Me: p, Data: map[string]any{"Partners": ps, "Certs": certs}})
 		return nil
 	})
 	s.page("GET /ui/schedules", store.RoleAuditor, func(w http.ResponseWriter, r *http.Request, p *principal) error {

@@ -402,8 +402,12 @@ func (s *Server) Certificates(ctx context.Context) ([]Cert, error) {
 type ScheduleInfo struct {
 	Name    string     `json:"name"`
 	Task    string     `json:"task"`
-	LastRun *time.Time `json:"last_run" nullable:"true" doc:"null before its first run"`
-	NextRun time.Time  `json:"next_run"`
+	LastRun *time.Time `json:"last_run" nullable:"true" doc:"null before its first run; a slot skipped while paused counts"`
+	NextRun time.Time  `json:"next_run" doc:"its next slot (skipped while paused)"`
+	// PausedAt is when an operator paused it (every instance skips its
+	// slots); null: running.
+	PausedAt *time.Time `json:"paused_at" nullable:"true" doc:"null: running; else since when every instance skips its slots"`
+	PausedBy string     `json:"paused_by,omitempty" doc:"who paused it, as audit events name actors"`
 }
 
 // Schedules lists the server's schedules.
@@ -411,9 +415,17 @@ func (s *Server) Schedules(ctx context.Context) ([]ScheduleInfo, error) {
 	if s.o.Jobs == nil {
 		return nil, nil
 	}
+	pauses, err := s.st.SchedulePauses(ctx)
+	if err != nil {
+		return nil, err
+	}
 	var out []ScheduleInfo
 	for _, sc := range s.o.Jobs.Schedules() {
 		si := ScheduleInfo{Name: sc.Name, Task: sc.Task, NextRun: sc.Schedule.Next(s.now()).UTC()}
+		if p, ok := pauses[sc.Name]; ok {
+			at := p.At.UTC()
+			si.PausedAt, si.PausedBy = &at, p.By
+		}
 		last, ok, err := s.st.ScheduleLastRun(ctx, sc.Name)
 		if err != nil {
 			return nil, err

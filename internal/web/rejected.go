@@ -29,9 +29,10 @@ type Rejection struct {
 
 // ContentRow is one segment or line of a file's content.
 type ContentRow struct {
-	N      int
-	Text   string
-	Marked bool // a reason names it
+	N      int    `json:"n" doc:"its number in the file, from 1"`
+	Text   string `json:"text" doc:"control characters and invalid UTF-8 shown as ·"`
+	Marked bool   `json:"marked" doc:"a reason names it"`
+	Depth  int    `json:"depth,omitempty" doc:"x12: 0 interchange, 1 group, 2 transaction set, 3 its segments"`
 }
 
 // rejectionPreview bounds the content shown next to the reasons.

@@ -63,6 +63,17 @@ type Options struct {
 	// TraceDocuments maps a message of a trace to its canonical documents
 	// (process.Processor.Documents); nil leaves them out of traces.
 	TraceDocuments func(ctx context.Context, m *store.Message) ([]canonical.Document, error)
+	// ConfigPartner tells whether the configuration file declares the
+	// partner (read-only in the console and the API); nil: those whose
+	// source is config. ConfigFile names the file in what they say.
+	ConfigPartner func(id string) bool
+	ConfigFile    string
+	// EndSFTPSessions ends the partner's live SFTP sessions (when it is
+	// disabled) and returns how many it ended; nil: none are tracked.
+	EndSFTPSessions func(partner string) int
+	// SFTPSessions lists the live sessions of this process's SFTP server;
+	// nil: it runs none (the sessions page and route say so).
+	SFTPSessions func() []SFTPSession
 	// StuckAfter is how long a document may wait at one step before the
 	// console calls it stuck (default 15 minutes).
 	StuckAfter time.Duration
@@ -174,6 +185,10 @@ func New(o Options) (*Server, error) {
 	s.mountAdminAPI()
 	s.mountConsole()
 	s.mountAdminConsole()
+	s.mountPartnersConsole()
+	s.mountSessions()
+	s.mountPreview()
+	s.mountCharts()
 	s.mountScheduleRun()
 	if o.Metrics != nil {
 		s.metrics = newOverviewMetrics(s)

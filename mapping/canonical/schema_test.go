@@ -5,15 +5,15 @@ import (
 	"bytes"
 	"encoding/json"
 	"flag"
-	"fmt"
 	"os"
 	"path/filepath"
 	"reflect"
-	"regexp"
 	"sort"
 	"strconv"
 	"strings"
 	"testing"
+
+	"github.com/wharfedi/wharf/internal/testenv"
 )
 
 var update = flag.Bool("update", false, "rewrite docs/canonical.schema.json from the Go types")
@@ -126,85 +126,6 @@ func TestSchemaFile(t *testing.T) {
 	}
 }
 
-// validate checks v against the subset of JSON Schema the file uses.
-func validate(root, s map[string]any, v any, path string) error {
-	if r, ok := s["$ref"].(string); ok {
-		return validate(root, root["$defs"].(map[string]any)[strings.TrimPrefix(r, "#/$defs/")].(map[string]any), v, path)
-	}
-	if alts, ok := s["oneOf"].([]any); ok {
-		n, last := 0, error(nil)
-		for _, a := range alts {
-			if err := validate(root, a.(map[string]any), v, path); err == nil {
-				n++
-			} else {
-				last = err
-			}
-		}
-		if n != 1 {
-			return fmt.Errorf("%s: matches %d of oneOf (last error: %v)", path, n, last)
-		}
-		return nil
-	}
-	if c, ok := s["const"]; ok && c != v {
-		return fmt.Errorf("%s: %v is not %v", path, v, c)
-	}
-	switch s["type"] {
-	case "object":
-		m, ok := v.(map[string]any)
-		if !ok {
-			return fmt.Errorf("%s: not an object", path)
-		}
-		props := s["properties"].(map[string]any)
-		for _, r := range toList(s["required"]) {
-			if _, ok := m[r]; !ok {
-				return fmt.Errorf("%s: %s is required", path, r)
-			}
-		}
-		for k, x := range m {
-			ps, ok := props[k].(map[string]any)
-			if !ok {
-				return fmt.Errorf("%s: property %q is not in the schema", path, k)
-			}
-			if err := validate(root, ps, x, path+"."+k); err != nil {
-				return err
-			}
-		}
-	case "array":
-		l, ok := v.([]any)
-		if !ok {
-			return fmt.Errorf("%s: not an array", path)
-		}
-		for i, x := range l {
-			if err := validate(root, s["items"].(map[string]any), x, fmt.Sprintf("%s[%d]", path, i)); err != nil {
-				return err
-			}
-		}
-	case "string":
-		str, ok := v.(string)
-		if !ok {
-			return fmt.Errorf("%s: not a string", path)
-		}
-		if p, ok := s["pattern"].(string); ok && !regexp.MustCompile(p).MatchString(str) {
-			return fmt.Errorf("%s: %q does not match %s", path, str, p)
-		}
-	case "integer":
-		if f, ok := v.(float64); !ok || f != float64(int64(f)) {
-			return fmt.Errorf("%s: not an integer", path)
-		}
-	}
-	return nil
-}
-
-func toList(v any) []string {
-	var out []string
-	if l, ok := v.([]any); ok {
-		for _, x := range l {
-			out = append(out, x.(string))
-		}
-	}
-	return out
-}
-
 // TestGoldenValidate checks every document of the golden outputs and
 // canonical examples against docs/canonical.schema.json.
 func TestGoldenValidate(t *testing.T) {
@@ -226,7 +147,7 @@ func TestGoldenValidate(t *testing.T) {
 			return // error and outcome lines
 		}
 		n++
-		if err := validate(schema, schema, v, "$"); err != nil {
+		if err := testenv.ValidateJSON(schema, v); err != nil {
 			t.Errorf("%s: %v", where, err)
 		}
 	})
@@ -235,7 +156,7 @@ func TestGoldenValidate(t *testing.T) {
 	}
 	// The validator can fail.
 	bad := map[string]any{"type": "order", "version": "1", "order_number": "1", "total": "12,5"}
-	if validate(schema, schema, bad, "$") == nil {
+	if testenv.ValidateJSON(schema, bad) == nil {
 		t.Error("a decimal comma passed validation")
 	}
 }

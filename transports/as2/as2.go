@@ -139,9 +139,14 @@ type Partner struct {
 // ErrUnknownPartner: no partner has this AS2 name.
 var ErrUnknownPartner = errors.New("unknown AS2 partner")
 
+// ErrPartnerDisabled: the partner is known but its operators disabled it;
+// the endpoint refuses its messages as it does an unknown partner's.
+var ErrPartnerDisabled = errors.New("AS2 partner disabled")
+
 // Directory finds partners by AS2 name.
 type Directory interface {
-	// ByAS2ID returns the partner whose AS2 name is id, or ErrUnknownPartner.
+	// ByAS2ID returns the partner whose AS2 name is id, ErrUnknownPartner,
+	// or ErrPartnerDisabled (wrapped) for a partner that may not send now.
 	ByAS2ID(ctx context.Context, id string) (*Partner, error)
 }
 

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"compress/zlib"
+	"context"
 	"crypto/x509"
 	"encoding/asn1"
 	"errors"
@@ -430,5 +431,30 @@ func TestSlowBodyAnswers408(t *testing.T) {
 				t.Fatalf("answered after %s", d)
 			}
 		})
+	}
+}
+
+type disabledDir struct{}
+
+func (disabledDir) ByAS2ID(_ context.Context, id string) (*Partner, error) {
+	return nil, fmt.Errorf("%w: partner acme", ErrPartnerDisabled)
+}
+
+// A partner its operators disabled is refused on its headers, as an
+// unknown one is: 403 naming the suspended relationship, no body read.
+func TestDisabledPartnerRefusedBeforeBody(t *testing.T) {
+	f := newLimitsFixture(t)
+	f.srv.Partners = disabledDir{}
+	body := &tripwire{t: t, allow: 4 << 10}
+	req := httptest.NewRequest(http.MethodPost, "/as2", body)
+	req.ContentLength = 600 << 20
+	req.Header.Set("AS2-From", "ACME")
+	req.Header.Set("AS2-To", "WHARF")
+	req.Header.Set("Message-ID", "<disabled@x>")
+	req.Header.Set("Content-Type", "application/pkcs7-mime; smime-type=enveloped-data")
+	rec := httptest.NewRecorder()
+	f.srv.ServeHTTP(rec, req)
+	if rec.Code != http.StatusForbidden || !strings.Contains(rec.Body.String(), "suspended") || body.n.Load() != 0 {
+		t.Fatalf("HTTP %d %q after %d body bytes, want 403 naming the suspended relationship and none read", rec.Code, rec.Body, body.n.Load())
 	}
 }

@@ -190,6 +190,12 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, fmt.Sprintf("as2: unknown-trading-relationship: no trading partner with AS2 name %s is configured here", from), http.StatusForbidden)
 		return
 	}
+	if errors.Is(err, ErrPartnerDisabled) {
+		log.Warn("as2: message from a disabled partner; answered 403 without reading the body", "err", err,
+			"hint", "enable the partner in the console (Partners) or with the API to receive from it again")
+		http.Error(w, fmt.Sprintf("as2: unknown-trading-relationship: the trading relationship with %s is suspended on this server", from), http.StatusForbidden)
+		return
+	}
 	if err != nil {
 		log.Error("as2: partner lookup failed; answered 503 so the sender retries", "err", err)
 		http.Error(w, "as2: temporarily unable to process; retry later", http.StatusServiceUnavailable)

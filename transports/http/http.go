@@ -82,6 +82,10 @@ type Inbound struct {
 	Authorized func(partner, token string) bool
 	// MaxBytes is the partner's size limit (default 100 MiB).
 	MaxBytes func(partner string) int64
+	// Disabled, when set, tells whether an operator disabled the partner:
+	// its requests, even with the right token, are refused with 403; an
+	// error (the lookup failed) is answered 503.
+	Disabled func(ctx context.Context, partner string) (bool, error)
 	// Guard, when set, refuses addresses that failed to authenticate too
 	// often (internal/defender), with 429 and Retry-After, before their
 	// token is looked at.
@@ -145,6 +149,24 @@ func (h *Inbound) ServeHTTP(w stdhttp.ResponseWriter, r *stdhttp.Request) {
 		w.Header().Set("WWW-Authenticate", `Bearer realm="wharf"`)
 		reply(w, stdhttp.StatusUnauthorized, answer{Error: "a valid bearer token for this partner is required"})
 		return
+	}
+	if h.Disabled != nil {
+		off, err := h.Disabled(r.Context(), partner)
+		switch {
+		case err != nil:
+			if h.Log != nil {
+				h.Log.Error("http inbound: cannot look up the partner; answered 503", "partner", partner, "err", err)
+			}
+			w.Header().Set("Retry-After", "30")
+			reply(w, stdhttp.StatusServiceUnavailable, answer{Error: "cannot check the partner now; nothing was recorded, post again"})
+			return
+		case off:
+			if h.Log != nil {
+				h.Log.Warn("http inbound: refused, the partner is disabled", "partner", partner, "remote", r.RemoteAddr)
+			}
+			reply(w, stdhttp.StatusForbidden, answer{Error: "partner " + partner + " is disabled on this server: nothing was recorded; ask its operators to enable it"})
+			return
+		}
 	}
 	limit := int64(100 << 20)
 	if h.MaxBytes != nil {

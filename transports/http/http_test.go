@@ -206,3 +206,43 @@ func (g *countingGuard) Fail(addr string) bool {
 	g.addr = addr
 	return g.fails == g.lockAfter
 }
+
+// A partner an operator disabled is refused with 403 even with its right
+// token, and nothing is archived; enabled again, its post is archived.
+func TestInboundDisabledPartner(t *testing.T) {
+	flowtest.ForEachDB(t, archive.Options{}, []string{"tms"}, func(t *testing.T, e *flowtest.Env) {
+		mux := http.NewServeMux()
+		mux.Handle("POST /api/v1/inbound/{partner}", &whttp.Inbound{
+			Receiver:   e.Gateway,
+			Authorized: func(p, tok string) bool { return p == "tms" && whttp.TokenMatches(tok, "s3cret", "") },
+			Disabled: func(ctx context.Context, partner string) (bool, error) {
+				p, err := e.Store.GetPartner(ctx, partner)
+				if err != nil {
+					return false, err
+				}
+				return p.Disabled(), nil
+			},
+		})
+		srv := httptest.NewServer(mux)
+		defer srv.Close()
+		u := srv.URL + "/api/v1/inbound/tms"
+		if err := e.Store.SetPartnerDisabled(ctx, "tms", true); err != nil {
+			t.Fatal(err)
+		}
+		if code, body := post(t, u, "s3cret", "text/plain", "x", nil); code != 403 || !strings.Contains(body, "disabled") {
+			t.Fatalf("disabled partner: %d %s", code, body)
+		}
+		if code, _ := post(t, u, "wrong", "text/plain", "x", nil); code != 401 {
+			t.Fatalf("a wrong token learns nothing about the partner: %d", code)
+		}
+		if n := len(e.Inbound(t, "tms")); n != 0 {
+			t.Fatalf("a disabled partner's post archived %d messages", n)
+		}
+		if err := e.Store.SetPartnerDisabled(ctx, "tms", false); err != nil {
+			t.Fatal(err)
+		}
+		if code, body := post(t, u, "s3cret", "text/plain", "x", nil); code != 201 || len(e.Inbound(t, "tms")) != 1 {
+			t.Fatalf("enabled again: %d %s", code, body)
+		}
+	})
+}

@@ -3,9 +3,12 @@ package storetest
 import (
 	"context"
 	"errors"
+	"fmt"
+	"strings"
 	"testing"
 	"time"
 
+	"github.com/wharfedi/wharf/internal/lifecycle"
 	"github.com/wharfedi/wharf/internal/store"
 )
 
@@ -157,6 +160,61 @@ func exerciseAccess(t *testing.T, open func(t *testing.T) (store.Store, string))
 		}
 		if out.Transport != "as2" || out.Count != 1 || out.Status != "dead_letter" {
 			t.Fatalf("as2 group: %+v", out)
+		}
+	})
+	t.Run("HourlyStats", func(t *testing.T) {
+		s, _ := open(t)
+		base := time.Date(2026, 12, 4, 10, 0, 0, 0, time.UTC)
+		type msg struct {
+			partner  string
+			dir      store.Direction
+			status   lifecycle.Status
+			received time.Duration // after base
+			settled  time.Duration // after received; 0: no settling event
+			kind     lifecycle.EventKind
+		}
+		for i, c := range []msg{
+			{"acme", store.Inbound, "processed", 5 * time.Minute, 2 * time.Second, lifecycle.EventMapped},
+			{"acme", store.Inbound, "rejected", 20 * time.Minute, 4 * time.Second, lifecycle.EventMapped},
+			{"acme", store.Outbound, "delivered", 59 * time.Minute, 30 * time.Second, lifecycle.EventDelivered},
+			{"acme", store.Outbound, "received", 61 * time.Minute, 0, ""},
+			{"bolt", store.Outbound, "dead_letter", 90 * time.Minute, 10 * time.Minute, lifecycle.EventDeadLetter},
+			{"acme", store.Inbound, "processed", -2 * time.Hour, time.Second, lifecycle.EventMapped}, // before since
+		} {
+			m := &store.Message{PartnerID: c.partner, Direction: c.dir, Transport: "sftp", Status: c.status, SHA256: "00", BlobRef: "fs:x", ReceivedAt: base.Add(c.received)}
+			if err := s.InsertMessage(ctx, m); err != nil {
+				t.Fatalf("message %d: %v", i, err)
+			}
+			// A later event of another kind does not count.
+			if err := s.AppendEvent(ctx, &store.Event{MessageID: m.ID, Kind: lifecycle.EventValidated, At: m.ReceivedAt.Add(time.Second / 2)}); err != nil {
+				t.Fatal(err)
+			}
+			if c.kind != "" {
+				for _, at := range []time.Duration{c.settled, c.settled + time.Hour} { // the first one counts
+					if err := s.AppendEvent(ctx, &store.Event{MessageID: m.ID, Kind: c.kind, At: m.ReceivedAt.Add(at)}); err != nil {
+						t.Fatal(err)
+					}
+				}
+			}
+		}
+		hs, err := s.HourlyStats(ctx, base)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got []string
+		for _, h := range hs {
+			got = append(got, fmt.Sprintf("%s %s in %d out %d errors %d settled %d sum %s max %s", h.PartnerID, h.Hour.Format("15:04"), h.In, h.Out, h.Errors, h.Settled, h.LatencySum, h.LatencyMax))
+		}
+		want := []string{
+			"acme 10:00 in 2 out 1 errors 1 settled 3 sum 36s max 30s",
+			"acme 11:00 in 0 out 1 errors 0 settled 0 sum 0s max 0s",
+			"bolt 11:00 in 0 out 1 errors 1 settled 1 sum 10m0s max 10m0s",
+		}
+		if strings.Join(got, "\n") != strings.Join(want, "\n") {
+			t.Fatalf("hourly stats:\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+		}
+		if !hs[0].Hour.Equal(base) || hs[0].Hour.Location() != time.UTC {
+			t.Fatalf("hour %v, want %v", hs[0].Hour, base)
 		}
 	})
 }

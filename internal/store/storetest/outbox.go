@@ -95,6 +95,15 @@ func exerciseOutbox(t *testing.T, open func(t *testing.T) (store.Store, string))
 		if evs, _ := s.OutboxAfter(ctx, 0, 100); len(evs) != 4 || evs[0].Pos != 4 {
 			t.Fatalf("after prune: %s", types(evs))
 		}
+		// With no sink configured, old events go whether positioned or not.
+		if err := s.WithTx(ctx, func(tx store.Tx) error {
+			return tx.AppendOutbox(ctx, &store.OutboxEvent{Type: "shipment.shipped", ObjectKind: "shipment", ObjectKey: "SH-9", At: at.Add(4 * time.Second)})
+		}); err != nil {
+			t.Fatal(err)
+		}
+		if n, err := s.PruneOutbox(ctx, at.Add(5*time.Second), -1, 100); err != nil || n != 3 {
+			t.Fatalf("prune without sinks: %d %v, want 3 (positions 4 and 5, and the unpositioned one)", n, err)
+		}
 	})
 
 	t.Run("OutboxRollback", func(t *testing.T) {

@@ -114,6 +114,88 @@ func Exercise(t *testing.T, fresh func(t *testing.T) string) {
 		}
 	})
 
+	t.Run("SchedulePauses", func(t *testing.T) {
+		dsn := fresh(t)
+		at := time.Date(2026, 12, 4, 9, 30, 0, 0, time.UTC)
+		clock := at
+		s, err := store.Open(ctx, dsn, store.WithClock(func() time.Time { return clock }))
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { s.Close() })
+		if ps, err := s.SchedulePauses(ctx); err != nil || len(ps) != 0 {
+			t.Fatalf("pauses of a new store: %v %v", ps, err)
+		}
+		if err := s.PauseSchedule(ctx, "nightly", "user:olga"); err != nil {
+			t.Fatal(err)
+		}
+		clock = at.Add(time.Hour)
+		if err := s.PauseSchedule(ctx, "nightly", "user:bob"); err != nil { // again: the first pause stays
+			t.Fatal(err)
+		}
+		ps, err := s.SchedulePauses(ctx)
+		if err != nil || len(ps) != 1 || !ps["nightly"].At.Equal(at) || ps["nightly"].By != "user:olga" {
+			t.Fatalf("pauses: %+v %v", ps, err)
+		}
+		if err := s.ResumeSchedule(ctx, "nightly"); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.ResumeSchedule(ctx, "nightly"); err != nil {
+			t.Fatalf("resuming a running schedule: %v", err)
+		}
+		if ps, _ := s.SchedulePauses(ctx); len(ps) != 0 {
+			t.Fatalf("resumed, still paused: %+v", ps)
+		}
+		if err := s.PauseSchedule(ctx, " ", ""); !errors.Is(err, store.ErrInvalid) {
+			t.Fatalf("a nameless pause: %v", err)
+		}
+	})
+
+	t.Run("PartnerDisabled", func(t *testing.T) {
+		dsn := fresh(t)
+		at := time.Date(2026, 12, 4, 9, 30, 0, 0, time.UTC)
+		clock := at
+		s, err := store.Open(ctx, dsn, store.WithClock(func() time.Time { return clock }))
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { s.Close() })
+		if err := s.UpsertPartner(ctx, &store.Partner{ID: "acme", SSHKeys: []string{KeyA}}); err != nil {
+			t.Fatal(err)
+		}
+		if got, _ := s.GetPartner(ctx, "acme"); got.Disabled() {
+			t.Fatalf("a new partner is disabled: %+v", got)
+		}
+		if err := s.SetPartnerDisabled(ctx, "acme", true); err != nil {
+			t.Fatal(err)
+		}
+		clock = at.Add(time.Hour)
+		if err := s.SetPartnerDisabled(ctx, "acme", true); err != nil { // again: keeps the first time
+			t.Fatal(err)
+		}
+		fp, _, _ := store.ParseSSHKey(KeyA)
+		byKey, err := s.PartnerBySSHKey(ctx, fp)
+		if err != nil || !byKey.DisabledAt.Equal(at) {
+			t.Fatalf("by key after disabling: %+v %v (want disabled at %v)", byKey, err, at)
+		}
+		// The configuration's partners applied at start keep the flag.
+		if err := s.UpsertPartner(ctx, &store.Partner{ID: "acme", Name: "ACME", SSHKeys: []string{KeyA}, Source: "config"}); err != nil {
+			t.Fatal(err)
+		}
+		if ps, _ := s.ListPartners(ctx); len(ps) != 1 || !ps[0].Disabled() || ps[0].Name != "ACME" {
+			t.Fatalf("an upsert enabled the partner: %+v", ps[0])
+		}
+		if err := s.SetPartnerDisabled(ctx, "acme", false); err != nil {
+			t.Fatal(err)
+		}
+		if got, _ := s.GetPartner(ctx, "acme"); got.Disabled() {
+			t.Fatalf("enabled, still disabled: %+v", got)
+		}
+		if err := s.SetPartnerDisabled(ctx, "nope", true); !errors.Is(err, store.ErrNotFound) {
+			t.Fatalf("unknown partner: want ErrNotFound, got %v", err)
+		}
+	})
+
 	t.Run("Counters", func(t *testing.T) {
 		s, _ := open(t)
 		for want := int64(1); want <= 3; want++ {
