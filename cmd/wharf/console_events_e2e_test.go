@@ -29,10 +29,11 @@ func TestConsoleEventSubscriptions(t *testing.T) {
 	art := artifactDir(t)
 	dir := t.TempDir()
 	prefix, stream := testenv.RandName("wharfui"), testenv.RandName("WHARFUI")
-	cfgPath := filepath.Join(dir, "wharf.yaml")
-	os.WriteFile(cfgPath, fmt.Appendf(nil, "partners:\n  - {id: acme, role: carrier}\nevents:\n"+
+	yaml := fmt.Sprintf("partners:\n  - {id: acme, role: carrier}\nevents:\n"+
 		"  - {name: tms, to: %q, prefix: %s, stream: %s, types: [message.*]}\n"+
-		"  - {name: nostream, to: %q, prefix: %s, types: [message.*]}\n", url, prefix, stream, url, testenv.RandName("wharfnostream")), 0o600)
+		"  - {name: nostream, to: %q, prefix: %s, types: [message.*]}\n", url, prefix, stream, url, testenv.RandName("wharfnostream"))
+	cfgPath := filepath.Join(dir, "wharf.yaml")
+	os.WriteFile(cfgPath, []byte(yaml), 0o600)
 	t.Cleanup(func() {
 		if s, err := wnats.Connect(context.Background(), wnats.Options{URL: url}); err == nil {
 			s.JetStream().DeleteStream(context.Background(), stream)
@@ -58,23 +59,16 @@ func TestConsoleEventSubscriptions(t *testing.T) {
 	}
 	st.Close()
 
-	env := []string{"WHARF_CONFIG=" + cfgPath}
-	srv := startServer(t, dir, env)
+	srv, _, cli := consoleServer(t, dir, yaml)
 	defer srv.stop(t)
 	note := filepath.Join(dir, "note.txt")
 	os.WriteFile(note, []byte("a file that makes message events\n"), 0o600)
-	if out, code := runCLI(t, dir, env, "archive", "put", "--partner", "acme", note); code != 0 {
-		t.Fatalf("archive put: %d %s", code, out)
-	}
+	cli("archive", "put", "--partner", "acme", note)
 	waitFor(t, "tms caught up and nostream failing", func() bool {
 		return sinkMetric(t, srv.http, "wharf_events_published_total", "tms") >= 1 && eventsPending(t, srv.http, "tms") == 0 &&
 			eventsPending(t, srv.http, "nostream") >= 1 && sinkMetric(t, srv.http, "wharf_events_failed_total", "nostream") >= 1
 	})
-	out, code := runCLI(t, dir, env, "token", "create", "--role", "auditor", "--name", "e2e-events")
-	if code != 0 {
-		t.Fatalf("token create: %s", out)
-	}
-	tok := strings.Fields(strings.TrimSpace(out))[0]
+	tok := strings.Fields(strings.TrimSpace(cli("token", "create", "--role", "auditor", "--name", "e2e-events")))[0]
 	var section, tms, broken string
 	err = chromedp.Do(ctx,
 		chromedp.Navigate(srv.http+"/"),
@@ -88,7 +82,7 @@ func TestConsoleEventSubscriptions(t *testing.T) {
 		screenshot(art, "event-subscriptions"),
 	)
 	if err != nil {
-		t.Fatalf("overview: %v\n%s", err, srv.logs)
+		t.Fatalf("overview: %v", err)
 	}
 	t.Logf("screenshot in %s", art)
 	if up := strings.ToUpper(section); !strings.Contains(up, "LAG") || !strings.Contains(up, "FAILURES") {
