@@ -99,6 +99,16 @@ func (s *Server) OpenAPI() map[string]any {
 		default:
 			op["security"] = []any{map[string][]string{"bearer": {}}}
 			op["description"] = "Needs role " + rt.Role + " or above (auditor < operator < admin)."
+			switch rt.Scope {
+			case "":
+				op["description"] = op["description"].(string) + " Partner tokens are refused."
+			case ScopeAnyPartner:
+				op["description"] = op["description"].(string) + " Any partner token may call it too."
+				op["x-wharf-scope"] = rt.Scope
+			default:
+				op["description"] = op["description"].(string) + " A partner token needs scope " + rt.Scope + " and sees only its own partner's data."
+				op["x-wharf-scope"] = rt.Scope
+			}
 		}
 		if rt.Request != nil {
 			op["requestBody"] = map[string]any{"required": true,
@@ -193,10 +203,9 @@ func (rt Route) errorCodes() []int {
 	// Any route refuses query parameters it does not take.
 	set := map[int]bool{http.StatusBadRequest: true}
 	if rt.Role != "" && rt.Role != "partner" {
-		set[http.StatusUnauthorized], set[http.StatusTooManyRequests] = true, true
-		if rt.Role != store.RoleAuditor {
-			set[http.StatusForbidden] = true
-		}
+		// 403: a role below the route's, or a partner token without
+		// the route's scope (every route refuses some partner token).
+		set[http.StatusUnauthorized], set[http.StatusTooManyRequests], set[http.StatusForbidden] = true, true, true
 	}
 	for _, p := range rt.Params {
 		if p.In == "path" {

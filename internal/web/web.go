@@ -115,11 +115,15 @@ type Server struct {
 type Route struct {
 	Method, Path string
 	Summary      string
-	Role         string // least role allowed; "" for public, "partner" for partner tokens
-	Params       []Param
-	Body         string // request body description; "" for none
-	Produces     string // content type of a success; default application/json
-	Tag          string
+	Role         string // least role allowed; "" for public, "partner" for the HTTP inbound transport's partner auth
+	// Scope is the scope a partner token (store.RolePartner) needs for the
+	// route, which then answers with that partner's data only;
+	// ScopeAnyPartner for any partner token; "" refuses partner tokens.
+	Scope    string
+	Params   []Param
+	Body     string // request body description; "" for none
+	Produces string // content type of a success; default application/json
+	Tag      string
 	// Response is a value of the Go type a success encodes (its schema is
 	// generated from the type), or a Schema; unused for
 	// application/octet-stream.
