@@ -157,6 +157,7 @@ var tagText = map[string]string{
 	"operations": "overview, stuck documents and traces",
 	"partners":   "trading partners and their certificates",
 	"messages":   "the archive: search, details, originals, replays",
+	"objects":    "business objects the sync follows: orders, shipments, invoices, inventory reports",
 	"exceptions": "the exceptions queue and what operators do with it",
 	"jobs":       "the job runtime's jobs and schedules",
 	"archive":    "archive integrity",
@@ -168,7 +169,7 @@ var tagText = map[string]string{
 var errorText = map[int]string{
 	http.StatusBadRequest:            "a parameter or the body is not valid: error says which, hint lists the valid values",
 	http.StatusUnauthorized:          "no bearer token, or an unknown or revoked one",
-	http.StatusForbidden:             "the token's role is too low: error and hint name the role needed",
+	http.StatusForbidden:             "the token's role is too low, or a partner token lacks the route's scope or names another partner: error and hint name the role or scope needed",
 	http.StatusNotFound:              "no such object: check the ID (list or search first)",
 	http.StatusConflict:              "the object is not in a state that allows this",
 	http.StatusRequestEntityTooLarge: "the body is larger than the partner's limit",

@@ -189,6 +189,7 @@ func New(o Options) (*Server, error) {
 	s.mountPartnersConsole()
 	s.mountSessions()
 	s.mountPreview()
+	s.mountObjects()
 	s.mountCharts()
 	s.mountScheduleRun()
 	if o.Metrics != nil {
