@@ -3,7 +3,11 @@ package web
 import (
 	"context"
 	"encoding/json"
+	"io"
 	"net/http"
+	"net/http/cookiejar"
+	"net/url"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -166,4 +170,46 @@ func TestPartnerTokens(t *testing.T) {
 			}
 		})
 	})
+}
+
+// TestPartnerTokenCannotSignInToTheConsole: the console shows every
+// partner's data, so a partner token is refused there (and audited).
+func TestPartnerTokenCannotSignInToTheConsole(t *testing.T) {
+	f := newFixture(t, testenv.OpenStore(t, "SQLite"))
+	ctx := context.Background()
+	tok, rec, err := MintPartnerToken(ctx, f.st, "acme", []string{store.ScopeMessagesRead}, "acme-portal")
+	if err != nil {
+		t.Fatal(err)
+	}
+	jar, _ := cookiejar.New(nil)
+	c := &http.Client{Jar: jar}
+	resp, err := c.Get(f.srv.URL + "/ui/signin")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	m := regexp.MustCompile(`name="csrf" value="([^"]+)"`).FindStringSubmatch(string(b))
+	if m == nil {
+		t.Fatal("sign-in form without CSRF token")
+	}
+	resp, err = c.PostForm(f.srv.URL+"/ui/signin", url.Values{"csrf": {m[1]}, "token": {tok}, "next": {"/ui/messages"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ = io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.Request.URL.Path != "/ui/signin" || !strings.Contains(string(b), "reaches the API only") {
+		t.Fatalf("a partner token signed in to the console: %s\n%s", resp.Request.URL, b)
+	}
+	evs, err := f.st.AuditEvents(ctx, "", 20)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range evs {
+		if e.Kind == "console_login_refused" && strings.Contains(e.Actor, rec.ID) {
+			return
+		}
+	}
+	t.Fatalf("the refusal is not audited: %d events", len(evs))
 }
