@@ -384,12 +384,14 @@ func TestAPIAnswersMatchTheDocument(t *testing.T) {
 	call(apiCall{method: "POST", path: "/api/v1/inbound/invoicing?filename=accepted.txt", template: "/api/v1/inbound/{partner}", token: partnerToken,
 		body: "sent once enabled\n", contentType: "text/plain", want: 201})
 	// Business objects: every kind listed and its newest read. The demo's
-	// flow has no inventory report: the invoicing platform posts one as
-	// canonical JSON (inventory has no owner in the demo), and the list
-	// is read once processing has applied it.
-	call(apiCall{method: "POST", path: "/api/v1/inbound/invoicing?filename=inventory.json", template: "/api/v1/inbound/{partner}", token: partnerToken,
+	// flow has no inventory report: an operator submits one as a canonical
+	// document for the invoicing platform (inventory has no owner in the
+	// demo), and the list is read once processing has applied it.
+	if d, _ := call(apiCall{method: "POST", path: "/api/v1/documents?partner=invoicing", token: operator,
 		body: `{"type": "inventory_balance", "version": "1", "report_id": "INV-CONTRACT-1", "items": [{"item": {"ids": [{"type": "sku", "value": "HB-1020"}]}, "quantities": [{"type": "on_hand", "value": "10", "unit": "case"}]}]}`,
-		want: 201})
+		want: 201}).(map[string]any); str(d, "id") == "" || str(d, "partner") != "invoicing" {
+		t.Errorf("submitted document: %v", d)
+	}
 	for deadline := time.Now().Add(30 * time.Second); ; {
 		req, _ := http.NewRequest("GET", srv.base+"/api/v1/inventory", nil)
 		req.Header.Set("Authorization", "Bearer "+auditor)
@@ -492,6 +494,9 @@ func TestAPIAnswersMatchTheDocument(t *testing.T) {
 		{method: "GET", path: "/api/v1/orders?updated_since=yesterday", token: auditor, want: 400},
 		{method: "GET", path: "/api/v1/invoices?before_key=x", token: auditor, want: 400},
 		{method: "GET", path: "/api/v1/inventory?limit=0", token: auditor, want: 400},
+		{method: "POST", path: "/api/v1/documents?partner=invoicing", token: operator, body: `{"type": "order", "version": "1"}`, want: 400},
+		{method: "POST", path: "/api/v1/documents", token: operator, body: `{"type": "order", "version": "1", "order_number": "X"}`, want: 400},
+		{method: "POST", path: "/api/v1/documents?partner=invoicing", token: auditor, body: `{}`, want: 403},
 		{method: "GET", path: "/api/v1/messages/nope/content", template: "/api/v1/messages/{id}/content", token: auditor, want: 404},
 		{method: "GET", path: "/api/v1/partners/nope", template: "/api/v1/partners/{id}", token: auditor, want: 404},
 		{method: "GET", path: "/api/v1/exceptions/nope", template: "/api/v1/exceptions/{id}", token: auditor, want: 404},

@@ -111,8 +111,12 @@ func (s *Server) OpenAPI() map[string]any {
 			}
 		}
 		if rt.Request != nil {
+			schema, ok := rt.Request.(Schema)
+			if !ok {
+				schema = g.of(reflect.TypeOf(rt.Request))
+			}
 			op["requestBody"] = map[string]any{"required": true,
-				"content": map[string]any{"application/json": map[string]any{"schema": g.of(reflect.TypeOf(rt.Request))}}}
+				"content": map[string]any{"application/json": map[string]any{"schema": schema}}}
 		}
 		if rt.Body != "" {
 			op["requestBody"] = map[string]any{"required": false, "description": rt.Body,

@@ -129,7 +129,8 @@ type Route struct {
 	// application/octet-stream.
 	Response any
 	// Request is a value of the Go type of the JSON body the route
-	// requires (its schema is generated from the type); nil for none.
+	// requires (its schema is generated from the type), or a Schema; nil
+	// for none.
 	Request any
 	// Never lists statuses the route's kind implies that it cannot
 	// answer (a PUT that creates what is missing is never 404).
@@ -190,6 +191,7 @@ func New(o Options) (*Server, error) {
 	s.mountSessions()
 	s.mountPreview()
 	s.mountObjects()
+	s.mountDocuments()
 	s.mountCharts()
 	s.mountScheduleRun()
 	if o.Metrics != nil {
