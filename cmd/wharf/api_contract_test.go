@@ -415,7 +415,10 @@ func TestAPIAnswersMatchTheDocument(t *testing.T) {
 			t.Errorf("no %s listed", kind)
 			continue
 		}
-		call(apiCall{method: "GET", path: "/api/v1/" + kind + "/" + url.PathEscape(str(objs[0], "key")), template: "/api/v1/" + kind + "/{key}", token: auditor, want: 200})
+		d, _ := call(apiCall{method: "GET", path: "/api/v1/" + kind + "/" + url.PathEscape(str(objs[0], "key")), template: "/api/v1/" + kind + "/{key}", token: auditor, want: 200}).(map[string]any)
+		if d["document"] == nil || len(list(d, "history")) == 0 {
+			t.Errorf("%s %s without its current canonical document or history: %v", kind, str(objs[0], "key"), d)
+		}
 	}
 	if held := list(call(apiCall{method: "GET", path: "/api/v1/shipments?held=false&overdue=false&partner=acme&updated_since=2026-01-01", token: auditor, want: 200}), "objects"); len(held) == 0 {
 		t.Error("no shipment of acme without a hold")

@@ -1,6 +1,7 @@
 package web
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -8,6 +9,7 @@ import (
 	"time"
 
 	"github.com/wharfedi/wharf/internal/store"
+	"github.com/wharfedi/wharf/mapping/canonical"
 	wsync "github.com/wharfedi/wharf/sync"
 )
 
@@ -44,6 +46,8 @@ type (
 		References []store.SyncRef    `json:"references" doc:"every reference that finds it (PO, BOL, PRO, shipment ID, invoice number, ...)"`
 		Timers     []*store.SyncTimer `json:"timers"`
 		History    []*store.SyncEvent `json:"history" doc:"oldest first; for a partner token only the events of its own partner and of wharf"`
+		// Document is the current canonical data.
+		Document canonical.Document `json:"document,omitempty" doc:"the canonical document of the latest received message about it (for a partner token: of its own messages); absent when none is at hand"`
 	}
 	objectsOut struct {
 		Objects []objectOut    `json:"objects"`
@@ -163,6 +167,50 @@ func (s *Server) listObjects(w http.ResponseWriter, r *http.Request, p *principa
 	return nil
 }
 
+// latestDocument is the canonical document of the most recent received
+// message in the object's history that carries its key or one of its
+// references (the last such document of the message; its only one when
+// it has one), looking at the ten
+// latest messages; nil when there is none or the server cannot map
+// messages (Options.TraceDocuments). A partner's view reads only its own
+// partner's messages.
+func (s *Server) latestDocument(ctx context.Context, o *store.SyncObject, refs []store.SyncRef, evs []*store.SyncEvent, partner string) canonical.Document {
+	if s.o.TraceDocuments == nil {
+		return nil
+	}
+	keys := map[string]bool{o.Key: true}
+	for _, r := range refs {
+		keys[r.Value] = true
+	}
+	seen := map[string]bool{}
+	for i := len(evs) - 1; i >= 0 && len(seen) < 10; i-- {
+		id := evs[i].MessageID
+		if id == "" || seen[id] {
+			continue
+		}
+		seen[id] = true
+		m, err := s.st.GetMessage(ctx, id)
+		if err != nil || m.Direction != store.Inbound || (partner != "" && m.PartnerID != partner) {
+			continue
+		}
+		docs, err := s.o.TraceDocuments(ctx, m)
+		if err != nil {
+			continue
+		}
+		if len(docs) == 1 { // the message the event came from holds only this document
+			return docs[0]
+		}
+		for j := len(docs) - 1; j >= 0; j-- {
+			for _, k := range canonical.Keys(docs[j]) {
+				if keys[k.Value] {
+					return docs[j]
+				}
+			}
+		}
+	}
+	return nil
+}
+
 func (s *Server) getObject(w http.ResponseWriter, r *http.Request, p *principal, k objectKind) error {
 	key := r.PathValue("key")
 	// Another partner's object answers exactly as one that does not exist.
@@ -186,7 +234,8 @@ func (s *Server) getObject(w http.ResponseWriter, r *http.Request, p *principal,
 	if err != nil {
 		return err
 	}
-	out := objectDetailOut{objectOut: objectJSON(o, ts, s.now(), p.Partner), References: nonNil(refs), Timers: nonNil(ts), History: []*store.SyncEvent{}}
+	out := objectDetailOut{objectOut: objectJSON(o, ts, s.now(), p.Partner), References: nonNil(refs), Timers: nonNil(ts), History: []*store.SyncEvent{},
+		Document: s.latestDocument(r.Context(), o, refs, evs, p.Partner)}
 	for _, ev := range evs {
 		if p.Partner == "" || ev.System == p.Partner || ev.System == "wharf" {
 			out.History = append(out.History, ev)

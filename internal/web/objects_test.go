@@ -3,15 +3,25 @@ package web
 import (
 	"context"
 	"encoding/json"
+	"io"
 	"net/url"
 	"slices"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/wharfedi/wharf/archive"
 	"github.com/wharfedi/wharf/internal/store"
 	"github.com/wharfedi/wharf/internal/testenv"
+	"github.com/wharfedi/wharf/mapping/canonical"
 )
+
+// detailJSON reads an object's detail (its document as raw JSON: an
+// interface does not decode).
+type detailJSON struct {
+	objectDetailOut
+	Document json.RawMessage `json:"document"`
+}
 
 // TestBusinessObjects: orders, shipments, invoices and inventory as
 // resources: the detail (state, holds, references, timers, data, history),
@@ -46,6 +56,36 @@ func TestBusinessObjects(t *testing.T) {
 			DueAt: time.Date(2026, 3, 1, 0, 0, 0, 0, time.UTC), Owner: store.OwnerOperations}); err != nil {
 			t.Fatal(err)
 		}
+		// The current canonical data: the latest received message about it.
+		f.s.o.TraceDocuments = func(ctx context.Context, m *store.Message) ([]canonical.Document, error) {
+			rc, _, err := f.a.Get(ctx, m.ID)
+			if err != nil {
+				return nil, err
+			}
+			defer rc.Close()
+			b, _ := io.ReadAll(rc)
+			d, err := canonical.Decode(b)
+			if err != nil {
+				return nil, err
+			}
+			return []canonical.Document{d}, nil
+		}
+		for _, body := range []string{`{"type": "shipment_status", "version": "1", "shipment_id": "SH1", "notes": ["first"]}`,
+			`{"type": "shipment_status", "version": "1", "shipment_id": "SH1", "notes": ["latest"]}`} {
+			e := f.put(store.Inbound, "214.json", body)
+			if err := st.AppendSyncEvent(ctx, &store.SyncEvent{Kind: "shipment", Key: "SH1", Event: "shipment.status", System: "acme", MessageID: e.ID}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		// A newer one from another partner: the operators' latest, never acme's.
+		other, err := f.a.Put(ctx, strings.NewReader(`{"type": "shipment_status", "version": "1", "shipment_id": "SH1", "notes": ["globex-note"]}`),
+			archive.Meta{Partner: "globex", Direction: store.Inbound, Transport: "cli", RemoteName: "214.json"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := st.AppendSyncEvent(ctx, &store.SyncEvent{Kind: "shipment", Key: "SH1", Event: "shipment.status", System: "globex", MessageID: other.ID}); err != nil {
+			t.Fatal(err)
+		}
 		put("SH2", "planned", `{"carrier":"globex"}`, "globex")
 		put("SH3", "shipped", `{"carrier":"acme"}`, "acme")
 		acme, _, err := MintPartnerToken(ctx, st, "acme", []string{store.ScopeShipmentsRead}, "acme-loads")
@@ -76,13 +116,16 @@ func TestBusinessObjects(t *testing.T) {
 
 		t.Run("Detail", func(t *testing.T) {
 			resp, b := f.call("GET", "/api/v1/shipments/SH1", store.RoleAuditor, nil)
-			var d objectDetailOut
+			var d detailJSON
 			if resp.StatusCode != 200 || json.Unmarshal(b, &d) != nil {
 				t.Fatalf("%d %s", resp.StatusCode, b)
 			}
 			if d.State != "delivered" || !d.Held || len(d.Holds) != 1 || d.Holds[0] != "delivered without proof of delivery" || !d.Overdue ||
-				len(d.References) != 1 || d.References[0].Value != "BOL-1" || len(d.Timers) != 1 || len(d.History) != 2 || !strings.Contains(string(d.Data), "erp") {
+				len(d.References) != 1 || d.References[0].Value != "BOL-1" || len(d.Timers) != 1 || len(d.History) != 5 || !strings.Contains(string(d.Data), "erp") {
 				t.Fatalf("SH1: %s", b)
+			}
+			if !strings.Contains(string(d.Document), `"globex-note"`) {
+				t.Fatalf("SH1's document is not its latest: %s", d.Document)
 			}
 			resp, b = f.call("GET", "/api/v1/shipments/NOPE", store.RoleAuditor, nil)
 			if resp.StatusCode != 404 || !strings.Contains(string(b), "no shipment NOPE") {
@@ -156,12 +199,15 @@ func TestBusinessObjects(t *testing.T) {
 			}
 			resp, body := f.call("GET", "/api/v1/shipments/SH1", "acme", nil)
 			b = string(body)
-			var d objectDetailOut
+			var d detailJSON
 			if resp.StatusCode != 200 || json.Unmarshal(body, &d) != nil {
 				t.Fatalf("own: %d %s", resp.StatusCode, b)
 			}
-			if strings.Contains(string(d.Data), "erp") || len(d.History) != 1 || d.History[0].System != "acme" {
+			if strings.Contains(string(d.Data), "erp") || len(d.History) != 3 || d.History[0].System != "acme" {
 				t.Fatalf("own shipment shows other systems: %s", b)
+			}
+			if !strings.Contains(string(d.Document), `"latest"`) || strings.Contains(b, "globex") {
+				t.Fatalf("acme's view of SH1's document: %s", b)
 			}
 			resp, body = f.call("GET", "/api/v1/orders", "acme", nil)
 			if resp.StatusCode != 403 || !strings.Contains(string(body), "missing scope orders:read") {
