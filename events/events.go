@@ -147,7 +147,24 @@ type Subscription struct {
 	// has this role; empty: any.
 	Partner string
 	Role    string
+	// Exclude, when set, drops events the subscription must not publish
+	// although they match (a webhook subscription: the events about the
+	// messages that carry events, which would loop).
+	Exclude func(ctx context.Context, e *store.OutboxEvent) (bool, error)
 	Sink    Sink
+}
+
+// wants reports whether the subscription publishes e: it matches and is
+// not excluded.
+func (s *Subscription) wants(ctx context.Context, e *store.OutboxEvent, roleOf func(string) string) (bool, error) {
+	if !s.Matches(e, roleOf) {
+		return false, nil
+	}
+	if s.Exclude == nil {
+		return true, nil
+	}
+	x, err := s.Exclude(ctx, e)
+	return !x && err == nil, err
 }
 
 // ValidType reports a problem with a type pattern of a subscription.

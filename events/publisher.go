@@ -55,6 +55,12 @@ type Publisher struct {
 	// MaxBackoff caps the wait between failed attempts (default 1m; the
 	// first wait is 1s, doubled each time).
 	MaxBackoff time.Duration
+	// OwnerGone, when set, tells whether the instance holding a lease is
+	// known to be gone (killed on this machine, or failed over by the
+	// cluster): its lease is then taken at once instead of after it
+	// lapses, so a restart after kill -9 does not stall publishing for a
+	// lease's time.
+	OwnerGone func(ctx context.Context, owner string) bool
 
 	metricsOnce sync.Once
 	metrics     *metrics
@@ -75,11 +81,37 @@ func (p *Publisher) claim(ctx context.Context, sub *Subscription, now time.Time)
 		return k, nil
 	}
 	k, err := p.Store.ClaimOutboxSink(ctx, &store.ClaimOutboxSinkParams{Sink: sub.Name, Owner: p.Owner, Now: now, Until: now.Add(lease)})
+	if errors.Is(err, store.ErrConflict) && p.OwnerGone != nil {
+		k, err = p.takeOver(ctx, sub, now, lease, err)
+	}
 	p.remember(sub.Name, k)
 	if errors.Is(err, store.ErrConflict) {
 		return nil, fmt.Errorf("%w: %v", ErrNotOwner, err)
 	}
 	return k, err
+}
+
+// takeOver claims the lease of a gone owner before it lapses. The claim
+// counts the old lease as ended just after its recorded end: of two
+// instances taking over at once, the second finds the first's new lease
+// running and gets ErrConflict.
+func (p *Publisher) takeOver(ctx context.Context, sub *Subscription, now time.Time, lease time.Duration, conflict error) (*store.OutboxSink, error) {
+	ks, err := p.Store.OutboxSinks(ctx)
+	if err != nil {
+		return nil, err
+	}
+	for _, cur := range ks {
+		if cur.Name != sub.Name || cur.Owner == "" || cur.Owner == p.Owner || !p.OwnerGone(ctx, cur.Owner) {
+			continue
+		}
+		k, err := p.Store.ClaimOutboxSink(ctx, &store.ClaimOutboxSinkParams{Sink: sub.Name, Owner: p.Owner,
+			Now: cur.LeaseUntil.Add(time.Microsecond), Until: now.Add(lease)})
+		if err == nil {
+			p.log().Info("events: took over the subscription of a gone instance", "subscription", sub.Name, "from", cur.Owner)
+		}
+		return k, err
+	}
+	return nil, conflict
 }
 
 func (p *Publisher) remember(name string, k *store.OutboxSink) {
@@ -143,7 +175,9 @@ func (p *Publisher) Step(ctx context.Context, sub *Subscription) (int, error) {
 	var cuts []int  // where a chunk of events about distinct objects ends
 	inChunk := map[string]bool{}
 	for _, r := range rows {
-		if !sub.Matches(r, p.RoleOf) {
+		if ok, err := sub.wants(ctx, r, p.RoleOf); err != nil {
+			return 0, err
+		} else if !ok {
 			continue
 		}
 		e, err := FromOutbox(r, p.Source)
@@ -334,7 +368,11 @@ func (p *Publisher) Replay(ctx context.Context, sub *Subscription, since time.Ti
 		}
 		var evs []*Event
 		for _, r := range rows {
-			if sub.Matches(r, p.RoleOf) {
+			ok, err := sub.wants(ctx, r, p.RoleOf)
+			if err != nil {
+				return total, err
+			}
+			if ok {
 				e, err := FromOutbox(r, p.Source)
 				if err != nil {
 					return total, err

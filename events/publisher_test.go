@@ -206,3 +206,36 @@ func TestPruneWithoutSubscriptions(t *testing.T) {
 		}
 	}, store.WithClock(now))
 }
+
+// An instance killed holding a subscription's lease: its successor takes
+// the lease at once when it knows the holder is gone, and only then.
+func TestTakeOverGoneOwner(t *testing.T) {
+	clock := time.Date(2026, 7, 1, 9, 0, 0, 0, time.UTC)
+	now := func() time.Time { return clock }
+	testenv.EachStore(t, func(t *testing.T, st store.Store) {
+		ctx := context.Background()
+		sub := &events.Subscription{Name: "tms"} // no event is written: Step never reaches the sink
+		gone := map[string]bool{}
+		ownerGone := func(_ context.Context, owner string) bool { return gone[owner] }
+		a := &events.Publisher{Store: st, Subs: []*events.Subscription{sub}, Owner: "inst-a", Now: now}
+		b := &events.Publisher{Store: st, Subs: []*events.Subscription{sub}, Owner: "inst-b", Now: now, OwnerGone: ownerGone}
+		c := &events.Publisher{Store: st, Subs: []*events.Subscription{sub}, Owner: "inst-c", Now: now, OwnerGone: ownerGone}
+		if _, err := a.Step(ctx, sub); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := b.Step(ctx, sub); !errors.Is(err, events.ErrNotOwner) {
+			t.Fatalf("inst-a alive: %v, want ErrNotOwner", err)
+		}
+		gone["inst-a"] = true
+		if _, err := b.Step(ctx, sub); err != nil {
+			t.Fatalf("inst-a gone: %v", err)
+		}
+		if ks, _ := st.OutboxSinks(ctx); len(ks) != 1 || ks[0].Owner != "inst-b" {
+			t.Fatalf("lease after the takeover: %+v", ks)
+		}
+		// inst-c also saw inst-a gone, a moment later: inst-b holds it now.
+		if _, err := c.Step(ctx, sub); !errors.Is(err, events.ErrNotOwner) {
+			t.Fatalf("a second successor: %v, want ErrNotOwner", err)
+		}
+	}, store.WithClock(now))
+}

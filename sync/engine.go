@@ -651,10 +651,22 @@ func objectKindOf(ev string) string {
 	return KindShipment
 }
 
+// routesAny tells whether a route takes one of the events from m's partner.
+func (e *Engine) routesAny(m *store.Message, events []string) bool {
+	for _, ev := range events {
+		for _, rt := range e.Rules.Routes {
+			if rt.On == ev && rt.To != m.PartnerID && e.Rules.matches(rt.From, m.PartnerID) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
 // route sends d along every route its events select.
 func (e *Engine) route(ctx context.Context, m *store.Message, c *change, d canonical.Document, events []string) error {
-	if e.Sender == nil {
-		return nil
+	if e.Sender == nil || !e.routesAny(m, events) {
+		return nil // no route takes these events: the object need not be read
 	}
 	obj, err := e.Store.GetSyncObject(ctx, c.kind, c.key)
 	if err != nil {

@@ -7,10 +7,12 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/wharfedi/wharf/archive"
 	"github.com/wharfedi/wharf/events"
 	"github.com/wharfedi/wharf/internal/app"
 	"github.com/wharfedi/wharf/internal/store"
 	"github.com/wharfedi/wharf/internal/web"
+	"github.com/wharfedi/wharf/jobs"
 )
 
 const eventsUsage = `usage:
@@ -69,12 +71,27 @@ func runEvents(ctx context.Context, args []string, stdout, stderr io.Writer) int
 	case "tail":
 		return tailEvents(ctx, st, &events.Subscription{Types: types}, from, !*noFollow, *asJSON, stdout, stderr)
 	case "replay":
-		s, err := app.Subscription(c, *to)
+		// A webhook subscription's events become archived messages, whose
+		// delivery jobs wharf serve runs.
+		var arch *archive.Archive
+		for _, e := range c.Events {
+			if e.Name == *to && e.Scheme() == "webhook" {
+				if err := jobs.Migrate(ctx, st); err != nil {
+					return fail(stderr, err)
+				}
+				rt := jobs.New(st, jobs.Options{})
+				if arch, err = app.OpenArchive(c, st, rt, app.ArchiveOptions{}); err != nil {
+					return fail(stderr, err)
+				}
+				app.RegisterArchiveJobs(rt, st, arch, nil, nil)
+			}
+		}
+		s, err := app.Subscription(c, st, arch, *to)
 		if err != nil {
 			return fail(stderr, err)
 		}
 		defer s.Sink.Close()
-		p, err := app.NewPublisher(c, st, "cli", time.Now, nil)
+		p, err := app.NewPublisher(c, st, nil, "cli", time.Now, nil)
 		if err != nil {
 			return fail(stderr, err)
 		}
@@ -86,7 +103,7 @@ func runEvents(ctx context.Context, args []string, stdout, stderr io.Writer) int
 		}
 		return 0
 	}
-	p, err := app.NewPublisher(c, st, "cli", time.Now, nil)
+	p, err := app.NewPublisher(c, st, nil, "cli", time.Now, nil)
 	if err != nil {
 		return fail(stderr, err)
 	}

@@ -3,20 +3,26 @@ package main
 import (
 	"context"
 	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
 	natsgo "github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/wharfedi/wharf/events"
 	"github.com/wharfedi/wharf/internal/app"
 	"github.com/wharfedi/wharf/internal/config"
 	"github.com/wharfedi/wharf/internal/lifecycle"
 	"github.com/wharfedi/wharf/internal/store"
 	"github.com/wharfedi/wharf/internal/testenv"
+	whttp "github.com/wharfedi/wharf/transports/http"
 )
 
 func TestEventsTailReplayStatus(t *testing.T) {
@@ -89,5 +95,82 @@ func TestEventsTailReplayStatus(t *testing.T) {
 	out, errs, code = runIn(t, "events", "status", "--config", cfgPath)
 	if code != 0 || !strings.Contains(out, "tms") || !strings.Contains(out, "PENDING") {
 		t.Fatalf("status: %d\n%s%s", code, out, errs)
+	}
+}
+
+// wharf events replay to a webhook subscription archives the events as its
+// messages; wharf serve delivers them, signed, each once.
+func TestEventsReplayToWebhook(t *testing.T) {
+	secret := []byte("replay-secret")
+	var mu sync.Mutex
+	got := map[string]int{}
+	rcv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, _ := io.ReadAll(r.Body)
+		if err := whttp.Verify(secret, r.Header.Get(whttp.HeaderTimestamp), r.Header.Get(whttp.HeaderSignature), body, time.Now(), time.Hour); err != nil {
+			t.Errorf("signature: %v", err)
+			http.Error(w, err.Error(), http.StatusUnauthorized)
+			return
+		}
+		ce, err := events.Parse(body)
+		if err != nil {
+			t.Errorf("%v", err)
+			http.Error(w, err.Error(), http.StatusBadRequest)
+			return
+		}
+		mu.Lock()
+		got[ce.ID]++
+		mu.Unlock()
+	}))
+	defer rcv.Close()
+	dir := t.TempDir()
+	cfgPath := filepath.Join(dir, "wharf.yaml")
+	os.WriteFile(cfgPath, fmt.Appendf(nil, "partners:\n  - {id: acme, role: carrier}\n  - {id: portal, role: customer}\n"+
+		"events:\n  - {name: hook, to: %q, secret_env: HOOK_SECRET, partner: portal, types: [message.received]}\n", rcv.URL), 0o600)
+	env := []string{"WHARF_CONFIG=" + cfgPath, "HOOK_SECRET=" + string(secret)}
+	c, err := config.Load(cfgPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.SetData(filepath.Join(dir, "wharf-data"))
+	st, err := app.OpenStore(context.Background(), c, store.WithClock(func() time.Time { return time.Date(2026, 6, 1, 12, 0, 0, 0, time.UTC) }))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range 3 {
+		m := &store.Message{PartnerID: "acme", Direction: store.Inbound, Transport: "sftp", RemoteName: fmt.Sprintf("f%d.x12", i), Status: lifecycle.StatusReceived}
+		if err := st.InsertMessage(context.Background(), m); err != nil {
+			t.Fatal(err)
+		}
+	}
+	st.Close()
+	for range 2 { // the second replay finds the events' messages: nothing twice
+		if out, code := runCLI(t, dir, env, "events", "replay", "--to", "hook", "--since", "2026-01-01"); code != 0 || !strings.Contains(out, "3 events published again to hook") {
+			t.Fatalf("replay: %d %s", code, out)
+		}
+	}
+	srv := startServer(t, dir, env)
+	defer srv.stop(t)
+	waitFor(t, "the three events delivered", func() bool {
+		mu.Lock()
+		defer mu.Unlock()
+		return len(got) == 3
+	})
+	var carriers int
+	withStore(t, filepath.Join(dir, "wharf-data"), func(st store.Store) {
+		ms, err := st.SearchMessages(context.Background(), store.MessageFilter{PartnerID: "portal", Limit: 100})
+		if err != nil {
+			t.Fatal(err)
+		}
+		carriers = len(ms)
+	})
+	mu.Lock()
+	defer mu.Unlock()
+	for id, n := range got {
+		if n != 1 {
+			t.Errorf("event %s delivered %d times", id, n)
+		}
+	}
+	if carriers != 3 {
+		t.Fatalf("%d messages carry the events, want 3 (one per event, two replays)", carriers)
 	}
 }

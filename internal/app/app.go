@@ -226,7 +226,7 @@ func New(ctx context.Context, c *config.Config, o Options) (_ *App, err error) {
 	reg.MustRegister(&as2CertCollector{c: c, st: st})
 
 	// Events: the outbox, published to each subscription (events:).
-	if a.Events, err = NewPublisher(c, st, rt.InstanceID(), a.now, log.With("component", "events")); err != nil {
+	if a.Events, err = NewPublisher(c, st, arch, rt.InstanceID(), a.now, log.With("component", "events")); err != nil {
 		return nil, err
 	}
 	a.closers = append(a.closers, func() { CloseSinks(a.Events) })
@@ -254,6 +254,7 @@ func New(ctx context.Context, c *config.Config, o Options) (_ *App, err error) {
 	a.AS2.Now = a.now
 	h.Handle("POST /as2", a.AS2)
 	console, err := web.New(web.Options{Store: st, Archive: arch, Jobs: rt, Metrics: reg, Log: log.With("component", "web"), TraceDocuments: a.Processor.Documents, Now: a.now, Guard: guard,
+		EventSinks: eventSinks(a.Events),
 		HeldCerts: func(ctx context.Context) ([]web.HeldCert, error) {
 			held, err := (&directory{c: c, st: st}).heldCerts(ctx)
 			out := make([]web.HeldCert, len(held))
@@ -339,6 +340,7 @@ func (a *App) Run(ctx context.Context) error {
 	if !a.Archive.Local() {
 		go uploadOwnSpool(runCtx, a.Archive, log.With("component", "archive"))
 	}
+	eventsInStopped := startEventsIn(runCtx, a.cfg, a.Gateway, a.Store, log.With("component", "events-in"))
 	eventsStopped := make(chan struct{})
 	go func() { defer close(eventsStopped); _ = a.Events.Run(runCtx) }()
 	errc := make(chan error, 2)
@@ -391,6 +393,7 @@ func (a *App) Run(ctx context.Context) error {
 	cancelRun()
 	foldersStopped()
 	<-eventsStopped
+	eventsInStopped()
 	log.Info("stopped", "took_ms", time.Since(began).Milliseconds())
 	return failed
 }

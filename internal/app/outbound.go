@@ -12,6 +12,7 @@ import (
 
 	"github.com/wharfedi/wharf/archive"
 	"github.com/wharfedi/wharf/delivery"
+	"github.com/wharfedi/wharf/events/webhook"
 	"github.com/wharfedi/wharf/internal/config"
 	"github.com/wharfedi/wharf/internal/gateway"
 	"github.com/wharfedi/wharf/internal/lifecycle"
@@ -95,7 +96,9 @@ func (r *registry) add(t *outboundTransport) {
 // pushes reports whether Wharf sends outbound messages of the transport
 // itself (with a delivery job), rather than leaving them for the partner to
 // fetch.
-func (r *registry) pushes(transport string) bool { return r.byName[transport] != nil }
+func (r *registry) pushes(transport string) bool {
+	return r.byName[transport] != nil || webhook.IsCarrier(transport)
+}
 
 // transportFor is how documents for the partner leave (the routing priority).
 func (r *registry) transportFor(p config.Partner) string {
@@ -123,6 +126,9 @@ func (r *registry) routes(d *routeDeps) *delivery.Registry {
 	routes := &delivery.Registry{}
 	for _, t := range r.list {
 		routes.Register(t.name, t.route(d))
+	}
+	for name, f := range webhookRoutes(d.cfg, d.now) {
+		routes.Register(name, f)
 	}
 	return routes
 }

@@ -43,9 +43,10 @@ type Config struct {
 	Schedules []Schedule      `yaml:"schedules"`
 	Jobs      JobsConfig      `yaml:"jobs"`
 	Layouts   []Layout        `yaml:"layouts"`
-	AS2       AS2             `yaml:"as2"`    // as2.go
-	Sync      Sync            `yaml:"sync"`   // sync.go
-	Events    []EventSub      `yaml:"events"` // events.go: subscriptions publishing Wharf's events
+	AS2       AS2             `yaml:"as2"`       // as2.go
+	Sync      Sync            `yaml:"sync"`      // sync.go
+	Events    []EventSub      `yaml:"events"`    // events.go: subscriptions publishing Wharf's events
+	EventsIn  []EventIn       `yaml:"events_in"` // events.go: broker subjects and queues Wharf takes documents from
 	src       *source         // where values came from, for error positions
 	env       map[string]bool // fields set from the environment
 	getenv    func(string) string
@@ -482,6 +483,7 @@ func (c *Config) Validate(opts ValidateOptions) error {
 	add(c.validateMapping())
 	add(c.validateSync(opts))
 	add(c.validateEvents())
+	add(c.validateEventsIn())
 	jobs := map[string]bool{}
 	for _, j := range opts.Jobs {
 		jobs[j] = true

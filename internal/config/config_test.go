@@ -121,6 +121,17 @@ func TestErrorsNameFileLineAndField(t *testing.T) {
 		{"events filter", "events:\n  - {name: a, to: \"nats://n:4222\", filter: {partner: acme}}\n", `events[0].filter.partner: "acme" is not a partner`},
 		{"events role", "events:\n  - {name: a, to: \"nats://n:4222\", filter: {role: forklift}}\n", `events[0].filter.role: "forklift" is not a role`},
 		{"events mixed", "events:\n  - {name: a, to: \"nats://n:4222\", exchange: x}\n", `events[0].exchange: exchange and queue are RabbitMQ settings`},
+		{"events webhook secret", "events:\n  - {name: a, to: \"https://hooks.example/w\"}\n", `events[0].secret_env: is required`},
+		{"events webhook partner", "events:\n  - {name: a, to: \"https://hooks.example/w\", secret_env: S}\n", `events[0].partner: is required`},
+		{"events webhook mode", "events:\n  - {name: a, to: \"https://hooks.example/w\", secret_env: S, mode: batch}\n", `events[0].mode: "batch": use structured`},
+		{"events webhook stream", "events:\n  - {name: a, to: \"https://hooks.example/w\", secret_env: S, stream: X}\n", `events[0].to: prefix, stream, exchange, queue and password_env are broker settings`},
+		{"events in from", "events_in:\n  - {name: a, from: \"kafka://k:9092\"}\n", `wharf.yaml:2: events_in[0].from: "kafka://k:9092": use nats://HOST:PORT`},
+		{"events in partner", "events_in:\n  - {name: a, from: \"nats://n:4222\"}\n", `events_in[0].partner: is required`},
+		{"events in stream", "partners:\n  - {id: wms}\nevents_in:\n  - {name: a, from: \"nats://n:4222\", partner: wms, subject: wms.>}\n", `events_in[0].stream: is required`},
+		{"events in queue", "partners:\n  - {id: wms}\nevents_in:\n  - {name: a, from: \"amqp://u@mq:5672/\", partner: wms}\n", `events_in[0].queue: is required`},
+		{"events in mixed", "partners:\n  - {id: wms}\nevents_in:\n  - {name: a, from: \"amqp://u@mq:5672/\", partner: wms, queue: q, subject: x}\n", `events_in[0].stream: stream and subject are NATS settings`},
+		{"events in password", "events_in:\n  - {name: a, from: \"amqp://u:pw@mq:5672/\"}\n", `events_in[0].from: holds a password`},
+		{"events nats secret", "events:\n  - {name: a, to: \"nats://n:4222\", secret_env: S}\n", `events[0].secret_env: secret_env, mode and partner are webhook settings`},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

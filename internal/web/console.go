@@ -652,8 +652,14 @@ func (s *Server) overviewPage(w http.ResponseWriter, r *http.Request, p *princip
 	for _, d := range days {
 		dayMax = max(dayMax, d.Messages)
 	}
+	var sinks []EventSink
+	if s.o.EventSinks != nil {
+		if sinks, err = s.o.EventSinks(r.Context()); err != nil {
+			return err
+		}
+	}
 	s.render(w, r, 200, "overview", &page{Title: "Overview", Nav: "overview", Me: p,
 		Data: map[string]any{"Windows": wins, "Stuck": len(stuck), "Open": len(open), "OpenIT": byOwner[store.OwnerIT],
-			"OpenOps": byOwner[store.OwnerOperations], "SLA": sla, "CertWarn": certWarn, "Days": days, "DayMax": dayMax}})
+			"OpenOps": byOwner[store.OwnerOperations], "SLA": sla, "CertWarn": certWarn, "Days": days, "DayMax": dayMax, "Sinks": sinks}})
 	return nil
 }

@@ -548,3 +548,29 @@ func jobStateNames() []string {
 	}
 	return out
 }
+
+// EventSink is an event subscription as the overview shows it: how far it
+// published, its lag and its failures.
+type EventSink struct {
+	Name      string
+	Publisher string // the instance holding its lease, "" for none
+	Published int64
+	Pending   int64     // events written after its cursor
+	Oldest    time.Time // the oldest event it has not published
+	Lag       time.Duration
+	Failures  int64
+	LastError string
+	LastAt    time.Time // of LastError
+}
+
+// LagText is the lag for a person: "caught up", or how old the oldest
+// unpublished event is.
+func (e EventSink) LagText() string {
+	if e.Pending == 0 {
+		return "caught up"
+	}
+	if e.Lag < time.Minute {
+		return fmt.Sprintf("%.1f s", e.Lag.Seconds())
+	}
+	return strings.TrimSuffix(ago(e.Lag), " ago")
+}

@@ -81,6 +81,9 @@ type Options struct {
 	// Metrics, when set, receives the overview's gauges.
 	Metrics prometheus.Registerer
 	Now     func() time.Time
+	// EventSinks, when set, gives each event subscription's state, for the
+	// overview (events.Publisher.Status).
+	EventSinks func(ctx context.Context) ([]EventSink, error)
 	// Guard counts failed authentications (API tokens, console sign-ins)
 	// per address and locks out an address past AuthAttempts within
 	// AuthWindow; the application shares it with the HTTP inbound

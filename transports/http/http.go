@@ -281,6 +281,10 @@ type Outgoing struct {
 	MessageID, Partner, Name, SHA256 string
 	IdempotencyKey                   string // the same on every attempt at one message
 	Open                             func(ctx context.Context) (io.ReadCloser, error)
+	// ContentType, when set, is the body's type (else guessed from Name);
+	// Header are further headers (CloudEvents' ce-* in binary mode).
+	ContentType string
+	Header      map[string]string
 }
 
 // Webhook posts outbound documents to a URL (the delivery engine's "http"
@@ -330,12 +334,20 @@ func (wh *Webhook) Send(ctx context.Context, d Outgoing) (detail string, err err
 	case ".edi", ".x12", ".txt":
 		ct = "application/edi-x12"
 	}
+	if d.ContentType != "" {
+		ct = d.ContentType
+	}
 	req.Header.Set("Content-Type", ct)
+	for k, v := range d.Header {
+		req.Header.Set(k, v)
+	}
 	req.Header.Set("User-Agent", "wharf")
 	req.Header.Set(HeaderMessage, d.MessageID)
 	req.Header.Set(HeaderPartner, d.Partner)
 	req.Header.Set(HeaderFilename, d.Name)
-	req.Header.Set(HeaderSHA256, d.SHA256)
+	if d.SHA256 != "" {
+		req.Header.Set(HeaderSHA256, d.SHA256)
+	}
 	req.Header.Set(HeaderIdemKey, d.IdempotencyKey)
 	req.Header.Set(HeaderTimestamp, strconv.FormatInt(ts, 10))
 	req.Header.Set(HeaderSignature, Sign(wh.Secret, ts, body))
