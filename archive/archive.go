@@ -89,6 +89,11 @@ type Meta struct {
 	// Unsynced (PutFile, PutHashedFile): the caller did not fsync its
 	// file; Put makes the bytes durable before it links them.
 	Unsynced bool
+	// Refused is why the receiving side refused the bytes it keeps (a
+	// malformed document posted to the API): the message is recorded as
+	// rejected, with the reason in a "validated" event, and OnCommit sees
+	// it in Entry.Refused so that nothing processes it. Inbound only.
+	Refused string
 }
 
 // Entry is an archived message.
@@ -102,6 +107,9 @@ type Entry struct {
 	// Generated and SentByCaller are Meta's of the Put that created the
 	// entry (not stored: only OnCommit and Put's caller see them).
 	Generated, SentByCaller bool
+	// Refused is Meta's: the entry was archived as rejected (not stored
+	// apart from its status and event).
+	Refused string
 }
 
 // Spooled reports whether the entry's blob waits in the local spool for upload.
@@ -321,6 +329,9 @@ func (a *Archive) put(ctx context.Context, m Meta, content func() (path, sum str
 	if !m.Status.Initial() {
 		return nil, fmt.Errorf("archive: put: %w: %q is not a status a message starts in", store.ErrInvalid, m.Status)
 	}
+	if m.Refused != "" && (m.Direction != store.Inbound || m.Status != lifecycle.StatusReceived) {
+		return nil, fmt.Errorf("archive: put: %w: only a received inbound message can be refused", store.ErrInvalid)
+	}
 	if m.IdempotencyKey != "" {
 		if e, err := a.existing(ctx, m); e != nil || err != nil {
 			return e, err
@@ -367,7 +378,10 @@ func (a *Archive) put(ctx context.Context, m Meta, content func() (path, sum str
 		msg.ReceivedAt = a.now()
 	}
 	msg.ReceivedAt = msg.ReceivedAt.UTC().Truncate(time.Microsecond)
-	e := &Entry{Message: msg, IdemKey: m.IdempotencyKey, Generated: m.Generated, SentByCaller: m.SentByCaller}
+	if m.Refused != "" {
+		msg.Status = lifecycle.StatusRejected
+	}
+	e := &Entry{Message: msg, IdemKey: m.IdempotencyKey, Generated: m.Generated, SentByCaller: m.SentByCaller, Refused: m.Refused}
 	err = a.commit(&pending{ctx: ctx, e: e, tmp: tmp, dir: dir, keys: m.Keys, note: m.Note, done: make(chan error, 1)})
 	if errors.Is(err, store.ErrConflict) && m.IdempotencyKey != "" {
 		// A concurrent Put with the same key won the race.
@@ -618,6 +632,11 @@ func (a *Archive) record(ctx context.Context, tx store.Tx, head *store.ChainLink
 	detail, _ := json.Marshal(fields)
 	if err := tx.AppendEvent(ctx, &store.Event{MessageID: e.ID, At: e.ReceivedAt, Kind: lifecycle.EventReceived, Detail: string(detail)}); err != nil {
 		return err
+	}
+	if e.Refused != "" {
+		if err := tx.AppendEvent(ctx, &store.Event{MessageID: e.ID, At: e.ReceivedAt, Kind: lifecycle.EventValidated, Detail: "refused on receipt: " + e.Refused}); err != nil {
+			return err
+		}
 	}
 	if dup != "" {
 		if err := tx.AppendEvent(ctx, &store.Event{MessageID: e.ID, Kind: lifecycle.EventDuplicate, Detail: "same content as " + dup + " from the same partner"}); err != nil {

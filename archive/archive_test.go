@@ -19,6 +19,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/wharfedi/wharf/archive"
+	"github.com/wharfedi/wharf/internal/lifecycle"
 	"github.com/wharfedi/wharf/internal/store"
 	"github.com/wharfedi/wharf/internal/testenv"
 )
@@ -213,6 +214,41 @@ func TestOnCommitSeesGenerated(t *testing.T) {
 		}
 		if fmt.Sprint(seen) != "map[997_in.edi:true in.edi:false]" {
 			t.Fatalf("OnCommit saw %v", seen)
+		}
+	})
+}
+
+// TestPutRefused: bytes refused on receipt are archived all the same, as
+// rejected with the reason in their history, and OnCommit sees the refusal
+// (so nothing processes them); only a received inbound message is refused.
+func TestPutRefused(t *testing.T) {
+	forEachDB(t, func(t *testing.T, st store.Store) {
+		seen := map[string]string{}
+		a, _ := newFSArchive(t, st, archive.Options{OnCommit: func(_ context.Context, _ store.Tx, e *archive.Entry) error {
+			seen[e.RemoteName] = e.Refused
+			return nil
+		}})
+		e, err := a.Put(ctx, strings.NewReader(`{"type": "order"}`), archive.Meta{Partner: "acme", Transport: "api", RemoteName: "bad.json", Refused: "order_number: required"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if e.Status != lifecycle.StatusRejected || seen["bad.json"] != "order_number: required" {
+			t.Fatalf("refused entry %+v, OnCommit saw %q", e.Message, seen["bad.json"])
+		}
+		got, err := a.Entry(ctx, e.ID)
+		if err != nil || got.Status != lifecycle.StatusRejected {
+			t.Fatalf("stored: %+v %v", got, err)
+		}
+		evs, err := a.Events(ctx, e.ID)
+		if err != nil || len(evs) != 2 || evs[0].Kind != lifecycle.EventReceived || evs[1].Kind != lifecycle.EventValidated ||
+			!strings.Contains(evs[1].Detail, "order_number: required") {
+			t.Fatalf("events %+v %v", evs, err)
+		}
+		if _, err := a.Put(ctx, strings.NewReader("x"), archive.Meta{Partner: "acme", Direction: store.Outbound, Refused: "no"}); !errors.Is(err, store.ErrInvalid) {
+			t.Fatalf("outbound refused: %v, want ErrInvalid", err)
+		}
+		if rep, err := a.Verify(ctx, archive.VerifyOptions{}); err != nil || len(rep.Problems) != 0 {
+			t.Fatalf("verify after a refused entry: %+v %v", rep, err)
 		}
 	})
 }

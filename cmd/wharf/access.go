@@ -25,13 +25,15 @@ func cliActor() string {
 
 func runToken(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs, common := newFlags("token "+args[0], stderr)
-	var role, name *string
+	var role, name, partner, scope *string
 	var asJSON *bool
 	want := 0
 	switch args[0] {
 	case "create":
-		role = fs.String("role", "", "admin, operator or auditor (required)")
+		role = fs.String("role", "", "admin, operator or auditor (required unless --partner)")
 		name = fs.String("name", "", "who or what uses the token (shown in lists and audit events)")
+		partner = fs.String("partner", "", "bind the token to this partner ID: it sees only that partner's data, through the routes of its --scope")
+		scope = fs.String("scope", "", "with --partner, comma-separated: "+strings.Join(store.Scopes, ", "))
 	case "list":
 		asJSON = fs.Bool("json", false, "JSON Lines output")
 	case "revoke":
@@ -43,7 +45,23 @@ func runToken(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	if !ok {
 		return code
 	}
-	if role != nil && !oneOf(stderr, "token create", "role", *role, store.Roles...) {
+	var scopes []string
+	if partner != nil && *partner != "" {
+		if *role != "" && *role != store.RolePartner {
+			return usageError(stderr, "token create", "--partner makes a partner token: leave out --role %s", *role)
+		}
+		*role = store.RolePartner
+		for _, sc := range strings.Split(*scope, ",") {
+			if sc = strings.TrimSpace(sc); sc != "" {
+				scopes = append(scopes, sc)
+			}
+		}
+		if err := store.ValidScopes(scopes); err != nil {
+			return usageError(stderr, "token create", "--scope: %s", strings.TrimPrefix(err.Error(), "store: "))
+		}
+	} else if scope != nil && *scope != "" {
+		return usageError(stderr, "token create", "--scope needs --partner: only partner tokens have scopes")
+	} else if role != nil && !oneOf(stderr, "token create", "role", *role, store.Roles...) {
 		return 2
 	}
 	_, st, err := common.openStore(ctx)
@@ -53,6 +71,21 @@ func runToken(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	defer st.Close()
 	switch args[0] {
 	case "create":
+		if *role == store.RolePartner {
+			tok, t, err := web.MintPartnerToken(ctx, st, *partner, scopes, *name)
+			if errors.Is(err, store.ErrNotFound) {
+				return fail(stderr, fmt.Errorf("partner %q is not a partner (see 'wharf partner list')", *partner))
+			}
+			if err != nil {
+				return fail(stderr, err)
+			}
+			_ = st.AppendAudit(ctx, &store.AuditEvent{Actor: cliActor(), Kind: "token_created",
+				Detail: fmt.Sprintf("token %s (%s), role partner, partner %s, scopes %s", t.ID, t.Name, t.Partner, strings.Join(t.Scopes, ","))})
+			fmt.Fprintln(stdout, tok)
+			fmt.Fprintf(stderr, "token %s created for partner %s with scopes %s; it is shown only now: keep it secret (revoke with 'wharf token revoke %s')\n",
+				t.ID, t.Partner, strings.Join(t.Scopes, ","), t.ID)
+			return 0
+		}
 		tok, t, err := web.MintToken(ctx, st, *role, *name)
 		if err != nil {
 			return fail(stderr, err)
@@ -68,6 +101,9 @@ func runToken(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		if *asJSON {
 			for _, t := range ts {
 				m := map[string]any{"id": t.ID, "name": t.Name, "role": t.Role, "created_at": t.CreatedAt.Format(time.RFC3339), "last_used_at": nil, "revoked_at": nil}
+				if t.Partner != "" {
+					m["partner"], m["scopes"] = t.Partner, t.Scopes
+				}
 				if !t.LastUsedAt.IsZero() {
 					m["last_used_at"] = t.LastUsedAt.Format(time.RFC3339)
 				}
@@ -94,7 +130,11 @@ func runToken(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 			if !t.RevokedAt.IsZero() {
 				state = "revoked " + t.RevokedAt.Format(time.RFC3339)
 			}
-			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", t.ID, t.Name, t.Role, t.CreatedAt.Format(time.RFC3339), used, state)
+			role := t.Role
+			if t.Partner != "" {
+				role = "partner " + t.Partner + " (" + strings.Join(t.Scopes, ",") + ")"
+			}
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", t.ID, t.Name, role, t.CreatedAt.Format(time.RFC3339), used, state)
 		}
 		tw.Flush()
 	case "revoke":

@@ -38,3 +38,40 @@ func TestTokenAndUserCommands(t *testing.T) {
 		t.Fatalf("user list: %d %q", code, out)
 	}
 }
+
+// TestTokenCreatePartner: --partner mints a partner token with its scopes;
+// an unknown partner or scope, --scope without --partner, or --partner with
+// another role are refused before anything is recorded.
+func TestTokenCreatePartner(t *testing.T) {
+	data := "--data=" + t.TempDir()
+	if _, errs, code := runIn(t, "partner", "add", "acme", data); code != 0 {
+		t.Fatalf("partner add: %d %q", code, errs)
+	}
+	out, errs, code := runIn(t, "token", "create", "--partner", "acme", "--scope", "shipments:read, documents:write", "--name", "acme-portal", data)
+	tok := strings.TrimSpace(out)
+	if code != 0 || !strings.HasPrefix(tok, "wharf_") || !strings.Contains(errs, "for partner acme with scopes shipments:read,documents:write") {
+		t.Fatalf("create: %d %q %q", code, out, errs)
+	}
+	for _, c := range []struct {
+		args []string
+		code int
+		want string
+	}{
+		{[]string{"--partner", "acme"}, 2, "needs at least one scope"},
+		{[]string{"--partner", "acme", "--scope", "shipments:delete"}, 2, `scope "shipments:delete"`},
+		{[]string{"--partner", "acme", "--scope", "orders:read", "--role", "admin"}, 2, "leave out --role admin"},
+		{[]string{"--role", "auditor", "--scope", "orders:read"}, 2, "--scope needs --partner"},
+		{[]string{"--partner", "globex", "--scope", "orders:read"}, 1, `"globex" is not a partner`},
+	} {
+		if _, errs, code := runIn(t, append(append([]string{"token", "create"}, c.args...), data)...); code != c.code || !strings.Contains(errs, c.want) {
+			t.Fatalf("%v: %d %q, want %d %q", c.args, code, errs, c.code, c.want)
+		}
+	}
+	out, _, code = runIn(t, "token", "list", data)
+	if code != 0 || !strings.Contains(out, "partner acme (shipments:read,documents:write)") || strings.Count(out, "wharf_") != 0 || strings.Count(out, "\n") != 2 {
+		t.Fatalf("list: %d %q", code, out)
+	}
+	if out, _, code = runIn(t, "token", "list", "--json", data); code != 0 || !strings.Contains(out, `"partner":"acme"`) || !strings.Contains(out, `"scopes":["shipments:read","documents:write"]`) {
+		t.Fatalf("list --json: %d %q", code, out)
+	}
+}

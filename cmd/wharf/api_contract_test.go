@@ -383,6 +383,77 @@ func TestAPIAnswersMatchTheDocument(t *testing.T) {
 	call(apiCall{method: "POST", path: "/api/v1/partners/invoicing/enable", template: "/api/v1/partners/{id}/enable", token: operator, want: 200})
 	call(apiCall{method: "POST", path: "/api/v1/inbound/invoicing?filename=accepted.txt", template: "/api/v1/inbound/{partner}", token: partnerToken,
 		body: "sent once enabled\n", contentType: "text/plain", want: 201})
+	// Business objects: every kind listed and its newest read. The demo's
+	// flow has no inventory report: an operator submits one as a canonical
+	// document for the invoicing platform (inventory has no owner in the
+	// demo), and the list is read once processing has applied it.
+	if d, _ := call(apiCall{method: "POST", path: "/api/v1/documents?partner=invoicing", token: operator,
+		body: `{"type": "inventory_balance", "version": "1", "report_id": "INV-CONTRACT-1", "items": [{"item": {"ids": [{"type": "sku", "value": "HB-1020"}]}, "quantities": [{"type": "on_hand", "value": "10", "unit": "case"}]}]}`,
+		want: 201}).(map[string]any); str(d, "id") == "" || str(d, "partner") != "invoicing" {
+		t.Errorf("submitted document: %v", d)
+	}
+	for deadline := time.Now().Add(30 * time.Second); ; {
+		req, _ := http.NewRequest("GET", srv.base+"/api/v1/inventory", nil)
+		req.Header.Set("Authorization", "Bearer "+auditor)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if strings.Contains(string(b), "INV-CONTRACT-1") {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the posted inventory report was never applied: %d %s", resp.StatusCode, b)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	for _, kind := range []string{"orders", "shipments", "invoices", "inventory"} {
+		objs := list(call(apiCall{method: "GET", path: "/api/v1/" + kind + "?limit=1", token: auditor, want: 200}), "objects")
+		if len(objs) == 0 {
+			t.Errorf("no %s listed", kind)
+			continue
+		}
+		d, _ := call(apiCall{method: "GET", path: "/api/v1/" + kind + "/" + url.PathEscape(str(objs[0], "key")), template: "/api/v1/" + kind + "/{key}", token: auditor, want: 200}).(map[string]any)
+		if d["document"] == nil || len(list(d, "history")) == 0 {
+			t.Errorf("%s %s without its current canonical document or history: %v", kind, str(objs[0], "key"), d)
+		}
+	}
+	if held := list(call(apiCall{method: "GET", path: "/api/v1/shipments?held=false&overdue=false&partner=acme&updated_since=2026-01-01", token: auditor, want: 200}), "objects"); len(held) == 0 {
+		t.Error("no shipment of acme without a hold")
+	}
+	// A partner token: acme's own shipments, nothing of another partner.
+	ptok, pcode := runCLI(t, dir, []string{"WHARF_DATA=", "WHARF_DATABASE_URL="}, "token", "create", "--config", cfg, "--partner", "acme", "--scope", "shipments:read,messages:read", "--name", "contract-acme")
+	if pcode != 0 {
+		t.Fatalf("token create --partner acme: exit %d\n%s", pcode, ptok)
+	}
+	acmeTok := strings.Fields(ptok)[0]
+	if me, _ := call(apiCall{method: "GET", path: "/api/v1/me", token: acmeTok, want: 200}).(map[string]any); str(me, "partner") != "acme" {
+		t.Errorf("me of acme's token: %v", me)
+	}
+	for _, o := range list(call(apiCall{method: "GET", path: "/api/v1/shipments", token: acmeTok, want: 200}), "objects") {
+		if systems, _ := o["data"].(map[string]any)["systems"].(map[string]any); len(systems) > 1 {
+			t.Errorf("acme's token sees other systems of %s: %v", str(o, "key"), systems)
+		}
+	}
+	for _, m := range list(call(apiCall{method: "GET", path: "/api/v1/messages", token: acmeTok, want: 200}), "messages") {
+		if str(m, "partner") != "acme" {
+			t.Errorf("acme's token sees a message of %s", str(m, "partner"))
+		}
+	}
+	for _, c := range []apiCall{
+		{method: "GET", path: "/api/v1/shipments?partner=bigretail", want: 403},
+		{method: "GET", path: "/api/v1/orders", want: 403},
+		{method: "GET", path: "/api/v1/overview", want: 403},
+		{method: "GET", path: "/api/v1/traces/SH-1002", template: "/api/v1/traces/{key}", want: 403},
+		{method: "GET", path: "/api/v1/invoices/INV-1001", template: "/api/v1/invoices/{key}", want: 403},
+	} {
+		c.token = acmeTok
+		if m, _ := call(c).(map[string]any); !strings.Contains(str(m, "error"), "scope") && !strings.Contains(str(m, "error"), "bound to partner") {
+			t.Errorf("%s %s: a partner token's refusal names no scope: %v", c.method, c.path, m)
+		}
+	}
 	// Administration.
 	created, _ := call(apiCall{method: "POST", path: "/api/v1/tokens", token: admin, body: `{"name": "contract-monitoring", "role": "auditor"}`, want: 201}).(map[string]any)
 	newTok, newID := str(created, "token"), str(created, "id")
@@ -418,6 +489,17 @@ func TestAPIAnswersMatchTheDocument(t *testing.T) {
 		{method: "POST", path: xPath + "/comment", template: "/api/v1/exceptions/{id}/comment", token: operator, body: `{"note": "x"}`, want: 400},
 		{method: "POST", path: "/api/v1/inbound/invoicing", template: "/api/v1/inbound/{partner}", token: partnerToken, body: `{"not json`, want: 400},
 		{method: "GET", path: "/api/v1/messages/nope", template: "/api/v1/messages/{id}", token: auditor, want: 404},
+		{method: "GET", path: "/api/v1/shipments/NO-SUCH", template: "/api/v1/shipments/{key}", token: auditor, want: 404},
+		{method: "GET", path: "/api/v1/orders/NO-SUCH", template: "/api/v1/orders/{key}", token: auditor, want: 404},
+		{method: "GET", path: "/api/v1/invoices/NO-SUCH", template: "/api/v1/invoices/{key}", token: auditor, want: 404},
+		{method: "GET", path: "/api/v1/inventory/NO-SUCH", template: "/api/v1/inventory/{key}", token: auditor, want: 404},
+		{method: "GET", path: "/api/v1/shipments?held=maybe", token: auditor, want: 400},
+		{method: "GET", path: "/api/v1/orders?updated_since=yesterday", token: auditor, want: 400},
+		{method: "GET", path: "/api/v1/invoices?before_key=x", token: auditor, want: 400},
+		{method: "GET", path: "/api/v1/inventory?limit=0", token: auditor, want: 400},
+		{method: "POST", path: "/api/v1/documents?partner=invoicing", token: operator, body: `{"type": "order", "version": "1"}`, want: 400},
+		{method: "POST", path: "/api/v1/documents", token: operator, body: `{"type": "order", "version": "1", "order_number": "X"}`, want: 400},
+		{method: "POST", path: "/api/v1/documents?partner=invoicing", token: auditor, body: `{}`, want: 403},
 		{method: "GET", path: "/api/v1/messages/nope/content", template: "/api/v1/messages/{id}/content", token: auditor, want: 404},
 		{method: "GET", path: "/api/v1/partners/nope", template: "/api/v1/partners/{id}", token: auditor, want: 404},
 		{method: "GET", path: "/api/v1/exceptions/nope", template: "/api/v1/exceptions/{id}", token: auditor, want: 404},

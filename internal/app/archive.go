@@ -84,7 +84,8 @@ func OpenArchive(c *config.Config, st store.Store, rt *jobs.Runtime, o ArchiveOp
 			// X12 groups Wharf sends are recorded for the partner's 997/999;
 			// not Wharf's own acknowledgments, which are never acknowledged
 			// (processing them would record nothing).
-			if !as2Evidence[e.Transport] && !e.Generated {
+			// Nor what was refused on receipt (archived as rejected).
+			if !as2Evidence[e.Transport] && !e.Generated && e.Refused == "" {
 				if _, err := rt.InsertTx(ctx, tx, jobs.ProcessArgs{MessageID: e.ID}, nil); err != nil {
 					return err
 				}

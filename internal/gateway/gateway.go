@@ -50,6 +50,22 @@ func (g *Gateway) Receive(ctx context.Context, in transports.Incoming, r io.Read
 	return e.ID, nil
 }
 
+// Refuse archives bytes the receiving side refused (a malformed document
+// posted to the API), as a rejected message with the reason in its
+// history: nothing processes it, nothing is lost.
+func (g *Gateway) Refuse(ctx context.Context, in transports.Incoming, r io.Reader, reason string) (string, error) {
+	if reason == "" {
+		return "", fmt.Errorf("gateway: refuse: %w: a reason is required", store.ErrInvalid)
+	}
+	m := meta(in)
+	m.Refused = reason
+	e, err := g.Archive.Put(ctx, r, m)
+	if err != nil {
+		return "", err
+	}
+	return e.ID, nil
+}
+
 // ReceiveFile archives a staged file by linking it (no copy), without
 // reading it again when the transport hashed it while writing it.
 func (g *Gateway) ReceiveFile(ctx context.Context, in transports.Incoming, f transports.StagedFile) (string, error) {

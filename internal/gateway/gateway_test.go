@@ -169,3 +169,22 @@ func BenchmarkSFTPStatOpen(b *testing.B) {
 		})
 	}
 }
+
+// TestRefuseArchivesAsRejected: refused bytes are kept, rejected, with the
+// reason; a refusal without a reason is a programming error.
+func TestRefuseArchivesAsRejected(t *testing.T) {
+	g := newGateway(t, "SQLite")
+	ctx := context.Background()
+	in := transports.Incoming{Partner: "acme", Transport: "api", RemoteName: "order.json", RemoteAddr: "127.0.0.1:1"}
+	if _, err := g.Refuse(ctx, in, bytes.NewReader([]byte("{}")), ""); !errors.Is(err, store.ErrInvalid) {
+		t.Fatalf("no reason: %v", err)
+	}
+	id, err := g.Refuse(ctx, in, bytes.NewReader([]byte(`{"type": "order"}`)), "order_number: required")
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := g.Store.GetMessage(ctx, id)
+	if err != nil || m.Status != lifecycle.StatusRejected || m.Transport != "api" {
+		t.Fatalf("refused message %+v %v", m, err)
+	}
+}

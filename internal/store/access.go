@@ -3,6 +3,8 @@ package store
 import (
 	"context"
 	"fmt"
+	"slices"
+	"strings"
 	"time"
 )
 
@@ -19,6 +21,38 @@ const (
 
 // Roles are the roles, as messages list them.
 var Roles = []string{RoleAdmin, RoleOperator, RoleAuditor}
+
+// RolePartner is the role of a partner token (migration 0019): bound to one
+// partner, it reaches only the API routes its scopes name, and of those only
+// the partner's own objects and messages. It never signs in to the console.
+const RolePartner = "partner"
+
+// Scopes a partner token may carry: RESOURCE:read or documents:write.
+const (
+	ScopeMessagesRead   = "messages:read"
+	ScopeOrdersRead     = "orders:read"
+	ScopeShipmentsRead  = "shipments:read"
+	ScopeInvoicesRead   = "invoices:read"
+	ScopeInventoryRead  = "inventory:read"
+	ScopeDocumentsWrite = "documents:write"
+)
+
+// Scopes are the scopes, as messages list them.
+var Scopes = []string{ScopeMessagesRead, ScopeOrdersRead, ScopeShipmentsRead, ScopeInvoicesRead, ScopeInventoryRead, ScopeDocumentsWrite}
+
+// ValidScopes reports whether every scope is one of [Scopes] and there is
+// at least one.
+func ValidScopes(scopes []string) error {
+	if len(scopes) == 0 {
+		return Invalid("a partner token needs at least one scope: use %s", strings.Join(Scopes, ", "))
+	}
+	for _, sc := range scopes {
+		if !slices.Contains(Scopes, sc) {
+			return Invalid("scope %q: use %s", sc, strings.Join(Scopes, ", "))
+		}
+	}
+	return nil
+}
 
 // ValidRole reports whether r is admin, operator or auditor.
 func ValidRole(r string) error {
@@ -38,7 +72,15 @@ type APIToken struct {
 	CreatedAt  time.Time
 	LastUsedAt time.Time // zero: never used
 	RevokedAt  time.Time // zero: valid
+	// Partner binds a token of role partner to one partner ID; "" for the
+	// other roles.
+	Partner string
+	// Scopes are a partner token's scopes ([Scopes]); nil for the others.
+	Scopes []string
 }
+
+// HasScope reports whether the token carries the scope.
+func (t *APIToken) HasScope(sc string) bool { return slices.Contains(t.Scopes, sc) }
 
 // User is a person who signs in to the console with a password.
 type User struct {
@@ -121,8 +163,17 @@ func (s *queries) DeleteSession(ctx context.Context, hash string) error {
 
 // CreateToken implements AccessQueries.
 func (s *queries) CreateToken(ctx context.Context, t *APIToken) error {
-	if err := ValidRole(t.Role); err != nil {
+	if t.Role == RolePartner {
+		if t.Partner == "" {
+			return fmt.Errorf("store: create token: %w: a partner token needs its partner", ErrInvalid)
+		}
+		if err := ValidScopes(t.Scopes); err != nil {
+			return fmt.Errorf("store: create token: %w", err)
+		}
+	} else if err := ValidRole(t.Role); err != nil {
 		return fmt.Errorf("store: create token: %w", err)
+	} else if t.Partner != "" || len(t.Scopes) > 0 {
+		return fmt.Errorf("store: create token: %w: only a token of role partner has a partner and scopes", ErrInvalid)
 	}
 	if t.ID == "" || t.Hash == "" {
 		return fmt.Errorf("store: create token: %w: id and hash are required", ErrInvalid)
@@ -131,16 +182,20 @@ func (s *queries) CreateToken(ctx context.Context, t *APIToken) error {
 		t.CreatedAt = s.now()
 	}
 	t.CreatedAt = t.CreatedAt.UTC().Truncate(time.Microsecond)
-	_, err := s.q.exec(ctx, `INSERT INTO api_tokens (id, name, role, hash, created_at) VALUES ($1, $2, $3, $4, $5)`,
-		t.ID, t.Name, t.Role, t.Hash, t.CreatedAt)
+	_, err := s.q.exec(ctx, `INSERT INTO api_tokens (id, name, role, hash, created_at, partner, scopes) VALUES ($1, $2, $3, $4, $5, $6, $7)`,
+		t.ID, t.Name, t.Role, t.Hash, t.CreatedAt, t.Partner, strings.Join(t.Scopes, ","))
 	return s.err("create token", err)
 }
 
-const tokenCols = `id, name, role, hash, created_at, last_used_at, revoked_at`
+const tokenCols = `id, name, role, hash, created_at, last_used_at, revoked_at, partner, scopes`
 
 func scanToken(r rowScanner) (*APIToken, error) {
 	t := &APIToken{}
-	err := r.Scan(&t.ID, &t.Name, &t.Role, &t.Hash, timeCol{&t.CreatedAt}, timeCol{&t.LastUsedAt}, timeCol{&t.RevokedAt})
+	var scopes string
+	err := r.Scan(&t.ID, &t.Name, &t.Role, &t.Hash, timeCol{&t.CreatedAt}, timeCol{&t.LastUsedAt}, timeCol{&t.RevokedAt}, &t.Partner, &scopes)
+	if scopes != "" {
+		t.Scopes = strings.Split(scopes, ",")
+	}
 	return t, err
 }
 

@@ -268,6 +268,7 @@ type Queries interface {
 	ExceptionQueries // exceptions.go
 	SyncQueries      // sync.go
 	AccessQueries    // access.go
+	ObjectQueries    // objects.go
 	InstanceQueries  // instances.go
 	IDQueries        // ids.go
 	OutboxQueries    // outbox.go

@@ -23,7 +23,9 @@ import (
 type tokenOut struct {
 	ID         string     `json:"id" doc:"the token's public prefix (wharf_ID_...), as audit events name it"`
 	Name       string     `json:"name"`
-	Role       string     `json:"role" enum:"auditor,operator,admin"`
+	Role       string     `json:"role" enum:"auditor,operator,admin,partner"`
+	Partner    string     `json:"partner,omitempty" doc:"a partner token: the partner it is bound to"`
+	Scopes     []string   `json:"scopes,omitempty" doc:"a partner token: its scopes"`
 	CreatedAt  time.Time  `json:"created_at"`
 	LastUsedAt *time.Time `json:"last_used_at" nullable:"true" doc:"null: never used (recorded at most once a minute)"`
 	RevokedAt  *time.Time `json:"revoked_at" nullable:"true" doc:"null: valid"`
@@ -36,7 +38,10 @@ type tokensOut struct {
 // tokenIn is the body of POST /api/v1/tokens.
 type tokenIn struct {
 	Name string `json:"name" doc:"what it is for (named in lists and audit events)"`
-	Role string `json:"role" enum:"auditor,operator,admin"`
+	Role string `json:"role" enum:"auditor,operator,admin,partner"`
+	// A partner token's binding (role partner only).
+	Partner string   `json:"partner,omitempty" doc:"role partner: the partner ID the token is bound to"`
+	Scopes  []string `json:"scopes,omitempty" doc:"role partner: messages:read, orders:read, shipments:read, invoices:read, inventory:read, documents:write"`
 }
 
 // tokenCreatedOut is a new token: the only time its secret is shown.
@@ -63,7 +68,7 @@ type userIn struct {
 }
 
 func tokenJSON(t *store.APIToken) tokenOut {
-	o := tokenOut{ID: t.ID, Name: t.Name, Role: t.Role, CreatedAt: t.CreatedAt.UTC()}
+	o := tokenOut{ID: t.ID, Name: t.Name, Role: t.Role, Partner: t.Partner, Scopes: t.Scopes, CreatedAt: t.CreatedAt.UTC()}
 	if !t.LastUsedAt.IsZero() {
 		u := t.LastUsedAt.UTC()
 		o.LastUsedAt = &u
@@ -89,6 +94,30 @@ func (s *Server) CreateToken(ctx context.Context, p *principal, r *http.Request,
 		return "", nil, err
 	}
 	s.audit(ctx, p, r, "token_created", fmt.Sprintf("token %s (%s), role %s", t.ID, t.Name, t.Role))
+	return tok, t, nil
+}
+
+// CreatePartnerToken mints a partner token named name, bound to partner
+// with scopes, as p.
+func (s *Server) CreatePartnerToken(ctx context.Context, p *principal, r *http.Request, name, partner string, scopes []string) (string, *store.APIToken, error) {
+	name = strings.TrimSpace(name)
+	if name == "" {
+		return "", nil, badRequest("the token needs a name", "say who uses it, e.g. acme-portal")
+	}
+	if partner == "" {
+		return "", nil, badRequest("partner: required for role partner", "name the partner ID the token is bound to")
+	}
+	if err := store.ValidScopes(scopes); err != nil {
+		return "", nil, badRequest("scopes: "+strings.TrimPrefix(err.Error(), "store: "), "")
+	}
+	tok, t, err := MintPartnerToken(ctx, s.st, partner, scopes, name)
+	if errors.Is(err, store.ErrNotFound) {
+		return "", nil, badRequest(fmt.Sprintf("partner: %q is not a partner", partner), "see GET /api/v1/partners")
+	}
+	if err != nil {
+		return "", nil, err
+	}
+	s.audit(ctx, p, r, "token_created", fmt.Sprintf("token %s (%s), role partner, partner %s, scopes %s", t.ID, t.Name, t.Partner, strings.Join(t.Scopes, ",")))
 	return tok, t, nil
 }
 
@@ -157,7 +186,16 @@ func (s *Server) mountAdminAPI() {
 			if err := readJSON(r, &in, `{"name": "monitoring", "role": "auditor"}`); err != nil {
 				return err
 			}
-			tok, t, err := s.CreateToken(r.Context(), p, r, in.Name, in.Role)
+			var tok string
+			var t *store.APIToken
+			var err error
+			if in.Role == store.RolePartner {
+				tok, t, err = s.CreatePartnerToken(r.Context(), p, r, in.Name, in.Partner, in.Scopes)
+			} else if in.Partner != "" || len(in.Scopes) > 0 {
+				err = badRequest("partner and scopes belong to role partner", "leave them out, or use role partner")
+			} else {
+				tok, t, err = s.CreateToken(r.Context(), p, r, in.Name, in.Role)
+			}
 			if err != nil {
 				return err
 			}

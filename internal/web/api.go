@@ -54,7 +54,11 @@ func (s *Server) handle(rt Route, h apiHandler) {
 				writeError(w, code, msg, hint)
 				return
 			}
-			if !p.can(rt.Role) {
+			if p.Partner != "" {
+				if !s.partnerMay(w, r, rt, p) {
+					return
+				}
+			} else if !p.can(rt.Role) {
 				s.audit(r.Context(), p, r, "api_denied", rt.Method+" "+r.URL.Path)
 				writeError(w, http.StatusForbidden, fmt.Sprintf("role %s may not %s %s", p.Role, rt.Method, rt.Path),
 					fmt.Sprintf("this needs role %s or above", rt.Role))
@@ -75,6 +79,52 @@ func (s *Server) handle(rt Route, h apiHandler) {
 	})
 }
 
+// ScopeAnyPartner is Route.Scope of a route any partner token may call.
+const ScopeAnyPartner = "any"
+
+// partnerMay checks a partner token against the route: its scope, and a
+// partner query parameter naming another partner (refused, audited). It
+// answers 403 itself and reports false when the token may not.
+func (s *Server) partnerMay(w http.ResponseWriter, r *http.Request, rt Route, p *principal) bool {
+	what := rt.Method + " " + r.URL.Path
+	switch {
+	case rt.Scope == "":
+		s.audit(r.Context(), p, r, "api_denied", what+": no scope grants partner tokens this route")
+		writeError(w, http.StatusForbidden, fmt.Sprintf("no scope grants a partner token %s %s", rt.Method, rt.Path),
+			"partner tokens reach only the routes of their scopes (see the OpenAPI document's x-wharf-scope); ask for an operator token")
+		return false
+	case rt.Scope != ScopeAnyPartner && !p.hasScope(rt.Scope):
+		s.audit(r.Context(), p, r, "api_denied", what+": missing scope "+rt.Scope)
+		writeError(w, http.StatusForbidden, fmt.Sprintf("missing scope %s: this token has %s", rt.Scope, strings.Join(p.Scopes, ", ")),
+			fmt.Sprintf("ask for a partner token with --scope %s", rt.Scope))
+		return false
+	}
+	if other := r.URL.Query().Get("partner"); other != "" && other != p.Partner {
+		s.audit(r.Context(), p, r, "api_partner_denied", what+": token of partner "+p.Partner+" asked for partner "+other)
+		writeError(w, http.StatusForbidden, fmt.Sprintf("this token is bound to partner %s; it may not read another partner's data", p.Partner),
+			"leave out partner= or name your own partner")
+		return false
+	}
+	return true
+}
+
+// ownMessage lets a partner token reach only its partner's messages: a
+// message of another partner answers exactly as one that does not exist,
+// so IDs cannot be probed. Other principals pass.
+func (s *Server) ownMessage(r *http.Request, p *principal, id string) error {
+	if p == nil || p.Partner == "" {
+		return nil
+	}
+	m, err := s.st.GetMessage(r.Context(), id)
+	if err == nil && m.PartnerID == p.Partner {
+		return nil
+	}
+	if err != nil && !errors.Is(err, store.ErrNotFound) {
+		return err
+	}
+	return &httpError{http.StatusNotFound, fmt.Sprintf("no message %s", id), "check the ID (search your messages first)"}
+}
+
 // Parameters several routes share.
 var (
 	pLimit    = Param{Name: "limit", In: "query", Description: "at most this many (default 100)", Type: "integer", Min: 1, Max: 1000}
@@ -88,7 +138,10 @@ var (
 type (
 	meOut struct {
 		Actor string `json:"actor" doc:"token:ID (name) or user:NAME"`
-		Role  string `json:"role" enum:"auditor,operator,admin"`
+		Role  string `json:"role" enum:"auditor,operator,admin,partner"`
+		// A partner token's binding.
+		Partner string   `json:"partner,omitempty" doc:"a partner token: the partner it is bound to"`
+		Scopes  []string `json:"scopes,omitempty" doc:"a partner token: its scopes"`
 	}
 	overviewOut struct {
 		Windows []Window `json:"windows"`
@@ -157,9 +210,9 @@ func (s *Server) mountAPI() {
 			writeJSON(w, 200, s.OpenAPI())
 			return nil
 		})
-	s.handle(Route{Method: "GET", Path: "/api/v1/me", Summary: "Who the token is and its role", Role: auditor, Tag: "meta", Response: meOut{}},
+	s.handle(Route{Method: "GET", Path: "/api/v1/me", Summary: "Who the token is and its role (a partner token: its partner and scopes)", Role: auditor, Scope: ScopeAnyPartner, Tag: "meta", Response: meOut{}},
 		func(w http.ResponseWriter, r *http.Request, p *principal) error {
-			writeJSON(w, 200, meOut{Actor: p.Actor, Role: p.Role})
+			writeJSON(w, 200, meOut{Actor: p.Actor, Role: p.Role, Partner: p.Partner, Scopes: p.Scopes})
 			return nil
 		})
 	s.handle(Route{Method: "GET", Path: "/api/v1/overview", Summary: "Throughput and error rate per partner and transport, last 24 h and 7 days", Role: auditor, Tag: "operations", Response: overviewOut{}},
@@ -189,7 +242,7 @@ func (s *Server) mountAPI() {
 			writeJSON(w, 200, stuckOut{Stuck: nonNil(st)})
 			return nil
 		})
-	s.handle(Route{Method: "GET", Path: "/api/v1/messages", Summary: "Search archived messages, newest first (the filters of 'wharf archive search')", Role: auditor, Tag: "messages", Response: messagesOut{},
+	s.handle(Route{Method: "GET", Path: "/api/v1/messages", Summary: "Search archived messages, newest first (the filters of 'wharf archive search')", Role: auditor, Scope: store.ScopeMessagesRead, Tag: "messages", Response: messagesOut{},
 		Params: []Param{pPartner, {Name: "direction", In: "query", Description: "in (received) or out (sent)", Enum: []string{"in", "out"}, Noun: "direction"},
 			{Name: "since", In: "query", Description: "received at or after: RFC 3339 time (2026-01-31T00:00:00Z) or a date (2026-01-31, its midnight UTC)"},
 			{Name: "until", In: "query", Description: "received before: RFC 3339 time or a date"},
@@ -203,6 +256,9 @@ func (s *Server) mountAPI() {
 			f, err := messageFilter(r)
 			if err != nil {
 				return err
+			}
+			if p.Partner != "" {
+				f.PartnerID = p.Partner
 			}
 			es, err := s.o.Archive.Search(r.Context(), f)
 			if err != nil {
@@ -218,8 +274,11 @@ func (s *Server) mountAPI() {
 			writeJSON(w, 200, out)
 			return nil
 		})
-	s.handle(Route{Method: "GET", Path: "/api/v1/messages/{id}", Summary: "A message with its business keys and history", Role: auditor, Tag: "messages", Params: []Param{pID}, Response: messageDetailOut{}},
+	s.handle(Route{Method: "GET", Path: "/api/v1/messages/{id}", Summary: "A message with its business keys and history", Role: auditor, Scope: store.ScopeMessagesRead, Tag: "messages", Params: []Param{pID}, Response: messageDetailOut{}},
 		func(w http.ResponseWriter, r *http.Request, p *principal) error {
+			if err := s.ownMessage(r, p, r.PathValue("id")); err != nil {
+				return err
+			}
 			d, err := s.Detail(r.Context(), r.PathValue("id"))
 			if err != nil {
 				return err
@@ -227,8 +286,11 @@ func (s *Server) mountAPI() {
 			writeJSON(w, 200, messageDetailOut{Message: entryJSON(d.Entry), Keys: nonNil(d.Keys), Events: nonNil(d.Events)})
 			return nil
 		})
-	s.handle(Route{Method: "GET", Path: "/api/v1/messages/{id}/events", Summary: "A message's history, oldest first", Role: auditor, Tag: "messages", Params: []Param{pID}, Response: eventsOut{}},
+	s.handle(Route{Method: "GET", Path: "/api/v1/messages/{id}/events", Summary: "A message's history, oldest first", Role: auditor, Scope: store.ScopeMessagesRead, Tag: "messages", Params: []Param{pID}, Response: eventsOut{}},
 		func(w http.ResponseWriter, r *http.Request, p *principal) error {
+			if err := s.ownMessage(r, p, r.PathValue("id")); err != nil {
+				return err
+			}
 			evs, err := s.o.Archive.Events(r.Context(), r.PathValue("id"))
 			if err != nil {
 				return err
@@ -236,9 +298,12 @@ func (s *Server) mountAPI() {
 			writeJSON(w, 200, eventsOut{Events: nonNil(evs)})
 			return nil
 		})
-	s.handle(Route{Method: "GET", Path: "/api/v1/messages/{id}/content", Summary: "The original bytes, byte for byte; X-Content-SHA256 carries their sha256", Role: auditor, Tag: "messages",
+	s.handle(Route{Method: "GET", Path: "/api/v1/messages/{id}/content", Summary: "The original bytes, byte for byte; X-Content-SHA256 carries their sha256", Role: auditor, Scope: store.ScopeMessagesRead, Tag: "messages",
 		Params: []Param{pID}, Produces: "application/octet-stream"},
 		func(w http.ResponseWriter, r *http.Request, p *principal) error {
+			if err := s.ownMessage(r, p, r.PathValue("id")); err != nil {
+				return err
+			}
 			return s.download(w, r, p)
 		})
 	s.handle(Route{Method: "POST", Path: "/api/v1/messages/{id}/replay", Summary: "Run a message again from its archived bytes: re-run processing of an inbound one or a dead letter's delivery; re-send any other outbound one as a new message", Role: operator, Tag: "messages",

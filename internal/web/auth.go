@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -33,6 +34,25 @@ func MintToken(ctx context.Context, st store.Queries, role, name string) (string
 	id := randText(4, hex.EncodeToString)
 	tok := tokenPrefix + id + "_" + randText(32, base64.RawURLEncoding.EncodeToString)
 	t := &store.APIToken{ID: id, Name: name, Role: role, Hash: hashSecret(tok)}
+	if err := st.CreateToken(ctx, t); err != nil {
+		return "", nil, err
+	}
+	return tok, t, nil
+}
+
+// MintPartnerToken creates a partner token: bound to the partner, it
+// reaches only the routes its scopes name and of those only the partner's
+// objects and messages.
+func MintPartnerToken(ctx context.Context, st store.Queries, partner string, scopes []string, name string) (string, *store.APIToken, error) {
+	if err := store.ValidScopes(scopes); err != nil {
+		return "", nil, err
+	}
+	if _, err := st.GetPartner(ctx, partner); err != nil {
+		return "", nil, fmt.Errorf("partner %q: %w", partner, err)
+	}
+	id := randText(4, hex.EncodeToString)
+	tok := tokenPrefix + id + "_" + randText(32, base64.RawURLEncoding.EncodeToString)
+	t := &store.APIToken{ID: id, Name: name, Role: store.RolePartner, Hash: hashSecret(tok), Partner: partner, Scopes: scopes}
 	if err := st.CreateToken(ctx, t); err != nil {
 		return "", nil, err
 	}
@@ -69,6 +89,15 @@ type principal struct {
 	Actor   string // "token:ID (name)" or "user:NAME"
 	Role    string
 	Session *store.Session // console sign-ins only
+	// Partner and Scopes bind a partner token (Role partner): it passes
+	// no role check, only the scope checks of the routes that name one.
+	Partner string
+	Scopes  []string
+}
+
+// hasScope reports whether p is a partner token carrying the scope.
+func (p *principal) hasScope(sc string) bool {
+	return p != nil && p.Partner != "" && slices.Contains(p.Scopes, sc)
 }
 
 var roleRank = map[string]int{store.RoleAuditor: 1, store.RoleOperator: 2, store.RoleAdmin: 3}
@@ -101,7 +130,7 @@ func (s *Server) tokenPrincipal(ctx context.Context, tok string) (*principal, er
 	if t.Name != "" {
 		actor += " (" + t.Name + ")"
 	}
-	return &principal{Actor: actor, Role: t.Role}, nil
+	return &principal{Actor: actor, Role: t.Role, Partner: t.Partner, Scopes: t.Scopes}, nil
 }
 
 // passwordPrincipal checks a console user's password.

@@ -360,6 +360,13 @@ func (s *Server) mountConsole() {
 		if tok := strings.TrimSpace(r.PostFormValue("token")); tok != "" {
 			p, err = s.tokenPrincipal(r.Context(), tok)
 			how = "token"
+			if err == nil && p.Partner != "" {
+				// The console shows every partner's data: a partner
+				// token answers the API only.
+				s.audit(r.Context(), p, r, "console_login_refused", "partner token of "+p.Partner+": the console is for operators")
+				s.back(w, r, "/ui/signin", "Sign-in refused: a partner token reaches the API only, not the console.", false)
+				return
+			}
 		} else {
 			p, err = s.passwordPrincipal(r.Context(), strings.TrimSpace(r.PostFormValue("user")), r.PostFormValue("password"))
 			how = "password"

@@ -99,10 +99,24 @@ func (s *Server) OpenAPI() map[string]any {
 		default:
 			op["security"] = []any{map[string][]string{"bearer": {}}}
 			op["description"] = "Needs role " + rt.Role + " or above (auditor < operator < admin)."
+			switch rt.Scope {
+			case "":
+				op["description"] = op["description"].(string) + " Partner tokens are refused."
+			case ScopeAnyPartner:
+				op["description"] = op["description"].(string) + " Any partner token may call it too."
+				op["x-wharf-scope"] = rt.Scope
+			default:
+				op["description"] = op["description"].(string) + " A partner token needs scope " + rt.Scope + " and sees only its own partner's data."
+				op["x-wharf-scope"] = rt.Scope
+			}
 		}
 		if rt.Request != nil {
+			schema, ok := rt.Request.(Schema)
+			if !ok {
+				schema = g.of(reflect.TypeOf(rt.Request))
+			}
 			op["requestBody"] = map[string]any{"required": true,
-				"content": map[string]any{"application/json": map[string]any{"schema": g.of(reflect.TypeOf(rt.Request))}}}
+				"content": map[string]any{"application/json": map[string]any{"schema": schema}}}
 		}
 		if rt.Body != "" {
 			op["requestBody"] = map[string]any{"required": false, "description": rt.Body,
@@ -147,6 +161,7 @@ var tagText = map[string]string{
 	"operations": "overview, stuck documents and traces",
 	"partners":   "trading partners and their certificates",
 	"messages":   "the archive: search, details, originals, replays",
+	"objects":    "business objects the sync follows: orders, shipments, invoices, inventory reports",
 	"exceptions": "the exceptions queue and what operators do with it",
 	"jobs":       "the job runtime's jobs and schedules",
 	"archive":    "archive integrity",
@@ -158,7 +173,7 @@ var tagText = map[string]string{
 var errorText = map[int]string{
 	http.StatusBadRequest:            "a parameter or the body is not valid: error says which, hint lists the valid values",
 	http.StatusUnauthorized:          "no bearer token, or an unknown or revoked one",
-	http.StatusForbidden:             "the token's role is too low: error and hint name the role needed",
+	http.StatusForbidden:             "the token's role is too low, or a partner token lacks the route's scope or names another partner: error and hint name the role or scope needed",
 	http.StatusNotFound:              "no such object: check the ID (list or search first)",
 	http.StatusConflict:              "the object is not in a state that allows this",
 	http.StatusRequestEntityTooLarge: "the body is larger than the partner's limit",
@@ -193,10 +208,9 @@ func (rt Route) errorCodes() []int {
 	// Any route refuses query parameters it does not take.
 	set := map[int]bool{http.StatusBadRequest: true}
 	if rt.Role != "" && rt.Role != "partner" {
-		set[http.StatusUnauthorized], set[http.StatusTooManyRequests] = true, true
-		if rt.Role != store.RoleAuditor {
-			set[http.StatusForbidden] = true
-		}
+		// 403: a role below the route's, or a partner token without
+		// the route's scope (every route refuses some partner token).
+		set[http.StatusUnauthorized], set[http.StatusTooManyRequests], set[http.StatusForbidden] = true, true, true
 	}
 	for _, p := range rt.Params {
 		if p.In == "path" {

@@ -225,9 +225,12 @@ func textRows(pv *Preview, head []byte) {
 }
 
 func (s *Server) mountPreview() {
-	s.handle(Route{Method: "GET", Path: "/api/v1/messages/{id}/preview", Summary: "The start of a message made readable: X12 one segment per row with the validator's marks, CSV as a table, other text as is", Role: store.RoleAuditor, Tag: "messages",
+	s.handle(Route{Method: "GET", Path: "/api/v1/messages/{id}/preview", Summary: "The start of a message made readable: X12 one segment per row with the validator's marks, CSV as a table, other text as is", Role: store.RoleAuditor, Scope: store.ScopeMessagesRead, Tag: "messages",
 		Params: []Param{pID}, Response: Preview{}},
 		func(w http.ResponseWriter, r *http.Request, p *principal) error {
+			if err := s.ownMessage(r, p, r.PathValue("id")); err != nil {
+				return err
+			}
 			pv, err := s.Preview(r.Context(), r.PathValue("id"))
 			if err != nil {
 				return err

@@ -118,17 +118,22 @@ type Server struct {
 type Route struct {
 	Method, Path string
 	Summary      string
-	Role         string // least role allowed; "" for public, "partner" for partner tokens
-	Params       []Param
-	Body         string // request body description; "" for none
-	Produces     string // content type of a success; default application/json
-	Tag          string
+	Role         string // least role allowed; "" for public, "partner" for the HTTP inbound transport's partner auth
+	// Scope is the scope a partner token (store.RolePartner) needs for the
+	// route, which then answers with that partner's data only;
+	// ScopeAnyPartner for any partner token; "" refuses partner tokens.
+	Scope    string
+	Params   []Param
+	Body     string // request body description; "" for none
+	Produces string // content type of a success; default application/json
+	Tag      string
 	// Response is a value of the Go type a success encodes (its schema is
 	// generated from the type), or a Schema; unused for
 	// application/octet-stream.
 	Response any
 	// Request is a value of the Go type of the JSON body the route
-	// requires (its schema is generated from the type); nil for none.
+	// requires (its schema is generated from the type), or a Schema; nil
+	// for none.
 	Request any
 	// Never lists statuses the route's kind implies that it cannot
 	// answer (a PUT that creates what is missing is never 404).
@@ -188,6 +193,8 @@ func New(o Options) (*Server, error) {
 	s.mountPartnersConsole()
 	s.mountSessions()
 	s.mountPreview()
+	s.mountObjects()
+	s.mountDocuments()
 	s.mountCharts()
 	s.mountScheduleRun()
 	if o.Metrics != nil {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -74,6 +75,52 @@ func exerciseAccess(t *testing.T, open func(t *testing.T) (store.Store, string))
 		}
 		if len(list) != 2 || list[0].ID != "t2" || list[1].ID != "t1" {
 			t.Fatalf("list newest first: got %d tokens %v", len(list), list)
+		}
+	})
+	t.Run("PartnerTokens", func(t *testing.T) {
+		s, _ := open(t)
+		for _, bad := range []*store.APIToken{
+			{ID: "p1", Role: store.RolePartner, Hash: "h1", Scopes: []string{store.ScopeShipmentsRead}},            // no partner
+			{ID: "p1", Role: store.RolePartner, Hash: "h1", Partner: "acme"},                                       // no scope
+			{ID: "p1", Role: store.RolePartner, Hash: "h1", Partner: "acme", Scopes: []string{"shipments:delete"}}, // unknown scope
+			{ID: "p1", Role: store.RoleAuditor, Hash: "h1", Partner: "acme"},                                       // partner on another role
+			{ID: "p1", Role: store.RoleOperator, Hash: "h1", Scopes: []string{store.ScopeShipmentsRead}},           // scopes on another role
+		} {
+			if err := s.CreateToken(ctx, bad); !errors.Is(err, store.ErrInvalid) {
+				t.Fatalf("%+v: got %v, want ErrInvalid", bad, err)
+			}
+		}
+		p := &store.APIToken{ID: "p1", Name: "acme portal", Role: store.RolePartner, Hash: "h1", Partner: "acme",
+			Scopes: []string{store.ScopeShipmentsRead, store.ScopeDocumentsWrite}}
+		if err := s.CreateToken(ctx, p); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.CreateToken(ctx, &store.APIToken{ID: "a1", Role: store.RoleAuditor, Hash: "h2"}); err != nil {
+			t.Fatal(err)
+		}
+		got, err := s.TokenByHash(ctx, "h1")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got.Role != store.RolePartner || got.Partner != "acme" || !slices.Equal(got.Scopes, p.Scopes) ||
+			!got.HasScope(store.ScopeDocumentsWrite) || got.HasScope(store.ScopeOrdersRead) {
+			t.Fatalf("partner token read back as %+v", got)
+		}
+		if got, _ = s.TokenByHash(ctx, "h2"); got.Partner != "" || got.Scopes != nil {
+			t.Fatalf("auditor token read back with partner or scopes: %+v", got)
+		}
+		list, err := s.ListTokens(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		n := 0
+		for _, tk := range list {
+			if tk.ID == "p1" && tk.Partner == "acme" && len(tk.Scopes) == 2 {
+				n++
+			}
+		}
+		if n != 1 {
+			t.Fatalf("list lost the partner token's binding: %+v", list)
 		}
 	})
 	t.Run("Users", func(t *testing.T) {

@@ -656,6 +656,7 @@ func Exercise(t *testing.T, fresh func(t *testing.T) string) {
 	exerciseAS2(t, open)
 	exerciseSync(t, open)
 	exerciseAccess(t, open)
+	exerciseObjects(t, open)
 	exerciseX12(t, open)
 	exerciseInstances(t, open)
 	exerciseIDs(t, open)
