@@ -26,6 +26,14 @@ type apiHandler func(w http.ResponseWriter, r *http.Request, p *principal) error
 func (s *Server) handle(rt Route, h apiHandler) {
 	s.routes = append(s.routes, rt)
 	s.mux.HandleFunc(rt.Method+" "+rt.Path, func(w http.ResponseWriter, r *http.Request) {
+		if d := rt.Deprecated; d != nil {
+			d.setHeaders(w.Header())
+			if !s.now().Before(d.Sunset) {
+				writeError(w, http.StatusGone, fmt.Sprintf("%s %s was retired on %s", rt.Method, rt.Path, d.Sunset.UTC().Format("2006-01-02")),
+					"use "+d.Successor+" (docs/api.md, Versions and deprecation)")
+				return
+			}
+		}
 		var p *principal
 		if rt.Role != "" {
 			tok := bearer(r)

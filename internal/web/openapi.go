@@ -110,6 +110,12 @@ func (s *Server) OpenAPI() map[string]any {
 				op["x-wharf-scope"] = rt.Scope
 			}
 		}
+		if d := rt.Deprecated; d != nil {
+			op["deprecated"] = true
+			desc, _ := op["description"].(string)
+			op["description"] = strings.TrimSpace(fmt.Sprintf("Deprecated since %s; served until %s (its Sunset header). Use %s instead. %s",
+				d.Since.UTC().Format("2006-01-02"), d.Sunset.UTC().Format("2006-01-02"), d.Successor, desc))
+		}
 		if rt.Request != nil {
 			schema, ok := rt.Request.(Schema)
 			if !ok {
@@ -171,6 +177,7 @@ var tagText = map[string]string{
 
 // errorText describes each error status the routes document.
 var errorText = map[int]string{
+	http.StatusGone:                  "a deprecated route after its Sunset: hint names the route that replaces it",
 	http.StatusBadRequest:            "a parameter or the body is not valid: error says which, hint lists the valid values",
 	http.StatusUnauthorized:          "no bearer token, or an unknown or revoked one",
 	http.StatusForbidden:             "the token's role is too low, or a partner token lacks the route's scope or names another partner: error and hint name the role or scope needed",
@@ -219,6 +226,9 @@ func (rt Route) errorCodes() []int {
 	}
 	for _, c := range rt.Errors {
 		set[c] = true
+	}
+	if rt.Deprecated != nil {
+		set[http.StatusGone] = true // from its Sunset on
 	}
 	for _, c := range rt.Never {
 		delete(set, c)

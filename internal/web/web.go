@@ -144,6 +144,28 @@ type Route struct {
 	// every API route of its kind answers (401, 403, 404, 429, 400 for
 	// query parameters); an external route lists all of its own.
 	Errors []int
+	// Deprecated marks a route that will go (docs/api.md, Versions and
+	// deprecation): every answer carries Deprecation, Sunset and a Link to
+	// its successor, and the OpenAPI document flags the operation.
+	Deprecated *Deprecation
+}
+
+// Deprecation says since when a route is deprecated, when it stops being
+// served, and what replaces it.
+type Deprecation struct {
+	Since, Sunset time.Time
+	Successor     string // the path (or URL) of what replaces the route
+}
+
+// setHeaders writes the deprecation headers: Deprecation (RFC 9745, the
+// time as @UNIX-SECONDS), Sunset (RFC 8594, an HTTP date) and the
+// successor as a Link with rel="successor-version".
+func (d *Deprecation) setHeaders(h http.Header) {
+	h.Set("Deprecation", fmt.Sprintf("@%d", d.Since.Unix()))
+	h.Set("Sunset", d.Sunset.UTC().Format(http.TimeFormat))
+	if d.Successor != "" {
+		h.Add("Link", "<"+d.Successor+`>; rel="successor-version"`)
+	}
 }
 
 // Param is a query or path parameter of a route. A query parameter's
