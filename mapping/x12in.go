@@ -508,6 +508,9 @@ func FromX12(ctx context.Context, in io.Reader, o Options) (*Outcome, error) {
 				Sender:      strings.TrimSpace(string(seg.Element(5))) + ":" + strings.TrimSpace(string(seg.Element(6))),
 				Receiver:    strings.TrimSpace(string(seg.Element(7))) + ":" + strings.TrimSpace(string(seg.Element(8))),
 				Interchange: strings.TrimSpace(string(seg.Element(13)))}
+			if strings.TrimSpace(string(seg.Element(15))) == "T" {
+				c.src.Usage = "T" // production stays unmarked
+			}
 			continue
 		case "GS":
 			c.src.Group, c.src.Version = string(seg.Element(6)), string(seg.Element(8))

@@ -473,6 +473,12 @@ func (s *queries) SearchMessages(ctx context.Context, f MessageFilter) ([]*Messa
 	if f.Key != "" {
 		w.add("id IN (SELECT message_id FROM message_keys WHERE value = ?)", f.Key)
 	}
+	switch f.Traffic {
+	case TrafficTest:
+		w.add("id IN (SELECT message_id FROM message_keys WHERE value = ? AND kind = 'test')", KeyTest.Value)
+	case TrafficProduction:
+		w.add("id NOT IN (SELECT message_id FROM message_keys WHERE value = ? AND kind = 'test')", KeyTest.Value)
+	}
 	if f.Transport != "" {
 		w.add("transport = ?", f.Transport)
 	}

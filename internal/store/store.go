@@ -140,6 +140,28 @@ type Message struct {
 	ReceivedAt    time.Time        `json:"received_at"`
 }
 
+// KeyTest is the key (kind and value) that marks a message as test
+// traffic: an interchange with ISA15 T, a file from a partner marked
+// test, a document sent along a test route. Test traffic changes no
+// business object and reaches no production system (docs/sync.md).
+var KeyTest = Key{Kind: "test", Value: "test"}
+
+// Traffic values of MessageFilter.Traffic.
+const (
+	TrafficTest       = "test"
+	TrafficProduction = "production"
+)
+
+// IsTest reports whether keys mark their message as test traffic.
+func IsTest(keys []Key) bool {
+	for _, k := range keys {
+		if k == KeyTest {
+			return true
+		}
+	}
+	return false
+}
+
 // Key is a business key or control number attached to a message.
 type Key struct {
 	Kind  string `json:"kind"` // isa13, gs06, st02, po, bol, pro, shipment, invoice, ...
@@ -173,6 +195,9 @@ type MessageFilter struct {
 	// "997_X.edi"). Indexed with PartnerID (migration 0010).
 	Name     string
 	Statuses []lifecycle.Status // any of these statuses
+	// Traffic: TrafficTest selects only test traffic (messages with the
+	// key KeyTest), TrafficProduction leaves it out; empty selects both.
+	Traffic  string
 	Before   time.Time
 	BeforeID string
 	Limit    int // default 100, at most 1000

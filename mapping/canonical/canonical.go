@@ -93,13 +93,17 @@ type Source struct {
 	Sender      string `json:"sender,omitempty"`   // QUALIFIER:ID (ISA05/06) or a layout's sender
 	Receiver    string `json:"receiver,omitempty"` // ISA07/08
 	Interchange string `json:"interchange,omitempty"`
-	Group       string `json:"group,omitempty"`
-	Set         string `json:"set,omitempty"`    // ST02
-	SetID       string `json:"set_id,omitempty"` // ST01: 204, 214, ...
-	Version     string `json:"x12_version,omitempty"`
-	Layout      string `json:"layout,omitempty"`
-	Line        int    `json:"line,omitempty"`   // first line (CSV, fixed-width)
-	Offset      int64  `json:"offset,omitempty"` // byte offset of the first segment or record
+	// Usage is "T" for test traffic (an interchange with ISA15 T), empty
+	// for production. Test traffic is mapped and acknowledged but changes
+	// no business object and follows only test routes (docs/sync.md).
+	Usage   string `json:"usage,omitempty"`
+	Group   string `json:"group,omitempty"`
+	Set     string `json:"set,omitempty"`    // ST02
+	SetID   string `json:"set_id,omitempty"` // ST01: 204, 214, ...
+	Version string `json:"x12_version,omitempty"`
+	Layout  string `json:"layout,omitempty"`
+	Line    int    `json:"line,omitempty"`   // first line (CSV, fixed-width)
+	Offset  int64  `json:"offset,omitempty"` // byte offset of the first segment or record
 }
 
 // Reference types: the canonical names of business keys. A qualifier no

@@ -207,6 +207,7 @@ func (e *enc) header(h *Header) {
 		e.str("sender", s.Sender, true)
 		e.str("receiver", s.Receiver, true)
 		e.str("interchange", s.Interchange, true)
+		e.str("usage", s.Usage, true)
 		e.str("group", s.Group, true)
 		e.str("set", s.Set, true)
 		e.str("set_id", s.SetID, true)

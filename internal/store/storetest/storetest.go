@@ -8,6 +8,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -353,6 +354,20 @@ func Exercise(t *testing.T, fresh func(t *testing.T) string) {
 		}
 		if got, _ := s.SearchMessages(ctx, store.MessageFilter{NotTransports: []string{"as2"}, Key: "BOL123"}); len(got) != 2 {
 			t.Fatalf("not-transports filter left out other transports: %v", msgIDs(got))
+		}
+		// Test traffic: a message carrying store.KeyTest, and one whose
+		// key only looks like it (kind "po", value "test") stays production.
+		if err := s.AddMessageKeys(ctx, ids[2], []store.Key{store.KeyTest}); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.AddMessageKeys(ctx, ids[0], []store.Key{key("po", "test")}); err != nil {
+			t.Fatal(err)
+		}
+		if got, _ := s.SearchMessages(ctx, store.MessageFilter{Traffic: store.TrafficTest}); len(got) != 1 || got[0].ID != ids[2] {
+			t.Fatalf("test traffic filter: %v", msgIDs(got))
+		}
+		if got, _ := s.SearchMessages(ctx, store.MessageFilter{Traffic: store.TrafficProduction}); len(got) != len(all)-1 || slices.Contains(msgIDs(got), ids[2]) {
+			t.Fatalf("production traffic filter: %v", msgIDs(got))
 		}
 		byKey, _ = s.SearchMessages(ctx, store.MessageFilter{Key: "BOL123", PartnerID: "beta", Direction: store.Outbound})
 		if len(byKey) != 0 {
