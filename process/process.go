@@ -66,6 +66,9 @@ type Processor struct {
 	// message with its position in the message (1, 2, ...), the same on
 	// every retry.
 	Emit func(ctx context.Context, m *store.Message, seq int, d canonical.Document) error
+	// Test reports whether a partner is marked test: its files are test
+	// traffic, like interchanges with ISA15 T (nil: none is).
+	Test func(partner string) bool
 }
 
 // Process runs the stage for one message. It is idempotent: a retry
@@ -336,7 +339,9 @@ func (p *Processor) x12(ctx context.Context, m *store.Message, r io.Reader) erro
 	var keys []store.Key
 	docTypes := map[string]bool{}
 	var accepted, rejected, sets int
+	test := false
 	for _, ic := range rep.Interchanges {
+		test = test || ic.Usage == "T"
 		keys = append(keys, store.Key{Kind: "isa13", Value: ic.Control})
 		for _, g := range ic.Groups {
 			keys = append(keys, store.Key{Kind: "gs06", Value: g.Control})
@@ -368,6 +373,10 @@ func (p *Processor) x12(ctx context.Context, m *store.Message, r io.Reader) erro
 	}
 	for ctl, dup := range sn.dupOf {
 		summary += fmt.Sprintf("; interchange %s repeats message %s", ctl, dup)
+	}
+	if test {
+		keys = append(keys, store.KeyTest)
+		summary += "; test traffic (ISA15 T): changes no business object, takes only test routes"
 	}
 	status := lifecycle.StatusProcessed
 	if rep.Rejected {
@@ -791,6 +800,9 @@ func (p *Processor) finishWith(ctx context.Context, m *store.Message, format str
 		types = append(types, t)
 	}
 	sort.Strings(types)
+	if p.Test != nil && p.Test(m.PartnerID) && !store.IsTest(keys) {
+		keys = append(keys, store.KeyTest) // a partner marked test sends test traffic only
+	}
 	return p.Store.WithTx(ctx, func(tx store.Tx) error {
 		if err := tx.SetMessageStatus(ctx, m.ID, status); err != nil {
 			return err

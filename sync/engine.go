@@ -39,6 +39,9 @@ type Outbound struct {
 	// IdempotencyKey is the same for every retry of this send: the Sender
 	// must not deliver twice for one key.
 	IdempotencyKey string
+	// Test: the document is test traffic on a test route; the Sender
+	// marks the archived message with store.KeyTest.
+	Test bool
 }
 
 // ErrUnsendable marks a Sender's failure that retrying cannot fix (the
@@ -279,6 +282,9 @@ func (e *Engine) Apply(ctx context.Context, m *store.Message, seq int, d canonic
 		return nil
 	}
 	source := m.PartnerID
+	if err == nil && e.Rules.IsTest(source, d) {
+		return e.routeTest(ctx, m, c, d)
+	}
 	if err != nil {
 		return e.raise(ctx, &store.Exception{Reason: "correlation", Owner: store.OwnerIT, ObjectKind: "message", ObjectKey: m.ID,
 			PartnerID: source, MessageID: m.ID, DedupeKey: fmt.Sprintf("correlation/%s/%d", m.ID, seq),
@@ -651,16 +657,45 @@ func objectKindOf(ev string) string {
 	return KindShipment
 }
 
-// routesAny tells whether a route takes one of the events from m's partner.
+// routesAny tells whether a production route takes one of the events from m's partner.
 func (e *Engine) routesAny(m *store.Message, events []string) bool {
 	for _, ev := range events {
 		for _, rt := range e.Rules.Routes {
-			if rt.On == ev && rt.To != m.PartnerID && e.Rules.matches(rt.From, m.PartnerID) {
+			if rt.On == ev && rt.To != m.PartnerID && e.Rules.matches(rt.From, m.PartnerID) && !e.Rules.testRoute(rt) {
 				return true
 			}
 		}
 	}
 	return false
+}
+
+// routeTest sends test traffic along the test routes its events select,
+// and does nothing else: no business object, reference, timer or history
+// changes, so production never sees it. The events are those the document
+// means on its own (an order is "order.created"); without a test route
+// the document stops here, mapped and acknowledged.
+func (e *Engine) routeTest(ctx context.Context, m *store.Message, c *change, d canonical.Document) error {
+	if e.Sender == nil {
+		return nil
+	}
+	var dt Data
+	if c.edit != nil {
+		c.edit(&dt)
+	}
+	if c.kind == KindShipment {
+		dt.Shipment = c.key
+	}
+	for _, ev := range c.events {
+		for _, rt := range e.Rules.Routes {
+			if rt.On != ev || !e.Rules.matches(rt.From, m.PartnerID) || rt.To == m.PartnerID || !e.Rules.testRoute(rt) {
+				continue
+			}
+			if err := e.send(ctx, m, c, d, &dt, rt, ev, nil, true); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
 }
 
 // route sends d along every route its events select.
@@ -686,6 +721,9 @@ func (e *Engine) route(ctx context.Context, m *store.Message, c *change, d canon
 			if rt.To == m.PartnerID {
 				continue // never echoed back to the system it came from
 			}
+			if e.Rules.testRoute(rt) {
+				continue // production traffic never reaches a test system
+			}
 			if c.kind == KindInvoice && dt.Shipment != "" && (ev == "invoice.approved") {
 				if sh, err := e.Store.GetSyncObject(ctx, KindShipment, dt.Shipment); err == nil {
 					var sd Data
@@ -701,57 +739,64 @@ func (e *Engine) route(ctx context.Context, m *store.Message, c *change, d canon
 					}
 				}
 			}
-			out, err := Convert(d, rt.DocType, &dt, e.now())
-			if err != nil {
-				if rerr := e.raise(ctx, &store.Exception{Reason: "route", Owner: store.OwnerIT, ObjectKind: c.kind, ObjectKey: c.key, PartnerID: rt.To,
-					MessageID: m.ID, DedupeKey: "route/" + rt.Name + "/" + m.ID,
-					Detail: fmt.Sprintf("route %s (%s → %s as %s) cannot send the %s from message %s: %v; fix the route or the data, then replay the message",
-						rt.Name, ev, rt.To, rt.Send, d.Head().Type, m.ID, err)}); rerr != nil {
-					return rerr
-				}
-				continue
-			}
 			if keys == nil {
 				if keys, err = objectKeys(ctx, e.Store, append([][2]string{{c.kind, c.key}}, c.also...)...); err != nil {
 					return err
 				}
 			}
-			o := &Outbound{Route: rt, Doc: out, Source: m, Kind: c.kind, Key: c.key, Event: ev, Keys: keys,
-				IdempotencyKey: "route:" + rt.Name + ":" + ev + ":" + c.kind + ":" + c.key + ":" + m.ID}
-			if rt.Batch {
-				if err := e.queue(ctx, o); err != nil {
-					return err
-				}
-				continue
-			}
-			id, err := e.Sender.Send(ctx, o)
-			if errors.Is(err, ErrUnsendable) {
-				if rerr := e.raise(ctx, &store.Exception{Reason: "route", Owner: store.OwnerIT, ObjectKind: c.kind, ObjectKey: c.key, PartnerID: rt.To,
-					MessageID: m.ID, DedupeKey: "route/" + rt.Name + "/" + m.ID,
-					Detail: fmt.Sprintf("route %s (%s → %s as %s): the %s from message %s (partner %s) cannot be sent: %v; "+
-						"correct the data at its source or the route's format, then replay message %s", rt.Name, ev, rt.To, rt.Send,
-						d.Head().Type, m.ID, m.PartnerID, err, m.ID)}); rerr != nil {
-					return rerr
-				}
-				continue
-			}
-			if err != nil {
-				return fmt.Errorf("sync: route %s to %s for %s %s: %w", rt.Name, rt.To, c.kind, c.key, err)
-			}
-			prior, err := e.Store.SyncEventsByMessage(ctx, id)
-			if err != nil {
-				return err
-			}
-			if len(prior) > 0 {
-				continue // recorded by an earlier attempt
-			}
-			if err := e.Store.AppendSyncEvent(ctx, &store.SyncEvent{Kind: c.kind, Key: c.key, Event: "sent", System: rt.To, MessageID: id,
-				Detail: fmt.Sprintf("route %s: %s to %s as %s", rt.Name, ev, rt.To, rt.Send)}); err != nil {
+			if err := e.send(ctx, m, c, d, &dt, rt, ev, keys, false); err != nil {
 				return err
 			}
 		}
 	}
 	return nil
+}
+
+// send converts d for route rt (event ev) and sends or queues it. A test
+// send (test traffic on a test route) is never batched and writes no
+// history.
+func (e *Engine) send(ctx context.Context, m *store.Message, c *change, d canonical.Document, dt *Data, rt Route, ev string, keys []store.Key, test bool) error {
+	out, err := Convert(d, rt.DocType, dt, e.now())
+	if err != nil {
+		if rerr := e.raise(ctx, &store.Exception{Reason: "route", Owner: store.OwnerIT, ObjectKind: c.kind, ObjectKey: c.key, PartnerID: rt.To,
+			MessageID: m.ID, DedupeKey: "route/" + rt.Name + "/" + m.ID,
+			Detail: fmt.Sprintf("route %s (%s → %s as %s) cannot send the %s from message %s: %v; fix the route or the data, then replay the message",
+				rt.Name, ev, rt.To, rt.Send, d.Head().Type, m.ID, err)}); rerr != nil {
+			return rerr
+		}
+		return nil
+	}
+	o := &Outbound{Route: rt, Doc: out, Source: m, Kind: c.kind, Key: c.key, Event: ev, Keys: keys,
+		IdempotencyKey: "route:" + rt.Name + ":" + ev + ":" + c.kind + ":" + c.key + ":" + m.ID, Test: test}
+	if rt.Batch && !test {
+		return e.queue(ctx, o)
+	}
+	id, err := e.Sender.Send(ctx, o)
+	if errors.Is(err, ErrUnsendable) {
+		if rerr := e.raise(ctx, &store.Exception{Reason: "route", Owner: store.OwnerIT, ObjectKind: c.kind, ObjectKey: c.key, PartnerID: rt.To,
+			MessageID: m.ID, DedupeKey: "route/" + rt.Name + "/" + m.ID,
+			Detail: fmt.Sprintf("route %s (%s → %s as %s): the %s from message %s (partner %s) cannot be sent: %v; "+
+				"correct the data at its source or the route's format, then replay message %s", rt.Name, ev, rt.To, rt.Send,
+				d.Head().Type, m.ID, m.PartnerID, err, m.ID)}); rerr != nil {
+			return rerr
+		}
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("sync: route %s to %s for %s %s: %w", rt.Name, rt.To, c.kind, c.key, err)
+	}
+	if test {
+		return nil // test traffic writes no history of production objects
+	}
+	prior, err := e.Store.SyncEventsByMessage(ctx, id)
+	if err != nil {
+		return err
+	}
+	if len(prior) > 0 {
+		return nil // recorded by an earlier attempt
+	}
+	return e.Store.AppendSyncEvent(ctx, &store.SyncEvent{Kind: c.kind, Key: c.key, Event: "sent", System: rt.To, MessageID: id,
+		Detail: fmt.Sprintf("route %s: %s to %s as %s", rt.Name, ev, rt.To, rt.Send)})
 }
 
 func (e *Engine) raise(ctx context.Context, x *store.Exception) error {

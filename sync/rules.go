@@ -22,6 +22,8 @@ import (
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/wharfedi/wharf/mapping/canonical"
 )
 
 // Roles of internal systems and partners.
@@ -67,6 +69,10 @@ type Route struct {
 	// sync.batch.NAME), which sends them all in one file, as legacy batch
 	// interfaces expect; false sends each on its event.
 	Batch bool
+	// Test: the route carries test traffic only (a partner's test system
+	// while it is onboarded); production traffic never takes it. A route
+	// to a partner of Rules.TestPartners is a test route too.
+	Test bool
 }
 
 // SLA expects event Expect on the same object within Within of event After.
@@ -100,6 +106,9 @@ type Rules struct {
 	BillingRequiresPOD bool
 	// Tolerance per partner (the carrier invoicing); nil: exact match.
 	Tolerance func(partner string) Tolerance
+	// TestPartners are the partners whose every file is test traffic and
+	// that receive test traffic only (partners marked test while onboarded).
+	TestPartners map[string]bool
 }
 
 // RuleError is a problem with the rules, naming the configuration field.
@@ -157,6 +166,20 @@ func (r *Rules) allowed(object, source string) (ok bool, owner string) {
 		}
 	}
 	return false, srcs[0]
+}
+
+// testRoute reports whether rt carries test traffic only.
+func (r *Rules) testRoute(rt Route) bool { return rt.Test || r.TestPartners[rt.To] }
+
+// IsTest reports whether document d in a message from partner is test
+// traffic: the partner is marked test, or d came in an interchange with
+// ISA15 T (canonical.Source.Usage).
+func (r *Rules) IsTest(partner string, d canonical.Document) bool {
+	if r.TestPartners[partner] {
+		return true
+	}
+	s := d.Head().Source
+	return s != nil && s.Usage == "T"
 }
 
 // matches reports whether a route's From selects source.

@@ -37,6 +37,10 @@ func sendAcksInline(p *process.Processor, d *delivery.Engine, rt *jobs.Runtime) 
 func NewProcessor(c *config.Config, st store.Store, a *archive.Archive, emit func(ctx context.Context, m *store.Message, seq int, d canonical.Document) error, now func() time.Time, log *slog.Logger) *process.Processor {
 	return &process.Processor{
 		Archive: a, Store: st, Logger: log, Emit: emit, Now: now,
+		Test: func(partner string) bool {
+			p, ok := c.PartnerByID(partner)
+			return ok && p.Test
+		},
 		Policy: func(partner string) process.Policy {
 			p, _ := c.PartnerByID(partner)
 			return process.Policy{Ack: p.X12.Ack, Strict: p.X12.Strict, AckTimeout: p.X12.AckTimeoutDuration()}

@@ -26,11 +26,15 @@ import (
 // the sync stage's rules. The error names the field (a *wsync.RuleError
 // or a field of its own).
 func syncRules(c *config.Config) (*wsync.Rules, error) {
-	r := &wsync.Rules{Roles: map[string]string{}, Ownership: c.Sync.Ownership, BillingRequiresPOD: c.Sync.Billing.RequiresPOD()}
+	r := &wsync.Rules{Roles: map[string]string{}, Ownership: c.Sync.Ownership, BillingRequiresPOD: c.Sync.Billing.RequiresPOD(),
+		TestPartners: map[string]bool{}}
 	tol := map[string]wsync.Tolerance{}
 	for _, p := range c.Partners {
 		if p.Role != "" {
 			r.Roles[p.ID] = p.Role
+		}
+		if p.Test {
+			r.TestPartners[p.ID] = true
 		}
 		if p.ChargeTolerance != "" {
 			t, err := wsync.ParseTolerance(p.ChargeTolerance)
@@ -46,7 +50,7 @@ func syncRules(c *config.Config) (*wsync.Rules, error) {
 		if err != nil {
 			return nil, &wsync.RuleError{Field: fmt.Sprintf("sync.routes[%d].send", i), Msg: err.Error()}
 		}
-		r.Routes = append(r.Routes, wsync.Route{Name: rt.Name, On: rt.On, From: rt.From, To: rt.To, Send: rt.Send, DocType: docType, Batch: rt.Batch != ""})
+		r.Routes = append(r.Routes, wsync.Route{Name: rt.Name, On: rt.On, From: rt.From, To: rt.To, Send: rt.Send, DocType: docType, Batch: rt.Batch != "", Test: rt.Test})
 	}
 	for _, s := range c.Sync.SLAs {
 		owner := s.Owner
@@ -145,6 +149,9 @@ func (s *syncSender) Send(ctx context.Context, o *wsync.Outbound) (string, error
 		}
 	}
 	keys = append(append(keys, store.Key{Kind: o.Kind, Value: o.Key}), o.Keys...)
+	if o.Test {
+		keys = append(keys, store.KeyTest)
+	}
 	return s.put(ctx, o.Route, safeName(o.Key), []canonical.Document{o.Doc}, keys, o.IdempotencyKey, o.Source,
 		fmt.Sprintf("route %s: %s %s %s", o.Route.Name, o.Event, o.Kind, o.Key))
 }

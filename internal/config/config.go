@@ -201,6 +201,10 @@ type Partner struct {
 	// ChargeTolerance: how far the partner's freight invoices may be from
 	// the tendered charge ("2%", "5.00" or "2%,5.00"; default exact).
 	ChargeTolerance string `yaml:"charge_tolerance"`
+	// Test marks the partner as being onboarded: every file it sends is
+	// test traffic (validated, acknowledged and mapped, but changing no
+	// order, shipment or invoice), and it receives test traffic only.
+	Test bool `yaml:"test"`
 }
 
 // Schedule runs a job on a cron schedule in a time zone.

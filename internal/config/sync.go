@@ -61,6 +61,9 @@ type SyncRoute struct {
 	// each document on its event.
 	Batch    string `yaml:"batch"`
 	Timezone string `yaml:"timezone"` // of batch; default UTC
+	// Test: the route carries test traffic only (ISA15 T interchanges and
+	// files of partners marked test); production documents never take it.
+	Test bool `yaml:"test"`
 }
 
 // BatchSchedule returns the batch's schedule.
