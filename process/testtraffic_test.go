@@ -133,5 +133,34 @@ func TestTestTrafficAcknowledgedButNotApplied(t *testing.T) {
 		if acks("acme") != 2 || !order() || len(snd.sent) != 1 || snd.sent[0].Test || isTest(m) {
 			t.Fatalf("production: %d 997s, order %v, %d routed, marked test %v", acks("acme"), order(), len(snd.sent), isTest(m))
 		}
+
+		// The trace of the order shows the test files apart.
+		tr, err := wsync.Trace(ctx, e.Store, "PO-48213")
+		if err != nil {
+			t.Fatal(err)
+		}
+		var tests, prods int
+		for _, tm := range tr.Messages {
+			if tm.Direction != store.Inbound {
+				continue
+			}
+			if tm.Test {
+				tests++
+			} else {
+				prods++
+			}
+		}
+		if tests != 2 || prods != 1 {
+			t.Fatalf("trace: %d test and %d production files (want 2 and 1)", tests, prods)
+		}
+		marked := 0
+		for _, en := range tr.Timeline {
+			if strings.HasPrefix(en.What, "[test] ") {
+				marked++
+			}
+		}
+		if marked == 0 {
+			t.Fatal("the trace's timeline does not mark test traffic")
+		}
 	})
 }

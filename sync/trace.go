@@ -43,6 +43,9 @@ type TraceMessage struct {
 	Keys      []store.Key          `json:"keys"`
 	Events    []*store.Event       `json:"events"`
 	Documents []canonical.Document `json:"documents,omitempty"`
+	// Test: the message is test traffic (store.KeyTest), which changed
+	// none of the traced objects.
+	Test bool `json:"test,omitempty"`
 }
 
 // TraceOptions add to a trace what the store alone cannot tell.
@@ -161,13 +164,18 @@ func TraceWith(ctx context.Context, st TraceStore, key string, o TraceOptions) (
 		if tm.Events, err = st.Events(ctx, id); err != nil {
 			return nil, err
 		}
+		tm.Test = store.IsTest(tm.Keys)
 		systems[m.PartnerID] = true
 		dir := "from"
 		if m.Direction == store.Outbound {
 			dir = "to"
 		}
+		mark := ""
+		if tm.Test {
+			mark = "[test] "
+		}
 		for _, ev := range tm.Events {
-			what := fmt.Sprintf("%s %s %s over %s: %s", m.RemoteName, dir, m.PartnerID, m.Transport, ev.Kind)
+			what := fmt.Sprintf("%s%s %s %s over %s: %s", mark, m.RemoteName, dir, m.PartnerID, m.Transport, ev.Kind)
 			res.Timeline = append(res.Timeline, TimelineEntry{At: ev.At, Source: "message", ID: m.ID, System: m.PartnerID, What: what, Details: ev.Detail})
 		}
 		if o.Documents != nil {

@@ -57,6 +57,22 @@ func runTrace(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	for _, o := range tr.Objects {
 		fmt.Fprintf(stdout, "%-9s %-20s %s\n", o.Kind, o.Key, o.State)
 	}
+	var tests []*wsync.TraceMessage
+	for _, m := range tr.Messages {
+		if m.Test {
+			tests = append(tests, m)
+		}
+	}
+	if len(tests) > 0 {
+		fmt.Fprintf(stdout, "\nTest traffic (%d message(s), marked [test] below; they changed none of these objects):\n", len(tests))
+		for _, m := range tests {
+			dir := "from"
+			if m.Direction == store.Outbound {
+				dir = "to"
+			}
+			fmt.Fprintf(stdout, "  [test] %s %s %s (%s)\n", dir, m.PartnerID, m.RemoteName, m.ID)
+		}
+	}
 	ndocs := 0
 	for _, m := range tr.Messages {
 		ndocs += len(m.Documents)

@@ -258,6 +258,7 @@ func (s *Server) mountAPI() {
 			{Name: "status", In: "query", Description: "status", Enum: statusNames(), List: true, Noun: "message status"},
 			{Name: "transport", In: "query", Description: "transport name (sftp, as2, http, folder, s3, cli, ...)"},
 			{Name: "filename", In: "query", Description: "the file's name, exactly, without its folder (997_X.edi finds outbound/997_X.edi)"},
+			{Name: "traffic", In: "query", Description: "test: only test traffic (ISA15 T, partners or routes marked test); production: none of it", Enum: []string{store.TrafficTest, store.TrafficProduction}, Noun: "traffic"},
 			{Name: "before", In: "query", Description: "paging: the received_at of the last message seen (with before_id its id)", Format: "date-time"},
 			pBeforeID, pLimit}},
 		func(w http.ResponseWriter, r *http.Request, p *principal) error {
@@ -276,6 +277,9 @@ func (s *Server) mountAPI() {
 			for _, e := range es {
 				out.Messages = append(out.Messages, entryJSON(e))
 			}
+			if err := s.markTest(r.Context(), f, out.Messages); err != nil {
+				return err
+			}
 			if n := len(es); n > 0 && n == f.Limit {
 				out.Next = &pageOut{Before: es[n-1].ReceivedAt, BeforeID: es[n-1].ID}
 			}
@@ -291,7 +295,9 @@ func (s *Server) mountAPI() {
 			if err != nil {
 				return err
 			}
-			writeJSON(w, 200, messageDetailOut{Message: entryJSON(d.Entry), Keys: nonNil(d.Keys), Events: nonNil(d.Events)})
+			m := entryJSON(d.Entry)
+			m.Test = store.IsTest(d.Keys)
+			writeJSON(w, 200, messageDetailOut{Message: m, Keys: nonNil(d.Keys), Events: nonNil(d.Events)})
 			return nil
 		})
 	s.handle(Route{Method: "GET", Path: "/api/v1/messages/{id}/events", Summary: "A message's history, oldest first", Role: auditor, Scope: store.ScopeMessagesRead, Tag: "messages", Params: []Param{pID}, Response: eventsOut{}},
@@ -428,6 +434,12 @@ func messageFilter(r *http.Request) (store.MessageFilter, error) {
 	q := r.URL.Query()
 	f := store.MessageFilter{PartnerID: q.Get("partner"), Key: strings.TrimSpace(q.Get("key")), Transport: strings.TrimSpace(q.Get("transport")),
 		Name: strings.TrimSpace(q.Get("filename"))}
+	switch t := q.Get("traffic"); t {
+	case "", store.TrafficTest, store.TrafficProduction:
+		f.Traffic = t
+	default:
+		return f, badRequest(fmt.Sprintf("traffic %q is not a kind of traffic", t), "use one of: test, production")
+	}
 	switch d := q.Get("direction"); d {
 	case "", "in", "out":
 		f.Direction = store.Direction(d)

@@ -493,6 +493,9 @@ func (s *Server) mountConsole() {
 		for _, e := range es {
 			out = append(out, entryJSON(e))
 		}
+		if err := s.markTest(r.Context(), f, out); err != nil {
+			return err
+		}
 		ps, _ := s.st.ListPartners(r.Context())
 		data := archivePageData(r, f, es)
 		data["List"], data["Partners"], data["Transports"] = out, ps, s.recentTransports(r.Context())
@@ -530,7 +533,7 @@ func (s *Server) mountConsole() {
 			}
 		}
 		s.render(w, r, 200, "message", &page{Title: "Message " + d.Entry.ID, Nav: "messages", Me: p,
-			Data: map[string]any{"E": entryJSON(d.Entry), "Keys": d.Keys, "Events": d.Events, "Exceptions": xs, "Replays": children,
+			Data: map[string]any{"E": testEntry(d), "Keys": d.Keys, "Events": d.Events, "Exceptions": xs, "Replays": children,
 				"Rejection": rej, "Preview": pv,
 				"Stuck": stuck, "CanReplay": p.can(store.RoleOperator)}})
 		return nil

@@ -527,6 +527,38 @@ type messageOut struct {
 	ParentID      string          `json:"parent_id,omitempty" doc:"the message this one replays or derives from"`
 	DuplicateOf   string          `json:"duplicate_of,omitempty"`
 	PurgedAt      string          `json:"purged_at,omitempty"`
+	Test          bool            `json:"test,omitempty" doc:"test traffic (ISA15 T, a partner or route marked test): changed no business object"`
+}
+
+// markTest sets Test on the messages of a page found with filter f that
+// are test traffic: one more search, for the test messages the same
+// filter and page bounds find (every test message of the page is among
+// them), instead of the keys of each message.
+func (s *Server) markTest(ctx context.Context, f store.MessageFilter, out []*messageOut) error {
+	if len(out) == 0 || f.Traffic == store.TrafficProduction {
+		return nil
+	}
+	f.Traffic = store.TrafficTest
+	tests, err := s.st.SearchMessages(ctx, f)
+	if err != nil {
+		return err
+	}
+	ids := map[string]bool{}
+	for _, m := range tests {
+		ids[m.ID] = true
+	}
+	for _, o := range out {
+		o.Test = ids[o.ID]
+	}
+	return nil
+}
+
+// testEntry is a message's detail as the console shows it, marked test
+// when its keys say so.
+func testEntry(d *MessageDetail) *messageOut {
+	o := entryJSON(d.Entry)
+	o.Test = store.IsTest(d.Keys)
+	return o
 }
 
 func entryJSON(e *archive.Entry) *messageOut {
