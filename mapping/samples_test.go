@@ -261,6 +261,7 @@ var canonicalSamples = []struct {
 	{file: "inventory-balance.json", set: "846"},
 	{file: "inventory-adjustment.json"},
 	{file: "acknowledgment.json"},
+	{file: "master-items.json"},
 }
 
 // TestSampleCanonical decodes each canonical sample (mapping/canonical's

@@ -297,6 +297,7 @@ type Queries interface {
 	InstanceQueries  // instances.go
 	IDQueries        // ids.go
 	OutboxQueries    // outbox.go
+	MasterQueries    // master.go
 }
 
 // Store is the database. Open one with Open.

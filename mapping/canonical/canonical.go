@@ -31,6 +31,7 @@ const (
 	TypeFreightInvoice    = "freight_invoice"
 	TypeInvoice           = "invoice"
 	TypeAcknowledgment    = "acknowledgment"
+	TypeMasterData        = "master_data"
 )
 
 // documentTypes is every document type, in order, with its Go type: the
@@ -51,6 +52,7 @@ var documentTypes = []struct {
 	{TypeFreightInvoice, func() Document { return &FreightInvoice{} }},
 	{TypeInvoice, func() Document { return &Invoice{} }},
 	{TypeAcknowledgment, func() Document { return &Acknowledgment{} }},
+	{TypeMasterData, func() Document { return &MasterData{} }},
 }
 
 // Types lists every document type.
@@ -462,4 +464,38 @@ type AckError struct {
 	Position  int      `json:"position"`
 	Code      string   `json:"code,omitempty"`
 	Elements  []string `json:"elements,omitempty"` // "position:code"
+}
+
+// Master data objects: what a MasterData document lists.
+const (
+	MasterCustomer = "customer"
+	MasterItem     = "item"
+	MasterLocation = "location"
+)
+
+// MasterData is an ERP's reference data of one kind: its customers, items
+// or locations (ship-to addresses). Documents naming what the master does
+// not know, or disagreeing with it, are checked against it (docs/sync.md).
+type MasterData struct {
+	Header
+	Object string `json:"object"` // customer, item or location
+	// Mode: "full" replaces every record of the object (what is not
+	// listed is gone); "delta" (default) adds, changes and, with Deleted,
+	// removes the records listed.
+	Mode    string         `json:"mode,omitempty"`
+	Records []MasterRecord `json:"records"`
+}
+
+// MasterRecord is one customer, item or location of a master.
+type MasterRecord struct {
+	ID   string `json:"id"` // customer number, item number (SKU) or location code
+	Name string `json:"name,omitempty"`
+	// Unit is an item's unit of measure (each, case, ...); documents
+	// ordering it in another unit disagree with the master.
+	Unit string `json:"unit,omitempty"`
+	// Address is a location's address; a ship-to naming the location with
+	// another postal code or city disagrees with the master.
+	Address  *Address `json:"address,omitempty"`
+	Customer string   `json:"customer,omitempty"` // a location's customer
+	Deleted  bool     `json:"deleted,omitempty"`  // delta: the record is removed
 }

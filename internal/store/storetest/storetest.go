@@ -676,6 +676,7 @@ func Exercise(t *testing.T, fresh func(t *testing.T) string) {
 	exerciseInstances(t, open)
 	exerciseIDs(t, open)
 	exerciseOutbox(t, open)
+	exerciseMaster(t, open)
 
 	t.Run("SecondProcess", func(t *testing.T) {
 		// Two independent opens of one database (the server and the CLI)
