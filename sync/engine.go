@@ -277,6 +277,12 @@ var errNoKey = errors.New("cannot correlate")
 // and resends along the events the first attempt emitted; a refused update
 // is applied on a retry once the ownership rules allow it.
 func (e *Engine) Apply(ctx context.Context, m *store.Message, seq int, d canonical.Document) error {
+	if md, ok := d.(*canonical.MasterData); ok {
+		if e.Rules.IsTest(m.PartnerID, md) {
+			return nil // test traffic changes no reference data either
+		}
+		return e.loadMaster(ctx, m, seq, md)
+	}
 	c, err := interpret(d, e.now())
 	if c == nil && err == nil {
 		return nil
@@ -299,9 +305,30 @@ func (e *Engine) Apply(ctx context.Context, m *store.Message, seq int, d canonic
 		c.kind, c.key = prior.Kind, prior.Key
 		return e.route(ctx, m, c, d, prior.Events)
 	}
+	if prior != nil && slices.Contains(prior.Events, masterRejected) {
+		return nil // rejected for its master data: a corrected document must come
+	}
 	if c.kind == KindShipment {
 		if c.key, err = e.shipmentOf(ctx, c.key, c.byOrder); err != nil {
 			return err
+		}
+	}
+	policy, ms, err := e.checkMaster(ctx, d)
+	if err != nil {
+		return err
+	}
+	if len(ms) > 0 {
+		if err := e.masterException(ctx, m, seq, c, d, policy, ms); err != nil {
+			return err
+		}
+		switch policy {
+		case MasterHold:
+			return nil // nothing recorded: a retry checks again
+		case MasterReject:
+			return e.Store.WithTx(ctx, func(tx store.Tx) error {
+				return tx.PutSyncApplied(ctx, &store.SyncApplied{MessageID: m.ID, Seq: seq, Kind: c.kind, Key: c.key, Refused: true,
+					Events: []string{masterRejected}})
+			})
 		}
 	}
 	if ok, owner := e.Rules.allowed(c.object, source); !ok {

@@ -38,7 +38,7 @@ const (
 
 // Business objects that have a system of record. Each canonical document
 // type updates one of them (see objectOf).
-var Objects = []string{"customer_master", "item_master", "order", "shipment_plan", "carrier_assignment",
+var Objects = []string{"customer_master", "item_master", "location_master", "order", "shipment_plan", "carrier_assignment",
 	"ship_confirmation", "shipment_status", "freight_charges", "invoice", "payment_status", "inventory"}
 
 // Events the engine emits, which routes and SLAs refer to.
@@ -109,6 +109,13 @@ type Rules struct {
 	// TestPartners are the partners whose every file is test traffic and
 	// that receive test traffic only (partners marked test while onboarded).
 	TestPartners map[string]bool
+	// Master: master object (customer, item, location) → the policy for
+	// documents that name what its master does not know or disagree with
+	// it (MasterWarn, MasterHold, MasterReject); an object absent here, or
+	// whose master was never loaded, is not checked.
+	Master map[string]string
+	// MasterOwner owns master_data exceptions (default operations).
+	MasterOwner string
 }
 
 // RuleError is a problem with the rules, naming the configuration field.
@@ -133,6 +140,14 @@ func (r *Rules) Validate() error {
 		}
 		if rt.To == "" {
 			return &RuleError{f + ".to", fmt.Sprintf("route %s: to is required", rt.Name)}
+		}
+	}
+	for obj, p := range r.Master {
+		if _, ok := MasterObjects[obj]; !ok {
+			return &RuleError{"sync.master_data." + obj, fmt.Sprintf("%q is not a master (known: customer, item, location)", obj)}
+		}
+		if !slices.Contains(MasterPolicies, p) {
+			return &RuleError{"sync.master_data." + obj, fmt.Sprintf("policy %q is not one of %s", p, strings.Join(MasterPolicies, ", "))}
 		}
 	}
 	for i, s := range r.SLAs {

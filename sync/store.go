@@ -27,6 +27,10 @@ type Store interface {
 	// SyncRefs lists an object's references (its business keys).
 	SyncRefs(ctx context.Context, kind, key string) ([]store.SyncRef, error)
 	GetSyncApplied(ctx context.Context, messageID string, seq int) (*store.SyncApplied, error)
+	// GetMasterRecord and CountMasterRecords read the master data
+	// documents are checked against.
+	GetMasterRecord(ctx context.Context, object, id string) (*store.MasterRecord, error)
+	CountMasterRecords(ctx context.Context, object string) (int, error)
 	DueSyncTimers(ctx context.Context, now time.Time, limit int) ([]*store.SyncTimer, error)
 	ClaimBatch(ctx context.Context, route string, limit int) (claim string, items []*store.BatchItem, err error)
 	// ReleaseBatch puts a claim's items back to waiting.

@@ -27,7 +27,7 @@ import (
 // or a field of its own).
 func syncRules(c *config.Config) (*wsync.Rules, error) {
 	r := &wsync.Rules{Roles: map[string]string{}, Ownership: c.Sync.Ownership, BillingRequiresPOD: c.Sync.Billing.RequiresPOD(),
-		TestPartners: map[string]bool{}}
+		TestPartners: map[string]bool{}, Master: c.Sync.MasterData.Policies(), MasterOwner: c.Sync.MasterData.Owner}
 	tol := map[string]wsync.Tolerance{}
 	for _, p := range c.Partners {
 		if p.Role != "" {

@@ -110,6 +110,8 @@ func TestErrorsNameFileLineAndField(t *testing.T) {
 		{"sla within", "sync:\n  slas:\n    - {name: s, after: shipment.delivered, expect: invoice.approved, within: soon}\n", `wharf.yaml:3: sync.slas[0].within: "soon" is not a duration`},
 		{"batch cron", "partners:\n  - id: erp\nsync:\n  routes:\n    - {name: n, on: invoice.approved, to: erp, send: json, batch: \"every night\"}\n", `wharf.yaml:5: sync.routes[0].batch: bad cron expression`},
 		{"timezone without batch", "partners:\n  - id: erp\nsync:\n  routes:\n    - {name: n, on: invoice.approved, to: erp, send: json, timezone: UTC}\n", `sync.routes[0].timezone: only a batch route`},
+		{"master data policy", "sync:\n  master_data:\n    item: block\n", `wharf.yaml:3: sync.master_data.item: "block" is not a policy: use warn, hold or reject`},
+		{"master data owner", "sync:\n  master_data:\n    owner: erp\n", `wharf.yaml:3: sync.master_data.owner: "erp" is not an owner`},
 		{"digest to unknown", "sync:\n  digest: {to: ops, cron: \"0 7 * * *\"}\n", `wharf.yaml:2: sync.digest.to: "ops" is not a partner`},
 		{"bad role", "partners:\n  - id: a\n    role: forklift\n", `wharf.yaml:3: partners[0].role: "forklift" is not a role`},
 		{"tls half", "http:\n  tls_cert_file: c.pem\n", `wharf.yaml:2: http.tls_cert_file: set both http.tls_cert_file and http.tls_key_file, or neither`},

@@ -13,7 +13,7 @@ import (
 type Sync struct {
 	// Ownership: business object → the systems or partner roles allowed to
 	// update it; the first is the system of record. Objects: customer_master,
-	// item_master, order, shipment_plan, carrier_assignment, ship_confirmation,
+	// item_master, location_master, order, shipment_plan, carrier_assignment, ship_confirmation,
 	// shipment_status, freight_charges, invoice, payment_status, inventory.
 	Ownership map[string][]string `yaml:"ownership"`
 	Billing   SyncBilling         `yaml:"billing"`
@@ -26,6 +26,33 @@ type Sync struct {
 	// ReconcileAfter: orders not shipped and deliveries not invoiced for
 	// this long become exceptions (job sync.reconcile; default 48h).
 	ReconcileAfter string `yaml:"reconcile_after"`
+	// MasterData checks orders, invoices and ship confirmations against the
+	// ERP's customer, item and location masters (master_data documents).
+	MasterData SyncMasterData `yaml:"master_data"`
+}
+
+// SyncMasterData says, per master, what a document that names a record
+// the master does not know, or disagrees with it (unit of measure,
+// ship-to address), does: warn (a master_data exception; applied and
+// routed), hold (the exception; not applied or routed until retried once
+// the master knows it) or reject (the exception; refused for good). Empty
+// does not check; a master never loaded is not checked.
+type SyncMasterData struct {
+	Customer string `yaml:"customer"` // the buyer or bill-to of orders and invoices: warn, hold or reject
+	Item     string `yaml:"item"`     // the items of order, invoice and ship confirmation lines, and their unit: warn, hold or reject
+	Location string `yaml:"location"` // the ship-to of orders and invoices, and its address: warn, hold or reject
+	Owner    string `yaml:"owner"`    // it or operations (default): who works the master_data exceptions
+}
+
+// Policies returns the master → policy map of the objects that are checked.
+func (m SyncMasterData) Policies() map[string]string {
+	out := map[string]string{}
+	for k, v := range map[string]string{"customer": m.Customer, "item": m.Item, "location": m.Location} {
+		if v != "" {
+			out[k] = v
+		}
+	}
+	return out
 }
 
 // SyncDigest is the exception digest's schedule and recipient.
@@ -124,6 +151,16 @@ func (c *Config) validateSync(opts ValidateOptions) error {
 		default:
 			return c.errAt(fmt.Sprintf("partners[%d].role", indexOf(c, p.ID)), "%q is not a role: use erp, tms, wms, invoicing, carrier or customer", p.Role)
 		}
+	}
+	for _, f := range []struct{ name, v string }{{"customer", s.MasterData.Customer}, {"item", s.MasterData.Item}, {"location", s.MasterData.Location}} {
+		switch f.v {
+		case "", "warn", "hold", "reject":
+		default:
+			return c.errAt("sync.master_data."+f.name, "%q is not a policy: use warn, hold or reject", f.v)
+		}
+	}
+	if o := s.MasterData.Owner; o != "" && o != "it" && o != "operations" {
+		return c.errAt("sync.master_data.owner", "%q is not an owner: use it or operations", o)
 	}
 	names := map[string]bool{}
 	for i, r := range s.Routes {
