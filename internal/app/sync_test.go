@@ -136,3 +136,55 @@ func TestSyncConfigErrorsNameTheLine(t *testing.T) {
 		}
 	}
 }
+
+// TestTestTrafficAndMasterDataFromConfig: partners[].test, sync.routes[].test
+// and sync.master_data reach the sync's rules and the processor, and a
+// document sent along a test route is archived marked test.
+func TestTestTrafficAndMasterDataFromConfig(t *testing.T) {
+	dir := t.TempDir()
+	cfgPath := filepath.Join(dir, "wharf.yaml")
+	os.WriteFile(cfgPath, []byte(`data: `+filepath.Join(dir, "data")+`
+partners:
+  - {id: erp, role: erp}
+  - {id: wms-qa, role: wms, test: true, folder: {outbound: `+filepath.Join(dir, "wms-qa")+`}}
+  - {id: acme-qa, role: carrier, folder: {outbound: `+filepath.Join(dir, "acme-qa")+`}}
+sync:
+  ownership: {location_master: [erp]}
+  master_data: {item: hold, location: warn, owner: it}
+  routes:
+    - {name: qa-tender, on: order.created, to: acme-qa, send: json, test: true}
+    - {name: qa-pick, on: order.created, to: wms-qa, send: json}
+`), 0o600)
+	ctx := context.Background()
+	c, st, a := openConfigured(t, cfgPath)
+	rules, err := syncRules(c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !rules.TestPartners["wms-qa"] || rules.TestPartners["acme-qa"] || !rules.Routes[0].Test || rules.Routes[1].Test {
+		t.Fatalf("test partners %v, routes %+v", rules.TestPartners, rules.Routes)
+	}
+	if rules.Master["item"] != wsync.MasterHold || rules.Master["location"] != wsync.MasterWarn || len(rules.Master) != 2 || rules.MasterOwner != "it" {
+		t.Fatalf("master data rules %v, owner %q", rules.Master, rules.MasterOwner)
+	}
+	p := NewProcessor(c, st, a, nil, fixedNow, slog.New(slog.DiscardHandler))
+	if !p.Test("wms-qa") || p.Test("erp") {
+		t.Fatal("the processor does not know which partners are test partners")
+	}
+	reg := newRegistry()
+	snd := newSyncSender(c, st, newDelivery(reg, &routeDeps{cfg: c, st: st, arch: a, now: fixedNow, log: slog.New(slog.DiscardHandler)}), reg, fixedNow)
+	doc, _ := canonical.Decode([]byte(`{"type":"order","version":"1","order_number":"PO-QA"}`))
+	src := &store.Message{PartnerID: "erp", Direction: store.Inbound, Transport: "cli", RemoteName: "po.json"}
+	if err := st.InsertMessage(ctx, src); err != nil {
+		t.Fatal(err)
+	}
+	id, err := snd.Send(ctx, &wsync.Outbound{Route: rules.Routes[0], Doc: doc, Source: src, Kind: "order", Key: "PO-QA", Event: "order.created",
+		IdempotencyKey: "route:qa-tender:PO-QA", Test: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	keys, err := st.MessageKeys(ctx, id)
+	if err != nil || !store.IsTest(keys) {
+		t.Fatalf("the test route's document is not archived marked test: %v %v", keys, err)
+	}
+}
