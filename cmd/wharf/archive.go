@@ -152,6 +152,7 @@ type entryOut struct {
 	DuplicateOf   string   `json:"duplicate_of,omitempty"`
 	PurgedAt      string   `json:"purged_at,omitempty"`
 	Existing      bool     `json:"existing,omitempty"`
+	Test          bool     `json:"test,omitempty"` // test traffic (archive search)
 }
 
 func entryJSON(e *archive.Entry) entryOut {
@@ -180,11 +181,15 @@ func archiveSearch(ctx context.Context, args []string, stdout, stderr io.Writer)
 	since := fs.String("since", "", "received at or after (RFC 3339, e.g. 2026-01-31T00:00:00Z, or a date: 2026-01-31)")
 	until := fs.String("until", "", "received before (RFC 3339, or a date)")
 	fs.StringVar(&f.Key, "key", "", "business key or control number (PO, BOL, PRO, shipment, invoice, ISA13, GS06, ST02)")
+	fs.StringVar(&f.Traffic, "traffic", "", "only test traffic (test: ISA15 T, partners or routes marked test) or none of it (production)")
 	limit := fs.Int("limit", 100, "at most this many entries (newest first; at most 1000)")
 	asJSON := fs.Bool("json", false, "JSON Lines output")
 	pos, code, ok := parseCmd(fs, args, -1, stderr)
 	if !ok {
 		return code
+	}
+	if f.Traffic != "" && !oneOf(stderr, "archive search", "traffic", f.Traffic, store.TrafficTest, store.TrafficProduction) {
+		return 2
 	}
 	if len(pos) > 0 {
 		return usageError(stderr, "archive search", "unexpected argument %q (use --key VALUE to search by key)", pos[0])
@@ -216,10 +221,26 @@ func archiveSearch(ctx context.Context, args []string, stdout, stderr io.Writer)
 	if err != nil {
 		return fail(stderr, err)
 	}
+	// The test traffic among them: the same search for test traffic only
+	// finds every test message of this page.
+	tests := map[string]bool{}
+	if len(es) > 0 && f.Traffic != store.TrafficProduction {
+		tf := f
+		tf.Traffic = store.TrafficTest
+		ts, err := a.Store().SearchMessages(ctx, tf)
+		if err != nil {
+			return fail(stderr, err)
+		}
+		for _, m := range ts {
+			tests[m.ID] = true
+		}
+	}
 	if *asJSON {
 		enc := json.NewEncoder(stdout)
 		for _, e := range es {
-			if err := enc.Encode(entryJSON(e)); err != nil {
+			o := entryJSON(e)
+			o.Test = tests[e.ID]
+			if err := enc.Encode(o); err != nil {
 				return fail(stderr, err)
 			}
 		}
@@ -239,6 +260,9 @@ func archiveSearch(ctx context.Context, args []string, stdout, stderr io.Writer)
 		}
 		if e.Spooled() {
 			note = strings.TrimSpace(note + " spooled")
+		}
+		if tests[e.ID] {
+			note = strings.TrimSpace("test " + note)
 		}
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\t%s\t%s\t%s\n", e.ID, e.ReceivedAt.Format(time.RFC3339), e.PartnerID, e.Direction, e.Size, o.Status, e.RemoteName, note)
 	}

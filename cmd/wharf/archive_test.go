@@ -134,6 +134,25 @@ func testArchiveCLI(t *testing.T, dir, data string) {
 	if !strings.Contains(out, e.ID) || strings.Count(out, "\n") != 2 {
 		t.Fatalf("search --key: %q", out)
 	}
+	// --traffic: test traffic only, or none of it; the table notes it.
+	withStore(t, data, func(st store.Store) {
+		if err := st.AddMessageKeys(context.Background(), e.ID, []store.Key{store.KeyTest}); err != nil {
+			t.Fatal(err)
+		}
+	})
+	if out, errs, code := runIn(t, "archive", "search", "--traffic", "test", "--json", "--data", data); code != 0 ||
+		strings.Count(out, "\n") != 1 || !strings.Contains(out, e.ID) || !strings.Contains(out, `"test":true`) {
+		t.Fatalf("search --traffic test: %d %q %q", code, out, errs)
+	}
+	if out, _, _ := runIn(t, "archive", "search", "--traffic", "production", "--data", data); strings.Contains(out, "\n"+e.ID+" ") || strings.Count(out, "\n") != 2 {
+		t.Fatalf("search --traffic production: %q", out)
+	}
+	if out, _, _ := runIn(t, "archive", "search", "--data", data); !strings.Contains(out, "  test\n") && !strings.Contains(out, "  test duplicate") {
+		t.Fatalf("search does not note test traffic: %q", out)
+	}
+	if _, errs, code := runIn(t, "archive", "search", "--traffic", "staging", "--data", data); code != 2 || !strings.Contains(errs, "use test or production") {
+		t.Fatalf("search --traffic staging: %d %q", code, errs)
+	}
 	// events, oldest first.
 	out, _, code = runIn(t, "archive", "events", e.ID, "--json", "--data", data)
 	if code != 0 || !strings.Contains(strings.Split(out, "\n")[0], `"kind":"received"`) {
