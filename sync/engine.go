@@ -702,6 +702,11 @@ func (e *Engine) routesAny(m *store.Message, events []string) bool {
 // means on its own (an order is "order.created"); without a test route
 // the document stops here, mapped and acknowledged.
 func (e *Engine) routeTest(ctx context.Context, m *store.Message, c *change, d canonical.Document) error {
+	// The message is test traffic in the archive too, whatever marked its
+	// document (canonical JSON may carry source.usage "T" itself).
+	if err := e.Store.WithTx(ctx, func(tx store.Tx) error { return tx.AddMessageKeys(ctx, m.ID, []store.Key{store.KeyTest}) }); err != nil {
+		return err
+	}
 	if e.Sender == nil {
 		return nil
 	}

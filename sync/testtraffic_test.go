@@ -74,6 +74,10 @@ func TestTestTrafficKeptApart(t *testing.T) {
 		if refs, _ := st.SyncRefsByValue(ctx, "PO-T"); len(refs) != 0 {
 			t.Fatalf("test traffic recorded references %+v", refs)
 		}
+		// The file is marked test in the archive, however the document said it.
+		if got, _ := st.SearchMessages(ctx, store.MessageFilter{Traffic: store.TrafficTest, Direction: store.Inbound}); len(got) != 1 || got[0].RemoteName != "t.edi" {
+			t.Fatalf("test traffic in the archive: %d messages", len(got))
+		}
 
 		// The same order in production: production routes only.
 		rec.sent = nil
