@@ -330,6 +330,10 @@ func (e *Engine) Apply(ctx context.Context, m *store.Message, seq int, d canonic
 					Events: []string{masterRejected}})
 			})
 		}
+	} else if len(e.Rules.Master) > 0 {
+		if err := e.settleMaster(ctx, m, seq); err != nil {
+			return err
+		}
 	}
 	if ok, owner := e.Rules.allowed(c.object, source); !ok {
 		if prior != nil {

@@ -254,3 +254,25 @@ func (e *Engine) masterException(ctx context.Context, m *store.Message, seq int,
 		Detail: fmt.Sprintf("partner %s, file %s: the %s for %s %s disagrees with the master data: %s; %s",
 			m.PartnerID, m.RemoteName, d.Head().Type, c.kind, c.key, strings.Join(what, "; "), todo)})
 }
+
+// settleMaster resolves the master_data exception of a held document that
+// now agrees with the master (it is being applied on a retry).
+func (e *Engine) settleMaster(ctx context.Context, m *store.Message, seq int) error {
+	open, err := e.Store.ListExceptions(ctx, store.ExceptionFilter{Statuses: []string{store.ExceptionOpen}, Reason: "master_data", MessageID: m.ID, Limit: 100})
+	if err != nil || len(open) == 0 {
+		return err
+	}
+	key := fmt.Sprintf("master_data/%s/%d", m.ID, seq)
+	return e.Store.WithTx(ctx, func(tx store.Tx) error {
+		for _, x := range open {
+			if x.DedupeKey != key {
+				continue
+			}
+			if err := tx.SetExceptionStatus(ctx, &store.SetExceptionStatusParams{ID: x.ID, Status: store.ExceptionResolved, Actor: "wharf",
+				Comment: fmt.Sprintf("the document (message %s, #%d) agrees with the master data now and was applied", m.ID, seq)}); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}

@@ -118,6 +118,11 @@ func TestMasterDataPolicies(t *testing.T) {
 				if policy == wsync.MasterHold && len(m.rec.sent) != 1 {
 					t.Fatalf("hold: the released order was routed %d times", len(m.rec.sent))
 				}
+				// The held document's exception is resolved once it is applied;
+				// warn's and reject's stay for a person.
+				if open := len(m.exceptions(po)); (open == 0) != (policy == wsync.MasterHold) {
+					t.Fatalf("%s: %d open master_data exceptions after the retry", policy, open)
+				}
 			})
 		}
 	})
