@@ -87,6 +87,15 @@ func TestTestTrafficAcknowledgedButNotApplied(t *testing.T) {
 			}
 			return n
 		}
+		// testAcks counts the partner's 997s marked test in the archive.
+		testAcks := func(partner string) int {
+			t.Helper()
+			out, err := e.Store.SearchMessages(ctx, store.MessageFilter{PartnerID: partner, Direction: store.Outbound, Traffic: store.TrafficTest})
+			if err != nil {
+				t.Fatal(err)
+			}
+			return len(out)
+		}
 		order := func() bool {
 			t.Helper()
 			_, err := e.Store.GetSyncObject(ctx, "order", "PO-48213")
@@ -115,8 +124,8 @@ func TestTestTrafficAcknowledgedButNotApplied(t *testing.T) {
 		if order() || len(snd.sent) != 0 {
 			t.Fatalf("test interchange changed production: order exists %v, %d routed", order(), len(snd.sent))
 		}
-		if !isTest(m) {
-			t.Fatal("the test interchange is not marked test in the archive")
+		if !isTest(m) || testAcks("acme") != 1 {
+			t.Fatalf("the test interchange (marked %v) or its 997 (%d marked) is not marked test in the archive", isTest(m), testAcks("acme"))
 		}
 		if got, _ := e.Store.SearchMessages(ctx, store.MessageFilter{Traffic: store.TrafficTest, Direction: store.Inbound}); len(got) != 1 || got[0].ID != m.ID {
 			t.Fatalf("archive search for test traffic: %d messages", len(got))
@@ -124,13 +133,13 @@ func TestTestTrafficAcknowledgedButNotApplied(t *testing.T) {
 
 		// A partner marked test: its production interchange is test traffic too.
 		m = run("sandbox", withUsage(t, "P", "000000902"))
-		if acks("sandbox") != 1 || order() || len(snd.sent) != 0 || !isTest(m) {
+		if acks("sandbox") != 1 || testAcks("sandbox") != 1 || order() || len(snd.sent) != 0 || !isTest(m) {
 			t.Fatalf("test partner: %d 997s, order %v, %d routed, marked test %v", acks("sandbox"), order(), len(snd.sent), isTest(m))
 		}
 
 		// The same order in production: applied and routed.
 		m = run("acme", withUsage(t, "P", "000000903"))
-		if acks("acme") != 2 || !order() || len(snd.sent) != 1 || snd.sent[0].Test || isTest(m) {
+		if acks("acme") != 2 || testAcks("acme") != 1 || !order() || len(snd.sent) != 1 || snd.sent[0].Test || isTest(m) {
 			t.Fatalf("production: %d 997s, order %v, %d routed, marked test %v", acks("acme"), order(), len(snd.sent), isTest(m))
 		}
 
