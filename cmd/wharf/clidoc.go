@@ -114,7 +114,7 @@ func init() {
 			{name: "archive put", args: "--partner ID [--direction in|out] [--transport NAME] [--idempotency-key KEY] [--json] FILE|-",
 				summary: "archive a file by hand, then process it as if it had been received",
 				doc:     "Processing follows for direction in."},
-			{name: "archive search", args: "[--partner ID] [--direction in|out] [--since TIME] [--until TIME] [--key VALUE] [--limit N] [--json]",
+			{name: "archive search", args: "[--partner ID] [--direction in|out] [--since TIME] [--until TIME] [--key VALUE] [--traffic test|production] [--limit N] [--json]",
 				summary: "find archived messages, newest first",
 				doc: "--key finds them by any indexed business key or control number. TIME is an RFC 3339 time (2026-01-31T08:00:00Z) or a date (2026-01-31, " +
 					"midnight UTC), as the API takes it."},
