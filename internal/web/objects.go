@@ -211,6 +211,31 @@ func (s *Server) latestDocument(ctx context.Context, o *store.SyncObject, refs [
 	return nil
 }
 
+// partnerRefs keeps, for a partner token, the references its own partner
+// brought: those a message of that partner carries as a key (and the
+// object's own key, which it asked by). A shipment shared by a carrier and
+// a customer must not show either the other's numbers. Operators see all.
+func (s *Server) partnerRefs(ctx context.Context, partner string, o *store.SyncObject, refs []store.SyncRef) ([]store.SyncRef, error) {
+	if partner == "" {
+		return refs, nil
+	}
+	var out []store.SyncRef
+	for _, ref := range refs {
+		if ref.Value == o.Key {
+			out = append(out, ref)
+			continue
+		}
+		ms, err := s.st.SearchMessages(ctx, store.MessageFilter{PartnerID: partner, Key: ref.Value, Limit: 1})
+		if err != nil {
+			return nil, err
+		}
+		if len(ms) == 1 {
+			out = append(out, ref)
+		}
+	}
+	return out, nil
+}
+
 func (s *Server) getObject(w http.ResponseWriter, r *http.Request, p *principal, k objectKind) error {
 	key := r.PathValue("key")
 	// Another partner's object answers exactly as one that does not exist.
@@ -228,6 +253,9 @@ func (s *Server) getObject(w http.ResponseWriter, r *http.Request, p *principal,
 	}
 	refs, err := s.st.SyncRefs(r.Context(), o.Kind, o.Key)
 	if err != nil {
+		return err
+	}
+	if refs, err = s.partnerRefs(r.Context(), p.Partner, o, refs); err != nil {
 		return err
 	}
 	evs, err := s.st.SyncEvents(r.Context(), o.Kind, o.Key)

@@ -49,7 +49,8 @@ func TestBusinessObjects(t *testing.T) {
 		if err := st.AppendSyncEvent(ctx, &store.SyncEvent{Kind: "shipment", Key: "SH1", Event: "order.created", System: "erp"}); err != nil {
 			t.Fatal(err)
 		}
-		if err := st.AddSyncRefs(ctx, []store.SyncRef{{Value: "BOL-1", Type: "bol", Kind: "shipment", Key: "SH1"}}); err != nil {
+		if err := st.AddSyncRefs(ctx, []store.SyncRef{{Value: "BOL-1", Type: "bol", Kind: "shipment", Key: "SH1"},
+			{Value: "PO-G7", Type: "po", Kind: "shipment", Key: "SH1"}}); err != nil {
 			t.Fatal(err)
 		}
 		if _, err := st.StartSyncTimer(ctx, &store.SyncTimer{Name: "invoice_after_delivery", Kind: "shipment", Key: "SH1",
@@ -84,6 +85,15 @@ func TestBusinessObjects(t *testing.T) {
 			t.Fatal(err)
 		}
 		if err := st.AppendSyncEvent(ctx, &store.SyncEvent{Kind: "shipment", Key: "SH1", Event: "shipment.status", System: "globex", MessageID: other.ID}); err != nil {
+			t.Fatal(err)
+		}
+		// SH1's references: the BOL came with acme's files, the PO with globex's.
+		if err := st.AddMessageKeys(ctx, other.ID, []store.Key{{Kind: "po", Value: "PO-G7"}}); err != nil {
+			t.Fatal(err)
+		}
+		if ms, err := st.SearchMessages(ctx, store.MessageFilter{PartnerID: "acme", Limit: 1}); err != nil || len(ms) != 1 {
+			t.Fatalf("acme's message: %v %v", ms, err)
+		} else if err := st.AddMessageKeys(ctx, ms[0].ID, []store.Key{{Kind: "bol", Value: "BOL-1"}}); err != nil {
 			t.Fatal(err)
 		}
 		put("SH2", "planned", `{"carrier":"globex"}`, "globex")
@@ -121,7 +131,7 @@ func TestBusinessObjects(t *testing.T) {
 				t.Fatalf("%d %s", resp.StatusCode, b)
 			}
 			if d.State != "delivered" || !d.Held || len(d.Holds) != 1 || d.Holds[0] != "delivered without proof of delivery" || !d.Overdue ||
-				len(d.References) != 1 || d.References[0].Value != "BOL-1" || len(d.Timers) != 1 || len(d.History) != 5 || !strings.Contains(string(d.Data), "erp") {
+				len(d.References) != 2 || len(d.Timers) != 1 || len(d.History) != 5 || !strings.Contains(string(d.Data), "erp") {
 				t.Fatalf("SH1: %s", b)
 			}
 			if !strings.Contains(string(d.Document), `"globex-note"`) {
@@ -208,6 +218,9 @@ func TestBusinessObjects(t *testing.T) {
 			}
 			if !strings.Contains(string(d.Document), `"latest"`) || strings.Contains(b, "globex") {
 				t.Fatalf("acme's view of SH1's document: %s", b)
+			}
+			if len(d.References) != 1 || d.References[0].Value != "BOL-1" || strings.Contains(b, "PO-G7") {
+				t.Fatalf("acme sees references other partners brought: %+v", d.References)
 			}
 			resp, body = f.call("GET", "/api/v1/orders", "acme", nil)
 			if resp.StatusCode != 403 || !strings.Contains(string(body), "missing scope orders:read") {
