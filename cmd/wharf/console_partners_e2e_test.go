@@ -427,5 +427,42 @@ func TestConsolePreviewInChromium(t *testing.T) {
 	if !strings.Contains(text, "1 in · 2 out") || !strings.Contains(text, "mean latency") || bars < 2 { // out: the CSV and the 997 for the 850
 		t.Errorf("acme's charts: heading %q, %d bars", text, bars)
 	}
+
+	// Test traffic: the same 850 as a test interchange (ISA15 T, its own
+	// control number) carries a badge on its page and is what the archive's
+	// traffic filter keeps.
+	raw, err := os.ReadFile(edi)
+	if err != nil {
+		t.Fatal(err)
+	}
+	isa := strings.SplitN(string(raw), "*", 17)
+	oldCtl := isa[13]
+	isa[13], isa[15] = "000000777", "T"
+	testEDI := filepath.Join(dir, "850-test.edi")
+	os.WriteFile(testEDI, []byte(strings.Replace(strings.Join(isa, "*"), "IEA*1*"+oldCtl, "IEA*1*000000777", 1)), 0o644)
+	cli("archive", "put", "--partner", "acme", testEDI)
+	var testID string
+	waitFor(t, "the test interchange processed", func() bool {
+		for _, e := range searchArchive(t, dir) {
+			if e.Filename == "850-test.edi" && e.Status != "received" {
+				testID = e.ID
+			}
+		}
+		return testID != ""
+	})
+	var badge, listed string
+	d.do("test traffic is marked",
+		chromedp.Navigate(srv.http+"/ui/messages/"+testID),
+		chromedp.WaitVisible(chromedp.ID(`test-badge`)),
+		d.textOf(`#test-badge`, &badge),
+		d.shot("05-test-traffic-message"),
+		chromedp.Navigate(srv.http+"/ui/messages?traffic=test"),
+		chromedp.WaitVisible(chromedp.ID(`filter-traffic`)),
+		d.textOf(`main`, &listed),
+		d.shot("06-test-traffic-archive"),
+	)
+	if badge != "test" || !strings.Contains(listed, "850-test.edi") || strings.Contains(listed, "orders.csv") {
+		t.Errorf("test traffic: badge %q; the archive filtered to test traffic:\n%s", badge, listed)
+	}
 	srv.stop(t)
 }
