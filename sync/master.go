@@ -148,6 +148,10 @@ func (e *Engine) checkMaster(ctx context.Context, d canonical.Document) (string,
 		for _, l := range x.Lines {
 			lines = append(lines, masterLine{l.LineNumber, l.Item, l.Quantity.Unit})
 		}
+	case *canonical.InventoryMovement: // a 943, 944 or 947: items moved in or within a warehouse
+		for _, l := range x.Lines {
+			lines = append(lines, masterLine{l.LineNumber, l.Item, l.Quantity.Unit})
+		}
 	default:
 		return "", nil, nil
 	}

@@ -167,6 +167,19 @@ func TestMasterDataMismatches(t *testing.T) {
 				t.Fatalf("%s: want a held document and %q, got applied %v, %+v", c.po, c.want, m.order(c.po), ex)
 			}
 		}
+		// An inventory movement (a 944 receipt) naming an item the master
+		// does not know is held too.
+		for _, doc := range []string{
+			`{"type":"inventory_movement","version":"1","movement":"receipt","number":"RC-1",
+				"lines":[{"line_number":"3","item":{"ids":[{"type":"sku","value":"Z-8"}]},"quantity":{"value":"2","unit":"each"}}]}`,
+		} {
+			msg := m.msg("erp")
+			m.apply(msg, doc)
+			l, err := st.ListExceptions(m.ctx, store.ExceptionFilter{Statuses: []string{"open"}, Reason: "master_data", MessageID: msg.ID})
+			if err != nil || len(l) != 1 || !strings.Contains(l[0].Detail, "is not in the item master") {
+				t.Fatalf("%.40s...: want one master_data exception for its item, got %+v %v", doc, l, err)
+			}
+		}
 		// A delta removes a record; a full load replaces the whole master.
 		m.apply(m.msg("erp"), `{"type":"master_data","version":"1","object":"item","records":[{"id":"A-1","deleted":true}]}`)
 		if _, err := st.GetMasterRecord(m.ctx, "item", "A-1"); !errors.Is(err, store.ErrNotFound) {
