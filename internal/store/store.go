@@ -272,6 +272,7 @@ type Queries interface {
 	InstanceQueries  // instances.go
 	IDQueries        // ids.go
 	OutboxQueries    // outbox.go
+	RateLimitQueries // ratelimits.go
 }
 
 // Store is the database. Open one with Open.
