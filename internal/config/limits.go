@@ -6,8 +6,8 @@ package config
 // With PostgreSQL every instance shares the limits; with SQLite they are
 // kept in memory.
 type Limits struct {
-	// API limits each API token (and each console session) of the REST
-	// API; default 1200 per minute, burst 200.
+	// API limits each API token's requests to the REST API; default 1200
+	// per minute, burst 200.
 	API Rate `yaml:"api"`
 	// Inbound limits each partner at each inbound door: HTTP inbound
 	// requests, AS2 messages, SFTP uploads (files); default 600 per
