@@ -62,7 +62,8 @@ func NewDoors(o DoorsOptions) *Doors {
 }
 
 // Refusal is a request refused over its limit: Error is what the caller
-// reads ("rate limit of partner acme at sftp: 60 per minute, burst 10").
+// reads ("rate limit of partner acme at sftp: 60 files per minute (burst
+// 10); retry in 1 s"; at the API the token instead of the partner).
 type Refusal struct {
 	Door, Who  string
 	Limit      Limit
@@ -74,8 +75,12 @@ func (r *Refusal) Error() string {
 	if r.Door == DoorSFTP {
 		unit = "files"
 	}
+	who := r.Who
+	if r.Door != DoorAPI {
+		who = "partner " + who
+	}
 	return fmt.Sprintf("rate limit of %s at %s: %d %s per minute (burst %d); retry in %d s",
-		r.Who, r.Door, r.Limit.PerMinute, unit, r.Limit.Burst, Decision{RetryAfter: r.RetryAfter}.RetrySeconds())
+		who, r.Door, r.Limit.PerMinute, unit, r.Limit.Burst, Decision{RetryAfter: r.RetryAfter}.RetrySeconds())
 }
 
 // RetrySeconds is the Retry-After value, at least 1.

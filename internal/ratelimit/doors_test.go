@@ -34,7 +34,7 @@ func TestDoorsCountAndLogOncePerWindow(t *testing.T) {
 	for i := 0; i < 20; i++ { // 10x acme's burst, in one instant
 		if r := d.Check(ctx, ratelimit.DoorSFTP, "acme", "acme"); r != nil {
 			refused++
-			if i == 19 && r.Error() != "rate limit of acme at sftp: 6 files per minute (burst 2); retry in 10 s" {
+			if i == 19 && r.Error() != "rate limit of partner acme at sftp: 6 files per minute (burst 2); retry in 10 s" {
 				t.Fatalf("refusal reads %q", r.Error())
 			}
 		}
