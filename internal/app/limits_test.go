@@ -136,3 +136,47 @@ func urlOf(t *testing.T, a *App) string {
 	t.Cleanup(srv.Close)
 	return srv.URL
 }
+
+// Each door takes the partner's own limit (or limits.inbound) and keeps
+// its own budget; the API takes limits.api per token.
+func TestLimitsPerDoorAndPartner(t *testing.T) {
+	dir := t.TempDir()
+	cfgFile := filepath.Join(dir, "wharf.yaml")
+	os.WriteFile(cfgFile, []byte(limitsConfig(dir, "")), 0o600)
+	c := mustConfig(t, cfgFile)
+	c.Limits.API.PerMinute, c.Limits.API.Burst = 60, 1
+	st, err := store.Open(context.Background(), filepath.Join(dir, "wharf.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	now := time.Date(2026, 3, 4, 5, 6, 7, 0, time.UTC)
+	d := newLimits(c, st, func() time.Time { return now }, nil, nil)
+	passed := func(door, who string, n int) int {
+		ok := 0
+		for i := 0; i < n; i++ {
+			if d.Check(context.Background(), door, who, who) == nil {
+				ok++
+			}
+		}
+		return ok
+	}
+	for _, tc := range []struct {
+		door, who string
+		want      int
+	}{
+		{"sftp", "acme", 3},   // acme's own burst
+		{"as2", "acme", 3},    // another door, its own budget
+		{"sftp", "beta", 100}, // limits.inbound's burst
+		{"api", "token:t1 (ci)", 1},
+		{"api", "token:t2 (ops)", 1},
+	} {
+		if got := passed(tc.door, tc.who, 200); got != tc.want {
+			t.Errorf("%s at %s: %d of 200 passed, want %d", tc.who, tc.door, got, tc.want)
+		}
+	}
+	wait, why := throttle(d, "sftp")(context.Background(), "acme")
+	if wait != 10 || why != "rate limit of partner acme at sftp: 6 files per minute (burst 3); retry in 10 s" {
+		t.Fatalf("throttle answered %d %q", wait, why)
+	}
+}
