@@ -36,6 +36,7 @@ import (
 	"github.com/wharfedi/wharf/internal/config"
 	"github.com/wharfedi/wharf/internal/defender"
 	"github.com/wharfedi/wharf/internal/gateway"
+	"github.com/wharfedi/wharf/internal/ratelimit"
 	"github.com/wharfedi/wharf/internal/server"
 	"github.com/wharfedi/wharf/internal/store"
 	"github.com/wharfedi/wharf/internal/web"
@@ -247,13 +248,18 @@ func New(ctx context.Context, c *config.Config, o Options) (_ *App, err error) {
 	// One count of failed authentications per address for every door of
 	// the HTTP listener: partner tokens, API tokens, console sign-ins.
 	guard := defender.New(web.AuthAttempts, web.AuthWindow, a.now)
-	h.Handle("POST /api/v1/inbound/{partner}", httpInbound(c, a.Store, a.Gateway, guard, log.With("component", "http-inbound")))
+	limits := newLimits(c, st, a.now, log.With("component", "limits"), reg)
+	inbound := httpInbound(c, a.Store, a.Gateway, guard, log.With("component", "http-inbound"))
+	inbound.Throttle = throttle(limits, ratelimit.DoorHTTP)
+	h.Handle("POST /api/v1/inbound/{partner}", inbound)
 	if a.AS2, err = as2Server(c, st, arch, a.Gateway, log.With("component", "as2")); err != nil {
 		return nil, err
 	}
 	a.AS2.Now = a.now
+	a.AS2.Throttle = throttle(limits, ratelimit.DoorAS2)
 	h.Handle("POST /as2", a.AS2)
 	console, err := web.New(web.Options{Store: st, Archive: arch, Jobs: rt, Metrics: reg, Log: log.With("component", "web"), TraceDocuments: a.Processor.Documents, Now: a.now, Guard: guard,
+		Limits:     limits,
 		EventSinks: eventSinks(a.Events),
 		HeldCerts: func(ctx context.Context) ([]web.HeldCert, error) {
 			held, err := (&directory{c: c, st: st}).heldCerts(ctx)
@@ -307,6 +313,7 @@ func New(ctx context.Context, c *config.Config, o Options) (_ *App, err error) {
 	}
 	so := sftpOptions(c, a.Gateway, log.With("component", "sftp"), reg)
 	so.Now = a.now
+	so.Throttle = throttle(limits, ratelimit.DoorSFTP)
 	a.sftpSrv = server.NewSFTP(st, a.hostKey, so)
 	return a, nil
 }

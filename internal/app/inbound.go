@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
-	"net/http"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -129,7 +128,7 @@ func startFolderWatchers(ctx context.Context, c *config.Config, g *gateway.Gatew
 }
 
 // httpInbound is POST /api/v1/inbound/{partner}.
-func httpInbound(c *config.Config, st store.Store, g *gateway.Gateway, guard whttp.Guard, log *slog.Logger) http.Handler {
+func httpInbound(c *config.Config, st store.Store, g *gateway.Gateway, guard whttp.Guard, log *slog.Logger) *whttp.Inbound {
 	return &whttp.Inbound{
 		Receiver: g, Log: log, Guard: guard,
 		Authorized: func(partner, token string) bool {

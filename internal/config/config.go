@@ -47,6 +47,7 @@ type Config struct {
 	Sync      Sync            `yaml:"sync"`      // sync.go
 	Events    []EventSub      `yaml:"events"`    // events.go: subscriptions publishing Wharf's events
 	EventsIn  []EventIn       `yaml:"events_in"` // events.go: broker subjects and queues Wharf takes documents from
+	Limits    Limits          `yaml:"limits"`    // limits.go: rate limits per API token and per partner inbound
 	src       *source         // where values came from, for error positions
 	env       map[string]bool // fields set from the environment
 	getenv    func(string) string
@@ -205,6 +206,9 @@ type Partner struct {
 	// test traffic (validated, acknowledged and mapped, but changing no
 	// order, shipment or invoice), and it receives test traffic only.
 	Test bool `yaml:"test"`
+	// Limits overrides limits.inbound for this partner's inbound doors
+	// (limits.go).
+	Limits *Rate `yaml:"limits"`
 }
 
 // Schedule runs a job on a cron schedule in a time zone.
@@ -223,6 +227,10 @@ func Default() *Config {
 		HTTP: Listener{Addr: "127.0.0.1:8080"},
 		SFTP: SFTPServer{Addr: "127.0.0.1:2222", MaxSessions: 64, MaxSessionsPerIP: 16, IdleTimeout: "10m", LockoutAttempts: 5, LockoutWindow: "15m"},
 		Jobs: JobsConfig{Workers: 100},
+		Limits: Limits{
+			API:     Rate{PerMinute: 1200, Burst: 200},
+			Inbound: Rate{PerMinute: 600, Burst: 100},
+		},
 	}
 }
 
@@ -436,6 +444,8 @@ func (c *Config) Validate(opts ValidateOptions) error {
 		}
 	}
 	add(c.validateSFTP())
+	add(c.validateRate("limits.api", c.Limits.API, false))
+	add(c.validateRate("limits.inbound", c.Limits.Inbound, false))
 	if c.Jobs.Workers < 1 || c.Jobs.Workers > 1000 {
 		add(c.errAt("jobs.workers", "%d is out of range 1..1000", c.Jobs.Workers))
 	}
@@ -482,6 +492,9 @@ func (c *Config) Validate(opts ValidateOptions) error {
 		}
 		add(c.validatePartnerPolicy(f, p))
 		add(c.validateTransports(f, p))
+		if p.Limits != nil {
+			add(c.validateRate(f+".limits", *p.Limits, true))
+		}
 	}
 	add(c.validateAS2())
 	add(c.validateMapping())

@@ -46,6 +46,9 @@ type SFTPOptions struct {
 	LockoutAttempts int
 	LockoutWindow   time.Duration
 	Policy          func(partner string) PartnerPolicy
+	// Throttle, when set, applies each partner's rate limit to its
+	// uploads (transports/sftp ServerOptions.Throttle).
+	Throttle func(ctx context.Context, partner string) (wait int, why string)
 	// Ciphers, when set, replaces the default cipher list (see NewSFTP).
 	Ciphers []string
 	Logger  *slog.Logger
@@ -393,6 +396,7 @@ func (s *SFTP) session(ch ssh.Channel, reqs <-chan *ssh.Request, partner, remote
 		sess := wsftp.NewSession(wsftp.ServerOptions{
 			Partner: partner, RemoteAddr: remote, Receiver: s.o.Receiver, Outbox: s.o.Outbox,
 			SpoolDir: s.o.SpoolDir, MaxFileSize: s.o.MaxFileSize, AllowDelete: pol.AllowDelete, Log: s.log,
+			Throttle: s.o.Throttle,
 		})
 		lc.add(sess)
 		rs := sftp.NewRequestServer(newLimitsConn(ch), sess.Handlers(), requestServerOptions...)

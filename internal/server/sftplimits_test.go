@@ -156,7 +156,7 @@ type openSSHRig struct {
 	rc              *receiver
 }
 
-func newOpenSSHRig(t *testing.T) *openSSHRig {
+func newOpenSSHRig(t *testing.T, opts ...func(*SFTPOptions)) *openSSHRig {
 	t.Helper()
 	if _, err := exec.LookPath("sftp"); err != nil {
 		testenv.Missing(t, "sftp", "apt-get install openssh-client", err)
@@ -177,7 +177,11 @@ func newOpenSSHRig(t *testing.T) *openSSHRig {
 		t.Fatal(err)
 	}
 	hostKey, _ := LoadOrCreateHostKey(r.dir)
-	r.srv = NewSFTP(st, hostKey, SFTPOptions{Receiver: r.rc, SpoolDir: filepath.Join(r.dir, "spool"), Logger: slog.New(slog.DiscardHandler)})
+	o := SFTPOptions{Receiver: r.rc, SpoolDir: filepath.Join(r.dir, "spool"), Logger: slog.New(slog.DiscardHandler)}
+	for _, f := range opts {
+		f(&o)
+	}
+	r.srv = NewSFTP(st, hostKey, o)
 	ln, _ := net.Listen("tcp", "127.0.0.1:0")
 	go r.srv.Serve(ln)
 	t.Cleanup(func() { r.srv.Close() })

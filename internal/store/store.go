@@ -298,6 +298,7 @@ type Queries interface {
 	IDQueries        // ids.go
 	OutboxQueries    // outbox.go
 	MasterQueries    // master.go
+	RateLimitQueries // ratelimits.go
 }
 
 // Store is the database. Open one with Open.

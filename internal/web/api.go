@@ -13,6 +13,7 @@ import (
 	"github.com/wharfedi/wharf/archive"
 	"github.com/wharfedi/wharf/delivery"
 	"github.com/wharfedi/wharf/internal/lifecycle"
+	"github.com/wharfedi/wharf/internal/ratelimit"
 	"github.com/wharfedi/wharf/internal/store"
 	wsync "github.com/wharfedi/wharf/sync"
 )
@@ -70,6 +71,11 @@ func (s *Server) handle(rt Route, h apiHandler) {
 				s.audit(r.Context(), p, r, "api_denied", rt.Method+" "+r.URL.Path)
 				writeError(w, http.StatusForbidden, fmt.Sprintf("role %s may not %s %s", p.Role, rt.Method, rt.Path),
 					fmt.Sprintf("this needs role %s or above", rt.Role))
+				return
+			}
+			if rf := s.o.Limits.Check(r.Context(), ratelimit.DoorAPI, p.Actor, p.Partner); rf != nil {
+				w.Header().Set("Retry-After", strconv.Itoa(rf.RetrySeconds()))
+				writeError(w, http.StatusTooManyRequests, rf.Error(), "slow down: send at most the limit's rate (limits.api in the configuration)")
 				return
 			}
 		}

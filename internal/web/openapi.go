@@ -185,7 +185,7 @@ var errorText = map[int]string{
 	http.StatusConflict:              "the object is not in a state that allows this",
 	http.StatusRequestEntityTooLarge: "the body is larger than the partner's limit",
 	http.StatusUnprocessableEntity:   "refused by the archive's rules (not archived)",
-	http.StatusTooManyRequests:       "too many failed authentications from this address: wait Retry-After seconds",
+	http.StatusTooManyRequests:       "over a rate limit (the token's, or the partner's at the HTTP inbound: error names the limit and who), or too many failed authentications from this address: wait Retry-After seconds",
 	http.StatusServiceUnavailable:    "not available now: error and hint say why and where to turn (Retry-After when trying again will do)",
 }
 

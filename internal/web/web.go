@@ -32,6 +32,7 @@ import (
 
 	"github.com/wharfedi/wharf/archive"
 	"github.com/wharfedi/wharf/internal/defender"
+	"github.com/wharfedi/wharf/internal/ratelimit"
 	"github.com/wharfedi/wharf/internal/store"
 	"github.com/wharfedi/wharf/jobs"
 	"github.com/wharfedi/wharf/mapping/canonical"
@@ -89,6 +90,9 @@ type Options struct {
 	// AuthWindow; the application shares it with the HTTP inbound
 	// transport. Nil: one of the web server's own.
 	Guard *defender.Defender
+	// Limits, when set, limits each API token's requests: over its limit a request is answered 429 with Retry-After
+	// and runs nothing.
+	Limits *ratelimit.Doors
 }
 
 // AuthAttempts failed authentications from one address within AuthWindow

@@ -12,6 +12,7 @@ import (
 	"net/http"
 	"net/textproto"
 	"os"
+	"strconv"
 	"strings"
 	"time"
 
@@ -56,6 +57,12 @@ type Server struct {
 	Receiver     transports.Receiver // archives the payload and commits its processing
 	Books        Books
 	Log          *slog.Logger
+	// Throttle, when set, applies the partner's rate limit once AS2-From
+	// names a known partner and before the body is read: a refusal
+	// (wait > 0, whole seconds) is answered 429 with Retry-After and why,
+	// with no MDN (nothing was received). The partner is the one the
+	// headers claim: its signature is checked only after the body.
+	Throttle func(ctx context.Context, partner string) (wait int, why string)
 	// MaxBody bounds a request body for partners without their own
 	// Partner.MaxBody (default DefaultMaxBody); larger requests get 413.
 	// The headers are checked first (AS2-From a known partner, AS2-To
@@ -202,6 +209,13 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	log = log.With("partner", p.ID)
+	if s.Throttle != nil {
+		if wait, why := s.Throttle(ctx, p.ID); wait > 0 {
+			w.Header().Set("Retry-After", strconv.Itoa(wait))
+			http.Error(w, "as2: "+why+": nothing was received; send again after Retry-After", http.StatusTooManyRequests)
+			return
+		}
+	}
 	max := s.maxBody(p)
 	tooLarge := func() {
 		log.Warn("as2: request body too large; answered 413", "limit_bytes", max, "content_length", r.ContentLength,

@@ -90,7 +90,12 @@ type Inbound struct {
 	// often (internal/defender), with 429 and Retry-After, before their
 	// token is looked at.
 	Guard Guard
-	Log   *slog.Logger
+	// Throttle, when set, applies the partner's rate limit once the
+	// partner is authenticated and before its body is read: a refusal
+	// (wait > 0, in whole seconds) is answered 429 with Retry-After and
+	// why, and nothing is archived.
+	Throttle func(ctx context.Context, partner string) (wait int, why string)
+	Log      *slog.Logger
 }
 
 // Guard locks out addresses after repeated failed authentications.
@@ -165,6 +170,13 @@ func (h *Inbound) ServeHTTP(w stdhttp.ResponseWriter, r *stdhttp.Request) {
 				h.Log.Warn("http inbound: refused, the partner is disabled", "partner", partner, "remote", r.RemoteAddr)
 			}
 			reply(w, stdhttp.StatusForbidden, answer{Error: "partner " + partner + " is disabled on this server: nothing was recorded; ask its operators to enable it"})
+			return
+		}
+	}
+	if h.Throttle != nil {
+		if wait, why := h.Throttle(r.Context(), partner); wait > 0 {
+			w.Header().Set("Retry-After", strconv.Itoa(wait))
+			reply(w, stdhttp.StatusTooManyRequests, answer{Error: why + ": nothing was recorded; post again after Retry-After"})
 			return
 		}
 	}

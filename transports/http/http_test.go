@@ -246,3 +246,58 @@ func TestInboundDisabledPartner(t *testing.T) {
 		}
 	})
 }
+
+// A partner over its rate limit is answered 429 with Retry-After and
+// nothing of it is archived; another partner posting meanwhile is never
+// refused.
+func TestInboundThrottle(t *testing.T) {
+	flowtest.ForEachDB(t, archive.Options{}, []string{"tms", "erp"}, func(t *testing.T, e *flowtest.Env) {
+		seen := map[string]int{}
+		mux := http.NewServeMux()
+		mux.Handle("POST /api/v1/inbound/{partner}", &whttp.Inbound{
+			Receiver:   e.Gateway,
+			Authorized: func(p, tok string) bool { return whttp.TokenMatches(tok, p+"-s3cret", "") },
+			Throttle: func(_ context.Context, partner string) (int, string) {
+				seen[partner]++
+				if seen[partner] > 2 { // each partner: 2 requests, then refused
+					return 7, "rate limit of " + partner + " at http: 2 requests per minute (burst 2); retry in 7 s"
+				}
+				return 0, ""
+			},
+		})
+		srv := httptest.NewServer(mux)
+		defer srv.Close()
+		codes := map[int]int{}
+		for i := 0; i < 20; i++ { // tms at ten times its limit
+			req, _ := http.NewRequest("POST", srv.URL+"/api/v1/inbound/tms", strings.NewReader(fmt.Sprint("x", i)))
+			req.Header.Set("Authorization", "Bearer tms-s3cret")
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			b, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			codes[resp.StatusCode]++
+			if resp.StatusCode == 429 && (resp.Header.Get("Retry-After") != "7" || !strings.Contains(string(b), "rate limit of tms")) {
+				t.Fatalf("429 with Retry-After %q: %s", resp.Header.Get("Retry-After"), b)
+			}
+			if i == 10 {
+				if code, body := post(t, srv.URL+"/api/v1/inbound/erp", "erp-s3cret", "text/plain", "y", nil); code != 201 {
+					t.Fatalf("erp refused while tms floods: %d %s", code, body)
+				}
+			}
+		}
+		if codes[201] != 2 || codes[429] != 18 {
+			t.Fatalf("tms statuses %v, want 2 × 201 and 18 × 429", codes)
+		}
+		if n := len(e.Inbound(t, "tms")); n != 2 {
+			t.Fatalf("%d tms messages archived, want the 2 accepted", n)
+		}
+		if code, _ := post(t, srv.URL+"/api/v1/inbound/tms", "wrong", "text/plain", "x", nil); code != 401 {
+			t.Fatalf("an unauthenticated request is refused before the limit: %d", code)
+		}
+		if seen["tms"] != 20 {
+			t.Fatalf("the limit was asked %d times for tms, want 20 (never for a wrong token)", seen["tms"])
+		}
+	})
+}

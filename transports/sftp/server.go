@@ -34,7 +34,12 @@ type ServerOptions struct {
 	SpoolDir    string // where uploads are staged until archived
 	MaxFileSize int64  // 0: no limit
 	AllowDelete bool   // may the partner delete documents from outbound/
-	Log         *slog.Logger
+	// Throttle, when set, applies the partner's rate limit to uploads:
+	// each open for writing in inbound/ asks it, and a refusal (wait > 0,
+	// whole seconds) fails the open with why and the wait, before any
+	// byte is staged.
+	Throttle func(ctx context.Context, partner string) (wait int, why string)
+	Log      *slog.Logger
 }
 
 // Session is one partner's view: a home with inbound/ and outbound/, and
@@ -150,6 +155,12 @@ func (s *Session) Filewrite(r *sftp.Request) (io.WriterAt, error) {
 	}
 	if r.Pflags().Append {
 		return nil, fmt.Errorf("%w: appending is not supported; upload the whole file", errDenied)
+	}
+	if s.o.Throttle != nil {
+		if wait, why := s.o.Throttle(r.Context(), s.o.Partner); wait > 0 {
+			// SSH_FX_FAILURE with the reason: the client shows it as is.
+			return nil, fmt.Errorf("inbound/%s refused: %s", name, why)
+		}
 	}
 	if err := os.MkdirAll(s.o.SpoolDir, 0o750); err != nil {
 		return nil, err

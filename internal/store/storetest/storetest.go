@@ -674,6 +674,7 @@ func Exercise(t *testing.T, fresh func(t *testing.T) string) {
 	exerciseObjects(t, open)
 	exerciseX12(t, open)
 	exerciseInstances(t, open)
+	exerciseRateLimits(t, open)
 	exerciseIDs(t, open)
 	exerciseOutbox(t, open)
 	exerciseMaster(t, open)
