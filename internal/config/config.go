@@ -229,7 +229,7 @@ func Default() *Config {
 		Jobs: JobsConfig{Workers: 100},
 		Limits: Limits{
 			API:     Rate{PerMinute: 1200, Burst: 200},
-			Inbound: Rate{PerMinute: 600, Burst: 100},
+			Inbound: Rate{PerMinute: 12000, Burst: 5000},
 		},
 	}
 }

@@ -10,8 +10,10 @@ type Limits struct {
 	// per minute, burst 200.
 	API Rate `yaml:"api"`
 	// Inbound limits each partner at each inbound door: HTTP inbound
-	// requests, AS2 messages, SFTP uploads (files); default 600 per
-	// minute, burst 100. A partner's own limits replace it.
+	// requests, AS2 messages, SFTP uploads (files); default 12000 per
+	// minute (200 a second), burst 5000: a month-end burst of a few
+	// thousand small files passes, a runaway sender is held. A partner's
+	// own limits replace it.
 	Inbound Rate `yaml:"inbound"`
 }
 
