@@ -277,13 +277,15 @@ func (s *seen) SeenInterchange(ctx context.Context, p *x12.SeenInterchangeParams
 
 // Counters are the store's persistent per-partner X12 control numbers
 // (isa13, gs06, st02), shared by everything Wharf sends a partner:
-// acknowledgments, routed documents, `wharf render --partner`. An ISA13 and
-// the GS06 of its group are allocated in one transaction. A Counters is
+// acknowledgments, routed documents, `wharf render --partner`. An ISA13,
+// the GS06 of its first group and the ST02 of its first set are allocated in
+// one transaction (an interchange without a set leaves that ST02 unused: a
+// gap, never a repeat). A Counters is
 // used for one interchange at a time (it holds the GS06 drawn with the
 // last ISA13); make one per rendering.
 type Counters struct {
 	st        CounterStore
-	gs        int64 // allocated with the last ISA13, not yet used
+	gs, st02  int64 // allocated with the last ISA13, not yet used
 	gsPartner string
 }
 
@@ -298,24 +300,36 @@ func (c *Counters) Next(ctx context.Context, partner, kind string) (int64, error
 	kind = strings.ToLower(kind)
 	switch kind {
 	case "isa":
-		var isa, gs int64
+		// The interchange's first GS06 and ST02 come in the same
+		// transaction: an acknowledgment is one of each, and every
+		// transaction of its own is a commit on SQLite's one writer.
+		var isa, gs, st int64
 		err := c.st.WithTx(ctx, func(tx store.Tx) error {
 			var err error
 			if isa, err = tx.NextCounter(ctx, partner, "isa13"); err != nil {
 				return err
 			}
-			gs, err = tx.NextCounter(ctx, partner, "gs06")
+			if gs, err = tx.NextCounter(ctx, partner, "gs06"); err != nil {
+				return err
+			}
+			st, err = tx.NextCounter(ctx, partner, "st02")
 			return err
 		})
 		if err != nil {
 			return 0, err
 		}
-		c.gs, c.gsPartner = gs, partner
+		c.gs, c.st02, c.gsPartner = gs, st, partner
 		return isa, nil
 	case "gs":
 		if c.gs != 0 && c.gsPartner == partner {
 			n := c.gs
 			c.gs = 0
+			return n, nil
+		}
+	case "st":
+		if c.st02 != 0 && c.gsPartner == partner {
+			n := c.st02
+			c.st02 = 0
 			return n, nil
 		}
 	}
