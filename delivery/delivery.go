@@ -173,9 +173,9 @@ func (e *Engine) Deliver(ctx context.Context, id string) error {
 		return err
 	}
 	if !ok {
-		return e.deadLetter(ctx, m, att, fmt.Errorf("%w: transport %q cannot send (known: %v)", ErrNoRoute, m.Transport, e.Routes.Transports()))
+		return e.deadLetter(ctx, m, att, e.noRoute(m))
 	}
-	detail, settled, err := e.send(ctx, m, route)
+	detail, settled, err := e.send(ctx, m, route, nil, true)
 	if err != nil {
 		if Permanent(err) || att.N >= att.Max {
 			return e.deadLetter(ctx, m, att, err)
@@ -248,30 +248,9 @@ func settleDeadLetter(ctx context.Context, tx store.Tx, x *store.Exception, id s
 func (e *Engine) SendNow(ctx context.Context, m *store.Message, body []byte) (func(store.Tx) error, error) {
 	route, ok := e.Routes.Lookup(m.Transport)
 	if !ok {
-		return nil, fmt.Errorf("%w: transport %q cannot send (known: %v)", ErrNoRoute, m.Transport, e.Routes.Transports())
+		return nil, e.noRoute(m)
 	}
-	s, err := route(ctx, m.PartnerID)
-	if err != nil {
-		return nil, err
-	}
-	if c, ok := s.(io.Closer); ok {
-		defer c.Close()
-	}
-	if _, settles := s.(Settler); settles {
-		return nil, fmt.Errorf("%w: transport %q settles its own outcome; deliver it with a job", lifecycle.ErrPermanent, m.Transport)
-	}
-	d := &Delivery{
-		MessageID: m.ID, Partner: m.PartnerID, Transport: m.Transport, Name: FileName(m),
-		Size: m.Size, SHA256: m.SHA256, IdempotencyKey: m.ID,
-		Open: func(ctx context.Context) (io.ReadCloser, error) {
-			if body != nil {
-				return io.NopCloser(bytes.NewReader(body)), nil
-			}
-			rc, _, err := e.Archive.Get(ctx, m.ID)
-			return rc, err
-		},
-	}
-	detail, err := s.Send(ctx, d)
+	detail, _, err := e.send(ctx, m, route, body, false)
 	if err != nil {
 		return nil, err
 	}
@@ -320,25 +299,40 @@ func (e *Engine) replayedException(ctx context.Context, m *store.Message) (*stor
 	return nil, nil
 }
 
-func (e *Engine) send(ctx context.Context, m *store.Message, route RouteFunc) (string, bool, error) {
+// send sends m's archived bytes (body when the caller holds them, else
+// read from the archive) through the partner's Sender on route, and says
+// whether that Sender settles the outcome itself. settlers false refuses
+// such a Sender before anything is sent (lifecycle.ErrPermanent).
+func (e *Engine) send(ctx context.Context, m *store.Message, route RouteFunc, body []byte, settlers bool) (string, bool, error) {
 	s, err := route(ctx, m.PartnerID)
 	if err != nil {
 		return "", false, err
 	}
-	_, settles := s.(Settler)
 	if c, ok := s.(io.Closer); ok {
 		defer c.Close()
+	}
+	_, settles := s.(Settler)
+	if settles && !settlers {
+		return "", true, fmt.Errorf("%w: transport %q settles its own outcome; deliver it with a job", lifecycle.ErrPermanent, m.Transport)
 	}
 	d := &Delivery{
 		MessageID: m.ID, Partner: m.PartnerID, Transport: m.Transport, Name: FileName(m),
 		Size: m.Size, SHA256: m.SHA256, IdempotencyKey: m.ID,
 		Open: func(ctx context.Context) (io.ReadCloser, error) {
+			if body != nil {
+				return io.NopCloser(bytes.NewReader(body)), nil
+			}
 			rc, _, err := e.Archive.Get(ctx, m.ID)
 			return rc, err
 		},
 	}
 	detail, err := s.Send(ctx, d)
 	return detail, settles, err
+}
+
+// noRoute is the permanent failure of a transport without a route.
+func (e *Engine) noRoute(m *store.Message) error {
+	return fmt.Errorf("%w: transport %q cannot send (known: %v)", ErrNoRoute, m.Transport, e.Routes.Transports())
 }
 
 // deadLetter records the reason and stops retrying.
