@@ -3,7 +3,6 @@ package archive
 import (
 	"context"
 	"crypto/rand"
-	"crypto/sha256"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -203,16 +202,8 @@ func (f *FS) link(ctx context.Context, key, path string, size int64, flushed, ve
 
 // holds tells whether the file's sha256 is the one its key names.
 func holds(path, key string) bool {
-	fh, err := os.Open(path)
-	if err != nil {
-		return false
-	}
-	defer fh.Close()
-	h := sha256.New()
-	if _, err := io.Copy(h, fh); err != nil {
-		return false
-	}
-	return hex.EncodeToString(h.Sum(nil)) == filepath.Base(filepath.FromSlash(key))
+	sum, _, err := hashFile(context.Background(), path)
+	return err == nil && blobKey(sum) == key
 }
 
 // replaceSeq numbers the temporary links of blob repairs in this process.
