@@ -11,8 +11,9 @@
 // the caller's job (the OnCommit hook) in ONE database transaction.
 // "Durable" is an fsync of the file and of its folder or, for a folder
 // archive on Linux, a flush of the whole file system (syncfs) shared by the
-// Puts under way at that moment: one before they link their blobs, one
-// before their group commit. Only then does Put return: a crash at any point leaves either a complete entry whose blob exists, or
+// Puts under way at that moment, before their group commit (and, for a
+// blob over 1 MiB, one before it is linked). Only then does Put return: a
+// crash at any point leaves either a complete entry whose blob exists, or
 // no entry at all (at worst an unreferenced blob or temporary file).
 //
 // Get returns the original bytes and fails at the end if they no longer

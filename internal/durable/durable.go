@@ -1,8 +1,9 @@
 // Package durable makes files and folder entries durable with as few
-// fsyncs as the guarantee allows. A new name in a folder (a file linked or renamed into
-// it, a file removed) survives a crash only once the folder itself is
-// fsync'd; a flow that writes many small files into one folder at once
-// would fsync it once per file. SyncDir lets concurrent callers share: a
+// fsyncs as the guarantee allows. A new name in a folder (a file linked or
+// renamed into it, a file removed) survives a crash only once the folder
+// itself is fsync'd; a flow that writes many small files into one folder
+// at once would fsync it once per file. SyncDir lets concurrent callers
+// share: a
 // call returns after an fsync of the folder that began after the call, so
 // every entry made before the call is durable, and all the calls that
 // arrive while one fsync runs are served by the next one.
@@ -46,7 +47,7 @@ func SyncDir(path string) error {
 
 // SyncFS makes everything written to the file system that holds path
 // durable (syncfs(2): file contents, new names, removals), sharing the call
-// with concurrent callers for the same path: a flow that creates many small
+// with concurrent callers on the same file system: a flow that creates many small
 // files at once pays one flush per batch where it would pay an fsync of
 // each file and of each folder. It returns errors.ErrUnsupported where the
 // system has no syncfs (see CanSyncFS); callers then fsync what they wrote.
