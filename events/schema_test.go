@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/wharfedi/wharf/events"
+	"github.com/wharfedi/wharf/internal/jsonschema"
 	"github.com/wharfedi/wharf/internal/lifecycle"
 	"github.com/wharfedi/wharf/internal/store"
 	"github.com/wharfedi/wharf/internal/testenv"
@@ -69,7 +70,7 @@ func TestSchema(t *testing.T) {
 		if err := json.Unmarshal(ev.JSON, &v); err != nil {
 			t.Fatal(err)
 		}
-		if err := testenv.ValidateJSON(schema, v); err != nil {
+		if err := jsonschema.Validate(schema, v); err != nil {
 			t.Errorf("%s does not follow docs/events.schema.json: %v\n%s", ev.Type, err, ev.JSON)
 		}
 		types = append(types, ev.Type)

@@ -3,10 +3,9 @@
 // renamed into it, a file removed) survives a crash only once the folder
 // itself is fsync'd; a flow that writes many small files into one folder
 // at once would fsync it once per file. SyncDir lets concurrent callers
-// share: a
-// call returns after an fsync of the folder that began after the call, so
-// every entry made before the call is durable, and all the calls that
-// arrive while one fsync runs are served by the next one.
+// share: a call returns after an fsync of the folder that began after the
+// call, so every entry made before the call is durable, and all the calls
+// that arrive while one fsync runs are served by the next one.
 package durable
 
 import (

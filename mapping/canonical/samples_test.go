@@ -7,7 +7,7 @@ import (
 	"path/filepath"
 	"testing"
 
-	"github.com/wharfedi/wharf/internal/testenv"
+	"github.com/wharfedi/wharf/internal/jsonschema"
 )
 
 // TestSampleSchema validates the canonical documents of the repository's
@@ -39,7 +39,7 @@ func TestSampleSchema(t *testing.T) {
 		if _, doc := v["type"]; !doc {
 			return // error, outcome and render_error lines of the golden files
 		}
-		err := testenv.ValidateJSON(schema, v)
+		err := jsonschema.Validate(schema, v)
 		if _, bad := invalid[where]; bad {
 			if err == nil {
 				t.Errorf("%s: valid now: remove it from the list of invalid documents", where)
