@@ -651,6 +651,12 @@ func (p *Processor) raiseFileException(ctx context.Context, tx store.Tx, m *stor
 // partner's or the configuration's fix), the others when this run raised
 // keep again (it stays open, "repeated").
 func (p *Processor) settleFileExceptions(ctx context.Context, m *store.Message, status lifecycle.Status, keep ...string) func(store.Tx) error {
+	if m.Status == lifecycle.StatusReceived {
+		// Never processed to an outcome before (the file exceptions are
+		// raised with it): nothing to settle, and no query on the
+		// processing path of every new file.
+		return func(store.Tx) error { return nil }
+	}
 	return func(tx store.Tx) error {
 		open, err := tx.ListExceptions(ctx, store.ExceptionFilter{Statuses: []string{store.ExceptionOpen}, MessageID: m.ID, Limit: 100})
 		if err != nil {
