@@ -71,18 +71,22 @@ func yearly(t *testing.T) cron.Schedule {
 	return s
 }
 
+// newYearRuntime runs the yearly schedule "new-year" on st, its task
+// counting runs, on the clock *clock.
+func newYearRuntime(t *testing.T, st store.Store, runs *atomic.Int32, clock *time.Time) *jobs.Runtime {
+	return jobs.New(st, jobs.Options{
+		Tasks:     map[string]jobs.Task{"count": func(context.Context) error { runs.Add(1); return nil }},
+		Schedules: []jobs.Schedule{{Name: "new-year", Schedule: yearly(t), Task: "count"}},
+		Now:       func() time.Time { return *clock },
+	})
+}
+
 func TestMissedScheduleRunsOnceAfterRestart(t *testing.T) {
 	eachDriver(t, func(t *testing.T, open func() store.Store) {
 		ctx := context.Background()
 		var runs atomic.Int32
 		clock := time.Date(2020, 6, 1, 0, 0, 0, 0, time.UTC)
-		newRT := func(st store.Store) *jobs.Runtime {
-			return jobs.New(st, jobs.Options{
-				Tasks:     map[string]jobs.Task{"count": func(context.Context) error { runs.Add(1); return nil }},
-				Schedules: []jobs.Schedule{{Name: "new-year", Schedule: yearly(t), Task: "count"}},
-				Now:       func() time.Time { return clock },
-			})
-		}
+		newRT := func(st store.Store) *jobs.Runtime { return newYearRuntime(t, st, &runs, &clock) }
 
 		// First start: the schedule is new, nothing was missed.
 		st := open()

@@ -21,13 +21,7 @@ func TestPausedScheduleIsSkippedEverywhere(t *testing.T) {
 		ctx := context.Background()
 		var runs atomic.Int32
 		clock := time.Date(2026, 6, 1, 0, 0, 0, 0, time.UTC)
-		newRT := func(st store.Store) *jobs.Runtime {
-			return jobs.New(st, jobs.Options{
-				Tasks:     map[string]jobs.Task{"count": func(context.Context) error { runs.Add(1); return nil }},
-				Schedules: []jobs.Schedule{{Name: "new-year", Schedule: yearly(t), Task: "count"}},
-				Now:       func() time.Time { return clock },
-			})
-		}
+		newRT := func(st store.Store) *jobs.Runtime { return newYearRuntime(t, st, &runs, &clock) }
 		st := open()
 		// Last ran in 2020, so five 1 January slots were missed; but it is paused.
 		if err := st.RecordScheduleRun(ctx, "new-year", time.Date(2020, 6, 1, 0, 0, 0, 0, time.UTC)); err != nil {

@@ -692,7 +692,7 @@ func objectKindOf(ev string) string {
 func (e *Engine) routesAny(m *store.Message, events []string) bool {
 	for _, ev := range events {
 		for _, rt := range e.Rules.Routes {
-			if rt.On == ev && rt.To != m.PartnerID && e.Rules.matches(rt.From, m.PartnerID) && !e.Rules.testRoute(rt) {
+			if e.Rules.takes(rt, ev, m.PartnerID) && !e.Rules.testRoute(rt) {
 				return true
 			}
 		}
@@ -723,7 +723,7 @@ func (e *Engine) routeTest(ctx context.Context, m *store.Message, c *change, d c
 	}
 	for _, ev := range c.events {
 		for _, rt := range e.Rules.Routes {
-			if rt.On != ev || !e.Rules.matches(rt.From, m.PartnerID) || rt.To == m.PartnerID || !e.Rules.testRoute(rt) {
+			if !e.Rules.takes(rt, ev, m.PartnerID) || !e.Rules.testRoute(rt) {
 				continue
 			}
 			if err := e.send(ctx, m, c, d, &dt, rt, ev, nil, true); err != nil {
@@ -751,13 +751,7 @@ func (e *Engine) route(ctx context.Context, m *store.Message, c *change, d canon
 	var keys []store.Key // read once the first route needs them
 	for _, ev := range events {
 		for _, rt := range e.Rules.Routes {
-			if rt.On != ev || !e.Rules.matches(rt.From, m.PartnerID) {
-				continue
-			}
-			if rt.To == m.PartnerID {
-				continue // never echoed back to the system it came from
-			}
-			if e.Rules.testRoute(rt) {
+			if !e.Rules.takes(rt, ev, m.PartnerID) || e.Rules.testRoute(rt) {
 				continue // production traffic never reaches a test system
 			}
 			if c.kind == KindInvoice && dt.Shipment != "" && (ev == "invoice.approved") {

@@ -90,6 +90,29 @@ func (r *recorder) names() []string {
 	return out
 }
 
+// inboundFile records a file partner sent, as the gateway archives it.
+func inboundFile(t *testing.T, st store.Store, partner, name string) *store.Message {
+	t.Helper()
+	m := &store.Message{PartnerID: partner, Direction: store.Inbound, Transport: "test", RemoteName: name}
+	if err := st.InsertMessage(context.Background(), m); err != nil {
+		t.Fatal(err)
+	}
+	return m
+}
+
+// applyDoc decodes doc and applies it as document seq of m.
+func applyDoc(t *testing.T, e *wsync.Engine, m *store.Message, seq int, doc string) canonical.Document {
+	t.Helper()
+	d, err := canonical.Decode([]byte(doc))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := e.Apply(context.Background(), m, seq, d); err != nil {
+		t.Fatalf("apply %s: %v", m.RemoteName, err)
+	}
+	return d
+}
+
 func rules(t *testing.T) *wsync.Rules {
 	tol, err := wsync.ParseTolerance("2%")
 	if err != nil {
@@ -135,23 +158,8 @@ func TestOrderToInvoice(t *testing.T) {
 		clock = time.Date(2026, 11, 27, 8, 0, 0, 0, time.UTC)
 		rec := &recorder{t: t, st: st, ids: map[string]string{}, x12: map[string]string{}}
 		e := &wsync.Engine{Store: st, Rules: rules(t), Sender: rec, Now: now}
-		msg := func(partner, name string) *store.Message {
-			m := &store.Message{PartnerID: partner, Direction: store.Inbound, Transport: "test", RemoteName: name}
-			if err := st.InsertMessage(ctx, m); err != nil {
-				t.Fatal(err)
-			}
-			return m
-		}
-		apply := func(m *store.Message, doc string) {
-			t.Helper()
-			d, err := canonical.Decode([]byte(doc))
-			if err != nil {
-				t.Fatal(err)
-			}
-			if err := e.Apply(ctx, m, 1, d); err != nil {
-				t.Fatalf("apply %s: %v", m.RemoteName, err)
-			}
-		}
+		msg := func(partner, name string) *store.Message { return inboundFile(t, st, partner, name) }
+		apply := func(m *store.Message, doc string) { t.Helper(); applyDoc(t, e, m, 1, doc) }
 		state := func(kind, key string) (string, wsync.Data) {
 			t.Helper()
 			o, err := st.GetSyncObject(ctx, kind, key)

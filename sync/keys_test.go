@@ -25,18 +25,9 @@ func TestEveryFileFoundByAnyKey(t *testing.T) {
 		e := &wsync.Engine{Store: st, Rules: rules(t), Sender: rec, Now: func() time.Time { return clock }}
 		file := func(partner, name string, docs ...string) *store.Message {
 			t.Helper()
-			m := &store.Message{PartnerID: partner, Direction: store.Inbound, Transport: "test", RemoteName: name}
-			if err := st.InsertMessage(ctx, m); err != nil {
-				t.Fatal(err)
-			}
+			m := inboundFile(t, st, partner, name)
 			for i, doc := range docs {
-				d, err := canonical.Decode([]byte(doc))
-				if err != nil {
-					t.Fatal(err)
-				}
-				if err := e.Apply(ctx, m, i+1, d); err != nil {
-					t.Fatalf("apply %s: %v", name, err)
-				}
+				d := applyDoc(t, e, m, i+1, doc)
 				// The keys the document carries, as the processing stage
 				// records them; the engine adds those of what it changed.
 				var own []store.Key

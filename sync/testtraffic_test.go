@@ -9,7 +9,6 @@ import (
 
 	"github.com/wharfedi/wharf/internal/store"
 	"github.com/wharfedi/wharf/internal/testenv"
-	"github.com/wharfedi/wharf/mapping/canonical"
 	wsync "github.com/wharfedi/wharf/sync"
 )
 
@@ -29,17 +28,7 @@ func TestTestTrafficKeptApart(t *testing.T) {
 		e := &wsync.Engine{Store: st, Rules: r, Sender: rec, Now: func() time.Time { return clock }}
 		apply := func(partner, name, doc string) {
 			t.Helper()
-			m := &store.Message{PartnerID: partner, Direction: store.Inbound, Transport: "test", RemoteName: name}
-			if err := st.InsertMessage(ctx, m); err != nil {
-				t.Fatal(err)
-			}
-			d, err := canonical.Decode([]byte(doc))
-			if err != nil {
-				t.Fatal(err)
-			}
-			if err := e.Apply(ctx, m, 1, d); err != nil {
-				t.Fatalf("apply %s: %v", name, err)
-			}
+			applyDoc(t, e, inboundFile(t, st, partner, name), 1, doc)
 		}
 		order := func(number, usage string) string {
 			src := ""

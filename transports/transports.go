@@ -161,3 +161,17 @@ type Outbox interface {
 	// Removed records that the partner deleted the document from its folder.
 	Removed(ctx context.Context, messageID, remoteAddr string) error
 }
+
+// SFTPSession is a live, authenticated connection of Wharf's own SFTP server
+// (internal/server), as the console and the API (internal/web) list it.
+type SFTPSession struct {
+	ID            string    `json:"id" doc:"the connection's ID on its instance"`
+	Partner       string    `json:"partner"`
+	Remote        string    `json:"remote" doc:"the client's address and port"`
+	Auth          string    `json:"auth" doc:"how it logged in: the key's SHA256 fingerprint, or password"`
+	Since         time.Time `json:"since" doc:"when it logged in"`
+	Uploads       int       `json:"uploads" doc:"files uploaded and archived so far"`
+	UploadBytes   int64     `json:"upload_bytes"`
+	Downloads     int       `json:"downloads" doc:"files downloaded in full so far"`
+	DownloadBytes int64     `json:"download_bytes"`
+}

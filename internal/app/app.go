@@ -281,11 +281,7 @@ func New(ctx context.Context, c *config.Config, o Options) (_ *App, err error) {
 			if a.sftpSrv == nil {
 				return nil
 			}
-			var out []web.SFTPSession
-			for _, x := range a.sftpSrv.Sessions() {
-				out = append(out, web.SFTPSession(x))
-			}
-			return out
+			return a.sftpSrv.Sessions()
 		},
 		ExternalRoutes: []web.Route{{Method: "POST", Path: "/api/v1/inbound/{partner}", Role: "partner", Tag: "transports",
 			Summary: "Send a file to Wharf over HTTP (the partner's HTTP inbound transport); 2xx only once it is archived",

@@ -5,26 +5,15 @@ import (
 	"encoding/hex"
 	"sort"
 	"sync"
-	"time"
 
 	"golang.org/x/crypto/ssh"
 
+	"github.com/wharfedi/wharf/transports"
 	wsftp "github.com/wharfedi/wharf/transports/sftp"
 )
 
-// SFTPSession is a live, authenticated SFTP connection of this server, as
-// the console and the API list it.
-type SFTPSession struct {
-	ID            string    `json:"id" doc:"this connection's ID on this instance"`
-	Partner       string    `json:"partner"`
-	Remote        string    `json:"remote" doc:"the client's address and port"`
-	Auth          string    `json:"auth" doc:"how it logged in: the key's SHA256 fingerprint, or password"`
-	Since         time.Time `json:"since" doc:"when it logged in"`
-	Uploads       int       `json:"uploads" doc:"files uploaded and archived so far"`
-	UploadBytes   int64     `json:"upload_bytes"`
-	Downloads     int       `json:"downloads" doc:"files downloaded in full so far"`
-	DownloadBytes int64     `json:"download_bytes"`
-}
+// SFTPSession is a live, authenticated SFTP connection of this server.
+type SFTPSession = transports.SFTPSession
 
 // liveConn is one authenticated connection: its totals of finished SFTP
 // subsystem sessions and those still running.

@@ -2,24 +2,14 @@ package web
 
 import (
 	"net/http"
-	"time"
 
 	"github.com/wharfedi/wharf/internal/store"
+	"github.com/wharfedi/wharf/transports"
 )
 
 // SFTPSession is a live, authenticated SFTP connection of this instance's
 // SFTP server (internal/server).
-type SFTPSession struct {
-	ID            string    `json:"id" doc:"the connection's ID on its instance"`
-	Partner       string    `json:"partner"`
-	Remote        string    `json:"remote" doc:"the client's address and port"`
-	Auth          string    `json:"auth" doc:"how it logged in: the key's SHA256 fingerprint, or password"`
-	Since         time.Time `json:"since" doc:"when it logged in"`
-	Uploads       int       `json:"uploads" doc:"files uploaded and archived so far"`
-	UploadBytes   int64     `json:"upload_bytes"`
-	Downloads     int       `json:"downloads" doc:"files downloaded in full so far"`
-	DownloadBytes int64     `json:"download_bytes"`
-}
+type SFTPSession = transports.SFTPSession
 
 type sftpSessionsOut struct {
 	Sessions []SFTPSession `json:"sessions" doc:"oldest first; this instance's only (each instance serves its own SFTP listener)"`
