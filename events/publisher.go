@@ -1,6 +1,7 @@
 package events
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -73,7 +74,7 @@ type Publisher struct {
 // it has more than half its time left (no write to the store), else a
 // claim or renewal in the store.
 func (p *Publisher) claim(ctx context.Context, sub *Subscription, now time.Time) (*store.OutboxSink, error) {
-	lease := orDefault(p.Lease, 30*time.Second)
+	lease := cmp.Or(p.Lease, 30*time.Second)
 	p.mu.Lock()
 	k := p.held[sub.Name]
 	p.mu.Unlock()
@@ -141,14 +142,6 @@ func (p *Publisher) log() *slog.Logger {
 	return slog.Default()
 }
 
-func orDefault[T comparable](v, def T) T {
-	var zero T
-	if v == zero {
-		return def
-	}
-	return v
-}
-
 // ErrNotOwner: another instance holds the subscription's lease.
 var ErrNotOwner = errors.New("another instance publishes this subscription")
 
@@ -162,7 +155,7 @@ func (p *Publisher) Step(ctx context.Context, sub *Subscription) (int, error) {
 	if err != nil {
 		return 0, err
 	}
-	batch := orDefault(p.Batch, 500)
+	batch := cmp.Or(p.Batch, 500)
 	if _, err := p.Store.AssignOutbox(ctx, 10*batch); err != nil {
 		return 0, err
 	}
@@ -271,8 +264,8 @@ func (p *Publisher) run(ctx context.Context, sub *Subscription) {
 		_ = p.Store.ReleaseOutboxSink(ctx, sub.Name, p.Owner)
 		p.remember(sub.Name, nil)
 	}()
-	poll := orDefault(p.Poll, 50*time.Millisecond)
-	lease := orDefault(p.Lease, 30*time.Second)
+	poll := cmp.Or(p.Poll, 50*time.Millisecond)
+	lease := cmp.Or(p.Lease, 30*time.Second)
 	var backoff time.Duration
 	for ctx.Err() == nil {
 		n, err := p.Step(ctx, sub)
@@ -284,7 +277,7 @@ func (p *Publisher) run(ctx context.Context, sub *Subscription) {
 			wait = lease / 3 // another instance publishes it: look again before its lease could lapse
 			backoff = 0
 		case err != nil:
-			backoff = min(max(2*backoff, time.Second), orDefault(p.MaxBackoff, time.Minute))
+			backoff = min(max(2*backoff, time.Second), cmp.Or(p.MaxBackoff, time.Minute))
 			wait = backoff
 			p.log().Warn("events: publish failed; retrying", "subscription", sub.Name, "in", backoff, "err", err)
 		case n == 0:
@@ -340,7 +333,7 @@ func (p *Publisher) Prune(ctx context.Context) (int, error) {
 			return 0, nil // a subscription that never ran: keep everything for it
 		}
 	}
-	before := p.now().Add(-orDefault(p.Retention, 168*time.Hour))
+	before := p.now().Add(-cmp.Or(p.Retention, 168*time.Hour))
 	total := 0
 	for {
 		n, err := p.Store.PruneOutbox(ctx, before, pos, 1000)
@@ -362,7 +355,7 @@ func (p *Publisher) Replay(ctx context.Context, sub *Subscription, since time.Ti
 	var pos int64
 	total := 0
 	for {
-		rows, err := p.Store.OutboxSince(ctx, since, pos, orDefault(p.Batch, 500))
+		rows, err := p.Store.OutboxSince(ctx, since, pos, cmp.Or(p.Batch, 500))
 		if err != nil || len(rows) == 0 {
 			return total, err
 		}
