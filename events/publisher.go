@@ -142,6 +142,15 @@ func (p *Publisher) log() *slog.Logger {
 	return slog.Default()
 }
 
+// event is r as the CloudEvent sub publishes, or nil when sub does not
+// want it.
+func (p *Publisher) event(ctx context.Context, sub *Subscription, r *store.OutboxEvent) (*Event, error) {
+	if ok, err := sub.wants(ctx, r, p.RoleOf); err != nil || !ok {
+		return nil, err
+	}
+	return FromOutbox(r, p.Source)
+}
+
 // ErrNotOwner: another instance holds the subscription's lease.
 var ErrNotOwner = errors.New("another instance publishes this subscription")
 
@@ -168,14 +177,12 @@ func (p *Publisher) Step(ctx context.Context, sub *Subscription) (int, error) {
 	var cuts []int  // where a chunk of events about distinct objects ends
 	inChunk := map[string]bool{}
 	for _, r := range rows {
-		if ok, err := sub.wants(ctx, r, p.RoleOf); err != nil {
-			return 0, err
-		} else if !ok {
-			continue
-		}
-		e, err := FromOutbox(r, p.Source)
+		e, err := p.event(ctx, sub, r)
 		if err != nil {
 			return 0, err
+		}
+		if e == nil {
+			continue
 		}
 		obj := r.ObjectKind + "\x00" + r.ObjectKey
 		if inChunk[obj] {
@@ -361,15 +368,11 @@ func (p *Publisher) Replay(ctx context.Context, sub *Subscription, since time.Ti
 		}
 		var evs []*Event
 		for _, r := range rows {
-			ok, err := sub.wants(ctx, r, p.RoleOf)
+			e, err := p.event(ctx, sub, r)
 			if err != nil {
 				return total, err
 			}
-			if ok {
-				e, err := FromOutbox(r, p.Source)
-				if err != nil {
-					return total, err
-				}
+			if e != nil {
 				evs = append(evs, e)
 			}
 		}
