@@ -1,6 +1,7 @@
 package events
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -73,7 +74,7 @@ type Publisher struct {
 // it has more than half its time left (no write to the store), else a
 // claim or renewal in the store.
 func (p *Publisher) claim(ctx context.Context, sub *Subscription, now time.Time) (*store.OutboxSink, error) {
-	lease := orDefault(p.Lease, 30*time.Second)
+	lease := cmp.Or(p.Lease, 30*time.Second)
 	p.mu.Lock()
 	k := p.held[sub.Name]
 	p.mu.Unlock()
@@ -141,12 +142,13 @@ func (p *Publisher) log() *slog.Logger {
 	return slog.Default()
 }
 
-func orDefault[T comparable](v, def T) T {
-	var zero T
-	if v == zero {
-		return def
+// event is r as the CloudEvent sub publishes, or nil when sub does not
+// want it.
+func (p *Publisher) event(ctx context.Context, sub *Subscription, r *store.OutboxEvent) (*Event, error) {
+	if ok, err := sub.wants(ctx, r, p.RoleOf); err != nil || !ok {
+		return nil, err
 	}
-	return v
+	return FromOutbox(r, p.Source)
 }
 
 // ErrNotOwner: another instance holds the subscription's lease.
@@ -162,7 +164,7 @@ func (p *Publisher) Step(ctx context.Context, sub *Subscription) (int, error) {
 	if err != nil {
 		return 0, err
 	}
-	batch := orDefault(p.Batch, 500)
+	batch := cmp.Or(p.Batch, 500)
 	if _, err := p.Store.AssignOutbox(ctx, 10*batch); err != nil {
 		return 0, err
 	}
@@ -175,14 +177,12 @@ func (p *Publisher) Step(ctx context.Context, sub *Subscription) (int, error) {
 	var cuts []int  // where a chunk of events about distinct objects ends
 	inChunk := map[string]bool{}
 	for _, r := range rows {
-		if ok, err := sub.wants(ctx, r, p.RoleOf); err != nil {
-			return 0, err
-		} else if !ok {
-			continue
-		}
-		e, err := FromOutbox(r, p.Source)
+		e, err := p.event(ctx, sub, r)
 		if err != nil {
 			return 0, err
+		}
+		if e == nil {
+			continue
 		}
 		obj := r.ObjectKind + "\x00" + r.ObjectKey
 		if inChunk[obj] {
@@ -271,8 +271,8 @@ func (p *Publisher) run(ctx context.Context, sub *Subscription) {
 		_ = p.Store.ReleaseOutboxSink(ctx, sub.Name, p.Owner)
 		p.remember(sub.Name, nil)
 	}()
-	poll := orDefault(p.Poll, 50*time.Millisecond)
-	lease := orDefault(p.Lease, 30*time.Second)
+	poll := cmp.Or(p.Poll, 50*time.Millisecond)
+	lease := cmp.Or(p.Lease, 30*time.Second)
 	var backoff time.Duration
 	for ctx.Err() == nil {
 		n, err := p.Step(ctx, sub)
@@ -284,7 +284,7 @@ func (p *Publisher) run(ctx context.Context, sub *Subscription) {
 			wait = lease / 3 // another instance publishes it: look again before its lease could lapse
 			backoff = 0
 		case err != nil:
-			backoff = min(max(2*backoff, time.Second), orDefault(p.MaxBackoff, time.Minute))
+			backoff = min(max(2*backoff, time.Second), cmp.Or(p.MaxBackoff, time.Minute))
 			wait = backoff
 			p.log().Warn("events: publish failed; retrying", "subscription", sub.Name, "in", backoff, "err", err)
 		case n == 0:
@@ -340,7 +340,7 @@ func (p *Publisher) Prune(ctx context.Context) (int, error) {
 			return 0, nil // a subscription that never ran: keep everything for it
 		}
 	}
-	before := p.now().Add(-orDefault(p.Retention, 168*time.Hour))
+	before := p.now().Add(-cmp.Or(p.Retention, 168*time.Hour))
 	total := 0
 	for {
 		n, err := p.Store.PruneOutbox(ctx, before, pos, 1000)
@@ -362,21 +362,17 @@ func (p *Publisher) Replay(ctx context.Context, sub *Subscription, since time.Ti
 	var pos int64
 	total := 0
 	for {
-		rows, err := p.Store.OutboxSince(ctx, since, pos, orDefault(p.Batch, 500))
+		rows, err := p.Store.OutboxSince(ctx, since, pos, cmp.Or(p.Batch, 500))
 		if err != nil || len(rows) == 0 {
 			return total, err
 		}
 		var evs []*Event
 		for _, r := range rows {
-			ok, err := sub.wants(ctx, r, p.RoleOf)
+			e, err := p.event(ctx, sub, r)
 			if err != nil {
 				return total, err
 			}
-			if ok {
-				e, err := FromOutbox(r, p.Source)
-				if err != nil {
-					return total, err
-				}
+			if e != nil {
 				evs = append(evs, e)
 			}
 		}

@@ -126,16 +126,9 @@ func runEvents(ctx context.Context, args []string, stdout, stderr io.Writer) int
 		if s.LastError != "" {
 			last = s.LastErrorAt.Format(time.RFC3339) + " " + s.LastError
 		}
-		fmt.Fprintf(tw, "%s\t%d\t%d\t%s\t%d\t%s\t%s\n", s.Name, s.Published, s.Pending, s.Lag.Round(time.Millisecond), s.Failures, orDash(s.Owner), last)
+		fmt.Fprintf(tw, "%s\t%d\t%d\t%s\t%d\t%s\t%s\n", s.Name, s.Published, s.Pending, s.Lag.Round(time.Millisecond), s.Failures, dash(s.Owner), last)
 	}
 	return exitOf(tw.Flush(), stderr)
-}
-
-func orDash(s string) string {
-	if s == "" {
-		return "-"
-	}
-	return s
 }
 
 func exitOf(err error, stderr io.Writer) int {
@@ -184,7 +177,7 @@ func tailEvents(ctx context.Context, st store.Store, filter *events.Subscription
 				continue
 			}
 			fmt.Fprintf(stdout, "%s  %-24s %-20s partner=%s message=%s id=%s\n", r.At.Format(time.RFC3339Nano), r.Type, r.Subject,
-				orDash(r.PartnerID), orDash(r.MessageID), r.ID)
+				dash(r.PartnerID), dash(r.MessageID), r.ID)
 		}
 		if len(rows) == 1000 {
 			continue

@@ -112,23 +112,7 @@ func killDuringPublishing(t *testing.T, dsn string) {
 	published := func() int { mu.Lock(); defer mu.Unlock(); return onWire }
 
 	srv := startServer(t, dir, env, "--config", cfgPath)
-	written := make(chan struct{})
-	go func() {
-		defer close(written)
-		for i := 1; i <= total; i++ {
-			name := fmt.Sprintf("load%05d.edi", i)
-			tmp := filepath.Join(in, "."+name)
-			if err := os.WriteFile(tmp, burstDoc(i), 0o644); err != nil {
-				t.Error(err)
-				return
-			}
-			if err := os.Rename(tmp, filepath.Join(in, name)); err != nil {
-				t.Error(err)
-				return
-			}
-			time.Sleep(2 * time.Millisecond) // a steady flow, not one burst
-		}
-	}()
+	written := writeBurst(t, in, total, 2*time.Millisecond) // a steady flow, not one burst
 
 	type killed struct{ onWire, pending int64 }
 	var at []killed

@@ -32,24 +32,8 @@ func TestFolderKill9DuringBurst(t *testing.T) {
 		"partners:\n  - id: erp\n    folder: {inbound: %s, outbound: %s, stable: false, after: delete}\n", in, out), 0o600)
 	srv := startServer(t, dir, nil, "--config", "wharf.yaml")
 
-	// The writer: a dot name, then a rename, as a well-behaved exporter
-	// does; it keeps writing while the server is killed and restarted.
-	written := make(chan struct{})
-	go func() {
-		defer close(written)
-		for i := 1; i <= total; i++ {
-			name := fmt.Sprintf("load%05d.edi", i)
-			tmp := filepath.Join(in, "."+name)
-			if err := os.WriteFile(tmp, burstDoc(i), 0o644); err != nil {
-				t.Error(err)
-				return
-			}
-			if err := os.Rename(tmp, filepath.Join(in, name)); err != nil {
-				t.Error(err)
-				return
-			}
-		}
-	}()
+	// The writer keeps writing while the server is killed and restarted.
+	written := writeBurst(t, in, total, 0)
 	acks := func() []string {
 		names, _ := filepath.Glob(filepath.Join(out, "997_*"))
 		return names
@@ -142,6 +126,33 @@ func TestFolderKill9DuringBurst(t *testing.T) {
 		}
 	}
 	t.Logf("killed with %d of %d 997s out; after the restart all %d files have exactly one 997 and one archived copy", before, total, total)
+}
+
+// writeBurst writes load00001.edi … in as burstDoc files in the
+// background, each under a dot name and then renamed, as a well-behaved
+// exporter does, pausing between files (0: one burst). The channel closes
+// when the writer is done.
+func writeBurst(t *testing.T, in string, total int, pause time.Duration) <-chan struct{} {
+	written := make(chan struct{})
+	go func() {
+		defer close(written)
+		for i := 1; i <= total; i++ {
+			name := fmt.Sprintf("load%05d.edi", i)
+			tmp := filepath.Join(in, "."+name)
+			if err := os.WriteFile(tmp, burstDoc(i), 0o644); err != nil {
+				t.Error(err)
+				return
+			}
+			if err := os.Rename(tmp, filepath.Join(in, name)); err != nil {
+				t.Error(err)
+				return
+			}
+			if pause > 0 {
+				time.Sleep(pause)
+			}
+		}
+	}()
+	return written
 }
 
 // burstDoc is a small 204 with its own interchange and group control numbers.

@@ -106,27 +106,24 @@ func eventSink(c *config.Config, e config.EventSub) (events.Sink, error) {
 	if err != nil {
 		return nil, err
 	}
+	var connect func(ctx context.Context) (events.Sink, error)
 	switch e.Scheme() {
 	case "nats":
 		o := wnats.Options{URL: u, Prefix: e.Prefix, Stream: e.Stream, Name: "wharf " + e.Name}
-		return events.Lazy(func(ctx context.Context) (events.Sink, error) {
-			s, err := wnats.Connect(ctx, o)
-			if err != nil {
-				return nil, fmt.Errorf("event subscription %s: %w", e.Name, err)
-			}
-			return s, nil
-		}), nil
+		connect = func(ctx context.Context) (events.Sink, error) { return wnats.Connect(ctx, o) }
 	case "amqp":
 		o := wamqp.Options{URL: u, Exchange: e.Exchange, Queue: e.Queue}
-		return events.Lazy(func(ctx context.Context) (events.Sink, error) {
-			s, err := wamqp.Connect(ctx, o)
-			if err != nil {
-				return nil, fmt.Errorf("event subscription %s: %w", e.Name, err)
-			}
-			return s, nil
-		}), nil
+		connect = func(ctx context.Context) (events.Sink, error) { return wamqp.Connect(ctx, o) }
+	default:
+		return nil, fmt.Errorf("event subscription %s: %q is not a NATS or RabbitMQ address", e.Name, e.Scheme())
 	}
-	return nil, fmt.Errorf("event subscription %s: %q is not a NATS or RabbitMQ address", e.Name, e.Scheme())
+	return events.Lazy(func(ctx context.Context) (events.Sink, error) {
+		s, err := connect(ctx)
+		if err != nil {
+			return nil, fmt.Errorf("event subscription %s: %w", e.Name, err)
+		}
+		return s, nil
+	}), nil
 }
 
 // ownerGone: an instance is gone when the cluster forgot it (it stopped,

@@ -80,7 +80,7 @@ func (r *Refusal) Error() string {
 		who = "partner " + who
 	}
 	return fmt.Sprintf("rate limit of %s at %s: %d %s per minute (burst %d); retry in %d s",
-		who, r.Door, r.Limit.PerMinute, unit, r.Limit.Burst, Decision{RetryAfter: r.RetryAfter}.RetrySeconds())
+		who, r.Door, r.Limit.PerMinute, unit, r.Limit.Burst, r.RetrySeconds())
 }
 
 // RetrySeconds is the Retry-After value, at least 1.
@@ -94,8 +94,9 @@ func (d *Doors) Check(ctx context.Context, door, who, partner string) *Refusal {
 	if d == nil {
 		return nil
 	}
+	key := door + ":" + who
 	lim := d.limit(door, who)
-	dec, err := d.lim.Allow(ctx, door+":"+who, lim)
+	dec, err := d.lim.Allow(ctx, key, lim)
 	if err != nil {
 		d.log.Warn("rate limit not checked", "door", door, "who", who, "err", err)
 		return nil
@@ -107,10 +108,10 @@ func (d *Doors) Check(ctx context.Context, door, who, partner string) *Refusal {
 	r := &Refusal{Door: door, Who: who, Limit: lim, RetryAfter: dec.RetryAfter}
 	now := d.now()
 	d.mu.Lock()
-	last, seen := d.logged[door+":"+who]
+	last, seen := d.logged[key]
 	first := !seen || now.Sub(last) >= time.Minute
 	if first {
-		d.logged[door+":"+who] = now
+		d.logged[key] = now
 	}
 	d.mu.Unlock()
 	if first {

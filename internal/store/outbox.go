@@ -1,6 +1,7 @@
 package store
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -176,14 +177,7 @@ func (s *queries) exceptionEvent(ctx context.Context, e *Exception, what, actor,
 		return fmt.Errorf("store: exception %s event: %w", e.ID, err)
 	}
 	return s.AppendOutbox(ctx, &OutboxEvent{Type: "exception." + what, ObjectKind: "exception", ObjectKey: e.ID,
-		Subject: cmpOr(e.ObjectKey, e.ID), PartnerID: e.PartnerID, MessageID: e.MessageID, Data: b})
-}
-
-func cmpOr(a, b string) string {
-	if a != "" {
-		return a
-	}
-	return b
+		Subject: cmp.Or(e.ObjectKey, e.ID), PartnerID: e.PartnerID, MessageID: e.MessageID, Data: b})
 }
 
 func (s *queries) AssignOutbox(ctx context.Context, limit int) (int, error) {
