@@ -112,7 +112,7 @@ func (l *Limiter) Allow(ctx context.Context, key string, lim Limit) (Decision, e
 // Memory is the in-process Backend: one instance (SQLite deployments).
 type Memory struct {
 	mu  sync.Mutex
-	tat map[string]time.Time
+	tat map[string]time.Time // per key (door and token or partner: a bounded set), its theoretical arrival time
 }
 
 // NewMemory returns an empty in-memory backend.
@@ -124,10 +124,7 @@ func (m *Memory) Take(_ context.Context, key string, now time.Time, emission, to
 	defer m.mu.Unlock()
 	tat := m.tat[key]
 	if tat.Before(now) {
-		tat = now
-		// Keys whose TAT has passed carry no state: forget them, so that
-		// the map holds only keys limited right now.
-		delete(m.tat, key)
+		tat = now // an idle key starts afresh
 	}
 	if tat.Sub(now) > tolerance {
 		return false, tat, nil
