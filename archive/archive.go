@@ -127,6 +127,9 @@ type Options struct {
 	// OnCommit runs inside the transaction that records a new entry
 	// (not for an idempotent repeat). Enqueue the processing job here.
 	OnCommit func(ctx context.Context, tx store.Tx, e *Entry) error
+	// Committed runs after a transaction that recorded new entries has
+	// committed: what OnCommit queued can be woken now (it sees the rows).
+	Committed func()
 	// Retention rules for Purge (keep-at-least / delete-after, per partner or global).
 	Retention []Rule
 	Logger    *slog.Logger

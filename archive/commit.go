@@ -82,6 +82,7 @@ func (a *Archive) commitBatch(batch []*pending) {
 		ctx := context.WithoutCancel(live[0].ctx)
 		err := a.st.WithTx(ctx, func(tx store.Tx) error { return a.recordAll(ctx, tx, live) })
 		if err == nil {
+			a.committed()
 			for _, p := range live {
 				p.done <- nil
 			}
@@ -93,7 +94,18 @@ func (a *Archive) commitBatch(batch []*pending) {
 		}
 	}
 	for _, p := range live {
-		p.done <- a.st.WithTx(p.ctx, func(tx store.Tx) error { return a.recordAll(p.ctx, tx, []*pending{p}) })
+		err := a.st.WithTx(p.ctx, func(tx store.Tx) error { return a.recordAll(p.ctx, tx, []*pending{p}) })
+		if err == nil {
+			a.committed()
+		}
+		p.done <- err
+	}
+}
+
+// committed tells Options.Committed that new entries are in.
+func (a *Archive) committed() {
+	if a.opts.Committed != nil {
+		a.opts.Committed()
 	}
 }
 

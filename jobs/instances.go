@@ -20,7 +20,8 @@ import (
 // instance also watches the others: one whose heartbeat is older than
 // Options.FailoverAfter has crashed or lost the database, and the first
 // survivor to notice removes its row and returns the jobs it was running
-// to the queue, in one transaction, so they are returned exactly once and
+// and the messages it had claimed for processing (queue.go) to the queue,
+// in one transaction, so they are returned exactly once and
 // run within seconds instead of after River's stuck-job rescue (15
 // minutes). A clean Stop removes the instance's own row.
 //
@@ -63,7 +64,7 @@ func (rt *Runtime) beat(ctx context.Context) {
 			continue
 		}
 		if n >= 0 {
-			rt.log.Warn("an instance stopped beating: its running jobs are back in the queue", "instance", in.ID,
+			rt.log.Warn("an instance stopped beating: its running jobs and claimed messages are back in the queue", "instance", in.ID,
 				"host", in.Host, "pid", in.PID, "last_heartbeat", in.HeartbeatAt, "jobs", n, "by", rt.self.ID)
 			rt.failovers.Add(float64(n))
 		}
@@ -109,7 +110,9 @@ func (rt *Runtime) failover(ctx context.Context, id string) (int64, error) {
 		default:
 			return fmt.Errorf("unsupported transaction %T", raw)
 		}
-		return nil
+		claims, err := tx.ReleaseProcessing(ctx, id)
+		n += claims
+		return err
 	})
 	return n, err
 }

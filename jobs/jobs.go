@@ -5,7 +5,9 @@
 //
 // Work moves through jobs, never through in-memory hand-offs: a job is
 // inserted in the same transaction as the rows it depends on (InsertTx with
-// the store.Tx), so a crash either keeps both or neither.
+// the store.Tx), so a crash either keeps both or neither. A new message's
+// first processing is the exception that keeps the rule: its hand-off is a
+// column of its own row in the store's processing queue (queue.go).
 //
 // Lifecycle: New, then Register each worker, then Start; Stop lets running
 // jobs finish (or returns them to the queue) before it returns. A Runtime
@@ -20,6 +22,7 @@ import (
 	"log/slog"
 	"os"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/google/uuid"
@@ -86,6 +89,8 @@ type Runtime struct {
 	self      store.Instance
 	stopBeats func()
 	beatsDone chan struct{}
+
+	q atomic.Pointer[queue] // the processing queue (queue.go), nil without one
 
 	jobsDone  *prometheus.CounterVec
 	failovers prometheus.Counter
@@ -381,6 +386,9 @@ func (rt *Runtime) Start(ctx context.Context) error {
 		rt.endBeats(ctx)
 		return fmt.Errorf("jobs: start: %w", err)
 	}
+	if q := rt.q.Load(); q != nil {
+		q.start()
+	}
 	rt.mu.Lock()
 	rt.started = true
 	rt.mu.Unlock()
@@ -396,6 +404,9 @@ func (rt *Runtime) Stop(ctx context.Context) error {
 	rt.mu.Unlock()
 	if !started {
 		return nil
+	}
+	if q := rt.q.Load(); q != nil {
+		q.halt(ctx)
 	}
 	err := c.stop(ctx)
 	if err == nil {
@@ -441,6 +452,13 @@ func (rt *Runtime) requeueOrphans(ctx context.Context) error {
 	}
 	if n, _ := res.RowsAffected(); n > 0 {
 		rt.log.Warn("requeued jobs left running by an earlier crash", "jobs", n)
+	}
+	n, err := rt.st.ReleaseProcessing(ctx, "")
+	if err != nil {
+		return fmt.Errorf("jobs: return processing claims left by a crash: %w", err)
+	}
+	if n > 0 {
+		rt.log.Warn("returned messages claimed for processing before an earlier crash to the queue", "messages", n)
 	}
 	return nil
 }

@@ -5,14 +5,12 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
-	"github.com/riverqueue/river"
-
 	"github.com/wharfedi/wharf/internal/store"
 	"github.com/wharfedi/wharf/internal/testenv"
-	"github.com/wharfedi/wharf/jobs"
 )
 
 func TestArchiveCLI(t *testing.T) {
@@ -158,17 +156,12 @@ func testArchiveCLI(t *testing.T, dir, data string) {
 	if code != 0 || !strings.Contains(strings.Split(out, "\n")[0], `"kind":"received"`) {
 		t.Fatalf("events: %d %q", code, out)
 	}
-	// put enqueued one processing job per entry (outbound X12 is recorded
+	// put queued the processing of each entry (outbound X12 is recorded
 	// for matching the partner's acknowledgments), the inbound one included.
 	withStore(t, data, func(st store.Store) {
-		rt := jobs.New(st, jobs.Options{})
-		js, err := rt.List(context.Background(), river.NewJobListParams().Kinds(jobs.ProcessArgs{}.Kind()))
-		found := false
-		for _, j := range js {
-			found = found || strings.Contains(string(j.EncodedArgs), e.ID)
-		}
-		if err != nil || len(js) != 2 || !found {
-			t.Fatalf("processing jobs: %d %v", len(js), err)
+		ids, err := st.ClaimProcessing(context.Background(), "test", 10)
+		if err != nil || len(ids) != 2 || !slices.Contains(ids, e.ID) {
+			t.Fatalf("messages due for processing: %v %v, want 2 with %s", ids, err, e.ID)
 		}
 	})
 	// verify: intact, then broken.

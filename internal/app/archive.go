@@ -85,8 +85,10 @@ func OpenArchive(c *config.Config, st store.Store, rt *jobs.Runtime, o ArchiveOp
 			// not Wharf's own acknowledgments, which are never acknowledged
 			// (processing them would record nothing).
 			// Nor what was refused on receipt (archived as rejected).
+			// Its first processing is due in the store's processing queue
+			// (jobs.Runtime.ProcessQueue), woken when the entry commits.
 			if !as2Evidence[e.Transport] && !e.Generated && e.Refused == "" {
-				if _, err := rt.InsertTx(ctx, tx, jobs.ProcessArgs{MessageID: e.ID}, nil); err != nil {
+				if err := tx.QueueProcessing(ctx, e.ID); err != nil {
 					return err
 				}
 			}
@@ -102,6 +104,7 @@ func OpenArchive(c *config.Config, st store.Store, rt *jobs.Runtime, o ArchiveOp
 			}
 			return nil
 		}
+		opts.Committed = rt.Wake
 	}
 	return archive.New(st, opts)
 }
@@ -131,6 +134,9 @@ func checkObjectLock(blobs archive.BlobStore, log *slog.Logger) error {
 // proc processes inbound messages (nil in CLI commands, which only insert).
 func RegisterArchiveJobs(rt *jobs.Runtime, st store.Store, a *archive.Archive, proc jobs.Processor, deliver func(context.Context, string) error) {
 	jobs.Register(rt, &jobs.ProcessWorker{Store: st, Processor: proc})
+	if proc != nil {
+		rt.ProcessQueue(proc)
+	}
 	jobs.Register(rt, &jobs.DeliverWorker{Deliver: deliver})
 	jobs.Register(rt, &jobs.SpoolUploadWorker{Archive: a})
 }

@@ -288,17 +288,18 @@ type Queries interface {
 	// time without one ("" or "overdue"), newest first (stats.go).
 	UnacknowledgedSentGroups(ctx context.Context, now time.Time) ([]*SentGroup, error)
 
-	ArchiveQueries   // archive.go
-	AS2Queries       // as2.go
-	ExceptionQueries // exceptions.go
-	SyncQueries      // sync.go
-	AccessQueries    // access.go
-	ObjectQueries    // objects.go
-	InstanceQueries  // instances.go
-	IDQueries        // ids.go
-	OutboxQueries    // outbox.go
-	MasterQueries    // master.go
-	RateLimitQueries // ratelimits.go
+	ArchiveQueries    // archive.go
+	AS2Queries        // as2.go
+	ExceptionQueries  // exceptions.go
+	SyncQueries       // sync.go
+	AccessQueries     // access.go
+	ObjectQueries     // objects.go
+	InstanceQueries   // instances.go
+	IDQueries         // ids.go
+	OutboxQueries     // outbox.go
+	MasterQueries     // master.go
+	RateLimitQueries  // ratelimits.go
+	ProcessingQueries // processing.go
 }
 
 // Store is the database. Open one with Open.

@@ -677,6 +677,7 @@ func Exercise(t *testing.T, fresh func(t *testing.T) string) {
 	exerciseRateLimits(t, open)
 	exerciseIDs(t, open)
 	exerciseOutbox(t, open)
+	exerciseProcessing(t, open)
 	exerciseMaster(t, open)
 
 	t.Run("SecondProcess", func(t *testing.T) {

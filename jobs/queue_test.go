@@ -1,0 +1,232 @@
+package jobs_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/riverqueue/river"
+	"github.com/riverqueue/river/rivertype"
+
+	"github.com/wharfedi/wharf/internal/lifecycle"
+	"github.com/wharfedi/wharf/internal/store"
+	"github.com/wharfedi/wharf/jobs"
+)
+
+// recordingProcessor writes the outcome (an event) with the completion it
+// is given, as the processing stage does; it fails with err (and then
+// records nothing) for its first fail calls, or blocks until its context
+// ends when block is set.
+type recordingProcessor struct {
+	st      store.Store
+	calls   atomic.Int32
+	fail    int32
+	err     error
+	block   bool
+	started chan string
+}
+
+func (p *recordingProcessor) Process(ctx context.Context, id string) error {
+	n := p.calls.Add(1)
+	if p.started != nil {
+		p.started <- id
+	}
+	if p.block {
+		<-ctx.Done()
+		return ctx.Err()
+	}
+	if n <= p.fail {
+		return p.err
+	}
+	return p.st.WithTx(ctx, func(tx store.Tx) error {
+		if err := tx.AppendEvent(ctx, &store.Event{MessageID: id, Kind: lifecycle.EventValidated, Detail: "the outcome"}); err != nil {
+			return err
+		}
+		if f := store.Final(ctx); f != nil {
+			return f(ctx, tx)
+		}
+		return nil
+	})
+}
+
+// queued inserts n received messages whose processing is due, as the
+// archive's commit does.
+func queued(t *testing.T, st store.Store, n int) []string {
+	t.Helper()
+	ctx := context.Background()
+	var ids []string
+	for i := range n {
+		m := &store.Message{PartnerID: "acme", Direction: store.Inbound, Transport: "folder", RemoteName: fmt.Sprint(i), Status: lifecycle.StatusReceived}
+		if err := st.WithTx(ctx, func(tx store.Tx) error {
+			if err := tx.InsertMessage(ctx, m); err != nil {
+				return err
+			}
+			return tx.QueueProcessing(ctx, m.ID)
+		}); err != nil {
+			t.Fatal(err)
+		}
+		ids = append(ids, m.ID)
+	}
+	return ids
+}
+
+func queueRuntime(st store.Store, p jobs.Processor, o jobs.Options) *jobs.Runtime {
+	rt := jobs.New(st, o)
+	jobs.Register(rt, &jobs.ProcessWorker{Store: st, Processor: p})
+	rt.ProcessQueue(p)
+	return rt
+}
+
+func due(t *testing.T, st store.Store) int64 {
+	t.Helper()
+	n, err := st.ProcessingDue(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return n
+}
+
+// Each due message is processed once, its claim ends with its outcome, and
+// no job is made for it.
+func TestQueueProcessesEachMessageOnce(t *testing.T) {
+	eachDriver(t, func(t *testing.T, open func() store.Store) {
+		ctx := context.Background()
+		st := open()
+		before := queued(t, st, 150) // due before the start
+		p := &recordingProcessor{st: st}
+		rt := queueRuntime(st, p, jobs.Options{Workers: 8})
+		if err := rt.Start(ctx); err != nil {
+			t.Fatal(err)
+		}
+		defer stop(t, rt)
+		after := queued(t, st, 50) // due while it runs; woken, not polled
+		rt.Wake()
+		waitFor(t, "every message processed", func() bool { return due(t, st) == 0 })
+		if n := p.calls.Load(); n != 200 {
+			t.Fatalf("processed %d times, want 200", n)
+		}
+		for _, id := range append(before, after...) {
+			if evs, _ := st.Events(ctx, id); len(evs) != 1 {
+				t.Fatalf("message %s: history %+v, want its one outcome", id, evs)
+			}
+		}
+		if js, _ := rt.List(ctx, river.NewJobListParams().Kinds(jobs.ProcessArgs{}.Kind())); len(js) != 0 {
+			t.Fatalf("%d processing jobs, want none", len(js))
+		}
+	})
+}
+
+// A failed first processing becomes a processing job, which River retries
+// (a transient failure) or cancels (a permanent one) as any other.
+func TestQueueFailureBecomesAJob(t *testing.T) {
+	t.Run("transient", func(t *testing.T) {
+		eachDriver(t, func(t *testing.T, open func() store.Store) {
+			ctx := context.Background()
+			st := open()
+			ids := queued(t, st, 2)
+			transient := &recordingProcessor{st: st, fail: 1, err: errors.New("blob store unreachable")}
+			rt := queueRuntime(st, transient, jobs.Options{})
+			if err := rt.Start(ctx); err != nil {
+				t.Fatal(err)
+			}
+			defer stop(t, rt)
+			waitFor(t, "the retry to record both outcomes", func() bool {
+				a, _ := st.Events(ctx, ids[0])
+				b, _ := st.Events(ctx, ids[1])
+				return len(a)+len(b) == 2
+			})
+			if n := due(t, st); n != 0 {
+				t.Fatalf("%d messages still due", n)
+			}
+			var js []*rivertype.JobRow
+			waitFor(t, "the retry's job to complete", func() bool {
+				js, _ = rt.List(ctx, river.NewJobListParams().Kinds(jobs.ProcessArgs{}.Kind()).States(rivertype.JobStateCompleted))
+				return len(js) == 1
+			})
+			if n := transient.calls.Load(); n != 3 {
+				t.Fatalf("processed %d times, want 3 (one failure, its retry, the other message)", n)
+			}
+		})
+	})
+	t.Run("permanent", func(t *testing.T) {
+		eachDriver(t, func(t *testing.T, open func() store.Store) {
+			ctx := context.Background()
+			st := open()
+			queued(t, st, 1)
+			permanent := &recordingProcessor{st: st, fail: 99, err: fmt.Errorf("%w: the message is gone", lifecycle.ErrPermanent)}
+			rt := queueRuntime(st, permanent, jobs.Options{})
+			if err := rt.Start(ctx); err != nil {
+				t.Fatal(err)
+			}
+			defer stop(t, rt)
+			waitFor(t, "the job to be cancelled", func() bool {
+				js, _ := rt.List(ctx, river.NewJobListParams().Kinds(jobs.ProcessArgs{}.Kind()).States(rivertype.JobStateCancelled))
+				return len(js) == 1
+			})
+			if n := permanent.calls.Load(); n != 2 {
+				t.Fatalf("processed %d times, want 2 (the queue's attempt, the job's)", n)
+			}
+		})
+	})
+}
+
+// A stop returns the claims it did not finish; the next start processes them.
+func TestQueueStopReturnsUnfinishedClaims(t *testing.T) {
+	eachDriver(t, func(t *testing.T, open func() store.Store) {
+		ctx := context.Background()
+		st := open()
+		ids := queued(t, st, 1)
+		blocked := &recordingProcessor{st: st, block: true, started: make(chan string, 1)}
+		a := queueRuntime(st, blocked, jobs.Options{})
+		if err := a.Start(ctx); err != nil {
+			t.Fatal(err)
+		}
+		<-blocked.started
+		c, cancel := context.WithTimeout(ctx, 200*time.Millisecond)
+		defer cancel()
+		_ = a.Stop(c) // gives up on the blocked processing
+		if left, _ := st.ClaimProcessing(ctx, "someone", 10); len(left) != 1 || left[0] != ids[0] {
+			t.Fatalf("after the stop the queue holds %v, want the unfinished %v", left, ids)
+		}
+	})
+}
+
+// A lone SQLite server (SingleWorker) returns the claims of its crashed
+// predecessor at start; a survivor returns a silent instance's claims.
+func TestQueueClaimsOfAGoneInstanceReturn(t *testing.T) {
+	eachDriver(t, func(t *testing.T, open func() store.Store) {
+		ctx := context.Background()
+		st := open()
+		ids := queued(t, st, 3)
+		if got, err := st.ClaimProcessing(ctx, "inst-a", 10); err != nil || len(got) != 3 {
+			t.Fatalf("claim: %v %v", got, err)
+		}
+		p := &recordingProcessor{st: st}
+		if st.Driver() == "sqlite" {
+			rt := queueRuntime(st, p, jobs.Options{SingleWorker: true})
+			if err := rt.Start(ctx); err != nil {
+				t.Fatal(err)
+			}
+			defer stop(t, rt)
+		} else {
+			// inst-a announced itself and stopped beating.
+			if err := st.BeatInstance(ctx, &store.Instance{ID: "inst-a", Host: "elsewhere", PID: 1}); err != nil {
+				t.Fatal(err)
+			}
+			rt := queueRuntime(st, p, jobs.Options{InstanceID: "inst-b", Heartbeat: 50 * time.Millisecond, FailoverAfter: 300 * time.Millisecond})
+			if err := rt.Start(ctx); err != nil {
+				t.Fatal(err)
+			}
+			defer stop(t, rt)
+		}
+		waitFor(t, "the gone instance's messages processed", func() bool { return due(t, st) == 0 })
+		for _, id := range ids {
+			if evs, _ := st.Events(ctx, id); len(evs) != 1 {
+				t.Fatalf("message %s: history %+v, want its one outcome", id, evs)
+			}
+		}
+	})
+}
