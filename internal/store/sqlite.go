@@ -249,6 +249,12 @@ func openSQLite(ctx context.Context, path string, o options) (Store, error) {
 	v.Add("_pragma", "journal_mode(WAL)")
 	v.Add("_pragma", "synchronous(FULL)")
 	v.Add("_pragma", "foreign_keys(1)")
+	// Savepoints (one per transaction of a group commit) and statements
+	// keep the pages they change in a journal of their own so they can
+	// roll back alone; in a temporary file that was a write(2) of every
+	// page a savepoint first touched, a sixth of the CPU of a burst.
+	// In memory it is a copy.
+	v.Add("_pragma", "temp_store(MEMORY)")
 	v.Set("_txlock", "immediate")
 	db, err := sql.Open("wharf-sqlite", "file:"+path+"?"+v.Encode())
 	if err != nil {

@@ -5,4 +5,4 @@
 -- anyway, in place of a job row per file (its insert, fetch and two
 -- completions on the one SQLite writer). Retries stay River jobs.
 ALTER TABLE messages ADD COLUMN processing TEXT;
-CREATE INDEX messages_processing ON messages(received_at, id) WHERE processing IS NOT NULL;
+CREATE INDEX messages_processing ON messages(processing, received_at, id) WHERE processing IS NOT NULL;
