@@ -279,7 +279,7 @@ func (s *seen) SeenInterchange(ctx context.Context, p *x12.SeenInterchangeParams
 // (isa13, gs06, st02), shared by everything Wharf sends a partner:
 // acknowledgments, routed documents, `wharf render --partner`. An ISA13,
 // the GS06 of its first group and the ST02 of its first set are allocated in
-// one transaction (an interchange without a set leaves that ST02 unused: a
+// one statement (an interchange without a set leaves that ST02 unused: a
 // gap, never a repeat). A Counters is
 // used for one interchange at a time (it holds the GS06 drawn with the
 // last ISA13); make one per rendering.
@@ -301,25 +301,15 @@ func (c *Counters) Next(ctx context.Context, partner, kind string) (int64, error
 	switch kind {
 	case "isa":
 		// The interchange's first GS06 and ST02 come in the same
-		// transaction: an acknowledgment is one of each, and every
-		// transaction of its own is a commit on SQLite's one writer.
-		var isa, gs, st int64
-		err := c.st.WithTx(ctx, func(tx store.Tx) error {
-			var err error
-			if isa, err = tx.NextCounter(ctx, partner, "isa13"); err != nil {
-				return err
-			}
-			if gs, err = tx.NextCounter(ctx, partner, "gs06"); err != nil {
-				return err
-			}
-			st, err = tx.NextCounter(ctx, partner, "st02")
-			return err
-		})
+		// statement: an acknowledgment is one of each, and every
+		// transaction of its own is a commit on SQLite's one writer (and
+		// on PostgreSQL a BEGIN and a COMMIT more).
+		v, err := c.st.NextCounters(ctx, partner, "isa13", "gs06", "st02")
 		if err != nil {
 			return 0, err
 		}
-		c.gs, c.st02, c.gsPartner = gs, st, partner
-		return isa, nil
+		c.gs, c.st02, c.gsPartner = v[1], v[2], partner
+		return v[0], nil
 	case "gs":
 		if c.gs != 0 && c.gsPartner == partner {
 			n := c.gs

@@ -36,17 +36,20 @@ type Store interface {
 	// NextCounter atomically increments and returns the partner's named
 	// counter (isa13, gs06, ...). The first value is 1.
 	NextCounter(ctx context.Context, partnerID, name string) (int64, error)
+	// NextCounters increments several counters in one statement.
+	NextCounters(ctx context.Context, partnerID string, names ...string) ([]int64, error)
 }
 
 // CounterStore is what Counters needs of the store: the partner's
-// persistent counters, and a transaction to draw an ISA13 and a GS06
-// together. store.Store and Store implement it.
+// persistent counters, one or several at once (an ISA13 with its first
+// GS06 and ST02). store.Store and Store implement it.
 type CounterStore interface {
-	// WithTx runs fn in a transaction, committed when fn returns nil.
-	WithTx(ctx context.Context, fn func(store.Tx) error) error
 	// NextCounter atomically increments and returns the partner's named
 	// counter (isa13, gs06, ...). The first value is 1.
 	NextCounter(ctx context.Context, partnerID, name string) (int64, error)
+	// NextCounters increments several in one statement and returns
+	// their values in the order of names.
+	NextCounters(ctx context.Context, partnerID string, names ...string) ([]int64, error)
 }
 
 // interchangeRecorder is what seen needs of the store.

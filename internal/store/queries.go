@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -309,6 +310,47 @@ func (s *queries) NextCounter(ctx context.Context, partnerID, name string) (int6
 		return 0, s.err("next counter "+partnerID+"/"+name, err)
 	}
 	return v, nil
+}
+
+func (s *queries) NextCounters(ctx context.Context, partnerID string, names ...string) ([]int64, error) {
+	if len(names) == 0 {
+		return nil, nil
+	}
+	var b strings.Builder
+	args := []any{partnerID}
+	for i, n := range names {
+		if slices.Contains(names[:i], n) {
+			return nil, fmt.Errorf("store: next counters of %s: %w: %s named twice", partnerID, ErrInvalid, n)
+		}
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		args = append(args, n)
+		fmt.Fprintf(&b, "($1, $%d, 1)", len(args))
+	}
+	rows, err := s.q.query(ctx, `INSERT INTO counters (partner_id, name, value) VALUES `+b.String()+`
+		ON CONFLICT (partner_id, name) DO UPDATE SET value = counters.value + 1 RETURNING name, value`, args...)
+	if err != nil {
+		return nil, s.err("next counters of "+partnerID, err)
+	}
+	defer rows.Close()
+	got := map[string]int64{}
+	for rows.Next() {
+		var n string
+		var v int64
+		if err := rows.Scan(&n, &v); err != nil {
+			return nil, s.err("next counters of "+partnerID, err)
+		}
+		got[n] = v
+	}
+	if err := rows.Err(); err != nil {
+		return nil, s.err("next counters of "+partnerID, err)
+	}
+	out := make([]int64, len(names))
+	for i, n := range names {
+		out[i] = got[n]
+	}
+	return out, nil
 }
 
 // NewID returns a new time-ordered message id.

@@ -224,6 +224,10 @@ type Queries interface {
 	// counter (isa13, gs06, ...). The first value is 1. Values are never
 	// handed out twice, across restarts and processes.
 	NextCounter(ctx context.Context, partnerID, name string) (int64, error)
+	// NextCounters increments several of the partner's counters in one
+	// statement (atomic without a transaction) and returns their new
+	// values in the order of names, each named once.
+	NextCounters(ctx context.Context, partnerID string, names ...string) ([]int64, error)
 
 	InsertMessage(ctx context.Context, m *Message) error
 	GetMessage(ctx context.Context, id string) (*Message, error)

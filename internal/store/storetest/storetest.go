@@ -241,6 +241,40 @@ func Exercise(t *testing.T, fresh func(t *testing.T) string) {
 		if len(uniq) != workers*each {
 			t.Fatalf("got %d values, want %d", len(uniq), workers*each)
 		}
+		// Several at once, in the order asked, from the same sequences.
+		v, err := s.NextCounters(ctx, "acme", "st02", "isa13", "new")
+		if err != nil || len(v) != 3 || v[0] != workers*each+1 || v[1] != 4 || v[2] != 1 {
+			t.Fatalf("NextCounters = %v, %v; want [%d 4 1]", v, err, workers*each+1)
+		}
+		if got, _ := s.NextCounter(ctx, "acme", "isa13"); got != 5 {
+			t.Fatalf("NextCounter after NextCounters = %d, want 5", got)
+		}
+		if _, err := s.NextCounters(ctx, "acme", "gs06", "gs06"); !errors.Is(err, store.ErrInvalid) {
+			t.Fatalf("a counter named twice: want ErrInvalid, got %v", err)
+		}
+		// Concurrent draws of several never share a value either.
+		isas := make(chan int64, workers*each)
+		for range workers {
+			wg.Go(func() {
+				for range each {
+					v, err := s.NextCounters(ctx, "beta", "isa13", "gs06")
+					if err != nil || v[0] != v[1]+1 { // beta's isa13 started one ahead
+						t.Errorf("NextCounters = %v, %v", v, err)
+						return
+					}
+					isas <- v[0]
+				}
+			})
+		}
+		wg.Wait()
+		close(isas)
+		clear(uniq)
+		for v := range isas {
+			if uniq[v] {
+				t.Fatalf("isa13 %d handed out twice", v)
+			}
+			uniq[v] = true
+		}
 	})
 
 	t.Run("Messages", func(t *testing.T) {
