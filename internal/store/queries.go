@@ -328,22 +328,28 @@ func (s *queries) NextCounters(ctx context.Context, partnerID string, names ...s
 		args = append(args, n)
 		fmt.Fprintf(&b, "($1, $%d, 1)", len(args))
 	}
-	rows, err := s.q.query(ctx, `INSERT INTO counters (partner_id, name, value) VALUES `+b.String()+`
-		ON CONFLICT (partner_id, name) DO UPDATE SET value = counters.value + 1 RETURNING name, value`, args...)
-	if err != nil {
-		return nil, s.err("next counters of "+partnerID, err)
-	}
-	defer rows.Close()
 	got := map[string]int64{}
-	for rows.Next() {
-		var n string
-		var v int64
-		if err := rows.Scan(&n, &v); err != nil {
-			return nil, s.err("next counters of "+partnerID, err)
+	// In a transaction although the statement is atomic alone: on SQLite
+	// a write outside one would commit (and sync) by itself instead of
+	// joining the group commit.
+	err := s.atomic(ctx, func(q *queries) error {
+		rows, err := q.q.query(ctx, `INSERT INTO counters (partner_id, name, value) VALUES `+b.String()+`
+			ON CONFLICT (partner_id, name) DO UPDATE SET value = counters.value + 1 RETURNING name, value`, args...)
+		if err != nil {
+			return err
 		}
-		got[n] = v
-	}
-	if err := rows.Err(); err != nil {
+		defer rows.Close()
+		for rows.Next() {
+			var n string
+			var v int64
+			if err := rows.Scan(&n, &v); err != nil {
+				return err
+			}
+			got[n] = v
+		}
+		return rows.Err()
+	})
+	if err != nil {
 		return nil, s.err("next counters of "+partnerID, err)
 	}
 	out := make([]int64, len(names))
