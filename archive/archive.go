@@ -578,14 +578,17 @@ func (a *Archive) Readable(m *store.Message) error {
 	return nil
 }
 
-// record (with the chain locked at head, which it advances) writes the index row, its entry, keys, first events and chain
-// record, and runs OnCommit, all in tx. It holds the chain lock, which
+// record (with the chain locked at head, which it advances) makes e's blob
+// durable in its store, finds the partner's earlier message with the same
+// content (in the index, else earlier in this batch: first), and returns
+// the index row, entry, keys, first events and chain record to write
+// (recordAll writes a batch at once). It holds the chain lock, which
 // purges also take before deleting blobs: so the blob is checked (and put
 // back from the temporary file if a purge removed it meanwhile) under it.
-func (a *Archive) record(ctx context.Context, tx store.Tx, head *store.ChainLink, e *Entry, tmp string, keys []store.Key, note string) error {
+func (a *Archive) record(ctx context.Context, tx store.Tx, head *store.ChainLink, e *Entry, tmp string, keys []store.Key, note string, first map[[2]string]string) (*store.Archived, error) {
 	bs, key, err := a.storeFor(e.BlobRef)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	if _, err := bs.Stat(ctx, key); errors.Is(err, ErrBlobNotFound) {
 		err = bs.Put(ctx, key, tmp, e.Size)
@@ -593,72 +596,56 @@ func (a *Archive) record(ctx context.Context, tx store.Tx, head *store.ChainLink
 			e.BlobRef, err = a.spoolBlob(ctx, key, tmp, e.Size, err)
 		}
 		if err != nil {
-			return err
+			return nil, err
 		}
 	} else if err != nil {
 		// The blob store went away since the upload: we cannot prove the
 		// blob is still there, so keep a copy we can prove.
 		if a.spool == nil || bs == a.spool {
-			return err
+			return nil, err
 		}
 		if e.BlobRef, err = a.spoolBlob(ctx, key, tmp, e.Size, err); err != nil {
-			return err
+			return nil, err
 		}
 	}
 	dup, err := tx.FirstWithContent(ctx, e.PartnerID, e.SHA256)
 	if err != nil {
-		return err
+		return nil, err
+	}
+	content := [2]string{e.PartnerID, e.SHA256}
+	if dup == "" {
+		dup = first[content]
+	}
+	if _, ok := first[content]; !ok {
+		first[content] = e.ID
 	}
 	if dup != "" && e.ParentID != "" {
 		// A replay sends its parent's bytes again on purpose: not a duplicate.
 		if parent, err := tx.GetMessage(ctx, e.ParentID); err == nil && parent.SHA256 == e.SHA256 && parent.PartnerID == e.PartnerID {
 			dup = ""
 		} else if err != nil && !errors.Is(err, store.ErrNotFound) {
-			return err
+			return nil, err
 		}
 	}
 	e.DuplicateOf = dup
-	if err := tx.InsertMessage(ctx, e.Message); err != nil {
-		return err
-	}
-	if err := tx.InsertArchiveEntry(ctx, &store.ArchiveEntry{MessageID: e.ID, PartnerID: e.PartnerID, IdemKey: e.IdemKey, DuplicateOf: dup}); err != nil {
-		return err
-	}
-	if len(keys) > 0 {
-		if err := tx.AddMessageKeys(ctx, e.ID, keys); err != nil {
-			return err
-		}
-	}
+	r := &store.Archived{Message: e.Message, Keys: keys,
+		Entry: &store.ArchiveEntry{MessageID: e.ID, PartnerID: e.PartnerID, IdemKey: e.IdemKey, DuplicateOf: dup}}
 	fields := map[string]any{"transport": e.Transport, "remote_name": e.RemoteName, "size": e.Size, "sha256": e.SHA256, "blob": e.BlobRef}
 	if note != "" {
 		fields["note"] = note
 	}
 	detail, _ := json.Marshal(fields)
-	if err := tx.AppendEvent(ctx, &store.Event{MessageID: e.ID, At: e.ReceivedAt, Kind: lifecycle.EventReceived, Detail: string(detail)}); err != nil {
-		return err
-	}
+	r.Events = append(r.Events, &store.Event{MessageID: e.ID, At: e.ReceivedAt, Kind: lifecycle.EventReceived, Detail: string(detail)})
 	if e.Refused != "" {
-		if err := tx.AppendEvent(ctx, &store.Event{MessageID: e.ID, At: e.ReceivedAt, Kind: lifecycle.EventValidated, Detail: "refused on receipt: " + e.Refused}); err != nil {
-			return err
-		}
+		r.Events = append(r.Events, &store.Event{MessageID: e.ID, At: e.ReceivedAt, Kind: lifecycle.EventValidated, Detail: "refused on receipt: " + e.Refused})
 	}
 	if dup != "" {
-		if err := tx.AppendEvent(ctx, &store.Event{MessageID: e.ID, Kind: lifecycle.EventDuplicate, Detail: "same content as " + dup + " from the same partner"}); err != nil {
-			return err
-		}
+		r.Events = append(r.Events, &store.Event{MessageID: e.ID, Kind: lifecycle.EventDuplicate, Detail: "same content as " + dup + " from the same partner"})
 	}
-	rec := &store.ChainRecord{Seq: head.Seq + 1, Kind: store.ChainEntry, MessageID: e.ID, At: e.ReceivedAt, PrevHash: head.Hash}
-	rec.Hash = chainHash(rec, e.Message)
-	if err := tx.AppendChain(ctx, rec); err != nil {
-		return err
-	}
-	*head = store.ChainLink{Seq: rec.Seq, Hash: rec.Hash}
-	if a.opts.OnCommit != nil {
-		if err := a.opts.OnCommit(ctx, tx, e); err != nil {
-			return err
-		}
-	}
-	return nil
+	r.Chain = &store.ChainRecord{Seq: head.Seq + 1, Kind: store.ChainEntry, MessageID: e.ID, At: e.ReceivedAt, PrevHash: head.Hash}
+	r.Chain.Hash = chainHash(r.Chain, e.Message)
+	*head = store.ChainLink{Seq: r.Chain.Seq, Hash: r.Chain.Hash}
+	return r, nil
 }
 
 // Entry returns the archived message with its archive bookkeeping.

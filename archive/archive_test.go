@@ -12,7 +12,10 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -567,4 +570,91 @@ func TestRetentionRulesRefused(t *testing.T) {
 			t.Errorf("ParseRules(%q): %v, want an error saying %q", spec, err, want)
 		}
 	}
+}
+
+// Concurrent Puts share a transaction (the group commit) and are written
+// with multi-row statements: within one batch a repeated content is still
+// flagged as a duplicate of the first, every entry gets its events, keys
+// and chain record, and the chain verifies.
+func TestConcurrentPutsShareACommit(t *testing.T) {
+	forEachDB(t, func(t *testing.T, st store.Store) {
+		const n = 40
+		var (
+			mu      sync.Mutex
+			perTx   = map[store.Tx]int{}
+			started atomic.Int32
+			hold    sync.Once
+		)
+		a, _ := newFSArchive(t, st, archive.Options{OnCommit: func(ctx context.Context, tx store.Tx, e *archive.Entry) error {
+			// The first commit waits for the other Puts to queue behind it.
+			hold.Do(func() {
+				for started.Load() < n && ctx.Err() == nil {
+					time.Sleep(time.Millisecond)
+				}
+				time.Sleep(100 * time.Millisecond)
+			})
+			mu.Lock()
+			perTx[tx]++
+			mu.Unlock()
+			return nil
+		}})
+		entries := make([]*archive.Entry, n)
+		var wg sync.WaitGroup
+		for i := range n {
+			wg.Go(func() {
+				m := archive.Meta{Partner: "acme", IdempotencyKey: fmt.Sprint("key-", i), RemoteName: fmt.Sprint("f", i),
+					Keys: []store.Key{{Kind: "pro", Value: fmt.Sprint("PRO", i)}}}
+				started.Add(1)
+				e, err := a.Put(ctx, strings.NewReader(fmt.Sprint("content ", i%(n/2))), m) // each content twice
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				entries[i] = e
+			})
+		}
+		wg.Wait()
+		if t.Failed() {
+			return
+		}
+		shared := 0
+		for _, c := range perTx {
+			shared = max(shared, c)
+		}
+		if shared < 2 {
+			t.Fatalf("no two Puts shared a transaction (%v): the batch path was not exercised", perTx)
+		}
+		byID := map[string]*archive.Entry{}
+		for _, e := range entries {
+			byID[e.ID] = e
+		}
+		dups := 0
+		for _, e := range entries {
+			evs, err := st.Events(ctx, e.ID)
+			if err != nil || len(evs) == 0 || evs[0].Kind != lifecycle.EventReceived {
+				t.Fatalf("message %s: events %+v %v", e.ID, evs, err)
+			}
+			if keys, _ := st.MessageKeys(ctx, e.ID); !slices.ContainsFunc(keys, func(k store.Key) bool { return k.Kind == "pro" }) {
+				t.Fatalf("message %s: keys %+v", e.ID, keys)
+			}
+			if e.DuplicateOf == "" {
+				continue
+			}
+			dups++
+			first := byID[e.DuplicateOf]
+			if first == nil || first.SHA256 != e.SHA256 || first.DuplicateOf != "" {
+				t.Fatalf("message %s is a duplicate of %q, which is not the first with its content", e.ID, e.DuplicateOf)
+			}
+			if evs[len(evs)-1].Kind != lifecycle.EventDuplicate {
+				t.Fatalf("duplicate %s: events %+v", e.ID, evs)
+			}
+		}
+		if dups != n/2 {
+			t.Fatalf("%d duplicates, want %d", dups, n/2)
+		}
+		rep, err := a.Verify(ctx, archive.VerifyOptions{})
+		if err != nil || !rep.OK() || rep.Entries != n {
+			t.Fatalf("verify: %+v %v", rep, err)
+		}
+	})
 }

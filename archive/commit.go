@@ -109,15 +109,33 @@ func (a *Archive) committed() {
 	}
 }
 
-// recordAll locks the chain once and records each entry after the other.
+// recordAll locks the chain once, prepares each entry after the other
+// (its blob, its duplicate check, its chain record), writes them all with
+// a few multi-row statements (store.RecordArchived: on PostgreSQL a round
+// trip per table instead of several per entry under the chain's lock), then
+// runs OnCommit for each.
 func (a *Archive) recordAll(ctx context.Context, tx store.Tx, ps []*pending) error {
 	head, err := tx.LockChain(ctx)
 	if err != nil {
 		return err
 	}
+	batch := make([]*store.Archived, 0, len(ps))
+	first := map[[2]string]string{} // partner and content: the batch's first message with it
 	for _, p := range ps {
-		if err := a.record(ctx, tx, &head, p.e, p.tmp, p.keys, p.note); err != nil {
+		r, err := a.record(ctx, tx, &head, p.e, p.tmp, p.keys, p.note, first)
+		if err != nil {
 			return err
+		}
+		batch = append(batch, r)
+	}
+	if err := tx.RecordArchived(ctx, batch); err != nil {
+		return err
+	}
+	if a.opts.OnCommit != nil {
+		for _, p := range ps {
+			if err := a.opts.OnCommit(ctx, tx, p.e); err != nil {
+				return err
+			}
 		}
 	}
 	return nil

@@ -56,6 +56,8 @@ type ArchiveQueries interface {
 	// AppendChain adds r after the head and moves the head to it. r.Seq must
 	// be head.Seq+1 and r.PrevHash the head's hash, else ErrConflict.
 	AppendChain(ctx context.Context, r *ChainRecord) error
+	// RecordArchived writes a batch of new entries (archived.go).
+	RecordArchived(ctx context.Context, batch []*Archived) error
 	// ChainHead returns the head without locking it.
 	ChainHead(ctx context.Context) (ChainLink, error)
 	// ChainRecords returns up to limit records with Seq > after, in order,

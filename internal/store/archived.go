@@ -1,0 +1,162 @@
+package store
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"strings"
+	"time"
+)
+
+// Archived is one entry of a group commit of the archive: a new message
+// with its bookkeeping, keys, first events and hash chain record.
+type Archived struct {
+	Message *Message
+	Entry   *ArchiveEntry
+	Keys    []Key
+	Events  []*Event // their IDs are not filled in
+	Chain   *ChainRecord
+}
+
+// RecordArchived writes a batch of archived entries with a few multi-row
+// statements per table instead of a handful per entry: the messages (with
+// their message.received outbox events), archive entries, keys, events and
+// chain records, and moves the chain head from the first record's
+// predecessor to the last record. Call it with the chain locked
+// (LockChain); the records must follow each other from the head
+// (ErrConflict otherwise). ErrConflict, too, when an idempotency key is
+// used already: the whole batch fails, as one of its statements did.
+func (s *queries) RecordArchived(ctx context.Context, batch []*Archived) error {
+	if len(batch) == 0 {
+		return nil
+	}
+	var msgs, entries, keys, events, chain, outbox [][]any
+	for i, a := range batch {
+		m := a.Message
+		if m.ID == "" {
+			m.ID = NewID()
+		}
+		if m.Direction != Inbound && m.Direction != Outbound {
+			return fmt.Errorf("store: record archived: %w: direction %q must be in or out", ErrInvalid, m.Direction)
+		}
+		if m.Status != "" && !m.Status.Valid() {
+			return fmt.Errorf("store: record archived: %w: unknown status %q", ErrInvalid, m.Status)
+		}
+		if m.ReceivedAt.IsZero() {
+			m.ReceivedAt = s.now()
+		}
+		m.ReceivedAt = m.ReceivedAt.UTC().Truncate(time.Microsecond)
+		msgs = append(msgs, []any{m.ID, m.PartnerID, string(m.Direction), m.Transport, m.RemoteName, m.Size, m.SHA256, m.BlobRef, m.Status,
+			m.CorrelationID, m.Format, strings.Join(m.DocTypes, ","), m.ParentID, m.ReceivedAt})
+		if m.Status != "" && !evidenceTransports[m.Transport] {
+			b, err := json.Marshal(map[string]any{"message": m})
+			if err != nil {
+				return fmt.Errorf("store: message %s event: %w", m.ID, err)
+			}
+			outbox = append(outbox, []any{NewID(), s.now().UTC().Truncate(time.Microsecond), "message." + string(m.Status), "message", m.ID, m.ID,
+				m.PartnerID, m.ID, m.CorrelationID, string(b)})
+		}
+		if e := a.Entry; e != nil {
+			var purged any
+			if !e.PurgedAt.IsZero() {
+				purged = e.PurgedAt.UTC().Truncate(time.Microsecond)
+			}
+			entries = append(entries, []any{e.MessageID, e.PartnerID, e.IdemKey, e.DuplicateOf, purged})
+		}
+		for _, k := range a.Keys {
+			if k.Kind == "" || k.Value == "" {
+				return fmt.Errorf("store: add key to message %s: %w: kind and value are required", m.ID, ErrInvalid)
+			}
+			keys = append(keys, []any{m.ID, k.Kind, k.Value})
+		}
+		for _, e := range a.Events {
+			if e.Kind == "" {
+				return fmt.Errorf("store: append event: %w: kind is required", ErrInvalid)
+			}
+			if e.At.IsZero() {
+				e.At = s.now()
+			}
+			e.At = e.At.UTC().Truncate(time.Microsecond)
+			events = append(events, []any{e.MessageID, e.At, e.Kind, e.Detail})
+		}
+		if r := a.Chain; r != nil {
+			if r.Kind != ChainEntry && r.Kind != ChainTombstone || r.Hash == "" || r.PrevHash == "" || r.Seq < 1 {
+				return fmt.Errorf("store: record archived: %w: chain record %d incomplete", ErrInvalid, r.Seq)
+			}
+			if i > 0 && len(chain) > 0 {
+				if prev := batch[i-1].Chain; prev == nil || r.Seq != prev.Seq+1 || r.PrevHash != prev.Hash {
+					return fmt.Errorf("store: record archived: %w: chain record %d does not follow the one before it", ErrConflict, r.Seq)
+				}
+			}
+			r.At = r.At.UTC().Truncate(time.Microsecond)
+			chain = append(chain, []any{r.Seq, r.Kind, r.MessageID, r.At, r.Detail, r.PrevHash, r.Hash})
+		}
+	}
+	return s.atomic(ctx, func(q *queries) error {
+		if err := q.insertRows(ctx, "insert messages", `INSERT INTO messages (id, partner_id, direction, transport, remote_name, size, sha256, blob_ref, status,
+		correlation_id, format, doc_types, parent_id, received_at) VALUES `, "", msgs); err != nil {
+			return err
+		}
+		if err := q.insertRows(ctx, "append outbox events", `INSERT INTO outbox_events (id, at, type, object_kind, object_key, subject, partner_id, message_id, correlation_id, data) VALUES `, "", outbox); err != nil {
+			return err
+		}
+		if err := q.insertRows(ctx, "insert archive entries", `INSERT INTO archive_entries (message_id, partner_id, idem_key, duplicate_of, purged_at) VALUES `, "", entries); err != nil {
+			return err
+		}
+		if err := q.insertRows(ctx, "add message keys", `INSERT INTO message_keys (message_id, kind, value) VALUES `, " ON CONFLICT DO NOTHING", keys); err != nil {
+			return err
+		}
+		if err := q.insertRows(ctx, "append message events", `INSERT INTO message_events (message_id, at, kind, detail) VALUES `, "", events); err != nil {
+			return err
+		}
+		if len(chain) == 0 {
+			return nil
+		}
+		first, last := chain[0], chain[len(chain)-1]
+		n, err := q.q.exec(ctx, `UPDATE archive_head SET seq = $1, hash = $2 WHERE id = 1 AND seq = $3 AND hash = $4`,
+			last[0], last[6], first[0].(int64)-1, first[5])
+		if err != nil {
+			return q.err("append chain", err)
+		}
+		if n != 1 {
+			return fmt.Errorf("store: append chain: %w: record %d does not follow the chain head", ErrConflict, first[0])
+		}
+		return q.insertRows(ctx, "append chain", `INSERT INTO archive_chain (seq, kind, message_id, at, detail, prev_hash, hash) VALUES `, "", chain)
+	})
+}
+
+// insertRows inserts rows with multi-row INSERTs: head is the statement up
+// to VALUES, tail what follows the rows. Row counts are split into powers
+// of two up to 64, so a few statement texts per table stay prepared.
+func (s *queries) insertRows(ctx context.Context, op, head, tail string, rows [][]any) error {
+	for len(rows) > 0 {
+		n := 64
+		for n > len(rows) {
+			n /= 2
+		}
+		cols := len(rows[0])
+		var b strings.Builder
+		b.WriteString(head)
+		args := make([]any, 0, n*cols)
+		for i, r := range rows[:n] {
+			if i > 0 {
+				b.WriteString(", ")
+			}
+			b.WriteByte('(')
+			for j, v := range r {
+				if j > 0 {
+					b.WriteString(", ")
+				}
+				args = append(args, v)
+				fmt.Fprintf(&b, "$%d", len(args))
+			}
+			b.WriteByte(')')
+		}
+		b.WriteString(tail)
+		if _, err := s.q.exec(ctx, b.String(), args...); err != nil {
+			return s.err(op, err)
+		}
+		rows = rows[n:]
+	}
+	return nil
+}
