@@ -34,9 +34,11 @@
 //	AS2 into npm libas2 0.8.2's receiver (reference, node v20.20.2, one process): 1000 messages of 10240 bytes, 4 senders, RSA-2048, base64 bodies, 0 failed
 //	  X messages/s; latency p50 ... p90 ... p99 ... max ...
 //	  X MiB/s of payload; 1000 MDNs verified with a tolerated deviation
+//	  load average (1 min) before L, after L
 //	AS2 into wharf serve (SQLite): 1000 messages of 10240 bytes, 4 senders, RSA-2048, base64 bodies, 0 failed
 //	  X messages/s; latency p50 ... p90 ... p99 ... max ...
 //	  X MiB/s of payload
+//	  load average (1 min) before L, after L
 //	  wharf serve peak RSS (VmHWM) N kB
 //	  Wharf / libas2: X.XXx (messages/s, same senders, keys, payload and MDN options)
 //
@@ -268,7 +270,8 @@ type run struct {
 	lat     []time.Duration // sorted
 	elapsed time.Duration
 	failed  int64
-	relaxed int64 // MDNs whose signature verified only with a tolerated deviation
+	relaxed int64     // MDNs whose signature verified only with a tolerated deviation
+	load    [2]string // the 1-minute load average before and after: others' work on the machine skews a ratio
 }
 
 func (r *run) rate(n int) float64 { return float64(n) / r.elapsed.Seconds() }
@@ -283,13 +286,22 @@ func (r *run) print(n, size int) {
 		fmt.Printf("; %d MDNs verified with a tolerated deviation", r.relaxed)
 	}
 	fmt.Println()
+	fmt.Printf("  load average (1 min) before %s, after %s\n", r.load[0], r.load[1])
+}
+
+func loadavg() string {
+	b, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return "unknown"
+	}
+	return strings.Fields(string(b))[0]
 }
 
 // sendAll sends n messages to p from conc senders; a send fails unless
 // the client settles it delivered (a signed MDN whose signature and MIC
 // verify) and check, if any, accepts it.
 func sendAll(client *as2.Client, p *as2.Partner, n, conc int, size int64, open func() (io.ReadCloser, error), check func(as2.Sent) error) *run {
-	r := &run{lat: make([]time.Duration, n)}
+	r := &run{lat: make([]time.Duration, n), load: [2]string{loadavg()}}
 	var next, failed, relaxed atomic.Int64
 	var wg sync.WaitGroup
 	start := time.Now()
@@ -321,6 +333,7 @@ func sendAll(client *as2.Client, p *as2.Partner, n, conc int, size int64, open f
 	}
 	wg.Wait()
 	r.elapsed = time.Since(start)
+	r.load[1] = loadavg()
 	slices.Sort(r.lat)
 	r.failed, r.relaxed = failed.Load(), relaxed.Load()
 	return r
