@@ -271,7 +271,7 @@ type run struct {
 	elapsed time.Duration
 	failed  int64
 	relaxed int64     // MDNs whose signature verified only with a tolerated deviation
-	load    [2]string // the 1-minute load average before and after: others' work on the machine skews a ratio
+	load    [2]string // the 1-minute load average before and after: others' work on the machine skews a ratio (the bench's own sender and receiver count too, about 2)
 }
 
 func (r *run) rate(n int) float64 { return float64(n) / r.elapsed.Seconds() }
