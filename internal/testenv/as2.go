@@ -2,6 +2,7 @@ package testenv
 
 import (
 	"errors"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -62,10 +63,31 @@ func BouncyCastle(t testing.TB) (java, classpath string) {
 // Libas2 returns node and the folder whose node_modules holds libas2 0.8.2.
 func Libas2(t testing.TB) (node, dir string) {
 	t.Helper()
-	node, err := exec.LookPath("node")
+	node, dir, what, err := findLibas2()
 	if err != nil {
-		Missing(t, "node (libas2 peer)", as2PeersHint, err)
+		Missing(t, what, as2PeersHint, err)
 		return "", ""
+	}
+	return node, dir
+}
+
+// Libas2Peer is Libas2 for programs that are not tests (bench/as2): its
+// error names what is missing and how to install it.
+func Libas2Peer() (node, dir string, err error) {
+	node, dir, what, err := findLibas2()
+	if err != nil {
+		return "", "", fmt.Errorf("%s unavailable (%v); to install it: %s", what, err, as2PeersHint)
+	}
+	return node, dir, nil
+}
+
+// findLibas2 looks for node and for libas2 in $WHARF_TEST_LIBAS2 (default
+// ~/.cache/wharf-peers/libas2, where .ci/as2-peers.sh installs it); what
+// names the missing piece.
+func findLibas2() (node, dir, what string, err error) {
+	node, err = exec.LookPath("node")
+	if err != nil {
+		return "", "", "node (libas2 peer)", err
 	}
 	dir = os.Getenv("WHARF_TEST_LIBAS2")
 	if dir == "" {
@@ -73,8 +95,7 @@ func Libas2(t testing.TB) (node, dir string) {
 		dir = filepath.Join(home, ".cache", "wharf-peers", "libas2")
 	}
 	if _, err := os.Stat(filepath.Join(dir, "node_modules", "libas2", "package.json")); err != nil {
-		Missing(t, "npm libas2 0.8.2 (with the pkijs 2.1.90 override)", as2PeersHint, err)
-		return "", ""
+		return "", "", "npm libas2 0.8.2 (with the pkijs 2.1.90 override)", err
 	}
-	return node, dir
+	return node, dir, "", nil
 }
