@@ -2,14 +2,16 @@ package store
 
 import (
 	"context"
+	"fmt"
 	"slices"
+	"strings"
 )
 
 // The processing queue (migration 0022). A message whose processing is due
-// carries processing = '' from the transaction that archived it; an
-// instance claims a batch of them at once (processing = its instance ID)
-// and the stage's last transaction clears the column (NULL), so the claim
-// ends exactly when the outcome commits. A claim belongs to a live
+// has a row in processing_queue from the transaction that archived it; an
+// instance claims a batch of them at once (owner = its instance ID) and
+// the stage's last transaction deletes the row, so the claim ends exactly
+// when the outcome commits. A claim belongs to a live
 // instance: the survivor that fails a silent instance over returns its
 // claims (ReleaseProcessing), as does a single SQLite server at start.
 
@@ -34,10 +36,9 @@ type ProcessingQueries interface {
 }
 
 func (s *queries) QueueProcessing(ctx context.Context, id string) error {
-	n, err := s.q.exec(ctx, `UPDATE messages SET processing = '' WHERE id = $1 AND processing IS NULL`, id)
-	if err == nil && n == 0 {
-		var due bool // already queued is fine; a message that does not exist is not
-		err = s.q.queryRow(ctx, `SELECT processing IS NOT NULL FROM messages WHERE id = $1`, id).Scan(&due)
+	_, err := s.q.exec(ctx, `INSERT INTO processing_queue (message_id) VALUES ($1) ON CONFLICT DO NOTHING`, id)
+	if err != nil && strings.Contains(strings.ToLower(err.Error()), "foreign key") {
+		err = fmt.Errorf("%w: no message %s", ErrNotFound, id)
 	}
 	return s.err("queue processing of message "+id, err)
 }
@@ -49,7 +50,7 @@ func (s *queries) ClaimProcessing(ctx context.Context, owner string, limit int) 
 	// Nothing due: no write (on SQLite an idle claimer would otherwise take
 	// the one writer at every poll). The partial index makes both cheap.
 	var due bool
-	if err := s.q.queryRow(ctx, `SELECT EXISTS (SELECT 1 FROM messages WHERE processing = '')`).Scan(&due); err != nil || !due {
+	if err := s.q.queryRow(ctx, `SELECT EXISTS (SELECT 1 FROM processing_queue WHERE owner = '')`).Scan(&due); err != nil || !due {
 		return nil, s.err("claim messages to process", err)
 	}
 	skip := ""
@@ -58,8 +59,8 @@ func (s *queries) ClaimProcessing(ctx context.Context, owner string, limit int) 
 	}
 	var ids []string
 	err := s.atomic(ctx, func(q *queries) error {
-		rows, err := q.q.query(ctx, `UPDATE messages SET processing = $1 WHERE id IN
-			(SELECT id FROM messages WHERE processing = '' ORDER BY received_at, id LIMIT $2`+skip+`) RETURNING id`, owner, limit)
+		rows, err := q.q.query(ctx, `UPDATE processing_queue SET owner = $1 WHERE message_id IN
+			(SELECT message_id FROM processing_queue WHERE owner = '' ORDER BY message_id LIMIT $2`+skip+`) RETURNING message_id`, owner, limit)
 		if err != nil {
 			return err
 		}
@@ -81,7 +82,7 @@ func (s *queries) ClaimProcessing(ctx context.Context, owner string, limit int) 
 }
 
 func (s *queries) ProcessingDone(ctx context.Context, id string) error {
-	_, err := s.q.exec(ctx, `UPDATE messages SET processing = NULL WHERE id = $1 AND processing IS NOT NULL`, id)
+	_, err := s.q.exec(ctx, `DELETE FROM processing_queue WHERE message_id = $1`, id)
 	return s.err("end the processing claim of message "+id, err)
 }
 
@@ -89,15 +90,15 @@ func (s *queries) ReleaseProcessing(ctx context.Context, owner string) (int64, e
 	var n int64
 	var err error
 	if owner == "" {
-		n, err = s.q.exec(ctx, `UPDATE messages SET processing = '' WHERE processing IS NOT NULL AND processing <> ''`)
+		n, err = s.q.exec(ctx, `UPDATE processing_queue SET owner = '' WHERE owner <> ''`)
 	} else {
-		n, err = s.q.exec(ctx, `UPDATE messages SET processing = '' WHERE processing = $1`, owner)
+		n, err = s.q.exec(ctx, `UPDATE processing_queue SET owner = '' WHERE owner = $1`, owner)
 	}
 	return n, s.err("return processing claims", err)
 }
 
 func (s *queries) ProcessingDue(ctx context.Context) (int64, error) {
 	var n int64
-	err := s.q.queryRow(ctx, `SELECT count(*) FROM messages WHERE processing IS NOT NULL`).Scan(&n)
+	err := s.q.queryRow(ctx, `SELECT count(*) FROM processing_queue`).Scan(&n)
 	return n, s.err("count messages due for processing", err)
 }
