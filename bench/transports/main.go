@@ -50,6 +50,7 @@ func main() {
 	workers := flag.Int("workers", 0, "jobs.workers of the server (0: its default)")
 	profile := flag.String("profile", "", "write a 5-second CPU profile (file.pprof) and execution trace (file.trace) of wharf serve taken 1 s into the burst")
 	instances := flag.Int("instances", 1, "wharf serve instances sharing the database, the archive and the watched folder (more than 1 needs -database-url and -archive-url)")
+	eachFsync := flag.Bool("fsync-each", false, "set archive.fsync_each: fsync each blob and folder instead of sharing flushes of the file system (syncfs)")
 	archiveURL := flag.String("archive-url", "", "WHARF_ARCHIVE_URL of the servers, e.g. s3://bucket/prefix?endpoint=127.0.0.1:7070 with WHARF_S3_ACCESS_KEY/WHARF_S3_SECRET_KEY set (default: a folder in the data folder)")
 	flag.Parse()
 	if *instances > 1 && (*dbURL == "" || *archiveURL == "") {
@@ -78,6 +79,9 @@ func main() {
 	os.MkdirAll(in, 0o755)
 	os.MkdirAll(out, 0o755)
 	cfg := fmt.Sprintf("partners:\n  - id: erp\n    folder: {inbound: %s, outbound: %s, stable: false, after: delete}\n", in, out)
+	if *eachFsync {
+		cfg += "archive: {fsync_each: true}\n"
+	}
 	if *workers > 0 {
 		cfg += fmt.Sprintf("jobs: {workers: %d}\n", *workers)
 	}
