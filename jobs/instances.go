@@ -42,6 +42,11 @@ func (rt *Runtime) beat(ctx context.Context) {
 		rt.log.Warn("jobs: instance heartbeat", "instance", rt.self.ID, "err", err)
 		return // without our own heartbeat we may be the one cut off: judge nobody
 	}
+	if n, err := rt.st.ReleaseOrphanedProcessing(ctx); err != nil {
+		rt.log.Warn("jobs: return orphaned processing claims", "err", err)
+	} else if n > 0 {
+		rt.log.Warn("messages claimed by an instance that is not registered are back in the queue", "messages", n)
+	}
 	if err := rt.catchUpLate(ctx); err != nil {
 		rt.log.Warn("jobs: catch up missed schedule slots", "err", err)
 	}

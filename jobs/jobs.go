@@ -7,7 +7,7 @@
 // inserted in the same transaction as the rows it depends on (InsertTx with
 // the store.Tx), so a crash either keeps both or neither. A new message's
 // first processing is the exception that keeps the rule: its hand-off is a
-// column of its own row in the store's processing queue (queue.go).
+// row of the store's processing queue, written with the message (queue.go).
 //
 // Lifecycle: New, then Register each worker, then Start; Stop lets running
 // jobs finish (or returns them to the queue) before it returns. A Runtime

@@ -2,6 +2,7 @@ package jobs
 
 import (
 	"context"
+	"errors"
 	"sync"
 	"time"
 
@@ -80,6 +81,9 @@ func (q *queue) start() {
 // halt stops claiming, lets running processing finish until ctx is done
 // (then cancels it), and returns the claims left unfinished to the queue.
 func (q *queue) halt(ctx context.Context) {
+	if q.stopped == nil {
+		return // registered after Start: it never ran
+	}
 	q.stop()
 	select {
 	case <-q.stopped:
@@ -141,7 +145,8 @@ func (q *queue) loop(claimCtx, workCtx context.Context) {
 func (q *queue) work(ctx context.Context, id string) {
 	st := q.rt.st
 	for {
-		wctx := store.WithFinal(ctx, func(ctx context.Context, tx store.Tx) error { return tx.ProcessingDone(ctx, id) })
+		self := q.rt.self.ID
+		wctx := store.WithFinal(ctx, func(ctx context.Context, tx store.Tx) error { return tx.ProcessingDone(ctx, id, self) })
 		err := q.proc.Process(wctx, id)
 		if err == nil {
 			q.rt.jobsDone.WithLabelValues(ProcessArgs{}.Kind(), "completed").Inc()
@@ -150,13 +155,22 @@ func (q *queue) work(ctx context.Context, id string) {
 		if ctx.Err() != nil {
 			return // stopping: halt returns the claim to the queue
 		}
+		if errors.Is(err, store.ErrConflict) {
+			if owner, oerr := st.ProcessingOwner(ctx, id); errors.Is(oerr, store.ErrNotFound) || oerr == nil && owner != self {
+				// This instance was failed over while it worked (a long
+				// pause) and another one has the message now (or had it
+				// done): its outcome rolled back.
+				q.rt.log.Warn("processing given up: another instance took the message over", "message", id, "err", err)
+				return
+			}
+		}
 		delay := time.Second // River's first retry comes about as soon
 		if lifecycle.IsWait(err) {
 			delay = WaitSnooze
 		}
 		at := time.Now().Add(delay) // River schedules by the wall clock
 		herr := st.WithTx(ctx, func(tx store.Tx) error {
-			if err := tx.ProcessingDone(ctx, id); err != nil {
+			if err := tx.ProcessingDone(ctx, id, self); err != nil {
 				return err
 			}
 			_, err := q.rt.InsertTx(ctx, tx, ProcessArgs{MessageID: id}, &river.InsertOpts{ScheduledAt: at})
@@ -166,6 +180,9 @@ func (q *queue) work(ctx context.Context, id string) {
 			q.rt.jobsDone.WithLabelValues(ProcessArgs{}.Kind(), "failed").Inc()
 			q.rt.log.Warn("processing failed; it is retried as a job", "message", id, "err", err)
 			return
+		}
+		if errors.Is(herr, store.ErrConflict) {
+			return // taken over meanwhile: the other instance works it
 		}
 		// The database is unreachable: try the message again later (its
 		// claim stays with this instance meanwhile).

@@ -27,10 +27,14 @@ type recordingProcessor struct {
 	err     error
 	block   bool
 	started chan string
+	before  func(id string) // runs first, e.g. to take the claim away
 }
 
 func (p *recordingProcessor) Process(ctx context.Context, id string) error {
 	n := p.calls.Add(1)
+	if p.before != nil {
+		p.before(id)
+	}
 	if p.started != nil {
 		p.started <- id
 	}
@@ -188,6 +192,9 @@ func TestQueueStopReturnsUnfinishedClaims(t *testing.T) {
 		c, cancel := context.WithTimeout(ctx, 200*time.Millisecond)
 		defer cancel()
 		_ = a.Stop(c) // gives up on the blocked processing
+		if err := st.BeatInstance(ctx, &store.Instance{ID: "someone"}); err != nil {
+			t.Fatal(err)
+		}
 		if left, _ := st.ClaimProcessing(ctx, "someone", 10); len(left) != 1 || left[0] != ids[0] {
 			t.Fatalf("after the stop the queue holds %v, want the unfinished %v", left, ids)
 		}
@@ -201,6 +208,10 @@ func TestQueueClaimsOfAGoneInstanceReturn(t *testing.T) {
 		ctx := context.Background()
 		st := open()
 		ids := queued(t, st, 3)
+		// inst-a announced itself, claimed and stopped beating.
+		if err := st.BeatInstance(ctx, &store.Instance{ID: "inst-a", Host: "elsewhere", PID: 1}); err != nil {
+			t.Fatal(err)
+		}
 		if got, err := st.ClaimProcessing(ctx, "inst-a", 10); err != nil || len(got) != 3 {
 			t.Fatalf("claim: %v %v", got, err)
 		}
@@ -212,10 +223,6 @@ func TestQueueClaimsOfAGoneInstanceReturn(t *testing.T) {
 			}
 			defer stop(t, rt)
 		} else {
-			// inst-a announced itself and stopped beating.
-			if err := st.BeatInstance(ctx, &store.Instance{ID: "inst-a", Host: "elsewhere", PID: 1}); err != nil {
-				t.Fatal(err)
-			}
 			rt := queueRuntime(st, p, jobs.Options{InstanceID: "inst-b", Heartbeat: 50 * time.Millisecond, FailoverAfter: 300 * time.Millisecond})
 			if err := rt.Start(ctx); err != nil {
 				t.Fatal(err)
@@ -227,6 +234,45 @@ func TestQueueClaimsOfAGoneInstanceReturn(t *testing.T) {
 			if evs, _ := st.Events(ctx, id); len(evs) != 1 {
 				t.Fatalf("message %s: history %+v, want its one outcome", id, evs)
 			}
+		}
+	})
+}
+
+// An instance failed over while it processed (a long pause) finds the
+// message claimed by another one when it records the outcome: its outcome
+// rolls back, and it neither records a history nor hands the message to a
+// job; the new owner's claim stays.
+func TestQueueTakenOverMessageIsLeftToItsNewOwner(t *testing.T) {
+	eachDriver(t, func(t *testing.T, open func() store.Store) {
+		ctx := context.Background()
+		st := open()
+		ids := queued(t, st, 1)
+		p := &recordingProcessor{st: st}
+		rt := queueRuntime(st, p, jobs.Options{InstanceID: "inst-a"})
+		p.before = func(id string) {
+			if err := st.BeatInstance(ctx, &store.Instance{ID: "inst-b"}); err != nil {
+				t.Error(err)
+			}
+			if _, err := st.ReleaseProcessing(ctx, "inst-a"); err != nil { // inst-b failed inst-a over
+				t.Error(err)
+			}
+			if got, err := st.ClaimProcessing(ctx, "inst-b", 10); err != nil || len(got) != 1 {
+				t.Errorf("inst-b claims %v %v", got, err)
+			}
+		}
+		if err := rt.Start(ctx); err != nil {
+			t.Fatal(err)
+		}
+		waitFor(t, "the processing to run", func() bool { return p.calls.Load() == 1 })
+		stop(t, rt)
+		if evs, _ := st.Events(ctx, ids[0]); len(evs) != 0 {
+			t.Fatalf("the instance that lost the claim recorded %+v", evs)
+		}
+		if owner, err := st.ProcessingOwner(ctx, ids[0]); err != nil || owner != "inst-b" {
+			t.Fatalf("claim held by %q (%v), want inst-b", owner, err)
+		}
+		if js, _ := rt.List(ctx, river.NewJobListParams().Kinds(jobs.ProcessArgs{}.Kind())); len(js) != 0 {
+			t.Fatalf("%d processing jobs, want none", len(js))
 		}
 	})
 }

@@ -159,6 +159,9 @@ func testArchiveCLI(t *testing.T, dir, data string) {
 	// put queued the processing of each entry (outbound X12 is recorded
 	// for matching the partner's acknowledgments), the inbound one included.
 	withStore(t, data, func(st store.Store) {
+		if err := st.BeatInstance(context.Background(), &store.Instance{ID: "test"}); err != nil {
+			t.Fatal(err)
+		}
 		ids, err := st.ClaimProcessing(context.Background(), "test", 10)
 		if err != nil || len(ids) != 2 || !slices.Contains(ids, e.ID) {
 			t.Fatalf("messages due for processing: %v %v, want 2 with %s", ids, err, e.ID)

@@ -2,7 +2,6 @@ package store
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"strings"
 	"time"
@@ -48,13 +47,15 @@ func (s *queries) RecordArchived(ctx context.Context, batch []*Archived) error {
 		m.ReceivedAt = m.ReceivedAt.UTC().Truncate(time.Microsecond)
 		msgs = append(msgs, []any{m.ID, m.PartnerID, string(m.Direction), m.Transport, m.RemoteName, m.Size, m.SHA256, m.BlobRef, m.Status,
 			m.CorrelationID, m.Format, strings.Join(m.DocTypes, ","), m.ParentID, m.ReceivedAt})
-		if m.Status != "" && !evidenceTransports[m.Transport] {
-			b, err := json.Marshal(map[string]any{"message": m})
+		if m.Status != "" { // as InsertMessage: its first event
+			e, err := newMessageEvent(m, string(m.Status), nil)
 			if err != nil {
-				return fmt.Errorf("store: message %s event: %w", m.ID, err)
+				return err
 			}
-			outbox = append(outbox, []any{NewID(), s.now().UTC().Truncate(time.Microsecond), "message." + string(m.Status), "message", m.ID, m.ID,
-				m.PartnerID, m.ID, m.CorrelationID, string(b)})
+			if e != nil {
+				outbox = append(outbox, []any{NewID(), s.now().UTC().Truncate(time.Microsecond), e.Type, e.ObjectKind, e.ObjectKey, e.Subject,
+					e.PartnerID, e.MessageID, e.CorrelationID, string(e.Data)})
+			}
 		}
 		if e := a.Entry; e != nil {
 			var purged any
@@ -92,21 +93,25 @@ func (s *queries) RecordArchived(ctx context.Context, batch []*Archived) error {
 			chain = append(chain, []any{r.Seq, r.Kind, r.MessageID, r.At, r.Detail, r.PrevHash, r.Hash})
 		}
 	}
+	of := fmt.Sprintf(" (%d messages)", len(batch))
+	if len(batch) == 1 { // a failed batch's fallback: name the message
+		of = " of message " + batch[0].Message.ID
+	}
 	return s.atomic(ctx, func(q *queries) error {
-		if err := q.insertRows(ctx, "insert messages", `INSERT INTO messages (id, partner_id, direction, transport, remote_name, size, sha256, blob_ref, status,
+		if err := q.insertRows(ctx, "insert messages"+of, `INSERT INTO messages (id, partner_id, direction, transport, remote_name, size, sha256, blob_ref, status,
 		correlation_id, format, doc_types, parent_id, received_at) VALUES `, "", msgs); err != nil {
 			return err
 		}
-		if err := q.insertRows(ctx, "append outbox events", `INSERT INTO outbox_events (id, at, type, object_kind, object_key, subject, partner_id, message_id, correlation_id, data) VALUES `, "", outbox); err != nil {
+		if err := q.insertRows(ctx, "append outbox events"+of, `INSERT INTO outbox_events (id, at, type, object_kind, object_key, subject, partner_id, message_id, correlation_id, data) VALUES `, "", outbox); err != nil {
 			return err
 		}
-		if err := q.insertRows(ctx, "insert archive entries", `INSERT INTO archive_entries (message_id, partner_id, idem_key, duplicate_of, purged_at) VALUES `, "", entries); err != nil {
+		if err := q.insertRows(ctx, "insert archive entries"+of, `INSERT INTO archive_entries (message_id, partner_id, idem_key, duplicate_of, purged_at) VALUES `, "", entries); err != nil {
 			return err
 		}
-		if err := q.insertRows(ctx, "add message keys", `INSERT INTO message_keys (message_id, kind, value) VALUES `, " ON CONFLICT DO NOTHING", keys); err != nil {
+		if err := q.insertRows(ctx, "add message keys"+of, `INSERT INTO message_keys (message_id, kind, value) VALUES `, " ON CONFLICT DO NOTHING", keys); err != nil {
 			return err
 		}
-		if err := q.insertRows(ctx, "append message events", `INSERT INTO message_events (message_id, at, kind, detail) VALUES `, "", events); err != nil {
+		if err := q.insertRows(ctx, "append message events"+of, `INSERT INTO message_events (message_id, at, kind, detail) VALUES `, "", events); err != nil {
 			return err
 		}
 		if len(chain) == 0 {
@@ -116,12 +121,12 @@ func (s *queries) RecordArchived(ctx context.Context, batch []*Archived) error {
 		n, err := q.q.exec(ctx, `UPDATE archive_head SET seq = $1, hash = $2 WHERE id = 1 AND seq = $3 AND hash = $4`,
 			last[0], last[6], first[0].(int64)-1, first[5])
 		if err != nil {
-			return q.err("append chain", err)
+			return q.err("append chain"+of, err)
 		}
 		if n != 1 {
 			return fmt.Errorf("store: append chain: %w: record %d does not follow the chain head", ErrConflict, first[0])
 		}
-		return q.insertRows(ctx, "append chain", `INSERT INTO archive_chain (seq, kind, message_id, at, detail, prev_hash, hash) VALUES `, "", chain)
+		return q.insertRows(ctx, "append chain"+of, `INSERT INTO archive_chain (seq, kind, message_id, at, detail, prev_hash, hash) VALUES `, "", chain)
 	})
 }
 

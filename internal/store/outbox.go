@@ -155,8 +155,17 @@ func (s *queries) AppendOutbox(ctx context.Context, e *OutboxEvent) error {
 // messageEvent writes a message's event (type "message."+what) with its
 // index entry and extra fields as data.
 func (s *queries) messageEvent(ctx context.Context, m *Message, what string, extra map[string]any) error {
+	e, err := newMessageEvent(m, what, extra)
+	if e == nil || err != nil {
+		return err
+	}
+	return s.AppendOutbox(ctx, e)
+}
+
+// newMessageEvent is a message's event, nil for evidence (which makes none).
+func newMessageEvent(m *Message, what string, extra map[string]any) (*OutboxEvent, error) {
 	if evidenceTransports[m.Transport] {
-		return nil
+		return nil, nil
 	}
 	data := map[string]any{"message": m}
 	for k, v := range extra {
@@ -164,10 +173,10 @@ func (s *queries) messageEvent(ctx context.Context, m *Message, what string, ext
 	}
 	b, err := json.Marshal(data)
 	if err != nil {
-		return fmt.Errorf("store: message %s event: %w", m.ID, err)
+		return nil, fmt.Errorf("store: message %s event: %w", m.ID, err)
 	}
-	return s.AppendOutbox(ctx, &OutboxEvent{Type: "message." + what, ObjectKind: "message", ObjectKey: m.ID, Subject: m.ID,
-		PartnerID: m.PartnerID, MessageID: m.ID, CorrelationID: m.CorrelationID, Data: b})
+	return &OutboxEvent{Type: "message." + what, ObjectKind: "message", ObjectKey: m.ID, Subject: m.ID,
+		PartnerID: m.PartnerID, MessageID: m.ID, CorrelationID: m.CorrelationID, Data: b}, nil
 }
 
 // exceptionEvent writes an exception's event (type "exception."+what).

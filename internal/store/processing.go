@@ -11,9 +11,12 @@ import (
 // has a row in processing_queue from the transaction that archived it; an
 // instance claims a batch of them at once (owner = its instance ID) and
 // the stage's last transaction deletes the row, so the claim ends exactly
-// when the outcome commits. A claim belongs to a live
-// instance: the survivor that fails a silent instance over returns its
-// claims (ReleaseProcessing), as does a single SQLite server at start.
+// when the outcome commits. A claim belongs to a live instance: only an
+// instance with a row in instances (store.BeatInstance) claims; the
+// survivor that fails a silent instance over returns its claims
+// (ReleaseProcessing), any instance's heartbeat returns claims whose owner
+// has no row (ReleaseOrphanedProcessing), and a single SQLite server
+// returns every claim at start.
 
 // ProcessingQueries are the processing queue's operations, part of [Queries].
 type ProcessingQueries interface {
@@ -21,15 +24,25 @@ type ProcessingQueries interface {
 	// transaction that inserts the message.
 	QueueProcessing(ctx context.Context, id string) error
 	// ClaimProcessing claims up to limit due messages nobody holds for
-	// owner, oldest first, and returns their IDs in that order. Claimers on
-	// several instances never get the same message.
+	// owner, oldest first, and returns their IDs in that order; nothing
+	// while owner has no row in instances. Claimers on several instances
+	// never get the same message.
 	ClaimProcessing(ctx context.Context, owner string, limit int) ([]string, error)
-	// ProcessingDone ends the message's claim: its processing is no longer
-	// due. Call it in the transaction that records the outcome.
-	ProcessingDone(ctx context.Context, id string) error
+	// ProcessingDone ends owner's claim of the message: its processing is
+	// no longer due. Call it in the transaction that records the outcome.
+	// ErrConflict when owner does not hold the claim (its instance was
+	// failed over meanwhile and another one took the message): roll back.
+	ProcessingDone(ctx context.Context, id, owner string) error
+	// ProcessingOwner returns who holds the message's claim ("" for none,
+	// ErrNotFound when its processing is not due).
+	ProcessingOwner(ctx context.Context, id string) (string, error)
 	// ReleaseProcessing returns owner's claims to the queue (every claim
 	// when owner is "") and reports how many.
 	ReleaseProcessing(ctx context.Context, owner string) (int64, error)
+	// ReleaseOrphanedProcessing returns the claims whose owner has no row
+	// in instances (an instance that crashed before its first heartbeat
+	// was recorded, or whose row went while it held claims).
+	ReleaseOrphanedProcessing(ctx context.Context) (int64, error)
 	// ProcessingDue reports how many messages' processing is due, claimed
 	// or not.
 	ProcessingDue(ctx context.Context) (int64, error)
@@ -48,7 +61,7 @@ func (s *queries) ClaimProcessing(ctx context.Context, owner string, limit int) 
 		return nil, nil
 	}
 	// Nothing due: no write (on SQLite an idle claimer would otherwise take
-	// the one writer at every poll). The partial index makes both cheap.
+	// the one writer at every poll). The index on owner makes both cheap.
 	var due bool
 	if err := s.q.queryRow(ctx, `SELECT EXISTS (SELECT 1 FROM processing_queue WHERE owner = '')`).Scan(&due); err != nil || !due {
 		return nil, s.err("claim messages to process", err)
@@ -60,7 +73,8 @@ func (s *queries) ClaimProcessing(ctx context.Context, owner string, limit int) 
 	var ids []string
 	err := s.atomic(ctx, func(q *queries) error {
 		rows, err := q.q.query(ctx, `UPDATE processing_queue SET owner = $1 WHERE message_id IN
-			(SELECT message_id FROM processing_queue WHERE owner = '' ORDER BY message_id LIMIT $2`+skip+`) RETURNING message_id`, owner, limit)
+			(SELECT message_id FROM processing_queue WHERE owner = '' ORDER BY message_id LIMIT $2`+skip+`)
+			AND EXISTS (SELECT 1 FROM instances WHERE id = $1) RETURNING message_id`, owner, limit)
 		if err != nil {
 			return err
 		}
@@ -81,9 +95,18 @@ func (s *queries) ClaimProcessing(ctx context.Context, owner string, limit int) 
 	return ids, nil
 }
 
-func (s *queries) ProcessingDone(ctx context.Context, id string) error {
-	_, err := s.q.exec(ctx, `DELETE FROM processing_queue WHERE message_id = $1`, id)
+func (s *queries) ProcessingDone(ctx context.Context, id, owner string) error {
+	n, err := s.q.exec(ctx, `DELETE FROM processing_queue WHERE message_id = $1 AND owner = $2`, id, owner)
+	if err == nil && n == 0 {
+		err = fmt.Errorf("%w: %s does not hold the claim (failed over meanwhile?)", ErrConflict, owner)
+	}
 	return s.err("end the processing claim of message "+id, err)
+}
+
+func (s *queries) ProcessingOwner(ctx context.Context, id string) (string, error) {
+	var owner string
+	err := s.q.queryRow(ctx, `SELECT owner FROM processing_queue WHERE message_id = $1`, id).Scan(&owner)
+	return owner, s.err("processing claim of message "+id, err)
 }
 
 func (s *queries) ReleaseProcessing(ctx context.Context, owner string) (int64, error) {
@@ -95,6 +118,12 @@ func (s *queries) ReleaseProcessing(ctx context.Context, owner string) (int64, e
 		n, err = s.q.exec(ctx, `UPDATE processing_queue SET owner = '' WHERE owner = $1`, owner)
 	}
 	return n, s.err("return processing claims", err)
+}
+
+func (s *queries) ReleaseOrphanedProcessing(ctx context.Context) (int64, error) {
+	n, err := s.q.exec(ctx, `UPDATE processing_queue SET owner = '' WHERE owner <> ''
+		AND NOT EXISTS (SELECT 1 FROM instances WHERE id = processing_queue.owner)`)
+	return n, s.err("return orphaned processing claims", err)
 }
 
 func (s *queries) ProcessingDue(ctx context.Context) (int64, error) {

@@ -25,6 +25,7 @@ func exerciseProcessing(t *testing.T, open func(t *testing.T) (store.Store, stri
 
 	t.Run("ProcessingQueue", func(t *testing.T) {
 		s, _ := open(t)
+		beat(t, s, "a", "b", "c", "d")
 		if ids, err := s.ClaimProcessing(ctx, "a", 10); err != nil || len(ids) != 0 {
 			t.Fatalf("claim from an empty queue: %v %v", ids, err)
 		}
@@ -58,6 +59,9 @@ func exerciseProcessing(t *testing.T, open func(t *testing.T) (store.Store, stri
 		if n := due(t, s); n != 5 {
 			t.Fatalf("due %d, want 5", n)
 		}
+		if ids, err := s.ClaimProcessing(ctx, "stranger", 10); err != nil || len(ids) != 0 {
+			t.Fatalf("an owner with no instance row claimed %v (%v)", ids, err)
+		}
 		a, err := s.ClaimProcessing(ctx, "a", 2)
 		if err != nil || !slices.Equal(a, queued[:2]) {
 			t.Fatalf("a claims %v (%v), want the two oldest %v", a, err, queued[:2])
@@ -71,7 +75,7 @@ func exerciseProcessing(t *testing.T, open func(t *testing.T) (store.Store, stri
 		}
 		// The outcome's transaction ends a claim; a rolled back one does not.
 		if err := s.WithTx(ctx, func(tx store.Tx) error {
-			if err := tx.ProcessingDone(ctx, a[0]); err != nil {
+			if err := tx.ProcessingDone(ctx, a[0], "a"); err != nil {
 				return err
 			}
 			return errors.New("roll back")
@@ -81,8 +85,17 @@ func exerciseProcessing(t *testing.T, open func(t *testing.T) (store.Store, stri
 		if n := due(t, s); n != 5 {
 			t.Fatalf("due %d after a rolled back outcome, want 5", n)
 		}
-		if err := s.ProcessingDone(ctx, a[0]); err != nil {
+		if err := s.ProcessingDone(ctx, a[0], "b"); !errors.Is(err, store.ErrConflict) {
+			t.Fatalf("b ends a's claim: want ErrConflict, got %v", err)
+		}
+		if owner, err := s.ProcessingOwner(ctx, a[0]); err != nil || owner != "a" {
+			t.Fatalf("owner %q %v, want a", owner, err)
+		}
+		if err := s.ProcessingDone(ctx, a[0], "a"); err != nil {
 			t.Fatal(err)
+		}
+		if _, err := s.ProcessingOwner(ctx, a[0]); !errors.Is(err, store.ErrNotFound) {
+			t.Fatalf("owner of a finished message: want ErrNotFound, got %v", err)
 		}
 		if n := due(t, s); n != 4 {
 			t.Fatalf("due %d, want 4", n)
@@ -95,8 +108,19 @@ func exerciseProcessing(t *testing.T, open func(t *testing.T) (store.Store, stri
 		if err != nil || !slices.Equal(c, queued[2:]) {
 			t.Fatalf("c claims %v (%v), want b's %v", c, err, queued[2:])
 		}
+		// c's row goes without a failover (it crashed before its first
+		// heartbeat was recorded, say): a heartbeat returns its claims.
+		if _, err := s.RemoveInstance(ctx, "c"); err != nil {
+			t.Fatal(err)
+		}
+		if n, err := s.ReleaseOrphanedProcessing(ctx); err != nil || n != 3 {
+			t.Fatalf("release orphans: %d %v", n, err)
+		}
+		if c, err = s.ClaimProcessing(ctx, "d", 10); err != nil || !slices.Equal(c, queued[2:]) {
+			t.Fatalf("d claims %v (%v), want c's %v", c, err, queued[2:])
+		}
 		// A lone server's start returns every claim.
-		if n, err := s.ReleaseProcessing(ctx, ""); err != nil || n != 4 {
+		if n, err := s.ReleaseProcessing(ctx, ""); err != nil || n != 4 { // a's one, d's three
 			t.Fatalf("release all: %d %v", n, err)
 		}
 		if n, err := s.ReleaseProcessing(ctx, ""); err != nil || n != 0 {
@@ -127,6 +151,7 @@ func exerciseProcessing(t *testing.T, open func(t *testing.T) (store.Store, stri
 				t.Fatal(err)
 			}
 		}
+		beat(t, s, "w0", "w1", "w2", "w3", "w4", "w5")
 		var mu sync.Mutex
 		seen := map[string]string{}
 		var wg sync.WaitGroup
@@ -159,4 +184,14 @@ func exerciseProcessing(t *testing.T, open func(t *testing.T) (store.Store, stri
 			t.Fatalf("%d of %d claimed", len(seen), n)
 		}
 	})
+}
+
+// beat registers instances, as their first heartbeat does.
+func beat(t *testing.T, s store.Store, ids ...string) {
+	t.Helper()
+	for _, id := range ids {
+		if err := s.BeatInstance(context.Background(), &store.Instance{ID: id, Host: "test"}); err != nil {
+			t.Fatal(err)
+		}
+	}
 }
