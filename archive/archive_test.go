@@ -12,7 +12,6 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
-	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -578,7 +577,7 @@ func TestRetentionRulesRefused(t *testing.T) {
 // and chain record, and the chain verifies.
 func TestConcurrentPutsShareACommit(t *testing.T) {
 	forEachDB(t, func(t *testing.T, st store.Store) {
-		const n = 40
+		const n = 150 // more than one 64-row statement per table
 		var (
 			mu      sync.Mutex
 			perTx   = map[store.Tx]int{}
@@ -603,7 +602,7 @@ func TestConcurrentPutsShareACommit(t *testing.T) {
 		for i := range n {
 			wg.Go(func() {
 				m := archive.Meta{Partner: "acme", IdempotencyKey: fmt.Sprint("key-", i), RemoteName: fmt.Sprint("f", i),
-					Keys: []store.Key{{Kind: "pro", Value: fmt.Sprint("PRO", i)}}}
+					Keys: []store.Key{{Kind: "pro", Value: fmt.Sprint("PRO", i)}, {Kind: "bol", Value: fmt.Sprint("BOL", i)}}}
 				started.Add(1)
 				e, err := a.Put(ctx, strings.NewReader(fmt.Sprint("content ", i%(n/2))), m) // each content twice
 				if err != nil {
@@ -634,7 +633,7 @@ func TestConcurrentPutsShareACommit(t *testing.T) {
 			if err != nil || len(evs) == 0 || evs[0].Kind != lifecycle.EventReceived {
 				t.Fatalf("message %s: events %+v %v", e.ID, evs, err)
 			}
-			if keys, _ := st.MessageKeys(ctx, e.ID); !slices.ContainsFunc(keys, func(k store.Key) bool { return k.Kind == "pro" }) {
+			if keys, _ := st.MessageKeys(ctx, e.ID); len(keys) != 2 {
 				t.Fatalf("message %s: keys %+v", e.ID, keys)
 			}
 			if e.DuplicateOf == "" {
@@ -651,6 +650,22 @@ func TestConcurrentPutsShareACommit(t *testing.T) {
 		}
 		if dups != n/2 {
 			t.Fatalf("%d duplicates, want %d", dups, n/2)
+		}
+		// Each message's message.received event is in the outbox.
+		for {
+			if k, err := st.AssignOutbox(ctx, 1000); err != nil || k == 0 {
+				break
+			}
+		}
+		evs, err := st.OutboxAfter(ctx, 0, 1000)
+		received := map[string]bool{}
+		for _, ev := range evs {
+			if ev.Type == "message.received" && byID[ev.ObjectKey] != nil && strings.Contains(string(ev.Data), ev.ObjectKey) {
+				received[ev.ObjectKey] = true
+			}
+		}
+		if err != nil || len(received) != n {
+			t.Fatalf("%d message.received events for %d messages (%v)", len(received), n, err)
 		}
 		rep, err := a.Verify(ctx, archive.VerifyOptions{})
 		if err != nil || !rep.OK() || rep.Entries != n {
