@@ -32,19 +32,9 @@ func (s *queries) RecordArchived(ctx context.Context, batch []*Archived) error {
 	var msgs, entries, keys, events, chain, outbox [][]any
 	for i, a := range batch {
 		m := a.Message
-		if m.ID == "" {
-			m.ID = NewID()
+		if err := s.newMessage(m); err != nil {
+			return err
 		}
-		if m.Direction != Inbound && m.Direction != Outbound {
-			return fmt.Errorf("store: record archived: %w: direction %q must be in or out", ErrInvalid, m.Direction)
-		}
-		if m.Status != "" && !m.Status.Valid() {
-			return fmt.Errorf("store: record archived: %w: unknown status %q", ErrInvalid, m.Status)
-		}
-		if m.ReceivedAt.IsZero() {
-			m.ReceivedAt = s.now()
-		}
-		m.ReceivedAt = m.ReceivedAt.UTC().Truncate(time.Microsecond)
 		msgs = append(msgs, []any{m.ID, m.PartnerID, string(m.Direction), m.Transport, m.RemoteName, m.Size, m.SHA256, m.BlobRef, m.Status,
 			m.CorrelationID, m.Format, strings.Join(m.DocTypes, ","), m.ParentID, m.ReceivedAt})
 		if m.Status != "" { // as InsertMessage: its first event

@@ -362,7 +362,9 @@ func (s *queries) NextCounters(ctx context.Context, partnerID string, names ...s
 // NewID returns a new time-ordered message id.
 func NewID() string { return uuid.Must(uuid.NewV7()).String() }
 
-func (s *queries) InsertMessage(ctx context.Context, m *Message) error {
+// newMessage checks a message about to be inserted and fills its ID and
+// receive time when they are empty (InsertMessage, RecordArchived).
+func (s *queries) newMessage(m *Message) error {
 	if m.ID == "" {
 		m.ID = NewID()
 	}
@@ -376,6 +378,13 @@ func (s *queries) InsertMessage(ctx context.Context, m *Message) error {
 		m.ReceivedAt = s.now()
 	}
 	m.ReceivedAt = m.ReceivedAt.UTC().Truncate(time.Microsecond)
+	return nil
+}
+
+func (s *queries) InsertMessage(ctx context.Context, m *Message) error {
+	if err := s.newMessage(m); err != nil {
+		return err
+	}
 	// The message and its first outbox event (message.received, or
 	// message.waiting) commit together.
 	return s.atomic(ctx, func(q *queries) error {
