@@ -84,6 +84,32 @@ func queueRuntime(st store.Store, p jobs.Processor, o jobs.Options) *jobs.Runtim
 	return rt
 }
 
+// startQueue starts a runtime working the processing queue with p
+// (stopped when the test ends).
+func startQueue(t *testing.T, st store.Store, p jobs.Processor, o jobs.Options) *jobs.Runtime {
+	t.Helper()
+	rt := queueRuntime(st, p, o)
+	if err := rt.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { stop(t, rt) })
+	return rt
+}
+
+// claimAs registers owner as an instance and claims up to 10 messages for it.
+func claimAs(t *testing.T, st store.Store, owner string) []string {
+	t.Helper()
+	ctx := context.Background()
+	if err := st.BeatInstance(ctx, &store.Instance{ID: owner, Host: "elsewhere", PID: 1}); err != nil {
+		t.Fatal(err)
+	}
+	ids, err := st.ClaimProcessing(ctx, owner, 10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ids
+}
+
 func due(t *testing.T, st store.Store) int64 {
 	t.Helper()
 	n, err := st.ProcessingDue(context.Background())
@@ -101,11 +127,7 @@ func TestQueueProcessesEachMessageOnce(t *testing.T) {
 		st := open()
 		before := queued(t, st, 150) // due before the start
 		p := &recordingProcessor{st: st}
-		rt := queueRuntime(st, p, jobs.Options{Workers: 8})
-		if err := rt.Start(ctx); err != nil {
-			t.Fatal(err)
-		}
-		defer stop(t, rt)
+		rt := startQueue(t, st, p, jobs.Options{Workers: 8})
 		after := queued(t, st, 50) // due while it runs; woken, not polled
 		rt.Wake()
 		waitFor(t, "every message processed", func() bool { return due(t, st) == 0 })
@@ -132,11 +154,7 @@ func TestQueueFailureBecomesAJob(t *testing.T) {
 			st := open()
 			ids := queued(t, st, 2)
 			transient := &recordingProcessor{st: st, fail: 1, err: errors.New("blob store unreachable")}
-			rt := queueRuntime(st, transient, jobs.Options{})
-			if err := rt.Start(ctx); err != nil {
-				t.Fatal(err)
-			}
-			defer stop(t, rt)
+			rt := startQueue(t, st, transient, jobs.Options{})
 			waitFor(t, "the retry to record both outcomes", func() bool {
 				a, _ := st.Events(ctx, ids[0])
 				b, _ := st.Events(ctx, ids[1])
@@ -161,11 +179,7 @@ func TestQueueFailureBecomesAJob(t *testing.T) {
 			st := open()
 			queued(t, st, 1)
 			permanent := &recordingProcessor{st: st, fail: 99, err: fmt.Errorf("%w: the message is gone", lifecycle.ErrPermanent)}
-			rt := queueRuntime(st, permanent, jobs.Options{})
-			if err := rt.Start(ctx); err != nil {
-				t.Fatal(err)
-			}
-			defer stop(t, rt)
+			rt := startQueue(t, st, permanent, jobs.Options{})
 			waitFor(t, "the job to be cancelled", func() bool {
 				js, _ := rt.List(ctx, river.NewJobListParams().Kinds(jobs.ProcessArgs{}.Kind()).States(rivertype.JobStateCancelled))
 				return len(js) == 1
@@ -192,10 +206,7 @@ func TestQueueStopReturnsUnfinishedClaims(t *testing.T) {
 		c, cancel := context.WithTimeout(ctx, 200*time.Millisecond)
 		defer cancel()
 		_ = a.Stop(c) // gives up on the blocked processing
-		if err := st.BeatInstance(ctx, &store.Instance{ID: "someone"}); err != nil {
-			t.Fatal(err)
-		}
-		if left, _ := st.ClaimProcessing(ctx, "someone", 10); len(left) != 1 || left[0] != ids[0] {
+		if left := claimAs(t, st, "someone"); len(left) != 1 || left[0] != ids[0] {
 			t.Fatalf("after the stop the queue holds %v, want the unfinished %v", left, ids)
 		}
 	})
@@ -209,26 +220,15 @@ func TestQueueClaimsOfAGoneInstanceReturn(t *testing.T) {
 		st := open()
 		ids := queued(t, st, 3)
 		// inst-a announced itself, claimed and stopped beating.
-		if err := st.BeatInstance(ctx, &store.Instance{ID: "inst-a", Host: "elsewhere", PID: 1}); err != nil {
-			t.Fatal(err)
-		}
-		if got, err := st.ClaimProcessing(ctx, "inst-a", 10); err != nil || len(got) != 3 {
-			t.Fatalf("claim: %v %v", got, err)
+		if got := claimAs(t, st, "inst-a"); len(got) != 3 {
+			t.Fatalf("claim: %v", got)
 		}
 		p := &recordingProcessor{st: st}
-		if st.Driver() == "sqlite" {
-			rt := queueRuntime(st, p, jobs.Options{SingleWorker: true})
-			if err := rt.Start(ctx); err != nil {
-				t.Fatal(err)
-			}
-			defer stop(t, rt)
-		} else {
-			rt := queueRuntime(st, p, jobs.Options{InstanceID: "inst-b", Heartbeat: 50 * time.Millisecond, FailoverAfter: 300 * time.Millisecond})
-			if err := rt.Start(ctx); err != nil {
-				t.Fatal(err)
-			}
-			defer stop(t, rt)
+		o := jobs.Options{SingleWorker: true}
+		if st.Driver() != "sqlite" {
+			o = jobs.Options{InstanceID: "inst-b", Heartbeat: 50 * time.Millisecond, FailoverAfter: 300 * time.Millisecond}
 		}
+		startQueue(t, st, p, o)
 		waitFor(t, "the gone instance's messages processed", func() bool { return due(t, st) == 0 })
 		for _, id := range ids {
 			if evs, _ := st.Events(ctx, id); len(evs) != 1 {
