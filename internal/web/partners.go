@@ -96,21 +96,22 @@ func (s *Server) partnerView(ctx context.Context, p *store.Partner, certs []Cert
 	return out
 }
 
-// partnerViews are every partner with its certificates.
-func (s *Server) partnerViews(ctx context.Context) ([]partnerOut, error) {
+// partnerViews are every partner with its certificates, and the
+// certificates Wharf holds (Certificates), for callers that show them too.
+func (s *Server) partnerViews(ctx context.Context) ([]partnerOut, []Cert, error) {
 	ps, err := s.st.ListPartners(ctx)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	certs, err := s.Certificates(ctx)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	out := []partnerOut{}
 	for _, p := range ps {
 		out = append(out, s.partnerView(ctx, p, certs))
 	}
-	return out, nil
+	return out, certs, nil
 }
 
 // onePartner is one partner with its certificates.
@@ -293,7 +294,7 @@ func (s *Server) mountPartnersAPI() {
 	auditor, operator, admin := store.RoleAuditor, store.RoleOperator, store.RoleAdmin
 	s.handle(Route{Method: "GET", Path: "/api/v1/partners", Summary: "Trading partners, with their state and AS2 certificates", Role: auditor, Tag: "partners", Response: partnersOut{}},
 		func(w http.ResponseWriter, r *http.Request, p *principal) error {
-			ps, err := s.partnerViews(r.Context())
+			ps, _, err := s.partnerViews(r.Context())
 			if err != nil {
 				return err
 			}
@@ -391,11 +392,7 @@ func partnerForm(r *http.Request) *partnerIn {
 func (s *Server) mountPartnersConsole() {
 	auditor, operator, admin := store.RoleAuditor, store.RoleOperator, store.RoleAdmin
 	s.page("GET /ui/partners", auditor, func(w http.ResponseWriter, r *http.Request, p *principal) error {
-		ps, err := s.partnerViews(r.Context())
-		if err != nil {
-			return err
-		}
-		certs, err := s.Certificates(r.Context())
+		ps, certs, err := s.partnerViews(r.Context())
 		if err != nil {
 			return err
 		}
