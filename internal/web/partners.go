@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 	"time"
 
@@ -185,7 +186,7 @@ func (in *partnerIn) check(id string) (*partnerSetup, error) {
 					return nil, badRequest("AS2 certificate: "+err.Error(), "paste the partner's certificate in PEM")
 				}
 				pm := string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: c.Raw}))
-				if !containsStr(a.CertsPEM, pm) {
+				if !slices.Contains(a.CertsPEM, pm) {
 					a.CertsPEM = append(a.CertsPEM, pm)
 					set.certs = append(set.certs, c)
 				}
@@ -200,15 +201,6 @@ func (in *partnerIn) check(id string) (*partnerSetup, error) {
 		}
 	}
 	return set, nil
-}
-
-func containsStr(have []string, s string) bool {
-	for _, h := range have {
-		if h == s {
-			return true
-		}
-	}
-	return false
 }
 
 func short(s string) string {
