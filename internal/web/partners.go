@@ -397,16 +397,6 @@ func (s *Server) mountPartnersConsole() {
 		title := "New partner"
 		if pt != nil {
 			title = "Partner " + pt.ID
-			if in == nil {
-				in = &partnerIn{ID: pt.ID, Name: pt.Name, X12IDs: pt.X12IDs}
-				if sp, err := s.st.GetPartner(r.Context(), pt.ID); err == nil {
-					in.SSHKeys = sp.SSHKeys
-				}
-				if a, err := s.st.GetPartnerAS2(r.Context(), pt.ID); err == nil {
-					in.AS2 = &as2In{ID: a.AS2ID, Certificates: []string{strings.Join(a.CertsPEM, "")}}
-				}
-				data["In"] = in
-			}
 		}
 		if in == nil {
 			data["In"] = &partnerIn{}
@@ -423,11 +413,15 @@ func (s *Server) mountPartnersConsole() {
 		return form(w, r, p, nil, nil, "")
 	})
 	s.page("GET /ui/partners/{id}", auditor, func(w http.ResponseWriter, r *http.Request, p *principal) error {
-		pt, _, err := s.onePartner(r.Context(), r.PathValue("id"))
+		pt, sp, err := s.onePartner(r.Context(), r.PathValue("id"))
 		if err != nil {
 			return err
 		}
-		return form(w, r, p, &pt, nil, "")
+		in := &partnerIn{ID: pt.ID, Name: pt.Name, X12IDs: pt.X12IDs, SSHKeys: sp.SSHKeys}
+		if a, err := s.st.GetPartnerAS2(r.Context(), pt.ID); err == nil {
+			in.AS2 = &as2In{ID: a.AS2ID, Certificates: []string{strings.Join(a.CertsPEM, "")}}
+		}
+		return form(w, r, p, &pt, in, "")
 	})
 	s.page("POST /ui/partners", admin, func(w http.ResponseWriter, r *http.Request, p *principal) error {
 		in := partnerForm(r)
