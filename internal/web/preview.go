@@ -107,12 +107,7 @@ func isX12(head []byte) bool { _, ok := x12Terminator(head); return ok }
 // previewRows.
 func x12Rows(head []byte) ([]string, bool) {
 	term, _ := x12Terminator(head)
-	var rows []string
-	for _, seg := range bytes.Split(head, []byte{term}) {
-		if t := strings.TrimSpace(string(seg)); t != "" {
-			rows = append(rows, t+string(term))
-		}
-	}
+	rows := x12Segments(head, term)
 	if len(rows) > previewRows {
 		return rows[:previewRows], true
 	}

@@ -74,11 +74,7 @@ func (s *Server) rejection(ctx context.Context, d *MessageDetail, xs []*store.Ex
 	var rows []string
 	if term, ok := x12Terminator(head); ok {
 		rj.Unit = "segment"
-		for _, seg := range bytes.Split(head, []byte{term}) {
-			if t := strings.TrimSpace(string(seg)); t != "" {
-				rows = append(rows, t+string(term))
-			}
-		}
+		rows = x12Segments(head, term)
 	} else {
 		rj.Unit = "line"
 		sc := bufio.NewScanner(bytes.NewReader(head))
@@ -143,6 +139,18 @@ var (
 	segmentRef = regexp.MustCompile(`\bsegment (\d+)\b`)
 	lineRef    = regexp.MustCompile(`\bline (\d+)\b`)
 )
+
+// x12Segments splits an X12 file's start at its segment terminator term:
+// the non-empty segments, trimmed, each ending in term.
+func x12Segments(head []byte, term byte) []string {
+	var rows []string
+	for _, seg := range bytes.Split(head, []byte{term}) {
+		if t := strings.TrimSpace(string(seg)); t != "" {
+			rows = append(rows, t+string(term))
+		}
+	}
+	return rows
+}
 
 // markedRows are the segments or lines the reasons name.
 func markedRows(reasons []string, unit string) map[int]bool {
