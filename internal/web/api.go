@@ -301,9 +301,7 @@ func (s *Server) mountAPI() {
 			if err != nil {
 				return err
 			}
-			m := entryJSON(d.Entry)
-			m.Test = store.IsTest(d.Keys)
-			writeJSON(w, 200, messageDetailOut{Message: m, Keys: nonNil(d.Keys), Events: nonNil(d.Events)})
+			writeJSON(w, 200, messageDetailOut{Message: testEntry(d), Keys: nonNil(d.Keys), Events: nonNil(d.Events)})
 			return nil
 		})
 	s.handle(Route{Method: "GET", Path: "/api/v1/messages/{id}/events", Summary: "A message's history, oldest first", Role: auditor, Scope: store.ScopeMessagesRead, Tag: "messages", Params: []Param{pID}, Response: eventsOut{}},
