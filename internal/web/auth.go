@@ -31,9 +31,15 @@ func MintToken(ctx context.Context, st store.Queries, role, name string) (string
 	if err := store.ValidRole(role); err != nil {
 		return "", nil, err
 	}
-	id := randText(4, hex.EncodeToString)
-	tok := tokenPrefix + id + "_" + randText(32, base64.RawURLEncoding.EncodeToString)
-	t := &store.APIToken{ID: id, Name: name, Role: role, Hash: hashSecret(tok)}
+	return mint(ctx, st, &store.APIToken{Name: name, Role: role})
+}
+
+// mint gives t a fresh ID and secret, records it with the secret's hash
+// and returns the token (shown once) and t.
+func mint(ctx context.Context, st store.Queries, t *store.APIToken) (string, *store.APIToken, error) {
+	t.ID = randText(4, hex.EncodeToString)
+	tok := tokenPrefix + t.ID + "_" + randText(32, base64.RawURLEncoding.EncodeToString)
+	t.Hash = hashSecret(tok)
 	if err := st.CreateToken(ctx, t); err != nil {
 		return "", nil, err
 	}
@@ -50,13 +56,7 @@ func MintPartnerToken(ctx context.Context, st store.Queries, partner string, sco
 	if _, err := st.GetPartner(ctx, partner); err != nil {
 		return "", nil, fmt.Errorf("partner %q: %w", partner, err)
 	}
-	id := randText(4, hex.EncodeToString)
-	tok := tokenPrefix + id + "_" + randText(32, base64.RawURLEncoding.EncodeToString)
-	t := &store.APIToken{ID: id, Name: name, Role: store.RolePartner, Hash: hashSecret(tok), Partner: partner, Scopes: scopes}
-	if err := st.CreateToken(ctx, t); err != nil {
-		return "", nil, err
-	}
-	return tok, t, nil
+	return mint(ctx, st, &store.APIToken{Name: name, Role: store.RolePartner, Partner: partner, Scopes: scopes})
 }
 
 func randText(n int, enc func([]byte) string) string {
