@@ -16,7 +16,6 @@ import (
 	"github.com/wharfedi/wharf/internal/app"
 	"github.com/wharfedi/wharf/internal/store"
 	"github.com/wharfedi/wharf/internal/web"
-	"github.com/wharfedi/wharf/jobs"
 )
 
 func runArchive(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
@@ -39,29 +38,19 @@ func runArchive(ctx context.Context, args []string, stdin io.Reader, stdout, std
 
 // archiveEnv opens the store and the archive for a CLI command.
 func archiveEnv(ctx context.Context, common *commonFlags, withJobs bool) (*archive.Archive, func(), error) {
-	c, err := common.loadConfig()
+	c, st, err := common.openStore(ctx)
 	if err != nil {
 		return nil, nil, err
 	}
-	st, err := app.OpenStore(ctx, c)
-	if err != nil {
-		return nil, nil, err
-	}
-	var rt *jobs.Runtime
+	var a *archive.Archive
 	if withJobs {
-		if err := jobs.Migrate(ctx, st); err != nil {
-			st.Close()
-			return nil, nil, err
-		}
-		rt = jobs.New(st, jobs.Options{})
+		a, _, err = archiveJobs(ctx, c, st)
+	} else {
+		a, err = app.OpenArchive(c, st, nil, app.ArchiveOptions{})
 	}
-	a, err := app.OpenArchive(c, st, rt, app.ArchiveOptions{})
 	if err != nil {
 		st.Close()
 		return nil, nil, err
-	}
-	if rt != nil {
-		app.RegisterArchiveJobs(rt, st, a, nil, nil)
 	}
 	return a, func() { st.Close() }, nil
 }

@@ -4,9 +4,11 @@ import (
 	"context"
 	"os"
 
+	"github.com/wharfedi/wharf/archive"
 	"github.com/wharfedi/wharf/internal/app"
 	"github.com/wharfedi/wharf/internal/config"
 	"github.com/wharfedi/wharf/internal/store"
+	"github.com/wharfedi/wharf/jobs"
 )
 
 type commonFlags struct {
@@ -46,4 +48,20 @@ func (f *commonFlags) openStore(ctx context.Context) (*config.Config, store.Stor
 		return nil, nil, err
 	}
 	return c, st, nil
+}
+
+// archiveJobs opens the archive on a job runtime with the archive's
+// workers registered, the job tables migrated first: the jobs it inserts
+// (deliveries, replays) are run by wharf serve.
+func archiveJobs(ctx context.Context, c *config.Config, st store.Store) (*archive.Archive, *jobs.Runtime, error) {
+	if err := jobs.Migrate(ctx, st); err != nil {
+		return nil, nil, err
+	}
+	rt := jobs.New(st, jobs.Options{})
+	a, err := app.OpenArchive(c, st, rt, app.ArchiveOptions{})
+	if err != nil {
+		return nil, nil, err
+	}
+	app.RegisterArchiveJobs(rt, st, a, nil, nil)
+	return a, rt, nil
 }

@@ -12,7 +12,6 @@ import (
 	"github.com/wharfedi/wharf/internal/app"
 	"github.com/wharfedi/wharf/internal/store"
 	"github.com/wharfedi/wharf/internal/web"
-	"github.com/wharfedi/wharf/jobs"
 )
 
 const eventsUsage = `usage:
@@ -76,14 +75,9 @@ func runEvents(ctx context.Context, args []string, stdout, stderr io.Writer) int
 		var arch *archive.Archive
 		for _, e := range c.Events {
 			if e.Name == *to && e.Scheme() == "webhook" {
-				if err := jobs.Migrate(ctx, st); err != nil {
+				if arch, _, err = archiveJobs(ctx, c, st); err != nil {
 					return fail(stderr, err)
 				}
-				rt := jobs.New(st, jobs.Options{})
-				if arch, err = app.OpenArchive(c, st, rt, app.ArchiveOptions{}); err != nil {
-					return fail(stderr, err)
-				}
-				app.RegisterArchiveJobs(rt, st, arch, nil, nil)
 			}
 		}
 		s, err := app.Subscription(c, st, arch, *to)

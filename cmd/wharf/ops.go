@@ -15,7 +15,6 @@ import (
 	"github.com/wharfedi/wharf/delivery"
 	"github.com/wharfedi/wharf/internal/app"
 	"github.com/wharfedi/wharf/internal/store"
-	"github.com/wharfedi/wharf/jobs"
 	wsync "github.com/wharfedi/wharf/sync"
 )
 
@@ -213,15 +212,10 @@ func runExceptions(ctx context.Context, args []string, stdout, stderr io.Writer)
 		}
 		var replay wsync.Replayer
 		if sub == "retry" || sub == "replay" {
-			if err := jobs.Migrate(ctx, st); err != nil {
-				return fail(stderr, err)
-			}
-			rt := jobs.New(st, jobs.Options{})
-			a, err := app.OpenArchive(c, st, rt, app.ArchiveOptions{})
+			a, rt, err := archiveJobs(ctx, c, st)
 			if err != nil {
 				return fail(stderr, err)
 			}
-			app.RegisterArchiveJobs(rt, st, a, nil, nil)
 			replay = func(ctx context.Context, id string) (string, error) {
 				// The exception acted on records the replay through Act;
 				// the message's other open exceptions are told by the replay.

@@ -8,7 +8,6 @@ import (
 	"github.com/wharfedi/wharf/delivery"
 	"github.com/wharfedi/wharf/internal/app"
 	"github.com/wharfedi/wharf/internal/store"
-	"github.com/wharfedi/wharf/jobs"
 )
 
 // runReplay: `wharf replay ID` runs a message again from its archived
@@ -28,15 +27,10 @@ func runReplay(ctx context.Context, args []string, stdout, stderr io.Writer) int
 		return fail(stderr, err)
 	}
 	defer st.Close()
-	if err := jobs.Migrate(ctx, st); err != nil {
-		return fail(stderr, err)
-	}
-	rt := jobs.New(st, jobs.Options{})
-	a, err := app.OpenArchive(c, st, rt, app.ArchiveOptions{})
+	a, rt, err := archiveJobs(ctx, c, st)
 	if err != nil {
 		return fail(stderr, err)
 	}
-	app.RegisterArchiveJobs(rt, st, a, nil, nil)
 	id, err := resolveID(ctx, st, store.MessageIDs, pos[0])
 	if err != nil {
 		return fail(stderr, err)
