@@ -87,7 +87,7 @@ func (s *Server) preview(ctx context.Context, d *MessageDetail) (*Preview, error
 	case !isText(head, pv.Truncated):
 		pv.Kind = "binary"
 		return pv, nil
-	case isCSV(e, head):
+	case isCSV(e):
 		pv.Kind, pv.Unit = "csv", "record"
 		if !csvTable(pv, head) {
 			pv.Kind, pv.Table = "text", []TableRow{} // not CSV after all: shown as text
@@ -152,7 +152,7 @@ func isText(head []byte, truncated bool) bool {
 }
 
 // isCSV: processing found CSV, or the file's name says so.
-func isCSV(e *archive.Entry, head []byte) bool {
+func isCSV(e *archive.Entry) bool {
 	if e.Format == "csv" {
 		return true
 	}
