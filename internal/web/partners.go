@@ -211,12 +211,13 @@ func short(s string) string {
 }
 
 // SavePartner creates (create true) or replaces a partner kept in the
-// database, as p, from source ("console" or "api"). Creating an existing
-// partner and replacing one the configuration file declares are 409.
-func (s *Server) SavePartner(ctx context.Context, p *principal, r *http.Request, id string, in *partnerIn, create bool, source string) (*store.Partner, error) {
+// database, as p, from source ("console" or "api"), and returns its ID.
+// Creating an existing partner and replacing one the configuration file
+// declares are 409.
+func (s *Server) SavePartner(ctx context.Context, p *principal, r *http.Request, id string, in *partnerIn, create bool, source string) (string, error) {
 	set, err := in.check(strings.TrimSpace(id))
 	if err != nil {
-		return nil, err
+		return "", err
 	}
 	set.p.Source = source
 	err = s.st.WithTx(ctx, func(tx store.Tx) error {
@@ -241,7 +242,7 @@ func (s *Server) SavePartner(ctx context.Context, p *principal, r *http.Request,
 		return nil
 	})
 	if err != nil {
-		return nil, err
+		return "", err
 	}
 	kind, verb := "partner_updated", "updated"
 	if create {
@@ -252,7 +253,7 @@ func (s *Server) SavePartner(ctx context.Context, p *principal, r *http.Request,
 		detail += fmt.Sprintf(", AS2 name %q with %d certificates", set.as2.AS2ID, len(set.as2.CertsPEM))
 	}
 	s.audit(ctx, p, r, kind, detail)
-	return s.st.GetPartner(ctx, set.p.ID)
+	return set.p.ID, nil
 }
 
 // SetPartnerDisabled disables or enables a partner, as p; disabling ends
@@ -310,11 +311,11 @@ func (s *Server) mountPartnersAPI() {
 			if err := readJSON(r, &in, `{"id": "acme", "name": "ACME Freight", "x12_ids": ["ZZ:ACME"], "ssh_keys": ["ssh-ed25519 AAAA... acme"]}`); err != nil {
 				return err
 			}
-			pt, err := s.SavePartner(r.Context(), p, r, in.ID, &in, true, "api")
+			id, err := s.SavePartner(r.Context(), p, r, in.ID, &in, true, "api")
 			if err != nil {
 				return err
 			}
-			out, _, err := s.onePartner(r.Context(), pt.ID)
+			out, _, err := s.onePartner(r.Context(), id)
 			if err != nil {
 				return err
 			}
@@ -425,12 +426,12 @@ func (s *Server) mountPartnersConsole() {
 	})
 	s.page("POST /ui/partners", admin, func(w http.ResponseWriter, r *http.Request, p *principal) error {
 		in := partnerForm(r)
-		pt, err := s.SavePartner(r.Context(), p, r, in.ID, in, true, "console")
+		id, err := s.SavePartner(r.Context(), p, r, in.ID, in, true, "console")
 		if err != nil {
 			_, msg, hint := statusOf(err)
 			return form(w, r, p, nil, in, "Not created: "+msg+" — "+hint)
 		}
-		s.back(w, r, "/ui/partners/"+url.PathEscape(pt.ID), fmt.Sprintf("Partner %s created.", pt.ID), true)
+		s.back(w, r, "/ui/partners/"+url.PathEscape(id), fmt.Sprintf("Partner %s created.", id), true)
 		return nil
 	})
 	s.page("POST /ui/partners/{id}", admin, func(w http.ResponseWriter, r *http.Request, p *principal) error {
