@@ -106,16 +106,12 @@ func (e *Engine) checkMaster(ctx context.Context, d canonical.Document) (string,
 	}
 	h := d.Head()
 	var out []mismatch
-	loaded := map[string]bool{}
+	// known is asked once per master object: no need to remember it.
 	known := func(object string) (bool, error) {
 		if _, ok := e.Rules.Master[object]; !ok {
 			return false, nil
 		}
-		if v, ok := loaded[object]; ok {
-			return v, nil
-		}
 		n, err := e.Store.CountMasterRecords(ctx, object)
-		loaded[object] = n > 0
 		return n > 0, err
 	}
 	get := func(object, id string) (*canonical.MasterRecord, error) {
