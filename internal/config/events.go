@@ -209,10 +209,6 @@ func (c *Config) EventInURL(e EventIn) (string, error) {
 
 func (c *Config) validateEventsIn() error {
 	names := map[string]bool{}
-	partners := map[string]bool{}
-	for _, p := range c.Partners {
-		partners[p.ID] = true
-	}
 	for i, e := range c.EventsIn {
 		f := fmt.Sprintf("events_in[%d]", i)
 		if e.Name == "" {
@@ -238,10 +234,11 @@ func (c *Config) validateEventsIn() error {
 		if e.PasswordEnv != "" && u.User == nil {
 			return c.errAt(f+".password_env", "from must name the user (SCHEME://USER@HOST:PORT) whose password %s holds", e.PasswordEnv)
 		}
+		_, declared := c.PartnerByID(e.Partner)
 		switch {
 		case e.Partner == "":
 			return c.errAt(f+".partner", "is required: the partner the documents come from")
-		case !partners[e.Partner]:
+		case !declared:
 			return c.errAt(f+".partner", "%q is not a partner declared in this file (partners[].id)", e.Partner)
 		}
 		if e.Scheme() == "nats" {
