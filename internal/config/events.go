@@ -88,16 +88,9 @@ func (c *Config) validateEvents() error {
 	}
 	for i, e := range c.Events {
 		f := fmt.Sprintf("events[%d]", i)
-		if e.Name == "" {
-			return c.errAt(f+".name", "is required")
+		if err := c.validateSubName(f, "event subscription", e.Name, names); err != nil {
+			return err
 		}
-		if err := validName(e.Name); err != nil {
-			return c.errAt(f+".name", "%v", err)
-		}
-		if names[e.Name] {
-			return c.errAt(f+".name", "event subscription %q is declared twice", e.Name)
-		}
-		names[e.Name] = true
 		u, err := url.Parse(e.To)
 		switch {
 		case e.To == "":
@@ -160,6 +153,22 @@ func (c *Config) validateEventWebhook(f string, e EventSub, partners map[string]
 	return nil
 }
 
+// validateSubName checks the name of subscription f (what it is, for
+// the message) and records it in names, which has those before it.
+func (c *Config) validateSubName(f, what, name string, names map[string]bool) error {
+	if name == "" {
+		return c.errAt(f+".name", "is required")
+	}
+	if err := validName(name); err != nil {
+		return c.errAt(f+".name", "%v", err)
+	}
+	if names[name] {
+		return c.errAt(f+".name", "%s %q is declared twice", what, name)
+	}
+	names[name] = true
+	return nil
+}
+
 var validRoles = map[string]bool{"erp": true, "tms": true, "wms": true, "invoicing": true, "carrier": true, "customer": true}
 
 func validName(n string) error {
@@ -211,16 +220,9 @@ func (c *Config) validateEventsIn() error {
 	names := map[string]bool{}
 	for i, e := range c.EventsIn {
 		f := fmt.Sprintf("events_in[%d]", i)
-		if e.Name == "" {
-			return c.errAt(f+".name", "is required")
+		if err := c.validateSubName(f, "inbound event subscription", e.Name, names); err != nil {
+			return err
 		}
-		if err := validName(e.Name); err != nil {
-			return c.errAt(f+".name", "%v", err)
-		}
-		if names[e.Name] {
-			return c.errAt(f+".name", "inbound event subscription %q is declared twice", e.Name)
-		}
-		names[e.Name] = true
 		u, err := url.Parse(e.From)
 		switch {
 		case e.From == "":
