@@ -46,18 +46,19 @@ const masterRejected = "master_data.rejected"
 // loadMaster keeps a master data document as reference data: a full load
 // replaces the object's master, a delta changes the records it lists.
 func (e *Engine) loadMaster(ctx context.Context, m *store.Message, seq int, md *canonical.MasterData) error {
+	// notLoaded raises the exception of a file that cannot be loaded.
+	notLoaded := func(detail string) error {
+		return e.raise(ctx, &store.Exception{Reason: "master_data", Owner: store.OwnerIT, ObjectKind: "message", ObjectKey: m.ID,
+			PartnerID: m.PartnerID, MessageID: m.ID, DedupeKey: fmt.Sprintf("master_data/%s/%d", m.ID, seq), Detail: detail})
+	}
 	object, ok := MasterObjects[md.Object]
 	if !ok {
-		return e.raise(ctx, &store.Exception{Reason: "master_data", Owner: store.OwnerIT, ObjectKind: "message", ObjectKey: m.ID,
-			PartnerID: m.PartnerID, MessageID: m.ID, DedupeKey: fmt.Sprintf("master_data/%s/%d", m.ID, seq),
-			Detail: fmt.Sprintf("partner %s, file %s: master data for %q, which is not a master (customer, item or location): nothing loaded; "+
-				"fix the export's object field, then replay", m.PartnerID, m.RemoteName, md.Object)})
+		return notLoaded(fmt.Sprintf("partner %s, file %s: master data for %q, which is not a master (customer, item or location): nothing loaded; "+
+			"fix the export's object field, then replay", m.PartnerID, m.RemoteName, md.Object))
 	}
 	if md.Mode != "" && md.Mode != "full" && md.Mode != "delta" {
-		return e.raise(ctx, &store.Exception{Reason: "master_data", Owner: store.OwnerIT, ObjectKind: "message", ObjectKey: m.ID,
-			PartnerID: m.PartnerID, MessageID: m.ID, DedupeKey: fmt.Sprintf("master_data/%s/%d", m.ID, seq),
-			Detail: fmt.Sprintf("partner %s, file %s: %s master data in mode %q: nothing loaded; the mode is full or delta, fix the export, then replay",
-				m.PartnerID, m.RemoteName, md.Object, md.Mode)})
+		return notLoaded(fmt.Sprintf("partner %s, file %s: %s master data in mode %q: nothing loaded; the mode is full or delta, fix the export, then replay",
+			m.PartnerID, m.RemoteName, md.Object, md.Mode))
 	}
 	if ok, owner := e.Rules.allowed(object, m.PartnerID); !ok {
 		return e.raise(ctx, &store.Exception{Reason: "ownership", Owner: store.OwnerIT, ObjectKind: "master", ObjectKey: md.Object,
@@ -69,10 +70,8 @@ func (e *Engine) loadMaster(ctx context.Context, m *store.Message, seq int, md *
 	for i := range md.Records {
 		r := &md.Records[i]
 		if r.ID == "" {
-			return e.raise(ctx, &store.Exception{Reason: "master_data", Owner: store.OwnerIT, ObjectKind: "message", ObjectKey: m.ID,
-				PartnerID: m.PartnerID, MessageID: m.ID, DedupeKey: fmt.Sprintf("master_data/%s/%d", m.ID, seq),
-				Detail: fmt.Sprintf("partner %s, file %s: %s master record %d has no id: nothing of the file loaded; fix the export, then replay",
-					m.PartnerID, m.RemoteName, md.Object, i+1)})
+			return notLoaded(fmt.Sprintf("partner %s, file %s: %s master record %d has no id: nothing of the file loaded; fix the export, then replay",
+				m.PartnerID, m.RemoteName, md.Object, i+1))
 		}
 		if r.Deleted && !p.Full {
 			p.Delete = append(p.Delete, r.ID)
