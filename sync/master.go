@@ -126,29 +126,27 @@ func (e *Engine) checkMaster(ctx context.Context, d canonical.Document) (string,
 		return &mr, nil
 	}
 	// Customer: the order's or invoice's buyer or bill-to.
-	var lines []masterLine
+	var orderLines []canonical.OrderLine
+	var warehouseLines []canonical.WarehouseLine
 	checkCustomer := false
 	switch x := d.(type) {
 	case *canonical.Order:
-		checkCustomer = true
-		for _, l := range x.Lines {
-			lines = append(lines, masterLine{l.LineNumber, l.Item, l.Quantity.Unit})
-		}
+		checkCustomer, orderLines = true, x.Lines
 	case *canonical.Invoice:
-		checkCustomer = true
-		for _, l := range x.Lines {
-			lines = append(lines, masterLine{l.LineNumber, l.Item, l.Quantity.Unit})
-		}
+		checkCustomer, orderLines = true, x.Lines
 	case *canonical.ShipConfirmation:
-		for _, l := range x.Lines {
-			lines = append(lines, masterLine{l.LineNumber, l.Item, l.Quantity.Unit})
-		}
+		warehouseLines = x.Lines
 	case *canonical.InventoryMovement: // a 943, 944 or 947: items moved in or within a warehouse
-		for _, l := range x.Lines {
-			lines = append(lines, masterLine{l.LineNumber, l.Item, l.Quantity.Unit})
-		}
+		warehouseLines = x.Lines
 	default:
 		return "", nil, nil
+	}
+	var lines []masterLine
+	for _, l := range orderLines {
+		lines = append(lines, masterLine{l.LineNumber, l.Item, l.Quantity.Unit})
+	}
+	for _, l := range warehouseLines {
+		lines = append(lines, masterLine{l.LineNumber, l.Item, l.Quantity.Unit})
 	}
 	if checkCustomer {
 		if ok, err := known(canonical.MasterCustomer); err != nil {
