@@ -46,18 +46,19 @@ const masterRejected = "master_data.rejected"
 // loadMaster keeps a master data document as reference data: a full load
 // replaces the object's master, a delta changes the records it lists.
 func (e *Engine) loadMaster(ctx context.Context, m *store.Message, seq int, md *canonical.MasterData) error {
+	// notLoaded raises the exception of a file that cannot be loaded.
+	notLoaded := func(detail string) error {
+		return e.raise(ctx, &store.Exception{Reason: "master_data", Owner: store.OwnerIT, ObjectKind: "message", ObjectKey: m.ID,
+			PartnerID: m.PartnerID, MessageID: m.ID, DedupeKey: fmt.Sprintf("master_data/%s/%d", m.ID, seq), Detail: detail})
+	}
 	object, ok := MasterObjects[md.Object]
 	if !ok {
-		return e.raise(ctx, &store.Exception{Reason: "master_data", Owner: store.OwnerIT, ObjectKind: "message", ObjectKey: m.ID,
-			PartnerID: m.PartnerID, MessageID: m.ID, DedupeKey: fmt.Sprintf("master_data/%s/%d", m.ID, seq),
-			Detail: fmt.Sprintf("partner %s, file %s: master data for %q, which is not a master (customer, item or location): nothing loaded; "+
-				"fix the export's object field, then replay", m.PartnerID, m.RemoteName, md.Object)})
+		return notLoaded(fmt.Sprintf("partner %s, file %s: master data for %q, which is not a master (customer, item or location): nothing loaded; "+
+			"fix the export's object field, then replay", m.PartnerID, m.RemoteName, md.Object))
 	}
 	if md.Mode != "" && md.Mode != "full" && md.Mode != "delta" {
-		return e.raise(ctx, &store.Exception{Reason: "master_data", Owner: store.OwnerIT, ObjectKind: "message", ObjectKey: m.ID,
-			PartnerID: m.PartnerID, MessageID: m.ID, DedupeKey: fmt.Sprintf("master_data/%s/%d", m.ID, seq),
-			Detail: fmt.Sprintf("partner %s, file %s: %s master data in mode %q: nothing loaded; the mode is full or delta, fix the export, then replay",
-				m.PartnerID, m.RemoteName, md.Object, md.Mode)})
+		return notLoaded(fmt.Sprintf("partner %s, file %s: %s master data in mode %q: nothing loaded; the mode is full or delta, fix the export, then replay",
+			m.PartnerID, m.RemoteName, md.Object, md.Mode))
 	}
 	if ok, owner := e.Rules.allowed(object, m.PartnerID); !ok {
 		return e.raise(ctx, &store.Exception{Reason: "ownership", Owner: store.OwnerIT, ObjectKind: "master", ObjectKey: md.Object,
@@ -69,10 +70,8 @@ func (e *Engine) loadMaster(ctx context.Context, m *store.Message, seq int, md *
 	for i := range md.Records {
 		r := &md.Records[i]
 		if r.ID == "" {
-			return e.raise(ctx, &store.Exception{Reason: "master_data", Owner: store.OwnerIT, ObjectKind: "message", ObjectKey: m.ID,
-				PartnerID: m.PartnerID, MessageID: m.ID, DedupeKey: fmt.Sprintf("master_data/%s/%d", m.ID, seq),
-				Detail: fmt.Sprintf("partner %s, file %s: %s master record %d has no id: nothing of the file loaded; fix the export, then replay",
-					m.PartnerID, m.RemoteName, md.Object, i+1)})
+			return notLoaded(fmt.Sprintf("partner %s, file %s: %s master record %d has no id: nothing of the file loaded; fix the export, then replay",
+				m.PartnerID, m.RemoteName, md.Object, i+1))
 		}
 		if r.Deleted && !p.Full {
 			p.Delete = append(p.Delete, r.ID)
@@ -106,16 +105,12 @@ func (e *Engine) checkMaster(ctx context.Context, d canonical.Document) (string,
 	}
 	h := d.Head()
 	var out []mismatch
-	loaded := map[string]bool{}
+	// known is asked once per master object: no need to remember it.
 	known := func(object string) (bool, error) {
 		if _, ok := e.Rules.Master[object]; !ok {
 			return false, nil
 		}
-		if v, ok := loaded[object]; ok {
-			return v, nil
-		}
 		n, err := e.Store.CountMasterRecords(ctx, object)
-		loaded[object] = n > 0
 		return n > 0, err
 	}
 	get := func(object, id string) (*canonical.MasterRecord, error) {
@@ -131,29 +126,27 @@ func (e *Engine) checkMaster(ctx context.Context, d canonical.Document) (string,
 		return &mr, nil
 	}
 	// Customer: the order's or invoice's buyer or bill-to.
-	var lines []masterLine
+	var orderLines []canonical.OrderLine
+	var warehouseLines []canonical.WarehouseLine
 	checkCustomer := false
 	switch x := d.(type) {
 	case *canonical.Order:
-		checkCustomer = true
-		for _, l := range x.Lines {
-			lines = append(lines, masterLine{l.LineNumber, l.Item, l.Quantity.Unit})
-		}
+		checkCustomer, orderLines = true, x.Lines
 	case *canonical.Invoice:
-		checkCustomer = true
-		for _, l := range x.Lines {
-			lines = append(lines, masterLine{l.LineNumber, l.Item, l.Quantity.Unit})
-		}
+		checkCustomer, orderLines = true, x.Lines
 	case *canonical.ShipConfirmation:
-		for _, l := range x.Lines {
-			lines = append(lines, masterLine{l.LineNumber, l.Item, l.Quantity.Unit})
-		}
+		warehouseLines = x.Lines
 	case *canonical.InventoryMovement: // a 943, 944 or 947: items moved in or within a warehouse
-		for _, l := range x.Lines {
-			lines = append(lines, masterLine{l.LineNumber, l.Item, l.Quantity.Unit})
-		}
+		warehouseLines = x.Lines
 	default:
 		return "", nil, nil
+	}
+	var lines []masterLine
+	for _, l := range orderLines {
+		lines = append(lines, masterLine{l.LineNumber, l.Item, l.Quantity.Unit})
+	}
+	for _, l := range warehouseLines {
+		lines = append(lines, masterLine{l.LineNumber, l.Item, l.Quantity.Unit})
 	}
 	if checkCustomer {
 		if ok, err := known(canonical.MasterCustomer); err != nil {

@@ -197,7 +197,6 @@ func (r *Rules) IsTest(partner string, d canonical.Document) bool {
 	return s != nil && s.Usage == "T"
 }
 
-// matches reports whether a route's From selects source.
 // takes tells whether route rt takes event ev of a document from source:
 // its event, from that system or role, and never echoed back to the
 // system it came from. Test routes take test traffic only (testRoute).
@@ -205,6 +204,7 @@ func (r *Rules) takes(rt Route, ev, source string) bool {
 	return rt.On == ev && rt.To != source && r.matches(rt.From, source)
 }
 
+// matches reports whether a route's From selects source.
 func (r *Rules) matches(from, source string) bool {
 	return from == "" || from == source || from == r.role(source)
 }

@@ -88,16 +88,9 @@ func (c *Config) validateEvents() error {
 	}
 	for i, e := range c.Events {
 		f := fmt.Sprintf("events[%d]", i)
-		if e.Name == "" {
-			return c.errAt(f+".name", "is required")
+		if err := c.validateSubName(f, "event subscription", e.Name, names); err != nil {
+			return err
 		}
-		if err := validName(e.Name); err != nil {
-			return c.errAt(f+".name", "%v", err)
-		}
-		if names[e.Name] {
-			return c.errAt(f+".name", "event subscription %q is declared twice", e.Name)
-		}
-		names[e.Name] = true
 		u, err := url.Parse(e.To)
 		switch {
 		case e.To == "":
@@ -160,6 +153,22 @@ func (c *Config) validateEventWebhook(f string, e EventSub, partners map[string]
 	return nil
 }
 
+// validateSubName checks the name of subscription f (what it is, for
+// the message) and records it in names, which has those before it.
+func (c *Config) validateSubName(f, what, name string, names map[string]bool) error {
+	if name == "" {
+		return c.errAt(f+".name", "is required")
+	}
+	if err := validName(name); err != nil {
+		return c.errAt(f+".name", "%v", err)
+	}
+	if names[name] {
+		return c.errAt(f+".name", "%s %q is declared twice", what, name)
+	}
+	names[name] = true
+	return nil
+}
+
 var validRoles = map[string]bool{"erp": true, "tms": true, "wms": true, "invoicing": true, "carrier": true, "customer": true}
 
 func validName(n string) error {
@@ -209,22 +218,11 @@ func (c *Config) EventInURL(e EventIn) (string, error) {
 
 func (c *Config) validateEventsIn() error {
 	names := map[string]bool{}
-	partners := map[string]bool{}
-	for _, p := range c.Partners {
-		partners[p.ID] = true
-	}
 	for i, e := range c.EventsIn {
 		f := fmt.Sprintf("events_in[%d]", i)
-		if e.Name == "" {
-			return c.errAt(f+".name", "is required")
+		if err := c.validateSubName(f, "inbound event subscription", e.Name, names); err != nil {
+			return err
 		}
-		if err := validName(e.Name); err != nil {
-			return c.errAt(f+".name", "%v", err)
-		}
-		if names[e.Name] {
-			return c.errAt(f+".name", "inbound event subscription %q is declared twice", e.Name)
-		}
-		names[e.Name] = true
 		u, err := url.Parse(e.From)
 		switch {
 		case e.From == "":
@@ -238,10 +236,11 @@ func (c *Config) validateEventsIn() error {
 		if e.PasswordEnv != "" && u.User == nil {
 			return c.errAt(f+".password_env", "from must name the user (SCHEME://USER@HOST:PORT) whose password %s holds", e.PasswordEnv)
 		}
+		_, declared := c.PartnerByID(e.Partner)
 		switch {
 		case e.Partner == "":
 			return c.errAt(f+".partner", "is required: the partner the documents come from")
-		case !partners[e.Partner]:
+		case !declared:
 			return c.errAt(f+".partner", "%q is not a partner declared in this file (partners[].id)", e.Partner)
 		}
 		if e.Scheme() == "nats" {

@@ -32,16 +32,15 @@ type Rate struct {
 // has some, else limits.inbound.
 func (c *Config) PartnerInbound(id string) Rate {
 	r := c.Limits.Inbound
-	for _, p := range c.Partners {
-		if p.ID == id && p.Limits != nil {
-			own := *p.Limits
-			if own.Burst == 0 {
-				own.Burst = r.Burst
-			}
-			return own
-		}
+	p, ok := c.PartnerByID(id)
+	if !ok || p.Limits == nil {
+		return r
 	}
-	return r
+	own := *p.Limits
+	if own.Burst == 0 {
+		own.Burst = r.Burst
+	}
+	return own
 }
 
 // validateRate checks a rate at field f; own is a partner's override,

@@ -364,10 +364,13 @@ type sessionTotals struct {
 func (st *sessionTotals) add(t wsftp.Totals) {
 	st.mu.Lock()
 	defer st.mu.Unlock()
-	st.t.Uploads += t.Uploads
-	st.t.UploadBytes += t.UploadBytes
-	st.t.Downloads += t.Downloads
-	st.t.DownloadBytes += t.DownloadBytes
+	st.t = plus(st.t, t)
+}
+
+// plus is the sum of two sessions' transfers.
+func plus(a, b wsftp.Totals) wsftp.Totals {
+	return wsftp.Totals{Uploads: a.Uploads + b.Uploads, UploadBytes: a.UploadBytes + b.UploadBytes,
+		Downloads: a.Downloads + b.Downloads, DownloadBytes: a.DownloadBytes + b.DownloadBytes}
 }
 
 func (st *sessionTotals) get() wsftp.Totals {

@@ -45,11 +45,7 @@ func (c *liveConn) snapshot() SFTPSession {
 	out := c.SFTPSession
 	t := c.total.get()
 	for s := range c.active {
-		a := s.Totals()
-		t.Uploads += a.Uploads
-		t.UploadBytes += a.UploadBytes
-		t.Downloads += a.Downloads
-		t.DownloadBytes += a.DownloadBytes
+		t = plus(t, s.Totals())
 	}
 	out.Uploads, out.UploadBytes, out.Downloads, out.DownloadBytes = t.Uploads, t.UploadBytes, t.Downloads, t.DownloadBytes
 	return out
