@@ -130,24 +130,14 @@ func TestTornSmallBlobReplaced(t *testing.T) {
 	}
 	a := flowtest.Open(t, "SQLite", archive.Options{Blobs: blobs}, "acme").Archive
 	body := "ISA*00*torn~"
-	sum := sha256.Sum256([]byte(body))
-	hexSum := hex.EncodeToString(sum[:])
+	hexSum := sum(body)
 	p := filepath.Join(dir, "sha256", hexSum[:2], hexSum)
 	os.MkdirAll(filepath.Dir(p), 0o750)
 	if err := os.WriteFile(p, make([]byte, len(body)), 0o640); err != nil { // the same size, zeros
 		t.Fatal(err)
 	}
-	e, err := a.Put(context.Background(), strings.NewReader(body), archive.Meta{Partner: "acme", Transport: "folder", RemoteName: "a.edi"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	rc, _, err := a.Get(context.Background(), e.ID)
-	if err != nil {
-		t.Fatal(err)
-	}
-	b, err := io.ReadAll(rc)
-	rc.Close()
-	if err != nil || string(b) != body {
-		t.Fatalf("read back %q, %v; want the content, not the torn blob", b, err)
+	e := put(t, a, body, archive.Meta{Partner: "acme", Transport: "folder", RemoteName: "a.edi"})
+	if b := get(t, a, e.ID); b != body {
+		t.Fatalf("read back %q; want the content, not the torn blob", b)
 	}
 }

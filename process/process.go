@@ -810,7 +810,7 @@ func (p *Processor) finishWith(ctx context.Context, m *store.Message, format str
 		types = append(types, t)
 	}
 	sort.Strings(types)
-	if p.Test != nil && p.Test(m.PartnerID) && !store.IsTest(keys) {
+	if p.isTest(m.PartnerID, nil) && !store.IsTest(keys) {
 		keys = append(keys, store.KeyTest) // a partner marked test sends test traffic only
 	}
 	return p.Store.WithTx(ctx, func(tx store.Tx) error {

@@ -175,3 +175,7 @@ type SFTPSession struct {
 	Downloads     int       `json:"downloads" doc:"files downloaded in full so far"`
 	DownloadBytes int64     `json:"download_bytes"`
 }
+
+// Throttle applies a partner's rate limit to an inbound transfer before any
+// byte of it is received: wait > 0 (whole seconds) refuses it, with why.
+type Throttle func(ctx context.Context, partner string) (wait int, why string)

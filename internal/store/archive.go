@@ -211,13 +211,18 @@ func (s *queries) UnchainedMessages(ctx context.Context, limit int) ([]string, e
 	return out, s.err("unchained messages", rows.Err())
 }
 
-func (s *queries) InsertArchiveEntry(ctx context.Context, e *ArchiveEntry) error {
+// args are the entry's columns, in entryCols order.
+func (e *ArchiveEntry) args() []any {
 	var purged any
 	if !e.PurgedAt.IsZero() {
 		purged = e.PurgedAt.UTC().Truncate(time.Microsecond)
 	}
+	return []any{e.MessageID, e.PartnerID, e.IdemKey, e.DuplicateOf, purged}
+}
+
+func (s *queries) InsertArchiveEntry(ctx context.Context, e *ArchiveEntry) error {
 	_, err := s.q.exec(ctx, `INSERT INTO archive_entries (message_id, partner_id, idem_key, duplicate_of, purged_at) VALUES ($1, $2, $3, $4, $5)`,
-		e.MessageID, e.PartnerID, e.IdemKey, e.DuplicateOf, purged)
+		e.args()...)
 	return s.err("insert archive entry "+e.MessageID, err)
 }
 

@@ -48,26 +48,18 @@ func (s *queries) RecordArchived(ctx context.Context, batch []*Archived) error {
 			}
 		}
 		if e := a.Entry; e != nil {
-			var purged any
-			if !e.PurgedAt.IsZero() {
-				purged = e.PurgedAt.UTC().Truncate(time.Microsecond)
-			}
-			entries = append(entries, []any{e.MessageID, e.PartnerID, e.IdemKey, e.DuplicateOf, purged})
+			entries = append(entries, e.args())
+		}
+		if err := checkKeys(m.ID, a.Keys); err != nil {
+			return err
 		}
 		for _, k := range a.Keys {
-			if k.Kind == "" || k.Value == "" {
-				return fmt.Errorf("store: add key to message %s: %w: kind and value are required", m.ID, ErrInvalid)
-			}
 			keys = append(keys, []any{m.ID, k.Kind, k.Value})
 		}
 		for _, e := range a.Events {
-			if e.Kind == "" {
-				return fmt.Errorf("store: append event: %w: kind is required", ErrInvalid)
+			if err := s.newEvent(e); err != nil {
+				return err
 			}
-			if e.At.IsZero() {
-				e.At = s.now()
-			}
-			e.At = e.At.UTC().Truncate(time.Microsecond)
 			events = append(events, []any{e.MessageID, e.At, e.Kind, e.Detail})
 		}
 		if r := a.Chain; r != nil {

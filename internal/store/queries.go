@@ -571,11 +571,19 @@ func (s *queries) SearchMessages(ctx context.Context, f MessageFilter) ([]*Messa
 	return out, s.err("search messages", rows.Err())
 }
 
-func (s *queries) AddMessageKeys(ctx context.Context, messageID string, keys []Key) error {
+// checkKeys rejects a key without a kind or value.
+func checkKeys(messageID string, keys []Key) error {
 	for _, k := range keys {
 		if k.Kind == "" || k.Value == "" {
 			return fmt.Errorf("store: add key to message %s: %w: kind and value are required", messageID, ErrInvalid)
 		}
+	}
+	return nil
+}
+
+func (s *queries) AddMessageKeys(ctx context.Context, messageID string, keys []Key) error {
+	if err := checkKeys(messageID, keys); err != nil {
+		return err
 	}
 	return s.atomic(ctx, func(q *queries) error {
 		// Up to keysPerInsert keys per statement: a processed file has
@@ -634,7 +642,9 @@ func (s *queries) MessageKeys(ctx context.Context, messageID string) ([]Key, err
 	return out, s.err("message keys", rows.Err())
 }
 
-func (s *queries) AppendEvent(ctx context.Context, e *Event) error {
+// newEvent checks an event to append and settles its time: now when
+// unset, in UTC to the microsecond.
+func (s *queries) newEvent(e *Event) error {
 	if e.Kind == "" {
 		return fmt.Errorf("store: append event: %w: kind is required", ErrInvalid)
 	}
@@ -642,6 +652,13 @@ func (s *queries) AppendEvent(ctx context.Context, e *Event) error {
 		e.At = s.now()
 	}
 	e.At = e.At.UTC().Truncate(time.Microsecond)
+	return nil
+}
+
+func (s *queries) AppendEvent(ctx context.Context, e *Event) error {
+	if err := s.newEvent(e); err != nil {
+		return err
+	}
 	err := s.q.queryRow(ctx, `INSERT INTO message_events (message_id, at, kind, detail) VALUES ($1, $2, $3, $4) RETURNING id`,
 		e.MessageID, e.At, e.Kind, e.Detail).Scan(&e.ID)
 	return s.err("append event to message "+e.MessageID, err)

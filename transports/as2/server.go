@@ -62,7 +62,7 @@ type Server struct {
 	// (wait > 0, whole seconds) is answered 429 with Retry-After and why,
 	// with no MDN (nothing was received). The partner is the one the
 	// headers claim: its signature is checked only after the body.
-	Throttle func(ctx context.Context, partner string) (wait int, why string)
+	Throttle transports.Throttle
 	// MaxBody bounds a request body for partners without their own
 	// Partner.MaxBody (default DefaultMaxBody); larger requests get 413.
 	// The headers are checked first (AS2-From a known partner, AS2-To

@@ -94,7 +94,7 @@ type Inbound struct {
 	// partner is authenticated and before its body is read: a refusal
 	// (wait > 0, in whole seconds) is answered 429 with Retry-After and
 	// why, and nothing is archived.
-	Throttle func(ctx context.Context, partner string) (wait int, why string)
+	Throttle transports.Throttle
 	Log      *slog.Logger
 }
 

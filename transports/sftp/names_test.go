@@ -47,9 +47,17 @@ type pipe struct {
 // session serves one partner's session over in-memory pipes to a pkg/sftp client.
 func session(t *testing.T, rc transports.Receiver) *sftp.Client {
 	t.Helper()
+	return sessionWith(t, ServerOptions{Partner: "acme", Receiver: rc})
+}
+
+// sessionWith serves a session with o (and a spool folder of its own)
+// over in-memory pipes to a pkg/sftp client.
+func sessionWith(t *testing.T, o ServerOptions) *sftp.Client {
+	t.Helper()
 	cr, sw := io.Pipe()
 	sr, cw := io.Pipe()
-	sess := NewSession(ServerOptions{Partner: "acme", Receiver: rc, SpoolDir: t.TempDir()})
+	o.SpoolDir = t.TempDir()
+	sess := NewSession(o)
 	rs := sftp.NewRequestServer(pipe{sr, sw}, sess.Handlers())
 	done := make(chan struct{})
 	go func() { rs.Serve(); sess.Discard(); rs.Close(); close(done) }()

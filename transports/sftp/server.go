@@ -38,7 +38,7 @@ type ServerOptions struct {
 	// each open for writing in inbound/ asks it, and a refusal (wait > 0,
 	// whole seconds) fails the open with why and the wait, before any
 	// byte is staged.
-	Throttle func(ctx context.Context, partner string) (wait int, why string)
+	Throttle transports.Throttle
 	Log      *slog.Logger
 }
 

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"strings"
 	"testing"
 
@@ -14,18 +13,7 @@ import (
 // throttledSession serves partner's session with a throttle.
 func throttledSession(t *testing.T, partner string, rc *keep, throttle func(context.Context, string) (int, string)) *sftp.Client {
 	t.Helper()
-	cr, sw := io.Pipe()
-	sr, cw := io.Pipe()
-	sess := NewSession(ServerOptions{Partner: partner, Receiver: rc, SpoolDir: t.TempDir(), Throttle: throttle})
-	rs := sftp.NewRequestServer(pipe{sr, sw}, sess.Handlers())
-	done := make(chan struct{})
-	go func() { rs.Serve(); sess.Discard(); rs.Close(); close(done) }()
-	c, err := sftp.NewClientPipe(cr, cw)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { c.Close(); cw.Close(); <-done })
-	return c
+	return sessionWith(t, ServerOptions{Partner: partner, Receiver: rc, Throttle: throttle})
 }
 
 // Over its rate limit a partner's upload fails at open with

@@ -37,6 +37,16 @@ func Exercise(t *testing.T, fresh func(t *testing.T) string) {
 		t.Cleanup(func() { s.Close() })
 		return s, dsn
 	}
+	// openClocked opens a fresh store whose clock reads *clock.
+	openClocked := func(t *testing.T, clock *time.Time) store.Store {
+		t.Helper()
+		s, err := store.Open(context.Background(), fresh(t), store.WithClock(func() time.Time { return *clock }))
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { s.Close() })
+		return s
+	}
 	ctx := context.Background()
 
 	t.Run("Partners", func(t *testing.T) {
@@ -116,14 +126,9 @@ func Exercise(t *testing.T, fresh func(t *testing.T) string) {
 	})
 
 	t.Run("SchedulePauses", func(t *testing.T) {
-		dsn := fresh(t)
 		at := time.Date(2026, 12, 4, 9, 30, 0, 0, time.UTC)
 		clock := at
-		s, err := store.Open(ctx, dsn, store.WithClock(func() time.Time { return clock }))
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { s.Close() })
+		s := openClocked(t, &clock)
 		if ps, err := s.SchedulePauses(ctx); err != nil || len(ps) != 0 {
 			t.Fatalf("pauses of a new store: %v %v", ps, err)
 		}
@@ -153,14 +158,9 @@ func Exercise(t *testing.T, fresh func(t *testing.T) string) {
 	})
 
 	t.Run("PartnerDisabled", func(t *testing.T) {
-		dsn := fresh(t)
 		at := time.Date(2026, 12, 4, 9, 30, 0, 0, time.UTC)
 		clock := at
-		s, err := store.Open(ctx, dsn, store.WithClock(func() time.Time { return clock }))
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { s.Close() })
+		s := openClocked(t, &clock)
 		if err := s.UpsertPartner(ctx, &store.Partner{ID: "acme", SSHKeys: []string{KeyA}}); err != nil {
 			t.Fatal(err)
 		}
@@ -609,11 +609,7 @@ func Exercise(t *testing.T, fresh func(t *testing.T) string) {
 		// verdict is left alone.
 		t0 := time.Date(2026, 5, 1, 8, 0, 0, 0, time.UTC)
 		clock := t0
-		s, err := store.Open(ctx, fresh(t), store.WithClock(func() time.Time { return clock }))
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { s.Close() })
+		s := openClocked(t, &clock)
 		for _, g := range []*store.SentGroup{
 			{MessageID: "m1", PartnerID: "acme", ISA13: "000000007", GS06: "7", FunctionalID: "SM", Sets: 1, SentAt: t0, DueAt: t0.Add(4 * time.Hour)},
 			{MessageID: "m1", PartnerID: "acme", ISA13: "000000007", GS06: "8", FunctionalID: "IN", Sets: 1, SentAt: t0},
