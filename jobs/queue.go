@@ -143,9 +143,8 @@ func (q *queue) loop(claimCtx, workCtx context.Context) {
 // work runs the first processing of a claimed message; a failure goes to a
 // processing job.
 func (q *queue) work(ctx context.Context, id string) {
-	st := q.rt.st
+	st, self := q.rt.st, q.rt.self.ID
 	for {
-		self := q.rt.self.ID
 		wctx := store.WithFinal(ctx, func(ctx context.Context, tx store.Tx) error { return tx.ProcessingDone(ctx, id, self) })
 		err := q.proc.Process(wctx, id)
 		if err == nil {
@@ -154,15 +153,6 @@ func (q *queue) work(ctx context.Context, id string) {
 		}
 		if ctx.Err() != nil {
 			return // stopping: halt returns the claim to the queue
-		}
-		if errors.Is(err, store.ErrConflict) {
-			if owner, oerr := st.ProcessingOwner(ctx, id); errors.Is(oerr, store.ErrNotFound) || oerr == nil && owner != self {
-				// This instance was failed over while it worked (a long
-				// pause) and another one has the message now (or had it
-				// done): its outcome rolled back.
-				q.rt.log.Warn("processing given up: another instance took the message over", "message", id, "err", err)
-				return
-			}
 		}
 		delay := time.Second // River's first retry comes about as soon
 		if lifecycle.IsWait(err) {
@@ -182,7 +172,11 @@ func (q *queue) work(ctx context.Context, id string) {
 			return
 		}
 		if errors.Is(herr, store.ErrConflict) {
-			return // taken over meanwhile: the other instance works it
+			// This instance was failed over while it worked (a long pause)
+			// and another one has the message now: its outcome rolled back
+			// (the final's ProcessingDone refused it), and so did this.
+			q.rt.log.Warn("processing given up: another instance took the message over", "message", id, "err", err)
+			return
 		}
 		// The database is unreachable: try the message again later (its
 		// claim stays with this instance meanwhile).
