@@ -650,24 +650,28 @@ func (a *Archive) record(ctx context.Context, tx store.Tx, head *store.ChainLink
 
 // Entry returns the archived message with its archive bookkeeping.
 func (a *Archive) Entry(ctx context.Context, id string) (*Entry, error) {
-	m, err := a.st.GetMessage(ctx, id)
+	m, ae, err := a.st.GetMessageEntry(ctx, id)
 	if err != nil {
 		return nil, fmt.Errorf("archive: %w", err)
 	}
-	return a.entryOf(ctx, m)
+	return entryWith(m, ae), nil
+}
+
+// entryWith is the Entry of message m with its archive entry ae (nil: none).
+func entryWith(m *store.Message, ae *store.ArchiveEntry) *Entry {
+	e := &Entry{Message: m}
+	if ae != nil {
+		e.DuplicateOf, e.PurgedAt, e.IdemKey = ae.DuplicateOf, ae.PurgedAt, ae.IdemKey
+	}
+	return e
 }
 
 func (a *Archive) entryOf(ctx context.Context, m *store.Message) (*Entry, error) {
-	e := &Entry{Message: m}
 	ae, err := a.st.GetArchiveEntry(ctx, m.ID)
-	switch {
-	case errors.Is(err, store.ErrNotFound):
-	case err != nil:
+	if err != nil && !errors.Is(err, store.ErrNotFound) {
 		return nil, fmt.Errorf("archive: %w", err)
-	default:
-		e.DuplicateOf, e.PurgedAt, e.IdemKey = ae.DuplicateOf, ae.PurgedAt, ae.IdemKey
 	}
-	return e, nil
+	return entryWith(m, ae), nil
 }
 
 // Get returns the original bytes of message id. The reader fails with
@@ -677,14 +681,21 @@ func (a *Archive) Get(ctx context.Context, id string) (io.ReadCloser, *Entry, er
 	if err != nil {
 		return nil, nil, err
 	}
+	rc, err := a.Open(ctx, e)
+	return rc, e, err
+}
+
+// Open returns the original bytes of an entry the caller has (from Entry),
+// checked as Get's are: it saves Get's query when the entry is at hand.
+func (a *Archive) Open(ctx context.Context, e *Entry) (io.ReadCloser, error) {
 	if !e.PurgedAt.IsZero() {
-		return nil, e, fmt.Errorf("archive: message %s: %w on %s", id, ErrPurged, e.PurgedAt.Format(time.RFC3339))
+		return nil, fmt.Errorf("archive: message %s: %w on %s", e.ID, ErrPurged, e.PurgedAt.Format(time.RFC3339))
 	}
 	rc, err := a.open(ctx, e.Message)
 	if err != nil {
-		return nil, e, err
+		return nil, err
 	}
-	return &checkedReader{rc: rc, h: sha256.New(), want: e.SHA256, size: e.Size, id: id}, e, nil
+	return &checkedReader{rc: rc, h: sha256.New(), want: e.SHA256, size: e.Size, id: e.ID}, nil
 }
 
 func (a *Archive) open(ctx context.Context, m *store.Message) (io.ReadCloser, error) {

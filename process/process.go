@@ -119,16 +119,19 @@ func last(ctx context.Context) func(store.Tx) error {
 }
 
 func (p *Processor) process(ctx context.Context, id string) error {
-	m, err := p.Store.GetMessage(ctx, id)
+	// The message and its archive entry come in one query, and its bytes
+	// are opened from them (a Get would read both again).
+	e, err := p.Archive.Entry(ctx, id)
 	if errors.Is(err, store.ErrNotFound) { // only a message that is gone: retrying cannot help
 		return fmt.Errorf("%w: %w", lifecycle.ErrPermanent, err)
 	}
 	if err != nil { // the database is down or busy: the job is retried
 		return fmt.Errorf("process %s: %w", id, err)
 	}
-	rc, err := p.open(ctx, m)
+	m := e.Message
+	rc, err := p.Archive.Open(ctx, e)
 	if err != nil {
-		return err
+		return fmt.Errorf("process %s: %w", m.ID, err)
 	}
 	defer rc.Close()
 	if m.Size <= maxHeld {

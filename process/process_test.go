@@ -7,6 +7,7 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -458,18 +459,31 @@ func (downStore) GetMessage(ctx context.Context, id string) (*store.Message, err
 	return nil, fmt.Errorf("store: message %s: failed to connect: connection refused", id)
 }
 
+func (downStore) GetMessageEntry(ctx context.Context, id string) (*store.Message, *store.ArchiveEntry, error) {
+	return nil, nil, fmt.Errorf("store: message %s: failed to connect: connection refused", id)
+}
+
 // A message the database cannot read now (an outage) is a retryable
 // failure, not a permanent one: a permanent failure cancels the process
 // job, which left the message "received" for good after a PostgreSQL
 // outage (faults.TestPostgresOutage). Only a message that is gone is.
 func TestProcessOutageIsRetryable(t *testing.T) {
-	e := flowtest.Open(t, "SQLite", archive.Options{}, "acme")
+	blobs, err := archive.NewFS(filepath.Join(t.TempDir(), "archive"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := flowtest.Open(t, "SQLite", archive.Options{Blobs: blobs}, "acme")
 	ctx := context.Background()
 	en, err := e.Archive.Put(ctx, strings.NewReader(load204), archive.Meta{Partner: "acme", Direction: store.Inbound, Transport: "sftp", RemoteName: "inbound/204.edi"})
 	if err != nil {
 		t.Fatal(err)
 	}
-	down := &process.Processor{Archive: e.Archive, Store: downStore{e.Store}}
+	// The same archive over a store that cannot be reached.
+	downArchive, err := archive.New(downStore{e.Store}, archive.Options{Blobs: blobs})
+	if err != nil {
+		t.Fatal(err)
+	}
+	down := &process.Processor{Archive: downArchive, Store: downStore{e.Store}}
 	if err := down.Process(ctx, en.ID); err == nil || lifecycle.IsPermanent(err) {
 		t.Fatalf("database down: got %v, want a retryable error", err)
 	}

@@ -70,6 +70,9 @@ type ArchiveQueries interface {
 	// ErrConflict when the partner already used the idempotency key.
 	InsertArchiveEntry(ctx context.Context, e *ArchiveEntry) error
 	GetArchiveEntry(ctx context.Context, messageID string) (*ArchiveEntry, error)
+	// GetMessageEntry returns the message and its archive entry (nil when
+	// it has none) in one query.
+	GetMessageEntry(ctx context.Context, id string) (*Message, *ArchiveEntry, error)
 	ArchiveEntryByKey(ctx context.Context, partnerID, idemKey string) (*ArchiveEntry, error)
 	// FirstWithContent returns the earliest message of the partner with this
 	// sha256, or "" when there is none.
@@ -150,14 +153,46 @@ func (s *queries) ChainHead(ctx context.Context) (ChainLink, error) {
 	return l, s.err("archive chain head", err)
 }
 
-var chainedCols = `c.seq, c.kind, c.message_id, c.at, c.detail, c.prev_hash, c.hash, m.` +
-	strings.ReplaceAll(messageCols, ", ", ", m.") + `, e.message_id, e.idem_key, e.duplicate_of, e.purged_at`
+// entryJoinCols are a message's columns (m) and its archive entry's (e,
+// of a LEFT JOIN), as scanMessageEntry reads them.
+var entryJoinCols = `m.` + strings.ReplaceAll(messageCols, ", ", ", m.") + `, e.message_id, e.idem_key, e.duplicate_of, e.purged_at`
+
+// scanMessageEntry reads entryJoinCols after the columns in head.
+func scanMessageEntry(r rowScanner, head ...any) (*Message, *ArchiveEntry, error) {
+	m := &Message{}
+	var dir, docTypes string
+	var eID, eKey, eDup *string
+	var purged time.Time
+	if err := r.Scan(append(head, &m.ID, &m.PartnerID, &dir, &m.Transport, &m.RemoteName, &m.Size, &m.SHA256, &m.BlobRef, &m.Status,
+		&m.CorrelationID, &m.Format, &docTypes, &m.ParentID, timeCol{&m.ReceivedAt},
+		&eID, &eKey, &eDup, timeCol{&purged})...); err != nil {
+		return nil, nil, err
+	}
+	m.Direction = Direction(dir)
+	if docTypes != "" {
+		m.DocTypes = strings.Split(docTypes, ",")
+	}
+	var e *ArchiveEntry
+	if eID != nil {
+		e = &ArchiveEntry{MessageID: *eID, PartnerID: m.PartnerID, IdemKey: *eKey, DuplicateOf: *eDup, PurgedAt: purged}
+	}
+	return m, e, nil
+}
+
+func (s *queries) GetMessageEntry(ctx context.Context, id string) (*Message, *ArchiveEntry, error) {
+	m, e, err := scanMessageEntry(s.q.queryRow(ctx, `SELECT `+entryJoinCols+` FROM messages m
+		LEFT JOIN archive_entries e ON e.message_id = m.id WHERE m.id = $1`, id))
+	if err != nil {
+		return nil, nil, fmt.Errorf("store: message %s: %w", id, s.translate(err))
+	}
+	return m, e, nil
+}
 
 func (s *queries) ChainRecords(ctx context.Context, after int64, limit int) ([]*ChainedMessage, error) {
 	if limit <= 0 {
 		limit = 1000
 	}
-	rows, err := s.q.query(ctx, `SELECT `+chainedCols+` FROM archive_chain c
+	rows, err := s.q.query(ctx, `SELECT c.seq, c.kind, c.message_id, c.at, c.detail, c.prev_hash, c.hash, `+entryJoinCols+` FROM archive_chain c
 		JOIN messages m ON m.id = c.message_id
 		LEFT JOIN archive_entries e ON e.message_id = c.message_id
 		WHERE c.seq > $1 ORDER BY c.seq LIMIT `+fmt.Sprint(limit), after)
@@ -167,24 +202,12 @@ func (s *queries) ChainRecords(ctx context.Context, after int64, limit int) ([]*
 	defer rows.Close()
 	var out []*ChainedMessage
 	for rows.Next() {
-		cm := &ChainedMessage{Message: &Message{}}
-		m := cm.Message
-		var dir, docTypes string
-		var eID, eKey, eDup *string
-		var purged time.Time
-		if err := rows.Scan(&cm.Seq, &cm.Kind, &cm.MessageID, timeCol{&cm.At}, &cm.Detail, &cm.PrevHash, &cm.Hash,
-			&m.ID, &m.PartnerID, &dir, &m.Transport, &m.RemoteName, &m.Size, &m.SHA256, &m.BlobRef, &m.Status,
-			&m.CorrelationID, &m.Format, &docTypes, &m.ParentID, timeCol{&m.ReceivedAt},
-			&eID, &eKey, &eDup, timeCol{&purged}); err != nil {
+		cm := &ChainedMessage{}
+		m, e, err := scanMessageEntry(rows, &cm.Seq, &cm.Kind, &cm.MessageID, timeCol{&cm.At}, &cm.Detail, &cm.PrevHash, &cm.Hash)
+		if err != nil {
 			return nil, s.err("chain records", err)
 		}
-		m.Direction = Direction(dir)
-		if docTypes != "" {
-			m.DocTypes = strings.Split(docTypes, ",")
-		}
-		if eID != nil {
-			cm.Entry = &ArchiveEntry{MessageID: *eID, PartnerID: m.PartnerID, IdemKey: *eKey, DuplicateOf: *eDup, PurgedAt: purged}
-		}
+		cm.Message, cm.Entry = m, e
 		out = append(out, cm)
 	}
 	return out, s.err("chain records", rows.Err())

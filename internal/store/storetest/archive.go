@@ -135,6 +135,21 @@ func exerciseArchive(t *testing.T, open func(t *testing.T) (store.Store, string)
 		if _, err := s.ArchiveEntryByKey(ctx, "acme", ""); !errors.Is(err, store.ErrNotFound) {
 			t.Fatalf("empty key must never match: %v", err)
 		}
+		// A message with its entry in one read; a message without one.
+		if m, ae, err := s.GetMessageEntry(ctx, ids[1]); err != nil || m.ID != ids[1] || m.SHA256 != "same" || !m.ReceivedAt.Equal(base.Add(24*time.Hour)) ||
+			ae == nil || ae.MessageID != ids[1] || ae.PartnerID != "acme" || ae.IdemKey != "k1" || !ae.PurgedAt.IsZero() {
+			t.Fatalf("message with entry: %+v %+v %v", m, ae, err)
+		}
+		bare := &store.Message{PartnerID: "acme", Direction: store.Inbound}
+		if err := s.InsertMessage(ctx, bare); err != nil {
+			t.Fatal(err)
+		}
+		if m, ae, err := s.GetMessageEntry(ctx, bare.ID); err != nil || m.ID != bare.ID || ae != nil {
+			t.Fatalf("message without entry: %+v %+v %v", m, ae, err)
+		}
+		if _, _, err := s.GetMessageEntry(ctx, "missing"); !errors.Is(err, store.ErrNotFound) {
+			t.Fatalf("missing message: %v", err)
+		}
 		if first, err := s.FirstWithContent(ctx, "acme", "same"); err != nil || first != ids[0] {
 			t.Fatalf("first with content: %q %v", first, err)
 		}
