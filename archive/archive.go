@@ -70,8 +70,14 @@ type Meta struct {
 	// for the same partner returns the first entry instead of a new one.
 	// Use what identifies the delivery (AS2 Message-ID, SFTP path+mtime+size, ...).
 	IdempotencyKey string
-	ReceivedAt     time.Time   // default: now
-	Keys           []store.Key // business keys already known at receipt
+	// KeyLookedUp tells Put that the caller found no entry with
+	// IdempotencyKey just before (a poll's ledger, a send's lookup before
+	// rendering), so Put does not look again first. A Put that races
+	// another with the same key still returns the first entry: the index
+	// refuses the second and Put looks it up then.
+	KeyLookedUp bool
+	ReceivedAt  time.Time   // default: now
+	Keys        []store.Key // business keys already known at receipt
 	// Note is added to the "received" event (e.g. the remote address).
 	Note string
 	// Status is the entry's first status, an initial one (default
@@ -336,7 +342,7 @@ func (a *Archive) put(ctx context.Context, m Meta, content func() (path, sum str
 	if m.Refused != "" && (m.Direction != store.Inbound || m.Status != lifecycle.StatusReceived) {
 		return nil, fmt.Errorf("archive: put: %w: only a received inbound message can be refused", store.ErrInvalid)
 	}
-	if m.IdempotencyKey != "" {
+	if m.IdempotencyKey != "" && !m.KeyLookedUp {
 		if e, err := a.existing(ctx, m); e != nil || err != nil {
 			return e, err
 		}

@@ -295,6 +295,32 @@ func TestIdempotentPut(t *testing.T) {
 		if all, _ := a.Search(ctx, store.MessageFilter{}); len(all) != 2 {
 			t.Fatalf("entries: %d", len(all))
 		}
+		// A caller that looked the key up itself (KeyLookedUp) and raced
+		// another Put still gets the first entry: the index refuses the
+		// second, and Put looks it up then. Alone, and sharing a commit.
+		m.KeyLookedUp = true
+		if e := put(t, a, "payload 2", m); e.ID != first || !e.Existing {
+			t.Fatalf("key looked up, already used: %s existing=%v, want %s", e.ID, e.Existing, first)
+		}
+		var wg sync.WaitGroup
+		for i := range 8 {
+			wg.Go(func() {
+				m := m
+				if i%2 == 1 {
+					m.IdempotencyKey = fmt.Sprint("fresh-", i)
+				}
+				e, err := a.Put(ctx, strings.NewReader(fmt.Sprint("payload ", i)), m)
+				if err != nil {
+					t.Error(err)
+				} else if i%2 == 0 && (e.ID != first || !e.Existing) {
+					t.Errorf("put %d: %s existing=%v, want %s", i, e.ID, e.Existing, first)
+				}
+			})
+		}
+		wg.Wait()
+		if all, _ := a.Search(ctx, store.MessageFilter{}); len(all) != 6 {
+			t.Fatalf("entries: %d, want 6", len(all))
+		}
 	})
 }
 

@@ -427,7 +427,7 @@ func (e *Engine) Submit(ctx context.Context, o Outbound, body func() (io.Reader,
 	ent, err := e.Archive.Put(ctx, r, archive.Meta{
 		Partner: o.Partner, Direction: store.Outbound, Transport: o.Transport, RemoteName: o.Name,
 		CorrelationID: o.CorrelationID, ParentID: o.ParentID, IdempotencyKey: o.IdempotencyKey, Keys: o.Keys,
-		Status: o.Status, Note: o.Note,
+		KeyLookedUp: o.IdempotencyKey != "", Status: o.Status, Note: o.Note,
 	})
 	if err != nil {
 		return "", err

@@ -178,7 +178,7 @@ func Poll(ctx context.Context, tr Transport, recv Receiver, ledger Ledger, o Pol
 			fail(err)
 			return
 		}
-		id, err := recv.Receive(ctx, Incoming{Partner: o.Partner, Transport: o.Transport, RemoteName: obj.Name, RemoteAddr: o.Origin, IdempotencyKey: key}, rc)
+		id, err := recv.Receive(ctx, Incoming{Partner: o.Partner, Transport: o.Transport, RemoteName: obj.Name, RemoteAddr: o.Origin, IdempotencyKey: key, KeyLookedUp: true}, rc)
 		rc.Close()
 		if err != nil && errors.Is(err, ErrRejected) && o.ErrorTo != "" {
 			to := path.Join(o.ErrorTo, path.Base(obj.Name))

@@ -96,6 +96,10 @@ type Incoming struct {
 	RemoteAddr string
 	// IdempotencyKey identifies this delivery so a retried hand-off archives once.
 	IdempotencyKey string
+	// KeyLookedUp: the transport asked its Ledger for IdempotencyKey just
+	// before and it was not received; the receiver need not ask again
+	// (archive.Meta.KeyLookedUp).
+	KeyLookedUp bool
 }
 
 // Receiver takes received bytes: it archives them durably and commits their

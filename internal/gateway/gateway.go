@@ -87,7 +87,7 @@ func (g *Gateway) ReceiveFile(ctx context.Context, in transports.Incoming, f tra
 func meta(in transports.Incoming) archive.Meta {
 	return archive.Meta{
 		Partner: in.Partner, Direction: store.Inbound, Transport: in.Transport,
-		RemoteName: in.RemoteName, IdempotencyKey: in.IdempotencyKey,
+		RemoteName: in.RemoteName, IdempotencyKey: in.IdempotencyKey, KeyLookedUp: in.KeyLookedUp,
 		Note: "from " + in.RemoteAddr,
 	}
 }
