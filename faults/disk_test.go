@@ -165,10 +165,18 @@ func readOnly(dir string) error {
 	if out, err := exec.Command("mount", "--bind", dir, dir).CombinedOutput(); err != nil {
 		return fmt.Errorf("mount --bind %s: %v: %s", dir, err, out)
 	}
-	if out, err := exec.Command("mount", "-o", "remount,bind,ro", dir).CombinedOutput(); err != nil {
-		return fmt.Errorf("remount %s read-only: %v: %s", dir, err, out)
+	// The remount fails as busy while a file on the new mount is open for
+	// writing (a Put's temporary file under load, opened between the two
+	// commands): such files live milliseconds, so try again a while.
+	var err error
+	var out []byte
+	for range 100 {
+		if out, err = exec.Command("mount", "-o", "remount,bind,ro", dir).CombinedOutput(); err == nil {
+			return nil
+		}
+		time.Sleep(20 * time.Millisecond)
 	}
-	return nil
+	return fmt.Errorf("remount %s read-only: %v: %s", dir, err, out)
 }
 
 // readWrite makes dir writable again (the bind mount, remounted rw: an
