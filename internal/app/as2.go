@@ -92,24 +92,39 @@ func (b *as2Books) Lookup(ctx context.Context, k *as2.RecordKey) (*as2.Record, e
 }
 
 func (b *as2Books) Record(ctx context.Context, r *as2.Record) error {
-	return b.st.PutAS2Message(ctx, &store.AS2Message{PartnerID: r.PartnerID, AS2MessageID: r.AS2MessageID, Direction: store.Direction(r.Direction),
-		MessageID: r.MessageID, RawID: r.RawID, MDNID: r.MDNID, MIC: r.MIC, Disposition: r.Disposition, MDNMode: string(r.MDNMode),
-		MDNURL: r.MDNURL, Status: r.Status, Deadline: r.Deadline})
+	return b.st.PutAS2Message(ctx, storeAS2(r))
 }
 
 func (b *as2Books) Event(ctx context.Context, id string, kind lifecycle.EventKind, detail string) error {
 	return b.st.AppendEvent(ctx, &store.Event{MessageID: id, Kind: kind, Detail: detail})
 }
 
+// Batch commits the writes fn makes in one transaction (as2.Batcher).
+func (b *as2Books) Batch(ctx context.Context, fn func(as2.Writes) error) error {
+	return b.st.WithTx(ctx, func(tx store.Tx) error { return fn(as2TxWrites{ctx, tx}) })
+}
+
+// as2TxWrites are bookkeeping writes in a transaction.
+type as2TxWrites struct {
+	ctx context.Context
+	tx  store.Tx
+}
+
+func (w as2TxWrites) Record(r *as2.Record) error { return w.tx.PutAS2Message(w.ctx, storeAS2(r)) }
+func (w as2TxWrites) Event(id string, kind lifecycle.EventKind, detail string) error {
+	return w.tx.AppendEvent(w.ctx, &store.Event{MessageID: id, Kind: kind, Detail: detail})
+}
+func (w as2TxWrites) SettleEvidence(id string, status lifecycle.Status, kind lifecycle.EventKind, detail string) error {
+	if err := w.tx.SetMessageStatus(w.ctx, id, status); err != nil {
+		return err
+	}
+	return w.Event(id, kind, detail)
+}
+
 // SettleEvidence gives archived AS2 evidence its final status with the
 // event that says why, in one transaction (as2.EvidenceSettler).
 func (b *as2Books) SettleEvidence(ctx context.Context, id string, status lifecycle.Status, kind lifecycle.EventKind, detail string) error {
-	return b.st.WithTx(ctx, func(tx store.Tx) error {
-		if err := tx.SetMessageStatus(ctx, id, status); err != nil {
-			return err
-		}
-		return tx.AppendEvent(ctx, &store.Event{MessageID: id, Kind: kind, Detail: detail})
-	})
+	return b.st.WithTx(ctx, func(tx store.Tx) error { return as2TxWrites{ctx, tx}.SettleEvidence(id, status, kind, detail) })
 }
 
 // as2SpoolDir holds AS2 request bodies being received and compressed
@@ -337,6 +352,7 @@ func (b *as2Books) Settle(ctx context.Context, r *as2.Record, async bool, status
 	})
 }
 
+// storeAS2 is the store's row of an AS2 record.
 func storeAS2(r *as2.Record) *store.AS2Message {
 	return &store.AS2Message{PartnerID: r.PartnerID, AS2MessageID: r.AS2MessageID, Direction: store.Direction(r.Direction),
 		MessageID: r.MessageID, RawID: r.RawID, MDNID: r.MDNID, MIC: r.MIC, Disposition: r.Disposition, MDNMode: string(r.MDNMode),

@@ -264,6 +264,51 @@ type EvidenceSettler interface {
 	SettleEvidence(ctx context.Context, id string, status lifecycle.Status, kind lifecycle.EventKind, detail string) error
 }
 
+// Writes are bookkeeping writes that a Batcher commits together.
+type Writes interface {
+	// Record is Books.Record.
+	Record(r *Record) error
+	// Event is Books.Event.
+	Event(messageID string, kind lifecycle.EventKind, detail string) error
+	// SettleEvidence is settleEvidence: the evidence's final status where
+	// the Books keep statuses, and the event.
+	SettleEvidence(id string, status lifecycle.Status, kind lifecycle.EventKind, detail string) error
+}
+
+// Batcher is implemented by Books that commit several bookkeeping writes
+// in one transaction (Wharf's do). The receiving endpoint records what it
+// made of a request (the payload's event, the raw request's outcome, the
+// record the MDN is sent under) in one batch: a synchronous MDN waits for
+// each commit in turn, so three of them were three waits for the store.
+type Batcher interface {
+	// Batch runs fn and commits the writes it made when fn returns nil;
+	// none of them when it fails.
+	Batch(ctx context.Context, fn func(Writes) error) error
+}
+
+// batch runs fn with b's Batcher, or with b's own calls, each committing
+// by itself, for Books without one.
+func batch(ctx context.Context, b Books, fn func(Writes) error) error {
+	if bt, ok := b.(Batcher); ok {
+		return bt.Batch(ctx, fn)
+	}
+	return fn(booksWrites{ctx, b})
+}
+
+// booksWrites are a Books' own calls as Writes.
+type booksWrites struct {
+	ctx context.Context
+	b   Books
+}
+
+func (w booksWrites) Record(r *Record) error { return w.b.Record(w.ctx, r) }
+func (w booksWrites) Event(id string, kind lifecycle.EventKind, detail string) error {
+	return w.b.Event(w.ctx, id, kind, detail)
+}
+func (w booksWrites) SettleEvidence(id string, status lifecycle.Status, kind lifecycle.EventKind, detail string) error {
+	return settleEvidence(w.ctx, w.b, id, status, kind, detail)
+}
+
 // settleEvidence records what became of evidence: its final status where
 // the Books keep statuses, else only the event.
 func settleEvidence(ctx context.Context, b Books, id string, status lifecycle.Status, kind lifecycle.EventKind, detail string) error {

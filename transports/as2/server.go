@@ -321,6 +321,13 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	rec := &Record{PartnerID: p.ID, AS2MessageID: msgID, Direction: Inbound, RawID: rawID, MIC: res.mic, Disposition: "processed"}
+	opened := func(Writes) error { return nil } // what the opening adds to the record's commit
+	record := func(w Writes) error {
+		if err := opened(w); err != nil {
+			return err
+		}
+		return w.Record(rec)
+	}
 	if res.modifier == "" {
 		name := res.filename
 		if name == "" {
@@ -334,10 +341,13 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		rec.MessageID = id
-		_ = s.Books.Event(ctx, id, lifecycle.EventAS2, fmt.Sprintf("AS2 message %s from %s: %s; raw request archived as %s", msgID, from, res.describe(), rawID))
-		if err := settleEvidence(ctx, s.Books, rawID, lifecycle.StatusProcessed, lifecycle.EventAS2,
-			fmt.Sprintf("AS2 message %s from partner %s opened (%s); its payload is archived as %s", msgID, p.ID, res.describe(), id)); err != nil {
-			log.Warn("as2: recording the raw request's outcome failed", "raw", rawID, "err", err)
+		// Committed with the record below (one commit, not three).
+		opened = func(w Writes) error {
+			if err := w.Event(id, lifecycle.EventAS2, fmt.Sprintf("AS2 message %s from %s: %s; raw request archived as %s", msgID, from, res.describe(), rawID)); err != nil {
+				return err
+			}
+			return w.SettleEvidence(rawID, lifecycle.StatusProcessed, lifecycle.EventAS2,
+				fmt.Sprintf("AS2 message %s from partner %s opened (%s); its payload is archived as %s", msgID, p.ID, res.describe(), id))
 		}
 	} else {
 		rec.Disposition = res.modifier
@@ -357,7 +367,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	if !req.Wanted {
-		if err := s.Books.Record(ctx, rec); err != nil {
+		if err := batch(ctx, s.Books, record); err != nil {
 			log.Error("as2: bookkeeping failed", "err", err)
 		}
 		if res.status != 0 { // a refusal with no MDN to carry it
@@ -389,7 +399,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	// Record first: the async deliverer looks the URL up by the MDN's Message-ID.
 	rec.Status = "mdn-pending"
-	if err := s.Books.Record(ctx, rec); err != nil {
+	if err := batch(ctx, s.Books, record); err != nil {
 		log.Error("as2: bookkeeping failed; answered 503 so the sender retries", "err", err)
 		http.Error(w, "as2: temporarily unable to process; retry later", http.StatusServiceUnavailable)
 		return
