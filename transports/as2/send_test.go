@@ -137,6 +137,9 @@ func TestWharfToWharf(t *testing.T) {
 				if got := l.recvBooks.Outcome(in.RawID); got != lifecycle.StatusProcessed || !strings.Contains(l.recvBooks.History(in.RawID), in.MessageID) {
 					t.Errorf("raw request %s: %q, want processed naming the payload %s; history:\n%s", in.RawID, got, in.MessageID, l.recvBooks.History(in.RawID))
 				}
+				if mode == as2.MDNSync {
+					settled(l.recvBooks, in.MDNID, lifecycle.StatusDelivered)
+				}
 				if got := l.recvBooks.Outcome(in.MDNID); mode == as2.MDNSync && got != lifecycle.StatusDelivered || mode == as2.MDNAsync && got != "" {
 					t.Errorf("the receiver's %s MDN %s: %q", mode, in.MDNID, got)
 				}
@@ -218,8 +221,12 @@ func TestSendFailures(t *testing.T) {
 			}
 		}
 		// The receiver's raw request is rejected, with the reason; the
-		// negative MDN it returned was delivered.
+		// negative MDN it returned was delivered (recorded just after the
+		// response left, so maybe a moment after the client has it).
 		in, _ := l.recvBooks.Lookup(t.Context(), &as2.RecordKey{PartnerID: "wharf-co", AS2MessageID: sent.AS2MessageID, Direction: as2.Inbound})
+		if in != nil {
+			settled(l.recvBooks, in.MDNID, lifecycle.StatusDelivered)
+		}
 		if in == nil || l.recvBooks.Outcome(in.RawID) != lifecycle.StatusRejected || !strings.Contains(l.recvBooks.History(in.RawID), "failed: ") ||
 			!strings.Contains(l.recvBooks.History(in.RawID), as2.ErrInsufficientSecurity) || l.recvBooks.Outcome(in.MDNID) != lifecycle.StatusDelivered {
 			t.Errorf("receiver's record %+v; raw request %q: %s", in, l.recvBooks.Outcome(in.RawID), l.recvBooks.History(in.RawID))
@@ -332,4 +339,13 @@ func TestSendFailures(t *testing.T) {
 			}
 		}
 	})
+}
+
+// settled waits up to 10 s for the evidence's outcome to be want: a
+// synchronous MDN is recorded delivered just after the response carrying
+// it left, which may be a moment after the client has it.
+func settled(b *memBooks, id string, want lifecycle.Status) {
+	for end := time.Now().Add(10 * time.Second); b.Outcome(id) != want && time.Now().Before(end); {
+		time.Sleep(10 * time.Millisecond)
+	}
 }

@@ -271,8 +271,13 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			}
 		}
 		w.WriteHeader(http.StatusOK)
-		_, err := w.Write(m.Body)
-		return err
+		if _, err := w.Write(m.Body); err != nil {
+			return err
+		}
+		// Sent now, not when the handler returns: the sender has its MDN
+		// before the commit that records it delivered, and an error here
+		// says it did not leave.
+		return http.NewResponseController(w).Flush()
 	}
 	top := &fileEntity{Raw: body, Header: h, Body: body}
 	if s.OnMDN != nil && isMDNAt(top) {
