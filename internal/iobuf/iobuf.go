@@ -1,0 +1,48 @@
+// Package iobuf sizes read buffers to their input, so that reading a
+// message of a kilobyte does not allocate and zero a buffer made for
+// megabytes. Most files Wharf reads are that small, and many readers are
+// made for each.
+package iobuf
+
+import (
+	"bufio"
+	"io"
+)
+
+// Size returns the size of a buffer for reading n bytes: n when it is
+// below limit (at least 16, the least bufio takes), else limit.
+func Size(n int64, limit int) int {
+	if n < int64(limit) {
+		return max(int(n), 16)
+	}
+	return limit
+}
+
+// Len returns how many bytes are left to read from r when r tells it, as
+// readers over memory do with a Len method (*bytes.Reader, *bytes.Buffer,
+// *strings.Reader). It is a hint for sizing buffers: a reader must still
+// read on until io.EOF.
+func Len(r io.Reader) (n int64, ok bool) {
+	if l, ok := r.(interface{ Len() int }); ok {
+		return int64(max(l.Len(), 0)), true
+	}
+	return 0, false
+}
+
+// NewReader returns a bufio.Reader over r with a buffer of limit bytes
+// or, when r tells how much it holds (Len), just large enough for that,
+// but never below least (the most the caller peeks at once). r itself is
+// returned when it is a bufio.Reader of at least least bytes: buffering
+// it again would only copy.
+func NewReader(r io.Reader, least, limit int) *bufio.Reader {
+	if b, ok := r.(*bufio.Reader); ok && b.Size() >= least {
+		return b
+	}
+	size := limit
+	if n, ok := Len(r); ok {
+		// One byte more than r holds: the first fill then ends short of
+		// a full buffer.
+		size = Size(n+1, limit)
+	}
+	return bufio.NewReaderSize(r, max(size, least))
+}
