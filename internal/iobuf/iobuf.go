@@ -20,23 +20,45 @@ func Size(n int64, limit int) int {
 
 // Len returns how many bytes are left to read from r when r tells it, as
 // readers over memory do with a Len method (*bytes.Reader, *bytes.Buffer,
-// *strings.Reader). It is a hint for sizing buffers: a reader must still
-// read on until io.EOF.
+// *strings.Reader), and a Reader over such a reader. It is a hint for
+// sizing buffers: a reader must still read on until io.EOF.
 func Len(r io.Reader) (n int64, ok bool) {
-	if l, ok := r.(interface{ Len() int }); ok {
-		return int64(max(l.Len(), 0)), true
+	switch r := r.(type) {
+	case *Reader:
+		if r.src == nil {
+			return 0, false
+		}
+		n, ok := Len(r.src)
+		return n + int64(r.Buffered()), ok
+	case interface{ Len() int }:
+		return int64(max(r.Len(), 0)), true
 	}
 	return 0, false
 }
 
-// NewReader returns a bufio.Reader over r with a buffer of limit bytes
-// or, when r tells how much it holds (Len), just large enough for that,
-// but never below least (the most the caller peeks at once). r itself is
-// returned when it is a bufio.Reader of at least least bytes: buffering
-// it again would only copy.
-func NewReader(r io.Reader, least, limit int) *bufio.Reader {
-	if b, ok := r.(*bufio.Reader); ok && b.Size() >= least {
-		return b
+// A Reader is a bufio.Reader made by NewReader. Len sees through it to
+// its source, so that a reader reading from it in turn (an x12.Reader
+// over what the caller peeked at) can size its own buffer.
+type Reader struct {
+	*bufio.Reader
+	src io.Reader // nil when unknown
+}
+
+// NewReader returns a Reader over r with a buffer of limit bytes or, when
+// r tells how much it holds (Len), just large enough for that, but never
+// below least (the most the caller peeks at once). A Reader or bufio.Reader
+// of at least least bytes is used as it is: buffering it again would only
+// copy.
+func NewReader(r io.Reader, least, limit int) *Reader {
+	switch b := r.(type) {
+	case *Reader:
+		if b.Size() >= least {
+			return b
+		}
+	case *bufio.Reader:
+		if b.Size() >= least {
+			return &Reader{Reader: b}
+		}
 	}
 	size := limit
 	if n, ok := Len(r); ok {
@@ -44,5 +66,5 @@ func NewReader(r io.Reader, least, limit int) *bufio.Reader {
 		// a full buffer.
 		size = Size(n+1, limit)
 	}
-	return bufio.NewReaderSize(r, max(size, least))
+	return &Reader{Reader: bufio.NewReaderSize(r, max(size, least)), src: r}
 }

@@ -45,10 +45,38 @@ func TestNewReader(t *testing.T) {
 		}
 	}
 	br := bufio.NewReaderSize(strings.NewReader(in), 600)
-	if NewReader(br, 512, 4096) != br {
+	if NewReader(br, 512, 4096).Reader != br {
 		t.Error("a bufio.Reader large enough is not used as it is")
 	}
-	if NewReader(br, 4096, 4096) == br {
+	if NewReader(br, 4096, 4096).Reader == br {
 		t.Error("a bufio.Reader too small for least is used as it is")
+	}
+	if _, ok := Len(NewReader(br, 512, 4096)); ok {
+		t.Error("Len of a Reader over a bufio.Reader is known")
+	}
+	ir := NewReader(strings.NewReader(in), 16, 4096)
+	if NewReader(ir, 16, 4096) != ir {
+		t.Error("a Reader large enough is not used as it is")
+	}
+}
+
+// Len of a Reader counts what it buffered and what its source holds.
+func TestLenThroughReader(t *testing.T) {
+	in := strings.Repeat("x", 1000)
+	r := NewReader(strings.NewReader(in), 64, 4096)
+	for _, step := range []int{0, 10, 300, 690, 0} {
+		if _, err := r.Discard(step); err != nil {
+			t.Fatal(err)
+		}
+		in = in[step:]
+		if n, ok := Len(r); !ok || n != int64(len(in)) {
+			t.Fatalf("Len = %d, %v; want %d", n, ok, len(in))
+		}
+		if _, err := r.Peek(min(len(in), 64)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, ok := Len(NewReader(struct{ io.Reader }{strings.NewReader(in)}, 16, 64)); ok {
+		t.Error("Len of a Reader over a reader of unknown length is known")
 	}
 }
