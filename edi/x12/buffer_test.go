@@ -181,3 +181,54 @@ func TestReaderSmallInput(t *testing.T) {
 		t.Errorf("long input of unknown length: buffer of %d bytes, want at least %d", len(r.buf), minBuffer)
 	}
 }
+
+// FuzzReaderSources: how the buffer starts and grows must not show. The
+// input (repeated to cross the sizes the buffer grows through) reads the
+// same from a source of known length as from one of unknown length.
+func FuzzReaderSources(f *testing.F) {
+	addCorpusSeeds(f)
+	f.Fuzz(func(t *testing.T, in []byte) {
+		if len(in) == 0 {
+			return
+		}
+		for len(in) < 20000 {
+			in = append(in, in...)
+		}
+		read := func(src io.Reader) []string {
+			r := NewReader(src)
+			r.MaxSegmentSize = 5000
+			var out []string
+			r.OnWarning = func(e *ParseError) { out = append(out, "warning: "+e.Error()) }
+			for i := 0; i < 1000000; i++ {
+				s, err := r.Read()
+				if err == io.EOF {
+					return out
+				}
+				if err != nil {
+					out = append(out, "error: "+err.Error())
+					if errors.Is(err, ErrNoISA) {
+						return out
+					}
+					continue
+				}
+				out = append(out, fmt.Sprintf("%d %d %q", s.Offset, s.Len(), s.Bytes()))
+			}
+			t.Fatal("no progress")
+			return nil
+		}
+		want := read(bytes.NewReader(in))
+		got := read(struct{ io.Reader }{bytes.NewReader(in)})
+		for i := range max(len(want), len(got)) {
+			if i >= len(want) || i >= len(got) || want[i] != got[i] {
+				w, g := "(end)", "(end)"
+				if i < len(want) {
+					w = want[i]
+				}
+				if i < len(got) {
+					g = got[i]
+				}
+				t.Fatalf("item %d: known length %.200s, unknown %.200s", i, w, g)
+			}
+		}
+	})
+}

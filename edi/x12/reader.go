@@ -402,8 +402,8 @@ func (r *Reader) readISA() (*Segment, error) {
 		}
 	}
 	off := r.base + int64(r.start)
-	b := r.buf[r.start:r.end]
-	sep := b[3]
+	var b []byte
+	var sep byte
 	n := 0     // bytes copied to isaBuf
 	count := 0 // separators seen
 	i := 0
@@ -416,23 +416,35 @@ func (r *Reader) readISA() (*Segment, error) {
 		r.seeking = !r.preset
 		return nil, r.perr(off, 0, "ISA", wrapf(ErrBadISA, "%s", msg))
 	}
-	for ; i < len(b); i++ {
-		c := b[i]
-		if c == '\r' || c == '\n' {
-			continue
-		}
-		if n >= isaMax-2 {
-			return bad("too long")
-		}
-		r.isaBuf[n] = c
-		n++
-		if c == sep {
-			count++
-			if count == 16 {
-				i++
-				break
+	for {
+		b = r.buf[r.start:r.end]
+		sep = b[3]
+		n, count, i = 0, 0, 0
+		for ; i < len(b); i++ {
+			c := b[i]
+			if c == '\r' || c == '\n' {
+				continue
+			}
+			if n >= isaMax-2 {
+				return bad("too long")
+			}
+			r.isaBuf[n] = c
+			n++
+			if c == sep {
+				count++
+				if count == 16 {
+					i++
+					break
+				}
 			}
 		}
+		// The buffer ended before the ISA (CR and LF in it are not
+		// counted): read on, so that what is decided does not depend on
+		// how reads split the input.
+		if (count < 16 || i+1 >= len(b)) && r.fill() {
+			continue
+		}
+		break
 	}
 	if count < 16 || i >= len(b) {
 		return bad("fewer than 16 elements")
@@ -513,12 +525,19 @@ func isTerminatorLike(c byte) bool {
 
 // nextLineEndsWith reports whether the segment after the ISA (starting at
 // raw bytes after r.start) ends with c immediately before a line break.
+// It reads on until that line is buffered (or no more can be).
 func (r *Reader) nextLineEndsWith(raw int, c, lb byte) bool {
-	b := r.buf[r.start+raw : r.end]
-	for len(b) > 0 && (b[0] == '\r' || b[0] == '\n') {
-		b = b[1:]
+	var b []byte
+	j := -1
+	for {
+		b = r.buf[r.start+raw : r.end]
+		for len(b) > 0 && (b[0] == '\r' || b[0] == '\n') {
+			b = b[1:]
+		}
+		if j = bytes.IndexByte(b, '\n'); j >= 0 || !r.fill() {
+			break
+		}
 	}
-	j := bytes.IndexByte(b, '\n')
 	if j < 0 {
 		return false
 	}
