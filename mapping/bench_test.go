@@ -5,6 +5,7 @@ import (
 	"context"
 	"io"
 	"math/rand"
+	"os"
 	"testing"
 
 	"github.com/wharfedi/wharf/edi/x12"
@@ -65,6 +66,29 @@ func BenchmarkToX12(b *testing.B) {
 					render(b, &p, set, docs...)
 				}
 			})
+		}
+	}
+}
+
+// BenchmarkFromX12Small maps one small interchange (a 1.5 KB 204 of the
+// corpus), the usual inbound file: setup costs count here, not throughput.
+func BenchmarkFromX12Small(b *testing.B) {
+	in, err := os.ReadFile("../testdata/x12/004010/204.edi")
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.SetBytes(int64(len(in)))
+	b.ReportAllocs()
+	var buf []byte
+	emit := func(d canonical.Document) (err error) {
+		buf, err = canonical.AppendJSON(buf[:0], d)
+		io.Discard.Write(buf)
+		return err
+	}
+	for b.Loop() {
+		out, err := FromX12(context.Background(), bytes.NewReader(in), Options{Emit: emit})
+		if err != nil || out.Documents != 1 {
+			b.Fatal(err, out)
 		}
 	}
 }

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/wharfedi/wharf/edi/x12"
+	"github.com/wharfedi/wharf/internal/iobuf"
 	"github.com/wharfedi/wharf/mapping/canonical"
 )
 
@@ -418,9 +419,9 @@ func FromX12(ctx context.Context, in io.Reader, o Options) (*Outcome, error) {
 		o.MaxQuarantined = 1000
 	}
 	out := &Outcome{Partner: p.Partner, Policy: p.Policy.String()}
-	br := bufio.NewReaderSize(in, 64<<10)
+	br := iobuf.NewReader(in, 4096, 64<<10) // bareDelimiters peeks 4096
 	r := x12.NewReader(br)
-	if d, ok := bareDelimiters(br); ok {
+	if d, ok := bareDelimiters(br.Reader); ok {
 		r.Delimiters = d
 	}
 	c := &inCtx{p: p, r: r}

@@ -1,7 +1,6 @@
 package process
 
 import (
-	"bufio"
 	"context"
 	"fmt"
 	"slices"
@@ -103,7 +102,7 @@ func (p *Processor) reconcile(ctx context.Context, m *store.Message, rejectedICs
 		return err
 	}
 	defer rc.Close()
-	acks, err := x12.ReadAcks(x12.NewReader(bufio.NewReaderSize(rc, 64<<10)))
+	acks, err := x12.ReadAcks(x12.NewReader(rc)) // x12.Reader buffers
 	if err != nil {
 		return fmt.Errorf("process %s: read acknowledgments: %w", m.ID, err)
 	}

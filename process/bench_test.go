@@ -44,6 +44,7 @@ func BenchmarkProcessX12(b *testing.B) {
 				}
 				ids[i] = e.ID
 			}
+			b.ReportAllocs()
 			b.ResetTimer()
 			for _, id := range ids {
 				if err := p.Process(ctx, id); err != nil {

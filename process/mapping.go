@@ -10,6 +10,7 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/wharfedi/wharf/internal/iobuf"
 	"github.com/wharfedi/wharf/internal/lifecycle"
 	"github.com/wharfedi/wharf/internal/store"
 	"github.com/wharfedi/wharf/mapping"
@@ -258,7 +259,7 @@ func fromJSONLines(r io.Reader, partner string, o mapping.Options) (*mapping.Out
 		}
 		out.Quarantined = append(out.Quarantined, mapping.Quarantined{Document: doc, Pos: e.Pos, Errors: []*mapping.Error{e}})
 	}
-	dec := json.NewDecoder(bufio.NewReaderSize(r, 64<<10))
+	dec := json.NewDecoder(iobuf.NewReader(r, 0, 64<<10))
 	for n := 1; ; n++ {
 		var raw json.RawMessage
 		if err := dec.Decode(&raw); err == io.EOF {
@@ -293,7 +294,7 @@ func (p *Processor) Documents(ctx context.Context, m *store.Message) ([]canonica
 		return nil, err
 	}
 	defer rc.Close()
-	br := bufio.NewReaderSize(rc, 64<<10)
+	br := bufio.NewReaderSize(rc, max(4096, iobuf.Size(m.Size+1, 64<<10)))
 	head, _ := br.Peek(4096)
 	var prof *mapping.Profile
 	if p.Profile != nil {

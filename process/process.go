@@ -7,7 +7,6 @@
 package process
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"errors"
@@ -22,6 +21,7 @@ import (
 
 	"github.com/wharfedi/wharf/archive"
 	"github.com/wharfedi/wharf/edi/x12"
+	"github.com/wharfedi/wharf/internal/iobuf"
 	"github.com/wharfedi/wharf/internal/lifecycle"
 	"github.com/wharfedi/wharf/internal/store"
 	"github.com/wharfedi/wharf/mapping"
@@ -143,9 +143,9 @@ func (p *Processor) process(ctx context.Context, id string) error {
 			return fmt.Errorf("process %s: read: %w", m.ID, err)
 		}
 		ctx = context.WithValue(ctx, heldKey{}, &held{id: m.ID, b: b})
-		rc = io.NopCloser(bytes.NewReader(b))
+		rc = heldReader{bytes.NewReader(b)}
 	}
-	br := bufio.NewReaderSize(rc, 64<<10)
+	br := iobuf.NewReader(rc, 4096, 64<<10)
 	// A short message ends before 4096 bytes (io.EOF); any other error is
 	// a failed read (an S3 connection reset mid-stream), not content: on
 	// what little was read the message would be judged "unrecognized" for
@@ -188,11 +188,18 @@ type held struct {
 
 type heldKey struct{}
 
+// heldReader reads held bytes. Unlike io.NopCloser it keeps the
+// *bytes.Reader's Len, by which the readers over it (bufio, x12) size
+// their buffers to the message instead of to the largest one.
+type heldReader struct{ *bytes.Reader }
+
+func (heldReader) Close() error { return nil }
+
 // open returns the message's archived bytes: those Process holds, or the
 // archive's.
 func (p *Processor) open(ctx context.Context, m *store.Message) (io.ReadCloser, error) {
 	if h, ok := ctx.Value(heldKey{}).(*held); ok && h.id == m.ID {
-		return io.NopCloser(bytes.NewReader(h.b)), nil
+		return heldReader{bytes.NewReader(h.b)}, nil
 	}
 	rc, _, err := p.Archive.Get(ctx, m.ID)
 	if err != nil {

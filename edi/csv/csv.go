@@ -29,6 +29,8 @@ import (
 	"fmt"
 	"io"
 	"unicode/utf8"
+
+	"github.com/wharfedi/wharf/internal/iobuf"
 )
 
 // Layout declares a delimited file.
@@ -106,7 +108,7 @@ func NewReader(in io.Reader, l *Layout) (*Reader, error) {
 	if comma == '"' || comma == '\r' || comma == '\n' || !utf8.ValidRune(comma) {
 		return nil, fmt.Errorf("csv: %q cannot be the delimiter", comma)
 	}
-	return &Reader{l: l, br: bufio.NewReaderSize(dec, 64<<10), comma: utf8.AppendRune(nil, comma), header: l.Header}, nil
+	return &Reader{l: l, br: iobuf.NewReader(dec, 16, 64<<10).Reader, comma: utf8.AppendRune(nil, comma), header: l.Header}, nil
 }
 
 // Read returns the next record: its definition, the value of each field

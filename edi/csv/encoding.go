@@ -8,6 +8,8 @@ import (
 	"io"
 	"strings"
 	"unicode/utf8"
+
+	"github.com/wharfedi/wharf/internal/iobuf"
 )
 
 // Encodings a layout may declare.
@@ -59,14 +61,14 @@ func NewDecoder(r io.Reader, enc string) (io.Reader, error) {
 	if err != nil {
 		return nil, err
 	}
-	br := bufio.NewReaderSize(r, 64<<10)
+	br := iobuf.NewReader(r, 3, 64<<10)
 	if b, _ := br.Peek(3); bytes.Equal(b, []byte{0xEF, 0xBB, 0xBF}) && enc != Windows1252 {
 		br.Discard(3)
 	}
 	if enc != Windows1252 {
 		return br, nil
 	}
-	return &decoder1252{r: br}, nil
+	return &decoder1252{r: br.Reader}, nil
 }
 
 type decoder1252 struct {

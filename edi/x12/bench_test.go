@@ -93,3 +93,21 @@ func BenchmarkCheck(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkCheckSmall checks one small interchange (a 1.5 KB 204 of the
+// corpus), the usual inbound file: what a Reader costs to set up counts
+// here, not its throughput.
+func BenchmarkCheckSmall(b *testing.B) {
+	in, err := os.ReadFile(corpusDir + "/004010/204.edi")
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.SetBytes(int64(len(in)))
+	b.ReportAllocs()
+	for b.Loop() {
+		rep, err := (&Checker{Discard: true}).Check(context.Background(), NewReader(bytes.NewReader(in)))
+		if err != nil || rep.Rejected {
+			b.Fatal(err, rep.Rejected)
+		}
+	}
+}

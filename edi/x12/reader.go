@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"io"
 	"strings"
+
+	"github.com/wharfedi/wharf/internal/iobuf"
 )
 
 // Delimiters are the four separator characters of an interchange.
@@ -63,8 +65,13 @@ func (d Delimiters) valid() bool {
 
 const (
 	defaultMaxSegment = 1 << 20
-	minBuffer         = 128 << 10
-	isaMax            = 256 // longest unpadded/over-padded ISA accepted, CR/LF excluded
+	// minBuffer is the buffer of a long input, which reads fill: a
+	// Reader starts smaller (startBuffer, or what the input holds when it
+	// tells, see iobuf.Len) and doubles its buffer up to minBuffer while
+	// reads fill it, so that a file of a kilobyte costs a kilobyte.
+	minBuffer   = 128 << 10
+	startBuffer = 4 << 10
+	isaMax      = 256 // longest unpadded/over-padded ISA accepted, CR/LF excluded
 )
 
 // A Reader reads segments from X12 input. Set the exported fields before the
@@ -105,9 +112,10 @@ type Reader struct {
 	pendingX int         // index of ctl to clear after this segment (IEA/GE/SE), -1 none
 	segOwnD  bool        // seg.d may differ from d (after an ISA or a change of d)
 	vec      vecDelims   // d for maskBlocks, set wherever d is
+	filled   bool        // the last read filled buf: the input may be long
 	masks    []blockMask // of buf's 64-byte blocks, valid in [mLo, mHi)
 	mLo, mHi int
-	fastEnds *[fastEndsLen]int32 // element ends written by scanFast
+	fastEnds []int32 // element ends written by scanFast; a power of two long, at most fastEndsLen
 }
 
 const (
@@ -116,8 +124,10 @@ const (
 	fastWindow = 4096
 	// fastEndsLen bounds the element ends of a segment scanFast reads
 	// (at most one per byte) as a power of two, so that indexing with
-	// n&(fastEndsLen-1) needs no bounds check.
-	fastEndsLen = 2 * fastWindow
+	// n&(len(fastEnds)-1) needs no bounds check. fastEnds starts at
+	// fastEndsStart and doubles when a segment may have more.
+	fastEndsLen   = 2 * fastWindow
+	fastEndsStart = 64
 )
 
 // setDelims makes d the delimiters in effect.
@@ -185,8 +195,9 @@ func (r *Reader) fill() bool {
 	if r.eof {
 		return false
 	}
+	limit := r.maxSeg() + isaMax
 	if r.buf == nil {
-		r.buf = make([]byte, min(minBuffer, r.maxSeg()+isaMax))
+		r.buf = make([]byte, r.firstSize(limit))
 	}
 	if r.start > 0 {
 		n := copy(r.buf, r.buf[r.start:r.end])
@@ -194,17 +205,20 @@ func (r *Reader) fill() bool {
 		r.start, r.end = 0, n
 		r.mLo, r.mHi = 0, 0 // the masks are of bytes moved
 	}
-	if r.end == len(r.buf) {
-		if len(r.buf) >= r.maxSeg()+isaMax {
+	// Grow when a segment fills the buffer (up to the longest segment) or
+	// while reads fill it (up to minBuffer).
+	if r.end == len(r.buf) || r.filled && len(r.buf) < min(minBuffer, limit) {
+		if len(r.buf) >= limit {
 			return false
 		}
-		nb := make([]byte, min(2*len(r.buf), r.maxSeg()+isaMax))
+		nb := make([]byte, min(2*len(r.buf), limit))
 		copy(nb, r.buf[:r.end])
 		r.buf = nb
 	}
 	for tries := 0; tries < 100; tries++ {
 		n, err := r.r.Read(r.buf[r.end:])
 		r.end += n
+		r.filled = r.end == len(r.buf)
 		if err != nil {
 			r.eof = true
 			if err != io.EOF {
@@ -219,6 +233,17 @@ func (r *Reader) fill() bool {
 	r.eof = true
 	r.readErr = io.ErrNoProgress
 	return false
+}
+
+// firstSize is the size of the first buffer: startBuffer, or just more
+// than the input holds when it tells (see iobuf.Len), in whole 64-byte
+// blocks (the unit of maskBlocks); never more than minBuffer or limit.
+func (r *Reader) firstSize(limit int) int {
+	n := startBuffer
+	if l, ok := iobuf.Len(r.r); ok {
+		n = iobuf.Size(l+1, minBuffer)
+	}
+	return min((n+63)&^63, minBuffer, limit)
 }
 
 func (r *Reader) maxSeg() int {
@@ -377,8 +402,8 @@ func (r *Reader) readISA() (*Segment, error) {
 		}
 	}
 	off := r.base + int64(r.start)
-	b := r.buf[r.start:r.end]
-	sep := b[3]
+	var b []byte
+	var sep byte
 	n := 0     // bytes copied to isaBuf
 	count := 0 // separators seen
 	i := 0
@@ -391,23 +416,35 @@ func (r *Reader) readISA() (*Segment, error) {
 		r.seeking = !r.preset
 		return nil, r.perr(off, 0, "ISA", wrapf(ErrBadISA, "%s", msg))
 	}
-	for ; i < len(b); i++ {
-		c := b[i]
-		if c == '\r' || c == '\n' {
-			continue
-		}
-		if n >= isaMax-2 {
-			return bad("too long")
-		}
-		r.isaBuf[n] = c
-		n++
-		if c == sep {
-			count++
-			if count == 16 {
-				i++
-				break
+	for {
+		b = r.buf[r.start:r.end]
+		sep = b[3]
+		n, count, i = 0, 0, 0
+		for ; i < len(b); i++ {
+			c := b[i]
+			if c == '\r' || c == '\n' {
+				continue
+			}
+			if n >= isaMax-2 {
+				return bad("too long")
+			}
+			r.isaBuf[n] = c
+			n++
+			if c == sep {
+				count++
+				if count == 16 {
+					i++
+					break
+				}
 			}
 		}
+		// The buffer ended before the ISA (CR and LF in it are not
+		// counted): read on, so that what is decided does not depend on
+		// how reads split the input.
+		if (count < 16 || i+1 >= len(b)) && r.fill() {
+			continue
+		}
+		break
 	}
 	if count < 16 || i >= len(b) {
 		return bad("fewer than 16 elements")
@@ -488,12 +525,19 @@ func isTerminatorLike(c byte) bool {
 
 // nextLineEndsWith reports whether the segment after the ISA (starting at
 // raw bytes after r.start) ends with c immediately before a line break.
+// It reads on until that line is buffered (or no more can be).
 func (r *Reader) nextLineEndsWith(raw int, c, lb byte) bool {
-	b := r.buf[r.start+raw : r.end]
-	for len(b) > 0 && (b[0] == '\r' || b[0] == '\n') {
-		b = b[1:]
+	var b []byte
+	j := -1
+	for {
+		b = r.buf[r.start+raw : r.end]
+		for len(b) > 0 && (b[0] == '\r' || b[0] == '\n') {
+			b = b[1:]
+		}
+		if j = bytes.IndexByte(b, '\n'); j >= 0 || !r.fill() {
+			break
+		}
 	}
-	j := bytes.IndexByte(b, '\n')
 	if j < 0 {
 		return false
 	}

@@ -59,7 +59,7 @@ func gather(x uint64) uint64 {
 }
 
 // ensureMasks makes the masks of every whole block of buf[:end] from the
-// block holding pos on valid, and allocates fastEnds.
+// block holding pos on valid.
 func (r *Reader) ensureMasks(pos int) {
 	if len(r.masks) != len(r.buf)>>6 {
 		r.masks = make([]blockMask, len(r.buf)>>6)
@@ -71,9 +71,6 @@ func (r *Reader) ensureMasks(pos int) {
 	if full := r.end >> 6; r.mHi < full {
 		maskBlocks(r.buf[r.mHi<<6:full<<6], &r.vec, r.masks[r.mHi:full])
 		r.mHi = full
-	}
-	if r.fastEnds == nil {
-		r.fastEnds = new([fastEndsLen]int32)
 	}
 }
 
@@ -88,7 +85,7 @@ func (r *Reader) scanFast() *Segment {
 		return nil
 	}
 	k := pos >> 6
-	if k < r.mLo || r.mHi != r.end>>6 || r.fastEnds == nil {
+	if k < r.mLo || r.mHi != r.end>>6 {
 		r.ensureMasks(pos)
 	}
 	m := r.masks
@@ -106,7 +103,19 @@ func (r *Reader) scanFast() *Segment {
 	if j >= lim || j == pos {
 		return nil
 	}
+	if j-pos >= len(r.fastEnds) {
+		// At most j-pos element ends and the segment's end.
+		n := max(fastEndsStart, 2*len(r.fastEnds))
+		for n <= j-pos {
+			n *= 2
+		}
+		r.fastEnds = make([]int32, min(n, fastEndsLen))
+	}
 	e := r.fastEnds
+	mask := len(e) - 1
+	if mask < 0 {
+		return nil // never: tells the compiler that n&mask is in bounds
+	}
 	n := 0 // element ends in e
 	var rare uint64
 	for b := k; b <= kt; b++ {
@@ -120,7 +129,7 @@ func (r *Reader) scanFast() *Segment {
 		rare |= m[b].rare & in
 		off := b<<6 - pos
 		for s := m[b].sep & in; s != 0; s &= s - 1 {
-			e[n&(fastEndsLen-1)] = int32(off + bits.TrailingZeros64(s))
+			e[n&mask] = int32(off + bits.TrailingZeros64(s))
 			n++
 		}
 	}
@@ -137,7 +146,7 @@ func (r *Reader) scanFast() *Segment {
 		}
 		nested = true
 	}
-	e[n&(fastEndsLen-1)] = int32(j - pos)
+	e[n&mask] = int32(j - pos)
 	s := &r.seg
 	s.raw = raw
 	s.ends = e[:n+1]

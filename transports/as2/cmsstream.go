@@ -14,6 +14,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+
+	"github.com/wharfedi/wharf/internal/iobuf"
 )
 
 // Streaming CMS for large messages: the structure around the content
@@ -38,7 +40,7 @@ func newBERStream(r io.Reader) *berStream { return &berStream{r: bufio.NewReader
 
 // newBERSection reads a section with a buffer no larger than it.
 func newBERSection(r *io.SectionReader) *berStream {
-	return &berStream{r: bufio.NewReaderSize(r, bufSize(r.Size(), 64<<10)), src: r}
+	return &berStream{r: bufio.NewReaderSize(r, iobuf.Size(r.Size(), 64<<10)), src: r}
 }
 
 // skip passes over n bytes, seeking when it can.
@@ -688,7 +690,7 @@ func (e *encryptor) write(w io.Writer, r io.Reader) error {
 	if _, err := w.Write(e.head); err != nil {
 		return err
 	}
-	n := bufSize(e.content, 32<<10) &^ 15 // whole blocks
+	n := iobuf.Size(e.content, 32<<10) &^ 15 // whole blocks
 	if n == 0 {
 		n = 16
 	}

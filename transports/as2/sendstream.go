@@ -11,6 +11,8 @@ import (
 	"fmt"
 	"io"
 	"os"
+
+	"github.com/wharfedi/wharf/internal/iobuf"
 )
 
 // Sending streams too: a message is a chain of byte streams of known size
@@ -102,7 +104,7 @@ func piped(size int64, fill func(w io.Writer) error) stream {
 	return stream{size: size, open: func() (io.ReadCloser, error) {
 		pr, pw := io.Pipe()
 		go func() {
-			bw := bufio.NewWriterSize(pw, bufSize(size, 64<<10))
+			bw := bufio.NewWriterSize(pw, iobuf.Size(size, 64<<10))
 			err := fill(bw)
 			if err == nil {
 				err = bw.Flush()

@@ -11,6 +11,8 @@ import (
 	"os"
 	"strings"
 	"time"
+
+	"github.com/wharfedi/wharf/internal/iobuf"
 )
 
 // The receiving endpoint works on files, never on whole bodies in memory:
@@ -121,14 +123,6 @@ func (w *spoolWriter) done() (*io.SectionReader, error) {
 	return io.NewSectionReader(w.f, 0, w.n), nil
 }
 
-// bufSize is a buffer size for reading n bytes: at most max.
-func bufSize(n int64, limit int) int {
-	if n < int64(limit) {
-		return max(int(n), 16)
-	}
-	return limit
-}
-
 // section returns a fresh reader over all of r.
 func section(r *io.SectionReader) *io.SectionReader { return io.NewSectionReader(r, 0, r.Size()) }
 
@@ -196,7 +190,7 @@ func decodeCTEStream(sp *spool, cte []string, body *io.SectionReader) (*io.Secti
 		return body, nil
 	case "base64":
 		return sp.write(func(w io.Writer) error {
-			_, err := io.Copy(w, base64.NewDecoder(base64.RawStdEncoding, &base64Clean{r: bufio.NewReaderSize(section(body), bufSize(body.Size(), 64<<10))}))
+			_, err := io.Copy(w, base64.NewDecoder(base64.RawStdEncoding, &base64Clean{r: bufio.NewReaderSize(section(body), iobuf.Size(body.Size(), 64<<10))}))
 			if err != nil {
 				return fmt.Errorf("mime: base64 body: %w", err)
 			}
@@ -320,7 +314,7 @@ func partsAt(body *io.SectionReader, boundary string) ([]*io.SectionReader, erro
 // scanDelimiters calls fn with each offset, in order, where delim starts
 // a line, until fn says stop.
 func scanDelimiters(r *io.SectionReader, delim []byte, fn func(int64) (bool, error)) error {
-	window := bufSize(r.Size(), 256<<10)
+	window := iobuf.Size(r.Size(), 256<<10)
 	keep := len(delim) + 1
 	buf := make([]byte, window+keep)
 	base, have, checked := int64(0), 0, int64(-1) // buf[0] is at base
@@ -361,7 +355,7 @@ func scanDelimiters(r *io.SectionReader, delim []byte, fn func(int64) (bool, err
 
 // indexByteAt returns the offset of the first c at or after from, or -1.
 func indexByteAt(r *io.SectionReader, from int64, c byte) (int64, error) {
-	buf := make([]byte, bufSize(r.Size()-from, 4<<10))
+	buf := make([]byte, iobuf.Size(r.Size()-from, 4<<10))
 	for off := from; off < r.Size(); {
 		n, err := r.ReadAt(buf, off)
 		if i := bytes.IndexByte(buf[:n], c); i >= 0 {
@@ -447,7 +441,7 @@ func verifySignedAt(e *fileEntity, certs []*x509.Certificate, now time.Time, sp 
 	n := signed.Size()
 	candidates := []signedCandidate{
 		{func() io.Reader { return section(signed) }, ""},
-		{func() io.Reader { return &crlfReader{r: bufio.NewReaderSize(section(signed), bufSize(n, 64<<10))} }, crlfNote},
+		{func() io.Reader { return &crlfReader{r: bufio.NewReaderSize(section(signed), iobuf.Size(n, 64<<10))} }, crlfNote},
 		{func() io.Reader { return io.MultiReader(section(signed), strings.NewReader("\r\n")) }, plusCRLFNote},
 	}
 	var tail [2]byte
