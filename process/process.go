@@ -138,10 +138,12 @@ func (p *Processor) process(ctx context.Context, id string) error {
 		// Small messages (most EDI) are read once: validation, mapping and
 		// reconciling then share the bytes instead of each reading the
 		// archive again (each Get is two queries, a file and a hash).
-		b, err := io.ReadAll(rc)
-		if err != nil {
+		// Sized from the index (io.ReadAll would grow from 512 bytes).
+		buf := bytes.NewBuffer(make([]byte, 0, m.Size+bytes.MinRead))
+		if _, err := buf.ReadFrom(rc); err != nil {
 			return fmt.Errorf("process %s: read: %w", m.ID, err)
 		}
+		b := buf.Bytes()
 		ctx = context.WithValue(ctx, heldKey{}, &held{id: m.ID, b: b})
 		rc = heldReader{bytes.NewReader(b)}
 	}
