@@ -186,7 +186,7 @@ func main() {
 		}
 	}
 	srv := srvs[0]
-	cpu0 := cpuOf(srvs)
+	user0, sys0 := cpuOf(srvs)
 
 	arrived := make(map[string]time.Time, *n)
 	var gap time.Duration
@@ -238,7 +238,9 @@ func main() {
 		mu.Lock()
 		log.Fatalf("only %d of %d 997s delivered after %v", len(delivered), *n, timeout)
 	}
-	cpu := cpuOf(srvs) - cpu0
+	user1, sys1 := cpuOf(srvs)
+	user, sys := user1-user0, sys1-sys0
+	cpu := user + sys
 	mu.Lock()
 	var last time.Time
 	lat := make([]time.Duration, 0, *n)
@@ -269,7 +271,9 @@ func main() {
 	fmt.Printf("  dropped in %.1fs; all 997s delivered after %.1fs: %.0f files/s\n", dropped.Seconds(), total.Seconds(), float64(*n)/total.Seconds())
 	fmt.Printf("  arrival -> delivered: p50 %v  p90 %v  p99 %v  max %v\n", pct(0.50), pct(0.90), pct(0.99), lat[len(lat)-1].Round(time.Millisecond))
 	if !*strace && cpu > 0 {
-		fmt.Printf("  CPU time of wharf serve from the first file to the last 997: %.2fs, %.2f ms per file\n", cpu.Seconds(), float64(cpu.Microseconds())/1000/float64(*n))
+		perFile := func(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 / float64(*n) }
+		fmt.Printf("  CPU time of wharf serve from the first file to the last 997: %.2fs, %.2f ms per file (user %.2f, system %.2f)\n",
+			cpu.Seconds(), perFile(cpu), perFile(user), perFile(sys))
 	}
 	if fsyncRate > 0 {
 		fmt.Printf("  reference, the same files written with one fsync each (one thread): %.0f files/s; Wharf / reference: %.2fx\n",
@@ -302,27 +306,28 @@ func main() {
 	}
 }
 
-// cpuOf sums the CPU time (user and system) the processes have used so
+// cpuOf sums the CPU time (user, then system) the processes have used so
 // far, from /proc (0 where it cannot be read). CPU time per file is a firm
 // figure on a machine whose other load moves the files/s.
-func cpuOf(cmds []*exec.Cmd) time.Duration {
-	var ticks int64
+func cpuOf(cmds []*exec.Cmd) (user, system time.Duration) {
+	var ut, st int64
 	for _, c := range cmds {
 		b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", c.Process.Pid))
 		if err != nil {
-			return 0
+			return 0, 0
 		}
 		// Fields after the command name (which may hold spaces) in
 		// parentheses: utime and stime are the 14th and 15th fields.
 		f := strings.Fields(string(b[bytes.LastIndexByte(b, ')')+1:]))
 		if len(f) < 13 {
-			return 0
+			return 0, 0
 		}
 		u, _ := strconv.ParseInt(f[11], 10, 64)
 		s, _ := strconv.ParseInt(f[12], 10, 64)
-		ticks += u + s
+		ut, st = ut+u, st+s
 	}
-	return time.Duration(ticks) * time.Second / 100 // USER_HZ is 100 on Linux
+	tick := time.Second / 100 // USER_HZ is 100 on Linux
+	return time.Duration(ut) * tick, time.Duration(st) * tick
 }
 
 // fsyncEach writes n of the benchmark's files into dir, one thread, each
