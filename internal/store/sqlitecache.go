@@ -70,9 +70,6 @@ var (
 // nil statement means: run query on the driver directly (a string of
 // several statements, or its cached statement busy).
 func (c *cachingConn) take(ctx context.Context, query string) (driver.Stmt, func(), error) {
-	if !cacheable(query) {
-		return nil, nil, nil
-	}
 	c.mu.Lock()
 	cs, ok := c.stmts[query]
 	if ok {
@@ -85,6 +82,11 @@ func (c *cachingConn) take(ctx context.Context, query string) (driver.Stmt, func
 		return cs.st, func() { c.release(cs) }, nil
 	}
 	c.mu.Unlock()
+	// Only a statement not cached yet is scanned (River's are kilobytes
+	// long, and every call scanned them).
+	if !cacheable(query) {
+		return nil, nil, nil
+	}
 	st, err := c.c.(driver.ConnPrepareContext).PrepareContext(ctx, query)
 	if err != nil {
 		return nil, nil, err
