@@ -102,15 +102,17 @@ mkdir -p "$W/small"
 python3 - "$W/small" "$SMALL" <<'PY'
 import os, sys
 d, n = sys.argv[1], int(sys.argv[2])
-body = os.urandom(4096 - 200)
 for i in range(n):
-    # a valid X12 204 interchange padded to about 4 KiB, its own ISA13 each
+    # a valid X12 204 interchange of about 4 KiB (100 L11 references), its
+    # own ISA13 each: `wharf x12 validate` accepts it, so processing takes
+    # the ordinary path (997 accepting it), not the rejection path
     isa = "ISA*00*          *00*          *ZZ*BENCH          *ZZ*WHARF          *261127*1200*U*00401*%09d*0*P*>~\n" % (i + 1)
-    body_seg = "".join("N9*ZZ*%s~\n" % (("%05d" % i) + "X" * 60) for _ in range(50))
-    seg_count = 2 + 50 + 3
-    doc = (isa + "GS*SM*BENCH*WHARF*20261127*1200*%d*X*004010~\n" % (i + 1) +
-           "ST*204*0001~\nB2**SCAC**SH%07d**PP~\nB2A*00~\n" % i + body_seg +
-           "S5*1*CL~\nN1*SH*SHIPPER~\nL3*100*G~\nSE*%d*0001~\nGE*1*%d~\nIEA*1*%09d~\n" % (seg_count + 3, i + 1, i + 1))
+    refs = lambda tag: "".join("L11*%s*ZZ~\n" % ("%s%05d%02d" % (tag, i, k) + "X" * 21) for k in range(50))
+    st = ["ST*204*0001~\n", "B2**SCAC**SH%07d**PP~\n" % i, "B2A*00~\n", refs("H"), "S5*1*CL~\n", refs("S"),
+          "N1*SH*SHIPPER~\n", "L3*100*G~\n"]
+    nseg = sum(s.count("~") for s in st) + 1
+    doc = (isa + "GS*SM*BENCH*WHARF*20261127*1200*%d*X*004010~\n" % (i + 1) + "".join(st) +
+           "SE*%d*0001~\nGE*1*%d~\nIEA*1*%09d~\n" % (nseg, i + 1, i + 1))
     open(os.path.join(d, "f%05d.edi" % i), "w").write(doc)
 PY
 per=$(( (SMALL + CLIENTS - 1) / CLIENTS ))
