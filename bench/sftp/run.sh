@@ -10,6 +10,8 @@
 #                                # taken 1 s into the small-file uploads
 #                                # (PROFILE_SECONDS long, default 4)
 #   WHARF_BIN=/tmp/wharf-old bench/sftp/run.sh   # an already built binary
+#   TMPDIR=/dev/shm bench/sftp/run.sh            # everything on tmpfs: flushes cost
+#                                # nothing, so what is left is CPU and latency
 #
 # It also prints the CPU time wharf serve and the sshd processes used for
 # the small files (user+system, from /proc), per file: on a shared machine
@@ -22,7 +24,7 @@ cd "$(dirname "$0")/../.."
 MB=${MB:-1024}
 SMALL=${SMALL:-10000}
 CLIENTS=${CLIENTS:-8}
-W=$(mktemp -d /tmp/wharf-bench-sftp.XXXXXX)
+W=$(mktemp -d "${TMPDIR:-/tmp}/wharf-bench-sftp.XXXXXX")
 PIDS=()
 trap 'for p in "${PIDS[@]}"; do kill $p 2>/dev/null || true; done; rm -rf "$W"' EXIT
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
