@@ -50,13 +50,15 @@ func session(t *testing.T, rc transports.Receiver) *sftp.Client {
 	return sessionWith(t, ServerOptions{Partner: "acme", Receiver: rc})
 }
 
-// sessionWith serves a session with o (and a spool folder of its own)
-// over in-memory pipes to a pkg/sftp client.
+// sessionWith serves a session with o (and a spool folder of its own
+// unless o names one) over in-memory pipes to a pkg/sftp client.
 func sessionWith(t *testing.T, o ServerOptions) *sftp.Client {
 	t.Helper()
 	cr, sw := io.Pipe()
 	sr, cw := io.Pipe()
-	o.SpoolDir = t.TempDir()
+	if o.SpoolDir == "" {
+		o.SpoolDir = t.TempDir()
+	}
 	sess := NewSession(o)
 	rs := sftp.NewRequestServer(pipe{sr, sw}, sess.Handlers())
 	done := make(chan struct{})

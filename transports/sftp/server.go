@@ -162,14 +162,24 @@ func (s *Session) Filewrite(r *sftp.Request) (io.WriterAt, error) {
 			return nil, fmt.Errorf("inbound/%s refused: %s", name, why)
 		}
 	}
-	if err := os.MkdirAll(s.o.SpoolDir, 0o750); err != nil {
-		return nil, err
-	}
-	f, err := os.CreateTemp(s.o.SpoolDir, "upload-*")
+	f, err := s.spoolFile("upload-*")
 	if err != nil {
 		return nil, fmt.Errorf("cannot stage upload: %w", err)
 	}
 	return &upload{s: s, name: name, f: f, started: time.Now(), h: sha256.New()}, nil
+}
+
+// spoolFile creates a new file in the spool folder, and the folder first
+// only when it is missing (not a stat of it for every upload).
+func (s *Session) spoolFile(pattern string) (*os.File, error) {
+	f, err := os.CreateTemp(s.o.SpoolDir, pattern)
+	if errors.Is(err, fs.ErrNotExist) {
+		if err := os.MkdirAll(s.o.SpoolDir, 0o750); err != nil {
+			return nil, err
+		}
+		f, err = os.CreateTemp(s.o.SpoolDir, pattern)
+	}
+	return f, err
 }
 
 type upload struct {
@@ -338,15 +348,14 @@ func (u *upload) Close() error {
 	u.closed = true
 	failed, aborted := u.failed, u.aborted
 	u.mu.Unlock()
-	log := u.s.o.Log.With("partner", u.s.o.Partner, "remote", u.s.o.RemoteAddr, "file", "inbound/"+u.name)
 	if aborted != nil {
 		u.discard()
-		log.Warn("sftp upload aborted; discarded, not processed", "reason", aborted, "bytes", u.size)
+		u.s.o.Log.Warn("sftp upload aborted; discarded, not processed", u.logAttrs(u.name, "reason", aborted, "bytes", u.size)...)
 		return aborted
 	}
 	if failed != nil {
 		u.discard()
-		log.Warn("sftp upload failed; discarded, not processed", "reason", failed)
+		u.s.o.Log.Warn("sftp upload failed; discarded, not processed", u.logAttrs(u.name, "reason", failed)...)
 		return failed
 	}
 	if isTempName(u.name) {
@@ -365,7 +374,6 @@ func (u *upload) Close() error {
 // archive hands the staged bytes to the receiver under the final name.
 func (u *upload) archive(final string) error {
 	defer u.discard()
-	log := u.s.o.Log.With("partner", u.s.o.Partner, "remote", u.s.o.RemoteAddr, "file", "inbound/"+final)
 	u.waitFlush()
 	fr, byFile := u.s.o.Receiver.(transports.FileReceiver)
 	if !byFile {
@@ -386,7 +394,7 @@ func (u *upload) archive(final string) error {
 		id, err = u.s.o.Receiver.Receive(ctx, in, u.f)
 	}
 	if err != nil {
-		log.Error("sftp upload NOT accepted: archiving failed; the client is told the upload failed", "err", err)
+		u.s.o.Log.Error("sftp upload NOT accepted: archiving failed; the client is told the upload failed", u.logAttrs(final, "err", err)...)
 		return fmt.Errorf("upload not accepted, try again later: %w", err)
 	}
 	u.s.mu.Lock()
@@ -394,8 +402,16 @@ func (u *upload) archive(final string) error {
 	u.s.totals.Uploads++
 	u.s.totals.UploadBytes += u.size
 	u.s.mu.Unlock()
-	log.Info("sftp upload received", "message", id, "bytes", u.size, "took", time.Since(u.started))
+	u.s.o.Log.Info("sftp upload received", u.logAttrs(final, "message", id, "bytes", u.size, "took", time.Since(u.started))...)
 	return nil
+}
+
+// logAttrs names the partner, its address and the upload's file (under
+// name) before more, for the upload's log lines. (Not a Logger.With per
+// upload: that formats the attributes ahead of a line that, for most
+// uploads, is the only one.)
+func (u *upload) logAttrs(name string, more ...any) []any {
+	return append([]any{"partner", u.s.o.Partner, "remote", u.s.o.RemoteAddr, "file", "inbound/" + name}, more...)
 }
 
 // Discard drops uploads still staged under temporary names (session end).
@@ -428,10 +444,7 @@ func (s *Session) Fileread(r *sftp.Request) (io.ReaderAt, error) {
 	}
 	defer rc.Close()
 	// Clients read out of order; serve from a local copy of the archived bytes.
-	if err := os.MkdirAll(s.o.SpoolDir, 0o750); err != nil {
-		return nil, err
-	}
-	f, err := os.CreateTemp(s.o.SpoolDir, "download-*")
+	f, err := s.spoolFile("download-*")
 	if err != nil {
 		return nil, err
 	}
@@ -618,10 +631,8 @@ func (s *Session) Filelist(r *sftp.Request) (sftp.ListerAt, error) {
 			return lister{dirInfo(dir)}, nil
 		}
 		if dir == "inbound" {
-			for _, fi := range s.inboundFiles() {
-				if fi.Name() == name {
-					return lister{fi}, nil
-				}
+			if fi, ok := s.inboundFile(name); ok {
+				return lister{fi}, nil
 			}
 			return nil, os.ErrNotExist
 		}
@@ -632,6 +643,23 @@ func (s *Session) Filelist(r *sftp.Request) (sftp.ListerAt, error) {
 		return lister{fileInfo{name: w.Name, size: w.Size, mod: w.Created}}, nil
 	}
 	return nil, fmt.Errorf("%w: %s is not supported here", errDenied, strings.ToLower(r.Method))
+}
+
+// inboundFile is what inboundFiles lists under name, looked up by name:
+// OpenSSH's sftp stats the target of every put, so a session that
+// uploads n files would otherwise build and sort its whole list n times.
+// (Staged names are temporary names and uploaded ones final names, so no
+// name is in both.)
+func (s *Session) inboundFile(name string) (os.FileInfo, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if u := s.staged[name]; u != nil {
+		return fileInfo{name: name, size: u.size, mod: u.started}, true
+	}
+	if size, ok := s.uploaded[name]; ok {
+		return fileInfo{name: name, size: size, mod: time.Now()}, true
+	}
+	return nil, false
 }
 
 func (s *Session) inboundFiles() []os.FileInfo {

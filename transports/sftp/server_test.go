@@ -5,9 +5,13 @@ import (
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"testing"
+
+	"github.com/pkg/sftp"
 )
 
 // An upload's sha256 is computed while it is written, whatever the order
@@ -78,5 +82,51 @@ func TestUploadHashedWhileWritten(t *testing.T) {
 				t.Fatal("staged bytes differ")
 			}
 		})
+	}
+}
+
+// A Stat of inbound/NAME finds an archived upload and one staged under a
+// temporary name, each with its size, and nothing else; the listing shows
+// the same. The spool folder is created when the first upload needs it.
+func TestInboundStat(t *testing.T) {
+	rc := &keep{got: map[string]string{}}
+	spool := filepath.Join(t.TempDir(), "not", "yet")
+	c := sessionWith(t, ServerOptions{Partner: "acme", Receiver: rc, SpoolDir: spool})
+	if err := put(c, "inbound/A.edi", "ISA*1"); err != nil {
+		t.Fatal(err)
+	}
+	if err := put(c, "inbound/B.edi.part", "ISA*22"); err != nil {
+		t.Fatal(err)
+	}
+	for name, size := range map[string]int64{"A.edi": 5, "B.edi.part": 6} {
+		fi, err := c.Stat("inbound/" + name)
+		if err != nil || fi.Size() != size || fi.Name() != name {
+			t.Fatalf("stat inbound/%s: %v, %v", name, fi, err)
+		}
+	}
+	for _, name := range []string{"C.edi", "B.edi", "a.edi"} {
+		if _, err := c.Stat("inbound/" + name); !errors.Is(err, os.ErrNotExist) {
+			t.Fatalf("stat inbound/%s: %v, want not found", name, err)
+		}
+	}
+	fis, err := c.ReadDir("inbound")
+	if err != nil || len(fis) != 2 || fis[0].Name() != "A.edi" || fis[1].Name() != "B.edi.part" {
+		t.Fatalf("listing: %v, %v", fis, err)
+	}
+}
+
+// BenchmarkInboundStat: the Stat OpenSSH's sftp sends before each put,
+// in a session that already uploaded 1,000 files.
+func BenchmarkInboundStat(b *testing.B) {
+	s := NewSession(ServerOptions{Partner: "acme"})
+	for i := range 1000 {
+		s.uploaded[fmt.Sprintf("f%05d.edi", i)] = 4096
+	}
+	r := sftp.NewRequest("Stat", "/inbound/f00500.edi")
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := s.Filelist(r); err != nil {
+			b.Fatal(err)
+		}
 	}
 }
