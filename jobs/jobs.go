@@ -54,7 +54,7 @@ type Schedule struct {
 
 // Options configure a Runtime.
 type Options struct {
-	Workers   int // concurrent jobs; default 100
+	Workers   int // concurrent jobs; default 300
 	Logger    *slog.Logger
 	Tasks     map[string]Task
 	Schedules []Schedule
@@ -178,7 +178,7 @@ func migrateWith[TTx any](ctx context.Context, d riverdriver.Driver[TTx]) error 
 // New returns a runtime on the store's database. Register workers before Start.
 func New(st store.Store, opts Options) *Runtime {
 	if opts.Workers <= 0 {
-		opts.Workers = 100
+		opts.Workers = 300
 	}
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)

@@ -26,6 +26,7 @@ import (
 	"io"
 	"log"
 	"net/http"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -129,11 +130,24 @@ func main() {
 	db := "sqlite"
 	if *dbURL != "" {
 		schema := fmt.Sprintf("bench_tr_%d", time.Now().UnixNano())
-		psql := exec.Command("psql", *dbURL, "-qc", "CREATE SCHEMA "+schema)
+		// psql refuses the pool's own parameters (pool_max_conns, ...),
+		// which Wharf's URL may carry.
+		psqlURL := *dbURL
+		if u, err := url.Parse(*dbURL); err == nil {
+			q := u.Query()
+			for k := range q {
+				if strings.HasPrefix(k, "pool_") {
+					q.Del(k)
+				}
+			}
+			u.RawQuery = q.Encode()
+			psqlURL = u.String()
+		}
+		psql := exec.Command("psql", psqlURL, "-qc", "CREATE SCHEMA "+schema)
 		if b, err := psql.CombinedOutput(); err != nil {
 			log.Fatalf("create schema: %v %s", err, b)
 		}
-		defer exec.Command("psql", *dbURL, "-qc", "DROP SCHEMA "+schema+" CASCADE").Run()
+		defer exec.Command("psql", psqlURL, "-qc", "DROP SCHEMA "+schema+" CASCADE").Run()
 		sep := "?"
 		if strings.Contains(*dbURL, "?") {
 			sep = "&"

@@ -168,7 +168,7 @@ func (a Archive) RetentionSpec() string {
 
 // JobsConfig tunes the job runtime.
 type JobsConfig struct {
-	Workers int `yaml:"workers"` // concurrent jobs; default 100
+	Workers int `yaml:"workers"` // concurrent jobs; default 300
 	// FailoverAfter: an instance silent this long (no heartbeat) is gone,
 	// and a survivor returns its running jobs to the queue; default 30s.
 	FailoverAfter string `yaml:"failover_after"`
@@ -226,7 +226,7 @@ func Default() *Config {
 		Log:  Log{Format: "text", Level: "info"},
 		HTTP: Listener{Addr: "127.0.0.1:8080"},
 		SFTP: SFTPServer{Addr: "127.0.0.1:2222", MaxSessions: 64, MaxSessionsPerIP: 16, IdleTimeout: "10m", LockoutAttempts: 5, LockoutWindow: "15m"},
-		Jobs: JobsConfig{Workers: 100},
+		Jobs: JobsConfig{Workers: 300},
 		Limits: Limits{
 			API:     Rate{PerMinute: 1200, Burst: 200},
 			Inbound: Rate{PerMinute: 12000, Burst: 5000},
