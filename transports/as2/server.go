@@ -276,8 +276,12 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 		// Sent now, not when the handler returns: the sender has its MDN
 		// before the commit that records it delivered, and an error here
-		// says it did not leave.
-		return http.NewResponseController(w).Flush()
+		// says it did not leave. (A writer that cannot flush sends it when
+		// the handler returns, as before.)
+		if err := http.NewResponseController(w).Flush(); err != nil && !errors.Is(err, http.ErrNotSupported) {
+			return err
+		}
+		return nil
 	}
 	top := &fileEntity{Raw: body, Header: h, Body: body}
 	if s.OnMDN != nil && isMDNAt(top) {
