@@ -311,6 +311,15 @@ func main() {
 	case <-done:
 	case <-time.After(30 * time.Second):
 	}
+	if fsyncRate > 0 {
+		// The disk's rate moves by half from one minute to the next: the
+		// reference again once wharf serve has stopped, and the ratio to
+		// the two references' mean, bound the comparison.
+		again := fsyncEach(filepath.Join(work, "baseline-after"), *n)
+		rate := float64(*n) / total.Seconds()
+		fmt.Printf("  reference again after the run: %.0f files/s; Wharf / the mean of the two references: %.2fx (%.2fx-%.2fx)\n",
+			again, rate/((fsyncRate+again)/2), rate/max(fsyncRate, again), rate/min(fsyncRate, again))
+	}
 	if *strace {
 		if calls, each, err := straceCalls(straceOut); err != nil {
 			log.Printf("strace: %v", err)
