@@ -768,6 +768,11 @@ func (c *checkedReader) Read(p []byte) (int, error) {
 
 func (c *checkedReader) Close() error { return c.rc.Close() }
 
+// Len is how many of the recorded bytes are left to read, by which readers
+// over it size their buffers (see internal/iobuf): a hint, the reader still
+// reads to io.EOF, where the size is checked.
+func (c *checkedReader) Len() int { return int(max(c.size-c.n, 0)) }
+
 // ctxReader stops a long copy when ctx is cancelled.
 type ctxReader struct {
 	ctx context.Context

@@ -1,7 +1,6 @@
 package process
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
@@ -294,7 +293,7 @@ func (p *Processor) Documents(ctx context.Context, m *store.Message) ([]canonica
 		return nil, err
 	}
 	defer rc.Close()
-	br := bufio.NewReaderSize(rc, max(4096, iobuf.Size(m.Size+1, 64<<10)))
+	br := iobuf.NewReader(rc, 4096, 64<<10) // the archive's reader tells its size
 	head, _ := br.Peek(4096)
 	var prof *mapping.Profile
 	if p.Profile != nil {
