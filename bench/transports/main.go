@@ -226,13 +226,15 @@ func main() {
 	}
 	dropped := time.Since(start)
 	if *profile != "" {
-		go func() {
-			time.Sleep(time.Second)
-			for _, p := range []struct{ url, file string }{
-				{"http://" + httpAddr + "/debug/pprof/profile?seconds=5", *profile + ".pprof"},
-				{"http://" + httpAddr + "/debug/pprof/trace?seconds=2", *profile + ".trace"},
-				{"http://" + httpAddr + "/debug/pprof/goroutine?debug=1", *profile + ".goroutines"},
-			} {
+		// All three at once, 1 s into the burst (one after the other, the
+		// trace would begin after the burst's end).
+		for _, p := range []struct{ url, file string }{
+			{"http://" + httpAddr + "/debug/pprof/profile?seconds=5", *profile + ".pprof"},
+			{"http://" + httpAddr + "/debug/pprof/trace?seconds=2", *profile + ".trace"},
+			{"http://" + httpAddr + "/debug/pprof/goroutine?debug=1", *profile + ".goroutines"},
+		} {
+			go func() {
+				time.Sleep(time.Second)
 				r, err := http.Get(p.url)
 				if err != nil {
 					log.Printf("profile: %v", err)
@@ -242,8 +244,8 @@ func main() {
 				io.Copy(f, r.Body)
 				r.Body.Close()
 				f.Close()
-			}
-		}()
+			}()
+		}
 	}
 	timeout := time.Duration(*n)*100*time.Millisecond + time.Minute
 	select {
