@@ -178,6 +178,7 @@ func New(ctx context.Context, c *config.Config, o Options) (_ *App, err error) {
 		Name: "wharf_build_info", Help: "Always 1; labels name the build and the database driver.",
 		ConstLabels: prometheus.Labels{"version": a.version, "database": st.Driver()},
 	}, func() float64 { return 1 }))
+	registerWriterStats(reg, st)
 
 	// The job runtime comes first: the archive's commit hook inserts each
 	// message's next job through it in the archive's own transaction. The
@@ -463,4 +464,25 @@ func configFileName(c *config.Config) string {
 		return ""
 	}
 	return AbsPath(c.File())
+}
+
+// registerWriterStats exports what SQLite's one writer does: when its busy
+// seconds grow as fast as the clock, the writer is what bounds throughput
+// (docs/operations.md, "Concurrency and memory").
+func registerWriterStats(reg prometheus.Registerer, st store.Store) {
+	ws, ok := st.(store.WriterStater)
+	if !ok {
+		return
+	}
+	reg.MustRegister(
+		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "wharf_store_writer_busy_seconds_total",
+			Help: "Time SQLite's one writer spent running transactions: their statements and commits, the WAL's fsync included."},
+			func() float64 { b, _, _ := ws.WriterStats(); return b.Seconds() }),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "wharf_store_writer_commits_total",
+			Help: "Batches of transactions SQLite's writer ran, one commit each (group commit)."},
+			func() float64 { _, c, _ := ws.WriterStats(); return float64(c) }),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "wharf_store_writer_transactions_total",
+			Help: "Transactions SQLite's writer ran, shared among its commits."},
+			func() float64 { _, _, t := ws.WriterStats(); return float64(t) }),
+	)
 }

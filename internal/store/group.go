@@ -5,6 +5,8 @@ import (
 	"database/sql"
 	"fmt"
 	"sync"
+	"sync/atomic"
+	"time"
 )
 
 // group is the SQLite store's group commit. SQLite has one writer and
@@ -35,6 +37,10 @@ type group struct {
 	mu      sync.Mutex
 	queue   []*groupCall
 	leading bool
+
+	// What the writer did, for WriterStats.
+	busy         atomic.Int64 // nanoseconds in run
+	commits, txs atomic.Int64
 }
 
 // maxGroup bounds a batch: a long batch delays its first caller.
@@ -66,7 +72,11 @@ func (g *group) do(ctx context.Context, fn func(Tx) error) error {
 				break
 			}
 			g.mu.Unlock()
+			start := time.Now()
 			g.run(batch)
+			g.busy.Add(int64(time.Since(start)))
+			g.commits.Add(1)
+			g.txs.Add(int64(len(batch)))
 			g.mu.Lock()
 		}
 	}

@@ -394,6 +394,15 @@ func (s *sqliteStore) Close() error {
 	return s.db.Close()
 }
 
+// WriterStats is what SQLite's one writer did since the store opened: the
+// time it ran transactions (the group commit's batches: their statements
+// and their commits, the WAL's fsync included), how many batches it
+// committed and how many WithTx calls they held. Busy time that grows as
+// fast as the clock means the writer is what bounds Wharf's throughput.
+func (s *sqliteStore) WriterStats() (busy time.Duration, commits, txs int64) {
+	return time.Duration(s.group.busy.Load()), s.group.commits.Load(), s.group.txs.Load()
+}
+
 func (s *sqliteStore) Maintain(ctx context.Context) error {
 	if _, err := s.db.ExecContext(ctx, `PRAGMA optimize; PRAGMA wal_checkpoint(TRUNCATE);`); err != nil {
 		return fmt.Errorf("store: maintain %s: %w", s.path, err)

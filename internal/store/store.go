@@ -324,6 +324,12 @@ type Store interface {
 	Close() error
 }
 
+// WriterStater is a store with one writer (SQLite): see
+// sqliteStore.WriterStats.
+type WriterStater interface {
+	WriterStats() (busy time.Duration, commits, txs int64)
+}
+
 // Tx is a transaction. Raw returns the driver's transaction (*sql.Tx or
 // pgx.Tx) so jobs can be enqueued in the same transaction as the rows they
 // depend on.
