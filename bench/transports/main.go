@@ -25,6 +25,7 @@ import (
 	"fmt"
 	"io"
 	"log"
+	"net"
 	"net/http"
 	"net/url"
 	"os"
@@ -116,7 +117,7 @@ func main() {
 		}
 	}()
 
-	httpAddr := "127.0.0.1:0"
+	httpAddr := freeAddr() // to read the SQLite writer's metrics
 	if *profile != "" {
 		httpAddr = "127.0.0.1:18089"
 	}
@@ -201,6 +202,7 @@ func main() {
 	}
 	srv := srvs[0]
 	user0, sys0 := cpuOf(srvs)
+	writer0, hasWriter := writerStats(httpAddr)
 
 	arrived := make(map[string]time.Time, *n)
 	var gap time.Duration
@@ -255,6 +257,7 @@ func main() {
 		log.Fatalf("only %d of %d 997s delivered after %v", len(delivered), *n, timeout)
 	}
 	user1, sys1 := cpuOf(srvs)
+	writer1, _ := writerStats(httpAddr)
 	user, sys := user1-user0, sys1-sys0
 	cpu := user + sys
 	mu.Lock()
@@ -290,6 +293,11 @@ func main() {
 		perFile := func(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 / float64(*n) }
 		fmt.Printf("  CPU time of wharf serve from the first file to the last 997: %.2fs, %.2f ms per file (user %.2f, system %.2f)\n",
 			cpu.Seconds(), perFile(cpu), perFile(user), perFile(sys))
+	}
+	if hasWriter && *instances == 1 {
+		busy, commits, txs := writer1[0]-writer0[0], writer1[1]-writer0[1], writer1[2]-writer0[2]
+		fmt.Printf("  SQLite's writer busy %.2fs of the %.2fs (%.0f %%), %.2f ms per file; %.0f commits of %.1f transactions each\n",
+			busy, total.Seconds(), 100*busy/total.Seconds(), 1000*busy/float64(*n), commits, txs/max(commits, 1))
 	}
 	if fsyncRate > 0 {
 		fmt.Printf("  reference, the same files written with one fsync each (one thread): %.0f files/s; Wharf / reference: %.2fx\n",
@@ -409,4 +417,37 @@ func doc(ctl int) []byte {
 	return fmt.Appendf(nil, "ISA*00*          *00*          *ZZ*ERP            *ZZ*WHARF          *260101*1200*U*00401*%09d*0*P*>~\n"+
 		"GS*SM*ERP*WHARF*20260101*1200*%d*X*004010~\nST*204*0001~\nB2**SCAC**LOAD%d**PP~\nB2A*00~\n"+
 		"S5*1*LD~\nS5*2*UL~\nL3*1000*G~\nSE*7*0001~\nGE*1*%d~\nIEA*1*%09d~\n", ctl, ctl, ctl, ctl, ctl)
+}
+
+// freeAddr is a loopback address with a port free at the moment.
+func freeAddr() string {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().String()
+}
+
+// writerStats reads the SQLite writer's busy seconds, commits and
+// transactions from wharf serve's /metrics (ok false on PostgreSQL, which
+// has no one writer).
+func writerStats(addr string) (v [3]float64, ok bool) {
+	r, err := http.Get("http://" + addr + "/metrics")
+	if err != nil {
+		return v, false
+	}
+	defer r.Body.Close()
+	names := []string{"wharf_store_writer_busy_seconds_total ", "wharf_store_writer_commits_total ", "wharf_store_writer_transactions_total "}
+	sc := bufio.NewScanner(r.Body)
+	for sc.Scan() {
+		for i, n := range names {
+			if rest, found := strings.CutPrefix(sc.Text(), n); found {
+				if f, err := strconv.ParseFloat(rest, 64); err == nil {
+					v[i], ok = f, true
+				}
+			}
+		}
+	}
+	return v, ok
 }
