@@ -329,10 +329,16 @@ func (s *queries) NextCounters(ctx context.Context, partnerID string, names ...s
 		fmt.Fprintf(&b, "($1, $%d, 1)", len(args))
 	}
 	got := map[string]int64{}
-	// In a transaction although the statement is atomic alone: on SQLite
+	// In a transaction on SQLite although the statement is atomic alone:
 	// a write outside one would commit (and sync) by itself instead of
-	// joining the group commit.
-	err := s.atomic(ctx, func(q *queries) error {
+	// joining the group commit. On PostgreSQL it runs as it is, alone or
+	// in the caller's transaction: one round trip instead of three (BEGIN,
+	// the statement, COMMIT), and processing draws numbers for every file.
+	run := s.atomic
+	if _, ok := s.q.(pgQ); ok {
+		run = func(ctx context.Context, fn func(*queries) error) error { return fn(s) }
+	}
+	err := run(ctx, func(q *queries) error {
 		rows, err := q.q.query(ctx, `INSERT INTO counters (partner_id, name, value) VALUES `+b.String()+`
 			ON CONFLICT (partner_id, name) DO UPDATE SET value = counters.value + 1 RETURNING name, value`, args...)
 		if err != nil {
