@@ -2,8 +2,11 @@ package store
 
 import (
 	"context"
+	"errors"
 	"hash/fnv"
 	"time"
+
+	"github.com/jackc/pgx/v5"
 )
 
 // RecordInterchangeParams says which interchange a message carried, for
@@ -39,16 +42,13 @@ type RecordInterchangeParams struct {
 // so the check and the insert are serialised already.
 func (s *queries) RecordInterchange(ctx context.Context, p *RecordInterchangeParams) (string, error) {
 	senderQual, senderID, control, messageID, within := p.SenderQual, p.SenderID, p.Control, p.MessageID, p.Within
+	if pq, ok := s.q.(pgQ); ok {
+		if b, ok := pq.db.(batchSender); ok {
+			return s.recordInterchangePG(ctx, b, p)
+		}
+	}
 	var dup string
 	err := s.atomic(ctx, func(q *queries) error {
-		if _, ok := q.q.(pgQ); ok {
-			// READ COMMITTED: the SELECT below takes its snapshot after
-			// the lock is granted, so it sees the previous holder's row.
-			if _, err := q.q.exec(ctx, `SELECT pg_advisory_xact_lock($1::int4, $2::int4)`,
-				interchangeLockClass, interchangeLockKey(senderQual, senderID, control)); err != nil {
-				return q.err("record interchange: lock", err)
-			}
-		}
 		t := s.now()
 		err := q.q.queryRow(ctx, `SELECT message_id FROM x12_interchanges WHERE sender_qual = $1 AND sender_id = $2 AND control = $3
 			AND message_id <> $4 AND seen_at >= $5 ORDER BY seen_at LIMIT 1`,
@@ -61,6 +61,47 @@ func (s *queries) RecordInterchange(ctx context.Context, p *RecordInterchangePar
 		return q.err("record interchange", err)
 	})
 	return dup, err
+}
+
+// batchSender sends statements in one round trip: a PostgreSQL pool (the
+// batch is one implicit transaction) or transaction.
+type batchSender interface {
+	SendBatch(ctx context.Context, b *pgx.Batch) pgx.BatchResults
+}
+
+// recordInterchangePG is RecordInterchange on PostgreSQL: the lock, the
+// check and the insert in one round trip instead of five (BEGIN, three
+// statements, COMMIT; processing records an interchange for every file).
+// A batch runs as one transaction (implicit on the pool, or the caller's),
+// so the advisory lock is held to its end; in READ COMMITTED each of its
+// statements takes its snapshot when it starts, so the SELECT, which
+// starts once the lock is granted, sees the previous holder's row.
+func (s *queries) recordInterchangePG(ctx context.Context, sb batchSender, p *RecordInterchangeParams) (string, error) {
+	t := s.now()
+	b := &pgx.Batch{}
+	b.Queue(`SELECT pg_advisory_xact_lock($1::int4, $2::int4)`, interchangeLockClass, interchangeLockKey(p.SenderQual, p.SenderID, p.Control))
+	b.Queue(`SELECT message_id FROM x12_interchanges WHERE sender_qual = $1 AND sender_id = $2 AND control = $3
+			AND message_id <> $4 AND seen_at >= $5 ORDER BY seen_at LIMIT 1`, p.SenderQual, p.SenderID, p.Control, p.MessageID, t.Add(-p.Within))
+	b.Queue(`INSERT INTO x12_interchanges (sender_qual, sender_id, control, message_id, seen_at)
+			VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING`, p.SenderQual, p.SenderID, p.Control, p.MessageID, t)
+	br := sb.SendBatch(ctx, b)
+	var dup string
+	_, err := br.Exec()
+	if err == nil {
+		if err = br.QueryRow().Scan(&dup); errors.Is(err, pgx.ErrNoRows) {
+			err = nil
+		}
+	}
+	if err == nil {
+		_, err = br.Exec()
+	}
+	if cerr := br.Close(); err == nil {
+		err = cerr // the implicit transaction's commit
+	}
+	if err != nil {
+		return "", s.err("record interchange", err)
+	}
+	return dup, nil
 }
 
 // interchangeLockClass is the first key of RecordInterchange's advisory
