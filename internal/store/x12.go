@@ -50,18 +50,25 @@ func (s *queries) RecordInterchange(ctx context.Context, p *RecordInterchangePar
 	var dup string
 	err := s.atomic(ctx, func(q *queries) error {
 		t := s.now()
-		err := q.q.queryRow(ctx, `SELECT message_id FROM x12_interchanges WHERE sender_qual = $1 AND sender_id = $2 AND control = $3
-			AND message_id <> $4 AND seen_at >= $5 ORDER BY seen_at LIMIT 1`,
+		err := q.q.queryRow(ctx, interchangeSeenSQL,
 			senderQual, senderID, control, messageID, t.Add(-within)).Scan(&dup)
 		if err != nil && q.translate(err) != ErrNotFound {
 			return q.err("record interchange", err)
 		}
-		_, err = q.q.exec(ctx, `INSERT INTO x12_interchanges (sender_qual, sender_id, control, message_id, seen_at)
-			VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING`, senderQual, senderID, control, messageID, t)
+		_, err = q.q.exec(ctx, interchangeRecordSQL, senderQual, senderID, control, messageID, t)
 		return q.err("record interchange", err)
 	})
 	return dup, err
 }
+
+// RecordInterchange's statements: another message's earlier record of the
+// interchange within the window, and this message's.
+const (
+	interchangeSeenSQL = `SELECT message_id FROM x12_interchanges WHERE sender_qual = $1 AND sender_id = $2 AND control = $3
+		AND message_id <> $4 AND seen_at >= $5 ORDER BY seen_at LIMIT 1`
+	interchangeRecordSQL = `INSERT INTO x12_interchanges (sender_qual, sender_id, control, message_id, seen_at)
+		VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING`
+)
 
 // batchSender sends statements in one round trip: a PostgreSQL pool (the
 // batch is one implicit transaction) or transaction.
@@ -80,10 +87,8 @@ func (s *queries) recordInterchangePG(ctx context.Context, sb batchSender, p *Re
 	t := s.now()
 	b := &pgx.Batch{}
 	b.Queue(`SELECT pg_advisory_xact_lock($1::int4, $2::int4)`, interchangeLockClass, interchangeLockKey(p.SenderQual, p.SenderID, p.Control))
-	b.Queue(`SELECT message_id FROM x12_interchanges WHERE sender_qual = $1 AND sender_id = $2 AND control = $3
-			AND message_id <> $4 AND seen_at >= $5 ORDER BY seen_at LIMIT 1`, p.SenderQual, p.SenderID, p.Control, p.MessageID, t.Add(-p.Within))
-	b.Queue(`INSERT INTO x12_interchanges (sender_qual, sender_id, control, message_id, seen_at)
-			VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING`, p.SenderQual, p.SenderID, p.Control, p.MessageID, t)
+	b.Queue(interchangeSeenSQL, p.SenderQual, p.SenderID, p.Control, p.MessageID, t.Add(-p.Within))
+	b.Queue(interchangeRecordSQL, p.SenderQual, p.SenderID, p.Control, p.MessageID, t)
 	br := sb.SendBatch(ctx, b)
 	var dup string
 	_, err := br.Exec()
