@@ -70,6 +70,16 @@ const (
 		VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING`
 )
 
+// interchangeRecordPG is interchangeRecordSQL with a time after every
+// earlier record of the interchange: the batch reads the clock before it
+// waits for the lock, so a later holder's clock may be behind an earlier
+// one's, and the first record must stay the earliest (the check names the
+// earliest as the original).
+const interchangeRecordPG = `INSERT INTO x12_interchanges (sender_qual, sender_id, control, message_id, seen_at)
+	SELECT $1, $2, $3, $4, GREATEST($5::timestamptz, (SELECT max(seen_at) + interval '1 microsecond' FROM x12_interchanges
+		WHERE sender_qual = $1 AND sender_id = $2 AND control = $3))
+	ON CONFLICT DO NOTHING`
+
 // batchSender sends statements in one round trip: a PostgreSQL pool (the
 // batch is one implicit transaction) or transaction.
 type batchSender interface {
@@ -88,7 +98,7 @@ func (s *queries) recordInterchangePG(ctx context.Context, sb batchSender, p *Re
 	b := &pgx.Batch{}
 	b.Queue(`SELECT pg_advisory_xact_lock($1::int4, $2::int4)`, interchangeLockClass, interchangeLockKey(p.SenderQual, p.SenderID, p.Control))
 	b.Queue(interchangeSeenSQL, p.SenderQual, p.SenderID, p.Control, p.MessageID, t.Add(-p.Within))
-	b.Queue(interchangeRecordSQL, p.SenderQual, p.SenderID, p.Control, p.MessageID, t)
+	b.Queue(interchangeRecordPG, p.SenderQual, p.SenderID, p.Control, p.MessageID, t)
 	br := sb.SendBatch(ctx, b)
 	var dup string
 	_, err := br.Exec()
