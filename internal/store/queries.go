@@ -50,6 +50,27 @@ type queries struct {
 	micros string
 }
 
+// isPostgres tells a PostgreSQL querier (the pool's or a transaction's).
+func isPostgres(q querier) bool {
+	switch q.(type) {
+	case pgQ, *pgTxQ:
+		return true
+	}
+	return false
+}
+
+// execLater runs a write whose answer nobody needs (an insert that does
+// nothing on conflict, an upsert): in a PostgreSQL transaction it goes to
+// the server with the transaction's next statement (pgTxQ); elsewhere now.
+func (s *queries) execLater(ctx context.Context, label, q string, args ...any) error {
+	if t, ok := s.q.(*pgTxQ); ok {
+		t.deferExec("store: "+label, q, args)
+		return nil
+	}
+	_, err := s.q.exec(ctx, q, args...)
+	return s.err(label, err)
+}
+
 // epochMicros is the driver's SQL for col as unix microseconds.
 func (s *queries) epochMicros(col string) string {
 	if s.micros == "" {
@@ -335,7 +356,7 @@ func (s *queries) NextCounters(ctx context.Context, partnerID string, names ...s
 	// in the caller's transaction: one round trip instead of three (BEGIN,
 	// the statement, COMMIT), and processing draws numbers for every file.
 	run := s.atomic
-	if _, ok := s.q.(pgQ); ok {
+	if isPostgres(s.q) {
 		run = func(ctx context.Context, fn func(*queries) error) error { return fn(s) }
 	}
 	err := run(ctx, func(q *queries) error {
@@ -602,8 +623,8 @@ func (s *queries) AddMessageKeys(ctx context.Context, messageID string, keys []K
 			for _, k := range keys[:n] {
 				args = append(args, k.Kind, k.Value)
 			}
-			if _, err := q.q.exec(ctx, insertKeys[n], args...); err != nil {
-				return q.err("add key to message "+messageID, err)
+			if err := q.execLater(ctx, "add key to message "+messageID, insertKeys[n], args...); err != nil {
+				return err
 			}
 			keys = keys[n:]
 		}

@@ -259,9 +259,9 @@ func (s *queries) AddSyncRefs(ctx context.Context, refs []SyncRef) error {
 		if r.Value == "" {
 			continue
 		}
-		if _, err := s.q.exec(ctx, `INSERT INTO sync_refs (value, ref_type, kind, key) VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING`,
+		if err := s.execLater(ctx, "add sync refs", `INSERT INTO sync_refs (value, ref_type, kind, key) VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING`,
 			r.Value, r.Type, r.Kind, r.Key); err != nil {
-			return s.err("add sync refs", err)
+			return err
 		}
 	}
 	return nil
@@ -461,10 +461,9 @@ func (s *queries) GetSyncApplied(ctx context.Context, messageID string, seq int)
 
 // PutSyncApplied records (or replaces) what applying a document did.
 func (s *queries) PutSyncApplied(ctx context.Context, a *SyncApplied) error {
-	_, err := s.q.exec(ctx, `INSERT INTO sync_applied (message_id, seq, kind, key, events, refused) VALUES ($1, $2, $3, $4, $5, $6)
+	return s.execLater(ctx, "put sync applied", `INSERT INTO sync_applied (message_id, seq, kind, key, events, refused) VALUES ($1, $2, $3, $4, $5, $6)
 		ON CONFLICT (message_id, seq) DO UPDATE SET kind = excluded.kind, key = excluded.key, events = excluded.events, refused = excluded.refused`,
 		a.MessageID, a.Seq, a.Kind, a.Key, strings.Join(a.Events, ","), a.Refused)
-	return s.err("put sync applied", err)
 }
 
 func (s *queries) ReleaseBatch(ctx context.Context, claim string) error {

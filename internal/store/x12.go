@@ -42,10 +42,16 @@ type RecordInterchangeParams struct {
 // so the check and the insert are serialised already.
 func (s *queries) RecordInterchange(ctx context.Context, p *RecordInterchangeParams) (string, error) {
 	senderQual, senderID, control, messageID, within := p.SenderQual, p.SenderID, p.Control, p.MessageID, p.Within
-	if pq, ok := s.q.(pgQ); ok {
-		if b, ok := pq.db.(batchSender); ok {
+	switch q := s.q.(type) {
+	case pgQ:
+		if b, ok := q.db.(batchSender); ok {
 			return s.recordInterchangePG(ctx, b, p)
 		}
+	case *pgTxQ:
+		if err := q.flush(ctx); err != nil {
+			return "", s.err("record interchange", err)
+		}
+		return s.recordInterchangePG(ctx, q.tx, p)
 	}
 	var dup string
 	err := s.atomic(ctx, func(q *queries) error {

@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -194,6 +195,56 @@ func Exercise(t *testing.T, fresh func(t *testing.T) string) {
 		}
 		if err := s.SetPartnerDisabled(ctx, "nope", true); !errors.Is(err, store.ErrNotFound) {
 			t.Fatalf("unknown partner: want ErrNotFound, got %v", err)
+		}
+	})
+
+	t.Run("WritesInTx", func(t *testing.T) {
+		// On PostgreSQL a transaction holds back writes whose answer
+		// nobody needs and sends them with its next statement or before
+		// its commit. Whatever the database: a statement sees the writes
+		// before it, and a write that fails fails the transaction, named,
+		// with nothing of it committed.
+		s, _ := open(t)
+		err := s.WithTx(ctx, func(tx store.Tx) error {
+			if err := tx.AddSyncRefs(ctx, []store.SyncRef{{Value: "PO-77", Type: "po", Kind: "order", Key: "PO-77"}}); err != nil {
+				return err
+			}
+			if err := tx.PutSyncApplied(ctx, &store.SyncApplied{MessageID: "m1", Seq: 1, Kind: "order", Key: "PO-77", Events: []string{"order.created"}}); err != nil {
+				return err
+			}
+			if a, err := tx.GetSyncApplied(ctx, "m1", 1); err != nil || a.Key != "PO-77" { // a row, after the waiting writes
+				t.Errorf("applied record in its transaction: %+v %v", a, err)
+			}
+			if err := tx.AddSyncRefs(ctx, []store.SyncRef{{Value: "PO-77", Type: "bol", Kind: "order", Key: "PO-77"}}); err != nil {
+				return err
+			}
+			if refs, err := tx.SyncRefsByValue(ctx, "PO-77"); err != nil || len(refs) != 2 { // rows, after the waiting write
+				t.Errorf("references in their transaction: %+v %v", refs, err)
+			}
+			return tx.AddSyncRefs(ctx, []store.SyncRef{{Value: "BOL-1", Type: "bol", Kind: "order", Key: "PO-77"}}) // sent before the commit
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if refs, err := s.SyncRefsByValue(ctx, "BOL-1"); err != nil || len(refs) != 1 {
+			t.Fatalf("a write last in its transaction: %+v %v", refs, err)
+		}
+
+		err = s.WithTx(ctx, func(tx store.Tx) error {
+			if _, err := tx.NextCounter(ctx, "acme", "rolled-back"); err != nil {
+				return err
+			}
+			if err := tx.AddMessageKeys(ctx, "no-such-message", []store.Key{{Kind: "po", Value: "1"}}); err != nil {
+				return err // SQLite: at once
+			}
+			_, err := tx.NextCounter(ctx, "acme", "rolled-back") // PostgreSQL: with this statement
+			return err
+		})
+		if err == nil || !strings.Contains(err.Error(), "add key to message no-such-message") {
+			t.Fatalf("a failing write in a transaction: %v, want its error named", err)
+		}
+		if v, err := s.NextCounter(ctx, "acme", "rolled-back"); err != nil || v != 1 {
+			t.Fatalf("the failed transaction's counter: next is %d (%v), want 1: nothing of it committed", v, err)
 		}
 	})
 
