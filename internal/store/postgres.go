@@ -308,9 +308,9 @@ func (s *pgStore) WithTx(ctx context.Context, fn func(Tx) error) error {
 		_ = tx.Rollback(ctx)
 		return err
 	}
-	if err := t.tq.flush(ctx); err != nil {
+	if err := t.tq.flush(ctx); err != nil { // named by the write that failed
 		_ = tx.Rollback(ctx)
-		return fmt.Errorf("store: %w", pgTranslate(err))
+		return err
 	}
 	if err := tx.Commit(ctx); err != nil {
 		return fmt.Errorf("store: commit: %w", pgTranslate(err))
