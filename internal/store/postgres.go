@@ -337,10 +337,6 @@ type pgLater struct {
 	args       []any
 }
 
-func (p *pgTxQ) deferExec(label, sql string, args []any) {
-	p.later = append(p.later, pgLater{label: label, sql: sql, args: args})
-}
-
 // send sends the waiting writes and then q (when not ""), and reads the
 // writes' results: the batch is left to read q's.
 func (p *pgTxQ) send(ctx context.Context, q string, args []any) (pgx.BatchResults, error) {
@@ -406,7 +402,7 @@ func (p *pgTxQ) queryRow(ctx context.Context, q string, args ...any) rowScanner 
 		return errRow{p.err}
 	}
 	if len(p.later) == 0 {
-		return p.tx.QueryRow(ctx, q, args...)
+		return pgQ{p.tx}.queryRow(ctx, q, args...)
 	}
 	br, err := p.send(ctx, q, args)
 	if err != nil {

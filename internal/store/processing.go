@@ -71,7 +71,7 @@ func (s *queries) ClaimProcessing(ctx context.Context, owner string, limit int) 
 		skip = " FOR UPDATE SKIP LOCKED"
 	}
 	var ids []string
-	err := s.atomic(ctx, func(q *queries) error {
+	err := s.single(ctx, func(q *queries) error {
 		rows, err := q.q.query(ctx, `UPDATE processing_queue SET owner = $1 WHERE message_id IN
 			(SELECT message_id FROM processing_queue WHERE owner = '' ORDER BY message_id LIMIT $2`+skip+`)
 			AND EXISTS (SELECT 1 FROM instances WHERE id = $1) RETURNING message_id`, owner, limit)

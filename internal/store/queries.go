@@ -59,12 +59,25 @@ func isPostgres(q querier) bool {
 	return false
 }
 
+// single runs fn, one statement that is atomic alone (a write of several
+// rows read back through query): on PostgreSQL as it is, one round trip
+// instead of BEGIN, the statement and COMMIT (in the caller's transaction
+// when there is one); on SQLite in a transaction, because a write outside
+// one would commit, and sync, by itself instead of joining the group
+// commit (groupQ joins it for exec and queryRow only).
+func (s *queries) single(ctx context.Context, fn func(*queries) error) error {
+	if isPostgres(s.q) {
+		return fn(s)
+	}
+	return s.atomic(ctx, fn)
+}
+
 // execLater runs a write whose answer nobody needs (an insert that does
 // nothing on conflict, an upsert): in a PostgreSQL transaction it goes to
 // the server with the transaction's next statement (pgTxQ); elsewhere now.
 func (s *queries) execLater(ctx context.Context, label, q string, args ...any) error {
 	if t, ok := s.q.(*pgTxQ); ok {
-		t.deferExec("store: "+label, q, args)
+		t.later = append(t.later, pgLater{label: "store: " + label, sql: q, args: args})
 		return nil
 	}
 	_, err := s.q.exec(ctx, q, args...)
@@ -350,16 +363,8 @@ func (s *queries) NextCounters(ctx context.Context, partnerID string, names ...s
 		fmt.Fprintf(&b, "($1, $%d, 1)", len(args))
 	}
 	got := map[string]int64{}
-	// In a transaction on SQLite although the statement is atomic alone:
-	// a write outside one would commit (and sync) by itself instead of
-	// joining the group commit. On PostgreSQL it runs as it is, alone or
-	// in the caller's transaction: one round trip instead of three (BEGIN,
-	// the statement, COMMIT), and processing draws numbers for every file.
-	run := s.atomic
-	if isPostgres(s.q) {
-		run = func(ctx context.Context, fn func(*queries) error) error { return fn(s) }
-	}
-	err := run(ctx, func(q *queries) error {
+	// Processing draws numbers for every file: on PostgreSQL one round trip.
+	err := s.single(ctx, func(q *queries) error {
 		rows, err := q.q.query(ctx, `INSERT INTO counters (partner_id, name, value) VALUES `+b.String()+`
 			ON CONFLICT (partner_id, name) DO UPDATE SET value = counters.value + 1 RETURNING name, value`, args...)
 		if err != nil {
