@@ -146,6 +146,11 @@ type Options struct {
 	// concurrent Puts; for an archive folder on a file system other
 	// programs write to heavily.
 	FsyncEach bool
+	// InlineMax: a folder archive keeps blobs of up to this many bytes in
+	// the index database, written with their message's record, instead of
+	// in files of their own (inline.go); 0 keeps every blob in a file. An
+	// archive in any other blob store keeps every blob there.
+	InlineMax int64
 }
 
 // Archive is safe for concurrent use.
@@ -163,6 +168,8 @@ type Archive struct {
 	// flush of the file system before they link their blobs and one before
 	// their group commit (durable.SyncFS).
 	flush string
+	// inline is Options.InlineMax for a folder archive, else 0.
+	inline int64
 
 	downUntil atomic.Int64 // unix nanos: until then Put spools without trying blobs
 
@@ -197,7 +204,11 @@ func New(st store.Store, opts Options) (*Archive, error) {
 		if durable.CanSyncFS && !opts.FsyncEach {
 			a.flush = fsb.root
 		}
+		a.inline = max(opts.InlineMax, 0)
 	} else {
+		if opts.InlineMax > 0 {
+			return nil, fmt.Errorf("archive: blob store %s keeps every blob itself; only a folder archive keeps small blobs in the index", opts.Blobs.Describe())
+		}
 		if opts.Spool == nil {
 			return nil, fmt.Errorf("archive: blob store %s needs a local spool folder", opts.Blobs.Describe())
 		}
@@ -230,11 +241,19 @@ func (a *Archive) now() time.Time { return a.opts.Now().UTC().Truncate(time.Micr
 
 // storeFor returns the blob store a ref names, and the key inside it.
 func (a *Archive) storeFor(ref string) (BlobStore, string, error) {
+	return a.storeIn(a.st, ref)
+}
+
+// storeIn is storeFor inside a transaction: blobs the index keeps are
+// read and deleted through q.
+func (a *Archive) storeIn(q store.Queries, ref string) (BlobStore, string, error) {
 	kind, key, ok := strings.Cut(ref, ":")
 	if !ok || key == "" {
 		return nil, "", fmt.Errorf("archive: blob ref %q is malformed", ref)
 	}
 	switch {
+	case kind == dbKind: // whatever the blob store: it may have been a folder's once
+		return dbBlobs{q: q, name: a.st.Describe()}, key, nil
 	case kind == a.blobs.Kind():
 		return a.blobs, key, nil
 	case kind == "spool" && a.spool != nil && a.ownSpoolKey(key):
@@ -251,10 +270,30 @@ func (a *Archive) storeFor(ref string) (BlobStore, string, error) {
 // what it guarantees. An error means nothing was recorded (a blob or
 // temporary file may remain; neither is referenced).
 func (a *Archive) Put(ctx context.Context, r io.Reader, m Meta) (*Entry, error) {
-	return a.put(ctx, m, func() (string, string, int64, bool, error) {
+	return a.put(ctx, m, func() (content, error) {
+		if a.inline > 0 {
+			b, rest, err := readSmall(ctx, r, a.inline)
+			if err != nil {
+				return content{}, err
+			}
+			if rest == nil {
+				return content{bytes: b, sum: sumOf(b), size: int64(len(b))}, nil
+			}
+			r = rest
+		}
 		tmp, sum, size, err := a.writeTemp(ctx, r)
-		return tmp, sum, size, true, err
+		return content{path: tmp, sum: sum, size: size, owned: true}, err
 	})
+}
+
+// content is what put archives: a file (owned: put wrote it, and removes
+// it) or, for a blob the index keeps, its bytes.
+type content struct {
+	path  string
+	sum   string // hex sha256
+	size  int64
+	owned bool
+	bytes []byte // not nil: kept in the index, no file
 }
 
 // PutFile archives a complete file the caller has already written and
@@ -262,7 +301,7 @@ func (a *Archive) Put(ctx context.Context, r io.Reader, m Meta) (*Entry, error) 
 // linked into the blob store instead of being copied, when both are on one
 // file system. The caller keeps and removes its file.
 func (a *Archive) PutFile(ctx context.Context, path string, m Meta) (*Entry, error) {
-	return a.putFile(ctx, path, m, func() (string, int64, error) { return hashFile(ctx, path) })
+	return a.putFile(ctx, path, "", m, func() (string, int64, error) { return hashFile(ctx, path) })
 }
 
 // PutHashedFile is PutFile for a file whose sha256 (hex) and size the caller
@@ -271,7 +310,7 @@ func (a *Archive) PutFile(ctx context.Context, path string, m Meta) (*Entry, err
 // file; the sum is trusted, so it must come from the very bytes in the file
 // (a wrong one files the blob under a wrong address, which Verify reports).
 func (a *Archive) PutHashedFile(ctx context.Context, path, sum string, size int64, m Meta) (*Entry, error) {
-	return a.putFile(ctx, path, m, func() (string, int64, error) {
+	return a.putFile(ctx, path, sum, m, func() (string, int64, error) {
 		if len(sum) != sha256.Size*2 || strings.ToLower(sum) != sum {
 			return "", 0, fmt.Errorf("archive: put: %q is not a hex sha256", sum)
 		}
@@ -289,10 +328,18 @@ func (a *Archive) PutHashedFile(ctx context.Context, path, sum string, size int6
 	})
 }
 
-func (a *Archive) putFile(ctx context.Context, path string, m Meta, hash func() (string, int64, error)) (*Entry, error) {
-	e, err := a.put(ctx, m, func() (string, string, int64, bool, error) {
+// putFile archives the file at path; hash returns its sha256 and size
+// (sum: the caller's sha256, "" for none). A small file the index keeps is
+// read instead, and hashed from the bytes read.
+func (a *Archive) putFile(ctx context.Context, path, sum string, m Meta, hash func() (string, int64, error)) (*Entry, error) {
+	e, err := a.put(ctx, m, func() (content, error) {
+		if a.inline > 0 {
+			if c, ok, err := a.smallFile(ctx, path, sum); ok || err != nil {
+				return c, err
+			}
+		}
 		sum, size, err := hash()
-		return path, sum, size, false, err
+		return content{path: path, sum: sum, size: size}, err
 	})
 	if errors.Is(err, syscall.EXDEV) { // another file system: copy after all
 		f, ferr := os.Open(path)
@@ -303,6 +350,32 @@ func (a *Archive) putFile(ctx context.Context, path string, m Meta, hash func() 
 		return a.Put(ctx, f, m)
 	}
 	return e, err
+}
+
+// smallFile reads the file at path when the index keeps it (ok); want is
+// the sha256 the caller computed ("" for none), checked against the bytes.
+func (a *Archive) smallFile(ctx context.Context, path, want string) (c content, ok bool, err error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return content{}, false, fmt.Errorf("archive: put: %w", err)
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return content{}, false, fmt.Errorf("archive: put: %w", err)
+	}
+	if fi.Size() > a.inline {
+		return content{}, false, nil
+	}
+	b, rest, err := readSmall(ctx, io.LimitReader(f, a.inline+1), a.inline)
+	if err != nil || rest != nil { // grew since its stat: archive it as a file
+		return content{}, false, err
+	}
+	sum := sumOf(b)
+	if want != "" && sum != want {
+		return content{}, false, fmt.Errorf("archive: put: %s does not hold the bytes hashed as %s (%d bytes with sha256 %s)", path, want, len(b), sum)
+	}
+	return content{bytes: b, sum: sum, size: int64(len(b))}, true, nil
 }
 
 func hashFile(ctx context.Context, path string) (string, int64, error) {
@@ -323,7 +396,7 @@ func hashFile(ctx context.Context, path string) (string, int64, error) {
 
 // put validates m, obtains the content's file (written to a temporary file
 // that put then owns, or the caller's), and records it.
-func (a *Archive) put(ctx context.Context, m Meta, content func() (path, sum string, size int64, owned bool, err error)) (*Entry, error) {
+func (a *Archive) put(ctx context.Context, m Meta, read func() (content, error)) (*Entry, error) {
 	if err := store.ValidPartnerID(m.Partner); err != nil {
 		return nil, fmt.Errorf("archive: put: %w", err)
 	}
@@ -348,11 +421,12 @@ func (a *Archive) put(ctx context.Context, m Meta, content func() (path, sum str
 		}
 	}
 	start := time.Now()
-	tmp, sum, size, owned, err := content()
+	c, err := read()
 	if err != nil {
 		a.metrics.putErrors.Inc()
 		return nil, err
 	}
+	tmp, sum, size, owned := c.path, c.sum, c.size, c.owned
 	if owned {
 		defer os.Remove(tmp)
 	}
@@ -366,18 +440,23 @@ func (a *Archive) put(ctx context.Context, m Meta, content func() (path, sum str
 	// by its hash and replaces it (FS.link's verify), which costs a read
 	// of a small file instead of a flush per Put.
 	// (writeTemp fsyncs its files itself unless the archive flushes them.)
-	unsynced := owned && a.flush != "" || !owned && m.Unsynced
-	lazy := unsynced && a.flush != "" && size <= lazyBlob
-	if !lazy {
-		if err := a.syncContent(tmp, unsynced); err != nil {
+	// A blob the index keeps is durable with the commit that records it.
+	var ref, dir string
+	if c.bytes != nil {
+		ref = dbKind + ":" + key
+	} else {
+		unsynced := owned && a.flush != "" || !owned && m.Unsynced
+		lazy := unsynced && a.flush != "" && size <= lazyBlob
+		if !lazy {
+			if err := a.syncContent(tmp, unsynced); err != nil {
+				a.metrics.putErrors.Inc()
+				return nil, err
+			}
+		}
+		if ref, dir, err = a.placeBlob(ctx, key, tmp, size, lazy); err != nil {
 			a.metrics.putErrors.Inc()
 			return nil, err
 		}
-	}
-	ref, dir, err := a.placeBlob(ctx, key, tmp, size, lazy)
-	if err != nil {
-		a.metrics.putErrors.Inc()
-		return nil, err
 	}
 	msg := &store.Message{
 		ID: store.NewID(), PartnerID: m.Partner, Direction: m.Direction, Transport: m.Transport, RemoteName: m.RemoteName,
@@ -392,7 +471,7 @@ func (a *Archive) put(ctx context.Context, m Meta, content func() (path, sum str
 		msg.Status = lifecycle.StatusRejected
 	}
 	e := &Entry{Message: msg, IdemKey: m.IdempotencyKey, Generated: m.Generated, SentByCaller: m.SentByCaller, Refused: m.Refused}
-	err = a.commit(&pending{ctx: ctx, e: e, tmp: tmp, dir: dir, keys: m.Keys, note: m.Note, done: make(chan error, 1)})
+	err = a.commit(&pending{ctx: ctx, e: e, tmp: tmp, blob: c.bytes, dir: dir, keys: m.Keys, note: m.Note, done: make(chan error, 1)})
 	if errors.Is(err, store.ErrConflict) && m.IdempotencyKey != "" {
 		// A concurrent Put with the same key won the race.
 		if prev, perr := a.existing(ctx, m); prev != nil {
@@ -591,28 +670,10 @@ func (a *Archive) Readable(m *store.Message) error {
 // (recordAll writes a batch at once). It holds the chain lock, which
 // purges also take before deleting blobs: so the blob is checked (and put
 // back from the temporary file if a purge removed it meanwhile) under it.
-func (a *Archive) record(ctx context.Context, tx store.Tx, head *store.ChainLink, e *Entry, tmp string, keys []store.Key, note string, first map[[2]string]string) (*store.Archived, error) {
-	bs, key, err := a.storeFor(e.BlobRef)
+func (a *Archive) record(ctx context.Context, tx store.Tx, head *store.ChainLink, e *Entry, tmp string, blob []byte, keys []store.Key, note string, first map[[2]string]string) (*store.Archived, error) {
+	key, err := a.ensureBlob(ctx, tx, e, tmp, blob != nil)
 	if err != nil {
 		return nil, err
-	}
-	if _, err := bs.Stat(ctx, key); errors.Is(err, ErrBlobNotFound) {
-		err = bs.Put(ctx, key, tmp, e.Size)
-		if err != nil && a.spool != nil && bs != a.spool && !errors.Is(err, ErrNoObjectLock) {
-			e.BlobRef, err = a.spoolBlob(ctx, key, tmp, e.Size, err)
-		}
-		if err != nil {
-			return nil, err
-		}
-	} else if err != nil {
-		// The blob store went away since the upload: we cannot prove the
-		// blob is still there, so keep a copy we can prove.
-		if a.spool == nil || bs == a.spool {
-			return nil, err
-		}
-		if e.BlobRef, err = a.spoolBlob(ctx, key, tmp, e.Size, err); err != nil {
-			return nil, err
-		}
 	}
 	dup, err := tx.FirstWithContent(ctx, e.PartnerID, e.SHA256)
 	if err != nil {
@@ -636,6 +697,9 @@ func (a *Archive) record(ctx context.Context, tx store.Tx, head *store.ChainLink
 	e.DuplicateOf = dup
 	r := &store.Archived{Message: e.Message, Keys: keys,
 		Entry: &store.ArchiveEntry{MessageID: e.ID, PartnerID: e.PartnerID, IdemKey: e.IdemKey, DuplicateOf: dup}}
+	if blob != nil {
+		r.BlobKey, r.Blob = key, blob
+	}
 	fields := map[string]any{"transport": e.Transport, "remote_name": e.RemoteName, "size": e.Size, "sha256": e.SHA256, "blob": e.BlobRef}
 	if note != "" {
 		fields["note"] = note
@@ -652,6 +716,36 @@ func (a *Archive) record(ctx context.Context, tx store.Tx, head *store.ChainLink
 	r.Chain.Hash = chainHash(r.Chain, e.Message)
 	*head = store.ChainLink{Seq: r.Chain.Seq, Hash: r.Chain.Hash}
 	return r, nil
+}
+
+// ensureBlob checks, before the index points to it, that the blob of e is
+// in its store, and puts it there again from tmp when it went missing (or
+// spools it when the store fails): the key of the blob in its store.
+// inIndex: the index keeps the blob, written with the index rows.
+func (a *Archive) ensureBlob(ctx context.Context, tx store.Tx, e *Entry, tmp string, inIndex bool) (string, error) {
+	bs, key, err := a.storeIn(tx, e.BlobRef)
+	if err != nil || inIndex {
+		return key, err
+	}
+	if _, err := bs.Stat(ctx, key); errors.Is(err, ErrBlobNotFound) {
+		err = bs.Put(ctx, key, tmp, e.Size)
+		if err != nil && a.spool != nil && bs != a.spool && !errors.Is(err, ErrNoObjectLock) {
+			e.BlobRef, err = a.spoolBlob(ctx, key, tmp, e.Size, err)
+		}
+		if err != nil {
+			return "", err
+		}
+	} else if err != nil {
+		// The blob store went away since the upload: we cannot prove the
+		// blob is still there, so keep a copy we can prove.
+		if a.spool == nil || bs == a.spool {
+			return "", err
+		}
+		if e.BlobRef, err = a.spoolBlob(ctx, key, tmp, e.Size, err); err != nil {
+			return "", err
+		}
+	}
+	return key, nil
 }
 
 // Entry returns the archived message with its archive bookkeeping.

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"crypto/sha256"
-	"database/sql"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -17,8 +16,6 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
-
-	"github.com/jackc/pgx/v5"
 
 	"github.com/wharfedi/wharf/archive"
 	"github.com/wharfedi/wharf/internal/lifecycle"
@@ -513,18 +510,7 @@ func TestRetention(t *testing.T) {
 
 func rawExec(t *testing.T, st store.Store, stmt string, args ...any) {
 	t.Helper()
-	err := st.WithTx(ctx, func(tx store.Tx) error {
-		switch r := tx.Raw().(type) {
-		case *sql.Tx:
-			_, err := r.ExecContext(ctx, stmt, args...)
-			return err
-		case pgx.Tx:
-			_, err := r.Exec(ctx, stmt, args...)
-			return err
-		}
-		return fmt.Errorf("unknown tx %T", tx.Raw())
-	})
-	if err != nil {
+	if err := tryExec(st, stmt, args...); err != nil {
 		t.Fatalf("%s: %v", stmt, err)
 	}
 }

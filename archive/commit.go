@@ -16,6 +16,7 @@ type pending struct {
 	ctx  context.Context
 	e    *Entry
 	tmp  string
+	blob []byte // the bytes, for a blob the index keeps (tmp is "")
 	dir  string // the blob's folder, to fsync before the commit ("" if none)
 	keys []store.Key
 	note string
@@ -122,7 +123,7 @@ func (a *Archive) recordAll(ctx context.Context, tx store.Tx, ps []*pending) err
 	batch := make([]*store.Archived, 0, len(ps))
 	first := map[[2]string]string{} // partner and content: the batch's first message with it
 	for _, p := range ps {
-		r, err := a.record(ctx, tx, &head, p.e, p.tmp, p.keys, p.note, first)
+		r, err := a.record(ctx, tx, &head, p.e, p.tmp, p.blob, p.keys, p.note, first)
 		if err != nil {
 			return err
 		}

@@ -32,8 +32,12 @@ func TestCrashChild(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	a, err := archive.New(st, archive.Options{Blobs: fsb, OnCommit: func(ctx context.Context, tx store.Tx, e *archive.Entry) error {
-		if mode == "commit" {
+	var inline int64
+	if mode == "inline" { // the blob written with the index rows
+		inline = 1 << 10
+	}
+	a, err := archive.New(st, archive.Options{Blobs: fsb, InlineMax: inline, OnCommit: func(ctx context.Context, tx store.Tx, e *archive.Entry) error {
+		if mode == "commit" || mode == "inline" {
 			// Everything is written but not committed: die here.
 			fmt.Println("COMMITTING")
 			select {}
@@ -76,7 +80,7 @@ func TestKill9MidPut(t *testing.T) {
 		t.Skip("inside the helper")
 	}
 	for _, db := range []string{"SQLite", "Postgres"} {
-		for _, mode := range []string{"stream", "commit"} {
+		for _, mode := range []string{"stream", "commit", "inline"} {
 			t.Run(db+"/"+mode, func(t *testing.T) {
 				dir := t.TempDir()
 				dsn := filepath.Join(dir, "wharf.db")
@@ -100,7 +104,7 @@ func TestKill9MidPut(t *testing.T) {
 				if err := cmd.Start(); err != nil {
 					t.Fatal(err)
 				}
-				want := map[string]string{"stream": "STREAMING", "commit": "COMMITTING"}[mode]
+				want := map[string]string{"stream": "STREAMING", "commit": "COMMITTING", "inline": "COMMITTING"}[mode]
 				sc := bufio.NewScanner(out)
 				reached := false
 				for sc.Scan() {
@@ -119,7 +123,7 @@ func TestKill9MidPut(t *testing.T) {
 				if err != nil {
 					t.Fatal(err)
 				}
-				a, err := archive.New(st, archive.Options{Blobs: fsb})
+				a, err := archive.New(st, archive.Options{Blobs: fsb, InlineMax: map[string]int64{"inline": 1 << 10}[mode]})
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -136,7 +140,7 @@ func TestKill9MidPut(t *testing.T) {
 					}
 				}
 				all, _ := a.Search(ctx, store.MessageFilter{})
-				if len(all) != 1 || get(t, a, all[0].ID) != crashContent {
+				if len(all) != 1 || get(t, a, all[0].ID) != crashContent || strings.HasPrefix(all[0].BlobRef, "db:") != (mode == "inline") {
 					t.Fatalf("after retries: %d entries", len(all))
 				}
 				if rep, _ := a.Verify(ctx, archive.VerifyOptions{}); !rep.OK() || rep.Entries != 1 {

@@ -236,7 +236,7 @@ func (a *Archive) deleteIfUnreferenced(ctx context.Context, ref string) (inUse b
 			inUse = n > 0
 			return err
 		}
-		bs, key, err := a.storeFor(ref)
+		bs, key, err := a.storeIn(tx, ref)
 		if err != nil {
 			return err
 		}

@@ -172,10 +172,20 @@ func testArchiveCLI(t *testing.T, dir, data string) {
 	if code != 0 || !strings.Contains(out, "archive intact: 2 entries") {
 		t.Fatalf("verify: %d %q %q", code, out, errs)
 	}
-	blob := filepath.Join(data, "archive", "sha256", e.SHA256[:2], e.SHA256)
-	if err := os.WriteFile(blob, []byte("tampered"), 0o600); err != nil {
-		t.Fatal(err)
+	// The index keeps a file this small (archive.inline_kb): its row is
+	// replaced (a trigger refuses to change one in place).
+	key := "sha256/" + e.SHA256[:2] + "/" + e.SHA256
+	if e.Blob != "db:"+key {
+		t.Fatalf("blob %q, want the index's db:%s", e.Blob, key)
 	}
+	withStore(t, data, func(st store.Store) {
+		if err := st.DeleteArchiveBlob(context.Background(), key); err != nil {
+			t.Fatal(err)
+		}
+		if err := st.PutArchiveBlob(context.Background(), key, []byte("tampered")); err != nil {
+			t.Fatal(err)
+		}
+	})
 	_, errs, code = runIn(t, "archive", "verify", "--data", data)
 	if code != 1 || !strings.Contains(errs, "first broken entry: entry 1 (message "+e.ID+")") {
 		t.Fatalf("verify tampered: %d %q", code, errs)

@@ -73,7 +73,8 @@ func OpenArchive(c *config.Config, st store.Store, rt *jobs.Runtime, o ArchiveOp
 	if err != nil {
 		return nil, err
 	}
-	opts := archive.Options{Blobs: blobs, Spool: spool, Retention: rules, Logger: log, Metrics: reg, Now: o.Now, FsyncEach: c.Archive.FsyncEach}
+	opts := archive.Options{Blobs: blobs, Spool: spool, Retention: rules, Logger: log, Metrics: reg, Now: o.Now, FsyncEach: c.Archive.FsyncEach,
+		InlineMax: c.Archive.InlineMax()}
 	if rt != nil {
 		pushes := o.registry
 		if pushes == nil {

@@ -136,6 +136,28 @@ type Archive struct {
 	// that other programs write to heavily, whose data each flush would
 	// write too. Linux only; elsewhere every file is fsync'd anyway.
 	FsyncEach bool `yaml:"fsync_each"`
+	// A folder archive keeps the bytes of files up to this many KiB in its
+	// index database, written in the transaction that records them,
+	// instead of in files of their own: most EDI files, archived without
+	// a file, a link and a flush of the file system each. Default 16;
+	// 0 keeps every file in the folder. Up to 1024. An S3 archive keeps
+	// every file in its bucket (0 only).
+	InlineKB *int `yaml:"inline_kb"`
+}
+
+// DefaultArchiveInlineKB is archive.inline_kb when unset, for a folder archive.
+const DefaultArchiveInlineKB = 16
+
+// InlineMax is the largest file, in bytes, the archive keeps in its index
+// (archive.inline_kb): 0 for an S3 archive.
+func (a Archive) InlineMax() int64 {
+	if strings.HasPrefix(a.URL, "s3://") {
+		return 0
+	}
+	if a.InlineKB == nil {
+		return DefaultArchiveInlineKB << 10
+	}
+	return int64(*a.InlineKB) << 10
 }
 
 // RetentionRule keeps archived entries at least keep and purges them after delete.
@@ -463,6 +485,14 @@ func (c *Config) Validate(opts ValidateOptions) error {
 	add(c.validateDatabase())
 	if u := c.Archive.URL; u != "" && strings.Contains(u, "://") && !strings.HasPrefix(u, "s3://") {
 		add(c.errAt("archive.url", "%q: use a folder path or s3://BUCKET/PREFIX?endpoint=HOST:PORT", u))
+	}
+	if k := c.Archive.InlineKB; k != nil {
+		switch {
+		case *k < 0 || *k > 1024:
+			add(c.errAt("archive.inline_kb", "%d: use 0 (every file in the folder) to 1024 KiB (default %d)", *k, DefaultArchiveInlineKB))
+		case *k > 0 && strings.HasPrefix(c.Archive.URL, "s3://"):
+			add(c.errAt("archive.inline_kb", "%d: an S3 archive keeps every file in its bucket (its Object Lock and lifecycle rules govern them); remove the key or set 0", *k))
+		}
 	}
 	add(c.validateRetention())
 	seen := map[string]int{}

@@ -97,6 +97,20 @@ type ArchiveQueries interface {
 	KeptBlobsDue(ctx context.Context, now time.Time, limit int) ([]KeptBlob, error)
 	// ForgetKeptBlob removes the record of a kept blob (deleted, or in use again).
 	ForgetKeptBlob(ctx context.Context, ref string) error
+
+	// ArchiveBlob returns the bytes of a blob the index keeps (a small blob
+	// of a folder archive, written by RecordArchived); ErrNotFound when
+	// there is none under key.
+	ArchiveBlob(ctx context.Context, key string) ([]byte, error)
+	// PutArchiveBlob keeps a blob's bytes in the index under key (nothing
+	// when a blob is there already: keys name content).
+	PutArchiveBlob(ctx context.Context, key string, b []byte) error
+	// ArchiveBlobSize returns the size of a blob the index keeps;
+	// ErrNotFound when there is none under key.
+	ArchiveBlobSize(ctx context.Context, key string) (int64, error)
+	// DeleteArchiveBlob deletes a blob the index keeps; none under key is
+	// not an error.
+	DeleteArchiveBlob(ctx context.Context, key string) error
 }
 
 // KeptBlob is a blob a purge left in place until a retention date.
@@ -308,6 +322,31 @@ func (s *queries) MarkPurged(ctx context.Context, messageID string, at time.Time
 		return fmt.Errorf("store: archive entry %s: %w (missing or already purged)", messageID, ErrNotFound)
 	}
 	return nil
+}
+
+func (s *queries) ArchiveBlob(ctx context.Context, key string) ([]byte, error) {
+	var b []byte
+	if err := s.q.queryRow(ctx, `SELECT bytes FROM archive_blobs WHERE key = $1`, key).Scan(&b); err != nil {
+		return nil, fmt.Errorf("store: archive blob %s: %w", key, s.translate(err))
+	}
+	return b, nil
+}
+
+func (s *queries) PutArchiveBlob(ctx context.Context, key string, b []byte) error {
+	return s.insertRows(ctx, "keep blob "+key, `INSERT INTO archive_blobs (key, bytes) VALUES `, " ON CONFLICT DO NOTHING", [][]any{{key, b}})
+}
+
+func (s *queries) ArchiveBlobSize(ctx context.Context, key string) (int64, error) {
+	var n int64
+	if err := s.q.queryRow(ctx, `SELECT length(bytes) FROM archive_blobs WHERE key = $1`, key).Scan(&n); err != nil {
+		return 0, fmt.Errorf("store: archive blob %s: %w", key, s.translate(err))
+	}
+	return n, nil
+}
+
+func (s *queries) DeleteArchiveBlob(ctx context.Context, key string) error {
+	_, err := s.q.exec(ctx, `DELETE FROM archive_blobs WHERE key = $1`, key)
+	return s.err("delete archive blob "+key, err)
 }
 
 func (s *queries) CountBlobRefs(ctx context.Context, ref string) (int, error) {

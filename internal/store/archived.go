@@ -15,6 +15,11 @@ type Archived struct {
 	Keys    []Key
 	Events  []*Event // their IDs are not filled in
 	Chain   *ChainRecord
+	// Blob, when not nil, is the message's content, kept in the index
+	// under BlobKey (archive_blobs) instead of in a blob store; messages
+	// with the same content share it.
+	BlobKey string
+	Blob    []byte
 }
 
 // RecordArchived writes a batch of archived entries with a few multi-row
@@ -29,8 +34,16 @@ func (s *queries) RecordArchived(ctx context.Context, batch []*Archived) error {
 	if len(batch) == 0 {
 		return nil
 	}
-	var msgs, entries, keys, events, chain, outbox [][]any
+	var msgs, entries, keys, events, chain, outbox, blobs [][]any
+	blobKeys := map[string]bool{}
 	for i, a := range batch {
+		if a.Blob != nil && !blobKeys[a.BlobKey] {
+			if a.BlobKey == "" {
+				return fmt.Errorf("store: record archived: %w: message %s has a blob without a key", ErrInvalid, a.Message.ID)
+			}
+			blobKeys[a.BlobKey] = true
+			blobs = append(blobs, []any{a.BlobKey, a.Blob})
+		}
 		m := a.Message
 		if err := s.newMessage(m); err != nil {
 			return err
@@ -82,6 +95,9 @@ func (s *queries) RecordArchived(ctx context.Context, batch []*Archived) error {
 	return s.atomic(ctx, func(q *queries) error {
 		if err := q.insertRows(ctx, "insert messages"+of, `INSERT INTO messages (id, partner_id, direction, transport, remote_name, size, sha256, blob_ref, status,
 		correlation_id, format, doc_types, parent_id, received_at) VALUES `, "", msgs); err != nil {
+			return err
+		}
+		if err := q.insertRows(ctx, "keep blobs"+of, `INSERT INTO archive_blobs (key, bytes) VALUES `, " ON CONFLICT DO NOTHING", blobs); err != nil {
 			return err
 		}
 		if err := q.insertRows(ctx, "append outbox events"+of, `INSERT INTO outbox_events (id, at, type, object_kind, object_key, subject, partner_id, message_id, correlation_id, data) VALUES `, "", outbox); err != nil {
