@@ -826,10 +826,7 @@ func (p *Processor) finishWith(ctx context.Context, m *store.Message, format str
 		keys = append(keys, store.KeyTest) // a partner marked test sends test traffic only
 	}
 	return p.Store.WithTx(ctx, func(tx store.Tx) error {
-		if err := tx.SetMessageStatus(ctx, m.ID, status); err != nil {
-			return err
-		}
-		if err := tx.SetMessageFormat(ctx, m.ID, format, types); err != nil {
+		if err := tx.SetMessageOutcome(ctx, m.ID, status, format, types); err != nil {
 			return err
 		}
 		if len(keys) > 0 {

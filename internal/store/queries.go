@@ -486,6 +486,25 @@ func (s *queries) SetMessageStatus(ctx context.Context, id string, status lifecy
 	})
 }
 
+func (s *queries) SetMessageOutcome(ctx context.Context, id string, status lifecycle.Status, format string, docTypes []string) error {
+	if !status.Valid() {
+		return fmt.Errorf("store: set outcome of message %s: %w: unknown status %q", id, ErrInvalid, status)
+	}
+	return s.atomic(ctx, func(q *queries) error {
+		m, err := scanMessage(q.q.queryRow(ctx, `UPDATE messages SET status = $1, format = $2, doc_types = $3 WHERE id = $4 AND status <> $1 RETURNING `+messageCols,
+			string(status), format, strings.Join(docTypes, ","), id))
+		if err == nil {
+			return q.messageEvent(ctx, m, string(status), nil)
+		}
+		if q.translate(err) != ErrNotFound {
+			return q.err("set message outcome", err)
+		}
+		// The status was this one already (a retry), or there is no such
+		// message (ErrNotFound).
+		return q.SetMessageFormat(ctx, id, format, docTypes)
+	})
+}
+
 func (s *queries) SetMessageFormat(ctx context.Context, id, format string, docTypes []string) error {
 	n, err := s.q.exec(ctx, `UPDATE messages SET format = $1, doc_types = $2 WHERE id = $3`, format, strings.Join(docTypes, ","), id)
 	if err != nil {

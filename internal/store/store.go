@@ -237,6 +237,9 @@ type Queries interface {
 	SetMessageStatus(ctx context.Context, id string, status lifecycle.Status) error
 	// SetMessageFormat records the detected format and document types.
 	SetMessageFormat(ctx context.Context, id, format string, docTypes []string) error
+	// SetMessageOutcome is SetMessageStatus and SetMessageFormat at once:
+	// one statement when the status changes.
+	SetMessageOutcome(ctx context.Context, id string, status lifecycle.Status, format string, docTypes []string) error
 	SearchMessages(ctx context.Context, f MessageFilter) ([]*Message, error)
 	AddMessageKeys(ctx context.Context, messageID string, keys []Key) error
 	MessageKeys(ctx context.Context, messageID string) ([]Key, error)

@@ -376,6 +376,28 @@ func Exercise(t *testing.T, fresh func(t *testing.T) string) {
 		if err := s.SetMessageStatus(ctx, "missing", lifecycle.StatusDelivered); !errors.Is(err, store.ErrNotFound) {
 			t.Fatalf("want ErrNotFound, got %v", err)
 		}
+		// Status and format at once; again with the same status (a retry).
+		if err := s.SetMessageOutcome(ctx, ids[2], lifecycle.StatusRejected, "csv", nil); err != nil {
+			t.Fatal(err)
+		}
+		if got, _ := s.GetMessage(ctx, ids[2]); got.Status != lifecycle.StatusRejected || got.Format != "csv" || len(got.DocTypes) != 0 {
+			t.Fatalf("outcome: %q %q %v", got.Status, got.Format, got.DocTypes)
+		}
+		if err := s.SetMessageOutcome(ctx, ids[2], lifecycle.StatusRejected, "x12", []string{"204"}); err != nil {
+			t.Fatal(err)
+		}
+		if got, _ := s.GetMessage(ctx, ids[2]); got.Status != lifecycle.StatusRejected || got.Format != "x12" || fmt.Sprint(got.DocTypes) != "[204]" {
+			t.Fatalf("outcome with the same status: %q %q %v", got.Status, got.Format, got.DocTypes)
+		}
+		if err := s.SetMessageOutcome(ctx, "missing", lifecycle.StatusProcessed, "x12", nil); !errors.Is(err, store.ErrNotFound) {
+			t.Fatalf("outcome of a missing message: want ErrNotFound, got %v", err)
+		}
+		if err := s.SetMessageOutcome(ctx, ids[2], "done", "x12", nil); !errors.Is(err, store.ErrInvalid) {
+			t.Fatalf("outcome with an unknown status: want ErrInvalid, got %v", err)
+		}
+		if err := s.SetMessageOutcome(ctx, ids[2], lifecycle.StatusProcessed, "x12", []string{"204", "990"}); err != nil { // as before
+			t.Fatal(err)
+		}
 		// Only the statuses lifecycle names are stored.
 		if err := s.SetMessageStatus(ctx, ids[2], "done"); !errors.Is(err, store.ErrInvalid) {
 			t.Fatalf("unknown status: want ErrInvalid, got %v", err)
