@@ -24,6 +24,7 @@
 package archive
 
 import (
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -117,6 +118,9 @@ type Entry struct {
 	// Refused is Meta's: the entry was archived as rejected (not stored
 	// apart from its status and event).
 	Refused string
+	// blob is the content of a blob the index keeps, read with the entry
+	// (Entry), for Open.
+	blob []byte
 }
 
 // Spooled reports whether the entry's blob waits in the local spool for upload.
@@ -749,12 +753,15 @@ func (a *Archive) ensureBlob(ctx context.Context, tx store.Tx, e *Entry, tmp str
 }
 
 // Entry returns the archived message with its archive bookkeeping.
+// A blob the index keeps comes with it, in the same query, for Open.
 func (a *Archive) Entry(ctx context.Context, id string) (*Entry, error) {
-	m, ae, err := a.st.GetMessageEntry(ctx, id)
+	m, ae, blob, err := a.st.GetMessageEntry(ctx, id)
 	if err != nil {
 		return nil, fmt.Errorf("archive: %w", err)
 	}
-	return entryWith(m, ae), nil
+	e := entryWith(m, ae)
+	e.blob = blob
+	return e, nil
 }
 
 // entryWith is the Entry of message m with its archive entry ae (nil: none).
@@ -791,9 +798,12 @@ func (a *Archive) Open(ctx context.Context, e *Entry) (io.ReadCloser, error) {
 	if !e.PurgedAt.IsZero() {
 		return nil, fmt.Errorf("archive: message %s: %w on %s", e.ID, ErrPurged, e.PurgedAt.Format(time.RFC3339))
 	}
-	rc, err := a.open(ctx, e.Message)
-	if err != nil {
-		return nil, err
+	var rc io.ReadCloser = heldBlob{bytes.NewReader(e.blob)}
+	if e.blob == nil || !strings.HasPrefix(e.BlobRef, dbKind+":") {
+		var err error
+		if rc, err = a.open(ctx, e.Message); err != nil {
+			return nil, err
+		}
 	}
 	return &checkedReader{rc: rc, h: sha256.New(), want: e.SHA256, size: e.Size, id: e.ID}, nil
 }

@@ -459,8 +459,8 @@ func (downStore) GetMessage(ctx context.Context, id string) (*store.Message, err
 	return nil, fmt.Errorf("store: message %s: failed to connect: connection refused", id)
 }
 
-func (downStore) GetMessageEntry(ctx context.Context, id string) (*store.Message, *store.ArchiveEntry, error) {
-	return nil, nil, fmt.Errorf("store: message %s: failed to connect: connection refused", id)
+func (downStore) GetMessageEntry(ctx context.Context, id string) (*store.Message, *store.ArchiveEntry, []byte, error) {
+	return nil, nil, nil, fmt.Errorf("store: message %s: failed to connect: connection refused", id)
 }
 
 // A message the database cannot read now (an outage) is a retryable

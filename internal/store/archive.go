@@ -70,9 +70,10 @@ type ArchiveQueries interface {
 	// ErrConflict when the partner already used the idempotency key.
 	InsertArchiveEntry(ctx context.Context, e *ArchiveEntry) error
 	GetArchiveEntry(ctx context.Context, messageID string) (*ArchiveEntry, error)
-	// GetMessageEntry returns the message and its archive entry (nil when
-	// it has none) in one query.
-	GetMessageEntry(ctx context.Context, id string) (*Message, *ArchiveEntry, error)
+	// GetMessageEntry returns the message, its archive entry (nil when it
+	// has none) and the bytes of its blob when the index keeps it (nil
+	// otherwise), in one query.
+	GetMessageEntry(ctx context.Context, id string) (*Message, *ArchiveEntry, []byte, error)
 	ArchiveEntryByKey(ctx context.Context, partnerID, idemKey string) (*ArchiveEntry, error)
 	// FirstWithContent returns the earliest message of the partner with this
 	// sha256, or "" when there is none.
@@ -193,13 +194,16 @@ func scanMessageEntry(r rowScanner, head ...any) (*Message, *ArchiveEntry, error
 	return m, e, nil
 }
 
-func (s *queries) GetMessageEntry(ctx context.Context, id string) (*Message, *ArchiveEntry, error) {
-	m, e, err := scanMessageEntry(s.q.queryRow(ctx, `SELECT `+entryJoinCols+` FROM messages m
-		LEFT JOIN archive_entries e ON e.message_id = m.id WHERE m.id = $1`, id))
+func (s *queries) GetMessageEntry(ctx context.Context, id string) (*Message, *ArchiveEntry, []byte, error) {
+	var blob []byte
+	m, e, err := scanMessageEntry(s.q.queryRow(ctx, `SELECT b.bytes, `+entryJoinCols+` FROM messages m
+		LEFT JOIN archive_entries e ON e.message_id = m.id
+		LEFT JOIN archive_blobs b ON b.key = substr(m.blob_ref, 4) AND substr(m.blob_ref, 1, 3) = 'db:'
+		WHERE m.id = $1`, id), &blob)
 	if err != nil {
-		return nil, nil, fmt.Errorf("store: message %s: %w", id, s.translate(err))
+		return nil, nil, nil, fmt.Errorf("store: message %s: %w", id, s.translate(err))
 	}
-	return m, e, nil
+	return m, e, blob, nil
 }
 
 func (s *queries) ChainRecords(ctx context.Context, after int64, limit int) ([]*ChainedMessage, error) {

@@ -136,7 +136,7 @@ func exerciseArchive(t *testing.T, open func(t *testing.T) (store.Store, string)
 			t.Fatalf("empty key must never match: %v", err)
 		}
 		// A message with its entry in one read; a message without one.
-		if m, ae, err := s.GetMessageEntry(ctx, ids[1]); err != nil || m.ID != ids[1] || m.SHA256 != "same" || !m.ReceivedAt.Equal(base.Add(24*time.Hour)) ||
+		if m, ae, _, err := s.GetMessageEntry(ctx, ids[1]); err != nil || m.ID != ids[1] || m.SHA256 != "same" || !m.ReceivedAt.Equal(base.Add(24*time.Hour)) ||
 			ae == nil || ae.MessageID != ids[1] || ae.PartnerID != "acme" || ae.IdemKey != "k1" || !ae.PurgedAt.IsZero() {
 			t.Fatalf("message with entry: %+v %+v %v", m, ae, err)
 		}
@@ -144,11 +144,44 @@ func exerciseArchive(t *testing.T, open func(t *testing.T) (store.Store, string)
 		if err := s.InsertMessage(ctx, bare); err != nil {
 			t.Fatal(err)
 		}
-		if m, ae, err := s.GetMessageEntry(ctx, bare.ID); err != nil || m.ID != bare.ID || ae != nil {
+		if m, ae, _, err := s.GetMessageEntry(ctx, bare.ID); err != nil || m.ID != bare.ID || ae != nil {
 			t.Fatalf("message without entry: %+v %+v %v", m, ae, err)
 		}
-		if _, _, err := s.GetMessageEntry(ctx, "missing"); !errors.Is(err, store.ErrNotFound) {
+		if _, _, _, err := s.GetMessageEntry(ctx, "missing"); !errors.Is(err, store.ErrNotFound) {
 			t.Fatalf("missing message: %v", err)
+		}
+		// A blob the index keeps comes with its message; a file of the
+		// same content does not.
+		if err := s.PutArchiveBlob(ctx, "sha256/ab/abc", []byte("kept")); err != nil {
+			t.Fatal(err)
+		}
+		inIndex := &store.Message{PartnerID: "acme", Direction: store.Inbound, BlobRef: "db:sha256/ab/abc"}
+		inFile := &store.Message{PartnerID: "acme", Direction: store.Inbound, BlobRef: "fs:sha256/ab/abc"}
+		for _, m := range []*store.Message{inIndex, inFile} {
+			if err := s.InsertMessage(ctx, m); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if _, _, b, err := s.GetMessageEntry(ctx, inIndex.ID); err != nil || string(b) != "kept" {
+			t.Fatalf("blob with its message: %q %v", b, err)
+		}
+		if _, _, b, err := s.GetMessageEntry(ctx, inFile.ID); err != nil || b != nil {
+			t.Fatalf("a file's message came with bytes: %q %v", b, err)
+		}
+		if n, err := s.ArchiveBlobSize(ctx, "sha256/ab/abc"); err != nil || n != 4 {
+			t.Fatalf("blob size: %d %v", n, err)
+		}
+		if err := s.PutArchiveBlob(ctx, "sha256/ab/abc", []byte("kept")); err != nil {
+			t.Fatalf("the same blob again: %v", err)
+		}
+		if err := s.DeleteArchiveBlob(ctx, "sha256/ab/abc"); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := s.ArchiveBlob(ctx, "sha256/ab/abc"); !errors.Is(err, store.ErrNotFound) {
+			t.Fatalf("deleted blob: %v", err)
+		}
+		if err := s.DeleteArchiveBlob(ctx, "sha256/ab/abc"); err != nil {
+			t.Fatalf("deleting an absent blob: %v", err)
 		}
 		if first, err := s.FirstWithContent(ctx, "acme", "same"); err != nil || first != ids[0] {
 			t.Fatalf("first with content: %q %v", first, err)
