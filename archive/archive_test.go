@@ -685,3 +685,22 @@ func TestConcurrentPutsShareACommit(t *testing.T) {
 		}
 	})
 }
+
+// What Wharf generates is not looked up as a duplicate; a later message
+// with its content still finds it.
+func TestGeneratedIsNoDuplicate(t *testing.T) {
+	forEachDB(t, func(t *testing.T, st store.Store) {
+		a, _ := newFSArchive(t, st, archive.Options{})
+		first := put(t, a, "ISA*same", archive.Meta{Partner: "acme"})
+		gen := put(t, a, "ISA*same", archive.Meta{Partner: "acme", Direction: store.Outbound, Generated: true})
+		again := put(t, a, "ISA*same", archive.Meta{Partner: "acme"})
+		if gen.DuplicateOf != "" || again.DuplicateOf != first.ID {
+			t.Fatalf("generated flagged %q, later %q (want %q)", gen.DuplicateOf, again.DuplicateOf, first.ID)
+		}
+		genFirst := put(t, a, "ISA*ours", archive.Meta{Partner: "beta", Direction: store.Outbound, Generated: true})
+		echo := put(t, a, "ISA*ours", archive.Meta{Partner: "beta"})
+		if echo.DuplicateOf != genFirst.ID {
+			t.Fatalf("a message with a generated one's content: duplicate of %q, want %q", echo.DuplicateOf, genFirst.ID)
+		}
+	})
+}
