@@ -83,9 +83,11 @@ type ArchiveQueries interface {
 	// MarkPurged makes the entry a tombstone; ErrNotFound when it is missing
 	// or already purged.
 	MarkPurged(ctx context.Context, messageID string, at time.Time) error
-	// CountBlobRefs counts unpurged messages whose blob ref is ref.
+	// CountBlobRefs counts unpurged messages whose blob ref is ref, a
+	// content-addressed one (ending with the content's sha256).
 	CountBlobRefs(ctx context.Context, ref string) (int, error)
-	// MessagesWithBlobPrefix lists unpurged messages whose blob ref starts with prefix, oldest first.
+	// MessagesWithBlobPrefix lists unpurged messages whose blob ref starts
+	// with prefix, oldest first; an index holds those of spools (spool:...).
 	MessagesWithBlobPrefix(ctx context.Context, prefix string, limit int) ([]*Message, error)
 	// PurgeCandidates lists unpurged messages received before f.Before, of
 	// one partner or ("") all, oldest first, after the cursor f.After/AfterID.
@@ -355,18 +357,46 @@ func (s *queries) DeleteArchiveBlob(ctx context.Context, key string) error {
 
 func (s *queries) CountBlobRefs(ctx context.Context, ref string) (int, error) {
 	var n int
-	err := s.q.queryRow(ctx, `SELECT count(*) FROM messages m JOIN archive_entries e ON e.message_id = m.id
-		WHERE m.blob_ref = $1 AND e.purged_at IS NULL`, ref).Scan(&n)
+	// A content-addressed ref ends with its content's hash, which
+	// messages_sha256 finds; messages have no index of their refs, so
+	// another ref (none Wharf makes) is counted by a scan.
+	q, args := `SELECT count(*) FROM messages m JOIN archive_entries e ON e.message_id = m.id
+		WHERE m.blob_ref = $1 AND e.purged_at IS NULL`, []any{ref}
+	if sum := ref[strings.LastIndexByte(ref, '/')+1:]; isHexSHA256(sum) {
+		q, args = `SELECT count(*) FROM messages m JOIN archive_entries e ON e.message_id = m.id
+		WHERE m.sha256 = $2 AND m.blob_ref = $1 AND e.purged_at IS NULL`, []any{ref, sum}
+	}
+	err := s.q.queryRow(ctx, q, args...).Scan(&n)
 	return n, s.err("count blob refs", err)
+}
+
+// isHexSHA256 tells whether s is a sha256 in lower-case hex.
+func isHexSHA256(s string) bool {
+	if len(s) != 64 {
+		return false
+	}
+	for _, c := range s {
+		if (c < '0' || c > '9') && (c < 'a' || c > 'f') {
+			return false
+		}
+	}
+	return true
 }
 
 func (s *queries) MessagesWithBlobPrefix(ctx context.Context, prefix string, limit int) ([]*Message, error) {
 	if limit <= 0 {
 		limit = 100
 	}
+	// For a spool's prefix, the literal spool:% term lets both databases
+	// use messages_spooled (the spool uploads' every-30-seconds look);
+	// any other prefix is a scan.
+	spooled := ""
+	if strings.HasPrefix(prefix, "spool:") {
+		spooled = `m.blob_ref LIKE 'spool:%' AND `
+	}
 	return s.messageList(ctx, "messages with blob prefix", `SELECT m.`+strings.ReplaceAll(messageCols, ", ", ", m.")+` FROM messages m
 		JOIN archive_entries e ON e.message_id = m.id
-		WHERE m.blob_ref LIKE $1 AND e.purged_at IS NULL ORDER BY m.received_at, m.id LIMIT `+fmt.Sprint(limit), prefix+"%")
+		WHERE `+spooled+`m.blob_ref LIKE $1 AND e.purged_at IS NULL ORDER BY m.received_at, m.id LIMIT `+fmt.Sprint(limit), prefix+"%")
 }
 
 // PurgeFilter selects purge candidates.
