@@ -214,10 +214,12 @@ func remoteSchedules(c *config.Config, g *gateway.Gateway, log *slog.Logger, rt 
 func sftpOptions(c *config.Config, g *gateway.Gateway, log *slog.Logger, reg prometheus.Registerer) server.SFTPOptions {
 	idle, lockout := c.SFTP.Durations()
 	return server.SFTPOptions{
-		Receiver:         g,
-		Outbox:           g,
-		SpoolDir:         filepath.Join(c.Data, "spool", "sftp"),
-		MaxFileSize:      int64(c.SFTP.MaxFileSizeMB) << 20,
+		Receiver:    g,
+		Outbox:      g,
+		SpoolDir:    filepath.Join(c.Data, "spool", "sftp"),
+		MaxFileSize: int64(c.SFTP.MaxFileSizeMB) << 20,
+		// What the archive keeps in its index needs no staging file either.
+		StageInMemory:    c.Archive.InlineMax(),
 		MaxSessions:      c.SFTP.MaxSessions,
 		MaxSessionsPerIP: c.SFTP.MaxSessionsPerIP,
 		IdleTimeout:      idle,

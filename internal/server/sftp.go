@@ -34,7 +34,10 @@ type SFTPOptions struct {
 	Outbox      transports.Outbox
 	SpoolDir    string // staging for uploads and downloads
 	MaxFileSize int64  // bytes; 0 means no limit
-	MaxSessions int    // concurrent connections; default 64
+	// StageInMemory: uploads of up to this many bytes are staged in memory
+	// (sftp.ServerOptions.StageInMemory); 0: every upload in a file.
+	StageInMemory int64
+	MaxSessions   int // concurrent connections; default 64
 	// MaxSessionsPerIP caps one remote address's concurrent connections
 	// (default: MaxSessions/4, at least 1): a client that opens connections
 	// and never authenticates holds each for the 30 s handshake limit, and
@@ -398,7 +401,7 @@ func (s *SFTP) session(ch ssh.Channel, reqs <-chan *ssh.Request, partner, remote
 		pol := s.o.Policy(partner)
 		sess := wsftp.NewSession(wsftp.ServerOptions{
 			Partner: partner, RemoteAddr: remote, Receiver: s.o.Receiver, Outbox: s.o.Outbox,
-			SpoolDir: s.o.SpoolDir, MaxFileSize: s.o.MaxFileSize, AllowDelete: pol.AllowDelete, Log: s.log,
+			SpoolDir: s.o.SpoolDir, MaxFileSize: s.o.MaxFileSize, StageInMemory: s.o.StageInMemory, AllowDelete: pol.AllowDelete, Log: s.log,
 			Throttle: s.o.Throttle,
 		})
 		lc.add(sess)

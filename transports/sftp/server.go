@@ -33,7 +33,12 @@ type ServerOptions struct {
 	Outbox      transports.Outbox
 	SpoolDir    string // where uploads are staged until archived
 	MaxFileSize int64  // 0: no limit
-	AllowDelete bool   // may the partner delete documents from outbound/
+	// StageInMemory: an upload of up to this many bytes is staged in
+	// memory, not in a file of SpoolDir (the archive keeps such files in
+	// its index: no file is made for them at all); 0 stages every upload
+	// in a file. At most maxInMemory uploads of a session are held so.
+	StageInMemory int64
+	AllowDelete   bool // may the partner delete documents from outbound/
 	// Throttle, when set, applies the partner's rate limit to uploads:
 	// each open for writing in inbound/ asks it, and a refusal (wait > 0,
 	// whole seconds) fails the open with why and the wait, before any
@@ -51,6 +56,7 @@ type Session struct {
 	mu       sync.Mutex
 	uploaded map[string]int64   // inbound names archived in this session, for Stat
 	staged   map[string]*upload // uploads under a temporary name, archived on rename
+	inMemory int                // uploads staged in memory (stage), at most maxInMemory
 	fetched  map[string]bool    // outbound names downloaded in full in this session
 	totals   Totals
 }
@@ -162,12 +168,25 @@ func (s *Session) Filewrite(r *sftp.Request) (io.WriterAt, error) {
 			return nil, fmt.Errorf("inbound/%s refused: %s", name, why)
 		}
 	}
-	f, err := s.spoolFile("upload-*")
-	if err != nil {
-		return nil, fmt.Errorf("cannot stage upload: %w", err)
+	st := &stage{open: func() (*os.File, error) { return s.spoolFile("upload-*") }}
+	s.mu.Lock()
+	if s.o.StageInMemory > 0 && s.inMemory < maxInMemory {
+		s.inMemory++
+		st.max = s.o.StageInMemory
+		st.spilled = func() { s.mu.Lock(); s.inMemory--; s.mu.Unlock() }
 	}
-	return &upload{s: s, name: name, f: f, started: time.Now(), h: sha256.New()}, nil
+	s.mu.Unlock()
+	if st.max == 0 { // a file from the start: a spool folder that cannot take one fails the open
+		if err := st.spill(); err != nil {
+			return nil, fmt.Errorf("cannot stage upload: %w", err)
+		}
+	}
+	return &upload{s: s, name: name, st: st, started: time.Now(), h: sha256.New()}, nil
 }
+
+// maxInMemory bounds the uploads of one session staged in memory at once
+// (a client may hold many files open); the others are staged in files.
+const maxInMemory = 16
 
 // spoolFile creates a new file in the spool folder, and the folder first
 // only when it is missing (not a stat of it for every upload).
@@ -185,7 +204,7 @@ func (s *Session) spoolFile(pattern string) (*os.File, error) {
 type upload struct {
 	s       *Session
 	name    string
-	f       *os.File
+	st      *stage
 	started time.Time
 
 	mu       sync.Mutex
@@ -250,7 +269,7 @@ func (u *upload) hashWritten(p []byte, off int64) {
 			return
 		}
 		if next > u.hashed {
-			if _, err := io.Copy(u.h, io.NewSectionReader(u.f, u.hashed, next-u.hashed)); err != nil {
+			if _, err := io.Copy(u.h, io.NewSectionReader(u.st, u.hashed, next-u.hashed)); err != nil {
 				u.giveUpHash()
 				return
 			}
@@ -289,7 +308,7 @@ func (u *upload) WriteAt(p []byte, off int64) (int, error) {
 		return 0, u.failed
 	}
 	u.mu.Unlock()
-	n, err := u.f.WriteAt(p, off)
+	n, err := u.st.WriteAt(p, off)
 	u.hashWritten(p[:n], off)
 	u.mu.Lock()
 	if err != nil && u.failed == nil {
@@ -299,12 +318,12 @@ func (u *upload) WriteAt(p []byte, off int64) (int, error) {
 		u.size = e
 	}
 	u.unsynced += int64(n)
-	if u.unsynced >= flushEvery && u.syncing == nil {
+	if f := u.st.file(); f != nil && u.unsynced >= flushEvery && u.syncing == nil {
 		u.unsynced = 0
 		done := make(chan struct{})
 		u.syncing = done
 		go func() {
-			_ = u.f.Sync()
+			_ = f.Sync()
 			u.mu.Lock()
 			u.syncing = nil
 			u.mu.Unlock()
@@ -335,8 +354,7 @@ func (u *upload) TransferError(err error) {
 
 func (u *upload) discard() {
 	u.waitFlush()
-	u.f.Close()
-	os.Remove(u.f.Name())
+	u.st.discard()
 }
 
 func (u *upload) Close() error {
@@ -375,23 +393,27 @@ func (u *upload) Close() error {
 func (u *upload) archive(final string) error {
 	defer u.discard()
 	u.waitFlush()
-	fr, byFile := u.s.o.Receiver.(transports.FileReceiver)
-	if !byFile {
-		if err := u.f.Sync(); err != nil {
-			return fmt.Errorf("cannot stage upload: %w", err)
-		}
-	}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
 	defer cancel()
 	in := transports.Incoming{Partner: u.s.o.Partner, Transport: "sftp", RemoteName: "inbound/" + final, RemoteAddr: u.s.o.RemoteAddr}
 	var id string
 	var err error
-	if byFile {
+	f := u.st.file()
+	fr, byFile := u.s.o.Receiver.(transports.FileReceiver)
+	switch {
+	case f == nil: // staged in memory: the receiver reads it from there
+		id, err = u.s.o.Receiver.Receive(ctx, in, u.st.bytes(u.size))
+	case byFile:
 		// The receiver makes the file durable with the others it commits
 		// at that moment (one flush for many small uploads).
-		id, err = fr.ReceiveFile(ctx, in, transports.StagedFile{Path: u.f.Name(), SHA256: u.sum(u.size), Size: u.size, Unsynced: true})
-	} else if _, err = u.f.Seek(0, io.SeekStart); err == nil {
-		id, err = u.s.o.Receiver.Receive(ctx, in, u.f)
+		id, err = fr.ReceiveFile(ctx, in, transports.StagedFile{Path: f.Name(), SHA256: u.sum(u.size), Size: u.size, Unsynced: true})
+	default:
+		if err = f.Sync(); err != nil {
+			return fmt.Errorf("cannot stage upload: %w", err)
+		}
+		if _, err = f.Seek(0, io.SeekStart); err == nil {
+			id, err = u.s.o.Receiver.Receive(ctx, in, f)
+		}
 	}
 	if err != nil {
 		u.s.o.Log.Error("sftp upload NOT accepted: archiving failed; the client is told the upload failed", u.logAttrs(final, "err", err)...)

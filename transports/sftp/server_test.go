@@ -7,8 +7,11 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"io"
+	"log/slog"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/pkg/sftp"
@@ -63,25 +66,44 @@ func TestUploadHashedWhileWritten(t *testing.T) {
 			}
 		}, false},
 	} {
-		t.Run(tc.name, func(t *testing.T) {
-			f, err := os.Create(filepath.Join(t.TempDir(), "staged"))
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer f.Close()
-			u := &upload{s: NewSession(ServerOptions{}), f: f, h: sha256.New()}
-			tc.writes(u)
-			got := u.sum(u.size)
-			switch {
-			case tc.hashed && got != hex.EncodeToString(want[:]):
-				t.Fatalf("sum %q, want %x", got, want)
-			case !tc.hashed && got != "":
-				t.Fatalf("sum %q for bytes not all hashed as written", got)
-			}
-			if b, _ := os.ReadFile(f.Name()); tc.hashed && !bytes.Equal(b, data) {
-				t.Fatal("staged bytes differ")
-			}
-		})
+		// Staged in a file from the start, in memory until the upload
+		// outgrows 4,500 bytes (the writes then span the move into a
+		// file), and in memory throughout.
+		for _, inMemory := range []int64{0, 4500, int64(len(data))} {
+			t.Run(fmt.Sprintf("%s/memory %d", tc.name, inMemory), func(t *testing.T) {
+				path := filepath.Join(t.TempDir(), "staged")
+				st := &stage{max: inMemory, open: func() (*os.File, error) { return os.Create(path) }}
+				if inMemory == 0 {
+					if err := st.spill(); err != nil {
+						t.Fatal(err)
+					}
+				}
+				defer st.discard()
+				u := &upload{s: NewSession(ServerOptions{}), st: st, h: sha256.New()}
+				tc.writes(u)
+				got := u.sum(u.size)
+				switch {
+				case tc.hashed && got != hex.EncodeToString(want[:]):
+					t.Fatalf("sum %q, want %x", got, want)
+				case !tc.hashed && got != "":
+					t.Fatalf("sum %q for bytes not all hashed as written", got)
+				}
+				staged := make([]byte, u.size)
+				if _, err := st.ReadAt(staged, 0); err != nil && !errors.Is(err, io.EOF) {
+					t.Fatal(err)
+				}
+				if tc.hashed && !bytes.Equal(staged, data) {
+					t.Fatal("staged bytes differ")
+				}
+				if f := st.file(); (f != nil) != (inMemory < int64(len(data))) {
+					t.Fatalf("staged in a file: %v, with %d bytes in memory at most", f != nil, inMemory)
+				} else if f != nil {
+					if b, _ := os.ReadFile(path); tc.hashed && !bytes.Equal(b, data) {
+						t.Fatal("the staging file's bytes differ")
+					}
+				}
+			})
+		}
 	}
 }
 
@@ -128,5 +150,68 @@ func BenchmarkInboundStat(b *testing.B) {
 		if _, err := s.Filelist(r); err != nil {
 			b.Fatal(err)
 		}
+	}
+}
+
+// A small upload is staged in memory (no file in the spool folder); one
+// that outgrows StageInMemory moves into a staging file, removed once
+// archived; a temporary name staged in memory is archived on its rename.
+func TestUploadStagedInMemory(t *testing.T) {
+	rc := &keep{got: map[string]string{}}
+	spool := filepath.Join(t.TempDir(), "spool")
+	c := sessionWith(t, ServerOptions{Partner: "acme", Receiver: rc, SpoolDir: spool, StageInMemory: 64})
+	small, large := strings.Repeat("s", 64), strings.Repeat("L", 65)
+	if err := put(c, "inbound/small.edi", small); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(spool); !errors.Is(err, os.ErrNotExist) {
+		t.Fatalf("the spool folder for an upload staged in memory: %v", err)
+	}
+	if err := put(c, "inbound/tmp.edi.part", small); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Rename("inbound/tmp.edi.part", "inbound/tmp.edi"); err != nil {
+		t.Fatal(err)
+	}
+	if err := put(c, "inbound/large.edi", large); err != nil {
+		t.Fatal(err)
+	}
+	if files, _ := os.ReadDir(spool); len(files) != 0 {
+		t.Fatalf("staging files left: %v", files)
+	}
+	rc.mu.Lock()
+	defer rc.mu.Unlock()
+	if rc.got["inbound/small.edi"] != small || rc.got["inbound/tmp.edi"] != small || rc.got["inbound/large.edi"] != large {
+		t.Fatalf("received %v", rc.got)
+	}
+}
+
+// A session holds at most maxInMemory uploads in memory at once; the
+// others are staged in files.
+func TestUploadsInMemoryBounded(t *testing.T) {
+	s := NewSession(ServerOptions{Partner: "acme", SpoolDir: t.TempDir(), StageInMemory: 64, Log: slog.New(slog.DiscardHandler)})
+	var ups []*upload
+	for i := range maxInMemory + 2 {
+		w, err := s.Filewrite(sftp.NewRequest("Put", fmt.Sprintf("/inbound/f%d.edi", i)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		ups = append(ups, w.(*upload))
+	}
+	files := 0
+	for _, u := range ups {
+		if u.st.file() != nil {
+			files++
+		}
+	}
+	if files != 2 || s.inMemory != maxInMemory {
+		t.Fatalf("%d of %d uploads in files, %d in memory", files, len(ups), s.inMemory)
+	}
+	ups[0].discard() // one in memory ends: its place is free again
+	if s.inMemory != maxInMemory-1 {
+		t.Fatalf("in memory after a discard: %d", s.inMemory)
+	}
+	for _, u := range ups {
+		u.discard()
 	}
 }
