@@ -18,6 +18,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/pkg/sftp"
@@ -56,7 +57,7 @@ type Session struct {
 	mu       sync.Mutex
 	uploaded map[string]int64   // inbound names archived in this session, for Stat
 	staged   map[string]*upload // uploads under a temporary name, archived on rename
-	inMemory int                // uploads staged in memory (stage), at most maxInMemory
+	inMemory atomic.Int32       // uploads staged in memory (stage), at most maxInMemory; no lock: discard runs under mu
 	fetched  map[string]bool    // outbound names downloaded in full in this session
 	totals   Totals
 }
@@ -169,13 +170,14 @@ func (s *Session) Filewrite(r *sftp.Request) (io.WriterAt, error) {
 		}
 	}
 	st := &stage{open: func() (*os.File, error) { return s.spoolFile("upload-*") }}
-	s.mu.Lock()
-	if s.o.StageInMemory > 0 && s.inMemory < maxInMemory {
-		s.inMemory++
-		st.max = s.o.StageInMemory
-		st.spilled = func() { s.mu.Lock(); s.inMemory--; s.mu.Unlock() }
+	if s.o.StageInMemory > 0 {
+		if s.inMemory.Add(1) <= maxInMemory {
+			st.max = s.o.StageInMemory
+			st.spilled = func() { s.inMemory.Add(-1) }
+		} else {
+			s.inMemory.Add(-1)
+		}
 	}
-	s.mu.Unlock()
 	if st.max == 0 { // a file from the start: a spool folder that cannot take one fails the open
 		if err := st.spill(); err != nil {
 			return nil, fmt.Errorf("cannot stage upload: %w", err)
