@@ -304,6 +304,13 @@ func (u *upload) WriteAt(p []byte, off int64) (int, error) {
 		return 0, u.failed
 	}
 	end := off + int64(len(p))
+	if off < 0 || end < off {
+		// pkg/sftp hands a packet's unsigned 64-bit offset on as an
+		// int64: past 2^63 it is negative, near it the end wraps.
+		u.failed = fmt.Errorf("write at offset %d: not a position in a file", uint64(off))
+		u.mu.Unlock()
+		return 0, u.failed
+	}
 	if max := u.s.o.MaxFileSize; max > 0 && end > max {
 		u.failed = fmt.Errorf("file exceeds the maximum size of %d bytes", max)
 		u.mu.Unlock()
@@ -400,11 +407,11 @@ func (u *upload) archive(final string) error {
 	in := transports.Incoming{Partner: u.s.o.Partner, Transport: "sftp", RemoteName: "inbound/" + final, RemoteAddr: u.s.o.RemoteAddr}
 	var id string
 	var err error
-	f := u.st.file()
+	mem, f := u.st.content(u.size)
 	fr, byFile := u.s.o.Receiver.(transports.FileReceiver)
 	switch {
 	case f == nil: // staged in memory: the receiver reads it from there
-		id, err = u.s.o.Receiver.Receive(ctx, in, u.st.bytes(u.size))
+		id, err = u.s.o.Receiver.Receive(ctx, in, mem)
 	case byFile:
 		// The receiver makes the file durable with the others it commits
 		// at that moment (one flush for many small uploads).

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"math"
 	"os"
 	"path/filepath"
 	"strings"
@@ -219,6 +220,27 @@ func TestUploadsInMemoryBounded(t *testing.T) {
 		t.Fatalf("in memory after a discard: %d", s.inMemory.Load())
 	}
 	for _, u := range ups {
+		u.discard()
+	}
+}
+
+// A write at an offset that is no position in a file (pkg/sftp passes a
+// packet's offset past 2^63 on as a negative int64, and one near it wraps
+// the end) fails the upload; it must not index the bytes held in memory.
+func TestUploadWriteAtBadOffset(t *testing.T) {
+	for _, off := range []int64{-1, math.MinInt64, math.MaxInt64 - 2} {
+		s := NewSession(ServerOptions{Partner: "acme", SpoolDir: t.TempDir(), StageInMemory: 64})
+		w, err := s.Filewrite(sftp.NewRequest("Put", "/inbound/f.edi"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		u := w.(*upload)
+		if n, err := u.WriteAt([]byte("abcd"), off); err == nil || n != 0 || !strings.Contains(err.Error(), "not a position") {
+			t.Fatalf("write at %d: %d, %v", off, n, err)
+		}
+		if n, err := u.st.WriteAt([]byte("abcd"), off); err == nil || n != 0 {
+			t.Fatalf("stage write at %d: %d, %v", off, n, err)
+		}
 		u.discard()
 	}
 }

@@ -2,6 +2,7 @@ package sftp
 
 import (
 	"bytes"
+	"fmt"
 	"io"
 	"os"
 	"sync"
@@ -24,6 +25,9 @@ type stage struct {
 }
 
 func (s *stage) WriteAt(p []byte, off int64) (int, error) {
+	if off < 0 || off+int64(len(p)) < off {
+		return 0, fmt.Errorf("write at offset %d: not a position in a file", uint64(off))
+	}
 	s.mu.Lock()
 	if s.f == nil {
 		end := off + int64(len(p))
@@ -88,15 +92,15 @@ func (s *stage) file() *os.File {
 	return s.f
 }
 
-// bytes is a reader of the bytes held in memory (nil when in a file),
-// size bytes long.
-func (s *stage) bytes(size int64) *bytes.Reader {
+// content is what the upload holds, size bytes: a reader of the bytes in
+// memory, or (nil and) the staging file.
+func (s *stage) content(size int64) (*bytes.Reader, *os.File) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.f != nil {
-		return nil
+		return nil, s.f
 	}
-	return bytes.NewReader(s.mem[:min(size, int64(len(s.mem)))])
+	return bytes.NewReader(s.mem[:min(size, int64(len(s.mem)))]), nil
 }
 
 // discard removes the staging file, if any, and drops the bytes.
