@@ -8,7 +8,9 @@
 // memory), computing its sha256 while writing, makes it durable, makes it a
 // content-addressed blob (sha256/ab/abcd...), makes that name durable, and
 // then commits the index row, its hash-chain record, its first event and
-// the caller's job (the OnCommit hook) in ONE database transaction.
+// the caller's job (the OnCommit hook) in ONE database transaction. A folder
+// archive keeps a small file (Options.InlineMax) in that transaction
+// instead, in the index itself, and makes no file for it (inline.go).
 // "Durable" is an fsync of the file and of its folder or, for a folder
 // archive on Linux, a flush of the whole file system (syncfs) shared by the
 // Puts under way at that moment, before their group commit (and, for a
@@ -305,7 +307,7 @@ type content struct {
 // linked into the blob store instead of being copied, when both are on one
 // file system. The caller keeps and removes its file.
 func (a *Archive) PutFile(ctx context.Context, path string, m Meta) (*Entry, error) {
-	return a.putFile(ctx, path, "", m, func() (string, int64, error) { return hashFile(ctx, path) })
+	return a.putFile(ctx, path, "", -1, m, func() (string, int64, error) { return hashFile(ctx, path) })
 }
 
 // PutHashedFile is PutFile for a file whose sha256 (hex) and size the caller
@@ -314,13 +316,13 @@ func (a *Archive) PutFile(ctx context.Context, path string, m Meta) (*Entry, err
 // file; the sum is trusted, so it must come from the very bytes in the file
 // (a wrong one files the blob under a wrong address, which Verify reports).
 func (a *Archive) PutHashedFile(ctx context.Context, path, sum string, size int64, m Meta) (*Entry, error) {
-	return a.putFile(ctx, path, sum, m, func() (string, int64, error) {
-		if len(sum) != sha256.Size*2 || strings.ToLower(sum) != sum {
-			return "", 0, fmt.Errorf("archive: put: %q is not a hex sha256", sum)
-		}
-		if _, err := hex.DecodeString(sum); err != nil {
-			return "", 0, fmt.Errorf("archive: put: %q is not a hex sha256", sum)
-		}
+	if len(sum) != sha256.Size*2 || strings.ToLower(sum) != sum {
+		return nil, fmt.Errorf("archive: put: %q is not a hex sha256", sum)
+	}
+	if _, err := hex.DecodeString(sum); err != nil {
+		return nil, fmt.Errorf("archive: put: %q is not a hex sha256", sum)
+	}
+	return a.putFile(ctx, path, sum, size, m, func() (string, int64, error) {
 		fi, err := os.Stat(path)
 		if err != nil {
 			return "", 0, fmt.Errorf("archive: put: %w", err)
@@ -333,12 +335,12 @@ func (a *Archive) PutHashedFile(ctx context.Context, path, sum string, size int6
 }
 
 // putFile archives the file at path; hash returns its sha256 and size
-// (sum: the caller's sha256, "" for none). A small file the index keeps is
-// read instead, and hashed from the bytes read.
-func (a *Archive) putFile(ctx context.Context, path, sum string, m Meta, hash func() (string, int64, error)) (*Entry, error) {
+// (sum and size: the caller's, "" and -1 for none). A small file the index
+// keeps is read instead, and hashed from the bytes read.
+func (a *Archive) putFile(ctx context.Context, path, sum string, size int64, m Meta, hash func() (string, int64, error)) (*Entry, error) {
 	e, err := a.put(ctx, m, func() (content, error) {
 		if a.inline > 0 {
-			if c, ok, err := a.smallFile(ctx, path, sum); ok || err != nil {
+			if c, ok, err := a.smallFile(ctx, path, sum, size); ok || err != nil {
 				return c, err
 			}
 		}
@@ -356,9 +358,10 @@ func (a *Archive) putFile(ctx context.Context, path, sum string, m Meta, hash fu
 	return e, err
 }
 
-// smallFile reads the file at path when the index keeps it (ok); want is
-// the sha256 the caller computed ("" for none), checked against the bytes.
-func (a *Archive) smallFile(ctx context.Context, path, want string) (c content, ok bool, err error) {
+// smallFile reads the file at path when the index keeps it (ok); want and
+// wantSize are the sha256 and size the caller computed ("" and -1 for
+// none), checked against the bytes.
+func (a *Archive) smallFile(ctx context.Context, path, want string, wantSize int64) (c content, ok bool, err error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return content{}, false, fmt.Errorf("archive: put: %w", err)
@@ -374,6 +377,9 @@ func (a *Archive) smallFile(ctx context.Context, path, want string) (c content, 
 	b, rest, err := readSmall(ctx, io.LimitReader(f, a.inline+1), a.inline)
 	if err != nil || rest != nil { // grew since its stat: archive it as a file
 		return content{}, false, err
+	}
+	if wantSize >= 0 && int64(len(b)) != wantSize {
+		return content{}, false, fmt.Errorf("archive: put: %s has %d bytes, not the %d hashed", path, len(b), wantSize)
 	}
 	sum := sumOf(b)
 	if want != "" && sum != want {

@@ -73,6 +73,12 @@ func TestInlineBlobs(t *testing.T) {
 		if _, err := a.PutHashedFile(ctx, staged, sum("other"), 6, archive.Meta{Partner: "acme"}); err == nil || !strings.Contains(err.Error(), "does not hold the bytes") {
 			t.Fatalf("wrong sum: %v", err)
 		}
+		if _, err := a.PutHashedFile(ctx, staged, sum("staged"), 5, archive.Meta{Partner: "acme"}); err == nil || !strings.Contains(err.Error(), "not the 5 hashed") {
+			t.Fatalf("wrong size: %v", err)
+		}
+		if _, err := a.PutHashedFile(ctx, staged, "ABC", 6, archive.Meta{Partner: "acme"}); err == nil || !strings.Contains(err.Error(), "not a hex sha256") {
+			t.Fatalf("malformed sum: %v", err)
+		}
 		sf, err := a.PutHashedFile(ctx, staged, sum("staged"), 6, archive.Meta{Partner: "acme"})
 		if err != nil || !strings.HasPrefix(sf.BlobRef, "db:") || get(t, a, sf.ID) != "staged" {
 			t.Fatalf("staged: %v %+v", err, sf)
