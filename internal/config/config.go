@@ -139,14 +139,21 @@ type Archive struct {
 	// A folder archive keeps the bytes of files up to this many KiB in its
 	// index database, written in the transaction that records them,
 	// instead of in files of their own: most EDI files, archived without
-	// a file, a link and a flush of the file system each. Default 16;
-	// 0 keeps every file in the folder. Up to 1024. An S3 archive keeps
-	// every file in its bucket (0 only).
+	// a file, a link and a flush of the file system each; SFTP uploads that
+	// small are staged in memory (16 at most per session). Default 16; 0
+	// keeps every file in the folder. Up to 256. An S3 archive keeps every
+	// file in its bucket (0 only).
 	InlineKB *int `yaml:"inline_kb"`
 }
 
-// DefaultArchiveInlineKB is archive.inline_kb when unset, for a folder archive.
-const DefaultArchiveInlineKB = 16
+// DefaultArchiveInlineKB is archive.inline_kb when unset, for a folder
+// archive; MaxArchiveInlineKB its largest value, which bounds what SFTP
+// sessions hold in memory (64 sessions x 16 uploads x 256 KiB) and what
+// one group commit of the archive carries (256 entries).
+const (
+	DefaultArchiveInlineKB = 16
+	MaxArchiveInlineKB     = 256
+)
 
 // InlineMax is the largest file, in bytes, the archive keeps in its index
 // (archive.inline_kb): 0 for an S3 archive.
@@ -488,8 +495,8 @@ func (c *Config) Validate(opts ValidateOptions) error {
 	}
 	if k := c.Archive.InlineKB; k != nil {
 		switch {
-		case *k < 0 || *k > 1024:
-			add(c.errAt("archive.inline_kb", "%d: use 0 (every file in the folder) to 1024 KiB (default %d)", *k, DefaultArchiveInlineKB))
+		case *k < 0 || *k > MaxArchiveInlineKB:
+			add(c.errAt("archive.inline_kb", "%d: use 0 (every file in the folder) to %d KiB (default %d)", *k, MaxArchiveInlineKB, DefaultArchiveInlineKB))
 		case *k > 0 && strings.HasPrefix(c.Archive.URL, "s3://"):
 			add(c.errAt("archive.inline_kb", "%d: an S3 archive keeps every file in its bucket (its Object Lock and lifecycle rules govern them); remove the key or set 0", *k))
 		}

@@ -97,6 +97,8 @@ func TestErrorsNameFileLineAndField(t *testing.T) {
 		{"dup retention", "archive:\n  retention:\n    - keep: 7y\n    - delete: 1y\n", `wharf.yaml:4: archive.retention[1].partner: a second rule for ""`},
 		{"bad cipher", "sftp:\n  ciphers: [aes128-gcm@openssh.com, arcfour]\n", `wharf.yaml:2: sftp.ciphers[1]: "arcfour" is not a cipher Wharf offers`},
 		{"bad int", "jobs:\n  workers: many\n", `wharf.yaml:2: jobs.workers: expected a whole number`},
+		{"inline too large", "archive:\n  inline_kb: 300\n", `wharf.yaml:2: archive.inline_kb: 300: use 0 (every file in the folder) to 256 KiB`},
+		{"inline on s3", "archive:\n  url: s3://b/p?endpoint=s3:9000\n  inline_kb: 8\n", `wharf.yaml:3: archive.inline_kb: 8: an S3 archive keeps every file in its bucket`},
 		{"delete 0", "archive:\n  retention:\n    - delete: 0h\n", `wharf.yaml:3: archive.retention[0].delete: "0h" would purge entries at once`},
 		{"delete before keep", "archive:\n  retention:\n    - {keep: 2h, delete: 1h}\n", `wharf.yaml:3: archive.retention[0].delete: "1h" is shorter than keep "2h"`},
 		{"secret from a device", "metrics:\n  token_file: /dev/zero\n", `wharf.yaml:2: metrics.token_file: cannot read /dev/zero: not a regular file`},
