@@ -172,6 +172,7 @@ func (a *Archive) purge(ctx context.Context, partner string, before time.Time, r
 
 func (a *Archive) purgeOne(ctx context.Context, m *store.Message, reason string) error {
 	at := a.now()
+	inIndex := strings.HasPrefix(m.BlobRef, dbKind+":")
 	err := a.st.WithTx(ctx, func(tx store.Tx) error {
 		head, err := tx.LockChain(ctx)
 		if err != nil {
@@ -185,7 +186,17 @@ func (a *Archive) purgeOne(ctx context.Context, m *store.Message, reason string)
 		}
 		rec := &store.ChainRecord{Seq: head.Seq + 1, Kind: store.ChainTombstone, MessageID: m.ID, At: at, Detail: reason, PrevHash: head.Hash}
 		rec.Hash = chainHash(rec, m)
-		return tx.AppendChain(ctx, rec)
+		if err := tx.AppendChain(ctx, rec); err != nil || !inIndex {
+			return err
+		}
+		// A blob the index keeps goes in this same transaction when no
+		// live entry shares it (this one counts as purged already): a
+		// crash leaves no row behind.
+		n, err := tx.CountBlobRefs(ctx, m.BlobRef)
+		if err != nil || n > 0 {
+			return err
+		}
+		return tx.DeleteArchiveBlob(ctx, strings.TrimPrefix(m.BlobRef, dbKind+":"))
 	})
 	if errors.Is(err, store.ErrNotFound) {
 		return nil // purged meanwhile by another run
@@ -194,6 +205,9 @@ func (a *Archive) purgeOne(ctx context.Context, m *store.Message, reason string)
 		return fmt.Errorf("archive: purge %s: %w", m.ID, err)
 	}
 	a.metrics.purged.Inc()
+	if inIndex {
+		return nil
+	}
 	// The blob goes in a second step, under the chain lock, and only when no
 	// live entry shares it: a concurrent Put of the same content either
 	// committed before (and is counted) or checks the blob after (and puts
