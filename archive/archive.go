@@ -810,7 +810,7 @@ func (a *Archive) Open(ctx context.Context, e *Entry) (io.ReadCloser, error) {
 		return nil, fmt.Errorf("archive: message %s: %w on %s", e.ID, ErrPurged, e.PurgedAt.Format(time.RFC3339))
 	}
 	var rc io.ReadCloser = heldBlob{bytes.NewReader(e.blob)}
-	if e.blob == nil || !strings.HasPrefix(e.BlobRef, dbKind+":") {
+	if e.blob == nil { // none read with the entry: the index keeps none for it
 		var err error
 		if rc, err = a.open(ctx, e.Message); err != nil {
 			return nil, err

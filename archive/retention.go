@@ -192,11 +192,11 @@ func (a *Archive) purgeOne(ctx context.Context, m *store.Message, reason string)
 		// A blob the index keeps goes in this same transaction when no
 		// live entry shares it (this one counts as purged already): a
 		// crash leaves no row behind.
-		n, err := tx.CountBlobRefs(ctx, m.BlobRef)
-		if err != nil || n > 0 {
-			return err
+		_, blobErr, err := a.deleteUnreferenced(ctx, tx, m.BlobRef)
+		if err == nil {
+			err = blobErr
 		}
-		return tx.DeleteArchiveBlob(ctx, strings.TrimPrefix(m.BlobRef, dbKind+":"))
+		return err
 	})
 	if errors.Is(err, store.ErrNotFound) {
 		return nil // purged meanwhile by another run
@@ -245,19 +245,24 @@ func (a *Archive) deleteIfUnreferenced(ctx context.Context, ref string) (inUse b
 		if _, err := tx.LockChain(ctx); err != nil {
 			return err
 		}
-		n, err := tx.CountBlobRefs(ctx, ref)
-		if err != nil || n > 0 {
-			inUse = n > 0
-			return err
-		}
-		bs, key, err := a.storeIn(tx, ref)
-		if err != nil {
-			return err
-		}
-		blobErr = bs.Delete(ctx, key)
-		return nil
+		inUse, blobErr, err = a.deleteUnreferenced(ctx, tx, ref)
+		return err
 	})
 	return inUse, blobErr, err
+}
+
+// deleteUnreferenced is deleteIfUnreferenced inside tx, which holds the
+// chain lock.
+func (a *Archive) deleteUnreferenced(ctx context.Context, tx store.Tx, ref string) (inUse bool, blobErr, err error) {
+	n, err := tx.CountBlobRefs(ctx, ref)
+	if err != nil || n > 0 {
+		return n > 0, nil, err
+	}
+	bs, key, err := a.storeIn(tx, ref)
+	if err != nil {
+		return false, nil, err
+	}
+	return false, bs.Delete(ctx, key), nil
 }
 
 // DeleteKeptBlobs deletes the blobs that purges had to leave under Object

@@ -360,13 +360,12 @@ func (s *queries) CountBlobRefs(ctx context.Context, ref string) (int, error) {
 	// A content-addressed ref ends with its content's hash, which
 	// messages_sha256 finds; messages have no index of their refs, so
 	// another ref (none Wharf makes) is counted by a scan.
-	q, args := `SELECT count(*) FROM messages m JOIN archive_entries e ON e.message_id = m.id
-		WHERE m.blob_ref = $1 AND e.purged_at IS NULL`, []any{ref}
+	where, args := `m.blob_ref = $1`, []any{ref}
 	if sum := ref[strings.LastIndexByte(ref, '/')+1:]; isHexSHA256(sum) {
-		q, args = `SELECT count(*) FROM messages m JOIN archive_entries e ON e.message_id = m.id
-		WHERE m.sha256 = $2 AND m.blob_ref = $1 AND e.purged_at IS NULL`, []any{ref, sum}
+		where, args = `m.sha256 = $2 AND m.blob_ref = $1`, []any{ref, sum}
 	}
-	err := s.q.queryRow(ctx, q, args...).Scan(&n)
+	err := s.q.queryRow(ctx, `SELECT count(*) FROM messages m JOIN archive_entries e ON e.message_id = m.id
+		WHERE `+where+` AND e.purged_at IS NULL`, args...).Scan(&n)
 	return n, s.err("count blob refs", err)
 }
 

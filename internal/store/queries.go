@@ -462,17 +462,8 @@ func (s *queries) SetMessageStatus(ctx context.Context, id string, status lifecy
 	if !status.Valid() {
 		return fmt.Errorf("store: set status of message %s: %w: unknown status %q", id, ErrInvalid, status)
 	}
-	// A change of status is an outbox event (message.delivered, ...) in
-	// the same transaction; recording the same status again is none.
-	// One statement changes the status and returns the row for the event
-	// (it runs for most messages twice); no row: the status was already
-	// this one, or there is no such message.
 	return s.atomic(ctx, func(q *queries) error {
-		m, err := scanMessage(q.q.queryRow(ctx, `UPDATE messages SET status = $1 WHERE id = $2 AND status <> $1 RETURNING `+messageCols, string(status), id))
-		if err == nil {
-			return q.messageEvent(ctx, m, string(status), nil)
-		}
-		if q.translate(err) != ErrNotFound {
+		if changed, err := q.changeStatus(ctx, id, status, ""); changed || err != nil {
 			return q.err("set message status", err)
 		}
 		var n int
@@ -491,18 +482,33 @@ func (s *queries) SetMessageOutcome(ctx context.Context, id string, status lifec
 		return fmt.Errorf("store: set outcome of message %s: %w: unknown status %q", id, ErrInvalid, status)
 	}
 	return s.atomic(ctx, func(q *queries) error {
-		m, err := scanMessage(q.q.queryRow(ctx, `UPDATE messages SET status = $1, format = $2, doc_types = $3 WHERE id = $4 AND status <> $1 RETURNING `+messageCols,
-			string(status), format, strings.Join(docTypes, ","), id))
-		if err == nil {
-			return q.messageEvent(ctx, m, string(status), nil)
-		}
-		if q.translate(err) != ErrNotFound {
+		changed, err := q.changeStatus(ctx, id, status, ", format = $3, doc_types = $4", format, strings.Join(docTypes, ","))
+		if changed || err != nil {
 			return q.err("set message outcome", err)
 		}
 		// The status was this one already (a retry), or there is no such
 		// message (ErrNotFound).
 		return q.SetMessageFormat(ctx, id, format, docTypes)
 	})
+}
+
+// changeStatus moves the message to status, and sets the columns of set
+// (", col = $3, ...", their args after status and id) with it. A change of
+// status is an outbox event (message.delivered, ...) in the same
+// transaction; recording the same status again is none. One statement
+// changes the row and returns it for the event (it runs for most messages
+// twice); changed is false when the status was this one already, or there
+// is no such message.
+func (q *queries) changeStatus(ctx context.Context, id string, status lifecycle.Status, set string, args ...any) (changed bool, err error) {
+	m, err := scanMessage(q.q.queryRow(ctx, `UPDATE messages SET status = $1`+set+` WHERE id = $2 AND status <> $1 RETURNING `+messageCols,
+		append([]any{string(status), id}, args...)...))
+	if err == nil {
+		return true, q.messageEvent(ctx, m, string(status), nil)
+	}
+	if q.translate(err) == ErrNotFound {
+		return false, nil
+	}
+	return false, err
 }
 
 func (s *queries) SetMessageFormat(ctx context.Context, id, format string, docTypes []string) error {
