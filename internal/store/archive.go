@@ -295,9 +295,17 @@ func (s *queries) ArchiveEntryByKey(ctx context.Context, partnerID, idemKey stri
 	return e, nil
 }
 
+// The archive's lookups of messages by content, which messages_content
+// serves (TestQueryPlans checks both databases' plans).
+const (
+	firstWithContentSQL = `SELECT id FROM messages WHERE partner_id = $1 AND sha256 = $2 ORDER BY received_at, id LIMIT 1`
+	countBlobRefsSQL    = `SELECT count(*) FROM messages m JOIN archive_entries e ON e.message_id = m.id
+		WHERE m.sha256 = $2 AND m.blob_ref = $1 AND e.purged_at IS NULL`
+)
+
 func (s *queries) FirstWithContent(ctx context.Context, partnerID, sha256 string) (string, error) {
 	var id string
-	err := s.q.queryRow(ctx, `SELECT id FROM messages WHERE partner_id = $1 AND sha256 = $2 ORDER BY received_at, id LIMIT 1`, partnerID, sha256).Scan(&id)
+	err := s.q.queryRow(ctx, firstWithContentSQL, partnerID, sha256).Scan(&id)
 	if err != nil {
 		if s.translate(err) == ErrNotFound {
 			return "", nil
@@ -358,14 +366,14 @@ func (s *queries) DeleteArchiveBlob(ctx context.Context, key string) error {
 func (s *queries) CountBlobRefs(ctx context.Context, ref string) (int, error) {
 	var n int
 	// A content-addressed ref ends with its content's hash, which
-	// messages_sha256 finds; messages have no index of their refs, so
+	// messages_content finds; messages have no index of their refs, so
 	// another ref (none Wharf makes) is counted by a scan.
-	where, args := `m.blob_ref = $1`, []any{ref}
+	q, args := `SELECT count(*) FROM messages m JOIN archive_entries e ON e.message_id = m.id
+		WHERE m.blob_ref = $1 AND e.purged_at IS NULL`, []any{ref}
 	if sum := ref[strings.LastIndexByte(ref, '/')+1:]; isHexSHA256(sum) {
-		where, args = `m.sha256 = $2 AND m.blob_ref = $1`, []any{ref, sum}
+		q, args = countBlobRefsSQL, []any{ref, sum}
 	}
-	err := s.q.queryRow(ctx, `SELECT count(*) FROM messages m JOIN archive_entries e ON e.message_id = m.id
-		WHERE `+where+` AND e.purged_at IS NULL`, args...).Scan(&n)
+	err := s.q.queryRow(ctx, q, args...).Scan(&n)
 	return n, s.err("count blob refs", err)
 }
 
@@ -386,16 +394,21 @@ func (s *queries) MessagesWithBlobPrefix(ctx context.Context, prefix string, lim
 	if limit <= 0 {
 		limit = 100
 	}
-	// For a spool's prefix, the literal spool:% term lets both databases
-	// use messages_spooled (the spool uploads' every-30-seconds look);
-	// any other prefix is a scan.
+	return s.messageList(ctx, "messages with blob prefix", blobPrefixSQL(prefix, limit), prefix+"%")
+}
+
+// blobPrefixSQL lists live messages whose blob ref starts with $1. For a
+// spool's prefix, the literal spool:% term lets both databases use
+// messages_spooled (the spool uploads' every-30-seconds look); any other
+// prefix is a scan.
+func blobPrefixSQL(prefix string, limit int) string {
 	spooled := ""
 	if strings.HasPrefix(prefix, "spool:") {
 		spooled = `m.blob_ref LIKE 'spool:%' AND `
 	}
-	return s.messageList(ctx, "messages with blob prefix", `SELECT m.`+strings.ReplaceAll(messageCols, ", ", ", m.")+` FROM messages m
+	return `SELECT m.` + strings.ReplaceAll(messageCols, ", ", ", m.") + ` FROM messages m
 		JOIN archive_entries e ON e.message_id = m.id
-		WHERE `+spooled+`m.blob_ref LIKE $1 AND e.purged_at IS NULL ORDER BY m.received_at, m.id LIMIT `+fmt.Sprint(limit), prefix+"%")
+		WHERE ` + spooled + `m.blob_ref LIKE $1 AND e.purged_at IS NULL ORDER BY m.received_at, m.id LIMIT ` + fmt.Sprint(limit)
 }
 
 // PurgeFilter selects purge candidates.
