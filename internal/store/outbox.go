@@ -85,8 +85,9 @@ type AdvanceOutboxSinkParams struct {
 
 // OutboxQueries are the outbox's operations, part of [Queries].
 type OutboxQueries interface {
-	// AppendOutbox writes e (ID, At filled when empty) in the caller's
-	// transaction: call it inside the WithTx that makes the change.
+	// AppendOutbox writes e (ID, At filled when empty; Seq stays 0, the
+	// events read back carry it) in the caller's transaction: call it
+	// inside the WithTx that makes the change.
 	AppendOutbox(ctx context.Context, e *OutboxEvent) error
 	// AssignOutbox gives up to limit committed events without a position
 	// their positions, in order of writing, and returns how many it gave.
@@ -146,10 +147,9 @@ func (s *queries) AppendOutbox(ctx context.Context, e *OutboxEvent) error {
 	if !json.Valid(e.Data) {
 		return fmt.Errorf("store: append outbox event %s: %w: data is not JSON", e.Type, ErrInvalid)
 	}
-	err := s.q.queryRow(ctx, `INSERT INTO outbox_events (id, at, type, object_kind, object_key, subject, partner_id, message_id, correlation_id, data)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) RETURNING seq`,
-		e.ID, e.At, e.Type, e.ObjectKind, e.ObjectKey, e.Subject, e.PartnerID, e.MessageID, e.CorrelationID, string(e.Data)).Scan(&e.Seq)
-	return s.err("append outbox event "+e.Type, err)
+	return s.execLater(ctx, "append outbox event "+e.Type, `INSERT INTO outbox_events (id, at, type, object_kind, object_key, subject, partner_id, message_id, correlation_id, data)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`,
+		e.ID, e.At, e.Type, e.ObjectKind, e.ObjectKey, e.Subject, e.PartnerID, e.MessageID, e.CorrelationID, string(e.Data))
 }
 
 // messageEvent writes a message's event (type "message."+what) with its

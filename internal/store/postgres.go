@@ -297,7 +297,15 @@ func (t *pgTx) Raw() any {
 }
 
 func (s *pgStore) WithTx(ctx context.Context, fn func(Tx) error) error {
-	tx, err := s.pool.Begin(ctx)
+	c, err := s.pool.Acquire(ctx)
+	if err != nil {
+		return fmt.Errorf("store: begin: %w", pgTranslate(err))
+	}
+	// The connection goes back to the pool after the transaction ended,
+	// whichever way; one that is still in a transaction (the rollback
+	// failed too) is closed by the pool instead.
+	defer c.Release()
+	tx, err := c.Begin(ctx)
 	if err != nil {
 		return fmt.Errorf("store: begin: %w", pgTranslate(err))
 	}
@@ -308,12 +316,12 @@ func (s *pgStore) WithTx(ctx context.Context, fn func(Tx) error) error {
 		_ = tx.Rollback(ctx)
 		return err
 	}
-	if err := t.tq.flush(ctx); err != nil { // named by the write that failed
+	if err := t.tq.commit(ctx); err != nil {
+		// A waiting write or the COMMIT failed: the server holds a failed
+		// transaction (or none, after a COMMIT that failed, where the
+		// rollback only draws a warning).
 		_ = tx.Rollback(ctx)
 		return err
-	}
-	if err := tx.Commit(ctx); err != nil {
-		return fmt.Errorf("store: commit: %w", pgTranslate(err))
 	}
 	return nil
 }
@@ -357,6 +365,28 @@ func (p *pgTxQ) send(ctx context.Context, q string, args []any) (pgx.BatchResult
 		}
 	}
 	return br, nil
+}
+
+// commit sends the waiting writes and the COMMIT in one batch: the
+// transaction's last round trip is its commit's. (The pgx.Tx is left as
+// it is: the server ended the transaction, and WithTx gives the
+// connection back to the pool.)
+func (p *pgTxQ) commit(ctx context.Context) error {
+	if p.err != nil {
+		return p.err
+	}
+	br, err := p.send(ctx, "COMMIT", nil)
+	if err != nil {
+		return err // named by the write that failed
+	}
+	_, err = br.Exec()
+	if cerr := br.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return fmt.Errorf("store: commit: %w", pgTranslate(err))
+	}
+	return nil
 }
 
 // flush sends the waiting writes.

@@ -716,9 +716,8 @@ func (s *queries) AppendEvent(ctx context.Context, e *Event) error {
 	if err := s.newEvent(e); err != nil {
 		return err
 	}
-	err := s.q.queryRow(ctx, `INSERT INTO message_events (message_id, at, kind, detail) VALUES ($1, $2, $3, $4) RETURNING id`,
-		e.MessageID, e.At, e.Kind, e.Detail).Scan(&e.ID)
-	return s.err("append event to message "+e.MessageID, err)
+	return s.execLater(ctx, "append event to message "+e.MessageID, `INSERT INTO message_events (message_id, at, kind, detail) VALUES ($1, $2, $3, $4)`,
+		e.MessageID, e.At, e.Kind, e.Detail)
 }
 
 func (s *queries) Events(ctx context.Context, messageID string) ([]*Event, error) {

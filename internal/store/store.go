@@ -244,6 +244,9 @@ type Queries interface {
 	AddMessageKeys(ctx context.Context, messageID string, keys []Key) error
 	MessageKeys(ctx context.Context, messageID string) ([]Key, error)
 	// AppendEvent adds to the message's history; events are never updated.
+	// e.ID stays 0: the store numbers events as they are written (Events
+	// returns them with their IDs), and in a PostgreSQL transaction the
+	// insert waits to go with the next statement.
 	AppendEvent(ctx context.Context, e *Event) error
 	// Events returns the message's history, oldest first.
 	Events(ctx context.Context, messageID string) ([]*Event, error)

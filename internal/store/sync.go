@@ -71,6 +71,8 @@ type SyncQueries interface {
 	// StaleSyncObjects lists objects of a kind in one of the states, not
 	// changed since before, oldest first.
 	StaleSyncObjects(ctx context.Context, kind string, states []string, before time.Time, limit int) ([]*SyncObject, error)
+	// AppendSyncEvent adds to the object's history (e.ID stays 0, as for
+	// AppendEvent).
 	AppendSyncEvent(ctx context.Context, e *SyncEvent) error
 	// SyncEvents returns the object's history, oldest first.
 	SyncEvents(ctx context.Context, kind, key string) ([]*SyncEvent, error)
@@ -123,8 +125,7 @@ func (s *queries) GetSyncObjectForUpdate(ctx context.Context, kind, key string) 
 
 func (s *queries) EnsureSyncObject(ctx context.Context, kind, key string) error {
 	at := s.now()
-	_, err := s.q.exec(ctx, `INSERT INTO sync_objects (`+syncObjectCols+`) VALUES ($1, $2, '', '{}', $3, $3) ON CONFLICT (kind, key) DO NOTHING`, kind, key, at)
-	return s.err("ensure "+kind+" "+key, err)
+	return s.execLater(ctx, "ensure "+kind+" "+key, `INSERT INTO sync_objects (`+syncObjectCols+`) VALUES ($1, $2, '', '{}', $3, $3) ON CONFLICT (kind, key) DO NOTHING`, kind, key, at)
 }
 
 func (s *queries) PutSyncObject(ctx context.Context, o *SyncObject) error {
@@ -138,10 +139,9 @@ func (s *queries) PutSyncObject(ctx context.Context, o *SyncObject) error {
 	if o.CreatedAt.IsZero() {
 		o.CreatedAt = o.UpdatedAt
 	}
-	_, err := s.q.exec(ctx, `INSERT INTO sync_objects (`+syncObjectCols+`) VALUES ($1, $2, $3, $4, $5, $6)
+	return s.execLater(ctx, "put "+o.Kind+" "+o.Key, `INSERT INTO sync_objects (`+syncObjectCols+`) VALUES ($1, $2, $3, $4, $5, $6)
 		ON CONFLICT (kind, key) DO UPDATE SET state = excluded.state, data = excluded.data, updated_at = excluded.updated_at`,
 		o.Kind, o.Key, o.State, o.Data, o.CreatedAt.UTC(), o.UpdatedAt)
-	return s.err("put "+o.Kind+" "+o.Key, err)
 }
 
 func (s *queries) ListSyncObjects(ctx context.Context, kind, state string, limit int) ([]*SyncObject, error) {
@@ -224,9 +224,8 @@ func (s *queries) AppendSyncEvent(ctx context.Context, e *SyncEvent) error {
 		e.At = s.now()
 	}
 	e.At = e.At.UTC().Truncate(time.Microsecond)
-	err := s.q.queryRow(ctx, `INSERT INTO sync_events (at, kind, key, event, system, message_id, detail) VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id`,
-		e.At, e.Kind, e.Key, e.Event, e.System, e.MessageID, e.Detail).Scan(&e.ID)
-	return s.err("append sync event", err)
+	return s.execLater(ctx, "append sync event", `INSERT INTO sync_events (at, kind, key, event, system, message_id, detail) VALUES ($1, $2, $3, $4, $5, $6, $7)`,
+		e.At, e.Kind, e.Key, e.Event, e.System, e.MessageID, e.Detail)
 }
 
 func (s *queries) syncEvents(ctx context.Context, where string, args ...any) ([]*SyncEvent, error) {

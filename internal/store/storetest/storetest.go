@@ -246,6 +246,24 @@ func Exercise(t *testing.T, fresh func(t *testing.T) string) {
 		if v, err := s.NextCounter(ctx, "acme", "rolled-back"); err != nil || v != 1 {
 			t.Fatalf("the failed transaction's counter: next is %d (%v), want 1: nothing of it committed", v, err)
 		}
+
+		// The last write fails: on PostgreSQL it goes with the COMMIT, in
+		// one batch. Again nothing commits, and the connections serve the
+		// next transactions (more of them than the pool holds).
+		for i := range 12 {
+			err = s.WithTx(ctx, func(tx store.Tx) error {
+				if _, err := tx.NextCounter(ctx, "acme", "rolled-back-last"); err != nil {
+					return err
+				}
+				return tx.AddMessageKeys(ctx, "no-such-message", []store.Key{{Kind: "po", Value: fmt.Sprint(i)}})
+			})
+			if err == nil || !strings.Contains(err.Error(), "add key to message no-such-message") {
+				t.Fatalf("a failing last write in a transaction: %v, want its error named", err)
+			}
+		}
+		if v, err := s.NextCounter(ctx, "acme", "rolled-back-last"); err != nil || v != 1 {
+			t.Fatalf("the failed transactions' counter: next is %d (%v), want 1: nothing of them committed", v, err)
+		}
 	})
 
 	t.Run("Counters", func(t *testing.T) {
