@@ -680,7 +680,11 @@ func (a *Archive) Readable(m *store.Message) error {
 // (recordAll writes a batch at once). It holds the chain lock, which
 // purges also take before deleting blobs: so the blob is checked (and put
 // back from the temporary file if a purge removed it meanwhile) under it.
-func (a *Archive) record(ctx context.Context, tx store.Tx, head *store.ChainLink, e *Entry, tmp string, blob []byte, keys []store.Key, note string, first map[[2]string]string) (*store.Archived, error) {
+//
+// earlier is the partner's earliest message with e's content before the
+// batch (recordAll looks them up at once; "" when there is none), first
+// the batch's own.
+func (a *Archive) record(ctx context.Context, tx store.Tx, head *store.ChainLink, e *Entry, tmp string, blob []byte, keys []store.Key, note, earlier string, first map[[2]string]string) (*store.Archived, error) {
 	key, err := a.ensureBlob(ctx, tx, e, tmp, blob != nil)
 	if err != nil {
 		return nil, err
@@ -691,9 +695,7 @@ func (a *Archive) record(ctx context.Context, tx store.Tx, head *store.ChainLink
 	var dup string
 	content := [2]string{e.PartnerID, e.SHA256}
 	if !e.Generated {
-		if dup, err = tx.FirstWithContent(ctx, e.PartnerID, e.SHA256); err != nil {
-			return nil, err
-		}
+		dup = earlier
 		if dup == "" {
 			dup = first[content]
 		}

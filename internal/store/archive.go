@@ -75,9 +75,11 @@ type ArchiveQueries interface {
 	// otherwise), in one query.
 	GetMessageEntry(ctx context.Context, id string) (*Message, *ArchiveEntry, []byte, error)
 	ArchiveEntryByKey(ctx context.Context, partnerID, idemKey string) (*ArchiveEntry, error)
-	// FirstWithContent returns the earliest message of the partner with this
-	// sha256, or "" when there is none.
-	FirstWithContent(ctx context.Context, partnerID, sha256 string) (string, error)
+	// FirstWithContents returns, for each pair of a partner ID and a
+	// sha256, the earliest message of the partner with that content ("" for
+	// none), in one statement for up to 64 pairs (the archive's group
+	// commit looks up every file of a batch at once).
+	FirstWithContents(ctx context.Context, contents [][2]string) ([]string, error)
 	// SetBlobRef records where a message's blob now lives.
 	SetBlobRef(ctx context.Context, messageID, ref string) error
 	// MarkPurged makes the entry a tombstone; ErrNotFound when it is missing
@@ -297,22 +299,63 @@ func (s *queries) ArchiveEntryByKey(ctx context.Context, partnerID, idemKey stri
 
 // The archive's lookups of messages by content, which messages_content
 // serves (TestQueryPlans checks both databases' plans).
-const (
-	firstWithContentSQL = `SELECT id FROM messages WHERE partner_id = $1 AND sha256 = $2 ORDER BY received_at, id LIMIT 1`
-	countBlobRefsSQL    = `SELECT count(*) FROM messages m JOIN archive_entries e ON e.message_id = m.id
-		WHERE m.sha256 = $2 AND m.blob_ref = $1 AND e.purged_at IS NULL`
-)
+// (firstWithContentsSQL is the other.)
+const countBlobRefsSQL = `SELECT count(*) FROM messages m JOIN archive_entries e ON e.message_id = m.id
+	WHERE m.sha256 = $2 AND m.blob_ref = $1 AND e.purged_at IS NULL`
 
-func (s *queries) FirstWithContent(ctx context.Context, partnerID, sha256 string) (string, error) {
-	var id string
-	err := s.q.queryRow(ctx, firstWithContentSQL, partnerID, sha256).Scan(&id)
-	if err != nil {
-		if s.translate(err) == ErrNotFound {
-			return "", nil
+// contentsChunk is the most pairs FirstWithContents looks up in one
+// statement; fewer are padded to a power of two (repeating the last), so
+// that a handful of statement texts serve every batch size.
+const contentsChunk = 64
+
+// firstWithContentsSQL looks up n pairs: one row (i, id) per pair, id
+// NULL when the partner has no message with that content.
+func firstWithContentsSQL(n int) string {
+	var b strings.Builder
+	for i := range n {
+		if i > 0 {
+			b.WriteString(" UNION ALL ")
 		}
-		return "", s.err("first with content", err)
+		fmt.Fprintf(&b, `SELECT %d, (SELECT id FROM messages WHERE partner_id = $%d AND sha256 = $%d ORDER BY received_at, id LIMIT 1)`, i, 2*i+1, 2*i+2)
 	}
-	return id, nil
+	return b.String()
+}
+
+func (s *queries) FirstWithContents(ctx context.Context, contents [][2]string) ([]string, error) {
+	out := make([]string, len(contents))
+	for start := 0; start < len(contents); start += contentsChunk {
+		chunk := contents[start:min(start+contentsChunk, len(contents))]
+		n := 1
+		for n < len(chunk) {
+			n *= 2
+		}
+		args := make([]any, 0, 2*n)
+		for i := range n {
+			c := chunk[min(i, len(chunk)-1)]
+			args = append(args, c[0], c[1])
+		}
+		rows, err := s.q.query(ctx, firstWithContentsSQL(n), args...)
+		if err != nil {
+			return nil, s.err("first with contents", err)
+		}
+		for rows.Next() {
+			var i int
+			var id *string
+			if err := rows.Scan(&i, &id); err != nil {
+				rows.Close()
+				return nil, s.err("first with contents", err)
+			}
+			if i < len(chunk) && id != nil {
+				out[start+i] = *id
+			}
+		}
+		err = rows.Err()
+		rows.Close()
+		if err != nil {
+			return nil, s.err("first with contents", err)
+		}
+	}
+	return out, nil
 }
 
 func (s *queries) SetBlobRef(ctx context.Context, messageID, ref string) error {

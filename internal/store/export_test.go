@@ -2,8 +2,10 @@ package store
 
 // The statements TestQueryPlans explains.
 const (
-	FirstWithContentSQL = firstWithContentSQL
-	CountBlobRefsSQL    = countBlobRefsSQL
+	CountBlobRefsSQL = countBlobRefsSQL
 )
 
-var SpooledSQL = blobPrefixSQL("spool:", 100)
+var (
+	FirstWithContentsSQL = firstWithContentsSQL(2)
+	SpooledSQL           = blobPrefixSQL("spool:", 100)
+)

@@ -26,7 +26,7 @@ func TestQueryPlans(t *testing.T) {
 		name, sql, index string
 		args             []any
 	}{
-		{"FirstWithContent", store.FirstWithContentSQL, "messages_content", []any{"acme", sum}},
+		{"FirstWithContents", store.FirstWithContentsSQL, "messages_content", []any{"acme", sum, "beta", sum}},
 		{"CountBlobRefs", store.CountBlobRefsSQL, "messages_content", []any{"sha256/ab/" + sum, sum}},
 		{"MessagesWithBlobPrefix", store.SpooledSQL, "messages_spooled", []any{"spool:%"}},
 	}

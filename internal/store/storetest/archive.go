@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -183,11 +184,28 @@ func exerciseArchive(t *testing.T, open func(t *testing.T) (store.Store, string)
 		if err := s.DeleteArchiveBlob(ctx, "sha256/ab/abc"); err != nil {
 			t.Fatalf("deleting an absent blob: %v", err)
 		}
-		if first, err := s.FirstWithContent(ctx, "acme", "same"); err != nil || first != ids[0] {
-			t.Fatalf("first with content: %q %v", first, err)
+		// The earliest message of a partner with a content, for many pairs
+		// at once: more than one statement's 64, and a last chunk padded.
+		var contents [][2]string
+		var want []string
+		for i := range 70 {
+			switch i % 3 {
+			case 0:
+				contents, want = append(contents, [2]string{"acme", "same"}), append(want, ids[0])
+			case 1:
+				contents, want = append(contents, [2]string{"acme", "other"}), append(want, "")
+			default:
+				contents, want = append(contents, [2]string{"beta", "same"}), append(want, ids[3])
+			}
 		}
-		if first, _ := s.FirstWithContent(ctx, "acme", "other"); first != "" {
-			t.Fatalf("first with unknown content: %q", first)
+		for _, n := range []int{1, 2, 3, 64, 65, 70} {
+			got, err := s.FirstWithContents(ctx, contents[:n])
+			if err != nil || !slices.Equal(got, want[:n]) {
+				t.Fatalf("first with contents, %d pairs: %q %v, want %q", n, got, err, want[:n])
+			}
+		}
+		if got, err := s.FirstWithContents(ctx, nil); err != nil || len(got) != 0 {
+			t.Fatalf("first with no contents: %q %v", got, err)
 		}
 		// Blob refs move (spool to S3) and can be counted and listed.
 		if n, _ := s.CountBlobRefs(ctx, "spool:sha256/same"); n != 4 {
