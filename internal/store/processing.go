@@ -49,11 +49,15 @@ type ProcessingQueries interface {
 }
 
 func (s *queries) QueueProcessing(ctx context.Context, id string) error {
-	_, err := s.q.exec(ctx, `INSERT INTO processing_queue (message_id) VALUES ($1) ON CONFLICT DO NOTHING`, id)
+	// In a PostgreSQL transaction (the archive's group commit queues each
+	// message it records) the insert goes with the next statement; a
+	// message that does not exist then fails the transaction, named.
+	op := "queue processing of message " + id
+	err := s.execLater(ctx, op, `INSERT INTO processing_queue (message_id) VALUES ($1) ON CONFLICT DO NOTHING`, id)
 	if err != nil && strings.Contains(strings.ToLower(err.Error()), "foreign key") {
-		err = fmt.Errorf("%w: no message %s", ErrNotFound, id)
+		return s.err(op, fmt.Errorf("%w: no message %s", ErrNotFound, id))
 	}
-	return s.err("queue processing of message "+id, err)
+	return err
 }
 
 func (s *queries) ClaimProcessing(ctx context.Context, owner string, limit int) ([]string, error) {
