@@ -285,15 +285,15 @@ func (s *pgStore) atomic(ctx context.Context, fn func(*queries) error) error {
 
 type pgTx struct {
 	queries
-	tx pgx.Tx
 	tq *pgTxQ
 }
 
-// Raw is the transaction for the job runtime's statements, which go to the
-// server after the ones waiting in the transaction.
+// Raw is the transaction for the job runtime's statements (River's
+// pgx.Tx), which go to the server after the ones waiting in the
+// transaction, its BEGIN first.
 func (t *pgTx) Raw() any {
 	_ = t.tq.flush(context.Background()) // an error is kept: the commit reports it
-	return t.tx
+	return connTx{t.tq.conn}
 }
 
 func (s *pgStore) WithTx(ctx context.Context, fn func(Tx) error) error {
@@ -302,41 +302,37 @@ func (s *pgStore) WithTx(ctx context.Context, fn func(Tx) error) error {
 		return fmt.Errorf("store: begin: %w", pgTranslate(err))
 	}
 	// The connection goes back to the pool after the transaction ended,
-	// whichever way; one that is still in a transaction (the rollback
-	// failed too) is closed by the pool instead.
+	// whichever way; one still in a transaction (the rollback failed too)
+	// is closed by the pool instead.
 	defer c.Release()
-	tx, err := c.Begin(ctx)
-	if err != nil {
-		return fmt.Errorf("store: begin: %w", pgTranslate(err))
-	}
-	t := &pgTx{tx: tx, tq: &pgTxQ{tx: tx}}
+	t := &pgTx{tq: &pgTxQ{conn: c.Conn()}}
+	t.tq.later = []pgLater{{label: "store: begin", sql: "BEGIN"}}
 	t.queries = queries{q: t.tq, translate: pgTranslate, forUpdate: " FOR UPDATE", clock: s.queries.clock, micros: pgMicros}
 	t.queries.atomic = func(ctx context.Context, fn func(*queries) error) error { return fn(&t.queries) }
 	if err := fn(t); err != nil {
-		_ = tx.Rollback(ctx)
+		t.tq.rollback(ctx)
 		return err
 	}
 	if err := t.tq.commit(ctx); err != nil {
-		// A waiting write or the COMMIT failed: the server holds a failed
-		// transaction (or none, after a COMMIT that failed, where the
-		// rollback only draws a warning).
-		_ = tx.Rollback(ctx)
+		t.tq.rollback(ctx)
 		return err
 	}
 	return nil
 }
 
 // pgTxQ is the querier of a PostgreSQL transaction. A write whose answer
-// nobody needs (queries.execLater: keys, references, records that insert
-// or do nothing) waits in it, and goes to the server in one pgx batch with
-// the transaction's next statement, or before its commit: a round trip
-// saved for each. Every statement sees the writes before it, as the
-// waiting ones go first. A waiting write that fails fails the statement it
-// went with, named in the error, and the transaction, as it would have
-// failed it alone.
+// nobody needs (queries.execLater: keys, references, history, outbox
+// events, records that insert or do nothing) waits in it, and goes to the
+// server in one pgx batch with the transaction's next statement, or with
+// its COMMIT: a round trip saved for each. The BEGIN itself waits so, and
+// a transaction that sends nothing costs no round trip at all. Every
+// statement sees the writes before it, as the waiting ones go first. A
+// waiting write that fails fails the statement it went with, named in the
+// error, and the transaction, as it would have failed it alone.
 type pgTxQ struct {
-	tx    pgx.Tx
+	conn  *pgx.Conn
 	later []pgLater
+	begun bool  // the BEGIN went to the server
 	err   error // a failed flush for Raw, reported by the next statement or the commit
 }
 
@@ -357,7 +353,8 @@ func (p *pgTxQ) send(ctx context.Context, q string, args []any) (pgx.BatchResult
 	}
 	later := p.later
 	p.later = nil
-	br := p.tx.SendBatch(ctx, b)
+	p.begun = true
+	br := p.conn.SendBatch(ctx, b)
 	for _, l := range later {
 		if _, err := br.Exec(); err != nil {
 			br.Close()
@@ -368,12 +365,15 @@ func (p *pgTxQ) send(ctx context.Context, q string, args []any) (pgx.BatchResult
 }
 
 // commit sends the waiting writes and the COMMIT in one batch: the
-// transaction's last round trip is its commit's. (The pgx.Tx is left as
-// it is: the server ended the transaction, and WithTx gives the
-// connection back to the pool.)
+// transaction's last round trip is its commit's (its only one, for a
+// transaction that had nothing to wait for; none for one that sent nothing).
 func (p *pgTxQ) commit(ctx context.Context) error {
 	if p.err != nil {
 		return p.err
+	}
+	if !p.begun && len(p.later) == 1 { // only the BEGIN waits: nothing was written or read
+		p.later = nil
+		return nil
 	}
 	br, err := p.send(ctx, "COMMIT", nil)
 	if err != nil {
@@ -387,6 +387,16 @@ func (p *pgTxQ) commit(ctx context.Context) error {
 		return fmt.Errorf("store: commit: %w", pgTranslate(err))
 	}
 	return nil
+}
+
+// rollback ends a transaction that failed: what waits is dropped, and what
+// the server holds is rolled back (after a failed COMMIT it holds nothing,
+// and the ROLLBACK only draws a warning).
+func (p *pgTxQ) rollback(ctx context.Context) {
+	p.later = nil
+	if p.begun {
+		_, _ = p.conn.Exec(context.WithoutCancel(ctx), "ROLLBACK")
+	}
 }
 
 // flush sends the waiting writes.
@@ -407,7 +417,7 @@ func (p *pgTxQ) exec(ctx context.Context, q string, args ...any) (int64, error) 
 		return 0, p.err
 	}
 	if len(p.later) == 0 {
-		return pgQ{p.tx}.exec(ctx, q, args...)
+		return pgQ{p.conn}.exec(ctx, q, args...)
 	}
 	br, err := p.send(ctx, q, args)
 	if err != nil {
@@ -421,10 +431,22 @@ func (p *pgTxQ) exec(ctx context.Context, q string, args ...any) (int64, error) 
 }
 
 func (p *pgTxQ) query(ctx context.Context, q string, args ...any) (rowsIter, error) {
-	if err := p.flush(ctx); err != nil {
+	if p.err != nil {
+		return nil, p.err
+	}
+	if len(p.later) == 0 {
+		return pgQ{p.conn}.query(ctx, q, args...)
+	}
+	br, err := p.send(ctx, q, args)
+	if err != nil {
 		return nil, err
 	}
-	return pgQ{p.tx}.query(ctx, q, args...)
+	rows, err := br.Query()
+	if err != nil {
+		br.Close()
+		return nil, err
+	}
+	return batchRows{rows, br}, nil
 }
 
 func (p *pgTxQ) queryRow(ctx context.Context, q string, args ...any) rowScanner {
@@ -432,7 +454,7 @@ func (p *pgTxQ) queryRow(ctx context.Context, q string, args ...any) rowScanner 
 		return errRow{p.err}
 	}
 	if len(p.later) == 0 {
-		return pgQ{p.tx}.queryRow(ctx, q, args...)
+		return pgQ{p.conn}.queryRow(ctx, q, args...)
 	}
 	br, err := p.send(ctx, q, args)
 	if err != nil {
@@ -452,6 +474,86 @@ func (r batchRow) Scan(dest ...any) error {
 	return err
 }
 
+// batchRows are the rows of a batch's last statement: closing them ends
+// the batch.
+type batchRows struct {
+	pgx.Rows
+	br pgx.BatchResults
+}
+
+func (r batchRows) Close() {
+	r.Rows.Close()
+	r.br.Close()
+}
+
+// connTx is a transaction of the store as the pgx.Tx River's driver runs
+// its statements in (InsertTx, JobCompleteTx): the connection, already in
+// the transaction WithTx began and ends. Begin makes a savepoint inside
+// it; the transaction itself is not River's to commit or roll back.
+type connTx struct{ conn *pgx.Conn }
+
+var errNotRivers = errors.New("store: the transaction is the store's: WithTx commits or rolls it back")
+
+func (t connTx) Begin(ctx context.Context) (pgx.Tx, error) { return newSavepoint(ctx, t.conn, 1) }
+func (t connTx) Commit(context.Context) error              { return errNotRivers }
+func (t connTx) Rollback(context.Context) error            { return errNotRivers }
+func (t connTx) CopyFrom(ctx context.Context, table pgx.Identifier, cols []string, src pgx.CopyFromSource) (int64, error) {
+	return t.conn.CopyFrom(ctx, table, cols, src)
+}
+func (t connTx) SendBatch(ctx context.Context, b *pgx.Batch) pgx.BatchResults {
+	return t.conn.SendBatch(ctx, b)
+}
+func (t connTx) LargeObjects() pgx.LargeObjects { panic("store: large objects are not used") }
+func (t connTx) Prepare(ctx context.Context, name, sql string) (*pgconn.StatementDescription, error) {
+	return t.conn.Prepare(ctx, name, sql)
+}
+func (t connTx) Exec(ctx context.Context, sql string, args ...any) (pgconn.CommandTag, error) {
+	return t.conn.Exec(ctx, sql, args...)
+}
+func (t connTx) Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error) {
+	return t.conn.Query(ctx, sql, args...)
+}
+func (t connTx) QueryRow(ctx context.Context, sql string, args ...any) pgx.Row {
+	return t.conn.QueryRow(ctx, sql, args...)
+}
+func (t connTx) Conn() *pgx.Conn { return t.conn }
+
+// savepoint is a transaction nested in a connTx (River's Begin on it).
+type savepoint struct {
+	connTx
+	depth  int
+	closed bool
+}
+
+func newSavepoint(ctx context.Context, conn *pgx.Conn, depth int) (*savepoint, error) {
+	if _, err := conn.Exec(ctx, fmt.Sprintf("SAVEPOINT wharf_sp_%d", depth)); err != nil {
+		return nil, err
+	}
+	return &savepoint{connTx: connTx{conn}, depth: depth}, nil
+}
+
+func (s *savepoint) Begin(ctx context.Context) (pgx.Tx, error) {
+	return newSavepoint(ctx, s.conn, s.depth+1)
+}
+
+func (s *savepoint) Commit(ctx context.Context) error {
+	if s.closed {
+		return pgx.ErrTxClosed
+	}
+	s.closed = true
+	_, err := s.conn.Exec(ctx, fmt.Sprintf("RELEASE SAVEPOINT wharf_sp_%d", s.depth))
+	return err
+}
+
+func (s *savepoint) Rollback(ctx context.Context) error {
+	if s.closed {
+		return pgx.ErrTxClosed
+	}
+	s.closed = true
+	_, err := s.conn.Exec(ctx, fmt.Sprintf("ROLLBACK TO SAVEPOINT wharf_sp_%d", s.depth))
+	return err
+}
+
 func (s *pgStore) Driver() string                 { return "postgres" }
 func (s *pgStore) Handle() any                    { return s.pool }
 func (s *pgStore) Describe() string               { return s.desc }
@@ -467,3 +569,8 @@ func (s *pgStore) Maintain(ctx context.Context) error {
 
 // pgMicros is a timestamptz as unix microseconds.
 const pgMicros = "CAST(EXTRACT(EPOCH FROM %s) * 1000000 AS BIGINT)"
+
+var (
+	_ pgx.Tx = connTx{}
+	_ pgx.Tx = (*savepoint)(nil)
+)

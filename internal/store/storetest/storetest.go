@@ -264,6 +264,59 @@ func Exercise(t *testing.T, fresh func(t *testing.T) string) {
 		if v, err := s.NextCounter(ctx, "acme", "rolled-back-last"); err != nil || v != 1 {
 			t.Fatalf("the failed transactions' counter: next is %d (%v), want 1: nothing of them committed", v, err)
 		}
+
+		// A transaction that writes and reads nothing (on PostgreSQL its
+		// BEGIN never went) and one that only reads.
+		if err := s.WithTx(ctx, func(store.Tx) error { return nil }); err != nil {
+			t.Fatalf("an empty transaction: %v", err)
+		}
+		if err := s.WithTx(ctx, func(tx store.Tx) error {
+			refs, err := tx.SyncRefsByValue(ctx, "BOL-1")
+			if err == nil && len(refs) != 1 {
+				err = fmt.Errorf("%d refs", len(refs))
+			}
+			return err
+		}); err != nil {
+			t.Fatalf("a transaction that only reads: %v", err)
+		}
+
+		// The transaction's raw handle (the job runtime's statements) runs
+		// in it, after what waits; on PostgreSQL a savepoint begun on it
+		// rolls back alone. Everything rolls back with the transaction.
+		boom := errors.New("boom")
+		err = s.WithTx(ctx, func(tx store.Tx) error {
+			if err := tx.AddSyncRefs(ctx, []store.SyncRef{{Value: "RAW-1", Type: "po", Kind: "order", Key: "RAW"}}); err != nil {
+				return err
+			}
+			if n, err := rawCount(ctx, tx, "SELECT count(*) FROM sync_refs WHERE value = 'RAW-1'"); err != nil || n != 1 {
+				t.Errorf("the raw handle sees the waiting write: %d %v", n, err)
+			}
+			if ptx, ok := tx.Raw().(pgx.Tx); ok {
+				sp, err := ptx.Begin(ctx)
+				if err != nil {
+					return err
+				}
+				if _, err := sp.Exec(ctx, "INSERT INTO sync_refs (value, ref_type, kind, key) VALUES ('RAW-2', 'po', 'order', 'RAW')"); err != nil {
+					return err
+				}
+				if err := sp.Rollback(ctx); err != nil {
+					return err
+				}
+				if n, err := rawCount(ctx, tx, "SELECT count(*) FROM sync_refs WHERE key = 'RAW'"); err != nil || n != 1 {
+					t.Errorf("after the savepoint's rollback: %d refs (%v), want RAW-1 alone", n, err)
+				}
+				if err := ptx.Commit(ctx); err == nil {
+					t.Errorf("the raw handle committed the store's transaction")
+				}
+			}
+			return boom
+		})
+		if !errors.Is(err, boom) {
+			t.Fatalf("raw handle: %v", err)
+		}
+		if refs, err := s.SyncRefsByValue(ctx, "RAW-1"); err != nil || len(refs) != 0 {
+			t.Fatalf("a rolled-back transaction's writes, raw or not: %+v %v", refs, err)
+		}
 	})
 
 	t.Run("Counters", func(t *testing.T) {
@@ -844,6 +897,17 @@ func msgIDs(ms []*store.Message) []string {
 		out = append(out, m.ID)
 	}
 	return out
+}
+
+func rawCount(ctx context.Context, tx store.Tx, query string) (int64, error) {
+	var n int64
+	switch r := tx.Raw().(type) {
+	case *sql.Tx:
+		return n, r.QueryRowContext(ctx, query).Scan(&n)
+	case pgx.Tx:
+		return n, r.QueryRow(ctx, query).Scan(&n)
+	}
+	return 0, fmt.Errorf("unknown tx type %T", tx.Raw())
 }
 
 func rawExec(ctx context.Context, tx store.Tx, stmt string) error {
