@@ -316,10 +316,7 @@ func (a *Archive) PutFile(ctx context.Context, path string, m Meta) (*Entry, err
 // file; the sum is trusted, so it must come from the very bytes in the file
 // (a wrong one files the blob under a wrong address, which Verify reports).
 func (a *Archive) PutHashedFile(ctx context.Context, path, sum string, size int64, m Meta) (*Entry, error) {
-	if len(sum) != sha256.Size*2 || strings.ToLower(sum) != sum {
-		return nil, fmt.Errorf("archive: put: %q is not a hex sha256", sum)
-	}
-	if _, err := hex.DecodeString(sum); err != nil {
+	if !store.IsHexSHA256(sum) {
 		return nil, fmt.Errorf("archive: put: %q is not a hex sha256", sum)
 	}
 	return a.putFile(ctx, path, sum, size, m, func() (string, int64, error) {
@@ -693,15 +690,15 @@ func (a *Archive) record(ctx context.Context, tx store.Tx, head *store.ChainLink
 	// of its own) repeats nothing: no duplicate lookup for it, one read of
 	// the writer's per file. A later message with its content still finds it.
 	var dup string
-	content := [2]string{e.PartnerID, e.SHA256}
+	same := [2]string{e.PartnerID, e.SHA256}
 	if !e.Generated {
 		dup = earlier
 		if dup == "" {
-			dup = first[content]
+			dup = first[same]
 		}
 	}
-	if _, ok := first[content]; !ok {
-		first[content] = e.ID
+	if _, ok := first[same]; !ok {
+		first[same] = e.ID
 	}
 	if dup != "" && e.ParentID != "" {
 		// A replay sends its parent's bytes again on purpose: not a duplicate.
@@ -805,18 +802,24 @@ func (a *Archive) Get(ctx context.Context, id string) (io.ReadCloser, *Entry, er
 	return rc, e, err
 }
 
+// openEntry reads the bytes the index keeps for e, read with the entry,
+// else the blob its ref names.
+func (a *Archive) openEntry(ctx context.Context, e *Entry) (io.ReadCloser, error) {
+	if e.blob != nil {
+		return heldBlob{bytes.NewReader(e.blob)}, nil
+	}
+	return a.open(ctx, e.Message)
+}
+
 // Open returns the original bytes of an entry the caller has (from Entry),
 // checked as Get's are: it saves Get's query when the entry is at hand.
 func (a *Archive) Open(ctx context.Context, e *Entry) (io.ReadCloser, error) {
 	if !e.PurgedAt.IsZero() {
 		return nil, fmt.Errorf("archive: message %s: %w on %s", e.ID, ErrPurged, e.PurgedAt.Format(time.RFC3339))
 	}
-	var rc io.ReadCloser = heldBlob{bytes.NewReader(e.blob)}
-	if e.blob == nil { // none read with the entry: the index keeps none for it
-		var err error
-		if rc, err = a.open(ctx, e.Message); err != nil {
-			return nil, err
-		}
+	rc, err := a.openEntry(ctx, e)
+	if err != nil {
+		return nil, err
 	}
 	return &checkedReader{rc: rc, h: sha256.New(), want: e.SHA256, size: e.Size, id: e.ID}, nil
 }

@@ -413,15 +413,16 @@ func (s *queries) CountBlobRefs(ctx context.Context, ref string) (int, error) {
 	// another ref (none Wharf makes) is counted by a scan.
 	q, args := `SELECT count(*) FROM messages m JOIN archive_entries e ON e.message_id = m.id
 		WHERE m.blob_ref = $1 AND e.purged_at IS NULL`, []any{ref}
-	if sum := ref[strings.LastIndexByte(ref, '/')+1:]; isHexSHA256(sum) {
+	if sum := ref[strings.LastIndexByte(ref, '/')+1:]; IsHexSHA256(sum) {
 		q, args = countBlobRefsSQL, []any{ref, sum}
 	}
 	err := s.q.queryRow(ctx, q, args...).Scan(&n)
 	return n, s.err("count blob refs", err)
 }
 
-// isHexSHA256 tells whether s is a sha256 in lower-case hex.
-func isHexSHA256(s string) bool {
+// IsHexSHA256 tells whether s is a sha256 in lower-case hex, as content
+// addresses and message rows hold it.
+func IsHexSHA256(s string) bool {
 	if len(s) != 64 {
 		return false
 	}
