@@ -279,6 +279,36 @@ func openPostgres(ctx context.Context, dsn string, o options) (Store, error) {
 	return s, nil
 }
 
+// countersUnflushedPG runs NextCountersForArchive's statement on the pool,
+// in one round trip, as the batch's implicit transaction, whose commit
+// does not wait for the WAL flush: set_config(..., true) is SET LOCAL,
+// in effect until that commit.
+func countersUnflushedPG(ctx context.Context, pool pgQ, q string, args []any, read func(rowsIter) error) error {
+	sb, ok := pool.db.(batchSender)
+	if !ok {
+		rows, err := pool.db.Query(ctx, q, args...)
+		if err != nil {
+			return err
+		}
+		return read(rows)
+	}
+	b := &pgx.Batch{}
+	b.Queue(`SELECT set_config('synchronous_commit', 'off', true)`)
+	b.Queue(q, args...)
+	br := sb.SendBatch(ctx, b)
+	_, err := br.Exec()
+	if err == nil {
+		var rows pgx.Rows
+		if rows, err = br.Query(); err == nil {
+			err = read(rows)
+		}
+	}
+	if cerr := br.Close(); err == nil {
+		err = cerr // the implicit transaction's commit
+	}
+	return err
+}
+
 func (s *pgStore) atomic(ctx context.Context, fn func(*queries) error) error {
 	return s.WithTx(ctx, func(tx Tx) error { return fn(&tx.(*pgTx).queries) })
 }

@@ -347,6 +347,17 @@ func (s *queries) NextCounter(ctx context.Context, partnerID, name string) (int6
 }
 
 func (s *queries) NextCounters(ctx context.Context, partnerID string, names ...string) ([]int64, error) {
+	return s.nextCounters(ctx, partnerID, names, false)
+}
+
+func (s *queries) NextCountersForArchive(ctx context.Context, partnerID string, names ...string) ([]int64, error) {
+	return s.nextCounters(ctx, partnerID, names, true)
+}
+
+// nextCounters is NextCounters; forArchive lets a PostgreSQL allocation
+// outside a transaction commit without waiting for its flush
+// (NextCountersForArchive).
+func (s *queries) nextCounters(ctx context.Context, partnerID string, names []string, forArchive bool) ([]int64, error) {
 	if len(names) == 0 {
 		return nil, nil
 	}
@@ -362,14 +373,10 @@ func (s *queries) NextCounters(ctx context.Context, partnerID string, names ...s
 		args = append(args, n)
 		fmt.Fprintf(&b, "($1, $%d, 1)", len(args))
 	}
+	q := `INSERT INTO counters (partner_id, name, value) VALUES ` + b.String() + `
+		ON CONFLICT (partner_id, name) DO UPDATE SET value = counters.value + 1 RETURNING name, value`
 	got := map[string]int64{}
-	// Processing draws numbers for every file: on PostgreSQL one round trip.
-	err := s.single(ctx, func(q *queries) error {
-		rows, err := q.q.query(ctx, `INSERT INTO counters (partner_id, name, value) VALUES `+b.String()+`
-			ON CONFLICT (partner_id, name) DO UPDATE SET value = counters.value + 1 RETURNING name, value`, args...)
-		if err != nil {
-			return err
-		}
+	read := func(rows rowsIter) error {
 		defer rows.Close()
 		for rows.Next() {
 			var n string
@@ -380,7 +387,20 @@ func (s *queries) NextCounters(ctx context.Context, partnerID string, names ...s
 			got[n] = v
 		}
 		return rows.Err()
-	})
+	}
+	var err error
+	if pool, ok := s.q.(pgQ); ok && forArchive {
+		err = countersUnflushedPG(ctx, pool, q, args, read)
+	} else {
+		// Processing draws numbers for every file: on PostgreSQL one round trip.
+		err = s.single(ctx, func(q2 *queries) error {
+			rows, err := q2.q.query(ctx, q, args...)
+			if err != nil {
+				return err
+			}
+			return read(rows)
+		})
+	}
 	if err != nil {
 		return nil, s.err("next counters of "+partnerID, err)
 	}
