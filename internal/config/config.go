@@ -116,7 +116,9 @@ func (c *Config) HTTPScheme() string {
 // Database selects PostgreSQL; without it Wharf uses SQLite in the data folder.
 type Database struct {
 	// URL is a postgres:// URL or a libpq keyword/value string
-	// ("host=db user=wharf dbname=wharf"), without a password.
+	// ("host=db user=wharf dbname=wharf"), without a password. A database
+	// on the same machine can be reached through its Unix socket:
+	// postgres://wharf@/wharf?host=/run/postgresql.
 	URL string `yaml:"url"`
 	// URLFile names a file holding the full URL or keyword/value string
 	// (password included).
@@ -570,13 +572,16 @@ func (c *Config) validateDatabase() error {
 		// Messages name the address only through store.RedactURL: it may
 		// come from WHARF_DATABASE_URL with its password.
 		pg, password, err := store.InspectDSN(u)
-		if pg && err == nil && (strings.HasPrefix(u, "postgres://") || strings.HasPrefix(u, "postgresql://")) { // a URL must name its host
-			if pu, perr := url.Parse(u); perr != nil || pu.Host == "" {
+		if pg && err == nil && (strings.HasPrefix(u, "postgres://") || strings.HasPrefix(u, "postgresql://")) {
+			// A URL must name its host: after the @, or, for a Unix
+			// socket's folder (a database on the same machine), in a
+			// host parameter (postgres://wharf@/wharf?host=/run/postgresql).
+			if pu, perr := url.Parse(u); perr != nil || pu.Host == "" && pu.Query().Get("host") == "" {
 				pg = false
 			}
 		}
 		if !pg || err != nil {
-			return c.errAt("database.url", "%s is not a postgres://USER@HOST:PORT/DATABASE URL or a host=HOST port=PORT user=USER dbname=DATABASE connection string", store.RedactURL(u))
+			return c.errAt("database.url", "%s is not a postgres://USER@HOST:PORT/DATABASE URL (postgres://USER@/DATABASE?host=SOCKET_FOLDER for a Unix socket) or a host=HOST port=PORT user=USER dbname=DATABASE connection string", store.RedactURL(u))
 		}
 		if password && !c.env["database.url"] {
 			return c.errAt("database.url", "holds a password: keep secrets out of the config file (use WHARF_DATABASE_URL or database.url_file)")
