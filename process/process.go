@@ -297,23 +297,12 @@ func (s *seen) SeenInterchange(ctx context.Context, p *x12.SeenInterchangeParams
 // last ISA13); make one per rendering.
 type Counters struct {
 	st        CounterStore
-	archived  bool  // the documents are archived before they leave
 	gs, st02  int64 // allocated with the last ISA13, not yet used
 	gsPartner string
 }
 
-// NewCounters returns control numbers from the store, each durable when
-// it is drawn: for a document that may leave Wharf without being
-// archived first (`wharf render --partner` prints it).
+// NewCounters returns control numbers from the store.
 func NewCounters(st CounterStore) *Counters { return &Counters{st: st} }
-
-// NewArchiveCounters returns control numbers for documents archived
-// before they leave Wharf (acknowledgments, routed documents): their
-// interchange's numbers are drawn with store.NextCountersForArchive and
-// made durable by the document's archiving. On PostgreSQL the
-// allocations of a partner's numbers then no longer wait for each
-// other's flushes to disk.
-func NewArchiveCounters(st CounterStore) *Counters { return &Counters{st: st, archived: true} }
 
 // Counter names in the store, by X12 control number kind.
 var counterNames = map[string]string{"isa": "isa13", "gs": "gs06", "st": "st02"}
@@ -327,11 +316,7 @@ func (c *Counters) Next(ctx context.Context, partner, kind string) (int64, error
 		// statement: an acknowledgment is one of each, and every
 		// transaction of its own is a commit on SQLite's one writer (and
 		// on PostgreSQL a BEGIN and a COMMIT more).
-		next := c.st.NextCounters
-		if c.archived {
-			next = c.st.NextCountersForArchive
-		}
-		v, err := next(ctx, partner, "isa13", "gs06", "st02")
+		v, err := c.st.NextCounters(ctx, partner, "isa13", "gs06", "st02")
 		if err != nil {
 			return 0, err
 		}
@@ -724,7 +709,7 @@ func dedupe(keys []store.Key) []store.Key {
 // job, the writes that record that in the same transaction.
 func (p *Processor) acknowledge(ctx context.Context, m *store.Message, rep *x12.Report, pol Policy) (*store.Event, func(store.Tx) error, error) {
 	var buf bytes.Buffer
-	opt := x12.AckOptions{Kind: pol.Ack, Numbers: NewArchiveCounters(p.Store), Partner: m.PartnerID, Newline: true, Now: p.Now}
+	opt := x12.AckOptions{Kind: pol.Ack, Numbers: NewCounters(p.Store), Partner: m.PartnerID, Newline: true, Now: p.Now}
 	if err := x12.WriteAcks(ctx, &buf, rep, opt); err != nil {
 		return nil, nil, fmt.Errorf("process %s: acknowledgments: %w", m.ID, err)
 	}

@@ -38,9 +38,6 @@ type Store interface {
 	NextCounter(ctx context.Context, partnerID, name string) (int64, error)
 	// NextCounters increments several counters in one statement.
 	NextCounters(ctx context.Context, partnerID string, names ...string) ([]int64, error)
-	// NextCountersForArchive is NextCounters for numbers that leave only
-	// in a document archived after the call (store.Store's).
-	NextCountersForArchive(ctx context.Context, partnerID string, names ...string) ([]int64, error)
 }
 
 // CounterStore is what Counters needs of the store: the partner's
@@ -53,11 +50,6 @@ type CounterStore interface {
 	// NextCounters increments several in one statement and returns
 	// their values in the order of names.
 	NextCounters(ctx context.Context, partnerID string, names ...string) ([]int64, error)
-	// NextCountersForArchive is NextCounters for numbers that leave Wharf
-	// only in a document archived after the call, durable with the
-	// archive's commit (store.Store's: on PostgreSQL the allocation does
-	// not wait for its own flush).
-	NextCountersForArchive(ctx context.Context, partnerID string, names ...string) ([]int64, error)
 }
 
 // interchangeRecorder is what seen needs of the store.

@@ -247,7 +247,7 @@ func renderFor(ctx context.Context, c *config.Config, st store.Store, p *config.
 			return nil, fmt.Errorf("%w: partner %s has no X12 ID: add x12_ids to the partner or partners[].mapping.x12.receiver", wsync.ErrUnsendable, p.ID)
 		}
 		newline := p.Mapping != nil && p.Mapping.X12.Newline
-		xr, err := mapping.NewX12Renderer(x12.NewWriter(&buf), mapping.RenderOptions{Profile: prof, Set: target, Numbers: process.NewArchiveCounters(st), Newline: newline})
+		xr, err := mapping.NewX12Renderer(x12.NewWriter(&buf), mapping.RenderOptions{Profile: prof, Set: target, Numbers: process.NewCounters(st), Newline: newline})
 		if err != nil {
 			return nil, fmt.Errorf("%w: %w", wsync.ErrUnsendable, err)
 		}

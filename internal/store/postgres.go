@@ -279,32 +279,52 @@ func openPostgres(ctx context.Context, dsn string, o options) (Store, error) {
 	return s, nil
 }
 
-// countersUnflushedPG runs NextCountersForArchive's statement on the pool,
-// in one round trip, as the batch's implicit transaction, whose commit
-// does not wait for the WAL flush: set_config(..., true) is SET LOCAL,
-// in effect until that commit.
-func countersUnflushedPG(ctx context.Context, pool pgQ, q string, args []any, read func(rowsIter) error) error {
-	sb, ok := pool.db.(batchSender)
-	if !ok {
-		rows, err := pool.db.Query(ctx, q, args...)
-		if err != nil {
-			return err
-		}
-		return read(rows)
+// poolBatcher returns the PostgreSQL pool behind q: q is the store's,
+// outside any transaction.
+func poolBatcher(q querier) (batchSender, bool) {
+	if p, ok := q.(pgQ); ok {
+		pool, ok := p.db.(*pgxpool.Pool)
+		return pool, ok
 	}
+	return nil, false
+}
+
+// countersPG runs NextCounters' statement on the pool in one round trip,
+// and returns once the draw is durable, as any write does, without holding
+// the partner's counter rows through the flush to disk. The rows are one
+// hot spot: every acknowledgment for the partner increments them, and a
+// draw committed on its own held them until its WAL flush, so the draws
+// took turns at the disk's pace. Here the increment commits in a
+// transaction that does not wait for its flush (SET LOCAL
+// synchronous_commit), which releases the rows at once; a second
+// transaction, which waits, flushes the write-ahead log up to its own
+// commit, the increment's included (the log is flushed in order); it
+// writes nothing, but txid_current() gives it a transaction ID, without
+// which its commit would write and flush no record. Concurrent draws
+// share those flushes. A failure anywhere (a crash before the flush, a
+// lost connection) returns an error, and the numbers are not used: a gap,
+// never a repeat.
+func countersPG(ctx context.Context, sb batchSender, q string, args []any, read func(rowsIter) error) error {
 	b := &pgx.Batch{}
-	b.Queue(`SELECT set_config('synchronous_commit', 'off', true)`)
+	b.Queue(`BEGIN`)
+	b.Queue(`SET LOCAL synchronous_commit TO OFF`)
 	b.Queue(q, args...)
+	b.Queue(`COMMIT`)
+	b.Queue(`SELECT txid_current()`) // the batch's implicit transaction, committed (and flushed) at its end
 	br := sb.SendBatch(ctx, b)
-	_, err := br.Exec()
-	if err == nil {
-		var rows pgx.Rows
-		if rows, err = br.Query(); err == nil {
-			err = read(rows)
+	var err error
+	for i := 0; i < 5 && err == nil; i++ {
+		if i == 2 {
+			var rows pgx.Rows
+			if rows, err = br.Query(); err == nil {
+				err = read(rows)
+			}
+			continue
 		}
+		_, err = br.Exec()
 	}
 	if cerr := br.Close(); err == nil {
-		err = cerr // the implicit transaction's commit
+		err = cerr // the flushing transaction's commit
 	}
 	return err
 }

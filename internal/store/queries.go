@@ -337,27 +337,14 @@ func (s *queries) partners(ctx context.Context, where string, args ...any) ([]*P
 }
 
 func (s *queries) NextCounter(ctx context.Context, partnerID, name string) (int64, error) {
-	var v int64
-	err := s.q.queryRow(ctx, `INSERT INTO counters (partner_id, name, value) VALUES ($1, $2, 1)
-		ON CONFLICT (partner_id, name) DO UPDATE SET value = counters.value + 1 RETURNING value`, partnerID, name).Scan(&v)
+	v, err := s.NextCounters(ctx, partnerID, name)
 	if err != nil {
-		return 0, s.err("next counter "+partnerID+"/"+name, err)
+		return 0, err
 	}
-	return v, nil
+	return v[0], nil
 }
 
 func (s *queries) NextCounters(ctx context.Context, partnerID string, names ...string) ([]int64, error) {
-	return s.nextCounters(ctx, partnerID, names, false)
-}
-
-func (s *queries) NextCountersForArchive(ctx context.Context, partnerID string, names ...string) ([]int64, error) {
-	return s.nextCounters(ctx, partnerID, names, true)
-}
-
-// nextCounters is NextCounters; forArchive lets a PostgreSQL allocation
-// outside a transaction commit without waiting for its flush
-// (NextCountersForArchive).
-func (s *queries) nextCounters(ctx context.Context, partnerID string, names []string, forArchive bool) ([]int64, error) {
 	if len(names) == 0 {
 		return nil, nil
 	}
@@ -389,10 +376,11 @@ func (s *queries) nextCounters(ctx context.Context, partnerID string, names []st
 		return rows.Err()
 	}
 	var err error
-	if pool, ok := s.q.(pgQ); ok && forArchive {
-		err = countersUnflushedPG(ctx, pool, q, args, read)
+	if sb, ok := poolBatcher(s.q); ok {
+		// Processing draws numbers for every file: on PostgreSQL one
+		// round trip, the rows released before the flush (countersPG).
+		err = countersPG(ctx, sb, q, args, read)
 	} else {
-		// Processing draws numbers for every file: on PostgreSQL one round trip.
 		err = s.single(ctx, func(q2 *queries) error {
 			rows, err := q2.q.query(ctx, q, args...)
 			if err != nil {

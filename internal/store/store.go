@@ -228,20 +228,6 @@ type Queries interface {
 	// statement (atomic without a transaction) and returns their new
 	// values in the order of names, each named once.
 	NextCounters(ctx context.Context, partnerID string, names ...string) ([]int64, error)
-	// NextCountersForArchive is NextCounters for numbers that leave Wharf
-	// only inside a document archived after the call (acknowledgments,
-	// routed documents): the archive's commit is what makes the
-	// allocation durable. On PostgreSQL, outside a transaction, the
-	// allocation commits without waiting for its WAL flush. Otherwise
-	// every allocation of a partner's counters waits for the previous one
-	// to reach the disk, as the previous one holds the counters' rows
-	// through its flush. The write-ahead log is flushed in order: the
-	// archive's commit, which waits, flushes the allocation before it, so
-	// a number is durable before any document carrying it is archived,
-	// let alone sent. A crash that loses an allocation loses only numbers
-	// nothing durable carries; they are drawn again (never a number that
-	// left). On SQLite, and in a transaction, it is NextCounters.
-	NextCountersForArchive(ctx context.Context, partnerID string, names ...string) ([]int64, error)
 
 	InsertMessage(ctx context.Context, m *Message) error
 	GetMessage(ctx context.Context, id string) (*Message, error)
