@@ -29,7 +29,7 @@ import (
 	"golang.org/x/exp/trace"
 )
 
-// where names the place a stack stopped at, coarsely.
+// places names where a stack stopped, coarsely: a frame to look for.
 var places = []struct{ name, frame string }{
 	{"fsync", "Xfsync"},
 	{"write", "Xpwrite"},
@@ -154,7 +154,7 @@ func main() {
 		return
 	}
 	fmt.Printf("trace %.2f s; the group commit's leader found for %.2f s\n", float64(last-first)/1e9, total/1e9)
-	print := func(m map[string]float64) {
+	show := func(m map[string]float64) {
 		type kv struct {
 			k string
 			v float64
@@ -170,8 +170,8 @@ func main() {
 			}
 		}
 	}
-	print(byState)
+	show(byState)
 	fmt.Println("not running, by state and place:")
-	print(byPlace)
+	show(byPlace)
 	fmt.Printf("preempted %d times: the runtime preempts a goroutine that ran 10 ms in a row and queues it behind the others\n", preempted)
 }
