@@ -573,10 +573,11 @@ func (c *Config) validateDatabase() error {
 		// come from WHARF_DATABASE_URL with its password.
 		pg, password, err := store.InspectDSN(u)
 		if pg && err == nil && (strings.HasPrefix(u, "postgres://") || strings.HasPrefix(u, "postgresql://")) {
-			// A URL must name its host: after the @, or, for a Unix
-			// socket's folder (a database on the same machine), in a
-			// host parameter (postgres://wharf@/wharf?host=/run/postgresql).
-			if pu, perr := url.Parse(u); perr != nil || pu.Host == "" && pu.Query().Get("host") == "" {
+			// A URL must name its host: after the @, or in a parameter
+			// (host, for a Unix socket's folder as well:
+			// postgres://wharf@/wharf?host=/run/postgresql; or service, a
+			// pg_service.conf entry that holds it).
+			if pu, perr := url.Parse(u); perr != nil || pu.Host == "" && !namesHost(pu.Query()) {
 				pg = false
 			}
 		}
@@ -593,6 +594,11 @@ func (c *Config) validateDatabase() error {
 		}
 	}
 	return nil
+}
+
+// namesHost tells whether a postgres:// URL's parameters name the server.
+func namesHost(q url.Values) bool {
+	return q.Get("host") != "" || q.Get("service") != ""
 }
 
 // readFile reads a file the configuration names (a secret, a key, a

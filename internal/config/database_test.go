@@ -18,6 +18,7 @@ func TestDatabaseURLErrorsNeverHoldThePassword(t *testing.T) {
 		{name: "other scheme env", env: "mysql://wharf:hunter2@db/wharf", want: "mysql://wharf:xxxxx@db/wharf is not a postgres://"},
 		{name: "url without host", env: "postgres:///wharf?password=hunter2", want: "postgres:///wharf?password=xxxxx is not"},
 		{name: "url of a unix socket", env: "postgres://wharf:hunter2@/wharf?host=/run/postgresql"},
+		{name: "url of a service", file: "postgres:///?service=wharf"},
 		{name: "url of a unix socket, empty host", env: "postgres://wharf@/wharf?host=&password=hunter2", want: "postgres://wharf@/wharf?host=&password=xxxxx is not"},
 		{name: "keyword file", file: "host=db user=wharf dbname=wharf"},
 		{name: "keyword file password", file: "host=db user=wharf password=hunter2 dbname=wharf", want: "database.url: holds a password"},
