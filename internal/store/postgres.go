@@ -313,16 +313,21 @@ func countersPG(ctx context.Context, sb batchSender, q string, args []any, read 
 	b.Queue(`SELECT txid_current()`) // the batch's implicit transaction, committed (and flushed) at its end
 	br := sb.SendBatch(ctx, b)
 	var err error
-	for i := 0; i < 5 && err == nil; i++ {
-		if i == 2 {
-			var rows pgx.Rows
-			if rows, err = br.Query(); err == nil {
-				err = read(rows)
-			}
-			continue
+	exec := func() {
+		if err == nil {
+			_, err = br.Exec()
 		}
-		_, err = br.Exec()
 	}
+	exec() // BEGIN
+	exec() // SET LOCAL
+	if err == nil {
+		var rows pgx.Rows
+		if rows, err = br.Query(); err == nil {
+			err = read(rows)
+		}
+	}
+	exec() // COMMIT
+	exec() // txid_current()
 	if cerr := br.Close(); err == nil {
 		err = cerr // the flushing transaction's commit
 	}
@@ -586,21 +591,16 @@ func (s *savepoint) Begin(ctx context.Context) (pgx.Tx, error) {
 	return newSavepoint(ctx, s.conn, s.depth+1)
 }
 
-func (s *savepoint) Commit(ctx context.Context) error {
-	if s.closed {
-		return pgx.ErrTxClosed
-	}
-	s.closed = true
-	_, err := s.conn.Exec(ctx, fmt.Sprintf("RELEASE SAVEPOINT wharf_sp_%d", s.depth))
-	return err
-}
+func (s *savepoint) Commit(ctx context.Context) error   { return s.end(ctx, "RELEASE SAVEPOINT") }
+func (s *savepoint) Rollback(ctx context.Context) error { return s.end(ctx, "ROLLBACK TO SAVEPOINT") }
 
-func (s *savepoint) Rollback(ctx context.Context) error {
+// end releases or rolls back the savepoint, once.
+func (s *savepoint) end(ctx context.Context, verb string) error {
 	if s.closed {
 		return pgx.ErrTxClosed
 	}
 	s.closed = true
-	_, err := s.conn.Exec(ctx, fmt.Sprintf("ROLLBACK TO SAVEPOINT wharf_sp_%d", s.depth))
+	_, err := s.conn.Exec(ctx, fmt.Sprintf("%s wharf_sp_%d", verb, s.depth))
 	return err
 }
 

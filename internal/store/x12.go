@@ -42,12 +42,10 @@ type RecordInterchangeParams struct {
 // so the check and the insert are serialised already.
 func (s *queries) RecordInterchange(ctx context.Context, p *RecordInterchangeParams) (string, error) {
 	senderQual, senderID, control, messageID, within := p.SenderQual, p.SenderID, p.Control, p.MessageID, p.Within
-	switch q := s.q.(type) {
-	case pgQ:
-		if b, ok := q.db.(batchSender); ok {
-			return s.recordInterchangePG(ctx, b, p)
-		}
-	case *pgTxQ:
+	if pool, ok := poolBatcher(s.q); ok {
+		return s.recordInterchangePG(ctx, pool, p)
+	}
+	if q, ok := s.q.(*pgTxQ); ok {
 		if err := q.flush(ctx); err != nil {
 			return "", s.err("record interchange", err)
 		}

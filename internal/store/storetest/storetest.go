@@ -335,31 +335,9 @@ func Exercise(t *testing.T, fresh func(t *testing.T) string) {
 		}
 		// Concurrent callers never get the same value.
 		const workers, each = 8, 25
-		seen := make(chan int64, workers*each)
-		var wg sync.WaitGroup
-		for range workers {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				for range each {
-					v, err := s.NextCounter(ctx, "acme", "st02")
-					if err != nil {
-						t.Error(err)
-						return
-					}
-					seen <- v
-				}
-			}()
-		}
-		wg.Wait()
-		close(seen)
-		uniq := map[int64]bool{}
-		for v := range seen {
-			if uniq[v] {
-				t.Fatalf("counter value %d handed out twice", v)
-			}
-			uniq[v] = true
-		}
+		uniq := drawConcurrently(t, workers, each, "counter value", func(int, int) (int64, error) {
+			return s.NextCounter(ctx, "acme", "st02")
+		})
 		if len(uniq) != workers*each {
 			t.Fatalf("got %d values, want %d", len(uniq), workers*each)
 		}
@@ -375,60 +353,29 @@ func Exercise(t *testing.T, fresh func(t *testing.T) string) {
 			t.Fatalf("a counter named twice: want ErrInvalid, got %v", err)
 		}
 		// Concurrent draws of several never share a value either.
-		isas := make(chan int64, workers*each)
-		for range workers {
-			wg.Go(func() {
-				for range each {
-					v, err := s.NextCounters(ctx, "beta", "isa13", "gs06")
-					if err != nil || v[0] != v[1]+1 { // beta's isa13 started one ahead
-						t.Errorf("NextCounters = %v, %v", v, err)
-						return
-					}
-					isas <- v[0]
-				}
-			})
-		}
-		wg.Wait()
-		close(isas)
-		clear(uniq)
-		for v := range isas {
-			if uniq[v] {
-				t.Fatalf("isa13 %d handed out twice", v)
+		drawConcurrently(t, workers, each, "isa13", func(int, int) (int64, error) {
+			v, err := s.NextCounters(ctx, "beta", "isa13", "gs06")
+			if err != nil || v[0] != v[1]+1 { // beta's isa13 started one ahead
+				return 0, fmt.Errorf("NextCounters = %v, %v", v, err)
 			}
-			uniq[v] = true
-		}
+			return v[0], nil
+		})
 
 		// One and several at a time, concurrently: no value twice.
-		drawn := make(chan int64, workers*each)
-		for w := range workers {
-			wg.Go(func() {
-				for i := range each {
-					var v int64
-					var err error
-					if (w+i)%2 == 0 {
-						v, err = s.NextCounter(ctx, "gamma", "isa13")
-					} else {
-						var vs []int64
-						if vs, err = s.NextCounters(ctx, "gamma", "isa13", "gs06"); err == nil {
-							v = vs[0]
-						}
-					}
-					if err != nil {
-						t.Error(err)
-						return
-					}
-					drawn <- v
-				}
-			})
-		}
-		wg.Wait()
-		close(drawn)
-		clear(uniq)
-		for v := range drawn {
-			if uniq[v] || v < 1 || v > workers*each {
-				t.Fatalf("gamma's isa13 %d handed out twice or out of 1..%d", v, workers*each)
+		drawn := drawConcurrently(t, workers, each, "gamma's isa13", func(w, i int) (int64, error) {
+			if (w+i)%2 == 0 {
+				return s.NextCounter(ctx, "gamma", "isa13")
 			}
-			uniq[v] = true
+			v, err := s.NextCounters(ctx, "gamma", "isa13", "gs06")
+			if err != nil {
+				return 0, err
+			}
+			return v[0], nil
+		})
+		for v := range drawn {
+			if v < 1 || v > workers*each {
+				t.Fatalf("gamma's isa13 %d out of 1..%d", v, workers*each)
+			}
 		}
 	})
 
@@ -958,3 +905,34 @@ func rawExec(ctx context.Context, tx store.Tx, stmt string) error {
 func x12(q, id string) store.X12ID { return store.X12ID{Qualifier: q, ID: id} }
 
 func key(kind, value string) store.Key { return store.Key{Kind: kind, Value: value} }
+
+// drawConcurrently runs draw each times on each of workers goroutines at
+// once (draw gets the worker's and the draw's index) and returns the values
+// drawn, failing the test on an error or a value drawn twice.
+func drawConcurrently(t *testing.T, workers, each int, what string, draw func(w, i int) (int64, error)) map[int64]bool {
+	t.Helper()
+	drawn := make(chan int64, workers*each)
+	var wg sync.WaitGroup
+	for w := range workers {
+		wg.Go(func() {
+			for i := range each {
+				v, err := draw(w, i)
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				drawn <- v
+			}
+		})
+	}
+	wg.Wait()
+	close(drawn)
+	uniq := map[int64]bool{}
+	for v := range drawn {
+		if uniq[v] {
+			t.Fatalf("%s %d handed out twice", what, v)
+		}
+		uniq[v] = true
+	}
+	return uniq
+}
