@@ -258,7 +258,7 @@ func openPostgres(ctx context.Context, dsn string, o options) (Store, error) {
 		return nil, fmt.Errorf("store: cannot reach %s: %w", desc, err)
 	}
 	s := &pgStore{pool: pool, desc: desc}
-	s.queries = queries{q: pgQ{pool}, translate: pgTranslate, atomic: s.atomic, forUpdate: " FOR UPDATE", clock: o.clock, micros: pgMicros}
+	s.queries = queries{q: pgQ{pool}, translate: pgTranslate, atomic: s.atomic, forUpdate: " FOR UPDATE", clock: o.clock, micros: pgMicros, draws: &draws{}}
 	begin := func(ctx context.Context) (querier, func(bool) error, error) {
 		tx, err := pool.Begin(ctx)
 		if err != nil {

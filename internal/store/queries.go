@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -48,6 +49,9 @@ type queries struct {
 	// stores them so; PostgreSQL converts its timestamptz), with %s for
 	// the column.
 	micros string
+	// draws coalesces the store's concurrent control-number draws; nil in
+	// a transaction, whose draws are its own.
+	draws *draws
 }
 
 // isPostgres tells a PostgreSQL querier (the pool's or a transaction's).
@@ -348,20 +352,46 @@ func (s *queries) NextCounters(ctx context.Context, partnerID string, names ...s
 	if len(names) == 0 {
 		return nil, nil
 	}
-	var b strings.Builder
-	args := []any{partnerID}
 	for i, n := range names {
 		if slices.Contains(names[:i], n) {
 			return nil, fmt.Errorf("store: next counters of %s: %w: %s named twice", partnerID, ErrInvalid, n)
 		}
+	}
+	if s.draws == nil {
+		return s.drawCounters(ctx, partnerID, names, 1)
+	}
+	key := partnerID + "\x00" + strings.Join(names, "\x00")
+	for {
+		last, k, i, err := s.draws.do(key, func(k int64) ([]int64, error) { return s.drawCounters(ctx, partnerID, names, k) })
+		if err != nil && ctx.Err() == nil && (errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded)) {
+			continue // the draw ran on another caller's context, which ended: draw again
+		}
+		if err != nil {
+			return nil, err
+		}
+		out := make([]int64, len(names))
+		for j := range names {
+			out[j] = last[j] - k + 1 + i
+		}
+		return out, nil
+	}
+}
+
+// drawCounters adds k to each of the partner's counters named (a counter
+// not there yet starts at k) and returns their values after, in the order
+// named: the k numbers drawn of each are the k up to that value.
+func (s *queries) drawCounters(ctx context.Context, partnerID string, names []string, k int64) ([]int64, error) {
+	var b strings.Builder
+	args := []any{partnerID, k}
+	for i, n := range names {
 		if i > 0 {
 			b.WriteString(", ")
 		}
 		args = append(args, n)
-		fmt.Fprintf(&b, "($1, $%d, 1)", len(args))
+		fmt.Fprintf(&b, "($1, $%d, $2)", len(args))
 	}
 	q := `INSERT INTO counters (partner_id, name, value) VALUES ` + b.String() + `
-		ON CONFLICT (partner_id, name) DO UPDATE SET value = counters.value + 1 RETURNING name, value`
+		ON CONFLICT (partner_id, name) DO UPDATE SET value = counters.value + excluded.value RETURNING name, value`
 	got := map[string]int64{}
 	read := func(rows rowsIter) error {
 		defer rows.Close()
@@ -394,7 +424,11 @@ func (s *queries) NextCounters(ctx context.Context, partnerID string, names ...s
 	}
 	out := make([]int64, len(names))
 	for i, n := range names {
-		out[i] = got[n]
+		v, ok := got[n]
+		if !ok {
+			return nil, s.err("next counters of "+partnerID, fmt.Errorf("no value returned for %s", n))
+		}
+		out[i] = v
 	}
 	return out, nil
 }

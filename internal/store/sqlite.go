@@ -283,7 +283,7 @@ func openSQLite(ctx context.Context, path string, o options) (Store, error) {
 	s := &sqliteStore{db: db, rdb: rdb, path: path}
 	// Writes outside a transaction join the group commit too; reads go
 	// straight to the database.
-	s.queries = queries{q: groupQ{sqliteQ: sqliteQ{db}, read: sqliteQ{rdb}, s: s}, translate: sqliteTranslate, atomic: s.atomic, clock: o.clock}
+	s.queries = queries{q: groupQ{sqliteQ: sqliteQ{db}, read: sqliteQ{rdb}, s: s}, translate: sqliteTranslate, atomic: s.atomic, clock: o.clock, draws: &draws{}}
 	s.group = group{db: db, newTx: s.newTx}
 	begin := func(ctx context.Context) (querier, func(bool) error, error) {
 		tx, err := db.BeginTx(ctx, nil)

@@ -1,0 +1,68 @@
+package store
+
+import (
+	"errors"
+	"sync"
+	"testing"
+)
+
+// TestDrawsCoalesce holds a first draw until ten more callers wait behind
+// it, and checks that those ten then draw in one call, each with a number
+// of its own, and that a failed draw hands out nothing.
+func TestDrawsCoalesce(t *testing.T) {
+	var d draws
+	var mu sync.Mutex
+	var value int64 // the counter in the "database"
+	var calls []int64
+	release := make(chan struct{})
+	draw := func(k int64) ([]int64, error) {
+		mu.Lock()
+		first := len(calls) == 0
+		calls = append(calls, k)
+		value += k
+		v := value
+		mu.Unlock()
+		if first {
+			<-release
+		}
+		return []int64{v}, nil
+	}
+	got := make(chan int64, 11)
+	var wg sync.WaitGroup
+	take := func() {
+		last, k, i, err := d.do("acme", draw)
+		if err != nil {
+			t.Error(err)
+			return
+		}
+		got <- last[0] - k + 1 + i
+	}
+	wg.Go(take)
+	waitFor(t, func() bool { mu.Lock(); defer mu.Unlock(); return len(calls) == 1 })
+	for range 10 {
+		wg.Go(take)
+	}
+	waitFor(t, func() bool { return d.waiting("acme") == 10 })
+	close(release)
+	wg.Wait()
+	close(got)
+	seen := map[int64]bool{}
+	for v := range got {
+		if v < 1 || v > 11 || seen[v] {
+			t.Fatalf("number %d handed out twice or outside 1..11 (%v)", v, seen)
+		}
+		seen[v] = true
+	}
+	if len(calls) != 2 || calls[0] != 1 || calls[1] != 10 {
+		t.Fatalf("draws of %v, want [1 10]: the ten waiting callers draw together", calls)
+	}
+	if d.waiting("acme") != 0 || len(d.slots) != 0 {
+		t.Fatalf("slots left behind: %v", d.slots)
+	}
+
+	// A failed draw: every caller of its batch gets the error.
+	boom := errors.New("boom")
+	if _, _, _, err := d.do("acme", func(int64) ([]int64, error) { return nil, boom }); !errors.Is(err, boom) {
+		t.Fatalf("err = %v, want boom", err)
+	}
+}
