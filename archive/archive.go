@@ -181,6 +181,12 @@ type Archive struct {
 
 	ready readiness // Ready's cached probe
 
+	// The index's group commit (SQLite's), which writes the records of
+	// the Puts sharing one of its commits together (commitMerged); nil:
+	// the archive batches them itself (commit).
+	merger store.Merger
+	merged *store.Merge
+
 	cm struct { // group commit, see commit
 		sync.Mutex
 		queue   []*pending
@@ -203,6 +209,9 @@ func New(st store.Store, opts Options) (*Archive, error) {
 		return nil, err
 	}
 	a := &Archive{st: st, opts: opts, blobs: opts.Blobs, spool: opts.Spool, log: opts.Logger}
+	if m, ok := st.(store.Merger); ok {
+		a.merger, a.merged = m, &store.Merge{Run: a.recordItems}
+	}
 	var tmp string
 	if fsb, ok := opts.Blobs.(*FS); ok {
 		tmp = fsb.TempDir()

@@ -31,7 +31,13 @@ type pending struct {
 // transaction fails, its entries are retried one per transaction so that
 // each Put gets its own outcome (an idempotency conflict, a failing
 // OnCommit) and one failure never fails another Put.
+//
+// On a store with a group commit of its own (SQLite's), the Puts join it
+// instead (commitMerged).
 func (a *Archive) commit(p *pending) error {
+	if a.merger != nil {
+		return a.commitMerged(p)
+	}
 	a.cm.Lock()
 	a.cm.queue = append(a.cm.queue, p)
 	if a.cm.leading {
@@ -101,6 +107,39 @@ func (a *Archive) commitBatch(batch []*pending) {
 		}
 		p.done <- err
 	}
+}
+
+// commitMerged records p's entry in the next commit of the store's group
+// commit, with the entries of the other Puts of that commit: the store
+// writes them with one recordAll (store.Merger). The archive's own
+// batching would make a Put that comes while a batch is being committed
+// wait for that commit before its batch could even join the store's queue:
+// measured on SFTP small files, 5 ms of an upload's 18 ms before its CLOSE
+// OK, with the store's group commit (4.5 ms waiting for its turn, 8 ms for
+// the commit) behind it.
+func (a *Archive) commitMerged(p *pending) error {
+	if err := p.ctx.Err(); err != nil {
+		return err
+	}
+	// Flushes are shared by concurrent callers (durable), as one per batch
+	// was.
+	if err := a.syncDirs([]*pending{p}); err != nil {
+		return fmt.Errorf("archive: put: %w", err)
+	}
+	if err := a.merger.WithTxMerged(p.ctx, a.merged, p); err != nil {
+		return err
+	}
+	a.committed()
+	return nil
+}
+
+// recordItems is recordAll for the pending Puts a store.Merger hands over.
+func (a *Archive) recordItems(ctx context.Context, tx store.Tx, items []any) error {
+	ps := make([]*pending, len(items))
+	for i, it := range items {
+		ps[i] = it.(*pending)
+	}
+	return a.recordAll(ctx, tx, ps)
 }
 
 // committed tells Options.Committed that new entries are in.

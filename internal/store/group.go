@@ -49,14 +49,18 @@ const maxGroup = 128
 type groupCall struct {
 	ctx   context.Context
 	fn    func(Tx) error
+	merge *Merge // instead of fn: item, written with the batch's other items for merge
+	item  any
 	err   error
 	panic any
 	done  chan struct{}
+	ran   bool // run: written with an earlier call of its merge
 }
 
-// do runs fn in a shared transaction and returns once it committed.
-func (g *group) do(ctx context.Context, fn func(Tx) error) error {
-	c := &groupCall{ctx: ctx, fn: fn, done: make(chan struct{})}
+// do runs c (its fn, or its item with the others of its merge) in a
+// shared transaction and returns once it committed.
+func (g *group) do(ctx context.Context, c *groupCall) error {
+	c.done = make(chan struct{})
 	g.mu.Lock()
 	g.queue = append(g.queue, c)
 	if !g.leading {
@@ -112,27 +116,26 @@ func (g *group) run(batch []*groupCall) {
 	t := g.newTx(tx)
 	abort := func(err error) { fail(err); _ = tx.Rollback() }
 	wrote := false
-	for _, c := range batch {
+	for i, c := range batch {
+		if c.ran {
+			continue
+		}
 		if err := c.ctx.Err(); err != nil {
 			c.err = err
 			continue
 		}
-		if _, err := tx.Exec("SAVEPOINT wharf_group"); err != nil {
-			abort(fmt.Errorf("store: savepoint: %w", sqliteTranslate(err)))
-			return
-		}
-		c.err, c.panic = call(c.fn, t)
-		ok := c.err == nil && c.panic == nil
-		if !ok {
-			if _, err := tx.Exec("ROLLBACK TO wharf_group"); err != nil {
-				// The transaction itself is gone (SQLite rolls it back
-				// whole on some errors): nothing of this batch commits.
-				abort(fmt.Errorf("store: a write failed and took the shared transaction with it: %w", sqliteTranslate(err)))
+		if c.merge != nil {
+			ok, err := g.runMerged(tx, t, batch[i:])
+			if err != nil {
+				abort(err)
 				return
 			}
+			wrote = wrote || ok
+			continue
 		}
-		if _, err := tx.Exec("RELEASE wharf_group"); err != nil {
-			abort(fmt.Errorf("store: release savepoint: %w", sqliteTranslate(err)))
+		ok, err := g.runOne(tx, t, c, c.fn)
+		if err != nil {
+			abort(err)
 			return
 		}
 		wrote = wrote || ok
@@ -144,6 +147,70 @@ func (g *group) run(batch []*groupCall) {
 	if err := tx.Commit(); err != nil {
 		fail(fmt.Errorf("store: commit: %w", sqliteTranslate(err)))
 	}
+}
+
+// runOne runs fn for c in a savepoint of its own, rolled back if fn fails
+// (c.err, c.panic); ok tells that it wrote. err is the transaction's own
+// failure, which takes the whole batch with it.
+func (g *group) runOne(tx *sql.Tx, t Tx, c *groupCall, fn func(Tx) error) (ok bool, err error) {
+	if _, err := tx.Exec("SAVEPOINT wharf_group"); err != nil {
+		return false, fmt.Errorf("store: savepoint: %w", sqliteTranslate(err))
+	}
+	c.err, c.panic = call(fn, t)
+	ok = c.err == nil && c.panic == nil
+	if !ok {
+		if _, err := tx.Exec("ROLLBACK TO wharf_group"); err != nil {
+			// The transaction itself is gone (SQLite rolls it back
+			// whole on some errors): nothing of this batch commits.
+			return false, fmt.Errorf("store: a write failed and took the shared transaction with it: %w", sqliteTranslate(err))
+		}
+	}
+	if _, err := tx.Exec("RELEASE wharf_group"); err != nil {
+		return false, fmt.Errorf("store: release savepoint: %w", sqliteTranslate(err))
+	}
+	return ok, nil
+}
+
+// runMerged writes the items of the first call of calls and of every later
+// one for the same merge whose context is not done, with one Run in one
+// savepoint; if it fails, each item again alone, each caller with its own
+// outcome. It marks the calls it ran.
+func (g *group) runMerged(tx *sql.Tx, t Tx, calls []*groupCall) (ok bool, err error) {
+	m := calls[0].merge
+	var cs []*groupCall
+	var items []any
+	for _, c := range calls {
+		if c.ran || c.merge != m {
+			continue
+		}
+		c.ran = true
+		if err := c.ctx.Err(); err != nil {
+			c.err = err
+			continue
+		}
+		cs = append(cs, c)
+		items = append(items, c.item)
+	}
+	if len(cs) == 0 {
+		return false, nil
+	}
+	ctx := context.WithoutCancel(cs[0].ctx)
+	all := &groupCall{}
+	ok, err = g.runOne(tx, t, all, func(t Tx) error { return m.Run(ctx, t, items) })
+	if err != nil || ok || len(cs) == 1 {
+		for _, c := range cs {
+			c.err, c.panic = all.err, all.panic
+		}
+		return ok, err
+	}
+	for _, c := range cs {
+		ok1, err := g.runOne(tx, t, c, func(t Tx) error { return m.Run(context.WithoutCancel(c.ctx), t, []any{c.item}) })
+		if err != nil {
+			return ok, err
+		}
+		ok = ok || ok1
+	}
+	return ok, nil
 }
 
 // call runs fn, turning a panic into a value to raise on its caller's goroutine.

@@ -120,3 +120,109 @@ func waitFor(t *testing.T, cond func() bool) {
 	}
 	t.Fatal("condition not reached within 10 s")
 }
+
+// TestGroupCommitMerged queues calls of one Merge, interleaved with
+// ordinary transactions, behind a transaction held open, and checks that
+// the batch writes their items with one Run, that a Run that fails is
+// followed by each item alone (the bad item's caller gets its error, the
+// others commit), and that a caller whose context ended is left out.
+func TestGroupCommitMerged(t *testing.T) {
+	ctx := context.Background()
+	st, err := openSQLite(ctx, filepath.Join(t.TempDir(), "wharf.db"), options{clock: func() time.Time { return time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC) }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	s := st.(*sqliteStore)
+
+	errBad := errors.New("bad item")
+	var mu sync.Mutex
+	var runs [][]int
+	m := &Merge{Run: func(ctx context.Context, tx Tx, items []any) error {
+		var got []int
+		for _, it := range items {
+			got = append(got, it.(int))
+		}
+		mu.Lock()
+		runs = append(runs, got)
+		mu.Unlock()
+		for _, i := range got {
+			if _, err := tx.NextCounter(ctx, "p", fmt.Sprintf("item%d", i)); err != nil {
+				return err
+			}
+			if i == 13 {
+				return fmt.Errorf("item %d: %w", i, errBad)
+			}
+		}
+		return nil
+	}}
+	// batch holds a transaction open until the calls have queued, queues
+	// them (item i through WithTxMerged, every third call an ordinary
+	// transaction, item 4 with an ended context), then lets them run.
+	batch := func(items []int) map[int]error {
+		queued := make(chan struct{})
+		first := make(chan error, 1)
+		go func() { first <- s.WithTx(ctx, func(Tx) error { <-queued; return nil }) }()
+		waitFor(t, func() bool {
+			s.group.mu.Lock()
+			defer s.group.mu.Unlock()
+			return s.group.leading && len(s.group.queue) == 0
+		})
+		cancelled, cancel := context.WithCancel(ctx)
+		cancel()
+		errs := map[int]error{}
+		var emu sync.Mutex
+		var wg sync.WaitGroup
+		for n, i := range items {
+			c := ctx
+			if i == 4 {
+				c = cancelled
+			}
+			wg.Go(func() {
+				err := s.WithTxMerged(c, m, i)
+				emu.Lock()
+				errs[i] = err
+				emu.Unlock()
+			})
+			waitFor(t, func() bool { s.group.mu.Lock(); defer s.group.mu.Unlock(); return len(s.group.queue) == 2*n+1 })
+			wg.Go(func() {
+				if err := s.WithTx(ctx, func(tx Tx) error { _, err := tx.NextCounter(ctx, "p", "plain"); return err }); err != nil {
+					t.Error(err)
+				}
+			})
+			waitFor(t, func() bool { s.group.mu.Lock(); defer s.group.mu.Unlock(); return len(s.group.queue) == 2*n+2 })
+		}
+		close(queued)
+		wg.Wait()
+		if err := <-first; err != nil {
+			t.Fatal(err)
+		}
+		return errs
+	}
+
+	errs := batch([]int{1, 2, 3, 4})
+	if len(runs) != 1 || fmt.Sprint(runs[0]) != "[1 2 3]" {
+		t.Fatalf("runs %v, want one Run of [1 2 3] (4's context had ended)", runs)
+	}
+	if errs[1] != nil || errs[2] != nil || errs[3] != nil || !errors.Is(errs[4], context.Canceled) {
+		t.Fatalf("errors %v", errs)
+	}
+
+	runs = nil
+	errs = batch([]int{11, 12, 13, 14})
+	if fmt.Sprint(runs) != "[[11 12 13 14] [11] [12] [13] [14]]" {
+		t.Fatalf("runs %v, want the four together, then each alone", runs)
+	}
+	if errs[11] != nil || errs[12] != nil || !errors.Is(errs[13], errBad) || errs[14] != nil {
+		t.Fatalf("errors %v, want only item 13's own", errs)
+	}
+	// What committed: every item but 13, once; the ordinary transactions.
+	for i, want := range map[int]int64{1: 2, 2: 2, 3: 2, 4: 1, 11: 2, 12: 2, 13: 1, 14: 2} {
+		if got, _ := st.NextCounter(ctx, "p", fmt.Sprintf("item%d", i)); got != want {
+			t.Errorf("item %d: next counter %d, want %d", i, got, want)
+		}
+	}
+	if got, _ := st.NextCounter(ctx, "p", "plain"); got != 9 {
+		t.Errorf("ordinary transactions: next counter %d, want 9", got)
+	}
+}

@@ -320,7 +320,13 @@ func (t *sqliteTx) Raw() any { return t.tx }
 // group): it returns once fn's writes committed, or with fn's error and
 // none of them.
 func (s *sqliteStore) WithTx(ctx context.Context, fn func(Tx) error) error {
-	return s.group.do(ctx, fn)
+	return s.group.do(ctx, &groupCall{ctx: ctx, fn: fn})
+}
+
+// WithTxMerged writes item with the other calls for m of the same group
+// commit (Merger).
+func (s *sqliteStore) WithTxMerged(ctx context.Context, m *Merge, item any) error {
+	return s.group.do(ctx, &groupCall{ctx: ctx, merge: m, item: item})
 }
 
 func (s *sqliteStore) newTx(tx *sql.Tx) *sqliteTx {

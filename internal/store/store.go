@@ -336,6 +336,28 @@ type WriterStater interface {
 	WriterStats() (busy time.Duration, commits, txs int64)
 }
 
+// Merger is a store whose concurrent transactions share commits (SQLite's
+// group commit). WithTxMerged writes item in a transaction of the group
+// commit as WithTx would, except that the calls for the same Merge that
+// share a commit are written by one call of its Run with all their items:
+// the writes that would be each caller's statements, as one caller's (one
+// lock of a shared row, one multi-row insert). If that Run fails, each
+// item is written again alone, so that every caller gets its own outcome
+// and one failure fails no other. A caller batching of its own would wait
+// for its previous batch's commit before it could start the next one; here
+// a call joins the next commit at once.
+type Merger interface {
+	WithTxMerged(ctx context.Context, m *Merge, item any) error
+}
+
+// Merge is a kind of write that Merger writes for several callers at once.
+type Merge struct {
+	// Run writes items (one or more, in the order their calls came) in
+	// tx. ctx is the first caller's, without its cancellation: the write
+	// is theirs together.
+	Run func(ctx context.Context, tx Tx, items []any) error
+}
+
 // Tx is a transaction. Raw returns the driver's transaction (*sql.Tx or
 // pgx.Tx) so jobs can be enqueued in the same transaction as the rows they
 // depend on.
