@@ -1,6 +1,10 @@
 package store
 
-import "sync"
+import (
+	"context"
+	"errors"
+	"sync"
+)
 
 // draws coalesces concurrent control-number draws of the store (outside a
 // transaction). Every file processed for a partner draws its
@@ -39,8 +43,10 @@ type drawBatch struct {
 // do joins the draw of the counters named by key and returns their values
 // after it (last), how many callers it served (k) and this caller's place
 // among them (i, from 0). draw adds k to each counter and returns their
-// values after; it runs on the goroutine of the batch's first caller.
-func (d *draws) do(key string, draw func(k int64) ([]int64, error)) (last []int64, k, i int64, err error) {
+// values after; it runs on the goroutine of the batch's first caller. A
+// caller whose ctx ends while it waits for another's draw returns ctx's
+// error (its numbers, if drawn, are a gap).
+func (d *draws) do(ctx context.Context, key string, draw func(k int64) ([]int64, error)) (last []int64, k, i int64, err error) {
 	d.mu.Lock()
 	if d.slots == nil {
 		d.slots = map[string]*drawSlot{}
@@ -65,13 +71,34 @@ func (d *draws) do(key string, draw func(k int64) ([]int64, error)) (last []int6
 	d.mu.Unlock()
 
 	if !lead {
-		<-b.done
-		return b.last, b.n, i, b.err
+		select {
+		case <-b.done:
+			return b.last, b.n, i, b.err
+		case <-ctx.Done():
+			return nil, 0, 0, ctx.Err()
+		}
 	}
-	<-b.start
+	<-b.start // the draw before this one is short; the batch needs its leader
+	finished := false
+	defer func() {
+		if !finished { // draw panicked: the callers get an error, the next batch its turn
+			b.last, b.err = nil, errDrawPanicked
+			d.finish(key, s, b)
+		}
+	}()
 	b.last, b.err = draw(b.n)
+	finished = true
+	d.finish(key, s, b)
+	return b.last, b.n, i, b.err
+}
+
+var errDrawPanicked = errors.New("store: the control-number draw panicked")
+
+// finish ends b's draw: the counters go to the calls that came meanwhile,
+// and b's callers get its outcome.
+func (d *draws) finish(key string, s *drawSlot, b *drawBatch) {
 	d.mu.Lock()
-	if nb := s.next; nb != nil { // hand the counters to the calls that came meanwhile
+	if nb := s.next; nb != nil {
 		s.next = nil
 		close(nb.start)
 	} else {
@@ -80,8 +107,14 @@ func (d *draws) do(key string, draw func(k int64) ([]int64, error)) (last []int6
 	}
 	d.mu.Unlock()
 	close(b.done)
-	return b.last, b.n, i, b.err
 }
+
+// leaderGone is a draw's error when the context it ran on (its first
+// caller's) ended: the others draw again.
+type leaderGone struct{ err error }
+
+func (e leaderGone) Error() string { return e.err.Error() }
+func (e leaderGone) Unwrap() error { return e.err }
 
 // waiting is how many calls wait to draw the counters named by key (tests).
 func (d *draws) waiting(key string) int64 {

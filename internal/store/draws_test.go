@@ -1,6 +1,7 @@
 package store
 
 import (
+	"context"
 	"errors"
 	"sync"
 	"testing"
@@ -30,7 +31,7 @@ func TestDrawsCoalesce(t *testing.T) {
 	got := make(chan int64, 11)
 	var wg sync.WaitGroup
 	take := func() {
-		last, k, i, err := d.do("acme", draw)
+		last, k, i, err := d.do(context.Background(), "acme", draw)
 		if err != nil {
 			t.Error(err)
 			return
@@ -60,9 +61,49 @@ func TestDrawsCoalesce(t *testing.T) {
 		t.Fatalf("slots left behind: %v", d.slots)
 	}
 
-	// A failed draw: every caller of its batch gets the error.
+	// A failed draw: every caller of its batch gets the error; a caller
+	// whose context ends while it waits returns at once; a draw that
+	// panics fails its batch and frees the counters for the next.
 	boom := errors.New("boom")
-	if _, _, _, err := d.do("acme", func(int64) ([]int64, error) { return nil, boom }); !errors.Is(err, boom) {
+	hold := make(chan struct{})
+	started := make(chan struct{})
+	firstErr := make(chan error, 1)
+	go func() {
+		_, _, _, err := d.do(context.Background(), "acme", func(int64) ([]int64, error) { close(started); <-hold; return nil, boom })
+		firstErr <- err
+	}()
+	<-started
+	panicked := make(chan any, 1)
+	go func() { // leads the next batch, whose draw panics
+		defer func() { panicked <- recover() }()
+		d.do(context.Background(), "acme", func(int64) ([]int64, error) { panic("draw panics") })
+	}()
+	waitFor(t, func() bool { return d.waiting("acme") == 1 })
+	ctx, cancel := context.WithCancel(context.Background())
+	cancelled := make(chan error, 1)
+	go func() { _, _, _, err := d.do(ctx, "acme", draw); cancelled <- err }()
+	waitFor(t, func() bool { return d.waiting("acme") == 2 })
+	follower := make(chan error, 1)
+	go func() { _, _, _, err := d.do(context.Background(), "acme", draw); follower <- err }()
+	waitFor(t, func() bool { return d.waiting("acme") == 3 })
+	cancel()
+	if err := <-cancelled; !errors.Is(err, context.Canceled) {
+		t.Fatalf("a waiting caller whose context ended: %v, want context.Canceled", err)
+	}
+	close(hold)
+	if err := <-firstErr; !errors.Is(err, boom) {
 		t.Fatalf("err = %v, want boom", err)
+	}
+	if p := <-panicked; p != "draw panics" {
+		t.Fatalf("the leader's panic: %v", p)
+	}
+	if err := <-follower; !errors.Is(err, errDrawPanicked) {
+		t.Fatalf("a caller of a batch whose draw panicked: %v, want errDrawPanicked", err)
+	}
+	if last, k, i, err := d.do(context.Background(), "acme", draw); err != nil || last[0]-k+1+i != 12 {
+		t.Fatalf("the draw after: %v %d %d %v, want number 12", last, k, i, err)
+	}
+	if len(d.slots) != 0 {
+		t.Fatalf("slots left behind: %v", d.slots)
 	}
 }

@@ -197,11 +197,16 @@ func (g *group) runMerged(tx *sql.Tx, t Tx, calls []*groupCall) (ok bool, err er
 	ctx := context.WithoutCancel(cs[0].ctx)
 	all := &groupCall{}
 	ok, err = g.runOne(tx, t, all, func(t Tx) error { return m.Run(ctx, t, items) })
-	if err != nil || ok || len(cs) == 1 {
+	if err != nil {
+		// The transaction is gone: run gives every caller its error, not
+		// the Run's, which may be one item's own.
+		return false, err
+	}
+	if ok || len(cs) == 1 {
 		for _, c := range cs {
 			c.err, c.panic = all.err, all.panic
 		}
-		return ok, err
+		return ok, nil
 	}
 	for _, c := range cs {
 		ok1, err := g.runOne(tx, t, c, func(t Tx) error { return m.Run(context.WithoutCancel(c.ctx), t, []any{c.item}) })

@@ -362,8 +362,15 @@ func (s *queries) NextCounters(ctx context.Context, partnerID string, names ...s
 	}
 	key := partnerID + "\x00" + strings.Join(names, "\x00")
 	for {
-		last, k, i, err := s.draws.do(key, func(k int64) ([]int64, error) { return s.drawCounters(ctx, partnerID, names, k) })
-		if err != nil && ctx.Err() == nil && (errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded)) {
+		last, k, i, err := s.draws.do(ctx, key, func(k int64) ([]int64, error) {
+			v, err := s.drawCounters(ctx, partnerID, names, k)
+			if err != nil && ctx.Err() != nil {
+				return nil, leaderGone{err}
+			}
+			return v, err
+		})
+		var gone leaderGone
+		if errors.As(err, &gone) && ctx.Err() == nil {
 			continue // the draw ran on another caller's context, which ended: draw again
 		}
 		if err != nil {
