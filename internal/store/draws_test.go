@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"errors"
+	"path/filepath"
 	"sync"
 	"testing"
 )
@@ -105,5 +106,55 @@ func TestDrawsCoalesce(t *testing.T) {
 	}
 	if len(d.slots) != 0 {
 		t.Fatalf("slots left behind: %v", d.slots)
+	}
+}
+
+// TestNextCountersLeaderGone: a draw whose first caller's context ended
+// before it ran fails that caller only; the caller that waited to draw
+// with it draws again and gets a number of its own.
+func TestNextCountersLeaderGone(t *testing.T) {
+	ctx := context.Background()
+	st, err := openSQLite(ctx, filepath.Join(t.TempDir(), "wharf.db"), options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	s := st.(*sqliteStore)
+	// Hold SQLite's writer, so that draws wait in its queue.
+	release := make(chan struct{})
+	held := make(chan error, 1)
+	go func() { held <- s.WithTx(ctx, func(Tx) error { <-release; return nil }) }()
+	waitFor(t, func() bool { s.group.mu.Lock(); defer s.group.mu.Unlock(); return s.group.leading })
+
+	type drawn struct {
+		v   []int64
+		err error
+	}
+	draw := func(ctx context.Context, out chan<- drawn) {
+		v, err := s.NextCounters(ctx, "acme", "isa13")
+		out <- drawn{v, err}
+	}
+	a, b, c := make(chan drawn, 1), make(chan drawn, 1), make(chan drawn, 1)
+	go draw(ctx, a) // draws at once: waits in the writer's queue
+	waitFor(t, func() bool { s.group.mu.Lock(); defer s.group.mu.Unlock(); return len(s.group.queue) == 1 })
+	bctx, cancel := context.WithCancel(ctx)
+	go draw(bctx, b) // leads the next draw
+	waitFor(t, func() bool { return s.draws.waiting("acme\x00isa13") == 1 })
+	go draw(ctx, c) // draws with b
+	waitFor(t, func() bool { return s.draws.waiting("acme\x00isa13") == 2 })
+	cancel()
+	close(release)
+	if err := <-held; err != nil {
+		t.Fatal(err)
+	}
+	ra, rb, rc := <-a, <-b, <-c
+	if ra.err != nil || ra.v[0] != 1 {
+		t.Fatalf("first draw: %v %v, want 1", ra.v, ra.err)
+	}
+	if !errors.Is(rb.err, context.Canceled) {
+		t.Fatalf("the draw whose context ended: %v %v, want context.Canceled", rb.v, rb.err)
+	}
+	if rc.err != nil || rc.v[0] != 2 {
+		t.Fatalf("the caller that waited with it: %v %v, want 2 (drawn again)", rc.v, rc.err)
 	}
 }
