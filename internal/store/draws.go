@@ -79,16 +79,11 @@ func (d *draws) do(ctx context.Context, key string, draw func(k int64) ([]int64,
 		}
 	}
 	<-b.start // the draw before this one is short; the batch needs its leader
-	finished := false
-	defer func() {
-		if !finished { // draw panicked: the callers get an error, the next batch its turn
-			b.last, b.err = nil, errDrawPanicked
-			d.finish(key, s, b)
-		}
-	}()
+	// Even when draw panics, the callers get an outcome (this error) and
+	// the next batch its turn.
+	defer d.finish(key, s, b)
+	b.err = errDrawPanicked
 	b.last, b.err = draw(b.n)
-	finished = true
-	d.finish(key, s, b)
 	return b.last, b.n, i, b.err
 }
 

@@ -3,7 +3,6 @@ package store
 import (
 	"context"
 	"errors"
-	"path/filepath"
 	"sync"
 	"testing"
 )
@@ -114,17 +113,8 @@ func TestDrawsCoalesce(t *testing.T) {
 // with it draws again and gets a number of its own.
 func TestNextCountersLeaderGone(t *testing.T) {
 	ctx := context.Background()
-	st, err := openSQLite(ctx, filepath.Join(t.TempDir(), "wharf.db"), options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
-	s := st.(*sqliteStore)
-	// Hold SQLite's writer, so that draws wait in its queue.
-	release := make(chan struct{})
-	held := make(chan error, 1)
-	go func() { held <- s.WithTx(ctx, func(Tx) error { <-release; return nil }) }()
-	waitFor(t, func() bool { s.group.mu.Lock(); defer s.group.mu.Unlock(); return s.group.leading })
+	s := openGroupStore(t)
+	release := holdWriter(t, s, nil) // draws wait in the writer's queue
 
 	type drawn struct {
 		v   []int64
@@ -136,15 +126,14 @@ func TestNextCountersLeaderGone(t *testing.T) {
 	}
 	a, b, c := make(chan drawn, 1), make(chan drawn, 1), make(chan drawn, 1)
 	go draw(ctx, a) // draws at once: waits in the writer's queue
-	waitFor(t, func() bool { s.group.mu.Lock(); defer s.group.mu.Unlock(); return len(s.group.queue) == 1 })
+	waitFor(t, func() bool { return queued(s) == 1 })
 	bctx, cancel := context.WithCancel(ctx)
 	go draw(bctx, b) // leads the next draw
 	waitFor(t, func() bool { return s.draws.waiting("acme\x00isa13") == 1 })
 	go draw(ctx, c) // draws with b
 	waitFor(t, func() bool { return s.draws.waiting("acme\x00isa13") == 2 })
 	cancel()
-	close(release)
-	if err := <-held; err != nil {
+	if err := release(); err != nil {
 		t.Fatal(err)
 	}
 	ra, rb, rc := <-a, <-b, <-c

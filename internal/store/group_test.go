@@ -17,28 +17,12 @@ import (
 // run, and everything else committed.
 func TestGroupCommit(t *testing.T) {
 	ctx := context.Background()
-	st, err := openSQLite(ctx, filepath.Join(t.TempDir(), "wharf.db"), options{clock: func() time.Time { return time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC) }})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
-	s := st.(*sqliteStore)
+	s := openGroupStore(t)
 
 	const n = 40
-	queued := make(chan struct{})
-	first := make(chan error, 1)
-	go func() {
-		first <- s.WithTx(ctx, func(tx Tx) error {
-			<-queued
-			_, err := tx.NextCounter(ctx, "p", "ok")
-			return err
-		})
-	}()
-	// Wait until the first call leads (it holds its batch open).
-	waitFor(t, func() bool {
-		s.group.mu.Lock()
-		defer s.group.mu.Unlock()
-		return s.group.leading && len(s.group.queue) == 0
+	release := holdWriter(t, s, func(tx Tx) error {
+		_, err := tx.NextCounter(ctx, "p", "ok")
+		return err
 	})
 
 	cancelled, cancel := context.WithCancel(ctx)
@@ -71,12 +55,11 @@ func TestGroupCommit(t *testing.T) {
 			})
 		})
 	}
-	waitFor(t, func() bool { s.group.mu.Lock(); defer s.group.mu.Unlock(); return len(s.group.queue) == n })
-	close(queued)
-	wg.Wait()
-	if err := <-first; err != nil {
+	waitFor(t, func() bool { return queued(s) == n })
+	if err := release(); err != nil {
 		t.Fatal(err)
 	}
+	wg.Wait()
 	okCalls := 0
 	for i := range n {
 		switch i % 10 {
@@ -102,12 +85,56 @@ func TestGroupCommit(t *testing.T) {
 	// "ok" counts the first call and every successful one; "all" only the
 	// successful ones too: the failing and panicking calls' increments
 	// were rolled back with them.
-	if got, _ := st.NextCounter(ctx, "p", "ok"); got != int64(okCalls+2) {
+	if got, _ := s.NextCounter(ctx, "p", "ok"); got != int64(okCalls+2) {
 		t.Errorf("ok counter after %d successful calls: next is %d, want %d", okCalls+1, got, okCalls+2)
 	}
-	if got, _ := st.NextCounter(ctx, "p", "all"); got != int64(okCalls+1) {
+	if got, _ := s.NextCounter(ctx, "p", "all"); got != int64(okCalls+1) {
 		t.Errorf("all counter after %d successful calls: next is %d, want %d", okCalls, got, okCalls+1)
 	}
+}
+
+// openGroupStore opens a SQLite store in a temporary folder, with a fixed
+// clock, closed when the test ends.
+func openGroupStore(t *testing.T) *sqliteStore {
+	t.Helper()
+	st, err := openSQLite(context.Background(), filepath.Join(t.TempDir(), "wharf.db"), options{clock: func() time.Time { return time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC) }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	return st.(*sqliteStore)
+}
+
+// holdWriter starts a transaction that holds SQLite's writer, and returns
+// once it leads the group commit with nothing queued behind it, so that
+// the calls made next queue for one batch. release lets it run fn (nil:
+// nothing) and commit, and returns its outcome.
+func holdWriter(t *testing.T, s *sqliteStore, fn func(Tx) error) (release func() error) {
+	t.Helper()
+	hold := make(chan struct{})
+	done := make(chan error, 1)
+	go func() {
+		done <- s.WithTx(context.Background(), func(tx Tx) error {
+			<-hold
+			if fn == nil {
+				return nil
+			}
+			return fn(tx)
+		})
+	}()
+	waitFor(t, func() bool {
+		s.group.mu.Lock()
+		defer s.group.mu.Unlock()
+		return s.group.leading && len(s.group.queue) == 0
+	})
+	return func() error { close(hold); return <-done }
+}
+
+// queued is how many calls wait for the group commit's next batch.
+func queued(s *sqliteStore) int {
+	s.group.mu.Lock()
+	defer s.group.mu.Unlock()
+	return len(s.group.queue)
 }
 
 func waitFor(t *testing.T, cond func() bool) {
@@ -128,12 +155,7 @@ func waitFor(t *testing.T, cond func() bool) {
 // others commit), and that a caller whose context ended is left out.
 func TestGroupCommitMerged(t *testing.T) {
 	ctx := context.Background()
-	st, err := openSQLite(ctx, filepath.Join(t.TempDir(), "wharf.db"), options{clock: func() time.Time { return time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC) }})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
-	s := st.(*sqliteStore)
+	s := openGroupStore(t)
 
 	errBad := errors.New("bad item")
 	var mu sync.Mutex
@@ -160,14 +182,7 @@ func TestGroupCommitMerged(t *testing.T) {
 	// them (item i through WithTxMerged, every third call an ordinary
 	// transaction, item 4 with an ended context), then lets them run.
 	batch := func(items []int) map[int]error {
-		queued := make(chan struct{})
-		first := make(chan error, 1)
-		go func() { first <- s.WithTx(ctx, func(Tx) error { <-queued; return nil }) }()
-		waitFor(t, func() bool {
-			s.group.mu.Lock()
-			defer s.group.mu.Unlock()
-			return s.group.leading && len(s.group.queue) == 0
-		})
+		release := holdWriter(t, s, nil)
 		cancelled, cancel := context.WithCancel(ctx)
 		cancel()
 		errs := map[int]error{}
@@ -184,19 +199,18 @@ func TestGroupCommitMerged(t *testing.T) {
 				errs[i] = err
 				emu.Unlock()
 			})
-			waitFor(t, func() bool { s.group.mu.Lock(); defer s.group.mu.Unlock(); return len(s.group.queue) == 2*n+1 })
+			waitFor(t, func() bool { return queued(s) == 2*n+1 })
 			wg.Go(func() {
 				if err := s.WithTx(ctx, func(tx Tx) error { _, err := tx.NextCounter(ctx, "p", "plain"); return err }); err != nil {
 					t.Error(err)
 				}
 			})
-			waitFor(t, func() bool { s.group.mu.Lock(); defer s.group.mu.Unlock(); return len(s.group.queue) == 2*n+2 })
+			waitFor(t, func() bool { return queued(s) == 2*n+2 })
 		}
-		close(queued)
-		wg.Wait()
-		if err := <-first; err != nil {
+		if err := release(); err != nil {
 			t.Fatal(err)
 		}
+		wg.Wait()
 		return errs
 	}
 
@@ -218,11 +232,11 @@ func TestGroupCommitMerged(t *testing.T) {
 	}
 	// What committed: every item but 13, once; the ordinary transactions.
 	for i, want := range map[int]int64{1: 2, 2: 2, 3: 2, 4: 1, 11: 2, 12: 2, 13: 1, 14: 2} {
-		if got, _ := st.NextCounter(ctx, "p", fmt.Sprintf("item%d", i)); got != want {
+		if got, _ := s.NextCounter(ctx, "p", fmt.Sprintf("item%d", i)); got != want {
 			t.Errorf("item %d: next counter %d, want %d", i, got, want)
 		}
 	}
-	if got, _ := st.NextCounter(ctx, "p", "plain"); got != 9 {
+	if got, _ := s.NextCounter(ctx, "p", "plain"); got != 9 {
 		t.Errorf("ordinary transactions: next counter %d, want 9", got)
 	}
 }
