@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"fmt"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -100,13 +101,13 @@ func (s *queries) RecordArchived(ctx context.Context, batch []*Archived) error {
 		if err := q.insertRows(ctx, "keep blobs"+of, `INSERT INTO archive_blobs (key, bytes) VALUES `, " ON CONFLICT DO NOTHING", blobs); err != nil {
 			return err
 		}
-		if err := q.insertRows(ctx, "append outbox events"+of, `INSERT INTO outbox_events (id, at, type, object_kind, object_key, subject, partner_id, message_id, correlation_id, data) VALUES `, "", outbox); err != nil {
+		if err := q.insertRows(ctx, "append outbox events"+of, insertOutboxHead, "", outbox); err != nil {
 			return err
 		}
 		if err := q.insertRows(ctx, "insert archive entries"+of, `INSERT INTO archive_entries (message_id, partner_id, idem_key, duplicate_of, purged_at) VALUES `, "", entries); err != nil {
 			return err
 		}
-		if err := q.insertRows(ctx, "add message keys"+of, `INSERT INTO message_keys (message_id, kind, value) VALUES `, " ON CONFLICT DO NOTHING", keys); err != nil {
+		if err := q.insertRows(ctx, "add message keys"+of, insertKeysHead, onConflictNothing, keys); err != nil {
 			return err
 		}
 		if err := q.insertRows(ctx, "append message events"+of, `INSERT INTO message_events (message_id, at, kind, detail) VALUES `, "", events); err != nil {
@@ -129,37 +130,54 @@ func (s *queries) RecordArchived(ctx context.Context, batch []*Archived) error {
 }
 
 // insertRows inserts rows with multi-row INSERTs: head is the statement up
-// to VALUES, tail what follows the rows. Row counts are split into powers
-// of two up to 64, so a few statement texts per table stay prepared.
+// to VALUES, tail what follows the rows.
 func (s *queries) insertRows(ctx context.Context, op, head, tail string, rows [][]any) error {
 	for len(rows) > 0 {
-		n := 64
-		for n > len(rows) {
-			n /= 2
-		}
-		cols := len(rows[0])
-		var b strings.Builder
-		b.WriteString(head)
-		args := make([]any, 0, n*cols)
-		for i, r := range rows[:n] {
-			if i > 0 {
-				b.WriteString(", ")
-			}
-			b.WriteByte('(')
-			for j, v := range r {
-				if j > 0 {
-					b.WriteString(", ")
-				}
-				args = append(args, v)
-				fmt.Fprintf(&b, "$%d", len(args))
-			}
-			b.WriteByte(')')
-		}
-		b.WriteString(tail)
-		if _, err := s.q.exec(ctx, b.String(), args...); err != nil {
+		q, args, n := rowsSQL(head, tail, rows)
+		if _, err := s.q.exec(ctx, q, args...); err != nil {
 			return s.err(op, err)
 		}
 		rows = rows[n:]
 	}
 	return nil
+}
+
+// exactRows is the most rows rowsSQL puts in one statement of their exact
+// number.
+const exactRows = 16
+
+// rowsSQL is the INSERT of the first n of rows (head is the statement up to
+// VALUES, tail what follows the rows) and its arguments. n is all of them
+// up to exactRows, else the largest power of two up to 64 that is not
+// more, so that a few statement texts per table stay prepared.
+func rowsSQL(head, tail string, rows [][]any) (string, []any, int) {
+	n := len(rows)
+	if n > exactRows {
+		n = 64
+		for n > len(rows) {
+			n /= 2
+		}
+	}
+	cols := len(rows[0])
+	var b strings.Builder
+	b.Grow(len(head) + len(tail) + n*cols*5)
+	b.WriteString(head)
+	args := make([]any, 0, n*cols)
+	for i, r := range rows[:n] {
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		b.WriteByte('(')
+		for j, v := range r {
+			if j > 0 {
+				b.WriteString(", ")
+			}
+			args = append(args, v)
+			b.WriteByte('$')
+			b.WriteString(strconv.Itoa(len(args)))
+		}
+		b.WriteByte(')')
+	}
+	b.WriteString(tail)
+	return b.String(), args, n
 }

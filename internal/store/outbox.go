@@ -130,6 +130,8 @@ type OutboxQueries interface {
 // and MDNs, see package lifecycle): its messages make no events.
 var evidenceTransports = map[string]bool{"as2-raw": true, "as2-mdn": true, "as2-mdn-in": true}
 
+const insertOutboxHead = `INSERT INTO outbox_events (id, at, type, object_kind, object_key, subject, partner_id, message_id, correlation_id, data) VALUES `
+
 func (s *queries) AppendOutbox(ctx context.Context, e *OutboxEvent) error {
 	if e.Type == "" {
 		return fmt.Errorf("store: append outbox event: %w: type is required", ErrInvalid)
@@ -147,9 +149,8 @@ func (s *queries) AppendOutbox(ctx context.Context, e *OutboxEvent) error {
 	if !json.Valid(e.Data) {
 		return fmt.Errorf("store: append outbox event %s: %w: data is not JSON", e.Type, ErrInvalid)
 	}
-	return s.execLater(ctx, "append outbox event "+e.Type, `INSERT INTO outbox_events (id, at, type, object_kind, object_key, subject, partner_id, message_id, correlation_id, data)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`,
-		e.ID, e.At, e.Type, e.ObjectKind, e.ObjectKey, e.Subject, e.PartnerID, e.MessageID, e.CorrelationID, string(e.Data))
+	return s.insertLater(ctx, "append outbox event "+e.Type, insertOutboxHead, "",
+		[]any{e.ID, e.At, e.Type, e.ObjectKind, e.ObjectKey, e.Subject, e.PartnerID, e.MessageID, e.CorrelationID, string(e.Data)})
 }
 
 // messageEvent writes a message's event (type "message."+what) with its

@@ -384,11 +384,73 @@ func (s *pgStore) WithTx(ctx context.Context, fn func(Tx) error) error {
 // statement sees the writes before it, as the waiting ones go first. A
 // waiting write that fails fails the statement it went with, named in the
 // error, and the transaction, as it would have failed it alone.
+//
+// Rows of insertLater wait longer, in rows: those of one statement (one
+// table) become one multi-row INSERT, which joins the waiting writes when
+// a statement names their table (strings.Contains: a statement that might
+// read them sees them), or at the COMMIT or a flush. Only rows of tables
+// that nothing references wait so (a parent's DELETE could not have
+// cascaded to them, as no key cascades), and only where no trigger reads
+// them.
 type pgTxQ struct {
 	conn  *pgx.Conn
 	later []pgLater
-	begun bool  // the BEGIN went to the server
-	err   error // a failed flush for Raw, reported by the next statement or the commit
+	rows  []*pgRows // in the order of their first row
+	begun bool      // the BEGIN went to the server
+	err   error     // a failed flush for Raw, reported by the next statement or the commit
+}
+
+// pgRows are the rows of insertLater for one statement, waiting.
+type pgRows struct {
+	head, tail, table string
+	labels            []string
+	rows              [][]any
+}
+
+func (p *pgTxQ) addRows(label, head, tail string, rows [][]any) {
+	for _, r := range p.rows {
+		if r.head == head && r.tail == tail {
+			r.labels = append(r.labels, label)
+			r.rows = append(r.rows, rows...)
+			return
+		}
+	}
+	p.rows = append(p.rows, &pgRows{head: head, tail: tail, table: insertTable(head), labels: []string{label}, rows: rows})
+}
+
+// insertTable is the table of an INSERT's head ("INSERT INTO t (...").
+func insertTable(head string) string {
+	t := strings.TrimPrefix(head, "INSERT INTO ")
+	if i := strings.IndexAny(t, " ("); i > 0 {
+		t = t[:i]
+	}
+	return t
+}
+
+// due moves the waiting rows that statement q may see (every one when q
+// is "") to the waiting writes, as multi-row INSERTs.
+func (p *pgTxQ) due(q string) {
+	if len(p.rows) == 0 {
+		return
+	}
+	kept := p.rows[:0]
+	for _, r := range p.rows {
+		if q != "" && !strings.Contains(q, r.table) {
+			kept = append(kept, r)
+			continue
+		}
+		label := "store: " + r.labels[0]
+		if len(r.labels) > 1 {
+			label = fmt.Sprintf("store: %s (and %d more)", r.labels[0], len(r.labels)-1)
+		}
+		for rows := r.rows; len(rows) > 0; {
+			sql, args, n := rowsSQL(r.head, r.tail, rows)
+			p.later = append(p.later, pgLater{label: label, sql: sql, args: args})
+			rows = rows[n:]
+		}
+	}
+	clear(p.rows[len(kept):])
+	p.rows = kept
 }
 
 type pgLater struct {
@@ -426,6 +488,7 @@ func (p *pgTxQ) commit(ctx context.Context) error {
 	if p.err != nil {
 		return p.err
 	}
+	p.due("")
 	if !p.begun && len(p.later) == 1 { // only the BEGIN waits: nothing was written or read
 		p.later = nil
 		return nil
@@ -448,14 +511,15 @@ func (p *pgTxQ) commit(ctx context.Context) error {
 // the server holds is rolled back (after a failed COMMIT it holds nothing,
 // and the ROLLBACK only draws a warning).
 func (p *pgTxQ) rollback(ctx context.Context) {
-	p.later = nil
+	p.later, p.rows = nil, nil
 	if p.begun {
 		_, _ = p.conn.Exec(context.WithoutCancel(ctx), "ROLLBACK")
 	}
 }
 
-// flush sends the waiting writes.
+// flush sends the waiting writes, rows included.
 func (p *pgTxQ) flush(ctx context.Context) error {
+	p.due("")
 	if p.err != nil || len(p.later) == 0 {
 		return p.err
 	}
@@ -468,6 +532,7 @@ func (p *pgTxQ) flush(ctx context.Context) error {
 }
 
 func (p *pgTxQ) exec(ctx context.Context, q string, args ...any) (int64, error) {
+	p.due(q)
 	if p.err != nil {
 		return 0, p.err
 	}
@@ -486,6 +551,7 @@ func (p *pgTxQ) exec(ctx context.Context, q string, args ...any) (int64, error) 
 }
 
 func (p *pgTxQ) query(ctx context.Context, q string, args ...any) (rowsIter, error) {
+	p.due(q)
 	if p.err != nil {
 		return nil, p.err
 	}
@@ -505,6 +571,7 @@ func (p *pgTxQ) query(ctx context.Context, q string, args ...any) (rowsIter, err
 }
 
 func (p *pgTxQ) queryRow(ctx context.Context, q string, args ...any) rowScanner {
+	p.due(q)
 	if p.err != nil {
 		return errRow{p.err}
 	}

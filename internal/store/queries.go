@@ -81,11 +81,33 @@ func (s *queries) single(ctx context.Context, fn func(*queries) error) error {
 // the server with the transaction's next statement (pgTxQ); elsewhere now.
 func (s *queries) execLater(ctx context.Context, label, q string, args ...any) error {
 	if t, ok := s.q.(*pgTxQ); ok {
+		t.due(q)
 		t.later = append(t.later, pgLater{label: "store: " + label, sql: q, args: args})
 		return nil
 	}
 	_, err := s.q.exec(ctx, q, args...)
 	return s.err(label, err)
+}
+
+// insertLater inserts rows whose answer nobody needs into a table nothing
+// references (history, outbox events, keys, references): head is the
+// statement up to VALUES ("INSERT INTO t (cols) VALUES "), tail what
+// follows the rows. In a PostgreSQL transaction the rows wait (pgTxQ.rows)
+// and go with those of every other insertLater of that statement in the
+// transaction: one multi-row INSERT, sent with the COMMIT or before the
+// first statement that names the table. Elsewhere they are inserted now.
+func (s *queries) insertLater(ctx context.Context, label, head, tail string, rows ...[]any) error {
+	if len(rows) == 0 {
+		return nil
+	}
+	if t, ok := s.q.(*pgTxQ); ok {
+		t.addRows(label, head, tail, rows)
+		return nil
+	}
+	if len(rows) > exactRows { // more than one statement (rowsSQL): all or none
+		return s.atomic(ctx, func(q *queries) error { return q.insertRows(ctx, label, head, tail, rows) })
+	}
+	return s.insertRows(ctx, label, head, tail, rows)
 }
 
 // epochMicros is the driver's SQL for col as unix microseconds.
@@ -691,45 +713,17 @@ func (s *queries) AddMessageKeys(ctx context.Context, messageID string, keys []K
 	if err := checkKeys(messageID, keys); err != nil {
 		return err
 	}
-	return s.atomic(ctx, func(q *queries) error {
-		// Up to keysPerInsert keys per statement: a processed file has
-		// several (control numbers, shipment, PRO, BOL...), and each
-		// statement costs more than its row.
-		for len(keys) > 0 {
-			n := min(len(keys), keysPerInsert)
-			args := make([]any, 0, 1+2*n)
-			args = append(args, messageID)
-			for _, k := range keys[:n] {
-				args = append(args, k.Kind, k.Value)
-			}
-			if err := q.execLater(ctx, "add key to message "+messageID, insertKeys[n], args...); err != nil {
-				return err
-			}
-			keys = keys[n:]
-		}
-		return nil
-	})
+	rows := make([][]any, len(keys))
+	for i, k := range keys {
+		rows[i] = []any{messageID, k.Kind, k.Value}
+	}
+	return s.insertLater(ctx, "add keys to message "+messageID, insertKeysHead, onConflictNothing, rows...)
 }
 
-// keysPerInsert bounds the keys of one INSERT; insertKeys[n] inserts n
-// (a few statement texts, so they stay prepared).
-const keysPerInsert = 16
-
-var insertKeys = func() (qs [keysPerInsert + 1]string) {
-	for n := 1; n <= keysPerInsert; n++ {
-		var b strings.Builder
-		b.WriteString("INSERT INTO message_keys (message_id, kind, value) VALUES ")
-		for i := range n {
-			if i > 0 {
-				b.WriteString(", ")
-			}
-			fmt.Fprintf(&b, "($1, $%d, $%d)", 2+2*i, 3+2*i)
-		}
-		b.WriteString(" ON CONFLICT DO NOTHING")
-		qs[n] = b.String()
-	}
-	return qs
-}()
+const (
+	insertKeysHead    = `INSERT INTO message_keys (message_id, kind, value) VALUES `
+	onConflictNothing = ` ON CONFLICT DO NOTHING`
+)
 
 func (s *queries) MessageKeys(ctx context.Context, messageID string) ([]Key, error) {
 	rows, err := s.q.query(ctx, `SELECT kind, value FROM message_keys WHERE message_id = $1 ORDER BY kind, value`, messageID)
@@ -765,8 +759,8 @@ func (s *queries) AppendEvent(ctx context.Context, e *Event) error {
 	if err := s.newEvent(e); err != nil {
 		return err
 	}
-	return s.execLater(ctx, "append event to message "+e.MessageID, `INSERT INTO message_events (message_id, at, kind, detail) VALUES ($1, $2, $3, $4)`,
-		e.MessageID, e.At, e.Kind, e.Detail)
+	return s.insertLater(ctx, "append event to message "+e.MessageID, `INSERT INTO message_events (message_id, at, kind, detail) VALUES `, "",
+		[]any{e.MessageID, e.At, e.Kind, e.Detail})
 }
 
 func (s *queries) Events(ctx context.Context, messageID string) ([]*Event, error) {

@@ -224,8 +224,8 @@ func (s *queries) AppendSyncEvent(ctx context.Context, e *SyncEvent) error {
 		e.At = s.now()
 	}
 	e.At = e.At.UTC().Truncate(time.Microsecond)
-	return s.execLater(ctx, "append sync event", `INSERT INTO sync_events (at, kind, key, event, system, message_id, detail) VALUES ($1, $2, $3, $4, $5, $6, $7)`,
-		e.At, e.Kind, e.Key, e.Event, e.System, e.MessageID, e.Detail)
+	return s.insertLater(ctx, "append sync event "+e.Event+" to "+e.Kind+" "+e.Key, `INSERT INTO sync_events (at, kind, key, event, system, message_id, detail) VALUES `, "",
+		[]any{e.At, e.Kind, e.Key, e.Event, e.System, e.MessageID, e.Detail})
 }
 
 func (s *queries) syncEvents(ctx context.Context, where string, args ...any) ([]*SyncEvent, error) {
@@ -254,16 +254,13 @@ func (s *queries) SyncEventsByMessage(ctx context.Context, messageID string) ([]
 }
 
 func (s *queries) AddSyncRefs(ctx context.Context, refs []SyncRef) error {
+	rows := make([][]any, 0, len(refs))
 	for _, r := range refs {
-		if r.Value == "" {
-			continue
-		}
-		if err := s.execLater(ctx, "add sync refs", `INSERT INTO sync_refs (value, ref_type, kind, key) VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING`,
-			r.Value, r.Type, r.Kind, r.Key); err != nil {
-			return err
+		if r.Value != "" {
+			rows = append(rows, []any{r.Value, r.Type, r.Kind, r.Key})
 		}
 	}
-	return nil
+	return s.insertLater(ctx, "add sync refs", `INSERT INTO sync_refs (value, ref_type, kind, key) VALUES `, onConflictNothing, rows...)
 }
 
 func (s *queries) syncRefs(ctx context.Context, where string, args ...any) ([]SyncRef, error) {

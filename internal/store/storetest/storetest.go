@@ -230,6 +230,65 @@ func Exercise(t *testing.T, fresh func(t *testing.T) string) {
 			t.Fatalf("a write last in its transaction: %+v %v", refs, err)
 		}
 
+		// History, keys and outbox events wait longer on PostgreSQL: those of
+		// one table go as one INSERT, before the first statement that names
+		// the table, or with the COMMIT. Each is seen where it should be.
+		m := &store.Message{PartnerID: "acme", Direction: store.Inbound}
+		if err := s.InsertMessage(ctx, m); err != nil {
+			t.Fatal(err)
+		}
+		err = s.WithTx(ctx, func(tx store.Tx) error {
+			for _, kind := range []lifecycle.EventKind{"one", "two"} {
+				if err := tx.AppendEvent(ctx, &store.Event{MessageID: m.ID, Kind: kind}); err != nil {
+					return err
+				}
+			}
+			if err := tx.AddMessageKeys(ctx, m.ID, []store.Key{{Kind: "po", Value: "PO-1"}}); err != nil {
+				return err
+			}
+			if err := tx.AppendOutbox(ctx, &store.OutboxEvent{Type: "message.test", MessageID: m.ID}); err != nil {
+				return err
+			}
+			if _, err := tx.NextCounter(ctx, "acme", "rows"); err != nil { // names none of them
+				return err
+			}
+			if evs, err := tx.Events(ctx, m.ID); err != nil || len(evs) != 2 || evs[0].Kind != "one" || evs[1].Kind != "two" {
+				t.Errorf("events in their transaction: %+v %v, want one and two", evs, err)
+			}
+			if err := tx.AppendEvent(ctx, &store.Event{MessageID: m.ID, Kind: "three"}); err != nil {
+				return err
+			}
+			if keys, err := tx.MessageKeys(ctx, m.ID); err != nil || len(keys) != 1 {
+				t.Errorf("keys in their transaction: %+v %v", keys, err)
+			}
+			return tx.AddMessageKeys(ctx, m.ID, []store.Key{{Kind: "bol", Value: "B-1"}, {Kind: "po", Value: "PO-1"}})
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		evs, err := s.Events(ctx, m.ID)
+		if kinds := eventKinds(evs); err != nil || !slices.Equal(kinds, []lifecycle.EventKind{"one", "two", "three"}) {
+			t.Fatalf("events after the commit: %v %v", kinds, err)
+		}
+		if keys, err := s.MessageKeys(ctx, m.ID); err != nil || len(keys) != 2 {
+			t.Fatalf("keys after the commit: %+v %v, want bol and po once each", keys, err)
+		}
+		err = s.WithTx(ctx, func(tx store.Tx) error {
+			if err := tx.AppendEvent(ctx, &store.Event{MessageID: m.ID, Kind: "rolled-back"}); err != nil {
+				return err
+			}
+			if err := tx.AppendEvent(ctx, &store.Event{MessageID: "no-such-message", Kind: "x"}); err != nil {
+				return err // SQLite: at once
+			}
+			return nil // PostgreSQL: with the COMMIT, in one INSERT with the first
+		})
+		if err == nil || !strings.Contains(err.Error(), "append event to message") {
+			t.Fatalf("an event of no message: %v, want the failed write named", err)
+		}
+		if evs, err := s.Events(ctx, m.ID); err != nil || len(evs) != 3 {
+			t.Fatalf("events after a failed transaction: %v %v, want the three committed before", eventKinds(evs), err)
+		}
+
 		err = s.WithTx(ctx, func(tx store.Tx) error {
 			if _, err := tx.NextCounter(ctx, "acme", "rolled-back"); err != nil {
 				return err
@@ -237,10 +296,10 @@ func Exercise(t *testing.T, fresh func(t *testing.T) string) {
 			if err := tx.AddMessageKeys(ctx, "no-such-message", []store.Key{{Kind: "po", Value: "1"}}); err != nil {
 				return err // SQLite: at once
 			}
-			_, err := tx.NextCounter(ctx, "acme", "rolled-back") // PostgreSQL: with this statement
+			_, err := tx.NextCounter(ctx, "acme", "rolled-back") // PostgreSQL: with the COMMIT
 			return err
 		})
-		if err == nil || !strings.Contains(err.Error(), "add key to message no-such-message") {
+		if err == nil || !strings.Contains(err.Error(), "add keys to message no-such-message") {
 			t.Fatalf("a failing write in a transaction: %v, want its error named", err)
 		}
 		if v, err := s.NextCounter(ctx, "acme", "rolled-back"); err != nil || v != 1 {
@@ -257,7 +316,7 @@ func Exercise(t *testing.T, fresh func(t *testing.T) string) {
 				}
 				return tx.AddMessageKeys(ctx, "no-such-message", []store.Key{{Kind: "po", Value: fmt.Sprint(i)}})
 			})
-			if err == nil || !strings.Contains(err.Error(), "add key to message no-such-message") {
+			if err == nil || !strings.Contains(err.Error(), "add keys to message no-such-message") {
 				t.Fatalf("a failing last write in a transaction: %v, want its error named", err)
 			}
 		}
@@ -935,4 +994,13 @@ func drawConcurrently(t *testing.T, workers, each int, what string, draw func(w,
 		uniq[v] = true
 	}
 	return uniq
+}
+
+// eventKinds are the kinds of evs, in order.
+func eventKinds(evs []*store.Event) []lifecycle.EventKind {
+	kinds := make([]lifecycle.EventKind, len(evs))
+	for i, e := range evs {
+		kinds[i] = e.Kind
+	}
+	return kinds
 }
