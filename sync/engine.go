@@ -405,10 +405,7 @@ func (e *Engine) record(ctx context.Context, m *store.Message, seq int, c *chang
 		emitted = emitted[:0]
 		// The object's row exists before it is read, so that two first
 		// changes of one object (two workers, two instances) take turns.
-		if err := tx.EnsureSyncObject(ctx, c.kind, c.key); err != nil {
-			return err
-		}
-		obj, err := tx.GetSyncObjectForUpdate(ctx, c.kind, c.key)
+		obj, err := tx.EnsureSyncObject(ctx, c.kind, c.key)
 		if err != nil {
 			return err
 		}

@@ -62,8 +62,10 @@ type SyncQueries interface {
 	// instances changing one shipment do not lose each other's change.
 	GetSyncObjectForUpdate(ctx context.Context, kind, key string) (*SyncObject, error)
 	// EnsureSyncObject creates the object with an empty state unless it
-	// exists, so that its first change can lock it like any later one.
-	EnsureSyncObject(ctx context.Context, kind, key string) error
+	// exists, and returns it to change it in this transaction, locked as
+	// GetSyncObjectForUpdate locks it: an object's first change takes turns
+	// with another first change like any later one.
+	EnsureSyncObject(ctx context.Context, kind, key string) (*SyncObject, error)
 	// PutSyncObject creates or updates the object's state and data.
 	PutSyncObject(ctx context.Context, o *SyncObject) error
 	ListSyncObjects(ctx context.Context, kind, state string, limit int) ([]*SyncObject, error)
@@ -123,9 +125,15 @@ func (s *queries) GetSyncObjectForUpdate(ctx context.Context, kind, key string) 
 	return o, nil
 }
 
-func (s *queries) EnsureSyncObject(ctx context.Context, kind, key string) error {
-	at := s.now()
-	return s.execLater(ctx, "ensure "+kind+" "+key, `INSERT INTO sync_objects (`+syncObjectCols+`) VALUES ($1, $2, '', '{}', $3, $3) ON CONFLICT (kind, key) DO NOTHING`, kind, key, at)
+func (s *queries) EnsureSyncObject(ctx context.Context, kind, key string) (*SyncObject, error) {
+	// One statement: an existing row is "updated" to itself, which locks
+	// it (on PostgreSQL until the transaction ends) and returns it as it is.
+	o, err := scanSyncObject(s.q.queryRow(ctx, `INSERT INTO sync_objects (`+syncObjectCols+`) VALUES ($1, $2, '', '{}', $3, $3)
+		ON CONFLICT (kind, key) DO UPDATE SET kind = excluded.kind RETURNING `+syncObjectCols, kind, key, s.now()))
+	if err != nil {
+		return nil, s.err("ensure "+kind+" "+key, err)
+	}
+	return o, nil
 }
 
 func (s *queries) PutSyncObject(ctx context.Context, o *SyncObject) error {

@@ -129,19 +129,17 @@ func exerciseSync(t *testing.T, open func(t *testing.T) (store.Store, string)) {
 		if err := s.PutSyncObject(ctx, &store.SyncObject{Kind: "shipment", Key: "SH1", State: "delivered"}); err != nil {
 			t.Fatal(err)
 		}
-		// Ensure creates an empty object once and never touches an existing one.
+		// Ensure creates an empty object once, never changes an existing
+		// one, and returns it as it is.
 		for range 2 {
-			if err := s.EnsureSyncObject(ctx, "invoice", "INV1"); err != nil {
-				t.Fatal(err)
+			if o, err := s.EnsureSyncObject(ctx, "invoice", "INV1"); err != nil || o.Kind != "invoice" || o.Key != "INV1" || o.State != "" || o.Data != "{}" {
+				t.Fatalf("ensured object: %v %+v", err, o)
 			}
 		}
-		if err := s.EnsureSyncObject(ctx, "order", "PO1"); err != nil {
-			t.Fatal(err)
+		if o, err := s.EnsureSyncObject(ctx, "order", "PO1"); err != nil || o.State != "tendered" || o.Data != o2.Data || !o.CreatedAt.Equal(got.CreatedAt) || !o.UpdatedAt.Equal(got.UpdatedAt) {
+			t.Fatalf("ensure of an existing object: %v %+v, want %+v", err, o, got)
 		}
-		if o, err := s.GetSyncObjectForUpdate(ctx, "invoice", "INV1"); err != nil || o.State != "" || o.Data != "{}" {
-			t.Fatalf("ensured object: %v %+v", err, o)
-		}
-		if o, _ := s.GetSyncObject(ctx, "order", "PO1"); o.State != "tendered" {
+		if o, _ := s.GetSyncObject(ctx, "order", "PO1"); o.State != "tendered" || !o.UpdatedAt.Equal(got.UpdatedAt) {
 			t.Fatalf("ensure changed an existing object: %+v", o)
 		}
 		if l, err := s.ListSyncObjects(ctx, "order", "tendered", 0); err != nil || len(l) != 1 {
@@ -198,6 +196,9 @@ func exerciseSync(t *testing.T, open func(t *testing.T) (store.Store, string)) {
 				if _, err := tx.GetSyncObjectForUpdate(ctx, "shipment", "SH1"); err != nil {
 					return err
 				}
+				if _, err := tx.EnsureSyncObject(ctx, "shipment", "SH-NEW"); err != nil {
+					return err
+				}
 				close(locked)
 				<-release
 				return nil
@@ -213,10 +214,26 @@ func exerciseSync(t *testing.T, open func(t *testing.T) (store.Store, string)) {
 			_, err := tx.GetSyncObjectForUpdate(ctx, "shipment", "SH1")
 			return err
 		})
-		close(release)
 		if err == nil || !strings.Contains(err.Error(), "lock") {
+			close(release)
 			t.Fatalf("second transaction read a locked object: %v", err)
 		}
+		// Ensure locks and waits as well, for an object there already and
+		// for one the first transaction is creating.
+		for _, key := range []string{"SH1", "SH-NEW"} {
+			err = s.WithTx(ctx, func(tx store.Tx) error {
+				if err := rawExec(ctx, tx, "SET LOCAL lock_timeout = '100ms'"); err != nil {
+					return err
+				}
+				_, err := tx.EnsureSyncObject(ctx, "shipment", key)
+				return err
+			})
+			if err == nil || !strings.Contains(err.Error(), "lock") {
+				close(release)
+				t.Fatalf("ensure of %s read a locked object: %v", key, err)
+			}
+		}
+		close(release)
 		if err := <-done; err != nil {
 			t.Fatal(err)
 		}
