@@ -23,7 +23,8 @@ const (
 
 // Ledger remembers what was already received, by idempotency key.
 type Ledger interface {
-	Received(ctx context.Context, partner, key string) (bool, error)
+	// Received returns which of keys were received from the partner.
+	Received(ctx context.Context, partner string, keys []string) (map[string]bool, error)
 }
 
 // PollOptions configure one poll of a remote folder.
@@ -158,12 +159,7 @@ func Poll(ctx context.Context, tr Transport, recv Receiver, ledger Ledger, o Pol
 		mu.Unlock()
 	}
 	// one archives a file, then deletes, moves or tags it.
-	one := func(obj Object, key string) {
-		had, err := ledger.Received(ctx, o.Partner, key)
-		if err != nil {
-			fail(err)
-			return
-		}
+	one := func(obj Object, key string, had bool) {
 		if had {
 			count(&res.AlreadyHad)
 			if o.After != AfterKeep { // tags are set again: a failed tag is retried
@@ -201,12 +197,15 @@ func Poll(ctx context.Context, tr Transport, recv Receiver, ledger Ledger, o Pol
 			}
 		}
 	}
-	taken := 0
+	// The files to take, and then which of them were received already
+	// (their delete, move or tag failed): one question to the ledger.
+	var take []Object
+	var keys []string
 	for _, obj := range objs {
 		if ctx.Err() != nil {
 			break
 		}
-		if taken >= o.Max {
+		if len(take) >= o.Max {
 			res.More = true
 			break
 		}
@@ -231,12 +230,25 @@ func Poll(ctx context.Context, tr Transport, recv Receiver, ledger Ledger, o Pol
 		if obj.ETag != "" {
 			key += ":" + obj.ETag
 		}
-		taken++
+		take = append(take, obj)
+		keys = append(keys, key)
+	}
+	if len(take) == 0 {
+		return res, nil
+	}
+	had, err := ledger.Received(ctx, o.Partner, keys)
+	if err != nil {
+		return res, fmt.Errorf("poll %s: %d file(s) left in place, not archived: %w", o.Partner, len(take), err)
+	}
+	for i, obj := range take {
+		if ctx.Err() != nil {
+			break
+		}
 		sem <- struct{}{}
 		wg.Add(1)
 		go func() {
 			defer func() { <-sem; wg.Done() }()
-			one(obj, key)
+			one(obj, keys[i], had[keys[i]])
 		}()
 	}
 	wg.Wait()

@@ -31,13 +31,9 @@ var (
 	_ transports.FileReceiver = (*Gateway)(nil)
 )
 
-// Received tells whether a delivery with this idempotency key was archived.
-func (g *Gateway) Received(ctx context.Context, partner, key string) (bool, error) {
-	_, err := g.Store.ArchiveEntryByKey(ctx, partner, key)
-	if errors.Is(err, store.ErrNotFound) {
-		return false, nil
-	}
-	return err == nil, err
+// Received tells which of these idempotency keys were archived.
+func (g *Gateway) Received(ctx context.Context, partner string, keys []string) (map[string]bool, error) {
+	return g.Store.ArchivedKeys(ctx, partner, keys)
 }
 
 // Receive archives the bytes; the archive's commit hook enqueues processing

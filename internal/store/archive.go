@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"fmt"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -75,6 +76,9 @@ type ArchiveQueries interface {
 	// otherwise), in one query.
 	GetMessageEntry(ctx context.Context, id string) (*Message, *ArchiveEntry, []byte, error)
 	ArchiveEntryByKey(ctx context.Context, partnerID, idemKey string) (*ArchiveEntry, error)
+	// ArchivedKeys returns which of keys (idempotency keys) the partner has
+	// an archived message with, a statement for up to 64 keys.
+	ArchivedKeys(ctx context.Context, partnerID string, keys []string) (map[string]bool, error)
 	// FirstWithContents returns, for each pair of a partner ID and a
 	// sha256, the earliest message of the partner with that content ("" for
 	// none), in one statement for up to 64 pairs (the archive's group
@@ -287,6 +291,48 @@ func (s *queries) GetArchiveEntry(ctx context.Context, messageID string) (*Archi
 		return nil, fmt.Errorf("store: archive entry %s: %w", messageID, s.translate(err))
 	}
 	return e, nil
+}
+
+func (s *queries) ArchivedKeys(ctx context.Context, partnerID string, keys []string) (map[string]bool, error) {
+	had := map[string]bool{}
+	for len(keys) > 0 {
+		n := min(len(keys), 64)
+		if n > exactRows {
+			for n&(n-1) != 0 { // a power of two: a few statement texts
+				n &= n - 1
+			}
+		}
+		var b strings.Builder
+		b.WriteString(`SELECT idem_key FROM archive_entries WHERE partner_id = $1 AND idem_key <> '' AND idem_key IN (`)
+		args := []any{partnerID}
+		for i, k := range keys[:n] {
+			if i > 0 {
+				b.WriteString(", ")
+			}
+			args = append(args, k)
+			b.WriteString("$" + strconv.Itoa(len(args)))
+		}
+		b.WriteByte(')')
+		rows, err := s.q.query(ctx, b.String(), args...)
+		if err != nil {
+			return nil, s.err("archived keys of "+partnerID, err)
+		}
+		for rows.Next() {
+			var k string
+			if err := rows.Scan(&k); err != nil {
+				rows.Close()
+				return nil, s.err("archived keys of "+partnerID, err)
+			}
+			had[k] = true
+		}
+		err = rows.Err()
+		rows.Close()
+		if err != nil {
+			return nil, s.err("archived keys of "+partnerID, err)
+		}
+		keys = keys[n:]
+	}
+	return had, nil
 }
 
 func (s *queries) ArchiveEntryByKey(ctx context.Context, partnerID, idemKey string) (*ArchiveEntry, error) {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"sync"
 	"testing"
@@ -135,6 +136,23 @@ func exerciseArchive(t *testing.T, open func(t *testing.T) (store.Store, string)
 		}
 		if _, err := s.ArchiveEntryByKey(ctx, "acme", ""); !errors.Is(err, store.ErrNotFound) {
 			t.Fatalf("empty key must never match: %v", err)
+		}
+		// Which of many keys were archived (more than one statement takes),
+		// per partner; the empty key never.
+		asked := []string{"", "k3"}
+		for i := range 150 {
+			asked = append(asked, fmt.Sprintf("new%d", i))
+			if i == 70 || i == 140 {
+				asked = append(asked, "k0", "k2")
+			}
+		}
+		asked = append(asked, "k1")
+		had, err := s.ArchivedKeys(ctx, "acme", asked)
+		if want := map[string]bool{"k0": true, "k1": true, "k2": true}; err != nil || !maps.Equal(had, want) {
+			t.Fatalf("archived keys of acme: %v %v, want %v", had, err, want)
+		}
+		if had, err := s.ArchivedKeys(ctx, "beta", []string{"k0", "k1", "k3"}); err != nil || len(had) != 2 || !had["k1"] || !had["k3"] {
+			t.Fatalf("archived keys of beta: %v %v, want k1 and k3", had, err)
 		}
 		// A message with its entry in one read; a message without one.
 		if m, ae, _, err := s.GetMessageEntry(ctx, ids[1]); err != nil || m.ID != ids[1] || m.SHA256 != "same" || !m.ReceivedAt.Equal(base.Add(24*time.Hour)) ||
