@@ -108,10 +108,10 @@ func (q *queue) loop(claimCtx, workCtx context.Context) {
 	failures := 0
 	for {
 		want := min(cap(slots)-len(slots), queueBatch)
-		var ids []string
+		var claims []store.ProcessingClaim
 		if want > 0 {
 			var err error
-			ids, err = q.rt.st.ClaimProcessing(claimCtx, q.rt.self.ID, want)
+			claims, err = q.rt.st.ClaimProcessing(claimCtx, q.rt.self.ID, want)
 			if err != nil && claimCtx.Err() == nil {
 				failures++
 				if failures == 1 || failures%60 == 0 {
@@ -121,14 +121,14 @@ func (q *queue) loop(claimCtx, workCtx context.Context) {
 				failures = 0
 			}
 		}
-		for _, id := range ids {
+		for _, c := range claims {
 			slots <- struct{}{}
 			q.running.Go(func() {
 				defer func() { <-slots; q.kick() }()
-				q.work(workCtx, id)
+				q.work(workCtx, c)
 			})
 		}
-		if len(ids) > 0 && len(ids) == want {
+		if len(claims) > 0 && len(claims) == want {
 			continue // more may be due
 		}
 		select {
@@ -141,11 +141,15 @@ func (q *queue) loop(claimCtx, workCtx context.Context) {
 }
 
 // work runs the first processing of a claimed message; a failure goes to a
-// processing job.
-func (q *queue) work(ctx context.Context, id string) {
-	st, self := q.rt.st, q.rt.self.ID
-	for {
+// processing job. The first run of a claim never returned to the queue is
+// the message's first processing (store.WithFirstRun).
+func (q *queue) work(ctx context.Context, c store.ProcessingClaim) {
+	st, self, id := q.rt.st, q.rt.self.ID, c.MessageID
+	for first := c.First; ; first = false {
 		wctx := store.WithFinal(ctx, func(ctx context.Context, tx store.Tx) error { return tx.ProcessingDone(ctx, id, self) })
+		if first {
+			wctx = store.WithFirstRun(wctx)
+		}
 		err := q.proc.Process(wctx, id)
 		if err == nil {
 			q.rt.jobsDone.WithLabelValues(ProcessArgs{}.Kind(), "completed").Inc()

@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -28,10 +30,19 @@ type recordingProcessor struct {
 	block   bool
 	started chan string
 	before  func(id string) // runs first, e.g. to take the claim away
+
+	mu    sync.Mutex
+	first map[string][]bool // per message, store.FirstRun of each call
 }
 
 func (p *recordingProcessor) Process(ctx context.Context, id string) error {
 	n := p.calls.Add(1)
+	p.mu.Lock()
+	if p.first == nil {
+		p.first = map[string][]bool{}
+	}
+	p.first[id] = append(p.first[id], store.FirstRun(ctx))
+	p.mu.Unlock()
 	if p.before != nil {
 		p.before(id)
 	}
@@ -54,6 +65,13 @@ func (p *recordingProcessor) Process(ctx context.Context, id string) error {
 		}
 		return nil
 	})
+}
+
+// firsts are store.FirstRun of each call for message id.
+func (p *recordingProcessor) firsts(id string) []bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return slices.Clone(p.first[id])
 }
 
 // queued inserts n received messages whose processing is due, as the
@@ -103,9 +121,13 @@ func claimAs(t *testing.T, st store.Store, owner string) []string {
 	if err := st.BeatInstance(ctx, &store.Instance{ID: owner, Host: "elsewhere", PID: 1}); err != nil {
 		t.Fatal(err)
 	}
-	ids, err := st.ClaimProcessing(ctx, owner, 10)
+	claims, err := st.ClaimProcessing(ctx, owner, 10)
 	if err != nil {
 		t.Fatal(err)
+	}
+	ids := make([]string, len(claims))
+	for i, c := range claims {
+		ids[i] = c.MessageID
 	}
 	return ids
 }
@@ -137,6 +159,9 @@ func TestQueueProcessesEachMessageOnce(t *testing.T) {
 		for _, id := range append(before, after...) {
 			if evs, _ := st.Events(ctx, id); len(evs) != 1 {
 				t.Fatalf("message %s: history %+v, want its one outcome", id, evs)
+			}
+			if f := p.firsts(id); !slices.Equal(f, []bool{true}) {
+				t.Fatalf("message %s: first runs %v, want one call marked as the first", id, f)
 			}
 		}
 		if js, _ := rt.List(ctx, river.NewJobListParams().Kinds(jobs.ProcessArgs{}.Kind())); len(js) != 0 {
@@ -170,6 +195,13 @@ func TestQueueFailureBecomesAJob(t *testing.T) {
 			})
 			if n := transient.calls.Load(); n != 3 {
 				t.Fatalf("processed %d times, want 3 (one failure, its retry, the other message)", n)
+			}
+			retried := ids[0]
+			if len(transient.firsts(retried)) == 1 {
+				retried = ids[1]
+			}
+			if f := transient.firsts(retried); !slices.Equal(f, []bool{true, false}) {
+				t.Fatalf("the failed message's runs marked first: %v, want the queue's only, not the job's", f)
 			}
 		})
 	})
@@ -233,6 +265,9 @@ func TestQueueClaimsOfAGoneInstanceReturn(t *testing.T) {
 		for _, id := range ids {
 			if evs, _ := st.Events(ctx, id); len(evs) != 1 {
 				t.Fatalf("message %s: history %+v, want its one outcome", id, evs)
+			}
+			if f := p.firsts(id); !slices.Equal(f, []bool{false}) {
+				t.Fatalf("message %s: runs marked first %v, want none: another instance held it before", id, f)
 			}
 		}
 	})

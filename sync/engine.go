@@ -297,9 +297,13 @@ func (e *Engine) Apply(ctx context.Context, m *store.Message, seq int, d canonic
 			Detail: fmt.Sprintf("partner %s, file %s: a %s %v; it was archived and mapped but changes no order or shipment: "+
 				"ask the partner to send the reference, or fix its mapping profile, then replay", source, m.RemoteName, d.Head().Type, err)})
 	}
-	prior, err := e.Store.GetSyncApplied(ctx, m.ID, seq)
-	if err != nil && !errors.Is(err, store.ErrNotFound) {
-		return err
+	// What an earlier run of this document's processing did (a message's
+	// first processing has none to look for).
+	var prior *store.SyncApplied
+	if !store.FirstRun(ctx) {
+		if prior, err = e.Store.GetSyncApplied(ctx, m.ID, seq); err != nil && !errors.Is(err, store.ErrNotFound) {
+			return err
+		}
 	}
 	if prior != nil && !prior.Refused {
 		c.kind, c.key = prior.Kind, prior.Key

@@ -163,7 +163,7 @@ func testArchiveCLI(t *testing.T, dir, data string) {
 			t.Fatal(err)
 		}
 		ids, err := st.ClaimProcessing(context.Background(), "test", 10)
-		if err != nil || len(ids) != 2 || !slices.Contains(ids, e.ID) {
+		if err != nil || len(ids) != 2 || !slices.Contains(ids, store.ProcessingClaim{MessageID: e.ID, First: true}) {
 			t.Fatalf("messages due for processing: %v %v, want 2 with %s", ids, err, e.ID)
 		}
 	})

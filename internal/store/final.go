@@ -21,3 +21,22 @@ func Final(ctx context.Context) func(context.Context, Tx) error {
 	fn, _ := ctx.Value(finalKey{}).(func(context.Context, Tx) error)
 	return fn
 }
+
+// A unit of work may also know that it runs for the first time (the first
+// claim of a message's processing, ProcessingClaim.First): nothing of it
+// can have been recorded before, so its idempotency lookups (was this
+// written already?) would find nothing and can be skipped. Without the
+// mark a stage looks, as a retry must.
+
+type firstKey struct{}
+
+// WithFirstRun returns ctx marked as the unit of work's first run.
+func WithFirstRun(ctx context.Context) context.Context {
+	return context.WithValue(ctx, firstKey{}, true)
+}
+
+// FirstRun tells whether ctx is marked as the unit of work's first run.
+func FirstRun(ctx context.Context) bool {
+	first, _ := ctx.Value(firstKey{}).(bool)
+	return first
+}

@@ -389,9 +389,9 @@ func (s *pgStore) WithTx(ctx context.Context, fn func(Tx) error) error {
 // table) become one multi-row INSERT, which joins the waiting writes when
 // a statement names their table (strings.Contains: a statement that might
 // read them sees them), or at the COMMIT or a flush. Only rows of tables
-// that nothing references wait so (a parent's DELETE could not have
-// cascaded to them, as no key cascades), and only where no trigger reads
-// them.
+// that nothing references and whose own keys do not cascade wait so (a
+// DELETE of the message they name fails either way, before them or at
+// them), and no trigger reads them.
 type pgTxQ struct {
 	conn  *pgx.Conn
 	later []pgLater

@@ -24,10 +24,10 @@ type ProcessingQueries interface {
 	// transaction that inserts the message.
 	QueueProcessing(ctx context.Context, id string) error
 	// ClaimProcessing claims up to limit due messages nobody holds for
-	// owner, oldest first, and returns their IDs in that order; nothing
-	// while owner has no row in instances. Claimers on several instances
-	// never get the same message.
-	ClaimProcessing(ctx context.Context, owner string, limit int) ([]string, error)
+	// owner, oldest first, and returns them in that order; nothing while
+	// owner has no row in instances. Claimers on several instances never
+	// get the same message.
+	ClaimProcessing(ctx context.Context, owner string, limit int) ([]ProcessingClaim, error)
 	// ProcessingDone ends owner's claim of the message: its processing is
 	// no longer due. Call it in the transaction that records the outcome.
 	// ErrConflict when owner does not hold the claim (its instance was
@@ -48,6 +48,16 @@ type ProcessingQueries interface {
 	ProcessingDue(ctx context.Context) (int64, error)
 }
 
+// A ProcessingClaim is a message whose processing an instance claimed.
+type ProcessingClaim struct {
+	MessageID string
+	// First: the message's claim was never returned to the queue (by
+	// ReleaseProcessing or ReleaseOrphanedProcessing: an instance that
+	// stopped, crashed or was failed over while it held it), so this is
+	// its first processing.
+	First bool
+}
+
 func (s *queries) QueueProcessing(ctx context.Context, id string) error {
 	// In a PostgreSQL transaction (the archive's group commit queues each
 	// message it records) the insert goes with the next statement; a
@@ -60,7 +70,7 @@ func (s *queries) QueueProcessing(ctx context.Context, id string) error {
 	return err
 }
 
-func (s *queries) ClaimProcessing(ctx context.Context, owner string, limit int) ([]string, error) {
+func (s *queries) ClaimProcessing(ctx context.Context, owner string, limit int) ([]ProcessingClaim, error) {
 	if limit <= 0 {
 		return nil, nil
 	}
@@ -74,29 +84,32 @@ func (s *queries) ClaimProcessing(ctx context.Context, owner string, limit int) 
 	if s.forUpdate != "" { // PostgreSQL: claimers pass over each other's rows
 		skip = " FOR UPDATE SKIP LOCKED"
 	}
-	var ids []string
+	var claims []ProcessingClaim
 	err := s.single(ctx, func(q *queries) error {
 		rows, err := q.q.query(ctx, `UPDATE processing_queue SET owner = $1 WHERE message_id IN
 			(SELECT message_id FROM processing_queue WHERE owner = '' ORDER BY message_id LIMIT $2`+skip+`)
-			AND EXISTS (SELECT 1 FROM instances WHERE id = $1) RETURNING message_id`, owner, limit)
+			AND EXISTS (SELECT 1 FROM instances WHERE id = $1) RETURNING message_id, released`, owner, limit)
 		if err != nil {
 			return err
 		}
 		defer rows.Close()
 		for rows.Next() {
-			var id string
-			if err := rows.Scan(&id); err != nil {
+			var c ProcessingClaim
+			var released bool
+			if err := rows.Scan(&c.MessageID, &released); err != nil {
 				return err
 			}
-			ids = append(ids, id)
+			c.First = !released
+			claims = append(claims, c)
 		}
 		return rows.Err()
 	})
 	if err != nil {
 		return nil, s.err("claim messages to process", err)
 	}
-	slices.Sort(ids) // UUIDv7: the order of arrival
-	return ids, nil
+	// UUIDv7: the order of arrival
+	slices.SortFunc(claims, func(a, b ProcessingClaim) int { return strings.Compare(a.MessageID, b.MessageID) })
+	return claims, nil
 }
 
 func (s *queries) ProcessingDone(ctx context.Context, id, owner string) error {
@@ -117,15 +130,15 @@ func (s *queries) ReleaseProcessing(ctx context.Context, owner string) (int64, e
 	var n int64
 	var err error
 	if owner == "" {
-		n, err = s.q.exec(ctx, `UPDATE processing_queue SET owner = '' WHERE owner <> ''`)
+		n, err = s.q.exec(ctx, `UPDATE processing_queue SET owner = '', released = TRUE WHERE owner <> ''`)
 	} else {
-		n, err = s.q.exec(ctx, `UPDATE processing_queue SET owner = '' WHERE owner = $1`, owner)
+		n, err = s.q.exec(ctx, `UPDATE processing_queue SET owner = '', released = TRUE WHERE owner = $1`, owner)
 	}
 	return n, s.err("return processing claims", err)
 }
 
 func (s *queries) ReleaseOrphanedProcessing(ctx context.Context) (int64, error) {
-	n, err := s.q.exec(ctx, `UPDATE processing_queue SET owner = '' WHERE owner <> ''
+	n, err := s.q.exec(ctx, `UPDATE processing_queue SET owner = '', released = TRUE WHERE owner <> ''
 		AND NOT EXISTS (SELECT 1 FROM instances WHERE id = processing_queue.owner)`)
 	return n, s.err("return orphaned processing claims", err)
 }

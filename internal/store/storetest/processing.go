@@ -62,12 +62,13 @@ func exerciseProcessing(t *testing.T, open func(t *testing.T) (store.Store, stri
 		if ids, err := s.ClaimProcessing(ctx, "stranger", 10); err != nil || len(ids) != 0 {
 			t.Fatalf("an owner with no instance row claimed %v (%v)", ids, err)
 		}
+		// A claim never returned to the queue is a message's first.
 		a, err := s.ClaimProcessing(ctx, "a", 2)
-		if err != nil || !slices.Equal(a, queued[:2]) {
+		if err != nil || !slices.Equal(a, claims(queued[:2], true)) {
 			t.Fatalf("a claims %v (%v), want the two oldest %v", a, err, queued[:2])
 		}
 		b, err := s.ClaimProcessing(ctx, "b", 10)
-		if err != nil || !slices.Equal(b, queued[2:]) {
+		if err != nil || !slices.Equal(b, claims(queued[2:], true)) {
 			t.Fatalf("b claims %v (%v), want the rest %v", b, err, queued[2:])
 		}
 		if c, _ := s.ClaimProcessing(ctx, "c", 10); len(c) != 0 {
@@ -75,7 +76,7 @@ func exerciseProcessing(t *testing.T, open func(t *testing.T) (store.Store, stri
 		}
 		// The outcome's transaction ends a claim; a rolled back one does not.
 		if err := s.WithTx(ctx, func(tx store.Tx) error {
-			if err := tx.ProcessingDone(ctx, a[0], "a"); err != nil {
+			if err := tx.ProcessingDone(ctx, a[0].MessageID, "a"); err != nil {
 				return err
 			}
 			return errors.New("roll back")
@@ -85,27 +86,28 @@ func exerciseProcessing(t *testing.T, open func(t *testing.T) (store.Store, stri
 		if n := due(t, s); n != 5 {
 			t.Fatalf("due %d after a rolled back outcome, want 5", n)
 		}
-		if err := s.ProcessingDone(ctx, a[0], "b"); !errors.Is(err, store.ErrConflict) {
+		if err := s.ProcessingDone(ctx, a[0].MessageID, "b"); !errors.Is(err, store.ErrConflict) {
 			t.Fatalf("b ends a's claim: want ErrConflict, got %v", err)
 		}
-		if owner, err := s.ProcessingOwner(ctx, a[0]); err != nil || owner != "a" {
+		if owner, err := s.ProcessingOwner(ctx, a[0].MessageID); err != nil || owner != "a" {
 			t.Fatalf("owner %q %v, want a", owner, err)
 		}
-		if err := s.ProcessingDone(ctx, a[0], "a"); err != nil {
+		if err := s.ProcessingDone(ctx, a[0].MessageID, "a"); err != nil {
 			t.Fatal(err)
 		}
-		if _, err := s.ProcessingOwner(ctx, a[0]); !errors.Is(err, store.ErrNotFound) {
+		if _, err := s.ProcessingOwner(ctx, a[0].MessageID); !errors.Is(err, store.ErrNotFound) {
 			t.Fatalf("owner of a finished message: want ErrNotFound, got %v", err)
 		}
 		if n := due(t, s); n != 4 {
 			t.Fatalf("due %d, want 4", n)
 		}
-		// b stops beating: its claims return; a's stays a's.
+		// b stops beating: its claims return (not first any more); a's
+		// stays a's.
 		if n, err := s.ReleaseProcessing(ctx, "b"); err != nil || n != 3 {
 			t.Fatalf("release b: %d %v", n, err)
 		}
 		c, err := s.ClaimProcessing(ctx, "c", 10)
-		if err != nil || !slices.Equal(c, queued[2:]) {
+		if err != nil || !slices.Equal(c, claims(queued[2:], false)) {
 			t.Fatalf("c claims %v (%v), want b's %v", c, err, queued[2:])
 		}
 		// c's row goes without a failover (it crashed before its first
@@ -116,7 +118,7 @@ func exerciseProcessing(t *testing.T, open func(t *testing.T) (store.Store, stri
 		if n, err := s.ReleaseOrphanedProcessing(ctx); err != nil || n != 3 {
 			t.Fatalf("release orphans: %d %v", n, err)
 		}
-		if c, err = s.ClaimProcessing(ctx, "d", 10); err != nil || !slices.Equal(c, queued[2:]) {
+		if c, err = s.ClaimProcessing(ctx, "d", 10); err != nil || !slices.Equal(c, claims(queued[2:], false)) {
 			t.Fatalf("d claims %v (%v), want c's %v", c, err, queued[2:])
 		}
 		// A lone server's start returns every claim.
@@ -127,7 +129,7 @@ func exerciseProcessing(t *testing.T, open func(t *testing.T) (store.Store, stri
 			t.Fatalf("release all again: %d %v", n, err)
 		}
 		all, err := s.ClaimProcessing(ctx, "d", 10)
-		if err != nil || !slices.Equal(all, queued[1:]) {
+		if err != nil || !slices.Equal(all, claims(queued[1:], false)) {
 			t.Fatalf("d claims %v (%v), want %v", all, err, queued[1:])
 		}
 	})
@@ -169,11 +171,11 @@ func exerciseProcessing(t *testing.T, open func(t *testing.T) (store.Store, stri
 						return
 					}
 					mu.Lock()
-					for _, id := range ids {
-						if prev, ok := seen[id]; ok {
-							t.Errorf("%s claimed by %s and %s", id, prev, owner)
+					for _, c := range ids {
+						if prev, ok := seen[c.MessageID]; ok {
+							t.Errorf("%s claimed by %s and %s", c.MessageID, prev, owner)
 						}
-						seen[id] = owner
+						seen[c.MessageID] = owner
 					}
 					mu.Unlock()
 				}
@@ -194,4 +196,13 @@ func beat(t *testing.T, s store.Store, ids ...string) {
 			t.Fatal(err)
 		}
 	}
+}
+
+// claims are the claims of the messages ids, first or not.
+func claims(ids []string, first bool) []store.ProcessingClaim {
+	cs := make([]store.ProcessingClaim, len(ids))
+	for i, id := range ids {
+		cs[i] = store.ProcessingClaim{MessageID: id, First: first}
+	}
+	return cs
 }
