@@ -152,11 +152,14 @@ func (g *group) run(batch []*groupCall) {
 // runOne runs fn for c in a savepoint of its own, rolled back if fn fails
 // (c.err, c.panic); ok tells that it wrote. err is the transaction's own
 // failure, which takes the whole batch with it.
-func (g *group) runOne(tx *sql.Tx, t Tx, c *groupCall, fn func(Tx) error) (ok bool, err error) {
+func (g *group) runOne(tx *sql.Tx, t *sqliteTx, c *groupCall, fn func(Tx) error) (ok bool, err error) {
 	if _, err := tx.Exec("SAVEPOINT wharf_group"); err != nil {
 		return false, fmt.Errorf("store: savepoint: %w", sqliteTranslate(err))
 	}
 	c.err, c.panic = call(fn, t)
+	if err := t.end(c.err == nil && c.panic == nil); err != nil && c.err == nil && c.panic == nil {
+		c.err = err // its waiting rows failed
+	}
 	ok = c.err == nil && c.panic == nil
 	if !ok {
 		if _, err := tx.Exec("ROLLBACK TO wharf_group"); err != nil {
@@ -175,7 +178,7 @@ func (g *group) runOne(tx *sql.Tx, t Tx, c *groupCall, fn func(Tx) error) (ok bo
 // one for the same merge whose context is not done, with one Run in one
 // savepoint; if it fails, each item again alone, each caller with its own
 // outcome. It marks the calls it ran.
-func (g *group) runMerged(tx *sql.Tx, t Tx, calls []*groupCall) (ok bool, err error) {
+func (g *group) runMerged(tx *sql.Tx, t *sqliteTx, calls []*groupCall) (ok bool, err error) {
 	m := calls[0].merge
 	var cs []*groupCall
 	var items []any

@@ -385,72 +385,19 @@ func (s *pgStore) WithTx(ctx context.Context, fn func(Tx) error) error {
 // waiting write that fails fails the statement it went with, named in the
 // error, and the transaction, as it would have failed it alone.
 //
-// Rows of insertLater wait longer, in rows: those of one statement (one
-// table) become one multi-row INSERT, which joins the waiting writes when
-// a statement names their table (strings.Contains: a statement that might
-// read them sees them), or at the COMMIT or a flush. Only rows of tables
-// that nothing references and whose own keys do not cascade wait so (a
-// DELETE of the message they name fails either way, before them or at
-// them), and no trigger reads them.
+// Rows of insertLater wait longer (waitingRows).
 type pgTxQ struct {
 	conn  *pgx.Conn
 	later []pgLater
-	rows  []*pgRows // in the order of their first row
-	begun bool      // the BEGIN went to the server
-	err   error     // a failed flush for Raw, reported by the next statement or the commit
-}
-
-// pgRows are the rows of insertLater for one statement, waiting.
-type pgRows struct {
-	head, tail, table string
-	labels            []string
-	rows              [][]any
-}
-
-func (p *pgTxQ) addRows(label, head, tail string, rows [][]any) {
-	for _, r := range p.rows {
-		if r.head == head && r.tail == tail {
-			r.labels = append(r.labels, label)
-			r.rows = append(r.rows, rows...)
-			return
-		}
-	}
-	p.rows = append(p.rows, &pgRows{head: head, tail: tail, table: insertTable(head), labels: []string{label}, rows: rows})
-}
-
-// insertTable is the table of an INSERT's head ("INSERT INTO t (...").
-func insertTable(head string) string {
-	t := strings.TrimPrefix(head, "INSERT INTO ")
-	if i := strings.IndexAny(t, " ("); i > 0 {
-		t = t[:i]
-	}
-	return t
+	rows  waitingRows
+	begun bool  // the BEGIN went to the server
+	err   error // a failed flush for Raw, reported by the next statement or the commit
 }
 
 // due moves the waiting rows that statement q may see (every one when q
 // is "") to the waiting writes, as multi-row INSERTs.
 func (p *pgTxQ) due(q string) {
-	if len(p.rows) == 0 {
-		return
-	}
-	kept := p.rows[:0]
-	for _, r := range p.rows {
-		if q != "" && !strings.Contains(q, r.table) {
-			kept = append(kept, r)
-			continue
-		}
-		label := "store: " + r.labels[0]
-		if len(r.labels) > 1 {
-			label = fmt.Sprintf("store: %s (and %d more)", r.labels[0], len(r.labels)-1)
-		}
-		for rows := r.rows; len(rows) > 0; {
-			sql, args, n := rowsSQL(r.head, r.tail, rows)
-			p.later = append(p.later, pgLater{label: label, sql: sql, args: args})
-			rows = rows[n:]
-		}
-	}
-	clear(p.rows[len(kept):])
-	p.rows = kept
+	p.later = append(p.later, p.rows.take(q)...)
 }
 
 type pgLater struct {
@@ -511,7 +458,8 @@ func (p *pgTxQ) commit(ctx context.Context) error {
 // the server holds is rolled back (after a failed COMMIT it holds nothing,
 // and the ROLLBACK only draws a warning).
 func (p *pgTxQ) rollback(ctx context.Context) {
-	p.later, p.rows = nil, nil
+	p.later = nil
+	p.rows.drop()
 	if p.begun {
 		_, _ = p.conn.Exec(context.WithoutCancel(ctx), "ROLLBACK")
 	}

@@ -92,16 +92,20 @@ func (s *queries) execLater(ctx context.Context, label, q string, args ...any) e
 // insertLater inserts rows whose answer nobody needs into a table nothing
 // references (history, outbox events, keys, references): head is the
 // statement up to VALUES ("INSERT INTO t (cols) VALUES "), tail what
-// follows the rows. In a PostgreSQL transaction the rows wait (pgTxQ.rows)
-// and go with those of every other insertLater of that statement in the
-// transaction: one multi-row INSERT, sent with the COMMIT or before the
-// first statement that names the table. Elsewhere they are inserted now.
+// follows the rows. In a transaction the rows wait and go with those of
+// every other insertLater of that statement in it: one multi-row INSERT,
+// before the first statement that names the table or at the end
+// (waitingRows). Outside a transaction they are inserted now.
 func (s *queries) insertLater(ctx context.Context, label, head, tail string, rows ...[]any) error {
 	if len(rows) == 0 {
 		return nil
 	}
-	if t, ok := s.q.(*pgTxQ); ok {
-		t.addRows(label, head, tail, rows)
+	switch t := s.q.(type) {
+	case *pgTxQ:
+		t.rows.add(label, head, tail, rows)
+		return nil
+	case *sqliteTxQ:
+		t.rows.add(label, head, tail, rows)
 		return nil
 	}
 	if len(rows) > exactRows { // more than one statement (rowsSQL): all or none

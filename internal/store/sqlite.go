@@ -62,6 +62,8 @@ func (s sqliteQ) queryRow(ctx context.Context, q string, args ...any) rowScanner
 type sqliteTxQ struct {
 	tx    *sql.Tx
 	stmts map[string]*sql.Stmt
+	rows  waitingRows // the current caller's (group.runOne)
+	err   error       // a failed flush for Raw, reported at the end of the caller's function
 }
 
 func (s *sqliteTxQ) stmt(ctx context.Context, q string) (*sql.Stmt, error) {
@@ -157,6 +159,9 @@ func (s *sqliteTxQ) on(ctx context.Context, q string) (sqliteQ, error) {
 
 func (s *sqliteTxQ) exec(ctx context.Context, q string, args ...any) (int64, error) {
 	ctx = context.WithoutCancel(ctx)
+	if err := s.flushRows(ctx, q); err != nil {
+		return 0, err
+	}
 	x, err := s.on(ctx, q)
 	if err != nil {
 		return 0, err
@@ -166,6 +171,9 @@ func (s *sqliteTxQ) exec(ctx context.Context, q string, args ...any) (int64, err
 
 func (s *sqliteTxQ) query(ctx context.Context, q string, args ...any) (rowsIter, error) {
 	ctx = context.WithoutCancel(ctx)
+	if err := s.flushRows(ctx, q); err != nil {
+		return nil, err
+	}
 	x, err := s.on(ctx, q)
 	if err != nil {
 		return nil, err
@@ -175,6 +183,9 @@ func (s *sqliteTxQ) query(ctx context.Context, q string, args ...any) (rowsIter,
 
 func (s *sqliteTxQ) queryRow(ctx context.Context, q string, args ...any) rowScanner {
 	ctx = context.WithoutCancel(ctx)
+	if err := s.flushRows(ctx, q); err != nil {
+		return errRow{err}
+	}
 	x, err := s.on(ctx, q)
 	if err != nil {
 		return errRow{err}
@@ -314,7 +325,28 @@ type sqliteTx struct {
 	tx *sql.Tx
 }
 
-func (t *sqliteTx) Raw() any { return t.tx }
+// Raw is the transaction for the job runtime's statements, which see the
+// waiting rows (a failed flush fails the caller's function at its end).
+func (t *sqliteTx) Raw() any {
+	q := t.q.(*sqliteTxQ)
+	if err := q.flushRows(context.Background(), ""); err != nil && q.err == nil {
+		q.err = err
+	}
+	return t.tx
+}
+
+// end ends the current caller's writes: its waiting rows are written when
+// ok (its function succeeded), dropped otherwise. It returns what failed.
+func (t *sqliteTx) end(ok bool) error {
+	q := t.q.(*sqliteTxQ)
+	err := q.err
+	q.err = nil
+	if !ok || err != nil {
+		q.rows.drop()
+		return err
+	}
+	return q.flushRows(context.Background(), "")
+}
 
 // WithTx runs fn in a transaction that concurrent callers may share (see
 // group): it returns once fn's writes committed, or with fn's error and

@@ -230,9 +230,11 @@ func Exercise(t *testing.T, fresh func(t *testing.T) string) {
 			t.Fatalf("a write last in its transaction: %+v %v", refs, err)
 		}
 
-		// History, keys and outbox events wait longer on PostgreSQL: those of
-		// one table go as one INSERT, before the first statement that names
-		// the table, or with the COMMIT. Each is seen where it should be.
+		// History, keys and outbox events wait longer: those of one table go
+		// as one INSERT, before the first statement that names the table, or
+		// at the end (PostgreSQL: with the COMMIT; SQLite: when the function
+		// returns, in its savepoint of the group commit). Each is seen where
+		// it should be.
 		m := &store.Message{PartnerID: "acme", Direction: store.Inbound}
 		if err := s.InsertMessage(ctx, m); err != nil {
 			t.Fatal(err)
@@ -278,9 +280,9 @@ func Exercise(t *testing.T, fresh func(t *testing.T) string) {
 				return err
 			}
 			if err := tx.AppendEvent(ctx, &store.Event{MessageID: "no-such-message", Kind: "x"}); err != nil {
-				return err // SQLite: at once
+				return err
 			}
-			return nil // PostgreSQL: with the COMMIT, in one INSERT with the first
+			return nil // it fails at the end, in one INSERT with the first
 		})
 		if err == nil || !strings.Contains(err.Error(), "append event to message") {
 			t.Fatalf("an event of no message: %v, want the failed write named", err)
@@ -294,9 +296,9 @@ func Exercise(t *testing.T, fresh func(t *testing.T) string) {
 				return err
 			}
 			if err := tx.AddMessageKeys(ctx, "no-such-message", []store.Key{{Kind: "po", Value: "1"}}); err != nil {
-				return err // SQLite: at once
+				return err
 			}
-			_, err := tx.NextCounter(ctx, "acme", "rolled-back") // PostgreSQL: with the COMMIT
+			_, err := tx.NextCounter(ctx, "acme", "rolled-back") // the keys fail at the end
 			return err
 		})
 		if err == nil || !strings.Contains(err.Error(), "add keys to message no-such-message") {
