@@ -509,21 +509,15 @@ func (e *Engine) record(ctx context.Context, m *store.Message, seq int, c *chang
 			}
 		}
 		// The message is found by every key of what it changed, not only
-		// by those it carries (a carrier's 990 by the order's PO; those it
-		// carries the processing stage records).
-		keys, err := objectKeys(ctx, tx, append([][2]string{{c.kind, c.key}}, c.also...)...)
-		if err != nil {
-			return err
+		// by those it carries (a carrier's 990 by the order's PO), in one
+		// statement that waits with the other writes.
+		objs := [][2]string{{c.kind, c.key}}
+		for _, o := range c.also {
+			if o[1] != "" {
+				objs = append(objs, o)
+			}
 		}
-		carried := map[store.Key]bool{}
-		for _, r := range canonical.Keys(d) {
-			carried[store.Key{Kind: r.Type, Value: r.Value}] = true
-		}
-		keys = slices.DeleteFunc(keys, func(k store.Key) bool { return carried[k] })
-		if len(keys) == 0 {
-			return nil
-		}
-		return tx.AddMessageKeys(ctx, m.ID, keys)
+		return tx.AddObjectKeys(ctx, m.ID, objs, maxObjectKeys)
 	})
 	return emitted, err
 }

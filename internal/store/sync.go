@@ -83,6 +83,13 @@ type SyncQueries interface {
 	// SyncRefsByValue lists the objects a reference value points to.
 	SyncRefsByValue(ctx context.Context, value string) ([]SyncRef, error)
 	SyncRefs(ctx context.Context, kind, key string) ([]SyncRef, error)
+	// AddObjectKeys gives the message the business keys of the objects
+	// (kind, key pairs): the values of their references by type (po, bol,
+	// order_number, ...; not "other"), each once, the first limit of them
+	// by type and value, references added in this transaction included.
+	// One statement, whose answer nobody needs: in a transaction it waits
+	// as the other writes of that kind do.
+	AddObjectKeys(ctx context.Context, messageID string, objects [][2]string, limit int) error
 	// StartSyncTimer starts a pending timer; one already there (whatever
 	// its status) is left as it is, and started is false.
 	StartSyncTimer(ctx context.Context, t *SyncTimer) (started bool, err error)
@@ -294,6 +301,24 @@ func (s *queries) SyncRefsByValue(ctx context.Context, value string) ([]SyncRef,
 
 func (s *queries) SyncRefs(ctx context.Context, kind, key string) ([]SyncRef, error) {
 	return s.syncRefs(ctx, `kind = $1 AND key = $2`, kind, key)
+}
+
+func (s *queries) AddObjectKeys(ctx context.Context, messageID string, objects [][2]string, limit int) error {
+	if len(objects) == 0 || limit <= 0 {
+		return nil
+	}
+	var b strings.Builder
+	b.WriteString(`INSERT INTO message_keys (message_id, kind, value) SELECT CAST($1 AS TEXT), ref_type, value FROM sync_refs WHERE (`)
+	args := []any{messageID, limit}
+	for i, o := range objects {
+		if i > 0 {
+			b.WriteString(" OR ")
+		}
+		args = append(args, o[0], o[1])
+		fmt.Fprintf(&b, "kind = $%d AND key = $%d", len(args)-1, len(args))
+	}
+	b.WriteString(`) AND ref_type NOT IN ('', 'other') AND value <> '' GROUP BY ref_type, value ORDER BY ref_type, value LIMIT $2 ON CONFLICT DO NOTHING`)
+	return s.execLater(ctx, "add the keys of what message "+messageID+" changed", b.String(), args...)
 }
 
 const syncTimerCols = `name, kind, key, due_at, owner, detail, status, created_at, settled_at`

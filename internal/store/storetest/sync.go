@@ -3,6 +3,7 @@ package storetest
 import (
 	"context"
 	"errors"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -177,6 +178,37 @@ func exerciseSync(t *testing.T, open func(t *testing.T) (store.Store, string)) {
 		}
 		if r, _ := s.SyncRefs(ctx, "order", "PO1"); len(r) != 2 {
 			t.Fatalf("refs %v", r)
+		}
+		// A message gets the keys of what it changed: each once, not
+		// "other", the first ones by type and value; in a transaction, the
+		// references it added included.
+		m := &store.Message{PartnerID: "acme", Direction: store.Inbound}
+		if err := s.InsertMessage(ctx, m); err != nil {
+			t.Fatal(err)
+		}
+		err = s.WithTx(ctx, func(tx store.Tx) error {
+			if err := tx.AddSyncRefs(ctx, []store.SyncRef{{Value: "X-1", Type: "other", Kind: "order", Key: "PO1"},
+				{Value: "PRO-5", Type: "pro", Kind: "shipment", Key: "SH1"}}); err != nil {
+				return err
+			}
+			return tx.AddObjectKeys(ctx, m.ID, [][2]string{{"order", "PO1"}, {"shipment", "SH1"}, {"invoice", "none"}}, 10)
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := []store.Key{{Kind: "bol", Value: "BOL9"}, {Kind: "po", Value: "PO1"}, {Kind: "pro", Value: "PRO-5"}}
+		if keys, err := s.MessageKeys(ctx, m.ID); err != nil || !slices.Equal(keys, want) {
+			t.Fatalf("object keys %v %v, want %v", keys, err, want)
+		}
+		m2 := &store.Message{PartnerID: "acme", Direction: store.Inbound}
+		if err := s.InsertMessage(ctx, m2); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.AddObjectKeys(ctx, m2.ID, [][2]string{{"order", "PO1"}, {"shipment", "SH1"}}, 2); err != nil {
+			t.Fatal(err)
+		}
+		if keys, err := s.MessageKeys(ctx, m2.ID); err != nil || !slices.Equal(keys, want[:2]) {
+			t.Fatalf("object keys, two at most: %v %v, want %v", keys, err, want[:2])
 		}
 	})
 
