@@ -358,14 +358,18 @@ func (e *Engine) Apply(ctx context.Context, m *store.Message, seq int, d canonic
 // own reference). Without a match the key stands for a new shipment.
 func (e *Engine) shipmentOf(ctx context.Context, key string, byOrder bool) (string, error) {
 	types := []string{canonical.RefOrderNumber}
-	if !byOrder {
-		_, err := e.Store.GetSyncObject(ctx, KindShipment, key)
-		if err == nil || !errors.Is(err, store.ErrNotFound) {
-			return key, err
+	var refs []store.SyncRef
+	var err error
+	if byOrder {
+		refs, err = e.Store.SyncRefsByValue(ctx, key)
+	} else {
+		var exists bool
+		exists, refs, err = e.Store.SyncObjectOrRefs(ctx, KindShipment, key)
+		if err == nil && exists {
+			return key, nil
 		}
 		types = []string{canonical.RefBOL, canonical.RefPRO, canonical.RefLoadID, canonical.RefShipmentID}
 	}
-	refs, err := e.Store.SyncRefsByValue(ctx, key)
 	if err != nil {
 		return "", err
 	}

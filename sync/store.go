@@ -26,6 +26,9 @@ type Store interface {
 	SyncRefsByValue(ctx context.Context, value string) ([]store.SyncRef, error)
 	// SyncRefs lists an object's references (its business keys).
 	SyncRefs(ctx context.Context, kind, key string) ([]store.SyncRef, error)
+	// SyncObjectOrRefs tells whether an object of kind has key value and
+	// lists the references whose value it is, in one query.
+	SyncObjectOrRefs(ctx context.Context, kind, value string) (bool, []store.SyncRef, error)
 	GetSyncApplied(ctx context.Context, messageID string, seq int) (*store.SyncApplied, error)
 	// GetMasterRecord and CountMasterRecords read the master data
 	// documents are checked against.

@@ -83,6 +83,10 @@ type SyncQueries interface {
 	// SyncRefsByValue lists the objects a reference value points to.
 	SyncRefsByValue(ctx context.Context, value string) ([]SyncRef, error)
 	SyncRefs(ctx context.Context, kind, key string) ([]SyncRef, error)
+	// SyncObjectOrRefs tells in one query whether an object of kind has
+	// key value, and lists the references whose value it is (as
+	// SyncRefsByValue).
+	SyncObjectOrRefs(ctx context.Context, kind, value string) (exists bool, refs []SyncRef, err error)
 	// AddObjectKeys gives the message the business keys of the objects
 	// (kind, key pairs): the values of their references by type (po, bol,
 	// order_number, ...; not "other"), each once, the first limit of them
@@ -301,6 +305,31 @@ func (s *queries) SyncRefsByValue(ctx context.Context, value string) ([]SyncRef,
 
 func (s *queries) SyncRefs(ctx context.Context, kind, key string) ([]SyncRef, error) {
 	return s.syncRefs(ctx, `kind = $1 AND key = $2`, kind, key)
+}
+
+func (s *queries) SyncObjectOrRefs(ctx context.Context, kind, value string) (bool, []SyncRef, error) {
+	rows, err := s.q.query(ctx, `SELECT 0, '', '', kind, key FROM sync_objects WHERE kind = $1 AND key = $2
+		UNION ALL SELECT 1, value, ref_type, kind, key FROM sync_refs WHERE value = $2
+		ORDER BY 1, 4, 5, 3, 2 LIMIT 1001`, kind, value)
+	if err != nil {
+		return false, nil, s.err("sync object or refs "+value, err)
+	}
+	defer rows.Close()
+	exists := false
+	var refs []SyncRef
+	for rows.Next() {
+		var ref int
+		var r SyncRef
+		if err := rows.Scan(&ref, &r.Value, &r.Type, &r.Kind, &r.Key); err != nil {
+			return false, nil, s.err("sync object or refs "+value, err)
+		}
+		if ref == 0 {
+			exists = true
+		} else {
+			refs = append(refs, r)
+		}
+	}
+	return exists, refs, s.err("sync object or refs "+value, rows.Err())
 }
 
 func (s *queries) AddObjectKeys(ctx context.Context, messageID string, objects [][2]string, limit int) error {

@@ -179,6 +179,16 @@ func exerciseSync(t *testing.T, open func(t *testing.T) (store.Store, string)) {
 		if r, _ := s.SyncRefs(ctx, "order", "PO1"); len(r) != 2 {
 			t.Fatalf("refs %v", r)
 		}
+		// An object and the references by a value, in one query.
+		if ok, r, err := s.SyncObjectOrRefs(ctx, "order", "PO1"); err != nil || !ok || len(r) != 1 || r[0].Type != "po" {
+			t.Fatalf("order PO1 and its value's refs: %v %v %v", ok, r, err)
+		}
+		if ok, r, err := s.SyncObjectOrRefs(ctx, "shipment", "BOL9"); err != nil || ok || len(r) != 2 || r[0].Kind != "order" || r[1].Key != "SH1" {
+			t.Fatalf("no shipment BOL9, the value's refs: %v %v %v", ok, r, err)
+		}
+		if ok, r, err := s.SyncObjectOrRefs(ctx, "shipment", "SH1"); err != nil || !ok || len(r) != 0 {
+			t.Fatalf("shipment SH1, no refs by its key: %v %v %v", ok, r, err)
+		}
 		// A message gets the keys of what it changed: each once, not
 		// "other", the first ones by type and value; in a transaction, the
 		// references it added included.
