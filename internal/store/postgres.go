@@ -444,9 +444,15 @@ func (p *pgTxQ) commit(ctx context.Context) error {
 	if err != nil {
 		return err // named by the write that failed
 	}
-	_, err = br.Exec()
+	tag, err := br.Exec()
 	if cerr := br.Close(); err == nil {
 		err = cerr
+	}
+	if err == nil && tag.String() == "ROLLBACK" {
+		// PostgreSQL answers the COMMIT of a transaction a statement
+		// failed in with a rollback, and no error: the function went past
+		// that statement's error.
+		err = errors.New("a statement of the transaction failed, so PostgreSQL rolled it back")
 	}
 	if err != nil {
 		return fmt.Errorf("store: commit: %w", pgTranslate(err))

@@ -89,8 +89,14 @@ func (s *sqliteTxQ) flushRows(ctx context.Context, q string) error {
 			_, err = x.exec(ctx, l.sql, l.args...)
 		}
 		if err != nil {
+			// The caller's other waiting rows go with these, and its
+			// function fails at its end even if it ignores this error.
 			s.rows.drop()
-			return fmt.Errorf("%s: %w", l.label, sqliteTranslate(err))
+			err = fmt.Errorf("%s: %w", l.label, sqliteTranslate(err))
+			if s.err == nil {
+				s.err = err
+			}
+			return err
 		}
 	}
 	return nil

@@ -63,7 +63,7 @@ type sqliteTxQ struct {
 	tx    *sql.Tx
 	stmts map[string]*sql.Stmt
 	rows  waitingRows // the current caller's (group.runOne)
-	err   error       // a failed flush for Raw, reported at the end of the caller's function
+	err   error       // a failed flush of waiting rows, reported at the end of the caller's function
 }
 
 func (s *sqliteTxQ) stmt(ctx context.Context, q string) (*sql.Stmt, error) {
@@ -328,10 +328,7 @@ type sqliteTx struct {
 // Raw is the transaction for the job runtime's statements, which see the
 // waiting rows (a failed flush fails the caller's function at its end).
 func (t *sqliteTx) Raw() any {
-	q := t.q.(*sqliteTxQ)
-	if err := q.flushRows(context.Background(), ""); err != nil && q.err == nil {
-		q.err = err
-	}
+	_ = t.q.(*sqliteTxQ).flushRows(context.Background(), "") // an error is kept for end
 	return t.tx
 }
 
@@ -340,12 +337,12 @@ func (t *sqliteTx) Raw() any {
 func (t *sqliteTx) end(ok bool) error {
 	q := t.q.(*sqliteTxQ)
 	err := q.err
-	q.err = nil
-	if !ok || err != nil {
-		q.rows.drop()
-		return err
+	if ok && err == nil {
+		err = q.flushRows(context.Background(), "")
 	}
-	return q.flushRows(context.Background(), "")
+	q.err = nil // the next caller's function starts clean
+	q.rows.drop()
+	return err
 }
 
 // WithTx runs fn in a transaction that concurrent callers may share (see

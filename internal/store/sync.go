@@ -110,6 +110,9 @@ type SyncQueries interface {
 	// CountSyncEvents counts the objects of a kind whose history holds event.
 	CountSyncEvents(ctx context.Context, kind, event string) (int, error)
 	GetSyncApplied(ctx context.Context, messageID string, seq int) (*SyncApplied, error)
+	// PutSyncApplied records what a document did, replacing an earlier
+	// record of it; in a first run (FirstRun) the record must be new, and
+	// one there already fails the transaction (ErrConflict).
 	PutSyncApplied(ctx context.Context, a *SyncApplied) error
 }
 
@@ -519,8 +522,17 @@ func (s *queries) GetSyncApplied(ctx context.Context, messageID string, seq int)
 
 // PutSyncApplied records (or replaces) what applying a document did.
 func (s *queries) PutSyncApplied(ctx context.Context, a *SyncApplied) error {
-	return s.execLater(ctx, "put sync applied", `INSERT INTO sync_applied (message_id, seq, kind, key, events, refused) VALUES ($1, $2, $3, $4, $5, $6)
-		ON CONFLICT (message_id, seq) DO UPDATE SET kind = excluded.kind, key = excluded.key, events = excluded.events, refused = excluded.refused`,
+	q := `INSERT INTO sync_applied (message_id, seq, kind, key, events, refused) VALUES ($1, $2, $3, $4, $5, $6)
+		ON CONFLICT (message_id, seq) DO UPDATE SET kind = excluded.kind, key = excluded.key, events = excluded.events, refused = excluded.refused`
+	if FirstRun(ctx) {
+		// A first run did not look for an earlier record: it checks here
+		// that there is none. One there means the mark was wrong (a replay
+		// ran first, a paused instance went on after its failover): the
+		// insert fails its transaction, nothing of it is recorded, and the
+		// run fails, to be retried by a job that looks.
+		q = `INSERT INTO sync_applied (message_id, seq, kind, key, events, refused) VALUES ($1, $2, $3, $4, $5, $6)`
+	}
+	return s.execLater(ctx, "put sync applied of message "+a.MessageID, q,
 		a.MessageID, a.Seq, a.Kind, a.Key, strings.Join(a.Events, ","), a.Refused)
 }
 

@@ -291,6 +291,25 @@ func Exercise(t *testing.T, fresh func(t *testing.T) string) {
 			t.Fatalf("events after a failed transaction: %v %v, want the three committed before", eventKinds(evs), err)
 		}
 
+		// A function that goes past a failed statement's error still fails:
+		// its transaction does not commit the rest as if nothing happened.
+		err = s.WithTx(ctx, func(tx store.Tx) error {
+			if err := tx.AppendEvent(ctx, &store.Event{MessageID: m.ID, Kind: "lost"}); err != nil {
+				return err
+			}
+			if err := tx.AppendEvent(ctx, &store.Event{MessageID: "no-such-message", Kind: "x"}); err != nil {
+				return err
+			}
+			_, _ = tx.Events(ctx, m.ID) // the waiting rows fail here, and the error is not acted on
+			return nil
+		})
+		if err == nil {
+			t.Fatal("a transaction whose statement failed, its error ignored: committed without an error")
+		}
+		if evs, err := s.Events(ctx, m.ID); err != nil || len(evs) != 3 {
+			t.Fatalf("events after a failed transaction whose error was ignored: %v %v, want the three committed before", eventKinds(evs), err)
+		}
+
 		err = s.WithTx(ctx, func(tx store.Tx) error {
 			if _, err := tx.NextCounter(ctx, "acme", "rolled-back"); err != nil {
 				return err
