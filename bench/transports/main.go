@@ -10,6 +10,7 @@
 //	go run ./bench/transports -n 2000 -rate 100     # paced arrivals
 //	go run ./bench/transports -database-url postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable
 //	go run ./bench/transports -n 3000 -strace         # fsyncs of wharf serve per file
+//	go run ./bench/transports -n 1000 -strace-net -database-url URL  # round trips per file
 //
 // Before starting the server it writes the same N files with one fsync each
 // (one thread) and reports that rate as the reference of the run.
@@ -50,6 +51,7 @@ func main() {
 	keep := flag.Bool("keep", false, "keep the work folder")
 	baseline := flag.Bool("baseline", true, "first write the same files with one fsync each (one thread), the reference rate")
 	strace := flag.Bool("strace", false, "run wharf serve under strace -f -c and report its fsyncs per file")
+	straceNet := flag.Bool("strace-net", false, "run wharf serve under strace -f -yy and report its writes to the database's socket per file: its round trips (needs -database-url)")
 	workers := flag.Int("workers", 0, "jobs.workers of the server (0: its default)")
 	profile := flag.String("profile", "", "write a 5-second CPU profile (file.pprof) and execution trace (file.trace) of wharf serve taken 1 s into the burst")
 	instances := flag.Int("instances", 1, "wharf serve instances sharing the database, the archive and the watched folder (more than 1 needs -database-url and -archive-url)")
@@ -59,7 +61,10 @@ func main() {
 	if *instances > 1 && (*dbURL == "" || *archiveURL == "") {
 		log.Fatal("-instances > 1 needs -database-url (PostgreSQL) and -archive-url (S3): instances share both (docs/cluster.md)")
 	}
-	if *instances > 1 && (*strace || *profile != "") {
+	if *straceNet && (*dbURL == "" || *strace) {
+		log.Fatal("-strace-net counts the writes to a PostgreSQL server (-database-url), and not with -strace")
+	}
+	if *instances > 1 && (*strace || *straceNet || *profile != "") {
 		log.Fatal("-strace and -profile measure one instance")
 	}
 
@@ -167,6 +172,9 @@ func main() {
 	straceOut := filepath.Join(work, "strace.txt")
 	if *strace {
 		argv = append([]string{"strace", "-f", "--seccomp-bpf", "-c", "-e", "trace=fsync,fdatasync,syncfs,sync", "-o", straceOut}, argv...)
+	}
+	if *straceNet {
+		argv = append([]string{"strace", "-f", "--seccomp-bpf", "-yy", "-e", "trace=write,writev,sendto,sendmsg", "-o", straceOut}, argv...)
 	}
 	var srvs []*exec.Cmd
 	for i := range *instances {
@@ -304,7 +312,7 @@ func main() {
 			fsyncRate, float64(*n)/total.Seconds()/fsyncRate)
 	}
 	stop := srv.Process.Pid
-	if *strace { // stop wharf, strace's child; strace then writes its summary
+	if *strace || *straceNet { // stop wharf, strace's child; strace then writes its summary
 		if b, err := os.ReadFile(fmt.Sprintf("/proc/%d/task/%d/children", stop, stop)); err == nil {
 			if pid, err := strconv.Atoi(strings.TrimSpace(string(b))); err == nil {
 				stop = pid
@@ -330,6 +338,13 @@ func main() {
 		fmt.Printf("  reference again after the run: %.0f files/s; Wharf / the mean of the two references: %.2fx (%.2fx-%.2fx)\n",
 			again, rate/((fsyncRate+again)/2), rate/max(fsyncRate, again), rate/min(fsyncRate, again))
 	}
+	if *straceNet {
+		if writes, err := dbWrites(straceOut, *dbURL); err != nil {
+			log.Printf("strace: %v", err)
+		} else {
+			fmt.Printf("  writes of wharf serve to the database's socket (start to stop, its round trips): %d, %.1f per file\n", writes, float64(writes)/float64(*n))
+		}
+	}
 	if *strace {
 		if calls, each, err := straceCalls(straceOut); err != nil {
 			log.Printf("strace: %v", err)
@@ -337,6 +352,33 @@ func main() {
 			fmt.Printf("  fsync, fdatasync, syncfs and sync calls of wharf serve (start to stop): %d, %.2f per file (%s)\n", calls, float64(calls)/float64(*n), each)
 		}
 	}
+}
+
+// dbWrites counts the writes in strace -yy output whose socket's remote
+// end is the database's port: one per round trip (pgx sends a statement, or
+// a batch of them, with one write).
+func dbWrites(straceOut, dbURL string) (int, error) {
+	port := "5432"
+	if u, err := url.Parse(dbURL); err == nil && u.Port() != "" {
+		port = u.Port()
+	}
+	f, err := os.Open(straceOut)
+	if err != nil {
+		return 0, err
+	}
+	defer f.Close()
+	n := 0
+	sc := bufio.NewScanner(f)
+	sc.Buffer(make([]byte, 1<<20), 1<<20)
+	for sc.Scan() {
+		line := sc.Text()
+		if i := strings.Index(line, "<TCP"); i >= 0 {
+			if j := strings.IndexByte(line[i:], ']'); j > 0 && strings.HasSuffix(line[i:i+j], ":"+port) && strings.Contains(line[i:i+j], "->") {
+				n++
+			}
+		}
+	}
+	return n, sc.Err()
 }
 
 // cpuOf sums the CPU time (user, then system) the processes have used so
