@@ -19,10 +19,7 @@ func TestFirstRunAfterAnEarlierRun(t *testing.T) {
 	testenv.EachStore(t, func(t *testing.T, st store.Store) {
 		ctx := context.Background()
 		e := &wsync.Engine{Store: st, Rules: &wsync.Rules{}}
-		m := &store.Message{PartnerID: "erp", Direction: store.Inbound, RemoteName: "orders.json"}
-		if err := st.InsertMessage(ctx, m); err != nil {
-			t.Fatal(err)
-		}
+		m := inboundFile(t, st, "erp", "orders.json")
 		d, err := canonical.Decode([]byte(`{"type":"order","version":"1","order_number":"SO-1"}`))
 		if err != nil {
 			t.Fatal(err)

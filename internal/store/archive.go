@@ -3,7 +3,6 @@ package store
 import (
 	"context"
 	"fmt"
-	"strconv"
 	"strings"
 	"time"
 )
@@ -296,24 +295,11 @@ func (s *queries) GetArchiveEntry(ctx context.Context, messageID string) (*Archi
 func (s *queries) ArchivedKeys(ctx context.Context, partnerID string, keys []string) (map[string]bool, error) {
 	had := map[string]bool{}
 	for len(keys) > 0 {
-		n := min(len(keys), 64)
-		if n > exactRows {
-			for n&(n-1) != 0 { // a power of two: a few statement texts
-				n &= n - 1
-			}
-		}
-		var b strings.Builder
-		b.WriteString(`SELECT idem_key FROM archive_entries WHERE partner_id = $1 AND idem_key <> '' AND idem_key IN (`)
-		args := []any{partnerID}
-		for i, k := range keys[:n] {
-			if i > 0 {
-				b.WriteString(", ")
-			}
-			args = append(args, k)
-			b.WriteString("$" + strconv.Itoa(len(args)))
-		}
-		b.WriteByte(')')
-		rows, err := s.q.query(ctx, b.String(), args...)
+		n := chunk(len(keys))
+		w := filter{conds: []string{"idem_key <> ''"}}
+		w.add("partner_id = ?", partnerID)
+		w.in("idem_key", keys[:n])
+		rows, err := s.q.query(ctx, `SELECT idem_key FROM archive_entries`+w.where(), w.args...)
 		if err != nil {
 			return nil, s.err("archived keys of "+partnerID, err)
 		}

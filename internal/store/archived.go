@@ -142,22 +142,28 @@ func (s *queries) insertRows(ctx context.Context, op, head, tail string, rows []
 	return nil
 }
 
-// exactRows is the most rows rowsSQL puts in one statement of their exact
-// number.
+// exactRows is the most rows (or values) one statement takes in their
+// exact number.
 const exactRows = 16
 
-// rowsSQL is the INSERT of the first n of rows (head is the statement up to
-// VALUES, tail what follows the rows) and its arguments. n is all of them
+// chunk is how many of n rows or values one statement takes: all of them
 // up to exactRows, else the largest power of two up to 64 that is not
 // more, so that a few statement texts per table stay prepared.
-func rowsSQL(head, tail string, rows [][]any) (string, []any, int) {
-	n := len(rows)
-	if n > exactRows {
-		n = 64
-		for n > len(rows) {
-			n /= 2
-		}
+func chunk(n int) int {
+	if n <= exactRows {
+		return n
 	}
+	c := 64
+	for c > n {
+		c /= 2
+	}
+	return c
+}
+
+// rowsSQL is the INSERT of the first n of rows (n: chunk; head is the
+// statement up to VALUES, tail what follows the rows) and its arguments.
+func rowsSQL(head, tail string, rows [][]any) (string, []any, int) {
+	n := chunk(len(rows))
 	cols := len(rows[0])
 	var b strings.Builder
 	b.Grow(len(head) + len(tail) + n*cols*5)

@@ -361,7 +361,7 @@ func (s *pgStore) WithTx(ctx context.Context, fn func(Tx) error) error {
 	// is closed by the pool instead.
 	defer c.Release()
 	t := &pgTx{tq: &pgTxQ{conn: c.Conn()}}
-	t.tq.later = []pgLater{{label: "store: begin", sql: "BEGIN"}}
+	t.tq.later = []laterStmt{{label: "store: begin", sql: "BEGIN"}}
 	t.queries = queries{q: t.tq, translate: pgTranslate, forUpdate: " FOR UPDATE", clock: s.queries.clock, micros: pgMicros}
 	t.queries.atomic = func(ctx context.Context, fn func(*queries) error) error { return fn(&t.queries) }
 	if err := fn(t); err != nil {
@@ -388,7 +388,7 @@ func (s *pgStore) WithTx(ctx context.Context, fn func(Tx) error) error {
 // Rows of insertLater wait longer (waitingRows).
 type pgTxQ struct {
 	conn  *pgx.Conn
-	later []pgLater
+	later []laterStmt
 	rows  waitingRows
 	begun bool  // the BEGIN went to the server
 	err   error // a failed flush for Raw, reported by the next statement or the commit
@@ -400,7 +400,7 @@ func (p *pgTxQ) due(q string) {
 	p.later = append(p.later, p.rows.take(q)...)
 }
 
-type pgLater struct {
+type laterStmt struct {
 	label, sql string
 	args       []any
 }

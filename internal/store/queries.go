@@ -82,7 +82,7 @@ func (s *queries) single(ctx context.Context, fn func(*queries) error) error {
 func (s *queries) execLater(ctx context.Context, label, q string, args ...any) error {
 	if t, ok := s.q.(*pgTxQ); ok {
 		t.due(q)
-		t.later = append(t.later, pgLater{label: "store: " + label, sql: q, args: args})
+		t.later = append(t.later, laterStmt{label: "store: " + label, sql: q, args: args})
 		return nil
 	}
 	_, err := s.q.exec(ctx, q, args...)

@@ -48,11 +48,11 @@ func insertTable(head string) string {
 
 // take removes the rows that statement q may see (every one when q is
 // "") and returns their INSERTs, labelled by the first row's label.
-func (w *waitingRows) take(q string) []pgLater {
+func (w *waitingRows) take(q string) []laterStmt {
 	if len(w.groups) == 0 {
 		return nil
 	}
-	var out []pgLater
+	var out []laterStmt
 	kept := w.groups[:0]
 	for _, g := range w.groups {
 		if q != "" && !strings.Contains(q, g.table) {
@@ -65,7 +65,7 @@ func (w *waitingRows) take(q string) []pgLater {
 		}
 		for rows := g.rows; len(rows) > 0; {
 			sql, args, n := rowsSQL(g.head, g.tail, rows)
-			out = append(out, pgLater{label: label, sql: sql, args: args})
+			out = append(out, laterStmt{label: label, sql: sql, args: args})
 			rows = rows[n:]
 		}
 	}

@@ -323,19 +323,20 @@ func (s *sqliteStore) atomic(ctx context.Context, fn func(*queries) error) error
 type sqliteTx struct {
 	queries
 	tx *sql.Tx
+	tq *sqliteTxQ
 }
 
 // Raw is the transaction for the job runtime's statements, which see the
 // waiting rows (a failed flush fails the caller's function at its end).
 func (t *sqliteTx) Raw() any {
-	_ = t.q.(*sqliteTxQ).flushRows(context.Background(), "") // an error is kept for end
+	_ = t.tq.flushRows(context.Background(), "") // an error is kept for end
 	return t.tx
 }
 
 // end ends the current caller's writes: its waiting rows are written when
 // ok (its function succeeded), dropped otherwise. It returns what failed.
 func (t *sqliteTx) end(ok bool) error {
-	q := t.q.(*sqliteTxQ)
+	q := t.tq
 	err := q.err
 	if ok && err == nil {
 		err = q.flushRows(context.Background(), "")
@@ -359,8 +360,8 @@ func (s *sqliteStore) WithTxMerged(ctx context.Context, m *Merge, item any) erro
 }
 
 func (s *sqliteStore) newTx(tx *sql.Tx) *sqliteTx {
-	t := &sqliteTx{tx: tx}
-	t.queries = queries{q: &sqliteTxQ{tx: tx}, translate: sqliteTranslate, clock: s.queries.clock}
+	t := &sqliteTx{tx: tx, tq: &sqliteTxQ{tx: tx}}
+	t.queries = queries{q: t.tq, translate: sqliteTranslate, clock: s.queries.clock}
 	t.queries.atomic = func(ctx context.Context, fn func(*queries) error) error { return fn(&t.queries) }
 	return t
 }

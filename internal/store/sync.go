@@ -522,15 +522,14 @@ func (s *queries) GetSyncApplied(ctx context.Context, messageID string, seq int)
 
 // PutSyncApplied records (or replaces) what applying a document did.
 func (s *queries) PutSyncApplied(ctx context.Context, a *SyncApplied) error {
-	q := `INSERT INTO sync_applied (message_id, seq, kind, key, events, refused) VALUES ($1, $2, $3, $4, $5, $6)
-		ON CONFLICT (message_id, seq) DO UPDATE SET kind = excluded.kind, key = excluded.key, events = excluded.events, refused = excluded.refused`
-	if FirstRun(ctx) {
-		// A first run did not look for an earlier record: it checks here
-		// that there is none. One there means the mark was wrong (a replay
-		// ran first, a paused instance went on after its failover): the
-		// insert fails its transaction, nothing of it is recorded, and the
-		// run fails, to be retried by a job that looks.
-		q = `INSERT INTO sync_applied (message_id, seq, kind, key, events, refused) VALUES ($1, $2, $3, $4, $5, $6)`
+	q := `INSERT INTO sync_applied (message_id, seq, kind, key, events, refused) VALUES ($1, $2, $3, $4, $5, $6)`
+	// A first run did not look for an earlier record: it checks here that
+	// there is none. One there means the mark was wrong (a replay ran
+	// first, a paused instance went on after its failover): the insert
+	// fails its transaction, nothing of it is recorded, and the run fails,
+	// to be retried by a job that looks and replaces the record.
+	if !FirstRun(ctx) {
+		q += ` ON CONFLICT (message_id, seq) DO UPDATE SET kind = excluded.kind, key = excluded.key, events = excluded.events, refused = excluded.refused`
 	}
 	return s.execLater(ctx, "put sync applied of message "+a.MessageID, q,
 		a.MessageID, a.Seq, a.Kind, a.Key, strings.Join(a.Events, ","), a.Refused)
