@@ -84,10 +84,13 @@ func (a *Archive) commitBatch(batch []*pending) {
 		}
 		return
 	}
+	// Each transaction below takes the chain's lock, which every archive
+	// write waits for: it runs alone, not in a transaction shared with
+	// other work (store.Alone).
 	if len(live) > 1 {
 		// The shared transaction must not die with one caller's context.
 		ctx := context.WithoutCancel(live[0].ctx)
-		err := a.st.WithTx(ctx, func(tx store.Tx) error { return a.recordAll(ctx, tx, live) })
+		err := a.st.WithTx(store.Alone(ctx), func(tx store.Tx) error { return a.recordAll(ctx, tx, live) })
 		if err == nil {
 			a.committed()
 			for _, p := range live {
@@ -101,7 +104,7 @@ func (a *Archive) commitBatch(batch []*pending) {
 		}
 	}
 	for _, p := range live {
-		err := a.st.WithTx(p.ctx, func(tx store.Tx) error { return a.recordAll(p.ctx, tx, []*pending{p}) })
+		err := a.st.WithTx(store.Alone(p.ctx), func(tx store.Tx) error { return a.recordAll(p.ctx, tx, []*pending{p}) })
 		if err == nil {
 			a.committed()
 		}

@@ -173,7 +173,8 @@ func (a *Archive) purge(ctx context.Context, partner string, before time.Time, r
 func (a *Archive) purgeOne(ctx context.Context, m *store.Message, reason string) error {
 	at := a.now()
 	inIndex := strings.HasPrefix(m.BlobRef, dbKind+":")
-	err := a.st.WithTx(ctx, func(tx store.Tx) error {
+	// Alone: the chain's lock is every archive write's (store.Alone).
+	err := a.st.WithTx(store.Alone(ctx), func(tx store.Tx) error {
 		head, err := tx.LockChain(ctx)
 		if err != nil {
 			return err
@@ -241,7 +242,7 @@ func (a *Archive) purgeOne(ctx context.Context, m *store.Message, reason string)
 // inUse says a live entry does; err is a store error; blobErr says why the
 // blob store did not delete it.
 func (a *Archive) deleteIfUnreferenced(ctx context.Context, ref string) (inUse bool, blobErr, err error) {
-	err = a.st.WithTx(ctx, func(tx store.Tx) error {
+	err = a.st.WithTx(store.Alone(ctx), func(tx store.Tx) error {
 		if _, err := tx.LockChain(ctx); err != nil {
 			return err
 		}

@@ -54,8 +54,9 @@ func pgTranslate(err error) error {
 
 type pgStore struct {
 	queries
-	pool *pgxpool.Pool
-	desc string
+	pool  *pgxpool.Pool
+	desc  string
+	group *pgGroup
 }
 
 // RedactURL returns a PostgreSQL connection string without its password,
@@ -258,6 +259,7 @@ func openPostgres(ctx context.Context, dsn string, o options) (Store, error) {
 		return nil, fmt.Errorf("store: cannot reach %s: %w", desc, err)
 	}
 	s := &pgStore{pool: pool, desc: desc}
+	s.group = &pgGroup{s: s}
 	s.queries = queries{q: pgQ{pool}, translate: pgTranslate, atomic: s.atomic, forUpdate: " FOR UPDATE", clock: o.clock, micros: pgMicros, draws: &draws{}}
 	begin := func(ctx context.Context) (querier, func(bool) error, error) {
 		tx, err := pool.Begin(ctx)
@@ -348,10 +350,25 @@ type pgTx struct {
 // transaction, its BEGIN first.
 func (t *pgTx) Raw() any {
 	_ = t.tq.flush(context.Background()) // an error is kept: the commit reports it
-	return connTx{t.tq.conn}
+	return connTx{conn: t.tq.conn, detached: t.tq.shared}
+}
+
+func (s *pgStore) newTx(c *pgx.Conn) *pgTx {
+	t := &pgTx{tq: &pgTxQ{conn: c, failedAt: -1}}
+	t.tq.later = []laterStmt{{label: "store: begin", sql: "BEGIN"}}
+	t.queries = queries{q: t.tq, translate: pgTranslate, forUpdate: " FOR UPDATE", clock: s.queries.clock, micros: pgMicros}
+	t.queries.atomic = func(ctx context.Context, fn func(*queries) error) error { return fn(&t.queries) }
+	return t
 }
 
 func (s *pgStore) WithTx(ctx context.Context, fn func(Tx) error) error {
+	if !alone(ctx) {
+		return s.group.do(ctx, &groupCall{ctx: ctx, fn: fn})
+	}
+	return s.withOwnTx(ctx, fn)
+}
+
+func (s *pgStore) withOwnTx(ctx context.Context, fn func(Tx) error) error {
 	c, err := s.pool.Acquire(ctx)
 	if err != nil {
 		return fmt.Errorf("store: begin: %w", pgTranslate(err))
@@ -360,10 +377,7 @@ func (s *pgStore) WithTx(ctx context.Context, fn func(Tx) error) error {
 	// whichever way; one still in a transaction (the rollback failed too)
 	// is closed by the pool instead.
 	defer c.Release()
-	t := &pgTx{tq: &pgTxQ{conn: c.Conn()}}
-	t.tq.later = []laterStmt{{label: "store: begin", sql: "BEGIN"}}
-	t.queries = queries{q: t.tq, translate: pgTranslate, forUpdate: " FOR UPDATE", clock: s.queries.clock, micros: pgMicros}
-	t.queries.atomic = func(ctx context.Context, fn func(*queries) error) error { return fn(&t.queries) }
+	t := s.newTx(c.Conn())
 	if err := fn(t); err != nil {
 		t.tq.rollback(ctx)
 		return err
@@ -392,6 +406,20 @@ type pgTxQ struct {
 	rows  waitingRows
 	begun bool  // the BEGIN went to the server
 	err   error // a failed flush for Raw, reported by the next statement or the commit
+
+	// In a transaction shared by several calls (pgGroup):
+	shared   bool  // statements run without their caller's cancellation
+	sent     int   // statements sent so far, the BEGIN first
+	failedAt int   // the place of the waiting write that failed (-1: none)
+	failErr  error // its error
+}
+
+// ctx is the context a statement of the transaction runs with.
+func (p *pgTxQ) ctx(ctx context.Context) context.Context {
+	if p.shared {
+		return context.WithoutCancel(ctx)
+	}
+	return ctx
 }
 
 // due moves the waiting rows that statement q may see (every one when q
@@ -418,11 +446,17 @@ func (p *pgTxQ) send(ctx context.Context, q string, args []any) (pgx.BatchResult
 	later := p.later
 	p.later = nil
 	p.begun = true
-	br := p.conn.SendBatch(ctx, b)
-	for _, l := range later {
+	base := p.sent
+	p.sent += b.Len()
+	br := p.conn.SendBatch(p.ctx(ctx), b)
+	for i, l := range later {
 		if _, err := br.Exec(); err != nil {
 			br.Close()
-			return nil, fmt.Errorf("%s: %w", l.label, err)
+			err = fmt.Errorf("%s: %w", l.label, err)
+			if p.failedAt < 0 {
+				p.failedAt, p.failErr = base+i, err
+			}
+			return nil, err
 		}
 	}
 	return br, nil
@@ -491,7 +525,8 @@ func (p *pgTxQ) exec(ctx context.Context, q string, args ...any) (int64, error) 
 		return 0, p.err
 	}
 	if len(p.later) == 0 {
-		return pgQ{p.conn}.exec(ctx, q, args...)
+		p.sent++
+		return pgQ{p.conn}.exec(p.ctx(ctx), q, args...)
 	}
 	br, err := p.send(ctx, q, args)
 	if err != nil {
@@ -510,7 +545,8 @@ func (p *pgTxQ) query(ctx context.Context, q string, args ...any) (rowsIter, err
 		return nil, p.err
 	}
 	if len(p.later) == 0 {
-		return pgQ{p.conn}.query(ctx, q, args...)
+		p.sent++
+		return pgQ{p.conn}.query(p.ctx(ctx), q, args...)
 	}
 	br, err := p.send(ctx, q, args)
 	if err != nil {
@@ -530,7 +566,8 @@ func (p *pgTxQ) queryRow(ctx context.Context, q string, args ...any) rowScanner 
 		return errRow{p.err}
 	}
 	if len(p.later) == 0 {
-		return pgQ{p.conn}.queryRow(ctx, q, args...)
+		p.sent++
+		return pgQ{p.conn}.queryRow(p.ctx(ctx), q, args...)
 	}
 	br, err := p.send(ctx, q, args)
 	if err != nil {
@@ -566,31 +603,41 @@ func (r batchRows) Close() {
 // its statements in (InsertTx, JobCompleteTx): the connection, already in
 // the transaction WithTx began and ends. Begin makes a savepoint inside
 // it; the transaction itself is not River's to commit or roll back.
-type connTx struct{ conn *pgx.Conn }
+type connTx struct {
+	conn     *pgx.Conn
+	detached bool // a shared transaction's: its statements run without their caller's cancellation
+}
+
+func (t connTx) ctx(ctx context.Context) context.Context {
+	if t.detached {
+		return context.WithoutCancel(ctx)
+	}
+	return ctx
+}
 
 var errNotRivers = errors.New("store: the transaction is the store's: WithTx commits or rolls it back")
 
-func (t connTx) Begin(ctx context.Context) (pgx.Tx, error) { return newSavepoint(ctx, t.conn, 1) }
+func (t connTx) Begin(ctx context.Context) (pgx.Tx, error) { return newSavepoint(t.ctx(ctx), t, 1) }
 func (t connTx) Commit(context.Context) error              { return errNotRivers }
 func (t connTx) Rollback(context.Context) error            { return errNotRivers }
 func (t connTx) CopyFrom(ctx context.Context, table pgx.Identifier, cols []string, src pgx.CopyFromSource) (int64, error) {
-	return t.conn.CopyFrom(ctx, table, cols, src)
+	return t.conn.CopyFrom(t.ctx(ctx), table, cols, src)
 }
 func (t connTx) SendBatch(ctx context.Context, b *pgx.Batch) pgx.BatchResults {
-	return t.conn.SendBatch(ctx, b)
+	return t.conn.SendBatch(t.ctx(ctx), b)
 }
 func (t connTx) LargeObjects() pgx.LargeObjects { panic("store: large objects are not used") }
 func (t connTx) Prepare(ctx context.Context, name, sql string) (*pgconn.StatementDescription, error) {
-	return t.conn.Prepare(ctx, name, sql)
+	return t.conn.Prepare(t.ctx(ctx), name, sql)
 }
 func (t connTx) Exec(ctx context.Context, sql string, args ...any) (pgconn.CommandTag, error) {
-	return t.conn.Exec(ctx, sql, args...)
+	return t.conn.Exec(t.ctx(ctx), sql, args...)
 }
 func (t connTx) Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error) {
-	return t.conn.Query(ctx, sql, args...)
+	return t.conn.Query(t.ctx(ctx), sql, args...)
 }
 func (t connTx) QueryRow(ctx context.Context, sql string, args ...any) pgx.Row {
-	return t.conn.QueryRow(ctx, sql, args...)
+	return t.conn.QueryRow(t.ctx(ctx), sql, args...)
 }
 func (t connTx) Conn() *pgx.Conn { return t.conn }
 
@@ -601,15 +648,15 @@ type savepoint struct {
 	closed bool
 }
 
-func newSavepoint(ctx context.Context, conn *pgx.Conn, depth int) (*savepoint, error) {
-	if _, err := conn.Exec(ctx, fmt.Sprintf("SAVEPOINT wharf_sp_%d", depth)); err != nil {
+func newSavepoint(ctx context.Context, t connTx, depth int) (*savepoint, error) {
+	if _, err := t.conn.Exec(ctx, fmt.Sprintf("SAVEPOINT wharf_sp_%d", depth)); err != nil {
 		return nil, err
 	}
-	return &savepoint{connTx: connTx{conn}, depth: depth}, nil
+	return &savepoint{connTx: t, depth: depth}, nil
 }
 
 func (s *savepoint) Begin(ctx context.Context) (pgx.Tx, error) {
-	return newSavepoint(ctx, s.conn, s.depth+1)
+	return newSavepoint(s.ctx(ctx), s.connTx, s.depth+1)
 }
 
 func (s *savepoint) Commit(ctx context.Context) error   { return s.end(ctx, "RELEASE SAVEPOINT") }
@@ -621,7 +668,7 @@ func (s *savepoint) end(ctx context.Context, verb string) error {
 		return pgx.ErrTxClosed
 	}
 	s.closed = true
-	_, err := s.conn.Exec(ctx, fmt.Sprintf("%s wharf_sp_%d", verb, s.depth))
+	_, err := s.conn.Exec(s.ctx(ctx), fmt.Sprintf("%s wharf_sp_%d", verb, s.depth))
 	return err
 }
 

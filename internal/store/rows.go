@@ -80,6 +80,28 @@ func (w *waitingRows) drop() {
 	w.groups = w.groups[:0]
 }
 
+// snapshot is what waits now, for restore.
+func (w *waitingRows) snapshot() []rowGroup {
+	if len(w.groups) == 0 {
+		return nil
+	}
+	s := make([]rowGroup, len(w.groups))
+	for i, g := range w.groups {
+		s[i] = *g // the slices keep their length: rows added later are not in it
+	}
+	return s
+}
+
+// restore makes what waited at a snapshot wait again, and only that: a
+// savepoint rolled back, with the rows it added and those it sent.
+func (w *waitingRows) restore(s []rowGroup) {
+	w.drop()
+	for i := range s {
+		g := s[i]
+		w.groups = append(w.groups, &g)
+	}
+}
+
 // flushRows runs the waiting rows that q may see (every one for "") in a
 // SQLite transaction.
 func (s *sqliteTxQ) flushRows(ctx context.Context, q string) error {
