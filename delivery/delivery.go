@@ -258,7 +258,9 @@ func (e *Engine) SendNow(ctx context.Context, m *store.Message, body []byte) (fu
 		e.Log.Debug("delivered", "message", m.ID, "partner", m.PartnerID, "transport", m.Transport, "bytes", m.Size)
 	}
 	return func(tx store.Tx) error {
-		if err := tx.SetMessageStatus(ctx, m.ID, lifecycle.StatusDelivered); err != nil {
+		// m is the acknowledgment as archived, waiting: its file's
+		// processing, which holds its claim, delivers it.
+		if err := tx.SetStatusOf(ctx, m, lifecycle.StatusDelivered); err != nil {
 			return err
 		}
 		return tx.AppendEvent(ctx, &store.Event{MessageID: m.ID, Kind: lifecycle.EventDelivered,

@@ -829,7 +829,8 @@ func (p *Processor) finishWith(ctx context.Context, m *store.Message, format str
 		keys = append(keys, store.KeyTest) // a partner marked test sends test traffic only
 	}
 	return p.Store.WithTx(ctx, func(tx store.Tx) error {
-		if err := tx.SetMessageOutcome(ctx, m.ID, status, format, types); err != nil {
+		// m is as processing read it: its claim keeps others from moving it.
+		if err := tx.SetOutcomeOf(ctx, m, status, format, types); err != nil {
 			return err
 		}
 		if len(keys) > 0 {

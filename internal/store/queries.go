@@ -567,6 +567,45 @@ func (s *queries) SetMessageOutcome(ctx context.Context, id string, status lifec
 	})
 }
 
+func (s *queries) SetStatusOf(ctx context.Context, m *Message, status lifecycle.Status) error {
+	return s.changeStatusOf(ctx, m, status, false, "", nil)
+}
+
+func (s *queries) SetOutcomeOf(ctx context.Context, m *Message, status lifecycle.Status, format string, docTypes []string) error {
+	return s.changeStatusOf(ctx, m, status, true, format, docTypes)
+}
+
+// changeStatusOf is SetStatusOf (outcome false) and SetOutcomeOf: writes
+// whose answer nobody needs (execLater, the event's insertLater).
+func (s *queries) changeStatusOf(ctx context.Context, m *Message, status lifecycle.Status, outcome bool, format string, docTypes []string) error {
+	if !status.Valid() {
+		return fmt.Errorf("store: set status of message %s: %w: unknown status %q", m.ID, ErrInvalid, status)
+	}
+	return s.atomic(ctx, func(q *queries) error {
+		types := strings.Join(docTypes, ",")
+		if m.Status == status { // changed before (a retry): no event
+			if !outcome {
+				return nil
+			}
+			return q.execLater(ctx, "set format of message "+m.ID, `UPDATE messages SET format = $1, doc_types = $2 WHERE id = $3`, format, types, m.ID)
+		}
+		to := *m
+		to.Status = status
+		var err error
+		if outcome {
+			to.Format, to.DocTypes = format, docTypes
+			err = q.execLater(ctx, "set outcome of message "+m.ID, `UPDATE messages SET status = $1, format = $3, doc_types = $4 WHERE id = $2 AND status <> $1`,
+				string(status), m.ID, format, types)
+		} else {
+			err = q.execLater(ctx, "set status of message "+m.ID, `UPDATE messages SET status = $1 WHERE id = $2 AND status <> $1`, string(status), m.ID)
+		}
+		if err != nil {
+			return err
+		}
+		return q.messageEvent(ctx, &to, string(status), nil)
+	})
+}
+
 // changeStatus moves the message to status, and sets the columns of set
 // (", col = $3, ...", their args after status and id) with it. A change of
 // status is an outbox event (message.delivered, ...) in the same

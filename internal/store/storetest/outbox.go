@@ -205,6 +205,68 @@ func exerciseOutbox(t *testing.T, open func(t *testing.T) (store.Store, string))
 		}
 	})
 
+	t.Run("OutboxStatusOf", func(t *testing.T) {
+		// SetOutcomeOf and SetStatusOf build the event from the message the
+		// caller holds, and read nothing back.
+		s, _ := open(t)
+		in := &store.Message{PartnerID: "acme", Direction: store.Inbound, Transport: "folder", RemoteName: "in.edi", Status: lifecycle.StatusReceived, CorrelationID: "corr-1"}
+		out := &store.Message{PartnerID: "acme", Direction: store.Outbound, Transport: "folder", RemoteName: "997_in.edi", Status: lifecycle.StatusWaiting, ParentID: "p"}
+		for _, m := range []*store.Message{in, out} {
+			if err := s.InsertMessage(ctx, m); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if err := s.WithTx(ctx, func(tx store.Tx) error {
+			if err := tx.SetOutcomeOf(ctx, in, lifecycle.StatusProcessed, "x12", []string{"204"}); err != nil {
+				return err
+			}
+			return tx.SetStatusOf(ctx, out, lifecycle.StatusDelivered)
+		}); err != nil {
+			t.Fatal(err)
+		}
+		if in.Status != lifecycle.StatusReceived {
+			t.Fatalf("the caller's message changed: %+v", in)
+		}
+		got, _ := s.GetMessage(ctx, in.ID)
+		if got.Status != lifecycle.StatusProcessed || got.Format != "x12" || fmt.Sprint(got.DocTypes) != "[204]" {
+			t.Fatalf("outcome: %+v", got)
+		}
+		if got, _ := s.GetMessage(ctx, out.ID); got.Status != lifecycle.StatusDelivered {
+			t.Fatalf("status: %+v", got)
+		}
+		// A retry reads the message again: the same status makes no event,
+		// and the outcome's columns are set.
+		again, _ := s.GetMessage(ctx, in.ID)
+		if err := s.SetOutcomeOf(ctx, again, lifecycle.StatusProcessed, "x12", []string{"204", "990"}); err != nil {
+			t.Fatal(err)
+		}
+		if got, _ := s.GetMessage(ctx, in.ID); got.Status != lifecycle.StatusProcessed || fmt.Sprint(got.DocTypes) != "[204 990]" {
+			t.Fatalf("outcome again: %+v", got)
+		}
+		outAgain, _ := s.GetMessage(ctx, out.ID)
+		if err := s.SetStatusOf(ctx, outAgain, lifecycle.StatusDelivered); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.SetStatusOf(ctx, in, "done"); !errors.Is(err, store.ErrInvalid) {
+			t.Fatalf("unknown status: want ErrInvalid, got %v", err)
+		}
+		evs := drain(t, s, 0)
+		want := "message.received " + in.ID + ", message.waiting " + out.ID + ", message.processed " + in.ID + ", message.delivered " + out.ID
+		if got := types(evs); got != want {
+			t.Fatalf("events:\n got %s\nwant %s", got, want)
+		}
+		var d struct {
+			Message store.Message `json:"message"`
+		}
+		if err := json.Unmarshal(evs[2].Data, &d); err != nil || d.Message.Status != lifecycle.StatusProcessed || d.Message.Format != "x12" ||
+			fmt.Sprint(d.Message.DocTypes) != "[204]" || d.Message.RemoteName != "in.edi" || evs[2].CorrelationID != "corr-1" {
+			t.Fatalf("message.processed %+v data %s: %v", evs[2], evs[2].Data, err)
+		}
+		if err := json.Unmarshal(evs[3].Data, &d); err != nil || d.Message.Status != lifecycle.StatusDelivered || d.Message.ParentID != "p" {
+			t.Fatalf("message.delivered data %s: %v", evs[3].Data, err)
+		}
+	})
+
 	t.Run("OutboxSinkLease", func(t *testing.T) {
 		s, _ := open(t)
 		t0 := time.Date(2026, 3, 4, 5, 0, 0, 0, time.UTC)
