@@ -130,9 +130,20 @@ type OutboxQueries interface {
 // and MDNs, see package lifecycle): its messages make no events.
 var evidenceTransports = map[string]bool{"as2-raw": true, "as2-mdn": true, "as2-mdn-in": true}
 
-const insertOutboxHead = `INSERT INTO outbox_events (id, at, type, object_kind, object_key, subject, partner_id, message_id, correlation_id, data) VALUES `
+// outboxWriteCols are the columns of an outbox event as written (outboxArgs).
+const outboxWriteCols = `id, at, type, object_kind, object_key, subject, partner_id, message_id, correlation_id, data`
+
+const insertOutboxHead = `INSERT INTO outbox_events (` + outboxWriteCols + `) VALUES `
 
 func (s *queries) AppendOutbox(ctx context.Context, e *OutboxEvent) error {
+	if err := s.fillOutbox(e); err != nil {
+		return err
+	}
+	return s.insertLater(ctx, "append outbox event "+e.Type, insertOutboxHead, "", outboxArgs(e))
+}
+
+// fillOutbox checks e and gives it its ID, time and data when it has none.
+func (s *queries) fillOutbox(e *OutboxEvent) error {
 	if e.Type == "" {
 		return fmt.Errorf("store: append outbox event: %w: type is required", ErrInvalid)
 	}
@@ -149,8 +160,12 @@ func (s *queries) AppendOutbox(ctx context.Context, e *OutboxEvent) error {
 	if !json.Valid(e.Data) {
 		return fmt.Errorf("store: append outbox event %s: %w: data is not JSON", e.Type, ErrInvalid)
 	}
-	return s.insertLater(ctx, "append outbox event "+e.Type, insertOutboxHead, "",
-		[]any{e.ID, e.At, e.Type, e.ObjectKind, e.ObjectKey, e.Subject, e.PartnerID, e.MessageID, e.CorrelationID, string(e.Data)})
+	return nil
+}
+
+// outboxArgs are the values of outboxWriteCols for e.
+func outboxArgs(e *OutboxEvent) []any {
+	return []any{e.ID, e.At, e.Type, e.ObjectKind, e.ObjectKey, e.Subject, e.PartnerID, e.MessageID, e.CorrelationID, string(e.Data)}
 }
 
 // messageEvent writes a message's event (type "message."+what) with its
@@ -204,7 +219,8 @@ func (s *queries) AssignOutbox(ctx context.Context, limit int) (int, error) {
 		return 0, nil
 	}
 	var n int64
-	err := s.atomic(ctx, func(q *queries) error {
+	// Alone: every assigner waits for the head row's lock (pgGroup).
+	err := s.atomic(Alone(ctx), func(q *queries) error {
 		var head int64
 		// The UPDATE takes the head row's lock: assigners take turns, and
 		// each sees every row the one before it numbered.
@@ -300,7 +316,8 @@ func (s *queries) ClaimOutboxSink(ctx context.Context, p *ClaimOutboxSinkParams)
 		return nil, fmt.Errorf("store: claim outbox sink: %w: sink and owner are required", ErrInvalid)
 	}
 	var out *OutboxSink
-	err := s.atomic(ctx, func(q *queries) error {
+	// Alone: the sink's row is every publisher's (pgGroup).
+	err := s.atomic(Alone(ctx), func(q *queries) error {
 		now := s.now()
 		if _, err := q.q.exec(ctx, `INSERT INTO outbox_sinks (name, pos, updated_at) SELECT $1, pos, $2 FROM outbox_head WHERE id = 1
 			ON CONFLICT (name) DO NOTHING`, p.Sink, now); err != nil {

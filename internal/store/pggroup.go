@@ -82,7 +82,19 @@ func (g *pgGroup) do(ctx context.Context, c *groupCall) error {
 	if lead {
 		g.lead(c)
 	}
-	<-c.done
+	select {
+	case <-c.done:
+	case <-ctx.Done():
+		// Still queued: it leaves the queue, its function never run.
+		g.mu.Lock()
+		if i := slices.Index(g.queue, c); i >= 0 {
+			g.queue = slices.Delete(g.queue, i, i+1)
+			g.mu.Unlock()
+			return ctx.Err()
+		}
+		g.mu.Unlock()
+		<-c.done // under way: its outcome comes
+	}
 	if c.panic != nil {
 		panic(c.panic)
 	}
@@ -122,6 +134,15 @@ func (g *pgGroup) lead(mine *groupCall) {
 // run commits one batch and tells each caller its outcome.
 func (g *pgGroup) run(batch []*groupCall) {
 	defer func() {
+		// A panic of the store's own (the functions' are their callers'):
+		// the calls without an outcome get it as their error.
+		if r := recover(); r != nil {
+			for _, c := range batch {
+				if c.err == nil && c.panic == nil {
+					c.err = fmt.Errorf("store: shared transaction: %v", r)
+				}
+			}
+		}
 		for _, c := range batch {
 			close(c.done)
 		}
@@ -144,7 +165,9 @@ func (g *pgGroup) run(batch []*groupCall) {
 		}
 	}()
 	for rest := batch; len(rest) > 0; {
-		if conn.Conn().IsClosed() { // lost with the last transaction
+		if pc := conn.Conn().PgConn(); pc.IsClosed() || pc.IsBusy() || pc.TxStatus() != 'I' {
+			// Lost, or still in the last transaction (its rollback failed):
+			// the pool closes it.
 			conn.Release()
 			if conn, err = g.s.pool.Acquire(ctx); err != nil {
 				for _, c := range rest {

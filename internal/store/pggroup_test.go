@@ -229,8 +229,9 @@ func TestPGGroupTxFails(t *testing.T) {
 }
 
 // TestPGGroupLanes holds every lane with a transaction, queues calls
-// behind them, and checks that the queued calls then share transactions,
-// at most pgMaxGroup to one, and all commit.
+// behind them, and checks that a queued call whose context ends leaves at
+// once, and that the others then share transactions, at most pgMaxGroup
+// to one, and all commit.
 func TestPGGroupLanes(t *testing.T) {
 	ctx := context.Background()
 	s := openPGGroupStore(t)
@@ -267,6 +268,23 @@ func TestPGGroupLanes(t *testing.T) {
 		})
 	}
 	waitUntil(t, func() bool { _, q := lanes(); return q == n })
+	// A queued caller whose context ends leaves the queue at once.
+	leaving, leave := context.WithCancel(ctx)
+	left := make(chan error, 1)
+	go func() {
+		left <- s.WithTx(leaving, func(tx store.Tx) error {
+			t.Error("a call that left the queue ran")
+			return nil
+		})
+	}()
+	waitUntil(t, func() bool { _, q := lanes(); return q == n+1 })
+	leave()
+	if err := <-left; !errors.Is(err, context.Canceled) {
+		t.Errorf("a queued call whose context ended: %v, want context.Canceled", err)
+	}
+	if _, q := lanes(); q != n {
+		t.Errorf("%d calls queued after one left, want %d", q, n)
+	}
 	close(hold)
 	wg.Wait()
 	if len(ids) != 2 {

@@ -576,34 +576,67 @@ func (s *queries) SetOutcomeOf(ctx context.Context, m *Message, status lifecycle
 }
 
 // changeStatusOf is SetStatusOf (outcome false) and SetOutcomeOf: writes
-// whose answer nobody needs (execLater, the event's insertLater).
+// whose answer nobody needs (execLater). The UPDATE and the event's
+// INSERT are one statement, so that the event is made when the status
+// changed, as changeStatus makes it.
 func (s *queries) changeStatusOf(ctx context.Context, m *Message, status lifecycle.Status, outcome bool, format string, docTypes []string) error {
 	if !status.Valid() {
 		return fmt.Errorf("store: set status of message %s: %w: unknown status %q", m.ID, ErrInvalid, status)
 	}
+	to := *m
+	to.Status = status
+	set, args := "", []any{string(status), m.ID}
+	if outcome {
+		to.Format, to.DocTypes = format, docTypes
+		set, args = ", format = $3, doc_types = $4", append(args, format, strings.Join(docTypes, ","))
+	}
+	update := `UPDATE messages SET status = $1` + set + ` WHERE id = $2 AND status <> $1`
+	label := "set status of message " + m.ID
+	e, err := newMessageEvent(&to, string(status), nil)
+	if err != nil {
+		return err
+	}
+	setFormat := `UPDATE messages SET format = $1, doc_types = $2 WHERE id = $3 AND (format <> $1 OR doc_types <> $2)`
 	return s.atomic(ctx, func(q *queries) error {
-		types := strings.Join(docTypes, ",")
-		if m.Status == status { // changed before (a retry): no event
-			if !outcome {
-				return nil
+		if _, ok := q.q.(*pgTxQ); !ok {
+			// SQLite: no round trip to save, and no UPDATE in a WITH.
+			changed, err := q.changeStatus(ctx, m.ID, status, set, args[2:]...)
+			if err != nil || changed || !outcome {
+				return q.err(label, err)
 			}
-			return q.execLater(ctx, "set format of message "+m.ID, `UPDATE messages SET format = $1, doc_types = $2 WHERE id = $3`, format, types, m.ID)
+			_, err = q.q.exec(ctx, setFormat, format, strings.Join(docTypes, ","), m.ID)
+			return q.err(label, err)
 		}
-		to := *m
-		to.Status = status
 		var err error
-		if outcome {
-			to.Format, to.DocTypes = format, docTypes
-			err = q.execLater(ctx, "set outcome of message "+m.ID, `UPDATE messages SET status = $1, format = $3, doc_types = $4 WHERE id = $2 AND status <> $1`,
-				string(status), m.ID, format, types)
+		if e == nil { // evidence: no event
+			err = q.execLater(ctx, label, update, args...)
 		} else {
-			err = q.execLater(ctx, "set status of message "+m.ID, `UPDATE messages SET status = $1 WHERE id = $2 AND status <> $1`, string(status), m.ID)
+			if err := q.fillOutbox(e); err != nil {
+				return err
+			}
+			ev := outboxArgs(e)
+			err = q.execLater(ctx, label, `WITH u AS (`+update+` RETURNING id) INSERT INTO outbox_events (`+outboxWriteCols+`) SELECT `+
+				placeholders(len(args)+1, len(ev))+` FROM u`, append(args, ev...)...)
 		}
-		if err != nil {
+		if err != nil || !outcome {
 			return err
 		}
-		return q.messageEvent(ctx, &to, string(status), nil)
+		// The status was this one already (a retry): the outcome's columns
+		// still change.
+		return q.execLater(ctx, "set format of message "+m.ID, setFormat, format, strings.Join(docTypes, ","), m.ID)
 	})
+}
+
+// placeholders is "$from, ..." for n arguments.
+func placeholders(from, n int) string {
+	var b strings.Builder
+	for i := range n {
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		fmt.Fprintf(&b, "$%d", from+i)
+	}
+	return b.String()
 }
 
 // changeStatus moves the message to status, and sets the columns of set

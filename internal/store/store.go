@@ -241,13 +241,13 @@ type Queries interface {
 	// one statement when the status changes.
 	SetMessageOutcome(ctx context.Context, id string, status lifecycle.Status, format string, docTypes []string) error
 	// SetStatusOf and SetOutcomeOf are SetMessageStatus and
-	// SetMessageOutcome for a caller that holds m as it read it since its
-	// status last changed, and that no one else moves meanwhile (its
-	// processing claim, its delivery): the status change's event is built
-	// from m, made when m's status is not status already, and nothing is
+	// SetMessageOutcome for a caller that holds m (its processing claim,
+	// the acknowledgment it archived): the status change's event is built
+	// from m, with the new status (and format and types), and nothing is
 	// read back, so in a PostgreSQL transaction the change waits with the
-	// other writes instead of a round trip of its own. A message that is
-	// not there is no error.
+	// other writes instead of a round trip of its own (one statement
+	// changes the row and, when its status changed, writes the event). A
+	// message that is not there changes nothing, and is no error.
 	SetStatusOf(ctx context.Context, m *Message, status lifecycle.Status) error
 	SetOutcomeOf(ctx context.Context, m *Message, status lifecycle.Status, format string, docTypes []string) error
 	SearchMessages(ctx context.Context, f MessageFilter) ([]*Message, error)

@@ -49,7 +49,7 @@ func (s *queries) RecordInterchange(ctx context.Context, p *RecordInterchangePar
 		if err := q.flush(ctx); err != nil {
 			return "", s.err("record interchange", err)
 		}
-		return s.recordInterchangePG(ctx, q.conn, p)
+		return s.recordInterchangePG(q.ctx(ctx), q.conn, p)
 	}
 	var dup string
 	err := s.atomic(ctx, func(q *queries) error {
