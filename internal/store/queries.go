@@ -592,10 +592,6 @@ func (s *queries) changeStatusOf(ctx context.Context, m *Message, status lifecyc
 	}
 	update := `UPDATE messages SET status = $1` + set + ` WHERE id = $2 AND status <> $1`
 	label := "set status of message " + m.ID
-	e, err := newMessageEvent(&to, string(status), nil)
-	if err != nil {
-		return err
-	}
 	setFormat := `UPDATE messages SET format = $1, doc_types = $2 WHERE id = $3 AND (format <> $1 OR doc_types <> $2)`
 	return s.atomic(ctx, func(q *queries) error {
 		if _, ok := q.q.(*pgTxQ); !ok {
@@ -607,7 +603,10 @@ func (s *queries) changeStatusOf(ctx context.Context, m *Message, status lifecyc
 			_, err = q.q.exec(ctx, setFormat, format, strings.Join(docTypes, ","), m.ID)
 			return q.err(label, err)
 		}
-		var err error
+		e, err := newMessageEvent(&to, string(status), nil)
+		if err != nil {
+			return err
+		}
 		if e == nil { // evidence: no event
 			err = q.execLater(ctx, label, update, args...)
 		} else {
