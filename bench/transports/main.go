@@ -304,8 +304,12 @@ func main() {
 	}
 	if hasWriter && *instances == 1 {
 		busy, commits, txs := writer1[0]-writer0[0], writer1[1]-writer0[1], writer1[2]-writer0[2]
-		fmt.Printf("  SQLite's writer busy %.2fs of the %.2fs (%.0f %%), %.2f ms per file; %.0f commits of %.1f transactions each\n",
-			busy, total.Seconds(), 100*busy/total.Seconds(), 1000*busy/float64(*n), commits, txs/max(commits, 1))
+		who := "SQLite's writer"
+		if *dbURL != "" {
+			who = "PostgreSQL's lanes (summed)"
+		}
+		fmt.Printf("  %s busy %.2fs of the %.2fs (%.0f %%), %.2f ms per file; %.0f commits of %.1f transactions each\n",
+			who, busy, total.Seconds(), 100*busy/total.Seconds(), 1000*busy/float64(*n), commits, txs/max(commits, 1))
 	}
 	if fsyncRate > 0 {
 		fmt.Printf("  reference, the same files written with one fsync each (one thread): %.0f files/s; Wharf / reference: %.2fx\n",
@@ -471,9 +475,9 @@ func freeAddr() string {
 	return l.Addr().String()
 }
 
-// writerStats reads the SQLite writer's busy seconds, commits and
-// transactions from wharf serve's /metrics (ok false on PostgreSQL, which
-// has no one writer).
+// writerStats reads the store writer's busy seconds, commits and
+// transactions from wharf serve's /metrics (SQLite's writer, PostgreSQL's
+// lanes).
 func writerStats(addr string) (v [3]float64, ok bool) {
 	r, err := http.Get("http://" + addr + "/metrics")
 	if err != nil {

@@ -466,9 +466,11 @@ func configFileName(c *config.Config) string {
 	return AbsPath(c.File())
 }
 
-// registerWriterStats exports what SQLite's one writer does: when its busy
-// seconds grow as fast as the clock, the writer is what bounds throughput
-// (docs/operations.md, "Concurrency and memory").
+// registerWriterStats exports what the store's writer does (SQLite's one
+// writer, PostgreSQL's lanes of shared transactions): when its busy
+// seconds grow as fast as the clock (on PostgreSQL, four times as fast),
+// the writer is what bounds throughput (docs/operations.md, "Concurrency
+// and memory").
 func registerWriterStats(reg prometheus.Registerer, st store.Store) {
 	ws, ok := st.(store.WriterStater)
 	if !ok {
@@ -476,13 +478,13 @@ func registerWriterStats(reg prometheus.Registerer, st store.Store) {
 	}
 	reg.MustRegister(
 		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "wharf_store_writer_busy_seconds_total",
-			Help: "Time SQLite's one writer spent running transactions: their statements and commits, the WAL's fsync included."},
+			Help: "Time the store's writer spent running transactions, their statements and commits included: SQLite's one writer (the WAL's fsync included), or PostgreSQL's lanes of shared transactions, summed (up to four times the clock)."},
 			func() float64 { b, _, _ := ws.WriterStats(); return b.Seconds() }),
 		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "wharf_store_writer_commits_total",
-			Help: "Batches of transactions SQLite's writer ran, one commit each (group commit)."},
+			Help: "Commits of the store's writer, each shared by the transactions of a batch (group commit; on PostgreSQL, the lanes' shared transactions)."},
 			func() float64 { _, c, _ := ws.WriterStats(); return float64(c) }),
 		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "wharf_store_writer_transactions_total",
-			Help: "Transactions SQLite's writer ran, shared among its commits."},
+			Help: "Transactions (WithTx calls) the store's writer ran, shared among its commits."},
 			func() float64 { _, _, t := ws.WriterStats(); return float64(t) }),
 	)
 }

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"slices"
 	"sync"
+	"sync/atomic"
+	"time"
 )
 
 // pgGroup is the PostgreSQL store's group commit: concurrent WithTx calls
@@ -47,6 +49,19 @@ type pgGroup struct {
 	mu      sync.Mutex
 	queue   []*groupCall
 	leaders int
+
+	// What the lanes did, for WriterStats.
+	busy         atomic.Int64 // nanoseconds in run, summed over the lanes
+	commits, txs atomic.Int64 // shared transactions, and the calls run in them
+}
+
+// WriterStats is what the lanes did since the store opened: the time they
+// spent running shared transactions, summed (up to pgLanes times the
+// clock's), how many shared transactions they ended, and how many calls
+// those ran.
+func (s *pgStore) WriterStats() (busy time.Duration, commits, txs int64) {
+	g := s.group
+	return time.Duration(g.busy.Load()), g.commits.Load(), g.txs.Load()
 }
 
 const (
@@ -118,7 +133,9 @@ func (g *pgGroup) lead(mine *groupCall) {
 			return
 		}
 		g.mu.Unlock()
+		start := time.Now()
 		g.run(batch)
+		g.busy.Add(int64(time.Since(start)))
 		if mine == nil {
 			continue
 		}
@@ -178,6 +195,8 @@ func (g *pgGroup) run(batch []*groupCall) {
 			}
 		}
 		ran, err := g.runTx(g.s.newTx(conn.Conn()), rest)
+		g.commits.Add(1)
+		g.txs.Add(int64(ran))
 		if err != nil {
 			for _, c := range rest[:ran] {
 				if c.err == nil && c.panic == nil {

@@ -235,6 +235,7 @@ func TestPGGroupTxFails(t *testing.T) {
 func TestPGGroupLanes(t *testing.T) {
 	ctx := context.Background()
 	s := openPGGroupStore(t)
+	_, commits0, txs0 := s.(store.WriterStater).WriterStats()
 	hold := make(chan struct{})
 	var wg sync.WaitGroup
 	for range store.PGLanes {
@@ -292,6 +293,12 @@ func TestPGGroupLanes(t *testing.T) {
 	}
 	if got, _ := s.NextCounter(ctx, "p", "n"); got != n+1 {
 		t.Errorf("next counter %d, want %d", got, n+1)
+	}
+	// The held calls committed alone, the queued ones in two transactions;
+	// the one that left ran in none.
+	busy, commits, txs := s.(store.WriterStater).WriterStats()
+	if commits-commits0 != store.PGLanes+2 || txs-txs0 != store.PGLanes+n || busy <= 0 {
+		t.Errorf("writer stats: %d commits of %d calls (busy %v), want %d of %d", commits-commits0, txs-txs0, busy, store.PGLanes+2, store.PGLanes+n)
 	}
 	if l, q := lanes(); l != 0 || q != 0 {
 		t.Errorf("after the calls: %d lanes led, %d calls queued", l, q)

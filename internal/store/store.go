@@ -340,8 +340,9 @@ type Store interface {
 	Close() error
 }
 
-// WriterStater is a store with one writer (SQLite): see
-// sqliteStore.WriterStats.
+// WriterStater is a store whose writes share transactions: SQLite's one
+// writer (sqliteStore.WriterStats), PostgreSQL's lanes
+// (pgStore.WriterStats).
 type WriterStater interface {
 	WriterStats() (busy time.Duration, commits, txs int64)
 }
