@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
 	"net/url"
 	"strings"
 	"time"
@@ -244,6 +245,9 @@ func openPostgres(ctx context.Context, dsn string, o options) (Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("store: %s: %w", desc, errors.New("invalid connection string (expected postgres://USER[:PASSWORD]@HOST:PORT/DATABASE or host=HOST port=PORT user=USER dbname=DATABASE)"))
 	}
+	if err := applyHostaddr(dsn, cfg.ConnConfig); err != nil {
+		return nil, fmt.Errorf("store: %s: %w", desc, err)
+	}
 	if cfg.ConnConfig.ConnectTimeout == 0 {
 		cfg.ConnConfig.ConnectTimeout = 10 * time.Second // an unroutable host must not hang start-up
 	}
@@ -279,6 +283,47 @@ func openPostgres(ctx context.Context, dsn string, o options) (Store, error) {
 		return nil, err
 	}
 	return s, nil
+}
+
+// applyHostaddr gives libpq's hostaddr its meaning, which pgx does not
+// know (it would send it to the server as a setting, which refuses it):
+// the numeric address to connect to, without a name lookup. With a host
+// too, the host still names the server (TLS verification); alone, it is
+// the host.
+func applyHostaddr(dsn string, c *pgx.ConnConfig) error {
+	addr, ok := c.RuntimeParams["hostaddr"]
+	if !ok {
+		return nil
+	}
+	delete(c.RuntimeParams, "hostaddr")
+	if strings.Contains(addr, ",") {
+		return errors.New("hostaddr lists several addresses: Wharf takes one (or list the servers in host)")
+	}
+	if net.ParseIP(addr) == nil {
+		return fmt.Errorf("hostaddr %q is not a numeric IP address (a name goes in host)", addr)
+	}
+	if !dsnNamesHost(dsn) {
+		c.Host = addr
+		return nil
+	}
+	c.LookupFunc = func(context.Context, string) ([]string, error) { return []string{addr}, nil }
+	return nil
+}
+
+// dsnNamesHost reports whether dsn gives a host (pgx puts a default in
+// its place when it does not).
+func dsnNamesHost(dsn string) bool {
+	if isPostgresURL(dsn) {
+		u, err := url.Parse(dsn)
+		return err == nil && (u.Hostname() != "" || u.Query().Get("host") != "")
+	}
+	pairs, _ := parseKeywordDSN(dsn)
+	for _, p := range pairs {
+		if p.key == "host" && p.value != "" {
+			return true
+		}
+	}
+	return false
 }
 
 // poolBatcher returns the PostgreSQL pool behind q: q is the store's,
