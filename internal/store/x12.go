@@ -68,8 +68,16 @@ func (s *queries) RecordInterchange(ctx context.Context, p *RecordInterchangePar
 // RecordInterchange's statements: another message's earlier record of the
 // interchange within the window, and this message's.
 const (
-	interchangeSeenSQL = `SELECT message_id FROM x12_interchanges WHERE sender_qual = $1 AND sender_id = $2 AND control = $3
-		AND message_id <> $4 AND seen_at >= $5 ORDER BY seen_at LIMIT 1`
+	// Only a record earlier than this message's own counts: a message
+	// whose processing recorded the interchange and then crashed before
+	// its outcome is the original when it runs again, even though a
+	// later copy (the sender's retry, told it repeats this one) was
+	// recorded meanwhile; otherwise both would be rejected.
+	interchangeSeenSQL = `SELECT message_id FROM x12_interchanges o WHERE sender_qual = $1 AND sender_id = $2 AND control = $3
+		AND message_id <> $4 AND seen_at >= $5
+		AND NOT EXISTS (SELECT 1 FROM x12_interchanges mine WHERE mine.sender_qual = $1 AND mine.sender_id = $2 AND mine.control = $3
+			AND mine.message_id = $4 AND (mine.seen_at < o.seen_at OR mine.seen_at = o.seen_at AND mine.message_id < o.message_id))
+		ORDER BY seen_at LIMIT 1`
 	interchangeRecordSQL = `INSERT INTO x12_interchanges (sender_qual, sender_id, control, message_id, seen_at)
 		VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING`
 )

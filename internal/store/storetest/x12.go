@@ -13,6 +13,27 @@ import (
 func exerciseX12(t *testing.T, open func(t *testing.T) (store.Store, string)) {
 	ctx := context.Background()
 
+	t.Run("InterchangeRetry", func(t *testing.T) {
+		// A message whose processing recorded the interchange and then
+		// crashed runs again after the sender's retry (another message,
+		// the same interchange) was recorded and told it repeats the
+		// first: the first is still the original.
+		s, _ := open(t)
+		record := func(msg string) string {
+			t.Helper()
+			dup, err := s.RecordInterchange(ctx, &store.RecordInterchangeParams{SenderQual: "P/ZZ", SenderID: "ACME", Control: "000000001", MessageID: msg, Within: time.Hour})
+			if err != nil {
+				t.Fatal(err)
+			}
+			return dup
+		}
+		for i, step := range []struct{ msg, want string }{{"a", ""}, {"b", "a"}, {"a", ""}, {"b", "a"}, {"c", "a"}} {
+			if got := record(step.msg); got != step.want {
+				t.Fatalf("step %d: %s repeats %q, want %q", i, step.msg, got, step.want)
+			}
+		}
+	})
+
 	t.Run("InterchangeRace", func(t *testing.T) {
 		// Two instances share one database, and several workers record the
 		// same interchange (the same ISA13 from the same sender, carried by
