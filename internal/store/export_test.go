@@ -19,6 +19,9 @@ const (
 	PGMaxGroup = pgMaxGroup
 )
 
+// WaitFor polls cond until it holds, for at most 10 s.
+var WaitFor = waitFor
+
 // PGGroupCall is a call of a shared transaction.
 type PGGroupCall struct {
 	Ctx   context.Context

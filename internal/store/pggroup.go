@@ -1,12 +1,15 @@
 package store
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
 )
 
 // pgGroup is the PostgreSQL store's group commit: concurrent WithTx calls
@@ -167,30 +170,27 @@ func (g *pgGroup) run(batch []*groupCall) {
 	// The transaction is the batch's, not one caller's: it must not end
 	// with the context of whoever leads.
 	ctx := context.Background()
-	conn, err := g.s.pool.Acquire(ctx)
-	if err != nil {
-		for _, c := range batch {
-			c.err = fmt.Errorf("store: begin: %w", pgTranslate(err))
-		}
-		return
-	}
-	// A connection still in a transaction (its rollback failed) is closed
-	// by the pool instead.
+	var conn *pgxpool.Conn
 	defer func() {
 		if conn != nil {
 			conn.Release()
 		}
 	}()
 	for rest := batch; len(rest) > 0; {
-		if pc := conn.Conn().PgConn(); pc.IsClosed() || pc.IsBusy() || pc.TxStatus() != 'I' {
-			// Lost, or still in the last transaction (its rollback failed):
-			// the pool closes it.
-			conn.Release()
+		if conn != nil {
+			if pc := conn.Conn().PgConn(); pc.IsClosed() || pc.IsBusy() || pc.TxStatus() != 'I' {
+				// Lost, or still in the last transaction (its rollback
+				// failed): the pool closes it.
+				conn.Release()
+				conn = nil
+			}
+		}
+		if conn == nil {
+			var err error
 			if conn, err = g.s.pool.Acquire(ctx); err != nil {
 				for _, c := range rest {
 					c.err = fmt.Errorf("store: begin: %w", pgTranslate(err))
 				}
-				conn = nil
 				return
 			}
 		}
@@ -246,11 +246,7 @@ func (p *pgTxQ) call(t *pgTx, c *groupCall) error {
 	c.err, c.panic = call(c.fn, t)
 	if c.err == nil && c.panic == nil {
 		// A failed statement the function went past fails it too.
-		if p.err != nil {
-			c.err = p.err
-		} else if p.failedAt >= 0 {
-			c.err = p.failErr
-		}
+		c.err = cmp.Or(p.err, p.failErr)
 	}
 	if c.err == nil && c.panic == nil {
 		if p.sent <= sp {

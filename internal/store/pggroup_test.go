@@ -7,7 +7,6 @@ import (
 	"strings"
 	"sync"
 	"testing"
-	"time"
 
 	"github.com/wharfedi/wharf/internal/store"
 	"github.com/wharfedi/wharf/internal/testenv"
@@ -39,17 +38,6 @@ func syncEventKeys(t *testing.T, s store.Store) string {
 		}
 	}
 	return strings.Join(keys, " ")
-}
-
-func waitUntil(t *testing.T, cond func() bool) {
-	t.Helper()
-	for range 2000 {
-		if cond() {
-			return
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
-	t.Fatal("condition not reached within 10 s")
 }
 
 // TestPGGroupCommit runs calls in one shared transaction of a lane and
@@ -246,7 +234,7 @@ func TestPGGroupLanes(t *testing.T) {
 		})
 	}
 	lanes := func() (leaders, queued int) { return store.PGGroupState(s) }
-	waitUntil(t, func() bool { l, q := lanes(); return l == store.PGLanes && q == 0 })
+	store.WaitFor(t, func() bool { l, q := lanes(); return l == store.PGLanes && q == 0 })
 	const n = 40
 	var mu sync.Mutex
 	ids := map[int64]int{}
@@ -268,7 +256,7 @@ func TestPGGroupLanes(t *testing.T) {
 			}
 		})
 	}
-	waitUntil(t, func() bool { _, q := lanes(); return q == n })
+	store.WaitFor(t, func() bool { _, q := lanes(); return q == n })
 	// A queued caller whose context ends leaves the queue at once.
 	leaving, leave := context.WithCancel(ctx)
 	left := make(chan error, 1)
@@ -278,7 +266,7 @@ func TestPGGroupLanes(t *testing.T) {
 			return nil
 		})
 	}()
-	waitUntil(t, func() bool { _, q := lanes(); return q == n+1 })
+	store.WaitFor(t, func() bool { _, q := lanes(); return q == n+1 })
 	leave()
 	if err := <-left; !errors.Is(err, context.Canceled) {
 		t.Errorf("a queued call whose context ended: %v, want context.Canceled", err)

@@ -460,8 +460,12 @@ type pgTxQ struct {
 }
 
 // ctx is the context a statement of the transaction runs with.
-func (p *pgTxQ) ctx(ctx context.Context) context.Context {
-	if p.shared {
+func (p *pgTxQ) ctx(ctx context.Context) context.Context { return detach(ctx, p.shared) }
+
+// detach is ctx without its cancellation when the statement is a shared
+// transaction's (pgGroup).
+func detach(ctx context.Context, shared bool) context.Context {
+	if shared {
 		return context.WithoutCancel(ctx)
 	}
 	return ctx
@@ -653,12 +657,7 @@ type connTx struct {
 	detached bool // a shared transaction's: its statements run without their caller's cancellation
 }
 
-func (t connTx) ctx(ctx context.Context) context.Context {
-	if t.detached {
-		return context.WithoutCancel(ctx)
-	}
-	return ctx
-}
+func (t connTx) ctx(ctx context.Context) context.Context { return detach(ctx, t.detached) }
 
 var errNotRivers = errors.New("store: the transaction is the store's: WithTx commits or rolls it back")
 

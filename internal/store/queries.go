@@ -585,10 +585,11 @@ func (s *queries) changeStatusOf(ctx context.Context, m *Message, status lifecyc
 	}
 	to := *m
 	to.Status = status
+	types := strings.Join(docTypes, ",")
 	set, args := "", []any{string(status), m.ID}
 	if outcome {
 		to.Format, to.DocTypes = format, docTypes
-		set, args = ", format = $3, doc_types = $4", append(args, format, strings.Join(docTypes, ","))
+		set, args = ", format = $3, doc_types = $4", append(args, format, types)
 	}
 	update := `UPDATE messages SET status = $1` + set + ` WHERE id = $2 AND status <> $1`
 	label := "set status of message " + m.ID
@@ -600,7 +601,7 @@ func (s *queries) changeStatusOf(ctx context.Context, m *Message, status lifecyc
 			if err != nil || changed || !outcome {
 				return q.err(label, err)
 			}
-			_, err = q.q.exec(ctx, setFormat, format, strings.Join(docTypes, ","), m.ID)
+			_, err = q.q.exec(ctx, setFormat, format, types, m.ID)
 			return q.err(label, err)
 		}
 		e, err := newMessageEvent(&to, string(status), nil)
@@ -622,7 +623,7 @@ func (s *queries) changeStatusOf(ctx context.Context, m *Message, status lifecyc
 		}
 		// The status was this one already (a retry): the outcome's columns
 		// still change.
-		return q.execLater(ctx, "set format of message "+m.ID, setFormat, format, strings.Join(docTypes, ","), m.ID)
+		return q.execLater(ctx, "set format of message "+m.ID, setFormat, format, types, m.ID)
 	})
 }
 
