@@ -10,6 +10,7 @@
 #                                # taken 1 s into the small-file uploads
 #                                # (PROFILE_SECONDS long, default 4)
 #   WHARF_BIN=/tmp/wharf-old bench/sftp/run.sh   # an already built binary
+#   WHARF_CONFIG='jobs: {workers: 4}' bench/sftp/run.sh   # more of wharf.yaml
 #   TMPDIR=/dev/shm bench/sftp/run.sh            # everything on tmpfs: flushes cost
 #                                # nothing, so what is left is CPU and latency
 #
@@ -66,6 +67,7 @@ sftp: {max_sessions: 128, max_sessions_per_ip: 128}
 partners:
   - id: bench
     ssh_key_files: [$W/client_key.pub]
+${WHARF_CONFIG:-}
 CFG
 PPROF_ENV=(); [ -n "$PROFILE" ] && PPROF_ENV=(WHARF_DEBUG_PPROF=1)
 ( cd "$W/wharf-run" && exec env "${PPROF_ENV[@]}" WHARF_HTTP_ADDR=127.0.0.1:$WHARF_HTTP WHARF_SFTP_ADDR=127.0.0.1:$WHARF_SFTP \
@@ -136,11 +138,14 @@ run_clients() { # PORT USER PREFIX
 }
 # CPU seconds (user+system) a process and its reaped children used so far.
 cpu_of() { awk -v hz="$(getconf CLK_TCK)" '{print ($14+$15+$16+$17)/hz}' "/proc/$1/stat" 2>/dev/null || echo 0; }
-s=$(now); sc0=$(cpu_of "$SSHD_PID")
+# CPU seconds the whole machine used so far (every core, user+nice+system+
+# irq+softirq): minus the servers' own, what the clients cost.
+machine_cpu() { awk -v hz="$(getconf CLK_TCK)" '/^cpu /{print ($2+$3+$4+$7+$8)/hz}' /proc/stat; }
+s=$(now); sc0=$(cpu_of "$SSHD_PID"); sm0=$(machine_cpu)
 run_clients "$SSHD_PORT" "$ME" bs-sshd || echo "warning: an sshd client failed"
-e=$(now); sshd_t=$(echo "$e - $s" | bc)
+e=$(now); sshd_t=$(echo "$e - $s" | bc); sm1=$(machine_cpu)
 sleep 0.3; sc1=$(cpu_of "$SSHD_PID") # its per-connection processes, once reaped
-s=$(now); wc0=$(cpu_of "$WHARF_PID")
+s=$(now); wc0=$(cpu_of "$WHARF_PID"); wm0=$(machine_cpu)
 if [ -n "$PROFILE" ]; then
   ( sleep 1
     curl -sf -o "$PROFILE.pprof" "http://127.0.0.1:$WHARF_HTTP/debug/pprof/profile?seconds=${PROFILE_SECONDS:-4}"
@@ -148,7 +153,7 @@ if [ -n "$PROFILE" ]; then
     curl -sf -o "$PROFILE.goroutines" "http://127.0.0.1:$WHARF_HTTP/debug/pprof/goroutine?debug=1" ) &
 fi
 run_clients "$WHARF_SFTP" bench bs-wharf || echo "warning: a Wharf client failed"
-e=$(now); wharf_t=$(echo "$e - $s" | bc); wc1=$(cpu_of "$WHARF_PID")
+e=$(now); wharf_t=$(echo "$e - $s" | bc); wc1=$(cpu_of "$WHARF_PID"); wm1=$(machine_cpu)
 # Acknowledged: every upload processed and its 997 archived.
 db="$W/wharf-run/wharf-data/wharf.db"
 deadline=$(echo "$(now) + 120 + $SMALL/10" | bc)
@@ -166,5 +171,9 @@ printf 'CPU of sshd: %.2f s (%.2f ms per file)\n' "$(echo "$sc1 - $sc0" | bc)" "
 printf 'CPU of wharf serve: %.2f s during the uploads (%.0f%% of one core, %.2f ms per file), %.2f s until all acknowledged (%.2f ms per file)\n' \
   "$(echo "$wc1 - $wc0" | bc)" "$(echo "100*($wc1 - $wc0)/$wharf_t" | bc -l)" "$(echo "1000*($wc1 - $wc0)/$SMALL" | bc -l)" \
   "$(echo "$wc2 - $wc0" | bc)" "$(echo "1000*($wc2 - $wc0)/$SMALL" | bc -l)"
+ncpu=$(nproc)
+printf 'CPU of the whole machine: %.0f%% of its %d cores busy during sshd'"'"'s uploads (%.2f ms per file, the clients included), %.0f%% during Wharf'"'"'s (%.2f ms per file)\n' \
+  "$(echo "100*($sm1 - $sm0)/$sshd_t/$ncpu" | bc -l)" "$ncpu" "$(echo "1000*($sm1 - $sm0)/$SMALL" | bc -l)" \
+  "$(echo "100*($wm1 - $wm0)/$wharf_t/$ncpu" | bc -l)" "$(echo "1000*($wm1 - $wm0)/$SMALL" | bc -l)"
 printf 'ratio (Wharf upload files/s over sshd): %.2fx\n' "$(echo "$sshd_t/$wharf_t" | bc -l)"
 echo "load average after: $(cut -d' ' -f1-3 /proc/loadavg)"
