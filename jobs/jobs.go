@@ -38,6 +38,7 @@ import (
 	"github.com/riverqueue/river/rivertype"
 	"github.com/robfig/cron/v3"
 
+	"github.com/wharfedi/wharf/internal/foreground"
 	"github.com/wharfedi/wharf/internal/lifecycle"
 	"github.com/wharfedi/wharf/internal/store"
 )
@@ -69,6 +70,10 @@ type Options struct {
 	// (instances.go) and is River's client ID; default: host, PID and a
 	// random suffix. Version is recorded with it.
 	InstanceID, Version string
+	// Foreground, when set, tells the processing queue when partners wait
+	// for acknowledgments (SFTP uploads, AS2 messages, HTTP posts): it then
+	// processes at most YieldWorkers messages at once (see queue.go).
+	Foreground *foreground.Gauge
 	// Heartbeat is how often the instance announces itself (default 5 s);
 	// FailoverAfter is how long an instance may stay silent before a
 	// survivor returns its running jobs to the queue (default 30 s).
@@ -94,6 +99,7 @@ type Runtime struct {
 
 	jobsDone  *prometheus.CounterVec
 	failovers prometheus.Counter
+	yielding  prometheus.Gauge
 }
 
 // client hides River's transaction type parameter (*sql.Tx or pgx.Tx).
@@ -207,8 +213,12 @@ func New(st store.Store, opts Options) *Runtime {
 		Name: "wharf_jobs_failed_over_total",
 		Help: "Jobs this instance returned to the queue because the instance running them stopped beating.",
 	})
+	rt.yielding = prometheus.NewGauge(prometheus.GaugeOpts{
+		Name: "wharf_processing_yielding",
+		Help: "1 while the processing queue runs few messages at once because partners wait for acknowledgments (it catches up after them, or after 2 s).",
+	})
 	if opts.Metrics != nil {
-		opts.Metrics.MustRegister(rt.jobsDone, rt.failovers)
+		opts.Metrics.MustRegister(rt.jobsDone, rt.failovers, rt.yielding)
 	}
 	return rt
 }

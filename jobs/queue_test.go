@@ -13,6 +13,7 @@ import (
 	"github.com/riverqueue/river"
 	"github.com/riverqueue/river/rivertype"
 
+	"github.com/wharfedi/wharf/internal/foreground"
 	"github.com/wharfedi/wharf/internal/lifecycle"
 	"github.com/wharfedi/wharf/internal/store"
 	"github.com/wharfedi/wharf/jobs"
@@ -309,5 +310,107 @@ func TestQueueTakenOverMessageIsLeftToItsNewOwner(t *testing.T) {
 		if js, _ := rt.List(ctx, river.NewJobListParams().Kinds(jobs.ProcessArgs{}.Kind())); len(js) != 0 {
 			t.Fatalf("%d processing jobs, want none", len(js))
 		}
+	})
+}
+
+// gatedProcessor holds each processing until release is closed, counting
+// how many run at once.
+type gatedProcessor struct {
+	st      store.Store
+	release chan struct{}
+	running atomic.Int32
+	started atomic.Int32
+	most    atomic.Int32
+}
+
+func (p *gatedProcessor) Process(ctx context.Context, id string) error {
+	n := p.running.Add(1)
+	defer p.running.Add(-1)
+	p.started.Add(1)
+	for m := p.most.Load(); n > m && !p.most.CompareAndSwap(m, n); m = p.most.Load() {
+	}
+	select {
+	case <-p.release:
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	return p.st.WithTx(ctx, func(tx store.Tx) error { return store.Final(ctx)(ctx, tx) })
+}
+
+// settable is a clock a test moves.
+type settable struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+func (c *settable) now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
+func (c *settable) add(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.t = c.t.Add(d)
+}
+
+// yieldTo sets YieldWorkers to n for the test.
+func yieldTo(t *testing.T, n int) {
+	was, wasAtMost := jobs.YieldWorkers, jobs.YieldAtMost
+	jobs.YieldWorkers = n
+	t.Cleanup(func() { jobs.YieldWorkers, jobs.YieldAtMost = was, wasAtMost })
+}
+
+// settled waits a while for the queue to take more than it may: its loop
+// looks again at least every foreground.Linger while it yields.
+func settled() { time.Sleep(3 * foreground.Linger) }
+
+// While a sender waits for an acknowledgment, the queue processes at most
+// YieldWorkers messages at once; once the senders are gone (Linger after
+// the last), it takes every worker again.
+func TestQueueYieldsWhileSendersWait(t *testing.T) {
+	eachDriver(t, func(t *testing.T, open func() store.Store) {
+		yieldTo(t, 2)
+		st := open()
+		clk := &settable{t: time.Date(2026, 12, 5, 23, 0, 0, 0, time.UTC)}
+		fg := foreground.New(clk.now)
+		end := fg.Begin() // a partner uploads
+		queued(t, st, 6)
+		p := &gatedProcessor{st: st, release: make(chan struct{})}
+		startQueue(t, st, p, jobs.Options{Workers: 10, Foreground: fg})
+		waitFor(t, "two messages processing", func() bool { return p.started.Load() == 2 })
+		settled()
+		if n := p.started.Load(); n != 2 {
+			t.Fatalf("%d messages processing while a sender waits, want 2 (YieldWorkers)", n)
+		}
+		end()
+		clk.add(foreground.Linger)
+		waitFor(t, "every message processing once the sender is gone", func() bool { return p.started.Load() == 6 })
+		close(p.release)
+		waitFor(t, "every message processed", func() bool { return due(t, st) == 0 })
+		if m := p.most.Load(); m != 6 {
+			t.Fatalf("at most %d at once, want 6", m)
+		}
+	})
+}
+
+// A stream of uploads that never stops does not starve processing: after
+// YieldAtMost with messages waiting, the queue takes its workers back.
+func TestQueueYieldsAtMostSoLong(t *testing.T) {
+	eachDriver(t, func(t *testing.T, open func() store.Store) {
+		yieldTo(t, 2)
+		st := open()
+		clk := &settable{t: time.Date(2026, 12, 5, 23, 0, 0, 0, time.UTC)}
+		fg := foreground.New(clk.now)
+		defer fg.Begin()() // a partner uploads all along
+		queued(t, st, 6)
+		p := &gatedProcessor{st: st, release: make(chan struct{})}
+		startQueue(t, st, p, jobs.Options{Workers: 10, Foreground: fg})
+		waitFor(t, "two messages processing", func() bool { return p.started.Load() == 2 })
+		clk.add(jobs.YieldAtMost - time.Millisecond)
+		settled()
+		if n := p.started.Load(); n != 2 {
+			t.Fatalf("%d messages processing before YieldAtMost, want 2", n)
+		}
+		clk.add(time.Millisecond)
+		waitFor(t, "every message processing after YieldAtMost", func() bool { return p.started.Load() == 6 })
+		close(p.release)
+		waitFor(t, "every message processed", func() bool { return due(t, st) == 0 })
 	})
 }

@@ -100,6 +100,11 @@ type Incoming struct {
 	// before and it was not received; the receiver need not ask again
 	// (archive.Meta.KeyLookedUp).
 	KeyLookedUp bool
+	// Awaited: the sender waits on its connection for the acknowledgment
+	// (an SFTP CLOSE, an AS2 MDN or the HTTP response of an asynchronous
+	// one, an HTTP post's response), as opposed to a file Wharf fetched
+	// itself. Background work gives way to it (internal/foreground).
+	Awaited bool
 }
 
 // Receiver takes received bytes: it archives them durably and commits their

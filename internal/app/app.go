@@ -35,6 +35,7 @@ import (
 	"github.com/wharfedi/wharf/events"
 	"github.com/wharfedi/wharf/internal/config"
 	"github.com/wharfedi/wharf/internal/defender"
+	"github.com/wharfedi/wharf/internal/foreground"
 	"github.com/wharfedi/wharf/internal/gateway"
 	"github.com/wharfedi/wharf/internal/ratelimit"
 	"github.com/wharfedi/wharf/internal/server"
@@ -183,8 +184,10 @@ func New(ctx context.Context, c *config.Config, o Options) (_ *App, err error) {
 	// The job runtime comes first: the archive's commit hook inserts each
 	// message's next job through it in the archive's own transaction. The
 	// stages add their tasks and schedules below, before it starts.
+	// Senders waiting for acknowledgments, which processing gives way to.
+	fg := foreground.New(time.Now)
 	rt := jobs.New(st, jobs.Options{Workers: c.Jobs.Workers, Logger: log, Metrics: reg, Now: a.now, SingleWorker: singleWorker,
-		Version: a.version, FailoverAfter: c.Jobs.Failover()})
+		Version: a.version, FailoverAfter: c.Jobs.Failover(), Foreground: fg})
 	a.Jobs = rt
 	for _, s := range c.Schedules {
 		sched, _ := s.Parse() // validated
@@ -200,7 +203,7 @@ func New(ctx context.Context, c *config.Config, o Options) (_ *App, err error) {
 	if err := a.refuseLocalArchiveInCluster(ctx, c); err != nil {
 		return nil, err
 	}
-	a.Gateway = &gateway.Gateway{Archive: arch, Store: st}
+	a.Gateway = &gateway.Gateway{Archive: arch, Store: st, Foreground: fg}
 	for name, t := range maintenanceTasks(st, arch) {
 		rt.AddTask(name, t)
 	}

@@ -12,6 +12,7 @@ import (
 	"slices"
 
 	"github.com/wharfedi/wharf/archive"
+	"github.com/wharfedi/wharf/internal/foreground"
 	"github.com/wharfedi/wharf/internal/lifecycle"
 	"github.com/wharfedi/wharf/internal/store"
 	"github.com/wharfedi/wharf/transports"
@@ -21,6 +22,9 @@ import (
 type Gateway struct {
 	Archive *archive.Archive
 	Store   store.Store
+	// Foreground, when set, counts the receives a sender waits for
+	// (transports.Incoming.Awaited): processing gives way to them.
+	Foreground *foreground.Gauge
 }
 
 var (
@@ -39,6 +43,7 @@ func (g *Gateway) Received(ctx context.Context, partner string, keys []string) (
 // Receive archives the bytes; the archive's commit hook enqueues processing
 // in the same transaction.
 func (g *Gateway) Receive(ctx context.Context, in transports.Incoming, r io.Reader) (string, error) {
+	defer g.awaited(in)()
 	e, err := g.Archive.Put(ctx, r, meta(in))
 	if err != nil {
 		return "", err
@@ -53,6 +58,7 @@ func (g *Gateway) Refuse(ctx context.Context, in transports.Incoming, r io.Reade
 	if reason == "" {
 		return "", fmt.Errorf("gateway: refuse: %w: a reason is required", store.ErrInvalid)
 	}
+	defer g.awaited(in)()
 	m := meta(in)
 	m.Refused = reason
 	e, err := g.Archive.Put(ctx, r, m)
@@ -65,6 +71,7 @@ func (g *Gateway) Refuse(ctx context.Context, in transports.Incoming, r io.Reade
 // ReceiveFile archives a staged file by linking it (no copy), without
 // reading it again when the transport hashed it while writing it.
 func (g *Gateway) ReceiveFile(ctx context.Context, in transports.Incoming, f transports.StagedFile) (string, error) {
+	defer g.awaited(in)()
 	var e *archive.Entry
 	var err error
 	m := meta(in)
@@ -78,6 +85,15 @@ func (g *Gateway) ReceiveFile(ctx context.Context, in transports.Incoming, f tra
 		return "", err
 	}
 	return e.ID, nil
+}
+
+// awaited tells Foreground that a sender waits for this receive, when one
+// does; call what it returns when the receive is done.
+func (g *Gateway) awaited(in transports.Incoming) (end func()) {
+	if !in.Awaited {
+		return func() {}
+	}
+	return g.Foreground.Begin()
 }
 
 func meta(in transports.Incoming) archive.Meta {

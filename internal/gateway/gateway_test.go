@@ -14,6 +14,7 @@ import (
 	"github.com/pkg/sftp"
 
 	"github.com/wharfedi/wharf/archive"
+	"github.com/wharfedi/wharf/internal/foreground"
 	"github.com/wharfedi/wharf/internal/gateway"
 	"github.com/wharfedi/wharf/internal/lifecycle"
 	"github.com/wharfedi/wharf/internal/store"
@@ -186,5 +187,51 @@ func TestRefuseArchivesAsRejected(t *testing.T) {
 	m, err := g.Store.GetMessage(ctx, id)
 	if err != nil || m.Status != lifecycle.StatusRejected || m.Transport != "api" {
 		t.Fatalf("refused message %+v %v", m, err)
+	}
+}
+
+// A receive the sender waits for (Incoming.Awaited) counts on the
+// Foreground gauge, whichever way the bytes come; one Wharf fetched itself
+// does not.
+func TestAwaitedReceivesCount(t *testing.T) {
+	ctx := context.Background()
+	at := time.Date(2026, 12, 5, 23, 0, 0, 0, time.UTC)
+	staged := filepath.Join(t.TempDir(), "staged.edi")
+	if err := os.WriteFile(staged, []byte("ISA*staged"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		name    string
+		awaited bool
+		receive func(g *gateway.Gateway, in transports.Incoming) error
+	}{
+		{"Receive", true, func(g *gateway.Gateway, in transports.Incoming) error {
+			_, err := g.Receive(ctx, in, bytes.NewReader([]byte("ISA*1")))
+			return err
+		}},
+		{"ReceiveFile", true, func(g *gateway.Gateway, in transports.Incoming) error {
+			_, err := g.ReceiveFile(ctx, in, transports.StagedFile{Path: staged})
+			return err
+		}},
+		{"Refuse", true, func(g *gateway.Gateway, in transports.Incoming) error {
+			_, err := g.Refuse(ctx, in, bytes.NewReader([]byte("{}")), "order_number: required")
+			return err
+		}},
+		{"polled", false, func(g *gateway.Gateway, in transports.Incoming) error {
+			_, err := g.Receive(ctx, in, bytes.NewReader([]byte("ISA*2")))
+			return err
+		}},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			g := newGateway(t, "SQLite")
+			g.Foreground = foreground.New(func() time.Time { return at }) // the clock stands still: Linger never ends
+			in := transports.Incoming{Partner: "acme", Transport: "sftp", RemoteName: "inbound/a.edi", Awaited: c.awaited}
+			if err := c.receive(g, in); err != nil {
+				t.Fatal(err)
+			}
+			if busy := g.Foreground.Busy(); busy != c.awaited {
+				t.Fatalf("the gauge busy: %v after a receive with Awaited %v", busy, c.awaited)
+			}
+		})
 	}
 }

@@ -216,7 +216,7 @@ func (h *Inbound) ServeHTTP(w stdhttp.ResponseWriter, r *stdhttp.Request) {
 		idem = "http:" + k
 	}
 	id, err := h.Receiver.Receive(r.Context(), transports.Incoming{
-		Partner: partner, Transport: "http", RemoteName: name, RemoteAddr: r.RemoteAddr, IdempotencyKey: idem,
+		Partner: partner, Transport: "http", RemoteName: name, RemoteAddr: r.RemoteAddr, IdempotencyKey: idem, Awaited: true,
 	}, rd)
 	if err != nil {
 		var mbe *stdhttp.MaxBytesError

@@ -14,6 +14,7 @@ import (
 
 	"github.com/wharfedi/wharf/archive"
 	"github.com/wharfedi/wharf/internal/flowtest"
+	"github.com/wharfedi/wharf/internal/foreground"
 	"github.com/wharfedi/wharf/transports"
 	whttp "github.com/wharfedi/wharf/transports/http"
 )
@@ -73,9 +74,14 @@ func TestInbound(t *testing.T) {
 		if n := len(e.Inbound(t, "tms")); n != 0 {
 			t.Fatalf("refused requests archived %d messages", n)
 		}
+		at := time.Date(2026, 12, 5, 23, 0, 0, 0, time.UTC)
+		e.Gateway.Foreground = foreground.New(func() time.Time { return at }) // standing still: busy once told
 		code, body := post(t, u+"?filename=status.jsonl", "s3cret", "application/json", "{\"a\":1}\n{\"a\":2}\n", map[string]string{"Idempotency-Key": "k1"})
 		if code != 201 {
 			t.Fatalf("post: %d %s", code, body)
+		}
+		if !e.Gateway.Foreground.Busy() {
+			t.Fatal("a post was handed over as if no client waited for its response (Incoming.Awaited)")
 		}
 		ms := e.Inbound(t, "tms")
 		if len(ms) != 1 || !strings.Contains(body, ms[0].ID) || ms[0].Transport != "http" || ms[0].RemoteName != "status.jsonl" || e.Bytes(t, ms[0].ID) != "{\"a\":1}\n{\"a\":2}\n" {

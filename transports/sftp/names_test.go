@@ -15,10 +15,12 @@ import (
 	"github.com/wharfedi/wharf/transports"
 )
 
-// keep is a transports.Receiver that keeps what it archives.
+// keep is a transports.Receiver that keeps what it archives, and the
+// names of those it was not told a sender waits for.
 type keep struct {
-	mu  sync.Mutex
-	got map[string]string
+	mu        sync.Mutex
+	got       map[string]string
+	unawaited []string
 }
 
 func (k *keep) Receive(_ context.Context, in transports.Incoming, r io.Reader) (string, error) {
@@ -26,6 +28,9 @@ func (k *keep) Receive(_ context.Context, in transports.Incoming, r io.Reader) (
 	k.mu.Lock()
 	defer k.mu.Unlock()
 	k.got[in.RemoteName] = string(b)
+	if !in.Awaited {
+		k.unawaited = append(k.unawaited, in.RemoteName)
+	}
 	return "m1", err
 }
 

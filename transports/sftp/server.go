@@ -404,7 +404,7 @@ func (u *upload) archive(final string) error {
 	u.waitFlush()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
 	defer cancel()
-	in := transports.Incoming{Partner: u.s.o.Partner, Transport: "sftp", RemoteName: "inbound/" + final, RemoteAddr: u.s.o.RemoteAddr}
+	in := transports.Incoming{Partner: u.s.o.Partner, Transport: "sftp", RemoteName: "inbound/" + final, RemoteAddr: u.s.o.RemoteAddr, Awaited: true}
 	var id string
 	var err error
 	mem, f := u.st.content(u.size)

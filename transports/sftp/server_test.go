@@ -192,6 +192,9 @@ func TestUploadStagedInMemory(t *testing.T) {
 	if rc.got["inbound/small.edi"] != small || rc.got["inbound/tmp.edi"] != small || rc.got["inbound/large.edi"] != large {
 		t.Fatalf("received %v", rc.got)
 	}
+	if len(rc.unawaited) > 0 {
+		t.Fatalf("uploads handed over as if no client waited for them (Incoming.Awaited): %v", rc.unawaited)
+	}
 }
 
 // A session holds at most maxInMemory uploads in memory at once; the
