@@ -64,6 +64,7 @@ WHARF_HTTP=$(free_port); WHARF_SFTP=$(free_port)
 mkdir -p "$W/wharf-run"
 cat > "$W/wharf-run/wharf.yaml" <<CFG
 sftp: {max_sessions: 128, max_sessions_per_ip: 128}
+limits: {inbound: {per_minute: 0}} # sshd has none; the default (burst 5,000) would refuse the 10,000 files
 partners:
   - id: bench
     ssh_key_files: [$W/client_key.pub]
@@ -152,7 +153,11 @@ if [ -n "$PROFILE" ]; then
     curl -sf -o "$PROFILE.trace" "http://127.0.0.1:$WHARF_HTTP/debug/pprof/trace?seconds=1"
     curl -sf -o "$PROFILE.goroutines" "http://127.0.0.1:$WHARF_HTTP/debug/pprof/goroutine?debug=1" ) &
 fi
-run_clients "$WHARF_SFTP" bench bs-wharf || echo "warning: a Wharf client failed"
+if ! run_clients "$WHARF_SFTP" bench bs-wharf; then
+  echo "error: a Wharf client failed (its uploads were refused or broke off); wharf serve's log says why:" >&2
+  grep -E 'level=(WARN|ERROR)' "$W/wharf.log" | tail -5 >&2
+  exit 1
+fi
 e=$(now); wharf_t=$(echo "$e - $s" | bc); wc1=$(cpu_of "$WHARF_PID"); wm1=$(machine_cpu)
 # Acknowledged: every upload processed and its 997 archived.
 db="$W/wharf-run/wharf-data/wharf.db"
