@@ -215,7 +215,7 @@ func New(st store.Store, opts Options) *Runtime {
 	})
 	rt.yielding = prometheus.NewGauge(prometheus.GaugeOpts{
 		Name: "wharf_processing_yielding",
-		Help: "1 while the processing queue runs few messages at once because partners wait for acknowledgments (it catches up after them, or after 2 s).",
+		Help: "1 while the processing queue runs few messages at once because partners wait for acknowledgments (it catches up after them, or after 3 s of messages waiting).",
 	})
 	if opts.Metrics != nil {
 		opts.Metrics.MustRegister(rt.jobsDone, rt.failovers, rt.yielding)

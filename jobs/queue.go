@@ -36,19 +36,20 @@ const queueBatch = 64
 // While partners wait for acknowledgments (Options.Foreground), the queue
 // processes at most YieldWorkers messages at once instead of every worker,
 // so that the receives they wait for get the processors and SQLite's one
-// writer: processing is CPU work and a third of the writer's commits, and
-// a file's CLOSE OK waits for both. A burst of 2,000 SFTP uploads from 8
-// clients ran at 0.55x of sshd with every worker processing and at 0.9x
-// yielding, all processed about 1.5 s after the last upload
-// (docs/benchmarks.md). The messages still due are claimed as soon as the
-// partners are gone (foreground.Linger after the last receive), or when
-// the queue has had messages waiting for YieldAtMost without a pause:
-// then it takes its workers back until it has caught up, so a stream of
-// uploads that never stops slows processing down for that long at most,
-// never starves it.
+// writer: processing is CPU work and most of the writer's transactions,
+// and a file's CLOSE OK waits for both. On 2 cores, 2,000 SFTP uploads
+// from 8 clients ran at 0.44x-0.51x of sshd with every worker processing,
+// and at 0.84x-0.95x with 6 per core, every file processed 1.3-1.5 s after
+// the last upload; 4 per core uploaded a little faster but finished
+// processing up to 2 s after it (docs/benchmarks.md, "SFTP"). The
+// messages still due are claimed as soon as the partners are gone
+// (foreground.Linger after the last receive), or when the queue has had
+// messages waiting for YieldAtMost without a pause: then it takes its
+// workers back until it has caught up, so a stream of uploads that never
+// stops slows processing down for that long at most, never starves it.
 var (
-	YieldWorkers = 4 * runtime.GOMAXPROCS(0)
-	YieldAtMost  = 2 * time.Second
+	YieldWorkers = 6 * runtime.GOMAXPROCS(0)
+	YieldAtMost  = 3 * time.Second
 )
 
 // queue works the store's processing queue for one Runtime.

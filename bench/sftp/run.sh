@@ -161,6 +161,7 @@ fi
 e=$(now); wharf_t=$(echo "$e - $s" | bc); wc1=$(cpu_of "$WHARF_PID"); wm1=$(machine_cpu)
 # Acknowledged: every upload processed and its 997 archived.
 db="$W/wharf-run/wharf-data/wharf.db"
+acked_during=$(sqlite3 "$db" "select count(*) from messages where direction='out'")
 deadline=$(echo "$(now) + 120 + $SMALL/10" | bc)
 until [ "$(sqlite3 "$db" "select count(*) from messages where direction='out'")" -ge "$SMALL" ]; do
   if [ "$(echo "$(now) > $deadline" | bc)" = 1 ]; then echo "error: not every upload was acknowledged in time"; exit 1; fi
@@ -169,6 +170,7 @@ done
 a=$(now); ack_t=$(echo "$a - $s" | bc)
 archived=$(sqlite3 "$db" "select count(*) from messages where direction='in'")
 printf 'OpenSSH sshd: %.1f s, %.0f files/s\n' "$sshd_t" "$(echo "$SMALL/$sshd_t" | bc -l)"
+printf 'Processing: %d of the %d acknowledged when the last upload closed, all %.1f s after it\n' "$acked_during" "$SMALL" "$(echo "$a - $e" | bc)"
 printf 'Wharf: %d archived in %.1f s (%.0f files/s, every CLOSE OK after archive commit); all %d acknowledged (997 archived) after %.1f s (%.0f files/s)\n' \
   "$archived" "$wharf_t" "$(echo "$SMALL/$wharf_t" | bc -l)" "$SMALL" "$ack_t" "$(echo "$SMALL/$ack_t" | bc -l)"
 wc2=$(cpu_of "$WHARF_PID")
