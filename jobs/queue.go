@@ -171,7 +171,7 @@ func (q *queue) loop(claimCtx, workCtx context.Context) {
 		}
 		var again <-chan time.Time // yielding: look again when the partners may be gone
 		if yielding {
-			linger.Reset(foreground.Linger)
+			linger.Reset(max(time.Millisecond, min(fg.BusyFor(), YieldAtMost-fg.Now().Sub(caughtUp))))
 			again = linger.C
 		}
 		select {

@@ -262,7 +262,7 @@ func New(ctx context.Context, c *config.Config, o Options) (_ *App, err error) {
 	a.AS2.Now = a.now
 	a.AS2.Throttle = throttle(limits, ratelimit.DoorAS2)
 	h.Handle("POST /as2", a.AS2)
-	console, err := web.New(web.Options{Store: st, Archive: arch, Jobs: rt, Metrics: reg, Log: log.With("component", "web"), TraceDocuments: a.Processor.Documents, Now: a.now, Guard: guard,
+	console, err := web.New(web.Options{Store: st, Archive: arch, Foreground: fg, Jobs: rt, Metrics: reg, Log: log.With("component", "web"), TraceDocuments: a.Processor.Documents, Now: a.now, Guard: guard,
 		Limits:     limits,
 		EventSinks: eventSinks(a.Events),
 		HeldCerts: func(ctx context.Context) ([]web.HeldCert, error) {

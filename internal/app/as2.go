@@ -168,7 +168,7 @@ func as2Server(c *config.Config, st store.Store, a *archive.Archive, gw *gateway
 			"expires", r.Cert.NotAfter.UTC().Format("2006-01-02"))
 	}
 	return &as2.Server{Identity: id, RotationKeys: rotation, Partners: &directory{c: c, st: st}, Receiver: gw, Books: books, Log: log, OnMDN: client.HandleMDN,
-		MaxBody: c.AS2.MaxBodyBytes(), MaxDecompressed: config.DefaultAS2MaxDecompressedMB << 20, MaxExpansion: config.DefaultAS2MaxExpansion,
+		Foreground: gw.Foreground, MaxBody: c.AS2.MaxBodyBytes(), MaxDecompressed: config.DefaultAS2MaxDecompressedMB << 20, MaxExpansion: config.DefaultAS2MaxExpansion,
 		SpoolDir: spoolDir}, nil
 }
 

@@ -6,10 +6,11 @@
 // client for its response. Their rate is one file per round of their own
 // latency. Processing the files received (validation, mapping, the 997)
 // needs nobody on the line: it only has to keep up. Measured on two cores,
-// 8 OpenSSH clients uploading 2,000 small X12 files ran at about 0.55x of
-// a private sshd while processing took every worker, and at 0.9x when
-// processing ran a few messages at a time during the uploads and caught up
-// right after them (docs/benchmarks.md, "SFTP").
+// 8 OpenSSH clients uploading 2,000 small X12 files ran at 0.44x-0.51x of
+// a private sshd while processing took every worker, and at 0.76x-0.88x
+// when processing ran a few messages at a time during the uploads and
+// caught up right after them (docs/benchmarks.md, "The whole flow, twelfth
+// round").
 //
 // A Gauge is that signal: the receiving side brackets each awaited
 // receive with Begin and its end; the processing queue asks Busy.
@@ -54,21 +55,31 @@ func (g *Gauge) Begin() (end func()) {
 		if ended.Swap(true) {
 			return
 		}
-		g.last.Store(int64(g.now().Sub(g.start)) + 1)
+		at := int64(g.now().Sub(g.start)) + 1
+		for last := g.last.Load(); at > last && !g.last.CompareAndSwap(last, at); last = g.last.Load() {
+		}
 		g.active.Add(-1)
 	}
 }
 
 // Busy tells whether a partner waits now, or did less than Linger ago.
-func (g *Gauge) Busy() bool {
+func (g *Gauge) Busy() bool { return g.BusyFor() > 0 }
+
+// BusyFor is how much longer the Gauge stays busy if no receive begins:
+// Linger while one is under way, what is left of Linger after the last
+// one ended, 0 when it is not busy.
+func (g *Gauge) BusyFor() time.Duration {
 	if g == nil {
-		return false
+		return 0
 	}
 	if g.active.Load() > 0 {
-		return true
+		return Linger
 	}
 	last := g.last.Load()
-	return last > 0 && g.now().Sub(g.start)-time.Duration(last-1) < Linger
+	if last == 0 {
+		return 0
+	}
+	return max(0, Linger-(g.now().Sub(g.start)-time.Duration(last-1)))
 }
 
 // Now reads the Gauge's clock (for the durations its users measure);

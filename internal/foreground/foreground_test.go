@@ -31,13 +31,31 @@ func TestGauge(t *testing.T) {
 	if !g.Busy() {
 		t.Fatal("not busy right after the last receive ended")
 	}
+	if d := g.BusyFor(); d != Linger {
+		t.Fatalf("busy for %v right after the last receive, want %v", d, Linger)
+	}
 	c.t = c.t.Add(Linger - time.Millisecond)
 	if !g.Busy() {
 		t.Fatalf("not busy %v after the last receive", Linger-time.Millisecond)
 	}
+	if d := g.BusyFor(); d != time.Millisecond {
+		t.Fatalf("busy for %v, want the 1ms left of Linger", d)
+	}
 	c.t = c.t.Add(time.Millisecond)
-	if g.Busy() {
-		t.Fatalf("still busy %v after the last receive", Linger)
+	if g.Busy() || g.BusyFor() != 0 {
+		t.Fatalf("still busy (for %v) %v after the last receive", g.BusyFor(), Linger)
+	}
+	// Of two receives, the one that ends last counts, whichever order
+	// their ends are recorded in.
+	end1, end2 = g.Begin(), g.Begin()
+	late := c.t.Add(time.Second)
+	c.t = late
+	end2()
+	c.t = late.Add(-time.Second / 2) // an end read earlier, recorded later
+	end1()
+	c.t = late.Add(Linger - time.Millisecond)
+	if !g.Busy() {
+		t.Fatal("an earlier end recorded last shortened the linger")
 	}
 }
 

@@ -191,11 +191,10 @@ func TestRefuseArchivesAsRejected(t *testing.T) {
 }
 
 // A receive the sender waits for (Incoming.Awaited) counts on the
-// Foreground gauge, whichever way the bytes come; one Wharf fetched itself
-// does not.
+// Foreground gauge while it runs, whichever way the bytes come, and stops
+// counting when it is done; one Wharf fetched itself does not count.
 func TestAwaitedReceivesCount(t *testing.T) {
 	ctx := context.Background()
-	at := time.Date(2026, 12, 5, 23, 0, 0, 0, time.UTC)
 	staged := filepath.Join(t.TempDir(), "staged.edi")
 	if err := os.WriteFile(staged, []byte("ISA*staged"), 0o600); err != nil {
 		t.Fatal(err)
@@ -203,35 +202,58 @@ func TestAwaitedReceivesCount(t *testing.T) {
 	for _, c := range []struct {
 		name    string
 		awaited bool
-		receive func(g *gateway.Gateway, in transports.Incoming) error
+		receive func(g *gateway.Gateway, in transports.Incoming, r io.Reader) error
 	}{
-		{"Receive", true, func(g *gateway.Gateway, in transports.Incoming) error {
-			_, err := g.Receive(ctx, in, bytes.NewReader([]byte("ISA*1")))
+		{"Receive", true, func(g *gateway.Gateway, in transports.Incoming, r io.Reader) error {
+			_, err := g.Receive(ctx, in, r)
 			return err
 		}},
-		{"ReceiveFile", true, func(g *gateway.Gateway, in transports.Incoming) error {
+		{"ReceiveFile", true, func(g *gateway.Gateway, in transports.Incoming, _ io.Reader) error {
 			_, err := g.ReceiveFile(ctx, in, transports.StagedFile{Path: staged})
 			return err
 		}},
-		{"Refuse", true, func(g *gateway.Gateway, in transports.Incoming) error {
-			_, err := g.Refuse(ctx, in, bytes.NewReader([]byte("{}")), "order_number: required")
+		{"Refuse", true, func(g *gateway.Gateway, in transports.Incoming, r io.Reader) error {
+			_, err := g.Refuse(ctx, in, r, "order_number: required")
 			return err
 		}},
-		{"polled", false, func(g *gateway.Gateway, in transports.Incoming) error {
-			_, err := g.Receive(ctx, in, bytes.NewReader([]byte("ISA*2")))
+		{"polled", false, func(g *gateway.Gateway, in transports.Incoming, r io.Reader) error {
+			_, err := g.Receive(ctx, in, r)
 			return err
 		}},
 	} {
 		t.Run(c.name, func(t *testing.T) {
+			at := time.Date(2026, 12, 5, 23, 0, 0, 0, time.UTC)
 			g := newGateway(t, "SQLite")
-			g.Foreground = foreground.New(func() time.Time { return at }) // the clock stands still: Linger never ends
+			g.Foreground = foreground.New(func() time.Time { return at })
 			in := transports.Incoming{Partner: "acme", Transport: "sftp", RemoteName: "inbound/a.edi", Awaited: c.awaited}
-			if err := c.receive(g, in); err != nil {
+			r := &probe{r: bytes.NewReader([]byte("ISA*" + c.name)), busy: g.Foreground.Busy}
+			if err := c.receive(g, in, r); err != nil {
 				t.Fatal(err)
 			}
+			if r.read && r.sawBusy != c.awaited {
+				t.Fatalf("the gauge busy while the bytes were read: %v, with Awaited %v", r.sawBusy, c.awaited)
+			}
 			if busy := g.Foreground.Busy(); busy != c.awaited {
-				t.Fatalf("the gauge busy: %v after a receive with Awaited %v", busy, c.awaited)
+				t.Fatalf("the gauge busy right after the receive: %v, with Awaited %v", busy, c.awaited)
+			}
+			at = at.Add(foreground.Linger)
+			if g.Foreground.Busy() {
+				t.Fatal("the gauge still busy Linger after the receive: it never ended")
 			}
 		})
 	}
+}
+
+// probe is a reader that notes whether busy held while it was read.
+type probe struct {
+	r             io.Reader
+	busy          func() bool
+	read, sawBusy bool
+}
+
+func (p *probe) Read(b []byte) (int, error) {
+	if !p.read {
+		p.read, p.sawBusy = true, p.busy()
+	}
+	return p.r.Read(b)
 }

@@ -159,8 +159,8 @@ func (s *Server) postDocument(w http.ResponseWriter, r *http.Request, p *princip
 		}
 	}
 	in := transports.Incoming{Partner: partner, Transport: "api", RemoteName: name, RemoteAddr: r.RemoteAddr,
-		IdempotencyKey: r.Header.Get("Idempotency-Key")}
-	g := &gateway.Gateway{Archive: s.o.Archive, Store: s.st}
+		IdempotencyKey: r.Header.Get("Idempotency-Key"), Awaited: true}
+	g := &gateway.Gateway{Archive: s.o.Archive, Store: s.st, Foreground: s.o.Foreground}
 	if bad != nil {
 		in.IdempotencyKey = "" // a refused document is kept each time it is sent
 		id, err := g.Refuse(r.Context(), in, bytes.NewReader(b), bad.Error())

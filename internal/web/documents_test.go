@@ -10,7 +10,9 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+	"time"
 
+	"github.com/wharfedi/wharf/internal/foreground"
 	"github.com/wharfedi/wharf/internal/lifecycle"
 	"github.com/wharfedi/wharf/internal/store"
 	"github.com/wharfedi/wharf/internal/testenv"
@@ -82,9 +84,15 @@ func TestPostDocument(t *testing.T) {
 		}
 
 		t.Run("Archived", func(t *testing.T) {
+			at := time.Date(2026, 12, 5, 23, 0, 0, 0, time.UTC)
+			f.s.o.Foreground = foreground.New(func() time.Time { return at }) // standing still: busy once told
+			defer func() { f.s.o.Foreground = nil }()
 			code, out := post(store.RoleOperator, "?partner=acme", string(good))
 			if code != 201 || out["id"] == "" || out["type"] != "inventory_balance" || out["partner"] != "acme" {
 				t.Fatalf("%d %v", code, out)
+			}
+			if !f.s.o.Foreground.Busy() {
+				t.Fatal("a posted document was received as if no client waited for its answer (Incoming.Awaited)")
 			}
 			m, body := message(out["id"])
 			if m.Status != lifecycle.StatusReceived || m.Transport != "api" || m.PartnerID != "acme" || m.RemoteName != "inventory_balance.json" || body != string(good) {

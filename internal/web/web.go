@@ -32,6 +32,7 @@ import (
 
 	"github.com/wharfedi/wharf/archive"
 	"github.com/wharfedi/wharf/internal/defender"
+	"github.com/wharfedi/wharf/internal/foreground"
 	"github.com/wharfedi/wharf/internal/ratelimit"
 	"github.com/wharfedi/wharf/internal/store"
 	"github.com/wharfedi/wharf/jobs"
@@ -48,6 +49,10 @@ type HeldCert struct {
 type Options struct {
 	Store   store.Store
 	Archive *archive.Archive
+	// Foreground, when set, counts the documents posted to the API while
+	// their client waits for the answer: processing gives way meanwhile
+	// (internal/foreground).
+	Foreground *foreground.Gauge
 	// Jobs is the running job runtime (replays enqueue through it; the jobs
 	// page lists its jobs and schedules). Nil: those features say so.
 	Jobs *jobs.Runtime

@@ -9,9 +9,11 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
+	"github.com/wharfedi/wharf/internal/foreground"
 	"github.com/wharfedi/wharf/internal/testenv"
 	"github.com/wharfedi/wharf/transports/as2"
 )
@@ -232,6 +234,9 @@ func TestUnknownPartnerDuplicateAndAsync(t *testing.T) {
 	ssl := testenv.OpenSSL(t)
 	f := newFixture(t)
 	_, body, ctype := f.build(t, ssl, opensslMsg{})
+	var clock sync.Mutex
+	at := time.Date(2026, 12, 5, 23, 0, 0, 0, time.UTC)
+	f.srv.Foreground = foreground.New(func() time.Time { clock.Lock(); defer clock.Unlock(); return at })
 
 	t.Run("unknown partner", func(t *testing.T) {
 		// Refused on its headers, before the body is read: 403, no MDN.
@@ -244,6 +249,9 @@ func TestUnknownPartnerDuplicateAndAsync(t *testing.T) {
 		if f.recv.Len() != 0 {
 			t.Fatalf("payload archived for an unknown partner")
 		}
+		if f.srv.Foreground.Busy() {
+			t.Fatal("a stranger refused on its headers counted as a partner waiting (Server.Foreground)")
+		}
 	})
 
 	t.Run("duplicate Message-ID gets the original MDN", func(t *testing.T) {
@@ -255,6 +263,15 @@ func TestUnknownPartnerDuplicateAndAsync(t *testing.T) {
 		res2.Body.Close()
 		if res1.StatusCode != 200 || res2.StatusCode != 200 {
 			t.Fatalf("status %d, %d", res1.StatusCode, res2.StatusCode)
+		}
+		if !f.srv.Foreground.Busy() {
+			t.Fatal("a partner's message did not count as a sender waiting (Server.Foreground)")
+		}
+		clock.Lock()
+		at = at.Add(foreground.Linger)
+		clock.Unlock()
+		if f.srv.Foreground.Busy() {
+			t.Fatal("the gauge still busy Linger after the answers: a message's count never ended")
 		}
 		if !bytes.Equal(b1, b2) || res1.Header.Get("Message-ID") != res2.Header.Get("Message-ID") {
 			t.Fatalf("the second answer is not the original MDN")

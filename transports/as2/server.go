@@ -18,6 +18,7 @@ import (
 
 	"github.com/smallstep/pkcs7"
 
+	"github.com/wharfedi/wharf/internal/foreground"
 	"github.com/wharfedi/wharf/internal/lifecycle"
 	"github.com/wharfedi/wharf/transports"
 )
@@ -55,8 +56,14 @@ type Server struct {
 	RotationKeys []*Identity
 	Partners     Directory
 	Receiver     transports.Receiver // archives the payload and commits its processing
-	Books        Books
-	Log          *slog.Logger
+	// Foreground, when set, counts each message of a known partner from
+	// its headers to its answer: its sender waits for the MDN (or, for
+	// an asynchronous one, the HTTP response) through several commits
+	// (the raw request, the payload, the records and the MDN), and
+	// processing gives way meanwhile (internal/foreground).
+	Foreground *foreground.Gauge
+	Books      Books
+	Log        *slog.Logger
 	// Throttle, when set, applies the partner's rate limit once AS2-From
 	// names a known partner and before the body is read: a refusal
 	// (wait > 0, whole seconds) is answered 429 with Retry-After and why,
@@ -216,6 +223,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
+	defer s.Foreground.Begin()()
 	max := s.maxBody(p)
 	tooLarge := func() {
 		log.Warn("as2: request body too large; answered 413", "limit_bytes", max, "content_length", r.ContentLength,
