@@ -38,8 +38,8 @@ const queueBatch = 64
 // so that the receives they wait for get the processors and SQLite's one
 // writer: processing is CPU work and most of the writer's transactions,
 // and a file's CLOSE OK waits for both. On 2 cores, 2,000 SFTP uploads
-// from 8 clients ran at 0.44x-0.51x of sshd with every worker processing,
-// and at 0.76x-0.88x with 6 per core, every file processed 1.3-1.5 s after
+// from 8 clients ran at 0.44x-0.77x of sshd with every worker processing,
+// and at 0.76x-1.15x with 6 per core, every file processed 1.1-1.5 s after
 // the last upload; 4 per core uploaded a little faster but finished
 // processing up to 2 s after it (docs/benchmarks.md, "SFTP"). The
 // messages still due are claimed as soon as the partners are gone

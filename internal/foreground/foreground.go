@@ -6,9 +6,9 @@
 // client for its response. Their rate is one file per round of their own
 // latency. Processing the files received (validation, mapping, the 997)
 // needs nobody on the line: it only has to keep up. Measured on two cores,
-// 8 OpenSSH clients uploading 2,000 small X12 files ran at 0.44x-0.51x of
-// a private sshd while processing took every worker, and at 0.76x-0.88x
-// when processing ran a few messages at a time during the uploads and
+// 8 OpenSSH clients uploading 2,000 small X12 files ran at 0.44x-0.77x of
+// a private sshd while processing took every worker, and at 0.76x-1.15x
+// (0.90x on average) when processing ran a few messages at a time during the uploads and
 // caught up right after them (docs/benchmarks.md, "The whole flow, twelfth
 // round").
 //
