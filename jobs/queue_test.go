@@ -350,11 +350,22 @@ func (c *settable) add(d time.Duration) {
 	c.t = c.t.Add(d)
 }
 
-// yieldTo sets YieldWorkers to n for the test.
-func yieldTo(t *testing.T, n int) {
-	was, wasAtMost := jobs.YieldWorkers, jobs.YieldAtMost
-	jobs.YieldWorkers = n
-	t.Cleanup(func() { jobs.YieldWorkers, jobs.YieldAtMost = was, wasAtMost })
+// yielding starts a queue of 10 workers with six messages due while a
+// partner uploads (end ends the upload), YieldWorkers at 2 for the test,
+// and returns once two messages are processing.
+func yielding(t *testing.T, st store.Store) (clk *settable, end func(), p *gatedProcessor) {
+	t.Helper()
+	was := jobs.YieldWorkers
+	jobs.YieldWorkers = 2
+	t.Cleanup(func() { jobs.YieldWorkers = was })
+	clk = &settable{t: time.Date(2026, 12, 5, 23, 0, 0, 0, time.UTC)}
+	fg := foreground.New(clk.now)
+	end = fg.Begin()
+	queued(t, st, 6)
+	p = &gatedProcessor{st: st, release: make(chan struct{})}
+	startQueue(t, st, p, jobs.Options{Workers: 10, Foreground: fg})
+	waitFor(t, "two messages processing", func() bool { return p.started.Load() == 2 })
+	return clk, end, p
 }
 
 // settled waits a while for the queue to take more than it may: its loop
@@ -366,15 +377,8 @@ func settled() { time.Sleep(3 * foreground.Linger) }
 // the last), it takes every worker again.
 func TestQueueYieldsWhileSendersWait(t *testing.T) {
 	eachDriver(t, func(t *testing.T, open func() store.Store) {
-		yieldTo(t, 2)
 		st := open()
-		clk := &settable{t: time.Date(2026, 12, 5, 23, 0, 0, 0, time.UTC)}
-		fg := foreground.New(clk.now)
-		end := fg.Begin() // a partner uploads
-		queued(t, st, 6)
-		p := &gatedProcessor{st: st, release: make(chan struct{})}
-		startQueue(t, st, p, jobs.Options{Workers: 10, Foreground: fg})
-		waitFor(t, "two messages processing", func() bool { return p.started.Load() == 2 })
+		clk, end, p := yielding(t, st)
 		settled()
 		if n := p.started.Load(); n != 2 {
 			t.Fatalf("%d messages processing while a sender waits, want 2 (YieldWorkers)", n)
@@ -394,15 +398,9 @@ func TestQueueYieldsWhileSendersWait(t *testing.T) {
 // YieldAtMost with messages waiting, the queue takes its workers back.
 func TestQueueYieldsAtMostSoLong(t *testing.T) {
 	eachDriver(t, func(t *testing.T, open func() store.Store) {
-		yieldTo(t, 2)
 		st := open()
-		clk := &settable{t: time.Date(2026, 12, 5, 23, 0, 0, 0, time.UTC)}
-		fg := foreground.New(clk.now)
-		defer fg.Begin()() // a partner uploads all along
-		queued(t, st, 6)
-		p := &gatedProcessor{st: st, release: make(chan struct{})}
-		startQueue(t, st, p, jobs.Options{Workers: 10, Foreground: fg})
-		waitFor(t, "two messages processing", func() bool { return p.started.Load() == 2 })
+		clk, end, p := yielding(t, st)
+		defer end() // the partner uploads all along
 		clk.add(jobs.YieldAtMost - time.Millisecond)
 		settled()
 		if n := p.started.Load(); n != 2 {

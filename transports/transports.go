@@ -101,9 +101,10 @@ type Incoming struct {
 	// (archive.Meta.KeyLookedUp).
 	KeyLookedUp bool
 	// Awaited: the sender waits on its connection for the acknowledgment
-	// (an SFTP CLOSE, an AS2 MDN or the HTTP response of an asynchronous
-	// one, an HTTP post's response), as opposed to a file Wharf fetched
-	// itself. Background work gives way to it (internal/foreground).
+	// (an SFTP CLOSE, an HTTP post's response), as opposed to a file Wharf
+	// fetched itself. Background work gives way to it
+	// (internal/foreground). The AS2 server counts a message whole,
+	// through all its commits, instead (as2.Server.Foreground).
 	Awaited bool
 }
 

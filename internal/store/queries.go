@@ -583,15 +583,11 @@ func (s *queries) changeStatusOf(ctx context.Context, m *Message, status lifecyc
 	if !status.Valid() {
 		return fmt.Errorf("store: set status of message %s: %w: unknown status %q", m.ID, ErrInvalid, status)
 	}
-	to := *m
-	to.Status = status
 	types := strings.Join(docTypes, ",")
 	set, args := "", []any{string(status), m.ID}
 	if outcome {
-		to.Format, to.DocTypes = format, docTypes
 		set, args = ", format = $3, doc_types = $4", append(args, format, types)
 	}
-	update := `UPDATE messages SET status = $1` + set + ` WHERE id = $2 AND status <> $1`
 	label := "set status of message " + m.ID
 	setFormat := `UPDATE messages SET format = $1, doc_types = $2 WHERE id = $3 AND (format <> $1 OR doc_types <> $2)`
 	return s.atomic(ctx, func(q *queries) error {
@@ -604,10 +600,16 @@ func (s *queries) changeStatusOf(ctx context.Context, m *Message, status lifecyc
 			_, err = q.q.exec(ctx, setFormat, format, types, m.ID)
 			return q.err(label, err)
 		}
+		to := *m
+		to.Status = status
+		if outcome {
+			to.Format, to.DocTypes = format, docTypes
+		}
 		e, err := newMessageEvent(&to, string(status), nil)
 		if err != nil {
 			return err
 		}
+		update := `UPDATE messages SET status = $1` + set + ` WHERE id = $2 AND status <> $1`
 		if e == nil { // evidence: no event
 			err = q.execLater(ctx, label, update, args...)
 		} else {

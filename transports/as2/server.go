@@ -351,7 +351,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			name = strings.Trim(msgID, "<>")
 		}
 		id, err := s.Receiver.Receive(ctx, transports.Incoming{Partner: p.ID, Transport: TransportAS2, RemoteName: name,
-			RemoteAddr: r.RemoteAddr, IdempotencyKey: "as2:" + msgID, Awaited: true}, section(res.payload))
+			RemoteAddr: r.RemoteAddr, IdempotencyKey: "as2:" + msgID}, section(res.payload))
 		if err != nil {
 			log.Error("as2: archiving the payload failed; answered 503 so the sender retries", "err", err)
 			http.Error(w, "as2: temporarily unable to archive; retry later", http.StatusServiceUnavailable)
